@@ -1,0 +1,160 @@
+"""Asset declarations: plain data describing one warehouse table and how to compute it.
+
+Following Dagster's ``AssetSpec``/``AssetsDefinition`` split, a declaration carries no
+execution logic of its own; the resolver and the IO managers decide how and where it runs.
+A declaration is built either with the :func:`asset` / :func:`sql_asset` decorators or
+directly as an :class:`AssetSpec` (for generated assets).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from orchestration.context import AssetContext
+
+AssetKind = Literal["sql", "python"]
+WriteMode = Literal["replace", "insert_new"]
+
+_KEY_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TABLE_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class AssetDefinitionError(ValueError):
+    """A declaration is malformed; raised at import time so mistakes surface early."""
+
+
+@dataclass(frozen=True)
+class AssetSpec:
+    """One asset: a warehouse table, its upstream assets, its schema and its body.
+
+    ``body`` receives an :class:`~orchestration.context.AssetContext`. For a SQL asset it
+    returns a ``SELECT`` that the IO manager runs inside the warehouse; for a Python asset
+    it returns a pandas DataFrame, a pyarrow Table, or an iterable of either (streamed in
+    chunks so large sources never sit in memory whole).
+
+    ``write_mode`` says how a materialization is published: ``replace`` swaps the whole
+    table atomically; ``insert_new`` (Data Vault) appends only rows whose ``unique_key``
+    is not yet in the table, so reruns are idempotent.
+    """
+
+    key: str
+    table: str
+    body: Callable[[AssetContext], Any]
+    kind: AssetKind
+    deps: tuple[str, ...] = ()
+    group: str = "default"
+    schema: type | None = None
+    description: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    owners: tuple[str, ...] = ()
+    io_manager: str = "warehouse"
+    write_mode: WriteMode = "replace"
+    unique_key: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not _KEY_PATTERN.match(self.key):
+            raise AssetDefinitionError(
+                f"asset key {self.key!r} must be an identifier (letters, digits, underscore)"
+            )
+        if not _TABLE_PATTERN.match(self.table):
+            raise AssetDefinitionError(
+                f"asset {self.key!r}: table {self.table!r} must be written 'database.Table'"
+            )
+        if self.kind not in ("sql", "python"):
+            raise AssetDefinitionError(f"asset {self.key!r}: kind must be 'sql' or 'python'")
+        if self.write_mode not in ("replace", "insert_new"):
+            raise AssetDefinitionError(
+                f"asset {self.key!r}: write_mode must be 'replace' or 'insert_new'"
+            )
+        if self.write_mode == "insert_new" and not self.unique_key:
+            raise AssetDefinitionError(
+                f"asset {self.key!r}: write_mode 'insert_new' needs unique_key columns"
+            )
+        if len(set(self.deps)) != len(self.deps):
+            raise AssetDefinitionError(f"asset {self.key!r} lists a dependency twice")
+        if self.key in self.deps:
+            raise AssetDefinitionError(f"asset {self.key!r} depends on itself")
+        object.__setattr__(self, "deps", tuple(self.deps))
+        object.__setattr__(self, "owners", tuple(self.owners))
+        object.__setattr__(self, "unique_key", tuple(self.unique_key))
+        object.__setattr__(self, "tags", MappingProxyType(dict(self.tags)))
+
+    @property
+    def database(self) -> str:
+        return self.table.split(".", 1)[0]
+
+    @property
+    def table_name(self) -> str:
+        return self.table.split(".", 1)[1]
+
+
+_default_registry: dict[str, AssetSpec] = {}
+
+
+def register(spec: AssetSpec) -> AssetSpec:
+    """Add a declaration to the default registry (the one piece of global state)."""
+    existing = _default_registry.get(spec.key)
+    if existing is not None and existing is not spec:
+        raise AssetDefinitionError(
+            f"duplicate asset key {spec.key!r}: declared for {existing.table} and {spec.table}"
+        )
+    _default_registry[spec.key] = spec
+    return spec
+
+
+def registered_assets() -> list[AssetSpec]:
+    """Every asset declared so far with the decorators, in declaration order."""
+    return list(_default_registry.values())
+
+
+def asset(
+    *,
+    table: str,
+    deps: Iterable[str] = (),
+    key: str | None = None,
+    kind: AssetKind = "python",
+    group: str = "default",
+    schema: type | None = None,
+    description: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    owners: Iterable[str] = (),
+    io_manager: str = "warehouse",
+    write_mode: WriteMode = "replace",
+    unique_key: Iterable[str] = (),
+) -> Callable[[Callable[..., Any]], AssetSpec]:
+    """Declare an asset from a function; its name is the key unless ``key`` is given.
+
+    A Python asset's function returns the rows (DataFrame); a SQL asset's returns a
+    ``SELECT``. The docstring becomes the description.
+    """
+
+    def wrap(fn: Callable[..., Any]) -> AssetSpec:
+        spec = AssetSpec(
+            key=key or fn.__name__,
+            table=table,
+            body=fn,
+            kind=kind,
+            deps=tuple(deps),
+            group=group,
+            schema=schema,
+            description=description or inspect.cleandoc(fn.__doc__ or ""),
+            tags=dict(tags or {}),
+            owners=tuple(owners),
+            io_manager=io_manager,
+            write_mode=write_mode,
+            unique_key=tuple(unique_key),
+        )
+        return register(spec)
+
+    return wrap
+
+
+sql_asset = functools.partial(asset, kind="sql")
+sql_asset.__doc__ = "Declare a SQL asset: the function returns a SELECT run inside the warehouse."

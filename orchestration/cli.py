@@ -1,0 +1,252 @@
+"""The ``pipeline`` command: list, materialize and draw the assets of a code location.
+
+Every command exits 0 only on success. Expected failures (a bad selection, a missing
+upstream table, an unreachable warehouse, a failed asset) print one clear line and exit
+non-zero; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from orchestration.cli_options import (
+    DefinitionsOption,
+    JsonOption,
+    SelectOption,
+    WarehouseOption,
+    load_defs,
+    open_warehouse,
+)
+from orchestration.lineage import render_lineage
+from orchestration.resolver import DEFAULT_CONCURRENCY, AssetOutcome, RunReport
+
+app = typer.Typer(
+    name="pipeline",
+    help="Declare ClickHouse tables as assets, select them like Dagster, run them on Prefect.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+error_console = Console(stderr=True)
+
+_STATUS_STYLE = {"materialized": "green", "failed": "bold red", "skipped": "yellow"}
+
+
+@app.callback()
+def _options(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks for errors.", envvar="PIPELINE_DEBUG")
+    ] = False,
+) -> None:
+    """Global options; ``--debug`` is read by :func:`main` when an error escapes."""
+
+
+@app.command("list")
+def list_assets(
+    select: SelectOption = None,
+    as_json: JsonOption = False,
+    definitions: DefinitionsOption = None,
+) -> None:
+    """List assets in dependency order with their group, table, deps and tags."""
+    graph = load_defs(definitions).graph()
+    specs = graph.select(select)
+    if as_json:
+        rows = [
+            {
+                "key": s.key,
+                "table": s.table,
+                "group": s.group,
+                "deps": list(s.deps),
+                "tags": dict(s.tags),
+                "kind": s.kind,
+                "write_mode": s.write_mode,
+                "owners": list(s.owners),
+                "description": s.description,
+            }
+            for s in specs
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"{len(specs)} assets", title_justify="left")
+    for column in ("asset", "group", "table", "deps", "tags"):
+        table.add_column(column)
+    for s in specs:
+        tags = ", ".join(f"{k}={v}" if v else k for k, v in s.tags.items())
+        table.add_row(s.key, s.group, s.table, ", ".join(s.deps) or "-", tags or "-")
+    console.print(table)
+
+
+@app.command("lineage")
+def lineage(
+    select: SelectOption = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="text, mermaid or dot.",
+            click_type=click.Choice(["text", "mermaid", "dot"]),
+        ),
+    ] = "text",
+    definitions: DefinitionsOption = None,
+) -> None:
+    """Draw the selected assets and the upstream tables they read."""
+    graph = load_defs(definitions).graph()
+    keys = [s.key for s in graph.select(select)]
+    typer.echo(render_lineage(graph, keys, fmt), nl=False)  # type: ignore[arg-type]
+
+
+@app.command("materialize")
+def materialize_command(
+    select: SelectOption = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            help="Source data for ingest assets (a path, a URL, or synthetic[:ROWS[:SEED]]); "
+            "passed to assets as context.params['source'].",
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="How many assets may run at once.")
+    ] = DEFAULT_CONCURRENCY,
+    as_json: JsonOption = False,
+    verbose: Annotated[bool, typer.Option(help="Show Prefect's own run logs.")] = False,
+    warehouse: WarehouseOption = None,
+    definitions: DefinitionsOption = None,
+) -> None:
+    """Materialize the selected assets (all by default) in one Prefect flow run."""
+    from orchestration.progress import RunProgress
+    from orchestration.resolver import materialize
+
+    defs = load_defs(definitions)
+    graph = defs.graph()
+    params: dict[str, Any] = {"source": source} if source else {}
+    with open_warehouse(warehouse, defs.ddl_paths) as io_managers:
+        _quiet_prefect_console(verbose)
+        selected = graph.select(select)
+        with RunProgress(console if not as_json else None, total=len(selected)) as progress:
+            report = materialize(
+                graph,
+                io_managers,
+                select,
+                params=params,
+                concurrency=concurrency,
+                on_progress=progress.advance,
+            )
+    if as_json:
+        typer.echo(json.dumps(report_as_json(report), indent=2))
+    else:
+        print_report(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _quiet_prefect_console(verbose: bool) -> None:
+    """Keep Prefect's INFO lines off the terminal (they still reach the Prefect API/UI)."""
+    import prefect  # noqa: F401 - importing configures Prefect's logging handlers
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    if verbose:
+        return
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, PrefectConsoleHandler):
+            handler.setLevel(logging.WARNING)
+
+
+def report_as_json(report: RunReport) -> dict[str, Any]:
+    """The run report as plain data for scripts."""
+    return {
+        "ok": report.ok,
+        "flow_run_id": report.flow_run_id,
+        "seconds": round(report.seconds, 3),
+        "assets": [
+            {
+                "key": o.key,
+                "table": o.table,
+                "status": o.status,
+                "rows": o.rows,
+                "seconds": round(o.seconds, 3),
+                "error": o.error,
+                "failed_upstream": list(o.failed_upstream),
+            }
+            for o in report.outcomes
+        ],
+    }
+
+
+def _format_rows(outcome: AssetOutcome) -> str:
+    return f"{outcome.rows:,}" if outcome.rows is not None else "-"
+
+
+def print_report(report: RunReport) -> None:
+    """The run report as a table, then where to look next."""
+    table = Table(title=f"Run report: {report.summary()}", title_justify="left")
+    table.add_column("asset")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    table.add_column("seconds", justify="right")
+    table.add_column("status")
+    table.add_column("error", overflow="fold", max_width=60)
+    for o in report.outcomes:
+        style = _STATUS_STYLE[o.status]
+        table.add_row(
+            o.key,
+            o.table,
+            _format_rows(o),
+            f"{o.seconds:.2f}" if o.status != "skipped" else "-",
+            f"[{style}]{o.status}[/]",
+            o.error or "",
+        )
+    console.print(table)
+    console.print(f"Total {report.seconds:.1f} s. Flow run id: {report.flow_run_id}")
+    api_url = os.environ.get("PREFECT_API_URL")
+    ui_hint = (
+        f"the Prefect UI at {api_url.removesuffix('/api')}"
+        if api_url
+        else "point PREFECT_API_URL at `prefect server start` to review runs in the Prefect UI"
+    )
+    console.print(
+        'Next: [bold]pipeline query "SELECT ..."[/] reads the tables, '
+        f"[bold]pipeline lineage --format mermaid[/] draws the graph; {ui_hint}."
+    )
+
+
+def _register_commands() -> None:
+    """Commands kept in their own modules (warehouse queries)."""
+    from orchestration.commands.query import query
+
+    app.command("query")(query)
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Console-script entry point: run the app, turning expected errors into one line."""
+    debug = "--debug" in sys.argv[1:] or os.environ.get("PIPELINE_DEBUG", "") not in ("", "0")
+    try:
+        code = app(standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        error_console.print("aborted")
+        sys.exit(130)
+    except Exception as exc:
+        if debug:
+            raise
+        error_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        error_console.print("(run with --debug for the traceback)", style="dim")
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,62 @@
+"""Options and set-up shared by the ``pipeline`` sub-commands."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestration.definitions import DEFINITIONS_ENV, Definitions, load_definitions
+from orchestration.io_manager import IOManager
+
+SelectOption = Annotated[
+    str | None,
+    typer.Option(
+        "--select",
+        "-s",
+        help="Dagster asset selection, e.g. 'fact_sales+', 'group:vault', '+key:sales_summary'.",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+DefinitionsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--definitions",
+        envvar=DEFINITIONS_ENV,
+        help="Module that declares the assets (default: [tool.pipeline] in pyproject.toml).",
+    ),
+]
+WarehouseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--warehouse",
+        help="chdb:///path or clickhouse://user:password@host:8123 (default: WAREHOUSE_URL, "
+        "CLICKHOUSE_HOST..., else the embedded warehouse in ./.warehouse).",
+        show_default=False,
+    ),
+]
+
+
+def load_defs(definitions: str | None) -> Definitions:
+    """The code location's definitions, with its graph validated up front."""
+    defs = load_definitions(definitions)
+    defs.graph()
+    return defs
+
+
+@contextlib.contextmanager
+def open_warehouse(
+    url: str | None, ddl_paths: Sequence[Path] = ()
+) -> Iterator[dict[str, IOManager]]:
+    """The run's IO managers by name, with the code location's DDL applied."""
+    from io_managers import warehouse_from_env
+
+    warehouse = warehouse_from_env(url)
+    try:
+        warehouse.setup(ddl_paths)
+        yield {"warehouse": warehouse}
+    finally:
+        warehouse.close()

@@ -1,0 +1,144 @@
+"""Lineage pictures of a selection: plain text, Mermaid and Graphviz DOT.
+
+The same Mermaid text goes into the Prefect UI artifact and into ``pipeline lineage``,
+so what reviewers see in a pull request matches what operators see in a run. Assets are
+grouped by layer in subgraphs so graphs of 30+ nodes stay readable; unselected upstream
+assets (read, not rebuilt) are drawn dashed; a run's outcome colours each node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Literal
+
+from orchestration.graph import AssetGraph
+
+LineageFormat = Literal["text", "mermaid", "dot"]
+NOT_SELECTED = "not selected"
+SELECTED = "selected"
+
+#: Mermaid/DOT styling per node status: (fill, stroke, dashed).
+_STYLES: dict[str, tuple[str, str, bool]] = {
+    "materialized": ("#d1f2d9", "#1e7e34", False),
+    "failed": ("#f8d7da", "#b02a37", False),
+    "skipped": ("#fff3cd", "#b58105", False),
+    SELECTED: ("#dbe9ff", "#1f5fbf", False),
+    NOT_SELECTED: ("#f1f1f1", "#8a8a8a", True),
+}
+
+
+def _nodes(graph: AssetGraph, selected: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Selected keys and their unselected upstream, both in topological order."""
+    chosen = [spec.key for spec in graph.topological(selected)]
+    external = [spec.key for spec in graph.external_upstream(chosen)]
+    return chosen, external
+
+
+def node_statuses(
+    graph: AssetGraph, selected: Iterable[str], outcomes: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Each drawn node's status: its run outcome, ``selected`` or ``not selected``."""
+    chosen, external = _nodes(graph, selected)
+    statuses = {key: (outcomes or {}).get(key, SELECTED) for key in chosen}
+    statuses.update(dict.fromkeys(external, NOT_SELECTED))
+    return statuses
+
+
+def _edges(graph: AssetGraph, drawn: Iterable[str]) -> list[tuple[str, str]]:
+    nodes = set(drawn)
+    return [
+        (dep, spec.key) for spec in graph.topological(nodes) for dep in spec.deps if dep in nodes
+    ]
+
+
+def _by_group(graph: AssetGraph, statuses: Mapping[str, str]) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    for spec in graph.topological(statuses):
+        groups.setdefault(spec.group, []).append(spec.key)
+    return groups
+
+
+def _class_name(status: str) -> str:
+    return status.replace(" ", "_")
+
+
+def to_mermaid(
+    graph: AssetGraph, selected: Iterable[str], outcomes: Mapping[str, str] | None = None
+) -> str:
+    """A Mermaid flowchart, layers as subgraphs, nodes classed by status."""
+    statuses = node_statuses(graph, selected, outcomes)
+    lines = ["flowchart LR"]
+    for group, keys in _by_group(graph, statuses).items():
+        lines.append(f'  subgraph layer_{group}["{group}"]')
+        for key in keys:
+            lines.append(f'    {key}["{key}<br/><small>{graph[key].table}</small>"]')
+        lines.append("  end")
+    for upstream, downstream in _edges(graph, statuses):
+        arrow = "-.->" if statuses[upstream] == NOT_SELECTED else "-->"
+        lines.append(f"  {upstream} {arrow} {downstream}")
+    used = sorted(set(statuses.values()))
+    for status in used:
+        fill, stroke, dashed = _STYLES.get(status, _STYLES[SELECTED])
+        dash = ",stroke-dasharray:5 4" if dashed else ""
+        lines.append(f"  classDef {_class_name(status)} fill:{fill},stroke:{stroke}{dash}")
+    for status in used:
+        members = ",".join(k for k, s in statuses.items() if s == status)
+        lines.append(f"  class {members} {_class_name(status)}")
+    return "\n".join(lines) + "\n"
+
+
+def to_dot(
+    graph: AssetGraph, selected: Iterable[str], outcomes: Mapping[str, str] | None = None
+) -> str:
+    """A Graphviz digraph, layers as clusters, for tools that read DOT."""
+    statuses = node_statuses(graph, selected, outcomes)
+    lines = ["digraph lineage {", "  rankdir=LR;", '  node [shape=box, style="rounded,filled"];']
+    for group, keys in _by_group(graph, statuses).items():
+        lines.append(f'  subgraph "cluster_{group}" {{')
+        lines.append(f'    label="{group}";')
+        for key in keys:
+            fill, stroke, dashed = _STYLES.get(statuses[key], _STYLES[SELECTED])
+            style = '"rounded,filled,dashed"' if dashed else '"rounded,filled"'
+            label = f"{key}\\n{graph[key].table}"
+            colours = f'fillcolor="{fill}", color="{stroke}"'
+            lines.append(f'    "{key}" [label="{label}", {colours}, style={style}];')
+        lines.append("  }")
+    for upstream, downstream in _edges(graph, statuses):
+        style = " [style=dashed]" if statuses[upstream] == NOT_SELECTED else ""
+        lines.append(f'  "{upstream}" -> "{downstream}"{style};')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def to_text(
+    graph: AssetGraph, selected: Iterable[str], outcomes: Mapping[str, str] | None = None
+) -> str:
+    """One line per asset in run order: key, table, status and what it reads."""
+    statuses = node_statuses(graph, selected, outcomes)
+    width = max((len(key) for key in statuses), default=0)
+    lines = []
+    for spec in graph.topological(statuses):
+        reads = ", ".join(spec.deps) if spec.deps else "-"
+        status = statuses[spec.key]
+        marker = "  (read only)" if status == NOT_SELECTED else ""
+        lines.append(f"{spec.key:<{width}}  {spec.table}  <- {reads}{marker}")
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS = {"text": to_text, "mermaid": to_mermaid, "dot": to_dot}
+
+
+def render_lineage(
+    graph: AssetGraph,
+    selected: Iterable[str],
+    fmt: LineageFormat = "text",
+    outcomes: Mapping[str, str] | None = None,
+) -> str:
+    """Render the selection's lineage in the requested format."""
+    try:
+        renderer = RENDERERS[fmt]
+    except KeyError:
+        raise ValueError(
+            f"unknown lineage format {fmt!r}; choose one of {sorted(RENDERERS)}"
+        ) from None
+    return renderer(graph, selected, outcomes)

@@ -1,0 +1,347 @@
+"""Turn (asset graph, selection) into a Prefect flow and run it.
+
+One Prefect task per selected asset, named by its key and submitted in topological
+order with ``wait_for`` set to the futures of its *selected* upstream assets. Prefect
+therefore draws the asset graph as the run graph, runs independent branches
+concurrently on a thread pool, and refuses to start an asset whose upstream failed.
+Each task is a Prefect *materializing* task for the asset's
+``clickhouse://<host>/<db>/<table>`` key with its upstream assets as asset deps, so
+Prefect records materialization events with lineage.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from orchestration.asset import AssetSpec
+from orchestration.context import AssetContext
+from orchestration.graph import AssetGraph
+from orchestration.io_manager import IOManager, MaterializeResult
+
+Status = Literal["materialized", "failed", "skipped"]
+ProgressCallback = Callable[["AssetOutcome"], None]
+
+DEFAULT_CONCURRENCY = 4
+
+
+class MissingUpstreamError(RuntimeError):
+    """Unselected upstream tables the selection reads do not exist in the warehouse."""
+
+    def __init__(self, missing: list[AssetSpec]) -> None:
+        self.missing = missing
+        names = ", ".join(f"{spec.key} ({spec.table})" for spec in missing)
+        super().__init__(
+            f"the selection reads upstream assets that are not in the warehouse: {names}. "
+            "Materialize them first or add them to the selection (e.g. prefix it with '+')."
+        )
+
+
+class UnknownIOManagerError(LookupError):
+    """An asset names an IO manager that the run was not given."""
+
+
+@dataclass
+class AssetOutcome:
+    """What happened to one selected asset in a run."""
+
+    key: str
+    table: str
+    status: Status
+    seconds: float = 0.0
+    result: MaterializeResult | None = None
+    error: str | None = None
+    failed_upstream: tuple[str, ...] = ()
+
+    @property
+    def rows(self) -> int | None:
+        return self.result.rows if self.result else None
+
+
+@dataclass
+class RunReport:
+    """Every selected asset's outcome, in topological order."""
+
+    outcomes: list[AssetOutcome]
+    flow_run_id: str | None = None
+    seconds: float = 0.0
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(o.status == "materialized" for o in self.outcomes)
+
+    def by_status(self, status: Status) -> list[AssetOutcome]:
+        return [o for o in self.outcomes if o.status == status]
+
+    def summary(self) -> str:
+        counts = {s: len(self.by_status(s)) for s in ("materialized", "failed", "skipped")}
+        return ", ".join(f"{n} {s}" for s, n in counts.items() if n or s == "materialized")
+
+
+@dataclass(frozen=True)
+class MaterializationPlan:
+    """The selected assets and the unselected upstream assets they read."""
+
+    graph: AssetGraph
+    selected: list[AssetSpec]
+    external: list[AssetSpec]
+
+    @property
+    def selected_keys(self) -> set[str]:
+        return {spec.key for spec in self.selected}
+
+
+def plan_materialization(graph: AssetGraph, selection: str | None) -> MaterializationPlan:
+    """Resolve a selection expression into what a run will materialize and read."""
+    selected = graph.select(selection)
+    return MaterializationPlan(
+        graph=graph,
+        selected=selected,
+        external=graph.external_upstream(spec.key for spec in selected),
+    )
+
+
+def check_external_upstream(
+    plan: MaterializationPlan, io_managers: Mapping[str, IOManager]
+) -> None:
+    """Fail before any work if an unselected upstream table is missing."""
+    missing = [
+        spec
+        for spec in plan.external
+        if not _io_manager_for(spec, io_managers).table_exists(spec.table)
+    ]
+    if missing:
+        raise MissingUpstreamError(missing)
+
+
+def _io_manager_for(spec: AssetSpec, io_managers: Mapping[str, IOManager]) -> IOManager:
+    try:
+        return io_managers[spec.io_manager]
+    except KeyError:
+        raise UnknownIOManagerError(
+            f"asset {spec.key!r} uses IO manager {spec.io_manager!r}, but this run only has "
+            f"{sorted(io_managers)}"
+        ) from None
+
+
+def prefect_asset(spec: AssetSpec, io_manager: IOManager) -> Any:
+    """The Prefect asset (key and properties) that stands for ``spec``'s table."""
+    from prefect.assets import Asset, AssetProperties
+
+    return Asset(
+        key=io_manager.asset_uri(spec.table),
+        properties=AssetProperties(
+            name=spec.key,
+            description=(spec.description or None) and spec.description[:2500],
+            owners=list(spec.owners) or None,
+        ),
+    )
+
+
+def asset_event_metadata(spec: AssetSpec, result: MaterializeResult) -> dict[str, Any]:
+    """Metadata attached to the Prefect materialization event of one asset."""
+    metadata: dict[str, Any] = {
+        "table": result.table,
+        "rows": result.rows,
+        "seconds": round(result.seconds, 3),
+        "columns": list(result.columns),
+        "group": spec.group,
+        "kind": spec.kind,
+        "write_mode": spec.write_mode,
+        "schema": getattr(spec.schema, "__name__", None),
+    }
+    if result.bytes is not None:
+        metadata["bytes"] = result.bytes
+    if result.inserted_rows is not None:
+        metadata["inserted_rows"] = result.inserted_rows
+    metadata.update(result.metadata)
+    return metadata
+
+
+class _RunRecorder:
+    """Collects outcomes from worker threads; Prefect states are not parsed for this."""
+
+    def __init__(self, on_progress: ProgressCallback | None) -> None:
+        self._lock = threading.Lock()
+        self.outcomes: dict[str, AssetOutcome] = {}
+        self._on_progress = on_progress
+
+    def record(self, outcome: AssetOutcome) -> None:
+        with self._lock:
+            self.outcomes[outcome.key] = outcome
+        if self._on_progress is not None:
+            self._on_progress(outcome)
+
+
+def _asset_task(
+    spec: AssetSpec,
+    plan: MaterializationPlan,
+    io_managers: Mapping[str, IOManager],
+    recorder: _RunRecorder,
+    params: Mapping[str, Any],
+    load_datetime: datetime,
+) -> Any:
+    """A Prefect materializing task that computes and publishes one asset."""
+    from prefect.assets import add_asset_metadata, materialize
+    from prefect.cache_policies import NO_CACHE
+    from prefect.runtime import flow_run
+
+    io_manager = _io_manager_for(spec, io_managers)
+    target = prefect_asset(spec, io_manager)
+    upstream = [
+        prefect_asset(plan.graph[dep], _io_manager_for(plan.graph[dep], io_managers))
+        for dep in spec.deps
+    ]
+
+    def run_asset() -> MaterializeResult:
+        started = time.perf_counter()
+        context = AssetContext(
+            spec=spec,
+            io_manager=io_manager,
+            load_datetime=load_datetime,
+            params=params,
+            run_id=flow_run.get_id(),
+        )
+        try:
+            result = io_manager.materialize(spec, context)
+        except Exception as exc:
+            recorder.record(
+                AssetOutcome(
+                    key=spec.key,
+                    table=spec.table,
+                    status="failed",
+                    seconds=time.perf_counter() - started,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+            )
+            raise
+        add_asset_metadata(target, asset_event_metadata(spec, result))
+        recorder.record(
+            AssetOutcome(
+                key=spec.key,
+                table=spec.table,
+                status="materialized",
+                seconds=time.perf_counter() - started,
+                result=result,
+            )
+        )
+        return result
+
+    return materialize(
+        target,
+        asset_deps=upstream,
+        name=spec.key,
+        task_run_name=spec.key,
+        description=spec.description or None,
+        tags=[f"{k}={v}" if v else k for k, v in spec.tags.items()] + [f"group={spec.group}"],
+        cache_policy=NO_CACHE,
+        persist_result=False,
+        retries=0,
+    )(run_asset)
+
+
+def _skipped_outcomes(plan: MaterializationPlan, recorder: _RunRecorder) -> list[AssetOutcome]:
+    """Outcomes in plan order; assets that never ran name the failed upstream that stopped them."""
+    failed = {k for k, o in recorder.outcomes.items() if o.status == "failed"}
+    outcomes = []
+    for spec in plan.selected:
+        outcome = recorder.outcomes.get(spec.key)
+        if outcome is None:
+            ancestors = plan.graph.ancestors(spec.key)
+            blockers = tuple(sorted(ancestors & failed))
+            outcome = AssetOutcome(
+                key=spec.key,
+                table=spec.table,
+                status="skipped",
+                failed_upstream=blockers,
+                error=(
+                    f"upstream failed: {', '.join(blockers)}"
+                    if blockers
+                    else "did not run (the flow stopped before it)"
+                ),
+            )
+        outcomes.append(outcome)
+    return outcomes
+
+
+def build_flow(
+    plan: MaterializationPlan,
+    io_managers: Mapping[str, IOManager],
+    *,
+    params: Mapping[str, Any] | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    on_progress: ProgressCallback | None = None,
+    flow_name: str = "materialize-assets",
+) -> tuple[Any, Callable[[], RunReport]]:
+    """Build the Prefect flow for a plan; returns the flow and a function giving its report.
+
+    The flow's final state is Failed when any selected asset failed or was skipped.
+    """
+    from prefect import flow
+    from prefect.futures import wait
+    from prefect.runtime import flow_run
+    from prefect.states import Completed, Failed
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    run_params = dict(params or {})
+    recorder = _RunRecorder(on_progress)
+    report = RunReport(outcomes=[])
+
+    @flow(
+        name=flow_name,
+        task_runner=ThreadPoolTaskRunner(max_workers=concurrency),
+        persist_result=False,
+        validate_parameters=False,
+    )
+    def materialize_assets() -> Any:
+        started = time.perf_counter()
+        load_datetime = datetime.now(UTC).replace(microsecond=0)
+        futures: dict[str, Any] = {}
+        for spec in plan.selected:
+            task = _asset_task(spec, plan, io_managers, recorder, run_params, load_datetime)
+            upstream = [futures[dep] for dep in spec.deps if dep in futures]
+            futures[spec.key] = task.submit(wait_for=upstream)
+        wait(list(futures.values()))
+        report.outcomes = _skipped_outcomes(plan, recorder)
+        report.flow_run_id = flow_run.get_id()
+        report.seconds = time.perf_counter() - started
+        if report.ok:
+            return Completed(message=report.summary())
+        failed = ", ".join(o.key for o in report.by_status("failed"))
+        return Failed(message=f"{report.summary()}; failed: {failed}")
+
+    return materialize_assets, lambda: report
+
+
+def materialize(
+    graph: AssetGraph,
+    io_managers: Mapping[str, IOManager],
+    selection: str | None = None,
+    *,
+    params: Mapping[str, Any] | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    on_progress: ProgressCallback | None = None,
+    flow_run_name: str | None = None,
+) -> RunReport:
+    """Materialize the selected assets in one Prefect flow run and report each outcome."""
+    plan = plan_materialization(graph, selection)
+    for spec in plan.selected + plan.external:
+        _io_manager_for(spec, io_managers)
+    check_external_upstream(plan, io_managers)
+    flow, report = build_flow(
+        plan, io_managers, params=params, concurrency=concurrency, on_progress=on_progress
+    )
+    if flow_run_name:
+        flow = flow.with_options(flow_run_name=flow_run_name)
+    state = flow(return_state=True)
+    run_report = report()
+    if plan.selected and not run_report.outcomes:
+        raise RuntimeError(f"the flow run ended {state.name} before any asset ran: {state.message}")
+    return run_report

@@ -1,0 +1,46 @@
+"""An in-memory IO manager for exercising the resolver without a warehouse.
+
+Test-only: shipped code never stores assets in memory.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pandas as pd
+
+from orchestration.asset import AssetSpec
+from orchestration.context import AssetContext
+from orchestration.io_manager import IOManager, MaterializeResult
+
+
+class MemoryIOManager(IOManager):
+    """Keeps each table as a DataFrame and records when each materialization ran."""
+
+    authority = "memory"
+
+    def __init__(self) -> None:
+        self.tables: dict[str, pd.DataFrame] = {}
+        self.intervals: dict[str, tuple[float, float]] = {}
+        self.calls: list[str] = []
+        self._lock = threading.Lock()
+
+    def table_exists(self, table: str) -> bool:
+        return table in self.tables
+
+    def materialize(self, spec: AssetSpec, context: AssetContext) -> MaterializeResult:
+        started = time.perf_counter()
+        with self._lock:
+            self.calls.append(spec.key)
+        frame = spec.body(context)
+        finished = time.perf_counter()
+        with self._lock:
+            self.tables[spec.table] = frame
+            self.intervals[spec.key] = (started, finished)
+        return MaterializeResult(
+            table=spec.table,
+            rows=len(frame),
+            seconds=finished - started,
+            columns=tuple(frame.columns),
+        )

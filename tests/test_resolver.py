@@ -1,0 +1,178 @@
+"""The resolver runs a selection as one Prefect flow whose tasks follow the asset graph.
+
+Runs against a real (temporary) Prefect server and asserts what Prefect recorded.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pandas as pd
+import pytest
+
+from orchestration.asset import AssetSpec
+from orchestration.graph import AssetGraph
+from orchestration.resolver import MissingUpstreamError, materialize
+from tests.memory_io import MemoryIOManager
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+
+def frame_body(rows: int = 3, sleep: float = 0.0, fail: str | None = None):
+    def body(context):
+        if sleep:
+            time.sleep(sleep)
+        if fail:
+            raise RuntimeError(fail)
+        return pd.DataFrame({"n": range(rows)})
+
+    return body
+
+
+def make_graph(*specs: tuple) -> AssetGraph:
+    """Build a graph in a fresh database so Prefect asset keys never clash between tests."""
+    database = f"t{uuid.uuid4().hex[:10]}"
+    return AssetGraph(
+        AssetSpec(
+            key=key,
+            table=f"{database}.{key}",
+            body=body,
+            kind="python",
+            deps=deps,
+            description=f"the {key} table",
+            owners=("data-team",),
+        )
+        for key, deps, body in specs
+    )
+
+
+def diamond(**bodies) -> AssetGraph:
+    """a -> (b, c) -> d, plus an independent e."""
+    body = lambda k: bodies.get(k, frame_body())  # noqa: E731
+    return make_graph(
+        ("a", (), body("a")),
+        ("b", ("a",), body("b")),
+        ("c", ("a",), body("c")),
+        ("d", ("b", "c"), body("d")),
+        ("e", (), body("e")),
+    )
+
+
+def test_every_asset_materializes_after_its_upstream():
+    io = MemoryIOManager()
+    graph = diamond(b=frame_body(sleep=0.2))
+    report = materialize(graph, {"warehouse": io})
+
+    assert report.ok
+    assert [o.key for o in report.outcomes] == ["a", "b", "c", "d", "e"]
+    for spec in graph:
+        for dep in spec.deps:
+            assert io.intervals[dep][1] <= io.intervals[spec.key][0], (
+                f"{spec.key} began before {dep} ended"
+            )
+    assert {o.key: o.rows for o in report.outcomes} == dict.fromkeys("abcde", 3)
+
+
+def test_independent_assets_run_concurrently():
+    io = MemoryIOManager()
+    graph = make_graph(("left", (), frame_body(sleep=1.0)), ("right", (), frame_body(sleep=1.0)))
+    report = materialize(graph, {"warehouse": io}, concurrency=2)
+
+    assert report.ok
+    (l_start, l_end), (r_start, r_end) = io.intervals["left"], io.intervals["right"]
+    assert l_start < r_end and r_start < l_end, "the two branches did not overlap in time"
+
+
+def test_failed_asset_skips_descendants_but_not_siblings():
+    io = MemoryIOManager()
+    graph = diamond(b=frame_body(fail="boom in b"))
+    report = materialize(graph, {"warehouse": io})
+
+    status = {o.key: o.status for o in report.outcomes}
+    assert status == {
+        "a": "materialized",
+        "b": "failed",
+        "c": "materialized",
+        "d": "skipped",
+        "e": "materialized",
+    }
+    outcomes = {o.key: o for o in report.outcomes}
+    assert "boom in b" in outcomes["b"].error
+    assert outcomes["d"].failed_upstream == ("b",)
+    assert "d" not in io.calls
+    assert not report.ok
+
+
+def test_flow_run_ends_failed_when_an_asset_fails():
+    from prefect import get_client
+
+    report = materialize(diamond(c=frame_body(fail="bad c")), {"warehouse": MemoryIOManager()})
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(uuid.UUID(report.flow_run_id))
+    assert flow_run.state.is_failed()
+    assert "failed: c" in flow_run.state.message
+
+
+def test_unselected_upstream_must_exist_before_any_work():
+    io = MemoryIOManager()
+    graph = diamond()
+    with pytest.raises(MissingUpstreamError, match=r"b \(t\w+\.b\), c \(t\w+\.c\)"):
+        materialize(graph, {"warehouse": io}, selection="key:d")
+    assert io.calls == []
+
+
+def test_unselected_upstream_present_is_read_not_rebuilt():
+    io = MemoryIOManager()
+    graph = diamond()
+    materialize(graph, {"warehouse": io})
+    io.calls.clear()
+    report = materialize(graph, {"warehouse": io}, selection="key:b+")
+    assert [o.key for o in report.outcomes] == ["b", "d"]
+    assert sorted(io.calls) == ["b", "d"]
+
+
+def test_prefect_records_task_names_and_asset_dependencies():
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    graph = diamond()
+    report = materialize(graph, {"warehouse": MemoryIOManager()})
+    with get_client(sync_client=True) as client:
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[uuid.UUID(report.flow_run_id)]))
+        )
+    by_id = {run.id: run.name for run in task_runs}
+    assert sorted(by_id.values()) == ["a", "b", "c", "d", "e"]
+    recorded = {
+        run.name: sorted(by_id[inp.id] for inp in run.task_inputs.get("wait_for", []))
+        for run in task_runs
+    }
+    assert recorded == {spec.key: sorted(spec.deps) for spec in graph}
+
+
+def test_materialization_events_carry_upstream_assets():
+    from prefect import get_client
+    from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+
+    io = MemoryIOManager()
+    graph = diamond()
+    materialize(graph, {"warehouse": io})
+    d_uri = io.asset_uri(graph["d"].table)
+    event_filter = EventFilter(
+        event=EventNameFilter(name=["prefect.asset.materialization.succeeded"]),
+        resource=EventResourceFilter(id=[d_uri]),
+    )
+    deadline = time.monotonic() + 30
+    events = []
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline and not events:
+            events = client.read_events(filter=event_filter, limit=50).events
+            if not events:
+                time.sleep(0.5)
+    assert len(events) == 1, f"no materialization event for {d_uri}"
+    event = events[0]
+    related = {r.id for r in event.related if r.role == "asset"}
+    assert related == {io.asset_uri(graph["b"].table), io.asset_uri(graph["c"].table)}
+    assert event.resource.get("prefect.resource.name") == "d"
+    assert event.payload["rows"] == 3
