@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
+from orchestration.checks import AssetCheck
+
 if TYPE_CHECKING:
     from orchestration.context import AssetContext
 
@@ -57,6 +59,7 @@ class AssetSpec:
     io_manager: str = "warehouse"
     write_mode: WriteMode = "replace"
     unique_key: tuple[str, ...] = ()
+    checks: tuple[AssetCheck, ...] = ()
 
     def __post_init__(self) -> None:
         if not _KEY_PATTERN.match(self.key):
@@ -84,6 +87,10 @@ class AssetSpec:
         object.__setattr__(self, "deps", tuple(self.deps))
         object.__setattr__(self, "owners", tuple(self.owners))
         object.__setattr__(self, "unique_key", tuple(self.unique_key))
+        object.__setattr__(self, "checks", tuple(self.checks))
+        names = [check.name for check in self.checks]
+        if len(set(names)) != len(names):
+            raise AssetDefinitionError(f"asset {self.key!r} has two checks with one name")
         object.__setattr__(self, "tags", MappingProxyType(dict(self.tags)))
 
     @property
@@ -128,6 +135,7 @@ def asset(
     io_manager: str = "warehouse",
     write_mode: WriteMode = "replace",
     unique_key: Iterable[str] = (),
+    checks: Iterable[AssetCheck] = (),
 ) -> Callable[[Callable[..., Any]], AssetSpec]:
     """Declare an asset from a function; its name is the key unless ``key`` is given.
 
@@ -150,6 +158,7 @@ def asset(
             io_manager=io_manager,
             write_mode=write_mode,
             unique_key=tuple(unique_key),
+            checks=tuple(checks),
         )
         return register(spec)
 
