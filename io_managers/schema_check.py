@@ -1,0 +1,258 @@
+"""Static schema validation: assets, Pandera schemas, DDL and SQL agree, with no server.
+
+``pipeline validate`` runs this in CI. Everything happens in a throwaway embedded
+ClickHouse: the DDL is applied to it, every table's columns are compared with its
+schema (the same dtype mapping materialization uses), every SQL asset's ``SELECT`` is
+compiled with ``DESCRIBE (SELECT ...)`` against the empty tables, and optionally a small
+sample run materializes everything, which validates real content against each schema.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from io_managers.clickhouse import ClickHouseIOManager
+from io_managers.errors import AssetValidationError, WarehouseError
+from io_managers.sql import quote_string, quote_table
+from io_managers.types import ClickHouseType, dtype_mismatch, nullability_mismatch, parse_type
+from io_managers.validation import as_dataframe_schema, plan_validation
+from orchestration.asset import AssetSpec
+from orchestration.context import AssetContext
+from orchestration.graph import AssetGraph, AssetGraphError
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One disagreement, printed as one line: where, which check, expected vs found."""
+
+    check: str
+    asset: str | None = None
+    table: str | None = None
+    column: str | None = None
+    expected: str = ""
+    found: str = ""
+
+    def line(self) -> str:
+        where = " ".join(
+            part
+            for part in (
+                f"asset {self.asset}" if self.asset else "",
+                f"table {self.table}" if self.table else "",
+                f"column {self.column}" if self.column else "",
+            )
+            if part
+        )
+        detail = f"expected {self.expected}, found {self.found}" if self.expected else self.found
+        return f"[{self.check}] {where + ': ' if where else ''}{detail}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _columns(io: ClickHouseIOManager, described: str) -> dict[str, ClickHouseType]:
+    rows = io.query_arrow(f"DESCRIBE {described}").select(["name", "type"]).to_pylist()
+    return {row["name"]: parse_type(row["type"]) for row in rows}
+
+
+def check_table_against_schema(
+    spec: AssetSpec, columns: Mapping[str, ClickHouseType]
+) -> list[Finding]:
+    """The DDL table and the Pandera schema agree column by column, in both directions."""
+    schema = as_dataframe_schema(spec.schema)
+    if schema is None:
+        return [Finding("schema", spec.key, spec.table, found="the asset declares no schema")]
+    findings = []
+    for failure in plan_validation(schema, dict(columns)).structural:
+        check, _, reason = failure.check.partition(": ")
+        findings.append(
+            Finding(
+                "dtype" if check == "dtype" else "nullable" if check == "nullable" else "columns",
+                spec.key,
+                spec.table,
+                failure.column,
+                found=reason or failure.check,
+            )
+        )
+    declared = set(schema.columns)
+    findings.extend(
+        Finding(
+            "columns",
+            spec.key,
+            spec.table,
+            name,
+            expected="a schema field for every DDL column",
+            found=f"{name} ({ch_type.text}) is in the DDL but not in schema "
+            f"{getattr(spec.schema, '__name__', 'schema')}",
+        )
+        for name, ch_type in columns.items()
+        if name not in declared
+    )
+    return findings
+
+
+def check_key_columns(
+    io: ClickHouseIOManager, spec: AssetSpec, schema_columns: Iterable[str]
+) -> list[Finding]:
+    """ORDER BY / PRIMARY KEY columns exist in the schema, and insert-only keys in the table."""
+    database, name = spec.table.split(".", 1)
+    rows = io.query_arrow(
+        "SELECT name, is_in_sorting_key, is_in_primary_key FROM system.columns "
+        f"WHERE database = {quote_string(database)} AND table = {quote_string(name)}"
+    ).to_pylist()
+    declared = set(schema_columns)
+    table_columns = {row["name"] for row in rows}
+    findings = [
+        Finding(
+            "keys",
+            spec.key,
+            spec.table,
+            row["name"],
+            expected="ORDER BY / PRIMARY KEY columns declared in the schema",
+            found=f"{row['name']} is a key column missing from the schema",
+        )
+        for row in rows
+        if (row["is_in_sorting_key"] or row["is_in_primary_key"]) and row["name"] not in declared
+    ]
+    findings.extend(
+        Finding(
+            "keys",
+            spec.key,
+            spec.table,
+            column,
+            expected="unique_key columns present in the table",
+            found=f"unique_key column {column} is not in the DDL",
+        )
+        for column in spec.unique_key
+        if column not in table_columns
+    )
+    return findings
+
+
+def check_select(
+    io: ClickHouseIOManager,
+    spec: AssetSpec,
+    table_columns: Mapping[str, ClickHouseType],
+    context: AssetContext,
+) -> list[Finding]:
+    """A SQL asset's SELECT compiles, and its output fits its table and its schema."""
+    try:
+        output = _columns(io, f"({spec.body(context)})")
+    except WarehouseError as exc:
+        return [Finding("select", spec.key, spec.table, found=f"SELECT does not compile: {exc}")]
+    findings = []
+    if list(output) != list(table_columns):
+        findings.append(
+            Finding(
+                "select",
+                spec.key,
+                spec.table,
+                expected=f"columns ({', '.join(table_columns)})",
+                found=f"({', '.join(output)})",
+            )
+        )
+    schema = as_dataframe_schema(spec.schema)
+    fields = dict(schema.columns) if schema is not None else {}
+    for name, ch_type in output.items():
+        field = fields.get(name)
+        if field is None:
+            continue
+        # Non-null output into a Nullable column is safe; only NULLs with nowhere to go count.
+        nullable = bool(field.nullable) and ch_type.nullable
+        for reason in (
+            dtype_mismatch(field.dtype, ch_type),
+            nullability_mismatch(nullable, ch_type),
+        ):
+            if reason:
+                findings.append(
+                    Finding("select", spec.key, spec.table, name, found=f"SELECT output {reason}")
+                )
+    return findings
+
+
+def run_sample(
+    io: ClickHouseIOManager, graph: AssetGraph, context_for: Callable[[AssetSpec], AssetContext]
+) -> list[Finding]:
+    """Materialize every asset in order; each materialization validates its content."""
+    findings: list[Finding] = []
+    failed: set[str] = set()
+    for spec in graph:
+        if failed & graph.ancestors(spec.key):
+            continue
+        try:
+            io.materialize(spec, context_for(spec))
+        except AssetValidationError as exc:
+            failed.add(spec.key)
+            findings.extend(
+                Finding("sample", spec.key, spec.table, f.column, found=f.describe())
+                for f in exc.failures
+            )
+        except Exception as exc:
+            failed.add(spec.key)
+            findings.append(
+                Finding("sample", spec.key, spec.table, found=f"{type(exc).__name__}: {exc}")
+            )
+    return findings
+
+
+def validate_definitions(
+    specs: Iterable[AssetSpec],
+    ddl_paths: Iterable[Path],
+    *,
+    sample_params: Mapping[str, Any] | None = None,
+    workdir: Path | None = None,
+) -> list[Finding]:
+    """Every finding for a code location; an empty list means schemas, DDL and SQL agree.
+
+    ``sample_params`` (e.g. ``{"source": "synthetic:5000"}``) adds the sample run.
+    """
+    specs = list(specs)
+    try:
+        graph = AssetGraph(specs)
+    except AssetGraphError as exc:
+        return [Finding("graph", found=str(exc))]
+    with tempfile.TemporaryDirectory(prefix="pipeline-validate-", dir=workdir) as tmp:
+        io = ClickHouseIOManager.embedded(Path(tmp) / "warehouse")
+        try:
+            return _validate_in(io, graph, list(ddl_paths), sample_params, Path(tmp))
+        finally:
+            io.close()
+
+
+def _validate_in(
+    io: ClickHouseIOManager,
+    graph: AssetGraph,
+    ddl_paths: list[Path],
+    sample_params: Mapping[str, Any] | None,
+    tmp: Path,
+) -> list[Finding]:
+    try:
+        io.setup(ddl_paths)
+    except (WarehouseError, OSError) as exc:
+        return [Finding("ddl", found=f"DDL does not apply to a fresh ClickHouse: {exc}")]
+    load_datetime = datetime.now(UTC).replace(microsecond=0)
+    params = {"reports_dir": str(tmp / "reports"), **(sample_params or {})}
+
+    def context_for(spec: AssetSpec) -> AssetContext:
+        return AssetContext(spec=spec, io_manager=io, load_datetime=load_datetime, params=params)
+
+    findings: list[Finding] = []
+    for spec in graph:
+        if not io.table_exists(spec.table):
+            findings.append(
+                Finding("ddl", spec.key, spec.table, found="table is not created by the DDL")
+            )
+            continue
+        columns = _columns(io, f"TABLE {quote_table(spec.table)}")
+        findings.extend(check_table_against_schema(spec, columns))
+        schema = as_dataframe_schema(spec.schema)
+        findings.extend(check_key_columns(io, spec, schema.columns if schema is not None else ()))
+        if spec.kind == "sql":
+            findings.extend(check_select(io, spec, columns, context_for(spec)))
+    if sample_params is not None and not findings:
+        findings.extend(run_sample(io, graph, context_for))
+    return findings

@@ -1,0 +1,101 @@
+"""The ``pipeline`` command as a user runs it: a real process, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def pipeline(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "orchestration", *args],
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_list_json_gives_assets_in_dependency_order():
+    result = pipeline("list", "--definitions", "tests.example_location", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [r["key"] for r in rows] == ["orders", "customers", "order_facts", "daily_revenue"]
+    facts = rows[2]
+    assert facts["deps"] == ["orders", "customers"]
+    assert facts["group"] == "marts"
+    assert facts["table"] == "mart.order_facts"
+    assert facts["tags"] == {"layer": "marts"}
+
+
+def test_list_select_descendants():
+    result = pipeline(
+        "list", "--definitions", "tests.example_location", "--select", "key:customers+", "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    assert [r["key"] for r in json.loads(result.stdout)] == [
+        "customers",
+        "order_facts",
+        "daily_revenue",
+    ]
+
+
+def test_code_location_from_environment():
+    result = pipeline("list", "--json", env={"PIPELINE_DEFINITIONS": "tests.example_location"})
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)) == 4
+
+
+def test_lineage_mermaid_draws_edges_and_unselected_upstream():
+    result = pipeline(
+        "lineage",
+        "--definitions",
+        "tests.example_location",
+        "--select",
+        "order_facts+",
+        "--format",
+        "mermaid",
+    )
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert text.startswith("flowchart LR")
+    assert "orders -.-> order_facts" in text  # read, not rebuilt: dashed
+    assert "order_facts --> daily_revenue" in text
+    assert 'subgraph layer_raw["raw"]' in text
+    assert "class orders,customers not_selected" in text
+
+
+def test_lineage_dot_is_a_digraph_with_clusters():
+    result = pipeline("lineage", "--definitions", "tests.example_location", "--format", "dot")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("digraph lineage {")
+    assert '"order_facts" -> "daily_revenue";' in result.stdout
+    assert 'subgraph "cluster_marts"' in result.stdout
+
+
+def test_selection_syntax_error_exits_non_zero_and_points_at_it():
+    result = pipeline(
+        "list", "--definitions", "tests.example_location", "--select", "key:orders and ("
+    )
+    assert result.returncode != 0
+    assert "^" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_selection_matching_nothing_says_so():
+    result = pipeline("list", "--definitions", "tests.example_location", "--select", "group:nope")
+    assert result.returncode != 0
+    assert "group:nope" in result.stderr
+
+
+def test_missing_code_location_is_one_clear_line():
+    result = pipeline("list", "--definitions", "no_such_module_here")
+    assert result.returncode == 1
+    assert "code location module 'no_such_module_here' cannot be imported" in result.stderr
+    assert "Traceback" not in result.stderr
