@@ -1,0 +1,27 @@
+"""The Online Retail pipeline as assets: raw -> staging -> Data Vault -> marts -> quality.
+
+Importing this package registers every asset in the default registry (the decorators do
+it), one module per layer. ``DDL_PATHS`` lists the DDL the warehouse needs first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from assets import marts, quality, raw, vault
+
+
+def _ddl_paths() -> list[Path]:
+    """``ddl/init.sql`` beside the package: in a checkout, or installed with the wheel
+    (which ships ``ddl/*.sql`` next to the packages in site-packages)."""
+    here = Path(__file__).resolve().parent
+    for root in (here.parent, here):
+        candidate = root / "ddl" / "init.sql"
+        if candidate.is_file():
+            return [candidate]
+    raise FileNotFoundError(f"ddl/init.sql not found next to {here}; reinstall the package")
+
+
+DDL_PATHS: list[Path] = _ddl_paths()
+
+__all__ = ["DDL_PATHS", "marts", "quality", "raw", "vault"]

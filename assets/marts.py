@@ -1,0 +1,211 @@
+"""Star-schema marts, rebuilt from the whole vault on every run.
+
+Marts read the vault, never the latest raw load, so they reflect every load so far. The
+business rules of DESIGN.md section 5 live here:
+
+- a line is a distinct source row (the vault already stores each line once);
+- ``A`` invoices ("Adjust bad debt") are accounting entries: in neither fact table;
+- a return (C invoice or quantity < 0) goes to ``Fact_Sale_Returns``, every other line is
+  a sale in ``Fact_Sales`` - zero prices and unknown customers included;
+- every fact key resolves in its dimension (``Dim_Customer`` has the unknown customer).
+"""
+
+from __future__ import annotations
+
+from assets.sql import NIL_UUID, OWNERS, layer_tags, unknown_customer_key
+from orchestration.asset import sql_asset
+from orchestration.context import AssetContext
+from schemas.marts import (
+    DimCountry,
+    DimCustomer,
+    DimProduct,
+    DimTime,
+    FactSaleReturns,
+    FactSales,
+)
+
+_TAGS = layer_tags("marts")
+
+#: Every invoice line of the vault with its keys and measures, in fact-table column order.
+_VAULT_LINES = """
+SELECT
+    hub.hub_invoice_hash_key AS sale_id,
+    hub.InvoiceNo AS invoice_no,
+    product.hub_product_hash_key AS product_key,
+    customer.hub_customer_hash_key AS customer_key,
+    moment.hub_time_hash_key AS time_key,
+    country.hub_country_hash_key AS country_key,
+    sat.Quantity AS quantity,
+    sat.UnitPrice AS unit_price,
+    sat.TotalAmount AS total_amount
+FROM vault.hub_invoice AS hub
+INNER JOIN vault.sat_invoice AS sat ON sat.hub_invoice_hash_key = hub.hub_invoice_hash_key
+INNER JOIN vault.link_invoice_product AS product
+    ON product.hub_invoice_hash_key = hub.hub_invoice_hash_key
+INNER JOIN vault.link_invoice_customer AS customer
+    ON customer.hub_invoice_hash_key = hub.hub_invoice_hash_key
+INNER JOIN vault.link_invoice_time AS moment
+    ON moment.hub_invoice_hash_key = hub.hub_invoice_hash_key
+INNER JOIN vault.link_invoice_country AS country
+    ON country.hub_invoice_hash_key = hub.hub_invoice_hash_key
+WHERE NOT startsWith(hub.InvoiceNo, 'A') AND sat.ReturnStatus = '{status}'
+"""
+# The line key covers every attribute of sat_invoice, so a line has exactly one version
+# and one row per link: these joins cannot multiply lines (the unique sale_id check in
+# the fact schemas would stop the run if they ever did).
+
+_FACT_DEPS = [
+    "hub_invoice",
+    "sat_invoice",
+    "link_invoice_product",
+    "link_invoice_customer",
+    "link_invoice_time",
+    "link_invoice_country",
+]
+
+
+@sql_asset(
+    table="marts.Fact_Sales",
+    deps=_FACT_DEPS,
+    group="marts",
+    schema=FactSales,
+    tags={**_TAGS, "role": "fact"},
+    owners=OWNERS,
+)
+def fact_sales(context: AssetContext) -> str:
+    """One row per distinct sale line: not a return, not an ``A`` adjustment.
+
+    Zero-price lines and lines without a customer are sales too (the original dropped the
+    latter); quality tables flag them. ``total_amount = quantity x unit_price``.
+    """
+    return _VAULT_LINES.format(status="Normal")
+
+
+@sql_asset(
+    table="marts.Fact_Sale_Returns",
+    deps=_FACT_DEPS,
+    group="marts",
+    schema=FactSaleReturns,
+    tags={**_TAGS, "role": "fact"},
+    owners=OWNERS,
+)
+def fact_sale_returns(context: AssetContext) -> str:
+    """One row per distinct return line: invoice started with C, or quantity < 0.
+
+    ``invoice_no`` is the number without its C, so a return can be matched to its sale.
+    """
+    return _VAULT_LINES.format(status="Return")
+
+
+@sql_asset(
+    table="marts.Dim_Product",
+    deps=["hub_product", "sat_product"],
+    group="marts",
+    schema=DimProduct,
+    tags={**_TAGS, "role": "dimension"},
+    owners=OWNERS,
+)
+def dim_product(context: AssetContext) -> str:
+    """One row per stock code with its current description (the latest-introduced text)."""
+    return """
+SELECT
+    hub.hub_product_hash_key AS product_key,
+    hub.StockCode AS stock_code,
+    latest.description AS description
+FROM vault.hub_product AS hub
+LEFT JOIN (
+    SELECT
+        hub_product_hash_key,
+        argMax(Description, (EFFECTIVE_FROM, LOAD_DATETIME, HASH_DIFF)) AS description
+    FROM vault.sat_product
+    GROUP BY hub_product_hash_key
+) AS latest ON latest.hub_product_hash_key = hub.hub_product_hash_key
+"""
+
+
+@sql_asset(
+    table="marts.Dim_Customer",
+    deps=["hub_customer", "hub_invoice", "link_invoice_customer", "link_invoice_country"],
+    group="marts",
+    schema=DimCustomer,
+    tags={**_TAGS, "role": "dimension"},
+    owners=OWNERS,
+)
+def dim_customer(context: AssetContext) -> str:
+    """One row per customer with the country of their latest line, plus the unknown member.
+
+    One row per customer (not per customer and country) so that joining facts to this
+    dimension never counts a sale twice. The unknown customer (id 0) is always present,
+    with the nil UUID as country: it stands for buyers in many countries.
+    """
+    unknown = unknown_customer_key()
+    return f"""
+SELECT
+    hub.hub_customer_hash_key AS customer_key,
+    hub.CustomerID AS customer_id,
+    home.country_key AS country_key
+FROM vault.hub_customer AS hub
+INNER JOIN (
+    SELECT
+        customer.hub_customer_hash_key AS customer_key,
+        argMax(country.hub_country_hash_key, (line.InvoiceDate, country.hub_country_hash_key))
+            AS country_key
+    FROM vault.link_invoice_customer AS customer
+    INNER JOIN vault.link_invoice_country AS country
+        ON country.hub_invoice_hash_key = customer.hub_invoice_hash_key
+    INNER JOIN vault.hub_invoice AS line
+        ON line.hub_invoice_hash_key = customer.hub_invoice_hash_key
+    WHERE customer.hub_customer_hash_key != {unknown}
+    GROUP BY customer_key
+) AS home ON home.customer_key = hub.hub_customer_hash_key
+WHERE hub.CustomerID != 0
+UNION ALL
+SELECT {unknown} AS customer_key, toUInt64(0) AS customer_id, toUUID('{NIL_UUID}') AS country_key
+"""
+
+
+@sql_asset(
+    table="marts.Dim_Time",
+    deps=["hub_time", "sat_time"],
+    group="marts",
+    schema=DimTime,
+    tags={**_TAGS, "role": "dimension"},
+    owners=OWNERS,
+)
+def dim_time(context: AssetContext) -> str:
+    """One row per invoice timestamp with its date, year, month and ISO day of week."""
+    return """
+SELECT
+    hub.hub_time_hash_key AS time_key,
+    sat.date AS date,
+    toUInt16(sat.year) AS year,
+    toUInt8(sat.month) AS month,
+    toUInt8(sat.day_of_week) AS day_of_week
+FROM vault.hub_time AS hub
+INNER JOIN (
+    SELECT
+        hub_time_hash_key,
+        argMax(date, LOAD_DATETIME) AS date,
+        argMax(year, LOAD_DATETIME) AS year,
+        argMax(month, LOAD_DATETIME) AS month,
+        argMax(day_of_week, LOAD_DATETIME) AS day_of_week
+    FROM vault.sat_time
+    GROUP BY hub_time_hash_key
+) AS sat ON sat.hub_time_hash_key = hub.hub_time_hash_key
+"""
+
+
+@sql_asset(
+    table="marts.Dim_Country",
+    deps=["hub_country"],
+    group="marts",
+    schema=DimCountry,
+    tags={**_TAGS, "role": "dimension"},
+    owners=OWNERS,
+)
+def dim_country(context: AssetContext) -> str:
+    """One row per country, named as the source spells it (trimmed); keyed like hub_country."""
+    return """
+SELECT hub_country_hash_key AS country_key, Country AS country_name
+FROM vault.hub_country
+"""

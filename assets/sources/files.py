@@ -1,0 +1,210 @@
+"""Read local source files in chunks: CSV, Parquet, xlsx (every sheet) and zip archives.
+
+Each reader yields :class:`SourceChunk` objects in the source's own layout; nothing here
+interprets values (that is ``normalize``'s job). Chunks keep memory flat: a 1 M-row file
+never sits in memory as more than one chunk of frames at a time.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import python_calamine
+
+from assets.sources.errors import SourceError
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_EMPTY_ZIP_MAGIC = b"PK\x05\x06"
+_PARQUET_MAGIC = b"PAR1"
+_READABLE_SUFFIXES = (".xlsx", ".xlsm", ".csv", ".parquet")
+
+
+@dataclass(frozen=True)
+class SourceChunk:
+    """Rows of one file or sheet, with where they came from.
+
+    ``origin`` names the file/sheet for error messages and RECORD_SOURCE; ``first_row``
+    is the 1-based data-row number of ``frame``'s first row within that origin.
+    """
+
+    frame: pd.DataFrame
+    origin: str
+    first_row: int
+
+
+def _magic(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(4)
+
+
+def _kind(path: Path, label: str) -> str:
+    """``zip``, ``xlsx``, ``parquet`` or ``csv``: by extension, confirmed by content."""
+    suffix = path.suffix.lower()
+    magic = _magic(path)
+    if suffix in (".xlsx", ".xlsm"):
+        if magic != _ZIP_MAGIC:
+            raise SourceError(
+                "corrupt xlsx: the file is not an Excel workbook (no zip "
+                "signature); download it again",
+                source=label,
+            )
+        return "xlsx"
+    if suffix == ".zip":
+        if magic not in (_ZIP_MAGIC, _EMPTY_ZIP_MAGIC):
+            raise SourceError(
+                "corrupt zip: the file has no zip signature; download it again", source=label
+            )
+        return "zip"
+    if suffix == ".parquet":
+        if magic != _PARQUET_MAGIC:
+            raise SourceError("corrupt parquet: missing the PAR1 signature", source=label)
+        return "parquet"
+    if suffix in (".csv", ".txt"):
+        return "csv"
+    # No telling extension (a download URL, say): trust the content.
+    if magic in (_ZIP_MAGIC, _EMPTY_ZIP_MAGIC):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except zipfile.BadZipFile as error:
+            raise SourceError(f"corrupt zip: {error}", source=label) from error
+        return "xlsx" if "[Content_Types].xml" in names else "zip"
+    if magic == _PARQUET_MAGIC:
+        return "parquet"
+    return "csv"
+
+
+def read_path(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]:
+    """Chunks of every table in a local file; ``label`` names it in errors."""
+    if not path.exists():
+        raise SourceError(
+            "file not found; check the path or set ONLINE_RETAIL_DATA_URL", source=label
+        )
+    if not path.is_file():
+        raise SourceError("not a file", source=label)
+    if path.stat().st_size == 0:
+        raise SourceError("the file is empty (0 bytes)", source=label)
+    kind = _kind(path, label)
+    if kind == "zip":
+        yield from _read_zip(path, label, chunk_rows)
+    elif kind == "xlsx":
+        yield from _read_xlsx(path, label, chunk_rows)
+    elif kind == "parquet":
+        yield from _read_parquet(path, label, chunk_rows)
+    else:
+        yield from _read_csv(path, label, chunk_rows)
+
+
+def _read_csv(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]:
+    # Everything as text, only empty cells missing: "NA" is a description, not a null.
+    try:
+        reader = pd.read_csv(
+            path,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            encoding="utf-8-sig",
+            chunksize=chunk_rows,
+        )
+        next_row = 1
+        with reader:
+            for frame in reader:
+                yield SourceChunk(frame, label, next_row)
+                next_row += len(frame)
+    except pd.errors.EmptyDataError as error:
+        raise SourceError("the file has no header and no rows", source=label) from error
+    except pd.errors.ParserError as error:
+        raise SourceError(f"malformed CSV: {error}", source=label) from error
+    except UnicodeDecodeError as error:
+        raise SourceError(
+            f"not UTF-8 text ({error.reason} at byte {error.start}); is it really a CSV file?",
+            source=label,
+        ) from error
+
+
+def _read_parquet(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]:
+    try:
+        parquet = pq.ParquetFile(path)
+        next_row = 1
+        for batch in parquet.iter_batches(batch_size=chunk_rows):
+            frame = batch.to_pandas()
+            yield SourceChunk(frame, label, next_row)
+            next_row += len(frame)
+    except (pa.ArrowInvalid, OSError) as error:
+        raise SourceError(f"corrupt parquet: {error}", source=label) from error
+
+
+def _read_xlsx(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]:
+    """Every sheet, in workbook order (the UCI file splits the years over two sheets)."""
+    try:
+        workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+    except Exception as error:  # calamine raises several unexported error types
+        raise SourceError(f"corrupt xlsx: {error}", source=label) from error
+    try:
+        for sheet_name in workbook.sheet_names:
+            origin = f"{label} sheet {sheet_name!r}"
+            try:
+                sheet = workbook.get_sheet_by_name(sheet_name)
+                rows = sheet.iter_rows()
+                header = next(rows, None)
+                if header is None or not any(str(cell).strip() for cell in header):
+                    continue  # an empty sheet holds no data; the workbook may have others
+                next_row = 1
+                while True:
+                    # islice + list consume calamine's iterator in C, a chunk at a time.
+                    block = list(itertools.islice(rows, chunk_rows))
+                    if not block:
+                        break
+                    frame = pd.DataFrame(block, columns=header, dtype=object)
+                    yield SourceChunk(frame, origin, next_row)
+                    next_row += len(block)
+            except SourceError:
+                raise
+            except Exception as error:
+                raise SourceError(f"corrupt xlsx sheet: {error}", source=origin) from error
+    finally:
+        workbook.close()
+
+
+def _read_zip(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]:
+    """Every xlsx/csv/parquet member, extracted one at a time to a temporary file."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as error:
+        raise SourceError(f"corrupt zip: {error}", source=label) from error
+    with archive, tempfile.TemporaryDirectory(prefix="online-retail-") as scratch:
+        members = sorted(
+            (
+                info
+                for info in archive.infolist()
+                if not info.is_dir()
+                and not info.filename.startswith("__MACOSX/")
+                and info.filename.lower().endswith(_READABLE_SUFFIXES)
+            ),
+            key=lambda info: info.filename,
+        )
+        if not members:
+            names = ", ".join(archive.namelist()[:10]) or "nothing"
+            raise SourceError(
+                f"the zip holds no .xlsx, .csv or .parquet file (it holds: {names})",
+                source=label,
+            )
+        for info in members:
+            member_label = f"{label}!{info.filename}"
+            target = Path(scratch) / Path(info.filename).name
+            try:
+                with archive.open(info) as src, target.open("wb") as dst:
+                    shutil.copyfileobj(src, dst, length=1 << 20)
+            except (zipfile.BadZipFile, OSError, EOFError) as error:
+                raise SourceError(f"corrupt zip member: {error}", source=member_label) from error
+            yield from read_path(target, member_label, chunk_rows)
+            target.unlink()

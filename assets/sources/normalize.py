@@ -1,0 +1,301 @@
+"""Turn a chunk of source rows, in either UCI column layout, into ``raw.online_retails`` rows.
+
+Work is columnar (Arrow compute kernels), never a Python loop over rows. Values are kept
+as the source wrote them (descriptions keep their spaces, commas and quotes); only what
+cannot be stored otherwise is converted: numbers become numbers, and the invoice
+timestamp becomes ISO text, because only here do we know that ``12/1/2010`` means
+1 December (month/day/year, as the UCI files write it) and never 12 January.
+
+The one exception to "columnar" is a spreadsheet column that mixes cell types (numbers
+and text in one column, as the UCI workbook's invoice column does): calamine hands those
+cells over as Python objects already, and they are sorted by type before going columnar.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from assets.sources.errors import SourceError
+
+#: Raw table layout (ddl/init.sql, raw.online_retails), column order included.
+RAW_SCHEMA = pa.schema(
+    [
+        pa.field("InvoiceNo", pa.string()),
+        pa.field("StockCode", pa.string()),
+        pa.field("Description", pa.string()),
+        pa.field("Quantity", pa.int32()),
+        pa.field("InvoiceDate", pa.string()),
+        pa.field("UnitPrice", pa.float64()),
+        pa.field("CustomerID", pa.uint64()),
+        pa.field("Country", pa.string()),
+        pa.field("TotalAmount", pa.float64()),
+        pa.field("RECORD_SOURCE", pa.string(), nullable=False),
+    ]
+)
+RAW_COLUMNS: tuple[str, ...] = tuple(RAW_SCHEMA.names)
+
+#: The eight source fields, each with the header spellings of both UCI layouts.
+SOURCE_FIELDS: dict[str, tuple[str, ...]] = {
+    "InvoiceNo": ("InvoiceNo", "Invoice"),
+    "StockCode": ("StockCode",),
+    "Description": ("Description",),
+    "Quantity": ("Quantity",),
+    "InvoiceDate": ("InvoiceDate",),
+    "UnitPrice": ("UnitPrice", "Price"),
+    "CustomerID": ("CustomerID", "Customer ID"),
+    "Country": ("Country",),
+}
+
+#: month/day/year forms of the old UCI file, tried in this order.
+_US_DATE_FORMATS = ("%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y", "%m/%d/%y %H:%M")
+_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+_INVOICE = r"^[CcAa]?[0-9]+$"
+_INT32_MAX = 2**31 - 1
+
+
+def _header_key(name: object) -> str:
+    return re.sub(r"[\s_]+", "", str(name)).lower()
+
+
+def map_columns(columns: Iterable[object], source: str) -> dict[object, str]:
+    """Map the source's header to raw column names, or say which field is missing.
+
+    Both layouts are accepted (``Invoice/Price/Customer ID`` and
+    ``InvoiceNo/UnitPrice/CustomerID``), case, spaces and underscores ignored.
+    """
+    columns = list(columns)
+    by_key = {_header_key(c): c for c in columns}
+    mapping: dict[object, str] = {}
+    missing: list[str] = []
+    for field, spellings in SOURCE_FIELDS.items():
+        found = next((by_key[k] for k in map(_header_key, spellings) if k in by_key), None)
+        if found is None:
+            missing.append(field)
+        else:
+            mapping[found] = field
+    if missing:
+        described = " and ".join(
+            f"{field!r} (header {' or '.join(repr(s) for s in SOURCE_FIELDS[field])})"
+            for field in missing
+        )
+        found_names = ", ".join(repr(str(c)) for c in columns) or "none"
+        raise SourceError(
+            f"required column {described} is missing; columns found: {found_names}",
+            source=source,
+            column=missing[0],
+        )
+    return mapping
+
+
+class _Chunk:
+    """One chunk being normalised: knows how to point at a row when a value is bad."""
+
+    def __init__(self, frame: pd.DataFrame, source: str, first_row: int) -> None:
+        self.frame = frame
+        self.source = source
+        self.first_row = first_row
+
+    def fail_first(self, bad: pa.Array, field: str, problem: str, hint: str) -> None:
+        """Raise for the first row flagged in ``bad``, naming its number and value."""
+        flagged = pc.fill_null(bad, False)
+        count = pc.sum(flagged).as_py() or 0
+        if not count:
+            return
+        position = int(np.flatnonzero(flagged.to_numpy(zero_copy_only=False))[0])
+        value = self.frame[field].iloc[position]
+        raise SourceError(
+            f"{problem} {value!r} ({count} such row(s) in this chunk); {hint}",
+            source=self.source,
+            row=self.first_row + position,
+            column=field,
+            value=value,
+        )
+
+
+def _integral_text(numbers: pa.Array) -> pa.Array:
+    """Numbers as text, whole ones without ``.0`` (spreadsheets store 489434 as 489434.0)."""
+    if pa.types.is_integer(numbers.type):
+        return pc.cast(numbers, pa.string())
+    whole = pc.equal(numbers, pc.floor(numbers))
+    as_int = pc.cast(pc.if_else(whole, numbers, None), pa.int64())
+    return pc.if_else(whole, pc.cast(as_int, pa.string()), pc.cast(numbers, pa.string()))
+
+
+def _mixed_to_text(values: pd.Series) -> pa.Array:
+    """Spreadsheet cells of mixed type as text (numbers, dates and strings together)."""
+    kinds = values.map(type)
+    text = pd.Series(None, index=values.index, dtype=object)
+    strings = kinds.eq(str)
+    text[strings] = values[strings]
+    numbers = kinds.isin([float, int, np.float64, np.int64])
+    if numbers.any():
+        converted = _integral_text(pa.array(values[numbers].astype("float64")))
+        text[numbers] = converted.to_pandas().to_numpy()
+    stamps = kinds.isin([dt.datetime, dt.date, pd.Timestamp])
+    if stamps.any():
+        text[stamps] = pd.to_datetime(values[stamps]).dt.strftime("%Y-%m-%d %H:%M:%S")
+    return pa.array(text, type=pa.string(), from_pandas=True)
+
+
+def _as_arrow(values: pd.Series) -> pa.Array:
+    """The column as Arrow: typed columns as they are, text as text.
+
+    Object columns are classified first (one C-level pass): Arrow would otherwise infer
+    the type from the first cell and silently truncate, e.g. a datetime after a date.
+    """
+    if values.dtype != object:
+        return pa.array(values, from_pandas=True)
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind in ("string", "empty"):
+        return pa.array(values, type=pa.string(), from_pandas=True)
+    if kind in ("integer", "floating", "mixed-integer-float"):
+        return pa.array(values.astype("float64"), from_pandas=True)
+    if kind in ("datetime", "datetime64"):
+        return pa.array(pd.to_datetime(values), from_pandas=True)
+    return _mixed_to_text(values)
+
+
+def _as_text(values: pd.Series) -> pa.Array:
+    """Text as written; empty or blank cells become null."""
+    array = _as_arrow(values)
+    if pa.types.is_integer(array.type) or pa.types.is_floating(array.type):
+        array = _integral_text(array)
+    elif pa.types.is_null(array.type):
+        array = pa.nulls(len(array), pa.string())
+    elif not pa.types.is_string(array.type):
+        array = pc.cast(array, pa.string())
+    blank = pc.equal(pc.utf8_trim_whitespace(array), "")
+    return pc.if_else(pc.fill_null(blank, False), None, array)
+
+
+def _as_number(chunk: _Chunk, field: str, text: pa.Array | None = None) -> pa.Array:
+    """Float64 from numbers or numeric text; anything else fails naming the row."""
+    array = _as_arrow(chunk.frame[field])
+    if pa.types.is_integer(array.type) or pa.types.is_floating(array.type):
+        return pc.cast(array, pa.float64())
+    trimmed = pc.utf8_trim_whitespace(text if text is not None else _as_text(chunk.frame[field]))
+    numeric = pc.match_substring_regex(trimmed, _NUMBER)
+    chunk.fail_first(pc.invert(numeric), field, "not a number:", "fix the value or remove the row")
+    return pc.cast(trimmed, pa.float64())
+
+
+def _as_integer(chunk: _Chunk, field: str, numbers: pa.Array, kind: pa.DataType) -> pa.Array:
+    fractional = pc.not_equal(numbers, pc.floor(numbers))
+    chunk.fail_first(
+        fractional, field, "not a whole number:", "quantities and customer ids are integers"
+    )
+    if kind == pa.int32():
+        low, high = -_INT32_MAX, _INT32_MAX
+    else:
+        low, high = 0, 2.0**64 - 1
+    outside = pc.or_(pc.less(numbers, low), pc.greater(numbers, high))
+    chunk.fail_first(outside, field, "out of range:", f"{field} must be between {low} and {high}")
+    return pc.cast(numbers, kind)
+
+
+def _parse_us(text: pa.Array) -> pa.Array:
+    parsed = pa.nulls(len(text), pa.timestamp("s"))
+    for fmt in _US_DATE_FORMATS:
+        attempt = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
+        parsed = pc.coalesce(parsed, attempt)
+    return parsed
+
+
+def _parse_iso(text: pa.Array) -> pa.Array:
+    try:
+        return pc.cast(text, pa.timestamp("s"))
+    except pa.ArrowInvalid:
+        # Offsets such as +01:00, or a bad value somewhere: parse value by value, to UTC
+        # ("mixed": pandas' ISO8601 mode applies the first value's offset to all of them).
+        parsed = pd.to_datetime(
+            text.to_pandas(), format="mixed", errors="coerce", utc=True
+        ).dt.tz_convert(None)
+        return pc.cast(pa.array(parsed, from_pandas=True), pa.timestamp("s"), safe=False)
+
+
+def _as_timestamp(chunk: _Chunk, missing: pa.Array) -> pa.Array:
+    """The invoice timestamp, UTC, whole seconds."""
+    values = chunk.frame["InvoiceDate"]
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    array = _as_arrow(values)
+    if pa.types.is_date(array.type):
+        stamps = pc.cast(array, pa.timestamp("s"))
+    elif pa.types.is_timestamp(array.type):
+        stamps = pc.cast(pc.floor_temporal(array, unit="second"), pa.timestamp("s"), safe=False)
+    else:
+        text = pc.utf8_trim_whitespace(_as_text(values))
+        us = pc.fill_null(pc.match_substring(text, "/"), False)
+        stamps = pc.if_else(
+            us,
+            _parse_us(pc.if_else(us, text, None)),
+            _parse_iso(pc.if_else(us, None, text)),
+        )
+    chunk.fail_first(
+        pc.and_(pc.is_null(stamps), pc.invert(missing)),
+        "InvoiceDate",
+        "unparseable date",
+        "write dates as ISO (2010-12-01 08:26) or month/day/year (12/1/2010 8:26)",
+    )
+    return stamps
+
+
+def normalize_chunk(
+    frame: pd.DataFrame,
+    columns: Mapping[object, str],
+    *,
+    source: str,
+    first_row: int,
+    record_source: str,
+) -> pa.Table:
+    """Source rows -> raw rows (``RAW_SCHEMA``: DDL order and types of raw.online_retails).
+
+    ``first_row`` is the 1-based data-row number of the chunk's first row in ``source``,
+    so errors point at the row a person would find in the file.
+    """
+    frame = frame.rename(columns=dict(columns)).reset_index(drop=True)
+    chunk = _Chunk(frame, source, first_row)
+    text = {field: _as_text(frame[field]) for field in SOURCE_FIELDS}
+    missing = {field: pc.is_null(array) for field, array in text.items()}
+    for field in ("InvoiceNo", "StockCode", "Quantity", "InvoiceDate", "UnitPrice"):
+        chunk.fail_first(
+            missing[field],
+            field,
+            "empty value",
+            "every line needs an invoice, stock code, quantity, date and price",
+        )
+
+    invoice = pc.utf8_trim_whitespace(text["InvoiceNo"])
+    chunk.fail_first(
+        pc.invert(pc.match_substring_regex(invoice, _INVOICE)),
+        "InvoiceNo",
+        "not an invoice number:",
+        "invoice numbers are digits, optionally after C (cancellation) or A (bad-debt adjustment)",
+    )
+    quantity_numbers = _as_number(chunk, "Quantity", text["Quantity"])
+    quantity = _as_integer(chunk, "Quantity", quantity_numbers, pa.int32())
+    price = _as_number(chunk, "UnitPrice", text["UnitPrice"])
+    customer = _as_integer(
+        chunk, "CustomerID", _as_number(chunk, "CustomerID", text["CustomerID"]), pa.uint64()
+    )
+    stamps = _as_timestamp(chunk, missing["InvoiceDate"])
+    columns_out = [
+        invoice,
+        pc.utf8_trim_whitespace(text["StockCode"]),
+        text["Description"],
+        quantity,
+        pc.strftime(stamps, format="%Y-%m-%d %H:%M:%S"),
+        price,
+        customer,
+        text["Country"],
+        pc.multiply(quantity_numbers, price),
+        pc.fill_null(pa.nulls(len(frame), pa.string()), record_source),
+    ]
+    return pa.Table.from_arrays(columns_out, schema=RAW_SCHEMA)

@@ -1,0 +1,92 @@
+"""SQL building blocks shared by the retail assets, so every key is hashed one way.
+
+Hash keys follow DESIGN.md section 5: each business-key part is trimmed and upper-cased,
+the parts are joined with ``||`` (so ``1|23`` and ``12|3`` no longer collide), and the key
+is the UUID made of the first 16 bytes of SHA-256 over that text. The UUID is built in
+byte order, so it equals Python's ``uuid.UUID(bytes=sha256(text).digest()[:16])`` and
+anyone can recompute a key outside ClickHouse (see :func:`python_hash_key`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC
+
+from orchestration.context import AssetContext
+
+KEY_DELIMITER = "||"
+#: Owner recorded on every retail asset.
+OWNERS = ("data-engineering",)
+#: Dim_Customer's unknown member has no country: it stands for many.
+NIL_UUID = "00000000-0000-0000-0000-000000000000"
+
+
+def normalized(part: str) -> str:
+    """A business-key part as hashed: text, trimmed, upper-cased."""
+    return f"upperUTF8(trimBoth(toString({part})))"
+
+
+def hash_text(*parts: str) -> str:
+    """UUID (SHA-256, first 16 bytes, byte order) of the given SQL text expressions joined."""
+    separator = f", '{KEY_DELIMITER}', "
+    text = parts[0] if len(parts) == 1 else f"concat({separator.join(parts)})"
+    digest = f"SHA256({text})"
+    return (
+        f"reinterpretAsUUID(concat(reverse(substring({digest}, 1, 8)), "
+        f"reverse(substring({digest}, 9, 8))))"
+    )
+
+
+def hash_key(*parts: str) -> str:
+    """Hash key over business-key parts (SQL expressions of any type), normalised first."""
+    return hash_text(*(normalized(part) for part in parts))
+
+
+def python_hash_key(*parts: object) -> str:
+    """The same key computed in Python, for tests and for people debugging a join."""
+    text = KEY_DELIMITER.join(str(part).strip().upper() for part in parts)
+    return str(uuid.UUID(bytes=hashlib.sha256(text.encode()).digest()[:16]))
+
+
+def unknown_customer_key() -> str:
+    """SQL literal of the unknown customer's key (CustomerID 0)."""
+    return f"toUUID('{python_hash_key(0)}')"
+
+
+def load_datetime(context: AssetContext) -> str:
+    """The run's LOAD_DATETIME as a ``DateTime64(0, 'UTC')`` SQL literal.
+
+    A naive datetime is taken to be UTC already.
+    """
+    value = context.load_datetime
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return f"toDateTime64('{value:%Y-%m-%d %H:%M:%S}', 0, 'UTC')"
+
+
+def run_date(context: AssetContext) -> str:
+    """The run's date (UTC) as a ``Date`` SQL literal."""
+    value = context.load_datetime
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return f"toDate('{value:%Y-%m-%d}')"
+
+
+def layer_tags(layer: str) -> dict[str, str]:
+    """Tags every retail asset carries: its layer, and the pipeline it belongs to."""
+    return {"layer": layer, "pipeline": "online_retail"}
+
+
+__all__ = [
+    "KEY_DELIMITER",
+    "NIL_UUID",
+    "OWNERS",
+    "hash_key",
+    "hash_text",
+    "layer_tags",
+    "load_datetime",
+    "python_hash_key",
+    "run_date",
+    "unknown_customer_key",
+]

@@ -1,0 +1,194 @@
+"""A bad source fails with a SourceError that names the file/URL, row, column and cause."""
+
+from __future__ import annotations
+
+import socket
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from assets.sources import SourceError, read_source, synthetic
+from assets.sources.download import download
+from tests.retail_support import serve_directory, write_source
+
+HEADER = "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n"
+GOOD = "536365,85123A,WHITE HANGING HEART,6,12/1/2010 8:26,2.55,17850,United Kingdom\n"
+
+
+def read_all(source: str | Path) -> None:
+    list(read_source(str(source), chunk_rows=1_000))
+
+
+def csv_file(tmp_path: Path, *lines: str, header: str = HEADER) -> Path:
+    path = tmp_path / "source.csv"
+    path.write_text(header + "".join(lines))
+    return path
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match=r"nope\.csv: file not found"):
+        read_all(tmp_path / "nope.csv")
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    with pytest.raises(SourceError, match=r"empty\.csv: the file is empty"):
+        read_all(path)
+
+
+def test_header_without_rows(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="header but no rows"):
+        read_all(csv_file(tmp_path))
+
+
+def test_missing_column_is_named(tmp_path: Path) -> None:
+    header = "Invoice,StockCode,Description,InvoiceDate,Price,Customer ID,Country\n"
+    with pytest.raises(
+        SourceError, match=r"column 'Quantity': required column 'Quantity'"
+    ) as error:
+        read_all(csv_file(tmp_path, "1,2,3,12/1/2010 8:26,1,2,UK\n", header=header))
+    assert error.value.column == "Quantity"
+    assert "columns found: 'Invoice'" in str(error.value)
+
+
+def test_non_numeric_quantity_names_row_and_value(tmp_path: Path) -> None:
+    bad = "536366,22633,HAND WARMER,six,12/1/2010 8:28,1.85,17850,United Kingdom\n"
+    with pytest.raises(
+        SourceError, match=r"row 3, column 'Quantity': not a number: 'six'"
+    ) as error:
+        read_all(csv_file(tmp_path, GOOD, GOOD, bad))
+    assert (error.value.row, error.value.value) == (3, "six")
+
+
+def test_fractional_quantity(tmp_path: Path) -> None:
+    bad = "536366,22633,HAND WARMER,2.5,12/1/2010 8:28,1.85,17850,United Kingdom\n"
+    with pytest.raises(SourceError, match=r"row 2, column 'Quantity': not a whole number: '2.5'"):
+        read_all(csv_file(tmp_path, GOOD, bad))
+
+
+def test_unparseable_date_names_row_and_value(tmp_path: Path) -> None:
+    bad = "536366,22633,HAND WARMER,6,13/45/2010 8:28,1.85,17850,United Kingdom\n"
+    with pytest.raises(
+        SourceError, match=r"row 2, column 'InvoiceDate': unparseable date '13/45/2010 8:28'"
+    ):
+        read_all(csv_file(tmp_path, GOOD, bad))
+
+
+def test_garbage_date_in_iso_column(tmp_path: Path) -> None:
+    bad = "536366,22633,HAND WARMER,6,yesterday,1.85,17850,United Kingdom\n"
+    with pytest.raises(
+        SourceError, match=r"row 2, column 'InvoiceDate': unparseable date 'yesterday'"
+    ):
+        read_all(csv_file(tmp_path, GOOD, bad))
+
+
+def test_row_numbers_count_across_chunks(tmp_path: Path) -> None:
+    bad = "536366,22633,HAND WARMER,6,12/1/2010 8:28,cheap,17850,United Kingdom\n"
+    path = csv_file(tmp_path, *([GOOD] * 2_500), bad)
+    with pytest.raises(SourceError, match=r"row 2501, column 'UnitPrice': not a number: 'cheap'"):
+        read_all(path)
+
+
+def test_empty_required_value(tmp_path: Path) -> None:
+    bad = "536366,,HAND WARMER,6,12/1/2010 8:28,1.85,17850,United Kingdom\n"
+    with pytest.raises(SourceError, match=r"row 2, column 'StockCode': empty value"):
+        read_all(csv_file(tmp_path, GOOD, bad))
+
+
+def test_invoice_that_is_not_an_invoice_number(tmp_path: Path) -> None:
+    bad = "X-12,22633,HAND WARMER,6,12/1/2010 8:28,1.85,17850,United Kingdom\n"
+    with pytest.raises(SourceError, match=r"row 2, column 'InvoiceNo': not an invoice number"):
+        read_all(csv_file(tmp_path, GOOD, bad))
+
+
+def test_corrupt_zip(tmp_path: Path) -> None:
+    path = tmp_path / "online_retail_II.zip"
+    path.write_bytes(b"this is not a zip archive at all")
+    with pytest.raises(SourceError, match=r"online_retail_II\.zip: corrupt zip"):
+        read_all(path)
+
+
+def test_truncated_zip(tmp_path: Path) -> None:
+    path = write_source(synthetic.generate(300, 1), tmp_path, "zip", "II")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(SourceError, match="corrupt zip"):
+        read_all(path)
+
+
+def test_zip_without_data_files(tmp_path: Path) -> None:
+    path = tmp_path / "docs.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("README.txt", "nothing here")
+    with pytest.raises(SourceError, match=r"holds no \.xlsx, \.csv or \.parquet file.*README"):
+        read_all(path)
+
+
+def test_corrupt_xlsx(tmp_path: Path) -> None:
+    path = tmp_path / "online_retail_II.xlsx"
+    path.write_bytes(b"PK\x03\x04 definitely not a workbook")
+    with pytest.raises(SourceError, match=r"online_retail_II\.xlsx: corrupt xlsx"):
+        read_all(path)
+
+
+def test_xlsx_that_is_not_a_zip(tmp_path: Path) -> None:
+    path = tmp_path / "data.xlsx"
+    path.write_text("Invoice,StockCode\n1,2\n")
+    with pytest.raises(SourceError, match="corrupt xlsx: the file is not an Excel workbook"):
+        read_all(path)
+
+
+def test_corrupt_parquet(tmp_path: Path) -> None:
+    path = tmp_path / "data.parquet"
+    path.write_bytes(b"PAR1" + b"\x00" * 64)
+    with pytest.raises(SourceError, match="corrupt parquet"):
+        read_all(path)
+
+
+def test_http_404_fails_at_once(tmp_path: Path) -> None:
+    with (
+        serve_directory(tmp_path) as base,
+        pytest.raises(SourceError, match=r"/missing\.zip: HTTP 404"),
+    ):
+        download(f"{base}/missing.zip", tmp_path, backoff=(5.0, 5.0))
+
+
+def test_unreachable_url_is_retried_then_fails_without_secrets(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://admin:hunter2@127.0.0.1:{port}/online_retail_II.zip?key=s3cr3t"
+    with pytest.raises(SourceError) as error:
+        download(url, tmp_path, backoff=(0.01, 0.01))
+    message = str(error.value)
+    assert "after 3 attempt(s)" in message and "ConnectError" in message
+    assert f"http://127.0.0.1:{port}/online_retail_II.zip" in message
+    assert "hunter2" not in message and "s3cr3t" not in message and "admin" not in message
+
+
+def test_bad_values_in_xlsx_name_the_sheet(tmp_path: Path) -> None:
+    frame = synthetic.generate(40, 2)
+    frame["Quantity"] = frame["Quantity"].astype(object)
+    frame.loc[30, "Quantity"] = "lots"
+    path = tmp_path / "bad.xlsx"
+    frame.to_excel(path, index=False, sheet_name="Year 2010-2011", engine="xlsxwriter")
+    with pytest.raises(
+        SourceError, match=r"bad\.xlsx sheet 'Year 2010-2011', row 31, column 'Quantity'"
+    ):
+        read_all(path)
+
+
+def test_parquet_with_missing_column(tmp_path: Path) -> None:
+    path = tmp_path / "partial.parquet"
+    synthetic.generate(20, 1).drop(columns=["Country"]).to_parquet(path)
+    with pytest.raises(SourceError, match="required column 'Country'"):
+        read_all(path)
+
+
+def test_error_carries_structured_fields() -> None:
+    error = SourceError("cause", source="file.csv", row=7, column="Quantity", value="x")
+    assert str(error) == "file.csv, row 7, column 'Quantity': cause"
+    assert isinstance(error, Exception) and not isinstance(error, pd.errors.ParserError)
