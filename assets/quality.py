@@ -70,8 +70,8 @@ SELECT
     toUInt64(price_anomalies) AS anomaly_unit_price_count,
     toUInt64(quantity_anomalies) AS anomaly_quantity_count,
     toUInt64(sales) AS sale_line_count,
-    toUInt64((SELECT count() FROM marts.Fact_Sale_Returns)) AS return_line_count,
-    toUInt64((SELECT count() FROM vault.hub_invoice WHERE startsWith(InvoiceNo, 'A')))
+    toUInt64(ifNull((SELECT count() FROM marts.Fact_Sale_Returns), 0)) AS return_line_count,
+    toUInt64(ifNull((SELECT count() FROM vault.hub_invoice WHERE startsWith(InvoiceNo, 'A')), 0))
         AS adjustment_line_count,
     toUInt64(missing) AS missing_customer_line_count,
     toUInt64(staged_rows) AS latest_load_row_count,

@@ -90,7 +90,7 @@ SELECT
     description AS Description,
     quantity AS Quantity,
     invoice_date AS InvoiceDate,
-    unit_price AS UnitPrice,
+    CAST(unit_price, 'Decimal(10, 4)') AS UnitPrice,
     CAST(quantity * unit_price, 'Decimal(10, 4)') AS TotalAmount,
     customer_id AS CustomerID,
     country AS Country,

@@ -78,7 +78,7 @@ def check_table_against_schema(
                 found=reason or failure.check,
             )
         )
-    declared = set(schema.columns)
+    declared = set(schema.columns) | {f.column for f in findings if f.check == "columns"}
     findings.extend(
         Finding(
             "columns",

@@ -1,0 +1,271 @@
+"""ClickHouse types, and how they map to Pandera dtypes and pandas.
+
+One mapping serves three readers: materialization (a staged table's ``DESCRIBE`` against
+the asset's schema), ``pipeline validate`` (DDL against schema, no data) and
+:func:`arrow_to_pandas` (what a DataFrame read from the warehouse looks like). It is
+documented in ``docs/warehouse.md``; keep the two in step.
+
+The rule: a schema dtype accepts a ClickHouse type when every value of that type is
+represented exactly by the dtype (integers may widen, never narrow; decimals must keep
+their scale; timestamps must keep their time zone). ``Nullable`` must agree with the
+schema's ``nullable`` in both directions, so DDL and schema cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+import pyarrow as pa
+
+_INT_BITS = {"Int8": 8, "Int16": 16, "Int32": 32, "Int64": 64, "Int128": 128, "Int256": 256}
+_UINT_BITS = {f"U{name}": bits for name, bits in _INT_BITS.items()}
+_FLOAT_BITS = {"Float32": 32, "Float64": 64, "BFloat16": 16}
+#: Sub-second digits a pandas datetime unit can hold exactly.
+_UNIT_DIGITS = {"s": 0, "ms": 3, "us": 6, "ns": 9}
+_STRINGISH = {"String", "FixedString", "UUID", "Enum8", "Enum16", "IPv4", "IPv6"}
+
+
+@dataclass(frozen=True)
+class ClickHouseType:
+    """A parsed column type: base name and arguments, wrappers peeled off."""
+
+    text: str
+    name: str
+    args: tuple[str, ...] = ()
+    nullable: bool = False
+    low_cardinality: bool = False
+
+    @property
+    def is_enum(self) -> bool:
+        return self.name in ("Enum8", "Enum16")
+
+    @property
+    def is_string(self) -> bool:
+        return self.name in ("String", "FixedString")
+
+    @property
+    def is_float(self) -> bool:
+        return self.name in _FLOAT_BITS
+
+    @property
+    def enum_labels(self) -> tuple[str, ...]:
+        pairs = re.findall(r"'((?:[^'\\]|\\.)*)'\s*=\s*-?\d+", ",".join(self.args))
+        return tuple(label.replace("\\'", "'").replace("\\\\", "\\") for label in pairs)
+
+    @property
+    def decimal_precision_scale(self) -> tuple[int, int] | None:
+        if self.name == "Decimal":
+            precision = int(self.args[0]) if self.args else 10
+            scale = int(self.args[1]) if len(self.args) > 1 else 0
+            return precision, scale
+        fixed = {"Decimal32": 9, "Decimal64": 18, "Decimal128": 38, "Decimal256": 76}
+        if self.name in fixed:
+            return fixed[self.name], int(self.args[0]) if self.args else 0
+        return None
+
+    @property
+    def fraction_digits(self) -> int:
+        """Sub-second digits of a DateTime64 (0 for DateTime)."""
+        if self.name == "DateTime64" and self.args and self.args[0].isdigit():
+            return int(self.args[0])
+        return 0
+
+    @property
+    def timezone(self) -> str | None:
+        """The explicit time zone of a DateTime/DateTime64, else ``None``."""
+        quoted = [arg for arg in self.args if arg.startswith("'")]
+        return quoted[0].strip("'") if quoted else None
+
+
+def _split_args(text: str) -> tuple[str, ...]:
+    args, depth, current, quote = [], 0, [], False
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            current.append(ch)
+            if ch == "\\" and i + 1 < len(text):
+                current.append(text[i + 1])
+                i += 1
+            elif ch == "'":
+                quote = False
+        elif ch == "'":
+            quote = True
+            current.append(ch)
+        elif ch == "(":
+            depth += 1
+            current.append(ch)
+        elif ch == ")":
+            depth -= 1
+            current.append(ch)
+        elif ch == "," and depth == 0:
+            args.append("".join(current).strip())
+            current = []
+        else:
+            current.append(ch)
+        i += 1
+    if current and "".join(current).strip():
+        args.append("".join(current).strip())
+    return tuple(args)
+
+
+def parse_type(text: str) -> ClickHouseType:
+    """Parse a type as ``DESCRIBE`` prints it, e.g. ``LowCardinality(Nullable(String))``."""
+    original = text.strip()
+    inner = original
+    nullable = low_cardinality = False
+    while True:
+        match = re.fullmatch(r"(Nullable|LowCardinality)\((.*)\)", inner, re.DOTALL)
+        if not match:
+            break
+        if match.group(1) == "Nullable":
+            nullable = True
+        else:
+            low_cardinality = True
+        inner = match.group(2).strip()
+    match = re.fullmatch(r"([A-Za-z0-9_]+)(?:\((.*)\))?", inner, re.DOTALL)
+    if not match:
+        return ClickHouseType(original, inner, (), nullable, low_cardinality)
+    args = _split_args(match.group(2)) if match.group(2) is not None else ()
+    return ClickHouseType(original, match.group(1), args, nullable, low_cardinality)
+
+
+def needs_text_projection(ch_type: ClickHouseType) -> bool:
+    """Types read back as text: Arrow has no enum labels, and UUIDs are friendlier as str."""
+    return ch_type.is_enum or ch_type.name == "UUID"
+
+
+# --------------------------------------------------------------------- pandera <-> ClickHouse
+
+
+def _dtype_name(dtype: object) -> str:
+    return str(dtype)
+
+
+def dtype_mismatch(dtype: object | None, ch_type: ClickHouseType) -> str | None:
+    """Why a ClickHouse column cannot hold the schema's dtype, or ``None`` if it can.
+
+    ``dtype`` is a Pandera ``DataType`` (``Column.dtype``). ``None`` and ``object`` accept
+    anything, as they do in Pandera.
+    """
+    from pandera import dtypes as pdt
+
+    if dtype is None:
+        return None
+    name = ch_type.name
+    expected: str
+    if isinstance(dtype, pdt.Bool):
+        if name == "Bool":
+            return None
+        expected = "Bool"
+    elif isinstance(dtype, pdt.Int):
+        bits = dtype.bit_width
+        if isinstance(dtype, pdt.UInt):
+            if name in _UINT_BITS and _UINT_BITS[name] <= bits:
+                return None
+            expected = f"UInt{bits} or narrower UInt"
+        else:
+            if name in _INT_BITS and _INT_BITS[name] <= bits:
+                return None
+            if name in _UINT_BITS and _UINT_BITS[name] < bits:
+                return None
+            expected = f"Int{bits}, or a narrower Int/UInt"
+    elif isinstance(dtype, pdt.Float):
+        bits = dtype.bit_width
+        if name in _FLOAT_BITS and _FLOAT_BITS[name] <= bits:
+            return None
+        expected = f"Float{bits} or narrower Float"
+    elif isinstance(dtype, pdt.Decimal):
+        found = ch_type.decimal_precision_scale
+        precision, scale = dtype.precision, dtype.scale
+        if found is not None and found[1] == scale and (precision is None or found[0] <= precision):
+            return None
+        expected = f"Decimal(P, {scale}) with P <= {precision}"
+    elif isinstance(dtype, pdt.DateTime):
+        tz = getattr(dtype, "tz", None)
+        tz_name = str(tz) if tz is not None else None
+        unit = getattr(dtype, "unit", None) or "ns"
+        digits = _UNIT_DIGITS.get(str(unit), 9)
+        if (
+            name in ("DateTime", "DateTime64")
+            and ch_type.timezone == tz_name
+            and ch_type.fraction_digits <= digits
+        ):
+            return None
+        zone = f"time zone '{tz_name}'" if tz_name else "no explicit time zone"
+        expected = f"DateTime or DateTime64(P <= {digits}) with {zone}"
+    elif isinstance(dtype, pdt.Date):  # after DateTime: pandera's DateTime is a Date
+        if name in ("Date", "Date32"):
+            return None
+        expected = "Date or Date32"
+    elif isinstance(dtype, pdt.Category):
+        if name in _STRINGISH:
+            return None
+        expected = "String, LowCardinality(String) or Enum"
+    elif isinstance(dtype, pdt.String):
+        if name in _STRINGISH:
+            return None
+        expected = "String, FixedString, LowCardinality(String), UUID, Enum8/16 or IPv4/6"
+    elif isinstance(dtype, pdt.Binary):
+        if name in ("String", "FixedString"):
+            return None
+        expected = "String or FixedString"
+    elif _dtype_name(dtype) == "object":
+        return None
+    else:
+        return f"pandera dtype {_dtype_name(dtype)} has no ClickHouse mapping"
+    return (
+        f"ClickHouse type {ch_type.text} does not fit dtype {_dtype_name(dtype)} "
+        f"(expected {expected})"
+    )
+
+
+def nullability_mismatch(schema_nullable: bool, ch_type: ClickHouseType) -> str | None:
+    """Whether the schema's ``nullable`` and the column's ``Nullable(...)`` disagree."""
+    if schema_nullable and not ch_type.nullable:
+        return (
+            f"schema says nullable=True but the column is {ch_type.text}; "
+            "wrap it in Nullable(...) or set nullable=False"
+        )
+    if not schema_nullable and ch_type.nullable:
+        return (
+            f"column is {ch_type.text} but the schema says nullable=False; "
+            "set nullable=True or drop Nullable(...)"
+        )
+    return None
+
+
+# --------------------------------------------------------------------- Arrow -> pandas
+
+_NULLABLE_PANDAS = {
+    pa.int8(): pd.Int8Dtype(),
+    pa.int16(): pd.Int16Dtype(),
+    pa.int32(): pd.Int32Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.uint8(): pd.UInt8Dtype(),
+    pa.uint16(): pd.UInt16Dtype(),
+    pa.uint32(): pd.UInt32Dtype(),
+    pa.uint64(): pd.UInt64Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+}
+
+
+def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
+    """A warehouse result as pandas, with dtypes Pandera schemas can state exactly.
+
+    Timestamps keep ClickHouse's precision (``DateTime64(0, 'UTC')`` becomes
+    ``datetime64[s, UTC]``, ``DateTime64(3)`` milliseconds, ...); ``Nullable`` integers
+    and booleans become pandas' nullable ``Int*``/``boolean`` (not float with NaN);
+    Decimals stay exact as ``decimal.Decimal``; dates stay ``datetime.date`` (Pandera's
+    ``Date``).
+    """
+    nullable_ints = {
+        field.name for field in table.schema if field.nullable and field.type in _NULLABLE_PANDAS
+    }
+    frame = table.to_pandas(split_blocks=True)
+    for name in nullable_ints:
+        column = table.column(name)
+        frame[name] = column.to_pandas(types_mapper=_NULLABLE_PANDAS.get)
+    return frame
