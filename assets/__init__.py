@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from assets import marts, quality, raw, vault
+from assets import dashboard, marts, metrics, quality, raw, vault
 
 
 def _ddl_paths() -> list[Path]:
@@ -16,12 +16,12 @@ def _ddl_paths() -> list[Path]:
     (which ships ``ddl/*.sql`` next to the packages in site-packages)."""
     here = Path(__file__).resolve().parent
     for root in (here.parent, here):
-        candidate = root / "ddl" / "init.sql"
-        if candidate.is_file():
-            return [candidate]
+        folder = root / "ddl"
+        if (folder / "init.sql").is_file():
+            return [folder / "init.sql", folder / "metrics.sql"]
     raise FileNotFoundError(f"ddl/init.sql not found next to {here}; reinstall the package")
 
 
 DDL_PATHS: list[Path] = _ddl_paths()
 
-__all__ = ["DDL_PATHS", "marts", "quality", "raw", "vault"]
+__all__ = ["DDL_PATHS", "dashboard", "marts", "metrics", "quality", "raw", "vault"]

@@ -12,6 +12,7 @@ business rules of DESIGN.md section 5 live here:
 
 from __future__ import annotations
 
+from assets.checks import CHECKS
 from assets.sql import NIL_UUID, OWNERS, layer_tags, unknown_customer_key
 from orchestration.asset import sql_asset
 from orchestration.context import AssetContext
@@ -61,6 +62,11 @@ _FACT_DEPS = [
     "link_invoice_customer",
     "link_invoice_time",
     "link_invoice_country",
+    # The dimensions every fact key must resolve in: built first, checked after the facts.
+    "dim_product",
+    "dim_customer",
+    "dim_time",
+    "dim_country",
 ]
 
 
@@ -71,6 +77,7 @@ _FACT_DEPS = [
     schema=FactSales,
     tags={**_TAGS, "role": "fact"},
     owners=OWNERS,
+    checks=CHECKS["fact_sales"],
 )
 def fact_sales(context: AssetContext) -> str:
     """One row per distinct sale line: not a return, not an ``A`` adjustment.
@@ -88,6 +95,7 @@ def fact_sales(context: AssetContext) -> str:
     schema=FactSaleReturns,
     tags={**_TAGS, "role": "fact"},
     owners=OWNERS,
+    checks=CHECKS["fact_sale_returns"],
 )
 def fact_sale_returns(context: AssetContext) -> str:
     """One row per distinct return line: invoice started with C, or quantity < 0.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from assets.checks import CHECKS
 from assets.sql import OWNERS, layer_tags, run_date, unknown_customer_key
 from orchestration.asset import sql_asset
 from orchestration.context import AssetContext
@@ -53,6 +54,7 @@ def anomaly_invoice(context: AssetContext) -> str:
     schema=DataQuality,
     tags={**_TAGS, "role": "metrics"},
     owners=OWNERS,
+    checks=CHECKS["data_quality"],
 )
 def data_quality(context: AssetContext) -> str:
     """Today's quality numbers over the whole warehouse; earlier check dates kept as history.
@@ -101,6 +103,7 @@ SELECT * FROM quality.data_quality WHERE check_date != {today}
     schema=SalesSummary,
     tags={**_TAGS, "role": "metrics"},
     owners=OWNERS,
+    checks=CHECKS["sales_summary"],
 )
 def sales_summary(context: AssetContext) -> str:
     """Per sales date: min, max, median (midpoint for even counts), mean and volume of

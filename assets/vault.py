@@ -8,6 +8,7 @@ source adds only what is new. Each SELECT below therefore returns one row per ke
 
 from __future__ import annotations
 
+from assets.checks import CHECKS
 from assets.sql import OWNERS, hash_text, layer_tags, load_datetime
 from orchestration.asset import sql_asset
 from orchestration.context import AssetContext
@@ -59,6 +60,7 @@ GROUP BY {key}
     owners=OWNERS,
     write_mode="insert_new",
     unique_key=["hub_invoice_hash_key"],
+    checks=CHECKS["hub_invoice"],
 )
 def hub_invoice(context: AssetContext) -> str:
     """One row per invoice line; the key hashes every column of the source line.
@@ -80,6 +82,7 @@ def hub_invoice(context: AssetContext) -> str:
     owners=OWNERS,
     write_mode="insert_new",
     unique_key=["hub_product_hash_key"],
+    checks=CHECKS["hub_product"],
 )
 def hub_product(context: AssetContext) -> str:
     """One row per stock code (non-product codes such as POST and M included)."""
@@ -95,6 +98,7 @@ def hub_product(context: AssetContext) -> str:
     owners=OWNERS,
     write_mode="insert_new",
     unique_key=["hub_customer_hash_key"],
+    checks=CHECKS["hub_customer"],
 )
 def hub_customer(context: AssetContext) -> str:
     """One row per customer id; id 0 is the unknown customer, kept so no line is lost."""
@@ -110,6 +114,7 @@ def hub_customer(context: AssetContext) -> str:
     owners=OWNERS,
     write_mode="insert_new",
     unique_key=["hub_time_hash_key"],
+    checks=CHECKS["hub_time"],
 )
 def hub_time(context: AssetContext) -> str:
     """One row per invoice timestamp (the source has minute precision): Dim_Time's grain."""
@@ -125,6 +130,7 @@ def hub_time(context: AssetContext) -> str:
     owners=OWNERS,
     write_mode="insert_new",
     unique_key=["hub_country_hash_key"],
+    checks=CHECKS["hub_country"],
 )
 def hub_country(context: AssetContext) -> str:
     """One row per country (names compared trimmed and case-insensitively)."""
@@ -147,6 +153,7 @@ def _link(link_key: str, left: str, right: str, load: str, where: str = "") -> s
     owners=OWNERS,
     write_mode="insert_new",
     unique_key=["link_invoice_product_hash_key"],
+    checks=CHECKS["link_invoice_product"],
 )
 def link_invoice_product(context: AssetContext) -> str:
     """Invoice line -> the product (stock code) it sold, for Fact_Sales.product_key."""
@@ -167,6 +174,7 @@ def link_invoice_product(context: AssetContext) -> str:
     owners=OWNERS,
     write_mode="insert_new",
     unique_key=["link_invoice_customer_hash_key"],
+    checks=CHECKS["link_invoice_customer"],
 )
 def link_invoice_customer(context: AssetContext) -> str:
     """Invoice line -> its customer (the unknown customer when the source had none)."""
@@ -187,6 +195,7 @@ def link_invoice_customer(context: AssetContext) -> str:
     owners=OWNERS,
     write_mode="insert_new",
     unique_key=["link_invoice_time_hash_key"],
+    checks=CHECKS["link_invoice_time"],
 )
 def link_invoice_time(context: AssetContext) -> str:
     """Invoice line -> its timestamp (hub_time), for the time dimension of the facts."""
@@ -207,6 +216,7 @@ def link_invoice_time(context: AssetContext) -> str:
     owners=OWNERS,
     write_mode="insert_new",
     unique_key=["link_invoice_country_hash_key"],
+    checks=CHECKS["link_invoice_country"],
 )
 def link_invoice_country(context: AssetContext) -> str:
     """Invoice line -> the country it was sold to, for Fact_Sales.country_key."""
@@ -227,6 +237,7 @@ def link_invoice_country(context: AssetContext) -> str:
     owners=OWNERS,
     write_mode="insert_new",
     unique_key=["link_customer_country_hash_key"],
+    checks=CHECKS["link_customer_country"],
 )
 def link_customer_country(context: AssetContext) -> str:
     """Known customer -> each country they bought from.

@@ -7,10 +7,17 @@ check passed. ``{table}`` in the query stands for the asset's own table. Severit
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from orchestration.asset import AssetSpec
+    from orchestration.io_manager import IOManager
 
 Severity = Literal["warn", "error"]
+CheckStatus = Literal["passed", "warning", "failed", "error"]
 
 
 @dataclass(frozen=True)
@@ -25,3 +32,155 @@ class AssetCheck:
     def __post_init__(self) -> None:
         if self.severity not in ("warn", "error"):
             raise ValueError(f"check {self.name!r}: severity must be 'warn' or 'error'")
+
+
+#: How many offending rows a result keeps as examples (enough to see the pattern).
+EXAMPLE_ROWS = 5
+
+
+@dataclass(frozen=True)
+class AssetCheckResult:
+    """The outcome of one check on one materialization of an asset.
+
+    ``error`` is set when the check's SQL could not run at all; such a check counts as
+    failed whatever its severity, because a broken check would otherwise hide a problem.
+    """
+
+    asset: str
+    table: str
+    name: str
+    severity: Severity
+    passed: bool
+    violations: int | None
+    examples: tuple[dict[str, Any], ...] = ()
+    description: str = ""
+    error: str | None = None
+
+    @property
+    def blocking(self) -> bool:
+        """Whether this result fails the asset (so its descendants are skipped)."""
+        return not self.passed and (self.severity == "error" or self.error is not None)
+
+    @property
+    def status(self) -> CheckStatus:
+        """``passed``, ``warning`` (a warn check found rows), ``failed`` or ``error``."""
+        if self.error is not None:
+            return "error"
+        if self.passed:
+            return "passed"
+        return "failed" if self.severity == "error" else "warning"
+
+    def summary(self) -> str:
+        """One line for reports: what failed, how many rows, and a first example."""
+        if self.error is not None:
+            return f"check {self.name!r} could not run: {self.error}"
+        if self.passed:
+            return f"check {self.name!r} passed"
+        line = f"check {self.name!r} ({self.severity}): {self.violations:,} offending row(s)"
+        if self.examples:
+            line += f", e.g. {format_example(self.examples[0])}"
+        return line
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data for ``--json`` output and Prefect event metadata."""
+        return {
+            "asset": self.asset,
+            "table": self.table,
+            "check": self.name,
+            "severity": self.severity,
+            "status": self.status,
+            "passed": self.passed,
+            "violations": self.violations,
+            "examples": [dict(row) for row in self.examples],
+            "description": self.description,
+            "error": self.error,
+        }
+
+
+class AssetCheckError(RuntimeError):
+    """Error-severity checks (or checks that could not run) failed after a materialization.
+
+    The table is already published (like Dagster's blocking checks, the check reads the
+    real table), but the asset counts as failed so nothing downstream builds on it.
+    """
+
+    def __init__(self, asset: str, table: str, failures: Sequence[AssetCheckResult]) -> None:
+        self.asset = asset
+        self.table = table
+        self.failures = tuple(failures)
+        details = "; ".join(result.summary() for result in self.failures)
+        super().__init__(f"asset {asset!r} (table {table}) failed its checks: {details}")
+
+
+def check_sql(check: AssetCheck, table: str) -> str:
+    """The check's SELECT with ``{table}`` replaced by the asset's quoted table.
+
+    Plain replacement rather than ``str.format``: ClickHouse SQL uses braces itself
+    (map literals, ``{name:Type}`` parameters), which ``format`` would misread.
+    """
+    database, name = table.split(".", 1)
+    quoted = f"`{database}`.`{name}`"
+    return check.sql.strip().rstrip(";").strip().replace("{table}", quoted)
+
+
+def evaluate_check(spec: AssetSpec, check: AssetCheck, io_manager: IOManager) -> AssetCheckResult:
+    """Run one check: count the offending rows, and fetch a few when there are any."""
+    select = check_sql(check, spec.table)
+    base = {
+        "asset": spec.key,
+        "table": spec.table,
+        "name": check.name,
+        "severity": check.severity,
+        "description": check.description,
+    }
+    try:
+        counted = io_manager.query_arrow(
+            f"SELECT count() AS violations FROM (\n{select}\n) AS offending"
+        )
+        violations = int(counted.column("violations")[0].as_py())
+        examples: tuple[dict[str, Any], ...] = ()
+        if violations:
+            sample = io_manager.query_arrow(
+                f"SELECT * FROM (\n{select}\n) AS offending LIMIT {EXAMPLE_ROWS}"
+            )
+            examples = tuple(_json_ready(row) for row in sample.to_pylist())
+    except NotImplementedError:
+        raise  # the IO manager cannot run SQL at all: a set-up error, not a check result
+    except Exception as exc:
+        # Recorded, not swallowed: the result is blocking and its text names the cause.
+        return AssetCheckResult(
+            **base, passed=False, violations=None, error=f"{type(exc).__name__}: {exc}"
+        )
+    return AssetCheckResult(
+        **base, passed=violations == 0, violations=violations, examples=examples
+    )
+
+
+def evaluate_checks(spec: AssetSpec, io_manager: IOManager) -> list[AssetCheckResult]:
+    """Every check of ``spec`` against its table as it is now in the warehouse.
+
+    Each check is evaluated even when an earlier one failed, so a report shows them all.
+    An asset without checks never touches the IO manager's query interface.
+    """
+    return [evaluate_check(spec, check, io_manager) for check in spec.checks]
+
+
+def _json_ready(row: Mapping[str, Any]) -> dict[str, Any]:
+    """An example row with every value JSON-serializable (dates, decimals become text)."""
+    ready: dict[str, Any] = {}
+    for column, value in row.items():
+        if value is None or isinstance(value, (bool, int, str)):
+            ready[column] = value
+        elif isinstance(value, float):
+            ready[column] = value if math.isfinite(value) else str(value)
+        elif isinstance(value, (bytes, bytearray)):
+            ready[column] = value.hex()
+        else:
+            ready[column] = str(value)
+    return ready
+
+
+def format_example(row: Mapping[str, Any]) -> str:
+    """An example row as ``{column=value, ...}``, bounded for one report line."""
+    text = ", ".join(f"{column}={value!r}" for column, value in row.items())
+    return "{" + (text if len(text) <= 200 else text[:197] + "...") + "}"

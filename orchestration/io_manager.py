@@ -53,5 +53,16 @@ class IOManager(ABC):
     def materialize(self, spec: AssetSpec, context: AssetContext) -> MaterializeResult:
         """Compute, validate and atomically publish ``spec``; raise on any failure."""
 
+    def query_arrow(self, sql: str) -> Any:
+        """Run a read query and return its result as a ``pyarrow.Table``.
+
+        Optional: asset checks and assets that read other tables need it; a backend
+        that cannot run SQL says so here instead of failing somewhere less obvious.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot run SQL queries (query_arrow), so asset checks "
+            "and SQL reads are unavailable on it; use a warehouse IO manager"
+        )
+
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release connections; the default holds none."""

@@ -1,0 +1,282 @@
+"""The sales dashboard: the original BI dashboard as one self-contained HTML file.
+
+The asset's table, ``quality.sales_dashboard``, holds every chart point (aggregated in
+ClickHouse: a few hundred rows whatever the data size); the HTML page drawn from those
+rows is the asset's side output, written atomically so a reader never opens half a file.
+Plotly's JavaScript is embedded, so the page opens offline, from a mail attachment or
+an artifact store, with no server.
+
+Where the page goes: the run parameter ``sales_dashboard_path``, else
+``$SALES_DASHBOARD_PATH``, else ``reports/sales_dashboard.html`` (relative to the
+working directory).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from assets.sql import OWNERS, layer_tags
+from orchestration.asset import asset
+from orchestration.context import AssetContext
+from schemas.metrics import SalesDashboard
+
+DASHBOARD_PATH_ENV = "SALES_DASHBOARD_PATH"
+DASHBOARD_PATH_PARAM = "sales_dashboard_path"
+DEFAULT_DASHBOARD_PATH = Path("reports") / "sales_dashboard.html"
+TOP_PRODUCTS = 10
+#: DOM ids of the three charts (tests and bookmarks rely on them).
+CHART_IDS = {
+    "daily_sales": "daily-sales",
+    "sales_by_country": "sales-by-country",
+    "top_products": "top-products",
+}
+
+#: Every chart point in one query; ``position`` is the display order within a chart.
+SERIES_SQL = f"""
+SELECT 'daily_sales' AS chart,
+       toUInt32(row_number() OVER (ORDER BY sales_date)) AS position,
+       toString(sales_date) AS label,
+       toFloat64(volume) AS value
+FROM (SELECT sales_date, volume FROM quality.sales_summary SETTINGS final = 1)
+UNION ALL
+SELECT 'sales_by_country', toUInt32(row_number() OVER (ORDER BY value DESC, label)), label, value
+FROM (
+    SELECT country.country_name AS label, toFloat64(sum(sale.total_amount)) AS value
+    FROM marts.Fact_Sales AS sale
+    INNER JOIN marts.Dim_Country AS country ON country.country_key = sale.country_key
+    GROUP BY label
+)
+UNION ALL
+SELECT 'top_products', toUInt32(row_number() OVER (ORDER BY value DESC, label)), label, value
+FROM (
+    SELECT
+        concat(any(product.stock_code), ' ', ifNull(any(product.description), '')) AS label,
+        toFloat64(sum(sale.total_amount)) AS value
+    FROM marts.Fact_Sales AS sale
+    INNER JOIN marts.Dim_Product AS product ON product.product_key = sale.product_key
+    GROUP BY sale.product_key
+    ORDER BY value DESC, label
+    LIMIT {TOP_PRODUCTS}
+)
+UNION ALL
+SELECT 'kpi', toUInt32(position), label, value
+FROM (
+    SELECT
+        [
+            'total_revenue', 'sale_lines', 'sales_days', 'countries',
+            'missing_customer_id_ratio', 'anomaly_unit_price_count',
+            'anomaly_quantity_count', 'return_line_count', 'latest_load_duplicate_row_count'
+        ] AS labels,
+        [
+            facts.revenue, toFloat64(facts.lines), toFloat64(facts.days),
+            toFloat64(facts.countries),
+            quality.missing_customer_id_ratio, toFloat64(quality.anomaly_unit_price_count),
+            toFloat64(quality.anomaly_quantity_count), toFloat64(quality.return_line_count),
+            toFloat64(quality.latest_load_duplicate_row_count)
+        ] AS values
+    FROM (
+        SELECT toFloat64(sum(sale.total_amount)) AS revenue, count() AS lines,
+               uniqExact(moment.date) AS days, uniqExact(sale.country_key) AS countries
+        FROM marts.Fact_Sales AS sale
+        INNER JOIN marts.Dim_Time AS moment ON moment.time_key = sale.time_key
+    ) AS facts
+    CROSS JOIN (
+        SELECT * FROM quality.data_quality ORDER BY check_date DESC LIMIT 1 SETTINGS final = 1
+    ) AS quality
+)
+ARRAY JOIN labels AS label, values AS value, arrayEnumerate(labels) AS position
+"""
+
+#: How each KPI is titled and printed on the page.
+KPI_FORMATS: dict[str, tuple[str, str]] = {
+    "total_revenue": ("Revenue", "£{:,.0f}"),
+    "sale_lines": ("Sale lines", "{:,.0f}"),
+    "sales_days": ("Trading days", "{:,.0f}"),
+    "countries": ("Countries", "{:,.0f}"),
+    "missing_customer_id_ratio": ("Lines without customer", "{:.1%}"),
+    "anomaly_unit_price_count": ("Price anomalies (≤ 0)", "{:,.0f}"),
+    "anomaly_quantity_count": ("Bulk quantities (> 1000)", "{:,.0f}"),
+    "return_line_count": ("Return lines", "{:,.0f}"),
+    "latest_load_duplicate_row_count": ("Duplicate rows (latest load)", "{:,.0f}"),
+}
+
+
+def dashboard_path(params: Mapping[str, Any]) -> Path:
+    """Where the page is written: run parameter, then environment, then the default."""
+    chosen = params.get(DASHBOARD_PATH_PARAM) or os.environ.get(DASHBOARD_PATH_ENV)
+    return Path(chosen).expanduser() if chosen else DEFAULT_DASHBOARD_PATH
+
+
+def _chart(points: pd.DataFrame, name: str) -> pd.DataFrame:
+    return points[points["chart"] == name].sort_values("position")
+
+
+def _figures(points: pd.DataFrame) -> dict[str, Any]:
+    """The three Plotly figures, keyed like :data:`CHART_IDS`."""
+    import plotly.graph_objects as go
+
+    daily = _chart(points, "daily_sales")
+    countries = _chart(points, "sales_by_country")
+    products = _chart(points, "top_products")
+    layout = {"template": "plotly_white", "margin": {"l": 10, "r": 10, "t": 50, "b": 10}}
+    trend = go.Figure(
+        go.Scatter(
+            x=pd.to_datetime(daily["label"]),
+            y=daily["value"],
+            mode="lines",
+            name="sales volume",
+            line={"width": 1.5, "color": "#1f5fbf"},
+            hovertemplate="%{x|%a %d %b %Y}<br>£%{y:,.2f}<extra></extra>",
+        ),
+        layout={**layout, "title": "Daily sales volume", "yaxis": {"tickprefix": "£"}},
+    )
+    trend.update_xaxes(rangeslider_visible=True)
+    by_country = go.Figure(
+        go.Bar(
+            x=countries["value"],
+            y=countries["label"],
+            orientation="h",
+            marker_color="#1e7e34",
+            hovertemplate="%{y}<br>£%{x:,.2f}<extra></extra>",
+        ),
+        layout={
+            **layout,
+            "title": "Sales by country (ranked)",
+            "height": max(360, 22 * len(countries) + 90),
+            "xaxis": {"type": "log", "dtick": 1, "tickprefix": "£", "title": "volume (log scale)"},
+            "yaxis": {"autorange": "reversed", "automargin": True},
+        },
+    )
+    top = go.Figure(
+        go.Bar(
+            x=products["value"],
+            y=products["label"],
+            orientation="h",
+            marker_color="#b58105",
+            hovertemplate="%{y}<br>£%{x:,.2f}<extra></extra>",
+        ),
+        layout={
+            **layout,
+            "title": f"Top {TOP_PRODUCTS} products by revenue",
+            "height": 420,
+            "xaxis": {"tickprefix": "£"},
+            "yaxis": {"autorange": "reversed", "automargin": True},
+        },
+    )
+    return {"daily_sales": trend, "sales_by_country": by_country, "top_products": top}
+
+
+def _kpi_cards(points: pd.DataFrame) -> str:
+    cards = []
+    for row in _chart(points, "kpi").itertuples(index=False):  # at most a dozen KPIs
+        title, pattern = KPI_FORMATS.get(row.label, (row.label, "{:,.2f}"))
+        cards.append(
+            f'<div class="kpi" data-kpi="{html.escape(row.label)}">'
+            f'<div class="kpi-value">{html.escape(pattern.format(row.value))}</div>'
+            f'<div class="kpi-title">{html.escape(title)}</div></div>'
+        )
+    return "\n".join(cards)
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Online Retail - sales dashboard</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 24px; color: #222; background: #fafafa; }}
+h1 {{ margin: 0 0 4px; font-size: 22px; }}
+.subtitle {{ color: #666; margin-bottom: 16px; font-size: 13px; }}
+.kpis {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr));
+         gap: 10px; margin-bottom: 16px; }}
+.kpi {{ background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: 10px 12px; }}
+.kpi-value {{ font-size: 20px; font-weight: 600; }}
+.kpi-title {{ color: #666; font-size: 12px; }}
+.charts {{ display: grid; grid-template-columns: 1fr 1fr; gap: 16px; align-items: start; }}
+.chart {{ background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: 6px; }}
+.wide {{ grid-column: 1 / span 2; }}
+</style>
+</head>
+<body>
+<h1>Online Retail - sales dashboard</h1>
+<div class="subtitle">{subtitle}</div>
+<div class="kpis">{kpis}</div>
+<div class="charts">
+<div class="chart wide">{daily_sales}</div>
+<div class="chart">{sales_by_country}</div>
+<div class="chart">{top_products}</div>
+</div>
+</body>
+</html>
+"""
+
+
+def render_dashboard(points: pd.DataFrame, subtitle: str) -> str:
+    """The whole page; Plotly's JavaScript is embedded once, with the first chart."""
+    figures = _figures(points)
+    parts = {}
+    for number, (name, figure) in enumerate(figures.items()):
+        parts[name] = figure.to_html(
+            full_html=False,
+            include_plotlyjs=number == 0,
+            div_id=CHART_IDS[name],
+            config={"displaylogo": False, "responsive": True},
+        )
+    return _PAGE.format(subtitle=html.escape(subtitle), kpis=_kpi_cards(points), **parts)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same directory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+@asset(
+    table="quality.sales_dashboard",
+    deps=["sales_summary", "data_quality", "fact_sales", "dim_country", "dim_product", "dim_time"],
+    group="metrics",
+    schema=SalesDashboard,
+    tags={**layer_tags("metrics"), "role": "dashboard"},
+    owners=OWNERS,
+)
+def sales_dashboard(context: AssetContext) -> pd.DataFrame:
+    """The sales dashboard's chart points; also writes the dashboard as one HTML file.
+
+    Daily sales trend, sales by country (ranked), top-10 products by revenue and the
+    quality KPIs. The page goes to ``sales_dashboard_path`` / ``$SALES_DASHBOARD_PATH`` /
+    ``reports/sales_dashboard.html``.
+    """
+    points = context.io_manager.query_arrow(SERIES_SQL).to_pandas()
+    missing = [chart for chart in (*CHART_IDS, "kpi") if not (points["chart"] == chart).any()]
+    if missing:
+        raise ValueError(
+            f"asset {context.spec.key!r}: no data for chart(s) {', '.join(missing)}; "
+            "materialize the marts and quality tables first"
+        )
+    path = dashboard_path(context.params)
+    subtitle = (
+        f"Generated {context.load_datetime:%Y-%m-%d %H:%M} UTC "
+        "from the warehouse marts and quality tables."
+    )
+    try:
+        write_atomically(path, render_dashboard(points, subtitle))
+    except OSError as exc:
+        raise OSError(
+            f"asset {context.spec.key!r}: cannot write the dashboard to {path}: {exc}"
+        ) from exc
+    context.log.info("sales dashboard written to %s", path.resolve())
+    return points.astype({"position": "uint32", "value": "float64"})

@@ -1,0 +1,213 @@
+"""Metrics layer: the quality and sales gauges, stored per run and pushed to Prometheus.
+
+The original system pushed these gauges to a Pushgateway and watched them in Grafana; the
+names are kept so its dashboards carry over. Values are read in SQL from the quality
+tables' latest rows (the latest check date, the latest sales date), so the gauges always
+describe exactly what those tables say.
+
+With ``PUSHGATEWAY_URL`` set, the gauges replace the group ``job="online_retail",
+source="<source>"`` on that gateway; without it the asset still records them in
+``quality.pipeline_metrics`` and logs that nothing was pushed. An unreachable gateway
+fails this asset only: everything upstream is already published.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pandas as pd
+
+from assets.pushgateway import Gauge, PushgatewayError, push
+from assets.sources import describe_source, resolve_source
+from assets.sql import OWNERS, layer_tags
+from orchestration.asset import asset
+from orchestration.context import AssetContext
+from schemas.metrics import GAUGE_NAMES, PipelineMetrics
+
+PUSHGATEWAY_ENV = "PUSHGATEWAY_URL"
+#: The Pushgateway job every gauge is pushed under (the original system's name).
+JOB = "online_retail"
+
+
+@dataclass(frozen=True)
+class GaugeDefinition:
+    """A gauge: the SQL expression over one quality table's latest row, and its meaning."""
+
+    name: str
+    expression: str
+    help: str
+
+
+@dataclass(frozen=True)
+class LatestRow:
+    """A quality table and the column that orders its rows (the latest one is measured)."""
+
+    table: str
+    order_by: str
+    gauges: tuple[GaugeDefinition, ...]
+
+
+SOURCES = (
+    LatestRow(
+        "quality.data_quality",
+        "check_date",
+        (
+            GaugeDefinition(
+                "anomaly_unit_price_count",
+                "anomaly_unit_price_count",
+                "Sale lines with unit_price <= 0 (latest quality check).",
+            ),
+            GaugeDefinition(
+                "anomaly_quantity_count",
+                "anomaly_quantity_count",
+                "Sale lines with quantity > 1000 (latest quality check).",
+            ),
+            GaugeDefinition(
+                "missing_customer_id_ratio",
+                "missing_customer_id_ratio",
+                "Share of sale lines without a customer id (latest quality check).",
+            ),
+            GaugeDefinition("sale_line_count", "sale_line_count", "Sale lines in Fact_Sales."),
+            GaugeDefinition(
+                "return_line_count",
+                "return_line_count",
+                "Return (cancellation) lines in Fact_Sale_Returns.",
+            ),
+            GaugeDefinition(
+                "adjustment_line_count",
+                "adjustment_line_count",
+                "'A' (adjust bad debt) lines, kept out of the facts.",
+            ),
+            GaugeDefinition(
+                "latest_load_duplicate_row_count",
+                "latest_load_duplicate_row_count",
+                "Exact duplicate rows in the latest source load.",
+            ),
+        ),
+    ),
+    LatestRow(
+        "quality.sales_summary",
+        "sales_date",
+        (
+            GaugeDefinition(
+                "latest_min_total_amount",
+                "min_total_amount",
+                "Smallest sale-line total on the latest sales date.",
+            ),
+            GaugeDefinition(
+                "latest_max_total_amount",
+                "max_total_amount",
+                "Largest sale-line total on the latest sales date.",
+            ),
+            GaugeDefinition(
+                "latest_median_total_amount",
+                "median_total_amount",
+                "Median sale-line total on the latest sales date.",
+            ),
+            GaugeDefinition(
+                "latest_avg_total_amount",
+                "avg_total_amount",
+                "Mean sale-line total on the latest sales date.",
+            ),
+            GaugeDefinition(
+                "latest_sales_volume",
+                "volume",
+                "Sum of sale-line totals on the latest sales date.",
+            ),
+            GaugeDefinition(
+                "latest_sales_date_seconds",
+                "toUnixTimestamp(toDateTime(sales_date, 'UTC'))",
+                "The latest sales date (midnight UTC) as a Unix timestamp.",
+            ),
+        ),
+    ),
+)
+GAUGES = {gauge.name: gauge for source in SOURCES for gauge in source.gauges}
+if tuple(GAUGES) != GAUGE_NAMES:
+    raise RuntimeError("schemas.metrics.GAUGE_NAMES does not list the gauges of assets.metrics")
+
+
+def measure_sql() -> str:
+    """One query: a ``(metric, value)`` row per gauge, from each table's latest row.
+
+    ``final = 1`` because the quality tables are ReplacingMergeTree: a date may still have
+    an unmerged older version (the setting leaves plain MergeTree tables as they are).
+    """
+    parts = []
+    for source in SOURCES:
+        names = ", ".join(f"'{gauge.name}'" for gauge in source.gauges)
+        values = ", ".join(f"toFloat64({gauge.expression})" for gauge in source.gauges)
+        parts.append(
+            f"SELECT metric, value FROM (\n"
+            f"    SELECT [{names}] AS metrics, [{values}] AS values\n"
+            f"    FROM {source.table} ORDER BY {source.order_by} DESC LIMIT 1\n"
+            f"    SETTINGS final = 1\n"
+            f") ARRAY JOIN metrics AS metric, values AS value"
+        )
+    return "\nUNION ALL\n".join(parts)
+
+
+def measure(context: AssetContext) -> dict[str, float]:
+    """Every gauge's value, in :data:`GAUGE_NAMES` order; a missing one is an error."""
+    table = context.io_manager.query_arrow(measure_sql())
+    measured = dict(
+        zip(table.column("metric").to_pylist(), table.column("value").to_pylist(), strict=True)
+    )
+    empty = [s.table for s in SOURCES if not any(g.name in measured for g in s.gauges)]
+    if empty:
+        raise ValueError(
+            f"asset {context.spec.key!r}: {', '.join(empty)} has no rows, so there is "
+            "nothing to measure; materialize the quality tables first"
+        )
+    return {name: float(measured[name]) for name in GAUGE_NAMES}
+
+
+@asset(
+    table="quality.pipeline_metrics",
+    deps=["data_quality", "sales_summary"],
+    group="metrics",
+    schema=PipelineMetrics,
+    tags={**layer_tags("metrics"), "role": "metrics"},
+    owners=OWNERS,
+    write_mode="insert_new",
+    unique_key=["run_id", "metric"],
+)
+def pipeline_metrics(context: AssetContext) -> pd.DataFrame:
+    """The quality and sales gauges of this run, pushed to the Pushgateway when one is set.
+
+    One row per gauge and run. ``PUSHGATEWAY_URL`` (e.g. ``http://localhost:9091``) names
+    the gateway; the group is ``job="online_retail", source=<the run's source>``.
+    """
+    values = measure(context)
+    source = describe_source(resolve_source(context.params))
+    gateway = os.environ.get(PUSHGATEWAY_ENV, "").strip()
+    pushed_to = ""
+    if gateway:
+        gauges = [Gauge(name, value, GAUGES[name].help) for name, value in values.items()]
+        try:
+            pushed_to = push(gateway, JOB, {"source": source}, gauges)
+        except PushgatewayError as exc:
+            raise PushgatewayError(f"asset {context.spec.key!r}: {exc}") from exc
+        context.log.info("pushed %d gauges to %s", len(gauges), pushed_to)
+    else:
+        context.log.info(
+            "%s is not set: %d gauges stored in %s, nothing pushed",
+            PUSHGATEWAY_ENV,
+            len(values),
+            context.spec.table,
+        )
+    run_id = context.run_id or f"local-{context.load_datetime:%Y%m%dT%H%M%S}"
+    measured_at = pd.Timestamp(context.load_datetime)
+    if measured_at.tzinfo is None:  # a naive load time is UTC already (see AssetContext)
+        measured_at = measured_at.tz_localize("UTC")
+    return pd.DataFrame(
+        {
+            "run_id": run_id,
+            "measured_at": pd.Series([measured_at] * len(values), dtype="datetime64[s, UTC]"),
+            "source": source,
+            "metric": list(values),
+            "value": list(values.values()),
+            "pushed_to": pushed_to,
+        }
+    )

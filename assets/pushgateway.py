@@ -1,0 +1,142 @@
+"""Push gauges to a Prometheus Pushgateway with its plain-text protocol over HTTP.
+
+A batch job cannot be scraped (it is gone before Prometheus comes by), so it pushes its
+gauges to a Pushgateway that Prometheus scrapes instead. The protocol is one HTTP ``PUT``
+of the text exposition format to ``/metrics/job/<job>/<label>/<value>...``: ``PUT``
+replaces every metric of that group, so a group always holds exactly the latest run.
+
+Credentials in the URL (``https://user:password@host``) are sent as HTTP basic auth and
+never appear in errors or logs: messages name the URL with the password masked.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import httpx
+
+PUSH_TIMEOUT_SECONDS = 10.0
+_METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+class PushgatewayError(RuntimeError):
+    """The Pushgateway could not be reached or refused the push."""
+
+
+@dataclass(frozen=True)
+class Gauge:
+    """One gauge sample: a metric name, its help text and its value."""
+
+    name: str
+    value: float
+    help: str = ""
+
+    def __post_init__(self) -> None:
+        if not _METRIC_NAME.match(self.name):
+            raise ValueError(f"invalid Prometheus metric name {self.name!r}")
+
+
+def redact_url(url: str) -> str:
+    """``url`` safe to print: any password replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+def _format_value(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(float(value))
+
+
+def _escape_help(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def exposition(gauges: Sequence[Gauge]) -> str:
+    """The gauges in Prometheus text exposition format (version 0.0.4)."""
+    lines: list[str] = []
+    for gauge in gauges:
+        if gauge.help:
+            lines.append(f"# HELP {gauge.name} {_escape_help(gauge.help)}")
+        lines.append(f"# TYPE {gauge.name} gauge")
+        lines.append(f"{gauge.name} {_format_value(gauge.value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _path_segment(name: str, value: str) -> str:
+    """``name/value`` for the grouping path; values with ``/`` (or empty) go base64."""
+    if not value or "/" in value:
+        encoded = base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+        return f"{name}@base64/{encoded or '='}"
+    return f"{name}/{quote(value, safe='')}"
+
+
+def group_url(gateway: str, job: str, grouping: Mapping[str, str]) -> tuple[str, str]:
+    """The push URL without credentials, and the same URL redacted for messages."""
+    for label in grouping:
+        if not _LABEL_NAME.match(label):
+            raise ValueError(f"invalid Prometheus label name {label!r}")
+    parts = urlsplit(gateway.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PushgatewayError(
+            f"PUSHGATEWAY_URL must be an http(s) URL such as http://localhost:9091, "
+            f"got {redact_url(gateway)!r}"
+        )
+    segments = [_path_segment("job", job)]
+    segments += [_path_segment(name, value) for name, value in grouping.items()]
+    path = parts.path.rstrip("/") + "/metrics/" + "/".join(segments)
+    host = parts.netloc.rsplit("@", 1)[-1]  # without user:password
+    plain = urlunsplit((parts.scheme, host, path, "", ""))
+    return plain, redact_url(urlunsplit(parts._replace(path=path, query="", fragment="")))
+
+
+def push(
+    gateway: str,
+    job: str,
+    grouping: Mapping[str, str],
+    gauges: Sequence[Gauge],
+    *,
+    timeout: float = PUSH_TIMEOUT_SECONDS,
+) -> str:
+    """Replace the group's metrics on the Pushgateway; returns the redacted group URL.
+
+    Raises :class:`PushgatewayError` naming the (redacted) URL when the gateway cannot be
+    reached or answers with an error status.
+    """
+    url, shown = group_url(gateway, job, grouping)
+    parts = urlsplit(gateway.strip())
+    auth = (
+        httpx.BasicAuth(parts.username or "", parts.password or "")
+        if parts.username is not None
+        else None
+    )
+    try:
+        response = httpx.put(
+            url,
+            content=exposition(gauges).encode(),
+            headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
+            auth=auth,
+            timeout=timeout,
+        )
+    except httpx.HTTPError as exc:
+        raise PushgatewayError(
+            f"cannot reach the Pushgateway at {shown}: {type(exc).__name__}: {exc or 'no answer'}"
+            " (check PUSHGATEWAY_URL, or unset it to skip pushing)"
+        ) from exc
+    if response.status_code >= 300:
+        body = " ".join(response.text.split())[:300]
+        raise PushgatewayError(
+            f"the Pushgateway at {shown} refused the push: HTTP {response.status_code} {body}"
+        )
+    return shown

@@ -1,0 +1,403 @@
+"""Asset checks: each retail check catches the breakage it exists for; error checks fail
+the asset and skip its descendants, warnings do not; results reach the run report, the
+Prefect asset events and ``pipeline checks``.
+
+Real engines throughout: embedded ClickHouse (chdb) and a temporary Prefect server.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import assets
+from assets.checks import CHECKS, FACT_DIMENSIONS, HUB_KEYS, LINK_KEYS
+from io_managers import ClickHouseIOManager
+from orchestration.asset import AssetSpec
+from orchestration.checks import AssetCheck, AssetCheckError, evaluate_checks
+from orchestration.cli import console, print_report, report_as_json
+from orchestration.context import AssetContext
+from orchestration.definitions import load_definitions
+from orchestration.graph import AssetGraph
+from orchestration.resolver import materialize
+from tests.retail_seed import open_seeded
+
+REPO = Path(__file__).resolve().parents[1]
+RETAIL = {spec.key: spec for spec in load_definitions(assets.__name__).assets}
+
+
+def retail_spec(key: str) -> AssetSpec:
+    """The pipeline's own declaration of ``key`` with its checks from ``assets.checks``."""
+    return dataclasses.replace(RETAIL[key], checks=CHECKS[key])
+
+
+@pytest.fixture
+def seeded(tmp_path):
+    warehouse = open_seeded(tmp_path / "warehouse")
+    yield warehouse
+    warehouse.close()
+
+
+# --------------------------------------------------------------------- retail checks
+
+
+def _duplicate_one_row(table: str) -> str:
+    return f"INSERT INTO vault.{table} SELECT * FROM vault.{table} LIMIT 1"
+
+
+def _orphan_fact(table: str, column: str) -> str:
+    return (
+        f"INSERT INTO {table} SELECT * REPLACE (generateUUIDv4() AS sale_id, "
+        f"generateUUIDv4() AS {column}) FROM {table} LIMIT 1"
+    )
+
+
+BREAKAGES = [
+    *[
+        pytest.param(table, f"{column}_unique", [_duplicate_one_row(table)], id=f"{table}-dup")
+        for table, column in {**HUB_KEYS, **LINK_KEYS}.items()
+    ],
+    *[
+        pytest.param(
+            key,
+            f"{column}_resolves",
+            [_orphan_fact(table, column)],
+            id=f"{key}-{column}-orphan",
+        )
+        for key, table in (
+            ("fact_sales", "marts.Fact_Sales"),
+            ("fact_sale_returns", "marts.Fact_Sale_Returns"),
+        )
+        for column in FACT_DIMENSIONS
+    ],
+    pytest.param(
+        "data_quality",
+        "missing_customer_id_ratio",
+        ["INSERT INTO quality.data_quality VALUES ('2024-01-03', 0.45, 0, 0, 20, 0, 0, 9, 20, 0)"],
+        id="data_quality-ratio",
+    ),
+    pytest.param(
+        "sales_summary",
+        "volume_matches_fact_sales",
+        # Same date and version: under FINAL the later insert replaces the day's row.
+        ["INSERT INTO quality.sales_summary VALUES ('2010-12-02', 0, 2.55, 1.275, 1.275, 3.55)"],
+        id="sales_summary-volume-differs",
+    ),
+    pytest.param(
+        "sales_summary",
+        "volume_matches_fact_sales",
+        ["INSERT INTO quality.sales_summary VALUES ('2010-12-25', 1, 1, 1, 1, 1)"],
+        id="sales_summary-day-without-sales",
+    ),
+    pytest.param(
+        "sales_summary",
+        "volume_matches_fact_sales",
+        ["DELETE FROM quality.sales_summary WHERE sales_date = '2010-12-03'"],
+        id="sales_summary-day-missing",
+    ),
+]
+
+
+def test_every_retail_check_passes_on_consistent_data(seeded):
+    results = [r for key in CHECKS for r in evaluate_checks(retail_spec(key), seeded)]
+    assert len(results) == sum(len(checks) for checks in CHECKS.values())
+    assert [r.summary() for r in results if r.status != "passed"] == []
+
+
+def test_every_retail_check_passes_after_a_real_pipeline_run(tmp_path):
+    graph = load_definitions(assets.__name__).graph()
+    with ClickHouseIOManager.embedded(tmp_path / "warehouse") as warehouse:
+        warehouse.setup(assets.DDL_PATHS)
+        # Every retail table (checks read dimensions that are not their asset's upstream).
+        for spec in graph.topological(spec.key for spec in graph if spec.group != "metrics"):
+            context = AssetContext(
+                spec=spec,
+                io_manager=warehouse,
+                load_datetime=dt.datetime(2024, 1, 2, tzinfo=dt.UTC),
+                params={"source": "synthetic:3000:11"},
+            )
+            warehouse.materialize(spec, context)
+        results = [r for key in CHECKS for r in evaluate_checks(retail_spec(key), warehouse)]
+    assert len(results) == sum(len(checks) for checks in CHECKS.values())
+    assert [r.summary() for r in results if r.status != "passed"] == []
+
+
+@pytest.mark.parametrize(("key", "check", "breakage"), BREAKAGES)
+def test_each_retail_check_catches_its_breakage(seeded, key, check, breakage):
+    for statement in breakage:
+        seeded.command(statement)
+    results = {r.name: r for r in evaluate_checks(retail_spec(key), seeded)}
+
+    broken = results.pop(check)
+    assert broken.status == ("warning" if broken.severity == "warn" else "failed")
+    assert broken.violations and broken.violations >= 1
+    assert broken.examples, "a failing check shows offending rows"
+    assert {r.status for r in results.values()} <= {"passed"}, "only the broken rule fails"
+
+
+def test_severities_match_the_rules():
+    assert CHECKS["data_quality"][0].severity == "warn"
+    error_checks = [c for key, checks in CHECKS.items() if key != "data_quality" for c in checks]
+    assert {c.severity for c in error_checks} == {"error"}
+    assert set(HUB_KEYS) <= set(CHECKS), "one uniqueness check per hub"
+
+
+def test_volume_check_example_names_the_day_and_both_volumes(seeded):
+    seeded.command(
+        "INSERT INTO quality.sales_summary VALUES ('2010-12-02', 0, 2.55, 1.275, 1.275, 3.55)"
+    )
+    [result] = evaluate_checks(retail_spec("sales_summary"), seeded)
+    assert result.violations == 1
+    assert result.examples[0] == {
+        "sales_date": "2010-12-02",
+        "summary_volume": 3.55,
+        "fact_sales_volume": 2.55,
+    }
+
+
+def test_a_check_whose_sql_cannot_run_is_an_error_even_if_it_only_warns(seeded):
+    spec = dataclasses.replace(
+        RETAIL["sales_summary"],
+        checks=(AssetCheck("typo", "SELECT no_such_column FROM {table}", severity="warn"),),
+    )
+    [result] = evaluate_checks(spec, seeded)
+    assert result.status == "error" and result.blocking
+    assert "no_such_column" in result.error
+    assert result.violations is None
+
+
+def test_an_io_manager_without_sql_cannot_evaluate_checks():
+    from tests.memory_io import MemoryIOManager
+
+    with pytest.raises(NotImplementedError, match="MemoryIOManager cannot run SQL"):
+        evaluate_checks(retail_spec("sales_summary"), MemoryIOManager())
+
+
+# --------------------------------------------------------------------- in a run
+
+NUMBERS_DDL = """
+CREATE DATABASE IF NOT EXISTS {db};
+CREATE TABLE IF NOT EXISTS {db}.numbers (n UInt64) ENGINE = MergeTree ORDER BY n;
+CREATE TABLE IF NOT EXISTS {db}.doubled (n UInt64) ENGINE = MergeTree ORDER BY n;
+CREATE TABLE IF NOT EXISTS {db}.sibling (n UInt64) ENGINE = MergeTree ORDER BY n;
+"""
+AT_MOST_3 = "SELECT n FROM {table} WHERE n > 3 ORDER BY n"
+
+
+@pytest.fixture
+def run_warehouse(tmp_path):
+    """An empty embedded warehouse with a fresh database (Prefect asset keys never clash)."""
+    db = f"t_{uuid.uuid4().hex[:12]}"
+    ddl = tmp_path / "numbers.sql"
+    ddl.write_text(NUMBERS_DDL.format(db=db))
+    warehouse = ClickHouseIOManager.embedded(tmp_path / "warehouse")
+    warehouse.setup([ddl])
+    yield warehouse, db
+    warehouse.close()
+
+
+def numbers_graph(db: str, *checks: AssetCheck) -> AssetGraph:
+    """numbers (1..5, with ``checks``) -> doubled; sibling stands alone."""
+
+    def numbers(context):
+        return pd.DataFrame({"n": pd.Series(range(1, 6), dtype="uint64")})
+
+    def sibling(context):
+        return pd.DataFrame({"n": pd.Series([7], dtype="uint64")})
+
+    return AssetGraph(
+        [
+            AssetSpec(
+                key="numbers", table=f"{db}.numbers", body=numbers, kind="python", checks=checks
+            ),
+            AssetSpec(
+                key="doubled",
+                table=f"{db}.doubled",
+                deps=("numbers",),
+                kind="sql",
+                body=lambda context: f"SELECT n * 2 AS n FROM {db}.numbers",
+            ),
+            AssetSpec(key="sibling", table=f"{db}.sibling", body=sibling, kind="python"),
+        ]
+    )
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_failed_error_check_fails_the_asset_and_skips_descendants(run_warehouse):
+    warehouse, db = run_warehouse
+    report = materialize(
+        numbers_graph(db, AssetCheck("at_most_3", AT_MOST_3)), {"warehouse": warehouse}
+    )
+
+    outcomes = {o.key: o for o in report.outcomes}
+    assert {k: o.status for k, o in outcomes.items()} == {
+        "numbers": "failed",
+        "doubled": "skipped",
+        "sibling": "materialized",
+    }
+    assert not report.ok
+    assert outcomes["doubled"].failed_upstream == ("numbers",)
+    assert "AssetCheckError" in outcomes["numbers"].error
+    assert "'at_most_3' (error): 2 offending row(s)" in outcomes["numbers"].error
+    [result] = outcomes["numbers"].checks
+    assert (result.status, result.violations) == ("failed", 2)
+    assert result.examples == ({"n": 4}, {"n": 5})
+    # The check reads the published table, so the table is there; nothing built on it.
+    assert warehouse.row_count(f"{db}.numbers") == 5
+    assert warehouse.row_count(f"{db}.doubled") == 0
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_failed_warn_check_is_reported_but_the_run_goes_on(run_warehouse):
+    warehouse, db = run_warehouse
+    check = AssetCheck("at_most_3", AT_MOST_3, severity="warn")
+    report = materialize(numbers_graph(db, check), {"warehouse": warehouse})
+
+    assert report.ok
+    outcomes = {o.key: o for o in report.outcomes}
+    assert outcomes["numbers"].error is None
+    assert [(r.name, r.status, r.violations) for r in outcomes["numbers"].checks] == [
+        ("at_most_3", "warning", 2)
+    ]
+    assert warehouse.row_count(f"{db}.doubled") == 5
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_check_results_appear_in_the_run_report(run_warehouse):
+    warehouse, db = run_warehouse
+    checks = (
+        AssetCheck("at_most_3", AT_MOST_3),
+        AssetCheck("positive", "SELECT n FROM {table} WHERE n = 0", severity="warn"),
+    )
+    report = materialize(numbers_graph(db, *checks), {"warehouse": warehouse})
+
+    data = report_as_json(report)
+    numbers = next(a for a in data["assets"] if a["key"] == "numbers")
+    assert [(c["check"], c["status"], c["violations"]) for c in numbers["checks"]] == [
+        ("at_most_3", "failed", 2),
+        ("positive", "passed", 0),
+    ]
+    assert numbers["checks"][0]["examples"] == [{"n": 4}, {"n": 5}]
+    json.dumps(data)  # plain data all the way down
+
+    with console.capture() as captured:
+        print_report(report)
+    text = captured.get()
+    assert "Asset checks" in text and "at_most_3" in text
+    assert "positive" not in text, "passed checks are only counted, not listed"
+    assert "Checks: 1 passed, 1 failed" in text
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_check_results_are_in_the_prefect_asset_event(run_warehouse):
+    from prefect import get_client
+    from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+
+    warehouse, db = run_warehouse
+    materialize(numbers_graph(db, AssetCheck("at_most_3", AT_MOST_3)), {"warehouse": warehouse})
+    uri = warehouse.asset_uri(f"{db}.numbers")
+    event_filter = EventFilter(
+        event=EventNameFilter(name=["prefect.asset.materialization.failed"]),
+        resource=EventResourceFilter(id=[uri]),
+    )
+    events = []
+    deadline = time.monotonic() + 30
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline and not events:
+            events = client.read_events(filter=event_filter, limit=5).events
+            if not events:
+                time.sleep(0.5)
+    assert len(events) == 1, f"no failed materialization event for {uri}"
+    payload = events[0].payload
+    assert payload["rows"] == 5
+    assert "AssetCheckError" in payload["error"] and "at_most_3" in payload["error"]
+    [check] = payload["checks"]
+    assert (check["check"], check["status"], check["violations"]) == ("at_most_3", "failed", 2)
+
+
+def test_check_error_message_names_asset_table_check_and_examples(seeded):
+    spec = dataclasses.replace(
+        RETAIL["fact_sales"],
+        checks=(
+            AssetCheck(
+                "no_free_lines", "SELECT invoice_no, unit_price FROM {table} WHERE unit_price = 0"
+            ),
+        ),
+    )
+    results = evaluate_checks(spec, seeded)
+    error = AssetCheckError(spec.key, spec.table, results)
+    assert str(error) == (
+        "asset 'fact_sales' (table marts.Fact_Sales) failed its checks: check 'no_free_lines' "
+        "(error): 1 offending row(s), e.g. {invoice_no='536367', unit_price='0.0000'}"
+    )
+
+
+# --------------------------------------------------------------------- pipeline checks
+
+
+def pipeline_checks(warehouse_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "orchestration",
+            "checks",
+            "--definitions",
+            "tests.checks_location",
+            "--warehouse",
+            f"chdb://{warehouse_dir}",
+            *args,
+        ],
+        cwd=REPO,
+        env={**{k: v for k, v in os.environ.items() if k != "WAREHOUSE_URL"}, "COLUMNS": "160"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _insert(warehouse_dir: Path, values: str) -> None:
+    with ClickHouseIOManager.embedded(warehouse_dir) as warehouse:
+        warehouse.command(f"INSERT INTO chk.readings VALUES {values}")
+
+
+def test_pipeline_checks_exit_codes_follow_severity(tmp_path):
+    warehouse_dir = tmp_path / "warehouse"
+
+    clean = pipeline_checks(warehouse_dir, "--json")
+    assert clean.returncode == 0, clean.stderr
+    assert json.loads(clean.stdout)["ok"] is True
+    assert [c["status"] for c in json.loads(clean.stdout)["checks"]] == ["passed", "passed"]
+
+    _insert(warehouse_dir, "('a', -5)")
+    warned = pipeline_checks(warehouse_dir)
+    assert warned.returncode == 0, warned.stderr
+    assert "no_negative_values" in warned.stdout and "warning" in warned.stdout
+    assert "Checks: 1 passed, 1 warning" in " ".join(warned.stdout.split())
+
+    _insert(warehouse_dir, "('b', 250), ('c', 300)")
+    failed = pipeline_checks(warehouse_dir, "--json")
+    assert failed.returncode == 1
+    payload = json.loads(failed.stdout)
+    assert payload["ok"] is False
+    statuses = {c["check"]: c["status"] for c in payload["checks"]}
+    assert statuses == {"no_negative_values": "warning", "values_below_100": "failed"}
+    below = next(c for c in payload["checks"] if c["check"] == "values_below_100")
+    assert below["violations"] == 2
+    assert {"sensor": "b", "value": 250} in below["examples"]
+
+
+def test_pipeline_checks_with_nothing_to_check(tmp_path):
+    result = pipeline_checks(tmp_path / "warehouse", "--select", "unchecked")
+    assert result.returncode == 0, result.stderr
+    assert "No asset checks in the selection." in result.stdout

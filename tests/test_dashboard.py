@@ -1,0 +1,221 @@
+"""The sales dashboard: aggregated in ClickHouse, drawn by Plotly, opened in real Chromium.
+
+Chromium (Debian ``chromium``) is driven by Playwright; the page must render its three
+charts with data while every network request is blocked, so it truly works offline.
+Set ``UPDATE_DOCS_SCREENSHOT=1`` to refresh ``docs/img/sales_dashboard.png`` from the
+full-pipeline test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import assets
+import assets.dashboard
+import assets.metrics  # registers the metrics asset, so the graph is complete
+from assets.dashboard import (
+    CHART_IDS,
+    DASHBOARD_PATH_ENV,
+    DEFAULT_DASHBOARD_PATH,
+    dashboard_path,
+    sales_dashboard,
+)
+from io_managers import ClickHouseIOManager
+from orchestration.context import AssetContext
+from orchestration.definitions import load_definitions
+from tests.retail_seed import open_seeded
+
+CHROMIUM = Path("/usr/bin/chromium")
+REPO = Path(__file__).resolve().parents[1]
+SCREENSHOT = REPO / "docs" / "img" / "sales_dashboard.png"
+LOAD_DATETIME = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+def _context(spec, warehouse, params: dict[str, Any]) -> AssetContext:
+    return AssetContext(
+        spec=spec, io_manager=warehouse, load_datetime=LOAD_DATETIME, params=params, run_id="t"
+    )
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium for the module; in CI a missing browser is a failure."""
+    missing = None
+    if not CHROMIUM.exists():
+        missing = f"{CHROMIUM} missing: apt-get install chromium"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing = missing or "playwright missing: pip install playwright"
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(missing)
+        pytest.skip(missing)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def open_offline(browser, path: Path):
+    """Open the file with every non-file request refused; returns (page, refused URLs)."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    refused: list[str] = []
+
+    def guard(route) -> None:
+        if route.request.url.startswith("file://"):
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", guard)
+    page.goto(path.resolve().as_uri())
+    page.wait_for_function(
+        "ids => ids.every(id => document.getElementById(id)?._fullData?.length)",
+        arg=list(CHART_IDS.values()),
+        timeout=30_000,
+    )
+    return page, refused
+
+
+def rendered(page) -> dict[str, dict[str, Any]]:
+    """Per chart: the trace type, its points as Plotly holds them, and the marks drawn."""
+    return page.evaluate(
+        """ids => Object.fromEntries(ids.map(id => {
+            const chart = document.getElementById(id);
+            const trace = chart._fullData[0];
+            return [id, {
+                type: trace.type,
+                x: Array.from(trace.x),
+                y: Array.from(trace.y),
+                bars: chart.querySelectorAll('.barlayer .point path').length,
+                line: chart.querySelector('.scatterlayer path.js-line')?.getAttribute('d') || '',
+            }];
+        }))""",
+        list(CHART_IDS.values()),
+    )
+
+
+def test_seeded_dashboard_draws_the_known_aggregates(tmp_path, browser):
+    page_path = tmp_path / "out" / "dashboard.html"
+    warehouse = open_seeded(tmp_path / "warehouse")
+    try:
+        warehouse.materialize(
+            sales_dashboard,
+            _context(sales_dashboard, warehouse, {"sales_dashboard_path": str(page_path)}),
+        )
+        points = warehouse.query_arrow(
+            "SELECT chart, position, label, value FROM quality.sales_dashboard "
+            "ORDER BY chart, position"
+        ).to_pylist()
+    finally:
+        warehouse.close()
+    by_chart: dict[str, list[tuple[str, float]]] = {}
+    for row in points:
+        by_chart.setdefault(row["chart"], []).append((row["label"], round(row["value"], 4)))
+    assert by_chart["daily_sales"] == [
+        ("2010-12-01", 40.8),
+        ("2010-12-02", 2.55),
+        ("2010-12-03", 13148.85),
+    ]
+    assert by_chart["sales_by_country"] == [("France", 13151.4), ("United Kingdom", 40.8)]
+    assert [label for label, _ in by_chart["top_products"]] == [
+        "22423 REGENCY CAKESTAND 3 TIER",
+        "85123A WHITE HANGING HEART T-LIGHT HOLDER",
+        "POST POSTAGE",
+    ]
+    kpis = dict(by_chart["kpi"])
+    assert kpis["total_revenue"] == pytest.approx(13192.2)
+    assert (kpis["sale_lines"], kpis["sales_days"], kpis["countries"]) == (6, 3, 2)
+
+    page, refused = open_offline(browser, page_path)
+    try:
+        charts = rendered(page)
+        cards = page.eval_on_selector_all(
+            ".kpi", "cards => cards.map(c => [c.dataset.kpi, c.innerText])"
+        )
+    finally:
+        page.close()
+    assert refused == [], "the page must not need the network"
+    daily = charts["daily-sales"]
+    assert daily["type"] == "scatter" and len(daily["x"]) == 3
+    assert daily["y"] == pytest.approx([40.8, 2.55, 13148.85])
+    assert daily["line"].count("L") == 2, "a line through the three days was drawn"
+    country = charts["sales-by-country"]
+    assert (country["type"], country["bars"]) == ("bar", 2)
+    assert country["y"] == ["France", "United Kingdom"]
+    products = charts["top-products"]
+    assert products["bars"] == 3 and products["x"] == pytest.approx([13165.5, 26.7, 0.0])
+    cards = dict(cards)
+    assert cards["total_revenue"].startswith("£13,192")
+    assert cards["missing_customer_id_ratio"].startswith("16.7%")
+
+
+def test_full_pipeline_dashboard_renders_three_charts_offline(tmp_path, browser):
+    page_path = tmp_path / "sales_dashboard.html"
+    params = {"source": "synthetic:20000:7", "sales_dashboard_path": str(page_path)}
+    graph = load_definitions(assets.__name__).graph()
+    with ClickHouseIOManager.embedded(tmp_path / "warehouse") as warehouse:
+        warehouse.setup([*assets.DDL_PATHS, REPO / "ddl" / "metrics.sql"])
+        for spec in graph.topological(graph.ancestors("sales_dashboard") | {"sales_dashboard"}):
+            warehouse.materialize(spec, _context(spec, warehouse, params))
+        countries = (
+            warehouse.query_arrow("SELECT uniqExact(country_key) AS n FROM marts.Fact_Sales")
+            .column("n")[0]
+            .as_py()
+        )
+        days = warehouse.row_count("quality.sales_summary")
+
+    assert page_path.stat().st_size > 1_000_000, "Plotly's JavaScript is embedded"
+    page, refused = open_offline(browser, page_path)
+    try:
+        charts = rendered(page)
+        screenshot = tmp_path / "sales_dashboard.png"
+        page.screenshot(path=str(screenshot), full_page=True)
+    finally:
+        page.close()
+    assert refused == []
+    assert len(charts["daily-sales"]["x"]) == days > 30
+    assert charts["daily-sales"]["line"]
+    assert charts["sales-by-country"]["bars"] == countries
+    assert charts["top-products"]["bars"] == 10
+    revenue = charts["top-products"]["x"]
+    assert revenue == sorted(revenue, reverse=True), "ranked by revenue"
+    assert screenshot.stat().st_size > 20_000
+    if os.environ.get("UPDATE_DOCS_SCREENSHOT") == "1":
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(screenshot, SCREENSHOT)
+
+
+def test_dashboard_fails_clearly_without_data(tmp_path):
+    with ClickHouseIOManager.embedded(tmp_path / "warehouse") as warehouse:
+        warehouse.setup([*assets.DDL_PATHS, REPO / "ddl" / "metrics.sql"])
+        context = _context(sales_dashboard, warehouse, {"sales_dashboard_path": str(tmp_path)})
+        with pytest.raises(ValueError, match=r"'sales_dashboard': no data for chart\(s\) daily"):
+            sales_dashboard.body(context)
+    assert not list(tmp_path.glob("*.html"))
+
+
+def test_dashboard_path_comes_from_param_then_environment_then_default(monkeypatch):
+    monkeypatch.delenv(DASHBOARD_PATH_ENV, raising=False)
+    assert dashboard_path({}) == DEFAULT_DASHBOARD_PATH == Path("reports/sales_dashboard.html")
+    monkeypatch.setenv(DASHBOARD_PATH_ENV, "/srv/www/sales.html")
+    assert dashboard_path({}) == Path("/srv/www/sales.html")
+    assert dashboard_path({"sales_dashboard_path": "out/x.html"}) == Path("out/x.html")
