@@ -1,0 +1,192 @@
+"""Where the warehouse is: one setting, ``WAREHOUSE_URL``, with environment fallbacks.
+
+Accepted forms::
+
+    chdb:///abs/path                 embedded ClickHouse (chdb) in an absolute directory
+    chdb://relative/path             ... in a directory relative to the working directory
+    clickhouse://user:password@host:port/?secure=true|false
+    clickhouses://user:password@host:port/   (same, TLS on)
+
+Without ``WAREHOUSE_URL``, ``CLICKHOUSE_HOST`` (with ``CLICKHOUSE_PORT``, ``_USER``,
+``_PASSWORD``, ``_SECURE``) selects a server; without either the embedded warehouse in
+``./.warehouse`` is used, so a fresh clone works with no server at all.
+
+The password lives only in :class:`WarehouseConfig`, whose ``repr`` and ``redacted_url``
+mask it, so logging a config can never leak it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from io_managers.errors import WarehouseConfigError
+
+if TYPE_CHECKING:
+    from io_managers.clickhouse import ClickHouseIOManager
+
+DEFAULT_WAREHOUSE_DIR = ".warehouse"
+Backend = Literal["embedded", "server"]
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+_SERVER_SCHEMES = {"clickhouse": False, "clickhouses": True, "http": False, "https": True}
+_SERVER_PARAMS = {"secure", "verify", "connect_timeout", "send_receive_timeout"}
+
+
+def _flag(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise WarehouseConfigError(f"{name} must be true or false, got {value!r}")
+
+
+@dataclass(frozen=True)
+class WarehouseConfig:
+    """A parsed warehouse location; build it with :func:`load_config`."""
+
+    backend: Backend
+    path: Path | None = None
+    host: str | None = None
+    port: int | None = None
+    user: str = "default"
+    password: str = field(default="", repr=False)
+    secure: bool = False
+    verify: bool = True
+    connect_timeout: float = 10.0
+    send_receive_timeout: float = 300.0
+
+    @property
+    def address(self) -> str:
+        """``host:port`` for a server, the directory for the embedded warehouse."""
+        if self.backend == "embedded":
+            return str(self.path)
+        return f"{self.host}:{self.port}"
+
+    @property
+    def redacted_url(self) -> str:
+        """The location as a URL that is safe to print (password replaced by ``***``)."""
+        if self.backend == "embedded":
+            return f"chdb://{self.path}"
+        secret = ":***" if self.password else ""
+        return (
+            f"clickhouse://{self.user}{secret}@{self.host}:{self.port}/"
+            f"?secure={str(self.secure).lower()}"
+        )
+
+    def __repr__(self) -> str:
+        return f"WarehouseConfig({self.redacted_url})"
+
+    __str__ = __repr__
+
+
+def _embedded(location: str, base: Path) -> WarehouseConfig:
+    path = Path(location).expanduser()
+    if not path.is_absolute():
+        path = base / path
+    return WarehouseConfig(backend="embedded", path=path)
+
+
+def parse_warehouse_url(url: str, base: Path | None = None) -> WarehouseConfig:
+    """Parse a ``WAREHOUSE_URL``; relative ``chdb://`` paths are resolved against ``base``."""
+    base = base or Path.cwd()
+    text = url.strip()
+    scheme, sep, rest = text.partition("://")
+    scheme = scheme.lower()
+    if not sep:
+        raise WarehouseConfigError(
+            "WAREHOUSE_URL must look like chdb:///abs/path, chdb://relative/path or "
+            "clickhouse://user:password@host:port/?secure=false"
+        )
+    if scheme == "chdb":
+        location = rest.split("?", 1)[0]
+        return _embedded(location or DEFAULT_WAREHOUSE_DIR, base)
+    if scheme not in _SERVER_SCHEMES:
+        raise WarehouseConfigError(
+            f"WAREHOUSE_URL scheme {scheme!r} is not supported; use chdb:// or clickhouse://"
+        )
+    parts = urlsplit(text)
+    try:
+        port = parts.port
+    except ValueError:
+        raise WarehouseConfigError("WAREHOUSE_URL has an invalid port") from None
+    if not parts.hostname:
+        raise WarehouseConfigError("WAREHOUSE_URL names no host (clickhouse://user@HOST:port/)")
+    params = dict(parse_qsl(parts.query, keep_blank_values=True))
+    unknown = sorted(set(params) - _SERVER_PARAMS)
+    if unknown:
+        raise WarehouseConfigError(
+            f"WAREHOUSE_URL has unknown option(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(_SERVER_PARAMS))}"
+        )
+    secure = _SERVER_SCHEMES[scheme]
+    if "secure" in params:
+        secure = _flag(params["secure"], "secure")
+    return WarehouseConfig(
+        backend="server",
+        host=parts.hostname,
+        port=port or (8443 if secure else 8123),
+        user=unquote(parts.username) if parts.username else "default",
+        password=unquote(parts.password) if parts.password else "",
+        secure=secure,
+        verify=_flag(params.get("verify", "true"), "verify"),
+        connect_timeout=_number(params.get("connect_timeout", "10"), "connect_timeout"),
+        send_receive_timeout=_number(
+            params.get("send_receive_timeout", "300"), "send_receive_timeout"
+        ),
+    )
+
+
+def _number(value: str, name: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise WarehouseConfigError(f"{name} must be a number of seconds, got {value!r}") from None
+    if number <= 0:
+        raise WarehouseConfigError(f"{name} must be positive, got {value!r}")
+    return number
+
+
+def load_config(
+    url: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    base: Path | None = None,
+) -> WarehouseConfig:
+    """Resolve the warehouse: explicit ``url``, else ``WAREHOUSE_URL``, else ``CLICKHOUSE_*``,
+    else the embedded ``./.warehouse``."""
+    env = os.environ if environ is None else environ
+    url = url or env.get("WAREHOUSE_URL") or None
+    if url:
+        return parse_warehouse_url(url, base)
+    host = env.get("CLICKHOUSE_HOST", "").strip()
+    if host:
+        secure = _flag(env.get("CLICKHOUSE_SECURE", "false"), "CLICKHOUSE_SECURE")
+        port_text = env.get("CLICKHOUSE_PORT", "").strip()
+        try:
+            port = int(port_text) if port_text else (8443 if secure else 8123)
+        except ValueError:
+            raise WarehouseConfigError(
+                f"CLICKHOUSE_PORT must be a number, got {port_text!r}"
+            ) from None
+        return WarehouseConfig(
+            backend="server",
+            host=host,
+            port=port,
+            user=env.get("CLICKHOUSE_USER", "").strip() or "default",
+            password=env.get("CLICKHOUSE_PASSWORD", ""),
+            secure=secure,
+        )
+    return _embedded(DEFAULT_WAREHOUSE_DIR, base or Path.cwd())
+
+
+def warehouse_from_env(url: str | None = None) -> ClickHouseIOManager:
+    """The configured warehouse, opened: the one call the CLI and the resolver need."""
+    from io_managers.clickhouse import ClickHouseIOManager
+
+    return ClickHouseIOManager.from_config(load_config(url))

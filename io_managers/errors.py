@@ -1,0 +1,71 @@
+"""Exceptions of the warehouse layer.
+
+Each one carries a message meant to be shown to a user as is: one line first naming the
+thing that failed (asset, table, column, ``host:port``) and the cause. None of them ever
+contains a password: connection errors are built from a classified cause, not from the
+driver's raw text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class WarehouseError(Exception):
+    """Base class of every error raised by the warehouse layer."""
+
+
+class WarehouseConfigError(WarehouseError, ValueError):
+    """``WAREHOUSE_URL`` or the ``CLICKHOUSE_*`` variables cannot be understood."""
+
+
+class WarehouseConnectionError(WarehouseError):
+    """The ClickHouse server cannot be reached or refuses our credentials."""
+
+
+class WarehouseQueryError(WarehouseError):
+    """ClickHouse rejected a statement; the message is the engine's, trimmed."""
+
+
+class ReadOnlyQueryError(WarehouseError):
+    """``pipeline query`` was given something other than a single read statement."""
+
+
+class MaterializationError(WarehouseError):
+    """An asset could not be computed or published; the previous table is untouched."""
+
+
+@dataclass(frozen=True)
+class ValidationFailure:
+    """One failed check: which column, which check, how many rows, a few bad values."""
+
+    column: str | None
+    check: str
+    failing_rows: int | None = None
+    examples: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        where = f"column {self.column!r}" if self.column else "table"
+        text = f"{where}: {self.check}"
+        if self.failing_rows is not None:
+            text += f" failed for {self.failing_rows} row{'s' if self.failing_rows != 1 else ''}"
+        if self.examples:
+            text += ", e.g. " + ", ".join(self.examples)
+        return text
+
+
+class AssetValidationError(MaterializationError):
+    """Staged data broke the asset's schema; nothing was published."""
+
+    def __init__(self, asset: str, table: str, failures: Sequence[ValidationFailure]) -> None:
+        self.asset = asset
+        self.table = table
+        self.failures = tuple(failures)
+        first = self.failures[0].describe() if self.failures else "unknown failure"
+        more = len(self.failures) - 1
+        headline = f"asset {asset!r} (table {table}) failed validation: {first}"
+        if more:
+            headline += f" (and {more} more check{'s' if more != 1 else ''})"
+        details = "".join(f"\n  - {failure.describe()}" for failure in self.failures[1:])
+        super().__init__(headline + details)

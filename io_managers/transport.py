@@ -1,0 +1,388 @@
+"""The thin per-backend layer: how a statement reaches ClickHouse and Arrow comes back.
+
+Everything above this module (staging, validation, publishing) is plain SQL shared by both
+backends; a transport only moves statements and Arrow data. Two implementations:
+
+* :class:`EmbeddedTransport`: chdb, in process. chdb runs one engine per process and
+  per directory, so sessions are shared through a reference-counted registry and every
+  call is serialized with a lock, which makes one engine safe under the resolver's
+  thread pool.
+* :class:`ServerTransport`: clickhouse-connect over HTTP(S), one client without a server
+  session so concurrent calls from several threads do not trip over a session lock.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from io_managers.config import WarehouseConfig
+from io_managers.errors import WarehouseConnectionError, WarehouseError, WarehouseQueryError
+
+SettingValue = str | int | float | bool
+
+
+class Transport(Protocol):
+    """What the IO manager needs from a backend; all methods are thread-safe."""
+
+    #: Host part of Prefect asset keys (``embedded`` or the server host).
+    authority: str
+    #: Whether this process is the warehouse's only user (so leftovers are abandoned).
+    exclusive: bool
+
+    def command(self, sql: str) -> None:
+        """Run a statement whose result is not needed (DDL, INSERT ... SELECT)."""
+
+    def query_arrow(self, sql: str, read_only: bool = False) -> pa.Table:
+        """Run a query and return its whole result as Arrow (``read_only``: the engine
+        must refuse writes too, where the backend can enforce it per query)."""
+
+    def iter_arrow(self, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """Stream a query's result in batches; no other call may be made meanwhile."""
+
+    def insert_arrow(
+        self, table: str, data: pa.Table, settings: Mapping[str, SettingValue]
+    ) -> None:
+        """Insert ``data`` into ``table`` (already quoted), columns matched by name."""
+
+    def raw(self, sql: str, fmt: str) -> bytes:
+        """Run a query and return the engine's own rendering in output format ``fmt``."""
+
+    def close(self) -> None:
+        """Release the engine or connection; idempotent."""
+
+
+_VERSION_TRAILER = re.compile(r"\s*\(version [^()]*(\([^()]*\))?[^()]*\)\s*$")
+
+
+def clean_engine_message(message: str, limit: int = 800) -> str:
+    """An engine error trimmed for humans: no version trailer, no stack trace, bounded."""
+    text = str(message).strip()
+    text = text.split("\nStack trace", 1)[0]
+    text = _VERSION_TRAILER.sub("", text)
+    text = re.sub(r"^Code: \d+\. DB::Exception: ", "", text)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _settings_clause(settings: Mapping[str, SettingValue]) -> str:
+    if not settings:
+        return ""
+    parts = []
+    for name, value in settings.items():
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ValueError(f"invalid setting name {name!r}")
+        if isinstance(value, bool):
+            value = int(value)
+        rendered = str(value) if isinstance(value, (int, float)) else "'" + str(value) + "'"
+        parts.append(f"{name}={rendered}")
+    return " SETTINGS " + ", ".join(parts)
+
+
+def arrow_stream_bytes(data: pa.Table) -> bytes:
+    """``data`` as one Arrow IPC stream, the format both backends ingest natively."""
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, data.schema) as writer:
+        writer.write_table(data)
+    return sink.getvalue()
+
+
+# --------------------------------------------------------------------------- embedded
+
+
+@dataclass
+class _Engine:
+    path: Path
+    session: Any
+    lock: threading.RLock
+    refs: int = 0
+
+
+_engines: dict[Path, _Engine] = {}
+_registry_lock = threading.Lock()
+
+
+def _open_engine(path: Path) -> _Engine:
+    from chdb.session import Session
+
+    with _registry_lock:
+        engine = _engines.get(path)
+        if engine is None:
+            if _engines:
+                other = next(iter(_engines))
+                raise WarehouseError(
+                    f"cannot open embedded warehouse {path}: this process already has "
+                    f"{other} open and chdb runs one warehouse directory per process; "
+                    "close the other warehouse first"
+                )
+            path.mkdir(parents=True, exist_ok=True)
+            try:
+                session = Session(str(path))
+            except Exception as exc:  # chdb raises bare RuntimeError
+                raise WarehouseError(
+                    f"cannot open embedded warehouse {path}: {clean_engine_message(str(exc))} "
+                    "(is another process using this directory? chdb allows one at a time)"
+                ) from exc
+            engine = _Engine(path=path, session=session, lock=threading.RLock())
+            _engines[path] = engine
+        engine.refs += 1
+        return engine
+
+
+def _release_engine(engine: _Engine) -> None:
+    with _registry_lock:
+        engine.refs -= 1
+        if engine.refs <= 0 and _engines.get(engine.path) is engine:
+            del _engines[engine.path]
+            with engine.lock:
+                engine.session.close()
+
+
+class EmbeddedTransport:
+    """chdb in this process, on a persistent directory."""
+
+    authority = "embedded"
+    exclusive = True
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path).resolve()
+        self._engine: _Engine | None = _open_engine(self.path)
+
+    def _session(self) -> tuple[Any, threading.RLock]:
+        engine = self._engine
+        if engine is None:
+            raise WarehouseError(f"embedded warehouse {self.path} is closed")
+        return engine.session, engine.lock
+
+    def _run(self, sql: str, fmt: str) -> Any:
+        session, lock = self._session()
+        with lock:
+            try:
+                return session.query(sql, fmt)
+            except Exception as exc:
+                raise WarehouseQueryError(clean_engine_message(str(exc))) from None
+
+    def command(self, sql: str) -> None:
+        self._run(sql, "CSV")
+
+    def query_arrow(self, sql: str, read_only: bool = False) -> pa.Table:
+        # chdb cannot scope ``readonly`` to one query of a session (SET would stick), so
+        # read-only queries rely on io_managers.sql.ensure_read_only alone here.
+        return self._run(sql, "ArrowTable")
+
+    def iter_arrow(self, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        session, lock = self._session()
+        with lock:
+            try:
+                stream = session.send_query(sql, "Arrow")
+                try:
+                    yield from stream.record_batch(rows_per_batch=batch_rows)
+                finally:
+                    stream.close()
+            except WarehouseError:
+                raise
+            except Exception as exc:
+                raise WarehouseQueryError(clean_engine_message(str(exc))) from None
+
+    def insert_arrow(
+        self, table: str, data: pa.Table, settings: Mapping[str, SettingValue]
+    ) -> None:
+        from io_managers.sql import quote_identifier
+
+        columns = ", ".join(quote_identifier(name) for name in data.column_names)
+        statement = f"INSERT INTO {table} ({columns}){_settings_clause(settings)}"
+        payload = arrow_stream_bytes(data)
+        session, lock = self._session()
+        with lock:
+            try:
+                with session.send_insert(statement, "ArrowStream") as inserter:
+                    inserter.append(payload)
+                    inserter.finish()
+            except Exception as exc:
+                message = str(exc).removeprefix("Streaming insert finish failed: ")
+                raise WarehouseQueryError(clean_engine_message(message)) from None
+
+    def raw(self, sql: str, fmt: str) -> bytes:
+        result = self._run(sql, fmt)
+        data = result.bytes() if hasattr(result, "bytes") else result
+        return data.encode() if isinstance(data, str) else bytes(data)
+
+    def close(self) -> None:
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            _release_engine(engine)
+
+
+# --------------------------------------------------------------------------- server
+
+
+def _exception_chain(exc: BaseException) -> list[BaseException]:
+    chain, seen = [], set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def classify_connection_failure(exc: BaseException) -> str | None:
+    """A short cause for a failure to reach or log in to the server, else ``None``.
+
+    Built from exception types and well-known markers, never from the raw message, so
+    the result cannot carry credentials.
+    """
+    import socket
+    import ssl
+
+    chain = _exception_chain(exc)
+    text = " ".join(f"{type(item).__name__} {item}" for item in chain)
+    for item in chain:
+        if isinstance(item, ConnectionRefusedError):
+            return "connection refused (is the server running and the port right?)"
+        if isinstance(item, socket.gaierror):
+            return "host name could not be resolved (DNS failure)"
+        if isinstance(item, ssl.SSLError):
+            return "TLS handshake failed (check secure=true|false and the certificate)"
+        if isinstance(item, TimeoutError | socket.timeout):
+            return "connection timed out"
+    markers = [
+        ("NameResolutionError", "host name could not be resolved (DNS failure)"),
+        ("Name or service not known", "host name could not be resolved (DNS failure)"),
+        ("nodename nor servname", "host name could not be resolved (DNS failure)"),
+        ("Temporary failure in name resolution", "host name could not be resolved (DNS failure)"),
+        ("Connection refused", "connection refused (is the server running and the port right?)"),
+        ("AUTHENTICATION_FAILED", "authentication failed (check the user and password)"),
+        ("Authentication failed", "authentication failed (check the user and password)"),
+        ("REQUIRED_PASSWORD", "authentication failed (check the user and password)"),
+        ("received ClickHouse error code 401", "authentication failed (HTTP 401)"),
+        ("HTTP 401", "authentication failed (HTTP 401)"),
+        ("401 Unauthorized", "authentication failed (HTTP 401)"),
+        ("received ClickHouse error code 403", "access denied (HTTP 403)"),
+        ("SSLError", "TLS handshake failed (check secure=true|false and the certificate)"),
+        ("ConnectTimeout", "connection timed out"),
+        ("Read timed out", "connection timed out"),
+        ("RemoteDisconnected", "the server closed the connection (is it ClickHouse over HTTP?)"),
+        ("Connection reset", "the server reset the connection"),
+        ("Max retries exceeded", "the server could not be reached"),
+    ]
+    for marker, cause in markers:
+        if marker in text:
+            return cause
+    return None
+
+
+def redact(text: str, secret: str) -> str:
+    """``text`` with every occurrence of ``secret`` masked."""
+    return text.replace(secret, "***") if secret else text
+
+
+class ServerTransport:
+    """A ClickHouse server over HTTP(S) through clickhouse-connect."""
+
+    exclusive = False
+
+    def __init__(self, config: WarehouseConfig) -> None:
+        import clickhouse_connect
+
+        driver_log = logging.getLogger("clickhouse_connect")
+        if driver_log.level == logging.NOTSET:
+            # Its transport warnings repeat, as noise on stderr, the one-line error we raise.
+            driver_log.setLevel(logging.ERROR)
+        self.config = config
+        self.authority = str(config.host)
+        try:
+            self._client = clickhouse_connect.get_client(
+                host=config.host,
+                port=config.port,
+                username=config.user,
+                password=config.password,
+                secure=config.secure,
+                verify=config.verify,
+                connect_timeout=config.connect_timeout,
+                send_receive_timeout=config.send_receive_timeout,
+                autogenerate_session_id=False,
+                client_name="retail-asset-graph",
+            )
+        except Exception as exc:
+            raise self._connection_error(exc) from None
+
+    def _connection_error(self, exc: BaseException) -> WarehouseError:
+        cause = classify_connection_failure(exc)
+        if cause is None:
+            first = clean_engine_message(str(exc), limit=300)
+            cause = redact(first, self.config.password) or type(exc).__name__
+        return WarehouseConnectionError(
+            f"cannot connect to ClickHouse at {self.config.address} "
+            f"as user {self.config.user!r}: {cause}"
+        )
+
+    def _translate(self, exc: BaseException) -> WarehouseError:
+        from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+
+        if isinstance(exc, OperationalError) or (
+            isinstance(exc, DatabaseError) and classify_connection_failure(exc)
+        ):
+            return self._connection_error(exc)
+        return WarehouseQueryError(redact(clean_engine_message(str(exc)), self.config.password))
+
+    def command(self, sql: str) -> None:
+        try:
+            self._client.command(sql)
+        except Exception as exc:
+            raise self._translate(exc) from None
+
+    def query_arrow(self, sql: str, read_only: bool = False) -> pa.Table:
+        settings = {"readonly": 2} if read_only else None
+        try:
+            return self._client.query_arrow(sql, settings=settings, use_strings=True)
+        except Exception as exc:
+            raise self._translate(exc) from None
+
+    def iter_arrow(self, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        try:
+            with self._client.query_arrow_stream(sql, use_strings=True) as stream:
+                for block in stream:  # RecordBatches, or Tables in older drivers
+                    if isinstance(block, pa.Table):
+                        yield from block.to_batches(max_chunksize=batch_rows)
+                    else:
+                        yield block
+        except WarehouseError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc) from None
+
+    def insert_arrow(
+        self, table: str, data: pa.Table, settings: Mapping[str, SettingValue]
+    ) -> None:
+        from io_managers.sql import quote_identifier
+
+        try:
+            self._client.raw_insert(
+                table,
+                [quote_identifier(name) for name in data.column_names],
+                arrow_stream_bytes(data),
+                settings=dict(settings),
+                fmt="ArrowStream",
+            )
+        except Exception as exc:
+            raise self._translate(exc) from None
+
+    def raw(self, sql: str, fmt: str) -> bytes:
+        try:
+            return self._client.raw_query(sql, fmt=fmt, settings={"readonly": 2})
+        except Exception as exc:
+            raise self._translate(exc) from None
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()

@@ -1,0 +1,95 @@
+"""``pipeline query "SQL"``: read the warehouse from the command line.
+
+Only read statements get through (:func:`io_managers.sql.ensure_read_only`), checked
+before the warehouse is even opened, so a refused statement cannot change anything.
+Errors propagate as :class:`io_managers.WarehouseError`; the CLI's ``main`` prints them
+as one line (``--debug`` for the traceback) and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import sys
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from orchestration.cli_options import WarehouseOption
+
+#: The table format is for eyes; beyond this many rows use csv or json.
+TABLE_MAX_ROWS = 1000
+
+
+class OutputFormat(StrEnum):
+    """How ``pipeline query`` prints its result."""
+
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+FormatOption = Annotated[
+    OutputFormat,
+    typer.Option(
+        "--format",
+        "-f",
+        case_sensitive=False,
+        help="table (for people), csv (header row, then rows) or json (a list of objects).",
+    ),
+]
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return str(value)  # keep every digit; a float would round
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def query(
+    sql: Annotated[
+        str,
+        typer.Argument(help="One read statement: SELECT, WITH, SHOW, DESCRIBE or EXPLAIN."),
+    ],
+    format: FormatOption = OutputFormat.table,
+    warehouse: WarehouseOption = None,
+) -> None:
+    """Run a read-only query against the warehouse and print the result."""
+    from io_managers import ensure_read_only, warehouse_from_env
+
+    statement = ensure_read_only(sql)
+    output_format = OutputFormat(str(format).lower())
+    with warehouse_from_env(warehouse) as wh:
+        if output_format is OutputFormat.csv:
+            sys.stdout.buffer.write(wh.read_only_raw(statement, "CSVWithNames"))
+            sys.stdout.flush()
+            return
+        result = wh.read_only_query(statement)
+    if output_format is OutputFormat.json:
+        typer.echo(json.dumps(result.to_pylist(), default=_json_value, indent=2))
+        return
+    _print_table(result)
+
+
+def _print_table(result: Any) -> None:
+    console = Console()
+    table = Table(show_lines=False, header_style="bold")
+    for name in result.column_names:
+        table.add_column(name, overflow="fold")
+    shown = result.slice(0, TABLE_MAX_ROWS)
+    for row in zip(*(column.to_pylist() for column in shown.columns), strict=True):
+        table.add_row(*("NULL" if v is None else str(v) for v in row))
+    console.print(table)
+    hidden = result.num_rows - shown.num_rows
+    footer = f"{result.num_rows} row{'s' if result.num_rows != 1 else ''}"
+    if hidden:
+        footer += f" ({hidden} not shown; use --format csv or json for all of them)"
+    Console(stderr=True).print(footer, style="dim")

@@ -1,0 +1,96 @@
+"""Where the warehouse is: WAREHOUSE_URL forms, CLICKHOUSE_* fallback, secret hygiene."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from io_managers import WarehouseConfigError, load_config, parse_warehouse_url
+
+SECRET = "s3cr#t:p@ss/word"
+ENCODED_SECRET = "s3cr%23t%3Ap%40ss%2Fword"
+
+
+def test_chdb_absolute_path():
+    config = parse_warehouse_url("chdb:///var/lib/warehouse")
+    assert (config.backend, config.path) == ("embedded", Path("/var/lib/warehouse"))
+
+
+def test_chdb_relative_path_is_resolved_against_the_working_directory(tmp_path):
+    config = parse_warehouse_url("chdb://data/warehouse", base=tmp_path)
+    assert config.path == tmp_path / "data" / "warehouse"
+
+
+def test_server_url_with_credentials_and_options():
+    config = parse_warehouse_url(f"clickhouse://etl:{ENCODED_SECRET}@ch.internal:9440/?secure=true")
+    assert config.backend == "server"
+    assert (config.host, config.port, config.user) == ("ch.internal", 9440, "etl")
+    assert config.password == SECRET
+    assert config.secure is True
+    assert config.address == "ch.internal:9440"
+
+
+def test_server_url_defaults_port_by_tls():
+    assert parse_warehouse_url("clickhouse://ch").port == 8123
+    assert parse_warehouse_url("clickhouses://ch").port == 8443
+    assert parse_warehouse_url("clickhouse://ch/?secure=false").secure is False
+    assert parse_warehouse_url("clickhouse://ch").user == "default"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("postgres://db", "scheme 'postgres' is not supported"),
+        ("/just/a/path", "must look like chdb:///abs/path"),
+        ("clickhouse://ch:99999/", "invalid port"),
+        ("clickhouse://ch/?secure=maybe", "secure must be true or false"),
+        ("clickhouse://ch/?compress=zstd", "unknown option(s) compress"),
+        ("clickhouse://:pw@/", "names no host"),
+    ],
+)
+def test_malformed_urls_are_explained(url, message):
+    with pytest.raises(WarehouseConfigError) as raised:
+        parse_warehouse_url(url)
+    assert message in str(raised.value)
+
+
+def test_warehouse_url_wins_over_clickhouse_variables(tmp_path):
+    env = {"WAREHOUSE_URL": "chdb://wh", "CLICKHOUSE_HOST": "ch.internal"}
+    assert load_config(environ=env, base=tmp_path).path == tmp_path / "wh"
+
+
+def test_clickhouse_variables_select_a_server():
+    env = {
+        "CLICKHOUSE_HOST": "ch.internal",
+        "CLICKHOUSE_PORT": "18123",
+        "CLICKHOUSE_USER": "etl",
+        "CLICKHOUSE_PASSWORD": SECRET,
+        "CLICKHOUSE_SECURE": "true",
+    }
+    config = load_config(environ=env)
+    assert (config.host, config.port, config.user, config.secure) == (
+        "ch.internal",
+        18123,
+        "etl",
+        True,
+    )
+    assert config.password == SECRET
+
+
+def test_explicit_url_wins_over_environment(tmp_path):
+    config = load_config("chdb:///explicit", environ={"WAREHOUSE_URL": "chdb://env"}, base=tmp_path)
+    assert config.path == Path("/explicit")
+
+
+def test_default_is_the_embedded_warehouse_in_dot_warehouse(tmp_path):
+    config = load_config(environ={}, base=tmp_path)
+    assert (config.backend, config.path) == ("embedded", tmp_path / ".warehouse")
+
+
+def test_password_never_appears_in_repr_str_or_redacted_url():
+    config = parse_warehouse_url(f"clickhouse://etl:{ENCODED_SECRET}@ch:8123/")
+    for text in (repr(config), str(config), config.redacted_url, f"{config}", f"{config!r}"):
+        assert SECRET not in text
+        assert ENCODED_SECRET not in text
+    assert config.redacted_url == "clickhouse://etl:***@ch:8123/?secure=false"

@@ -1,0 +1,141 @@
+"""``pipeline query``: reads the configured warehouse, prints table/csv/json, refuses writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from io_managers import ClickHouseIOManager, ReadOnlyQueryError
+
+REPO = Path(__file__).resolve().parents[1]
+
+DDL = """
+CREATE DATABASE IF NOT EXISTS shop;
+CREATE TABLE IF NOT EXISTS shop.sales
+(
+    id UInt64,
+    country LowCardinality(String),
+    status Enum8('Normal' = 0, 'Return' = 1),
+    amount Decimal(10, 4),
+    note Nullable(String)
+)
+ENGINE = MergeTree
+ORDER BY id;
+"""
+
+
+@pytest.fixture
+def warehouse_url(tmp_path):
+    """A small embedded warehouse, closed again so the CLI process can open it."""
+    ddl = tmp_path / "shop.sql"
+    ddl.write_text(DDL)
+    with ClickHouseIOManager.embedded(tmp_path / "wh") as warehouse:
+        warehouse.setup([ddl])
+        warehouse.command(
+            "INSERT INTO shop.sales VALUES "
+            "(1, 'France', 'Normal', 12.5, 'a, \"quoted\" note'), "
+            "(2, 'Japan', 'Return', -3.25, NULL)"
+        )
+    return f"chdb://{tmp_path / 'wh'}"
+
+
+def pipeline(*args: str, url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "orchestration", *args],
+        cwd=REPO,
+        env={**os.environ, "WAREHOUSE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def invoke(*args: str, url: str):
+    """The command in process (fast); the subprocess tests cover the real entry point."""
+    from typer.testing import CliRunner
+
+    from orchestration.cli import app
+
+    return CliRunner().invoke(app, [*args, "--warehouse", url])
+
+
+def row_count(url: str) -> int:
+    with ClickHouseIOManager.embedded(url.removeprefix("chdb://")) as warehouse:
+        return warehouse.row_count("shop.sales")
+
+
+def test_csv_prints_a_header_row_then_rows(warehouse_url):
+    result = pipeline(
+        "query", "SELECT id, country, status, amount, note FROM shop.sales ORDER BY id",
+        "--format", "csv", url=warehouse_url,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        '"id","country","status","amount","note"',
+        '1,"France","Normal",12.5,"a, ""quoted"" note"',
+        '2,"Japan","Return",-3.25,\\N',
+    ]
+
+
+def test_json_prints_a_list_of_objects_with_exact_decimals(warehouse_url):
+    result = invoke(
+        "query", "SELECT id, status, amount, note FROM shop.sales ORDER BY id",
+        "--format", "json", url=warehouse_url,
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == [
+        {"id": 1, "status": "Normal", "amount": "12.5000", "note": 'a, "quoted" note'},
+        {"id": 2, "status": "Return", "amount": "-3.2500", "note": None},
+    ]
+
+
+def test_table_is_the_default_format(warehouse_url):
+    result = pipeline(
+        "query", "SELECT country, status FROM shop.sales ORDER BY id", url=warehouse_url
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "country" in result.stdout and "France" in result.stdout and "Return" in result.stdout
+    assert "2 rows" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "TRUNCATE TABLE shop.sales",
+        "SELECT 1; DROP TABLE shop.sales",
+        "/* SELECT */ ALTER TABLE shop.sales DELETE WHERE 1",
+        "INSERT INTO shop.sales SELECT * FROM shop.sales",
+    ],
+)
+def test_writes_are_refused_and_change_nothing(warehouse_url, statement):
+    result = invoke("query", statement, url=warehouse_url)
+
+    assert result.exit_code != 0
+    assert isinstance(result.exception, ReadOnlyQueryError)
+    assert str(result.exception).startswith("refused:")
+    assert row_count(warehouse_url) == 2
+
+
+def test_the_real_command_refuses_in_one_line(warehouse_url):
+    result = pipeline("query", "DROP TABLE shop.sales", url=warehouse_url)
+
+    assert result.returncode != 0
+    assert "refused: DROP is not a read statement" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert row_count(warehouse_url) == 2
+
+
+def test_a_failing_query_is_one_line_and_non_zero(warehouse_url):
+    result = pipeline("query", "SELECT * FROM shop.nowhere", url=warehouse_url)
+
+    assert result.returncode != 0
+    assert "shop.nowhere" in result.stderr or "nowhere" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,133 @@
+"""The server backend's failure handling, on loopback: one clear line, never the password.
+
+No ClickHouse server is needed: a closed port, an unresolvable name and a tiny HTTP
+server that answers 401 (and rudely echoes the credentials back) stand in for the ways a
+production connection fails.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import socket
+import threading
+import traceback
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from urllib.parse import quote
+
+import pytest
+
+from io_managers import WarehouseConnectionError, warehouse_from_env
+
+PASSWORD = "Pa55-w0rd_that_must_never_leak"
+
+
+def url(host: str, port: int) -> str:
+    return f"clickhouse://etl:{quote(PASSWORD, safe='')}@{host}:{port}/?connect_timeout=5"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Rejecting(BaseHTTPRequestHandler):
+    """Answers every request like ClickHouse does for a wrong password, and worse."""
+
+    def _reject(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        credentials = self.headers.get("Authorization", "")
+        body = (
+            "Code: 516. DB::Exception: etl: Authentication failed: password is incorrect, "
+            f"or there is no user with such name. Got {credentials} and {PASSWORD}. "
+            "(AUTHENTICATION_FAILED)"
+        ).encode()
+        self.send_response(401)
+        self.send_header("X-ClickHouse-Exception-Code", "516")
+        self.send_header("Content-Type", "text/plain; charset=UTF-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _reject
+
+    def log_message(self, *args: object) -> None:
+        """Keep the test output clean."""
+
+
+@pytest.fixture
+def rejecting_server() -> Iterator[int]:
+    server = HTTPServer(("127.0.0.1", 0), Rejecting)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+def connect_error(target: str, caplog) -> WarehouseConnectionError:
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(WarehouseConnectionError) as raised:
+        warehouse_from_env(target)
+    return raised.value
+
+
+def assert_no_secret(error: BaseException, caplog) -> None:
+    encoded = base64.b64encode(f"etl:{PASSWORD}".encode()).decode()
+    shown = [
+        str(error),
+        repr(error),
+        "".join(traceback.format_exception(error)),
+        caplog.text,
+    ]
+    for text in shown:
+        assert PASSWORD not in text
+        assert quote(PASSWORD, safe="") not in text
+        assert encoded not in text
+
+
+def test_closed_port_names_host_port_and_refusal(caplog):
+    port = free_port()
+
+    error = connect_error(url("127.0.0.1", port), caplog)
+
+    message = str(error)
+    assert message.startswith(f"cannot connect to ClickHouse at 127.0.0.1:{port} as user 'etl'")
+    assert "connection refused" in message
+    assert "\n" not in message
+    assert_no_secret(error, caplog)
+
+
+def test_wrong_credentials_are_an_authentication_failure(rejecting_server, caplog):
+    error = connect_error(url("127.0.0.1", rejecting_server), caplog)
+
+    message = str(error)
+    assert f"127.0.0.1:{rejecting_server}" in message
+    assert "authentication failed" in message
+    assert "\n" not in message
+    assert_no_secret(error, caplog)
+
+
+def test_unresolvable_host_is_a_dns_failure(caplog):
+    error = connect_error(url("warehouse.invalid", 8123), caplog)
+
+    assert "warehouse.invalid:8123" in str(error)
+    assert "DNS failure" in str(error)
+    assert_no_secret(error, caplog)
+
+
+def test_clickhouse_environment_variables_get_the_same_treatment(monkeypatch, caplog):
+    port = free_port()
+    monkeypatch.delenv("WAREHOUSE_URL", raising=False)
+    monkeypatch.setenv("CLICKHOUSE_HOST", "127.0.0.1")
+    monkeypatch.setenv("CLICKHOUSE_PORT", str(port))
+    monkeypatch.setenv("CLICKHOUSE_USER", "etl")
+    monkeypatch.setenv("CLICKHOUSE_PASSWORD", PASSWORD)
+
+    error = connect_error(None, caplog)
+
+    assert f"127.0.0.1:{port}" in str(error)
+    assert_no_secret(error, caplog)

@@ -1,0 +1,70 @@
+"""SQL text handling: statement splitting for DDL and the read-only guard of ``pipeline query``."""
+
+from __future__ import annotations
+
+import pytest
+
+from io_managers import ReadOnlyQueryError, ensure_read_only, split_statements
+from io_managers.sql import literal, quote_identifier
+
+
+def test_split_ignores_semicolons_in_strings_identifiers_and_comments():
+    script = """
+    -- header; with a semicolon
+    CREATE TABLE a (s String DEFAULT 'x;y', `odd;name` UInt8) ENGINE = Memory;
+    /* block; /* nested; */ still comment; */
+    INSERT INTO a VALUES ('it''s; fine', 1);
+    # hash comment; too
+    SELECT 'a\\';b';;
+    """
+    statements = split_statements(script)
+    assert len(statements) == 3
+    assert statements[0].startswith("CREATE TABLE a (s String DEFAULT 'x;y', `odd;name` UInt8)")
+    assert statements[1] == "INSERT INTO a VALUES ('it''s; fine', 1)"
+    assert statements[2] == "SELECT 'a\\';b'"
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT 1",
+        "select * from marts.Fact_Sales limit 5;",
+        "WITH x AS (SELECT 1) SELECT * FROM x",
+        "(SELECT 1) UNION ALL (SELECT 2)",
+        "SHOW TABLES FROM vault",
+        "DESCRIBE TABLE marts.Dim_Time",
+        "desc marts.Dim_Time",
+        "EXPLAIN SELECT 1",
+        "-- what sold?\nSELECT 'DROP TABLE x; --' AS s",
+        "SELECT 1 -- ; DROP TABLE x",
+    ],
+)
+def test_read_statements_pass(sql):
+    assert ensure_read_only(sql)
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("DROP TABLE marts.Fact_Sales", "DROP is not a read statement"),
+        ("insert into t select 1", "INSERT is not a read statement"),
+        ("/* SELECT */ TRUNCATE TABLE t", "TRUNCATE is not a read statement"),
+        ("ALTER TABLE t DELETE WHERE 1", "ALTER is not a read statement"),
+        ("SELECT 1; DROP TABLE t", "single statement, found 2"),
+        ("SELECT * FROM t INTO OUTFILE '/tmp/x.csv'", "INTO OUTFILE"),
+        ("SYSTEM DROP DNS CACHE", "SYSTEM is not a read statement"),
+        ("   -- only a comment", "query is empty"),
+    ],
+)
+def test_anything_else_is_refused_with_a_reason(sql, message):
+    with pytest.raises(ReadOnlyQueryError) as raised:
+        ensure_read_only(sql)
+    assert message in str(raised.value)
+    assert str(raised.value).startswith("refused:")
+
+
+def test_identifiers_and_literals_are_escaped():
+    assert quote_identifier("we`ird") == "`we\\`ird`"
+    assert literal("it's") == "'it\\'s'"
+    assert literal([1, "a"]) == "(1, 'a')"
+    assert literal(True) == "true"

@@ -1,0 +1,78 @@
+"""The ClickHouse type <-> Pandera dtype mapping used by validation (docs/warehouse.md)."""
+
+from __future__ import annotations
+
+import decimal
+
+import pandas as pd
+import pytest
+from pandera.engines import pandas_engine
+
+from io_managers import dtype_mismatch, nullability_mismatch, parse_type
+
+
+def dtype(spec):
+    return pandas_engine.Engine.dtype(spec)
+
+
+def test_parse_peels_wrappers_and_reads_arguments():
+    parsed = parse_type("LowCardinality(Nullable(String))")
+    assert (parsed.name, parsed.nullable, parsed.low_cardinality) == ("String", True, True)
+    stamp = parse_type("DateTime64(0, 'UTC')")
+    assert (stamp.fraction_digits, stamp.timezone) == (0, "UTC")
+    assert parse_type("Decimal(10, 4)").decimal_precision_scale == (10, 4)
+    assert parse_type("Decimal64(4)").decimal_precision_scale == (18, 4)
+    assert parse_type("Enum8('Normal' = 0, 'Return' = 1)").enum_labels == ("Normal", "Return")
+
+
+@pytest.mark.parametrize(
+    ("schema_dtype", "clickhouse"),
+    [
+        (str, "String"),
+        (str, "LowCardinality(String)"),
+        (str, "UUID"),
+        (str, "Enum8('Normal' = 0, 'Return' = 1)"),
+        ("int64", "Int32"),
+        ("int64", "UInt16"),
+        ("int32", "Int32"),
+        ("uint64", "UInt64"),
+        ("Int32", "Nullable(Int32)"),
+        ("float64", "Float64"),
+        (pd.DatetimeTZDtype("s", "UTC"), "DateTime64(0, 'UTC')"),
+        (pd.DatetimeTZDtype("ns", "UTC"), "DateTime64(3, 'UTC')"),
+        ("date", "Date"),
+        (pandas_engine.Decimal(10, 4, decimal.ROUND_HALF_EVEN), "Decimal(10, 4)"),
+        ("bool", "Bool"),
+        ("object", "Array(String)"),
+    ],
+)
+def test_compatible_pairs(schema_dtype, clickhouse):
+    assert dtype_mismatch(dtype(schema_dtype), parse_type(clickhouse)) is None
+
+
+@pytest.mark.parametrize(
+    ("schema_dtype", "clickhouse", "expected"),
+    [
+        ("int64", "UInt64", "Int64, or a narrower Int/UInt"),
+        ("int32", "Int64", "Int32"),
+        ("uint16", "Int16", "UInt16 or narrower UInt"),
+        ("float32", "Float64", "Float32"),
+        (str, "Int32", "String, FixedString"),
+        (pd.DatetimeTZDtype("s", "UTC"), "DateTime64(3, 'UTC')", "DateTime64(P <= 0)"),
+        (pd.DatetimeTZDtype("s", "UTC"), "DateTime64(0)", "time zone 'UTC'"),
+        ("datetime64[ns]", "DateTime64(0, 'UTC')", "no explicit time zone"),
+        (pandas_engine.Decimal(10, 2), "Decimal(10, 4)", "Decimal(P, 2)"),
+        ("date", "DateTime", "Date or Date32"),
+        ("timedelta64[ns]", "Int64", "has no ClickHouse mapping"),
+    ],
+)
+def test_incompatible_pairs_say_what_was_expected(schema_dtype, clickhouse, expected):
+    reason = dtype_mismatch(dtype(schema_dtype), parse_type(clickhouse))
+    assert reason is not None and expected in reason
+
+
+def test_nullability_must_agree_both_ways():
+    assert nullability_mismatch(True, parse_type("String"))
+    assert nullability_mismatch(False, parse_type("Nullable(String)"))
+    assert nullability_mismatch(True, parse_type("LowCardinality(Nullable(String))")) is None
+    assert nullability_mismatch(False, parse_type("UInt64")) is None
