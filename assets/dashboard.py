@@ -109,9 +109,17 @@ KPI_FORMATS: dict[str, tuple[str, str]] = {
 
 
 def dashboard_path(params: Mapping[str, Any]) -> Path:
-    """Where the page is written: run parameter, then environment, then the default."""
+    """Where the page is written: run parameter, then environment, then the default.
+
+    A run's generic ``reports_dir`` parameter (``pipeline validate --sample`` sets it to a
+    temporary folder) moves the default file, so checks never write into the checkout.
+    """
     chosen = params.get(DASHBOARD_PATH_PARAM) or os.environ.get(DASHBOARD_PATH_ENV)
-    return Path(chosen).expanduser() if chosen else DEFAULT_DASHBOARD_PATH
+    if chosen:
+        return Path(chosen).expanduser()
+    if params.get("reports_dir"):
+        return Path(params["reports_dir"]) / DEFAULT_DASHBOARD_PATH.name
+    return DEFAULT_DASHBOARD_PATH
 
 
 def _chart(points: pd.DataFrame, name: str) -> pd.DataFrame:

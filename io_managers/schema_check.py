@@ -235,6 +235,7 @@ def _validate_in(
     except (WarehouseError, OSError) as exc:
         return [Finding("ddl", found=f"DDL does not apply to a fresh ClickHouse: {exc}")]
     load_datetime = datetime.now(UTC).replace(microsecond=0)
+    # Assets that write files beside their table (reports) write them into the temp dir.
     params = {"reports_dir": str(tmp / "reports"), **(sample_params or {})}
 
     def context_for(spec: AssetSpec) -> AssetContext:

@@ -17,3 +17,16 @@ def prefect_server():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _reports_in_tmp(tmp_path_factory):
+    """Assets that write report files (the sales dashboard) write them outside the repo."""
+    path = tmp_path_factory.mktemp("reports") / "sales_dashboard.html"
+    previous = os.environ.get("SALES_DASHBOARD_PATH")
+    os.environ["SALES_DASHBOARD_PATH"] = str(path)
+    yield
+    if previous is None:
+        os.environ.pop("SALES_DASHBOARD_PATH", None)
+    else:
+        os.environ["SALES_DASHBOARD_PATH"] = previous
