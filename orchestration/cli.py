@@ -8,9 +8,10 @@ non-zero; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
+from collections.abc import Sequence
+from enum import StrEnum
 from typing import Annotated, Any
 
 import click
@@ -19,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from orchestration.checks import AssetCheckResult, format_example
 from orchestration.cli_options import (
     DefinitionsOption,
     JsonOption,
@@ -41,6 +43,12 @@ console = Console()
 error_console = Console(stderr=True)
 
 _STATUS_STYLE = {"materialized": "green", "failed": "bold red", "skipped": "yellow"}
+
+
+class LineageChoice(StrEnum):
+    text = "text"
+    mermaid = "mermaid"
+    dot = "dot"
 
 
 @app.callback()
@@ -90,21 +98,13 @@ def list_assets(
 @app.command("lineage")
 def lineage(
     select: SelectOption = None,
-    fmt: Annotated[
-        str,
-        typer.Option(
-            "--format",
-            "-f",
-            help="text, mermaid or dot.",
-            click_type=click.Choice(["text", "mermaid", "dot"]),
-        ),
-    ] = "text",
+    fmt: Annotated[LineageChoice, typer.Option("--format", "-f")] = LineageChoice.text,
     definitions: DefinitionsOption = None,
 ) -> None:
     """Draw the selected assets and the upstream tables they read."""
     graph = load_defs(definitions).graph()
     keys = [s.key for s in graph.select(select)]
-    typer.echo(render_lineage(graph, keys, fmt), nl=False)  # type: ignore[arg-type]
+    typer.echo(render_lineage(graph, keys, fmt.value), nl=False)
 
 
 @app.command("materialize")
@@ -132,8 +132,8 @@ def materialize_command(
     defs = load_defs(definitions)
     graph = defs.graph()
     params: dict[str, Any] = {"source": source} if source else {}
+    _quiet_prefect_console(verbose)
     with open_warehouse(warehouse, defs.ddl_paths) as io_managers:
-        _quiet_prefect_console(verbose)
         selected = graph.select(select)
         with RunProgress(console if not as_json else None, total=len(selected)) as progress:
             report = materialize(
@@ -153,15 +153,15 @@ def materialize_command(
 
 
 def _quiet_prefect_console(verbose: bool) -> None:
-    """Keep Prefect's INFO lines off the terminal (they still reach the Prefect API/UI)."""
-    import prefect  # noqa: F401 - importing configures Prefect's logging handlers
-    from prefect.logging.handlers import PrefectConsoleHandler
+    """Keep Prefect's INFO lines off the terminal; they still reach the Prefect API and UI.
 
-    if verbose:
-        return
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, PrefectConsoleHandler):
-            handler.setLevel(logging.WARNING)
+    Prefect reads ``PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL`` when it configures logging,
+    so this must run before Prefect is first imported; a user's own setting wins.
+    """
+    if not verbose:
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+    # A temporary server's telemetry only fails noisily on machines without internet.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 def report_as_json(report: RunReport) -> dict[str, Any]:
@@ -179,6 +179,7 @@ def report_as_json(report: RunReport) -> dict[str, Any]:
                 "seconds": round(o.seconds, 3),
                 "error": o.error,
                 "failed_upstream": list(o.failed_upstream),
+                "checks": [check.as_dict() for check in o.checks],
             }
             for o in report.outcomes
         ],
@@ -192,23 +193,24 @@ def _format_rows(outcome: AssetOutcome) -> str:
 def print_report(report: RunReport) -> None:
     """The run report as a table, then where to look next."""
     table = Table(title=f"Run report: {report.summary()}", title_justify="left")
-    table.add_column("asset")
-    table.add_column("table")
-    table.add_column("rows", justify="right")
-    table.add_column("seconds", justify="right")
-    table.add_column("status")
-    table.add_column("error", overflow="fold", max_width=60)
+    table.add_column("asset", no_wrap=True)
+    table.add_column("rows", justify="right", no_wrap=True)
+    table.add_column("seconds", justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    errors = any(o.error for o in report.outcomes)
+    if errors:
+        table.add_column("error", overflow="fold", ratio=1)
     for o in report.outcomes:
         style = _STATUS_STYLE[o.status]
-        table.add_row(
+        row = [
             o.key,
-            o.table,
             _format_rows(o),
             f"{o.seconds:.2f}" if o.status != "skipped" else "-",
             f"[{style}]{o.status}[/]",
-            o.error or "",
-        )
+        ]
+        table.add_row(*row, *([escape(o.error or "")] if errors else []))
     console.print(table)
+    print_check_results([check for o in report.outcomes for check in o.checks])
     console.print(f"Total {report.seconds:.1f} s. Flow run id: {report.flow_run_id}")
     api_url = os.environ.get("PREFECT_API_URL")
     ui_hint = (
@@ -222,11 +224,48 @@ def print_report(report: RunReport) -> None:
     )
 
 
+_CHECK_STYLE = {"passed": "green", "warning": "yellow", "failed": "bold red", "error": "bold red"}
+
+
+def print_check_results(results: Sequence[AssetCheckResult], *, show_passed: bool = False) -> None:
+    """Asset checks that did not pass (all of them with ``show_passed``), then a tally."""
+    if not results:
+        return
+    shown = [r for r in results if show_passed or r.status != "passed"]
+    if shown:
+        table = Table(title="Asset checks", title_justify="left")
+        table.add_column("asset", overflow="fold")
+        table.add_column("check", overflow="fold")
+        table.add_column("severity")
+        table.add_column("status")
+        table.add_column("violations", justify="right")
+        table.add_column("example / error", overflow="fold", max_width=70)
+        for r in shown:
+            detail = r.error or (format_example(r.examples[0]) if r.examples else "")
+            table.add_row(
+                r.asset,
+                r.name,
+                r.severity,
+                f"[{_CHECK_STYLE[r.status]}]{r.status}[/]",
+                f"{r.violations:,}" if r.violations is not None else "-",
+                escape(detail),
+            )
+        console.print(table)
+    tally = {s: sum(r.status == s for r in results) for s in _CHECK_STYLE}
+    console.print("Checks: " + ", ".join(f"{n} {s}" for s, n in tally.items() if n))
+
+
 def _register_commands() -> None:
-    """Commands kept in their own modules (warehouse queries)."""
+    """Commands kept in their own modules (queries, asset checks, validation)."""
+    from orchestration.commands.checks import checks
     from orchestration.commands.query import query
+    from orchestration.commands.serve import serve
+    from orchestration.commands.validate import validate
 
     app.command("query")(query)
+    app.command("validate")(validate)
+    app.command("checks")(checks)
+    app.command("serve")(serve)
 
 
 _register_commands()

@@ -17,6 +17,8 @@ LineageFormat = Literal["text", "mermaid", "dot"]
 NOT_SELECTED = "not selected"
 SELECTED = "selected"
 
+#: Node text colour: dark on every status fill, whatever the viewer's theme.
+_TEXT = "#1b1f24"
 #: Mermaid/DOT styling per node status: (fill, stroke, dashed).
 _STYLES: dict[str, tuple[str, str, bool]] = {
     "materialized": ("#d1f2d9", "#1e7e34", False),
@@ -65,9 +67,15 @@ def _class_name(status: str) -> str:
 def to_mermaid(
     graph: AssetGraph, selected: Iterable[str], outcomes: Mapping[str, str] | None = None
 ) -> str:
-    """A Mermaid flowchart, layers as subgraphs, nodes classed by status."""
+    """A Mermaid flowchart, layers as subgraphs, nodes classed by status.
+
+    Top-down, because renderers (the Prefect UI, GitHub) shrink a diagram to the width
+    of a text column: stacking the layers vertically keeps a 30-node graph about half
+    again as large as a left-to-right one. Node text has an explicit dark colour so the
+    pastel status fills stay legible under a dark UI theme.
+    """
     statuses = node_statuses(graph, selected, outcomes)
-    lines = ["flowchart LR"]
+    lines = ["flowchart TB"]
     for group, keys in _by_group(graph, statuses).items():
         lines.append(f'  subgraph layer_{group}["{group}"]')
         for key in keys:
@@ -80,7 +88,8 @@ def to_mermaid(
     for status in used:
         fill, stroke, dashed = _STYLES.get(status, _STYLES[SELECTED])
         dash = ",stroke-dasharray:5 4" if dashed else ""
-        lines.append(f"  classDef {_class_name(status)} fill:{fill},stroke:{stroke}{dash}")
+        style = f"fill:{fill},stroke:{stroke},color:{_TEXT}{dash}"
+        lines.append(f"  classDef {_class_name(status)} {style}")
     for status in used:
         members = ",".join(k for k, s in statuses.items() if s == status)
         lines.append(f"  class {members} {_class_name(status)}")

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from orchestration.artifacts import publish_lineage_artifact
 from orchestration.asset import AssetSpec
+from orchestration.checks import AssetCheckError, AssetCheckResult, evaluate_checks
 from orchestration.context import AssetContext
 from orchestration.graph import AssetGraph
 from orchestration.io_manager import IOManager, MaterializeResult
@@ -56,6 +58,7 @@ class AssetOutcome:
     result: MaterializeResult | None = None
     error: str | None = None
     failed_upstream: tuple[str, ...] = ()
+    checks: tuple[AssetCheckResult, ...] = ()
 
     @property
     def rows(self) -> int | None:
@@ -90,6 +93,7 @@ class MaterializationPlan:
     graph: AssetGraph
     selected: list[AssetSpec]
     external: list[AssetSpec]
+    selection: str | None = None
 
     @property
     def selected_keys(self) -> set[str]:
@@ -103,6 +107,7 @@ def plan_materialization(graph: AssetGraph, selection: str | None) -> Materializ
         graph=graph,
         selected=selected,
         external=graph.external_upstream(spec.key for spec in selected),
+        selection=selection,
     )
 
 
@@ -151,6 +156,7 @@ def asset_event_metadata(spec: AssetSpec, result: MaterializeResult) -> dict[str
         "seconds": round(result.seconds, 3),
         "columns": list(result.columns),
         "group": spec.group,
+        "tags": dict(spec.tags),
         "kind": spec.kind,
         "write_mode": spec.write_mode,
         "schema": getattr(spec.schema, "__name__", None),
@@ -161,6 +167,15 @@ def asset_event_metadata(spec: AssetSpec, result: MaterializeResult) -> dict[str
         metadata["inserted_rows"] = result.inserted_rows
     metadata.update(result.metadata)
     return metadata
+
+
+def failure_event_metadata(spec: AssetSpec, exc: BaseException) -> dict[str, Any]:
+    """Payload of a failed materialization event: which table, and why it failed."""
+    return {
+        "table": spec.table,
+        "group": spec.group,
+        "error": f"{type(exc).__name__}: {exc}"[:2000],
+    }
 
 
 class _RunRecorder:
@@ -209,6 +224,7 @@ def _asset_task(
         )
         try:
             result = io_manager.materialize(spec, context)
+            checks = tuple(evaluate_checks(spec, io_manager))
         except Exception as exc:
             recorder.record(
                 AssetOutcome(
@@ -219,17 +235,30 @@ def _asset_task(
                     error=f"{type(exc).__name__}: {exc}",
                 )
             )
+            # Prefect emits prefect.asset.materialization.failed; say why in its payload.
+            add_asset_metadata(target, failure_event_metadata(spec, exc))
             raise
-        add_asset_metadata(target, asset_event_metadata(spec, result))
+        blocking = [check for check in checks if check.blocking]
+        failure = AssetCheckError(spec.key, spec.table, blocking) if blocking else None
+        metadata = asset_event_metadata(spec, result)
+        if checks:
+            metadata["checks"] = [check.as_dict() for check in checks]
+        if failure:
+            metadata.update(failure_event_metadata(spec, failure))
+        add_asset_metadata(target, metadata)
         recorder.record(
             AssetOutcome(
                 key=spec.key,
                 table=spec.table,
-                status="materialized",
+                status="failed" if failure else "materialized",
                 seconds=time.perf_counter() - started,
                 result=result,
+                error=f"{type(failure).__name__}: {failure}" if failure else None,
+                checks=checks,
             )
         )
+        if failure:
+            raise failure
         return result
 
     return materialize(
@@ -238,7 +267,9 @@ def _asset_task(
         name=spec.key,
         task_run_name=spec.key,
         description=spec.description or None,
-        tags=[f"{k}={v}" if v else k for k, v in spec.tags.items()] + [f"group={spec.group}"],
+        # One tag only: Prefect warns of tag-concurrency deadlocks once a task has as many
+        # tags as the pool has workers; the asset's own tags travel in its event metadata.
+        tags=[f"group={spec.group}"],
         cache_policy=NO_CACHE,
         persist_result=False,
         retries=0,
@@ -312,6 +343,7 @@ def build_flow(
         report.outcomes = _skipped_outcomes(plan, recorder)
         report.flow_run_id = flow_run.get_id()
         report.seconds = time.perf_counter() - started
+        publish_lineage_artifact(plan, report)
         if report.ok:
             return Completed(message=report.summary())
         failed = ", ".join(o.key for o in report.by_status("failed"))

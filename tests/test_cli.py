@@ -64,7 +64,7 @@ def test_lineage_mermaid_draws_edges_and_unselected_upstream():
     )
     assert result.returncode == 0, result.stderr
     text = result.stdout
-    assert text.startswith("flowchart LR")
+    assert text.startswith("flowchart TB")
     assert "orders -.-> order_facts" in text  # read, not rebuilt: dashed
     assert "order_facts --> daily_revenue" in text
     assert 'subgraph layer_raw["raw"]' in text

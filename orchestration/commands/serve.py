@@ -1,0 +1,78 @@
+"""``pipeline serve``: run the materialization on a schedule (daily 00:00 UTC by default).
+
+Registers a Prefect deployment of ``orchestration/deployment.py:materialize_assets``
+with a cron schedule and serves it from this process until interrupted; runs show up in
+the Prefect UI like ``pipeline materialize`` runs. Selection and source become the
+deployment's parameters (editable per run in the UI); the warehouse and the code
+location are passed to the runs through the environment, so a password in the
+warehouse URL never becomes a visible parameter. For production, deploy the same flow
+to a work pool with ``prefect.yaml`` instead (see docs/lineage.md).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from orchestration.cli_options import (
+    DefinitionsOption,
+    SelectOption,
+    WarehouseOption,
+    load_defs,
+)
+from orchestration.definitions import DEFINITIONS_ENV
+
+# Kept here, not imported from orchestration.deployment, so `pipeline --help` stays fast:
+# that module imports Prefect. tests/test_deployment.py checks the two agree.
+DEFAULT_CRON = "0 0 * * *"
+DEFAULT_TIMEZONE = "UTC"
+DEFAULT_DEPLOYMENT_NAME = "daily"
+WAREHOUSE_ENV = "WAREHOUSE_URL"
+
+
+def serve(
+    select: SelectOption = None,
+    source: Annotated[
+        str | None,
+        typer.Option(help="Source data for ingest assets (a path, a URL, or synthetic[:ROWS])."),
+    ] = None,
+    cron: Annotated[str, typer.Option(help="When to run, as a cron expression.")] = DEFAULT_CRON,
+    timezone: Annotated[
+        str, typer.Option(help="IANA time zone the cron expression is read in.")
+    ] = DEFAULT_TIMEZONE,
+    name: Annotated[str, typer.Option(help="Deployment name.")] = DEFAULT_DEPLOYMENT_NAME,
+    warehouse: WarehouseOption = None,
+    definitions: DefinitionsOption = None,
+) -> None:
+    """Serve the full materialization (or --select) as a scheduled Prefect deployment."""
+    defs = load_defs(definitions)
+    defs.graph().select(select)  # a bad selection fails now, not at midnight
+    # Runs start in child processes that read these, never the deployment parameters.
+    if definitions:
+        os.environ[DEFINITIONS_ENV] = definitions
+    if warehouse:
+        os.environ[WAREHOUSE_ENV] = warehouse
+
+    from prefect.settings import get_current_settings
+
+    from orchestration.deployment import build_deployment
+    from orchestration.deployment import serve as serve_deployment
+
+    if not get_current_settings().api.url:
+        typer.echo(
+            "warning: PREFECT_API_URL is not set, so the schedule lives in a temporary Prefect "
+            "server that stops with this command and no UI shows its runs. Start "
+            "`prefect server start` and export PREFECT_API_URL=http://127.0.0.1:4200/api.",
+            err=True,
+        )
+
+    deployment = build_deployment(
+        name=name, cron=cron, timezone=timezone, select=select, source=source
+    )
+    typer.echo(
+        f"Serving deployment '{deployment.flow_name}/{name}' on '{cron}' ({timezone}); "
+        "Ctrl+C stops it."
+    )
+    serve_deployment(deployment)

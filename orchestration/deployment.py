@@ -1,0 +1,105 @@
+"""The scheduled materialization: a module-level Prefect flow and its deployment.
+
+A deployment needs a flow Prefect can import by path (``orchestration/deployment.py:
+materialize_assets``), so a worker or ``pipeline serve`` can start runs without the CLI.
+The flow loads the code location, opens the warehouse from the environment and runs
+the resolver's flow body *inside this flow run*, so a scheduled run looks exactly like a
+``pipeline materialize`` run in the UI: one task per asset, the lineage artifact, the
+asset events. Selection and source are deployment parameters; the warehouse address is
+not (it may hold a password, and parameters are shown in the UI), it comes from
+``WAREHOUSE_URL`` / ``CLICKHOUSE_*`` in the process that runs the flow.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from prefect import flow
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from orchestration.cli_options import open_warehouse
+from orchestration.definitions import load_definitions
+from orchestration.resolver import (
+    DEFAULT_CONCURRENCY,
+    build_flow,
+    check_external_upstream,
+    plan_materialization,
+)
+
+if TYPE_CHECKING:
+    from prefect.deployments.runner import RunnerDeployment
+
+#: Daily at midnight UTC, as the system this replaces ran.
+DEFAULT_CRON = "0 0 * * *"
+DEFAULT_TIMEZONE = "UTC"
+DEFAULT_DEPLOYMENT_NAME = "daily"
+#: Same flow name as ``pipeline materialize`` runs, so the UI lists every materialization together.
+FLOW_NAME = "materialize-assets"
+#: How prefect.yaml names the flow (``prefect deploy`` wants a file path).
+ENTRYPOINT = "orchestration/deployment.py:materialize_assets"
+
+
+@flow(
+    name=FLOW_NAME,
+    task_runner=ThreadPoolTaskRunner(max_workers=DEFAULT_CONCURRENCY),
+    persist_result=False,
+    description="Materialize the selected assets (all by default), one task per asset.",
+)
+def materialize_assets(select: str | None = None, source: str | None = None) -> Any:
+    """Materialize ``select`` (Dagster selection syntax; all assets when empty).
+
+    ``source`` is handed to ingest assets as ``context.params['source']`` (a path, a URL or
+    ``synthetic[:ROWS[:SEED]]``). The run ends Failed when any asset fails or is skipped.
+    """
+    defs = load_definitions()
+    graph = defs.graph()
+    params: dict[str, Any] = {"source": source} if source else {}
+    with open_warehouse(None, defs.ddl_paths) as io_managers:
+        plan = plan_materialization(graph, select or None)
+        check_external_upstream(plan, io_managers)
+        body, _report = build_flow(plan, io_managers, params=params)
+        # The body, not the flow: its tasks, artifact and final state belong to this run.
+        return body.fn()
+
+
+def build_deployment(
+    *,
+    name: str = DEFAULT_DEPLOYMENT_NAME,
+    cron: str = DEFAULT_CRON,
+    timezone: str = DEFAULT_TIMEZONE,
+    select: str | None = None,
+    source: str | None = None,
+    work_pool_name: str | None = None,
+) -> RunnerDeployment:
+    """The deployment of :func:`materialize_assets` on a cron schedule.
+
+    Without a work pool it is for ``serve`` (runs start in the serving process); with
+    one, a worker of that pool picks the runs up (see ``prefect.yaml``).
+    """
+    from prefect.deployments.runner import EntrypointType
+    from prefect.schedules import Cron
+
+    return materialize_assets.to_deployment(
+        name=name,
+        schedules=[Cron(cron, timezone=timezone)],
+        parameters={"select": select, "source": source},
+        description=(
+            f"Materialize {select or 'all assets'} on '{cron}' ({timezone}); "
+            "one task per asset, lineage artifact per run."
+        ),
+        tags=["assets"],
+        work_pool_name=work_pool_name,
+        # Import by module name, so runs work wherever the package is installed (Docker).
+        entrypoint_type=EntrypointType.MODULE_PATH,
+    )
+
+
+def serve(deployment: RunnerDeployment, *, limit: int | None = 1) -> None:
+    """Register the deployment and run its scheduled runs in this process until stopped.
+
+    ``limit`` keeps runs from overlapping by default: two materializations of one
+    warehouse at once would race for the same tables.
+    """
+    from prefect import serve as prefect_serve
+
+    prefect_serve(deployment, limit=limit)

@@ -1,0 +1,132 @@
+"""The scheduled materialization: deployment, schedule, parameters, prefect.yaml.
+
+Serving and a work-pool worker are exercised end to end against a real server in
+tests/test_lineage_ui.py; these tests pin the declarations and run the deployment's
+flow directly, checking its tasks belong to its own run (not a subflow).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from orchestration import deployment
+from orchestration.commands import serve as serve_command
+
+REPO = Path(__file__).resolve().parents[1]
+SERVED = ("--definitions", "tests.serve_location")
+
+
+def test_default_deployment_runs_everything_daily_at_midnight_utc():
+    built = deployment.build_deployment()
+    (schedule,) = built.schedules
+    assert schedule.schedule.cron == "0 0 * * *"
+    assert schedule.schedule.timezone == "UTC"
+    assert schedule.active
+    assert built.parameters == {"select": None, "source": None}
+    assert (built.flow_name, built.name) == ("materialize-assets", "daily")
+    assert built.entrypoint == "orchestration.deployment.materialize_assets"
+
+
+def test_selection_source_and_schedule_are_deployment_settings():
+    built = deployment.build_deployment(
+        name="hourly-marts",
+        cron="15 * * * *",
+        timezone="Europe/London",
+        select="group:marts",
+        source="synthetic:1000",
+        work_pool_name="retail-process",
+    )
+    (schedule,) = built.schedules
+    assert (schedule.schedule.cron, schedule.schedule.timezone) == ("15 * * * *", "Europe/London")
+    assert built.parameters == {"select": "group:marts", "source": "synthetic:1000"}
+    assert built.work_pool_name == "retail-process"
+
+
+def test_flow_parameters_are_exactly_select_and_source():
+    schema = deployment.materialize_assets.parameters
+    assert set(schema.properties) == {"select", "source"}
+    assert schema.required == []
+
+
+def test_cli_defaults_agree_with_the_deployment_module():
+    assert serve_command.DEFAULT_CRON == deployment.DEFAULT_CRON
+    assert serve_command.DEFAULT_TIMEZONE == deployment.DEFAULT_TIMEZONE
+    assert serve_command.DEFAULT_DEPLOYMENT_NAME == deployment.DEFAULT_DEPLOYMENT_NAME
+
+
+def test_prefect_yaml_describes_the_same_deployment():
+    from prefect.flows import load_flow_from_entrypoint
+
+    config = yaml.safe_load((REPO / "prefect.yaml").read_text())
+    (entry,) = config["deployments"]
+    assert entry["name"] == deployment.DEFAULT_DEPLOYMENT_NAME
+    assert entry["entrypoint"] == deployment.ENTRYPOINT
+    assert entry["parameters"] == {"select": None, "source": None}
+    (schedule,) = entry["schedules"]
+    assert (schedule["cron"], schedule["timezone"]) == (
+        deployment.DEFAULT_CRON,
+        deployment.DEFAULT_TIMEZONE,
+    )
+    assert entry["work_pool"]["name"]
+    loaded = load_flow_from_entrypoint(str(REPO / deployment.ENTRYPOINT))
+    assert loaded.name == deployment.FLOW_NAME
+
+
+def test_serve_rejects_a_bad_selection_before_registering_anything():
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestration", "serve", "--select", "key:no_such_asset", *SERVED],
+        cwd=REPO,
+        # A closed port: getting as far as Prefect would fail differently.
+        env={**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "no_such_asset" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_deployment_flow_runs_one_task_per_asset_in_its_own_run(tmp_path, monkeypatch):
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        FlowRunFilter,
+        FlowRunFilterId,
+        FlowRunFilterParentFlowRunId,
+    )
+
+    monkeypatch.setenv("PIPELINE_DEFINITIONS", "tests.serve_location")
+    monkeypatch.setenv("WAREHOUSE_URL", f"chdb://{tmp_path / 'warehouse'}")
+    state = deployment.materialize_assets(source="synthetic:5", return_state=True)
+
+    assert state.is_completed(), state.message
+    flow_run_id = state.state_details.flow_run_id
+    run_filter = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+    with get_client(sync_client=True) as client:
+        # Prefect 3 records task runs from their events, asynchronously: poll briefly.
+        deadline = time.monotonic() + 60
+        while len(task_runs := client.read_task_runs(flow_run_filter=run_filter)) < 2:
+            assert time.monotonic() < deadline, f"task runs never recorded: {task_runs}"
+            time.sleep(0.5)
+        subflows = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[flow_run_id])
+            )
+        )
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+    assert sorted(t.name for t in task_runs) == ["numbers", "numbers_total"]
+    assert subflows == []
+    assert [a.key for a in artifacts] == ["asset-lineage"]
+    assert "| numbers | served.numbers | 5 |" in artifacts[0].data

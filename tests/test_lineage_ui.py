@@ -1,0 +1,573 @@
+"""Lineage review in the Prefect UI, checked against a real ``prefect server start``.
+
+A reviewer must answer "which tables fed this one, and did they all materialize in this
+run?" from the UI alone. One retail-shaped run of 31 selected assets (one of them
+failing, so failed and skipped assets show) is materialized against the server; then
+the tests read back what Prefect recorded (task runs and their ``wait_for`` edges, the
+lineage artifact, asset events) and open the V2 UI in headless chromium to check the
+Mermaid lineage renders and the run graph draws (screenshots in ``reports/ui-screenshots``,
+or ``docs/img`` with ``UPDATE_DOCS_SCREENSHOTS=1``).
+The scheduled deployment (``pipeline serve`` and ``prefect.yaml`` on a work pool) is
+exercised against the same server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from orchestration.artifacts import (
+    LINEAGE_ARTIFACT_KEY,
+    edges_in,
+    mermaid_block,
+    structure_lines,
+)
+from orchestration.graph import AssetGraph
+from orchestration.resolver import MaterializationPlan, RunReport, materialize, plan_materialization
+from tests.lineage_location import defs as lineage_defs
+from tests.memory_io import MemoryIOManager
+from tests.prefect_server import PrefectServer, running_prefect_server
+from tests.ui_browser import browser_page, colour_pixels
+
+REPO = Path(__file__).resolve().parents[1]
+# Tracked docs images are refreshed on request only, so a test run never dirties the tree:
+#   UPDATE_DOCS_SCREENSHOTS=1 pytest tests/test_lineage_ui.py -k ui_
+SCREENSHOTS = (
+    REPO / "docs" / "img"
+    if os.environ.get("UPDATE_DOCS_SCREENSHOTS") == "1"
+    else REPO / "reports" / "ui-screenshots"
+)
+SELECTION = "key:psa_online_retails+"
+FAILING = "link_customer_country"
+EVENT_WAIT = 60.0
+PIPELINE = (sys.executable, "-m", "orchestration")
+LOCATION = ("--definitions", "tests.lineage_location")
+SERVED = ("--definitions", "tests.serve_location")
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+def _wait_for(predicate, timeout: float, what: str, interval: float = 0.5) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
+    """One real server with the UI for the session (a start costs 10-20 s)."""
+    with running_prefect_server(tmp_path_factory.mktemp("prefect-ui-server")) as server:
+        yield server
+
+
+def _drain_prefect_workers() -> None:
+    """Flush and stop Prefect's background event and log senders.
+
+    They are process-wide singletons that keep the API address they started with; left
+    running, events (hence task runs, which Prefect 3 records from events) of a later
+    test would go to this server instead of the one that test points at, or vice versa.
+    """
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=30, at_exit=False)
+    EventsWorker.drain_all(timeout=30, at_exit=False)
+
+
+@contextlib.contextmanager
+def pointed_at(server: PrefectServer) -> Iterator[None]:
+    """Client settings for this server only, restored afterwards (never leaked to others)."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    _drain_prefect_workers()
+    try:
+        with temporary_settings({PREFECT_API_URL: server.api_url}):
+            yield
+    finally:
+        # Flushes to this server still: a sender keeps the address it started with.
+        _drain_prefect_workers()
+
+
+@pytest.fixture
+def client(ui_server: PrefectServer) -> Iterator[Any]:
+    from prefect import get_client
+
+    with pointed_at(ui_server), get_client(sync_client=True) as prefect_client:
+        yield prefect_client
+
+
+@dataclass(frozen=True)
+class LineageRun:
+    graph: AssetGraph
+    plan: MaterializationPlan
+    report: RunReport
+    io: MemoryIOManager
+
+    @property
+    def flow_run_id(self) -> uuid.UUID:
+        assert self.report.flow_run_id
+        return uuid.UUID(self.report.flow_run_id)
+
+    def uri(self, key: str) -> str:
+        return self.io.asset_uri(self.graph[key].table)
+
+    def status(self, key: str) -> str:
+        return next(o.status for o in self.report.outcomes if o.key == key)
+
+    def task_runs(self, client: Any) -> list[Any]:
+        return _task_runs(client, self.flow_run_id, expected=len(self.plan.selected))
+
+    def expected_task_edges(self) -> set[tuple[str, str]]:
+        """Asset dependencies among the selected assets: what the run graph must draw."""
+        chosen = self.plan.selected_keys
+        return {(dep, s.key) for s in self.plan.selected for dep in s.deps if dep in chosen}
+
+    def expected_lineage_edges(self) -> set[tuple[str, str]]:
+        """Every dependency of a selected asset, unselected upstream included."""
+        return {(dep, s.key) for s in self.plan.selected for dep in s.deps}
+
+
+@pytest.fixture(scope="module")
+def lineage_run(ui_server: PrefectServer) -> LineageRun:
+    graph = lineage_defs.graph()
+    io = MemoryIOManager()
+    # The unselected upstream must exist: it is read as it is, not rebuilt.
+    io.tables[graph["raw_online_retails"].table] = pd.DataFrame({"n": [1], "label": ["x"]})
+    with pointed_at(ui_server):
+        report = materialize(graph, {"warehouse": io}, SELECTION, params={"fail": FAILING})
+    run = LineageRun(graph, plan_materialization(graph, SELECTION), report, io)
+    assert len(run.plan.selected) >= 30, "the readability check needs a 30+ node graph"
+    assert [spec.key for spec in run.plan.external] == ["raw_online_retails"]
+    return run
+
+
+def _task_runs(client: Any, flow_run_id: uuid.UUID, expected: int) -> list[Any]:
+    """The run's task runs once all ``expected`` are recorded and none is still running.
+
+    Prefect 3 records task runs from their state events, asynchronously: right after a
+    flow returns, the API may not have all of them yet.
+    """
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    def settled() -> list[Any] | None:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])), limit=200
+        )
+        done = len(runs) >= expected and all(
+            run.state and (run.state.is_final() or run.state.name == "NotReady") for run in runs
+        )
+        return runs if done else None
+
+    return _wait_for(settled, EVENT_WAIT, f"{expected} task runs of flow run {flow_run_id}")
+
+
+def _lineage_artifacts(client: Any, flow_run_id: uuid.UUID) -> list[Any]:
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    return client.read_artifacts(
+        artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+    )
+
+
+def _lineage_markdown(client: Any, flow_run_id: uuid.UUID) -> str:
+    artifacts = [
+        a for a in _lineage_artifacts(client, flow_run_id) if a.key == LINEAGE_ARTIFACT_KEY
+    ]
+    assert len(artifacts) == 1, f"expected one {LINEAGE_ARTIFACT_KEY} artifact, got {artifacts}"
+    return artifacts[0].data
+
+
+def _materialization_events(client: Any, run: LineageRun, expected: int) -> list[Any]:
+    """The run's materialization events; they arrive asynchronously, so poll for them."""
+    from prefect.events.filters import EventFilter, EventNameFilter, EventRelatedFilter
+
+    event_filter = EventFilter(
+        event=EventNameFilter(prefix=["prefect.asset.materialization."]),
+        related=EventRelatedFilter(id=[f"prefect.flow-run.{run.flow_run_id}"]),
+    )
+    deadline = time.monotonic() + EVENT_WAIT
+    while True:
+        page = client.read_events(filter=event_filter, limit=50)  # the API's page maximum
+        events = list(page.events)
+        while page.next_page:
+            page = client.read_events_page(page.next_page)
+            events += page.events
+        if len(events) >= expected or time.monotonic() > deadline:
+            return events
+        time.sleep(0.5)
+
+
+# --------------------------------------------------------------------------- run graph
+
+
+def test_task_runs_are_named_by_their_asset_keys(lineage_run: LineageRun, client: Any):
+    names = [run.name for run in lineage_run.task_runs(client)]
+    assert sorted(names) == sorted(lineage_run.plan.selected_keys)
+
+
+def test_run_graph_edges_are_exactly_the_asset_dependencies(lineage_run: LineageRun, client):
+    from prefect.client.schemas.objects import TaskRunResult
+
+    task_runs = lineage_run.task_runs(client)
+    name_of = {run.id: run.name for run in task_runs}
+    recorded = set()
+    for run in task_runs:
+        for input_name, inputs in run.task_inputs.items():
+            if input_name == "__parents__":
+                continue
+            for upstream in inputs:
+                if isinstance(upstream, TaskRunResult):
+                    recorded.add((name_of[upstream.id], run.name))
+    expected = lineage_run.expected_task_edges()
+    assert recorded - expected == set(), "edges the asset graph does not have"
+    assert expected - recorded == set(), "asset dependencies missing from the run graph"
+
+
+def test_failed_asset_fails_its_task_and_its_descendants_never_start(lineage_run, client):
+    states = {run.name: run for run in lineage_run.task_runs(client)}
+    assert states[FAILING].state.is_failed()
+    skipped = [o.key for o in lineage_run.report.by_status("skipped")]
+    assert sorted(skipped) == ["anomaly_customer_invoices", "dim_customer"]
+    for key in skipped:
+        assert states[key].start_time is None, f"{key} started although {FAILING} failed"
+    assert states["fact_sales"].state.is_completed()
+
+
+# --------------------------------------------------------------------------- artifact
+
+
+def test_one_lineage_artifact_names_every_asset_and_edge(lineage_run: LineageRun, client):
+    mermaid = mermaid_block(_lineage_markdown(client, lineage_run.flow_run_id))
+    for spec in lineage_run.plan.selected + lineage_run.plan.external:
+        assert re.search(rf"^\s+{spec.key}\[", mermaid, re.M), f"no node for {spec.key}"
+    assert edges_in(mermaid) == lineage_run.expected_lineage_edges()
+    assert "raw_online_retails -.-> psa_online_retails" in mermaid  # unselected: drawn dashed
+    for group in ("raw", "vault", "marts", "quality", "metrics"):
+        assert f'subgraph layer_{group}["{group}"]' in mermaid
+
+
+def test_lineage_artifact_colours_nodes_by_outcome(lineage_run: LineageRun, client):
+    mermaid = mermaid_block(_lineage_markdown(client, lineage_run.flow_run_id))
+    classes = {
+        m.group(2): set(m.group(1).split(","))
+        for m in re.finditer(r"^\s+class (\S+) (\S+)$", mermaid, re.M)
+    }
+    assert classes["failed"] == {FAILING}
+    assert classes["skipped"] == {"dim_customer", "anomaly_customer_invoices"}
+    assert classes["not_selected"] == {"raw_online_retails"}
+    assert len(classes["materialized"]) == len(lineage_run.plan.selected) - 3
+
+
+def test_lineage_artifact_table_has_each_assets_outcome(lineage_run: LineageRun, client):
+    markdown = _lineage_markdown(client, lineage_run.flow_run_id)
+    rows = {
+        cells[0]: cells
+        for line in markdown.splitlines()
+        if line.startswith("| ") and not line.startswith("| asset")
+        for cells in [[c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]]
+    }
+    assert set(rows) == lineage_run.plan.selected_keys | {"raw_online_retails"}
+    assert rows["fact_sales"][1:3] == [lineage_run.graph["fact_sales"].table, "10"]
+    assert rows["fact_sales"][4] == "materialized"
+    failed = rows[FAILING]
+    assert failed[4] == "failed"
+    # The error is shown, escaped so it cannot break the table or inject HTML.
+    assert "source rows \\| contain &lt;bad&gt; values" in failed[5]
+    assert rows["dim_customer"][4:] == ["skipped", f"upstream failed: {FAILING}"]
+    assert rows["raw_online_retails"][4] == "not selected"
+
+
+def test_pipeline_lineage_mermaid_is_the_artifact_graph(lineage_run: LineageRun, client):
+    printed = subprocess.run(
+        [*PIPELINE, "lineage", "--format", "mermaid", "--select", SELECTION, *LOCATION],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    artifact = mermaid_block(_lineage_markdown(client, lineage_run.flow_run_id))
+    # Same layers, nodes, labels and edges, line for line; only a run has outcome colours.
+    assert structure_lines(printed) == structure_lines(artifact)
+    assert "classDef selected" in printed and "classDef failed" in artifact
+
+
+# --------------------------------------------------------------------------- asset events
+
+
+def test_each_materialized_asset_has_one_event_with_its_upstream_and_metadata(
+    lineage_run: LineageRun, client
+):
+    materialized = [o for o in lineage_run.report.outcomes if o.status == "materialized"]
+    events = _materialization_events(client, lineage_run, expected=len(materialized) + 1)
+    succeeded = [e for e in events if e.event == "prefect.asset.materialization.succeeded"]
+    by_uri: dict[str, list[Any]] = {}
+    for event in succeeded:
+        by_uri.setdefault(event.resource.id, []).append(event)
+    assert sorted(by_uri) == sorted(lineage_run.uri(o.key) for o in materialized)
+    for outcome in materialized:
+        spec = lineage_run.graph[outcome.key]
+        (event,) = by_uri[lineage_run.uri(spec.key)]
+        related = {r.id for r in event.related if r.role == "asset"}
+        assert related == {lineage_run.uri(dep) for dep in spec.deps}, spec.key
+        assert event.resource.get("prefect.resource.name") == spec.key
+        assert event.resource.get("prefect.asset.description") == spec.description
+        assert event.resource.get("prefect.asset.owners") == '["team:data-platform"]'
+        payload = event.payload
+        assert payload["table"] == spec.table
+        assert payload["rows"] == len(spec.key)
+        assert payload["columns"] == ["n", "label"]
+        assert payload["schema"] == "FrameSchema"
+        assert payload["seconds"] >= 0
+
+
+def test_failed_materialization_is_an_event_naming_the_error(lineage_run: LineageRun, client):
+    materialized = lineage_run.report.by_status("materialized")
+    events = _materialization_events(client, lineage_run, expected=len(materialized) + 1)
+    failed = [e for e in events if e.event == "prefect.asset.materialization.failed"]
+    assert [e.resource.id for e in failed] == [lineage_run.uri(FAILING)]
+    (event,) = failed
+    assert {r.id for r in event.related if r.role == "asset"} == {
+        lineage_run.uri(dep) for dep in lineage_run.graph[FAILING].deps
+    }
+    assert event.payload["table"] == lineage_run.graph[FAILING].table
+    assert "cannot be built" in event.payload["error"]
+    skipped = {lineage_run.uri(o.key) for o in lineage_run.report.by_status("skipped")}
+    assert not skipped & {e.resource.id for e in events}, "skipped assets never materialized"
+
+
+# --------------------------------------------------------------------------- the UI itself
+
+
+def _lineage_artifact_id(client: Any, flow_run_id: uuid.UUID) -> uuid.UUID:
+    (artifact,) = [
+        a for a in _lineage_artifacts(client, flow_run_id) if a.key == LINEAGE_ARTIFACT_KEY
+    ]
+    return artifact.id
+
+
+_MERMAID_NODES_JS = """
+svg => [...svg.querySelectorAll('g.node')].map(n => ({
+  id: n.id, cls: n.getAttribute('class') || '', text: n.textContent || ''
+}))
+"""
+
+
+def _rendered_nodes(page: Any) -> dict[str, dict[str, str]]:
+    """Mermaid's rendered nodes by asset key (node ids look like ``...flowchart-<key>-<n>``)."""
+    svg = page.locator('svg[id^="mermaid"]').first
+    svg.wait_for(state="visible")
+    nodes = {}
+    for node in svg.evaluate(_MERMAID_NODES_JS):
+        match = re.search(r"flowchart-(\w+?)-\d+$", node["id"])
+        if match:
+            nodes[match.group(1)] = node
+    return nodes
+
+
+def _assert_lineage_svg(page: Any, run: LineageRun) -> None:
+    nodes = _rendered_nodes(page)
+    drawn = {spec.key for spec in run.plan.selected + run.plan.external}
+    assert set(nodes) == drawn
+    for key in drawn:
+        assert key in nodes[key]["text"] and run.graph[key].table in nodes[key]["text"]
+    assert "failed" in nodes[FAILING]["cls"].split()
+    assert "not_selected" in nodes["raw_online_retails"]["cls"].split()
+    edges = page.locator('svg[id^="mermaid"] .edgePaths path').count()
+    assert edges == len(run.expected_lineage_edges())
+    assert page.get_by_text("Failed to render mermaid diagram").count() == 0
+
+
+def test_ui_artifact_page_renders_the_lineage_as_svg(lineage_run: LineageRun, client, ui_server):
+    artifact_id = _lineage_artifact_id(client, lineage_run.flow_run_id)
+    with browser_page(width=1440, height=1450, scale=1.5) as page:
+        page.goto(f"{ui_server.ui_url}/artifacts/artifact/{artifact_id}")
+        _assert_lineage_svg(page, lineage_run)
+        page.get_by_role("columnheader", name="error").wait_for()
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=SCREENSHOTS / "lineage-artifact.png")
+        page.locator('svg[id^="mermaid"]').first.screenshot(
+            path=SCREENSHOTS / "lineage-diagram.png"
+        )
+
+
+def test_ui_flow_run_page_draws_the_run_graph_and_links_the_lineage(
+    lineage_run: LineageRun, client, ui_server
+):
+    with browser_page(width=1440, height=900) as page:
+        page.goto(f"{ui_server.ui_url}/runs/flow-run/{lineage_run.flow_run_id}")
+        canvas = page.locator("canvas").first
+        canvas.wait_for(state="visible")
+        # Lay the graph out by dependency (not by time), the way a lineage reviewer reads it.
+        page.locator("button:has(svg.lucide-cog)").last.click()
+        page.locator("#dependency_nearest-parent").check()
+        page.keyboard.press("Escape")
+        page.locator("button:has(svg.lucide-expand)").first.click()  # full screen graph
+        page.wait_for_timeout(2500)  # the WebGL graph animates into its new layout
+        colours = colour_pixels(page, canvas.screenshot())
+        assert colours["green"] > 200, f"no completed task nodes drawn: {colours}"
+        assert colours["red"] > 20, f"the failed task is not drawn in red: {colours}"
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=SCREENSHOTS / "flow-run-graph.png")
+        page.keyboard.press("Escape")
+
+        page.get_by_role("tab", name="Task Runs").click()
+        page.get_by_text(f"{len(lineage_run.plan.selected)} Task runs", exact=True).first.wait_for()
+        search = page.get_by_placeholder("Search by run name")
+        for key in ("psa_online_retails", FAILING, "latest_sales_volume"):
+            search.fill(key)
+            page.get_by_text(key, exact=True).first.wait_for()
+
+        page.get_by_role("tab", name="Artifacts").click()
+        page.get_by_text(LINEAGE_ARTIFACT_KEY, exact=True).first.click()
+        page.wait_for_url(re.compile(r".*/artifacts/artifact/.*"))
+        _assert_lineage_svg(page, lineage_run)
+
+
+# --------------------------------------------------------------------------- schedule
+
+
+def _final_flow_run(client: Any, flow_run_id: uuid.UUID, timeout: float) -> Any:
+    def final():
+        run = client.read_flow_run(flow_run_id)
+        return run if run.state and run.state.is_final() else None
+
+    return _wait_for(final, timeout, f"flow run {flow_run_id} to finish")
+
+
+def _subprocess_env(server: PrefectServer, tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(
+        PREFECT_API_URL=server.api_url,
+        PREFECT_HOME=str(tmp_path / "prefect-home"),
+        PREFECT_RUNNER_POLL_FREQUENCY="1",
+        PREFECT_WORKER_QUERY_SECONDS="1",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PYTHONPATH=str(REPO),
+        WAREHOUSE_URL=f"chdb://{tmp_path / 'warehouse'}",
+    )
+    return env
+
+
+def _stop(process: subprocess.Popen[str]) -> str:
+    """Interrupt like Ctrl+C, then make sure it is gone; returns its output."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+    return process.stdout.read() if process.stdout else ""
+
+
+def _assert_deployment_run_materialized(client: Any, flow_run: Any, rows: int) -> None:
+    assert flow_run.state.is_completed(), flow_run.state
+    names = sorted(run.name for run in _task_runs(client, flow_run.id, expected=2))
+    assert names == ["numbers", "numbers_total"]  # one task per asset, in this run
+    keys = [a.key for a in _lineage_artifacts(client, flow_run.id)]
+    assert keys == [LINEAGE_ARTIFACT_KEY]
+    assert f"| numbers | served.numbers | {rows} |" in _lineage_markdown(client, flow_run.id)
+
+
+def test_pipeline_serve_schedules_daily_and_runs_with_its_parameters(
+    ui_server: PrefectServer, client, tmp_path: Path
+):
+    process = subprocess.Popen(
+        [*PIPELINE, "serve", "--name", "serve-test", "--source", "synthetic:6", *SERVED],
+        cwd=REPO,
+        env=_subprocess_env(ui_server, tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deployment = _wait_for(
+            lambda: _deployment_or_none(client, "materialize-assets/serve-test"),
+            90,
+            "pipeline serve to register its deployment",
+        )
+        (schedule,) = deployment.schedules
+        assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 0 * * *", "UTC")
+        assert schedule.active
+        assert deployment.parameters == {"select": None, "source": "synthetic:6"}
+        assert deployment.entrypoint == "orchestration.deployment.materialize_assets"
+
+        flow_run = client.create_flow_run_from_deployment(deployment.id)
+        finished = _final_flow_run(client, flow_run.id, timeout=120)
+        _assert_deployment_run_materialized(client, finished, rows=6)
+    finally:
+        output = _stop(process)
+    assert "serve-test" in output
+
+
+def _deployment_or_none(client: Any, name: str) -> Any:
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        return client.read_deployment_by_name(name)
+    except ObjectNotFound:
+        return None
+
+
+def test_prefect_yaml_deploys_to_a_work_pool_whose_worker_runs_it(
+    ui_server: PrefectServer, client, tmp_path: Path
+):
+    from prefect.client.schemas.actions import WorkPoolCreate
+
+    client.create_work_pool(WorkPoolCreate(name="retail-process", type="process"))
+    env = {**_subprocess_env(ui_server, tmp_path), "PWD": str(REPO)}
+    deploy = subprocess.run(
+        [sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--name", "daily"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+    deployment = client.read_deployment_by_name("materialize-assets/daily")
+    assert deployment.work_pool_name == "retail-process"
+    assert deployment.global_concurrency_limit.limit == 1  # runs never overlap
+    (schedule,) = deployment.schedules
+    assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 0 * * *", "UTC")
+    assert deployment.parameters == {"select": None, "source": None}
+    assert deployment.pull_steps == [
+        {"prefect.deployments.steps.set_working_directory": {"directory": str(REPO)}}
+    ]
+
+    flow_run = client.create_flow_run_from_deployment(
+        deployment.id, parameters={"source": "synthetic:4"}
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "worker", "start", "--pool", "retail-process"],
+        cwd=tmp_path,
+        env={**env, "PIPELINE_DEFINITIONS": "tests.serve_location"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        finished = _final_flow_run(client, flow_run.id, timeout=150)
+        _assert_deployment_run_materialized(client, finished, rows=4)
+    finally:
+        _stop(worker)
