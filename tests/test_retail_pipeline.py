@@ -310,6 +310,8 @@ def test_select_fact_sales_plus_rebuilds_only_its_descendants(
         "anomaly_invoice",
         "data_quality",
         "sales_summary",
+        "pipeline_metrics",
+        "sales_dashboard",
     }
     untouched = ("raw.online_retails", "vault.hub_invoice", "marts.Dim_Product")
     before = {table: fingerprint(io, table) for table in untouched}
@@ -469,4 +471,6 @@ def test_every_asset_is_tagged_with_its_layer_and_documented() -> None:
         "anomaly_invoice",
         "data_quality",
         "sales_summary",
+        "pipeline_metrics",
+        "sales_dashboard",
     }
