@@ -31,18 +31,11 @@ from io_managers import ClickHouseIOManager
 from orchestration.context import AssetContext
 from orchestration.definitions import load_definitions
 from tests.retail_seed import open_seeded
+from tests.ui_browser import CHROMIUM_ARGS, require_browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[1]
 SCREENSHOT = REPO / "docs" / "img" / "sales_dashboard.png"
 LOAD_DATETIME = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 
 def _context(spec, warehouse, params: dict[str, Any]) -> AssetContext:
@@ -54,19 +47,11 @@ def _context(spec, warehouse, params: dict[str, Any]) -> AssetContext:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Headless Chromium for the module; in CI a missing browser is a failure."""
-    missing = None
-    if not CHROMIUM.exists():
-        missing = f"{CHROMIUM} missing: apt-get install chromium"
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing = missing or "playwright missing: pip install playwright"
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(missing)
-        pytest.skip(missing)
+    from playwright.sync_api import sync_playwright
+
+    executable = require_browser()
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
             yield launched
         finally:
