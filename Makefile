@@ -37,5 +37,8 @@ format: install
 	$(POETRY) run ruff format .
 	$(POETRY) run ruff check --fix .
 
+bench: install
+	$(POETRY) run python bench/run_benchmark.py $(ARGS)
+
 clean:
 	rm -rf .warehouse .pytest_cache .ruff_cache

@@ -226,6 +226,9 @@ class ClickHouseIOManager(IOManager):
                 python_checks_done = False
             else:
                 python_checks_done = self._stage_python(spec, context, staging, shape)
+                # Arrow's allocator keeps the freed chunk buffers for reuse; hand them back
+                # before the engine's big statements, or they add to the process's peak.
+                pa.default_memory_pool().release_unused()
             metadata["staged_rows"] = int(self._rows(f"SELECT count() AS n FROM {staging}")[0]["n"])
             checked = time.perf_counter()
             self._validate(spec, staging, target_columns, python_checks_done)

@@ -267,9 +267,9 @@ def _asset_task(
         name=spec.key,
         task_run_name=spec.key,
         description=spec.description or None,
-        # One tag only: Prefect warns of tag-concurrency deadlocks once a task has as many
-        # tags as the pool has workers; the asset's own tags travel in its event metadata.
-        tags=[f"group={spec.group}"],
+        # No task tags: each tag costs a concurrency-slot request to the Prefect server per
+        # task (seconds per run on SQLite when it is busy). Group and tags travel in the
+        # asset's event metadata instead.
         cache_policy=NO_CACHE,
         persist_result=False,
         retries=0,

@@ -25,6 +25,7 @@ from assets.sources.download import download
 from assets.sources.errors import SourceError, redact_url
 from assets.sources.files import SourceChunk, read_path
 from assets.sources.normalize import RAW_COLUMNS, RAW_SCHEMA, map_columns, normalize_chunk
+from assets.sources.read_ahead import read_ahead
 
 __all__ = [
     "DEFAULT_CHUNK_ROWS",
@@ -69,10 +70,11 @@ def _synthetic_chunks(spec: str, chunk_rows: int) -> Iterator[SourceChunk]:
         rows, seed = synthetic.parse_spec(spec)
     except ValueError as error:
         raise SourceError(str(error), source=spec) from error
-    frame = synthetic.generate(rows, seed)
+    # Converted to Arrow once (typed columns, zero-copy slices), like a Parquet file.
+    table = pa.Table.from_pandas(synthetic.generate(rows, seed), preserve_index=False)
     label = describe_source(spec)
-    for start in range(0, len(frame), chunk_rows):
-        yield SourceChunk(frame.iloc[start : start + chunk_rows], label, start + 1)
+    for start in range(0, table.num_rows, chunk_rows):
+        yield SourceChunk(table.slice(start, chunk_rows), label, start + 1)
 
 
 def _chunks(spec: str, chunk_rows: int, scratch: Path) -> Iterator[SourceChunk]:
@@ -89,9 +91,15 @@ def _chunks(spec: str, chunk_rows: int, scratch: Path) -> Iterator[SourceChunk]:
 def read_source(spec: str, *, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pa.Table]:
     """Stream the source as ``raw.online_retails`` Arrow tables of at most ``chunk_rows`` rows.
 
-    Raises :class:`SourceError` when the source is missing, unreachable, corrupt, lacks a
-    column, holds a value that is not what its column needs, or has no rows at all.
+    The next chunk is read while the caller stores the current one (see
+    :mod:`assets.sources.read_ahead`). Raises :class:`SourceError` when the source is
+    missing, unreachable, corrupt, lacks a column, holds a value that is not what its
+    column needs, or has no rows at all.
     """
+    return read_ahead(_raw_chunks(spec, chunk_rows), name="online-retail-reader")
+
+
+def _raw_chunks(spec: str, chunk_rows: int) -> Iterator[pa.Table]:
     if not spec:
         raise SourceError("no source given; pass one or set " + SOURCE_ENV)
     total = 0
@@ -100,9 +108,9 @@ def read_source(spec: str, *, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[
         for chunk in _chunks(spec, chunk_rows, Path(scratch)):
             columns = columns_by_origin.get(chunk.origin)
             if columns is None:
-                columns = map_columns(chunk.frame.columns, chunk.origin)
+                columns = map_columns(chunk.column_names, chunk.origin)
                 columns_by_origin[chunk.origin] = columns
-            if chunk.frame.empty:
+            if not chunk.num_rows:
                 continue
             record_source = _record_source(spec, chunk.origin)
             yield normalize_chunk(
@@ -112,7 +120,7 @@ def read_source(spec: str, *, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[
                 first_row=chunk.first_row,
                 record_source=record_source,
             )
-            total += len(chunk.frame)
+            total += chunk.num_rows
     if total == 0:
         raise SourceError("the source has a header but no rows", source=describe_source(spec))
 

@@ -2,11 +2,17 @@
 
 Each reader yields :class:`SourceChunk` objects in the source's own layout; nothing here
 interprets values (that is ``normalize``'s job). Chunks keep memory flat: a 1 M-row file
-never sits in memory as more than one chunk of frames at a time.
+never sits in memory as more than one chunk at a time.
+
+CSV and Parquet are read with Arrow's streaming readers (multi-threaded C++, every CSV
+cell as text, so nothing is guessed), straight into Arrow tables that never touch
+pandas; only spreadsheets, whose cells calamine returns as Python objects, become pandas
+frames.
 """
 
 from __future__ import annotations
 
+import csv
 import itertools
 import shutil
 import tempfile
@@ -17,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import python_calamine
 
@@ -26,6 +33,8 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _EMPTY_ZIP_MAGIC = b"PK\x05\x06"
 _PARQUET_MAGIC = b"PAR1"
 _READABLE_SUFFIXES = (".xlsx", ".xlsm", ".csv", ".parquet")
+#: Bytes of CSV text Arrow parses per block (one block per thread at a time).
+_CSV_BLOCK_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -34,11 +43,22 @@ class SourceChunk:
 
     ``origin`` names the file/sheet for error messages and RECORD_SOURCE; ``first_row``
     is the 1-based data-row number of ``frame``'s first row within that origin.
+    ``frame`` is an Arrow table (CSV, Parquet, generator) or a pandas frame (xlsx).
     """
 
-    frame: pd.DataFrame
+    frame: pd.DataFrame | pa.Table
     origin: str
     first_row: int
+
+    @property
+    def column_names(self) -> list[object]:
+        if isinstance(self.frame, pa.Table):
+            return list(self.frame.column_names)
+        return list(self.frame.columns)
+
+    @property
+    def num_rows(self) -> int:
+        return self.frame.num_rows if isinstance(self.frame, pa.Table) else len(self.frame)
 
 
 def _magic(path: Path) -> bytes:
@@ -104,41 +124,87 @@ def read_path(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]:
         yield from _read_csv(path, label, chunk_rows)
 
 
-def _read_csv(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]:
-    # Everything as text, only empty cells missing: "NA" is a description, not a null.
+def rebatch(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
+    """Arrow batches of any size as tables of exactly ``rows`` rows (the last may be short).
+
+    Arrow's readers cut by bytes or row groups; callers number rows and size inserts by
+    ``chunk_rows``, so the stream is re-cut. Slicing and concatenating are zero-copy.
+    """
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    for batch in batches:
+        while batch.num_rows:
+            take = min(rows - held, batch.num_rows)
+            pending.append(batch.slice(0, take))
+            held += take
+            batch = batch.slice(take)
+            if held == rows:
+                yield pa.Table.from_batches(pending)
+                pending, held = [], 0
+    if held:
+        yield pa.Table.from_batches(pending)
+
+
+def _csv_header(path: Path, label: str) -> list[str]:
+    """The header row, parsed the way the data rows will be (quotes, BOM)."""
     try:
-        reader = pd.read_csv(
-            path,
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-            encoding="utf-8-sig",
-            chunksize=chunk_rows,
-        )
-        next_row = 1
-        with reader:
-            for frame in reader:
-                yield SourceChunk(frame, label, next_row)
-                next_row += len(frame)
-    except pd.errors.EmptyDataError as error:
-        raise SourceError("the file has no header and no rows", source=label) from error
-    except pd.errors.ParserError as error:
-        raise SourceError(f"malformed CSV: {error}", source=label) from error
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            header = next(csv.reader(handle), None)
     except UnicodeDecodeError as error:
         raise SourceError(
             f"not UTF-8 text ({error.reason} at byte {error.start}); is it really a CSV file?",
             source=label,
         ) from error
+    except csv.Error as error:
+        raise SourceError(f"malformed CSV header: {error}", source=label) from error
+    if not header or not any(name.strip() for name in header):
+        raise SourceError("the file has no header and no rows", source=label)
+    return header
+
+
+def _read_csv(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]:
+    header = _csv_header(path, label)
+    # Everything as text, only empty cells missing: "NA" is a description, not a null.
+    convert = pa_csv.ConvertOptions(
+        column_types=dict.fromkeys(header, pa.string()),
+        null_values=[""],
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=True,
+    )
+    parse = pa_csv.ParseOptions(newlines_in_values=True)  # quoted descriptions may wrap
+    try:
+        reader = pa_csv.open_csv(
+            path,
+            read_options=pa_csv.ReadOptions(block_size=_CSV_BLOCK_BYTES),
+            parse_options=parse,
+            convert_options=convert,
+        )
+        with reader:
+            next_row = 1
+            for table in rebatch(iter(reader), chunk_rows):
+                yield SourceChunk(table, label, next_row)
+                next_row += table.num_rows
+            if next_row == 1:  # a header alone: still a chunk, so missing columns are named
+                yield SourceChunk(reader.schema.empty_table(), label, 1)
+    except pa.ArrowInvalid as error:
+        message = str(error)
+        if "invalid UTF8" in message:
+            raise SourceError(
+                f"not UTF-8 text ({message}); is it really a CSV file?", source=label
+            ) from error
+        raise SourceError(f"malformed CSV: {message}", source=label) from error
 
 
 def _read_parquet(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]:
     try:
         parquet = pq.ParquetFile(path)
+        batches = parquet.iter_batches(batch_size=chunk_rows)
         next_row = 1
-        for batch in parquet.iter_batches(batch_size=chunk_rows):
-            frame = batch.to_pandas()
-            yield SourceChunk(frame, label, next_row)
-            next_row += len(frame)
+        for table in rebatch(batches, chunk_rows):
+            yield SourceChunk(table, label, next_row)
+            next_row += table.num_rows
+        if next_row == 1:
+            yield SourceChunk(parquet.schema_arrow.empty_table(), label, 1)
     except (pa.ArrowInvalid, OSError) as error:
         raise SourceError(f"corrupt parquet: {error}", source=label) from error
 

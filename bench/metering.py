@@ -1,0 +1,131 @@
+"""Where an orchestrated run's time goes: inside the engine, or around it.
+
+The benchmark needs two numbers per asset that the framework does not report: how long
+the engine itself worked for it (every statement of its staging, validation, publishing
+and checks), and how long the whole task took. The difference, summed, is the cost of
+orchestration: Prefect task runs and events, the IO manager's Python, thread hand-offs.
+
+Nothing here changes what the run does. :class:`MeteredTransport` wraps the real
+transport and times each call; :class:`MeteredWarehouse` is the real IO manager that
+additionally records which asset the calling thread is materializing, so a statement
+is charged to the right asset even with the resolver's thread pool. The engine runs one
+statement at a time anyway (chdb serializes calls per warehouse), so the meter does too,
+and its clock starts only once a call holds the engine: waiting for another asset's
+statement is not counted as work.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from io_managers import ClickHouseIOManager
+from io_managers.transport import EmbeddedTransport, Transport
+from orchestration.asset import AssetSpec
+from orchestration.context import AssetContext
+from orchestration.io_manager import MaterializeResult
+
+T = TypeVar("T")
+UNATTRIBUTED = "(setup)"
+
+
+class EngineClock:
+    """Engine seconds per asset, charged to the asset the calling thread works on."""
+
+    def __init__(self) -> None:
+        self._current = threading.local()
+        self._lock = threading.Lock()
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.statements: dict[str, int] = defaultdict(int)
+        #: perf_counter() when the first asset statement started / the last one ended.
+        self.first_started: float | None = None
+        self.last_finished: float | None = None
+
+    def working_on(self, key: str) -> None:
+        """From now on, this thread's statements belong to asset ``key``."""
+        self._current.key = key
+
+    def charge(self, started: float, finished: float) -> None:
+        """Record one statement that held the engine from ``started`` to ``finished``."""
+        key = getattr(self._current, "key", UNATTRIBUTED)
+        with self._lock:
+            self.seconds[key] += finished - started
+            self.statements[key] += 1
+            if key != UNATTRIBUTED:
+                if self.first_started is None:
+                    self.first_started = started
+                self.last_finished = finished
+
+    def reset(self) -> None:
+        """Forget everything measured so far (the warehouse set-up, say)."""
+        with self._lock:
+            self.seconds.clear()
+            self.statements.clear()
+            self.first_started = self.last_finished = None
+
+    def total(self) -> float:
+        return sum(self.seconds.values())
+
+
+class MeteredTransport:
+    """A transport that times every call it passes on (see the module docstring)."""
+
+    def __init__(self, inner: Transport, clock: EngineClock) -> None:
+        self._inner = inner
+        self._clock = clock
+        self._engine = threading.RLock()
+        self.authority = inner.authority
+        self.exclusive = inner.exclusive
+
+    def _timed(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        with self._engine:
+            started = time.perf_counter()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                self._clock.charge(started, time.perf_counter())
+
+    def command(self, sql: str) -> None:
+        self._timed(self._inner.command, sql)
+
+    def query_arrow(self, sql: str, *args: Any, **kwargs: Any) -> Any:
+        return self._timed(self._inner.query_arrow, sql, *args, **kwargs)
+
+    def iter_arrow(self, sql: str, batch_rows: int) -> Iterator[Any]:
+        # The engine is busy until the stream ends, so that whole time is engine time.
+        with self._engine:
+            started = time.perf_counter()
+            try:
+                yield from self._inner.iter_arrow(sql, batch_rows)
+            finally:
+                self._clock.charge(started, time.perf_counter())
+
+    def insert_arrow(self, table: str, data: Any, settings: Any) -> None:
+        self._timed(self._inner.insert_arrow, table, data, settings)
+
+    def raw(self, sql: str, fmt: str) -> bytes:
+        return self._timed(self._inner.raw, sql, fmt)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class MeteredWarehouse(ClickHouseIOManager):
+    """The embedded warehouse IO manager, charging engine time to the asset at hand.
+
+    Asset checks run on the same thread right after their asset's materialization, so
+    their statements are charged to that asset too.
+    """
+
+    def __init__(self, path: Path, clock: EngineClock) -> None:
+        transport = MeteredTransport(EmbeddedTransport(Path(path)), clock)
+        super().__init__(transport, description=f"chdb://{Path(path).resolve()}")
+        self.clock = clock
+
+    def materialize(self, spec: AssetSpec, context: AssetContext) -> MaterializeResult:
+        self.clock.working_on(spec.key)
+        return super().materialize(spec, context)
