@@ -201,7 +201,7 @@ def _write_source(workdir: Path, rows: int, seed: int, fmt: str) -> Path:
 
 
 def _child_environment(api_url: str | None, prefect_home: Path) -> dict[str, str]:
-    from bench.prefect_server import client_environment
+    from orchestration.prefect_server import client_environment
 
     if api_url is not None:
         env = client_environment(prefect_home, api_url)
@@ -348,7 +348,7 @@ def main() -> None:
             api_url = None
             prefect_home = workdir / "prefect-home"
             if not args.no_prefect:
-                from bench.prefect_server import running_prefect_server
+                from orchestration.prefect_server import running_prefect_server
 
                 server = stack.enter_context(running_prefect_server(prefect_home))
                 api_url = server.api_url

@@ -36,10 +36,10 @@ from orchestration.artifacts import (
     structure_lines,
 )
 from orchestration.graph import AssetGraph
+from orchestration.prefect_server import PrefectServer, running_prefect_server
 from orchestration.resolver import MaterializationPlan, RunReport, materialize, plan_materialization
 from tests.lineage_location import defs as lineage_defs
 from tests.memory_io import MemoryIOManager
-from tests.prefect_server import PrefectServer, running_prefect_server
 from tests.ui_browser import browser_page, colour_pixels
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,0 +1,186 @@
+"""A real ``prefect server start`` (API + UI) on a free loopback port, in its own sandbox.
+
+Why this ships with the package: runs that must be judged as a deployment sees them need
+a running server, not ``prefect_test_harness``. The benchmark times task runs whose state
+changes, logs and asset events all travel over HTTP into a server database; the UI tests
+open the V2 UI, which only ``prefect server start`` mounts. Both get the same server from
+here:
+
+* its own ``PREFECT_HOME`` (so its SQLite database and settings never touch the user's),
+  no telemetry, and a UI that calls this very port;
+* ``running_prefect_server`` yields only once ``/api/health`` answers and a read and a
+  write-path request have warmed it up, and on the way out stops the whole process group
+  (uvicorn and its workers too), however the caller ends;
+* a failed start raises ``PrefectServerError`` carrying the tail of the server's log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+STARTUP_TIMEOUT = 120.0
+HOST = "127.0.0.1"
+
+
+class PrefectServerError(RuntimeError):
+    """The server did not come up; carries the tail of its log so the cause is visible."""
+
+
+@dataclass(frozen=True)
+class PrefectServer:
+    """A running server: where it listens, its log, and its process id."""
+
+    url: str
+    log_path: Path
+    pid: int
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api"
+
+    @property
+    def ui_url(self) -> str:
+        """Base of the V2 UI (the React UI that renders Mermaid in markdown artifacts)."""
+        return f"{self.url}/v2"
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last ``lines`` lines of the server's log, for error messages."""
+        if not self.log_path.exists():
+            return "(no server log)"
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def peak_rss_mib(self) -> float | None:
+        """High-water resident memory of the server process (Linux ``VmHWM``), if known."""
+        try:
+            status = Path(f"/proc/{self.pid}/status").read_text()
+        except OSError:
+            return None
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return None
+
+
+def free_port() -> int:
+    """A port the OS just had free on loopback."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def _without_prefect_settings() -> dict[str, str]:
+    """This process's environment minus every ``PREFECT_*`` setting the caller may carry."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+
+
+def server_environment(home: Path, port: int) -> dict[str, str]:
+    """The server's environment: isolated home, no telemetry, UI calling this very port."""
+    env = _without_prefect_settings()
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_SERVER_API_HOST=HOST,
+        PREFECT_SERVER_API_PORT=str(port),
+        # The UI reads its API address from /ui-settings; without this it would call :4200.
+        PREFECT_UI_API_URL=f"http://{HOST}:{port}/api",
+        PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT="false",
+        PREFECT_LOGGING_LEVEL="WARNING",
+    )
+    return env
+
+
+def client_environment(home: Path, api_url: str) -> dict[str, str]:
+    """Environment for a process that runs flows against the server (and nothing else)."""
+    env = _without_prefect_settings()
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_API_URL=api_url,
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+    )
+    return env
+
+
+def _healthy(api_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _warm_up(api_url: str) -> None:
+    """One read and one write-path request, so the first real request meets a warm server.
+
+    A fresh server answers its first database-backed requests slowly (lazy imports,
+    connection set-up, ~0.5 s); a server that has been running does not.
+    """
+    for path, body in (("/admin/version", None), ("/flows/filter", b"{}")):
+        request = urllib.request.Request(
+            f"{api_url}{path}",
+            data=body,
+            headers={"Content-Type": "application/json"},
+            method="POST" if body is not None else "GET",
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            response.read()
+
+
+@contextlib.contextmanager
+def running_prefect_server(home: Path, timeout: float = STARTUP_TIMEOUT) -> Iterator[PrefectServer]:
+    """Start the server under ``home``; yield once healthy and warm; always stop it."""
+    home.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log_path = home / "server.log"
+    command = [sys.executable, "-m", "prefect", "server", "start"]
+    command += ["--host", HOST, "--port", str(port)]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            env=server_environment(home, port),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: stopping it stops its workers
+        )
+    server = PrefectServer(url=f"http://{HOST}:{port}", log_path=log_path, pid=process.pid)
+    try:
+        deadline = time.monotonic() + timeout
+        while not _healthy(server.api_url):
+            if process.poll() is not None:
+                raise PrefectServerError(
+                    f"prefect server exited with {process.returncode}:\n{server.log_tail()}"
+                )
+            if time.monotonic() > deadline:
+                raise PrefectServerError(
+                    f"prefect server not healthy after {timeout:.0f} s:\n{server.log_tail()}"
+                )
+            time.sleep(0.25)
+        _warm_up(server.api_url)
+        yield server
+    finally:
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the server's process group, then SIGKILL it if it lingers."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
