@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pandera.pandas as pa
-from pandera.typing import Int32, Series, UInt64
+from pandera.typing import Series, UInt64
 
-from schemas.types import UUID, Money
+from schemas.marts import FactSales
 
 
 class _QualityConfig:
@@ -13,36 +13,18 @@ class _QualityConfig:
     ordered = True
 
 
-class AnomalyCustomerInvoices(pa.DataFrameModel):
-    """``quality.anomaly_customer_invoices``: sale lines whose customer is unknown."""
+class AnomalyCustomerInvoices(FactSales):
+    """``quality.anomaly_customer_invoices``: sale lines whose customer is unknown.
 
-    sale_id: Series[UUID] = pa.Field(unique=True)
-    invoice_no: Series[str] = pa.Field(str_matches=r"^[0-9]+$")
-    product_key: Series[UUID]
-    customer_key: Series[UUID]
-    time_key: Series[UUID]
-    country_key: Series[UUID]
-    quantity: Series[Int32] = pa.Field(ge=0)
-    unit_price: Series[Money]
-    total_amount: Series[Money]
-
-    Config = _QualityConfig
+    A subset of ``marts.Fact_Sales`` rows, so it shares that table's columns and checks.
+    """
 
 
-class AnomalyInvoice(pa.DataFrameModel):
-    """``quality.anomaly_invoice``: sale lines with unit_price <= 0 or quantity > 1000."""
+class AnomalyInvoice(FactSales):
+    """``quality.anomaly_invoice``: sale lines with unit_price <= 0 or quantity > 1000.
 
-    sale_id: Series[UUID] = pa.Field(unique=True)
-    invoice_no: Series[str] = pa.Field(str_matches=r"^[0-9]+$")
-    product_key: Series[UUID]
-    customer_key: Series[UUID]
-    time_key: Series[UUID]
-    country_key: Series[UUID]
-    quantity: Series[Int32] = pa.Field(ge=0)
-    unit_price: Series[Money]
-    total_amount: Series[Money]
-
-    Config = _QualityConfig
+    A subset of ``marts.Fact_Sales`` rows, so it shares that table's columns and checks.
+    """
 
 
 class DataQuality(pa.DataFrameModel):
