@@ -10,13 +10,10 @@ one table row per asset with its rows, seconds, status and error.
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING
 from uuid import UUID
 
 from orchestration.lineage import NOT_SELECTED, to_mermaid
-
-if TYPE_CHECKING:
-    from orchestration.resolver import MaterializationPlan, RunReport
+from orchestration.run_report import MaterializationPlan, RunReport
 
 LINEAGE_ARTIFACT_KEY = "asset-lineage"
 _ERROR_CHARS = 300

@@ -30,7 +30,8 @@ from orchestration.cli_options import (
     open_warehouse,
 )
 from orchestration.lineage import render_lineage
-from orchestration.resolver import DEFAULT_CONCURRENCY, AssetOutcome, RunReport
+from orchestration.resolver import DEFAULT_CONCURRENCY
+from orchestration.run_report import AssetOutcome, RunReport
 
 app = typer.Typer(
     name="pipeline",

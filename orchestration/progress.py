@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from orchestration.resolver import AssetOutcome
+from orchestration.run_report import AssetOutcome
 
 _MARKS = {"materialized": "[green]✓[/]", "failed": "[bold red]✗[/]", "skipped": "[yellow]-[/]"}
 

@@ -14,19 +14,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from orchestration.artifacts import publish_lineage_artifact
 from orchestration.asset import AssetSpec
-from orchestration.checks import AssetCheckError, AssetCheckResult, evaluate_checks
+from orchestration.checks import AssetCheckError, evaluate_checks
 from orchestration.context import AssetContext
 from orchestration.graph import AssetGraph
 from orchestration.io_manager import IOManager, MaterializeResult
+from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
 
-Status = Literal["materialized", "failed", "skipped"]
-ProgressCallback = Callable[["AssetOutcome"], None]
+ProgressCallback = Callable[[AssetOutcome], None]
 
 DEFAULT_CONCURRENCY = 4
 
@@ -45,59 +44,6 @@ class MissingUpstreamError(RuntimeError):
 
 class UnknownIOManagerError(LookupError):
     """An asset names an IO manager that the run was not given."""
-
-
-@dataclass
-class AssetOutcome:
-    """What happened to one selected asset in a run."""
-
-    key: str
-    table: str
-    status: Status
-    seconds: float = 0.0
-    result: MaterializeResult | None = None
-    error: str | None = None
-    failed_upstream: tuple[str, ...] = ()
-    checks: tuple[AssetCheckResult, ...] = ()
-
-    @property
-    def rows(self) -> int | None:
-        return self.result.rows if self.result else None
-
-
-@dataclass
-class RunReport:
-    """Every selected asset's outcome, in topological order."""
-
-    outcomes: list[AssetOutcome]
-    flow_run_id: str | None = None
-    seconds: float = 0.0
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return all(o.status == "materialized" for o in self.outcomes)
-
-    def by_status(self, status: Status) -> list[AssetOutcome]:
-        return [o for o in self.outcomes if o.status == status]
-
-    def summary(self) -> str:
-        counts = {s: len(self.by_status(s)) for s in ("materialized", "failed", "skipped")}
-        return ", ".join(f"{n} {s}" for s, n in counts.items() if n or s == "materialized")
-
-
-@dataclass(frozen=True)
-class MaterializationPlan:
-    """The selected assets and the unselected upstream assets they read."""
-
-    graph: AssetGraph
-    selected: list[AssetSpec]
-    external: list[AssetSpec]
-    selection: str | None = None
-
-    @property
-    def selected_keys(self) -> set[str]:
-        return {spec.key for spec in self.selected}
 
 
 def plan_materialization(graph: AssetGraph, selection: str | None) -> MaterializationPlan:
@@ -202,7 +148,8 @@ def _asset_task(
     load_datetime: datetime,
 ) -> Any:
     """A Prefect materializing task that computes and publishes one asset."""
-    from prefect.assets import add_asset_metadata, materialize
+    from prefect.assets import add_asset_metadata
+    from prefect.assets import materialize as materializing_task
     from prefect.cache_policies import NO_CACHE
     from prefect.runtime import flow_run
 
@@ -261,7 +208,7 @@ def _asset_task(
             raise failure
         return result
 
-    return materialize(
+    return materializing_task(
         target,
         asset_deps=upstream,
         name=spec.key,

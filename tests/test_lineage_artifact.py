@@ -18,7 +18,8 @@ from orchestration.artifacts import (
 )
 from orchestration.io_manager import MaterializeResult
 from orchestration.lineage import to_mermaid
-from orchestration.resolver import AssetOutcome, RunReport, plan_materialization
+from orchestration.resolver import plan_materialization
+from orchestration.run_report import AssetOutcome, RunReport
 from tests.lineage_location import defs
 
 SELECTION = "key:fact_sales+"

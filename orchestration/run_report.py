@@ -1,0 +1,72 @@
+"""What a run decides and what it produced: the plan, each asset's outcome, the report.
+
+Plain data shared by the resolver (which fills it), the lineage artifact and the CLI
+(which render it). Kept apart from the Prefect executor so that rendering a report never
+imports the code that runs one, and the two cannot import each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from orchestration.asset import AssetSpec
+from orchestration.checks import AssetCheckResult
+from orchestration.graph import AssetGraph
+from orchestration.io_manager import MaterializeResult
+
+Status = Literal["materialized", "failed", "skipped"]
+STATUSES: tuple[Status, ...] = ("materialized", "failed", "skipped")
+
+
+@dataclass(frozen=True)
+class MaterializationPlan:
+    """The selected assets and the unselected upstream assets they read."""
+
+    graph: AssetGraph
+    selected: list[AssetSpec]
+    external: list[AssetSpec]
+    selection: str | None = None
+
+    @property
+    def selected_keys(self) -> set[str]:
+        return {spec.key for spec in self.selected}
+
+
+@dataclass
+class AssetOutcome:
+    """What happened to one selected asset in a run."""
+
+    key: str
+    table: str
+    status: Status
+    seconds: float = 0.0
+    result: MaterializeResult | None = None
+    error: str | None = None
+    failed_upstream: tuple[str, ...] = ()
+    checks: tuple[AssetCheckResult, ...] = ()
+
+    @property
+    def rows(self) -> int | None:
+        return self.result.rows if self.result else None
+
+
+@dataclass
+class RunReport:
+    """Every selected asset's outcome, in topological order."""
+
+    outcomes: list[AssetOutcome]
+    flow_run_id: str | None = None
+    seconds: float = 0.0
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(o.status == "materialized" for o in self.outcomes)
+
+    def by_status(self, status: Status) -> list[AssetOutcome]:
+        return [o for o in self.outcomes if o.status == status]
+
+    def summary(self) -> str:
+        counts = {s: len(self.by_status(s)) for s in STATUSES}
+        return ", ".join(f"{n} {s}" for s, n in counts.items() if n or s == "materialized")
