@@ -4,23 +4,33 @@ Not a server to run anything on. It exists so the server backend (clickhouse-con
 HTTP) can be exercised end to end on a machine without ClickHouse: every statement is
 executed by the real ClickHouse engine in chdb; only the HTTP framing is reimplemented,
 and only as much of it as clickhouse-connect uses (query in the URL or body, settings as
-URL parameters, ``FORMAT``, compressed insert bodies, basic auth, error headers). CI runs
-the server suite against a real ``clickhouse/clickhouse-server`` container instead.
+URL parameters, ``FORMAT``, compressed insert bodies, basic auth, error headers).
 
-    python -m tests.chdb_http_server --port 18123 --path /tmp/chdb-server --password secret &
-    export CLICKHOUSE_TEST_URL=clickhouse://default:secret@127.0.0.1:18123/
-    pytest tests/test_io_materialize.py
+The test session starts one (``clickhouse_test_url`` in tests/conftest.py) unless
+``CLICKHOUSE_TEST_URL`` names a real server, as the GitHub workflow's
+``clickhouse/clickhouse-server`` container does. By hand:
+
+    python -m tests.chdb_http_server --port 18123 --path /tmp/chdb-server --password secret
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import re
+import subprocess
+import sys
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, urlsplit
+from pathlib import Path
+from urllib.parse import parse_qsl, quote, urlsplit
+
+REPO = Path(__file__).resolve().parents[1]
+#: The stand-in's password for tests: characters that must survive URL quoting.
+TEST_PASSWORD = "stand-in p@ss"
 
 #: URL parameters that are HTTP-interface controls, not settings for the statement.
 _CONTROL_PARAMS = {
@@ -216,6 +226,37 @@ def serve(port: int, path: str, user: str, password: str) -> ThreadingHTTPServer
     """Start the stand-in on 127.0.0.1:``port`` (0 picks one); call ``serve_forever``."""
     engine = _Engine(path, user, password)
     return ThreadingHTTPServer(("127.0.0.1", port), make_handler(engine))
+
+
+@contextlib.contextmanager
+def running_stand_in(path: Path, password: str = TEST_PASSWORD) -> Iterator[int]:
+    """Run the stand-in in its own process (chdb allows one data directory per process).
+
+    Yields its port once it listens; stops it on the way out.
+    """
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.chdb_http_server", "--port", "0",
+         "--path", str(path), "--password", password],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if "listening on" not in line:
+            process.wait(timeout=30)
+            raise RuntimeError(f"the chdb stand-in did not start: {line}{process.stdout.read()}")
+        yield int(line.rsplit(":", 1)[1])
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def stand_in_url(port: int, password: str = TEST_PASSWORD) -> str:
+    """The warehouse URL of a stand-in on ``port``."""
+    return f"clickhouse://default:{quote(password, safe='')}@127.0.0.1:{port}/"
 
 
 def main() -> None:

@@ -1,8 +1,10 @@
-"""Session-wide fixtures: one real (temporary) Prefect server for the whole test run."""
+"""Session-wide fixtures: one real (temporary) Prefect server and one ClickHouse HTTP
+endpoint for the whole test run, each started once since each start costs seconds."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 
@@ -17,6 +19,26 @@ def prefect_server():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(scope="session")
+def chdb_stand_in(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of the chdb-backed ClickHouse HTTP stand-in (tests/chdb_http_server.py)."""
+    from tests.chdb_http_server import running_stand_in, stand_in_url
+
+    with running_stand_in(tmp_path_factory.mktemp("chdb-stand-in")) as port:
+        yield stand_in_url(port)
+
+
+@pytest.fixture(scope="session")
+def clickhouse_test_url(request: pytest.FixtureRequest) -> str:
+    """The server backend's tests run here: ``CLICKHOUSE_TEST_URL``, else the stand-in.
+
+    So the server variants run on every machine; CI points the variable at a real server.
+    """
+    from tests.io_helpers import SERVER_URL_ENV
+
+    return os.environ.get(SERVER_URL_ENV) or request.getfixturevalue("chdb_stand_in")
 
 
 @pytest.fixture(scope="session", autouse=True)

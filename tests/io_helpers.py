@@ -2,14 +2,15 @@
 
 chdb runs one warehouse directory per process, so every embedded warehouse opened here
 is closed when its test ends; a test that needs another directory must do the same.
-The server backend runs only when ``CLICKHOUSE_TEST_URL`` names a ClickHouse server
-(``clickhouse://user:password@host:8123/``); each test works in its own database there.
+The server backend runs against ``CLICKHOUSE_TEST_URL`` (a ClickHouse server,
+``clickhouse://user:password@host:8123/``) or, when it is unset, the chdb HTTP stand-in
+the session starts (the ``clickhouse_test_url`` fixture); each test works in its own
+database there.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -22,17 +23,7 @@ from orchestration.asset import AssetSpec
 from orchestration.context import AssetContext
 
 SERVER_URL_ENV = "CLICKHOUSE_TEST_URL"
-SERVER_SKIP_REASON = (
-    f"server backend: set {SERVER_URL_ENV}=clickhouse://user:password@host:8123/ "
-    "(a ClickHouse server the tests may create and drop databases on) to run this variant"
-)
-BACKENDS = [
-    "embedded",
-    pytest.param(
-        "server",
-        marks=pytest.mark.skipif(not os.environ.get(SERVER_URL_ENV), reason=SERVER_SKIP_REASON),
-    ),
-]
+BACKENDS = ["embedded", "server"]
 LOAD_DATETIME = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 
 #: Tables used by the materialization tests; ``{db}`` is each test's own database.
@@ -93,20 +84,22 @@ ORDER BY id;
 """
 
 
-def open_backend(kind: str, tmp_path: Path) -> ClickHouseIOManager:
-    """A warehouse of the given backend; the caller closes it."""
-    if kind == "embedded":
-        return ClickHouseIOManager.embedded(tmp_path / "warehouse")
-    return warehouse_from_env(os.environ[SERVER_URL_ENV])
-
-
 class Backend:
     """One backend for one test: its warehouse, re-openable, closed at the end."""
 
-    def __init__(self, kind: str, tmp_path: Path) -> None:
-        self.kind = kind
+    def __init__(self, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+        self.kind: str = request.param
         self.tmp_path = tmp_path
-        self.warehouse = open_backend(kind, tmp_path)
+        #: Where the server backend connects (a real server or the stand-in).
+        self.server_url = (
+            request.getfixturevalue("clickhouse_test_url") if self.kind == "server" else None
+        )
+        self.warehouse = self._open()
+
+    def _open(self) -> ClickHouseIOManager:
+        if self.server_url is None:
+            return ClickHouseIOManager.embedded(self.tmp_path / "warehouse")
+        return warehouse_from_env(self.server_url)
 
     def close(self) -> None:
         """Release the warehouse (the embedded engine lets one process in at a time)."""
@@ -114,7 +107,7 @@ class Backend:
 
     def reopen(self) -> ClickHouseIOManager:
         self.warehouse.close()
-        self.warehouse = open_backend(self.kind, self.tmp_path)
+        self.warehouse = self._open()
         return self.warehouse
 
 

@@ -147,7 +147,7 @@ def expected_from(*frames: pd.DataFrame) -> Expected:
 
 
 def read_real_sample(path: Path) -> pd.DataFrame:
-    """The shared 99-row real sample in generator layout, parsed independently."""
+    """The 99-row real sample (tests/fixtures) in generator layout, parsed independently."""
     frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     return pd.DataFrame(
         {

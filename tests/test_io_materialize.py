@@ -27,7 +27,6 @@ from pandera.typing import Series
 from io_managers import AssetValidationError, MaterializationError
 from tests.io_helpers import (
     BACKENDS,
-    SERVER_URL_ENV,
     Backend,
     apply_test_ddl,
     context,
@@ -48,7 +47,7 @@ class Numbers(pa.DataFrameModel):
 
 @pytest.fixture(params=BACKENDS)
 def backend(request, tmp_path):
-    backend = Backend(request.param, tmp_path)
+    backend = Backend(request, tmp_path)
     yield backend
     backend.close()
 
@@ -412,7 +411,7 @@ def test_insert_new_rerun_after_a_crash_between_staging_and_publish(backend, db)
         url = f"chdb://{backend.warehouse._transport.path}"
         backend.close()  # the crashing run needs the directory to itself
     else:
-        url = os.environ[SERVER_URL_ENV]
+        url = backend.server_url
 
     crashed = subprocess.run(
         [sys.executable, "-c", CRASHING_RUN, db],

@@ -16,7 +16,7 @@ from tests.io_helpers import BACKENDS, Backend, context, new_database_name, sql_
 
 @pytest.fixture(params=BACKENDS)
 def backend(request, tmp_path):
-    backend = Backend(request.param, tmp_path)
+    backend = Backend(request, tmp_path)
     yield backend
     backend.close()
 

@@ -2,18 +2,15 @@
 
 clickhouse-connect talks HTTP to ``tests/chdb_http_server.py``, which answers with the
 real ClickHouse engine in chdb (in its own process: chdb allows one warehouse per
-process). This keeps the HTTP code path (Arrow queries and streams, Arrow inserts, raw
-CSV, error translation, authentication) covered when ``CLICKHOUSE_TEST_URL`` is not set;
-the full suite on a real server runs in CI through that variable.
+process; the session's ``chdb_stand_in`` fixture). This keeps the HTTP code path (Arrow
+queries and streams, Arrow inserts, raw CSV, error translation, authentication) covered
+even when ``CLICKHOUSE_TEST_URL`` points the server suite at a real server, as in CI.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
-from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import urlsplit
 
 import pandas as pd
 import pandera.pandas as pa
@@ -29,39 +26,15 @@ from io_managers import (
 )
 from tests.io_helpers import apply_test_ddl, context, new_database_name, python_asset, sql_asset
 
-REPO = Path(__file__).resolve().parents[1]
-PASSWORD = "stand-in p@ss"
 
-
-@pytest.fixture(scope="module")
-def server_port(tmp_path_factory):
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.chdb_http_server", "--port", str(port),
-         "--path", str(tmp_path_factory.mktemp("server")), "--password", PASSWORD],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )  # fmt: skip
-    try:
-        line = process.stdout.readline()
-        assert "listening" in line, line + (process.stdout.read() if process.poll() else "")
-        yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+@pytest.fixture
+def server_port(chdb_stand_in):
+    return urlsplit(chdb_stand_in).port
 
 
 @pytest.fixture
-def warehouse(server_port):
-    with warehouse_from_env(
-        f"clickhouse://default:{quote(PASSWORD)}@127.0.0.1:{server_port}/"
-    ) as warehouse:
+def warehouse(chdb_stand_in):
+    with warehouse_from_env(chdb_stand_in) as warehouse:
         yield warehouse
 
 

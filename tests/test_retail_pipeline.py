@@ -31,9 +31,7 @@ from tests.retail_support import (
     write_source,
 )
 
-REAL_SAMPLE = (
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "online_retail_real_sample.csv"
-)
+REAL_SAMPLE = Path(__file__).resolve().parent / "fixtures" / "online_retail_real_sample.csv"
 FIRST_LOAD = utc(2024, 3, 1, 6, 0, 0)
 SECOND_LOAD = utc(2024, 3, 2, 6, 0, 0)
 DATABASES = ("quality", "marts", "vault", "raw")

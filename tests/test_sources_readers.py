@@ -21,9 +21,7 @@ from assets.sources import (
 from assets.sources.errors import redact_url
 from tests.retail_support import serve_directory, write_source
 
-REAL_SAMPLE = (
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "online_retail_real_sample.csv"
-)
+REAL_SAMPLE = Path(__file__).resolve().parent / "fixtures" / "online_retail_real_sample.csv"
 
 
 def load(source: str | Path, chunk_rows: int = 250_000) -> pd.DataFrame:
