@@ -22,7 +22,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import pyarrow as pa
 
+from io_managers import sql_analysis
 from io_managers.config import WarehouseConfig
 from io_managers.errors import (
     AssetValidationError,
@@ -56,7 +57,7 @@ from io_managers.validation import (
     run_validation,
     validate_pandas,
 )
-from orchestration.io_manager import IOManager, MaterializeResult
+from orchestration.io_manager import IOManager, MaterializeResult, TableReads
 
 if TYPE_CHECKING:
     from orchestration.asset import AssetSpec
@@ -206,6 +207,16 @@ class ClickHouseIOManager(IOManager):
         if not any(needs_text_projection(t) for t in columns.values()):
             return statement
         return f"SELECT {read_projection(columns, columns)} FROM ({statement})"
+
+    # ----------------------------------------------------------------- SQL analysis
+
+    def tables_read(self, sql: str) -> TableReads:
+        return sql_analysis.tables_read(sql)
+
+    def column_lineage(
+        self, sql: str, columns_of: Mapping[str, Sequence[str]]
+    ) -> dict[str, tuple[str, ...]]:
+        return sql_analysis.column_lineage(sql, columns_of)
 
     # ----------------------------------------------------------------- materialize
 

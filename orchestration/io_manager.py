@@ -8,7 +8,7 @@ stays behind this interface.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +29,22 @@ class MaterializeResult:
     columns: tuple[str, ...] = ()
     inserted_rows: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class SqlAnalysisError(ValueError):
+    """A SQL body cannot be analysed: it does not parse, or names what nothing provides."""
+
+
+@dataclass(frozen=True)
+class TableReads:
+    """What one SELECT reads, found by parsing it in the IO manager's SQL dialect.
+
+    ``tables`` are ``database.table`` names; ``table_functions`` the names of table
+    functions (``numbers``, ``url``, ...), which read no table an asset produces.
+    """
+
+    tables: tuple[str, ...] = ()
+    table_functions: tuple[str, ...] = ()
 
 
 class IOManager(ABC):
@@ -63,6 +79,25 @@ class IOManager(ABC):
             f"{type(self).__name__} cannot run SQL queries (query_arrow), so asset checks "
             "and SQL reads are unavailable on it; use a warehouse IO manager"
         )
+
+    def tables_read(self, sql: str) -> TableReads:
+        """The tables a SQL asset's SELECT reads, parsed in this IO manager's dialect.
+
+        The asset graph takes a SQL asset's upstream assets from here. A backend that
+        runs no SQL has no dialect, and says so.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot analyse SQL (tables_read)")
+
+    def column_lineage(
+        self, sql: str, columns_of: Mapping[str, Sequence[str]]
+    ) -> dict[str, tuple[str, ...]]:
+        """Each output column of a SELECT -> the ``database.table.column`` it is computed from.
+
+        ``columns_of`` gives the columns of every table the SELECT reads, so ``*`` and
+        unqualified names resolve. Implementations follow the contract of
+        :func:`io_managers.sql_analysis.column_lineage`.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot analyse SQL (column_lineage)")
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release connections; the default holds none."""

@@ -1,0 +1,156 @@
+"""What a ClickHouse SELECT reads: its upstream tables and, per output column, its sources.
+
+One parse with sqlglot's ClickHouse dialect serves both questions, so the asset graph
+(which tables an asset reads) and column lineage (which upstream columns each of its
+columns is computed from) can never disagree. The dialect is the warehouse's, so this
+lives with the warehouse; the framework reaches it through ``IOManager.tables_read`` and
+``IOManager.column_lineage``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+from sqlglot.lineage import Node, lineage
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.optimizer.scope import build_scope, traverse_scope
+from sqlglot.schema import MappingSchema
+
+from orchestration.io_manager import SqlAnalysisError, TableReads
+
+DIALECT = "clickhouse"
+#: Clauses that tune the engine or the output but never feed an output column.
+_NON_LINEAGE_CLAUSES = ("settings", "format")
+
+
+def parse_select(sql: str) -> exp.Query:
+    """The one SELECT in ``sql`` as a sqlglot tree; :class:`SqlAnalysisError` otherwise."""
+    try:
+        statements = [s for s in sqlglot.parse(sql, dialect=DIALECT) if s is not None]
+    except SqlglotError as exc:
+        raise SqlAnalysisError(f"SQL does not parse: {_first_line(exc)}") from None
+    if len(statements) != 1:
+        raise SqlAnalysisError(f"expected one SELECT, found {len(statements)} statements")
+    statement = statements[0]
+    if not isinstance(statement, exp.Query):
+        raise SqlAnalysisError(f"expected a SELECT, found {statement.key.upper()}")
+    return statement
+
+
+def tables_read(sql: str) -> TableReads:
+    """The tables and table functions a SELECT reads, each named once, sorted.
+
+    Tables are ``database.table`` as written (ClickHouse names are case-sensitive), from
+    every FROM, JOIN and subquery, including scalar and ``IN (SELECT ...)`` subqueries.
+    Names of CTEs and aliases are not tables and are left out. Table functions
+    (``numbers(10)``, ``url(...)``) are reported by function name in ``table_functions``:
+    they read no table an asset could produce. A table without a database raises
+    :class:`SqlAnalysisError`: which database it means depends on the session.
+    """
+    tables: set[str] = set()
+    functions: set[str] = set()
+    for scope in traverse_scope(parse_select(sql)):
+        for source in scope.sources.values():
+            if not isinstance(source, exp.Table):
+                continue  # a CTE or a derived table: its own scope is visited too
+            if not isinstance(source.this, exp.Identifier):
+                functions.add(_function_name(source.this))
+            elif not source.db:
+                raise SqlAnalysisError(
+                    f"table {source.name!r} has no database; write it as database.{source.name}"
+                )
+            else:
+                tables.add(f"{source.db}.{source.name}")
+    return TableReads(tables=tuple(sorted(tables)), table_functions=tuple(sorted(functions)))
+
+
+def column_lineage(sql: str, columns_of: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:
+    """For each output column of a SELECT, the upstream columns its value is computed from.
+
+    Contract (what the lineage display relies on):
+
+    - keys are the SELECT's output column names, in output order (for ``UNION ALL``, the
+      first branch's names; sources are merged over all branches by position);
+    - each value is the sorted, distinct ``database.table.column`` names of upstream table
+      columns the output column's expression reads, followed through CTEs, derived tables
+      and aliases; ``*`` and unqualified columns are resolved with ``columns_of``;
+    - a value is empty when no table column feeds the output: a literal, ``now()``,
+      ``count()``, or a column of a table function;
+    - ``columns_of`` maps every table the SELECT reads (``database.table``) to its column
+      names; a table missing from it, a column no table has, or a ``*`` that cannot be
+      expanded raises :class:`SqlAnalysisError` naming it, never a partial answer.
+
+    Only what feeds the value counts: columns read by WHERE, JOIN ... ON, GROUP BY or
+    ORDER BY alone are not sources of any output column.
+    """
+    tree = parse_select(sql)
+    reads = tables_read(sql)
+    unknown = [table for table in reads.tables if table not in columns_of]
+    if unknown:
+        raise SqlAnalysisError(f"columns of {', '.join(unknown)} are not known")
+    _drop_non_lineage_clauses(tree)
+    schema = _schema(columns_of)
+    try:
+        qualified = qualify(
+            tree, dialect=DIALECT, schema=schema, validate_qualify_columns=True, identify=False
+        )
+        scope = build_scope(qualified)
+        nodes = lineage(None, qualified, schema=schema, dialect=DIALECT, scope=scope)
+    except SqlglotError as exc:
+        raise SqlAnalysisError(f"cannot resolve the SELECT's columns: {_first_line(exc)}") from None
+    result: dict[str, tuple[str, ...]] = {}
+    for name, node in nodes.items():
+        if name == "*":
+            raise SqlAnalysisError("a * in the SELECT cannot be expanded to columns")
+        result[name] = tuple(sorted(_source_columns(node, columns_of)))
+    return result
+
+
+def _drop_non_lineage_clauses(tree: exp.Query) -> None:
+    """Remove SETTINGS, FORMAT and LIMIT ... BY, which choose rows or tune the engine.
+
+    ClickHouse lets them name output aliases (``LIMIT 1 BY key, HASH_DIFF``) and parses
+    ``SETTINGS name = value`` as comparisons; a resolver following standard SQL scoping
+    would report those names as unknown columns, though they feed no output column.
+    """
+    for select in tree.find_all(exp.Select):
+        for clause in _NON_LINEAGE_CLAUSES:
+            select.set(clause, None)
+        limit = select.args.get("limit")
+        if isinstance(limit, exp.Limit) and limit.expressions:
+            select.set("limit", None)
+
+
+def _source_columns(node: Node, columns_of: Mapping[str, Sequence[str]]) -> set[str]:
+    sources: set[str] = set()
+    for step in node.walk():
+        table = step.expression
+        if not isinstance(table, exp.Table) or not isinstance(table.this, exp.Identifier):
+            continue  # an intermediate expression, or a table function's column
+        column = sqlglot.parse_one(step.name, into=exp.Column).name
+        qualified = f"{table.db}.{table.name}"
+        if column == "*" or column not in columns_of[qualified]:
+            raise SqlAnalysisError(f"column {column!r} is not a column of {qualified}")
+        sources.add(f"{qualified}.{column}")
+    return sources
+
+
+def _schema(columns_of: Mapping[str, Sequence[str]]) -> MappingSchema:
+    """``columns_of`` as a sqlglot schema; column types do not matter for lineage."""
+    schema = MappingSchema(dialect=DIALECT)
+    for table, columns in columns_of.items():
+        schema.add_table(table, dict.fromkeys(columns, "String"), dialect=DIALECT)
+    return schema
+
+
+def _function_name(call: exp.Expression) -> str:
+    if isinstance(call, exp.Anonymous):
+        return str(call.this)
+    return call.sql_name().lower() if isinstance(call, exp.Func) else call.key
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
