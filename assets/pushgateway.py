@@ -82,15 +82,24 @@ def _path_segment(name: str, value: str) -> str:
     return f"{name}/{quote(value, safe='')}"
 
 
+def gateway_url(gateway: str) -> str:
+    """``gateway`` with ``http://`` when it has no scheme: ``host:port`` is the form
+    prometheus_client documents (and accepts), so users write it."""
+    gateway = gateway.strip()
+    return gateway if "://" in gateway else f"http://{gateway}"
+
+
 def group_url(gateway: str, job: str, grouping: Mapping[str, str]) -> tuple[str, str]:
     """The push URL without credentials, and the same URL redacted for messages."""
     for label in grouping:
         if not _LABEL_NAME.match(label):
             raise ValueError(f"invalid Prometheus label name {label!r}")
-    parts = urlsplit(gateway.strip())
+    gateway = gateway_url(gateway)
+    parts = urlsplit(gateway)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise PushgatewayError(
-            f"PUSHGATEWAY_URL must be an http(s) URL such as http://localhost:9091, "
+            "PUSHGATEWAY_URL must be host:port or an http(s) URL such as "
+            f"http://localhost:9091, "
             f"got {redact_url(gateway)!r}"
         )
     segments = [_path_segment("job", job)]
@@ -115,7 +124,7 @@ def push(
     reached or answers with an error status.
     """
     url, shown = group_url(gateway, job, grouping)
-    parts = urlsplit(gateway.strip())
+    parts = urlsplit(gateway_url(gateway))
     auth = (
         httpx.BasicAuth(parts.username or "", parts.password or "")
         if parts.username is not None

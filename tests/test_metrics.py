@@ -273,8 +273,18 @@ def test_a_gateway_refusing_the_push_is_a_clear_error(pushgateway):
         push(f"{pushgateway}/not-a-gateway", JOB, {"source": "x"}, [Gauge("g", 1.0)])
 
 
+def test_a_host_and_port_without_scheme_is_a_gateway_over_http(pushgateway):
+    """``host:port`` is the form prometheus_client documents, so users write it."""
+    host_port = pushgateway.removeprefix("http://")
+    shown = push(host_port, JOB, {"source": "host-port"}, [Gauge("latest_sales_volume", 7.0)])
+    assert shown.startswith(f"http://{host_port}/metrics/job/{JOB}")
+    assert gateway_gauges(pushgateway, "host-port") == {"latest_sales_volume": 7.0}
+
+
 def test_pushgateway_url_must_be_http():
-    with pytest.raises(PushgatewayError, match=r"must be an http\(s\) URL.*ftp://u:\*\*\*@h"):
+    with pytest.raises(
+        PushgatewayError, match=r"must be host:port or an http\(s\) URL.*ftp://u:\*\*\*@h"
+    ):
         push("ftp://u:pw@h/", JOB, {}, [Gauge("g", 1.0)])
 
 
