@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from assets.sources import describe_source, read_source, resolve_source
+from assets.sources.fingerprint import source_fingerprint
 from assets.sql import OWNERS, hash_key, layer_tags, load_datetime
 from orchestration.asset import asset, sql_asset
 from orchestration.context import AssetContext
@@ -19,6 +20,7 @@ from schemas.raw import OnlineRetails, PsaOnlineRetails
     schema=OnlineRetails,
     tags={**layer_tags("raw"), "role": "ingest"},
     owners=OWNERS,
+    fingerprint=source_fingerprint,
 )
 def raw_online_retails(context: AssetContext) -> Iterator[pa.Table]:
     """The Online Retail source as loaded, one row per source row, streamed in chunks.

@@ -44,6 +44,12 @@ class AssetSpec:
     ``write_mode`` says how a materialization is published: ``replace`` swaps the whole
     table atomically; ``insert_new`` (Data Vault) appends only rows whose ``unique_key``
     is not yet in the table, so reruns are idempotent.
+
+    ``code_version`` overrides the version derived from the body (see
+    :mod:`orchestration.code_version`), for a Python asset whose behaviour lives in helpers.
+    ``fingerprint`` is for assets that read a source outside the warehouse: given the run's
+    parameters it returns a short text that changes when the source does (see
+    :mod:`orchestration.fingerprint`), so the asset is stale when its source changed.
     """
 
     key: str
@@ -60,6 +66,8 @@ class AssetSpec:
     write_mode: WriteMode = "replace"
     unique_key: tuple[str, ...] = ()
     checks: tuple[AssetCheck, ...] = ()
+    code_version: str | None = None
+    fingerprint: Callable[[Mapping[str, Any]], str] | None = None
 
     def __post_init__(self) -> None:
         if not _KEY_PATTERN.match(self.key):
@@ -136,6 +144,8 @@ def asset(
     write_mode: WriteMode = "replace",
     unique_key: Iterable[str] = (),
     checks: Iterable[AssetCheck] = (),
+    code_version: str | None = None,
+    fingerprint: Callable[[Mapping[str, Any]], str] | None = None,
 ) -> Callable[[Callable[..., Any]], AssetSpec]:
     """Declare an asset from a function; its name is the key unless ``key`` is given.
 
@@ -159,6 +169,8 @@ def asset(
             write_mode=write_mode,
             unique_key=tuple(unique_key),
             checks=tuple(checks),
+            code_version=code_version,
+            fingerprint=fingerprint,
         )
         return register(spec)
 

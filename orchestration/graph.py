@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import networkx as nx
 
@@ -92,13 +92,18 @@ class AssetGraph:
         outside = {dep for key in selected for dep in self.specs[key].deps} - selected
         return self.topological(outside)
 
-    def select(self, expression: str | None) -> list[AssetSpec]:
+    def select(
+        self,
+        expression: str | None,
+        states: Callable[[], Mapping[str, str]] | None = None,
+    ) -> list[AssetSpec]:
         """Assets matching a Dagster-style selection expression, in dependency order.
 
-        ``None`` or ``"*"`` selects everything.
+        ``None`` or ``"*"`` selects everything; ``states`` answers ``status:`` (see
+        :class:`orchestration.asset_state.StateBook`).
         """
         if expression is None:
             return list(self)
         from orchestration.selection import select_keys
 
-        return self.topological(select_keys(self.dag, expression))
+        return self.topological(select_keys(self.dag, expression, states))

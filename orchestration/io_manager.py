@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from orchestration.asset import AssetSpec
     from orchestration.context import AssetContext
+    from orchestration.history import MaterializationHistory
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,16 @@ class IOManager(ABC):
         :func:`io_managers.sql_analysis.column_lineage`.
         """
         raise NotImplementedError(f"{type(self).__name__} cannot analyse SQL (column_lineage)")
+
+    def history(self) -> MaterializationHistory | None:
+        """Where this backend keeps materialization history; ``None``: it keeps none, so its
+        assets are always ``missing`` and every run rebuilds them."""
+        return None
+
+    def table_definitions(self, tables: Sequence[str]) -> dict[str, str]:
+        """The engine's own definition (DDL) of each given table that exists, so a changed
+        table definition changes its asset's code version; the default knows none."""
+        return {}
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release connections; the default holds none."""

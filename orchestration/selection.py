@@ -34,7 +34,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import networkx as nx
@@ -42,8 +42,10 @@ import networkx as nx
 __all__ = [
     "EmptySelectionError",
     "SelectionSyntaxError",
+    "StatusUnavailableError",
     "parse_selection",
     "select_keys",
+    "uses_status",
 ]
 
 
@@ -82,6 +84,20 @@ class EmptySelectionError(ValueError):
         return f"{message}: {self.detail}" if self.detail else message
 
 
+class StatusUnavailableError(ValueError):
+    """``status:`` was used where no materialization history is at hand."""
+
+    def __init__(self, expression: str) -> None:
+        self.expression = expression
+        super().__init__(expression)
+
+    def __str__(self) -> str:
+        return (
+            f"asset selection {self.expression!r} uses status:, which needs the warehouse's "
+            "materialization history; pipeline list, status, plan and materialize read it"
+        )
+
+
 # --------------------------------------------------------------------------- tokens
 
 # Token kinds are the ANTLR lexer's symbolic names.
@@ -93,14 +109,16 @@ _OPERATOR_KEYWORDS = {
     "not": "NOT",
     "NOT": "NOT",
 }
-_SUPPORTED_ATTRIBUTES = ("key", "group", "tag")
+_SUPPORTED_ATTRIBUTES = ("key", "group", "tag", "status")
+#: What ``status:`` takes: the states of :mod:`orchestration.staleness`. (Dagster's own
+#: status values describe its run history, which this project does not have.)
+STATUS_VALUES = ("stale", "missing", "fresh")
 # Attributes Dagster's grammar knows but our graph carries no data for.
 _UNSUPPORTED_ATTRIBUTES = (
     "owner",
     "kind",
     "is",
     "code_location",
-    "status",
     "column",
     "table_name",
     "column_tag",
@@ -221,6 +239,13 @@ class Tag:
 
 
 @dataclass(frozen=True)
+class Status:
+    """``status:stale|missing|fresh``: assets in that state (see ``orchestration.staleness``)."""
+
+    state: str
+
+
+@dataclass(frozen=True)
 class Unsupported:
     """An attribute of Dagster's grammar this graph has no data for."""
 
@@ -280,6 +305,7 @@ Selection = (
     | KeyPattern
     | Group
     | Tag
+    | Status
     | Unsupported
     | Not
     | And
@@ -429,6 +455,18 @@ class _Parser:
             self._advance()
             self._expect_after_keyword(token, "COLON", "':'")
             return Group(self._value())
+        if token.kind == "STATUS":
+            self._advance()
+            self._expect_after_keyword(token, "COLON", "':'")
+            value_token = self._current
+            value = self._value()
+            if value not in STATUS_VALUES:
+                raise _GrammarError(
+                    value_token.position,
+                    f"unknown status {value_token.text!r}: status: takes "
+                    f"{', '.join(STATUS_VALUES[:-1])} or {STATUS_VALUES[-1]}",
+                )
+            return Status(value)
         if token.text in _UNSUPPORTED_ATTRIBUTES and token.kind == token.text.upper():
             self._advance()
             self._expect_after_keyword(token, "COLON", "':'")
@@ -570,9 +608,23 @@ def _traverse(dag: nx.DiGraph, start: set[str], depth: int | None, *, upstream: 
     return reached
 
 
+StateProvider = Callable[[], Mapping[str, str]]
+
+
 class _Evaluator:
-    def __init__(self, dag: nx.DiGraph) -> None:
+    def __init__(self, dag: nx.DiGraph, expression: str, states: StateProvider | None) -> None:
         self._dag = dag
+        self._expression = expression
+        self._states = states
+        self._known_states: Mapping[str, str] | None = None
+
+    def _state_of(self) -> Mapping[str, str]:
+        """Asset states, asked for once and only when the expression uses ``status:``."""
+        if self._known_states is None:
+            if self._states is None:
+                raise StatusUnavailableError(self._expression)
+            self._known_states = self._states()
+        return self._known_states
 
     def evaluate(self, selection: Selection) -> set[str]:
         dag = self._dag
@@ -591,6 +643,9 @@ class _Evaluator:
                 return {
                     node for node, tags in dag.nodes(data="tags") if (tags or {}).get(key) == value
                 }
+            case Status(state):
+                states = self._state_of()
+                return {key for key in dag.nodes if states.get(key) == state}
             case Not(child):
                 return set(dag.nodes) - self.evaluate(child)
             case And(left, right):
@@ -625,22 +680,34 @@ def _missing_names(dag: nx.DiGraph, selection: Selection) -> str:
     return "; ".join(notes)
 
 
-def select_keys(dag: nx.DiGraph, expression: str) -> frozenset[str]:
+def uses_status(selection: Selection) -> bool:
+    """Whether evaluating ``selection`` needs the assets' states."""
+    return any(isinstance(node, Status) for node in _walk(selection))
+
+
+def select_keys(
+    dag: nx.DiGraph, expression: str, states: StateProvider | None = None
+) -> frozenset[str]:
     """The asset keys of ``dag`` that ``expression`` selects, as Dagster resolves it.
 
     ``dag`` has asset keys as nodes (attributes ``group: str`` and ``tags: dict``) and
     edges from upstream to downstream. A bare name is ``key:NAME`` (the one deliberate
-    difference from Dagster, see the module docstring). Raises
-    :class:`SelectionSyntaxError` for invalid syntax and :class:`EmptySelectionError`
-    when nothing matches, naming any key that is not an asset.
+    difference from Dagster, see the module docstring). ``states`` gives each asset's
+    state for ``status:`` (called at most once, and only if the expression uses it).
+
+    Raises :class:`SelectionSyntaxError` for invalid syntax and :class:`EmptySelectionError`
+    when nothing matches, naming any key that is not an asset. An expression with
+    ``status:`` may select nothing: "nothing is stale" is an answer, not a mistake.
     """
     selection = parse_selection(expression)
     try:
-        selected = _Evaluator(dag).evaluate(selection)
+        selected = _Evaluator(dag, expression, states).evaluate(selection)
     except RecursionError:
         raise SelectionSyntaxError(
             expression, 0, "the expression has too many terms to evaluate"
         ) from None
     if not selected:
-        raise EmptySelectionError(expression, _missing_names(dag, selection))
+        missing = _missing_names(dag, selection)
+        if missing or not uses_status(selection):
+            raise EmptySelectionError(expression, missing)
     return frozenset(selected)

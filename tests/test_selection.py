@@ -474,7 +474,7 @@ def test_keyword_where_a_name_is_expected_suggests_quotes(dag):
 
 @pytest.mark.parametrize(
     ("expression", "position"),
-    [("owner:team_a", 0), ("group:vault and kind:sql", 16), ("not status:missing", 4)],
+    [("owner:team_a", 0), ("group:vault and kind:sql", 16), ("not code_location:x", 4)],
 )
 def test_unsupported_attribute_is_rejected_at_its_position(expression, position):
     with pytest.raises(SelectionSyntaxError, match="unsupported attribute") as error:

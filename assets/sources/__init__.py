@@ -35,6 +35,7 @@ __all__ = [
     "SOURCE_ENV",
     "SourceError",
     "describe_source",
+    "is_url",
     "read_source",
     "resolve_source",
 ]
@@ -51,7 +52,8 @@ def resolve_source(params: Mapping[str, Any] | None = None) -> str:
     return str(chosen).strip()
 
 
-def _is_url(spec: str) -> bool:
+def is_url(spec: str) -> bool:
+    """Whether the source is fetched over HTTP(S) rather than read from a path."""
     return spec.lower().startswith(("http://", "https://"))
 
 
@@ -60,7 +62,7 @@ def describe_source(spec: str) -> str:
     if spec.startswith("synthetic"):
         rows, seed = synthetic.parse_spec(spec)
         return f"synthetic:{rows}:{seed}"
-    if _is_url(spec):
+    if is_url(spec):
         return redact_url(spec)
     return Path(spec).name
 
@@ -80,7 +82,7 @@ def _synthetic_chunks(spec: str, chunk_rows: int) -> Iterator[SourceChunk]:
 def _chunks(spec: str, chunk_rows: int, scratch: Path) -> Iterator[SourceChunk]:
     if spec.startswith("synthetic"):
         yield from _synthetic_chunks(spec, chunk_rows)
-    elif _is_url(spec):
+    elif is_url(spec):
         path = download(spec, scratch)
         yield from read_path(path, redact_url(spec), chunk_rows)
     else:
@@ -127,7 +129,7 @@ def _raw_chunks(spec: str, chunk_rows: int) -> Iterator[pa.Table]:
 
 def _record_source(spec: str, origin: str) -> str:
     """RECORD_SOURCE: the origin (file, member, sheet) relative to the named source."""
-    if spec.startswith("synthetic") or _is_url(spec):
+    if spec.startswith("synthetic") or is_url(spec):
         return origin
     # Local paths: drop the directories (they say where a file sat, not what it is).
     prefix = str(Path(spec).expanduser())

@@ -1,0 +1,91 @@
+"""What holds now, gathered once per command: code versions, fingerprints, history.
+
+:class:`StateBook` asks each IO manager for its tables' definitions and its materialization
+history, computes every asset's code version and source fingerprint for the run's
+parameters, and hands them to the pure rules in :mod:`orchestration.staleness`. It is
+lazy and caches: a selection without ``status:`` and a backend without history cost
+nothing more than the version hashing the run records anyway.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+from orchestration.asset import AssetSpec
+from orchestration.code_version import code_version
+from orchestration.graph import AssetGraph
+from orchestration.history import AssetHistory, MaterializationHistory
+from orchestration.io_manager import IOManager
+from orchestration.staleness import AssetState, StateName, assess
+
+
+class StateBook:
+    """Current code versions, fingerprints, history and states of one graph's assets."""
+
+    def __init__(
+        self,
+        graph: AssetGraph,
+        io_managers: Mapping[str, IOManager],
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.graph = graph
+        self.io_managers = io_managers
+        self.params = dict(params or {})
+
+    def io_manager(self, spec: AssetSpec) -> IOManager:
+        try:
+            return self.io_managers[spec.io_manager]
+        except KeyError:
+            raise LookupError(
+                f"asset {spec.key!r} uses IO manager {spec.io_manager!r}, but this run only "
+                f"has {sorted(self.io_managers)}"
+            ) from None
+
+    def _specs_by_io_manager(self) -> dict[str, list[AssetSpec]]:
+        grouped: dict[str, list[AssetSpec]] = {}
+        for spec in self.graph:
+            grouped.setdefault(spec.io_manager, []).append(spec)
+        return grouped
+
+    @functools.cached_property
+    def code_versions(self) -> dict[str, str]:
+        versions: dict[str, str] = {}
+        for specs in self._specs_by_io_manager().values():
+            io_manager = self.io_manager(specs[0])
+            ddl = io_manager.table_definitions([spec.table for spec in specs])
+            for spec in specs:
+                table_ddl = ddl.get(spec.table)
+                versions[spec.key] = code_version(spec, io_manager, self.params, table_ddl)
+        return versions
+
+    @functools.cached_property
+    def fingerprints(self) -> dict[str, str | None]:
+        """Source fingerprints of the assets that declare one, for this run's parameters."""
+        return {
+            spec.key: spec.fingerprint(self.params)
+            for spec in self.graph
+            if spec.fingerprint is not None
+        }
+
+    def history_of(self, spec: AssetSpec) -> MaterializationHistory | None:
+        return self.io_manager(spec).history()
+
+    @functools.cached_property
+    def history(self) -> dict[str, AssetHistory]:
+        """Latest attempt and success of every asset, read once from each store."""
+        found: dict[str, AssetHistory] = {}
+        for specs in self._specs_by_io_manager().values():
+            store = self.history_of(specs[0])
+            if store is not None:
+                found.update(store.latest(spec.key for spec in specs))
+        return found
+
+    @functools.cached_property
+    def states(self) -> dict[str, AssetState]:
+        return assess(self.graph, self.code_versions, self.fingerprints, self.history)
+
+    def state_names(self) -> dict[str, StateName]:
+        """Each asset's state name: what ``status:`` selections match."""
+        return {key: state.state for key, state in self.states.items()}

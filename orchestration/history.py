@@ -1,0 +1,83 @@
+"""Materialization history: what was built, from what, when, and how it ended.
+
+Each materialization of an asset is one :class:`MaterializationRecord`. The resolver writes
+it twice under one ``materialization_id``: ``started`` before any work, then
+``materialized`` or ``failed`` once the outcome is known (after the publish and the
+asset's checks). A store keeps the later write, so a process killed mid-run leaves a
+``started`` record: it never claims a publish that did not happen.
+
+Where records live is the IO manager's business (:meth:`IOManager.history`); the framework
+only writes records and reads, per asset, the latest attempt and the latest success.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+RecordStatus = Literal["started", "materialized", "failed"]
+
+
+@dataclass(frozen=True)
+class MaterializationRecord:
+    """One materialization of one asset.
+
+    ``upstream`` maps each upstream asset key to the ``materialization_id`` of the
+    upstream materialization this one read (``None``: the upstream table was never
+    materialized by the framework), which is how "an upstream materialized since" is known.
+    """
+
+    materialization_id: str
+    asset_key: str
+    table: str
+    code_version: str
+    started: datetime
+    status: RecordStatus = "started"
+    run_id: str | None = None
+    upstream: Mapping[str, str | None] = field(default_factory=dict)
+    source_fingerprint: str | None = None
+    rows: int | None = None
+    inserted_rows: int | None = None
+    ended: datetime | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain data for ``--json`` output and artifacts."""
+        return {
+            "materialization_id": self.materialization_id,
+            "run_id": self.run_id,
+            "asset_key": self.asset_key,
+            "table": self.table,
+            "code_version": self.code_version,
+            "upstream": dict(self.upstream),
+            "source_fingerprint": self.source_fingerprint,
+            "rows": self.rows,
+            "inserted_rows": self.inserted_rows,
+            "started": self.started.isoformat(),
+            "ended": self.ended.isoformat() if self.ended else None,
+            "status": self.status,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class AssetHistory:
+    """What the state of one asset is judged on: its latest attempt and latest success."""
+
+    last_attempt: MaterializationRecord | None = None
+    last_success: MaterializationRecord | None = None
+
+
+class MaterializationHistory(ABC):
+    """Where materialization records are kept; safe to call from several threads."""
+
+    @abstractmethod
+    def record(self, record: MaterializationRecord) -> None:
+        """Store ``record``, replacing an earlier record with the same id."""
+
+    @abstractmethod
+    def latest(self, keys: Iterable[str]) -> dict[str, AssetHistory]:
+        """The latest attempt and latest success of each asset (absent: none recorded)."""

@@ -1,0 +1,121 @@
+"""Source fingerprints: files by size and mtime, URLs by HEAD validators, else content."""
+
+from __future__ import annotations
+
+import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from assets.sources.fingerprint import source_fingerprint
+from orchestration.fingerprint import (
+    content_fingerprint,
+    file_fingerprint,
+    is_available,
+    url_fingerprint,
+)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    body = b"a,b\n1,2\n"
+    headers_for = {"/etag.csv": {"ETag": '"v1"'}, "/plain.csv": {}}
+
+    def _answer(self, with_body: bool) -> None:
+        if self.path not in self.headers_for:
+            self.send_response(404)
+            self.end_headers()
+            return
+        self.send_response(200)
+        for name, value in self.headers_for[self.path].items():
+            self.send_header(name, value)
+        self.end_headers()
+        if with_body:
+            self.wfile.write(type(self).body)
+
+    def do_HEAD(self):
+        self._answer(with_body=False)
+
+    def do_GET(self):
+        self._answer(with_body=True)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    httpd.server_close()
+    _Handler.body = b"a,b\n1,2\n"
+    _Handler.headers_for["/etag.csv"] = {"ETag": '"v1"'}
+
+
+def test_file_fingerprint_changes_with_size_and_mtime(tmp_path):
+    path = tmp_path / "rows.csv"
+    path.write_text("a\n1\n")
+    first = file_fingerprint(path)
+    assert first == file_fingerprint(path)
+    os.utime(path, ns=(1, 1_000_000_000))
+    assert file_fingerprint(path) != first
+    touched = file_fingerprint(path)
+    path.write_text("a\n1\n2\n")
+    os.utime(path, ns=(1, 1_000_000_000))
+    assert file_fingerprint(path) != touched
+
+
+def test_missing_file_is_unavailable(tmp_path):
+    fingerprint = file_fingerprint(tmp_path / "gone.csv")
+    assert not is_available(fingerprint)
+    assert "gone.csv" in fingerprint
+
+
+def test_content_fingerprint_follows_the_bytes(tmp_path):
+    path = tmp_path / "x"
+    path.write_bytes(b"one")
+    first = content_fingerprint(path)
+    path.write_bytes(b"two")
+    assert content_fingerprint(path) != first
+
+
+def test_url_with_etag_is_fingerprinted_by_head(server):
+    first = url_fingerprint(f"{server}/etag.csv")
+    assert '"etag": "\\"v1\\""' in first
+    _Handler.body = b"changed but same etag"
+    assert url_fingerprint(f"{server}/etag.csv") == first  # HEAD only: the body is not read
+    _Handler.headers_for["/etag.csv"] = {"ETag": '"v2"'}
+    assert url_fingerprint(f"{server}/etag.csv") != first
+
+
+def test_url_without_validators_is_fingerprinted_by_content(server):
+    first = url_fingerprint(f"{server}/plain.csv")
+    assert "sha256=" in first
+    _Handler.body = b"a,b\n1,3\n"
+    assert url_fingerprint(f"{server}/plain.csv") != first
+
+
+def test_url_fingerprint_never_shows_the_url(server):
+    fingerprint = url_fingerprint(f"{server}/etag.csv?token=secret")
+    assert "secret" not in fingerprint and "127.0.0.1" not in fingerprint
+
+
+def test_unreachable_or_missing_url_is_unavailable(server):
+    assert not is_available(url_fingerprint(f"{server}/missing.csv"))
+    assert not is_available(url_fingerprint("http://127.0.0.1:9/x.csv", timeout=1))
+
+
+def test_synthetic_source_is_fingerprinted_by_its_parameters():
+    assert source_fingerprint({"source": "synthetic:100:7"}) == "synthetic rows=100 seed=7"
+    assert source_fingerprint({"source": "synthetic:100"}) != source_fingerprint(
+        {"source": "synthetic:200"}
+    )
+
+
+def test_retail_source_fingerprint_of_a_file(tmp_path):
+    path = tmp_path / "online_retail.csv"
+    path.write_text("x")
+    assert source_fingerprint({"source": str(path)}) == file_fingerprint(path)

@@ -1,0 +1,161 @@
+"""Each asset state and each reason, on plain records (the rules touch no warehouse)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+from orchestration.asset import AssetSpec
+from orchestration.graph import AssetGraph
+from orchestration.history import AssetHistory, MaterializationRecord
+from orchestration.staleness import assess, assess_asset
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def record(key, mid, *, minutes=0, status="materialized", version="v1", upstream=None, **extra):
+    return MaterializationRecord(
+        materialization_id=mid,
+        asset_key=key,
+        table=f"db.{key}",
+        code_version=version,
+        started=T0 + timedelta(minutes=minutes),
+        status=status,
+        upstream=upstream or {},
+        **extra,
+    )
+
+
+def built(rec: MaterializationRecord) -> AssetHistory:
+    return AssetHistory(last_attempt=rec, last_success=rec)
+
+
+def kinds(state) -> list[str]:
+    return [reason.kind for reason in state.reasons]
+
+
+def test_never_materialized_is_missing():
+    state = assess_asset("a", (), "v1", None, {})
+    assert state.state == "missing"
+    assert kinds(state) == ["never_materialized"]
+
+
+def test_missing_after_a_failed_first_attempt_says_so():
+    failed = record("a", "m1", status="failed", error="boom\ntraceback")
+    state = assess_asset("a", (), "v1", None, {"a": AssetHistory(last_attempt=failed)})
+    assert state.state == "missing"
+    assert kinds(state) == ["never_materialized", "last_run_failed"]
+    assert state.reasons[1].detail == "last run failed: boom"
+
+
+def test_unchanged_asset_is_fresh():
+    state = assess_asset("a", (), "v1", None, {"a": built(record("a", "m1"))})
+    assert state.state == "fresh"
+    assert state.reasons == ()
+    assert state.explain() == "fresh"
+
+
+def test_changed_code_version_is_stale():
+    state = assess_asset("a", (), "v2", None, {"a": built(record("a", "m1", version="v1"))})
+    assert state.state == "stale"
+    assert kinds(state) == ["code_changed"]
+    assert "built with v1, now v2" in state.explain()
+
+
+def test_changed_source_fingerprint_is_stale():
+    history = {"a": built(record("a", "m1", source_fingerprint="file size=1"))}
+    assert assess_asset("a", (), "v1", "file size=1", history).state == "fresh"
+    state = assess_asset("a", (), "v1", "file size=2", history)
+    assert kinds(state) == ["source_changed"]
+
+
+def test_unavailable_source_is_stale():
+    history = {"a": built(record("a", "m1", source_fingerprint="file size=1"))}
+    state = assess_asset("a", (), "v1", "unavailable: file gone", history)
+    assert kinds(state) == ["source_changed"]
+
+
+def test_upstream_materialized_since_it_was_read_is_stale():
+    history = {
+        "up": built(record("up", "u2", minutes=5)),
+        "a": built(record("a", "m1", upstream={"up": "u1"})),
+    }
+    state = assess_asset("a", ("up",), "v1", None, history)
+    assert kinds(state) == ["upstream_materialized"]
+    assert "up" in state.explain()
+
+
+def test_upstream_read_at_its_latest_materialization_is_fresh():
+    history = {
+        "up": built(record("up", "u1")),
+        "a": built(record("a", "m1", minutes=1, upstream={"up": "u1"})),
+    }
+    assert assess_asset("a", ("up",), "v1", None, history).state == "fresh"
+
+
+def test_upstream_never_materialized_by_the_framework_does_not_make_stale():
+    history = {"a": built(record("a", "m1", upstream={"up": None}))}
+    assert assess_asset("a", ("up",), "v1", None, history).state == "fresh"
+
+
+def test_failed_upstream_attempt_is_not_a_materialization():
+    good = record("up", "u1")
+    failed = record("up", "u2", minutes=5, status="failed", error="x")
+    history = {
+        "up": AssetHistory(last_attempt=failed, last_success=good),
+        "a": built(record("a", "m1", minutes=1, upstream={"up": "u1"})),
+    }
+    assert assess_asset("a", ("up",), "v1", None, history).state == "fresh"
+
+
+def test_last_run_failed_after_a_success_is_stale():
+    good = record("a", "m1")
+    failed = record("a", "m2", minutes=5, status="failed", error="check failed")
+    state = assess_asset("a", (), "v1", None, {"a": AssetHistory(failed, good)})
+    assert state.state == "stale"
+    assert kinds(state) == ["last_run_failed"]
+    assert state.last_success is good
+    assert state.last_attempt is failed
+
+
+def test_interrupted_run_is_a_failed_run():
+    good = record("a", "m1")
+    interrupted = record("a", "m2", minutes=5, status="started")
+    state = assess_asset("a", (), "v1", None, {"a": AssetHistory(interrupted, good)})
+    assert kinds(state) == ["last_run_failed"]
+    assert "did not finish" in state.explain()
+
+
+def test_all_reasons_are_listed_together():
+    history = {
+        "up": built(record("up", "u2", minutes=3)),
+        "a": AssetHistory(
+            record("a", "m2", minutes=5, status="failed", error="e"),
+            record("a", "m1", upstream={"up": "u1"}, source_fingerprint="s1"),
+        ),
+    }
+    state = assess_asset("a", ("up",), "v2", "s2", history)
+    assert kinds(state) == [
+        "code_changed",
+        "source_changed",
+        "upstream_materialized",
+        "last_run_failed",
+    ]
+
+
+def _spec(key: str, deps=()) -> AssetSpec:
+    return AssetSpec(
+        key=key, table=f"db.{key}", body=lambda c: pd.DataFrame(), kind="python", deps=deps
+    )
+
+
+def test_stale_upstream_does_not_make_its_descendants_stale():
+    graph = AssetGraph([_spec("up"), _spec("down", ("up",))])
+    history = {
+        "up": built(record("up", "u1")),
+        "down": built(record("down", "d1", minutes=1, upstream={"up": "u1"})),
+    }
+    states = assess(graph, {"up": "v2", "down": "v1"}, {}, history)
+    assert [s.state for s in states.values()] == ["stale", "fresh"]
+    assert list(states) == ["up", "down"]
