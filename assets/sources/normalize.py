@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from assets.sources.errors import SourceError
+from schemas.types import EARLIEST_INVOICE_DATE, LATEST_INVOICE_DATE, MONEY_LIMIT
 
 #: Raw table layout (ddl/init.sql, raw.online_retails), column order included.
 RAW_SCHEMA = pa.schema(
@@ -67,6 +68,14 @@ _ISO_DATE_FORMATS = (
     "%Y-%m-%dT%H:%M",
     "%Y-%m-%d",
 )
+#: Month and day as written, for the dates strptime parses (no offset, so no UTC shift).
+_WRITTEN_DAY_PATTERNS = (
+    r"^(?P<month>\d{1,2})/(?P<day>\d{1,2})/\d{2,4}(?:\s.*)?$",
+    r"^\d{4}-(?P<month>\d{1,2})-(?P<day>\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$",
+)
+#: What raw.psa_online_retails accepts (schemas.types); checked here, where rows have numbers.
+_FIRST_STAMP = pa.scalar(EARLIEST_INVOICE_DATE.tz_convert(None).to_pydatetime(), pa.timestamp("s"))
+_LAST_STAMP = pa.scalar(LATEST_INVOICE_DATE.tz_convert(None).to_pydatetime(), pa.timestamp("s"))
 _NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _INVOICE = r"^[CcAa]?[0-9]+$"
 _INT32_MAX = 2**31 - 1
@@ -320,7 +329,58 @@ def _as_timestamp(chunk: _Chunk, text: _Text) -> pa.Array:
         "unparseable date",
         "write dates as ISO (2010-12-01 08:26) or month/day/year (12/1/2010 8:26)",
     )
+    if pa.types.is_string(array.type):
+        chunk.fail_first(
+            _rolled_over(text.trimmed, stamps),
+            "InvoiceDate",
+            "impossible date",
+            "that day does not exist in that month; fix the value or remove the row",
+        )
+    chunk.fail_first(
+        pc.or_(pc.less(stamps, _FIRST_STAMP), pc.greater(stamps, _LAST_STAMP)),
+        "InvoiceDate",
+        "date out of range",
+        f"invoice dates must lie between {EARLIEST_INVOICE_DATE:%Y-%m-%d} and "
+        f"{LATEST_INVOICE_DATE:%Y-%m-%d} (what raw.psa_online_retails accepts)",
+    )
     return stamps
+
+
+def _rolled_over(written: pa.Array, stamps: pa.Array) -> pa.Array:
+    """Rows whose parsed month or day differs from the one written.
+
+    Arrow's strptime, like C's, carries an impossible day into the next month
+    (``2/30/2010`` -> 2010-03-02). Such a day always lands on the 1st to 3rd, so only
+    those rows are compared with the digits as written (vectorised regex extraction).
+    """
+    flagged = pa.repeat(False, len(written))
+    candidates = pc.fill_null(pc.less_equal(pc.day(stamps), 3), False)
+    if not _any(candidates):
+        return flagged
+    text, parsed = pc.filter(written, candidates), pc.filter(stamps, candidates)
+    differs = pa.repeat(False, len(text))
+    for pattern in _WRITTEN_DAY_PATTERNS:
+        parts = pc.extract_regex(text, pattern)
+        month = pc.cast(pc.struct_field(parts, "month"), pa.int64())
+        day = pc.cast(pc.struct_field(parts, "day"), pa.int64())
+        moved = pc.or_(pc.not_equal(month, pc.month(parsed)), pc.not_equal(day, pc.day(parsed)))
+        differs = pc.or_(differs, pc.fill_null(moved, False))
+    return pc.replace_with_mask(flagged, candidates, differs)
+
+
+def _check_money(chunk: _Chunk, quantity: pa.Array, price: pa.Array) -> None:
+    """Price and line total must fit staging's ``Decimal(10, 4)``, as staging rounds them."""
+    staged_price = pc.round(price, 4)
+    hint = f"UnitPrice and Quantity x UnitPrice must lie within +/-{MONEY_LIMIT} (Decimal(10, 4))"
+    chunk.fail_first(
+        pc.greater(pc.abs(staged_price), MONEY_LIMIT), "UnitPrice", "out of range:", hint
+    )
+    chunk.fail_first(
+        pc.greater(pc.abs(pc.multiply(quantity, staged_price)), MONEY_LIMIT),
+        "UnitPrice",
+        "line total out of range at price",
+        hint,
+    )
 
 
 def normalize_chunk(
@@ -357,6 +417,7 @@ def normalize_chunk(
     quantity_numbers = _as_number(chunk, "Quantity", text["Quantity"])
     quantity = _as_integer(chunk, "Quantity", quantity_numbers, pa.int32())
     price = _as_number(chunk, "UnitPrice", text["UnitPrice"])
+    _check_money(chunk, quantity_numbers, price)
     customer = _as_integer(
         chunk, "CustomerID", _as_number(chunk, "CustomerID", text["CustomerID"]), pa.uint64()
     )
