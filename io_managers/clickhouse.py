@@ -40,6 +40,7 @@ from io_managers.errors import (
     WarehouseError,
     WarehouseQueryError,
 )
+from io_managers.history import ClickHouseHistory
 from io_managers.sql import (
     ensure_read_only,
     is_select,
@@ -92,6 +93,7 @@ class ClickHouseIOManager(IOManager):
         self.authority = transport.authority
         self.description = description or transport.authority
         self._run_token = uuid.uuid4().hex[:8]
+        self._history = ClickHouseHistory(transport)
 
     # ----------------------------------------------------------------- construction
 
@@ -145,6 +147,21 @@ class ClickHouseIOManager(IOManager):
                     ) from None
                 count += 1
         return count
+
+    def history(self) -> ClickHouseHistory:
+        """Materialization history in this warehouse's ``_pipeline`` database."""
+        return self._history
+
+    def table_definitions(self, tables: Sequence[str]) -> dict[str, str]:
+        """``CREATE TABLE`` of each existing table, as the engine holds it (one query)."""
+        if not tables:
+            return {}
+        listed = ", ".join(quote_string(table) for table in tables)
+        rows = self._rows(
+            "SELECT concat(database, '.', name) AS table, create_table_query AS ddl "
+            f"FROM system.tables WHERE concat(database, '.', name) IN ({listed})"
+        )
+        return {row["table"]: row["ddl"] for row in rows}
 
     def table_exists(self, table: str) -> bool:
         database, name = table.split(".", 1)

@@ -22,7 +22,10 @@ from orchestration.staleness import AssetState, StateName, assess
 
 
 class StateBook:
-    """Current code versions, fingerprints, history and states of one graph's assets."""
+    """Current code versions, fingerprints, history and states of one graph's assets.
+
+    Assets whose IO manager the command was not given are left out (no state).
+    """
 
     def __init__(
         self,
@@ -35,18 +38,13 @@ class StateBook:
         self.params = dict(params or {})
 
     def io_manager(self, spec: AssetSpec) -> IOManager:
-        try:
-            return self.io_managers[spec.io_manager]
-        except KeyError:
-            raise LookupError(
-                f"asset {spec.key!r} uses IO manager {spec.io_manager!r}, but this run only "
-                f"has {sorted(self.io_managers)}"
-            ) from None
+        return self.io_managers[spec.io_manager]
 
     def _specs_by_io_manager(self) -> dict[str, list[AssetSpec]]:
         grouped: dict[str, list[AssetSpec]] = {}
         for spec in self.graph:
-            grouped.setdefault(spec.io_manager, []).append(spec)
+            if spec.io_manager in self.io_managers:
+                grouped.setdefault(spec.io_manager, []).append(spec)
         return grouped
 
     @functools.cached_property
@@ -65,7 +63,8 @@ class StateBook:
         """Source fingerprints of the assets that declare one, for this run's parameters."""
         return {
             spec.key: spec.fingerprint(self.params)
-            for spec in self.graph
+            for specs in self._specs_by_io_manager().values()
+            for spec in specs
             if spec.fingerprint is not None
         }
 

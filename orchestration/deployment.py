@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from orchestration.asset_state import StateBook
 from orchestration.cli_options import open_warehouse
 from orchestration.definitions import load_definitions
 from orchestration.resolver import (
@@ -50,14 +51,21 @@ def materialize_assets(select: str | None = None, source: str | None = None) -> 
 
     ``source`` is handed to ingest assets as ``context.params['source']`` (a path, a URL or
     ``synthetic[:ROWS[:SEED]]``). The run ends Failed when any asset fails or is skipped.
+    With ``select='status:stale+'`` only what changed runs; when nothing did, the run
+    completes at once with the message "nothing to materialize".
     """
+    from prefect.states import Completed
+
     defs = load_definitions()
     graph = defs.graph()
     params: dict[str, Any] = {"source": source} if source else {}
     with open_warehouse(None, defs.ddl_paths) as io_managers:
-        plan = plan_materialization(graph, select or None)
+        book = StateBook(graph, io_managers, params)
+        plan = plan_materialization(graph, select or None, book)
+        if not plan.selected:
+            return Completed(message="nothing to materialize")
         check_external_upstream(plan, io_managers)
-        body, _report = build_flow(plan, io_managers, params=params)
+        body, _report = build_flow(plan, io_managers, params=params, book=book)
         # The body, not the flow: its tasks, artifact and final state belong to this run.
         return body.fn()
 

@@ -19,10 +19,12 @@ from typing import Any
 
 from orchestration.artifacts import publish_lineage_artifact
 from orchestration.asset import AssetSpec
+from orchestration.asset_state import StateBook
 from orchestration.checks import AssetCheckError, evaluate_checks
 from orchestration.context import AssetContext
 from orchestration.graph import AssetGraph
 from orchestration.io_manager import IOManager, MaterializeResult
+from orchestration.recording import RunLedger
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
 
 ProgressCallback = Callable[[AssetOutcome], None]
@@ -46,9 +48,14 @@ class UnknownIOManagerError(LookupError):
     """An asset names an IO manager that the run was not given."""
 
 
-def plan_materialization(graph: AssetGraph, selection: str | None) -> MaterializationPlan:
-    """Resolve a selection expression into what a run will materialize and read."""
-    selected = graph.select(selection)
+def plan_materialization(
+    graph: AssetGraph, selection: str | None, book: StateBook | None = None
+) -> MaterializationPlan:
+    """Resolve a selection expression into what a run will materialize and read.
+
+    ``book`` answers ``status:`` in the selection; without one, ``status:`` is an error.
+    """
+    selected = graph.select(selection, book.state_names if book else None)
     return MaterializationPlan(
         graph=graph,
         selected=selected,
@@ -144,6 +151,7 @@ def _asset_task(
     plan: MaterializationPlan,
     io_managers: Mapping[str, IOManager],
     recorder: _RunRecorder,
+    ledger: RunLedger,
     params: Mapping[str, Any],
     load_datetime: datetime,
 ) -> Any:
@@ -169,10 +177,14 @@ def _asset_task(
             params=params,
             run_id=flow_run.get_id(),
         )
+        attempt = None
         try:
+            attempt = ledger.start(spec, context.run_id)
             result = io_manager.materialize(spec, context)
             checks = tuple(evaluate_checks(spec, io_manager))
         except Exception as exc:
+            if attempt is not None:
+                attempt.failed(f"{type(exc).__name__}: {exc}")
             recorder.record(
                 AssetOutcome(
                     key=spec.key,
@@ -192,6 +204,10 @@ def _asset_task(
             metadata["checks"] = [check.as_dict() for check in checks]
         if failure:
             metadata.update(failure_event_metadata(spec, failure))
+            attempt.failed(f"{type(failure).__name__}: {failure}", result)
+        else:
+            attempt.succeeded(result)
+        metadata["code_version"] = attempt.record.code_version
         add_asset_metadata(target, metadata)
         recorder.record(
             AssetOutcome(
@@ -202,6 +218,7 @@ def _asset_task(
                 result=result,
                 error=f"{type(failure).__name__}: {failure}" if failure else None,
                 checks=checks,
+                code_version=attempt.record.code_version,
             )
         )
         if failure:
@@ -255,10 +272,13 @@ def build_flow(
     concurrency: int = DEFAULT_CONCURRENCY,
     on_progress: ProgressCallback | None = None,
     flow_name: str = "materialize-assets",
+    book: StateBook | None = None,
 ) -> tuple[Any, Callable[[], RunReport]]:
     """Build the Prefect flow for a plan; returns the flow and a function giving its report.
 
     The flow's final state is Failed when any selected asset failed or was skipped.
+    Every asset's materialization is recorded in its IO manager's history, with the code
+    versions and fingerprints of ``book`` (taken when the flow starts if not given).
     """
     from prefect import flow
     from prefect.futures import wait
@@ -281,9 +301,10 @@ def build_flow(
     def materialize_assets() -> Any:
         started = time.perf_counter()
         load_datetime = datetime.now(UTC).replace(microsecond=0)
+        ledger = RunLedger(book or StateBook(plan.graph, io_managers, run_params))
         futures: dict[str, Any] = {}
         for spec in plan.selected:
-            task = _asset_task(spec, plan, io_managers, recorder, run_params, load_datetime)
+            task = _asset_task(spec, plan, io_managers, recorder, ledger, run_params, load_datetime)
             upstream = [futures[dep] for dep in spec.deps if dep in futures]
             futures[spec.key] = task.submit(wait_for=upstream)
         wait(list(futures.values()))
@@ -309,13 +330,25 @@ def materialize(
     on_progress: ProgressCallback | None = None,
     flow_run_name: str | None = None,
 ) -> RunReport:
-    """Materialize the selected assets in one Prefect flow run and report each outcome."""
-    plan = plan_materialization(graph, selection)
+    """Materialize the selected assets in one Prefect flow run and report each outcome.
+
+    A ``status:`` selection that selects nothing (nothing is stale) runs no flow and
+    returns an empty report.
+    """
+    book = StateBook(graph, io_managers, params)
+    plan = plan_materialization(graph, selection, book)
+    if not plan.selected:
+        return RunReport(outcomes=[])
     for spec in plan.selected + plan.external:
         _io_manager_for(spec, io_managers)
     check_external_upstream(plan, io_managers)
     flow, report = build_flow(
-        plan, io_managers, params=params, concurrency=concurrency, on_progress=on_progress
+        plan,
+        io_managers,
+        params=params,
+        concurrency=concurrency,
+        on_progress=on_progress,
+        book=book,
     )
     if flow_run_name:
         flow = flow.with_options(flow_run_name=flow_run_name)

@@ -45,6 +45,8 @@ class AssetOutcome:
     error: str | None = None
     failed_upstream: tuple[str, ...] = ()
     checks: tuple[AssetCheckResult, ...] = ()
+    #: The code version it was built with (see ``orchestration.code_version``), once it ran.
+    code_version: str | None = None
 
     @property
     def rows(self) -> int | None:

@@ -127,7 +127,7 @@ def assess(
     fingerprints: Mapping[str, str | None],
     history: Mapping[str, AssetHistory],
 ) -> dict[str, AssetState]:
-    """Every asset's state, in the graph's topological order."""
+    """The state of every asset with a code version, in the graph's topological order."""
     return {
         spec.key: assess_asset(
             spec.key,
@@ -137,4 +137,5 @@ def assess(
             history,
         )
         for spec in graph
+        if spec.key in code_versions
     }

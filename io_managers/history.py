@@ -1,0 +1,144 @@
+"""Materialization history in the warehouse itself: ``_pipeline.materializations``.
+
+The framework's own database, created on first use, one table with one row per
+materialization (see :mod:`orchestration.history`). A materialization is written twice
+under one id: ``started`` before any work, then its outcome. The table is a
+``ReplacingMergeTree`` keyed by (asset, id) whose version is the write's stage, so
+``FINAL`` shows each materialization once, as its last write; a process killed before
+the outcome leaves ``started``, which never claims a publish.
+
+Readers can query it like any table:
+``pipeline query "SELECT * FROM _pipeline.materializations FINAL ORDER BY started"``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+import pyarrow as pa
+
+from io_managers.sql import quote_string
+from io_managers.transport import Transport
+from orchestration.history import AssetHistory, MaterializationHistory, MaterializationRecord
+
+DATABASE = "_pipeline"
+TABLE = f"{DATABASE}.materializations"
+_STAGE = {"started": 0, "materialized": 1, "failed": 1}
+
+_DDL = f"""
+CREATE TABLE IF NOT EXISTS {TABLE} (
+    materialization_id String,
+    run_id Nullable(String),
+    asset_key String,
+    `table` String,
+    code_version String,
+    upstream String COMMENT 'JSON: upstream asset key -> materialization_id it read',
+    source_fingerprint Nullable(String),
+    rows_in_table Nullable(UInt64),
+    rows_inserted Nullable(UInt64),
+    started DateTime64(6, 'UTC'),
+    ended Nullable(DateTime64(6, 'UTC')),
+    status LowCardinality(String),
+    error Nullable(String),
+    stage UInt8 COMMENT '0 started, 1 outcome: the later write wins under FINAL'
+)
+ENGINE = ReplacingMergeTree(stage)
+ORDER BY (asset_key, materialization_id)
+"""
+
+_SCHEMA = pa.schema(
+    [
+        ("materialization_id", pa.string()),
+        ("run_id", pa.string()),
+        ("asset_key", pa.string()),
+        ("table", pa.string()),
+        ("code_version", pa.string()),
+        ("upstream", pa.string()),
+        ("source_fingerprint", pa.string()),
+        ("rows_in_table", pa.uint64()),
+        ("rows_inserted", pa.uint64()),
+        ("started", pa.timestamp("us", tz="UTC")),
+        ("ended", pa.timestamp("us", tz="UTC")),
+        ("status", pa.string()),
+        ("error", pa.string()),
+        ("stage", pa.uint8()),
+    ]
+)
+
+
+class ClickHouseHistory(MaterializationHistory):
+    """History kept in the warehouse the assets live in, through the same transport."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+        self._ready = False
+        self._lock = threading.Lock()
+
+    def _ensure_table(self) -> None:
+        with self._lock:
+            if self._ready:
+                return
+            self._transport.command(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
+            self._transport.command(_DDL)
+            self._ready = True
+
+    def record(self, record: MaterializationRecord) -> None:
+        self._ensure_table()
+        row = {
+            "materialization_id": record.materialization_id,
+            "run_id": record.run_id,
+            "asset_key": record.asset_key,
+            "table": record.table,
+            "code_version": record.code_version,
+            "upstream": json.dumps(dict(record.upstream), sort_keys=True),
+            "source_fingerprint": record.source_fingerprint,
+            "rows_in_table": record.rows,
+            "rows_inserted": record.inserted_rows,
+            "started": record.started,
+            "ended": record.ended,
+            "status": record.status,
+            "error": record.error,
+            "stage": _STAGE[record.status],
+        }
+        self._transport.insert_arrow(TABLE, pa.Table.from_pylist([row], schema=_SCHEMA), {})
+
+    def latest(self, keys: Iterable[str]) -> dict[str, AssetHistory]:
+        wanted = sorted(set(keys))
+        if not wanted:
+            return {}
+        self._ensure_table()
+        listed = ", ".join(quote_string(key) for key in wanted)
+        latest = "ORDER BY asset_key, started DESC, materialization_id LIMIT 1 BY asset_key"
+        base = f"SELECT * FROM {TABLE} FINAL WHERE asset_key IN ({listed})"
+        attempts = self._records(f"{base} {latest}")
+        successes = self._records(f"{base} AND status = 'materialized' {latest}")
+        return {
+            key: AssetHistory(last_attempt=attempts.get(key), last_success=successes.get(key))
+            for key in wanted
+            if key in attempts
+        }
+
+    def _records(self, sql: str) -> dict[str, MaterializationRecord]:
+        rows = self._transport.query_arrow(sql).to_pylist()
+        return {row["asset_key"]: _record(row) for row in rows}
+
+
+def _record(row: dict[str, Any]) -> MaterializationRecord:
+    return MaterializationRecord(
+        materialization_id=row["materialization_id"],
+        run_id=row["run_id"],
+        asset_key=row["asset_key"],
+        table=row["table"],
+        code_version=row["code_version"],
+        upstream=json.loads(row["upstream"] or "{}"),
+        source_fingerprint=row["source_fingerprint"],
+        rows=row["rows_in_table"],
+        inserted_rows=row["rows_inserted"],
+        started=row["started"],
+        ended=row["ended"],
+        status=row["status"],
+        error=row["error"],
+    )

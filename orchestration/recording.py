@@ -1,0 +1,103 @@
+"""Writing materialization history during a run.
+
+The run's :class:`RunLedger` knows each asset's code version and source fingerprint (from
+the :class:`~orchestration.asset_state.StateBook` taken when the run began) and the latest
+materialization of every asset, updated as this run's own assets succeed: that is what a
+downstream asset reads, and what its record says it read. Each asset's
+:class:`Attempt` writes ``started`` before any work and its outcome once known.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from orchestration.asset import AssetSpec
+from orchestration.asset_state import StateBook
+from orchestration.history import MaterializationHistory, MaterializationRecord
+from orchestration.io_manager import MaterializeResult
+
+log = logging.getLogger("pipeline.history")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Attempt:
+    """One asset's materialization in this run, as recorded in its history store."""
+
+    def __init__(
+        self, ledger: RunLedger, store: MaterializationHistory | None, record: MaterializationRecord
+    ) -> None:
+        self._ledger = ledger
+        self._store = store
+        self.record = record
+        if store is not None:
+            store.record(record)
+
+    def succeeded(self, result: MaterializeResult) -> None:
+        """The asset was published and its checks passed: record it, then let readers see it."""
+        self.record = replace(
+            self.record,
+            status="materialized",
+            rows=result.rows,
+            inserted_rows=result.inserted_rows,
+            ended=_now(),
+        )
+        if self._store is not None:
+            self._store.record(self.record)
+        self._ledger.published(self.record)
+
+    def failed(self, error: str, result: MaterializeResult | None = None) -> None:
+        """Record the failure; a failure to record it is logged, never raised over it."""
+        self.record = replace(
+            self.record,
+            status="failed",
+            rows=result.rows if result else None,
+            inserted_rows=result.inserted_rows if result else None,
+            ended=_now(),
+            error=error[:4000],
+        )
+        if self._store is None:
+            return
+        try:
+            self._store.record(self.record)
+        except Exception as exc:  # the asset's own error is the one to report
+            log.warning("could not record the failure of %s: %s", self.record.asset_key, exc)
+
+
+class RunLedger:
+    """Hands out :class:`Attempt` s and tracks the latest materialization of every asset."""
+
+    def __init__(self, book: StateBook) -> None:
+        self._book = book
+        self._lock = threading.Lock()
+        self._latest: dict[str, str] = {
+            key: history.last_success.materialization_id
+            for key, history in book.history.items()
+            if history.last_success is not None
+        }
+
+    def start(self, spec: AssetSpec, run_id: str | None) -> Attempt:
+        """Record that ``spec`` starts, reading its upstream as they are now."""
+        with self._lock:
+            upstream = {dep: self._latest.get(dep) for dep in spec.deps}
+        record = MaterializationRecord(
+            materialization_id=str(uuid.uuid4()),
+            run_id=run_id,
+            asset_key=spec.key,
+            table=spec.table,
+            code_version=self._book.code_versions[spec.key],
+            upstream=upstream,
+            source_fingerprint=self._book.fingerprints.get(spec.key),
+            started=_now(),
+        )
+        return Attempt(self, self._book.history_of(spec), record)
+
+    def published(self, record: MaterializationRecord) -> None:
+        with self._lock:
+            self._latest[record.asset_key] = record.materialization_id

@@ -1,0 +1,181 @@
+"""Materialization history in the warehouse, and the states it yields, on real chdb.
+
+Runs go through the resolver and a real Prefect server; the crash test kills a real
+``pipeline``-like subprocess with SIGKILL while an asset is mid-materialization.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from io_managers import ClickHouseIOManager
+from orchestration.asset_state import StateBook
+from orchestration.fingerprint import file_fingerprint
+from orchestration.resolver import materialize
+from tests.history_location import defs
+
+REPO = Path(__file__).resolve().parent.parent
+ALL_BUT_STALLS = "not stalls"
+
+
+@pytest.fixture
+def source_csv(tmp_path) -> Path:
+    path = tmp_path / "numbers.csv"
+    path.write_text("n\n1\n2\n3\n")
+    return path
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    with ClickHouseIOManager.embedded(tmp_path / "warehouse") as io:
+        io.setup(defs.ddl_paths)
+        yield io
+
+
+def run(warehouse, source_csv, selection=ALL_BUT_STALLS):
+    return materialize(
+        defs.graph(), {"warehouse": warehouse}, selection, params={"source": str(source_csv)}
+    )
+
+
+def history_rows(warehouse) -> dict[str, list[dict]]:
+    rows = warehouse.query_arrow(
+        "SELECT * FROM _pipeline.materializations FINAL ORDER BY started"
+    ).to_pylist()
+    by_key: dict[str, list[dict]] = {}
+    for row in rows:
+        by_key.setdefault(row["asset_key"], []).append(row)
+    return by_key
+
+
+def states(warehouse, source_csv) -> dict[str, tuple[str, list[str]]]:
+    book = StateBook(defs.graph(), {"warehouse": warehouse}, {"source": str(source_csv)})
+    return {k: (s.state, [r.kind for r in s.reasons]) for k, s in book.states.items()}
+
+
+def test_success_writes_one_row_per_materialization(prefect_server, warehouse, source_csv):
+    report = run(warehouse, source_csv)
+    assert report.ok
+    rows = history_rows(warehouse)
+    assert sorted(rows) == ["doubled", "source", "total"]
+    source, doubled, total = rows["source"][0], rows["doubled"][0], rows["total"][0]
+    book = StateBook(defs.graph(), {"warehouse": warehouse}, {"source": str(source_csv)})
+    for key, row in (("source", source), ("doubled", doubled), ("total", total)):
+        assert len(rows[key]) == 1
+        assert row["status"] == "materialized"
+        assert row["run_id"] == report.flow_run_id
+        assert row["code_version"] == book.code_versions[key]
+        assert row["started"] <= row["ended"]
+        assert row["error"] is None
+    assert source["table"] == "hist.source"
+    assert source["rows_in_table"] == 3
+    assert source["source_fingerprint"] == file_fingerprint(source_csv)
+    assert doubled["source_fingerprint"] is None
+    assert doubled["upstream"] == f'{{"source": "{source["materialization_id"]}"}}'
+    assert total["upstream"] == f'{{"doubled": "{doubled["materialization_id"]}"}}'
+    outcome = {o.key: o for o in report.outcomes}["total"]
+    assert outcome.code_version == total["code_version"]
+
+
+def test_states_after_a_run_and_after_each_change(prefect_server, warehouse, source_csv):
+    assert states(warehouse, source_csv)["source"] == ("missing", ["never_materialized"])
+    run(warehouse, source_csv)
+    assert states(warehouse, source_csv) == {
+        "source": ("fresh", []),
+        "doubled": ("fresh", []),
+        "total": ("fresh", []),
+        "stalls": ("missing", ["never_materialized"]),
+    }
+    source_csv.write_text("n\n1\n2\n3\n4\n")
+    os.utime(source_csv, ns=(1, 2_000_000_000))
+    assert states(warehouse, source_csv)["source"] == ("stale", ["source_changed"])
+    assert states(warehouse, source_csv)["doubled"] == ("fresh", [])
+
+    assert [o.key for o in run(warehouse, source_csv, "source").outcomes] == ["source"]
+    after = states(warehouse, source_csv)
+    assert after["source"] == ("fresh", [])
+    assert after["doubled"] == ("stale", ["upstream_materialized"])
+    assert after["stalls"][0] == "missing"
+
+    rerun = run(warehouse, source_csv, "status:stale+ and not stalls")
+    assert [o.key for o in rerun.outcomes] == ["doubled", "total"]
+    assert warehouse.query_arrow("SELECT total FROM hist.total").to_pylist() == [{"total": 20}]
+    assert run(warehouse, source_csv, "status:stale+ and not stalls").outcomes == []
+
+
+def test_failure_is_recorded_and_the_last_success_kept(
+    prefect_server, warehouse, source_csv, monkeypatch
+):
+    run(warehouse, source_csv)
+    monkeypatch.setenv("HIST_TOTAL_FAILS", "1")
+    report = run(warehouse, source_csv, "total")
+    assert not report.ok
+    rows = history_rows(warehouse)["total"]
+    assert [row["status"] for row in rows] == ["materialized", "failed"]
+    assert "no_such_column" in rows[1]["error"]
+    assert rows[1]["rows_in_table"] is None
+    state, reasons = states(warehouse, source_csv)["total"]
+    assert state == "stale"
+    assert "last_run_failed" in reasons
+    book = StateBook(defs.graph(), {"warehouse": warehouse}, {"source": str(source_csv)})
+    assert book.states["total"].last_success.materialization_id == rows[0]["materialization_id"]
+
+
+_CHILD = textwrap.dedent(
+    """
+    import sys
+    from io_managers import ClickHouseIOManager
+    from orchestration.resolver import materialize
+    from tests.history_location import defs
+
+    path, source, marker = sys.argv[1:4]
+    with ClickHouseIOManager.embedded(path) as io:
+        io.setup(defs.ddl_paths)
+        materialize(defs.graph(), {"warehouse": io}, "source+",
+                    params={"source": source, "stall_marker": marker}, concurrency=1)
+    """
+)
+
+
+def test_kill_9_mid_run_leaves_no_row_claiming_a_publish(prefect_server, tmp_path, source_csv):
+    from prefect.settings import PREFECT_API_URL
+
+    path = tmp_path / "killed-warehouse"
+    marker = tmp_path / "stalls-is-running"
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(path), str(source_csv), str(marker)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 180
+    while not marker.exists():
+        if child.poll() is not None:
+            pytest.fail(f"the child ended early: {child.stderr.read().decode()[-2000:]}")
+        assert time.monotonic() < deadline, "the stalling asset never started"
+        time.sleep(0.2)
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+    child.stderr.close()
+
+    with ClickHouseIOManager.embedded(path) as io:
+        rows = history_rows(io)
+        assert rows["source"][-1]["status"] == "materialized"
+        stalls = rows["stalls"]
+        assert [row["status"] for row in stalls] == ["started"]
+        assert stalls[0]["ended"] is None
+        assert io.row_count("hist.stalls") == 0
+        book = StateBook(defs.graph(), {"warehouse": io}, {"source": str(source_csv)})
+        state = book.states["stalls"]
+        assert state.state == "missing"
+        assert "did not finish" in state.explain()
