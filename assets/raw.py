@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from assets.sources import describe_source, read_source, resolve_source
+from assets.sources import describe_source, read_source, resolve_source, resolve_source_timeout
 from assets.sources.fingerprint import source_fingerprint
 from assets.sql import OWNERS, hash_key, layer_tags, load_datetime
 from orchestration.asset import asset, sql_asset
@@ -33,7 +33,7 @@ def raw_online_retails(context: AssetContext) -> Iterator[pa.Table]:
     """
     source = resolve_source(context.params)
     context.log.info("ingesting Online Retail rows from %s", describe_source(source))
-    return read_source(source)
+    return read_source(source, timeout=resolve_source_timeout(context.params))
 
 
 def _staging_sql(load: str) -> str:

@@ -118,6 +118,17 @@ def materialize_command(
             "passed to assets as context.params['source'].",
         ),
     ] = None,
+    source_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--source-timeout",
+            metavar="SECONDS",
+            min=0.001,
+            help="Deadline for fetching the source, all retries included (the retail ingest "
+            "defaults to 600, or $ONLINE_RETAIL_SOURCE_TIMEOUT); passed to assets as "
+            "context.params['source_timeout'].",
+        ),
+    ] = None,
     concurrency: Annotated[
         int, typer.Option(min=1, help="How many assets may run at once.")
     ] = DEFAULT_CONCURRENCY,
@@ -133,6 +144,8 @@ def materialize_command(
     defs = load_defs(definitions)
     graph = defs.graph()
     params: dict[str, Any] = {"source": source} if source else {}
+    if source_timeout is not None:
+        params["source_timeout"] = source_timeout
     _quiet_prefect_console(verbose)
     with open_warehouse(warehouse, defs.ddl_paths) as io_managers:
         selected = graph.select(select)

@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 
 from assets.sources import synthetic
-from assets.sources.download import download
+from assets.sources.download import DEFAULT_TIMEOUT_SECONDS, download
 from assets.sources.errors import SourceError, redact_url
 from assets.sources.files import SourceChunk, read_path
 from assets.sources.normalize import RAW_COLUMNS, RAW_SCHEMA, map_columns, normalize_chunk
@@ -33,15 +33,19 @@ __all__ = [
     "RAW_COLUMNS",
     "RAW_SCHEMA",
     "SOURCE_ENV",
+    "SOURCE_TIMEOUT_ENV",
     "SourceError",
     "describe_source",
     "is_url",
     "read_source",
     "resolve_source",
+    "resolve_source_timeout",
 ]
 
 #: Environment variable naming the source when the run does not.
 SOURCE_ENV = "ONLINE_RETAIL_DATA_URL"
+#: Environment variable bounding a source download, in seconds, when the run does not.
+SOURCE_TIMEOUT_ENV = "ONLINE_RETAIL_SOURCE_TIMEOUT"
 DEFAULT_SOURCE = "synthetic:100000"
 DEFAULT_CHUNK_ROWS = 250_000
 
@@ -50,6 +54,25 @@ def resolve_source(params: Mapping[str, Any] | None = None) -> str:
     """The run's ``source`` parameter, else ``$ONLINE_RETAIL_DATA_URL``, else synthetic."""
     chosen = (params or {}).get("source") or os.environ.get(SOURCE_ENV) or DEFAULT_SOURCE
     return str(chosen).strip()
+
+
+def resolve_source_timeout(params: Mapping[str, Any] | None = None) -> float:
+    """The run's ``source_timeout``, else ``$ONLINE_RETAIL_SOURCE_TIMEOUT``, else 600 s."""
+    chosen = (params or {}).get("source_timeout")
+    origin = "--source-timeout"
+    if chosen is None and os.environ.get(SOURCE_TIMEOUT_ENV):
+        chosen, origin = os.environ[SOURCE_TIMEOUT_ENV], SOURCE_TIMEOUT_ENV
+    if chosen is None:
+        return DEFAULT_TIMEOUT_SECONDS
+    try:
+        seconds = float(chosen)
+    except (TypeError, ValueError):
+        seconds = 0.0
+    if not seconds > 0:
+        raise SourceError(
+            f"{origin}={chosen!r}: the source timeout must be a positive number of seconds"
+        )
+    return seconds
 
 
 def is_url(spec: str) -> bool:
@@ -79,35 +102,41 @@ def _synthetic_chunks(spec: str, chunk_rows: int) -> Iterator[SourceChunk]:
         yield SourceChunk(table.slice(start, chunk_rows), label, start + 1)
 
 
-def _chunks(spec: str, chunk_rows: int, scratch: Path) -> Iterator[SourceChunk]:
+def _chunks(spec: str, chunk_rows: int, scratch: Path, timeout: float) -> Iterator[SourceChunk]:
     if spec.startswith("synthetic"):
         yield from _synthetic_chunks(spec, chunk_rows)
     elif is_url(spec):
-        path = download(spec, scratch)
+        path = download(spec, scratch, timeout=timeout)
         yield from read_path(path, redact_url(spec), chunk_rows)
     else:
         path = Path(spec).expanduser()
         yield from read_path(path, str(path), chunk_rows)
 
 
-def read_source(spec: str, *, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pa.Table]:
+def read_source(
+    spec: str,
+    *,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+) -> Iterator[pa.Table]:
     """Stream the source as ``raw.online_retails`` Arrow tables of at most ``chunk_rows`` rows.
 
+    ``timeout`` bounds a URL's download (see :mod:`assets.sources.download`).
     The next chunk is read while the caller stores the current one (see
     :mod:`assets.sources.read_ahead`). Raises :class:`SourceError` when the source is
     missing, unreachable, corrupt, lacks a column, holds a value that is not what its
     column needs, or has no rows at all.
     """
-    return read_ahead(_raw_chunks(spec, chunk_rows), name="online-retail-reader")
+    return read_ahead(_raw_chunks(spec, chunk_rows, timeout), name="online-retail-reader")
 
 
-def _raw_chunks(spec: str, chunk_rows: int) -> Iterator[pa.Table]:
+def _raw_chunks(spec: str, chunk_rows: int, timeout: float) -> Iterator[pa.Table]:
     if not spec:
         raise SourceError("no source given; pass one or set " + SOURCE_ENV)
     total = 0
     columns_by_origin: dict[str, dict[object, str]] = {}
     with tempfile.TemporaryDirectory(prefix="online-retail-download-") as scratch:
-        for chunk in _chunks(spec, chunk_rows, Path(scratch)):
+        for chunk in _chunks(spec, chunk_rows, Path(scratch), timeout):
             columns = columns_by_origin.get(chunk.origin)
             if columns is None:
                 columns = map_columns(chunk.column_names, chunk.origin)

@@ -1,8 +1,15 @@
-"""Download a source over HTTP(S) to a temporary file, retrying only what may heal.
+"""Download a source over HTTP(S) to a temporary file, with deadlines, retrying what may heal.
 
-Connection failures, timeouts, HTTP 429 and 5xx are transient: they are retried with
-backoff. Anything else (404, 403, ...) will not change on retry and fails at once.
-Messages name the URL without credentials or query string (see ``redact_url``).
+Two limits keep a bad server from holding a run hostage: ``timeout`` bounds the whole
+download, every attempt and every retry pause included (``--source-timeout``, default
+600 s), and ``stall`` bounds the silence between two bytes (30 s). A server that trickles
+a byte every 20 s therefore ends at the deadline, one that stops sending at the stall
+limit, and one that accepts and never answers at the stall limit too.
+
+Connection failures, stalls, HTTP 429 and 5xx are transient: they are retried with
+backoff while the deadline allows. Anything else (404, a redirect loop, an HTML page
+where data was expected) will not change on retry and fails at once. Messages name the
+URL without credentials or query string (see ``redact_url``) and say what happened.
 """
 
 from __future__ import annotations
@@ -17,7 +24,16 @@ from assets.sources.errors import SourceError, redact_url
 
 #: Seconds to wait before each retry; the attempt count is one more than its length.
 DEFAULT_BACKOFF: tuple[float, ...] = (0.5, 1.0, 2.0)
+#: The whole download, all attempts included, unless the run says otherwise.
+DEFAULT_TIMEOUT_SECONDS = 600.0
+#: Longest silence tolerated between two bytes (or before the response starts).
+DEFAULT_STALL_SECONDS = 30.0
 _TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+_HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body")
+
+
+class _Deadline(Exception):
+    """The whole-download deadline passed (raised between chunks)."""
 
 
 def download(
@@ -25,19 +41,28 @@ def download(
     directory: Path,
     *,
     backoff: tuple[float, ...] = DEFAULT_BACKOFF,
-    timeout: float = 60.0,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    stall: float = DEFAULT_STALL_SECONDS,
 ) -> Path:
     """Stream ``url`` into ``directory``; returns the file (named like the URL's path)."""
     label = redact_url(url)
     name = PurePosixPath(urlsplit(url).path).name or "download"
     target = directory / name
+    deadline = time.monotonic() + timeout
+    attempts = 0
     last_problem = ""
-    delays = (0.0, *backoff)
-    for delay in delays:
-        if delay:
-            time.sleep(delay)
+    out_of_time = False
+    for delay in (0.0, *backoff):
+        remaining = deadline - time.monotonic() - delay
+        if remaining <= 0:
+            out_of_time = True
+            break
+        time.sleep(delay)
+        attempts += 1
+        wait = min(stall, remaining)
+        limits = httpx.Timeout(wait, connect=wait, pool=wait)
         try:
-            with httpx.stream("GET", url, follow_redirects=True, timeout=timeout) as response:
+            with httpx.stream("GET", url, follow_redirects=True, timeout=limits) as response:
                 if response.status_code in _TRANSIENT_STATUS:
                     last_problem = f"HTTP {response.status_code} {response.reason_phrase}"
                     continue
@@ -46,17 +71,68 @@ def download(
                         f"HTTP {response.status_code} {response.reason_phrase}; check the URL",
                         source=label,
                     )
-                with target.open("wb") as handle:
-                    for block in response.iter_bytes(chunk_size=1 << 20):
-                        handle.write(block)
+                _save(response, target, label, deadline)
                 return target
+        except _Deadline:
+            out_of_time = True
+            break
+        except httpx.TooManyRedirects:
+            raise SourceError(
+                "redirect loop: too many redirects without reaching a file; open the URL in a "
+                "browser to see where it leads, and pass the final download link",
+                source=label,
+            ) from None
+        except httpx.TimeoutException as error:
+            last_problem = _timeout_problem(error, stall)
         except httpx.TransportError as error:
             # The exception text can echo the full URL; report only its class and our label.
             last_problem = f"{type(error).__name__} (network unreachable or refused)"
         except httpx.InvalidURL as error:
             raise SourceError("invalid URL", source=label) from error
+    if out_of_time:
+        raise SourceError(
+            f"did not finish within {timeout:g} s"
+            + (f" (last problem: {last_problem})" if last_problem else "")
+            + "; raise --source-timeout (or ONLINE_RETAIL_SOURCE_TIMEOUT), or download the "
+            "file and pass its path",
+            source=label,
+        )
     raise SourceError(
-        f"download failed after {len(delays)} attempt(s): {last_problem}; check the URL and the "
+        f"download failed after {attempts} attempt(s): {last_problem}; check the URL and the "
         "network, or download the file and pass its path",
+        source=label,
+    )
+
+
+def _timeout_problem(error: httpx.TimeoutException, stall: float) -> str:
+    if isinstance(error, httpx.ConnectTimeout):
+        return f"could not connect within {stall:g} s (ConnectTimeout)"
+    if isinstance(error, httpx.ReadTimeout):
+        return f"stalled: no bytes for {stall:g} s (no response, or it stopped mid-way)"
+    return f"{type(error).__name__} after {stall:g} s"
+
+
+def _save(response: httpx.Response, target: Path, label: str, deadline: float) -> None:
+    """Write the body to ``target``, refusing web pages and stopping at the deadline."""
+    content_type = response.headers.get("content-type", "").lower()
+    if "html" in content_type:
+        raise _html_page(label, f"Content-Type {content_type.split(';')[0]}")
+    first = True
+    with target.open("wb") as handle:
+        for block in response.iter_bytes():  # as bytes arrive, so the deadline is seen
+            if first and block.strip():
+                if block.lstrip()[:16].lower().startswith(_HTML_STARTS):
+                    raise _html_page(label, "the body starts like HTML")
+                first = False
+            handle.write(block)
+            if time.monotonic() >= deadline:
+                raise _Deadline
+
+
+def _html_page(label: str, evidence: str) -> SourceError:
+    return SourceError(
+        f"the server sent an HTML page ({evidence}) with status 200, not a data file; "
+        "the URL probably leads to a web page (a login, a landing page or an error page) "
+        "rather than the download itself",
         source=label,
     )

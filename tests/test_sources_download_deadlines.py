@@ -1,0 +1,161 @@
+"""Downloads have deadlines, and every failure names the URL and what happened.
+
+Each test starts its own HTTP server on loopback (a real socket, a real ``httpx`` client):
+a server that trickles bytes, one that accepts and never answers, a redirect loop and a
+web page served with status 200 where a data file was expected.
+"""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from assets.sources import SOURCE_TIMEOUT_ENV, SourceError, resolve_source_timeout
+from assets.sources.download import download
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/loop"):
+            self.send_response(302)
+            self.send_header("Location", "/loop-again" if self.path == "/loop" else "/loop")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif self.path == "/page":
+            body = b"<!DOCTYPE html><html><body>Please log in to download</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        elif self.path == "/unlabelled-page":
+            body = b"\n  <html><head><title>Not found</title></head></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        elif self.path == "/trickle.csv":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/csv")
+            self.send_header("Content-Length", "1000000")
+            self.end_headers()
+            try:
+                while not self.server.stopping.is_set():  # type: ignore[attr-defined]
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.2)
+            except OSError:
+                return
+        elif self.path == "/stall.csv":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/csv")
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b"Invoice,")
+            self.wfile.flush()
+            self.server.stopping.wait(30)  # type: ignore[attr-defined]
+
+
+@contextmanager
+def loopback_server() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    server.stopping = threading.Event()  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.stopping.set()  # type: ignore[attr-defined]
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def silent_listener() -> Iterator[str]:
+    """A socket that accepts connections (the kernel does) and never says a word."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+def test_a_trickling_server_is_cut_off_at_the_source_timeout(tmp_path: Path) -> None:
+    with loopback_server() as base:
+        started = time.monotonic()
+        with pytest.raises(SourceError) as error:
+            download(f"{base}/trickle.csv?token=s3cr3t", tmp_path, timeout=1.5, stall=1.0)
+        elapsed = time.monotonic() - started
+    message = str(error.value)
+    assert message.startswith(f"{base}/trickle.csv: ")
+    assert "did not finish within 1.5 s" in message and "--source-timeout" in message
+    assert "s3cr3t" not in message
+    assert elapsed < 4, f"took {elapsed:.1f} s"
+
+
+def test_a_server_that_stops_sending_trips_the_stall_limit(tmp_path: Path) -> None:
+    with loopback_server() as base:
+        started = time.monotonic()
+        with pytest.raises(SourceError) as error:
+            download(f"{base}/stall.csv", tmp_path, timeout=20, stall=1.0, backoff=())
+        elapsed = time.monotonic() - started
+    assert str(error.value).startswith(f"{base}/stall.csv: ")
+    assert "stalled: no bytes for 1 s" in str(error.value)
+    assert elapsed < 5, f"took {elapsed:.1f} s"
+
+
+def test_a_server_that_never_answers_fails_within_the_deadline_naming_the_hang(
+    tmp_path: Path,
+) -> None:
+    with silent_listener() as base:
+        started = time.monotonic()
+        with pytest.raises(SourceError) as error:
+            download(f"{base}/data.zip", tmp_path, timeout=2.5, stall=1.0, backoff=(0.1, 0.1))
+        elapsed = time.monotonic() - started
+    message = str(error.value)
+    assert message.startswith(f"{base}/data.zip: ")
+    assert "no response" in message and "network unreachable" not in message
+    assert elapsed < 5, f"took {elapsed:.1f} s"
+
+
+def test_a_redirect_loop_names_the_url(tmp_path: Path) -> None:
+    with loopback_server() as base, pytest.raises(SourceError) as error:
+        download(f"{base}/loop", tmp_path, timeout=10, stall=5)
+    message = str(error.value)
+    assert message.startswith(f"{base}/loop: redirect loop")
+    assert "TooManyRedirects" not in message
+
+
+@pytest.mark.parametrize("path", ["/page", "/unlabelled-page"])
+def test_an_html_page_served_with_200_is_not_taken_for_data(tmp_path: Path, path: str) -> None:
+    with loopback_server() as base, pytest.raises(SourceError) as error:
+        download(f"{base}{path}", tmp_path, timeout=10, stall=5)
+    message = str(error.value)
+    assert message.startswith(f"{base}{path}: the server sent an HTML page")
+    assert "Empty CSV" not in message
+
+
+def test_source_timeout_comes_from_the_run_then_the_environment_then_600(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(SOURCE_TIMEOUT_ENV, raising=False)
+    assert resolve_source_timeout({}) == 600
+    monkeypatch.setenv(SOURCE_TIMEOUT_ENV, "90")
+    assert resolve_source_timeout({}) == 90
+    assert resolve_source_timeout({"source_timeout": 5}) == 5
+    monkeypatch.setenv(SOURCE_TIMEOUT_ENV, "soon")
+    with pytest.raises(SourceError, match=rf"{SOURCE_TIMEOUT_ENV}=.soon.: .*positive number"):
+        resolve_source_timeout({})
