@@ -19,7 +19,7 @@ from typing import Any
 from io_managers.clickhouse import ClickHouseIOManager
 from io_managers.errors import AssetValidationError, WarehouseError
 from io_managers.sql import quote_string, quote_table
-from io_managers.types import ClickHouseType, dtype_mismatch, nullability_mismatch, parse_type
+from io_managers.types import ClickHouseType, dtype_mismatch, nullability_mismatch
 from io_managers.validation import as_dataframe_schema, plan_validation
 from orchestration.asset import AssetSpec
 from orchestration.context import AssetContext
@@ -52,11 +52,6 @@ class Finding:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _columns(io: ClickHouseIOManager, described: str) -> dict[str, ClickHouseType]:
-    rows = io.query_arrow(f"DESCRIBE {described}").select(["name", "type"]).to_pylist()
-    return {row["name"]: parse_type(row["type"]) for row in rows}
 
 
 def check_table_against_schema(
@@ -141,7 +136,7 @@ def check_select(
 ) -> list[Finding]:
     """A SQL asset's SELECT compiles, and its output fits its table and its schema."""
     try:
-        output = _columns(io, f"({spec.body(context)})")
+        output = io.queries.columns(f"({spec.body(context)})")
     except WarehouseError as exc:
         return [Finding("select", spec.key, spec.table, found=f"SELECT does not compile: {exc}")]
     findings = []
@@ -248,7 +243,7 @@ def _validate_in(
                 Finding("ddl", spec.key, spec.table, found="table is not created by the DDL")
             )
             continue
-        columns = _columns(io, f"TABLE {quote_table(spec.table)}")
+        columns = io.queries.columns(f"TABLE {quote_table(spec.table)}")
         findings.extend(check_table_against_schema(spec, columns))
         schema = as_dataframe_schema(spec.schema)
         findings.extend(check_key_columns(io, spec, schema.columns if schema is not None else ()))

@@ -122,9 +122,9 @@ def test_columns_with_a_ddl_default_may_be_omitted(backend, db):
 
 
 def test_python_asset_streams_dataframes_and_arrow_tables(backend, db, monkeypatch):
-    import io_managers.clickhouse as clickhouse
+    import io_managers.stage as stage
 
-    monkeypatch.setattr(clickhouse, "INSERT_BATCH_ROWS", 250)
+    monkeypatch.setattr(stage, "INSERT_BATCH_ROWS", 250)
     inserts = []
     original = backend.warehouse._transport.insert_arrow
 
@@ -388,14 +388,14 @@ CRASHING_RUN = textwrap.dedent(
     """
     import os, sys
     from io_managers import warehouse_from_env
-    from io_managers.clickhouse import ClickHouseIOManager
+    from io_managers.publish import Publisher
     from tests.io_helpers import context, sql_asset
     from tests.test_io_materialize import hub_select
 
     def die(*args, **kwargs):
         os._exit(3)  # the process dies between staging and publishing: no cleanup at all
 
-    ClickHouseIOManager._publish = die
+    Publisher.publish = die
     db = sys.argv[1]
     spec = sql_asset(f"{db}.hub_customer", hub_select(0, 19), write_mode="insert_new",
                      unique_key=("hub_customer_hash_key",))
@@ -440,7 +440,7 @@ def test_sweeping_abandoned_staging_spares_other_tables_staging(backend, db):
     warehouse.command(f"CREATE TABLE {db}.pair (n UInt64) ENGINE = MergeTree ORDER BY n")
     warehouse.command(f"CREATE TABLE {db}.pair_b AS {db}.pair")
     abandoned = "_stg_pair_00000000_deadbeef"
-    live_of_pair_b = f"_stg_pair_b_{warehouse._run_token}_deadbeef"
+    live_of_pair_b = f"_stg_pair_b_{warehouse.staging.run_token}_deadbeef"
     for name in (abandoned, live_of_pair_b):
         warehouse.command(f"CREATE TABLE {db}.{name} AS {db}.pair")
 

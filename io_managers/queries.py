@@ -1,0 +1,124 @@
+"""The warehouse's query API: read tables and their structure, as Arrow or pandas.
+
+Everything that asks ClickHouse a question goes through :class:`WarehouseQueries`, so
+the rules for reading live in one place: Enum and UUID columns come back as text (Arrow
+has no enum labels, and string UUIDs read the same from either backend), and a user's
+query passes the read-only guard first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from io_managers.errors import WarehouseQueryError
+from io_managers.sql import (
+    ensure_read_only,
+    is_select,
+    quote_string,
+    quote_table,
+    single_statement,
+)
+from io_managers.transport import Transport
+from io_managers.types import ClickHouseType, arrow_to_pandas, needs_text_projection, parse_type
+from io_managers.validation import read_projection
+
+
+class WarehouseQueries:
+    """Read access to one warehouse; thread-safe because its transport is."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    def rows(self, sql: str) -> list[dict[str, Any]]:
+        """A small query's result as a list of dicts (system tables, counts)."""
+        return self._transport.query_arrow(sql).to_pylist()
+
+    def table_exists(self, table: str) -> bool:
+        database, name = table.split(".", 1)
+        rows = self.rows(
+            "SELECT count() AS n FROM system.tables "
+            f"WHERE database = {quote_string(database)} AND name = {quote_string(name)}"
+        )
+        return bool(rows[0]["n"])
+
+    def table_definitions(self, tables: Sequence[str]) -> dict[str, str]:
+        """``CREATE TABLE`` of each existing table, as the engine holds it (one query)."""
+        if not tables:
+            return {}
+        listed = ", ".join(quote_string(table) for table in tables)
+        rows = self.rows(
+            "SELECT concat(database, '.', name) AS table, create_table_query AS ddl "
+            f"FROM system.tables WHERE concat(database, '.', name) IN ({listed})"
+        )
+        return {row["table"]: row["ddl"] for row in rows}
+
+    def table_stats(self, table: str) -> tuple[int | None, int | None]:
+        """``(rows, bytes)`` of a table from ``system.tables`` (None where not known)."""
+        database, name = table.split(".", 1)
+        stats = self.rows(
+            "SELECT total_rows AS rows, total_bytes AS bytes FROM system.tables "
+            f"WHERE database = {quote_string(database)} AND name = {quote_string(name)}"
+        )
+        if not stats:
+            return None, None
+        rows, size = stats[0]["rows"], stats[0]["bytes"]
+        return (int(rows) if rows is not None else None, int(size) if size is not None else None)
+
+    def row_count(self, table: str) -> int:
+        """Rows of ``database.Table``."""
+        return self.count_rows(quote_table(table))
+
+    def count_rows(self, quoted_table: str) -> int:
+        """Rows of a table given as quoted SQL (a generated staging name)."""
+        return int(self.rows(f"SELECT count() AS n FROM {quoted_table}")[0]["n"])
+
+    def describe(self, table: str) -> list[tuple[str, str]]:
+        """``(column, ClickHouse type)`` pairs of ``database.Table``, in table order."""
+        return [(name, t.text) for name, t in self.columns(f"TABLE {quote_table(table)}").items()]
+
+    def columns(self, described: str) -> dict[str, ClickHouseType]:
+        """Parsed ``DESCRIBE <described>`` (``TABLE db.t`` or ``(SELECT ...)``)."""
+        return self.describe_with_defaults(described)[0]
+
+    def describe_with_defaults(self, described: str) -> tuple[dict[str, ClickHouseType], set[str]]:
+        """Column types, and the columns with a DEFAULT/MATERIALIZED/ALIAS expression."""
+        table = self._transport.query_arrow(f"DESCRIBE {described}")
+        names = table.column("name").to_pylist()
+        types = table.column("type").to_pylist()
+        kinds = table.column("default_type").to_pylist()
+        columns = {name: parse_type(kind) for name, kind in zip(names, types, strict=True)}
+        return columns, {name for name, kind in zip(names, kinds, strict=True) if kind}
+
+    def query_arrow(self, sql: str) -> pa.Table:
+        """A query's result as Arrow, Enum and UUID columns as text."""
+        try:
+            statement = single_statement(sql, "query")
+        except ValueError as exc:
+            raise WarehouseQueryError(str(exc)) from None
+        return self._transport.query_arrow(self._text_projection(statement))
+
+    def query_df(self, sql: str) -> pd.DataFrame:
+        """A query's result as pandas, through Arrow (dtypes: :func:`arrow_to_pandas`)."""
+        return arrow_to_pandas(self.query_arrow(sql))
+
+    def read_only_query(self, sql: str) -> pa.Table:
+        """Run a user's query after :func:`ensure_read_only` accepted it (and, on a
+        server, with ``readonly`` set, so the engine refuses writes as well)."""
+        statement = self._text_projection(ensure_read_only(sql))
+        return self._transport.query_arrow(statement, read_only=True)
+
+    def read_only_raw(self, sql: str, fmt: str) -> bytes:
+        """A user's read query rendered by ClickHouse itself in output format ``fmt``."""
+        return self._transport.raw(ensure_read_only(sql), fmt)
+
+    def _text_projection(self, statement: str) -> str:
+        if not is_select(statement):
+            return statement
+        columns = self.columns(f"({statement})")
+        if not any(needs_text_projection(t) for t in columns.values()):
+            return statement
+        return f"SELECT {read_projection(columns, columns)} FROM ({statement})"

@@ -1,0 +1,216 @@
+"""Fill a staging table: a SQL asset's SELECT runs inside ClickHouse, a Python asset's
+DataFrames and Arrow tables stream in as Arrow, in bounded batches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import pyarrow as pa
+
+from io_managers import statements
+from io_managers.errors import (
+    AssetValidationError,
+    MaterializationError,
+    ValidationFailure,
+    WarehouseQueryError,
+)
+from io_managers.queries import WarehouseQueries
+from io_managers.sql import is_select, quote_table, single_statement
+from io_managers.transport import Transport
+from io_managers.types import ClickHouseType
+from io_managers.validation import validate_pandas
+
+if TYPE_CHECKING:
+    from orchestration.asset import AssetSpec
+    from orchestration.context import AssetContext
+
+#: Python chunks are buffered up to this size before one INSERT, so tiny chunks from a
+#: generator do not turn into thousands of parts.
+INSERT_BATCH_ROWS = 250_000
+INSERT_BATCH_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TargetShape:
+    """A target table's columns (parsed types) and those with a default expression."""
+
+    columns: dict[str, ClickHouseType]
+    defaults: set[str]
+
+
+class Stager:
+    """Writes an asset's output into its staging table, checking its columns by name."""
+
+    def __init__(self, transport: Transport, queries: WarehouseQueries) -> None:
+        self._transport = transport
+        self._queries = queries
+
+    def target_shape(self, spec: AssetSpec) -> TargetShape:
+        if not self._queries.table_exists(spec.table):
+            raise MaterializationError(
+                f"asset {spec.key!r}: table {spec.table} does not exist; declare it in the "
+                "DDL (ddl/*.sql, CREATE TABLE IF NOT EXISTS) and run the warehouse setup"
+            )
+        return TargetShape(
+            *self._queries.describe_with_defaults(f"TABLE {quote_table(spec.table)}")
+        )
+
+    def stage_sql(
+        self, spec: AssetSpec, context: AssetContext, staging: str, shape: TargetShape
+    ) -> bool:
+        """Run the SELECT into staging; True if only keys new to the target were staged."""
+        body = spec.body(context)
+        if not isinstance(body, str):
+            raise MaterializationError(
+                f"asset {spec.key!r}: a SQL asset must return a SELECT string, "
+                f"got {type(body).__name__}"
+            )
+        try:
+            select = single_statement(body, f"asset {spec.key!r} SELECT")
+        except ValueError as exc:
+            raise MaterializationError(str(exc)) from None
+        if not is_select(select):
+            raise MaterializationError(
+                f"asset {spec.key!r}: a SQL asset must return a SELECT (or WITH ... SELECT)"
+            )
+        try:
+            produced = list(self._queries.columns(f"({select})"))
+        except WarehouseQueryError as exc:
+            raise MaterializationError(
+                f"asset {spec.key!r} (table {spec.table}): its SELECT does not compile: {exc}"
+            ) from None
+        check_columns(spec, produced, shape)
+        new_keys_only = spec.write_mode == "insert_new" and set(spec.unique_key) <= set(produced)
+        if new_keys_only:
+            # Stage only keys the target lacks, so staging holds exactly what publishing
+            # adds and can be attached as it is (no second copy, no second sort); the
+            # validation then checks exactly the rows that will be published.
+            select = statements.only_new_keys(select, spec.unique_key, quote_table(spec.table))
+        try:
+            self._transport.command(statements.insert_select(staging, produced, select))
+        except WarehouseQueryError as exc:
+            raise MaterializationError(
+                f"asset {spec.key!r} (table {spec.table}): its SELECT failed: {exc}"
+            ) from None
+        return new_keys_only
+
+    def stage_python(
+        self, spec: AssetSpec, context: AssetContext, staging: str, shape: TargetShape
+    ) -> bool:
+        """Stream the body's output into staging; True if Pandera saw every chunk."""
+        output = spec.body(context)
+        all_pandas = True
+        checked_columns: tuple[str, ...] | None = None
+        buffered: list[pa.Table] = []
+        buffered_rows = buffered_bytes = 0
+        for number, chunk in enumerate(_chunks(spec, output), start=1):
+            if isinstance(chunk, pd.DataFrame):
+                if spec.schema is not None:
+                    chunk, failures = validate_pandas(spec.schema, chunk)
+                    if failures:
+                        raise AssetValidationError(
+                            spec.key, spec.table, _in_chunk(failures, number)
+                        )
+                table = _frame_to_arrow(spec, chunk)
+            else:
+                all_pandas = False
+                table = chunk
+            if checked_columns != tuple(table.column_names):
+                check_columns(spec, table.column_names, shape)
+                checked_columns = tuple(table.column_names)
+            if buffered and buffered[0].schema != table.schema:
+                self._insert(spec, staging, buffered)
+                buffered, buffered_rows, buffered_bytes = [], 0, 0
+            buffered.append(table)
+            buffered_rows += table.num_rows
+            buffered_bytes += table.nbytes
+            if buffered_rows >= INSERT_BATCH_ROWS or buffered_bytes >= INSERT_BATCH_BYTES:
+                self._insert(spec, staging, buffered)
+                buffered, buffered_rows, buffered_bytes = [], 0, 0
+        if buffered:
+            self._insert(spec, staging, buffered)
+        return all_pandas
+
+    def _insert(self, spec: AssetSpec, staging: str, tables: list[pa.Table]) -> None:
+        data = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+        if data.num_rows == 0:
+            return
+        try:
+            self._transport.insert_arrow(staging, data, statements.INSERT_SETTINGS)
+        except WarehouseQueryError as exc:
+            raise MaterializationError(
+                f"asset {spec.key!r} (table {spec.table}): writing its rows failed: {exc}"
+            ) from None
+
+
+def check_columns(spec: AssetSpec, produced: Sequence[str], shape: TargetShape) -> None:
+    """Columns are matched by name: unknown or missing (non-default) ones are errors."""
+    duplicates = sorted({name for name in produced if list(produced).count(name) > 1})
+    if duplicates:
+        raise MaterializationError(
+            f"asset {spec.key!r} (table {spec.table}): output has duplicate column(s) "
+            f"{', '.join(duplicates)}"
+        )
+    unknown = [name for name in produced if name not in shape.columns]
+    if unknown:
+        raise MaterializationError(
+            f"asset {spec.key!r} (table {spec.table}): output column(s) "
+            f"{', '.join(unknown)} are not in the table (columns: {', '.join(shape.columns)})"
+        )
+    missing = [n for n in shape.columns if n not in produced and n not in shape.defaults]
+    if missing:
+        raise MaterializationError(
+            f"asset {spec.key!r} (table {spec.table}): output lacks column(s) "
+            f"{', '.join(missing)}, which have no DEFAULT in the DDL"
+        )
+
+
+def _chunks(spec: AssetSpec, output: Any) -> Iterator[pd.DataFrame | pa.Table]:
+    """Normalise a Python asset's output into a stream of DataFrames and Arrow tables."""
+    if isinstance(output, (pd.DataFrame, pa.Table)):
+        yield output
+        return
+    if isinstance(output, pa.RecordBatch):
+        yield pa.Table.from_batches([output])
+        return
+    if isinstance(output, pa.RecordBatchReader):
+        for batch in output:
+            yield pa.Table.from_batches([batch])
+        return
+    if isinstance(output, Iterable) and not isinstance(output, (str, bytes, dict)):
+        for item in output:
+            if isinstance(item, pa.RecordBatch):
+                item = pa.Table.from_batches([item])
+            if not isinstance(item, (pd.DataFrame, pa.Table)):
+                raise MaterializationError(
+                    f"asset {spec.key!r}: its body yielded {type(item).__name__}; "
+                    "yield pandas DataFrames or pyarrow Tables"
+                )
+            yield item
+        return
+    raise MaterializationError(
+        f"asset {spec.key!r}: a Python asset must return a pandas DataFrame, a pyarrow "
+        f"Table or an iterable of them, got {type(output).__name__}"
+    )
+
+
+def _frame_to_arrow(spec: AssetSpec, frame: pd.DataFrame) -> pa.Table:
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowException, ValueError, TypeError) as exc:
+        raise MaterializationError(
+            f"asset {spec.key!r} (table {spec.table}): its DataFrame cannot be converted "
+            f"to Arrow: {exc}"
+        ) from None
+
+
+def _in_chunk(failures: list[ValidationFailure], number: int) -> list[ValidationFailure]:
+    if number == 1:
+        return failures
+    return [
+        ValidationFailure(f.column, f"{f.check} (in chunk {number})", f.failing_rows, f.examples)
+        for f in failures
+    ]

@@ -1,0 +1,97 @@
+"""SQL text of the materialization steps, one function per statement shape.
+
+Kept apart from the code that runs them so the statements can be read (and reviewed for
+atomicity) in one place: staging is a copy of the target's structure, publishing is a
+metadata swap or an anti-join on the unique key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from io_managers.sql import quote_identifier, quote_string
+
+STAGING_PREFIX = "_stg_"
+#: Strict inserts: a NULL for a non-Nullable column is an error, not a silent default.
+INSERT_SETTINGS = {"input_format_null_as_default": 0}
+
+
+def quoted_columns(columns: Sequence[str]) -> str:
+    return ", ".join(quote_identifier(name) for name in columns)
+
+
+def staging_name(table_name: str, run_token: str, unique: str) -> str:
+    """``_stg_<table>_<run token>_<id>``: both hex of fixed width (see :func:`staging_pattern`)."""
+    return f"{STAGING_PREFIX}{table_name}_{run_token}_{unique}"
+
+
+def staging_pattern(table_name: str) -> str:
+    """RE2 pattern of :func:`staging_name` for one table; cannot match ``a_b``'s for ``a``."""
+    return f"^{re.escape(STAGING_PREFIX + table_name)}_[0-9a-f]{{8}}_[0-9a-f]{{8}}$"
+
+
+def create_like(staging: str, target: str) -> str:
+    return f"CREATE TABLE {staging} AS {target}"
+
+
+def drop_table(table: str) -> str:
+    return f"DROP TABLE IF EXISTS {table} SYNC"
+
+
+def insert_select(table: str, columns: Sequence[str], select: str) -> str:
+    """``INSERT ... SELECT`` by column name; a NULL for a non-Nullable column fails."""
+    return (
+        f"INSERT INTO {table} ({quoted_columns(columns)}) "
+        f"SETTINGS insert_null_as_default = 0\n{select}"
+    )
+
+
+def new_keys_condition(unique_key: Sequence[str], target: str) -> str:
+    """WHERE condition keeping rows whose ``unique_key`` is not in ``target`` yet.
+
+    ``NOT IN`` a subquery builds one hash set of the target's keys (it is ClickHouse's
+    cheapest anti-join); ``transform_null_in`` makes a NULL key equal a NULL key.
+    """
+    key = quoted_columns(unique_key)
+    key_expr = f"({key})" if len(unique_key) > 1 else key
+    return f"{key_expr} NOT IN (SELECT {key} FROM {target}) SETTINGS transform_null_in = 1"
+
+
+def only_new_keys(select: str, unique_key: Sequence[str], target: str) -> str:
+    """``select`` narrowed to rows whose key ``target`` does not hold yet."""
+    return f"SELECT * FROM (\n{select}\n) WHERE {new_keys_condition(unique_key, target)}"
+
+
+def insert_new_keys(
+    target: str, staging: str, columns: Sequence[str], unique_key: Sequence[str]
+) -> str:
+    """Append staging's rows whose key the target lacks (idempotent on rerun)."""
+    listed = quoted_columns(columns)
+    return (
+        f"INSERT INTO {target} ({listed}) SETTINGS insert_null_as_default = 0\n"
+        f"SELECT {listed} FROM {staging} WHERE {new_keys_condition(unique_key, target)}"
+    )
+
+
+def exchange(staging: str, target: str) -> str:
+    return f"EXCHANGE TABLES {staging} AND {target}"
+
+
+def attach_partition(target: str, partition_id: str, staging: str) -> str:
+    return f"ALTER TABLE {target} ATTACH PARTITION ID {quote_string(partition_id)} FROM {staging}"
+
+
+def table_engine(database: str, name: str) -> str:
+    """Engine of a table and how many materialized views read it."""
+    return (
+        "SELECT engine, length(dependencies_table) AS views FROM system.tables "
+        f"WHERE database = {quote_string(database)} AND name = {quote_string(name)}"
+    )
+
+
+def active_partitions(database: str, name: str) -> str:
+    return (
+        "SELECT DISTINCT partition_id FROM system.parts "
+        f"WHERE database = {quote_string(database)} AND table = {quote_string(name)} AND active"
+    )
