@@ -19,8 +19,8 @@ depending on Dagster or ANTLR:
   reproduced, as two meanings for ``+`` would surprise users;
 * Dagster's remaining fallback, tried when the grammar rejects the whole string: the
   legacy ``tag:K=V`` form, whose value may hold any character;
-* evaluation on the networkx graph with Dagster's semantics (``tag:K`` matches a tag
-  whose value is empty; ``roots``/``sinks`` are relative to the inner selection).
+* evaluation on the asset graph (or a networkx one) with Dagster's semantics (``tag:K``
+  matches a tag whose value is empty; ``roots``/``sinks`` are relative to the inner selection).
 
 ``tests/test_selection_dagster.py`` checks this against answers recorded from Dagster
 (``scripts/dagster_selection_fixture.py``, which asks Dagster about each expression with
@@ -36,8 +36,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-
-import networkx as nx
+from typing import Any, Protocol
 
 __all__ = [
     "EmptySelectionError",
@@ -586,11 +585,28 @@ def parse_selection(expression: str) -> Selection:
 # --------------------------------------------------------------------------- evaluation
 
 
+class SelectableGraph(Protocol):
+    """What evaluation reads: ``orchestration.graph.Dag`` and a networkx ``DiGraph`` both fit.
+
+    ``nodes`` iterates the asset keys; ``nodes(data="group")`` yields ``(key, group)``.
+    """
+
+    nodes: Any
+
+    def __contains__(self, key: object) -> bool: ...
+
+    def predecessors(self, key: str) -> Iterator[str]: ...
+
+    def successors(self, key: str) -> Iterator[str]: ...
+
+
 def _wildcard(pattern: str) -> re.Pattern[str]:
     return re.compile("^" + re.escape(pattern).replace("\\*", ".*") + "$")
 
 
-def _traverse(dag: nx.DiGraph, start: set[str], depth: int | None, *, upstream: bool) -> set[str]:
+def _traverse(
+    dag: SelectableGraph, start: set[str], depth: int | None, *, upstream: bool
+) -> set[str]:
     """``start`` plus everything within ``depth`` edges in one direction (breadth first)."""
     neighbours = dag.predecessors if upstream else dag.successors
     reached = set(start)
@@ -608,11 +624,19 @@ def _traverse(dag: nx.DiGraph, start: set[str], depth: int | None, *, upstream: 
     return reached
 
 
+def _ancestors(dag: SelectableGraph, key: str) -> set[str]:
+    return _traverse(dag, {key}, None, upstream=True) - {key}
+
+
+def _descendants(dag: SelectableGraph, key: str) -> set[str]:
+    return _traverse(dag, {key}, None, upstream=False) - {key}
+
+
 StateProvider = Callable[[], Mapping[str, str]]
 
 
 class _Evaluator:
-    def __init__(self, dag: nx.DiGraph, expression: str, states: StateProvider | None) -> None:
+    def __init__(self, dag: SelectableGraph, expression: str, states: StateProvider | None) -> None:
         self._dag = dag
         self._expression = expression
         self._states = states
@@ -658,14 +682,14 @@ class _Evaluator:
                 return _traverse(dag, self.evaluate(child), depth, upstream=False)
             case Roots(child):
                 inner = self.evaluate(child)
-                return {key for key in inner if not (nx.ancestors(dag, key) & inner)}
+                return {key for key in inner if not (_ancestors(dag, key) & inner)}
             case Sinks(child):
                 inner = self.evaluate(child)
-                return {key for key in inner if not (nx.descendants(dag, key) & inner)}
+                return {key for key in inner if not (_descendants(dag, key) & inner)}
         raise TypeError(f"not a selection: {selection!r}")
 
 
-def _missing_names(dag: nx.DiGraph, selection: Selection) -> str:
+def _missing_names(dag: SelectableGraph, selection: Selection) -> str:
     """Name the wildcard-free keys that are no asset, with close matches: likely typos."""
     known = [str(node) for node in dag.nodes]
     notes: list[str] = []
@@ -686,7 +710,7 @@ def uses_status(selection: Selection) -> bool:
 
 
 def select_keys(
-    dag: nx.DiGraph, expression: str, states: StateProvider | None = None
+    dag: SelectableGraph, expression: str, states: StateProvider | None = None
 ) -> frozenset[str]:
     """The asset keys of ``dag`` that ``expression`` selects, as Dagster resolves it.
 

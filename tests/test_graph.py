@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+
+import networkx as nx
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from orchestration.asset import AssetDefinitionError, AssetSpec, asset
-from orchestration.graph import AssetGraph, AssetGraphError
+from orchestration.graph import AssetGraph, AssetGraphError, Dag
 
 
 def spec(key: str, *deps: str, table: str | None = None, group: str = "g") -> AssetSpec:
@@ -61,6 +66,7 @@ def test_external_upstream_lists_unselected_parents_only():
         ({"write_mode": "insert_new"}, "needs unique_key"),
         ({"deps": ("x", "x")}, "lists a dependency twice"),
         ({"deps": ("k",)}, "depends on itself"),
+        ({"schema": "schemas.marts.DimCountry"}, "'package.module:Model' reference"),
     ],
 )
 def test_malformed_declarations_fail_at_definition(kwargs, message):
@@ -79,3 +85,64 @@ def test_decorator_uses_function_name_docstring_and_kind():
     assert decorated_example.kind == "sql"
     assert decorated_example.description == "Why this table exists."
     assert dict(decorated_example.tags) == {"layer": "x"}
+
+
+def test_schema_reference_is_imported_when_first_read():
+    from schemas.marts import DimCountry
+
+    declared = AssetSpec(
+        key="k", table="db.k", body=lambda ctx: None, kind="sql", schema="schemas.marts:DimCountry"
+    )
+    assert declared.schema is DimCountry
+
+
+def test_schema_reference_that_does_not_resolve_names_the_asset():
+    declared = AssetSpec(
+        key="k", table="db.k", body=lambda ctx: None, kind="sql", schema="schemas.marts:Nope"
+    )
+    with pytest.raises(AssetDefinitionError, match=r"asset 'k': schema 'schemas\.marts:Nope'"):
+        _ = declared.schema
+
+
+# The graph is kept in plain dicts so that listing assets never imports networkx; networkx
+# is the reference its order, reachability and cycle detection must agree with.
+_edge_lists = st.integers(min_value=1, max_value=12).flatmap(
+    lambda n: st.tuples(
+        st.just(n),
+        st.lists(
+            st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)).filter(lambda e: e[0] != e[1]),
+            unique=True,
+            max_size=3 * n,
+        ),
+    )
+)
+
+
+def _both(n: int, edges: list[tuple[int, int]]) -> tuple[Dag, nx.DiGraph]:
+    dag, reference = Dag(), nx.DiGraph()
+    for i in range(n):
+        dag.add_node(f"n{i}")
+        reference.add_node(f"n{i}")
+    for a, b in edges:
+        dag.add_edge(f"n{a}", f"n{b}")
+        reference.add_edge(f"n{a}", f"n{b}")
+    return dag, reference
+
+
+@settings(max_examples=300, deadline=None)
+@given(_edge_lists)
+def test_dag_agrees_with_networkx(case):
+    n, edges = case
+    dag, reference = _both(n, edges)
+    cycle = dag.find_cycle()
+    if not nx.is_directed_acyclic_graph(reference):
+        assert cycle is not None and cycle[0] == cycle[-1]
+        assert all(reference.has_edge(a, b) for a, b in itertools.pairwise(cycle))
+        return
+    assert cycle is None
+    rank = {f"n{i}": (i * 7) % n for i in range(n)}  # ties broken by an arbitrary rank
+    expected = nx.lexicographical_topological_sort(reference, key=lambda k: (rank[k], k))
+    assert dag.topological_order(rank) == list(expected)
+    for node in reference:
+        assert dag.reachable(node, upstream=True) == nx.ancestors(reference, node)
+        assert dag.reachable(node, upstream=False) == nx.descendants(reference, node)
