@@ -18,14 +18,14 @@ import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from assets.sql import OWNERS, layer_tags
 from orchestration.asset import asset
 from orchestration.context import AssetContext
-from schemas.metrics import SalesDashboard
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DASHBOARD_PATH_ENV = "SALES_DASHBOARD_PATH"
 DASHBOARD_PATH_PARAM = "sales_dashboard_path"
@@ -128,6 +128,7 @@ def _chart(points: pd.DataFrame, name: str) -> pd.DataFrame:
 
 def _figures(points: pd.DataFrame) -> dict[str, Any]:
     """The three Plotly figures, keyed like :data:`CHART_IDS`."""
+    import pandas as pd
     import plotly.graph_objects as go
 
     daily = _chart(points, "daily_sales")
@@ -257,7 +258,7 @@ def write_atomically(path: Path, text: str) -> None:
     table="quality.sales_dashboard",
     deps=["sales_summary", "data_quality", "fact_sales", "dim_country", "dim_product", "dim_time"],
     group="metrics",
-    schema=SalesDashboard,
+    schema="schemas.metrics:SalesDashboard",
     tags={**layer_tags("metrics"), "role": "dashboard"},
     owners=OWNERS,
 )

@@ -16,14 +16,6 @@ from assets.checks import CHECKS
 from assets.sql import NIL_UUID, OWNERS, layer_tags, unknown_customer_key
 from orchestration.asset import sql_asset
 from orchestration.context import AssetContext
-from schemas.marts import (
-    DimCountry,
-    DimCustomer,
-    DimProduct,
-    DimTime,
-    FactSaleReturns,
-    FactSales,
-)
 
 _TAGS = layer_tags("marts")
 
@@ -78,7 +70,7 @@ _FACT_DEPS = [
     table="marts.Fact_Sales",
     deps=_FACT_DEPS,
     group="marts",
-    schema=FactSales,
+    schema="schemas.marts:FactSales",
     tags={**_TAGS, "role": "fact"},
     owners=OWNERS,
     checks=CHECKS["fact_sales"],
@@ -96,7 +88,7 @@ def fact_sales(context: AssetContext) -> str:
     table="marts.Fact_Sale_Returns",
     deps=_FACT_DEPS,
     group="marts",
-    schema=FactSaleReturns,
+    schema="schemas.marts:FactSaleReturns",
     tags={**_TAGS, "role": "fact"},
     owners=OWNERS,
     checks=CHECKS["fact_sale_returns"],
@@ -113,7 +105,7 @@ def fact_sale_returns(context: AssetContext) -> str:
     table="marts.Dim_Product",
     deps=["hub_product", "sat_product"],
     group="marts",
-    schema=DimProduct,
+    schema="schemas.marts:DimProduct",
     tags={**_TAGS, "role": "dimension"},
     owners=OWNERS,
 )
@@ -139,7 +131,7 @@ LEFT JOIN (
     table="marts.Dim_Customer",
     deps=["hub_customer", "hub_invoice", "link_invoice_customer", "link_invoice_country"],
     group="marts",
-    schema=DimCustomer,
+    schema="schemas.marts:DimCustomer",
     tags={**_TAGS, "role": "dimension"},
     owners=OWNERS,
 )
@@ -183,7 +175,7 @@ SETTINGS join_algorithm = 'full_sorting_merge'
     table="marts.Dim_Time",
     deps=["hub_time", "sat_time"],
     group="marts",
-    schema=DimTime,
+    schema="schemas.marts:DimTime",
     tags={**_TAGS, "role": "dimension"},
     owners=OWNERS,
 )
@@ -214,7 +206,7 @@ INNER JOIN (
     table="marts.Dim_Country",
     deps=["hub_country"],
     group="marts",
-    schema=DimCountry,
+    schema="schemas.marts:DimCountry",
     tags={**_TAGS, "role": "dimension"},
     owners=OWNERS,
 )

@@ -18,8 +18,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit, urlunsplit
 
-import httpx
-
 PUSH_TIMEOUT_SECONDS = 10.0
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -123,6 +121,8 @@ def push(
     Raises :class:`PushgatewayError` naming the (redacted) URL when the gateway cannot be
     reached or answers with an error status.
     """
+    import httpx  # only a run that pushes needs it (~0.15 s to import)
+
     url, shown = group_url(gateway, job, grouping)
     parts = urlsplit(gateway_url(gateway))
     auth = (

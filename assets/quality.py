@@ -6,7 +6,6 @@ from assets.checks import CHECKS
 from assets.sql import OWNERS, layer_tags, run_date, unknown_customer_key
 from orchestration.asset import sql_asset
 from orchestration.context import AssetContext
-from schemas.quality import AnomalyCustomerInvoices, AnomalyInvoice, DataQuality, SalesSummary
 
 _TAGS = layer_tags("quality")
 
@@ -19,7 +18,7 @@ QUANTITY_ANOMALY = "quantity > 1000"
     table="quality.anomaly_customer_invoices",
     deps=["fact_sales"],
     group="quality",
-    schema=AnomalyCustomerInvoices,
+    schema="schemas.quality:AnomalyCustomerInvoices",
     tags={**_TAGS, "role": "anomaly"},
     owners=OWNERS,
 )
@@ -32,7 +31,7 @@ def anomaly_customer_invoices(context: AssetContext) -> str:
     table="quality.anomaly_invoice",
     deps=["fact_sales"],
     group="quality",
-    schema=AnomalyInvoice,
+    schema="schemas.quality:AnomalyInvoice",
     tags={**_TAGS, "role": "anomaly"},
     owners=OWNERS,
 )
@@ -51,7 +50,7 @@ def anomaly_invoice(context: AssetContext) -> str:
         "psa_online_retails",
     ],
     group="quality",
-    schema=DataQuality,
+    schema="schemas.quality:DataQuality",
     tags={**_TAGS, "role": "metrics"},
     owners=OWNERS,
     checks=CHECKS["data_quality"],
@@ -100,7 +99,7 @@ SELECT * FROM quality.data_quality WHERE check_date != {today}
     table="quality.sales_summary",
     deps=["fact_sales", "dim_time"],
     group="quality",
-    schema=SalesSummary,
+    schema="schemas.quality:SalesSummary",
     tags={**_TAGS, "role": "metrics"},
     owners=OWNERS,
     checks=CHECKS["sales_summary"],

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
-
-from assets.sources import describe_source, read_source, resolve_source, resolve_source_timeout
 from assets.sources.fingerprint import source_fingerprint
 from assets.sql import OWNERS, hash_key, layer_tags, load_datetime
 from orchestration.asset import asset, sql_asset
 from orchestration.context import AssetContext
-from schemas.raw import OnlineRetails, PsaOnlineRetails
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 @asset(
     table="raw.online_retails",
     group="raw",
-    schema=OnlineRetails,
+    schema="schemas.raw:OnlineRetails",
     tags={**layer_tags("raw"), "role": "ingest"},
     owners=OWNERS,
     fingerprint=source_fingerprint,
@@ -31,6 +31,13 @@ def raw_online_retails(context: AssetContext) -> Iterator[pa.Table]:
     spaces) so staging can be rebuilt from here; only timestamps are normalised to ISO
     text, because only the reader knows ``12/1/2010`` means 1 December.
     """
+    from assets.sources import (
+        describe_source,
+        read_source,
+        resolve_source,
+        resolve_source_timeout,
+    )
+
     source = resolve_source(context.params)
     context.log.info("ingesting Online Retail rows from %s", describe_source(source))
     return read_source(source, timeout=resolve_source_timeout(context.params))
@@ -107,7 +114,7 @@ FROM keyed
     table="raw.psa_online_retails",
     deps=["raw_online_retails"],
     group="raw",
-    schema=PsaOnlineRetails,
+    schema="schemas.raw:PsaOnlineRetails",
     tags={**layer_tags("raw"), "role": "staging"},
     owners=OWNERS,
 )

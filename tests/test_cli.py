@@ -99,3 +99,28 @@ def test_missing_code_location_is_one_clear_line():
     assert result.returncode == 1
     assert "code location module 'no_such_module_here' cannot be imported" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _imported_by(*args: str) -> set[str]:
+    """Top-level packages a ``pipeline`` command imports (``-X importtime`` lists them)."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "orchestration", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = [line.split("|")[-1] for line in result.stderr.splitlines() if "|" in line]
+    return {line.strip().split(".")[0] for line in lines}
+
+
+# Commands that only read declarations answer in well under a second: they must not pay
+# for the data stack (~1 s), Prefect (~2 s) or the embedded engine.
+HEAVY = {"pandas", "pandera", "numpy", "pyarrow", "prefect", "chdb", "plotly", "httpx", "networkx"}
+
+
+def test_help_list_and_lineage_import_no_data_stack_or_prefect():
+    assert _imported_by("--help") & HEAVY == set()
+    assert _imported_by("list", "--select", "fact_sales+") & HEAVY == set()
+    assert _imported_by("lineage", "--select", "group:vault") & HEAVY == set()

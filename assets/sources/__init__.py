@@ -16,16 +16,18 @@ import os
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
-from assets.sources import synthetic
-from assets.sources.download import DEFAULT_TIMEOUT_SECONDS, download
+from assets.sources.download import DEFAULT_TIMEOUT_SECONDS
 from assets.sources.errors import SourceError, redact_url
-from assets.sources.files import SourceChunk, read_path
-from assets.sources.normalize import RAW_COLUMNS, RAW_SCHEMA, map_columns, normalize_chunk
 from assets.sources.read_ahead import read_ahead
+
+# The readers (pyarrow, pandas, numpy, httpx) are imported by the functions that read:
+# declaring the ingest asset, which imports this package, must not pay ~1 s for them.
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from assets.sources.files import SourceChunk
 
 __all__ = [
     "DEFAULT_CHUNK_ROWS",
@@ -48,6 +50,15 @@ SOURCE_ENV = "ONLINE_RETAIL_DATA_URL"
 SOURCE_TIMEOUT_ENV = "ONLINE_RETAIL_SOURCE_TIMEOUT"
 DEFAULT_SOURCE = "synthetic:100000"
 DEFAULT_CHUNK_ROWS = 250_000
+
+
+def __getattr__(name: str) -> Any:
+    """``RAW_COLUMNS`` and ``RAW_SCHEMA`` live with the normaliser (an Arrow schema)."""
+    if name in ("RAW_COLUMNS", "RAW_SCHEMA"):
+        from assets.sources import normalize
+
+        return getattr(normalize, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def resolve_source(params: Mapping[str, Any] | None = None) -> str:
@@ -83,6 +94,8 @@ def is_url(spec: str) -> bool:
 def describe_source(spec: str) -> str:
     """How the source is named in logs and RECORD_SOURCE (never with credentials)."""
     if spec.startswith("synthetic"):
+        from assets.sources import synthetic
+
         rows, seed = synthetic.parse_spec(spec)
         return f"synthetic:{rows}:{seed}"
     if is_url(spec):
@@ -91,6 +104,11 @@ def describe_source(spec: str) -> str:
 
 
 def _synthetic_chunks(spec: str, chunk_rows: int) -> Iterator[SourceChunk]:
+    import pyarrow as pa
+
+    from assets.sources import synthetic
+    from assets.sources.files import SourceChunk
+
     try:
         rows, seed = synthetic.parse_spec(spec)
     except ValueError as error:
@@ -103,6 +121,9 @@ def _synthetic_chunks(spec: str, chunk_rows: int) -> Iterator[SourceChunk]:
 
 
 def _chunks(spec: str, chunk_rows: int, scratch: Path, timeout: float) -> Iterator[SourceChunk]:
+    from assets.sources.download import download
+    from assets.sources.files import read_path
+
     if spec.startswith("synthetic"):
         yield from _synthetic_chunks(spec, chunk_rows)
     elif is_url(spec):
@@ -131,6 +152,8 @@ def read_source(
 
 
 def _raw_chunks(spec: str, chunk_rows: int, timeout: float) -> Iterator[pa.Table]:
+    from assets.sources.normalize import map_columns, normalize_chunk
+
     if not spec:
         raise SourceError("no source given; pass one or set " + SOURCE_ENV)
     total = 0

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
-
 from assets.sources.errors import SourceError, redact_url
+
+if TYPE_CHECKING:  # imported by the functions that download: declaring assets needs no httpx
+    import httpx
 
 #: Seconds to wait before each retry; the attempt count is one more than its length.
 DEFAULT_BACKOFF: tuple[float, ...] = (0.5, 1.0, 2.0)
@@ -45,6 +47,8 @@ def download(
     stall: float = DEFAULT_STALL_SECONDS,
 ) -> Path:
     """Stream ``url`` into ``directory``; returns the file (named like the URL's path)."""
+    import httpx
+
     label = redact_url(url)
     name = PurePosixPath(urlsplit(url).path).name or "download"
     target = directory / name
@@ -105,6 +109,8 @@ def download(
 
 
 def _timeout_problem(error: httpx.TimeoutException, stall: float) -> str:
+    import httpx
+
     if isinstance(error, httpx.ConnectTimeout):
         return f"could not connect within {stall:g} s (ConnectTimeout)"
     if isinstance(error, httpx.ReadTimeout):

@@ -11,12 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from assets.sources import is_url, resolve_source, synthetic
 from orchestration.fingerprint import file_fingerprint, parameters_fingerprint, url_fingerprint
 
 
 def source_fingerprint(params: Mapping[str, Any]) -> str:
     """Size and mtime of a file, the validators of a URL, the generator's parameters."""
+    # Here, not at the top: the ingest asset's module imports this one, and declaring
+    # assets must not import the readers' data stack (pyarrow, pandas).
+    from assets.sources import is_url, resolve_source, synthetic
+
     spec = resolve_source(params)
     if spec.startswith("synthetic"):
         try:
