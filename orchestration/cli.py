@@ -43,6 +43,7 @@ app = typer.Typer(
 console = Console()
 error_console = Console(stderr=True)
 
+NOTHING = "nothing to materialize"
 _STATUS_STYLE = {"materialized": "green", "failed": "bold red", "skipped": "yellow"}
 
 
@@ -138,6 +139,7 @@ def materialize_command(
     definitions: DefinitionsOption = None,
 ) -> None:
     """Materialize the selected assets (all by default) in one Prefect flow run."""
+    from orchestration.asset_state import StateBook
     from orchestration.progress import RunProgress
     from orchestration.resolver import materialize
 
@@ -148,7 +150,14 @@ def materialize_command(
         params["source_timeout"] = source_timeout
     _quiet_prefect_console(verbose)
     with open_warehouse(warehouse, defs.ddl_paths) as io_managers:
-        selected = graph.select(select)
+        book = StateBook(graph, io_managers, params)
+        selected = graph.select(select, book.state_names)
+        if not selected:  # only a status: selection may come out empty
+            if as_json:
+                typer.echo(json.dumps({"ok": True, "assets": [], "message": NOTHING}, indent=2))
+            else:
+                console.print(f"{NOTHING}: {select!r} selects no asset now")
+            return
         with RunProgress(console if not as_json else None, total=len(selected)) as progress:
             report = materialize(
                 graph,
@@ -157,6 +166,7 @@ def materialize_command(
                 params=params,
                 concurrency=concurrency,
                 on_progress=progress.advance,
+                book=book,
             )
     if as_json:
         typer.echo(json.dumps(report_as_json(report), indent=2))
@@ -274,12 +284,15 @@ def _register_commands() -> None:
     from orchestration.commands.checks import checks
     from orchestration.commands.query import query
     from orchestration.commands.serve import serve
+    from orchestration.commands.status import plan, status
     from orchestration.commands.validate import validate
 
     app.command("query")(query)
     app.command("validate")(validate)
     app.command("checks")(checks)
     app.command("serve")(serve)
+    app.command("status")(status)
+    app.command("plan")(plan)
 
 
 _register_commands()

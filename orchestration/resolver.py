@@ -329,13 +329,14 @@ def materialize(
     concurrency: int = DEFAULT_CONCURRENCY,
     on_progress: ProgressCallback | None = None,
     flow_run_name: str | None = None,
+    book: StateBook | None = None,
 ) -> RunReport:
     """Materialize the selected assets in one Prefect flow run and report each outcome.
 
     A ``status:`` selection that selects nothing (nothing is stale) runs no flow and
-    returns an empty report.
+    returns an empty report. ``book`` is the caller's, if it already read the states.
     """
-    book = StateBook(graph, io_managers, params)
+    book = book or StateBook(graph, io_managers, params)
     plan = plan_materialization(graph, selection, book)
     if not plan.selected:
         return RunReport(outcomes=[])

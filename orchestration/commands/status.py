@@ -1,0 +1,153 @@
+"""``pipeline status`` and ``pipeline plan``: what is out of date, and what a run would do.
+
+Both read the warehouse's materialization history and compare it with the code and the
+sources as they are now (:mod:`orchestration.staleness`); neither builds anything.
+``plan`` answers "what would ``pipeline materialize --select EXPR`` run, in which order,
+and why", so a ``status:stale+`` schedule can be checked before it fires.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from orchestration.asset_state import StateBook
+from orchestration.cli_options import (
+    DefinitionsOption,
+    JsonOption,
+    SelectOption,
+    WarehouseOption,
+    load_defs,
+    open_warehouse,
+)
+from orchestration.graph import AssetGraph
+from orchestration.staleness import AssetState
+
+SourceOption = Annotated[
+    str | None,
+    typer.Option(
+        help="The source a run would read (as for materialize); source fingerprints are "
+        "taken from it.",
+    ),
+]
+#: The selection that brings everything up to date: what changed, what was never built,
+#: and everything downstream of either (the daily schedule's selection).
+UP_TO_DATE = "status:stale+ or status:missing+"
+_STATE_STYLE = {"fresh": "green", "stale": "yellow", "missing": "bold red"}
+
+
+def _last_materialized(state: AssetState) -> str:
+    last = state.last_success
+    if last is None:
+        return "-"
+    return f"{(last.ended or last.started):%Y-%m-%d %H:%M}"
+
+
+def status(
+    select: SelectOption = None,
+    as_json: JsonOption = False,
+    source: SourceOption = None,
+    warehouse: WarehouseOption = None,
+    definitions: DefinitionsOption = None,
+) -> None:
+    """Each selected asset's state (missing, stale, fresh), why, and its last materialization."""
+    from orchestration.cli import console
+
+    defs = load_defs(definitions)
+    graph = defs.graph()
+    with open_warehouse(warehouse, defs.ddl_paths) as io_managers:
+        book = StateBook(graph, io_managers, {"source": source} if source else {})
+        keys = [spec.key for spec in graph.select(select, book.state_names)]
+        states = [book.states[key] for key in keys if key in book.states]
+    if as_json:
+        typer.echo(json.dumps([state.as_dict() for state in states], indent=2))
+        return
+    counts = {name: sum(s.state == name for s in states) for name in _STATE_STYLE}
+    title = ", ".join(f"{n} {name}" for name, n in counts.items() if n) or "no assets"
+    table = Table(title=f"Asset status: {title}", title_justify="left")
+    table.add_column("asset", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("last built (UTC)", no_wrap=True)
+    table.add_column("why", overflow="fold", min_width=20, ratio=1)
+    for state in states:
+        style = _STATE_STYLE[state.state]
+        table.add_row(
+            state.key,
+            f"[{style}]{state.state}[/]",
+            _last_materialized(state),
+            escape(state.explain() if state.state != "fresh" else "-"),
+        )
+    console.print(table)
+    if counts["stale"] or counts["missing"]:
+        console.print(
+            f"Next: [bold]pipeline plan --select {UP_TO_DATE!r}[/] shows what a run would "
+            "rebuild; [bold]pipeline materialize[/] with the same --select rebuilds it."
+        )
+
+
+def _why(key: str, graph: AssetGraph, states: dict[str, AssetState], planned: set[str]) -> str:
+    """Why ``key`` is in the plan: its own reasons, the stale assets upstream, or selection."""
+    state = states.get(key)
+    if state is not None and state.state != "fresh":
+        return state.explain()
+    changed = sorted(
+        dep
+        for dep in graph.ancestors(key) & planned
+        if dep in states and states[dep].state != "fresh"
+    )
+    if changed:
+        return f"downstream of {', '.join(changed)}"
+    return "selected (fresh)"
+
+
+def plan(
+    select: SelectOption = None,
+    as_json: JsonOption = False,
+    source: SourceOption = None,
+    warehouse: WarehouseOption = None,
+    definitions: DefinitionsOption = None,
+) -> None:
+    """What ``materialize`` would run for this selection, in order, and why; nothing runs."""
+    from orchestration.cli import NOTHING, console
+    from orchestration.resolver import plan_materialization
+
+    defs = load_defs(definitions)
+    graph = defs.graph()
+    with open_warehouse(warehouse, defs.ddl_paths) as io_managers:
+        book = StateBook(graph, io_managers, {"source": source} if source else {})
+        run_plan = plan_materialization(graph, select, book)
+        states = book.states
+    planned = run_plan.selected_keys
+    steps: list[dict[str, Any]] = [
+        {
+            "key": spec.key,
+            "table": spec.table,
+            "state": states[spec.key].state if spec.key in states else None,
+            "why": _why(spec.key, graph, states, planned),
+        }
+        for spec in run_plan.selected
+    ]
+    reads = [spec.key for spec in run_plan.external]
+    if as_json:
+        typer.echo(json.dumps({"run": steps, "reads_as_is": reads}, indent=2))
+        return
+    if not steps:
+        console.print(f"{NOTHING}: {select!r} selects no asset now")
+        return
+    table = Table(title=f"Plan: {len(steps)} assets would run", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("asset", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("why", overflow="fold", ratio=1)
+    for number, step in enumerate(steps, start=1):
+        style = _STATE_STYLE.get(step["state"] or "", "")
+        shown = f"[{style}]{step['state']}[/]" if style else "-"
+        table.add_row(str(number), step["key"], shown, escape(step["why"]))
+    console.print(table)
+    if reads:
+        console.print(f"Reads as they are in the warehouse: {', '.join(reads)}")
+    console.print("Nothing ran. [bold]pipeline materialize[/] with the same --select runs it.")

@@ -1,0 +1,85 @@
+"""`pipeline status`, `pipeline plan` and an empty `status:` selection, as users run them."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from io_managers import ClickHouseIOManager
+from orchestration.resolver import materialize
+from tests.history_location import defs
+from tests.test_cli import pipeline
+
+LOCATION = ("--definitions", "tests.history_location")
+
+
+@pytest.fixture
+def built(prefect_server, tmp_path):
+    """A warehouse where source, doubled and total were materialized from a small CSV."""
+    csv = tmp_path / "numbers.csv"
+    csv.write_text("n\n1\n2\n3\n")
+    path = tmp_path / "warehouse"
+    with ClickHouseIOManager.embedded(path) as io:
+        io.setup(defs.ddl_paths)
+        report = materialize(
+            defs.graph(), {"warehouse": io}, "not stalls", params={"source": str(csv)}
+        )
+        assert report.ok
+    return csv, {"WAREHOUSE_URL": f"chdb://{path}"}
+
+
+def cli(env, *args):
+    return pipeline(*args, *LOCATION, env=env)
+
+
+def test_status_json_gives_states_reasons_and_last_materialization(built):
+    csv, env = built
+    result = cli(env, "status", "--json", "--source", str(csv))
+    assert result.returncode == 0, result.stderr
+    states = {row["key"]: row for row in json.loads(result.stdout)}
+    assert {k: s["state"] for k, s in states.items()} == {
+        "source": "fresh",
+        "doubled": "fresh",
+        "total": "fresh",
+        "stalls": "missing",
+    }
+    assert states["stalls"]["reasons"] == [
+        {"kind": "never_materialized", "detail": "never materialized"}
+    ]
+    assert states["total"]["last_materialization"]["rows"] == 1
+    assert len(states["total"]["code_version"]) == 16
+
+
+def test_empty_status_selection_materializes_nothing_and_succeeds(built):
+    csv, env = built
+    result = cli(env, "materialize", "--select", "status:stale+", "--source", str(csv))
+    assert result.returncode == 0, result.stderr
+    assert "nothing to materialize" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_plan_lists_what_would_run_in_order_and_why_without_running(built):
+    csv, env = built
+    csv.write_text("n\n1\n2\n3\n4\n")
+    os.utime(csv, ns=(1, 3_000_000_000))
+    result = cli(env, "plan", "--select", "status:stale+ and not stalls", "--source", str(csv))
+    assert result.returncode == 0, result.stderr
+    assert "3 assets would run" in result.stdout
+    lines = [line for line in result.stdout.splitlines() if "│" in line]
+    assert [line.split("│")[2].strip() for line in lines[:3]] == ["source", "doubled", "total"]
+    assert "source changed" in result.stdout
+    assert "downstream of source" in result.stdout
+    again = cli(env, "plan", "--json", "--select", "status:stale+", "--source", str(csv))
+    plan = json.loads(again.stdout)
+    assert [step["key"] for step in plan["run"]] == ["source", "doubled", "total", "stalls"]
+    assert plan["run"][0]["state"] == "stale"  # planning ran nothing
+
+
+def test_status_selection_with_a_bad_value_is_one_line(built):
+    _csv, env = built
+    result = cli(env, "status", "--select", "status:old")
+    assert result.returncode == 1
+    assert "unknown status 'old'" in result.stderr
+    assert "Traceback" not in result.stderr
