@@ -316,6 +316,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4, help="resolver thread pool size")
     parser.add_argument("--workdir", type=Path, help="work directory to use and keep")
     parser.add_argument("--json", type=Path, help="also write every measurement here")
+    parser.add_argument(
+        "--no-staleness", action="store_true", help="skip the status:stale+ rows (staleness.py)"
+    )
     parser.add_argument("--child", choices=["orchestrated", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--source", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--warehouse", type=Path, help=argparse.SUPPRESS)
@@ -368,6 +371,11 @@ def main() -> None:
                 )
                 shutil.rmtree(run_dir / "orchestrated", ignore_errors=True)
                 shutil.rmtree(run_dir / "bare", ignore_errors=True)
+            staleness = None
+            if not args.no_prefect and not args.no_staleness:
+                from bench.staleness import run_staleness
+
+                staleness = run_staleness(source, workdir / "staleness", env)
             if not args.no_prefect:
                 prefect_peak = server.peak_rss_mib()
     finally:
@@ -379,8 +387,13 @@ def main() -> None:
     print(f"\nper asset, run {summary['best_run'] + 1} (the fastest orchestrated run):")
     _print_run_table(best["orchestrated"], best["bare"])
     _print_summary(summary, runs)
+    if staleness is not None:
+        from bench.staleness import print_staleness
+
+        print_staleness(staleness)
     if args.json:
-        args.json.write_text(json.dumps({"summary": summary, "runs": runs}, indent=2))
+        measured = {"summary": summary, "runs": runs, "staleness": staleness}
+        args.json.write_text(json.dumps(measured, indent=2))
 
 
 if __name__ == "__main__":
