@@ -48,7 +48,9 @@ def serve(
 ) -> None:
     """Serve the full materialization (or --select) as a scheduled Prefect deployment."""
     defs = load_defs(definitions)
-    defs.graph().select(select)  # a bad selection fails now, not at midnight
+    # A bad selection fails now, not at midnight. States are only known when a run starts,
+    # so status: matches nothing here (which is no error) while syntax and names are checked.
+    defs.graph().select(select, dict)
     # Runs start in child processes that read these, never the deployment parameters.
     if definitions:
         os.environ[DEFINITIONS_ENV] = definitions
