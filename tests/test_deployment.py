@@ -130,3 +130,16 @@ def test_deployment_flow_runs_one_task_per_asset_in_its_own_run(tmp_path, monkey
     assert subflows == []
     assert [a.key for a in artifacts] == ["asset-lineage"]
     assert "| numbers | served.numbers | 5 |" in artifacts[0].data
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_scheduled_status_selection_builds_what_is_missing_then_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("PIPELINE_DEFINITIONS", "tests.serve_location")
+    monkeypatch.setenv("WAREHOUSE_URL", f"chdb://{tmp_path / 'warehouse'}")
+    select = "status:stale+ or status:missing+"
+    first = deployment.materialize_assets(select=select, source="synthetic:5", return_state=True)
+    assert first.is_completed(), first.message
+    assert first.message == "2 materialized"
+    again = deployment.materialize_assets(select=select, source="synthetic:5", return_state=True)
+    assert again.is_completed()
+    assert again.message == "nothing to materialize"
