@@ -2,7 +2,7 @@
 
 Every command exits 0 only on success. Expected failures (a bad selection, a missing
 upstream table, an unreachable warehouse, a failed asset) print one clear line and exit
-non-zero; ``--debug`` shows the traceback instead.
+non-zero; ``--debug`` (before or after the sub-command) shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -14,13 +14,9 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated, Any
 
-import click
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from orchestration.checks import AssetCheckResult, format_example
 from orchestration.cli_options import (
     DefinitionsOption,
     JsonOption,
@@ -30,21 +26,30 @@ from orchestration.cli_options import (
     open_warehouse,
 )
 from orchestration.lineage import render_lineage
+from orchestration.prefect_setup import configure_prefect, temporary_server_failure
+from orchestration.report_output import print_report, report_as_json
 from orchestration.resolver import DEFAULT_CONCURRENCY
-from orchestration.run_report import AssetOutcome, RunReport
+from orchestration.text_table import Column, make_console, print_table
 
 app = typer.Typer(
     name="pipeline",
     help="Declare ClickHouse tables as assets, select them like Dagster, run them on Prefect.",
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Help texts are plain text: Rich markup would eat "[tool.pipeline]".
+    rich_markup_mode="markdown",
 )
-console = Console()
-error_console = Console(stderr=True)
-
+console = make_console()
+error_console = make_console(stderr=True)
+DEBUG_FLAG = "--debug"
+_LIST_COLUMNS = (
+    Column("asset"),
+    Column("group"),
+    Column("table"),
+    Column("deps", wrap=True),
+    Column("tags", wrap=True),
+)
 NOTHING = "nothing to materialize"
-_STATUS_STYLE = {"materialized": "green", "failed": "bold red", "skipped": "yellow"}
 
 
 class LineageChoice(StrEnum):
@@ -55,11 +60,18 @@ class LineageChoice(StrEnum):
 
 @app.callback()
 def _options(
+    ctx: typer.Context,
     debug: Annotated[
-        bool, typer.Option("--debug", help="Show tracebacks for errors.", envvar="PIPELINE_DEBUG")
+        bool,
+        typer.Option(
+            DEBUG_FLAG,
+            help="Show tracebacks and Prefect's logs (also after the sub-command).",
+            envvar="PIPELINE_DEBUG",
+        ),
     ] = False,
 ) -> None:
-    """Global options; ``--debug`` is read by :func:`main` when an error escapes."""
+    """Global options; :func:`main` also reads ``--debug`` when an error escapes."""
+    ctx.obj = {"debug": debug}
 
 
 @app.command("list")
@@ -88,13 +100,17 @@ def list_assets(
         ]
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table(title=f"{len(specs)} assets", title_justify="left")
-    for column in ("asset", "group", "table", "deps", "tags"):
-        table.add_column(column)
-    for s in specs:
-        tags = ", ".join(f"{k}={v}" if v else k for k, v in s.tags.items())
-        table.add_row(s.key, s.group, s.table, ", ".join(s.deps) or "-", tags or "-")
-    console.print(table)
+    rows = [
+        [
+            s.key,
+            s.group,
+            s.table,
+            ", ".join(s.deps) or "-",
+            ", ".join(f"{k}={v}" if v else k for k, v in s.tags.items()) or "-",
+        ]
+        for s in specs
+    ]
+    print_table(console, _LIST_COLUMNS, rows, title=f"{len(specs)} assets")
 
 
 @app.command("lineage")
@@ -111,6 +127,7 @@ def lineage(
 
 @app.command("materialize")
 def materialize_command(
+    ctx: typer.Context,
     select: SelectOption = None,
     source: Annotated[
         str | None,
@@ -134,11 +151,14 @@ def materialize_command(
         int, typer.Option(min=1, help="How many assets may run at once.")
     ] = DEFAULT_CONCURRENCY,
     as_json: JsonOption = False,
-    verbose: Annotated[bool, typer.Option(help="Show Prefect's own run logs.")] = False,
+    verbose: Annotated[
+        bool, typer.Option(help="Show Prefect's own run logs and task tracebacks.")
+    ] = False,
     warehouse: WarehouseOption = None,
     definitions: DefinitionsOption = None,
 ) -> None:
     """Materialize the selected assets (all by default) in one Prefect flow run."""
+    configure_prefect(verbose=verbose or bool(ctx.obj and ctx.obj["debug"]))
     from orchestration.asset_state import StateBook
     from orchestration.progress import RunProgress
     from orchestration.resolver import materialize
@@ -148,7 +168,6 @@ def materialize_command(
     params: dict[str, Any] = {"source": source} if source else {}
     if source_timeout is not None:
         params["source_timeout"] = source_timeout
-    _quiet_prefect_console(verbose)
     with open_warehouse(warehouse, defs.ddl_paths) as io_managers:
         book = StateBook(graph, io_managers, params)
         selected = graph.select(select, book.state_names)
@@ -171,112 +190,9 @@ def materialize_command(
     if as_json:
         typer.echo(json.dumps(report_as_json(report), indent=2))
     else:
-        print_report(report)
+        print_report(report, console)
     if not report.ok:
         raise typer.Exit(1)
-
-
-def _quiet_prefect_console(verbose: bool) -> None:
-    """Keep Prefect's INFO lines off the terminal; they still reach the Prefect API and UI.
-
-    Prefect reads ``PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL`` when it configures logging,
-    so this must run before Prefect is first imported; a user's own setting wins.
-    """
-    if not verbose:
-        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
-    # A temporary server's telemetry only fails noisily on machines without internet.
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-
-
-def report_as_json(report: RunReport) -> dict[str, Any]:
-    """The run report as plain data for scripts."""
-    return {
-        "ok": report.ok,
-        "flow_run_id": report.flow_run_id,
-        "seconds": round(report.seconds, 3),
-        "assets": [
-            {
-                "key": o.key,
-                "table": o.table,
-                "status": o.status,
-                "rows": o.rows,
-                "seconds": round(o.seconds, 3),
-                "error": o.error,
-                "failed_upstream": list(o.failed_upstream),
-                "checks": [check.as_dict() for check in o.checks],
-            }
-            for o in report.outcomes
-        ],
-    }
-
-
-def _format_rows(outcome: AssetOutcome) -> str:
-    return f"{outcome.rows:,}" if outcome.rows is not None else "-"
-
-
-def print_report(report: RunReport) -> None:
-    """The run report as a table, then where to look next."""
-    table = Table(title=f"Run report: {report.summary()}", title_justify="left")
-    table.add_column("asset", no_wrap=True)
-    table.add_column("rows", justify="right", no_wrap=True)
-    table.add_column("seconds", justify="right", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    errors = any(o.error for o in report.outcomes)
-    if errors:
-        table.add_column("error", overflow="fold", ratio=1)
-    for o in report.outcomes:
-        style = _STATUS_STYLE[o.status]
-        row = [
-            o.key,
-            _format_rows(o),
-            f"{o.seconds:.2f}" if o.status != "skipped" else "-",
-            f"[{style}]{o.status}[/]",
-        ]
-        table.add_row(*row, *([escape(o.error or "")] if errors else []))
-    console.print(table)
-    print_check_results([check for o in report.outcomes for check in o.checks])
-    console.print(f"Total {report.seconds:.1f} s. Flow run id: {report.flow_run_id}")
-    api_url = os.environ.get("PREFECT_API_URL")
-    ui_hint = (
-        f"the Prefect UI at {api_url.removesuffix('/api')}"
-        if api_url
-        else "point PREFECT_API_URL at `prefect server start` to review runs in the Prefect UI"
-    )
-    console.print(
-        'Next: [bold]pipeline query "SELECT ..."[/] reads the tables, '
-        f"[bold]pipeline lineage --format mermaid[/] draws the graph; {ui_hint}."
-    )
-
-
-_CHECK_STYLE = {"passed": "green", "warning": "yellow", "failed": "bold red", "error": "bold red"}
-
-
-def print_check_results(results: Sequence[AssetCheckResult], *, show_passed: bool = False) -> None:
-    """Asset checks that did not pass (all of them with ``show_passed``), then a tally."""
-    if not results:
-        return
-    shown = [r for r in results if show_passed or r.status != "passed"]
-    if shown:
-        table = Table(title="Asset checks", title_justify="left")
-        table.add_column("asset", overflow="fold")
-        table.add_column("check", overflow="fold")
-        table.add_column("severity")
-        table.add_column("status")
-        table.add_column("violations", justify="right")
-        table.add_column("example / error", overflow="fold", max_width=70)
-        for r in shown:
-            detail = r.error or (format_example(r.examples[0]) if r.examples else "")
-            table.add_row(
-                r.asset,
-                r.name,
-                r.severity,
-                f"[{_CHECK_STYLE[r.status]}]{r.status}[/]",
-                f"{r.violations:,}" if r.violations is not None else "-",
-                escape(detail),
-            )
-        console.print(table)
-    tally = {s: sum(r.status == s for r in results) for s in _CHECK_STYLE}
-    console.print("Checks: " + ", ".join(f"{n} {s}" for s, n in tally.items() if n))
 
 
 def _register_commands() -> None:
@@ -298,21 +214,42 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def command_line(args: Sequence[str]) -> tuple[list[str], bool]:
+    """The arguments as the app parses them, and whether ``--debug`` was asked for.
+
+    ``--debug`` is global but users type it anywhere (``pipeline materialize --debug``),
+    so it moves in front of the sub-command (never past a ``--``). No arguments at all
+    mean ``--help``.
+    """
+    args = list(args)
+    end = args.index("--") if "--" in args else len(args)
+    debug = DEBUG_FLAG in args[:end]
+    if debug:
+        args = [DEBUG_FLAG, *(a for a in args[:end] if a != DEBUG_FLAG), *args[end:]]
+    debug = debug or os.environ.get("PIPELINE_DEBUG", "") not in ("", "0")
+    return args or ["--help"], debug
+
+
 def main() -> None:
     """Console-script entry point: run the app, turning expected errors into one line."""
-    debug = "--debug" in sys.argv[1:] or os.environ.get("PIPELINE_DEBUG", "") not in ("", "0")
+    args, debug = command_line(sys.argv[1:])
     try:
-        code = app(standalone_mode=False)
-    except click.ClickException as exc:
-        exc.show()
+        code = app(args=args, prog_name="pipeline", standalone_mode=False)
+    except typer.TyperException as exc:  # usage errors: bad option, bad value
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            error_console.print(f"error: {exc.format_message()}", markup=False, highlight=False)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         error_console.print("aborted")
         sys.exit(130)
     except Exception as exc:
         if debug:
             raise
-        error_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        message = temporary_server_failure(exc) or str(exc)
+        error_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
         error_console.print("(run with --debug for the traceback)", style="dim")
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

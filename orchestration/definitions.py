@@ -21,7 +21,7 @@ DEFINITIONS_ENV = "PIPELINE_DEFINITIONS"
 
 
 class DefinitionsNotFoundError(LookupError):
-    """No code location is configured, or it cannot be imported."""
+    """No code location is configured, it cannot be imported, or it declares no assets."""
 
 
 @dataclass(frozen=True)
@@ -69,14 +69,25 @@ def load_definitions(module_name: str | None = None) -> Definitions:
             raise DefinitionsNotFoundError(
                 f"code location module {name!r} cannot be imported: {exc}"
             ) from exc
-        raise
+        raise DefinitionsNotFoundError(_import_failure(name, exc)) from exc
+    except Exception as exc:  # the module's own code failed: say which module, and why
+        raise DefinitionsNotFoundError(_import_failure(name, exc)) from exc
     defs = getattr(module, "defs", None)
-    if isinstance(defs, Definitions):
-        return defs
-    return Definitions(
-        assets=[spec for spec in registered_assets() if _declared_in(spec, name)],
-        ddl_paths=tuple(Path(p) for p in getattr(module, "DDL_PATHS", ())),
-    )
+    if not isinstance(defs, Definitions):
+        defs = Definitions(
+            assets=[spec for spec in registered_assets() if _declared_in(spec, name)],
+            ddl_paths=tuple(Path(p) for p in getattr(module, "DDL_PATHS", ())),
+        )
+    if not defs.assets:
+        raise DefinitionsNotFoundError(
+            f"code location module {name!r} declares no assets: decorate functions in it "
+            "(or its submodules) with @asset / @sql_asset, or give it a `defs = Definitions(...)`"
+        )
+    return defs
+
+
+def _import_failure(name: str, exc: Exception) -> str:
+    return f"code location module {name!r} failed to import: {type(exc).__name__}: {exc}"
 
 
 def _declared_in(spec: AssetSpec, module_name: str) -> bool:

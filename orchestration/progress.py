@@ -28,6 +28,7 @@ class RunProgress:
                 TimeElapsedColumn(),
                 console=console,
                 transient=True,
+                disable=not console.is_terminal,  # a pipe gets the lines, not the bar
             )
             if console is not None
             else None

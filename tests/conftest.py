@@ -22,6 +22,16 @@ def prefect_server():
 
 
 @pytest.fixture(scope="session")
+def prefect_api_url(prefect_server: None) -> str:
+    """The session server's API URL, for ``pipeline`` processes the tests start."""
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    assert url, "prefect_test_harness set no API URL"
+    return url
+
+
+@pytest.fixture(scope="session")
 def chdb_stand_in(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URL of the chdb-backed ClickHouse HTTP stand-in (tests/chdb_http_server.py)."""
     from tests.chdb_http_server import running_stand_in, stand_in_url

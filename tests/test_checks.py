@@ -19,16 +19,17 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from rich.console import Console
 
 import assets
 from assets.checks import CHECKS, FACT_DIMENSIONS, HUB_KEYS, LINK_KEYS
 from io_managers import ClickHouseIOManager
 from orchestration.asset import AssetSpec
 from orchestration.checks import AssetCheck, AssetCheckError, evaluate_checks
-from orchestration.cli import console, print_report, report_as_json
 from orchestration.context import AssetContext
 from orchestration.definitions import load_definitions
 from orchestration.graph import AssetGraph
+from orchestration.report_output import print_report, report_as_json
 from orchestration.resolver import materialize
 from tests.retail_seed import open_seeded
 
@@ -290,8 +291,9 @@ def test_check_results_appear_in_the_run_report(run_warehouse):
     assert numbers["checks"][0]["examples"] == [{"n": 4}, {"n": 5}]
     json.dumps(data)  # plain data all the way down
 
+    console = Console(width=200)
     with console.capture() as captured:
-        print_report(report)
+        print_report(report, console)
     text = captured.get()
     assert "Asset checks" in text and "at_most_3" in text
     assert "positive" not in text, "passed checks are only counted, not listed"

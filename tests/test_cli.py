@@ -124,3 +124,63 @@ def test_help_list_and_lineage_import_no_data_stack_or_prefect():
     assert _imported_by("--help") & HEAVY == set()
     assert _imported_by("list", "--select", "fact_sales+") & HEAVY == set()
     assert _imported_by("lineage", "--select", "group:vault") & HEAVY == set()
+
+
+def test_bare_pipeline_shows_help_and_exits_zero():
+    result = pipeline()
+    assert result.returncode == 0, result.stderr
+    assert "Usage: pipeline" in result.stdout
+    assert "materialize" in result.stdout
+    assert "error" not in result.stderr
+
+
+def test_help_keeps_square_brackets_of_the_pyproject_table():
+    result = pipeline("list", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "[tool.pipeline]" in result.stdout
+
+
+def test_piped_list_is_plain_columns_with_every_value_whole():
+    result = pipeline("list", "--definitions", "assets")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "27 assets"
+    assert lines[1].split() == ["asset", "group", "table", "deps", "tags"]
+    first = lines[2].split(maxsplit=3)
+    assert first[:3] == ["raw_online_retails", "raw", "raw.online_retails"]
+    assert "…" not in result.stdout and "┃" not in result.stdout
+    assert len(lines) == 2 + 27  # one line per asset: nothing folded
+
+
+def test_concurrency_zero_names_the_option():
+    result = pipeline(
+        "materialize", "--definitions", "tests.example_location", "--concurrency", "0"
+    )
+    assert result.returncode == 2
+    assert "Invalid value for '--concurrency'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_code_location_without_assets_is_an_error():
+    result = pipeline("list", "--definitions", "tests.empty_location")
+    assert result.returncode == 1
+    assert "code location module 'tests.empty_location' declares no assets" in result.stderr
+    assert result.stdout == ""
+
+
+def test_code_location_failing_on_import_is_named_with_the_cause():
+    result = pipeline("list", "--definitions", "tests.broken_location")
+    assert result.returncode == 1
+    assert (
+        "code location module 'tests.broken_location' failed to import: "
+        "RuntimeError: BROKEN_LOCATION_SETTING is not set"
+    ) in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_debug_after_the_subcommand_shows_the_traceback():
+    result = pipeline("list", "--definitions", "tests.broken_location", "--debug")
+    assert result.returncode == 1
+    assert "No such option" not in result.stderr
+    assert "Traceback" in result.stderr
+    assert 'tests/broken_location.py", line 3' in result.stderr

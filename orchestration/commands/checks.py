@@ -29,7 +29,8 @@ def checks(
     definitions: DefinitionsOption = None,
 ) -> None:
     """Evaluate the checks of the selected assets (all by default); exit 1 on an error."""
-    from orchestration.cli import console, print_check_results
+    from orchestration.cli import console
+    from orchestration.report_output import print_check_results
 
     defs = load_defs(definitions)
     specs = [spec for spec in defs.graph().select(select) if spec.checks]
@@ -49,6 +50,6 @@ def checks(
     elif not results:
         console.print("No asset checks in the selection.")
     else:
-        print_check_results(results, show_passed=True)
+        print_check_results(results, console, show_passed=True)
     if failed:
         raise typer.Exit(1)

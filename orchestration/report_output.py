@@ -1,0 +1,116 @@
+"""How a run's outcome reaches the person or script that started it: table, checks, JSON.
+
+Each failed asset's cause is shown whole (never cut to the column width), and a failed
+run prints nothing more than this report: Prefect's logs stay in the Prefect API and
+appear on the terminal only with ``--verbose``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from orchestration.checks import AssetCheckResult, format_example
+from orchestration.run_report import AssetOutcome, RunReport
+from orchestration.text_table import Column, print_table
+
+_STATUS_STYLE = {"materialized": "green", "failed": "bold red", "skipped": "yellow"}
+_CHECK_STYLE = {"passed": "green", "warning": "yellow", "failed": "bold red", "error": "bold red"}
+_REPORT_COLUMNS = (
+    Column("asset"),
+    Column("rows", right=True),
+    Column("seconds", right=True),
+    Column("status"),
+)
+_CHECK_COLUMNS = (
+    Column("asset"),
+    Column("check"),
+    Column("severity"),
+    Column("status"),
+    Column("violations", right=True),
+    Column("example / error", wrap=True),
+)
+
+
+def report_as_json(report: RunReport) -> dict[str, Any]:
+    """The run report as plain data for scripts."""
+    return {
+        "ok": report.ok,
+        "flow_run_id": report.flow_run_id,
+        "seconds": round(report.seconds, 3),
+        "assets": [
+            {
+                "key": o.key,
+                "table": o.table,
+                "status": o.status,
+                "rows": o.rows,
+                "seconds": round(o.seconds, 3),
+                "error": o.error,
+                "failed_upstream": list(o.failed_upstream),
+                "checks": [check.as_dict() for check in o.checks],
+            }
+            for o in report.outcomes
+        ],
+    }
+
+
+def _report_row(outcome: AssetOutcome, with_error: bool) -> list[str | Text]:
+    row: list[str | Text] = [
+        outcome.key,
+        f"{outcome.rows:,}" if outcome.rows is not None else "-",
+        f"{outcome.seconds:.2f}" if outcome.status != "skipped" else "-",
+        Text(outcome.status, style=_STATUS_STYLE[outcome.status]),
+    ]
+    return [*row, outcome.error or ""] if with_error else row
+
+
+def print_report(report: RunReport, console: Console) -> None:
+    """The run report as a table, the asset checks that did not pass, where to look next."""
+    with_error = any(o.error for o in report.outcomes)
+    columns = [*_REPORT_COLUMNS, *([Column("error", wrap=True)] if with_error else [])]
+    print_table(
+        console,
+        columns,
+        [_report_row(o, with_error) for o in report.outcomes],
+        title=f"Run report: {report.summary()}",
+    )
+    print_check_results([check for o in report.outcomes for check in o.checks], console)
+    console.print(f"Total {report.seconds:.1f} s. Flow run id: {report.flow_run_id}")
+    api_url = os.environ.get("PREFECT_API_URL")
+    ui_hint = (
+        f"the Prefect UI at {api_url.removesuffix('/api')}"
+        if api_url
+        else "point PREFECT_API_URL at `prefect server start` to review runs in the Prefect UI"
+    )
+    console.print(
+        'Next: [bold]pipeline query "SELECT ..."[/] reads the tables, '
+        f"[bold]pipeline lineage --format mermaid[/] draws the graph; {ui_hint}."
+    )
+
+
+def print_check_results(
+    results: Sequence[AssetCheckResult], console: Console, *, show_passed: bool = False
+) -> None:
+    """Asset checks that did not pass (all of them with ``show_passed``), then a tally."""
+    if not results:
+        return
+    shown = [r for r in results if show_passed or r.status != "passed"]
+    if shown:
+        rows = [
+            [
+                r.asset,
+                r.name,
+                r.severity,
+                Text(r.status, style=_CHECK_STYLE[r.status]),
+                f"{r.violations:,}" if r.violations is not None else "-",
+                r.error or (format_example(r.examples[0]) if r.examples else ""),
+            ]
+            for r in shown
+        ]
+        print_table(console, _CHECK_COLUMNS, rows, title="Asset checks")
+    tally = {s: sum(r.status == s for r in results) for s in _CHECK_STYLE}
+    console.print("Checks: " + ", ".join(f"{n} {s}" for s, n in tally.items() if n))

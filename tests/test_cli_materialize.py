@@ -1,0 +1,127 @@
+"""``pipeline materialize`` end to end as a user runs it: a real process, a real Prefect
+server, the embedded warehouse, and what the person at the terminal reads.
+
+A failed run must say, in one line per failed asset, which file, row, column and value
+broke it, then show the report, and exit non-zero, with no traceback unless asked for.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_SAMPLE = REPO / "tests" / "fixtures" / "online_retail_real_sample.csv"
+
+
+def materialize(
+    *args: str, env: dict[str, str], tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "orchestration", "materialize", *args,
+         "--warehouse", f"chdb://{tmp_path / 'warehouse'}"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )  # fmt: skip
+
+
+def default_path_env(home: Path, **settings: str) -> dict[str, str]:
+    """A newcomer's environment: no Prefect settings at all, so no PREFECT_API_URL, and a
+    Prefect home of its own (the temporary server starts on a fresh database)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    return {**env, "PREFECT_HOME": str(home), **settings}
+
+
+def server_env(api_url: str) -> dict[str, str]:
+    return {**os.environ, "PREFECT_API_URL": api_url}
+
+
+@pytest.fixture
+def bad_source(tmp_path: Path) -> Path:
+    """The real sample with one unreadable quantity in data row 5."""
+    lines = REAL_SAMPLE.read_text(encoding="utf-8-sig").splitlines()
+    fields = lines[5].split(",")
+    fields[3] = "abc"
+    lines[5] = ",".join(fields)
+    path = tmp_path / "bad.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_failing_source_on_the_default_path_prints_one_line_and_the_report(
+    tmp_path: Path, bad_source: Path
+) -> None:
+    env = default_path_env(tmp_path / "prefect-home")
+    result = materialize("--source", str(bad_source), env=env, tmp_path=tmp_path)
+
+    assert result.returncode == 1, result.stderr
+    out = result.stdout.splitlines()
+    failures = [line for line in out if line.startswith("✗")]
+    assert len(failures) == 1
+    assert failures[0].startswith("✗ raw_online_retails  SourceError: ")
+    assert f"{bad_source}, row 5, column 'Quantity': not a number: 'abc'" in failures[0]
+    assert "Run report: 0 materialized, 1 failed, 26 skipped" in out
+    rows = {line.split()[0]: line.split() for line in out if line.split()}
+    assert rows["raw_online_retails"][1] == "-" and rows["raw_online_retails"][3] == "failed"
+    # an indirect descendant names the failed asset that stopped it, not its direct parent
+    assert rows["fact_sales"][1:] == [
+        "-",
+        "-",
+        "skipped",
+        "upstream",
+        "failed:",
+        "raw_online_retails",
+    ]
+    assert result.stderr == ""
+    assert "Traceback" not in result.stdout
+
+
+def test_run_that_fails_exits_non_zero_and_one_that_succeeds_exits_zero(
+    prefect_api_url: str, tmp_path: Path
+) -> None:
+    location = ("--definitions", "tests.serve_location")
+    env = server_env(prefect_api_url)
+
+    failed = materialize(*location, "--source", "nope", env=env, tmp_path=tmp_path)
+    assert failed.returncode == 1, failed.stderr
+    assert "Run report: 0 materialized, 1 failed, 1 skipped" in failed.stdout
+    rows = {line.split()[0]: line.split() for line in failed.stdout.splitlines() if line}
+    assert rows["numbers_total"][1:] == ["-", "-", "skipped", "upstream", "failed:", "numbers"]
+
+    succeeded = materialize(*location, "--source", "synthetic:5", env=env, tmp_path=tmp_path)
+    assert succeeded.returncode == 0, succeeded.stdout + succeeded.stderr
+    assert "Run report: 2 materialized" in succeeded.stdout
+    rows = {line.split()[0]: line.split() for line in succeeded.stdout.splitlines() if line}
+    assert rows["numbers"][1] == "5" and rows["numbers_total"][1] == "1"
+
+
+def test_verbose_shows_prefects_logs_and_the_task_traceback(
+    prefect_api_url: str, tmp_path: Path
+) -> None:
+    result = materialize(
+        "--definitions", "tests.serve_location", "--source", "nope", "--verbose",
+        env=server_env(prefect_api_url), tmp_path=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr
+    assert "ValueError: asset 'numbers': source must be synthetic:N" in result.stderr
+
+
+def test_temporary_server_that_cannot_start_in_time_says_what_to_do(tmp_path: Path) -> None:
+    env = default_path_env(
+        tmp_path / "prefect-home", PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="1"
+    )
+    result = materialize("--definitions", "tests.serve_location", env=env, tmp_path=tmp_path)
+
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("error: Prefect's temporary server did not start within 1 s")
+    assert "PREFECT_API_URL=http://127.0.0.1:4200/api" in lines[0]
+    assert "Traceback" not in result.stderr
