@@ -22,7 +22,8 @@ from io_managers.errors import (
     WarehouseError,
     WarehouseQueryError,
 )
-from io_managers.sql import ensure_read_only, split_statements
+from io_managers.read_only import ensure_read_only
+from io_managers.sql import split_statements
 from io_managers.types import ClickHouseType, dtype_mismatch, nullability_mismatch, parse_type
 from io_managers.validation import plan_validation, run_validation
 

@@ -135,13 +135,15 @@ class ClickHouseIOManager(IOManager):
         """A query's result as pandas, through Arrow."""
         return self.queries.query_df(sql)
 
-    def read_only_query(self, sql: str) -> pa.Table:
-        """Run a user's query after the read-only guard accepted it."""
-        return self.queries.read_only_query(sql)
+    def read_only_query(self, sql: str, allow_external: bool = False) -> pa.Table:
+        """A user's read query, on a session where ClickHouse refuses writes
+        (:mod:`io_managers.read_only`); ``allow_external`` lets table functions read
+        files and the network."""
+        return self.queries.read_only_query(sql, allow_external)
 
-    def read_only_raw(self, sql: str, fmt: str) -> bytes:
+    def read_only_raw(self, sql: str, fmt: str, allow_external: bool = False) -> bytes:
         """A user's read query rendered by ClickHouse itself in output format ``fmt``."""
-        return self.queries.read_only_raw(sql, fmt)
+        return self.queries.read_only_raw(sql, fmt, allow_external)
 
     # ----------------------------------------------------------------- SQL analysis
 

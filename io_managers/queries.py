@@ -15,8 +15,8 @@ import pandas as pd
 import pyarrow as pa
 
 from io_managers.errors import WarehouseQueryError
+from io_managers.read_only import read_only_arrow, read_only_bytes
 from io_managers.sql import (
-    ensure_read_only,
     is_select,
     quote_string,
     quote_table,
@@ -105,15 +105,14 @@ class WarehouseQueries:
         """A query's result as pandas, through Arrow (dtypes: :func:`arrow_to_pandas`)."""
         return arrow_to_pandas(self.query_arrow(sql))
 
-    def read_only_query(self, sql: str) -> pa.Table:
-        """Run a user's query after :func:`ensure_read_only` accepted it (and, on a
-        server, with ``readonly`` set, so the engine refuses writes as well)."""
-        statement = self._text_projection(ensure_read_only(sql))
-        return self._transport.query_arrow(statement, read_only=True)
+    def read_only_query(self, sql: str, allow_external: bool = False) -> pa.Table:
+        """A user's query on a session where the engine refuses writes (see
+        :mod:`io_managers.read_only`), Enum and UUID columns as text."""
+        return read_only_arrow(self._transport, sql, allow_external=allow_external)
 
-    def read_only_raw(self, sql: str, fmt: str) -> bytes:
+    def read_only_raw(self, sql: str, fmt: str, allow_external: bool = False) -> bytes:
         """A user's read query rendered by ClickHouse itself in output format ``fmt``."""
-        return self._transport.raw(ensure_read_only(sql), fmt)
+        return read_only_bytes(self._transport, sql, fmt, allow_external=allow_external)
 
     def _text_projection(self, statement: str) -> str:
         if not is_select(statement):

@@ -2,7 +2,8 @@
 
 A real lexer (strings, quoted identifiers, nested comments) rather than regexes over raw
 text, because DDL files and user queries routinely contain ``;`` or ``--`` inside string
-literals, and a read-only guard that could be fooled by a comment would be worse than none.
+literals. (What ``pipeline query`` may run is decided by the engine and real parsers:
+see :mod:`io_managers.read_only`.)
 """
 
 from __future__ import annotations
@@ -14,11 +15,7 @@ import re
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from io_managers.errors import ReadOnlyQueryError
-
 SegmentKind = Literal["code", "string", "identifier", "comment"]
-
-READ_ONLY_KEYWORDS = ("SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN")
 
 
 def _segments(sql: str) -> Iterator[tuple[SegmentKind, str]]:
@@ -117,28 +114,6 @@ def first_keyword(sql: str) -> str:
     """The statement's leading keyword, upper-cased (leading parentheses skipped)."""
     match = re.match(r"[\s(]*([A-Za-z]+)", _code_only(sql))
     return match.group(1).upper() if match else ""
-
-
-def ensure_read_only(sql: str) -> str:
-    """Return the single read statement in ``sql`` or raise :class:`ReadOnlyQueryError`.
-
-    Allowed: ``SELECT``, ``WITH``, ``SHOW``, ``DESCRIBE``/``DESC``, ``EXPLAIN``. Refused:
-    anything else, several statements, and ``INTO OUTFILE`` (a SELECT that writes files).
-    """
-    try:
-        statement = single_statement(sql, "query")
-    except ValueError as exc:
-        raise ReadOnlyQueryError(f"refused: {exc}; pass one read statement") from None
-    keyword = first_keyword(statement)
-    if keyword not in READ_ONLY_KEYWORDS:
-        shown = keyword or statement.split(None, 1)[0]
-        raise ReadOnlyQueryError(
-            f"refused: {shown} is not a read statement; only "
-            f"{', '.join(READ_ONLY_KEYWORDS)} are allowed and nothing was changed"
-        )
-    if re.search(r"\bINTO\s+OUTFILE\b", _code_only(statement), re.IGNORECASE):
-        raise ReadOnlyQueryError("refused: INTO OUTFILE writes a file; only reads are allowed")
-    return statement
 
 
 def is_select(sql: str) -> bool:

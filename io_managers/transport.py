@@ -18,7 +18,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -41,9 +41,12 @@ class Transport(Protocol):
     def command(self, sql: str) -> None:
         """Run a statement whose result is not needed (DDL, INSERT ... SELECT)."""
 
-    def query_arrow(self, sql: str, read_only: bool = False) -> pa.Table:
-        """Run a query and return its whole result as Arrow (``read_only``: the engine
-        must refuse writes too, where the backend can enforce it per query)."""
+    def query_arrow(self, sql: str, readonly: int = 0) -> pa.Table:
+        """Run a query and return its whole result as Arrow.
+
+        ``readonly`` > 0 runs it with ClickHouse's ``readonly`` setting at that level, so
+        the engine itself refuses writes (see :mod:`io_managers.read_only`).
+        """
 
     def iter_arrow(self, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
         """Stream a query's result in batches; no other call may be made meanwhile."""
@@ -53,8 +56,8 @@ class Transport(Protocol):
     ) -> None:
         """Insert ``data`` into ``table`` (already quoted), columns matched by name."""
 
-    def raw(self, sql: str, fmt: str) -> bytes:
-        """Run a query and return the engine's own rendering in output format ``fmt``."""
+    def raw(self, sql: str, fmt: str, readonly: int = 0) -> bytes:
+        """Run a query and return the engine's rendering in output format ``fmt``."""
 
     def close(self) -> None:
         """Release the engine or connection; idempotent."""
@@ -104,6 +107,30 @@ class _Engine:
     session: Any
     lock: threading.RLock
     refs: int = 0
+    #: Extra connections to the same directory, one per ``readonly`` level.
+    read_only_sessions: dict[int, Any] = field(default_factory=dict)
+
+    def read_only_session(self, level: int) -> Any:
+        """A connection whose session has ``readonly = level``: the engine refuses writes.
+
+        chdb lets several connections share one directory, each with its own settings,
+        and ``readonly`` cannot be lowered again on a connection that has it.
+        """
+        from chdb.session import Session
+
+        with self.lock:
+            session = self.read_only_sessions.get(level)
+            if session is None:
+                session = Session(str(self.path))
+                session.query(f"SET readonly = {int(level)}", "CSV")
+                self.read_only_sessions[level] = session
+            return session
+
+    def discard_read_only_session(self, level: int) -> None:
+        with self.lock:
+            session = self.read_only_sessions.pop(level, None)
+            if session is not None:
+                session.close()
 
 
 _engines: dict[Path, _Engine] = {}
@@ -143,6 +170,8 @@ def _release_engine(engine: _Engine) -> None:
         if engine.refs <= 0 and _engines.get(engine.path) is engine:
             del _engines[engine.path]
             with engine.lock:
+                for session in engine.read_only_sessions.values():
+                    session.close()
                 engine.session.close()
 
 
@@ -156,27 +185,31 @@ class EmbeddedTransport:
         self.path = Path(path).resolve()
         self._engine: _Engine | None = _open_engine(self.path)
 
-    def _session(self) -> tuple[Any, threading.RLock]:
+    def _session(self, readonly: int = 0) -> tuple[Any, threading.RLock]:
         engine = self._engine
         if engine is None:
             raise WarehouseError(f"embedded warehouse {self.path} is closed")
+        if readonly:
+            return engine.read_only_session(readonly), engine.lock
         return engine.session, engine.lock
 
-    def _run(self, sql: str, fmt: str) -> Any:
-        session, lock = self._session()
+    def _run(self, sql: str, fmt: str, readonly: int = 0) -> Any:
+        session, lock = self._session(readonly)
         with lock:
             try:
                 return session.query(sql, fmt)
             except Exception as exc:
+                if readonly and self._engine is not None:
+                    # A failed multi-statement string can leave output behind that
+                    # corrupts the connection's next result; a fresh one costs little.
+                    self._engine.discard_read_only_session(readonly)
                 raise WarehouseQueryError(clean_engine_message(str(exc))) from None
 
     def command(self, sql: str) -> None:
         self._run(sql, "CSV")
 
-    def query_arrow(self, sql: str, read_only: bool = False) -> pa.Table:
-        # chdb cannot scope ``readonly`` to one query of a session (SET would stick), so
-        # read-only queries rely on io_managers.sql.ensure_read_only alone here.
-        return self._run(sql, "ArrowTable")
+    def query_arrow(self, sql: str, readonly: int = 0) -> pa.Table:
+        return self._run(sql, "ArrowTable", readonly)
 
     def iter_arrow(self, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
         session, lock = self._session()
@@ -210,8 +243,8 @@ class EmbeddedTransport:
                 message = str(exc).removeprefix("Streaming insert finish failed: ")
                 raise WarehouseQueryError(clean_engine_message(message)) from None
 
-    def raw(self, sql: str, fmt: str) -> bytes:
-        result = self._run(sql, fmt)
+    def raw(self, sql: str, fmt: str, readonly: int = 0) -> bytes:
+        result = self._run(sql, fmt, readonly)
         data = result.bytes() if hasattr(result, "bytes") else result
         return data.encode() if isinstance(data, str) else bytes(data)
 
@@ -340,8 +373,9 @@ class ServerTransport:
         except Exception as exc:
             raise self._translate(exc) from None
 
-    def query_arrow(self, sql: str, read_only: bool = False) -> pa.Table:
-        settings = {"readonly": 2} if read_only else None
+    def query_arrow(self, sql: str, readonly: int = 0) -> pa.Table:
+        # On the request, so the server applies it before parsing the statement.
+        settings = {"readonly": readonly} if readonly else None
         try:
             return self._client.query_arrow(sql, settings=settings, use_strings=True)
         except Exception as exc:
@@ -376,9 +410,10 @@ class ServerTransport:
         except Exception as exc:
             raise self._translate(exc) from None
 
-    def raw(self, sql: str, fmt: str) -> bytes:
+    def raw(self, sql: str, fmt: str, readonly: int = 0) -> bytes:
+        settings = {"readonly": readonly} if readonly else None
         try:
-            return self._client.raw_query(sql, fmt=fmt, settings={"readonly": 2})
+            return self._client.raw_query(sql, fmt=fmt, settings=settings)
         except Exception as exc:
             raise self._translate(exc) from None
 

@@ -26,6 +26,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 REPO = Path(__file__).resolve().parents[1]
@@ -79,9 +80,12 @@ def _decompress(body: bytes, encoding: str) -> bytes:
     raise ValueError(f"unsupported Content-Encoding {encoding}")
 
 
+def _literal(value: str) -> str:
+    return value if value.lstrip("-").isdigit() else repr(value)
+
+
 def _settings_clause(settings: dict[str, str]) -> str:
-    parts = [f"{name} = {value if value.lstrip('-').isdigit() else repr(value)}"
-             for name, value in settings.items()]  # fmt: skip
+    parts = [f"{name} = {_literal(value)}" for name, value in settings.items()]
     return " SETTINGS " + ", ".join(parts) if parts else ""
 
 
@@ -89,10 +93,39 @@ class _Engine:
     def __init__(self, path: str, user: str, password: str) -> None:
         from chdb.session import Session
 
+        self.path = path
         self.session = Session(path)
         self.lock = threading.Lock()
         self.user = user
         self.password = password
+        self._read_only: dict[tuple[tuple[str, str], ...], Any] = {}
+
+    def read_only_session(self, settings: dict[str, str]) -> Any:
+        """The session for a request carrying ``readonly``, as a real server treats it.
+
+        A server applies a request's settings before it parses the statement, so the
+        engine refuses writes of every kind (DROP, INSERT, table functions, settings
+        changes), not only in SELECTs. chdb connections to one directory keep their own
+        settings: one per distinct set, ``readonly`` set last as it freezes the others.
+        """
+        from chdb.session import Session
+
+        key = tuple(sorted(settings.items()))
+        session = self._read_only.get(key)
+        if session is None:
+            session = Session(self.path)
+            for name, value in settings.items():
+                if name != "readonly":
+                    session.query(f"SET {name} = {_literal(value)}", "CSV")
+            session.query(f"SET readonly = {int(settings['readonly'])}", "CSV")
+            self._read_only[key] = session
+        return session
+
+    def discard_read_only_session(self, settings: dict[str, str]) -> None:
+        """Forget a session whose statement failed (chdb may leave output behind)."""
+        session = self._read_only.pop(tuple(sorted(settings.items())), None)
+        if session is not None:
+            session.close()
 
 
 def make_handler(engine: _Engine) -> type[BaseHTTPRequestHandler]:
@@ -199,6 +232,8 @@ def make_handler(engine: _Engine) -> type[BaseHTTPRequestHandler]:
                 fmt = match.group(1)
                 query = query[: match.start()]
             with engine.lock:
+                if settings.get("readonly", "0") not in ("", "0"):
+                    return self._execute_read_only(query, data, fmt, settings)
                 if _INSERT.match(query) and data:
                     inputs = {k: v for k, v in settings.items() if k.startswith("input_")}
                     with engine.session.send_insert(
@@ -216,6 +251,22 @@ def make_handler(engine: _Engine) -> type[BaseHTTPRequestHandler]:
             if isinstance(output, str):
                 output = output.encode()
             return bytes(output or b""), fmt, 0
+
+        def _execute_read_only(
+            self, query: str, data: bytes, fmt: str, settings: dict[str, str]
+        ) -> tuple[bytes, str, int]:
+            session = engine.read_only_session(settings)
+            try:
+                if _INSERT.match(query) and data:
+                    with session.send_insert(query, fmt) as inserter:
+                        inserter.append(data)
+                        return b"", fmt, inserter.finish().rows_written
+                result = session.query(query, fmt)
+            except Exception:
+                engine.discard_read_only_session(settings)
+                raise
+            output = result.bytes() if hasattr(result, "bytes") else result
+            return bytes(output.encode() if isinstance(output, str) else output or b""), fmt, 0
 
         do_GET = do_POST = _handle
 

@@ -1,7 +1,9 @@
 """``pipeline query "SQL"``: read the warehouse from the command line.
 
-Only read statements get through (:func:`io_managers.sql.ensure_read_only`), checked
-before the warehouse is even opened, so a refused statement cannot change anything.
+The statement runs on a session where ClickHouse itself refuses writes, settings changes
+and table functions reaching files or the network (``--allow-external`` allows those
+reads); ClickHouse's parser and sqlglot first make sure it is exactly one read statement
+and say why not (:mod:`io_managers.read_only`).
 Errors propagate as :class:`io_managers.WarehouseError`; the CLI's ``main`` prints them
 as one line (``--debug`` for the traceback) and exits non-zero.
 """
@@ -60,19 +62,27 @@ def query(
         typer.Argument(help="One read statement: SELECT, WITH, SHOW, DESCRIBE or EXPLAIN."),
     ],
     format: FormatOption = OutputFormat.table,
+    allow_external: Annotated[
+        bool,
+        typer.Option(
+            "--allow-external",
+            help="Let table functions read files and the network (file, url, s3, remote, ...); "
+            "writes stay refused.",
+        ),
+    ] = False,
     warehouse: WarehouseOption = None,
 ) -> None:
     """Run a read-only query against the warehouse and print the result."""
-    from io_managers import ensure_read_only, warehouse_from_env
+    from io_managers import warehouse_from_env
 
-    statement = ensure_read_only(sql)
     output_format = OutputFormat(str(format).lower())
     with warehouse_from_env(warehouse) as wh:
         if output_format is OutputFormat.csv:
-            sys.stdout.buffer.write(wh.read_only_raw(statement, "CSVWithNames"))
+            rendered = wh.read_only_raw(sql, "CSVWithNames", allow_external=allow_external)
+            sys.stdout.buffer.write(rendered)
             sys.stdout.flush()
             return
-        result = wh.read_only_query(statement)
+        result = wh.read_only_query(sql, allow_external=allow_external)
     if output_format is OutputFormat.json:
         typer.echo(json.dumps(result.to_pylist(), default=_json_value, indent=2))
         return

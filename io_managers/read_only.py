@@ -1,0 +1,193 @@
+"""Read-only queries (``pipeline query``): the engine refuses writes; parsers explain why.
+
+Safety rests on the engine, not on reading SQL text. A user's query runs on a ClickHouse
+session with ``readonly = 1``: chdb opens a second connection to the warehouse directory
+with that setting, a server gets it on the request. ClickHouse then refuses every write,
+every settings change (so ``readonly`` cannot be lowered) and every table function, of
+which those reaching files or the network matter here. ``allow_external`` lowers the
+level to ``readonly = 2``, which still refuses writes but lets table functions read.
+
+Two parsers run first, for exactness and for friendly messages:
+
+1. **ClickHouse's own parser** (``formatQuery``, on the read-only session) must find
+   exactly one statement, and its canonical rendering is what runs. chdb executes every
+   statement of a string, so text another parser reads as one statement (a heredoc
+   ``$$...$$``, an odd comment) can never carry a second one into the engine.
+2. **sqlglot's ClickHouse dialect** judges that canonical text: it must be a read
+   (``SELECT``/``WITH``, ``SHOW``, ``DESCRIBE``, ``EXPLAIN``), without ``INTO OUTFILE``
+   (a client-side file write that ``readonly`` does not cover in chdb), and calling no
+   table function outside :data:`LOCAL_TABLE_FUNCTIONS` unless ``allow_external``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import pyarrow as pa
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+from sqlglot.tokens import TokenType
+
+from io_managers.errors import ReadOnlyQueryError, WarehouseQueryError
+from io_managers.sql import quote_string
+from io_managers.transport import Transport
+from io_managers.types import needs_text_projection, parse_type
+from io_managers.validation import read_projection
+
+T = TypeVar("T")
+
+DIALECT = "clickhouse"
+#: ClickHouse ``readonly`` levels: 1 refuses writes, settings changes and table functions;
+#: 2 refuses writes but allows settings and table functions (``--allow-external``).
+READ_ONLY = 1
+READ_ONLY_WITH_EXTERNAL = 2
+#: Table functions that read nothing outside the warehouse; any other one (file, url, s3,
+#: remote, mysql, postgresql, hdfs, executable, ...) needs ``allow_external``.
+LOCAL_TABLE_FUNCTIONS = frozenset(
+    {"numbers", "numbers_mt", "zeros", "zeros_mt", "generate_series", "generateseries",
+     "generaterandom", "values", "view", "merge", "null", "format"}
+)  # fmt: skip
+#: Statements sqlglot keeps as opaque commands that are reads.
+_READ_COMMANDS = frozenset({"SHOW", "EXPLAIN", "DESCRIBE", "DESC"})
+_ALLOWED = "SELECT, WITH, SHOW, DESCRIBE or EXPLAIN"
+
+
+@dataclass(frozen=True)
+class ReadStatement:
+    """One statement accepted by :func:`ensure_read_only`."""
+
+    sql: str
+    #: A SELECT (or set operation): its result columns can be described and projected.
+    is_query: bool
+
+
+def ensure_read_only(sql: str, *, allow_external: bool = False) -> ReadStatement:
+    """The single read statement in ``sql``, or :class:`ReadOnlyQueryError` saying why not."""
+    text = sql.strip()
+    try:
+        statements = [s for s in sqlglot.parse(text, dialect=DIALECT) if s is not None]
+    except SqlglotError as exc:
+        if _writes_outfile(text):
+            raise _refused("INTO OUTFILE writes a file; only reads are allowed") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise _refused(f"the query does not parse as one read statement ({first})") from None
+    if not statements:
+        raise _refused("the query is empty; pass one read statement")
+    if len(statements) > 1:
+        raise _refused(f"found {len(statements)} statements; pass exactly one read statement")
+    statement = statements[0]
+    if isinstance(statement, exp.Query | exp.Describe):
+        is_query = isinstance(statement, exp.Query)
+    elif isinstance(statement, exp.Command) and str(statement.this).upper() in _READ_COMMANDS:
+        is_query = False
+    else:
+        raise _refused(
+            f"{_keyword(statement, text)} is not a read statement; only {_ALLOWED} are "
+            "allowed and nothing was changed"
+        )
+    if not allow_external:
+        external = sorted(_table_functions(statement) - LOCAL_TABLE_FUNCTIONS)
+        if external:
+            called = ", ".join(f"{name}(...)" for name in external)
+            raise _refused(
+                f"table function {called} reaches files or the network; pass "
+                "--allow-external to let this query read them"
+            )
+    return ReadStatement(text.rstrip(";").strip(), is_query)
+
+
+def read_only_arrow(transport: Transport, sql: str, *, allow_external: bool = False) -> pa.Table:
+    """Run a user's read query on a read-only session; Enum and UUID columns as text."""
+    level = READ_ONLY_WITH_EXTERNAL if allow_external else READ_ONLY
+    statement = _accepted(transport, sql, level, allow_external)
+    text = statement.sql
+    if statement.is_query:
+        described = _engine(lambda: transport.query_arrow(f"DESCRIBE ({text})", readonly=level))
+        columns = {
+            name: parse_type(kind)
+            for name, kind in zip(
+                described.column("name").to_pylist(),
+                described.column("type").to_pylist(),
+                strict=True,
+            )
+        }
+        if any(needs_text_projection(t) for t in columns.values()):
+            text = f"SELECT {read_projection(columns, columns)} FROM ({text})"
+    return _engine(lambda: transport.query_arrow(text, readonly=level))
+
+
+def read_only_bytes(
+    transport: Transport, sql: str, fmt: str, *, allow_external: bool = False
+) -> bytes:
+    """A user's read query rendered by ClickHouse in output format ``fmt``."""
+    level = READ_ONLY_WITH_EXTERNAL if allow_external else READ_ONLY
+    statement = _accepted(transport, sql, level, allow_external)
+    return _engine(lambda: transport.raw(statement.sql, fmt, readonly=level))
+
+
+def _accepted(transport: Transport, sql: str, level: int, allow_external: bool) -> ReadStatement:
+    """ClickHouse's parser canonicalises ``sql`` (one statement only), sqlglot judges it."""
+    try:
+        canonical = transport.query_arrow(
+            f"SELECT formatQuery({quote_string(sql)}) AS statement", readonly=level
+        )
+    except WarehouseQueryError as exc:
+        if "Multi-statements are not allowed" in str(exc):
+            raise _refused(
+                "ClickHouse's parser found more than one statement; pass exactly one read statement"
+            ) from None
+        if "Empty query" in str(exc):
+            raise _refused("the query is empty; pass one read statement") from None
+        raise
+    return ensure_read_only(canonical.column(0)[0].as_py(), allow_external=allow_external)
+
+
+def _engine(run: Callable[[], T]) -> T:
+    """Run on the read-only session; the engine's READONLY refusal reads as a refusal."""
+    try:
+        return run()
+    except WarehouseQueryError as exc:
+        if "(READONLY)" not in str(exc):
+            raise
+        raise _refused(
+            "the warehouse serves queries on a read-only session and ClickHouse would not "
+            f"run this: {exc} (reading files or the network needs --allow-external; "
+            "writes are never allowed)"
+        ) from None
+
+
+def _table_functions(statement: exp.Expression) -> set[str]:
+    names = set()
+    for table in statement.find_all(exp.Table):
+        call = table.this
+        if isinstance(call, exp.Anonymous):
+            names.add(str(call.this).lower())
+        elif isinstance(call, exp.Func):
+            names.add(call.sql_name().lower())
+    return names
+
+
+def _writes_outfile(sql: str) -> bool:
+    """Whether sqlglot's tokenizer sees ``INTO OUTFILE`` (a clause its parser rejects)."""
+    try:
+        tokens = sqlglot.tokenize(sql, dialect=DIALECT)
+    except SqlglotError:
+        return False
+    return any(
+        token.token_type == TokenType.INTO and following.text.upper() == "OUTFILE"
+        for token, following in itertools.pairwise(tokens)
+    )
+
+
+def _keyword(statement: exp.Expression, text: str) -> str:
+    """The statement's first word as written (``INSERT`` for ``INSERT ... WITH``)."""
+    tokens = sqlglot.tokenize(text, dialect=DIALECT)
+    return tokens[0].text.upper() if tokens else statement.key.upper()
+
+
+def _refused(reason: str) -> ReadOnlyQueryError:
+    return ReadOnlyQueryError(f"refused: {reason}")
