@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -355,6 +356,42 @@ def test_insert_new_adds_only_new_keys_across_reruns(backend, db):
     assert (rerun.inserted_rows, rerun.rows) == (0, 10)
     assert (later.inserted_rows, later.rows) == (5, 15)
     assert_no_duplicate_keys(backend.warehouse, db)
+    assert staging_tables(backend.warehouse, db) == []
+
+
+def hub_rows(first: int, last: int) -> pd.DataFrame:
+    """Hub rows computed in Python: keys are UUIDs of the customer ids."""
+    ids = range(first, last + 1)
+    return pd.DataFrame(
+        {
+            "hub_customer_hash_key": [uuid.uuid5(uuid.NAMESPACE_OID, str(i)) for i in ids],
+            "CustomerID": pd.Series(ids, dtype="uint64"),
+            "LOAD_DATETIME": pd.Timestamp("2024-01-02 03:04:05", tz="UTC"),
+            "RECORD_SOURCE": "python",
+        }
+    )
+
+
+def python_hub_asset(db: str, first: int, last: int):
+    return python_asset(
+        f"{db}.hub_customer",
+        lambda ctx: hub_rows(first, last),
+        write_mode="insert_new",
+        unique_key=("hub_customer_hash_key",),
+    )
+
+
+def test_python_insert_new_reruns_add_only_new_keys(backend, db):
+    first = materialize(backend, python_hub_asset(db, 0, 9))
+    rerun = materialize(backend, python_hub_asset(db, 0, 9))
+    later = materialize(backend, python_hub_asset(db, 5, 14))
+
+    assert (first.inserted_rows, first.rows) == (10, 10)
+    assert (rerun.inserted_rows, rerun.rows) == (0, 10)
+    assert (later.inserted_rows, later.rows) == (5, 15)
+    assert_no_duplicate_keys(backend.warehouse, db)
+    ids = backend.warehouse.query_df(f"SELECT CustomerID FROM {db}.hub_customer ORDER BY 1")
+    assert ids["CustomerID"].tolist() == list(range(15))
     assert staging_tables(backend.warehouse, db) == []
 
 

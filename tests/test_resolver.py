@@ -104,6 +104,35 @@ def test_failed_asset_skips_descendants_but_not_siblings():
     assert not report.ok
 
 
+def test_indirect_descendant_names_the_failed_ancestor_that_stopped_it():
+    io = MemoryIOManager()
+    report = materialize(diamond(a=frame_body(fail="boom in a")), {"warehouse": io})
+
+    outcomes = {o.key: o for o in report.outcomes}
+    assert outcomes["a"].status == "failed"
+    for key in ("b", "c", "d"):  # b, c directly below a; d two levels down, via b and c
+        assert outcomes[key].status == "skipped"
+        assert outcomes[key].failed_upstream == ("a",), key
+        assert outcomes[key].error == "upstream failed: a", key
+    assert outcomes["e"].status == "materialized"
+    assert io.calls.count("d") == 0
+
+
+@pytest.mark.parametrize("slow", ["x", "y", "z"])
+def test_an_asset_waits_for_every_upstream_not_only_the_first(slow: str):
+    io = MemoryIOManager()
+    graph = make_graph(
+        *((key, (), frame_body(sleep=0.6 if key == slow else 0.0)) for key in "xyz"),
+        ("sink", ("x", "y", "z"), frame_body()),
+    )
+    report = materialize(graph, {"warehouse": io}, concurrency=4)
+
+    assert report.ok
+    sink_started = io.intervals["sink"][0]
+    for key in "xyz":
+        assert io.intervals[key][1] <= sink_started, f"sink began before {key} ended"
+
+
 def test_flow_run_ends_failed_when_an_asset_fails():
     from prefect import get_client
 

@@ -378,6 +378,47 @@ def test_hash_keys_are_delimited_sha256_uuids(io: ClickHouseIOManager) -> None:
     assert python_hash_key("1", "23") != python_hash_key("12", "3")
 
 
+#: Three source lines that differ only by description (2nd) or price (3rd).
+KEYED_LINES = """Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country
+536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,12/1/2010 08:26,2.55,17850,United Kingdom
+536365,85123A, red hanging heart t-light holder ,6,12/1/2010 08:26,2.55,17850,United Kingdom
+536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,12/1/2010 08:26,2.65,17850,United Kingdom
+"""
+#: Written out, not recomputed with the code's own helper, so a changed delimiter,
+#: normalisation or byte order fails here. Each is the UUID of the first 16 bytes of
+#: SHA-256 over the text in the comment (trimmed, upper-cased parts joined by "||").
+FIXED_KEYS = {
+    # 536365||85123A||<DESCRIPTION>||6||2010-12-01 08:26:00||<PRICE>||17850||UNITED KINGDOM
+    "hub_invoice_hash_key": [
+        "331a2056-47c5-afc6-f2b7-b77bbb423e21",  # WHITE HANGING HEART T-LIGHT HOLDER, 2.55
+        "fe664709-0603-5e4b-c237-74376068389b",  # RED HANGING HEART T-LIGHT HOLDER, 2.55
+        "772a23c4-caff-550c-eef9-d135bd671b0a",  # WHITE HANGING HEART T-LIGHT HOLDER, 2.65
+    ],
+    "hub_product_hash_key": ["56271482-1209-e95d-3022-9901100b2395"] * 3,  # 85123A
+    "hub_customer_hash_key": ["8072f657-9de3-2612-11c2-d30eb23619d2"] * 3,  # 17850
+    "hub_time_hash_key": ["2f433bf2-d631-9a4b-19c7-3eac59b4ac2f"] * 3,  # 2010-12-01 08:26:00
+    "hub_country_hash_key": ["5d6f696b-b2d8-6d93-47a3-e7d05f5cd996"] * 3,  # UNITED KINGDOM
+    # 8072F657-9DE3-2612-11C2-D30EB23619D2||5D6F696B-B2D8-6D93-47A3-E7D05F5CD996
+    "link_customer_country_hash_key": ["4503b45e-28fb-bd96-e2cd-02f5e42229d5"] * 3,
+}
+
+
+def test_hash_keys_equal_fixed_values_and_tell_lines_apart(
+    io: ClickHouseIOManager, tmp_path: Path
+) -> None:
+    source = tmp_path / "keyed.csv"
+    source.write_text(KEYED_LINES)
+    run(io, source, selection="key:raw_online_retails or key:psa_online_retails")
+
+    staged = frame(
+        io,
+        f"SELECT {', '.join(FIXED_KEYS)} FROM raw.psa_online_retails "
+        "ORDER BY UnitPrice, upperUTF8(Description) DESC",
+    )
+    for column, expected in FIXED_KEYS.items():
+        assert [str(key) for key in staged[column]] == expected, column
+
+
 def test_exact_duplicates_enter_facts_once_and_are_counted(
     io: ClickHouseIOManager, tmp_path: Path
 ) -> None:
