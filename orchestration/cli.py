@@ -27,6 +27,7 @@ from orchestration.cli_options import (
 )
 from orchestration.lineage import render_lineage
 from orchestration.prefect_setup import configure_prefect, temporary_server_failure
+from orchestration.quick_exit import ends_without_teardown, without_flow_heartbeats
 from orchestration.report_output import print_report, report_as_json
 from orchestration.resolver import DEFAULT_CONCURRENCY
 from orchestration.text_table import Column, make_console, print_table
@@ -177,7 +178,8 @@ def materialize_command(
             else:
                 console.print(f"{NOTHING}: {select!r} selects no asset now")
             return
-        with RunProgress(console if not as_json else None, total=len(selected)) as progress:
+        progress = RunProgress(console if not as_json else None, total=len(selected))
+        with progress, without_flow_heartbeats():
             report = materialize(
                 graph,
                 io_managers,
@@ -230,6 +232,7 @@ def command_line(args: Sequence[str]) -> tuple[list[str], bool]:
     return args or ["--help"], debug
 
 
+@ends_without_teardown
 def main() -> None:
     """Console-script entry point: run the app, turning expected errors into one line."""
     args, debug = command_line(sys.argv[1:])

@@ -1,0 +1,79 @@
+"""A one-shot ``pipeline`` command ends when its work is done, not seconds later.
+
+Two costs came after the work in every ``pipeline materialize`` (measured in
+docs/benchmark.md, "Fixed cost of a command"):
+
+* Prefect's sync flow engine joins its heartbeat thread when the flow ends, and that
+  thread sleeps in 1 s steps: 0.5-1.3 s per run, for heartbeats (every 180 s by default)
+  that a run of a few seconds barely sends and that nothing on a default server reads;
+* interpreter teardown after the last exit handler: collecting a heap of Prefect, pandas
+  and pyarrow objects and the embedded ClickHouse engine's static destructors, 1-2.5 s
+  while the user waits for the prompt.
+
+:func:`without_flow_heartbeats` turns the first off for an interactive run (a user who
+sets ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY``, e.g. to detect crashed runs with an
+automation, keeps them). :func:`ends_without_teardown` skips the second: the process ends
+with ``os._exit`` once every exit handler has run - Prefect's own (which deliver the run's
+logs and events), then logging's flush - and stdout and stderr are flushed. Every table
+is already closed by then; ClickHouse needs no destructor to keep what it committed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import functools
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+
+HEARTBEAT_ENV = "PREFECT_FLOWS_HEARTBEAT_FREQUENCY"
+
+_exit_code: list[int] = []
+
+
+@contextlib.contextmanager
+def without_flow_heartbeats() -> Iterator[None]:
+    """Flow runs started inside send no heartbeats, unless the user configured them."""
+    if os.environ.get(HEARTBEAT_ENV):
+        yield
+        return
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
+
+
+def ends_without_teardown(main: Callable[[], None]) -> Callable[[], None]:
+    """Wrap a console-script entry point so the process skips interpreter teardown.
+
+    Only an exit with an integer code (or none) is shortened; an uncaught exception ends
+    the ordinary way, traceback and all.
+    """
+
+    @functools.wraps(main)
+    def run() -> None:
+        # Registered before any library registers its own handler, so it runs last.
+        atexit.register(_end_process)
+        try:
+            main()
+        except SystemExit as exit_:
+            if exit_.code is None or isinstance(exit_.code, int):
+                _exit_code.append(exit_.code or 0)
+            raise
+        _exit_code.append(0)
+
+    return run
+
+
+def _end_process() -> None:
+    if not _exit_code:
+        return
+    logging.shutdown()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return  # e.g. a closed pipe: let Python's own teardown report it as usual
+    os._exit(_exit_code[-1])
