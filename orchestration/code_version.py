@@ -57,7 +57,7 @@ def body_text(spec: AssetSpec, io_manager: IOManager, params: Mapping[str, Any])
         return repr((getattr(spec.body, "__qualname__", ""), code and code.co_code))
 
 
-def schema_description(schema: type | None) -> Any:
+def schema_description(schema: type | str | None) -> Any:
     """A Pandera model as plain, ordered data: what it requires of every row."""
     if schema is None:
         return None

@@ -12,13 +12,16 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from orchestration.asset import AssetSpec
 from orchestration.asset_state import StateBook
-from orchestration.history import MaterializationHistory, MaterializationRecord
+from orchestration.history import AssetHistory, MaterializationHistory, MaterializationRecord
 from orchestration.io_manager import MaterializeResult
+from orchestration.run_report import AssetOutcome
+from orchestration.staleness import assess
 
 log = logging.getLogger("pipeline.history")
 
@@ -62,6 +65,7 @@ class Attempt:
             ended=_now(),
             error=error[:4000],
         )
+        self._ledger.attempted(self.record)
         if self._store is None:
             return
         try:
@@ -71,21 +75,25 @@ class Attempt:
 
 
 class RunLedger:
-    """Hands out :class:`Attempt` s and tracks the latest materialization of every asset."""
+    """Hands out :class:`Attempt` s and keeps every asset's history up to date in memory.
+
+    So a downstream asset records the upstream materialization it really read, and the
+    states after the run (:meth:`annotate`) need no second look at the store.
+    """
 
     def __init__(self, book: StateBook) -> None:
         self._book = book
         self._lock = threading.Lock()
-        self._latest: dict[str, str] = {
-            key: history.last_success.materialization_id
-            for key, history in book.history.items()
-            if history.last_success is not None
-        }
+        self._history: dict[str, AssetHistory] = dict(book.history)
+
+    def _latest_id(self, key: str) -> str | None:
+        success = self._history.get(key, AssetHistory()).last_success
+        return success.materialization_id if success else None
 
     def start(self, spec: AssetSpec, run_id: str | None) -> Attempt:
         """Record that ``spec`` starts, reading its upstream as they are now."""
         with self._lock:
-            upstream = {dep: self._latest.get(dep) for dep in spec.deps}
+            upstream = {dep: self._latest_id(dep) for dep in spec.deps}
         record = MaterializationRecord(
             materialization_id=str(uuid.uuid4()),
             run_id=run_id,
@@ -100,4 +108,23 @@ class RunLedger:
 
     def published(self, record: MaterializationRecord) -> None:
         with self._lock:
-            self._latest[record.asset_key] = record.materialization_id
+            self._history[record.asset_key] = AssetHistory(record, record)
+
+    def attempted(self, record: MaterializationRecord) -> None:
+        with self._lock:
+            previous = self._history.get(record.asset_key, AssetHistory())
+            self._history[record.asset_key] = AssetHistory(record, previous.last_success)
+
+    def annotate(self, outcomes: Iterable[AssetOutcome]) -> None:
+        """Give each outcome its code version and its state after this run (with reasons),
+        for the run report, ``--json`` and the asset pages."""
+        book = self._book
+        with self._lock:
+            states = assess(book.graph, book.code_versions, book.fingerprints, self._history)
+        for outcome in outcomes:
+            state = states.get(outcome.key)
+            if state is None:
+                continue
+            outcome.code_version = state.code_version
+            outcome.state = state.state
+            outcome.reasons = tuple(reason.detail for reason in state.reasons)

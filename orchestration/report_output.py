@@ -52,6 +52,9 @@ def report_as_json(report: RunReport) -> dict[str, Any]:
                 "error": o.error,
                 "failed_upstream": list(o.failed_upstream),
                 "checks": [check.as_dict() for check in o.checks],
+                "code_version": o.code_version,
+                "state": o.state,
+                "reasons": list(o.reasons),
             }
             for o in report.outcomes
         ],

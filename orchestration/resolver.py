@@ -218,7 +218,6 @@ def _asset_task(
                 result=result,
                 error=f"{type(failure).__name__}: {failure}" if failure else None,
                 checks=checks,
-                code_version=attempt.record.code_version,
             )
         )
         if failure:
@@ -309,6 +308,7 @@ def build_flow(
             futures[spec.key] = task.submit(wait_for=upstream)
         wait(list(futures.values()))
         report.outcomes = _skipped_outcomes(plan, recorder)
+        ledger.annotate(report.outcomes)
         report.flow_run_id = flow_run.get_id()
         report.seconds = time.perf_counter() - started
         publish_lineage_artifact(plan, report)

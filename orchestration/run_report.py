@@ -45,8 +45,12 @@ class AssetOutcome:
     error: str | None = None
     failed_upstream: tuple[str, ...] = ()
     checks: tuple[AssetCheckResult, ...] = ()
-    #: The code version it was built with (see ``orchestration.code_version``), once it ran.
+    #: Its code version (``orchestration.code_version``) and its state after the run
+    #: (``fresh`` once materialized; else ``stale``/``missing``) with the reasons, as
+    #: ``pipeline status`` would say (``orchestration.staleness``).
     code_version: str | None = None
+    state: str | None = None
+    reasons: tuple[str, ...] = ()
 
     @property
     def rows(self) -> int | None:

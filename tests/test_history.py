@@ -179,3 +179,21 @@ def test_kill_9_mid_run_leaves_no_row_claiming_a_publish(prefect_server, tmp_pat
         state = book.states["stalls"]
         assert state.state == "missing"
         assert "did not finish" in state.explain()
+
+
+def test_run_report_outcomes_carry_code_version_and_state_after_the_run(
+    prefect_server, warehouse, source_csv, monkeypatch
+):
+    monkeypatch.setenv("HIST_TOTAL_FAILS", "1")
+    report = run(warehouse, source_csv)
+    outcomes = {o.key: o for o in report.outcomes}
+    book = StateBook(defs.graph(), {"warehouse": warehouse}, {"source": str(source_csv)})
+    assert (outcomes["source"].state, outcomes["source"].reasons) == ("fresh", ())
+    assert outcomes["doubled"].code_version == book.code_versions["doubled"]
+    assert outcomes["total"].state == "missing"
+    assert outcomes["total"].reasons[0] == "never materialized"
+    assert outcomes["total"].reasons[1].startswith("last run failed")
+    # What the report says after the run is what status says now.
+    assert {k: o.state for k, o in outcomes.items()} == {
+        k: s.state for k, s in book.states.items() if k in outcomes
+    }
