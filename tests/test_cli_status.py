@@ -67,8 +67,10 @@ def test_plan_lists_what_would_run_in_order_and_why_without_running(built):
     result = cli(env, "plan", "--select", "status:stale+ and not stalls", "--source", str(csv))
     assert result.returncode == 0, result.stderr
     assert "3 assets would run" in result.stdout
-    lines = [line for line in result.stdout.splitlines() if "│" in line]
-    assert [line.split("│")[2].strip() for line in lines[:3]] == ["source", "doubled", "total"]
+    # Piped: plain columns, one asset per line ("#  asset  state  why").
+    lines = result.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.split()[:2] == ["#", "asset"]) + 1
+    assert [line.split()[1] for line in lines[start : start + 3]] == ["source", "doubled", "total"]
     assert "source changed" in result.stdout
     assert "downstream of source" in result.stdout
     again = cli(env, "plan", "--json", "--select", "status:stale+", "--source", str(csv))

@@ -12,8 +12,7 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
 from orchestration.asset_state import StateBook
 from orchestration.cli_options import (
@@ -26,6 +25,7 @@ from orchestration.cli_options import (
 )
 from orchestration.graph import AssetGraph
 from orchestration.staleness import AssetState
+from orchestration.text_table import Column, print_table
 
 SourceOption = Annotated[
     str | None,
@@ -68,20 +68,22 @@ def status(
         return
     counts = {name: sum(s.state == name for s in states) for name in _STATE_STYLE}
     title = ", ".join(f"{n} {name}" for name, n in counts.items() if n) or "no assets"
-    table = Table(title=f"Asset status: {title}", title_justify="left")
-    table.add_column("asset", no_wrap=True)
-    table.add_column("state", no_wrap=True)
-    table.add_column("last built (UTC)", no_wrap=True)
-    table.add_column("why", overflow="fold", min_width=20, ratio=1)
-    for state in states:
-        style = _STATE_STYLE[state.state]
-        table.add_row(
+    rows = [
+        [
             state.key,
-            f"[{style}]{state.state}[/]",
+            Text(state.state, style=_STATE_STYLE[state.state]),
             _last_materialized(state),
-            escape(state.explain() if state.state != "fresh" else "-"),
-        )
-    console.print(table)
+            state.explain() if state.state != "fresh" else "-",
+        ]
+        for state in states
+    ]
+    columns = (
+        Column("asset"),
+        Column("state"),
+        Column("last built (UTC)"),
+        Column("why", wrap=True),
+    )
+    print_table(console, columns, rows, title=f"Asset status: {title}")
     if counts["stale"] or counts["missing"]:
         console.print(
             f"Next: [bold]pipeline plan --select {UP_TO_DATE!r}[/] shows what a run would "
@@ -138,16 +140,17 @@ def plan(
     if not steps:
         console.print(f"{NOTHING}: {select!r} selects no asset now")
         return
-    table = Table(title=f"Plan: {len(steps)} assets would run", title_justify="left")
-    table.add_column("#", justify="right")
-    table.add_column("asset", no_wrap=True)
-    table.add_column("state", no_wrap=True)
-    table.add_column("why", overflow="fold", ratio=1)
-    for number, step in enumerate(steps, start=1):
-        style = _STATE_STYLE.get(step["state"] or "", "")
-        shown = f"[{style}]{step['state']}[/]" if style else "-"
-        table.add_row(str(number), step["key"], shown, escape(step["why"]))
-    console.print(table)
+    rows = [
+        [
+            str(number),
+            step["key"],
+            Text(step["state"] or "-", style=_STATE_STYLE.get(step["state"] or "", "")),
+            step["why"],
+        ]
+        for number, step in enumerate(steps, start=1)
+    ]
+    columns = (Column("#", right=True), Column("asset"), Column("state"), Column("why", wrap=True))
+    print_table(console, columns, rows, title=f"Plan: {len(steps)} assets would run")
     if reads:
         console.print(f"Reads as they are in the warehouse: {', '.join(reads)}")
     console.print("Nothing ran. [bold]pipeline materialize[/] with the same --select runs it.")
