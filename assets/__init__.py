@@ -1,7 +1,8 @@
 """The Online Retail pipeline as assets: raw -> staging -> Data Vault -> marts -> quality.
 
 Importing this package registers every asset in the default registry (the decorators do
-it), one module per layer. ``DDL_PATHS`` lists the DDL the warehouse needs first.
+it), one module per layer. ``defs`` is the code location: those assets, the DDL the
+warehouse needs first, and the warehouse that stores them.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from assets import dashboard, marts, metrics, quality, raw, vault
+from io_managers.declared import warehouse_io_manager
+from orchestration.definitions import Definitions, assets_declared_in
 
 
 def _ddl_paths() -> list[Path]:
@@ -24,4 +27,10 @@ def _ddl_paths() -> list[Path]:
 
 DDL_PATHS: list[Path] = _ddl_paths()
 
-__all__ = ["DDL_PATHS", "dashboard", "marts", "metrics", "quality", "raw", "vault"]
+defs = Definitions(
+    assets=assets_declared_in(__name__),
+    ddl_paths=DDL_PATHS,
+    io_managers={"warehouse": warehouse_io_manager},
+)
+
+__all__ = ["DDL_PATHS", "dashboard", "defs", "marts", "metrics", "quality", "raw", "vault"]

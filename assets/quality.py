@@ -16,7 +16,6 @@ QUANTITY_ANOMALY = "quantity > 1000"
 
 @sql_asset(
     table="quality.anomaly_customer_invoices",
-    deps=["fact_sales"],
     group="quality",
     schema="schemas.quality:AnomalyCustomerInvoices",
     tags={**_TAGS, "role": "anomaly"},
@@ -29,7 +28,6 @@ def anomaly_customer_invoices(context: AssetContext) -> str:
 
 @sql_asset(
     table="quality.anomaly_invoice",
-    deps=["fact_sales"],
     group="quality",
     schema="schemas.quality:AnomalyInvoice",
     tags={**_TAGS, "role": "anomaly"},
@@ -42,13 +40,6 @@ def anomaly_invoice(context: AssetContext) -> str:
 
 @sql_asset(
     table="quality.data_quality",
-    deps=[
-        "fact_sales",
-        "fact_sale_returns",
-        "anomaly_customer_invoices",
-        "hub_invoice",
-        "psa_online_retails",
-    ],
     group="quality",
     schema="schemas.quality:DataQuality",
     tags={**_TAGS, "role": "metrics"},
@@ -97,7 +88,6 @@ SELECT * FROM quality.data_quality WHERE check_date != {today}
 
 @sql_asset(
     table="quality.sales_summary",
-    deps=["fact_sales", "dim_time"],
     group="quality",
     schema="schemas.quality:SalesSummary",
     tags={**_TAGS, "role": "metrics"},

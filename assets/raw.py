@@ -112,7 +112,6 @@ FROM keyed
 
 @sql_asset(
     table="raw.psa_online_retails",
-    deps=["raw_online_retails"],
     group="raw",
     schema="schemas.raw:PsaOnlineRetails",
     tags={**layer_tags("raw"), "role": "staging"},

@@ -14,7 +14,6 @@ from orchestration.asset import sql_asset
 from orchestration.context import AssetContext
 
 _STAGING = "raw.psa_online_retails"
-_DEPS = ["psa_online_retails"]
 _TAGS = layer_tags("vault")
 
 
@@ -38,7 +37,6 @@ GROUP BY {key}
 
 @sql_asset(
     table="vault.hub_invoice",
-    deps=_DEPS,
     group="vault",
     schema="schemas.vault:HubInvoice",
     tags={**_TAGS, "role": "hub"},
@@ -60,7 +58,6 @@ def hub_invoice(context: AssetContext) -> str:
 
 @sql_asset(
     table="vault.hub_product",
-    deps=_DEPS,
     group="vault",
     schema="schemas.vault:HubProduct",
     tags={**_TAGS, "role": "hub"},
@@ -76,7 +73,6 @@ def hub_product(context: AssetContext) -> str:
 
 @sql_asset(
     table="vault.hub_customer",
-    deps=_DEPS,
     group="vault",
     schema="schemas.vault:HubCustomer",
     tags={**_TAGS, "role": "hub"},
@@ -92,7 +88,6 @@ def hub_customer(context: AssetContext) -> str:
 
 @sql_asset(
     table="vault.hub_time",
-    deps=_DEPS,
     group="vault",
     schema="schemas.vault:HubTime",
     tags={**_TAGS, "role": "hub"},
@@ -108,7 +103,6 @@ def hub_time(context: AssetContext) -> str:
 
 @sql_asset(
     table="vault.hub_country",
-    deps=_DEPS,
     group="vault",
     schema="schemas.vault:HubCountry",
     tags={**_TAGS, "role": "hub"},
@@ -131,7 +125,6 @@ def _link(link_key: str, left: str, right: str, load: str, where: str = "") -> s
 
 @sql_asset(
     table="vault.link_invoice_product",
-    deps=_DEPS,
     group="vault",
     schema="schemas.vault:LinkInvoiceProduct",
     tags={**_TAGS, "role": "link"},
@@ -152,7 +145,6 @@ def link_invoice_product(context: AssetContext) -> str:
 
 @sql_asset(
     table="vault.link_invoice_customer",
-    deps=_DEPS,
     group="vault",
     schema="schemas.vault:LinkInvoiceCustomer",
     tags={**_TAGS, "role": "link"},
@@ -173,7 +165,6 @@ def link_invoice_customer(context: AssetContext) -> str:
 
 @sql_asset(
     table="vault.link_invoice_time",
-    deps=_DEPS,
     group="vault",
     schema="schemas.vault:LinkInvoiceTime",
     tags={**_TAGS, "role": "link"},
@@ -194,7 +185,6 @@ def link_invoice_time(context: AssetContext) -> str:
 
 @sql_asset(
     table="vault.link_invoice_country",
-    deps=_DEPS,
     group="vault",
     schema="schemas.vault:LinkInvoiceCountry",
     tags={**_TAGS, "role": "link"},
@@ -215,7 +205,6 @@ def link_invoice_country(context: AssetContext) -> str:
 
 @sql_asset(
     table="vault.link_customer_country",
-    deps=_DEPS,
     group="vault",
     schema="schemas.vault:LinkCustomerCountry",
     tags={**_TAGS, "role": "link"},
@@ -243,7 +232,6 @@ def link_customer_country(context: AssetContext) -> str:
 
 @sql_asset(
     table="vault.sat_invoice",
-    deps=_DEPS,
     group="vault",
     schema="schemas.vault:SatInvoice",
     tags={**_TAGS, "role": "satellite"},
@@ -278,7 +266,6 @@ LIMIT 1 BY hub_invoice_hash_key, HASH_DIFF
 
 @sql_asset(
     table="vault.sat_product",
-    deps=_DEPS,
     group="vault",
     schema="schemas.vault:SatProduct",
     tags={**_TAGS, "role": "satellite"},
@@ -316,7 +303,6 @@ FROM (
 
 @sql_asset(
     table="vault.sat_time",
-    deps=_DEPS,
     group="vault",
     schema="schemas.vault:SatTime",
     tags={**_TAGS, "role": "satellite"},

@@ -33,7 +33,7 @@ import pandas as pd
 import pyarrow as pa
 
 from io_managers import sql_analysis
-from io_managers.config import WarehouseConfig
+from io_managers.config import DEFAULT_WAREHOUSE_DIR, WarehouseConfig, load_config
 from io_managers.ddl import apply_ddl
 from io_managers.errors import (
     AssetValidationError,
@@ -44,6 +44,7 @@ from io_managers.errors import (
 from io_managers.history import ClickHouseHistory
 from io_managers.publish import Publisher
 from io_managers.queries import WarehouseQueries
+from io_managers.schema_check import validate_definitions
 from io_managers.sql import quote_table
 from io_managers.stage import Stager
 from io_managers.staging import StagingTables
@@ -55,6 +56,8 @@ from orchestration.io_manager import IOManager, MaterializeResult, TableReads
 if TYPE_CHECKING:
     from orchestration.asset import AssetSpec
     from orchestration.context import AssetContext
+    from orchestration.findings import Finding
+    from orchestration.graph import AssetGraph
 
 
 class ClickHouseIOManager(IOManager):
@@ -76,7 +79,7 @@ class ClickHouseIOManager(IOManager):
     def from_config(cls, config: WarehouseConfig) -> ClickHouseIOManager:
         """Open the warehouse ``config`` describes (connecting to a server right away)."""
         if config.backend == "embedded":
-            return cls.embedded(config.path or Path(".warehouse"))
+            return cls.embedded(config.path or Path(DEFAULT_WAREHOUSE_DIR))
         return cls(ServerTransport(config), description=config.redacted_url)
 
     @classmethod
@@ -87,6 +90,12 @@ class ClickHouseIOManager(IOManager):
 
     def __repr__(self) -> str:
         return f"ClickHouseIOManager({self.description})"
+
+    def asset_uri(self, table: str) -> str:
+        """Prefect asset key of ``database.Table``: ``clickhouse://<authority>/<db>/<table>``,
+        where the authority is ``embedded`` for chdb and the server host otherwise."""
+        database, name = table.split(".", 1)
+        return f"clickhouse://{self.authority}/{database}/{name}"
 
     def __enter__(self) -> ClickHouseIOManager:
         return self
@@ -155,6 +164,18 @@ class ClickHouseIOManager(IOManager):
     ) -> dict[str, tuple[str, ...]]:
         return sql_analysis.column_lineage(sql, columns_of)
 
+    def check_definitions(
+        self,
+        graph: AssetGraph,
+        ddl_paths: Sequence[Path],
+        sample_params: Mapping[str, Any] | None = None,
+    ) -> list[Finding]:
+        """Schemas vs DDL vs SQL, in a throwaway embedded warehouse (see
+        :mod:`io_managers.schema_check`); this instance's own storage is not touched."""
+        return validate_definitions(
+            graph, ddl_paths, type(self).embedded, sample_params=sample_params
+        )
+
     # ----------------------------------------------------------------- materialize
 
     def materialize(self, spec: AssetSpec, context: AssetContext) -> MaterializeResult:
@@ -221,3 +242,8 @@ class ClickHouseIOManager(IOManager):
         )
         if failures:
             raise AssetValidationError(spec.key, spec.table, failures)
+
+
+def warehouse_from_env(url: str | None = None) -> ClickHouseIOManager:
+    """The configured warehouse (see :func:`load_config`), opened now."""
+    return ClickHouseIOManager.from_config(load_config(url))

@@ -21,13 +21,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from io_managers.errors import WarehouseConfigError
-
-if TYPE_CHECKING:
-    from io_managers.clickhouse import ClickHouseIOManager
 
 DEFAULT_WAREHOUSE_DIR = ".warehouse"
 Backend = Literal["embedded", "server"]
@@ -183,10 +180,3 @@ def load_config(
             secure=secure,
         )
     return _embedded(DEFAULT_WAREHOUSE_DIR, base or Path.cwd())
-
-
-def warehouse_from_env(url: str | None = None) -> ClickHouseIOManager:
-    """The configured warehouse, opened: the one call the CLI and the resolver need."""
-    from io_managers.clickhouse import ClickHouseIOManager
-
-    return ClickHouseIOManager.from_config(load_config(url))

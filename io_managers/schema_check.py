@@ -11,47 +11,21 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from io_managers.clickhouse import ClickHouseIOManager
 from io_managers.errors import AssetValidationError, WarehouseError
 from io_managers.sql import quote_string, quote_table
 from io_managers.types import ClickHouseType, dtype_mismatch, nullability_mismatch
 from io_managers.validation import as_dataframe_schema, plan_validation
 from orchestration.asset import AssetSpec
 from orchestration.context import AssetContext
-from orchestration.graph import AssetGraph, AssetGraphError
+from orchestration.findings import Finding
+from orchestration.graph import AssetGraph
 
-
-@dataclass(frozen=True)
-class Finding:
-    """One disagreement, printed as one line: where, which check, expected vs found."""
-
-    check: str
-    asset: str | None = None
-    table: str | None = None
-    column: str | None = None
-    expected: str = ""
-    found: str = ""
-
-    def line(self) -> str:
-        where = " ".join(
-            part
-            for part in (
-                f"asset {self.asset}" if self.asset else "",
-                f"table {self.table}" if self.table else "",
-                f"column {self.column}" if self.column else "",
-            )
-            if part
-        )
-        detail = f"expected {self.expected}, found {self.found}" if self.expected else self.found
-        return f"[{self.check}] {where + ': ' if where else ''}{detail}"
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+if TYPE_CHECKING:
+    from io_managers.clickhouse import ClickHouseIOManager
 
 
 def check_table_against_schema(
@@ -195,23 +169,20 @@ def run_sample(
 
 
 def validate_definitions(
-    specs: Iterable[AssetSpec],
+    graph: AssetGraph,
     ddl_paths: Iterable[Path],
+    scratch: Callable[[Path], ClickHouseIOManager],
     *,
     sample_params: Mapping[str, Any] | None = None,
     workdir: Path | None = None,
 ) -> list[Finding]:
-    """Every finding for a code location; an empty list means schemas, DDL and SQL agree.
+    """Every finding for a code location's graph; none means schemas, DDL and SQL agree.
 
-    ``sample_params`` (e.g. ``{"source": "synthetic:5000"}``) adds the sample run.
+    ``scratch`` opens an empty embedded warehouse in a directory (a throwaway one is
+    made); ``sample_params`` (e.g. ``{"source": "synthetic:5000"}``) adds the sample run.
     """
-    specs = list(specs)
-    try:
-        graph = AssetGraph(specs)
-    except AssetGraphError as exc:
-        return [Finding("graph", found=str(exc))]
     with tempfile.TemporaryDirectory(prefix="pipeline-validate-", dir=workdir) as tmp:
-        io = ClickHouseIOManager.embedded(Path(tmp) / "warehouse")
+        io = scratch(Path(tmp) / "warehouse")
         try:
             return _validate_in(io, graph, list(ddl_paths), sample_params, Path(tmp))
         finally:

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from orchestration.context import AssetContext
 
 AssetKind = Literal["sql", "python"]
+#: The IO manager an asset is stored by unless it names another.
+DEFAULT_IO_MANAGER = "warehouse"
 WriteMode = Literal["replace", "insert_new"]
 
 _KEY_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -101,7 +103,7 @@ class AssetSpec:
     description: str = ""
     tags: Mapping[str, str] = field(default_factory=dict)
     owners: tuple[str, ...] = ()
-    io_manager: str = "warehouse"
+    io_manager: str = DEFAULT_IO_MANAGER
     write_mode: WriteMode = "replace"
     unique_key: tuple[str, ...] = ()
     checks: tuple[AssetCheck, ...] = ()
@@ -185,7 +187,7 @@ def asset(
     description: str | None = None,
     tags: Mapping[str, str] | None = None,
     owners: Iterable[str] = (),
-    io_manager: str = "warehouse",
+    io_manager: str = DEFAULT_IO_MANAGER,
     write_mode: WriteMode = "replace",
     unique_key: Iterable[str] = (),
     checks: Iterable[AssetCheck] = (),

@@ -23,8 +23,8 @@ from orchestration.cli_options import (
     SelectOption,
     WarehouseOption,
     load_defs,
-    open_warehouse,
 )
+from orchestration.graph import Upstream
 from orchestration.lineage import render_lineage
 from orchestration.prefect_setup import configure_prefect, temporary_server_failure
 from orchestration.quick_exit import ends_without_teardown, without_flow_heartbeats
@@ -81,7 +81,10 @@ def list_assets(
     as_json: JsonOption = False,
     definitions: DefinitionsOption = None,
 ) -> None:
-    """List assets in dependency order with their group, table, deps and tags."""
+    """List assets in dependency order with their group, table, deps and tags.
+
+    A dep marked ``(order)`` only orders the run: the asset does not read its table.
+    """
     graph = load_defs(definitions).graph()
     specs = graph.select(select)
     if as_json:
@@ -91,6 +94,8 @@ def list_assets(
                 "table": s.table,
                 "group": s.group,
                 "deps": list(s.deps),
+                "read_deps": list(graph.upstream_of(s.key).reads),
+                "ordering_deps": list(graph.upstream_of(s.key).ordering),
                 "tags": dict(s.tags),
                 "kind": s.kind,
                 "write_mode": s.write_mode,
@@ -106,12 +111,17 @@ def list_assets(
             s.key,
             s.group,
             s.table,
-            ", ".join(s.deps) or "-",
+            ", ".join(_deps(graph.upstream_of(s.key))) or "-",
             ", ".join(f"{k}={v}" if v else k for k, v in s.tags.items()) or "-",
         ]
         for s in specs
     ]
     print_table(console, _LIST_COLUMNS, rows, title=f"{len(specs)} assets")
+
+
+def _deps(upstream: Upstream) -> list[str]:
+    """Deps for people: the tables read, then ``(order)`` for ordering-only ones."""
+    return [*upstream.reads, *(f"{dep} (order)" for dep in upstream.ordering)]
 
 
 @app.command("lineage")
@@ -169,7 +179,7 @@ def materialize_command(
     params: dict[str, Any] = {"source": source} if source else {}
     if source_timeout is not None:
         params["source_timeout"] = source_timeout
-    with open_warehouse(warehouse, defs.ddl_paths) as io_managers:
+    with defs.open_io_managers(warehouse) as io_managers:
         book = StateBook(graph, io_managers, params)
         selected = graph.select(select, book.state_names)
         if not selected:  # only a status: selection may come out empty

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from orchestration.definitions import DEFINITIONS_ENV, Definitions, load_definitions
-from orchestration.io_manager import IOManager
 
 SelectOption = Annotated[
     str | None,
@@ -45,18 +41,3 @@ def load_defs(definitions: str | None) -> Definitions:
     defs = load_definitions(definitions)
     defs.graph()
     return defs
-
-
-@contextlib.contextmanager
-def open_warehouse(
-    url: str | None, ddl_paths: Sequence[Path] = ()
-) -> Iterator[dict[str, IOManager]]:
-    """The run's IO managers by name, with the code location's DDL applied."""
-    from io_managers import warehouse_from_env
-
-    warehouse = warehouse_from_env(url)
-    try:
-        warehouse.setup(ddl_paths)
-        yield {"warehouse": warehouse}
-    finally:
-        warehouse.close()

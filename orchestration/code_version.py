@@ -10,8 +10,8 @@ changed since its last materialization is stale. The version hashes:
 * how it is published: the write mode and the unique key, and the table it writes.
 
 Values that change on every run must not change the version, or nothing would ever be
-fresh: SQL is rendered with a fixed load time (:data:`RENDER_INSTANT`) instead of the
-run's, so ``LOAD_DATETIME`` and run dates drop out.
+fresh: SQL is rendered with a fixed load time (:func:`orchestration.context.render_sql`)
+instead of the run's, so ``LOAD_DATETIME`` and run dates drop out.
 """
 
 from __future__ import annotations
@@ -20,24 +20,13 @@ import hashlib
 import inspect
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from orchestration.asset import AssetSpec
-from orchestration.context import AssetContext
+from orchestration.context import render_sql
 from orchestration.io_manager import IOManager
 
-#: The load time every SQL body is rendered with for its code version.
-RENDER_INSTANT = datetime(2000, 1, 1, tzinfo=UTC)
 VERSION_LENGTH = 16
-
-
-def rendered_sql(spec: AssetSpec, io_manager: IOManager, params: Mapping[str, Any]) -> str:
-    """The SQL asset's ``SELECT`` as the run would send it, but at :data:`RENDER_INSTANT`."""
-    context = AssetContext(
-        spec=spec, io_manager=io_manager, load_datetime=RENDER_INSTANT, params=params
-    )
-    return str(spec.body(context))
 
 
 def body_text(spec: AssetSpec, io_manager: IOManager, params: Mapping[str, Any]) -> str:
@@ -46,7 +35,7 @@ def body_text(spec: AssetSpec, io_manager: IOManager, params: Mapping[str, Any])
         return f"declared {spec.code_version}"
     if spec.kind == "sql":
         try:
-            return rendered_sql(spec, io_manager, params)
+            return render_sql(spec, io_manager, params)
         except Exception as error:
             # The run will fail on the same error; until then the asset cannot be fresh.
             return f"unrenderable {type(error).__name__}: {error}"

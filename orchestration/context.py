@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -28,3 +28,23 @@ class AssetContext:
     params: Mapping[str, Any] = field(default_factory=dict)
     run_id: str | None = None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("pipeline.asset"))
+
+
+#: The load time a SQL body is rendered with outside a run (analysis, code versions), so
+#: the text does not change from one command to the next.
+RENDER_INSTANT = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def render_sql(
+    spec: AssetSpec, io_manager: IOManager, params: Mapping[str, Any] | None = None
+) -> str:
+    """A SQL asset's ``SELECT`` as a run would send it, but at :data:`RENDER_INSTANT`.
+
+    Bodies take a context because their SQL embeds run values (the load time); the tables
+    and columns they read do not depend on those values, so this text serves to analyse
+    the SQL when the graph is built, long before any run.
+    """
+    context = AssetContext(
+        spec=spec, io_manager=io_manager, load_datetime=RENDER_INSTANT, params=params or {}
+    )
+    return str(spec.body(context))

@@ -7,15 +7,19 @@ project's ``pyproject.toml``), so ``orchestration`` never imports the pipeline i
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib
 import os
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestration.asset import AssetSpec, registered_assets
+from orchestration.asset import DEFAULT_IO_MANAGER, AssetSpec, registered_assets
+from orchestration.derived_deps import build_graph
 from orchestration.graph import AssetGraph
+from orchestration.io_manager import IOManager, IOManagerFactory
 
 DEFINITIONS_ENV = "PIPELINE_DEFINITIONS"
 
@@ -24,15 +28,67 @@ class DefinitionsNotFoundError(LookupError):
     """No code location is configured, it cannot be imported, or it declares no assets."""
 
 
+class NoIOManagerError(LookupError):
+    """The code location declares no IO manager, so its assets have nowhere to live."""
+
+
 @dataclass(frozen=True)
 class Definitions:
-    """Everything a code location contributes: its assets and the DDL their tables need."""
+    """Everything a code location contributes, the composition root of a command.
+
+    ``assets`` and the ``ddl_paths`` their tables need; ``io_managers``, the factories of
+    the IO managers that store them, by the name assets give in ``io_manager=`` (like
+    Dagster's resources: the CLI and the deployment build them from here and know no
+    storage themselves); ``external_tables``, tables SQL assets may read that no asset
+    produces (loaded by another system), so such a read is no error.
+    """
 
     assets: Sequence[AssetSpec]
     ddl_paths: Sequence[Path] = field(default_factory=tuple)
+    io_managers: Mapping[str, IOManagerFactory] = field(default_factory=dict)
+    external_tables: Sequence[str] = field(default_factory=tuple)
 
     def graph(self) -> AssetGraph:
-        return AssetGraph(self.assets)
+        """The asset graph, each SQL asset's upstream read from its SQL (built once)."""
+        return self._graph
+
+    @functools.cached_property
+    def _graph(self) -> AssetGraph:
+        analysers = {name: factory(None) for name, factory in self.io_managers.items()}
+        return build_graph(self.assets, analysers, self.external_tables)
+
+    def io_manager(self, name: str = DEFAULT_IO_MANAGER, location: str | None = None) -> IOManager:
+        """One IO manager of the code location, built (not yet used) at ``location``."""
+        try:
+            factory = self.io_managers[name]
+        except KeyError:
+            raise NoIOManagerError(
+                f"the code location declares no IO manager {name!r} "
+                f"(it declares {sorted(self.io_managers) or 'none'}); give its Definitions "
+                f"io_managers={{{name!r}: ...}} (see the README)"
+            ) from None
+        return factory(location)
+
+    @contextlib.contextmanager
+    def open_io_managers(self, location: str | None = None) -> Iterator[dict[str, IOManager]]:
+        """The IO managers by name, their storage set up with the DDL, closed on exit.
+
+        ``location`` overrides where they store (the CLI's ``--warehouse``).
+        """
+        if not self.io_managers:
+            raise NoIOManagerError(
+                "the code location declares no IO managers; give its Definitions "
+                "io_managers={'warehouse': ...} (see the README)"
+            )
+        opened: dict[str, IOManager] = {}
+        try:
+            for name, factory in self.io_managers.items():
+                opened[name] = factory(location)
+                opened[name].setup(self.ddl_paths)
+            yield opened
+        finally:
+            for io_manager in opened.values():
+                io_manager.close()
 
 
 def configured_module(start: Path | None = None) -> str | None:
@@ -54,7 +110,8 @@ def load_definitions(module_name: str | None = None) -> Definitions:
     """Import the code location and collect its definitions.
 
     The module may expose ``defs: Definitions``; otherwise every asset declared with the
-    decorators inside the module or its submodules is used, with DDL files from ``DDL_PATHS``.
+    decorators inside the module or its submodules is used, with DDL files from
+    ``DDL_PATHS``, IO manager factories from ``IO_MANAGERS`` and ``EXTERNAL_TABLES``.
     """
     name = module_name or configured_module()
     if not name:
@@ -75,8 +132,10 @@ def load_definitions(module_name: str | None = None) -> Definitions:
     defs = getattr(module, "defs", None)
     if not isinstance(defs, Definitions):
         defs = Definitions(
-            assets=[spec for spec in registered_assets() if _declared_in(spec, name)],
+            assets=assets_declared_in(name),
             ddl_paths=tuple(Path(p) for p in getattr(module, "DDL_PATHS", ())),
+            io_managers=dict(getattr(module, "IO_MANAGERS", {})),
+            external_tables=tuple(getattr(module, "EXTERNAL_TABLES", ())),
         )
     if not defs.assets:
         raise DefinitionsNotFoundError(
@@ -88,6 +147,11 @@ def load_definitions(module_name: str | None = None) -> Definitions:
 
 def _import_failure(name: str, exc: Exception) -> str:
     return f"code location module {name!r} failed to import: {type(exc).__name__}: {exc}"
+
+
+def assets_declared_in(module_name: str) -> list[AssetSpec]:
+    """Assets declared with the decorators in ``module_name`` or its submodules."""
+    return [spec for spec in registered_assets() if _declared_in(spec, module_name)]
 
 
 def _declared_in(spec: AssetSpec, module_name: str) -> bool:

@@ -18,7 +18,6 @@ from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from orchestration.asset_state import StateBook
-from orchestration.cli_options import open_warehouse
 from orchestration.definitions import load_definitions
 from orchestration.resolver import (
     DEFAULT_CONCURRENCY,
@@ -59,7 +58,7 @@ def materialize_assets(select: str | None = None, source: str | None = None) -> 
     defs = load_definitions()
     graph = defs.graph()
     params: dict[str, Any] = {"source": source} if source else {}
-    with open_warehouse(None, defs.ddl_paths) as io_managers:
+    with defs.open_io_managers() as io_managers:
         book = StateBook(graph, io_managers, params)
         plan = plan_materialization(graph, select or None, book)
         if not plan.selected:

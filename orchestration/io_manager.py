@@ -8,7 +8,7 @@ stays behind this interface.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from orchestration.asset import AssetSpec
     from orchestration.context import AssetContext
+    from orchestration.findings import Finding
+    from orchestration.graph import AssetGraph
     from orchestration.history import MaterializationHistory
 
 
@@ -51,13 +53,9 @@ class TableReads:
 class IOManager(ABC):
     """Stores assets. Implementations must be safe to call from several threads."""
 
-    #: Host part of Prefect asset keys: ``embedded`` for chdb, the server host otherwise.
-    authority: str = "embedded"
-
+    @abstractmethod
     def asset_uri(self, table: str) -> str:
-        """Prefect asset key of ``database.Table``: ``clickhouse://<authority>/<db>/<table>``."""
-        database, name = table.split(".", 1)
-        return f"clickhouse://{self.authority}/{database}/{name}"
+        """The Prefect asset key of ``database.Table``: a URI naming this storage and table."""
 
     def setup(self, ddl_paths: Sequence[Path]) -> None:  # noqa: B027 - optional hook
         """Create the databases and tables a code location declares; the default needs none."""
@@ -81,6 +79,18 @@ class IOManager(ABC):
             "and SQL reads are unavailable on it; use a warehouse IO manager"
         )
 
+    def read_only_query(self, sql: str, allow_external: bool = False) -> Any:
+        """Run a user's read statement (``pipeline query``) and return a ``pyarrow.Table``.
+
+        The storage must refuse anything that is not a read, whatever the text says;
+        ``allow_external`` lets reads reach files and the network.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot run queries (read_only_query)")
+
+    def read_only_raw(self, sql: str, fmt: str, allow_external: bool = False) -> bytes:
+        """A user's read statement rendered by the storage itself in output format ``fmt``."""
+        raise NotImplementedError(f"{type(self).__name__} cannot run queries (read_only_raw)")
+
     def tables_read(self, sql: str) -> TableReads:
         """The tables a SQL asset's SELECT reads, parsed in this IO manager's dialect.
 
@@ -100,6 +110,18 @@ class IOManager(ABC):
         """
         raise NotImplementedError(f"{type(self).__name__} cannot analyse SQL (column_lineage)")
 
+    def check_definitions(
+        self,
+        graph: AssetGraph,
+        ddl_paths: Sequence[Path],
+        sample_params: Mapping[str, Any] | None = None,
+    ) -> list[Finding]:
+        """``pipeline validate`` for the assets this IO manager stores: do their schemas,
+        storage definitions (DDL) and SQL agree? Runs on scratch storage, never on the
+        real one; ``sample_params`` adds a sample run that validates real content.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot check definitions")
+
     def history(self) -> MaterializationHistory | None:
         """Where this backend keeps materialization history; ``None``: it keeps none, so its
         assets are always ``missing`` and every run rebuilds them."""
@@ -112,3 +134,10 @@ class IOManager(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release connections; the default holds none."""
+
+
+#: How a code location declares an IO manager (``Definitions(io_managers={name: factory})``):
+#: called with a location that overrides the IO manager's own configuration (the CLI's
+#: ``--warehouse``), or None. Building must not connect: the graph builds IO managers to
+#: ask which tables a SELECT reads, and never uses their storage.
+IOManagerFactory = Callable[[str | None], IOManager]

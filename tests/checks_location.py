@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from io_managers import warehouse_io_manager
 from orchestration.asset import AssetSpec
 from orchestration.checks import AssetCheck
 from orchestration.definitions import Definitions
@@ -34,4 +35,5 @@ defs = Definitions(
         AssetSpec(key="unchecked", table="chk.unchecked", body=_unchecked, kind="python"),
     ],
     ddl_paths=[Path(__file__).parent / "fixtures" / "checks_location.sql"],
+    io_managers={"warehouse": warehouse_io_manager},
 )

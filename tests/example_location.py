@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from io_managers import warehouse_io_manager
 from orchestration.asset import asset
+
+#: Where the assets live (module attributes: this location has no ``defs``).
+IO_MANAGERS = {"warehouse": warehouse_io_manager}
 
 
 def _rows(n: int) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from io_managers import warehouse_io_manager
 from orchestration.asset import AssetSpec
 from orchestration.definitions import Definitions
 from orchestration.fingerprint import file_fingerprint
@@ -54,4 +55,5 @@ defs = Definitions(
         AssetSpec(key="stalls", table="hist.stalls", body=_stalls, kind="python", deps=("source",)),
     ],
     ddl_paths=[Path(__file__).parent / "fixtures" / "history_location.sql"],
+    io_managers={"warehouse": warehouse_io_manager},
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pandas as pd
 import pandera.pandas as pa
 
+from io_managers import warehouse_io_manager
 from orchestration.asset import AssetSpec
 from orchestration.definitions import Definitions
 
@@ -95,4 +96,4 @@ def _assets() -> list[AssetSpec]:
     return specs
 
 
-defs = Definitions(assets=_assets())
+defs = Definitions(assets=_assets(), io_managers={"warehouse": warehouse_io_manager})

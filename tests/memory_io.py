@@ -18,13 +18,15 @@ from orchestration.io_manager import IOManager, MaterializeResult
 class MemoryIOManager(IOManager):
     """Keeps each table as a DataFrame and records when each materialization ran."""
 
-    authority = "memory"
-
     def __init__(self) -> None:
         self.tables: dict[str, pd.DataFrame] = {}
         self.intervals: dict[str, tuple[float, float]] = {}
         self.calls: list[str] = []
         self._lock = threading.Lock()
+
+    def asset_uri(self, table: str) -> str:
+        database, name = table.split(".", 1)
+        return f"memory://{database}/{name}"
 
     def table_exists(self, table: str) -> bool:
         return table in self.tables

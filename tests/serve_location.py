@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from io_managers import warehouse_io_manager
 from orchestration.asset import AssetSpec
 from orchestration.definitions import Definitions
 
@@ -40,4 +41,5 @@ defs = Definitions(
         ),
     ],
     ddl_paths=(DDL,),
+    io_managers={"warehouse": warehouse_io_manager},
 )

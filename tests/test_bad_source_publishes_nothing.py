@@ -26,9 +26,8 @@ from hypothesis import strategies as st
 from assets import DDL_PATHS
 from assets.sources import SourceError
 from io_managers import ClickHouseIOManager
-from orchestration.asset import registered_assets
 from orchestration.context import AssetContext
-from orchestration.graph import AssetGraph
+from orchestration.definitions import load_definitions
 
 HEADER = "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n"
 GOOD_LINES = [
@@ -37,7 +36,7 @@ GOOD_LINES = [
     "C536379,D,Discount,-1,12/1/2010 9:41,27.5,14527,United Kingdom\n",
 ]
 LOAD = dt.datetime(2024, 3, 1, 6, 0, tzinfo=dt.UTC)
-GRAPH = AssetGraph(s for s in registered_assets() if s.body.__module__.startswith("assets."))
+GRAPH = load_definitions("assets").graph()
 
 
 @pytest.fixture(scope="module")

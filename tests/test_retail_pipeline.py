@@ -18,8 +18,9 @@ from assets.sources import SourceError, synthetic
 from assets.sql import python_hash_key
 from io_managers import ClickHouseIOManager
 from io_managers.types import dtype_mismatch, nullability_mismatch
-from orchestration.asset import AssetSpec, registered_assets
+from orchestration.asset import AssetSpec
 from orchestration.context import AssetContext
+from orchestration.definitions import load_definitions
 from orchestration.graph import AssetGraph
 from tests.retail_support import (
     SCALE,
@@ -60,8 +61,8 @@ VAULT_TABLES = (
 
 
 def retail_graph() -> AssetGraph:
-    """The retail assets only (other tests may register example assets in the registry)."""
-    return AssetGraph(s for s in registered_assets() if s.body.__module__.startswith("assets."))
+    """The retail code location's graph: SQL assets' upstream read from their SQL."""
+    return load_definitions("assets").graph()
 
 
 GRAPH = retail_graph()

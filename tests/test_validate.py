@@ -153,3 +153,17 @@ def test_each_problem_is_one_line(location: Path):
     problem_lines = [line for line in result.stdout.splitlines() if line.startswith("[")]
     summary = result.stdout.splitlines()[-1]
     assert summary.startswith(f"{len(problem_lines)} problem(s) in ")
+
+
+def test_select_reading_a_table_no_asset_produces_is_reported_naming_both(location: Path):
+    mutate(location / "assets/marts.py", r"FROM vault\.hub_country$", "FROM vault.hub_countries")
+    result = run_validate(location)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert (
+        "[reads] asset dim_country table vault.hub_countries: its SELECT reads this table, "
+        "which no asset produces" in result.stdout
+    )
+    found = findings(run_validate(location, "--json"))
+    assert [(f["check"], f["asset"], f["table"]) for f in found] == [
+        ("reads", "dim_country", "vault.hub_countries")
+    ]

@@ -18,7 +18,6 @@ from orchestration.cli_options import (
     SelectOption,
     WarehouseOption,
     load_defs,
-    open_warehouse,
 )
 
 
@@ -35,7 +34,7 @@ def checks(
     defs = load_defs(definitions)
     specs = [spec for spec in defs.graph().select(select) if spec.checks]
     results: list[AssetCheckResult] = []
-    with open_warehouse(warehouse, defs.ddl_paths) as io_managers:
+    with defs.open_io_managers(warehouse) as io_managers:
         for spec in specs:
             if spec.io_manager not in io_managers:
                 raise typer.BadParameter(

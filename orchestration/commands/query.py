@@ -4,12 +4,14 @@ The statement runs on a session where ClickHouse itself refuses writes, settings
 and table functions reaching files or the network (``--allow-external`` allows those
 reads); ClickHouse's parser and sqlglot first make sure it is exactly one read statement
 and say why not (:mod:`io_managers.read_only`).
-Errors propagate as :class:`io_managers.WarehouseError`; the CLI's ``main`` prints them
-as one line (``--debug`` for the traceback) and exits non-zero.
+The statement goes to the code location's ``warehouse`` IO manager
+(:meth:`IOManager.read_only_query`). Errors propagate; the CLI's ``main`` prints them as
+one line (``--debug`` for the traceback) and exits non-zero.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import json
@@ -21,7 +23,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from orchestration.cli_options import WarehouseOption
+from orchestration.cli_options import DefinitionsOption, WarehouseOption
+from orchestration.definitions import load_definitions
 
 #: The table format is for eyes; beyond this many rows use csv or json.
 TABLE_MAX_ROWS = 1000
@@ -71,12 +74,12 @@ def query(
         ),
     ] = False,
     warehouse: WarehouseOption = None,
+    definitions: DefinitionsOption = None,
 ) -> None:
     """Run a read-only query against the warehouse and print the result."""
-    from io_managers import warehouse_from_env
-
     output_format = OutputFormat(str(format).lower())
-    with warehouse_from_env(warehouse) as wh:
+    wh = load_definitions(definitions).io_manager(location=warehouse)
+    with contextlib.closing(wh):
         if output_format is OutputFormat.csv:
             rendered = wh.read_only_raw(sql, "CSVWithNames", allow_external=allow_external)
             sys.stdout.buffer.write(rendered)

@@ -21,7 +21,6 @@ from orchestration.cli_options import (
     SelectOption,
     WarehouseOption,
     load_defs,
-    open_warehouse,
 )
 from orchestration.graph import AssetGraph
 from orchestration.staleness import AssetState
@@ -59,7 +58,7 @@ def status(
 
     defs = load_defs(definitions)
     graph = defs.graph()
-    with open_warehouse(warehouse, defs.ddl_paths) as io_managers:
+    with defs.open_io_managers(warehouse) as io_managers:
         book = StateBook(graph, io_managers, {"source": source} if source else {})
         keys = [spec.key for spec in graph.select(select, book.state_names)]
         states = [book.states[key] for key in keys if key in book.states]
@@ -119,7 +118,7 @@ def plan(
 
     defs = load_defs(definitions)
     graph = defs.graph()
-    with open_warehouse(warehouse, defs.ddl_paths) as io_managers:
+    with defs.open_io_managers(warehouse) as io_managers:
         book = StateBook(graph, io_managers, {"source": source} if source else {})
         run_plan = plan_materialization(graph, select, book)
         states = book.states

@@ -1,9 +1,11 @@
 """``pipeline validate``: the CI schema check, with no database server.
 
-Checks that the asset graph builds, that every asset's Pandera schema and DDL table agree
-column by column, that the DDL applies to a fresh embedded ClickHouse, and that every SQL
-asset's SELECT compiles and fits its table; ``--sample`` also materializes a small source
-and validates real content. One line per problem; exit 1 if there is any.
+Checks that the asset graph builds and every table a SQL asset reads is produced by an
+asset (or declared external), then asks each IO manager of the code location to check
+its assets: for the warehouse, that every Pandera schema and DDL table agree column by
+column, that the DDL applies to a fresh embedded ClickHouse, and that every SQL asset's
+SELECT compiles and fits its table; ``--sample`` also materializes a small source and
+validates real content. One line per problem; exit 1 if there is any.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ import typer
 from rich.console import Console
 
 from orchestration.cli_options import DefinitionsOption, JsonOption
-from orchestration.definitions import load_definitions
+from orchestration.definitions import Definitions, load_definitions
+from orchestration.derived_deps import UncoveredReadError
+from orchestration.findings import Finding
+from orchestration.graph import AssetGraphError
 
 DEFAULT_SAMPLE_SOURCE = "synthetic:5000"
 
@@ -34,12 +39,8 @@ def validate(
     definitions: DefinitionsOption = None,
 ) -> None:
     """Check schemas against the DDL and the SQL, in a throwaway embedded warehouse."""
-    from io_managers.schema_check import validate_definitions
-
     defs = load_definitions(definitions)
-    findings = validate_definitions(
-        defs.assets, defs.ddl_paths, sample_params={"source": source} if sample else None
-    )
+    findings = find_problems(defs, {"source": source} if sample else None)
     if as_json:
         typer.echo(json.dumps([f.as_dict() for f in findings], indent=2))
     else:
@@ -53,3 +54,25 @@ def validate(
             console.print(f"[green]schemas, DDL and SQL agree[/] ({checked})")
     if findings:
         raise typer.Exit(1)
+
+
+def find_problems(defs: Definitions, sample_params: dict[str, str] | None) -> list[Finding]:
+    """The graph's problems, else every IO manager's findings about its assets."""
+    try:
+        graph = defs.graph()
+    except UncoveredReadError as exc:
+        return [Finding("reads", read.asset, read.table, found=read.CAUSE) for read in exc.reads]
+    except AssetGraphError as exc:
+        return [Finding("graph", found=str(exc))]
+    if not defs.io_managers:
+        return [Finding("io_manager", found="the code location declares no IO managers")]
+    findings: list[Finding] = []
+    for name, factory in defs.io_managers.items():
+        io_manager = factory(None)
+        try:
+            findings.extend(io_manager.check_definitions(graph, defs.ddl_paths, sample_params))
+        except NotImplementedError as exc:
+            findings.append(Finding("io_manager", found=f"IO manager {name!r}: {exc}"))
+        finally:
+            io_manager.close()
+    return findings

@@ -1,0 +1,116 @@
+"""The warehouse as a code location declares it: ``Definitions(io_managers=...)``.
+
+The framework builds a code location's IO managers when it builds the asset graph, only
+to ask which tables each SELECT reads. ``pipeline list`` must not start an embedded
+engine, dial a server, or import the data stack (pandas, pyarrow: seconds) for that. So
+the declared warehouse answers SQL analysis itself and opens the real
+:class:`~io_managers.clickhouse.ClickHouseIOManager` the first time anything else is
+asked of it, once, even when several threads ask at the same moment.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from io_managers import sql_analysis
+from io_managers.config import WarehouseConfig, load_config
+from orchestration.io_manager import IOManager, MaterializeResult, TableReads
+
+if TYPE_CHECKING:
+    from io_managers.clickhouse import ClickHouseIOManager
+    from orchestration.asset import AssetSpec
+    from orchestration.context import AssetContext
+    from orchestration.findings import Finding
+    from orchestration.graph import AssetGraph
+    from orchestration.history import MaterializationHistory
+
+
+def warehouse_io_manager(location: str | None = None) -> DeclaredWarehouse:
+    """The configured warehouse, opened on first use (the factory code locations declare).
+
+    ``location`` overrides the configuration (the CLI's ``--warehouse``); see
+    :func:`io_managers.config.load_config` for the forms and the environment fallbacks.
+    """
+    return DeclaredWarehouse(load_config(location))
+
+
+class DeclaredWarehouse(IOManager):
+    """Stands for ``ClickHouseIOManager.from_config(config)`` until storage is needed."""
+
+    def __init__(self, config: WarehouseConfig) -> None:
+        self.config = config
+        self._lock = threading.Lock()
+        self._opened: ClickHouseIOManager | None = None
+
+    def __repr__(self) -> str:
+        return f"DeclaredWarehouse({self.config.redacted_url})"
+
+    def warehouse(self) -> ClickHouseIOManager:
+        """The real IO manager, opened now if it is not yet."""
+        with self._lock:
+            if self._opened is None:
+                from io_managers.clickhouse import ClickHouseIOManager  # the data stack
+
+                self._opened = ClickHouseIOManager.from_config(self.config)
+            return self._opened
+
+    # ----------------------------------------------------------- answered without opening
+
+    def tables_read(self, sql: str) -> TableReads:
+        return sql_analysis.tables_read(sql)
+
+    def column_lineage(
+        self, sql: str, columns_of: Mapping[str, Sequence[str]]
+    ) -> dict[str, tuple[str, ...]]:
+        return sql_analysis.column_lineage(sql, columns_of)
+
+    def check_definitions(
+        self,
+        graph: AssetGraph,
+        ddl_paths: Sequence[Path],
+        sample_params: Mapping[str, Any] | None = None,
+    ) -> list[Finding]:
+        from io_managers.clickhouse import ClickHouseIOManager
+        from io_managers.schema_check import validate_definitions
+
+        return validate_definitions(
+            graph, ddl_paths, ClickHouseIOManager.embedded, sample_params=sample_params
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            opened, self._opened = self._opened, None
+        if opened is not None:
+            opened.close()
+
+    # ----------------------------------------------------------- the real warehouse's
+
+    def asset_uri(self, table: str) -> str:
+        return self.warehouse().asset_uri(table)
+
+    def setup(self, ddl_paths: Sequence[Path]) -> None:
+        self.warehouse().setup(ddl_paths)
+
+    def table_exists(self, table: str) -> bool:
+        return self.warehouse().table_exists(table)
+
+    def materialize(self, spec: AssetSpec, context: AssetContext) -> MaterializeResult:
+        return self.warehouse().materialize(spec, context)
+
+    def query_arrow(self, sql: str) -> Any:
+        return self.warehouse().query_arrow(sql)
+
+    def read_only_query(self, sql: str, allow_external: bool = False) -> Any:
+        return self.warehouse().read_only_query(sql, allow_external)
+
+    def read_only_raw(self, sql: str, fmt: str, allow_external: bool = False) -> bytes:
+        return self.warehouse().read_only_raw(sql, fmt, allow_external)
+
+    def history(self) -> MaterializationHistory | None:
+        return self.warehouse().history()
+
+    def table_definitions(self, tables: Sequence[str]) -> dict[str, str]:
+        return self.warehouse().table_definitions(tables)

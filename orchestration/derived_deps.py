@@ -1,0 +1,121 @@
+"""A SQL asset's upstream assets, read from its SELECT instead of written by hand.
+
+Hand-written ``deps`` that repeat a query's FROM and JOIN tables drift: drop one and the
+asset may run before, or alongside, the table it reads - silently stale data. So the
+graph takes a SQL asset's upstream from the tables its SELECT reads (parsed by its IO
+manager, in that storage's dialect) mapped to the assets that write them. Declared deps
+the SQL does not show stay as ordering-only edges (facts after the dimensions their
+checks read). A read of a table no asset writes is an error unless the code location
+declares the table an external source; an asset reading its own table (a history kept
+by ``UNION ALL`` with the previous rows) is no edge at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from orchestration.asset import AssetSpec
+from orchestration.context import render_sql
+from orchestration.graph import AssetGraph, AssetGraphError, Upstream
+from orchestration.io_manager import IOManager, SqlAnalysisError
+
+
+@dataclass(frozen=True)
+class UncoveredRead:
+    """An asset reads a table that no asset produces and no one declared external."""
+
+    asset: str
+    table: str
+
+    #: What is wrong and what to do, for a line that already names asset and table.
+    CAUSE = (
+        "its SELECT reads this table, which no asset produces; add an asset for it or "
+        "declare it in Definitions(external_tables=[...])"
+    )
+
+    def message(self) -> str:
+        return f"asset {self.asset!r} reads table {self.table}, which no asset produces"
+
+
+class UncoveredReadError(AssetGraphError):
+    """One or more SQL assets read tables nothing produces."""
+
+    def __init__(self, reads: Sequence[UncoveredRead]) -> None:
+        self.reads = tuple(reads)
+        named = "; ".join(read.message() for read in self.reads)
+        super().__init__(
+            f"{named}; add an asset for each or declare it in Definitions(external_tables=[...])"
+        )
+
+
+class SqlReadError(AssetGraphError):
+    """A SQL asset's body cannot be rendered or parsed, so its reads are unknown."""
+
+
+def derive_upstream(
+    specs: Sequence[AssetSpec],
+    analysers: Mapping[str, IOManager],
+    external_tables: Iterable[str] = (),
+) -> dict[str, Upstream]:
+    """Every asset's upstream: SQL reads mapped to assets, then ordering-only deps.
+
+    ``analysers`` are IO managers by name; a SQL asset is analysed by the one that will
+    run it. An asset whose IO manager is not given, or cannot analyse SQL, keeps its
+    declared deps as they are.
+    """
+    producers = {spec.table: spec.key for spec in specs}
+    declared_at = {spec.key: index for index, spec in enumerate(specs)}
+    external = set(external_tables)
+    upstream: dict[str, Upstream] = {}
+    uncovered: list[UncoveredRead] = []
+    for spec in specs:
+        tables = _tables_read(spec, analysers.get(spec.io_manager))
+        if tables is None:
+            upstream[spec.key] = Upstream(reads=spec.deps)
+            continue
+        reads: list[str] = []
+        for table in tables:
+            if table == spec.table or table in external:
+                continue
+            producer = producers.get(table)
+            if producer is None:
+                uncovered.append(UncoveredRead(spec.key, table))
+            elif producer not in reads:
+                reads.append(producer)
+        reads.sort(key=declared_at.__getitem__)
+        ordering = tuple(dep for dep in spec.deps if dep not in reads)
+        upstream[spec.key] = Upstream(reads=tuple(reads), ordering=ordering, derived=True)
+    if uncovered:
+        raise UncoveredReadError(uncovered)
+    return upstream
+
+
+def _tables_read(spec: AssetSpec, analyser: IOManager | None) -> tuple[str, ...] | None:
+    """The tables ``spec``'s SQL reads, or None when nothing here can tell."""
+    if spec.kind != "sql" or analyser is None:
+        return None
+    try:
+        sql = render_sql(spec, analyser)
+    except Exception as exc:
+        raise SqlReadError(
+            f"asset {spec.key!r}: its SQL body failed when rendered for analysis: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    try:
+        return analyser.tables_read(sql).tables
+    except NotImplementedError:
+        return None
+    except SqlAnalysisError as exc:
+        message = f"asset {spec.key!r}: cannot tell which tables it reads: {exc}"
+        raise SqlReadError(message) from None
+
+
+def build_graph(
+    specs: Iterable[AssetSpec],
+    analysers: Mapping[str, IOManager],
+    external_tables: Iterable[str] = (),
+) -> AssetGraph:
+    """The asset graph with every SQL asset's upstream derived from its SQL."""
+    specs = list(specs)
+    return AssetGraph(specs, derive_upstream(specs, analysers, external_tables))

@@ -1,0 +1,186 @@
+"""A SQL asset's upstream comes from its SELECT; declared deps only add ordering edges."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from io_managers import warehouse_io_manager
+from orchestration.asset import AssetSpec
+from orchestration.definitions import Definitions, load_definitions
+from orchestration.derived_deps import SqlReadError, UncoveredReadError, build_graph
+
+REPO = Path(__file__).resolve().parents[1]
+ANALYSERS = {"warehouse": warehouse_io_manager(None)}
+
+_VAULT = (
+    "hub_invoice",
+    "hub_product",
+    "hub_customer",
+    "hub_time",
+    "hub_country",
+    "link_invoice_product",
+    "link_invoice_customer",
+    "link_invoice_time",
+    "link_invoice_country",
+    "link_customer_country",
+    "sat_invoice",
+    "sat_product",
+    "sat_time",
+)
+_FACT_DEPS = (
+    "dim_country",
+    "dim_customer",
+    "dim_product",
+    "dim_time",
+    "hub_invoice",
+    "link_invoice_country",
+    "link_invoice_customer",
+    "link_invoice_product",
+    "link_invoice_time",
+    "sat_invoice",
+)
+#: The retail graph as it was when every dep was written by hand (before derivation).
+HAND_WRITTEN = {
+    "raw_online_retails": [],
+    "psa_online_retails": ["raw_online_retails"],
+    **{key: ["psa_online_retails"] for key in _VAULT},
+    "dim_country": ["hub_country"],
+    "dim_customer": [
+        "hub_customer",
+        "hub_invoice",
+        "link_invoice_country",
+        "link_invoice_customer",
+    ],
+    "dim_product": ["hub_product", "sat_product"],
+    "dim_time": ["hub_time", "sat_time"],
+    **{key: list(_FACT_DEPS) for key in ("fact_sales", "fact_sale_returns")},
+    "anomaly_customer_invoices": ["fact_sales"],
+    "anomaly_invoice": ["fact_sales"],
+    "data_quality": [
+        "anomaly_customer_invoices",
+        "fact_sale_returns",
+        "fact_sales",
+        "hub_invoice",
+        "psa_online_retails",
+    ],
+    "sales_summary": ["dim_time", "fact_sales"],
+    "sales_dashboard": [
+        "data_quality",
+        "dim_country",
+        "dim_product",
+        "dim_time",
+        "fact_sales",
+        "sales_summary",
+    ],
+    "pipeline_metrics": ["data_quality", "sales_summary"],
+}
+
+
+def retail_specs() -> list[AssetSpec]:
+    return list(load_definitions("assets").assets)
+
+
+def edges(graph) -> dict[str, list[str]]:
+    return {spec.key: sorted(spec.deps) for spec in graph}
+
+
+def sql(key: str, table: str, select: str, deps: tuple[str, ...] = ()) -> AssetSpec:
+    return AssetSpec(key=key, table=table, kind="sql", body=lambda context: select, deps=deps)
+
+
+def test_the_retail_graph_derived_from_sql_equals_the_hand_written_one():
+    assert edges(load_definitions("assets").graph()) == HAND_WRITTEN
+
+
+def test_removing_a_read_table_from_hand_written_deps_does_not_change_the_graph():
+    specs = retail_specs()
+    with_reads = [dataclasses.replace(s, deps=tuple(HAND_WRITTEN[s.key])) for s in specs]
+    without_hub = [
+        dataclasses.replace(s, deps=tuple(d for d in s.deps if d != "hub_invoice"))
+        for s in with_reads
+    ]
+    assert "hub_invoice" not in {d for s in without_hub for d in s.deps}
+    assert edges(build_graph(with_reads, ANALYSERS)) == HAND_WRITTEN
+    assert edges(build_graph(without_hub, ANALYSERS)) == HAND_WRITTEN
+
+
+def test_declared_deps_the_sql_does_not_read_are_ordering_only():
+    graph = load_definitions("assets").graph()
+    fact = graph.upstream_of("fact_sales")
+    assert fact.derived
+    assert fact.ordering == ("dim_product", "dim_customer", "dim_time", "dim_country")
+    assert "hub_invoice" in fact.reads and not set(fact.reads) & set(fact.ordering)
+    assert graph.upstream_of("dim_time").ordering == ()
+
+
+def test_python_assets_keep_their_declared_deps_as_reads():
+    upstream = load_definitions("assets").graph().upstream_of("pipeline_metrics")
+    assert (upstream.reads, upstream.ordering, upstream.derived) == (
+        ("data_quality", "sales_summary"),
+        (),
+        False,
+    )
+
+
+def test_a_read_of_a_table_no_asset_produces_names_asset_and_table():
+    specs = [sql("totals", "shop.totals", "SELECT sum(amount) AS total FROM shop.orders")]
+    with pytest.raises(UncoveredReadError) as raised:
+        build_graph(specs, ANALYSERS)
+    assert [(r.asset, r.table) for r in raised.value.reads] == [("totals", "shop.orders")]
+    assert "asset 'totals' reads table shop.orders, which no asset produces" in str(raised.value)
+
+
+def test_a_declared_external_table_may_be_read_and_adds_no_edge():
+    specs = [sql("totals", "shop.totals", "SELECT sum(amount) AS total FROM shop.orders")]
+    graph = build_graph(specs, ANALYSERS, external_tables=["shop.orders"])
+    assert graph.upstream_of("totals").reads == ()
+
+
+def test_an_asset_reading_its_own_table_keeps_history_without_a_self_edge():
+    history = "SELECT today() AS d UNION ALL SELECT d FROM shop.days WHERE d != today()"
+    graph = build_graph([sql("days", "shop.days", history)], ANALYSERS)
+    assert graph["days"].deps == ()
+
+
+def test_an_unparseable_select_fails_the_graph_naming_the_asset():
+    with pytest.raises(SqlReadError, match="asset 'broken': cannot tell which tables"):
+        build_graph([sql("broken", "shop.broken", "SELECT FROM WHERE")], ANALYSERS)
+
+
+def test_without_an_analyser_declared_deps_stay_as_they_are():
+    specs = [
+        AssetSpec(key="a", table="s.a", kind="python", body=lambda c: None),
+        sql("b", "s.b", "SELECT * FROM s.elsewhere", deps=("a",)),
+    ]
+    graph = Definitions(assets=specs).graph()
+    assert graph.upstream_of("b").reads == ("a",) and not graph.upstream_of("b").derived
+
+
+def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "orchestration", *args],
+        cwd=REPO,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_list_json_tells_read_deps_from_ordering_deps_without_opening_the_warehouse():
+    # Port 9 (discard) has no ClickHouse: listing must analyse SQL without connecting.
+    result = run_cli(
+        "list", "--json", "--select", "fact_sales", WAREHOUSE_URL="clickhouse://127.0.0.1:9/"
+    )
+    assert result.returncode == 0, result.stderr
+    [row] = json.loads(result.stdout)
+    assert row["deps"] == row["read_deps"] + row["ordering_deps"]
+    assert row["ordering_deps"] == ["dim_product", "dim_customer", "dim_time", "dim_country"]
+    assert "link_invoice_time" in row["read_deps"]
