@@ -110,8 +110,8 @@ def test_schema_nullability_drift_is_reported(location: Path):
 def test_dependency_cycle_is_reported(location: Path):
     mutate(
         location / "assets/raw.py",
-        r'deps=\["raw_online_retails"\]',
-        'deps=["raw_online_retails", "fact_sales"]',
+        r'table="raw\.psa_online_retails",',
+        'table="raw.psa_online_retails", deps=["fact_sales"],',
     )
     found = findings(run_validate(location, "--json"))
     assert len(found) == 1
