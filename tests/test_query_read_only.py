@@ -62,6 +62,9 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     directory = tmp_path / "cwd"
     directory.mkdir()
     monkeypatch.chdir(directory)
+    # Outside the repository no pyproject.toml names the code location whose warehouse
+    # IO manager `pipeline query` uses.
+    monkeypatch.setenv("PIPELINE_DEFINITIONS", "assets")
     return directory
 
 
