@@ -24,6 +24,7 @@ live in their own module.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -35,6 +36,7 @@ import pyarrow as pa
 from io_managers import sql_analysis
 from io_managers.config import DEFAULT_WAREHOUSE_DIR, WarehouseConfig, load_config
 from io_managers.ddl import apply_ddl
+from io_managers.ddl_drift import DeclaredTable, Drift, declared_tables, drift_error, type_drift
 from io_managers.errors import (
     AssetValidationError,
     MaterializationError,
@@ -46,7 +48,7 @@ from io_managers.publish import Publisher
 from io_managers.queries import WarehouseQueries
 from io_managers.schema_check import validate_definitions
 from io_managers.sql import quote_table
-from io_managers.stage import Stager
+from io_managers.stage import Stager, TargetShape
 from io_managers.staging import StagingTables
 from io_managers.transport import EmbeddedTransport, ServerTransport, Transport
 from io_managers.types import ClickHouseType
@@ -72,6 +74,8 @@ class ClickHouseIOManager(IOManager):
         self._stager = Stager(transport, self.queries)
         self._publisher = Publisher(transport, self.queries)
         self._history = ClickHouseHistory(transport)
+        #: What setup()'s DDL declares, to hold published tables to it (drift check).
+        self._declared: dict[str, DeclaredTable] = {}
 
     # ----------------------------------------------------------------- construction
 
@@ -114,8 +118,21 @@ class ClickHouseIOManager(IOManager):
         self._transport.command(sql)
 
     def setup(self, ddl_paths: Sequence[Path | str]) -> int:
-        """Apply DDL files (or directories of ``*.sql``); see :func:`apply_ddl`."""
-        return apply_ddl(self._transport, ddl_paths)
+        """Apply DDL files (or directories of ``*.sql``); see :func:`apply_ddl`.
+
+        The declared column types are remembered: every later materialization first
+        checks its table still has them (:mod:`io_managers.ddl_drift`).
+        """
+        count = apply_ddl(self._transport, ddl_paths)
+        self._declared.update(declared_tables(self._transport, ddl_paths))
+        return count
+
+    def type_drift(self, table: str) -> list[Drift]:
+        """How ``database.Table`` differs from its DDL (empty: not at all, or no DDL)."""
+        declared = self._declared.get(table)
+        if declared is None:
+            return []
+        return type_drift(declared, self.queries.columns(f"TABLE {quote_table(table)}"))
 
     def history(self) -> ClickHouseHistory:
         """Materialization history in this warehouse's ``_pipeline`` database."""
@@ -182,17 +199,27 @@ class ClickHouseIOManager(IOManager):
         started = time.perf_counter()
         target = quote_table(spec.table)
         shape = self._stager.target_shape(spec)
+        rebuild = self._declared_for_rebuild(spec) if context.full_refresh else None
+        if rebuild is None:
+            self._refuse_drift(spec, shape.columns)
         self.staging.drop_abandoned(spec.database, spec.table_name)
         metadata: dict[str, Any] = {"write_mode": spec.write_mode}
         staging = self.staging.new_name(spec.database, spec.table_name)
+        # A full refresh stages every row in a table built from the DDL, then swaps it in.
+        staged_as = spec if rebuild is None else dataclasses.replace(spec, write_mode="replace")
         try:
-            self.staging.create(staging, target)
+            if rebuild is None:
+                self.staging.create(staging, target)
+            else:
+                self._transport.command(rebuild.create_named(staging))
+                shape = TargetShape(*self.queries.describe_with_defaults(f"TABLE {staging}"))
+                metadata["full_refresh"] = True
             new_keys_only = False
             if spec.kind == "sql":
-                new_keys_only = self._stager.stage_sql(spec, context, staging, shape)
+                new_keys_only = self._stager.stage_sql(staged_as, context, staging, shape)
                 python_checks_done = False
             else:
-                python_checks_done = self._stager.stage_python(spec, context, staging, shape)
+                python_checks_done = self._stager.stage_python(staged_as, context, staging, shape)
                 # Arrow's allocator keeps the freed chunk buffers for reuse; hand them back
                 # before the engine's big statements, or they add to the process's peak.
                 pa.default_memory_pool().release_unused()
@@ -201,7 +228,7 @@ class ClickHouseIOManager(IOManager):
             self._validate(spec, staging, shape.columns, python_checks_done)
             metadata["validation_seconds"] = round(time.perf_counter() - checked, 4)
             inserted = self._publisher.publish(
-                spec,
+                staged_as,
                 staging,
                 target,
                 list(shape.columns),
@@ -223,6 +250,21 @@ class ClickHouseIOManager(IOManager):
             inserted_rows=inserted,
             metadata=metadata,
         )
+
+    def _refuse_drift(self, spec: AssetSpec, actual: dict[str, ClickHouseType]) -> None:
+        declared = self._declared.get(spec.table)
+        drift = type_drift(declared, actual) if declared is not None else []
+        if drift:
+            raise drift_error(spec.key, spec.table, drift)
+
+    def _declared_for_rebuild(self, spec: AssetSpec) -> DeclaredTable:
+        declared = self._declared.get(spec.table)
+        if declared is None:
+            raise MaterializationError(
+                f"asset {spec.key!r}: --full-refresh rebuilds {spec.table} from its DDL, but "
+                "no DDL applied to this warehouse declares it (CREATE TABLE in ddl/*.sql)"
+            )
+        return declared
 
     def _validate(
         self,

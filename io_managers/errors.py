@@ -36,6 +36,10 @@ class MaterializationError(WarehouseError):
     """An asset could not be computed or published; the previous table is untouched."""
 
 
+class TypeDriftError(MaterializationError):
+    """A published table's column types differ from its DDL; nothing was written."""
+
+
 @dataclass(frozen=True)
 class ValidationFailure:
     """One failed check: which column, which check, how many rows, a few bad values."""

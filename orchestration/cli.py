@@ -24,6 +24,7 @@ from orchestration.cli_options import (
     WarehouseOption,
     load_defs,
 )
+from orchestration.context import FULL_REFRESH_PARAM
 from orchestration.graph import Upstream
 from orchestration.lineage import render_lineage
 from orchestration.prefect_setup import configure_prefect, temporary_server_failure
@@ -158,6 +159,15 @@ def materialize_command(
             "context.params['source_timeout'].",
         ),
     ] = None,
+    full_refresh: Annotated[
+        bool,
+        typer.Option(
+            "--full-refresh",
+            help="Rebuild each selected table from its DDL and reload it from its upstream, "
+            "instead of updating it: the way back for an insert-only table whose types "
+            "drifted. The rebuilt table holds only what its upstream holds now.",
+        ),
+    ] = False,
     concurrency: Annotated[
         int, typer.Option(min=1, help="How many assets may run at once.")
     ] = DEFAULT_CONCURRENCY,
@@ -179,6 +189,8 @@ def materialize_command(
     params: dict[str, Any] = {"source": source} if source else {}
     if source_timeout is not None:
         params["source_timeout"] = source_timeout
+    if full_refresh:
+        params[FULL_REFRESH_PARAM] = True
     with defs.open_io_managers(warehouse) as io_managers:
         book = StateBook(graph, io_managers, params)
         selected = graph.select(select, book.state_names)

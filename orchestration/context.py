@@ -13,6 +13,11 @@ if TYPE_CHECKING:
     from orchestration.io_manager import IOManager
 
 
+#: Run parameter asking IO managers to rebuild each selected table from its DDL and
+#: reload it (``pipeline materialize --full-refresh``), instead of updating it.
+FULL_REFRESH_PARAM = "full_refresh"
+
+
 @dataclass(frozen=True)
 class AssetContext:
     """Run-wide facts handed to every asset body.
@@ -28,6 +33,11 @@ class AssetContext:
     params: Mapping[str, Any] = field(default_factory=dict)
     run_id: str | None = None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("pipeline.asset"))
+
+    @property
+    def full_refresh(self) -> bool:
+        """Whether this run rebuilds the asset's table from its DDL (see FULL_REFRESH_PARAM)."""
+        return bool(self.params.get(FULL_REFRESH_PARAM))
 
 
 #: The load time a SQL body is rendered with outside a run (analysis, code versions), so

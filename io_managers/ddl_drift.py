@@ -1,0 +1,155 @@
+"""The tables a code location's DDL declares, and how a published table drifted from them.
+
+``CREATE TABLE IF NOT EXISTS`` leaves an existing table as it is, so a column narrowed
+by hand (``Int32`` -> ``Int8``) survives every setup; staging tables copy the target's
+structure, validation says the narrower type "fits" the schema, and ``INSERT ... SELECT``
+wraps 300 into 44. So before anything is written, the target's physical column types
+are compared with the DDL's, exactly.
+
+sqlglot's ClickHouse dialect finds each ``CREATE TABLE``, its name and its columns; the
+engine itself spells each declared type the way ``DESCRIBE`` does
+(``toTypeName(defaultValueOfTypeName(type))``: ``DATE`` -> ``Date``, ``Decimal32(2)``
+-> ``Decimal(9, 2)``), so only real differences count. The statement is kept as
+written: a full refresh creates its new table from it with only the name changed (cut
+at the name's position in the text), never from a regenerated statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+from io_managers.ddl import ddl_files
+from io_managers.errors import TypeDriftError
+from io_managers.sql import quote_string, split_statements
+from io_managers.transport import Transport
+from io_managers.types import ClickHouseType
+
+DIALECT = "clickhouse"
+
+
+@dataclass(frozen=True)
+class DeclaredTable:
+    """One ``CREATE TABLE`` of the DDL: its statement as written and its column types."""
+
+    table: str
+    statement: str
+    #: Column -> type as ClickHouse spells it (see the module docstring).
+    columns: dict[str, str]
+    #: Where ``database.table`` sits in ``statement``.
+    name_span: tuple[int, int]
+
+    def create_named(self, quoted_name: str) -> str:
+        """The DDL's own statement, creating ``quoted_name`` instead of the table."""
+        start, end = self.name_span
+        return self.statement[:start] + quoted_name + self.statement[end:]
+
+
+@dataclass(frozen=True)
+class Drift:
+    """One column whose physical type differs from the DDL (``None``: not there)."""
+
+    column: str
+    declared: str | None
+    actual: str | None
+
+    def describe(self) -> str:
+        column = f"column {self.column!r}"
+        if self.actual is None:
+            return f"{column} is missing in the warehouse ({self.declared} in the DDL)"
+        if self.declared is None:
+            return f"{column} ({self.actual}) is in the warehouse but not in the DDL"
+        return (
+            f"column {self.column!r} is {self.actual} in the warehouse but {self.declared} "
+            "in the DDL"
+        )
+
+
+def drift_error(key: str, table: str, drift: Sequence[Drift]) -> TypeDriftError:
+    """The one-line refusal: table, every drifted column with both types, the way out."""
+    return TypeDriftError(
+        f"asset {key!r} (table {table}) has drifted from its DDL, so nothing was written: "
+        + "; ".join(item.describe() for item in drift)
+        + f". Rebuild it from the DDL with: pipeline materialize --full-refresh --select {key}"
+    )
+
+
+def declared_tables(
+    transport: Transport, ddl_paths: Sequence[Path | str]
+) -> dict[str, DeclaredTable]:
+    """Every ``CREATE TABLE`` in the DDL files, by ``database.table``, types canonical."""
+    found = [table for path in ddl_files(ddl_paths) for table in _creates(path.read_text())]
+    spelled = _canonical_types(transport, [t for table in found for t in table.columns.values()])
+    return {
+        table.table: DeclaredTable(
+            table.table,
+            table.statement,
+            {name: spelled[kind] for name, kind in table.columns.items()},
+            table.name_span,
+        )
+        for table in found
+    }
+
+
+def type_drift(declared: DeclaredTable, actual: Mapping[str, ClickHouseType]) -> list[Drift]:
+    """Columns whose types differ, in DDL order, then columns the DDL does not know."""
+    drift = [
+        Drift(name, kind, _spelled(actual[name].text) if name in actual else None)
+        for name, kind in declared.columns.items()
+        if name not in actual or _spelled(actual[name].text) != kind
+    ]
+    drift += [
+        Drift(name, None, _spelled(kind.text))
+        for name, kind in actual.items()
+        if name not in declared.columns
+    ]
+    return drift
+
+
+def _creates(script: str) -> Iterable[DeclaredTable]:
+    for statement in split_statements(script):
+        try:
+            tree = sqlglot.parse_one(statement, dialect=DIALECT)
+        except SqlglotError:
+            continue  # not a CREATE TABLE sqlglot understands: applied, but not compared
+        if not (isinstance(tree, exp.Create) and str(tree.kind).upper() == "TABLE"):
+            continue
+        schema = tree.this
+        if not isinstance(schema, exp.Schema) or not isinstance(schema.this, exp.Table):
+            continue  # CREATE TABLE ... AS other: its columns are not declared here
+        table = schema.this
+        if not table.db:
+            continue
+        start = (table.args["db"].meta or {}).get("start")
+        end = (table.args["this"].meta or {}).get("end")
+        if start is None or end is None:
+            continue
+        columns = {
+            column.name: column.args["kind"].sql(dialect=DIALECT)
+            for column in schema.expressions
+            if isinstance(column, exp.ColumnDef) and column.args.get("kind") is not None
+        }
+        yield DeclaredTable(f"{table.db}.{table.name}", statement, columns, (start, end + 1))
+
+
+def _canonical_types(transport: Transport, kinds: Sequence[str]) -> dict[str, str]:
+    """Each type as the engine spells it, in one query."""
+    unique = sorted(set(kinds))
+    if not unique:
+        return {}
+    selected = ", ".join(
+        f"toTypeName(defaultValueOfTypeName({quote_string(kind)})) AS t{number}"
+        for number, kind in enumerate(unique)
+    )
+    row = transport.query_arrow(f"SELECT {selected}").to_pylist()[0]
+    return {kind: _spelled(row[f"t{number}"]) for number, kind in enumerate(unique)}
+
+
+def _spelled(kind: str) -> str:
+    """One spelling per type: ClickHouse breaks long Tuple types over lines."""
+    return " ".join(kind.split()).replace("( ", "(")

@@ -1,0 +1,145 @@
+"""A published table whose column types drifted from the DDL is never written to.
+
+The review narrowed ``q`` from Int32 to Int8 by hand: validation passed ("fits"), the
+``INSERT ... SELECT`` wrapped 300 into 44 and the insert-only hub held wrong rows for
+good. Now every materialization first compares the target's physical types with the
+DDL, exactly, and stops naming table, column, DDL type and actual type, touching
+nothing. ``full_refresh`` (``pipeline materialize --full-refresh``) rebuilds the table
+from the DDL and reloads it, atomically.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from io_managers import ClickHouseIOManager, MaterializationError, TypeDriftError
+from orchestration.context import FULL_REFRESH_PARAM, AssetContext
+from tests.safety_location import defs
+
+GRAPH = defs.graph()
+LOAD = dt.datetime(2024, 3, 1, 6, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Iterator[ClickHouseIOManager]:
+    with ClickHouseIOManager.embedded(tmp_path / "wh") as warehouse:
+        warehouse.setup(defs.ddl_paths)
+        yield warehouse
+
+
+def load(warehouse: ClickHouseIOManager, tmp_path: Path, rows: str, *keys: str, **params):
+    source = tmp_path / "source.csv"
+    source.write_text("n,q\n" + rows)
+    results = {}
+    for key in keys:
+        spec = GRAPH[key]
+        context = AssetContext(
+            spec=spec,
+            io_manager=warehouse,
+            load_datetime=LOAD,
+            params={"source": str(source), **params},
+        )
+        results[key] = warehouse.materialize(spec, context)
+    return results
+
+
+def content(warehouse: ClickHouseIOManager, table: str) -> list[dict]:
+    return warehouse.query_arrow(f"SELECT * FROM {table} ORDER BY n").to_pylist()
+
+
+def tables(warehouse: ClickHouseIOManager) -> list[str]:
+    rows = warehouse.query_arrow("SELECT name FROM system.tables WHERE database = 'safe'")
+    return sorted(rows.column("name").to_pylist())
+
+
+@pytest.mark.parametrize("key", ["hub", "report"])
+def test_a_narrowed_column_stops_the_publish_naming_table_column_and_both_types(
+    warehouse: ClickHouseIOManager, tmp_path: Path, key: str
+) -> None:
+    table = GRAPH[key].table
+    load(warehouse, tmp_path, "1,10\n2,20\n", "ingest", key)
+    warehouse.command(f"ALTER TABLE {table} MODIFY COLUMN q Int8")
+    before, names = content(warehouse, table), tables(warehouse)
+
+    with pytest.raises(TypeDriftError) as raised:
+        load(warehouse, tmp_path, "1,10\n2,20\n3,300\n", "ingest", key)
+
+    message = str(raised.value)
+    assert message.startswith(f"asset {key!r} (table {table}) has drifted from its DDL")
+    assert "column 'q' is Int8 in the warehouse but Int32 in the DDL" in message
+    assert f"pipeline materialize --full-refresh --select {key}" in message
+    assert isinstance(raised.value, MaterializationError)
+    assert content(warehouse, table) == before  # 300 never became 44
+    assert tables(warehouse) == names  # no staging table was even created
+
+
+def test_a_dropped_or_added_column_is_drift_too(
+    warehouse: ClickHouseIOManager, tmp_path: Path
+) -> None:
+    load(warehouse, tmp_path, "1,10\n", "ingest", "hub")
+    warehouse.command("ALTER TABLE safe.hub DROP COLUMN label, ADD COLUMN extra UInt8")
+
+    with pytest.raises(TypeDriftError) as raised:
+        load(warehouse, tmp_path, "1,10\n", "ingest", "hub")
+
+    message = str(raised.value)
+    assert (
+        "column 'label' is missing in the warehouse (LowCardinality(String) in the DDL)" in message
+    )
+    assert "column 'extra' (UInt8) is in the warehouse but not in the DDL" in message
+
+
+def test_full_refresh_rebuilds_an_insert_only_table_from_the_ddl_and_reloads_it(
+    warehouse: ClickHouseIOManager, tmp_path: Path
+) -> None:
+    load(warehouse, tmp_path, "1,10\n2,20\n", "ingest", "hub")
+    warehouse.command("ALTER TABLE safe.hub MODIFY COLUMN q Int8")
+    names = tables(warehouse)
+
+    result = load(
+        warehouse, tmp_path, "1,10\n3,300\n", "ingest", "hub", **{FULL_REFRESH_PARAM: True}
+    )["hub"]
+
+    assert warehouse.describe("safe.hub") == [("n", "UInt32"), ("q", "Int32"),
+                                              ("label", "LowCardinality(String)")]  # fmt: skip
+    # Rebuilt from what the upstream holds now: row 2 was only in the old, drifted table.
+    assert content(warehouse, "safe.hub") == [
+        {"n": 1, "q": 10, "label": "x"},
+        {"n": 3, "q": 300, "label": "x"},
+    ]
+    assert result.rows == 2 and result.metadata["full_refresh"] is True
+    assert tables(warehouse) == names  # the old table and staging are gone
+    # ... and the next ordinary run inserts only new keys again.
+    inserted = load(warehouse, tmp_path, "1,10\n3,300\n4,40\n", "ingest", "hub")["hub"]
+    assert inserted.inserted_rows == 1
+
+
+def test_a_failed_full_refresh_leaves_the_old_table_in_place(
+    warehouse: ClickHouseIOManager, tmp_path: Path
+) -> None:
+    load(warehouse, tmp_path, "1,10\n2,20\n", "ingest", "hub")
+    warehouse.command("ALTER TABLE safe.hub MODIFY COLUMN q Int8")
+    warehouse.command("INSERT INTO safe.ingest VALUES (1, 99)")  # a duplicate key upstream
+    before = content(warehouse, "safe.hub")
+
+    with pytest.raises(MaterializationError, match="unique"):
+        load(warehouse, tmp_path, "", "hub", **{FULL_REFRESH_PARAM: True})
+
+    assert content(warehouse, "safe.hub") == before
+    assert [t for t in tables(warehouse) if t.startswith("_stg_")] == []
+
+
+def test_the_retail_ddl_shows_no_drift_on_a_fresh_warehouse(tmp_path: Path) -> None:
+    """The check compares canonical types, so the real DDL never trips it by spelling."""
+    from assets import DDL_PATHS
+    from orchestration.asset import registered_assets
+
+    retail = [spec for spec in registered_assets() if spec.body.__module__.startswith("assets.")]
+    with ClickHouseIOManager.embedded(tmp_path / "retail") as warehouse:
+        warehouse.setup(DDL_PATHS)
+        for spec in retail:
+            assert warehouse.type_drift(spec.table) == [], spec.table
