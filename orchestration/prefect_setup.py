@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 
 #: How long the temporary server may take to start (Prefect's own default is 20 s).
-TEMPORARY_SERVER_START_SECONDS = 120
+TEMPORARY_SERVER_START_SECONDS = 300
 _START_TIMEOUT_SETTING = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
 #: The start of the message of the ``RuntimeError`` Prefect raises when that time runs out.
 _PREFECT_START_TIMEOUT = "Timed out while attempting to connect to ephemeral Prefect API server"
