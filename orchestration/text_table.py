@@ -49,7 +49,8 @@ def print_table(
 
     On a terminal too narrow to give each ``wrap`` column :data:`MIN_WRAP_WIDTH`
     characters, those columns leave the box and follow it as whole lines, one per row
-    (``<first cell>  <value>``), rather than being folded into a sliver mid-word.
+    (``<first cell>  <value>``), rather than being folded into a sliver mid-word. A
+    table of only ``wrap`` columns (query results) folds them all inside the box.
     """
     if not console.is_terminal:
         _print_plain(console, columns, rows, title)
@@ -60,7 +61,7 @@ def print_table(
         [columns[i] for i in boxed], [[row[i] for i in boxed] for row in rows], title
     )
     spare = console.width - console.measure(table).maximum - 3 * len(wrapped)
-    if not wrapped or spare >= MIN_WRAP_WIDTH * len(wrapped):
+    if not wrapped or not boxed or spare >= MIN_WRAP_WIDTH * len(wrapped):
         console.print(_rich_table(columns, rows, title))
         return
     console.print(table)

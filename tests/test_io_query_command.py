@@ -106,6 +106,20 @@ def test_table_is_the_default_format(warehouse_url):
     assert "2 rows" in result.stderr
 
 
+def test_piped_table_is_plain_columns_with_long_values_whole(warehouse_url):
+    result = pipeline(
+        "query",
+        "SELECT country, repeat('x', 120) AS long FROM shop.sales ORDER BY id",
+        url=warehouse_url,
+    )
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["country", "long"]
+    assert [line.split() for line in lines[1:]] == [["France", "x" * 120], ["Japan", "x" * 120]]
+    assert "│" not in result.stdout
+
+
 @pytest.mark.parametrize(
     "statement",
     [

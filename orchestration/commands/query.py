@@ -20,11 +20,10 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from orchestration.cli_options import DefinitionsOption, WarehouseOption
 from orchestration.definitions import load_definitions
+from orchestration.text_table import Column, make_console, print_table
 
 #: The table format is for eyes; beyond this many rows use csv or json.
 TABLE_MAX_ROWS = 1000
@@ -93,16 +92,15 @@ def query(
 
 
 def _print_table(result: Any) -> None:
-    console = Console()
-    table = Table(show_lines=False, header_style="bold")
-    for name in result.column_names:
-        table.add_column(name, overflow="fold")
+    columns = [Column(name, wrap=True) for name in result.column_names]
     shown = result.slice(0, TABLE_MAX_ROWS)
-    for row in zip(*(column.to_pylist() for column in shown.columns), strict=True):
-        table.add_row(*("NULL" if v is None else str(v) for v in row))
-    console.print(table)
+    rows = [
+        ["NULL" if v is None else str(v) for v in row]
+        for row in zip(*(column.to_pylist() for column in shown.columns), strict=True)
+    ]
+    print_table(make_console(), columns, rows)
     hidden = result.num_rows - shown.num_rows
     footer = f"{result.num_rows} row{'s' if result.num_rows != 1 else ''}"
     if hidden:
         footer += f" ({hidden} not shown; use --format csv or json for all of them)"
-    Console(stderr=True).print(footer, style="dim")
+    make_console(stderr=True).print(footer, style="dim")
