@@ -23,6 +23,9 @@ COPY --chown=pipeline:pipeline schemas ./schemas
 COPY --chown=pipeline:pipeline ddl ./ddl
 
 USER 10001:10001
-RUN poetry install --only main
+# Bytecode compiled once here: with PYTHONDONTWRITEBYTECODE every run would otherwise
+# compile each imported module from source (~2 s of every command; docs/benchmark.md).
+RUN poetry install --only main --compile \
+    && .venv/bin/python -m compileall -q orchestration io_managers assets schemas
 
 CMD ["poetry", "run", "pipeline", "materialize"]

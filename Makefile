@@ -15,7 +15,7 @@ $(TOOLS)/poetry/bin/poetry:
 	$(TOOLS)/poetry/bin/pip install --quiet "poetry==2.5.1"
 
 install: $(POETRY)
-	$(POETRY) install --no-interaction
+	$(POETRY) install --no-interaction --compile
 
 run: install
 	$(POETRY) run pipeline materialize $(ARGS)

@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import pyarrow as pa
 
-from io_managers import sql_analysis
 from io_managers.config import DEFAULT_WAREHOUSE_DIR, WarehouseConfig, load_config
 from io_managers.ddl import apply_ddl
 from io_managers.ddl_drift import DeclaredTable, Drift, declared_tables, drift_error, type_drift
@@ -173,12 +172,18 @@ class ClickHouseIOManager(IOManager):
 
     # ----------------------------------------------------------------- SQL analysis
 
+    # sqlglot (~0.3 s to import) is loaded by the first analysis, not by every command.
+
     def tables_read(self, sql: str) -> TableReads:
+        from io_managers import sql_analysis
+
         return sql_analysis.tables_read(sql)
 
     def column_lineage(
         self, sql: str, columns_of: Mapping[str, Sequence[str]]
     ) -> dict[str, tuple[str, ...]]:
+        from io_managers import sql_analysis
+
         return sql_analysis.column_lineage(sql, columns_of)
 
     def check_definitions(

@@ -15,7 +15,6 @@ import pandas as pd
 import pyarrow as pa
 
 from io_managers.errors import WarehouseQueryError
-from io_managers.read_only import read_only_arrow, read_only_bytes
 from io_managers.sql import (
     is_select,
     quote_string,
@@ -108,10 +107,14 @@ class WarehouseQueries:
     def read_only_query(self, sql: str, allow_external: bool = False) -> pa.Table:
         """A user's query on a session where the engine refuses writes (see
         :mod:`io_managers.read_only`), Enum and UUID columns as text."""
+        from io_managers.read_only import read_only_arrow  # sqlglot: only a user's query
+
         return read_only_arrow(self._transport, sql, allow_external=allow_external)
 
     def read_only_raw(self, sql: str, fmt: str, allow_external: bool = False) -> bytes:
         """A user's read query rendered by ClickHouse itself in output format ``fmt``."""
+        from io_managers.read_only import read_only_bytes
+
         return read_only_bytes(self._transport, sql, fmt, allow_external=allow_external)
 
     def _text_projection(self, statement: str) -> str:
