@@ -47,11 +47,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from orchestration.concurrency import default_concurrency  # noqa: E402  (after the path)
+
 FULL_SIZE = 1_067_371
 CODE_LOCATION = "assets"
 TARGET_RATIO = 1.5
 TARGET_RSS_MIB = 2048
 TARGET_OVERHEAD_MS = 50
+DEFAULT_CONCURRENCY = default_concurrency()
 
 
 def _usage() -> tuple[float, float]:
@@ -148,9 +151,13 @@ def run_orchestrated(
     }
 
 
-def run_bare_child(source: Path, warehouse: Path) -> dict[str, Any]:
-    """The same transformations as bare SQL on a fresh chdb directory (child process)."""
+def run_bare_child(source: Path, warehouse: Path, original: bool = False) -> dict[str, Any]:
+    """The same transformations as bare SQL on a fresh chdb directory (child process).
+
+    ``original``: load and stage the original system's way instead (``bench/original.py``).
+    """
     from bench.bare import run_bare
+    from bench.original import run_original
     from orchestration.definitions import load_definitions
 
     defs = load_definitions(CODE_LOCATION)
@@ -159,7 +166,8 @@ def run_bare_child(source: Path, warehouse: Path) -> dict[str, Any]:
         "sales_dashboard_path": str(warehouse.with_name(warehouse.name + "-dashboard.html")),
     }
     cpu_before, _ = _usage()
-    result = run_bare(defs.graph(), list(defs.ddl_paths), source, warehouse, params)
+    run = run_original if original else run_bare
+    result = run(defs.graph(), list(defs.ddl_paths), source, warehouse, params)
     cpu_after, peak = _usage()
     return {**result, "cpu": cpu_after - cpu_before, "peak_rss_mib": peak}
 
@@ -313,13 +321,36 @@ def main() -> None:
     parser.add_argument(
         "--no-prefect", action="store_true", help="a plain loop instead of the Prefect resolver"
     )
-    parser.add_argument("--concurrency", type=int, default=4, help="resolver thread pool size")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=DEFAULT_CONCURRENCY,
+        help=f"resolver thread pool size (default {DEFAULT_CONCURRENCY}, from the cores)",
+    )
     parser.add_argument("--workdir", type=Path, help="work directory to use and keep")
     parser.add_argument("--json", type=Path, help="also write every measurement here")
     parser.add_argument(
         "--no-staleness", action="store_true", help="skip the status:stale+ rows (staleness.py)"
     )
-    parser.add_argument("--child", choices=["orchestrated", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--no-whole-process",
+        action="store_true",
+        help="skip the whole-command rows (bench/whole_command.py)",
+    )
+    parser.add_argument(
+        "--original-rows",
+        type=int,
+        default=100_000,
+        help="rows for the original-approach comparison (0: skip it)",
+    )
+    parser.add_argument(
+        "--threads",
+        default="1,2,3,4",
+        help="--concurrency values for the whole-command thread curve ('' to skip)",
+    )
+    parser.add_argument(
+        "--child", choices=["orchestrated", "bare", "original"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--source", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--warehouse", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -330,8 +361,8 @@ def main() -> None:
         )
         print(json.dumps(result))
         return
-    if args.child == "bare":
-        print(json.dumps(run_bare_child(args.source, args.warehouse)))
+    if args.child in ("bare", "original"):
+        print(json.dumps(run_bare_child(args.source, args.warehouse, args.child == "original")))
         return
 
     if args.repeat < 1:
@@ -376,6 +407,18 @@ def main() -> None:
                 from bench.staleness import run_staleness
 
                 staleness = run_staleness(source, workdir / "staleness", env)
+            whole = None
+            if not args.no_prefect and not args.no_whole_process:
+                from bench.whole_command import run_whole_process
+
+                small = args.original_rows or None
+                whole = run_whole_process(
+                    source,
+                    workdir / "whole",
+                    env,
+                    original_source=small and _write_source(workdir, small, args.seed, "csv"),
+                    thread_counts=tuple(int(n) for n in args.threads.split(",") if n.strip()),
+                )
             if not args.no_prefect:
                 prefect_peak = server.peak_rss_mib()
     finally:
@@ -391,8 +434,12 @@ def main() -> None:
         from bench.staleness import print_staleness
 
         print_staleness(staleness)
+    if whole is not None:
+        from bench.whole_command import print_whole_process
+
+        print_whole_process(whole, DEFAULT_CONCURRENCY, os.cpu_count() or 1)
     if args.json:
-        measured = {"summary": summary, "runs": runs, "staleness": staleness}
+        measured = {"summary": summary, "runs": runs, "staleness": staleness, "whole": whole}
         args.json.write_text(json.dumps(measured, indent=2))
 
 

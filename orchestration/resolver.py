@@ -21,6 +21,7 @@ from orchestration.artifacts import publish_lineage_artifact
 from orchestration.asset import AssetSpec
 from orchestration.asset_state import StateBook
 from orchestration.checks import AssetCheckError, evaluate_checks
+from orchestration.concurrency import default_concurrency
 from orchestration.context import AssetContext
 from orchestration.graph import AssetGraph
 from orchestration.io_manager import IOManager, MaterializeResult
@@ -29,7 +30,7 @@ from orchestration.run_report import AssetOutcome, MaterializationPlan, RunRepor
 
 ProgressCallback = Callable[[AssetOutcome], None]
 
-DEFAULT_CONCURRENCY = 4
+DEFAULT_CONCURRENCY = default_concurrency()
 
 
 class MissingUpstreamError(RuntimeError):
