@@ -13,13 +13,15 @@ Readers can query it like any table:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pyarrow as pa
 
+from io_managers.errors import WarehouseQueryError
 from io_managers.sql import quote_string
 from io_managers.transport import Transport
 from orchestration.history import AssetHistory, MaterializationHistory, MaterializationRecord
@@ -81,8 +83,9 @@ class ClickHouseHistory(MaterializationHistory):
         with self._lock:
             if self._ready:
                 return
-            self._transport.command(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
-            self._transport.command(_DDL)
+            with _naming_the_table():
+                self._transport.command(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
+                self._transport.command(_DDL)
             self._ready = True
 
     def record(self, record: MaterializationRecord) -> None:
@@ -103,7 +106,8 @@ class ClickHouseHistory(MaterializationHistory):
             "error": record.error,
             "stage": _STAGE[record.status],
         }
-        self._transport.insert_arrow(TABLE, pa.Table.from_pylist([row], schema=_SCHEMA), {})
+        with _naming_the_table():
+            self._transport.insert_arrow(TABLE, pa.Table.from_pylist([row], schema=_SCHEMA), {})
 
     def latest(self, keys: Iterable[str]) -> dict[str, AssetHistory]:
         wanted = sorted(set(keys))
@@ -122,8 +126,21 @@ class ClickHouseHistory(MaterializationHistory):
         }
 
     def _records(self, sql: str) -> dict[str, MaterializationRecord]:
-        rows = self._transport.query_arrow(sql).to_pylist()
+        with _naming_the_table():
+            rows = self._transport.query_arrow(sql).to_pylist()
         return {row["asset_key"]: _record(row) for row in rows}
+
+
+@contextlib.contextmanager
+def _naming_the_table() -> Iterator[None]:
+    """Engine errors say what failed, not that it was the history: say so."""
+    try:
+        yield
+    except WarehouseQueryError as exc:
+        raise WarehouseQueryError(
+            f"materialization history {TABLE}: {exc} (it is the framework's own table; "
+            f"if it was changed by hand, drop it and it is created again, empty)"
+        ) from None
 
 
 def _record(row: dict[str, Any]) -> MaterializationRecord:

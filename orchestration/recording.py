@@ -43,7 +43,11 @@ class Attempt:
             store.record(record)
 
     def succeeded(self, result: MaterializeResult) -> None:
-        """The asset was published and its checks passed: record it, then let readers see it."""
+        """The asset was published and its checks passed: record it, then let readers see it.
+
+        If the record cannot be written, the asset fails: its history still says
+        ``started``, so the next status calls it stale and a run rebuilds it.
+        """
         self.record = replace(
             self.record,
             status="materialized",
@@ -52,7 +56,13 @@ class Attempt:
             ended=_now(),
         )
         if self._store is not None:
-            self._store.record(self.record)
+            try:
+                self._store.record(self.record)
+            except Exception as exc:
+                raise RuntimeError(
+                    f"asset {self.record.asset_key!r} was published, but its materialization "
+                    f"could not be recorded in the history: {exc}"
+                ) from exc
         self._ledger.published(self.record)
 
     def failed(self, error: str, result: MaterializeResult | None = None) -> None:

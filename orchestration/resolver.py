@@ -183,8 +183,14 @@ def _asset_task(
             attempt = ledger.start(spec, context.run_id)
             result = io_manager.materialize(spec, context)
             checks = tuple(evaluate_checks(spec, io_manager))
+            blocking = [check for check in checks if check.blocking]
+            failure = AssetCheckError(spec.key, spec.table, blocking) if blocking else None
+            if failure:
+                attempt.failed(f"{type(failure).__name__}: {failure}", result)
+            else:
+                attempt.succeeded(result)
         except Exception as exc:
-            if attempt is not None:
+            if attempt is not None and attempt.record.status == "started":
                 attempt.failed(f"{type(exc).__name__}: {exc}")
             recorder.record(
                 AssetOutcome(
@@ -198,16 +204,11 @@ def _asset_task(
             # Prefect emits prefect.asset.materialization.failed; say why in its payload.
             add_asset_metadata(target, failure_event_metadata(spec, exc))
             raise
-        blocking = [check for check in checks if check.blocking]
-        failure = AssetCheckError(spec.key, spec.table, blocking) if blocking else None
         metadata = asset_event_metadata(spec, result)
         if checks:
             metadata["checks"] = [check.as_dict() for check in checks]
         if failure:
             metadata.update(failure_event_metadata(spec, failure))
-            attempt.failed(f"{type(failure).__name__}: {failure}", result)
-        else:
-            attempt.succeeded(result)
         metadata["code_version"] = attempt.record.code_version
         add_asset_metadata(target, metadata)
         recorder.record(
@@ -344,6 +345,7 @@ def materialize(
     for spec in plan.selected + plan.external:
         _io_manager_for(spec, io_managers)
     check_external_upstream(plan, io_managers)
+    book.history  # noqa: B018 - read now, so a broken history store fails before any work
     flow, report = build_flow(
         plan,
         io_managers,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from io_managers import ClickHouseIOManager
+from io_managers import ClickHouseIOManager, WarehouseQueryError
 from orchestration.asset_state import StateBook
 from orchestration.fingerprint import file_fingerprint
 from orchestration.resolver import materialize
@@ -197,3 +197,13 @@ def test_run_report_outcomes_carry_code_version_and_state_after_the_run(
     assert {k: o.state for k, o in outcomes.items()} == {
         k: s.state for k, s in book.states.items() if k in outcomes
     }
+
+
+def test_a_broken_history_table_stops_the_run_before_any_work(warehouse, source_csv):
+    warehouse.command("CREATE DATABASE IF NOT EXISTS _pipeline")
+    warehouse.command(
+        "CREATE TABLE _pipeline.materializations (unrelated UInt8) ENGINE = MergeTree ORDER BY ()"
+    )
+    with pytest.raises(WarehouseQueryError, match=r"materialization history _pipeline\.mat"):
+        run(warehouse, source_csv, "source")
+    assert warehouse.row_count("hist.source") == 0

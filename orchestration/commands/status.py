@@ -8,7 +8,9 @@ and why", so a ``status:stale+`` schedule can be checked before it fires.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
@@ -46,6 +48,17 @@ def _last_materialized(state: AssetState) -> str:
     return f"{(last.ended or last.started):%Y-%m-%d %H:%M}"
 
 
+@contextlib.contextmanager
+def _state_book(
+    definitions: str | None, warehouse: str | None, source: str | None
+) -> Iterator[tuple[AssetGraph, StateBook]]:
+    """The code location's graph and its states, read while the warehouse is open."""
+    defs = load_defs(definitions)
+    graph = defs.graph()
+    with defs.open_io_managers(warehouse) as io_managers:
+        yield graph, StateBook(graph, io_managers, {"source": source} if source else {})
+
+
 def status(
     select: SelectOption = None,
     as_json: JsonOption = False,
@@ -56,10 +69,7 @@ def status(
     """Each selected asset's state (missing, stale, fresh), why, and its last materialization."""
     from orchestration.cli import console
 
-    defs = load_defs(definitions)
-    graph = defs.graph()
-    with defs.open_io_managers(warehouse) as io_managers:
-        book = StateBook(graph, io_managers, {"source": source} if source else {})
+    with _state_book(definitions, warehouse, source) as (graph, book):
         keys = [spec.key for spec in graph.select(select, book.state_names)]
         states = [book.states[key] for key in keys if key in book.states]
     if as_json:
@@ -116,10 +126,7 @@ def plan(
     from orchestration.cli import NOTHING, console
     from orchestration.resolver import plan_materialization
 
-    defs = load_defs(definitions)
-    graph = defs.graph()
-    with defs.open_io_managers(warehouse) as io_managers:
-        book = StateBook(graph, io_managers, {"source": source} if source else {})
+    with _state_book(definitions, warehouse, source) as (graph, book):
         run_plan = plan_materialization(graph, select, book)
         states = book.states
     planned = run_plan.selected_keys
