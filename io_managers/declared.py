@@ -91,8 +91,8 @@ class DeclaredWarehouse(IOManager):
     def asset_uri(self, table: str) -> str:
         return self.warehouse().asset_uri(table)
 
-    def setup(self, ddl_paths: Sequence[Path]) -> None:
-        self.warehouse().setup(ddl_paths)
+    def setup(self, ddl_paths: Sequence[Path]) -> int:
+        return self.warehouse().setup(ddl_paths)
 
     def table_exists(self, table: str) -> bool:
         return self.warehouse().table_exists(table)
@@ -102,6 +102,11 @@ class DeclaredWarehouse(IOManager):
 
     def query_arrow(self, sql: str) -> Any:
         return self.warehouse().query_arrow(sql)
+
+    def offending_rows(
+        self, check_sql: str, table: str, examples: int
+    ) -> tuple[int, list[dict[str, Any]]]:
+        return self.warehouse().offending_rows(check_sql, table, examples)
 
     def read_only_query(self, sql: str, allow_external: bool = False) -> Any:
         return self.warehouse().read_only_query(sql, allow_external)

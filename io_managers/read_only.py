@@ -160,7 +160,7 @@ def _engine(run: Callable[[], T]) -> T:
         ) from None
 
 
-def _table_functions(statement: exp.Expression) -> set[str]:
+def _table_functions(statement: exp.Expr) -> set[str]:
     names = set()
     for table in statement.find_all(exp.Table):
         call = table.this
@@ -183,7 +183,7 @@ def _writes_outfile(sql: str) -> bool:
     )
 
 
-def _keyword(statement: exp.Expression, text: str) -> str:
+def _keyword(statement: exp.Expr, text: str) -> str:
     """The statement's first word as written (``INSERT`` for ``INSERT ... WITH``)."""
     tokens = sqlglot.tokenize(text, dialect=DIALECT)
     return tokens[0].text.upper() if tokens else statement.key.upper()

@@ -66,11 +66,6 @@ def _segments(sql: str) -> Iterator[tuple[SegmentKind, str]]:
         yield "code", sql[start:]
 
 
-def strip_comments(sql: str) -> str:
-    """``sql`` with every comment replaced by a space (string literals kept intact)."""
-    return "".join(" " if kind == "comment" else text for kind, text in _segments(sql))
-
-
 def split_statements(sql: str) -> list[str]:
     """Statements of a script, split on ``;`` outside strings and comments.
 

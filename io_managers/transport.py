@@ -322,6 +322,8 @@ class ServerTransport:
     """A ClickHouse server over HTTP(S) through clickhouse-connect."""
 
     exclusive = False
+    #: A clickhouse-connect client (untyped library); None once closed.
+    _client: Any
 
     def __init__(self, config: WarehouseConfig) -> None:
         import clickhouse_connect

@@ -422,13 +422,14 @@ def pandera_failures(schema: Any, frame: pd.DataFrame) -> list[ValidationFailure
 def summarise_failure_cases(cases: pd.DataFrame) -> list[ValidationFailure]:
     """Pandera's ``failure_cases`` frame as one failure per (column, check), worded like
     the SQL validation's so both kinds of asset report problems the same way."""
-    failures = []
+    failures: list[ValidationFailure] = []
     context_of = cases["schema_context"].astype(str)
     # A dataframe-level check fails per (row, column); it is reported once, per row.
     column_of = cases["column"].astype(str).where(context_of != "DataFrameSchema", "")
     for (context, column, check), group in cases.groupby(
         [context_of, column_of, cases["check"].astype(str)], sort=True
     ):
+        context, column, check = str(context), str(column), str(check)
         values = group["failure_case"].drop_duplicates()
         examples = tuple(show_value(v) for v in values.head(EXAMPLES))
         count: int | None = len(group)

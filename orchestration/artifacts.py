@@ -49,7 +49,7 @@ def _table(plan: MaterializationPlan, report: RunReport) -> list[str]:
     for o in report.outcomes:
         rows = f"{o.rows:,}" if o.rows is not None else "-"
         seconds = f"{o.seconds:.2f}" if o.status != "skipped" else "-"
-        cells = (o.key, o.table, rows, seconds, o.status, _short(o.error))
+        cells: tuple[str, ...] = (o.key, o.table, rows, seconds, o.status, _short(o.error))
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     for spec in plan.external:
         cells = (spec.key, spec.table, "-", "-", NOT_SELECTED, "-")
@@ -89,7 +89,8 @@ def publish_lineage_artifact(
     """Create the run's lineage artifact; call inside the flow so it links to the flow run."""
     from prefect.artifacts import create_markdown_artifact
 
-    return create_markdown_artifact(
+    # Called in a sync flow, Prefect's sync/async helper returns the id, not a coroutine.
+    return create_markdown_artifact(  # type: ignore[return-value]
         markdown=lineage_markdown(plan, report),
         key=key,
         description=f"Asset lineage and outcome of this run: {report.summary()}.",

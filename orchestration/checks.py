@@ -112,21 +112,9 @@ class AssetCheckError(RuntimeError):
         super().__init__(f"asset {asset!r} (table {table}) failed its checks: {details}")
 
 
-def check_sql(check: AssetCheck, table: str) -> str:
-    """The check's SELECT with ``{table}`` replaced by the asset's quoted table.
-
-    Plain replacement rather than ``str.format``: ClickHouse SQL uses braces itself
-    (map literals, ``{name:Type}`` parameters), which ``format`` would misread.
-    """
-    database, name = table.split(".", 1)
-    quoted = f"`{database}`.`{name}`"
-    return check.sql.strip().rstrip(";").strip().replace("{table}", quoted)
-
-
 def evaluate_check(spec: AssetSpec, check: AssetCheck, io_manager: IOManager) -> AssetCheckResult:
     """Run one check: count the offending rows, and fetch a few when there are any."""
-    select = check_sql(check, spec.table)
-    base = {
+    base: dict[str, Any] = {
         "asset": spec.key,
         "table": spec.table,
         "name": check.name,
@@ -134,16 +122,8 @@ def evaluate_check(spec: AssetSpec, check: AssetCheck, io_manager: IOManager) ->
         "description": check.description,
     }
     try:
-        counted = io_manager.query_arrow(
-            f"SELECT count() AS violations FROM (\n{select}\n) AS offending"
-        )
-        violations = int(counted.column("violations")[0].as_py())
-        examples: tuple[dict[str, Any], ...] = ()
-        if violations:
-            sample = io_manager.query_arrow(
-                f"SELECT * FROM (\n{select}\n) AS offending LIMIT {EXAMPLE_ROWS}"
-            )
-            examples = tuple(_json_ready(row) for row in sample.to_pylist())
+        violations, rows = io_manager.offending_rows(check.sql, spec.table, EXAMPLE_ROWS)
+        examples = tuple(_json_ready(row) for row in rows)
     except NotImplementedError:
         raise  # the IO manager cannot run SQL at all: a set-up error, not a check result
     except Exception as exc:

@@ -18,10 +18,13 @@ import typer
 from rich.markup import escape
 
 from orchestration.cli_options import (
+    NOTHING,
     DefinitionsOption,
     JsonOption,
     SelectOption,
     WarehouseOption,
+    console,
+    error_console,
     load_defs,
 )
 from orchestration.context import FULL_REFRESH_PARAM
@@ -31,7 +34,7 @@ from orchestration.prefect_setup import configure_prefect, temporary_server_fail
 from orchestration.quick_exit import ends_without_teardown, without_flow_heartbeats
 from orchestration.report_output import print_report, report_as_json
 from orchestration.resolver import DEFAULT_CONCURRENCY
-from orchestration.text_table import Column, make_console, print_table
+from orchestration.text_table import Column, print_table
 
 app = typer.Typer(
     name="pipeline",
@@ -41,8 +44,6 @@ app = typer.Typer(
     # Help texts are plain text: Rich markup would eat "[tool.pipeline]".
     rich_markup_mode="markdown",
 )
-console = make_console()
-error_console = make_console(stderr=True)
 DEBUG_FLAG = "--debug"
 _LIST_COLUMNS = (
     Column("asset"),
@@ -51,7 +52,6 @@ _LIST_COLUMNS = (
     Column("deps", wrap=True),
     Column("tags", wrap=True),
 )
-NOTHING = "nothing to materialize"
 
 
 class LineageChoice(StrEnum):
@@ -89,7 +89,7 @@ def list_assets(
     graph = load_defs(definitions).graph()
     specs = graph.select(select)
     if as_json:
-        rows = [
+        listed = [
             {
                 "key": s.key,
                 "table": s.table,
@@ -105,7 +105,7 @@ def list_assets(
             }
             for s in specs
         ]
-        typer.echo(json.dumps(rows, indent=2))
+        typer.echo(json.dumps(listed, indent=2))
         return
     rows = [
         [
@@ -182,7 +182,7 @@ def materialize_command(
     configure_prefect(verbose=verbose or bool(ctx.obj and ctx.obj["debug"]))
     from orchestration.asset_state import StateBook
     from orchestration.progress import RunProgress
-    from orchestration.resolver import materialize
+    from orchestration.resolver import materialize, plan_materialization
 
     defs = load_defs(definitions)
     graph = defs.graph()
@@ -193,14 +193,14 @@ def materialize_command(
         params[FULL_REFRESH_PARAM] = True
     with defs.open_io_managers(warehouse) as io_managers:
         book = StateBook(graph, io_managers, params)
-        selected = graph.select(select, book.state_names)
-        if not selected:  # only a status: selection may come out empty
+        plan = plan_materialization(graph, select, book)
+        if not plan.selected:  # only a status: selection may come out empty
             if as_json:
                 typer.echo(json.dumps({"ok": True, "assets": [], "message": NOTHING}, indent=2))
             else:
                 console.print(f"{NOTHING}: {select!r} selects no asset now")
             return
-        progress = RunProgress(console if not as_json else None, total=len(selected))
+        progress = RunProgress(console if not as_json else None, total=len(plan.selected))
         with progress, without_flow_heartbeats():
             report = materialize(
                 graph,
@@ -210,6 +210,7 @@ def materialize_command(
                 concurrency=concurrency,
                 on_progress=progress.advance,
                 book=book,
+                plan=plan,
             )
     if as_json:
         typer.echo(json.dumps(report_as_json(report), indent=2))

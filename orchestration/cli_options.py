@@ -7,6 +7,13 @@ from typing import Annotated
 import typer
 
 from orchestration.definitions import DEFINITIONS_ENV, Definitions, load_definitions
+from orchestration.text_table import make_console
+
+#: Where every command prints (stdout) and where errors go (stderr).
+console = make_console()
+error_console = make_console(stderr=True)
+#: What materialize says when a status: selection leaves nothing to do.
+NOTHING = "nothing to materialize"
 
 SelectOption = Annotated[
     str | None,

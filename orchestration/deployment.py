@@ -41,7 +41,8 @@ ENTRYPOINT = "orchestration/deployment.py:materialize_assets"
 
 @flow(
     name=FLOW_NAME,
-    task_runner=ThreadPoolTaskRunner(max_workers=DEFAULT_CONCURRENCY),
+    # Prefect types task_runner invariantly; a thread pool runner is what it expects.
+    task_runner=ThreadPoolTaskRunner(max_workers=DEFAULT_CONCURRENCY),  # type: ignore[arg-type]
     persist_result=False,
     description="Materialize the selected assets (all by default), one task per asset.",
 )
@@ -86,7 +87,8 @@ def build_deployment(
     from prefect.deployments.runner import EntrypointType
     from prefect.schedules import Cron
 
-    return materialize_assets.to_deployment(
+    # Called outside an event loop, Prefect's sync/async helper returns the deployment.
+    return materialize_assets.to_deployment(  # type: ignore[return-value]
         name=name,
         schedules=[Cron(cron, timezone=timezone)],
         parameters={"select": select, "source": source},

@@ -57,8 +57,10 @@ class IOManager(ABC):
     def asset_uri(self, table: str) -> str:
         """The Prefect asset key of ``database.Table``: a URI naming this storage and table."""
 
-    def setup(self, ddl_paths: Sequence[Path]) -> None:  # noqa: B027 - optional hook
-        """Create the databases and tables a code location declares; the default needs none."""
+    def setup(self, ddl_paths: Sequence[Path]) -> int | None:
+        """Create the databases and tables a code location declares (returning how many
+        statements ran, where the storage counts them); the default needs none."""
+        return None
 
     @abstractmethod
     def table_exists(self, table: str) -> bool:
@@ -77,6 +79,18 @@ class IOManager(ABC):
         raise NotImplementedError(
             f"{type(self).__name__} cannot run SQL queries (query_arrow), so asset checks "
             "and SQL reads are unavailable on it; use a warehouse IO manager"
+        )
+
+    def offending_rows(
+        self, check_sql: str, table: str, examples: int
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """Run an asset check: ``check_sql`` selects the offending rows of ``table``
+        (written ``{table}`` in it). Returns how many rows it selects and up to
+        ``examples`` of them, as plain dicts.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot run SQL checks (offending_rows), so asset "
+            "checks are unavailable on it; use a warehouse IO manager"
         )
 
     def read_only_query(self, sql: str, allow_external: bool = False) -> Any:

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from orchestration.checks import AssetCheckResult, format_example
 from orchestration.run_report import AssetOutcome, RunReport
-from orchestration.text_table import Column, print_table
+from orchestration.text_table import Cell, Column, print_table
 
 _STATUS_STYLE = {"materialized": "green", "failed": "bold red", "skipped": "yellow"}
 _CHECK_STYLE = {"passed": "green", "warning": "yellow", "failed": "bold red", "error": "bold red"}
@@ -103,7 +103,7 @@ def print_check_results(
         return
     shown = [r for r in results if show_passed or r.status != "passed"]
     if shown:
-        rows = [
+        rows: list[list[Cell]] = [
             [
                 r.asset,
                 r.name,

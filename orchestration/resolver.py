@@ -295,7 +295,8 @@ def build_flow(
 
     @flow(
         name=flow_name,
-        task_runner=ThreadPoolTaskRunner(max_workers=concurrency),
+        # Prefect types task_runner invariantly; a thread pool runner is what it expects.
+        task_runner=ThreadPoolTaskRunner(max_workers=concurrency),  # type: ignore[arg-type]
         persist_result=False,
         validate_parameters=False,
     )
@@ -332,14 +333,16 @@ def materialize(
     on_progress: ProgressCallback | None = None,
     flow_run_name: str | None = None,
     book: StateBook | None = None,
+    plan: MaterializationPlan | None = None,
 ) -> RunReport:
     """Materialize the selected assets in one Prefect flow run and report each outcome.
 
     A ``status:`` selection that selects nothing (nothing is stale) runs no flow and
-    returns an empty report. ``book`` is the caller's, if it already read the states.
+    returns an empty report. ``book`` is the caller's, if it already read the states;
+    ``plan`` too, if it already resolved ``selection`` (which is then not parsed again).
     """
     book = book or StateBook(graph, io_managers, params)
-    plan = plan_materialization(graph, selection, book)
+    plan = plan or plan_materialization(graph, selection, book)
     if not plan.selected:
         return RunReport(outcomes=[])
     for spec in plan.selected + plan.external:

@@ -17,6 +17,7 @@ from orchestration.cli_options import (
     JsonOption,
     SelectOption,
     WarehouseOption,
+    console,
     load_defs,
 )
 
@@ -28,7 +29,6 @@ def checks(
     definitions: DefinitionsOption = None,
 ) -> None:
     """Evaluate the checks of the selected assets (all by default); exit 1 on an error."""
-    from orchestration.cli import console
     from orchestration.report_output import print_check_results
 
     defs = load_defs(definitions)

@@ -18,15 +18,17 @@ from rich.text import Text
 
 from orchestration.asset_state import StateBook
 from orchestration.cli_options import (
+    NOTHING,
     DefinitionsOption,
     JsonOption,
     SelectOption,
     WarehouseOption,
+    console,
     load_defs,
 )
 from orchestration.graph import AssetGraph
 from orchestration.staleness import AssetState
-from orchestration.text_table import Column, print_table
+from orchestration.text_table import Cell, Column, print_table
 
 SourceOption = Annotated[
     str | None,
@@ -67,7 +69,6 @@ def status(
     definitions: DefinitionsOption = None,
 ) -> None:
     """Each selected asset's state (missing, stale, fresh), why, and its last materialization."""
-    from orchestration.cli import console
 
     with _state_book(definitions, warehouse, source) as (graph, book):
         keys = [spec.key for spec in graph.select(select, book.state_names)]
@@ -77,7 +78,7 @@ def status(
         return
     counts = {name: sum(s.state == name for s in states) for name in _STATE_STYLE}
     title = ", ".join(f"{n} {name}" for name, n in counts.items() if n) or "no assets"
-    rows = [
+    rows: list[list[Cell]] = [
         [
             state.key,
             Text(state.state, style=_STATE_STYLE[state.state]),
@@ -123,7 +124,6 @@ def plan(
     definitions: DefinitionsOption = None,
 ) -> None:
     """What ``materialize`` would run for this selection, in order, and why; nothing runs."""
-    from orchestration.cli import NOTHING, console
     from orchestration.resolver import plan_materialization
 
     with _state_book(definitions, warehouse, source) as (graph, book):

@@ -1,0 +1,34 @@
+"""Asset checks on ClickHouse: a check's SELECT counted and sampled inside the engine.
+
+A check selects its asset's offending rows, writing ``{table}`` for the asset's table;
+the framework (:mod:`orchestration.checks`) decides what a count means, this module
+only says how ClickHouse is asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from io_managers.sql import quote_table
+
+
+def check_select(check_sql: str, table: str) -> str:
+    """The check's SELECT with ``{table}`` replaced by the asset's quoted table.
+
+    Plain replacement rather than ``str.format``: ClickHouse SQL uses braces itself
+    (map literals, ``{name:Type}`` parameters), which ``format`` would misread.
+    """
+    return check_sql.strip().rstrip(";").strip().replace("{table}", quote_table(table))
+
+
+def offending_rows(
+    query_rows: Callable[[str], list[dict[str, Any]]], check_sql: str, table: str, examples: int
+) -> tuple[int, list[dict[str, Any]]]:
+    """How many rows the check selects, and up to ``examples`` of them (only if any)."""
+    select = check_select(check_sql, table)
+    counted = query_rows(f"SELECT count() AS violations FROM (\n{select}\n) AS offending")
+    violations = int(counted[0]["violations"])
+    if not violations:
+        return 0, []
+    return violations, query_rows(f"SELECT * FROM (\n{select}\n) AS offending LIMIT {examples}")
