@@ -24,9 +24,11 @@ live in their own module.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -76,6 +78,10 @@ class ClickHouseIOManager(IOManager):
         self._history = ClickHouseHistory(transport)
         #: What setup()'s DDL declares, to hold published tables to it (drift check).
         self._declared: dict[str, DeclaredTable] = {}
+        #: Publishes in flight, and whether the run was interrupted (see stop()).
+        self._publishing = threading.Condition()
+        self._in_flight = 0
+        self._stopped = False
 
     # ----------------------------------------------------------------- construction
 
@@ -241,13 +247,14 @@ class ClickHouseIOManager(IOManager):
             checked = time.perf_counter()
             self._validate(spec, staging, shape.columns, python_checks_done)
             metadata["validation_seconds"] = round(time.perf_counter() - checked, 4)
-            inserted = self._publisher.publish(
-                staged_as,
-                staging,
-                target,
-                list(shape.columns),
-                new_rows=metadata["staged_rows"] if new_keys_only else None,
-            )
+            with self._publish_slot(spec):
+                inserted = self._publisher.publish(
+                    staged_as,
+                    staging,
+                    target,
+                    list(shape.columns),
+                    new_rows=metadata["staged_rows"] if new_keys_only else None,
+                )
         except WarehouseError as exc:
             if isinstance(exc, (MaterializationError, WarehouseConnectionError)):
                 raise
@@ -264,6 +271,37 @@ class ClickHouseIOManager(IOManager):
             inserted_rows=inserted,
             metadata=metadata,
         )
+
+    def stop(self, timeout: float) -> None:
+        """Interrupted: no publish starts from now on, one in flight may finish (each is
+        all or nothing), then this process's staging tables are dropped - within
+        ``timeout`` seconds, as far as the engine lets go of them."""
+        deadline = time.monotonic() + timeout
+        with self._publishing:
+            self._stopped = True
+            self._publishing.wait_for(
+                lambda: self._in_flight == 0, max(0.0, deadline - time.monotonic())
+            )
+        # A worker may hold the engine in a long statement; do not wait past the deadline.
+        sweeper = threading.Thread(target=self.staging.drop_own, daemon=True)
+        sweeper.start()
+        sweeper.join(max(0.0, deadline - time.monotonic()))
+
+    @contextlib.contextmanager
+    def _publish_slot(self, spec: AssetSpec) -> Iterator[None]:
+        with self._publishing:
+            if self._stopped:
+                raise MaterializationError(
+                    f"asset {spec.key!r} (table {spec.table}): the run was interrupted "
+                    "before publishing; the table is unchanged"
+                )
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._publishing:
+                self._in_flight -= 1
+                self._publishing.notify_all()
 
     def _refuse_drift(self, spec: AssetSpec, actual: dict[str, ClickHouseType]) -> None:
         declared = self._declared.get(spec.table)

@@ -94,6 +94,12 @@ class DeclaredWarehouse(IOManager):
     def setup(self, ddl_paths: Sequence[Path]) -> int:
         return self.warehouse().setup(ddl_paths)
 
+    def stop(self, timeout: float) -> None:
+        with self._lock:
+            opened = self._opened
+        if opened is not None:  # never opened: nothing in flight
+            opened.stop(timeout)
+
     def table_exists(self, table: str) -> bool:
         return self.warehouse().table_exists(table)
 

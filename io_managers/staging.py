@@ -49,6 +49,17 @@ class StagingTables:
         except WarehouseError as exc:
             log.warning("could not drop staging table %s: %s", staging, exc)
 
+    def drop_own(self) -> None:
+        """Drop every staging table this process created (an interrupted run's)."""
+        rows = self._queries.rows(
+            "SELECT database, name FROM system.tables WHERE match(name, "
+            f"{quote_string(statements.staging_pattern_of_run(self.run_token))})"
+        )
+        for row in rows:
+            self.drop_quietly(
+                f"{quote_identifier(row['database'])}.{quote_identifier(row['name'])}"
+            )
+
     def drop_abandoned(self, database: str, table_name: str) -> None:
         """Drop staging tables of ``database.table_name`` left by a run that died."""
         own = statements.staging_name(table_name, self.run_token, "")

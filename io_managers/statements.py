@@ -31,6 +31,11 @@ def staging_pattern(table_name: str) -> str:
     return f"^{re.escape(STAGING_PREFIX + table_name)}_[0-9a-f]{{8}}_[0-9a-f]{{8}}$"
 
 
+def staging_pattern_of_run(run_token: str) -> str:
+    """RE2 pattern of every staging name one process (``run_token``) created."""
+    return f"^{re.escape(STAGING_PREFIX)}.+_{re.escape(run_token)}_[0-9a-f]{{8}}$"
+
+
 def create_like(staging: str, target: str) -> str:
     return f"CREATE TABLE {staging} AS {target}"
 

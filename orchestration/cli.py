@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from enum import StrEnum
@@ -181,8 +182,10 @@ def materialize_command(
     """Materialize the selected assets (all by default) in one Prefect flow run."""
     configure_prefect(verbose=verbose or bool(ctx.obj and ctx.obj["debug"]))
     from orchestration.asset_state import StateBook
+    from orchestration.interrupts import STOP_SECONDS, OutcomeLog, run_interruptibly
     from orchestration.progress import RunProgress
     from orchestration.resolver import materialize, plan_materialization
+    from orchestration.run_report import RunReport
 
     defs = load_defs(definitions)
     graph = defs.graph()
@@ -201,17 +204,37 @@ def materialize_command(
                 console.print(f"{NOTHING}: {select!r} selects no asset now")
             return
         progress = RunProgress(console if not as_json else None, total=len(plan.selected))
-        with progress, without_flow_heartbeats():
-            report = materialize(
+        outcomes = OutcomeLog(progress.advance)
+
+        def run() -> RunReport:
+            return materialize(
                 graph,
                 io_managers,
                 select,
                 params=params,
                 concurrency=concurrency,
-                on_progress=progress.advance,
+                on_progress=outcomes.record,
                 book=book,
                 plan=plan,
             )
+
+        def interrupted(number: signal.Signals) -> None:
+            outcomes.interrupt()
+            progress.__exit__(None, None, None)
+            error_console.print(
+                f"interrupted ({number.name}): stopping; finished tables are kept, the "
+                "others are left as they were"
+            )
+            for io_manager in io_managers.values():
+                io_manager.stop(STOP_SECONDS)
+            partial = outcomes.partial_report([(spec.key, spec.table) for spec in plan.selected])
+            if as_json:
+                typer.echo(json.dumps(report_as_json(partial), indent=2))
+            else:
+                print_report(partial, console)
+
+        with progress, without_flow_heartbeats():
+            report = run_interruptibly(run, interrupted)
     if as_json:
         typer.echo(json.dumps(report_as_json(report), indent=2))
     else:

@@ -146,6 +146,10 @@ class IOManager(ABC):
         table definition changes its asset's code version; the default knows none."""
         return {}
 
+    def stop(self, timeout: float) -> None:  # noqa: B027 - optional hook
+        """The run was interrupted: start no publish, let one in flight finish, drop this
+        run's unpublished work, all within ``timeout`` seconds; the default has none."""
+
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release connections; the default holds none."""
 

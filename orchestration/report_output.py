@@ -18,7 +18,12 @@ from orchestration.checks import AssetCheckResult, format_example
 from orchestration.run_report import AssetOutcome, RunReport
 from orchestration.text_table import Cell, Column, print_table
 
-_STATUS_STYLE = {"materialized": "green", "failed": "bold red", "skipped": "yellow"}
+_STATUS_STYLE = {
+    "materialized": "green",
+    "failed": "bold red",
+    "skipped": "yellow",
+    "cancelled": "magenta",
+}
 _CHECK_STYLE = {"passed": "green", "warning": "yellow", "failed": "bold red", "error": "bold red"}
 _REPORT_COLUMNS = (
     Column("asset"),
@@ -65,7 +70,7 @@ def _report_row(outcome: AssetOutcome, with_error: bool) -> list[str | Text]:
     row: list[str | Text] = [
         outcome.key,
         f"{outcome.rows:,}" if outcome.rows is not None else "-",
-        f"{outcome.seconds:.2f}" if outcome.status != "skipped" else "-",
+        f"{outcome.seconds:.2f}" if outcome.status not in ("skipped", "cancelled") else "-",
         Text(outcome.status, style=_STATUS_STYLE[outcome.status]),
     ]
     return [*row, outcome.error or ""] if with_error else row
@@ -82,7 +87,8 @@ def print_report(report: RunReport, console: Console) -> None:
         title=f"Run report: {report.summary()}",
     )
     print_check_results([check for o in report.outcomes for check in o.checks], console)
-    console.print(f"Total {report.seconds:.1f} s. Flow run id: {report.flow_run_id}")
+    run_id = f" Flow run id: {report.flow_run_id}" if report.flow_run_id else ""
+    console.print(f"Total {report.seconds:.1f} s.{run_id}")
     api_url = os.environ.get("PREFECT_API_URL")
     ui_hint = (
         f"the Prefect UI at {api_url.removesuffix('/api')}"

@@ -15,8 +15,9 @@ from orchestration.checks import AssetCheckResult
 from orchestration.graph import AssetGraph
 from orchestration.io_manager import MaterializeResult
 
-Status = Literal["materialized", "failed", "skipped"]
-STATUSES: tuple[Status, ...] = ("materialized", "failed", "skipped")
+Status = Literal["materialized", "failed", "skipped", "cancelled"]
+#: ``cancelled``: the run was interrupted (Ctrl-C, SIGTERM) before the asset finished.
+STATUSES: tuple[Status, ...] = ("materialized", "failed", "skipped", "cancelled")
 
 
 @dataclass(frozen=True)

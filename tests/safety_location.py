@@ -3,12 +3,12 @@
 ``ingest`` reads a CSV (columns ``n,q``) named by the run parameter ``source``; ``hub``
 is insert-only on ``n`` (like a Data Vault hub) and ``report`` is replaced on every run,
 both SQL assets reading ``ingest``. ``slow`` announces itself by creating the file named
-by the parameter ``slow_marker`` and then sleeps, so a test can interrupt a run while it
-is busy.
+by ``$SAFE_SLOW_MARKER`` and then sleeps, so a test can interrupt a run while it is busy.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -19,6 +19,8 @@ from pandera.typing import Series
 from io_managers import warehouse_io_manager
 from orchestration.asset import AssetSpec
 from orchestration.definitions import Definitions
+
+SLOW_MARKER_ENV = "SAFE_SLOW_MARKER"
 
 
 class Ingest(pa.DataFrameModel):
@@ -39,7 +41,7 @@ def _report(context) -> str:
 
 
 def _slow(context) -> pd.DataFrame:
-    marker = context.params.get("slow_marker")
+    marker = os.environ.get(SLOW_MARKER_ENV)
     if marker:
         Path(marker).touch()
         time.sleep(300)

@@ -1,0 +1,115 @@
+"""Ctrl-C and SIGTERM end a run within seconds and leave no table half-published.
+
+An asset runs in a worker thread that Python cannot stop: a ClickHouse statement, a
+socket read, an asset's own sleep. Waiting for them is what kept interrupted runs alive
+(and Prefect's flow engine replaces the SIGTERM handler of the thread it runs in). So
+the run executes in a thread of its own while the main thread, which receives signals,
+only waits. On SIGINT or SIGTERM the main thread
+
+1. says so in one line;
+2. asks every IO manager to stop (:meth:`IOManager.stop`): no publish starts any more,
+   one in flight finishes (an ``EXCHANGE`` or an insert is all or nothing), this run's
+   staging tables are dropped - all within :data:`STOP_SECONDS`;
+3. prints the partial report: what was materialized, what was cancelled;
+4. ends the process at once with 130 or 143 (128 + the signal's number, as shells do).
+
+A second signal while that happens ends the process immediately.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from orchestration.run_report import AssetOutcome, RunReport
+
+T = TypeVar("T")
+
+EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+#: How long IO managers may take to finish a publish in flight and drop staging.
+STOP_SECONDS = 5.0
+
+
+class OutcomeLog:
+    """The outcomes a run reported so far (the resolver's ``on_progress``), thread-safe."""
+
+    def __init__(self, forward: Callable[[AssetOutcome], None] | None = None) -> None:
+        self._forward = forward
+        self._lock = threading.Lock()
+        self._outcomes: dict[str, AssetOutcome] = {}
+        self._interrupted = False
+        self.started = time.perf_counter()
+
+    def record(self, outcome: AssetOutcome) -> None:
+        with self._lock:
+            if self._interrupted and outcome.status != "materialized":
+                # Failed because the interrupt stopped it (e.g. before publishing).
+                outcome = AssetOutcome(
+                    key=outcome.key, table=outcome.table, status="cancelled", error="interrupted"
+                )
+            self._outcomes[outcome.key] = outcome
+        if self._forward is not None and not self._interrupted:
+            self._forward(outcome)
+
+    def interrupt(self) -> None:
+        """From now on an asset that does not materialize was cancelled, not failed."""
+        with self._lock:
+            self._interrupted = True
+
+    def partial_report(self, selected: Sequence[tuple[str, str]]) -> RunReport:
+        """Every selected ``(key, table)``: its outcome if it has one, else cancelled."""
+        with self._lock:
+            outcomes = [
+                self._outcomes.get(key)
+                or AssetOutcome(key=key, table=table, status="cancelled", error="interrupted")
+                for key, table in selected
+            ]
+        return RunReport(outcomes=outcomes, seconds=time.perf_counter() - self.started)
+
+
+def run_interruptibly(work: Callable[[], T], on_interrupt: Callable[[signal.Signals], None]) -> T:
+    """``work()`` in a thread; a signal runs ``on_interrupt`` and ends the process."""
+    result: list[T] = []
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(work())
+        except BaseException as exc:  # handed back to the main thread, re-raised there
+            failure.append(exc)
+
+    interrupting = threading.Event()
+
+    def handle(signum: int, _frame: object) -> None:
+        number = signal.Signals(signum)
+        if interrupting.is_set():
+            os._exit(EXIT_CODES[number])  # a second signal: no more patience
+        interrupting.set()
+        try:
+            on_interrupt(number)
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(OSError, ValueError):  # a closed pipe: exit anyway
+                    stream.flush()
+            os._exit(EXIT_CODES[number])
+
+    if threading.current_thread() is not threading.main_thread():
+        return work()  # signals reach only the main thread; nothing to arrange
+    previous = {number: signal.signal(number, handle) for number in EXIT_CODES}
+    worker = threading.Thread(target=target, name="pipeline-run", daemon=True)
+    try:
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.2)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if failure:
+        raise failure[0]
+    return result[0]

@@ -1,0 +1,83 @@
+"""Ctrl-C and SIGTERM end a real ``pipeline materialize`` within seconds, cleanly.
+
+The signal goes to a real subprocess while one of its assets is busy (``slow`` sleeps
+for minutes, the way a hanging download or a long statement would). The run must end
+within seconds with 130 (SIGINT) or 143 (SIGTERM), say so in one line, print the partial
+report (what was materialized, what was cancelled) and leave no half-published table and
+no staging table behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from io_managers import ClickHouseIOManager
+from tests.safety_location import SLOW_MARKER_ENV
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def prefect_api(prefect_server) -> str:
+    """The session's Prefect server, so the subprocess does not start one of its own."""
+    from prefect.settings import PREFECT_API_URL
+
+    return str(PREFECT_API_URL.value())
+
+
+@pytest.mark.parametrize(("number", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_ends_the_run_in_seconds_with_a_partial_report_and_nothing_half_published(
+    tmp_path: Path, prefect_api: str, number: signal.Signals, code: int
+) -> None:
+    source, marker, warehouse = tmp_path / "n.csv", tmp_path / "busy", tmp_path / "wh"
+    source.write_text("n,q\n1,10\n2,20\n")
+    env = {
+        **os.environ,
+        "WAREHOUSE_URL": f"chdb://{warehouse}",
+        "PREFECT_API_URL": prefect_api,
+        SLOW_MARKER_ENV: str(marker),
+    }
+    command = [sys.executable, "-m", "orchestration", "materialize",
+               "--definitions", "tests.safety_location", "--source", str(source)]  # fmt: skip
+    run = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 180
+        while not marker.exists() and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert marker.exists(), run.communicate(timeout=5)
+        sent = time.monotonic()
+        run.send_signal(number)
+        stdout, stderr = run.communicate(timeout=30)
+        elapsed = time.monotonic() - sent
+    finally:
+        if run.poll() is None:
+            run.kill()
+
+    assert run.returncode == code, stderr
+    assert elapsed < 10, f"took {elapsed:.1f} s to stop"
+    assert stderr.strip().splitlines() == [
+        f"interrupted ({number.name}): stopping; finished tables are kept, the others are "
+        "left as they were"
+    ]
+    report = {line.split()[0]: line.split() for line in stdout.splitlines() if line.strip()}
+    assert report["slow"][-2:] == ["cancelled", "interrupted"]
+    assert report["ingest"][3] == "materialized"
+    with ClickHouseIOManager.embedded(warehouse) as io:
+        tables = io.query_arrow("SELECT name FROM system.tables WHERE database = 'safe'")
+        assert sorted(tables.column("name").to_pylist()) == ["hub", "ingest", "report", "slow"]
+        assert io.row_count("safe.slow") == 0  # never published
+        # The assets still running when the signal came either finished publishing (the
+        # whole table) or were cancelled before it (nothing): never half of it.
+        for key in ("hub", "report"):
+            status = report[key][3]
+            expected = 2 if status == "materialized" else 0
+            assert status in ("materialized", "cancelled"), report[key]
+            assert io.row_count(f"safe.{key}") == expected, (key, status)
