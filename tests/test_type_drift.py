@@ -143,3 +143,42 @@ def test_the_retail_ddl_shows_no_drift_on_a_fresh_warehouse(tmp_path: Path) -> N
         warehouse.setup(DDL_PATHS)
         for spec in retail:
             assert warehouse.type_drift(spec.table) == [], spec.table
+
+
+def test_the_cli_refuses_drift_in_one_line_then_full_refresh_repairs_it(
+    tmp_path: Path, prefect_server
+) -> None:
+    """``pipeline materialize`` as a user runs it, on the drifted insert-only table."""
+    import os
+    import subprocess
+    import sys
+
+    from prefect.settings import PREFECT_API_URL
+
+    source = tmp_path / "n.csv"
+    source.write_text("n,q\n1,10\n3,300\n")
+    with ClickHouseIOManager.embedded(tmp_path / "wh") as warehouse:
+        warehouse.setup(defs.ddl_paths)
+        load(warehouse, tmp_path, "1,10\n", "ingest", "hub")
+        warehouse.command("ALTER TABLE safe.hub MODIFY COLUMN q Int8")
+    env = {**os.environ, "WAREHOUSE_URL": f"chdb://{tmp_path / 'wh'}",
+           "PREFECT_API_URL": str(PREFECT_API_URL.value())}  # fmt: skip
+
+    def materialize(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "orchestration", "materialize", "--definitions",
+             "tests.safety_location", "--source", str(source), *args],
+            cwd=Path(__file__).resolve().parents[1], env=env, capture_output=True, text=True,
+            timeout=300,
+        )  # fmt: skip
+
+    refused = materialize("--select", "ingest or hub")
+    assert refused.returncode == 1
+    assert "column 'q' is Int8 in the warehouse but Int32 in the DDL" in refused.stdout
+    rebuilt = materialize("--select", "hub", "--full-refresh")
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    with ClickHouseIOManager.embedded(tmp_path / "wh") as warehouse:
+        assert content(warehouse, "safe.hub") == [
+            {"n": 1, "q": 10, "label": "x"},
+            {"n": 3, "q": 300, "label": "x"},
+        ]

@@ -167,3 +167,32 @@ def test_select_reading_a_table_no_asset_produces_is_reported_naming_both(locati
     assert [(f["check"], f["asset"], f["table"]) for f in found] == [
         ("reads", "dim_country", "vault.hub_countries")
     ]
+
+
+def test_select_output_type_drift_is_reported(location: Path):
+    """A SELECT whose column no longer fits its table (the DDL and schema untouched)."""
+    mutate(
+        location / "assets/marts.py", r"toUInt16\(sat\.year\) AS year", "toString(sat.year) AS year"
+    )
+    found = findings(run_validate(location, "--json"))
+    drift = [f for f in found if f["check"] == "select" and f["column"] == "year"]
+    assert drift and drift[0]["asset"] == "dim_time" and drift[0]["table"] == "marts.Dim_Time"
+    assert drift[0]["found"].startswith("SELECT output ClickHouse type String does not fit")
+
+
+def test_key_columns_missing_from_the_schema_or_the_ddl_are_reported(location: Path):
+    mutate(
+        location / "schemas/marts.py",
+        r"^    country_key: Series\[UUID\] = pa\.Field\(unique=True\)\n",
+        "",
+    )
+    mutate(
+        location / "assets/vault.py",
+        r'unique_key=\["hub_country_hash_key"\]',
+        'unique_key=["country_hash"]',
+    )
+    keys = [f for f in findings(run_validate(location, "--json")) if f["check"] == "keys"]
+    assert {(f["asset"], f["column"], f["found"]) for f in keys} >= {
+        ("dim_country", "country_key", "country_key is a key column missing from the schema"),
+        ("hub_country", "country_hash", "unique_key column country_hash is not in the DDL"),
+    }
