@@ -10,6 +10,7 @@ nothing more than the version hashing the run records anyway.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,6 +37,8 @@ class StateBook:
         self.graph = graph
         self.io_managers = io_managers
         self.params = dict(params or {})
+        self._fingerprints: dict[str, str | None] = {}
+        self._lock = threading.Lock()
 
     def io_manager(self, spec: AssetSpec) -> IOManager:
         return self.io_managers[spec.io_manager]
@@ -58,11 +61,25 @@ class StateBook:
                 versions[spec.key] = code_version(spec, io_manager, self.params, table_ddl)
         return versions
 
+    def fingerprint_of(self, spec: AssetSpec) -> str | None:
+        """The source fingerprint of one asset (taken once), so a run that does not select
+        the ingest asset never asks its source (a URL costs a request)."""
+        if spec.fingerprint is None:
+            return None
+        with self._lock:
+            if spec.key not in self._fingerprints:
+                try:
+                    found = spec.fingerprint(self.params)
+                except Exception as exc:  # the run reports the source's real error
+                    found = f"unavailable: {type(exc).__name__}: {exc}"
+                self._fingerprints[spec.key] = found
+            return self._fingerprints[spec.key]
+
     @functools.cached_property
     def fingerprints(self) -> dict[str, str | None]:
-        """Source fingerprints of the assets that declare one, for this run's parameters."""
+        """Source fingerprints of every asset that declares one, for this run's parameters."""
         return {
-            spec.key: spec.fingerprint(self.params)
+            spec.key: self.fingerprint_of(spec)
             for specs in self._specs_by_io_manager().values()
             for spec in specs
             if spec.fingerprint is not None

@@ -111,7 +111,7 @@ class RunLedger:
             table=spec.table,
             code_version=self._book.code_versions[spec.key],
             upstream=upstream,
-            source_fingerprint=self._book.fingerprints.get(spec.key),
+            source_fingerprint=self._book.fingerprint_of(spec),
             started=_now(),
         )
         return Attempt(self, self._book.history_of(spec), record)
@@ -129,8 +129,10 @@ class RunLedger:
         """Give each outcome its code version and its state after this run (with reasons),
         for the run report, ``--json`` and the asset pages."""
         book = self._book
+        outcomes = list(outcomes)
+        fingerprints = {o.key: book.fingerprint_of(book.graph[o.key]) for o in outcomes}
         with self._lock:
-            states = assess(book.graph, book.code_versions, book.fingerprints, self._history)
+            states = assess(book.graph, book.code_versions, fingerprints, self._history)
         for outcome in outcomes:
             state = states.get(outcome.key)
             if state is None:

@@ -207,3 +207,34 @@ def test_a_broken_history_table_stops_the_run_before_any_work(warehouse, source_
     with pytest.raises(WarehouseQueryError, match=r"materialization history _pipeline\.mat"):
         run(warehouse, source_csv, "source")
     assert warehouse.row_count("hist.source") == 0
+
+
+def test_a_run_asks_only_the_selected_assets_sources(prefect_server):
+    import pandas as pd
+
+    from orchestration.asset import AssetSpec
+    from orchestration.graph import AssetGraph
+    from tests.memory_io import MemoryIOManager
+
+    asked: list[str] = []
+
+    def fingerprint(params):
+        asked.append("ingest")
+        raise OSError("source unreachable")
+
+    graph = AssetGraph(
+        [
+            AssetSpec(
+                key="ingest",
+                table="m.ingest",
+                body=lambda c: pd.DataFrame({"n": [1]}),
+                kind="python",
+                fingerprint=fingerprint,
+            ),
+            AssetSpec(key="alone", table="m.alone", body=lambda c: pd.DataFrame(), kind="python"),
+        ]
+    )
+    assert materialize(graph, {"warehouse": MemoryIOManager()}, "alone").ok
+    assert asked == []
+    book = StateBook(graph, {"warehouse": MemoryIOManager()})
+    assert book.fingerprints == {"ingest": "unavailable: OSError: source unreachable"}
