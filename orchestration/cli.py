@@ -31,7 +31,11 @@ from orchestration.cli_options import (
 from orchestration.context import FULL_REFRESH_PARAM
 from orchestration.graph import Upstream
 from orchestration.lineage import render_lineage
-from orchestration.prefect_setup import configure_prefect, temporary_server_failure
+from orchestration.prefect_setup import (
+    configure_prefect,
+    temporary_server_failure,
+    temporary_server_note,
+)
 from orchestration.quick_exit import ends_without_teardown, without_flow_heartbeats
 from orchestration.report_output import print_report, report_as_json
 from orchestration.resolver import DEFAULT_CONCURRENCY
@@ -203,6 +207,9 @@ def materialize_command(
             else:
                 console.print(f"{NOTHING}: {select!r} selects no asset now")
             return
+        note = temporary_server_note() if error_console.is_terminal and not as_json else None
+        if note:
+            error_console.print(note, style="dim", highlight=False, markup=False)
         progress = RunProgress(console if not as_json else None, total=len(plan.selected))
         outcomes = OutcomeLog(progress.advance)
 

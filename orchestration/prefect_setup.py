@@ -39,6 +39,22 @@ def configure_prefect(*, verbose: bool) -> None:
         os.environ.setdefault(name, value)
 
 
+def temporary_server_note() -> str | None:
+    """Why the run may take a while to start, when it will start a temporary server.
+
+    Prefect's own "Starting temporary server" line is quiet by default, and on a busy
+    machine the first start (which also creates Prefect's database) can take minutes.
+    """
+    from prefect.settings import get_current_settings
+
+    if get_current_settings().api.url:
+        return None
+    return (
+        "starting a temporary Prefect server for this run (slow on a busy machine); "
+        "`prefect server start` and PREFECT_API_URL=http://127.0.0.1:4200/api skip this"
+    )
+
+
 def temporary_server_failure(exc: BaseException) -> str | None:
     """What to do when Prefect's temporary server did not start in time; None otherwise.
 

@@ -55,14 +55,14 @@ def print_table(
     if not console.is_terminal:
         _print_plain(console, columns, rows, title)
         return
+    if title:  # above the box, not inside it: a title as wide as the box would wrap
+        console.print(Text(title, style="italic"))
     wrapped = [i for i, column in enumerate(columns) if column.wrap]
     boxed = [i for i, column in enumerate(columns) if not column.wrap]
-    table = _rich_table(
-        [columns[i] for i in boxed], [[row[i] for i in boxed] for row in rows], title
-    )
+    table = _rich_table([columns[i] for i in boxed], [[row[i] for i in boxed] for row in rows])
     spare = console.width - console.measure(table).maximum - 3 * len(wrapped)
     if not wrapped or not boxed or spare >= MIN_WRAP_WIDTH * len(wrapped):
-        console.print(_rich_table(columns, rows, title))
+        console.print(_rich_table(columns, rows))
         return
     console.print(table)
     for i in wrapped:
@@ -89,10 +89,8 @@ def _print_plain(
         console.print("  ".join(cells).rstrip(), markup=False, highlight=False, soft_wrap=True)
 
 
-def _rich_table(
-    columns: Sequence[Column], rows: Sequence[Sequence[Cell]], title: str | None
-) -> Table:
-    table = Table(title=title, title_justify="left")
+def _rich_table(columns: Sequence[Column], rows: Sequence[Sequence[Cell]]) -> Table:
+    table = Table()
     for column in columns:
         table.add_column(
             column.header,
