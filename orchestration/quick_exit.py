@@ -30,8 +30,6 @@ from collections.abc import Callable, Iterator
 
 HEARTBEAT_ENV = "PREFECT_FLOWS_HEARTBEAT_FREQUENCY"
 
-_exit_code: list[int] = []
-
 
 @contextlib.contextmanager
 def without_flow_heartbeats() -> Iterator[None]:
@@ -54,21 +52,22 @@ def ends_without_teardown(main: Callable[[], None]) -> Callable[[], None]:
 
     @functools.wraps(main)
     def run() -> None:
+        exit_code: list[int] = []  # set once main has ended with a code
         # Registered before any library registers its own handler, so it runs last.
-        atexit.register(_end_process)
+        atexit.register(_end_process, exit_code)
         try:
             main()
         except SystemExit as exit_:
             if exit_.code is None or isinstance(exit_.code, int):
-                _exit_code.append(exit_.code or 0)
+                exit_code.append(exit_.code or 0)
             raise
-        _exit_code.append(0)
+        exit_code.append(0)
 
     return run
 
 
-def _end_process() -> None:
-    if not _exit_code:
+def _end_process(exit_code: list[int]) -> None:
+    if not exit_code:
         return
     logging.shutdown()
     try:
@@ -76,4 +75,4 @@ def _end_process() -> None:
         sys.stderr.flush()
     except (OSError, ValueError):
         return  # e.g. a closed pipe: let Python's own teardown report it as usual
-    os._exit(_exit_code[-1])
+    os._exit(exit_code[-1])
