@@ -1,7 +1,8 @@
 """Asset checks of the Online Retail pipeline, keyed by the asset they are attached to.
 
 Each check selects the rows that break a business rule of DESIGN.md section 5 (no rows =
-the rule holds). Attach them in the asset decorators with ``checks=CHECKS["<key>"]``.
+the rule holds). Attach them in the asset decorators with ``checks=CHECKS["<key>"]``; the
+vault factory attaches :func:`column_is_unique` to each hub and link key itself.
 ``error`` checks guard what downstream assets and dashboards rely on (keys that resolve,
 unique hub keys, totals that reconcile), so a failure stops the descendants; ``warn``
 checks flag data that is poor but usable.
@@ -29,20 +30,6 @@ FACT_DIMENSIONS = {
     "time_key": ("marts.Dim_Time", "time_key"),
     "country_key": ("marts.Dim_Country", "country_key"),
 }
-HUB_KEYS = {
-    "hub_invoice": "hub_invoice_hash_key",
-    "hub_product": "hub_product_hash_key",
-    "hub_customer": "hub_customer_hash_key",
-    "hub_time": "hub_time_hash_key",
-    "hub_country": "hub_country_hash_key",
-}
-LINK_KEYS = {
-    "link_invoice_product": "link_invoice_product_hash_key",
-    "link_invoice_customer": "link_invoice_customer_hash_key",
-    "link_invoice_time": "link_invoice_time_hash_key",
-    "link_invoice_country": "link_invoice_country_hash_key",
-    "link_customer_country": "link_customer_country_hash_key",
-}
 
 
 def key_resolves(column: str, dimension: str, dimension_key: str) -> AssetCheck:
@@ -58,7 +45,7 @@ def key_resolves(column: str, dimension: str, dimension_key: str) -> AssetCheck:
     )
 
 
-def unique_key(column: str) -> AssetCheck:
+def column_is_unique(column: str) -> AssetCheck:
     """No two rows share ``column``: an insert-only load must never add a key twice."""
     return AssetCheck(
         name=f"{column}_unique",
@@ -121,8 +108,6 @@ def _fact_checks() -> tuple[AssetCheck, ...]:
 #: Asset key -> the checks to attach to it.
 CHECKS: MappingProxyType[str, tuple[AssetCheck, ...]] = MappingProxyType(
     {
-        **{hub: (unique_key(column),) for hub, column in HUB_KEYS.items()},
-        **{link: (unique_key(column),) for link, column in LINK_KEYS.items()},
         "fact_sales": _fact_checks(),
         "fact_sale_returns": _fact_checks(),
         "data_quality": (MISSING_CUSTOMER_ID_RATIO,),

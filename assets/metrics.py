@@ -170,7 +170,6 @@ def measure(context: AssetContext) -> dict[str, float]:
     tags={**layer_tags("metrics"), "role": "metrics"},
     owners=OWNERS,
     write_mode="insert_new",
-    unique_key=["run_id", "metric"],
 )
 def pipeline_metrics(context: AssetContext) -> pd.DataFrame:
     """The quality and sales gauges of this run, pushed to the Pushgateway when one is set.

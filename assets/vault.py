@@ -4,17 +4,29 @@ Every vault asset publishes with ``write_mode="insert_new"``: a load adds only r
 key is not in the table yet, so rerunning on the same source adds nothing and a later
 source adds only what is new. Each SELECT below therefore returns one row per key of the
 *current* staging table, with this run's LOAD_DATETIME.
+
+The thirteen tables share everything but their SELECT, so they are declared from one
+table of specs (:data:`VAULT`) by one factory (:func:`vault_asset`). Each row names its
+asset key and table; the insert-only key comes from the table's schema, and hubs and
+links get the check that their hash key (``<key>_hash_key``) stays unique across loads.
 """
 
 from __future__ import annotations
 
-from assets.checks import CHECKS
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Literal
+
+from assets.checks import column_is_unique
 from assets.sql import OWNERS, hash_text, layer_tags, load_datetime
-from orchestration.asset import sql_asset
+from orchestration.asset import AssetSpec, register
 from orchestration.context import AssetContext
 
 _STAGING = "raw.psa_online_retails"
 _TAGS = layer_tags("vault")
+Role = Literal["hub", "link", "satellite"]
 
 
 def _one_row_per_key(key: str, columns: list[str], load: str, where: str = "") -> str:
@@ -32,214 +44,7 @@ GROUP BY {key}
 """
 
 
-# ------------------------------------------------------------------------------ hubs
-
-
-@sql_asset(
-    table="vault.hub_invoice",
-    group="vault",
-    schema="schemas.vault:HubInvoice",
-    tags={**_TAGS, "role": "hub"},
-    owners=OWNERS,
-    write_mode="insert_new",
-    unique_key=["hub_invoice_hash_key"],
-    checks=CHECKS["hub_invoice"],
-)
-def hub_invoice(context: AssetContext) -> str:
-    """One row per invoice line; the key hashes every column of the source line.
-
-    The original keyed a line by (InvoiceNo, StockCode, InvoiceDate), which merged
-    distinct lines sharing those three values; exact duplicate rows still collapse here.
-    """
-    return _one_row_per_key(
-        "hub_invoice_hash_key", ["InvoiceNo", "InvoiceDate"], load_datetime(context)
-    )
-
-
-@sql_asset(
-    table="vault.hub_product",
-    group="vault",
-    schema="schemas.vault:HubProduct",
-    tags={**_TAGS, "role": "hub"},
-    owners=OWNERS,
-    write_mode="insert_new",
-    unique_key=["hub_product_hash_key"],
-    checks=CHECKS["hub_product"],
-)
-def hub_product(context: AssetContext) -> str:
-    """One row per stock code (non-product codes such as POST and M included)."""
-    return _one_row_per_key("hub_product_hash_key", ["StockCode"], load_datetime(context))
-
-
-@sql_asset(
-    table="vault.hub_customer",
-    group="vault",
-    schema="schemas.vault:HubCustomer",
-    tags={**_TAGS, "role": "hub"},
-    owners=OWNERS,
-    write_mode="insert_new",
-    unique_key=["hub_customer_hash_key"],
-    checks=CHECKS["hub_customer"],
-)
-def hub_customer(context: AssetContext) -> str:
-    """One row per customer id; id 0 is the unknown customer, kept so no line is lost."""
-    return _one_row_per_key("hub_customer_hash_key", ["CustomerID"], load_datetime(context))
-
-
-@sql_asset(
-    table="vault.hub_time",
-    group="vault",
-    schema="schemas.vault:HubTime",
-    tags={**_TAGS, "role": "hub"},
-    owners=OWNERS,
-    write_mode="insert_new",
-    unique_key=["hub_time_hash_key"],
-    checks=CHECKS["hub_time"],
-)
-def hub_time(context: AssetContext) -> str:
-    """One row per invoice timestamp (the source has minute precision): Dim_Time's grain."""
-    return _one_row_per_key("hub_time_hash_key", ["InvoiceDate"], load_datetime(context))
-
-
-@sql_asset(
-    table="vault.hub_country",
-    group="vault",
-    schema="schemas.vault:HubCountry",
-    tags={**_TAGS, "role": "hub"},
-    owners=OWNERS,
-    write_mode="insert_new",
-    unique_key=["hub_country_hash_key"],
-    checks=CHECKS["hub_country"],
-)
-def hub_country(context: AssetContext) -> str:
-    """One row per country (names compared trimmed and case-insensitively)."""
-    return _one_row_per_key("hub_country_hash_key", ["Country"], load_datetime(context))
-
-
-# ----------------------------------------------------------------------------- links
-
-
-def _link(link_key: str, left: str, right: str, load: str, where: str = "") -> str:
-    return _one_row_per_key(link_key, [left, right], load, where)
-
-
-@sql_asset(
-    table="vault.link_invoice_product",
-    group="vault",
-    schema="schemas.vault:LinkInvoiceProduct",
-    tags={**_TAGS, "role": "link"},
-    owners=OWNERS,
-    write_mode="insert_new",
-    unique_key=["link_invoice_product_hash_key"],
-    checks=CHECKS["link_invoice_product"],
-)
-def link_invoice_product(context: AssetContext) -> str:
-    """Invoice line -> the product (stock code) it sold, for Fact_Sales.product_key."""
-    return _link(
-        "link_invoice_product_hash_key",
-        "hub_invoice_hash_key",
-        "hub_product_hash_key",
-        load_datetime(context),
-    )
-
-
-@sql_asset(
-    table="vault.link_invoice_customer",
-    group="vault",
-    schema="schemas.vault:LinkInvoiceCustomer",
-    tags={**_TAGS, "role": "link"},
-    owners=OWNERS,
-    write_mode="insert_new",
-    unique_key=["link_invoice_customer_hash_key"],
-    checks=CHECKS["link_invoice_customer"],
-)
-def link_invoice_customer(context: AssetContext) -> str:
-    """Invoice line -> its customer (the unknown customer when the source had none)."""
-    return _link(
-        "link_invoice_customer_hash_key",
-        "hub_invoice_hash_key",
-        "hub_customer_hash_key",
-        load_datetime(context),
-    )
-
-
-@sql_asset(
-    table="vault.link_invoice_time",
-    group="vault",
-    schema="schemas.vault:LinkInvoiceTime",
-    tags={**_TAGS, "role": "link"},
-    owners=OWNERS,
-    write_mode="insert_new",
-    unique_key=["link_invoice_time_hash_key"],
-    checks=CHECKS["link_invoice_time"],
-)
-def link_invoice_time(context: AssetContext) -> str:
-    """Invoice line -> its timestamp (hub_time), for the time dimension of the facts."""
-    return _link(
-        "link_invoice_time_hash_key",
-        "hub_invoice_hash_key",
-        "hub_time_hash_key",
-        load_datetime(context),
-    )
-
-
-@sql_asset(
-    table="vault.link_invoice_country",
-    group="vault",
-    schema="schemas.vault:LinkInvoiceCountry",
-    tags={**_TAGS, "role": "link"},
-    owners=OWNERS,
-    write_mode="insert_new",
-    unique_key=["link_invoice_country_hash_key"],
-    checks=CHECKS["link_invoice_country"],
-)
-def link_invoice_country(context: AssetContext) -> str:
-    """Invoice line -> the country it was sold to, for Fact_Sales.country_key."""
-    return _link(
-        "link_invoice_country_hash_key",
-        "hub_invoice_hash_key",
-        "hub_country_hash_key",
-        load_datetime(context),
-    )
-
-
-@sql_asset(
-    table="vault.link_customer_country",
-    group="vault",
-    schema="schemas.vault:LinkCustomerCountry",
-    tags={**_TAGS, "role": "link"},
-    owners=OWNERS,
-    write_mode="insert_new",
-    unique_key=["link_customer_country_hash_key"],
-    checks=CHECKS["link_customer_country"],
-)
-def link_customer_country(context: AssetContext) -> str:
-    """Known customer -> each country they bought from.
-
-    The unknown customer (id 0) is left out: it is many people, not one with countries.
-    """
-    return _link(
-        "link_customer_country_hash_key",
-        "hub_customer_hash_key",
-        "hub_country_hash_key",
-        load_datetime(context),
-        where="WHERE CustomerID != 0",
-    )
-
-
-# ------------------------------------------------------------------------ satellites
-
-
-@sql_asset(
-    table="vault.sat_invoice",
-    group="vault",
-    schema="schemas.vault:SatInvoice",
-    tags={**_TAGS, "role": "satellite"},
-    owners=OWNERS,
-    write_mode="insert_new",
-    unique_key=["hub_invoice_hash_key", "HASH_DIFF"],
-)
-def sat_invoice(context: AssetContext) -> str:
+def _sat_invoice_select(load: str) -> str:
     """Measures of each invoice line: quantity, unit price, total amount, return status.
 
     HASH_DIFF hashes the measures, so a changed value would add a version; EFFECTIVE_FROM
@@ -257,23 +62,14 @@ SELECT
     TotalAmount,
     CAST(ReturnStatus AS Enum8('Normal' = 0, 'Return' = 1)) AS ReturnStatus,
     InvoiceDate AS EFFECTIVE_FROM,
-    {load_datetime(context)} AS LOAD_DATETIME,
+    {load} AS LOAD_DATETIME,
     RECORD_SOURCE
 FROM {_STAGING}
 LIMIT 1 BY hub_invoice_hash_key, HASH_DIFF
 """
 
 
-@sql_asset(
-    table="vault.sat_product",
-    group="vault",
-    schema="schemas.vault:SatProduct",
-    tags={**_TAGS, "role": "satellite"},
-    owners=OWNERS,
-    write_mode="insert_new",
-    unique_key=["hub_product_hash_key", "HASH_DIFF"],
-)
-def sat_product(context: AssetContext) -> str:
+def _sat_product_select(load: str) -> str:
     """Each description a product was sold under, effective from its first sale.
 
     Products carry several spellings in the real data; each distinct (trimmed) text is a
@@ -286,7 +82,7 @@ SELECT
     {hash_text("text")} AS HASH_DIFF,
     text AS Description,
     first_sold AS EFFECTIVE_FROM,
-    {load_datetime(context)} AS LOAD_DATETIME,
+    {load} AS LOAD_DATETIME,
     source AS RECORD_SOURCE
 FROM (
     SELECT
@@ -301,16 +97,7 @@ FROM (
 """
 
 
-@sql_asset(
-    table="vault.sat_time",
-    group="vault",
-    schema="schemas.vault:SatTime",
-    tags={**_TAGS, "role": "satellite"},
-    owners=OWNERS,
-    write_mode="insert_new",
-    unique_key=["hub_time_hash_key", "HASH_DIFF"],
-)
-def sat_time(context: AssetContext) -> str:
+def _sat_time_select(load: str) -> str:
     """Calendar attributes of each invoice timestamp (ISO day of week, Monday = 1)."""
     return f"""
 SELECT
@@ -321,7 +108,7 @@ SELECT
     toInt32(toMonth(date)) AS month,
     toInt32(toDayOfWeek(date)) AS day_of_week,
     InvoiceDate AS EFFECTIVE_FROM,
-    {load_datetime(context)} AS LOAD_DATETIME,
+    {load} AS LOAD_DATETIME,
     RECORD_SOURCE
 FROM (
     SELECT
@@ -333,3 +120,166 @@ FROM (
     GROUP BY hub_time_hash_key, InvoiceDate
 )
 """
+
+
+@dataclass(frozen=True)
+class VaultTable:
+    """One vault table: its asset key, table, schema, role and SELECT (given LOAD_DATETIME)."""
+
+    key: str
+    table: str
+    schema: str
+    role: Role
+    select: Callable[[str], str]
+    description: str
+
+
+def _hub(key: str, table: str, schema: str, columns: list[str], description: str) -> VaultTable:
+    select = partial(_one_row_per_key, f"{key}_hash_key", columns)
+    return VaultTable(key, table, schema, "hub", select, description)
+
+
+def _link(
+    key: str, table: str, schema: str, hubs: tuple[str, str], description: str, where: str = ""
+) -> VaultTable:
+    """A link: one row per link key, with the hash keys of the two hubs it joins."""
+
+    def select(load: str) -> str:
+        columns = [f"{hub}_hash_key" for hub in hubs]
+        return _one_row_per_key(f"{key}_hash_key", columns, load, where)
+
+    return VaultTable(key, table, schema, "link", select, description)
+
+
+def _satellite(key: str, table: str, schema: str, select: Callable[[str], str]) -> VaultTable:
+    """A satellite: its SELECT is its own; that function's docstring describes it."""
+    return VaultTable(
+        key, table, schema, "satellite", select, inspect.cleandoc(select.__doc__ or "")
+    )
+
+
+VAULT: tuple[VaultTable, ...] = (
+    # ------------------------------------------------------------------------- hubs
+    _hub(
+        "hub_invoice",
+        "vault.hub_invoice",
+        "HubInvoice",
+        ["InvoiceNo", "InvoiceDate"],
+        "One row per invoice line; the key hashes every column of the source line.\n\n"
+        "The original keyed a line by (InvoiceNo, StockCode, InvoiceDate), which merged "
+        "distinct lines sharing those three values; exact duplicate rows still collapse here.",
+    ),
+    _hub(
+        "hub_product",
+        "vault.hub_product",
+        "HubProduct",
+        ["StockCode"],
+        "One row per stock code (non-product codes such as POST and M included).",
+    ),
+    _hub(
+        "hub_customer",
+        "vault.hub_customer",
+        "HubCustomer",
+        ["CustomerID"],
+        "One row per customer id; id 0 is the unknown customer, kept so no line is lost.",
+    ),
+    _hub(
+        "hub_time",
+        "vault.hub_time",
+        "HubTime",
+        ["InvoiceDate"],
+        "One row per invoice timestamp (the source has minute precision): Dim_Time's grain.",
+    ),
+    _hub(
+        "hub_country",
+        "vault.hub_country",
+        "HubCountry",
+        ["Country"],
+        "One row per country (names compared trimmed and case-insensitively).",
+    ),
+    # ------------------------------------------------------------------------ links
+    _link(
+        "link_invoice_product",
+        "vault.link_invoice_product",
+        "LinkInvoiceProduct",
+        ("hub_invoice", "hub_product"),
+        "Invoice line -> the product (stock code) it sold, for Fact_Sales.product_key.",
+    ),
+    _link(
+        "link_invoice_customer",
+        "vault.link_invoice_customer",
+        "LinkInvoiceCustomer",
+        ("hub_invoice", "hub_customer"),
+        "Invoice line -> its customer (the unknown customer when the source had none).",
+    ),
+    _link(
+        "link_invoice_time",
+        "vault.link_invoice_time",
+        "LinkInvoiceTime",
+        ("hub_invoice", "hub_time"),
+        "Invoice line -> its timestamp (hub_time), for the time dimension of the facts.",
+    ),
+    _link(
+        "link_invoice_country",
+        "vault.link_invoice_country",
+        "LinkInvoiceCountry",
+        ("hub_invoice", "hub_country"),
+        "Invoice line -> the country it was sold to, for Fact_Sales.country_key.",
+    ),
+    _link(
+        "link_customer_country",
+        "vault.link_customer_country",
+        "LinkCustomerCountry",
+        ("hub_customer", "hub_country"),
+        "Known customer -> each country they bought from.\n\n"
+        "The unknown customer (id 0) is left out: it is many people, not one with countries.",
+        where="WHERE CustomerID != 0",
+    ),
+    # ------------------------------------------------------------------- satellites
+    _satellite(
+        "sat_invoice",
+        "vault.sat_invoice",
+        "SatInvoice",
+        _sat_invoice_select,
+    ),
+    _satellite(
+        "sat_product",
+        "vault.sat_product",
+        "SatProduct",
+        _sat_product_select,
+    ),
+    _satellite(
+        "sat_time",
+        "vault.sat_time",
+        "SatTime",
+        _sat_time_select,
+    ),
+)
+
+
+def vault_asset(table: VaultTable) -> AssetSpec:
+    """Declare one vault table as an insert-only SQL asset of the ``vault`` group."""
+
+    def body(context: AssetContext) -> str:
+        return table.select(load_datetime(context))
+
+    body.__qualname__ = body.__name__ = table.key
+    checks = (column_is_unique(f"{table.key}_hash_key"),) if table.role != "satellite" else ()
+    return register(
+        AssetSpec(
+            key=table.key,
+            table=table.table,
+            body=body,
+            kind="sql",
+            group="vault",
+            schema=f"schemas.vault:{table.schema}",
+            description=table.description,
+            tags={**_TAGS, "role": table.role},
+            owners=OWNERS,
+            write_mode="insert_new",
+            checks=checks,
+        )
+    )
+
+
+ASSETS: tuple[AssetSpec, ...] = tuple(vault_asset(table) for table in VAULT)

@@ -182,6 +182,9 @@ def plan_validation(
     Python asset's DataFrames, so nothing is checked twice.
     """
     plan = ValidationPlan()
+    schema = as_dataframe_schema(schema_or_model)
+    if schema is not None:
+        _plan_schema(plan, schema, table_columns, python_checks_done)
     if unique_key:
         missing = [name for name in unique_key if name not in table_columns]
         if missing:
@@ -189,13 +192,25 @@ def plan_validation(
                 ValidationFailure(", ".join(missing), "unique_key column missing from table")
             )
         else:
-            plan.checks.append(
-                _unique_check(unique_key, f"unique_key ({', '.join(unique_key)}) unique", None)
-            )
-    schema = as_dataframe_schema(schema_or_model)
-    if schema is None:
-        return plan
+            label = f"unique_key ({', '.join(unique_key)}) unique"
+            _add_unique_check(plan, _unique_check(unique_key, label, None))
+    return plan
 
+
+def _add_unique_check(plan: ValidationPlan, check: CompiledCheck) -> None:
+    """Add a uniqueness count unless one over the same columns is there already: a key
+    the schema marks unique and also publishes by is counted once, not twice."""
+    if all(existing.duplicates_of != check.duplicates_of for existing in plan.checks):
+        plan.checks.append(check)
+
+
+def _plan_schema(
+    plan: ValidationPlan,
+    schema: Any,
+    table_columns: dict[str, ClickHouseType],
+    python_checks_done: bool,
+) -> None:
+    """The schema's part of the plan: structure, column checks, frame-level checks."""
     covered = _column_names(schema, table_columns)
     fallback_columns: dict[str, Any] = {}
     for name, column in schema.columns.items():
@@ -227,7 +242,7 @@ def plan_validation(
     if unique:
         names = [unique] if isinstance(unique, str) else list(unique)
         if all(name in table_columns for name in names):
-            plan.checks.append(_unique_check(names, f"unique ({', '.join(names)})", None))
+            _add_unique_check(plan, _unique_check(names, f"unique ({', '.join(names)})", None))
     frame_checks = [] if python_checks_done else list(schema.checks or [])
     if fallback_columns or frame_checks:
         import pandera.pandas as pa
@@ -239,7 +254,6 @@ def plan_validation(
             plan.fallback_columns = tuple(table_columns)
         else:
             plan.fallback_columns = tuple(fallback_columns)
-    return plan
 
 
 def _compile_column(
@@ -268,7 +282,7 @@ def _compile_column(
         )
         plan.checks.append(CompiledCheck(target, "not nullable", f"countIf({missing})"))
     if column.unique:
-        plan.checks.append(_unique_check([target], "unique", target, quote=textual))
+        _add_unique_check(plan, _unique_check([target], "unique", target, quote=textual))
 
     leftovers = []
     for check in column.checks:

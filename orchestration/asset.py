@@ -60,6 +60,46 @@ class _Schema:
         spec.__dict__[self._slot] = value
 
 
+class _UniqueKey:
+    """The ``unique_key`` field: as declared, else read from the schema when first needed.
+
+    An insert-only asset's key is a fact about its table, so the schema states it once:
+    ``Config.unique`` if the model sets it, else its first column marked ``unique=True``.
+    Reading the schema waits until the key is first needed (a materialization), so a
+    schema given by reference stays unimported while assets are only listed.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._slot = f"_{name}"
+
+    def __get__(self, spec: AssetSpec | None, owner: type | None = None) -> tuple[str, ...]:
+        if spec is None:
+            return ()  # the dataclass default
+        value: tuple[str, ...] = spec.__dict__[self._slot]
+        if not value and spec.write_mode == "insert_new":
+            value = _schema_key(spec)
+            spec.__dict__[self._slot] = value
+        return value
+
+    def __set__(self, spec: AssetSpec, value: Iterable[str]) -> None:
+        spec.__dict__[self._slot] = tuple(value)
+
+
+def _schema_key(spec: AssetSpec) -> tuple[str, ...]:
+    model = getattr(spec.schema, "to_schema", lambda: spec.schema)()
+    declared = getattr(model, "unique", None)
+    if declared:
+        return (declared,) if isinstance(declared, str) else tuple(declared)
+    columns = getattr(model, "columns", {})
+    for name, column in columns.items():
+        if getattr(column, "unique", False):
+            return (str(name),)
+    raise AssetDefinitionError(
+        f"asset {spec.key!r}: write_mode 'insert_new' needs a unique key: mark the key "
+        "unique in its schema (Field(unique=True) or Config.unique), or pass unique_key="
+    )
+
+
 def _import_schema(key: str, reference: str) -> type:
     module_name, _, name = reference.partition(":")
     try:
@@ -84,7 +124,8 @@ class AssetSpec:
 
     ``write_mode`` says how a materialization is published: ``replace`` swaps the whole
     table atomically; ``insert_new`` (Data Vault) appends only rows whose ``unique_key``
-    is not yet in the table, so reruns are idempotent.
+    is not yet in the table, so reruns are idempotent. The key comes from the schema
+    (see :class:`_UniqueKey`) unless ``unique_key`` names it.
 
     ``code_version`` overrides the version derived from the body (see
     :mod:`orchestration.code_version`), for a Python asset whose behaviour lives in helpers.
@@ -105,7 +146,7 @@ class AssetSpec:
     owners: tuple[str, ...] = ()
     io_manager: str = DEFAULT_IO_MANAGER
     write_mode: WriteMode = "replace"
-    unique_key: tuple[str, ...] = ()
+    unique_key: tuple[str, ...] = _UniqueKey()  # type: ignore[assignment]
     checks: tuple[AssetCheck, ...] = ()
     code_version: str | None = None
     fingerprint: Callable[[Mapping[str, Any]], str] | None = None
@@ -125,9 +166,14 @@ class AssetSpec:
             raise AssetDefinitionError(
                 f"asset {self.key!r}: write_mode must be 'replace' or 'insert_new'"
             )
-        if self.write_mode == "insert_new" and not self.unique_key:
+        if (
+            self.write_mode == "insert_new"
+            and not self.__dict__["_unique_key"]
+            and self.__dict__["_schema"] is None
+        ):
             raise AssetDefinitionError(
-                f"asset {self.key!r}: write_mode 'insert_new' needs unique_key columns"
+                f"asset {self.key!r}: write_mode 'insert_new' needs a unique key: give it "
+                "a schema that marks the key unique, or unique_key columns"
             )
         raw_schema = self.__dict__["_schema"]
         if isinstance(raw_schema, str) and not _SCHEMA_REFERENCE.match(raw_schema):
@@ -141,7 +187,6 @@ class AssetSpec:
             raise AssetDefinitionError(f"asset {self.key!r} depends on itself")
         object.__setattr__(self, "deps", tuple(self.deps))
         object.__setattr__(self, "owners", tuple(self.owners))
-        object.__setattr__(self, "unique_key", tuple(self.unique_key))
         object.__setattr__(self, "checks", tuple(self.checks))
         names = [check.name for check in self.checks]
         if len(set(names)) != len(names):

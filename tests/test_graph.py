@@ -63,7 +63,7 @@ def test_external_upstream_lists_unselected_parents_only():
     [
         ({"key": "bad-key"}, "must be an identifier"),
         ({"table": "no_database"}, "must be written 'database.Table'"),
-        ({"write_mode": "insert_new"}, "needs unique_key"),
+        ({"write_mode": "insert_new"}, "needs a unique key"),
         ({"deps": ("x", "x")}, "lists a dependency twice"),
         ({"deps": ("k",)}, "depends on itself"),
         ({"schema": "schemas.marts.DimCountry"}, "'package.module:Model' reference"),
