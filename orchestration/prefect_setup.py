@@ -62,6 +62,12 @@ def temporary_server_failure(exc: BaseException) -> str | None:
     """
     if not (isinstance(exc, RuntimeError) and str(exc).startswith(_PREFECT_START_TIMEOUT)):
         return None
+    if "server process exited with code" in str(exc):  # it crashed: waiting longer won't help
+        return (
+            "Prefect's temporary server exited while starting (--debug shows its output): "
+            "run `prefect server start` in another terminal to see why, then set "
+            "PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
     limit = os.environ.get(_START_TIMEOUT_SETTING, "20")
     return (
         f"Prefect's temporary server did not start within {limit} s (is the machine busy?): "
