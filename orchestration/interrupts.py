@@ -19,6 +19,7 @@ A second signal while that happens ends the process immediately.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import signal
 import sys
@@ -102,7 +103,10 @@ def run_interruptibly(work: Callable[[], T], on_interrupt: Callable[[signal.Sign
     if threading.current_thread() is not threading.main_thread():
         return work()  # signals reach only the main thread; nothing to arrange
     previous = {number: signal.signal(number, handle) for number in EXIT_CODES}
-    worker = threading.Thread(target=target, name="pipeline-run", daemon=True)
+    # The caller's context goes along: settings scoped with context variables (Prefect's
+    # temporary_settings, e.g. no heartbeats for an interactive run) must hold in the run.
+    context = contextvars.copy_context()
+    worker = threading.Thread(target=context.run, args=(target,), name="pipeline-run", daemon=True)
     try:
         worker.start()
         while worker.is_alive():

@@ -81,3 +81,11 @@ def test_interactive_runs_send_no_heartbeats_unless_configured(monkeypatch):
     outside = _heartbeat_seconds()
     with without_flow_heartbeats():
         assert _heartbeat_seconds() == outside
+
+
+def test_a_run_in_the_interruptible_worker_keeps_heartbeats_off(monkeypatch):
+    from orchestration.interrupts import run_interruptibly
+
+    monkeypatch.delenv(HEARTBEAT_ENV, raising=False)
+    with without_flow_heartbeats():
+        assert run_interruptibly(_heartbeat_seconds, lambda signal: None) is None
