@@ -28,7 +28,7 @@ import contextlib
 import dataclasses
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,7 @@ from io_managers import checks
 from io_managers.config import DEFAULT_WAREHOUSE_DIR, WarehouseConfig, load_config
 from io_managers.ddl import apply_ddl
 from io_managers.ddl_drift import DeclaredTable, Drift, declared_tables, drift_error, type_drift
+from io_managers.dialect import ClickHouseDialect
 from io_managers.errors import (
     AssetValidationError,
     MaterializationError,
@@ -48,23 +49,20 @@ from io_managers.errors import (
 from io_managers.history import ClickHouseHistory
 from io_managers.publish import Publisher
 from io_managers.queries import WarehouseQueries
-from io_managers.schema_check import validate_definitions
 from io_managers.sql import quote_table
 from io_managers.stage import Stager, TargetShape
 from io_managers.staging import StagingTables
 from io_managers.transport import EmbeddedTransport, ServerTransport, Transport
 from io_managers.types import ClickHouseType
 from io_managers.validation import plan_validation, run_validation
-from orchestration.io_manager import IOManager, MaterializeResult, TableReads
+from orchestration.io_manager import IOManager, MaterializeResult
 
 if TYPE_CHECKING:
     from orchestration.asset import AssetSpec
     from orchestration.context import AssetContext
-    from orchestration.findings import Finding
-    from orchestration.graph import AssetGraph
 
 
-class ClickHouseIOManager(IOManager):
+class ClickHouseIOManager(ClickHouseDialect, IOManager):
     """Stores assets in ClickHouse; one instance per process, shared by all threads."""
 
     def __init__(self, transport: Transport, description: str = "") -> None:
@@ -100,6 +98,9 @@ class ClickHouseIOManager(IOManager):
 
     def __repr__(self) -> str:
         return f"ClickHouseIOManager({self.description})"
+
+    def open_scratch(self, path: Path) -> ClickHouseIOManager:
+        return ClickHouseIOManager.embedded(path)
 
     def asset_uri(self, table: str) -> str:
         """Prefect asset key of ``database.Table``: ``clickhouse://<authority>/<db>/<table>``,
@@ -183,34 +184,6 @@ class ClickHouseIOManager(IOManager):
         """An asset check counted and sampled in ClickHouse (:mod:`io_managers.checks`)."""
         return checks.offending_rows(
             lambda sql: self.query_arrow(sql).to_pylist(), check_sql, table, examples
-        )
-
-    # ----------------------------------------------------------------- SQL analysis
-
-    # sqlglot (~0.3 s to import) is loaded by the first analysis, not by every command.
-
-    def tables_read(self, sql: str) -> TableReads:
-        from io_managers import sql_analysis
-
-        return sql_analysis.tables_read(sql)
-
-    def column_lineage(
-        self, sql: str, columns_of: Mapping[str, Sequence[str]]
-    ) -> dict[str, tuple[str, ...]]:
-        from io_managers import sql_analysis
-
-        return sql_analysis.column_lineage(sql, columns_of)
-
-    def check_definitions(
-        self,
-        graph: AssetGraph,
-        ddl_paths: Sequence[Path],
-        sample_params: Mapping[str, Any] | None = None,
-    ) -> list[Finding]:
-        """Schemas vs DDL vs SQL, in a throwaway embedded warehouse (see
-        :mod:`io_managers.schema_check`); this instance's own storage is not touched."""
-        return validate_definitions(
-            graph, ddl_paths, type(self).embedded, sample_params=sample_params
         )
 
     # ----------------------------------------------------------------- materialize

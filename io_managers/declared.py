@@ -3,7 +3,7 @@
 The framework builds a code location's IO managers when it builds the asset graph, only
 to ask which tables each SELECT reads. ``pipeline list`` must not start an embedded
 engine, dial a server, or import the data stack (pandas, pyarrow: seconds) for that. So
-the declared warehouse answers SQL analysis itself and opens the real
+the declared warehouse answers SQL analysis itself (:class:`ClickHouseDialect`) and opens the real
 :class:`~io_managers.clickhouse.ClickHouseIOManager` the first time anything else is
 asked of it, once, even when several threads ask at the same moment.
 """
@@ -11,20 +11,18 @@ asked of it, once, even when several threads ask at the same moment.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from io_managers import sql_analysis
 from io_managers.config import WarehouseConfig, load_config
-from orchestration.io_manager import IOManager, MaterializeResult, TableReads
+from io_managers.dialect import ClickHouseDialect
+from orchestration.io_manager import IOManager, MaterializeResult
 
 if TYPE_CHECKING:
     from io_managers.clickhouse import ClickHouseIOManager
     from orchestration.asset import AssetSpec
     from orchestration.context import AssetContext
-    from orchestration.findings import Finding
-    from orchestration.graph import AssetGraph
     from orchestration.history import MaterializationHistory
 
 
@@ -37,7 +35,7 @@ def warehouse_io_manager(location: str | None = None) -> DeclaredWarehouse:
     return DeclaredWarehouse(load_config(location))
 
 
-class DeclaredWarehouse(IOManager):
+class DeclaredWarehouse(ClickHouseDialect, IOManager):
     """Stands for ``ClickHouseIOManager.from_config(config)`` until storage is needed."""
 
     def __init__(self, config: WarehouseConfig) -> None:
@@ -57,28 +55,10 @@ class DeclaredWarehouse(IOManager):
                 self._opened = ClickHouseIOManager.from_config(self.config)
             return self._opened
 
-    # ----------------------------------------------------------- answered without opening
-
-    def tables_read(self, sql: str) -> TableReads:
-        return sql_analysis.tables_read(sql)
-
-    def column_lineage(
-        self, sql: str, columns_of: Mapping[str, Sequence[str]]
-    ) -> dict[str, tuple[str, ...]]:
-        return sql_analysis.column_lineage(sql, columns_of)
-
-    def check_definitions(
-        self,
-        graph: AssetGraph,
-        ddl_paths: Sequence[Path],
-        sample_params: Mapping[str, Any] | None = None,
-    ) -> list[Finding]:
+    def open_scratch(self, path: Path) -> ClickHouseIOManager:
         from io_managers.clickhouse import ClickHouseIOManager
-        from io_managers.schema_check import validate_definitions
 
-        return validate_definitions(
-            graph, ddl_paths, ClickHouseIOManager.embedded, sample_params=sample_params
-        )
+        return ClickHouseIOManager.embedded(path)
 
     def close(self) -> None:
         with self._lock:

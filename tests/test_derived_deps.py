@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from assets.vault import VAULT
 from io_managers import warehouse_io_manager
 from orchestration.asset import AssetSpec
 from orchestration.definitions import Definitions, load_definitions
@@ -19,21 +20,7 @@ from orchestration.derived_deps import SqlReadError, UncoveredReadError, build_g
 REPO = Path(__file__).resolve().parents[1]
 ANALYSERS = {"warehouse": warehouse_io_manager(None)}
 
-_VAULT = (
-    "hub_invoice",
-    "hub_product",
-    "hub_customer",
-    "hub_time",
-    "hub_country",
-    "link_invoice_product",
-    "link_invoice_customer",
-    "link_invoice_time",
-    "link_invoice_country",
-    "link_customer_country",
-    "sat_invoice",
-    "sat_product",
-    "sat_time",
-)
+_VAULT = tuple(table.key for table in VAULT)
 _FACT_DEPS = (
     "dim_country",
     "dim_customer",

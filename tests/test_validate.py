@@ -186,10 +186,11 @@ def test_key_columns_missing_from_the_schema_or_the_ddl_are_reported(location: P
         r"^    country_key: Series\[UUID\] = pa\.Field\(unique=True\)\n",
         "",
     )
+    # The insert-only key is the schema's unique column: renamed there, not in the DDL.
     mutate(
-        location / "assets/vault.py",
-        r'unique_key=\["hub_country_hash_key"\]',
-        'unique_key=["country_hash"]',
+        location / "schemas/vault.py",
+        r"^    hub_country_hash_key: Series\[UUID\] = pa\.Field\(unique=True\)$",
+        "    country_hash: Series[UUID] = pa.Field(unique=True)",
     )
     keys = [f for f in findings(run_validate(location, "--json")) if f["check"] == "keys"]
     assert {(f["asset"], f["column"], f["found"]) for f in keys} >= {

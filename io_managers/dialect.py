@@ -1,0 +1,57 @@
+"""What every ClickHouse IO manager answers without touching storage.
+
+Which tables a SELECT reads, its column lineage, and ``pipeline validate``'s schema check
+(which runs in a throwaway embedded warehouse) need no connection, so the opened
+:class:`~io_managers.clickhouse.ClickHouseIOManager` and the declared, not yet opened
+:class:`~io_managers.declared.DeclaredWarehouse` share them from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from io_managers.clickhouse import ClickHouseIOManager
+    from orchestration.findings import Finding
+    from orchestration.graph import AssetGraph
+    from orchestration.io_manager import TableReads
+
+
+class ClickHouseDialect:
+    """The storage-free part of the IO manager interface, in ClickHouse's terms.
+
+    Imports are deferred: sqlglot (~0.3 s) loads with the first analysis, and the data
+    stack only for a schema check, not with every command.
+    """
+
+    def tables_read(self, sql: str) -> TableReads:
+        from io_managers import sql_analysis
+
+        return sql_analysis.tables_read(sql)
+
+    def column_lineage(
+        self, sql: str, columns_of: Mapping[str, Sequence[str]]
+    ) -> dict[str, tuple[str, ...]]:
+        from io_managers import sql_analysis
+
+        return sql_analysis.column_lineage(sql, columns_of)
+
+    def check_definitions(
+        self,
+        graph: AssetGraph,
+        ddl_paths: Sequence[Path],
+        sample_params: Mapping[str, Any] | None = None,
+    ) -> list[Finding]:
+        """Schemas vs DDL vs SQL in a throwaway embedded warehouse (see
+        :mod:`io_managers.schema_check`); no IO manager's own storage is touched."""
+        from io_managers.schema_check import validate_definitions
+
+        return validate_definitions(
+            graph, ddl_paths, self.open_scratch, sample_params=sample_params
+        )
+
+    def open_scratch(self, path: Path) -> ClickHouseIOManager:
+        """An empty embedded warehouse in ``path``, for checks that must not touch ours."""
+        raise NotImplementedError(f"{type(self).__name__} opens no scratch warehouse")
