@@ -32,11 +32,15 @@ JOB = "online_retail"
 
 @dataclass(frozen=True)
 class GaugeDefinition:
-    """A gauge: the SQL expression over one quality table's latest row, and its meaning."""
+    """A gauge: the SQL expression over one quality table's latest row, and its meaning.
+
+    ``reads`` is the column the expression reads, when the expression is not that column.
+    """
 
     name: str
     expression: str
     help: str
+    reads: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,12 +123,19 @@ SOURCES = (
                 "latest_sales_date_seconds",
                 "toUnixTimestamp(toDateTime(sales_date, 'UTC'))",
                 "The latest sales date (midnight UTC) as a Unix timestamp.",
+                reads="sales_date",
             ),
         ),
     ),
 )
 #: In ``schemas.metrics.GAUGE_NAMES`` order (tests/test_metrics.py holds the two together).
 GAUGES = {gauge.name: gauge for source in SOURCES for gauge in source.gauges}
+#: Column lineage of ``pipeline_metrics`` (a Python asset states its own): each value is
+#: one column of a quality table's latest row; the other columns describe the run.
+METRICS_COLUMN_LINEAGE = {
+    "value": sorted({f"{s.table}.{g.reads or g.expression}" for s in SOURCES for g in s.gauges}),
+    **dict.fromkeys(("run_id", "measured_at", "source", "metric", "pushed_to"), ()),
+}
 
 
 def measure_sql() -> str:
@@ -170,6 +181,7 @@ def measure(context: AssetContext) -> dict[str, float]:
     tags={**layer_tags("metrics"), "role": "metrics"},
     owners=OWNERS,
     write_mode="insert_new",
+    column_lineage=METRICS_COLUMN_LINEAGE,
 )
 def pipeline_metrics(context: AssetContext) -> pd.DataFrame:
     """The quality and sales gauges of this run, pushed to the Pushgateway when one is set.

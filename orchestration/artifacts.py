@@ -2,32 +2,29 @@
 
 The run graph shows the order tasks ran in; this page answers the reviewer's question
 "which tables fed this one, and did they all materialize in this run?" from the UI alone:
-a Mermaid graph of the selected assets and the unselected upstream tables they read
-(the same graph ``pipeline lineage --format mermaid`` prints, coloured by outcome), then
-one table row per asset with its rows, seconds, status and error.
+the selected assets and the unselected upstream tables they read, drawn one layer per
+diagram so labels stay readable in the UI's text column (see
+:mod:`orchestration.ui_lineage`), coloured by outcome; then one table row per asset, each
+linking to its asset page, with rows, seconds, status and error.
 """
 
 from __future__ import annotations
 
-import html
 from uuid import UUID
 
-from orchestration.lineage import NOT_SELECTED, to_mermaid
-from orchestration.run_report import MaterializationPlan, RunReport
+from orchestration.asset_page import PageLinks, cell, fenced
+from orchestration.lineage import NOT_SELECTED
+from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
+from orchestration.ui_lineage import layer_diagrams
 
 LINEAGE_ARTIFACT_KEY = "asset-lineage"
 _ERROR_CHARS = 300
 
 _LEGEND = (
     "Legend: green = materialized, red = failed, amber = skipped (an upstream failed), "
-    "grey dashed = not selected (read from the warehouse as it is)."
+    "grey dashed = not selected (read from the warehouse as it is). Each layer's diagram "
+    "starts with the assets it reads from other layers."
 )
-
-
-def _cell(value: object) -> str:
-    """A markdown table cell: HTML-escaped (the UI renders raw HTML), pipes and newlines safe."""
-    text = html.escape(str(value), quote=False)
-    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ").strip() or "-"
 
 
 def _code(text: str) -> str:
@@ -41,48 +38,55 @@ def _short(error: str | None) -> str:
     return error if len(error) <= _ERROR_CHARS else error[: _ERROR_CHARS - 1] + "…"
 
 
-def _table(plan: MaterializationPlan, report: RunReport) -> list[str]:
+def _inserted(outcome: AssetOutcome) -> str:
+    result = outcome.result
+    if result is None:
+        return "-"
+    return f"{result.inserted_rows if result.inserted_rows is not None else result.rows:,}"
+
+
+def _table(plan: MaterializationPlan, report: RunReport, links: PageLinks) -> list[str]:
     lines = [
-        "| asset | table | rows | seconds | status | error |",
-        "|---|---|---:|---:|---|---|",
+        "| asset | table | rows | inserted | seconds | status | error |",
+        "|---|---|---:|---:|---:|---|---|",
     ]
     for o in report.outcomes:
         rows = f"{o.rows:,}" if o.rows is not None else "-"
         seconds = f"{o.seconds:.2f}" if o.status != "skipped" else "-"
-        cells: tuple[str, ...] = (o.key, o.table, rows, seconds, o.status, _short(o.error))
-        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        cells: tuple[str, ...] = (o.table, rows, _inserted(o), seconds, o.status, _short(o.error))
+        lines.append(f"| {links.link(o.key)} | " + " | ".join(cell(c) for c in cells) + " |")
     for spec in plan.external:
-        cells = (spec.key, spec.table, "-", "-", NOT_SELECTED, "-")
-        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        cells = (spec.table, "-", "-", "-", NOT_SELECTED, "-")
+        lines.append(f"| {links.link(spec.key)} | " + " | ".join(cell(c) for c in cells) + " |")
     return lines
 
 
-def lineage_markdown(plan: MaterializationPlan, report: RunReport) -> str:
-    """The artifact's markdown: headline, Mermaid lineage, legend, per-asset table."""
+def lineage_markdown(
+    plan: MaterializationPlan, report: RunReport, links: PageLinks | None = None
+) -> str:
+    """The artifact's markdown: headline, one Mermaid diagram per layer, legend, table."""
     outcomes = {o.key: o.status for o in report.outcomes}
-    graph = to_mermaid(plan.graph, [spec.key for spec in plan.selected], outcomes)
     chosen = f"`{_code(plan.selection)}`" if plan.selection else "all assets"
     lines = [
         f"## Asset lineage: {report.summary()}",
         "",
         f"Selection: {chosen}; {len(plan.selected)} selected, "
-        f"{len(plan.external)} unselected upstream read as they are.",
-        "",
-        "```mermaid",
-        graph.rstrip("\n"),
-        "```",
+        f"{len(plan.external)} unselected upstream read as they are. "
+        "Each asset links to its page (what feeds it, what it feeds, its columns and checks).",
         "",
         _LEGEND,
         "",
-        *_table(plan, report),
-        "",
     ]
+    for diagram in layer_diagrams(plan.graph, [s.key for s in plan.selected], outcomes):
+        lines += [f"### {diagram.title}", "", *fenced(diagram.mermaid, "mermaid"), ""]
+    lines += [*_table(plan, report, links or PageLinks()), ""]
     return "\n".join(lines)
 
 
 def publish_lineage_artifact(
     plan: MaterializationPlan,
     report: RunReport,
+    links: PageLinks | None = None,
     *,
     key: str = LINEAGE_ARTIFACT_KEY,
 ) -> UUID:
@@ -91,24 +95,33 @@ def publish_lineage_artifact(
 
     # Called in a sync flow, Prefect's sync/async helper returns the id, not a coroutine.
     return create_markdown_artifact(  # type: ignore[return-value]
-        markdown=lineage_markdown(plan, report),
+        markdown=lineage_markdown(plan, report, links),
         key=key,
         description=f"Asset lineage and outcome of this run: {report.summary()}.",
     )
 
 
-def mermaid_block(markdown: str) -> str:
-    """The Mermaid source inside a lineage artifact's fenced block (for tests and tools)."""
-    inside: list[str] = []
-    capturing = False
+def mermaid_blocks(markdown: str) -> list[str]:
+    """The Mermaid source of every fenced ``mermaid`` block (for tests and tools)."""
+    blocks: list[str] = []
+    inside: list[str] | None = None
     for line in markdown.splitlines():
-        if line.strip() == "```mermaid":
-            capturing = True
-        elif capturing and line.strip() == "```":
-            return "\n".join(inside) + "\n"
-        elif capturing:
+        if inside is None and line.strip().startswith("```") and line.strip().endswith("mermaid"):
+            inside = []
+        elif inside is not None and line.strip() and set(line.strip()) == {"`"}:
+            blocks.append("\n".join(inside) + "\n")
+            inside = None
+        elif inside is not None:
             inside.append(line)
-    raise ValueError("no ```mermaid block in the markdown")
+    return blocks
+
+
+def mermaid_block(markdown: str) -> str:
+    """The first Mermaid block of a markdown artifact."""
+    blocks = mermaid_blocks(markdown)
+    if not blocks:
+        raise ValueError("no ```mermaid block in the markdown")
+    return blocks[0]
 
 
 def structure_lines(mermaid: str) -> list[str]:
@@ -121,7 +134,7 @@ def structure_lines(mermaid: str) -> list[str]:
 
 
 def _is_styling(line: str) -> bool:
-    return line.strip().startswith(("classDef ", "class "))
+    return line.strip().startswith(("classDef ", "class ", "%%"))
 
 
 def edges_in(mermaid: str) -> set[tuple[str, str]]:

@@ -132,6 +132,10 @@ class AssetSpec:
     ``fingerprint`` is for assets that read a source outside the warehouse: given the run's
     parameters it returns a short text that changes when the source does (see
     :mod:`orchestration.fingerprint`), so the asset is stale when its source changed.
+
+    ``column_lineage`` lets a Python asset state which upstream columns
+    (``database.table.column``) each of its columns comes from; a SQL asset's is parsed
+    from its SELECT instead (see :mod:`orchestration.column_lineage`).
     """
 
     key: str
@@ -150,6 +154,7 @@ class AssetSpec:
     checks: tuple[AssetCheck, ...] = ()
     code_version: str | None = None
     fingerprint: Callable[[Mapping[str, Any]], str] | None = None
+    column_lineage: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not _KEY_PATTERN.match(self.key):
@@ -192,6 +197,8 @@ class AssetSpec:
         if len(set(names)) != len(names):
             raise AssetDefinitionError(f"asset {self.key!r} has two checks with one name")
         object.__setattr__(self, "tags", MappingProxyType(dict(self.tags)))
+        lineage = {column: tuple(sources) for column, sources in self.column_lineage.items()}
+        object.__setattr__(self, "column_lineage", MappingProxyType(lineage))
 
     @property
     def database(self) -> str:
@@ -238,6 +245,7 @@ def asset(
     checks: Iterable[AssetCheck] = (),
     code_version: str | None = None,
     fingerprint: Callable[[Mapping[str, Any]], str] | None = None,
+    column_lineage: Mapping[str, Iterable[str]] | None = None,
 ) -> Callable[[Callable[..., Any]], AssetSpec]:
     """Declare an asset from a function; its name is the key unless ``key`` is given.
 
@@ -264,6 +272,7 @@ def asset(
             checks=tuple(checks),
             code_version=code_version,
             fingerprint=fingerprint,
+            column_lineage={c: tuple(s) for c, s in (column_lineage or {}).items()},
         )
         return register(spec)
 

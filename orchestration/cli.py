@@ -12,7 +12,6 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -30,7 +29,6 @@ from orchestration.cli_options import (
 )
 from orchestration.context import FULL_REFRESH_PARAM
 from orchestration.graph import Upstream
-from orchestration.lineage import render_lineage
 from orchestration.prefect_setup import (
     configure_prefect,
     temporary_server_failure,
@@ -57,12 +55,6 @@ _LIST_COLUMNS = (
     Column("deps", wrap=True),
     Column("tags", wrap=True),
 )
-
-
-class LineageChoice(StrEnum):
-    text = "text"
-    mermaid = "mermaid"
-    dot = "dot"
 
 
 @app.callback()
@@ -128,18 +120,6 @@ def list_assets(
 def _deps(upstream: Upstream) -> list[str]:
     """Deps for people: the tables read, then ``(order)`` for ordering-only ones."""
     return [*upstream.reads, *(f"{dep} (order)" for dep in upstream.ordering)]
-
-
-@app.command("lineage")
-def lineage(
-    select: SelectOption = None,
-    fmt: Annotated[LineageChoice, typer.Option("--format", "-f")] = LineageChoice.text,
-    definitions: DefinitionsOption = None,
-) -> None:
-    """Draw the selected assets and the upstream tables they read."""
-    graph = load_defs(definitions).graph()
-    keys = [s.key for s in graph.select(select)]
-    typer.echo(render_lineage(graph, keys, fmt.value), nl=False)
 
 
 @app.command("materialize")
@@ -253,11 +233,13 @@ def materialize_command(
 def _register_commands() -> None:
     """Commands kept in their own modules (queries, asset checks, validation)."""
     from orchestration.commands.checks import checks
+    from orchestration.commands.lineage import lineage
     from orchestration.commands.query import query
     from orchestration.commands.serve import serve
     from orchestration.commands.status import plan, status
     from orchestration.commands.validate import validate
 
+    app.command("lineage")(lineage)
     app.command("query")(query)
     app.command("validate")(validate)
     app.command("checks")(checks)

@@ -25,6 +25,7 @@ from orchestration.resolver import (
     check_external_upstream,
     plan_materialization,
 )
+from orchestration.run_review import run_name_from_parameters
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
@@ -41,6 +42,7 @@ ENTRYPOINT = "orchestration/deployment.py:materialize_assets"
 
 @flow(
     name=FLOW_NAME,
+    flow_run_name=run_name_from_parameters,
     # Prefect types task_runner invariantly; a thread pool runner is what it expects.
     task_runner=ThreadPoolTaskRunner(max_workers=DEFAULT_CONCURRENCY),  # type: ignore[arg-type]
     persist_result=False,
@@ -67,7 +69,7 @@ def materialize_assets(select: str | None = None, source: str | None = None) -> 
         check_external_upstream(plan, io_managers)
         body, _report = build_flow(plan, io_managers, params=params, book=book)
         # The body, not the flow: its tasks, artifact and final state belong to this run.
-        return body.fn()
+        return body.fn(select, source)
 
 
 def build_deployment(

@@ -70,6 +70,14 @@ class IOManager(ABC):
     def materialize(self, spec: AssetSpec, context: AssetContext) -> MaterializeResult:
         """Compute, validate and atomically publish ``spec``; raise on any failure."""
 
+    def describe(self, table: str) -> list[tuple[str, str]]:
+        """Column names and engine types of ``database.Table``, in table order.
+
+        Optional: asset pages list a table's columns from here, and column lineage
+        resolves ``*`` and unqualified names against the tables a SELECT reads.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot describe tables")
+
     def query_arrow(self, sql: str) -> Any:
         """Run a read query and return its result as a ``pyarrow.Table``.
 

@@ -84,6 +84,13 @@ def to_mermaid(
     for upstream, downstream in _edges(graph, statuses):
         arrow = "-.->" if statuses[upstream] == NOT_SELECTED else "-->"
         lines.append(f"  {upstream} {arrow} {downstream}")
+    lines += status_class_lines(statuses)
+    return "\n".join(lines) + "\n"
+
+
+def status_class_lines(statuses: Mapping[str, str]) -> list[str]:
+    """Mermaid ``classDef``/``class`` lines colouring each node by its status."""
+    lines = []
     used = sorted(set(statuses.values()))
     for status in used:
         fill, stroke, dashed = _STYLES.get(status, _STYLES[SELECTED])
@@ -93,7 +100,7 @@ def to_mermaid(
     for status in used:
         members = ",".join(k for k, s in statuses.items() if s == status)
         lines.append(f"  class {members} {_class_name(status)}")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def to_dot(

@@ -7,7 +7,6 @@ appear on the terminal only with ``--verbose``.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from orchestration.checks import AssetCheckResult, format_example
+from orchestration.prefect_ui import run_urls
 from orchestration.run_report import AssetOutcome, RunReport
 from orchestration.text_table import Cell, Column, print_table
 
@@ -46,6 +46,7 @@ def report_as_json(report: RunReport) -> dict[str, Any]:
     return {
         "ok": report.ok,
         "flow_run_id": report.flow_run_id,
+        "urls": run_urls(report.flow_run_id, report.lineage_artifact_id),
         "seconds": round(report.seconds, 3),
         "assets": [
             {
@@ -89,12 +90,14 @@ def print_report(report: RunReport, console: Console) -> None:
     print_check_results([check for o in report.outcomes for check in o.checks], console)
     run_id = f" Flow run id: {report.flow_run_id}" if report.flow_run_id else ""
     console.print(f"Total {report.seconds:.1f} s.{run_id}")
-    api_url = os.environ.get("PREFECT_API_URL")
-    ui_hint = (
-        f"the Prefect UI at {api_url.removesuffix('/api')}"
-        if api_url
-        else "point PREFECT_API_URL at `prefect server start` to review runs in the Prefect UI"
-    )
+    urls = run_urls(report.flow_run_id, report.lineage_artifact_id)
+    if urls:
+        # Whole URLs on one line each, never wrapped, so a terminal can open them.
+        console.print(f"Flow run:  {urls['flow_run']}", soft_wrap=True, highlight=False)
+        console.print(f"Lineage:   {urls['lineage']}", soft_wrap=True, highlight=False)
+        ui_hint = "each asset in the lineage page links to its own page (asset-<key>)"
+    else:
+        ui_hint = "point PREFECT_API_URL at `prefect server start` to review runs in the Prefect UI"
     console.print(
         'Next: [bold]pipeline query "SELECT ..."[/] reads the tables, '
         f"[bold]pipeline lineage --format mermaid[/] draws the graph; {ui_hint}."

@@ -27,6 +27,7 @@ from orchestration.graph import AssetGraph
 from orchestration.io_manager import IOManager, MaterializeResult
 from orchestration.recording import RunLedger
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
+from orchestration.run_review import RunReview, run_name_from_parameters
 
 ProgressCallback = Callable[[AssetOutcome], None]
 
@@ -153,14 +154,13 @@ def _asset_task(
     io_managers: Mapping[str, IOManager],
     recorder: _RunRecorder,
     ledger: RunLedger,
-    params: Mapping[str, Any],
-    load_datetime: datetime,
+    review: RunReview,
+    context_for: Callable[[AssetSpec], AssetContext],
 ) -> Any:
     """A Prefect materializing task that computes and publishes one asset."""
     from prefect.assets import add_asset_metadata
     from prefect.assets import materialize as materializing_task
     from prefect.cache_policies import NO_CACHE
-    from prefect.runtime import flow_run
 
     io_manager = _io_manager_for(spec, io_managers)
     target = prefect_asset(spec, io_manager)
@@ -171,13 +171,9 @@ def _asset_task(
 
     def run_asset() -> MaterializeResult:
         started = time.perf_counter()
-        context = AssetContext(
-            spec=spec,
-            io_manager=io_manager,
-            load_datetime=load_datetime,
-            params=params,
-            run_id=flow_run.get_id(),
-        )
+        context = context_for(spec)
+        sql = review.sql_of(spec, context)
+        review.log_start(spec, sql, context.params)
         attempt = None
         try:
             attempt = ledger.start(spec, context.run_id)
@@ -192,15 +188,15 @@ def _asset_task(
         except Exception as exc:
             if attempt is not None and attempt.record.status == "started":
                 attempt.failed(f"{type(exc).__name__}: {exc}")
-            recorder.record(
-                AssetOutcome(
-                    key=spec.key,
-                    table=spec.table,
-                    status="failed",
-                    seconds=time.perf_counter() - started,
-                    error=f"{type(exc).__name__}: {exc}",
-                )
+            outcome = AssetOutcome(
+                key=spec.key,
+                table=spec.table,
+                status="failed",
+                seconds=time.perf_counter() - started,
+                error=f"{type(exc).__name__}: {exc}",
             )
+            recorder.record(outcome)
+            review.asset_finished(spec, outcome, sql)
             # Prefect emits prefect.asset.materialization.failed; say why in its payload.
             add_asset_metadata(target, failure_event_metadata(spec, exc))
             raise
@@ -211,17 +207,17 @@ def _asset_task(
             metadata.update(failure_event_metadata(spec, failure))
         metadata["code_version"] = attempt.record.code_version
         add_asset_metadata(target, metadata)
-        recorder.record(
-            AssetOutcome(
-                key=spec.key,
-                table=spec.table,
-                status="failed" if failure else "materialized",
-                seconds=time.perf_counter() - started,
-                result=result,
-                error=f"{type(failure).__name__}: {failure}" if failure else None,
-                checks=checks,
-            )
+        outcome = AssetOutcome(
+            key=spec.key,
+            table=spec.table,
+            status="failed" if failure else "materialized",
+            seconds=time.perf_counter() - started,
+            result=result,
+            error=f"{type(failure).__name__}: {failure}" if failure else None,
+            checks=checks,
         )
+        recorder.record(outcome)
+        review.asset_finished(spec, outcome, sql)
         if failure:
             raise failure
         return result
@@ -233,8 +229,8 @@ def _asset_task(
         task_run_name=spec.key,
         description=spec.description or None,
         # No task tags: each tag costs a concurrency-slot request to the Prefect server per
-        # task (seconds per run on SQLite when it is busy). Group and tags travel in the
-        # asset's event metadata instead.
+        # task (seconds per run on SQLite when it is busy; bench/tag_cost.py). The flow
+        # run carries the selection's tags; group and tags travel in the event metadata.
         cache_policy=NO_CACHE,
         persist_result=False,
         retries=0,
@@ -295,26 +291,43 @@ def build_flow(
 
     @flow(
         name=flow_name,
+        flow_run_name=run_name_from_parameters,
         # Prefect types task_runner invariantly; a thread pool runner is what it expects.
         task_runner=ThreadPoolTaskRunner(max_workers=concurrency),  # type: ignore[arg-type]
         persist_result=False,
         validate_parameters=False,
     )
-    def materialize_assets() -> Any:
+    def materialize_assets(select: str | None = None, source: str | None = None) -> Any:
+        # ``select`` and ``source`` are shown as the run's parameters; the plan and the
+        # run parameters this flow was built with are what it runs.
         started = time.perf_counter()
         load_datetime = datetime.now(UTC).replace(microsecond=0)
+        run_id = flow_run.get_id()
         ledger = RunLedger(book or StateBook(plan.graph, io_managers, run_params))
+
+        def context_for(spec: AssetSpec) -> AssetContext:
+            return AssetContext(
+                spec=spec,
+                io_manager=_io_manager_for(spec, io_managers),
+                load_datetime=load_datetime,
+                params=run_params,
+                run_id=run_id,
+            )
+
+        review = RunReview(plan, io_managers, context_for)
+        review.start()
         futures: dict[str, Any] = {}
         for spec in plan.selected:
-            task = _asset_task(spec, plan, io_managers, recorder, ledger, run_params, load_datetime)
+            task = _asset_task(spec, plan, io_managers, recorder, ledger, review, context_for)
             upstream = [futures[dep] for dep in spec.deps if dep in futures]
             futures[spec.key] = task.submit(wait_for=upstream)
         wait(list(futures.values()))
         report.outcomes = _skipped_outcomes(plan, recorder)
         ledger.annotate(report.outcomes)
-        report.flow_run_id = flow_run.get_id()
+        report.flow_run_id = run_id
         report.seconds = time.perf_counter() - started
-        publish_lineage_artifact(plan, report)
+        review.finish()
+        report.lineage_artifact_id = str(publish_lineage_artifact(plan, report, review.links))
         if report.ok:
             return Completed(message=report.summary())
         failed = ", ".join(o.key for o in report.by_status("failed"))
@@ -359,7 +372,7 @@ def materialize(
     )
     if flow_run_name:
         flow = flow.with_options(flow_run_name=flow_run_name)
-    state = flow(return_state=True)
+    state = flow(select=plan.selection, source=(params or {}).get("source"), return_state=True)
     run_report = report()
     if plan.selected and not run_report.outcomes:
         raise RuntimeError(f"the flow run ended {state.name} before any asset ran: {state.message}")

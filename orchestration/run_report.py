@@ -64,6 +64,7 @@ class RunReport:
 
     outcomes: list[AssetOutcome]
     flow_run_id: str | None = None
+    lineage_artifact_id: str | None = None
     seconds: float = 0.0
     metadata: dict[str, Any] = field(default_factory=dict)
 

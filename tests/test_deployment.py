@@ -128,8 +128,10 @@ def test_deployment_flow_runs_one_task_per_asset_in_its_own_run(tmp_path, monkey
         )
     assert sorted(t.name for t in task_runs) == ["numbers", "numbers_total"]
     assert subflows == []
-    assert [a.key for a in artifacts] == ["asset-lineage"]
-    assert "| numbers | served.numbers | 5 |" in artifacts[0].data
+    by_key = {a.key: a for a in artifacts}
+    assert sorted(by_key) == ["asset-lineage", "asset-numbers", "asset-numbers-total"]
+    assert "| served.numbers | 5 | 5 |" in by_key["asset-lineage"].data
+    assert by_key["asset-numbers"].task_run_id in {t.id for t in task_runs}
 
 
 @pytest.mark.usefixtures("prefect_server")

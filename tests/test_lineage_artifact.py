@@ -7,6 +7,7 @@ tests/test_lineage_ui.py checks what the UI makes of it.
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 
@@ -14,12 +15,14 @@ from orchestration.artifacts import (
     edges_in,
     lineage_markdown,
     mermaid_block,
-    structure_lines,
+    mermaid_blocks,
 )
+from orchestration.asset_page import PageLinks
 from orchestration.io_manager import MaterializeResult
 from orchestration.lineage import to_mermaid
 from orchestration.resolver import plan_materialization
 from orchestration.run_report import AssetOutcome, RunReport
+from orchestration.ui_lineage import layer_diagrams
 from tests.lineage_location import defs
 
 SELECTION = "key:fact_sales+"
@@ -52,31 +55,53 @@ def plan():
 
 
 def _table_rows(markdown: str) -> dict[str, list[str]]:
+    """Table rows by asset key; the first cell is a link ``[key](href)``, kept as the href."""
     rows = {}
     for line in markdown.splitlines():
-        if line.startswith("| ") and not line.startswith("| asset "):
+        if line.startswith("| ["):
             cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
-            rows[cells[0]] = cells
+            key, href = re.fullmatch(r"\[(\w+)\]\((\S+)\)", cells[0]).groups()
+            rows[key] = [href, *cells[1:]]
     return rows
 
 
-def test_artifact_graph_is_the_lineage_graph_with_run_outcomes(plan):
+def _classes(diagrams: list[str]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for diagram in diagrams:
+        for match in re.finditer(r"^\s+class (\S+) (\S+)$", diagram, re.M):
+            found.setdefault(match.group(2), set()).update(match.group(1).split(","))
+    return found
+
+
+def test_artifact_diagrams_hold_the_lineage_graph_with_run_outcomes(plan):
     report = _report(plan, failing="anomaly_invoice")
+    diagrams = mermaid_blocks(lineage_markdown(plan, report))
+    whole = to_mermaid(plan.graph, [spec.key for spec in plan.selected])
+    assert set().union(*(edges_in(d) for d in diagrams)) == edges_in(whole)
+    classes = _classes(diagrams)
+    assert classes["failed"] == {"anomaly_invoice"}
+    assert classes["skipped"] == {o.key for o in report.by_status("skipped")}
+    assert "data_quality" in classes["skipped"]
+    assert classes["not_selected"] == {spec.key for spec in plan.external}
+
+
+def test_every_selected_asset_heads_exactly_one_layer_diagram(plan):
+    report = _report(plan)
+    markdown = lineage_markdown(plan, report)
     outcomes = {o.key: o.status for o in report.outcomes}
-    keys = [spec.key for spec in plan.selected]
-    assert mermaid_block(lineage_markdown(plan, report)) == to_mermaid(plan.graph, keys, outcomes)
-
-
-def test_artifact_graph_has_the_same_structure_as_the_plain_lineage(plan):
-    artifact = mermaid_block(lineage_markdown(plan, _report(plan, failing="sales_summary")))
-    plain = to_mermaid(plan.graph, [spec.key for spec in plan.selected])
-    assert structure_lines(artifact) == structure_lines(plain)
-    assert artifact != plain  # only the colours differ
+    diagrams = layer_diagrams(plan.graph, [spec.key for spec in plan.selected], outcomes)
+    members = [key for d in diagrams for key in d.keys]
+    assert sorted(members) == sorted(spec.key for spec in plan.selected)
+    blocks = mermaid_blocks(markdown)
+    assert len(blocks) == len(diagrams)
+    for diagram, block in zip(diagrams, blocks, strict=True):
+        assert f"### {diagram.title}" in markdown
+        assert block == diagram.mermaid
 
 
 def test_unselected_upstream_is_drawn_dashed_and_listed_as_not_selected(plan):
     markdown = lineage_markdown(plan, _report(plan))
-    mermaid = mermaid_block(markdown)
+    diagrams = "\n".join(mermaid_blocks(markdown))
     external = {spec.key for spec in plan.external}
     assert external == {
         "sat_invoice",
@@ -87,30 +112,46 @@ def test_unselected_upstream_is_drawn_dashed_and_listed_as_not_selected(plan):
         "dim_customer",
     }
     for key in external:
-        assert any(line.strip().startswith(f"{key} -.-> ") for line in mermaid.splitlines())
-        assert _table_rows(markdown)[key][4] == "not selected"
-    assert re.search(r"classDef not_selected .*stroke-dasharray", mermaid)
+        assert any(line.strip().startswith(f"{key} -.-> ") for line in diagrams.splitlines())
+        assert _table_rows(markdown)[key][5] == "not selected"
+    assert re.search(r"classDef not_selected .*stroke-dasharray", diagrams)
 
 
-def test_table_lists_rows_seconds_status_and_error(plan):
+def test_table_lists_rows_inserted_seconds_status_and_error(plan):
     markdown = lineage_markdown(plan, _report(plan, failing="anomaly_invoice"))
     rows = _table_rows(markdown)
-    assert rows["fact_sales"][1:] == ["marts.Fact_Sales", "1,234", "0.25", "materialized", "-"]
-    assert rows["anomaly_invoice"][2:] == ["-", "0.50", "failed", "boom"]
-    assert rows["data_quality"][3:] == ["-", "skipped", "upstream failed: anomaly_invoice"]
+    assert rows["fact_sales"][1:] == [
+        "marts.Fact_Sales",
+        "1,234",
+        "1,234",
+        "0.25",
+        "materialized",
+        "-",
+    ]
+    assert rows["anomaly_invoice"][2:] == ["-", "-", "0.50", "failed", "boom"]
+    assert rows["data_quality"][4:] == ["-", "skipped", "upstream failed: anomaly_invoice"]
+
+
+def test_each_asset_row_links_to_its_page(plan):
+    version = uuid.uuid4()
+    links = PageLinks(versions={"fact_sales": version})
+    rows = _table_rows(lineage_markdown(plan, _report(plan), links))
+    assert rows["fact_sales"][0] == f"/v2/artifacts/artifact/{version}"
+    # No version known yet: the page's history (its version list).
+    assert rows["sales_summary"][0] == "/v2/artifacts/key/asset-sales-summary"
 
 
 def test_errors_cannot_break_the_table_or_inject_html(plan):
     error = "bad | value\nsecond line <script>alert(1)</script>"
     rows = _table_rows(lineage_markdown(plan, _report(plan, "anomaly_invoice", error)))
-    cell = rows["anomaly_invoice"][5]
+    cell = rows["anomaly_invoice"][6]
     assert cell == "bad \\| value second line &lt;script&gt;alert(1)&lt;/script&gt;"
 
 
 def test_long_errors_are_shortened(plan):
     rows = _table_rows(lineage_markdown(plan, _report(plan, "anomaly_invoice", "x" * 5000)))
-    assert len(rows["anomaly_invoice"][5]) == 300
-    assert rows["anomaly_invoice"][5].endswith("…")
+    assert len(rows["anomaly_invoice"][6]) == 300
+    assert rows["anomaly_invoice"][6].endswith("…")
 
 
 def test_headline_names_the_outcome_and_the_selection(plan):

@@ -14,12 +14,14 @@ exercised against the same server.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,18 +31,16 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from orchestration.artifacts import (
-    LINEAGE_ARTIFACT_KEY,
-    edges_in,
-    mermaid_block,
-    structure_lines,
-)
+from orchestration.artifacts import LINEAGE_ARTIFACT_KEY, edges_in, mermaid_blocks
+from orchestration.definitions import load_definitions
 from orchestration.graph import AssetGraph
 from orchestration.prefect_server import PrefectServer, running_prefect_server
+from orchestration.prefect_ui import asset_page_key
 from orchestration.resolver import MaterializationPlan, RunReport, materialize, plan_materialization
+from orchestration.ui_lineage import layer_diagrams
 from tests.lineage_location import defs as lineage_defs
 from tests.memory_io import MemoryIOManager
-from tests.ui_browser import browser_page, colour_pixels
+from tests.ui_browser import colour_pixels, launched_browser, new_page
 
 REPO = Path(__file__).resolve().parents[1]
 # Tracked docs images are refreshed on request only, so a test run never dirties the tree:
@@ -53,6 +53,8 @@ SCREENSHOTS = (
 SELECTION = "key:psa_online_retails+"
 FAILING = "link_customer_country"
 EVENT_WAIT = 60.0
+#: The smallest lineage label a reviewer can read at 1600x1000 without zooming.
+MIN_LABEL_PX = 10.0
 PIPELINE = (sys.executable, "-m", "orchestration")
 LOCATION = ("--definitions", "tests.lineage_location")
 SERVED = ("--definitions", "tests.serve_location")
@@ -255,22 +257,41 @@ def test_failed_asset_fails_its_task_and_its_descendants_never_start(lineage_run
 # --------------------------------------------------------------------------- artifact
 
 
+def _artifact_rows(markdown: str) -> dict[str, list[str]]:
+    """The artifact's table rows by asset key; the key cell is a link to the asset's page."""
+    rows = {}
+    for line in markdown.splitlines():
+        if line.startswith("| ["):
+            cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+            key, href = re.fullmatch(r"\[(\w+)\]\((\S+)\)", cells[0]).groups()
+            rows[key] = [href, *cells[1:]]
+    return rows
+
+
+def _classes(diagrams: list[str]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for diagram in diagrams:
+        for match in re.finditer(r"^\s+class (\S+) (\S+)$", diagram, re.M):
+            found.setdefault(match.group(2), set()).update(match.group(1).split(","))
+    return found
+
+
 def test_one_lineage_artifact_names_every_asset_and_edge(lineage_run: LineageRun, client):
-    mermaid = mermaid_block(_lineage_markdown(client, lineage_run.flow_run_id))
-    for spec in lineage_run.plan.selected + lineage_run.plan.external:
-        assert re.search(rf"^\s+{spec.key}\[", mermaid, re.M), f"no node for {spec.key}"
-    assert edges_in(mermaid) == lineage_run.expected_lineage_edges()
-    assert "raw_online_retails -.-> psa_online_retails" in mermaid  # unselected: drawn dashed
+    markdown = _lineage_markdown(client, lineage_run.flow_run_id)
+    diagrams = mermaid_blocks(markdown)
+    drawn = {key for d in diagrams for key in re.findall(r"^\s+(\w+)\[", d, re.M)}
+    assert drawn == {spec.key for spec in lineage_run.plan.selected + lineage_run.plan.external}
+    edges = set().union(*(edges_in(d) for d in diagrams))
+    assert edges == lineage_run.expected_lineage_edges()
+    assert ("raw_online_retails", "psa_online_retails") in edges
+    assert "raw_online_retails -.-> psa_online_retails" in markdown  # unselected: dashed
     for group in ("raw", "vault", "marts", "quality", "metrics"):
-        assert f'subgraph layer_{group}["{group}"]' in mermaid
+        assert re.search(rf"^### {group}( \(1 of \d\))?$", markdown, re.M), group
 
 
 def test_lineage_artifact_colours_nodes_by_outcome(lineage_run: LineageRun, client):
-    mermaid = mermaid_block(_lineage_markdown(client, lineage_run.flow_run_id))
-    classes = {
-        m.group(2): set(m.group(1).split(","))
-        for m in re.finditer(r"^\s+class (\S+) (\S+)$", mermaid, re.M)
-    }
+    diagrams = mermaid_blocks(_lineage_markdown(client, lineage_run.flow_run_id))
+    classes = _classes(diagrams)
     assert classes["failed"] == {FAILING}
     assert classes["skipped"] == {"dim_customer", "anomaly_customer_invoices"}
     assert classes["not_selected"] == {"raw_online_retails"}
@@ -278,22 +299,25 @@ def test_lineage_artifact_colours_nodes_by_outcome(lineage_run: LineageRun, clie
 
 
 def test_lineage_artifact_table_has_each_assets_outcome(lineage_run: LineageRun, client):
-    markdown = _lineage_markdown(client, lineage_run.flow_run_id)
-    rows = {
-        cells[0]: cells
-        for line in markdown.splitlines()
-        if line.startswith("| ") and not line.startswith("| asset")
-        for cells in [[c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]]
-    }
+    rows = _artifact_rows(_lineage_markdown(client, lineage_run.flow_run_id))
     assert set(rows) == lineage_run.plan.selected_keys | {"raw_online_retails"}
     assert rows["fact_sales"][1:3] == [lineage_run.graph["fact_sales"].table, "10"]
-    assert rows["fact_sales"][4] == "materialized"
+    assert rows["fact_sales"][5] == "materialized"
     failed = rows[FAILING]
-    assert failed[4] == "failed"
+    assert failed[5] == "failed"
     # The error is shown, escaped so it cannot break the table or inject HTML.
-    assert "source rows \\| contain &lt;bad&gt; values" in failed[5]
-    assert rows["dim_customer"][4:] == ["skipped", f"upstream failed: {FAILING}"]
-    assert rows["raw_online_retails"][4] == "not selected"
+    assert "source rows \\| contain &lt;bad&gt; values" in failed[6]
+    assert rows["dim_customer"][5:] == ["skipped", f"upstream failed: {FAILING}"]
+    assert rows["raw_online_retails"][5] == "not selected"
+
+
+def test_lineage_artifact_links_each_asset_to_this_runs_page(lineage_run: LineageRun, client):
+    rows = _artifact_rows(_lineage_markdown(client, lineage_run.flow_run_id))
+    pages = _asset_pages(client, lineage_run.flow_run_id)
+    for key in lineage_run.plan.selected_keys - _skipped(lineage_run):
+        assert rows[key][0] == f"/v2/artifacts/artifact/{pages[key].id}", key
+    # Skipped assets wrote no page in this run: the link goes to the page's history.
+    assert rows["dim_customer"][0] == "/v2/artifacts/key/asset-dim-customer"
 
 
 def test_pipeline_lineage_mermaid_is_the_artifact_graph(lineage_run: LineageRun, client):
@@ -305,10 +329,92 @@ def test_pipeline_lineage_mermaid_is_the_artifact_graph(lineage_run: LineageRun,
         timeout=120,
         check=True,
     ).stdout
-    artifact = mermaid_block(_lineage_markdown(client, lineage_run.flow_run_id))
-    # Same layers, nodes, labels and edges, line for line; only a run has outcome colours.
-    assert structure_lines(printed) == structure_lines(artifact)
-    assert "classDef selected" in printed and "classDef failed" in artifact
+    diagrams = mermaid_blocks(_lineage_markdown(client, lineage_run.flow_run_id))
+    # The same nodes and edges, split into one diagram per layer in the artifact.
+    assert set().union(*(edges_in(d) for d in diagrams)) == edges_in(printed)
+    nodes = {key for d in diagrams for key in re.findall(r"^\s+(\w+)\[", d, re.M)}
+    assert nodes == set(re.findall(r"^\s+(\w+)\[", printed, re.M))
+
+
+# --------------------------------------------------------------------------- run identity
+
+
+def _skipped(run: LineageRun) -> set[str]:
+    return {o.key for o in run.report.by_status("skipped")}
+
+
+def test_flow_run_is_named_after_its_selection_with_parameters_and_tags(
+    lineage_run: LineageRun, client
+):
+    flow_run = client.read_flow_run(lineage_run.flow_run_id)
+    assert flow_run.name == SELECTION
+    assert flow_run.parameters == {"select": SELECTION, "source": None}
+    assert {"assets", f"select:{SELECTION}", "group:vault", "group:metrics"} <= set(flow_run.tags)
+
+
+def test_task_runs_carry_no_tags(lineage_run: LineageRun, client):
+    # A task tag costs a concurrency-slot request per task; the flow run holds the tags.
+    assert all(run.tags == [] for run in lineage_run.task_runs(client))
+
+
+def _task_logs(client: Any, run: LineageRun) -> dict[str, str]:
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    names = {task.id: task.name for task in run.task_runs(client)}
+
+    def read() -> dict[str, str] | None:
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.flow_run_id])),
+            limit=200,
+        )
+        by_task: dict[str, str] = {}
+        for log in logs:
+            if log.task_run_id in names:
+                by_task[names[log.task_run_id]] = by_task.get(names[log.task_run_id], "")
+                by_task[names[log.task_run_id]] += log.message + "\n"
+        return by_task if "validation passed" in by_task.get("fact_sales", "") else None
+
+    return _wait_for(read, EVENT_WAIT, "the task runs' logs")
+
+
+def test_each_task_logs_its_body_rows_validation_and_outcome(lineage_run: LineageRun, client):
+    logs = _task_logs(client, lineage_run)
+    fact = logs["fact_sales"]
+    assert "fact_sales -> marts.Fact_Sales, Python: tests.lineage_location" in fact
+    assert "validation passed against FrameSchema" in fact
+    assert "10 rows in marts.Fact_Sales, 10 inserted by this run" in fact
+    assert f"{FAILING} failed: RuntimeError: {FAILING} cannot be built" in logs[FAILING]
+
+
+# --------------------------------------------------------------------------- asset pages
+
+
+def _asset_pages(client: Any, flow_run_id: uuid.UUID) -> dict[str, Any]:
+    """This run's asset page versions by asset key."""
+    pages = {}
+    for artifact in _lineage_artifacts(client, flow_run_id):
+        if artifact.key and artifact.key.startswith("asset-") and artifact.key != "asset-lineage":
+            pages[artifact.key.removeprefix("asset-").replace("-", "_")] = artifact
+    return pages
+
+
+def test_every_materialization_writes_a_version_of_its_asset_page(lineage_run, client):
+    pages = _asset_pages(client, lineage_run.flow_run_id)
+    assert set(pages) == lineage_run.plan.selected_keys - _skipped(lineage_run)
+    assert pages["fact_sales"].key == "asset-fact-sales"
+    assert pages["fact_sales"].task_run_id is not None  # shown on the asset's task run too
+    failed = pages[FAILING].data
+    assert "## Last materialization: failed" in failed
+    assert f"RuntimeError: {FAILING} cannot be built: source rows | contain <bad> values" in failed
+
+
+def test_asset_pages_link_to_their_neighbours_pages_of_this_run(lineage_run, client):
+    pages = _asset_pages(client, lineage_run.flow_run_id)
+    fact = pages["fact_sales"].data
+    for neighbour in ("sat_invoice", "anomaly_invoice", "data_quality"):
+        assert f"[{neighbour}](/v2/artifacts/artifact/{pages[neighbour].id})" in fact
+    run_link = f"[{SELECTION}](/v2/runs/flow-run/{lineage_run.flow_run_id})"
+    assert run_link in fact
 
 
 # --------------------------------------------------------------------------- asset events
@@ -355,94 +461,6 @@ def test_failed_materialization_is_an_event_naming_the_error(lineage_run: Lineag
     assert not skipped & {e.resource.id for e in events}, "skipped assets never materialized"
 
 
-# --------------------------------------------------------------------------- the UI itself
-
-
-def _lineage_artifact_id(client: Any, flow_run_id: uuid.UUID) -> uuid.UUID:
-    (artifact,) = [
-        a for a in _lineage_artifacts(client, flow_run_id) if a.key == LINEAGE_ARTIFACT_KEY
-    ]
-    return artifact.id
-
-
-_MERMAID_NODES_JS = """
-svg => [...svg.querySelectorAll('g.node')].map(n => ({
-  id: n.id, cls: n.getAttribute('class') || '', text: n.textContent || ''
-}))
-"""
-
-
-def _rendered_nodes(page: Any) -> dict[str, dict[str, str]]:
-    """Mermaid's rendered nodes by asset key (node ids look like ``...flowchart-<key>-<n>``)."""
-    svg = page.locator('svg[id^="mermaid"]').first
-    svg.wait_for(state="visible")
-    nodes = {}
-    for node in svg.evaluate(_MERMAID_NODES_JS):
-        match = re.search(r"flowchart-(\w+?)-\d+$", node["id"])
-        if match:
-            nodes[match.group(1)] = node
-    return nodes
-
-
-def _assert_lineage_svg(page: Any, run: LineageRun) -> None:
-    nodes = _rendered_nodes(page)
-    drawn = {spec.key for spec in run.plan.selected + run.plan.external}
-    assert set(nodes) == drawn
-    for key in drawn:
-        assert key in nodes[key]["text"] and run.graph[key].table in nodes[key]["text"]
-    assert "failed" in nodes[FAILING]["cls"].split()
-    assert "not_selected" in nodes["raw_online_retails"]["cls"].split()
-    edges = page.locator('svg[id^="mermaid"] .edgePaths path').count()
-    assert edges == len(run.expected_lineage_edges())
-    assert page.get_by_text("Failed to render mermaid diagram").count() == 0
-
-
-def test_ui_artifact_page_renders_the_lineage_as_svg(lineage_run: LineageRun, client, ui_server):
-    artifact_id = _lineage_artifact_id(client, lineage_run.flow_run_id)
-    with browser_page(width=1440, height=1450, scale=1.5) as page:
-        page.goto(f"{ui_server.ui_url}/artifacts/artifact/{artifact_id}")
-        _assert_lineage_svg(page, lineage_run)
-        page.get_by_role("columnheader", name="error").wait_for()
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=SCREENSHOTS / "lineage-artifact.png")
-        page.locator('svg[id^="mermaid"]').first.screenshot(
-            path=SCREENSHOTS / "lineage-diagram.png"
-        )
-
-
-def test_ui_flow_run_page_draws_the_run_graph_and_links_the_lineage(
-    lineage_run: LineageRun, client, ui_server
-):
-    with browser_page(width=1440, height=900) as page:
-        page.goto(f"{ui_server.ui_url}/runs/flow-run/{lineage_run.flow_run_id}")
-        canvas = page.locator("canvas").first
-        canvas.wait_for(state="visible")
-        # Lay the graph out by dependency (not by time), the way a lineage reviewer reads it.
-        page.locator("button:has(svg.lucide-cog)").last.click()
-        page.locator("#dependency_nearest-parent").check()
-        page.keyboard.press("Escape")
-        page.locator("button:has(svg.lucide-expand)").first.click()  # full screen graph
-        page.wait_for_timeout(2500)  # the WebGL graph animates into its new layout
-        colours = colour_pixels(page, canvas.screenshot())
-        assert colours["green"] > 200, f"no completed task nodes drawn: {colours}"
-        assert colours["red"] > 20, f"the failed task is not drawn in red: {colours}"
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=SCREENSHOTS / "flow-run-graph.png")
-        page.keyboard.press("Escape")
-
-        page.get_by_role("tab", name="Task Runs").click()
-        page.get_by_text(f"{len(lineage_run.plan.selected)} Task runs", exact=True).first.wait_for()
-        search = page.get_by_placeholder("Search by run name")
-        for key in ("psa_online_retails", FAILING, "latest_sales_volume"):
-            search.fill(key)
-            page.get_by_text(key, exact=True).first.wait_for()
-
-        page.get_by_role("tab", name="Artifacts").click()
-        page.get_by_text(LINEAGE_ARTIFACT_KEY, exact=True).first.click()
-        page.wait_for_url(re.compile(r".*/artifacts/artifact/.*"))
-        _assert_lineage_svg(page, lineage_run)
-
-
 # --------------------------------------------------------------------------- schedule
 
 
@@ -484,9 +502,15 @@ def _assert_deployment_run_materialized(client: Any, flow_run: Any, rows: int) -
     assert flow_run.state.is_completed(), flow_run.state
     names = sorted(run.name for run in _task_runs(client, flow_run.id, expected=2))
     assert names == ["numbers", "numbers_total"]  # one task per asset, in this run
-    keys = [a.key for a in _lineage_artifacts(client, flow_run.id)]
-    assert keys == [LINEAGE_ARTIFACT_KEY]
-    assert f"| numbers | served.numbers | {rows} |" in _lineage_markdown(client, flow_run.id)
+    keys = sorted(a.key for a in _lineage_artifacts(client, flow_run.id))
+    assert keys == sorted(["asset-numbers", "asset-numbers-total", LINEAGE_ARTIFACT_KEY])
+    (row,) = [
+        r
+        for k, r in _artifact_rows(_lineage_markdown(client, flow_run.id)).items()
+        if k == "numbers"
+    ]
+    assert row[1:3] == ["served.numbers", f"{rows:,}"]
+    assert flow_run.name == "all assets" and flow_run.parameters["source"] is not None
 
 
 def test_pipeline_serve_schedules_daily_and_runs_with_its_parameters(
@@ -571,3 +595,217 @@ def test_prefect_yaml_deploys_to_a_work_pool_whose_worker_runs_it(
         _assert_deployment_run_materialized(client, finished, rows=4)
     finally:
         _stop(worker)
+
+
+# --------------------------------------------------------------------------- the UI itself
+#
+# The shipped pipeline, materialized by `pipeline materialize` as a user runs it, opened at
+# the URLs it printed, in one browser for the module, at 1600x1000 (the docs' screenshots).
+# Last in the module: no Prefect client is used while the browser's event loop runs.
+
+
+@dataclass(frozen=True)
+class ShippedRun:
+    """A `pipeline materialize` of the shipped pipeline against the UI server."""
+
+    output: str
+    flow_run_url: str
+    lineage_url: str
+    selected: tuple[str, ...]
+
+
+@pytest.fixture(scope="module")
+def shipped_run(ui_server: PrefectServer, tmp_path_factory: pytest.TempPathFactory) -> ShippedRun:
+    home = tmp_path_factory.mktemp("shipped-run")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(
+        PREFECT_API_URL=ui_server.api_url,
+        PREFECT_HOME=str(home / "prefect-home"),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        WAREHOUSE_URL=f"chdb://{home / 'warehouse'}",
+    )
+    env.pop("PUSHGATEWAY_URL", None)
+    result = subprocess.run(
+        [*PIPELINE, "materialize", "--source", "synthetic:3000"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    urls = dict(re.findall(r"^(Flow run|Lineage):\s+(\S+)$", result.stdout, re.M))
+    assert set(urls) == {"Flow run", "Lineage"}, result.stdout
+    selected = tuple(spec.key for spec in load_definitions("assets").graph())
+    return ShippedRun(result.stdout, urls["Flow run"], urls["Lineage"], selected)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with launched_browser() as launched:
+        yield launched
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    page = new_page(browser, width=1600, height=1000)
+    yield page
+    page.context.close()
+
+
+_DIAGRAMS_JS = """
+() => [...document.querySelectorAll('svg[id^="mermaid"]')].map(svg => {
+  const box = svg.getBoundingClientRect();
+  const scale = box.width / svg.viewBox.baseVal.width;
+  return [...svg.querySelectorAll('g.node')].map(node => {
+    const label = node.querySelector('.nodeLabel') || node.querySelector('text');
+    return {
+      id: node.id,
+      cls: node.getAttribute('class') || '',
+      text: (label && label.textContent) || '',
+      px: parseFloat(getComputedStyle(label).fontSize) * scale,
+      height: label.getBoundingClientRect().height,
+    };
+  });
+})
+"""
+
+
+_ALL_DRAWN_JS = """
+n => {
+  const svgs = [...document.querySelectorAll('svg[id^="mermaid"]')];
+  const drawn = s => s.viewBox.baseVal.width > 0 && s.querySelector('g.node');
+  return svgs.length === n && svgs.every(drawn);
+}
+"""
+
+
+def _rendered_diagrams(page: Any, expected: int) -> list[dict[str, dict[str, Any]]]:
+    """Each rendered Mermaid diagram's nodes by asset key, once exactly ``expected`` are drawn.
+
+    A label's rendered size is its computed font size times the diagram's scale (the UI
+    shrinks a diagram wider than its column as a whole).
+    """
+    page.wait_for_function(_ALL_DRAWN_JS, arg=expected)
+    assert page.get_by_text("Failed to render mermaid diagram").count() == 0
+    diagrams = []
+    for nodes in page.evaluate(_DIAGRAMS_JS):
+        by_key = {}
+        for node in nodes:
+            match = re.search(r"flowchart-(\w+?)-\d+$", node["id"])
+            if match:
+                by_key[match.group(1)] = node
+        diagrams.append(by_key)
+    return diagrams
+
+
+def _assert_readable(diagrams: list[dict[str, dict[str, Any]]]) -> None:
+    sizes = {key: node["px"] for nodes in diagrams for key, node in nodes.items()}
+    small = {key: round(px, 1) for key, px in sizes.items() if px < MIN_LABEL_PX}
+    assert not small, f"labels rendered under {MIN_LABEL_PX} CSS px at 1600x1000: {small}"
+    assert all(node["height"] > 0 for nodes in diagrams for node in nodes.values())
+
+
+def _screenshot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / name, full_page=True)
+
+
+def test_ui_lineage_url_printed_by_the_cli_shows_readable_diagrams(shipped_run, page):
+    assert "/v2/artifacts/artifact/" in shipped_run.lineage_url
+    page.goto(shipped_run.lineage_url)
+    graph = load_definitions("assets").graph()
+    diagrams = _rendered_diagrams(page, len(layer_diagrams(graph, shipped_run.selected)))
+    drawn = {key for nodes in diagrams for key in nodes}
+    assert drawn == set(shipped_run.selected)
+    _assert_readable(diagrams)
+    page.get_by_role("columnheader", name="inserted").wait_for()
+    for key in shipped_run.selected:  # every row links to the asset's page
+        href = page.get_by_role("link", name=key, exact=True).get_attribute("href")
+        assert href and href.startswith("/v2/artifacts/artifact/"), key
+    _screenshot(page, "lineage-artifact.png")
+
+
+def test_ui_asset_page_links_through_to_upstream_pages(shipped_run, page):
+    graph = load_definitions("assets").graph()
+    page.goto(shipped_run.lineage_url)
+    page.get_by_role("link", name="fact_sales", exact=True).click()
+    page.wait_for_url(re.compile(r".*/v2/artifacts/artifact/.*"))
+    page.get_by_role("heading", name="fact_sales", exact=True).wait_for()
+    assert page.get_by_text("asset-fact-sales").count() > 0
+    (nodes,) = _rendered_diagrams(page, 1)
+    related = graph.ancestors("fact_sales") | graph.dag.reachable("fact_sales", upstream=False)
+    assert set(nodes) == related | {"fact_sales"}
+    assert "focus" in nodes["fact_sales"]["cls"].split()
+    _assert_readable([nodes])
+    for text in ("Last materialization: materialized", "total_amount", "SELECT"):
+        assert page.get_by_text(text).count() > 0, text
+    assert page.get_by_text("vault.sat_invoice.TotalAmount", exact=True).count() > 0
+    _screenshot(page, "asset-page.png")
+
+    page.get_by_role("link", name="sat_invoice", exact=True).first.click()
+    page.get_by_role("heading", name="sat_invoice", exact=True).wait_for()
+    assert page.get_by_text("asset-sat-invoice").count() > 0
+    page.get_by_role("link", name="fact_sales", exact=True).first.wait_for()  # its downstream
+
+
+def _page_id(server: PrefectServer, run: LineageRun, key: str) -> str:
+    """The id of ``key``'s page written by ``run``, read over plain HTTP.
+
+    Not with the Prefect client: while Playwright's event loop runs in this thread,
+    Prefect's sync client cannot drain its background senders.
+    """
+    query = {
+        "artifacts": {
+            "flow_run_id": {"any_": [str(run.flow_run_id)]},
+            "key": {"any_": [asset_page_key(key)]},
+        }
+    }
+    request = urllib.request.Request(
+        f"{server.api_url}/artifacts/filter",
+        data=json.dumps(query).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        (artifact,) = json.load(response)
+    return artifact["id"]
+
+
+def test_ui_failed_assets_page_shows_its_error(lineage_run: LineageRun, ui_server, page):
+    page.goto(f"{ui_server.ui_url}/artifacts/artifact/{_page_id(ui_server, lineage_run, FAILING)}")
+    page.get_by_role("heading", name="Last materialization: failed").wait_for()
+    page.get_by_text(f"{FAILING} cannot be built", exact=False).first.wait_for()
+
+
+def test_ui_flow_run_url_printed_by_the_cli_is_named_and_draws_the_run_graph(shipped_run, page):
+    page.goto(shipped_run.flow_run_url)
+    page.get_by_text("all assets", exact=True).first.wait_for()
+    canvas = page.locator("canvas").first
+    canvas.wait_for(state="visible")
+    # Lay the graph out by dependency (not by time), the way a lineage reviewer reads it.
+    page.locator("button:has(svg.lucide-cog)").last.click()
+    page.locator("#dependency_nearest-parent").check()
+    page.keyboard.press("Escape")
+    page.wait_for_timeout(2500)  # the WebGL graph animates into its new layout
+    colours = colour_pixels(page, canvas.screenshot())
+    assert colours["green"] > 200, f"no completed task nodes drawn: {colours}"
+    _screenshot(page, "flow-run-graph.png")
+
+    page.get_by_role("tab", name="Artifacts").click()
+    page.get_by_text(LINEAGE_ARTIFACT_KEY, exact=True).first.click()
+    page.wait_for_url(re.compile(r".*/artifacts/artifact/.*"))
+    graph = load_definitions("assets").graph()
+    diagrams = _rendered_diagrams(page, len(layer_diagrams(graph, shipped_run.selected)))
+    assert {key for nodes in diagrams for key in nodes} == set(shipped_run.selected)
+
+
+def test_ui_failed_task_is_drawn_red_in_the_run_graph(lineage_run: LineageRun, ui_server, page):
+    page.goto(f"{ui_server.ui_url}/runs/flow-run/{lineage_run.flow_run_id}")
+    canvas = page.locator("canvas").first
+    canvas.wait_for(state="visible")
+    page.wait_for_timeout(2500)
+    colours = colour_pixels(page, canvas.screenshot())
+    assert colours["red"] > 20, f"the failed task is not drawn in red: {colours}"
+    page.get_by_role("tab", name="Task Runs").click()
+    page.get_by_text(f"{len(lineage_run.plan.selected)} Task runs", exact=True).first.wait_for()

@@ -57,8 +57,8 @@ def require_browser() -> str:
 
 
 @contextlib.contextmanager
-def browser_page(width: int = 1440, height: int = 1000, scale: float = 1.0) -> Iterator[Any]:
-    """A fresh page in headless chromium (light theme, fixed viewport for stable screenshots)."""
+def launched_browser() -> Iterator[Any]:
+    """Headless chromium for a whole test session (a launch costs a second or two)."""
     from playwright.sync_api import sync_playwright
 
     executable = require_browser()
@@ -67,16 +67,28 @@ def browser_page(width: int = 1440, height: int = 1000, scale: float = 1.0) -> I
             executable_path=executable, args=CHROMIUM_ARGS, headless=True
         )
         try:
-            context = browser.new_context(
-                viewport={"width": width, "height": height},
-                device_scale_factor=scale,
-                color_scheme="light",
-            )
-            page = context.new_page()
-            page.set_default_timeout(60_000)
-            yield page
+            yield browser
         finally:
             browser.close()
+
+
+def new_page(browser: Any, width: int = 1600, height: int = 1000, scale: float = 1.0) -> Any:
+    """A page in its own context (light theme, fixed viewport for stable screenshots)."""
+    context = browser.new_context(
+        viewport={"width": width, "height": height},
+        device_scale_factor=scale,
+        color_scheme="light",
+    )
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    return page
+
+
+@contextlib.contextmanager
+def browser_page(width: int = 1440, height: int = 1000, scale: float = 1.0) -> Iterator[Any]:
+    """A fresh page in a browser of its own."""
+    with launched_browser() as browser:
+        yield new_page(browser, width, height, scale)
 
 
 _COLOUR_COUNT_JS = """

@@ -1,0 +1,260 @@
+"""An asset's page in the Prefect UI: a markdown artifact keyed ``asset-<key>``.
+
+Prefect's OSS UI has no asset catalog, so each materialization (succeeded or failed)
+writes a new version of this artifact: **Artifacts -> asset-fact-sales** is the table's
+page and its version list is the table's history. A page answers the reviewer's
+questions about one table without a terminal: what it is (table, group, owners, kind,
+write mode, columns, SQL), what feeds it and what it feeds (a focused diagram and links
+to the neighbours' pages), how its last materialization went (run, time, rows, seconds,
+status, error, checks) and which upstream columns each of its columns is computed from.
+"""
+
+from __future__ import annotations
+
+import html
+import inspect
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import groupby
+from pathlib import Path
+from uuid import UUID
+
+from orchestration.asset import AssetSpec
+from orchestration.checks import AssetCheckResult, format_example
+from orchestration.graph import AssetGraph
+from orchestration.prefect_ui import (
+    artifact_key_path,
+    artifact_path,
+    asset_page_key,
+    flow_run_path,
+)
+from orchestration.run_report import AssetOutcome
+from orchestration.ui_lineage import distances, focused_mermaid
+
+NOT_DERIVED = "not derived"
+_WRITE_MODES = {
+    "replace": "replace (each materialization swaps in a complete new table)",
+    "insert_new": "insert_new (adds only rows whose key is new; reruns add nothing)",
+}
+
+
+def cell(value: object) -> str:
+    """A markdown table cell: HTML-escaped (the UI renders raw HTML), pipes and newlines safe."""
+    text = html.escape(str(value), quote=False)
+    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ").strip() or "-"
+
+
+def row(*cells: object) -> str:
+    return "| " + " | ".join(cell(c) for c in cells) + " |"
+
+
+def fenced(text: str, language: str) -> list[str]:
+    """A fenced code block that no run of backticks inside ``text`` can close early."""
+    runs = [len(list(group)) for char, group in groupby(text) if char == "`"]
+    fence = "`" * max(3, max(runs, default=0) + 1)
+    return [f"{fence}{language}", text.rstrip("\n"), fence]
+
+
+@dataclass
+class PageLinks:
+    """Where each asset's page is: the newest known version of its artifact.
+
+    A version page (``/v2/artifacts/artifact/<id>``) shows the content; the key page only
+    lists versions, so it is the fallback for assets that have no page yet.
+    """
+
+    versions: dict[str, UUID] = field(default_factory=dict)
+
+    def href(self, key: str) -> str:
+        version = self.versions.get(key)
+        return artifact_path(version) if version else artifact_key_path(asset_page_key(key))
+
+    def link(self, key: str) -> str:
+        """A markdown link to ``key``'s page (keys are identifiers: nothing to escape)."""
+        return f"[{key}]({self.href(key)})"
+
+
+@dataclass(frozen=True)
+class Materialization:
+    """One materialization of one asset, as its page reports it."""
+
+    outcome: AssetOutcome
+    flow_run_id: str | None
+    run_name: str
+    finished: datetime
+
+    @property
+    def rows_inserted(self) -> int | None:
+        """Rows this run wrote: the new rows of an insert-only load, else the whole table."""
+        result = self.outcome.result
+        if result is None:
+            return None
+        return result.inserted_rows if result.inserted_rows is not None else result.rows
+
+
+@dataclass(frozen=True)
+class AssetPage:
+    """Everything one page shows; rendered by :meth:`markdown`, a pure function of it."""
+
+    spec: AssetSpec
+    graph: AssetGraph
+    materialization: Materialization
+    columns: Sequence[tuple[str, str]] = ()
+    column_sources: Mapping[str, Sequence[str]] | None = None
+    column_note: str = NOT_DERIVED
+    sql: str | None = None
+
+    @property
+    def key(self) -> str:
+        return asset_page_key(self.spec.key)
+
+    def description(self) -> str:
+        outcome = self.materialization.outcome
+        return f"{self.spec.key} ({self.spec.table}): {outcome.status}"
+
+    def markdown(self, links: PageLinks) -> str:
+        lines = [f"# {self.spec.key}", ""]
+        if self.spec.description:
+            lines += [cell(self.spec.description), ""]
+        lines += self._about()
+        lines += self._last_materialization()
+        lines += self._checks()
+        lines += self._lineage(links)
+        lines += self._columns()
+        lines += self._body()
+        history = artifact_key_path(self.key)
+        lines += ["", f"[Every materialization of {self.spec.key}]({history}) (newest first)", ""]
+        return "\n".join(lines)
+
+    def _about(self) -> list[str]:
+        spec = self.spec
+        facts = {
+            "table": f"`{spec.table}`",
+            "group": cell(spec.group),
+            "kind": "SQL asset" if spec.kind == "sql" else "Python asset",
+            "write mode": cell(_WRITE_MODES.get(spec.write_mode, spec.write_mode)),
+            "owners": cell(", ".join(spec.owners)),
+            "tags": cell(", ".join(f"{k}={v}" if v else k for k, v in spec.tags.items())),
+            "schema": cell(getattr(spec.schema, "__name__", None) or "-"),
+            **self._state(),
+        }
+        return ["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in facts.items()), ""]
+
+    def _state(self) -> dict[str, str]:
+        """Code version and state after the run, once the run has settled them."""
+        outcome = self.materialization.outcome
+        facts = {}
+        if outcome.code_version:
+            facts["code version"] = f"`{cell(outcome.code_version)}`"
+        if outcome.state:
+            reasons = "; ".join(outcome.reasons)
+            facts["state"] = cell(f"{outcome.state} ({reasons})" if reasons else outcome.state)
+        return facts
+
+    def _last_materialization(self) -> list[str]:
+        m = self.materialization
+        o = m.outcome
+        run = (
+            f"[{cell(m.run_name)}]({flow_run_path(m.flow_run_id)})"
+            if m.flow_run_id
+            else cell(m.run_name)
+        )
+        rows = f"{o.rows:,}" if o.rows is not None else "-"
+        inserted = f"{m.rows_inserted:,}" if m.rows_inserted is not None else "-"
+        lines = [
+            f"## Last materialization: {o.status}",
+            "",
+            "| run | finished (UTC) | rows in table | rows inserted | seconds | status |",
+            "|---|---|--:|--:|--:|---|",
+            f"| {run} | {m.finished:%Y-%m-%d %H:%M:%S} | {rows} | {inserted} "
+            f"| {o.seconds:.2f} | {o.status} |",
+            "",
+        ]
+        if o.error:
+            lines += ["**Error**", "", *fenced(o.error, "text"), ""]
+        return lines
+
+    def _checks(self) -> list[str]:
+        checks = self.materialization.outcome.checks
+        if not checks:
+            return []
+        lines = [
+            "## Checks",
+            "",
+            "| check | severity | status | violations | example / error |",
+            "|---|---|---|--:|---|",
+        ]
+        for c in checks:
+            lines.append(row(c.name, c.severity, c.status, _violations(c), _detail(c)))
+        return [*lines, ""]
+
+    def _lineage(self, links: PageLinks) -> list[str]:
+        up, down = distances(self.graph, self.spec.key)
+        lines = [
+            "## Lineage",
+            "",
+            f"{len(up)} upstream and {len(down)} downstream assets. Left: everything "
+            f"{self.spec.key} is built from; right: everything built from it. Solid arrows "
+            "link direct neighbours; dashed boxes are further away (listed below by steps).",
+            "",
+            *fenced(focused_mermaid(self.graph, self.spec.key), "mermaid"),
+            "",
+            "| direction | steps | assets (each links to its page) |",
+            "|---|--:|---|",
+        ]
+        for direction, steps in (("upstream", up), ("downstream", down)):
+            for n in sorted(set(steps.values())):
+                at = self.graph.topological(k for k, d in steps.items() if d == n)
+                lines.append(f"| {direction} | {n} | {', '.join(links.link(s.key) for s in at)} |")
+        if not up and not down:
+            lines.append("| - | - | no upstream or downstream assets |")
+        return [*lines, ""]
+
+    def _columns(self) -> list[str]:
+        if not self.columns:
+            return []
+        lines = [
+            "## Columns",
+            "",
+            "| column | type | computed from |",
+            "|---|---|---|",
+        ]
+        lines += [row(name, kind, self._sources_of(name)) for name, kind in self.columns]
+        return [*lines, ""]
+
+    def _sources_of(self, column: str) -> str:
+        if self.column_sources is None:
+            return self.column_note
+        if column not in self.column_sources:
+            return NOT_DERIVED
+        found = self.column_sources[column]
+        return ", ".join(found) if found else "no upstream column (a constant or a function)"
+
+    def _body(self) -> list[str]:
+        if self.sql is not None:
+            return ["## SQL", "", *fenced(self.sql.strip(), "sql"), ""]
+        where = python_location(self.spec)
+        return ["## Python", "", f"Computed by `{where}`.", ""] if where else []
+
+
+def python_location(spec: AssetSpec) -> str | None:
+    """``module.function (path:line)`` of a Python asset's body, for pages and logs."""
+    body = spec.body
+    name = f"{getattr(body, '__module__', '?')}.{getattr(body, '__qualname__', '?')}"
+    try:
+        path = Path(inspect.getsourcefile(body) or "")
+        line = inspect.getsourcelines(body)[1]
+    except (OSError, TypeError):
+        return name
+    return f"{name} ({path.name}:{line})"
+
+
+def _violations(check: AssetCheckResult) -> str:
+    return f"{check.violations:,}" if check.violations is not None else "-"
+
+
+def _detail(check: AssetCheckResult) -> str:
+    if check.error:
+        return check.error
+    return format_example(check.examples[0]) if check.examples else ""

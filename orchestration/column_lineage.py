@@ -1,0 +1,218 @@
+"""Column lineage: for each column of an asset, the upstream columns it is computed from.
+
+SQL assets get theirs by parsing their SELECT in the IO manager's dialect
+(``IOManager.column_lineage``; sqlglot with ClickHouse's dialect for the warehouse), with
+the columns of every table it reads taken from the warehouse. Python assets may declare
+theirs (``@asset(column_lineage={...})``); otherwise they say "not derived". Sources are
+``database.table.column``, so a column's whole upstream chain can be followed from table
+to table (:func:`upstream_chain`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from orchestration.asset import AssetSpec
+from orchestration.context import AssetContext
+from orchestration.graph import AssetGraph
+from orchestration.io_manager import IOManager, SqlAnalysisError
+
+NOT_DERIVED = "not derived"
+
+
+@dataclass(frozen=True)
+class AssetColumnLineage:
+    """One asset's column lineage, or why there is none.
+
+    ``columns`` maps each output column to its sorted ``database.table.column`` sources
+    (empty: a constant or a function of nothing upstream); None when not derived.
+    """
+
+    key: str
+    table: str
+    deps: tuple[str, ...]
+    columns: dict[str, tuple[str, ...]] | None
+    origin: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "table": self.table,
+            "deps": list(self.deps),
+            "columns": (
+                {name: list(sources) for name, sources in self.columns.items()}
+                if self.columns is not None
+                else None
+            ),
+            "column_lineage": self.origin,
+        }
+
+
+TableColumns = Callable[[str], Sequence[str]]
+
+
+def asset_sql(spec: AssetSpec, context: AssetContext) -> str | None:
+    """A SQL asset's SELECT as the IO manager will run it; None for a Python asset."""
+    if spec.kind != "sql":
+        return None
+    sql = spec.body(context)
+    if not isinstance(sql, str):
+        raise SqlAnalysisError(f"asset {spec.key!r}: its body returned {type(sql).__name__}")
+    return sql
+
+
+def derive(
+    spec: AssetSpec,
+    io_manager: IOManager,
+    table_columns: TableColumns,
+    context: AssetContext,
+) -> AssetColumnLineage:
+    """``spec``'s column lineage: parsed from its SQL, declared, or not derived (and why)."""
+
+    def result(columns: dict[str, tuple[str, ...]] | None, origin: str) -> AssetColumnLineage:
+        return AssetColumnLineage(spec.key, spec.table, spec.deps, columns, origin)
+
+    if spec.kind != "sql":
+        if spec.column_lineage:
+            declared = {name: tuple(sorted(src)) for name, src in spec.column_lineage.items()}
+            return result(declared, "declared")
+        if not spec.deps:
+            return result(None, f"{NOT_DERIVED}: a Python asset that loads a source")
+        return result(None, f"{NOT_DERIVED}: a Python asset that declares no column lineage")
+    try:
+        sql = asset_sql(spec, context)
+        assert sql is not None
+        reads = io_manager.tables_read(sql)
+        columns_of = {table: list(table_columns(table)) for table in reads.tables}
+        return result(io_manager.column_lineage(sql, columns_of), "parsed from the SQL")
+    except (SqlAnalysisError, NotImplementedError) as exc:
+        return result(None, f"{NOT_DERIVED}: {exc}")
+
+
+class WarehouseColumns:
+    """Column names of warehouse tables, asked once each (``IOManager.describe``)."""
+
+    def __init__(self, graph: AssetGraph, io_managers: Mapping[str, IOManager]) -> None:
+        self._by_table = {spec.table: spec for spec in graph}
+        self._io_managers = io_managers
+        self._known: dict[str, list[str]] = {}
+
+    def __call__(self, table: str) -> list[str]:
+        if table not in self._known:
+            spec = self._by_table.get(table)
+            io_manager = self._io_managers[spec.io_manager if spec else "warehouse"]
+            self._known[table] = [name for name, _ in io_manager.describe(table)]
+        return self._known[table]
+
+
+def derive_all(
+    graph: AssetGraph,
+    keys: Iterable[str],
+    io_managers: Mapping[str, IOManager],
+    params: Mapping[str, Any] | None = None,
+) -> list[AssetColumnLineage]:
+    """Column lineage of ``keys`` in dependency order (for ``pipeline lineage``)."""
+    columns = WarehouseColumns(graph, io_managers)
+    now = datetime.now(UTC).replace(microsecond=0)
+    lineage = []
+    for spec in graph.topological(keys):
+        io_manager = io_managers[spec.io_manager]
+        context = AssetContext(
+            spec=spec, io_manager=io_manager, load_datetime=now, params=params or {}
+        )
+        lineage.append(derive(spec, io_manager, columns, context))
+    return lineage
+
+
+@dataclass
+class BackgroundColumnLineage:
+    """Derives the run's column lineage on one side thread while the assets materialize.
+
+    Parsing is CPU work in Python (0.5 s for the staging table's SELECT of hash
+    expressions), so it runs beside the warehouse work instead of inside each task,
+    where it would lengthen the run's critical path; a task's page waits only for its
+    own asset's result.
+    """
+
+    futures: dict[str, Future[AssetColumnLineage]] = field(default_factory=dict)
+    _pool: ThreadPoolExecutor | None = None
+
+    def start(
+        self,
+        graph: AssetGraph,
+        specs: Sequence[AssetSpec],
+        io_managers: Mapping[str, IOManager],
+        context_for: Callable[[AssetSpec], AssetContext],
+    ) -> None:
+        columns = WarehouseColumns(graph, io_managers)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="column-lineage")
+        for spec in specs:
+            io_manager = io_managers[spec.io_manager]
+            self.futures[spec.key] = self._pool.submit(
+                derive, spec, io_manager, columns, context_for(spec)
+            )
+
+    def result(self, key: str) -> AssetColumnLineage | None:
+        future = self.futures.get(key)
+        return future.result() if future is not None else None
+
+    def stop(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass(frozen=True)
+class ColumnNode:
+    """One column in an upstream chain, with the columns it is computed from."""
+
+    column: str
+    asset: str | None
+    note: str
+    sources: tuple[ColumnNode, ...] = ()
+
+
+def upstream_chain(lineage: Iterable[AssetColumnLineage], column: str) -> ColumnNode:
+    """``database.table.column`` and, recursively, every column it is computed from.
+
+    Raises KeyError naming the column when no asset has it.
+    """
+    by_table = {item.table: item for item in lineage}
+    table, _, name = column.rpartition(".")
+    item = by_table.get(table)
+    if item is None:
+        raise KeyError(f"no asset writes table {table!r} (columns are database.Table.column)")
+    if item.columns is not None and name not in item.columns:
+        raise KeyError(f"table {table} has no column {name!r}; it has {', '.join(item.columns)}")
+    return _node(by_table, column, seen=frozenset())
+
+
+def _node(
+    by_table: Mapping[str, AssetColumnLineage], column: str, seen: frozenset[str]
+) -> ColumnNode:
+    table, _, name = column.rpartition(".")
+    item = by_table.get(table)
+    if item is None:
+        return ColumnNode(column, None, "not produced by an asset")
+    if item.columns is None:
+        return ColumnNode(column, item.key, item.origin)
+    if column in seen:  # an incremental load reads its own table's previous rows
+        return ColumnNode(column, item.key, "its own previous rows")
+    sources = item.columns.get(name, ())
+    if not sources:
+        return ColumnNode(column, item.key, "computed from no upstream column")
+    children = tuple(_node(by_table, source, seen | {column}) for source in sources)
+    return ColumnNode(column, item.key, item.origin, children)
+
+
+def chain_lines(node: ColumnNode, depth: int = 0) -> list[str]:
+    """The chain as an indented tree, one column per line."""
+    asset = f"  [{node.asset}]" if node.asset else ""
+    note = f"  ({node.note})" if not node.sources else ""
+    lines = [f"{'    ' * depth}{'<- ' if depth else ''}{node.column}{asset}{note}"]
+    for child in node.sources:
+        lines += chain_lines(child, depth + 1)
+    return lines

@@ -1,0 +1,65 @@
+"""``pipeline lineage``: the selected assets, the tables they read, and their columns' sources.
+
+``text``, ``mermaid`` and ``dot`` draw the asset graph from the declarations alone.
+``json`` and ``--column`` add column lineage, which needs the columns of the tables each
+SELECT reads, so they open the warehouse (and apply the DDL, as every command does).
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from orchestration.cli_options import (
+    DefinitionsOption,
+    SelectOption,
+    WarehouseOption,
+    load_defs,
+    open_warehouse,
+)
+from orchestration.column_lineage import chain_lines, derive_all, upstream_chain
+from orchestration.lineage import render_lineage
+
+
+class LineageChoice(StrEnum):
+    text = "text"
+    mermaid = "mermaid"
+    dot = "dot"
+    json = "json"
+
+
+def lineage(
+    select: SelectOption = None,
+    fmt: Annotated[LineageChoice, typer.Option("--format", "-f")] = LineageChoice.text,
+    column: Annotated[
+        str | None,
+        typer.Option(
+            "--column",
+            help="A column as database.Table.column: print every upstream column it is "
+            "computed from, down to the sources.",
+        ),
+    ] = None,
+    warehouse: WarehouseOption = None,
+    definitions: DefinitionsOption = None,
+) -> None:
+    """Draw the selected assets and the upstream tables they read; with json, their columns."""
+    defs = load_defs(definitions)
+    graph = defs.graph()
+    keys = [spec.key for spec in graph.select(select)]
+    if column is None and fmt != LineageChoice.json:
+        typer.echo(render_lineage(graph, keys, fmt.value), nl=False)
+        return
+    with open_warehouse(warehouse, defs.ddl_paths) as io_managers:
+        if column is not None:
+            everything = derive_all(graph, [spec.key for spec in graph], io_managers)
+            try:
+                chain = upstream_chain(everything, column)
+            except KeyError as exc:
+                raise typer.BadParameter(exc.args[0], param_hint="--column") from None
+            typer.echo("\n".join(chain_lines(chain)))
+            return
+        lineage_of = derive_all(graph, keys, io_managers)
+    typer.echo(json.dumps([item.as_dict() for item in lineage_of], indent=2))

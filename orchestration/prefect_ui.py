@@ -1,0 +1,80 @@
+"""Addresses of runs and artifacts in the Prefect UI, on the routes that draw Mermaid.
+
+Prefect 3.9's ``prefect server start`` serves two UIs: V1 at the root and V2 under
+``/v2``. Deep links without ``/v2`` (the ones Prefect itself prints) open V1, which shows
+a markdown artifact's Mermaid block as source text; V2 renders it as a diagram. So every
+link we print or write into an artifact is a V2 route. Links inside artifacts are
+root-relative (the page is served by the same UI, whatever host name the reviewer used);
+the CLI prints absolute URLs from Prefect's ``PREFECT_UI_URL`` setting.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+from uuid import UUID
+
+V2_PREFIX = "/v2"
+ASSET_PAGE_PREFIX = "asset-"
+
+
+def asset_page_key(asset_key: str) -> str:
+    """The artifact key of an asset's page: ``fact_sales`` -> ``asset-fact-sales``.
+
+    Prefect artifact keys allow lowercase letters, digits and dashes only.
+    """
+    return ASSET_PAGE_PREFIX + asset_key.replace("_", "-").lower()
+
+
+def configured_ui_url() -> str | None:
+    """The UI's base URL when a Prefect server is configured (``PREFECT_API_URL``), else None.
+
+    Without an API URL the run used a temporary server that is gone after the command,
+    so there is no page to point at.
+    """
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    if not settings.api.url or not settings.ui_url:
+        return None
+    return str(settings.ui_url).rstrip("/")
+
+
+def _base_path() -> str:
+    """The path the UI is served under (``PREFECT_UI_URL``'s path, usually empty)."""
+    url = configured_ui_url()
+    return urlsplit(url).path.rstrip("/") if url else ""
+
+
+def flow_run_path(flow_run_id: str | UUID) -> str:
+    return f"{_base_path()}{V2_PREFIX}/runs/flow-run/{flow_run_id}"
+
+
+def artifact_path(artifact_id: str | UUID) -> str:
+    """One artifact version: its markdown rendered (the asset page, the run lineage)."""
+    return f"{_base_path()}{V2_PREFIX}/artifacts/artifact/{artifact_id}"
+
+
+def artifact_key_path(key: str) -> str:
+    """Every version of a keyed artifact, newest first (a list, not the content)."""
+    return f"{_base_path()}{V2_PREFIX}/artifacts/key/{key}"
+
+
+def absolute(path: str) -> str | None:
+    """``path`` (as returned above) as a full URL, or None without a configured server."""
+    url = configured_ui_url()
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def run_urls(flow_run_id: str | None, lineage_artifact_id: str | None) -> dict[str, str]:
+    """Full V2 URLs of a run and its lineage artifact; empty without a configured server."""
+    urls: dict[str, str] = {}
+    if configured_ui_url() is None:
+        return urls
+    if flow_run_id:
+        urls["flow_run"] = absolute(flow_run_path(flow_run_id)) or ""
+    if lineage_artifact_id:
+        urls["lineage"] = absolute(artifact_path(lineage_artifact_id)) or ""
+    return urls

@@ -1,0 +1,229 @@
+"""What a run leaves for a reviewer in the Prefect UI, besides its run graph.
+
+* the flow run says what it materializes: named after the selection (``fact_sales+``,
+  ``all assets``), with ``select``/``source`` parameters and tags for the selection;
+* each asset's task logs its SQL (or Python body and source), rows, validation and
+  checks, so a task-run page tells what happened without opening Raw JSON;
+* each materialization writes a version of the asset's page (``asset-<key>``);
+* the run's ``asset-lineage`` artifact links every asset row to its page.
+
+Tags go on the flow run only. A task tag makes Prefect's task engine acquire a
+concurrency slot for it (two API calls per task, see ``bench/tag_cost.py``); the flow
+run's tags cost one update per run.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from orchestration.asset import AssetSpec
+from orchestration.asset_page import AssetPage, Materialization, PageLinks, python_location
+from orchestration.column_lineage import BackgroundColumnLineage
+from orchestration.context import AssetContext
+from orchestration.io_manager import IOManager
+from orchestration.prefect_ui import asset_page_key
+from orchestration.run_report import AssetOutcome, MaterializationPlan
+
+ALL_ASSETS = "all assets"
+_SQL_LOG_CHARS = 20_000
+
+
+def run_name(selection: str | None) -> str:
+    """A flow run's name: what it materializes."""
+    return selection.strip() if selection and selection.strip() else ALL_ASSETS
+
+
+def run_name_from_parameters() -> str:
+    """``flow_run_name`` callable: the name from the run's ``select`` parameter."""
+    from prefect.runtime import flow_run
+
+    return run_name(flow_run.parameters.get("select"))
+
+
+def run_tags(plan: MaterializationPlan) -> list[str]:
+    """Tags that let the Runs list filter by what a run materialized."""
+    groups = sorted({spec.group for spec in plan.selected})
+    return ["assets", f"select:{run_name(plan.selection)}", *(f"group:{g}" for g in groups)]
+
+
+class RunReview:
+    """Asset pages, task logs and page links of one run; safe to call from task threads."""
+
+    def __init__(
+        self,
+        plan: MaterializationPlan,
+        io_managers: Mapping[str, IOManager],
+        context_for: Callable[[AssetSpec], AssetContext],
+    ) -> None:
+        self.plan = plan
+        self.io_managers = io_managers
+        self.links = PageLinks()
+        self._context_for = context_for
+        self._lock = threading.Lock()
+        self._pages: dict[str, tuple[UUID, AssetPage]] = {}
+        self._columns = BackgroundColumnLineage()
+
+    # --------------------------------------------------------------------- run level
+
+    def start(self) -> None:
+        """Tag the flow run, find the newest existing pages, start column lineage."""
+        from prefect import get_client
+        from prefect.client.schemas.filters import (
+            ArtifactCollectionFilter,
+            ArtifactCollectionFilterKey,
+        )
+        from prefect.runtime import flow_run
+
+        self._columns.start(
+            self.plan.graph, self.plan.selected, self.io_managers, self._context_for
+        )
+        keys = {asset_page_key(spec.key): spec.key for spec in self.plan.graph}
+        with get_client(sync_client=True) as client:
+            tags = sorted(set(flow_run.tags) | set(run_tags(self.plan)))
+            client.update_flow_run(UUID(flow_run.get_id()), tags=tags)
+            latest = client.read_latest_artifacts(
+                artifact_filter=ArtifactCollectionFilter(
+                    key=ArtifactCollectionFilterKey(any_=list(keys))
+                )
+            )
+        with self._lock:
+            for collection in latest:
+                self.links.versions[keys[collection.key]] = collection.latest_id
+
+    def finish(self) -> None:
+        """Rewrite this run's pages now that the whole run is known.
+
+        A page is first written when its asset finishes: before its downstream assets
+        have written theirs, and before the run's code versions and states are settled
+        (``RunLedger.annotate`` fills them into the same outcomes). Now links go to this
+        run's versions of the neighbours, and each page shows its asset's state.
+        """
+        from prefect import get_client
+        from prefect.client.schemas.actions import ArtifactUpdate
+
+        self._columns.stop()
+        if not self._pages:
+            return
+        with get_client(sync_client=True) as client:
+            for artifact_id, page in self._pages.values():
+                markdown = page.markdown(self.links)
+                client.update_artifact(artifact_id, ArtifactUpdate(data=markdown))
+
+    # --------------------------------------------------------------------- asset level
+
+    def sql_of(self, spec: AssetSpec, context: AssetContext) -> str | None:
+        """A SQL asset's SELECT for the log and the page.
+
+        Rendering it here is a second call of the body, cheap and without side effects;
+        should the body fail, the materialization fails on the same error and says so.
+        """
+        if spec.kind != "sql":
+            return None
+        try:
+            return str(spec.body(context))
+        except Exception as exc:
+            return f"-- the SQL could not be rendered: {type(exc).__name__}: {exc}"
+
+    def log_start(self, spec: AssetSpec, sql: str | None, params: Mapping[str, Any]) -> None:
+        logger = _task_logger()
+        if sql is not None:
+            text = sql if len(sql) <= _SQL_LOG_CHARS else sql[:_SQL_LOG_CHARS] + "\n-- (cut)"
+            logger.info("%s -> %s, SQL:\n%s", spec.key, spec.table, text.strip())
+        else:
+            source = params.get("source")
+            logger.info(
+                "%s -> %s, Python: %s%s",
+                spec.key,
+                spec.table,
+                python_location(spec),
+                f"; source: {source}" if source else "",
+            )
+
+    def asset_finished(self, spec: AssetSpec, outcome: AssetOutcome, sql: str | None) -> None:
+        """Log the outcome on the task run and write this materialization's page."""
+        _log_outcome(spec, outcome)
+        lineage = self._columns.result(spec.key)
+        page = AssetPage(
+            spec=spec,
+            graph=self.plan.graph,
+            materialization=Materialization(
+                outcome=outcome,
+                flow_run_id=_current_flow_run_id(),
+                run_name=run_name(self.plan.selection),
+                finished=datetime.now(UTC),
+            ),
+            columns=self._columns_of(spec),
+            column_sources=lineage.columns if lineage else None,
+            column_note=lineage.origin if lineage else "not derived",
+            sql=sql,
+        )
+        self.publish(page)
+
+    def publish(self, page: AssetPage) -> UUID:
+        from prefect.artifacts import create_markdown_artifact
+
+        with self._lock:
+            markdown = page.markdown(self.links)
+        artifact_id = create_markdown_artifact(
+            markdown=markdown, key=page.key, description=page.description()
+        )
+        with self._lock:
+            self.links.versions[page.spec.key] = artifact_id
+            self._pages[page.spec.key] = (artifact_id, page)
+        return artifact_id
+
+    def _columns_of(self, spec: AssetSpec) -> list[tuple[str, str]]:
+        """The table's columns and types from the warehouse, else from the schema."""
+        try:
+            return self.io_managers[spec.io_manager].describe(spec.table)
+        except NotImplementedError:
+            return _schema_columns(spec)
+
+
+def _schema_columns(spec: AssetSpec) -> list[tuple[str, str]]:
+    if spec.schema is None or not hasattr(spec.schema, "to_schema"):
+        return []
+    columns = spec.schema.to_schema().columns
+    return [(name, str(column.dtype)) for name, column in columns.items()]
+
+
+def _current_flow_run_id() -> str | None:
+    from prefect.runtime import flow_run
+
+    return flow_run.get_id()
+
+
+def _task_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    from prefect.logging import get_run_logger
+
+    return get_run_logger()
+
+
+def _log_outcome(spec: AssetSpec, outcome: AssetOutcome) -> None:
+    logger = _task_logger()
+    result = outcome.result
+    if result is not None:
+        inserted = result.inserted_rows if result.inserted_rows is not None else result.rows
+        validation = result.metadata.get("validation_seconds")
+        schema = getattr(spec.schema, "__name__", None)
+        logger.info(
+            "validation passed%s%s; %s rows in %s, %s inserted by this run, %.2f s",
+            f" against {schema}" if schema else "",
+            f" in {validation:.3f} s" if isinstance(validation, int | float) else "",
+            f"{result.rows:,}",
+            spec.table,
+            f"{inserted:,}",
+            outcome.seconds,
+        )
+    for check in outcome.checks:
+        level = logging.INFO if check.passed else logging.WARNING
+        if check.blocking:
+            level = logging.ERROR
+        logger.log(level, "%s", check.summary())
+    if outcome.status == "failed" and outcome.error:
+        logger.error("%s failed: %s", spec.key, outcome.error)

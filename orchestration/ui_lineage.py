@@ -1,0 +1,153 @@
+"""Lineage diagrams sized for the Prefect UI, where a Mermaid diagram is shrunk to fit.
+
+Prefect 3.9's V2 UI draws a markdown artifact's Mermaid at most ~660 px wide at a
+1600x1000 window, scaling a wider diagram down as a whole. A label stays at least 10 CSS
+px only if the diagram is about three node columns wide (measured: the marts layer of the
+shipped pipeline, inputs -> dimensions -> facts, renders its 22 px labels at 12 px; the
+27-asset graph in one diagram rendered them at 3 px). So diagrams here run left to right
+with at most three ranks, and height - which the page scrolls - takes the rest:
+
+* :func:`focused_mermaid` - one asset's page: every ancestor in the left column, the
+  asset, every descendant in the right column. Edges from the direct upstream and to the
+  direct downstream are drawn; farther assets are placed in their column by invisible
+  links and drawn dashed (the page lists them by distance, with links);
+* :func:`layer_diagrams` - a run: one diagram per layer (split when a layer is more
+  than two ranks deep), each with the assets it reads from outside as its first column.
+  Together they hold every node and edge of :func:`orchestration.lineage.to_mermaid`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from orchestration.graph import AssetGraph
+from orchestration.lineage import NOT_SELECTED, SELECTED, node_statuses, status_class_lines
+
+#: Larger text than the UI's 14 px: node boxes grow with it, the spacing between them does
+#: not, so more of the (scaled) width is label. The UI ignores flowchart spacing settings.
+MERMAID_CONFIG = '%%{init: {"themeVariables": {"fontSize": "22px"}}}%%'
+#: Ranks of a layer drawn in one diagram, besides the column of assets it reads.
+MAX_RANKS = 2
+
+FOCUS = "focus"
+DIRECT = "direct"
+FURTHER = "further"
+_FOCUS_STYLES = {
+    FOCUS: "fill:#dbe9ff,stroke:#1f5fbf,stroke-width:3px,color:#1b1f24,font-weight:bold",
+    DIRECT: "fill:#ffffff,stroke:#57606a,color:#1b1f24",
+    FURTHER: "fill:#f6f8fa,stroke:#8a8a8a,color:#1b1f24,stroke-dasharray:5 4",
+}
+
+
+def _steps(neighbours: Callable[[str], Iterable[str]], key: str) -> dict[str, int]:
+    """Fewest steps from ``key`` to every asset reachable through ``neighbours``."""
+    steps: dict[str, int] = {}
+    frontier = [key]
+    depth = 0
+    while frontier:
+        depth += 1
+        frontier = [n for k in frontier for n in neighbours(k) if n not in steps and n != key]
+        for n in frontier:
+            steps.setdefault(n, depth)
+        frontier = list(dict.fromkeys(frontier))
+    return steps
+
+
+def distances(graph: AssetGraph, key: str) -> tuple[dict[str, int], dict[str, int]]:
+    """Fewest steps from each ancestor to ``key`` and from ``key`` to each descendant."""
+    return _steps(graph.dag.predecessors, key), _steps(graph.dag.successors, key)
+
+
+def _ordered(graph: AssetGraph, steps: Mapping[str, int]) -> list[str]:
+    """Nearest first, then in dependency order."""
+    order = {spec.key: i for i, spec in enumerate(graph.topological(steps))}
+    return sorted(steps, key=lambda k: (steps[k], order[k]))
+
+
+def focused_mermaid(graph: AssetGraph, key: str) -> str:
+    """``key`` between all of its ancestors (left) and descendants (right), highlighted."""
+    up, down = distances(graph, key)
+    lines = ["flowchart LR", f'  {key}["{key}"]']
+    for other in _ordered(graph, up) + _ordered(graph, down):
+        lines.append(f'  {other}["{other}"]')
+    for other in _ordered(graph, up):
+        lines.append(f"  {other} {'-->' if up[other] == 1 else '~~~'} {key}")
+    for other in _ordered(graph, down):
+        lines.append(f"  {key} {'-->' if down[other] == 1 else '~~~'} {other}")
+    classes = {FOCUS: [key]}
+    for steps in (up, down):
+        for other, n in steps.items():
+            classes.setdefault(DIRECT if n == 1 else FURTHER, []).append(other)
+    for name, members in classes.items():
+        lines.append(f"  classDef {name} {_FOCUS_STYLES[name]}")
+        lines.append(f"  class {','.join(members)} {name}")
+    return "\n".join([MERMAID_CONFIG, *lines]) + "\n"
+
+
+@dataclass(frozen=True)
+class LayerDiagram:
+    """One readable piece of a run's lineage: some assets of a layer and what they read."""
+
+    title: str
+    keys: tuple[str, ...]
+    inputs: tuple[str, ...]
+    mermaid: str
+
+
+def _ranks(graph: AssetGraph, keys: list[str]) -> list[list[str]]:
+    """``keys`` by longest path among themselves: rank 0 reads none of the others."""
+    members = set(keys)
+    rank: dict[str, int] = {}
+    for spec in graph.topological(members):
+        inside = [rank[dep] for dep in spec.deps if dep in members]
+        rank[spec.key] = 1 + max(inside) if inside else 0
+    ranks: list[list[str]] = [[] for _ in range(max(rank.values(), default=-1) + 1)]
+    for k in keys:
+        ranks[rank[k]].append(k)
+    return ranks
+
+
+def layer_diagrams(
+    graph: AssetGraph, selected: Iterable[str], outcomes: Mapping[str, str] | None = None
+) -> list[LayerDiagram]:
+    """The selection's lineage as one diagram per layer, each at most three ranks wide.
+
+    Every selected asset is a node of exactly one diagram; every edge into a selected
+    asset is drawn in that asset's diagram, from the column of what it reads.
+    """
+    statuses = node_statuses(graph, selected, outcomes)
+    by_group: dict[str, list[str]] = {}
+    for spec in graph.topological(k for k, s in statuses.items() if s != NOT_SELECTED):
+        by_group.setdefault(spec.group, []).append(spec.key)
+    diagrams = []
+    for group, keys in by_group.items():
+        ranks = _ranks(graph, keys)
+        parts = [ranks[i : i + MAX_RANKS] for i in range(0, len(ranks), MAX_RANKS)]
+        for number, part in enumerate(parts, start=1):
+            members = [k for rank in part for k in rank]
+            title = group if len(parts) == 1 else f"{group} ({number} of {len(parts)})"
+            diagrams.append(_layer_diagram(graph, title, members, statuses))
+    return diagrams
+
+
+def _layer_diagram(
+    graph: AssetGraph, title: str, members: list[str], statuses: Mapping[str, str]
+) -> LayerDiagram:
+    inside = set(members)
+    inputs = [
+        spec.key
+        for spec in graph.topological(
+            dep for key in members for dep in graph[key].deps if dep not in inside
+        )
+    ]
+    lines = ["flowchart LR"]
+    lines += [f'  {key}["{key}"]' for key in inputs + members]
+    for spec in graph.topological(members):
+        for dep in spec.deps:
+            arrow = "-.->" if statuses.get(dep) == NOT_SELECTED else "-->"
+            lines.append(f"  {dep} {arrow} {spec.key}")
+    drawn = {key: statuses.get(key, SELECTED) for key in inputs + members}
+    lines += status_class_lines(drawn)
+    mermaid = "\n".join([MERMAID_CONFIG, *lines]) + "\n"
+    return LayerDiagram(title, tuple(members), tuple(inputs), mermaid)

@@ -1,0 +1,184 @@
+"""An asset's page (artifact ``asset-<key>``) and the UI-sized diagrams it and the run use.
+
+Pure rendering, no server: tests/test_lineage_ui.py checks what the Prefect UI makes of
+it (labels measured in the browser, links followed).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+
+import networkx as nx
+import pytest
+
+from orchestration.artifacts import edges_in, mermaid_blocks
+from orchestration.asset_page import AssetPage, Materialization, PageLinks, fenced
+from orchestration.checks import AssetCheckResult
+from orchestration.io_manager import MaterializeResult
+from orchestration.prefect_ui import asset_page_key
+from orchestration.run_report import AssetOutcome
+from orchestration.ui_lineage import MAX_RANKS, focused_mermaid, layer_diagrams
+from tests.lineage_location import defs
+
+GRAPH = defs.graph()
+FINISHED = datetime(2026, 12, 2, 19, 52, 40, tzinfo=UTC)
+
+
+def _page(key: str = "fact_sales", outcome: AssetOutcome | None = None, **extra) -> AssetPage:
+    spec = GRAPH[key]
+    outcome = outcome or AssetOutcome(
+        key,
+        spec.table,
+        "materialized",
+        0.5,
+        MaterializeResult(table=spec.table, rows=97_356, seconds=0.5, inserted_rows=1_200),
+    )
+    return AssetPage(
+        spec=spec,
+        graph=GRAPH,
+        materialization=Materialization(outcome, "run-1", "fact_sales+", FINISHED),
+        **extra,
+    )
+
+
+def test_page_key_is_the_asset_key_with_dashes():
+    assert asset_page_key("fact_sales") == "asset-fact-sales"
+    assert _page().key == "asset-fact-sales"
+
+
+def test_page_says_what_the_table_is():
+    markdown = _page().markdown(PageLinks())
+    spec = GRAPH["fact_sales"]
+    assert markdown.startswith("# fact_sales\n")
+    assert spec.description in markdown
+    for fact in ("| table | `marts.Fact_Sales` |", "| group | marts |", "| kind | Python asset |"):
+        assert fact in markdown
+    assert "| owners | team:data-platform |" in markdown
+    assert "| write mode | replace" in markdown
+    assert "| schema | FrameSchema |" in markdown
+
+
+def test_last_materialization_links_the_run_and_gives_rows_and_seconds():
+    markdown = _page().markdown(PageLinks())
+    assert "## Last materialization: materialized" in markdown
+    assert (
+        "| [fact_sales+](/v2/runs/flow-run/run-1) | 2026-12-02 19:52:40 | 97,356 | 1,200 "
+        "| 0.50 | materialized |"
+    ) in markdown
+
+
+def test_a_failed_materialization_shows_its_error_in_full():
+    error = "RuntimeError: fact_sales cannot be built: ```rows``` | contain <bad> values"
+    outcome = AssetOutcome("fact_sales", "marts.Fact_Sales", "failed", 0.1, error=error)
+    markdown = _page(outcome=outcome).markdown(PageLinks())
+    assert "## Last materialization: failed" in markdown
+    assert "\n````text\n" + error + "\n````\n" in markdown  # a fence the error cannot close
+
+
+def test_checks_are_listed_with_their_outcome():
+    check = AssetCheckResult(
+        "fact_sales", "marts.Fact_Sales", "keys_resolve", "error", False, 3, ({"key": "x"},)
+    )
+    outcome = AssetOutcome("fact_sales", "marts.Fact_Sales", "failed", 0.1, checks=(check,))
+    markdown = _page(outcome=outcome).markdown(PageLinks())
+    assert "| keys_resolve | error | failed | 3 | {key='x'} |" in markdown
+
+
+def test_lineage_diagram_holds_exactly_the_ancestors_and_descendants():
+    markdown = _page().markdown(PageLinks())
+    (diagram,) = mermaid_blocks(markdown)
+    nodes = set(re.findall(r"^\s+(\w+)\[", diagram, re.M))
+    related = GRAPH.ancestors("fact_sales") | GRAPH.dag.reachable("fact_sales", upstream=False)
+    assert nodes == related | {"fact_sales"}
+    assert "fact_sale_returns" not in nodes  # a sibling, neither upstream nor downstream
+    assert diagram.splitlines()[1] == "flowchart LR"
+    assert re.search(r"^\s+class fact_sales focus$", diagram, re.M)
+    # Drawn edges are the direct neighbours'; farther assets are placed invisibly.
+    direct = {(dep, "fact_sales") for dep in GRAPH["fact_sales"].deps}
+    direct |= {("fact_sales", k) for k in GRAPH.dag.successors("fact_sales")}
+    assert edges_in(diagram) == direct
+
+
+def test_lineage_lists_every_neighbour_by_steps_with_a_link_to_its_page():
+    version = uuid.uuid4()
+    markdown = _page().markdown(PageLinks(versions={"sat_invoice": version}))
+    assert f"[sat_invoice](/v2/artifacts/artifact/{version})" in markdown
+    assert "[hub_invoice](/v2/artifacts/key/asset-hub-invoice)" in markdown  # no page yet
+    rows = {
+        (m.group(1), int(m.group(2))): set(re.findall(r"\[(\w+)\]", m.group(3)))
+        for m in re.finditer(r"^\| (upstream|downstream) \| (\d+) \| (.*) \|$", markdown, re.M)
+    }
+    assert rows[("upstream", 1)] == set(GRAPH["fact_sales"].deps)
+    assert rows[("upstream", 3)] == {"psa_online_retails"}
+    assert rows[("upstream", 4)] == {"raw_online_retails"}
+    assert rows[("downstream", 1)] == set(GRAPH.dag.successors("fact_sales"))
+
+
+def test_columns_show_types_and_upstream_columns_or_why_not():
+    columns = [("total_amount", "Decimal(10, 4)"), ("loaded", "DateTime"), ("note", "String")]
+    sources = {
+        "total_amount": ("vault.sat_invoice.TotalAmount",),
+        "loaded": (),
+    }
+    markdown = _page(columns=columns, column_sources=sources).markdown(PageLinks())
+    assert "| total_amount | Decimal(10, 4) | vault.sat_invoice.TotalAmount |" in markdown
+    assert "| loaded | DateTime | no upstream column (a constant or a function) |" in markdown
+    assert "| note | String | not derived |" in markdown
+
+
+def test_sql_asset_page_shows_its_sql():
+    markdown = _page(sql="SELECT 1 AS n\n").markdown(PageLinks())
+    assert "## SQL\n\n```sql\nSELECT 1 AS n\n```" in markdown
+
+
+def test_python_asset_page_names_its_function():
+    markdown = _page().markdown(PageLinks())
+    assert "## Python" in markdown and "tests.lineage_location._body.<locals>.body" in markdown
+
+
+def test_page_shows_code_version_and_state_once_the_run_settled_them():
+    page = _page()
+    assert "| code version |" not in page.markdown(PageLinks())
+    outcome = page.materialization.outcome
+    outcome.code_version, outcome.state = "abc123", "stale"
+    outcome.reasons = ("upstream sat_invoice changed",)
+    markdown = page.markdown(PageLinks())
+    assert "| code version | `abc123` |" in markdown
+    assert "| state | stale (upstream sat_invoice changed) |" in markdown
+
+
+@pytest.mark.parametrize("text", ["plain", "has ``` inside", "`````"])
+def test_fence_is_longer_than_any_backtick_run_inside(text):
+    opening, body, closing = fenced(text, "text")
+    assert opening == closing + "text" and body == text
+    assert closing not in text
+
+
+# --------------------------------------------------------------------------- run diagrams
+
+
+def _longest_path(mermaid: str) -> int:
+    return nx.dag_longest_path_length(nx.DiGraph(list(edges_in(mermaid))))
+
+
+def test_layer_diagrams_are_at_most_three_ranks_wide():
+    selected = [spec.key for spec in GRAPH]
+    for diagram in layer_diagrams(GRAPH, selected):
+        assert _longest_path(diagram.mermaid) <= MAX_RANKS, diagram.title
+        assert diagram.mermaid.splitlines()[1] == "flowchart LR"
+
+
+def test_layer_diagrams_split_deep_layers_and_keep_every_edge_once():
+    selected = [spec.key for spec in GRAPH]
+    diagrams = layer_diagrams(GRAPH, selected)
+    titles = [d.title for d in diagrams]
+    assert "raw" in titles and "marts" in titles
+    drawn = [edge for d in diagrams for edge in edges_in(d.mermaid)]
+    assert sorted(drawn) == sorted((dep, spec.key) for spec in GRAPH for dep in spec.deps)
+
+
+def test_focused_diagram_of_a_root_has_no_upstream():
+    diagram = focused_mermaid(GRAPH, "raw_online_retails")
+    assert not any(target == "raw_online_retails" for _, target in edges_in(diagram))

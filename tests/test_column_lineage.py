@@ -1,0 +1,157 @@
+"""Column lineage of the shipped pipeline, derived from its SQL against a real warehouse.
+
+The columns of the tables each SELECT reads come from an embedded ClickHouse with the
+shipped DDL; the parsing is the IO manager's (sqlglot, ClickHouse dialect). The CLI's
+``pipeline lineage --format json`` and ``--column`` are run as a user runs them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from assets import DDL_PATHS
+from io_managers import ClickHouseIOManager
+from orchestration.column_lineage import (
+    AssetColumnLineage,
+    chain_lines,
+    derive_all,
+    upstream_chain,
+)
+from orchestration.definitions import load_definitions
+
+REPO = Path(__file__).resolve().parents[1]
+GRAPH = load_definitions("assets").graph()
+
+
+@pytest.fixture(scope="module")
+def warehouse_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("column-lineage-warehouse")
+
+
+@dataclass(frozen=True)
+class Derived:
+    """Every asset's column lineage, and every table's columns as the warehouse has them."""
+
+    by_key: dict[str, AssetColumnLineage]
+    columns: dict[str, dict[str, str]]
+
+    def __getitem__(self, key: str) -> AssetColumnLineage:
+        return self.by_key[key]
+
+
+@pytest.fixture(scope="module")
+def lineage(warehouse_dir: Path) -> Derived:
+    with ClickHouseIOManager.embedded(warehouse_dir) as warehouse:
+        warehouse.setup(DDL_PATHS)
+        found = derive_all(GRAPH, [spec.key for spec in GRAPH], {"warehouse": warehouse})
+        columns = {spec.table: dict(warehouse.describe(spec.table)) for spec in GRAPH}
+    return Derived({item.key: item for item in found}, columns)
+
+
+def test_every_sql_asset_maps_every_column_to_existing_upstream_columns(lineage):
+    columns = lineage.columns
+    sql_assets = [spec for spec in GRAPH if spec.kind == "sql"]
+    assert len(sql_assets) >= 20
+    for spec in sql_assets:
+        item = lineage[spec.key]
+        assert item.origin == "parsed from the SQL", (spec.key, item.origin)
+        assert item.columns is not None
+        assert list(item.columns) == list(columns[spec.table]), spec.key
+        readable = {GRAPH[dep].table for dep in spec.deps} | {spec.table}
+        for column, sources in item.columns.items():
+            for source in sources:
+                table, _, name = source.rpartition(".")
+                assert "*" not in source, (spec.key, column, source)
+                assert table in readable, (spec.key, column, source)
+                assert name in columns[table], (spec.key, column, source)
+
+
+def test_fact_sales_total_amount_is_the_satellites_total_amount(lineage):
+    assert lineage["fact_sales"].columns["total_amount"] == ("vault.sat_invoice.TotalAmount",)
+    assert lineage["dim_country"].columns["country_name"] == ("vault.hub_country.Country",)
+
+
+def test_python_assets_declare_their_column_lineage_or_say_not_derived(lineage):
+    source = lineage["raw_online_retails"]
+    assert source.columns is None and source.origin.startswith("not derived")
+    metrics = lineage["pipeline_metrics"]
+    assert metrics.origin == "declared"
+    assert "quality.sales_summary.volume" in metrics.columns["value"]
+    assert metrics.columns["run_id"] == ()
+
+
+def test_a_columns_chain_reaches_the_source_columns(lineage):
+    items = list(lineage.by_key.values())
+    chain = upstream_chain(items, "marts.Fact_Sales.total_amount")
+    assert chain.asset == "fact_sales"
+    (satellite,) = chain.sources
+    assert satellite.column == "vault.sat_invoice.TotalAmount"
+    (staging,) = satellite.sources
+    assert staging.column == "raw.psa_online_retails.TotalAmount"
+    assert {leaf.column for leaf in staging.sources} == {
+        "raw.online_retails.Quantity",
+        "raw.online_retails.UnitPrice",
+    }
+    assert all(leaf.asset == "raw_online_retails" and not leaf.sources for leaf in staging.sources)
+    lines = chain_lines(chain)
+    assert lines[0] == "marts.Fact_Sales.total_amount  [fact_sales]"
+    assert lines[1] == "    <- vault.sat_invoice.TotalAmount  [sat_invoice]"
+
+
+def test_an_unknown_column_is_named(lineage):
+    items = list(lineage.by_key.values())
+    with pytest.raises(KeyError, match="has no column 'nope'"):
+        upstream_chain(items, "marts.Fact_Sales.nope")
+    with pytest.raises(KeyError, match=r"no asset writes table 'marts\.Nothing'"):
+        upstream_chain(items, "marts.Nothing.x")
+
+
+# --------------------------------------------------------------------------- the CLI
+
+
+def _pipeline(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "orchestration", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def test_lineage_json_lists_key_table_deps_and_columns(warehouse_dir: Path, lineage):
+    result = _pipeline(
+        "lineage", "--format", "json", "--select", "fact_sales+", "--warehouse",
+        f"chdb://{warehouse_dir}",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [row["key"] for row in rows] == [spec.key for spec in GRAPH.select("fact_sales+")]
+    fact = rows[0]
+    assert fact["table"] == "marts.Fact_Sales"
+    assert fact["deps"] == list(GRAPH["fact_sales"].deps)
+    assert fact["columns"]["total_amount"] == ["vault.sat_invoice.TotalAmount"]
+
+
+def test_lineage_column_prints_the_whole_upstream_chain(warehouse_dir: Path):
+    result = _pipeline(
+        "lineage", "--column", "marts.Fact_Sales.total_amount", "--warehouse",
+        f"chdb://{warehouse_dir}",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "marts.Fact_Sales.total_amount  [fact_sales]"
+    assert "raw.online_retails.UnitPrice" in result.stdout
+    assert "raw.online_retails.Quantity" in result.stdout
+
+    bad = _pipeline(
+        "lineage", "--column", "marts.Fact_Sales.nope", "--warehouse", f"chdb://{warehouse_dir}"
+    )
+    assert bad.returncode != 0
+    assert "no column 'nope'" in bad.stderr and "Traceback" not in bad.stderr
