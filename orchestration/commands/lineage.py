@@ -18,7 +18,6 @@ from orchestration.cli_options import (
     SelectOption,
     WarehouseOption,
     load_defs,
-    open_warehouse,
 )
 from orchestration.column_lineage import chain_lines, derive_all, upstream_chain
 from orchestration.lineage import render_lineage
@@ -52,7 +51,7 @@ def lineage(
     if column is None and fmt != LineageChoice.json:
         typer.echo(render_lineage(graph, keys, fmt.value), nl=False)
         return
-    with open_warehouse(warehouse, defs.ddl_paths) as io_managers:
+    with defs.open_io_managers(warehouse) as io_managers:
         if column is not None:
             everything = derive_all(graph, [spec.key for spec in graph], io_managers)
             try:
