@@ -83,6 +83,9 @@ class DeclaredWarehouse(ClickHouseDialect, IOManager):
     def table_exists(self, table: str) -> bool:
         return self.warehouse().table_exists(table)
 
+    def describe(self, table: str) -> list[tuple[str, str]]:
+        return self.warehouse().describe(table)
+
     def materialize(self, spec: AssetSpec, context: AssetContext) -> MaterializeResult:
         return self.warehouse().materialize(spec, context)
 

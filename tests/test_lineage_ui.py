@@ -740,7 +740,9 @@ def test_ui_asset_page_links_through_to_upstream_pages(shipped_run, page):
     _assert_readable([nodes])
     for text in ("Last materialization: materialized", "total_amount", "SELECT"):
         assert page.get_by_text(text).count() > 0, text
+    # Columns with the warehouse's types and the upstream columns they are computed from.
     assert page.get_by_text("vault.sat_invoice.TotalAmount", exact=True).count() > 0
+    assert page.get_by_text("Decimal(10, 4)", exact=True).count() > 0
     _screenshot(page, "asset-page.png")
 
     page.get_by_role("link", name="sat_invoice", exact=True).first.click()
