@@ -169,7 +169,8 @@ class RunReview:
 
         with self._lock:
             markdown = page.markdown(self.links)
-        artifact_id = create_markdown_artifact(
+        # Called in a sync task, Prefect's sync/async helper returns the id, not a coroutine.
+        artifact_id: UUID = create_markdown_artifact(  # type: ignore[assignment]
             markdown=markdown, key=page.key, description=page.description()
         )
         with self._lock:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 
@@ -20,7 +20,7 @@ from orchestration.cli_options import (
     load_defs,
 )
 from orchestration.column_lineage import chain_lines, derive_all, upstream_chain
-from orchestration.lineage import render_lineage
+from orchestration.lineage import LineageFormat, render_lineage
 
 
 class LineageChoice(StrEnum):
@@ -49,7 +49,7 @@ def lineage(
     graph = defs.graph()
     keys = [spec.key for spec in graph.select(select)]
     if column is None and fmt != LineageChoice.json:
-        typer.echo(render_lineage(graph, keys, fmt.value), nl=False)
+        typer.echo(render_lineage(graph, keys, cast(LineageFormat, fmt.value)), nl=False)
         return
     with defs.open_io_managers(warehouse) as io_managers:
         if column is not None:
