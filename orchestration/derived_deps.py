@@ -44,8 +44,10 @@ class UncoveredReadError(AssetGraphError):
     def __init__(self, reads: Sequence[UncoveredRead]) -> None:
         self.reads = tuple(reads)
         named = "; ".join(read.message() for read in self.reads)
+        which = "it" if len(self.reads) == 1 else "each"
         super().__init__(
-            f"{named}; add an asset for each or declare it in Definitions(external_tables=[...])"
+            f"{named}; add an asset for {which} or declare it in "
+            "Definitions(external_tables=[...])"
         )
 
 
