@@ -46,8 +46,7 @@ class UncoveredReadError(AssetGraphError):
         named = "; ".join(read.message() for read in self.reads)
         which = "it" if len(self.reads) == 1 else "each"
         super().__init__(
-            f"{named}; add an asset for {which} or declare it in "
-            "Definitions(external_tables=[...])"
+            f"{named}; add an asset for {which} or declare it in Definitions(external_tables=[...])"
         )
 
 
