@@ -24,11 +24,10 @@ live in their own module.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +47,7 @@ from io_managers.errors import (
 )
 from io_managers.history import ClickHouseHistory
 from io_managers.publish import Publisher
+from io_managers.publish_gate import PublishGate
 from io_managers.queries import WarehouseQueries
 from io_managers.sql import quote_table
 from io_managers.stage import Stager, TargetShape
@@ -76,10 +76,7 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         self._history = ClickHouseHistory(transport)
         #: What setup()'s DDL declares, to hold published tables to it (drift check).
         self._declared: dict[str, DeclaredTable] = {}
-        #: Publishes in flight, and whether the run was interrupted (see stop()).
-        self._publishing = threading.Condition()
-        self._in_flight = 0
-        self._stopped = False
+        self._gate = PublishGate()
 
     # ----------------------------------------------------------------- construction
 
@@ -220,7 +217,7 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
             checked = time.perf_counter()
             self._validate(spec, staging, shape.columns, python_checks_done)
             metadata["validation_seconds"] = round(time.perf_counter() - checked, 4)
-            with self._publish_slot(spec):
+            with self._gate.publishing(spec.key, spec.table):
                 inserted = self._publisher.publish(
                     staged_as,
                     staging,
@@ -245,36 +242,19 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
             metadata=metadata,
         )
 
-    def stop(self, timeout: float) -> None:
+    def stop(self, timeout: float) -> list[str]:
         """Interrupted: no publish starts from now on, one in flight may finish (each is
         all or nothing), then this process's staging tables are dropped - within
-        ``timeout`` seconds, as far as the engine lets go of them."""
+        ``timeout`` seconds, as far as the engine lets go of them. Returns the assets
+        this instance published, so the run report can tell them from cancelled ones
+        even when the run had no time to record them."""
         deadline = time.monotonic() + timeout
-        with self._publishing:
-            self._stopped = True
-            self._publishing.wait_for(
-                lambda: self._in_flight == 0, max(0.0, deadline - time.monotonic())
-            )
+        self._gate.close(timeout)
         # A worker may hold the engine in a long statement; do not wait past the deadline.
         sweeper = threading.Thread(target=self.staging.drop_own, daemon=True)
         sweeper.start()
         sweeper.join(max(0.0, deadline - time.monotonic()))
-
-    @contextlib.contextmanager
-    def _publish_slot(self, spec: AssetSpec) -> Iterator[None]:
-        with self._publishing:
-            if self._stopped:
-                raise MaterializationError(
-                    f"asset {spec.key!r} (table {spec.table}): the run was interrupted "
-                    "before publishing; the table is unchanged"
-                )
-            self._in_flight += 1
-        try:
-            yield
-        finally:
-            with self._publishing:
-                self._in_flight -= 1
-                self._publishing.notify_all()
+        return list(self._gate.published)
 
     def _refuse_drift(self, spec: AssetSpec, actual: dict[str, ClickHouseType]) -> None:
         declared = self._declared.get(spec.table)

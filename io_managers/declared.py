@@ -74,11 +74,10 @@ class DeclaredWarehouse(ClickHouseDialect, IOManager):
     def setup(self, ddl_paths: Sequence[Path]) -> int:
         return self.warehouse().setup(ddl_paths)
 
-    def stop(self, timeout: float) -> None:
+    def stop(self, timeout: float) -> list[str]:
         with self._lock:
             opened = self._opened
-        if opened is not None:  # never opened: nothing in flight
-            opened.stop(timeout)
+        return opened.stop(timeout) if opened is not None else []  # unopened: nothing ran
 
     def table_exists(self, table: str) -> bool:
         return self.warehouse().table_exists(table)

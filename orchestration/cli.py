@@ -212,9 +212,11 @@ def materialize_command(
                 f"interrupted ({number.name}): stopping; finished tables are kept, the "
                 "others are left as they were"
             )
-            for io_manager in io_managers.values():
-                io_manager.stop(STOP_SECONDS)
-            partial = outcomes.partial_report([(spec.key, spec.table) for spec in plan.selected])
+            published = {
+                key for io_manager in io_managers.values() for key in io_manager.stop(STOP_SECONDS)
+            }
+            selected = [(spec.key, spec.table) for spec in plan.selected]
+            partial = outcomes.partial_report(selected, published)
             if as_json:
                 typer.echo(json.dumps(report_as_json(partial), indent=2))
             else:

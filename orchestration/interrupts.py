@@ -25,7 +25,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TypeVar
 
 from orchestration.run_report import AssetOutcome, RunReport
@@ -63,12 +63,20 @@ class OutcomeLog:
         with self._lock:
             self._interrupted = True
 
-    def partial_report(self, selected: Sequence[tuple[str, str]]) -> RunReport:
-        """Every selected ``(key, table)``: its outcome if it has one, else cancelled."""
+    def partial_report(
+        self, selected: Sequence[tuple[str, str]], published: Collection[str] = ()
+    ) -> RunReport:
+        """Every selected ``(key, table)``: its outcome if it has one, ``materialized``
+        if its table was published before the run could record it (``published``, from
+        :meth:`IOManager.stop`), else ``cancelled``."""
         with self._lock:
             outcomes = [
                 self._outcomes.get(key)
-                or AssetOutcome(key=key, table=table, status="cancelled", error="interrupted")
+                or (
+                    AssetOutcome(key=key, table=table, status="materialized")
+                    if key in published
+                    else AssetOutcome(key=key, table=table, status="cancelled", error="interrupted")
+                )
                 for key, table in selected
             ]
         return RunReport(outcomes=outcomes, seconds=time.perf_counter() - self.started)

@@ -154,9 +154,11 @@ class IOManager(ABC):
         table definition changes its asset's code version; the default knows none."""
         return {}
 
-    def stop(self, timeout: float) -> None:  # noqa: B027 - optional hook
+    def stop(self, timeout: float) -> Sequence[str]:
         """The run was interrupted: start no publish, let one in flight finish, drop this
-        run's unpublished work, all within ``timeout`` seconds; the default has none."""
+        run's unpublished work, all within ``timeout`` seconds. Returns the keys of the assets
+        it published (whole) in this run; the default publishes nothing it could stop."""
+        return ()
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release connections; the default holds none."""

@@ -81,3 +81,29 @@ def test_a_signal_ends_the_run_in_seconds_with_a_partial_report_and_nothing_half
             expected = 2 if status == "materialized" else 0
             assert status in ("materialized", "cancelled"), report[key]
             assert io.row_count(f"safe.{key}") == expected, (key, status)
+
+
+def test_the_publish_gate_lets_the_publish_in_flight_finish_and_refuses_new_ones() -> None:
+    import threading
+
+    from io_managers import MaterializationError
+    from io_managers.publish_gate import PublishGate
+
+    gate, entered, release = PublishGate(), threading.Event(), threading.Event()
+
+    def publish() -> None:
+        with gate.publishing("hub", "safe.hub"):
+            entered.set()
+            release.wait(5)
+
+    worker = threading.Thread(target=publish)
+    worker.start()
+    entered.wait(5)
+    assert gate.close(0.1) is False  # still publishing
+    release.set()
+    assert gate.close(5) is True
+    worker.join()
+    assert gate.published == ["hub"]
+    refused = pytest.raises(MaterializationError, match="interrupted before publishing")
+    with refused, gate.publishing("report", "safe.report"):
+        pass
