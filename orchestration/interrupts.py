@@ -82,6 +82,19 @@ class OutcomeLog:
         return RunReport(outcomes=outcomes, seconds=time.perf_counter() - self.started)
 
 
+def stop_temporary_prefect_server() -> None:
+    """Stop the temporary Prefect server this process started, if it did.
+
+    It runs as a subprocess that Prefect stops from an exit handler, which ``os._exit``
+    skips; left alone it would outlive the interrupted command.
+    """
+    server_module = sys.modules.get("prefect.server.api.server")
+    if server_module is None:
+        return  # Prefect's server code never loaded: no temporary server here
+    for server in list(getattr(server_module.SubprocessASGIServer, "_instances", {}).values()):
+        server.stop()
+
+
 def run_interruptibly(work: Callable[[], T], on_interrupt: Callable[[signal.Signals], None]) -> T:
     """``work()`` in a thread; a signal runs ``on_interrupt`` and ends the process."""
     result: list[T] = []
@@ -102,6 +115,7 @@ def run_interruptibly(work: Callable[[], T], on_interrupt: Callable[[signal.Sign
         interrupting.set()
         try:
             on_interrupt(number)
+            stop_temporary_prefect_server()
         finally:
             for stream in (sys.stdout, sys.stderr):
                 with contextlib.suppress(OSError, ValueError):  # a closed pipe: exit anyway
