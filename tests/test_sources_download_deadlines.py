@@ -159,3 +159,28 @@ def test_source_timeout_comes_from_the_run_then_the_environment_then_600(
     monkeypatch.setenv(SOURCE_TIMEOUT_ENV, "soon")
     with pytest.raises(SourceError, match=rf"{SOURCE_TIMEOUT_ENV}=.soon.: .*positive number"):
         resolve_source_timeout({})
+
+
+def test_the_cli_option_bounds_the_download_of_a_real_run(tmp_path: Path, prefect_server) -> None:
+    """``pipeline materialize --source-timeout 2`` against a server that never answers."""
+    import os
+    import subprocess
+    import sys
+
+    from prefect.settings import PREFECT_API_URL
+
+    env = {**os.environ, "WAREHOUSE_URL": f"chdb://{tmp_path / 'wh'}",
+           "PREFECT_API_URL": str(PREFECT_API_URL.value())}  # fmt: skip
+    with silent_listener() as base:
+        started = time.monotonic()
+        run = subprocess.run(
+            [sys.executable, "-m", "orchestration", "materialize", "--select",
+             "raw_online_retails", "--source", f"{base}/online_retail_II.zip",
+             "--source-timeout", "2"],
+            cwd=Path(__file__).resolve().parents[1], env=env, capture_output=True, text=True,
+            timeout=300,
+        )  # fmt: skip
+        elapsed = time.monotonic() - started
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert f"{base}/online_retail_II.zip: did not finish within 2 s" in run.stdout
+    assert elapsed < 60, f"took {elapsed:.1f} s"
