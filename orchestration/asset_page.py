@@ -22,6 +22,7 @@ from uuid import UUID
 
 from orchestration.asset import AssetSpec
 from orchestration.checks import AssetCheckResult, format_example
+from orchestration.column_lineage import NOT_DERIVED
 from orchestration.graph import AssetGraph
 from orchestration.prefect_ui import (
     artifact_key_path,
@@ -32,7 +33,6 @@ from orchestration.prefect_ui import (
 from orchestration.run_report import AssetOutcome
 from orchestration.ui_lineage import distances, focused_mermaid
 
-NOT_DERIVED = "not derived"
 _WRITE_MODES = {
     "replace": "replace (each materialization swaps in a complete new table)",
     "insert_new": "insert_new (adds only rows whose key is new; reruns add nothing)",

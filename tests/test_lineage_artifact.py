@@ -24,6 +24,7 @@ from orchestration.resolver import plan_materialization
 from orchestration.run_report import AssetOutcome, RunReport
 from orchestration.ui_lineage import layer_diagrams
 from tests.lineage_location import defs
+from tests.lineage_markdown import artifact_rows, mermaid_classes
 
 SELECTION = "key:fact_sales+"
 
@@ -54,31 +55,12 @@ def plan():
     return plan_materialization(defs.graph(), SELECTION)
 
 
-def _table_rows(markdown: str) -> dict[str, list[str]]:
-    """Table rows by asset key; the first cell is a link ``[key](href)``, kept as the href."""
-    rows = {}
-    for line in markdown.splitlines():
-        if line.startswith("| ["):
-            cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
-            key, href = re.fullmatch(r"\[(\w+)\]\((\S+)\)", cells[0]).groups()
-            rows[key] = [href, *cells[1:]]
-    return rows
-
-
-def _classes(diagrams: list[str]) -> dict[str, set[str]]:
-    found: dict[str, set[str]] = {}
-    for diagram in diagrams:
-        for match in re.finditer(r"^\s+class (\S+) (\S+)$", diagram, re.M):
-            found.setdefault(match.group(2), set()).update(match.group(1).split(","))
-    return found
-
-
 def test_artifact_diagrams_hold_the_lineage_graph_with_run_outcomes(plan):
     report = _report(plan, failing="anomaly_invoice")
     diagrams = mermaid_blocks(lineage_markdown(plan, report))
     whole = to_mermaid(plan.graph, [spec.key for spec in plan.selected])
     assert set().union(*(edges_in(d) for d in diagrams)) == edges_in(whole)
-    classes = _classes(diagrams)
+    classes = mermaid_classes(diagrams)
     assert classes["failed"] == {"anomaly_invoice"}
     assert classes["skipped"] == {o.key for o in report.by_status("skipped")}
     assert "data_quality" in classes["skipped"]
@@ -113,13 +95,13 @@ def test_unselected_upstream_is_drawn_dashed_and_listed_as_not_selected(plan):
     }
     for key in external:
         assert any(line.strip().startswith(f"{key} -.-> ") for line in diagrams.splitlines())
-        assert _table_rows(markdown)[key][5] == "not selected"
+        assert artifact_rows(markdown)[key][5] == "not selected"
     assert re.search(r"classDef not_selected .*stroke-dasharray", diagrams)
 
 
 def test_table_lists_rows_inserted_seconds_status_and_error(plan):
     markdown = lineage_markdown(plan, _report(plan, failing="anomaly_invoice"))
-    rows = _table_rows(markdown)
+    rows = artifact_rows(markdown)
     assert rows["fact_sales"][1:] == [
         "marts.Fact_Sales",
         "1,234",
@@ -135,7 +117,7 @@ def test_table_lists_rows_inserted_seconds_status_and_error(plan):
 def test_each_asset_row_links_to_its_page(plan):
     version = uuid.uuid4()
     links = PageLinks(versions={"fact_sales": version})
-    rows = _table_rows(lineage_markdown(plan, _report(plan), links))
+    rows = artifact_rows(lineage_markdown(plan, _report(plan), links))
     assert rows["fact_sales"][0] == f"/v2/artifacts/artifact/{version}"
     # No version known yet: the page's history (its version list).
     assert rows["sales_summary"][0] == "/v2/artifacts/key/asset-sales-summary"
@@ -143,13 +125,13 @@ def test_each_asset_row_links_to_its_page(plan):
 
 def test_errors_cannot_break_the_table_or_inject_html(plan):
     error = "bad | value\nsecond line <script>alert(1)</script>"
-    rows = _table_rows(lineage_markdown(plan, _report(plan, "anomaly_invoice", error)))
+    rows = artifact_rows(lineage_markdown(plan, _report(plan, "anomaly_invoice", error)))
     cell = rows["anomaly_invoice"][6]
     assert cell == "bad \\| value second line &lt;script&gt;alert(1)&lt;/script&gt;"
 
 
 def test_long_errors_are_shortened(plan):
-    rows = _table_rows(lineage_markdown(plan, _report(plan, "anomaly_invoice", "x" * 5000)))
+    rows = artifact_rows(lineage_markdown(plan, _report(plan, "anomaly_invoice", "x" * 5000)))
     assert len(rows["anomaly_invoice"][6]) == 300
     assert rows["anomaly_invoice"][6].endswith("…")
 

@@ -1,14 +1,17 @@
 """Lineage review in the Prefect UI, checked against a real ``prefect server start``.
 
-A reviewer must answer "which tables fed this one, and did they all materialize in this
-run?" from the UI alone. One retail-shaped run of 31 selected assets (one of them
-failing, so failed and skipped assets show) is materialized against the server; then
-the tests read back what Prefect recorded (task runs and their ``wait_for`` edges, the
-lineage artifact, asset events) and open the V2 UI in headless chromium to check the
-Mermaid lineage renders and the run graph draws (screenshots in ``reports/ui-screenshots``,
-or ``docs/img`` with ``UPDATE_DOCS_SCREENSHOTS=1``).
-The scheduled deployment (``pipeline serve`` and ``prefect.yaml`` on a work pool) is
-exercised against the same server.
+A reviewer must answer "what feeds this table, what does it feed, how did its last
+materialization go?" from the UI alone. One retail-shaped run of 31 selected assets (one
+of them failing, so failed and skipped assets show) is materialized against the server;
+the tests read back what Prefect recorded: task runs and their ``wait_for`` edges, the
+run's name, parameters, tags and task logs, the lineage artifact, the asset pages
+(``asset-<key>``) and the asset events. The scheduled deployment (``pipeline serve`` and
+``prefect.yaml`` on a work pool) is exercised against the same server.
+
+Last, ``pipeline materialize`` runs the shipped pipeline as a user runs it, and one headless
+chromium opens the URLs it printed at 1600x1000: diagrams drawn, every label at least
+10 CSS px, links followed from the run's lineage to an asset page and on upstream
+(screenshots in ``reports/ui-screenshots``, or ``docs/img`` with ``UPDATE_DOCS_SCREENSHOTS=1``).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from orchestration.prefect_ui import asset_page_key
 from orchestration.resolver import MaterializationPlan, RunReport, materialize, plan_materialization
 from orchestration.ui_lineage import layer_diagrams
 from tests.lineage_location import defs as lineage_defs
+from tests.lineage_markdown import artifact_rows, mermaid_classes
 from tests.memory_io import MemoryIOManager
 from tests.ui_browser import colour_pixels, launched_browser, new_page
 
@@ -257,25 +261,6 @@ def test_failed_asset_fails_its_task_and_its_descendants_never_start(lineage_run
 # --------------------------------------------------------------------------- artifact
 
 
-def _artifact_rows(markdown: str) -> dict[str, list[str]]:
-    """The artifact's table rows by asset key; the key cell is a link to the asset's page."""
-    rows = {}
-    for line in markdown.splitlines():
-        if line.startswith("| ["):
-            cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
-            key, href = re.fullmatch(r"\[(\w+)\]\((\S+)\)", cells[0]).groups()
-            rows[key] = [href, *cells[1:]]
-    return rows
-
-
-def _classes(diagrams: list[str]) -> dict[str, set[str]]:
-    found: dict[str, set[str]] = {}
-    for diagram in diagrams:
-        for match in re.finditer(r"^\s+class (\S+) (\S+)$", diagram, re.M):
-            found.setdefault(match.group(2), set()).update(match.group(1).split(","))
-    return found
-
-
 def test_one_lineage_artifact_names_every_asset_and_edge(lineage_run: LineageRun, client):
     markdown = _lineage_markdown(client, lineage_run.flow_run_id)
     diagrams = mermaid_blocks(markdown)
@@ -291,7 +276,7 @@ def test_one_lineage_artifact_names_every_asset_and_edge(lineage_run: LineageRun
 
 def test_lineage_artifact_colours_nodes_by_outcome(lineage_run: LineageRun, client):
     diagrams = mermaid_blocks(_lineage_markdown(client, lineage_run.flow_run_id))
-    classes = _classes(diagrams)
+    classes = mermaid_classes(diagrams)
     assert classes["failed"] == {FAILING}
     assert classes["skipped"] == {"dim_customer", "anomaly_customer_invoices"}
     assert classes["not_selected"] == {"raw_online_retails"}
@@ -299,7 +284,7 @@ def test_lineage_artifact_colours_nodes_by_outcome(lineage_run: LineageRun, clie
 
 
 def test_lineage_artifact_table_has_each_assets_outcome(lineage_run: LineageRun, client):
-    rows = _artifact_rows(_lineage_markdown(client, lineage_run.flow_run_id))
+    rows = artifact_rows(_lineage_markdown(client, lineage_run.flow_run_id))
     assert set(rows) == lineage_run.plan.selected_keys | {"raw_online_retails"}
     assert rows["fact_sales"][1:3] == [lineage_run.graph["fact_sales"].table, "10"]
     assert rows["fact_sales"][5] == "materialized"
@@ -312,7 +297,7 @@ def test_lineage_artifact_table_has_each_assets_outcome(lineage_run: LineageRun,
 
 
 def test_lineage_artifact_links_each_asset_to_this_runs_page(lineage_run: LineageRun, client):
-    rows = _artifact_rows(_lineage_markdown(client, lineage_run.flow_run_id))
+    rows = artifact_rows(_lineage_markdown(client, lineage_run.flow_run_id))
     pages = _asset_pages(client, lineage_run.flow_run_id)
     for key in lineage_run.plan.selected_keys - _skipped(lineage_run):
         assert rows[key][0] == f"/v2/artifacts/artifact/{pages[key].id}", key
@@ -506,7 +491,7 @@ def _assert_deployment_run_materialized(client: Any, flow_run: Any, rows: int) -
     assert keys == sorted(["asset-numbers", "asset-numbers-total", LINEAGE_ARTIFACT_KEY])
     (row,) = [
         r
-        for k, r in _artifact_rows(_lineage_markdown(client, flow_run.id)).items()
+        for k, r in artifact_rows(_lineage_markdown(client, flow_run.id)).items()
         if k == "numbers"
     ]
     assert row[1:3] == ["served.numbers", f"{rows:,}"]
@@ -716,9 +701,13 @@ def _assert_readable(diagrams: list[dict[str, dict[str, Any]]]) -> None:
     assert all(node["height"] > 0 for nodes in diagrams for node in nodes.values())
 
 
-def _screenshot(page: Any, name: str) -> None:
+def _screenshot(page: Any, name: str, scroll_to: str | None = None) -> None:
+    """What a reviewer sees in the 1600x1000 window, optionally scrolled to a heading."""
+    if scroll_to:
+        heading = page.get_by_role("heading", name=scroll_to, exact=True).first
+        heading.evaluate("e => e.scrollIntoView({block: 'start'})")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / name, full_page=True)
+    page.screenshot(path=SCREENSHOTS / name)
 
 
 def test_ui_lineage_url_printed_by_the_cli_shows_readable_diagrams(shipped_run, page):
@@ -733,7 +722,7 @@ def test_ui_lineage_url_printed_by_the_cli_shows_readable_diagrams(shipped_run, 
     for key in shipped_run.selected:  # every row links to the asset's page
         href = page.get_by_role("link", name=key, exact=True).get_attribute("href")
         assert href and href.startswith("/v2/artifacts/artifact/"), key
-    _screenshot(page, "lineage-artifact.png")
+    _screenshot(page, "lineage-artifact.png", scroll_to="marts")
 
 
 def test_ui_asset_page_links_through_to_upstream_pages(shipped_run, page):
@@ -754,6 +743,7 @@ def test_ui_asset_page_links_through_to_upstream_pages(shipped_run, page):
     assert page.get_by_text("vault.sat_invoice.TotalAmount", exact=True).count() > 0
     assert page.get_by_text("Decimal(10, 4)", exact=True).count() > 0
     _screenshot(page, "asset-page.png")
+    _screenshot(page, "asset-page-lineage.png", scroll_to="Lineage")
 
     page.get_by_role("link", name="sat_invoice", exact=True).first.click()
     page.get_by_role("heading", name="sat_invoice", exact=True).wait_for()
