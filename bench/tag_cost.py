@@ -14,9 +14,9 @@ orchestration, not data, dominates) against a real ``prefect server start``, alt
 
 It prints the median wall time of each and the difference per task, and what the
 review pages cost inside those runs: tagging the run and finding the neighbours' pages
-(``RunReview.start``), writing each asset's page (in the tasks), and rewriting the pages
-once the run is known (``RunReview.finish``). Timings on a shared machine are noisy; the
-repeat alternates the two variants to spread the noise.
+(``RunReview.__enter__``), writing each asset's page (on the page writer thread, off the
+tasks' path), and rewriting the pages once the run is known (``RunReview.finish``).
+Timings on a shared machine are noisy; the repeat alternates the two variants.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def main() -> None:
     from orchestration.resolver import materialize, plan_materialization
     from orchestration.run_review import RunReview, run_tags
 
-    spent = _time_methods(RunReview, ("start", "publish", "finish"))
+    spent = _time_methods(RunReview, ("__enter__", "_write_page", "finish"))
 
     defs = load_definitions("assets")
     graph = defs.graph()

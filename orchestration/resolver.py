@@ -314,19 +314,18 @@ def build_flow(
                 run_id=run_id,
             )
 
-        review = RunReview(plan, io_managers, context_for)
-        review.start()
-        futures: dict[str, Any] = {}
-        for spec in plan.selected:
-            task = _asset_task(spec, plan, io_managers, recorder, ledger, review, context_for)
-            upstream = [futures[dep] for dep in spec.deps if dep in futures]
-            futures[spec.key] = task.submit(wait_for=upstream)
-        wait(list(futures.values()))
-        report.outcomes = _skipped_outcomes(plan, recorder)
-        ledger.annotate(report.outcomes)
-        report.flow_run_id = run_id
-        report.seconds = time.perf_counter() - started
-        review.finish()
+        with RunReview(plan, io_managers, context_for) as review:
+            futures: dict[str, Any] = {}
+            for spec in plan.selected:
+                task = _asset_task(spec, plan, io_managers, recorder, ledger, review, context_for)
+                upstream = [futures[dep] for dep in spec.deps if dep in futures]
+                futures[spec.key] = task.submit(wait_for=upstream)
+            wait(list(futures.values()))
+            report.outcomes = _skipped_outcomes(plan, recorder)
+            ledger.annotate(report.outcomes)
+            report.flow_run_id = run_id
+            report.seconds = time.perf_counter() - started
+            review.finish()
         report.lineage_artifact_id = str(publish_lineage_artifact(plan, report, review.links))
         if report.ok:
             return Completed(message=report.summary())

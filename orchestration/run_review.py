@@ -17,13 +17,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from orchestration.asset import AssetSpec
 from orchestration.asset_page import AssetPage, Materialization, PageLinks, python_location
-from orchestration.column_lineage import BackgroundColumnLineage
+from orchestration.column_lineage import NOT_DERIVED, BackgroundColumnLineage
 from orchestration.context import AssetContext
 from orchestration.io_manager import IOManager
 from orchestration.prefect_ui import asset_page_key
@@ -67,11 +68,19 @@ class RunReview:
         self._lock = threading.Lock()
         self._pages: dict[str, tuple[UUID, AssetPage]] = {}
         self._columns = BackgroundColumnLineage()
+        self._client: Any = None
+        self._flow_run_id: str | None = None
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asset-pages")
+        self._writes: list[Future[None]] = []
 
     # --------------------------------------------------------------------- run level
 
-    def start(self) -> None:
-        """Tag the flow run, find the newest existing pages, start column lineage."""
+    def __enter__(self) -> RunReview:
+        """Tag the flow run, find the newest existing pages, start column lineage.
+
+        One API client serves the whole run: Prefect's ``create_markdown_artifact`` builds
+        a new client (and its TLS context) per call, 70 ms per page on a busy machine.
+        """
         from prefect import get_client
         from prefect.client.schemas.filters import (
             ArtifactCollectionFilter,
@@ -82,18 +91,24 @@ class RunReview:
         self._columns.start(
             self.plan.graph, self.plan.selected, self.io_managers, self._context_for
         )
-        keys = {asset_page_key(spec.key): spec.key for spec in self.plan.graph}
-        with get_client(sync_client=True) as client:
+        self._flow_run_id = flow_run.get_id()
+        self._client = get_client(sync_client=True).__enter__()
+        try:
+            keys = {asset_page_key(spec.key): spec.key for spec in self.plan.graph}
             tags = sorted(set(flow_run.tags) | set(run_tags(self.plan)))
-            client.update_flow_run(UUID(flow_run.get_id()), tags=tags)
-            latest = client.read_latest_artifacts(
+            self._client.update_flow_run(UUID(self._flow_run_id), tags=tags)
+            latest = self._client.read_latest_artifacts(
                 artifact_filter=ArtifactCollectionFilter(
                     key=ArtifactCollectionFilterKey(any_=list(keys))
                 )
             )
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
         with self._lock:
             for collection in latest:
                 self.links.versions[keys[collection.key]] = collection.latest_id
+        return self
 
     def finish(self) -> None:
         """Rewrite this run's pages now that the whole run is known.
@@ -103,16 +118,21 @@ class RunReview:
         (``RunLedger.annotate`` fills them into the same outcomes). Now links go to this
         run's versions of the neighbours, and each page shows its asset's state.
         """
-        from prefect import get_client
         from prefect.client.schemas.actions import ArtifactUpdate
 
+        self._writer.shutdown(wait=True)
+        for job in self._writes:
+            job.result()  # a page that could not be written fails the run, loudly
+        for artifact_id, page in self._pages.values():
+            markdown = page.markdown(self.links)
+            self._client.update_artifact(artifact_id, ArtifactUpdate(data=markdown))
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._writer.shutdown(wait=False, cancel_futures=True)
         self._columns.stop()
-        if not self._pages:
-            return
-        with get_client(sync_client=True) as client:
-            for artifact_id, page in self._pages.values():
-                markdown = page.markdown(self.links)
-                client.update_artifact(artifact_id, ArtifactUpdate(data=markdown))
+        if self._client is not None:
+            self._client.__exit__(*exc_info)
+            self._client = None
 
     # --------------------------------------------------------------------- asset level
 
@@ -145,38 +165,60 @@ class RunReview:
             )
 
     def asset_finished(self, spec: AssetSpec, outcome: AssetOutcome, sql: str | None) -> None:
-        """Log the outcome on the task run and write this materialization's page."""
+        """Log the outcome on the task run; hand its page to the page writer.
+
+        Writing a page is an API call (tens of ms on a busy server) and may wait for the
+        asset's column lineage: neither should hold up the assets downstream, so one
+        writer thread writes the pages, in the order their assets finished.
+        """
+        from prefect.runtime import task_run
+
         _log_outcome(spec, outcome)
+        finished = datetime.now(UTC)
+        job = self._writer.submit(self._write_page, spec, outcome, sql, task_run.get_id(), finished)
+        with self._lock:
+            self._writes.append(job)
+
+    def _write_page(
+        self,
+        spec: AssetSpec,
+        outcome: AssetOutcome,
+        sql: str | None,
+        task_run_id: str | None,
+        finished: datetime,
+    ) -> None:
+        from prefect.client.schemas.actions import ArtifactCreate
+
         lineage = self._columns.result(spec.key)
         page = AssetPage(
             spec=spec,
             graph=self.plan.graph,
             materialization=Materialization(
                 outcome=outcome,
-                flow_run_id=_current_flow_run_id(),
+                flow_run_id=self._flow_run_id,
                 run_name=run_name(self.plan.selection),
-                finished=datetime.now(UTC),
+                finished=finished,
             ),
             columns=self._columns_of(spec),
             column_sources=lineage.columns if lineage else None,
-            column_note=lineage.origin if lineage else "not derived",
+            column_note=lineage.origin if lineage else NOT_DERIVED,
             sql=sql,
         )
-        self.publish(page)
-
-    def publish(self, page: AssetPage) -> UUID:
-        from prefect.artifacts import create_markdown_artifact
-
         with self._lock:
             markdown = page.markdown(self.links)
-        # Called in a sync task, Prefect's sync/async helper returns the id, not a coroutine.
-        artifact_id: UUID = create_markdown_artifact(  # type: ignore[assignment]
-            markdown=markdown, key=page.key, description=page.description()
+        artifact = self._client.create_artifact(
+            ArtifactCreate(
+                key=page.key,
+                type="markdown",
+                description=page.description(),
+                data=markdown,
+                flow_run_id=UUID(self._flow_run_id) if self._flow_run_id else None,
+                task_run_id=UUID(task_run_id) if task_run_id else None,
+            )
         )
         with self._lock:
-            self.links.versions[page.spec.key] = artifact_id
-            self._pages[page.spec.key] = (artifact_id, page)
-        return artifact_id
+            self.links.versions[spec.key] = artifact.id
+            self._pages[spec.key] = (artifact.id, page)
 
     def _columns_of(self, spec: AssetSpec) -> list[tuple[str, str]]:
         """The table's columns and types from the warehouse, else from the schema."""
@@ -191,12 +233,6 @@ def _schema_columns(spec: AssetSpec) -> list[tuple[str, str]]:
         return []
     columns = spec.schema.to_schema().columns
     return [(name, str(column.dtype)) for name, column in columns.items()]
-
-
-def _current_flow_run_id() -> str | None:
-    from prefect.runtime import flow_run
-
-    return flow_run.get_id()
 
 
 def _task_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
