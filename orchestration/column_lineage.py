@@ -91,6 +91,10 @@ def derive(
         return result(io_manager.column_lineage(sql, columns_of), "parsed from the SQL")
     except (SqlAnalysisError, NotImplementedError) as exc:
         return result(None, f"{NOT_DERIVED}: {exc}")
+    except Exception as exc:
+        # The columns of a table it reads could not be read (the same read fails the
+        # asset's materialization, which reports it): the page says why, the run goes on.
+        return result(None, f"{NOT_DERIVED}: {type(exc).__name__}: {exc}")
 
 
 class WarehouseColumns:
