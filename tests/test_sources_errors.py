@@ -192,3 +192,14 @@ def test_error_carries_structured_fields() -> None:
     error = SourceError("cause", source="file.csv", row=7, column="Quantity", value="x")
     assert str(error) == "file.csv, row 7, column 'Quantity': cause"
     assert isinstance(error, Exception) and not isinstance(error, pd.errors.ParserError)
+
+
+@pytest.mark.parametrize("customer", ["18446744073709551615", "18446744073709550592"])
+def test_customer_id_beyond_exact_integers_is_refused(tmp_path: Path, customer: str) -> None:
+    """Found by the bad-source property test: ids near 2**64 crashed Arrow's cast, and ids
+    above 2**53 would be stored rounded, since they pass through float64."""
+    bad = f"536366,22633,HAND WARMER,6,12/1/2010 8:28,1.85,{customer},United Kingdom\n"
+    with pytest.raises(
+        SourceError, match=rf"row 2, column 'CustomerID': out of range: '{customer}'"
+    ):
+        read_all(csv_file(tmp_path, GOOD, bad))

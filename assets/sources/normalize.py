@@ -79,6 +79,8 @@ _LAST_STAMP = pa.scalar(LATEST_INVOICE_DATE.tz_convert(None).to_pydatetime(), pa
 _NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _INVOICE = r"^[CcAa]?[0-9]+$"
 _INT32_MAX = 2**31 - 1
+#: The largest integer float64 (how numbers are parsed) holds exactly.
+_FLOAT_EXACT_MAX = 2**53
 
 
 def _header_key(name: object) -> str:
@@ -271,7 +273,9 @@ def _as_integer(chunk: _Chunk, field: str, numbers: pa.Array, kind: pa.DataType)
     if kind == pa.int32():
         low, high = -_INT32_MAX, _INT32_MAX
     else:
-        low, high = 0, 2.0**64 - 1
+        # Values arrive as float64, which holds every integer only up to 2**53: a larger
+        # id would be stored rounded (and one near 2**64 overflows the cast), so refuse it.
+        low, high = 0, _FLOAT_EXACT_MAX
     outside = pc.or_(pc.less(numbers, low), pc.greater(numbers, high))
     chunk.fail_first(outside, field, "out of range:", f"{field} must be between {low} and {high}")
     return pc.cast(numbers, kind)
