@@ -21,6 +21,7 @@ run: install
 	$(POETRY) run pipeline materialize $(ARGS)
 
 test: install
+	bash scripts/install_test_services.sh
 	$(POETRY) run pytest $(ARGS)
 
 lint: install
