@@ -20,6 +20,7 @@ atomic publishing, asset checks, run tracking.
 from __future__ import annotations
 
 import io
+import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -101,69 +102,95 @@ def insert_frame(session: Any, table: str, frame: pd.DataFrame) -> None:
         inserter.finish()
 
 
+class BareRun:
+    """One chdb session with the DDL applied, ready to run any asset's transformation bare.
+
+    ``replaced`` runs some assets another way (given the session): ``bench/original.py``
+    loads and stages the original system's way, in pandas and Python. Calls are
+    serialized, so a flow's task threads may share one run.
+    """
+
+    def __init__(
+        self,
+        graph: AssetGraph,
+        ddl_paths: list[Path],
+        source: Path,
+        warehouse: Path,
+        params: dict,
+        replaced: Mapping[str, Callable[[Any], None]] | None = None,
+    ) -> None:
+        from chdb.session import Session
+
+        self.graph = graph
+        self._replaced = replaced or {}
+        self._lock = threading.Lock()
+        self.session = Session(str(warehouse))
+        started = time.perf_counter()
+        for path in ddl_paths:
+            for statement in split_statements(path.read_text()):
+                self.session.query(statement)
+        self.setup = time.perf_counter() - started
+        load = datetime.now(UTC).replace(microsecond=0)
+        queries = _BareQueries(self.session)
+        self._contexts = {
+            spec.key: AssetContext(
+                spec=spec,
+                io_manager=queries,  # type: ignore[arg-type]
+                load_datetime=load,
+                params=params,
+                run_id="bare",
+            )
+            for spec in graph
+        }
+        # Statements are written before the clock starts: naming the columns (one DESCRIBE
+        # each) keeps a reordered SELECT correct but is not part of the transformation.
+        self._statements: dict[str, str] = {}
+        for spec in graph:
+            if spec.key in self._replaced:
+                continue
+            if spec.key == INGEST_KEY:
+                self._statements[spec.key] = ingest_sql(source)
+            elif spec.kind == "sql":
+                select = spec.body(self._contexts[spec.key])
+                described = self.session.query(f"DESCRIBE ({select})", "ArrowTable")
+                names = described.column("name").to_pylist()
+                self._statements[spec.key] = insert_sql(spec, select, names)
+
+    def run_asset(self, key: str) -> float:
+        """Materialize one asset bare; its seconds."""
+        spec = self.graph[key]
+        with self._lock:
+            tick = time.perf_counter()
+            if key in self._replaced:
+                self._replaced[key](self.session)
+            elif key in self._statements:
+                self.session.query(self._statements[key])
+            else:  # a Python report asset: its own function, its rows inserted as they are
+                insert_frame(self.session, spec.table, spec.body(self._contexts[key]))
+            return time.perf_counter() - tick
+
+    def finish(self, seconds: dict[str, float], total: float) -> dict[str, Any]:
+        """Close the session; the run's numbers (``Fact_Sales`` rows prove the same work)."""
+        fact_rows = int(self.session.query("SELECT count() FROM marts.Fact_Sales", "CSV").bytes())
+        self.session.close()
+        return {
+            "seconds": seconds,
+            "total": total,
+            "setup": self.setup,
+            "fact_sales_rows": fact_rows,
+        }
+
+
 def run_bare(
     graph: AssetGraph,
     ddl_paths: list[Path],
     source: Path,
     warehouse: Path,
     params: dict,
-    replaced: Mapping[str, Callable[[Any], None]] | None = None,
 ) -> dict[str, Any]:
-    """Run every asset's transformation bare; seconds per asset and in total.
-
-    ``replaced`` runs some assets another way (given the session): ``bench/original.py``
-    loads and stages the original system's way, in pandas and Python.
-    """
-    replaced = replaced or {}
-    from chdb.session import Session
-
-    session = Session(str(warehouse))
+    """Run every asset's transformation bare, in the graph's order; seconds per asset and
+    in total."""
+    run = BareRun(graph, ddl_paths, source, warehouse, params)
     started = time.perf_counter()
-    for path in ddl_paths:
-        for statement in split_statements(path.read_text()):
-            session.query(statement)
-    setup = time.perf_counter() - started
-    load = datetime.now(UTC).replace(microsecond=0)
-    queries = _BareQueries(session)
-    contexts = {
-        spec.key: AssetContext(
-            spec=spec,
-            io_manager=queries,  # type: ignore[arg-type]
-            load_datetime=load,
-            params=params,
-            run_id="bare",
-        )
-        for spec in graph
-    }
-    # Statements are written before the clock starts: naming the columns (one DESCRIBE
-    # each) keeps a reordered SELECT correct but is not part of the transformation.
-    statements: dict[str, str] = {}
-    for spec in graph:
-        if spec.key in replaced:
-            continue
-        if spec.key == INGEST_KEY:
-            statements[spec.key] = ingest_sql(source)
-        elif spec.kind == "sql":
-            select = spec.body(contexts[spec.key])
-            described = session.query(f"DESCRIBE ({select})", "ArrowTable")
-            statements[spec.key] = insert_sql(spec, select, described.column("name").to_pylist())
-    seconds: dict[str, float] = {}
-    started = time.perf_counter()
-    for spec in graph:
-        tick = time.perf_counter()
-        if spec.key in replaced:
-            replaced[spec.key](session)
-        elif spec.key in statements:
-            session.query(statements[spec.key])
-        else:  # a Python report asset: its own function, its rows inserted as they are
-            insert_frame(session, spec.table, spec.body(contexts[spec.key]))
-        seconds[spec.key] = time.perf_counter() - tick
-    total = time.perf_counter() - started
-    fact_rows = int(session.query("SELECT count() FROM marts.Fact_Sales", "CSV").bytes())
-    session.close()
-    return {
-        "seconds": seconds,
-        "total": total,
-        "setup": setup,
-        "fact_sales_rows": fact_rows,
-    }
+    seconds = {spec.key: run.run_asset(spec.key) for spec in graph}
+    return run.finish(seconds, time.perf_counter() - started)
