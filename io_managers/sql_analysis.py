@@ -9,6 +9,7 @@ lives with the warehouse; the framework reaches it through ``IOManager.tables_re
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 
 import sqlglot
@@ -40,6 +41,7 @@ def parse_select(sql: str) -> exp.Query:
     return statement
 
 
+@functools.lru_cache(maxsize=256)
 def tables_read(sql: str) -> TableReads:
     """The tables and table functions a SELECT reads, each named once, sorted.
 
@@ -49,10 +51,17 @@ def tables_read(sql: str) -> TableReads:
     (``numbers(10)``, ``url(...)``) are reported by function name in ``table_functions``:
     they read no table an asset could produce. A table without a database raises
     :class:`SqlAnalysisError`: which database it means depends on the session.
+
+    Cached by the SQL's text: the graph, the code versions and the run's column lineage
+    ask about the same SELECTs, and parsing is Python CPU the warehouse's work waits for.
     """
+    return _tables_of(parse_select(sql))
+
+
+def _tables_of(tree: exp.Query) -> TableReads:
     tables: set[str] = set()
     functions: set[str] = set()
-    for scope in traverse_scope(parse_select(sql)):
+    for scope in traverse_scope(tree):
         for source in scope.sources.values():
             if not isinstance(source, exp.Table):
                 continue  # a CTE or a derived table: its own scope is visited too
@@ -87,7 +96,7 @@ def column_lineage(sql: str, columns_of: Mapping[str, Sequence[str]]) -> dict[st
     ORDER BY alone are not sources of any output column.
     """
     tree = parse_select(sql)
-    reads = tables_read(sql)
+    reads = _tables_of(tree)
     unknown = [table for table in reads.tables if table not in columns_of]
     if unknown:
         raise SqlAnalysisError(f"columns of {', '.join(unknown)} are not known")
@@ -97,8 +106,18 @@ def column_lineage(sql: str, columns_of: Mapping[str, Sequence[str]]) -> dict[st
         qualified = qualify(
             tree, dialect=DIALECT, schema=schema, validate_qualify_columns=True, identify=False
         )
+        # One scope serves every output column. The tree is ours: no copy; and the
+        # per-node trimmed SELECTs (labels for sqlglot's HTML view) are never read here.
         scope = build_scope(qualified)
-        nodes = lineage(None, qualified, schema=schema, dialect=DIALECT, scope=scope)
+        nodes = lineage(
+            None,
+            qualified,
+            schema=schema,
+            dialect=DIALECT,
+            scope=scope,
+            copy=False,
+            trim_selects=False,
+        )
     except SqlglotError as exc:
         raise SqlAnalysisError(f"cannot resolve the SELECT's columns: {_first_line(exc)}") from None
     result: dict[str, tuple[str, ...]] = {}

@@ -134,3 +134,58 @@ def test_every_output_column_of_the_retail_pipeline_resolves_to_upstream_columns
                     assert column in columns_of[table], (spec.key, source)
             checked += 1
     assert checked == 24
+
+
+def _lineage_column_by_column(sql: str, columns_of: dict[str, list[str]]) -> dict[str, tuple]:
+    """The reference: sqlglot's stock ``lineage`` asked one output column at a time, each
+    call parsing, copying, qualifying and trimming on its own (what a caller does without
+    sharing a scope)."""
+    from sqlglot.lineage import lineage
+    from sqlglot.optimizer.qualify import qualify
+
+    from io_managers import sql_analysis
+
+    tree = sql_analysis.parse_select(sql)
+    sql_analysis._drop_non_lineage_clauses(tree)
+    schema = sql_analysis._schema(columns_of)
+    expanded = qualify(tree.copy(), dialect="clickhouse", schema=schema, identify=False)
+    names = [select.alias_or_name for select in expanded.selects]  # a * expanded
+    return {
+        name: tuple(
+            sorted(
+                sql_analysis._source_columns(
+                    lineage(
+                        name,
+                        tree,
+                        schema=schema,
+                        dialect="clickhouse",
+                        validate_qualify_columns=True,
+                        identify=False,
+                    ),
+                    columns_of,
+                )
+            )
+        )
+        for name in names
+    }
+
+
+def test_column_lineage_from_one_scope_equals_sqlglot_column_by_column_for_every_asset(tmp_path):
+    """The shared-scope fast path gives every shipped asset the same sources as the stock,
+    one-column-per-call lineage."""
+    defs = load_definitions("assets")
+    with ClickHouseIOManager.embedded(tmp_path / "wh") as warehouse:
+        warehouse.setup(defs.ddl_paths)
+        columns_of = {
+            spec.table: [name for name, _ in warehouse.describe(spec.table)] for spec in defs.assets
+        }
+        when = datetime(2011, 12, 9, 12, 50, tzinfo=UTC)
+        sqls = {
+            spec.key: spec.body(AssetContext(spec=spec, io_manager=warehouse, load_datetime=when))
+            for spec in defs.assets
+            if spec.kind == "sql"
+        }
+    assert len(sqls) == 24
+    for key, sql in sqls.items():
+        reads = {table: columns_of[table] for table in tables_read(sql).tables}
+        assert column_lineage(sql, reads) == _lineage_column_by_column(sql, reads), key
