@@ -320,7 +320,15 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=FULL_SIZE, help="synthetic rows")
     parser.add_argument("--seed", type=int, default=42, help="synthetic seed")
     parser.add_argument("--format", choices=["csv", "parquet"], default="csv")
-    parser.add_argument("--repeat", type=int, default=1, help="run the pair this many times")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run the pair this many times (0: no pairs)"
+    )
+    parser.add_argument(
+        "--whole-repeat",
+        type=int,
+        default=1,
+        help="run the whole-process rows this many times, interleaved; medians are printed",
+    )
     parser.add_argument(
         "--no-prefect", action="store_true", help="a plain loop instead of the Prefect resolver"
     )
@@ -368,8 +376,10 @@ def main() -> None:
         print(json.dumps(run_bare_child(args.source, args.warehouse, args.child == "original")))
         return
 
-    if args.repeat < 1:
-        parser.error("--repeat must be at least 1")
+    if args.repeat < 0 or args.whole_repeat < 1:
+        parser.error("--repeat must be at least 0 and --whole-repeat at least 1")
+    if args.repeat == 0 and (args.no_prefect or args.no_whole_process):
+        parser.error("--repeat 0 leaves only the whole-process rows: they need the Prefect server")
     keep = args.workdir is not None
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="retail-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -421,6 +431,7 @@ def main() -> None:
                     env,
                     original_source=small and _write_source(workdir, small, args.seed, "csv"),
                     thread_counts=tuple(int(n) for n in args.threads.split(",") if n.strip()),
+                    repeat=args.whole_repeat,
                 )
             if not args.no_prefect:
                 prefect_peak = server.peak_rss_mib()
@@ -428,11 +439,12 @@ def main() -> None:
         if not keep:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    summary = _summarise(runs, prefect_peak, mode)
-    best = runs[summary["best_run"]]
-    print(f"\nper asset, run {summary['best_run'] + 1} (the fastest orchestrated run):")
-    _print_run_table(best["orchestrated"], best["bare"])
-    _print_summary(summary, runs)
+    summary = _summarise(runs, prefect_peak, mode) if runs else None
+    if summary is not None:
+        best = runs[summary["best_run"]]
+        print(f"\nper asset, run {summary['best_run'] + 1} (the fastest orchestrated run):")
+        _print_run_table(best["orchestrated"], best["bare"])
+        _print_summary(summary, runs)
     if staleness is not None:
         from bench.staleness import print_staleness
 
