@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assets.plotly_page import chart_div, template
 from assets.sql import OWNERS, layer_tags
 from orchestration.asset import asset
 from orchestration.context import AssetContext
@@ -126,60 +127,73 @@ def _chart(points: pd.DataFrame, name: str) -> pd.DataFrame:
     return points[points["chart"] == name].sort_values("position")
 
 
-def _figures(points: pd.DataFrame) -> dict[str, Any]:
-    """The three Plotly figures, keyed like :data:`CHART_IDS`."""
-    import pandas as pd
-    import plotly.graph_objects as go
-
+def _charts(points: pd.DataFrame) -> dict[str, tuple[list[dict[str, Any]], dict[str, Any]]]:
+    """The three charts' Plotly traces and layouts, keyed like :data:`CHART_IDS`."""
     daily = _chart(points, "daily_sales")
     countries = _chart(points, "sales_by_country")
     products = _chart(points, "top_products")
-    layout = {"template": "plotly_white", "margin": {"l": 10, "r": 10, "t": 50, "b": 10}}
-    trend = go.Figure(
-        go.Scatter(
-            x=pd.to_datetime(daily["label"]),
-            y=daily["value"],
-            mode="lines",
-            name="sales volume",
-            line={"width": 1.5, "color": "#1f5fbf"},
-            hovertemplate="%{x|%a %d %b %Y}<br>£%{y:,.2f}<extra></extra>",
+    layout = {"template": template("plotly_white"), "margin": {"l": 10, "r": 10, "t": 50, "b": 10}}
+    trend = {
+        "type": "scatter",
+        "x": daily["label"].tolist(),  # ISO dates: plotly.js draws a date axis
+        "y": daily["value"].tolist(),
+        "mode": "lines",
+        "name": "sales volume",
+        "line": {"width": 1.5, "color": "#1f5fbf"},
+        "hovertemplate": "%{x|%a %d %b %Y}<br>£%{y:,.2f}<extra></extra>",
+    }
+    by_country = {
+        "type": "bar",
+        "x": countries["value"].tolist(),
+        "y": countries["label"].tolist(),
+        "orientation": "h",
+        "marker": {"color": "#1e7e34"},
+        "hovertemplate": "%{y}<br>£%{x:,.2f}<extra></extra>",
+    }
+    top = {
+        "type": "bar",
+        "x": products["value"].tolist(),
+        "y": products["label"].tolist(),
+        "orientation": "h",
+        "marker": {"color": "#b58105"},
+        "hovertemplate": "%{y}<br>£%{x:,.2f}<extra></extra>",
+    }
+    return {
+        "daily_sales": (
+            [trend],
+            {
+                **layout,
+                "title": {"text": "Daily sales volume"},
+                "yaxis": {"tickprefix": "£"},
+                "xaxis": {"rangeslider": {"visible": True}},
+            },
         ),
-        layout={**layout, "title": "Daily sales volume", "yaxis": {"tickprefix": "£"}},
-    )
-    trend.update_xaxes(rangeslider_visible=True)
-    by_country = go.Figure(
-        go.Bar(
-            x=countries["value"],
-            y=countries["label"],
-            orientation="h",
-            marker_color="#1e7e34",
-            hovertemplate="%{y}<br>£%{x:,.2f}<extra></extra>",
+        "sales_by_country": (
+            [by_country],
+            {
+                **layout,
+                "title": {"text": "Sales by country (ranked)"},
+                "height": max(360, 22 * len(countries) + 90),
+                "xaxis": {
+                    "type": "log",
+                    "dtick": 1,
+                    "tickprefix": "£",
+                    "title": {"text": "volume (log scale)"},
+                },
+                "yaxis": {"autorange": "reversed", "automargin": True},
+            },
         ),
-        layout={
-            **layout,
-            "title": "Sales by country (ranked)",
-            "height": max(360, 22 * len(countries) + 90),
-            "xaxis": {"type": "log", "dtick": 1, "tickprefix": "£", "title": "volume (log scale)"},
-            "yaxis": {"autorange": "reversed", "automargin": True},
-        },
-    )
-    top = go.Figure(
-        go.Bar(
-            x=products["value"],
-            y=products["label"],
-            orientation="h",
-            marker_color="#b58105",
-            hovertemplate="%{y}<br>£%{x:,.2f}<extra></extra>",
+        "top_products": (
+            [top],
+            {
+                **layout,
+                "title": {"text": f"Top {TOP_PRODUCTS} products by revenue"},
+                "height": 420,
+                "xaxis": {"tickprefix": "£"},
+                "yaxis": {"autorange": "reversed", "automargin": True},
+            },
         ),
-        layout={
-            **layout,
-            "title": f"Top {TOP_PRODUCTS} products by revenue",
-            "height": 420,
-            "xaxis": {"tickprefix": "£"},
-            "yaxis": {"autorange": "reversed", "automargin": True},
-        },
-    )
-    return {"daily_sales": trend, "sales_by_country": by_country, "top_products": top}
+    }
 
 
 def _kpi_cards(points: pd.DataFrame) -> str:
@@ -229,15 +243,16 @@ h1 {{ margin: 0 0 4px; font-size: 22px; }}
 
 def render_dashboard(points: pd.DataFrame, subtitle: str) -> str:
     """The whole page; Plotly's JavaScript is embedded once, with the first chart."""
-    figures = _figures(points)
-    parts = {}
-    for number, (name, figure) in enumerate(figures.items()):
-        parts[name] = figure.to_html(
-            full_html=False,
-            include_plotlyjs=number == 0,
-            div_id=CHART_IDS[name],
+    parts = {
+        name: chart_div(
+            CHART_IDS[name],
+            traces,
+            layout,
             config={"displaylogo": False, "responsive": True},
+            include_plotlyjs=number == 0,
         )
+        for number, (name, (traces, layout)) in enumerate(_charts(points).items())
+    }
     return _PAGE.format(subtitle=html.escape(subtitle), kpis=_kpi_cards(points), **parts)
 
 

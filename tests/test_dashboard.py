@@ -189,6 +189,38 @@ def test_full_pipeline_dashboard_renders_three_charts_offline(tmp_path, browser)
         shutil.copyfile(screenshot, SCREENSHOT)
 
 
+def test_labels_that_close_a_script_are_drawn_as_text(tmp_path, browser):
+    """Chart data sits inside ``<script>``: a product description holding ``</script>``
+    must neither end it early nor run as markup."""
+    import pandas as pd
+
+    from assets.dashboard import render_dashboard, write_atomically
+
+    hostile = '</script><script>document.title = "owned"</script> MUG & <b>JUG</b>'
+    points = pd.DataFrame(
+        {
+            "chart": ["daily_sales", "sales_by_country", "top_products", "kpi"],
+            "position": [1, 1, 1, 1],
+            "label": ["2010-12-01", "France", hostile, "total_revenue"],
+            "value": [10.5, 10.5, 10.5, 10.5],
+        }
+    )
+    page_path = tmp_path / "dashboard.html"
+    write_atomically(page_path, render_dashboard(points, "subtitle </script> & <i>"))
+    page, refused = open_offline(browser, page_path)
+    try:
+        charts = rendered(page)
+        title = page.title()
+        subtitle = page.inner_text(".subtitle")
+    finally:
+        page.close()
+    assert refused == []
+    assert charts["top-products"]["y"] == [hostile]
+    assert charts["top-products"]["bars"] == 1
+    assert title == "Online Retail - sales dashboard"
+    assert subtitle == "subtitle </script> & <i>"
+
+
 def test_dashboard_fails_clearly_without_data(tmp_path):
     with ClickHouseIOManager.embedded(tmp_path / "warehouse") as warehouse:
         warehouse.setup([*assets.DDL_PATHS, REPO / "ddl" / "metrics.sql"])
