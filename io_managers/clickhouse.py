@@ -35,6 +35,7 @@ import pandas as pd
 import pyarrow as pa
 
 from io_managers import checks
+from io_managers.catalog import Catalog
 from io_managers.config import DEFAULT_WAREHOUSE_DIR, WarehouseConfig, load_config
 from io_managers.ddl import apply_ddl
 from io_managers.ddl_drift import DeclaredTable, Drift, declared_tables, drift_error, type_drift
@@ -49,11 +50,11 @@ from io_managers.history import ClickHouseHistory
 from io_managers.publish import Publisher
 from io_managers.publish_gate import PublishGate
 from io_managers.queries import WarehouseQueries
-from io_managers.sql import quote_table
+from io_managers.sql import is_select, quote_table
 from io_managers.stage import Stager, TargetShape
 from io_managers.staging import StagingTables
 from io_managers.transport import EmbeddedTransport, ServerTransport, Transport
-from io_managers.types import ClickHouseType
+from io_managers.types import ClickHouseType, arrow_to_pandas
 from io_managers.validation import plan_validation, run_validation
 from orchestration.io_manager import IOManager, MaterializeResult
 
@@ -70,6 +71,7 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         self.authority = transport.authority
         self.description = description or transport.authority
         self.queries = WarehouseQueries(transport)
+        self.catalog = Catalog(transport)
         self.staging = StagingTables(transport, self.queries)
         self._stager = Stager(transport, self.queries)
         self._publisher = Publisher(transport, self.queries)
@@ -119,7 +121,10 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
 
     def command(self, sql: str) -> None:
         """Run one statement for its effect (DDL, INSERT ... SELECT, ...)."""
-        self._transport.command(sql)
+        try:
+            self._transport.command(sql)
+        finally:
+            self.catalog.forget()  # it may have changed any table's structure
 
     def setup(self, ddl_paths: Sequence[Path | str]) -> int:
         """Apply DDL files (or directories of ``*.sql``); see :func:`apply_ddl`.
@@ -127,7 +132,10 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         The declared column types are remembered: every later materialization first
         checks its table still has them (:mod:`io_managers.ddl_drift`).
         """
-        count = apply_ddl(self._transport, ddl_paths)
+        try:
+            count = apply_ddl(self._transport, ddl_paths)
+        finally:
+            self.catalog.forget()
         self._declared.update(declared_tables(self._transport, ddl_paths))
         return count
 
@@ -136,7 +144,8 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         declared = self._declared.get(table)
         if declared is None:
             return []
-        return type_drift(declared, self.queries.columns(f"TABLE {quote_table(table)}"))
+        facts = self.catalog.table(table)
+        return type_drift(declared, facts.columns if facts is not None else {})
 
     def history(self) -> ClickHouseHistory:
         """Materialization history in this warehouse's ``_pipeline`` database."""
@@ -147,11 +156,14 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         return self.queries.table_definitions(tables)
 
     def table_exists(self, table: str) -> bool:
-        return self.queries.table_exists(table)
+        return self.catalog.table(table) is not None
 
     def describe(self, table: str) -> list[tuple[str, str]]:
         """``(column, ClickHouse type)`` pairs of ``database.Table``, in table order."""
-        return self.queries.describe(table)
+        facts = self.catalog.table(table)
+        if facts is None:
+            return self.queries.describe(table)  # the engine's own error: no such table
+        return [(name, kind.text) for name, kind in facts.columns.items()]
 
     def row_count(self, table: str) -> int:
         return self.queries.row_count(table)
@@ -159,11 +171,15 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
     def query_arrow(self, sql: str) -> pa.Table:
         """A query's result as Arrow. Enum and UUID columns come back as text: Arrow has
         no enum labels, and string UUIDs read the same from either backend."""
-        return self.queries.query_arrow(sql)
+        try:
+            return self.queries.query_arrow(sql)
+        finally:
+            if not is_select(sql):
+                self.catalog.forget()  # not a query: it may have changed a table
 
     def query_df(self, sql: str) -> pd.DataFrame:
         """A query's result as pandas, through Arrow."""
-        return self.queries.query_df(sql)
+        return arrow_to_pandas(self.query_arrow(sql))
 
     def read_only_query(self, sql: str, allow_external: bool = False) -> pa.Table:
         """A user's read query, on a session where ClickHouse refuses writes
@@ -188,7 +204,8 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
     def materialize(self, spec: AssetSpec, context: AssetContext) -> MaterializeResult:
         started = time.perf_counter()
         target = quote_table(spec.table)
-        shape = self._stager.target_shape(spec)
+        facts = self.catalog.table(spec.table)
+        shape = self._stager.target_shape(spec, facts)
         rebuild = self._declared_for_rebuild(spec) if context.full_refresh else None
         if rebuild is None:
             self._refuse_drift(spec, shape.columns)
@@ -224,6 +241,7 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
                     target,
                     list(shape.columns),
                     new_rows=metadata["staged_rows"] if new_keys_only else None,
+                    attachable=facts is not None and facts.parts_attachable,
                 )
         except WarehouseError as exc:
             if isinstance(exc, (MaterializationError, WarehouseConnectionError)):
@@ -231,6 +249,8 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
             raise MaterializationError(f"asset {spec.key!r} (table {spec.table}): {exc}") from exc
         finally:
             self.staging.drop_quietly(staging)
+            if rebuild is not None:
+                self.catalog.forget()  # the table now has the DDL's structure
         rows, size = self.queries.table_stats(spec.table)
         return MaterializeResult(
             table=spec.table,

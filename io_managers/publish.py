@@ -35,15 +35,19 @@ class Publisher:
         target: str,
         columns: Sequence[str],
         new_rows: int | None = None,
+        attachable: bool = False,
     ) -> int | None:
         """Make staging visible; returns rows added for ``insert_new``.
 
-        ``new_rows`` is given when staging holds only keys new to the target.
+        ``new_rows`` is given when staging holds only keys new to the target;
+        ``attachable`` when the target's parts may be attached (see
+        :attr:`io_managers.catalog.TableFacts.parts_attachable`).
         """
         if spec.write_mode == "replace":
             self._exchange(spec, staging, target)
             return None
-        if new_rows is not None and self._attach_staged_parts(spec, staging, target):
+        if new_rows is not None and attachable:
+            self._attach_staged_parts(spec, staging, target)
             return new_rows
         before = self._queries.row_count(spec.table)
         # Anti-join on the key: rerunning, or rerunning after a crash part-way through
@@ -65,8 +69,8 @@ class Publisher:
             self._transport.command(f"RENAME TABLE {target} TO {old}, {staging} TO {target}")
             self._transport.command(f"RENAME TABLE {old} TO {staging}")
 
-    def _attach_staged_parts(self, spec: AssetSpec, staging: str, target: str) -> bool:
-        """Publish new keys by attaching staging's parts to the target; False if unsuited.
+    def _attach_staged_parts(self, spec: AssetSpec, staging: str, target: str) -> None:
+        """Publish new keys by attaching staging's parts to the target.
 
         Staging already holds only new keys (see :meth:`Stager.stage_sql`) and has the
         target's exact structure, so ``ATTACH PARTITION ... FROM`` hard-links its sorted
@@ -75,13 +79,9 @@ class Publisher:
         skips whatever was attached. Tables outside the MergeTree family, and tables
         with materialized views (which only see INSERTs), get the INSERT instead.
         """
-        described = self._queries.rows(statements.table_engine(spec.database, spec.table_name))
-        if not described or described[0]["views"] or "MergeTree" not in described[0]["engine"]:
-            return False
         staging_name = staging.split(".", 1)[1].strip("`")  # generated: needs no unescaping
         partitions = self._queries.rows(statements.active_partitions(spec.database, staging_name))
         for row in partitions:
             self._transport.command(
                 statements.attach_partition(target, row["partition_id"], staging)
             )
-        return True

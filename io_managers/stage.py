@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow as pa
 
 from io_managers import statements
+from io_managers.catalog import TableFacts
 from io_managers.errors import (
     AssetValidationError,
     MaterializationError,
@@ -48,15 +49,14 @@ class Stager:
         self._transport = transport
         self._queries = queries
 
-    def target_shape(self, spec: AssetSpec) -> TargetShape:
-        if not self._queries.table_exists(spec.table):
+    def target_shape(self, spec: AssetSpec, facts: TableFacts | None) -> TargetShape:
+        """The target's shape from its catalog facts (None: it does not exist)."""
+        if facts is None:
             raise MaterializationError(
                 f"asset {spec.key!r}: table {spec.table} does not exist; declare it in the "
                 "DDL (ddl/*.sql, CREATE TABLE IF NOT EXISTS) and run the warehouse setup"
             )
-        return TargetShape(
-            *self._queries.describe_with_defaults(f"TABLE {quote_table(spec.table)}")
-        )
+        return TargetShape(dict(facts.columns), set(facts.defaults))
 
     def stage_sql(
         self, spec: AssetSpec, context: AssetContext, staging: str, shape: TargetShape

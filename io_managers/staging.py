@@ -2,15 +2,17 @@
 
 Each materialization gets a private staging table, named so that this process's own can
 be told from a dead run's: ``_stg_<table>_<run token>_<id>``. Staging is dropped
-whatever happens; what a crashed run left behind is dropped by the next run of the same
-asset (embedded: any staging this process did not create, since the directory has one
-user; server: only staging older than :data:`STALE_STAGING_SECONDS`, since other runs
-may be live).
+whatever happens; what a crashed run left behind is dropped by the next run (embedded:
+any staging this process did not create, all of it at the first materialization, since
+the directory has one user and no other process can leave more; server: a table's
+staging older than :data:`STALE_STAGING_SECONDS`, when that table is materialized, since
+other runs may be live).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 
 from io_managers import statements
@@ -32,6 +34,8 @@ class StagingTables:
         self._transport = transport
         self._queries = queries
         self.run_token = uuid.uuid4().hex[:8]
+        self._swept_all = False
+        self._sweep_lock = threading.Lock()
 
     def new_name(self, database: str, table_name: str) -> str:
         """A fresh quoted staging name for a table of ``database``."""
@@ -61,20 +65,31 @@ class StagingTables:
             )
 
     def drop_abandoned(self, database: str, table_name: str) -> None:
-        """Drop staging tables of ``database.table_name`` left by a run that died."""
-        own = statements.staging_name(table_name, self.run_token, "")
-        condition = (
-            f"NOT startsWith(name, {quote_string(own)})"
-            if self._transport.exclusive
-            else f"metadata_modification_time < now() - {STALE_STAGING_SECONDS}"
-        )
-        rows = self._queries.rows(
-            "SELECT name FROM system.tables "
+        """Drop staging tables of ``database.table_name`` left by a run that died.
+
+        Embedded, every dead run's staging goes at the first call, in one query: no
+        other process can create more while this one holds the directory.
+        """
+        if self._transport.exclusive:
+            with self._sweep_lock:
+                if not self._swept_all:
+                    self._drop_listed(
+                        "SELECT database, name FROM system.tables WHERE "
+                        f"match(name, {quote_string(statements.any_staging_pattern())}) "
+                        f"AND NOT match(name, "
+                        f"{quote_string(statements.staging_pattern_of_run(self.run_token))})"
+                    )
+                    self._swept_all = True
+            return
+        self._drop_listed(
+            "SELECT database, name FROM system.tables "
             f"WHERE database = {quote_string(database)} "
             f"AND match(name, {quote_string(statements.staging_pattern(table_name))}) "
-            f"AND {condition}"
+            f"AND metadata_modification_time < now() - {STALE_STAGING_SECONDS}"
         )
-        for row in rows:
-            name = f"{quote_identifier(database)}.{quote_identifier(row['name'])}"
+
+    def _drop_listed(self, sql: str) -> None:
+        for row in self._queries.rows(sql):
+            name = f"{quote_identifier(row['database'])}.{quote_identifier(row['name'])}"
             log.warning("dropping abandoned staging table %s", name)
             self.drop_quietly(name)

@@ -31,6 +31,11 @@ def staging_pattern(table_name: str) -> str:
     return f"^{re.escape(STAGING_PREFIX + table_name)}_[0-9a-f]{{8}}_[0-9a-f]{{8}}$"
 
 
+def any_staging_pattern() -> str:
+    """RE2 pattern of every staging name, whatever its table and process."""
+    return f"^{re.escape(STAGING_PREFIX)}.+_[0-9a-f]{{8}}_[0-9a-f]{{8}}$"
+
+
 def staging_pattern_of_run(run_token: str) -> str:
     """RE2 pattern of every staging name one process (``run_token``) created."""
     return f"^{re.escape(STAGING_PREFIX)}.+_{re.escape(run_token)}_[0-9a-f]{{8}}$"
@@ -85,14 +90,6 @@ def exchange(staging: str, target: str) -> str:
 
 def attach_partition(target: str, partition_id: str, staging: str) -> str:
     return f"ALTER TABLE {target} ATTACH PARTITION ID {quote_string(partition_id)} FROM {staging}"
-
-
-def table_engine(database: str, name: str) -> str:
-    """Engine of a table and how many materialized views read it."""
-    return (
-        "SELECT engine, length(dependencies_table) AS views FROM system.tables "
-        f"WHERE database = {quote_string(database)} AND name = {quote_string(name)}"
-    )
 
 
 def active_partitions(database: str, name: str) -> str:
