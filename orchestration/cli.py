@@ -31,8 +31,8 @@ from orchestration.context import FULL_REFRESH_PARAM
 from orchestration.graph import Upstream
 from orchestration.prefect_setup import (
     configure_prefect,
+    connect_prefect,
     temporary_server_failure,
-    temporary_server_note,
 )
 from orchestration.quick_exit import ends_without_teardown, without_flow_heartbeats
 from orchestration.report_output import print_report, report_as_json
@@ -187,9 +187,10 @@ def materialize_command(
             else:
                 console.print(f"{NOTHING}: {select!r} selects no asset now")
             return
-        note = temporary_server_note() if error_console.is_terminal and not as_json else None
-        if note:
-            error_console.print(note, style="dim", highlight=False, markup=False)
+        connect_prefect(
+            lambda line: error_console.print(line, style="dim", highlight=False, markup=False),
+            quiet=as_json or not error_console.is_terminal,
+        )
         progress = RunProgress(console if not as_json else None, total=len(plan.selected))
         outcomes = OutcomeLog(progress.advance)
 
@@ -238,6 +239,7 @@ def _register_commands() -> None:
     from orchestration.commands.lineage import lineage
     from orchestration.commands.query import query
     from orchestration.commands.serve import serve
+    from orchestration.commands.server import server_app
     from orchestration.commands.status import plan, status
     from orchestration.commands.validate import validate
 
@@ -248,6 +250,7 @@ def _register_commands() -> None:
     app.command("serve")(serve)
     app.command("status")(status)
     app.command("plan")(plan)
+    app.add_typer(server_app, name="server")
 
 
 _register_commands()

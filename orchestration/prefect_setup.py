@@ -16,6 +16,7 @@ must run before it is imported; a user's own setting always wins.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 #: How long the temporary server may take to start (Prefect's own default is 20 s).
 TEMPORARY_SERVER_START_SECONDS = 300
@@ -39,20 +40,41 @@ def configure_prefect(*, verbose: bool) -> None:
         os.environ.setdefault(name, value)
 
 
-def temporary_server_note() -> str | None:
-    """Why the run may take a while to start, when it will start a temporary server.
+def connect_prefect(say: Callable[[str], None], *, quiet: bool) -> None:
+    """Give this process a Prefect API before its flow run starts.
 
-    Prefect's own "Starting temporary server" line is quiet by default, and on a busy
-    machine the first start (which also creates Prefect's database) can take minutes.
+    A configured ``PREFECT_API_URL`` (environment or Prefect profile) always wins. Else
+    the local background server (:mod:`orchestration.local_server`) is found or started
+    and this process pointed at it; with ``PIPELINE_PREFECT_SERVER=temporary``, Prefect
+    starts its temporary server as before. ``say`` gets one line for the person waiting
+    (``quiet``: only the line that reports a server left running).
     """
     from prefect.settings import get_current_settings
 
+    from orchestration import local_server
+
     if get_current_settings().api.url:
-        return None
-    return (
-        "starting a temporary Prefect server for this run (slow on a busy machine); "
-        "`prefect server start` and PREFECT_API_URL=http://127.0.0.1:4200/api skip this"
-    )
+        return
+    if local_server.server_mode() == local_server.TEMPORARY:
+        if not quiet:
+            say(
+                "starting a temporary Prefect server for this run (slow on a busy machine); "
+                "`prefect server start` and PREFECT_API_URL=http://127.0.0.1:4200/api skip this"
+            )
+        return
+    if local_server.running() is None and not quiet:
+        say("starting a local Prefect server in the background (once; later runs reuse it)")
+    server, started = local_server.ensure(TEMPORARY_SERVER_START_SECONDS)
+    os.environ["PREFECT_API_URL"] = server.api_url
+    # Prefect read its settings when it was imported; make it read them again.
+    from prefect.context import refresh_global_settings_context
+
+    refresh_global_settings_context()
+    if started:
+        say(
+            f"Prefect server running in the background: UI {server.url}/v2, reused by later "
+            "runs; `pipeline server stop` stops it"
+        )
 
 
 def temporary_server_failure(exc: BaseException) -> str | None:

@@ -18,6 +18,10 @@ if os.environ.get("CI"):
 
 # No telemetry from test servers: the sandbox has no internet and the noise hides real errors.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# A `pipeline` process a test starts without PREFECT_API_URL gets Prefect's temporary
+# server, never the background server a user's first run leaves running (that one is
+# tested, and stopped, in tests/test_local_server.py and the newcomer test).
+os.environ.setdefault("PIPELINE_PREFECT_SERVER", "temporary")
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from orchestration import local_server
+
 REPO = Path(__file__).resolve().parents[1]
 REAL_SAMPLE = REPO / "tests" / "fixtures" / "online_retail_real_sample.csv"
 
@@ -33,9 +35,10 @@ def materialize(
 
 
 def default_path_env(home: Path, **settings: str) -> dict[str, str]:
-    """A newcomer's environment: no Prefect settings at all, so no PREFECT_API_URL, and a
-    Prefect home of its own (the temporary server starts on a fresh database)."""
+    """A newcomer's environment: no Prefect settings at all, so no PREFECT_API_URL, no
+    server mode, and a Prefect home of its own (the server starts on a fresh database)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.pop(local_server.MODE_ENV, None)
     return {**env, "PREFECT_HOME": str(home), **settings}
 
 
@@ -58,8 +61,13 @@ def bad_source(tmp_path: Path) -> Path:
 def test_failing_source_on_the_default_path_prints_one_line_and_the_report(
     tmp_path: Path, bad_source: Path
 ) -> None:
-    env = default_path_env(tmp_path / "prefect-home")
-    result = materialize("--source", str(bad_source), env=env, tmp_path=tmp_path)
+    home = tmp_path / "prefect-home"
+    try:
+        result = materialize(
+            "--source", str(bad_source), env=default_path_env(home), tmp_path=tmp_path
+        )
+    finally:
+        local_server.stop(home)
 
     assert result.returncode == 1, result.stderr
     out = result.stdout.splitlines()
@@ -79,7 +87,9 @@ def test_failing_source_on_the_default_path_prints_one_line_and_the_report(
         "failed:",
         "raw_online_retails",
     ]
-    assert result.stderr == ""
+    # The one line on stderr says that a server now runs in the background, and where.
+    assert result.stderr.startswith("Prefect server running in the background: UI http://")
+    assert len(result.stderr.splitlines()) == 1
     assert "Traceback" not in result.stdout
 
 
@@ -116,7 +126,9 @@ def test_verbose_shows_prefects_logs_and_the_task_traceback(
 
 def test_temporary_server_that_cannot_start_in_time_says_what_to_do(tmp_path: Path) -> None:
     env = default_path_env(
-        tmp_path / "prefect-home", PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="1"
+        tmp_path / "prefect-home",
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="1",
+        PIPELINE_PREFECT_SERVER="temporary",
     )
     result = materialize("--definitions", "tests.serve_location", env=env, tmp_path=tmp_path)
 
