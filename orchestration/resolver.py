@@ -269,19 +269,22 @@ def build_flow(
     concurrency: int = DEFAULT_CONCURRENCY,
     on_progress: ProgressCallback | None = None,
     flow_name: str = "materialize-assets",
+    flow_run_name: str | None = None,
     book: StateBook | None = None,
 ) -> tuple[Any, Callable[[], RunReport]]:
     """Build the Prefect flow for a plan; returns the flow and a function giving its report.
 
     The flow's final state is Failed when any selected asset failed or was skipped.
     Every asset's materialization is recorded in its IO manager's history, with the code
-    versions and fingerprints of ``book`` (taken when the flow starts if not given).
+    versions and fingerprints of ``book`` (taken when the flow starts if not given). The
+    run is named ``flow_run_name``, else after its selection.
     """
-    from prefect import flow
     from prefect.futures import wait
     from prefect.runtime import flow_run
     from prefect.states import Completed, Failed
     from prefect.task_runners import ThreadPoolTaskRunner
+
+    from orchestration.plain_parameter_flow import PlainParameterFlow
 
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
@@ -289,14 +292,6 @@ def build_flow(
     recorder = _RunRecorder(on_progress)
     report = RunReport(outcomes=[])
 
-    @flow(
-        name=flow_name,
-        flow_run_name=run_name_from_parameters,
-        # Prefect types task_runner invariantly; a thread pool runner is what it expects.
-        task_runner=ThreadPoolTaskRunner(max_workers=concurrency),  # type: ignore[arg-type]
-        persist_result=False,
-        validate_parameters=False,
-    )
     def materialize_assets(select: str | None = None, source: str | None = None) -> Any:
         # ``select`` and ``source`` are shown as the run's parameters; the plan and the
         # run parameters this flow was built with are what it runs.
@@ -332,7 +327,16 @@ def build_flow(
         failed = ", ".join(o.key for o in report.by_status("failed"))
         return Failed(message=f"{report.summary()}; failed: {failed}")
 
-    return materialize_assets, lambda: report
+    run_flow = PlainParameterFlow(
+        materialize_assets,
+        name=flow_name,
+        flow_run_name=flow_run_name or run_name_from_parameters,
+        # Prefect types task_runner invariantly; a thread pool runner is what it expects.
+        task_runner=ThreadPoolTaskRunner(max_workers=concurrency),  # type: ignore[arg-type]
+        persist_result=False,
+        validate_parameters=False,
+    )
+    return run_flow, lambda: report
 
 
 def materialize(
@@ -367,10 +371,9 @@ def materialize(
         params=params,
         concurrency=concurrency,
         on_progress=on_progress,
+        flow_run_name=flow_run_name,
         book=book,
     )
-    if flow_run_name:
-        flow = flow.with_options(flow_run_name=flow_run_name)
     state = flow(select=plan.selection, source=(params or {}).get("source"), return_state=True)
     run_report = report()
     if plan.selected and not run_report.outcomes:

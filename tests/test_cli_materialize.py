@@ -137,3 +137,25 @@ def test_temporary_server_that_cannot_start_in_time_says_what_to_do(tmp_path: Pa
     assert lines[0].startswith("error: Prefect's temporary server did not start within 1 s")
     assert "PREFECT_API_URL=http://127.0.0.1:4200/api" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_a_run_imports_no_web_framework(prefect_api_url: str, tmp_path: Path) -> None:
+    """Prefect encodes a flow run's parameters with FastAPI's ``jsonable_encoder``, which
+    imports the whole web framework (~0.27 s) into a process that serves no HTTP; a
+    materialization's parameters are plain strings and need none of it."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "orchestration", "materialize",
+         "--definitions", "tests.serve_location", "--source", "synthetic:5",
+         "--warehouse", f"chdb://{tmp_path / 'warehouse'}"],
+        cwd=REPO,
+        env=server_env(prefect_api_url),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+    assert "Run report: 2 materialized" in result.stdout
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    # (Prefect's client itself imports starlette.status, a table of HTTP status codes.)
+    assert {name.split(".")[0] for name in imported} & {"fastapi", "uvicorn"} == set()
+    assert not any(name.startswith(("prefect.server", "starlette.routing")) for name in imported)
