@@ -23,11 +23,19 @@ def check_select(check_sql: str, table: str) -> str:
 
 
 def offending_rows(
-    query_rows: Callable[[str], list[dict[str, Any]]], check_sql: str, table: str, examples: int
+    count_rows: Callable[[str], list[dict[str, Any]]],
+    query_rows: Callable[[str], list[dict[str, Any]]],
+    check_sql: str,
+    table: str,
+    examples: int,
 ) -> tuple[int, list[dict[str, Any]]]:
-    """How many rows the check selects, and up to ``examples`` of them (only if any)."""
+    """How many rows the check selects, and up to ``examples`` of them (only if any).
+
+    The count is one UInt64, so ``count_rows`` may skip the text projection of Enum and
+    UUID columns (and the ``DESCRIBE`` it takes) that ``query_rows`` applies to examples.
+    """
     select = check_select(check_sql, table)
-    counted = query_rows(f"SELECT count() AS violations FROM (\n{select}\n) AS offending")
+    counted = count_rows(f"SELECT count() AS violations FROM (\n{select}\n) AS offending")
     violations = int(counted[0]["violations"])
     if not violations:
         return 0, []

@@ -52,6 +52,7 @@ from io_managers.publish_gate import PublishGate
 from io_managers.queries import WarehouseQueries
 from io_managers.sql import is_select, quote_table
 from io_managers.stage import Stager, TargetShape
+from io_managers.staged import StagedFacts, measures, staged_facts
 from io_managers.staging import StagingTables
 from io_managers.transport import EmbeddedTransport, ServerTransport, Transport
 from io_managers.types import ClickHouseType, arrow_to_pandas
@@ -196,7 +197,11 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
     ) -> tuple[int, list[dict[str, Any]]]:
         """An asset check counted and sampled in ClickHouse (:mod:`io_managers.checks`)."""
         return checks.offending_rows(
-            lambda sql: self.query_arrow(sql).to_pylist(), check_sql, table, examples
+            self.queries.statement_rows,
+            lambda sql: self.query_arrow(sql).to_pylist(),
+            check_sql,
+            table,
+            examples,
         )
 
     # ----------------------------------------------------------------- materialize
@@ -230,9 +235,11 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
                 # Arrow's allocator keeps the freed chunk buffers for reuse; hand them back
                 # before the engine's big statements, or they add to the process's peak.
                 pa.default_memory_pool().release_unused()
-            metadata["staged_rows"] = self.queries.count_rows(staging)
+            # Staging holds only new keys: its parts can be attached as they are.
+            attach = new_keys_only and facts is not None and facts.parts_attachable
             checked = time.perf_counter()
-            self._validate(spec, staging, shape.columns, python_checks_done)
+            staged = self._validate(spec, staging, shape.columns, python_checks_done, attach)
+            metadata["staged_rows"] = staged.rows
             metadata["validation_seconds"] = round(time.perf_counter() - checked, 4)
             with self._gate.publishing(spec.key, spec.table):
                 inserted = self._publisher.publish(
@@ -240,8 +247,8 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
                     staging,
                     target,
                     list(shape.columns),
-                    new_rows=metadata["staged_rows"] if new_keys_only else None,
-                    attachable=facts is not None and facts.parts_attachable,
+                    new_rows=staged.rows if new_keys_only else None,
+                    partitions=staged.partitions if attach else None,
                 )
         except WarehouseError as exc:
             if isinstance(exc, (MaterializationError, WarehouseConnectionError)):
@@ -251,7 +258,10 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
             self.staging.drop_quietly(staging)
             if rebuild is not None:
                 self.catalog.forget()  # the table now has the DDL's structure
-        rows, size = self.queries.table_stats(spec.table)
+        if staged_as.write_mode == "replace" or attach:
+            rows, size = staged.published_size(attached=attach)
+        else:  # appended by an anti-join: only the table knows what it holds now
+            rows, size = self.queries.table_stats(spec.table)
         return MaterializeResult(
             table=spec.table,
             rows=rows if rows is not None else self.row_count(spec.table),
@@ -297,18 +307,23 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         staging: str,
         target_columns: dict[str, ClickHouseType],
         python_checks_done: bool,
-    ) -> None:
+        attach: bool,
+    ) -> StagedFacts:
+        """Validate staging; the same aggregate measures it (:mod:`io_managers.staged`)."""
         unique_key = spec.unique_key if spec.write_mode == "insert_new" else ()
         plan = plan_validation(spec.schema, target_columns, unique_key, python_checks_done)
-        failures = run_validation(
+        staging_name = staging.split(".", 1)[1].strip("`")  # generated: needs no unescaping
+        failures, measured = run_validation(
             plan,
             staging,
             target_columns,
             self.queries.rows,
             lambda sql: self._transport.iter_arrow(sql, 500_000),
+            measures(spec.database, staging_name, spec.table_name, attach),
         )
         if failures:
             raise AssetValidationError(spec.key, spec.table, failures)
+        return staged_facts(measured)
 
 
 def warehouse_from_env(url: str | None = None) -> ClickHouseIOManager:

@@ -35,19 +35,19 @@ class Publisher:
         target: str,
         columns: Sequence[str],
         new_rows: int | None = None,
-        attachable: bool = False,
+        partitions: Sequence[str] | None = None,
     ) -> int | None:
         """Make staging visible; returns rows added for ``insert_new``.
 
         ``new_rows`` is given when staging holds only keys new to the target;
-        ``attachable`` when the target's parts may be attached (see
-        :attr:`io_managers.catalog.TableFacts.parts_attachable`).
+        ``partitions`` (staging's) when its parts may be attached to the target as they
+        are (see :attr:`io_managers.catalog.TableFacts.parts_attachable`).
         """
         if spec.write_mode == "replace":
             self._exchange(spec, staging, target)
             return None
-        if new_rows is not None and attachable:
-            self._attach_staged_parts(spec, staging, target)
+        if new_rows is not None and partitions is not None:
+            self._attach_staged_parts(staging, target, partitions)
             return new_rows
         before = self._queries.row_count(spec.table)
         # Anti-join on the key: rerunning, or rerunning after a crash part-way through
@@ -69,7 +69,7 @@ class Publisher:
             self._transport.command(f"RENAME TABLE {target} TO {old}, {staging} TO {target}")
             self._transport.command(f"RENAME TABLE {old} TO {staging}")
 
-    def _attach_staged_parts(self, spec: AssetSpec, staging: str, target: str) -> None:
+    def _attach_staged_parts(self, staging: str, target: str, partitions: Sequence[str]) -> None:
         """Publish new keys by attaching staging's parts to the target.
 
         Staging already holds only new keys (see :meth:`Stager.stage_sql`) and has the
@@ -79,9 +79,5 @@ class Publisher:
         skips whatever was attached. Tables outside the MergeTree family, and tables
         with materialized views (which only see INSERTs), get the INSERT instead.
         """
-        staging_name = staging.split(".", 1)[1].strip("`")  # generated: needs no unescaping
-        partitions = self._queries.rows(statements.active_partitions(spec.database, staging_name))
-        for row in partitions:
-            self._transport.command(
-                statements.attach_partition(target, row["partition_id"], staging)
-            )
+        for partition_id in partitions:
+            self._transport.command(statements.attach_partition(target, partition_id, staging))

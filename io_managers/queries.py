@@ -94,11 +94,12 @@ class WarehouseQueries:
 
     def query_arrow(self, sql: str) -> pa.Table:
         """A query's result as Arrow, Enum and UUID columns as text."""
-        try:
-            statement = single_statement(sql, "query")
-        except ValueError as exc:
-            raise WarehouseQueryError(str(exc)) from None
-        return self._transport.query_arrow(self._text_projection(statement))
+        return self._transport.query_arrow(self._text_projection(_one_statement(sql)))
+
+    def statement_rows(self, sql: str) -> list[dict[str, Any]]:
+        """One statement's rows as the engine types them: for results that need no text
+        projection (counts), which saves the ``DESCRIBE`` that projection takes."""
+        return self.rows(_one_statement(sql))
 
     def query_df(self, sql: str) -> pd.DataFrame:
         """A query's result as pandas, through Arrow (dtypes: :func:`arrow_to_pandas`)."""
@@ -124,3 +125,10 @@ class WarehouseQueries:
         if not any(needs_text_projection(t) for t in columns.values()):
             return statement
         return f"SELECT {read_projection(columns, columns)} FROM ({statement})"
+
+
+def _one_statement(sql: str) -> str:
+    try:
+        return single_statement(sql, "query")
+    except ValueError as exc:
+        raise WarehouseQueryError(str(exc)) from None

@@ -90,10 +90,3 @@ def exchange(staging: str, target: str) -> str:
 
 def attach_partition(target: str, partition_id: str, staging: str) -> str:
     return f"ALTER TABLE {target} ATTACH PARTITION ID {quote_string(partition_id)} FROM {staging}"
-
-
-def active_partitions(database: str, name: str) -> str:
-    return (
-        "SELECT DISTINCT partition_id FROM system.parts "
-        f"WHERE database = {quote_string(database)} AND table = {quote_string(name)} AND active"
-    )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -327,16 +327,23 @@ def run_validation(
     table_columns: dict[str, ClickHouseType],
     query_rows: Callable[[str], list[dict[str, Any]]],
     iter_batches: Callable[[str], Iterator[pa.RecordBatch]],
-) -> list[ValidationFailure]:
-    """Execute ``plan`` against ``table`` (quoted); return every failure found."""
+    measures: Mapping[str, str] | None = None,
+) -> tuple[list[ValidationFailure], dict[str, Any]]:
+    """Execute ``plan`` against ``table`` (quoted); return every failure found.
+
+    ``measures`` (alias -> aggregate expression) ride along in the same aggregate query;
+    their values come back by alias, so measuring the table costs no query of its own.
+    """
     failures = list(plan.structural)
-    if plan.checks:
-        selects = []
+    measured: dict[str, Any] = {}
+    if plan.checks or measures:
+        selects = [f"{expression} AS {alias}" for alias, expression in (measures or {}).items()]
         for i, check in enumerate(plan.checks):
             selects.append(f"toUInt64({check.count_sql}) AS c{i}")
             if check.examples_sql:
                 selects.append(f"{check.examples_sql} AS e{i}")
         row = query_rows(f"SELECT {', '.join(selects)} FROM {table}")[0]
+        measured = {alias: row[alias] for alias in measures or {}}
         for i, check in enumerate(plan.checks):
             count = int(row[f"c{i}"])
             if not count:
@@ -356,7 +363,7 @@ def run_validation(
                 failures.append(failure)
     if plan.fallback_schema is not None:
         failures.extend(_run_fallback(plan, table, table_columns, iter_batches))
-    return failures
+    return failures, measured
 
 
 def _duplicate_examples(

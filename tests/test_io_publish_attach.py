@@ -106,3 +106,36 @@ def test_table_outside_the_merge_tree_family_is_inserted_into(backend, db):
 
     assert [first.inserted_rows, later.inserted_rows] == [5, 2]
     assert keys(backend.warehouse, f"{db}.events") == list(range(7))
+
+
+def test_reported_size_is_the_published_table_in_every_publishing_path(backend, db):
+    """Rows and bytes come from the validation's aggregate, not a query after publishing:
+    they must still be what the engine reports for the table once published."""
+    warehouse = backend.warehouse
+
+    def published(table: str) -> tuple[int | None, int | None]:
+        row = warehouse.query_arrow(
+            "SELECT total_rows AS rows, total_bytes AS bytes FROM system.tables "
+            f"WHERE database = '{db}' AND name = '{table}'"
+        ).to_pylist()[0]
+        return row["rows"], row["bytes"]
+
+    for table, engine in (
+        ("parts", "MergeTree PARTITION BY toYYYYMM(day) ORDER BY event_id"),
+        ("logged", "StripeLog"),
+    ):
+        warehouse.command(
+            f"CREATE TABLE {db}.{table} (event_id UInt64, day Date, label String) ENGINE = {engine}"
+        )
+        if engine.startswith("MergeTree"):  # a merge would change the size under the test
+            warehouse.command(f"SYSTEM STOP MERGES {db}.{table}")
+        for first, last, rows in ((0, 29, 30), (20, 59, 60)):
+            result = load(backend, db, table, first, last)
+            rows_seen, bytes_seen = published(table)
+            assert result.rows == rows and rows_seen in (None, rows)  # StripeLog: not known
+            assert result.bytes == bytes_seen
+
+    replaced = sql_asset(f"{db}.parts", events_select(0, 9))
+    result = warehouse.materialize(replaced, context(replaced, warehouse))
+    assert (result.rows, result.bytes) == published("parts")
+    assert result.rows == 10

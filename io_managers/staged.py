@@ -1,0 +1,75 @@
+"""What a materialization learns about its staging table from the validation's aggregate.
+
+Validation scans staging once, in one aggregate query; the same query also counts the
+staged rows, lists the partitions their parts would be attached by, and reads the sizes
+the result reports. So no count, partition or size query of its own runs: each was a
+statement on the engine per asset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from io_managers.sql import quote_string
+
+
+@dataclass(frozen=True)
+class StagedFacts:
+    """Staging as validated, and (when its parts are to be attached) the target before."""
+
+    rows: int
+    bytes: int | None
+    partitions: tuple[str, ...] = ()
+    target_rows: int | None = None
+    target_bytes: int | None = None
+
+    def published_size(self, attached: bool) -> tuple[int | None, int | None]:
+        """``(rows, bytes)`` of the target once staging is published: staging itself
+        after an exchange, the target plus staging after attaching staging's parts."""
+        if not attached:
+            return self.rows, self.bytes
+        rows = None if self.target_rows is None else self.target_rows + self.rows
+        size = (
+            None
+            if self.target_bytes is None or self.bytes is None
+            else self.target_bytes + self.bytes
+        )
+        return rows, size
+
+
+def measures(database: str, staging_name: str, table_name: str, attach: bool) -> dict[str, str]:
+    """Select-list expressions, by alias, measuring staging (names unquoted).
+
+    The aliases start with ``__`` so they cannot shadow a column the checks read.
+    """
+
+    def catalog(name: str, column: str) -> str:
+        return (
+            f"(SELECT {column} FROM system.tables WHERE database = {quote_string(database)} "
+            f"AND name = {quote_string(name)})"
+        )
+
+    found = {"__staged_rows": "count()", "__staged_bytes": catalog(staging_name, "total_bytes")}
+    if attach:
+        found["__partitions"] = "groupUniqArray(_partition_id)"
+        found["__target_rows"] = catalog(table_name, "total_rows")
+        found["__target_bytes"] = catalog(table_name, "total_bytes")
+    return found
+
+
+def staged_facts(measured: Mapping[str, Any]) -> StagedFacts:
+    """The facts from the aggregate's row (the aliases of :func:`measures`)."""
+
+    def number(alias: str) -> int | None:
+        value = measured.get(alias)
+        return None if value is None else int(value)
+
+    return StagedFacts(
+        rows=int(measured["__staged_rows"]),
+        bytes=number("__staged_bytes"),
+        partitions=tuple(sorted(measured.get("__partitions") or ())),
+        target_rows=number("__target_rows"),
+        target_bytes=number("__target_bytes"),
+    )
