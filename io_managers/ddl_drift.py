@@ -20,17 +20,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlglot
 from sqlglot import exp
-from sqlglot.errors import SqlglotError
 
-from io_managers.ddl import ddl_files
+from io_managers.ddl import DIALECT, ddl_files, parsed
 from io_managers.errors import TypeDriftError
 from io_managers.sql import quote_string, split_statements
 from io_managers.transport import Transport
 from io_managers.types import ClickHouseType
-
-DIALECT = "clickhouse"
 
 
 @dataclass(frozen=True)
@@ -113,10 +109,7 @@ def type_drift(declared: DeclaredTable, actual: Mapping[str, ClickHouseType]) ->
 
 def _creates(script: str) -> Iterable[DeclaredTable]:
     for statement in split_statements(script):
-        try:
-            tree = sqlglot.parse_one(statement, dialect=DIALECT)
-        except SqlglotError:
-            continue  # not a CREATE TABLE sqlglot understands: applied, but not compared
+        tree = parsed(statement)  # None: not a CREATE TABLE sqlglot understands, not compared
         if not (isinstance(tree, exp.Create) and str(tree.kind).upper() == "TABLE"):
             continue
         schema = tree.this
