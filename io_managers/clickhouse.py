@@ -76,7 +76,7 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         self.staging = StagingTables(transport, self.queries)
         self._stager = Stager(transport, self.queries)
         self._publisher = Publisher(transport, self.queries)
-        self._history = ClickHouseHistory(transport)
+        self._history = ClickHouseHistory(transport, self.catalog)
         #: What setup()'s DDL declares, to hold published tables to it (drift check).
         self._declared: dict[str, DeclaredTable] = {}
         self._gate = PublishGate()

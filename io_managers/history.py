@@ -21,6 +21,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from io_managers.catalog import Catalog
 from io_managers.errors import WarehouseQueryError
 from io_managers.sql import quote_string
 from io_managers.transport import Transport
@@ -74,8 +75,9 @@ _SCHEMA = pa.schema(
 class ClickHouseHistory(MaterializationHistory):
     """History kept in the warehouse the assets live in, through the same transport."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Transport, catalog: Catalog) -> None:
         self._transport = transport
+        self._catalog = catalog
         self._ready = False
         self._lock = threading.Lock()
 
@@ -83,9 +85,11 @@ class ClickHouseHistory(MaterializationHistory):
         with self._lock:
             if self._ready:
                 return
-            with _naming_the_table():
-                self._transport.command(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
-                self._transport.command(_DDL)
+            if self._catalog.table(TABLE) is None:  # kept embedded: no statement at all
+                with _naming_the_table():
+                    self._transport.command(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
+                    self._transport.command(_DDL)
+                self._catalog.forget()
             self._ready = True
 
     def record(self, record: MaterializationRecord) -> None:
@@ -116,19 +120,20 @@ class ClickHouseHistory(MaterializationHistory):
         self._ensure_table()
         listed = ", ".join(quote_string(key) for key in wanted)
         latest = "ORDER BY asset_key, started DESC, materialization_id LIMIT 1 BY asset_key"
-        base = f"SELECT * FROM {TABLE} FINAL WHERE asset_key IN ({listed})"
-        attempts = self._records(f"{base} {latest}")
-        successes = self._records(f"{base} AND status = 'materialized' {latest}")
+        base = f"FROM {TABLE} FINAL WHERE asset_key IN ({listed})"
+        # Both in one statement: each asset's last attempt, and its last success.
+        with _naming_the_table():
+            rows = self._transport.query_arrow(
+                f"(SELECT *, 0 AS __success {base} {latest}) UNION ALL "
+                f"(SELECT *, 1 AS __success {base} AND status = 'materialized' {latest})"
+            ).to_pylist()
+        attempts = {row["asset_key"]: _record(row) for row in rows if not row["__success"]}
+        successes = {row["asset_key"]: _record(row) for row in rows if row["__success"]}
         return {
             key: AssetHistory(last_attempt=attempts.get(key), last_success=successes.get(key))
             for key in wanted
             if key in attempts
         }
-
-    def _records(self, sql: str) -> dict[str, MaterializationRecord]:
-        with _naming_the_table():
-            rows = self._transport.query_arrow(sql).to_pylist()
-        return {row["asset_key"]: _record(row) for row in rows}
 
 
 @contextlib.contextmanager
