@@ -402,6 +402,38 @@ def test_asset_pages_link_to_their_neighbours_pages_of_this_run(lineage_run, cli
     assert run_link in fact
 
 
+def test_pages_finished_at_the_end_of_the_run_are_not_sent_again_as_events(lineage_run, client):
+    """The end-of-run rewrite of each page's links and state is not echoed as an event
+    carrying the whole page again (Prefect's update_artifact sends one: a second copy of
+    every page through the event stream, stored by the server)."""
+    from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+
+    pages = _asset_pages(client, lineage_run.flow_run_id)
+    lineage = next(
+        a for a in _lineage_artifacts(client, lineage_run.flow_run_id)
+        if a.key == LINEAGE_ARTIFACT_KEY
+    )  # fmt: skip
+    artifact_ids = [f"prefect.artifact.{a.id}" for a in (lineage, *pages.values())]
+    event_filter = EventFilter(
+        event=EventNameFilter(prefix=["prefect.artifact."]),
+        resource=EventResourceFilter(id=artifact_ids),
+    )
+
+    def all_created() -> list[Any] | None:
+        page = client.read_events(filter=event_filter, limit=50)
+        events = list(page.events)
+        while page.next_page:
+            page = client.read_events_page(page.next_page)
+            events += page.events
+        names = [event.resource.get("prefect.resource.name") for event in events]
+        # the lineage artifact is created after every page's rewrite, on the same stream
+        return events if LINEAGE_ARTIFACT_KEY in names else None
+
+    events = _wait_for(all_created, EVENT_WAIT, "the run's artifact events")
+    assert {e.event for e in events} == {"prefect.artifact.created"}
+    assert "| state |" in pages["fact_sales"].data  # the end-of-run rewrite landed
+
+
 # --------------------------------------------------------------------------- asset events
 
 
