@@ -3,7 +3,7 @@
 A materialization needs to know whether its table exists, its columns (by name, with
 types and defaults) and whether its parts may be attached (engine, materialized views).
 Asked one statement at a time that was an exists check, a ``DESCRIBE`` and an engine
-query per asset; here it is one read of ``system.columns`` joined to ``system.tables``.
+query per asset; here it is one statement reading ``system.columns`` and ``system.tables``.
 
 How long a read stays true depends on who else may change the warehouse:
 
@@ -47,14 +47,21 @@ class TableFacts:
         return self.views == 0 and "MergeTree" in self.engine
 
 
-def _catalog_sql(where: str) -> str:
+def _catalog_sql(database_is: str, table_is: str = "") -> str:
+    """Columns from ``system.columns`` and engines from ``system.tables``, one statement.
+
+    A UNION ALL, not a JOIN: joining the two system tables took 16-22 ms where each
+    alone takes 3-4 ms (measured), because the join enumerates both in full.
+    """
+    where = f"database {database_is}"
     return (
-        "SELECT c.database AS database, c.table AS table, c.name AS name, c.type AS type, "
-        "c.default_kind AS default_kind, t.engine AS engine, "
-        "length(t.dependencies_table) AS views "
-        "FROM system.columns AS c INNER JOIN system.tables AS t "
-        "ON c.database = t.database AND c.table = t.name "
-        f"WHERE {where} ORDER BY c.database, c.table, c.position"
+        "SELECT 'column' AS kind, database, table, name, type, default_kind, position, "
+        "'' AS engine, toUInt64(0) AS views "
+        f"FROM system.columns WHERE {where}{f' AND table {table_is}' if table_is else ''} "
+        # Columns by position, without aliases: '' AS name would shadow name AS table.
+        "UNION ALL SELECT 'table', database, name, '', '', '', toUInt64(0), engine, "
+        "length(dependencies_table) "
+        f"FROM system.tables WHERE {where}{f' AND name {table_is}' if table_is else ''}"
     )
 
 
@@ -71,12 +78,11 @@ class Catalog:
         """Facts of ``database.Table``; None if it does not exist."""
         if not self._transport.exclusive:
             database, name = table.split(".", 1)
-            where = f"c.database = {quote_string(database)} AND c.table = {quote_string(name)}"
-            return self._read(where).get(table)
+            return self._read(f"= {quote_string(database)}", f"= {quote_string(name)}").get(table)
         with self._lock:
             if self._all is None:
                 listed = ", ".join(quote_string(name) for name in _SYSTEM_DATABASES)
-                self._all = self._read(f"c.database NOT IN ({listed})")
+                self._all = self._read(f"NOT IN ({listed})")
             return self._all.get(table)
 
     def forget(self) -> None:
@@ -84,17 +90,19 @@ class Catalog:
         with self._lock:
             self._all = None
 
-    def _read(self, where: str) -> dict[str, TableFacts]:
-        rows = self._transport.query_arrow(_catalog_sql(where)).to_pylist()
-        grouped: dict[str, list[dict[str, Any]]] = {}
-        for row in rows:
-            grouped.setdefault(f"{row['database']}.{row['table']}", []).append(row)
+    def _read(self, database_is: str, table_is: str = "") -> dict[str, TableFacts]:
+        rows = self._transport.query_arrow(_catalog_sql(database_is, table_is)).to_pylist()
+        tables = {f"{r['database']}.{r['table']}": r for r in rows if r["kind"] == "table"}
+        columns: dict[str, list[dict[str, Any]]] = {table: [] for table in tables}
+        for row in sorted(rows, key=lambda row: row["position"]):
+            if row["kind"] == "column":
+                columns.setdefault(f"{row['database']}.{row['table']}", []).append(row)
         return {
             table: TableFacts(
-                columns={c["name"]: parse_type(c["type"]) for c in columns},
-                defaults=frozenset(c["name"] for c in columns if c["default_kind"]),
-                engine=columns[0]["engine"],
-                views=int(columns[0]["views"]),
+                columns={c["name"]: parse_type(c["type"]) for c in columns[table]},
+                defaults=frozenset(c["name"] for c in columns[table] if c["default_kind"]),
+                engine=row["engine"],
+                views=int(row["views"]),
             )
-            for table, columns in grouped.items()
+            for table, row in tables.items()
         }
