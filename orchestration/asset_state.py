@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from orchestration.asset import AssetSpec
@@ -39,6 +39,8 @@ class StateBook:
         self.params = dict(params or {})
         self._fingerprints: dict[str, str | None] = {}
         self._lock = threading.Lock()
+        self._versions: dict[str, str] = {}
+        self._versions_lock = threading.Lock()
 
     def io_manager(self, spec: AssetSpec) -> IOManager:
         return self.io_managers[spec.io_manager]
@@ -52,14 +54,31 @@ class StateBook:
 
     @functools.cached_property
     def code_versions(self) -> dict[str, str]:
-        versions: dict[str, str] = {}
-        for specs in self._specs_by_io_manager().values():
-            io_manager = self.io_manager(specs[0])
-            ddl = io_manager.table_definitions([spec.table for spec in specs])
-            for spec in specs:
-                table_ddl = ddl.get(spec.table)
-                versions[spec.key] = code_version(spec, io_manager, self.params, table_ddl)
-        return versions
+        """Every asset's code version (what ``status`` and ``status:`` selections need)."""
+        return self.code_versions_of(spec.key for spec in self.graph)
+
+    def code_versions_of(self, keys: Iterable[str]) -> dict[str, str]:
+        """The code versions of ``keys``, each computed once, the missing ones together.
+
+        A version renders the asset's SQL, builds its Pandera schema and reads its DDL
+        (0.1 s of CPU for the shipped 27 assets): a run needs its selected assets' only.
+        """
+        wanted = [self.graph[key] for key in dict.fromkeys(keys)]
+        with self._versions_lock:
+            missing: dict[str, list[AssetSpec]] = {}
+            for spec in wanted:
+                if spec.key not in self._versions and spec.io_manager in self.io_managers:
+                    missing.setdefault(spec.io_manager, []).append(spec)
+            for specs in missing.values():
+                io_manager = self.io_manager(specs[0])
+                ddl = io_manager.table_definitions([spec.table for spec in specs])
+                for spec in specs:
+                    self._versions[spec.key] = code_version(
+                        spec, io_manager, self.params, ddl.get(spec.table)
+                    )
+            return {
+                spec.key: self._versions[spec.key] for spec in wanted if spec.key in self._versions
+            }
 
     def fingerprint_of(self, spec: AssetSpec) -> str | None:
         """The source fingerprint of one asset (taken once), so a run that does not select

@@ -91,8 +91,11 @@ class RunLedger:
     states after the run (:meth:`annotate`) need no second look at the store.
     """
 
-    def __init__(self, book: StateBook) -> None:
+    def __init__(self, book: StateBook, keys: Iterable[str] | None = None) -> None:
+        """``keys``: the assets this run materializes, whose code versions it records
+        (computed together at the first start); every asset of the book's graph if None."""
         self._book = book
+        self._keys = tuple(keys) if keys is not None else tuple(spec.key for spec in book.graph)
         self._lock = threading.Lock()
         self._history: dict[str, AssetHistory] = dict(book.history)
 
@@ -109,7 +112,7 @@ class RunLedger:
             run_id=run_id,
             asset_key=spec.key,
             table=spec.table,
-            code_version=self._book.code_versions[spec.key],
+            code_version=self._book.code_versions_of(self._keys)[spec.key],
             upstream=upstream,
             source_fingerprint=self._book.fingerprint_of(spec),
             started=_now(),
@@ -131,8 +134,9 @@ class RunLedger:
         book = self._book
         outcomes = list(outcomes)
         fingerprints = {o.key: book.fingerprint_of(book.graph[o.key]) for o in outcomes}
+        versions = book.code_versions_of(o.key for o in outcomes)
         with self._lock:
-            states = assess(book.graph, book.code_versions, fingerprints, self._history)
+            states = assess(book.graph, versions, fingerprints, self._history)
         for outcome in outcomes:
             state = states.get(outcome.key)
             if state is None:

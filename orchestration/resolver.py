@@ -298,7 +298,9 @@ def build_flow(
         started = time.perf_counter()
         load_datetime = datetime.now(UTC).replace(microsecond=0)
         run_id = flow_run.get_id()
-        ledger = RunLedger(book or StateBook(plan.graph, io_managers, run_params))
+        ledger = RunLedger(
+            book or StateBook(plan.graph, io_managers, run_params), plan.selected_keys
+        )
 
         def context_for(spec: AssetSpec) -> AssetContext:
             return AssetContext(

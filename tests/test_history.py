@@ -238,3 +238,35 @@ def test_a_run_asks_only_the_selected_assets_sources(prefect_server):
     assert asked == []
     book = StateBook(graph, {"warehouse": MemoryIOManager()})
     assert book.fingerprints == {"ingest": "unavailable: OSError: source unreachable"}
+
+
+def test_a_run_versions_only_the_selected_assets_code(prefect_server):
+    """A code version renders the asset's SQL (and reads its schema and DDL): a run of one
+    asset computes that asset's only, and still reports it with its state."""
+    import pandas as pd
+
+    from orchestration.asset import AssetSpec
+    from orchestration.graph import AssetGraph
+    from tests.memory_io import MemoryIOManager
+
+    rendered: list[str] = []
+
+    def other_sql(context) -> str:
+        rendered.append("other")
+        return "SELECT 1 AS n"
+
+    graph = AssetGraph(
+        [
+            AssetSpec(key="other", table="m.other", body=other_sql, kind="sql"),
+            AssetSpec(
+                key="alone", table="m.alone", body=lambda c: pd.DataFrame({"n": [1]}), kind="python"
+            ),
+        ]
+    )
+    io = MemoryIOManager()
+    report = materialize(graph, {"warehouse": io}, "alone")
+    assert report.ok
+    assert rendered == []
+    (outcome,) = report.outcomes
+    assert outcome.code_version == StateBook(graph, {"warehouse": io}).code_versions["alone"]
+    assert outcome.state == "fresh"
