@@ -63,7 +63,7 @@ def apply_ddl(transport: Transport, ddl_paths: Sequence[Path | str]) -> int:
 
 
 @lru_cache(maxsize=1024)
-def parsed(statement: str) -> exp.Expression | None:
+def parsed(statement: str) -> exp.Expr | None:
     """sqlglot's tree of one DDL statement (None if it cannot parse it); shared with the
     drift check (:mod:`io_managers.ddl_drift`), so each statement is parsed once."""
     try:

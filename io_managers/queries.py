@@ -36,14 +36,6 @@ class WarehouseQueries:
         """A small query's result as a list of dicts (system tables, counts)."""
         return self._transport.query_arrow(sql).to_pylist()
 
-    def table_exists(self, table: str) -> bool:
-        database, name = table.split(".", 1)
-        rows = self.rows(
-            "SELECT count() AS n FROM system.tables "
-            f"WHERE database = {quote_string(database)} AND name = {quote_string(name)}"
-        )
-        return bool(rows[0]["n"])
-
     def table_definitions(self, tables: Sequence[str]) -> dict[str, str]:
         """``CREATE TABLE`` of each existing table, as the engine holds it (one query)."""
         if not tables:
