@@ -127,6 +127,18 @@ def _chart(points: pd.DataFrame, name: str) -> pd.DataFrame:
     return points[points["chart"] == name].sort_values("position")
 
 
+def _ranked_bars(chart: pd.DataFrame, colour: str) -> dict[str, Any]:
+    """Horizontal bars, one per label, in the chart's order."""
+    return {
+        "type": "bar",
+        "x": chart["value"].tolist(),
+        "y": chart["label"].tolist(),
+        "orientation": "h",
+        "marker": {"color": colour},
+        "hovertemplate": "%{y}<br>£%{x:,.2f}<extra></extra>",
+    }
+
+
 def _charts(points: pd.DataFrame) -> dict[str, tuple[list[dict[str, Any]], dict[str, Any]]]:
     """The three charts' Plotly traces and layouts, keyed like :data:`CHART_IDS`."""
     daily = _chart(points, "daily_sales")
@@ -142,22 +154,8 @@ def _charts(points: pd.DataFrame) -> dict[str, tuple[list[dict[str, Any]], dict[
         "line": {"width": 1.5, "color": "#1f5fbf"},
         "hovertemplate": "%{x|%a %d %b %Y}<br>£%{y:,.2f}<extra></extra>",
     }
-    by_country = {
-        "type": "bar",
-        "x": countries["value"].tolist(),
-        "y": countries["label"].tolist(),
-        "orientation": "h",
-        "marker": {"color": "#1e7e34"},
-        "hovertemplate": "%{y}<br>£%{x:,.2f}<extra></extra>",
-    }
-    top = {
-        "type": "bar",
-        "x": products["value"].tolist(),
-        "y": products["label"].tolist(),
-        "orientation": "h",
-        "marker": {"color": "#b58105"},
-        "hovertemplate": "%{y}<br>£%{x:,.2f}<extra></extra>",
-    }
+    by_country = _ranked_bars(countries, "#1e7e34")
+    top = _ranked_bars(products, "#b58105")
     return {
         "daily_sales": (
             [trend],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
@@ -112,28 +114,47 @@ def test_column_lineage_never_answers_with_unresolved_columns(sql, message):
         column_lineage(sql, COLUMNS)
 
 
-def test_every_output_column_of_the_retail_pipeline_resolves_to_upstream_columns(tmp_path):
-    """Column lineage of the shipped pipeline, against the real DDL's columns."""
+@dataclass(frozen=True)
+class Shipped:
+    """The shipped pipeline's SQL assets as rendered, and every table's columns."""
+
+    warehouse: ClickHouseIOManager
+    columns_of: dict[str, list[str]]
+    sql_assets: list[tuple[str, str, str]]  # key, table, SELECT
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shipped]:
     defs = load_definitions("assets")
-    with ClickHouseIOManager.embedded(tmp_path / "wh") as warehouse:
+    with ClickHouseIOManager.embedded(tmp_path_factory.mktemp("wh")) as warehouse:
         warehouse.setup(defs.ddl_paths)
         columns_of = {
             spec.table: [name for name, _ in warehouse.describe(spec.table)] for spec in defs.assets
         }
         when = datetime(2011, 12, 9, 12, 50, tzinfo=UTC)
-        checked = 0
-        for spec in defs.assets:
-            if spec.kind != "sql":
-                continue
-            sql = spec.body(AssetContext(spec=spec, io_manager=warehouse, load_datetime=when))
-            lineage = warehouse.column_lineage(sql, columns_of)
-            assert list(lineage) == columns_of[spec.table], spec.key
-            for sources in lineage.values():
-                for source in sources:
-                    table, column = source.rsplit(".", 1)
-                    assert column in columns_of[table], (spec.key, source)
-            checked += 1
-    assert checked == 24
+        sql_assets = [
+            (
+                spec.key,
+                spec.table,
+                spec.body(AssetContext(spec=spec, io_manager=warehouse, load_datetime=when)),
+            )
+            for spec in defs.assets
+            if spec.kind == "sql"
+        ]
+        yield Shipped(warehouse, columns_of, sql_assets)
+
+
+def test_every_output_column_of_the_retail_pipeline_resolves_to_upstream_columns(shipped):
+    """Column lineage of the shipped pipeline, against the real DDL's columns."""
+    columns_of = shipped.columns_of
+    for key, table, sql in shipped.sql_assets:
+        lineage = shipped.warehouse.column_lineage(sql, columns_of)
+        assert list(lineage) == columns_of[table], key
+        for sources in lineage.values():
+            for source in sources:
+                source_table, column = source.rsplit(".", 1)
+                assert column in columns_of[source_table], (key, source)
+    assert len(shipped.sql_assets) == 24
 
 
 def _lineage_column_by_column(sql: str, columns_of: dict[str, list[str]]) -> dict[str, tuple]:
@@ -170,22 +191,10 @@ def _lineage_column_by_column(sql: str, columns_of: dict[str, list[str]]) -> dic
     }
 
 
-def test_column_lineage_from_one_scope_equals_sqlglot_column_by_column_for_every_asset(tmp_path):
+def test_column_lineage_from_one_scope_equals_sqlglot_column_by_column_for_every_asset(shipped):
     """The shared-scope fast path gives every shipped asset the same sources as the stock,
     one-column-per-call lineage."""
-    defs = load_definitions("assets")
-    with ClickHouseIOManager.embedded(tmp_path / "wh") as warehouse:
-        warehouse.setup(defs.ddl_paths)
-        columns_of = {
-            spec.table: [name for name, _ in warehouse.describe(spec.table)] for spec in defs.assets
-        }
-        when = datetime(2011, 12, 9, 12, 50, tzinfo=UTC)
-        sqls = {
-            spec.key: spec.body(AssetContext(spec=spec, io_manager=warehouse, load_datetime=when))
-            for spec in defs.assets
-            if spec.kind == "sql"
-        }
-    assert len(sqls) == 24
-    for key, sql in sqls.items():
-        reads = {table: columns_of[table] for table in tables_read(sql).tables}
+    assert len(shipped.sql_assets) == 24
+    for key, _, sql in shipped.sql_assets:
+        reads = {table: shipped.columns_of[table] for table in tables_read(sql).tables}
         assert column_lineage(sql, reads) == _lineage_column_by_column(sql, reads), key
