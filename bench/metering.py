@@ -80,6 +80,7 @@ class MeteredTransport:
         self._engine = threading.RLock()
         self.authority = inner.authority
         self.exclusive = inner.exclusive
+        self.shared = inner.shared
 
     def _timed(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         with self._engine:

@@ -12,7 +12,9 @@ How long a read stays true depends on who else may change the warehouse:
 * the embedded warehouse belongs to this process alone (``Transport.exclusive``): the
   whole catalog is read once and kept until :meth:`Catalog.forget` - which the IO
   manager calls after every statement of its own that may change a table's structure
-  (DDL, a full refresh, a statement run on a user's behalf).
+  (DDL, a full refresh, a statement run on a user's behalf). It is kept with the engine
+  (``Transport.shared``), so every IO manager on the directory sees one catalog and
+  each one's DDL makes all of them read again.
 """
 
 from __future__ import annotations
@@ -65,30 +67,40 @@ def _catalog_sql(database_is: str, table_is: str = "") -> str:
     )
 
 
+class _Kept:
+    """The embedded warehouse's whole catalog, once read (None: read it next time)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.tables: dict[str, TableFacts] | None = None
+
+
 class Catalog:
     """Table facts of one warehouse, read as rarely as its backend allows; thread-safe."""
 
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
-        self._lock = threading.Lock()
-        #: Embedded only: every table's facts, from one read (None: not read yet).
-        self._all: dict[str, TableFacts] | None = None
+        self._kept: _Kept | None = (
+            transport.shared.setdefault("catalog", _Kept()) if transport.exclusive else None
+        )
 
     def table(self, table: str) -> TableFacts | None:
         """Facts of ``database.Table``; None if it does not exist."""
-        if not self._transport.exclusive:
+        kept = self._kept
+        if kept is None:
             database, name = table.split(".", 1)
             return self._read(f"= {quote_string(database)}", f"= {quote_string(name)}").get(table)
-        with self._lock:
-            if self._all is None:
+        with kept.lock:
+            if kept.tables is None:
                 listed = ", ".join(quote_string(name) for name in _SYSTEM_DATABASES)
-                self._all = self._read(f"NOT IN ({listed})")
-            return self._all.get(table)
+                kept.tables = self._read(f"NOT IN ({listed})")
+            return kept.tables.get(table)
 
     def forget(self) -> None:
         """A statement may have changed some table's structure: read again next time."""
-        with self._lock:
-            self._all = None
+        if self._kept is not None:
+            with self._kept.lock:
+                self._kept.tables = None
 
     def _read(self, database_is: str, table_is: str = "") -> dict[str, TableFacts]:
         rows = self._transport.query_arrow(_catalog_sql(database_is, table_is)).to_pylist()

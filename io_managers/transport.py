@@ -37,6 +37,10 @@ class Transport(Protocol):
     authority: str
     #: Whether this process is the warehouse's only user (so leftovers are abandoned).
     exclusive: bool
+    #: What the layers above keep about the warehouse (the catalog), shared by every IO
+    #: manager on it: embedded, one per directory (one engine per process); server, one
+    #: per client.
+    shared: dict[str, Any]
 
     def command(self, sql: str) -> None:
         """Run a statement whose result is not needed (DDL, INSERT ... SELECT)."""
@@ -109,6 +113,8 @@ class _Engine:
     refs: int = 0
     #: Extra connections to the same directory, one per ``readonly`` level.
     read_only_sessions: dict[int, Any] = field(default_factory=dict)
+    #: :attr:`Transport.shared` of every transport on this engine.
+    shared: dict[str, Any] = field(default_factory=dict)
 
     def read_only_session(self, level: int) -> Any:
         """A connection whose session has ``readonly = level``: the engine refuses writes.
@@ -184,6 +190,7 @@ class EmbeddedTransport:
     def __init__(self, path: Path) -> None:
         self.path = Path(path).resolve()
         self._engine: _Engine | None = _open_engine(self.path)
+        self.shared = self._engine.shared
 
     def _session(self, readonly: int = 0) -> tuple[Any, threading.RLock]:
         engine = self._engine
@@ -334,6 +341,7 @@ class ServerTransport:
             driver_log.setLevel(logging.ERROR)
         self.config = config
         self.authority = str(config.host)
+        self.shared: dict[str, Any] = {}
         try:
             self._client = clickhouse_connect.get_client(
                 host=config.host,

@@ -113,3 +113,20 @@ def sweep_at_first_materialization(warehouse: ClickHouseIOManager, db: str) -> N
     materialize(warehouse, f"{db}.t", "SELECT number AS n FROM numbers(3)")
 
     assert staging_tables(warehouse, db) == [ours]
+
+
+def test_two_io_managers_on_one_embedded_directory_share_what_they_know(tmp_path):
+    """One engine per directory and process: DDL through either is seen by both."""
+    first = ClickHouseIOManager.embedded(tmp_path / "warehouse")
+    second = ClickHouseIOManager.embedded(tmp_path / "warehouse")
+    try:
+        db = with_database(first)
+        assert second.describe(f"{db}.t") == [("n", "UInt64")]
+        first.command(f"ALTER TABLE {db}.t ADD COLUMN label String")
+        assert second.describe(f"{db}.t") == [("n", "UInt64"), ("label", "String")]
+        first.command(f"DROP TABLE {db}.t SYNC")
+        with pytest.raises(MaterializationError, match="does not exist"):
+            materialize(second, f"{db}.t", "SELECT number AS n FROM numbers(3)")
+    finally:
+        second.close()
+        first.close()
