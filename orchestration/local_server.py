@@ -25,8 +25,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -76,6 +74,12 @@ def prefect_home() -> Path:
 
 
 def _healthy(api_url: str, timeout: float = 2.0) -> bool:
+    # Imported here: urllib's HTTP client brings http.client, email and ssl (~25 ms),
+    # and every pipeline command imports this module (and prefect_server); few of them
+    # probe a server.
+    import urllib.error
+    import urllib.request
+
     try:
         with urllib.request.urlopen(f"{api_url}/health", timeout=timeout) as response:
             return response.status == 200

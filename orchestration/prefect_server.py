@@ -23,8 +23,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,6 +110,9 @@ def client_environment(home: Path, api_url: str) -> dict[str, str]:
 
 
 def _healthy(api_url: str) -> bool:
+    import urllib.error  # here, not at the top: see local_server._healthy
+    import urllib.request
+
     try:
         with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:
             return response.status == 200
@@ -125,6 +126,8 @@ def _warm_up(api_url: str) -> None:
     A fresh server answers its first database-backed requests slowly (lazy imports,
     connection set-up, ~0.5 s); a server that has been running does not.
     """
+    import urllib.request
+
     for path, body in (("/admin/version", None), ("/flows/filter", b"{}")):
         request = urllib.request.Request(
             f"{api_url}{path}",
