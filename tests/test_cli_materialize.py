@@ -141,7 +141,7 @@ def test_temporary_server_that_cannot_start_in_time_says_what_to_do(tmp_path: Pa
 
 def test_a_run_imports_no_web_framework(prefect_api_url: str, tmp_path: Path) -> None:
     """Prefect encodes a flow run's parameters with FastAPI's ``jsonable_encoder``, which
-    imports the whole web framework (~0.27 s) into a process that serves no HTTP; a
+    imports the whole web framework (~0.1 s of CPU) into a process that serves no HTTP; a
     materialization's parameters are plain strings and need none of it."""
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "orchestration", "materialize",
