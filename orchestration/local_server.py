@@ -26,10 +26,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from orchestration.prefect_server import HOST, free_port
+from orchestration.prefect_server import HOST, PrefectServer, free_port, healthy
 
 MODE_ENV = "PIPELINE_PREFECT_SERVER"
 BACKGROUND, TEMPORARY = "background", "temporary"
@@ -44,17 +43,8 @@ class LocalServerError(RuntimeError):
     """The background server could not be started or stopped; the message says why."""
 
 
-@dataclass(frozen=True)
-class LocalServer:
-    """Where the background server listens, its process (group) id and its log."""
-
-    url: str
-    pid: int
-    log: str
-
-    @property
-    def api_url(self) -> str:
-        return f"{self.url}/api"
+#: The background server: where it listens, its process (group) id and its log.
+LocalServer = PrefectServer
 
 
 def server_mode() -> str:
@@ -71,20 +61,6 @@ def server_mode() -> str:
 def prefect_home() -> Path:
     """Prefect's home as Prefect resolves it (``PREFECT_HOME``, else ``~/.prefect``)."""
     return Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
-
-
-def _healthy(api_url: str, timeout: float = 2.0) -> bool:
-    # Imported here: urllib's HTTP client brings http.client, email and ssl (~25 ms),
-    # and every pipeline command imports this module (and prefect_server); few of them
-    # probe a server.
-    import urllib.error
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"{api_url}/health", timeout=timeout) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 def _alive(pid: int) -> bool:
@@ -109,15 +85,16 @@ def recorded(home: Path | None = None) -> LocalServer | None:
     """The server the state file names, if there is one (running or not)."""
     path = (home or prefect_home()) / _STATE_FILE
     try:
-        return LocalServer(**json.loads(path.read_text()))
-    except (OSError, ValueError, TypeError):
+        state = json.loads(path.read_text())
+        return LocalServer(url=state["url"], pid=int(state["pid"]), log_path=Path(state["log"]))
+    except (OSError, ValueError, TypeError, KeyError):
         return None
 
 
 def running(home: Path | None = None) -> LocalServer | None:
     """The recorded server if its process lives and its API answers, else None."""
     server = recorded(home)
-    if server and _alive(server.pid) and _healthy(server.api_url):
+    if server and _alive(server.pid) and healthy(server.api_url):
         return server
     return None
 
@@ -171,9 +148,9 @@ def _start(home: Path, timeout: float) -> LocalServer:
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # outlives the command; its own group, stopped as one
         )
-    server = LocalServer(url=f"http://{HOST}:{port}", pid=process.pid, log=str(log))
+    server = LocalServer(url=f"http://{HOST}:{port}", pid=process.pid, log_path=log)
     deadline = time.monotonic() + timeout
-    while not _healthy(server.api_url, timeout=1.0):
+    while not healthy(server.api_url, timeout=1.0):
         if process.poll() is not None:
             raise LocalServerError(
                 f"the background Prefect server exited with code {process.returncode} while "
@@ -188,7 +165,8 @@ def _start(home: Path, timeout: float) -> LocalServer:
                 f"{MODE_ENV}={TEMPORARY}"
             )
         time.sleep(0.2)
-    (home / _STATE_FILE).write_text(json.dumps(asdict(server)))
+    state = {"url": server.url, "pid": server.pid, "log": str(server.log_path)}
+    (home / _STATE_FILE).write_text(json.dumps(state))
     return server
 
 

@@ -109,12 +109,15 @@ def client_environment(home: Path, api_url: str) -> dict[str, str]:
     return env
 
 
-def _healthy(api_url: str) -> bool:
-    import urllib.error  # here, not at the top: see local_server._healthy
+def healthy(api_url: str, timeout: float = 2.0) -> bool:
+    """Whether the Prefect API at ``api_url`` answers its health check within ``timeout``."""
+    # Imported here: urllib's HTTP client brings http.client, email and ssl (~25 ms),
+    # which commands that probe no server (``--help``, ``list``) should not pay for.
+    import urllib.error
     import urllib.request
 
     try:
-        with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=timeout) as response:
             return response.status == 200
     except (urllib.error.URLError, OSError):
         return False
@@ -159,7 +162,7 @@ def running_prefect_server(home: Path, timeout: float = STARTUP_TIMEOUT) -> Iter
     server = PrefectServer(url=f"http://{HOST}:{port}", log_path=log_path, pid=process.pid)
     try:
         deadline = time.monotonic() + timeout
-        while not _healthy(server.api_url):
+        while not healthy(server.api_url):
             if process.poll() is not None:
                 raise PrefectServerError(
                     f"prefect server exited with {process.returncode}:\n{server.log_tail()}"

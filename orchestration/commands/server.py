@@ -20,7 +20,7 @@ server_app = typer.Typer(
 
 
 def _where(server: local_server.LocalServer) -> str:
-    return f"UI {server.url}/v2, API {server.api_url}, process {server.pid}, log {server.log}"
+    return f"UI {server.url}/v2, API {server.api_url}, process {server.pid}, log {server.log_path}"
 
 
 @server_app.command("start")
