@@ -52,9 +52,10 @@ class StateBook:
                 grouped.setdefault(spec.io_manager, []).append(spec)
         return grouped
 
-    @functools.cached_property
+    @property
     def code_versions(self) -> dict[str, str]:
-        """Every asset's code version (what ``status`` and ``status:`` selections need)."""
+        """Every asset's code version (what ``status`` and ``status:`` selections need);
+        :meth:`code_versions_of` keeps them, so this computes each once."""
         return self.code_versions_of(spec.key for spec in self.graph)
 
     def code_versions_of(self, keys: Iterable[str]) -> dict[str, str]:
