@@ -51,7 +51,7 @@ from io_managers.publish import Publisher
 from io_managers.publish_gate import PublishGate
 from io_managers.queries import WarehouseQueries
 from io_managers.sql import is_select, quote_table
-from io_managers.stage import Stager, TargetShape
+from io_managers.stage import StagedSelect, Stager, TargetShape
 from io_managers.staged import StagedFacts, measures, staged_facts
 from io_managers.staging import StagingTables
 from io_managers.transport import EmbeddedTransport, ServerTransport, Transport
@@ -226,19 +226,24 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
                 self._transport.command(rebuild.create_named(staging))
                 shape = TargetShape(*self.queries.describe_with_defaults(f"TABLE {staging}"))
                 metadata["full_refresh"] = True
-            new_keys_only = False
+            selected = StagedSelect(new_keys_only=False)
             if spec.kind == "sql":
-                new_keys_only = self._stager.stage_sql(staged_as, context, staging, shape)
+                selected = self._stager.stage_sql(staged_as, context, staging, shape)
                 python_checks_done = False
             else:
                 python_checks_done = self._stager.stage_python(staged_as, context, staging, shape)
                 # Arrow's allocator keeps the freed chunk buffers for reuse; hand them back
                 # before the engine's big statements, or they add to the process's peak.
                 pa.default_memory_pool().release_unused()
+            new_keys_only = selected.new_keys_only
+            if selected.unique_keys:
+                metadata["unique_by_select"] = [sorted(key) for key in selected.unique_keys]
             # Staging holds only new keys: its parts can be attached as they are.
             attach = new_keys_only and facts is not None and facts.parts_attachable
             checked = time.perf_counter()
-            staged = self._validate(spec, staging, shape.columns, python_checks_done, attach)
+            staged = self._validate(
+                spec, staging, shape.columns, python_checks_done, attach, selected.unique_keys
+            )
             metadata["staged_rows"] = staged.rows
             metadata["validation_seconds"] = round(time.perf_counter() - checked, 4)
             with self._gate.publishing(spec.key, spec.table):
@@ -308,10 +313,15 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         target_columns: dict[str, ClickHouseType],
         python_checks_done: bool,
         attach: bool,
+        unique_by_select: tuple[frozenset[str], ...],
     ) -> StagedFacts:
-        """Validate staging; the same aggregate measures it (:mod:`io_managers.staged`)."""
+        """Validate staging; the same aggregate measures it (:mod:`io_managers.staged`).
+
+        Uniqueness the SELECT guarantees by itself is not counted again."""
         unique_key = spec.unique_key if spec.write_mode == "insert_new" else ()
-        plan = plan_validation(spec.schema, target_columns, unique_key, python_checks_done)
+        plan = plan_validation(
+            spec.schema, target_columns, unique_key, python_checks_done, unique_by_select
+        )
         staging_name = staging.split(".", 1)[1].strip("`")  # generated: needs no unescaping
         failures, measured = run_validation(
             plan,

@@ -22,6 +22,7 @@ from io_managers.queries import WarehouseQueries
 from io_managers.sql import is_select, quote_table, single_statement
 from io_managers.transport import Transport
 from io_managers.types import ClickHouseType
+from io_managers.unique_by_select import proven_unique_keys
 from io_managers.validation import validate_pandas
 
 if TYPE_CHECKING:
@@ -32,6 +33,16 @@ if TYPE_CHECKING:
 #: generator do not turn into thousands of parts.
 INSERT_BATCH_ROWS = 250_000
 INSERT_BATCH_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StagedSelect:
+    """What staging a SQL asset's SELECT established besides the rows themselves."""
+
+    #: Only rows whose key the target lacks were staged.
+    new_keys_only: bool
+    #: Column sets the SELECT makes unique by itself (:mod:`io_managers.unique_by_select`).
+    unique_keys: tuple[frozenset[str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,8 +71,8 @@ class Stager:
 
     def stage_sql(
         self, spec: AssetSpec, context: AssetContext, staging: str, shape: TargetShape
-    ) -> bool:
-        """Run the SELECT into staging; True if only keys new to the target were staged."""
+    ) -> StagedSelect:
+        """Run the SELECT into staging."""
         body = spec.body(context)
         if not isinstance(body, str):
             raise MaterializationError(
@@ -77,12 +88,14 @@ class Stager:
                 f"asset {spec.key!r}: a SQL asset must return a SELECT (or WITH ... SELECT)"
             )
         try:
-            produced = list(self._queries.columns(f"({select})"))
+            produced_types = self._queries.columns(f"({select})")
         except WarehouseQueryError as exc:
             raise MaterializationError(
                 f"asset {spec.key!r} (table {spec.table}): its SELECT does not compile: {exc}"
             ) from None
+        produced = list(produced_types)
         check_columns(spec, produced, shape)
+        unique_keys = proven_unique_keys(select, produced_types, shape.columns)
         new_keys_only = spec.write_mode == "insert_new" and set(spec.unique_key) <= set(produced)
         if new_keys_only:
             # Stage only keys the target lacks, so staging holds exactly what publishing
@@ -95,7 +108,7 @@ class Stager:
             raise MaterializationError(
                 f"asset {spec.key!r} (table {spec.table}): its SELECT failed: {exc}"
             ) from None
-        return new_keys_only
+        return StagedSelect(new_keys_only, unique_keys)
 
     def stage_python(
         self, spec: AssetSpec, context: AssetContext, staging: str, shape: TargetShape

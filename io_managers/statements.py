@@ -50,10 +50,15 @@ def drop_table(table: str) -> str:
 
 
 def insert_select(table: str, columns: Sequence[str], select: str) -> str:
-    """``INSERT ... SELECT`` by column name; a NULL for a non-Nullable column fails."""
+    """``INSERT ... SELECT`` by column name; a NULL for a non-Nullable column fails.
+
+    The SELECT's aliases win over the columns it reads, as by ClickHouse's default,
+    whatever the server's profile says: the uniqueness the SELECT proves
+    (:mod:`io_managers.unique_by_select`) is read with that rule.
+    """
     return (
         f"INSERT INTO {table} ({quoted_columns(columns)}) "
-        f"SETTINGS insert_null_as_default = 0\n{select}"
+        f"SETTINGS insert_null_as_default = 0, prefer_column_name_to_alias = 0\n{select}"
     )
 
 

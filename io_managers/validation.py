@@ -31,6 +31,7 @@ from io_managers.types import (
     needs_text_projection,
     nullability_mismatch,
 )
+from io_managers.unique_by_select import covered
 
 log = logging.getLogger("pipeline.warehouse.validation")
 
@@ -77,6 +78,8 @@ class ValidationPlan:
     checks: list[CompiledCheck] = field(default_factory=list)
     fallback_schema: Any = None
     fallback_columns: tuple[str, ...] = ()
+    #: Column sets the data is known to be unique on: uniqueness there is not counted.
+    unique_by_construction: tuple[frozenset[str], ...] = ()
 
 
 def _is_builtin(check: Any) -> bool:
@@ -175,13 +178,17 @@ def plan_validation(
     table_columns: dict[str, ClickHouseType],
     unique_key: Sequence[str] = (),
     python_checks_done: bool = False,
+    unique_by_construction: Iterable[frozenset[str]] = (),
 ) -> ValidationPlan:
     """Compile a schema against a table's columns (name -> parsed ``DESCRIBE`` type).
 
     ``python_checks_done`` skips the checks Pandera already ran on every chunk of a
-    Python asset's DataFrames, so nothing is checked twice.
+    Python asset's DataFrames, so nothing is checked twice. ``unique_by_construction``
+    are column sets the rows are unique on by how they were made (a SELECT's ``GROUP
+    BY``, see :mod:`io_managers.unique_by_select`): a uniqueness check over columns
+    that include one of them cannot fail, so it is not counted.
     """
-    plan = ValidationPlan()
+    plan = ValidationPlan(unique_by_construction=tuple(unique_by_construction))
     schema = as_dataframe_schema(schema_or_model)
     if schema is not None:
         _plan_schema(plan, schema, table_columns, python_checks_done)
@@ -198,8 +205,11 @@ def plan_validation(
 
 
 def _add_unique_check(plan: ValidationPlan, check: CompiledCheck) -> None:
-    """Add a uniqueness count unless one over the same columns is there already: a key
-    the schema marks unique and also publishes by is counted once, not twice."""
+    """Add a uniqueness count unless one over the same columns is there already (a key
+    the schema marks unique and also publishes by is counted once, not twice) or the
+    rows are unique on those columns by construction."""
+    if covered(check.duplicates_of, plan.unique_by_construction):
+        return
     if all(existing.duplicates_of != check.duplicates_of for existing in plan.checks):
         plan.checks.append(check)
 
