@@ -42,6 +42,8 @@ class TableFacts:
     engine: str
     #: Materialized views that read this table (they only see INSERTs).
     views: int
+    #: The table's COMMENT (the framework's own tables say their layout there).
+    comment: str = ""
 
     @property
     def parts_attachable(self) -> bool:
@@ -58,11 +60,11 @@ def _catalog_sql(database_is: str, table_is: str = "") -> str:
     where = f"database {database_is}"
     return (
         "SELECT 'column' AS kind, database, table, name, type, default_kind, position, "
-        "'' AS engine, toUInt64(0) AS views "
+        "'' AS engine, toUInt64(0) AS views, '' AS comment "
         f"FROM system.columns WHERE {where}{f' AND table {table_is}' if table_is else ''} "
         # Columns by position, without aliases: '' AS name would shadow name AS table.
         "UNION ALL SELECT 'table', database, name, '', '', '', toUInt64(0), engine, "
-        "length(dependencies_table) "
+        "length(dependencies_table), comment "
         f"FROM system.tables WHERE {where}{f' AND name {table_is}' if table_is else ''}"
     )
 
@@ -115,6 +117,7 @@ class Catalog:
                 defaults=frozenset(c["name"] for c in columns[table] if c["default_kind"]),
                 engine=row["engine"],
                 views=int(row["views"]),
+                comment=row["comment"] or "",
             )
             for table, row in tables.items()
         }

@@ -7,6 +7,14 @@ under one id: ``started`` before any work, then its outcome. The table is a
 ``FINAL`` shows each materialization once, as its last write; a process killed before
 the outcome leaves ``started``, which never claims a publish.
 
+Every write is one row, so one part: the table stores such parts *packed* (one file
+rather than a dozen) and computes no automatic column statistics for them, which makes a
+write about 3x cheaper in the engine (5-6 ms against 14-17 ms, measured on the embedded
+engine). A part is still committed by one rename, so a killed process leaves each row
+written or not, never half. The table's COMMENT names its layout; a table an older
+version made is brought to it by its first write (``ALTER ... MODIFY SETTING``: metadata
+only, its rows stay as they are and read the same).
+
 Readers can query it like any table:
 ``pipeline query "SELECT * FROM _pipeline.materializations FINAL ORDER BY started"``.
 """
@@ -29,6 +37,11 @@ from orchestration.history import AssetHistory, MaterializationHistory, Material
 DATABASE = "_pipeline"
 TABLE = f"{DATABASE}.materializations"
 _STAGE = {"started": 0, "materialized": 1, "failed": 1}
+#: The table's layout, kept in its COMMENT (see the module's docstring).
+LAYOUT = "pipeline materialization history, layout 2: one-row parts packed"
+#: Settings that make a one-row write cheap; only those the engine knows are applied
+#: (older servers lack some, and an unknown setting would refuse the table).
+_CHEAP_WRITES = {"min_bytes_for_full_part_storage": "1048576", "auto_statistics_types": "''"}
 
 _DDL = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -58,22 +71,51 @@ class ClickHouseHistory(MaterializationHistory):
     def __init__(self, transport: Transport, catalog: Catalog) -> None:
         self._transport = transport
         self._catalog = catalog
-        self._ready = False
+        self._exists = False
+        self._laid_out = False
         self._lock = threading.Lock()
 
-    def _ensure_table(self) -> None:
+    def _ensure_table(self, writing: bool) -> None:
+        """Create the table if missing; before the first write, bring an older one to
+        :data:`LAYOUT` (reading alone never alters it)."""
         with self._lock:
-            if self._ready:
+            if self._laid_out or (self._exists and not writing):
                 return
-            if self._catalog.table(TABLE) is None:  # kept embedded: no statement at all
-                with _naming_the_table():
+            facts = self._catalog.table(TABLE)  # kept embedded: no statement at all
+            self._exists = True
+            if facts is not None and (facts.comment == LAYOUT or not writing):
+                self._laid_out = facts.comment == LAYOUT
+                return
+            with _naming_the_table():
+                settings = self._cheap_write_settings()
+                if facts is None:
                     self._transport.command(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
-                    self._transport.command(_DDL)
-                self._catalog.forget()
-            self._ready = True
+                    listed = f"SETTINGS {settings} " if settings else ""
+                    self._transport.command(f"{_DDL}{listed}COMMENT {quote_string(LAYOUT)}")
+                else:
+                    if settings:
+                        self._transport.command(f"ALTER TABLE {TABLE} MODIFY SETTING {settings}")
+                    self._transport.command(
+                        f"ALTER TABLE {TABLE} MODIFY COMMENT {quote_string(LAYOUT)}"
+                    )
+            self._catalog.forget()
+            self._laid_out = True
+
+    def _cheap_write_settings(self) -> str:
+        """``name = value, ...`` of the :data:`_CHEAP_WRITES` this engine knows."""
+        listed = ", ".join(quote_string(name) for name in _CHEAP_WRITES)
+        known = {
+            row["name"]
+            for row in self._transport.query_arrow(
+                f"SELECT name FROM system.merge_tree_settings WHERE name IN ({listed})"
+            ).to_pylist()
+        }
+        return ", ".join(
+            f"{name} = {value}" for name, value in _CHEAP_WRITES.items() if name in known
+        )
 
     def record(self, record: MaterializationRecord) -> None:
-        self._ensure_table()
+        self._ensure_table(writing=True)
         row = {
             "materialization_id": record.materialization_id,
             "run_id": record.run_id,
@@ -99,7 +141,7 @@ class ClickHouseHistory(MaterializationHistory):
         wanted = sorted(set(keys))
         if not wanted:
             return {}
-        self._ensure_table()
+        self._ensure_table(writing=False)
         listed = ", ".join(quote_string(key) for key in wanted)
         latest = "ORDER BY asset_key, started DESC, materialization_id LIMIT 1 BY asset_key"
         base = f"FROM {TABLE} FINAL WHERE asset_key IN ({listed})"

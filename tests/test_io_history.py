@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from io_managers.history import LAYOUT
 from orchestration.history import MaterializationRecord
 from tests.io_helpers import BACKENDS, Backend
 
@@ -68,3 +70,77 @@ def test_a_later_failure_is_the_last_attempt_and_the_success_is_kept(backend):
     assert latest[key].last_success == good
     assert latest[f"{key}_b"].last_attempt == interrupted
     assert latest[f"{key}_b"].last_success is None
+
+
+def newest_part_storage(warehouse) -> str:
+    rows = warehouse.query_arrow(
+        "SELECT part_storage_type AS storage FROM system.parts WHERE database = '_pipeline' "
+        "AND table = 'materializations' AND active ORDER BY modification_time DESC, name DESC "
+        "LIMIT 1"
+    ).to_pylist()
+    return rows[0]["storage"]
+
+
+def table_comment(warehouse) -> str:
+    rows = warehouse.query_arrow(
+        "SELECT comment FROM system.tables "
+        "WHERE database = '_pipeline' AND name = 'materializations'"
+    ).to_pylist()
+    return rows[0]["comment"]
+
+
+def test_each_write_is_one_packed_part(backend):
+    """A one-row part as one file, not a dozen: the cheap write the history relies on."""
+    history = backend.warehouse.history()
+    history.record(started(f"a_{uuid.uuid4().hex[:8]}"))
+    assert table_comment(backend.warehouse) == LAYOUT
+    assert newest_part_storage(backend.warehouse) == "Packed"
+
+
+#: The table as the previous version created it (no settings, no comment).
+OLDER_DDL = """
+CREATE TABLE _pipeline.materializations (
+    materialization_id String, run_id Nullable(String), asset_key String, `table` String,
+    code_version String, upstream String, source_fingerprint Nullable(String),
+    rows_in_table Nullable(UInt64), rows_inserted Nullable(UInt64),
+    started DateTime64(6, 'UTC'), ended Nullable(DateTime64(6, 'UTC')),
+    status LowCardinality(String), error Nullable(String), stage UInt8
+)
+ENGINE = ReplacingMergeTree(stage)
+ORDER BY (asset_key, materialization_id)
+"""
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)  # drops the shared table
+def test_an_older_table_is_read_as_it_is_and_laid_out_by_the_first_write(backend):
+    warehouse = backend.warehouse
+    warehouse.command("CREATE DATABASE IF NOT EXISTS _pipeline")
+    warehouse.command(OLDER_DDL)
+    older = replace(started("kept"), status="materialized")
+    warehouse.command(
+        "INSERT INTO _pipeline.materializations FORMAT JSONEachRow\n"
+        + json.dumps(
+            {
+                "materialization_id": older.materialization_id,
+                "run_id": older.run_id,
+                "asset_key": "kept",
+                "table": older.table,
+                "code_version": older.code_version,
+                "upstream": json.dumps(dict(older.upstream), sort_keys=True),
+                "source_fingerprint": older.source_fingerprint,
+                "started": "2026-01-01 12:00:00.123456",
+                "status": "materialized",
+                "stage": 1,
+            }
+        )
+    )
+    reader = backend.reopen().history()
+    assert reader.latest(["kept"])["kept"].last_success == older
+    assert table_comment(backend.warehouse) == ""  # reading alone alters nothing
+
+    reader.record(started("next"))
+    assert table_comment(backend.warehouse) == LAYOUT
+    assert newest_part_storage(backend.warehouse) == "Packed"
+    latest = backend.reopen().history().latest(["kept", "next"])
+    assert latest["kept"].last_success == older
+    assert latest["next"].last_attempt.status == "started"
