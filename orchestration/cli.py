@@ -34,7 +34,7 @@ from orchestration.prefect_setup import (
     connect_prefect,
     temporary_server_failure,
 )
-from orchestration.quick_exit import ends_without_teardown, without_flow_heartbeats
+from orchestration.quick_exit import ends_without_teardown
 from orchestration.report_output import print_report, report_as_json
 from orchestration.resolver import DEFAULT_CONCURRENCY
 from orchestration.text_table import Column, print_table
@@ -223,7 +223,7 @@ def materialize_command(
             else:
                 print_report(partial, console)
 
-        with progress, without_flow_heartbeats():
+        with progress:
             report = run_interruptibly(run, interrupted)
     if as_json:
         typer.echo(json.dumps(report_as_json(report), indent=2))

@@ -25,6 +25,7 @@ from orchestration.concurrency import default_concurrency
 from orchestration.context import AssetContext
 from orchestration.graph import AssetGraph
 from orchestration.io_manager import IOManager, MaterializeResult
+from orchestration.quick_exit import without_flow_heartbeats
 from orchestration.recording import RunLedger
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
 from orchestration.run_review import RunReview, run_name_from_parameters
@@ -358,6 +359,8 @@ def materialize(
     A ``status:`` selection that selects nothing (nothing is stale) runs no flow and
     returns an empty report. ``book`` is the caller's, if it already read the states;
     ``plan`` too, if it already resolved ``selection`` (which is then not parsed again).
+    The run sends no flow heartbeats unless ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY`` is set
+    (:mod:`orchestration.quick_exit`).
     """
     book = book or StateBook(graph, io_managers, params)
     plan = plan or plan_materialization(graph, selection, book)
@@ -376,7 +379,9 @@ def materialize(
         flow_run_name=flow_run_name,
         book=book,
     )
-    state = flow(select=plan.selection, source=(params or {}).get("source"), return_state=True)
+    # One run, then done: no heartbeat thread to join at its end (up to 1 s of waiting).
+    with without_flow_heartbeats():
+        state = flow(select=plan.selection, source=(params or {}).get("source"), return_state=True)
     run_report = report()
     if plan.selected and not run_report.outcomes:
         raise RuntimeError(f"the flow run ended {state.name} before any asset ran: {state.message}")

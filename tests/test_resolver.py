@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -205,3 +206,40 @@ def test_materialization_events_carry_upstream_assets():
     assert related == {io.asset_uri(graph["b"].table), io.asset_uri(graph["c"].table)}
     assert event.resource.get("prefect.resource.name") == "d"
     assert event.payload["rows"] == 3
+
+
+def test_a_run_sends_no_heartbeats_unless_configured(monkeypatch):
+    """Prefect's flow engine joins its heartbeat thread, which sleeps in 1 s steps, when
+    the run ends; a one-shot run has no use for heartbeats (nothing on a default server
+    reads them), so none are sent and none are waited for."""
+    from prefect import get_client
+    from prefect.events.filters import (
+        EventFilter,
+        EventNameFilter,
+        EventRelatedFilter,
+        EventResourceFilter,
+    )
+    from prefect.events.worker import EventsWorker
+
+    from orchestration.quick_exit import HEARTBEAT_ENV
+
+    monkeypatch.delenv(HEARTBEAT_ENV, raising=False)
+    report = materialize(make_graph(("only", (), frame_body())), {"warehouse": MemoryIOManager()})
+    EventsWorker.drain_all(timeout=30, at_exit=False)  # the run's events reached the server
+
+    run = f"prefect.flow-run.{report.flow_run_id}"
+
+    def events(name: str, **about: Any) -> list:
+        event_filter = EventFilter(event=EventNameFilter(name=[name]), **about)
+        return client.read_events(filter=event_filter, limit=10).events
+
+    with get_client(sync_client=True) as client:
+        deadline = time.monotonic() + 30
+        # Sent after the run's first heartbeat would have been, on the same stream.
+        while not events(
+            "prefect.asset.materialization.succeeded", related=EventRelatedFilter(id=[run])
+        ):
+            assert time.monotonic() < deadline, "the run's materialization event never arrived"
+            time.sleep(0.5)
+        heartbeats = events("prefect.flow-run.heartbeat", resource=EventResourceFilter(id=[run]))
+        assert heartbeats == []
