@@ -9,6 +9,7 @@ from assets.sources.fingerprint import source_fingerprint
 from assets.sql import OWNERS, hash_key, layer_tags, load_datetime
 from orchestration.asset import asset, sql_asset
 from orchestration.context import AssetContext
+from orchestration.io_manager import EngineSelect
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     owners=OWNERS,
     fingerprint=source_fingerprint,
 )
-def raw_online_retails(context: AssetContext) -> Iterator[pa.Table]:
+def raw_online_retails(context: AssetContext) -> Iterator[pa.Table] | EngineSelect:
     """The Online Retail source as loaded, one row per source row, streamed in chunks.
 
     The source is the run parameter ``source``, else ``$ONLINE_RETAIL_DATA_URL``, else
@@ -30,9 +31,13 @@ def raw_online_retails(context: AssetContext) -> Iterator[pa.Table]:
     or the offline generator. Values stay as the source wrote them (descriptions keep their
     spaces) so staging can be rebuilt from here; only timestamps are normalised to ISO
     text, because only the reader knows ``12/1/2010`` means 1 December.
+
+    A plain local CSV file is read by the warehouse itself when it can
+    (:mod:`assets.sources.engine_csv`), with the Python reader as the way back.
     """
     from assets.sources import (
         describe_source,
+        engine_read,
         read_source,
         resolve_source,
         resolve_source_timeout,
@@ -40,7 +45,11 @@ def raw_online_retails(context: AssetContext) -> Iterator[pa.Table]:
 
     source = resolve_source(context.params)
     context.log.info("ingesting Online Retail rows from %s", describe_source(source))
-    return read_source(source, timeout=resolve_source_timeout(context.params))
+    timeout = resolve_source_timeout(context.params)
+    in_engine = engine_read(source)
+    if in_engine is None:
+        return read_source(source, timeout=timeout)
+    return EngineSelect(in_engine, fallback=lambda: read_source(source, timeout=timeout))
 
 
 def _staging_sql(load: str) -> str:

@@ -80,6 +80,7 @@ class MeteredTransport:
         self._engine = threading.RLock()
         self.authority = inner.authority
         self.exclusive = inner.exclusive
+        self.reads_local_files = inner.reads_local_files
         self.shared = inner.shared
 
     def _timed(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -24,6 +24,7 @@ from io_managers.transport import Transport
 from io_managers.types import ClickHouseType
 from io_managers.unique_by_select import proven_unique_keys
 from io_managers.validation import validate_pandas
+from orchestration.io_manager import EngineSelect
 
 if TYPE_CHECKING:
     from orchestration.asset import AssetSpec
@@ -115,6 +116,10 @@ class Stager:
     ) -> bool:
         """Stream the body's output into staging; True if Pandera saw every chunk."""
         output = spec.body(context)
+        if isinstance(output, EngineSelect):
+            if self._stage_engine_select(spec, context, output, staging, shape):
+                return False
+            output = output.fallback()
         all_pandas = True
         checked_columns: tuple[str, ...] | None = None
         buffered: list[pa.Table] = []
@@ -146,6 +151,33 @@ class Stager:
         if buffered:
             self._insert(spec, staging, buffered)
         return all_pandas
+
+    def _stage_engine_select(
+        self,
+        spec: AssetSpec,
+        context: AssetContext,
+        output: EngineSelect,
+        staging: str,
+        shape: TargetShape,
+    ) -> bool:
+        """Run a Python asset's :class:`EngineSelect` into staging; False (staging left
+        empty) when the asset's fallback has to produce the rows instead."""
+        if output.reads_local_files and not self._transport.reads_local_files:
+            return False
+        try:
+            produced = list(self._queries.columns(f"({output.select})"))
+            check_columns(spec, produced, shape)
+            self._transport.command(statements.insert_select(staging, produced, output.select))
+        except (WarehouseQueryError, MaterializationError) as exc:
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            context.log.info(
+                "the engine did not compute %s itself (%s); computing it in Python",
+                spec.key,
+                first_line,
+            )
+            self._transport.command(f"TRUNCATE TABLE {staging}")
+            return False
+        return self._queries.rows(f"SELECT count() AS n FROM {staging}")[0]["n"] > 0
 
     def _insert(self, spec: AssetSpec, staging: str, tables: list[pa.Table]) -> None:
         data = tables[0] if len(tables) == 1 else pa.concat_tables(tables)

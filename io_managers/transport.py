@@ -37,6 +37,8 @@ class Transport(Protocol):
     authority: str
     #: Whether this process is the warehouse's only user (so leftovers are abandoned).
     exclusive: bool
+    #: Whether the engine runs on this machine, so ``file()`` reads the files we see.
+    reads_local_files: bool
     #: What the layers above keep about the warehouse (the catalog), shared by every IO
     #: manager on it: embedded, one per directory (one engine per process); server, one
     #: per client.
@@ -186,6 +188,7 @@ class EmbeddedTransport:
 
     authority = "embedded"
     exclusive = True
+    reads_local_files = True
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path).resolve()
@@ -329,6 +332,7 @@ class ServerTransport:
     """A ClickHouse server over HTTP(S) through clickhouse-connect."""
 
     exclusive = False
+    reads_local_files = False
     #: A clickhouse-connect client (untyped library); None once closed.
     _client: Any
 

@@ -34,6 +34,25 @@ class MaterializeResult:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class EngineSelect:
+    """What a Python asset returns to let the storage compute its rows itself.
+
+    ``select`` is a SELECT the storage runs straight into staging - for example an ingest
+    reading a file with ClickHouse's ``file()``, with no rows passing through Python.
+    ``fallback`` returns what the asset would return otherwise (DataFrames, Arrow tables
+    or an iterable of them). The storage uses the fallback when it cannot run the SELECT
+    (``reads_local_files``: the SELECT reads this machine's files, which a remote server
+    cannot), when the SELECT fails, and when it stages no rows. So a SELECT may decline
+    anything it is unsure of by failing (``throwIf``), and leave reading it - or saying
+    exactly what is wrong with it - to the Python code.
+    """
+
+    select: str
+    fallback: Callable[[], Any]
+    reads_local_files: bool = True
+
+
 class SqlAnalysisError(ValueError):
     """A SQL body cannot be analysed: it does not parse, or names what nothing provides."""
 

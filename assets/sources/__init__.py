@@ -38,6 +38,7 @@ __all__ = [
     "SOURCE_TIMEOUT_ENV",
     "SourceError",
     "describe_source",
+    "engine_read",
     "is_url",
     "read_source",
     "resolve_source",
@@ -149,6 +150,20 @@ def read_source(
     column needs, or has no rows at all.
     """
     return read_ahead(_raw_chunks(spec, chunk_rows, timeout), name="online-retail-reader")
+
+
+def engine_read(spec: str) -> str | None:
+    """A SELECT reading the source inside the warehouse (a plain local CSV file), else None.
+
+    The SELECT yields exactly the rows :func:`read_source` would, or fails; see
+    :mod:`assets.sources.engine_csv`.
+    """
+    if not spec or spec.startswith("synthetic") or is_url(spec):
+        return None
+    from assets.sources.engine_csv import engine_csv_select
+
+    path = Path(spec).expanduser()
+    return engine_csv_select(path, _record_source(spec, str(path)))
 
 
 def _raw_chunks(spec: str, chunk_rows: int, timeout: float) -> Iterator[pa.Table]:

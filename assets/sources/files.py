@@ -66,7 +66,7 @@ def _magic(path: Path) -> bytes:
         return handle.read(4)
 
 
-def _kind(path: Path, label: str) -> str:
+def source_kind(path: Path, label: str) -> str:
     """``zip``, ``xlsx``, ``parquet`` or ``csv``: by extension, confirmed by content."""
     suffix = path.suffix.lower()
     magic = _magic(path)
@@ -113,7 +113,7 @@ def read_path(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]:
         raise SourceError("not a file", source=label)
     if path.stat().st_size == 0:
         raise SourceError("the file is empty (0 bytes)", source=label)
-    kind = _kind(path, label)
+    kind = source_kind(path, label)
     if kind == "zip":
         yield from _read_zip(path, label, chunk_rows)
     elif kind == "xlsx":
@@ -145,7 +145,7 @@ def rebatch(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
         yield pa.Table.from_batches(pending)
 
 
-def _csv_header(path: Path, label: str) -> list[str]:
+def csv_header(path: Path, label: str) -> list[str]:
     """The header row, parsed the way the data rows will be (quotes, BOM)."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
@@ -163,7 +163,7 @@ def _csv_header(path: Path, label: str) -> list[str]:
 
 
 def _read_csv(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]:
-    header = _csv_header(path, label)
+    header = csv_header(path, label)
     # Everything as text, only empty cells missing: "NA" is a description, not a null.
     convert = pa_csv.ConvertOptions(
         column_types=dict.fromkeys(header, pa.string()),

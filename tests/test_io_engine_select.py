@@ -1,0 +1,115 @@
+"""A Python asset returning :class:`EngineSelect`: the engine computes the rows, or the
+asset's Python fallback does - never both, never neither.
+
+Runs on the embedded engine (which reads this machine's files) and on the server backend
+(which cannot be assumed to: it always takes the fallback).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from orchestration.io_manager import EngineSelect
+from tests.io_helpers import (
+    BACKENDS,
+    Backend,
+    apply_test_ddl,
+    context,
+    new_database_name,
+    python_asset,
+)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request, tmp_path):
+    backend = Backend(request, tmp_path)
+    yield backend
+    backend.close()
+
+
+@pytest.fixture
+def db(backend, tmp_path):
+    name = new_database_name()
+    apply_test_ddl(backend.warehouse, name, tmp_path)
+    yield name
+    if backend.kind == "server":
+        backend.warehouse.command(f"DROP DATABASE IF EXISTS {name} SYNC")
+
+
+def engine_numbers(count: int) -> str:
+    return (
+        f"SELECT number AS n, concat('n', toString(number)) AS label, "
+        f"toFloat64(number) AS score FROM numbers({count})"
+    )
+
+
+class Fallback:
+    """The asset's Python way: ``rows`` rows labelled ``python``, counting its calls."""
+
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+        self.calls = 0
+
+    def __call__(self) -> pd.DataFrame:
+        self.calls += 1
+        return pd.DataFrame(
+            {
+                "n": pd.Series(range(self.rows), dtype="uint64"),
+                "label": ["python"] * self.rows,
+                "score": [1.0] * self.rows,
+            }
+        )
+
+
+def materialize(backend, db, output):
+    spec = python_asset(f"{db}.numbers", lambda ctx: output)
+    result = backend.warehouse.materialize(spec, context(spec, backend.warehouse))
+    labels = backend.warehouse.query_arrow(
+        f"SELECT label, count() AS rows FROM {db}.numbers GROUP BY label ORDER BY label"
+    ).to_pylist()
+    return result, {row["label"]: row["rows"] for row in labels}
+
+
+def test_the_engine_computes_the_rows_when_it_can(backend, db):
+    fallback = Fallback(3)
+    output = EngineSelect(engine_numbers(50), fallback, reads_local_files=False)
+    result, labels = materialize(backend, db, output)
+    assert result.rows == 50
+    assert fallback.calls == 0
+    assert sum(labels.values()) == 50 and "python" not in labels
+
+
+def test_a_select_reading_local_files_runs_only_on_an_engine_that_sees_them(backend, db):
+    fallback = Fallback(3)
+    result, labels = materialize(backend, db, EngineSelect(engine_numbers(50), fallback))
+    if backend.kind == "embedded":
+        assert (result.rows, fallback.calls) == (50, 0)
+    else:  # a server reads its own disk, not ours
+        assert (result.rows, fallback.calls, labels) == (3, 1, {"python": 3})
+
+
+def test_a_select_that_fails_part_way_leaves_only_the_fallbacks_rows(backend, db):
+    # The first block of rows is written before the failing one: staging must be emptied.
+    failing = (
+        "SELECT number AS n, concat('n', toString(number)) AS label, "
+        "toFloat64(throwIf(number = 150000, 'declined')) AS score FROM numbers(200000) "
+        "SETTINGS max_block_size = 1000, max_threads = 1, min_insert_block_size_rows = 1000, "
+        "min_insert_block_size_bytes = 0"
+    )
+    fallback = Fallback(4)
+    result, labels = materialize(backend, db, EngineSelect(failing, fallback, False))
+    assert (result.rows, fallback.calls, labels) == (4, 1, {"python": 4})
+
+
+def test_a_select_staging_no_rows_hands_over_to_the_fallback(backend, db):
+    fallback = Fallback(2)
+    result, labels = materialize(backend, db, EngineSelect(engine_numbers(0), fallback, False))
+    assert (result.rows, fallback.calls, labels) == (2, 1, {"python": 2})
+
+
+def test_a_select_with_the_wrong_columns_hands_over_to_the_fallback(backend, db):
+    fallback = Fallback(2)
+    wrong = "SELECT number AS n, 'x' AS nickname FROM numbers(5)"
+    result, labels = materialize(backend, db, EngineSelect(wrong, fallback, False))
+    assert (result.rows, fallback.calls, labels) == (2, 1, {"python": 2})
