@@ -9,10 +9,10 @@ The proof reads sqlglot's ClickHouse parse tree, never the text, and says nothin
 (validation then counts as before) whenever any part of the query could break it:
 a ``UNION``, ``arrayJoin`` in the select list (it multiplies rows after grouping),
 ``WITH TOTALS``/``ROLLUP``/``CUBE``/``GROUPING SETS``, ``ORDER BY ... WITH FILL``, a
-``SETTINGS`` clause, a key that is not an output column, ``*``, duplicate output names,
-or a query sqlglot cannot parse. The caller
-also holds each key column to the table's type (:func:`proven_unique_keys`): a cast on
-insert (Int64 into Int8) could make distinct values equal.
+``SETTINGS`` clause, a key that is not an output column, ``*`` or ``COLUMNS(...)``
+(names unknown), duplicate or unnamed outputs, or a query sqlglot cannot parse. The
+caller also holds each key column to the table's type (:func:`proven_unique_keys`): a
+cast on insert (Int64 into Int8) could make distinct values equal.
 """
 
 from __future__ import annotations
@@ -39,8 +39,10 @@ def unique_output_keys(select: str) -> tuple[frozenset[str], ...]:
     outputs = _outputs(query)
     if outputs is None or query.args.get("settings") or _has_fill(query):
         return ()
-    keys: list[frozenset[str]] = []
     group = query.args.get("group")
+    if group is not None and any(v for k, v in group.args.items() if k != "expressions"):
+        return ()  # WITH TOTALS, ROLLUP, CUBE, GROUPING SETS, ALL: rows beyond the groups
+    keys: list[frozenset[str]] = []
     if group is not None:
         named = _grouped_outputs(group, outputs)
         if named:
@@ -48,9 +50,9 @@ def unique_output_keys(select: str) -> tuple[frozenset[str], ...]:
     distinct = query.args.get("distinct")
     if isinstance(distinct, exp.Distinct) and distinct.args.get("on") is None:
         keys.append(frozenset(name for name, _ in outputs))
-    limit = query.args.get("limit")
-    if _is_limit_one_by(limit, query):
-        named = _matched(limit.expressions, outputs)
+    limited_by = _limit_one_by(query)
+    if limited_by:
+        named = _matched(limited_by, outputs)
         if named:
             keys.append(named)
     return tuple(keys)
@@ -84,8 +86,8 @@ def _outputs(query: exp.Select) -> list[tuple[str, exp.Expression]] | None:
     """``(output name, expression)`` per select item; None when the list is not plain."""
     outputs: list[tuple[str, exp.Expression]] = []
     for item in query.expressions:
-        if isinstance(item, exp.Star) or item.find(exp.Star, exp.Explode, exp.Unnest):
-            return None
+        if item.unalias().is_star or item.find(exp.Columns, exp.Explode, exp.Unnest):
+            return None  # names unknown here (*, t.*, COLUMNS(...)), or rows multiplied
         if any(f.name.lower() == "arrayjoin" for f in item.find_all(exp.Anonymous)):
             return None
         name = item.alias_or_name
@@ -99,10 +101,9 @@ def _outputs(query: exp.Select) -> list[tuple[str, exp.Expression]] | None:
 def _grouped_outputs(
     group: exp.Group, outputs: list[tuple[str, exp.Expression]]
 ) -> frozenset[str] | None:
-    plain = all(not value for key, value in group.args.items() if key != "expressions")
-    if not plain or not group.expressions:
-        return None
-    if any(isinstance(grouped, exp.Literal) for grouped in group.expressions):
+    if not group.expressions or any(
+        isinstance(grouped, exp.Literal) for grouped in group.expressions
+    ):
         return None  # positional (GROUP BY 1): not worth proving
     return _matched(group.expressions, outputs)
 
@@ -120,9 +121,10 @@ def _matched(
     """
     names: set[str] = set()
     for wanted in expressions:
+        found = []
         if isinstance(wanted, exp.Column) and not wanted.table:
             found = [name for name, _ in outputs if name == wanted.name]
-        else:
+        if not found:  # no output of that name: the column itself, projected
             found = [name for name, expression in outputs if expression == wanted]
         if not found:
             return None
@@ -130,14 +132,13 @@ def _matched(
     return frozenset(names)
 
 
-def _is_limit_one_by(limit: object, query: exp.Select) -> bool:
-    return (
-        isinstance(limit, exp.Limit)
-        and bool(limit.expressions)
-        and query.args.get("offset") is None
-        and isinstance(limit.expression, exp.Literal)
-        and limit.expression.this == "1"
-    )
+def _limit_one_by(query: exp.Select) -> list[exp.Expression]:
+    """The BY list of ``LIMIT 1 BY ...`` (no offset); empty for any other LIMIT."""
+    limit = query.args.get("limit")
+    if not isinstance(limit, exp.Limit) or query.args.get("offset") is not None:
+        return []
+    count = limit.expression
+    return list(limit.expressions) if isinstance(count, exp.Literal) and count.this == "1" else []
 
 
 def _has_fill(query: exp.Select) -> bool:

@@ -29,6 +29,8 @@ from tests.io_helpers import context, sql_asset
         ("SELECT DISTINCT k, v FROM db.t", [{"k", "v"}]),
         ("SELECT k, hex(v) AS d, v FROM db.t LIMIT 1 BY k, d", [{"k", "d"}]),
         ("SELECT k, v FROM db.t GROUP BY k, v ORDER BY k LIMIT 10", [{"k", "v"}]),
+        ("SELECT k, count(*) AS n FROM db.t GROUP BY k", [{"k"}]),
+        ("SELECT k AS key, count() AS n FROM db.t GROUP BY k", [{"key"}]),
     ],
 )
 def test_outermost_grouping_proves_its_keys(select, keys):
@@ -42,11 +44,15 @@ def test_outermost_grouping_proves_its_keys(select, keys):
         "SELECT k FROM db.t GROUP BY k UNION ALL SELECT k FROM db.u GROUP BY k",
         "SELECT k, arrayJoin(groupArray(v)) AS v FROM db.t GROUP BY k",  # rows after grouping
         "SELECT k, count() AS n FROM db.t GROUP BY k WITH TOTALS",
+        "SELECT DISTINCT k, count() AS n FROM db.t GROUP BY k WITH TOTALS",
         "SELECT k, j, count() AS n FROM db.t GROUP BY ROLLUP(k, j)",
         "SELECT k, j, count() AS n FROM db.t GROUP BY k, j WITH CUBE",
         "SELECT k, count() AS n FROM db.t GROUP BY k ORDER BY k WITH FILL",
         "SELECT k, count() AS n FROM db.t GROUP BY k SETTINGS max_threads = 1",
         "SELECT * FROM db.t GROUP BY k",
+        "SELECT t.*, k FROM db.t AS t GROUP BY k",
+        "SELECT COLUMNS('k'), count() AS n FROM db.t GROUP BY k",
+        "SELECT k, min(v) FROM db.t GROUP BY k",  # an unnamed output
         "SELECT k, count() AS n FROM db.t GROUP BY 1",
         "SELECT max(v) AS m FROM db.t GROUP BY k",  # the key is not an output
         "SELECT k, k AS k FROM db.t GROUP BY k",  # one output name twice
