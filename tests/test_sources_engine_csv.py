@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import logging
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -157,11 +158,23 @@ def materialize_raw(warehouse: ClickHouseIOManager, source: Path) -> None:
     warehouse.materialize(spec, context)
 
 
-def test_a_file_the_engine_declines_is_read_by_python_all_the_same(engine, tmp_path):
+@pytest.mark.parametrize("name", ["online_retail_real_sample.csv", "it's a sample (2010).csv"])
+def test_the_ingest_asset_has_the_engine_read_a_plain_file(engine, tmp_path, caplog, name):
+    sample = Path(shutil.copy(REAL_SAMPLE, tmp_path / name))
+    with caplog.at_level(logging.INFO, logger="pipeline.asset"):
+        materialize_raw(engine, sample)
+    assert "computing it in Python" not in caplog.text
+    stored = engine.query_arrow("SELECT * FROM raw.online_retails").to_pylist()
+    assert ordered(stored) == ordered(python_rows(sample))
+
+
+def test_a_file_the_engine_declines_is_read_by_python_all_the_same(engine, tmp_path, caplog):
     with_t = list(CLEAN_ROW)
     with_t[4] = "2010-01-05T08:26:00"
     path = write_csv(tmp_path / "iso_t.csv", II_HEADER, [CLEAN_ROW, with_t])
-    materialize_raw(engine, path)
+    with caplog.at_level(logging.INFO, logger="pipeline.asset"):
+        materialize_raw(engine, path)
+    assert "computing it in Python" in caplog.text
     stored = engine.query_arrow("SELECT InvoiceDate FROM raw.online_retails ORDER BY InvoiceDate")
     assert stored.column("InvoiceDate").to_pylist() == [
         "2009-12-01 07:45:00",
