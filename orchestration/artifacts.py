@@ -10,8 +10,6 @@ linking to its asset page, with rows, seconds, status and error.
 
 from __future__ import annotations
 
-from uuid import UUID
-
 from orchestration.asset_page import PageLinks, cell, fenced
 from orchestration.lineage import NOT_SELECTED
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
@@ -81,24 +79,6 @@ def lineage_markdown(
         lines += [f"### {diagram.title}", "", *fenced(diagram.mermaid, "mermaid"), ""]
     lines += [*_table(plan, report, links or PageLinks()), ""]
     return "\n".join(lines)
-
-
-def publish_lineage_artifact(
-    plan: MaterializationPlan,
-    report: RunReport,
-    links: PageLinks | None = None,
-    *,
-    key: str = LINEAGE_ARTIFACT_KEY,
-) -> UUID:
-    """Create the run's lineage artifact; call inside the flow so it links to the flow run."""
-    from prefect.artifacts import create_markdown_artifact
-
-    # Called in a sync flow, Prefect's sync/async helper returns the id, not a coroutine.
-    return create_markdown_artifact(  # type: ignore[return-value]
-        markdown=lineage_markdown(plan, report, links),
-        key=key,
-        description=f"Asset lineage and outcome of this run: {report.summary()}.",
-    )
 
 
 def mermaid_blocks(markdown: str) -> list[str]:

@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from orchestration.artifacts import publish_lineage_artifact
 from orchestration.asset import AssetSpec
 from orchestration.asset_state import StateBook
 from orchestration.checks import AssetCheckError, evaluate_checks
@@ -196,6 +195,7 @@ def _asset_task(
                 seconds=time.perf_counter() - started,
                 error=f"{type(exc).__name__}: {exc}",
             )
+            ledger.annotate([outcome])
             recorder.record(outcome)
             review.asset_finished(spec, outcome, sql)
             # Prefect emits prefect.asset.materialization.failed; say why in its payload.
@@ -217,6 +217,8 @@ def _asset_task(
             error=f"{type(failure).__name__}: {failure}" if failure else None,
             checks=checks,
         )
+        # Its state is settled now (every upstream has finished): the page shows it.
+        ledger.annotate([outcome])
         recorder.record(outcome)
         review.asset_finished(spec, outcome, sql)
         if failure:
@@ -323,8 +325,7 @@ def build_flow(
             ledger.annotate(report.outcomes)
             report.flow_run_id = run_id
             report.seconds = time.perf_counter() - started
-            review.finish()
-        report.lineage_artifact_id = str(publish_lineage_artifact(plan, report, review.links))
+            report.lineage_artifact_id = str(review.finish(report))
         if report.ok:
             return Completed(message=report.summary())
         failed = ", ".join(o.key for o in report.by_status("failed"))

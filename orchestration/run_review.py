@@ -5,7 +5,7 @@
 * each asset's task logs its SQL (or Python body and source), rows, validation and
   checks, so a task-run page tells what happened without opening Raw JSON;
 * each materialization writes a version of the asset's page (``asset-<key>``);
-* the run's ``asset-lineage`` artifact links every asset row to its page.
+* the run's ``asset-lineage`` artifact links every asset row to its page of this run.
 
 Tags go on the flow run only. A task tag makes Prefect's task engine acquire a
 concurrency slot for it (two API calls per task, see ``bench/tag_cost.py``); the flow
@@ -22,13 +22,14 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from orchestration.artifacts import LINEAGE_ARTIFACT_KEY, lineage_markdown
 from orchestration.asset import AssetSpec
 from orchestration.asset_page import AssetPage, Materialization, PageLinks, python_location
 from orchestration.column_lineage import NOT_DERIVED, BackgroundColumnLineage
 from orchestration.context import AssetContext
 from orchestration.io_manager import IOManager
 from orchestration.prefect_ui import asset_page_key
-from orchestration.run_report import AssetOutcome, MaterializationPlan
+from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
 
 ALL_ASSETS = "all assets"
 _SQL_LOG_CHARS = 20_000
@@ -66,7 +67,7 @@ class RunReview:
         self.links = PageLinks()
         self._context_for = context_for
         self._lock = threading.Lock()
-        self._pages: dict[str, tuple[UUID, AssetPage]] = {}
+        self._pages: dict[str, tuple[UUID, AssetPage, str]] = {}
         self._columns = BackgroundColumnLineage()
         self._client: Any = None
         self._flow_run_id: str | None = None
@@ -112,31 +113,48 @@ class RunReview:
             for collection in latest:
                 self.links.versions[keys[collection.key]] = collection.latest_id
 
-    def finish(self) -> None:
-        """Rewrite this run's pages now that the whole run is known.
+    def finish(self, report: RunReport) -> UUID:
+        """Rewrite the pages whose links changed; write the run's lineage artifact.
 
-        A page is first written when its asset finishes: before its downstream assets
-        have written theirs, and before the run's code versions and states are settled
-        (``RunLedger.annotate`` fills them into the same outcomes). Now links go to this
-        run's versions of the neighbours, and each page shows its asset's state.
+        A page is written when its asset finishes, with its state (settled then: every
+        upstream has finished), and links to the pages this run has written so far: its
+        ancestors'. Its descendants' pages did not exist yet, so a page with descendants
+        in this run is rewritten once all pages are written, to link their versions of
+        this run; a page whose text is the same (a sink, or descendants that were
+        skipped) is not sent again. Each request waits on the server (~10 ms), after the
+        last asset: that wait is what this run's review costs at its end.
 
         The rewrite is a plain ``PATCH``: Prefect's ``update_artifact`` also emits an
         ``artifact.updated`` event carrying the whole page, a second copy of every page
-        (40% of a run's event bytes) for the server to receive and store.
+        (40% of a run's event bytes) for the server to receive and store. The lineage
+        artifact goes through the same client: Prefect's ``create_markdown_artifact``
+        would build a client (and its TLS context, 35-70 ms) for it after the last asset.
         """
-        from prefect.client.schemas.actions import ArtifactUpdate
+        from prefect.client.schemas.actions import ArtifactCreate, ArtifactUpdate
 
         self._writer.shutdown(wait=True)
         for job in self._writes:
             job.result()  # a page that could not be written fails the run, loudly
-        for artifact_id, page in self._pages.values():
-            update = ArtifactUpdate(data=page.markdown(self.links))
+        for artifact_id, page, written in self._pages.values():
+            markdown = page.markdown(self.links)
+            if markdown == written:
+                continue
             self._client.request(  # Prefect's client raises on an error status
                 "PATCH",
                 "/artifacts/{id}",
                 path_params={"id": artifact_id},
-                json=update.model_dump(mode="json", exclude_unset=True),
+                json=ArtifactUpdate(data=markdown).model_dump(mode="json", exclude_unset=True),
             )
+        lineage = self._client.create_artifact(
+            ArtifactCreate(
+                key=LINEAGE_ARTIFACT_KEY,
+                type="markdown",
+                description=f"Asset lineage and outcome of this run: {report.summary()}.",
+                data=lineage_markdown(self.plan, report, self.links),
+                flow_run_id=UUID(self._flow_run_id) if self._flow_run_id else None,
+            )
+        )
+        return lineage.id
 
     def __exit__(self, *exc_info: object) -> None:
         self._writer.shutdown(wait=False, cancel_futures=True)
@@ -229,7 +247,7 @@ class RunReview:
         )
         with self._lock:
             self.links.versions[spec.key] = artifact.id
-            self._pages[spec.key] = (artifact.id, page)
+            self._pages[spec.key] = (artifact.id, page, markdown)
 
     def _columns_of(self, spec: AssetSpec) -> list[tuple[str, str]]:
         """The table's columns and types from the warehouse, else from the schema."""

@@ -403,7 +403,7 @@ def test_asset_pages_link_to_their_neighbours_pages_of_this_run(lineage_run, cli
 
 
 def test_pages_finished_at_the_end_of_the_run_are_not_sent_again_as_events(lineage_run, client):
-    """The end-of-run rewrite of each page's links and state is not echoed as an event
+    """The end-of-run rewrite of a page's links is not echoed as an event
     carrying the whole page again (Prefect's update_artifact sends one: a second copy of
     every page through the event stream, stored by the server)."""
     from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
@@ -431,7 +431,7 @@ def test_pages_finished_at_the_end_of_the_run_are_not_sent_again_as_events(linea
 
     events = _wait_for(all_created, EVENT_WAIT, "the run's artifact events")
     assert {e.event for e in events} == {"prefect.artifact.created"}
-    assert "| state |" in pages["fact_sales"].data  # the end-of-run rewrite landed
+    assert "| state |" in pages["fact_sales"].data  # settled when fact_sales finished
 
 
 # --------------------------------------------------------------------------- asset events

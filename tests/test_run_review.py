@@ -1,0 +1,110 @@
+"""What a run writes for review while it runs, against a real (temporary) Prefect server.
+
+An asset's page is complete when its asset finishes (its state included), and the run
+sends a page again at its end only when its links changed: each request after the last
+asset is time the user waits for.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from orchestration.asset import AssetSpec
+from orchestration.graph import AssetGraph
+from orchestration.prefect_ui import asset_page_key
+from orchestration.resolver import materialize
+from tests.memory_io import MemoryIOManager
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+
+def _pages(flow_run_id: str, key: str | None = None) -> list[Any]:
+    """The run's artifacts (``key``'s only, if given), read from the server."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterKey,
+    )
+
+    artifact_filter = ArtifactFilter(
+        flow_run_id=ArtifactFilterFlowRunId(any_=[uuid.UUID(flow_run_id)]),
+        key=ArtifactFilterKey(any_=[asset_page_key(key)]) if key else None,
+    )
+    with get_client(sync_client=True) as client:
+        return client.read_artifacts(artifact_filter=artifact_filter)
+
+
+def _frame(context: Any) -> pd.DataFrame:
+    return pd.DataFrame({"n": [1, 2]})
+
+
+def test_a_page_shows_its_state_as_soon_as_its_asset_finished():
+    """A reviewer watching a run sees a finished asset's state on its page at once; the
+    downstream asset reads the page from the server while the run is still going."""
+    seen: dict[str, str] = {}
+
+    def downstream(context: Any) -> pd.DataFrame:
+        deadline = time.monotonic() + 30
+        while not (pages := _pages(context.run_id, "upstream")):
+            assert time.monotonic() < deadline, "the upstream page was never written"
+            time.sleep(0.2)
+        seen["upstream"] = pages[0].data
+        return _frame(context)
+
+    database = f"t{uuid.uuid4().hex[:10]}"
+    graph = AssetGraph(
+        [
+            AssetSpec(key="upstream", table=f"{database}.up", body=_frame, kind="python"),
+            AssetSpec(
+                key="downstream",
+                table=f"{database}.down",
+                body=downstream,
+                kind="python",
+                deps=("upstream",),
+            ),
+        ]
+    )
+    report = materialize(graph, {"warehouse": MemoryIOManager()})
+
+    assert report.ok
+    assert "| state | fresh |" in seen["upstream"]
+    assert "| code version |" in seen["upstream"]
+
+
+def test_only_pages_whose_links_changed_are_sent_again_at_the_end():
+    """``first`` feeds ``second``: its page, written before ``second``'s existed, is
+    rewritten at the end to link that page. ``second`` links no page written after its
+    own: it stays as first written, though the run ends well after it."""
+
+    def slow(context: Any) -> pd.DataFrame:
+        time.sleep(1.5)  # the run ends well after the other pages were written
+        return _frame(context)
+
+    database = f"t{uuid.uuid4().hex[:10]}"
+    graph = AssetGraph(
+        [
+            AssetSpec(key="first", table=f"{database}.first", body=_frame, kind="python"),
+            AssetSpec(
+                key="second",
+                table=f"{database}.second",
+                body=_frame,
+                kind="python",
+                deps=("first",),
+            ),
+            AssetSpec(key="slow", table=f"{database}.slow", body=slow, kind="python"),
+        ]
+    )
+    report = materialize(graph, {"warehouse": MemoryIOManager()}, concurrency=3)
+
+    assert report.ok
+    pages = {page.key: page for page in _pages(str(report.flow_run_id))}
+    first, second = pages[asset_page_key("first")], pages[asset_page_key("second")]
+    assert f"[second](/v2/artifacts/artifact/{second.id})" in first.data
+    assert (first.updated - first.created).total_seconds() > 1.0  # rewritten at the end
+    assert (second.updated - second.created).total_seconds() < 0.5
