@@ -89,7 +89,7 @@ class Stager:
                 f"asset {spec.key!r}: a SQL asset must return a SELECT (or WITH ... SELECT)"
             )
         try:
-            produced_types = self._queries.columns(f"({select})")
+            produced_types = self._queries.columns(statements.described_select(select))
         except WarehouseQueryError as exc:
             raise MaterializationError(
                 f"asset {spec.key!r} (table {spec.table}): its SELECT does not compile: {exc}"

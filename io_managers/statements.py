@@ -15,6 +15,11 @@ from io_managers.sql import quote_identifier, quote_string
 STAGING_PREFIX = "_stg_"
 #: Strict inserts: a NULL for a non-Nullable column is an error, not a silent default.
 INSERT_SETTINGS = {"input_format_null_as_default": 0}
+#: How an asset's SELECT resolves names, whatever the server's profile says: its aliases
+#: before the columns it reads (ClickHouse's default). Its DESCRIBE and its INSERT both
+#: run with it, and the uniqueness it proves (:mod:`io_managers.unique_by_select`) is
+#: read with it.
+SELECT_SETTINGS = "prefer_column_name_to_alias = 0"
 
 
 def quoted_columns(columns: Sequence[str]) -> str:
@@ -50,16 +55,16 @@ def drop_table(table: str) -> str:
 
 
 def insert_select(table: str, columns: Sequence[str], select: str) -> str:
-    """``INSERT ... SELECT`` by column name; a NULL for a non-Nullable column fails.
-
-    The SELECT's aliases win over the columns it reads, as by ClickHouse's default,
-    whatever the server's profile says: the uniqueness the SELECT proves
-    (:mod:`io_managers.unique_by_select`) is read with that rule.
-    """
+    """``INSERT ... SELECT`` by column name; a NULL for a non-Nullable column fails."""
     return (
         f"INSERT INTO {table} ({quoted_columns(columns)}) "
-        f"SETTINGS insert_null_as_default = 0, prefer_column_name_to_alias = 0\n{select}"
+        f"SETTINGS insert_null_as_default = 0, {SELECT_SETTINGS}\n{select}"
     )
+
+
+def described_select(select: str) -> str:
+    """What ``DESCRIBE`` takes to report the columns ``select`` gives when inserted."""
+    return f"({select}) SETTINGS {SELECT_SETTINGS}"
 
 
 def new_keys_condition(unique_key: Sequence[str], target: str) -> str:

@@ -116,8 +116,8 @@ def _matched(
 
     A bare name is the output of that name, as ClickHouse resolves it: a SELECT's
     aliases take precedence over the columns it reads (``prefer_column_name_to_alias =
-    0``, which :func:`io_managers.statements.insert_select` pins). Anything else must be
-    projected exactly as written.
+    0``, which :data:`io_managers.statements.SELECT_SETTINGS` pins). Anything else must
+    be projected exactly as written.
     """
     names: set[str] = set()
     for wanted in expressions:
