@@ -148,6 +148,74 @@ class _RunRecorder:
             self._on_progress(outcome)
 
 
+def _run_asset(
+    spec: AssetSpec,
+    io_manager: IOManager,
+    target: Any,
+    recorder: _RunRecorder,
+    ledger: RunLedger,
+    review: RunReview,
+    context_for: Callable[[AssetSpec], AssetContext],
+) -> MaterializeResult:
+    """One asset's task body: materialize, check, record, review, report to Prefect."""
+    from prefect.assets import add_asset_metadata
+
+    started = time.perf_counter()
+    context = context_for(spec)
+    sql = review.sql_of(spec, context)
+    review.log_start(spec, sql, context.params)
+    attempt = None
+    try:
+        attempt = ledger.start(spec, context.run_id)
+        result = io_manager.materialize(spec, context)
+        checks = tuple(evaluate_checks(spec, io_manager))
+        blocking = [check for check in checks if check.blocking]
+        failure = AssetCheckError(spec.key, spec.table, blocking) if blocking else None
+        if failure:
+            attempt.failed(f"{type(failure).__name__}: {failure}", result)
+        else:
+            attempt.succeeded(result)
+    except Exception as exc:
+        if attempt is not None and attempt.record.status == "started":
+            attempt.failed(f"{type(exc).__name__}: {exc}")
+        outcome = AssetOutcome(
+            key=spec.key,
+            table=spec.table,
+            status="failed",
+            seconds=time.perf_counter() - started,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+        ledger.annotate([outcome])
+        recorder.record(outcome)
+        review.asset_finished(spec, outcome, sql)
+        # Prefect emits prefect.asset.materialization.failed; say why in its payload.
+        add_asset_metadata(target, failure_event_metadata(spec, exc))
+        raise
+    metadata = asset_event_metadata(spec, result)
+    if checks:
+        metadata["checks"] = [check.as_dict() for check in checks]
+    if failure:
+        metadata.update(failure_event_metadata(spec, failure))
+    metadata["code_version"] = attempt.record.code_version
+    add_asset_metadata(target, metadata)
+    outcome = AssetOutcome(
+        key=spec.key,
+        table=spec.table,
+        status="failed" if failure else "materialized",
+        seconds=time.perf_counter() - started,
+        result=result,
+        error=f"{type(failure).__name__}: {failure}" if failure else None,
+        checks=checks,
+    )
+    # Its state is settled now (every upstream has finished): the page shows it.
+    ledger.annotate([outcome])
+    recorder.record(outcome)
+    review.asset_finished(spec, outcome, sql)
+    if failure:
+        raise failure
+    return result
+
+
 def _asset_task(
     spec: AssetSpec,
     plan: MaterializationPlan,
@@ -158,7 +226,6 @@ def _asset_task(
     context_for: Callable[[AssetSpec], AssetContext],
 ) -> Any:
     """A Prefect materializing task that computes and publishes one asset."""
-    from prefect.assets import add_asset_metadata
     from prefect.assets import materialize as materializing_task
     from prefect.cache_policies import NO_CACHE
 
@@ -170,60 +237,9 @@ def _asset_task(
     ]
 
     def run_asset() -> MaterializeResult:
-        started = time.perf_counter()
-        context = context_for(spec)
-        sql = review.sql_of(spec, context)
-        review.log_start(spec, sql, context.params)
-        attempt = None
-        try:
-            attempt = ledger.start(spec, context.run_id)
-            result = io_manager.materialize(spec, context)
-            checks = tuple(evaluate_checks(spec, io_manager))
-            blocking = [check for check in checks if check.blocking]
-            failure = AssetCheckError(spec.key, spec.table, blocking) if blocking else None
-            if failure:
-                attempt.failed(f"{type(failure).__name__}: {failure}", result)
-            else:
-                attempt.succeeded(result)
-        except Exception as exc:
-            if attempt is not None and attempt.record.status == "started":
-                attempt.failed(f"{type(exc).__name__}: {exc}")
-            outcome = AssetOutcome(
-                key=spec.key,
-                table=spec.table,
-                status="failed",
-                seconds=time.perf_counter() - started,
-                error=f"{type(exc).__name__}: {exc}",
-            )
-            ledger.annotate([outcome])
-            recorder.record(outcome)
-            review.asset_finished(spec, outcome, sql)
-            # Prefect emits prefect.asset.materialization.failed; say why in its payload.
-            add_asset_metadata(target, failure_event_metadata(spec, exc))
-            raise
-        metadata = asset_event_metadata(spec, result)
-        if checks:
-            metadata["checks"] = [check.as_dict() for check in checks]
-        if failure:
-            metadata.update(failure_event_metadata(spec, failure))
-        metadata["code_version"] = attempt.record.code_version
-        add_asset_metadata(target, metadata)
-        outcome = AssetOutcome(
-            key=spec.key,
-            table=spec.table,
-            status="failed" if failure else "materialized",
-            seconds=time.perf_counter() - started,
-            result=result,
-            error=f"{type(failure).__name__}: {failure}" if failure else None,
-            checks=checks,
-        )
-        # Its state is settled now (every upstream has finished): the page shows it.
-        ledger.annotate([outcome])
-        recorder.record(outcome)
-        review.asset_finished(spec, outcome, sql)
-        if failure:
-            raise failure
-        return result
+        # Prefect tokenizes a task function's source when it builds the task (to key a
+        # cache we do not use): a two-line body keeps that cheap for every asset.
+        return _run_asset(spec, io_manager, target, recorder, ledger, review, context_for)
 
     return materializing_task(
         target,
