@@ -42,38 +42,42 @@ class StagedFacts:
 def measures(database: str, staging_name: str, table_name: str, attach: bool) -> dict[str, str]:
     """Select-list expressions, by alias, measuring staging (names unquoted).
 
-    The aliases start with ``__`` so they cannot shadow a column the checks read.
+    The aliases start with ``__`` so they cannot shadow a column the checks read. The
+    sizes of staging and, when attaching, of the target come from one ``system.tables``
+    subquery: each costs ~2 ms whatever it reads (measured).
     """
-
-    def catalog(name: str, column: str) -> str:
-        return (
-            f"(SELECT {column} FROM system.tables WHERE database = {quote_string(database)} "
-            f"AND name = {quote_string(name)})"
-        )
-
-    found = {"__staged_rows": "count()", "__staged_bytes": catalog(staging_name, "total_bytes")}
+    names = [staging_name, table_name] if attach else [staging_name]
+    listed = ", ".join(quote_string(name) for name in names)
+    found = {
+        "__staged_rows": "count()",
+        "__sizes": (
+            f"(SELECT groupArray(CAST((name = {quote_string(staging_name)}, total_rows, "
+            "total_bytes), 'Tuple(staging Bool, rows Nullable(UInt64), bytes Nullable(UInt64))'))"
+            f" FROM system.tables WHERE database = {quote_string(database)} "
+            f"AND name IN ({listed}))"
+        ),
+    }
     if attach:
         # From the parts, not per row: 2 ms against 11 ms for a million rows (measured).
         found["__partitions"] = (
             "(SELECT groupUniqArray(partition_id) FROM system.parts WHERE active AND "
             f"database = {quote_string(database)} AND table = {quote_string(staging_name)})"
         )
-        found["__target_rows"] = catalog(table_name, "total_rows")
-        found["__target_bytes"] = catalog(table_name, "total_bytes")
     return found
 
 
 def staged_facts(measured: Mapping[str, Any]) -> StagedFacts:
     """The facts from the aggregate's row (the aliases of :func:`measures`)."""
+    sizes = {bool(entry["staging"]): entry for entry in measured.get("__sizes") or ()}
 
-    def number(alias: str) -> int | None:
-        value = measured.get(alias)
+    def number(staging: bool, column: str) -> int | None:
+        value = sizes.get(staging, {}).get(column)
         return None if value is None else int(value)
 
     return StagedFacts(
         rows=int(measured["__staged_rows"]),
-        bytes=number("__staged_bytes"),
+        bytes=number(True, "bytes"),
         partitions=tuple(sorted(measured.get("__partitions") or ())),
-        target_rows=number("__target_rows"),
-        target_bytes=number("__target_bytes"),
+        target_rows=number(False, "rows"),
+        target_bytes=number(False, "bytes"),
     )
