@@ -126,7 +126,7 @@ def run_interruptibly(work: Callable[[], T], on_interrupt: Callable[[signal.Sign
         return work()  # signals reach only the main thread; nothing to arrange
     previous = {number: signal.signal(number, handle) for number in EXIT_CODES}
     # The caller's context goes along: settings scoped with context variables (Prefect's
-    # temporary_settings, e.g. no heartbeats for an interactive run) must hold in the run.
+    # temporary_settings) must hold in the run.
     context = contextvars.copy_context()
     worker = threading.Thread(target=context.run, args=(target,), name="pipeline-run", daemon=True)
     try:

@@ -10,7 +10,8 @@ docs/benchmark.md, "Fixed cost of a command"):
   and pyarrow objects and the embedded ClickHouse engine's static destructors, 1-2.5 s
   while the user waits for the prompt.
 
-:func:`without_flow_heartbeats` turns the first off for an interactive run (a user who
+:func:`without_flow_heartbeats` turns the first off for a one-shot run
+(``resolver.materialize``, which the CLI and the benchmark call; a user who
 sets ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY``, e.g. to detect crashed runs with an
 automation, keeps them). :func:`ends_without_teardown` skips the second: the process ends
 with ``os._exit`` once every exit handler has run - Prefect's own (which deliver the run's

@@ -14,11 +14,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from orchestration.asset import AssetSpec
-from orchestration.graph import AssetGraph
 from orchestration.prefect_ui import asset_page_key
 from orchestration.resolver import materialize
 from tests.memory_io import MemoryIOManager
+from tests.test_resolver import make_graph
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -57,19 +56,7 @@ def test_a_page_shows_its_state_as_soon_as_its_asset_finished():
         seen["upstream"] = pages[0].data
         return _frame(context)
 
-    database = f"t{uuid.uuid4().hex[:10]}"
-    graph = AssetGraph(
-        [
-            AssetSpec(key="upstream", table=f"{database}.up", body=_frame, kind="python"),
-            AssetSpec(
-                key="downstream",
-                table=f"{database}.down",
-                body=downstream,
-                kind="python",
-                deps=("upstream",),
-            ),
-        ]
-    )
+    graph = make_graph(("upstream", (), _frame), ("downstream", ("upstream",), downstream))
     report = materialize(graph, {"warehouse": MemoryIOManager()})
 
     assert report.ok
@@ -86,20 +73,7 @@ def test_only_pages_whose_links_changed_are_sent_again_at_the_end():
         time.sleep(1.5)  # the run ends well after the other pages were written
         return _frame(context)
 
-    database = f"t{uuid.uuid4().hex[:10]}"
-    graph = AssetGraph(
-        [
-            AssetSpec(key="first", table=f"{database}.first", body=_frame, kind="python"),
-            AssetSpec(
-                key="second",
-                table=f"{database}.second",
-                body=_frame,
-                kind="python",
-                deps=("first",),
-            ),
-            AssetSpec(key="slow", table=f"{database}.slow", body=slow, kind="python"),
-        ]
-    )
+    graph = make_graph(("first", (), _frame), ("second", ("first",), _frame), ("slow", (), slow))
     report = materialize(graph, {"warehouse": MemoryIOManager()}, concurrency=3)
 
     assert report.ok
