@@ -165,7 +165,7 @@ class Stager:
         if output.reads_local_files and not self._transport.reads_local_files:
             return False
         try:
-            produced = list(self._queries.columns(f"({output.select})"))
+            produced = list(self._queries.columns(statements.described_select(output.select)))
             check_columns(spec, produced, shape)
             self._transport.command(statements.insert_select(staging, produced, output.select))
         except (WarehouseQueryError, MaterializationError) as exc:
