@@ -16,7 +16,7 @@ import threading
 import uuid
 
 from io_managers import statements
-from io_managers.errors import WarehouseError
+from io_managers.errors import MaterializationError, WarehouseError
 from io_managers.queries import WarehouseQueries
 from io_managers.sql import quote_identifier, quote_string
 from io_managers.transport import Transport
@@ -36,6 +36,10 @@ class StagingTables:
         self.run_token = uuid.uuid4().hex[:8]
         self._swept_all = False
         self._sweep_lock = threading.Lock()
+        #: Set by the interrupt's sweep: a staging table created after it would outlive
+        #: the process. Creating holds the lock, so the sweep also sees one in flight.
+        self._closed = False
+        self._create_lock = threading.Lock()
 
     def new_name(self, database: str, table_name: str) -> str:
         """A fresh quoted staging name for a table of ``database``."""
@@ -43,8 +47,14 @@ class StagingTables:
         return f"{quote_identifier(database)}.{quote_identifier(name)}"
 
     def create(self, staging: str, target: str) -> None:
-        """An empty staging table with ``target``'s exact structure."""
-        self._transport.command(statements.create_like(staging, target))
+        """An empty staging table with ``target``'s exact structure; refused once the
+        run was interrupted (:meth:`drop_own`)."""
+        with self._create_lock:
+            if self._closed:
+                raise MaterializationError(
+                    f"interrupted: no staging table for {target} is created any more"
+                )
+            self._transport.command(statements.create_like(staging, target))
 
     def drop_quietly(self, staging: str) -> None:
         """Drop a staging table; a failure is logged, never raised over the real outcome."""
@@ -54,7 +64,10 @@ class StagingTables:
             log.warning("could not drop staging table %s: %s", staging, exc)
 
     def drop_own(self) -> None:
-        """Drop every staging table this process created (an interrupted run's)."""
+        """Drop every staging table this process created (an interrupted run's), and
+        create none from now on."""
+        with self._create_lock:
+            self._closed = True
         rows = self._queries.rows(
             "SELECT database, name FROM system.tables WHERE match(name, "
             f"{quote_string(statements.staging_pattern_of_run(self.run_token))})"

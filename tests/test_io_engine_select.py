@@ -10,31 +10,13 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from io_managers import MaterializationError
 from orchestration.io_manager import EngineSelect
 from tests.io_helpers import (
-    BACKENDS,
-    Backend,
-    apply_test_ddl,
     context,
-    new_database_name,
     python_asset,
+    staging_tables,
 )
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request, tmp_path):
-    backend = Backend(request, tmp_path)
-    yield backend
-    backend.close()
-
-
-@pytest.fixture
-def db(backend, tmp_path):
-    name = new_database_name()
-    apply_test_ddl(backend.warehouse, name, tmp_path)
-    yield name
-    if backend.kind == "server":
-        backend.warehouse.command(f"DROP DATABASE IF EXISTS {name} SYNC")
 
 
 def engine_numbers(count: int) -> str:
@@ -113,3 +95,14 @@ def test_a_select_with_the_wrong_columns_hands_over_to_the_fallback(backend, db)
     wrong = "SELECT number AS n, 'x' AS nickname FROM numbers(5)"
     result, labels = materialize(backend, db, EngineSelect(wrong, fallback, False))
     assert (result.rows, fallback.calls, labels) == (2, 1, {"python": 2})
+
+
+def test_after_the_interrupt_sweep_no_staging_table_is_created(backend, db):
+    """The interrupt's sweep drops this process's staging tables; a worker thread that
+    reaches its materialization afterwards must not create a new one, which the exiting
+    process would leave behind (the next run would have to clean it up)."""
+    backend.warehouse.stop(timeout=10)
+    staging = backend.warehouse.staging.new_name(db, "numbers")
+    with pytest.raises(MaterializationError, match="interrupted"):
+        backend.warehouse.staging.create(staging, f"{db}.numbers")
+    assert staging_tables(backend.warehouse, db) == []
