@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import settings
 
+from tests.io_helpers import BACKENDS, Backend, apply_test_ddl, new_database_name
+
 # Property tests explore new examples on a developer's machine but replay a fixed set in
 # CI, so a submission's result never depends on the draw (a failure found locally is then
 # pinned as an explicit example or test).
@@ -61,6 +63,25 @@ def clickhouse_test_url(request: pytest.FixtureRequest) -> str:
     from tests.io_helpers import SERVER_URL_ENV
 
     return os.environ.get(SERVER_URL_ENV) or request.getfixturevalue("chdb_stand_in")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path):
+    """Each warehouse test runs twice: embedded (chdb) and server (see ``clickhouse_test_url``)."""
+    backend = Backend(request, tmp_path)
+    yield backend
+    backend.close()
+
+
+@pytest.fixture
+def db(backend, tmp_path) -> Iterator[str]:
+    """A fresh database holding the test tables of ``tests/io_helpers.TEST_DDL``; modules
+    that need another database define their own ``db``."""
+    name = new_database_name()
+    apply_test_ddl(backend.warehouse, name, tmp_path)
+    yield name
+    if backend.kind == "server":
+        backend.warehouse.command(f"DROP DATABASE IF EXISTS {name} SYNC")
 
 
 @pytest.fixture(scope="session", autouse=True)

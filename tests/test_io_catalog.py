@@ -12,20 +12,11 @@ import pytest
 from io_managers import MaterializationError
 from io_managers.clickhouse import ClickHouseIOManager, warehouse_from_env
 from tests.io_helpers import (
-    BACKENDS,
-    Backend,
     context,
     new_database_name,
     sql_asset,
     staging_tables,
 )
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request, tmp_path):
-    backend = Backend(request, tmp_path)
-    yield backend
-    backend.close()
 
 
 @pytest.fixture

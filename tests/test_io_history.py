@@ -11,16 +11,8 @@ import pytest
 
 from io_managers.history import LAYOUT
 from orchestration.history import MaterializationRecord
-from tests.io_helpers import BACKENDS, Backend
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request, tmp_path):
-    backend = Backend(request, tmp_path)
-    yield backend
-    backend.close()
 
 
 def started(key: str, minutes: int = 0) -> MaterializationRecord:

@@ -27,11 +27,8 @@ from pandera.typing import Series
 
 from io_managers import AssetValidationError, MaterializationError
 from tests.io_helpers import (
-    BACKENDS,
-    Backend,
     apply_test_ddl,
     context,
-    new_database_name,
     python_asset,
     sql_asset,
     staging_tables,
@@ -44,22 +41,6 @@ class Numbers(pa.DataFrameModel):
     n: Series[np.uint64] = pa.Field(unique=True, ge=0)
     label: Series[str] = pa.Field(str_matches=r"n\d+")
     score: Series[float] = pa.Field(nullable=True, in_range={"min_value": 0, "max_value": 100})
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request, tmp_path):
-    backend = Backend(request, tmp_path)
-    yield backend
-    backend.close()
-
-
-@pytest.fixture
-def db(backend, tmp_path):
-    name = new_database_name()
-    apply_test_ddl(backend.warehouse, name, tmp_path)
-    yield name
-    if backend.kind == "server":
-        backend.warehouse.command(f"DROP DATABASE IF EXISTS {name} SYNC")
 
 
 def materialize(backend, spec):

@@ -11,14 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.io_helpers import BACKENDS, Backend, context, new_database_name, sql_asset
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request, tmp_path):
-    backend = Backend(request, tmp_path)
-    yield backend
-    backend.close()
+from tests.io_helpers import context, new_database_name, sql_asset
 
 
 @pytest.fixture
