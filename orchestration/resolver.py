@@ -164,6 +164,13 @@ def _run_asset(
     context = context_for(spec)
     sql = review.sql_of(spec, context)
     review.log_start(spec, sql, context.params)
+
+    def settle(outcome: AssetOutcome) -> None:
+        # Its state is settled now (every upstream has finished): the page shows it.
+        ledger.annotate([outcome])
+        recorder.record(outcome)
+        review.asset_finished(spec, outcome, sql)
+
     attempt = None
     try:
         attempt = ledger.start(spec, context.run_id)
@@ -185,9 +192,7 @@ def _run_asset(
             seconds=time.perf_counter() - started,
             error=f"{type(exc).__name__}: {exc}",
         )
-        ledger.annotate([outcome])
-        recorder.record(outcome)
-        review.asset_finished(spec, outcome, sql)
+        settle(outcome)
         # Prefect emits prefect.asset.materialization.failed; say why in its payload.
         add_asset_metadata(target, failure_event_metadata(spec, exc))
         raise
@@ -198,19 +203,17 @@ def _run_asset(
         metadata.update(failure_event_metadata(spec, failure))
     metadata["code_version"] = attempt.record.code_version
     add_asset_metadata(target, metadata)
-    outcome = AssetOutcome(
-        key=spec.key,
-        table=spec.table,
-        status="failed" if failure else "materialized",
-        seconds=time.perf_counter() - started,
-        result=result,
-        error=f"{type(failure).__name__}: {failure}" if failure else None,
-        checks=checks,
+    settle(
+        AssetOutcome(
+            key=spec.key,
+            table=spec.table,
+            status="failed" if failure else "materialized",
+            seconds=time.perf_counter() - started,
+            result=result,
+            error=f"{type(failure).__name__}: {failure}" if failure else None,
+            checks=checks,
+        )
     )
-    # Its state is settled now (every upstream has finished): the page shows it.
-    ledger.annotate([outcome])
-    recorder.record(outcome)
-    review.asset_finished(spec, outcome, sql)
     if failure:
         raise failure
     return result
