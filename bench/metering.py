@@ -20,6 +20,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,12 +34,28 @@ T = TypeVar("T")
 UNATTRIBUTED = "(setup)"
 
 
-class EngineClock:
-    """Engine seconds per asset, charged to the asset the calling thread works on."""
+@dataclass(frozen=True)
+class Statement:
+    """One statement as the engine ran it (kept when the clock is asked to)."""
 
-    def __init__(self) -> None:
+    asset: str
+    started: float
+    finished: float
+    text: str
+
+
+class EngineClock:
+    """Engine seconds per asset, charged to the asset the calling thread works on.
+
+    ``keep_statements`` also keeps every statement's text and times
+    (``bench/engine_profile.py`` sums them by kind).
+    """
+
+    def __init__(self, keep_statements: bool = False) -> None:
         self._current = threading.local()
         self._lock = threading.Lock()
+        self.keep_statements = keep_statements
+        self.log: list[Statement] = []
         self.seconds: dict[str, float] = defaultdict(float)
         self.statements: dict[str, int] = defaultdict(int)
         #: perf_counter() when the first asset statement started / the last one ended.
@@ -49,10 +66,12 @@ class EngineClock:
         """From now on, this thread's statements belong to asset ``key``."""
         self._current.key = key
 
-    def charge(self, started: float, finished: float) -> None:
+    def charge(self, started: float, finished: float, text: str = "") -> None:
         """Record one statement that held the engine from ``started`` to ``finished``."""
         key = getattr(self._current, "key", UNATTRIBUTED)
         with self._lock:
+            if self.keep_statements:
+                self.log.append(Statement(key, started, finished, text))
             self.seconds[key] += finished - started
             self.statements[key] += 1
             if key != UNATTRIBUTED:
@@ -65,6 +84,7 @@ class EngineClock:
         with self._lock:
             self.seconds.clear()
             self.statements.clear()
+            self.log.clear()
             self.first_started = self.last_finished = None
 
     def total(self) -> float:
@@ -83,19 +103,19 @@ class MeteredTransport:
         self.reads_local_files = inner.reads_local_files
         self.shared = inner.shared
 
-    def _timed(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    def _timed(self, call: Callable[..., T], text: str, *args: Any, **kwargs: Any) -> T:
         with self._engine:
             started = time.perf_counter()
             try:
                 return call(*args, **kwargs)
             finally:
-                self._clock.charge(started, time.perf_counter())
+                self._clock.charge(started, time.perf_counter(), text)
 
     def command(self, sql: str) -> None:
-        self._timed(self._inner.command, sql)
+        self._timed(self._inner.command, sql, sql)
 
     def query_arrow(self, sql: str, *args: Any, **kwargs: Any) -> Any:
-        return self._timed(self._inner.query_arrow, sql, *args, **kwargs)
+        return self._timed(self._inner.query_arrow, sql, sql, *args, **kwargs)
 
     def iter_arrow(self, sql: str, batch_rows: int) -> Iterator[Any]:
         # The engine is busy until the stream ends, so that whole time is engine time.
@@ -104,13 +124,14 @@ class MeteredTransport:
             try:
                 yield from self._inner.iter_arrow(sql, batch_rows)
             finally:
-                self._clock.charge(started, time.perf_counter())
+                self._clock.charge(started, time.perf_counter(), sql)
 
     def insert_arrow(self, table: str, data: Any, settings: Any) -> None:
-        self._timed(self._inner.insert_arrow, table, data, settings)
+        text = f"(Arrow rows) INSERT INTO {table}"
+        self._timed(self._inner.insert_arrow, text, table, data, settings)
 
     def raw(self, sql: str, fmt: str) -> bytes:
-        return self._timed(self._inner.raw, sql, fmt)
+        return self._timed(self._inner.raw, sql, sql, fmt)
 
     def close(self) -> None:
         self._inner.close()

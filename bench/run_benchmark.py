@@ -67,9 +67,10 @@ def _usage() -> tuple[float, float]:
 
 
 def run_orchestrated(
-    source: Path, warehouse: Path, prefect: bool, concurrency: int
+    source: Path, warehouse: Path, prefect: bool, concurrency: int, clock: Any = None
 ) -> dict[str, Any]:
-    """Every asset through the framework on a fresh embedded warehouse (child process)."""
+    """Every asset through the framework on a fresh embedded warehouse (child process);
+    ``clock`` (a ``bench.metering.EngineClock``) to keep, else a new one."""
     started = time.perf_counter()
     from bench.metering import UNATTRIBUTED, EngineClock, MeteredWarehouse
     from orchestration.checks import evaluate_checks
@@ -91,7 +92,7 @@ def run_orchestrated(
     graph = defs.graph()
     imports = time.perf_counter() - started
 
-    clock = EngineClock()
+    clock = clock or EngineClock()
     warehouse_io = MeteredWarehouse(warehouse, clock)
     started = time.perf_counter()
     warehouse_io.setup(list(defs.ddl_paths))
