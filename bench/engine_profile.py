@@ -1,9 +1,10 @@
 """Where the engine time of one orchestrated run goes, by kind of statement.
 
-    poetry run python bench/engine_profile.py [--rows 100000] [--source FILE] [--workdir DIR]
+    poetry run python bench/engine_profile.py [--rows N] [--source FILE] [--workdir DIR] 2>/dev/null
 
 Runs the whole pipeline once through the resolver, like ``run_benchmark.py``'s
-orchestrated side (its own Prefect server, a fresh embedded warehouse), with the engine
+orchestrated side (its own Prefect server, a fresh embedded warehouse; the run's logs go
+to stderr), with the engine
 meter keeping every statement (``bench/metering.py``). Prints:
 
 - the run's wall time, the time before the first and after the last asset statement, the
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 from collections import Counter
@@ -85,6 +87,16 @@ def idle_gaps(statements: list[Statement]) -> list[tuple[float, str]]:
     return sorted(gaps, reverse=True)
 
 
+def _deliver_logs_and_events() -> None:
+    """Send the run's queued logs and events while the server still runs (as a command's
+    exit handlers do), so none is left to fail against a stopped server."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=10)
+    EventsWorker.drain_all(timeout=10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000, help="synthetic rows")
@@ -95,13 +107,14 @@ def main() -> None:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="engine-profile-"))
     workdir.mkdir(parents=True, exist_ok=True)
     source = args.source or _write_source(workdir, args.rows, 42, "csv")
+    warehouse = workdir / "warehouse"
+    shutil.rmtree(warehouse, ignore_errors=True)  # a first load, as the benchmark's
     clock = EngineClock(keep_statements=True)
     with running_prefect_server(workdir / "prefect-home") as server:
         # This process is the client, as run_benchmark.py's orchestrated child is.
         os.environ.update(client_environment(workdir / "prefect-home" / "client", server.api_url))
-        result = run_orchestrated(
-            source, workdir / "warehouse", True, DEFAULT_CONCURRENCY, clock=clock
-        )
+        result = run_orchestrated(source, warehouse, True, DEFAULT_CONCURRENCY, clock=clock)
+        _deliver_logs_and_events()
     statements = [s for s in clock.log if s.asset != UNATTRIBUTED]
     busy = sum(s.finished - s.started for s in statements)
     print(f"source: {source}")
