@@ -169,11 +169,11 @@ class Stager:
             check_columns(spec, produced, shape)
             self._transport.command(statements.insert_select(staging, produced, output.select))
         except (WarehouseQueryError, MaterializationError) as exc:
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            reason = (str(exc).strip().splitlines() or [repr(exc)])[0]
             context.log.info(
                 "the engine did not compute %s itself (%s); computing it in Python",
                 spec.key,
-                first_line,
+                reason if len(reason) <= 200 else reason[:199] + "…",
             )
             self._transport.command(f"TRUNCATE TABLE {staging}")
             return False
