@@ -8,6 +8,7 @@ Which tables a SELECT reads, its column lineage, and ``pipeline validate``'s sch
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from orchestration.io_manager import TableReads
 
 
-class ClickHouseDialect:
+class ClickHouseDialect(ABC):
     """The storage-free part of the IO manager interface, in ClickHouse's terms.
 
     Imports are deferred: sqlglot (~0.3 s) loads with the first analysis, and the data
@@ -52,6 +53,6 @@ class ClickHouseDialect:
             graph, ddl_paths, self.open_scratch, sample_params=sample_params
         )
 
+    @abstractmethod
     def open_scratch(self, path: Path) -> ClickHouseIOManager:
         """An empty embedded warehouse in ``path``, for checks that must not touch ours."""
-        raise NotImplementedError(f"{type(self).__name__} opens no scratch warehouse")
