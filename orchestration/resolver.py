@@ -341,7 +341,8 @@ def build_flow(
                 futures[spec.key] = task.submit(wait_for=upstream)
             wait(list(futures.values()))
             report.outcomes = _skipped_outcomes(plan, recorder)
-            ledger.annotate(report.outcomes)
+            # Finished assets were annotated as they settled; only those that never ran remain.
+            ledger.annotate(o for o in report.outcomes if o.state is None)
             report.flow_run_id = run_id
             report.seconds = time.perf_counter() - started
             report.lineage_artifact_id = str(review.finish(report))
