@@ -48,10 +48,6 @@ SETTINGS = {
 }
 
 
-def _string(value: str) -> str:
-    return quote_string(value)
-
-
 def _plain_edges(column: str) -> str:
     """True when ``column`` starts and ends with printable, non-space ASCII: then trimming
     cannot change it and it is not blank (a cheap test; other values take a regex)."""
@@ -61,7 +57,7 @@ def _plain_edges(column: str) -> str:
 
 def _text_or_null(column: str) -> str:
     """The value as written, NULL when blank (only white space), as Arrow decides."""
-    blank = _string(f"^{_SPACE}*$")
+    blank = quote_string(f"^{_SPACE}*$")
     return f"if({_plain_edges(column)}, {column}, if(match({column}, {blank}), NULL, {column}))"
 
 
@@ -86,9 +82,9 @@ def _days_in_month(year: str, month: str) -> str:
     return f"multiIf({month} = 2, if({leap}, 29, 28), {month} IN (4, 6, 9, 11), 30, 31)"
 
 
-def _timestamp_columns(text: str) -> list[str]:
+def _timestamp_columns(text: str) -> str:
     """Inner-SELECT columns ending in ``InvoiceDate``: ISO text, or NULL if not plain."""
-    iso = _string(_ISO_FORMAT)
+    iso = quote_string(_ISO_FORMAT)
     order = ("month", "day", "year", "hour", "minute", "second")  # the pattern's groups
     part = {name: f"toUInt16OrZero(_us[{index}])" for index, name in enumerate(order, 1)}
     valid_us = (
@@ -98,32 +94,34 @@ def _timestamp_columns(text: str) -> list[str]:
         f"AND {part['hour']} <= 23 AND {part['minute']} <= 59 AND {part['second']} <= 59"
     )
     stamp = ", ".join(part[name] for name in ("year", "month", "day", "hour", "minute", "second"))
-    return [
-        f"if(position({text}, '/') > 0, extractGroups({text}, {_string(_US)}), []) AS _us",
-        f"""multiIf(
+    return ",\n        ".join(
+        [
+            f"if(position({text}, '/') > 0, extractGroups({text}, {quote_string(_US)}), []) AS _us",
+            f"""multiIf(
             position({text}, '/') = 0,
             if(formatDateTime(parseDateTimeOrZero({text}, {iso}, 'UTC'), {iso}, 'UTC') = {text},
                 {text}, NULL),
             {valid_us},
             formatDateTime(makeDateTime({stamp}, 'UTC'), {iso}, 'UTC'),
             NULL) AS InvoiceDate""",
-    ]
+        ]
+    )
 
 
 def _select(path: Path, header: list[str], columns: dict[object, str], record_source: str) -> str:
     # Columns by position (c0, c1, ...), so no source header can clash with a name below.
     structure = ", ".join(f"c{index} String" for index in range(len(header)))
-    source = f"file({_string(str(path))}, 'CSVWithNames', {_string(structure)})"
+    source = f"file({quote_string(str(path))}, 'CSVWithNames', {quote_string(structure)})"
     position = {name: index for index, name in enumerate(header)}
     field = {name: f"c{position[str(column)]}" for column, name in columns.items()}
     money = f"{MONEY_LIMIT - 1:.4f}"
-    customer_pattern = _string(_CUSTOMER)
+    customer_pattern = quote_string(_CUSTOMER)
     # Arrow refuses a file with any invalid UTF-8; the patterns below only pass ASCII.
     free_text = set(position.values()) - {
         position[str(column)] for column, name in columns.items() if name in _PATTERNED
     }
     utf8 = " AND ".join(f"isValidUTF8(c{index})" for index in sorted(free_text))
-    declined = _string("not the plain form the engine reads; reading it in Python")
+    declined = quote_string("not the plain form the engine reads; reading it in Python")
     return f"""
 SELECT {", ".join(RAW_COLUMNS)}
 FROM (
@@ -132,25 +130,24 @@ FROM (
         {field["StockCode"]} AS StockCode,
         {_text_or_null(field["Description"])} AS Description,
         toInt32OrZero({field["Quantity"]}) AS Quantity,
-        {_timestamp_columns(field["InvoiceDate"])[0]},
-        {_timestamp_columns(field["InvoiceDate"])[1]},
+        {_timestamp_columns(field["InvoiceDate"])},
         toFloat64OrZero({field["UnitPrice"]}) AS UnitPrice,
         if({field["CustomerID"]} = '', NULL,
             toUInt64OrZero(extractGroups({field["CustomerID"]}, {customer_pattern})[1]))
             AS CustomerID,
         {_text_or_null(field["Country"])} AS Country,
         toFloat64(Quantity) * UnitPrice AS TotalAmount,
-        {_string(record_source)} AS RECORD_SOURCE,
+        {quote_string(record_source)} AS RECORD_SOURCE,
         ifNull(NOT (
-        match(InvoiceNo, {_string(_INVOICE)})
+        match(InvoiceNo, {quote_string(_INVOICE)})
         AND {_plain_edges("StockCode")}
         AND {utf8}
-        AND match({field["Quantity"]}, {_string(_QUANTITY)})
-        AND match({field["UnitPrice"]}, {_string(_PRICE)})
+        AND match({field["Quantity"]}, {quote_string(_QUANTITY)})
+        AND match({field["UnitPrice"]}, {quote_string(_PRICE)})
         AND abs(UnitPrice) <= {money}
         AND abs(TotalAmount) + abs(Quantity) * 0.0001 <= {money}
         AND ({field["CustomerID"]} = '' OR match({field["CustomerID"]}, {customer_pattern}))
-        AND InvoiceDate BETWEEN {_string(_FIRST)} AND {_string(_LAST)}
+        AND InvoiceDate BETWEEN {quote_string(_FIRST)} AND {quote_string(_LAST)}
         ), 1) AS _declined
     FROM {source}
 )
