@@ -10,11 +10,11 @@ the outcome leaves ``started``, which never claims a publish.
 Every write is one row, so one part: the table stores such parts *packed* (one file
 rather than a dozen) and computes no automatic column statistics for them: a write costs
 half the engine time while big tables merge, as during a run (13 against 25 ms median),
-a fifth less when the engine is idle (5.5 against 7.1 ms; docs/benchmark.md). A part
-is still committed by one rename, so a killed process leaves each row written or not,
-never half. The table's COMMENT names its layout; a table an older
-version made is brought to it by its first write (``ALTER ... MODIFY SETTING``: metadata
-only, its rows stay as they are and read the same).
+a fifth less when the engine is idle (5.5 against 7.1 ms; docs/benchmark.md). A part is
+still committed by one rename, so a killed process leaves each row written or not, never
+half. The table's COMMENT names its layout; a table an older version made is brought to
+it by its first write (``ALTER ... MODIFY SETTING``: metadata only, its rows stay as they
+are and read the same).
 
 Readers can query it like any table:
 ``pipeline query "SELECT * FROM _pipeline.materializations FINAL ORDER BY started"``.
