@@ -4,8 +4,8 @@
 
 Runs the whole pipeline once through the resolver, like ``run_benchmark.py``'s
 orchestrated side (its own Prefect server, a fresh embedded warehouse; the run's logs go
-to stderr), with the engine
-meter keeping every statement (``bench/metering.py``). Prints:
+to stderr), with the engine meter keeping every statement (``bench/metering.py``).
+Prints:
 
 - the run's wall time, the time before the first and after the last asset statement, the
   engine's busy time and its idle gaps (the largest, with the asset that ended each);
@@ -36,8 +36,8 @@ if str(ROOT) not in sys.path:
 from bench.metering import UNATTRIBUTED, EngineClock, Statement  # noqa: E402
 from bench.run_benchmark import (  # noqa: E402
     DEFAULT_CONCURRENCY,
-    _write_source,
     run_orchestrated,
+    write_source,
 )
 from orchestration.prefect_server import client_environment, running_prefect_server  # noqa: E402
 
@@ -106,7 +106,7 @@ def main() -> None:
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="engine-profile-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    source = args.source or _write_source(workdir, args.rows, 42, "csv")
+    source = args.source or write_source(workdir, args.rows, 42, "csv")
     warehouse = workdir / "warehouse"
     shutil.rmtree(warehouse, ignore_errors=True)  # a first load, as the benchmark's
     clock = EngineClock(keep_statements=True)

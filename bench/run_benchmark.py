@@ -194,7 +194,7 @@ def _child(
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def _write_source(workdir: Path, rows: int, seed: int, fmt: str) -> Path:
+def write_source(workdir: Path, rows: int, seed: int, fmt: str) -> Path:
     from assets.sources import synthetic
 
     path = workdir / f"online_retail_synthetic_{rows}_{seed}.{fmt}"
@@ -384,7 +384,7 @@ def main() -> None:
     keep = args.workdir is not None
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="retail-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    source = _write_source(workdir, args.rows, args.seed, args.format)
+    source = write_source(workdir, args.rows, args.seed, args.format)
     mode = "plain loop (--no-prefect)" if args.no_prefect else "Prefect resolver + server"
     print(f"source: {source} ({args.rows:,} rows, {source.stat().st_size / 2**20:.0f} MiB)")
     print(f"mode: {mode}, concurrency {args.concurrency}, {os.cpu_count()} CPUs")
@@ -430,7 +430,7 @@ def main() -> None:
                     source,
                     workdir / "whole",
                     env,
-                    original_source=small and _write_source(workdir, small, args.seed, "csv"),
+                    original_source=small and write_source(workdir, small, args.seed, "csv"),
                     thread_counts=tuple(int(n) for n in args.threads.split(",") if n.strip()),
                     repeat=args.whole_repeat,
                 )

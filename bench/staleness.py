@@ -152,12 +152,12 @@ def main() -> None:
     if args.child:
         print(json.dumps(run_child(args.source, args.warehouse)))
         return
-    from bench.run_benchmark import _child_environment, _write_source
+    from bench.run_benchmark import _child_environment, write_source
     from orchestration.prefect_server import running_prefect_server
 
     with tempfile.TemporaryDirectory(prefix="retail-staleness-") as scratch:
         workdir = Path(scratch)
-        source = _write_source(workdir, args.rows, 42, "csv")
+        source = write_source(workdir, args.rows, 42, "csv")
         with running_prefect_server(workdir / "prefect-home") as server:
             env = _child_environment(server.api_url, workdir / "prefect-home" / "client")
             print_staleness(run_staleness(source, workdir, env))
