@@ -8,10 +8,10 @@ orchestration: Prefect task runs and events, the IO manager's Python, thread han
 Nothing here changes what the run does. :class:`MeteredTransport` wraps the real
 transport and times each call; :class:`MeteredWarehouse` is the real IO manager that
 additionally records which asset the calling thread is materializing, so a statement
-is charged to the right asset even with the resolver's thread pool. The engine runs one
-statement at a time anyway (chdb serializes calls per warehouse), so the meter does too,
-and its clock starts only once a call holds the engine: waiting for another asset's
-statement is not counted as work.
+is charged to the right asset even with the resolver's thread pool. Statements of
+assets running side by side run at once (each call has its own connection), so each is
+timed on its own and their times may overlap: an asset's engine seconds are how long its
+own statements took, not a share of one engine.
 """
 
 from __future__ import annotations
@@ -97,19 +97,17 @@ class MeteredTransport:
     def __init__(self, inner: Transport, clock: EngineClock) -> None:
         self._inner = inner
         self._clock = clock
-        self._engine = threading.RLock()
         self.authority = inner.authority
         self.exclusive = inner.exclusive
         self.reads_local_files = inner.reads_local_files
         self.shared = inner.shared
 
     def _timed(self, call: Callable[..., T], text: str, *args: Any, **kwargs: Any) -> T:
-        with self._engine:
-            started = time.perf_counter()
-            try:
-                return call(*args, **kwargs)
-            finally:
-                self._clock.charge(started, time.perf_counter(), text)
+        started = time.perf_counter()
+        try:
+            return call(*args, **kwargs)
+        finally:
+            self._clock.charge(started, time.perf_counter(), text)
 
     def command(self, sql: str) -> None:
         self._timed(self._inner.command, sql, sql)
@@ -118,13 +116,12 @@ class MeteredTransport:
         return self._timed(self._inner.query_arrow, sql, sql, *args, **kwargs)
 
     def iter_arrow(self, sql: str, batch_rows: int) -> Iterator[Any]:
-        # The engine is busy until the stream ends, so that whole time is engine time.
-        with self._engine:
-            started = time.perf_counter()
-            try:
-                yield from self._inner.iter_arrow(sql, batch_rows)
-            finally:
-                self._clock.charge(started, time.perf_counter(), sql)
+        # The statement runs until the stream ends, so that whole time is engine time.
+        started = time.perf_counter()
+        try:
+            yield from self._inner.iter_arrow(sql, batch_rows)
+        finally:
+            self._clock.charge(started, time.perf_counter(), sql)
 
     def insert_arrow(self, table: str, data: Any, settings: Any) -> None:
         text = f"(Arrow rows) INSERT INTO {table}"

@@ -4,15 +4,16 @@ Everything above this module (staging, validation, publishing) is plain SQL shar
 backends; a transport only moves statements and Arrow data. Two implementations:
 
 * :class:`EmbeddedTransport`: chdb, in process. chdb runs one engine per process and
-  per directory, so sessions are shared through a reference-counted registry and every
-  call is serialized with a lock, which makes one engine safe under the resolver's
-  thread pool.
+  per directory, so the engine is shared through a reference-counted registry; each
+  call borrows a connection of its own from the engine's pool, so the statements of
+  assets running side by side run at once.
 * :class:`ServerTransport`: clickhouse-connect over HTTP(S), one client without a server
   session so concurrent calls from several threads do not trip over a session lock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import re
@@ -109,36 +110,72 @@ def arrow_stream_bytes(data: pa.Table) -> bytes:
 
 @dataclass
 class _Engine:
+    """One chdb engine (one directory) and the connections this process has to it.
+
+    chdb runs one statement at a time per connection but statements of different
+    connections at once, and a connection to an open engine costs a fraction of a
+    millisecond. So each call borrows a connection of its own from a pool: the
+    statements of assets running side by side (each mostly single-threaded work: query
+    analysis, small inserts, checks) use both cores instead of queueing behind one lock.
+    A connection's settings are its own, so the pool is kept per ``readonly`` level.
+    """
+
     path: Path
-    session: Any
-    lock: threading.RLock
+    #: Guards the pools and the count of borrowed connections, never a statement.
+    lock: threading.Condition = field(default_factory=threading.Condition)
     refs: int = 0
-    #: Extra connections to the same directory, one per ``readonly`` level.
-    read_only_sessions: dict[int, Any] = field(default_factory=dict)
+    #: Idle connections by ``readonly`` level (0: ordinary).
+    idle: dict[int, list[Any]] = field(default_factory=dict)
+    borrowed_count: int = 0
+    closed: bool = False
     #: :attr:`Transport.shared` of every transport on this engine.
     shared: dict[str, Any] = field(default_factory=dict)
 
-    def read_only_session(self, level: int) -> Any:
-        """A connection whose session has ``readonly = level``: the engine refuses writes.
-
-        chdb lets several connections share one directory, each with its own settings,
-        and ``readonly`` cannot be lowered again on a connection that has it.
-        """
+    def connect(self, readonly: int) -> Any:
+        """A new connection; ``readonly`` > 0 sets that level, so the engine refuses
+        writes on it (it cannot be lowered again on that connection)."""
         from chdb.session import Session
 
-        with self.lock:
-            session = self.read_only_sessions.get(level)
-            if session is None:
-                session = Session(str(self.path))
-                session.query(f"SET readonly = {int(level)}", "CSV")
-                self.read_only_sessions[level] = session
-            return session
+        session = Session(str(self.path))
+        if readonly:
+            session.query(f"SET readonly = {int(readonly)}", "CSV")
+        return session
 
-    def discard_read_only_session(self, level: int) -> None:
+    @contextlib.contextmanager
+    def borrowed(self, readonly: int = 0) -> Iterator[Any]:
+        """A connection for this call alone, back to the pool afterwards - unless the
+        call failed on a read-only connection: a failed multi-statement string can leave
+        output behind that corrupts the connection's next result."""
         with self.lock:
-            session = self.read_only_sessions.pop(level, None)
-            if session is not None:
-                session.close()
+            if self.closed:
+                raise WarehouseError(f"embedded warehouse {self.path} is closed")
+            pool = self.idle.setdefault(readonly, [])
+            session = pool.pop() if pool else None
+            self.borrowed_count += 1
+        failed = True
+        try:
+            if session is None:
+                session = self.connect(readonly)
+            yield session
+            failed = False
+        finally:
+            with self.lock:
+                self.borrowed_count -= 1
+                if session is not None and failed and readonly:
+                    session.close()
+                elif session is not None:
+                    self.idle.setdefault(readonly, []).append(session)
+                self.lock.notify_all()
+
+    def close(self) -> None:
+        """Close every connection, once the calls in flight have returned theirs."""
+        with self.lock:
+            self.closed = True
+            self.lock.wait_for(lambda: self.borrowed_count == 0)
+            for pool in self.idle.values():
+                for session in pool:
+                    session.close()
+            self.idle.clear()
 
 
 _engines: dict[Path, _Engine] = {}
@@ -146,8 +183,6 @@ _registry_lock = threading.Lock()
 
 
 def _open_engine(path: Path) -> _Engine:
-    from chdb.session import Session
-
     with _registry_lock:
         engine = _engines.get(path)
         if engine is None:
@@ -159,14 +194,15 @@ def _open_engine(path: Path) -> _Engine:
                     "close the other warehouse first"
                 )
             path.mkdir(parents=True, exist_ok=True)
+            engine = _Engine(path=path)
             try:
-                session = Session(str(path))
+                first = engine.connect(readonly=0)
             except Exception as exc:  # chdb raises bare RuntimeError
                 raise WarehouseError(
                     f"cannot open embedded warehouse {path}: {clean_engine_message(str(exc))} "
                     "(is another process using this directory? chdb allows one at a time)"
                 ) from exc
-            engine = _Engine(path=path, session=session, lock=threading.RLock())
+            engine.idle[0] = [first]
             _engines[path] = engine
         engine.refs += 1
         return engine
@@ -177,10 +213,7 @@ def _release_engine(engine: _Engine) -> None:
         engine.refs -= 1
         if engine.refs <= 0 and _engines.get(engine.path) is engine:
             del _engines[engine.path]
-            with engine.lock:
-                for session in engine.read_only_sessions.values():
-                    session.close()
-                engine.session.close()
+            engine.close()
 
 
 class EmbeddedTransport:
@@ -195,24 +228,17 @@ class EmbeddedTransport:
         self._engine: _Engine | None = _open_engine(self.path)
         self.shared = self._engine.shared
 
-    def _session(self, readonly: int = 0) -> tuple[Any, threading.RLock]:
+    def _borrowed(self, readonly: int = 0) -> contextlib.AbstractContextManager[Any]:
         engine = self._engine
         if engine is None:
             raise WarehouseError(f"embedded warehouse {self.path} is closed")
-        if readonly:
-            return engine.read_only_session(readonly), engine.lock
-        return engine.session, engine.lock
+        return engine.borrowed(readonly)
 
     def _run(self, sql: str, fmt: str, readonly: int = 0) -> Any:
-        session, lock = self._session(readonly)
-        with lock:
+        with self._borrowed(readonly) as session:
             try:
                 return session.query(sql, fmt)
             except Exception as exc:
-                if readonly and self._engine is not None:
-                    # A failed multi-statement string can leave output behind that
-                    # corrupts the connection's next result; a fresh one costs little.
-                    self._engine.discard_read_only_session(readonly)
                 raise WarehouseQueryError(clean_engine_message(str(exc))) from None
 
     def command(self, sql: str) -> None:
@@ -222,8 +248,7 @@ class EmbeddedTransport:
         return self._run(sql, "ArrowTable", readonly)
 
     def iter_arrow(self, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
-        session, lock = self._session()
-        with lock:
+        with self._borrowed() as session:
             try:
                 stream = session.send_query(sql, "Arrow")
                 try:
@@ -243,8 +268,7 @@ class EmbeddedTransport:
         columns = ", ".join(quote_identifier(name) for name in data.column_names)
         statement = f"INSERT INTO {table} ({columns}){_settings_clause(settings)}"
         payload = arrow_stream_bytes(data)
-        session, lock = self._session()
-        with lock:
+        with self._borrowed() as session:
             try:
                 with session.send_insert(statement, "ArrowStream") as inserter:
                     inserter.append(payload)
