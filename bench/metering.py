@@ -61,6 +61,8 @@ class EngineClock:
         #: perf_counter() when the first asset statement started / the last one ended.
         self.first_started: float | None = None
         self.last_finished: float | None = None
+        #: (started, finished) of every asset statement, for :meth:`busy`.
+        self._intervals: list[tuple[float, float]] = []
 
     def working_on(self, key: str) -> None:
         """From now on, this thread's statements belong to asset ``key``."""
@@ -75,6 +77,7 @@ class EngineClock:
             self.seconds[key] += finished - started
             self.statements[key] += 1
             if key != UNATTRIBUTED:
+                self._intervals.append((started, finished))
                 if self.first_started is None:
                     self.first_started = started
                 self.last_finished = finished
@@ -85,10 +88,29 @@ class EngineClock:
             self.seconds.clear()
             self.statements.clear()
             self.log.clear()
+            self._intervals.clear()
             self.first_started = self.last_finished = None
 
     def total(self) -> float:
+        """Statement seconds of every asset, summed (statements may overlap)."""
         return sum(self.seconds.values())
+
+    def busy(self) -> float:
+        """Seconds in which at least one asset statement was running: the wall time the
+        engine worked for the assets, each overlap counted once."""
+        with self._lock:
+            intervals = sorted(self._intervals)
+        return busy_seconds(intervals)
+
+
+def busy_seconds(intervals: list[tuple[float, float]]) -> float:
+    """Length of the union of sorted ``(started, finished)`` intervals."""
+    covered, until = 0.0, float("-inf")
+    for started, finished in intervals:
+        if finished > until:
+            covered += finished - max(started, until)
+            until = finished
+    return covered
 
 
 class MeteredTransport:

@@ -139,6 +139,7 @@ def run_orchestrated(
     return {
         "seconds": task_seconds,
         "engine_seconds": engine,
+        "engine_busy": clock.busy(),
         "unattributed_engine_seconds": clock.seconds.get(UNATTRIBUTED, 0.0),
         "statements": sum(clock.statements.values()),
         "total": total,
@@ -232,7 +233,11 @@ def _print_run_table(orchestrated: dict[str, Any], bare: dict[str, Any]) -> None
     engine_total = sum(orchestrated["engine_seconds"].values())
     print(
         f"{'total':28} {orchestrated['total']:8.3f} {engine_total:9.3f} {bare['total']:8.3f}"
-        "   (task/total: wall clock of the whole run)"
+        "   (task/total: wall clock of the whole run; engine: statement seconds, summed)"
+    )
+    print(
+        f"engine busy (at least one asset statement running): {orchestrated['engine_busy']:.3f} s;"
+        " assets' statements run side by side, so their seconds overlap"
     )
 
 
@@ -240,10 +245,7 @@ def _summarise(runs: list[dict[str, Any]], prefect_peak: float | None, mode: str
     ratios = [run["orchestrated"]["total"] / run["bare"]["total"] for run in runs]
     cpu_ratios = [run["orchestrated"]["cpu"] / run["bare"]["cpu"] for run in runs]
     assets = len(runs[0]["orchestrated"]["seconds"])
-    outside = [
-        run["orchestrated"]["total"] - sum(run["orchestrated"]["engine_seconds"].values())
-        for run in runs
-    ]
+    outside = [run["orchestrated"]["total"] - run["orchestrated"]["engine_busy"] for run in runs]
     fixed = [run["orchestrated"]["startup"] + run["orchestrated"]["teardown"] for run in runs]
     overheads = [seconds / assets * 1000 for seconds in outside]
     per_task = [
@@ -289,7 +291,7 @@ def _print_summary(summary: dict[str, Any], runs: list[dict[str, Any]]) -> None:
     print(f"ratio of the best totals: {summary['ratio_of_best_totals']:.2f}")
     best = summary["best_run"]
     print(
-        f"orchestration overhead per asset, (total - engine time) / {summary['assets']} assets: "
+        f"orchestration overhead per asset, (total - engine busy) / {summary['assets']} assets: "
         f"best {min(summary['overhead_ms_per_asset']):.1f} ms (target < {TARGET_OVERHEAD_MS} ms)"
     )
     print(

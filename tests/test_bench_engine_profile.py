@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.engine_profile import by_kind, idle_gaps, kind_of
-from bench.metering import Statement
+from bench.metering import EngineClock, Statement, busy_seconds
 
 
 def test_each_statement_the_framework_issues_has_its_kind() -> None:
@@ -46,3 +46,17 @@ def test_idle_gaps_ignore_overlap_and_name_what_ran_before() -> None:
     ]
     gaps = idle_gaps(statements)
     assert [(round(seconds, 3), asset) for seconds, asset in gaps] == [(0.5, "b"), (0.1, "c")]
+
+
+def test_busy_counts_overlapping_statements_once() -> None:
+    assert busy_seconds([(0.0, 1.0), (0.5, 2.0), (0.6, 0.7), (2.5, 3.0)]) == 2.5
+    assert busy_seconds([]) == 0.0
+
+
+def test_the_clock_s_busy_time_leaves_out_unattributed_statements() -> None:
+    clock = EngineClock()
+    clock.charge(0.0, 5.0)  # set-up, no asset yet
+    clock.working_on("a")
+    clock.charge(10.0, 11.0)
+    clock.charge(10.5, 12.0)
+    assert (clock.busy(), clock.total()) == (2.0, 2.5 + 5.0)
