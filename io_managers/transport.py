@@ -18,6 +18,7 @@ import io
 import logging
 import re
 import threading
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,7 +127,8 @@ class _Engine:
     refs: int = 0
     #: Idle connections by ``readonly`` level (0: ordinary).
     idle: dict[int, list[Any]] = field(default_factory=dict)
-    borrowed_count: int = 0
+    #: Connections borrowed now, by the borrowing thread's ident.
+    borrowers: Counter[int] = field(default_factory=Counter)
     closed: bool = False
     #: :attr:`Transport.shared` of every transport on this engine.
     shared: dict[str, Any] = field(default_factory=dict)
@@ -151,7 +153,8 @@ class _Engine:
                 raise WarehouseError(f"embedded warehouse {self.path} is closed")
             pool = self.idle.setdefault(readonly, [])
             session = pool.pop() if pool else None
-            self.borrowed_count += 1
+            borrower = threading.get_ident()
+            self.borrowers[borrower] += 1
         failed = True
         try:
             if session is None:
@@ -160,18 +163,24 @@ class _Engine:
             failed = False
         finally:
             with self.lock:
-                self.borrowed_count -= 1
-                if session is not None and failed and readonly:
-                    session.close()
-                elif session is not None:
-                    self.idle.setdefault(readonly, []).append(session)
+                self.borrowers[borrower] -= 1
+                if session is not None:
+                    if self.closed or (failed and readonly):
+                        session.close()
+                    else:
+                        self.idle.setdefault(readonly, []).append(session)
                 self.lock.notify_all()
 
     def close(self) -> None:
-        """Close every connection, once the calls in flight have returned theirs."""
+        """Close every connection once other threads' calls in flight have returned
+        theirs; a stream this thread still holds (kept alive by an exception's
+        traceback, say) cannot return it while we wait, so it is closed when it ends."""
+        me = threading.get_ident()
         with self.lock:
             self.closed = True
-            self.lock.wait_for(lambda: self.borrowed_count == 0)
+            self.lock.wait_for(
+                lambda: not any(n for ident, n in self.borrowers.items() if ident != me)
+            )
             for pool in self.idle.values():
                 for session in pool:
                     session.close()

@@ -94,3 +94,25 @@ def test_a_failed_read_only_call_leaves_the_next_one_a_clean_connection(transpor
     assert result.column("n")[0].as_py() == 0
     transport.command("INSERT INTO default.t VALUES (1)")  # ordinary calls still write
     assert transport.query_arrow("SELECT count() AS n FROM default.t").column("n")[0].as_py() == 1
+
+
+def test_closing_while_this_thread_still_holds_a_stream_does_not_wait_for_itself(tmp_path):
+    """A stream left open by the closing thread (an exception's traceback keeps it
+    alive) cannot give its connection back while that thread waits: closing must not
+    wait for it, and the stream's connection is closed when it ends."""
+    outcome: list[str] = []
+
+    def scenario() -> None:
+        transport = EmbeddedTransport(tmp_path / "warehouse")
+        stream = transport.iter_arrow("SELECT number FROM numbers(100000)", batch_rows=10)
+        next(stream)
+        transport.close()
+        stream.close()
+        outcome.append("closed")
+
+    thread = threading.Thread(target=scenario, daemon=True)
+    thread.start()
+    thread.join(timeout=20)
+    assert outcome == ["closed"]
+    reopened = EmbeddedTransport(tmp_path / "warehouse")  # the engine was released
+    reopened.close()
