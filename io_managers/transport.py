@@ -57,7 +57,8 @@ class Transport(Protocol):
         """
 
     def iter_arrow(self, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
-        """Stream a query's result in batches; no other call may be made meanwhile."""
+        """Stream a query's result in batches; the stream holds a connection until it ends
+        or is closed."""
 
     def insert_arrow(
         self, table: str, data: pa.Table, settings: Mapping[str, SettingValue]
