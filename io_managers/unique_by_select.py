@@ -19,23 +19,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-import sqlglot
 from sqlglot import exp
-from sqlglot.errors import SqlglotError
 
-from io_managers.sql_analysis import DIALECT
+from io_managers.sql_analysis import parse_select
 from io_managers.types import ClickHouseType
+from orchestration.io_manager import SqlAnalysisError
 
 
 def unique_output_keys(select: str) -> tuple[frozenset[str], ...]:
     """Sets of output column names on which the rows of ``select`` are unique."""
     try:
-        statements = sqlglot.parse(select, dialect=DIALECT)
-    except SqlglotError:
+        query = parse_select(select)
+    except SqlAnalysisError:
         return ()
-    if len(statements) != 1 or not isinstance(statements[0], exp.Select):
-        return ()
-    query = statements[0]
+    if not isinstance(query, exp.Select):
+        return ()  # a UNION: each branch may repeat the other's rows
     outputs = _outputs(query)
     if outputs is None or query.args.get("settings") or _has_fill(query):
         return ()
@@ -70,7 +68,7 @@ def proven_unique_keys(
     def kept(name: str) -> bool:
         made, held = produced.get(name), target.get(name)
         return (
-            made is not None and held is not None and made.text == held.text and not (made.is_float)
+            made is not None and held is not None and made.text == held.text and not made.is_float
         )
 
     return tuple(key for key in unique_output_keys(select) if all(map(kept, key)))
