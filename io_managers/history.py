@@ -72,20 +72,19 @@ class ClickHouseHistory(MaterializationHistory):
     def __init__(self, transport: Transport, catalog: Catalog) -> None:
         self._transport = transport
         self._catalog = catalog
-        self._exists = False
-        self._laid_out = False
+        #: The table's COMMENT as last seen (None: not looked yet); LAYOUT once laid out.
+        self._layout: str | None = None
         self._lock = threading.Lock()
 
     def _ensure_table(self, writing: bool) -> None:
         """Create the table if missing; before the first write, bring an older one to
         :data:`LAYOUT` (reading alone never alters it)."""
         with self._lock:
-            if self._laid_out or (self._exists and not writing):
+            if self._layout == LAYOUT or (self._layout is not None and not writing):
                 return
             facts = self._catalog.table(TABLE)  # kept embedded: no statement at all
-            self._exists = True
             if facts is not None and (facts.comment == LAYOUT or not writing):
-                self._laid_out = facts.comment == LAYOUT
+                self._layout = facts.comment
                 return
             with _naming_the_table():
                 settings = self._cheap_write_settings()
@@ -100,7 +99,7 @@ class ClickHouseHistory(MaterializationHistory):
                         f"ALTER TABLE {TABLE} MODIFY COMMENT {quote_string(LAYOUT)}"
                     )
             self._catalog.forget()
-            self._laid_out = True
+            self._layout = LAYOUT
 
     def _cheap_write_settings(self) -> str:
         """``name = value, ...`` of the :data:`_CHEAP_WRITES` this engine knows."""
