@@ -1,9 +1,9 @@
 """Turn (asset graph, selection) into a Prefect flow and run it.
 
-One Prefect task per selected asset, named by its key and submitted in topological
-order with ``wait_for`` set to the futures of its *selected* upstream assets. Prefect
-therefore draws the asset graph as the run graph, runs independent branches
-concurrently on a thread pool, and refuses to start an asset whose upstream failed.
+One Prefect task per selected asset, named by its key and submitted once its *selected*
+upstream assets have finished (:mod:`orchestration.dispatch`), with ``wait_for`` set to
+their futures. Prefect therefore draws the asset graph as the run graph, runs independent
+branches concurrently on a thread pool, and refuses to start an asset whose upstream failed.
 Each task is a Prefect *materializing* task for the asset's
 ``clickhouse://<host>/<db>/<table>`` key with its upstream assets as asset deps, so
 Prefect records materialization events with lineage.
@@ -22,6 +22,7 @@ from orchestration.asset_state import StateBook
 from orchestration.checks import AssetCheckError, evaluate_checks
 from orchestration.concurrency import default_concurrency
 from orchestration.context import AssetContext
+from orchestration.dispatch import critical_path_seconds, last_seconds, submit_when_ready
 from orchestration.graph import AssetGraph
 from orchestration.io_manager import IOManager, MaterializeResult
 from orchestration.quick_exit import without_flow_heartbeats
@@ -301,7 +302,6 @@ def build_flow(
     versions and fingerprints of ``book`` (taken when the flow starts if not given). The
     run is named ``flow_run_name``, else after its selection.
     """
-    from prefect.futures import wait
     from prefect.runtime import flow_run
     from prefect.states import Completed, Failed
     from prefect.task_runners import ThreadPoolTaskRunner
@@ -320,9 +320,8 @@ def build_flow(
         started = time.perf_counter()
         load_datetime = datetime.now(UTC).replace(microsecond=0)
         run_id = flow_run.get_id()
-        ledger = RunLedger(
-            book or StateBook(plan.graph, io_managers, run_params), plan.selected_keys
-        )
+        run_book = book or StateBook(plan.graph, io_managers, run_params)
+        ledger = RunLedger(run_book, plan.selected_keys)
 
         def context_for(spec: AssetSpec) -> AssetContext:
             return AssetContext(
@@ -334,12 +333,13 @@ def build_flow(
             )
 
         with RunReview(plan, io_managers, context_for) as review:
-            futures: dict[str, Any] = {}
-            for spec in plan.selected:
+
+            def submit(spec: AssetSpec, upstream: list[Any]) -> Any:
                 task = _asset_task(spec, plan, io_managers, recorder, ledger, review, context_for)
-                upstream = [futures[dep] for dep in spec.deps if dep in futures]
-                futures[spec.key] = task.submit(wait_for=upstream)
-            wait(list(futures.values()))
+                return task.submit(wait_for=upstream)
+
+            urgency = critical_path_seconds(plan.selected, last_seconds(run_book.history))
+            submit_when_ready(plan.selected, submit, limit=concurrency, urgency=urgency)
             report.outcomes = _skipped_outcomes(plan, recorder)
             # Finished assets were annotated as they settled; only those that never ran remain.
             ledger.annotate(o for o in report.outcomes if o.state is None)

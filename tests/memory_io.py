@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 
 import pandas as pd
 
 from orchestration.asset import AssetSpec
 from orchestration.context import AssetContext
+from orchestration.history import AssetHistory, MaterializationHistory, MaterializationRecord
 from orchestration.io_manager import IOManager, MaterializeResult
 
 
@@ -46,3 +48,32 @@ class MemoryIOManager(IOManager):
             seconds=finished - started,
             columns=tuple(frame.columns),
         )
+
+
+class MemoryHistory(MaterializationHistory):
+    """Materialization records kept in a dict: the latest attempt and success per asset."""
+
+    def __init__(self) -> None:
+        self._latest: dict[str, AssetHistory] = {}
+        self._lock = threading.Lock()
+
+    def record(self, record: MaterializationRecord) -> None:
+        with self._lock:
+            previous = self._latest.get(record.asset_key, AssetHistory())
+            success = record if record.status == "materialized" else previous.last_success
+            self._latest[record.asset_key] = AssetHistory(record, success)
+
+    def latest(self, keys: Iterable[str]) -> dict[str, AssetHistory]:
+        with self._lock:
+            return {key: self._latest[key] for key in keys if key in self._latest}
+
+
+class RememberingIOManager(MemoryIOManager):
+    """A :class:`MemoryIOManager` that keeps a materialization history, as warehouses do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._history = MemoryHistory()
+
+    def history(self) -> MemoryHistory:
+        return self._history

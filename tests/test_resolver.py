@@ -15,7 +15,7 @@ import pytest
 from orchestration.asset import AssetSpec
 from orchestration.graph import AssetGraph
 from orchestration.resolver import MissingUpstreamError, materialize
-from tests.memory_io import MemoryIOManager
+from tests.memory_io import MemoryIOManager, RememberingIOManager
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -83,6 +83,33 @@ def test_independent_assets_run_concurrently():
     assert report.ok
     (l_start, l_end), (r_start, r_end) = io.intervals["left"], io.intervals["right"]
     assert l_start < r_end and r_start < l_end, "the two branches did not overlap in time"
+
+
+def test_an_asset_waiting_for_its_upstream_holds_no_thread():
+    # With two threads, "waits" must not take the second one while "free" is ready.
+    io = MemoryIOManager()
+    graph = make_graph(
+        ("slow", (), frame_body(sleep=1.0)),
+        ("waits", ("slow",), frame_body()),
+        ("free", (), frame_body()),
+    )
+    report = materialize(graph, {"warehouse": io}, concurrency=2)
+
+    assert report.ok
+    assert io.intervals["free"][0] < io.intervals["slow"][1], (
+        "an independent, ready asset waited for a slow asset it does not depend on"
+    )
+
+
+def test_a_later_run_starts_the_asset_that_took_longest_last_time_first():
+    io = RememberingIOManager()
+    graph = make_graph(("quick", (), frame_body()), ("slow", (), frame_body(sleep=0.3)))
+    assert materialize(graph, {"warehouse": io}, concurrency=1).ok
+    assert io.calls == ["quick", "slow"]  # no history yet: plan order
+
+    assert materialize(graph, {"warehouse": io}, concurrency=1).ok
+
+    assert io.calls[2:] == ["slow", "quick"]
 
 
 def test_failed_asset_skips_descendants_but_not_siblings():
