@@ -154,7 +154,13 @@ def materialize_command(
         ),
     ] = False,
     concurrency: Annotated[
-        int, typer.Option(min=1, help="How many assets may run at once.")
+        int,
+        typer.Option(
+            min=1,
+            help="How many assets may run at once. A waiting asset holds no slot; of the "
+            "ready ones, the one with the most work still waiting on it (by the last "
+            "run's times) starts first.",
+        ),
     ] = DEFAULT_CONCURRENCY,
     as_json: JsonOption = False,
     verbose: Annotated[
