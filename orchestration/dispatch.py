@@ -3,9 +3,9 @@
 Prefect's thread-pool task runner resolves ``wait_for`` *inside* a worker thread: a task
 submitted before its upstream finished holds one of the run's ``concurrency`` threads
 while it waits, and a ready asset queued behind it waits too. Submitting the whole plan
-at once in topological order therefore ran fewer assets at once than the user asked for:
-on the full-size retail run, ``sat_invoice`` (the longest asset on the critical path)
-started 1.7 s after its only upstream finished, behind links still waiting for theirs.
+at once in topological order therefore ran fewer assets at once than the user asked for
+(in a 100,000-row retail run the three worker threads spent 2.4 of their 6 seconds
+waiting for upstream futures, py-spy).
 
 So the flow keeps the queue itself: at most ``limit`` tasks are with Prefect at a time,
 each submitted when everything it waits for is done, the most urgent ready asset first.
