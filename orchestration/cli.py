@@ -157,9 +157,8 @@ def materialize_command(
         int,
         typer.Option(
             min=1,
-            help="How many assets may run at once. A waiting asset holds no slot; of the "
-            "ready ones, the one with the most work still waiting on it (by the last "
-            "run's times) starts first.",
+            help="How many assets may run at once; the slowest branch (by the last run) "
+            "starts first.",
         ),
     ] = DEFAULT_CONCURRENCY,
     as_json: JsonOption = False,
