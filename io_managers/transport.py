@@ -147,8 +147,10 @@ class _Engine:
     @contextlib.contextmanager
     def borrowed(self, readonly: int = 0) -> Iterator[Any]:
         """A connection for this call alone, back to the pool afterwards - unless the
-        call failed on a read-only connection: a failed multi-statement string can leave
-        output behind that corrupts the connection's next result."""
+        call failed: chdb keeps what a failed statement wrote before it failed (a
+        multi-statement string refused part-way, the first blocks of a query that threw)
+        in front of the connection's next result, so a failed connection is closed and
+        the next call gets a new one (~0.2 ms)."""
         with self.lock:
             if self.closed:
                 raise WarehouseError(f"embedded warehouse {self.path} is closed")
@@ -166,7 +168,7 @@ class _Engine:
             with self.lock:
                 self.borrowers[borrower] -= 1
                 if session is not None:
-                    if self.closed or (failed and readonly):
+                    if self.closed or failed:
                         session.close()
                     else:
                         self.idle.setdefault(readonly, []).append(session)

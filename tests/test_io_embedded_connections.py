@@ -96,6 +96,19 @@ def test_a_failed_read_only_call_leaves_the_next_one_a_clean_connection(transpor
     assert transport.query_arrow("SELECT count() AS n FROM default.t").column("n")[0].as_py() == 1
 
 
+def test_a_query_that_failed_after_its_first_rows_leaves_the_next_result_clean(transport):
+    # chdb keeps the partial Arrow output of a query that failed part-way in the
+    # connection, in front of the next result: that connection must not be used again.
+    failing = "SELECT throwIf(number = 70000, 'boom') AS x FROM numbers(100000)"
+    with pytest.raises(WarehouseQueryError, match="boom"):
+        transport.query_arrow(f"{failing} SETTINGS max_block_size = 1000")
+
+    described = transport.query_arrow("DESCRIBE (SELECT toUInt8(1) AS a)")
+
+    assert described.column("name").to_pylist() == ["a"]
+    assert described.column("type").to_pylist() == ["UInt8"]
+
+
 def test_closing_while_this_thread_still_holds_a_stream_does_not_wait_for_itself(tmp_path):
     """A stream left open by the closing thread (an exception's traceback keeps it
     alive) cannot give its connection back while that thread waits: closing must not
