@@ -31,7 +31,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pyarrow as pa
 
 from io_managers import checks
@@ -60,6 +59,8 @@ from io_managers.validation import plan_validation, run_validation
 from orchestration.io_manager import IOManager, MaterializeResult
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from orchestration.asset import AssetSpec
     from orchestration.context import AssetContext
 

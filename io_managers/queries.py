@@ -9,9 +9,8 @@ query passes the read-only guard first.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pyarrow as pa
 
 from io_managers.errors import WarehouseQueryError
@@ -24,6 +23,9 @@ from io_managers.sql import (
 from io_managers.transport import Transport
 from io_managers.types import ClickHouseType, arrow_to_pandas, needs_text_projection, parse_type
 from io_managers.validation import read_projection
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class WarehouseQueries:

@@ -7,7 +7,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pyarrow as pa
 
 from io_managers import statements
@@ -27,6 +26,8 @@ from io_managers.validation import validate_pandas
 from orchestration.io_manager import EngineSelect
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from orchestration.asset import AssetSpec
     from orchestration.context import AssetContext
 
@@ -115,6 +116,8 @@ class Stager:
         self, spec: AssetSpec, context: AssetContext, staging: str, shape: TargetShape
     ) -> bool:
         """Stream the body's output into staging; True if Pandera saw every chunk."""
+        import pandas as pd  # here, not with the module: SQL-only commands do without it
+
         output = spec.body(context)
         if isinstance(output, EngineSelect):
             if self._stage_engine_select(spec, context, output, staging, shape):
@@ -215,6 +218,8 @@ def check_columns(spec: AssetSpec, produced: Sequence[str], shape: TargetShape) 
 
 def _chunks(spec: AssetSpec, output: Any) -> Iterator[pd.DataFrame | pa.Table]:
     """Normalise a Python asset's output into a stream of DataFrames and Arrow tables."""
+    import pandas as pd
+
     if isinstance(output, (pd.DataFrame, pa.Table)):
         yield output
         return

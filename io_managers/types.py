@@ -13,11 +13,15 @@ schema's ``nullable`` in both directions, so DDL and schema cannot drift apart.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _INT_BITS = {"Int8": 8, "Int16": 16, "Int32": 32, "Int64": 64, "Int128": 128, "Int256": 256}
 _UINT_BITS = {f"U{name}": bits for name, bits in _INT_BITS.items()}
@@ -239,17 +243,24 @@ def nullability_mismatch(schema_nullable: bool, ch_type: ClickHouseType) -> str 
 
 # --------------------------------------------------------------------- Arrow -> pandas
 
-_NULLABLE_PANDAS = {
-    pa.int8(): pd.Int8Dtype(),
-    pa.int16(): pd.Int16Dtype(),
-    pa.int32(): pd.Int32Dtype(),
-    pa.int64(): pd.Int64Dtype(),
-    pa.uint8(): pd.UInt8Dtype(),
-    pa.uint16(): pd.UInt16Dtype(),
-    pa.uint32(): pd.UInt32Dtype(),
-    pa.uint64(): pd.UInt64Dtype(),
-    pa.bool_(): pd.BooleanDtype(),
-}
+
+@functools.cache
+def _nullable_pandas() -> dict[pa.DataType, Any]:
+    # pandas is imported here, not with the module: commands that only read Arrow
+    # (``pipeline query``, ``checks``) do without its ~0.45 s import.
+    import pandas as pd
+
+    return {
+        pa.int8(): pd.Int8Dtype(),
+        pa.int16(): pd.Int16Dtype(),
+        pa.int32(): pd.Int32Dtype(),
+        pa.int64(): pd.Int64Dtype(),
+        pa.uint8(): pd.UInt8Dtype(),
+        pa.uint16(): pd.UInt16Dtype(),
+        pa.uint32(): pd.UInt32Dtype(),
+        pa.uint64(): pd.UInt64Dtype(),
+        pa.bool_(): pd.BooleanDtype(),
+    }
 
 
 def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
@@ -261,11 +272,12 @@ def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
     Decimals stay exact as ``decimal.Decimal``; dates stay ``datetime.date`` (Pandera's
     ``Date``).
     """
+    nullable = _nullable_pandas()
     nullable_ints = {
-        field.name for field in table.schema if field.nullable and field.type in _NULLABLE_PANDAS
+        field.name for field in table.schema if field.nullable and field.type in nullable
     }
     frame = table.to_pandas(split_blocks=True)
     for name in nullable_ints:
         column = table.column(name)
-        frame[name] = column.to_pandas(types_mapper=_NULLABLE_PANDAS.get)
+        frame[name] = column.to_pandas(types_mapper=nullable.get)
     return frame

@@ -17,9 +17,8 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pyarrow as pa
 
 from io_managers.errors import ValidationFailure
@@ -32,6 +31,9 @@ from io_managers.types import (
     nullability_mismatch,
 )
 from io_managers.unique_by_select import covered
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger("pipeline.warehouse.validation")
 
@@ -414,6 +416,8 @@ def _run_fallback(
     table_columns: dict[str, ClickHouseType],
     iter_batches: Callable[[str], Iterator[pa.RecordBatch]],
 ) -> list[ValidationFailure]:
+    import pandas as pd
+
     sql = f"SELECT {read_projection(plan.fallback_columns, table_columns)} FROM {table}"
     found: dict[tuple[str | None, str], ValidationFailure] = {}
     offset = 0

@@ -130,6 +130,13 @@ def test_help_list_and_lineage_import_no_data_stack_or_prefect():
     assert _imported_by("lineage", "--select", "group:vault") & HEAVY == set()
 
 
+def test_a_query_imports_no_pandas_pandera_or_prefect(tmp_path: Path):
+    """A query is SQL in, Arrow out: pandas (~0.45 s to import) is for Python assets."""
+    warehouse = f"chdb://{tmp_path / 'warehouse'}"
+    imported = _imported_by("query", "--warehouse", warehouse, "SELECT 1 AS one")
+    assert imported & {"pandas", "pandera", "prefect"} == set()
+
+
 def test_help_and_list_load_no_http_client():
     """Only a command that probes the local Prefect server needs urllib's HTTP client
     (with http.client, email and ssl: ~25 ms that every command paid)."""
