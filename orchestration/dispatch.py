@@ -48,8 +48,8 @@ def submit_when_ready(
     """
     if limit < 1:
         raise ValueError("limit must be at least 1")
-    selected = {spec.key for spec in specs}
-    waiting_on = {spec.key: {dep for dep in spec.deps if dep in selected} for spec in specs}
+    by_key = {spec.key: spec for spec in specs}
+    waiting_on = {spec.key: {dep for dep in spec.deps if dep in by_key} for spec in specs}
     dependents: dict[str, list[AssetSpec]] = {spec.key: [] for spec in specs}
     for spec in specs:
         for dep in waiting_on[spec.key]:
@@ -58,7 +58,6 @@ def submit_when_ready(
     urgency = urgency or {}
 
     ready: list[tuple[float, int, str]] = []
-    by_key = {spec.key: spec for spec in specs}
 
     def make_ready(spec: AssetSpec) -> None:
         heapq.heappush(ready, (-urgency.get(spec.key, 0.0), position[spec.key], spec.key))
