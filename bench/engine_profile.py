@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.metering import UNATTRIBUTED, EngineClock, Statement, busy_seconds  # noqa: E402
+from bench.metering import UNATTRIBUTED, EngineClock, Statement  # noqa: E402
 from bench.run_benchmark import (  # noqa: E402
     DEFAULT_CONCURRENCY,
     run_orchestrated,
@@ -117,7 +117,7 @@ def main() -> None:
         result = run_orchestrated(source, warehouse, True, DEFAULT_CONCURRENCY, clock=clock)
         _deliver_logs_and_events()
     statements = [s for s in clock.log if s.asset != UNATTRIBUTED]
-    busy = busy_seconds(sorted((s.started, s.finished) for s in statements))
+    busy = clock.busy()
     summed = sum(s.finished - s.started for s in statements)
     print(f"source: {source}")
     print(
