@@ -1,5 +1,5 @@
 """``python -m orchestration`` is the ``pipeline`` command."""
 
-from orchestration.cli import main
+from orchestration.launcher import main
 
 main()

@@ -25,8 +25,8 @@ _START_TIMEOUT_SETTING = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
 _PREFECT_START_TIMEOUT = "Timed out while attempting to connect to ephemeral Prefect API server"
 
 
-def configure_prefect(*, verbose: bool) -> None:
-    """Patient temporary server, no telemetry, and Prefect's console logs only if ``verbose``."""
+def prefect_defaults(*, verbose: bool) -> dict[str, str]:
+    """The settings :func:`configure_prefect` gives Prefect unless the user set them."""
     defaults = {
         _START_TIMEOUT_SETTING: str(TEMPORARY_SERVER_START_SECONDS),
         # Telemetry only fails noisily on machines without internet, and its first-run
@@ -36,7 +36,12 @@ def configure_prefect(*, verbose: bool) -> None:
     }
     if not verbose:
         defaults["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "CRITICAL"
-    for name, value in defaults.items():
+    return defaults
+
+
+def configure_prefect(*, verbose: bool) -> None:
+    """Patient temporary server, no telemetry, and Prefect's console logs only if ``verbose``."""
+    for name, value in prefect_defaults(verbose=verbose).items():
         os.environ.setdefault(name, value)
 
 

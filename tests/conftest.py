@@ -4,6 +4,7 @@ endpoint for the whole test run, each started once since each start costs second
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -24,6 +25,11 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # server, never the background server a user's first run leaves running (that one is
 # tested, and stopped, in tests/test_local_server.py and the newcomer test).
 os.environ.setdefault("PIPELINE_PREFECT_SERVER", "temporary")
+# Likewise every `pipeline` process runs cold and leaves no warm starter behind, except in
+# tests/test_warm_start.py, which starts its own and stops them; and `pipeline server stop`
+# in a test never stops the warm starters of the person running the tests.
+os.environ.setdefault("PIPELINE_WARM_START", "off")
+os.environ.setdefault("PIPELINE_WARM_DIR", tempfile.mkdtemp(prefix="pw-tests-"))
 
 
 @pytest.fixture(scope="session")

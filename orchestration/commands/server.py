@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from orchestration import local_server
+from orchestration import local_server, warm_start
 from orchestration.cli_options import console
 from orchestration.prefect_setup import TEMPORARY_SERVER_START_SECONDS
 
@@ -45,9 +45,13 @@ def status() -> None:
 
 @server_app.command("stop")
 def stop() -> None:
-    """Stop the local server; its database (the runs, their pages) stays in Prefect's home."""
+    """Stop the local server (its database, the runs and their pages, stays in Prefect's
+    home) and this user's warm starters."""
     server = local_server.stop()
     if server is None:
         console.print("no local Prefect server was running")
-        return
-    console.print(f"stopped the Prefect server at {server.url} (process {server.pid})")
+    else:
+        console.print(f"stopped the Prefect server at {server.url} (process {server.pid})")
+    starters = warm_start.stop_all()
+    if starters:
+        console.print(f"stopped {starters} warm starter{'s' if starters > 1 else ''}")

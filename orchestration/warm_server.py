@@ -1,0 +1,286 @@
+"""The warm starter: imports the libraries once, then forks one child per command.
+
+``python -m orchestration.warm_server SOCKET`` is started by a cold command
+(:func:`orchestration.warm_start.start_in_background`); see :mod:`orchestration.warm_start`
+for why and for the rules. This process stays single-threaded (a fork copies only the
+thread that calls it, so any lock another thread held would stay locked in the child):
+one loop accepts commands, forks, reaps children and reports their exit status.
+
+Only libraries are imported here, never the project, and never the embedded ClickHouse
+engine: chdb starts its thread pools when it is imported, and a child forked after that
+hangs in its first query (tried).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fcntl
+import io
+import os
+import selectors
+import signal
+import socket
+import struct
+import sys
+import time
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any
+
+from orchestration.warm_start import IDLE_SECONDS, project_root, receive_message, send_message
+
+#: What a command imports before its work, in the order it does.
+PRELOADED = (
+    "prefect",
+    "prefect.flows",
+    "prefect.tasks",
+    "prefect.assets",
+    "prefect.flow_engine",
+    "prefect.task_engine",
+    "pandas",
+    "pyarrow",
+    "pandera.pandas",
+    "pandera.backends.pandas.builtin_checks",  # imported at the first validation
+    "pandera.backends.pandas.builtin_hypotheses",
+    "sqlglot",
+    "typer",
+    "rich.console",
+)
+_NEVER_PRELOADED = ("chdb",)
+
+
+def preload() -> None:
+    import importlib
+
+    for name in PRELOADED:
+        importlib.import_module(name)
+    loaded = [name for name in _NEVER_PRELOADED if name in sys.modules]
+    if loaded:
+        raise RuntimeError(f"{loaded} must not be imported before a fork")
+
+
+def installed_fingerprint() -> dict[str, int]:
+    """The modification time of each directory libraries are imported from (not the
+    project's): installing, upgrading or removing a package changes its directory."""
+    root = project_root()
+    fingerprint = {}
+    for entry in sys.path[1:]:
+        path = Path(entry or ".").resolve()
+        if path == root or not path.is_dir():
+            continue
+        fingerprint[str(path)] = path.stat().st_mtime_ns
+    return fingerprint
+
+
+class Starter:
+    """The accept-fork-reap loop, serving one socket."""
+
+    def __init__(self, listener: socket.socket, path: Path, idle_seconds: float) -> None:
+        self._listener = listener
+        self._path = path
+        self._idle_seconds = idle_seconds
+        self._installed = installed_fingerprint()
+        self._selector = selectors.DefaultSelector()
+        self._children: dict[int, socket.socket] = {}
+        self._wakeup_read, wakeup_write = os.pipe()
+        os.set_blocking(self._wakeup_read, False)
+        os.set_blocking(wakeup_write, False)
+        signal.set_wakeup_fd(wakeup_write)
+        signal.signal(signal.SIGCHLD, lambda *_: None)  # only to wake the loop
+        self._selector.register(listener, selectors.EVENT_READ, "accept")
+        self._selector.register(self._wakeup_read, selectors.EVENT_READ, "reap")
+        self._running = True
+
+    def serve(self) -> None:
+        last_active = time.monotonic()
+        while self._running:
+            for key, _ in self._selector.select(timeout=60):
+                if key.data == "accept":
+                    self._accept()
+                elif key.data == "reap":
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(self._wakeup_read, 512)
+                    self._reap()
+                else:  # a waiting command closed its connection: end its child too
+                    self._client_gone(key.fileobj, key.data)  # type: ignore[arg-type]
+                last_active = time.monotonic()
+            if not self._children and time.monotonic() - last_active > self._idle_seconds:
+                self._running = False
+
+    def _accept(self) -> None:
+        conn, _ = self._listener.accept()
+        conn.settimeout(5)
+        fds: list[int] = []
+        try:
+            if _peer_uid(conn) != os.getuid():
+                conn.close()
+                return
+            _, fds, _, _ = socket.recv_fds(conn, 1, 3)
+            with conn.makefile("rb") as stream:
+                request = receive_message(stream)
+            if request is None:
+                raise OSError("the command closed its connection")
+            if request.get("stop"):
+                self._step_down()
+                send_message(conn, {"stopped": os.getpid()})
+            elif installed_fingerprint() != self._installed:
+                self._step_down()
+                send_message(conn, {"stale": "the installed libraries changed"})
+            else:
+                self._fork(conn, request, fds)
+                return
+        except (OSError, ValueError):
+            pass
+        for fd in fds:
+            os.close(fd)
+        conn.close()
+
+    def _step_down(self) -> None:
+        """No new command reaches this starter once the one asking has its answer."""
+        self._path.unlink(missing_ok=True)
+        self._running = False
+
+    def _fork(self, conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
+        with warnings.catch_warnings():
+            # Python 3.12+ warns about fork() with threads; the only other thread here is
+            # pyarrow's jemalloc background thread, which jemalloc's fork handlers restart.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:
+            self._become_command(conn, request, fds)
+        for fd in fds:
+            os.close(fd)
+        try:
+            send_message(conn, {"pid": pid})
+        except OSError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)
+        conn.settimeout(None)
+        self._children[pid] = conn
+        self._selector.register(conn, selectors.EVENT_READ, pid)
+
+    def _reap(self) -> None:
+        while self._children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            conn = self._children.pop(pid, None)
+            if conn is None:
+                continue
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(conn)
+            ended = (
+                {"signal": os.WTERMSIG(status)}
+                if os.WIFSIGNALED(status)
+                else {"exit": os.waitstatus_to_exitcode(status)}
+            )
+            with contextlib.suppress(OSError):
+                send_message(conn, ended)
+            conn.close()
+
+    def _client_gone(self, conn: socket.socket, pid: int) -> None:
+        self._selector.unregister(conn)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGTERM)
+
+    def _become_command(self, conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
+        """In the child: take the command's process group, descriptors, directory,
+        environment and arguments, run it, and exit with its code. Never returns."""
+        code = 1
+        try:
+            os.setpgid(0, 0)  # so signals forwarded to the command reach what it starts
+            signal.set_wakeup_fd(-1)
+            for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
+                signal.signal(number, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            self._selector.close()
+            self._listener.close()
+            conn.close()
+            for other in self._children.values():
+                other.close()
+            os.close(self._wakeup_read)
+            _take_stdio(fds)
+            os.chdir(request["cwd"])
+            os.environ.clear()
+            os.environ.update(request["env"])
+            sys.argv = ["pipeline", *request["argv"]]
+            sys.path[0] = request["path0"]
+            from orchestration.cli import main
+
+            main()
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+            if not isinstance(exit_.code, int | None):
+                sys.stderr.write(f"{exit_.code}\n")
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            # What the interpreter does at exit: exit handlers (Prefect's deliver the run's
+            # logs and events; the CLI's own ends the process with its code), then flush.
+            atexit._run_exitfuncs()
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+                sys.stderr.flush()
+            os._exit(code)
+
+
+def _take_stdio(fds: list[int]) -> None:
+    """Make the command's descriptors this process's 0, 1 and 2, and give Python new
+    stdio objects over them, buffered as Python buffers them at start-up (line by line
+    on a terminal, stderr always)."""
+    for number, fd in enumerate(fds):
+        os.dup2(fd, number)
+        os.close(fd)
+    streams = {}
+    for number, name, mode in ((0, "stdin", "rb"), (1, "stdout", "wb"), (2, "stderr", "wb")):
+        old = getattr(sys, name)
+        raw = io.FileIO(number, mode, closefd=False)
+        buffered = io.BufferedReader(raw) if mode == "rb" else io.BufferedWriter(raw)
+        line_buffered = name == "stderr" or (name == "stdout" and raw.isatty())
+        streams[name] = io.TextIOWrapper(
+            buffered, encoding=old.encoding, errors=old.errors, line_buffering=line_buffered
+        )
+    # sys.__stdout__ and the rest keep the start-up objects: they write to the same
+    # descriptors, which now are the command's.
+    sys.stdin, sys.stdout, sys.stderr = streams["stdin"], streams["stdout"], streams["stderr"]
+
+
+def _peer_uid(conn: socket.socket) -> int:
+    """The uid of the process at the other end (Linux ``SO_PEERCRED``); this user's own
+    where the platform cannot say (the socket's 0700 directory still guards it)."""
+    option = getattr(socket, "SO_PEERCRED", None)
+    if option is None:
+        return os.getuid()
+    _pid, uid, _gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, option, 12))
+    return int(uid)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve ``SOCKET`` until idle, stopped or stale; step aside if a starter serves it."""
+    path = Path((argv or sys.argv[1:])[0])
+    lock = path.with_suffix(".lock").open("a")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return  # another starter has it (or is importing to serve it)
+    preload()
+    path.unlink(missing_ok=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    os.chmod(path, 0o600)
+    listener.listen(16)
+    try:
+        Starter(listener, path, IDLE_SECONDS).serve()
+    finally:
+        path.unlink(missing_ok=True)
+        listener.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,302 @@
+"""Commands that start warm: a background process with the libraries imported forks each one.
+
+A cold ``pipeline materialize`` spends ~2 s importing Prefect, pandas, pandera and pyarrow
+before any work (a third of a 100,000-row run), and ``status``, ``plan`` and ``validate``
+most of their time (docs/benchmark.md, "Session 7"). So the first such command runs cold
+and, as it ends, starts a *warm starter* in the background (:mod:`orchestration.warm_server`):
+a process that imports those libraries once and waits on a Unix socket. Later commands
+hand it their arguments, environment, working directory and their stdin, stdout and
+stderr themselves (so a terminal stays a terminal); it forks a child that runs the
+command as the cold process would, and reports the child's exit status, which the command
+exits with. Ctrl-C, Ctrl-Z, SIGTERM and SIGHUP sent to the command go on to the child.
+
+What keeps it honest:
+
+- nothing of the project is imported before the fork: the child imports the code location
+  as a cold command does, so an edited asset runs as edited;
+- a starter serves one Python, one project and one import-time environment (the Prefect,
+  pandera, locale and Python settings: :func:`starter_key`); a command with another one
+  gets a starter of its own;
+- the installed libraries are checked before every fork: after an install or an upgrade
+  the starter steps down and the command runs cold (and starts a fresh one);
+- only its user can connect to it (a 0700 directory, and the peer's uid checked);
+- it exits after :data:`IDLE_SECONDS` without a command; ``pipeline server stop`` stops it;
+  ``PIPELINE_WARM_START=off`` keeps every command cold (so does a ``CI`` environment), and
+  ``--debug``/``--verbose`` always run cold.
+
+Any failure to reach a starter means the command runs cold: warm start only saves time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import socket
+import stat
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from orchestration.prefect_setup import prefect_defaults
+
+MODE_ENV = "PIPELINE_WARM_START"
+DIR_ENV = "PIPELINE_WARM_DIR"
+#: A starter exits after this long without a command (it holds ~0.3 GiB).
+IDLE_SECONDS = 30 * 60
+#: The sub-commands that start warm: the one-shot ones. ``server`` starts and stops
+#: processes and ``serve`` runs for hours; both stay cold.
+WARM_COMMANDS = frozenset(
+    {"materialize", "status", "plan", "validate", "checks", "query", "lineage", "list"}
+)
+#: Flags that ask for Prefect's own logs and tracebacks: those commands run cold, where
+#: Prefect configures its logging for them at import.
+_COLD_FLAGS = frozenset({"--debug", "--verbose", "-v"})
+#: Environment variables a library reads when it is imported (so a starter's imports are
+#: only right for commands that agree on them): prefixes, then exact names.
+_IMPORT_TIME_PREFIXES = ("PREFECT_", "PANDERA_", "PYTHON", "LC_", "ARROW_")
+_IMPORT_TIME_NAMES = frozenset({"LANG", "LANGUAGE", "TZ", "HOME", "DO_NOT_TRACK", "NO_COLOR"})
+#: Seconds to wait for a starter to take a command before running it cold.
+_CONNECT_SECONDS = 2.0
+_LENGTH = struct.Struct("!I")
+_FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGWINCH)
+_OFF, _ON = ("off", "0", "false", "no"), ("on", "1", "true", "yes")
+
+
+class WarmStartError(RuntimeError):
+    """``PIPELINE_WARM_START`` has a value that means neither on nor off."""
+
+
+def enabled(env: Mapping[str, str]) -> bool:
+    """Whether commands may start warm: ``PIPELINE_WARM_START``, else on unless ``CI`` is set
+    (a CI job runs each command once and should leave no process behind)."""
+    value = env.get(MODE_ENV, "").strip().lower()
+    if value in _OFF:
+        return False
+    if value in _ON:
+        return True
+    if value:
+        raise WarmStartError(
+            f"{MODE_ENV}={env[MODE_ENV]!r} is not valid: use on (commands start in a "
+            "background process that has the libraries imported) or off (every command cold)"
+        )
+    return not env.get("CI")
+
+
+def eligible(argv: Sequence[str], env: Mapping[str, str]) -> bool:
+    """Whether this command line may start warm (see :data:`WARM_COMMANDS`)."""
+    args = list(argv[: argv.index("--")] if "--" in argv else argv)
+    command = next((arg for arg in args if not arg.startswith("-")), None)
+    if command not in WARM_COMMANDS or _COLD_FLAGS.intersection(args):
+        return False
+    return env.get("PIPELINE_DEBUG", "") in ("", "0")
+
+
+def project_root() -> Path:
+    """The directory the project's packages are imported from."""
+    return Path(__file__).resolve().parents[1]
+
+
+def import_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment a non-verbose command has when it imports Prefect: the starter is
+    started with it, so what it imports is configured as the command's own imports are."""
+    return {**prefect_defaults(verbose=False), **env}
+
+
+def starter_key(env: Mapping[str, str]) -> str:
+    """What a starter's imports depend on, hashed: Python, the project, and the environment
+    variables libraries read at import time (after :func:`import_environment`)."""
+    relevant = {
+        name: value
+        for name, value in import_environment(env).items()
+        if name.startswith(_IMPORT_TIME_PREFIXES) or name in _IMPORT_TIME_NAMES
+    }
+    identity = {
+        "python": sys.executable,
+        "version": sys.version,
+        "project": str(project_root()),
+        "env": sorted(relevant.items()),
+    }
+    return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:20]
+
+
+def runtime_dir(env: Mapping[str, str]) -> Path:
+    """The private directory of this user's starters (created 0700); OSError if it exists
+    but is not this user's alone."""
+    base = env.get(DIR_ENV)
+    if base:
+        path = Path(base)
+    else:
+        parent = env.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+        path = Path(parent) / f"pipeline-warm-{os.getuid()}"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = path.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise OSError(f"{path} is not a directory only this user can use")
+    return path
+
+
+def socket_path(env: Mapping[str, str]) -> Path:
+    return runtime_dir(env) / f"{starter_key(env)}.sock"
+
+
+def send_message(sock: socket.socket, message: Mapping[str, Any]) -> None:
+    """One length-prefixed JSON message."""
+    data = json.dumps(message).encode()
+    sock.sendall(_LENGTH.pack(len(data)) + data)
+
+
+def receive_message(stream: BinaryIO) -> dict[str, Any] | None:
+    """The next length-prefixed JSON message; None when the other side has closed."""
+    head = stream.read(_LENGTH.size)
+    if len(head) < _LENGTH.size:
+        return None
+    (length,) = _LENGTH.unpack(head)
+    body = stream.read(length)
+    if len(body) < length:
+        return None
+    message = json.loads(body)
+    if not isinstance(message, dict):
+        raise ValueError(f"a warm starter sent {message!r}, not a message")
+    return message
+
+
+def _connect(path: Path) -> socket.socket | None:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(_CONNECT_SECONDS)
+    try:
+        sock.connect(str(path))
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
+def run_warm(argv: Sequence[str]) -> int | None:
+    """Run the command in a warm starter and return its exit code; None if no starter took
+    it (none runs, it is stale, or it could not be reached): then run it cold."""
+    env = dict(os.environ)
+    try:
+        path = socket_path(env)
+    except OSError:
+        return None
+    sock = _connect(path)
+    if sock is None:
+        return None
+    with sock, sock.makefile("rb") as replies:
+        try:
+            socket.send_fds(sock, [b"\0"], [0, 1, 2])
+            request = {"argv": list(argv), "env": env, "cwd": os.getcwd(), "path0": sys.path[0]}
+            send_message(sock, request)
+            started = receive_message(replies)
+        except (OSError, ValueError):
+            return None
+        if not started or "pid" not in started:
+            return None  # stale: it has stepped down; the command runs cold
+        sock.settimeout(None)
+        with _forwarding_signals(int(started["pid"])):
+            ended = receive_message(replies)
+    return _exit_code(ended, int(started["pid"]))
+
+
+def _exit_code(ended: dict[str, Any] | None, pid: int) -> int:
+    if ended is None:  # the starter died; its child may still run
+        _wait_gone(pid)
+        sys.stderr.write(
+            f"error: the warm starter stopped before process {pid} reported how it ended; "
+            f"set {MODE_ENV}=off to run commands in their own process\n"
+        )
+        return 1
+    if "signal" in ended:
+        number = int(ended["signal"])
+        signal.signal(number, signal.SIG_DFL)  # end as the child did, so the shell sees it
+        os.kill(os.getpid(), number)
+        return 128 + number
+    return int(ended["exit"])
+
+
+def _wait_gone(pid: int) -> None:
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        except PermissionError:
+            return
+        time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def _forwarding_signals(pid: int) -> Iterator[None]:
+    """Signals to this process go to the child's process group, as a terminal would send
+    them to a cold command; Ctrl-Z stops both, and ``fg`` continues both."""
+
+    def forward(number: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, number)
+
+    def stop(_number: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGSTOP)
+        os.kill(os.getpid(), signal.SIGSTOP)  # resumes here on SIGCONT
+
+    def resume(_number: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGCONT)
+
+    handlers: dict[int, Callable[[int, Any], None]] = dict.fromkeys(_FORWARDED_SIGNALS, forward)
+    handlers.update({signal.SIGTSTP: stop, signal.SIGCONT: resume})
+    previous = {number: signal.signal(number, handler) for number, handler in handlers.items()}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def start_in_background() -> None:
+    """Start a starter for this command's environment (it steps aside if one runs); never
+    raises: a command that cannot leave a starter behind has still done its work."""
+    env = dict(os.environ)
+    try:
+        path = socket_path(env)
+        with (path.parent / "starter.log").open("ab") as log:
+            subprocess.Popen(
+                [sys.executable, "-m", "orchestration.warm_server", str(path)],
+                cwd=project_root(),
+                env=import_environment(env),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,  # outlives the command, away from its terminal
+            )
+    except OSError:
+        return
+
+
+def stop_all(env: Mapping[str, str] | None = None) -> int:
+    """Ask every starter of this user to exit; how many did."""
+    try:
+        directory = runtime_dir(env if env is not None else os.environ)
+    except OSError:
+        return 0
+    stopped = 0
+    for path in sorted(directory.glob("*.sock")):
+        sock = _connect(path)
+        if sock is None:
+            continue
+        with sock, sock.makefile("rb") as replies:
+            try:
+                socket.send_fds(sock, [b"\0"], [])
+                send_message(sock, {"stop": True})
+                stopped += bool(receive_message(replies))
+            except (OSError, ValueError):
+                continue
+    return stopped

@@ -1,0 +1,328 @@
+"""Warm start: a real starter process forks real ``pipeline`` commands.
+
+Each test runs the command as a user does (``python -m orchestration``, a real process)
+against a starter in its own private directory, and compares with the same command cold.
+A command that ran warm never imported the CLI in its own process: ``-X importtime`` on
+the command's process shows it (the forked child inherits no such flag).
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orchestration import warm_start
+from tests.safety_location import SLOW_MARKER_ENV
+
+REPO = Path(__file__).resolve().parents[1]
+LIST = ("list", "--definitions", "tests.example_location")
+
+
+@pytest.fixture
+def warm_env() -> Iterator[dict[str, str]]:
+    """Warm start on, in a short private directory (a Unix socket path has ~100 bytes)."""
+    directory = tempfile.mkdtemp(prefix="pw-")
+    env = {**os.environ, warm_start.MODE_ENV: "on", warm_start.DIR_ENV: directory}
+    env.pop("CI", None)
+    yield env
+    warm_start.stop_all(env)
+    for pid in _starters_in(directory):  # e.g. one a cold command left, still importing
+        os.kill(pid, signal.SIGKILL)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def _starters_in(directory: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            command = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"orchestration.warm_server" in command and directory.encode() in command:
+            found.append(int(proc.name))
+    return found
+
+
+def start_starter(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A starter for ``env``, as a cold command leaves one; returns once it listens."""
+    path = warm_start.socket_path(env)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orchestration.warm_server", str(path)],
+        cwd=REPO,
+        env=warm_start.import_environment(env),
+    )
+    wait_for(path.exists, 120, f"no starter listens on {path}")
+    return process
+
+
+def wait_for(condition, seconds: float, failure: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def starter(warm_env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    process = start_starter(warm_env)
+    yield process
+    warm_start.stop_all(warm_env)
+    try:
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def pipeline(
+    env: dict[str, str], *args: str, cwd: Path = REPO, importtime: bool = False
+) -> subprocess.CompletedProcess[str]:
+    flags = ["-X", "importtime"] if importtime else []
+    return subprocess.run(
+        [sys.executable, *flags, "-m", "orchestration", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def ran_warm(env: dict[str, str], *args: str) -> bool:
+    """Whether the command's own process did without the CLI (a starter's child ran it)."""
+    result = pipeline(env, *args, importtime=True)
+    assert result.returncode == 0, result.stderr
+    return "orchestration.cli\n" not in result.stderr
+
+
+def cold(env: dict[str, str]) -> dict[str, str]:
+    return {**env, warm_start.MODE_ENV: "off"}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (*LIST, "--json"),
+        (*LIST, "--select", "group:marts"),
+        (*LIST, "--select", "key:nosuch"),  # an error: one line on stderr, exit 1
+        ("list", "--definitions", "tests.no_such_location"),
+    ],
+)
+def test_a_warm_command_prints_and_exits_exactly_as_a_cold_one(
+    warm_env: dict[str, str], starter: subprocess.Popen[bytes], args: tuple[str, ...]
+) -> None:
+    warm, cold_run = pipeline(warm_env, *args), pipeline(cold(warm_env), *args)
+    assert (warm.returncode, warm.stdout, warm.stderr) == (
+        cold_run.returncode,
+        cold_run.stdout,
+        cold_run.stderr,
+    )
+    assert ran_warm(warm_env, *LIST)
+    assert not ran_warm(cold(warm_env), *LIST)  # the check itself can tell the two apart
+
+
+def test_the_first_command_runs_cold_and_leaves_a_starter_the_next_one_uses(
+    warm_env: dict[str, str],
+) -> None:
+    assert not ran_warm(warm_env, *LIST)
+    wait_for(warm_start.socket_path(warm_env).exists, 120, "the cold command left no starter")
+    assert ran_warm(warm_env, *LIST)
+    assert warm_start.stop_all(warm_env) == 1
+    assert not warm_start.socket_path(warm_env).exists()
+
+
+def test_the_command_gets_its_own_directory_environment_and_import_path(
+    warm_env: dict[str, str], starter: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    # A code location importable only from the command's directory (``python -m`` puts
+    # the working directory first on the import path), named by the command's environment.
+    (tmp_path / "here_location.py").write_text((REPO / "tests" / "example_location.py").read_text())
+    env = {**warm_env, "PIPELINE_DEFINITIONS": "here_location", "PYTHONPATH": str(REPO)}
+    # PYTHONPATH is read at start-up: this environment needs (and gets) a starter of its own.
+    own = start_starter(env)
+    try:
+        warm = pipeline(env, "list", "--json", cwd=tmp_path)
+        assert warm.returncode == 0, warm.stderr
+        assert '"key": "daily_revenue"' in warm.stdout
+        assert warm.stdout == pipeline(cold(env), "list", "--json", cwd=tmp_path).stdout
+    finally:
+        warm_start.stop_all(env)
+        own.wait(timeout=10)
+
+
+def test_a_terminal_stays_a_terminal(
+    warm_env: dict[str, str], starter: subprocess.Popen[bytes]
+) -> None:
+    def on_a_terminal(env: dict[str, str]) -> bytes:
+        leader, follower = pty.openpty()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "orchestration", *LIST],
+            cwd=REPO,
+            env={**env, "COLUMNS": "120", "TERM": "xterm"},
+            stdin=follower,
+            stdout=follower,
+            stderr=follower,
+        )
+        os.close(follower)
+        output = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal closed: every process on it has ended
+                break
+            if not chunk:
+                break
+            output += chunk
+        os.close(leader)
+        assert process.wait(timeout=60) == 0, output
+        return output
+
+    warm = on_a_terminal(warm_env)
+    assert b"\x1b[" in warm and "┃".encode() in warm  # styled: it knew it had a terminal
+    assert warm == on_a_terminal(cold(warm_env))
+
+
+@pytest.mark.parametrize(("number", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_to_the_command_stops_the_run_it_started(
+    warm_env: dict[str, str],
+    starter: subprocess.Popen[bytes],
+    tmp_path: Path,
+    number: signal.Signals,
+    code: int,
+) -> None:
+    source, marker = tmp_path / "n.csv", tmp_path / "busy"
+    source.write_text("n,q\n1,10\n2,20\n")
+    env = {**warm_env, "WAREHOUSE_URL": f"chdb://{tmp_path / 'wh'}", SLOW_MARKER_ENV: str(marker)}
+    command = [sys.executable, "-m", "orchestration", "materialize",
+               "--definitions", "tests.safety_location", "--source", str(source)]  # fmt: skip
+    run = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        wait_for(lambda: marker.exists() or run.poll() is not None, 180, "never got busy")
+        assert marker.exists(), run.communicate(timeout=5)
+        run.send_signal(number)
+        stdout, stderr = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == code, stderr
+    assert stderr.strip().splitlines()[0].startswith(f"interrupted ({number.name}): stopping")
+    assert "cancelled" in stdout
+
+
+def test_a_command_killed_outright_takes_its_run_with_it(
+    warm_env: dict[str, str], starter: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    source, marker = tmp_path / "n.csv", tmp_path / "busy"
+    source.write_text("n,q\n1,10\n2,20\n")
+    env = {**warm_env, "WAREHOUSE_URL": f"chdb://{tmp_path / 'wh'}", SLOW_MARKER_ENV: str(marker)}
+    command = [sys.executable, "-m", "orchestration", "materialize",
+               "--definitions", "tests.safety_location", "--source", str(source)]  # fmt: skip
+    run = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)  # fmt: skip
+    wait_for(lambda: marker.exists() or run.poll() is not None, 180, "never got busy")
+    children = _children_of(starter.pid)
+    assert len(children) == 1, children
+    run.kill()
+    run.wait(timeout=10)
+    wait_for(lambda: not _children_of(starter.pid), 60, "the run outlived its command")
+
+
+def _children_of(pid: int) -> list[int]:
+    listed = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    alive = []
+    for child in map(int, listed):
+        state = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        if state != "Z":
+            alive.append(child)
+    return alive
+
+
+def test_after_an_install_the_starter_steps_down_and_the_command_runs_cold(
+    warm_env: dict[str, str], tmp_path: Path
+) -> None:
+    libraries = tmp_path / "libraries"
+    libraries.mkdir()
+    env = {**warm_env, "PYTHONPATH": f"{REPO}{os.pathsep}{libraries}"}
+    process = start_starter(env)
+    try:
+        assert ran_warm(env, *LIST)
+        (libraries / "new_package.py").write_text("")  # what an install does to a directory
+        stepped_down = pipeline(env, *LIST, importtime=True)
+        assert stepped_down.returncode == 0, stepped_down.stderr
+        assert "orchestration.cli\n" in stepped_down.stderr  # ran cold
+        assert process.wait(timeout=30) == 0
+        # ... and left a fresh starter, which knows the new library.
+        wait_for(warm_start.socket_path(env).exists, 120, "no fresh starter after the install")
+        assert ran_warm(env, *LIST)
+    finally:
+        warm_start.stop_all(env)
+        if process.poll() is None:
+            process.kill()
+
+
+def test_warm_start_is_off_in_ci_and_a_bad_value_is_one_clear_line(
+    warm_env: dict[str, str],
+) -> None:
+    assert warm_start.enabled({}) is True
+    assert warm_start.enabled({"CI": "true"}) is False
+    assert warm_start.enabled({"CI": "true", warm_start.MODE_ENV: "on"}) is True
+    assert warm_start.enabled({warm_start.MODE_ENV: "OFF"}) is False
+    result = pipeline({**warm_env, warm_start.MODE_ENV: "sometimes"}, *LIST)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "error: PIPELINE_WARM_START='sometimes' is not valid: use on (commands start in a "
+        "background process that has the libraries imported) or off (every command cold)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "expected"),
+    [
+        (["materialize", "--select", "x"], {}, True),
+        (["--debug", "materialize"], {}, False),
+        (["materialize", "--verbose"], {}, False),
+        (["materialize"], {"PIPELINE_DEBUG": "1"}, False),
+        (["server", "start"], {}, False),
+        (["serve"], {}, False),
+        (["query", "--", "--debug"], {}, True),  # after --, an argument, not a flag
+        ([], {}, False),
+    ],
+)
+def test_only_one_shot_commands_without_debugging_start_warm(argv, env, expected) -> None:
+    assert warm_start.eligible(argv, env) is expected
+
+
+def test_a_directory_others_can_use_is_refused(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)
+    with pytest.raises(OSError, match="only this user"):
+        warm_start.runtime_dir({warm_start.DIR_ENV: str(shared)})
+    env = {**os.environ, warm_start.MODE_ENV: "on", warm_start.DIR_ENV: str(shared)}
+    result = pipeline(env, *LIST, "--json")
+    assert result.returncode == 0, result.stderr
+    assert not list(shared.glob("*.sock"))
+
+
+def test_server_stop_stops_the_warm_starters_too(
+    warm_env: dict[str, str], starter: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    result = pipeline({**warm_env, "PREFECT_HOME": str(tmp_path / "home")}, "server", "stop")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "no local Prefect server was running",
+        "stopped 1 warm starter",
+    ]
+    assert starter.wait(timeout=30) == 0
+    assert not warm_start.socket_path(warm_env).exists()
