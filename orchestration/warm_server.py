@@ -61,17 +61,24 @@ def preload() -> None:
         raise RuntimeError(f"{loaded} must not be imported before a fork")
 
 
-def installed_fingerprint() -> dict[str, int]:
-    """The modification time of each directory libraries are imported from (not the
-    project's): installing, upgrading or removing a package changes its directory."""
+def watched_paths() -> list[Path]:
+    """What a child would inherit stale: each directory libraries are imported from
+    (installing, upgrading or removing a package changes its directory) and each file of
+    the project this process has imported (this module among them)."""
     root = project_root()
-    fingerprint = {}
-    for entry in sys.path[1:]:
-        path = Path(entry or ".").resolve()
-        if path == root or not path.is_dir():
-            continue
-        fingerprint[str(path)] = path.stat().st_mtime_ns
-    return fingerprint
+    paths = [Path(entry or ".").resolve() for entry in sys.path[1:]]
+    libraries = [path for path in paths if path != root and path.is_dir()]
+    project = []
+    for module in list(sys.modules.values()):
+        source = Path(getattr(module, "__file__", None) or "/")
+        # The project's own modules (a virtualenv inside the project is a library's place).
+        if source.is_relative_to(root) and not any(map(source.is_relative_to, libraries)):
+            project.append(source)
+    return libraries + project
+
+
+def modification_times(paths: list[Path]) -> list[int]:
+    return [path.stat().st_mtime_ns if path.exists() else 0 for path in paths]
 
 
 class Starter:
@@ -81,7 +88,8 @@ class Starter:
         self._listener = listener
         self._path = path
         self._idle_seconds = idle_seconds
-        self._installed = installed_fingerprint()
+        self._watched = watched_paths()  # after the imports: what there is to watch
+        self._installed = modification_times(self._watched)
         self._selector = selectors.DefaultSelector()
         self._children: dict[int, socket.socket] = {}
         self._wakeup_read, wakeup_write = os.pipe()
@@ -125,7 +133,7 @@ class Starter:
             if request.get("stop"):
                 self._step_down()
                 send_message(conn, {"stopped": os.getpid()})
-            elif installed_fingerprint() != self._installed:
+            elif modification_times(self._watched) != self._installed:
                 self._step_down()
                 send_message(conn, {"stale": "the installed libraries changed"})
             else:

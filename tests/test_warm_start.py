@@ -326,3 +326,15 @@ def test_server_stop_stops_the_warm_starters_too(
     ]
     assert starter.wait(timeout=30) == 0
     assert not warm_start.socket_path(warm_env).exists()
+
+
+def test_a_starter_also_watches_the_project_files_it_has_imported() -> None:
+    # They are part of every child (the fork logic itself, Prefect's set-up): an edit
+    # to one must retire the starter, as an install does.
+    from orchestration.warm_server import watched_paths
+
+    watched = [str(path) for path in watched_paths()]
+    for name in ("warm_server.py", "warm_start.py", "prefect_setup.py"):
+        assert str(REPO / "orchestration" / name) in watched
+    assert str(REPO) not in watched  # the project's own directory changes with every run
+    assert not [path for path in watched if "site-packages/" in path]  # its directory is
