@@ -68,6 +68,8 @@ _CONNECT_SECONDS = 2.0
 _LENGTH = struct.Struct("!I")
 _FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGWINCH)
 _OFF, _ON = ("off", "0", "false", "no"), ("on", "1", "true", "yes")
+#: Warm start needs fork() and Unix sockets (not on Windows: there commands run cold).
+_CAN_FORK = hasattr(os, "fork") and hasattr(socket, "AF_UNIX")
 
 
 class WarmStartError(RuntimeError):
@@ -78,7 +80,7 @@ def enabled(env: Mapping[str, str]) -> bool:
     """Whether commands may start warm: ``PIPELINE_WARM_START``, else on unless ``CI`` is set
     (a CI job runs each command once and should leave no process behind)."""
     value = env.get(MODE_ENV, "").strip().lower()
-    if value in _OFF:
+    if value in _OFF or not _CAN_FORK:
         return False
     if value in _ON:
         return True
@@ -262,12 +264,14 @@ def _forwarding_signals(pid: int) -> Iterator[None]:
 
 
 def start_in_background() -> None:
-    """Start a starter for this command's environment (it steps aside if one runs); never
-    raises: a command that cannot leave a starter behind has still done its work."""
+    """Start a starter for this command's environment (it steps aside if one runs), and
+    say so on a terminal; never raises: a command that cannot leave a starter behind has
+    still done its work."""
     env = dict(os.environ)
     try:
         path = socket_path(env)
-        with (path.parent / "starter.log").open("ab") as log:
+        log_path = path.parent / "starter.log"
+        with log_path.open("ab") as log:
             subprocess.Popen(
                 [sys.executable, "-m", "orchestration.warm_server", str(path)],
                 cwd=project_root(),
@@ -279,6 +283,12 @@ def start_in_background() -> None:
             )
     except OSError:
         return
+    if sys.stderr.isatty():
+        sys.stderr.write(
+            "later commands start warm: a background process keeps the libraries imported "
+            f"(its log: {log_path}; `pipeline server stop` stops it, {MODE_ENV}=off turns "
+            "it off)\n"
+        )
 
 
 def stop_all(env: Mapping[str, str] | None = None) -> int:

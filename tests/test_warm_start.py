@@ -160,36 +160,50 @@ def test_the_command_gets_its_own_directory_environment_and_import_path(
         own.wait(timeout=10)
 
 
+def on_a_terminal(env: dict[str, str], *args: str) -> bytes:
+    """What a person sees running the command on a terminal (a pseudo-terminal here)."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orchestration", *args],
+        cwd=REPO,
+        env={**env, "COLUMNS": "120", "TERM": "xterm"},
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+    )
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: every process on it has ended
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(leader)
+    assert process.wait(timeout=60) == 0, output
+    return output
+
+
 def test_a_terminal_stays_a_terminal(
     warm_env: dict[str, str], starter: subprocess.Popen[bytes]
 ) -> None:
-    def on_a_terminal(env: dict[str, str]) -> bytes:
-        leader, follower = pty.openpty()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "orchestration", *LIST],
-            cwd=REPO,
-            env={**env, "COLUMNS": "120", "TERM": "xterm"},
-            stdin=follower,
-            stdout=follower,
-            stderr=follower,
-        )
-        os.close(follower)
-        output = b""
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # the terminal closed: every process on it has ended
-                break
-            if not chunk:
-                break
-            output += chunk
-        os.close(leader)
-        assert process.wait(timeout=60) == 0, output
-        return output
-
-    warm = on_a_terminal(warm_env)
+    warm = on_a_terminal(warm_env, *LIST)
     assert b"\x1b[" in warm and "┃".encode() in warm  # styled: it knew it had a terminal
-    assert warm == on_a_terminal(cold(warm_env))
+    assert warm == on_a_terminal(cold(warm_env), *LIST)
+
+
+def test_a_person_is_told_when_a_starter_is_left_running_a_pipe_is_not(
+    warm_env: dict[str, str],
+) -> None:
+    told = b"later commands start warm: a background process keeps the libraries imported"
+    assert told in on_a_terminal(warm_env, *LIST)
+    wait_for(warm_start.socket_path(warm_env).exists, 120, "the cold command left no starter")
+    assert told not in on_a_terminal(warm_env, *LIST)  # it ran warm: nothing left to start
+    warm_start.stop_all(warm_env)
+    piped = pipeline(warm_env, *LIST)
+    assert piped.returncode == 0 and told.decode() not in piped.stderr
 
 
 @pytest.mark.parametrize(("number", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
