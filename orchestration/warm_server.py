@@ -136,6 +136,8 @@ class Starter:
             elif modification_times(self._watched) != self._installed:
                 self._step_down()
                 send_message(conn, {"stale": "the installed libraries changed"})
+            elif _hung_up(conn):
+                pass  # it waited too long for this starter and runs cold: run nothing
             else:
                 self._fork(conn, request, fds)
                 return
@@ -158,6 +160,10 @@ class Starter:
             pid = os.fork()
         if pid == 0:
             self._become_command(conn, request, fds)
+        # The child's own group, set from here too: signals to the group must not depend
+        # on whether the child got to its own setpgid yet.
+        with contextlib.suppress(OSError):
+            os.setpgid(pid, pid)
         for fd in fds:
             os.close(fd)
         try:
@@ -257,6 +263,18 @@ def _take_stdio(fds: list[int]) -> None:
     # sys.__stdout__ and the rest keep the start-up objects: they write to the same
     # descriptors, which now are the command's.
     sys.stdin, sys.stdout, sys.stderr = streams["stdin"], streams["stdout"], streams["stderr"]
+
+
+def _hung_up(conn: socket.socket) -> bool:
+    """Whether the command has closed its end (everything it sent is already read)."""
+    timeout = conn.gettimeout()
+    conn.setblocking(False)  # a socket with a timeout would wait that long for data
+    try:
+        return conn.recv(1, socket.MSG_PEEK) == b""
+    except BlockingIOError:
+        return False
+    finally:
+        conn.settimeout(timeout)
 
 
 def _peer_uid(conn: socket.socket) -> int:

@@ -58,13 +58,14 @@ WARM_COMMANDS = frozenset(
 )
 #: Flags that ask for Prefect's own logs and tracebacks: those commands run cold, where
 #: Prefect configures its logging for them at import.
-_COLD_FLAGS = frozenset({"--debug", "--verbose", "-v"})
+_COLD_FLAGS = frozenset({"--debug", "--verbose"})
 #: Environment variables a library reads when it is imported (so a starter's imports are
 #: only right for commands that agree on them): prefixes, then exact names.
 _IMPORT_TIME_PREFIXES = ("PREFECT_", "PANDERA_", "PYTHON", "LC_", "ARROW_")
 _IMPORT_TIME_NAMES = frozenset({"LANG", "LANGUAGE", "TZ", "HOME", "DO_NOT_TRACK", "NO_COLOR"})
-#: Seconds to wait for a starter to take a command before running it cold.
-_CONNECT_SECONDS = 2.0
+#: Seconds to wait for a starter to take a command before running it cold (a starter
+#: that answers later finds the command gone and runs nothing).
+_CONNECT_SECONDS = 5.0
 _LENGTH = struct.Struct("!I")
 _FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGWINCH)
 _OFF, _ON = ("off", "0", "false", "no"), ("on", "1", "true", "yes")
@@ -228,9 +229,7 @@ def _wait_gone(pid: int) -> None:
     while True:
         try:
             os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        except PermissionError:
+        except (ProcessLookupError, PermissionError):
             return
         time.sleep(0.1)
 

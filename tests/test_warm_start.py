@@ -12,6 +12,7 @@ import os
 import pty
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -352,3 +353,23 @@ def test_a_starter_also_watches_the_project_files_it_has_imported() -> None:
         assert str(REPO / "orchestration" / name) in watched
     assert str(REPO) not in watched  # the project's own directory changes with every run
     assert not [path for path in watched if "site-packages/" in path]  # its directory is
+
+
+def test_a_command_that_gave_up_waiting_is_not_run_by_a_starter_that_answers_late(
+    warm_env: dict[str, str], starter: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    # The command ran cold after its wait; a late fork would run it a second time.
+    output = tmp_path / "output"
+    starter.send_signal(signal.SIGSTOP)  # a starter too busy to answer
+    try:
+        with output.open("wb") as sink, socket.socket(socket.AF_UNIX) as sock:
+            sock.connect(str(warm_start.socket_path(warm_env)))
+            socket.send_fds(sock, [b"\0"], [sink.fileno()] * 3)
+            request = {"argv": [*LIST, "--json"], "env": warm_env, "cwd": str(REPO)}
+            warm_start.send_message(sock, {**request, "path0": str(REPO)})
+    finally:  # the command hangs up, then the starter gets to it
+        starter.send_signal(signal.SIGCONT)
+    assert warm_start.stop_all(warm_env) == 1  # answered after that command: it is done
+    assert starter.wait(timeout=30) == 0
+    time.sleep(5)  # a child forked for it would have listed the assets by now (~0.5 s)
+    assert output.read_bytes() == b""
