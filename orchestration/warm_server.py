@@ -27,7 +27,7 @@ import time
 import traceback
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from orchestration.warm_start import IDLE_SECONDS, project_root, receive_message, send_message
 
@@ -84,9 +84,12 @@ def modification_times(paths: list[Path]) -> list[int]:
 class Starter:
     """The accept-fork-reap loop, serving one socket."""
 
-    def __init__(self, listener: socket.socket, path: Path, idle_seconds: float) -> None:
+    def __init__(
+        self, listener: socket.socket, path: Path, lock: IO[str], idle_seconds: float
+    ) -> None:
         self._listener = listener
         self._path = path
+        self._lock = lock
         self._idle_seconds = idle_seconds
         self._watched = watched_paths()  # after the imports: what there is to watch
         self._installed = modification_times(self._watched)
@@ -99,11 +102,12 @@ class Starter:
         signal.signal(signal.SIGCHLD, lambda *_: None)  # only to wake the loop
         self._selector.register(listener, selectors.EVENT_READ, "accept")
         self._selector.register(self._wakeup_read, selectors.EVENT_READ, "reap")
-        self._running = True
+        self._accepting = True
 
     def serve(self) -> None:
         last_active = time.monotonic()
-        while self._running:
+        # After stepping down, it still reports how each running command ends.
+        while self._accepting or self._children:
             for key, _ in self._selector.select(timeout=60):
                 if key.data == "accept":
                     self._accept()
@@ -115,7 +119,7 @@ class Starter:
                     self._client_gone(key.fileobj, key.data)  # type: ignore[arg-type]
                 last_active = time.monotonic()
             if not self._children and time.monotonic() - last_active > self._idle_seconds:
-                self._running = False
+                self._step_down()
 
     def _accept(self) -> None:
         conn, _ = self._listener.accept()
@@ -148,9 +152,14 @@ class Starter:
         conn.close()
 
     def _step_down(self) -> None:
-        """No new command reaches this starter once the one asking has its answer."""
+        """No new command reaches this starter once the one asking has its answer, and a
+        fresh starter may take the socket's name while this one sees its children out."""
         self._path.unlink(missing_ok=True)
-        self._running = False
+        if self._accepting:
+            self._selector.unregister(self._listener)
+            self._listener.close()
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+        self._accepting = False
 
     def _fork(self, conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
         with warnings.catch_warnings():
@@ -302,10 +311,9 @@ def main(argv: list[str] | None = None) -> None:
     os.chmod(path, 0o600)
     listener.listen(16)
     try:
-        Starter(listener, path, IDLE_SECONDS).serve()
+        Starter(listener, path, lock, IDLE_SECONDS).serve()
     finally:
-        path.unlink(missing_ok=True)
-        listener.close()
+        listener.close()  # the socket's name may be a fresh starter's by now: not unlinked
 
 
 if __name__ == "__main__":

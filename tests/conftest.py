@@ -3,7 +3,9 @@ endpoint for the whole test run, each started once since each start costs second
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 
@@ -29,7 +31,9 @@ os.environ.setdefault("PIPELINE_PREFECT_SERVER", "temporary")
 # tests/test_warm_start.py, which starts its own and stops them; and `pipeline server stop`
 # in a test never stops the warm starters of the person running the tests.
 os.environ.setdefault("PIPELINE_WARM_START", "off")
-os.environ.setdefault("PIPELINE_WARM_DIR", tempfile.mkdtemp(prefix="pw-tests-"))
+if "PIPELINE_WARM_DIR" not in os.environ:
+    os.environ["PIPELINE_WARM_DIR"] = tempfile.mkdtemp(prefix="pw-tests-")
+    atexit.register(shutil.rmtree, os.environ["PIPELINE_WARM_DIR"], ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -207,6 +207,19 @@ def test_a_person_is_told_when_a_starter_is_left_running_a_pipe_is_not(
     assert piped.returncode == 0 and told.decode() not in piped.stderr
 
 
+def busy_materialize(env: dict[str, str], tmp_path: Path, output: int) -> subprocess.Popen[str]:
+    """``pipeline materialize`` started, once one of its assets is busy (for minutes)."""
+    source, marker = tmp_path / "n.csv", tmp_path / "busy"
+    source.write_text("n,q\n1,10\n2,20\n")
+    env = {**env, "WAREHOUSE_URL": f"chdb://{tmp_path / 'wh'}", SLOW_MARKER_ENV: str(marker)}
+    command = [sys.executable, "-m", "orchestration", "materialize",
+               "--definitions", "tests.safety_location", "--source", str(source)]  # fmt: skip
+    run = subprocess.Popen(command, cwd=REPO, env=env, stdout=output, stderr=output, text=True)
+    wait_for(lambda: marker.exists() or run.poll() is not None, 180, "never got busy")
+    assert marker.exists(), run.communicate(timeout=5)
+    return run
+
+
 @pytest.mark.parametrize(("number", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_to_the_command_stops_the_run_it_started(
     warm_env: dict[str, str],
@@ -215,16 +228,8 @@ def test_a_signal_to_the_command_stops_the_run_it_started(
     number: signal.Signals,
     code: int,
 ) -> None:
-    source, marker = tmp_path / "n.csv", tmp_path / "busy"
-    source.write_text("n,q\n1,10\n2,20\n")
-    env = {**warm_env, "WAREHOUSE_URL": f"chdb://{tmp_path / 'wh'}", SLOW_MARKER_ENV: str(marker)}
-    command = [sys.executable, "-m", "orchestration", "materialize",
-               "--definitions", "tests.safety_location", "--source", str(source)]  # fmt: skip
-    run = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True)  # fmt: skip
+    run = busy_materialize(warm_env, tmp_path, subprocess.PIPE)
     try:
-        wait_for(lambda: marker.exists() or run.poll() is not None, 180, "never got busy")
-        assert marker.exists(), run.communicate(timeout=5)
         run.send_signal(number)
         stdout, stderr = run.communicate(timeout=60)
     finally:
@@ -235,17 +240,27 @@ def test_a_signal_to_the_command_stops_the_run_it_started(
     assert "cancelled" in stdout
 
 
+def test_a_starter_told_to_stop_still_reports_how_its_running_commands_end(
+    warm_env: dict[str, str], starter: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    run = busy_materialize(warm_env, tmp_path, subprocess.PIPE)
+    try:
+        assert warm_start.stop_all(warm_env) == 1  # e.g. `pipeline server stop` meanwhile
+        assert ran_warm(warm_env, *LIST) is False  # it takes no new command ...
+        run.send_signal(signal.SIGINT)
+        _, stderr = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 130, stderr  # ... but still tells this one how it ended
+    assert stderr.startswith("interrupted (SIGINT): stopping")
+    assert starter.wait(timeout=30) == 0
+
+
 def test_a_command_killed_outright_takes_its_run_with_it(
     warm_env: dict[str, str], starter: subprocess.Popen[bytes], tmp_path: Path
 ) -> None:
-    source, marker = tmp_path / "n.csv", tmp_path / "busy"
-    source.write_text("n,q\n1,10\n2,20\n")
-    env = {**warm_env, "WAREHOUSE_URL": f"chdb://{tmp_path / 'wh'}", SLOW_MARKER_ENV: str(marker)}
-    command = [sys.executable, "-m", "orchestration", "materialize",
-               "--definitions", "tests.safety_location", "--source", str(source)]  # fmt: skip
-    run = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)  # fmt: skip
-    wait_for(lambda: marker.exists() or run.poll() is not None, 180, "never got busy")
+    run = busy_materialize(warm_env, tmp_path, subprocess.DEVNULL)
     children = _children_of(starter.pid)
     assert len(children) == 1, children
     run.kill()
