@@ -95,10 +95,10 @@ class Starter:
         self._installed = modification_times(self._watched)
         self._selector = selectors.DefaultSelector()
         self._children: dict[int, socket.socket] = {}
-        self._wakeup_read, wakeup_write = os.pipe()
+        self._wakeup_read, self._wakeup_write = os.pipe()
         os.set_blocking(self._wakeup_read, False)
-        os.set_blocking(wakeup_write, False)
-        signal.set_wakeup_fd(wakeup_write)
+        os.set_blocking(self._wakeup_write, False)
+        signal.set_wakeup_fd(self._wakeup_write)
         signal.signal(signal.SIGCHLD, lambda *_: None)  # only to wake the loop
         self._selector.register(listener, selectors.EVENT_READ, "accept")
         self._selector.register(self._wakeup_read, selectors.EVENT_READ, "reap")
@@ -227,6 +227,8 @@ class Starter:
             for other in self._children.values():
                 other.close()
             os.close(self._wakeup_read)
+            os.close(self._wakeup_write)
+            self._lock.close()  # closed, not unlocked: the lock stays the starter's
             _take_stdio(fds)
             os.chdir(request["cwd"])
             os.environ.clear()
