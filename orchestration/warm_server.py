@@ -306,6 +306,9 @@ def main(argv: list[str] | None = None) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return  # another starter has it (or is importing to serve it)
+    lock.truncate(0)  # who holds it: `pipeline server stop` ends a starter still importing
+    lock.write(str(os.getpid()))
+    lock.flush()
     preload()
     path.unlink(missing_ok=True)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

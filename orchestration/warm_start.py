@@ -30,6 +30,7 @@ Any failure to reach a starter means the command runs cold: warm start only save
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -291,21 +292,53 @@ def start_in_background() -> None:
 
 
 def stop_all(env: Mapping[str, str] | None = None) -> int:
-    """Ask every starter of this user to exit; how many did."""
+    """Ask every starter of this user to exit, and end those still importing (a command
+    that just left one); how many there were."""
     try:
         directory = runtime_dir(env if env is not None else os.environ)
     except OSError:
         return 0
     stopped = 0
-    for path in sorted(directory.glob("*.sock")):
-        sock = _connect(path)
-        if sock is None:
+    for lock in sorted(directory.glob("*.lock")):
+        if _ask_to_stop(lock.with_suffix(".sock")):
+            stopped += 1
             continue
-        with sock, sock.makefile("rb") as replies:
-            try:
-                socket.send_fds(sock, [b"\0"], [])
-                send_message(sock, {"stop": True})
-                stopped += bool(receive_message(replies))
-            except (OSError, ValueError):
-                continue
+        pid = _starting(lock)
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGTERM)
+                stopped += 1
     return stopped
+
+
+def _ask_to_stop(path: Path) -> bool:
+    sock = _connect(path)
+    if sock is None:
+        return False
+    with sock, sock.makefile("rb") as replies:
+        try:
+            socket.send_fds(sock, [b"\0"], [])
+            send_message(sock, {"stop": True})
+            return receive_message(replies) is not None
+        except (OSError, ValueError):
+            return False
+
+
+def _starting(lock_path: Path) -> int | None:
+    """The starter holding this lock without answering on its socket yet (importing)."""
+    with lock_path.open("a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            text = lock.read().strip()
+        else:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            return None  # nobody holds it
+    if not text.isdigit():
+        return None
+    try:
+        command = Path(f"/proc/{text}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return int(text) if b"orchestration.warm_server" in command else None

@@ -388,3 +388,19 @@ def test_a_command_that_gave_up_waiting_is_not_run_by_a_starter_that_answers_lat
     assert starter.wait(timeout=30) == 0
     time.sleep(5)  # a child forked for it would have listed the assets by now (~0.5 s)
     assert output.read_bytes() == b""
+
+
+def test_server_stop_also_ends_a_starter_still_importing(warm_env: dict[str, str]) -> None:
+    # What `make run && pipeline server stop` meets: the run left a starter seconds ago.
+    path = warm_start.socket_path(warm_env)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orchestration.warm_server", str(path)],
+        cwd=REPO,
+        env=warm_start.import_environment(warm_env),
+    )
+    lock = path.with_suffix(".lock")
+    wait_for(lambda: lock.exists() and lock.read_text() == str(process.pid), 30, "no lock")
+    assert not path.exists()  # still importing: no socket to ask yet
+    assert warm_start.stop_all(warm_env) == 1
+    assert process.wait(timeout=30) == -signal.SIGTERM
+    assert not path.exists()
