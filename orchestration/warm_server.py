@@ -140,13 +140,13 @@ class Starter:
             elif modification_times(self._watched) != self._installed:
                 self._step_down()
                 send_message(conn, {"stale": "the installed libraries changed"})
-            elif _hung_up(conn):
-                pass  # it waited too long for this starter and runs cold: run nothing
-            else:
+            elif not _hung_up(conn):  # one that gave up waiting runs cold: run nothing
                 self._fork(conn, request, fds)
                 return
-        except (OSError, ValueError):
-            pass
+        except (OSError, ValueError) as exc:
+            # The command runs cold when its request fails; the starter serves on, and
+            # its log (starter.log) says why.
+            print(f"warm starter: a command's request failed: {exc!r}", file=sys.stderr, flush=True)
         for fd in fds:
             os.close(fd)
         conn.close()
