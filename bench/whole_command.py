@@ -80,19 +80,13 @@ def warm_starter(env: dict[str, str]) -> Iterator[dict[str, str]]:
     directory = tempfile.mkdtemp(prefix="pw-")  # short: a socket's path has ~100 bytes
     warm_env = {**env, warm_start.MODE_ENV: "on", warm_start.DIR_ENV: directory}
     path = warm_start.socket_path(warm_env)
-    with (Path(directory) / "starter.log").open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "orchestration.warm_server", str(path)],
-            cwd=ROOT,
-            env=warm_start.import_environment(warm_env),
-            stdout=log,
-            stderr=log,
-        )
+    process = warm_start.spawn_starter(warm_env)
     try:
         deadline = time.monotonic() + 120
         while not path.exists():
             if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the warm starter did not start (its log: {log.name})")
+                log = Path(directory) / warm_start.LOG_NAME
+                raise SystemExit(f"the warm starter did not start (its log: {log})")
             time.sleep(0.1)
         yield warm_env
     finally:

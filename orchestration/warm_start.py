@@ -50,6 +50,7 @@ from orchestration.prefect_setup import prefect_defaults
 
 MODE_ENV = "PIPELINE_WARM_START"
 DIR_ENV = "PIPELINE_WARM_DIR"
+LOG_NAME = "starter.log"
 #: A starter exits after this long without a command (it holds ~0.3 GiB).
 IDLE_SECONDS = 30 * 60
 #: The sub-commands that start warm: the one-shot ones. ``server`` starts and stops
@@ -269,18 +270,8 @@ def start_in_background() -> None:
     still done its work."""
     env = dict(os.environ)
     try:
-        path = socket_path(env)
-        log_path = path.parent / "starter.log"
-        with log_path.open("ab") as log:
-            subprocess.Popen(
-                [sys.executable, "-m", "orchestration.warm_server", str(path)],
-                cwd=project_root(),
-                env=import_environment(env),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,  # outlives the command, away from its terminal
-            )
+        spawn_starter(env)
+        log_path = runtime_dir(env) / LOG_NAME
     except OSError:
         return
     if sys.stderr.isatty():
@@ -288,6 +279,22 @@ def start_in_background() -> None:
             "later commands start warm: a background process keeps the libraries imported "
             f"(its log: {log_path}; `pipeline server stop` stops it, {MODE_ENV}=off turns "
             "it off)\n"
+        )
+
+
+def spawn_starter(env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """Start a starter for commands run with ``env``: it imports, then listens on
+    :func:`socket_path`, writing to :data:`LOG_NAME` beside it."""
+    path = socket_path(env)
+    with (path.parent / LOG_NAME).open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "orchestration.warm_server", str(path)],
+            cwd=project_root(),
+            env=import_environment(env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,  # outlives the command, away from its terminal
         )
 
 

@@ -56,12 +56,8 @@ def _starters_in(directory: str) -> list[int]:
 
 def start_starter(env: dict[str, str]) -> subprocess.Popen[bytes]:
     """A starter for ``env``, as a cold command leaves one; returns once it listens."""
+    process = warm_start.spawn_starter(env)
     path = warm_start.socket_path(env)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "orchestration.warm_server", str(path)],
-        cwd=REPO,
-        env=warm_start.import_environment(env),
-    )
     wait_for(path.exists, 120, f"no starter listens on {path}")
     return process
 
@@ -393,11 +389,7 @@ def test_a_command_that_gave_up_waiting_is_not_run_by_a_starter_that_answers_lat
 def test_server_stop_also_ends_a_starter_still_importing(warm_env: dict[str, str]) -> None:
     # What `make run && pipeline server stop` meets: the run left a starter seconds ago.
     path = warm_start.socket_path(warm_env)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "orchestration.warm_server", str(path)],
-        cwd=REPO,
-        env=warm_start.import_environment(warm_env),
-    )
+    process = warm_start.spawn_starter(warm_env)
     lock = path.with_suffix(".lock")
     wait_for(lambda: lock.exists() and lock.read_text() == str(process.pid), 30, "no lock")
     assert not path.exists()  # still importing: no socket to ask yet
