@@ -29,33 +29,15 @@ import warnings
 from pathlib import Path
 from typing import IO, Any
 
+from orchestration.preload import import_libraries
 from orchestration.warm_start import IDLE_SECONDS, project_root, receive_message, send_message
 
-#: What a command imports before its work, in the order it does.
-PRELOADED = (
-    "prefect",
-    "prefect.flows",
-    "prefect.tasks",
-    "prefect.assets",
-    "prefect.flow_engine",
-    "prefect.task_engine",
-    "pandas",
-    "pyarrow",
-    "pandera.pandas",
-    "pandera.backends.pandas.builtin_checks",  # imported at the first validation
-    "pandera.backends.pandas.builtin_hypotheses",
-    "sqlglot",
-    "typer",
-    "rich.console",
-)
 _NEVER_PRELOADED = ("chdb",)
 
 
 def preload() -> None:
-    import importlib
-
-    for name in PRELOADED:
-        importlib.import_module(name)
+    """Import the libraries, frozen before any fork: a child's collections skip them."""
+    import_libraries(freeze=True)
     loaded = [name for name in _NEVER_PRELOADED if name in sys.modules]
     if loaded:
         raise RuntimeError(f"{loaded} must not be imported before a fork")
