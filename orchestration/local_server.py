@@ -28,7 +28,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from orchestration.prefect_server import HOST, PrefectServer, free_port, healthy
+from orchestration.prefect_server import (
+    HOST,
+    TASK_STATE_BATCHING,
+    PrefectServer,
+    free_port,
+    healthy,
+)
 
 MODE_ENV = "PIPELINE_PREFECT_SERVER"
 BACKGROUND, TEMPORARY = "background", "temporary"
@@ -121,8 +127,10 @@ def _port() -> int:
 
 def _server_environment(home: Path, port: int) -> dict[str, str]:
     """The user's environment (their database and server settings stay theirs), pointed
-    at this port, without telemetry and without a client API URL of its own."""
-    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    at this port, without telemetry and without a client API URL of its own; task-run
+    states batched unless the user set the recorder's batching."""
+    env = {**TASK_STATE_BATCHING}
+    env.update((k, v) for k, v in os.environ.items() if k != "PREFECT_API_URL")
     env.update(
         PREFECT_HOME=str(home),
         PREFECT_SERVER_API_HOST=HOST,

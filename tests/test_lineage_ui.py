@@ -186,6 +186,13 @@ def _task_runs(client: Any, flow_run_id: uuid.UUID, expected: int) -> list[Any]:
     return _wait_for(settled, EVENT_WAIT, f"{expected} task runs of flow run {flow_run_id}")
 
 
+def test_the_ui_server_batches_task_run_states(ui_server: PrefectServer) -> None:
+    # As the benchmark's: the server records a run's task-run states in batches.
+    with urllib.request.urlopen(f"{ui_server.api_url}/admin/settings", timeout=30) as answer:
+        recorder = json.loads(answer.read())["server"]["services"]["task_run_recorder"]
+    assert (recorder["batch_size"], recorder["flush_interval"]) == (100, 1.0)
+
+
 def _lineage_artifacts(client: Any, flow_run_id: uuid.UUID) -> list[Any]:
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 

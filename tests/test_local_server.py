@@ -148,3 +148,24 @@ def test_an_unknown_server_mode_is_one_clear_line(home: Path, tmp_path: Path) ->
     assert first.startswith("error: PIPELINE_PREFECT_SERVER='sometimes' is not valid: use")
     assert "Traceback" not in result.stderr
     assert local_server.recorded(home) is None
+
+
+def _recorder_settings(api_url: str) -> dict[str, object]:
+    with urllib.request.urlopen(f"{api_url}/admin/settings", timeout=30) as response:
+        return json.loads(response.read())["server"]["services"]["task_run_recorder"]
+
+
+@pytest.mark.parametrize(("user_setting", "batch_size"), [(None, 100), ("7", 7)])
+def test_the_background_server_batches_task_run_states_unless_the_user_set_it(
+    home: Path, user_setting: str | None, batch_size: int
+) -> None:
+    setting = "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE"
+    env = newcomer_env(home, **({setting: user_setting} if user_setting else {}))
+    code = "from orchestration import local_server\nprint(local_server.ensure(300)[0].api_url)\n"
+    started = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert started.returncode == 0, started.stderr
+    recorder = _recorder_settings(started.stdout.strip())
+    assert recorder["batch_size"] == batch_size
+    assert recorder["flush_interval"] == 1.0
