@@ -171,14 +171,14 @@ def materialize_command(
 ) -> None:
     """Materialize the selected assets (all by default) in one Prefect flow run."""
     configure_prefect(verbose=verbose or bool(ctx.obj and ctx.obj["debug"]))
-    import_libraries()  # all at once, kept out of the garbage collector's way
     from orchestration.asset_state import StateBook
     from orchestration.interrupts import STOP_SECONDS, OutcomeLog, run_interruptibly
     from orchestration.progress import RunProgress
     from orchestration.resolver import materialize, plan_materialization
     from orchestration.run_report import RunReport
 
-    defs = load_defs(definitions)
+    defs = load_defs(definitions)  # a broken code location fails before the big imports
+    import_libraries()  # all at once, kept out of the garbage collector's way
     graph = defs.graph()
     params: dict[str, Any] = {"source": source} if source else {}
     if source_timeout is not None:

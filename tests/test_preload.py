@@ -22,7 +22,9 @@ REPO = Path(__file__).resolve().parents[1]
 LIBRARIES_FROZEN = 100_000
 
 
-def run_python(code: str, env: dict[str, str] | None = None) -> dict[str, object]:
+def run_python(
+    code: str, env: dict[str, str] | None = None, returncode: int = 0
+) -> dict[str, object]:
     """Run ``code`` in a fresh interpreter in the repository; it prints one JSON object."""
     result = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
@@ -32,7 +34,7 @@ def run_python(code: str, env: dict[str, str] | None = None) -> dict[str, object
         text=True,
         timeout=300,
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == returncode, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -116,3 +118,24 @@ def test_pipeline_materialize_runs_its_assets_on_a_frozen_heap(tmp_path: Path) -
     assert state["code"] == 0
     assert state["collecting"] is True
     assert isinstance(state["frozen"], int) and state["frozen"] > LIBRARIES_FROZEN
+
+
+def test_a_broken_code_location_is_reported_before_the_libraries_are_imported() -> None:
+    # One clear line at once, not after seconds of importing Prefect and pandas.
+    state = run_python(
+        """
+        import json, os, sys
+        end = os._exit
+        def report_and_end(code):
+            print(json.dumps({"code": code, "prefect": "prefect" in sys.modules,
+                              "pandas": "pandas" in sys.modules}), flush=True)
+            end(code)
+        os._exit = report_and_end
+        sys.argv = ["pipeline", "materialize", "--definitions", "tests.no_such_location"]
+        from orchestration.cli import main
+        main()
+        """,
+        env={**os.environ, "PIPELINE_WARM_START": "off"},
+        returncode=1,
+    )
+    assert state == {"code": 1, "prefect": False, "pandas": False}
