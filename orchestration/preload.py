@@ -4,7 +4,7 @@ A ``pipeline materialize`` imports Prefect, pandas, pyarrow, pandera and sqlglot
 its work: some 200,000 container objects (modules, classes, functions) that live as long
 as the process. CPython's garbage collector walks all of them in each full collection,
 with the GIL held, so every thread of the run waits. Measured on a 100,000-row run
-(docs/benchmark.md, "Session 8"): 0.50-0.56 s of collection in a cold command and
+(docs/benchmark.md, "Session 8"): 0.44-0.56 s of collection in a cold command and
 0.18-0.25 s in a warm one, where a single full collection of the inherited heap took
 0.15-0.19 s.
 
@@ -13,7 +13,8 @@ almost no garbage) and then :func:`gc.freeze` s everything allocated so far: mov
 permanent generation no collection visits. Afterwards a collection walks only what the
 work allocates. The warm starter imports this way before it forks (the use CPython's
 documentation gives for ``gc.freeze``: the collector then also leaves the pages a child
-shares with the starter unwritten); a cold command does the same at its start.
+shares with the starter unwritten); a cold ``materialize`` does the same once its code
+location is loaded (a broken one is reported before seconds of imports).
 
 Frozen garbage is never freed, so only a process that runs one command and ends may
 freeze (:func:`serve_one_command`, set by the console script); a long-running process
