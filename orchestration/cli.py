@@ -34,7 +34,7 @@ from orchestration.prefect_setup import (
     connect_prefect,
     temporary_server_failure,
 )
-from orchestration.preload import import_libraries, serve_one_command
+from orchestration.preload import import_libraries, runs_one_command
 from orchestration.quick_exit import ends_without_teardown
 from orchestration.report_output import print_report, report_as_json
 from orchestration.resolver import DEFAULT_CONCURRENCY
@@ -282,7 +282,7 @@ def command_line(args: Sequence[str]) -> tuple[list[str], bool]:
 @ends_without_teardown
 def main() -> None:
     """Console-script entry point: run the app, turning expected errors into one line."""
-    serve_one_command()
+    runs_one_command()
     args, debug = command_line(sys.argv[1:])
     try:
         code = app(args=args, prog_name="pipeline", standalone_mode=False)

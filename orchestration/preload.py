@@ -16,9 +16,10 @@ documentation gives for ``gc.freeze``: the collector then also leaves the pages 
 shares with the starter unwritten); a cold ``materialize`` does the same once its code
 location is loaded (a broken one is reported before seconds of imports).
 
-Frozen garbage is never freed, so only a process that runs one command and ends may
-freeze (:func:`serve_one_command`, set by the console script); a long-running process
-(``pipeline serve``, a test session calling commands in-process) imports normally.
+Frozen garbage is never freed, so only a process that runs one command and ends freezes
+(:func:`runs_one_command`, said by the console script, and only ``materialize`` imports
+this way): a test session calling commands in-process imports normally, and a
+long-running ``pipeline serve`` never freezes.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ LIBRARIES = (
 _one_command = False
 
 
-def serve_one_command() -> None:
+def runs_one_command() -> None:
     """Say that this process runs one command and then ends (the ``pipeline`` console
     script, a warm starter's child): only such a process freezes what it imported."""
     global _one_command

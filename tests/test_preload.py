@@ -43,7 +43,7 @@ def test_a_one_command_process_freezes_the_libraries_and_keeps_collecting() -> N
         """
         import gc, json, sys
         from orchestration import preload
-        preload.serve_one_command()
+        preload.runs_one_command()
         preload.import_libraries()
         print(json.dumps({"frozen": gc.get_freeze_count(), "collecting": gc.isenabled(),
                           "missing": [m for m in preload.LIBRARIES if m not in sys.modules]}))
