@@ -93,20 +93,18 @@ def test_the_warm_starter_forks_its_children_from_a_frozen_heap_without_chdb() -
     assert isinstance(state["frozen"], int) and state["frozen"] > LIBRARIES_FROZEN
 
 
-def test_pipeline_materialize_runs_its_assets_on_a_frozen_heap(tmp_path: Path) -> None:
-    # The console script as a user runs it, cold; the process reports its collector's
-    # state where it ends (``os._exit``, after the run and its report).
-    source = tmp_path / "n.csv"
-    source.write_text("n,q\n1,10\n2,20\n")
-    args = ["materialize", "--definitions", "tests.safety_location", "--source", str(source),
-            "--warehouse", f"chdb://{tmp_path / 'wh'}", "--json"]  # fmt: skip
-    state = run_python(
+def run_pipeline(args: list[str], returncode: int = 0) -> dict[str, object]:
+    """The console script as a user runs it, cold, in its own process; where the process
+    ends (``os._exit``, after the command and its report) it reports its exit code, its
+    collector's state and whether Prefect and pandas were imported."""
+    return run_python(
         f"""
         import gc, json, os, sys
         end = os._exit
         def report_and_end(code):
             print(json.dumps({{"code": code, "frozen": gc.get_freeze_count(),
-                              "collecting": gc.isenabled()}}), flush=True)
+                              "collecting": gc.isenabled(), "prefect": "prefect" in sys.modules,
+                              "pandas": "pandas" in sys.modules}}), flush=True)
             end(code)
         os._exit = report_and_end
         sys.argv = ["pipeline", *{args!r}]
@@ -114,7 +112,17 @@ def test_pipeline_materialize_runs_its_assets_on_a_frozen_heap(tmp_path: Path) -
         main()
         """,
         env={**os.environ, "PIPELINE_WARM_START": "off"},
+        returncode=returncode,
     )
+
+
+def test_pipeline_materialize_runs_its_assets_on_a_frozen_heap(tmp_path: Path) -> None:
+    source = tmp_path / "n.csv"
+    source.write_text("n,q\n1,10\n2,20\n")
+    state = run_pipeline(
+        ["materialize", "--definitions", "tests.safety_location", "--source", str(source),
+         "--warehouse", f"chdb://{tmp_path / 'wh'}", "--json"]
+    )  # fmt: skip
     assert state["code"] == 0
     assert state["collecting"] is True
     assert isinstance(state["frozen"], int) and state["frozen"] > LIBRARIES_FROZEN
@@ -122,20 +130,5 @@ def test_pipeline_materialize_runs_its_assets_on_a_frozen_heap(tmp_path: Path) -
 
 def test_a_broken_code_location_is_reported_before_the_libraries_are_imported() -> None:
     # One clear line at once, not after seconds of importing Prefect and pandas.
-    state = run_python(
-        """
-        import json, os, sys
-        end = os._exit
-        def report_and_end(code):
-            print(json.dumps({"code": code, "prefect": "prefect" in sys.modules,
-                              "pandas": "pandas" in sys.modules}), flush=True)
-            end(code)
-        os._exit = report_and_end
-        sys.argv = ["pipeline", "materialize", "--definitions", "tests.no_such_location"]
-        from orchestration.cli import main
-        main()
-        """,
-        env={**os.environ, "PIPELINE_WARM_START": "off"},
-        returncode=1,
-    )
-    assert state == {"code": 1, "prefect": False, "pandas": False}
+    state = run_pipeline(["materialize", "--definitions", "tests.no_such_location"], returncode=1)
+    assert (state["code"], state["prefect"], state["pandas"]) == (1, False, False)
