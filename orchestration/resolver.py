@@ -400,6 +400,7 @@ def materialize(
         flow_run_name=flow_run_name,
         book=book,
     )
+    book.prefetch_code_versions(plan.selected_keys)
     # One run, then done: no heartbeat thread to join at its end (up to 1 s of waiting).
     with without_flow_heartbeats():
         state = flow(select=plan.selection, source=(params or {}).get("source"), return_state=True)
