@@ -4,11 +4,12 @@ With no ``PREFECT_API_URL``, Prefect starts a temporary server inside every flow
 command and stops it at the end: 5-20 s of every ``pipeline materialize`` on a 2-core
 machine (more than the whole run at 100,000 rows), and the run's lineage pages cannot be
 opened afterwards without starting a server anyway. Instead the first command starts
-``prefect server start`` on loopback, detached from the terminal, on the same Prefect
-home (so the same database the temporary server would use), and writes where it listens
-to ``<PREFECT_HOME>/pipeline-server.json``; later commands find it there and reuse it,
-and its UI stays up to review the runs. ``pipeline server stop`` ends it;
-``PIPELINE_PREFECT_SERVER=temporary`` keeps Prefect's temporary server per command.
+``prefect server start`` on loopback (through :mod:`orchestration.server_process`),
+detached from the terminal, on the same Prefect home (so the same database the temporary
+server would use), and writes where it listens to ``<PREFECT_HOME>/pipeline-server.json``;
+later commands find it there and reuse it, and its UI stays up to review the runs.
+``pipeline server stop`` ends it; ``PIPELINE_PREFECT_SERVER=temporary`` keeps Prefect's
+temporary server per command.
 
 Two commands starting at once start one server: the check-then-start runs under an
 exclusive lock on ``pipeline-server.lock``.
@@ -23,7 +24,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +35,7 @@ from orchestration.prefect_server import (
     free_port,
     healthy,
 )
+from orchestration.server_process import MODULE, server_command
 
 MODE_ENV = "PIPELINE_PREFECT_SERVER"
 BACKGROUND, TEMPORARY = "background", "temporary"
@@ -84,7 +85,11 @@ def _alive(pid: int) -> bool:
         command = (proc / "cmdline").read_bytes().split(b"\0")
     except (OSError, IndexError):
         return False
-    return state != "Z" and b"prefect" in b" ".join(command) and b"server" in command
+    # ``python -m orchestration.server_process server start``, or ``prefect server start``
+    # as versions before it started the server.
+    started_as = b" ".join(command)
+    is_server = b"server" in command and (b"prefect" in started_as or MODULE.encode() in started_as)
+    return state != "Z" and is_server
 
 
 def recorded(home: Path | None = None) -> LocalServer | None:
@@ -145,11 +150,9 @@ def _server_environment(home: Path, port: int) -> dict[str, str]:
 def _start(home: Path, timeout: float) -> LocalServer:
     port = _port()
     log = home / _LOG_FILE
-    command = [sys.executable, "-m", "prefect", "server", "start"]
-    command += ["--host", HOST, "--port", str(port)]
     with log.open("ab") as output:
         process = subprocess.Popen(
-            command,
+            server_command(HOST, port),
             env=_server_environment(home, port),
             stdout=output,
             stderr=subprocess.STDOUT,

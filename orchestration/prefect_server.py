@@ -8,6 +8,8 @@ here:
 
 * its own ``PREFECT_HOME`` (so its SQLite database and settings never touch the user's),
   no telemetry, and a UI that calls this very port;
+* Prefect's server as is, its start-up heap kept out of the garbage collector
+  (:mod:`orchestration.server_process`);
 * ``running_prefect_server`` yields only once ``/api/health`` answers and a read and a
   write-path request have warmed it up, and on the way out stops the whole process group
   (uvicorn and its workers too), however the caller ends;
@@ -21,11 +23,12 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from orchestration.server_process import server_command
 
 STARTUP_TIMEOUT = 120.0
 HOST = "127.0.0.1"
@@ -160,11 +163,9 @@ def running_prefect_server(home: Path, timeout: float = STARTUP_TIMEOUT) -> Iter
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log_path = home / "server.log"
-    command = [sys.executable, "-m", "prefect", "server", "start"]
-    command += ["--host", HOST, "--port", str(port)]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            command,
+            server_command(HOST, port),
             env=server_environment(home, port),
             stdout=log,
             stderr=subprocess.STDOUT,

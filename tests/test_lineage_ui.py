@@ -44,6 +44,7 @@ from orchestration.ui_lineage import layer_diagrams
 from tests.lineage_location import defs as lineage_defs
 from tests.lineage_markdown import artifact_rows, mermaid_classes
 from tests.memory_io import MemoryIOManager
+from tests.server_logs import frozen_start_up_objects
 from tests.ui_browser import colour_pixels, launched_browser, new_page
 
 REPO = Path(__file__).resolve().parents[1]
@@ -191,6 +192,13 @@ def test_the_ui_server_batches_task_run_states(ui_server: PrefectServer) -> None
     with urllib.request.urlopen(f"{ui_server.api_url}/admin/settings", timeout=30) as answer:
         recorder = json.loads(answer.read())["server"]["services"]["task_run_recorder"]
     assert (recorder["batch_size"], recorder["flush_interval"]) == (100, 1.0)
+
+
+def test_the_ui_server_keeps_its_start_up_heap_out_of_the_collector(
+    ui_server: PrefectServer,
+) -> None:
+    # As every server this project starts (orchestration/server_process.py).
+    assert frozen_start_up_objects(ui_server.log_path.read_text()) > 100_000
 
 
 def _lineage_artifacts(client: Any, flow_run_id: uuid.UUID) -> list[Any]:

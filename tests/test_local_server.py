@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from orchestration import local_server
+from tests.server_logs import frozen_start_up_objects
 
 REPO = Path(__file__).resolve().parents[1]
 LOCATION = ("--definitions", "tests.serve_location")
@@ -67,6 +68,7 @@ def test_first_run_starts_the_server_later_runs_reuse_it_and_stop_ends_it(
     assert "`pipeline server stop` stops it" in first.stderr
     server = local_server.running(home)
     assert server is not None
+    assert frozen_start_up_objects(server.log_path.read_text()) > 100_000
     assert f"Flow run:  {server.url}/v2/runs/flow-run/" in first.stdout
     assert flow_run_count(server.api_url) == 1
 
@@ -123,6 +125,30 @@ def test_a_stale_record_is_replaced_and_an_unrelated_process_is_left_alone(
     finally:
         bystander.kill()
         bystander.wait()
+
+
+def test_only_a_prefect_server_process_counts_as_the_background_server() -> None:
+    """A recorded process is signalled only if it is a server: started this project's way
+    or, by an earlier version, as ``prefect server start``; never an unrelated process."""
+    sleeper = [sys.executable, "-c", "import time; time.sleep(300)"]
+    started_as = {
+        "this project's": ["orchestration.server_process", "server", "start"],
+        "an earlier version's": ["prefect", "server", "start"],
+        "unrelated": ["server", "start"],
+    }
+    processes = {name: subprocess.Popen(sleeper + args) for name, args in started_as.items()}
+    try:
+        recognised = {name: local_server._alive(p.pid) for name, p in processes.items()}
+        assert recognised == {
+            "this project's": True,
+            "an earlier version's": True,
+            "unrelated": False,
+        }
+    finally:
+        for process in processes.values():
+            process.kill()
+            process.wait()
+    assert not local_server._alive(processes["this project's"].pid)  # gone: not alive
 
 
 def test_a_configured_api_url_wins_and_starts_nothing(
