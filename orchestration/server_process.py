@@ -1,7 +1,7 @@
 """``prefect server start``, with the server's long-lived heap kept out of the collector.
 
 The Prefect server is one Python process: importing it, building its app and starting its
-services leave some 400,000 container objects (modules, classes, routes, schemas, the
+services leave ~650,000 container objects (modules, classes, routes, schemas, the
 database layer) that live as long as the process. CPython's garbage collector walks all
 of them in each full collection, with the GIL held, so every request waits. Measured on a
 running server with gc callbacks: 6-7 full collections while it starts (0.65-0.87 s), then
@@ -54,7 +54,12 @@ def main() -> None:
 
 def _freeze_once_started() -> None:
     """Make uvicorn's start-up end with a collection and a freeze (and say so on stderr,
-    which the server's log keeps)."""
+    which the server's log keeps).
+
+    Prefect's command builds the app and calls ``uvicorn.run`` itself; ``Server.startup``
+    is the one point after the app and its services are up and before the first request
+    is served, so it is wrapped (the server's tests read the line it prints).
+    """
     import uvicorn
 
     started = uvicorn.Server.startup
