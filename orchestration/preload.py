@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import importlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 #: What a materialization imports before and during its work, in the order it does. Only
 #: libraries: the project's own modules run as edited (never imported ahead).
@@ -84,10 +84,10 @@ def importing() -> Iterator[None]:
             gc.enable()
 
 
-def import_libraries(*, freeze: bool | None = None) -> None:
-    """Import :data:`LIBRARIES` now, and freeze them if told to; by default only in a
-    one-command process."""
+def import_libraries(names: Sequence[str] = LIBRARIES, *, freeze: bool | None = None) -> None:
+    """Import ``names`` (by default :data:`LIBRARIES`) now, and freeze them if told to; by
+    default only in a one-command process."""
     frozen = _one_command if freeze is None else freeze
     with importing() if frozen else contextlib.nullcontext():
-        for name in LIBRARIES:
+        for name in names:
             importlib.import_module(name)

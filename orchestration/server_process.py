@@ -13,7 +13,7 @@ So the servers this project starts (:mod:`orchestration.local_server`,
 ``prefect``'s own arguments, and Prefect's command line runs unchanged, except that
 
 * the server's modules are imported with the collector off and frozen
-  (:func:`orchestration.preload.importing`), and
+  (:func:`orchestration.preload.import_libraries`), and
 * once uvicorn has started (app built, services running), one collection clears the
   start-up garbage and what is left is frozen too.
 
@@ -25,11 +25,10 @@ which is why only start-up objects are frozen: they live as long as the process 
 from __future__ import annotations
 
 import gc
-import importlib
 import sys
 from typing import Any
 
-from orchestration.preload import importing
+from orchestration.preload import import_libraries
 
 MODULE = "orchestration.server_process"
 #: Prefect's command line and everything ``prefect server start`` serves with.
@@ -43,9 +42,7 @@ def server_command(host: str, port: int) -> list[str]:
 
 def main() -> None:
     """``prefect`` with the arguments given (``server start ...``), its start-up frozen."""
-    with importing():
-        for name in SERVER_MODULES:
-            importlib.import_module(name)
+    import_libraries(SERVER_MODULES, freeze=True)
     _freeze_once_started()
     from prefect.cli import app
 
