@@ -89,3 +89,29 @@ def test_a_run_in_the_interruptible_worker_keeps_heartbeats_off(monkeypatch):
     monkeypatch.delenv(HEARTBEAT_ENV, raising=False)
     with without_flow_heartbeats():
         assert run_interruptibly(_heartbeat_seconds, lambda signal: None) is None
+
+
+def test_heartbeats_configured_in_the_profile_stand(monkeypatch):
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    monkeypatch.delenv(HEARTBEAT_ENV, raising=False)
+    with (
+        temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 45}),
+        without_flow_heartbeats(),
+    ):
+        assert _heartbeat_seconds() == 45
+
+
+def test_the_run_keeps_the_settings_it_started_with(monkeypatch):
+    """Only heartbeats change: nothing is read again from the environment or the profile."""
+    from prefect.settings import get_current_settings
+
+    monkeypatch.delenv(HEARTBEAT_ENV, raising=False)
+    before = get_current_settings()
+    monkeypatch.setenv(
+        "PREFECT_LOGGING_LEVEL", "CRITICAL" if before.logging.level != "CRITICAL" else "DEBUG"
+    )
+    with without_flow_heartbeats():
+        inside = get_current_settings()
+        assert inside.logging.level == before.logging.level
+        assert inside.model_dump(exclude={"flows"}) == before.model_dump(exclude={"flows"})
