@@ -7,12 +7,13 @@ under one id: ``started`` before any work, then its outcome. The table is a
 ``FINAL`` shows each materialization once, as its last write; a process killed before
 the outcome leaves ``started``, which never claims a publish.
 
-Every write is one row, so one part: the table stores such parts *packed* (one file
-rather than a dozen) and computes no automatic column statistics for them: a write costs
-half the engine time while big tables merge, as during a run (13 against 25 ms median),
-a fifth less when the engine is idle (5.5 against 7.1 ms; docs/benchmark.md). A part is
-still committed by one rename, so a killed process leaves each row written or not, never
-half. The table's COMMENT names its layout; a table an older version made is brought to
+Every write is one statement and one part, of one row (an outcome) or of a run's
+``started`` rows together: the table stores such small parts *packed* (one file rather
+than a dozen) and computes no automatic column statistics for them: a write costs half
+the engine time while big tables merge, as during a run (13 against 25 ms median), a
+fifth less when the engine is idle (5.5 against 7.1 ms; docs/benchmark.md). A part is
+still committed by one rename, so a killed process leaves each write whole or absent,
+never half. The table's COMMENT names its layout; a table an older version made is brought to
 it by its first write (``ALTER ... MODIFY SETTING``: metadata only, its rows stay as they
 are and read the same).
 
@@ -25,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,7 +38,7 @@ from orchestration.history import AssetHistory, MaterializationHistory, Material
 
 DATABASE = "_pipeline"
 TABLE = f"{DATABASE}.materializations"
-_STAGE = {"started": 0, "materialized": 1, "failed": 1}
+_STAGE = {"started": 0, "materialized": 1, "failed": 1, "skipped": 1}
 #: The table's layout, kept in its COMMENT (see the module's docstring).
 LAYOUT = "pipeline materialization history, layout 2: one-row parts packed"
 #: Settings that make a one-row write cheap; only those the engine knows are applied
@@ -115,27 +116,18 @@ class ClickHouseHistory(MaterializationHistory):
         )
 
     def record(self, record: MaterializationRecord) -> None:
+        self.record_all([record])
+
+    def record_all(self, records: Sequence[MaterializationRecord]) -> None:
+        """One statement for all ``records``, their rows inline: an Arrow insert is a
+        streamed exchange of several calls into the engine, 4x the time of this for one
+        row (measured)."""
+        if not records:
+            return
         self._ensure_table(writing=True)
-        row = {
-            "materialization_id": record.materialization_id,
-            "run_id": record.run_id,
-            "asset_key": record.asset_key,
-            "table": record.table,
-            "code_version": record.code_version,
-            "upstream": json.dumps(dict(record.upstream), sort_keys=True),
-            "source_fingerprint": record.source_fingerprint,
-            "rows_in_table": record.rows,
-            "rows_inserted": record.inserted_rows,
-            "started": _utc_text(record.started),
-            "ended": _utc_text(record.ended),
-            "status": record.status,
-            "error": record.error,
-            "stage": _STAGE[record.status],
-        }
-        # One statement with its row inline: an Arrow insert is a streamed exchange of
-        # several calls into the engine, 4x the time of this for one row (measured).
+        rows = "\n".join(json.dumps(_row(record)) for record in records)
         with _naming_the_table():
-            self._transport.command(f"INSERT INTO {TABLE} FORMAT JSONEachRow\n{json.dumps(row)}")
+            self._transport.command(f"INSERT INTO {TABLE} FORMAT JSONEachRow\n{rows}")
 
     def latest(self, keys: Iterable[str]) -> dict[str, AssetHistory]:
         wanted = sorted(set(keys))
@@ -145,10 +137,11 @@ class ClickHouseHistory(MaterializationHistory):
         listed = ", ".join(quote_string(key) for key in wanted)
         latest = "ORDER BY asset_key, started DESC, materialization_id LIMIT 1 BY asset_key"
         base = f"FROM {TABLE} FINAL WHERE asset_key IN ({listed})"
-        # Both in one statement: each asset's last attempt, and its last success.
+        # Both in one statement: each asset's last attempt, and its last success. (With
+        # FINAL the conditions apply to each materialization's last write.)
         with _naming_the_table():
             rows = self._transport.query_arrow(
-                f"(SELECT *, 0 AS __success {base} {latest}) UNION ALL "
+                f"(SELECT *, 0 AS __success {base} AND status != 'skipped' {latest}) UNION ALL "
                 f"(SELECT *, 1 AS __success {base} AND status = 'materialized' {latest})"
             ).to_pylist()
         attempts = {row["asset_key"]: _record(row) for row in rows if not row["__success"]}
@@ -170,6 +163,25 @@ def _naming_the_table() -> Iterator[None]:
             f"materialization history {TABLE}: {exc} (it is the framework's own table; "
             f"if it was changed by hand, drop it and it is created again, empty)"
         ) from None
+
+
+def _row(record: MaterializationRecord) -> dict[str, Any]:
+    return {
+        "materialization_id": record.materialization_id,
+        "run_id": record.run_id,
+        "asset_key": record.asset_key,
+        "table": record.table,
+        "code_version": record.code_version,
+        "upstream": json.dumps(dict(record.upstream), sort_keys=True),
+        "source_fingerprint": record.source_fingerprint,
+        "rows_in_table": record.rows,
+        "rows_inserted": record.inserted_rows,
+        "started": _utc_text(record.started),
+        "ended": _utc_text(record.ended),
+        "status": record.status,
+        "error": record.error,
+        "stage": _STAGE[record.status],
+    }
 
 
 def _utc_text(moment: datetime | None) -> str | None:

@@ -1,10 +1,15 @@
 """Materialization history: what was built, from what, when, and how it ended.
 
 Each materialization of an asset is one :class:`MaterializationRecord`. The resolver writes
-it twice under one ``materialization_id``: ``started`` before any work, then
+it twice under one ``materialization_id``: ``started`` before any work (a run writes every
+asset it materializes as ``started`` at once, before its first asset's work), then
 ``materialized`` or ``failed`` once the outcome is known (after the publish and the
-asset's checks). A store keeps the later write, so a process killed mid-run leaves a
+asset's checks), or ``skipped`` at the end of the run for an asset that never ran (its
+upstream failed). A store keeps the later write, so a process killed mid-run leaves a
 ``started`` record: it never claims a publish that did not happen.
+
+A ``skipped`` record is no attempt: :meth:`MaterializationHistory.latest` passes over it,
+so an asset whose run never reached it keeps the state it had (its table is untouched).
 
 Where records live is the IO manager's business (:meth:`IOManager.history`); the framework
 only writes records and reads, per asset, the latest attempt and the latest success.
@@ -13,12 +18,12 @@ only writes records and reads, per asset, the latest attempt and the latest succ
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-RecordStatus = Literal["started", "materialized", "failed"]
+RecordStatus = Literal["started", "materialized", "failed", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,12 @@ class MaterializationHistory(ABC):
     def record(self, record: MaterializationRecord) -> None:
         """Store ``record``, replacing an earlier record with the same id."""
 
+    def record_all(self, records: Sequence[MaterializationRecord]) -> None:
+        """Store several records; a store that can write them in one go overrides this."""
+        for record in records:
+            self.record(record)
+
     @abstractmethod
     def latest(self, keys: Iterable[str]) -> dict[str, AssetHistory]:
-        """The latest attempt and latest success of each asset (absent: none recorded)."""
+        """The latest attempt and latest success of each asset (absent: none recorded);
+        ``skipped`` records are not attempts."""

@@ -341,6 +341,7 @@ def build_flow(
             urgency = critical_path_seconds(plan.selected, last_seconds(run_book.history))
             submit_when_ready(plan.selected, submit, limit=concurrency, urgency=urgency)
             report.outcomes = _skipped_outcomes(plan, recorder)
+            ledger.skipped(o for o in report.outcomes if o.status == "skipped")
             # Finished assets were annotated as they settled; only those that never ran remain.
             ledger.annotate(o for o in report.outcomes if o.state is None)
             report.flow_run_id = run_id

@@ -3,7 +3,8 @@
 ``source`` reads a one-column CSV named by the run parameter ``source`` (fingerprinted by
 size and mtime); ``doubled`` and ``total`` are SQL assets below it. ``stalls`` announces
 itself by creating the file named by the parameter ``stall_marker`` and then blocks, so a
-test can kill the process while it runs; ``total`` fails when ``HIST_TOTAL_FAILS`` is set.
+test can kill the process while it runs; ``total`` fails when ``HIST_TOTAL_FAILS`` is set,
+``doubled`` when ``HIST_DOUBLED_FAILS`` is.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def _source(context) -> pd.DataFrame:
 
 
 def _doubled(context) -> str:
-    return "SELECT n * 2 AS n FROM hist.source"
+    column = "no_such_column" if os.environ.get("HIST_DOUBLED_FAILS") else "n"
+    return f"SELECT {column} * 2 AS n FROM hist.source"
 
 
 def _total(context) -> str:

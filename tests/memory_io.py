@@ -51,21 +51,27 @@ class MemoryIOManager(IOManager):
 
 
 class MemoryHistory(MaterializationHistory):
-    """Materialization records kept in a dict: the latest attempt and success per asset."""
+    """Materialization records kept in a dict by id (a later write replaces an earlier
+    one), read as the warehouse's history reads them."""
 
     def __init__(self) -> None:
-        self._latest: dict[str, AssetHistory] = {}
+        self.records: dict[str, MaterializationRecord] = {}
         self._lock = threading.Lock()
 
     def record(self, record: MaterializationRecord) -> None:
         with self._lock:
-            previous = self._latest.get(record.asset_key, AssetHistory())
-            success = record if record.status == "materialized" else previous.last_success
-            self._latest[record.asset_key] = AssetHistory(record, success)
+            self.records[record.materialization_id] = record
 
     def latest(self, keys: Iterable[str]) -> dict[str, AssetHistory]:
         with self._lock:
-            return {key: self._latest[key] for key in keys if key in self._latest}
+            records = sorted(self.records.values(), key=lambda record: record.started)
+        found: dict[str, AssetHistory] = {}
+        for key in keys:
+            attempts = [r for r in records if r.asset_key == key and r.status != "skipped"]
+            if attempts:
+                successes = [r for r in attempts if r.status == "materialized"]
+                found[key] = AssetHistory(attempts[-1], successes[-1] if successes else None)
+        return found
 
 
 class RememberingIOManager(MemoryIOManager):

@@ -129,6 +129,42 @@ def test_failure_is_recorded_and_the_last_success_kept(
     assert book.states["total"].last_success.materialization_id == rows[0]["materialization_id"]
 
 
+def test_an_asset_that_never_ran_keeps_its_state_and_an_earlier_failure(
+    prefect_server, warehouse, source_csv, monkeypatch
+):
+    run(warehouse, source_csv)
+    monkeypatch.setenv("HIST_TOTAL_FAILS", "1")
+    assert not run(warehouse, source_csv, "total").ok
+    monkeypatch.delenv("HIST_TOTAL_FAILS")
+    monkeypatch.setenv("HIST_DOUBLED_FAILS", "1")
+    report = run(warehouse, source_csv, "doubled+")
+    assert {o.key: o.status for o in report.outcomes} == {"doubled": "failed", "total": "skipped"}
+
+    rows = history_rows(warehouse)
+    assert [row["status"] for row in rows["total"]] == ["materialized", "failed", "skipped"]
+    skipped = rows["total"][-1]
+    assert skipped["run_id"] == report.flow_run_id
+    assert skipped["error"] == "upstream failed: doubled"
+    assert skipped["ended"] is not None
+    # The skip is no attempt: total's last attempt is still the failure before it.
+    book = StateBook(defs.graph(), {"warehouse": warehouse}, {"source": str(source_csv)})
+    assert book.states["total"].last_attempt.status == "failed"
+    assert [r.kind for r in book.states["total"].reasons] == ["last_run_failed"]
+
+
+def test_a_run_writes_its_started_records_at_once(prefect_server, warehouse, source_csv):
+    """One write for every asset's ``started``, then one per outcome: each write is a part
+    of the history table (merges stopped, so none is folded into another)."""
+    warehouse.history().latest(["source"])  # creates the table
+    warehouse.command("SYSTEM STOP MERGES _pipeline.materializations")
+    assert run(warehouse, source_csv).ok
+    parts = warehouse.query_arrow(
+        "SELECT rows FROM system.parts WHERE database = '_pipeline' "
+        "AND table = 'materializations' AND active ORDER BY modification_time, name"
+    ).to_pylist()
+    assert sorted(part["rows"] for part in parts) == [1, 1, 1, 3]
+
+
 _CHILD = textwrap.dedent(
     """
     import sys

@@ -64,6 +64,38 @@ def test_a_later_failure_is_the_last_attempt_and_the_success_is_kept(backend):
     assert latest[f"{key}_b"].last_success is None
 
 
+def test_records_written_together_are_one_write_and_read_one_by_one(backend):
+    history = backend.warehouse.history()
+    key = f"a_{uuid.uuid4().hex[:8]}"
+    first, second = started(key), started(f"{key}_b", minutes=1)
+    history.record_all([first, second])
+    parts = backend.warehouse.query_arrow(
+        "SELECT DISTINCT _part AS part FROM _pipeline.materializations "
+        f"WHERE asset_key IN ('{key}', '{key}_b')"
+    ).to_pylist()
+    assert len(parts) == 1
+    latest = history.latest([key, f"{key}_b"])
+    assert latest[key].last_attempt == first
+    assert latest[f"{key}_b"].last_attempt == second
+
+
+def test_a_skipped_record_is_no_attempt(backend):
+    history = backend.warehouse.history()
+    key = f"a_{uuid.uuid4().hex[:8]}"
+    failed = replace(started(key), status="failed", error="boom")
+    history.record(failed)
+    later = started(key, minutes=5)
+    history.record(later)
+    history.record(replace(later, status="skipped", error="upstream failed: up"))
+    never_ran = started(f"{key}_b")
+    history.record_all([never_ran, replace(never_ran, status="skipped")])
+
+    latest = history.latest([key, f"{key}_b"])
+    assert latest[key].last_attempt == failed
+    assert latest[key].last_success is None
+    assert f"{key}_b" not in latest
+
+
 def newest_part_storage(warehouse) -> str:
     rows = warehouse.query_arrow(
         "SELECT part_storage_type AS storage FROM system.parts WHERE database = '_pipeline' "
