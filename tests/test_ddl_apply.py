@@ -1,8 +1,11 @@
 """Applying DDL: a CREATE ... IF NOT EXISTS whose object the catalog already holds is not
-sent again (setup runs on every command), and everything else still runs, in order."""
+sent again (setup runs on every command), and everything else still runs, in order;
+consecutive tables that need nothing but their columns are created side by side."""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -27,10 +30,15 @@ class CountingTransport(EmbeddedTransport):
     def __init__(self, path: Path) -> None:
         super().__init__(path)
         self.commands: list[str] = []
+        #: (statement head, thread, start, end) of each statement, in the order they ended.
+        self.timeline: list[tuple[str, int, float, float]] = []
 
     def command(self, sql: str) -> None:
         self.commands.append(" ".join(sql.split()))
+        started = time.perf_counter()
         super().command(sql)
+        head = " ".join(sql.split()).split(" (")[0].split(" AS ")[0]
+        self.timeline.append((head, threading.get_ident(), started, time.perf_counter()))
 
 
 @pytest.fixture
@@ -84,3 +92,48 @@ def test_a_create_without_if_not_exists_still_fails_on_an_existing_table(transpo
     strict.write_text("CREATE TABLE shop.sales (id UInt64) ENGINE = MergeTree ORDER BY id;")
     with pytest.raises(WarehouseQueryError, match=r"strict\.sql: statement 1"):
         apply_ddl(transport, [strict])
+
+
+WAREHOUSE_DDL = """
+CREATE DATABASE IF NOT EXISTS wh;
+CREATE TABLE IF NOT EXISTS wh.t1 (id UInt64) ENGINE = MergeTree ORDER BY id;
+CREATE TABLE IF NOT EXISTS wh.t2 (id UInt64) ENGINE = ReplacingMergeTree ORDER BY id;
+CREATE TABLE IF NOT EXISTS wh.t3 (id UInt64) ENGINE = MergeTree ORDER BY id;
+CREATE TABLE IF NOT EXISTS wh.t4 (note String) ENGINE = Log;
+CREATE TABLE IF NOT EXISTS wh.t5 (id UInt64) ENGINE = MergeTree ORDER BY id;
+CREATE TABLE IF NOT EXISTS wh.t6 (id UInt64) ENGINE = Memory;
+CREATE VIEW IF NOT EXISTS wh.both AS SELECT id FROM wh.t1 UNION ALL SELECT id FROM wh.t2;
+CREATE TABLE IF NOT EXISTS wh.copy AS wh.t3;
+INSERT INTO wh.copy VALUES (7);
+"""
+
+
+def test_tables_of_a_new_warehouse_are_created_side_by_side_the_rest_in_order(transport, tmp_path):
+    path = tmp_path / "wh.sql"
+    path.write_text(WAREHOUSE_DDL)
+    assert apply_ddl(transport, [path]) == 10
+    at = {head: (thread, start, end) for head, thread, start, end in transport.timeline}
+    tables = [f"CREATE TABLE IF NOT EXISTS wh.t{n}" for n in range(1, 7)]
+    assert len({at[table][0] for table in tables}) > 1  # more than one thread
+    database_done = at["CREATE DATABASE IF NOT EXISTS wh"][2]
+    assert all(at[table][1] >= database_done for table in tables)
+    view = at["CREATE VIEW IF NOT EXISTS wh.both"]
+    assert view[1] >= max(at[table][2] for table in tables)
+    copy = at["CREATE TABLE IF NOT EXISTS wh.copy"]
+    assert copy[1] >= view[2]
+    assert at["INSERT INTO wh.copy VALUES"][1] >= copy[2]
+    assert transport.query_arrow("SELECT id FROM wh.copy").to_pylist() == [{"id": 7}]
+
+
+def test_of_tables_created_side_by_side_the_first_failure_in_file_order_is_reported(
+    transport, tmp_path
+):
+    path = tmp_path / "broken.sql"
+    path.write_text(
+        "CREATE DATABASE IF NOT EXISTS wh;\n"
+        "CREATE TABLE IF NOT EXISTS wh.ok (id UInt64) ENGINE = MergeTree ORDER BY id;\n"
+        "CREATE TABLE IF NOT EXISTS wh.bad (id NoSuchType) ENGINE = MergeTree ORDER BY id;\n"
+        "CREATE TABLE IF NOT EXISTS wh.worse (id NoSuchType) ENGINE = MergeTree ORDER BY id;\n"
+    )
+    with pytest.raises(WarehouseQueryError, match=r"broken\.sql: statement 3 \(CREATE TABLE IF"):
+        apply_ddl(transport, [path])
