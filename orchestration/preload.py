@@ -42,14 +42,21 @@ LIBRARIES = (
     "pydantic.v1",  # Prefect checks a flow's parameter annotations with it
     "anyio.streams.memory",  # Prefect's client, at its first request
     "anyio.streams.tls",
+    "anyio._backends._asyncio",  # Prefect's log and event workers' clients
+    "encodings.idna",  # the API's host name, at the first connection
     "pandas",
     "pyarrow",
     "pyarrow.csv",
     "pyarrow.parquet",
+    "pyarrow.pandas_compat",  # the first DataFrame to Arrow
+    "python_calamine",  # the ingest's readers
+    "xml.etree.ElementTree",  # chdb's Python side (chdb itself only after the fork)
     "pandera.pandas",
     "pandera.backends.pandas.builtin_checks",  # imported at the first validation
     "pandera.backends.pandas.builtin_hypotheses",
     "pandera.typing.dask",  # and this at the first schema build
+    "pandera.backends.pandas.register",  # the first DataFrame validated
+    "plotly",  # the dashboard asset
     "sqlglot",
     "sqlglot.dialects.clickhouse",  # loaded by name at the first parse
     "sqlglot.lineage",  # column lineage
