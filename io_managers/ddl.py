@@ -66,7 +66,7 @@ def apply_ddl(transport: Transport, ddl_paths: Sequence[Path | str]) -> int:
         created = created_if_missing(statement.text)
         if created is not None and created in existing:
             continue
-        if _self_contained(statement.text):
+        if created is not None and _self_contained(statement.text):
             side_by_side.append(statement)
         else:
             _run_together(transport, side_by_side)
@@ -108,10 +108,11 @@ def _run(transport: Transport, statement: _Statement) -> None:
 
 
 def _self_contained(statement: str) -> bool:
-    """A ``CREATE TABLE IF NOT EXISTS db.t (columns) ENGINE = <local engine>``: it needs
-    nothing but its database, so it can be created beside others like it."""
+    """Whether a ``CREATE ... IF NOT EXISTS`` (:func:`created_if_missing` says which) is
+    ``CREATE TABLE db.t (columns) ENGINE = <local engine>``: it needs nothing but its
+    database, so it can be created beside others like it."""
     tree = parsed(statement)
-    if created_if_missing(statement) is None or not isinstance(tree, exp.Create):
+    if not isinstance(tree, exp.Create):
         return False
     if str(tree.kind).upper() != "TABLE" or tree.expression is not None:
         return False

@@ -102,13 +102,13 @@ class RunLedger:
         self._keys = tuple(keys)
         self._lock = threading.Lock()
         self._history: dict[str, AssetHistory] = dict(book.history)
-        #: Each asset's ``started`` record, once the first start has written them all.
+        #: Each asset's ``started`` record, made by the first start.
         self._started: dict[str, MaterializationRecord] = {}
-        #: The history stores whose records are not written yet (retried by the next start).
-        self._unwritten: list[tuple[MaterializationHistory, list[str]]] | None = None
+        #: Those records by history store, until written (a failed write is retried by
+        #: the next start); None until the first start made them.
+        self._unwritten: list[tuple[MaterializationHistory, list[MaterializationRecord]]] | None
+        self._unwritten = None
         self._writing = threading.Lock()
-        #: Assets that started (each one then writes its own outcome).
-        self._begun: set[str] = set()
 
     def _latest_id(self, key: str) -> str | None:
         success = self._history.get(key, AssetHistory()).last_success
@@ -119,7 +119,6 @@ class RunLedger:
         planned = self._write_started(run_id)[spec.key]
         with self._lock:
             upstream = {dep: self._latest_id(dep) for dep in spec.deps}
-            self._begun.add(spec.key)
         record = replace(planned, upstream=upstream, started=_now())
         return Attempt(self, self._book.history_of(spec), record)
 
@@ -130,7 +129,6 @@ class RunLedger:
             if self._unwritten is None:
                 versions = self._book.code_versions_of(self._keys)
                 now = _now()
-                stores: dict[int, tuple[MaterializationHistory, list[str]]] = {}
                 for key in self._keys:
                     spec = self._book.graph[key]
                     self._started[key] = MaterializationRecord(
@@ -142,13 +140,10 @@ class RunLedger:
                         source_fingerprint=self._book.fingerprint_of(spec),
                         started=now,
                     )
-                    store = self._book.history_of(spec)
-                    if store is not None:
-                        stores.setdefault(id(store), (store, []))[1].append(key)
-                self._unwritten = list(stores.values())
+                self._unwritten = self._by_store(self._started.values())
             while self._unwritten:
-                store, keys = self._unwritten[0]
-                store.record_all([self._started[key] for key in keys])
+                store, records = self._unwritten[0]
+                store.record_all(records)
                 self._unwritten.pop(0)
             return self._started
 
@@ -157,21 +152,28 @@ class RunLedger:
         it does not read as interrupted; a failure to write is logged, not raised (the
         run already failed, and its own error is the one to report)."""
         ended = _now()
+        records = [
+            replace(self._started[o.key], status="skipped", ended=ended, error=o.error)
+            for o in outcomes
+            if o.key in self._started
+        ]
+        for store, written in self._by_store(records):
+            try:
+                store.record_all(written)
+            except Exception as exc:
+                keys = ", ".join(record.asset_key for record in written)
+                log.warning("could not record that %s did not run: %s", keys, exc)
+
+    def _by_store(
+        self, records: Iterable[MaterializationRecord]
+    ) -> list[tuple[MaterializationHistory, list[MaterializationRecord]]]:
+        """``records`` grouped by the history store of their asset (none: not kept)."""
         stores: dict[int, tuple[MaterializationHistory, list[MaterializationRecord]]] = {}
-        for outcome in outcomes:
-            planned = self._started.get(outcome.key)
-            if planned is None or outcome.key in self._begun:
-                continue
-            record = replace(planned, status="skipped", ended=ended, error=outcome.error)
-            store = self._book.history_of(self._book.graph[outcome.key])
+        for record in records:
+            store = self._book.history_of(self._book.graph[record.asset_key])
             if store is not None:
                 stores.setdefault(id(store), (store, []))[1].append(record)
-        for store, records in stores.values():
-            try:
-                store.record_all(records)
-            except Exception as exc:
-                keys = ", ".join(record.asset_key for record in records)
-                log.warning("could not record that %s did not run: %s", keys, exc)
+        return list(stores.values())
 
     def published(self, record: MaterializationRecord) -> None:
         with self._lock:
