@@ -8,7 +8,10 @@ one loop accepts commands, forks, reaps children and reports their exit status.
 
 Only libraries are imported here, never the project, and never the embedded ClickHouse
 engine: chdb starts its thread pools when it is imported, and a child forked after that
-hangs in its first query (tried).
+hangs in its first query (tried). Importing chdb takes a child 0.13-0.16 s, on the path of
+every command that opens the warehouse; so the starter keeps one *spare* child that has
+imported it and waits on a socket pair for the next command, which then starts there (a
+spare is forked before the command exists: it imports nothing of the project either).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from __future__ import annotations
 import atexit
 import contextlib
 import fcntl
+import gc
+import importlib
 import io
 import os
 import selectors
@@ -26,13 +31,22 @@ import sys
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from orchestration.preload import import_libraries
-from orchestration.warm_start import IDLE_SECONDS, project_root, receive_message, send_message
+from orchestration.warm_start import (
+    IDLE_SECONDS,
+    project_root,
+    receive_request,
+    send_message,
+    send_request,
+)
 
 _NEVER_PRELOADED = ("chdb",)
+#: What a spare child imports after its fork, before any command is there.
+SPARE_IMPORTS = ("chdb", "chdb.session")
 
 
 def preload() -> None:
@@ -63,6 +77,14 @@ def modification_times(paths: list[Path]) -> list[int]:
     return [path.stat().st_mtime_ns if path.exists() else 0 for path in paths]
 
 
+class Spare(NamedTuple):
+    """A child that has imported :data:`SPARE_IMPORTS` and waits for a command."""
+
+    pid: int
+    #: The starter's end of the socket pair the command's request goes down.
+    channel: socket.socket
+
+
 class Starter:
     """The accept-fork-reap loop, serving one socket."""
 
@@ -77,6 +99,7 @@ class Starter:
         self._installed = modification_times(self._watched)
         self._selector = selectors.DefaultSelector()
         self._children: dict[int, socket.socket] = {}
+        self._spare: Spare | None = None
         self._wakeup_read, self._wakeup_write = os.pipe()
         os.set_blocking(self._wakeup_read, False)
         os.set_blocking(self._wakeup_write, False)
@@ -87,6 +110,7 @@ class Starter:
         self._accepting = True
 
     def serve(self) -> None:
+        self._make_spare()
         last_active = time.monotonic()
         # After stepping down, it still reports how each running command ends.
         while self._accepting or self._children:
@@ -111,9 +135,7 @@ class Starter:
             if _peer_uid(conn) != os.getuid():
                 conn.close()
                 return
-            _, fds, _, _ = socket.recv_fds(conn, 1, 3)
-            with conn.makefile("rb") as stream:
-                request = receive_message(stream)
+            request, fds = receive_request(conn)
             if request is None:
                 raise OSError("the command closed its connection")
             if request.get("stop"):
@@ -123,7 +145,7 @@ class Starter:
                 self._step_down()
                 send_message(conn, {"stale": "the installed libraries changed"})
             elif not _hung_up(conn):  # one that gave up waiting runs cold: run nothing
-                self._fork(conn, request, fds)
+                self._start(conn, request, fds)
                 return
         except (OSError, ValueError) as exc:
             # The command runs cold when its request fails; the starter serves on, and
@@ -142,19 +164,42 @@ class Starter:
             self._listener.close()
             fcntl.flock(self._lock, fcntl.LOCK_UN)
         self._accepting = False
+        spare = self._take_spare()
+        if spare is not None:
+            spare.channel.close()
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(spare.pid, signal.SIGTERM)
 
-    def _fork(self, conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
-        with warnings.catch_warnings():
-            # Python 3.12+ warns about fork() with threads; the only other thread here is
-            # pyarrow's jemalloc background thread, which jemalloc's fork handlers restart.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
-        if pid == 0:
-            self._become_command(conn, request, fds)
-        # The child's own group, set from here too: signals to the group must not depend
-        # on whether the child got to its own setpgid yet.
-        with contextlib.suppress(OSError):
-            os.setpgid(pid, pid)
+    def _make_spare(self) -> None:
+        """Fork a spare child, unless there is one or no command can come any more."""
+        if self._spare is not None or not self._accepting:
+            return
+        ours, theirs = socket.socketpair()
+        pid = self._fork(lambda: _wait_as_spare(theirs), ours)
+        theirs.close()
+        self._spare = Spare(pid, ours)
+
+    def _take_spare(self) -> Spare | None:
+        """The spare, which is no longer this starter's to hand a command to."""
+        spare, self._spare = self._spare, None
+        return spare
+
+    def _start(self, conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
+        """Run the command in the spare child, or in a child forked for it if there is
+        none (two commands at once, say) or the spare has gone."""
+        pid = None
+        spare = self._take_spare()
+        if spare is not None:
+            try:
+                send_request(spare.channel, request, fds)
+                pid = spare.pid
+            except OSError:  # it died, and is reaped as any child
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(spare.pid, signal.SIGKILL)
+            finally:
+                spare.channel.close()
+        if pid is None:
+            pid = self._fork(lambda: _run_command(request, fds), conn)
         for fd in fds:
             os.close(fd)
         try:
@@ -166,14 +211,41 @@ class Starter:
         self._children[pid] = conn
         self._selector.register(conn, selectors.EVENT_READ, pid)
 
+    def _fork(self, work: Callable[[], int], *inherited: socket.socket) -> int:
+        """Fork a child that leaves the starter's state behind (closing ``inherited``
+        too), does ``work`` and exits with its code; the child's pid."""
+        with warnings.catch_warnings():
+            # Python 3.12+ warns about fork() with threads; the only other thread here is
+            # pyarrow's jemalloc background thread, which jemalloc's fork handlers restart.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                self._leave_starter(inherited)
+                code = work()
+            except BaseException:
+                traceback.print_exc()  # into the starter's log: the command was not begun
+            finally:
+                os._exit(code)
+        # The child's own group, set from here too: signals to the group must not depend
+        # on whether the child got to its own setpgid yet.
+        with contextlib.suppress(OSError):
+            os.setpgid(pid, pid)
+        return pid
+
     def _reap(self) -> None:
-        while self._children:
+        while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
+            if self._spare is not None and pid == self._spare.pid:
+                self._spare.channel.close()  # it died waiting: the next command gets a fork
+                self._spare = None
+                continue
             conn = self._children.pop(pid, None)
             if conn is None:
                 continue
@@ -187,54 +259,78 @@ class Starter:
             with contextlib.suppress(OSError):
                 send_message(conn, ended)
             conn.close()
+            # One spare per command that ended: a spare that keeps dying costs one fork per
+            # command, never a loop; and none is imported while commands run beside it.
+            if not self._children:
+                self._make_spare()
 
     def _client_gone(self, conn: socket.socket, pid: int) -> None:
         self._selector.unregister(conn)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGTERM)
 
-    def _become_command(self, conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
-        """In the child: take the command's process group, descriptors, directory,
-        environment and arguments, run it, and exit with its code. Never returns."""
-        code = 1
-        try:
-            os.setpgid(0, 0)  # so signals forwarded to the command reach what it starts
-            signal.set_wakeup_fd(-1)
-            for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
-                signal.signal(number, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            self._selector.close()
+    def _leave_starter(self, inherited: tuple[socket.socket, ...]) -> None:
+        """In a child: its own process group and the default signal handling, and none of
+        the starter's descriptors (its sockets, other commands' connections, the lock)."""
+        os.setpgid(0, 0)  # so signals forwarded to the command reach what it starts
+        signal.set_wakeup_fd(-1)
+        for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(number, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        self._selector.close()
+        if self._accepting:
             self._listener.close()
-            conn.close()
-            for other in self._children.values():
-                other.close()
-            os.close(self._wakeup_read)
-            os.close(self._wakeup_write)
-            self._lock.close()  # closed, not unlocked: the lock stays the starter's
-            _take_stdio(fds)
-            os.chdir(request["cwd"])
-            os.environ.clear()
-            os.environ.update(request["env"])
-            sys.argv = ["pipeline", *request["argv"]]
-            sys.path[0] = request["path0"]
-            from orchestration.cli import main
+        for sock in (*inherited, *self._children.values()):
+            sock.close()
+        if self._spare is not None:
+            self._spare.channel.close()
+        os.close(self._wakeup_read)
+        os.close(self._wakeup_write)
+        self._lock.close()  # closed, not unlocked: the lock stays the starter's
 
-            main()
-            code = 0
-        except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-            if not isinstance(exit_.code, int | None):
-                sys.stderr.write(f"{exit_.code}\n")
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            # What the interpreter does at exit: exit handlers (Prefect's deliver the run's
-            # logs and events; the CLI's own ends the process with its code), then flush.
-            atexit._run_exitfuncs()
-            with contextlib.suppress(Exception):
-                sys.stdout.flush()
-                sys.stderr.flush()
-            os._exit(code)
+
+def _wait_as_spare(channel: socket.socket) -> int:
+    """In a spare child: import what every command would, then run the command the
+    starter sends; exit quietly when the starter closes its end instead."""
+    for name in SPARE_IMPORTS:
+        importlib.import_module(name)
+    gc.freeze()  # as the starter's own imports are: no collection walks them
+    request, fds = receive_request(channel)
+    channel.close()
+    if request is None:
+        return 0
+    return _run_command(request, fds)
+
+
+def _run_command(request: dict[str, Any], fds: list[int]) -> int:
+    """In a child: take the command's descriptors, directory, environment and arguments,
+    run it, and return its exit code."""
+    code = 1
+    try:
+        _take_stdio(fds)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        sys.argv = ["pipeline", *request["argv"]]
+        sys.path[0] = request["path0"]
+        from orchestration.cli import main
+
+        main()
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        if not isinstance(exit_.code, int | None):
+            sys.stderr.write(f"{exit_.code}\n")
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        # What the interpreter does at exit: exit handlers (Prefect's deliver the run's
+        # logs and events; the CLI's own ends the process with its code), then flush.
+        atexit._run_exitfuncs()
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+    return code
 
 
 def _take_stdio(fds: list[int]) -> None:

@@ -51,7 +51,7 @@ from orchestration.prefect_setup import prefect_defaults
 MODE_ENV = "PIPELINE_WARM_START"
 DIR_ENV = "PIPELINE_WARM_DIR"
 LOG_NAME = "starter.log"
-#: A starter exits after this long without a command (it holds ~0.3 GiB).
+#: A starter exits after this long without a command (it and its spare child hold ~0.35 GiB).
 IDLE_SECONDS = 30 * 60
 #: The sub-commands that start warm: the one-shot ones. ``server`` starts and stops
 #: processes and ``serve`` runs for hours; both stay cold.
@@ -173,6 +173,25 @@ def receive_message(stream: BinaryIO) -> dict[str, Any] | None:
     return message
 
 
+def send_request(sock: socket.socket, message: Mapping[str, Any], fds: Sequence[int] = ()) -> None:
+    """A message with descriptors: they ride on one byte before it (``SCM_RIGHTS``)."""
+    socket.send_fds(sock, [b"\0"], list(fds))
+    send_message(sock, message)
+
+
+def receive_request(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
+    """What :func:`send_request` sent: the message (None when the other side has closed)
+    and the descriptors, which are the caller's to close (also when it raises)."""
+    _, fds, _, _ = socket.recv_fds(sock, 1, 3)
+    try:
+        with sock.makefile("rb") as stream:
+            return receive_message(stream), fds
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+
+
 def _connect(path: Path) -> socket.socket | None:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(_CONNECT_SECONDS)
@@ -197,9 +216,8 @@ def run_warm(argv: Sequence[str]) -> int | None:
         return None
     with sock, sock.makefile("rb") as replies:
         try:
-            socket.send_fds(sock, [b"\0"], [0, 1, 2])
             request = {"argv": list(argv), "env": env, "cwd": os.getcwd(), "path0": sys.path[0]}
-            send_message(sock, request)
+            send_request(sock, request, [0, 1, 2])
             started = receive_message(replies)
         except (OSError, ValueError):
             return None
@@ -324,8 +342,7 @@ def _ask_to_stop(path: Path) -> bool:
         return False
     with sock, sock.makefile("rb") as replies:
         try:
-            socket.send_fds(sock, [b"\0"], [])
-            send_message(sock, {"stop": True})
+            send_request(sock, {"stop": True})
             return receive_message(replies) is not None
         except (OSError, ValueError):
             return False

@@ -258,20 +258,69 @@ def test_a_command_killed_outright_takes_its_run_with_it(
 ) -> None:
     run = busy_materialize(warm_env, tmp_path, subprocess.DEVNULL)
     children = _children_of(starter.pid)
-    assert len(children) == 1, children
+    assert len(children) == 1, children  # the run; no spare is forked while it runs
     run.kill()
     run.wait(timeout=10)
-    wait_for(lambda: not _children_of(starter.pid), 60, "the run outlived its command")
+    wait_for(lambda: not _alive(children[0]), 60, "the run outlived its command")
 
 
 def _children_of(pid: int) -> list[int]:
     listed = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    alive = []
-    for child in map(int, listed):
-        state = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        if state != "Z":
-            alive.append(child)
-    return alive
+    return [child for child in map(int, listed) if _alive(child)]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat_line.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
+
+
+def _spare_of(starter_pid: int) -> int:
+    """The starter's one child while no command runs, once it has imported the engine."""
+    wait_for(lambda: len(_children_of(starter_pid)) == 1, 60, "the starter forked no spare")
+    (spare,) = _children_of(starter_pid)
+    wait_for(lambda: "_chdb" in Path(f"/proc/{spare}/maps").read_text(), 60, "chdb not imported")
+    return spare
+
+
+def test_the_next_command_starts_in_a_spare_child_that_has_imported_the_engine(
+    warm_env: dict[str, str], starter: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    spare = _spare_of(starter.pid)
+    run = busy_materialize(warm_env, tmp_path, subprocess.PIPE)
+    try:
+        assert _children_of(starter.pid) == [spare]  # the run is there, and nothing else
+        run.send_signal(signal.SIGINT)
+        _, stderr = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 130, stderr  # signals reach it, its exit status comes back
+    wait_for(lambda: not _alive(spare), 30, "the command's process did not end")
+    assert _spare_of(starter.pid) != spare  # a fresh spare for the next command
+    assert ran_warm(warm_env, *LIST)
+
+
+def test_a_command_still_starts_warm_when_the_spare_has_died(
+    warm_env: dict[str, str], starter: subprocess.Popen[bytes]
+) -> None:
+    os.kill(_spare_of(starter.pid), signal.SIGKILL)  # say, the kernel's out-of-memory killer
+    assert ran_warm(warm_env, *LIST)
+    assert _spare_of(starter.pid)  # and the next one has a spare again
+
+
+@pytest.mark.parametrize("how", ["stopped", "killed"])
+def test_the_spare_ends_with_its_starter(
+    warm_env: dict[str, str], starter: subprocess.Popen[bytes], how: str
+) -> None:
+    spare = _spare_of(starter.pid)
+    if how == "stopped":
+        assert warm_start.stop_all(warm_env) == 1
+    else:
+        starter.kill()  # no chance to end it: the spare reads the end of its socket pair
+    wait_for(lambda: not _alive(spare), 30, f"a spare outlived its starter ({how})")
 
 
 def test_after_an_install_the_starter_steps_down_and_the_command_runs_cold(
