@@ -13,11 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from orchestration.asset import AssetSpec
-from orchestration.context import AssetContext
+from orchestration.context import render_sql
 from orchestration.graph import AssetGraph
 from orchestration.io_manager import IOManager, SqlAnalysisError
 
@@ -55,23 +54,18 @@ class AssetColumnLineage:
 TableColumns = Callable[[str], Sequence[str]]
 
 
-def asset_sql(spec: AssetSpec, context: AssetContext) -> str | None:
-    """A SQL asset's SELECT as the IO manager will run it; None for a Python asset."""
-    if spec.kind != "sql":
-        return None
-    sql = spec.body(context)
-    if not isinstance(sql, str):
-        raise SqlAnalysisError(f"asset {spec.key!r}: its body returned {type(sql).__name__}")
-    return sql
-
-
 def derive(
     spec: AssetSpec,
     io_manager: IOManager,
     table_columns: TableColumns,
-    context: AssetContext,
+    params: Mapping[str, Any],
 ) -> AssetColumnLineage:
-    """``spec``'s column lineage: parsed from its SQL, declared, or not derived (and why)."""
+    """``spec``'s column lineage: parsed from its SQL, declared, or not derived (and why).
+
+    The SQL is rendered as the asset graph renders it (:func:`render_sql`, at a fixed
+    instant): the run's own text differs only in its load time, which feeds no column
+    from upstream, and the same text means the graph's parse of it is reused.
+    """
 
     def result(columns: dict[str, tuple[str, ...]] | None, origin: str) -> AssetColumnLineage:
         return AssetColumnLineage(spec.key, spec.table, spec.deps, columns, origin)
@@ -84,8 +78,7 @@ def derive(
             return result(None, f"{NOT_DERIVED}: a Python asset that loads a source")
         return result(None, f"{NOT_DERIVED}: a Python asset that declares no column lineage")
     try:
-        sql = asset_sql(spec, context)
-        assert sql is not None
+        sql = render_sql(spec, io_manager, params)
         reads = io_manager.tables_read(sql)
         columns_of = {table: list(table_columns(table)) for table in reads.tables}
         return result(io_manager.column_lineage(sql, columns_of), "parsed from the SQL")
@@ -121,25 +114,20 @@ def derive_all(
 ) -> list[AssetColumnLineage]:
     """Column lineage of ``keys`` in dependency order (for ``pipeline lineage``)."""
     columns = WarehouseColumns(graph, io_managers)
-    now = datetime.now(UTC).replace(microsecond=0)
-    lineage = []
-    for spec in graph.topological(keys):
-        io_manager = io_managers[spec.io_manager]
-        context = AssetContext(
-            spec=spec, io_manager=io_manager, load_datetime=now, params=params or {}
-        )
-        lineage.append(derive(spec, io_manager, columns, context))
-    return lineage
+    return [
+        derive(spec, io_managers[spec.io_manager], columns, params or {})
+        for spec in graph.topological(keys)
+    ]
 
 
 @dataclass
 class BackgroundColumnLineage:
     """Derives the run's column lineage on one side thread while the assets materialize.
 
-    Parsing is CPU work in Python (0.5 s for the staging table's SELECT of hash
-    expressions), so it runs beside the warehouse work instead of inside each task,
-    where it would lengthen the run's critical path; a task's page waits only for its
-    own asset's result.
+    Parsing is CPU work in Python (~0.1 s for a run's SQL assets, none for answers kept
+    by :mod:`io_managers.analysis_cache`), so it runs beside the warehouse work instead of
+    inside each task, where it would lengthen the run's critical path; a task's page
+    waits only for its own asset's result.
     """
 
     futures: dict[str, Future[AssetColumnLineage]] = field(default_factory=dict)
@@ -150,15 +138,13 @@ class BackgroundColumnLineage:
         graph: AssetGraph,
         specs: Sequence[AssetSpec],
         io_managers: Mapping[str, IOManager],
-        context_for: Callable[[AssetSpec], AssetContext],
+        params: Mapping[str, Any],
     ) -> None:
         columns = WarehouseColumns(graph, io_managers)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="column-lineage")
         for spec in specs:
             io_manager = io_managers[spec.io_manager]
-            self.futures[spec.key] = self._pool.submit(
-                derive, spec, io_manager, columns, context_for(spec)
-            )
+            self.futures[spec.key] = self._pool.submit(derive, spec, io_manager, columns, params)
 
     def result(self, key: str) -> AssetColumnLineage | None:
         future = self.futures.get(key)

@@ -332,7 +332,7 @@ def build_flow(
                 run_id=run_id,
             )
 
-        with RunReview(plan, io_managers, context_for) as review:
+        with RunReview(plan, io_managers, run_params) as review:
 
             def submit(spec: AssetSpec, upstream: list[Any]) -> Any:
                 task = _asset_task(spec, plan, io_managers, recorder, ledger, review, context_for)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -60,12 +60,12 @@ class RunReview:
         self,
         plan: MaterializationPlan,
         io_managers: Mapping[str, IOManager],
-        context_for: Callable[[AssetSpec], AssetContext],
+        params: Mapping[str, Any],
     ) -> None:
         self.plan = plan
         self.io_managers = io_managers
         self.links = PageLinks()
-        self._context_for = context_for
+        self._params = params
         self._lock = threading.Lock()
         self._pages: dict[str, tuple[UUID, AssetPage, str]] = {}
         self._columns = BackgroundColumnLineage()
@@ -87,9 +87,7 @@ class RunReview:
         from prefect import get_client
         from prefect.runtime import flow_run
 
-        self._columns.start(
-            self.plan.graph, self.plan.selected, self.io_managers, self._context_for
-        )
+        self._columns.start(self.plan.graph, self.plan.selected, self.io_managers, self._params)
         self._flow_run_id = flow_run.get_id()
         self._client = get_client(sync_client=True).__enter__()
         tags = sorted(set(flow_run.tags) | set(run_tags(self.plan)))
