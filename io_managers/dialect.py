@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from io_managers.analysis_cache import cached
+
 if TYPE_CHECKING:
     from io_managers.clickhouse import ClickHouseIOManager
     from orchestration.findings import Finding
@@ -23,21 +25,43 @@ if TYPE_CHECKING:
 class ClickHouseDialect(ABC):
     """The storage-free part of the IO manager interface, in ClickHouse's terms.
 
-    Imports are deferred: sqlglot (~0.3 s) loads with the first analysis, and the data
-    stack only for a schema check, not with every command.
+    Imports are deferred: sqlglot (~0.3 s) loads with the first analysis not answered
+    from :mod:`io_managers.analysis_cache`, and the data stack only for a schema check,
+    not with every command.
     """
 
     def tables_read(self, sql: str) -> TableReads:
-        from io_managers import sql_analysis
+        from orchestration.io_manager import TableReads
 
-        return sql_analysis.tables_read(sql)
+        def answer() -> TableReads:
+            from io_managers import sql_analysis
+
+            return sql_analysis.tables_read(sql)
+
+        return cached(
+            "tables_read",
+            sql,
+            answer,
+            encode=lambda reads: [list(reads.tables), list(reads.table_functions)],
+            decode=lambda kept: TableReads(tables=tuple(kept[0]), table_functions=tuple(kept[1])),
+        )
 
     def column_lineage(
         self, sql: str, columns_of: Mapping[str, Sequence[str]]
     ) -> dict[str, tuple[str, ...]]:
-        from io_managers import sql_analysis
+        def answer() -> dict[str, tuple[str, ...]]:
+            from io_managers import sql_analysis
 
-        return sql_analysis.column_lineage(sql, columns_of)
+            return sql_analysis.column_lineage(sql, columns_of)
+
+        return cached(
+            "column_lineage",
+            [sql, [[table, list(columns)] for table, columns in columns_of.items()]],
+            answer,
+            # A list of pairs: the output columns' order is part of the answer.
+            encode=lambda lineage: [[name, list(sources)] for name, sources in lineage.items()],
+            decode=lambda kept: {name: tuple(sources) for name, sources in kept},
+        )
 
     def check_definitions(
         self,

@@ -34,6 +34,10 @@ os.environ.setdefault("PIPELINE_WARM_START", "off")
 if "PIPELINE_WARM_DIR" not in os.environ:
     os.environ["PIPELINE_WARM_DIR"] = tempfile.mkdtemp(prefix="pw-tests-")
     atexit.register(shutil.rmtree, os.environ["PIPELINE_WARM_DIR"], ignore_errors=True)
+# Kept SQL analysis answers go to a directory of this session, not the person's own cache.
+if "PIPELINE_CACHE_DIR" not in os.environ:
+    os.environ["PIPELINE_CACHE_DIR"] = tempfile.mkdtemp(prefix="pipeline-cache-tests-")
+    atexit.register(shutil.rmtree, os.environ["PIPELINE_CACHE_DIR"], ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
