@@ -128,31 +128,41 @@ class RunReview:
         artifact goes through the same client: Prefect's ``create_markdown_artifact``
         would build a client (and its TLS context, 35-70 ms) for it after the last asset.
         """
-        from prefect.client.schemas.actions import ArtifactCreate, ArtifactUpdate
+        from prefect.client.schemas.actions import ArtifactCreate
 
-        self._writer.shutdown(wait=True)
         for job in self._writes:
             job.result()  # a page that could not be written fails the run, loudly
-        for artifact_id, page, written in self._pages.values():
-            markdown = page.markdown(self.links)
-            if markdown == written:
-                continue
-            self._client.request(  # Prefect's client raises on an error status
-                "PATCH",
-                "/artifacts/{id}",
-                path_params={"id": artifact_id},
-                json=ArtifactUpdate(data=markdown).model_dump(mode="json", exclude_unset=True),
-            )
+        # The writer thread sends each rewrite while this one renders the next: a request
+        # waits on the server, rendering needs this process's CPU.
+        rewrites = [
+            self._writer.submit(self._rewrite_page, artifact_id, markdown)
+            for artifact_id, page, written in self._pages.values()
+            if (markdown := page.markdown(self.links)) != written
+        ]
+        lineage_page = lineage_markdown(self.plan, report, self.links)
+        self._writer.shutdown(wait=True)
+        for job in rewrites:
+            job.result()
         lineage = self._client.create_artifact(
             ArtifactCreate(
                 key=LINEAGE_ARTIFACT_KEY,
                 type="markdown",
                 description=f"Asset lineage and outcome of this run: {report.summary()}.",
-                data=lineage_markdown(self.plan, report, self.links),
+                data=lineage_page,
                 flow_run_id=UUID(self._flow_run_id) if self._flow_run_id else None,
             )
         )
         return lineage.id
+
+    def _rewrite_page(self, artifact_id: UUID, markdown: str) -> None:
+        from prefect.client.schemas.actions import ArtifactUpdate
+
+        self._client.request(  # Prefect's client raises on an error status
+            "PATCH",
+            "/artifacts/{id}",
+            path_params={"id": artifact_id},
+            json=ArtifactUpdate(data=markdown).model_dump(mode="json", exclude_unset=True),
+        )
 
     def __exit__(self, *exc_info: object) -> None:
         self._writer.shutdown(wait=False, cancel_futures=True)
