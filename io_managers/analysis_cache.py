@@ -33,7 +33,8 @@ CACHE_ENV = "PIPELINE_CACHE_DIR"
 #: Entries kept at most; one per distinct SELECT (and set of upstream columns) asked about.
 MAX_ENTRIES = 2000
 _OFF = ("off", "0", "false", "no")
-_ANALYSIS_SOURCES = ("sql_analysis.py", "analysis_cache.py")
+#: The code an answer and its JSON form come from: an edit to any of it retires them all.
+_ANALYSIS_SOURCES = ("sql_analysis.py", "analysis_cache.py", "dialect.py")
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

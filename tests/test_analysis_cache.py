@@ -56,7 +56,7 @@ def test_an_answer_is_asked_once_and_then_read_back(cache: Path) -> None:
     assert not list(cache.glob(".*.tmp"))  # written whole, nothing left half-way
 
 
-def test_another_question_input_or_sqlglot_version_asks_anew(
+def test_another_question_input_sqlglot_or_analysis_code_asks_anew(
     cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     answer = Counted(1)
@@ -65,7 +65,20 @@ def test_another_question_input_or_sqlglot_version_asks_anew(
     ask("q", ["SELECT 2"], answer)
     monkeypatch.setattr(analysis_cache, "_sqlglot_version", lambda: "0.0.1")
     ask("q", ["SELECT 1"], answer)
-    assert answer.calls == 4
+    monkeypatch.setattr(analysis_cache, "_code_version", lambda: "edited")
+    ask("q", ["SELECT 1"], answer)
+    assert answer.calls == 5
+    ask("q", ["SELECT 1"], answer)  # and that one is kept in turn
+    assert answer.calls == 5
+
+
+def test_the_analysis_code_version_covers_the_answers_json_form() -> None:
+    # The cached answer is decoded in dialect.py: an edit there must retire old answers.
+    sources = [
+        Path(analysis_cache.__file__).with_name(name) for name in analysis_cache._ANALYSIS_SOURCES
+    ]
+    assert Path(sys.modules[ClickHouseDialect.__module__].__file__) in sources
+    assert all(source.is_file() for source in sources)
 
 
 def test_an_unreadable_answer_is_asked_anew_and_rewritten(cache: Path) -> None:
