@@ -14,6 +14,9 @@ from orchestration import warm_start
 
 def main() -> None:
     argv = sys.argv[1:]
+    # The environment as launched: what the next command's key is computed from (a cold
+    # command changes its own, e.g. PREFECT_API_URL once the local server is found).
+    launched = dict(os.environ)
     try:
         warm = warm_start.enabled(os.environ) and warm_start.eligible(argv, os.environ)
     except warm_start.WarmStartError as exc:
@@ -29,4 +32,4 @@ def main() -> None:
         cold_main()
     finally:
         if warm:  # no starter took it: leave one for the next command
-            warm_start.start_in_background()
+            warm_start.start_in_background(launched)

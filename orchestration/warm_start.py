@@ -282,11 +282,10 @@ def _forwarding_signals(pid: int) -> Iterator[None]:
             signal.signal(number, handler)
 
 
-def start_in_background() -> None:
-    """Start a starter for this command's environment (it steps aside if one runs), and
-    say so on a terminal; never raises: a command that cannot leave a starter behind has
-    still done its work."""
-    env = dict(os.environ)
+def start_in_background(env: Mapping[str, str]) -> None:
+    """Start a starter for ``env``, the environment this command was launched with (it
+    steps aside if one runs), and say so on a terminal; never raises: a command that
+    cannot leave a starter behind has still done its work."""
     try:
         spawn_starter(env)
         log_path = runtime_dir(env) / LOG_NAME

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration import warm_start
+from orchestration import local_server, warm_start
 from tests.safety_location import SLOW_MARKER_ENV
 
 REPO = Path(__file__).resolve().parents[1]
@@ -126,6 +126,32 @@ def test_a_warm_command_prints_and_exits_exactly_as_a_cold_one(
     )
     assert ran_warm(warm_env, *LIST)
     assert not ran_warm(cold(warm_env), *LIST)  # the check itself can tell the two apart
+
+
+def test_a_run_that_found_the_local_prefect_server_leaves_a_starter_the_next_run_uses(
+    warm_env: dict[str, str], tmp_path: Path
+) -> None:
+    # What a newcomer's `make run` does: no Prefect settings, so the first run starts the
+    # local server and points itself at it (PREFECT_API_URL in its own environment). The
+    # starter it leaves must serve the environment the next run is launched with.
+    home = tmp_path / "prefect-home"
+    env = {k: v for k, v in warm_env.items() if not k.startswith("PREFECT_")}
+    env.pop(local_server.MODE_ENV, None)
+    env["PREFECT_HOME"] = str(home)
+    run = ("materialize", "--definitions", "tests.serve_location", "--source", "synthetic:5")
+    run += ("--warehouse", f"chdb://{tmp_path / 'warehouse'}")
+    try:
+        first = pipeline(env, *run, importtime=True)
+        assert first.returncode == 0, first.stderr
+        assert "orchestration.cli\n" in first.stderr  # cold: no starter yet
+        assert local_server.running(home) is not None
+        wait_for(warm_start.socket_path(env).exists, 120, "no starter for the next run's env")
+        second = pipeline(env, *run, importtime=True)
+        assert second.returncode == 0, second.stderr
+        assert "orchestration.cli\n" not in second.stderr  # warm
+    finally:
+        warm_start.stop_all(env)
+        local_server.stop(home)
 
 
 def test_the_first_command_runs_cold_and_leaves_a_starter_the_next_one_uses(
