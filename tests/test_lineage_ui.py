@@ -44,6 +44,9 @@ from orchestration.ui_lineage import layer_diagrams
 from tests.lineage_location import defs as lineage_defs
 from tests.lineage_markdown import artifact_rows, mermaid_classes
 from tests.memory_io import MemoryIOManager
+from tests.prefect_records import EVENT_WAIT
+from tests.prefect_records import settled_task_runs as _task_runs
+from tests.prefect_records import wait_for as _wait_for
 from tests.server_logs import frozen_start_up_objects
 from tests.ui_browser import colour_pixels, launched_browser, new_page
 
@@ -57,7 +60,6 @@ SCREENSHOTS = (
 )
 SELECTION = "key:psa_online_retails+"
 FAILING = "link_customer_country"
-EVENT_WAIT = 60.0
 #: The smallest lineage label a reviewer can read at 1600x1000 without zooming.
 MIN_LABEL_PX = 10.0
 PIPELINE = (sys.executable, "-m", "orchestration")
@@ -66,17 +68,6 @@ SERVED = ("--definitions", "tests.serve_location")
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-def _wait_for(predicate, timeout: float, what: str, interval: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
 
 
 @pytest.fixture(scope="session")
@@ -165,26 +156,6 @@ def lineage_run(ui_server: PrefectServer) -> LineageRun:
     assert len(run.plan.selected) >= 30, "the readability check needs a 30+ node graph"
     assert [spec.key for spec in run.plan.external] == ["raw_online_retails"]
     return run
-
-
-def _task_runs(client: Any, flow_run_id: uuid.UUID, expected: int) -> list[Any]:
-    """The run's task runs once all ``expected`` are recorded and none is still running.
-
-    Prefect 3 records task runs from their state events, asynchronously: right after a
-    flow returns, the API may not have all of them yet.
-    """
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-
-    def settled() -> list[Any] | None:
-        runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])), limit=200
-        )
-        done = len(runs) >= expected and all(
-            run.state and (run.state.is_final() or run.state.name == "NotReady") for run in runs
-        )
-        return runs if done else None
-
-    return _wait_for(settled, EVENT_WAIT, f"{expected} task runs of flow run {flow_run_id}")
 
 
 def test_the_ui_server_batches_task_run_states(ui_server: PrefectServer) -> None:

@@ -16,6 +16,7 @@ from orchestration.asset import AssetSpec
 from orchestration.graph import AssetGraph
 from orchestration.resolver import MissingUpstreamError, materialize
 from tests.memory_io import MemoryIOManager, RememberingIOManager
+from tests.prefect_records import settled_task_runs
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -191,14 +192,11 @@ def test_unselected_upstream_present_is_read_not_rebuilt():
 
 def test_prefect_records_task_names_and_asset_dependencies():
     from prefect import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
     graph = diamond()
     report = materialize(graph, {"warehouse": MemoryIOManager()})
-    with get_client(sync_client=True) as client:
-        task_runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[uuid.UUID(report.flow_run_id)]))
-        )
+    with get_client(sync_client=True) as client:  # recorded asynchronously: wait for all
+        task_runs = settled_task_runs(client, uuid.UUID(report.flow_run_id), expected=5)
     by_id = {run.id: run.name for run in task_runs}
     assert sorted(by_id.values()) == ["a", "b", "c", "d", "e"]
     recorded = {
