@@ -65,12 +65,11 @@ def cached(
     if directory is None:
         return answer()
     path = directory / f"{_key(question, inputs)}.json"
-    try:
-        return decode(json.loads(path.read_bytes()))
-    except FileNotFoundError:
-        pass
-    except (OSError, ValueError, TypeError, KeyError) as exc:
-        log.debug("SQL analysis cache: %s unreadable (%s); asking anew", path, exc)
+    if path.exists():  # else never asked: a plain miss
+        try:
+            return decode(json.loads(path.read_bytes()))
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            log.debug("SQL analysis cache: %s unreadable (%s); asking anew", path, exc)
     result = answer()
     try:
         _write(directory, path, json.dumps(encode(result)).encode())

@@ -280,10 +280,9 @@ class Starter:
         self._selector.close()
         if self._accepting:
             self._listener.close()
+        # (No spare's channel: a fork happens only once the spare, if any, is taken.)
         for sock in (*inherited, *self._children.values()):
             sock.close()
-        if self._spare is not None:
-            self._spare.channel.close()
         os.close(self._wakeup_read)
         os.close(self._wakeup_write)
         self._lock.close()  # closed, not unlocked: the lock stays the starter's
