@@ -4,8 +4,9 @@ Setup runs on every command, and a DDL file is mostly ``CREATE ... IF NOT EXISTS
 warehouse exists, each of those is a no-op the engine still has to parse and look up. So
 the catalog is read once first, and a ``CREATE DATABASE|TABLE|VIEW IF NOT EXISTS`` whose
 object it already holds is not sent (the engine would not have changed anything). Which
-statement creates what is read by sqlglot's ClickHouse parser; anything it does not
-recognise as such a CREATE runs as before.
+statement creates what is read by sqlglot's ClickHouse parser, once per statement text
+(:mod:`io_managers.ddl_analysis`); anything it does not recognise as such a CREATE runs
+as before.
 
 On a new warehouse every CREATE runs, and a table's creation is mostly the engine writing
 its metadata and directories: 27 tables took 0.14-0.19 s one after another and
@@ -20,24 +21,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
-import sqlglot
-from sqlglot import exp
-from sqlglot.errors import SqlglotError
-
+from io_managers.ddl_analysis import statement_facts
 from io_managers.errors import WarehouseError, WarehouseQueryError
 from io_managers.sql import split_statements
 from io_managers.transport import Transport
 
-DIALECT = "clickhouse"
-
-#: What the catalog holds: ``("database", name)`` and ``("table", "db.name")`` (views too).
-CatalogObject = tuple[str, str]
-
-#: Engines whose tables read and write their own files only (besides the MergeTree family).
-_LOCAL_ENGINES = frozenset({"Log", "TinyLog", "StripeLog", "Memory"})
 #: Tables created side by side on a new warehouse (two cores gained 40%; more, little).
 DDL_THREADS = 4
 
@@ -63,10 +53,11 @@ def apply_ddl(transport: Transport, ddl_paths: Sequence[Path | str]) -> int:
     existing = {(row["kind"], row["name"]) for row in transport.query_arrow(_EXISTING).to_pylist()}
     side_by_side: list[_Statement] = []
     for statement in statements:
-        created = created_if_missing(statement.text)
+        facts = statement_facts(statement.text)
+        created = facts.created
         if created is not None and created in existing:
             continue
-        if created is not None and _self_contained(statement.text):
+        if facts.self_contained:
             side_by_side.append(statement)
         else:
             _run_together(transport, side_by_side)
@@ -105,50 +96,6 @@ def _run(transport: Transport, statement: _Statement) -> None:
         raise WarehouseQueryError(
             f"{statement.path}: statement {statement.number} ({head}...) failed: {exc}"
         ) from None
-
-
-def _self_contained(statement: str) -> bool:
-    """Whether a ``CREATE ... IF NOT EXISTS`` (:func:`created_if_missing` says which) is
-    ``CREATE TABLE db.t (columns) ENGINE = <local engine>``: it needs nothing but its
-    database, so it can be created beside others like it."""
-    tree = parsed(statement)
-    if not isinstance(tree, exp.Create):
-        return False
-    if str(tree.kind).upper() != "TABLE" or tree.expression is not None:
-        return False
-    engine = tree.find(exp.EngineProperty)
-    if not isinstance(tree.this, exp.Schema) or engine is None:
-        return False
-    return engine.this.name in _LOCAL_ENGINES or engine.this.name.endswith("MergeTree")
-
-
-@lru_cache(maxsize=1024)
-def parsed(statement: str) -> exp.Expr | None:
-    """sqlglot's tree of one DDL statement (None if it cannot parse it); shared with the
-    drift check (:mod:`io_managers.ddl_drift`), so each statement is parsed once."""
-    try:
-        return sqlglot.parse_one(statement, dialect=DIALECT)
-    except SqlglotError:
-        return None
-
-
-def created_if_missing(statement: str) -> CatalogObject | None:
-    """The object a ``CREATE DATABASE|TABLE|VIEW IF NOT EXISTS`` makes; None for any other
-    statement (including a CREATE of a table whose database is not named)."""
-    tree = parsed(statement)
-    if not isinstance(tree, exp.Create) or not tree.args.get("exists"):
-        return None
-    if tree.args.get("replace"):
-        return None
-    kind = str(tree.kind).upper()
-    target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
-    if not isinstance(target, exp.Table) or not target.name:
-        return None
-    if kind in ("SCHEMA", "DATABASE"):
-        return ("database", target.name)
-    if kind in ("TABLE", "VIEW") and target.db:
-        return ("table", f"{target.db}.{target.name}")
-    return None
 
 
 def ddl_files(paths: Sequence[Path | str]) -> Iterator[Path]:

@@ -20,9 +20,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlglot import exp
-
-from io_managers.ddl import DIALECT, ddl_files, parsed
+from io_managers.ddl import ddl_files
+from io_managers.ddl_analysis import statement_facts
 from io_managers.errors import TypeDriftError
 from io_managers.sql import quote_string, split_statements
 from io_managers.transport import Transport
@@ -109,25 +108,10 @@ def type_drift(declared: DeclaredTable, actual: Mapping[str, ClickHouseType]) ->
 
 def _creates(script: str) -> Iterable[DeclaredTable]:
     for statement in split_statements(script):
-        tree = parsed(statement)  # None: not a CREATE TABLE sqlglot understands, not compared
-        if not (isinstance(tree, exp.Create) and str(tree.kind).upper() == "TABLE"):
-            continue
-        schema = tree.this
-        if not isinstance(schema, exp.Schema) or not isinstance(schema.this, exp.Table):
-            continue  # CREATE TABLE ... AS other: its columns are not declared here
-        table = schema.this
-        if not table.db:
-            continue
-        start = (table.args["db"].meta or {}).get("start")
-        end = (table.args["this"].meta or {}).get("end")
-        if start is None or end is None:
-            continue
-        columns = {
-            column.name: column.args["kind"].sql(dialect=DIALECT)
-            for column in schema.expressions
-            if isinstance(column, exp.ColumnDef) and column.args.get("kind") is not None
-        }
-        yield DeclaredTable(f"{table.db}.{table.name}", statement, columns, (start, end + 1))
+        # None: not a CREATE TABLE with its own columns that sqlglot understands; not compared.
+        declares = statement_facts(statement).declares
+        if declares is not None:
+            yield DeclaredTable(declares.table, statement, declares.columns, declares.name_span)
 
 
 def _canonical_types(transport: Transport, kinds: Sequence[str]) -> dict[str, str]:

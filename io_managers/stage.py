@@ -21,7 +21,6 @@ from io_managers.queries import WarehouseQueries
 from io_managers.sql import is_select, quote_table, single_statement
 from io_managers.transport import Transport
 from io_managers.types import ClickHouseType
-from io_managers.unique_by_select import proven_unique_keys
 from io_managers.validation import validate_pandas
 from orchestration.io_manager import EngineSelect
 
@@ -97,6 +96,10 @@ class Stager:
             ) from None
         produced = list(produced_types)
         check_columns(spec, produced, shape)
+        # Here, not with the module: sqlglot loads when a SELECT is staged, not in every
+        # command that opens the warehouse (status, plan).
+        from io_managers.unique_by_select import proven_unique_keys
+
         unique_keys = proven_unique_keys(select, produced_types, shape.columns)
         new_keys_only = spec.write_mode == "insert_new" and set(spec.unique_key) <= set(produced)
         if new_keys_only:

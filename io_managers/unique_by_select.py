@@ -17,7 +17,7 @@ cast on insert (Int64 into Int8) could make distinct values equal.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from sqlglot import exp
 
@@ -72,12 +72,6 @@ def proven_unique_keys(
         )
 
     return tuple(key for key in unique_output_keys(select) if all(map(kept, key)))
-
-
-def covered(columns: Iterable[str], keys: Iterable[frozenset[str]]) -> bool:
-    """Whether rows unique on one of ``keys`` are unique on ``columns`` too."""
-    wanted = frozenset(columns)
-    return any(key <= wanted for key in keys)
 
 
 def _outputs(query: exp.Select) -> list[tuple[str, exp.Expression]] | None:

@@ -30,7 +30,6 @@ from io_managers.types import (
     needs_text_projection,
     nullability_mismatch,
 )
-from io_managers.unique_by_select import covered
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -210,7 +209,7 @@ def _add_unique_check(plan: ValidationPlan, check: CompiledCheck) -> None:
     """Add a uniqueness count unless one over the same columns is there already (a key
     the schema marks unique and also publishes by is counted once, not twice) or the
     rows are unique on those columns by construction."""
-    if covered(check.duplicates_of, plan.unique_by_construction):
+    if _unique_on_one_of(check.duplicates_of, plan.unique_by_construction):
         return
     if all(existing.duplicates_of != check.duplicates_of for existing in plan.checks):
         plan.checks.append(check)
@@ -512,3 +511,9 @@ def validate_pandas(
         return frame, [
             ValidationFailure(getattr(exc, "column_name", None), str(exc).splitlines()[0])
         ]
+
+
+def _unique_on_one_of(columns: Iterable[str], keys: Iterable[frozenset[str]]) -> bool:
+    """Whether rows unique on one of ``keys`` are unique on ``columns`` too."""
+    wanted = frozenset(columns)
+    return any(key <= wanted for key in keys)

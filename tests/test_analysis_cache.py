@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from io_managers import analysis_cache
+from io_managers import analysis_cache, ddl_analysis
 from io_managers.dialect import ClickHouseDialect
+from io_managers.sql import split_statements
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -78,6 +79,7 @@ def test_the_analysis_code_version_covers_the_answers_json_form() -> None:
         Path(analysis_cache.__file__).with_name(name) for name in analysis_cache._ANALYSIS_SOURCES
     ]
     assert Path(sys.modules[ClickHouseDialect.__module__].__file__) in sources
+    assert Path(ddl_analysis.__file__) in sources  # the DDL facts' reading and JSON form
     assert all(source.is_file() for source in sources)
 
 
@@ -163,3 +165,59 @@ def test_a_second_command_answers_without_sqlglot(cache: Path) -> None:
     assert second["sqlglot"] is False
     assert second["deps"] == first["deps"]
     assert second["lineage"] == first["lineage"] == {"a": ["raw.t.a"], "c": ["raw.t.b"]}
+
+
+def project_ddl() -> list[str]:
+    return [
+        statement
+        for path in sorted((REPO / "ddl").glob("*.sql"))
+        for statement in split_statements(path.read_text())
+    ]
+
+
+def test_kept_ddl_facts_are_the_facts_sqlglot_reads(cache: Path) -> None:
+    statements = project_ddl()
+    asked = []
+    for statement in statements:
+        ddl_analysis.statement_facts.cache_clear()  # this process's own memory of it
+        asked.append(ddl_analysis.statement_facts(statement))
+    assert len(list(cache.glob("*.json"))) == len(set(statements))
+    for statement, facts in zip(statements, asked, strict=True):
+        ddl_analysis.statement_facts.cache_clear()
+        assert ddl_analysis.statement_facts(statement) == facts  # read back from disk
+    fact_sales = next(f for f in asked if f.declares and f.declares.table == "marts.Fact_Sales")
+    assert fact_sales.created == ("table", "marts.Fact_Sales")
+    assert fact_sales.self_contained
+    assert list(fact_sales.declares.columns)[:3] == ["sale_id", "invoice_no", "product_key"]
+    assert ("database", "vault") in {f.created for f in asked}
+
+
+def test_a_second_command_opens_the_warehouse_without_sqlglot(cache: Path, tmp_path: Path) -> None:
+    # The DDL's facts are kept: a command that opens a warehouse (status, plan) again
+    # neither parses its DDL nor imports sqlglot.
+    script = (
+        "import json, sys\n"
+        "from io_managers.clickhouse import ClickHouseIOManager\n"
+        "with ClickHouseIOManager.embedded(sys.argv[1]) as warehouse:\n"
+        "    warehouse.setup(['ddl'])\n"
+        '    tables = warehouse.query_arrow("SELECT count() AS n FROM system.tables "\n'
+        "        \"WHERE database IN ('raw', 'vault', 'marts', 'quality')\").to_pylist()\n"
+        "print(json.dumps({'tables': tables[0]['n'], 'sqlglot': 'sqlglot' in sys.modules}))\n"
+    )
+
+    def run(warehouse: Path) -> dict[str, object]:
+        env = {**os.environ, analysis_cache.CACHE_ENV: str(cache)}
+        result = subprocess.run(
+            [sys.executable, "-c", script, str(warehouse)],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    first, second = run(tmp_path / "one"), run(tmp_path / "two")
+    assert first["sqlglot"] is True
+    assert second["sqlglot"] is False
+    assert second["tables"] == first["tables"] == 27
