@@ -176,7 +176,12 @@ def project_ddl() -> list[str]:
 
 
 def test_kept_ddl_facts_are_the_facts_sqlglot_reads(cache: Path) -> None:
-    statements = project_ddl()
+    odd = [
+        "CREATE VIEW IF NOT EXISTS marts.v AS SELECT 1 AS one",
+        "CREATE TABLE IF NOT EXISTS marts.copy AS marts.Fact_Sales",
+        "this is not ( a statement",
+    ]
+    statements = project_ddl() + odd
     asked = []
     for statement in statements:
         ddl_analysis.statement_facts.cache_clear()  # this process's own memory of it
@@ -190,6 +195,10 @@ def test_kept_ddl_facts_are_the_facts_sqlglot_reads(cache: Path) -> None:
     assert fact_sales.self_contained
     assert list(fact_sales.declares.columns)[:3] == ["sale_id", "invoice_no", "product_key"]
     assert ("database", "vault") in {f.created for f in asked}
+    view, copy, nonsense = asked[-3:]
+    assert view == ddl_analysis.StatementFacts(created=("table", "marts.v"))
+    assert copy == ddl_analysis.StatementFacts(created=("table", "marts.copy"))
+    assert nonsense == ddl_analysis.StatementFacts()
 
 
 def test_a_second_command_opens_the_warehouse_without_sqlglot(cache: Path, tmp_path: Path) -> None:
