@@ -5,9 +5,10 @@ depend only on the SQL text and the columns of the tables it reads. sqlglot work
 in Python: 30-40 ms of every command that builds the asset graph (plus importing sqlglot),
 and ~0.1 s of column lineage during a run, on a side thread whose hold on the GIL slows
 the run's own threads (docs/benchmark.md, "Session 11"). What a DDL statement creates and
-declares depends on its text alone (:mod:`io_managers.ddl_analysis`). The answers are kept as small
-JSON files in ``$PIPELINE_CACHE_DIR`` (default ``$XDG_CACHE_HOME/pipeline/sql-analysis``,
-else ``~/.cache/pipeline/sql-analysis``); ``PIPELINE_CACHE_DIR=off`` turns this off.
+declares depends on its text alone (:mod:`io_managers.ddl_analysis`). The answers are
+kept as small JSON files in ``$PIPELINE_CACHE_DIR`` (default
+``$XDG_CACHE_HOME/pipeline/sql-analysis``, else ``~/.cache/pipeline/sql-analysis``);
+``PIPELINE_CACHE_DIR=off`` turns this off.
 
 A file's name hashes everything its answer depends on: the question, its inputs, the
 installed sqlglot's version and the source of the analysis code. An edit to any of them
