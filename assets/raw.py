@@ -42,6 +42,7 @@ def raw_online_retails(context: AssetContext) -> Iterator[pa.Table] | EngineSele
         resolve_source,
         resolve_source_timeout,
     )
+    from assets.sources.normalize import RAW_COLUMNS
 
     source = resolve_source(context.params)
     context.log.info("ingesting Online Retail rows from %s", describe_source(source))
@@ -49,7 +50,9 @@ def raw_online_retails(context: AssetContext) -> Iterator[pa.Table] | EngineSele
     in_engine = engine_read(source)
     if in_engine is None:
         return read_source(source, timeout=timeout)
-    return EngineSelect(in_engine, fallback=lambda: read_source(source, timeout=timeout))
+    return EngineSelect(
+        in_engine, fallback=lambda: read_source(source, timeout=timeout), columns=RAW_COLUMNS
+    )
 
 
 def _staging_sql(load: str) -> str:

@@ -171,9 +171,14 @@ class Stager:
         if output.reads_local_files and not self._transport.reads_local_files:
             return False
         try:
-            produced = list(self._queries.columns(statements.described_select(output.select)))
+            if output.columns:
+                produced = list(output.columns)
+                select = statements.select_by_name(produced, output.select)
+            else:
+                produced = list(self._queries.columns(statements.described_select(output.select)))
+                select = output.select
             check_columns(spec, produced, shape)
-            self._transport.command(statements.insert_select(staging, produced, output.select))
+            self._transport.command(statements.insert_select(staging, produced, select))
         except (WarehouseQueryError, MaterializationError) as exc:
             reason = (str(exc).strip().splitlines() or [repr(exc)])[0]
             context.log.info(

@@ -62,6 +62,11 @@ def insert_select(table: str, columns: Sequence[str], select: str) -> str:
     )
 
 
+def select_by_name(columns: Sequence[str], select: str) -> str:
+    """``columns`` of ``select``, by name: a column it does not give is an error."""
+    return f"SELECT {quoted_columns(columns)} FROM (\n{select}\n)"
+
+
 def described_select(select: str) -> str:
     """What ``DESCRIBE`` takes to report the columns ``select`` gives when inserted."""
     return f"({select}) SETTINGS {SELECT_SETTINGS}"

@@ -106,3 +106,35 @@ def test_after_the_interrupt_sweep_no_staging_table_is_created(backend, db):
     with pytest.raises(MaterializationError, match="interrupted"):
         backend.warehouse.staging.create(staging, f"{db}.numbers")
     assert staging_tables(backend.warehouse, db) == []
+
+
+def test_declared_columns_are_inserted_by_name_without_asking_the_engine(backend, db, monkeypatch):
+    # Declared in another order than the SELECT gives them: each lands in its own column.
+    described = []
+    columns = backend.warehouse.queries.columns
+
+    def recorded(sql):
+        described.append(sql)
+        return columns(sql)
+
+    monkeypatch.setattr(backend.warehouse.queries, "columns", recorded)
+    fallback = Fallback(3)
+    output = EngineSelect(
+        engine_numbers(5), fallback, reads_local_files=False, columns=("score", "n", "label")
+    )
+    result, labels = materialize(backend, db, output)
+    assert (result.rows, fallback.calls, labels) == (5, 0, {f"n{i}": 1 for i in range(5)})
+    assert not [sql for sql in described if "numbers(5)" in sql]  # no DESCRIBE of the SELECT
+    stored = backend.warehouse.query_arrow(
+        f"SELECT n, label, score FROM {db}.numbers ORDER BY n"
+    ).to_pylist()
+    assert stored[4] == {"n": 4, "label": "n4", "score": 4.0}
+
+
+def test_a_declared_column_the_select_lacks_hands_over_to_the_fallback(backend, db):
+    fallback = Fallback(2)
+    output = EngineSelect(
+        engine_numbers(5), fallback, reads_local_files=False, columns=("n", "label", "rank")
+    )
+    result, labels = materialize(backend, db, output)
+    assert (result.rows, fallback.calls, labels) == (2, 1, {"python": 2})
