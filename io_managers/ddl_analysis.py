@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from io_managers.analysis_cache import cached
+from io_managers.sql import DIALECT
 
 if TYPE_CHECKING:
     from sqlglot import exp
 
-DIALECT = "clickhouse"
 
 #: What the catalog holds: ``("database", name)`` and ``("table", "db.name")`` (views too).
 CatalogObject = tuple[str, str]

@@ -33,14 +33,13 @@ from sqlglot.errors import SqlglotError
 from sqlglot.tokens import TokenType
 
 from io_managers.errors import ReadOnlyQueryError, WarehouseQueryError
-from io_managers.sql import quote_string
+from io_managers.sql import DIALECT, quote_string
 from io_managers.transport import Transport
 from io_managers.types import needs_text_projection, parse_type
 from io_managers.validation import read_projection
 
 T = TypeVar("T")
 
-DIALECT = "clickhouse"
 #: ClickHouse ``readonly`` levels: 1 refuses writes, settings changes and table functions;
 #: 2 refuses writes but allows settings and table functions (``--allow-external``).
 READ_ONLY = 1

@@ -15,6 +15,9 @@ import re
 from collections.abc import Iterator
 from typing import Any, Literal
 
+#: The dialect sqlglot reads this warehouse's SQL in (analysis, DDL facts, read-only checks).
+DIALECT = "clickhouse"
+
 SegmentKind = Literal["code", "string", "identifier", "comment"]
 
 

@@ -20,9 +20,9 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import build_scope, traverse_scope
 from sqlglot.schema import MappingSchema
 
+from io_managers.sql import DIALECT
 from orchestration.io_manager import SqlAnalysisError, TableReads
 
-DIALECT = "clickhouse"
 #: Clauses that tune the engine or the output but never feed an output column.
 _NON_LINEAGE_CLAUSES = ("settings", "format")
 
