@@ -6,25 +6,13 @@ every second): right after a flow returns, the API may not have all of them yet.
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from typing import Any
+
+from tests.waiting import wait_for
 
 #: Seconds to wait for a server to record events, task runs or logs.
 EVENT_WAIT = 60.0
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
-    """``predicate()``'s first truthy value; AssertionError naming ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
 
 
 def settled_task_runs(client: Any, flow_run_id: uuid.UUID, expected: int) -> list[Any]:

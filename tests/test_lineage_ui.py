@@ -46,9 +46,9 @@ from tests.lineage_markdown import artifact_rows, mermaid_classes
 from tests.memory_io import MemoryIOManager
 from tests.prefect_records import EVENT_WAIT
 from tests.prefect_records import settled_task_runs as _task_runs
-from tests.prefect_records import wait_for as _wait_for
 from tests.server_logs import frozen_start_up_objects
 from tests.ui_browser import colour_pixels, launched_browser, new_page
+from tests.waiting import wait_for as _wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 # Tracked docs images are refreshed on request only, so a test run never dirties the tree:

@@ -24,6 +24,7 @@ import pytest
 
 from orchestration import local_server, warm_start
 from tests.safety_location import SLOW_MARKER_ENV
+from tests.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 LIST = ("list", "--definitions", "tests.example_location")
@@ -58,15 +59,8 @@ def start_starter(env: dict[str, str]) -> subprocess.Popen[bytes]:
     """A starter for ``env``, as a cold command leaves one; returns once it listens."""
     process = warm_start.spawn_starter(env)
     path = warm_start.socket_path(env)
-    wait_for(path.exists, 120, f"no starter listens on {path}")
+    wait_for(path.exists, 120, f"a starter listening on {path}", interval=0.1)
     return process
-
-
-def wait_for(condition, seconds: float, failure: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, failure
-        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -145,7 +139,12 @@ def test_a_run_that_found_the_local_prefect_server_leaves_a_starter_the_next_run
         assert first.returncode == 0, first.stderr
         assert "orchestration.cli\n" in first.stderr  # cold: no starter yet
         assert local_server.running(home) is not None
-        wait_for(warm_start.socket_path(env).exists, 120, "no starter for the next run's env")
+        wait_for(
+            warm_start.socket_path(env).exists,
+            120,
+            "a starter for the next run's environment",
+            interval=0.1,
+        )
         second = pipeline(env, *run, importtime=True)
         assert second.returncode == 0, second.stderr
         assert "orchestration.cli\n" not in second.stderr  # warm
@@ -158,7 +157,12 @@ def test_the_first_command_runs_cold_and_leaves_a_starter_the_next_one_uses(
     warm_env: dict[str, str],
 ) -> None:
     assert not ran_warm(warm_env, *LIST)
-    wait_for(warm_start.socket_path(warm_env).exists, 120, "the cold command left no starter")
+    wait_for(
+        warm_start.socket_path(warm_env).exists,
+        120,
+        "the starter the cold command leaves",
+        interval=0.1,
+    )
     assert ran_warm(warm_env, *LIST)
     assert warm_start.stop_all(warm_env) == 1
     assert not warm_start.socket_path(warm_env).exists()
@@ -222,7 +226,12 @@ def test_a_person_is_told_when_a_starter_is_left_running_a_pipe_is_not(
 ) -> None:
     told = b"later commands start warm: a background process keeps the libraries imported"
     assert told in on_a_terminal(warm_env, *LIST)
-    wait_for(warm_start.socket_path(warm_env).exists, 120, "the cold command left no starter")
+    wait_for(
+        warm_start.socket_path(warm_env).exists,
+        120,
+        "the starter the cold command leaves",
+        interval=0.1,
+    )
     assert told not in on_a_terminal(warm_env, *LIST)  # it ran warm: nothing left to start
     warm_start.stop_all(warm_env)
     piped = pipeline(warm_env, *LIST)
@@ -237,7 +246,12 @@ def busy_materialize(env: dict[str, str], tmp_path: Path, output: int) -> subpro
     command = [sys.executable, "-m", "orchestration", "materialize",
                "--definitions", "tests.safety_location", "--source", str(source)]  # fmt: skip
     run = subprocess.Popen(command, cwd=REPO, env=env, stdout=output, stderr=output, text=True)
-    wait_for(lambda: marker.exists() or run.poll() is not None, 180, "never got busy")
+    wait_for(
+        lambda: marker.exists() or run.poll() is not None,
+        180,
+        "the command to get busy",
+        interval=0.1,
+    )
     assert marker.exists(), run.communicate(timeout=5)
     return run
 
@@ -287,7 +301,7 @@ def test_a_command_killed_outright_takes_its_run_with_it(
     assert len(children) == 1, children  # the run; no spare is forked while it runs
     run.kill()
     run.wait(timeout=10)
-    wait_for(lambda: not _alive(children[0]), 60, "the run outlived its command")
+    wait_for(lambda: not _alive(children[0]), 60, "the run to end with its command", interval=0.1)
 
 
 def _children_of(pid: int) -> list[int]:
@@ -305,9 +319,16 @@ def _alive(pid: int) -> bool:
 
 def _spare_of(starter_pid: int) -> int:
     """The starter's one child while no command runs, once it has imported the engine."""
-    wait_for(lambda: len(_children_of(starter_pid)) == 1, 60, "the starter forked no spare")
+    wait_for(
+        lambda: len(_children_of(starter_pid)) == 1, 60, "the starter's spare child", interval=0.1
+    )
     (spare,) = _children_of(starter_pid)
-    wait_for(lambda: "_chdb" in Path(f"/proc/{spare}/maps").read_text(), 60, "chdb not imported")
+    wait_for(
+        lambda: "_chdb" in Path(f"/proc/{spare}/maps").read_text(),
+        60,
+        "the spare to import chdb",
+        interval=0.1,
+    )
     return spare
 
 
@@ -324,7 +345,7 @@ def test_the_next_command_starts_in_a_spare_child_that_has_imported_the_engine(
         if run.poll() is None:
             run.kill()
     assert run.returncode == 130, stderr  # signals reach it, its exit status comes back
-    wait_for(lambda: not _alive(spare), 30, "the command's process did not end")
+    wait_for(lambda: not _alive(spare), 30, "the command's process to end", interval=0.1)
     assert _spare_of(starter.pid) != spare  # a fresh spare for the next command
     assert ran_warm(warm_env, *LIST)
 
@@ -346,7 +367,9 @@ def test_the_spare_ends_with_its_starter(
         assert warm_start.stop_all(warm_env) == 1
     else:
         starter.kill()  # no chance to end it: the spare reads the end of its socket pair
-    wait_for(lambda: not _alive(spare), 30, f"a spare outlived its starter ({how})")
+    wait_for(
+        lambda: not _alive(spare), 30, f"the spare to end with its starter ({how})", interval=0.1
+    )
 
 
 def test_after_an_install_the_starter_steps_down_and_the_command_runs_cold(
@@ -364,7 +387,12 @@ def test_after_an_install_the_starter_steps_down_and_the_command_runs_cold(
         assert "orchestration.cli\n" in stepped_down.stderr  # ran cold
         assert process.wait(timeout=30) == 0
         # ... and left a fresh starter, which knows the new library.
-        wait_for(warm_start.socket_path(env).exists, 120, "no fresh starter after the install")
+        wait_for(
+            warm_start.socket_path(env).exists,
+            120,
+            "a fresh starter after the install",
+            interval=0.1,
+        )
         assert ran_warm(env, *LIST)
     finally:
         warm_start.stop_all(env)
@@ -466,7 +494,12 @@ def test_server_stop_also_ends_a_starter_still_importing(warm_env: dict[str, str
     path = warm_start.socket_path(warm_env)
     process = warm_start.spawn_starter(warm_env)
     lock = path.with_suffix(".lock")
-    wait_for(lambda: lock.exists() and lock.read_text() == str(process.pid), 30, "no lock")
+    wait_for(
+        lambda: lock.exists() and lock.read_text() == str(process.pid),
+        30,
+        "the starter's lock",
+        interval=0.1,
+    )
     assert not path.exists()  # still importing: no socket to ask yet
     assert warm_start.stop_all(warm_env) == 1
     assert process.wait(timeout=30) == -signal.SIGTERM
