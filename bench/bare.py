@@ -30,7 +30,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from io_managers.sql import quote_identifier, split_statements
+from io_managers.sql import quote_identifier
+from io_managers.sql_tokens import split_statements
 from orchestration.asset import AssetSpec
 from orchestration.context import AssetContext
 from orchestration.graph import AssetGraph
@@ -127,7 +128,8 @@ class BareRun:
         self.session = Session(str(warehouse))
         started = time.perf_counter()
         for path in ddl_paths:
-            for statement in split_statements(path.read_text()):
+            # Split as the pipeline splits its DDL (kept on disk after the first read).
+            for statement in split_statements(path.read_text(), keep=True):
                 self.session.query(statement)
         self.setup = time.perf_counter() - started
         load = datetime.now(UTC).replace(microsecond=0)

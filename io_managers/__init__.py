@@ -35,7 +35,7 @@ if TYPE_CHECKING:
         WarehouseQueryError,
     )
     from io_managers.read_only import ensure_read_only
-    from io_managers.sql import split_statements
+    from io_managers.sql_tokens import split_statements
     from io_managers.types import ClickHouseType, dtype_mismatch, nullability_mismatch, parse_type
     from io_managers.validation import plan_validation, run_validation
 
@@ -58,7 +58,7 @@ _MODULE_OF = {
     "WarehouseError": "errors",
     "WarehouseQueryError": "errors",
     "ensure_read_only": "read_only",
-    "split_statements": "sql",
+    "split_statements": "sql_tokens",
     "ClickHouseType": "types",
     "dtype_mismatch": "types",
     "nullability_mismatch": "types",

@@ -4,9 +4,10 @@ Which tables a SELECT reads, and which upstream columns each of its columns come
 depend only on the SQL text and the columns of the tables it reads. sqlglot works them out
 in Python: 30-40 ms of every command that builds the asset graph (plus importing sqlglot),
 and ~0.1 s of column lineage during a run, on a side thread whose hold on the GIL slows
-the run's own threads (docs/benchmark.md, "Session 11"). What a DDL statement creates and
-declares depends on its text alone (:mod:`io_managers.ddl_analysis`). The answers are
-kept as small JSON files in ``$PIPELINE_CACHE_DIR`` (default
+the run's own threads (docs/benchmark.md, "Session 11"). Where the statements of a DDL
+file or an asset check begin and end (:mod:`io_managers.sql_tokens`), and what a DDL
+statement creates and declares (:mod:`io_managers.ddl_analysis`), depend on their text
+alone. The answers are kept as small JSON files in ``$PIPELINE_CACHE_DIR`` (default
 ``$XDG_CACHE_HOME/pipeline/sql-analysis``, else ``~/.cache/pipeline/sql-analysis``);
 ``PIPELINE_CACHE_DIR=off`` turns this off.
 
@@ -36,7 +37,13 @@ CACHE_ENV = "PIPELINE_CACHE_DIR"
 MAX_ENTRIES = 2000
 _OFF = ("off", "0", "false", "no")
 #: The code an answer and its JSON form come from: an edit to any of it retires them all.
-_ANALYSIS_SOURCES = ("sql_analysis.py", "analysis_cache.py", "dialect.py", "ddl_analysis.py")
+_ANALYSIS_SOURCES = (
+    "sql_analysis.py",
+    "analysis_cache.py",
+    "dialect.py",
+    "ddl_analysis.py",
+    "sql_tokens.py",
+)
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

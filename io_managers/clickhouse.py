@@ -49,7 +49,8 @@ from io_managers.history import ClickHouseHistory
 from io_managers.publish import Publisher
 from io_managers.publish_gate import PublishGate
 from io_managers.queries import WarehouseQueries
-from io_managers.sql import is_select, quote_table
+from io_managers.sql import quote_table
+from io_managers.sql_tokens import is_select
 from io_managers.stage import StagedSelect, Stager, TargetShape
 from io_managers.staged import StagedFacts, measures, staged_facts
 from io_managers.staging import StagingTables

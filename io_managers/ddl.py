@@ -25,7 +25,7 @@ from pathlib import Path
 
 from io_managers.ddl_analysis import statement_facts
 from io_managers.errors import WarehouseError, WarehouseQueryError
-from io_managers.sql import split_statements
+from io_managers.sql_tokens import split_statements
 from io_managers.transport import Transport
 
 #: Tables created side by side on a new warehouse (two cores gained 40%; more, little).
@@ -48,7 +48,7 @@ def apply_ddl(transport: Transport, ddl_paths: Sequence[Path | str]) -> int:
     statements = [
         _Statement(path, number, statement)
         for path in ddl_files(ddl_paths)
-        for number, statement in enumerate(split_statements(path.read_text()), start=1)
+        for number, statement in enumerate(ddl_statements(path), start=1)
     ]
     existing = {(row["kind"], row["name"]) for row in transport.query_arrow(_EXISTING).to_pylist()}
     side_by_side: list[_Statement] = []
@@ -96,6 +96,15 @@ def _run(transport: Transport, statement: _Statement) -> None:
         raise WarehouseQueryError(
             f"{statement.path}: statement {statement.number} ({head}...) failed: {exc}"
         ) from None
+
+
+def ddl_statements(path: Path) -> list[str]:
+    """The statements of one DDL file (kept on disk: every command reads them); a file
+    that cannot be split is named with the cause."""
+    try:
+        return split_statements(path.read_text(), keep=True)
+    except ValueError as exc:
+        raise WarehouseError(f"DDL file {path}: {exc}") from None
 
 
 def ddl_files(paths: Sequence[Path | str]) -> Iterator[Path]:

@@ -20,10 +20,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from io_managers.ddl import ddl_files
+from io_managers.ddl import ddl_files, ddl_statements
 from io_managers.ddl_analysis import statement_facts
 from io_managers.errors import TypeDriftError
-from io_managers.sql import quote_string, split_statements
+from io_managers.sql import quote_string
 from io_managers.transport import Transport
 from io_managers.types import ClickHouseType
 
@@ -78,7 +78,7 @@ def declared_tables(
     transport: Transport, ddl_paths: Sequence[Path | str]
 ) -> dict[str, DeclaredTable]:
     """Every ``CREATE TABLE`` in the DDL files, by ``database.table``, types canonical."""
-    found = [table for path in ddl_files(ddl_paths) for table in _creates(path.read_text())]
+    found = [table for path in ddl_files(ddl_paths) for table in _creates(ddl_statements(path))]
     spelled = _canonical_types(transport, [t for table in found for t in table.columns.values()])
     return {
         table.table: DeclaredTable(
@@ -106,8 +106,8 @@ def type_drift(declared: DeclaredTable, actual: Mapping[str, ClickHouseType]) ->
     return drift
 
 
-def _creates(script: str) -> Iterable[DeclaredTable]:
-    for statement in split_statements(script):
+def _creates(statements: Iterable[str]) -> Iterable[DeclaredTable]:
+    for statement in statements:
         # None: not a CREATE TABLE with its own columns that sqlglot understands; not compared.
         declares = statement_facts(statement).declares
         if declares is not None:

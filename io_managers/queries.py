@@ -14,12 +14,8 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from io_managers.errors import WarehouseQueryError
-from io_managers.sql import (
-    is_select,
-    quote_string,
-    quote_table,
-    single_statement,
-)
+from io_managers.sql import quote_string, quote_table
+from io_managers.sql_tokens import Statement, one_statement
 from io_managers.transport import Transport
 from io_managers.types import ClickHouseType, arrow_to_pandas, needs_text_projection, parse_type
 from io_managers.validation import read_projection
@@ -99,8 +95,9 @@ class WarehouseQueries:
 
     def statement_rows(self, sql: str) -> list[dict[str, Any]]:
         """One statement's rows as the engine types them: for results that need no text
-        projection (counts), which saves the ``DESCRIBE`` that projection takes."""
-        return self.rows(_one_statement(sql))
+        projection (an asset check's count), which saves the ``DESCRIBE`` that projection
+        takes. Its split is kept on disk: a check's text is the same in every command."""
+        return self.rows(_one_statement(sql, keep=True).text)
 
     def query_df(self, sql: str) -> pd.DataFrame:
         """A query's result as pandas, through Arrow (dtypes: :func:`arrow_to_pandas`)."""
@@ -119,17 +116,17 @@ class WarehouseQueries:
 
         return read_only_bytes(self._transport, sql, fmt, allow_external=allow_external)
 
-    def _text_projection(self, statement: str) -> str:
-        if not is_select(statement):
-            return statement
-        columns = self.columns(f"({statement})")
+    def _text_projection(self, statement: Statement) -> str:
+        if not statement.is_query:
+            return statement.text
+        columns = self.columns(f"({statement.text})")
         if not any(needs_text_projection(t) for t in columns.values()):
-            return statement
-        return f"SELECT {read_projection(columns, columns)} FROM ({statement})"
+            return statement.text
+        return f"SELECT {read_projection(columns, columns)} FROM ({statement.text})"
 
 
-def _one_statement(sql: str) -> str:
+def _one_statement(sql: str, keep: bool = False) -> Statement:
     try:
-        return single_statement(sql, "query")
+        return one_statement(sql, "query", keep=keep)
     except ValueError as exc:
         raise WarehouseQueryError(str(exc)) from None

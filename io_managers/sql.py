@@ -1,9 +1,8 @@
-"""Small, dependency-free SQL text utilities for ClickHouse.
+"""Small, dependency-free SQL text utilities for ClickHouse: quoting and literals.
 
-A real lexer (strings, quoted identifiers, nested comments) rather than regexes over raw
-text, because DDL files and user queries routinely contain ``;`` or ``--`` inside string
-literals. (What ``pipeline query`` may run is decided by the engine and real parsers:
-see :mod:`io_managers.read_only`.)
+Nothing here reads SQL text: statements are split by sqlglot's tokenizer
+(:mod:`io_managers.sql_tokens`), and what ``pipeline query`` may run is decided by the
+engine and real parsers (:mod:`io_managers.read_only`).
 """
 
 from __future__ import annotations
@@ -11,112 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
-import re
-from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Any
 
 #: The dialect sqlglot reads this warehouse's SQL in (analysis, DDL facts, read-only checks).
 DIALECT = "clickhouse"
-
-SegmentKind = Literal["code", "string", "identifier", "comment"]
-
-
-def _segments(sql: str) -> Iterator[tuple[SegmentKind, str]]:
-    """Split ``sql`` into code, string literal, quoted identifier and comment pieces."""
-    i, n, start = 0, len(sql), 0
-    while i < n:
-        ch = sql[i]
-        if ch in "'\"`":
-            if start < i:
-                yield "code", sql[start:i]
-            j = i + 1
-            while j < n:
-                if sql[j] == "\\":
-                    j += 2
-                    continue
-                if sql[j] == ch:
-                    if j + 1 < n and sql[j + 1] == ch:  # doubled quote escapes itself
-                        j += 2
-                        continue
-                    break
-                j += 1
-            j = min(j + 1, n)
-            yield ("string" if ch == "'" else "identifier"), sql[i:j]
-            i = start = j
-        elif sql.startswith("--", i) or (ch == "#" and sql[i + 1 : i + 2] in (" ", "!", "\n", "")):
-            if start < i:
-                yield "code", sql[start:i]
-            j = sql.find("\n", i)
-            j = n if j < 0 else j
-            yield "comment", sql[i:j]
-            i = start = j
-        elif sql.startswith("/*", i):
-            if start < i:
-                yield "code", sql[start:i]
-            depth, j = 1, i + 2
-            while j < n and depth:
-                if sql.startswith("/*", j):
-                    depth, j = depth + 1, j + 2
-                elif sql.startswith("*/", j):
-                    depth, j = depth - 1, j + 2
-                else:
-                    j += 1
-            yield "comment", sql[i:j]
-            i = start = j
-        else:
-            i += 1
-    if start < n:
-        yield "code", sql[start:]
-
-
-def split_statements(sql: str) -> list[str]:
-    """Statements of a script, split on ``;`` outside strings and comments.
-
-    Comments are dropped and empty statements skipped, so a DDL file with a trailing
-    ``;`` or a commented-out block yields exactly the statements that will run.
-    """
-    statements: list[str] = []
-    current: list[str] = []
-    for kind, text in _segments(sql):
-        if kind == "comment":
-            current.append(" ")
-            continue
-        if kind != "code":
-            current.append(text)
-            continue
-        parts = text.split(";")
-        current.append(parts[0])
-        for part in parts[1:]:
-            statements.append("".join(current).strip())
-            current = [part]
-    statements.append("".join(current).strip())
-    return [statement for statement in statements if statement]
-
-
-def single_statement(sql: str, what: str = "statement") -> str:
-    """The one statement in ``sql`` (comments removed, trailing ``;`` dropped)."""
-    statements = split_statements(sql)
-    if not statements:
-        raise ValueError(f"{what} is empty")
-    if len(statements) > 1:
-        raise ValueError(f"{what} must be a single statement, found {len(statements)}")
-    return statements[0]
-
-
-def _code_only(sql: str) -> str:
-    """The code of ``sql`` with literals and identifiers blanked, for keyword checks."""
-    return " ".join(text if kind == "code" else " " for kind, text in _segments(sql))
-
-
-def first_keyword(sql: str) -> str:
-    """The statement's leading keyword, upper-cased (leading parentheses skipped)."""
-    match = re.match(r"[\s(]*([A-Za-z]+)", _code_only(sql))
-    return match.group(1).upper() if match else ""
-
-
-def is_select(sql: str) -> bool:
-    """Whether ``sql`` is a query whose result columns ``DESCRIBE (...)`` can report."""
-    return first_keyword(sql) in ("SELECT", "WITH")
 
 
 def quote_identifier(name: str) -> str:

@@ -18,7 +18,8 @@ from io_managers.errors import (
     WarehouseQueryError,
 )
 from io_managers.queries import WarehouseQueries
-from io_managers.sql import is_select, quote_table, single_statement
+from io_managers.sql import quote_table
+from io_managers.sql_tokens import one_statement
 from io_managers.transport import Transport
 from io_managers.types import ClickHouseType
 from io_managers.validation import validate_pandas
@@ -81,10 +82,11 @@ class Stager:
                 f"got {type(body).__name__}"
             )
         try:
-            select = single_statement(body, f"asset {spec.key!r} SELECT")
+            statement = one_statement(body, f"asset {spec.key!r} SELECT")
         except ValueError as exc:
             raise MaterializationError(str(exc)) from None
-        if not is_select(select):
+        select = statement.text
+        if not statement.is_query:
             raise MaterializationError(
                 f"asset {spec.key!r}: a SQL asset must return a SELECT (or WITH ... SELECT)"
             )

@@ -16,7 +16,7 @@ import pytest
 
 from io_managers import analysis_cache, ddl_analysis
 from io_managers.dialect import ClickHouseDialect
-from io_managers.sql import split_statements
+from io_managers.sql_tokens import split_statements
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -202,16 +202,21 @@ def test_kept_ddl_facts_are_the_facts_sqlglot_reads(cache: Path) -> None:
 
 
 def test_a_second_command_opens_the_warehouse_without_sqlglot(cache: Path, tmp_path: Path) -> None:
-    # The DDL's facts are kept: a command that opens a warehouse (status, plan) again
-    # neither parses its DDL nor imports sqlglot.
+    # The DDL's statements and facts are kept, and so is the split of an asset check's
+    # SQL: a command that opens a warehouse (status, plan) or evaluates a check again
+    # neither reads that SQL nor imports sqlglot.
     script = (
         "import json, sys\n"
         "from io_managers.clickhouse import ClickHouseIOManager\n"
         "with ClickHouseIOManager.embedded(sys.argv[1]) as warehouse:\n"
         "    warehouse.setup(['ddl'])\n"
-        '    tables = warehouse.query_arrow("SELECT count() AS n FROM system.tables "\n'
-        "        \"WHERE database IN ('raw', 'vault', 'marts', 'quality')\").to_pylist()\n"
-        "print(json.dumps({'tables': tables[0]['n'], 'sqlglot': 'sqlglot' in sys.modules}))\n"
+        '    tables = warehouse.queries.rows("SELECT count() AS n FROM system.tables "\n'
+        "        \"WHERE database IN ('raw', 'vault', 'marts', 'quality')\")\n"
+        "    check = warehouse.offending_rows(\n"
+        "        'SELECT * FROM {table} WHERE Quantity = 0 -- none;', 'raw.online_retails', 5\n"
+        "    )\n"
+        "print(json.dumps({'tables': tables[0]['n'], 'check': check[0],\n"
+        "                  'sqlglot': 'sqlglot' in sys.modules}))\n"
     )
 
     def run(warehouse: Path) -> dict[str, object]:
@@ -230,3 +235,4 @@ def test_a_second_command_opens_the_warehouse_without_sqlglot(cache: Path, tmp_p
     assert first["sqlglot"] is True
     assert second["sqlglot"] is False
     assert second["tables"] == first["tables"] == 27
+    assert second["check"] == first["check"] == 0

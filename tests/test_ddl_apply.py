@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from io_managers.ddl import apply_ddl
-from io_managers.errors import WarehouseQueryError
+from io_managers.errors import WarehouseError, WarehouseQueryError
 from io_managers.transport import EmbeddedTransport
 
 DDL = """
@@ -137,3 +137,26 @@ def test_of_tables_created_side_by_side_the_first_failure_in_file_order_is_repor
     )
     with pytest.raises(WarehouseQueryError, match=r"broken\.sql: statement 3 \(CREATE TABLE IF"):
         apply_ddl(transport, [path])
+
+
+def test_a_heredoc_with_a_semicolon_is_one_statement_of_the_ddl(transport, tmp_path):
+    path = tmp_path / "heredoc.sql"
+    path.write_text(
+        "CREATE DATABASE IF NOT EXISTS wh;\n"
+        "CREATE TABLE IF NOT EXISTS wh.notes (note String DEFAULT $$a; b$$, id UInt8)"
+        " ENGINE = Memory;\n"
+        "INSERT INTO wh.notes (id) VALUES (1);\n"
+    )
+    assert apply_ddl(transport, [path]) == 3
+    assert transport.query_arrow("SELECT note FROM wh.notes").to_pylist() == [{"note": "a; b"}]
+
+
+def test_an_unclosed_quote_names_the_ddl_file_and_runs_nothing(transport, tmp_path):
+    path = tmp_path / "unclosed.sql"
+    path.write_text(
+        "CREATE DATABASE IF NOT EXISTS wh;\n"
+        "CREATE TABLE IF NOT EXISTS wh.t (s String DEFAULT 'open) ENGINE = Memory;\n"
+    )
+    with pytest.raises(WarehouseError, match=r"unclosed\.sql: .*unclosed quote or comment"):
+        apply_ddl(transport, [path])
+    assert transport.commands == []

@@ -6,6 +6,7 @@ import pytest
 
 from io_managers import ReadOnlyQueryError, ensure_read_only, split_statements
 from io_managers.sql import literal, quote_identifier
+from io_managers.sql_tokens import is_select
 
 
 def test_split_ignores_semicolons_in_strings_identifiers_and_comments():
@@ -22,6 +23,31 @@ def test_split_ignores_semicolons_in_strings_identifiers_and_comments():
     assert statements[0].startswith("CREATE TABLE a (s String DEFAULT 'x;y', `odd;name` UInt8)")
     assert statements[1] == "INSERT INTO a VALUES ('it''s; fine', 1)"
     assert statements[2] == "SELECT 'a\\';b'"
+
+
+def test_split_keeps_a_heredoc_whole_and_drops_only_outer_comments():
+    script = "SELECT $$a;b$$ AS x; -- done;\nSELECT 2 /* inner; */ + 1 -- tail\n;"
+    assert split_statements(script) == ["SELECT $$a;b$$ AS x", "SELECT 2 /* inner; */ + 1"]
+
+
+@pytest.mark.parametrize("sql", ["SELECT 'open; SELECT 2", "SELECT 1 /* open;", "SELECT `open;"])
+def test_split_refuses_text_with_an_unclosed_quote_or_comment(sql):
+    with pytest.raises(ValueError, match="unclosed quote or comment"):
+        split_statements(sql)
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("select 1", True),
+        ("  -- note; SELECT\n((WITH x AS (SELECT 1) SELECT * FROM x))", True),
+        ("/* SELECT */ INSERT INTO t SELECT 1", False),
+        ("SELECT 'open", False),
+        ("", False),
+    ],
+)
+def test_is_select_reads_the_first_keyword_past_comments_and_parentheses(sql, expected):
+    assert is_select(sql) is expected
 
 
 @pytest.mark.parametrize(
