@@ -10,16 +10,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from io_managers.errors import WarehouseQueryError
 from io_managers.sql import quote_table
+from io_managers.sql_tokens import single_statement
 
 
 def check_select(check_sql: str, table: str) -> str:
-    """The check's SELECT with ``{table}`` replaced by the asset's quoted table.
+    """The check's one statement (comments around it and a trailing ``;`` dropped, so it
+    can be wrapped in a count) with ``{table}`` replaced by the asset's quoted table.
 
     Plain replacement rather than ``str.format``: ClickHouse SQL uses braces itself
     (map literals, ``{name:Type}`` parameters), which ``format`` would misread.
     """
-    return check_sql.strip().rstrip(";").strip().replace("{table}", quote_table(table))
+    try:
+        select = single_statement(check_sql, "check SQL", keep=True)
+    except ValueError as exc:
+        raise WarehouseQueryError(str(exc)) from None
+    return select.replace("{table}", quote_table(table))
 
 
 def offending_rows(

@@ -182,6 +182,26 @@ def test_a_check_whose_sql_cannot_run_is_an_error_even_if_it_only_warns(seeded):
     assert result.violations is None
 
 
+def test_a_check_may_have_comments_around_it_and_a_trailing_semicolon(seeded):
+    sql = "-- every day listed; one row each\nSELECT sales_date FROM {table};  -- that's all"
+    spec = dataclasses.replace(
+        RETAIL["sales_summary"], checks=(AssetCheck("days", sql, severity="warn"),)
+    )
+    [result] = evaluate_checks(spec, seeded)
+    days = seeded.query_arrow("SELECT count() AS n FROM quality.sales_summary").to_pylist()
+    assert result.error is None
+    assert result.violations == days[0]["n"] > 0
+
+
+def test_a_check_of_two_statements_is_an_error_naming_the_cause(seeded):
+    sql = "SELECT sales_date FROM {table}; DROP TABLE {table}"
+    spec = dataclasses.replace(RETAIL["sales_summary"], checks=(AssetCheck("two", sql),))
+    [result] = evaluate_checks(spec, seeded)
+    assert result.status == "error" and result.blocking
+    assert result.error == "WarehouseQueryError: check SQL must be a single statement, found 2"
+    assert seeded.row_count("quality.sales_summary") > 0
+
+
 def test_an_io_manager_without_sql_cannot_evaluate_checks():
     from tests.memory_io import MemoryIOManager
 
