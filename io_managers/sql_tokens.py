@@ -101,7 +101,9 @@ def _statements(sql: str) -> tuple[Statement, ...]:
     try:
         tokens = tokenize(sql, dialect=DIALECT)
     except TokenError as exc:
-        raise ValueError(f"unclosed quote or comment ({exc})") from None
+        # sqlglot says "Error tokenizing '<the text around the spot>'": keep the text.
+        where = str(exc).removeprefix("Error tokenizing ")
+        raise ValueError(f"unclosed quote or comment near {where}") from None
     statements: list[Statement] = []
     run: list[tuple[int, int, str]] = []  # (start, end inclusive, token type) of a statement
     for token in tokens:
