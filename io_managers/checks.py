@@ -39,7 +39,8 @@ def offending_rows(
     """How many rows the check selects, and up to ``examples`` of them (only if any).
 
     The count is one UInt64, so ``count_rows`` may skip the text projection of Enum and
-    UUID columns (and the ``DESCRIBE`` it takes) that ``query_rows`` applies to examples.
+    UUID columns (and the ``DESCRIBE`` it takes) that ``query_rows`` applies to examples;
+    the check was read as one statement already, so neither needs to split it again.
     """
     select = check_select(check_sql, table)
     counted = count_rows(f"SELECT count() AS violations FROM (\n{select}\n) AS offending")

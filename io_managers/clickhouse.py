@@ -199,7 +199,7 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
     ) -> tuple[int, list[dict[str, Any]]]:
         """An asset check counted and sampled in ClickHouse (:mod:`io_managers.checks`)."""
         return checks.offending_rows(
-            self.queries.statement_rows,
+            self.queries.rows,
             lambda sql: self.query_arrow(sql).to_pylist(),
             check_sql,
             table,

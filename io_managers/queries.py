@@ -93,12 +93,6 @@ class WarehouseQueries:
         """A query's result as Arrow, Enum and UUID columns as text."""
         return self._transport.query_arrow(self._text_projection(_one_statement(sql)))
 
-    def statement_rows(self, sql: str) -> list[dict[str, Any]]:
-        """One statement's rows as the engine types them: for results that need no text
-        projection (an asset check's count), which saves the ``DESCRIBE`` that projection
-        takes. Its split is kept on disk: a check's text is the same in every command."""
-        return self.rows(_one_statement(sql, keep=True).text)
-
     def query_df(self, sql: str) -> pd.DataFrame:
         """A query's result as pandas, through Arrow (dtypes: :func:`arrow_to_pandas`)."""
         return arrow_to_pandas(self.query_arrow(sql))
@@ -125,8 +119,8 @@ class WarehouseQueries:
         return f"SELECT {read_projection(columns, columns)} FROM ({statement.text})"
 
 
-def _one_statement(sql: str, keep: bool = False) -> Statement:
+def _one_statement(sql: str) -> Statement:
     try:
-        return one_statement(sql, "query", keep=keep)
+        return one_statement(sql, "query")
     except ValueError as exc:
         raise WarehouseQueryError(str(exc)) from None
