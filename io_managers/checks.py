@@ -12,7 +12,7 @@ from typing import Any
 
 from io_managers.errors import WarehouseQueryError
 from io_managers.sql import quote_table
-from io_managers.sql_tokens import single_statement
+from io_managers.sql_tokens import one_statement
 
 
 def check_select(check_sql: str, table: str) -> str:
@@ -23,7 +23,7 @@ def check_select(check_sql: str, table: str) -> str:
     (map literals, ``{name:Type}`` parameters), which ``format`` would misread.
     """
     try:
-        select = single_statement(check_sql, "check SQL", keep=True)
+        select = one_statement(check_sql, "check SQL", keep=True).text
     except ValueError as exc:
         raise WarehouseQueryError(str(exc)) from None
     return select.replace("{table}", quote_table(table))

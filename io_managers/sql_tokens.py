@@ -60,11 +60,6 @@ def one_statement(sql: str, what: str = "statement", *, keep: bool = False) -> S
     return statements[0]
 
 
-def single_statement(sql: str, what: str = "statement", *, keep: bool = False) -> str:
-    """The text of the one statement in ``sql`` (see :func:`one_statement`)."""
-    return one_statement(sql, what, keep=keep).text
-
-
 def is_select(sql: str) -> bool:
     """Whether ``sql`` starts with a query (``SELECT`` or ``WITH``, past comments and
     opening parentheses); False for text that cannot be read as SQL."""
