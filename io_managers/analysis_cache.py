@@ -43,6 +43,7 @@ _ANALYSIS_SOURCES = (
     "dialect.py",
     "ddl_analysis.py",
     "sql_tokens.py",
+    "types.py",
 )
 
 T = TypeVar("T")

@@ -9,37 +9,55 @@ The rule: a schema dtype accepts a ClickHouse type when every value of that type
 represented exactly by the dtype (integers may widen, never narrow; decimals must keep
 their scale; timestamps must keep their time zone). ``Nullable`` must agree with the
 schema's ``nullable`` in both directions, so DDL and schema cannot drift apart.
+
+A type is read by sqlglot's ClickHouse parser (the one the assets' SQL is read with), not
+matched as text: wrappers, aliases and quoted time zones or enum labels are its business.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+
+from io_managers.analysis_cache import cached
+from io_managers.sql import DIALECT
 
 if TYPE_CHECKING:
     import pandas as pd
 
 _INT_BITS = {"Int8": 8, "Int16": 16, "Int32": 32, "Int64": 64, "Int128": 128, "Int256": 256}
 _UINT_BITS = {f"U{name}": bits for name, bits in _INT_BITS.items()}
-_FLOAT_BITS = {"Float32": 32, "Float64": 64, "BFloat16": 16}
+_FLOAT_BITS = {"Float32": 32, "Float64": 64}
 #: Sub-second digits a pandas datetime unit can hold exactly.
 _UNIT_DIGITS = {"s": 0, "ms": 3, "us": 6, "ns": 9}
 _STRINGISH = {"String", "FixedString", "UUID", "Enum8", "Enum16", "IPv4", "IPv6"}
+#: Where sqlglot's ClickHouse generator writes a type unlike ``DESCRIBE`` does.
+_CLICKHOUSE_SPELLING = {"DATE": "Date"}
 
 
 @dataclass(frozen=True)
 class ClickHouseType:
-    """A parsed column type: base name and arguments, wrappers peeled off."""
+    """A column type as the engine prints it, read by sqlglot: base type, wrappers peeled off.
+
+    ``readable`` is False for a type sqlglot's ClickHouse dialect does not know (``BFloat16``,
+    ``Object('json')``, ...): then only ``text`` is known, and the mapping below says so
+    instead of guessing.
+    """
 
     text: str
+    #: The base type as ClickHouse spells it: ``String`` for ``LowCardinality(Nullable(String))``.
     name: str
-    args: tuple[str, ...] = ()
     nullable: bool = False
     low_cardinality: bool = False
+    #: Its integer parameters: ``Decimal(P, S)``, ``Decimal32(S)``, ``DateTime64(P)``, ...
+    numbers: tuple[int, ...] = ()
+    #: The explicit time zone of a ``DateTime``/``DateTime64``, else ``None``.
+    timezone: str | None = None
+    readable: bool = True
 
     @property
     def is_enum(self) -> bool:
@@ -54,86 +72,69 @@ class ClickHouseType:
         return self.name in _FLOAT_BITS
 
     @property
-    def enum_labels(self) -> tuple[str, ...]:
-        pairs = re.findall(r"'((?:[^'\\]|\\.)*)'\s*=\s*-?\d+", ",".join(self.args))
-        return tuple(label.replace("\\'", "'").replace("\\\\", "\\") for label in pairs)
-
-    @property
     def decimal_precision_scale(self) -> tuple[int, int] | None:
+        numbers = self.numbers
         if self.name == "Decimal":
-            precision = int(self.args[0]) if self.args else 10
-            scale = int(self.args[1]) if len(self.args) > 1 else 0
-            return precision, scale
+            return (numbers[0] if numbers else 10), (numbers[1] if len(numbers) > 1 else 0)
         fixed = {"Decimal32": 9, "Decimal64": 18, "Decimal128": 38, "Decimal256": 76}
         if self.name in fixed:
-            return fixed[self.name], int(self.args[0]) if self.args else 0
+            return fixed[self.name], numbers[0] if numbers else 0
         return None
 
     @property
     def fraction_digits(self) -> int:
         """Sub-second digits of a DateTime64 (0 for DateTime)."""
-        if self.name == "DateTime64" and self.args and self.args[0].isdigit():
-            return int(self.args[0])
-        return 0
-
-    @property
-    def timezone(self) -> str | None:
-        """The explicit time zone of a DateTime/DateTime64, else ``None``."""
-        quoted = [arg for arg in self.args if arg.startswith("'")]
-        return quoted[0].strip("'") if quoted else None
-
-
-def _split_args(text: str) -> tuple[str, ...]:
-    args, depth, current, quote = [], 0, [], False
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if quote:
-            current.append(ch)
-            if ch == "\\" and i + 1 < len(text):
-                current.append(text[i + 1])
-                i += 1
-            elif ch == "'":
-                quote = False
-        elif ch == "'":
-            quote = True
-            current.append(ch)
-        elif ch == "(":
-            depth += 1
-            current.append(ch)
-        elif ch == ")":
-            depth -= 1
-            current.append(ch)
-        elif ch == "," and depth == 0:
-            args.append("".join(current).strip())
-            current = []
-        else:
-            current.append(ch)
-        i += 1
-    if current and "".join(current).strip():
-        args.append("".join(current).strip())
-    return tuple(args)
+        return self.numbers[0] if self.name == "DateTime64" and self.numbers else 0
 
 
 def parse_type(text: str) -> ClickHouseType:
-    """Parse a type as ``DESCRIBE`` prints it, e.g. ``LowCardinality(Nullable(String))``."""
-    original = text.strip()
-    inner = original
-    nullable = low_cardinality = False
-    while True:
-        match = re.fullmatch(r"(Nullable|LowCardinality)\((.*)\)", inner, re.DOTALL)
-        if not match:
-            break
-        if match.group(1) == "Nullable":
-            nullable = True
-        else:
-            low_cardinality = True
-        inner = match.group(2).strip()
-    match = re.fullmatch(r"([A-Za-z0-9_]+)(?:\((.*)\))?", inner, re.DOTALL)
-    if not match:
-        return ClickHouseType(original, inner, (), nullable, low_cardinality)
-    args = _split_args(match.group(2)) if match.group(2) is not None else ()
-    return ClickHouseType(original, match.group(1), args, nullable, low_cardinality)
+    """Read a type as ``DESCRIBE`` prints it, e.g. ``LowCardinality(Nullable(String))``.
+
+    sqlglot's ClickHouse parser reads it (kept on disk: ``status`` and ``plan`` read every
+    column's type and never import sqlglot for text they read before).
+    """
+    return _kept_type(text.strip())
+
+
+@functools.lru_cache(maxsize=1024)
+def _kept_type(text: str) -> ClickHouseType:
+    return cached(
+        "clickhouse_type",
+        text,
+        lambda: _read_type(text),
+        encode=dataclasses.asdict,
+        decode=lambda kept: ClickHouseType(**{**kept, "numbers": tuple(kept["numbers"])}),
+    )
+
+
+def _read_type(text: str) -> ClickHouseType:
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+
+    try:
+        node = sqlglot.parse_one(text, read=DIALECT, into=exp.DataType)
+    except SqlglotError:
+        return ClickHouseType(text, text, readable=False)
+    low_cardinality = node.is_type(exp.DataType.Type.LOWCARDINALITY)
+    if low_cardinality:
+        node = node.expressions[0]
+    params = [
+        param.this
+        for param in node.expressions
+        if isinstance(param, exp.DataTypeParam) and isinstance(param.this, exp.Literal)
+    ]
+    zones = [p.this for p in params if p.is_string]
+    is_datetime = node.is_type(exp.DataType.Type.DATETIME, exp.DataType.Type.DATETIME64)
+    bare = exp.DataType(this=node.this, nullable=False).sql(dialect=DIALECT)
+    return ClickHouseType(
+        text,
+        _CLICKHOUSE_SPELLING.get(bare, bare),
+        nullable=bool(node.args.get("nullable")),
+        low_cardinality=low_cardinality,
+        numbers=tuple(int(p.this) for p in params if p.is_int),
+        timezone=zones[0] if zones and is_datetime else None,
+    )
 
 
 def needs_text_projection(ch_type: ClickHouseType) -> bool:
@@ -156,8 +157,10 @@ def dtype_mismatch(dtype: object | None, ch_type: ClickHouseType) -> str | None:
     """
     from pandera import dtypes as pdt
 
-    if dtype is None:
+    if dtype is None or _dtype_name(dtype) == "object":
         return None
+    if not ch_type.readable:
+        return _unreadable(ch_type, f"whether it fits dtype {_dtype_name(dtype)}")
     name = ch_type.name
     expected: str
     if isinstance(dtype, pdt.Bool):
@@ -216,8 +219,6 @@ def dtype_mismatch(dtype: object | None, ch_type: ClickHouseType) -> str | None:
         if name in ("String", "FixedString"):
             return None
         expected = "String or FixedString"
-    elif _dtype_name(dtype) == "object":
-        return None
     else:
         return f"pandera dtype {_dtype_name(dtype)} has no ClickHouse mapping"
     return (
@@ -228,6 +229,8 @@ def dtype_mismatch(dtype: object | None, ch_type: ClickHouseType) -> str | None:
 
 def nullability_mismatch(schema_nullable: bool, ch_type: ClickHouseType) -> str | None:
     """Whether the schema's ``nullable`` and the column's ``Nullable(...)`` disagree."""
+    if not ch_type.readable:
+        return _unreadable(ch_type, "whether it is Nullable")
     if schema_nullable and not ch_type.nullable:
         return (
             f"schema says nullable=True but the column is {ch_type.text}; "
@@ -239,6 +242,13 @@ def nullability_mismatch(schema_nullable: bool, ch_type: ClickHouseType) -> str 
             "set nullable=True or drop Nullable(...)"
         )
     return None
+
+
+def _unreadable(ch_type: ClickHouseType, question: str) -> str:
+    return (
+        f"cannot tell {question}: sqlglot's ClickHouse dialect cannot read the type "
+        f"{ch_type.text}; use a type it reads, or give the column dtype object"
+    )
 
 
 # --------------------------------------------------------------------- Arrow -> pandas

@@ -202,9 +202,10 @@ def test_kept_ddl_facts_are_the_facts_sqlglot_reads(cache: Path) -> None:
 
 
 def test_a_second_command_opens_the_warehouse_without_sqlglot(cache: Path, tmp_path: Path) -> None:
-    # The DDL's statements and facts are kept, and so is the split of an asset check's
-    # SQL: a command that opens a warehouse (status, plan) or evaluates a check again
-    # neither reads that SQL nor imports sqlglot.
+    # The DDL's statements and facts are kept, and so are the split of an asset check's
+    # SQL and every column type read: a command that opens a warehouse and reads its
+    # tables (status, plan) or evaluates a check again neither reads that SQL nor imports
+    # sqlglot.
     script = (
         "import json, sys\n"
         "from io_managers.clickhouse import ClickHouseIOManager\n"
@@ -212,10 +213,14 @@ def test_a_second_command_opens_the_warehouse_without_sqlglot(cache: Path, tmp_p
         "    warehouse.setup(['ddl'])\n"
         '    tables = warehouse.queries.rows("SELECT count() AS n FROM system.tables "\n'
         "        \"WHERE database IN ('raw', 'vault', 'marts', 'quality')\")\n"
+        "    columns = warehouse.describe('raw.psa_online_retails')\n"
+        "    nullable = [c for c, t in warehouse.catalog.table('raw.psa_online_retails')\n"
+        "                .columns.items() if t.nullable]\n"
         "    check = warehouse.offending_rows(\n"
         "        'SELECT * FROM {table} WHERE Quantity = 0 -- none;', 'raw.online_retails', 5\n"
         "    )\n"
-        "print(json.dumps({'tables': tables[0]['n'], 'check': check[0],\n"
+        "print(json.dumps({'tables': tables[0]['n'], 'check': check[0], 'columns': columns,\n"
+        "                  'nullable': nullable,\n"
         "                  'sqlglot': 'sqlglot' in sys.modules}))\n"
     )
 
@@ -236,3 +241,5 @@ def test_a_second_command_opens_the_warehouse_without_sqlglot(cache: Path, tmp_p
     assert second["sqlglot"] is False
     assert second["tables"] == first["tables"] == 27
     assert second["check"] == first["check"] == 0
+    assert second["columns"] == first["columns"] and len(first["columns"]) > 10
+    assert second["nullable"] == first["nullable"] == ["Description"]

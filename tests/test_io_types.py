@@ -22,7 +22,31 @@ def test_parse_peels_wrappers_and_reads_arguments():
     assert (stamp.fraction_digits, stamp.timezone) == (0, "UTC")
     assert parse_type("Decimal(10, 4)").decimal_precision_scale == (10, 4)
     assert parse_type("Decimal64(4)").decimal_precision_scale == (18, 4)
-    assert parse_type("Enum8('Normal' = 0, 'Return' = 1)").enum_labels == ("Normal", "Return")
+    assert parse_type("Enum8('Normal' = 0, 'Return' = 1)").is_enum
+
+
+def test_parse_reads_types_as_sqlglot_reads_clickhouse():
+    # A real parser, so ClickHouse's aliases read as the types they stand for ...
+    assert parse_type("Nullable(INTEGER)").name == "Int32"
+    assert dtype_mismatch(dtype("Int32"), parse_type("Nullable(INTEGER)")) is None
+    aliased = parse_type("LowCardinality(Nullable(TEXT))")
+    assert (aliased.name, aliased.nullable, aliased.low_cardinality) == ("String", True, True)
+    # ... and quotes and parentheses inside a time zone or an enum label are only text.
+    assert parse_type("DateTime64(3, 'Etc/GMT+1')").timezone == "Etc/GMT+1"
+    assert parse_type("Enum8('a), (b' = 1, 'c\\'d' = 2)").is_enum
+
+
+@pytest.mark.parametrize("text", ["Nullable(String", "BFloat16", "Object('json')"])
+def test_a_type_sqlglot_cannot_read_is_reported_not_guessed(text):
+    unreadable = parse_type(text)
+    assert not unreadable.readable
+    for reason in (
+        dtype_mismatch(dtype(str), unreadable),
+        nullability_mismatch(True, unreadable),
+        nullability_mismatch(False, unreadable),
+    ):
+        assert reason is not None and f"cannot read the type {text}" in reason
+    assert dtype_mismatch(dtype("object"), unreadable) is None  # object accepts anything
 
 
 @pytest.mark.parametrize(
