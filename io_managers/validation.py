@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from io_managers.errors import ValidationFailure
+from io_managers.re2_pattern import re2_pattern
 from io_managers.sql import literal, quote_identifier, quote_string
 from io_managers.types import (
     ClickHouseType,
@@ -38,8 +39,6 @@ log = logging.getLogger("pipeline.warehouse.validation")
 
 EXAMPLES = 5
 FALLBACK_BATCH_ROWS = 500_000
-# RE2 (ClickHouse) lacks look-around and back-references; such patterns run in Pandera.
-_NOT_RE2 = re.compile(r"\(\?[=!<]|\\[1-9]")
 
 
 def as_dataframe_schema(schema: Any) -> Any:
@@ -94,10 +93,6 @@ def _check_label(check: Any) -> str:
     return str(error) if error else str(check.name)
 
 
-def _pattern(value: Any) -> str:
-    return value.pattern if isinstance(value, re.Pattern) else str(value)
-
-
 def _compile_predicate(check: Any, value: str, text: str) -> str | None:
     """SQL that is true where a row PASSES ``check``; ``None`` if not expressible."""
     if not _is_builtin(check):
@@ -129,12 +124,9 @@ def _compile_predicate(check: Any, value: str, text: str) -> str | None:
         forbidden = list(stats["forbidden_values"])
         return f"NOT ({value} IN {literal(forbidden)})" if forbidden else "1"
     if name in ("str_matches", "str_contains"):
-        pattern = _pattern(stats["pattern"])
-        if _NOT_RE2.search(pattern):
-            return None
-        if name == "str_matches":  # Python's re.match anchors at the start, RE2 does not
-            pattern = f"^(?:{pattern})"
-        return f"match({text}, {quote_string(pattern)})"
+        # Python's re.match anchors at the start (str_matches), RE2 does not.
+        pattern = re2_pattern(stats["pattern"], anchored=name == "str_matches")
+        return None if pattern is None else f"match({text}, {quote_string(pattern)})"
     if name == "str_startswith":
         return f"startsWith({text}, {quote_string(str(stats['string']))})"
     if name == "str_endswith":

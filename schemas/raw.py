@@ -18,7 +18,7 @@ from schemas.types import (
 )
 
 #: The ingest writes timestamps in this one form, whatever the source used.
-ISO_TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
+ISO_TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$"
 
 
 class OnlineRetails(pa.DataFrameModel):

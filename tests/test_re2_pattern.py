@@ -1,0 +1,167 @@
+"""Pandera's regex checks run in ClickHouse (RE2) with Python's meaning, or in Pandera.
+
+The agreement test asks the real engine: every pattern the writer accepts is run by
+ClickHouse's ``match()`` on every subject and compared with Python's ``re``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandera.pandas as pa
+import pytest
+from pandera.typing import Series
+
+from io_managers import AssetValidationError
+from io_managers.re2_pattern import re2_pattern
+from io_managers.sql import quote_string
+from tests.io_helpers import context, sql_asset
+
+SUBJECTS = [
+    "",
+    "a",
+    "ab",
+    "a\nb",
+    "axb",
+    "12",
+    "12\n",
+    "12\n\n",
+    "\u0661\u0662",  # Arabic-Indic digits: Unicode category Nd
+    "n5",
+    "N5",
+    "foo bar",
+    "foo_bar baz",
+    "x\ty z",
+    "colour",
+    "color",
+    "xxy",
+    "xxxy",
+    "caf\u00e9",
+    "a.b",
+    "]-",
+    "abcd",
+    "\u00e9\u00e9",
+]
+ACCEPTED = [
+    r"^[0-9]+$",
+    r"n\d+",
+    r"\d+$",
+    r"^\d+$",
+    r"a.b",
+    r"(?s)a.b",
+    r"(?s:a.)b",
+    r"^(?:ab|cd)+\Z",
+    r"colou?r",
+    r"x{2,3}?y",
+    r"[^a-c]+$",
+    r"(?a)\w+\s\w+",
+    r"(?a)\bfoo\b",
+    r"(?a)[\W\d]",
+    r"^$",
+    r"",
+    r"[\d_]+",
+    r"b$|^a",
+    "\u00e9+",
+    r"\.",
+    r"(?x) a \. b  # a comment",
+    r"[]-]",
+    r"\D+",
+    re.compile(r"^n\d$"),
+]
+LEFT_TO_PANDERA = [
+    r"(?<=a)b",
+    r"(?=a)",
+    r"(?!a)b",
+    r"(a)\1",
+    r"(?P<x>a)(?P=x)",
+    r"(a)?(?(1)b|c)",
+    r"(?>a)",
+    r"a++",
+    r"\w+",  # Unicode word characters: RE2's \w is ASCII
+    r"\s",
+    r"\bfoo",
+    r"(?i)abc",
+    re.compile("abc", re.IGNORECASE),
+    r"(?m)^a$",
+    r"(a$)+",
+    r"a{1001}",
+    re.compile(b"a"),
+]
+
+
+def test_clickhouse_matches_what_python_matches(backend) -> None:
+    cases = [
+        (pattern, anchored, re2_pattern(pattern, anchored=anchored))
+        for pattern in ACCEPTED
+        for anchored in (True, False)  # str_matches (re.match), str_contains (re.search)
+    ]
+    assert all(written is not None for _, _, written in cases)
+    calls = ", ".join(
+        f"[{', '.join(f'match({quote_string(s)}, {quote_string(str(w))})' for s in SUBJECTS)}]"
+        for _, _, w in cases
+    )
+    (row,) = backend.warehouse.query_arrow(f"SELECT [{calls}] AS m").to_pylist()
+    disagreements = []
+    for (pattern, anchored, written), engine in zip(cases, row["m"], strict=True):
+        python = re.compile(pattern)
+        find = python.match if anchored else python.search
+        for subject, matched in zip(SUBJECTS, engine, strict=True):
+            if bool(matched) != bool(find(subject)):
+                disagreements.append((pattern, anchored, written, subject))
+    assert disagreements == []
+
+
+@pytest.mark.parametrize("pattern", LEFT_TO_PANDERA, ids=str)
+def test_what_re2_cannot_say_with_pythons_meaning_is_left_to_pandera(pattern) -> None:
+    assert re2_pattern(pattern, anchored=True) is None
+    assert re2_pattern(pattern, anchored=False) is None
+
+
+class Labels(pa.DataFrameModel):
+    label: Series[str] = pa.Field(str_matches=r"^n[0-9]+$")
+
+
+class CaseInsensitive(pa.DataFrameModel):
+    label: Series[str] = pa.Field(str_matches=re.compile(r"^n[0-9]+$", re.IGNORECASE))
+
+
+class NamedBackReference(pa.DataFrameModel):
+    label: Series[str] = pa.Field(str_contains=r"(?P<c>[0-9])(?P=c)")
+
+
+class DotNotNewline(pa.DataFrameModel):
+    label: Series[str] = pa.Field(str_contains=r"n.5")
+
+
+def _labels(*labels: str) -> str:
+    rows = " UNION ALL ".join(
+        f"SELECT {number} AS n, {quote_string(label)} AS label"
+        for number, label in enumerate(labels)
+    )
+    return f"SELECT n, label, CAST(NULL, 'Nullable(Float64)') AS score FROM ({rows})"
+
+
+@pytest.mark.parametrize(
+    ("schema", "labels"),
+    [
+        (Labels, ["n1", "n22\n"]),  # Python's $ matches before a final newline
+        (CaseInsensitive, ["n1", "N2"]),  # the compiled pattern's flag counts
+        (NamedBackReference, ["n11", "x22"]),  # RE2 cannot run it: Pandera does
+    ],
+    ids=["dollar", "flags", "backreference"],
+)
+@pytest.mark.filterwarnings("ignore:This pattern is interpreted as a regular expression")
+def test_a_label_pandera_accepts_is_published(backend, db, schema, labels) -> None:
+    spec = sql_asset(f"{db}.numbers", _labels(*labels), schema=schema)
+    backend.warehouse.materialize(spec, context(spec, backend.warehouse))
+    assert backend.warehouse.row_count(f"{db}.numbers") == len(labels)
+
+
+def test_a_label_pandera_refuses_is_refused_in_the_warehouse(backend, db) -> None:
+    spec = sql_asset(f"{db}.numbers", _labels("nx5", "n\n5"), schema=DotNotNewline)
+    with pytest.raises(AssetValidationError) as raised:
+        backend.warehouse.materialize(spec, context(spec, backend.warehouse))
+    (failure,) = raised.value.failures
+    assert (failure.column, failure.failing_rows) == ("label", 1)
+    assert failure.examples == ("'n\\n5'",)
+    assert backend.warehouse.row_count(f"{db}.numbers") == 0
