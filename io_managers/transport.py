@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from io_managers.config import WarehouseConfig
 from io_managers.errors import WarehouseConnectionError, WarehouseError, WarehouseQueryError
+from io_managers.sql import quote_identifier, quote_string
 
 SettingValue = str | int | float | bool
 
@@ -94,7 +95,7 @@ def _settings_clause(settings: Mapping[str, SettingValue]) -> str:
             raise ValueError(f"invalid setting name {name!r}")
         if isinstance(value, bool):
             value = int(value)
-        rendered = str(value) if isinstance(value, (int, float)) else "'" + str(value) + "'"
+        rendered = str(value) if isinstance(value, (int, float)) else quote_string(str(value))
         parts.append(f"{name}={rendered}")
     return " SETTINGS " + ", ".join(parts)
 
@@ -288,8 +289,6 @@ class EmbeddedTransport:
     def insert_arrow(
         self, table: str, data: pa.Table, settings: Mapping[str, SettingValue]
     ) -> None:
-        from io_managers.sql import quote_identifier
-
         columns = ", ".join(quote_identifier(name) for name in data.column_names)
         statement = f"INSERT INTO {table} ({columns}){_settings_clause(settings)}"
         payload = arrow_stream_bytes(data)
@@ -460,8 +459,6 @@ class ServerTransport:
     def insert_arrow(
         self, table: str, data: pa.Table, settings: Mapping[str, SettingValue]
     ) -> None:
-        from io_managers.sql import quote_identifier
-
         try:
             self._client.raw_insert(
                 table,

@@ -641,3 +641,14 @@ def test_query_arrow_returns_enum_labels_and_uuid_text(backend, db):
     assert table.column("status").to_pylist() == ["Normal", "Return"]
     assert table.schema.field("hash_key").type == pa_arrow.string()
     assert table.schema.field("unit_price").type == pa_arrow.decimal128(10, 4)
+
+
+def test_an_insert_setting_holding_a_quote_reaches_the_engine_as_a_string(backend, db):
+    # A string setting is a literal in the INSERT's SETTINGS clause: quoted, not pasted.
+    rows = pa_arrow.table(
+        {"n": pa_arrow.array([7], pa_arrow.uint64()), "label": ["n7"], "score": [1.0]}
+    )
+    backend.warehouse._transport.insert_arrow(
+        f"`{db}`.`numbers`", rows, {"insert_deduplication_token": "it's 'quoted'"}
+    )
+    assert backend.warehouse.row_count(f"{db}.numbers") == 1
