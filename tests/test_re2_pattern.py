@@ -54,6 +54,8 @@ ACCEPTED = [
     r"colou?r",
     r"x{2,3}?y",
     r"[^a-c]+$",
+    r"[^a]b",  # a negated character matches a newline in both
+    r"[^\n]+",
     r"(?a)\w+\s\w+",
     r"(?a)\bfoo\b",
     r"(?a)[\W\d]",
