@@ -247,7 +247,7 @@ def nullability_mismatch(schema_nullable: bool, ch_type: ClickHouseType) -> str 
 def _unreadable(ch_type: ClickHouseType, question: str) -> str:
     return (
         f"cannot tell {question}: sqlglot's ClickHouse dialect cannot read the type "
-        f"{ch_type.text}; use a type it reads, or give the column dtype object"
+        f"{ch_type.text}; declare the column with a type it reads"
     )
 
 
