@@ -51,14 +51,10 @@ def re2_pattern(pattern: str | re.Pattern[str], *, anchored: bool) -> str | None
     ``anchored``: match at the start only, as ``re.match`` (``str_matches``) does; else
     anywhere, as ``re.search`` (``str_contains``).
     """
-    text, flags = (
-        (pattern.pattern, pattern.flags)
-        if isinstance(pattern, re.Pattern)
-        else (
-            pattern,
-            0,
-        )
-    )
+    if isinstance(pattern, re.Pattern):
+        text, flags = pattern.pattern, pattern.flags
+    else:
+        text, flags = pattern, 0
     if not isinstance(text, str):
         return None  # a bytes pattern: not what a string column holds
     try:
