@@ -10,6 +10,8 @@ import re
 
 import pandera.pandas as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pandera.typing import Series
 
 from io_managers import AssetValidationError
@@ -91,7 +93,8 @@ LEFT_TO_PANDERA = [
 ]
 
 
-def test_clickhouse_matches_what_python_matches(backend) -> None:
+def _disagreements(warehouse, subjects: list[str]) -> list[tuple[object, bool, str, str]]:
+    """Every (pattern, anchored, RE2 text, subject) where ClickHouse and Python differ."""
     cases = [
         (pattern, anchored, re2_pattern(pattern, anchored=anchored))
         for pattern in ACCEPTED
@@ -99,18 +102,36 @@ def test_clickhouse_matches_what_python_matches(backend) -> None:
     ]
     assert all(written is not None for _, _, written in cases)
     calls = ", ".join(
-        f"[{', '.join(f'match({quote_string(s)}, {quote_string(str(w))})' for s in SUBJECTS)}]"
+        f"[{', '.join(f'match({quote_string(s)}, {quote_string(str(w))})' for s in subjects)}]"
         for _, _, w in cases
     )
-    (row,) = backend.warehouse.query_arrow(f"SELECT [{calls}] AS m").to_pylist()
-    disagreements = []
+    (row,) = warehouse.query_arrow(f"SELECT [{calls}] AS m").to_pylist()
+    found = []
     for (pattern, anchored, written), engine in zip(cases, row["m"], strict=True):
         python = re.compile(pattern)
         find = python.match if anchored else python.search
-        for subject, matched in zip(SUBJECTS, engine, strict=True):
+        for subject, matched in zip(subjects, engine, strict=True):
             if bool(matched) != bool(find(subject)):
-                disagreements.append((pattern, anchored, written, subject))
-    assert disagreements == []
+                found.append((pattern, anchored, str(written), subject))
+    return found
+
+
+def test_clickhouse_matches_what_python_matches(backend) -> None:
+    assert _disagreements(backend.warehouse, SUBJECTS) == []
+
+
+#: What random subjects are joined from: the subjects above, and single characters.
+PIECES = sorted({*SUBJECTS, *"".join(SUBJECTS)})
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.lists(st.sampled_from(PIECES), max_size=4).map("".join), min_size=1, max_size=12)
+)
+def test_clickhouse_matches_what_python_matches_on_any_text(backend, subjects) -> None:
+    assert _disagreements(backend.warehouse, subjects) == []
 
 
 @pytest.mark.parametrize("pattern", LEFT_TO_PANDERA, ids=str)
