@@ -6,9 +6,12 @@ import decimal
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pandera.engines import pandas_engine
 
 from io_managers import dtype_mismatch, nullability_mismatch, parse_type
+from io_managers.sql import quote_string
 
 
 def dtype(spec):
@@ -100,3 +103,64 @@ def test_nullability_must_agree_both_ways():
     assert nullability_mismatch(False, parse_type("Nullable(String)"))
     assert nullability_mismatch(True, parse_type("LowCardinality(Nullable(String))")) is None
     assert nullability_mismatch(False, parse_type("UInt64")) is None
+
+
+#: ClickHouse base types and the facts the reader must find in them: (type, name, numbers).
+_BASES = st.one_of(
+    st.sampled_from(
+        [
+            *[(f"{u}Int{b}", f"{u}Int{b}", ()) for u in ("", "U") for b in (8, 16, 32, 64, 128)],
+            ("Float32", "Float32", ()),
+            ("Float64", "Float64", ()),
+            ("Date", "Date", ()),
+            ("Date32", "Date32", ()),
+            ("DateTime", "DateTime", ()),
+            ("String", "String", ()),
+            ("UUID", "UUID", ()),
+            ("Bool", "Bool", ()),
+            ("IPv4", "IPv4", ()),
+            ("Enum8('a' = 1, 'b''c' = 2)", "Enum8", ()),
+        ]
+    ),
+    st.builds(
+        lambda p, s: (f"Decimal({p}, {min(s, p)})", "Decimal", (p, min(s, p))),
+        st.integers(1, 76),
+        st.integers(0, 76),
+    ),
+    st.integers(1, 64).map(lambda n: (f"FixedString({n})", "FixedString", (n,))),
+    st.integers(0, 9).map(lambda p: (f"DateTime64({p})", "DateTime64", (p,))),
+)
+_ZONES = st.sampled_from([None, "UTC", "Europe/Berlin", "Etc/GMT+1", "America/Argentina/Salta"])
+
+
+@st.composite
+def _types(draw):
+    text, name, numbers = draw(_BASES)
+    zone = draw(_ZONES) if name in ("DateTime", "DateTime64") else None
+    if zone is not None:
+        text = f"{text[:-1]}, '{zone}')" if numbers else f"{text}('{zone}')"
+    nullable = draw(st.booleans())
+    low_cardinality = name in ("String", "FixedString") and draw(st.booleans())
+    if nullable:
+        text = f"Nullable({text})"
+    if low_cardinality:
+        text = f"LowCardinality({text})"
+    return text, (name, nullable, low_cardinality, numbers, zone)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(_types(), min_size=1, max_size=10))
+def test_the_reader_finds_in_the_engines_spelling_what_the_type_is(backend, declared):
+    # The engine spells each type its own way (DESCRIBE's text); the reader must find the
+    # declared base type, wrappers and parameters in that text.
+    spelled = ", ".join(
+        f"toTypeName(defaultValueOfTypeName({quote_string(text)})) AS t{i}"
+        for i, (text, _) in enumerate(declared)
+    )
+    (row,) = backend.warehouse.query_arrow(f"SELECT {spelled}").to_pylist()
+    for i, (text, facts) in enumerate(declared):
+        read = parse_type(row[f"t{i}"])
+        found = (read.name, read.nullable, read.low_cardinality, read.numbers, read.timezone)
+        assert found == facts, (text, row[f"t{i}"])
