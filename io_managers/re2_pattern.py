@@ -11,7 +11,8 @@ valid asset with an RE2 syntax error.
 So the pattern is read by Python's own regex parser (``re._parser``, what ``re.compile``
 runs) and written out again construct by construct in RE2 syntax, each with exactly
 Python's meaning (``.`` as ``[^\\n]``, ``\\d`` as ``\\p{Nd}``, a final ``$`` as
-``\\n?\\z``). A construct RE2 cannot say exactly (Unicode ``\\w``/``\\s``/``\\b``,
+``\\n?\\z``, ``\\s`` as the characters ``str.isspace()`` accepts). A construct RE2
+cannot say exactly (Unicode ``\\w``/``\\b``, ``\\S`` joined to other characters,
 case-insensitive or multi-line matching, ...) gives ``None``: the check then runs in
 Pandera, on the staged table, instead of being approximated.
 """
@@ -28,6 +29,13 @@ from typing import Any
 _CARRIED_FLAGS = re.UNICODE | re.ASCII | re.VERBOSE | re.DOTALL
 #: RE2's largest counted repetition.
 _RE2_MAX_REPEAT = 1000
+#: What Python's ``\s`` matches, by ASCII mode: ``str.isspace()``'s characters (the test
+#: checks this list against the running Python) or the six ASCII ones.
+_SPACES = {
+    False: "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
+    "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000",
+    True: "\t\n\x0b\x0c\r ",
+}
 #: Character classes by (category, ASCII mode): RE2 text valid inside ``[...]``.
 _CLASSES = {
     (sre.CATEGORY_DIGIT, False): r"\p{Nd}",  # Python's Unicode \d is exactly category Nd
@@ -36,7 +44,6 @@ _CLASSES = {
     (sre.CATEGORY_NOT_DIGIT, True): r"\D",  # RE2's \D: anything but 0-9, as with re.ASCII
     (sre.CATEGORY_WORD, True): r"0-9A-Za-z_",
     (sre.CATEGORY_NOT_WORD, True): r"\W",
-    (sre.CATEGORY_SPACE, True): r"\t\n\x{0B}\f\r\x{20}",
 }
 _ASCII_BOUNDARIES = {sre.AT_BOUNDARY: r"\b", sre.AT_NON_BOUNDARY: r"\B"}
 
@@ -117,15 +124,20 @@ def _position(at: Any, ascii_mode: bool, *, tail: bool) -> str:
 
 
 def _class(items: list[tuple[Any, Any]], ascii_mode: bool) -> str:
+    negate = bool(items) and items[0][0] is sre.NEGATE
+    members = items[1:] if negate else items
+    spaces = "".join(_char(ord(space)) for space in _SPACES[ascii_mode])
+    if members == [(sre.CATEGORY, sre.CATEGORY_NOT_SPACE)]:
+        # \S alone (or [^\S]): the spaces' complement, which RE2 cannot join to others.
+        return f"[{spaces}]" if negate else f"[^{spaces}]"
     parts = []
-    negate = False
-    for op, av in items:
-        if op is sre.NEGATE:
-            negate = True
-        elif op is sre.LITERAL:
+    for op, av in members:
+        if op is sre.LITERAL:
             parts.append(_char(av))
         elif op is sre.RANGE:
             parts.append(f"{_char(av[0])}-{_char(av[1])}")
+        elif op is sre.CATEGORY and av is sre.CATEGORY_SPACE:
+            parts.append(spaces)
         elif op is sre.CATEGORY and (av, ascii_mode) in _CLASSES:
             parts.append(_CLASSES[(av, ascii_mode)])
         else:

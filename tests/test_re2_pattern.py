@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from pandera.typing import Series
 
 from io_managers import AssetValidationError
-from io_managers.re2_pattern import re2_pattern
+from io_managers.re2_pattern import _SPACES, re2_pattern
 from io_managers.sql import quote_string
 from tests.io_helpers import context, sql_asset
 
@@ -43,6 +43,10 @@ SUBJECTS = [
     "]-",
     "abcd",
     "\u00e9\u00e9",
+    "a\u3000b",  # ideographic space
+    "\x85",  # next line: a space to Python's \s
+    "x\x1cy",
+    "\x0b",
 ]
 ACCEPTED = [
     r"^[0-9]+$",
@@ -71,6 +75,14 @@ ACCEPTED = [
     r"[]-]",
     r"\D+",
     re.compile(r"^n\d$"),
+    r"\s",
+    r"a\sb",
+    r"^\S+$",
+    r"[^\s]+",
+    r"[\s_]",
+    r"[^\S]",
+    r"(?a)\s",
+    r"(?a)^\S+$",
 ]
 LEFT_TO_PANDERA = [
     r"(?<=a)b",
@@ -82,7 +94,7 @@ LEFT_TO_PANDERA = [
     r"(?>a)",
     r"a++",
     r"\w+",  # Unicode word characters: RE2's \w is ASCII
-    r"\s",
+    r"[\S_]",  # RE2 cannot join the spaces' complement to other characters
     r"\bfoo",
     r"(?i)abc",
     re.compile("abc", re.IGNORECASE),
@@ -132,6 +144,12 @@ PIECES = sorted({*SUBJECTS, *"".join(SUBJECTS)})
 )
 def test_clickhouse_matches_what_python_matches_on_any_text(backend, subjects) -> None:
     assert _disagreements(backend.warehouse, subjects) == []
+
+
+def test_the_spaces_written_for_backslash_s_are_the_ones_python_accepts() -> None:
+    spaces = {chr(code) for code in range(0x110000) if chr(code).isspace()}
+    assert set(_SPACES[False]) == spaces
+    assert set(_SPACES[True]) == {c for c in spaces if re.fullmatch(r"(?a)\s", c)}
 
 
 @pytest.mark.parametrize("pattern", LEFT_TO_PANDERA, ids=str)
