@@ -9,7 +9,7 @@ text through would make a check pass in the warehouse that fails in Pandera, or 
 valid asset with an RE2 syntax error.
 
 So the pattern is read by Python's own regex parser (``re._parser``, what ``re.compile``
-runs) and written out again construct by construct in RE2 syntax, each with exactly
+runs) and written out again construct by construct in RE2 syntax, each with
 Python's meaning (``.`` as ``[^\\n]``, ``\\d`` as ``\\p{Nd}``, a final ``$`` as
 ``\\n?\\z``, ``\\s`` as the characters ``str.isspace()`` accepts). A construct RE2
 cannot say exactly (Unicode ``\\w``/``\\b``, ``\\S`` joined to other characters,
@@ -38,7 +38,9 @@ _SPACES = {
 }
 #: Character classes by (category, ASCII mode): RE2 text valid inside ``[...]``.
 _CLASSES = {
-    (sre.CATEGORY_DIGIT, False): r"\p{Nd}",  # Python's Unicode \d is exactly category Nd
+    # Python's Unicode \d is category Nd; the engine's Unicode tables may be newer than the
+    # running Python's and know a few more digits (scripts added since): accepted as close.
+    (sre.CATEGORY_DIGIT, False): r"\p{Nd}",
     (sre.CATEGORY_NOT_DIGIT, False): r"\P{Nd}",
     (sre.CATEGORY_DIGIT, True): r"0-9",
     (sre.CATEGORY_NOT_DIGIT, True): r"\D",  # RE2's \D: anything but 0-9, as with re.ASCII
