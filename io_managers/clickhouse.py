@@ -244,7 +244,13 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
             attach = new_keys_only and facts is not None and facts.parts_attachable
             checked = time.perf_counter()
             staged = self._validate(
-                spec, staging, shape.columns, python_checks_done, attach, selected.unique_keys
+                spec,
+                staging,
+                shape.columns,
+                python_checks_done,
+                attach,
+                selected.unique_keys,
+                metadata,
             )
             metadata["staged_rows"] = staged.rows
             metadata["validation_seconds"] = round(time.perf_counter() - checked, 4)
@@ -316,14 +322,19 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         python_checks_done: bool,
         attach: bool,
         unique_by_select: tuple[frozenset[str], ...],
+        metadata: dict[str, Any],
     ) -> StagedFacts:
         """Validate staging; the same aggregate measures it (:mod:`io_managers.staged`).
 
-        Uniqueness the SELECT guarantees by itself is not counted again."""
+        Uniqueness the SELECT guarantees by itself is not counted again. Checks left to
+        Pandera (it reads the staged rows into Python) are named in ``metadata``, so the
+        run's log says why validating this asset takes longer."""
         unique_key = spec.unique_key if spec.write_mode == "insert_new" else ()
         plan = plan_validation(
             spec.schema, target_columns, unique_key, python_checks_done, unique_by_select
         )
+        if plan.pandera_checks:
+            metadata["checks_in_pandera"] = plan.pandera_checks
         staging_name = staging.split(".", 1)[1].strip("`")  # generated: needs no unescaping
         failures, measured = run_validation(
             plan,

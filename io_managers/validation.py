@@ -81,6 +81,20 @@ class ValidationPlan:
     #: Column sets the data is known to be unique on: uniqueness there is not counted.
     unique_by_construction: tuple[frozenset[str], ...] = ()
 
+    @property
+    def pandera_checks(self) -> list[str]:
+        """The checks ClickHouse cannot run, left to Pandera on the staged table, as
+        ``column: check`` (a DataFrame-wide check by its name alone)."""
+        schema = self.fallback_schema
+        if schema is None:
+            return []
+        per_column = [
+            f"{name}: {_check_label(check)}"
+            for name, column in schema.columns.items()
+            for check in column.checks
+        ]
+        return per_column + [_check_label(check) for check in schema.checks]
+
 
 def _is_builtin(check: Any) -> bool:
     """Pandera's own checks (dispatched functions with statistics), not user functions."""

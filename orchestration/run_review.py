@@ -278,22 +278,35 @@ def _task_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
     return get_run_logger()
 
 
+def materialized_line(spec: AssetSpec, outcome: AssetOutcome) -> str | None:
+    """The task log's line for a materialized asset: the schema it passed, how long that
+    took and which checks ran in Pandera rather than in ClickHouse (the slow way), then
+    rows, table and seconds. None if nothing was materialized."""
+    result = outcome.result
+    if result is None:
+        return None
+    inserted = result.inserted_rows if result.inserted_rows is not None else result.rows
+    validation = result.metadata.get("validation_seconds")
+    in_pandera = result.metadata.get("checks_in_pandera") or []
+    schema = getattr(spec.schema, "__name__", None)
+    return "validation passed{}{}{}; {:,} rows in {}, {:,} inserted by this run, {:.2f} s".format(
+        f" against {schema}" if schema else "",
+        f" in {validation:.3f} s" if isinstance(validation, int | float) else "",
+        f" ({len(in_pandera)} in Pandera, not in ClickHouse: {'; '.join(in_pandera)})"
+        if in_pandera
+        else "",
+        result.rows,
+        spec.table,
+        inserted,
+        outcome.seconds,
+    )
+
+
 def _log_outcome(spec: AssetSpec, outcome: AssetOutcome) -> None:
     logger = _task_logger()
-    result = outcome.result
-    if result is not None:
-        inserted = result.inserted_rows if result.inserted_rows is not None else result.rows
-        validation = result.metadata.get("validation_seconds")
-        schema = getattr(spec.schema, "__name__", None)
-        logger.info(
-            "validation passed%s%s; %s rows in %s, %s inserted by this run, %.2f s",
-            f" against {schema}" if schema else "",
-            f" in {validation:.3f} s" if isinstance(validation, int | float) else "",
-            f"{result.rows:,}",
-            spec.table,
-            f"{inserted:,}",
-            outcome.seconds,
-        )
+    line = materialized_line(spec, outcome)
+    if line is not None:
+        logger.info("%s", line)
     for check in outcome.checks:
         level = logging.INFO if check.passed else logging.WARNING
         if check.blocking:

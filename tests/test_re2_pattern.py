@@ -17,6 +17,8 @@ from pandera.typing import Series
 from io_managers import AssetValidationError
 from io_managers.re2_pattern import _SPACES, re2_pattern
 from io_managers.sql import quote_string
+from orchestration.run_report import AssetOutcome
+from orchestration.run_review import materialized_line
 from tests.io_helpers import context, sql_asset
 
 SUBJECTS = [
@@ -183,19 +185,26 @@ def _labels(*labels: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("schema", "labels"),
+    ("schema", "labels", "in_pandera"),
     [
-        (Labels, ["n1", "n22\n"]),  # Python's $ matches before a final newline
-        (CaseInsensitive, ["n1", "N2"]),  # the compiled pattern's flag counts
-        (NamedBackReference, ["n11", "x22"]),  # RE2 cannot run it: Pandera does
+        (Labels, ["n1", "n22\n"], None),  # Python's $ matches before a final newline
+        (CaseInsensitive, ["n1", "N2"], "str_matches"),  # the compiled pattern's flag counts
+        (NamedBackReference, ["n11", "x22"], "str_contains"),  # RE2 cannot run it
     ],
     ids=["dollar", "flags", "backreference"],
 )
 @pytest.mark.filterwarnings("ignore:This pattern is interpreted as a regular expression")
-def test_a_label_pandera_accepts_is_published(backend, db, schema, labels) -> None:
+def test_a_label_pandera_accepts_is_published(backend, db, schema, labels, in_pandera) -> None:
     spec = sql_asset(f"{db}.numbers", _labels(*labels), schema=schema)
-    backend.warehouse.materialize(spec, context(spec, backend.warehouse))
+    result = backend.warehouse.materialize(spec, context(spec, backend.warehouse))
     assert backend.warehouse.row_count(f"{db}.numbers") == len(labels)
+    # A check left to Pandera is named in the result, for the run's log.
+    named = result.metadata.get("checks_in_pandera")
+    if in_pandera is None:
+        assert named is None
+    else:
+        (only,) = named
+        assert only.startswith(f"label: {in_pandera}(")
 
 
 def test_a_label_pandera_refuses_is_refused_in_the_warehouse(backend, db) -> None:
@@ -206,3 +215,14 @@ def test_a_label_pandera_refuses_is_refused_in_the_warehouse(backend, db) -> Non
     assert (failure.column, failure.failing_rows) == ("label", 1)
     assert failure.examples == ("'n\\n5'",)
     assert backend.warehouse.row_count(f"{db}.numbers") == 0
+
+
+@pytest.mark.filterwarnings("ignore:This pattern is interpreted as a regular expression")
+def test_the_run_log_names_a_check_left_to_pandera(backend, db) -> None:
+    spec = sql_asset(f"{db}.numbers", _labels("n11"), schema=NamedBackReference)
+    result = backend.warehouse.materialize(spec, context(spec, backend.warehouse))
+    outcome = AssetOutcome(spec.key, spec.table, "materialized", 0.5, result)
+    line = materialized_line(spec, outcome)
+    assert line is not None and line.startswith("validation passed against NamedBackReference")
+    assert "(1 in Pandera, not in ClickHouse: label: str_contains('(?P<c>" in line
+    assert line.endswith(f"; 1 rows in {db}.numbers, 1 inserted by this run, 0.50 s")
