@@ -19,6 +19,7 @@ Pandera, on the staged table, instead of being approximated.
 
 from __future__ import annotations
 
+import functools
 import re
 from re import _constants as sre  # type: ignore[attr-defined]  # private, stable 3.11-3.13
 from re import _parser  # type: ignore[attr-defined]
@@ -128,9 +129,9 @@ def _position(at: Any, ascii_mode: bool, *, tail: bool) -> str:
 def _class(items: list[tuple[Any, Any]], ascii_mode: bool) -> str:
     negate = bool(items) and items[0][0] is sre.NEGATE
     members = items[1:] if negate else items
-    spaces = "".join(_char(ord(space)) for space in _SPACES[ascii_mode])
     if members == [(sre.CATEGORY, sre.CATEGORY_NOT_SPACE)]:
         # \S alone (or [^\S]): the spaces' complement, which RE2 cannot join to others.
+        spaces = _spaces(ascii_mode)
         return f"[{spaces}]" if negate else f"[^{spaces}]"
     parts = []
     for op, av in members:
@@ -139,12 +140,18 @@ def _class(items: list[tuple[Any, Any]], ascii_mode: bool) -> str:
         elif op is sre.RANGE:
             parts.append(f"{_char(av[0])}-{_char(av[1])}")
         elif op is sre.CATEGORY and av is sre.CATEGORY_SPACE:
-            parts.append(spaces)
+            parts.append(_spaces(ascii_mode))
         elif op is sre.CATEGORY and (av, ascii_mode) in _CLASSES:
             parts.append(_CLASSES[(av, ascii_mode)])
         else:
             raise _NotExpressible
     return f"[{'^' if negate else ''}{''.join(parts)}]"
+
+
+@functools.cache
+def _spaces(ascii_mode: bool) -> str:
+    """Python's ``\\s`` as the members of an RE2 class."""
+    return "".join(_char(ord(space)) for space in _SPACES[ascii_mode])
 
 
 def _char(code: int) -> str:
