@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,15 @@ if TYPE_CHECKING:
     import pandas as pd
 
 log = logging.getLogger("pipeline.warehouse.validation")
+# Pandera's str_contains asks pandas for a boolean per row; pandas still warns that the
+# pattern's groups are not extracted, on the user's terminal, once per run. Nothing is
+# wrong (the check runs in Pandera when RE2 cannot say it: io_managers/re2_pattern.py).
+warnings.filterwarnings(
+    "ignore",
+    message="This pattern is interpreted as a regular expression, and has match groups",
+    category=UserWarning,
+    module=r"pandera\.",
+)
 
 EXAMPLES = 5
 FALLBACK_BATCH_ROWS = 500_000

@@ -7,6 +7,9 @@ ClickHouse's ``match()`` on every subject and compared with Python's ``re``.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pandera.pandas as pa
 import pytest
@@ -20,6 +23,8 @@ from io_managers.sql import quote_string
 from orchestration.run_report import AssetOutcome
 from orchestration.run_review import materialized_line
 from tests.io_helpers import context, sql_asset
+
+REPO = Path(__file__).resolve().parents[1]
 
 SUBJECTS = [
     "",
@@ -226,3 +231,31 @@ def test_the_run_log_names_a_check_left_to_pandera(backend, db) -> None:
     assert line is not None and line.startswith("validation passed against NamedBackReference")
     assert "(1 in Pandera, not in ClickHouse: label: str_contains('(?P<c>" in line
     assert line.endswith(f"; 1 rows in {db}.numbers, 1 inserted by this run, 0.50 s")
+
+
+def test_a_check_left_to_pandera_prints_no_library_warning(tmp_path) -> None:
+    # Python's default warning filters, as a user's terminal gets them: a str_contains with
+    # groups run by Pandera must not print pandas' advice to use str.extract.
+    script = (
+        "import sys\n"
+        "from tests.io_helpers import context, sql_asset\n"
+        "from tests.test_re2_pattern import NamedBackReference, _labels\n"
+        "from io_managers import ClickHouseIOManager\n"
+        "with ClickHouseIOManager.embedded(sys.argv[1]) as warehouse:\n"
+        "    warehouse.command('CREATE DATABASE d')\n"
+        '    warehouse.command("CREATE TABLE d.numbers (n UInt64, label String, "\n'
+        '                      "score Nullable(Float64)) ENGINE = MergeTree ORDER BY n")\n'
+        "    spec = sql_asset('d.numbers', _labels('n11'), schema=NamedBackReference)\n"
+        "    result = warehouse.materialize(spec, context(spec, warehouse))\n"
+        "print(result.metadata['checks_in_pandera'])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "default", "-c", script, str(tmp_path / "warehouse")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "str_contains" in done.stdout
+    assert "Warning" not in done.stderr, done.stderr
