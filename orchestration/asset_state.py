@@ -17,6 +17,7 @@ from typing import Any
 
 from orchestration.asset import AssetSpec
 from orchestration.code_version import code_version
+from orchestration.fingerprint import unavailable
 from orchestration.graph import AssetGraph
 from orchestration.history import AssetHistory, MaterializationHistory
 from orchestration.io_manager import IOManager
@@ -118,8 +119,10 @@ class StateBook:
             if spec.key not in self._fingerprints:
                 try:
                     found = spec.fingerprint(self.params)
-                except Exception as exc:  # the run reports the source's real error
-                    found = f"unavailable: {type(exc).__name__}: {exc}"
+                except Exception as exc:
+                    # The run reports the source's real error; its text may echo a URL
+                    # with a token, so the fingerprint (stored, printed) names the class.
+                    found = unavailable(f"{type(exc).__name__} from the fingerprint")
                 self._fingerprints[spec.key] = found
             return self._fingerprints[spec.key]
 

@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 #: Seconds one ``HEAD`` request may take; fingerprints run before every status and plan.
 URL_TIMEOUT_SECONDS = 5.0
 _HEADERS = ("etag", "last-modified", "content-length")
+#: How every fingerprint of a source that could not be asked begins.
+UNAVAILABLE = "unavailable:"
 
 
 def _digest(text: str | bytes, length: int = 16) -> str:
@@ -45,7 +48,7 @@ def file_fingerprint(path: str | Path) -> str:
     try:
         stat = resolved.stat()
     except OSError as error:
-        return f"unavailable: file {resolved.name}: {error.strerror or error}"
+        return unavailable(f"file {resolved.name}: {error.strerror or error}")
     return f"file {resolved} size={stat.st_size} mtime_ns={stat.st_mtime_ns}"
 
 
@@ -59,29 +62,45 @@ def content_fingerprint(path: str | Path) -> str:
 
 
 def url_fingerprint(url: str, *, timeout: float = URL_TIMEOUT_SECONDS) -> str:
-    """A URL by the validators its server sends to ``HEAD``, else by its content's hash."""
+    """A URL by the validators its server sends to ``HEAD``, else by its content's hash.
+
+    A server may refuse ``HEAD`` (a presigned S3 URL is signed for ``GET`` only) or answer
+    it without validators: then one ``GET`` gives them in its headers, and its body is
+    read and hashed only when they are missing there too.
+    """
     import httpx
 
     name = f"url {_digest(url)}"
     try:
-        response = httpx.head(url, follow_redirects=True, timeout=timeout)
-        if response.status_code >= 400:
-            return f"unavailable: {name}: HTTP {response.status_code}"
-        validators = {h: response.headers[h] for h in _HEADERS if h in response.headers}
-        if validators.keys() - {"content-length"}:
-            return f"{name} {json.dumps(validators, sort_keys=True)}"
+        head = httpx.head(url, follow_redirects=True, timeout=timeout)
+        if head.status_code < 400 and (validators := _validators(head.headers)):
+            return f"{name} {validators}"
         digest = hashlib.sha256()
         with httpx.stream("GET", url, follow_redirects=True, timeout=timeout) as body:
             if body.status_code >= 400:
-                return f"unavailable: {name}: HTTP {body.status_code}"
+                return unavailable(f"{name}: HTTP {body.status_code}")
+            if validators := _validators(body.headers):
+                return f"{name} {validators}"
             for block in body.iter_bytes(1 << 20):
                 digest.update(block)
         return f"{name} sha256={digest.hexdigest()}"
     except httpx.HTTPError as error:
         # The exception text may echo the URL (and its credentials): name only the class.
-        return f"unavailable: {name}: {type(error).__name__}"
+        return unavailable(f"{name}: {type(error).__name__}")
+
+
+def _validators(headers: Mapping[str, str]) -> str | None:
+    """The response's cache validators as text, or None when it sends none (a length alone
+    does not tell one version of the data from another)."""
+    found = {h: headers[h] for h in _HEADERS if h in headers}
+    return json.dumps(found, sort_keys=True) if found.keys() - {"content-length"} else None
+
+
+def unavailable(cause: str) -> str:
+    """The fingerprint of a source that could not be asked; ``cause`` holds no secret."""
+    return f"{UNAVAILABLE} {cause}"
 
 
 def is_available(fingerprint: str | None) -> bool:
-    """Whether the source answered (a fingerprint of an unreachable source never matches)."""
-    return fingerprint is not None and not fingerprint.startswith("unavailable:")
+    """Whether the source answered: an unanswered fingerprint keeps its asset stale."""
+    return fingerprint is not None and not fingerprint.startswith(UNAVAILABLE)

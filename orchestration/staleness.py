@@ -5,7 +5,8 @@ An asset is judged on its latest successful materialization against what holds n
 * ``missing``: never materialized (by this framework, in this warehouse);
 * ``stale``, for one or more reasons:
   - ``code_changed``: its code version differs from the one it was built with;
-  - ``source_changed``: its source's fingerprint differs from the one it was built from;
+  - ``source_changed``: its source's fingerprint differs from the one it was built from,
+    or the source cannot be asked now (so nothing says it is unchanged);
   - ``upstream_materialized``: an upstream asset was materialized after the one it read;
   - ``last_run_failed``: its latest attempt, after that success, failed or never finished;
 * ``fresh``: none of these.
@@ -21,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from orchestration.fingerprint import UNAVAILABLE, is_available
 from orchestration.graph import AssetGraph
 from orchestration.history import AssetHistory, MaterializationRecord
 
@@ -104,7 +106,11 @@ def assess_asset(
                 f"code changed (built with {success.code_version}, now {code_version})",
             )
         )
-    if fingerprint is not None and success.source_fingerprint != fingerprint:
+    if fingerprint is not None and not is_available(fingerprint):
+        # Equal to the recorded answer or not, an unanswered question proves nothing.
+        cause = fingerprint.removeprefix(UNAVAILABLE).strip()
+        reasons.append(Reason("source_changed", f"source cannot be asked ({cause})"))
+    elif fingerprint is not None and success.source_fingerprint != fingerprint:
         reasons.append(Reason("source_changed", "source changed since it was read"))
     newer = []
     for dep in deps:

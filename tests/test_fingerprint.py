@@ -20,6 +20,7 @@ from orchestration.fingerprint import (
 class _Handler(BaseHTTPRequestHandler):
     body = b"a,b\n1,2\n"
     headers_for = {"/etag.csv": {"ETag": '"v1"'}, "/plain.csv": {}}
+    gets: list[str] = []
 
     def _answer(self, with_body: bool) -> None:
         if self.path not in self.headers_for:
@@ -34,9 +35,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(type(self).body)
 
     def do_HEAD(self):
+        if self.path.startswith("/no-head/"):
+            # Like a presigned S3 URL: signed for GET only, so HEAD is refused.
+            self.send_response(403)
+            self.end_headers()
+            return
         self._answer(with_body=False)
 
     def do_GET(self):
+        self.gets.append(self.path)
+        self.path = self.path.removeprefix("/no-head")
         self._answer(with_body=True)
 
     def log_message(self, *args):
@@ -53,6 +61,7 @@ def server():
     httpd.server_close()
     _Handler.body = b"a,b\n1,2\n"
     _Handler.headers_for["/etag.csv"] = {"ETag": '"v1"'}
+    _Handler.gets.clear()
 
 
 def test_file_fingerprint_changes_with_size_and_mtime(tmp_path):
@@ -96,6 +105,23 @@ def test_url_without_validators_is_fingerprinted_by_content(server):
     assert "sha256=" in first
     _Handler.body = b"a,b\n1,3\n"
     assert url_fingerprint(f"{server}/plain.csv") != first
+
+
+def test_url_that_refuses_head_is_fingerprinted_by_the_validators_of_its_get(server):
+    first = url_fingerprint(f"{server}/no-head/etag.csv")
+    assert is_available(first)
+    assert '"etag": "\\"v1\\""' in first
+    assert url_fingerprint(f"{server}/no-head/etag.csv") == first
+    _Handler.headers_for["/etag.csv"] = {"ETag": '"v2"'}
+    assert url_fingerprint(f"{server}/no-head/etag.csv") != first
+
+
+def test_url_that_refuses_head_and_sends_no_validators_is_fingerprinted_by_content(server):
+    first = url_fingerprint(f"{server}/no-head/plain.csv")
+    assert "sha256=" in first
+    _Handler.body = b"a,b\n1,3\n"
+    assert url_fingerprint(f"{server}/no-head/plain.csv") != first
+    assert _Handler.gets == ["/no-head/plain.csv"] * 2  # one GET each: not one to look, one to read
 
 
 def test_url_fingerprint_never_shows_the_url(server):

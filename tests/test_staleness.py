@@ -76,6 +76,17 @@ def test_unavailable_source_is_stale():
     assert kinds(state) == ["source_changed"]
 
 
+def test_source_that_cannot_be_asked_stays_stale_even_if_it_could_not_be_asked_before():
+    # Built from a source that answered no question (e.g. a URL that refuses HEAD): the
+    # same "unavailable" answer again says nothing about whether the data changed.
+    unavailable = "unavailable: url 0123: HTTP 403"
+    history = {"a": built(record("a", "m1", source_fingerprint=unavailable))}
+    state = assess_asset("a", (), "v1", unavailable, history)
+    assert state.state == "stale"
+    assert kinds(state) == ["source_changed"]
+    assert "cannot be asked (url 0123: HTTP 403)" in state.explain()
+
+
 def test_upstream_materialized_since_it_was_read_is_stale():
     history = {
         "up": built(record("up", "u2", minutes=5)),

@@ -11,7 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from orchestration.fingerprint import file_fingerprint, parameters_fingerprint, url_fingerprint
+from orchestration.fingerprint import (
+    file_fingerprint,
+    parameters_fingerprint,
+    unavailable,
+    url_fingerprint,
+)
 
 
 def source_fingerprint(params: Mapping[str, Any]) -> str:
@@ -25,7 +30,7 @@ def source_fingerprint(params: Mapping[str, Any]) -> str:
         try:
             rows, seed = synthetic.parse_spec(spec)
         except ValueError as error:
-            return f"unavailable: {error}"
+            return unavailable(str(error))
         return parameters_fingerprint("synthetic", rows=rows, seed=seed)
     if is_url(spec):
         return url_fingerprint(spec)
