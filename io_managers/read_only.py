@@ -3,11 +3,17 @@
 Safety rests on the engine, not on reading SQL text. A user's query runs on a ClickHouse
 session with ``readonly = 1``: chdb opens a second connection to the warehouse directory
 with that setting, a server gets it on the request. ClickHouse then refuses every write,
-every settings change (so ``readonly`` cannot be lowered) and every table function, of
-which those reaching files or the network matter here. ``allow_external`` lowers the
-level to ``readonly = 2``, which still refuses writes but lets table functions read.
+every settings change (so ``readonly`` cannot be lowered) and every table function in a
+``SELECT``. ``allow_external`` lowers the level to ``readonly = 2``, which still refuses
+writes but lets table functions read.
 
-Two parsers run first, for exactness and for friendly messages:
+``readonly`` does not cover every read outside the warehouse, though: the scalar
+``file()`` function reads any local file (chdb, like ``clickhouse-local``, has no
+``user_files_path`` fence), ``DESCRIBE`` of a table function infers its schema from the
+file, and ``EXPLAIN`` folds constants, printing what ``file()`` read. So ClickHouse's own
+parser also lists every function a statement calls (below).
+
+Three parser passes run first, for exactness and for friendly messages:
 
 1. **ClickHouse's own parser** (``formatQuery``, on the read-only session) must find
    exactly one statement, and its canonical rendering is what runs. chdb executes every
@@ -15,14 +21,20 @@ Two parsers run first, for exactness and for friendly messages:
    ``$$...$$``, an odd comment) can never carry a second one into the engine.
 2. **sqlglot's ClickHouse dialect** judges that canonical text: it must be a read
    (``SELECT``/``WITH``, ``SHOW``, ``DESCRIBE``, ``EXPLAIN``), without ``INTO OUTFILE``
-   (a client-side file write that ``readonly`` does not cover in chdb), and calling no
-   table function outside :data:`LOCAL_TABLE_FUNCTIONS` unless ``allow_external``.
+   (a client-side file write that ``readonly`` does not cover in chdb).
+3. **ClickHouse's parser again** (``EXPLAIN AST``, which parses and runs nothing) names
+   every function the statement calls, scalar or table, inside ``EXPLAIN`` and
+   ``DESCRIBE`` too: unless ``allow_external``, none may share its name with a table
+   function outside :data:`LOCAL_TABLE_FUNCTIONS` (the engine's own list,
+   ``system.table_functions``), which covers the scalar ``file()``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -64,11 +76,12 @@ class ReadStatement:
     is_query: bool
 
 
-def ensure_read_only(sql: str, *, allow_external: bool = False) -> ReadStatement:
+def ensure_read_only(sql: str) -> ReadStatement:
     """The single read statement in ``sql``, or :class:`ReadOnlyQueryError` saying why not."""
     text = sql.strip()
     try:
-        statements = [s for s in sqlglot.parse(text, dialect=DIALECT) if s is not None]
+        with _sqlglot_silent():
+            statements = [s for s in sqlglot.parse(text, dialect=DIALECT) if s is not None]
     except SqlglotError as exc:
         if _writes_outfile(text):
             raise _refused("INTO OUTFILE writes a file; only reads are allowed") from None
@@ -88,14 +101,6 @@ def ensure_read_only(sql: str, *, allow_external: bool = False) -> ReadStatement
             f"{_keyword(statement, text)} is not a read statement; only {_ALLOWED} are "
             "allowed and nothing was changed"
         )
-    if not allow_external:
-        external = sorted(_table_functions(statement) - LOCAL_TABLE_FUNCTIONS)
-        if external:
-            called = ", ".join(f"{name}(...)" for name in external)
-            raise _refused(
-                f"table function {called} reaches files or the network; pass "
-                "--allow-external to let this query read them"
-            )
     return ReadStatement(text.rstrip(";").strip(), is_query)
 
 
@@ -142,7 +147,38 @@ def _accepted(transport: Transport, sql: str, level: int, allow_external: bool) 
         if "Empty query" in str(exc):
             raise _refused("the query is empty; pass one read statement") from None
         raise
-    return ensure_read_only(canonical.column(0)[0].as_py(), allow_external=allow_external)
+    statement = ensure_read_only(canonical.column(0)[0].as_py())
+    if not allow_external:
+        external = sorted(_external_functions(transport, statement.sql, level))
+        if external:
+            called = ", ".join(f"{name}(...)" for name in external)
+            raise _refused(
+                f"{called} reaches files or the network; pass --allow-external to let "
+                "this query read them"
+            )
+    return statement
+
+
+def _external_functions(transport: Transport, sql: str, level: int) -> set[str]:
+    """Functions ``sql`` calls that are named like a table function reaching outside.
+
+    ``EXPLAIN AST`` prints ClickHouse's parse tree a node per line, a call as
+    ``Function <name> ...``, whatever the statement (``EXPLAIN``'s and ``DESCRIBE``'s
+    inner query included). A line that only looks like one (an alias with a newline)
+    can add a refusal, never hide a call.
+    """
+    tree = _engine(lambda: transport.query_arrow(f"EXPLAIN AST {sql}", readonly=level))
+    called = set()
+    for line in tree.column(0).to_pylist():
+        node, _, rest = line.strip().partition(" ")
+        if node == "Function" and rest:
+            called.add(rest.split(" ", 1)[0].lower())
+    if not called:
+        return set()
+    table_functions = transport.query_arrow(
+        "SELECT lower(name) AS name FROM system.table_functions", readonly=level
+    ).column(0)
+    return (called & set(table_functions.to_pylist())) - LOCAL_TABLE_FUNCTIONS
 
 
 def _engine(run: Callable[[], T]) -> T:
@@ -159,15 +195,16 @@ def _engine(run: Callable[[], T]) -> T:
         ) from None
 
 
-def _table_functions(statement: exp.Expr) -> set[str]:
-    names = set()
-    for table in statement.find_all(exp.Table):
-        call = table.this
-        if isinstance(call, exp.Anonymous):
-            names.add(str(call.this).lower())
-        elif isinstance(call, exp.Func):
-            names.add(call.sql_name().lower())
-    return names
+@contextlib.contextmanager
+def _sqlglot_silent() -> Iterator[None]:
+    """sqlglot keeps ``SHOW`` and ``EXPLAIN`` as opaque commands, as this module expects
+    (their first word decides), and would warn about it on the user's terminal."""
+    sqlglot_log = logging.getLogger("sqlglot")
+    was_disabled, sqlglot_log.disabled = sqlglot_log.disabled, True
+    try:
+        yield
+    finally:
+        sqlglot_log.disabled = was_disabled
 
 
 def _writes_outfile(sql: str) -> bool:
