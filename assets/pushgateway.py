@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from orchestration.redaction import redact_url
+
 PUSH_TIMEOUT_SECONDS = 10.0
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -38,15 +40,6 @@ class Gauge:
     def __post_init__(self) -> None:
         if not _METRIC_NAME.match(self.name):
             raise ValueError(f"invalid Prometheus metric name {self.name!r}")
-
-
-def redact_url(url: str) -> str:
-    """``url`` safe to print: any password replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 def _format_value(value: float) -> str:

@@ -7,11 +7,14 @@ the resolver's flow body *inside this flow run*, so a scheduled run looks exactl
 ``pipeline materialize`` run in the UI: one task per asset, the lineage artifact, the
 asset events. Selection and source are deployment parameters; the warehouse address is
 not (it may hold a password, and parameters are shown in the UI), it comes from
-``WAREHOUSE_URL`` / ``CLICKHOUSE_*`` in the process that runs the flow.
+``WAREHOUSE_URL`` / ``CLICKHOUSE_*`` in the process that runs the flow. Nor is a source
+URL with credentials or a token: ``pipeline serve`` hands that to the runs as
+``PIPELINE_SOURCE``, used when the run's ``source`` parameter is empty.
 """
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from prefect import flow
@@ -38,6 +41,8 @@ DEFAULT_DEPLOYMENT_NAME = "daily"
 FLOW_NAME = "materialize-assets"
 #: How prefect.yaml names the flow (``prefect deploy`` wants a file path).
 ENTRYPOINT = "orchestration/deployment.py:materialize_assets"
+#: The source of runs whose ``source`` parameter is empty (a secret-bearing URL).
+SOURCE_ENV = "PIPELINE_SOURCE"
 
 
 @flow(
@@ -52,7 +57,8 @@ def materialize_assets(select: str | None = None, source: str | None = None) -> 
     """Materialize ``select`` (Dagster selection syntax; all assets when empty).
 
     ``source`` is handed to ingest assets as ``context.params['source']`` (a path, a URL or
-    ``synthetic[:ROWS[:SEED]]``). The run ends Failed when any asset fails or is skipped.
+    ``synthetic[:ROWS[:SEED]]``); when it is empty, ``$PIPELINE_SOURCE`` is, if set. The
+    run ends Failed when any asset fails or is skipped.
     With ``select='status:stale+'`` only what changed runs; when nothing did, the run
     completes at once with the message "nothing to materialize".
     """
@@ -60,6 +66,7 @@ def materialize_assets(select: str | None = None, source: str | None = None) -> 
 
     defs = load_definitions()
     graph = defs.graph()
+    source = source or os.environ.get(SOURCE_ENV) or None
     params: dict[str, Any] = {"source": source} if source else {}
     with defs.open_io_managers() as io_managers:
         book = StateBook(graph, io_managers, params)

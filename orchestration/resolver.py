@@ -27,6 +27,7 @@ from orchestration.graph import AssetGraph
 from orchestration.io_manager import IOManager, MaterializeResult
 from orchestration.quick_exit import without_flow_heartbeats
 from orchestration.recording import RunLedger
+from orchestration.redaction import shown_source
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
 from orchestration.run_review import RunReview, run_name_from_parameters
 
@@ -404,7 +405,9 @@ def materialize(
     book.prefetch_code_versions(plan.selected_keys)
     # One run, then done: no heartbeat thread to join at its end (up to 1 s of waiting).
     with without_flow_heartbeats():
-        state = flow(select=plan.selection, source=(params or {}).get("source"), return_state=True)
+        # The parameters are what the UI shows: the source without a URL's secrets.
+        shown = shown_source((params or {}).get("source"))
+        state = flow(select=plan.selection, source=shown, return_state=True)
     run_report = report()
     if plan.selected and not run_report.outcomes:
         raise RuntimeError(f"the flow run ended {state.name} before any asset ran: {state.message}")

@@ -29,6 +29,7 @@ from orchestration.column_lineage import NOT_DERIVED, BackgroundColumnLineage
 from orchestration.context import AssetContext
 from orchestration.io_manager import IOManager
 from orchestration.prefect_ui import asset_page_key
+from orchestration.redaction import shown_source
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
 
 ALL_ASSETS = "all assets"
@@ -192,7 +193,7 @@ class RunReview:
             text = sql if len(sql) <= _SQL_LOG_CHARS else sql[:_SQL_LOG_CHARS] + "\n-- (cut)"
             logger.info("%s -> %s, SQL:\n%s", spec.key, spec.table, text.strip())
         else:
-            source = params.get("source")
+            source = shown_source(params.get("source"))
             logger.info(
                 "%s -> %s, Python: %s%s",
                 spec.key,

@@ -145,3 +145,34 @@ def test_scheduled_status_selection_builds_what_is_missing_then_nothing(tmp_path
     again = deployment.materialize_assets(select=select, source="synthetic:5", return_state=True)
     assert again.is_completed()
     assert again.message == "nothing to materialize"
+
+
+def test_a_source_url_with_secrets_is_served_through_the_environment_not_a_parameter(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Deployment parameters are shown in the Prefect UI: a token there is a leak."""
+    monkeypatch.delenv(deployment.SOURCE_ENV, raising=False)
+    secret_url = "https://bob:hunter2@data.example/retail.csv?token=abc123"
+
+    assert serve_command.deployment_source(secret_url) is None
+    assert os.environ[deployment.SOURCE_ENV] == secret_url
+    said = capsys.readouterr().err
+    assert "https://data.example/retail.csv" in said and deployment.SOURCE_ENV in said
+    assert "hunter2" not in said and "abc123" not in said
+    for plain in ("synthetic:5", "data/online_retail.csv", "https://data.example/x.csv", None):
+        assert serve_command.deployment_source(plain) == plain
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_served_run_without_a_source_parameter_reads_the_environments(tmp_path, monkeypatch):
+    monkeypatch.setenv("PIPELINE_DEFINITIONS", "tests.serve_location")
+    monkeypatch.setenv("WAREHOUSE_URL", f"chdb://{tmp_path / 'warehouse'}")
+    monkeypatch.setenv(deployment.SOURCE_ENV, "synthetic:7")
+
+    state = deployment.materialize_assets(return_state=True)
+
+    assert state.is_completed(), state.message
+    from io_managers import ClickHouseIOManager
+
+    with ClickHouseIOManager.embedded(tmp_path / "warehouse") as warehouse:
+        assert warehouse.row_count("served.numbers") == 7

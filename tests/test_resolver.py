@@ -16,7 +16,8 @@ from orchestration.asset import AssetSpec
 from orchestration.graph import AssetGraph
 from orchestration.resolver import MissingUpstreamError, materialize
 from tests.memory_io import MemoryIOManager, RememberingIOManager
-from tests.prefect_records import settled_task_runs
+from tests.prefect_records import EVENT_WAIT, settled_task_runs
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -268,3 +269,36 @@ def test_a_run_sends_no_heartbeats_unless_configured(monkeypatch):
             time.sleep(0.5)
         heartbeats = events("prefect.flow-run.heartbeat", resource=EventResourceFilter(id=[run]))
         assert heartbeats == []
+
+
+def test_a_source_url_reaches_the_asset_whole_and_the_run_without_its_secrets():
+    """A download link often carries a token: the asset reads the real URL, while the
+    run's parameters and task logs (stored by Prefect, shown in its UI) name it only by
+    scheme, host and path."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    secret_url = "https://bob:hunter2@data.example/retail.csv?X-Amz-Signature=abc123"
+    seen: list[str] = []
+
+    def ingest(context):
+        seen.append(context.params["source"])
+        return pd.DataFrame({"n": [1]})
+
+    graph = make_graph(("ingest", (), ingest))
+    report = materialize(graph, {"warehouse": MemoryIOManager()}, params={"source": secret_url})
+    assert seen == [secret_url]
+    flow_run_id = uuid.UUID(report.flow_run_id)
+    log_filter = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
+    with get_client(sync_client=True) as client:
+        parameters = client.read_flow_run(flow_run_id).parameters
+
+        def started_line() -> str | None:
+            lines = [log.message for log in client.read_logs(log_filter=log_filter, limit=200)]
+            return next((line for line in lines if line.startswith("ingest -> ")), None)
+
+        logged = wait_for(started_line, EVENT_WAIT, "the ingest task's first log line")
+    assert parameters["source"] == "https://data.example/retail.csv"
+    assert logged.endswith("; source: https://data.example/retail.csv")
+    for secret in ("bob", "hunter2", "X-Amz-Signature", "abc123"):
+        assert secret not in f"{parameters} {logged}"

@@ -18,7 +18,7 @@ from assets.sources import (
     resolve_source,
     synthetic,
 )
-from assets.sources.errors import redact_url
+from orchestration.redaction import redact_url
 from tests.retail_support import serve_directory, write_source
 
 REAL_SAMPLE = Path(__file__).resolve().parent / "fixtures" / "online_retail_real_sample.csv"

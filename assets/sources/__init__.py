@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assets.sources.download import DEFAULT_TIMEOUT_SECONDS
-from assets.sources.errors import SourceError, redact_url
+from assets.sources.errors import SourceError
 from assets.sources.read_ahead import read_ahead
+from orchestration.redaction import redact_url
 
 # The readers (pyarrow, pandas, numpy, httpx) are imported by the functions that read:
 # declaring the ingest asset, which imports this package, must not pay ~1 s for them.

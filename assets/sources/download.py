@@ -19,7 +19,8 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from assets.sources.errors import SourceError, redact_url
+from assets.sources.errors import SourceError
+from orchestration.redaction import redact_url
 
 if TYPE_CHECKING:  # imported by the functions that download: declaring assets needs no httpx
     import httpx

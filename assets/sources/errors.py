@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
-
 
 class SourceError(Exception):
     """The source cannot be read as Online Retail data.
@@ -34,16 +32,3 @@ class SourceError(Exception):
         self.row = row
         self.column = column
         self.value = value
-
-
-def redact_url(url: str) -> str:
-    """The URL without user, password, query or fragment: safe to log and store.
-
-    Download links often carry tokens in the query string or credentials in the
-    authority; neither may reach a log, an error message or RECORD_SOURCE.
-    """
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))

@@ -32,6 +32,25 @@ DEFAULT_DEPLOYMENT_NAME = "daily"
 WAREHOUSE_ENV = "WAREHOUSE_URL"
 
 
+def deployment_source(source: str | None) -> str | None:
+    """The deployment's ``source`` parameter: ``source``, unless it is a URL with
+    credentials or a query string (a token), which the Prefect UI would show to anyone
+    who can open it; that one reaches the runs through ``PIPELINE_SOURCE`` instead."""
+    from orchestration.deployment import SOURCE_ENV
+    from orchestration.redaction import shown_source
+
+    shown = shown_source(source)
+    if source is None or shown == source:
+        return source
+    os.environ[SOURCE_ENV] = source
+    typer.echo(
+        f"the source {shown} carries credentials or a query string: the runs read it from "
+        f"this process's environment ({SOURCE_ENV}), not from a deployment parameter",
+        err=True,
+    )
+    return None
+
+
 def serve(
     select: SelectOption = None,
     source: Annotated[
@@ -71,7 +90,7 @@ def serve(
         )
 
     deployment = build_deployment(
-        name=name, cron=cron, timezone=timezone, select=select, source=source
+        name=name, cron=cron, timezone=timezone, select=select, source=deployment_source(source)
     )
     typer.echo(
         f"Serving deployment '{deployment.flow_name}/{name}' on '{cron}' ({timezone}); "
