@@ -28,7 +28,7 @@ from orchestration.asset_page import AssetPage, Materialization, PageLinks, pyth
 from orchestration.column_lineage import NOT_DERIVED, BackgroundColumnLineage
 from orchestration.context import AssetContext
 from orchestration.io_manager import IOManager
-from orchestration.prefect_ui import asset_page_key
+from orchestration.prefect_ui import artifact_key_path, artifact_path, asset_page_key
 from orchestration.redaction import shown_source
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
 
@@ -66,6 +66,8 @@ class RunReview:
         self.plan = plan
         self.io_managers = io_managers
         self.links = PageLinks()
+        #: The newest pages before this run: those of assets it does not touch stay newest.
+        self._pages_before: dict[str, UUID] = {}
         self._params = params
         self._lock = threading.Lock()
         self._pages: dict[str, tuple[UUID, AssetPage, str]] = {}
@@ -111,6 +113,7 @@ class RunReview:
         with self._lock:
             for collection in latest:
                 self.links.versions[keys[collection.key]] = collection.latest_id
+            self._pages_before = dict(self.links.versions)
 
     def finish(self, report: RunReport) -> UUID:
         """Rewrite the pages whose links changed; write the run's lineage artifact.
@@ -120,8 +123,10 @@ class RunReview:
         ancestors'. Its descendants' pages did not exist yet, so a page with descendants
         in this run is rewritten once all pages are written, to link their versions of
         this run; a page whose text is the same (a sink, or descendants that were
-        skipped) is not sent again. Each request waits on the server (~10 ms), after the
-        last asset: that wait is what this run's review costs at its end.
+        skipped) is not sent again. So is the newest page of an asset outside the run
+        that links a page this run superseded (see below). Each request waits on the
+        server (~10 ms), after the last asset: that wait is what this run's review costs
+        at its end.
 
         The rewrite is a plain ``PATCH``: Prefect's ``update_artifact`` also emits an
         ``artifact.updated`` event carrying the whole page, a second copy of every page
@@ -140,6 +145,10 @@ class RunReview:
             for artifact_id, page, written in self._pages.values()
             if (markdown := page.markdown(self.links)) != written
         ]
+        rewrites += [
+            self._writer.submit(self._rewrite_page, artifact_id, markdown)
+            for artifact_id, markdown in self._relinked_pages_outside_the_run()
+        ]
         lineage_page = lineage_markdown(self.plan, report, self.links)
         self._writer.shutdown(wait=True)
         for job in rewrites:
@@ -154,6 +163,52 @@ class RunReview:
             )
         )
         return lineage.id
+
+    def _relinked_pages_outside_the_run(self) -> list[tuple[UUID, str]]:
+        """The newest pages of assets this run did not touch, relinked to its pages.
+
+        Such a page was written by an earlier run and links its ancestors and descendants
+        at their pages of that run; those this run rebuilt have a newer page now, and a
+        reader following the old link would take a superseded "last materialization" for
+        the current one. Each link to a rebuilt neighbour is pointed at this run's page,
+        the rest of the page kept as written (its own materialization has not changed).
+        """
+        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterId
+
+        graph = self.plan.graph
+        rebuilt = set(self._pages)
+        moved = {
+            key: (self._pages_before.get(key), self._pages[key][0])
+            for key in rebuilt
+            if self._pages_before.get(key) != self._pages[key][0]
+        }
+        ancestors = {key: graph.ancestors(key) for key in moved}
+        related = {
+            page_id: [n for n in moved if n in graph.ancestors(key) or key in ancestors[n]]
+            for key, page_id in self._pages_before.items()
+            if key not in rebuilt and key in graph
+        }
+        stale = {page_id: neighbours for page_id, neighbours in related.items() if neighbours}
+        if not stale:
+            return []
+        pages = self._client.read_artifacts(
+            artifact_filter=ArtifactFilter(id=ArtifactFilterId(any_=list(stale))),
+            limit=len(stale),
+        )
+        relinked = []
+        for page in pages:
+            markdown = str(page.data)
+            for neighbour in stale[page.id]:
+                before, now = moved[neighbour]
+                old = (
+                    artifact_path(before)
+                    if before
+                    else artifact_key_path(asset_page_key(neighbour))
+                )
+                markdown = markdown.replace(f"]({old})", f"]({artifact_path(now)})")
+            if markdown != page.data:
+                relinked.append((page.id, markdown))
+        return relinked
 
     def _rewrite_page(self, artifact_id: UUID, markdown: str) -> None:
         from prefect.client.schemas.actions import ArtifactUpdate

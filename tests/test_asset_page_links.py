@@ -1,0 +1,69 @@
+"""Asset pages link to their neighbours' newest pages, across runs of part of the graph.
+
+A run writes a page version for each asset it materializes; the newest page of an asset
+it did not touch was written by an earlier run and linked to its neighbours' pages of
+that run. After a ``b+`` run those are no longer the newest, so a reader following a link
+from ``a`` would land on ``b``'s superseded page and read an old "last materialization"
+as current.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from orchestration.asset import AssetSpec
+from orchestration.graph import AssetGraph
+from orchestration.prefect_ui import artifact_path, asset_page_key
+from orchestration.resolver import materialize
+from tests.memory_io import MemoryIOManager
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+
+def _frame(context: Any) -> pd.DataFrame:
+    return pd.DataFrame({"n": [1, 2]})
+
+
+def _chain() -> tuple[AssetGraph, list[str]]:
+    """a -> b -> c, with keys of their own (pages are keyed by asset key server-wide)."""
+    tag = uuid.uuid4().hex[:8]
+    keys = [f"a_{tag}", f"b_{tag}", f"c_{tag}"]
+    specs = [
+        AssetSpec(key=key, table=f"t{tag}.{key}", body=_frame, kind="python", deps=tuple(keys[:i]))
+        for i, key in enumerate(keys)
+    ]
+    return AssetGraph(specs), keys
+
+
+def _newest_pages(client: Any, keys: list[str]) -> dict[str, Any]:
+    from prefect.client.schemas.filters import ArtifactCollectionFilter, ArtifactCollectionFilterKey
+
+    wanted = {asset_page_key(key): key for key in keys}
+    collections = client.read_latest_artifacts(
+        artifact_filter=ArtifactCollectionFilter(key=ArtifactCollectionFilterKey(any_=list(wanted)))
+    )
+    return {wanted[c.key]: c for c in collections}
+
+
+def test_a_page_the_run_did_not_rewrite_links_to_the_neighbours_it_did():
+    from prefect import get_client
+
+    graph, (a, b, c) = _chain()
+    io = {"warehouse": MemoryIOManager()}
+    assert materialize(graph, io).ok
+    with get_client(sync_client=True) as client:
+        first = _newest_pages(client, [a, b, c])
+    assert materialize(graph, io, f"key:{b}+").ok
+
+    with get_client(sync_client=True) as client:
+        newest = _newest_pages(client, [a, b, c])
+    assert newest[a].latest_id == first[a].latest_id  # a was not materialized again
+    assert newest[b].latest_id != first[b].latest_id
+    page_of_a = newest[a].data
+    for neighbour in (b, c):
+        assert f"[{neighbour}]({artifact_path(newest[neighbour].latest_id)})" in page_of_a
+        assert artifact_path(first[neighbour].latest_id) not in page_of_a
