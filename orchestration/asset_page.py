@@ -195,8 +195,10 @@ class AssetPage:
             "## Lineage",
             "",
             f"{len(up)} upstream and {len(down)} downstream assets. Left: everything "
-            f"{self.spec.key} is built from; right: everything built from it. Solid arrows "
-            "link direct neighbours; dashed boxes are further away (listed below by steps).",
+            f"{self.spec.key} is built from or runs after; right: everything built from it "
+            "or run after it. Solid arrows link direct neighbours it reads or that read it; "
+            "an arrow labelled *order* runs one after the other without reading it (listed "
+            "as *order only*); dashed boxes are further away (listed below by steps).",
             "",
             *fenced(focused_mermaid(self.graph, self.spec.key), "mermaid"),
             "",
@@ -206,10 +208,19 @@ class AssetPage:
         for direction, steps in (("upstream", up), ("downstream", down)):
             for n in sorted(set(steps.values())):
                 at = self.graph.topological(k for k, d in steps.items() if d == n)
-                lines.append(f"| {direction} | {n} | {', '.join(links.link(s.key) for s in at)} |")
+                named = ", ".join(self._neighbour(links, s.key, direction, n) for s in at)
+                lines.append(f"| {direction} | {n} | {named} |")
         if not up and not down:
             lines.append("| - | - | no upstream or downstream assets |")
         return [*lines, ""]
+
+    def _neighbour(self, links: PageLinks, other: str, direction: str, steps: int) -> str:
+        """A link to ``other``'s page, marked when a direct edge to it only orders the run."""
+        upstream, downstream = (
+            (other, self.spec.key) if direction == "upstream" else (self.spec.key, other)
+        )
+        only_order = steps == 1 and upstream in self.graph.upstream_of(downstream).ordering
+        return f"{links.link(other)} (order only)" if only_order else links.link(other)
 
     def _columns(self) -> list[str]:
         if not self.columns:

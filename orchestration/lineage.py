@@ -60,6 +60,24 @@ def _by_group(graph: AssetGraph, statuses: Mapping[str, str]) -> dict[str, list[
     return groups
 
 
+#: An edge the downstream asset only runs after: it reads nothing from the upstream
+#: table (a fact after the dimensions its checks read). Labelled, so it is not taken for
+#: "built from".
+ORDER_ARROW = "-. order .->"
+
+
+def arrow(
+    graph: AssetGraph, upstream: str, downstream: str, statuses: Mapping[str, str] | None = None
+) -> str:
+    """The Mermaid arrow from ``upstream`` to ``downstream``: labelled ``order`` when
+    ``downstream`` does not read it; else dashed from an unselected asset, else solid."""
+    if upstream in graph.upstream_of(downstream).ordering:
+        return ORDER_ARROW
+    if statuses is not None and statuses.get(upstream) == NOT_SELECTED:
+        return "-.->"
+    return "-->"
+
+
 def _class_name(status: str) -> str:
     return status.replace(" ", "_")
 
@@ -82,8 +100,7 @@ def to_mermaid(
             lines.append(f'    {key}["{key}<br/><small>{graph[key].table}</small>"]')
         lines.append("  end")
     for upstream, downstream in _edges(graph, statuses):
-        arrow = "-.->" if statuses[upstream] == NOT_SELECTED else "-->"
-        lines.append(f"  {upstream} {arrow} {downstream}")
+        lines.append(f"  {upstream} {arrow(graph, upstream, downstream, statuses)} {downstream}")
     lines += status_class_lines(statuses)
     return "\n".join(lines) + "\n"
 

@@ -22,7 +22,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from orchestration.graph import AssetGraph
-from orchestration.lineage import NOT_SELECTED, SELECTED, node_statuses, status_class_lines
+from orchestration.lineage import (
+    NOT_SELECTED,
+    SELECTED,
+    arrow,
+    node_statuses,
+    status_class_lines,
+)
 
 #: Larger text than the UI's 14 px: node boxes grow with it, the spacing between them does
 #: not, so more of the (scaled) width is label. The UI ignores flowchart spacing settings.
@@ -72,9 +78,9 @@ def focused_mermaid(graph: AssetGraph, key: str) -> str:
     for other in _ordered(graph, up) + _ordered(graph, down):
         lines.append(f'  {other}["{other}"]')
     for other in _ordered(graph, up):
-        lines.append(f"  {other} {'-->' if up[other] == 1 else '~~~'} {key}")
+        lines.append(f"  {other} {arrow(graph, other, key) if up[other] == 1 else '~~~'} {key}")
     for other in _ordered(graph, down):
-        lines.append(f"  {key} {'-->' if down[other] == 1 else '~~~'} {other}")
+        lines.append(f"  {key} {arrow(graph, key, other) if down[other] == 1 else '~~~'} {other}")
     classes = {FOCUS: [key]}
     for steps in (up, down):
         for other, n in steps.items():
@@ -145,8 +151,7 @@ def _layer_diagram(
     lines += [f'  {key}["{key}"]' for key in inputs + members]
     for spec in graph.topological(members):
         for dep in spec.deps:
-            arrow = "-.->" if statuses.get(dep) == NOT_SELECTED else "-->"
-            lines.append(f"  {dep} {arrow} {spec.key}")
+            lines.append(f"  {dep} {arrow(graph, dep, spec.key, statuses)} {spec.key}")
     drawn = {key: statuses.get(key, SELECTED) for key in inputs + members}
     lines += status_class_lines(drawn)
     mermaid = "\n".join([MERMAID_CONFIG, *lines]) + "\n"

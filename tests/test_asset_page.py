@@ -14,9 +14,12 @@ import networkx as nx
 import pytest
 
 from orchestration.artifacts import edges_in, mermaid_blocks
+from orchestration.asset import AssetSpec
 from orchestration.asset_page import AssetPage, Materialization, PageLinks, fenced
 from orchestration.checks import AssetCheckResult
+from orchestration.graph import AssetGraph, Upstream
 from orchestration.io_manager import MaterializeResult
+from orchestration.lineage import to_mermaid
 from orchestration.prefect_ui import asset_page_key
 from orchestration.run_report import AssetOutcome
 from orchestration.ui_lineage import MAX_RANKS, focused_mermaid, layer_diagrams
@@ -182,3 +185,44 @@ def test_layer_diagrams_split_deep_layers_and_keep_every_edge_once():
 def test_focused_diagram_of_a_root_has_no_upstream():
     diagram = focused_mermaid(GRAPH, "raw_online_retails")
     assert not any(target == "raw_online_retails" for _, target in edges_in(diagram))
+
+
+def _graph_with_an_ordering_dep() -> AssetGraph:
+    """``fact`` reads ``source`` and runs after ``dimension`` (its checks read it)."""
+    specs = [
+        AssetSpec(key=key, table=f"db.{key}", body=lambda context: None, kind="python", deps=deps)
+        for key, deps in (
+            ("source", ()),
+            ("dimension", ("source",)),
+            ("fact", ("source", "dimension")),
+            ("report", ("fact",)),
+        )
+    ]
+    ordering = Upstream(reads=("source",), ordering=("dimension",), derived=True)
+    return AssetGraph(specs, upstream={"fact": ordering})
+
+
+def test_an_ordering_only_dep_is_drawn_and_listed_apart_from_what_is_read():
+    """A data engineer reads an arrow as "is built from": a dep the asset only runs after
+    must not look like one (its columns come from elsewhere)."""
+    graph = _graph_with_an_ordering_dep()
+    run_diagrams = "".join(d.mermaid for d in layer_diagrams(graph, list(graph.specs)))
+    for mermaid in (
+        focused_mermaid(graph, "fact"),
+        run_diagrams,
+        to_mermaid(graph, list(graph.specs)),
+    ):
+        assert "source --> fact" in mermaid
+        assert "dimension -. order .-> fact" in mermaid
+        assert "dimension --> fact" not in mermaid
+        assert edges_in(mermaid) >= {("source", "fact"), ("dimension", "fact")}
+    page = AssetPage(
+        spec=graph["fact"],
+        graph=graph,
+        materialization=Materialization(
+            AssetOutcome("fact", "db.fact", "materialized", 0.1), "run-1", "all assets", FINISHED
+        ),
+    ).markdown(PageLinks())
+    assert "| upstream | 1 | [source](" in page
+    assert "[dimension](/v2/artifacts/key/asset-dimension) (order only)" in page
+    assert "[source](/v2/artifacts/key/asset-source) (order only)" not in page
