@@ -92,6 +92,84 @@ def test_row_numbers_count_across_chunks(tmp_path: Path) -> None:
         read_all(path)
 
 
+def assert_one_short_line(error: pytest.ExceptionInfo[SourceError]) -> None:
+    message = str(error.value)
+    assert "\n" not in message and "\r" not in message
+    assert len(message) < 400, message
+
+
+def test_row_with_an_extra_field_names_its_row(tmp_path: Path) -> None:
+    extra = GOOD.rstrip("\n") + ",EXTRA\n"
+    with pytest.raises(
+        SourceError,
+        match=r"source\.csv, row 7: malformed CSV: 9 fields where the header has 8: "
+        r"'536365,85123A,WHITE HANGING HEART,.*,United Kingdom,EXTRA'$",
+    ) as error:
+        read_all(csv_file(tmp_path, *([GOOD] * 6), extra, GOOD))
+    assert error.value.row == 7
+    assert_one_short_line(error)
+
+
+def test_row_with_a_missing_field_names_its_row(tmp_path: Path) -> None:
+    with pytest.raises(
+        SourceError, match=r"row 2: malformed CSV: 2 fields where the header has 8: '1,2'"
+    ):
+        read_all(csv_file(tmp_path, GOOD, "1,2\n", GOOD))
+
+
+def test_unclosed_quote_names_the_row_it_opens_in_on_one_line(tmp_path: Path) -> None:
+    unclosed = '536365,22752,"SET 7 BABUSHKA NESTING BOXES,2,12/1/2010 8:26,7.65,17850,UK\n'
+    with pytest.raises(
+        SourceError,
+        match=r"source\.csv, row 6: malformed CSV: 3 fields where the header has 8; "
+        r"a quote \(\"\) opened in this row is never closed: "
+        r"'536365,22752,\"SET 7 BABUSHKA NESTING BOXES,.*\\n536365,85123A,.*'…$",
+    ) as error:
+        read_all(csv_file(tmp_path, *([GOOD] * 5), unclosed, *([GOOD] * 100)))
+    assert error.value.row == 6
+    assert_one_short_line(error)
+
+
+@pytest.mark.parametrize("end", ["\n", ""])
+def test_unclosed_quote_in_the_last_row(tmp_path: Path, end: str) -> None:
+    unclosed = '536378,21977,"PACK OF 60 CAKE CASES,24,12/1/2010 9:37,0.55,14688,UK' + end
+    with pytest.raises(
+        SourceError,
+        match=r"row 4: malformed CSV: 3 fields where the header has 8; "
+        r"a quote \(\"\) opened in this row is never closed: '536378,21977,",
+    ) as error:
+        read_all(csv_file(tmp_path, GOOD, GOOD, GOOD, unclosed))
+    assert_one_short_line(error)
+
+
+def test_a_quoted_value_running_over_lines_is_pointed_out(tmp_path: Path) -> None:
+    """A quote closed rows later: the row's field count is off and it spans lines."""
+    opens = '536365,22752,"SET 7 BABUSHKA,2,12/1/2010 8:26,7.65,17850,UK\n'
+    closes = '536366,22633,HAND WARMER,6,12/1/2010 8:28,1.85,17850,"UK"\n'
+    with pytest.raises(
+        SourceError,
+        match=r"row 2: malformed CSV: 3 fields where the header has 8; "
+        r"the row runs over 3 lines, so a quoted value may lack its closing quote: ",
+    ) as error:
+        read_all(csv_file(tmp_path, GOOD, opens, GOOD, closes, GOOD))
+    assert_one_short_line(error)
+
+
+def test_malformed_row_number_counts_data_rows_across_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows, not lines: quoted line breaks and blank lines before the bad row do not
+    count, however many blocks Arrow reads the file in."""
+    from assets.sources import files
+
+    monkeypatch.setattr(files, "_CSV_BLOCK_BYTES", 4096)
+    wrapped = '536365,85123A,"WHITE\nHANGING\r\nHEART",6,12/1/2010 8:26,2.55,17850,UK\n'
+    lines = [GOOD, wrapped, "\n"] * 1_000 + [GOOD.rstrip("\n") + ",EXTRA\n"]
+    with pytest.raises(SourceError, match=r"row 2001: malformed CSV: 9 fields") as error:
+        read_all(csv_file(tmp_path, *lines))
+    assert error.value.row == 2001
+
+
 def test_empty_required_value(tmp_path: Path) -> None:
     bad = "536366,,HAND WARMER,6,12/1/2010 8:28,1.85,17850,United Kingdom\n"
     with pytest.raises(SourceError, match=r"row 2, column 'StockCode': empty value"):

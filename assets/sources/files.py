@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import re
 import shutil
 import tempfile
 import zipfile
@@ -162,8 +163,7 @@ def csv_header(path: Path, label: str) -> list[str]:
     return header
 
 
-def _read_csv(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]:
-    header = csv_header(path, label)
+def _csv_options(header: list[str]) -> tuple[pa_csv.ParseOptions, pa_csv.ConvertOptions]:
     # Everything as text, only empty cells missing: "NA" is a description, not a null.
     convert = pa_csv.ConvertOptions(
         column_types=dict.fromkeys(header, pa.string()),
@@ -172,6 +172,12 @@ def _read_csv(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]:
         quoted_strings_can_be_null=True,
     )
     parse = pa_csv.ParseOptions(newlines_in_values=True)  # quoted descriptions may wrap
+    return parse, convert
+
+
+def _read_csv(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]:
+    header = csv_header(path, label)
+    parse, convert = _csv_options(header)
     try:
         reader = pa_csv.open_csv(
             path,
@@ -192,7 +198,77 @@ def _read_csv(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]:
             raise SourceError(
                 f"not UTF-8 text ({message}); is it really a CSV file?", source=label
             ) from error
-        raise SourceError(f"malformed CSV: {message}", source=label) from error
+        raise _malformed_csv(path, label, header, error) from error
+
+
+#: Characters of an offending row (or of Arrow's message) an error shows: a row with an
+#: unclosed quote runs to the end of the file.
+_EXCERPT_CHARS = 100
+
+
+def _excerpt(text: str) -> str:
+    """``text`` quoted on one line: line breaks and control characters escaped, capped."""
+    if len(text) <= _EXCERPT_CHARS:
+        return repr(text)
+    return f"{text[:_EXCERPT_CHARS]!r}…"
+
+
+def _ends_in_quotes(text: str) -> bool:
+    """Whether CSV ``text`` ends inside a quoted value (quotes mid-value are literal, as
+    Arrow reads them)."""
+    try:
+        for _ in csv.reader([text], strict=True):
+            pass
+    except csv.Error as error:
+        return "unexpected end of data" in str(error)
+    return False
+
+
+def _malformed_csv(
+    path: Path, label: str, header: list[str], error: pa.ArrowInvalid
+) -> SourceError:
+    """The first row Arrow cannot split into the header's fields, named by data row.
+
+    Arrow's threaded reader knows no row numbers, so only after it has failed is the file
+    read again, serially, up to the first bad row: still Arrow's C++ parser, with a
+    Python handler called for that row alone. Its number counts records as the chunks
+    do (the header is record 1; quoted line breaks and blank lines are not rows).
+    """
+    parse, convert = _csv_options(header)
+    invalid: list[pa_csv.InvalidRow] = []
+
+    def first_invalid(row: pa_csv.InvalidRow) -> str:
+        invalid.append(row)
+        return "error"
+
+    parse.invalid_row_handler = first_invalid
+    try:
+        with pa_csv.open_csv(
+            path,
+            read_options=pa_csv.ReadOptions(block_size=_CSV_BLOCK_BYTES, use_threads=False),
+            parse_options=parse,
+            convert_options=convert,
+        ) as reader:
+            for _ in reader:
+                pass
+    except pa.ArrowInvalid:
+        pass
+    if not invalid:  # not a row of the wrong width: Arrow's own words, on one line
+        return SourceError(f"malformed CSV: {_excerpt(str(error))}", source=label)
+    row = invalid[0]
+    text = row.text
+    cause = f"{row.actual_columns} fields where the header has {row.expected_columns}"
+    lines = 1 + len(re.findall(r"\r\n?|\n", text.rstrip("\r\n")))
+    if _ends_in_quotes(text):  # the quote ran to the end of the file
+        cause += '; a quote (") opened in this row is never closed'
+    elif lines > 1:  # only a quoted value spans lines
+        cause += f"; the row runs over {lines} lines, so a quoted value may lack its closing quote"
+    return SourceError(
+        f"malformed CSV: {cause}: {_excerpt(text)}",
+        source=label,
+        row=row.number - 1 if row.number is not None else None,
+        value=text[:_EXCERPT_CHARS],
+    )
 
 
 def _read_parquet(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]:
