@@ -16,6 +16,7 @@ staging both succeed.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -78,6 +79,42 @@ def test_a_date_staging_cannot_hold_publishes_nothing(
     ):
         materialize(io, "raw_online_retails", bad)
 
+    after = fingerprint(io, "raw.online_retails"), fingerprint(io, "raw.psa_online_retails")
+    assert after == before
+
+
+@pytest.mark.parametrize(
+    ("broken", "cause"),
+    [
+        (GOOD_LINES[0].rstrip("\n") + ",EXTRA\n", "9 fields where the header has 8: '536365,"),
+        (
+            GOOD_LINES[0].replace("WHITE", '"WHITE'),
+            '3 fields where the header has 8; a quote \\(\\"\\) opened in this row is never closed',
+        ),
+    ],
+    ids=["extra field", "unclosed quote"],
+)
+def test_a_malformed_row_is_named_on_one_line_and_publishes_nothing(
+    io: ClickHouseIOManager,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    broken: str,
+    cause: str,
+) -> None:
+    """The engine's file() read fails first; the Python reader then names the row."""
+    before = fingerprint(io, "raw.online_retails"), fingerprint(io, "raw.psa_online_retails")
+    bad = tmp_path / "bad.csv"
+    bad.write_text(HEADER + "".join(GOOD_LINES) + broken + "".join(GOOD_LINES))
+
+    with (
+        caplog.at_level(logging.INFO, logger="pipeline.asset"),
+        pytest.raises(SourceError, match=rf"bad\.csv, row 4: malformed CSV: {cause}") as error,
+    ):
+        materialize(io, "raw_online_retails", bad)
+
+    assert "the engine did not compute raw_online_retails itself" in caplog.text
+
+    assert "\n" not in str(error.value)
     after = fingerprint(io, "raw.online_retails"), fingerprint(io, "raw.psa_online_retails")
     assert after == before
 
