@@ -252,7 +252,7 @@ def _malformed_csv(
             for _ in reader:
                 pass
     except pa.ArrowInvalid:
-        pass
+        pass  # expected: the handler stopped the read at the first bad row; `error` stays
     if not invalid:  # not a row of the wrong width: Arrow's own words, on one line
         return SourceError(f"malformed CSV: {_excerpt(str(error))}", source=label)
     row = invalid[0]
