@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from orchestration.run_report import AssetOutcome
+from orchestration.run_report import AssetOutcome, rows_phrase
 
 _MARKS = {"materialized": "[green]✓[/]", "failed": "[bold red]✗[/]", "skipped": "[yellow]-[/]"}
 
@@ -52,9 +52,10 @@ class RunProgress:
     def advance(self, outcome: AssetOutcome) -> None:
         if self._progress is None or self._task is None:
             return
-        detail = (
-            f"{outcome.rows:,} rows" if outcome.rows is not None else escape(outcome.error or "")
-        )
+        if outcome.rows is not None:
+            detail = rows_phrase(outcome.rows)
+        else:  # one line per asset: the run report below shows the error whole
+            detail = escape(" ".join((outcome.error or "").split()))
         self._progress.console.print(
             f"{_MARKS[outcome.status]} {outcome.key}  {detail}  {outcome.seconds:.2f}s",
             highlight=False,

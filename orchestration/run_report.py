@@ -34,6 +34,11 @@ class MaterializationPlan:
         return {spec.key for spec in self.selected}
 
 
+def rows_phrase(rows: int) -> str:
+    """``1 row``, ``12,345 rows``: how a count of rows reads in a line of text."""
+    return f"{rows:,} row" if rows == 1 else f"{rows:,} rows"
+
+
 @dataclass
 class AssetOutcome:
     """What happened to one selected asset in a run."""

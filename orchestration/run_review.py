@@ -30,7 +30,7 @@ from orchestration.context import AssetContext
 from orchestration.io_manager import IOManager
 from orchestration.prefect_ui import artifact_key_path, artifact_path, asset_page_key
 from orchestration.redaction import shown_source
-from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
+from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport, rows_phrase
 
 ALL_ASSETS = "all assets"
 _SQL_LOG_CHARS = 20_000
@@ -345,13 +345,13 @@ def materialized_line(spec: AssetSpec, outcome: AssetOutcome) -> str | None:
     validation = result.metadata.get("validation_seconds")
     in_pandera = result.metadata.get("checks_in_pandera") or []
     schema = getattr(spec.schema, "__name__", None)
-    return "validation passed{}{}{}; {:,} rows in {}, {:,} inserted by this run, {:.2f} s".format(
+    return "validation passed{}{}{}; {} in {}, {:,} inserted by this run, {:.2f} s".format(
         f" against {schema}" if schema else "",
         f" in {validation:.3f} s" if isinstance(validation, int | float) else "",
         f" ({len(in_pandera)} in Pandera, not in ClickHouse: {'; '.join(in_pandera)})"
         if in_pandera
         else "",
-        result.rows,
+        rows_phrase(result.rows),
         spec.table,
         inserted,
         outcome.seconds,

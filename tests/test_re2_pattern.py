@@ -230,7 +230,7 @@ def test_the_run_log_names_a_check_left_to_pandera(backend, db) -> None:
     line = materialized_line(spec, outcome)
     assert line is not None and line.startswith("validation passed against NamedBackReference")
     assert "(1 in Pandera, not in ClickHouse: label: str_contains('(?P<c>" in line
-    assert line.endswith(f"; 1 rows in {db}.numbers, 1 inserted by this run, 0.50 s")
+    assert line.endswith(f"; 1 row in {db}.numbers, 1 inserted by this run, 0.50 s")
 
 
 def test_a_check_left_to_pandera_prints_no_library_warning(tmp_path) -> None:
