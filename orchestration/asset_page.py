@@ -110,8 +110,9 @@ class AssetPage:
         return asset_page_key(self.spec.key)
 
     def description(self) -> str:
-        outcome = self.materialization.outcome
-        return f"{self.spec.key} ({self.spec.table}): {outcome.status}"
+        """The version's one line in Prefect's artifact lists, whose cards show the key
+        as a title and cut this line at ~40 characters: the status first."""
+        return f"{self.materialization.outcome.status}: {self.spec.table}"
 
     def markdown(self, links: PageLinks) -> str:
         lines = [f"# {self.spec.key}", ""]

@@ -51,6 +51,12 @@ def test_page_key_is_the_asset_key_with_dashes():
     assert _page().key == "asset-fact-sales"
 
 
+def test_description_leads_with_the_status_the_artifact_list_would_cut_off():
+    """The UI's artifact cards cut the description at ~40 characters, and already show
+    the key as their title: the status comes first, then the table."""
+    assert _page().description() == "materialized: marts.Fact_Sales"
+
+
 def test_page_says_what_the_table_is():
     markdown = _page().markdown(PageLinks())
     spec = GRAPH["fact_sales"]
