@@ -14,6 +14,7 @@ run's tags cost one update per run.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from collections.abc import Mapping
@@ -268,7 +269,12 @@ class RunReview:
 
         _log_outcome(spec, outcome)
         finished = datetime.now(UTC)
-        job = self._writer.submit(self._write_page, spec, outcome, sql, task_run.get_id(), finished)
+        # Written in this task's context: the page's "artifact created" event takes its
+        # related task run from the context it is sent in, not from the artifact.
+        in_task = contextvars.copy_context()
+        job = self._writer.submit(
+            in_task.run, self._write_page, spec, outcome, sql, task_run.get_id(), finished
+        )
         with self._lock:
             self._writes.append(job)
 

@@ -388,15 +388,13 @@ def test_asset_pages_link_to_their_neighbours_pages_of_this_run(lineage_run, cli
     assert run_link in fact
 
 
-def test_pages_finished_at_the_end_of_the_run_are_not_sent_again_as_events(lineage_run, client):
-    """The end-of-run rewrite of a page's links is not echoed as an event
-    carrying the whole page again (Prefect's update_artifact sends one: a second copy of
-    every page through the event stream, stored by the server)."""
+def _artifact_events(client: Any, flow_run_id: uuid.UUID) -> tuple[list[Any], dict[str, Any]]:
+    """Every event about the run's artifacts (once all arrived), and its pages by key."""
     from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
 
-    pages = _asset_pages(client, lineage_run.flow_run_id)
+    pages = _asset_pages(client, flow_run_id)
     lineage = next(
-        a for a in _lineage_artifacts(client, lineage_run.flow_run_id)
+        a for a in _lineage_artifacts(client, flow_run_id)
         if a.key == LINEAGE_ARTIFACT_KEY
     )  # fmt: skip
     artifact_ids = [f"prefect.artifact.{a.id}" for a in (lineage, *pages.values())]
@@ -415,7 +413,14 @@ def test_pages_finished_at_the_end_of_the_run_are_not_sent_again_as_events(linea
         # the lineage artifact is created after every page's rewrite, on the same stream
         return events if LINEAGE_ARTIFACT_KEY in names else None
 
-    events = _wait_for(all_created, EVENT_WAIT, "the run's artifact events")
+    return _wait_for(all_created, EVENT_WAIT, "the run's artifact events"), pages
+
+
+def test_pages_finished_at_the_end_of_the_run_are_not_sent_again_as_events(lineage_run, client):
+    """The end-of-run rewrite of a page's links is not echoed as an event
+    carrying the whole page again (Prefect's update_artifact sends one: a second copy of
+    every page through the event stream, stored by the server)."""
+    events, pages = _artifact_events(client, lineage_run.flow_run_id)
     assert {e.event for e in events} == {"prefect.artifact.created"}
     assert "| state |" in pages["fact_sales"].data  # settled when fact_sales finished
 
@@ -641,6 +646,24 @@ def shipped_run(ui_server: PrefectServer, tmp_path_factory: pytest.TempPathFacto
     assert set(urls) == {"Flow run", "Lineage"}, result.stdout
     selected = tuple(spec.key for spec in load_definitions("assets").graph())
     return ShippedRun(result.stdout, urls["Flow run"], urls["Lineage"], selected)
+
+
+def test_each_pages_created_event_names_its_own_task_run(shipped_run: ShippedRun, client):
+    """The UI's event feed shows an event's related task run: a page written by the
+    run's page-writer thread must name its asset's task run, not whichever task's
+    context that thread first saw."""
+    flow_run_id = uuid.UUID(shipped_run.flow_run_url.rsplit("/", 1)[-1])
+    events, pages = _artifact_events(client, flow_run_id)
+    page_by_artifact = {f"prefect.artifact.{page.id}": page for page in pages.values()}
+    checked = 0
+    for event in events:
+        page = page_by_artifact.get(event.resource.id)
+        if page is None:
+            continue  # the run's lineage artifact belongs to the flow run alone
+        task_runs = {r.id for r in event.related if r.role == "task-run"}
+        assert task_runs == {f"prefect.task-run.{page.task_run_id}"}, page.key
+        checked += 1
+    assert checked == len(pages)
 
 
 @pytest.fixture(scope="module")
