@@ -140,14 +140,34 @@ class StateBook:
         return self.io_manager(spec).history()
 
     @functools.cached_property
-    def history(self) -> dict[str, AssetHistory]:
-        """Latest attempt and success of every asset, read once from each store."""
+    def _recorded(self) -> tuple[dict[str, AssetHistory], frozenset[str]]:
+        """Latest attempt and success of every asset, read once from each store, and the
+        assets whose IO manager keeps a history at all."""
         found: dict[str, AssetHistory] = {}
+        kept: set[str] = set()
         for specs in self._specs_by_io_manager().values():
             store = self.history_of(specs[0])
             if store is not None:
+                kept.update(spec.key for spec in specs)
                 found.update(store.latest(spec.key for spec in specs))
-        return found
+        return found, frozenset(kept)
+
+    @property
+    def history(self) -> dict[str, AssetHistory]:
+        """Latest attempt and success of every asset, read once from each store."""
+        return self._recorded[0]
+
+    @property
+    def never_published(self) -> frozenset[str]:
+        """Assets whose table no materialization in this warehouse ever published, read
+        from the history alone (no code version, no source asked).
+
+        They are state ``missing``, less any whose first run published its table and then
+        failed its checks. An asset whose IO manager keeps no history is never in it:
+        nothing says its table was not built some other way.
+        """
+        found, kept = self._recorded
+        return frozenset(key for key in kept if not found.get(key, AssetHistory()).published)
 
     @functools.cached_property
     def states(self) -> dict[str, AssetState]:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from orchestration.io_manager import IOManager
 
 Severity = Literal["warn", "error"]
-CheckStatus = Literal["passed", "warning", "failed", "error"]
+CheckStatus = Literal["passed", "warning", "failed", "error", "not_run"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,8 @@ class AssetCheckResult:
 
     ``error`` is set when the check's SQL could not run at all; such a check counts as
     failed whatever its severity, because a broken check would otherwise hide a problem.
+    ``not_run`` says why the check was not evaluated (its asset's table was never
+    built): it did not pass, and fails whatever asks for it, as nothing was checked.
     """
 
     asset: str
@@ -55,15 +57,22 @@ class AssetCheckResult:
     examples: tuple[dict[str, Any], ...] = ()
     description: str = ""
     error: str | None = None
+    not_run: str | None = None
 
     @property
     def blocking(self) -> bool:
-        """Whether this result fails the asset (so its descendants are skipped)."""
-        return not self.passed and (self.severity == "error" or self.error is not None)
+        """Whether this result fails the asset (so its descendants are skipped), or the
+        ``pipeline checks`` command: a check that could not run or was not run does."""
+        if self.error is not None or self.not_run is not None:
+            return True
+        return not self.passed and self.severity == "error"
 
     @property
     def status(self) -> CheckStatus:
-        """``passed``, ``warning`` (a warn check found rows), ``failed`` or ``error``."""
+        """``passed``, ``warning`` (a warn check found rows), ``failed``, ``error`` or
+        ``not_run``."""
+        if self.not_run is not None:
+            return "not_run"
         if self.error is not None:
             return "error"
         if self.passed:
@@ -72,6 +81,8 @@ class AssetCheckResult:
 
     def summary(self) -> str:
         """One line for reports: what failed, how many rows, and a first example."""
+        if self.not_run is not None:
+            return f"check {self.name!r} not run: {self.not_run}"
         if self.error is not None:
             return f"check {self.name!r} could not run: {self.error}"
         if self.passed:
@@ -94,6 +105,7 @@ class AssetCheckResult:
             "examples": [dict(row) for row in self.examples],
             "description": self.description,
             "error": self.error,
+            "reason": self.not_run,
         }
 
 
@@ -143,6 +155,24 @@ def evaluate_checks(spec: AssetSpec, io_manager: IOManager) -> list[AssetCheckRe
     An asset without checks never touches the IO manager's query interface.
     """
     return [evaluate_check(spec, check, io_manager) for check in spec.checks]
+
+
+def not_run_checks(spec: AssetSpec, reason: str) -> list[AssetCheckResult]:
+    """Every check of ``spec`` as not evaluated, for ``reason`` (its table was never
+    built, so an empty table created from the DDL would pass them all)."""
+    return [
+        AssetCheckResult(
+            asset=spec.key,
+            table=spec.table,
+            name=check.name,
+            severity=check.severity,
+            passed=False,
+            violations=None,
+            description=check.description,
+            not_run=reason,
+        )
+        for check in spec.checks
+    ]
 
 
 def _json_ready(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -75,6 +75,17 @@ class AssetHistory:
     last_attempt: MaterializationRecord | None = None
     last_success: MaterializationRecord | None = None
 
+    @property
+    def published(self) -> bool:
+        """Whether a materialization published the asset's table, as these records tell:
+        a success, or a latest attempt that failed only in its checks (which run on the
+        published table, so the attempt has its rows). No success alone is state
+        ``missing``, but such a table is there to check."""
+        if self.last_success is not None:
+            return True
+        attempt = self.last_attempt
+        return attempt is not None and attempt.status == "failed" and attempt.rows is not None
+
 
 class MaterializationHistory(ABC):
     """Where materialization records are kept; safe to call from several threads."""

@@ -24,7 +24,13 @@ _STATUS_STYLE = {
     "skipped": "yellow",
     "cancelled": "magenta",
 }
-_CHECK_STYLE = {"passed": "green", "warning": "yellow", "failed": "bold red", "error": "bold red"}
+_CHECK_STYLE = {
+    "passed": "green",
+    "warning": "yellow",
+    "failed": "bold red",
+    "error": "bold red",
+    "not_run": "bold magenta",
+}
 _REPORT_COLUMNS = (
     Column("asset"),
     Column("rows", right=True),
@@ -119,10 +125,11 @@ def print_check_results(
                 r.severity,
                 Text(r.status, style=_CHECK_STYLE[r.status]),
                 f"{r.violations:,}" if r.violations is not None else "-",
-                r.error or (format_example(r.examples[0]) if r.examples else ""),
+                r.not_run or r.error or (format_example(r.examples[0]) if r.examples else ""),
             ]
             for r in shown
         ]
         print_table(console, _CHECK_COLUMNS, rows, title="Asset checks")
     tally = {s: sum(r.status == s for r in results) for s in _CHECK_STYLE}
-    console.print("Checks: " + ", ".join(f"{n} {s}" for s, n in tally.items() if n))
+    counted = (f"{n} {s.replace('_', ' ')}" for s, n in tally.items() if n)
+    console.print("Checks: " + ", ".join(counted))

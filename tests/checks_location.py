@@ -1,7 +1,13 @@
-"""A code location for the ``pipeline checks`` tests: one asset with a warn and an error check."""
+"""A code location for the ``pipeline checks`` tests.
+
+``readings`` has a warn and an error check (its values reach 250 when
+``CHK_READINGS_TOO_HIGH`` is set, so its error check fails); ``summary`` reads it and has
+a check of its own; ``unchecked`` has none.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +19,12 @@ from orchestration.definitions import Definitions
 
 
 def _readings(context) -> pd.DataFrame:
-    return pd.DataFrame({"sensor": ["a", "b"], "value": [3, 40]})
+    high = 250 if os.environ.get("CHK_READINGS_TOO_HIGH") else 40
+    return pd.DataFrame({"sensor": ["a", "b"], "value": [3, high]})
+
+
+def _summary(context) -> str:
+    return "SELECT toUInt64(count()) AS sensors FROM chk.readings"
 
 
 def _unchecked(context) -> pd.DataFrame:
@@ -31,6 +42,14 @@ defs = Definitions(
                 AssetCheck("no_negative_values", "SELECT * FROM {table} WHERE value < 0", "warn"),
                 AssetCheck("values_below_100", "SELECT * FROM {table} WHERE value >= 100"),
             ),
+        ),
+        AssetSpec(
+            key="summary",
+            table="chk.summary",
+            body=_summary,
+            kind="sql",
+            deps=("readings",),
+            checks=(AssetCheck("has_sensors", "SELECT * FROM {table} WHERE sensors = 0"),),
         ),
         AssetSpec(key="unchecked", table="chk.unchecked", body=_unchecked, kind="python"),
     ],

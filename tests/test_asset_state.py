@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
+import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -11,8 +14,9 @@ import pytest
 from orchestration.asset import AssetSpec
 from orchestration.asset_state import StateBook
 from orchestration.graph import AssetGraph
+from orchestration.history import MaterializationRecord, RecordStatus
 from orchestration.resolver import materialize
-from tests.memory_io import MemoryIOManager
+from tests.memory_io import MemoryIOManager, RememberingIOManager
 
 
 class DefinitionsOnRecord(MemoryIOManager):
@@ -71,3 +75,34 @@ def test_a_run_versions_its_assets_before_the_first_asset_starts(prefect_server)
     assert report.ok
     assert io.asked_on == ["code-versions"]
     assert all(outcome.code_version for outcome in report.outcomes)
+
+
+def _record(key: str, status: RecordStatus, rows: int | None) -> MaterializationRecord:
+    now = dt.datetime.now(dt.UTC)
+    return MaterializationRecord(
+        uuid.uuid4().hex, key, f"m.{key}", "0" * 16, now, status, rows=rows, ended=now
+    )
+
+
+def test_never_published_reads_the_history_of_the_stores_that_keep_one():
+    graph = AssetGraph(
+        [
+            AssetSpec(key=key, table=f"m.{key}", body=lambda context: None, kind="python")
+            for key in ("built", "checks_failed", "broke", "interrupted", "never", "elsewhere")
+        ]
+    )
+    graph = AssetGraph(
+        [replace(spec, io_manager="plain") if spec.key == "elsewhere" else spec for spec in graph]
+    )
+    warehouse = RememberingIOManager()
+    for record in (
+        _record("built", "materialized", 3),
+        _record("checks_failed", "failed", 3),  # published, then its checks failed
+        _record("broke", "failed", None),  # failed before publishing
+        _record("interrupted", "started", None),
+    ):
+        warehouse.history().record(record)
+    book = StateBook(graph, {"warehouse": warehouse, "plain": MemoryIOManager()})
+    # "elsewhere" is stored where no history is kept: nothing says it was never built.
+    assert book.never_published == {"broke", "interrupted", "never"}
+    assert not book._versions, "no code version was computed"

@@ -32,6 +32,7 @@ from orchestration.definitions import load_definitions
 from orchestration.graph import AssetGraph
 from orchestration.report_output import print_report, report_as_json
 from orchestration.resolver import materialize
+from tests.checks_location import defs as CHECKS_LOCATION
 from tests.retail_seed import open_seeded
 
 REPO = Path(__file__).resolve().parents[1]
@@ -398,22 +399,36 @@ def _insert(warehouse_dir: Path, values: str) -> None:
         warehouse.command(f"INSERT INTO chk.readings VALUES {values}")
 
 
+def _materialize(warehouse_dir: Path, selection: str) -> dict[str, str]:
+    """Materialize ``selection`` of the checks location for real; each asset's status."""
+    with ClickHouseIOManager.embedded(warehouse_dir) as warehouse:
+        warehouse.setup(CHECKS_LOCATION.ddl_paths)
+        report = materialize(CHECKS_LOCATION.graph(), {"warehouse": warehouse}, selection)
+    return {o.key: o.status for o in report.outcomes}
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.mark.usefixtures("prefect_server")
 def test_pipeline_checks_exit_codes_follow_severity(tmp_path):
     warehouse_dir = tmp_path / "warehouse"
+    assert _materialize(warehouse_dir, "readings") == {"readings": "materialized"}
 
-    clean = pipeline_checks(warehouse_dir, "--json")
+    clean = pipeline_checks(warehouse_dir, "--select", "readings", "--json")
     assert clean.returncode == 0, clean.stderr
     assert json.loads(clean.stdout)["ok"] is True
     assert [c["status"] for c in json.loads(clean.stdout)["checks"]] == ["passed", "passed"]
 
     _insert(warehouse_dir, "('a', -5)")
-    warned = pipeline_checks(warehouse_dir)
+    warned = pipeline_checks(warehouse_dir, "--select", "readings")
     assert warned.returncode == 0, warned.stderr
     assert "no_negative_values" in warned.stdout and "warning" in warned.stdout
-    assert "Checks: 1 passed, 1 warning" in " ".join(warned.stdout.split())
+    assert "Checks: 1 passed, 1 warning" in _plain(warned.stdout)
 
     _insert(warehouse_dir, "('b', 250), ('c', 300)")
-    failed = pipeline_checks(warehouse_dir, "--json")
+    failed = pipeline_checks(warehouse_dir, "--select", "readings", "--json")
     assert failed.returncode == 1
     payload = json.loads(failed.stdout)
     assert payload["ok"] is False
@@ -422,6 +437,120 @@ def test_pipeline_checks_exit_codes_follow_severity(tmp_path):
     below = next(c for c in payload["checks"] if c["check"] == "values_below_100")
     assert below["violations"] == 2
     assert {"sensor": "b", "value": 250} in below["examples"]
+
+
+def test_pipeline_checks_of_a_never_materialized_warehouse_run_nothing_and_fail(tmp_path):
+    # A mistyped path makes a new, empty warehouse: its empty tables must not "pass".
+    warehouse_dir = tmp_path / "typo"
+    result = pipeline_checks(warehouse_dir)
+    assert result.returncode == 1, result.stdout + result.stderr
+    rows = [line.split(None, 5) for line in result.stdout.splitlines()]
+    assert [row for row in rows if row[0] in ("readings", "summary")] == [
+        [
+            "readings",
+            "no_negative_values",
+            "warn",
+            "not_run",
+            "-",
+            "readings was never materialized in this warehouse; "
+            "run pipeline materialize --select readings",
+        ],
+        [
+            "readings",
+            "values_below_100",
+            "error",
+            "not_run",
+            "-",
+            "readings was never materialized in this warehouse; "
+            "run pipeline materialize --select readings",
+        ],
+        [
+            "summary",
+            "has_sensors",
+            "error",
+            "not_run",
+            # Built alone, it would summarize an empty table: build its upstream too.
+            "-",
+            "summary was never materialized in this warehouse; "
+            "run pipeline materialize --select +summary",
+        ],
+    ]
+    assert "Checks: 3 not run" in _plain(result.stdout)
+    assert "passed" not in result.stdout
+
+    as_json = pipeline_checks(warehouse_dir, "--json")
+    assert as_json.returncode == 1, as_json.stderr
+    payload = json.loads(as_json.stdout)
+    assert payload["ok"] is False
+    assert payload["never_materialized"] == ["readings", "summary"]
+    first = payload["checks"][0]
+    assert {k: first[k] for k in ("asset", "check", "status", "passed", "violations")} == {
+        "asset": "readings",
+        "check": "no_negative_values",
+        "status": "not_run",
+        "passed": False,
+        "violations": None,
+    }
+    assert first["reason"] == (
+        "readings was never materialized in this warehouse; "
+        "run pipeline materialize --select readings"
+    )
+    assert first["error"] is None
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_pipeline_checks_runs_the_built_and_reports_the_unbuilt(tmp_path):
+    warehouse_dir = tmp_path / "warehouse"
+    assert _materialize(warehouse_dir, "readings") == {"readings": "materialized"}
+
+    result = pipeline_checks(warehouse_dir, "--json")
+    assert result.returncode == 1, result.stderr
+    payload = json.loads(result.stdout)
+    assert {c["check"]: c["status"] for c in payload["checks"]} == {
+        "no_negative_values": "passed",
+        "values_below_100": "passed",
+        "has_sensors": "not_run",
+    }
+    assert [c["reason"] for c in payload["checks"]][:2] == [None, None]
+    assert payload["checks"][2]["reason"] == (
+        "summary was never materialized in this warehouse; "
+        "run pipeline materialize --select summary"
+    )
+    assert payload["never_materialized"] == ["summary"]
+
+    text = pipeline_checks(warehouse_dir)
+    assert text.returncode == 1
+    assert "Checks: 2 passed, 1 not run" in _plain(text.stdout)
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_pipeline_checks_checks_a_table_whose_first_run_failed_its_checks(tmp_path, monkeypatch):
+    # The run published the table, then its error check failed (history: failed, no
+    # success): the table is there to check, e.g. after a fix by hand.
+    warehouse_dir = tmp_path / "warehouse"
+    monkeypatch.setenv("CHK_READINGS_TOO_HIGH", "1")
+    assert _materialize(warehouse_dir, "readings") == {"readings": "failed"}
+
+    result = pipeline_checks(warehouse_dir, "--select", "readings", "--json")
+    assert result.returncode == 1
+    payload = json.loads(result.stdout)
+    assert {c["check"]: c["status"] for c in payload["checks"]} == {
+        "no_negative_values": "passed",
+        "values_below_100": "failed",
+    }
+    assert payload["never_materialized"] == []
+
+    _delete_high_values(warehouse_dir)
+    fixed = pipeline_checks(warehouse_dir, "--select", "readings")
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert "Checks: 2 passed" in _plain(fixed.stdout)
+
+
+def _delete_high_values(warehouse_dir: Path) -> None:
+    with ClickHouseIOManager.embedded(warehouse_dir) as warehouse:
+        warehouse.command(
+            "ALTER TABLE chk.readings DELETE WHERE value >= 100 SETTINGS mutations_sync = 1"
+        )
 
 
 def test_pipeline_checks_with_nothing_to_check(tmp_path):

@@ -3,15 +3,24 @@
 Runs the same checks a materialization runs, without rebuilding anything, so an
 operator can ask "is the published data still sound?" at any time (for example after a
 manual fix or before a report goes out). Exit 1 when an error-severity check fails.
+
+An asset whose table was never built in this warehouse (the materialization history,
+as ``pipeline status`` reads it) has its checks reported ``not_run``, with the command
+that builds it, and the exit code is 1: its table is empty or holds what no run made,
+so a check "passing" on it (a mistyped ``--warehouse`` path makes a new, empty warehouse)
+would answer a question nobody asked.
 """
 
 from __future__ import annotations
 
 import json
+import shlex
 
 import typer
 
-from orchestration.checks import AssetCheckResult, evaluate_checks
+from orchestration.asset import AssetSpec
+from orchestration.asset_state import StateBook
+from orchestration.checks import AssetCheckResult, evaluate_checks, not_run_checks
 from orchestration.cli_options import (
     DefinitionsOption,
     JsonOption,
@@ -20,6 +29,17 @@ from orchestration.cli_options import (
     console,
     load_defs,
 )
+from orchestration.graph import AssetGraph
+
+
+def _never_built(spec: AssetSpec, graph: AssetGraph, unbuilt: frozenset[str]) -> str:
+    """Why ``spec``'s checks were not run, and what builds its table: the asset alone, or
+    with its ancestors when some were never built either (alone, it would read them empty)."""
+    target = f"+{spec.key}" if graph.ancestors(spec.key) & unbuilt else spec.key
+    return (
+        f"{spec.key} was never materialized in this warehouse; "
+        f"run pipeline materialize --select {shlex.quote(target)}"
+    )
 
 
 def checks(
@@ -28,23 +48,37 @@ def checks(
     warehouse: WarehouseOption = None,
     definitions: DefinitionsOption = None,
 ) -> None:
-    """Evaluate the checks of the selected assets (all by default); exit 1 on an error."""
+    """Evaluate the checks of the selected assets (all by default); exit 1 on an error,
+    or when an asset was never materialized (its checks are not run)."""
     from orchestration.report_output import print_check_results
 
     defs = load_defs(definitions)
-    specs = [spec for spec in defs.graph().select(select) if spec.checks]
+    graph = defs.graph()
+    specs = [spec for spec in graph.select(select) if spec.checks]
     results: list[AssetCheckResult] = []
+    unbuilt: frozenset[str] = frozenset()
     with defs.open_io_managers(warehouse) as io_managers:
+        book = StateBook(graph, io_managers)
         for spec in specs:
             if spec.io_manager not in io_managers:
                 raise typer.BadParameter(
                     f"asset {spec.key!r} uses IO manager {spec.io_manager!r}, which "
                     f"`pipeline checks` does not have (it has {sorted(io_managers)})"
                 )
-            results.extend(evaluate_checks(spec, io_managers[spec.io_manager]))
+        if specs:
+            unbuilt = book.never_published
+        for spec in specs:
+            if spec.key in unbuilt:
+                results.extend(not_run_checks(spec, _never_built(spec, graph, unbuilt)))
+            else:
+                results.extend(evaluate_checks(spec, io_managers[spec.io_manager]))
     failed = any(result.blocking for result in results)
     if as_json:
-        payload = {"ok": not failed, "checks": [result.as_dict() for result in results]}
+        payload = {
+            "ok": not failed,
+            "checks": [result.as_dict() for result in results],
+            "never_materialized": [spec.key for spec in specs if spec.key in unbuilt],
+        }
         typer.echo(json.dumps(payload, indent=2))
     elif not results:
         console.print("No asset checks in the selection.")
