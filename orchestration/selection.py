@@ -93,7 +93,7 @@ class StatusUnavailableError(ValueError):
     def __str__(self) -> str:
         return (
             f"asset selection {self.expression!r} uses status:, which needs the warehouse's "
-            "materialization history; pipeline status, plan and materialize read it"
+            "materialization history; pipeline status, plan, materialize and checks read it"
         )
 
 

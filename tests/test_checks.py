@@ -522,6 +522,11 @@ def test_pipeline_checks_runs_the_built_and_reports_the_unbuilt(tmp_path):
     assert text.returncode == 1
     assert "Checks: 2 passed, 1 not run" in _plain(text.stdout)
 
+    # What was built can be checked on its own: status: selects it.
+    built = pipeline_checks(warehouse_dir, "--select", "not status:missing", "--json")
+    assert built.returncode == 0, built.stderr
+    assert [c["asset"] for c in json.loads(built.stdout)["checks"]] == ["readings"] * 2
+
 
 @pytest.mark.usefixtures("prefect_server")
 def test_pipeline_checks_checks_a_table_whose_first_run_failed_its_checks(tmp_path, monkeypatch):
@@ -557,3 +562,10 @@ def test_pipeline_checks_with_nothing_to_check(tmp_path):
     result = pipeline_checks(tmp_path / "warehouse", "--select", "unchecked")
     assert result.returncode == 0, result.stderr
     assert "No asset checks in the selection." in result.stdout
+
+
+def test_pipeline_checks_with_a_mistyped_selection_opens_no_warehouse(tmp_path):
+    result = pipeline_checks(tmp_path / "warehouse", "--select", "reading")
+    assert result.returncode == 1
+    assert "did you mean readings" in result.stderr
+    assert not (tmp_path / "warehouse").exists()

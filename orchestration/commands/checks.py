@@ -51,14 +51,21 @@ def checks(
     """Evaluate the checks of the selected assets (all by default); exit 1 on an error,
     or when an asset was never materialized (its checks are not run)."""
     from orchestration.report_output import print_check_results
+    from orchestration.selection import StatusUnavailableError
 
     defs = load_defs(definitions)
     graph = defs.graph()
-    specs = [spec for spec in graph.select(select) if spec.checks]
+    try:  # a mistyped selection fails before the warehouse is opened (or created)
+        selected: list[AssetSpec] | None = graph.select(select)
+    except StatusUnavailableError:
+        selected = None  # status: needs the history, read once the warehouse is open
     results: list[AssetCheckResult] = []
     unbuilt: frozenset[str] = frozenset()
     with defs.open_io_managers(warehouse) as io_managers:
         book = StateBook(graph, io_managers)
+        if selected is None:
+            selected = graph.select(select, book.state_names)
+        specs = [spec for spec in selected if spec.checks]
         for spec in specs:
             if spec.io_manager not in io_managers:
                 raise typer.BadParameter(
