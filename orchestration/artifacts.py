@@ -11,7 +11,7 @@ linking to its asset page, with rows, seconds, status and error.
 from __future__ import annotations
 
 from orchestration.asset_page import PageLinks, cell, fenced
-from orchestration.lineage import NOT_SELECTED, ORDER_ARROW
+from orchestration.lineage import NOT_SELECTED, ORDER_ARROW, ORDER_LINE
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
 from orchestration.ui_lineage import layer_diagrams
 
@@ -20,10 +20,10 @@ _ERROR_CHARS = 300
 
 _LEGEND = (
     "Legend: green = materialized, red = failed, amber = skipped (an upstream failed), "
-    "grey dashed = not selected (read from the warehouse as it is); an arrow labelled "
-    "*order* runs an asset after another whose table it does not read (a fact after the "
-    "dimensions its checks read). Each layer's diagram starts with the assets it reads "
-    "from other layers."
+    "grey dashed = not selected (read from the warehouse as it is); a line ending in a "
+    "circle (o) runs an asset after another whose table it does not read (a fact after "
+    "the dimensions its checks read). Each layer's diagram starts with the assets it "
+    "reads from other layers."
 )
 
 
@@ -120,11 +120,12 @@ def _is_styling(line: str) -> bool:
 
 
 def edges_in(mermaid: str) -> set[tuple[str, str]]:
-    """Every ``a --> b`` / ``a -.-> b`` / ``a -. order .-> b`` edge in a Mermaid flowchart."""
+    """Every ``a --> b`` / ``a -.-> b`` / ``a --o b`` / ``a -. order .-> b`` edge in a
+    Mermaid flowchart."""
     edges = set()
     for line in mermaid.splitlines():
         parts = line.split()
-        if len(parts) == 3 and parts[1] in ("-->", "-.->"):
+        if len(parts) == 3 and parts[1] in ("-->", "-.->", ORDER_LINE):
             edges.add((parts[0], parts[2]))
         elif len(parts) == 5 and " ".join(parts[1:4]) == ORDER_ARROW:
             edges.add((parts[0], parts[4]))

@@ -195,11 +195,10 @@ class AssetPage:
         lines = [
             "## Lineage",
             "",
-            f"{len(up)} upstream and {len(down)} downstream assets. Left: everything "
-            f"{self.spec.key} is built from or runs after; right: everything built from it "
-            "or run after it. Solid arrows link direct neighbours it reads or that read it; "
-            "an arrow labelled *order* runs one after the other without reading it (listed "
-            "as *order only*); dashed boxes are further away (listed below by steps).",
+            f"{len(up)} upstream and {len(down)} downstream assets. Left: what "
+            f"{self.spec.key} reads directly; right: what reads it directly. An arrow "
+            "labelled *order* runs one after the other without reading it (listed as *order "
+            "only*); a dashed box counts the assets further away, listed below by steps.",
             "",
             *fenced(focused_mermaid(self.graph, self.spec.key), "mermaid"),
             "",

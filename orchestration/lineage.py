@@ -61,18 +61,26 @@ def _by_group(graph: AssetGraph, statuses: Mapping[str, str]) -> dict[str, list[
 
 
 #: An edge the downstream asset only runs after: it reads nothing from the upstream
-#: table (a fact after the dimensions its checks read). Labelled, so it is not taken for
-#: "built from".
+#: table (a fact after the dimensions its checks read), so it must not look like "built
+#: from". Labelled where an asset's few edges leave room (its page); a line ending in a
+#: circle in a whole graph, whose many labels would crowd it (the legend says so).
 ORDER_ARROW = "-. order .->"
+ORDER_LINE = "--o"
 
 
 def arrow(
-    graph: AssetGraph, upstream: str, downstream: str, statuses: Mapping[str, str] | None = None
+    graph: AssetGraph,
+    upstream: str,
+    downstream: str,
+    statuses: Mapping[str, str] | None = None,
+    *,
+    labelled: bool = False,
 ) -> str:
-    """The Mermaid arrow from ``upstream`` to ``downstream``: labelled ``order`` when
-    ``downstream`` does not read it; else dashed from an unselected asset, else solid."""
+    """The Mermaid edge from ``upstream`` to ``downstream``: an ordering-only one as
+    :data:`ORDER_ARROW` (``labelled``) or :data:`ORDER_LINE`; else dashed from an
+    unselected asset, else solid."""
     if upstream in graph.upstream_of(downstream).ordering:
-        return ORDER_ARROW
+        return ORDER_ARROW if labelled else ORDER_LINE
     if statuses is not None and statuses.get(upstream) == NOT_SELECTED:
         return "-.->"
     return "-->"

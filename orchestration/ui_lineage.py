@@ -7,10 +7,10 @@ shipped pipeline, inputs -> dimensions -> facts, renders its 22 px labels at 12 
 27-asset graph in one diagram rendered them at 3 px). So diagrams here run left to right
 with at most three ranks, and height - which the page scrolls - takes the rest:
 
-* :func:`focused_mermaid` - one asset's page: every ancestor in the left column, the
-  asset, every descendant in the right column. Edges from the direct upstream and to the
-  direct downstream are drawn; farther assets are placed in their column by invisible
-  links and drawn dashed (the page lists them by distance, with links);
+* :func:`focused_mermaid` - one asset's page: its direct upstream in the left column,
+  the asset, its direct downstream in the right column, with their edges; the assets
+  further away are counted in one dashed box per side (the page lists them by
+  distance, with links);
 * :func:`layer_diagrams` - a run: one diagram per layer (split when a layer is more
   than two ranks deep), each with the assets it reads from outside as its first column.
   Together they hold every node and edge of :func:`orchestration.lineage.to_mermaid`.
@@ -72,22 +72,31 @@ def _ordered(graph: AssetGraph, steps: Mapping[str, int]) -> list[str]:
 
 
 def focused_mermaid(graph: AssetGraph, key: str) -> str:
-    """``key`` between all of its ancestors (left) and descendants (right), highlighted."""
+    """``key`` between its direct upstream (left) and downstream (right), highlighted.
+
+    Assets further away are counted, one dashed box per side in the same column: drawn
+    one by one they stacked into a column taller than the screen (a dashboard has 20
+    ancestors), with no arrow to follow. The page lists them by steps, with links.
+    """
     up, down = distances(graph, key)
+    direct_up = [k for k in _ordered(graph, up) if up[k] == 1]
+    direct_down = [k for k in _ordered(graph, down) if down[k] == 1]
     lines = ["flowchart LR", f'  {key}["{key}"]']
-    for other in _ordered(graph, up) + _ordered(graph, down):
-        lines.append(f'  {other}["{other}"]')
-    for other in _ordered(graph, up):
-        lines.append(f"  {other} {arrow(graph, other, key) if up[other] == 1 else '~~~'} {key}")
-    for other in _ordered(graph, down):
-        lines.append(f"  {key} {arrow(graph, key, other) if down[other] == 1 else '~~~'} {other}")
-    classes = {FOCUS: [key]}
-    for steps in (up, down):
-        for other, n in steps.items():
-            classes.setdefault(DIRECT if n == 1 else FURTHER, []).append(other)
+    lines += [f'  {other}["{other}"]' for other in direct_up + direct_down]
+    lines += [f"  {other} {arrow(graph, other, key, labelled=True)} {key}" for other in direct_up]
+    lines += [f"  {key} {arrow(graph, key, other, labelled=True)} {other}" for other in direct_down]
+    classes = {FOCUS: [key], DIRECT: direct_up + direct_down}
+    for side, steps, direct in (("upstream", up, direct_up), ("downstream", down, direct_down)):
+        further = len(steps) - len(direct)
+        if further:
+            box = f"0_more_{side}"  # asset keys never start with a digit
+            lines.append(f'  {box}["{further} more {side}, listed below"]')
+            lines.append(f"  {box} ~~~ {key}" if side == "upstream" else f"  {key} ~~~ {box}")
+            classes.setdefault(FURTHER, []).append(box)
     for name, members in classes.items():
-        lines.append(f"  classDef {name} {_FOCUS_STYLES[name]}")
-        lines.append(f"  class {','.join(members)} {name}")
+        if members:
+            lines.append(f"  classDef {name} {_FOCUS_STYLES[name]}")
+            lines.append(f"  class {','.join(members)} {name}")
     return "\n".join([MERMAID_CONFIG, *lines]) + "\n"
 
 

@@ -22,7 +22,7 @@ from orchestration.io_manager import MaterializeResult
 from orchestration.lineage import to_mermaid
 from orchestration.prefect_ui import asset_page_key
 from orchestration.run_report import AssetOutcome
-from orchestration.ui_lineage import MAX_RANKS, focused_mermaid, layer_diagrams
+from orchestration.ui_lineage import MAX_RANKS, distances, focused_mermaid, layer_diagrams
 from tests.lineage_location import defs
 
 GRAPH = defs.graph()
@@ -95,19 +95,37 @@ def test_checks_are_listed_with_their_outcome():
     assert "| keys_resolve | error | failed | 3 | {key='x'} |" in markdown
 
 
-def test_lineage_diagram_holds_exactly_the_ancestors_and_descendants():
+def test_lineage_diagram_holds_the_direct_neighbours_and_counts_the_rest():
+    """All 20 ancestors of a dashboard in one column made a diagram taller than the
+    screen, most of it boxes without arrows: the diagram shows the asset and its direct
+    neighbours, and one box per side counts the assets further away (the table under
+    it lists them by steps, with links)."""
     markdown = _page().markdown(PageLinks())
     (diagram,) = mermaid_blocks(markdown)
     nodes = set(re.findall(r"^\s+(\w+)\[", diagram, re.M))
-    related = GRAPH.ancestors("fact_sales") | GRAPH.dag.reachable("fact_sales", upstream=False)
-    assert nodes == related | {"fact_sales"}
-    assert "fact_sale_returns" not in nodes  # a sibling, neither upstream nor downstream
+    direct_up = set(GRAPH["fact_sales"].deps)
+    direct_down = set(GRAPH.dag.successors("fact_sales"))
+    further_up = len(GRAPH.ancestors("fact_sales") - direct_up)
+    further_down = len(GRAPH.dag.reachable("fact_sales", upstream=False) - direct_down)
+    assert further_up > 0 and further_down > 0
+    assert nodes == direct_up | direct_down | {
+        "fact_sales",
+        "0_more_upstream",
+        "0_more_downstream",
+    }
+    assert f'0_more_upstream["{further_up} more upstream, listed below"]' in diagram
+    assert f'0_more_downstream["{further_down} more downstream, listed below"]' in diagram
     assert diagram.splitlines()[1] == "flowchart LR"
     assert re.search(r"^\s+class fact_sales focus$", diagram, re.M)
-    # Drawn edges are the direct neighbours'; farther assets are placed invisibly.
-    direct = {(dep, "fact_sales") for dep in GRAPH["fact_sales"].deps}
-    direct |= {("fact_sales", k) for k in GRAPH.dag.successors("fact_sales")}
+    direct = {(dep, "fact_sales") for dep in direct_up} | {("fact_sales", k) for k in direct_down}
     assert edges_in(diagram) == direct
+
+
+def test_lineage_diagram_of_an_asset_without_further_neighbours_has_no_count_box():
+    up, _ = distances(GRAPH, "raw_online_retails")
+    assert up == {}
+    diagram = focused_mermaid(GRAPH, "raw_online_retails")
+    assert "0_more_upstream" not in diagram
 
 
 def test_lineage_lists_every_neighbour_by_steps_with_a_link_to_its_page():
@@ -213,13 +231,12 @@ def test_an_ordering_only_dep_is_drawn_and_listed_apart_from_what_is_read():
     must not look like one (its columns come from elsewhere)."""
     graph = _graph_with_an_ordering_dep()
     run_diagrams = "".join(d.mermaid for d in layer_diagrams(graph, list(graph.specs)))
-    for mermaid in (
-        focused_mermaid(graph, "fact"),
-        run_diagrams,
-        to_mermaid(graph, list(graph.specs)),
-    ):
+    page_diagram = focused_mermaid(graph, "fact")
+    assert "dimension -. order .-> fact" in page_diagram  # few edges: room for a label
+    for whole_graph in (run_diagrams, to_mermaid(graph, list(graph.specs))):
+        assert "dimension --o fact" in whole_graph  # many edges: a circle end, no label
+    for mermaid in (page_diagram, run_diagrams, to_mermaid(graph, list(graph.specs))):
         assert "source --> fact" in mermaid
-        assert "dimension -. order .-> fact" in mermaid
         assert "dimension --> fact" not in mermaid
         assert edges_in(mermaid) >= {("source", "fact"), ("dimension", "fact")}
     page = AssetPage(
