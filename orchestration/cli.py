@@ -28,7 +28,6 @@ from orchestration.cli_options import (
     load_defs,
 )
 from orchestration.context import FULL_REFRESH_PARAM
-from orchestration.graph import Upstream
 from orchestration.prefect_setup import (
     configure_prefect,
     connect_prefect,
@@ -110,17 +109,12 @@ def list_assets(
             s.key,
             s.group,
             s.table,
-            ", ".join(_deps(graph.upstream_of(s.key))) or "-",
+            ", ".join(graph.upstream_of(s.key).shown()) or "-",
             ", ".join(f"{k}={v}" if v else k for k, v in s.tags.items()) or "-",
         ]
         for s in specs
     ]
     print_table(console, _LIST_COLUMNS, rows, title=f"{len(specs)} assets")
-
-
-def _deps(upstream: Upstream) -> list[str]:
-    """Deps for people: the tables read, then ``(order)`` for ordering-only ones."""
-    return [*upstream.reads, *(f"{dep} (order)" for dep in upstream.ordering)]
 
 
 @app.command("materialize")

@@ -147,6 +147,10 @@ class Upstream:
     def deps(self) -> tuple[str, ...]:
         return self.reads + self.ordering
 
+    def shown(self) -> list[str]:
+        """Deps for people: the tables read, then ``(order)`` for ordering-only ones."""
+        return [*self.reads, *(f"{dep} (order)" for dep in self.ordering)]
+
 
 def _with_deps(spec: AssetSpec, deps: tuple[str, ...]) -> AssetSpec:
     """``spec`` with other deps; a shallow copy, so a schema reference stays unimported."""

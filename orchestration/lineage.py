@@ -145,7 +145,12 @@ def to_dot(
             lines.append(f'    "{key}" [label="{label}", {colours}, style={style}];')
         lines.append("  }")
     for upstream, downstream in _edges(graph, statuses):
-        style = " [style=dashed]" if statuses[upstream] == NOT_SELECTED else ""
+        if upstream in graph.upstream_of(downstream).ordering:  # runs after, reads nothing
+            style = " [style=dotted, arrowhead=odot]"
+        elif statuses[upstream] == NOT_SELECTED:
+            style = " [style=dashed]"
+        else:
+            style = ""
         lines.append(f'  "{upstream}" -> "{downstream}"{style};')
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -154,12 +159,13 @@ def to_dot(
 def to_text(
     graph: AssetGraph, selected: Iterable[str], outcomes: Mapping[str, str] | None = None
 ) -> str:
-    """One line per asset in run order: key, table, status and what it reads."""
+    """One line per asset in run order: key, table, status and what it reads (then what
+    it only runs after, marked ``(order)``)."""
     statuses = node_statuses(graph, selected, outcomes)
     width = max((len(key) for key in statuses), default=0)
     lines = []
     for spec in graph.topological(statuses):
-        reads = ", ".join(spec.deps) if spec.deps else "-"
+        reads = ", ".join(graph.upstream_of(spec.key).shown()) or "-"
         status = statuses[spec.key]
         marker = "  (read only)" if status == NOT_SELECTED else ""
         lines.append(f"{spec.key:<{width}}  {spec.table}  <- {reads}{marker}")

@@ -19,7 +19,7 @@ from orchestration.asset_page import AssetPage, Materialization, PageLinks, fenc
 from orchestration.checks import AssetCheckResult
 from orchestration.graph import AssetGraph, Upstream
 from orchestration.io_manager import MaterializeResult
-from orchestration.lineage import to_mermaid
+from orchestration.lineage import render_lineage, to_mermaid
 from orchestration.prefect_ui import asset_page_key
 from orchestration.run_report import AssetOutcome
 from orchestration.ui_lineage import MAX_RANKS, distances, focused_mermaid, layer_diagrams
@@ -239,6 +239,10 @@ def test_an_ordering_only_dep_is_drawn_and_listed_apart_from_what_is_read():
         assert "source --> fact" in mermaid
         assert "dimension --> fact" not in mermaid
         assert edges_in(mermaid) >= {("source", "fact"), ("dimension", "fact")}
+    text = render_lineage(graph, list(graph.specs), "text")
+    assert "db.fact  <- source, dimension (order)" in text
+    dot = render_lineage(graph, list(graph.specs), "dot")
+    assert '"dimension" -> "fact" [style=dotted, arrowhead=odot];' in dot
     page = AssetPage(
         spec=graph["fact"],
         graph=graph,
