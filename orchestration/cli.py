@@ -28,6 +28,7 @@ from orchestration.cli_options import (
     load_defs,
 )
 from orchestration.context import FULL_REFRESH_PARAM
+from orchestration.output import discard, echo, is_devnull, reader_gone
 from orchestration.prefect_setup import (
     configure_prefect,
     connect_prefect,
@@ -102,7 +103,7 @@ def list_assets(
             }
             for s in specs
         ]
-        typer.echo(json.dumps(listed, indent=2))
+        echo(json.dumps(listed, indent=2))
         return
     rows = [
         [
@@ -184,7 +185,7 @@ def materialize_command(
         plan = plan_materialization(graph, select, book)
         if not plan.selected:  # only a status: selection may come out empty
             if as_json:
-                typer.echo(json.dumps({"ok": True, "assets": [], "message": NOTHING}, indent=2))
+                echo(json.dumps({"ok": True, "assets": [], "message": NOTHING}, indent=2))
             else:
                 console.print(f"{NOTHING}: {select!r} selects no asset now")
             return
@@ -220,14 +221,14 @@ def materialize_command(
             selected = [(spec.key, spec.table) for spec in plan.selected]
             partial = outcomes.partial_report(selected, published)
             if as_json:
-                typer.echo(json.dumps(report_as_json(partial), indent=2))
+                echo(json.dumps(report_as_json(partial), indent=2))
             else:
                 print_report(partial, console)
 
         with progress:
             report = run_interruptibly(run, interrupted)
     if as_json:
-        typer.echo(json.dumps(report_as_json(report), indent=2))
+        echo(json.dumps(report_as_json(report), indent=2))
     else:
         print_report(report, console)
     if not report.ok:
@@ -278,8 +279,16 @@ def main() -> None:
     """Console-script entry point: run the app, turning expected errors into one line."""
     runs_one_command()
     args, debug = command_line(sys.argv[1:])
+    was_devnull = is_devnull()
     try:
         code = app(args=args, prog_name="pipeline", standalone_mode=False)
+    except SystemExit as exit_:
+        # Typer (like Click) ends a write to a closed pipe with exit 1; a reader that stops
+        # early is no failure (orchestration.output), whichever write noticed it.
+        if isinstance(exit_.__context__, BrokenPipeError) and reader_gone(was_devnull=was_devnull):
+            discard(sys.stdout)
+            sys.exit(0)
+        raise
     except typer.TyperException as exc:  # usage errors: bad option, bad value
         show = getattr(exc, "show", None)
         if show is not None:

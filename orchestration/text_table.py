@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from orchestration.output import discard
+
 #: A cell: plain text (never read as Rich markup) or a styled ``Text``.
 Cell = str | Text
 #: Narrowest a folding column may be on a terminal before it moves below the table.
@@ -31,9 +33,20 @@ class Column:
     wrap: bool = False
 
 
+class _Console(Console):
+    """A console whose closed pipe ends its output, not the command (:mod:`.output`)."""
+
+    def on_broken_pipe(self) -> None:
+        # Rich's own raises SystemExit(1), from whichever thread printed: a piped
+        # ``pipeline list | head -1`` failed, and a run's progress line could fail a task.
+        self.quiet = True
+        discard(self.file)
+
+
 def make_console(*, stderr: bool = False) -> Console:
-    """A console that soft-wraps (never inserts line breaks) when not writing to a terminal."""
-    console = Console(stderr=stderr, file=sys.stderr if stderr else sys.stdout)
+    """A console that soft-wraps (never inserts line breaks) when not writing to a terminal,
+    and goes quiet, the command carrying on, once a reader closes its pipe."""
+    console = _Console(stderr=stderr, file=sys.stderr if stderr else sys.stdout)
     console.soft_wrap = not console.is_terminal
     return console
 

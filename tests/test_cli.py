@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -202,3 +204,44 @@ def test_debug_after_the_subcommand_shows_the_traceback():
     assert "No such option" not in result.stderr
     assert "Traceback" in result.stderr
     assert 'tests/broken_location.py", line 3' in result.stderr
+
+
+def into_closed_pipe(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The command writing to a pipe whose reader has already gone (``| head`` done)."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "orchestration", *args],
+            cwd=REPO,
+            env={**os.environ, **env},
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write)
+
+
+# Python buffers stdout unless PYTHONUNBUFFERED is set; a closed pipe surfaces differently.
+BUFFERING = [pytest.param({"PYTHONUNBUFFERED": ""}, id="buffered"),
+             pytest.param({"PYTHONUNBUFFERED": "1"}, id="unbuffered")]  # fmt: skip
+
+
+@pytest.mark.parametrize("env", BUFFERING)
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("list", "--definitions", "tests.example_location"),
+        ("list", "--definitions", "tests.example_location", "--json"),
+        ("lineage", "--definitions", "tests.example_location", "--format", "mermaid"),
+        ("--help",),
+    ],
+    ids=["table", "json", "lineage", "help"],
+)
+def test_a_reader_closing_the_pipe_early_is_not_a_failure(args, env):
+    result = into_closed_pipe(*args, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""

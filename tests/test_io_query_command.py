@@ -153,3 +153,26 @@ def test_a_failing_query_is_one_line_and_non_zero(warehouse_url):
     assert result.returncode != 0
     assert "shop.nowhere" in result.stderr or "nowhere" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("unbuffered", ["", "1"], ids=["buffered", "unbuffered"])
+@pytest.mark.parametrize("output_format", ["table", "csv", "json"])
+def test_a_reader_closing_the_pipe_early_is_not_a_failure(warehouse_url, output_format, unbuffered):
+    read, write = os.pipe()
+    os.close(read)  # `| head -3` has read its lines and gone
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "orchestration", "query", "--format", output_format,
+             "SELECT number FROM numbers(200000)"],
+            cwd=REPO,
+            env={**os.environ, "WAREHOUSE_URL": warehouse_url, "PYTHONUNBUFFERED": unbuffered},
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )  # fmt: skip
+    finally:
+        os.close(write)
+
+    assert result.returncode == 0, result.stderr
+    assert "error" not in result.stderr and "Traceback" not in result.stderr

@@ -30,6 +30,7 @@ from orchestration.cli_options import (
     load_defs,
 )
 from orchestration.graph import AssetGraph
+from orchestration.output import echo
 
 
 def _never_built(spec: AssetSpec, graph: AssetGraph, unbuilt: frozenset[str]) -> str:
@@ -86,7 +87,7 @@ def checks(
             "checks": [result.as_dict() for result in results],
             "never_materialized": [spec.key for spec in specs if spec.key in unbuilt],
         }
-        typer.echo(json.dumps(payload, indent=2))
+        echo(json.dumps(payload, indent=2))
     elif not results:
         console.print("No asset checks in the selection.")
     else:

@@ -21,6 +21,7 @@ from orchestration.cli_options import (
 )
 from orchestration.column_lineage import chain_lines, derive_all, upstream_chain
 from orchestration.lineage import LineageFormat, render_lineage
+from orchestration.output import echo
 
 
 class LineageChoice(StrEnum):
@@ -49,7 +50,7 @@ def lineage(
     graph = defs.graph()
     keys = [spec.key for spec in graph.select(select)]
     if column is None and fmt != LineageChoice.json:
-        typer.echo(render_lineage(graph, keys, cast(LineageFormat, fmt.value)), nl=False)
+        echo(render_lineage(graph, keys, cast(LineageFormat, fmt.value)), nl=False)
         return
     with defs.open_io_managers(warehouse) as io_managers:
         if column is not None:
@@ -58,7 +59,7 @@ def lineage(
                 chain = upstream_chain(everything, column)
             except KeyError as exc:
                 raise typer.BadParameter(exc.args[0], param_hint="--column") from None
-            typer.echo("\n".join(chain_lines(chain)))
+            echo("\n".join(chain_lines(chain)))
             return
         lineage_of = derive_all(graph, keys, io_managers)
-    typer.echo(json.dumps([item.as_dict() for item in lineage_of], indent=2))
+    echo(json.dumps([item.as_dict() for item in lineage_of], indent=2))

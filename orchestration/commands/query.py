@@ -15,7 +15,6 @@ import contextlib
 import datetime as dt
 import decimal
 import json
-import sys
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -23,6 +22,7 @@ import typer
 
 from orchestration.cli_options import DefinitionsOption, WarehouseOption
 from orchestration.definitions import load_definitions
+from orchestration.output import echo, write_bytes
 from orchestration.text_table import Column, make_console, print_table
 
 #: The table format is for eyes; beyond this many rows use csv or json.
@@ -81,12 +81,11 @@ def query(
     with contextlib.closing(wh):
         if output_format is OutputFormat.csv:
             rendered = wh.read_only_raw(sql, "CSVWithNames", allow_external=allow_external)
-            sys.stdout.buffer.write(rendered)
-            sys.stdout.flush()
+            write_bytes(rendered)
             return
         result = wh.read_only_query(sql, allow_external=allow_external)
     if output_format is OutputFormat.json:
-        typer.echo(json.dumps(result.to_pylist(), default=_json_value, indent=2))
+        echo(json.dumps(result.to_pylist(), default=_json_value, indent=2))
         return
     _print_table(result)
 

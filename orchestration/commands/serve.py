@@ -23,6 +23,7 @@ from orchestration.cli_options import (
     load_defs,
 )
 from orchestration.definitions import DEFINITIONS_ENV
+from orchestration.output import echo
 
 # Kept here, not imported from orchestration.deployment, so `pipeline --help` stays fast:
 # that module imports Prefect. tests/test_deployment.py checks the two agree.
@@ -92,7 +93,7 @@ def serve(
     deployment = build_deployment(
         name=name, cron=cron, timezone=timezone, select=select, source=deployment_source(source)
     )
-    typer.echo(
+    echo(
         f"Serving deployment '{deployment.flow_name}/{name}' on '{cron}' ({timezone}); "
         "Ctrl+C stops it."
     )

@@ -27,6 +27,7 @@ from orchestration.cli_options import (
     load_defs,
 )
 from orchestration.graph import AssetGraph
+from orchestration.output import echo
 from orchestration.staleness import AssetState
 from orchestration.text_table import Cell, Column, print_table
 
@@ -74,7 +75,7 @@ def status(
         keys = [spec.key for spec in graph.select(select, book.state_names)]
         states = [book.states[key] for key in keys if key in book.states]
     if as_json:
-        typer.echo(json.dumps([state.as_dict() for state in states], indent=2))
+        echo(json.dumps([state.as_dict() for state in states], indent=2))
         return
     counts = {name: sum(s.state == name for s in states) for name in _STATE_STYLE}
     title = ", ".join(f"{n} {name}" for name, n in counts.items() if n) or "no assets"
@@ -141,7 +142,7 @@ def plan(
     ]
     reads = [spec.key for spec in run_plan.external]
     if as_json:
-        typer.echo(json.dumps({"run": steps, "reads_as_is": reads}, indent=2))
+        echo(json.dumps({"run": steps, "reads_as_is": reads}, indent=2))
         return
     if not steps:
         console.print(f"{NOTHING}: {select!r} selects no asset now")

@@ -14,13 +14,14 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from orchestration.cli_options import DefinitionsOption, JsonOption
 from orchestration.definitions import Definitions, load_definitions
 from orchestration.derived_deps import UncoveredReadError
 from orchestration.findings import Finding
 from orchestration.graph import AssetGraphError
+from orchestration.output import echo
+from orchestration.text_table import make_console
 
 DEFAULT_SAMPLE_SOURCE = "synthetic:5000"
 
@@ -42,16 +43,16 @@ def validate(
     defs = load_definitions(definitions)
     findings = find_problems(defs, {"source": source} if sample else None)
     if as_json:
-        typer.echo(json.dumps([f.as_dict() for f in findings], indent=2))
+        echo(json.dumps([f.as_dict() for f in findings], indent=2))
     else:
         for finding in findings:
-            typer.echo(finding.line())
-        console = Console(highlight=False)
+            echo(finding.line())
+        console = make_console()
         checked = f"{len(defs.assets)} assets" + (f", sample run from {source}" if sample else "")
         if findings:
-            console.print(f"[bold red]{len(findings)} problem(s)[/] in {checked}")
+            console.print(f"[bold red]{len(findings)} problem(s)[/] in {checked}", highlight=False)
         else:
-            console.print(f"[green]schemas, DDL and SQL agree[/] ({checked})")
+            console.print(f"[green]schemas, DDL and SQL agree[/] ({checked})", highlight=False)
     if findings:
         raise typer.Exit(1)
 
