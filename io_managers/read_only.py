@@ -65,6 +65,8 @@ LOCAL_TABLE_FUNCTIONS = frozenset(
 #: Statements sqlglot keeps as opaque commands that are reads.
 _READ_COMMANDS = frozenset({"SHOW", "EXPLAIN", "DESCRIBE", "DESC"})
 _ALLOWED = "SELECT, WITH, SHOW, DESCRIBE or EXPLAIN"
+#: First words of a read: a statement starting otherwise is refused as a write by name.
+_READ_WORDS = frozenset({"SELECT", "WITH", "FROM"}) | _READ_COMMANDS
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,11 @@ def ensure_read_only(sql: str) -> ReadStatement:
     except SqlglotError as exc:
         if _writes_outfile(text):
             raise _refused("INTO OUTFILE writes a file; only reads are allowed") from None
+        word = _first_word(text)
+        if word is not None and word not in _READ_WORDS:
+            # A write sqlglot cannot parse (``ALTER ... DELETE``, ``KILL QUERY``): its
+            # parser's complaint would describe sqlglot, not the statement.
+            raise _refused(_not_a_read(word)) from None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise _refused(f"the query does not parse as one read statement ({first})") from None
     if not statements:
@@ -97,10 +104,7 @@ def ensure_read_only(sql: str) -> ReadStatement:
     elif isinstance(statement, exp.Command) and str(statement.this).upper() in _READ_COMMANDS:
         is_query = False
     else:
-        raise _refused(
-            f"{_keyword(statement, text)} is not a read statement; only {_ALLOWED} are "
-            "allowed and nothing was changed"
-        )
+        raise _refused(_not_a_read(_first_word(text) or statement.key.upper()))
     return ReadStatement(text.rstrip(";").strip(), is_query)
 
 
@@ -146,7 +150,7 @@ def _accepted(transport: Transport, sql: str, level: int, allow_external: bool) 
             ) from None
         if "Empty query" in str(exc):
             raise _refused("the query is empty; pass one read statement") from None
-        raise
+        raise WarehouseQueryError(_without_wrapper(str(exc))) from exc
     statement = ensure_read_only(canonical.column(0)[0].as_py())
     if not allow_external:
         external = sorted(_external_functions(transport, statement.sql, level))
@@ -157,6 +161,29 @@ def _accepted(transport: Transport, sql: str, level: int, allow_external: bool) 
                 "this query read them"
             )
     return statement
+
+
+_WRAPPER_START = "In scope SELECT formatQuery('"
+_WRAPPER_END = "') AS statement."
+
+
+def _without_wrapper(message: str) -> str:
+    r"""ClickHouse's error about ``SELECT formatQuery('<query>')`` as one about the query.
+
+    Its positions (and line, col) already count in the query's own text; only the tail
+    ``In scope SELECT formatQuery('...') AS statement.`` names the wrapper, so it goes.
+    The query is quoted there with ``'`` escaped as ``\'``: the last ``formatQuery('``
+    is the wrapper's, and its first unescaped ``'`` ends the query.
+    """
+    start = message.rfind(_WRAPPER_START)
+    if start < 0:
+        return message
+    end = start + len(_WRAPPER_START)
+    while end < len(message) and message[end] != "'":
+        end += 2 if message[end] == "\\" else 1
+    if not message.startswith(_WRAPPER_END, end):
+        return message
+    return message[:start].rstrip(": ") + message[end + len(_WRAPPER_END) :]
 
 
 def _external_functions(transport: Transport, sql: str, level: int) -> set[str]:
@@ -219,10 +246,19 @@ def _writes_outfile(sql: str) -> bool:
     )
 
 
-def _keyword(statement: exp.Expr, text: str) -> str:
-    """The statement's first word as written (``INSERT`` for ``INSERT ... WITH``)."""
-    tokens = sqlglot.tokenize(text, dialect=DIALECT)
-    return tokens[0].text.upper() if tokens else statement.key.upper()
+def _first_word(text: str) -> str | None:
+    """The statement's first word as written (``INSERT`` for ``INSERT ... WITH``), past
+    comments; None if it starts with something else (``(``) or does not tokenize."""
+    try:
+        tokens = sqlglot.tokenize(text, dialect=DIALECT)
+    except SqlglotError:
+        return None
+    word = tokens[0].text.upper() if tokens else ""
+    return word if word.isidentifier() else None
+
+
+def _not_a_read(word: str) -> str:
+    return f"{word} is not a read statement; only {_ALLOWED} are allowed and nothing was changed"
 
 
 def _refused(reason: str) -> ReadOnlyQueryError:

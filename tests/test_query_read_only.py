@@ -259,12 +259,70 @@ def test_an_engine_refusal_reads_as_a_refusal(warehouse: ClickHouseIOManager) ->
         ("SELECT 1; SELECT 2", "2 statements"),
         ("SELECT * FROM t INTO OUTFILE 'x.csv'", "INTO OUTFILE"),
         ("SYSTEM DROP DNS CACHE", "SYSTEM is not a read statement"),
+        # Writes sqlglot cannot parse are named too, not described by its parser.
+        ("ALTER TABLE marts.Fact_Sales DELETE WHERE 1", "ALTER is not a read statement"),
+        ("ALTER TABLE t UPDATE a = 1 WHERE 1", "ALTER is not a read statement"),
+        ("/* SELECT */ KILL QUERY WHERE 1", "KILL is not a read statement"),
+        ("CHECK TABLE t", "CHECK is not a read statement"),
+        # A read that does not parse stays a parse error.
+        ("SELECT * FROM (SELECT 1", "does not parse as one read statement"),
+        ("(SELECT 1", "does not parse as one read statement"),
     ],
 )
 def test_sqlglot_judges_statement_kind_and_count(sql: str, message: str) -> None:
     with pytest.raises(ReadOnlyQueryError, match=r"^refused:") as raised:
         ensure_read_only(sql)
     assert message in str(raised.value)
+    if "is not a read statement" in message:
+        assert str(raised.value).endswith(
+            "only SELECT, WITH, SHOW, DESCRIBE or EXPLAIN are allowed and nothing was changed"
+        )
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "ALTER TABLE shop.sales DELETE WHERE 1",
+        "ALTER TABLE shop.sales UPDATE id = 1 WHERE 1",
+        "KILL QUERY WHERE 1",
+    ],
+)
+def test_a_write_is_named_in_the_form_clickhouse_canonicalised_it_to(
+    warehouse: ClickHouseIOManager, url: str, sql: str
+) -> None:
+    """``formatQuery`` renders ``ALTER ... DELETE`` over lines sqlglot cannot parse."""
+    before = state(warehouse)
+
+    result = query(url, sql)
+
+    assert isinstance(result.exception, ReadOnlyQueryError), result.exception
+    word = sql.split()[0]
+    assert str(result.exception) == (
+        f"refused: {word} is not a read statement; only SELECT, WITH, SHOW, DESCRIBE or "
+        "EXPLAIN are allowed and nothing was changed"
+    )
+    assert state(warehouse) == before
+
+
+@pytest.mark.parametrize(
+    ("sql", "position"),
+    [
+        ("SELEC 1", "failed at position 7 (1)"),
+        ("SELECT 1\nFROM\n", "failed at position 15 (end of query) (line 3, col 1)"),
+        # The query's own text imitating the wrapper's end does not cut the message short.
+        ("SELECT ') AS statement. (' FRM x", "failed at position 32 (x)"),
+    ],
+)
+def test_a_syntax_error_is_about_the_users_query_not_its_wrapper(
+    url: str, sql: str, position: str
+) -> None:
+    result = query(url, sql)
+
+    assert isinstance(result.exception, WarehouseQueryError), result.exception
+    message = str(result.exception)
+    assert message.startswith(f"Syntax error: {position}")
+    assert message.endswith("(SYNTAX_ERROR)")
+    assert "formatQuery" not in message and "In scope" not in message
 
 
 # ------------------------------------------------------------- property: nothing changes
