@@ -184,11 +184,13 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         """A query's result as pandas, through Arrow."""
         return arrow_to_pandas(self.query_arrow(sql))
 
-    def read_only_query(self, sql: str, allow_external: bool = False) -> pa.Table:
+    def read_only_query(
+        self, sql: str, allow_external: bool = False, *, max_rows: int | None = None
+    ) -> pa.Table:
         """A user's read query, on a session where ClickHouse refuses writes
         (:mod:`io_managers.read_only`); ``allow_external`` lets table functions read
-        files and the network."""
-        return self.queries.read_only_query(sql, allow_external)
+        files and the network; ``max_rows`` limits a SELECT's rows in the engine."""
+        return self.queries.read_only_query(sql, allow_external, max_rows=max_rows)
 
     def read_only_raw(self, sql: str, fmt: str, allow_external: bool = False) -> bytes:
         """A user's read query rendered by ClickHouse itself in output format ``fmt``."""

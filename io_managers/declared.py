@@ -96,8 +96,10 @@ class DeclaredWarehouse(ClickHouseDialect, IOManager):
     ) -> tuple[int, list[dict[str, Any]]]:
         return self.warehouse().offending_rows(check_sql, table, examples)
 
-    def read_only_query(self, sql: str, allow_external: bool = False) -> Any:
-        return self.warehouse().read_only_query(sql, allow_external)
+    def read_only_query(
+        self, sql: str, allow_external: bool = False, *, max_rows: int | None = None
+    ) -> Any:
+        return self.warehouse().read_only_query(sql, allow_external, max_rows=max_rows)
 
     def read_only_raw(self, sql: str, fmt: str, allow_external: bool = False) -> bytes:
         return self.warehouse().read_only_raw(sql, fmt, allow_external)

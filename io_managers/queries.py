@@ -97,12 +97,17 @@ class WarehouseQueries:
         """A query's result as pandas, through Arrow (dtypes: :func:`arrow_to_pandas`)."""
         return arrow_to_pandas(self.query_arrow(sql))
 
-    def read_only_query(self, sql: str, allow_external: bool = False) -> pa.Table:
+    def read_only_query(
+        self, sql: str, allow_external: bool = False, *, max_rows: int | None = None
+    ) -> pa.Table:
         """A user's query on a session where the engine refuses writes (see
-        :mod:`io_managers.read_only`), Enum and UUID columns as text."""
+        :mod:`io_managers.read_only`), Enum and UUID columns as text; a SELECT's first
+        ``max_rows`` rows only, if given."""
         from io_managers.read_only import read_only_arrow  # sqlglot: only a user's query
 
-        return read_only_arrow(self._transport, sql, allow_external=allow_external)
+        return read_only_arrow(
+            self._transport, sql, allow_external=allow_external, max_rows=max_rows
+        )
 
     def read_only_raw(self, sql: str, fmt: str, allow_external: bool = False) -> bytes:
         """A user's read query rendered by ClickHouse itself in output format ``fmt``."""

@@ -108,11 +108,21 @@ def ensure_read_only(sql: str) -> ReadStatement:
     return ReadStatement(text.rstrip(";").strip(), is_query)
 
 
-def read_only_arrow(transport: Transport, sql: str, *, allow_external: bool = False) -> pa.Table:
-    """Run a user's read query on a read-only session; Enum and UUID columns as text."""
+def read_only_arrow(
+    transport: Transport, sql: str, *, allow_external: bool = False, max_rows: int | None = None
+) -> pa.Table:
+    """Run a user's read query on a read-only session; Enum and UUID columns as text.
+
+    ``max_rows`` makes the engine stop a query (a SELECT) after that many rows, so a
+    result that is only looked at is not fetched whole: ``SELECT * FROM (query) LIMIT n``
+    keeps the query's columns and the order its ORDER BY gives. Other statements (SHOW,
+    DESCRIBE, EXPLAIN) cannot be a subquery and return all their rows.
+    """
     level = READ_ONLY_WITH_EXTERNAL if allow_external else READ_ONLY
     statement = _accepted(transport, sql, level, allow_external)
     text = statement.sql
+    if statement.is_query and max_rows is not None:
+        text = f"SELECT * FROM ({text}) LIMIT {int(max_rows)}"
     if statement.is_query:
         described = _engine(lambda: transport.query_arrow(f"DESCRIBE ({text})", readonly=level))
         columns = {

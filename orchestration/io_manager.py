@@ -125,11 +125,14 @@ class IOManager(ABC):
             "checks are unavailable on it; use a warehouse IO manager"
         )
 
-    def read_only_query(self, sql: str, allow_external: bool = False) -> Any:
+    def read_only_query(
+        self, sql: str, allow_external: bool = False, *, max_rows: int | None = None
+    ) -> Any:
         """Run a user's read statement (``pipeline query``) and return a ``pyarrow.Table``.
 
         The storage must refuse anything that is not a read, whatever the text says;
-        ``allow_external`` lets reads reach files and the network.
+        ``allow_external`` lets reads reach files and the network. ``max_rows`` asks a
+        query (a SELECT) for at most that many rows; other statements return all theirs.
         """
         raise NotImplementedError(f"{type(self).__name__} cannot run queries (read_only_query)")
 

@@ -176,3 +176,34 @@ def test_a_reader_closing_the_pipe_early_is_not_a_failure(warehouse_url, output_
 
     assert result.returncode == 0, result.stderr
     assert "error" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_table_shows_the_first_rows_in_query_order_and_says_there_are_more(warehouse_url):
+    result = pipeline(
+        "query", "SELECT number AS n, toString(number) AS s FROM numbers_mt(5000) "
+        "ORDER BY number DESC", url=warehouse_url,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["n", "s"]
+    assert [line.split()[0] for line in lines[1:]] == [str(n) for n in range(4999, 3999, -1)]
+    assert "first 1000 rows shown; there are more" in result.stderr
+
+
+def test_a_limited_query_asks_the_engine_for_only_those_rows(warehouse_url):
+    """``max_rows`` cuts a SELECT in the engine, keeping its columns, order and text
+    projection of Enum columns; a statement that is not a query returns all its rows."""
+    with ClickHouseIOManager.embedded(warehouse_url.removeprefix("chdb://")) as warehouse:
+        many = warehouse.read_only_query(
+            "SELECT number, 'x' FROM numbers(50000000) ORDER BY number DESC", max_rows=3
+        )
+        sales = warehouse.read_only_query(
+            "SELECT id, status FROM shop.sales ORDER BY id DESC", max_rows=1
+        )
+        tables = warehouse.read_only_query("SHOW TABLES FROM shop", max_rows=0)
+
+    assert many.column_names == ["number", "'x'"]
+    assert many.column("number").to_pylist() == [49999999, 49999998, 49999997]
+    assert sales.to_pylist() == [{"id": 2, "status": "Return"}]
+    assert tables.column(0).to_pylist() == ["sales"]
