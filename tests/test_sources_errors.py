@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from assets.sources import SourceError, read_source, synthetic
@@ -281,3 +282,76 @@ def test_customer_id_beyond_exact_integers_is_refused(tmp_path: Path, customer: 
         SourceError, match=rf"row 2, column 'CustomerID': out of range: '{customer}'"
     ):
         read_all(csv_file(tmp_path, GOOD, bad))
+
+
+# ------------------------------------------- a quote opened in a field that cannot wrap
+# With the right number of fields a runaway quote raises nothing in the CSV parser: the
+# value it opens swallows the rows after it. Only Description ever holds a line break.
+
+QUOTED_COUNTRY = GOOD.replace(",United Kingdom", ',"United Kingdom')
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [GOOD] * 5 + [QUOTED_COUNTRY] + [GOOD] * 100,
+        [GOOD] * 5 + [QUOTED_COUNTRY],  # the last row: the file ends in a line break
+        [GOOD] * 5 + [QUOTED_COUNTRY.rstrip("\n")],  # ... in the quoted value itself
+        [GOOD] * 5 + [line.replace("\n", "\r\n") for line in (QUOTED_COUNTRY, GOOD)],
+    ],
+    ids=["mid-file", "last row", "last row, no final line break", "CRLF"],
+)
+def test_an_unclosed_quote_in_the_last_field_names_its_row_and_column(
+    tmp_path: Path, lines: list[str]
+) -> None:
+    with pytest.raises(
+        SourceError,
+        match=r"source\.csv, row 6, column 'Country': malformed CSV: a quote \(\"\) opened "
+        r"in this value is never closed",
+    ) as error:
+        read_all(csv_file(tmp_path, *lines))
+    assert (error.value.row, error.value.column) == (6, "Country")
+    assert_one_short_line(error)
+
+
+def test_an_unclosed_quote_is_found_in_a_later_chunk(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match=r"row 2501, column 'Country': .* never closed"):
+        read_all(csv_file(tmp_path, *([GOOD] * 2500), QUOTED_COUNTRY, *([GOOD] * 10)))
+
+
+def test_a_quote_closed_by_a_later_rows_quote_is_named(tmp_path: Path) -> None:
+    """The opening quote pairs with one meant for a later row: still rows swallowed."""
+    spain = GOOD.replace("United Kingdom", '"Spain"')
+    stock = GOOD.replace("85123A", '"85123A')
+    closes = GOOD.replace("85123A", '"22633"')
+    for lines, column in [
+        ([GOOD, QUOTED_COUNTRY, GOOD, GOOD, spain, GOOD], "Country"),
+        ([GOOD, stock, GOOD, GOOD, closes, GOOD], "StockCode"),
+    ]:
+        with pytest.raises(
+            SourceError,
+            match=rf"row 2, column '{column}': malformed CSV: a line break, which only "
+            r"Description may hold: a quote \(\"\) opened in this value runs over 4 lines",
+        ) as error:
+            read_all(csv_file(tmp_path, *lines))
+        assert_one_short_line(error)
+
+
+def test_a_description_may_still_wrap(tmp_path: Path) -> None:
+    wrapped = '536365,85123A,"WHITE\nHANGING\r\nHEART",6,12/1/2010 8:26,2.55,17850,UK\n'
+    rows = pa.concat_tables(read_source(str(csv_file(tmp_path, GOOD, wrapped, GOOD))))
+    assert rows.column("Description").to_pylist()[1] == "WHITE\nHANGING\r\nHEART"
+
+
+def test_an_unclosed_quote_in_a_last_description_column(tmp_path: Path) -> None:
+    """Description last in the header: it may wrap, but not run to the end of the file."""
+    header = "Invoice,StockCode,Quantity,InvoiceDate,Price,Customer ID,Country,Description\n"
+    good = "536365,85123A,6,12/1/2010 8:26,2.55,17850,United Kingdom,WHITE HEART\n"
+    unclosed = good.replace(",WHITE", ',"WHITE')
+    with pytest.raises(
+        SourceError,
+        match=r"row 3, column 'Description': malformed CSV: a quote \(\"\) opened in this "
+        r"value is never closed",
+    ) as error:
+        read_all(csv_file(tmp_path, good, good, unclosed, good, good, header=header))
+    assert_one_short_line(error)

@@ -87,6 +87,15 @@ def _header_key(name: object) -> str:
     return re.sub(r"[\s_]+", "", str(name)).lower()
 
 
+def source_field(name: object) -> str | None:
+    """The raw field a source header names (either layout), or None for another column."""
+    key = _header_key(name)
+    return next(
+        (field for field, names in SOURCE_FIELDS.items() if key in map(_header_key, names)),
+        None,
+    )
+
+
 def map_columns(columns: Iterable[object], source: str) -> dict[object, str]:
     """Map the source's header to raw column names, or say which field is missing.
 
