@@ -145,6 +145,72 @@ def test_sources_the_engine_is_not_offered(tmp_path):
     assert engine_read("https://example.invalid/online_retail.csv") is None
 
 
+def engine_declines(engine: ClickHouseIOManager, path: Path) -> bool:
+    """Whether the engine leaves ``path`` to Python: not offered it, or its SELECT fails."""
+    select = engine_read(str(path))
+    if select is None:
+        return True
+    try:
+        engine.query_arrow(select)
+    except WarehouseQueryError:
+        return True
+    return False
+
+
+def _lines(*rows: list[str]) -> str:
+    return "".join(",".join(row) + "\n" for row in rows)
+
+
+_HEAD = _lines(II_HEADER, CLEAN_ROW, CLEAN_ROW, CLEAN_ROW)
+_QUOTED = ",".join(CLEAN_ROW[:-1]) + ',"United Kingdom'
+_STOCK = ",".join(CLEAN_ROW).replace(",85048,", ',"85048,')
+_STOCK_CLOSED = ",".join(CLEAN_ROW).replace(",85048,", ',"85048",')
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _HEAD + _QUOTED + "\n" + _lines(CLEAN_ROW, CLEAN_ROW),
+        _HEAD + _QUOTED + "\n",
+        _HEAD + _QUOTED,
+        _HEAD + _QUOTED + "\n" + ",".join(CLEAN_ROW[:-1]) + ',"Spain"\n',
+        _HEAD + _STOCK + "\n" + _STOCK_CLOSED + "\n",
+    ],
+    ids=["mid-file", "last row", "no final line break", "closed by a later row", "StockCode"],
+)
+def test_a_runaway_quote_is_left_to_python(engine, tmp_path, text):
+    """The CSV reader takes the rows after the quote as one value; the engine declines."""
+    path = tmp_path / "runaway.csv"
+    path.write_text(text)
+    assert engine_declines(engine, path)
+    with pytest.raises(SourceError, match=r"malformed CSV: .*a quote"):
+        python_rows(path)
+
+
+def test_a_runaway_quote_in_a_last_description_column_is_left_to_python(engine, tmp_path):
+    header = [*II_HEADER[:2], *II_HEADER[3:], II_HEADER[2]]
+    row = [*CLEAN_ROW[:2], *CLEAN_ROW[3:], CLEAN_ROW[2]]
+    unclosed = ",".join(row[:-1]) + ',"GLASS BALL\n'
+    text = _lines(header, row, row) + unclosed + _lines(row)
+    path = tmp_path / "description_last.csv"
+    path.write_text(text)
+    assert engine_declines(engine, path)
+    with pytest.raises(SourceError, match=r"row 3, column 'Description'.* never closed"):
+        python_rows(path)
+
+
+@pytest.mark.parametrize("end", ["\n", ""])
+def test_quoted_and_wrapped_descriptions_stay_with_the_engine(engine, tmp_path, end):
+    wrapped = list(CLEAN_ROW)
+    wrapped[2] = "GLASS BALL,\nSECOND LINE"
+    quoted = list(CLEAN_ROW)
+    quoted[2] = 'PAPER "BUNTING", WHITE'
+    path = write_csv(tmp_path / "wrapped.csv", II_HEADER, [CLEAN_ROW, wrapped, quoted])
+    path.write_text(path.read_text().rstrip("\r\n") + end)
+    assert not engine_declines(engine, path)
+    assert_same_rows(engine, path)
+
+
 # ------------------------------------------------- through the asset and the warehouse
 
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from assets.sources.errors import SourceError
-from assets.sources.files import csv_header, source_kind
-from assets.sources.normalize import RAW_COLUMNS, map_columns
+from assets.sources.files import csv_header, ends_in_quotes, source_kind
+from assets.sources.normalize import RAW_COLUMNS, map_columns, source_field
 from io_managers.sql import quote_string
 from schemas.types import EARLIEST_INVOICE_DATE, LATEST_INVOICE_DATE, MONEY_LIMIT
 
@@ -121,6 +121,13 @@ def _select(path: Path, header: list[str], columns: dict[object, str], record_so
         position[str(column)] for column, name in columns.items() if name in _PATTERNED
     }
     utf8 = " AND ".join(f"isValidUTF8(c{index})" for index in sorted(free_text))
+    # A line break outside Description, or in the last field, may be a quote that never
+    # closes and swallows the rows after it: Python names that (or reads the rare layout).
+    unwrapped = {index for name, index in position.items() if source_field(name) != "Description"}
+    one_line = " AND ".join(
+        f"position(c{index}, '\\n') = 0 AND position(c{index}, '\\r') = 0"
+        for index in sorted(unwrapped | {len(header) - 1})
+    )
     declined = quote_string("not the plain form the engine reads; reading it in Python")
     return f"""
 SELECT {", ".join(RAW_COLUMNS)}
@@ -142,6 +149,7 @@ FROM (
         match(InvoiceNo, {quote_string(_INVOICE)})
         AND {_plain_edges("StockCode")}
         AND {utf8}
+        AND {one_line}
         AND match({field["Quantity"]}, {quote_string(_QUANTITY)})
         AND match({field["UnitPrice"]}, {quote_string(_PRICE)})
         AND abs(UnitPrice) <= {money}
@@ -155,6 +163,29 @@ FROM (
 WHERE throwIf(_declined, {declined}) = 0
 SETTINGS {", ".join(f"{name} = {value}" for name, value in SETTINGS.items())}
 """
+
+
+#: Bytes at the end of a file searched for its last line.
+_TAIL_BYTES = 64 << 10
+
+
+def _may_end_in_quotes(path: Path) -> bool:
+    """Whether the file may end inside a quote opened on its last line, with no line break
+    after it: both CSV readers then take the value as if the quote were closed, and only
+    Python compares it with the file's end. (With a line break after it the value holds
+    that break, which the SELECT declines.) True also when the last line is too long to
+    tell: Python decides."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        handle.seek(max(0, size - _TAIL_BYTES))
+        tail = handle.read()
+    if not tail or tail.endswith((b"\n", b"\r")):
+        return False
+    breaks = max(tail.rfind(b"\n"), tail.rfind(b"\r"))
+    if breaks < 0 and size > len(tail):
+        return True
+    last_line = tail[breaks + 1 :].decode("utf-8", errors="replace")
+    return ends_in_quotes(last_line)
 
 
 def engine_csv_select(path: Path, record_source: str) -> str | None:
@@ -171,5 +202,7 @@ def engine_csv_select(path: Path, record_source: str) -> str | None:
     except (OSError, SourceError):
         return None
     if len(set(header)) != len(header) or not all(header):
+        return None
+    if _may_end_in_quotes(path):
         return None
     return _select(path.resolve(), header, columns, record_source)
