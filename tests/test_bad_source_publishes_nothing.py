@@ -119,6 +119,41 @@ def test_a_malformed_row_is_named_on_one_line_and_publishes_nothing(
     assert after == before
 
 
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [*GOOD_LINES, GOOD_LINES[1].replace(",France", ',"France'), *GOOD_LINES * 30],
+        [*GOOD_LINES, GOOD_LINES[1].replace(",France", ',"France')],
+        [*GOOD_LINES, GOOD_LINES[1].replace(",France", ',"France').rstrip("\n")],
+    ],
+    ids=["mid-file", "last row", "no final line break"],
+)
+def test_an_unclosed_quote_in_the_last_field_publishes_nothing(
+    io: ClickHouseIOManager, tmp_path: Path, caplog: pytest.LogCaptureFixture, lines: list[str]
+) -> None:
+    """The CSV parsers read the rest of the file as one Country value and raise nothing:
+    the engine declines such a value, the Python reader names where the quote opened."""
+    before = fingerprint(io, "raw.online_retails"), fingerprint(io, "raw.psa_online_retails")
+    bad = tmp_path / "bad.csv"
+    bad.write_text(HEADER + "".join(lines))
+
+    with (
+        caplog.at_level(logging.INFO, logger="pipeline.asset"),
+        pytest.raises(
+            SourceError,
+            match=r"bad\.csv, row 4, column 'Country': malformed CSV: "
+            r"a quote \(\"\) opened in this value is never closed",
+        ) as error,
+    ):
+        materialize(io, "raw_online_retails", bad)
+
+    if lines[-1].endswith("\n"):  # else the engine is not even offered the file
+        assert "the engine did not compute raw_online_retails itself" in caplog.text
+    assert "\n" not in str(error.value)
+    after = fingerprint(io, "raw.online_retails"), fingerprint(io, "raw.psa_online_retails")
+    assert after == before
+
+
 # ------------------------------------------------------------------ property: ingest decides
 
 _dates = st.datetimes(min_value=dt.datetime(1850, 1, 1), max_value=dt.datetime(2250, 12, 31))
