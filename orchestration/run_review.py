@@ -183,13 +183,15 @@ class RunReview:
             for key in rebuilt
             if self._pages_before.get(key) != self._pages[key][0]
         }
-        ancestors = {key: graph.ancestors(key) for key in moved}
-        related = {
-            page_id: [n for n in moved if n in graph.ancestors(key) or key in ancestors[n]]
-            for key, page_id in self._pages_before.items()
-            if key not in rebuilt and key in graph
-        }
-        stale = {page_id: neighbours for page_id, neighbours in related.items() if neighbours}
+        ancestors_of_moved = {key: graph.ancestors(key) for key in moved}
+        stale: dict[UUID, list[str]] = {}
+        for key, page_id in self._pages_before.items():
+            if key in rebuilt or key not in graph:
+                continue
+            own_ancestors = graph.ancestors(key)
+            neighbours = [n for n in moved if n in own_ancestors or key in ancestors_of_moved[n]]
+            if neighbours:
+                stale[page_id] = neighbours
         if not stale:
             return []
         pages = self._client.read_artifacts(
