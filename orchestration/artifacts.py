@@ -106,19 +106,6 @@ def mermaid_block(markdown: str) -> str:
     return blocks[0]
 
 
-def structure_lines(mermaid: str) -> list[str]:
-    """A Mermaid graph without its styling lines: the nodes, layers and edges only.
-
-    ``pipeline lineage`` and the artifact draw the same structure; only the colours
-    (``classDef``/``class``) differ, since only a run has outcomes.
-    """
-    return [line for line in mermaid.splitlines() if not _is_styling(line)]
-
-
-def _is_styling(line: str) -> bool:
-    return line.strip().startswith(("classDef ", "class ", "%%"))
-
-
 def edges_in(mermaid: str) -> set[tuple[str, str]]:
     """Every ``a --> b`` / ``a -.-> b`` / ``a --o b`` / ``a -. order .-> b`` edge in a
     Mermaid flowchart."""
