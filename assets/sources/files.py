@@ -14,6 +14,8 @@ frames.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import csv
 import itertools
 import re
@@ -227,8 +229,7 @@ def ends_in_quotes(text: str) -> bool:
     """Whether CSV ``text`` ends inside a quoted value (quotes mid-value are literal, as
     Arrow reads them)."""
     try:
-        for _ in csv.reader([text], strict=True):
-            pass
+        list(csv.reader([text], strict=True))
     except csv.Error as error:
         return "unexpected end of data" in str(error)
     return False
@@ -252,17 +253,18 @@ def _malformed_csv(
         return "error"
 
     parse.invalid_row_handler = first_invalid
-    try:
-        with pa_csv.open_csv(
+    # The read is expected to fail: the handler stops it at the first bad row, which it
+    # has recorded; the caller's `error` stays the error raised.
+    with (
+        contextlib.suppress(pa.ArrowInvalid),
+        pa_csv.open_csv(
             path,
             read_options=pa_csv.ReadOptions(block_size=_CSV_BLOCK_BYTES, use_threads=False),
             parse_options=parse,
             convert_options=convert,
-        ) as reader:
-            for _ in reader:
-                pass
-    except pa.ArrowInvalid:
-        pass  # expected: the handler stopped the read at the first bad row; `error` stays
+        ) as reader,
+    ):
+        collections.deque(reader, maxlen=0)  # read every batch, keep none
     if not invalid:  # not a row of the wrong width: Arrow's own words, on one line
         return SourceError(f"malformed CSV: {_excerpt(str(error))}", source=label)
     row = invalid[0]
