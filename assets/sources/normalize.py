@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterable, Mapping
 
@@ -87,8 +88,11 @@ def _header_key(name: object) -> str:
     return re.sub(r"[\s_]+", "", str(name)).lower()
 
 
+@functools.cache
 def source_field(name: object) -> str | None:
-    """The raw field a source header names (either layout), or None for another column."""
+    """The raw field a source header names (either layout), or None for another column.
+
+    Cached: the CSV reader asks it of every column of every chunk."""
     key = _header_key(name)
     return next(
         (field for field, names in SOURCE_FIELDS.items() if key in map(_header_key, names)),
