@@ -38,6 +38,9 @@ _WRITE_MODES = {
     "insert_new": "insert_new (adds only rows whose key is new; reruns add nothing)",
 }
 
+#: The first line of the table of facts at the top of every page.
+_ABOUT_HEADER = "| | |"
+
 
 def cell(value: object) -> str:
     """A markdown table cell: HTML-escaped (the UI renders raw HTML), pipes and newlines safe."""
@@ -140,7 +143,7 @@ class AssetPage:
             "schema": cell(getattr(spec.schema, "__name__", None) or "-"),
             **self._state(),
         }
-        return ["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in facts.items()), ""]
+        return [_ABOUT_HEADER, "|---|---|", *(f"| {k} | {v} |" for k, v in facts.items()), ""]
 
     def _state(self) -> dict[str, str]:
         """Code version and state after the run, once the run has settled them."""
@@ -149,8 +152,7 @@ class AssetPage:
         if outcome.code_version:
             facts["code version"] = f"`{cell(outcome.code_version)}`"
         if outcome.state:
-            reasons = "; ".join(outcome.reasons)
-            facts["state"] = cell(f"{outcome.state} ({reasons})" if reasons else outcome.state)
+            facts["state"] = state_cell(outcome.state, outcome.reasons)
         return facts
 
     def _last_materialization(self) -> list[str]:
@@ -247,6 +249,31 @@ class AssetPage:
             return ["## SQL", "", *fenced(self.sql.strip(), "sql"), ""]
         where = python_location(self.spec)
         return ["## Python", "", f"Computed by `{where}`.", ""] if where else []
+
+
+def state_cell(state: str, reasons: Sequence[str]) -> str:
+    """The page's state, worded as ``pipeline status`` words it: ``stale (why; why)``."""
+    return cell(f"{state} ({'; '.join(reasons)})" if reasons else state)
+
+
+def with_state(markdown: str, state: str) -> str:
+    """A written page with its state row (in the table at its top) saying ``state``.
+
+    A page outside a later run is not rendered again (that run does not have what it was
+    rendered from), yet the run can change its asset's state: this is the one row to say so.
+    """
+    lines = markdown.split("\n")
+    if _ABOUT_HEADER not in lines:
+        return markdown
+    top = lines.index(_ABOUT_HEADER)
+    end = lines.index("", top) if "" in lines[top:] else len(lines)
+    rows = [at for at in range(top, end) if lines[at].startswith("| state | ")]
+    row = f"| state | {state} |"
+    if rows:
+        lines[rows[0]] = row
+    else:
+        lines.insert(end, row)
+    return "\n".join(lines)
 
 
 def python_location(spec: AssetSpec) -> str | None:

@@ -158,6 +158,12 @@ class StateBook:
         return self._recorded[0]
 
     @property
+    def with_history(self) -> frozenset[str]:
+        """Assets whose IO manager keeps a materialization history: only theirs has a state
+        that outlives the run that built them."""
+        return self._recorded[1]
+
+    @property
     def never_published(self) -> frozenset[str]:
         """Assets whose table no materialization in this warehouse ever published, read
         from the history alone (no code version, no source asked).

@@ -26,7 +26,7 @@ from orchestration.asset_state import StateBook
 from orchestration.history import AssetHistory, MaterializationHistory, MaterializationRecord
 from orchestration.io_manager import MaterializeResult
 from orchestration.run_report import AssetOutcome
-from orchestration.staleness import assess
+from orchestration.staleness import AssetState, assess
 
 log = logging.getLogger("pipeline.history")
 
@@ -187,12 +187,8 @@ class RunLedger:
     def annotate(self, outcomes: Iterable[AssetOutcome]) -> None:
         """Give each outcome its code version and its state after this run (with reasons),
         for the run report, ``--json`` and the asset pages."""
-        book = self._book
         outcomes = list(outcomes)
-        fingerprints = {o.key: book.fingerprint_of(book.graph[o.key]) for o in outcomes}
-        versions = book.code_versions_of(o.key for o in outcomes)
-        with self._lock:
-            states = assess(book.graph, versions, fingerprints, self._history)
+        states = self._assessed(o.key for o in outcomes)
         for outcome in outcomes:
             state = states.get(outcome.key)
             if state is None:
@@ -200,3 +196,21 @@ class RunLedger:
             outcome.code_version = state.code_version
             outcome.state = state.state
             outcome.reasons = tuple(reason.detail for reason in state.reasons)
+
+    def states_now(self, keys: Iterable[str]) -> dict[str, AssetState]:
+        """The states of ``keys`` as ``pipeline status`` would report them now, this run's
+        materializations included, without reading the history stores again.
+
+        Only assets whose IO manager keeps a history have one: for the others nothing
+        outlives a run, and ``status`` calls them ``missing`` whatever was built.
+        """
+        kept = self._book.with_history
+        return self._assessed(key for key in keys if key in kept)
+
+    def _assessed(self, keys: Iterable[str]) -> dict[str, AssetState]:
+        book = self._book
+        keys = list(keys)
+        fingerprints = {key: book.fingerprint_of(book.graph[key]) for key in keys}
+        versions = book.code_versions_of(keys)
+        with self._lock:
+            return assess(book.graph, versions, fingerprints, self._history)

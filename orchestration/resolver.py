@@ -333,7 +333,7 @@ def build_flow(
                 run_id=run_id,
             )
 
-        with RunReview(plan, io_managers, run_params) as review:
+        with RunReview(plan, io_managers, run_params, ledger.states_now) as review:
 
             def submit(spec: AssetSpec, upstream: list[Any]) -> Any:
                 task = _asset_task(spec, plan, io_managers, recorder, ledger, review, context_for)

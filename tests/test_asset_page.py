@@ -15,7 +15,7 @@ import pytest
 
 from orchestration.artifacts import edges_in, mermaid_blocks
 from orchestration.asset import AssetSpec
-from orchestration.asset_page import AssetPage, Materialization, PageLinks, fenced
+from orchestration.asset_page import AssetPage, Materialization, PageLinks, fenced, with_state
 from orchestration.checks import AssetCheckResult
 from orchestration.graph import AssetGraph, Upstream
 from orchestration.io_manager import MaterializeResult
@@ -174,6 +174,27 @@ def test_page_shows_code_version_and_state_once_the_run_settled_them():
     markdown = page.markdown(PageLinks())
     assert "| code version | `abc123` |" in markdown
     assert "| state | stale (upstream sat_invoice changed) |" in markdown
+
+
+def test_a_written_pages_state_row_is_replaced_and_nothing_else():
+    """A later run re-states a page it does not render again: the state row of the table
+    at the top changes, a check that happens to be named ``state`` does not."""
+    check = AssetCheckResult("fact_sales", "marts.Fact_Sales", "state", "warn", True, 0, ())
+    outcome = AssetOutcome("fact_sales", "marts.Fact_Sales", "materialized", 0.1, checks=(check,))
+    outcome.code_version, outcome.state = "abc123", "fresh"
+    written = _page(outcome=outcome).markdown(PageLinks())
+    restated = with_state(written, "stale (upstream materialized since: sat_invoice)")
+    assert "| state | fresh |" in written
+    assert restated == written.replace(
+        "| state | fresh |", "| state | stale (upstream materialized since: sat_invoice) |", 1
+    )
+    assert "| state | warn | passed |" in restated
+
+
+def test_a_page_written_without_a_state_gets_one_at_the_end_of_its_top_table():
+    written = _page().markdown(PageLinks())
+    restated = with_state(written, "stale (code changed)")
+    assert "| schema | FrameSchema |\n| state | stale (code changed) |\n\n" in restated
 
 
 @pytest.mark.parametrize("text", ["plain", "has ``` inside", "`````"])

@@ -16,10 +16,11 @@ import pandas as pd
 import pytest
 
 from orchestration.asset import AssetSpec
+from orchestration.asset_state import StateBook
 from orchestration.graph import AssetGraph
 from orchestration.prefect_ui import artifact_path, asset_page_key
 from orchestration.resolver import materialize
-from tests.memory_io import MemoryIOManager
+from tests.memory_io import MemoryIOManager, RememberingIOManager
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -33,7 +34,9 @@ def _chain() -> tuple[AssetGraph, list[str]]:
     tag = uuid.uuid4().hex[:8]
     keys = [f"a_{tag}", f"b_{tag}", f"c_{tag}"]
     specs = [
-        AssetSpec(key=key, table=f"t{tag}.{key}", body=_frame, kind="python", deps=tuple(keys[:i]))
+        AssetSpec(
+            key=key, table=f"t{tag}.{key}", body=_frame, kind="python", deps=tuple(keys[i - 1 : i])
+        )
         for i, key in enumerate(keys)
     ]
     return AssetGraph(specs), keys
@@ -67,3 +70,25 @@ def test_a_page_the_run_did_not_rewrite_links_to_the_neighbours_it_did():
     for neighbour in (b, c):
         assert f"[{neighbour}]({artifact_path(newest[neighbour].latest_id)})" in page_of_a
         assert artifact_path(first[neighbour].latest_id) not in page_of_a
+
+
+def test_a_relinked_page_states_what_status_says_after_the_run():
+    """Rebuilding ``a`` alone makes ``b`` stale; ``c`` reads ``b``, unchanged, so status
+    calls it fresh (a stale asset does not make its descendants stale). Both pages are
+    relinked to ``a``'s new page; each must state what ``pipeline status`` says now, not
+    the "fresh" they were written with."""
+    from prefect import get_client
+
+    graph, (a, b, c) = _chain()
+    io = {"warehouse": RememberingIOManager()}
+    assert materialize(graph, io).ok
+    assert materialize(graph, io, f"key:{a}").ok
+
+    status = StateBook(graph, io).states
+    assert (status[b].state, status[c].state) == ("stale", "fresh")
+    with get_client(sync_client=True) as client:
+        newest = _newest_pages(client, [a, b, c])
+    assert f"| state | stale (upstream materialized since: {a})" in newest[b].data
+    assert "| state | fresh" in newest[c].data
+    for key in (b, c):
+        assert f"[{a}]({artifact_path(newest[a].latest_id)})" in newest[key].data

@@ -620,6 +620,7 @@ class ShippedRun:
     flow_run_url: str
     lineage_url: str
     selected: tuple[str, ...]
+    env: dict[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -645,7 +646,7 @@ def shipped_run(ui_server: PrefectServer, tmp_path_factory: pytest.TempPathFacto
     urls = dict(re.findall(r"^(Flow run|Lineage):\s+(\S+)$", result.stdout, re.M))
     assert set(urls) == {"Flow run", "Lineage"}, result.stdout
     selected = tuple(spec.key for spec in load_definitions("assets").graph())
-    return ShippedRun(result.stdout, urls["Flow run"], urls["Lineage"], selected)
+    return ShippedRun(result.stdout, urls["Flow run"], urls["Lineage"], selected, env)
 
 
 def test_each_pages_created_event_names_its_own_task_run(shipped_run: ShippedRun, client):
@@ -853,3 +854,34 @@ def test_ui_failed_task_is_drawn_red_in_the_run_graph(lineage_run: LineageRun, u
     assert colours["red"] > 20, f"the failed task is not drawn in red: {colours}"
     page.get_by_role("tab", name="Task Runs").click()
     page.get_by_text(f"{len(lineage_run.plan.selected)} Task runs", exact=True).first.wait_for()
+
+
+def test_ui_a_relinked_page_says_its_asset_turned_stale(shipped_run: ShippedRun, page):
+    """Rebuilding ``psa_online_retails`` alone leaves ``hub_invoice`` stale (``pipeline
+    status`` says so): its newest page, written fresh by the full run and relinked by this
+    one, must say stale too. Followed as a reviewer would: from this run's lineage to the
+    rebuilt asset's page, then downstream. Last in the module: it changes the pages."""
+    selection = "key:psa_online_retails"
+    result = subprocess.run(
+        [*PIPELINE, "materialize", "--source", "synthetic:3000", "--select", selection],
+        cwd=REPO,
+        env=shipped_run.env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    urls = dict(re.findall(r"^(Flow run|Lineage):\s+(\S+)$", result.stdout, re.M))
+    page.goto(urls["Lineage"])
+    page.get_by_role("link", name="psa_online_retails", exact=True).first.click()
+    page.get_by_role("heading", name="psa_online_retails", exact=True).wait_for()
+    page.get_by_role("link", name="hub_invoice", exact=True).first.click()
+    page.get_by_role("heading", name="hub_invoice", exact=True).wait_for()
+    state = page.get_by_role("row").filter(has=page.get_by_role("cell", name="state", exact=True))
+    assert state.inner_text().split(maxsplit=1) == [
+        "state",
+        f"stale (upstream materialized since: psa_online_retails) as of run {selection}",
+    ]
+    run = state.get_by_role("link", name=selection, exact=True)
+    assert urls["Flow run"].endswith(run.get_attribute("href") or "-")
+    _screenshot(page, "relinked-asset-page.png")
