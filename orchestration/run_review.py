@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from orchestration.artifacts import LINEAGE_ARTIFACT_KEY, lineage_markdown
@@ -170,14 +170,15 @@ class RunReview:
         self._writer.shutdown(wait=True)
         for job in rewrites:
             job.result()
-        lineage = self._client.create_artifact(
+        lineage = _outside_any_task().run(
+            self._client.create_artifact,
             ArtifactCreate(
                 key=LINEAGE_ARTIFACT_KEY,
                 type="markdown",
                 description=f"Asset lineage and outcome of this run: {report.summary()}.",
                 data=lineage_page,
                 flow_run_id=UUID(self._flow_run_id) if self._flow_run_id else None,
-            )
+            ),
         )
         return lineage.id
 
@@ -377,6 +378,24 @@ class RunReview:
             return self.io_managers[spec.io_manager].describe(spec.table)
         except NotImplementedError:
             return _schema_columns(spec)
+
+
+def _outside_any_task() -> contextvars.Context:
+    """A copy of this context in which no task run is current, said explicitly.
+
+    Prefect's event sender relates an event to the task run current where it was sent
+    or, where none was ever set, to the one current where the sender was started: in a
+    run, its first task's. The flow's thread never sets one, so the lineage artifact's
+    "artifact created" event named the run's first task in the UI's event feed; an
+    explicit None is taken as it is.
+    """
+    from prefect.context import TaskRunContext
+
+    # Typed as never holding None, though TaskRunContext.get() reads None as "no task run".
+    current = cast("contextvars.ContextVar[TaskRunContext | None]", TaskRunContext.__var__)
+    context = contextvars.copy_context()
+    context.run(current.set, None)
+    return context
 
 
 def _schema_columns(spec: AssetSpec) -> list[tuple[str, str]]:

@@ -667,6 +667,20 @@ def test_each_pages_created_event_names_its_own_task_run(shipped_run: ShippedRun
     assert checked == len(pages)
 
 
+def test_the_lineage_artifacts_created_event_names_no_task_run(shipped_run: ShippedRun, client):
+    """The run's lineage artifact belongs to the flow run: its event in the UI's feed must
+    not name a task run (it named the run's first task, raw_online_retails)."""
+    flow_run_id = uuid.UUID(shipped_run.flow_run_url.rsplit("/", 1)[-1])
+    events, _ = _artifact_events(client, flow_run_id)
+    (lineage,) = [
+        e for e in events if e.resource.get("prefect.resource.name") == LINEAGE_ARTIFACT_KEY
+    ]
+    assert {r.id for r in lineage.related if r.role == "flow-run"} == {
+        f"prefect.flow-run.{flow_run_id}"
+    }
+    assert [r.id for r in lineage.related if r.role == "task-run"] == []
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     with launched_browser() as launched:
