@@ -94,6 +94,24 @@ def test_serve_rejects_a_bad_selection_before_registering_anything():
     assert "Traceback" not in result.stderr
 
 
+def test_serve_rejects_an_unknown_time_zone_in_one_line_naming_the_option():
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestration", "serve", "--timezone", "Mars/Base", *SERVED],
+        cwd=REPO,
+        env={**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+    assert error_lines == [
+        "Error: Invalid value for '--timezone': 'Mars/Base' is not an IANA time zone "
+        "(such as UTC or Europe/London)"
+    ]
+    assert "pydantic" not in result.stderr and "Traceback" not in result.stderr
+
+
 @pytest.mark.usefixtures("prefect_server")
 def test_deployment_flow_runs_one_task_per_asset_in_its_own_run(tmp_path, monkeypatch):
     from prefect import get_client

@@ -52,6 +52,19 @@ def deployment_source(source: str | None) -> str | None:
     return None
 
 
+def _iana_time_zone(value: str) -> str:
+    """The ``--timezone`` value, checked now against the list Prefect checks it against
+    (``zoneinfo.available_timezones``): Prefect's own refusal is a multi-line pydantic
+    report, printed only after the deployment is half built."""
+    from zoneinfo import available_timezones
+
+    if value not in available_timezones():
+        raise typer.BadParameter(
+            f"{value!r} is not an IANA time zone (such as UTC or Europe/London)"
+        )
+    return value
+
+
 def serve(
     select: SelectOption = None,
     source: Annotated[
@@ -60,7 +73,10 @@ def serve(
     ] = None,
     cron: Annotated[str, typer.Option(help="When to run, as a cron expression.")] = DEFAULT_CRON,
     timezone: Annotated[
-        str, typer.Option(help="IANA time zone the cron expression is read in.")
+        str,
+        typer.Option(
+            help="IANA time zone the cron expression is read in.", callback=_iana_time_zone
+        ),
     ] = DEFAULT_TIMEZONE,
     name: Annotated[str, typer.Option(help="Deployment name.")] = DEFAULT_DEPLOYMENT_NAME,
     warehouse: WarehouseOption = None,
