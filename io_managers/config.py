@@ -90,36 +90,56 @@ def _embedded(location: str, base: Path) -> WarehouseConfig:
     return WarehouseConfig(backend="embedded", path=path)
 
 
-def parse_warehouse_url(url: str, base: Path | None = None) -> WarehouseConfig:
-    """Parse a ``WAREHOUSE_URL``; relative ``chdb://`` paths are resolved against ``base``."""
+#: What a location given on the command line (or to a library call) is called in errors.
+EXPLICIT_NAME = "the warehouse URL"
+ENV_NAME = "WAREHOUSE_URL"
+
+
+def _no_scheme(text: str, name: str) -> WarehouseConfigError:
+    """A location without ``scheme://`` is most often a bare directory: say the URL for it.
+    One with an ``@`` may hold a password, so it is not repeated."""
+    forms = "chdb:///abs/path, chdb://relative/path, clickhouse://user:password@host:port/"
+    if "@" in text:
+        return WarehouseConfigError(f"{name} has no scheme (forms: {forms})")
+    return WarehouseConfigError(
+        f"{name} {text!r} has no scheme: write chdb://{text} for an embedded warehouse in "
+        f"that directory (forms: {forms})"
+    )
+
+
+def parse_warehouse_url(
+    url: str, base: Path | None = None, *, name: str = EXPLICIT_NAME
+) -> WarehouseConfig:
+    """Parse a ``WAREHOUSE_URL``; relative ``chdb://`` paths are resolved against ``base``.
+
+    ``name`` is what errors call the value, so a user who typed ``--warehouse`` is not
+    told about a variable they never set.
+    """
     base = base or Path.cwd()
     text = url.strip()
     scheme, sep, rest = text.partition("://")
     scheme = scheme.lower()
     if not sep:
-        raise WarehouseConfigError(
-            "WAREHOUSE_URL must look like chdb:///abs/path, chdb://relative/path or "
-            "clickhouse://user:password@host:port/?secure=false"
-        )
+        raise _no_scheme(text, name)
     if scheme == "chdb":
         location = rest.split("?", 1)[0]
         return _embedded(location or DEFAULT_WAREHOUSE_DIR, base)
     if scheme not in _SERVER_SCHEMES:
         raise WarehouseConfigError(
-            f"WAREHOUSE_URL scheme {scheme!r} is not supported; use chdb:// or clickhouse://"
+            f"{name} scheme {scheme!r} is not supported; use chdb:// or clickhouse://"
         )
     parts = urlsplit(text)
     try:
         port = parts.port
     except ValueError:
-        raise WarehouseConfigError("WAREHOUSE_URL has an invalid port") from None
+        raise WarehouseConfigError(f"{name} has an invalid port") from None
     if not parts.hostname:
-        raise WarehouseConfigError("WAREHOUSE_URL names no host (clickhouse://user@HOST:port/)")
+        raise WarehouseConfigError(f"{name} names no host (clickhouse://user@HOST:port/)")
     params = dict(parse_qsl(parts.query, keep_blank_values=True))
     unknown = sorted(set(params) - _SERVER_PARAMS)
     if unknown:
         raise WarehouseConfigError(
-            f"WAREHOUSE_URL has unknown option(s) {', '.join(unknown)}; "
+            f"{name} has unknown option(s) {', '.join(unknown)}; "
             f"known: {', '.join(sorted(_SERVER_PARAMS))}"
         )
     secure = _SERVER_SCHEMES[scheme]
@@ -158,9 +178,10 @@ def load_config(
     """Resolve the warehouse: explicit ``url``, else ``WAREHOUSE_URL``, else ``CLICKHOUSE_*``,
     else the embedded ``./.warehouse``."""
     env = os.environ if environ is None else environ
-    url = url or env.get("WAREHOUSE_URL") or None
     if url:
         return parse_warehouse_url(url, base)
+    if env.get(ENV_NAME):
+        return parse_warehouse_url(env[ENV_NAME], base, name=ENV_NAME)
     host = env.get("CLICKHOUSE_HOST", "").strip()
     if host:
         secure = _flag(env.get("CLICKHOUSE_SECURE", "false"), "CLICKHOUSE_SECURE")

@@ -181,6 +181,20 @@ def test_concurrency_zero_names_the_option():
     assert "Traceback" not in result.stderr
 
 
+def test_a_warehouse_given_as_a_bare_directory_says_how_to_write_it(tmp_path: Path):
+    result = pipeline(
+        "status", "--definitions", "tests.example_location", "--warehouse", str(tmp_path / "wh")
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == (
+        f"error: the warehouse URL '{tmp_path}/wh' has no scheme: write chdb://{tmp_path}/wh "
+        "for an embedded warehouse in that directory (forms: chdb:///abs/path, "
+        "chdb://relative/path, clickhouse://user:password@host:port/)"
+    )
+    assert "WAREHOUSE_URL" not in result.stderr  # the user typed --warehouse
+    assert not (tmp_path / "wh").exists()
+
+
 def test_code_location_without_assets_is_an_error():
     result = pipeline("list", "--definitions", "tests.empty_location")
     assert result.returncode == 1

@@ -42,7 +42,7 @@ def test_server_url_defaults_port_by_tls():
     ("url", "message"),
     [
         ("postgres://db", "scheme 'postgres' is not supported"),
-        ("/just/a/path", "must look like chdb:///abs/path"),
+        ("/just/a/path", "has no scheme"),
         ("clickhouse://ch:99999/", "invalid port"),
         ("clickhouse://ch/?secure=maybe", "secure must be true or false"),
         ("clickhouse://ch/?compress=zstd", "unknown option(s) compress"),
@@ -53,6 +53,32 @@ def test_malformed_urls_are_explained(url, message):
     with pytest.raises(WarehouseConfigError) as raised:
         parse_warehouse_url(url)
     assert message in str(raised.value)
+
+
+def test_a_bare_directory_is_refused_with_the_url_that_names_it(tmp_path):
+    with pytest.raises(WarehouseConfigError) as raised:
+        load_config(str(tmp_path / "wh"), environ={})
+    assert str(raised.value) == (
+        f"the warehouse URL '{tmp_path}/wh' has no scheme: write chdb://{tmp_path}/wh for an "
+        "embedded warehouse in that directory (forms: chdb:///abs/path, chdb://relative/path, "
+        "clickhouse://user:password@host:port/)"
+    )
+
+
+def test_a_bad_url_from_the_environment_is_named_as_warehouse_url(tmp_path):
+    with pytest.raises(WarehouseConfigError) as raised:
+        load_config(environ={"WAREHOUSE_URL": "wh"}, base=tmp_path)
+    assert str(raised.value).startswith("WAREHOUSE_URL 'wh' has no scheme: write chdb://wh ")
+    with pytest.raises(WarehouseConfigError) as raised:
+        load_config("postgres://db", environ={})
+    assert str(raised.value).startswith("the warehouse URL scheme 'postgres' is not supported")
+
+
+def test_a_scheme_less_url_with_credentials_is_not_echoed():
+    with pytest.raises(WarehouseConfigError) as raised:
+        parse_warehouse_url(f"etl:{SECRET}@ch.internal:8123")
+    assert SECRET not in str(raised.value)
+    assert "has no scheme" in str(raised.value)
 
 
 def test_warehouse_url_wins_over_clickhouse_variables(tmp_path):
