@@ -115,7 +115,9 @@ def list_assets(
         ]
         for s in specs
     ]
-    print_table(console, _LIST_COLUMNS, rows, title=f"{len(specs)} assets")
+    print_table(
+        console, _LIST_COLUMNS, rows, title=f"{len(specs)} asset{'' if len(specs) == 1 else 's'}"
+    )
 
 
 @app.command("materialize")

@@ -172,6 +172,12 @@ def test_piped_list_is_plain_columns_with_every_value_whole():
     assert len(lines) == 2 + 27  # one line per asset: nothing folded
 
 
+def test_a_list_of_one_asset_says_one_asset():
+    result = pipeline("list", "--definitions", "tests.example_location", "--select", "orders")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "1 asset"
+
+
 def test_concurrency_zero_names_the_option():
     result = pipeline(
         "materialize", "--definitions", "tests.example_location", "--concurrency", "0"

@@ -79,6 +79,13 @@ def test_plan_lists_what_would_run_in_order_and_why_without_running(built):
     assert plan["run"][0]["state"] == "stale"  # planning ran nothing
 
 
+def test_a_plan_of_one_asset_says_one_asset(built):
+    _csv, env = built
+    result = cli(env, "plan", "--select", "total")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "Plan: 1 asset would run"
+
+
 def test_status_selection_with_a_bad_value_is_one_line(built):
     _csv, env = built
     result = cli(env, "status", "--select", "status:old")

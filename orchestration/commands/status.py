@@ -157,7 +157,12 @@ def plan(
         for number, step in enumerate(steps, start=1)
     ]
     columns = (Column("#", right=True), Column("asset"), Column("state"), Column("why", wrap=True))
-    print_table(console, columns, rows, title=f"Plan: {len(steps)} assets would run")
+    print_table(
+        console,
+        columns,
+        rows,
+        title=f"Plan: {len(steps)} asset{'' if len(steps) == 1 else 's'} would run",
+    )
     if reads:
         console.print(f"Reads as they are in the warehouse: {', '.join(reads)}")
     console.print("Nothing ran. [bold]pipeline materialize[/] with the same --select runs it.")
