@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from orchestration.checks import AssetCheckResult, format_example
-from orchestration.prefect_ui import run_urls
+from orchestration.prefect_ui import V2_PREFIX, configured_ui_url, run_urls
 from orchestration.run_report import AssetOutcome, RunReport
 from orchestration.text_table import Cell, Column, print_table
 
@@ -97,11 +97,16 @@ def print_report(report: RunReport, console: Console) -> None:
     run_id = f" Flow run id: {report.flow_run_id}" if report.flow_run_id else ""
     console.print(f"Total {report.seconds:.1f} s.{run_id}")
     urls = run_urls(report.flow_run_id, report.lineage_artifact_id)
-    if urls:
-        # Whole URLs on one line each, never wrapped, so a terminal can open them.
+    # Whole URLs on one line each, never wrapped, so a terminal can open them.
+    if "flow_run" in urls:
         console.print(f"Flow run:  {urls['flow_run']}", soft_wrap=True, highlight=False)
+    if "lineage" in urls:
         console.print(f"Lineage:   {urls['lineage']}", soft_wrap=True, highlight=False)
+    ui = configured_ui_url()
+    if urls:
         ui_hint = "each asset in the lineage page links to its own page (asset-<key>)"
+    elif ui is not None:  # an interrupted run's partial report knows no run id
+        ui_hint = f"the run is in the Prefect UI at {ui}{V2_PREFIX}/runs"
     else:
         ui_hint = "point PREFECT_API_URL at `prefect server start` to review runs in the Prefect UI"
     console.print(

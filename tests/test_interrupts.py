@@ -36,6 +36,7 @@ def prefect_api(prefect_server) -> str:
 def test_a_signal_ends_the_run_in_seconds_with_a_partial_report_and_nothing_half_published(
     tmp_path: Path, prefect_api: str, number: signal.Signals, code: int
 ) -> None:
+    prefect_ui = prefect_api.removesuffix("/api")
     source, marker, warehouse = tmp_path / "n.csv", tmp_path / "busy", tmp_path / "wh"
     source.write_text("n,q\n1,10\n2,20\n")
     env = {
@@ -69,6 +70,11 @@ def test_a_signal_ends_the_run_in_seconds_with_a_partial_report_and_nothing_half
     ]
     report = {line.split()[0]: line.split() for line in stdout.splitlines() if line.strip()}
     assert report["slow"][-2:] == ["cancelled", "interrupted"]
+    # The run is on a server that keeps it: the last line says where, not how to get one.
+    assert "point PREFECT_API_URL" not in stdout
+    assert stdout.splitlines()[-1].endswith(
+        f"the run is in the Prefect UI at {prefect_ui}/v2/runs."
+    )
     assert report["ingest"][3] == "materialized"
     with ClickHouseIOManager.embedded(warehouse) as io:
         tables = io.query_arrow("SELECT name FROM system.tables WHERE database = 'safe'")
