@@ -69,7 +69,9 @@ def serve(
     select: SelectOption = None,
     source: Annotated[
         str | None,
-        typer.Option(help="Source data for ingest assets (a path, a URL, or synthetic[:ROWS])."),
+        typer.Option(
+            help="Source data for ingest assets (a path, a URL, or synthetic[:ROWS[:SEED]])."
+        ),
     ] = None,
     cron: Annotated[str, typer.Option(help="When to run, as a cron expression.")] = DEFAULT_CRON,
     timezone: Annotated[
