@@ -58,6 +58,18 @@ def test_real_code_location_passes():
     assert "schemas, DDL and SQL agree" in result.stdout
 
 
+def test_a_source_without_sample_is_refused_not_ignored(tmp_path: Path):
+    # The source is read only by the --sample run; alone it would be dropped silently
+    # and the command would report success without ever opening the file.
+    result = run_validate(REPO, "--source", str(tmp_path / "missing.csv"))
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        "Error: Invalid value for '--source': it is the source of the --sample run; "
+        "add --sample to validate its content"
+    )
+    assert "agree" not in result.stdout
+
+
 def test_changed_ddl_column_type_is_reported(location: Path):
     mutate(
         location / "ddl/init.sql",

@@ -34,12 +34,24 @@ def validate(
         ),
     ] = False,
     source: Annotated[
-        str, typer.Option(help="Source of the --sample run.")
-    ] = DEFAULT_SAMPLE_SOURCE,
+        str | None,
+        typer.Option(
+            help=f"Source of the --sample run (default {DEFAULT_SAMPLE_SOURCE}).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
     definitions: DefinitionsOption = None,
 ) -> None:
     """Check schemas against the DDL and the SQL, in a throwaway embedded warehouse."""
+    if source is not None and not sample:
+        # Only the sample run reads a source: ignoring it would report success on a file
+        # that was never opened.
+        raise typer.BadParameter(
+            "it is the source of the --sample run; add --sample to validate its content",
+            param_hint="'--source'",
+        )
+    source = source or DEFAULT_SAMPLE_SOURCE
     defs = load_definitions(definitions)
     findings = find_problems(defs, {"source": source} if sample else None)
     if as_json:
