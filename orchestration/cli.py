@@ -38,6 +38,7 @@ from orchestration.preload import import_libraries, runs_one_command
 from orchestration.quick_exit import ends_without_teardown
 from orchestration.report_output import print_report, report_as_json
 from orchestration.resolver import DEFAULT_CONCURRENCY
+from orchestration.run_report import counted
 from orchestration.text_table import Column, print_table
 
 app = typer.Typer(
@@ -115,9 +116,7 @@ def list_assets(
         ]
         for s in specs
     ]
-    print_table(
-        console, _LIST_COLUMNS, rows, title=f"{len(specs)} asset{'' if len(specs) == 1 else 's'}"
-    )
+    print_table(console, _LIST_COLUMNS, rows, title=counted(len(specs), "asset"))
 
 
 @app.command("materialize")

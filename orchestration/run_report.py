@@ -34,9 +34,15 @@ class MaterializationPlan:
         return {spec.key for spec in self.selected}
 
 
+def counted(count: int, noun: str) -> str:
+    """``1 asset``, ``12,345 rows``: how a count reads in a line of text (a title line is
+    also the first line a script reads)."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
 def rows_phrase(rows: int) -> str:
     """``1 row``, ``12,345 rows``: how a count of rows reads in a line of text."""
-    return f"{rows:,} row" if rows == 1 else f"{rows:,} rows"
+    return counted(rows, "row")
 
 
 @dataclass

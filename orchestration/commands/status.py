@@ -28,6 +28,7 @@ from orchestration.cli_options import (
 )
 from orchestration.graph import AssetGraph
 from orchestration.output import echo
+from orchestration.run_report import counted
 from orchestration.staleness import AssetState
 from orchestration.text_table import Cell, Column, print_table
 
@@ -157,12 +158,7 @@ def plan(
         for number, step in enumerate(steps, start=1)
     ]
     columns = (Column("#", right=True), Column("asset"), Column("state"), Column("why", wrap=True))
-    print_table(
-        console,
-        columns,
-        rows,
-        title=f"Plan: {len(steps)} asset{'' if len(steps) == 1 else 's'} would run",
-    )
+    print_table(console, columns, rows, title=f"Plan: {counted(len(steps), 'asset')} would run")
     if reads:
         console.print(f"Reads as they are in the warehouse: {', '.join(reads)}")
     console.print("Nothing ran. [bold]pipeline materialize[/] with the same --select runs it.")
