@@ -40,13 +40,16 @@ from orchestration.report_output import print_report, report_as_json
 from orchestration.resolver import DEFAULT_CONCURRENCY
 from orchestration.run_report import counted
 from orchestration.text_table import Column, print_table
+from orchestration.usage import HelpGroup, help_markup, report_usage_error
 
 app = typer.Typer(
     name="pipeline",
     help="Declare ClickHouse tables as assets, select them like Dagster, run them on Prefect.",
     add_completion=False,
     pretty_exceptions_enable=False,
-    # Help texts are plain text: Rich markup would eat "[tool.pipeline]".
+    cls=HelpGroup,
+    # Help texts are plain text: Rich markup would eat "[tool.pipeline]". Piped, the
+    # help is Click's plain text (main sets this per call: orchestration.usage).
     rich_markup_mode="markdown",
 )
 DEBUG_FLAG = "--debug"
@@ -83,7 +86,7 @@ def list_assets(
 ) -> None:
     """List assets in dependency order with their group, table, deps and tags.
 
-    A dep marked ``(order)`` only orders the run: the asset does not read its table.
+    A dep marked (order) only orders the run: the asset does not read its table.
     """
     graph = load_defs(definitions).graph()
     specs = graph.select(select)
@@ -281,6 +284,9 @@ def main() -> None:
     runs_one_command()
     args, debug = command_line(sys.argv[1:])
     was_devnull = is_devnull()
+    # Typer reads it when it builds the commands, at each call: Rich help on a terminal,
+    # Click's plain text in a pipe or a file (orchestration.usage).
+    app.rich_markup_mode = help_markup(console)
     try:
         code = app(args=args, prog_name="pipeline", standalone_mode=False)
     except SystemExit as exit_:
@@ -291,11 +297,7 @@ def main() -> None:
             sys.exit(0)
         raise
     except typer.TyperException as exc:  # usage errors: bad option, bad value
-        show = getattr(exc, "show", None)
-        if show is not None:
-            show()
-        else:
-            error_console.print(f"error: {exc.format_message()}", markup=False, highlight=False)
+        report_usage_error(exc, error_console)
         sys.exit(exc.exit_code)
     except typer.Abort:
         error_console.print("aborted")

@@ -12,10 +12,12 @@ import typer
 from orchestration import local_server, warm_start
 from orchestration.cli_options import console
 from orchestration.prefect_setup import TEMPORARY_SERVER_START_SECONDS
+from orchestration.usage import HelpGroup
 
 server_app = typer.Typer(
     help="The local Prefect server (API and UI) that runs use when PREFECT_API_URL is unset.",
     no_args_is_help=True,
+    cls=HelpGroup,
 )
 
 

@@ -125,7 +125,7 @@ def plan(
     warehouse: WarehouseOption = None,
     definitions: DefinitionsOption = None,
 ) -> None:
-    """What ``materialize`` would run for this selection, in order, and why; nothing runs."""
+    """What materialize would run for this selection, in order, and why; nothing runs."""
     from orchestration.resolver import plan_materialization
 
     with _state_book(definitions, warehouse, source) as (graph, book):

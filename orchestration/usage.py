@@ -1,0 +1,72 @@
+"""Help and usage errors for people and for pipes.
+
+On a terminal Typer's Rich help (panels, colours) is easy to read. Piped or redirected
+it is not: Rich still draws its boxes, at 80 columns, cutting help texts short
+(``'+key:sales_summa…``), so ``pipeline --help | grep`` finds half-lines between ``│``.
+There the help is Click's plain text instead: one option per line, texts whole
+(:class:`HelpGroup` keeps each command's summary whole too). A usage
+error likewise keeps Click's usage and hint on a terminal and is one line in a pipe or
+a log, like every other error of the command.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Literal
+
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+#: Typer's ``rich_markup_mode``: ``None`` gives Click's plain help. The texts are plain
+#: either way; "markdown" rather than "rich" because Rich markup would eat
+#: ``[tool.pipeline]``.
+HelpMarkup = Literal["markdown"] | None
+
+
+def help_markup(stdout: Console) -> HelpMarkup:
+    """Rich help only where a person reads it: on a terminal (as Rich decides, so
+    ``FORCE_COLOR`` and friends count the same as for the command's tables)."""
+    return "markdown" if stdout.is_terminal else None
+
+
+def report_usage_error(exc: typer.TyperException, stderr: Console) -> None:
+    """Say what was wrong with the command line: Click's usage, hint and error on a
+    terminal; piped, one line naming the error and where the help is."""
+    show = getattr(exc, "show", None)
+    if show is not None and (stderr.is_terminal or _is_help(exc)):
+        show()
+        return
+    format_message = getattr(exc, "format_message", None)
+    message = format_message() if format_message is not None else str(exc)
+    line = f"error: {' '.join(message.split())}"
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None and ctx.command.get_help_option(ctx) is not None:
+        line = f"{line.removesuffix('.')} (see '{ctx.command_path} {ctx.help_option_names[0]}')"
+    stderr.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def _is_help(exc: typer.TyperException) -> bool:
+    """Whether the "error" is the help of a group run without its command (Click's
+    ``NoArgsIsHelpError``, in a module Typer keeps private): it is shown whole."""
+    return any(kind.__name__ == "NoArgsIsHelpError" for kind in type(exc).__mro__)
+
+
+class HelpGroup(TyperGroup):
+    """A command group whose plain help gives each command's summary whole, wrapped.
+
+    Click cuts a summary to what fits beside the name on one line ("List assets in
+    dependency order with their group, table,..."), so a ``grep`` for what a command does
+    can miss; the Rich help on a terminal shows it whole, and now so does the plain one.
+    """
+
+    # ``Any``: Click's types live in a module Typer keeps private (``typer._click``).
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=sys.maxsize)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)

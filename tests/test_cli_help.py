@@ -1,0 +1,140 @@
+"""Help and usage errors as a person reads them: Rich panels on a terminal, plain text a
+pipe or a file can be searched in (``pipeline --help | grep``)."""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import subprocess
+import sys
+
+from tests.test_cli import REPO, pipeline
+
+#: Unicode's box-drawing block: Rich's panels (``╭─ Options ─╮``, ``│``).
+BOX_DRAWING = re.compile("[\u2500-\u257f]")
+ANSI_STYLE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def on_a_terminal(*args: str) -> tuple[int, str]:
+    """Exit code and everything a person sees (stdout and stderr) running the command on
+    a terminal, here a pseudo-terminal."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orchestration", *args],
+        cwd=REPO,
+        env={**os.environ, "COLUMNS": "100", "TERM": "xterm"},
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+    )
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: every process on it has ended
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(leader)
+    return process.wait(timeout=60), output.decode()
+
+
+def test_piped_help_is_plain_text_listing_every_command():
+    result = pipeline("--help")
+
+    assert result.returncode == 0, result.stderr
+    assert not BOX_DRAWING.search(result.stdout), result.stdout
+    assert "\x1b[" not in result.stdout
+    assert result.stdout.startswith("Usage: pipeline [OPTIONS] COMMAND [ARGS]...")
+    listed = re.findall(r"^  ([a-z]+)  ", result.stdout, flags=re.MULTILINE)
+    assert listed == [
+        "list", "materialize", "lineage", "query", "validate", "checks", "serve", "status",
+        "plan", "server",
+    ]  # fmt: skip
+    assert re.search(r"^  --debug\s+Show tracebacks", result.stdout, flags=re.MULTILINE)
+    summary = (
+        "checks Evaluate the checks of the selected assets (all by default); exit 1 on an "
+        "error, or when an asset was never materialized (its checks are not run)."
+    )
+    assert summary in " ".join(result.stdout.split())  # whole, not cut to one line
+
+
+def test_piped_command_help_gives_each_option_whole_on_its_own_line():
+    result = pipeline("materialize", "--help")
+
+    assert result.returncode == 0, result.stderr
+    assert not BOX_DRAWING.search(result.stdout), result.stdout
+    assert "…" not in result.stdout  # Rich cut help texts at its 80 columns
+    assert "'+key:sales_summary'" in result.stdout
+    options = re.findall(r"^  (?:-\w, )?(--[\w-]+)", result.stdout, flags=re.MULTILINE)
+    assert options == [
+        "--select", "--source", "--source-timeout", "--full-refresh", "--concurrency", "--json",
+        "--verbose", "--warehouse", "--definitions", "--help",
+    ]  # fmt: skip
+
+
+def test_help_in_a_file_is_plain_too(tmp_path):
+    written = tmp_path / "help.txt"
+    with written.open("w") as out:
+        subprocess.run(
+            [sys.executable, "-m", "orchestration", "query", "--help"],
+            cwd=REPO,
+            stdout=out,
+            check=True,
+            timeout=120,
+        )
+
+    text = written.read_text()
+    assert text.startswith("Usage: pipeline query [OPTIONS] ")
+    assert "--allow-external" in text
+    assert not BOX_DRAWING.search(text), text
+
+
+def test_help_on_a_terminal_keeps_rich_panels():
+    code, seen = on_a_terminal("materialize", "--help")
+
+    assert code == 0, seen
+    assert "\x1b[" in seen  # styled
+    assert "╭─ Options" in ANSI_STYLE.sub("", seen)
+
+
+def test_a_piped_unknown_option_is_one_line_naming_it_and_where_help_is():
+    result = pipeline("materialize", "--nope")
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "error: No such option: --nope (see 'pipeline materialize --help')"
+    ]
+
+
+def test_a_piped_unknown_command_is_one_line_too():
+    result = pipeline("materialise")
+
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: No such command 'materialise'")
+    assert lines[0].endswith("(see 'pipeline --help')")
+
+
+def test_a_group_without_its_command_shows_its_plain_help():
+    result = pipeline("server")
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("Usage: pipeline server [OPTIONS] COMMAND [ARGS]...")
+    assert re.findall(r"^  ([a-z]+)  ", result.stderr, flags=re.MULTILINE) == [
+        "start", "status", "stop",
+    ]  # fmt: skip
+    assert not BOX_DRAWING.search(result.stderr), result.stderr
+
+
+def test_an_unknown_option_on_a_terminal_shows_the_usage():
+    code, seen = on_a_terminal("materialize", "--nope")
+
+    assert code == 2
+    assert "Usage: pipeline materialize [OPTIONS]" in seen
+    assert "No such option: --nope" in seen
