@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -195,6 +195,13 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
     def read_only_raw(self, sql: str, fmt: str, allow_external: bool = False) -> bytes:
         """A user's read query rendered by ClickHouse itself in output format ``fmt``."""
         return self.queries.read_only_raw(sql, fmt, allow_external)
+
+    def read_only_stream(
+        self, sql: str, fmt: str, allow_external: bool = False
+    ) -> Generator[bytes, None, None]:
+        """:meth:`read_only_raw`, a block of rows at a time (a row format such as
+        ``CSVWithNames``); closing the generator stops the query."""
+        return self.queries.read_only_stream(sql, fmt, allow_external)
 
     def offending_rows(
         self, check_sql: str, table: str, examples: int

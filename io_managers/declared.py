@@ -11,7 +11,7 @@ asked of it, once, even when several threads ask at the same moment.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -103,6 +103,11 @@ class DeclaredWarehouse(ClickHouseDialect, IOManager):
 
     def read_only_raw(self, sql: str, fmt: str, allow_external: bool = False) -> bytes:
         return self.warehouse().read_only_raw(sql, fmt, allow_external)
+
+    def read_only_stream(
+        self, sql: str, fmt: str, allow_external: bool = False
+    ) -> Generator[bytes, None, None]:
+        return self.warehouse().read_only_stream(sql, fmt, allow_external)
 
     def history(self) -> MaterializationHistory | None:
         return self.warehouse().history()

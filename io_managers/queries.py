@@ -8,7 +8,7 @@ query passes the read-only guard first.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -114,6 +114,14 @@ class WarehouseQueries:
         from io_managers.read_only import read_only_bytes
 
         return read_only_bytes(self._transport, sql, fmt, allow_external=allow_external)
+
+    def read_only_stream(
+        self, sql: str, fmt: str, allow_external: bool = False
+    ) -> Generator[bytes, None, None]:
+        """:meth:`read_only_raw` a block of rows at a time (:func:`read_only_stream`)."""
+        from io_managers.read_only import read_only_stream
+
+        yield from read_only_stream(self._transport, sql, fmt, allow_external=allow_external)
 
     def _text_projection(self, statement: Statement) -> str:
         if not statement.is_query:

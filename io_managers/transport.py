@@ -31,6 +31,8 @@ from io_managers.errors import WarehouseConnectionError, WarehouseError, Warehou
 from io_managers.sql import quote_identifier, quote_string
 
 SettingValue = str | int | float | bool
+#: How much of a server's streamed response :meth:`ServerTransport.iter_raw` reads at a time.
+RAW_PIECE_BYTES = 1 << 20
 
 
 class Transport(Protocol):
@@ -68,6 +70,15 @@ class Transport(Protocol):
 
     def raw(self, sql: str, fmt: str, readonly: int = 0) -> bytes:
         """Run a query and return the engine's rendering in output format ``fmt``."""
+
+    def iter_raw(self, sql: str, fmt: str, readonly: int = 0) -> Iterator[bytes]:
+        """Run a query and stream the engine's rendering in ``fmt``, a piece at a time.
+
+        Only for row formats without a header, prefix or suffix (``CSV``, ``TSV``): the
+        pieces joined are then ``raw(sql, fmt, readonly)``. (chdb renders each block of
+        rows on its own, so a header or a JSON document would come once per block.) The
+        stream holds a connection until it ends or is closed.
+        """
 
     def close(self) -> None:
         """Release the engine or connection; idempotent."""
@@ -306,6 +317,21 @@ class EmbeddedTransport:
         data = result.bytes() if hasattr(result, "bytes") else result
         return data.encode() if isinstance(data, str) else bytes(data)
 
+    def iter_raw(self, sql: str, fmt: str, readonly: int = 0) -> Iterator[bytes]:
+        with self._borrowed(readonly) as session:
+            try:
+                stream = session.send_query(sql, fmt)
+                try:
+                    for block in stream:  # one block of rows (~65,000), rendered
+                        yield block.bytes()
+                finally:
+                    stream.close()
+            except WarehouseError:
+                raise
+            except Exception as exc:
+                message = str(exc).removeprefix("Streaming query failed: ")
+                raise WarehouseQueryError(clean_engine_message(message)) from None
+
     def close(self) -> None:
         engine, self._engine = self._engine, None
         if engine is not None:
@@ -474,6 +500,19 @@ class ServerTransport:
         settings = {"readonly": readonly} if readonly else None
         try:
             return self._client.raw_query(sql, fmt=fmt, settings=settings)
+        except Exception as exc:
+            raise self._translate(exc) from None
+
+    def iter_raw(self, sql: str, fmt: str, readonly: int = 0) -> Iterator[bytes]:
+        settings = {"readonly": readonly} if readonly else None
+        try:
+            response = self._client.raw_stream(sql, fmt=fmt, settings=settings)
+            try:
+                yield from response.stream(RAW_PIECE_BYTES)
+            finally:
+                response.close()
+        except WarehouseError:
+            raise
         except Exception as exc:
             raise self._translate(exc) from None
 

@@ -8,7 +8,7 @@ stays behind this interface.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -139,6 +139,14 @@ class IOManager(ABC):
     def read_only_raw(self, sql: str, fmt: str, allow_external: bool = False) -> bytes:
         """A user's read statement rendered by the storage itself in output format ``fmt``."""
         raise NotImplementedError(f"{type(self).__name__} cannot run queries (read_only_raw)")
+
+    def read_only_stream(
+        self, sql: str, fmt: str, allow_external: bool = False
+    ) -> Generator[bytes, None, None]:
+        """:meth:`read_only_raw` in pieces, joined its bytes, so a large result is printed
+        as it comes instead of held (``pipeline query --format csv``); closing the
+        generator stops the statement. A storage that cannot stream gives one piece."""
+        yield self.read_only_raw(sql, fmt, allow_external)
 
     def tables_read(self, sql: str) -> TableReads:
         """The tables a SQL asset's SELECT reads, parsed in this IO manager's dialect.

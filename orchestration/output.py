@@ -44,8 +44,9 @@ def echo(text: str = "", *, nl: bool = True) -> None:
         discard(sys.stdout)
 
 
-def write_bytes(data: bytes) -> None:
-    """Write ``data`` whole to stdout's binary layer; a closed pipe discards it.
+def write_bytes(data: bytes) -> bool:
+    """Write ``data`` whole to stdout's binary layer; a closed pipe discards it. Returns
+    whether the reader is still there, so a writer of more can stop producing it.
 
     With ``PYTHONUNBUFFERED`` that layer is the raw file, whose ``write`` may take only
     part of a large buffer (a signal, a pipe closing): the rest is written, not dropped.
@@ -59,6 +60,8 @@ def write_bytes(data: bytes) -> None:
         out.flush()
     except BrokenPipeError:
         discard(sys.stdout)
+        return False
+    return True
 
 
 def reader_gone(stream: IO[Any] | None = None, *, was_devnull: bool = False) -> bool:

@@ -120,6 +120,18 @@ def test_read_only_csv_over_http(warehouse, db):
     assert csv.decode().splitlines() == ['"n","label","score"', '1,"n1",\\N']
 
 
+def test_read_only_csv_streams_over_http_as_the_whole_rendering(warehouse):
+    sql = (
+        "SELECT number AS n, if(number % 5 = 0, NULL, concat('a,\"b\"\\n', toString(number)))"
+        " AS s, toDate('2020-01-01') + number % 100 AS day FROM numbers(150000)"
+    )
+
+    pieces = list(warehouse.read_only_stream(sql, "CSVWithNames"))
+
+    assert pieces[0].startswith(b'"n","s","day"\n0,\\N,"2020-01-01"\n1,"a,""b""\n1",')
+    assert b"".join(pieces) == warehouse.read_only_raw(sql, "CSVWithNames")
+
+
 def test_read_only_query_over_http_returns_labels_and_refuses_writes(warehouse, db):
     warehouse.command(f"INSERT INTO {db}.retail_types (id, status) VALUES (1, 'Return')")
 
