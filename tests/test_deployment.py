@@ -104,10 +104,9 @@ def test_serve_rejects_an_unknown_time_zone_in_one_line_naming_the_option():
         timeout=120,
     )
     assert result.returncode == 2
-    error_lines = [line for line in result.stderr.splitlines() if line.startswith("Error")]
-    assert error_lines == [
-        "Error: Invalid value for '--timezone': 'Mars/Base' is not an IANA time zone "
-        "(such as UTC or Europe/London)"
+    assert result.stderr.splitlines() == [
+        "error: Invalid value for '--timezone': 'Mars/Base' is not an IANA time zone "
+        "(such as UTC or Europe/London) (see 'pipeline serve --help')"
     ]
     assert "pydantic" not in result.stderr and "Traceback" not in result.stderr
 

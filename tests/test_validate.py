@@ -63,10 +63,10 @@ def test_a_source_without_sample_is_refused_not_ignored(tmp_path: Path):
     # and the command would report success without ever opening the file.
     result = run_validate(REPO, "--source", str(tmp_path / "missing.csv"))
     assert result.returncode == 2
-    assert result.stderr.splitlines()[-1] == (
-        "Error: Invalid value for '--source': it is the source of the --sample run; "
-        "add --sample to validate its content"
-    )
+    assert result.stderr.splitlines() == [
+        "error: Invalid value for '--source': it is the source of the --sample run; "
+        "add --sample to validate its content (see 'pipeline validate --help')"
+    ]
     assert "agree" not in result.stdout
 
 
