@@ -1,7 +1,8 @@
 """Materialization history in the warehouse itself: ``_pipeline.materializations``.
 
-The framework's own database, created on first use, one table with one row per
-materialization (see :mod:`orchestration.history`). A materialization is written twice
+The framework's own database, created by the first write (a read finds none, and
+creates nothing), one table with one row per materialization (see
+:mod:`orchestration.history`). A materialization is written twice
 under one id: ``started`` before any work, then its outcome. The table is a
 ``ReplacingMergeTree`` keyed by (asset, id) whose version is the write's stage, so
 ``FINAL`` shows each materialization once, as its last write; a process killed before
@@ -77,16 +78,19 @@ class ClickHouseHistory(MaterializationHistory):
         self._layout: str | None = None
         self._lock = threading.Lock()
 
-    def _ensure_table(self, writing: bool) -> None:
-        """Create the table if missing; before the first write, bring an older one to
-        :data:`LAYOUT` (reading alone never alters it)."""
+    def _ensure_table(self, writing: bool) -> bool:
+        """Whether the table exists. Before the first write, create it if missing or
+        bring an older one to :data:`LAYOUT`; reading never creates or alters it (a
+        command that only reads writes nothing to the warehouse)."""
         with self._lock:
             if self._layout == LAYOUT or (self._layout is not None and not writing):
-                return
+                return True
             facts = self._catalog.table(TABLE)  # kept embedded: no statement at all
+            if facts is None and not writing:
+                return False  # never written: there is no history to read
             if facts is not None and (facts.comment == LAYOUT or not writing):
                 self._layout = facts.comment
-                return
+                return True
             with _naming_the_table():
                 settings = self._cheap_write_settings()
                 if facts is None:
@@ -101,6 +105,7 @@ class ClickHouseHistory(MaterializationHistory):
                     )
             self._catalog.forget()
             self._layout = LAYOUT
+            return True
 
     def _cheap_write_settings(self) -> str:
         """``name = value, ...`` of the :data:`_CHEAP_WRITES` this engine knows."""
@@ -133,7 +138,8 @@ class ClickHouseHistory(MaterializationHistory):
         wanted = sorted(set(keys))
         if not wanted:
             return {}
-        self._ensure_table(writing=False)
+        if not self._ensure_table(writing=False):
+            return {}
         listed = ", ".join(quote_string(key) for key in wanted)
         latest = "ORDER BY asset_key, started DESC, materialization_id LIMIT 1 BY asset_key"
         base = f"FROM {TABLE} FINAL WHERE asset_key IN ({listed})"

@@ -168,3 +168,15 @@ def test_an_older_table_is_read_as_it_is_and_laid_out_by_the_first_write(backend
     latest = backend.reopen().history().latest(["kept", "next"])
     assert latest["kept"].last_success == older
     assert latest["next"].last_attempt.status == "started"
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)  # the server's is shared
+def test_reading_a_warehouse_that_recorded_nothing_creates_no_history(backend):
+    # `pipeline status` only reads: it must not write the framework's table into a warehouse.
+    history = backend.warehouse.history()
+    assert history.latest(["never"]) == {}
+    assert not backend.warehouse.table_exists("_pipeline.materializations")
+
+    history.record(started("first"))  # a write after that read still creates it
+    assert table_comment(backend.warehouse) == LAYOUT
+    assert history.latest(["first"])["first"].last_attempt.status == "started"
