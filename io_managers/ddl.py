@@ -1,9 +1,10 @@
 """Apply a code location's DDL files to the warehouse, statement by statement.
 
-Setup runs on every command, and a DDL file is mostly ``CREATE ... IF NOT EXISTS``: once a
-warehouse exists, each of those is a no-op the engine still has to parse and look up. So
-the catalog is read once first, and a ``CREATE DATABASE|TABLE|VIEW IF NOT EXISTS`` whose
-object it already holds is not sent (the engine would not have changed anything). Which
+Setup runs before every materialization (commands that only read never set up), and a
+DDL file is mostly ``CREATE ... IF NOT EXISTS``: once a warehouse exists, each of those is
+a no-op the engine still has to parse and look up. So the catalog is read once first,
+and a ``CREATE DATABASE|TABLE|VIEW IF NOT EXISTS`` whose object it already holds is not
+sent (the engine would not have changed anything). Which
 statement creates what is read by sqlglot's ClickHouse parser, once per statement text
 (:mod:`io_managers.ddl_analysis`); anything it does not recognise as such a CREATE runs
 as before.

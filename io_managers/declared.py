@@ -19,6 +19,11 @@ from io_managers.config import WarehouseConfig, load_config
 from io_managers.dialect import ClickHouseDialect
 from orchestration.io_manager import IOManager, MaterializeResult
 
+#: Where the embedded engine keeps its databases' definitions, made with the first
+#: database: a directory without it holds no table and no history (nothing was ever
+#: materialized there), even if the directory exists.
+EMBEDDED_LAYOUT = "metadata"
+
 if TYPE_CHECKING:
     from io_managers.clickhouse import ClickHouseIOManager
     from orchestration.asset import AssetSpec
@@ -54,6 +59,18 @@ class DeclaredWarehouse(ClickHouseDialect, IOManager):
 
                 self._opened = ClickHouseIOManager.from_config(self.config)
             return self._opened
+
+    def missing_storage(self) -> str | None:
+        """``"no warehouse at PATH"`` when the embedded warehouse's directory holds none;
+        a server is never missing (it is there or unreachable, which a read then says)."""
+        if self.config.backend != "embedded" or self.config.path is None:
+            return None
+        with self._lock:
+            if self._opened is not None:  # opened: set up by this process, or read
+                return None
+        if (self.config.path / EMBEDDED_LAYOUT).is_dir():
+            return None
+        return f"no warehouse at {self.config.path}"
 
     def open_scratch(self, path: Path) -> ClickHouseIOManager:
         from io_managers.clickhouse import ClickHouseIOManager

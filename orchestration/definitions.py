@@ -20,6 +20,7 @@ from orchestration.asset import DEFAULT_IO_MANAGER, AssetSpec, registered_assets
 from orchestration.derived_deps import build_graph
 from orchestration.graph import AssetGraph
 from orchestration.io_manager import IOManager, IOManagerFactory
+from orchestration.missing_storage import for_reading
 
 DEFINITIONS_ENV = "PIPELINE_DEFINITIONS"
 
@@ -71,23 +72,43 @@ class Definitions:
 
     @contextlib.contextmanager
     def open_io_managers(self, location: str | None = None) -> Iterator[dict[str, IOManager]]:
-        """The IO managers by name, their storage set up with the DDL, closed on exit.
+        """The IO managers by name, their storage set up with the DDL (created where it
+        does not exist yet), closed on exit: for a command that writes (``materialize``).
 
         ``location`` overrides where they store (the CLI's ``--warehouse``).
         """
+        with self._built_io_managers(location) as built:
+            for io_manager in built.values():
+                io_manager.setup(self.ddl_paths)
+            yield built
+
+    @contextlib.contextmanager
+    def read_io_managers(self, location: str | None = None) -> Iterator[dict[str, IOManager]]:
+        """The IO managers by name for a command that only reads, closed on exit.
+
+        Nothing is set up and nothing is created: no DDL runs, and an IO manager whose
+        storage does not exist is replaced by a
+        :class:`~orchestration.missing_storage.MissingStorage`, which reads as empty and
+        refuses what needs the storage, so a mistyped location is reported instead of
+        becoming a new, empty store.
+        """
+        with self._built_io_managers(location) as built:
+            yield {name: for_reading(io_manager) for name, io_manager in built.items()}
+
+    @contextlib.contextmanager
+    def _built_io_managers(self, location: str | None) -> Iterator[dict[str, IOManager]]:
         if not self.io_managers:
             raise NoIOManagerError(
                 "the code location declares no IO managers; give its Definitions "
                 "io_managers={'warehouse': ...} (see the README)"
             )
-        opened: dict[str, IOManager] = {}
+        built: dict[str, IOManager] = {}
         try:
             for name, factory in self.io_managers.items():
-                opened[name] = factory(location)
-                opened[name].setup(self.ddl_paths)
-            yield opened
+                built[name] = factory(location)
+            yield built
         finally:
-            for io_manager in opened.values():
+            for io_manager in built.values():
                 io_manager.close()
 
 

@@ -86,6 +86,18 @@ class IOManager(ABC):
         statements ran, where the storage counts them); the default needs none."""
         return None
 
+    def missing_storage(self) -> str | None:
+        """What is missing, in the storage's own words (``"no warehouse at /srv/wh"``),
+        when its storage does not exist yet; None when it does.
+
+        Only ``setup`` creates storage: a command that only reads asks this first and
+        leaves missing storage alone, so a mistyped location is reported rather than made
+        into a new, empty store. Answers without creating or connecting to anything; the
+        default, for storage with no place of its own to be missing from (a server one
+        connects to), is None.
+        """
+        return None
+
     @abstractmethod
     def table_exists(self, table: str) -> bool:
         """Whether ``database.Table`` exists, so unselected upstream can be checked up front."""

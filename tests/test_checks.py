@@ -439,9 +439,16 @@ def test_pipeline_checks_exit_codes_follow_severity(tmp_path):
     assert {"sensor": "b", "value": 250} in below["examples"]
 
 
+def _set_up(warehouse_dir: Path) -> None:
+    """A warehouse with the checks location's (empty) tables, where nothing ran."""
+    with ClickHouseIOManager.embedded(warehouse_dir) as warehouse:
+        warehouse.setup(CHECKS_LOCATION.ddl_paths)
+
+
 def test_pipeline_checks_of_a_never_materialized_warehouse_run_nothing_and_fail(tmp_path):
-    # A mistyped path makes a new, empty warehouse: its empty tables must not "pass".
-    warehouse_dir = tmp_path / "typo"
+    # Its tables exist, empty, as the DDL made them: they must not "pass".
+    warehouse_dir = tmp_path / "warehouse"
+    _set_up(warehouse_dir)
     result = pipeline_checks(warehouse_dir)
     assert result.returncode == 1, result.stdout + result.stderr
     rows = [line.split(None, 5) for line in result.stdout.splitlines()]
@@ -559,6 +566,7 @@ def _delete_high_values(warehouse_dir: Path) -> None:
 
 
 def test_pipeline_checks_with_nothing_to_check(tmp_path):
+    _set_up(tmp_path / "warehouse")
     result = pipeline_checks(tmp_path / "warehouse", "--select", "unchecked")
     assert result.returncode == 0, result.stderr
     assert "No asset checks in the selection." in result.stdout

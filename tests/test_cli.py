@@ -134,6 +134,10 @@ def test_help_list_and_lineage_import_no_data_stack_or_prefect():
 
 def test_a_query_imports_no_pandas_pandera_or_prefect(tmp_path: Path):
     """A query is SQL in, Arrow out: pandas (~0.45 s to import) is for Python assets."""
+    from io_managers import ClickHouseIOManager
+
+    with ClickHouseIOManager.embedded(tmp_path / "warehouse") as made:  # a query makes none
+        made.command("CREATE DATABASE shop")
     warehouse = f"chdb://{tmp_path / 'warehouse'}"
     imported = _imported_by("query", "--warehouse", warehouse, "SELECT 1 AS one")
     assert imported & {"pandas", "pandera", "prefect"} == set()

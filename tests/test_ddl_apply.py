@@ -1,5 +1,5 @@
 """Applying DDL: a CREATE ... IF NOT EXISTS whose object the catalog already holds is not
-sent again (setup runs on every command), and everything else still runs, in order;
+sent again (setup runs before every materialization), and everything else still runs, in order;
 consecutive tables that need nothing but their columns are created side by side."""
 
 from __future__ import annotations

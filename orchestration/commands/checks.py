@@ -4,11 +4,12 @@ Runs the same checks a materialization runs, without rebuilding anything, so an
 operator can ask "is the published data still sound?" at any time (for example after a
 manual fix or before a report goes out). Exit 1 when an error-severity check fails.
 
-An asset whose table was never built in this warehouse (the materialization history,
-as ``pipeline status`` reads it) has its checks reported ``not_run``, with the command
-that builds it, and the exit code is 1: its table is empty or holds what no run made,
-so a check "passing" on it (a mistyped ``--warehouse`` path makes a new, empty warehouse)
-would answer a question nobody asked.
+A warehouse that does not exist (a mistyped ``--warehouse``, or none built yet) is one
+error line and exit 1; nothing is created. An asset whose table was never built in an
+existing warehouse (the materialization history, as ``pipeline status`` reads it) has its
+checks reported ``not_run``, with the command that builds it, and the exit code is 1: its
+table is empty or holds what no run made, so a check "passing" on it would answer a
+question nobody asked. Like every command that only reads, it applies no DDL.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from orchestration.cli_options import (
     load_defs,
 )
 from orchestration.graph import AssetGraph
+from orchestration.missing_storage import require_storage
 from orchestration.output import echo
 
 
@@ -56,13 +58,14 @@ def checks(
 
     defs = load_defs(definitions)
     graph = defs.graph()
-    try:  # a mistyped selection fails before the warehouse is opened (or created)
+    try:  # a mistyped selection fails before the warehouse is opened
         selected: list[AssetSpec] | None = graph.select(select)
     except StatusUnavailableError:
         selected = None  # status: needs the history, read once the warehouse is open
     results: list[AssetCheckResult] = []
     unbuilt: frozenset[str] = frozenset()
-    with defs.open_io_managers(warehouse) as io_managers:
+    with defs.read_io_managers(warehouse) as io_managers:
+        require_storage(io_managers)
         book = StateBook(graph, io_managers)
         if selected is None:
             selected = graph.select(select, book.state_names)

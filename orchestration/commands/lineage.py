@@ -2,7 +2,8 @@
 
 ``text``, ``mermaid`` and ``dot`` draw the asset graph from the declarations alone.
 ``json`` and ``--column`` add column lineage, which needs the columns of the tables each
-SELECT reads, so they open the warehouse (and apply the DDL, as every command does).
+SELECT reads, so they read them from the warehouse: one that does not exist is one error
+line and exit 1 (nothing is created, no DDL is applied).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from orchestration.cli_options import (
 )
 from orchestration.column_lineage import chain_lines, derive_all, upstream_chain
 from orchestration.lineage import LineageFormat, render_lineage
+from orchestration.missing_storage import require_storage
 from orchestration.output import echo
 
 
@@ -52,7 +54,8 @@ def lineage(
     if column is None and fmt != LineageChoice.json:
         echo(render_lineage(graph, keys, cast(LineageFormat, fmt.value)), nl=False)
         return
-    with defs.open_io_managers(warehouse) as io_managers:
+    with defs.read_io_managers(warehouse) as io_managers:
+        require_storage(io_managers)
         if column is not None:
             everything = derive_all(graph, [spec.key for spec in graph], io_managers)
             try:

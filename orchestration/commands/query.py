@@ -5,8 +5,9 @@ and table functions reaching files or the network (``--allow-external`` allows t
 reads); ClickHouse's parser and sqlglot first make sure it is exactly one read statement
 and say why not (:mod:`io_managers.read_only`).
 The statement goes to the code location's ``warehouse`` IO manager
-(:meth:`IOManager.read_only_query`). Errors propagate; the CLI's ``main`` prints them as
-one line (``--debug`` for the traceback) and exits non-zero.
+(:meth:`IOManager.read_only_query`); where it does not exist the query is refused
+("no warehouse at PATH") and nothing is created. Errors propagate; the CLI's ``main``
+prints them as one line (``--debug`` for the traceback) and exits non-zero.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import typer
 
 from orchestration.cli_options import DefinitionsOption, WarehouseOption
 from orchestration.definitions import load_definitions
+from orchestration.missing_storage import for_reading
 from orchestration.output import echo, write_bytes
 from orchestration.text_table import Column, make_console, print_table
 
@@ -80,7 +82,8 @@ def query(
 ) -> None:
     """Run a read-only query against the warehouse and print the result."""
     output_format = OutputFormat(str(format).lower())
-    wh = load_definitions(definitions).io_manager(location=warehouse)
+    # Opened for reading: a warehouse that does not exist is refused, never created.
+    wh = for_reading(load_definitions(definitions).io_manager(location=warehouse))
     with contextlib.closing(wh):
         if output_format is OutputFormat.csv:
             # ClickHouse's own CSV, a block of rows at a time: the whole text of

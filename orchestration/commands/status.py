@@ -1,7 +1,10 @@
 """``pipeline status`` and ``pipeline plan``: what is out of date, and what a run would do.
 
 Both read the warehouse's materialization history and compare it with the code and the
-sources as they are now (:mod:`orchestration.staleness`); neither builds anything.
+sources as they are now (:mod:`orchestration.staleness`); neither builds anything, nor
+creates the warehouse or applies its DDL. Where there is no warehouse yet, every asset is
+missing - the answer before a first run - and one line on stderr says so; the exit code
+stays 0, since the answer is right (``query`` and ``checks`` refuse such a warehouse).
 ``plan`` answers "what would ``pipeline materialize --select EXPR`` run, in which order,
 and why", so a ``status:stale+`` schedule can be checked before it fires.
 """
@@ -24,9 +27,11 @@ from orchestration.cli_options import (
     SelectOption,
     WarehouseOption,
     console,
+    error_console,
     load_defs,
 )
 from orchestration.graph import AssetGraph
+from orchestration.missing_storage import missing_storage
 from orchestration.output import echo
 from orchestration.run_report import counted
 from orchestration.staleness import AssetState
@@ -56,11 +61,28 @@ def _last_materialized(state: AssetState) -> str:
 def _state_book(
     definitions: str | None, warehouse: str | None, source: str | None
 ) -> Iterator[tuple[AssetGraph, StateBook]]:
-    """The code location's graph and its states, read while the warehouse is open."""
+    """The code location's graph and its states, read while the warehouse is open.
+
+    Opened for reading: a warehouse that does not exist yet is not created, and reads
+    as empty, so every asset in it is missing (what the first run will build).
+    """
     defs = load_defs(definitions)
     graph = defs.graph()
-    with defs.open_io_managers(warehouse) as io_managers:
+    with defs.read_io_managers(warehouse) as io_managers:
         yield graph, StateBook(graph, io_managers, {"source": source} if source else {})
+
+
+def _say_no_warehouse_yet(book: StateBook) -> None:
+    """One line on stderr (stdout stays the answer, JSON included) when the states were
+    read from storage that does not exist: right before a first run, a typo otherwise."""
+    for missing in missing_storage(book.io_managers):
+        error_console.print(
+            f"{missing} yet, so every asset is missing "
+            "(pipeline materialize creates it; check --warehouse if it should exist)",
+            style="yellow",
+            markup=False,
+            highlight=False,
+        )
 
 
 def status(
@@ -75,6 +97,7 @@ def status(
     with _state_book(definitions, warehouse, source) as (graph, book):
         keys = [spec.key for spec in graph.select(select, book.state_names)]
         states = [book.states[key] for key in keys if key in book.states]
+        _say_no_warehouse_yet(book)
     if as_json:
         echo(json.dumps([state.as_dict() for state in states], indent=2))
         return
@@ -131,6 +154,7 @@ def plan(
     with _state_book(definitions, warehouse, source) as (graph, book):
         run_plan = plan_materialization(graph, select, book)
         states = book.states
+        _say_no_warehouse_yet(book)
     planned = run_plan.selected_keys
     steps: list[dict[str, Any]] = [
         {
