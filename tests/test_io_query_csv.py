@@ -38,6 +38,9 @@ HEADER = b'"n","text","note","day","at","amount","status","pair","flag"\n'
 
 @pytest.fixture
 def warehouse_dir(tmp_path: Path) -> Path:
+    """A warehouse that exists (a query creates none) holding one database."""
+    with ClickHouseIOManager.embedded(tmp_path / "wh") as made:
+        made.command("CREATE DATABASE shop")
     return tmp_path / "wh"
 
 
