@@ -160,14 +160,15 @@ def to_text(
     graph: AssetGraph, selected: Iterable[str], outcomes: Mapping[str, str] | None = None
 ) -> str:
     """One line per asset in run order: key, table, status and what it reads (then what
-    it only runs after, marked ``(order)``)."""
+    it only runs after, marked ``(order)``). An upstream asset outside the selection is
+    marked ``(not selected)``: the selection reads it as it is, or only runs after it."""
     statuses = node_statuses(graph, selected, outcomes)
     width = max((len(key) for key in statuses), default=0)
     lines = []
     for spec in graph.topological(statuses):
         reads = ", ".join(graph.upstream_of(spec.key).shown()) or "-"
         status = statuses[spec.key]
-        marker = "  (read only)" if status == NOT_SELECTED else ""
+        marker = f"  ({NOT_SELECTED})" if status == NOT_SELECTED else ""
         lines.append(f"{spec.key:<{width}}  {spec.table}  <- {reads}{marker}")
     return "\n".join(lines) + "\n"
 

@@ -274,3 +274,14 @@ def test_an_ordering_only_dep_is_drawn_and_listed_apart_from_what_is_read():
     assert "| upstream | 1 | [source](" in page
     assert "[dimension](/v2/artifacts/key/asset-dimension) (order only)" in page
     assert "[source](/v2/artifacts/key/asset-source) (order only)" not in page
+
+
+def test_lineage_text_does_not_call_an_unselected_order_only_upstream_read():
+    """``lineage --select fact`` lists the upstream outside the selection too; ``dimension``
+    is not read by ``fact`` (it only runs first), so a marker saying "read" misleads."""
+    graph = _graph_with_an_ordering_dep()
+    lines = render_lineage(graph, ["fact"], "text").splitlines()
+    dimension = next(line for line in lines if line.startswith("dimension "))
+    assert dimension.endswith("(not selected)")
+    assert "read" not in dimension
+    assert next(line for line in lines if line.startswith("fact ")).endswith("dimension (order)")
