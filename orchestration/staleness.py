@@ -18,7 +18,7 @@ change entered, and ``status:stale+`` adds everything downstream of it (as dbt's
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -89,8 +89,14 @@ def assess_asset(
     code_version: str,
     fingerprint: str | None,
     history: Mapping[str, AssetHistory],
+    ordering: Collection[str] = (),
 ) -> AssetState:
-    """The state of one asset; ``history`` holds every asset's, its upstream included."""
+    """The state of one asset; ``history`` holds every asset's, its upstream included.
+
+    ``ordering`` are the deps it only runs after (a fact after the dimensions its checks
+    read): one rebuilt since still makes it stale, since its checks judged the old
+    dimension, and the reason marks it ``(order)`` so it does not read as its data's source.
+    """
     own = history.get(key, AssetHistory())
     success = own.last_success
     failure = _failed_since(own)
@@ -116,7 +122,7 @@ def assess_asset(
     for dep in deps:
         upstream = history.get(dep, AssetHistory()).last_success
         if upstream is not None and upstream.materialization_id != success.upstream.get(dep):
-            newer.append(dep)
+            newer.append(f"{dep} (order)" if dep in ordering else dep)
     if newer:
         reasons.append(
             Reason("upstream_materialized", f"upstream materialized since: {', '.join(newer)}")
@@ -141,6 +147,7 @@ def assess(
             code_versions[spec.key],
             fingerprints.get(spec.key),
             history,
+            graph.upstream_of(spec.key).ordering,
         )
         for spec in graph
         if spec.key in code_versions

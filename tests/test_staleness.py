@@ -170,3 +170,28 @@ def test_stale_upstream_does_not_make_its_descendants_stale():
     states = assess(graph, {"up": "v2", "down": "v1"}, {}, history)
     assert [s.state for s in states.values()] == ["stale", "fresh"]
     assert list(states) == ["up", "down"]
+
+
+def test_an_order_only_upstream_rebuilt_since_says_so():
+    """``fact`` reads ``source`` and only runs after ``dimension`` (its checks read it):
+    the rebuilt dimension still makes it stale - its checks' verdict is out of date - but
+    the reason must not read as if its data came from there."""
+    from orchestration.graph import Upstream
+
+    specs = [
+        _spec("source"),
+        _spec("dimension", ("source",)),
+        _spec("fact", ("source", "dimension")),
+    ]
+    upstream = {"fact": Upstream(reads=("source",), ordering=("dimension",), derived=True)}
+    graph = AssetGraph(specs, upstream=upstream)
+    history = {
+        "source": built(record("source", "s1")),
+        "dimension": built(record("dimension", "d2", minutes=5)),
+        "fact": built(
+            record("fact", "f1", minutes=1, upstream={"source": "s1", "dimension": "d1"})
+        ),
+    }
+    state = assess(graph, dict.fromkeys(("source", "dimension", "fact"), "v1"), {}, history)["fact"]
+    assert state.state == "stale"
+    assert [r.detail for r in state.reasons] == ["upstream materialized since: dimension (order)"]
