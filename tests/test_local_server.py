@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -127,6 +128,14 @@ def test_a_stale_record_is_replaced_and_an_unrelated_process_is_left_alone(
         bystander.wait()
 
 
+def _wait_for_exec(pid: int, marker: bytes, timeout: float = 30.0) -> None:
+    """Wait until process ``pid`` runs the program whose command line holds ``marker``."""
+    deadline = time.monotonic() + timeout
+    while marker not in Path(f"/proc/{pid}/cmdline").read_bytes():
+        assert time.monotonic() < deadline, f"process {pid} did not start in {timeout} s"
+        time.sleep(0.01)
+
+
 def test_only_a_prefect_server_process_counts_as_the_background_server() -> None:
     """A recorded process is signalled only if it is a server: started this project's way
     or, by an earlier version, as ``prefect server start``; never an unrelated process."""
@@ -138,6 +147,8 @@ def test_only_a_prefect_server_process_counts_as_the_background_server() -> None
     }
     processes = {name: subprocess.Popen(sleeper + args) for name, args in started_as.items()}
     try:
+        for process in processes.values():  # until it has exec'd, it shows pytest's cmdline
+            _wait_for_exec(process.pid, b"time.sleep(300)")
         recognised = {name: local_server._alive(p.pid) for name, p in processes.items()}
         assert recognised == {
             "this project's": True,
