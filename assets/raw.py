@@ -41,18 +41,22 @@ def raw_online_retails(context: AssetContext) -> Iterator[pa.Table] | EngineSele
         read_source,
         resolve_source,
         resolve_source_timeout,
+        source_named_by,
     )
     from assets.sources.normalize import RAW_COLUMNS
 
     source = resolve_source(context.params)
     context.log.info("ingesting Online Retail rows from %s", describe_source(source))
     timeout = resolve_source_timeout(context.params)
+    named_by = source_named_by(context.params)
+
+    def read() -> Iterator[pa.Table]:
+        return read_source(source, timeout=timeout, named_by=named_by)
+
     in_engine = engine_read(source)
     if in_engine is None:
-        return read_source(source, timeout=timeout)
-    return EngineSelect(
-        in_engine, fallback=lambda: read_source(source, timeout=timeout), columns=RAW_COLUMNS
-    )
+        return read()
+    return EngineSelect(in_engine, fallback=read, columns=RAW_COLUMNS)
 
 
 def _staging_sql(load: str) -> str:

@@ -159,3 +159,26 @@ def test_a_run_imports_no_web_framework(prefect_api_url: str, tmp_path: Path) ->
     # (Prefect's client itself imports starlette.status, a table of HTTP status codes.)
     assert {name.split(".")[0] for name in imported} & {"fastapi", "uvicorn"} == set()
     assert not any(name.startswith(("prefect.server", "starlette.routing")) for name in imported)
+
+
+@pytest.mark.parametrize("named_by", ["--source", "ONLINE_RETAIL_DATA_URL"])
+def test_a_missing_source_file_says_to_check_the_setting_that_named_it(
+    prefect_api_url: str, tmp_path: Path, named_by: str
+) -> None:
+    """The hint fits what the user did: telling someone who typed ``--source`` to set an
+    environment variable sends them to a setting the option overrides anyway."""
+    missing = tmp_path / "nope.csv"
+    env = {k: v for k, v in server_env(prefect_api_url).items() if k != "ONLINE_RETAIL_DATA_URL"}
+    args: tuple[str, ...] = ("--select", "raw_online_retails")
+    if named_by == "--source":
+        args = (*args, "--source", str(missing))
+    else:
+        env[named_by] = str(missing)
+
+    result = materialize(*args, env=env, tmp_path=tmp_path)
+
+    assert result.returncode == 1, result.stderr
+    failure = next(line for line in result.stdout.splitlines() if line.startswith("✗"))
+    assert f"{missing}: file not found; check the path given by {named_by}" in failure
+    other = {"--source", "ONLINE_RETAIL_DATA_URL"} - {named_by}
+    assert other.pop() not in result.stdout

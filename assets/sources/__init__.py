@@ -44,10 +44,13 @@ __all__ = [
     "read_source",
     "resolve_source",
     "resolve_source_timeout",
+    "source_named_by",
 ]
 
 #: Environment variable naming the source when the run does not.
 SOURCE_ENV = "ONLINE_RETAIL_DATA_URL"
+#: How a user gives the run's ``source`` parameter (``pipeline materialize --source``).
+SOURCE_OPTION = "--source"
 #: Environment variable bounding a source download, in seconds, when the run does not.
 SOURCE_TIMEOUT_ENV = "ONLINE_RETAIL_SOURCE_TIMEOUT"
 DEFAULT_SOURCE = "synthetic:100000"
@@ -67,6 +70,15 @@ def resolve_source(params: Mapping[str, Any] | None = None) -> str:
     """The run's ``source`` parameter, else ``$ONLINE_RETAIL_DATA_URL``, else synthetic."""
     chosen = (params or {}).get("source") or os.environ.get(SOURCE_ENV) or DEFAULT_SOURCE
     return str(chosen).strip()
+
+
+def source_named_by(params: Mapping[str, Any] | None = None) -> str:
+    """The setting that named the run's source (``--source`` or ``ONLINE_RETAIL_DATA_URL``),
+    or "" for the default, so that a hint about a bad source sends the user to the setting
+    they gave: the option wins over the variable, so pointing at the other one misleads."""
+    if (params or {}).get("source"):
+        return SOURCE_OPTION
+    return SOURCE_ENV if os.environ.get(SOURCE_ENV) else ""
 
 
 def resolve_source_timeout(params: Mapping[str, Any] | None = None) -> float:
@@ -122,7 +134,9 @@ def _synthetic_chunks(spec: str, chunk_rows: int) -> Iterator[SourceChunk]:
         yield SourceChunk(table.slice(start, chunk_rows), label, start + 1)
 
 
-def _chunks(spec: str, chunk_rows: int, scratch: Path, timeout: float) -> Iterator[SourceChunk]:
+def _chunks(
+    spec: str, chunk_rows: int, scratch: Path, timeout: float, named_by: str
+) -> Iterator[SourceChunk]:
     from assets.sources.download import download
     from assets.sources.files import read_path
 
@@ -133,6 +147,9 @@ def _chunks(spec: str, chunk_rows: int, scratch: Path, timeout: float) -> Iterat
         yield from read_path(path, redact_url(spec), chunk_rows)
     else:
         path = Path(spec).expanduser()
+        if not path.exists():
+            given_by = f" given by {named_by}" if named_by else ""
+            raise SourceError(f"file not found; check the path{given_by}", source=str(path))
         yield from read_path(path, str(path), chunk_rows)
 
 
@@ -141,16 +158,19 @@ def read_source(
     *,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    named_by: str = "",
 ) -> Iterator[pa.Table]:
     """Stream the source as ``raw.online_retails`` Arrow tables of at most ``chunk_rows`` rows.
 
-    ``timeout`` bounds a URL's download (see :mod:`assets.sources.download`).
+    ``timeout`` bounds a URL's download (see :mod:`assets.sources.download`); ``named_by``
+    is the setting that named ``spec`` (:func:`source_named_by`), for the hints.
     The next chunk is read while the caller stores the current one (see
     :mod:`assets.sources.read_ahead`). Raises :class:`SourceError` when the source is
     missing, unreachable, corrupt, lacks a column, holds a value that is not what its
     column needs, or has no rows at all.
     """
-    return read_ahead(_raw_chunks(spec, chunk_rows, timeout), name="online-retail-reader")
+    chunks = _raw_chunks(spec, chunk_rows, timeout, named_by)
+    return read_ahead(chunks, name="online-retail-reader")
 
 
 def engine_read(spec: str) -> str | None:
@@ -167,15 +187,17 @@ def engine_read(spec: str) -> str | None:
     return engine_csv_select(path, _record_source(spec, str(path)))
 
 
-def _raw_chunks(spec: str, chunk_rows: int, timeout: float) -> Iterator[pa.Table]:
+def _raw_chunks(spec: str, chunk_rows: int, timeout: float, named_by: str) -> Iterator[pa.Table]:
     from assets.sources.normalize import map_columns, normalize_chunk
 
     if not spec:
-        raise SourceError("no source given; pass one or set " + SOURCE_ENV)
+        if named_by:
+            raise SourceError(f"{named_by} is empty; give a path, a URL or synthetic[:ROWS[:SEED]]")
+        raise SourceError(f"no source given; pass {SOURCE_OPTION} or set {SOURCE_ENV}")
     total = 0
     columns_by_origin: dict[str, dict[object, str]] = {}
     with tempfile.TemporaryDirectory(prefix="online-retail-download-") as scratch:
-        for chunk in _chunks(spec, chunk_rows, Path(scratch), timeout):
+        for chunk in _chunks(spec, chunk_rows, Path(scratch), timeout, named_by):
             columns = columns_by_origin.get(chunk.origin)
             if columns is None:
                 columns = map_columns(chunk.column_names, chunk.origin)

@@ -114,9 +114,7 @@ def source_kind(path: Path, label: str) -> str:
 def read_path(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]:
     """Chunks of every table in a local file; ``label`` names it in errors."""
     if not path.exists():
-        raise SourceError(
-            "file not found; check the path or set ONLINE_RETAIL_DATA_URL", source=label
-        )
+        raise SourceError("file not found", source=label)
     if not path.is_file():
         raise SourceError("not a file", source=label)
     if path.stat().st_size == 0:
