@@ -227,14 +227,14 @@ def materialize_command(
             if as_json:
                 echo(json.dumps(report_as_json(partial), indent=2))
             else:
-                print_report(partial, console)
+                print_report(partial, console, plan)
 
         with progress:
             report = run_interruptibly(run, interrupted)
     if as_json:
         echo(json.dumps(report_as_json(report), indent=2))
     else:
-        print_report(report, console)
+        print_report(report, console, plan)
     if not report.ok:
         raise typer.Exit(1)
 

@@ -7,15 +7,18 @@ appear on the terminal only with ``--verbose``.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.text import Text
 
 from orchestration.checks import AssetCheckResult, format_example
 from orchestration.prefect_ui import V2_PREFIX, configured_ui_url, run_urls
-from orchestration.run_report import AssetOutcome, RunReport
+from orchestration.rerun import rerun_selection
+from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
 from orchestration.text_table import Cell, Column, print_table
 
 _STATUS_STYLE = {
@@ -83,8 +86,11 @@ def _report_row(outcome: AssetOutcome, with_error: bool) -> list[str | Text]:
     return [*row, outcome.error or ""] if with_error else row
 
 
-def print_report(report: RunReport, console: Console) -> None:
-    """The run report as a table, the asset checks that did not pass, where to look next."""
+def print_report(
+    report: RunReport, console: Console, plan: MaterializationPlan | None = None
+) -> None:
+    """The run report as a table, the asset checks that did not pass, where to look next:
+    after a failure, the ``--select`` (from ``plan``) that reruns what was left undone."""
     with_error = any(o.error for o in report.outcomes)
     columns = [*_REPORT_COLUMNS, *([Column("error", wrap=True)] if with_error else [])]
     print_table(
@@ -109,10 +115,42 @@ def print_report(report: RunReport, console: Console) -> None:
         ui_hint = f"the run is in the Prefect UI at {ui}{V2_PREFIX}/runs"
     else:
         ui_hint = "point PREFECT_API_URL at `prefect server start` to review runs in the Prefect UI"
+    rerun = rerun_selection(plan, report) if plan is not None else None
+    if rerun is None:
+        console.print(
+            'Next: [bold]pipeline query "SELECT ..."[/] reads the tables, '
+            f"[bold]pipeline lineage --format mermaid[/] draws the graph; {ui_hint}."
+        )
+        return
+    # After a failure the tables are not all there: the next step is the one that builds
+    # them once the cause is fixed. The Flow run line above already leads to Prefect's logs.
+    why = "; add [bold]--verbose[/] for the traceback" if report.by_status("failed") else ""
+    where = f"; {ui_hint}" if not urls else ""
     console.print(
-        'Next: [bold]pipeline query "SELECT ..."[/] reads the tables, '
-        f"[bold]pipeline lineage --format mermaid[/] draws the graph; {ui_hint}."
+        f"Next: [bold]pipeline materialize --select {escape(_quoted(rerun))}[/] (and your "
+        f"other options) reruns {_undone(report)}{why}{where}.",
+        highlight=False,
     )
+
+
+def _quoted(expression: str) -> str:
+    """The expression as one shell word, in the quotes the docs use (``'fact_sales+'``)."""
+    return f"'{expression}'" if "'" not in expression else shlex.quote(expression)
+
+
+def _undone(report: RunReport) -> str:
+    """``the failed asset and the 26 skipped``: what a rerun builds again, by status."""
+    failed, skipped, cancelled = (
+        len(report.by_status(status)) for status in ("failed", "skipped", "cancelled")
+    )
+    parts = []
+    if failed:
+        parts.append("the failed asset" if failed == 1 else f"the {failed} failed assets")
+    if cancelled:
+        parts.append("the cancelled asset" if cancelled == 1 else f"the {cancelled} cancelled")
+    if skipped:
+        parts.append(f"the {skipped} skipped")
+    return " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 2 else parts)
 
 
 def print_check_results(

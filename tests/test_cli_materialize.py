@@ -182,3 +182,44 @@ def test_a_missing_source_file_says_to_check_the_setting_that_named_it(
     assert f"{missing}: file not found; check the path given by {named_by}" in failure
     other = {"--source", "ONLINE_RETAIL_DATA_URL"} - {named_by}
     assert other.pop() not in result.stdout
+
+
+def _next_line(stdout: str) -> str:
+    return stdout.splitlines()[-1]
+
+
+def test_a_failed_run_ends_with_the_command_that_reruns_what_it_left_undone(
+    prefect_api_url: str, tmp_path: Path
+) -> None:
+    """Not 'pipeline query reads the tables' (the tables are not there): the next step is
+    the failure's, and the printed --select, run again, builds exactly what is missing."""
+    location = ("--definitions", "tests.serve_location")
+    env = server_env(prefect_api_url)
+
+    failed = materialize(*location, "--source", "nope", env=env, tmp_path=tmp_path)
+
+    assert failed.returncode == 1, failed.stderr
+    assert "pipeline query" not in failed.stdout
+    last = _next_line(failed.stdout)
+    assert last.startswith("Next: pipeline materialize --select 'numbers+' "), last
+    assert "the failed asset and the 1 skipped" in last
+    assert "--verbose" in last
+    again = materialize(*location, "--select", "numbers+", "--source", "synthetic:5",
+                        env=env, tmp_path=tmp_path)  # fmt: skip
+    assert "Run report: 2 materialized" in again.stdout, again.stdout + again.stderr
+    assert _next_line(again.stdout).startswith('Next: pipeline query "SELECT ..." reads the tables')
+
+
+def test_a_failed_run_of_one_asset_reruns_that_asset_not_its_descendants(
+    prefect_api_url: str, tmp_path: Path
+) -> None:
+    failed = materialize(
+        "--definitions", "tests.serve_location", "--select", "numbers", "--source", "nope",
+        env=server_env(prefect_api_url), tmp_path=tmp_path,
+    )  # fmt: skip
+
+    assert failed.returncode == 1, failed.stderr
+    assert _next_line(failed.stdout).startswith(
+        "Next: pipeline materialize --select 'numbers' (and your other options) reruns the "
+        "failed asset"
+    )
