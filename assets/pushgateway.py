@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from orchestration.errors import ExpectedError
 from orchestration.redaction import redact_url
 
 PUSH_TIMEOUT_SECONDS = 10.0
@@ -25,7 +26,7 @@ _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
-class PushgatewayError(RuntimeError):
+class PushgatewayError(ExpectedError, RuntimeError):
     """The Pushgateway could not be reached or refused the push."""
 
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from io_managers.errors import (
         AssetValidationError,
         MaterializationError,
+        QueryRejectedError,
         ReadOnlyQueryError,
         TypeDriftError,
         ValidationFailure,
@@ -50,6 +51,7 @@ _MODULE_OF = {
     "warehouse_io_manager": "declared",
     "AssetValidationError": "errors",
     "MaterializationError": "errors",
+    "QueryRejectedError": "errors",
     "ReadOnlyQueryError": "errors",
     "TypeDriftError": "errors",
     "ValidationFailure": "errors",
@@ -74,6 +76,7 @@ __all__ = [
     "ClickHouseType",
     "DeclaredWarehouse",
     "MaterializationError",
+    "QueryRejectedError",
     "ReadOnlyQueryError",
     "TypeDriftError",
     "ValidationFailure",

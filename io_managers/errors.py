@@ -4,6 +4,11 @@ Each one carries a message meant to be shown to a user as is: one line first nam
 thing that failed (asset, table, column, ``host:port``) and the cause. None of them ever
 contains a password: connection errors are built from a classified cause, not from the
 driver's raw text.
+
+Those foreseen by this layer (bad settings, an unreachable server, a refused or failed
+materialization) are :class:`orchestration.errors.ExpectedError`, shown as that one line;
+:class:`WarehouseQueryError` is the engine's own refusal of SQL this project wrote,
+unexpected, so the CLI also offers its traceback.
 """
 
 from __future__ import annotations
@@ -11,16 +16,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from orchestration.errors import ExpectedError
+
 
 class WarehouseError(Exception):
     """Base class of every error raised by the warehouse layer."""
 
 
-class WarehouseConfigError(WarehouseError, ValueError):
+class WarehouseConfigError(WarehouseError, ExpectedError, ValueError):
     """``WAREHOUSE_URL`` or the ``CLICKHOUSE_*`` variables cannot be understood."""
 
 
-class WarehouseConnectionError(WarehouseError):
+class WarehouseConnectionError(WarehouseError, ExpectedError):
     """The ClickHouse server cannot be reached or refuses our credentials."""
 
 
@@ -28,11 +35,16 @@ class WarehouseQueryError(WarehouseError):
     """ClickHouse rejected a statement; the message is the engine's, trimmed."""
 
 
-class ReadOnlyQueryError(WarehouseError):
+class ReadOnlyQueryError(WarehouseError, ExpectedError):
     """``pipeline query`` was given something other than a single read statement."""
 
 
-class MaterializationError(WarehouseError):
+class QueryRejectedError(WarehouseQueryError, ExpectedError):
+    """ClickHouse refused the statement a user typed (``pipeline query``): theirs to fix,
+    and the engine's message about it (position, expected tokens) is the whole story."""
+
+
+class MaterializationError(WarehouseError, ExpectedError):
     """An asset could not be computed or published; the previous table is untouched."""
 
 

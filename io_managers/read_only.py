@@ -44,7 +44,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.tokens import TokenType
 
-from io_managers.errors import ReadOnlyQueryError, WarehouseQueryError
+from io_managers.errors import QueryRejectedError, ReadOnlyQueryError, WarehouseQueryError
 from io_managers.sql import DIALECT, quote_string
 from io_managers.transport import Transport
 from io_managers.types import needs_text_projection, parse_type
@@ -216,7 +216,7 @@ def _accepted(transport: Transport, sql: str, level: int, allow_external: bool) 
             ) from None
         if "Empty query" in str(exc):
             raise _refused("the query is empty; pass one read statement") from None
-        raise WarehouseQueryError(_without_wrapper(str(exc))) from exc
+        raise QueryRejectedError(_without_wrapper(str(exc))) from exc
     statement = ensure_read_only(canonical.column(0)[0].as_py())
     if not allow_external:
         external = sorted(_external_functions(transport, statement.sql, level))
@@ -275,14 +275,12 @@ def _external_functions(transport: Transport, sql: str, level: int) -> set[str]:
 
 
 def _engine(run: Callable[[], T]) -> T:
-    """Run on the read-only session; the engine's READONLY refusal reads as a refusal."""
+    """Run on the read-only session; the engine's READONLY refusal reads as a refusal,
+    any other as the engine's verdict on the user's statement."""
     try:
         return run()
     except WarehouseQueryError as exc:
-        refusal = _read_only_refusal(exc)
-        if refusal is None:
-            raise
-        raise refusal from None
+        raise _rejection(exc) from None
 
 
 def _engine_stream(blocks: Iterator[bytes]) -> Generator[bytes, None, None]:
@@ -290,16 +288,14 @@ def _engine_stream(blocks: Iterator[bytes]) -> Generator[bytes, None, None]:
     try:
         yield from blocks
     except WarehouseQueryError as exc:
-        refusal = _read_only_refusal(exc)
-        if refusal is None:
-            raise
-        raise refusal from None
+        raise _rejection(exc) from None
 
 
-def _read_only_refusal(exc: WarehouseQueryError) -> ReadOnlyQueryError | None:
-    """The engine's READONLY refusal as ours, saying why; None for any other error."""
+def _rejection(exc: WarehouseQueryError) -> ReadOnlyQueryError | QueryRejectedError:
+    """The engine's refusal of the user's statement, theirs to fix: its READONLY refusal
+    as ours, saying why; any other with the engine's own message."""
     if "(READONLY)" not in str(exc):
-        return None
+        return QueryRejectedError(str(exc))
     return _refused(
         "the warehouse serves queries on a read-only session and ClickHouse would not "
         f"run this: {exc} (reading files or the network needs --allow-external; "

@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 from orchestration.checks import AssetCheck
+from orchestration.errors import ExpectedError
 
 if TYPE_CHECKING:
     from orchestration.context import AssetContext
@@ -32,7 +33,7 @@ _TABLE_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
 _SCHEMA_REFERENCE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
-class AssetDefinitionError(ValueError):
+class AssetDefinitionError(ExpectedError, ValueError):
     """A declaration is malformed; raised at import time so mistakes surface early."""
 
 

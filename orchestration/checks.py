@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from orchestration.errors import ExpectedError
+
 if TYPE_CHECKING:
     from orchestration.asset import AssetSpec
     from orchestration.io_manager import IOManager
@@ -109,7 +111,7 @@ class AssetCheckResult:
         }
 
 
-class AssetCheckError(RuntimeError):
+class AssetCheckError(ExpectedError, RuntimeError):
     """Error-severity checks (or checks that could not run) failed after a materialization.
 
     The table is already published (like Dagster's blocking checks, the check reads the

@@ -2,7 +2,8 @@
 
 Every command exits 0 only on success. Expected failures (a bad selection, a missing
 upstream table, an unreachable warehouse, a failed asset) print one clear line and exit
-non-zero; ``--debug`` (before or after the sub-command) shows the traceback instead.
+non-zero; any other error (a bug, an engine failure) adds that ``--debug`` (before or
+after the sub-command) shows the traceback (see :mod:`orchestration.errors`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from orchestration.cli_options import (
     load_defs,
 )
 from orchestration.context import FULL_REFRESH_PARAM
+from orchestration.errors import ExpectedError
 from orchestration.output import discard, echo, is_devnull, reader_gone
 from orchestration.prefect_setup import (
     configure_prefect,
@@ -307,6 +309,7 @@ def main() -> None:
             raise
         message = temporary_server_failure(exc) or str(exc)
         error_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
-        error_console.print("(run with --debug for the traceback)", style="dim")
+        if not isinstance(exc, ExpectedError):  # a bug or an engine failure: where it broke
+            error_console.print("(run with --debug for the traceback)", style="dim")
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from orchestration.asset import DEFAULT_IO_MANAGER, AssetSpec, registered_assets
 from orchestration.derived_deps import build_graph
+from orchestration.errors import ExpectedError
 from orchestration.graph import AssetGraph
 from orchestration.io_manager import IOManager, IOManagerFactory
 from orchestration.missing_storage import for_reading
@@ -25,11 +26,16 @@ from orchestration.missing_storage import for_reading
 DEFINITIONS_ENV = "PIPELINE_DEFINITIONS"
 
 
-class DefinitionsNotFoundError(LookupError):
-    """No code location is configured, it cannot be imported, or it declares no assets."""
+class DefinitionsNotFoundError(ExpectedError, LookupError):
+    """No code location is configured, it does not exist, or it declares no assets."""
 
 
-class NoIOManagerError(LookupError):
+class CodeLocationImportError(RuntimeError):
+    """The code location's own code raised while it was imported: a bug there (or a
+    package it lacks), so not an :class:`ExpectedError`; the traceback shows the line."""
+
+
+class NoIOManagerError(ExpectedError, LookupError):
     """The code location declares no IO manager, so its assets have nowhere to live."""
 
 
@@ -147,9 +153,9 @@ def load_definitions(module_name: str | None = None) -> Definitions:
             raise DefinitionsNotFoundError(
                 f"code location module {name!r} cannot be imported: {exc}"
             ) from exc
-        raise DefinitionsNotFoundError(_import_failure(name, exc)) from exc
+        raise _import_failure(name, exc) from exc
     except Exception as exc:  # the module's own code failed: say which module, and why
-        raise DefinitionsNotFoundError(_import_failure(name, exc)) from exc
+        raise _import_failure(name, exc) from exc
     defs = getattr(module, "defs", None)
     if not isinstance(defs, Definitions):
         defs = Definitions(
@@ -166,8 +172,13 @@ def load_definitions(module_name: str | None = None) -> Definitions:
     return defs
 
 
-def _import_failure(name: str, exc: Exception) -> str:
-    return f"code location module {name!r} failed to import: {type(exc).__name__}: {exc}"
+def _import_failure(name: str, exc: Exception) -> Exception:
+    """What a code location that raised on import raises: expected if its cause was (an
+    asset declared wrongly), else a bug, whose traceback ``--debug`` shows."""
+    message = f"code location module {name!r} failed to import: {type(exc).__name__}: {exc}"
+    if isinstance(exc, ExpectedError):
+        return DefinitionsNotFoundError(message)
+    return CodeLocationImportError(message)
 
 
 def assets_declared_in(module_name: str) -> list[AssetSpec]:

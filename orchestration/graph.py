@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestration.asset import AssetSpec
+from orchestration.errors import ExpectedError
 
 
-class AssetGraphError(ValueError):
+class AssetGraphError(ExpectedError, ValueError):
     """The declarations cannot form a valid graph (cycle, unknown dep, duplicate)."""
 
 

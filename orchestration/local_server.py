@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from orchestration.errors import ExpectedError
 from orchestration.prefect_server import (
     HOST,
     TASK_STATE_BATCHING,
@@ -46,7 +47,7 @@ _LOCK_FILE = "pipeline-server.lock"
 _LOG_FILE = "pipeline-server.log"
 
 
-class LocalServerError(RuntimeError):
+class LocalServerError(ExpectedError, RuntimeError):
     """The background server could not be started or stopped; the message says why."""
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orchestration.errors import ExpectedError
 from orchestration.history import AssetHistory, MaterializationHistory, MaterializationRecord
 from orchestration.io_manager import IOManager, MaterializeResult, TableReads
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 NOTHING_THERE = "nothing has been materialized there; check --warehouse"
 
 
-class StorageMissingError(LookupError):
+class StorageMissingError(ExpectedError, LookupError):
     """A command that only reads needs storage that does not exist; nothing was created."""
 
 

@@ -23,6 +23,7 @@ from orchestration.checks import AssetCheckError, evaluate_checks
 from orchestration.concurrency import default_concurrency
 from orchestration.context import AssetContext
 from orchestration.dispatch import critical_path_seconds, last_seconds, submit_when_ready
+from orchestration.errors import ExpectedError
 from orchestration.graph import AssetGraph
 from orchestration.io_manager import IOManager, MaterializeResult
 from orchestration.quick_exit import without_flow_heartbeats
@@ -36,7 +37,7 @@ ProgressCallback = Callable[[AssetOutcome], None]
 DEFAULT_CONCURRENCY = default_concurrency()
 
 
-class MissingUpstreamError(RuntimeError):
+class MissingUpstreamError(ExpectedError, RuntimeError):
     """Unselected upstream tables the selection reads do not exist in the warehouse."""
 
     def __init__(self, missing: list[AssetSpec]) -> None:
@@ -48,7 +49,7 @@ class MissingUpstreamError(RuntimeError):
         )
 
 
-class UnknownIOManagerError(LookupError):
+class UnknownIOManagerError(ExpectedError, LookupError):
     """An asset names an IO manager that the run was not given."""
 
 

@@ -38,6 +38,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from orchestration.errors import ExpectedError
+
 __all__ = [
     "EmptySelectionError",
     "SelectionSyntaxError",
@@ -51,7 +53,7 @@ __all__ = [
 _ONE_COLUMN = str.maketrans("\t\r\n", "   ")
 
 
-class SelectionSyntaxError(ValueError):
+class SelectionSyntaxError(ExpectedError, ValueError):
     """The expression is not valid selection syntax; ``position`` is a 0-based offset."""
 
     def __init__(self, expression: str, position: int, reason: str) -> None:
@@ -70,7 +72,7 @@ class SelectionSyntaxError(ValueError):
         )
 
 
-class EmptySelectionError(ValueError):
+class EmptySelectionError(ExpectedError, ValueError):
     """A valid expression matched no asset: running nothing is never what the user meant."""
 
     def __init__(self, expression: str, detail: str = "") -> None:
@@ -83,7 +85,7 @@ class EmptySelectionError(ValueError):
         return f"{message}: {self.detail}" if self.detail else message
 
 
-class StatusUnavailableError(ValueError):
+class StatusUnavailableError(ExpectedError, ValueError):
     """``status:`` was used where no materialization history is at hand."""
 
     def __init__(self, expression: str) -> None:

@@ -269,3 +269,52 @@ def test_a_reader_closing_the_pipe_early_is_not_a_failure(args, env):
 
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
+
+
+DEBUG_HINT = "(run with --debug for the traceback)"
+LOCATION = ("--definitions", "tests.example_location")
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        pytest.param(("list", *LOCATION, "--select", "nope"), {},
+                     "error: asset selection 'nope' matches no asset", id="unknown-asset"),
+        pytest.param(("status", *LOCATION, "--warehouse", "foo://x"), {},
+                     "error: the warehouse URL scheme 'foo' is not supported", id="warehouse-url"),
+        pytest.param(("list", "--definitions", "no_such_module_here"), {},
+                     "error: code location module 'no_such_module_here' cannot be imported",
+                     id="code-location"),
+        pytest.param(("query", "SELECT 1"), {"WAREHOUSE_URL": "chdb://no_such_warehouse_here"},
+                     "error: no warehouse at", id="missing-warehouse"),
+        pytest.param(("query", "SELEC 1"), {}, "error: Syntax error", id="query-syntax"),
+        pytest.param(("query", "DROP TABLE src.orders"), {}, "error: refused: DROP",
+                     id="query-write"),
+        pytest.param(("materialize", *LOCATION), {"PIPELINE_PREFECT_SERVER": "sometimes"},
+                     "error: PIPELINE_PREFECT_SERVER='sometimes' is not valid", id="server-mode"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_one_line_without_the_debug_hint(
+    tmp_path: Path, args: tuple[str, ...], env: dict[str, str], says: str
+) -> None:
+    """The line says what and why; a traceback of the code that noticed it would not help."""
+    from io_managers import ClickHouseIOManager
+
+    with ClickHouseIOManager.embedded(tmp_path / "wh") as made:  # a read makes none
+        made.command("CREATE DATABASE shop")
+    warehouse = {"WAREHOUSE_URL": f"chdb://{tmp_path / 'wh'}"}
+    result = pipeline(*args, env={**warehouse, **env})
+
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines()[0].startswith(says), result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert DEBUG_HINT not in result.stderr
+
+
+def test_a_code_location_that_crashes_on_import_keeps_the_debug_hint() -> None:
+    """A bug in the location's own code: the traceback (--debug) shows the line."""
+    result = pipeline("list", "--definitions", "tests.broken_location")
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == DEBUG_HINT
+    assert "Traceback" not in result.stderr

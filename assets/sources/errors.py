@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from orchestration.errors import ExpectedError
 
-class SourceError(Exception):
+
+class SourceError(ExpectedError):
     """The source cannot be read as Online Retail data.
 
     The message names the source (file, sheet or URL without credentials), the row and

@@ -1,0 +1,23 @@
+"""Which failures this project foresaw, so each is shown the way that helps its reader.
+
+An exception class derives from :class:`ExpectedError` when every instance is a failure
+this project foresaw and explained: bad input (an unknown asset in ``--select``, a
+warehouse URL without a scheme, a source file that is not there, a refused query) or a
+known condition (a warehouse that cannot be reached, a table whose types drifted, a
+blocking asset check). Its message, written here, names what failed and why, so the CLI
+prints it as one line and nothing more.
+
+Every other exception is unexpected: a bug (here or in an asset's code) or a failure of a
+library or of the engine. For those the CLI adds that ``--debug`` shows the traceback,
+since where it was raised is what its reader needs next.
+
+The mark is a base class, so the decision is made by type, once, where the exception is
+declared, never by matching message text; the storage and pipeline layers mark their own
+exceptions (their classes may also derive from ``ValueError`` and the like, as before).
+"""
+
+from __future__ import annotations
+
+
+class ExpectedError(Exception):
+    """A foreseen failure whose message, written for the user, says what and why."""
