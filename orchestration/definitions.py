@@ -18,7 +18,7 @@ from pathlib import Path
 
 from orchestration.asset import DEFAULT_IO_MANAGER, AssetSpec, registered_assets
 from orchestration.derived_deps import build_graph
-from orchestration.errors import ExpectedError
+from orchestration.errors import ExpectedError, describe_error
 from orchestration.graph import AssetGraph
 from orchestration.io_manager import IOManager, IOManagerFactory
 from orchestration.missing_storage import for_reading
@@ -175,7 +175,7 @@ def load_definitions(module_name: str | None = None) -> Definitions:
 def _import_failure(name: str, exc: Exception) -> Exception:
     """What a code location that raised on import raises: expected if its cause was (an
     asset declared wrongly), else a bug, whose traceback ``--debug`` shows."""
-    message = f"code location module {name!r} failed to import: {type(exc).__name__}: {exc}"
+    message = f"code location module {name!r} failed to import: {describe_error(exc)}"
     if isinstance(exc, ExpectedError):
         return DefinitionsNotFoundError(message)
     return CodeLocationImportError(message)

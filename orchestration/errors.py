@@ -11,6 +11,12 @@ Every other exception is unexpected: a bug (here or in an asset's code) or a fai
 library or of the engine. For those the CLI adds that ``--debug`` shows the traceback,
 since where it was raised is what its reader needs next.
 
+The same mark decides how a failed asset's error reads (:func:`describe_error`): an
+expected error's message alone, since ``SourceError:`` in front of "bad.csv, row 5,
+column 'Quantity': not a number" tells the user nothing the sentence does not; any
+other with its class first, since there the class is often the meaning (``KeyError:
+'customer_id'``, ``ArrowInvalid: ...``, ``ValueError`` raised by an asset's own code).
+
 The mark is a base class, so the decision is made by type, once, where the exception is
 declared, never by matching message text; the storage and pipeline layers mark their own
 exceptions (their classes may also derive from ``ValueError`` and the like, as before).
@@ -21,3 +27,11 @@ from __future__ import annotations
 
 class ExpectedError(Exception):
     """A foreseen failure whose message, written for the user, says what and why."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """``exc`` as one failed asset's cause: see the module docstring for the rule."""
+    if isinstance(exc, ExpectedError):
+        return str(exc)
+    message = str(exc)
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__

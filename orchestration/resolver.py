@@ -23,7 +23,7 @@ from orchestration.checks import AssetCheckError, evaluate_checks
 from orchestration.concurrency import default_concurrency
 from orchestration.context import AssetContext
 from orchestration.dispatch import critical_path_seconds, last_seconds, submit_when_ready
-from orchestration.errors import ExpectedError
+from orchestration.errors import ExpectedError, describe_error
 from orchestration.graph import AssetGraph
 from orchestration.io_manager import IOManager, MaterializeResult
 from orchestration.quick_exit import without_flow_heartbeats
@@ -132,7 +132,7 @@ def failure_event_metadata(spec: AssetSpec, exc: BaseException) -> dict[str, Any
     return {
         "table": spec.table,
         "group": spec.group,
-        "error": f"{type(exc).__name__}: {exc}"[:2000],
+        "error": describe_error(exc)[:2000],
     }
 
 
@@ -182,18 +182,18 @@ def _run_asset(
         blocking = [check for check in checks if check.blocking]
         failure = AssetCheckError(spec.key, spec.table, blocking) if blocking else None
         if failure:
-            attempt.failed(f"{type(failure).__name__}: {failure}", result)
+            attempt.failed(describe_error(failure), result)
         else:
             attempt.succeeded(result)
     except Exception as exc:
         if attempt is not None and attempt.record.status == "started":
-            attempt.failed(f"{type(exc).__name__}: {exc}")
+            attempt.failed(describe_error(exc))
         outcome = AssetOutcome(
             key=spec.key,
             table=spec.table,
             status="failed",
             seconds=time.perf_counter() - started,
-            error=f"{type(exc).__name__}: {exc}",
+            error=describe_error(exc),
         )
         settle(outcome)
         # Prefect emits prefect.asset.materialization.failed; say why in its payload.
@@ -213,7 +213,7 @@ def _run_asset(
             status="failed" if failure else "materialized",
             seconds=time.perf_counter() - started,
             result=result,
-            error=f"{type(failure).__name__}: {failure}" if failure else None,
+            error=describe_error(failure) if failure else None,
             checks=checks,
         )
     )

@@ -7,6 +7,7 @@ broke it, then show the report, and exit non-zero, with no traceback unless aske
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -73,8 +74,9 @@ def test_failing_source_on_the_default_path_prints_one_line_and_the_report(
     out = result.stdout.splitlines()
     failures = [line for line in out if line.startswith("✗")]
     assert len(failures) == 1
-    assert failures[0].startswith("✗ raw_online_retails  SourceError: ")
-    assert f"{bad_source}, row 5, column 'Quantity': not a number: 'abc'" in failures[0]
+    assert failures[0].startswith(
+        f"✗ raw_online_retails  {bad_source}, row 5, column 'Quantity': not a number: 'abc'"
+    )
     assert "Run report: 0 materialized, 1 failed, 26 skipped" in out
     rows = {line.split()[0]: line.split() for line in out if line.split()}
     assert rows["raw_online_retails"][1] == "-" and rows["raw_online_retails"][3] == "failed"
@@ -223,3 +225,29 @@ def test_a_failed_run_of_one_asset_reruns_that_asset_not_its_descendants(
         "Next: pipeline materialize --select 'numbers' (and your other options) reruns the "
         "failed asset"
     )
+
+
+def test_a_failed_assets_line_is_the_projects_message_without_its_class(
+    prefect_api_url: str, tmp_path: Path
+) -> None:
+    """The source error says file and cause; 'SourceError:' before it is only noise."""
+    missing = tmp_path / "nope.csv"
+    result = materialize("--select", "raw_online_retails", "--source", str(missing),
+                         env=server_env(prefect_api_url), tmp_path=tmp_path)  # fmt: skip
+
+    assert result.returncode == 1, result.stderr
+    failure = next(line for line in result.stdout.splitlines() if line.startswith("✗"))
+    assert failure.startswith(f"✗ raw_online_retails  {missing}: file not found"), failure
+    assert "SourceError" not in result.stdout
+
+
+def test_an_error_raised_by_an_assets_own_code_keeps_its_class(
+    prefect_api_url: str, tmp_path: Path
+) -> None:
+    """serve_location's asset raises a plain ValueError: that it is one is information."""
+    result = materialize("--definitions", "tests.serve_location", "--source", "nope", "--json",
+                         env=server_env(prefect_api_url), tmp_path=tmp_path)  # fmt: skip
+
+    assert result.returncode == 1, result.stderr
+    numbers = json.loads(result.stdout)["assets"][0]
+    assert numbers["error"] == "ValueError: asset 'numbers': source must be synthetic:N, got 'nope'"

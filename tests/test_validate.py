@@ -209,3 +209,13 @@ def test_key_columns_missing_from_the_schema_or_the_ddl_are_reported(location: P
         ("dim_country", "country_key", "country_key is a key column missing from the schema"),
         ("hub_country", "country_hash", "unique_key column country_hash is not in the DDL"),
     }
+
+
+def test_a_sample_source_that_is_missing_is_one_finding_naming_the_option(tmp_path: Path):
+    missing = tmp_path / "missing.csv"
+    result = run_validate(REPO, "--sample", "--source", str(missing))
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[0] == (
+        "[sample] asset raw_online_retails table raw.online_retails: "
+        f"{missing}: file not found; check the path given by --source"
+    )
