@@ -34,3 +34,16 @@ class SourceError(ExpectedError):
         self.row = row
         self.column = column
         self.value = value
+
+
+#: Characters of an offending value or row an error shows: a row with an unclosed quote
+#: runs to the end of the file.
+EXCERPT_CHARS = 100
+
+
+def excerpt(text: str) -> str:
+    """``text`` quoted on one line: line breaks and control characters escaped, capped, so
+    an error stays one line whatever the value holds."""
+    if len(text) <= EXCERPT_CHARS:
+        return repr(text)
+    return f"{text[:EXCERPT_CHARS]!r}…"

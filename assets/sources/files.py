@@ -34,7 +34,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import python_calamine
 
-from assets.sources.errors import SourceError
+from assets.sources.errors import EXCERPT_CHARS, SourceError, excerpt
 from assets.sources.normalize import source_field
 
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -211,18 +211,6 @@ def _read_csv(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]:
         raise _malformed_csv(path, label, header, error) from error
 
 
-#: Characters of an offending row (or of Arrow's message) an error shows: a row with an
-#: unclosed quote runs to the end of the file.
-_EXCERPT_CHARS = 100
-
-
-def _excerpt(text: str) -> str:
-    """``text`` quoted on one line: line breaks and control characters escaped, capped."""
-    if len(text) <= _EXCERPT_CHARS:
-        return repr(text)
-    return f"{text[:_EXCERPT_CHARS]!r}…"
-
-
 def ends_in_quotes(text: str) -> bool:
     """Whether CSV ``text`` ends inside a quoted value (quotes mid-value are literal, as
     Arrow reads them)."""
@@ -264,7 +252,7 @@ def _malformed_csv(
     ):
         collections.deque(reader, maxlen=0)  # read every batch, keep none
     if not invalid:  # not a row of the wrong width: Arrow's own words, on one line
-        return SourceError(f"malformed CSV: {_excerpt(str(error))}", source=label)
+        return SourceError(f"malformed CSV: {excerpt(str(error))}", source=label)
     row = invalid[0]
     text = row.text
     cause = f"{row.actual_columns} fields where the header has {row.expected_columns}"
@@ -274,10 +262,10 @@ def _malformed_csv(
     elif lines > 1:  # only a quoted value spans lines
         cause += f"; the row runs over {lines} lines, so a quoted value may lack its closing quote"
     return SourceError(
-        f"malformed CSV: {cause}: {_excerpt(text)}",
+        f"malformed CSV: {cause}: {excerpt(text)}",
         source=label,
         row=row.number - 1 if row.number is not None else None,
-        value=text[:_EXCERPT_CHARS],
+        value=text[:EXCERPT_CHARS],
     )
 
 
@@ -336,11 +324,11 @@ def _never_closed(label: str, name: str, row: int, value: str) -> SourceError:
     swallowed = f", so the {lines} line(s) after it read as part of it" if lines else ""
     return SourceError(
         f'malformed CSV: a quote (") opened in this value is never closed{swallowed}: '
-        f"{_excerpt(value)}",
+        f"{excerpt(value)}",
         source=label,
         row=row,
         column=_field_label(name),
-        value=value[:_EXCERPT_CHARS],
+        value=value[:EXCERPT_CHARS],
     )
 
 
@@ -370,11 +358,11 @@ def _check_line_breaks(path: Path, label: str, table: pa.Table, first_row: int) 
     raise SourceError(
         f'malformed CSV: a line break, which only Description may hold: a quote (") opened '
         f"in this value runs over {_line_count(value)} lines, so it is likely closed only by "
-        f"a later row's quote: {_excerpt(value)}",
+        f"a later row's quote: {excerpt(value)}",
         source=label,
         row=row,
         column=field,
-        value=value[:_EXCERPT_CHARS],
+        value=value[:EXCERPT_CHARS],
     )
 
 
