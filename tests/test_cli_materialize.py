@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -251,3 +252,51 @@ def test_an_error_raised_by_an_assets_own_code_keeps_its_class(
     assert result.returncode == 1, result.stderr
     numbers = json.loads(result.stdout)["assets"][0]
     assert numbers["error"] == "ValueError: asset 'numbers': source must be synthetic:N, got 'nope'"
+
+
+def runaway_quote_source(tmp_path: Path) -> Path:
+    """The real sample with a quote opened in data row 3's Description and never closed
+    on its line, and data row 6's Description quoted only in part: the two quotes pair."""
+    lines = REAL_SAMPLE.read_text(encoding="utf-8-sig").splitlines()  # [0] is the header
+    lines[3] = lines[3].replace("CREAM CUPID HEARTS COAT HANGER", '"WHITE METAL LANTERN')
+    glass_star = '"GLASS STAR" FROSTED T-LIGHT HOLDER'
+    lines[6] = lines[6].replace("SET 7 BABUSHKA NESTING BOXES", glass_star)
+    path = tmp_path / "runaway.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_quote_closed_in_a_later_row_fails_the_run_and_keeps_the_last_load(
+    prefect_api_url: str, tmp_path: Path
+) -> None:
+    """Rows 3 to 6 would load as one (96 rows, exit 0): the run refuses the file in one
+    line instead, and the table keeps the rows of the last good load."""
+    env = server_env(prefect_api_url)
+    raw = ("--select", "raw_online_retails")
+    good = materialize(*raw, "--source", str(REAL_SAMPLE), env=env, tmp_path=tmp_path)
+    assert good.returncode == 0, good.stdout + good.stderr
+    runaway = runaway_quote_source(tmp_path)
+
+    result = materialize(*raw, "--source", str(runaway), env=env, tmp_path=tmp_path)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    failures = [line for line in result.stdout.splitlines() if line.startswith("✗")]
+    assert len(failures) == 1
+    assert re.fullmatch(  # the line ends with the seconds the asset took
+        re.escape(
+            f"✗ raw_online_retails  SourceError: {runaway}, row 3, column 'Description': "
+            "malformed CSV: the quote opened here closes inside a later value (data row 6: "
+            "'\"GLASS STAR\" FROSTED T-LIGHT HOLDER'), which would swallow the rows between"
+        )
+        + r"  [0-9.]+s",
+        failures[0],
+    ), failures[0]
+    assert "Traceback" not in result.stdout + result.stderr
+    count = subprocess.run(
+        [sys.executable, "-m", "orchestration", "query",
+         "SELECT count() AS n, uniqExact(StockCode) AS codes FROM raw.online_retails",
+         "--format", "csv", "--warehouse", f"chdb://{tmp_path / 'warehouse'}"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert count.returncode == 0, count.stderr
+    assert count.stdout.splitlines()[-1] == "99,72"

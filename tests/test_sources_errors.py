@@ -355,3 +355,86 @@ def test_an_unclosed_quote_in_a_last_description_column(tmp_path: Path) -> None:
     ) as error:
         read_all(csv_file(tmp_path, good, good, unclosed, good, good, header=header))
     assert_one_short_line(error)
+
+
+# ------------------------------------ a quote that closes inside a later row's value
+# A quote opened in a Description and never closed on its line pairs with the next quote
+# in the file, which a lenient reader takes as the closing one whatever follows it: the
+# rows between become part of one Description. The CSV grammar forbids that (a closing
+# quote is followed by the delimiter, a line end or the end of the file), so once a
+# Description wraps the file is held to it.
+
+OPENS = GOOD.replace("WHITE HANGING HEART", '"WHITE METAL LANTERN')
+GLASS_STAR = GOOD.replace("WHITE HANGING HEART", '"GLASS STAR" FROSTED T-LIGHT HOLDER')
+WRAPPED = '536365,85123A,"WHITE\nHANGING\r\nHEART",6,12/1/2010 8:26,2.55,17850,UK\n'
+
+
+def test_a_quote_that_closes_inside_a_later_value_names_where_it_opens(tmp_path: Path) -> None:
+    with pytest.raises(
+        SourceError,
+        match=r"^.*source\.csv, row 2, column 'Description': malformed CSV: the quote opened "
+        r"here closes inside a later value \(data row 5: '\"GLASS STAR\" FROSTED T-LIGHT "
+        r"HOLDER'\), which would swallow the rows between$",
+    ) as error:
+        read_all(csv_file(tmp_path, GOOD, OPENS, GOOD, GOOD, GLASS_STAR, GOOD))
+    assert (error.value.row, error.value.column) == (2, "Description")
+    assert_one_short_line(error)
+
+
+def test_a_runaway_quote_is_named_by_data_row_across_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows, not lines: wrapped values and blank lines before it do not count, however
+    many blocks and chunks the file is read in."""
+    from assets.sources import files
+
+    monkeypatch.setattr(files, "_CSV_BLOCK_BYTES", 4096)
+    lines = [GOOD, WRAPPED, "\n"] * 1_000 + [OPENS, GOOD, "\n", GLASS_STAR, GOOD]
+    with pytest.raises(
+        SourceError,
+        match=r"row 2001, column 'Description': .* closes inside a later value \(data row 2003:",
+    ) as error:
+        read_all(csv_file(tmp_path, *lines))
+    assert error.value.row == 2001
+
+
+def test_a_runaway_quote_longer_than_any_value_is_named(tmp_path: Path) -> None:
+    """Closed thousands of rows later: the strict reader gives up on the value's length
+    first, and that is named at the row the quote opens in all the same."""
+    lines = [GOOD, OPENS, *[GOOD] * 2_000, GLASS_STAR, GOOD]
+    with pytest.raises(
+        SourceError,
+        match=r"source\.csv, row 2, column 'Description': malformed CSV: the quote opened "
+        r"here is still open \d+ lines later \(over 131072 characters\), so it would "
+        r"swallow the rows after it$",
+    ) as error:
+        read_all(csv_file(tmp_path, *lines))
+    assert_one_short_line(error)
+
+
+def test_text_after_a_closing_quote_is_named_once_a_description_wraps(tmp_path: Path) -> None:
+    """The grammar is the whole file's: a value quoted only in part is refused too (the
+    engine's CSV reader refuses it as well; readers disagree on what it means)."""
+    with pytest.raises(
+        SourceError,
+        match=r"source\.csv, row 4, column 'Description': malformed CSV: text after the "
+        r"closing quote of a quoted value: '\"GLASS STAR\" FROSTED T-LIGHT HOLDER'",
+    ) as error:
+        read_all(csv_file(tmp_path, GOOD, WRAPPED, GOOD, GLASS_STAR, GOOD))
+    assert (error.value.row, error.value.column) == (4, "Description")
+    assert_one_short_line(error)
+
+
+def test_wrapped_values_with_quotes_inside_still_load(tmp_path: Path) -> None:
+    """Quotes doubled inside quoted values, delimiters and line breaks in them: all
+    within the grammar, so the strict check passes and every row loads as written."""
+    frame = GOOD.replace("WHITE HANGING HEART", '"12"" FRAME,\n""GLASS STAR"" WHITE"')
+    country = GOOD.replace("United Kingdom", '"United ""K"""')
+    lines = [GOOD, frame, WRAPPED, country, "\r\n", GOOD.replace("\n", "\r\n")]
+    rows = pa.concat_tables(read_source(str(csv_file(tmp_path, *lines)), chunk_rows=2))
+    assert rows.num_rows == 5
+    assert rows.column("Description").to_pylist()[1:3] == [
+        '12" FRAME,\n"GLASS STAR" WHITE',
+        "WHITE\nHANGING\r\nHEART",
+    ]
+    assert rows.column("Country").to_pylist()[3] == 'United "K"'

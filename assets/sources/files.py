@@ -2,7 +2,9 @@
 
 Each reader yields :class:`SourceChunk` objects in the source's own layout; nothing here
 interprets values (that is ``normalize``'s job), except that the CSV reader refuses a
-line break in any column but Description: the sign of a quote that never closes.
+line break in any column but Description: the sign of a quote that never closes; and
+when a Description wraps, it holds the file to the CSV grammar (``csv_grammar``), which
+tells a real line break from a quote closed only by a later row's.
 Chunks keep memory flat: a 1 M-row file never sits in memory as more than one chunk at a
 time.
 
@@ -34,6 +36,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import python_calamine
 
+from assets.sources.csv_grammar import check_csv_grammar
 from assets.sources.errors import EXCERPT_CHARS, SourceError, excerpt
 from assets.sources.normalize import source_field
 
@@ -193,8 +196,12 @@ def _read_csv(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]:
         with reader:
             next_row = 1
             last: pa.Table | None = None
+            held_to_grammar = False
             for table in rebatch(iter(reader), chunk_rows):
                 _check_line_breaks(path, label, table, next_row)
+                if not held_to_grammar and _description_wraps(table):
+                    check_csv_grammar(path, label, header)
+                    held_to_grammar = True
                 yield SourceChunk(table, label, next_row)
                 next_row += table.num_rows
                 last = table
@@ -273,7 +280,8 @@ def _malformed_csv(
 # row has all its fields, and the rest of the file (or everything up to a quote meant for
 # a later row) becomes part of that one value, so the rows after it vanish. A quote that
 # pairs with a later row's quote in the same column does the same mid-row. Both leave
-# line breaks in the value, and of the Online Retail fields only Description ever wraps.
+# line breaks in the value, and of the Online Retail fields only Description ever wraps
+# (where a line break may be real, so it calls for the CSV grammar: _description_wraps).
 _LINE_FEED, _CARRIAGE_RETURN = 10, 13
 
 
@@ -363,6 +371,18 @@ def _check_line_breaks(path: Path, label: str, table: pa.Table, first_row: int) 
         row=row,
         column=field,
         value=value[:EXCERPT_CHARS],
+    )
+
+
+def _description_wraps(table: pa.Table) -> bool:
+    """Whether a Description of the chunk holds a line break: legitimate, or a quote that
+    pairs with one rows later (see :mod:`assets.sources.csv_grammar`), which only the
+    strict grammar tells apart. Checking for it costs a scan of the bytes; the check it
+    calls for, a pass over the whole file, is paid only by files whose Descriptions wrap."""
+    return any(
+        _holds_line_break(table.column(index))
+        for index, name in enumerate(table.column_names)
+        if _field_label(name) == "Description"
     )
 
 
