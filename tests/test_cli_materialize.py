@@ -284,7 +284,7 @@ def test_a_quote_closed_in_a_later_row_fails_the_run_and_keeps_the_last_load(
     assert len(failures) == 1
     assert re.fullmatch(  # the line ends with the seconds the asset took
         re.escape(
-            f"✗ raw_online_retails  SourceError: {runaway}, row 3, column 'Description': "
+            f"✗ raw_online_retails  {runaway}, row 3, column 'Description': "
             "malformed CSV: the quote opened here closes inside a later value (data row 6: "
             "'\"GLASS STAR\" FROSTED T-LIGHT HOLDER'), which would swallow the rows between"
         )
