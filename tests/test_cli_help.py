@@ -4,11 +4,11 @@ pipe or a file can be searched in (``pipeline --help | grep``)."""
 from __future__ import annotations
 
 import os
-import pty
 import re
 import subprocess
 import sys
 
+from tests import terminal
 from tests.test_cli import REPO, pipeline
 
 #: Unicode's box-drawing block: Rich's panels (``╭─ Options ─╮``, ``│``).
@@ -17,29 +17,9 @@ ANSI_STYLE = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def on_a_terminal(*args: str) -> tuple[int, str]:
-    """Exit code and everything a person sees (stdout and stderr) running the command on
-    a terminal, here a pseudo-terminal."""
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "orchestration", *args],
-        cwd=REPO,
-        env={**os.environ, "COLUMNS": "100", "TERM": "xterm"},
-        stdin=follower,
-        stdout=follower,
-        stderr=follower,
-    )
-    os.close(follower)
-    output = b""
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the terminal closed: every process on it has ended
-            break
-        if not chunk:
-            break
-        output += chunk
-    os.close(leader)
-    return process.wait(timeout=60), output.decode()
+    """Exit code and everything a person sees running the command on a terminal."""
+    code, output = terminal.on_a_terminal(os.environ, *args, columns=100)
+    return code, output.decode()
 
 
 def test_piped_help_is_plain_text_listing_every_command():

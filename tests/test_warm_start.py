@@ -9,7 +9,6 @@ the command's process shows it (the forked child inherits no such flag).
 from __future__ import annotations
 
 import os
-import pty
 import shutil
 import signal
 import socket
@@ -23,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from orchestration import local_server, warm_start
+from tests import terminal
 from tests.safety_location import SLOW_MARKER_ENV
 from tests.waiting import wait_for
 
@@ -188,28 +188,9 @@ def test_the_command_gets_its_own_directory_environment_and_import_path(
 
 
 def on_a_terminal(env: dict[str, str], *args: str) -> bytes:
-    """What a person sees running the command on a terminal (a pseudo-terminal here)."""
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "orchestration", *args],
-        cwd=REPO,
-        env={**env, "COLUMNS": "120", "TERM": "xterm"},
-        stdin=follower,
-        stdout=follower,
-        stderr=follower,
-    )
-    os.close(follower)
-    output = b""
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the terminal closed: every process on it has ended
-            break
-        if not chunk:
-            break
-        output += chunk
-    os.close(leader)
-    assert process.wait(timeout=60) == 0, output
+    """What a person sees running the command on a terminal; it must succeed."""
+    code, output = terminal.on_a_terminal(env, *args)
+    assert code == 0, output
     return output
 
 
