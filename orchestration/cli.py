@@ -24,6 +24,7 @@ from orchestration.cli_options import (
     JsonOption,
     SelectOption,
     WarehouseOption,
+    connect_to_prefect,
     console,
     error_console,
     load_defs,
@@ -31,11 +32,7 @@ from orchestration.cli_options import (
 from orchestration.context import FULL_REFRESH_PARAM
 from orchestration.errors import ExpectedError
 from orchestration.output import discard, echo, is_devnull, reader_gone
-from orchestration.prefect_setup import (
-    configure_prefect,
-    connect_prefect,
-    temporary_server_failure,
-)
+from orchestration.prefect_setup import configure_prefect, temporary_server_failure
 from orchestration.preload import import_libraries, runs_one_command
 from orchestration.quick_exit import ends_without_teardown
 from orchestration.report_output import print_report, report_as_json
@@ -195,10 +192,7 @@ def materialize_command(
             else:
                 console.print(f"{NOTHING}: {select!r} selects no asset now")
             return
-        connect_prefect(
-            lambda line: error_console.print(line, style="dim", highlight=False, markup=False),
-            quiet=as_json or not error_console.is_terminal,
-        )
+        connect_to_prefect(quiet=as_json)
         progress = RunProgress(console if not as_json else None, total=len(plan.selected))
         outcomes = OutcomeLog(progress.advance)
 

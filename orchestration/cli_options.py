@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from orchestration.definitions import DEFINITIONS_ENV, Definitions, load_definitions
+from orchestration.prefect_setup import connect_prefect
 from orchestration.text_table import make_console
 
 #: Where every command prints (stdout) and where errors go (stderr).
@@ -48,3 +49,15 @@ def load_defs(definitions: str | None) -> Definitions:
     defs = load_definitions(definitions)
     defs.graph()
     return defs
+
+
+def connect_to_prefect(*, quiet: bool = False) -> None:
+    """Give a flow-running command (``materialize``, ``serve``) its Prefect API, the same
+    way for both: the configured one, else the local background server, started if need
+    be (:func:`orchestration.prefect_setup.connect_prefect`). What it says goes dim to
+    stderr, and only on a terminal or when it leaves a server running, so stdout and
+    ``--json`` stay what scripts read."""
+    connect_prefect(
+        lambda line: error_console.print(line, style="dim", highlight=False, markup=False),
+        quiet=quiet or not error_console.is_terminal,
+    )

@@ -6,19 +6,24 @@ server it caused, whatever happens.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from orchestration import local_server
 from tests.server_logs import frozen_start_up_objects
+from tests.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 LOCATION = ("--definitions", "tests.serve_location")
@@ -42,12 +47,18 @@ def pipeline(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str
     )
 
 
-def flow_run_count(api_url: str) -> int:
+def api(api_url: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """A Prefect API call as any HTTP client makes it: POST with ``body``, else GET."""
+    data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(
-        f"{api_url}/flow_runs/count", data=b"{}", headers={"Content-Type": "application/json"}
+        f"{api_url}{path}", data=data, headers={"Content-Type": "application/json"}
     )
     with urllib.request.urlopen(request, timeout=30) as response:
-        return int(json.loads(response.read()))
+        return json.loads(response.read())
+
+
+def flow_run_count(api_url: str) -> int:
+    return int(api(api_url, "/flow_runs/count", {}))
 
 
 @pytest.fixture
@@ -206,3 +217,123 @@ def test_the_background_server_batches_task_run_states_unless_the_user_set_it(
     recorder = _recorder_settings(started.stdout.strip())
     assert recorder["batch_size"] == batch_size
     assert recorder["flush_interval"] == 1.0
+
+
+# --------------------------------------------------------------------------- pipeline serve
+
+SERVING = "Serving deployment"
+
+
+@contextlib.contextmanager
+def serving(env: dict[str, str], tmp_path: Path, *args: str) -> Iterator[tuple[Path, Path]]:
+    """``pipeline serve ARGS`` in the background until the block ends, then Ctrl+C (killed
+    if it lingers); yields the files its stdout and stderr go to, as a log file would."""
+    out, err = tmp_path / "serve.out", tmp_path / "serve.err"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "orchestration", "serve", *LOCATION, *args],
+            cwd=REPO,
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+            stdin=subprocess.DEVNULL,
+        )
+    try:
+        wait_for(
+            lambda: SERVING in out.read_text() or process.poll() is not None,
+            600,
+            "pipeline serve to start serving",
+        )
+        assert process.poll() is None, f"pipeline serve exited: {err.read_text()}"
+        yield out, err
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def served_deployment(api_url: str, name: str) -> dict[str, Any] | None:
+    try:
+        return api(api_url, f"/deployments/name/materialize-assets/{name}")
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return None
+        raise
+
+
+def serve_env(home: Path, **extra: str) -> dict[str, str]:
+    """A newcomer's environment; the runner polls every second so a triggered run starts
+    at once (Prefect's default is 10 s)."""
+    return newcomer_env(home, PREFECT_RUNNER_POLL_FREQUENCY="1", **extra)
+
+
+def test_serve_starts_the_local_server_and_registers_its_deployment_there(
+    home: Path, tmp_path: Path
+) -> None:
+    warehouse = ("--warehouse", f"chdb://{tmp_path / 'warehouse'}")
+    with serving(serve_env(home), tmp_path, "--name", "nightly", *warehouse) as (out, err):
+        server = local_server.running(home)
+        assert server is not None, f"pipeline serve started no local server: {err.read_text()}"
+        deployment = wait_for(
+            lambda: served_deployment(server.api_url, "nightly"), 120, "the deployment"
+        )
+    assert deployment["schedules"][0]["schedule"]["cron"] == "0 0 * * *"
+    said = err.read_text()
+    assert f"Prefect server running in the background: UI {server.url}/v2" in said
+    serving_line = "Serving deployment 'materialize-assets/nightly' on '0 0 * * *' (UTC), "
+    assert f"{serving_line}UI {server.url}/v2/deployments; Ctrl+C stops it." in out.read_text()
+    assert "temporary" not in said
+    assert local_server.running(home) == server  # serve's end leaves the server running
+
+
+def test_serve_uses_the_running_local_server_whose_ui_then_shows_its_runs(
+    home: Path, tmp_path: Path
+) -> None:
+    server, _ = local_server.ensure(300, home)  # as `pipeline server start` does
+    warehouse = ("--warehouse", f"chdb://{tmp_path / 'warehouse'}")
+    args = ("--name", "every-minute", "--cron", "* * * * *", "--source", "synthetic:4")
+    with serving(serve_env(home), tmp_path, *args, *warehouse) as (out, err):
+        deployment = wait_for(
+            lambda: served_deployment(server.api_url, "every-minute"), 120, "the deployment"
+        )
+        # A run started from the server's UI ("Run" on the deployment page) is run by serve.
+        run = api(server.api_url, f"/deployments/{deployment['id']}/create_flow_run", {})
+
+        def finished() -> dict[str, Any] | None:
+            state = api(server.api_url, f"/flow_runs/{run['id']}")["state"]
+            return state if state["type"] in ("COMPLETED", "FAILED", "CRASHED") else None
+
+        state = wait_for(finished, 300, "the served run to finish")
+    assert (state["type"], state["message"]) == ("COMPLETED", "2 materialized"), err.read_text()
+    assert local_server.running(home) == server  # reused, not replaced
+    said = err.read_text()
+    assert "Prefect server running in the background" not in said  # nothing started
+    assert "Starting temporary server" not in said and "temporary" not in said
+    assert f", UI {server.url}/v2/deployments;" in out.read_text()
+
+
+def test_serve_with_the_temporary_server_opt_out_starts_no_local_server(
+    home: Path, tmp_path: Path
+) -> None:
+    env = serve_env(home, PIPELINE_PREFECT_SERVER="temporary")
+    with serving(env, tmp_path, "--warehouse", f"chdb://{tmp_path / 'warehouse'}") as (_, err):
+        assert local_server.recorded(home) is None
+    (warning,) = [line for line in err.read_text().splitlines() if line.startswith("warning:")]
+    assert "temporary Prefect server that stops with this command, with no UI" in warning
+    assert local_server.recorded(home) is None
+
+
+def test_serve_on_a_configured_api_url_starts_nothing_and_names_that_ui(
+    home: Path, tmp_path: Path, prefect_api_url: str
+) -> None:
+    env = serve_env(home, PREFECT_API_URL=prefect_api_url)
+    ui = prefect_api_url.removesuffix("/api")
+    warehouse = ("--warehouse", f"chdb://{tmp_path / 'warehouse'}")
+    with serving(env, tmp_path, "--name", "configured", *warehouse) as (out, err):
+        wait_for(lambda: served_deployment(prefect_api_url, "configured"), 120, "the deployment")
+    assert local_server.recorded(home) is None
+    assert f", UI {ui}/v2/deployments;" in out.read_text()
+    assert "warning" not in err.read_text()

@@ -1,12 +1,14 @@
 """``pipeline serve``: run the materialization on a schedule (daily 00:00 UTC by default).
 
 Registers a Prefect deployment of ``orchestration/deployment.py:materialize_assets``
-with a cron schedule and serves it from this process until interrupted; runs show up in
-the Prefect UI like ``pipeline materialize`` runs. Selection and source become the
-deployment's parameters (editable per run in the UI); the warehouse and the code
-location are passed to the runs through the environment, so a password in the
-warehouse URL never becomes a visible parameter. For production, deploy the same flow
-to a work pool with ``prefect.yaml`` instead (see docs/lineage.md).
+with a cron schedule and serves it from this process until interrupted. It finds its
+Prefect API as ``pipeline materialize`` does (``PREFECT_API_URL``, else the local
+background server, started if need be), so the deployment and its runs are on the server
+whose UI shows the materializations and their lineage, and they outlive this process.
+Selection and source become the deployment's parameters (editable per run in the UI);
+the warehouse and the code location are passed to the runs through the environment, so a
+password in the warehouse URL never becomes a visible parameter. For production, deploy
+the same flow to a work pool with ``prefect.yaml`` instead (see docs/lineage.md).
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from orchestration.cli_options import (
     DefinitionsOption,
     SelectOption,
     WarehouseOption,
+    connect_to_prefect,
     load_defs,
 )
 from orchestration.definitions import DEFINITIONS_ENV
+from orchestration.local_server import MODE_ENV, TEMPORARY
 from orchestration.output import echo
 
 # Kept here, not imported from orchestration.deployment, so `pipeline --help` stays fast:
@@ -95,24 +99,25 @@ def serve(
     if warehouse:
         os.environ[WAREHOUSE_ENV] = warehouse
 
-    from prefect.settings import get_current_settings
-
     from orchestration.deployment import build_deployment
     from orchestration.deployment import serve as serve_deployment
+    from orchestration.prefect_ui import V2_PREFIX, configured_ui_url
 
-    if not get_current_settings().api.url:
+    connect_to_prefect()
+    ui = configured_ui_url()
+    if ui is None:  # PIPELINE_PREFECT_SERVER=temporary: the user chose Prefect's own way
         typer.echo(
-            "warning: PREFECT_API_URL is not set, so the schedule lives in a temporary Prefect "
-            "server that stops with this command and no UI shows its runs. Start "
-            "`prefect server start` and export PREFECT_API_URL=http://127.0.0.1:4200/api.",
+            f"warning: {MODE_ENV}={TEMPORARY}, so the schedule is served through a temporary "
+            "Prefect server that stops with this command, with no UI (and each run starts one "
+            "more); unset it to serve on the local server",
             err=True,
         )
-
     deployment = build_deployment(
         name=name, cron=cron, timezone=timezone, select=select, source=deployment_source(source)
     )
+    where = f", UI {ui}{V2_PREFIX}/deployments" if ui else ""
     echo(
-        f"Serving deployment '{deployment.flow_name}/{name}' on '{cron}' ({timezone}); "
+        f"Serving deployment '{deployment.flow_name}/{name}' on '{cron}' ({timezone}){where}; "
         "Ctrl+C stops it."
     )
     serve_deployment(deployment)
