@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pty
+import select
 import signal
 import subprocess
 import sys
@@ -337,3 +339,48 @@ def test_serve_on_a_configured_api_url_starts_nothing_and_names_that_ui(
     assert local_server.recorded(home) is None
     assert f", UI {ui}/v2/deployments;" in out.read_text()
     assert "warning" not in err.read_text()
+
+
+def _read_until(fd: int, text: str, timeout: float) -> str:
+    """What a terminal shows until ``text`` appears (or ``timeout``, or the end)."""
+    shown = b""
+    deadline = time.monotonic() + timeout
+    while text.encode() not in shown and time.monotonic() < deadline:
+        if select.select([fd], [], [], 0.5)[0]:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # the other end closed: the process exited
+                break
+            if not chunk:
+                break
+            shown += chunk
+    return shown.decode(errors="replace")
+
+
+def test_serve_on_a_newcomers_terminal_shows_no_telemetry_notice(
+    home: Path, tmp_path: Path, prefect_api_url: str
+) -> None:
+    """Prefect's telemetry stays off in ``serve`` as in ``materialize``: its first-run
+    notice on a terminal, and the usage events behind it, are not what a user asked for."""
+    env = serve_env(home, PREFECT_API_URL=prefect_api_url)
+    for prefect_looks_at in ("CI", "DO_NOT_TRACK"):  # a person's terminal, not a CI job
+        env.pop(prefect_looks_at, None)
+    terminal, its_end = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orchestration", "serve", *LOCATION, "--name", "on-a-terminal",
+         "--warehouse", f"chdb://{tmp_path / 'warehouse'}"],
+        cwd=REPO, env=env, stdin=its_end, stdout=its_end, stderr=its_end,
+    )  # fmt: skip
+    os.close(its_end)
+    try:
+        shown = _read_until(terminal, SERVING, 300)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        os.close(terminal)
+    assert SERVING in shown, shown
+    assert "anonymous usage data" not in shown

@@ -28,6 +28,7 @@ from orchestration.cli_options import (
 from orchestration.definitions import DEFINITIONS_ENV
 from orchestration.local_server import MODE_ENV, TEMPORARY
 from orchestration.output import echo
+from orchestration.prefect_setup import configure_prefect
 
 # Kept here, not imported from orchestration.deployment, so `pipeline --help` stays fast:
 # that module imports Prefect. tests/test_deployment.py checks the two agree.
@@ -89,6 +90,9 @@ def serve(
     definitions: DefinitionsOption = None,
 ) -> None:
     """Serve the full materialization (or --select) as a scheduled Prefect deployment."""
+    # Prefect set up as for materialize, before it is imported (no telemetry, a patient
+    # temporary server), except that its console logs stay: they are the served runs' log.
+    configure_prefect(verbose=True)
     defs = load_defs(definitions)
     # A bad selection fails now, not at midnight. States are only known when a run starts,
     # so status: matches nothing here (which is no error) while syntax and names are checked.
