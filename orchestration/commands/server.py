@@ -1,6 +1,6 @@
 """``pipeline server start|status|stop``: the local Prefect server runs use by default.
 
-``pipeline materialize`` starts it on first use (see :mod:`orchestration.local_server`);
+``pipeline materialize`` or ``serve`` starts it on first use (:mod:`orchestration.local_server`);
 these commands start it ahead of a run (to open the UI first), say where it listens, and
 stop it. A server the user runs themselves (``PREFECT_API_URL``) is never touched.
 """
