@@ -249,12 +249,17 @@ def serving(env: dict[str, str], tmp_path: Path, *args: str) -> Iterator[tuple[P
         assert process.poll() is None, f"pipeline serve exited: {err.read_text()}"
         yield out, err
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        interrupt(process)
+
+
+def interrupt(process: subprocess.Popen[Any]) -> None:
+    """Ctrl-C, as a user stops ``pipeline serve``; killed if it does not stop in a minute."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 def served_deployment(api_url: str, name: str) -> dict[str, Any] | None:
@@ -375,12 +380,7 @@ def test_serve_on_a_newcomers_terminal_shows_no_telemetry_notice(
     try:
         shown = _read_until(terminal, SERVING, 300)
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        interrupt(process)
         os.close(terminal)
     assert SERVING in shown, shown
     assert "anonymous usage data" not in shown
