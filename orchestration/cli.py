@@ -172,7 +172,11 @@ def materialize_command(
     from orchestration.asset_state import StateBook
     from orchestration.interrupts import STOP_SECONDS, OutcomeLog, run_interruptibly
     from orchestration.progress import RunProgress
-    from orchestration.resolver import materialize, plan_materialization
+    from orchestration.resolver import (
+        check_external_upstream,
+        materialize,
+        plan_materialization,
+    )
     from orchestration.run_report import RunReport
 
     defs = load_defs(definitions)  # a broken code location fails before the big imports
@@ -192,6 +196,9 @@ def materialize_command(
             else:
                 console.print(f"{NOTHING}: {select!r} selects no asset now")
             return
+        # Refused before Prefect is asked anything (its server may take seconds to start);
+        # the resolver checks again for other callers, from what is read already.
+        check_external_upstream(plan, io_managers, book)
         connect_to_prefect(quiet=as_json)
         progress = RunProgress(console if not as_json else None, total=len(plan.selected))
         outcomes = OutcomeLog(progress.advance)

@@ -73,7 +73,7 @@ def materialize_assets(select: str | None = None, source: str | None = None) -> 
         plan = plan_materialization(graph, select or None, book)
         if not plan.selected:
             return Completed(message="nothing to materialize")
-        check_external_upstream(plan, io_managers)
+        check_external_upstream(plan, io_managers, book)
         body, _report = build_flow(plan, io_managers, params=params, book=book)
         # The body, not the flow: its tasks, artifact and final state belong to this run.
         return body.fn(select, source)

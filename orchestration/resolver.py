@@ -31,6 +31,7 @@ from orchestration.recording import RunLedger
 from orchestration.redaction import shown_source
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
 from orchestration.run_review import RunReview, run_name_from_parameters
+from orchestration.unbuilt_upstream import unbuilt_upstream_error
 
 ProgressCallback = Callable[[AssetOutcome], None]
 
@@ -70,9 +71,16 @@ def plan_materialization(
 
 
 def check_external_upstream(
-    plan: MaterializationPlan, io_managers: Mapping[str, IOManager]
+    plan: MaterializationPlan, io_managers: Mapping[str, IOManager], book: StateBook
 ) -> None:
-    """Fail before any work if an unselected upstream table is missing."""
+    """Fail before any work if the selection reads an unselected upstream asset that no
+    run ever materialized in this warehouse (:mod:`orchestration.unbuilt_upstream`), or
+    whose table is missing. A selection without outside upstream asks nothing."""
+    if not plan.external:
+        return
+    unbuilt = unbuilt_upstream_error(plan, book)
+    if unbuilt is not None:
+        raise unbuilt
     missing = [
         spec
         for spec in plan.external
@@ -381,10 +389,12 @@ def materialize(
     """Materialize the selected assets in one Prefect flow run and report each outcome.
 
     A ``status:`` selection that selects nothing (nothing is stale) runs no flow and
-    returns an empty report. ``book`` is the caller's, if it already read the states;
-    ``plan`` too, if it already resolved ``selection`` (which is then not parsed again).
-    The run sends no flow heartbeats unless ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY`` is set
-    (:mod:`orchestration.quick_exit`).
+    returns an empty report. A selection that reads an unselected upstream asset never
+    materialized in this warehouse, or whose table is missing, raises before any work
+    (:func:`check_external_upstream`). ``book`` is the caller's, if it already read the
+    states; ``plan`` too, if it already resolved ``selection`` (which is then not parsed
+    again). The run sends no flow heartbeats unless ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY``
+    is set (:mod:`orchestration.quick_exit`).
     """
     book = book or StateBook(graph, io_managers, params)
     plan = plan or plan_materialization(graph, selection, book)
@@ -392,8 +402,8 @@ def materialize(
         return RunReport(outcomes=[])
     for spec in plan.selected + plan.external:
         _io_manager_for(spec, io_managers)
-    check_external_upstream(plan, io_managers)
     book.history  # noqa: B018 - read now, so a broken history store fails before any work
+    check_external_upstream(plan, io_managers, book)
     flow, report = build_flow(
         plan,
         io_managers,

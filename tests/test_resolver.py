@@ -15,6 +15,7 @@ import pytest
 from orchestration.asset import AssetSpec
 from orchestration.graph import AssetGraph
 from orchestration.resolver import MissingUpstreamError, materialize
+from orchestration.unbuilt_upstream import UnbuiltUpstreamError
 from tests.memory_io import MemoryIOManager, RememberingIOManager
 from tests.prefect_records import EVENT_WAIT, settled_task_runs
 from tests.waiting import wait_for
@@ -179,6 +180,35 @@ def test_unselected_upstream_must_exist_before_any_work():
     with pytest.raises(MissingUpstreamError, match=r"b \(t\w+\.b\), c \(t\w+\.c\)"):
         materialize(graph, {"warehouse": io}, selection="key:d")
     assert io.calls == []
+
+
+def test_unselected_upstream_no_run_ever_built_is_refused_before_any_work():
+    """c's table exists (as a warehouse's DDL creates tables), but the history says no run
+    built it: reading it would build d from whatever it holds. b was built: it is read."""
+    io = RememberingIOManager()
+    graph = diamond()
+    assert materialize(graph, {"warehouse": io}, selection="+key:b").ok
+    io.calls.clear()
+    io.tables[graph["c"].table] = pd.DataFrame({"n": []})
+    with pytest.raises(UnbuiltUpstreamError) as refused:
+        materialize(graph, {"warehouse": io}, selection="key:d")
+    assert io.calls == []
+    assert refused.value.unbuilt == {"c": ("d",)}
+    assert str(refused.value) == (
+        "the selection 'key:d' reads an asset never materialized in this warehouse: "
+        "c (read by d); materialize it first or select '+key:d'"
+    )
+
+
+def test_unselected_upstream_of_a_store_without_history_is_read_if_its_table_exists():
+    """Nothing says a table of a store that keeps no history was not built some other way."""
+    io = MemoryIOManager()
+    graph = diamond()
+    for key in "bc":
+        io.tables[graph[key].table] = pd.DataFrame({"n": [1]})
+    report = materialize(graph, {"warehouse": io}, selection="key:d")
+    assert report.ok
+    assert io.calls == ["d"]
 
 
 def test_unselected_upstream_present_is_read_not_rebuilt():

@@ -1,0 +1,137 @@
+"""A run refuses a selection that reads upstream assets never materialized in its warehouse.
+
+On a fresh warehouse the DDL has created every table empty, so ``materialize --select
+'doubled+'`` would "succeed" on no data, with green checks. These tests run ``pipeline``
+as a user does, on the embedded warehouse. The refused runs point Prefect at an address
+where nothing listens: the refusal has to come before Prefect is asked anything.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from io_managers import ClickHouseIOManager
+from orchestration.resolver import materialize
+from tests.history_location import defs
+from tests.test_cli import pipeline
+
+LOCATION = ("--definitions", "tests.history_location")
+#: Nothing listens there: a command that contacts Prefect fails with a connection error.
+NO_PREFECT = {"PREFECT_API_URL": "http://127.0.0.1:9/api"}
+KEYS = ("source", "doubled", "total", "stalls")
+
+
+def cli(warehouse: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return pipeline(*args, *LOCATION, "--warehouse", f"chdb://{warehouse}", env=env)
+
+
+def contents(warehouse: Path) -> tuple[dict[str, int], set[str]]:
+    """Rows of each table, and the assets with a materialization on record."""
+    with ClickHouseIOManager.embedded(warehouse) as io:
+        rows = {key: io.row_count(f"hist.{key}") for key in KEYS}
+        return rows, set(io.history().latest(KEYS))
+
+
+@pytest.fixture
+def numbers(tmp_path: Path) -> Path:
+    csv = tmp_path / "numbers.csv"
+    csv.write_text("n\n1\n2\n3\n")
+    return csv
+
+
+@pytest.mark.parametrize(
+    ("selection", "unbuilt", "readers", "fix"),
+    [
+        ("doubled+", "source", "doubled", "'+doubled+'"),
+        ("total", "doubled", "total", "'+total'"),
+        (
+            "status:missing and not source",
+            "source",
+            "doubled, stalls",
+            "'+(status:missing and not source)'",
+        ),
+    ],
+)
+def test_materialize_refuses_a_selection_reading_an_asset_never_built_here(
+    tmp_path: Path, numbers: Path, selection: str, unbuilt: str, readers: str, fix: str
+):
+    warehouse = tmp_path / "warehouse"
+    result = cli(warehouse, "materialize", "--select", selection, "--source", str(numbers),
+                 env=NO_PREFECT)  # fmt: skip
+
+    assert result.returncode == 1, result.stdout
+    assert result.stderr.splitlines()[0] == (
+        f"error: the selection {selection!r} reads an asset never materialized in this "
+        f"warehouse: {unbuilt} (read by {readers}); materialize it first or select {fix}"
+    )
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""  # no progress, no run report: nothing ran
+    rows, recorded = contents(warehouse)
+    assert rows == dict.fromkeys(KEYS, 0)
+    assert recorded == set(), "a refused run records no materialization"
+
+
+def test_a_refused_full_refresh_leaves_the_selected_tables_as_they_were(
+    prefect_api_url: str, tmp_path: Path, numbers: Path
+):
+    """doubled holds rows no run of this warehouse made (restored by hand, say): a full
+    refresh would rebuild it from the empty source table, and must not start. (Prefect
+    is reachable here, so a run that does start shows what it does to doubled.)"""
+    warehouse = tmp_path / "warehouse"
+    with ClickHouseIOManager.embedded(warehouse) as io:
+        io.setup(defs.ddl_paths)
+        io.command("INSERT INTO hist.doubled VALUES (10), (20)")
+
+    result = cli(warehouse, "materialize", "--select", "doubled+", "--full-refresh",
+                 "--source", str(numbers), env={"PREFECT_API_URL": prefect_api_url})  # fmt: skip
+
+    assert result.returncode == 1, result.stdout
+    assert "reads an asset never materialized in this warehouse: source" in result.stderr
+    rows, recorded = contents(warehouse)
+    assert rows == {"source": 0, "doubled": 2, "total": 0, "stalls": 0}
+    assert recorded == set()
+
+
+def test_a_selection_whose_upstream_was_built_earlier_runs(
+    prefect_api_url: str, tmp_path: Path, numbers: Path
+):
+    warehouse = tmp_path / "warehouse"
+    with ClickHouseIOManager.embedded(warehouse) as io:
+        io.setup(defs.ddl_paths)
+        built = materialize(
+            defs.graph(), {"warehouse": io}, "source", params={"source": str(numbers)}
+        )
+        assert built.ok
+    env = {"PREFECT_API_URL": prefect_api_url}
+
+    result = cli(warehouse, "materialize", "--select", "doubled+", "--source", str(numbers),
+                 env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows, recorded = contents(warehouse)
+    assert rows == {"source": 3, "doubled": 3, "total": 1, "stalls": 0}
+    assert recorded == {"source", "doubled", "total"}
+
+
+def test_fact_sales_and_descendants_on_a_fresh_retail_warehouse_are_refused(tmp_path: Path):
+    """The reported case: the marts' descendants also read tables outside fact_sales'
+    ancestors (data_quality reads fact_sale_returns), so the fix selects the ancestors
+    of the whole selection."""
+    warehouse = f"chdb://{tmp_path / 'warehouse'}"
+    run = ("--select", "fact_sales+", "--source", "synthetic:3000", "--warehouse", warehouse)
+    result = pipeline("materialize", *run, env=NO_PREFECT)
+
+    assert result.returncode == 1, result.stdout
+    [line] = result.stderr.splitlines()[:1]
+    assert line.startswith(
+        "error: the selection 'fact_sales+' reads 12 assets never materialized in this "
+        "warehouse: psa_online_retails, fact_sale_returns (read by data_quality); "
+        "hub_invoice (read by fact_sales, data_quality); "
+    )
+    assert line.endswith("; materialize them first or select '+(fact_sales+)'")
+    assert result.stdout == ""
+    with ClickHouseIOManager.embedded(tmp_path / "warehouse") as io:
+        assert io.row_count("marts.Fact_Sales") == 0
+        assert io.history().latest(["fact_sales"]) == {}
