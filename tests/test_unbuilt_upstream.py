@@ -8,6 +8,7 @@ where nothing listens: the refusal has to come before Prefect is asked anything.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -95,6 +96,28 @@ def test_a_refused_full_refresh_leaves_the_selected_tables_as_they_were(
     assert recorded == set()
 
 
+def test_plan_says_materialize_would_refuse_and_exits_1(tmp_path: Path, numbers: Path):
+    warehouse = tmp_path / "warehouse"
+    refused = cli(warehouse, "materialize", "--select", "doubled+", env=NO_PREFECT)
+    result = cli(warehouse, "plan", "--select", "doubled+", "--source", str(numbers), env={})
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == refused.stderr.splitlines()[0]
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Plan: 2 assets selected; materialize would refuse to run them"
+    assert not any(line.startswith("Reads as they are") for line in lines)
+    assert lines[-1] == "Nothing ran."
+    assert "with the same --select runs it" not in result.stdout
+
+    as_json = cli(warehouse, "plan", "--json", "--select", "doubled+", env={})
+    assert as_json.returncode == 1
+    plan = json.loads(as_json.stdout)
+    assert [step["key"] for step in plan["run"]] == ["doubled", "total"]
+    assert plan["never_materialized"] == ["source"]
+    assert plan["reads_as_is"] == []
+    assert plan["refused"] == refused.stderr.splitlines()[0].removeprefix("error: ")
+
+
 def test_a_selection_whose_upstream_was_built_earlier_runs(
     prefect_api_url: str, tmp_path: Path, numbers: Path
 ):
@@ -106,6 +129,11 @@ def test_a_selection_whose_upstream_was_built_earlier_runs(
         )
         assert built.ok
     env = {"PREFECT_API_URL": prefect_api_url}
+
+    plan = cli(warehouse, "plan", "--select", "doubled+", "--source", str(numbers), env=env)
+    assert plan.returncode == 0, plan.stderr
+    assert "Reads as they are in the warehouse: source" in plan.stdout
+    assert plan.stdout.splitlines()[0] == "Plan: 2 assets would run"
 
     result = cli(warehouse, "materialize", "--select", "doubled+", "--source", str(numbers),
                  env=env)  # fmt: skip
@@ -135,3 +163,7 @@ def test_fact_sales_and_descendants_on_a_fresh_retail_warehouse_are_refused(tmp_
     with ClickHouseIOManager.embedded(tmp_path / "warehouse") as io:
         assert io.row_count("marts.Fact_Sales") == 0
         assert io.history().latest(["fact_sales"]) == {}
+
+    plan = pipeline("plan", *run, env={})
+    assert plan.returncode == 1
+    assert plan.stderr.splitlines()[0] == line

@@ -148,13 +148,29 @@ def plan(
     warehouse: WarehouseOption = None,
     definitions: DefinitionsOption = None,
 ) -> None:
-    """What materialize would run for this selection, in order, and why; nothing runs."""
-    from orchestration.resolver import plan_materialization
+    """What materialize would run for this selection, in order, and why; nothing runs.
 
+    Exits 1, with the line materialize would print, when materialize would refuse the
+    selection: it reads an upstream asset never materialized in this warehouse, or a
+    table that is missing.
+    """
+    from orchestration.resolver import (
+        MissingUpstreamError,
+        check_external_upstream,
+        plan_materialization,
+    )
+    from orchestration.unbuilt_upstream import UnbuiltUpstreamError
+
+    refused: UnbuiltUpstreamError | MissingUpstreamError | None = None
     with _state_book(definitions, warehouse, source) as (graph, book):
         run_plan = plan_materialization(graph, select, book)
         states = book.states
         _say_no_warehouse_yet(book)
+        try:
+            check_external_upstream(run_plan, book.io_managers, book)
+        except (UnbuiltUpstreamError, MissingUpstreamError) as error:
+            refused = error  # shown with the plan, then raised as materialize raises it
+    unbuilt = refused.unbuilt if isinstance(refused, UnbuiltUpstreamError) else {}
     planned = run_plan.selected_keys
     steps: list[dict[str, Any]] = [
         {
@@ -165,13 +181,24 @@ def plan(
         }
         for spec in run_plan.selected
     ]
-    reads = [spec.key for spec in run_plan.external]
+    reads = [spec.key for spec in run_plan.external if spec.key not in unbuilt]
     if as_json:
-        echo(json.dumps({"run": steps, "reads_as_is": reads}, indent=2))
-        return
-    if not steps:
+        payload = {
+            "run": steps,
+            "reads_as_is": reads,
+            "never_materialized": list(unbuilt),
+            "refused": str(refused) if refused else None,
+        }
+        echo(json.dumps(payload, indent=2))
+    elif not steps:
         console.print(f"{NOTHING}: {select!r} selects no asset now")
-        return
+    else:
+        _print_plan(steps, reads, refused=refused is not None)
+    if refused is not None:
+        raise refused
+
+
+def _print_plan(steps: list[dict[str, Any]], reads: list[str], *, refused: bool) -> None:
     rows = [
         [
             str(number),
@@ -182,7 +209,17 @@ def plan(
         for number, step in enumerate(steps, start=1)
     ]
     columns = (Column("#", right=True), Column("asset"), Column("state"), Column("why", wrap=True))
-    print_table(console, columns, rows, title=f"Plan: {counted(len(steps), 'asset')} would run")
+    assets = counted(len(steps), "asset")
+    title = (
+        f"Plan: {assets} selected; materialize would refuse to run "
+        f"{'it' if len(steps) == 1 else 'them'}"
+        if refused
+        else f"Plan: {assets} would run"
+    )
+    print_table(console, columns, rows, title=title)
     if reads:
         console.print(f"Reads as they are in the warehouse: {', '.join(reads)}")
-    console.print("Nothing ran. [bold]pipeline materialize[/] with the same --select runs it.")
+    if refused:
+        console.print("Nothing ran.")
+    else:
+        console.print("Nothing ran. [bold]pipeline materialize[/] with the same --select runs it.")
