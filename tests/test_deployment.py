@@ -164,6 +164,23 @@ def test_scheduled_status_selection_builds_what_is_missing_then_nothing(tmp_path
     assert again.message == "nothing to materialize"
 
 
+@pytest.mark.usefixtures("prefect_server")
+def test_a_scheduled_run_reading_upstream_never_built_fails_before_any_work(tmp_path, monkeypatch):
+    from io_managers import ClickHouseIOManager
+
+    monkeypatch.setenv("PIPELINE_DEFINITIONS", "tests.serve_location")
+    monkeypatch.setenv("WAREHOUSE_URL", f"chdb://{tmp_path / 'warehouse'}")
+    state = deployment.materialize_assets(
+        select="numbers_total", source="synthetic:5", return_state=True
+    )
+    assert state.is_failed()
+    assert "never materialized in this warehouse: numbers (read by numbers_total)" in (
+        state.message or ""
+    )
+    with ClickHouseIOManager.embedded(tmp_path / "warehouse") as io:
+        assert io.history().latest(["numbers", "numbers_total"]) == {}
+
+
 def test_a_source_url_with_secrets_is_served_through_the_environment_not_a_parameter(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
