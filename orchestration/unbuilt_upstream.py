@@ -15,6 +15,7 @@ import re
 import shlex
 
 from orchestration.asset_state import StateBook
+from orchestration.errors import ExpectedError
 from orchestration.run_report import MaterializationPlan
 
 #: A selection that is one name (``fact_sales``, ``key:hub_*``), maybe with its
@@ -22,7 +23,7 @@ from orchestration.run_report import MaterializationPlan
 _ONE_NAME = re.compile(r"(?:key:)?[A-Za-z_][\w/*]*(?:\+\d*)?")
 
 
-class UnbuiltUpstreamError(RuntimeError):
+class UnbuiltUpstreamError(ExpectedError, RuntimeError):
     """The selection reads unselected upstream assets no run ever materialized here.
 
     ``unbuilt`` maps each of them to the selected assets that read it.

@@ -64,11 +64,10 @@ def test_materialize_refuses_a_selection_reading_an_asset_never_built_here(
                  env=NO_PREFECT)  # fmt: skip
 
     assert result.returncode == 1, result.stdout
-    assert result.stderr.splitlines()[0] == (
+    assert result.stderr.splitlines() == [
         f"error: the selection {selection!r} reads an asset never materialized in this "
         f"warehouse: {unbuilt} (read by {readers}); materialize it first or select {fix}"
-    )
-    assert "Traceback" not in result.stderr
+    ]
     assert result.stdout == ""  # no progress, no run report: nothing ran
     rows, recorded = contents(warehouse)
     assert rows == dict.fromkeys(KEYS, 0)
@@ -102,7 +101,7 @@ def test_plan_says_materialize_would_refuse_and_exits_1(tmp_path: Path, numbers:
     result = cli(warehouse, "plan", "--select", "doubled+", "--source", str(numbers), env={})
 
     assert result.returncode == 1
-    assert result.stderr.splitlines()[0] == refused.stderr.splitlines()[0]
+    assert result.stderr.splitlines() == refused.stderr.splitlines()  # the one line
     lines = result.stdout.splitlines()
     assert lines[0] == "Plan: 2 assets selected; materialize would refuse to run them"
     assert not any(line.startswith("Reads as they are") for line in lines)
@@ -152,7 +151,7 @@ def test_fact_sales_and_descendants_on_a_fresh_retail_warehouse_are_refused(tmp_
     result = pipeline("materialize", *run, env=NO_PREFECT)
 
     assert result.returncode == 1, result.stdout
-    [line] = result.stderr.splitlines()[:1]
+    [line] = result.stderr.splitlines()
     assert line.startswith(
         "error: the selection 'fact_sales+' reads 12 assets never materialized in this "
         "warehouse: psa_online_retails, fact_sale_returns (read by data_quality); "
@@ -166,4 +165,4 @@ def test_fact_sales_and_descendants_on_a_fresh_retail_warehouse_are_refused(tmp_
 
     plan = pipeline("plan", *run, env={})
     assert plan.returncode == 1
-    assert plan.stderr.splitlines()[0] == line
+    assert plan.stderr.splitlines() == [line]
