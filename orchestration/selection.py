@@ -44,6 +44,7 @@ __all__ = [
     "EmptySelectionError",
     "SelectionSyntaxError",
     "StatusUnavailableError",
+    "key_term",
     "parse_selection",
     "select_keys",
     "uses_status",
@@ -553,6 +554,14 @@ def _walk(selection: Selection) -> Iterator[Selection]:
         yield node
         children = (getattr(node, name, None) for name in ("right", "left", "child"))
         stack.extend(child for child in children if child is not None)
+
+
+def key_term(key: str) -> str:
+    """How the asset ``key`` is written in an expression a user may paste: bare
+    (``fact_sales``), or ``key:"job"`` for a name a bare name cannot be (a keyword)."""
+    if key in _OPERATOR_KEYWORDS or key in _WORD_KEYWORDS or not _UNQUOTED.fullmatch(key):
+        return f'key:"{key}"'
+    return key
 
 
 def parse_selection(expression: str) -> Selection:

@@ -16,11 +16,13 @@ import shlex
 
 from orchestration.asset_state import StateBook
 from orchestration.errors import ExpectedError
-from orchestration.run_report import MaterializationPlan
+from orchestration.run_report import MaterializationPlan, counted
 
 #: A selection that is one name (``fact_sales``, ``key:hub_*``), maybe with its
 #: descendants (``fact_sales+``, ``fact_sales+2``): ``+`` written before it is its ancestors.
 _ONE_NAME = re.compile(r"(?:key:)?[A-Za-z_][\w/*]*(?:\+\d*)?")
+#: Unbuilt assets a suggested selection may name one by one.
+_LISTED_AT_MOST = 3
 
 
 class UnbuiltUpstreamError(ExpectedError, RuntimeError):
@@ -69,24 +71,35 @@ def unbuilt_upstream_error(
     one = len(unbuilt) == 1
     return UnbuiltUpstreamError(
         f"the selection {plan.selection or '*'!r} reads "
-        f"{'an asset' if one else f'{len(unbuilt)} assets'} never materialized in this "
-        f"warehouse: {listed}; materialize {'it' if one else 'them'} first or select "
-        f"{_quoted(widened_selection(plan, book))}",
+        f"{'an asset' if one else counted(len(unbuilt), 'asset')} never materialized in "
+        f"this warehouse: {listed}; materialize {'it' if one else 'them'} first or select "
+        f"{_quoted(widened_selection(plan, book, list(unbuilt)))}",
         unbuilt,
     )
 
 
-def widened_selection(plan: MaterializationPlan, book: StateBook) -> str:
-    """A selection that runs: ``plan``'s and everything it reads, ancestors included.
+def widened_selection(plan: MaterializationPlan, book: StateBook, unbuilt: list[str]) -> str:
+    """A selection that runs: ``plan``'s, and what it reads that was never built.
 
-    ``+NAME`` or ``+NAME+`` when that is enough, else ``+(SELECTION)``: the descendants of
-    one asset may read beyond its ancestors (data_quality, below fact_sales, reads
-    fact_sale_returns), so ``+fact_sales+`` is offered only if it reads nothing unbuilt.
+    The first of these that reads nothing unbuilt itself, so the suggestion rebuilds no
+    more than it must: the selection plus the unbuilt assets (``fact_sales+ or
+    fact_sale_returns``; only for a few, or the line would be a list), ``+NAME`` or
+    ``+NAME+`` for a selection of one name, and ``+(SELECTION)``, all its ancestors,
+    which always runs. ``+fact_sales+`` is not always enough: data_quality, below
+    fact_sales, reads fact_sale_returns, no ancestor of fact_sales.
     """
+    from orchestration.selection import key_term  # as AssetGraph.select: only when needed
+
     selection = plan.selection or "*"
-    if _ONE_NAME.fullmatch(selection):
-        candidate = f"+{selection}"
-        selected = {spec.key for spec in plan.graph.select(candidate)}
+    one_name = _ONE_NAME.fullmatch(selection) is not None
+    candidates = []
+    if len(unbuilt) <= _LISTED_AT_MOST:
+        named = [key_term(key) for key in unbuilt]
+        candidates.append(" or ".join([selection if one_name else f"({selection})", *named]))
+    if one_name:
+        candidates.append(f"+{selection}")
+    for candidate in candidates:
+        selected = {spec.key for spec in plan.graph.select(candidate, book.state_names)}
         outside = {spec.key for spec in plan.graph.external_upstream(selected)}
         if not outside & book.never_published:
             return candidate

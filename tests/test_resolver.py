@@ -196,7 +196,7 @@ def test_unselected_upstream_no_run_ever_built_is_refused_before_any_work():
     assert refused.value.unbuilt == {"c": ("d",)}
     assert str(refused.value) == (
         "the selection 'key:d' reads an asset never materialized in this warehouse: "
-        "c (read by d); materialize it first or select '+key:d'"
+        "c (read by d); materialize it first or select 'key:d or c'"
     )
 
 

@@ -16,6 +16,7 @@ from orchestration.graph import AssetGraph
 from orchestration.selection import (
     EmptySelectionError,
     SelectionSyntaxError,
+    key_term,
     parse_selection,
     select_keys,
 )
@@ -418,6 +419,16 @@ def test_keyword_named_asset_needs_quotes():
     with pytest.raises(SelectionSyntaxError) as error:
         select(dag, "key:job")
     assert error.value.position == 4
+
+
+@pytest.mark.parametrize("key", ["fact_sales", "order", "job", "and", "key", "roots"])
+def test_key_term_writes_any_key_so_it_selects_that_asset_alone(key: str):
+    dag = nx.DiGraph()
+    for name in (key, "other"):
+        dag.add_node(name, group="default", tags={})
+    term = key_term(key)
+    assert term == (f'key:"{key}"' if key in ("job", "and", "key", "roots") else key)
+    assert select(dag, f"{term} or other") == {key, "other"}
 
 
 # --------------------------------------------------------------------------- errors

@@ -46,13 +46,14 @@ def numbers(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("selection", "unbuilt", "readers", "fix"),
     [
-        ("doubled+", "source", "doubled", "'+doubled+'"),
+        ("doubled+", "source", "doubled", "'doubled+ or source'"),
         ("total", "doubled", "total", "'+total'"),
+        ("total+", "doubled", "total", "'+total+'"),
         (
             "status:missing and not source",
             "source",
             "doubled, stalls",
-            "'+(status:missing and not source)'",
+            "'(status:missing and not source) or source'",
         ),
     ],
 )
@@ -72,6 +73,10 @@ def test_materialize_refuses_a_selection_reading_an_asset_never_built_here(
     rows, recorded = contents(warehouse)
     assert rows == dict.fromkeys(KEYS, 0)
     assert recorded == set(), "a refused run records no materialization"
+    # The selection the line offers is one materialize would run.
+    offered = cli(warehouse, "plan", "--select", fix.strip("'"), env=NO_PREFECT)
+    assert offered.returncode == 0, offered.stderr
+    assert "would run" in offered.stdout.splitlines()[0]
 
 
 def test_a_refused_full_refresh_leaves_the_selected_tables_as_they_were(
