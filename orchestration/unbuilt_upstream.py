@@ -11,16 +11,12 @@ what reads them and the selection that builds them too. ``pipeline plan`` says t
 
 from __future__ import annotations
 
-import re
 import shlex
 
 from orchestration.asset_state import StateBook
 from orchestration.errors import ExpectedError
 from orchestration.run_report import MaterializationPlan, counted
 
-#: A selection that is one name (``fact_sales``, ``key:hub_*``), maybe with its
-#: descendants (``fact_sales+``, ``fact_sales+2``): ``+`` written before it is its ancestors.
-_ONE_NAME = re.compile(r"(?:key:)?[A-Za-z_][\w/*]*(?:\+\d*)?")
 #: Unbuilt assets a suggested selection may name one by one.
 _LISTED_AT_MOST = 3
 
@@ -91,7 +87,7 @@ def widened_selection(plan: MaterializationPlan, book: StateBook, unbuilt: list[
     from orchestration.selection import key_term  # as AssetGraph.select: only when needed
 
     selection = plan.selection or "*"
-    one_name = _ONE_NAME.fullmatch(selection) is not None
+    one_name = _is_one_name(selection)
     candidates = []
     if len(unbuilt) <= _LISTED_AT_MOST:
         named = [key_term(key) for key in unbuilt]
@@ -104,6 +100,18 @@ def widened_selection(plan: MaterializationPlan, book: StateBook, unbuilt: list[
         if not outside & book.never_published:
             return candidate
     return f"+({selection})"
+
+
+def _is_one_name(selection: str) -> bool:
+    """Whether ``selection`` is one name (``fact_sales``, ``key:hub_*``), maybe with its
+    descendants (``fact_sales+``, ``fact_sales+2``), as the selection parser reads it:
+    then ``+`` written before it adds its ancestors, and ``or`` needs no parentheses."""
+    from orchestration.selection import Downstream, KeyPattern, parse_selection
+
+    tree = parse_selection(selection)
+    if isinstance(tree, Downstream):
+        tree = tree.child
+    return isinstance(tree, KeyPattern)
 
 
 def _quoted(selection: str) -> str:
