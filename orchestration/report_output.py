@@ -7,7 +7,6 @@ appear on the terminal only with ``--verbose``.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +17,12 @@ from rich.text import Text
 from orchestration.checks import AssetCheckResult, format_example
 from orchestration.prefect_ui import V2_PREFIX, configured_ui_url, run_urls
 from orchestration.rerun import rerun_selection
-from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
+from orchestration.run_report import (
+    AssetOutcome,
+    MaterializationPlan,
+    RunReport,
+    quoted_selection,
+)
 from orchestration.text_table import Cell, Column, print_table
 
 _STATUS_STYLE = {
@@ -127,15 +131,10 @@ def print_report(
     why = "; add [bold]--verbose[/] for the traceback" if report.by_status("failed") else ""
     where = f"; {ui_hint}" if not urls else ""
     console.print(
-        f"Next: [bold]pipeline materialize --select {escape(_quoted(rerun))}[/] (and your "
+        f"Next: [bold]pipeline materialize --select {escape(quoted_selection(rerun))}[/] (and your "
         f"other options) reruns {_undone(report)}{why}{where}.",
         highlight=False,
     )
-
-
-def _quoted(expression: str) -> str:
-    """The expression as one shell word, in the quotes the docs use (``'fact_sales+'``)."""
-    return f"'{expression}'" if "'" not in expression else shlex.quote(expression)
 
 
 def _undone(report: RunReport) -> str:

@@ -40,6 +40,14 @@ def counted(count: int, noun: str) -> str:
     return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
 
 
+def quoted_selection(expression: str) -> str:
+    """A selection as it is typed after ``--select``: one shell word, in the quotes the
+    docs use (``'fact_sales+'``), so a suggested command can be pasted as printed."""
+    import shlex
+
+    return f"'{expression}'" if "'" not in expression else shlex.quote(expression)
+
+
 def rows_phrase(rows: int) -> str:
     """``1 row``, ``12,345 rows``: how a count of rows reads in a line of text."""
     return counted(rows, "row")

@@ -11,11 +11,9 @@ what reads them and the selection that builds them too. ``pipeline plan`` says t
 
 from __future__ import annotations
 
-import shlex
-
 from orchestration.asset_state import StateBook
 from orchestration.errors import ExpectedError
-from orchestration.run_report import MaterializationPlan, counted
+from orchestration.run_report import MaterializationPlan, counted, quoted_selection
 
 #: Unbuilt assets a suggested selection may name one by one.
 _LISTED_AT_MOST = 3
@@ -69,7 +67,7 @@ def unbuilt_upstream_error(
         f"the selection {plan.selection or '*'!r} reads "
         f"{'an asset' if one else counted(len(unbuilt), 'asset')} never materialized in "
         f"this warehouse: {listed}; materialize {'it' if one else 'them'} first or select "
-        f"{_quoted(widened_selection(plan, book, list(unbuilt)))}",
+        f"{quoted_selection(widened_selection(plan, book, list(unbuilt)))}",
         unbuilt,
     )
 
@@ -112,8 +110,3 @@ def _is_one_name(selection: str) -> bool:
     if isinstance(tree, Downstream):
         tree = tree.child
     return isinstance(tree, KeyPattern)
-
-
-def _quoted(selection: str) -> str:
-    """The selection as typed after ``--select``, in the quotes a shell keeps it in."""
-    return f"'{selection}'" if "'" not in selection else shlex.quote(selection)
