@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from io_managers.errors import WarehouseQueryError
+from io_managers.errors import CheckSQLError
 from io_managers.sql import quote_table
 from io_managers.sql_tokens import one_statement
 
@@ -25,7 +25,7 @@ def check_select(check_sql: str, table: str) -> str:
     try:
         select = one_statement(check_sql, "check SQL", keep=True).text
     except ValueError as exc:
-        raise WarehouseQueryError(str(exc)) from None
+        raise CheckSQLError(str(exc)) from None
     return select.replace("{table}", quote_table(table))
 
 

@@ -35,6 +35,11 @@ class WarehouseQueryError(WarehouseError):
     """ClickHouse rejected a statement; the message is the engine's, trimmed."""
 
 
+class CheckSQLError(WarehouseQueryError, ExpectedError):
+    """An asset check's SQL is not one statement: its author's to fix, said in words
+    (no engine error class in front of it)."""
+
+
 class ReadOnlyQueryError(WarehouseError, ExpectedError):
     """``pipeline query`` was given something other than a single read statement."""
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from orchestration.errors import ExpectedError
+from orchestration.errors import ExpectedError, describe_error
 
 if TYPE_CHECKING:
     from orchestration.asset import AssetSpec
@@ -142,9 +142,7 @@ def evaluate_check(spec: AssetSpec, check: AssetCheck, io_manager: IOManager) ->
         raise  # the IO manager cannot run SQL at all: a set-up error, not a check result
     except Exception as exc:
         # Recorded, not swallowed: the result is blocking and its text names the cause.
-        return AssetCheckResult(
-            **base, passed=False, violations=None, error=f"{type(exc).__name__}: {exc}"
-        )
+        return AssetCheckResult(**base, passed=False, violations=None, error=describe_error(exc))
     return AssetCheckResult(
         **base, passed=violations == 0, violations=violations, examples=examples
     )
