@@ -168,7 +168,8 @@ def materialize_command(
     definitions: DefinitionsOption = None,
 ) -> None:
     """Materialize the selected assets (all by default) in one Prefect flow run."""
-    configure_prefect(verbose=verbose or bool(ctx.obj and ctx.obj["debug"]))
+    verbose = verbose or bool(ctx.obj and ctx.obj["debug"])  # --debug shows the logs too
+    configure_prefect(verbose=verbose)
     from orchestration.asset_state import StateBook
     from orchestration.interrupts import STOP_SECONDS, OutcomeLog, run_interruptibly
     from orchestration.progress import RunProgress
@@ -230,14 +231,14 @@ def materialize_command(
             if as_json:
                 echo(json.dumps(report_as_json(partial), indent=2))
             else:
-                print_report(partial, console, plan)
+                print_report(partial, console, plan, verbose=verbose)
 
         with progress:
             report = run_interruptibly(run, interrupted)
     if as_json:
         echo(json.dumps(report_as_json(report), indent=2))
     else:
-        print_report(report, console, plan)
+        print_report(report, console, plan, verbose=verbose)
     if not report.ok:
         raise typer.Exit(1)
 

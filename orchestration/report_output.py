@@ -91,10 +91,15 @@ def _report_row(outcome: AssetOutcome, with_error: bool) -> list[str | Text]:
 
 
 def print_report(
-    report: RunReport, console: Console, plan: MaterializationPlan | None = None
+    report: RunReport,
+    console: Console,
+    plan: MaterializationPlan | None = None,
+    *,
+    verbose: bool = False,
 ) -> None:
     """The run report as a table, the asset checks that did not pass, where to look next:
-    after a failure, the ``--select`` (from ``plan``) that reruns what was left undone."""
+    after a failure, the ``--select`` (from ``plan``) that reruns what was left undone, and
+    ``--verbose`` for the traceback unless the run was verbose already."""
     with_error = any(o.error for o in report.outcomes)
     columns = [*_REPORT_COLUMNS, *([Column("error", wrap=True)] if with_error else [])]
     print_table(
@@ -128,7 +133,8 @@ def print_report(
         return
     # After a failure the tables are not all there: the next step is the one that builds
     # them once the cause is fixed. The Flow run line above already leads to Prefect's logs.
-    why = "; add [bold]--verbose[/] for the traceback" if report.by_status("failed") else ""
+    failed = report.by_status("failed") and not verbose
+    why = "; add [bold]--verbose[/] for the traceback" if failed else ""
     where = f"; {ui_hint}" if not urls else ""
     console.print(
         f"Next: [bold]pipeline materialize --select {escape(quoted_selection(rerun))}[/] (and your "

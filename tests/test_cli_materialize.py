@@ -228,6 +228,21 @@ def test_a_failed_run_of_one_asset_reruns_that_asset_not_its_descendants(
     )
 
 
+def test_a_failed_run_with_verbose_does_not_suggest_verbose(
+    prefect_api_url: str, tmp_path: Path
+) -> None:
+    """With --verbose the traceback is already on the terminal: the next step is the rerun."""
+    failed = materialize(
+        "--definitions", "tests.serve_location", "--select", "numbers", "--source", "nope",
+        "--verbose", env=server_env(prefect_api_url), tmp_path=tmp_path,
+    )  # fmt: skip
+
+    assert failed.returncode == 1, failed.stderr
+    last = _next_line(failed.stdout)
+    assert last.startswith("Next: pipeline materialize --select 'numbers' "), last
+    assert "--verbose" not in last
+
+
 def test_a_failed_assets_line_is_the_projects_message_without_its_class(
     prefect_api_url: str, tmp_path: Path
 ) -> None:
