@@ -188,6 +188,7 @@ def materialize_command(
         params["source_timeout"] = source_timeout
     if full_refresh:
         params[FULL_REFRESH_PARAM] = True
+    _refuse_unbuilt_upstream_of_a_new_warehouse(defs, warehouse, select, params)
     with defs.open_io_managers(warehouse) as io_managers:
         book = StateBook(graph, io_managers, params)
         plan = plan_materialization(graph, select, book)
@@ -264,6 +265,24 @@ def _register_commands() -> None:
 
 
 _register_commands()
+
+
+def _refuse_unbuilt_upstream_of_a_new_warehouse(
+    defs: Any, warehouse: str | None, select: str | None, params: dict[str, Any]
+) -> None:
+    """Where the warehouse does not exist yet, nothing in it was ever built: a selection
+    that reads anything outside itself is refused here, before opening the warehouse for
+    the run would create it (and apply the DDL) for a run that cannot happen."""
+    from orchestration.asset_state import StateBook
+    from orchestration.missing_storage import missing_storage
+    from orchestration.resolver import check_external_upstream, plan_materialization
+
+    with defs.read_io_managers(warehouse) as readers:
+        if not missing_storage(readers):
+            return
+        book = StateBook(defs.graph(), readers, params)
+        plan = plan_materialization(defs.graph(), select, book)
+        check_external_upstream(plan, readers, book)
 
 
 def command_line(args: Sequence[str]) -> tuple[list[str], bool]:
