@@ -45,6 +45,16 @@ def _base_path() -> str:
     return urlsplit(url).path.rstrip("/") if url else ""
 
 
+def runs_path() -> str:
+    """Every flow run, newest first (where an interrupted run's partial report points)."""
+    return f"{_base_path()}{V2_PREFIX}/runs"
+
+
+def deployments_path() -> str:
+    """Every deployment (where ``pipeline serve`` says its schedule is)."""
+    return f"{_base_path()}{V2_PREFIX}/deployments"
+
+
 def flow_run_path(flow_run_id: str | UUID) -> str:
     return f"{_base_path()}{V2_PREFIX}/runs/flow-run/{flow_run_id}"
 

@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from orchestration.checks import AssetCheckResult, format_example
-from orchestration.prefect_ui import V2_PREFIX, configured_ui_url, run_urls
+from orchestration.prefect_ui import absolute, run_urls, runs_path
 from orchestration.rerun import rerun_selection
 from orchestration.run_report import (
     AssetOutcome,
@@ -117,11 +117,11 @@ def print_report(
         console.print(f"Flow run:  {urls['flow_run']}", soft_wrap=True, highlight=False)
     if "lineage" in urls:
         console.print(f"Lineage:   {urls['lineage']}", soft_wrap=True, highlight=False)
-    ui = configured_ui_url()
+    runs = absolute(runs_path())
     if urls:
         ui_hint = "each asset in the lineage page links to its own page (asset-<key>)"
-    elif ui is not None:  # an interrupted run's partial report knows no run id
-        ui_hint = f"the run is in the Prefect UI at {ui}{V2_PREFIX}/runs"
+    elif runs is not None:  # an interrupted run's partial report knows no run id
+        ui_hint = f"the run is in the Prefect UI at {runs}"
     else:
         ui_hint = "point PREFECT_API_URL at `prefect server start` to review runs in the Prefect UI"
     rerun = rerun_selection(plan, report) if plan is not None else None

@@ -105,11 +105,11 @@ def serve(
 
     from orchestration.deployment import build_deployment
     from orchestration.deployment import serve as serve_deployment
-    from orchestration.prefect_ui import V2_PREFIX, configured_ui_url
+    from orchestration.prefect_ui import absolute, deployments_path
 
     connect_to_prefect()
-    ui = configured_ui_url()
-    if ui is None:  # PIPELINE_PREFECT_SERVER=temporary: the user chose Prefect's own way
+    deployments = absolute(deployments_path())
+    if deployments is None:  # PIPELINE_PREFECT_SERVER=temporary: the user chose Prefect's own way
         typer.echo(
             f"warning: {MODE_ENV}={TEMPORARY}, so the schedule is served through a temporary "
             "Prefect server that stops with this command, with no UI (and each run starts one "
@@ -119,7 +119,7 @@ def serve(
     deployment = build_deployment(
         name=name, cron=cron, timezone=timezone, select=select, source=deployment_source(source)
     )
-    where = f", UI {ui}{V2_PREFIX}/deployments" if ui else ""
+    where = f", UI {deployments}" if deployments else ""
     echo(
         f"Serving deployment '{deployment.flow_name}/{name}' on '{cron}' ({timezone}){where}; "
         "Ctrl+C stops it."
