@@ -30,6 +30,7 @@ from orchestration.cli_options import (
     load_defs,
 )
 from orchestration.context import FULL_REFRESH_PARAM
+from orchestration.definitions import Definitions
 from orchestration.errors import ExpectedError
 from orchestration.output import discard, echo, is_devnull, reader_gone
 from orchestration.prefect_setup import configure_prefect, temporary_server_failure
@@ -268,7 +269,7 @@ _register_commands()
 
 
 def _refuse_unbuilt_upstream_of_a_new_warehouse(
-    defs: Any, warehouse: str | None, select: str | None, params: dict[str, Any]
+    defs: Definitions, warehouse: str | None, select: str | None, params: dict[str, Any]
 ) -> None:
     """Where the warehouse does not exist yet, nothing in it was ever built: a selection
     that reads anything outside itself is refused here, before opening the warehouse for
@@ -280,8 +281,9 @@ def _refuse_unbuilt_upstream_of_a_new_warehouse(
     with defs.read_io_managers(warehouse) as readers:
         if not missing_storage(readers):
             return
-        book = StateBook(defs.graph(), readers, params)
-        plan = plan_materialization(defs.graph(), select, book)
+        graph = defs.graph()
+        book = StateBook(graph, readers, params)
+        plan = plan_materialization(graph, select, book)
         check_external_upstream(plan, readers, book)
 
 
