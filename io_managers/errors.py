@@ -31,6 +31,10 @@ class WarehouseConnectionError(WarehouseError, ExpectedError):
     """The ClickHouse server cannot be reached or refuses our credentials."""
 
 
+class WarehouseInUseError(WarehouseError, ExpectedError):
+    """Another process has the embedded warehouse open (chdb allows one at a time)."""
+
+
 class WarehouseQueryError(WarehouseError):
     """ClickHouse rejected a statement; the message is the engine's, trimmed."""
 

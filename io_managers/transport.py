@@ -27,8 +27,14 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from io_managers.config import WarehouseConfig
-from io_managers.errors import WarehouseConnectionError, WarehouseError, WarehouseQueryError
+from io_managers.errors import (
+    WarehouseConnectionError,
+    WarehouseError,
+    WarehouseInUseError,
+    WarehouseQueryError,
+)
 from io_managers.sql import quote_identifier, quote_string
+from io_managers.warehouse_lock import warehouse_holder
 
 SettingValue = str | int | float | bool
 #: How much of a server's streamed response :meth:`ServerTransport.iter_raw` reads at a time.
@@ -217,19 +223,31 @@ def _open_engine(path: Path) -> _Engine:
                     f"{other} open and chdb runs one warehouse directory per process; "
                     "close the other warehouse first"
                 )
+            _refuse_if_in_use(path)
             path.mkdir(parents=True, exist_ok=True)
             engine = _Engine(path=path)
             try:
                 first = engine.connect(readonly=0)
             except Exception as exc:  # chdb raises bare RuntimeError
+                _refuse_if_in_use(path)  # opened by another process a moment ago
                 raise WarehouseError(
-                    f"cannot open embedded warehouse {path}: {clean_engine_message(str(exc))} "
-                    "(is another process using this directory? chdb allows one at a time)"
+                    f"cannot open embedded warehouse {path}: {clean_engine_message(str(exc))}"
                 ) from exc
             engine.idle[0] = [first]
             _engines[path] = engine
         engine.refs += 1
         return engine
+
+
+def _refuse_if_in_use(path: Path) -> None:
+    """Say which process has ``path`` open, before chdb fails on its lock with less."""
+    holder = warehouse_holder(path)
+    if holder is not None:
+        raise WarehouseInUseError(
+            f"embedded warehouse {path} is in use by another process ({holder.describe()}): "
+            "chdb opens a warehouse directory in one process at a time; wait for that one "
+            "to finish, or use a ClickHouse server (WAREHOUSE_URL) to run commands side by side"
+        )
 
 
 def _release_engine(engine: _Engine) -> None:

@@ -1,0 +1,97 @@
+"""A warehouse another process has open is refused in one line naming that process.
+
+chdb opens a warehouse directory in one process at a time. A second command on it (a
+``pipeline status`` while a run is going, two runs at once) used to print the engine's
+C++ error on stderr, then "Error initializing EmbeddedServer" with a guess at the cause
+and an offer of the traceback. These tests hold a warehouse open in a real second process
+(the real engine) and run the commands as a user does.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from io_managers.errors import WarehouseInUseError
+from io_managers.transport import EmbeddedTransport
+from orchestration.errors import ExpectedError
+from tests.test_missing_warehouse import pipeline
+
+#: Opens (creates) the warehouse given as argv[1], says so, and keeps it open until
+#: stdin closes.
+_HOLDER = """
+import sys
+from chdb.session import Session
+session = Session(sys.argv[1])
+session.query("CREATE TABLE held (n UInt8) ENGINE = MergeTree ORDER BY n")
+print("open", flush=True)
+sys.stdin.read()
+session.close()
+"""
+
+
+@pytest.fixture
+def held_warehouse(tmp_path: Path) -> Iterator[tuple[Path, int]]:
+    """(warehouse directory, pid of the process that has it open)."""
+    path = tmp_path / "warehouse"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        yield path, holder.pid
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=60)
+
+
+def test_opening_a_warehouse_another_process_holds_names_that_process(held_warehouse):
+    path, pid = held_warehouse
+    with pytest.raises(WarehouseInUseError) as raised:
+        EmbeddedTransport(path)
+    message = str(raised.value)
+    assert message.startswith(f"embedded warehouse {path} is in use by another process (pid {pid},")
+    assert "one process at a time" in message and "\n" not in message
+    assert isinstance(raised.value, ExpectedError)  # no traceback offered: nothing is broken
+
+
+def test_the_warehouse_opens_once_the_other_process_has_let_it_go(held_warehouse, tmp_path):
+    path, pid = held_warehouse
+    with pytest.raises(WarehouseInUseError):
+        EmbeddedTransport(path)
+    os.kill(pid, 9)  # even a process that died without closing releases its lock
+    os.waitpid(pid, 0)
+    transport = EmbeddedTransport(path)
+    try:
+        assert transport.query_arrow("SELECT 1 AS one").column("one").to_pylist() == [1]
+    finally:
+        transport.close()
+
+
+def test_this_process_reopens_a_warehouse_it_closed(tmp_path: Path):
+    path = tmp_path / "warehouse"
+    for _ in range(2):  # chdb may keep its own lock on the directory: that is not "in use"
+        transport = EmbeddedTransport(path)
+        transport.close()
+
+
+@pytest.mark.parametrize("command", [["status"], ["query", "SELECT 1"], ["materialize"]])
+def test_a_command_on_a_warehouse_in_use_says_so_in_one_line(held_warehouse, command):
+    path, pid = held_warehouse
+    result = pipeline(*command, warehouse=f"chdb://{path}")
+    assert result.returncode == 1, result.stdout
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr  # no engine line on stderr, no --debug offer
+    assert lines[0].startswith(
+        f"error: embedded warehouse {path} is in use by another process (pid {pid},"
+    )
+    assert result.stdout == ""
