@@ -44,6 +44,10 @@ from orchestration.warm_start import (
     send_request,
 )
 
+#: What ``ps`` and ``top`` call the starter, and a command it runs: a command started
+#: cold is ``pipeline`` too (the kernel names a process after the script it executes).
+STARTER_NAME = "pipeline-warm"
+COMMAND_NAME = "pipeline"
 _NEVER_PRELOADED = ("chdb",)
 #: What a spare child imports after its fork, before any command is there.
 SPARE_IMPORTS = ("chdb", "chdb.session")
@@ -307,6 +311,7 @@ def _run_command(request: dict[str, Any], fds: list[int]) -> int:
     code = 1
     try:
         _take_stdio(fds)
+        name_process(COMMAND_NAME)
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
@@ -330,6 +335,23 @@ def _run_command(request: dict[str, Any], fds: list[int]) -> int:
             sys.stdout.flush()
             sys.stderr.flush()
     return code
+
+
+def name_process(name: str) -> None:
+    """Set the name ``ps``, ``top`` and ``/proc/PID/comm`` show (Linux; 15 bytes at most).
+
+    Without it a warm command is ``python``, its arguments the starter's: a user looking
+    up the pid a message names (a warehouse in use) could not tell a run from a starter.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_name = 15  # <linux/prctl.h>
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(pr_set_name, name.encode()[:15], 0, 0, 0) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"prctl(PR_SET_NAME, {name!r}): {os.strerror(errno)}")
 
 
 def _take_stdio(fds: list[int]) -> None:
@@ -386,6 +408,7 @@ def main(argv: list[str] | None = None) -> None:
     lock.truncate(0)  # who holds it: `pipeline server stop` ends a starter still importing
     lock.write(str(os.getpid()))
     lock.flush()
+    name_process(STARTER_NAME)
     preload()
     path.unlink(missing_ok=True)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -331,6 +331,30 @@ def test_the_next_command_starts_in_a_spare_child_that_has_imported_the_engine(
     assert ran_warm(warm_env, *LIST)
 
 
+def _program(pid: int) -> str:
+    return Path(f"/proc/{pid}/comm").read_text().strip()
+
+
+def test_ps_names_a_warm_command_pipeline_and_its_starter_pipeline_warm(
+    warm_env: dict[str, str], starter: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    assert _program(starter.pid) == "pipeline-warm"
+    run = busy_materialize(warm_env, tmp_path, subprocess.PIPE)
+    try:
+        (child,) = _children_of(starter.pid)
+        assert _program(child) == "pipeline"  # as a cold command started by its script is
+        # So the line refusing a second command on the warehouse names what to wait for.
+        second = pipeline(
+            cold(warm_env), "status", "--definitions", "tests.safety_location",
+            "--warehouse", f"chdb://{tmp_path / 'wh'}",
+        )  # fmt: skip
+        assert second.returncode == 1
+        assert f"in use by another process (pid {child}, pipeline, since" in second.stderr
+    finally:
+        run.kill()
+        run.communicate(timeout=60)
+
+
 def test_a_command_still_starts_warm_when_the_spare_has_died(
     warm_env: dict[str, str], starter: subprocess.Popen[bytes]
 ) -> None:
