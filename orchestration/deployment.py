@@ -116,8 +116,11 @@ def serve(deployment: RunnerDeployment, *, limit: int | None = 1) -> None:
     """Register the deployment and run its scheduled runs in this process until stopped.
 
     ``limit`` keeps runs from overlapping by default: two materializations of one
-    warehouse at once would race for the same tables.
+    warehouse at once would race for the same tables. Prefect's starting banner is left
+    out: its links open the V1 UI, and the ``prefect deployment run`` it suggests finds
+    no deployment in a shell whose ``PREFECT_API_URL`` is unset (the command says where
+    the deployment is instead).
     """
     from prefect import serve as prefect_serve
 
-    prefect_serve(deployment, limit=limit)
+    prefect_serve(deployment, limit=limit, print_starting_message=False)

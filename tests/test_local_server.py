@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import pty
+import re
 import select
 import signal
 import subprocess
@@ -291,7 +292,15 @@ def test_serve_starts_the_local_server_and_registers_its_deployment_there(
     said = err.read_text()
     assert f"Prefect server running in the background: UI {server.url}/v2" in said
     serving_line = "Serving deployment 'materialize-assets/nightly' on '0 0 * * *' (UTC), "
-    assert f"{serving_line}UI {server.url}/v2/deployments; Ctrl+C stops it." in out.read_text()
+    printed = out.read_text()
+    assert (
+        f"{serving_line}UI {server.url}/v2/deployments (its Run button starts a run now); "
+        "Ctrl+C stops it." in printed
+    )
+    # Prefect's own banner linked V1 pages (no Mermaid) and a `prefect` command that, in a
+    # shell without PREFECT_API_URL, would not find this server: not printed.
+    assert all("/v2/" in url for url in re.findall(r"https?://\S+", printed)), printed
+    assert "prefect deployment run" not in printed
     assert "temporary" not in said
     assert local_server.running(home) == server  # serve's end leaves the server running
 
@@ -319,7 +328,7 @@ def test_serve_uses_the_running_local_server_whose_ui_then_shows_its_runs(
     said = err.read_text()
     assert "Prefect server running in the background" not in said  # nothing started
     assert "Starting temporary server" not in said and "temporary" not in said
-    assert f", UI {server.url}/v2/deployments;" in out.read_text()
+    assert f", UI {server.url}/v2/deployments (" in out.read_text()
 
 
 def test_serve_with_the_temporary_server_opt_out_starts_no_local_server(
@@ -342,7 +351,7 @@ def test_serve_on_a_configured_api_url_starts_nothing_and_names_that_ui(
     with serving(env, tmp_path, "--name", "configured", *warehouse) as (out, err):
         wait_for(lambda: served_deployment(prefect_api_url, "configured"), 120, "the deployment")
     assert local_server.recorded(home) is None
-    assert f", UI {ui}/v2/deployments;" in out.read_text()
+    assert f", UI {ui}/v2/deployments (" in out.read_text()
     assert "warning" not in err.read_text()
 
 

@@ -121,7 +121,7 @@ def serve(
     )
     where = f", UI {deployments}" if deployments else ""
     echo(
-        f"Serving deployment '{deployment.flow_name}/{name}' on '{cron}' ({timezone}){where}; "
-        "Ctrl+C stops it."
+        f"Serving deployment '{deployment.flow_name}/{name}' on '{cron}' ({timezone}){where}"
+        f"{' (its Run button starts a run now)' if deployments else ''}; Ctrl+C stops it."
     )
     serve_deployment(deployment)
