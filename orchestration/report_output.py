@@ -128,7 +128,8 @@ def print_report(
     if rerun is None:
         console.print(
             'Next: [bold]pipeline query "SELECT ..."[/] reads the tables, '
-            f"[bold]pipeline lineage --format mermaid[/] draws the graph; {ui_hint}."
+            f"[bold]pipeline lineage --format mermaid[/] draws the graph; {ui_hint}.",
+            highlight=False,
         )
         return
     # After a failure the tables are not all there: the next step is the one that builds

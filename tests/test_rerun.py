@@ -87,3 +87,24 @@ def test_a_status_selection_is_not_reused_since_the_states_have_moved_on(
 def test_a_run_that_left_nothing_undone_has_nothing_to_rerun(graph: AssetGraph) -> None:
     plan, report = run(graph, None)
     assert rerun_selection(plan, report) is None
+
+
+def test_the_next_line_on_a_terminal_colours_only_the_commands(graph: AssetGraph) -> None:
+    """Rich's highlighter used to colour the line's brackets, quotes and ``<key>`` at random."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from orchestration.report_output import print_report
+
+    plan, report = run(graph, None)
+    out = StringIO()
+    print_report(report, Console(file=out, force_terminal=True, width=400), plan)
+    (line,) = [text for text in out.getvalue().splitlines() if text.startswith("Next: ")]
+    bold, plain = "\x1b[1m", "\x1b[0m"
+    commands = (
+        f'Next: {bold}pipeline query "SELECT ..."{plain} reads the tables, '
+        f"{bold}pipeline lineage --format mermaid{plain} draws the graph; "
+    )
+    assert line.startswith(commands)
+    assert "\x1b" not in line.removeprefix(commands)  # where to look in the UI: plain text

@@ -122,7 +122,8 @@ def status(
     if counts["stale"] or counts["missing"]:
         console.print(
             f"Next: [bold]pipeline plan --select {UP_TO_DATE!r}[/] shows what a run would "
-            "rebuild; [bold]pipeline materialize[/] with the same --select rebuilds it."
+            "rebuild; [bold]pipeline materialize[/] with the same --select rebuilds it.",
+            highlight=False,
         )
 
 
