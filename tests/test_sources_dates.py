@@ -86,3 +86,24 @@ def test_a_line_total_staging_cannot_hold_is_refused_at_ingest(tmp_path: Path) -
         SourceError, match=r"row 3, column 'UnitPrice': line total out of range at price '500000'"
     ):
         read_all(source_with(tmp_path, "12/1/2010 8:26", price="500000", quantity="3"))
+
+
+def test_two_digit_years_are_read_month_first_in_this_century(tmp_path: Path) -> None:
+    # "%Y" takes "10" for the year 10, so a two-digit year used to be refused as out of range.
+    path = tmp_path / "source.csv"
+    lines = [
+        f"53636{i},22633,HAND WARMER,6,{date},1.85,17850,United Kingdom\n"
+        for i, date in enumerate(["12/1/10 8:26", "1/12/11 09:05", "12/9/2011 12:50"])
+    ]
+    path.write_text(HEADER + "".join(lines))
+    (table,) = read_all(path)
+    assert table.column("InvoiceDate").to_pylist() == [
+        "2010-12-01 08:26:00",
+        "2011-01-12 09:05:00",
+        "2011-12-09 12:50:00",
+    ]
+
+
+def test_an_impossible_day_with_a_two_digit_year_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match=r"row 3, column 'InvoiceDate': impossible date '2/30/10"):
+        read_all(source_with(tmp_path, "2/30/10 10:00"))

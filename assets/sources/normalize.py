@@ -59,8 +59,9 @@ SOURCE_FIELDS: dict[str, tuple[str, ...]] = {
     "Country": ("Country",),
 }
 
-#: month/day/year forms of the old UCI file, tried in this order.
-_US_DATE_FORMATS = ("%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y", "%m/%d/%y %H:%M")
+#: month/day/year forms of the old UCI file, tried in this order. The two-digit year comes
+#: first: ``%Y`` also reads ``12/1/10`` (as the year 10), ``%y`` never reads a 4-digit year.
+_US_DATE_FORMATS = ("%m/%d/%y %H:%M", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y")
 #: ISO forms Arrow parses itself; anything else (offsets, fractions) goes through pandas.
 _ISO_DATE_FORMATS = (
     "%Y-%m-%d %H:%M:%S",
