@@ -420,6 +420,52 @@ def test_hash_keys_equal_fixed_values_and_tell_lines_apart(
         assert [str(key) for key in staged[column]] == expected, column
 
 
+HEADER_II = "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n"
+#: One product under three texts: the old text sold again after the new one was introduced,
+#: then (second load) a text first sold before both. 22139 never has a description.
+DESCRIPTIONS_FIRST = (
+    HEADER_II
+    + """536365,22633,HAND WARMER UNION JACK,6,12/1/2010 08:26,1.85,17850,United Kingdom
+536366,22633,HAND WARMER UNION JACK FLAG,6,12/2/2010 09:00,1.85,17850,United Kingdom
+536367,22633,HAND WARMER UNION JACK ,6,12/3/2010 09:00,1.85,17850,United Kingdom
+536368,22139,,56,12/3/2010 11:30,0,,United Kingdom
+"""
+)
+DESCRIPTIONS_SECOND = (
+    HEADER_II
+    + """536300,22633,HAND WARMER (OLD NAME),6,11/30/2010 10:00,1.85,17850,United Kingdom
+"""
+)
+#: Two texts of one product first sold at the same instant, in either row order.
+DESCRIPTION_TIE = [
+    "536365,22632,HAND WARMER RED POLKA DOT,6,12/1/2010 08:28,1.85,17850,United Kingdom\n",
+    "536365,22632,HAND WARMER RED SPOT,6,12/1/2010 08:28,1.85,17850,United Kingdom\n",
+]
+
+
+def test_dim_product_takes_the_text_first_sold_latest_whatever_the_load_or_row_order(
+    io: ClickHouseIOManager, tmp_path: Path
+) -> None:
+    descriptions = "SELECT stock_code, description FROM marts.Dim_Product ORDER BY stock_code"
+    (tmp_path / "first.csv").write_text(DESCRIPTIONS_FIRST)
+    (tmp_path / "second.csv").write_text(DESCRIPTIONS_SECOND)
+    run(io, tmp_path / "first.csv", FIRST_LOAD)
+    want = [("22139", None), ("22633", "HAND WARMER UNION JACK FLAG")]
+    assert [tuple(row) for row in frame(io, descriptions).to_numpy()] == want
+    run(io, tmp_path / "second.csv", SECOND_LOAD)  # loaded later, but first sold earlier
+    assert [tuple(row) for row in frame(io, descriptions).to_numpy()] == want
+
+    chosen = []
+    for name, rows in (("tie.csv", DESCRIPTION_TIE), ("tie_reversed.csv", DESCRIPTION_TIE[::-1])):
+        for database in DATABASES:
+            io.command(f"DROP DATABASE IF EXISTS {database} SYNC")
+        io.setup(DDL_PATHS)
+        (tmp_path / name).write_text(HEADER_II + "".join(rows))
+        run(io, tmp_path / name)
+        chosen.append(value(io, "SELECT description AS v FROM marts.Dim_Product"))
+    assert chosen[0] == chosen[1]
+
+
 def test_exact_duplicates_enter_facts_once_and_are_counted(
     io: ClickHouseIOManager, tmp_path: Path
 ) -> None:
