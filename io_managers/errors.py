@@ -31,6 +31,11 @@ class WarehouseConnectionError(WarehouseError, ExpectedError):
     """The ClickHouse server cannot be reached or refuses our credentials."""
 
 
+class WarehouseOpenError(WarehouseError, ExpectedError):
+    """The embedded engine cannot open its directory; the message is the engine's reason
+    (unreadable metadata, say), which a traceback of this project's code would not add to."""
+
+
 class WarehouseInUseError(WarehouseError, ExpectedError):
     """Another process has the embedded warehouse open (chdb allows one at a time)."""
 

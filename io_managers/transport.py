@@ -27,10 +27,12 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from io_managers.config import WarehouseConfig
+from io_managers.engine_stderr import stderr_held
 from io_managers.errors import (
     WarehouseConnectionError,
     WarehouseError,
     WarehouseInUseError,
+    WarehouseOpenError,
     WarehouseQueryError,
 )
 from io_managers.sql import quote_identifier, quote_string
@@ -226,13 +228,15 @@ def _open_engine(path: Path) -> _Engine:
             _refuse_if_in_use(path)
             path.mkdir(parents=True, exist_ok=True)
             engine = _Engine(path=path)
-            try:
-                first = engine.connect(readonly=0)
-            except Exception as exc:  # chdb raises bare RuntimeError
-                _refuse_if_in_use(path)  # opened by another process a moment ago
-                raise WarehouseError(
-                    f"cannot open embedded warehouse {path}: {clean_engine_message(str(exc))}"
-                ) from exc
+            with stderr_held() as engine_stderr:
+                try:
+                    first = engine.connect(readonly=0)
+                except Exception as exc:  # chdb raises a bare RuntimeError, saying little
+                    _refuse_if_in_use(path)  # opened by another process a moment ago
+                    reason = engine_stderr.take_engine_exception() or str(exc)
+                    raise WarehouseOpenError(
+                        f"cannot open embedded warehouse {path}: {clean_engine_message(reason)}"
+                    ) from exc
             engine.idle[0] = [first]
             _engines[path] = engine
         engine.refs += 1

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from io_managers.errors import WarehouseInUseError
+from io_managers.errors import WarehouseError, WarehouseInUseError
 from io_managers.transport import EmbeddedTransport
 from orchestration.errors import ExpectedError
 from tests.test_missing_warehouse import pipeline
@@ -95,3 +95,32 @@ def test_a_command_on_a_warehouse_in_use_says_so_in_one_line(held_warehouse, com
         f"error: embedded warehouse {path} is in use by another process (pid {pid},"
     )
     assert result.stdout == ""
+
+
+# ------------------------------------------------------------------ a warehouse that cannot load
+
+
+@pytest.fixture
+def corrupt_warehouse(tmp_path: Path) -> Path:
+    """A warehouse whose database ``raw`` has unreadable metadata (a crash, a hand edit)."""
+    path = tmp_path / "warehouse"
+    (path / "metadata").mkdir(parents=True)
+    (path / "metadata" / "raw.sql").write_text("garbage\n")
+    return path
+
+
+def test_a_warehouse_the_engine_cannot_load_says_why_in_the_error(corrupt_warehouse: Path):
+    with pytest.raises(WarehouseError) as raised:
+        EmbeddedTransport(corrupt_warehouse)
+    message = str(raised.value)
+    assert message.startswith(f"cannot open embedded warehouse {corrupt_warehouse}: ")
+    assert "Syntax error (in file metadata/raw.sql)" in message
+    assert "while loading database `raw`" in message and "\n" not in message
+
+
+def test_a_command_on_a_warehouse_that_cannot_load_is_one_line(corrupt_warehouse: Path):
+    result = pipeline("status", warehouse=f"chdb://{corrupt_warehouse}")
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()  # not the engine's own lines, then ours
+    assert line.startswith(f"error: cannot open embedded warehouse {corrupt_warehouse}: ")
+    assert "while loading database `raw` from file metadata/raw.sql" in line
