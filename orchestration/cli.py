@@ -33,7 +33,11 @@ from orchestration.context import FULL_REFRESH_PARAM
 from orchestration.definitions import Definitions
 from orchestration.errors import ExpectedError
 from orchestration.output import discard, echo, is_devnull, reader_gone
-from orchestration.prefect_setup import configure_prefect, temporary_server_failure
+from orchestration.prefect_setup import (
+    check_configured_api,
+    configure_prefect,
+    temporary_server_failure,
+)
 from orchestration.preload import import_libraries, runs_one_command
 from orchestration.quick_exit import ends_without_teardown
 from orchestration.report_output import print_report, report_as_json
@@ -190,6 +194,7 @@ def materialize_command(
     if full_refresh:
         params[FULL_REFRESH_PARAM] = True
     _refuse_unbuilt_upstream_of_a_new_warehouse(defs, warehouse, select, params)
+    check_configured_api()  # a server set by the user that is not there: before any work
     with defs.open_io_managers(warehouse) as io_managers:
         book = StateBook(graph, io_managers, params)
         plan = plan_materialization(graph, select, book)

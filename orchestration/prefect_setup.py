@@ -18,11 +18,19 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from orchestration.errors import ExpectedError
+
 #: How long the temporary server may take to start (Prefect's own default is 20 s).
 TEMPORARY_SERVER_START_SECONDS = 300
 _START_TIMEOUT_SETTING = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
 #: The start of the message of the ``RuntimeError`` Prefect raises when that time runs out.
 _PREFECT_START_TIMEOUT = "Timed out while attempting to connect to ephemeral Prefect API server"
+#: How long a configured Prefect API may take to accept the probe's connection.
+API_PROBE_SECONDS = 10.0
+
+
+class PrefectApiUnreachableError(ExpectedError, RuntimeError):
+    """The configured Prefect API does not answer at all (nothing listens, no route)."""
 
 
 def prefect_defaults(*, verbose: bool) -> dict[str, str]:
@@ -80,6 +88,55 @@ def connect_prefect(say: Callable[[str], None], *, quiet: bool) -> None:
             f"Prefect server running in the background: UI {server.url}/v2, reused by later "
             "runs; `pipeline server stop` stops it"
         )
+
+
+def check_configured_api(timeout: float = API_PROBE_SECONDS) -> None:
+    """Refuse in one line, before any work, when the configured ``PREFECT_API_URL`` does
+    not answer: Prefect itself would only find out when the flow run starts, after the
+    warehouse was opened (or created), and say "Failed to reach API" with no hint of the
+    setting. Any HTTP answer counts as answering (Prefect Cloud may want a key for
+    ``/health``): only a connection that fails is refused. Without a configured API the
+    local server is found or started later (:func:`connect_prefect`).
+    """
+    from prefect.settings import get_current_settings
+
+    from orchestration.redaction import redact_url
+
+    url = get_current_settings().api.url
+    if not url:
+        return
+    problem = _connection_problem(url.rstrip("/"), timeout)
+    if problem is not None:
+        raise PrefectApiUnreachableError(
+            f"the Prefect API at {redact_url(url)} (PREFECT_API_URL) does not answer "
+            f"({problem}): start that server, or unset PREFECT_API_URL to run on the local one"
+        )
+
+
+def _connection_problem(api_url: str, timeout: float) -> str | None:
+    """Why ``api_url`` cannot be reached, in a few words; None if it answered at all."""
+    import socket
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=timeout):
+            return None
+    except urllib.error.HTTPError:
+        return None  # an answer, if not the one hoped for: Prefect's client will say more
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+        if isinstance(reason, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(reason, socket.gaierror):
+            return "unknown host"
+        if isinstance(reason, TimeoutError):
+            return f"no answer within {timeout:g} s"
+        return str(reason.strerror if isinstance(reason, OSError) else reason).lower()
+    except TimeoutError:
+        return f"no answer within {timeout:g} s"
+    except OSError as exc:
+        return str(exc.strerror or exc).lower()
 
 
 def temporary_server_failure(exc: BaseException) -> str | None:

@@ -315,3 +315,39 @@ def test_a_quote_closed_in_a_later_row_fails_the_run_and_keeps_the_last_load(
     )  # fmt: skip
     assert count.returncode == 0, count.stderr
     assert count.stdout.splitlines()[-1] == "99,72"
+
+
+def test_a_configured_prefect_api_that_does_not_answer_is_one_line_before_any_work(
+    tmp_path: Path,
+) -> None:
+    from orchestration.prefect_server import free_port
+
+    api_url = f"http://127.0.0.1:{free_port()}/api"  # nothing listens there
+    result = materialize(env=server_env(api_url), tmp_path=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"error: the Prefect API at {api_url} (PREFECT_API_URL) does not answer (connection "
+        "refused): start that server, or unset PREFECT_API_URL to run on the local one"
+    ]
+    assert not (tmp_path / "warehouse").exists()  # no warehouse made for a run that cannot be
+
+
+def test_serve_on_a_configured_prefect_api_that_does_not_answer_is_the_same_line(
+    tmp_path: Path,
+) -> None:
+    from orchestration.prefect_server import free_port
+
+    api_url = f"http://user:secret@127.0.0.1:{free_port()}/api"
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestration", "serve", "--warehouse", f"chdb://{tmp_path}"],
+        cwd=REPO,
+        env=server_env(api_url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    shown = api_url.replace("user:secret@", "")
+    assert line.startswith(f"error: the Prefect API at {shown} (PREFECT_API_URL) does not answer")
+    assert "secret" not in result.stdout + result.stderr

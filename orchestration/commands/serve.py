@@ -105,8 +105,10 @@ def serve(
 
     from orchestration.deployment import build_deployment
     from orchestration.deployment import serve as serve_deployment
+    from orchestration.prefect_setup import check_configured_api
     from orchestration.prefect_ui import absolute, deployments_path
 
+    check_configured_api()
     connect_to_prefect()
     deployments = absolute(deployments_path())
     if deployments is None:  # PIPELINE_PREFECT_SERVER=temporary: the user chose Prefect's own way
