@@ -37,7 +37,14 @@ from io_managers import checks
 from io_managers.catalog import Catalog
 from io_managers.config import DEFAULT_WAREHOUSE_DIR, WarehouseConfig, load_config
 from io_managers.ddl import apply_ddl
-from io_managers.ddl_drift import DeclaredTable, Drift, declared_tables, drift_error, type_drift
+from io_managers.ddl_drift import (
+    DeclaredTable,
+    Drift,
+    declared_statements,
+    declared_tables,
+    drift_error,
+    type_drift,
+)
 from io_managers.dialect import ClickHouseDialect
 from io_managers.errors import (
     AssetValidationError,
@@ -81,6 +88,8 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         self._history = ClickHouseHistory(transport, self.catalog)
         #: What setup()'s DDL declares, to hold published tables to it (drift check).
         self._declared: dict[str, DeclaredTable] = {}
+        #: Each declared table's statement as written, its asset's code version's part.
+        self._definitions: dict[str, str] = {}
         self._gate = PublishGate()
 
     # ----------------------------------------------------------------- construction
@@ -139,8 +148,14 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
             count = apply_ddl(self._transport, ddl_paths)
         finally:
             self.catalog.forget()
-        self._declared.update(declared_tables(self._transport, ddl_paths))
+        declared = declared_tables(self._transport, ddl_paths)
+        self._declared.update(declared)
+        self._definitions.update({name: table.statement for name, table in declared.items()})
         return count
+
+    def declare(self, ddl_paths: Sequence[Path | str]) -> None:
+        """The DDL's statements, not applied, for :meth:`table_definitions`."""
+        self._definitions.update(declared_statements(ddl_paths))
 
     def type_drift(self, table: str) -> list[Drift]:
         """How ``database.Table`` differs from its DDL (empty: not at all, or no DDL)."""
@@ -155,8 +170,11 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         return self._history
 
     def table_definitions(self, tables: Sequence[str]) -> dict[str, str]:
-        """``CREATE TABLE`` of each existing table, as the engine holds it (one query)."""
-        return self.queries.table_definitions(tables)
+        """``CREATE TABLE`` of each table as the DDL declares it; for a table no DDL
+        given to :meth:`setup` or :meth:`declare` declares, as the engine holds it."""
+        found = {table: self._definitions[table] for table in tables if table in self._definitions}
+        undeclared = [table for table in tables if table not in found]
+        return {**self.queries.table_definitions(undeclared), **found}
 
     def table_exists(self, table: str) -> bool:
         return self.catalog.table(table) is not None

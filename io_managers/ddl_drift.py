@@ -91,6 +91,20 @@ def declared_tables(
     }
 
 
+def declared_statements(ddl_paths: Sequence[Path | str]) -> dict[str, str]:
+    """Every ``CREATE TABLE`` statement of the DDL files as written, by ``database.table``.
+
+    What an asset's code version hashes as its table's definition: the code's, so an
+    edited DDL makes the asset stale before any run, and a full refresh, which builds
+    the table from this very statement, leaves it fresh. Needs no warehouse.
+    """
+    return {
+        table.table: table.statement
+        for path in ddl_files(ddl_paths)
+        for table in _creates(ddl_statements(path))
+    }
+
+
 def type_drift(declared: DeclaredTable, actual: Mapping[str, ClickHouseType]) -> list[Drift]:
     """Columns whose types differ, in DDL order, then columns the DDL does not know."""
     drift = [

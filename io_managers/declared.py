@@ -47,6 +47,8 @@ class DeclaredWarehouse(ClickHouseDialect, IOManager):
         self.config = config
         self._lock = threading.Lock()
         self._opened: ClickHouseIOManager | None = None
+        #: The DDL :meth:`declare` was given, handed to the warehouse when it opens.
+        self._ddl_paths: Sequence[Path] = ()
 
     def __repr__(self) -> str:
         return f"DeclaredWarehouse({self.config.redacted_url})"
@@ -58,6 +60,7 @@ class DeclaredWarehouse(ClickHouseDialect, IOManager):
                 from io_managers.clickhouse import ClickHouseIOManager  # the data stack
 
                 self._opened = ClickHouseIOManager.from_config(self.config)
+                self._opened.declare(self._ddl_paths)
             return self._opened
 
     def missing_storage(self) -> str | None:
@@ -76,6 +79,14 @@ class DeclaredWarehouse(ClickHouseDialect, IOManager):
         from io_managers.clickhouse import ClickHouseIOManager
 
         return ClickHouseIOManager.embedded(path)
+
+    def declare(self, ddl_paths: Sequence[Path]) -> None:
+        """Kept for the warehouse, which is not opened for it (a read may find none)."""
+        with self._lock:
+            self._ddl_paths = tuple(ddl_paths)
+            opened = self._opened
+        if opened is not None:
+            opened.declare(ddl_paths)
 
     def close(self) -> None:
         with self._lock:

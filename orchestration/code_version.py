@@ -6,7 +6,8 @@ changed since its last materialization is stale. The version hashes:
 * the body: a SQL asset's rendered ``SELECT``, a Python asset's source text (or the
   ``code_version`` the declaration states, for behaviour that lives in helpers);
 * the Pandera schema (columns, dtypes, nullability, uniqueness, checks);
-* the table's definition as the engine holds it (its DDL);
+* the table's definition as the code's DDL declares it (so an edited DDL is a change
+  before the table is rebuilt, and the rebuild leaves the asset fresh);
 * how it is published: the write mode and the unique key, and the table it writes.
 
 Values that change on every run must not change the version, or nothing would ever be

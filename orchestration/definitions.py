@@ -99,6 +99,8 @@ class Definitions:
         becoming a new, empty store.
         """
         with self._built_io_managers(location) as built:
+            for io_manager in built.values():
+                io_manager.declare(self.ddl_paths)  # versions assets as a run would
             yield {name: for_reading(io_manager) for name, io_manager in built.items()}
 
     @contextlib.contextmanager

@@ -83,8 +83,15 @@ class IOManager(ABC):
 
     def setup(self, ddl_paths: Sequence[Path]) -> int | None:
         """Create the databases and tables a code location declares (returning how many
-        statements ran, where the storage counts them); the default needs none."""
+        statements ran, where the storage counts them); the default needs none.
+
+        Also what :meth:`declare` is told: the definitions set up are the code's."""
         return None
+
+    def declare(self, ddl_paths: Sequence[Path]) -> None:  # noqa: B027 - optional hook
+        """The code location's DDL, not applied: a command that only reads (``status``,
+        ``plan``) versions each asset by the definition the code gives its table, as a
+        run does after :meth:`setup`. Touches no storage; the default has no use for it."""
 
     def missing_storage(self) -> str | None:
         """What is missing, in the storage's own words (``"no warehouse at /srv/wh"``),
@@ -197,8 +204,12 @@ class IOManager(ABC):
         return None
 
     def table_definitions(self, tables: Sequence[str]) -> dict[str, str]:
-        """The engine's own definition (DDL) of each given table that exists, so a changed
-        table definition changes its asset's code version; the default knows none."""
+        """The definition (DDL) of each given table: the one the code declares (given to
+        :meth:`setup` or :meth:`declare`), else the storage's own for a table it holds.
+
+        It is part of the asset's code version, so an edited table definition makes the
+        asset stale at once, and the full refresh that rebuilds the table from it leaves
+        the asset fresh; the default knows none."""
         return {}
 
     def stop(self, timeout: float) -> Sequence[str]:

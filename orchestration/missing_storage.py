@@ -90,6 +90,9 @@ class MissingStorage(IOManager):
 
     # ----------------------------------------------------------- no storage needed
 
+    def declare(self, ddl_paths: Sequence[Path]) -> None:
+        self.io_manager.declare(ddl_paths)
+
     def tables_read(self, sql: str) -> TableReads:
         return self.io_manager.tables_read(sql)
 

@@ -1,0 +1,69 @@
+"""What a user meets when the DDL of an asset's table changes.
+
+The audit changed a column's type in the DDL only (``String`` -> ``LowCardinality(String)``):
+``pipeline status`` said every asset was fresh and ``materialize --select 'status:stale+'``
+had "nothing to materialize", while a plain run refused the table as drifted. After the
+refusal's own advice (``--full-refresh``) the asset was then reported stale, "code
+changed", and rebuilt once more for nothing. The code version hashed the table's DDL as
+the engine held it, which only a full refresh changes, instead of the DDL the code
+declares.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orchestration.asset_state import StateBook
+from orchestration.context import FULL_REFRESH_PARAM
+from orchestration.definitions import Definitions
+from orchestration.resolver import materialize
+from tests.history_location import defs as history_defs
+
+ORIGINAL_DDL = Path(__file__).parent / "fixtures" / "history_location.sql"
+SELECTION = "not stalls"
+
+
+def _location(ddl: Path) -> Definitions:
+    """The history test location, its DDL in a file the test may edit."""
+    return Definitions(
+        assets=history_defs.assets, ddl_paths=[ddl], io_managers=history_defs.io_managers
+    )
+
+
+def _run(defs: Definitions, url: str, params: dict, selection: str = SELECTION) -> None:
+    with defs.open_io_managers(url) as io_managers:
+        report = materialize(defs.graph(), io_managers, selection, params=params)
+    assert report.ok, [outcome.error for outcome in report.outcomes]
+
+
+def _states(defs: Definitions, url: str, params: dict) -> dict[str, tuple[str, list[str]]]:
+    """What ``pipeline status`` says: the warehouse opened for reading only."""
+    with defs.read_io_managers(url) as io_managers:
+        book = StateBook(defs.graph(), io_managers, params)
+        return {key: (s.state, [r.kind for r in s.reasons]) for key, s in book.states.items()}
+
+
+def test_a_ddl_change_makes_its_asset_stale_and_a_full_refresh_makes_it_fresh(
+    tmp_path: Path, prefect_server
+) -> None:
+    ddl = tmp_path / "location.sql"
+    ddl.write_text(ORIGINAL_DDL.read_text())
+    defs = _location(ddl)
+    url = f"chdb://{tmp_path / 'wh'}"
+    source = tmp_path / "numbers.csv"
+    source.write_text("n\n1\n2\n3\n")
+    params = {"source": str(source)}
+    _run(defs, url, params)
+    assert _states(defs, url, params)["doubled"] == ("fresh", [])
+
+    # The type of one column changes in the DDL only: its asset's code changed.
+    ddl.write_text(ddl.read_text().replace("hist.doubled (n Int64)", "hist.doubled (n Int128)", 1))
+    changed = _states(defs, url, params)
+    assert changed["doubled"] == ("stale", ["code_changed"])
+    assert changed["total"] == ("fresh", [])  # its own definition did not change
+
+    # The way back the drift refusal names: rebuilt from the DDL, the asset is fresh.
+    _run(defs, url, {**params, FULL_REFRESH_PARAM: True}, "doubled")
+    rebuilt = _states(defs, url, params)
+    assert rebuilt["doubled"] == ("fresh", [])
+    assert rebuilt["total"] == ("stale", ["upstream_materialized"])
