@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from orchestration.errors import ExpectedError
+from orchestration.errors import ExpectedError, RebuildRequired
 
 
 class WarehouseError(Exception):
@@ -62,7 +62,7 @@ class MaterializationError(WarehouseError, ExpectedError):
     """An asset could not be computed or published; the previous table is untouched."""
 
 
-class TypeDriftError(MaterializationError):
+class TypeDriftError(MaterializationError, RebuildRequired):
     """A published table's column types differ from its DDL; nothing was written."""
 
 

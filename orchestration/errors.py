@@ -35,3 +35,10 @@ def describe_error(exc: BaseException) -> str:
         return str(exc)
     message = str(exc)
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+class RebuildRequired(ExpectedError):
+    """A foreseen failure no rerun gets past: the asset's table no longer matches its
+    definition (a column type drifted, or the DDL was edited), and only rebuilding the
+    table from it, a full refresh, can. The run report's last line then names that
+    command instead of a rerun that would be refused the same way."""

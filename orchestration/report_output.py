@@ -134,14 +134,35 @@ def print_report(
         return
     # After a failure the tables are not all there: the next step is the one that builds
     # them once the cause is fixed. The Flow run line above already leads to Prefect's logs.
-    failed = report.by_status("failed") and not verbose
-    why = "; add [bold]--verbose[/] for the traceback" if failed else ""
-    where = f"; {ui_hint}" if not urls else ""
-    console.print(
-        f"Next: [bold]pipeline materialize --select {escape(quoted_selection(rerun))}[/] (and your "
-        f"other options) reruns {_undone(report)}{why}{where}.",
-        highlight=False,
+    failed = report.by_status("failed")
+    rebuild = [o.key for o in failed if o.needs_full_refresh]
+    # A refusal to write a table that must be rebuilt says all there is; its traceback no more.
+    why = (
+        "; add [bold]--verbose[/] for the traceback"
+        if len(rebuild) < len(failed) and not verbose
+        else ""
     )
+    where = f"; {ui_hint}" if not urls else ""
+    rerun_line = (
+        f"[bold]pipeline materialize --select {escape(quoted_selection(rerun))}[/] (and your "
+        f"other options) reruns {_undone(report)}"
+    )
+    if rebuild:
+        # A plain rerun would be refused the same way: first the full refresh they need.
+        rebuilt = " or ".join(rebuild)
+        tables = (
+            "the table that drifted from its DDL"
+            if len(rebuild) == 1
+            else f"the {len(rebuild)} tables that drifted from their DDL"
+        )
+        first = (
+            f"[bold]pipeline materialize --full-refresh --select "
+            f"{escape(quoted_selection(rebuilt))}[/] rebuilds {tables}"
+        )
+        undone = {o.key for o in report.outcomes if o.status != "materialized"}
+        alone = f"{first} (and your other options)"
+        rerun_line = alone if undone == set(rebuild) else f"{first}, then {rerun_line}"
+    console.print(f"Next: {rerun_line}{why}{where}.", highlight=False)
 
 
 def _undone(report: RunReport) -> str:

@@ -23,7 +23,7 @@ from orchestration.checks import AssetCheckError, evaluate_checks
 from orchestration.concurrency import default_concurrency
 from orchestration.context import AssetContext
 from orchestration.dispatch import critical_path_seconds, last_seconds, submit_when_ready
-from orchestration.errors import ExpectedError, describe_error
+from orchestration.errors import ExpectedError, RebuildRequired, describe_error
 from orchestration.graph import AssetGraph
 from orchestration.io_manager import IOManager, MaterializeResult
 from orchestration.quick_exit import without_flow_heartbeats
@@ -202,6 +202,7 @@ def _run_asset(
             status="failed",
             seconds=time.perf_counter() - started,
             error=describe_error(exc),
+            needs_full_refresh=isinstance(exc, RebuildRequired),
         )
         settle(outcome)
         # Prefect emits prefect.asset.materialization.failed; say why in its payload.

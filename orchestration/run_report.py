@@ -65,6 +65,9 @@ class AssetOutcome:
     error: str | None = None
     failed_upstream: tuple[str, ...] = ()
     checks: tuple[AssetCheckResult, ...] = ()
+    #: It failed because its table must be rebuilt from its definition first
+    #: (:class:`~orchestration.errors.RebuildRequired`): a plain rerun cannot succeed.
+    needs_full_refresh: bool = False
     #: Its code version (``orchestration.code_version``) and its state after the run
     #: (``fresh`` once materialized; else ``stale``/``missing``) with the reasons, as
     #: ``pipeline status`` would say (``orchestration.staleness``).

@@ -1,5 +1,8 @@
 """What a user meets when the DDL of an asset's table changes.
 
+A table whose DDL changed is refused as drifted until ``--full-refresh`` rebuilds it;
+the run report's last line said to rerun the same selection, refused the same way.
+
 The audit changed a column's type in the DDL only (``String`` -> ``LowCardinality(String)``):
 ``pipeline status`` said every asset was fresh and ``materialize --select 'status:stale+'``
 had "nothing to materialize", while a plain run refused the table as drifted. After the
@@ -13,10 +16,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.console import Console
+
+from orchestration.asset import AssetSpec
 from orchestration.asset_state import StateBook
 from orchestration.context import FULL_REFRESH_PARAM
 from orchestration.definitions import Definitions
+from orchestration.graph import AssetGraph
+from orchestration.report_output import print_report
 from orchestration.resolver import materialize
+from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
 from tests.history_location import defs as history_defs
 
 ORIGINAL_DDL = Path(__file__).parent / "fixtures" / "history_location.sql"
@@ -67,3 +76,45 @@ def test_a_ddl_change_makes_its_asset_stale_and_a_full_refresh_makes_it_fresh(
     rebuilt = _states(defs, url, params)
     assert rebuilt["doubled"] == ("fresh", [])
     assert rebuilt["total"] == ("stale", ["upstream_materialized"])
+
+
+def _next_line(outcomes: list[AssetOutcome]) -> str:
+    graph = AssetGraph(
+        [
+            AssetSpec(key="dim", table="m.dim", body=lambda context: "SELECT 1", kind="sql"),
+            AssetSpec(key="other", table="m.other", body=lambda context: "SELECT 1", kind="sql"),
+            AssetSpec(
+                key="fact",
+                table="m.fact",
+                body=lambda context: "SELECT 1",
+                kind="sql",
+                deps=("dim", "other"),
+            ),
+        ]
+    )
+    plan = MaterializationPlan(graph, list(graph), [], "*")
+    console = Console(width=400)
+    with console.capture() as captured:
+        print_report(RunReport(outcomes=outcomes), console, plan)
+    return captured.get().strip().splitlines()[-1]
+
+
+def test_after_a_drift_refusal_the_next_step_is_the_full_refresh_then_the_rerun() -> None:
+    """The last line said to rerun the same selection (refused the same way) and to add
+    --verbose for a traceback that says nothing the refusal did not."""
+    refused = AssetOutcome("dim", "m.dim", "failed", error="drifted", needs_full_refresh=True)
+    built = AssetOutcome("other", "m.other", "materialized")
+    held_back = AssetOutcome("fact", "m.fact", "skipped", failed_upstream=("dim",))
+
+    line = _next_line([refused, built, held_back])
+    assert line.startswith(
+        "Next: pipeline materialize --full-refresh --select 'dim' rebuilds the table that "
+        "drifted from its DDL, then pipeline materialize --select 'dim+' (and your other "
+        "options) reruns the failed asset and the 1 skipped"
+    )
+    assert "--verbose" not in line
+    # Another failure beside it still offers its traceback.
+    broken = AssetOutcome("other", "m.other", "failed", error="KeyError: 'x'")
+    line = _next_line([refused, broken, held_back])
+    assert line.startswith("Next: pipeline materialize --full-refresh --select 'dim' rebuilds")
+    assert "; add --verbose for the traceback" in line
