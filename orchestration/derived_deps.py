@@ -112,6 +112,57 @@ def _tables_read(spec: AssetSpec, analyser: IOManager | None) -> tuple[str, ...]
         raise SqlReadError(message) from None
 
 
+@dataclass(frozen=True)
+class UncoveredCheckRead:
+    """An asset check reads a table that no asset produces and no one declared external."""
+
+    asset: str
+    check: str
+    table: str
+
+    def cause(self) -> str:
+        """What is wrong and what to do, for a line that already names asset and table."""
+        return (
+            f"its check {self.check!r} reads this table, which no asset produces (renamed "
+            "or removed? an old table stays in the warehouse, and the check would judge "
+            "rows no run refreshes); read a table an asset produces, or declare it in "
+            "Definitions(external_tables=[...])"
+        )
+
+
+def uncovered_check_reads(
+    specs: Sequence[AssetSpec],
+    analysers: Mapping[str, IOManager],
+    external_tables: Iterable[str] = (),
+) -> list[UncoveredCheckRead]:
+    """Asset checks reading tables no asset produces, for ``pipeline validate``.
+
+    The graph never runs a check before the tables it reads are rebuilt, but nothing else
+    holds a check to tables that have an asset: after a table is renamed, the old one
+    stays in the warehouse, and a check still reading it passes against rows no run
+    refreshes. Each check's SQL, its ``{table}`` written as the asset's table, is parsed
+    by the asset's IO manager like an asset's SELECT; one it cannot parse is left to the
+    run, which reports the check's error.
+    """
+    producers = {spec.table for spec in specs} | set(external_tables)
+    found: list[UncoveredCheckRead] = []
+    for spec in specs:
+        analyser = analysers.get(spec.io_manager)
+        if analyser is None:
+            continue
+        for check in spec.checks:
+            try:
+                tables = analyser.tables_read(check.sql.replace("{table}", spec.table)).tables
+            except (NotImplementedError, SqlAnalysisError):
+                continue
+            found.extend(
+                UncoveredCheckRead(spec.key, check.name, table)
+                for table in tables
+                if table not in producers
+            )
+    return found
+
+
 def build_graph(
     specs: Iterable[AssetSpec],
     analysers: Mapping[str, IOManager],

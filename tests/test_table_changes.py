@@ -14,12 +14,14 @@ declares.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
 
 from orchestration.asset import AssetSpec
 from orchestration.asset_state import StateBook
+from orchestration.checks import AssetCheck
 from orchestration.context import FULL_REFRESH_PARAM
 from orchestration.definitions import Definitions
 from orchestration.graph import AssetGraph
@@ -118,3 +120,38 @@ def test_after_a_drift_refusal_the_next_step_is_the_full_refresh_then_the_rerun(
     line = _next_line([refused, broken, held_back])
     assert line.startswith("Next: pipeline materialize --full-refresh --select 'dim' rebuilds")
     assert "; add --verbose for the traceback" in line
+
+
+def test_validate_names_an_asset_check_that_reads_a_table_no_asset_produces() -> None:
+    """A renamed table leaves the old one behind in the warehouse: a check still reading
+    it judged the new table against stale rows and passed, and validate said nothing."""
+    from orchestration.commands.validate import find_problems
+    from tests.checks_location import defs as checks_defs
+
+    renamed = AssetCheck(
+        "sensor_is_known",
+        "SELECT * FROM {table} WHERE sensor NOT IN (SELECT sensor FROM chk.old_readings)",
+    )
+    assets = [
+        replace(spec, checks=(*spec.checks, renamed)) if spec.key == "summary" else spec
+        for spec in checks_defs.assets
+    ]
+    defs = Definitions(
+        assets=assets, ddl_paths=checks_defs.ddl_paths, io_managers=checks_defs.io_managers
+    )
+
+    # (The location's assets declare no schemas: those findings are not this test's.)
+    findings = [f for f in find_problems(defs, None) if f.check == "reads"]
+
+    assert [(f.asset, f.table) for f in findings] == [("summary", "chk.old_readings")]
+    assert "check 'sensor_is_known' reads this table, which no asset produces" in (
+        findings[0].line()
+    )
+    # Declared external, it is read on purpose.
+    external = Definitions(
+        assets=assets,
+        ddl_paths=checks_defs.ddl_paths,
+        io_managers=checks_defs.io_managers,
+        external_tables=["chk.old_readings"],
+    )
+    assert [f for f in find_problems(external, None) if f.check == "reads"] == []

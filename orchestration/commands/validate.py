@@ -1,7 +1,7 @@
 """``pipeline validate``: the CI schema check, with no database server.
 
-Checks that the asset graph builds and every table a SQL asset reads is produced by an
-asset (or declared external), then asks each IO manager of the code location to check
+Checks that the asset graph builds and every table a SQL asset or an asset check reads is
+produced by an asset (or declared external), then asks each IO manager of the code location to check
 its assets: for the warehouse, that every Pandera schema and DDL table agree column by
 column, that the DDL applies to a fresh embedded ClickHouse, and that every SQL asset's
 SELECT compiles and fits its table; ``--sample`` also materializes a small source and
@@ -17,7 +17,7 @@ import typer
 
 from orchestration.cli_options import DefinitionsOption, JsonOption
 from orchestration.definitions import Definitions, load_definitions
-from orchestration.derived_deps import UncoveredReadError
+from orchestration.derived_deps import UncoveredReadError, uncovered_check_reads
 from orchestration.findings import Finding
 from orchestration.graph import AssetGraphError
 from orchestration.output import echo
@@ -83,6 +83,11 @@ def find_problems(defs: Definitions, sample_params: dict[str, str] | None) -> li
     for name, factory in defs.io_managers.items():
         io_manager = factory(None)
         try:
+            specs = list(graph)
+            findings.extend(
+                Finding("reads", read.asset, read.table, found=read.cause())
+                for read in uncovered_check_reads(specs, {name: io_manager}, defs.external_tables)
+            )
             findings.extend(io_manager.check_definitions(graph, defs.ddl_paths, sample_params))
         except NotImplementedError as exc:
             findings.append(Finding("io_manager", found=f"IO manager {name!r}: {exc}"))
