@@ -90,6 +90,10 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         self._declared: dict[str, DeclaredTable] = {}
         #: Each declared table's statement as written, its asset's code version's part.
         self._definitions: dict[str, str] = {}
+        #: DDL :meth:`declare` was given, read when a definition is first asked for (a
+        #: ``query`` or ``checks`` command never asks, and parses nothing).
+        self._declared_paths: list[Path | str] = []
+        self._definitions_lock = threading.Lock()
         self._gate = PublishGate()
 
     # ----------------------------------------------------------------- construction
@@ -150,12 +154,14 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
             self.catalog.forget()
         declared = declared_tables(self._transport, ddl_paths)
         self._declared.update(declared)
-        self._definitions.update({name: table.statement for name, table in declared.items()})
+        with self._definitions_lock:
+            self._definitions.update({name: t.statement for name, t in declared.items()})
         return count
 
     def declare(self, ddl_paths: Sequence[Path | str]) -> None:
         """The DDL's statements, not applied, for :meth:`table_definitions`."""
-        self._definitions.update(declared_statements(ddl_paths))
+        with self._definitions_lock:
+            self._declared_paths.extend(ddl_paths)
 
     def type_drift(self, table: str) -> list[Drift]:
         """How ``database.Table`` differs from its DDL (empty: not at all, or no DDL)."""
@@ -172,7 +178,12 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
     def table_definitions(self, tables: Sequence[str]) -> dict[str, str]:
         """``CREATE TABLE`` of each table as the DDL declares it; for a table no DDL
         given to :meth:`setup` or :meth:`declare` declares, as the engine holds it."""
-        found = {table: self._definitions[table] for table in tables if table in self._definitions}
+        with self._definitions_lock:
+            if self._declared_paths:
+                self._definitions.update(declared_statements(self._declared_paths))
+                self._declared_paths.clear()
+            declared = dict(self._definitions)
+        found = {table: declared[table] for table in tables if table in declared}
         undeclared = [table for table in tables if table not in found]
         return {**self.queries.table_definitions(undeclared), **found}
 
