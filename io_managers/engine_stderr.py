@@ -18,9 +18,11 @@ import tempfile
 from collections.abc import Iterator
 from typing import IO
 
-#: An engine exception as ClickHouse prints it: ``Code: 62. DB::Exception: ... (NAME)``,
-#: possibly over several lines.
-_ENGINE_EXCEPTION = re.compile(r"Code: \d+\. DB::Exception: .*?\([A-Z_]+\)[^\n]*\n?", re.DOTALL)
+#: Where an engine exception begins, as ClickHouse prints it: ``Code: 62. DB::Exception:``.
+_EXCEPTION_START = re.compile(r"Code: \d+\. DB::Exception: ")
+#: Its end: the last line ending with its error name, ``(SYNTAX_ERROR)`` (the message
+#: itself may hold lines ending in parentheses, ``(UUID)``, before it).
+_EXCEPTION_BODY = re.compile(r".*\([A-Z][A-Z0-9_]*\)[ \t]*(?:\n|\Z)", re.DOTALL)
 
 
 class HeldStderr:
@@ -39,8 +41,10 @@ class HeldStderr:
 
     def take_engine_exception(self) -> str | None:
         """The last engine exception written, as printed; it is not passed on."""
-        found = _ENGINE_EXCEPTION.findall(self.text())
-        self._taken = found[-1] if found else None
+        text = self.text()
+        starts = [match.start() for match in _EXCEPTION_START.finditer(text)]
+        body = _EXCEPTION_BODY.match(text, starts[-1]) if starts else None
+        self._taken = body.group(0) if body else None
         return self._taken
 
     def passed_on(self) -> str:

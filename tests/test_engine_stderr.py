@@ -7,7 +7,7 @@ import os
 from io_managers.engine_stderr import stderr_held
 
 ENGINE_LINES = (
-    "Code: 62. DB::Exception: Syntax error (in file metadata/raw.sql): garbage\n"
+    "Code: 62. DB::Exception: Syntax error (in file metadata/raw.sql): garbage (UUID)\n"
     ". Expected one of: CREATE: while loading database `raw`. (SYNTAX_ERROR)\n"
 )
 
