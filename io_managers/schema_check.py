@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from io_managers.errors import AssetValidationError, WarehouseError
 from io_managers.sql import quote_string, quote_table
+from io_managers.stage import TargetShape, column_problems
 from io_managers.types import ClickHouseType, dtype_mismatch, nullability_mismatch
 from io_managers.validation import as_dataframe_schema, plan_validation
 from orchestration.asset import AssetSpec
@@ -104,27 +105,18 @@ def check_key_columns(
 
 
 def check_select(
-    io: ClickHouseIOManager,
-    spec: AssetSpec,
-    table_columns: Mapping[str, ClickHouseType],
-    context: AssetContext,
+    io: ClickHouseIOManager, spec: AssetSpec, target: TargetShape, context: AssetContext
 ) -> list[Finding]:
-    """A SQL asset's SELECT compiles, and its output fits its table and its schema."""
+    """A SQL asset's SELECT compiles, and its output fits its table (by name, as it is
+    inserted: :func:`~io_managers.stage.column_problems`) and its schema."""
     try:
         output = io.queries.columns(f"({spec.body(context)})")
     except WarehouseError as exc:
         return [Finding("select", spec.key, spec.table, found=f"SELECT does not compile: {exc}")]
-    findings = []
-    if list(output) != list(table_columns):
-        findings.append(
-            Finding(
-                "select",
-                spec.key,
-                spec.table,
-                expected=f"columns ({', '.join(table_columns)})",
-                found=f"({', '.join(output)})",
-            )
-        )
+    findings = [
+        Finding("select", spec.key, spec.table, found=f"SELECT {problem}")
+        for problem in column_problems(list(output), target)
+    ]
     schema = as_dataframe_schema(spec.schema)
     fields = dict(schema.columns) if schema is not None else {}
     for name, ch_type in output.items():
@@ -213,12 +205,13 @@ def _validate_in(
                 Finding("ddl", spec.key, spec.table, found="table is not created by the DDL")
             )
             continue
-        columns = io.queries.columns(f"TABLE {quote_table(spec.table)}")
+        columns, defaults = io.queries.describe_with_defaults(f"TABLE {quote_table(spec.table)}")
         findings.extend(check_table_against_schema(spec, columns))
         schema = as_dataframe_schema(spec.schema)
         findings.extend(check_key_columns(io, spec, schema.columns if schema is not None else ()))
         if spec.kind == "sql":
-            findings.extend(check_select(io, spec, columns, context_for(spec)))
+            target = TargetShape(columns, defaults)
+            findings.extend(check_select(io, spec, target, context_for(spec)))
     if sample_params is not None and not findings:
         findings.extend(run_sample(io, graph, context_for))
     return findings

@@ -206,24 +206,31 @@ class Stager:
 
 def check_columns(spec: AssetSpec, produced: Sequence[str], shape: TargetShape) -> None:
     """Columns are matched by name: unknown or missing (non-default) ones are errors."""
+    problems = column_problems(produced, shape)
+    if problems:
+        raise MaterializationError(f"asset {spec.key!r} (table {spec.table}): {problems[0]}")
+
+
+def column_problems(produced: Sequence[str], shape: TargetShape) -> list[str]:
+    """Why ``produced`` cannot be inserted by name into a table of ``shape`` (empty: it
+    can, in any order): duplicate columns, columns the table lacks, and columns without a
+    DEFAULT it leaves out. ``pipeline validate`` holds a SELECT to the same rule."""
+    problems = []
     duplicates = sorted({name for name in produced if list(produced).count(name) > 1})
     if duplicates:
-        raise MaterializationError(
-            f"asset {spec.key!r} (table {spec.table}): output has duplicate column(s) "
-            f"{', '.join(duplicates)}"
-        )
+        problems.append(f"output has duplicate column(s) {', '.join(duplicates)}")
     unknown = [name for name in produced if name not in shape.columns]
     if unknown:
-        raise MaterializationError(
-            f"asset {spec.key!r} (table {spec.table}): output column(s) "
-            f"{', '.join(unknown)} are not in the table (columns: {', '.join(shape.columns)})"
+        problems.append(
+            f"output column(s) {', '.join(unknown)} are not in the table "
+            f"(columns: {', '.join(shape.columns)})"
         )
     missing = [n for n in shape.columns if n not in produced and n not in shape.defaults]
     if missing:
-        raise MaterializationError(
-            f"asset {spec.key!r} (table {spec.table}): output lacks column(s) "
-            f"{', '.join(missing)}, which have no DEFAULT in the DDL"
+        problems.append(
+            f"output lacks column(s) {', '.join(missing)}, which have no DEFAULT in the DDL"
         )
+    return problems
 
 
 def _chunks(spec: AssetSpec, output: Any) -> Iterator[pd.DataFrame | pa.Table]:

@@ -95,10 +95,14 @@ def test_renamed_ddl_column_is_reported_both_ways(location: Path):
         ("columns", "country_name"),
         ("columns", "country_label"),
         ("select", None),
+        ("select", None),
     ]
     assert found[0]["found"] == "column is in the schema but not in the table"
-    assert found[2]["expected"] == "columns (country_key, country_label)"
-    assert found[2]["found"] == "(country_key, country_name)"
+    assert [f["found"] for f in found[2:]] == [
+        "SELECT output column(s) country_name are not in the table "
+        "(columns: country_key, country_label)",
+        "SELECT output lacks column(s) country_label, which have no DEFAULT in the DDL",
+    ]
 
 
 def test_schema_nullability_drift_is_reported(location: Path):
@@ -139,6 +143,39 @@ def test_broken_select_is_reported(location: Path):
     assert found[0]["check"] == "select"
     assert found[0]["found"].startswith("SELECT does not compile: ")
     assert "Countree" in found[0]["found"]
+
+
+def test_a_select_giving_the_table_columns_in_another_order_passes(location: Path):
+    """Materialization inserts by name, so validate holds the SELECT to the same rule."""
+    mutate(
+        location / "assets/marts.py",
+        r"SELECT hub_country_hash_key AS country_key, Country AS country_name",
+        "SELECT Country AS country_name, hub_country_hash_key AS country_key",
+    )
+    result = run_validate(location)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_select_with_a_renamed_column_says_which_is_which_as_materialize_would(
+    location: Path,
+):
+    mutate(
+        location / "assets/marts.py",
+        r"SELECT hub_country_hash_key AS country_key, Country AS country_name",
+        "SELECT hub_country_hash_key AS country_key, Country AS country",
+    )
+    found = [f for f in findings(run_validate(location, "--json")) if f["check"] == "select"]
+    assert [(f["asset"], f["found"]) for f in found] == [
+        (
+            "dim_country",
+            "SELECT output column(s) country are not in the table "
+            "(columns: country_key, country_name)",
+        ),
+        (
+            "dim_country",
+            "SELECT output lacks column(s) country_name, which have no DEFAULT in the DDL",
+        ),
+    ]
 
 
 def test_sample_run_catches_content_the_static_checks_cannot(location: Path):
