@@ -31,7 +31,7 @@ from orchestration.prefect_ui import (
     flow_run_path,
 )
 from orchestration.run_report import AssetOutcome
-from orchestration.ui_lineage import distances, focused_mermaid
+from orchestration.ui_lineage import distances, focused_mermaid, through_reads
 
 _WRITE_MODES = {
     "replace": "replace (each materialization swaps in a complete new table)",
@@ -199,30 +199,26 @@ class AssetPage:
             "",
             f"{len(up)} upstream and {len(down)} downstream assets. Left: what "
             f"{self.spec.key} reads directly; right: what reads it directly. An arrow "
-            "labelled *order* runs one after the other without reading it (listed as *order "
-            "only*); a dashed box counts the assets further away, listed below by steps.",
+            "labelled *order* runs one after the other without reading it; a dashed box "
+            "counts the assets further away, listed below by steps. *order only* marks an "
+            "asset joined to this one only through such an arrow: no rows flow between them.",
             "",
             *fenced(focused_mermaid(self.graph, self.spec.key), "mermaid"),
             "",
             "| direction | steps | assets (each links to its page) |",
             "|---|--:|---|",
         ]
-        for direction, steps in (("upstream", up), ("downstream", down)):
+        read_up, read_down = through_reads(self.graph, self.spec.key)
+        for direction, steps, read in (("upstream", up, read_up), ("downstream", down, read_down)):
             for n in sorted(set(steps.values())):
                 at = self.graph.topological(k for k, d in steps.items() if d == n)
-                named = ", ".join(self._neighbour(links, s.key, direction, n) for s in at)
+                named = ", ".join(
+                    links.link(s.key) + ("" if s.key in read else " (order only)") for s in at
+                )
                 lines.append(f"| {direction} | {n} | {named} |")
         if not up and not down:
             lines.append("| - | - | no upstream or downstream assets |")
         return [*lines, ""]
-
-    def _neighbour(self, links: PageLinks, other: str, direction: str, steps: int) -> str:
-        """A link to ``other``'s page, marked when a direct edge to it only orders the run."""
-        upstream, downstream = (
-            (other, self.spec.key) if direction == "upstream" else (self.spec.key, other)
-        )
-        only_order = steps == 1 and upstream in self.graph.upstream_of(downstream).ordering
-        return f"{links.link(other)} (order only)" if only_order else links.link(other)
 
     def _columns(self) -> list[str]:
         if not self.columns:

@@ -65,6 +65,23 @@ def distances(graph: AssetGraph, key: str) -> tuple[dict[str, int], dict[str, in
     return _steps(graph.dag.predecessors, key), _steps(graph.dag.successors, key)
 
 
+def through_reads(graph: AssetGraph, key: str) -> tuple[set[str], set[str]]:
+    """The ancestors ``key``'s rows come from and the descendants that get rows from it.
+
+    Those are the assets joined to ``key`` by a chain of reads alone; the others of
+    :func:`distances` are behind an ordering-only edge (the hubs behind the dimensions a
+    fact only runs after), and a page says so rather than let them pass for sources.
+    """
+
+    def reads(k: str) -> Iterable[str]:
+        return graph.upstream_of(k).reads
+
+    def read_by(k: str) -> Iterable[str]:
+        return (d for d in graph.dag.successors(k) if k in graph.upstream_of(d).reads)
+
+    return set(_steps(reads, key)), set(_steps(read_by, key))
+
+
 def _ordered(graph: AssetGraph, steps: Mapping[str, int]) -> list[str]:
     """Nearest first, then in dependency order."""
     order = {spec.key: i for i, spec in enumerate(graph.topological(steps))}

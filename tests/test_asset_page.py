@@ -285,3 +285,46 @@ def test_lineage_text_does_not_call_an_unselected_order_only_upstream_read():
     assert dimension.endswith("(not selected)")
     assert "read" not in dimension
     assert next(line for line in lines if line.startswith("fact ")).endswith("dimension (order)")
+
+
+def _graph_with_an_order_only_branch() -> AssetGraph:
+    """``fact`` reads ``link``; it runs after ``dimension``, which reads ``hub``; ``report``
+    reads ``fact`` and ``audit`` runs after it. So ``hub`` is upstream of ``fact`` only
+    through the ordering edge, as the retail hubs behind the dimensions are."""
+    specs = [
+        AssetSpec(key=key, table=f"db.{key}", body=lambda context: None, kind="python", deps=deps)
+        for key, deps in (
+            ("hub", ()),
+            ("link", ()),
+            ("dimension", ("hub",)),
+            ("fact", ("link", "dimension")),
+            ("report", ("fact",)),
+            ("audit", ("dimension",)),
+        )
+    ]
+    ordering = Upstream(reads=("link",), ordering=("dimension",), derived=True)
+    return AssetGraph(specs, upstream={"fact": ordering})
+
+
+def _page_of(graph: AssetGraph, key: str) -> str:
+    outcome = AssetOutcome(key, f"db.{key}", "materialized", 0.1)
+    materialization = Materialization(outcome, "run-1", "all assets", FINISHED)
+    return AssetPage(spec=graph[key], graph=graph, materialization=materialization).markdown(
+        PageLinks()
+    )
+
+
+def test_an_asset_reached_only_through_an_ordering_edge_is_marked_order_only():
+    """``fact_sales`` lists ``hub_product`` two steps upstream: a reader takes it for a
+    source of its rows, yet it is only behind ``dim_product``, which fact_sales runs after
+    without reading. Further steps say so too, upstream and downstream."""
+    graph = _graph_with_an_order_only_branch()
+    fact = _page_of(graph, "fact")
+    assert "| upstream | 2 | [hub](/v2/artifacts/key/asset-hub) (order only) |" in fact
+    assert "[link](/v2/artifacts/key/asset-link) (order only)" not in fact
+    dimension = _page_of(graph, "dimension")
+    assert "| downstream | 2 | [report](/v2/artifacts/key/asset-report) (order only) |" in dimension
+    assert "[audit](/v2/artifacts/key/asset-audit) (order only)" not in dimension
+    hub = _page_of(graph, "hub")
+    assert "[report](/v2/artifacts/key/asset-report) (order only)" in hub
+    assert "[audit](/v2/artifacts/key/asset-audit) (order only)" not in hub
