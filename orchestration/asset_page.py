@@ -125,7 +125,7 @@ class AssetPage:
         lines += self._last_materialization()
         lines += self._checks()
         lines += self._lineage(links)
-        lines += self._columns()
+        lines += self._columns(links)
         lines += self._body()
         history = artifact_key_path(self.key)
         lines += ["", f"[Every materialization of {self.spec.key}]({history}) (newest first)", ""]
@@ -220,7 +220,7 @@ class AssetPage:
             lines.append("| - | - | no upstream or downstream assets |")
         return [*lines, ""]
 
-    def _columns(self) -> list[str]:
+    def _columns(self, links: PageLinks) -> list[str]:
         if not self.columns:
             return []
         lines = [
@@ -229,16 +229,31 @@ class AssetPage:
             "| column | type | computed from |",
             "|---|---|---|",
         ]
-        lines += [row(name, kind, self._sources_of(name)) for name, kind in self.columns]
+        lines += [
+            f"| {cell(name)} | {cell(kind)} | {self._sources_of(name, links)} |"
+            for name, kind in self.columns
+        ]
         return [*lines, ""]
 
-    def _sources_of(self, column: str) -> str:
+    def _sources_of(self, column: str, links: PageLinks) -> str:
+        """The upstream columns as a cell, each linking to the page of the asset holding
+        it: that page's Columns section carries the chain one step further."""
         if self.column_sources is None:
-            return self.column_note
+            return cell(self.column_note)
         if column not in self.column_sources:
-            return NOT_DERIVED
+            return cell(NOT_DERIVED)
         found = self.column_sources[column]
-        return ", ".join(found) if found else "no upstream column (a constant or a function)"
+        if not found:
+            return cell("no upstream column (a constant or a function)")
+        owners = {spec.table.lower(): spec.key for spec in self.graph}
+        shown = []
+        for source in found:
+            owner = owners.get(source.rpartition(".")[0].lower())
+            if owner is None or owner == self.spec.key:  # outside the graph, or its own rows
+                shown.append(cell(source))
+            else:
+                shown.append(f"[{cell(source)}]({links.href(owner)})")
+        return ", ".join(shown)
 
     def _body(self) -> list[str]:
         if self.sql is not None:

@@ -150,7 +150,8 @@ def test_columns_show_types_and_upstream_columns_or_why_not():
         "loaded": (),
     }
     markdown = _page(columns=columns, column_sources=sources).markdown(PageLinks())
-    assert "| total_amount | Decimal(10, 4) | vault.sat_invoice.TotalAmount |" in markdown
+    sat = "[vault.sat_invoice.TotalAmount](/v2/artifacts/key/asset-sat-invoice)"
+    assert f"| total_amount | Decimal(10, 4) | {sat} |" in markdown
     assert "| loaded | DateTime | no upstream column (a constant or a function) |" in markdown
     assert "| note | String | not derived |" in markdown
 
@@ -328,3 +329,15 @@ def test_an_asset_reached_only_through_an_ordering_edge_is_marked_order_only():
     hub = _page_of(graph, "hub")
     assert "[report](/v2/artifacts/key/asset-report) (order only)" in hub
     assert "[audit](/v2/artifacts/key/asset-audit) (order only)" not in hub
+
+
+def test_each_upstream_column_links_to_the_page_of_the_asset_that_holds_it():
+    """A column's chain goes on in the page of the table it is computed from: one click,
+    instead of finding that asset in the lineage list."""
+    columns = [("total_amount", "Decimal(10, 4)"), ("other", "String")]
+    sources = {"total_amount": ("vault.sat_invoice.TotalAmount",), "other": ("ext.t.c",)}
+    links = PageLinks({"sat_invoice": uuid.UUID(int=7)})
+    markdown = _page(columns=columns, column_sources=sources).markdown(links)
+    sat = f"[vault.sat_invoice.TotalAmount](/v2/artifacts/artifact/{uuid.UUID(int=7)})"
+    assert f"| total_amount | Decimal(10, 4) | {sat} |" in markdown
+    assert "| other | String | ext.t.c |" in markdown  # no asset holds that table

@@ -808,6 +808,23 @@ def test_ui_asset_page_links_through_to_upstream_pages(shipped_run, page):
     page.get_by_role("link", name="fact_sales", exact=True).first.wait_for()  # its downstream
 
 
+def test_ui_a_columns_source_links_to_the_page_that_carries_its_chain_on(shipped_run, page):
+    """Where does ``marts.Fact_Sales.total_amount`` come from, down to the raw columns:
+    each source column is a click to the page whose Columns section goes one step further."""
+    page.goto(shipped_run.lineage_url)
+    page.get_by_role("link", name="fact_sales", exact=True).click()
+    page.get_by_role("heading", name="fact_sales", exact=True).wait_for()
+    chain = [
+        ("vault.sat_invoice.TotalAmount", "sat_invoice"),
+        ("raw.psa_online_retails.TotalAmount", "psa_online_retails"),
+        ("raw.online_retails.Quantity", "raw_online_retails"),
+    ]
+    for column, key in chain:
+        page.get_by_role("link", name=column, exact=True).first.click()
+        page.get_by_role("heading", name=key, exact=True).wait_for()
+        assert "/v2/artifacts/artifact/" in page.url, (column, page.url)
+
+
 def _page_id(server: PrefectServer, run: LineageRun, key: str) -> str:
     """The id of ``key``'s page written by ``run``, read over plain HTTP.
 
