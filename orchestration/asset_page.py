@@ -118,7 +118,7 @@ class AssetPage:
         return f"{self.materialization.outcome.status}: {self.spec.table}"
 
     def markdown(self, links: PageLinks) -> str:
-        lines = [f"# {self.spec.key}", ""]
+        lines = [f"# {self.spec.key}", "", self._version_line(), ""]
         if self.spec.description:
             lines += [cell(self.spec.description), ""]
         lines += self._about()
@@ -130,6 +130,20 @@ class AssetPage:
         history = artifact_key_path(self.key)
         lines += ["", f"[Every materialization of {self.spec.key}]({history}) (newest first)", ""]
         return "\n".join(lines)
+
+    def _version_line(self) -> str:
+        """Whose version this is, and where the newer ones are: a reader may land here from
+        an older run's lineage page or a bookmark, after later runs wrote newer pages."""
+        finished = self.materialization.finished
+        return (
+            f"*This version: run {self._run_link()}, {finished:%Y-%m-%d %H:%M:%S} UTC. "
+            f"[Every version, newest first]({artifact_key_path(self.key)}).*"
+        )
+
+    def _run_link(self) -> str:
+        m = self.materialization
+        name = cell(m.run_name)
+        return f"[{name}]({flow_run_path(m.flow_run_id)})" if m.flow_run_id else name
 
     def _about(self) -> list[str]:
         spec = self.spec
@@ -158,11 +172,7 @@ class AssetPage:
     def _last_materialization(self) -> list[str]:
         m = self.materialization
         o = m.outcome
-        run = (
-            f"[{cell(m.run_name)}]({flow_run_path(m.flow_run_id)})"
-            if m.flow_run_id
-            else cell(m.run_name)
-        )
+        run = self._run_link()
         rows = f"{o.rows:,}" if o.rows is not None else "-"
         inserted = f"{m.rows_inserted:,}" if m.rows_inserted is not None else "-"
         lines = [

@@ -69,6 +69,18 @@ def test_page_says_what_the_table_is():
     assert "| schema | FrameSchema |" in markdown
 
 
+def test_the_top_says_which_run_wrote_this_version_and_links_every_version():
+    """A reader who lands on an older version (from an older run's lineage page, or a
+    bookmark) sees at once whose page it is and where the newer ones are."""
+    lines = _page().markdown(PageLinks()).split("\n")
+    assert lines[:3] == [
+        "# fact_sales",
+        "",
+        "*This version: run [fact_sales+](/v2/runs/flow-run/run-1), 2026-12-02 19:52:40 UTC. "
+        "[Every version, newest first](/v2/artifacts/key/asset-fact-sales).*",
+    ]
+
+
 def test_last_materialization_links_the_run_and_gives_rows_and_seconds():
     markdown = _page().markdown(PageLinks())
     assert "## Last materialization: materialized" in markdown
