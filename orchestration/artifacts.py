@@ -26,6 +26,12 @@ _LEGEND = (
     "reads from other layers."
 )
 
+#: Under the table of a run that left assets undone: their rows read "-", not "gone".
+_KEPT = (
+    "A failed or skipped asset's table is left as it was "
+    "(`pipeline status` says which are stale or missing)."
+)
+
 
 def _code(text: str) -> str:
     """Text for an inline code span: literal there, so only backticks and newlines matter."""
@@ -80,6 +86,8 @@ def lineage_markdown(
     for diagram in layer_diagrams(plan.graph, [s.key for s in plan.selected], outcomes):
         lines += [f"### {diagram.title}", "", *fenced(diagram.mermaid, "mermaid"), ""]
     lines += [*_table(plan, report, links or PageLinks()), ""]
+    if report.by_status("failed") or report.by_status("skipped"):
+        lines += [_KEPT, ""]
     return "\n".join(lines)
 
 

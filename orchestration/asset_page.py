@@ -190,6 +190,8 @@ class AssetPage:
 
     def _checks(self) -> list[str]:
         checks = self.materialization.outcome.checks
+        if not checks and not self.spec.checks:  # said, so nobody wonders where they went
+            return ["## Checks", "", f"No asset checks are declared for {self.spec.key}.", ""]
         if not checks:
             return []
         lines = [

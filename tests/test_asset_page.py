@@ -90,6 +90,12 @@ def test_last_materialization_links_the_run_and_gives_rows_and_seconds():
     ) in markdown
 
 
+def test_an_asset_without_checks_says_so_rather_than_leave_the_section_out():
+    assert not GRAPH["fact_sales"].checks
+    markdown = _page().markdown(PageLinks())
+    assert "## Checks\n\nNo asset checks are declared for fact_sales.\n" in markdown
+
+
 def test_a_failed_materialization_shows_its_error_in_full():
     error = "RuntimeError: fact_sales cannot be built: ```rows``` | contain <bad> values"
     outcome = AssetOutcome("fact_sales", "marts.Fact_Sales", "failed", 0.1, error=error)

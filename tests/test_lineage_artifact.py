@@ -154,3 +154,13 @@ def test_edges_in_reads_solid_and_dashed_edges():
         ("a", "b"),
         ("c", "b"),
     }
+
+
+def test_a_failed_run_says_its_failed_and_skipped_tables_are_left_as_they_were(plan):
+    """A skipped row's '-' rows and 'upstream failed' read as if its table were gone."""
+    markdown = lineage_markdown(plan, _report(plan, failing="anomaly_invoice"))
+    assert (
+        "A failed or skipped asset's table is left as it was "
+        "(`pipeline status` says which are stale or missing)." in markdown
+    )
+    assert "is left as it was" not in lineage_markdown(plan, _report(plan))
