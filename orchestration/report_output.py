@@ -148,21 +148,26 @@ def print_report(
         f"other options) reruns {_undone(report)}"
     )
     if rebuild:
-        # A plain rerun would be refused the same way: first the full refresh they need.
-        rebuilt = " or ".join(rebuild)
-        tables = (
-            "the table that drifted from its DDL"
-            if len(rebuild) == 1
-            else f"the {len(rebuild)} tables that drifted from their DDL"
-        )
-        first = (
-            f"[bold]pipeline materialize --full-refresh --select "
-            f"{escape(quoted_selection(rebuilt))}[/] rebuilds {tables}"
-        )
-        undone = {o.key for o in report.outcomes if o.status != "materialized"}
-        alone = f"{first} (and your other options)"
-        rerun_line = alone if undone == set(rebuild) else f"{first}, then {rerun_line}"
+        rerun_line = _full_refresh_first(report, rebuild, rerun_line)
     console.print(f"Next: {rerun_line}{why}{where}.", highlight=False)
+
+
+def _full_refresh_first(report: RunReport, rebuild: list[str], rerun_line: str) -> str:
+    """The next step when tables drifted from their DDL: a plain rerun would be refused the
+    same way, so first the full refresh that rebuilds them, then the rerun if more is undone."""
+    tables = (
+        "the table that drifted from its DDL"
+        if len(rebuild) == 1
+        else f"the {len(rebuild)} tables that drifted from their DDL"
+    )
+    first = (
+        f"[bold]pipeline materialize --full-refresh --select "
+        f"{escape(quoted_selection(' or '.join(rebuild)))}[/] rebuilds {tables}"
+    )
+    undone = {o.key for o in report.outcomes if o.status != "materialized"}
+    if undone == set(rebuild):
+        return f"{first} (and your other options)"
+    return f"{first}, then {rerun_line}"
 
 
 def _undone(report: RunReport) -> str:
