@@ -341,7 +341,9 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         declared = self._declared.get(spec.table)
         drift = type_drift(declared, actual) if declared is not None else []
         if drift:
-            raise drift_error(spec.key, spec.table, drift)
+            raise drift_error(
+                spec.key, spec.table, drift, insert_only=spec.write_mode == "insert_new"
+            )
 
     def _declared_for_rebuild(self, spec: AssetSpec) -> DeclaredTable:
         declared = self._declared.get(spec.table)

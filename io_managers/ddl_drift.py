@@ -22,10 +22,13 @@ from pathlib import Path
 
 from io_managers.ddl import ddl_files, ddl_statements
 from io_managers.ddl_analysis import statement_facts
-from io_managers.errors import TypeDriftError
+from io_managers.errors import InsertOnlyDriftError, TypeDriftError
 from io_managers.sql import quote_string
 from io_managers.transport import Transport
 from io_managers.types import ClickHouseType
+
+#: Where the docs say how to change a table and keep its rows.
+CHANGING_A_TABLE = "docs/warehouse.md#changing-a-table"
 
 
 @dataclass(frozen=True)
@@ -65,12 +68,25 @@ class Drift:
         )
 
 
-def drift_error(key: str, table: str, drift: Sequence[Drift]) -> TypeDriftError:
-    """The one-line refusal: table, every drifted column with both types, the way out."""
-    return TypeDriftError(
+def drift_error(
+    key: str, table: str, drift: Sequence[Drift], *, insert_only: bool = False
+) -> TypeDriftError:
+    """The one-line refusal: table, every drifted column with both types, the way out.
+
+    An insert-only table may hold keys its upstream no longer has (earlier loads), which
+    its full refresh drops: its refusal says so and names the way that keeps them.
+    """
+    found = (
         f"asset {key!r} (table {table}) has drifted from its DDL, so nothing was written: "
         + "; ".join(item.describe() for item in drift)
-        + f". Rebuild it from the DDL with: pipeline materialize --full-refresh --select {key}"
+    )
+    rebuild = f"pipeline materialize --full-refresh --select {key}"
+    if not insert_only:
+        return TypeDriftError(f"{found}. Rebuild it from the DDL with: {rebuild}")
+    return InsertOnlyDriftError(
+        f"{found}. It is insert-only: {rebuild} rebuilds it from what its upstream holds "
+        f"now, losing the keys only it kept; to keep them, ALTER it to the DDL instead "
+        f"({CHANGING_A_TABLE})"
     )
 
 

@@ -66,6 +66,13 @@ class TypeDriftError(MaterializationError, RebuildRequired):
     """A published table's column types differ from its DDL; nothing was written."""
 
 
+class InsertOnlyDriftError(TypeDriftError):
+    """An insert-only table drifted: its full refresh keeps only what its upstream holds
+    now, so keys of earlier loads that only it kept would be lost."""
+
+    loses_rows = True
+
+
 @dataclass(frozen=True)
 class ValidationFailure:
     """One failed check: which column, which check, how many rows, a few bad values."""

@@ -42,3 +42,8 @@ class RebuildRequired(ExpectedError):
     definition (a column type drifted, or the DDL was edited), and only rebuilding the
     table from it, a full refresh, can. The run report's last line then names that
     command instead of a rerun that would be refused the same way."""
+
+    #: The full refresh loses rows only this table kept (an insert-only table is rebuilt
+    #: from what its upstream holds now), so the last line says so and names the way
+    #: that keeps them; decided by type, like the rest of this module.
+    loses_rows: bool = False

@@ -154,7 +154,8 @@ def print_report(
 
 def _full_refresh_first(report: RunReport, rebuild: list[str], rerun_line: str) -> str:
     """The next step when tables drifted from their DDL: a plain rerun would be refused the
-    same way, so first the full refresh that rebuilds them, then the rerun if more is undone."""
+    same way, so first the full refresh that rebuilds them (saying what it loses of an
+    insert-only table), then the rerun if more is undone."""
     tables = (
         "the table that drifted from its DDL"
         if len(rebuild) == 1
@@ -164,10 +165,26 @@ def _full_refresh_first(report: RunReport, rebuild: list[str], rerun_line: str) 
         f"[bold]pipeline materialize --full-refresh --select "
         f"{escape(quoted_selection(' or '.join(rebuild)))}[/] rebuilds {tables}"
     )
+    kept = [o.key for o in report.by_status("failed") if o.rebuild_loses_rows]
+    if kept:  # named before the command is copied: the rebuild drops those keys
+        first += _what_a_rebuild_loses(kept, alone=len(rebuild) == 1)
     undone = {o.key for o in report.outcomes if o.status != "materialized"}
     if undone == set(rebuild):
         return f"{first} (and your other options)"
     return f"{first}, then {rerun_line}"
+
+
+def _what_a_rebuild_loses(kept: Sequence[str], *, alone: bool) -> str:
+    """Said of a full refresh that rebuilds insert-only tables (``kept``): they are rebuilt
+    from what their upstream holds now, so keys of earlier loads that only they kept are
+    lost; changing the table by hand to its DDL keeps them."""
+    one = len(kept) == 1
+    return (
+        f" from what {'its upstream holds' if alone else 'their upstreams hold'} now "
+        f"(insert-only {escape(', '.join(kept))} {'loses' if one else 'lose'} the keys only "
+        f"{'it' if one else 'they'} kept; to keep them, ALTER {'it' if one else 'them'} to "
+        "the DDL instead: docs/warehouse.md#changing-a-table)"
+    )
 
 
 def _undone(report: RunReport) -> str:

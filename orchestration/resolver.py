@@ -203,6 +203,7 @@ def _run_asset(
             seconds=time.perf_counter() - started,
             error=describe_error(exc),
             needs_full_refresh=isinstance(exc, RebuildRequired),
+            rebuild_loses_rows=isinstance(exc, RebuildRequired) and exc.loses_rows,
         )
         settle(outcome)
         # Prefect emits prefect.asset.materialization.failed; say why in its payload.

@@ -68,6 +68,8 @@ class AssetOutcome:
     #: It failed because its table must be rebuilt from its definition first
     #: (:class:`~orchestration.errors.RebuildRequired`): a plain rerun cannot succeed.
     needs_full_refresh: bool = False
+    #: That rebuild loses rows only its table kept (``RebuildRequired.loses_rows``).
+    rebuild_loses_rows: bool = False
     #: Its code version (``orchestration.code_version``) and its state after the run
     #: (``fresh`` once materialized; else ``stale``/``missing``) with the reasons, as
     #: ``pipeline status`` would say (``orchestration.staleness``).

@@ -95,7 +95,7 @@ def _next_line(outcomes: list[AssetOutcome]) -> str:
         ]
     )
     plan = MaterializationPlan(graph, list(graph), [], "*")
-    console = Console(width=400)
+    console = Console(width=1000)
     with console.capture() as captured:
         print_report(RunReport(outcomes=outcomes), console, plan)
     return captured.get().strip().splitlines()[-1]
@@ -120,6 +120,26 @@ def test_after_a_drift_refusal_the_next_step_is_the_full_refresh_then_the_rerun(
     line = _next_line([refused, broken, held_back])
     assert line.startswith("Next: pipeline materialize --full-refresh --select 'dim' rebuilds")
     assert "; add --verbose for the traceback" in line
+
+
+def test_the_full_refresh_an_insert_only_table_needs_says_what_it_loses() -> None:
+    """The upgrade audit followed this line on a drifted vault satellite and lost the rows
+    of products only an earlier load had brought: the line names that loss and the way
+    that keeps them."""
+    refused = AssetOutcome(
+        "dim", "m.dim", "failed", error="drifted", needs_full_refresh=True, rebuild_loses_rows=True
+    )
+    held_back = AssetOutcome("fact", "m.fact", "skipped", failed_upstream=("dim",))
+
+    line = _next_line([refused, held_back])
+    assert line.startswith(
+        "Next: pipeline materialize --full-refresh --select 'dim' rebuilds the table that "
+        "drifted from its DDL from what its upstream holds now (insert-only dim loses the "
+        "keys only it kept; to keep them, ALTER it to the DDL instead: "
+        "docs/warehouse.md#changing-a-table), then pipeline materialize --select 'dim+'"
+    )
+    plain = AssetOutcome("dim", "m.dim", "failed", error="drifted", needs_full_refresh=True)
+    assert "loses" not in _next_line([plain, held_back])
 
 
 def test_validate_names_an_asset_check_that_reads_a_table_no_asset_produces() -> None:

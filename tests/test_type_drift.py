@@ -93,6 +93,36 @@ def test_a_dropped_or_added_column_is_drift_too(
     assert "column 'extra' (UInt8) is in the warehouse but not in the DDL" in message
 
 
+def test_an_insert_only_tables_refusal_says_what_a_full_refresh_loses_and_how_to_keep_it(
+    warehouse: ClickHouseIOManager, tmp_path: Path
+) -> None:
+    """The upgrade audit followed the refusal's one way out on a vault satellite: the full
+    refresh rebuilt it from what persistent staging held now, and the descriptions of 896
+    products an earlier load had brought were gone. An insert-only table's refusal names
+    that loss and the way that keeps its rows, which then works: the table changed by hand
+    to the DDL, a plain run adds the new keys and keeps the old."""
+    load(warehouse, tmp_path, "1,10\n2,20\n", "ingest", "hub", "report")
+    for table in ("safe.hub", "safe.report"):
+        warehouse.command(f"ALTER TABLE {table} MODIFY COLUMN q Int8")
+
+    with pytest.raises(TypeDriftError) as hub:
+        load(warehouse, tmp_path, "1,10\n3,30\n", "ingest", "hub")
+    with pytest.raises(TypeDriftError) as report:
+        load(warehouse, tmp_path, "1,10\n3,30\n", "report")
+
+    message = str(hub.value)
+    assert "\n" not in message
+    assert "pipeline materialize --full-refresh --select hub" in message
+    assert "losing the keys only it kept" in message
+    assert "ALTER it to the DDL instead (docs/warehouse.md#changing-a-table)" in message
+    assert hub.value.loses_rows and not report.value.loses_rows
+    assert "losing" not in str(report.value)  # a replaced table holds nothing of its own
+    # The way that keeps the rows: the table changed to the DDL, then a plain run.
+    warehouse.command("ALTER TABLE safe.hub MODIFY COLUMN q Int32")
+    load(warehouse, tmp_path, "1,10\n3,30\n", "ingest", "hub")
+    assert [row["n"] for row in content(warehouse, "safe.hub")] == [1, 2, 3]
+
+
 def test_full_refresh_rebuilds_an_insert_only_table_from_the_ddl_and_reloads_it(
     warehouse: ClickHouseIOManager, tmp_path: Path
 ) -> None:
@@ -181,6 +211,7 @@ def test_the_cli_refuses_drift_in_one_line_then_full_refresh_repairs_it(
     assert next_step.startswith("Next: pipeline materialize --full-refresh --select 'hub' ")
     assert "rebuilds the table that drifted from its DDL" in next_step
     assert "--verbose" not in next_step
+    assert "insert-only hub loses the keys only it kept" in next_step
     rebuilt = materialize("--select", "hub", "--full-refresh")
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
     with ClickHouseIOManager.embedded(tmp_path / "wh") as warehouse:
