@@ -18,7 +18,8 @@ from rich.text import Text
 
 from orchestration.output import discard
 
-#: A cell: plain text (never read as Rich markup) or a styled ``Text``.
+#: A cell: plain text (never read as Rich markup or emoji codes: ``root:x:0`` is data) or a
+#: styled ``Text``.
 Cell = str | Text
 #: Narrowest a folding column may be on a terminal before it moves below the table.
 MIN_WRAP_WIDTH = 40
@@ -81,7 +82,7 @@ def print_table(
     for i in wrapped:
         lines = [(row[0], row[i]) for row in rows if _plain(row[i])]
         if lines:
-            console.print(f"{columns[i].header}:", style="bold", highlight=False)
+            console.print(Text(f"{columns[i].header}:", style="bold"))
         for key, value in lines:
             console.print(Text.assemble("  ", key, "  ", value))
 
@@ -93,20 +94,22 @@ def _print_plain(
     lines += [[_plain(cell) for cell in row] for row in rows]
     widths = [max(len(line[i]) for line in lines) for i in range(len(columns))]
     if title:
-        console.print(title, markup=False, highlight=False, soft_wrap=True)
+        console.print(title, markup=False, emoji=False, highlight=False, soft_wrap=True)
     for line in lines:
         cells = [
             value.rjust(width) if column.right else value.ljust(width)
             for value, width, column in zip(line, widths, columns, strict=True)
         ]
-        console.print("  ".join(cells).rstrip(), markup=False, highlight=False, soft_wrap=True)
+        console.print(
+            "  ".join(cells).rstrip(), markup=False, emoji=False, highlight=False, soft_wrap=True
+        )
 
 
 def _rich_table(columns: Sequence[Column], rows: Sequence[Sequence[Cell]]) -> Table:
     table = Table()
     for column in columns:
         table.add_column(
-            column.header,
+            Text(column.header),  # a query's column name, as the engine spelled it
             justify="right" if column.right else "left",
             no_wrap=not column.wrap,
             overflow="fold",

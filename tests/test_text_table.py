@@ -49,3 +49,18 @@ def test_narrow_terminal_moves_the_error_below_the_box_whole():
     box, _, below = text.partition("error:\n")
     assert "error" not in box.splitlines()[2]  # the header row holds no error column
     assert " ".join(below.split()) == f"pipeline_metrics {ERROR}"
+
+
+def test_values_and_headers_print_as_they_are_never_as_emoji_or_markup():
+    """A query result is data: ``root:x:0`` (a line of /etc/passwd) is not an emoji code,
+    ``[red]`` in a column name is not a style."""
+    columns = [Column(":x: [red]name"), Column("line")]
+    rows = [["a", "root:x:0:0:root:/root:/bin/bash :smile: [bold]b[/bold]"]]
+    for terminal in (False, True):
+        out = io.StringIO()
+        console = Console(file=out, force_terminal=terminal, width=200, color_system=None)
+        print_table(console, columns, rows, title="t :x:")
+        text = out.getvalue()
+        assert "root:x:0:0:root:/root:/bin/bash :smile: [bold]b[/bold]" in text, text
+        assert ":x: [red]name" in text, text
+        assert "t :x:" in text, text
