@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from orchestration.errors import ExpectedError, RebuildRequired
+from orchestration.errors import ExpectedError, RebuildRequired, StorageUnreachableError
 
 
 class WarehouseError(Exception):
@@ -27,7 +27,7 @@ class WarehouseConfigError(WarehouseError, ExpectedError, ValueError):
     """``WAREHOUSE_URL`` or the ``CLICKHOUSE_*`` variables cannot be understood."""
 
 
-class WarehouseConnectionError(WarehouseError, ExpectedError):
+class WarehouseConnectionError(WarehouseError, StorageUnreachableError):
     """The ClickHouse server cannot be reached or refuses our credentials."""
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from orchestration.asset import AssetSpec
 from orchestration.context import render_sql
+from orchestration.errors import StorageUnreachableError
 from orchestration.graph import AssetGraph
 from orchestration.io_manager import IOManager, SqlAnalysisError
 
@@ -59,12 +60,17 @@ def derive(
     io_manager: IOManager,
     table_columns: TableColumns,
     params: Mapping[str, Any],
+    *,
+    stop_if_unreachable: bool = False,
 ) -> AssetColumnLineage:
     """``spec``'s column lineage: parsed from its SQL, declared, or not derived (and why).
 
     The SQL is rendered as the asset graph renders it (:func:`render_sql`, at a fixed
     instant): the run's own text differs only in its load time, which feeds no column
     from upstream, and the same text means the graph's parse of it is reused.
+
+    ``stop_if_unreachable`` raises :class:`StorageUnreachableError` instead of making it
+    this asset's answer: a command's one error line, where a run's pages say it per asset.
     """
 
     def result(columns: dict[str, tuple[str, ...]] | None, origin: str) -> AssetColumnLineage:
@@ -84,6 +90,10 @@ def derive(
         return result(io_manager.column_lineage(sql, columns_of), "parsed from the SQL")
     except (SqlAnalysisError, NotImplementedError) as exc:
         return result(None, f"{NOT_DERIVED}: {exc}")
+    except StorageUnreachableError as exc:
+        if stop_if_unreachable:
+            raise
+        return result(None, f"{NOT_DERIVED}: {type(exc).__name__}: {exc}")
     except Exception as exc:
         # The columns of a table it reads could not be read (the same read fails the
         # asset's materialization, which reports it): the page says why, the run goes on.
@@ -112,10 +122,11 @@ def derive_all(
     io_managers: Mapping[str, IOManager],
     params: Mapping[str, Any] | None = None,
 ) -> list[AssetColumnLineage]:
-    """Column lineage of ``keys`` in dependency order (for ``pipeline lineage``)."""
+    """Column lineage of ``keys`` in dependency order (for ``pipeline lineage``); a
+    warehouse that cannot be reached raises, the command's one error line."""
     columns = WarehouseColumns(graph, io_managers)
     return [
-        derive(spec, io_managers[spec.io_manager], columns, params or {})
+        derive(spec, io_managers[spec.io_manager], columns, params or {}, stop_if_unreachable=True)
         for spec in graph.topological(keys)
     ]
 

@@ -29,6 +29,15 @@ class ExpectedError(Exception):
     """A foreseen failure whose message, written for the user, says what and why."""
 
 
+class StorageUnreachableError(ExpectedError):
+    """The storage cannot be reached at all (a server down, a login refused).
+
+    Nothing about any one asset can then be answered, so a command that reads stops with
+    this one line instead of giving it as every asset's answer (column lineage
+    "not derived: ..." 27 times, and exit 0).
+    """
+
+
 def describe_error(exc: BaseException) -> str:
     """``exc`` as one failed asset's cause: see the module docstring for the rule."""
     if isinstance(exc, ExpectedError):

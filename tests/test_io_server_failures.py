@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import socket
+import subprocess
+import sys
 import threading
 import traceback
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from urllib.parse import quote
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 
@@ -131,3 +135,53 @@ def test_clickhouse_environment_variables_get_the_same_treatment(monkeypatch, ca
 
     assert f"127.0.0.1:{port}" in str(error)
     assert_no_secret(error, caplog)
+
+
+# ------------------------------------------------------------ the commands, as users run them
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def pipeline(*args: str, warehouse: str) -> subprocess.CompletedProcess[str]:
+    """``pipeline ARGS --warehouse WAREHOUSE`` as a user runs it (the shipped code location)."""
+    clean = {k: v for k, v in os.environ.items() if k not in ("WAREHOUSE_URL", "CLICKHOUSE_HOST")}
+    return subprocess.run(
+        [sys.executable, "-m", "orchestration", *args, "--warehouse", warehouse],
+        cwd=REPO,
+        env={**clean, "PIPELINE_WARM_START": "off"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def with_password(server_url: str, password: str) -> str:
+    """``server_url`` (a reachable server) logging in with ``password`` instead."""
+    parts = urlsplit(server_url)
+    user = parts.username or "default"
+    netloc = f"{user}:{quote(password, safe='')}@{parts.hostname}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("lineage", "--format", "json"), ("lineage", "--column", "marts.Fact_Sales.total_amount")],
+    ids=["json", "column"],
+)
+def test_column_lineage_of_an_unreachable_server_is_one_line_and_exit_1(
+    clickhouse_test_url: str, args: tuple[str, ...]
+):
+    # Column lineage reads the tables' columns from the warehouse: a server that cannot be
+    # reached answers nothing, so it is the command's one error line, not "not derived:
+    # WarehouseConnectionError: ..." on every asset and exit 0.
+    closed = url("127.0.0.1", free_port())
+    refused = with_password(clickhouse_test_url, PASSWORD)
+    for target, cause in ((closed, "connection refused"), (refused, "authentication failed")):
+        result = pipeline(*args, warehouse=target)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert result.stdout == ""
+        (line,) = result.stderr.splitlines()
+        host_port = f"{urlsplit(target).hostname}:{urlsplit(target).port}"
+        assert line.startswith(f"error: cannot connect to ClickHouse at {host_port} as user "), line
+        assert cause in line
+        assert PASSWORD not in line and quote(PASSWORD, safe="") not in line

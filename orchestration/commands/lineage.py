@@ -2,8 +2,9 @@
 
 ``text``, ``mermaid`` and ``dot`` draw the asset graph from the declarations alone.
 ``json`` and ``--column`` add column lineage, which needs the columns of the tables each
-SELECT reads, so they read them from the warehouse: one that does not exist is one error
-line and exit 1 (nothing is created, no DDL is applied).
+SELECT reads, so they read them from the warehouse: one that does not exist, or a server
+that cannot be reached, is one error line and exit 1 (nothing is created, no DDL is
+applied).
 """
 
 from __future__ import annotations
