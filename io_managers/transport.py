@@ -373,11 +373,51 @@ def _exception_chain(exc: BaseException) -> list[BaseException]:
     return chain
 
 
-def classify_connection_failure(exc: BaseException) -> str | None:
+#: The driver's words for an HTTP error without ClickHouse's error header (its status only).
+_NOT_CLICKHOUSE_STATUS = re.compile(r"HTTP driver received HTTP status (\d{3})")
+_DNS = "host name could not be resolved (DNS failure)"
+_REFUSED = "connection refused (is the server running and the port right?)"
+_TLS = "TLS handshake failed (check secure=true|false and the certificate)"
+_AUTH = "authentication failed (check the user and password)"
+_CLOSED = (
+    "the server closed the connection without answering (did it stop or restart? a "
+    "service that is not ClickHouse over HTTP does this too)"
+)
+
+
+def _timed_out(chain: list[BaseException], config: WarehouseConfig | None) -> str | None:
+    """Which wait ran out, and the URL option that sets it: the two call for different
+    fixes (an unreachable host; a port that is not ClickHouse, or a slow statement)."""
+    names = {type(item).__name__ for item in chain}
+    if "ConnectTimeoutError" in names or "ConnectTimeout" in names:
+        if config is None:
+            return "connection timed out"
+        return (
+            f"no connection within connect_timeout={config.connect_timeout:g} s (is the host "
+            "reachable? a slow network wants a larger connect_timeout in the URL)"
+        )
+    if names & {"ReadTimeoutError", "ReadTimeout"} or any(
+        isinstance(item, TimeoutError) for item in chain
+    ):
+        if config is None:
+            return "connection timed out"
+        return (
+            f"no answer within send_receive_timeout={config.send_receive_timeout:g} s (is the "
+            "port ClickHouse's HTTP interface? a statement that runs longer wants a larger "
+            "send_receive_timeout in the URL)"
+        )
+    return None
+
+
+def classify_connection_failure(
+    exc: BaseException, config: WarehouseConfig | None = None
+) -> str | None:
     """A short cause for a failure to reach or log in to the server, else ``None``.
 
     Built from exception types and well-known markers, never from the raw message, so
-    the result cannot carry credentials.
+    the result cannot carry credentials: a service that is not ClickHouse may answer
+    with anything, the request's own ``Authorization`` header included. ``config`` lets
+    a timeout name the URL option that set it.
     """
     import socket
     import ssl
@@ -386,30 +426,37 @@ def classify_connection_failure(exc: BaseException) -> str | None:
     text = " ".join(f"{type(item).__name__} {item}" for item in chain)
     for item in chain:
         if isinstance(item, ConnectionRefusedError):
-            return "connection refused (is the server running and the port right?)"
+            return _REFUSED
         if isinstance(item, socket.gaierror):
-            return "host name could not be resolved (DNS failure)"
+            return _DNS
         if isinstance(item, ssl.SSLError):
-            return "TLS handshake failed (check secure=true|false and the certificate)"
-        if isinstance(item, TimeoutError | socket.timeout):
-            return "connection timed out"
+            return _TLS
+    timed_out = _timed_out(chain, config)
+    if timed_out:
+        return timed_out
+    status = _NOT_CLICKHOUSE_STATUS.search(text)
+    if status:  # ClickHouse sends X-ClickHouse-Exception-Code with every error it answers
+        return (
+            f"the service there answered HTTP {status.group(1)} without ClickHouse's error "
+            "header, so it is not ClickHouse's HTTP interface or a proxy in front of it "
+            "failed (is the port right? ClickHouse serves HTTP on 8123, HTTPS on 8443)"
+        )
     markers = [
-        ("NameResolutionError", "host name could not be resolved (DNS failure)"),
-        ("Name or service not known", "host name could not be resolved (DNS failure)"),
-        ("nodename nor servname", "host name could not be resolved (DNS failure)"),
-        ("Temporary failure in name resolution", "host name could not be resolved (DNS failure)"),
-        ("Connection refused", "connection refused (is the server running and the port right?)"),
-        ("AUTHENTICATION_FAILED", "authentication failed (check the user and password)"),
-        ("Authentication failed", "authentication failed (check the user and password)"),
-        ("REQUIRED_PASSWORD", "authentication failed (check the user and password)"),
+        ("NameResolutionError", _DNS),
+        ("Name or service not known", _DNS),
+        ("nodename nor servname", _DNS),
+        ("Temporary failure in name resolution", _DNS),
+        ("Connection refused", _REFUSED),
+        ("AUTHENTICATION_FAILED", _AUTH),
+        ("Authentication failed", _AUTH),
+        ("REQUIRED_PASSWORD", _AUTH),
         ("received ClickHouse error code 401", "authentication failed (HTTP 401)"),
         ("HTTP 401", "authentication failed (HTTP 401)"),
         ("401 Unauthorized", "authentication failed (HTTP 401)"),
         ("received ClickHouse error code 403", "access denied (HTTP 403)"),
-        ("SSLError", "TLS handshake failed (check secure=true|false and the certificate)"),
-        ("ConnectTimeout", "connection timed out"),
-        ("Read timed out", "connection timed out"),
-        ("RemoteDisconnected", "the server closed the connection (is it ClickHouse over HTTP?)"),
+        ("SSLError", _TLS),
+        ("RemoteDisconnected", _CLOSED),
+        ("Connection aborted", _CLOSED),
         ("Connection reset", "the server reset the connection"),
         ("Max retries exceeded", "the server could not be reached"),
     ]
@@ -459,7 +506,7 @@ class ServerTransport:
             raise self._connection_error(exc) from None
 
     def _connection_error(self, exc: BaseException) -> WarehouseError:
-        cause = classify_connection_failure(exc)
+        cause = classify_connection_failure(exc, self.config)
         if cause is None:
             first = clean_engine_message(str(exc), limit=300)
             cause = redact(first, self.config.password) or type(exc).__name__

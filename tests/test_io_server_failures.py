@@ -8,12 +8,15 @@ production connection fails.
 from __future__ import annotations
 
 import base64
+import contextlib
+import json
 import logging
 import os
 import socket
 import subprocess
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -120,6 +123,119 @@ def test_unresolvable_host_is_a_dns_failure(caplog):
 
     assert "warehouse.invalid:8123" in str(error)
     assert "DNS failure" in str(error)
+    assert_no_secret(error, caplog)
+
+
+class NotClickHouse(BaseHTTPRequestHandler):
+    """Another HTTP service on the port (the Prefect API, say): 405 and a JSON body, with
+    the request's credentials echoed back for good measure."""
+
+    def _answer(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = json.dumps(
+            {"detail": "Method Not Allowed", "seen": self.headers.get("Authorization", "")}
+        ).encode()
+        self.send_response(405)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args: object) -> None:
+        """Keep the test output clean."""
+
+
+def test_another_http_service_on_the_port_is_said_to_be_not_clickhouse(caplog):
+    server = HTTPServer(("127.0.0.1", 0), NotClickHouse)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    port = server.server_address[1]
+    try:
+        error = connect_error(url("127.0.0.1", port), caplog)
+    finally:
+        server.shutdown()
+        server.server_close()
+    message = str(error)
+    assert message.startswith(f"cannot connect to ClickHouse at 127.0.0.1:{port} as user 'etl'")
+    assert "HTTP 405" in message
+    assert "not ClickHouse's HTTP interface" in message
+    assert "Method Not Allowed" not in message  # the service's own words are not ours to show
+    assert "\n" not in message
+    assert_no_secret(error, caplog)
+
+
+@contextlib.contextmanager
+def listener(*, answer: bool, backlog: int = 16) -> Iterator[tuple[int, list[socket.socket]]]:
+    """A port that accepts connections (``answer``: reads each request, then closes it
+    unanswered; else holds it in silence), or with ``backlog`` 0 never accepts at all."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(backlog)
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return
+            if answer:
+                connection.recv(65536)
+                connection.close()
+            else:
+                held.append(connection)
+
+    if backlog:
+        threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield server.getsockname()[1], held
+    finally:
+        server.close()
+        for connection in held:
+            connection.close()
+
+
+def test_a_server_that_never_answers_times_out_naming_send_receive_timeout(caplog):
+    with listener(answer=False) as (port, _):
+        started = time.monotonic()
+        error = connect_error(
+            f"clickhouse://etl:{quote(PASSWORD, safe='')}@127.0.0.1:{port}/"
+            "?connect_timeout=1&send_receive_timeout=1",
+            caplog,
+        )
+        waited = time.monotonic() - started
+    message = str(error)
+    assert f"127.0.0.1:{port}" in message
+    assert "no answer within send_receive_timeout=1 s" in message
+    assert waited < 10
+    assert_no_secret(error, caplog)
+
+
+def test_a_port_that_never_accepts_times_out_naming_connect_timeout(caplog):
+    with listener(answer=False, backlog=0) as (port, held):
+        for _ in range(3):  # fill the accept queue: further connections wait unanswered
+            filler = socket.socket()
+            filler.settimeout(0.3)
+            held.append(filler)
+            with contextlib.suppress(OSError):
+                filler.connect(("127.0.0.1", port))
+        error = connect_error(
+            f"clickhouse://etl:{quote(PASSWORD, safe='')}@127.0.0.1:{port}/"
+            "?connect_timeout=1&send_receive_timeout=30",
+            caplog,
+        )
+    assert "no connection within connect_timeout=1 s" in str(error)
+    assert_no_secret(error, caplog)
+
+
+def test_a_server_that_closes_the_connection_unanswered_is_said_so(caplog):
+    with listener(answer=True) as (port, _):
+        error = connect_error(url("127.0.0.1", port), caplog)
+    message = str(error)
+    assert f"127.0.0.1:{port}" in message
+    assert "closed the connection without answering" in message
     assert_no_secret(error, caplog)
 
 
