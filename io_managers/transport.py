@@ -466,6 +466,22 @@ def classify_connection_failure(
     return None
 
 
+#: How clickhouse-connect wraps the server's error text: its code, then, when asked to
+#: show server errors (the default), the URL it posted to.
+_DRIVER_WRAPPER = re.compile(
+    r"^Received ClickHouse exception, code: \d+, server response: (?P<body>.*?)"
+    r"(?: \(for url [^()\s]*\))?$",
+    re.DOTALL,
+)
+
+
+def _server_response(message: str) -> str:
+    """The server's own error text out of the driver's wrapper, so an engine error reads
+    the same on both backends (``Syntax error: failed at position 7 ...``)."""
+    match = _DRIVER_WRAPPER.match(message.strip())
+    return match.group("body") if match else message
+
+
 def redact(text: str, secret: str) -> str:
     """``text`` with every occurrence of ``secret`` masked."""
     return text.replace(secret, "***") if secret else text
@@ -522,7 +538,8 @@ class ServerTransport:
             isinstance(exc, DatabaseError) and classify_connection_failure(exc)
         ):
             return self._connection_error(exc)
-        return WarehouseQueryError(redact(clean_engine_message(str(exc)), self.config.password))
+        message = clean_engine_message(_server_response(str(exc)))
+        return WarehouseQueryError(redact(message, self.config.password))
 
     def command(self, sql: str) -> None:
         try:

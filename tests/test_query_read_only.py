@@ -448,6 +448,31 @@ def test_query_over_the_server_refuses_the_reviews_writes(
     ]
 
 
+@pytest.mark.parametrize(
+    ("sql", "starts", "ends"),
+    [
+        ("SELEC 1", "Syntax error: failed at position 7 (1)", "(SYNTAX_ERROR)"),
+        ("SELECT nope", "", "(UNKNOWN_IDENTIFIER)"),
+    ],
+)
+def test_an_engine_error_over_the_server_is_the_engines_words_as_embedded(
+    server: tuple[ClickHouseIOManager, str], sql: str, starts: str, ends: str
+) -> None:
+    """Not the driver's wrapper ("Received ClickHouse exception, code: 62, server
+    response: Code: 62. DB::Exception: ... (for url http://...)") around them."""
+    warehouse, _ = server
+    with pytest.raises(WarehouseQueryError) as raised:
+        warehouse.read_only_query(sql)
+    message = str(raised.value)
+    assert message.startswith(starts), message
+    assert message.endswith(ends), message
+    assert "Received ClickHouse exception" not in message
+    assert "DB::Exception" not in message and "for url" not in message
+    with pytest.raises(WarehouseQueryError) as raised:
+        warehouse.command("SELECT throwIf(1, 'stop here')")  # the project's own statements too
+    assert str(raised.value).startswith("stop here"), str(raised.value)
+
+
 @pytest.mark.parametrize("sql", ["SHOW TABLES FROM shop", "EXPLAIN SELECT 1"])
 def test_a_read_command_is_judged_without_sqlglots_warning(
     sql: str, caplog: pytest.LogCaptureFixture
