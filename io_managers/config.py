@@ -142,9 +142,10 @@ def parse_warehouse_url(
             f"{name} has unknown option(s) {', '.join(unknown)}; "
             f"known: {', '.join(sorted(_SERVER_PARAMS))}"
         )
+    where = f"{name} option"  # "WAREHOUSE_URL option secure ...": where the value was set
     secure = _SERVER_SCHEMES[scheme]
     if "secure" in params:
-        secure = _flag(params["secure"], "secure")
+        secure = _flag(params["secure"], f"{where} secure")
     return WarehouseConfig(
         backend="server",
         host=parts.hostname,
@@ -152,10 +153,10 @@ def parse_warehouse_url(
         user=unquote(parts.username) if parts.username else "default",
         password=unquote(parts.password) if parts.password else "",
         secure=secure,
-        verify=_flag(params.get("verify", "true"), "verify"),
-        connect_timeout=_number(params.get("connect_timeout", "10"), "connect_timeout"),
+        verify=_flag(params.get("verify", "true"), f"{where} verify"),
+        connect_timeout=_number(params.get("connect_timeout", "10"), f"{where} connect_timeout"),
         send_receive_timeout=_number(
-            params.get("send_receive_timeout", "300"), "send_receive_timeout"
+            params.get("send_receive_timeout", "300"), f"{where} send_receive_timeout"
         ),
     )
 

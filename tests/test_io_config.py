@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -72,6 +73,27 @@ def test_a_bad_url_from_the_environment_is_named_as_warehouse_url(tmp_path):
     with pytest.raises(WarehouseConfigError) as raised:
         load_config("postgres://db", environ={})
     assert str(raised.value).startswith("the warehouse URL scheme 'postgres' is not supported")
+
+
+@pytest.mark.parametrize(
+    ("query", "rest"),
+    [
+        ("secure=maybe", "option secure must be true or false, got 'maybe'"),
+        ("verify=sure", "option verify must be true or false, got 'sure'"),
+        ("connect_timeout=0", "option connect_timeout must be positive, got '0'"),
+        ("send_receive_timeout=5m", "option send_receive_timeout must be a number of seconds"),
+    ],
+)
+def test_a_bad_option_value_names_the_url_it_is_in(tmp_path, query, rest):
+    # "secure must be true or false" alone left the reader to find where secure was set.
+    url = f"clickhouse://etl:{quote(SECRET, safe='')}@ch:8123/?{query}"
+    with pytest.raises(WarehouseConfigError) as raised:
+        load_config(environ={"WAREHOUSE_URL": url}, base=tmp_path)
+    assert str(raised.value).startswith(f"WAREHOUSE_URL {rest}")
+    with pytest.raises(WarehouseConfigError) as raised:
+        load_config(url, environ={})
+    assert str(raised.value).startswith(f"the warehouse URL {rest}")
+    assert SECRET not in str(raised.value)
 
 
 def test_a_scheme_less_url_with_credentials_is_not_echoed():
