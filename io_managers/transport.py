@@ -419,6 +419,7 @@ def classify_connection_failure(
     with anything, the request's own ``Authorization`` header included. ``config`` lets
     a timeout name the URL option that set it.
     """
+    import http.client
     import socket
     import ssl
 
@@ -427,6 +428,13 @@ def classify_connection_failure(
     for item in chain:
         if isinstance(item, ConnectionRefusedError):
             return _REFUSED
+        if isinstance(item, http.client.RemoteDisconnected):  # a BadStatusLine of no line
+            return _CLOSED
+        if isinstance(item, http.client.BadStatusLine):  # an SSH banner, say
+            return (
+                "the service there does not answer in HTTP (is the port right? ClickHouse "
+                "serves HTTP on 8123, HTTPS on 8443)"
+            )
         if isinstance(item, socket.gaierror):
             return _DNS
         if isinstance(item, ssl.SSLError):

@@ -239,6 +239,33 @@ def test_a_server_that_closes_the_connection_unanswered_is_said_so(caplog):
     assert_no_secret(error, caplog)
 
 
+def test_a_service_that_does_not_speak_http_is_said_so(caplog):
+    # An SSH server, say: it greets with its banner, which is no HTTP status line.
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+
+    def greet() -> None:
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return
+            connection.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+            connection.close()
+
+    threading.Thread(target=greet, daemon=True).start()
+    port = server.getsockname()[1]
+    try:
+        error = connect_error(url("127.0.0.1", port), caplog)
+    finally:
+        server.close()
+    message = str(error)
+    assert f"127.0.0.1:{port}" in message
+    assert "does not answer in HTTP" in message
+    assert_no_secret(error, caplog)
+
+
 def test_clickhouse_environment_variables_get_the_same_treatment(monkeypatch, caplog):
     port = free_port()
     monkeypatch.delenv("WAREHOUSE_URL", raising=False)
