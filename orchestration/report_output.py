@@ -99,7 +99,8 @@ def print_report(
 ) -> None:
     """The run report as a table, the asset checks that did not pass, where to look next:
     after a failure, the ``--select`` (from ``plan``) that reruns what was left undone, and
-    ``--verbose`` for the traceback unless the run was verbose already."""
+    ``--verbose`` for the traceback of a failure nobody foresaw, unless the run was verbose
+    already (a foreseen one's line is the whole story, as for any command)."""
     with_error = any(o.error for o in report.outcomes)
     columns = [*_REPORT_COLUMNS, *([Column("error", wrap=True)] if with_error else [])]
     print_table(
@@ -136,12 +137,8 @@ def print_report(
     # them once the cause is fixed. The Flow run line above already leads to Prefect's logs.
     failed = report.by_status("failed")
     rebuild = [o.key for o in failed if o.needs_full_refresh]
-    # A refusal to write a table that must be rebuilt says all there is; its traceback no more.
-    why = (
-        "; add [bold]--verbose[/] for the traceback"
-        if len(rebuild) < len(failed) and not verbose
-        else ""
-    )
+    unforeseen = any(not outcome.foreseen for outcome in failed)
+    why = "; add [bold]--verbose[/] for the traceback" if unforeseen and not verbose else ""
     where = f"; {ui_hint}" if not urls else ""
     rerun_line = (
         f"[bold]pipeline materialize --select {escape(quoted_selection(rerun))}[/] (and your "

@@ -202,6 +202,7 @@ def _run_asset(
             status="failed",
             seconds=time.perf_counter() - started,
             error=describe_error(exc),
+            foreseen=isinstance(exc, ExpectedError),
             needs_full_refresh=isinstance(exc, RebuildRequired),
             rebuild_loses_rows=isinstance(exc, RebuildRequired) and exc.loses_rows,
         )
@@ -224,6 +225,7 @@ def _run_asset(
             seconds=time.perf_counter() - started,
             result=result,
             error=describe_error(failure) if failure else None,
+            foreseen=failure is not None,  # an AssetCheckError: the checks say why
             checks=checks,
         )
     )

@@ -63,6 +63,9 @@ class AssetOutcome:
     seconds: float = 0.0
     result: MaterializeResult | None = None
     error: str | None = None
+    #: Whether ``error`` was foreseen (:class:`~orchestration.errors.ExpectedError`): its
+    #: line says it all, so the report offers no traceback for it.
+    foreseen: bool = False
     failed_upstream: tuple[str, ...] = ()
     checks: tuple[AssetCheckResult, ...] = ()
     #: It failed because its table must be rebuilt from its definition first

@@ -228,6 +228,21 @@ def test_a_failed_run_of_one_asset_reruns_that_asset_not_its_descendants(
     )
 
 
+def test_a_run_whose_failures_were_all_foreseen_does_not_suggest_a_traceback(
+    prefect_api_url: str, tmp_path: Path, bad_source: Path
+) -> None:
+    """A bad source row (or a server that went away) is said in full by its one line: a
+    traceback would add nothing, as for any command's foreseen error. An asset's own
+    ValueError still gets the hint (the test above)."""
+    failed = materialize("--source", str(bad_source), env=server_env(prefect_api_url),
+                         tmp_path=tmp_path)  # fmt: skip
+
+    assert failed.returncode == 1, failed.stderr
+    last = _next_line(failed.stdout)
+    assert last.startswith("Next: pipeline materialize --select 'raw_online_retails+' "), last
+    assert "--verbose" not in last and "traceback" not in last
+
+
 def test_a_failed_run_with_verbose_does_not_suggest_verbose(
     prefect_api_url: str, tmp_path: Path
 ) -> None:
