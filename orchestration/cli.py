@@ -8,12 +8,13 @@ after the sub-command) shows the traceback (see :mod:`orchestration.errors`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import sys
-from collections.abc import Sequence
-from typing import Annotated, Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -45,6 +46,9 @@ from orchestration.resolver import DEFAULT_CONCURRENCY
 from orchestration.run_report import counted
 from orchestration.text_table import Column, print_table
 from orchestration.usage import HelpGroup, help_markup, report_usage_error
+
+if TYPE_CHECKING:
+    from orchestration.io_manager import IOManager
 
 app = typer.Typer(
     name="pipeline",
@@ -193,9 +197,14 @@ def materialize_command(
         params["source_timeout"] = source_timeout
     if full_refresh:
         params[FULL_REFRESH_PARAM] = True
-    _refuse_unbuilt_upstream_of_a_new_warehouse(defs, warehouse, select, params)
-    check_configured_api()  # a server set by the user that is not there: before any work
-    with defs.open_io_managers(warehouse) as io_managers:
+    with contextlib.ExitStack() as opened:
+        # Judged on readers, so a refusal leaves the warehouse as it was: no directory, no
+        # DDL. They stay open for the run, whose IO managers then share their engine.
+        _refuse_unbuilt_upstream(
+            defs, opened.enter_context(defs.read_io_managers(warehouse)), select, params
+        )
+        check_configured_api()  # a server set by the user that is not there: before any work
+        io_managers = opened.enter_context(defs.open_io_managers(warehouse))
         book = StateBook(graph, io_managers, params)
         plan = plan_materialization(graph, select, book)
         if not plan.selected:  # only a status: selection may come out empty
@@ -273,23 +282,22 @@ def _register_commands() -> None:
 _register_commands()
 
 
-def _refuse_unbuilt_upstream_of_a_new_warehouse(
-    defs: Definitions, warehouse: str | None, select: str | None, params: dict[str, Any]
+def _refuse_unbuilt_upstream(
+    defs: Definitions,
+    readers: Mapping[str, IOManager],
+    select: str | None,
+    params: dict[str, Any],
 ) -> None:
-    """Where the warehouse does not exist yet, nothing in it was ever built: a selection
-    that reads anything outside itself is refused here, before opening the warehouse for
-    the run would create it (and apply the DDL) for a run that cannot happen."""
+    """Refuse a selection that reads upstream never built here, as ``pipeline plan``
+    judges it: before opening the warehouse for the run would create it (a new embedded
+    warehouse) or apply the DDL (any warehouse, a server too: it is never missing) for a
+    run that cannot happen."""
     from orchestration.asset_state import StateBook
-    from orchestration.missing_storage import missing_storage
     from orchestration.resolver import check_external_upstream, plan_materialization
 
-    with defs.read_io_managers(warehouse) as readers:
-        if not missing_storage(readers):
-            return
-        graph = defs.graph()
-        book = StateBook(graph, readers, params)
-        plan = plan_materialization(graph, select, book)
-        check_external_upstream(plan, readers, book)
+    graph = defs.graph()
+    book = StateBook(graph, readers, params)
+    check_external_upstream(plan_materialization(graph, select, book), readers, book)
 
 
 def command_line(args: Sequence[str]) -> tuple[list[str], bool]:

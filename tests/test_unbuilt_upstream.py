@@ -9,7 +9,9 @@ where nothing listens: the refusal has to come before Prefect is asked anything.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ import pytest
 from io_managers import ClickHouseIOManager
 from orchestration.resolver import materialize
 from tests.history_location import defs
-from tests.test_cli import pipeline
+from tests.test_cli import REPO, pipeline
 
 LOCATION = ("--definitions", "tests.history_location")
 #: Nothing listens there: a command that contacts Prefect fails with a connection error.
@@ -170,3 +172,48 @@ def test_fact_sales_and_descendants_on_a_fresh_retail_warehouse_are_refused(tmp_
     plan = pipeline("plan", *run, env={})
     assert plan.returncode == 1
     assert plan.stderr.splitlines()[-1] == line
+
+
+def test_a_refused_selection_applies_no_ddl_to_a_server(clickhouse_test_url: str, tmp_path: Path):
+    """A server is never missing, so it got no early check: opening it for the run applied
+    the DDL, and the refusal came after - a fresh server (or one another URL typo names)
+    was left with every database and table of the code location, empty."""
+    database = f"ub_{uuid.uuid4().hex[:12]}"
+    (tmp_path / "ub_location.sql").write_text(
+        f"CREATE DATABASE IF NOT EXISTS {database};\n"
+        f"CREATE TABLE IF NOT EXISTS {database}.source (n UInt64) ENGINE = MergeTree ORDER BY n;\n"
+        f"CREATE TABLE IF NOT EXISTS {database}.doubled (n UInt64) ENGINE = MergeTree ORDER BY n;\n"
+    )
+    (tmp_path / "ub_location.py").write_text(
+        "from pathlib import Path\n"
+        "from io_managers import warehouse_io_manager\n"
+        "from orchestration.asset import AssetSpec\n"
+        "from orchestration.definitions import Definitions\n\n"
+        "defs = Definitions(\n"
+        "    assets=[\n"
+        f"        AssetSpec(key='source', table='{database}.source', kind='sql',\n"
+        "                  body=lambda context: 'SELECT toUInt64(1) AS n'),\n"
+        f"        AssetSpec(key='doubled', table='{database}.doubled', kind='sql',\n"
+        f"                  body=lambda context: 'SELECT n * 2 AS n FROM {database}.source',\n"
+        "                  deps=('source',)),\n"
+        "    ],\n"
+        "    ddl_paths=[Path(__file__).with_name('ub_location.sql')],\n"
+        "    io_managers={'warehouse': warehouse_io_manager},\n"
+        ")\n"
+    )
+    env = {**NO_PREFECT, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
+    location = ("--definitions", "ub_location", "--warehouse", clickhouse_test_url)
+
+    result = pipeline("materialize", "--select", "doubled", *location, env=env)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.splitlines() == [
+        "error: the selection 'doubled' reads an asset never materialized in this warehouse: "
+        "source (read by doubled); materialize it first or select 'doubled or source'"
+    ]
+    databases = pipeline(
+        "query", f"SELECT count() AS n FROM system.databases WHERE name = '{database}'",
+        "--format", "csv", *location, env=env,
+    )  # fmt: skip
+    assert databases.returncode == 0, databases.stderr
+    assert databases.stdout.splitlines() == ['"n"', "0"], "the refusal created the database"
