@@ -104,7 +104,9 @@ def _next_line(outcomes: list[AssetOutcome]) -> str:
 def test_after_a_drift_refusal_the_next_step_is_the_full_refresh_then_the_rerun() -> None:
     """The last line said to rerun the same selection (refused the same way) and to add
     --verbose for a traceback that says nothing the refusal did not."""
-    refused = AssetOutcome("dim", "m.dim", "failed", error="drifted", needs_full_refresh=True)
+    refused = AssetOutcome(  # as the resolver records a RebuildRequired, an ExpectedError
+        "dim", "m.dim", "failed", error="drifted", foreseen=True, needs_full_refresh=True
+    )
     built = AssetOutcome("other", "m.other", "materialized")
     held_back = AssetOutcome("fact", "m.fact", "skipped", failed_upstream=("dim",))
 
