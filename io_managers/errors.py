@@ -31,12 +31,12 @@ class WarehouseConnectionError(WarehouseError, StorageUnreachableError):
     """The ClickHouse server cannot be reached or refuses our credentials."""
 
 
-class WarehouseOpenError(WarehouseError, ExpectedError):
+class WarehouseOpenError(WarehouseError, StorageUnreachableError):
     """The embedded engine cannot open its directory; the message is the engine's reason
     (unreadable metadata, say), which a traceback of this project's code would not add to."""
 
 
-class WarehouseInUseError(WarehouseError, ExpectedError):
+class WarehouseInUseError(WarehouseError, StorageUnreachableError):
     """Another process has the embedded warehouse open (chdb allows one at a time)."""
 
 

@@ -84,7 +84,10 @@ def test_this_process_reopens_a_warehouse_it_closed(tmp_path: Path):
         transport.close()
 
 
-@pytest.mark.parametrize("command", [["status"], ["query", "SELECT 1"], ["materialize"]])
+@pytest.mark.parametrize(
+    "command",
+    [["status"], ["query", "SELECT 1"], ["materialize"], ["lineage", "--format", "json"]],
+)
 def test_a_command_on_a_warehouse_in_use_says_so_in_one_line(held_warehouse, command):
     path, pid = held_warehouse
     result = pipeline(*command, warehouse=f"chdb://{path}")
@@ -118,8 +121,11 @@ def test_a_warehouse_the_engine_cannot_load_says_why_in_the_error(corrupt_wareho
     assert "while loading database `raw`" in message and "\n" not in message
 
 
-def test_a_command_on_a_warehouse_that_cannot_load_is_one_line(corrupt_warehouse: Path):
-    result = pipeline("status", warehouse=f"chdb://{corrupt_warehouse}")
+@pytest.mark.parametrize(
+    "command", [["status"], ["lineage", "--column", "marts.Fact_Sales.sale_id"]]
+)
+def test_a_command_on_a_warehouse_that_cannot_load_is_one_line(corrupt_warehouse: Path, command):
+    result = pipeline(*command, warehouse=f"chdb://{corrupt_warehouse}")
     assert result.returncode == 1
     (line,) = result.stderr.splitlines()  # not the engine's own lines, then ours
     assert line.startswith(f"error: cannot open embedded warehouse {corrupt_warehouse}: ")
