@@ -4,8 +4,8 @@ chdb's ``Session()`` fails with "Error initializing EmbeddedServer: ." and nothi
 the engine's reason (a metadata file it cannot parse, a lock it cannot take) goes from C++
 straight to file descriptor 2, ahead of our own error line. Holding descriptor 2 while the
 first connection is made lets the error say why, in one line. Everything else written
-meanwhile (by any thread) is passed on to the real stderr when the hold ends, so nothing
-is lost, only delayed by the open (tens of milliseconds).
+meanwhile (by any thread) is passed on to the real stderr when the hold ends, delayed by
+the open (tens of milliseconds); only a process killed during the open loses it.
 """
 
 from __future__ import annotations
@@ -56,10 +56,13 @@ class HeldStderr:
 @contextlib.contextmanager
 def stderr_held() -> Iterator[HeldStderr]:
     """Hold descriptor 2 in a temporary file for the block; pass it on afterwards."""
+    if sys.stderr is None:  # started without one (``2>&-``): nothing to hold or pass on
+        yield HeldStderr(None)
+        return
     sys.stderr.flush()
     try:
         saved = os.dup(2)
-    except OSError:  # no stderr at all (a daemon): nothing to hold or pass on
+    except OSError:  # descriptor 2 closed under a Python stderr: the same
         yield HeldStderr(None)
         return
     with tempfile.TemporaryFile() as sink:

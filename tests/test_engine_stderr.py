@@ -31,3 +31,10 @@ def test_an_exception_not_taken_is_passed_on_whole(capfd):
     with stderr_held():
         os.write(2, ENGINE_LINES.encode())
     assert capfd.readouterr().err == ENGINE_LINES
+
+
+def test_a_process_without_stderr_opens_as_usual(monkeypatch):
+    """Started with ``2>&-``, Python has no ``sys.stderr`` at all (None)."""
+    monkeypatch.setattr("sys.stderr", None)
+    with stderr_held() as held:
+        assert held.take_engine_exception() is None
