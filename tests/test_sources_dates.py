@@ -93,7 +93,9 @@ def test_two_digit_years_are_read_month_first_in_this_century(tmp_path: Path) ->
     path = tmp_path / "source.csv"
     lines = [
         f"53636{i},22633,HAND WARMER,6,{date},1.85,17850,United Kingdom\n"
-        for i, date in enumerate(["12/1/10 8:26", "1/12/11 09:05", "12/9/2011 12:50"])
+        for i, date in enumerate(
+            ["12/1/10 8:26", "1/12/11 09:05", "12/9/2011 12:50", "12/1/10", "12/1/10 8:26:30"]
+        )
     ]
     path.write_text(HEADER + "".join(lines))
     (table,) = read_all(path)
@@ -101,6 +103,8 @@ def test_two_digit_years_are_read_month_first_in_this_century(tmp_path: Path) ->
         "2010-12-01 08:26:00",
         "2011-01-12 09:05:00",
         "2011-12-09 12:50:00",
+        "2010-12-01 00:00:00",
+        "2010-12-01 08:26:30",
     ]
 
 

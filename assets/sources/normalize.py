@@ -59,9 +59,16 @@ SOURCE_FIELDS: dict[str, tuple[str, ...]] = {
     "Country": ("Country",),
 }
 
-#: month/day/year forms of the old UCI file, tried in this order. The two-digit year comes
+#: month/day/year forms of the old UCI file, tried in this order. Two-digit years come
 #: first: ``%Y`` also reads ``12/1/10`` (as the year 10), ``%y`` never reads a 4-digit year.
-_US_DATE_FORMATS = ("%m/%d/%y %H:%M", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y")
+_US_DATE_FORMATS = (
+    "%m/%d/%y %H:%M",
+    "%m/%d/%y %H:%M:%S",
+    "%m/%d/%y",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y",
+)
 #: ISO forms Arrow parses itself; anything else (offsets, fractions) goes through pandas.
 _ISO_DATE_FORMATS = (
     "%Y-%m-%d %H:%M:%S",
