@@ -31,7 +31,6 @@ from orchestration.cli_options import (
     load_defs,
 )
 from orchestration.context import FULL_REFRESH_PARAM
-from orchestration.definitions import Definitions
 from orchestration.errors import ExpectedError
 from orchestration.output import discard, echo, is_devnull, reader_gone
 from orchestration.prefect_setup import (
@@ -48,7 +47,9 @@ from orchestration.text_table import Column, print_table
 from orchestration.usage import HelpGroup, help_markup, report_usage_error
 
 if TYPE_CHECKING:
+    from orchestration.graph import AssetGraph
     from orchestration.io_manager import IOManager
+    from orchestration.run_report import MaterializationPlan
 
 app = typer.Typer(
     name="pipeline",
@@ -182,11 +183,7 @@ def materialize_command(
     from orchestration.asset_state import StateBook
     from orchestration.interrupts import STOP_SECONDS, OutcomeLog, run_interruptibly
     from orchestration.progress import RunProgress
-    from orchestration.resolver import (
-        check_external_upstream,
-        materialize,
-        plan_materialization,
-    )
+    from orchestration.resolver import materialize
     from orchestration.run_report import RunReport
 
     defs = load_defs(definitions)  # a broken code location fails before the big imports
@@ -198,24 +195,20 @@ def materialize_command(
     if full_refresh:
         params[FULL_REFRESH_PARAM] = True
     with contextlib.ExitStack() as opened:
-        # Judged on readers, so a refusal leaves the warehouse as it was: no directory, no
-        # DDL. They stay open for the run, whose IO managers then share their engine.
-        _refuse_unbuilt_upstream(
-            defs, opened.enter_context(defs.read_io_managers(warehouse)), select, params
+        # Planned on readers, so a refusal leaves the warehouse as it was: no directory, no
+        # DDL. They stay open for the run (an embedded warehouse's engine is then shared).
+        plan = _plan_refusing_unbuilt_upstream(
+            graph, opened.enter_context(defs.read_io_managers(warehouse)), select, params
         )
-        check_configured_api()  # a server set by the user that is not there: before any work
-        io_managers = opened.enter_context(defs.open_io_managers(warehouse))
-        book = StateBook(graph, io_managers, params)
-        plan = plan_materialization(graph, select, book)
         if not plan.selected:  # only a status: selection may come out empty
             if as_json:
                 echo(json.dumps({"ok": True, "assets": [], "message": NOTHING}, indent=2))
             else:
                 console.print(f"{NOTHING}: {select!r} selects no asset now")
             return
-        # Refused before Prefect is asked anything (its server may take seconds to start);
-        # the resolver checks again for other callers, from what is read already.
-        check_external_upstream(plan, io_managers, book)
+        check_configured_api()  # a server set by the user that is not there: before any work
+        io_managers = opened.enter_context(defs.open_io_managers(warehouse))
+        book = StateBook(graph, io_managers, params)
         connect_to_prefect(quiet=as_json)
         progress = RunProgress(console if not as_json else None, total=len(plan.selected))
         outcomes = OutcomeLog(progress.advance)
@@ -282,22 +275,24 @@ def _register_commands() -> None:
 _register_commands()
 
 
-def _refuse_unbuilt_upstream(
-    defs: Definitions,
+def _plan_refusing_unbuilt_upstream(
+    graph: AssetGraph,
     readers: Mapping[str, IOManager],
     select: str | None,
     params: dict[str, Any],
-) -> None:
-    """Refuse a selection that reads upstream never built here, as ``pipeline plan``
-    judges it: before opening the warehouse for the run would create it (a new embedded
-    warehouse) or apply the DDL (any warehouse, a server too: it is never missing) for a
-    run that cannot happen."""
+) -> MaterializationPlan:
+    """The run's plan, as ``pipeline plan`` makes it; a selection that reads upstream never
+    built here is refused (:func:`~orchestration.resolver.check_external_upstream`) before
+    opening the warehouse for the run would create it (a new embedded warehouse) or apply
+    the DDL (any warehouse, a server too: it is never missing) for a run that cannot
+    happen. The run takes this plan as it is (its states are not read twice)."""
     from orchestration.asset_state import StateBook
     from orchestration.resolver import check_external_upstream, plan_materialization
 
-    graph = defs.graph()
     book = StateBook(graph, readers, params)
-    check_external_upstream(plan_materialization(graph, select, book), readers, book)
+    plan = plan_materialization(graph, select, book)
+    check_external_upstream(plan, readers, book)
+    return plan
 
 
 def command_line(args: Sequence[str]) -> tuple[list[str], bool]:

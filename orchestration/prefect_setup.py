@@ -94,33 +94,52 @@ def check_configured_api(timeout: float = API_PROBE_SECONDS) -> None:
     """Refuse in one line, before any work, when the configured ``PREFECT_API_URL`` does
     not answer: Prefect itself would only find out when the flow run starts, after the
     warehouse was opened (or created), and say "Failed to reach API" with no hint of the
-    setting. Any HTTP answer counts as answering (Prefect Cloud may want a key for
-    ``/health``): only a connection that fails is refused. Without a configured API the
-    local server is found or started later (:func:`connect_prefect`).
+    setting. Any HTTP answer counts as answering: only a connection that fails is refused.
+
+    Only a plain ``http://`` URL without credentials is probed (a server of one's own, on
+    this machine or the network): for HTTPS (Prefect Cloud, a server behind TLS) Prefect's
+    client has settings of its own (certificates, verification) that a probe would have to
+    copy to speak for it, so Prefect is left to say. Without a configured API the local
+    server is found or started later (:func:`connect_prefect`).
     """
     from prefect.settings import get_current_settings
 
     from orchestration.redaction import redact_url
 
     url = get_current_settings().api.url
-    if not url:
+    health = _health_url(url) if url else None
+    if health is None:
         return
-    problem = _connection_problem(url.rstrip("/"), timeout)
+    problem = _connection_problem(health, timeout)
     if problem is not None:
         raise PrefectApiUnreachableError(
-            f"the Prefect API at {redact_url(url)} (PREFECT_API_URL) does not answer "
+            f"the Prefect API at {redact_url(str(url))} (PREFECT_API_URL) does not answer "
             f"({problem}): start that server, or unset PREFECT_API_URL to run on the local one"
         )
 
 
-def _connection_problem(api_url: str, timeout: float) -> str | None:
-    """Why ``api_url`` cannot be reached, in a few words; None if it answered at all."""
+def _health_url(api_url: str) -> str | None:
+    """``API/health`` when ``api_url`` is one a plain probe reaches as Prefect would."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(api_url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        return None  # not a URL a probe can read: Prefect says what is wrong with it
+    if parts.scheme != "http" or not parts.hostname or "@" in parts.netloc:
+        return None
+    return f"{api_url.rstrip('/')}/health"
+
+
+def _connection_problem(health_url: str, timeout: float) -> str | None:
+    """Why ``health_url`` cannot be reached, in a few words; None if it answered at all."""
     import socket
     import urllib.error
     import urllib.request
 
     try:
-        with urllib.request.urlopen(f"{api_url}/health", timeout=timeout):
+        with urllib.request.urlopen(health_url, timeout=timeout):
             return None
     except urllib.error.HTTPError:
         return None  # an answer, if not the one hoped for: Prefect's client will say more
