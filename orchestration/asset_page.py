@@ -136,13 +136,18 @@ class AssetPage:
         an older run's lineage page or a bookmark, after later runs wrote newer pages."""
         finished = self.materialization.finished
         return (
-            f"*This version: run {self._run_link()}, {finished:%Y-%m-%d %H:%M:%S} UTC. "
-            f"[Every version, newest first]({artifact_key_path(self.key)}).*"
+            f"This version: run {self._run_link()}, {finished:%Y-%m-%d %H:%M:%S} UTC. "
+            f"[Every version, newest first]({artifact_key_path(self.key)})."
         )
 
     def _run_link(self) -> str:
+        """The run, named after its selection (``key:hub_* or sinks(*)``): markdown's
+        emphasis stars and link brackets in it are escaped, so it reads as typed (an
+        underscore inside a word is no emphasis)."""
         m = self.materialization
         name = cell(m.run_name)
+        for char in "\\*[]":
+            name = name.replace(char, f"\\{char}")
         return f"[{name}]({flow_run_path(m.flow_run_id)})" if m.flow_run_id else name
 
     def _about(self) -> list[str]:

@@ -76,9 +76,22 @@ def test_the_top_says_which_run_wrote_this_version_and_links_every_version():
     assert lines[:3] == [
         "# fact_sales",
         "",
-        "*This version: run [fact_sales+](/v2/runs/flow-run/run-1), 2026-12-02 19:52:40 UTC. "
-        "[Every version, newest first](/v2/artifacts/key/asset-fact-sales).*",
+        "This version: run [fact_sales+](/v2/runs/flow-run/run-1), 2026-12-02 19:52:40 UTC. "
+        "[Every version, newest first](/v2/artifacts/key/asset-fact-sales).",
     ]
+
+
+def test_a_run_named_after_a_selection_with_stars_reads_as_typed():
+    spec = GRAPH["fact_sales"]
+    outcome = AssetOutcome("fact_sales", spec.table, "materialized", 0.5)
+    page = AssetPage(
+        spec=spec,
+        graph=GRAPH,
+        materialization=Materialization(outcome, "run-1", "key:hub_* or sinks(*)", FINISHED),
+    )
+    markdown = page.markdown(PageLinks())
+    assert "[key:hub_\\* or sinks(\\*)](/v2/runs/flow-run/run-1)" in markdown
+    assert "[key:hub_* or sinks(*)]" not in markdown
 
 
 def test_last_materialization_links_the_run_and_gives_rows_and_seconds():
