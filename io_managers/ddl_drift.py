@@ -26,9 +26,7 @@ from io_managers.errors import InsertOnlyDriftError, TypeDriftError
 from io_managers.sql import quote_string
 from io_managers.transport import Transport
 from io_managers.types import ClickHouseType
-
-#: Where the docs say how to change a table and keep its rows.
-CHANGING_A_TABLE = "docs/warehouse.md#changing-a-table"
+from orchestration.errors import CHANGING_A_TABLE
 
 
 @dataclass(frozen=True)

@@ -46,9 +46,13 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
+#: Where the docs say how to change a table and keep its rows (named by drift refusals).
+CHANGING_A_TABLE = "docs/warehouse.md#changing-a-table"
+
+
 class RebuildRequired(ExpectedError):
-    """A foreseen failure no rerun gets past: the asset's table no longer matches its
-    definition (a column type drifted, or the DDL was edited), and only rebuilding the
+    """A foreseen failure no rerun gets past: the asset's table no longer matches its DDL
+    (a column drifted, by hand or because the DDL was edited), and only rebuilding the
     table from it, a full refresh, can. The run report's last line then names that
     command instead of a rerun that would be refused the same way."""
 

@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from orchestration.checks import AssetCheckResult, format_example
+from orchestration.errors import CHANGING_A_TABLE
 from orchestration.prefect_ui import absolute, run_urls, runs_path
 from orchestration.rerun import rerun_selection
 from orchestration.run_report import (
@@ -180,7 +181,7 @@ def _what_a_rebuild_loses(kept: Sequence[str], *, alone: bool) -> str:
         f" from what {'its upstream holds' if alone else 'their upstreams hold'} now "
         f"(insert-only {escape(', '.join(kept))} {'loses' if one else 'lose'} the keys only "
         f"{'it' if one else 'they'} kept; to keep them, ALTER {'it' if one else 'them'} to "
-        "the DDL instead: docs/warehouse.md#changing-a-table)"
+        f"the DDL instead: {CHANGING_A_TABLE})"
     )
 
 

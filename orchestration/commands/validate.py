@@ -80,10 +80,10 @@ def find_problems(defs: Definitions, sample_params: dict[str, str] | None) -> li
     if not defs.io_managers:
         return [Finding("io_manager", found="the code location declares no IO managers")]
     findings: list[Finding] = []
+    specs = list(graph)
     for name, factory in defs.io_managers.items():
         io_manager = factory(None)
         try:
-            specs = list(graph)
             findings.extend(
                 Finding("reads", read.asset, read.table, found=read.cause())
                 for read in uncovered_check_reads(specs, {name: io_manager}, defs.external_tables)
