@@ -379,6 +379,11 @@ _DNS = "host name could not be resolved (DNS failure)"
 _REFUSED = "connection refused (is the server running and the port right?)"
 _TLS = "TLS handshake failed (check secure=true|false and the certificate)"
 _AUTH = "authentication failed (check the user and password)"
+#: Statuses that mean the login, whoever answered them (ClickHouse or a proxy before it).
+_LOGIN_STATUSES = {
+    "401": "authentication failed (HTTP 401)",
+    "403": "access denied (HTTP 403)",
+}
 _CLOSED = (
     "the server closed the connection without answering (did it stop or restart? a "
     "service that is not ClickHouse over HTTP does this too)"
@@ -443,6 +448,8 @@ def classify_connection_failure(
     if timed_out:
         return timed_out
     status = _NOT_CLICKHOUSE_STATUS.search(text)
+    if status and status.group(1) in _LOGIN_STATUSES:  # a proxy's own login, say
+        return _LOGIN_STATUSES[status.group(1)]
     if status:  # ClickHouse sends X-ClickHouse-Exception-Code with every error it answers
         return (
             f"the service there answered HTTP {status.group(1)} without ClickHouse's error "

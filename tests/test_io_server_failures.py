@@ -166,6 +166,32 @@ def test_another_http_service_on_the_port_is_said_to_be_not_clickhouse(caplog):
     assert_no_secret(error, caplog)
 
 
+class AuthProxy(NotClickHouse):
+    """A proxy in front of ClickHouse that wants its own login: 401, no ClickHouse header."""
+
+    def _answer(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", 'Basic realm="proxy"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = _answer
+
+
+def test_a_proxy_refusing_the_login_is_an_authentication_failure(caplog):
+    server = HTTPServer(("127.0.0.1", 0), AuthProxy)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        error = connect_error(url("127.0.0.1", server.server_address[1]), caplog)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "authentication failed (HTTP 401)" in str(error)
+    assert_no_secret(error, caplog)
+
+
 @contextlib.contextmanager
 def listener(*, answer: bool, backlog: int = 16) -> Iterator[tuple[int, list[socket.socket]]]:
     """A port that accepts connections (``answer``: reads each request, then closes it
