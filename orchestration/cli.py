@@ -13,8 +13,8 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -45,11 +45,6 @@ from orchestration.resolver import DEFAULT_CONCURRENCY
 from orchestration.run_report import counted
 from orchestration.text_table import Column, print_table
 from orchestration.usage import HelpGroup, help_markup, report_usage_error
-
-if TYPE_CHECKING:
-    from orchestration.graph import AssetGraph
-    from orchestration.io_manager import IOManager
-    from orchestration.run_report import MaterializationPlan
 
 app = typer.Typer(
     name="pipeline",
@@ -183,7 +178,7 @@ def materialize_command(
     from orchestration.asset_state import StateBook
     from orchestration.interrupts import STOP_SECONDS, OutcomeLog, run_interruptibly
     from orchestration.progress import RunProgress
-    from orchestration.resolver import materialize
+    from orchestration.resolver import materialize, plan_refusing_unbuilt_upstream
     from orchestration.run_report import RunReport
 
     defs = load_defs(definitions)  # a broken code location fails before the big imports
@@ -197,7 +192,7 @@ def materialize_command(
     with contextlib.ExitStack() as opened:
         # Planned on readers, so a refusal leaves the warehouse as it was: no directory, no
         # DDL. They stay open for the run (an embedded warehouse's engine is then shared).
-        plan = _plan_refusing_unbuilt_upstream(
+        plan = plan_refusing_unbuilt_upstream(
             graph, opened.enter_context(defs.read_io_managers(warehouse)), select, params
         )
         if not plan.selected:  # only a status: selection may come out empty
@@ -273,26 +268,6 @@ def _register_commands() -> None:
 
 
 _register_commands()
-
-
-def _plan_refusing_unbuilt_upstream(
-    graph: AssetGraph,
-    readers: Mapping[str, IOManager],
-    select: str | None,
-    params: dict[str, Any],
-) -> MaterializationPlan:
-    """The run's plan, as ``pipeline plan`` makes it; a selection that reads upstream never
-    built here is refused (:func:`~orchestration.resolver.check_external_upstream`) before
-    opening the warehouse for the run would create it (a new embedded warehouse) or apply
-    the DDL (any warehouse, a server too: it is never missing) for a run that cannot
-    happen. The run takes this plan as it is (its states are not read twice)."""
-    from orchestration.asset_state import StateBook
-    from orchestration.resolver import check_external_upstream, plan_materialization
-
-    book = StateBook(graph, readers, params)
-    plan = plan_materialization(graph, select, book)
-    check_external_upstream(plan, readers, book)
-    return plan
 
 
 def command_line(args: Sequence[str]) -> tuple[list[str], bool]:

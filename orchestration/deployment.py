@@ -14,6 +14,7 @@ URL with credentials or a token: ``pipeline serve`` hands that to the runs as
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +26,7 @@ from orchestration.definitions import load_definitions
 from orchestration.resolver import (
     DEFAULT_CONCURRENCY,
     build_flow,
-    check_external_upstream,
-    plan_materialization,
+    plan_refusing_unbuilt_upstream,
 )
 from orchestration.run_review import run_name_from_parameters
 
@@ -68,12 +68,15 @@ def materialize_assets(select: str | None = None, source: str | None = None) -> 
     graph = defs.graph()
     source = source or os.environ.get(SOURCE_ENV) or None
     params: dict[str, Any] = {"source": source} if source else {}
-    with defs.open_io_managers() as io_managers:
-        book = StateBook(graph, io_managers, params)
-        plan = plan_materialization(graph, select or None, book)
+    with contextlib.ExitStack() as opened:
+        # Planned on readers, as `pipeline materialize` plans: a refused selection leaves
+        # the warehouse as it was (no new directory, no DDL applied to a server).
+        readers = opened.enter_context(defs.read_io_managers())
+        plan = plan_refusing_unbuilt_upstream(graph, readers, select or None, params)
         if not plan.selected:
             return Completed(message="nothing to materialize")
-        check_external_upstream(plan, io_managers, book)
+        io_managers = opened.enter_context(defs.open_io_managers())
+        book = StateBook(graph, io_managers, params)
         body, _report = build_flow(plan, io_managers, params=params, book=book)
         # The body, not the flow: its tasks, artifact and final state belong to this run.
         return body.fn(select, source)

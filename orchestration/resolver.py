@@ -90,6 +90,25 @@ def check_external_upstream(
         raise MissingUpstreamError(missing)
 
 
+def plan_refusing_unbuilt_upstream(
+    graph: AssetGraph,
+    readers: Mapping[str, IOManager],
+    selection: str | None,
+    params: Mapping[str, Any],
+) -> MaterializationPlan:
+    """A run's plan, made as ``pipeline plan`` makes it: on ``readers``, the IO managers
+    that never create storage nor apply DDL. A selection that reads upstream never built
+    there is refused (:func:`check_external_upstream`) before opening the warehouse for
+    the run would create it (a new embedded warehouse) or apply the DDL (any warehouse, a
+    server too: it is never missing) for a run that cannot happen. The CLI and the
+    scheduled deployment both plan this way; the run takes the plan as it is (its states
+    are not read twice)."""
+    book = StateBook(graph, readers, dict(params))
+    plan = plan_materialization(graph, selection, book)
+    check_external_upstream(plan, readers, book)
+    return plan
+
+
 def _io_manager_for(spec: AssetSpec, io_managers: Mapping[str, IOManager]) -> IOManager:
     try:
         return io_managers[spec.io_manager]
