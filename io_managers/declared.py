@@ -119,6 +119,11 @@ class DeclaredWarehouse(ClickHouseDialect, IOManager):
     def query_arrow(self, sql: str) -> Any:
         return self.warehouse().query_arrow(sql)
 
+    def query_df(self, sql: str) -> Any:
+        """Asset bodies read their upstream through ``context.io_manager``, which is this
+        object: the documented reads (docs/warehouse.md, "Reading") must work here too."""
+        return self.warehouse().query_df(sql)
+
     def offending_rows(
         self, check_sql: str, table: str, examples: int
     ) -> tuple[int, list[dict[str, Any]]]:
