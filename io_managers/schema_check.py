@@ -3,7 +3,8 @@
 ``pipeline validate`` runs this in CI. Everything happens in a throwaway embedded
 ClickHouse: the DDL is applied to it, every table's columns are compared with its
 schema (the same dtype mapping materialization uses), every SQL asset's ``SELECT`` is
-compiled with ``DESCRIBE (SELECT ...)`` against the empty tables, and optionally a small
+compiled with ``DESCRIBE (SELECT ...)`` against the empty tables, so is every asset
+check's SQL, and optionally a small
 sample run materializes everything, which validates real content against each schema.
 """
 
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from io_managers.checks import check_select as check_statement
 from io_managers.errors import AssetValidationError, WarehouseError
 from io_managers.sql import quote_string, quote_table
 from io_managers.stage import TargetShape, column_problems
@@ -136,6 +138,28 @@ def check_select(
     return findings
 
 
+def check_asset_checks(io: ClickHouseIOManager, spec: AssetSpec) -> list[Finding]:
+    """Each asset check's SQL is one statement that compiles against the DDL's tables.
+
+    A run publishes the asset's table before its checks run, so a check that cannot run
+    would fail every run only after the table was replaced; here it fails CI instead.
+    """
+    findings = []
+    for check in spec.checks:
+        try:
+            io.queries.columns(f"({check_statement(check.sql, spec.table)})")
+        except WarehouseError as exc:
+            findings.append(
+                Finding(
+                    "check",
+                    spec.key,
+                    spec.table,
+                    found=f"check {check.name!r} does not compile: {exc}",
+                )
+            )
+    return findings
+
+
 def run_sample(
     io: ClickHouseIOManager, graph: AssetGraph, context_for: Callable[[AssetSpec], AssetContext]
 ) -> list[Finding]:
@@ -212,6 +236,7 @@ def _validate_in(
         if spec.kind == "sql":
             target = TargetShape(columns, defaults)
             findings.extend(check_select(io, spec, target, context_for(spec)))
+        findings.extend(check_asset_checks(io, spec))
     if sample_params is not None and not findings:
         findings.extend(run_sample(io, graph, context_for))
     return findings

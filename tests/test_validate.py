@@ -256,3 +256,31 @@ def test_a_sample_source_that_is_missing_is_one_finding_naming_the_option(tmp_pa
         "[sample] asset raw_online_retails table raw.online_retails: "
         f"{missing}: file not found; check the path given by --source"
     )
+
+
+def test_an_asset_check_whose_sql_does_not_compile_is_reported(location: Path):
+    """A check is SQL like the SELECTs: a typo in it would otherwise pass CI, then fail
+    every run after the asset's table was already published."""
+    mutate(
+        location / "assets/checks.py",
+        r'f"AND missing_customer_id_ratio > ',
+        'f"AND missing_customer_id_ratoi > ',
+    )
+    result = run_validate(location)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("[")]
+    assert len(lines) == 1, result.stdout
+    assert lines[0].startswith(
+        "[check] asset data_quality table quality.data_quality: "
+        "check 'missing_customer_id_ratio' does not compile: "
+    )
+    assert "missing_customer_id_ratoi" in lines[0]
+
+
+def test_an_asset_check_of_two_statements_is_reported(location: Path):
+    mutate(
+        location / "assets/checks.py", r'"SETTINGS final = 1"\n', '"SETTINGS final = 1; SELECT 1"\n'
+    )
+    found = findings(run_validate(location, "--json"))
+    assert [(f["check"], f["asset"]) for f in found] == [("check", "data_quality")]
+    assert "single statement" in found[0]["found"]
