@@ -33,6 +33,7 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 _SERVER_SCHEMES = {"clickhouse": False, "clickhouses": True, "http": False, "https": True}
 _SERVER_PARAMS = {"secure", "verify", "connect_timeout", "send_receive_timeout"}
+_KNOWN_SCHEMES = {"chdb", *_SERVER_SCHEMES}
 
 
 def _flag(value: str, name: str) -> bool:
@@ -99,6 +100,15 @@ def _no_scheme(text: str, name: str) -> WarehouseConfigError:
     """A location without ``scheme://`` is most often a bare directory: say the URL for it.
     One with an ``@`` may hold a password, so it is not repeated."""
     forms = "chdb:///abs/path, chdb://relative/path, clickhouse://user:password@host:port/"
+    scheme, colon, rest = text.partition(":")
+    if colon and scheme.lower() in _KNOWN_SCHEMES:
+        # ``chdb:/tmp/wh``: a scheme typed without its slashes, not a directory.
+        if "@" in text:
+            return WarehouseConfigError(f"{name} is missing '//' after its scheme {scheme!r}")
+        fixed = f"{scheme.lower()}://{rest.removeprefix('//')}"
+        return WarehouseConfigError(
+            f"{name} {text!r} is missing '//' after its scheme: write {fixed}"
+        )
     if "@" in text:
         return WarehouseConfigError(f"{name} has no scheme (forms: {forms})")
     return WarehouseConfigError(

@@ -142,3 +142,28 @@ def test_password_never_appears_in_repr_str_or_redacted_url():
         assert SECRET not in text
         assert ENCODED_SECRET not in text
     assert config.redacted_url == "clickhouse://etl:***@ch:8123/?secure=false"
+
+
+@pytest.mark.parametrize(
+    ("url", "fixed"),
+    [
+        ("chdb:/tmp/wh", "chdb:///tmp/wh"),
+        ("chdb:wh", "chdb://wh"),
+        ("CHDB:/tmp/wh", "chdb:///tmp/wh"),
+        ("clickhouse:ch.internal:8123", "clickhouse://ch.internal:8123"),
+    ],
+)
+def test_a_scheme_without_its_slashes_is_told_the_url_it_meant(url, fixed):
+    # 'chdb:/tmp/wh' was told "has no scheme: write chdb://chdb:/tmp/wh": a URL that is
+    # wrong twice over, for a typo of two slashes.
+    with pytest.raises(WarehouseConfigError) as raised:
+        parse_warehouse_url(url)
+    assert str(raised.value) == (
+        f"the warehouse URL {url!r} is missing '//' after its scheme: write {fixed}"
+    )
+
+
+def test_a_scheme_without_its_slashes_and_with_credentials_is_not_echoed():
+    with pytest.raises(WarehouseConfigError) as raised:
+        parse_warehouse_url(f"clickhouse:etl:{SECRET}@ch.internal:8123")
+    assert str(raised.value) == "the warehouse URL is missing '//' after its scheme 'clickhouse'"
