@@ -183,12 +183,38 @@ def upstream_chain(lineage: Iterable[AssetColumnLineage], column: str) -> Column
     """
     by_table = {item.table: item for item in lineage}
     table, _, name = column.rpartition(".")
+    if not table:
+        raise KeyError(f"{column!r} is not database.Table.column{_example(by_table, name)}")
     item = by_table.get(table)
     if item is None:
-        raise KeyError(f"no asset writes table {table!r} (columns are database.Table.column)")
+        raise KeyError(
+            f"no asset writes table {table!r} (columns are database.Table.column)"
+            f"{_meant(by_table, table, name)}"
+        )
     if item.columns is not None and name not in item.columns:
         raise KeyError(f"table {table} has no column {name!r}; it has {', '.join(item.columns)}")
     return _node(by_table, column, seen=frozenset())
+
+
+def _example(by_table: Mapping[str, AssetColumnLineage], name: str) -> str:
+    """`` (e.g. db.Table.name)``: a table that has the bare column typed, else any column."""
+    having = [t for t, item in by_table.items() if item.columns and name in item.columns]
+    if having:
+        return f" (e.g. {having[0]}.{name})"
+    for table, item in by_table.items():
+        if item.columns:
+            return f" (e.g. {table}.{next(iter(item.columns))})"
+    return ""
+
+
+def _meant(by_table: Mapping[str, AssetColumnLineage], table: str, name: str) -> str:
+    """``; did you mean ...?`` for a table typed without its database or in another case
+    (``Fact_Sales``, ``marts.fact_sales``): ClickHouse's names are case-sensitive."""
+    typed = table.lower()
+    close = [
+        known for known in by_table if typed in (known.lower(), known.lower().rpartition(".")[2])
+    ]
+    return f"; did you mean {', '.join(f'{t}.{name}' for t in close)}?" if close else ""
 
 
 def _node(

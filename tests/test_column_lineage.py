@@ -112,6 +112,44 @@ def test_an_unknown_column_is_named(lineage):
         upstream_chain(items, "marts.Nothing.x")
 
 
+def _fact_sales_lineage() -> list[AssetColumnLineage]:
+    return [
+        AssetColumnLineage(
+            "fact_sales", "marts.Fact_Sales", (), {"total_amount": ()}, "parsed from the SQL"
+        ),
+        AssetColumnLineage(
+            "fact_sale_returns", "marts.Fact_Sale_Returns", (), {"quantity": ()}, "parsed"
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("column", "message"),
+    [
+        # A bare column was "no asset writes table ''": the table the user never typed.
+        (
+            "total_amount",
+            "'total_amount' is not database.Table.column (e.g. marts.Fact_Sales.total_amount)",
+        ),
+        # The table without its database, or in the wrong case: the column it must be.
+        (
+            "Fact_Sales.total_amount",
+            "no asset writes table 'Fact_Sales' (columns are database.Table.column); "
+            "did you mean marts.Fact_Sales.total_amount?",
+        ),
+        (
+            "marts.fact_sales.total_amount",
+            "no asset writes table 'marts.fact_sales' (columns are database.Table.column); "
+            "did you mean marts.Fact_Sales.total_amount?",
+        ),
+    ],
+)
+def test_a_mistyped_column_is_told_the_column_it_meant(column, message):
+    with pytest.raises(KeyError) as raised:
+        upstream_chain(_fact_sales_lineage(), column)
+    assert raised.value.args[0] == message
+
+
 # --------------------------------------------------------------------------- the CLI
 
 
