@@ -133,6 +133,7 @@ def materialize_command(
     source: Annotated[
         str | None,
         typer.Option(
+            metavar="SRC",
             help="Source data for ingest assets (a path, a URL, or synthetic[:ROWS[:SEED]]); "
             "passed to assets as context.params['source'].",
         ),
@@ -161,6 +162,7 @@ def materialize_command(
         int,
         typer.Option(
             min=1,
+            metavar="N",
             help="How many assets may run at once; the slowest branch (by the last run) "
             "starts first.",
         ),

@@ -21,6 +21,7 @@ SelectOption = Annotated[
     typer.Option(
         "--select",
         "-s",
+        metavar="EXPR",
         help="Dagster asset selection, e.g. 'fact_sales+', 'group:vault', '+key:sales_summary'.",
     ),
 ]
@@ -30,6 +31,7 @@ DefinitionsOption = Annotated[
     typer.Option(
         "--definitions",
         envvar=DEFINITIONS_ENV,
+        metavar="MODULE",
         help="Module that declares the assets (default: [tool.pipeline] in pyproject.toml).",
     ),
 ]
@@ -37,6 +39,7 @@ WarehouseOption = Annotated[
     str | None,
     typer.Option(
         "--warehouse",
+        metavar="URL",
         help="chdb:///path or clickhouse://user:password@host:8123 (default: WAREHOUSE_URL, "
         "CLICKHOUSE_HOST..., else the embedded warehouse in ./.warehouse).",
         show_default=False,

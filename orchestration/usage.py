@@ -60,6 +60,11 @@ class HelpGroup(TyperGroup):
     can miss; the Rich help on a terminal shows it whole, and now so does the plain one.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for command in [self, *self.commands.values()]:
+            _flags_take_no_value(command)
+
     # ``Any``: Click's types live in a module Typer keeps private (``typer._click``).
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         rows = []
@@ -70,3 +75,15 @@ class HelpGroup(TyperGroup):
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
+
+
+def _flags_take_no_value(command: Any) -> None:
+    """Show a flag as a flag in the Rich help: Typer labels each option with its type, so
+    ``--allow-external <bool>`` and ``--help <bool>`` read as options taking a value
+    (``--allow-external true`` is then "unexpected extra argument"). An empty metavar is
+    no label; Click's plain help never labels a flag. The help option is made here, as
+    Click would make it on first use, so that it is labelled the same way."""
+    help_option = command.get_help_option(typer.Context(command))
+    for param in [*command.params, help_option]:
+        if param is not None and getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""

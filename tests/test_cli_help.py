@@ -118,3 +118,20 @@ def test_an_unknown_option_on_a_terminal_shows_the_usage():
     assert code == 2
     assert "Usage: pipeline materialize [OPTIONS]" in seen
     assert "No such option: --nope" in seen
+
+
+def test_help_names_what_each_option_takes_and_no_value_for_a_flag():
+    # Typer 0.29 labelled options by Python type: '--select <str>', '--warehouse <str>',
+    # and on a terminal '--allow-external <bool>', which reads as a flag taking a value
+    # ('--allow-external true' is then "unexpected extra argument").
+    piped = pipeline("query", "--help").stdout
+    assert re.search(r"^  --warehouse URL\s", piped, flags=re.MULTILINE), piped
+    assert re.search(r"^  --definitions MODULE\s", piped, flags=re.MULTILINE), piped
+    listed = pipeline("list", "--help").stdout
+    assert re.search(r"^  -s, --select EXPR\s", listed, flags=re.MULTILINE), listed
+    code, seen = on_a_terminal("query", "--help")
+    assert code == 0, seen
+    options = ANSI_STYLE.sub("", seen).partition("Options")[2]
+    assert "<bool>" not in options and "<str>" not in options, options
+    assert re.search(r"--allow-external\s+Let table functions", options), options
+    assert re.search(r"--help\s+Show this message", options), options

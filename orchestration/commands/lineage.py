@@ -41,6 +41,7 @@ def lineage(
         str | None,
         typer.Option(
             "--column",
+            metavar="DB.TABLE.COL",
             help="A column as database.Table.column: print every upstream column it is "
             "computed from, down to the sources.",
         ),

@@ -66,7 +66,9 @@ def _json_value(value: Any) -> Any:
 def query(
     sql: Annotated[
         str,
-        typer.Argument(help="One read statement: SELECT, WITH, SHOW, DESCRIBE or EXPLAIN."),
+        typer.Argument(
+            metavar="SQL", help="One read statement: SELECT, WITH, SHOW, DESCRIBE or EXPLAIN."
+        ),
     ],
     format: FormatOption = OutputFormat.table,
     allow_external: Annotated[

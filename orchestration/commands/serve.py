@@ -75,17 +75,24 @@ def serve(
     source: Annotated[
         str | None,
         typer.Option(
-            help="Source data for ingest assets (a path, a URL, or synthetic[:ROWS[:SEED]])."
+            metavar="SRC",
+            help="Source data for ingest assets (a path, a URL, or synthetic[:ROWS[:SEED]]).",
         ),
     ] = None,
-    cron: Annotated[str, typer.Option(help="When to run, as a cron expression.")] = DEFAULT_CRON,
+    cron: Annotated[
+        str, typer.Option(metavar="CRON", help="When to run, as a cron expression.")
+    ] = DEFAULT_CRON,
     timezone: Annotated[
         str,
         typer.Option(
-            help="IANA time zone the cron expression is read in.", callback=_iana_time_zone
+            metavar="TZ",
+            help="IANA time zone the cron expression is read in.",
+            callback=_iana_time_zone,
         ),
     ] = DEFAULT_TIMEZONE,
-    name: Annotated[str, typer.Option(help="Deployment name.")] = DEFAULT_DEPLOYMENT_NAME,
+    name: Annotated[
+        str, typer.Option(metavar="NAME", help="Deployment name.")
+    ] = DEFAULT_DEPLOYMENT_NAME,
     warehouse: WarehouseOption = None,
     definitions: DefinitionsOption = None,
 ) -> None:

@@ -40,6 +40,7 @@ from orchestration.text_table import Cell, Column, print_table
 SourceOption = Annotated[
     str | None,
     typer.Option(
+        metavar="SRC",
         help="The source a run would read (as for materialize); source fingerprints are "
         "taken from it.",
     ),

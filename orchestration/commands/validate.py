@@ -36,6 +36,7 @@ def validate(
     source: Annotated[
         str | None,
         typer.Option(
+            metavar="SRC",
             help=f"Source of the --sample run (default {DEFAULT_SAMPLE_SOURCE}).",
             show_default=False,
         ),
