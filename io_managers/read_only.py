@@ -79,6 +79,8 @@ class ReadStatement:
     #: It has a FORMAT or SETTINGS clause of its own, either of which may change how the
     #: engine renders the result (``format_csv_delimiter``, a header of another format).
     renders_itself: bool = False
+    #: It has a FORMAT clause: only a caller that prints the engine's bytes can honour it.
+    has_format: bool = False
 
 
 def ensure_read_only(sql: str) -> ReadStatement:
@@ -108,11 +110,10 @@ def ensure_read_only(sql: str) -> ReadStatement:
         is_query = False
     else:
         raise _refused(_not_a_read(_first_word(text) or statement.key.upper()))
-    renders_itself = any(
-        node.args.get("format") or node.args.get("settings")
-        for node in statement.find_all(exp.Query)
-    )
-    return ReadStatement(text.rstrip(";").strip(), is_query, renders_itself)
+    queries = list(statement.find_all(exp.Query))
+    has_format = any(node.args.get("format") for node in queries)
+    renders_itself = has_format or any(node.args.get("settings") for node in queries)
+    return ReadStatement(text.rstrip(";").strip(), is_query, renders_itself, has_format)
 
 
 def read_only_arrow(
@@ -127,6 +128,14 @@ def read_only_arrow(
     """
     level = READ_ONLY_WITH_EXTERNAL if allow_external else READ_ONLY
     statement = _accepted(transport, sql, level, allow_external)
+    if statement.has_format:
+        # Rows come back as Arrow, so the clause cannot apply; wrapped for the row limit or
+        # described, it was ClickHouse's syntax error about a wrapper the user never wrote.
+        raise _refused(
+            "the query has its own FORMAT clause, but --format table and json print the "
+            "rows themselves; drop the clause, or pass --format csv to print the engine's "
+            "rendering as it is"
+        )
     text = statement.sql
     if statement.is_query and max_rows is not None:
         text = f"SELECT * FROM ({text}) LIMIT {int(max_rows)}"

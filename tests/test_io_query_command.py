@@ -230,3 +230,33 @@ def test_json_of_no_rows_is_an_empty_list(warehouse_url):
 
     assert result.exit_code == 0, result.output
     assert result.stdout == "[]\n"
+
+
+@pytest.mark.parametrize("output_format", ["table", "json"])
+def test_a_format_clause_with_table_or_json_is_one_line_saying_what_to_do(
+    warehouse_url, output_format
+):
+    # It was ClickHouse's syntax error about the command's own wrapper, which the user
+    # never wrote: "... FORMAT JSONEachRow) LIMIT 1001). Expected one of: token, ...".
+    result = pipeline(
+        "query", "SELECT id FROM shop.sales FORMAT JSONEachRow", "--format", output_format,
+        url=warehouse_url,
+    )  # fmt: skip
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "error: refused: the query has its own FORMAT clause, but --format table and json "
+        "print the rows themselves; drop the clause, or pass --format csv to print the "
+        "engine's rendering as it is"
+    ]
+
+
+def test_a_format_clause_with_csv_is_the_engines_rendering(warehouse_url):
+    result = invoke(
+        "query", "SELECT id FROM shop.sales ORDER BY id FORMAT JSONEachRow", "--format", "csv",
+        url=warehouse_url,
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == ['{"id":1}', '{"id":2}']
