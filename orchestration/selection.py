@@ -34,7 +34,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -701,18 +701,42 @@ class _Evaluator:
 
 
 def _missing_names(dag: SelectableGraph, selection: Selection) -> str:
-    """Name the wildcard-free keys that are no asset, with close matches: likely typos."""
+    """Name the wildcard-free keys, groups and tags that no asset has, with close matches:
+    likely typos (``fact_sale``, ``group:mart``, ``tag:layer=mart``)."""
     known = [str(node) for node in dag.nodes]
+    groups = sorted({str(group) for _, group in dag.nodes(data="group") if group})
+    tags = sorted(
+        {
+            _tag_text(k, v)
+            for _, node_tags in dag.nodes(data="tags")
+            for k, v in (node_tags or {}).items()
+        }
+    )
     notes: list[str] = []
     for node in _walk(selection):
-        if not isinstance(node, KeyPattern) or "*" in node.pattern or node.pattern in dag:
-            continue
-        close = difflib.get_close_matches(node.pattern, known, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        note = f"there is no asset named {node.pattern!r}{hint}"
+        match node:
+            case KeyPattern(pattern) if "*" not in pattern and pattern not in dag:
+                note = f"there is no asset named {pattern!r}{_close(pattern, known)}"
+            case Group(name) if name and "*" not in name and name not in groups:
+                note = f"there is no group named {name!r}{_close(name, groups)}"
+            case Tag(key, value) if _tag_text(key, value) not in tags:
+                shown = f"{key}={value!r}" if value else key
+                # Tags differ by their value only: the closest one, not three near-identical.
+                note = f"no asset has tag {shown}{_close(_tag_text(key, value), tags, n=1)}"
+            case _:
+                continue
         if note not in notes:
             notes.append(note)
     return "; ".join(notes)
+
+
+def _tag_text(key: str, value: str) -> str:
+    return f"{key}={value}" if value else key
+
+
+def _close(typed: str, known: Sequence[str], n: int = 3) -> str:
+    close = difflib.get_close_matches(typed, known, n=n)
+    return f"; did you mean {', '.join(close)}?" if close else ""
 
 
 def uses_status(selection: Selection) -> bool:

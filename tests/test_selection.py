@@ -234,6 +234,22 @@ def test_unknown_bare_name_is_an_empty_selection_suggesting_close_names(dag):
         select(dag, "fact_sale+")
 
 
+@pytest.mark.parametrize(
+    ("expression", "hint"),
+    [
+        # 'group:mart' said only "matches no asset": the group's name was a letter short.
+        ("group:mart", "there is no group named 'mart'; did you mean marts?"),
+        ("group:Vault", "there is no group named 'Vault'; did you mean vault?"),
+        ("tag:layer=mart", "no asset has tag layer='mart'; did you mean layer=marts?"),
+        ("tag:layr=marts", "no asset has tag layr='marts'; did you mean layer=marts?"),
+    ],
+)
+def test_unknown_group_or_tag_is_an_empty_selection_suggesting_close_ones(dag, expression, hint):
+    with pytest.raises(EmptySelectionError) as error:
+        select(dag, expression)
+    assert str(error.value) == f"asset selection {expression!r} matches no asset: {hint}"
+
+
 def test_unknown_bare_name_next_to_a_match_is_ignored_as_in_dagster(dag):
     assert select(dag, "fact_sale or dim_product") == {"dim_product"}
 
