@@ -64,6 +64,7 @@ class HelpGroup(TyperGroup):
         super().__init__(*args, **kwargs)
         for command in [self, *self.commands.values()]:
             _flags_take_no_value(command)
+            _usage_errors_name_their_command(command)
 
     # ``Any``: Click's types live in a module Typer keeps private (``typer._click``).
     def format_commands(self, ctx: Any, formatter: Any) -> None:
@@ -87,3 +88,25 @@ def _flags_take_no_value(command: Any) -> None:
     for param in [*command.params, help_option]:
         if param is not None and getattr(param, "is_flag", False) and param.metavar is None:
             param.metavar = ""
+
+
+def _usage_errors_name_their_command(command: Any) -> None:
+    """Give a usage error raised while parsing the command's arguments its context.
+
+    Click's parser raises some (``Option '--select' requires an argument``) before the
+    error knows its command: piped it then lacked the help hint every other usage error
+    has, and on a terminal the usage lines. The context is the command's own, the one
+    Click itself sets on the errors it raises later.
+    """
+    parse_args = command.parse_args
+
+    def parse_args_in_context(ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return parse_args(ctx, args)
+        except typer.TyperException as exc:  # Click's UsageError, in Typer's private copy
+            if getattr(exc, "ctx", False) is None:  # a usage error not yet in context
+                exc.ctx = ctx  # type: ignore[attr-defined]
+                exc.cmd = ctx.command  # type: ignore[attr-defined]
+            raise
+
+    command.parse_args = parse_args_in_context

@@ -91,6 +91,20 @@ def test_a_piped_unknown_option_is_one_line_naming_it_and_where_help_is():
     ]
 
 
+def test_an_option_without_its_value_says_where_help_is_as_other_usage_errors_do():
+    # Click raises this one while parsing, before the command's context is set on the
+    # error: piped it lacked the help hint, on a terminal the usage lines.
+    result = pipeline("status", "--select")
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "error: Option '--select' requires an argument (see 'pipeline status --help')"
+    ]
+    code, seen = on_a_terminal("status", "--select")
+    assert code == 2
+    assert "Usage: pipeline status [OPTIONS]" in seen
+
+
 def test_a_piped_unknown_command_is_one_line_too():
     result = pipeline("materialise")
 
