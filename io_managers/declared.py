@@ -75,6 +75,12 @@ class DeclaredWarehouse(ClickHouseDialect, IOManager):
             return None
         return f"no warehouse at {self.config.path}"
 
+    def reach(self) -> None:
+        """Connect to a server now; an embedded warehouse is left unopened (chdb would
+        hold its directory in this process, which only waits for the runs)."""
+        if self.config.backend != "embedded":
+            self.warehouse()
+
     def open_scratch(self, path: Path) -> ClickHouseIOManager:
         from io_managers.clickhouse import ClickHouseIOManager
 

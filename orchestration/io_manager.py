@@ -93,6 +93,12 @@ class IOManager(ABC):
         ``plan``) versions each asset by the definition the code gives its table, as a
         run does after :meth:`setup`. Touches no storage; the default has no use for it."""
 
+    def reach(self) -> None:  # noqa: B027 - optional hook
+        """Connect to remote storage now (and close nothing: the IO manager's ``close``
+        does), so a command whose work comes later (``serve``) reports a wrong address or
+        password at once, not at the first scheduled run. Raises as a first read would.
+        Local storage is not opened for it: the default does nothing."""
+
     def missing_storage(self) -> str | None:
         """What is missing, in the storage's own words (``"no warehouse at /srv/wh"``),
         when its storage does not exist yet; None when it does.

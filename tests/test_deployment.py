@@ -8,6 +8,7 @@ flow directly, checking its tasks belong to its own run (not a subflow).
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -92,6 +93,55 @@ def test_serve_rejects_a_bad_selection_before_registering_anything():
     assert result.returncode == 1
     assert "no_such_asset" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_serve_rejects_a_warehouse_it_cannot_reach_before_registering_anything():
+    """A wrong host or password would otherwise be found at the first scheduled run,
+    hours after the user walked away from a `serve` that looked fine."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    warehouse = f"clickhouse://etl:secret-pw@127.0.0.1:{closed}/?connect_timeout=5"
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestration", "serve", "--warehouse", warehouse, *SERVED],
+        cwd=REPO,
+        # A closed port: getting as far as Prefect would fail differently.
+        env={**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"error: cannot connect to ClickHouse at 127.0.0.1:{closed}"), line
+    assert "connection refused" in line
+    assert "secret-pw" not in result.stderr + result.stdout
+
+
+def test_serve_says_when_its_embedded_warehouse_does_not_exist_yet(tmp_path: Path):
+    missing = tmp_path / "typo"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "orchestration",
+            "serve",
+            "--warehouse",
+            f"chdb://{missing}",
+            *SERVED,
+        ],
+        cwd=REPO,
+        env={**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1  # the closed Prefect port, after the warehouse's line
+    assert result.stderr.splitlines()[0] == (
+        f"no warehouse at {missing} yet: the first run creates it "
+        "(check --warehouse if it should exist)"
+    )
+    assert not missing.exists()
 
 
 def test_serve_rejects_an_unknown_time_zone_in_one_line_naming_the_option():

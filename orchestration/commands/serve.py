@@ -25,8 +25,9 @@ from orchestration.cli_options import (
     connect_to_prefect,
     load_defs,
 )
-from orchestration.definitions import DEFINITIONS_ENV
+from orchestration.definitions import DEFINITIONS_ENV, Definitions
 from orchestration.local_server import MODE_ENV, TEMPORARY
+from orchestration.missing_storage import missing_storage
 from orchestration.output import echo
 from orchestration.prefect_setup import configure_prefect
 
@@ -70,6 +71,20 @@ def _iana_time_zone(value: str) -> str:
     return value
 
 
+def _check_warehouse(defs: Definitions, warehouse: str | None) -> None:
+    """Reach the warehouse the runs will use now, so a wrong host, port or password fails
+    this command instead of the first scheduled run hours later; a warehouse that does
+    not exist yet is said on stderr (the first run creates it; a typo otherwise)."""
+    with defs.read_io_managers(warehouse) as readers:
+        for io_manager in readers.values():
+            io_manager.reach()
+        for missing in missing_storage(readers):
+            typer.echo(
+                f"{missing} yet: the first run creates it (check --warehouse if it should exist)",
+                err=True,
+            )
+
+
 def serve(
     select: SelectOption = None,
     source: Annotated[
@@ -104,6 +119,7 @@ def serve(
     # A bad selection fails now, not at midnight. States are only known when a run starts,
     # so status: matches nothing here (which is no error) while syntax and names are checked.
     defs.graph().select(select, dict)
+    _check_warehouse(defs, warehouse)
     # Runs start in child processes that read these, never the deployment parameters.
     if definitions:
         os.environ[DEFINITIONS_ENV] = definitions
