@@ -24,7 +24,6 @@ from io_managers.types import ClickHouseType, dtype_mismatch, nullability_mismat
 from io_managers.validation import as_dataframe_schema, plan_validation
 from orchestration.asset import AssetSpec
 from orchestration.context import AssetContext
-from orchestration.errors import describe_error
 from orchestration.findings import Finding
 from orchestration.graph import AssetGraph
 
@@ -179,7 +178,7 @@ def run_sample(
             )
         except Exception as exc:
             failed.add(spec.key)
-            findings.append(Finding("sample", spec.key, spec.table, found=describe_error(exc)))
+            findings.append(Finding.from_error("sample", spec.key, spec.table, exc))
     return findings
 
 

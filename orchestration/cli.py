@@ -20,6 +20,7 @@ import typer
 from rich.markup import escape
 
 from orchestration.cli_options import (
+    DEBUG_HINT,
     NOTHING,
     DefinitionsOption,
     JsonOption,
@@ -318,6 +319,6 @@ def main() -> None:
         message = temporary_server_failure(exc) or str(exc)
         error_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
         if not isinstance(exc, ExpectedError):  # a bug or an engine failure: where it broke
-            error_console.print("(run with --debug for the traceback)", style="dim")
+            error_console.print(DEBUG_HINT, style="dim")
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

@@ -13,6 +13,8 @@ from orchestration.text_table import make_console
 #: Where every command prints (stdout) and where errors go (stderr).
 console = make_console()
 error_console = make_console(stderr=True)
+#: What every command adds to an error nobody foresaw (orchestration.errors).
+DEBUG_HINT = "(run with --debug for the traceback)"
 #: What materialize says when a status: selection leaves nothing to do.
 NOTHING = "nothing to materialize"
 

@@ -284,3 +284,43 @@ def test_an_asset_check_of_two_statements_is_reported(location: Path):
     found = findings(run_validate(location, "--json"))
     assert [(f["check"], f["asset"]) for f in found] == [("check", "data_quality")]
     assert "single statement" in found[0]["found"]
+
+
+def test_a_sample_run_bug_offers_its_traceback_as_every_command_does(location: Path):
+    """An asset's own bug in the --sample run is unforeseen: its line alone says what, not
+    where, so validate adds the hint every command gives, and --debug shows where."""
+    mutate(
+        location / "assets/dashboard.py", r'points\["chart"\] == chart', 'points["chrt"] == chart'
+    )
+    args = ("--sample", "--source", "synthetic:2000")
+    plain = run_validate(location, *args)
+    assert plain.returncode == 1, plain.stdout + plain.stderr
+    assert plain.stdout.splitlines()[0] == (
+        "[sample] asset sales_dashboard table quality.sales_dashboard: KeyError: 'chrt'"
+    )
+    assert plain.stderr.splitlines() == ["(run with --debug for the traceback)"]
+
+    debug = run_validate(location, *args, "--debug")
+    assert debug.returncode == 1
+    assert debug.stdout == plain.stdout
+    assert "Traceback (most recent call last)" in debug.stderr
+    assert re.search(r'assets/dashboard\.py", line \d+, in sales_dashboard', debug.stderr)
+    assert debug.stderr.rstrip().endswith("KeyError: 'chrt'")
+
+    as_json = run_validate(location, *args, "--json", "--debug")
+    assert json.loads(as_json.stdout) == [
+        {
+            "check": "sample",
+            "asset": "sales_dashboard",
+            "table": "quality.sales_dashboard",
+            "column": None,
+            "expected": "",
+            "found": "KeyError: 'chrt'",
+        }
+    ]
+
+
+def test_a_foreseen_sample_failure_is_its_line_alone(tmp_path: Path):
+    result = run_validate(REPO, "--sample", "--source", str(tmp_path / "missing.csv"))
+    assert result.returncode == 1
+    assert result.stderr == ""

@@ -5,17 +5,20 @@ produced by an asset (or declared external), then asks each IO manager of the co
 its assets: for the warehouse, that every Pandera schema and DDL table agree column by
 column, that the DDL applies to a fresh embedded ClickHouse, and that every SQL asset's
 SELECT compiles and fits its table; ``--sample`` also materializes a small source and
-validates real content. One line per problem; exit 1 if there is any.
+validates real content. One line per problem; exit 1 if there is any. A problem that is
+an error nobody foresaw (an asset's own code failing in the sample run) is shown as every
+command shows one: ``--debug`` prints its traceback, else a hint says that it does.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from typing import Annotated
 
 import typer
 
-from orchestration.cli_options import DefinitionsOption, JsonOption
+from orchestration.cli_options import DEBUG_HINT, DefinitionsOption, JsonOption, error_console
 from orchestration.definitions import Definitions, load_definitions
 from orchestration.derived_deps import UncoveredReadError, uncovered_check_reads
 from orchestration.findings import Finding
@@ -27,6 +30,7 @@ DEFAULT_SAMPLE_SOURCE = "synthetic:5000"
 
 
 def validate(
+    ctx: typer.Context,
     sample: Annotated[
         bool,
         typer.Option(
@@ -55,11 +59,18 @@ def validate(
     source = source or DEFAULT_SAMPLE_SOURCE
     defs = load_definitions(definitions)
     findings = find_problems(defs, {"source": source} if sample else None)
+    debug = bool(ctx.obj and ctx.obj["debug"])
     if as_json:
         echo(json.dumps([f.as_dict() for f in findings], indent=2))
+        if debug:
+            _print_tracebacks(findings)
     else:
         for finding in findings:
             echo(finding.line())
+        if debug:
+            _print_tracebacks(findings)
+        elif any(not finding.foreseen for finding in findings):
+            error_console.print(DEBUG_HINT, style="dim")
         console = make_console()
         checked = f"{len(defs.assets)} assets" + (f", sample run from {source}" if sample else "")
         if findings:
@@ -68,6 +79,16 @@ def validate(
             console.print(f"[green]schemas, DDL and SQL agree[/] ({checked})", highlight=False)
     if findings:
         raise typer.Exit(1)
+
+
+def _print_tracebacks(findings: list[Finding]) -> None:
+    """With ``--debug``: where each finding that is an exception was raised, on stderr
+    (as ``main`` lets any error's traceback through), never in the findings' own output."""
+    for finding in findings:
+        if finding.traceback:
+            sys.stdout.flush()  # after its line, on a terminal showing both streams
+            sys.stderr.write(finding.traceback)
+            sys.stderr.flush()
 
 
 def find_problems(defs: Definitions, sample_params: dict[str, str] | None) -> list[Finding]:
