@@ -109,7 +109,14 @@ def check_select(
     io: ClickHouseIOManager, spec: AssetSpec, target: TargetShape, context: AssetContext
 ) -> list[Finding]:
     """A SQL asset's SELECT compiles, and its output fits its table (by name, as it is
-    inserted: :func:`~io_managers.stage.column_problems`) and its schema."""
+    inserted: :func:`~io_managers.stage.column_problems`) and its schema.
+
+    An output column of its table column's very type is not compared with the schema
+    again: :func:`check_table_against_schema` compared that type already, and would only
+    be repeated (one wrong dtype, two lines). Only a type the SELECT gives of its own
+    (``String`` into a ``UInt16`` column, ``Nullable`` into a plain one) is a cause of
+    its own, reported here.
+    """
     try:
         output = io.queries.columns(f"({spec.body(context)})")
     except WarehouseError as exc:
@@ -122,7 +129,7 @@ def check_select(
     fields = dict(schema.columns) if schema is not None else {}
     for name, ch_type in output.items():
         field = fields.get(name)
-        if field is None:
+        if field is None or target.columns.get(name) == ch_type:
             continue
         # Non-null output into a Nullable column is safe; only NULLs with nowhere to go count.
         nullable = bool(field.nullable) and ch_type.nullable

@@ -229,6 +229,17 @@ def test_select_output_type_drift_is_reported(location: Path):
     assert drift[0]["found"].startswith("SELECT output ClickHouse type String does not fit")
 
 
+def test_a_schema_dtype_the_ddl_and_the_select_both_give_is_reported_once(location: Path):
+    """The SELECT gives the DDL's own type, so comparing the schema with it again says
+    nothing the [dtype] finding did not: one cause, one line."""
+    mutate(location / "schemas/marts.py", r"year: Series\[UInt16\]", "year: Series[UInt8]")
+    found = findings(run_validate(location, "--json"))
+    assert [(f["check"], f["asset"], f["column"]) for f in found] == [
+        ("dtype", "dim_time", "year")
+    ]
+    assert found[0]["found"].startswith("ClickHouse type UInt16 does not fit dtype uint8")
+
+
 def test_key_columns_missing_from_the_schema_or_the_ddl_are_reported(location: Path):
     mutate(
         location / "schemas/marts.py",
