@@ -82,9 +82,12 @@ class ValidationFailure:
     failing_rows: int | None = None
     examples: tuple[str, ...] = ()
 
-    def describe(self) -> str:
-        where = f"column {self.column!r}" if self.column else "table"
-        text = f"{where}: {self.check}"
+    def describe(self, *, where: bool = True) -> str:
+        """The failure in words; ``where=False`` leaves out the column (or ``table``) for
+        a line that names it already (``pipeline validate``'s)."""
+        text = self.check
+        if where:
+            text = f"{f'column {self.column!r}' if self.column else 'table'}: {text}"
         if self.failing_rows is not None:
             text += f" failed for {self.failing_rows} row{'s' if self.failing_rows != 1 else ''}"
         if self.examples:

@@ -180,7 +180,7 @@ def run_sample(
         except AssetValidationError as exc:
             failed.add(spec.key)
             findings.extend(
-                Finding("sample", spec.key, spec.table, f.column, found=f.describe())
+                Finding("sample", spec.key, spec.table, f.column, found=f.describe(where=False))
                 for f in exc.failures
             )
         except Exception as exc:
