@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from io_managers.checks import check_select as check_statement
 from io_managers.errors import AssetValidationError, WarehouseError
+from io_managers.select_syntax import compile_failure
 from io_managers.sql import quote_string, quote_table
 from io_managers.stage import TargetShape, column_problems
 from io_managers.types import ClickHouseType, dtype_mismatch, nullability_mismatch
@@ -117,10 +118,13 @@ def check_select(
     (``String`` into a ``UInt16`` column, ``Nullable`` into a plain one) is a cause of
     its own, reported here.
     """
+    body = spec.body(context)
     try:
-        output = io.queries.columns(f"({spec.body(context)})")
+        output = io.queries.columns(f"({body})")
     except WarehouseError as exc:
-        return [Finding("select", spec.key, spec.table, found=f"SELECT does not compile: {exc}")]
+        # A syntax error at its place in the author's text, as materialize gives it.
+        why = compile_failure(io.queries, body, exc)
+        return [Finding("select", spec.key, spec.table, found=f"SELECT does not compile: {why}")]
     findings = [
         Finding("select", spec.key, spec.table, found=f"SELECT {problem}")
         for problem in column_problems(list(output), target)

@@ -18,6 +18,7 @@ from io_managers.errors import (
     WarehouseQueryError,
 )
 from io_managers.queries import WarehouseQueries
+from io_managers.select_syntax import compile_failure
 from io_managers.sql import quote_table
 from io_managers.sql_tokens import one_statement
 from io_managers.transport import Transport
@@ -94,7 +95,8 @@ class Stager:
             produced_types = self._queries.columns(statements.described_select(select))
         except WarehouseQueryError as exc:
             raise MaterializationError(
-                f"asset {spec.key!r} (table {spec.table}): its SELECT does not compile: {exc}"
+                f"asset {spec.key!r} (table {spec.table}): its SELECT does not compile: "
+                f"{compile_failure(self._queries, body, exc)}"
             ) from None
         produced = list(produced_types)
         check_columns(spec, produced, shape)

@@ -34,3 +34,18 @@ def test_the_engines_refusal_of_the_projects_sql_keeps_its_class(tmp_path) -> No
     assert isinstance(engine.value, WarehouseQueryError)
     assert not isinstance(engine.value, ExpectedError)
     assert describe_error(engine.value).startswith("WarehouseQueryError: ")
+
+
+def test_a_syntax_error_keeps_the_engines_keyword_guess_and_few_of_its_alternatives() -> None:
+    """Newer engines name the keyword a typo most likely meant (ClickHouse's parseQuery.cpp
+    wording); it is the most useful word of the message, so it stays."""
+    from io_managers.select_syntax import syntax_error_in
+
+    message = (
+        "Syntax error: failed at position 15 (FORM): FORM t. Maybe you meant: FROM. "
+        "Expected one of: token, Comma, FROM, PREWHERE, WHERE, GROUP BY, WITH. (SYNTAX_ERROR)"
+    )
+    assert syntax_error_in("SELECT 1 AS a FORM t", message) == (
+        "syntax error at line 1, col 15, at 'FORM': maybe you meant FROM; "
+        "expected one of: token, Comma, FROM, PREWHERE, WHERE, ..."
+    )

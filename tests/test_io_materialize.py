@@ -290,6 +290,35 @@ def test_missing_target_table_says_to_declare_it_in_the_ddl(backend, db):
         materialize(backend, sql_asset(f"{db}.nowhere", "SELECT 1 AS x"))
 
 
+def test_a_select_syntax_error_is_placed_in_the_authors_text(backend, db):
+    """As the author wrote it (its first line is the empty one after the opening quotes),
+    not in the statement materialize wraps it in, whose SETTINGS the engine quoted."""
+    select = "\nSELECT\n    number AS n,\n    'x' AS label,\nFROM numbers(3)\n"
+    with pytest.raises(MaterializationError) as raised:
+        materialize(backend, sql_asset(f"{db}.numbers", select))
+    assert str(raised.value) == (
+        f"asset 'numbers' (table {db}.numbers): its SELECT does not compile: syntax error at "
+        "line 5, col 6, at 'numbers': expected one of: token sequence, Dot, token, OR, AND, ..."
+    )
+    with pytest.raises(MaterializationError) as raised:
+        materialize(backend, sql_asset(f"{db}.numbers", "SELECT toUInt64(number AS n\nFROM t"))
+    assert str(raised.value).endswith(
+        "its SELECT does not compile: syntax error at line 2, col 1, at 'FROM': "
+        "unmatched parentheses: '(' at line 1, col 16 is never closed"
+    )
+    # Columns count characters, as an editor does (the engine counts bytes).
+    with pytest.raises(MaterializationError, match=r"line 1, col 30, at 'n':"):
+        materialize(backend, sql_asset(f"{db}.numbers", "SELECT 'Ñandú' AS label, 1 x n"))
+    # A clause a subquery cannot take: the SELECT parses alone, its wrapper's text is no
+    # place in it, so the token and what the engine expected say it.
+    with pytest.raises(MaterializationError) as raised:
+        materialize(backend, sql_asset(f"{db}.numbers", "SELECT 1 AS n FORMAT JSON"))
+    assert str(raised.value).endswith(
+        "its SELECT does not compile: syntax error at 'FORMAT', where a run reads the SELECT "
+        "as a subquery: expected one of: token, Comma, FROM, PREWHERE, WHERE, ..."
+    )
+
+
 def test_unknown_and_missing_output_columns_are_named(backend, db):
     with pytest.raises(MaterializationError, match=r"output column\(s\) colour are not in"):
         materialize(backend, sql_asset(f"{db}.numbers", "SELECT toUInt64(1) AS n, 'x' AS colour"))

@@ -145,6 +145,30 @@ def test_broken_select_is_reported(location: Path):
     assert "Countree" in found[0]["found"]
 
 
+#: dim_country's SELECT with a trailing comma before FROM, and where its syntax error is in
+#: the SELECT's own text (tests/test_io_materialize.py expects the same of materialize).
+TRAILING_COMMA = "Country AS country_name,\nFROM vault.hub_country"
+TRAILING_COMMA_ERROR = (
+    "SELECT does not compile: syntax error at line 3, col 6, at 'vault': "
+    "expected one of: token sequence, Dot, token, OR, AND, ..."
+)
+
+
+def test_a_select_syntax_error_is_placed_in_the_authors_text_in_one_short_line(location: Path):
+    """Not in the coordinates of the statement validate wraps it in, nor quoting it, nor
+    with the engine's list of every token it could have taken (~600 characters)."""
+    mutate(
+        location / "assets/marts.py",
+        r"Country AS country_name\nFROM vault\.hub_country",
+        TRAILING_COMMA,
+    )
+    result = run_validate(location)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.splitlines()[0] == (
+        f"[select] asset dim_country table marts.Dim_Country: {TRAILING_COMMA_ERROR}"
+    )
+
+
 def test_a_select_giving_the_table_columns_in_another_order_passes(location: Path):
     """Materialization inserts by name, so validate holds the SELECT to the same rule."""
     mutate(
@@ -235,9 +259,7 @@ def test_a_schema_dtype_the_ddl_and_the_select_both_give_is_reported_once(locati
     nothing the [dtype] finding did not: one cause, one line."""
     mutate(location / "schemas/marts.py", r"year: Series\[UInt16\]", "year: Series[UInt8]")
     found = findings(run_validate(location, "--json"))
-    assert [(f["check"], f["asset"], f["column"]) for f in found] == [
-        ("dtype", "dim_time", "year")
-    ]
+    assert [(f["check"], f["asset"], f["column"]) for f in found] == [("dtype", "dim_time", "year")]
     assert found[0]["found"].startswith("ClickHouse type UInt16 does not fit dtype uint8")
 
 
