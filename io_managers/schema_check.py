@@ -3,9 +3,10 @@
 ``pipeline validate`` runs this in CI. Everything happens in a throwaway embedded
 ClickHouse: the DDL is applied to it, every table's columns are compared with its
 schema (the same dtype mapping materialization uses), every SQL asset's ``SELECT`` is
-compiled with ``DESCRIBE (SELECT ...)`` against the empty tables, so is every asset
-check's SQL, and optionally a small
-sample run materializes everything, which validates real content against each schema.
+compiled as a run compiles it (``DESCRIBE`` of
+:func:`io_managers.statements.described_select`) against the empty tables, so is every
+asset check's SQL, and optionally a small sample run materializes everything, which
+validates real content against each schema.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from io_managers import statements
 from io_managers.checks import check_select as check_statement
 from io_managers.errors import AssetValidationError, WarehouseError
 from io_managers.select_syntax import compile_failure
 from io_managers.sql import quote_string, quote_table
+from io_managers.sql_tokens import one_statement
 from io_managers.stage import TargetShape, column_problems
 from io_managers.types import ClickHouseType, dtype_mismatch, nullability_mismatch
 from io_managers.validation import as_dataframe_schema, plan_validation
@@ -119,8 +122,15 @@ def check_select(
     its own, reported here.
     """
     body = spec.body(context)
+    select = body
+    if isinstance(body, str):
+        # Its one statement, compiled as a run compiles it (io_managers.stage.stage_sql).
+        try:
+            select = one_statement(body, "its SELECT").text
+        except ValueError as exc:
+            return [Finding("select", spec.key, spec.table, found=str(exc))]
     try:
-        output = io.queries.columns(f"({body})")
+        output = io.queries.columns(statements.described_select(select))
     except WarehouseError as exc:
         # A syntax error at its place in the author's text, as materialize gives it.
         why = compile_failure(io.queries, body, exc)

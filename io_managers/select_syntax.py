@@ -59,7 +59,9 @@ def _as_subquery(message: str) -> str:
     if found is None:
         return message
     why = _explanation("", message[found.end() :], 0)
-    where = f"syntax error at {found.group(2)!r}, where a run reads the SELECT as a subquery"
+    token = found.group(2)
+    at = "the end" if token == "end of query" else repr(token)
+    where = f"syntax error at {at}, where a run reads the SELECT as a subquery"
     return where + (f": {why}" if why else "")
 
 

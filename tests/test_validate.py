@@ -169,6 +169,14 @@ def test_a_select_syntax_error_is_placed_in_the_authors_text_in_one_short_line(l
     )
 
 
+def test_a_select_ending_in_a_semicolon_passes_as_it_materializes(location: Path):
+    """A run compiles the SELECT's one statement (its ``;`` dropped): validate compiles
+    the same, so it neither refuses what runs nor places an error elsewhere."""
+    mutate(location / "assets/marts.py", r"^FROM vault\.hub_country$", "FROM vault.hub_country;")
+    result = run_validate(location)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_a_select_giving_the_table_columns_in_another_order_passes(location: Path):
     """Materialization inserts by name, so validate holds the SELECT to the same rule."""
     mutate(
