@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import inspect
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,6 +38,10 @@ _WRITE_MODES = {
     "replace": "replace (each materialization swaps in a complete new table)",
     "insert_new": "insert_new (adds only rows whose key is new; reruns add nothing)",
 }
+
+#: Characters per line of the Error block: the V2 UI draws a code block ~83 monospace
+#: characters wide at 1600x1000 and scrolls, rather than wraps, a longer line.
+ERROR_WIDTH = 78
 
 #: The first line of the table of facts at the top of every page.
 _ABOUT_HEADER = "| | |"
@@ -190,7 +195,7 @@ class AssetPage:
             "",
         ]
         if o.error:
-            lines += ["**Error**", "", *fenced(o.error, "text"), ""]
+            lines += ["**Error**", "", *fenced(wrapped(o.error), "text"), ""]
         return lines
 
     def _checks(self) -> list[str]:
@@ -277,6 +282,27 @@ class AssetPage:
             return ["## SQL", "", *fenced(self.sql.strip(), "sql"), ""]
         where = python_location(self.spec)
         return ["## Python", "", f"Computed by `{where}`.", ""] if where else []
+
+
+def wrapped(text: str, width: int = ERROR_WIDTH) -> str:
+    """``text`` with each line longer than ``width`` broken at spaces, so a code block the
+    UI will not wrap shows all of it; a word longer than a line (a path, a URL) stays
+    whole, to copy, and a continuation keeps its line's indent."""
+    out: list[str] = []
+    for line in text.splitlines() or [""]:
+        if len(line) <= width:  # as it was: a caret under a column keeps its place
+            out.append(line)
+            continue
+        indent = line[: len(line) - len(line.lstrip())]
+        out += textwrap.wrap(
+            line,
+            width,
+            subsequent_indent=indent,
+            break_long_words=False,
+            break_on_hyphens=False,
+            drop_whitespace=True,
+        ) or [line]
+    return "\n".join(out)
 
 
 def state_cell(state: str, reasons: Sequence[str]) -> str:

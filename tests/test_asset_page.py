@@ -15,7 +15,14 @@ import pytest
 
 from orchestration.artifacts import edges_in, mermaid_blocks
 from orchestration.asset import AssetSpec
-from orchestration.asset_page import AssetPage, Materialization, PageLinks, fenced, with_state
+from orchestration.asset_page import (
+    ERROR_WIDTH,
+    AssetPage,
+    Materialization,
+    PageLinks,
+    fenced,
+    with_state,
+)
 from orchestration.checks import AssetCheckResult
 from orchestration.graph import AssetGraph, Upstream
 from orchestration.io_manager import MaterializeResult
@@ -115,6 +122,30 @@ def test_a_failed_materialization_shows_its_error_in_full():
     markdown = _page(outcome=outcome).markdown(PageLinks())
     assert "## Last materialization: failed" in markdown
     assert "\n````text\n" + error + "\n````\n" in markdown  # a fence the error cannot close
+
+
+def test_a_long_error_is_wrapped_to_the_pages_code_column_word_for_word():
+    """The UI draws the Error block ~80 monospace characters wide and never wraps it: a
+    one-line error of 150 characters showed its cause and cut "fix the value or remove
+    the row" off behind a horizontal scroll bar. Wrapped at spaces, all of it shows."""
+    error = (
+        "/data/in/online_retail_2010.csv, row 3, column 'Quantity': not a number: 'six' "
+        "(1 such row(s) in this chunk); fix the value or remove the row\n"
+        "  second line stays as it was"
+    )
+    outcome = AssetOutcome("fact_sales", "marts.Fact_Sales", "failed", 0.1, error=error)
+    markdown = _page(outcome=outcome).markdown(PageLinks())
+    block = markdown.split("```text\n", 1)[1].split("\n```", 1)[0]
+    assert all(len(line) <= ERROR_WIDTH for line in block.splitlines())
+    assert " ".join(block.split()) == " ".join(error.split())  # every word, in order
+    assert block.splitlines()[-1] == "  second line stays as it was"
+
+
+def test_an_error_word_longer_than_the_column_is_not_cut():
+    url = "https://example.com/" + "a" * 120
+    outcome = AssetOutcome("fact_sales", "marts.Fact_Sales", "failed", 0.1, error=f"404: {url}")
+    markdown = _page(outcome=outcome).markdown(PageLinks())
+    assert f"\n{url}\n" in markdown  # a URL stays whole, to copy
 
 
 def test_checks_are_listed_with_their_outcome():

@@ -376,7 +376,8 @@ def test_every_materialization_writes_a_version_of_its_asset_page(lineage_run, c
     assert pages["fact_sales"].task_run_id is not None  # shown on the asset's task run too
     failed = pages[FAILING].data
     assert "## Last materialization: failed" in failed
-    assert f"RuntimeError: {FAILING} cannot be built: source rows | contain <bad> values" in failed
+    error = f"RuntimeError: {FAILING} cannot be built: source rows | contain <bad> values"
+    assert error in " ".join(failed.split())  # whole, if wrapped to the code block's width
 
 
 def test_asset_pages_link_to_their_neighbours_pages_of_this_run(lineage_run, client):
@@ -852,6 +853,9 @@ def test_ui_failed_assets_page_shows_its_error(lineage_run: LineageRun, ui_serve
     page.goto(f"{ui_server.ui_url}/artifacts/artifact/{_page_id(ui_server, lineage_run, FAILING)}")
     page.get_by_role("heading", name="Last materialization: failed").wait_for()
     page.get_by_text(f"{FAILING} cannot be built", exact=False).first.wait_for()
+    block = page.locator("pre", has_text=f"{FAILING} cannot be built").first
+    width, visible = block.evaluate("e => [e.scrollWidth, e.clientWidth]")
+    assert width <= visible, "the error runs on behind a horizontal scroll bar"
 
 
 def test_ui_flow_run_url_printed_by_the_cli_is_named_and_draws_the_run_graph(shipped_run, page):
