@@ -20,8 +20,8 @@ _ERROR_CHARS = 300
 
 _LEGEND = (
     "Legend: green = materialized, red = failed, amber = skipped (an upstream failed), "
-    "grey dashed = not selected (read from the warehouse as it is); a line ending in a "
-    "circle (o) runs an asset after another whose table it does not read (a fact after "
+    "grey dashed = not selected (read from the warehouse as it is); a dotted line ending "
+    "in a circle (o) runs an asset after another whose table it does not read (a fact after "
     "the dimensions its checks read). Each layer's diagram starts with the assets it "
     "reads from other layers."
 )
@@ -116,7 +116,7 @@ def mermaid_block(markdown: str) -> str:
 
 
 def edges_in(mermaid: str) -> set[tuple[str, str]]:
-    """Every ``a --> b`` / ``a -.-> b`` / ``a --o b`` / ``a -. order .-> b`` edge in a
+    """Every ``a --> b`` / ``a -.-> b`` / ``a -.-o b`` / ``a -. order .-> b`` edge in a
     Mermaid flowchart."""
     edges = set()
     for line in mermaid.splitlines():

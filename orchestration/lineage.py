@@ -62,10 +62,12 @@ def _by_group(graph: AssetGraph, statuses: Mapping[str, str]) -> dict[str, list[
 
 #: An edge the downstream asset only runs after: it reads nothing from the upstream
 #: table (a fact after the dimensions its checks read), so it must not look like "built
-#: from". Labelled where an asset's few edges leave room (its page); a line ending in a
-#: circle in a whole graph, whose many labels would crowd it (the legend says so).
+#: from". Labelled where an asset's few edges leave room (its page); a dotted line ending
+#: in a circle in a whole graph, whose many labels would crowd it (the legend says so).
+#: Dotted, never solid: in a run of ``fact_sales+`` the reads from unselected upstream are
+#: dotted, and a solid ordering edge was the boldest line into the fact.
 ORDER_ARROW = "-. order .->"
-ORDER_LINE = "--o"
+ORDER_LINE = "-.-o"
 
 
 def arrow(

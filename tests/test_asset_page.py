@@ -318,7 +318,7 @@ def test_an_ordering_only_dep_is_drawn_and_listed_apart_from_what_is_read():
     page_diagram = focused_mermaid(graph, "fact")
     assert "dimension -. order .-> fact" in page_diagram  # few edges: room for a label
     for whole_graph in (run_diagrams, to_mermaid(graph, list(graph.specs))):
-        assert "dimension --o fact" in whole_graph  # many edges: a circle end, no label
+        assert "dimension -.-o fact" in whole_graph  # many edges: a circle end, no label
     for mermaid in (page_diagram, run_diagrams, to_mermaid(graph, list(graph.specs))):
         assert "source --> fact" in mermaid
         assert "dimension --> fact" not in mermaid
@@ -337,6 +337,24 @@ def test_an_ordering_only_dep_is_drawn_and_listed_apart_from_what_is_read():
     assert "| upstream | 1 | [source](" in page
     assert "[dimension](/v2/artifacts/key/asset-dimension) (order only)" in page
     assert "[source](/v2/artifacts/key/asset-source) (order only)" not in page
+
+
+def test_an_ordering_edge_is_never_drawn_bolder_than_a_read():
+    """In a run of ``fact+`` the reads from unselected upstream are dotted; an ordering
+    edge drawn solid was the boldest line into the fact, so the dimensions it only runs
+    after looked like its main sources. Dotted too, it is told apart by its circle."""
+    graph = _graph_with_an_ordering_dep()
+    for selected in (["fact", "report"], list(graph.specs)):
+        for mermaid in (
+            "".join(d.mermaid for d in layer_diagrams(graph, selected)),
+            to_mermaid(graph, selected),
+        ):
+            order_edge = next(
+                ln.split()[1]
+                for ln in mermaid.splitlines()
+                if "dimension" in ln and ln.strip().endswith("fact")
+            )
+            assert order_edge.startswith("-."), mermaid  # Mermaid's dotted links
 
 
 def test_lineage_text_does_not_call_an_unselected_order_only_upstream_read():
