@@ -20,6 +20,7 @@ How long a read stays true depends on who else may change the warehouse:
 from __future__ import annotations
 
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,6 +98,19 @@ class Catalog:
                 listed = ", ".join(quote_string(name) for name in _SYSTEM_DATABASES)
                 kept.tables = self._read(f"NOT IN ({listed})")
             return kept.tables.get(table)
+
+    def tables(self, tables: Collection[str]) -> dict[str, TableFacts]:
+        """Facts of each of ``tables`` that exists: kept (embedded), or read from a server
+        in one statement, not one per table."""
+        if self._kept is not None:
+            return {t: facts for t in tables if (facts := self.table(t)) is not None}
+        wanted = set(tables)
+        if not wanted:
+            return {}
+        databases = ", ".join(sorted(quote_string(t.split(".", 1)[0]) for t in wanted))
+        names = ", ".join(sorted(quote_string(t.split(".", 1)[1]) for t in wanted))
+        found = self._read(f"IN ({databases})", f"IN ({names})")
+        return {table: facts for table, facts in found.items() if table in wanted}
 
     def forget(self) -> None:
         """A statement may have changed some table's structure: read again next time."""

@@ -64,6 +64,7 @@ from io_managers.staging import StagingTables
 from io_managers.transport import EmbeddedTransport, ServerTransport, Transport
 from io_managers.types import ClickHouseType, arrow_to_pandas
 from io_managers.validation import plan_validation, run_validation
+from orchestration.errors import RebuildRequired
 from orchestration.io_manager import IOManager, MaterializeResult
 
 if TYPE_CHECKING:
@@ -93,6 +94,8 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         #: DDL :meth:`declare` was given, read when a definition is first asked for (a
         #: ``query`` or ``checks`` command never asks, and parses nothing).
         self._declared_paths: list[Path | str] = []
+        #: All the DDL :meth:`declare` was given, for the drift a read foretells.
+        self._declared_ddl: list[Path | str] = []
         self._definitions_lock = threading.Lock()
         self._gate = PublishGate()
 
@@ -162,6 +165,7 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         """The DDL's statements, not applied, for :meth:`table_definitions`."""
         with self._definitions_lock:
             self._declared_paths.extend(ddl_paths)
+            self._declared_ddl.extend(ddl_paths)
 
     def type_drift(self, table: str) -> list[Drift]:
         """How ``database.Table`` differs from its DDL (empty: not at all, or no DDL)."""
@@ -170,6 +174,39 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
             return []
         facts = self.catalog.table(table)
         return type_drift(declared, facts.columns if facts is not None else {})
+
+    def drift_refusals(self, specs: Sequence[AssetSpec]) -> dict[str, RebuildRequired]:
+        """What :meth:`materialize` would refuse of ``specs``: each asset whose table exists
+        and drifted from its DDL -> that refusal, as :meth:`_refuse_drift` raises it.
+
+        Reads only: the catalog (kept for the embedded warehouse, which the history has
+        read already; one statement on a server) and, when a table exists, one query that
+        spells the DDL's types as the engine does. The DDL is the one :meth:`setup` applied,
+        else the one :meth:`declare` was given (its facts kept on disk: no sqlglot).
+        """
+        facts = self.catalog.tables({spec.table for spec in specs})
+        existing = [spec for spec in specs if spec.table in facts]
+        if not existing:
+            return {}
+        declared = dict(self._declared)
+        unknown = {spec.table for spec in existing if spec.table not in declared}
+        with self._definitions_lock:
+            ddl = list(self._declared_ddl)
+        if unknown and ddl:
+            declared.update(declared_tables(self._transport, ddl, only=unknown))
+        refusals: dict[str, RebuildRequired] = {}
+        for spec in existing:
+            table = declared.get(spec.table)
+            drift = type_drift(table, facts[spec.table].columns) if table is not None else []
+            if drift:
+                refusals[spec.key] = drift_error(
+                    spec.key,
+                    spec.table,
+                    drift,
+                    insert_only=spec.write_mode == "insert_new",
+                    planned=True,
+                )
+        return refusals
 
     def history(self) -> ClickHouseHistory:
         """Materialization history in this warehouse's ``_pipeline`` database."""

@@ -16,7 +16,7 @@ at the name's position in the text), never from a regenerated statement.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,32 +67,49 @@ class Drift:
 
 
 def drift_error(
-    key: str, table: str, drift: Sequence[Drift], *, insert_only: bool = False
+    key: str,
+    table: str,
+    drift: Sequence[Drift],
+    *,
+    insert_only: bool = False,
+    planned: bool = False,
 ) -> TypeDriftError:
     """The one-line refusal: table, every drifted column with both types, the way out.
 
     An insert-only table may hold keys its upstream no longer has (earlier loads), which
     its full refresh drops: its refusal says so and names the way that keeps them.
+    ``planned``: the same refusal foretold by a command that runs nothing (``plan``).
     """
-    found = (
-        f"asset {key!r} (table {table}) has drifted from its DDL, so nothing was written: "
-        + "; ".join(item.describe() for item in drift)
-    )
+    drifted = "; ".join(item.describe() for item in drift)
+    outcome = "a run would refuse it" if planned else "nothing was written"
+    found = f"asset {key!r} (table {table}) has drifted from its DDL, so {outcome}: {drifted}"
     rebuild = f"pipeline materialize --full-refresh --select {key}"
-    if not insert_only:
-        return TypeDriftError(f"{found}. Rebuild it from the DDL with: {rebuild}")
-    return InsertOnlyDriftError(
-        f"{found}. It is insert-only: {rebuild} rebuilds it from what its upstream holds "
-        f"now, losing the keys only it kept; to keep them, ALTER it to the DDL instead "
-        f"({CHANGING_A_TABLE})"
+    error = (
+        InsertOnlyDriftError(
+            f"{found}. It is insert-only: {rebuild} rebuilds it from what its upstream holds "
+            f"now, losing the keys only it kept; to keep them, ALTER it to the DDL instead "
+            f"({CHANGING_A_TABLE})"
+        )
+        if insert_only
+        else TypeDriftError(f"{found}. Rebuild it from the DDL with: {rebuild}")
     )
+    error.drifted = drifted
+    return error
 
 
 def declared_tables(
-    transport: Transport, ddl_paths: Sequence[Path | str]
+    transport: Transport,
+    ddl_paths: Sequence[Path | str],
+    only: Collection[str] | None = None,
 ) -> dict[str, DeclaredTable]:
-    """Every ``CREATE TABLE`` in the DDL files, by ``database.table``, types canonical."""
-    found = [table for path in ddl_files(ddl_paths) for table in _creates(ddl_statements(path))]
+    """Every ``CREATE TABLE`` in the DDL files (``only`` those of these tables), by
+    ``database.table``, types canonical (one query; none when no table is declared)."""
+    found = [
+        table
+        for path in ddl_files(ddl_paths)
+        for table in _creates(ddl_statements(path))
+        if only is None or table.table in only
+    ]
     spelled = _canonical_types(transport, [t for table in found for t in table.columns.values()])
     return {
         table.table: DeclaredTable(

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from io_managers.clickhouse import ClickHouseIOManager
     from orchestration.asset import AssetSpec
     from orchestration.context import AssetContext
+    from orchestration.errors import RebuildRequired
     from orchestration.history import MaterializationHistory
 
 
@@ -153,3 +154,6 @@ class DeclaredWarehouse(ClickHouseDialect, IOManager):
 
     def table_definitions(self, tables: Sequence[str]) -> dict[str, str]:
         return self.warehouse().table_definitions(tables)
+
+    def drift_refusals(self, specs: Sequence[AssetSpec]) -> dict[str, RebuildRequired]:
+        return self.warehouse().drift_refusals(specs)

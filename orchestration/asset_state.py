@@ -17,6 +17,7 @@ from typing import Any
 
 from orchestration.asset import AssetSpec
 from orchestration.code_version import code_version
+from orchestration.errors import RebuildRequired
 from orchestration.fingerprint import unavailable
 from orchestration.graph import AssetGraph
 from orchestration.history import AssetHistory, MaterializationHistory
@@ -44,6 +45,7 @@ class StateBook:
         self._versions: dict[str, str] = {}
         self._versions_lock = threading.Lock()
         self._prefetch: Future[dict[str, str]] | None = None
+        self._drift: dict[str, RebuildRequired | None] = {}
 
     def io_manager(self, spec: AssetSpec) -> IOManager:
         return self.io_managers[spec.io_manager]
@@ -135,6 +137,22 @@ class StateBook:
             for spec in specs
             if spec.fingerprint is not None
         }
+
+    def drift_of(self, keys: Iterable[str]) -> dict[str, RebuildRequired]:
+        """Each of ``keys`` whose table drifted from its DDL -> the refusal a run would meet
+        (:meth:`IOManager.drift_refusals`), asked once per asset, each IO manager once.
+
+        Apart from the states: a table changed by hand drifts without a code change, and
+        a ``status:`` selection must not cost every run this look at the tables."""
+        missing: dict[str, list[AssetSpec]] = {}
+        wanted = [self.graph[key] for key in dict.fromkeys(keys)]
+        for spec in wanted:
+            if spec.key not in self._drift and spec.io_manager in self.io_managers:
+                missing.setdefault(spec.io_manager, []).append(spec)
+        for specs in missing.values():
+            found = self.io_manager(specs[0]).drift_refusals(specs)
+            self._drift.update({spec.key: found.get(spec.key) for spec in specs})
+        return {spec.key: refusal for spec in wanted if (refusal := self._drift.get(spec.key))}
 
     def history_of(self, spec: AssetSpec) -> MaterializationHistory | None:
         return self.io_manager(spec).history()

@@ -60,3 +60,6 @@ class RebuildRequired(ExpectedError):
     #: from what its upstream holds now), so the last line says so and names the way
     #: that keeps them; decided by type, like the rest of this module.
     loses_rows: bool = False
+    #: What no longer matches, in words (``column 'x' is missing in the warehouse (Float64
+    #: in the DDL)``), for a command that shows it beside the asset (``plan``, ``status``).
+    drifted: str = ""

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from orchestration.asset import AssetSpec
     from orchestration.context import AssetContext
+    from orchestration.errors import RebuildRequired
     from orchestration.findings import Finding
     from orchestration.graph import AssetGraph
     from orchestration.history import MaterializationHistory
@@ -208,6 +209,13 @@ class IOManager(ABC):
         """Where this backend keeps materialization history; ``None``: it keeps none, so its
         assets are always ``missing`` and every run rebuilds them."""
         return None
+
+    def drift_refusals(self, specs: Sequence[AssetSpec]) -> Mapping[str, RebuildRequired]:
+        """What :meth:`materialize` would refuse of ``specs`` because a table no longer
+        matches its definition (drifted from the DDL), by asset key: the very refusal,
+        phrased as foretold. ``plan`` and ``status`` ask it, so they must read only and
+        create nothing. The default, for storage without definitions, refuses none."""
+        return {}
 
     def table_definitions(self, tables: Sequence[str]) -> dict[str, str]:
         """The definition (DDL) of each given table: the one the code declares (given to

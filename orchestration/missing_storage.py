@@ -24,6 +24,7 @@ from orchestration.io_manager import IOManager, MaterializeResult, TableReads
 if TYPE_CHECKING:
     from orchestration.asset import AssetSpec
     from orchestration.context import AssetContext
+    from orchestration.errors import RebuildRequired
     from orchestration.findings import Finding
     from orchestration.graph import AssetGraph
 
@@ -81,6 +82,9 @@ class MissingStorage(IOManager):
 
     def history(self) -> MaterializationHistory:
         return _NoHistory(self.missing)
+
+    def drift_refusals(self, specs: Sequence[AssetSpec]) -> dict[str, RebuildRequired]:
+        return {}  # no table, so none that drifted
 
     def missing_storage(self) -> str:
         return self.missing

@@ -126,7 +126,7 @@ def print_report(
         ui_hint = f"the run is in the Prefect UI at {runs}"
     else:
         ui_hint = "point PREFECT_API_URL at `prefect server start` to review runs in the Prefect UI"
-    rerun = rerun_selection(plan, report) if plan is not None else None
+    rerun = next_step(plan, report) if plan is not None else None
     if rerun is None:
         console.print(
             'Next: [bold]pipeline query "SELECT ..."[/] reads the tables, '
@@ -136,24 +136,47 @@ def print_report(
         return
     # After a failure the tables are not all there: the next step is the one that builds
     # them once the cause is fixed. The Flow run line above already leads to Prefect's logs.
-    failed = report.by_status("failed")
-    rebuild = [o.key for o in failed if o.needs_full_refresh]
-    unforeseen = any(not outcome.foreseen for outcome in failed)
+    unforeseen = any(not outcome.foreseen for outcome in report.by_status("failed"))
     why = "; add [bold]--verbose[/] for the traceback" if unforeseen and not verbose else ""
     where = f"; {ui_hint}" if not urls else ""
+    console.print(f"Next: {rerun}{why}{where}.", highlight=False)
+
+
+def next_step(plan: MaterializationPlan, report: RunReport) -> str | None:
+    """The command that builds what ``report`` left undone, in Rich markup (None: nothing
+    is undone): the rerun, after the full refresh that tables drifted from their DDL need.
+
+    ``pipeline plan`` says it of the run it foretells, so the two lines agree."""
+    rerun = rerun_selection(plan, report)
+    if rerun is None:
+        return None
     rerun_line = (
         f"[bold]pipeline materialize --select {escape(quoted_selection(rerun))}[/] (and your "
         f"other options) reruns {_undone(report)}"
     )
+    failed = report.by_status("failed")
+    rebuild = [o.key for o in failed if o.needs_full_refresh]
     if rebuild:
-        rerun_line = _full_refresh_first(report, rebuild, rerun_line)
-    console.print(f"Next: {rerun_line}{why}{where}.", highlight=False)
+        return _full_refresh_first(report, rebuild, rerun_line)
+    return rerun_line
 
 
 def _full_refresh_first(report: RunReport, rebuild: list[str], rerun_line: str) -> str:
     """The next step when tables drifted from their DDL: a plain rerun would be refused the
     same way, so first the full refresh that rebuilds them (saying what it loses of an
     insert-only table), then the rerun if more is undone."""
+    kept = [o.key for o in report.by_status("failed") if o.rebuild_loses_rows]
+    first = full_refresh_step(rebuild, kept)
+    undone = {o.key for o in report.outcomes if o.status != "materialized"}
+    if undone == set(rebuild):
+        return f"{first} (and your other options)"
+    return f"{first}, then {rerun_line}"
+
+
+def full_refresh_step(rebuild: Sequence[str], kept: Sequence[str]) -> str:
+    """``pipeline materialize --full-refresh --select ...`` that rebuilds the tables of
+    ``rebuild``, which drifted from their DDL, in Rich markup; ``kept`` are those of them
+    that are insert-only, whose loss it names before the command is copied."""
     tables = (
         "the table that drifted from its DDL"
         if len(rebuild) == 1
@@ -163,13 +186,9 @@ def _full_refresh_first(report: RunReport, rebuild: list[str], rerun_line: str) 
         f"[bold]pipeline materialize --full-refresh --select "
         f"{escape(quoted_selection(' or '.join(rebuild)))}[/] rebuilds {tables}"
     )
-    kept = [o.key for o in report.by_status("failed") if o.rebuild_loses_rows]
     if kept:  # named before the command is copied: the rebuild drops those keys
         first += _what_a_rebuild_loses(kept, alone=len(rebuild) == 1)
-    undone = {o.key for o in report.outcomes if o.status != "materialized"}
-    if undone == set(rebuild):
-        return f"{first} (and your other options)"
-    return f"{first}, then {rerun_line}"
+    return first
 
 
 def _what_a_rebuild_loses(kept: Sequence[str], *, alone: bool) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.text import Text
 
 from orchestration.asset_state import StateBook
@@ -30,9 +31,11 @@ from orchestration.cli_options import (
     error_console,
     load_defs,
 )
+from orchestration.errors import RebuildRequired
 from orchestration.graph import AssetGraph
 from orchestration.missing_storage import missing_storage
 from orchestration.output import echo
+from orchestration.report_output import next_step
 from orchestration.run_report import counted
 from orchestration.staleness import AssetState
 from orchestration.text_table import Cell, Column, print_table
@@ -128,7 +131,24 @@ def status(
         )
 
 
-def _why(key: str, graph: AssetGraph, states: dict[str, AssetState], planned: set[str]) -> str:
+def _joined(*parts: str) -> str:
+    return "; ".join(part for part in parts if part) or "-"
+
+
+def _drift_note(refusal: RebuildRequired | None, *, full_refresh: bool) -> str:
+    """What an asset's "why" adds when its table drifted from its DDL."""
+    if refusal is None:
+        return ""
+    outcome = "--full-refresh rebuilds it" if full_refresh else "refused unless --full-refresh"
+    return f"drifted from its DDL: {refusal.drifted}; {outcome}"
+
+
+def _why(
+    key: str,
+    graph: AssetGraph,
+    states: dict[str, AssetState],
+    planned: set[str],
+) -> str:
     """Why ``key`` is in the plan: its own reasons, the stale assets upstream, or selection."""
     state = states.get(key)
     if state is not None and state.state != "fresh":
@@ -147,15 +167,25 @@ def plan(
     select: SelectOption = None,
     as_json: JsonOption = False,
     source: SourceOption = None,
+    full_refresh: Annotated[
+        bool,
+        typer.Option(
+            "--full-refresh",
+            help="Plan materialize --full-refresh: each selected table rebuilt from its DDL, "
+            "so a table that drifted from its DDL is not refused.",
+        ),
+    ] = False,
     warehouse: WarehouseOption = None,
     definitions: DefinitionsOption = None,
 ) -> None:
     """What materialize would run for this selection, in order, and why; nothing runs.
 
     Exits 1, with the line materialize would print, when materialize would refuse the
-    selection: it reads an upstream asset never materialized in this warehouse, or a
-    table that is missing.
+    selection (it reads an upstream asset never materialized in this warehouse, or a
+    table that is missing) or an asset of it (its table drifted from its DDL, and no
+    --full-refresh was given).
     """
+    from orchestration.forecast import forecast
     from orchestration.resolver import (
         MissingUpstreamError,
         check_external_upstream,
@@ -172,17 +202,30 @@ def plan(
             check_external_upstream(run_plan, book.io_managers, book)
         except (UnbuiltUpstreamError, MissingUpstreamError) as error:
             refused = error  # shown with the plan, then raised as materialize raises it
+        drift = book.drift_of(spec.key for spec in run_plan.selected)
+    foretold = forecast(run_plan, drift, full_refresh=full_refresh)
     unbuilt = refused.unbuilt if isinstance(refused, UnbuiltUpstreamError) else {}
     planned = run_plan.selected_keys
-    steps: list[dict[str, Any]] = [
-        {
-            "key": spec.key,
-            "table": spec.table,
-            "state": states[spec.key].state if spec.key in states else None,
-            "why": _why(spec.key, graph, states, planned),
-        }
-        for spec in run_plan.selected
-    ]
+    steps: list[dict[str, Any]] = []
+    for spec in run_plan.selected:
+        outcome = "refused" if refused is not None else foretold.outcomes[spec.key]
+        blockers = foretold.blockers.get(spec.key, ())
+        why = _joined(
+            _why(spec.key, graph, states, planned),
+            _drift_note(drift.get(spec.key), full_refresh=full_refresh),
+        )
+        if outcome == "skipped":
+            why = f"skipped: upstream {', '.join(blockers)} would be refused; {why}"
+        steps.append(
+            {
+                "key": spec.key,
+                "table": spec.table,
+                "state": states[spec.key].state if spec.key in states else None,
+                "why": why,
+                "drifted": drift[spec.key].drifted if spec.key in drift else None,
+                "outcome": outcome,
+            }
+        )
     reads = [spec.key for spec in run_plan.external if spec.key not in unbuilt]
     if as_json:
         payload = {
@@ -190,17 +233,51 @@ def plan(
             "reads_as_is": reads,
             "never_materialized": list(unbuilt),
             "refused": str(refused) if refused else None,
+            "full_refresh": full_refresh,
+            "rebuild": [spec.key for spec in run_plan.selected if spec.key in drift],
         }
         echo(json.dumps(payload, indent=2))
     elif not steps:
         console.print(f"{NOTHING}: {select!r} selects no asset now")
     else:
-        _print_plan(steps, reads, refused=refused is not None)
+        _print_plan(steps, reads, refused=refused is not None, full_refresh=full_refresh)
+        if refused is None and foretold.refused:
+            console.print(f"Next: {next_step(run_plan, foretold.report)}.", highlight=False)
     if refused is not None:
         raise refused
+    if foretold.refused:
+        for key in foretold.refused:  # one line per asset, as materialize's report gives
+            error_console.print(f"[bold red]error:[/] {escape(str(drift[key]))}", highlight=False)
+        raise typer.Exit(1)
 
 
-def _print_plan(steps: list[dict[str, Any]], reads: list[str], *, refused: bool) -> None:
+def _plan_title(steps: list[dict[str, Any]], *, refused: bool, full_refresh: bool) -> str:
+    """``Plan: 3 assets would run``, or what materialize would refuse of them."""
+    assets = counted(len(steps), "asset")
+    outcomes = [step["outcome"] for step in steps]
+    if refused:
+        return (
+            f"Plan: {assets} selected; materialize would refuse to run "
+            f"{'it' if len(steps) == 1 else 'them'}"
+        )
+    if full_refresh:
+        return f"Plan: {assets} would run, each table rebuilt from its DDL (--full-refresh)"
+    drifted = outcomes.count("refused")
+    if not drifted:
+        return f"Plan: {assets} would run"
+    one = drifted == 1
+    parts = [f"refuse {drifted} (drifted from {'its' if one else 'their'} DDL)"]
+    if outcomes.count("skipped"):
+        parts.append(f"skip {outcomes.count('skipped')} below {'it' if one else 'them'}")
+    if outcomes.count("run"):
+        parts.append(f"run {outcomes.count('run')}")
+    said = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
+    return f"Plan: {assets} selected; materialize would {said}"
+
+
+def _print_plan(
+    steps: list[dict[str, Any]], reads: list[str], *, refused: bool, full_refresh: bool
+) -> None:
     rows = [
         [
             str(number),
@@ -211,17 +288,12 @@ def _print_plan(steps: list[dict[str, Any]], reads: list[str], *, refused: bool)
         for number, step in enumerate(steps, start=1)
     ]
     columns = (Column("#", right=True), Column("asset"), Column("state"), Column("why", wrap=True))
-    assets = counted(len(steps), "asset")
-    title = (
-        f"Plan: {assets} selected; materialize would refuse to run "
-        f"{'it' if len(steps) == 1 else 'them'}"
-        if refused
-        else f"Plan: {assets} would run"
-    )
+    title = _plan_title(steps, refused=refused, full_refresh=full_refresh)
     print_table(console, columns, rows, title=title)
     if reads:
         console.print(f"Reads as they are in the warehouse: {', '.join(reads)}")
-    if refused:
+    if refused or any(step["outcome"] == "refused" for step in steps):
         console.print("Nothing ran.")
     else:
-        console.print("Nothing ran. [bold]pipeline materialize[/] with the same --select runs it.")
+        command = "pipeline materialize" + (" --full-refresh" if full_refresh else "")
+        console.print(f"Nothing ran. [bold]{command}[/] with the same --select runs it.")
