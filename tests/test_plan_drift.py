@@ -5,9 +5,9 @@ The audit added ``avg_price Float64`` to the ``CREATE TABLE`` of a table already
 the same --select runs it"; that materialize refused the asset as drifted and named the
 ``--full-refresh`` that rebuilds it. A plan predicts the run: it now says which assets a
 run would refuse, which it would skip below them, and the command materialize's own
-report would name next; ``--full-refresh`` makes it the plan of the rebuild. It only
-reads: the drift check it shares with materialize neither creates nor writes anything,
-on either backend.
+report would name next; ``--full-refresh`` makes it the plan of the rebuild. ``status``
+says it in the drifted asset's "why". Both only read: the drift check they share with
+materialize neither creates nor writes anything, on either backend.
 
 Each test builds a small code location (a replaced table under a replaced table, an
 insert-only table) in its own database, with ``pipeline materialize`` as a user runs it,
@@ -220,6 +220,38 @@ def test_plan_json_carries_the_drift(location: Location) -> None:
     assert again["full_refresh"] is True
     assert [step["outcome"] for step in again["run"]] == ["rebuilt", "rebuilt"]
     assert again["run"][0]["drifted"] == steps["monthly"]["drifted"]
+
+
+def test_status_says_a_table_drifted_before_any_run(location: Location) -> None:
+    location.edit_ddl("revenue Int64)", "revenue Int64, avg_price Float64)")
+    location.alter(f"ALTER TABLE {location.db}.report ADD COLUMN note String")  # by hand
+    before = location.tables()
+
+    status = location.run("status")
+    as_json = location.run("status", "--json")
+
+    assert status.returncode == 0, status.stderr
+    listed = rows_by_first_word(status.stdout)
+    assert "drifted from its DDL: column 'avg_price' is missing" in listed["monthly"]
+    assert "refused unless --full-refresh" in listed["monthly"]
+    # Changed by hand, its code did not change: fresh, and still a run would refuse it.
+    assert listed["report"].split()[1] == "fresh"
+    assert "column 'note' (String) is in the warehouse but not in the DDL" in listed["report"]
+    assert "source" in listed and "drifted" not in listed["source"]
+    assert next_line(status.stdout) == (
+        "Next: pipeline materialize --full-refresh --select 'monthly or report' rebuilds "
+        "the 2 tables that drifted from their DDL; a run without it refuses them."
+    )
+    states = {row["key"]: row for row in json.loads(as_json.stdout)}
+    assert states["monthly"]["drifted"] == (
+        "column 'avg_price' is missing in the warehouse (Float64 in the DDL)"
+    )
+    assert states["source"]["drifted"] is None
+    assert location.tables() == before
+
+
+def rows_by_first_word(output: str) -> dict[str, str]:
+    return {line.split()[0]: line for line in output.splitlines() if line.split()}
 
 
 def test_an_insert_only_tables_plan_says_what_its_full_refresh_loses(location: Location):

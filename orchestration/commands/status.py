@@ -35,7 +35,7 @@ from orchestration.errors import RebuildRequired
 from orchestration.graph import AssetGraph
 from orchestration.missing_storage import missing_storage
 from orchestration.output import echo
-from orchestration.report_output import next_step
+from orchestration.report_output import full_refresh_step, next_step
 from orchestration.run_report import counted
 from orchestration.staleness import AssetState
 from orchestration.text_table import Cell, Column, print_table
@@ -101,9 +101,14 @@ def status(
     with _state_book(definitions, warehouse, source) as (graph, book):
         keys = [spec.key for spec in graph.select(select, book.state_names)]
         states = [book.states[key] for key in keys if key in book.states]
+        drift = book.drift_of(state.key for state in states)
         _say_no_warehouse_yet(book)
     if as_json:
-        echo(json.dumps([state.as_dict() for state in states], indent=2))
+        listed = [
+            {**state.as_dict(), "drifted": drift[state.key].drifted if state.key in drift else None}
+            for state in states
+        ]
+        echo(json.dumps(listed, indent=2))
         return
     counts = {name: sum(s.state == name for s in states) for name in _STATE_STYLE}
     title = ", ".join(f"{n} {name}" for name, n in counts.items() if n) or "no assets"
@@ -112,7 +117,10 @@ def status(
             state.key,
             Text(state.state, style=_STATE_STYLE[state.state]),
             _last_materialized(state),
-            state.explain() if state.state != "fresh" else "-",
+            _joined(
+                state.explain() if state.state != "fresh" else "",
+                _drift_note(drift.get(state.key), full_refresh=False),
+            ),
         ]
         for state in states
     ]
@@ -123,9 +131,13 @@ def status(
         Column("why", wrap=True),
     )
     print_table(console, columns, rows, title=f"Asset status: {title}")
+    lead = "Next"
+    if drift:
+        console.print(f"Next: {_rebuild_line(graph, drift)}.", highlight=False)
+        lead = "Then"
     if counts["stale"] or counts["missing"]:
         console.print(
-            f"Next: [bold]pipeline plan --select {UP_TO_DATE!r}[/] shows what a run would "
+            f"{lead}: [bold]pipeline plan --select {UP_TO_DATE!r}[/] shows what a run would "
             "rebuild; [bold]pipeline materialize[/] with the same --select rebuilds it.",
             highlight=False,
         )
@@ -141,6 +153,15 @@ def _drift_note(refusal: RebuildRequired | None, *, full_refresh: bool) -> str:
         return ""
     outcome = "--full-refresh rebuilds it" if full_refresh else "refused unless --full-refresh"
     return f"drifted from its DDL: {refusal.drifted}; {outcome}"
+
+
+def _rebuild_line(graph: AssetGraph, drift: dict[str, RebuildRequired]) -> str:
+    """The full refresh that drifted tables need before a run takes them, as a run's
+    report names it (insert-only losses included)."""
+    rebuild = [spec.key for spec in graph if spec.key in drift]
+    kept = [key for key in rebuild if drift[key].loses_rows]
+    one = len(rebuild) == 1
+    return f"{full_refresh_step(rebuild, kept)}; a run without it refuses {'it' if one else 'them'}"
 
 
 def _why(
