@@ -229,6 +229,17 @@ def registered_assets() -> list[AssetSpec]:
     return list(_default_registry.values())
 
 
+#: A Sphinx cross-reference role in a docstring (``:mod:`x```, ``:py:func:`~a.b```).
+_SPHINX_ROLE = re.compile(r":(?:[a-z]+:)?[a-z]+:`~?([^`]+)`")
+
+
+def description_from(docstring: str | None) -> str:
+    """An asset's description from its function's docstring: its Sphinx roles as plain
+    code (`` `x` ``), since the Prefect UI shows the description as Markdown, where
+    ``:mod:`x``` is markup nobody renders."""
+    return _SPHINX_ROLE.sub(r"`\1`", inspect.cleandoc(docstring or ""))
+
+
 def asset(
     *,
     table: str,
@@ -264,7 +275,7 @@ def asset(
             deps=tuple(deps),
             group=group,
             schema=schema,
-            description=description or inspect.cleandoc(fn.__doc__ or ""),
+            description=description or description_from(fn.__doc__),
             tags=dict(tags or {}),
             owners=tuple(owners),
             io_manager=io_manager,

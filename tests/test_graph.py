@@ -146,3 +146,17 @@ def test_dag_agrees_with_networkx(case):
     for node in reference:
         assert dag.reachable(node, upstream=True) == nx.ancestors(reference, node)
         assert dag.reachable(node, upstream=False) == nx.descendants(reference, node)
+
+
+def test_a_docstring_becomes_a_description_without_sphinx_roles():
+    # The description is shown in the Prefect UI (asset pages, the task run), where
+    # ":mod:`assets.sources.engine_csv`" is markup nobody renders.
+    @asset(table="db.t", key="test_graph_with_roles")
+    def with_roles(context):
+        """Read with :mod:`assets.sources.engine_csv`; see :func:`~assets.sql.hash_key`
+        and :py:class:`Thing`. Plain ``code`` stays."""
+
+    assert with_roles.description == (
+        "Read with `assets.sources.engine_csv`; see `assets.sql.hash_key`\n"
+        "and `Thing`. Plain ``code`` stays."
+    )
