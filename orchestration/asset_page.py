@@ -183,7 +183,9 @@ class AssetPage:
         m = self.materialization
         o = m.outcome
         run = self._run_link()
-        rows = f"{o.rows:,}" if o.rows is not None else "-"
+        # A failure that published nothing left the table as it was: "-" read as empty.
+        unknown = "unchanged" if o.status in ("failed", "skipped") else "-"
+        rows = f"{o.rows:,}" if o.rows is not None else unknown
         inserted = f"{m.rows_inserted:,}" if m.rows_inserted is not None else "-"
         lines = [
             f"## Last materialization: {o.status}",

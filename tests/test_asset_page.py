@@ -124,6 +124,14 @@ def test_a_failed_materialization_shows_its_error_in_full():
     assert "\n````text\n" + error + "\n````\n" in markdown  # a fence the error cannot close
 
 
+def test_a_failure_that_wrote_nothing_says_the_table_is_unchanged_not_empty():
+    # "-" under "rows in table" read as an empty table; a failed materialization that
+    # published nothing leaves the table (and its earlier rows) as it was.
+    outcome = AssetOutcome("fact_sales", "marts.Fact_Sales", "failed", 0.69, error="boom")
+    markdown = _page(outcome=outcome).markdown(PageLinks())
+    assert "| 2026-12-02 19:52:40 | unchanged | - | 0.69 | failed |" in markdown
+
+
 def test_a_long_error_is_wrapped_to_the_pages_code_column_word_for_word():
     """The UI draws the Error block ~80 monospace characters wide and never wraps it: a
     one-line error of 150 characters showed its cause and cut "fix the value or remove
