@@ -37,7 +37,13 @@ from orchestration.asset_page import (
 from orchestration.column_lineage import NOT_DERIVED, BackgroundColumnLineage
 from orchestration.context import AssetContext
 from orchestration.io_manager import IOManager
-from orchestration.prefect_ui import artifact_key_path, artifact_path, asset_page_key, flow_run_path
+from orchestration.prefect_ui import (
+    absolute,
+    artifact_key_path,
+    artifact_path,
+    asset_page_key,
+    flow_run_path,
+)
 from orchestration.redaction import shown_source
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport, rows_phrase
 from orchestration.staleness import AssetState
@@ -180,6 +186,10 @@ class RunReview:
                 flow_run_id=UUID(self._flow_run_id) if self._flow_run_id else None,
             ),
         )
+        # The Artifacts tab lists it among a page per asset, in no useful order; the Logs
+        # tab, where a reader of the run looks first, names it.
+        where = artifact_path(lineage.id)
+        _run_logger().info("Lineage of this run: %s", absolute(where) or where)
         return lineage.id
 
     def _relinked_pages_outside_the_run(self) -> list[tuple[UUID, str]]:
@@ -297,7 +307,7 @@ class RunReview:
             return f"-- the SQL could not be rendered: {type(exc).__name__}: {exc}"
 
     def log_start(self, spec: AssetSpec, sql: str | None, params: Mapping[str, Any]) -> None:
-        logger = _task_logger()
+        logger = _run_logger()
         if sql is not None:
             text = sql if len(sql) <= _SQL_LOG_CHARS else sql[:_SQL_LOG_CHARS] + "\n-- (cut)"
             logger.info("%s -> %s, SQL:\n%s", spec.key, spec.table, text.strip())
@@ -405,7 +415,9 @@ def _schema_columns(spec: AssetSpec) -> list[tuple[str, str]]:
     return [(name, str(column.dtype)) for name, column in columns.items()]
 
 
-def _task_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+def _run_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    """The logger of the task or flow run this thread is in: its lines are in that run's
+    Logs tab."""
     from prefect.logging import get_run_logger
 
     return get_run_logger()
@@ -436,7 +448,7 @@ def materialized_line(spec: AssetSpec, outcome: AssetOutcome) -> str | None:
 
 
 def _log_outcome(spec: AssetSpec, outcome: AssetOutcome) -> None:
-    logger = _task_logger()
+    logger = _run_logger()
     line = materialized_line(spec, outcome)
     if line is not None:
         logger.info("%s", line)

@@ -332,3 +332,23 @@ def test_a_source_url_reaches_the_asset_whole_and_the_run_without_its_secrets():
     assert logged.endswith("; source: https://data.example/retail.csv")
     for secret in ("bob", "hunter2", "X-Amz-Signature", "abc123"):
         assert secret not in f"{parameters} {logged}"
+
+
+def test_the_runs_log_names_its_lineage_page():
+    """The lineage artifact is one card among a page per asset on the run's Artifacts tab,
+    in no useful order; the Logs tab, where a reader of a run looks first, names it."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    graph = make_graph(("ingest", (), lambda context: pd.DataFrame({"n": [1]})))
+    report = materialize(graph, {"warehouse": MemoryIOManager()})
+    flow_run_id = uuid.UUID(report.flow_run_id)
+    log_filter = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
+    with get_client(sync_client=True) as client:
+
+        def lineage_line() -> str | None:
+            lines = [log.message for log in client.read_logs(log_filter=log_filter, limit=200)]
+            return next((line for line in lines if line.startswith("Lineage of this run")), None)
+
+        logged = wait_for(lineage_line, EVENT_WAIT, "the run's lineage log line")
+    assert logged.endswith(f"/artifacts/artifact/{report.lineage_artifact_id}"), logged
