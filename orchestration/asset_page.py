@@ -225,7 +225,9 @@ class AssetPage:
             f"{self.spec.key} reads directly; right: what reads it directly. An arrow "
             "labelled *order* runs one after the other without reading it; a dashed box "
             "counts the assets further away, listed below by steps. *order only* marks an "
-            "asset joined to this one only through such an arrow: no rows flow between them.",
+            "asset joined to this one only through such an arrow: no rows flow between them, "
+            "but it runs after, and its asset checks may read what this one feeds (a failed "
+            "error-severity check skips what comes after it).",
             "",
             *fenced(focused_mermaid(self.graph, self.spec.key), "mermaid"),
             "",
