@@ -108,7 +108,9 @@ def _tables_read(spec: AssetSpec, analyser: IOManager | None) -> tuple[str, ...]
     except NotImplementedError:
         return None
     except SqlAnalysisError as exc:
-        message = f"asset {spec.key!r}: cannot tell which tables it reads: {exc}"
+        message = (
+            f"asset {spec.key!r} (table {spec.table}): cannot tell which tables it reads: {exc}"
+        )
         raise SqlReadError(message) from None
 
 
