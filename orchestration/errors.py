@@ -24,6 +24,9 @@ exceptions (their classes may also derive from ``ValueError`` and the like, as b
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
+
 
 class ExpectedError(Exception):
     """A foreseen failure whose message, written for the user, says what and why."""
@@ -63,3 +66,10 @@ class RebuildRequired(ExpectedError):
     #: What no longer matches, in words (``column 'x' is missing in the warehouse (Float64
     #: in the DDL)``), for a command that shows it beside the asset (``plan``, ``status``).
     drifted: str = ""
+
+
+def did_you_mean(typed: str, known: Sequence[str], n: int = 3) -> str:
+    """``"; did you mean a, b?"`` with the names in ``known`` closest to ``typed`` (none:
+    ``""``), for the end of a line that refuses a name."""
+    close = difflib.get_close_matches(typed, known, n=n)
+    return f"; did you mean {', '.join(close)}?" if close else ""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestration.asset import AssetSpec
-from orchestration.errors import ExpectedError
+from orchestration.errors import ExpectedError, did_you_mean
 
 
 class AssetGraphError(ExpectedError, ValueError):
@@ -205,7 +205,8 @@ class AssetGraph:
             for dep in spec.deps:
                 if dep not in self.specs:
                     raise AssetGraphError(
-                        f"asset {spec.key!r} depends on {dep!r}, which is not a declared asset"
+                        f"asset {spec.key!r} depends on {dep!r}, which is not a declared "
+                        f"asset{did_you_mean(dep, list(self.specs))}"
                     )
                 dag.add_edge(dep, spec.key)
         cycle = dag.find_cycle()

@@ -31,14 +31,13 @@ depending on Dagster or ANTLR:
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from orchestration.errors import ExpectedError
+from orchestration.errors import ExpectedError, did_you_mean
 
 __all__ = [
     "EmptySelectionError",
@@ -716,13 +715,13 @@ def _missing_names(dag: SelectableGraph, selection: Selection) -> str:
     for node in _walk(selection):
         match node:
             case KeyPattern(pattern) if "*" not in pattern and pattern not in dag:
-                note = f"there is no asset named {pattern!r}{_close(pattern, known)}"
+                note = f"there is no asset named {pattern!r}{did_you_mean(pattern, known)}"
             case Group(name) if name and "*" not in name and name not in groups:
-                note = f"there is no group named {name!r}{_close(name, groups)}"
+                note = f"there is no group named {name!r}{did_you_mean(name, groups)}"
             case Tag(key, value) if _tag_text(key, value) not in tags:
                 shown = f"{key}={value!r}" if value else key
                 # Tags differ by their value only: the closest one, not three near-identical.
-                note = f"no asset has tag {shown}{_close(_tag_text(key, value), tags, n=1)}"
+                note = f"no asset has tag {shown}{did_you_mean(_tag_text(key, value), tags, n=1)}"
             case _:
                 continue
         if note not in notes:
@@ -732,11 +731,6 @@ def _missing_names(dag: SelectableGraph, selection: Selection) -> str:
 
 def _tag_text(key: str, value: str) -> str:
     return f"{key}={value}" if value else key
-
-
-def _close(typed: str, known: Sequence[str], n: int = 3) -> str:
-    close = difflib.get_close_matches(typed, known, n=n)
-    return f"; did you mean {', '.join(close)}?" if close else ""
 
 
 def uses_status(selection: Selection) -> bool:

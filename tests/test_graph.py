@@ -38,6 +38,13 @@ def test_unknown_dependency_names_both_assets():
         AssetGraph([spec("child", "ghost")])
 
 
+def test_a_mistyped_dependency_is_told_the_asset_it_meant():
+    with pytest.raises(
+        AssetGraphError, match=r"which is not a declared asset; did you mean dim_country\?$"
+    ):
+        AssetGraph([spec("dim_country"), spec("fact", "dim_countryy")])
+
+
 def test_duplicate_keys_are_rejected():
     with pytest.raises(AssetGraphError, match="duplicate asset key 'a'"):
         AssetGraph([spec("a"), spec("a", table="db.other")])
