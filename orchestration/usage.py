@@ -30,9 +30,17 @@ def help_markup(stdout: Console) -> HelpMarkup:
     return "markdown" if stdout.is_terminal else None
 
 
+#: Typer 0.29 checks option values with pydantic, which starts its message so; it says
+#: nothing to a reader of ``Invalid value for '--format': 'svg' is not one of ...``.
+_PYDANTIC_PREFIX = "Value error, "
+
+
 def report_usage_error(exc: typer.TyperException, stderr: Console) -> None:
     """Say what was wrong with the command line: Click's usage, hint and error on a
     terminal; piped, one line naming the error and where the help is."""
+    said = getattr(exc, "message", None)
+    if isinstance(said, str) and said.startswith(_PYDANTIC_PREFIX):
+        exc.message = said.removeprefix(_PYDANTIC_PREFIX)
     show = getattr(exc, "show", None)
     if show is not None and (stderr.is_terminal or _is_help(exc)):
         show()

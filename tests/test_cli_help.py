@@ -105,6 +105,16 @@ def test_an_option_without_its_value_says_where_help_is_as_other_usage_errors_do
     assert "Usage: pipeline status [OPTIONS]" in seen
 
 
+def test_a_bad_choice_is_said_without_the_validation_librarys_prefix():
+    result = pipeline("lineage", "--format", "svg")
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "error: Invalid value for '--format' / '-f': 'svg' is not one of 'text', 'mermaid', "
+        "'dot', 'json' (see 'pipeline lineage --help')"
+    ]
+
+
 def test_a_piped_unknown_command_is_one_line_too():
     result = pipeline("materialise")
 
