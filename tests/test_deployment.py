@@ -24,6 +24,19 @@ REPO = Path(__file__).resolve().parents[1]
 SERVED = ("--definitions", "tests.serve_location")
 
 
+def serve_against_a_closed_prefect_port(*args: str) -> subprocess.CompletedProcess[str]:
+    """``pipeline serve`` with a Prefect API nothing answers at: what it checks before
+    Prefect fails first; getting as far as Prefect fails differently."""
+    return subprocess.run(
+        [sys.executable, "-m", "orchestration", "serve", *args, *SERVED],
+        cwd=REPO,
+        env={**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def test_default_deployment_runs_everything_daily_at_midnight_utc():
     built = deployment.build_deployment()
     (schedule,) = built.schedules
@@ -81,15 +94,7 @@ def test_prefect_yaml_describes_the_same_deployment():
 
 
 def test_serve_rejects_a_bad_selection_before_registering_anything():
-    result = subprocess.run(
-        [sys.executable, "-m", "orchestration", "serve", "--select", "key:no_such_asset", *SERVED],
-        cwd=REPO,
-        # A closed port: getting as far as Prefect would fail differently.
-        env={**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = serve_against_a_closed_prefect_port("--select", "key:no_such_asset")
     assert result.returncode == 1
     assert "no_such_asset" in result.stderr
     assert "Traceback" not in result.stderr
@@ -102,15 +107,7 @@ def test_serve_rejects_a_warehouse_it_cannot_reach_before_registering_anything()
         sock.bind(("127.0.0.1", 0))
         closed = sock.getsockname()[1]
     warehouse = f"clickhouse://etl:secret-pw@127.0.0.1:{closed}/?connect_timeout=5"
-    result = subprocess.run(
-        [sys.executable, "-m", "orchestration", "serve", "--warehouse", warehouse, *SERVED],
-        cwd=REPO,
-        # A closed port: getting as far as Prefect would fail differently.
-        env={**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = serve_against_a_closed_prefect_port("--warehouse", warehouse)
     assert result.returncode == 1
     [line] = result.stderr.splitlines()
     assert line.startswith(f"error: cannot connect to ClickHouse at 127.0.0.1:{closed}"), line
@@ -120,22 +117,7 @@ def test_serve_rejects_a_warehouse_it_cannot_reach_before_registering_anything()
 
 def test_serve_says_when_its_embedded_warehouse_does_not_exist_yet(tmp_path: Path):
     missing = tmp_path / "typo"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "orchestration",
-            "serve",
-            "--warehouse",
-            f"chdb://{missing}",
-            *SERVED,
-        ],
-        cwd=REPO,
-        env={**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = serve_against_a_closed_prefect_port("--warehouse", f"chdb://{missing}")
     assert result.returncode == 1  # the closed Prefect port, after the warehouse's line
     assert result.stderr.splitlines()[0] == (
         f"no warehouse at {missing} yet: the first run creates it "
@@ -145,14 +127,7 @@ def test_serve_says_when_its_embedded_warehouse_does_not_exist_yet(tmp_path: Pat
 
 
 def test_serve_rejects_an_unknown_time_zone_in_one_line_naming_the_option():
-    result = subprocess.run(
-        [sys.executable, "-m", "orchestration", "serve", "--timezone", "Mars/Base", *SERVED],
-        cwd=REPO,
-        env={**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = serve_against_a_closed_prefect_port("--timezone", "Mars/Base")
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         "error: Invalid value for '--timezone': 'Mars/Base' is not an IANA time zone "
