@@ -9,8 +9,8 @@ waiting for upstream futures, py-spy).
 
 So the flow keeps the queue itself: at most ``limit`` tasks are with Prefect at a time,
 each submitted when everything it waits for is done, the most urgent ready asset first.
-``wait_for`` still names the upstream futures, so Prefect draws the same run graph and
-still refuses (``NotReady``) an asset whose upstream failed.
+``wait_for`` still names the upstream futures, so Prefect draws the same run graph; an
+asset whose upstream failed is submitted to end ``Skipped`` (:mod:`orchestration.skipping`).
 
 Urgency is critical-path scheduling, as build tools do with their last build's times: an
 asset's remaining path is how long it took last time plus the longest remaining path

@@ -6,7 +6,7 @@ With no ``PREFECT_API_URL``, Prefect starts a temporary server for the run and g
 it :data:`TEMPORARY_SERVER_START_SECONDS` instead, and if even that is not enough, says
 what to do in one line (:func:`temporary_server_failure`).
 
-The console shows Prefect's own logs (task tracebacks, "Finished in state NotReady" for
+The console shows Prefect's own logs (task tracebacks, "Finished in state Skipped" for
 every skipped asset) only when asked (``--verbose``/``--debug``): each failed asset is
 already one line of progress and one row of the run report, and the logs still reach
 the Prefect API and UI. Prefect reads these settings when it configures itself, so this

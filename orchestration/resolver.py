@@ -2,8 +2,9 @@
 
 One Prefect task per selected asset, named by its key and submitted once its *selected*
 upstream assets have finished (:mod:`orchestration.dispatch`), with ``wait_for`` set to
-their futures. Prefect therefore draws the asset graph as the run graph, runs independent
-branches concurrently on a thread pool, and refuses to start an asset whose upstream failed.
+their futures. Prefect therefore draws the asset graph as the run graph and runs independent
+branches concurrently on a thread pool. An asset whose upstream failed does not run: its
+task only ends ``Skipped``, naming the failed asset (:mod:`orchestration.skipping`).
 Each task is a Prefect *materializing* task for the asset's
 ``clickhouse://<host>/<db>/<table>`` key with its upstream assets as asset deps, so
 Prefect records materialization events with lineage.
@@ -16,6 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from orchestration.asset import AssetSpec
 from orchestration.asset_state import StateBook
@@ -31,6 +33,13 @@ from orchestration.recording import RunLedger
 from orchestration.redaction import shown_source
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
 from orchestration.run_review import RunReview, run_name_from_parameters
+from orchestration.skipping import (
+    failed_ancestors,
+    skip_reason,
+    skipped_state,
+    stopped_by,
+    tolerated_upstream,
+)
 from orchestration.unbuilt_upstream import unbuilt_upstream_error
 
 ProgressCallback = Callable[[AssetOutcome], None]
@@ -261,8 +270,10 @@ def _asset_task(
     ledger: RunLedger,
     review: RunReview,
     context_for: Callable[[AssetSpec], AssetContext],
+    skipped: str | None = None,
 ) -> Any:
-    """A Prefect materializing task that computes and publishes one asset."""
+    """A Prefect materializing task that computes and publishes one asset; or, given why
+    the asset is ``skipped``, one that only ends in the skipped state saying so."""
     from prefect.assets import materialize as materializing_task
     from prefect.cache_policies import NO_CACHE
 
@@ -290,7 +301,16 @@ def _asset_task(
         cache_policy=NO_CACHE,
         persist_result=False,
         retries=0,
-    )(run_asset)
+    )(run_asset if skipped is None else _skipping(skipped))
+
+
+def _skipping(reason: str) -> Callable[[], Any]:
+    """A skipped asset's task body: it only ends in the skipped state, saying why."""
+
+    def skip_asset() -> Any:
+        return skipped_state(reason)
+
+    return skip_asset
 
 
 def _skipped_outcomes(plan: MaterializationPlan, recorder: _RunRecorder) -> list[AssetOutcome]:
@@ -300,18 +320,13 @@ def _skipped_outcomes(plan: MaterializationPlan, recorder: _RunRecorder) -> list
     for spec in plan.selected:
         outcome = recorder.outcomes.get(spec.key)
         if outcome is None:
-            ancestors = plan.graph.ancestors(spec.key)
-            blockers = tuple(sorted(ancestors & failed))
+            blockers = failed_ancestors(plan.graph, spec.key, failed)
             outcome = AssetOutcome(
                 key=spec.key,
                 table=spec.table,
                 status="skipped",
                 failed_upstream=blockers,
-                error=(
-                    f"upstream failed: {', '.join(blockers)}"
-                    if blockers
-                    else "did not run (the flow stopped before it)"
-                ),
+                error=skip_reason(blockers),
             )
         outcomes.append(outcome)
     return outcomes
@@ -345,6 +360,7 @@ def build_flow(
         raise ValueError("concurrency must be at least 1")
     run_params = dict(params or {})
     recorder = _RunRecorder(on_progress)
+    selected = plan.selected_keys
     report = RunReport(outcomes=[])
 
     def materialize_assets(select: str | None = None, source: str | None = None) -> Any:
@@ -366,10 +382,19 @@ def build_flow(
             )
 
         with RunReview(plan, io_managers, run_params, ledger.states_now) as review:
+            skipped_runs: set[UUID] = set()  # task run ids of the assets skipped so far
 
             def submit(spec: AssetSpec, upstream: list[Any]) -> Any:
-                task = _asset_task(spec, plan, io_managers, recorder, ledger, review, context_for)
-                return task.submit(wait_for=upstream)
+                # Every upstream task is done: settle here whether this asset can run.
+                skipped = stopped_by(plan.graph, spec.key, spec.deps, selected, recorder.outcomes)
+                task = _asset_task(
+                    spec, plan, io_managers, recorder, ledger, review, context_for, skipped
+                )
+                if skipped is None:
+                    return task.submit(wait_for=upstream)
+                future = task.submit(wait_for=tolerated_upstream(upstream, skipped_runs))
+                skipped_runs.add(future.task_run_id)
+                return future
 
             urgency = critical_path_seconds(plan.selected, last_seconds(run_book.history))
             submit_when_ready(plan.selected, submit, limit=concurrency, urgency=urgency)

@@ -237,6 +237,75 @@ def test_prefect_records_task_names_and_asset_dependencies():
     assert recorded == {spec.key: sorted(spec.deps) for spec in graph}
 
 
+def test_skipped_assets_task_runs_end_skipped_naming_the_failed_asset():
+    """In the Prefect UI a skipped asset's task run is final and says which asset stopped
+    it, as the run report does - not ``Pending``/``NotReady`` with a task run id for ever.
+    ``b`` and ``c`` are directly below the failed ``a``; ``d`` is below them only."""
+    from prefect import get_client
+    from prefect.client.schemas.objects import StateType
+
+    graph = diamond(a=frame_body(fail="boom in a"))
+    report = materialize(graph, {"warehouse": MemoryIOManager()})
+    with get_client(sync_client=True) as client:
+        task_runs = settled_task_runs(client, uuid.UUID(report.flow_run_id), expected=5)
+    states = {run.name: (run.state.type, run.state.name, run.state.message) for run in task_runs}
+    skipped = (StateType.CANCELLED, "Skipped", "upstream failed: a")
+    assert {key: states[key] for key in "bcd"} == dict.fromkeys("bcd", skipped)
+    assert states["a"][:2] == (StateType.FAILED, "Failed")
+    assert states["e"][:2] == (StateType.COMPLETED, "Completed")
+    # The run graph still draws every asset dependency, the skipped assets' too.
+    by_id = {run.id: run.name for run in task_runs}
+    recorded = {
+        run.name: sorted(by_id[inp.id] for inp in run.task_inputs.get("wait_for", []))
+        for run in task_runs
+    }
+    assert recorded == {spec.key: sorted(spec.deps) for spec in graph}
+    # The run report is unchanged.
+    outcomes = {o.key: (o.status, o.error) for o in report.outcomes}
+    assert {key: outcomes[key] for key in "bcd"} == dict.fromkeys(
+        "bcd", ("skipped", "upstream failed: a")
+    )
+
+
+def test_a_skipped_asset_emits_no_materialization_event():
+    """A skipped asset was not materialized, not even unsuccessfully: no asset event.
+    (A ``prefect.assets.materialize`` task emits one for a completed or failed state.)"""
+    from prefect import get_client
+    from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+    from prefect.events.worker import EventsWorker
+
+    io = MemoryIOManager()
+    graph = diamond(a=frame_body(fail="boom in a"))
+    report = materialize(graph, {"warehouse": io})
+    EventsWorker.drain_all(timeout=30, at_exit=False)
+    by_uri = {io.asset_uri(graph[key].table): key for key in "abcde"}
+    run = f"prefect.flow-run.{report.flow_run_id}"
+
+    def events(name: EventNameFilter, resources: list[str]) -> list:
+        event_filter = EventFilter(event=name, resource=EventResourceFilter(id=resources))
+        return client.read_events(filter=event_filter, limit=50).events
+
+    def asset_events() -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for event in events(EventNameFilter(prefix=["prefect.asset.materialization."]), [*by_uri]):
+            found.setdefault(by_uri[event.resource.id], []).append(event.event)
+        return found
+
+    with get_client(sync_client=True) as client:
+        # Emitted after every task's events: once it is stored, theirs are too.
+        failed = EventNameFilter(name=["prefect.flow-run.Failed"])
+        wait_for(lambda: events(failed, [run]), EVENT_WAIT, "the flow run's Failed event")
+        found = wait_for(
+            lambda: (seen := asset_events()).keys() >= {"a", "e"} and seen,
+            EVENT_WAIT,
+            "the failed and the materialized asset's events",
+        )
+    assert found == {
+        "a": ["prefect.asset.materialization.failed"],
+        "e": ["prefect.asset.materialization.succeeded"],
+    }
+
+
 def test_materialization_events_carry_upstream_assets():
     from prefect import get_client
     from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
