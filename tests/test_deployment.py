@@ -115,14 +115,25 @@ def test_serve_rejects_a_warehouse_it_cannot_reach_before_registering_anything()
     assert "secret-pw" not in result.stderr + result.stdout
 
 
-def test_serve_says_when_its_embedded_warehouse_does_not_exist_yet(tmp_path: Path):
+@pytest.mark.usefixtures("prefect_server")
+def test_serve_says_when_its_embedded_warehouse_does_not_exist_yet(tmp_path, monkeypatch, capsys):
+    """Said once the Prefect API answered (beside an error it would be a second line);
+    serving itself, Prefect's loop, is left out: it runs until interrupted."""
+    from orchestration.definitions import DEFINITIONS_ENV
+
+    for name in (DEFINITIONS_ENV, serve_command.WAREHOUSE_ENV):
+        monkeypatch.delenv(name, raising=False)  # serve sets them for its runs
+    served = []
+    monkeypatch.setattr(deployment, "serve", served.append)
     missing = tmp_path / "typo"
-    result = serve_against_a_closed_prefect_port("--warehouse", f"chdb://{missing}")
-    assert result.returncode == 1  # the closed Prefect port, after the warehouse's line
-    assert result.stderr.splitlines()[0] == (
+
+    serve_command.serve(warehouse=f"chdb://{missing}", definitions="tests.serve_location")
+
+    assert capsys.readouterr().err.splitlines() == [
         f"no warehouse at {missing} yet: the first run creates it "
         "(check --warehouse if it should exist)"
-    )
+    ]
+    assert len(served) == 1
     assert not missing.exists()
 
 

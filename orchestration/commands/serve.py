@@ -71,18 +71,15 @@ def _iana_time_zone(value: str) -> str:
     return value
 
 
-def _check_warehouse(defs: Definitions, warehouse: str | None) -> None:
+def _reach_warehouse(defs: Definitions, warehouse: str | None) -> list[str]:
     """Reach the warehouse the runs will use now, so a wrong host, port or password fails
-    this command instead of the first scheduled run hours later; a warehouse that does
-    not exist yet is said on stderr (the first run creates it; a typo otherwise)."""
+    this command instead of the first scheduled run hours later. Returns what is missing
+    of it (a new embedded warehouse, which the first run creates; a typo otherwise), for
+    a line once the rest has been checked."""
     with defs.read_io_managers(warehouse) as readers:
         for io_manager in readers.values():
             io_manager.reach()
-        for missing in missing_storage(readers):
-            typer.echo(
-                f"{missing} yet: the first run creates it (check --warehouse if it should exist)",
-                err=True,
-            )
+        return missing_storage(readers)
 
 
 def serve(
@@ -119,7 +116,7 @@ def serve(
     # A bad selection fails now, not at midnight. States are only known when a run starts,
     # so status: matches nothing here (which is no error) while syntax and names are checked.
     defs.graph().select(select, dict)
-    _check_warehouse(defs, warehouse)
+    missing = _reach_warehouse(defs, warehouse)
     # Runs start in child processes that read these, never the deployment parameters.
     if definitions:
         os.environ[DEFINITIONS_ENV] = definitions
@@ -133,6 +130,11 @@ def serve(
 
     check_configured_api()
     connect_to_prefect()
+    for storage in missing:  # said once nothing else stops the command: not beside an error
+        typer.echo(
+            f"{storage} yet: the first run creates it (check --warehouse if it should exist)",
+            err=True,
+        )
     deployments = absolute(deployments_path())
     if deployments is None:  # PIPELINE_PREFECT_SERVER=temporary: the user chose Prefect's own way
         typer.echo(
