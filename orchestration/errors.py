@@ -24,7 +24,6 @@ exceptions (their classes may also derive from ``ValueError`` and the like, as b
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 
 
@@ -71,5 +70,7 @@ class RebuildRequired(ExpectedError):
 def did_you_mean(typed: str, known: Sequence[str], n: int = 3) -> str:
     """``"; did you mean a, b?"`` with the names in ``known`` closest to ``typed`` (none:
     ``""``), for the end of a line that refuses a name."""
+    import difflib  # here: every command imports this module, few ever refuse a name
+
     close = difflib.get_close_matches(typed, known, n=n)
     return f"; did you mean {', '.join(close)}?" if close else ""
