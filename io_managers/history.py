@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -134,15 +134,18 @@ class ClickHouseHistory(MaterializationHistory):
         with _naming_the_table():
             self._transport.command(f"INSERT INTO {TABLE} FORMAT JSONEachRow\n{rows}")
 
-    def latest(self, keys: Iterable[str]) -> dict[str, AssetHistory]:
-        wanted = sorted(set(keys))
+    def latest(self, tables: Mapping[str, str]) -> dict[str, AssetHistory]:
+        wanted = sorted(tables.items())
         if not wanted:
             return {}
         if not self._ensure_table(writing=False):
             return {}
-        listed = ", ".join(quote_string(key) for key in wanted)
+        # Key and table, compared by the engine as it compares names (exactly): the same
+        # key of another code location, writing another table, is another asset. The
+        # primary key's asset_key still selects the granules (the tuple's first column).
+        listed = ", ".join(f"({quote_string(key)}, {quote_string(table)})" for key, table in wanted)
         latest = "ORDER BY asset_key, started DESC, materialization_id LIMIT 1 BY asset_key"
-        base = f"FROM {TABLE} FINAL WHERE asset_key IN ({listed})"
+        base = f"FROM {TABLE} FINAL WHERE (asset_key, `table`) IN ({listed})"
         # Both in one statement: each asset's last attempt, and its last success. (With
         # FINAL the conditions apply to each materialization's last write.)
         with _naming_the_table():
@@ -154,7 +157,7 @@ class ClickHouseHistory(MaterializationHistory):
         successes = {row["asset_key"]: _record(row) for row in rows if row["__success"]}
         return {
             key: AssetHistory(last_attempt=attempts.get(key), last_success=successes.get(key))
-            for key in wanted
+            for key, _ in wanted
             if key in attempts
         }
 

@@ -160,14 +160,15 @@ class StateBook:
     @functools.cached_property
     def _recorded(self) -> tuple[dict[str, AssetHistory], frozenset[str]]:
         """Latest attempt and success of every asset, read once from each store, and the
-        assets whose IO manager keeps a history at all."""
+        assets whose IO manager keeps a history at all. Each asset is asked by key and
+        table: a record of its key for another table is not its history."""
         found: dict[str, AssetHistory] = {}
         kept: set[str] = set()
         for specs in self._specs_by_io_manager().values():
             store = self.history_of(specs[0])
             if store is not None:
                 kept.update(spec.key for spec in specs)
-                found.update(store.latest(spec.key for spec in specs))
+                found.update(store.latest({spec.key: spec.table for spec in specs}))
         return found, frozenset(kept)
 
     @property

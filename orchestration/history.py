@@ -13,12 +13,16 @@ so an asset whose run never reached it keeps the state it had (its table is unto
 
 Where records live is the IO manager's business (:meth:`IOManager.history`); the framework
 only writes records and reads, per asset, the latest attempt and the latest success.
+
+An asset's records are those of its key *and* its table: several code locations may
+share one warehouse (two teams, a dev and a test location), each with an asset
+``orders`` writing a table of its own, and one's runs must not make the other's built.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -100,6 +104,13 @@ class MaterializationHistory(ABC):
             self.record(record)
 
     @abstractmethod
-    def latest(self, keys: Iterable[str]) -> dict[str, AssetHistory]:
+    def latest(self, tables: Mapping[str, str]) -> dict[str, AssetHistory]:
         """The latest attempt and latest success of each asset (absent: none recorded);
-        ``skipped`` records are not attempts."""
+        ``skipped`` records are not attempts.
+
+        ``tables`` maps each asset key to the table its declaration names
+        (``database.Table``). A record is the asset's if it has that key and that table,
+        compared as ClickHouse compares names (exactly, case included): a record of the
+        key with another table is another asset's history (another code location's on a
+        shared warehouse), or the asset's before its table was renamed, a table no run
+        built yet."""

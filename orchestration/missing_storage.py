@@ -13,7 +13,7 @@ and anything that needs the storage itself (a query, a check, a table's columns)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +50,7 @@ class _NoHistory(MaterializationHistory):
     def record(self, record: MaterializationRecord) -> None:
         raise missing_error(self._missing)
 
-    def latest(self, keys: Iterable[str]) -> dict[str, AssetHistory]:
+    def latest(self, tables: Mapping[str, str]) -> dict[str, AssetHistory]:
         return {}
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Mapping
 
 import pandas as pd
 
@@ -62,12 +62,16 @@ class MemoryHistory(MaterializationHistory):
         with self._lock:
             self.records[record.materialization_id] = record
 
-    def latest(self, keys: Iterable[str]) -> dict[str, AssetHistory]:
+    def latest(self, tables: Mapping[str, str]) -> dict[str, AssetHistory]:
         with self._lock:
             records = sorted(self.records.values(), key=lambda record: record.started)
         found: dict[str, AssetHistory] = {}
-        for key in keys:
-            attempts = [r for r in records if r.asset_key == key and r.status != "skipped"]
+        for key, table in tables.items():
+            attempts = [
+                r
+                for r in records
+                if r.asset_key == key and r.table == table and r.status != "skipped"
+            ]
             if attempts:
                 successes = [r for r in attempts if r.status == "materialized"]
                 found[key] = AssetHistory(attempts[-1], successes[-1] if successes else None)

@@ -106,3 +106,17 @@ def test_never_published_reads_the_history_of_the_stores_that_keep_one():
     # "elsewhere" is stored where no history is kept: nothing says it was never built.
     assert book.never_published == {"broke", "interrupted", "never"}
     assert not book._versions, "no code version was computed"
+
+
+def test_a_record_of_the_same_key_for_another_table_is_not_the_assets_history():
+    """Another code location's asset of this key, or this one before its table was renamed:
+    the asset as declared (key and table) was never built."""
+    graph = AssetGraph(
+        [AssetSpec(key="orders", table="m.orders_v2", body=lambda context: None, kind="python")]
+    )
+    warehouse = RememberingIOManager()
+    warehouse.history().record(_record("orders", "materialized", 3))  # table m.orders
+    book = StateBook(graph, {"warehouse": warehouse})
+    assert book.history == {}
+    assert book.never_published == {"orders"}
+    assert book.states["orders"].state == "missing"

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from io_managers.history import LAYOUT
-from orchestration.history import MaterializationRecord
+from orchestration.history import AssetHistory, MaterializationRecord
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
@@ -37,7 +37,7 @@ def test_outcome_replaces_started_and_reads_back_whole(backend):
     done = replace(first, status="materialized", rows=5, inserted_rows=2, ended=ended)
     history.record(done)
 
-    latest = history.latest([key, "never_recorded"])
+    latest = history.latest({key: "db.t", "never_recorded": "db.t"})
     assert list(latest) == [key]
     assert latest[key].last_attempt == done
     assert latest[key].last_success == done
@@ -57,7 +57,7 @@ def test_a_later_failure_is_the_last_attempt_and_the_success_is_kept(backend):
     interrupted = started(f"{key}_b")
     history.record(interrupted)
 
-    latest = history.latest([key, f"{key}_b"])
+    latest = history.latest({key: "db.t", f"{key}_b": "db.t"})
     assert latest[key].last_attempt == bad
     assert latest[key].last_success == good
     assert latest[f"{key}_b"].last_attempt == interrupted
@@ -74,7 +74,7 @@ def test_records_written_together_are_one_write_and_read_one_by_one(backend):
         f"WHERE asset_key IN ('{key}', '{key}_b')"
     ).to_pylist()
     assert len(parts) == 1
-    latest = history.latest([key, f"{key}_b"])
+    latest = history.latest({key: "db.t", f"{key}_b": "db.t"})
     assert latest[key].last_attempt == first
     assert latest[f"{key}_b"].last_attempt == second
 
@@ -90,10 +90,28 @@ def test_a_skipped_record_is_no_attempt(backend):
     never_ran = started(f"{key}_b")
     history.record_all([never_ran, replace(never_ran, status="skipped")])
 
-    latest = history.latest([key, f"{key}_b"])
+    latest = history.latest({key: "db.t", f"{key}_b": "db.t"})
     assert latest[key].last_attempt == failed
     assert latest[key].last_success is None
     assert f"{key}_b" not in latest
+
+
+def test_an_asset_is_read_by_its_key_and_its_table(backend):
+    """Two code locations on one warehouse, each with an asset of this key writing its own
+    table: each reads only its own records, as one statement. A table name differing in
+    case is another table, as ClickHouse compares names."""
+    history = backend.warehouse.history()
+    key = f"a_{uuid.uuid4().hex[:8]}"
+    team_a = replace(started(key), table="team_a.orders", status="materialized")
+    team_b = replace(started(key, minutes=5), table="team_b.orders", status="failed")
+    history.record_all([team_a, team_b])
+
+    assert history.latest({key: "team_a.orders"})[key] == AssetHistory(team_a, team_a)
+    assert history.latest({key: "team_b.orders"})[key] == AssetHistory(team_b, None)
+    assert history.latest({key: "team_c.orders"}) == {}
+    assert history.latest({key: "team_a.Orders"}) == {}
+    both = history.latest({key: "team_a.orders", f"{key}_b": "team_b.orders"})
+    assert both == {key: AssetHistory(team_a, team_a)}
 
 
 def newest_part_storage(warehouse) -> str:
@@ -159,13 +177,13 @@ def test_an_older_table_is_read_as_it_is_and_laid_out_by_the_first_write(backend
         )
     )
     reader = backend.reopen().history()
-    assert reader.latest(["kept"])["kept"].last_success == older
+    assert reader.latest({"kept": "db.t"})["kept"].last_success == older
     assert table_comment(backend.warehouse) == ""  # reading alone alters nothing
 
     reader.record(started("next"))
     assert table_comment(backend.warehouse) == LAYOUT
     assert newest_part_storage(backend.warehouse) == "Packed"
-    latest = backend.reopen().history().latest(["kept", "next"])
+    latest = backend.reopen().history().latest({"kept": "db.t", "next": "db.t"})
     assert latest["kept"].last_success == older
     assert latest["next"].last_attempt.status == "started"
 
@@ -174,9 +192,9 @@ def test_an_older_table_is_read_as_it_is_and_laid_out_by_the_first_write(backend
 def test_reading_a_warehouse_that_recorded_nothing_creates_no_history(backend):
     # `pipeline status` only reads: it must not write the framework's table into a warehouse.
     history = backend.warehouse.history()
-    assert history.latest(["never"]) == {}
+    assert history.latest({"never": "db.t"}) == {}
     assert not backend.warehouse.table_exists("_pipeline.materializations")
 
     history.record(started("first"))  # a write after that read still creates it
     assert table_comment(backend.warehouse) == LAYOUT
-    assert history.latest(["first"])["first"].last_attempt.status == "started"
+    assert history.latest({"first": "db.t"})["first"].last_attempt.status == "started"

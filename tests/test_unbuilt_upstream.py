@@ -35,7 +35,7 @@ def contents(warehouse: Path) -> tuple[dict[str, int], set[str]]:
     """Rows of each table, and the assets with a materialization on record."""
     with ClickHouseIOManager.embedded(warehouse) as io:
         rows = {key: io.row_count(f"hist.{key}") for key in KEYS}
-        return rows, set(io.history().latest(KEYS))
+        return rows, set(io.history().latest({key: f"hist.{key}" for key in KEYS}))
 
 
 @pytest.fixture
