@@ -179,7 +179,6 @@ def test_a_refused_selection_applies_no_ddl_to_a_server(clickhouse_test_url: str
     the DDL, and the refusal came after - a fresh server (or one another URL typo names)
     was left with every database and table of the code location, empty."""
     database = f"ub_{uuid.uuid4().hex[:12]}"
-    # Keys no other test uses: the history on the session's shared server is by asset key.
     (tmp_path / "ub_location.sql").write_text(
         f"CREATE DATABASE IF NOT EXISTS {database};\n"
         f"CREATE TABLE IF NOT EXISTS {database}.source (n UInt64) ENGINE = MergeTree ORDER BY n;\n"
@@ -192,11 +191,11 @@ def test_a_refused_selection_applies_no_ddl_to_a_server(clickhouse_test_url: str
         "from orchestration.definitions import Definitions\n\n"
         "defs = Definitions(\n"
         "    assets=[\n"
-        f"        AssetSpec(key='ub_source', table='{database}.source', kind='sql',\n"
+        f"        AssetSpec(key='source', table='{database}.source', kind='sql',\n"
         "                  body=lambda context: 'SELECT toUInt64(1) AS n'),\n"
-        f"        AssetSpec(key='ub_doubled', table='{database}.doubled', kind='sql',\n"
+        f"        AssetSpec(key='doubled', table='{database}.doubled', kind='sql',\n"
         f"                  body=lambda context: 'SELECT n * 2 AS n FROM {database}.source',\n"
-        "                  deps=('ub_source',)),\n"
+        "                  deps=('source',)),\n"
         "    ],\n"
         "    ddl_paths=[Path(__file__).with_name('ub_location.sql')],\n"
         "    io_managers={'warehouse': warehouse_io_manager},\n"
@@ -205,12 +204,12 @@ def test_a_refused_selection_applies_no_ddl_to_a_server(clickhouse_test_url: str
     env = {**NO_PREFECT, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
     location = ("--definitions", "ub_location", "--warehouse", clickhouse_test_url)
 
-    result = pipeline("materialize", "--select", "ub_doubled", *location, env=env)
+    result = pipeline("materialize", "--select", "doubled", *location, env=env)
 
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stderr.splitlines() == [
-        "error: the selection 'ub_doubled' reads an asset never materialized in this warehouse: "
-        "ub_source (read by ub_doubled); materialize it first or select 'ub_doubled or ub_source'"
+        "error: the selection 'doubled' reads an asset never materialized in this warehouse: "
+        "source (read by doubled); materialize it first or select 'doubled or source'"
     ]
     databases = pipeline(
         "query", f"SELECT count() AS n FROM system.databases WHERE name = '{database}'",
