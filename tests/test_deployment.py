@@ -121,11 +121,13 @@ def test_serve_says_when_its_embedded_warehouse_does_not_exist_yet(tmp_path, mon
     serving itself, Prefect's loop, is left out: it runs until interrupted."""
     from orchestration.definitions import DEFINITIONS_ENV
 
-    for name in (DEFINITIONS_ENV, serve_command.WAREHOUSE_ENV):
-        monkeypatch.delenv(name, raising=False)  # serve sets them for its runs
     served = []
     monkeypatch.setattr(deployment, "serve", served.append)
     missing = tmp_path / "typo"
+    # serve sets these for its runs: set here first, so they are unset again afterwards
+    # (a later test's `pipeline` process would otherwise read this location and warehouse).
+    monkeypatch.setenv(DEFINITIONS_ENV, "tests.serve_location")
+    monkeypatch.setenv(serve_command.WAREHOUSE_ENV, f"chdb://{missing}")
 
     serve_command.serve(warehouse=f"chdb://{missing}", definitions="tests.serve_location")
 
@@ -135,6 +137,13 @@ def test_serve_says_when_its_embedded_warehouse_does_not_exist_yet(tmp_path, mon
     ]
     assert len(served) == 1
     assert not missing.exists()
+
+
+def test_the_serve_test_above_leaves_no_location_or_warehouse_in_the_environment():
+    from orchestration.definitions import DEFINITIONS_ENV
+
+    assert os.environ.get(DEFINITIONS_ENV) != "tests.serve_location"
+    assert "typo" not in os.environ.get(serve_command.WAREHOUSE_ENV, "")
 
 
 def test_serve_rejects_an_unknown_time_zone_in_one_line_naming_the_option():
@@ -220,7 +229,9 @@ def test_a_source_url_with_secrets_is_served_through_the_environment_not_a_param
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Deployment parameters are shown in the Prefect UI: a token there is a leak."""
-    monkeypatch.delenv(deployment.SOURCE_ENV, raising=False)
+    # Set first, so that what deployment_source sets is unset again afterwards (delenv of
+    # an unset variable records nothing to restore).
+    monkeypatch.setenv(deployment.SOURCE_ENV, "")
     secret_url = "https://bob:hunter2@data.example/retail.csv?token=abc123"
 
     assert serve_command.deployment_source(secret_url) is None
