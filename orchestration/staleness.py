@@ -79,8 +79,27 @@ def _failed_since(history: AssetHistory) -> Reason | None:
         return None
     if attempt.status == "started":
         return Reason("last_run_failed", "last run did not finish (interrupted, or still running)")
-    first_line = (attempt.error or "no error recorded").splitlines()[0][:200]
-    return Reason("last_run_failed", f"last run failed: {first_line}")
+    first_line = (attempt.error or "no error recorded").splitlines()[0]
+    return Reason("last_run_failed", f"last run failed: {_shortened(first_line)}")
+
+
+#: How much of a failure's first line a state's reason carries (the run report and the
+#: asset page have it whole).
+REASON_CHARS = 200
+
+
+def _shortened(text: str, limit: int = REASON_CHARS) -> str:
+    """``text`` whole if it fits, else cut after its last sentence that does (if that
+    keeps half of it), else at a word, marked with ``…``: cut at a character it ended
+    mid-word (``...with: pipel``)."""
+    if len(text) <= limit:
+        return text
+    kept = text[:limit]
+    sentence = kept.rfind(". ")
+    if sentence >= limit // 2:
+        return f"{kept[: sentence + 1]} …"
+    space = kept.rfind(" ")
+    return f"{kept[:space] if space > 0 else kept} …"
 
 
 def assess_asset(

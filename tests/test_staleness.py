@@ -195,3 +195,23 @@ def test_an_order_only_upstream_rebuilt_since_says_so():
     state = assess(graph, dict.fromkeys(("source", "dimension", "fact"), "v1"), {}, history)["fact"]
     assert state.state == "stale"
     assert [r.detail for r in state.reasons] == ["upstream materialized since: dimension (order)"]
+
+
+def test_a_long_failure_is_cut_at_a_sentence_not_mid_word():
+    # A drift refusal is ~300 characters; cut at 200 it ended "...with: pipel".
+    error = (
+        "asset 'dim_country' (table marts.Dim_Country) has drifted from its DDL, so nothing "
+        "was written: column 'avg_price' is missing in the warehouse (Float64 in the DDL). "
+        "Rebuild it from the DDL with: pipeline materialize --full-refresh --select dim_country"
+    )
+    failed = record("a", "m1", status="failed", error=error)
+    state = assess_asset("a", (), "v1", None, {"a": AssetHistory(last_attempt=failed)})
+    assert state.reasons[1].detail == "last run failed: " + error[: error.index(" Rebuild")] + " …"
+
+
+def test_a_long_failure_without_a_sentence_break_is_cut_at_a_word():
+    error = "word " * 60
+    failed = record("a", "m1", status="failed", error=error)
+    state = assess_asset("a", (), "v1", None, {"a": AssetHistory(last_attempt=failed)})
+    detail = state.reasons[1].detail.removeprefix("last run failed: ")
+    assert detail.endswith("word …") and len(detail) <= 202
