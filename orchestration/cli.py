@@ -21,7 +21,9 @@ from rich.markup import escape
 
 from orchestration.cli_options import (
     DEBUG_HINT,
+    DEFINITIONS_HELP,
     NOTHING,
+    WAREHOUSE_HELP,
     DefinitionsOption,
     JsonOption,
     SelectOption,
@@ -78,9 +80,32 @@ def _options(
             envvar="PIPELINE_DEBUG",
         ),
     ] = False,
+    definitions: Annotated[
+        str | None,
+        typer.Option(
+            "--definitions",
+            metavar="MODULE",
+            help=f"{DEFINITIONS_HELP.removesuffix('.')}; for every command (as "
+            "PIPELINE_DEFINITIONS; given after the command too, that one wins).",
+        ),
+    ] = None,
+    warehouse: Annotated[
+        str | None,
+        typer.Option(
+            "--warehouse",
+            metavar="URL",
+            help=f"{WAREHOUSE_HELP.removesuffix('.')}; for the commands that open the "
+            "warehouse (as WAREHOUSE_URL; given after the command too, that one wins).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Global options; :func:`main` also reads ``--debug`` when an error escapes."""
-    ctx.obj = {"debug": debug}
+    """Global options, which may also be written before the sub-command (``pipeline
+    --definitions X list``, as git or docker take theirs): the sub-commands read the code
+    location and the warehouse from here when not given their own
+    (:func:`orchestration.cli_options._or_given_before_the_command`); :func:`main` also
+    reads ``--debug`` when an error escapes."""
+    ctx.obj = {"debug": debug, "definitions": definitions, "warehouse": warehouse}
 
 
 @app.command("list")

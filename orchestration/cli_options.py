@@ -28,13 +28,37 @@ SelectOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _or_given_before_the_command(
+    ctx: typer.Context, param: typer.CallbackParam, value: str | None
+) -> str | None:
+    """The option's value: written after the sub-command, else written before it
+    (``pipeline --definitions X list``, kept by the app's callback in the root context's
+    ``obj``), else the environment's or the default. Before the command it means what the
+    environment variable means, so a value given there for a command that has no use for
+    it (``--warehouse`` for ``list``) is ignored as the variable would be."""
+    name = param.name or ""
+    source = ctx.get_parameter_source(name)
+    if source is not None and source.name == "COMMANDLINE":
+        return value
+    given = (ctx.find_root().obj or {}).get(name)
+    return given if given is not None else value
+
+
+DEFINITIONS_HELP = "Module that declares the assets (default: [tool.pipeline] in pyproject.toml)."
+WAREHOUSE_HELP = (
+    "chdb:///path or clickhouse://user:password@host:8123 (default: WAREHOUSE_URL, "
+    "CLICKHOUSE_HOST..., else the embedded warehouse in ./.warehouse)."
+)
 DefinitionsOption = Annotated[
     str | None,
     typer.Option(
         "--definitions",
         envvar=DEFINITIONS_ENV,
         metavar="MODULE",
-        help="Module that declares the assets (default: [tool.pipeline] in pyproject.toml).",
+        help=DEFINITIONS_HELP,
+        callback=_or_given_before_the_command,
     ),
 ]
 WarehouseOption = Annotated[
@@ -42,9 +66,9 @@ WarehouseOption = Annotated[
     typer.Option(
         "--warehouse",
         metavar="URL",
-        help="chdb:///path or clickhouse://user:password@host:8123 (default: WAREHOUSE_URL, "
-        "CLICKHOUSE_HOST..., else the embedded warehouse in ./.warehouse).",
+        help=WAREHOUSE_HELP,
         show_default=False,
+        callback=_or_given_before_the_command,
     ),
 ]
 

@@ -61,6 +61,9 @@ WARM_COMMANDS = frozenset(
 #: Flags that ask for Prefect's own logs and tracebacks: those commands run cold, where
 #: Prefect configures its logging for them at import.
 _COLD_FLAGS = frozenset({"--debug", "--verbose"})
+#: The options taken before the sub-command that take a value (``pipeline --definitions
+#: assets list``): their value is not the sub-command (orchestration.cli).
+_GLOBAL_VALUE_OPTIONS = frozenset({"--definitions", "--warehouse"})
 #: Environment variables a library reads when it is imported (so a starter's imports are
 #: only right for commands that agree on them): prefixes, then exact names.
 _IMPORT_TIME_PREFIXES = ("PREFECT_", "PANDERA_", "PYTHON", "LC_", "ARROW_")
@@ -98,10 +101,23 @@ def enabled(env: Mapping[str, str]) -> bool:
 def eligible(argv: Sequence[str], env: Mapping[str, str]) -> bool:
     """Whether this command line may start warm (see :data:`WARM_COMMANDS`)."""
     args = list(argv[: argv.index("--")] if "--" in argv else argv)
-    command = next((arg for arg in args if not arg.startswith("-")), None)
+    command = _sub_command(args)
     if command not in WARM_COMMANDS or _COLD_FLAGS.intersection(args):
         return False
     return env.get("PIPELINE_DEBUG", "") in ("", "0")
+
+
+def _sub_command(args: Sequence[str]) -> str | None:
+    """The first argument that is neither an option nor a global option's value."""
+    takes_value = False
+    for arg in args:
+        if takes_value:
+            takes_value = False
+        elif arg in _GLOBAL_VALUE_OPTIONS:
+            takes_value = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
 
 
 def project_root() -> Path:

@@ -430,6 +430,9 @@ def test_warm_start_is_off_in_ci_and_a_bad_value_is_one_clear_line(
         (["server", "start"], {}, False),
         (["serve"], {}, False),
         (["query", "--", "--debug"], {}, True),  # after --, an argument, not a flag
+        (["--definitions", "assets", "list"], {}, True),  # an option's value, not a command
+        (["--warehouse", "chdb:///w", "--definitions=assets", "status"], {}, True),
+        (["--definitions", "serve", "serve"], {}, False),
         ([], {}, False),
     ],
 )

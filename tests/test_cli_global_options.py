@@ -1,0 +1,68 @@
+"""Options written before the sub-command (``pipeline --definitions X list``), as git,
+docker and kubectl take them: the code location and the warehouse mean the same there."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.test_cli import pipeline
+
+EXAMPLE = "tests.example_location"
+
+
+def _keys(stdout: str) -> list[str]:
+    return [row["key"] for row in json.loads(stdout)]
+
+
+def test_definitions_before_the_command_is_the_code_location():
+    result = pipeline("--definitions", EXAMPLE, "list", "--json")
+
+    assert result.returncode == 0, result.stderr
+    assert _keys(result.stdout) == ["orders", "customers", "order_facts", "daily_revenue"]
+    written = pipeline(f"--definitions={EXAMPLE}", "list", "--json")
+    assert written.returncode == 0, written.stderr
+    assert _keys(written.stdout) == _keys(result.stdout)
+
+
+def test_a_definitions_option_wins_over_the_environment_and_the_one_after_wins_over_both():
+    env = {"PIPELINE_DEFINITIONS": "tests.empty_location"}
+
+    before = pipeline("--definitions", EXAMPLE, "list", "--json", env=env)
+    assert before.returncode == 0, before.stderr
+    assert len(_keys(before.stdout)) == 4
+
+    after = pipeline(
+        "--definitions", "tests.empty_location", "list", "--definitions", EXAMPLE, "--json"
+    )
+    assert after.returncode == 0, after.stderr
+    assert len(_keys(after.stdout)) == 4
+
+
+def test_warehouse_before_the_command_is_the_warehouse_it_opens(tmp_path: Path):
+    result = pipeline(
+        "--warehouse", str(tmp_path / "wh"), "status", "--definitions", EXAMPLE
+    )  # a bare directory: refused, naming it, so the option reached the command
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0].startswith(
+        f"error: the warehouse URL '{tmp_path}/wh' has no scheme"
+    )
+    assert not (tmp_path / "wh").exists()
+
+
+def test_a_command_that_opens_no_warehouse_ignores_it_as_it_ignores_warehouse_url(
+    tmp_path: Path,
+):
+    result = pipeline("--warehouse", f"chdb://{tmp_path}/wh", "list", "--definitions", EXAMPLE)
+
+    assert result.returncode == 0, result.stderr
+    assert "order_facts" in result.stdout
+
+
+def test_help_names_the_options_taken_before_the_command():
+    result = pipeline("--help")
+
+    assert result.returncode == 0, result.stderr
+    for option in ("--definitions MODULE", "--warehouse URL", "--debug"):
+        assert option in result.stdout, result.stdout
