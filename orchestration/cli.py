@@ -47,7 +47,12 @@ from orchestration.report_output import print_report, report_as_json
 from orchestration.resolver import DEFAULT_CONCURRENCY
 from orchestration.run_report import counted
 from orchestration.text_table import Column, print_table
-from orchestration.usage import HelpGroup, help_markup, report_usage_error
+from orchestration.usage import (
+    HelpGroup,
+    help_markup,
+    report_usage_error,
+    say_where_an_option_goes,
+)
 
 app = typer.Typer(
     name="pipeline",
@@ -333,6 +338,7 @@ def main() -> None:
             sys.exit(0)
         raise
     except typer.TyperException as exc:  # usage errors: bad option, bad value
+        say_where_an_option_goes(exc, args)
         report_usage_error(exc, error_console)
         sys.exit(exc.exit_code)
     except typer.Abort:

@@ -118,3 +118,68 @@ def _usage_errors_name_their_command(command: Any) -> None:
             raise
 
     command.parse_args = parse_args_in_context
+
+
+def say_where_an_option_goes(exc: typer.TyperException, args: list[str]) -> None:
+    """Turn ``No such option`` for a sub-command's own option written before it
+    (``pipeline --select x list``) into the command line that works, in one line:
+    ``--select goes after the command: pipeline list --select x``. The error then belongs
+    to that command, so its usage and help hint are the ones shown. Any other error, or a
+    command line this cannot rewrite whole, is left as it is."""
+    option = getattr(exc, "option_name", None)
+    ctx: Any = getattr(exc, "ctx", None)
+    if not isinstance(option, str) or ctx is None or ctx.parent is not None:
+        return  # not an unknown option of the ``pipeline`` group itself
+    group = ctx.command
+    for at, name in enumerate(args):
+        command = getattr(group, "commands", {}).get(name)
+        if command is None:
+            continue
+        moved = _split_before(args[:at], group, command)
+        if moved is None:
+            continue
+        import shlex  # only on this error path
+
+        kept, taken = moved
+        line = shlex.join([ctx.command_path, *kept, name, *taken, *args[at + 1 :]])
+        exc.message = f"{option} goes after the command: {line}"
+        exc.possibilities = None  # type: ignore[attr-defined]
+        exc.ctx = typer.Context(command, info_name=name, parent=ctx)  # type: ignore[attr-defined]
+        exc.cmd = command  # type: ignore[attr-defined]
+        return
+
+
+def _split_before(args: list[str], group: Any, command: Any) -> tuple[list[str], list[str]] | None:
+    """The arguments before ``command`` split into the group's options (which stay) and
+    the command's own (which move after it), each with its value; ``None`` when one of
+    them belongs to neither."""
+    kept: list[str] = []
+    taken: list[str] = []
+    at = 0
+    while at < len(args):
+        flag, equals, _ = args[at].partition("=")  # "--select=x" carries its value
+        into = kept if _option(group, flag) is not None else taken
+        param = _option(group, flag) or _option(command, flag)
+        if param is None:
+            return None
+        into.append(args[at])
+        at += 1
+        if not (param.is_flag or param.count or equals):  # its value is the next argument
+            if at == len(args):
+                return None
+            into.append(args[at])
+            at += 1
+    return kept, taken
+
+
+def _option(command: Any, flag: str) -> Any:
+    """The option of ``command`` written ``flag`` (``--select``, ``-s``), if any."""
+    return next(
+        (
+            param
+            for param in command.params
+            if flag in (*param.opts, *getattr(param, "secondary_opts", ()))
+            and hasattr(param, "is_flag")
+        ),
+        None,
+    )

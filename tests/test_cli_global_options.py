@@ -4,8 +4,10 @@ docker and kubectl take them: the code location and the warehouse mean the same 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+from tests import terminal
 from tests.test_cli import pipeline
 
 EXAMPLE = "tests.example_location"
@@ -66,3 +68,41 @@ def test_help_names_the_options_taken_before_the_command():
     assert result.returncode == 0, result.stderr
     for option in ("--definitions MODULE", "--warehouse URL", "--debug"):
         assert option in result.stdout, result.stdout
+
+
+def test_a_commands_own_option_before_it_says_in_one_line_where_it_goes():
+    result = pipeline("--select", "key:customers+ or key:orders", "--json", "list")
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "error: --select goes after the command: pipeline list --select 'key:customers+ or "
+        "key:orders' "
+        "--json (see 'pipeline list --help')"
+    ]
+
+
+def test_the_line_keeps_the_options_that_belong_before_the_command():
+    result = pipeline("--definitions", EXAMPLE, "--verbose", "materialize", "--select", "x")
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"error: --verbose goes after the command: pipeline --definitions {EXAMPLE} "
+        "materialize --verbose --select x (see 'pipeline materialize --help')"
+    ]
+
+
+def test_an_option_no_command_has_is_still_no_such_option():
+    result = pipeline("--nope", "list")
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == ["error: No such option: --nope (see 'pipeline --help')"]
+
+
+def test_on_a_terminal_the_usage_is_the_commands_with_the_same_line():
+    code, seen = terminal.on_a_terminal(os.environ, "--json", "status", columns=200)
+
+    text = seen.decode()
+    assert code == 2
+    assert "Usage: pipeline status [OPTIONS]" in text
+    assert "--json goes after the command: pipeline status --json" in text
