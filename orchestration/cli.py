@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -260,9 +261,13 @@ def materialize_command(
                 f"interrupted ({number.name}): stopping; finished tables are kept, the "
                 "others are left as they were"
             )
+            deadline = time.monotonic() + STOP_SECONDS
             published = {
                 key for io_manager in io_managers.values() for key in io_manager.stop(STOP_SECONDS)
             }
+            # What was published meanwhile is still being checked and recorded: its row
+            # says how that went rather than guess (within the same bound).
+            outcomes.wait_for(published, deadline - time.monotonic())
             selected = [(spec.key, spec.table) for spec in plan.selected]
             partial = outcomes.partial_report(selected, published)
             if as_json:

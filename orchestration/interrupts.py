@@ -10,7 +10,9 @@ only waits. On SIGINT or SIGTERM the main thread
 2. asks every IO manager to stop (:meth:`IOManager.stop`): no publish starts any more,
    one in flight finishes (an ``EXCHANGE`` or an insert is all or nothing), this run's
    staging tables are dropped - all within :data:`STOP_SECONDS`;
-3. prints the partial report: what was materialized, what was cancelled;
+3. waits, within the same bound, for the assets published meanwhile to be counted,
+   checked and recorded by their workers, then prints the partial report: what was
+   materialized, what was cancelled (an asset whose worker did not get that far says so);
 4. ends the process at once with 130 or 143 (128 + the signal's number, as shells do).
 
 A second signal while that happens ends the process immediately.
@@ -35,6 +37,12 @@ T = TypeVar("T")
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 #: How long IO managers may take to finish a publish in flight and drop staging.
 STOP_SECONDS = 5.0
+#: What the report says of an asset whose table was published as the run stopped, before
+#: its worker could count, check and record it (its history still says ``started``).
+PUBLISHED_UNRECORDED = (
+    "published as the run stopped, before its rows, checks and history were recorded "
+    "(pipeline status calls it stale)"
+)
 
 
 class OutcomeLog:
@@ -43,18 +51,21 @@ class OutcomeLog:
     def __init__(self, forward: Callable[[AssetOutcome], None] | None = None) -> None:
         self._forward = forward
         self._lock = threading.Lock()
+        self._recorded = threading.Condition(self._lock)
         self._outcomes: dict[str, AssetOutcome] = {}
         self._interrupted = False
         self.started = time.perf_counter()
 
     def record(self, outcome: AssetOutcome) -> None:
         with self._lock:
-            if self._interrupted and outcome.status != "materialized":
-                # Failed because the interrupt stopped it (e.g. before publishing).
+            if self._interrupted and outcome.status != "materialized" and outcome.result is None:
+                # Failed because the interrupt stopped it (e.g. before publishing); one
+                # that published and then failed (a check) keeps its failure.
                 outcome = AssetOutcome(
                     key=outcome.key, table=outcome.table, status="cancelled", error="interrupted"
                 )
             self._outcomes[outcome.key] = outcome
+            self._recorded.notify_all()
         if self._forward is not None and not self._interrupted:
             self._forward(outcome)
 
@@ -63,17 +74,34 @@ class OutcomeLog:
         with self._lock:
             self._interrupted = True
 
+    def wait_for(self, keys: Collection[str], timeout: float) -> bool:
+        """Wait at most ``timeout`` seconds for every one of ``keys`` to have its outcome;
+        True if they all do. An asset published while the run was stopping (the publish
+        in flight is let finish) is still being counted, checked and recorded in its
+        history by its worker: its row in the report should say how that went."""
+        with self._recorded:
+            return self._recorded.wait_for(
+                lambda: all(key in self._outcomes for key in keys), max(0.0, timeout)
+            )
+
     def partial_report(
         self, selected: Sequence[tuple[str, str]], published: Collection[str] = ()
     ) -> RunReport:
-        """Every selected ``(key, table)``: its outcome if it has one, ``materialized``
-        if its table was published before the run could record it (``published``, from
-        :meth:`IOManager.stop`), else ``cancelled``."""
+        """Every selected ``(key, table)``: its outcome if it has one; ``materialized``,
+        not ``recorded``, if its table was published before the run could record it
+        (``published``, from :meth:`IOManager.stop`): its rows and seconds are not known
+        and its history still says it started; else ``cancelled``."""
         with self._lock:
             outcomes = [
                 self._outcomes.get(key)
                 or (
-                    AssetOutcome(key=key, table=table, status="materialized")
+                    AssetOutcome(
+                        key=key,
+                        table=table,
+                        status="materialized",
+                        error=PUBLISHED_UNRECORDED,
+                        recorded=False,
+                    )
                     if key in published
                     else AssetOutcome(key=key, table=table, status="cancelled", error="interrupted")
                 )

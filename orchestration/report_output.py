@@ -39,6 +39,8 @@ _CHECK_STYLE = {
     "error": "bold red",
     "not_run": "bold magenta",
 }
+#: The rows and seconds of an asset the run published but did not get to record.
+UNKNOWN = "unknown"
 _REPORT_COLUMNS = (
     Column("asset"),
     Column("rows", right=True),
@@ -68,7 +70,8 @@ def report_as_json(report: RunReport) -> dict[str, Any]:
                 "table": o.table,
                 "status": o.status,
                 "rows": o.rows,
-                "seconds": round(o.seconds, 3),
+                "seconds": round(o.seconds, 3) if o.recorded else None,
+                "recorded": o.recorded,
                 "error": o.error,
                 "failed_upstream": list(o.failed_upstream),
                 "checks": [check.as_dict() for check in o.checks],
@@ -82,10 +85,17 @@ def report_as_json(report: RunReport) -> dict[str, Any]:
 
 
 def _report_row(outcome: AssetOutcome, with_error: bool) -> list[str | Text]:
+    if not outcome.recorded:  # published as the run stopped: said in words, not guessed
+        rows = seconds = UNKNOWN
+    else:
+        rows = f"{outcome.rows:,}" if outcome.rows is not None else "-"
+        seconds = (
+            f"{outcome.seconds:.2f}" if outcome.status not in ("skipped", "cancelled") else "-"
+        )
     row: list[str | Text] = [
         outcome.key,
-        f"{outcome.rows:,}" if outcome.rows is not None else "-",
-        f"{outcome.seconds:.2f}" if outcome.status not in ("skipped", "cancelled") else "-",
+        rows,
+        seconds,
         Text(outcome.status, style=_STATUS_STYLE[outcome.status]),
     ]
     return [*row, outcome.error or ""] if with_error else row

@@ -79,6 +79,9 @@ class AssetOutcome:
     code_version: str | None = None
     state: str | None = None
     reasons: tuple[str, ...] = ()
+    #: False for an asset published as an interrupted run stopped, before its worker
+    #: counted, checked and recorded it: its rows and seconds are not known.
+    recorded: bool = True
 
     @property
     def rows(self) -> int | None:

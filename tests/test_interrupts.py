@@ -13,12 +13,19 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from io import StringIO
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from io_managers import ClickHouseIOManager
+from orchestration.interrupts import OutcomeLog
+from orchestration.io_manager import MaterializeResult
+from orchestration.report_output import print_report, report_as_json
+from orchestration.run_report import AssetOutcome, RunReport
 from tests.safety_location import SLOW_MARKER_ENV
 
 REPO = Path(__file__).resolve().parents[1]
@@ -90,8 +97,6 @@ def test_a_signal_ends_the_run_in_seconds_with_a_partial_report_and_nothing_half
 
 
 def test_the_publish_gate_lets_the_publish_in_flight_finish_and_refuses_new_ones() -> None:
-    import threading
-
     from io_managers import MaterializationError
     from io_managers.publish_gate import PublishGate
 
@@ -113,3 +118,66 @@ def test_the_publish_gate_lets_the_publish_in_flight_finish_and_refuses_new_ones
     refused = pytest.raises(MaterializationError, match="interrupted before publishing")
     with refused, gate.publishing("report", "safe.report"):
         pass
+
+
+def _published_while_stopping() -> tuple[OutcomeLog, list[tuple[str, str]]]:
+    """A run interrupted while ``hub`` was publishing and ``slow`` was busy."""
+    log = OutcomeLog()
+    log.interrupt()
+    return log, [("hub", "safe.hub"), ("slow", "safe.slow")]
+
+
+def _plain_report(report: RunReport) -> dict[str, str]:
+    out = StringIO()
+    print_report(report, Console(file=out, width=300, soft_wrap=True))
+    return {line.split()[0]: line for line in out.getvalue().splitlines() if line.strip()}
+
+
+def test_an_asset_published_while_stopping_is_reported_as_its_worker_records_it() -> None:
+    # Its worker still counts, checks and records it after the publish the stop let
+    # finish: the partial report waits (bounded) for that instead of guessing.
+    log, selected = _published_while_stopping()
+    result = MaterializeResult(table="safe.hub", rows=2, seconds=0.4)
+    recorded = AssetOutcome(
+        key="hub", table="safe.hub", status="materialized", seconds=0.45, result=result
+    )
+    threading.Timer(0.3, log.record, args=(recorded,)).start()
+
+    assert log.wait_for(["hub"], timeout=5) is True
+    report = log.partial_report(selected, published=["hub"])
+
+    assert report.outcomes[0] is recorded
+    assert _plain_report(report)["hub"].split()[:4] == ["hub", "2", "0.45", "materialized"]
+
+
+def test_an_asset_published_too_late_to_be_recorded_says_so_not_zero_seconds() -> None:
+    log, selected = _published_while_stopping()
+
+    assert log.wait_for(["hub"], timeout=0.2) is False
+    report = log.partial_report(selected, published=["hub"])
+
+    row = _plain_report(report)["hub"]
+    assert row.split()[:4] == ["hub", "unknown", "unknown", "materialized"], row
+    assert "0.00" not in row
+    assert row.endswith(
+        "published as the run stopped, before its rows, checks and history were recorded "
+        "(pipeline status calls it stale)"
+    )
+    (hub,) = [asset for asset in report_as_json(report)["assets"] if asset["key"] == "hub"]
+    assert (hub["status"], hub["rows"], hub["seconds"], hub["recorded"]) == (
+        "materialized", None, None, False,
+    )  # fmt: skip
+
+
+def test_an_asset_published_while_stopping_whose_check_fails_is_failed_not_cancelled() -> None:
+    # Its table was published: "cancelled, interrupted" would say it was left as it was.
+    log, selected = _published_while_stopping()
+    result = MaterializeResult(table="safe.hub", rows=2, seconds=0.4)
+    log.record(
+        AssetOutcome(
+            key="hub", table="safe.hub", status="failed", result=result, error="check failed"
+        )
+    )
+
+    (hub, _) = log.partial_report(selected, published=["hub"]).outcomes
+    assert (hub.status, hub.error) == ("failed", "check failed")
