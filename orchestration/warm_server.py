@@ -260,6 +260,12 @@ class Starter:
                 if os.WIFSIGNALED(status)
                 else {"exit": os.waitstatus_to_exitcode(status)}
             )
+            if "signal" in ended:
+                # Killed outright (say, by the out-of-memory killer), it stopped nothing it
+                # had started: what is left in its process group (Prefect's temporary
+                # server, holding the command's output open) ends with it.
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGTERM)
             with contextlib.suppress(OSError):
                 send_message(conn, ended)
             conn.close()

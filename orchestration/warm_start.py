@@ -255,7 +255,8 @@ def _exit_code(ended: dict[str, Any] | None, pid: int) -> int:
         return 1
     if "signal" in ended:
         number = int(ended["signal"])
-        signal.signal(number, signal.SIG_DFL)  # end as the child did, so the shell sees it
+        if number != signal.SIGKILL:  # SIGKILL's disposition cannot be set, nor need be
+            signal.signal(number, signal.SIG_DFL)  # end as the child did, so the shell sees it
         os.kill(os.getpid(), number)
         return 128 + number
     return int(ended["exit"])

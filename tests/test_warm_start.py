@@ -285,6 +285,19 @@ def test_a_command_killed_outright_takes_its_run_with_it(
     wait_for(lambda: not _alive(children[0]), 60, "the run to end with its command", interval=0.1)
 
 
+def test_a_command_whose_run_the_kernel_kills_ends_killed_without_a_traceback(
+    warm_env: dict[str, str], starter: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    run = busy_materialize(warm_env, tmp_path, subprocess.PIPE)
+    (child,) = _children_of(starter.pid)
+    os.kill(child, signal.SIGKILL)  # say, the kernel's out-of-memory killer
+    # What the run started in its own process group (here Prefect's temporary server,
+    # which holds the command's output open) ends with it.
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode == -signal.SIGKILL, stderr  # as the shell shows a killed command
+    assert "Traceback" not in stderr
+
+
 def _children_of(pid: int) -> list[int]:
     listed = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     return [child for child in map(int, listed) if _alive(child)]
