@@ -91,11 +91,12 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         self._declared: dict[str, DeclaredTable] = {}
         #: Each declared table's statement as written, its asset's code version's part.
         self._definitions: dict[str, str] = {}
-        #: DDL :meth:`declare` was given, read when a definition is first asked for (a
-        #: ``query`` or ``checks`` command never asks, and parses nothing).
-        self._declared_paths: list[Path | str] = []
-        #: All the DDL :meth:`declare` was given, for the drift a read foretells.
+        #: All the DDL :meth:`declare` was given: the drift a read foretells reads it all;
+        #: :meth:`table_definitions` parses each path once, when a definition is first
+        #: asked for (a ``query`` or ``checks`` command never asks, and parses nothing).
         self._declared_ddl: list[Path | str] = []
+        #: How many of ``_declared_ddl`` are in ``_definitions`` already.
+        self._parsed_ddl = 0
         self._definitions_lock = threading.Lock()
         self._gate = PublishGate()
 
@@ -164,7 +165,6 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
     def declare(self, ddl_paths: Sequence[Path | str]) -> None:
         """The DDL's statements, not applied, for :meth:`table_definitions`."""
         with self._definitions_lock:
-            self._declared_paths.extend(ddl_paths)
             self._declared_ddl.extend(ddl_paths)
 
     def type_drift(self, table: str) -> list[Drift]:
@@ -216,9 +216,10 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         """``CREATE TABLE`` of each table as the DDL declares it; for a table no DDL
         given to :meth:`setup` or :meth:`declare` declares, as the engine holds it."""
         with self._definitions_lock:
-            if self._declared_paths:
-                self._definitions.update(declared_statements(self._declared_paths))
-                self._declared_paths.clear()
+            unparsed = self._declared_ddl[self._parsed_ddl :]
+            if unparsed:
+                self._definitions.update(declared_statements(unparsed))
+                self._parsed_ddl = len(self._declared_ddl)
             declared = dict(self._definitions)
         found = {table: declared[table] for table in tables if table in declared}
         undeclared = [table for table in tables if table not in found]

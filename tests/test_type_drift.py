@@ -219,3 +219,40 @@ def test_the_cli_refuses_drift_in_one_line_then_full_refresh_repairs_it(
             {"n": 1, "q": 10, "label": "x"},
             {"n": 3, "q": 300, "label": "x"},
         ]
+
+
+def test_ddl_declared_in_parts_is_parsed_once_and_all_of_it_foretells_drift(
+    tmp_path: Path,
+) -> None:
+    """What a read (``status``, ``plan``) does with the DDL it only declares: each file is
+    parsed for the code versions once, even when more is declared after the first
+    parse, and the drift check still reads every file declared, parsed or not."""
+    from io_managers.ddl_drift import declared_statements
+    from orchestration.asset import AssetSpec
+
+    first, second = tmp_path / "first.sql", tmp_path / "second.sql"
+    first.write_text(
+        "CREATE DATABASE IF NOT EXISTS parts;\n"
+        "CREATE TABLE IF NOT EXISTS parts.a (n Int64, q Int64) ENGINE = MergeTree ORDER BY n;\n"
+    )
+    second.write_text(
+        "CREATE TABLE IF NOT EXISTS parts.b (n Int64, q Int64) ENGINE = MergeTree ORDER BY n;\n"
+    )
+    written = declared_statements([first, second])
+    with ClickHouseIOManager.embedded(tmp_path / "wh") as built:
+        built.setup([first, second])
+        built.command("ALTER TABLE parts.a MODIFY COLUMN q Int32")
+        built.command("ALTER TABLE parts.b MODIFY COLUMN q Int32")
+    specs = [
+        AssetSpec(key=name, table=f"parts.{name}", kind="sql", body=lambda context: "SELECT 1")
+        for name in ("a", "b")
+    ]
+
+    with ClickHouseIOManager.embedded(tmp_path / "wh") as warehouse:
+        warehouse.declare([first])
+        assert warehouse.table_definitions(["parts.a"]) == {"parts.a": written["parts.a"]}
+        first.write_text(first.read_text().replace("q Int64", "q Int16"))  # read already
+        warehouse.declare([second])
+
+        assert warehouse.table_definitions(["parts.a", "parts.b"]) == written
+        assert set(warehouse.drift_refusals(specs)) == {"a", "b"}
