@@ -14,27 +14,19 @@ import os
 import uuid
 from pathlib import Path
 
+from tests.locations import write_location
 from tests.test_cli import REPO, pipeline
 
 #: Nothing listens there: location B's commands must not need Prefect.
 NO_PREFECT = {"PREFECT_API_URL": "http://127.0.0.1:9/api"}
 
-LOCATION = """from pathlib import Path
-from io_managers import warehouse_io_manager
-from orchestration.asset import AssetSpec
-from orchestration.definitions import Definitions
-
-DB = {db!r}
-defs = Definitions(
-    assets=[
-        AssetSpec(key='orders', table=f'{{DB}}.orders', kind='sql',
-                  body=lambda context: 'SELECT toInt64(number) AS n FROM numbers(3)'),
-        AssetSpec(key='summary', table=f'{{DB}}.summary', kind='sql', deps=('orders',),
-                  body=lambda context: f'SELECT toInt64(sum(n)) AS total FROM {{DB}}.orders'),
-    ],
-    ddl_paths=[Path(__file__).with_name('{module}.sql')],
-    io_managers={{'warehouse': warehouse_io_manager}},
-)
+ASSETS = """DB = {db!r}
+ASSETS = [
+    AssetSpec(key='orders', table=f'{{DB}}.orders', kind='sql',
+              body=lambda context: 'SELECT toInt64(number) AS n FROM numbers(3)'),
+    AssetSpec(key='summary', table=f'{{DB}}.summary', kind='sql', deps=('orders',),
+              body=lambda context: f'SELECT toInt64(sum(n)) AS total FROM {{DB}}.orders'),
+]
 """
 
 DDL = """CREATE DATABASE IF NOT EXISTS {db};
@@ -43,12 +35,11 @@ CREATE TABLE IF NOT EXISTS {db}.summary (total Int64) ENGINE = MergeTree ORDER B
 """
 
 
-def write_location(directory: Path, team: str) -> tuple[str, str]:
+def team_location(directory: Path, team: str) -> tuple[str, str]:
     """A location module in ``directory`` whose tables live in their own database."""
     db = f"{team}_{uuid.uuid4().hex[:8]}"
     module = f"loc_{db}"
-    (directory / f"{module}.sql").write_text(DDL.format(db=db))
-    (directory / f"{module}.py").write_text(LOCATION.format(db=db, module=module))
+    write_location(directory, module, ASSETS.format(db=db), DDL.format(db=db))
     return module, db
 
 
@@ -56,8 +47,8 @@ def test_an_asset_of_another_location_with_the_same_key_is_not_built_here(
     tmp_path: Path, prefect_api_url: str
 ):
     warehouse = f"chdb://{tmp_path / 'shared-warehouse'}"
-    team_a, _ = write_location(tmp_path, "team_a")
-    team_b, db_b = write_location(tmp_path, "team_b")
+    team_a, _ = team_location(tmp_path, "team_a")
+    team_b, db_b = team_location(tmp_path, "team_b")
     path = {"PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
 
     def run(module: str, *args: str, env: dict[str, str]):

@@ -20,6 +20,7 @@ import pytest
 
 from io_managers import ClickHouseIOManager
 from tests.history_location import defs as history_defs
+from tests.locations import write_location
 
 REPO = Path(__file__).resolve().parents[1]
 #: Variables that would name another warehouse than the one each test gives.
@@ -193,23 +194,16 @@ def test_a_server_is_never_missing_and_reads_run_no_ddl_on_it(
 ):
     # A server has no directory to mistype: reads go to it as they are, and create nothing.
     database = f"ro_{uuid.uuid4().hex[:12]}"
-    (tmp_path / "ro_location.sql").write_text(
-        f"CREATE DATABASE IF NOT EXISTS {database};\n"
-        f"CREATE TABLE IF NOT EXISTS {database}.numbers (n UInt64) ENGINE = MergeTree ORDER BY n;\n"
-    )
-    (tmp_path / "ro_location.py").write_text(
-        "from pathlib import Path\n"
-        "from io_managers import warehouse_io_manager\n"
-        "from orchestration.asset import AssetSpec\n"
-        "from orchestration.definitions import Definitions\n\n"
+    write_location(
+        tmp_path,
+        "ro_location",
         "def _numbers(context):\n"
         "    return 'SELECT toUInt64(1) AS n'\n\n"
-        "defs = Definitions(\n"
-        f"    assets=[AssetSpec(key='numbers', table='{database}.numbers', body=_numbers, "
-        "kind='sql')],\n"
-        "    ddl_paths=[Path(__file__).with_name('ro_location.sql')],\n"
-        "    io_managers={'warehouse': warehouse_io_manager},\n"
-        ")\n"
+        f"ASSETS = [AssetSpec(key='numbers', table='{database}.numbers', body=_numbers, "
+        "kind='sql')]\n",
+        f"CREATE DATABASE IF NOT EXISTS {database};\n"
+        f"CREATE TABLE IF NOT EXISTS {database}.numbers (n UInt64) "
+        "ENGINE = MergeTree ORDER BY n;\n",
     )
     env = {"PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
     location = ("--definitions", "ro_location")

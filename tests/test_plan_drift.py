@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.locations import write_location
 from tests.test_cli import REPO, pipeline
 
 #: Nothing listens there: plan and status must not ask Prefect anything.
@@ -38,27 +39,18 @@ CREATE TABLE IF NOT EXISTS {db}.report (total Int64) ENGINE = MergeTree ORDER BY
 CREATE TABLE IF NOT EXISTS {db}.keys (n Int64) ENGINE = MergeTree ORDER BY n;
 """
 
-LOCATION = """from pathlib import Path
-from io_managers import warehouse_io_manager
-from orchestration.asset import AssetSpec
-from orchestration.definitions import Definitions
-
-DB = {db!r}
-defs = Definitions(
-    assets=[
-        AssetSpec(key='source', table=f'{{DB}}.source', kind='sql',
-                  body=lambda context: 'SELECT toInt64(number) AS n FROM numbers(3)'),
-        AssetSpec(key='monthly', table=f'{{DB}}.monthly', kind='sql', deps=('source',),
-                  body=lambda context: f'SELECT n, n * 2 AS revenue FROM {{DB}}.source'),
-        AssetSpec(key='report', table=f'{{DB}}.report', kind='sql', deps=('monthly',),
-                  body=lambda context: f'SELECT sum(revenue) AS total FROM {{DB}}.monthly'),
-        AssetSpec(key='keys', table=f'{{DB}}.keys', kind='sql', deps=('source',),
-                  write_mode='insert_new', unique_key=('n',),
-                  body=lambda context: f'SELECT n FROM {{DB}}.source'),
-    ],
-    ddl_paths=[Path(__file__).with_name('{module}.sql')],
-    io_managers={{'warehouse': warehouse_io_manager}},
-)
+ASSETS = """DB = {db!r}
+ASSETS = [
+    AssetSpec(key='source', table=f'{{DB}}.source', kind='sql',
+              body=lambda context: 'SELECT toInt64(number) AS n FROM numbers(3)'),
+    AssetSpec(key='monthly', table=f'{{DB}}.monthly', kind='sql', deps=('source',),
+              body=lambda context: f'SELECT n, n * 2 AS revenue FROM {{DB}}.source'),
+    AssetSpec(key='report', table=f'{{DB}}.report', kind='sql', deps=('monthly',),
+              body=lambda context: f'SELECT sum(revenue) AS total FROM {{DB}}.monthly'),
+    AssetSpec(key='keys', table=f'{{DB}}.keys', kind='sql', deps=('source',),
+              write_mode='insert_new', unique_key=('n',),
+              body=lambda context: f'SELECT n FROM {{DB}}.source'),
+]
 """
 
 
@@ -104,9 +96,7 @@ def location(request: pytest.FixtureRequest, tmp_path: Path, prefect_api_url: st
     """The location, every asset materialized once, on the embedded warehouse or a server."""
     db = f"pd_{uuid.uuid4().hex[:12]}"
     module = f"drift_{db}"
-    ddl = tmp_path / f"{module}.sql"
-    ddl.write_text(DDL.format(db=db))
-    (tmp_path / f"{module}.py").write_text(LOCATION.format(db=db, module=module))
+    ddl = write_location(tmp_path, module, ASSETS.format(db=db), DDL.format(db=db))
     if request.param == "embedded":
         url = f"chdb://{tmp_path / 'wh'}"
     else:

@@ -19,6 +19,7 @@ import pytest
 from io_managers import ClickHouseIOManager
 from orchestration.resolver import materialize
 from tests.history_location import defs
+from tests.locations import write_location
 from tests.test_cli import REPO, pipeline
 
 LOCATION = ("--definitions", "tests.history_location")
@@ -179,27 +180,20 @@ def test_a_refused_selection_applies_no_ddl_to_a_server(clickhouse_test_url: str
     the DDL, and the refusal came after - a fresh server (or one another URL typo names)
     was left with every database and table of the code location, empty."""
     database = f"ub_{uuid.uuid4().hex[:12]}"
-    (tmp_path / "ub_location.sql").write_text(
+    write_location(
+        tmp_path,
+        "ub_location",
+        "ASSETS = [\n"
+        f"    AssetSpec(key='source', table='{database}.source', kind='sql',\n"
+        "              body=lambda context: 'SELECT toUInt64(1) AS n'),\n"
+        f"    AssetSpec(key='doubled', table='{database}.doubled', kind='sql',\n"
+        f"              body=lambda context: 'SELECT n * 2 AS n FROM {database}.source',\n"
+        "              deps=('source',)),\n"
+        "]\n",
         f"CREATE DATABASE IF NOT EXISTS {database};\n"
         f"CREATE TABLE IF NOT EXISTS {database}.source (n UInt64) ENGINE = MergeTree ORDER BY n;\n"
-        f"CREATE TABLE IF NOT EXISTS {database}.doubled (n UInt64) ENGINE = MergeTree ORDER BY n;\n"
-    )
-    (tmp_path / "ub_location.py").write_text(
-        "from pathlib import Path\n"
-        "from io_managers import warehouse_io_manager\n"
-        "from orchestration.asset import AssetSpec\n"
-        "from orchestration.definitions import Definitions\n\n"
-        "defs = Definitions(\n"
-        "    assets=[\n"
-        f"        AssetSpec(key='source', table='{database}.source', kind='sql',\n"
-        "                  body=lambda context: 'SELECT toUInt64(1) AS n'),\n"
-        f"        AssetSpec(key='doubled', table='{database}.doubled', kind='sql',\n"
-        f"                  body=lambda context: 'SELECT n * 2 AS n FROM {database}.source',\n"
-        "                  deps=('source',)),\n"
-        "    ],\n"
-        "    ddl_paths=[Path(__file__).with_name('ub_location.sql')],\n"
-        "    io_managers={'warehouse': warehouse_io_manager},\n"
-        ")\n"
+        f"CREATE TABLE IF NOT EXISTS {database}.doubled (n UInt64) "
+        "ENGINE = MergeTree ORDER BY n;\n",
     )
     env = {**NO_PREFECT, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
     location = ("--definitions", "ub_location", "--warehouse", clickhouse_test_url)

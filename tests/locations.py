@@ -1,0 +1,41 @@
+"""Code locations a test writes into its own directory, to run ``pipeline`` on them.
+
+A test that needs assets of its own database (so that it may share a server, or a
+warehouse, with other tests) writes a module and its DDL next to each other and puts the
+directory on ``PYTHONPATH``; only the assets and the DDL differ from one test to the next,
+so the rest of the module is written here, once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: What every written location module holds besides its assets: ``assets_source`` defines
+#: ``ASSETS``, the list of :class:`~orchestration.asset.AssetSpec` it declares.
+_MODULE = """from pathlib import Path
+
+from io_managers import warehouse_io_manager
+from orchestration.asset import AssetSpec
+from orchestration.definitions import Definitions
+
+{assets_source}
+defs = Definitions(
+    assets=ASSETS,
+    ddl_paths=[Path(__file__).with_name({ddl_name!r})],
+    io_managers={{"warehouse": warehouse_io_manager}},
+)
+"""
+
+
+def write_location(directory: Path, module: str, assets_source: str, ddl_source: str) -> Path:
+    """Write code location ``module`` into ``directory``; returns its DDL file's path.
+
+    ``assets_source`` is Python that defines ``ASSETS`` (``AssetSpec`` is imported
+    already); ``ddl_source`` is the SQL of ``module.sql``, the location's only DDL file.
+    ``pipeline --definitions module`` finds it with ``directory`` on ``PYTHONPATH``.
+    """
+    ddl = directory / f"{module}.sql"
+    ddl.write_text(ddl_source)
+    code = _MODULE.format(assets_source=assets_source, ddl_name=ddl.name)
+    (directory / f"{module}.py").write_text(code)
+    return ddl
