@@ -66,6 +66,7 @@ from io_managers.types import ClickHouseType, arrow_to_pandas
 from io_managers.validation import plan_validation, run_validation
 from orchestration.errors import RebuildRequired
 from orchestration.io_manager import IOManager, MaterializeResult
+from orchestration.redaction import shown_source
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -81,6 +82,8 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         self._transport = transport
         self.authority = transport.authority
         self.description = description or transport.authority
+        #: The location it was opened from (``chdb:///path`` or a redacted server URL).
+        self._location = description or None
         self.queries = WarehouseQueries(transport)
         self.catalog = Catalog(transport)
         self.staging = StagingTables(transport, self.queries)
@@ -120,6 +123,11 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
 
     def open_scratch(self, path: Path) -> ClickHouseIOManager:
         return ClickHouseIOManager.embedded(path)
+
+    def location(self) -> str | None:
+        """The location it was opened from, shown without user, password or options;
+        None for one built on a bare transport (it was given none)."""
+        return shown_source(self._location) if self._location else None
 
     def asset_uri(self, table: str) -> str:
         """Prefect asset key of ``database.Table``: ``clickhouse://<authority>/<db>/<table>``,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from io_managers.config import WarehouseConfig, load_config
 from io_managers.dialect import ClickHouseDialect
 from orchestration.io_manager import IOManager, MaterializeResult
+from orchestration.redaction import shown_source
 
 #: Where the embedded engine keeps its databases' definitions, made with the first
 #: database: a directory without it holds no table and no history (nothing was ever
@@ -53,6 +54,11 @@ class DeclaredWarehouse(ClickHouseDialect, IOManager):
 
     def __repr__(self) -> str:
         return f"DeclaredWarehouse({self.config.redacted_url})"
+
+    def location(self) -> str | None:
+        """The configured location as it may be shown: an embedded path as it is, a server
+        by scheme, host and port (its ``redacted_url`` keeps the user and options)."""
+        return shown_source(self.config.redacted_url)
 
     def warehouse(self) -> ClickHouseIOManager:
         """The real IO manager, opened now if it is not yet."""

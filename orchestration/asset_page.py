@@ -31,6 +31,7 @@ from orchestration.prefect_ui import (
     asset_page_key,
     flow_run_path,
 )
+from orchestration.redaction import shown_source
 from orchestration.run_report import AssetOutcome
 from orchestration.ui_lineage import distances, focused_mermaid, through_reads
 
@@ -91,6 +92,9 @@ class Materialization:
     flow_run_id: str | None
     run_name: str
     finished: datetime
+    #: Where the run wrote the table (:meth:`IOManager.location`); None: its storage
+    #: names no location.
+    warehouse: str | None = None
 
     @property
     def rows_inserted(self) -> int | None:
@@ -157,8 +161,11 @@ class AssetPage:
 
     def _about(self) -> list[str]:
         spec = self.spec
+        warehouse = shown_warehouse(self.materialization.warehouse)
         facts = {
             "table": f"`{spec.table}`",
+            # A pipe ends a table cell even inside a code span (GFM), which shows it as "|".
+            **({"warehouse": "`" + warehouse.replace("|", "\\|") + "`"} if warehouse else {}),
             "group": cell(spec.group),
             "kind": "SQL asset" if spec.kind == "sql" else "Python asset",
             "write mode": cell(_WRITE_MODES.get(spec.write_mode, spec.write_mode)),
@@ -312,6 +319,35 @@ def wrapped(text: str, width: int = ERROR_WIDTH) -> str:
 def state_cell(state: str, reasons: Sequence[str]) -> str:
     """The page's state, worded as ``pipeline status`` words it: ``stale (why; why)``."""
     return cell(f"{state} ({'; '.join(reasons)})" if reasons else state)
+
+
+def shown_warehouse(location: str | None) -> str | None:
+    """A warehouse's location as pages show it: a server without user, password or query
+    string (whatever the IO manager gave), on one line, with no backtick to end its code
+    span. Runs compare it with what a page shows (:func:`warehouse_of`)."""
+    if not location:
+        return None
+    return " ".join((shown_source(location) or "").replace("`", "'").split()) or None
+
+
+def warehouse_of(markdown: str) -> str | None:
+    """The warehouse a written page names in its table of facts, as :func:`shown_warehouse`
+    gave it; None for a page that names none (its storage named no location, or it was
+    written before pages named their warehouse)."""
+    prefix, suffix = "| warehouse | `", "` |"
+    for line in _about_rows(markdown.split("\n")):
+        if line.startswith(prefix) and line.endswith(suffix):
+            return line[len(prefix) : -len(suffix)].replace("\\|", "|")
+    return None
+
+
+def _about_rows(lines: list[str]) -> list[str]:
+    """The lines of a page's table of facts, from its header to the blank line after it."""
+    if _ABOUT_HEADER not in lines:
+        return []
+    top = lines.index(_ABOUT_HEADER)
+    end = lines.index("", top) if "" in lines[top:] else len(lines)
+    return lines[top:end]
 
 
 def with_state(markdown: str, state: str) -> str:

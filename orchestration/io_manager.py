@@ -82,6 +82,15 @@ class IOManager(ABC):
     def asset_uri(self, table: str) -> str:
         """The Prefect asset key of ``database.Table``: a URI naming this storage and table."""
 
+    def location(self) -> str | None:
+        """Where this storage is, as its location is given (``chdb:///abs/path``,
+        ``clickhouse://host:8123/``) and safe to show anyone: no user, password or query
+        string. Asset pages and the run's lineage name it, since one Prefect server keeps
+        the pages of runs against every warehouse; a run relinks only the pages written
+        against its own. Names without opening anything; the default, for storage with no
+        place of its own to name, is None."""
+        return None
+
     def setup(self, ddl_paths: Sequence[Path]) -> int | None:
         """Create the databases and tables a code location declares (returning how many
         statements ran, where the storage counts them); the default needs none.

@@ -105,6 +105,9 @@ class MissingStorage(IOManager):
     ) -> dict[str, tuple[str, ...]]:
         return self.io_manager.column_lineage(sql, columns_of)
 
+    def location(self) -> str | None:
+        return self.io_manager.location()
+
     def check_definitions(
         self,
         graph: AssetGraph,

@@ -87,6 +87,8 @@ class RunReview:
         without it their pages keep the state they were written with."""
         self.plan = plan
         self.io_managers = io_managers
+        #: Where each IO manager stores (:meth:`IOManager.location`): named on every page.
+        self._locations = {name: io.location() for name, io in io_managers.items()}
         self.links = PageLinks()
         #: The newest pages before this run: those of assets it does not touch stay newest.
         self._pages_before: dict[str, UUID] = {}
@@ -138,6 +140,9 @@ class RunReview:
                 self.links.versions[keys[collection.key]] = collection.latest_id
             self._pages_before = dict(self.links.versions)
 
+    def _location_of(self, spec: AssetSpec) -> str | None:
+        return self._locations.get(spec.io_manager)
+
     def finish(self, report: RunReport) -> UUID:
         """Rewrite the pages whose links changed; write the run's lineage artifact.
 
@@ -172,7 +177,12 @@ class RunReview:
             self._writer.submit(self._rewrite_page, artifact_id, markdown)
             for artifact_id, markdown in self._relinked_pages_outside_the_run()
         ]
-        lineage_page = lineage_markdown(self.plan, report, self.links)
+        lineage_page = lineage_markdown(
+            self.plan,
+            report,
+            self.links,
+            [self._location_of(spec) for spec in (*self.plan.selected, *self.plan.external)],
+        )
         self._writer.shutdown(wait=True)
         for job in rewrites:
             job.result()
@@ -360,6 +370,7 @@ class RunReview:
                 flow_run_id=self._flow_run_id,
                 run_name=run_name(self.plan.selection),
                 finished=finished,
+                warehouse=self._location_of(spec),
             ),
             columns=self._columns_of(spec),
             column_sources=lineage.columns if lineage else None,

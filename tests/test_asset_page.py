@@ -21,6 +21,7 @@ from orchestration.asset_page import (
     Materialization,
     PageLinks,
     fenced,
+    warehouse_of,
     with_state,
 )
 from orchestration.checks import AssetCheckResult
@@ -36,7 +37,12 @@ GRAPH = defs.graph()
 FINISHED = datetime(2026, 12, 2, 19, 52, 40, tzinfo=UTC)
 
 
-def _page(key: str = "fact_sales", outcome: AssetOutcome | None = None, **extra) -> AssetPage:
+def _page(
+    key: str = "fact_sales",
+    outcome: AssetOutcome | None = None,
+    warehouse: str | None = None,
+    **extra,
+) -> AssetPage:
     spec = GRAPH[key]
     outcome = outcome or AssetOutcome(
         key,
@@ -48,7 +54,7 @@ def _page(key: str = "fact_sales", outcome: AssetOutcome | None = None, **extra)
     return AssetPage(
         spec=spec,
         graph=GRAPH,
-        materialization=Materialization(outcome, "run-1", "fact_sales+", FINISHED),
+        materialization=Materialization(outcome, "run-1", "fact_sales+", FINISHED, warehouse),
         **extra,
     )
 
@@ -74,6 +80,32 @@ def test_page_says_what_the_table_is():
     assert "| owners | team:data-platform |" in markdown
     assert "| write mode | replace" in markdown
     assert "| schema | FrameSchema |" in markdown
+
+
+def test_the_page_names_the_warehouse_its_run_wrote_under_the_table():
+    """One Prefect server keeps the pages of runs against every warehouse (``--warehouse``
+    differs between project directories, CI and a server): each version says which one
+    its "last materialization" is about, and a later run reads it back from there."""
+    markdown = _page(warehouse="chdb:///srv/warehouse-a").markdown(PageLinks())
+    assert "| table | `marts.Fact_Sales` |\n| warehouse | `chdb:///srv/warehouse-a` |\n" in markdown
+    assert warehouse_of(markdown) == "chdb:///srv/warehouse-a"
+    assert warehouse_of(with_state(markdown, "stale (code changed)")) == "chdb:///srv/warehouse-a"
+
+
+def test_a_page_names_a_server_without_its_user_password_or_options():
+    """Everyone with access to the UI reads the pages: whatever location the IO manager
+    gives, the page shows scheme, host, port and path only."""
+    location = "clickhouse://alice:s3cr%23t@ch.internal:9440/?secure=true&token=Zq9xK"
+    markdown = _page(warehouse=location).markdown(PageLinks())
+    assert "| warehouse | `clickhouse://ch.internal:9440/` |" in markdown
+    for secret in ("alice", "s3cr", "token", "Zq9xK", "secure"):
+        assert secret not in markdown
+
+
+def test_a_page_of_storage_that_names_no_location_has_no_warehouse_row():
+    markdown = _page().markdown(PageLinks())
+    assert "| warehouse |" not in markdown
+    assert warehouse_of(markdown) is None
 
 
 def test_the_top_says_which_run_wrote_this_version_and_links_every_version():

@@ -7,7 +7,12 @@ from urllib.parse import quote
 
 import pytest
 
-from io_managers import WarehouseConfigError, load_config, parse_warehouse_url
+from io_managers import (
+    WarehouseConfigError,
+    load_config,
+    parse_warehouse_url,
+    warehouse_io_manager,
+)
 
 SECRET = "s3cr#t:p@ss/word"
 ENCODED_SECRET = "s3cr%23t%3Ap%40ss%2Fword"
@@ -167,3 +172,17 @@ def test_a_scheme_without_its_slashes_and_with_credentials_is_not_echoed():
     with pytest.raises(WarehouseConfigError) as raised:
         parse_warehouse_url(f"clickhouse:etl:{SECRET}@ch.internal:8123")
     assert str(raised.value) == "the warehouse URL is missing '//' after its scheme 'clickhouse'"
+
+
+def test_a_declared_warehouse_names_its_location_without_credentials_or_options():
+    """What an asset page and the run's lineage say the run wrote (``IOManager.location``):
+    pages are shown to everyone with access to the Prefect UI, so a server is named by
+    scheme, host and port, never by its user, password or options. Naming it opens
+    nothing (no engine started, no server dialled)."""
+    server = warehouse_io_manager(
+        f"clickhouse://etl:{ENCODED_SECRET}@ch.internal:9440/?secure=true&verify=false"
+    )
+    assert server.location() == "clickhouse://ch.internal:9440/"
+    embedded = warehouse_io_manager("chdb:///srv/warehouse-a")
+    assert embedded.location() == "chdb:///srv/warehouse-a"
+    assert embedded.missing_storage() is not None  # not created by being named

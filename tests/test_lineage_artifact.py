@@ -144,6 +144,21 @@ def test_headline_names_the_outcome_and_the_selection(plan):
     assert f"`{SELECTION}`" in markdown
 
 
+def test_the_run_names_the_warehouse_it_wrote_and_read_before_its_diagrams(plan):
+    """Runs against every warehouse share one Prefect server: the lineage says which
+    warehouse its rows and its "not selected" tables are in, a server without its user,
+    password or options (everyone with access to the UI reads it)."""
+    server = "clickhouse://alice:s3cr%23t@ch.internal:9440/?secure=true&token=Zq9xK"
+    markdown = lineage_markdown(plan, _report(plan), warehouses=[server])
+    paragraphs = markdown.split("\n\n")
+    assert paragraphs[1] == "Warehouse: `clickhouse://ch.internal:9440/`."
+    for secret in ("alice", "s3cr", "token", "Zq9xK", "secure"):
+        assert secret not in markdown
+    two = lineage_markdown(plan, _report(plan), warehouses=["chdb:///b", "chdb:///a", "chdb:///b"])
+    assert two.split("\n\n")[1] == "Warehouses: `chdb:///a`, `chdb:///b`."
+    assert "Warehouse" not in lineage_markdown(plan, _report(plan))
+
+
 def test_mermaid_block_requires_a_mermaid_fence():
     with pytest.raises(ValueError, match="no ```mermaid block"):
         mermaid_block("# just text\n")
