@@ -341,6 +341,24 @@ def warehouse_of(markdown: str) -> str | None:
     return None
 
 
+def linked_page(markdown: str, key: str) -> str | None:
+    """Where a written page links ``key``'s page (a version, or the version list), as its
+    Lineage list does for every ancestor and descendant; None if it links none.
+
+    Which version that is depends on the run that wrote or last relinked the page, and
+    with several warehouses it need not be the newest one on the server: so it is read
+    from the page. Only a link to an artifact counts (a run named ``key`` links its run).
+    """
+    for address in (artifact_path(""), artifact_key_path(asset_page_key(key))):
+        head = f"[{key}]({address}"
+        at = markdown.find(head)
+        if at >= 0:
+            start = at + len(key) + 3
+            end = markdown.find(")", start)
+            return markdown[start:end] if end >= 0 else None
+    return None
+
+
 def _about_rows(lines: list[str]) -> list[str]:
     """The lines of a page's table of facts, from its header to the blank line after it."""
     if _ABOUT_HEADER not in lines:

@@ -30,8 +30,11 @@ from orchestration.asset_page import (
     Materialization,
     PageLinks,
     cell,
+    linked_page,
     python_location,
+    shown_warehouse,
     state_cell,
+    warehouse_of,
     with_state,
 )
 from orchestration.column_lineage import NOT_DERIVED, BackgroundColumnLineage
@@ -123,6 +126,15 @@ class RunReview:
         return self
 
     def _tag_run_and_find_pages(self, tags: list[str]) -> None:
+        """Tag the run; take the newest page of each asset that was written against the
+        warehouse this run writes that asset to.
+
+        The server keeps the pages of runs against every warehouse under the same keys. A
+        newest page written against another one is not this warehouse's: the run's pages
+        link that asset's version list instead, and its end leaves the page alone (its
+        links and state are about the other warehouse). The newest pages come with their
+        text, so telling costs no request.
+        """
         from prefect.client.schemas.filters import (
             ArtifactCollectionFilter,
             ArtifactCollectionFilterKey,
@@ -137,7 +149,10 @@ class RunReview:
         )
         with self._lock:
             for collection in latest:
-                self.links.versions[keys[collection.key]] = collection.latest_id
+                key = keys[collection.key]
+                here = shown_warehouse(self._location_of(self.plan.graph[key]))
+                if warehouse_of(str(collection.data or "")) == here:
+                    self.links.versions[key] = collection.latest_id
             self._pages_before = dict(self.links.versions)
 
     def _location_of(self, spec: AssetSpec) -> str | None:
@@ -208,7 +223,10 @@ class RunReview:
         Such a page was written by an earlier run and links its ancestors and descendants
         at their pages of that run; those this run rebuilt have a newer page now, and a
         reader following the old link would take a superseded "last materialization" for
-        the current one. Each link to a rebuilt neighbour is pointed at this run's page.
+        the current one. Each link to a rebuilt neighbour (to whichever of its versions the
+        page links: with several warehouses, not always the newest on the server) is
+        pointed at this run's page. Only the pages written against this run's warehouse
+        are taken (see :meth:`_tag_run_and_find_pages`).
         Its state row is re-assessed when it reads an asset this run rebuilt (see
         :meth:`_state_rows`); the rest of the page is kept as written (its own
         materialization has not changed).
@@ -244,7 +262,7 @@ class RunReview:
             key, neighbours = stale[page.id]
             for neighbour in neighbours:
                 before, now = moved[neighbour]
-                old = (
+                old = linked_page(markdown, neighbour) or (
                     artifact_path(before)
                     if before
                     else artifact_key_path(asset_page_key(neighbour))

@@ -21,6 +21,7 @@ from orchestration.asset_page import (
     Materialization,
     PageLinks,
     fenced,
+    linked_page,
     warehouse_of,
     with_state,
 )
@@ -106,6 +107,21 @@ def test_a_page_of_storage_that_names_no_location_has_no_warehouse_row():
     markdown = _page().markdown(PageLinks())
     assert "| warehouse |" not in markdown
     assert warehouse_of(markdown) is None
+
+
+def test_a_written_page_is_read_for_where_it_links_a_neighbour_not_its_run():
+    """A run relinks a page outside it by replacing the address it links a rebuilt
+    neighbour at, read from the page: a run named after that neighbour (``--select
+    sat_invoice``) links the run under the same text, and is not that address."""
+    spec = GRAPH["fact_sales"]
+    outcome = AssetOutcome("fact_sales", spec.table, "materialized", 0.1)
+    page = AssetPage(spec, GRAPH, Materialization(outcome, "run-1", "sat_invoice", FINISHED))
+    version = uuid.uuid4()
+    markdown = page.markdown(PageLinks(versions={"sat_invoice": version}))
+    assert "run [sat_invoice](/v2/runs/flow-run/run-1)" in markdown
+    assert linked_page(markdown, "sat_invoice") == f"/v2/artifacts/artifact/{version}"
+    assert linked_page(markdown, "hub_country") == "/v2/artifacts/key/asset-hub-country"
+    assert linked_page(markdown, "no_such_asset") is None
 
 
 def test_the_top_says_which_run_wrote_this_version_and_links_every_version():

@@ -18,7 +18,7 @@ import pytest
 from orchestration.asset import AssetSpec
 from orchestration.asset_state import StateBook
 from orchestration.graph import AssetGraph
-from orchestration.prefect_ui import artifact_path, asset_page_key
+from orchestration.prefect_ui import artifact_key_path, artifact_path, asset_page_key
 from orchestration.resolver import materialize
 from tests.memory_io import MemoryIOManager, RememberingIOManager
 
@@ -92,3 +92,66 @@ def test_a_relinked_page_states_what_status_says_after_the_run():
     assert "| state | fresh" in newest[c].data
     for key in (b, c):
         assert f"[{a}]({artifact_path(newest[a].latest_id)})" in newest[key].data
+
+
+class WarehouseAt(RememberingIOManager):
+    """A warehouse with a location of its own, as ``--warehouse`` gives a run."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__()
+        self._location = location
+
+    def location(self) -> str:
+        return self._location
+
+
+def _lineage_of(client: Any, flow_run_id: Any) -> str:
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterKey,
+    )
+
+    (lineage,) = client.read_artifacts(
+        artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]),
+            key=ArtifactFilterKey(any_=["asset-lineage"]),
+        )
+    )
+    return str(lineage.data)
+
+
+def test_a_run_relinks_and_restates_only_the_pages_of_its_own_warehouse():
+    """Runs against two warehouses write versions of the same pages on one server. A run
+    of ``a`` alone against ``here`` must leave the newest pages of ``b`` and ``c``, written
+    against ``there``, as they were: in ``there`` nothing changed, so they are not stale
+    and ``a``'s page of ``here`` is not theirs. Its own page says where it wrote and links
+    ``b``'s version list rather than another warehouse's page; a run of ``a`` against
+    ``there`` relinks and restates them as before."""
+    from prefect import get_client
+
+    graph, (a, b, c) = _chain()
+    here, there = WarehouseAt("chdb:///srv/here"), WarehouseAt("chdb:///srv/there")
+    assert materialize(graph, {"warehouse": here}).ok
+    assert materialize(graph, {"warehouse": there}).ok
+    with get_client(sync_client=True) as client:
+        before = _newest_pages(client, [a, b, c])
+    report = materialize(graph, {"warehouse": here}, f"key:{a}")
+    assert report.ok
+    with get_client(sync_client=True) as client:
+        after = _newest_pages(client, [a, b, c])
+        lineage = _lineage_of(client, report.flow_run_id)
+
+    for key in (b, c):
+        assert after[key].data == before[key].data
+    assert "| state | fresh |" in after[b].data
+    assert "| warehouse | `chdb:///srv/here` |" in after[a].data
+    assert f"[{b}]({artifact_key_path(asset_page_key(b))})" in after[a].data
+    assert artifact_path(before[b].latest_id) not in after[a].data
+    assert "\n\nWarehouse: `chdb:///srv/here`.\n\n" in lineage
+
+    assert materialize(graph, {"warehouse": there}, f"key:{a}").ok
+    with get_client(sync_client=True) as client:
+        again = _newest_pages(client, [a, b, c])
+    assert f"| state | stale (upstream materialized since: {a})" in again[b].data
+    assert f"[{a}]({artifact_path(again[a].latest_id)})" in again[b].data

@@ -629,7 +629,12 @@ class ShippedRun:
 
 
 @pytest.fixture(scope="module")
-def shipped_run(ui_server: PrefectServer, tmp_path_factory: pytest.TempPathFactory) -> ShippedRun:
+def shipped_run(
+    ui_server: PrefectServer, lineage_run: LineageRun, tmp_path_factory: pytest.TempPathFactory
+) -> ShippedRun:
+    """``lineage_run`` writes pages under the same keys against another storage (memory):
+    made first, whatever tests are selected, so the shipped run's pages are the newest and
+    its later runs relink them (a run relinks only its own warehouse's pages)."""
     home = tmp_path_factory.mktemp("shipped-run")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update(
