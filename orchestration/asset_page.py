@@ -324,21 +324,11 @@ def state_cell(state: str, reasons: Sequence[str]) -> str:
 def shown_warehouse(location: str | None) -> str | None:
     """A warehouse's location as pages show it: a server without user, password or query
     string (whatever the IO manager gave), on one line, with no backtick to end its code
-    span. Runs compare it with what a page shows (:func:`warehouse_of`)."""
+    span. Each page also carries it in its artifact's metadata (``warehouse``), which a
+    later run compares with its own."""
     if not location:
         return None
     return " ".join((shown_source(location) or "").replace("`", "'").split()) or None
-
-
-def warehouse_of(markdown: str) -> str | None:
-    """The warehouse a written page names in its table of facts, as :func:`shown_warehouse`
-    gave it; None for a page that names none (its storage named no location, or it was
-    written before pages named their warehouse)."""
-    prefix, suffix = "| warehouse | `", "` |"
-    for line in _about_rows(markdown.split("\n")):
-        if line.startswith(prefix) and line.endswith(suffix):
-            return line[len(prefix) : -len(suffix)].replace("\\|", "|")
-    return None
 
 
 def linked_page(markdown: str, key: str) -> str | None:
@@ -357,15 +347,6 @@ def linked_page(markdown: str, key: str) -> str | None:
             end = markdown.find(")", start)
             return markdown[start:end] if end >= 0 else None
     return None
-
-
-def _about_rows(lines: list[str]) -> list[str]:
-    """The lines of a page's table of facts, from its header to the blank line after it."""
-    if _ABOUT_HEADER not in lines:
-        return []
-    top = lines.index(_ABOUT_HEADER)
-    end = lines.index("", top) if "" in lines[top:] else len(lines)
-    return lines[top:end]
 
 
 def with_state(markdown: str, state: str) -> str:

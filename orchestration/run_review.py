@@ -34,7 +34,6 @@ from orchestration.asset_page import (
     python_location,
     shown_warehouse,
     state_cell,
-    warehouse_of,
     with_state,
 )
 from orchestration.column_lineage import NOT_DERIVED, BackgroundColumnLineage
@@ -52,6 +51,8 @@ from orchestration.run_report import AssetOutcome, MaterializationPlan, RunRepor
 from orchestration.staleness import AssetState
 
 ALL_ASSETS = "all assets"
+#: The key of an asset page's metadata that names its warehouse (:func:`shown_warehouse`).
+WAREHOUSE = "warehouse"
 #: The states of some assets as ``pipeline status`` would report them now (a run's
 #: :meth:`~orchestration.recording.RunLedger.states_now`).
 StatesNow = Callable[[Iterable[str]], Mapping[str, AssetState]]
@@ -127,13 +128,14 @@ class RunReview:
 
     def _tag_run_and_find_pages(self, tags: list[str]) -> None:
         """Tag the run; take the newest page of each asset that was written against the
-        warehouse this run writes that asset to.
+        warehouse this run writes that asset to (the ``warehouse`` of its metadata).
 
         The server keeps the pages of runs against every warehouse under the same keys. A
         newest page written against another one is not this warehouse's: the run's pages
         link that asset's version list instead, and its end leaves the page alone (its
         links and state are about the other warehouse). The newest pages come with their
-        text, so telling costs no request.
+        metadata, so telling costs no request; a page written before pages named their
+        warehouse names none, and is left alone too.
         """
         from prefect.client.schemas.filters import (
             ArtifactCollectionFilter,
@@ -151,7 +153,7 @@ class RunReview:
             for collection in latest:
                 key = keys[collection.key]
                 here = shown_warehouse(self._location_of(self.plan.graph[key]))
-                if warehouse_of(str(collection.data or "")) == here:
+                if (collection.metadata_ or {}).get(WAREHOUSE) == here:
                     self.links.versions[key] = collection.latest_id
             self._pages_before = dict(self.links.versions)
 
@@ -380,6 +382,7 @@ class RunReview:
         from prefect.client.schemas.actions import ArtifactCreate
 
         lineage = self._columns.result(spec.key)
+        warehouse = self._location_of(spec)
         page = AssetPage(
             spec=spec,
             graph=self.plan.graph,
@@ -388,7 +391,7 @@ class RunReview:
                 flow_run_id=self._flow_run_id,
                 run_name=run_name(self.plan.selection),
                 finished=finished,
-                warehouse=self._location_of(spec),
+                warehouse=warehouse,
             ),
             columns=self._columns_of(spec),
             column_sources=lineage.columns if lineage else None,
@@ -403,6 +406,7 @@ class RunReview:
                 type="markdown",
                 description=page.description(),
                 data=markdown,
+                metadata_=({WAREHOUSE: shown} if (shown := shown_warehouse(warehouse)) else None),
                 flow_run_id=UUID(self._flow_run_id) if self._flow_run_id else None,
                 task_run_id=UUID(task_run_id) if task_run_id else None,
             )

@@ -22,7 +22,6 @@ from orchestration.asset_page import (
     PageLinks,
     fenced,
     linked_page,
-    warehouse_of,
     with_state,
 )
 from orchestration.checks import AssetCheckResult
@@ -86,11 +85,9 @@ def test_page_says_what_the_table_is():
 def test_the_page_names_the_warehouse_its_run_wrote_under_the_table():
     """One Prefect server keeps the pages of runs against every warehouse (``--warehouse``
     differs between project directories, CI and a server): each version says which one
-    its "last materialization" is about, and a later run reads it back from there."""
+    its "last materialization" is about."""
     markdown = _page(warehouse="chdb:///srv/warehouse-a").markdown(PageLinks())
     assert "| table | `marts.Fact_Sales` |\n| warehouse | `chdb:///srv/warehouse-a` |\n" in markdown
-    assert warehouse_of(markdown) == "chdb:///srv/warehouse-a"
-    assert warehouse_of(with_state(markdown, "stale (code changed)")) == "chdb:///srv/warehouse-a"
 
 
 def test_a_page_names_a_server_without_its_user_password_or_options():
@@ -106,7 +103,6 @@ def test_a_page_names_a_server_without_its_user_password_or_options():
 def test_a_page_of_storage_that_names_no_location_has_no_warehouse_row():
     markdown = _page().markdown(PageLinks())
     assert "| warehouse |" not in markdown
-    assert warehouse_of(markdown) is None
 
 
 def test_a_written_page_is_read_for_where_it_links_a_neighbour_not_its_run():
