@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from orchestration.asset_page import PageLinks, cell, fenced, shown_warehouse
+from orchestration.asset_page import PageLinks, cell, fenced, shown_warehouses
 from orchestration.lineage import NOT_SELECTED, ORDER_ARROW, ORDER_LINE
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
 from orchestration.ui_lineage import layer_diagrams
@@ -70,10 +70,10 @@ def _table(plan: MaterializationPlan, report: RunReport, links: PageLinks) -> li
     return lines
 
 
-def _warehouses(locations: Iterable[str | None]) -> list[str]:
+def _warehouses(locations: Iterable[str]) -> list[str]:
     """The paragraph naming where the run's tables are (none if no storage names one):
     runs against every warehouse share one Prefect server, so the page says which."""
-    shown = sorted({w for location in locations if (w := shown_warehouse(location))})
+    shown = shown_warehouses(locations)
     if not shown:
         return []
     named = ", ".join(f"`{w}`" for w in shown)
@@ -84,16 +84,15 @@ def lineage_markdown(
     plan: MaterializationPlan,
     report: RunReport,
     links: PageLinks | None = None,
-    warehouses: Iterable[str | None] = (),
 ) -> str:
-    """The artifact's markdown: headline, the warehouse(s) (``warehouses``: the locations
-    of the IO managers of the run's assets), one Mermaid diagram per layer, legend, table."""
+    """The artifact's markdown: headline, the warehouse(s) of the run's tables (the
+    report's), one Mermaid diagram per layer, legend, table."""
     outcomes = {o.key: o.status for o in report.outcomes}
     chosen = f"`{_code(plan.selection)}`" if plan.selection else "all assets"
     lines = [
         f"## Asset lineage: {report.summary()}",
         "",
-        *_warehouses(warehouses),
+        *_warehouses(report.warehouses),
         f"Selection: {chosen}; {len(plan.selected)} selected, "
         f"{len(plan.external)} unselected upstream read as they are. "
         "Each asset links to its page (what feeds it, what it feeds, its columns and checks).",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 import inspect
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
@@ -329,6 +329,12 @@ def shown_warehouse(location: str | None) -> str | None:
     if not location:
         return None
     return " ".join((shown_source(location) or "").replace("`", "'").split()) or None
+
+
+def shown_warehouses(locations: Iterable[str | None]) -> list[str]:
+    """Each distinct warehouse of ``locations`` as :func:`shown_warehouse` shows it, sorted;
+    storage that names no location is left out."""
+    return sorted({w for location in locations if (w := shown_warehouse(location))})
 
 
 def linked_page(markdown: str, key: str) -> str | None:

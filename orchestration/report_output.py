@@ -64,6 +64,7 @@ def report_as_json(report: RunReport) -> dict[str, Any]:
         "flow_run_id": report.flow_run_id,
         "urls": run_urls(report.flow_run_id, report.lineage_artifact_id),
         "seconds": round(report.seconds, 3),
+        "warehouses": report.warehouses,
         "assets": [
             {
                 "key": o.key,
@@ -129,6 +130,9 @@ def print_report(
         console.print(f"Flow run:  {urls['flow_run']}", soft_wrap=True, highlight=False)
     if "lineage" in urls:
         console.print(f"Lineage:   {urls['lineage']}", soft_wrap=True, highlight=False)
+    if report.warehouses:
+        named = ", ".join(report.warehouses)
+        console.print(f"Warehouse: {named}", soft_wrap=True, highlight=False, markup=False)
     runs = absolute(runs_path())
     if urls:
         ui_hint = "each asset in the lineage page links to its own page (asset-<key>)"

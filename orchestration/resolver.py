@@ -404,6 +404,7 @@ def build_flow(
             ledger.annotate(o for o in report.outcomes if o.state is None)
             report.flow_run_id = run_id
             report.seconds = time.perf_counter() - started
+            report.warehouses = review.warehouses()
             report.lineage_artifact_id = str(review.finish(report))
         if report.ok:
             return Completed(message=report.summary())

@@ -97,6 +97,9 @@ class RunReport:
     lineage_artifact_id: str | None = None
     seconds: float = 0.0
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: Where the run's tables are, as pages show them (no user, password or options):
+    #: one Prefect server and one terminal serve runs against several warehouses.
+    warehouses: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

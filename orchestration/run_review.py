@@ -33,6 +33,7 @@ from orchestration.asset_page import (
     linked_page,
     python_location,
     shown_warehouse,
+    shown_warehouses,
     state_cell,
     with_state,
 )
@@ -157,6 +158,11 @@ class RunReview:
                     self.links.versions[key] = collection.latest_id
             self._pages_before = dict(self.links.versions)
 
+    def warehouses(self) -> list[str]:
+        """Where the run's tables are: its selected assets' and the upstream they read."""
+        specs = (*self.plan.selected, *self.plan.external)
+        return shown_warehouses(self._location_of(spec) for spec in specs)
+
     def _location_of(self, spec: AssetSpec) -> str | None:
         return self._locations.get(spec.io_manager)
 
@@ -194,12 +200,7 @@ class RunReview:
             self._writer.submit(self._rewrite_page, artifact_id, markdown)
             for artifact_id, markdown in self._relinked_pages_outside_the_run()
         ]
-        lineage_page = lineage_markdown(
-            self.plan,
-            report,
-            self.links,
-            [self._location_of(spec) for spec in (*self.plan.selected, *self.plan.external)],
-        )
+        lineage_page = lineage_markdown(self.plan, report, self.links)
         self._writer.shutdown(wait=True)
         for job in rewrites:
             job.result()

@@ -280,8 +280,10 @@ def test_an_error_raised_by_an_assets_own_code_keeps_its_class(
                          env=server_env(prefect_api_url), tmp_path=tmp_path)  # fmt: skip
 
     assert result.returncode == 1, result.stderr
-    numbers = json.loads(result.stdout)["assets"][0]
+    report = json.loads(result.stdout)
+    numbers = report["assets"][0]
     assert numbers["error"] == "ValueError: asset 'numbers': source must be synthetic:N, got 'nope'"
+    assert report["warehouses"] == [f"chdb://{tmp_path / 'warehouse'}"]  # where it ran
 
 
 def runaway_quote_source(tmp_path: Path) -> Path:

@@ -149,12 +149,15 @@ def test_the_run_names_the_warehouse_it_wrote_and_read_before_its_diagrams(plan)
     warehouse its rows and its "not selected" tables are in, a server without its user,
     password or options (everyone with access to the UI reads it)."""
     server = "clickhouse://alice:s3cr%23t@ch.internal:9440/?secure=true&token=Zq9xK"
-    markdown = lineage_markdown(plan, _report(plan), warehouses=[server])
+    report = _report(plan)
+    report.warehouses = [server]
+    markdown = lineage_markdown(plan, report)
     paragraphs = markdown.split("\n\n")
     assert paragraphs[1] == "Warehouse: `clickhouse://ch.internal:9440/`."
     for secret in ("alice", "s3cr", "token", "Zq9xK", "secure"):
         assert secret not in markdown
-    two = lineage_markdown(plan, _report(plan), warehouses=["chdb:///b", "chdb:///a", "chdb:///b"])
+    report.warehouses = ["chdb:///a", "chdb:///b"]
+    two = lineage_markdown(plan, report)
     assert two.split("\n\n")[1] == "Warehouses: `chdb:///a`, `chdb:///b`."
     assert "Warehouse" not in lineage_markdown(plan, _report(plan))
 

@@ -85,6 +85,7 @@ def test_first_run_starts_the_server_later_runs_reuse_it_and_stop_ends_it(
     assert server is not None
     assert frozen_start_up_objects(server.log_path.read_text()) > 100_000
     assert f"Flow run:  {server.url}/v2/runs/flow-run/" in first.stdout
+    assert f"Warehouse: chdb://{tmp_path / 'warehouse'}\n" in first.stdout  # where it went
     assert flow_run_count(server.api_url) == 1
 
     second = pipeline(env, "materialize", *LOCATION, "--source", "synthetic:5", *warehouse)
