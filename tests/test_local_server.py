@@ -231,7 +231,12 @@ SERVING = "Serving deployment"
 @contextlib.contextmanager
 def serving(env: dict[str, str], tmp_path: Path, *args: str) -> Iterator[tuple[Path, Path]]:
     """``pipeline serve ARGS`` in the background until the block ends, then Ctrl+C (killed
-    if it lingers); yields the files its stdout and stderr go to, as a log file would."""
+    if it lingers); yields the files its stdout and stderr go to, as a log file would.
+
+    It runs in a process group of its own, ended with it: Prefect's temporary server,
+    which ``serve`` starts a few seconds after it says it is serving, is left running by
+    a Ctrl+C that comes while it starts (as the tests' does), and would outlive the tests.
+    """
     out, err = tmp_path / "serve.out", tmp_path / "serve.err"
     with out.open("w") as stdout, err.open("w") as stderr:
         process = subprocess.Popen(
@@ -241,6 +246,7 @@ def serving(env: dict[str, str], tmp_path: Path, *args: str) -> Iterator[tuple[P
             stdout=stdout,
             stderr=stderr,
             stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     try:
         wait_for(
@@ -252,6 +258,8 @@ def serving(env: dict[str, str], tmp_path: Path, *args: str) -> Iterator[tuple[P
         yield out, err
     finally:
         interrupt(process)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)  # what it started and left behind
 
 
 def interrupt(process: subprocess.Popen[Any]) -> None:
