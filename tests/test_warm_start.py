@@ -453,6 +453,24 @@ def test_only_one_shot_commands_without_debugging_start_warm(argv, env, expected
     assert warm_start.eligible(argv, env) is expected
 
 
+def test_warm_start_knows_every_global_option_that_takes_a_value() -> None:
+    """warm_start decides before the CLI is imported, so it names these options itself;
+    an option added to the CLI's callback and not there would be taken for the command."""
+    import typer
+
+    from orchestration.cli import app
+
+    group = typer.main.get_command(app)
+    taking_values = {
+        name
+        for param in group.params
+        if not getattr(param, "is_flag", False)
+        for name in param.opts
+        if name.startswith("--")
+    }
+    assert taking_values == warm_start._GLOBAL_VALUE_OPTIONS
+
+
 def test_a_directory_others_can_use_is_refused(tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     shared.mkdir(mode=0o777)
