@@ -78,12 +78,15 @@ if TYPE_CHECKING:
 class ClickHouseIOManager(ClickHouseDialect, IOManager):
     """Stores assets in ClickHouse; one instance per process, shared by all threads."""
 
-    def __init__(self, transport: Transport, description: str = "") -> None:
+    def __init__(
+        self, transport: Transport, description: str = "", location: str | None = None
+    ) -> None:
         self._transport = transport
         self.authority = transport.authority
         self.description = description or transport.authority
-        #: The location it was opened from (``chdb:///path`` or a redacted server URL).
-        self._location = description or None
+        #: The location it was opened from as it may be shown (``chdb:///path``, or a
+        #: server's :attr:`WarehouseConfig.shown_url`); else the description, redacted.
+        self._location = location or description or None
         self.queries = WarehouseQueries(transport)
         self.catalog = Catalog(transport)
         self.staging = StagingTables(transport, self.queries)
@@ -110,7 +113,9 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         """Open the warehouse ``config`` describes (connecting to a server right away)."""
         if config.backend == "embedded":
             return cls.embedded(config.path or Path(DEFAULT_WAREHOUSE_DIR))
-        return cls(ServerTransport(config), description=config.redacted_url)
+        return cls(
+            ServerTransport(config), description=config.redacted_url, location=config.shown_url
+        )
 
     @classmethod
     def embedded(cls, path: str | Path) -> ClickHouseIOManager:

@@ -78,6 +78,16 @@ class WarehouseConfig:
             f"?secure={str(self.secure).lower()}"
         )
 
+    @property
+    def shown_url(self) -> str:
+        """The location as pages and run reports name it, to everyone with access to the
+        Prefect UI: no user, password or options, but TLS kept in the scheme
+        (``clickhouses://``), so a plain and an encrypted connection read differently."""
+        if self.backend == "embedded":
+            return f"chdb://{self.path}"
+        scheme = "clickhouses" if self.secure else "clickhouse"
+        return f"{scheme}://{self.host}:{self.port}/"
+
     def __repr__(self) -> str:
         return f"WarehouseConfig({self.redacted_url})"
 

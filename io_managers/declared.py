@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from io_managers.config import WarehouseConfig, load_config
 from io_managers.dialect import ClickHouseDialect
 from orchestration.io_manager import IOManager, MaterializeResult
-from orchestration.redaction import shown_source
 
 #: Where the embedded engine keeps its databases' definitions, made with the first
 #: database: a directory without it holds no table and no history (nothing was ever
@@ -56,9 +55,8 @@ class DeclaredWarehouse(ClickHouseDialect, IOManager):
         return f"DeclaredWarehouse({self.config.redacted_url})"
 
     def location(self) -> str | None:
-        """The configured location as it may be shown: an embedded path as it is, a server
-        by scheme, host and port (its ``redacted_url`` keeps the user and options)."""
-        return shown_source(self.config.redacted_url)
+        """The configured location as it may be shown (:attr:`WarehouseConfig.shown_url`)."""
+        return self.config.shown_url
 
     def warehouse(self) -> ClickHouseIOManager:
         """The real IO manager, opened now if it is not yet."""

@@ -182,7 +182,9 @@ def test_a_declared_warehouse_names_its_location_without_credentials_or_options(
     server = warehouse_io_manager(
         f"clickhouse://etl:{ENCODED_SECRET}@ch.internal:9440/?secure=true&verify=false"
     )
-    assert server.location() == "clickhouse://ch.internal:9440/"
+    assert server.location() == "clickhouses://ch.internal:9440/"  # TLS stays visible
+    plain = warehouse_io_manager(f"clickhouse://etl:{ENCODED_SECRET}@ch.internal:8123")
+    assert plain.location() == "clickhouse://ch.internal:8123/"
     embedded = warehouse_io_manager("chdb:///srv/warehouse-a")
     assert embedded.location() == "chdb:///srv/warehouse-a"
     assert embedded.missing_storage() is not None  # not created by being named

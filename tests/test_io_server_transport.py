@@ -61,6 +61,11 @@ def test_server_backend_reports_its_host_as_authority(warehouse):
     assert warehouse.asset_uri("marts.Fact_Sales") == "clickhouse://127.0.0.1/marts/Fact_Sales"
 
 
+def test_a_server_warehouse_is_named_by_scheme_host_and_port(warehouse, server_port):
+    """What its pages and run reports show (``location``): no user, no options."""
+    assert warehouse.location() == f"clickhouse://127.0.0.1:{server_port}/"
+
+
 def test_sql_and_python_assets_publish_over_http(warehouse, db):
     sql = sql_asset(
         f"{db}.numbers",
