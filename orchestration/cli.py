@@ -43,7 +43,7 @@ from orchestration.prefect_setup import (
     temporary_server_failure,
 )
 from orchestration.preload import import_libraries, runs_one_command
-from orchestration.quick_exit import ends_without_teardown
+from orchestration.quick_exit import end_now, ends_without_teardown
 from orchestration.report_output import print_report, report_as_json
 from orchestration.resolver import DEFAULT_CONCURRENCY
 from orchestration.run_report import counted
@@ -281,6 +281,12 @@ def materialize_command(
         echo(json.dumps(report_as_json(report), indent=2))
     else:
         print_report(report, console, plan, verbose=verbose)
+    if report.prefect_error:
+        # The tables are as reported, but the run's record in Prefect is not whole (its
+        # state stays Running, no lineage page): a scheduler watching the exit code should
+        # hear of it. Prefect's exit handlers could only retry into the gone API.
+        error_console.print(f"[bold red]error:[/] {escape(report.prefect_error)}", highlight=False)
+        end_now(1)
     if not report.ok:
         raise typer.Exit(1)
 

@@ -15,6 +15,7 @@ must run before it is imported; a user's own setting always wins.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 
@@ -44,13 +45,26 @@ def prefect_defaults(*, verbose: bool) -> dict[str, str]:
     }
     if not verbose:
         defaults["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "CRITICAL"
+        # Prefect's internal loggers (its event and log workers: "EventsWorker failed to
+        # process item Event(...)", a few KB each, when the API is gone) have a handler of
+        # their own, which the console's level does not reach.
+        defaults["PREFECT_LOGGING_HANDLERS_DEBUG_LEVEL"] = "CRITICAL"
     return defaults
 
 
 def configure_prefect(*, verbose: bool) -> None:
-    """Patient temporary server, no telemetry, and Prefect's console logs only if ``verbose``."""
+    """Patient temporary server, no telemetry, and Prefect's console logs only if ``verbose``.
+
+    Prefect's log shipper writes its own failures to stderr ("--- Error logging to API
+    ---") unless ``logging.raiseExceptions`` is off, the standard library's switch for
+    logging errors nobody should see in production: off unless ``verbose``. The logs
+    that could not be shipped are Prefect's copy; the run says in one line when its API
+    went away (:mod:`orchestration.api_outage`).
+    """
     for name, value in prefect_defaults(verbose=verbose).items():
         os.environ.setdefault(name, value)
+    if not verbose:
+        logging.raiseExceptions = False
 
 
 def connect_prefect(say: Callable[[str], None], *, quiet: bool) -> None:

@@ -29,6 +29,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
+from typing import NoReturn
 
 HEARTBEAT_ENV = "PREFECT_FLOWS_HEARTBEAT_FREQUENCY"
 
@@ -78,6 +79,17 @@ def ends_without_teardown(main: Callable[[], None]) -> Callable[[], None]:
         exit_code.append(0)
 
     return run
+
+
+def end_now(code: int) -> NoReturn:
+    """End the process with ``code`` once stdout and stderr are flushed, running no exit
+    handler at all: for a run whose Prefect API is gone, Prefect's (its event and log
+    workers, drained when the main thread ends, before ``atexit``) would try to deliver
+    every queued event (~7 s each) and log batch to it, minutes for nothing."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: end anyway
+            stream.flush()
+    os._exit(code)
 
 
 def _end_process(exit_code: list[int]) -> None:

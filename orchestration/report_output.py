@@ -65,6 +65,7 @@ def report_as_json(report: RunReport) -> dict[str, Any]:
         "urls": run_urls(report.flow_run_id, report.lineage_artifact_id),
         "seconds": round(report.seconds, 3),
         "warehouses": report.warehouses,
+        "prefect_error": report.prefect_error,
         "assets": [
             {
                 "key": o.key,
@@ -134,17 +135,21 @@ def print_report(
         named = ", ".join(report.warehouses)
         console.print(f"Warehouse: {named}", soft_wrap=True, highlight=False, markup=False)
     runs = absolute(runs_path())
-    if urls:
-        ui_hint = "each asset in the lineage page links to its own page (asset-<key>)"
+    if report.prefect_error:  # the UI is gone: the error line after the report says so
+        ui_hint = ""
+    elif urls:
+        ui_hint = "; each asset in the lineage page links to its own page (asset-<key>)"
     elif runs is not None:  # an interrupted run's partial report knows no run id
-        ui_hint = f"the run is in the Prefect UI at {runs}"
+        ui_hint = f"; the run is in the Prefect UI at {runs}"
     else:
-        ui_hint = "point PREFECT_API_URL at `prefect server start` to review runs in the Prefect UI"
+        ui_hint = (
+            "; point PREFECT_API_URL at `prefect server start` to review runs in the Prefect UI"
+        )
     rerun = next_step(plan, report) if plan is not None else None
     if rerun is None:
         console.print(
             'Next: [bold]pipeline query "SELECT ..."[/] reads the tables, '
-            f"[bold]pipeline lineage --format mermaid[/] draws the graph; {ui_hint}.",
+            f"[bold]pipeline lineage --format mermaid[/] draws the graph{ui_hint}.",
             highlight=False,
         )
         return
@@ -152,7 +157,7 @@ def print_report(
     # them once the cause is fixed. The Flow run line above already leads to Prefect's logs.
     unforeseen = any(not outcome.foreseen for outcome in report.by_status("failed"))
     why = "; add [bold]--verbose[/] for the traceback" if unforeseen and not verbose else ""
-    where = f"; {ui_hint}" if not urls else ""
+    where = ui_hint if not urls else ""
     console.print(f"Next: {rerun}{why}{where}.", highlight=False)
 
 

@@ -8,6 +8,9 @@ task only ends ``Skipped``, naming the failed asset (:mod:`orchestration.skippin
 Each task is a Prefect *materializing* task for the asset's
 ``clickhouse://<host>/<db>/<table>`` key with its upstream assets as asset deps, so
 Prefect records materialization events with lineage.
+
+A run that loses its Prefect API half way goes on without it and still reports
+(:mod:`orchestration.api_outage`): its tables are the warehouse's, not Prefect's.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from orchestration.asset import AssetSpec
@@ -41,6 +44,9 @@ from orchestration.skipping import (
     tolerated_upstream,
 )
 from orchestration.unbuilt_upstream import unbuilt_upstream_error
+
+if TYPE_CHECKING:
+    from orchestration.api_outage import ApiOutage
 
 ProgressCallback = Callable[[AssetOutcome], None]
 
@@ -342,13 +348,17 @@ def build_flow(
     flow_name: str = "materialize-assets",
     flow_run_name: str | None = None,
     book: StateBook | None = None,
+    outage: ApiOutage | None = None,
 ) -> tuple[Any, Callable[[], RunReport]]:
     """Build the Prefect flow for a plan; returns the flow and a function giving its report.
 
     The flow's final state is Failed when any selected asset failed or was skipped.
     Every asset's materialization is recorded in its IO manager's history, with the code
     versions and fingerprints of ``book`` (taken when the flow starts if not given). The
-    run is named ``flow_run_name``, else after its selection.
+    run is named ``flow_run_name``, else after its selection. Should its Prefect API stop
+    answering, the run goes on without it and its report says so (``prefect_error``):
+    ``outage`` is the breaker of the client the run is given, else one watching the
+    client of the flow run the body finds itself in.
     """
     from prefect.runtime import flow_run
     from prefect.states import Completed, Failed
@@ -371,6 +381,7 @@ def build_flow(
         run_id = flow_run.get_id()
         run_book = book or StateBook(plan.graph, io_managers, run_params)
         ledger = RunLedger(run_book, plan.selected_keys)
+        run_outage = outage or _outage_of_this_flow_run()
 
         def context_for(spec: AssetSpec) -> AssetContext:
             return AssetContext(
@@ -381,7 +392,7 @@ def build_flow(
                 run_id=run_id,
             )
 
-        with RunReview(plan, io_managers, run_params, ledger.states_now) as review:
+        with RunReview(plan, io_managers, run_params, run_outage, ledger.states_now) as review:
             skipped_runs: set[UUID] = set()  # task run ids of the assets skipped so far
 
             def submit(spec: AssetSpec, upstream: list[Any]) -> Any:
@@ -405,7 +416,9 @@ def build_flow(
             report.flow_run_id = run_id
             report.seconds = time.perf_counter() - started
             report.warehouses = review.warehouses()
-            report.lineage_artifact_id = str(review.finish(report))
+            lineage = review.finish(report)
+            report.lineage_artifact_id = str(lineage) if lineage else None
+            report.prefect_error = run_outage.message()
         if report.ok:
             return Completed(message=report.summary())
         failed = ", ".join(o.key for o in report.by_status("failed"))
@@ -421,6 +434,39 @@ def build_flow(
         validate_parameters=False,
     )
     return run_flow, lambda: report
+
+
+def _outage_of_this_flow_run() -> ApiOutage:
+    """A breaker watching the client of the flow run this is called in (a scheduled run's
+    body): once the API is gone, the engine's last requests (the run's final state) fail
+    at once instead of being retried for a minute each."""
+    from prefect.client.orchestration import SyncPrefectClient
+    from prefect.context import FlowRunContext
+
+    from orchestration.api_outage import ApiOutage, api_url
+
+    outage = ApiOutage(api_url())
+    context = FlowRunContext.get()
+    if context is not None and isinstance(context.client, SyncPrefectClient):
+        outage.watch(context.client)
+    return outage
+
+
+def _lost_api(report: RunReport, outage: ApiOutage, exc: Exception) -> RunReport | None:
+    """The run's report if ``exc`` is its Prefect API gone after its assets ran (the
+    engine could not record the run's end); None if ``exc`` is something else. An API
+    gone before they ran is one line, since nothing was materialized."""
+    from orchestration.api_outage import unreachable_before_the_run, unreachable_cause
+    from orchestration.prefect_setup import PrefectApiUnreachableError
+
+    cause = unreachable_cause(exc)
+    if cause is None:
+        return None
+    if not report.outcomes:
+        raise PrefectApiUnreachableError(unreachable_before_the_run(outage.url, cause)) from exc
+    outage.trip(exc)  # if it went away after the run's last page, the engine found out
+    report.prefect_error = outage.message()
+    return report
 
 
 def materialize(
@@ -443,7 +489,9 @@ def materialize(
     (:func:`check_external_upstream`). ``book`` is the caller's, if it already read the
     states; ``plan`` too, if it already resolved ``selection`` (which is then not parsed
     again). The run sends no flow heartbeats unless ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY``
-    is set (:mod:`orchestration.quick_exit`).
+    is set (:mod:`orchestration.quick_exit`). A run whose Prefect API stopped answering
+    after its assets ran returns its report, which says so (``prefect_error``); one whose
+    API was gone before raises ``PrefectApiUnreachableError``.
     """
     book = book or StateBook(graph, io_managers, params)
     plan = plan or plan_materialization(graph, selection, book)
@@ -453,6 +501,9 @@ def materialize(
         _io_manager_for(spec, io_managers)
     book.history  # noqa: B018 - read now, so a broken history store fails before any work
     check_external_upstream(plan, io_managers, book)
+    from orchestration.api_outage import ApiOutage, api_url
+
+    outage = ApiOutage(api_url())
     flow, report = build_flow(
         plan,
         io_managers,
@@ -461,13 +512,21 @@ def materialize(
         on_progress=on_progress,
         flow_run_name=flow_run_name,
         book=book,
+        outage=outage,
     )
     book.prefetch_code_versions(plan.selected_keys)
     # One run, then done: no heartbeat thread to join at its end (up to 1 s of waiting).
     with without_flow_heartbeats():
         # The parameters are what the UI shows: the source without a URL's secrets.
         shown = shown_source((params or {}).get("source"))
-        state = flow(select=plan.selection, source=shown, return_state=True)
+        try:
+            with outage.client_context():  # the engine's, its tasks' and the pages' client
+                state = flow(select=plan.selection, source=shown, return_state=True)
+        except Exception as exc:
+            lost = _lost_api(report(), outage, exc)
+            if lost is None:
+                raise
+            return lost
     run_report = report()
     if plan.selected and not run_report.outcomes:
         raise RuntimeError(f"the flow run ended {state.name} before any asset ran: {state.message}")

@@ -100,6 +100,9 @@ class RunReport:
     #: Where the run's tables are, as pages show them (no user, password or options):
     #: one Prefect server and one terminal serve runs against several warehouses.
     warehouses: list[str] = field(default_factory=list)
+    #: Why Prefect has only part of this run, in one line: its API stopped answering
+    #: (:mod:`orchestration.api_outage`). None when Prefect has all of it.
+    prefect_error: str | None = None
 
     @property
     def ok(self) -> bool:

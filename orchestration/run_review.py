@@ -7,6 +7,9 @@
 * each materialization writes a version of the asset's page (``asset-<key>``);
 * the run's ``asset-lineage`` artifact links every asset row to its page of this run.
 
+All of it goes through the run's circuit breaker (:mod:`orchestration.api_outage`): once
+the Prefect API stopped answering, nothing more is sent, and the run goes on without it.
+
 Tags go on the flow run only. A task tag makes Prefect's task engine acquire a
 concurrency slot for it (two API calls per task, see ``bench/tag_cost.py``); the flow
 run's tags cost one update per run.
@@ -20,7 +23,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 from orchestration.artifacts import LINEAGE_ARTIFACT_KEY, lineage_markdown
@@ -50,6 +53,9 @@ from orchestration.prefect_ui import (
 from orchestration.redaction import shown_source
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport, rows_phrase
 from orchestration.staleness import AssetState
+
+if TYPE_CHECKING:
+    from orchestration.api_outage import ApiOutage
 
 ALL_ASSETS = "all assets"
 #: The key of an asset page's metadata that names its warehouse (:func:`shown_warehouse`).
@@ -86,11 +92,15 @@ class RunReview:
         plan: MaterializationPlan,
         io_managers: Mapping[str, IOManager],
         params: Mapping[str, Any],
+        outage: ApiOutage,
         states_now: StatesNow | None = None,
     ) -> None:
         """``states_now`` re-assesses the assets outside the run whose pages it relinks;
-        without it their pages keep the state they were written with."""
+        without it their pages keep the state they were written with. ``outage`` is the
+        run's breaker, watching the client the run's engine shares with this: no page is
+        sent once it tripped."""
         self.plan = plan
+        self.outage = outage
         self.io_managers = io_managers
         #: Where each IO manager stores (:meth:`IOManager.location`): named on every page.
         self._locations = {name: io.location() for name, io in io_managers.items()}
@@ -124,7 +134,9 @@ class RunReview:
         self._flow_run_id = flow_run.get_id()
         self._client = get_client(sync_client=True).__enter__()
         tags = sorted(set(flow_run.tags) | set(run_tags(self.plan)))
-        self._writes.append(self._writer.submit(self._tag_run_and_find_pages, tags))
+        self._writes.append(
+            self._writer.submit(self.outage.guard, self._tag_run_and_find_pages, tags)
+        )
         return self
 
     def _tag_run_and_find_pages(self, tags: list[str]) -> None:
@@ -166,8 +178,9 @@ class RunReview:
     def _location_of(self, spec: AssetSpec) -> str | None:
         return self._locations.get(spec.io_manager)
 
-    def finish(self, report: RunReport) -> UUID:
-        """Rewrite the pages whose links changed; write the run's lineage artifact.
+    def finish(self, report: RunReport) -> UUID | None:
+        """Rewrite the pages whose links changed; write the run's lineage artifact, whose
+        id it returns (None once the API is gone: then neither is sent).
 
         A page is written when its asset finishes, with its state (settled then: every
         upstream has finished), and links to the pages this run has written so far: its
@@ -188,23 +201,25 @@ class RunReview:
         from prefect.client.schemas.actions import ArtifactCreate
 
         for job in self._writes:
-            job.result()  # a page that could not be written fails the run, loudly
+            job.result()  # a page refused by the server fails the run, loudly
         # The writer thread sends each rewrite while this one renders the next: a request
         # waits on the server, rendering needs this process's CPU.
+        guard = self.outage.guard
         rewrites = [
-            self._writer.submit(self._rewrite_page, artifact_id, markdown)
+            self._writer.submit(guard, self._rewrite_page, artifact_id, markdown)
             for artifact_id, page, written in self._pages.values()
             if (markdown := page.markdown(self.links)) != written
         ]
         rewrites += [
-            self._writer.submit(self._rewrite_page, artifact_id, markdown)
-            for artifact_id, markdown in self._relinked_pages_outside_the_run()
+            self._writer.submit(guard, self._rewrite_page, artifact_id, markdown)
+            for artifact_id, markdown in guard(self._relinked_pages_outside_the_run) or []
         ]
         lineage_page = lineage_markdown(self.plan, report, self.links)
         self._writer.shutdown(wait=True)
         for job in rewrites:
             job.result()
-        lineage = _outside_any_task().run(
+        lineage = guard(
+            _outside_any_task().run,
             self._client.create_artifact,
             ArtifactCreate(
                 key=LINEAGE_ARTIFACT_KEY,
@@ -214,6 +229,8 @@ class RunReview:
                 flow_run_id=UUID(self._flow_run_id) if self._flow_run_id else None,
             ),
         )
+        if lineage is None:
+            return None
         # The Artifacts tab lists it among a page per asset, in no useful order; the Logs
         # tab, where a reader of the run looks first, names it.
         where = artifact_path(lineage.id)
@@ -367,7 +384,14 @@ class RunReview:
         # related task run from the context it is sent in, not from the artifact.
         in_task = contextvars.copy_context()
         job = self._writer.submit(
-            in_task.run, self._write_page, spec, outcome, sql, task_run.get_id(), finished
+            self.outage.guard,
+            in_task.run,
+            self._write_page,
+            spec,
+            outcome,
+            sql,
+            task_run.get_id(),
+            finished,
         )
         with self._lock:
             self._writes.append(job)
