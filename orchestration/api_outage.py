@@ -12,10 +12,9 @@ So a run has one circuit breaker for its API, :class:`ApiOutage`. The first tran
 (connection refused or reset, a timeout) on the client it watches - the one the flow
 engine, its tasks and the page writer share - trips it; from then on that client fails at
 once instead of retrying, and the pages, their rewrites and the lineage artifact are not
-sent. The tables are not
-touched by any of this: they are published and recorded in the warehouse's history,
-which ``pipeline status`` reads. The run's report carries :meth:`ApiOutage.message` and
-the CLI ends without waiting on Prefect's exit handlers.
+sent. The tables are not touched by any of this: they are published and recorded in the
+warehouse's history, which ``pipeline status`` reads. The run's report carries
+:meth:`ApiOutage.message` and the CLI ends without waiting on Prefect's exit handlers.
 
 Only a server that does not answer trips it. An HTTP error status (a 503 while the
 server's database is busy) is an answer, retried by Prefect's client as before; so is a
@@ -54,24 +53,22 @@ class PrefectApiLostError(ExpectedError, RuntimeError):
         self.cause = cause
 
 
-def unreachable_cause(exc: BaseException) -> str | None:
-    """Why the API could not be reached, in a few words, if ``exc`` (or what it was raised
-    from: Prefect wraps a failed connection in its own ``RuntimeError``) is a transport
-    error; else None."""
+def lost_cause(exc: BaseException) -> str | None:
+    """Why the API was lost, in a few words, if ``exc`` is (or was raised from: Prefect
+    wraps a failed connection in its own ``RuntimeError``) a watched client's
+    :class:`PrefectApiLostError`; else None."""
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, PrefectApiLostError):
             return seen.cause
-        if isinstance(seen, httpx.TimeoutException | TimeoutError):
-            return "no answer in time"
-        if isinstance(seen, httpx.TransportError | ConnectionError):
-            return _short(seen)
         seen = seen.__cause__ or seen.__context__
     return None
 
 
-def _short(exc: BaseException) -> str:
+def _short(exc: httpx.TransportError) -> str:
     """``connection refused`` from ``[Errno 111] Connection refused`` and the like."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "no answer in time"
     text = str(exc).strip() or type(exc).__name__
     if text.startswith("[Errno") and "] " in text:
         text = text.split("] ", 1)[1]
@@ -103,24 +100,22 @@ class ApiOutage:
         """Why the API is gone, in a few words (None while it answers)."""
         return self._cause
 
-    def trip(self, exc: BaseException) -> None:
-        """Record the first transport error; later ones say nothing new."""
+    def trip(self, exc: httpx.TransportError) -> None:
+        """Record the first transport error of an API that does not answer."""
         with self._lock:
             if self._cause is None:
-                self._cause = unreachable_cause(exc) or _short(exc)
+                self._cause = _short(exc)
 
     def guard(self, call: Callable[..., T], *args: Any) -> T | None:
-        """``call(*args)``, unless the API is gone (then nothing is sent: None). A transport
-        error trips the breaker and is not raised: what is lost is Prefect's copy of the
-        run, which :meth:`message` reports once; any other error is raised as before."""
+        """``call(*args)`` (requests of a watched client), unless the API is gone: then
+        nothing is sent, and None. Losing the API on the way is not raised: what is lost
+        is Prefect's copy of the run, which :meth:`message` reports once; any other error
+        (one the API answers with, or one of the call's own) is raised as before."""
         if self.tripped:
             return None
         try:
             return call(*args)
-        except Exception as exc:
-            if unreachable_cause(exc) is None:
-                raise
-            self.trip(exc)
+        except PrefectApiLostError:
             return None
 
     def watch(self, client: SyncPrefectClient | httpx.Client) -> None:
@@ -163,10 +158,10 @@ class ApiOutage:
         )
 
 
-def unreachable_before_the_run(url: str | None, cause: str) -> str:
+def unreachable_before_the_run(url: str, cause: str) -> str:
     """The line for a run whose API was gone before its first asset ran."""
     return (
-        f"the Prefect API at {url or '(not set)'} does not answer ({cause}): nothing was "
+        f"the Prefect API at {url} does not answer ({cause}): nothing was "
         "materialized; start it (pipeline server start, for the local server) or check "
         "PREFECT_API_URL, then run again"
     )

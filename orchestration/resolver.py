@@ -456,15 +456,15 @@ def _lost_api(report: RunReport, outage: ApiOutage, exc: Exception) -> RunReport
     """The run's report if ``exc`` is its Prefect API gone after its assets ran (the
     engine could not record the run's end); None if ``exc`` is something else. An API
     gone before they ran is one line, since nothing was materialized."""
-    from orchestration.api_outage import unreachable_before_the_run, unreachable_cause
+    from orchestration.api_outage import lost_cause, unreachable_before_the_run
     from orchestration.prefect_setup import PrefectApiUnreachableError
 
-    cause = unreachable_cause(exc)
+    cause = lost_cause(exc)
     if cause is None:
         return None
     if not report.outcomes:
         raise PrefectApiUnreachableError(unreachable_before_the_run(outage.url, cause)) from exc
-    outage.trip(exc)  # if it went away after the run's last page, the engine found out
+    # Gone after the run's last page, only the engine found out: the report says so too.
     report.prefect_error = outage.message()
     return report
 
