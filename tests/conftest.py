@@ -6,6 +6,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 
@@ -34,6 +35,14 @@ os.environ.setdefault("PIPELINE_WARM_START", "off")
 if "PIPELINE_WARM_DIR" not in os.environ:
     os.environ["PIPELINE_WARM_DIR"] = tempfile.mkdtemp(prefix="pw-tests-")
     atexit.register(shutil.rmtree, os.environ["PIPELINE_WARM_DIR"], ignore_errors=True)
+# The tests stop processes as a user does, Ctrl+C being SIGINT. A suite started in the
+# background of a shell without job control (`make test &`, `nohup`) inherits SIGINT
+# ignored, and so would every process a test starts (an ignored signal survives exec):
+# Python then installs no KeyboardInterrupt handler, and `pipeline serve` shrugs off the
+# test's Ctrl+C. A Python handler here is reset to the default in each child, as on a
+# terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 # Kept SQL analysis answers go to a directory of this session, not the person's own cache.
 if "PIPELINE_CACHE_DIR" not in os.environ:
     os.environ["PIPELINE_CACHE_DIR"] = tempfile.mkdtemp(prefix="pipeline-cache-tests-")

@@ -288,6 +288,16 @@ def interrupt(process: subprocess.Popen[Any]) -> None:
         process.wait(timeout=10)
 
 
+def test_a_process_a_test_starts_takes_ctrl_c_as_on_a_terminal() -> None:
+    """The serve tests' Ctrl+C reaches Python's KeyboardInterrupt even when the suite was
+    started in the background (``make test &``), which ignores SIGINT (see conftest.py)."""
+    shown = subprocess.run(
+        [sys.executable, "-c", "import signal; print(signal.getsignal(signal.SIGINT))"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "default_int_handler" in shown, shown  # "1": SIGINT ignored
+
+
 def served_deployment(api_url: str, name: str) -> dict[str, Any] | None:
     try:
         return api(api_url, f"/deployments/name/materialize-assets/{name}")
