@@ -249,9 +249,8 @@ def serving(env: dict[str, str], tmp_path: Path, *args: str) -> Iterator[tuple[P
     """``pipeline serve ARGS`` in the background until the block ends, then Ctrl+C (killed
     if it lingers); yields the files its stdout and stderr go to, as a log file would.
 
-    It runs in a process group of its own, ended with it: Prefect's temporary server,
-    which ``serve`` starts a few seconds after it says it is serving, is left running by
-    a Ctrl+C that comes while it starts (as the tests' does), and would outlive the tests.
+    It runs in a process group of its own, ended with it, so a test that fails leaves
+    nothing behind; a temporary Prefect server still there after the Ctrl+C fails the test.
     """
     out, err = tmp_path / "serve.out", tmp_path / "serve.err"
     with out.open("w") as stdout, err.open("w") as stderr:
@@ -274,8 +273,30 @@ def serving(env: dict[str, str], tmp_path: Path, *args: str) -> Iterator[tuple[P
         yield out, err
     finally:
         interrupt(process)
+        left = temporary_servers(Path(env["PREFECT_HOME"]))
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)  # what it started and left behind
+    assert not left, f"pipeline serve left its temporary Prefect server running: {left}"
+
+
+def temporary_servers(home: Path) -> list[str]:
+    """The Prefect temporary servers (uvicorn processes) running on Prefect home ``home``,
+    whoever their parent is now: one its command left behind is re-parented to PID 1."""
+    wanted = {f"PREFECT_HOME={home}".encode(), b"PREFECT__SERVER_EPHEMERAL=1"}
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if not proc.name.isdigit() or not wanted <= set(
+                (proc / "environ").read_bytes().split(b"\0")
+            ):
+                continue
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if state != "Z":
+            found.append(f"{proc.name}: {command[:100]}")
+    return found
 
 
 def interrupt(process: subprocess.Popen[Any]) -> None:
@@ -375,6 +396,51 @@ def test_serve_with_the_temporary_server_opt_out_starts_no_local_server(
     (warning,) = [line for line in err.read_text().splitlines() if line.startswith("warning:")]
     assert "temporary Prefect server that stops with this command, with no UI" in warning
     assert local_server.recorded(home) is None
+
+
+@pytest.mark.parametrize(
+    ("signum", "to_group", "code"),
+    [
+        (signal.SIGINT, True, 130),  # Ctrl+C on a terminal: serve and its children
+        (signal.SIGINT, False, 130),  # kill -INT PID
+        (signal.SIGTERM, False, 143),  # kill PID, as a supervisor stops it
+    ],
+    ids=["ctrl-c", "sigint-to-serve-only", "sigterm-to-serve-only"],
+)
+def test_serve_stopped_while_its_temporary_server_starts_leaves_no_server_running(
+    home: Path, tmp_path: Path, signum: signal.Signals, to_group: bool, code: int
+) -> None:
+    """The temporary server serve caused to start ends with serve, however it is stopped;
+    only the signal the user's action sends is sent (no clean-up by the test counts)."""
+    env = serve_env(home, PIPELINE_PREFECT_SERVER="temporary")
+    err = tmp_path / "serve.err"  # a file: a server left behind would hold a pipe open
+    with err.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "orchestration", "serve", *LOCATION,
+             "--warehouse", f"chdb://{tmp_path / 'warehouse'}"],
+            cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=stderr, start_new_session=True,
+        )  # fmt: skip
+    try:
+        wait_for(
+            lambda: temporary_servers(home) or process.poll() is not None,
+            300,
+            "pipeline serve to start its temporary server",
+            interval=0.05,
+        )
+        assert process.poll() is None, err.read_text()
+        (os.killpg if to_group else os.kill)(process.pid, signum)
+        process.wait(timeout=60)
+        left = temporary_servers(home)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # a failed test leaves nothing behind
+        process.wait()
+    said = err.read_text()
+    assert not left, f"the temporary server outlived pipeline serve: {left}\n{said}"
+    assert process.returncode == code, said
+    if not to_group:  # a terminal's Ctrl+C also reaches the server, whose Python may report it
+        assert "Traceback" not in said
 
 
 def test_serve_on_a_configured_api_url_starts_nothing_and_names_that_ui(

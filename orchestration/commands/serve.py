@@ -127,6 +127,7 @@ def serve(
     from orchestration.deployment import serve as serve_deployment
     from orchestration.prefect_setup import check_configured_api
     from orchestration.prefect_ui import absolute, deployments_path
+    from orchestration.temporary_server import temporary_server_owned
 
     check_configured_api()
     connect_to_prefect()
@@ -147,8 +148,11 @@ def serve(
         name=name, cron=cron, timezone=timezone, select=select, source=deployment_source(source)
     )
     where = f", UI {deployments}" if deployments else ""
-    echo(
-        f"Serving deployment '{deployment.flow_name}/{name}' on '{cron}' ({timezone}){where}"
-        f"{' (its Run button starts a run now)' if deployments else ''}; Ctrl+C stops it."
-    )
-    serve_deployment(deployment)
+    # The temporary server, if any, is started here and stopped with this command however
+    # it ends: left to Prefect, a Ctrl+C or SIGTERM while it starts left it running.
+    with temporary_server_owned():
+        echo(
+            f"Serving deployment '{deployment.flow_name}/{name}' on '{cron}' ({timezone}){where}"
+            f"{' (its Run button starts a run now)' if deployments else ''}; Ctrl+C stops it."
+        )
+        serve_deployment(deployment)
