@@ -34,6 +34,7 @@ import httpx
 
 from orchestration.errors import ExpectedError
 from orchestration.redaction import redact_url
+from orchestration.unanswered import api_not_answering, cause_in_words
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import SyncPrefectClient
@@ -65,16 +66,6 @@ def lost_cause(exc: BaseException) -> str | None:
     return None
 
 
-def _short(exc: httpx.TransportError) -> str:
-    """``connection refused`` from ``[Errno 111] Connection refused`` and the like."""
-    if isinstance(exc, httpx.TimeoutException):
-        return "no answer in time"
-    text = str(exc).strip() or type(exc).__name__
-    if text.startswith("[Errno") and "] " in text:
-        text = text.split("] ", 1)[1]
-    return text[:1].lower() + text[1:]
-
-
 def api_url() -> str | None:
     """The Prefect API this process talks to, without credentials (None: none set)."""
     from prefect.settings import get_current_settings
@@ -104,7 +95,7 @@ class ApiOutage:
         """Record the first transport error of an API that does not answer."""
         with self._lock:
             if self._cause is None:
-                self._cause = _short(exc)
+                self._cause = cause_in_words(exc)
 
     def guard(self, call: Callable[..., T], *args: Any) -> T | None:
         """``call(*args)`` (requests of a watched client), unless the API is gone: then
@@ -160,10 +151,11 @@ class ApiOutage:
 
 def unreachable_before_the_run(url: str, cause: str) -> str:
     """The line for a run whose API was gone before its first asset ran."""
-    return (
-        f"the Prefect API at {url} does not answer ({cause}): nothing was "
-        "materialized; start it (pipeline server start, for the local server) or check "
-        "PREFECT_API_URL, then run again"
+    return api_not_answering(
+        url,
+        cause,
+        "nothing was materialized; start it (pipeline server start, for the local server) "
+        "or check PREFECT_API_URL, then run again",
     )
 
 

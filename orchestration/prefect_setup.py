@@ -119,6 +119,7 @@ def check_configured_api(timeout: float = API_PROBE_SECONDS) -> None:
     from prefect.settings import get_current_settings
 
     from orchestration.redaction import redact_url
+    from orchestration.unanswered import api_not_answering
 
     url = get_current_settings().api.url
     health = _health_url(url) if url else None
@@ -127,8 +128,11 @@ def check_configured_api(timeout: float = API_PROBE_SECONDS) -> None:
     problem = _connection_problem(health, timeout)
     if problem is not None:
         raise PrefectApiUnreachableError(
-            f"the Prefect API at {redact_url(str(url))} (PREFECT_API_URL) does not answer "
-            f"({problem}): start that server, or unset PREFECT_API_URL to run on the local one"
+            api_not_answering(
+                f"{redact_url(str(url))} (PREFECT_API_URL)",
+                problem,
+                "start that server, or unset PREFECT_API_URL to run on the local one",
+            )
         )
 
 
@@ -148,28 +152,18 @@ def _health_url(api_url: str) -> str | None:
 
 def _connection_problem(health_url: str, timeout: float) -> str | None:
     """Why ``health_url`` cannot be reached, in a few words; None if it answered at all."""
-    import socket
     import urllib.error
     import urllib.request
+
+    from orchestration.unanswered import cause_in_words
 
     try:
         with urllib.request.urlopen(health_url, timeout=timeout):
             return None
     except urllib.error.HTTPError:
         return None  # an answer, if not the one hoped for: Prefect's client will say more
-    except urllib.error.URLError as exc:
-        reason = exc.reason
-        if isinstance(reason, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(reason, socket.gaierror):
-            return "unknown host"
-        if isinstance(reason, TimeoutError):
-            return f"no answer within {timeout:g} s"
-        return str(reason.strerror if isinstance(reason, OSError) else reason).lower()
-    except TimeoutError:
-        return f"no answer within {timeout:g} s"
-    except OSError as exc:
-        return str(exc.strerror or exc).lower()
+    except OSError as exc:  # URLError, and a timeout while reading the answer
+        return cause_in_words(exc, timeout)
 
 
 def temporary_server_failure(exc: BaseException) -> str | None:

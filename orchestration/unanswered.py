@@ -1,0 +1,54 @@
+"""Why the Prefect API did not answer, in the same few words whoever found out.
+
+Two places meet a Prefect API that does not answer: the check before a run
+(:func:`orchestration.prefect_setup.check_configured_api`, through urllib) and a run's
+circuit breaker (:mod:`orchestration.api_outage`, through Prefect's httpx client). Each
+library wraps the socket's error its own way (``URLError``; ``httpx.ConnectError`` from
+``httpcore.ConnectError``), and both keep it in the exception chain, so the cause is read
+from there: a refused connection reads ``connection refused`` in either line.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, then what it wraps: urllib's ``reason``, then causes and contexts."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        reason = getattr(current, "reason", None)  # urllib.error.URLError
+        current = (
+            reason
+            if isinstance(reason, BaseException)
+            else current.__cause__ or current.__context__
+        )
+
+
+def cause_in_words(exc: BaseException, timeout: float | None = None) -> str:
+    """``connection refused``, ``unknown host``, ``no answer within 2 s`` and the like,
+    for a request that got no answer; ``timeout`` is the wait that ran out, if known."""
+    chain = list(_chain(exc))
+    for item in chain:
+        if isinstance(item, TimeoutError) or type(item).__name__.endswith("Timeout"):
+            return f"no answer within {timeout:g} s" if timeout else "no answer in time"
+        if isinstance(item, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(item, socket.gaierror):
+            return "unknown host"
+    for item in chain:
+        if isinstance(item, OSError) and item.strerror:
+            return item.strerror.lower()
+    text = str(exc).strip() or type(exc).__name__
+    if text.startswith("[Errno") and "] " in text:
+        text = text.split("] ", 1)[1]
+    return text[:1].lower() + text[1:]
+
+
+def api_not_answering(url: str, cause: str, advice: str) -> str:
+    """The one line for a Prefect API that does not answer: where, why, what to do."""
+    return f"the Prefect API at {url} does not answer ({cause}): {advice}"
