@@ -210,6 +210,7 @@ def materialize_command(
     verbose = verbose or bool(ctx.obj and ctx.obj["debug"])  # --debug shows the logs too
     configure_prefect(verbose=verbose)
     from orchestration.asset_state import StateBook
+    from orchestration.cancelled_run import mark_cancelled
     from orchestration.interrupts import STOP_SECONDS, OutcomeLog, run_interruptibly
     from orchestration.progress import RunProgress
     from orchestration.resolver import materialize, plan_refusing_unbuilt_upstream
@@ -252,6 +253,7 @@ def materialize_command(
                 on_progress=outcomes.record,
                 book=book,
                 plan=plan,
+                on_flow_run=outcomes.flow_run_began,
             )
 
         def interrupted(number: signal.Signals) -> None:
@@ -274,6 +276,19 @@ def materialize_command(
                 echo(json.dumps(report_as_json(partial), indent=2))
             else:
                 print_report(partial, console, plan, verbose=verbose)
+            if outcomes.flow_run_id:
+                # Else the UI shows the run Running for ever: its engine never finishes.
+                why_not = mark_cancelled(
+                    outcomes.flow_run_id,
+                    f"interrupted ({number.name}): {partial.summary()}",
+                    {outcome.key: outcome.status for outcome in partial.outcomes},
+                )
+                if why_not:
+                    error_console.print(
+                        f"the Prefect UI still shows the run as running: marking it cancelled "
+                        f"failed ({escape(why_not)})",
+                        highlight=False,
+                    )
 
         with progress:
             report = run_interruptibly(run, interrupted)

@@ -54,6 +54,8 @@ class OutcomeLog:
         self._recorded = threading.Condition(self._lock)
         self._outcomes: dict[str, AssetOutcome] = {}
         self._interrupted = False
+        #: The run's Prefect flow run, once it began (:meth:`flow_run_began`).
+        self.flow_run_id: str | None = None
         self.started = time.perf_counter()
 
     def record(self, outcome: AssetOutcome) -> None:
@@ -68,6 +70,10 @@ class OutcomeLog:
             self._recorded.notify_all()
         if self._forward is not None and not self._interrupted:
             self._forward(outcome)
+
+    def flow_run_began(self, flow_run_id: str) -> None:
+        """The resolver's ``on_flow_run``: an interrupt marks this run Cancelled."""
+        self.flow_run_id = flow_run_id
 
     def interrupt(self) -> None:
         """From now on an asset that does not materialize was cancelled, not failed."""

@@ -349,6 +349,7 @@ def build_flow(
     flow_run_name: str | None = None,
     book: StateBook | None = None,
     outage: ApiOutage | None = None,
+    on_flow_run: Callable[[str], None] | None = None,
 ) -> tuple[Any, Callable[[], RunReport]]:
     """Build the Prefect flow for a plan; returns the flow and a function giving its report.
 
@@ -358,7 +359,8 @@ def build_flow(
     run is named ``flow_run_name``, else after its selection. Should its Prefect API stop
     answering, the run goes on without it and its report says so (``prefect_error``):
     ``outage`` is the breaker of the client the run is given, else one watching the
-    client of the flow run the body finds itself in.
+    client of the flow run the body finds itself in. ``on_flow_run`` is told the flow
+    run's id as it begins (an interrupt marks that run Cancelled).
     """
     from prefect.runtime import flow_run
     from prefect.states import Completed, Failed
@@ -379,6 +381,8 @@ def build_flow(
         started = time.perf_counter()
         load_datetime = datetime.now(UTC).replace(microsecond=0)
         run_id = flow_run.get_id()
+        if on_flow_run is not None and run_id:
+            on_flow_run(run_id)
         run_book = book or StateBook(plan.graph, io_managers, run_params)
         ledger = RunLedger(run_book, plan.selected_keys)
         run_outage = outage or _outage_of_this_flow_run()
@@ -480,6 +484,7 @@ def materialize(
     flow_run_name: str | None = None,
     book: StateBook | None = None,
     plan: MaterializationPlan | None = None,
+    on_flow_run: Callable[[str], None] | None = None,
 ) -> RunReport:
     """Materialize the selected assets in one Prefect flow run and report each outcome.
 
@@ -491,7 +496,8 @@ def materialize(
     again). The run sends no flow heartbeats unless ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY``
     is set (:mod:`orchestration.quick_exit`). A run whose Prefect API stopped answering
     after its assets ran returns its report, which says so (``prefect_error``); one whose
-    API was gone before raises ``PrefectApiUnreachableError``.
+    API was gone before raises ``PrefectApiUnreachableError``. ``on_flow_run`` is told
+    the flow run's id as it begins.
     """
     book = book or StateBook(graph, io_managers, params)
     plan = plan or plan_materialization(graph, selection, book)
@@ -513,6 +519,7 @@ def materialize(
         flow_run_name=flow_run_name,
         book=book,
         outage=outage,
+        on_flow_run=on_flow_run,
     )
     book.prefetch_code_versions(plan.selected_keys)
     # One run, then done: no heartbeat thread to join at its end (up to 1 s of waiting).

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from io import StringIO
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from orchestration.interrupts import OutcomeLog
 from orchestration.io_manager import MaterializeResult
 from orchestration.report_output import print_report, report_as_json
 from orchestration.run_report import AssetOutcome, RunReport
+from tests.prefect_api import api
 from tests.safety_location import SLOW_MARKER_ENV
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,6 +56,7 @@ def test_a_signal_ends_the_run_in_seconds_with_a_partial_report_and_nothing_half
     }
     command = [sys.executable, "-m", "orchestration", "materialize",
                "--definitions", "tests.safety_location", "--source", str(source)]  # fmt: skip
+    began = datetime.now(UTC).isoformat()
     run = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
@@ -83,6 +86,19 @@ def test_a_signal_ends_the_run_in_seconds_with_a_partial_report_and_nothing_half
         f"the run is in the Prefect UI at {prefect_ui}/v2/runs."
     )
     assert report["ingest"][3] == "materialized"
+    # The Prefect UI says what happened, rather than show the run running forever.
+    (flow_run,) = api(prefect_api, "/flow_runs/filter", {
+        "flow_runs": {"start_time": {"after_": began}},
+    })  # fmt: skip
+    assert flow_run["state_type"] == "CANCELLED", flow_run["state"]
+    assert flow_run["state"]["message"].startswith(f"interrupted ({number.name}): "), flow_run
+    task_runs = api(prefect_api, "/task_runs/filter", {
+        "flow_runs": {"id": {"any_": [flow_run["id"]]}},
+    })  # fmt: skip
+    states = {task_run["name"]: task_run["state_type"] for task_run in task_runs}
+    shown_as = {"cancelled": "CANCELLED", "materialized": "COMPLETED"}  # as the report says
+    assert states == {key: shown_as[report[key][3]] for key in states}, states
+    assert states["slow"] == "CANCELLED", states
     with ClickHouseIOManager.embedded(warehouse) as io:
         tables = io.query_arrow("SELECT name FROM system.tables WHERE database = 'safe'")
         assert sorted(tables.column("name").to_pylist()) == ["hub", "ingest", "report", "slow"]

@@ -1,0 +1,109 @@
+"""An interrupted run is shown Cancelled in the Prefect UI, not Running for ever.
+
+``pipeline materialize`` ends an interrupted run at once (:mod:`orchestration.interrupts`):
+the assets in flight are stopped and the process exits without waiting for Prefect's flow
+engine, whose thread is still busy with them. So the engine never reports a final state,
+and the UI showed the run, and the task runs it had started, Running for ever (nothing
+else would change them); an asset the stop refused to publish showed Failed, though
+the run report calls it cancelled. The interrupt now sets them Cancelled itself, with the
+signal and the partial outcome as the message, within a bound: an interrupt must end the
+command in seconds even when the API is slow or gone.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from collections.abc import Mapping
+from uuid import UUID
+
+#: How long marking the run may take before the command ends without it.
+MARK_SECONDS = 3.0
+#: Task run states a run stopped this way leaves behind, unfinished.
+_UNFINISHED = {"PENDING", "RUNNING", "SCHEDULED"}
+
+
+def mark_cancelled(
+    flow_run_id: str, message: str, statuses: Mapping[str, str], timeout: float = MARK_SECONDS
+) -> str | None:
+    """Set the flow run Cancelled with ``message``, and its task runs as the run report
+    has their assets (``statuses``, by key: a task run is named after its asset): an
+    unfinished one Completed if its table was published as the run stopped, else
+    Cancelled; a failed one Cancelled if the report calls it cancelled (the stop refused
+    its publish).
+
+    Returns None when done, else why not, in a few words (the caller says it in one line:
+    the tables are safe whatever the UI shows). The requests go through a circuit breaker
+    of their own (:class:`ApiOutage`): a server that does not answer is given up at once
+    instead of being retried for a minute.
+    """
+    failure: list[BaseException] = []
+
+    def mark() -> None:
+        try:
+            _mark(UUID(flow_run_id), message, statuses)
+        except Exception as exc:  # reported to the caller, which says it in one line
+            failure.append(exc)
+
+    # Settings scoped with context variables (Prefect's temporary_settings) hold there too.
+    context = contextvars.copy_context()
+    marking = threading.Thread(target=context.run, args=(mark,), name="mark-cancelled", daemon=True)
+    marking.start()
+    marking.join(timeout)
+    if marking.is_alive():
+        return f"no answer within {timeout:g} s"
+    return _why(failure[0]) if failure else None
+
+
+def _why(exc: BaseException) -> str:
+    """``connection refused``, ``the API answered HTTP 404`` and the like."""
+    from orchestration.api_outage import lost_cause
+    from orchestration.unanswered import cause_in_words
+
+    seen: BaseException | None = exc
+    while seen is not None:  # Prefect's ObjectNotFound wraps the HTTP error
+        status = getattr(getattr(seen, "response", None), "status_code", None)
+        if isinstance(status, int):
+            return f"the API answered HTTP {status}"
+        seen = seen.__cause__ or seen.__context__
+    return lost_cause(exc) or cause_in_words(exc)
+
+
+def _mark(flow_run_id: UUID, message: str, statuses: Mapping[str, str]) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterId,
+        TaskRunFilter,
+        TaskRunFilterState,
+        TaskRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Cancelled, Completed, State
+
+    from orchestration.api_outage import ApiOutage, api_url
+
+    outage = ApiOutage(api_url())
+    with get_client(sync_client=True) as client:
+        outage.watch(client)
+        candidates = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+            task_run_filter=TaskRunFilter(
+                state=TaskRunFilterState(
+                    type=TaskRunFilterStateType(
+                        any_=[StateType(name) for name in (*_UNFINISHED, "FAILED")]
+                    )
+                )
+            ),
+        )
+        for task_run in candidates:
+            status = statuses.get(task_run.name)
+            unfinished = getattr(task_run.state_type, "value", None) in _UNFINISHED
+            if unfinished and status == "materialized":
+                state: State[None] = Completed(message="published as the run stopped")
+            elif unfinished or status == "cancelled":
+                state = Cancelled(message=message)
+            else:
+                continue  # failed on its own account before the stop: it stays Failed
+            client.set_task_run_state(task_run.id, state, force=True)
+        client.set_flow_run_state(flow_run_id, Cancelled(message=message), force=True)
