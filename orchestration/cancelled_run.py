@@ -13,14 +13,34 @@ command in seconds even when the API is slow or gone.
 from __future__ import annotations
 
 import contextvars
+import signal
 import threading
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 from uuid import UUID
+
+if TYPE_CHECKING:
+    from orchestration.interrupts import OutcomeLog
+    from orchestration.run_report import RunReport
 
 #: How long marking the run may take before the command ends without it.
 MARK_SECONDS = 3.0
 #: Task run states a run stopped this way leaves behind, unfinished.
 _UNFINISHED = {"PENDING", "RUNNING", "SCHEDULED"}
+
+
+def mark_interrupted(
+    outcomes: OutcomeLog, partial: RunReport, number: signal.Signals
+) -> str | None:
+    """:func:`mark_cancelled` for a run stopped by signal ``number`` with report
+    ``partial``; None, too, when its flow run never began."""
+    if not outcomes.flow_run_id:
+        return None
+    return mark_cancelled(
+        outcomes.flow_run_id,
+        f"interrupted ({number.name}): {partial.summary()}",
+        {outcome.key: outcome.status for outcome in partial.outcomes},
+    )
 
 
 def mark_cancelled(

@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import sys
-import time
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -210,8 +209,8 @@ def materialize_command(
     verbose = verbose or bool(ctx.obj and ctx.obj["debug"])  # --debug shows the logs too
     configure_prefect(verbose=verbose)
     from orchestration.asset_state import StateBook
-    from orchestration.cancelled_run import mark_cancelled
-    from orchestration.interrupts import STOP_SECONDS, OutcomeLog, run_interruptibly
+    from orchestration.cancelled_run import mark_interrupted
+    from orchestration.interrupts import OutcomeLog, run_interruptibly, stop_run
     from orchestration.progress import RunProgress
     from orchestration.resolver import materialize, plan_refusing_unbuilt_upstream
     from orchestration.run_report import RunReport
@@ -257,38 +256,25 @@ def materialize_command(
             )
 
         def interrupted(number: signal.Signals) -> None:
-            outcomes.interrupt()
             progress.__exit__(None, None, None)
             error_console.print(
                 f"interrupted ({number.name}): stopping; finished tables are kept, the "
                 "others are left as they were"
             )
-            deadline = time.monotonic() + STOP_SECONDS
-            published = {
-                key for io_manager in io_managers.values() for key in io_manager.stop(STOP_SECONDS)
-            }
-            # What was published meanwhile is still being checked and recorded: its row
-            # says how that went rather than guess (within the same bound).
-            outcomes.wait_for(published, deadline - time.monotonic())
             selected = [(spec.key, spec.table) for spec in plan.selected]
-            partial = outcomes.partial_report(selected, published)
+            partial = stop_run(io_managers, outcomes, selected)
             if as_json:
                 echo(json.dumps(report_as_json(partial), indent=2))
             else:
                 print_report(partial, console, plan, verbose=verbose)
-            if outcomes.flow_run_id:
-                # Else the UI shows the run Running for ever: its engine never finishes.
-                why_not = mark_cancelled(
-                    outcomes.flow_run_id,
-                    f"interrupted ({number.name}): {partial.summary()}",
-                    {outcome.key: outcome.status for outcome in partial.outcomes},
+            # Else the UI shows the run Running for ever: its engine never finishes it.
+            why_not = mark_interrupted(outcomes, partial, number)
+            if why_not:
+                error_console.print(
+                    "the Prefect UI still shows the run as running: marking it cancelled "
+                    f"failed ({escape(why_not)})",
+                    highlight=False,
                 )
-                if why_not:
-                    error_console.print(
-                        f"the Prefect UI still shows the run as running: marking it cancelled "
-                        f"failed ({escape(why_not)})",
-                        highlight=False,
-                    )
 
         with progress:
             report = run_interruptibly(run, interrupted)

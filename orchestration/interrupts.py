@@ -27,10 +27,13 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Collection, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from orchestration.run_report import AssetOutcome, RunReport
+
+if TYPE_CHECKING:
+    from orchestration.io_manager import IOManager
 
 T = TypeVar("T")
 
@@ -114,6 +117,26 @@ class OutcomeLog:
                 for key, table in selected
             ]
         return RunReport(outcomes=outcomes, seconds=time.perf_counter() - self.started)
+
+
+def stop_run(
+    io_managers: Mapping[str, IOManager],
+    outcomes: OutcomeLog,
+    selected: Sequence[tuple[str, str]],
+) -> RunReport:
+    """Stop a run whose assets are still in flight; its partial report.
+
+    Every IO manager is asked to stop (no publish starts any more, one in flight finishes,
+    staging is dropped) within :data:`STOP_SECONDS`; within the same bound, the assets
+    published meanwhile are waited for, to be counted, checked and recorded by their
+    workers, so their rows say how that went rather than guess. ``selected`` is every
+    selected ``(key, table)``.
+    """
+    outcomes.interrupt()
+    deadline = time.monotonic() + STOP_SECONDS
+    published = {key for io in io_managers.values() for key in io.stop(STOP_SECONDS)}
+    outcomes.wait_for(published, deadline - time.monotonic())
+    return outcomes.partial_report(selected, published)
 
 
 def stop_temporary_prefect_server() -> None:
