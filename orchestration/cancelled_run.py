@@ -99,10 +99,14 @@ def _mark(flow_run_id: UUID, message: str, statuses: Mapping[str, str]) -> None:
         TaskRunFilterStateType,
     )
     from prefect.client.schemas.objects import StateType
+    from prefect.events.worker import EventsWorker
     from prefect.states import Cancelled, Completed, State
 
     from orchestration.api_outage import ApiOutage, api_url
 
+    # The task runs' states reach the server as events, recorded as they arrive: those
+    # still queued here would land after the marks and undo them.
+    EventsWorker.drain_all(timeout=MARK_SECONDS)
     outage = ApiOutage(api_url())
     with get_client(sync_client=True) as client:
         outage.watch(client)
