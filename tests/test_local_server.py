@@ -220,9 +220,12 @@ SERVING = "Serving deployment"
 
 
 @contextlib.contextmanager
-def serving(env: dict[str, str], tmp_path: Path, *args: str) -> Iterator[tuple[Path, Path]]:
-    """``pipeline serve ARGS`` in the background until the block ends, then Ctrl+C (killed
-    if it lingers); yields the files its stdout and stderr go to, as a log file would.
+def serving(
+    env: dict[str, str], tmp_path: Path, *args: str, location: tuple[str, ...] = LOCATION
+) -> Iterator[tuple[Path, Path]]:
+    """``pipeline serve ARGS`` of ``location`` in the background until the block ends, then
+    Ctrl+C (killed if it lingers); yields the files its stdout and stderr go to, as a log
+    file would.
 
     It runs in a process group of its own, ended with it, so a test that fails leaves
     nothing behind; a temporary Prefect server still there after the Ctrl+C fails the test.
@@ -230,7 +233,7 @@ def serving(env: dict[str, str], tmp_path: Path, *args: str) -> Iterator[tuple[P
     out, err = tmp_path / "serve.out", tmp_path / "serve.err"
     with out.open("w") as stdout, err.open("w") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "orchestration", "serve", *LOCATION, *args],
+            [sys.executable, "-m", "orchestration", "serve", *location, *args],
             cwd=REPO,
             env=env,
             stdout=stdout,
