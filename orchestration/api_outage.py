@@ -137,16 +137,30 @@ class ApiOutage:
         with context:
             yield
 
-    def message(self) -> str | None:
-        """The one line for the user once tripped (None if the API answered throughout)."""
+    def message(self, tables: str = "the tables are as the run report shows") -> str | None:
+        """The one line for the user once tripped (None if the API answered throughout);
+        ``tables`` says where the run's outcome is told (a served run has no report)."""
         if self._cause is None:
             return None
         return (
             f"the Prefect API at {self.url} stopped answering during the run ({self._cause}), "
             "so its record there is incomplete (no final state or lineage page, asset pages "
-            "only up to then); the tables are as the run report shows: the warehouse "
-            "recorded them (pipeline status reads it)"
+            f"only up to then); {tables}: the warehouse recorded them (pipeline status reads it)"
         )
+
+
+def watching_this_flow_run() -> ApiOutage:
+    """A breaker watching the client of the flow run this is called in (a scheduled run's
+    body): once the API is gone, the engine's last requests (the run's final state) fail
+    at once instead of being retried for a minute each."""
+    from prefect.client.orchestration import SyncPrefectClient
+    from prefect.context import FlowRunContext
+
+    outage = ApiOutage(api_url())
+    context = FlowRunContext.get()
+    if context is not None and isinstance(context.client, SyncPrefectClient):
+        outage.watch(context.client)
+    return outage
 
 
 def unreachable_before_the_run(url: str, cause: str) -> str:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from orchestration.api_outage import watching_this_flow_run
 from orchestration.asset_state import StateBook
 from orchestration.definitions import load_definitions
 from orchestration.resolver import (
@@ -29,6 +30,7 @@ from orchestration.resolver import (
     plan_refusing_unbuilt_upstream,
 )
 from orchestration.run_review import run_name_from_parameters
+from orchestration.served_outage import end_if_api_lost, quiet_served_run_logs
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
@@ -64,6 +66,9 @@ def materialize_assets(select: str | None = None, source: str | None = None) -> 
     """
     from prefect.states import Completed
 
+    quiet_served_run_logs()
+    # The run's own breaker, so that the run can tell, once it ends, whether it lost its API.
+    outage = watching_this_flow_run()
     defs = load_definitions()
     graph = defs.graph()
     source = source or os.environ.get(SOURCE_ENV) or None
@@ -77,9 +82,11 @@ def materialize_assets(select: str | None = None, source: str | None = None) -> 
             return Completed(message="nothing to materialize")
         io_managers = opened.enter_context(defs.open_io_managers())
         book = StateBook(graph, io_managers, params)
-        body, _report = build_flow(plan, io_managers, params=params, book=book)
+        body, report = build_flow(plan, io_managers, params=params, book=book, outage=outage)
         # The body, not the flow: its tasks, artifact and final state belong to this run.
-        return body.fn(select, source)
+        state = body.fn(select, source)
+    end_if_api_lost(outage, report())  # once the warehouse is closed
+    return state
 
 
 def build_deployment(

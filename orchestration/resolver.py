@@ -366,6 +366,7 @@ def build_flow(
     from prefect.states import Completed, Failed
     from prefect.task_runners import ThreadPoolTaskRunner
 
+    from orchestration.api_outage import watching_this_flow_run
     from orchestration.plain_parameter_flow import PlainParameterFlow
 
     if concurrency < 1:
@@ -385,7 +386,7 @@ def build_flow(
             on_flow_run(run_id)
         run_book = book or StateBook(plan.graph, io_managers, run_params)
         ledger = RunLedger(run_book, plan.selected_keys)
-        run_outage = outage or _outage_of_this_flow_run()
+        run_outage = outage or watching_this_flow_run()
 
         def context_for(spec: AssetSpec) -> AssetContext:
             return AssetContext(
@@ -438,22 +439,6 @@ def build_flow(
         validate_parameters=False,
     )
     return run_flow, lambda: report
-
-
-def _outage_of_this_flow_run() -> ApiOutage:
-    """A breaker watching the client of the flow run this is called in (a scheduled run's
-    body): once the API is gone, the engine's last requests (the run's final state) fail
-    at once instead of being retried for a minute each."""
-    from prefect.client.orchestration import SyncPrefectClient
-    from prefect.context import FlowRunContext
-
-    from orchestration.api_outage import ApiOutage, api_url
-
-    outage = ApiOutage(api_url())
-    context = FlowRunContext.get()
-    if context is not None and isinstance(context.client, SyncPrefectClient):
-        outage.watch(context.client)
-    return outage
 
 
 def _lost_api(report: RunReport, outage: ApiOutage, exc: Exception) -> RunReport | None:

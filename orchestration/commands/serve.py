@@ -127,7 +127,10 @@ def serve(
     from orchestration.deployment import serve as serve_deployment
     from orchestration.prefect_setup import check_configured_api
     from orchestration.prefect_ui import absolute, deployments_path
+    from orchestration.reconnect_logs import one_line_reconnect_warnings
     from orchestration.temporary_server import temporary_server_owned
+
+    one_line_reconnect_warnings()  # a server restart is one line in the log, not a traceback
 
     check_configured_api()
     connect_to_prefect()
