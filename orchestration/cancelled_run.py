@@ -106,7 +106,7 @@ def _mark(flow_run_id: UUID, message: str, statuses: Mapping[str, str]) -> None:
 
     # The task runs' states reach the server as events, recorded as they arrive: those
     # still queued here would land after the marks and undo them.
-    EventsWorker.drain_all(timeout=MARK_SECONDS)
+    EventsWorker.drain_all(timeout=MARK_SECONDS, at_exit=False)
     outage = ApiOutage(api_url())
     with get_client(sync_client=True) as client:
         outage.watch(client)

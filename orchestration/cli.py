@@ -253,6 +253,7 @@ def materialize_command(
                 book=book,
                 plan=plan,
                 on_flow_run=outcomes.flow_run_began,
+                stopping=outcomes.interrupted,
             )
 
         def interrupted(number: signal.Signals) -> None:

@@ -16,14 +16,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 from typing import TYPE_CHECKING, Any
 
 from prefect import flow
+from prefect.exceptions import TerminationSignal
+from prefect.runner import Runner
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from orchestration.api_outage import watching_this_flow_run
 from orchestration.asset_state import StateBook
 from orchestration.definitions import load_definitions
+from orchestration.interrupts import OutcomeLog
 from orchestration.resolver import (
     DEFAULT_CONCURRENCY,
     build_flow,
@@ -31,6 +35,7 @@ from orchestration.resolver import (
 )
 from orchestration.run_review import run_name_from_parameters
 from orchestration.served_outage import end_if_api_lost, quiet_served_run_logs
+from orchestration.served_stop import end_stopped_run
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
@@ -82,9 +87,22 @@ def materialize_assets(select: str | None = None, source: str | None = None) -> 
             return Completed(message="nothing to materialize")
         io_managers = opened.enter_context(defs.open_io_managers())
         book = StateBook(graph, io_managers, params)
-        body, report = build_flow(plan, io_managers, params=params, book=book, outage=outage)
-        # The body, not the flow: its tasks, artifact and final state belong to this run.
-        state = body.fn(select, source)
+        outcomes = OutcomeLog()
+        body, report = build_flow(
+            plan,
+            io_managers,
+            params=params,
+            book=book,
+            outage=outage,
+            on_progress=outcomes.record,
+            on_flow_run=outcomes.flow_run_began,
+            stopping=outcomes.interrupted,
+        )
+        try:
+            # The body, not the flow: its tasks, artifact and final state belong to this run.
+            state = body.fn(select, source)
+        except (KeyboardInterrupt, TerminationSignal) as stop:  # its runner stops it
+            end_stopped_run(stop, io_managers, outcomes, plan)
     end_if_api_lost(outage, report())  # once the warehouse is closed
     return state
 
@@ -122,15 +140,56 @@ def build_deployment(
     )
 
 
-def serve(deployment: RunnerDeployment, *, limit: int | None = 1) -> None:
-    """Register the deployment and run its scheduled runs in this process until stopped.
+def serve(deployment: RunnerDeployment, *, limit: int | None = 1) -> signal.Signals | None:
+    """Register the deployment and run its scheduled runs in this process until stopped;
+    the signal that stopped it (None if it ended on its own).
 
     ``limit`` keeps runs from overlapping by default: two materializations of one
     warehouse at once would race for the same tables. Prefect's starting banner is left
     out: its links open the V1 UI, and the ``prefect deployment run`` it suggests finds
     no deployment in a shell whose ``PREFECT_API_URL`` is unset (the command says where
     the deployment is instead).
-    """
-    from prefect import serve as prefect_serve
 
-    prefect_serve(deployment, limit=limit, print_starting_message=False)
+    Ctrl+C stops it as SIGTERM does (:class:`_StoppingRunner`): the runs in flight are
+    cancelled, and stop as an interrupted materialize does (:mod:`orchestration.served_stop`).
+    """
+    import asyncio
+
+    runner = _StoppingRunner(pause_on_shutdown=True, limit=limit)
+    runner.add_deployment(deployment)
+    previous = signal.signal(signal.SIGINT, runner.stop_on)
+    try:
+        asyncio.run(runner.start())
+    except (KeyboardInterrupt, TerminationSignal):
+        pass  # a second signal, or one before the runner served: it ends now
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return runner.stopped_by
+
+
+class _StoppingRunner(Runner):
+    """Prefect's runner, which Ctrl+C stops as gracefully as SIGTERM.
+
+    Left to Prefect, SIGINT ended its event loop at once: the run in flight was killed
+    with it, and the Prefect UI showed it Running for ever (measured). SIGTERM was
+    graceful - the runs in flight cancelled, each marked Cancelled - but the command
+    exited 0 either way. Here both take the graceful way, a second signal ends it at once,
+    and the signal is kept for the exit code.
+    """
+
+    stopped_by: signal.Signals | None = None
+
+    def stop_on(self, signum: int, _frame: object = None) -> None:
+        if self.stopped_by is not None or not self.started or self.stopping:
+            self.stopped_by = self.stopped_by or signal.Signals(signum)
+            raise KeyboardInterrupt  # not serving yet, or asked twice: no more patience
+        self.stopped_by = signal.Signals(signum)
+        self._logger.info(
+            "%s received: cancelling the runs in progress, then stopping", self.stopped_by.name
+        )
+        self.stopping = True
+        self.execute_in_background(self.astop)
+
+    def handle_sigterm(self, *args: Any, **kwargs: Any) -> None:
+        """Prefect installs this for SIGTERM when the runner starts."""
+        self.stop_on(signal.SIGTERM)

@@ -83,6 +83,10 @@ class OutcomeLog:
         with self._lock:
             self._interrupted = True
 
+    def interrupted(self) -> bool:
+        """Whether :meth:`interrupt` was called (the resolver's ``stopping``)."""
+        return self._interrupted
+
     def wait_for(self, keys: Collection[str], timeout: float) -> bool:
         """Wait at most ``timeout`` seconds for every one of ``keys`` to have its outcome;
         True if they all do. An asset published while the run was stopping (the publish

@@ -46,9 +46,13 @@ from orchestration.skipping import (
 from orchestration.unbuilt_upstream import unbuilt_upstream_error
 
 if TYPE_CHECKING:
+    from prefect.states import State
+
     from orchestration.api_outage import ApiOutage
 
 ProgressCallback = Callable[[AssetOutcome], None]
+#: The error of an asset whose run was stopped while it ran.
+STOPPED = "interrupted: the run was stopped"
 
 DEFAULT_CONCURRENCY = default_concurrency()
 
@@ -181,10 +185,18 @@ def failure_event_metadata(spec: AssetSpec, exc: BaseException) -> dict[str, Any
 class _RunRecorder:
     """Collects outcomes from worker threads; Prefect states are not parsed for this."""
 
-    def __init__(self, on_progress: ProgressCallback | None) -> None:
+    def __init__(
+        self, on_progress: ProgressCallback | None, stopping: Callable[[], bool] | None = None
+    ) -> None:
         self._lock = threading.Lock()
         self.outcomes: dict[str, AssetOutcome] = {}
         self._on_progress = on_progress
+        self._stopping = stopping
+
+    def stopping(self) -> bool:
+        """Whether the run is being stopped (interrupted), so its assets' failures are
+        the stop's doing: each IO manager refuses to publish and drops staging."""
+        return self._stopping is not None and self._stopping()
 
     def record(self, outcome: AssetOutcome) -> None:
         with self._lock:
@@ -201,7 +213,7 @@ def _run_asset(
     ledger: RunLedger,
     review: RunReview,
     context_for: Callable[[AssetSpec], AssetContext],
-) -> MaterializeResult:
+) -> MaterializeResult | State[Any]:
     """One asset's task body: materialize, check, record, review, report to Prefect."""
     from prefect.assets import add_asset_metadata
 
@@ -228,21 +240,29 @@ def _run_asset(
         else:
             attempt.succeeded(result)
     except Exception as exc:
+        # Failing while the run is stopped is the stop's doing (its IO manager refused to
+        # publish, dropped the staging table): cancelled, not the asset's failure.
+        stopped = recorder.stopping()
+        error = STOPPED if stopped else describe_error(exc)
         if attempt is not None and attempt.record.status == "started":
-            attempt.failed(describe_error(exc))
+            attempt.failed(error)
         outcome = AssetOutcome(
             key=spec.key,
             table=spec.table,
-            status="failed",
+            status="cancelled" if stopped else "failed",
             seconds=time.perf_counter() - started,
-            error=describe_error(exc),
-            foreseen=isinstance(exc, ExpectedError),
+            error=error,
+            foreseen=stopped or isinstance(exc, ExpectedError),
             needs_full_refresh=isinstance(exc, RebuildRequired),
             rebuild_loses_rows=isinstance(exc, RebuildRequired) and exc.loses_rows,
         )
         settle(outcome)
         # Prefect emits prefect.asset.materialization.failed; say why in its payload.
         add_asset_metadata(target, failure_event_metadata(spec, exc))
+        if stopped:
+            from prefect.states import Cancelled
+
+            return Cancelled(message=error)  # no traceback in the run's log for it
         raise
     metadata = asset_event_metadata(spec, result)
     if checks:
@@ -290,7 +310,7 @@ def _asset_task(
         for dep in spec.deps
     ]
 
-    def run_asset() -> MaterializeResult:
+    def run_asset() -> MaterializeResult | State[Any]:
         # Prefect tokenizes a task function's source when it builds the task (to key a
         # cache we do not use): a two-line body keeps that cheap for every asset.
         return _run_asset(spec, io_manager, target, recorder, ledger, review, context_for)
@@ -350,6 +370,7 @@ def build_flow(
     book: StateBook | None = None,
     outage: ApiOutage | None = None,
     on_flow_run: Callable[[str], None] | None = None,
+    stopping: Callable[[], bool] | None = None,
 ) -> tuple[Any, Callable[[], RunReport]]:
     """Build the Prefect flow for a plan; returns the flow and a function giving its report.
 
@@ -360,7 +381,8 @@ def build_flow(
     answering, the run goes on without it and its report says so (``prefect_error``):
     ``outage`` is the breaker of the client the run is given, else one watching the
     client of the flow run the body finds itself in. ``on_flow_run`` is told the flow
-    run's id as it begins (an interrupt marks that run Cancelled).
+    run's id as it begins (an interrupt marks that run Cancelled); ``stopping`` says when
+    the run is being stopped: an asset failing then ends Cancelled, not Failed.
     """
     from prefect.runtime import flow_run
     from prefect.states import Completed, Failed
@@ -372,7 +394,7 @@ def build_flow(
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     run_params = dict(params or {})
-    recorder = _RunRecorder(on_progress)
+    recorder = _RunRecorder(on_progress, stopping)
     selected = plan.selected_keys
     report = RunReport(outcomes=[])
 
@@ -470,6 +492,7 @@ def materialize(
     book: StateBook | None = None,
     plan: MaterializationPlan | None = None,
     on_flow_run: Callable[[str], None] | None = None,
+    stopping: Callable[[], bool] | None = None,
 ) -> RunReport:
     """Materialize the selected assets in one Prefect flow run and report each outcome.
 
@@ -481,8 +504,8 @@ def materialize(
     again). The run sends no flow heartbeats unless ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY``
     is set (:mod:`orchestration.quick_exit`). A run whose Prefect API stopped answering
     after its assets ran returns its report, which says so (``prefect_error``); one whose
-    API was gone before raises ``PrefectApiUnreachableError``. ``on_flow_run`` is told
-    the flow run's id as it begins.
+    API was gone before raises ``PrefectApiUnreachableError``. ``on_flow_run`` and
+    ``stopping`` are :func:`build_flow`'s.
     """
     book = book or StateBook(graph, io_managers, params)
     plan = plan or plan_materialization(graph, selection, book)
@@ -505,6 +528,7 @@ def materialize(
         book=book,
         outage=outage,
         on_flow_run=on_flow_run,
+        stopping=stopping,
     )
     book.prefetch_code_versions(plan.selected_keys)
     # One run, then done: no heartbeat thread to join at its end (up to 1 s of waiting).

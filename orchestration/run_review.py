@@ -116,6 +116,8 @@ class RunReview:
         self._flow_run_id: str | None = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asset-pages")
         self._writes: list[Future[None]] = []
+        #: Set when the review ends; an asset settling later (a run being stopped) gets no page.
+        self._closed = False
 
     # --------------------------------------------------------------------- run level
 
@@ -333,6 +335,8 @@ class RunReview:
         )
 
     def __exit__(self, *exc_info: object) -> None:
+        with self._lock:
+            self._closed = True
         self._writer.shutdown(wait=False, cancel_futures=True)
         self._columns.stop()
         if self._client is not None:
@@ -383,17 +387,19 @@ class RunReview:
         # Written in this task's context: the page's "artifact created" event takes its
         # related task run from the context it is sent in, not from the artifact.
         in_task = contextvars.copy_context()
-        job = self._writer.submit(
-            self.outage.guard,
-            in_task.run,
-            self._write_page,
-            spec,
-            outcome,
-            sql,
-            task_run.get_id(),
-            finished,
-        )
         with self._lock:
+            if self._closed:
+                return  # the run was stopped (it is marked as a whole instead)
+            job = self._writer.submit(
+                self.outage.guard,
+                in_task.run,
+                self._write_page,
+                spec,
+                outcome,
+                sql,
+                task_run.get_id(),
+                finished,
+            )
             self._writes.append(job)
 
     def _write_page(
@@ -517,3 +523,5 @@ def _log_outcome(spec: AssetSpec, outcome: AssetOutcome) -> None:
         logger.log(level, "%s", check.summary())
     if outcome.status == "failed" and outcome.error:
         logger.error("%s failed: %s", spec.key, outcome.error)
+    elif outcome.status == "cancelled":
+        logger.warning("%s cancelled (%s)", spec.key, outcome.error or "interrupted")

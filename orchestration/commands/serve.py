@@ -125,6 +125,7 @@ def serve(
 
     from orchestration.deployment import build_deployment
     from orchestration.deployment import serve as serve_deployment
+    from orchestration.interrupts import EXIT_CODES
     from orchestration.prefect_setup import check_configured_api
     from orchestration.prefect_ui import absolute, deployments_path
     from orchestration.reconnect_logs import one_line_reconnect_warnings
@@ -158,4 +159,6 @@ def serve(
             f"Serving deployment '{deployment.flow_name}/{name}' on '{cron}' ({timezone}){where}"
             f"{' (its Run button starts a run now)' if deployments else ''}; Ctrl+C stops it."
         )
-        serve_deployment(deployment)
+        stopped_by = serve_deployment(deployment)
+    if stopped_by is not None:  # 130 or 143, as shells and supervisors expect
+        raise typer.Exit(EXIT_CODES[stopped_by])

@@ -1,0 +1,85 @@
+"""Stopping ``pipeline serve`` while a served run is busy cancels that run cleanly.
+
+The run is stopped as an interrupted ``pipeline materialize`` is (tests/test_interrupts.py):
+no table half-published, no staging table left, the Prefect UI showing it Cancelled (not
+Running for ever), and no traceback in serve's log; serve then exits with 130 (Ctrl+C) or
+143 (SIGTERM, as a supervisor stops it). Real processes: the session's Prefect server,
+``pipeline serve`` on it, the run Prefect starts for the deployment, and an asset
+(``slow``, tests/safety_location.py) busy when the signal comes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from io_managers import ClickHouseIOManager
+from tests.prefect_api import api
+from tests.safety_location import SLOW_MARKER_ENV
+from tests.test_local_server import REPO, serve_env, served_deployment
+from tests.waiting import wait_for
+
+
+@pytest.mark.parametrize(
+    ("signum", "to_group", "code"),
+    [
+        (signal.SIGINT, True, 130),  # Ctrl+C on serve's terminal
+        (signal.SIGTERM, False, 143),  # kill PID, as a supervisor stops it
+    ],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_stopping_serve_cancels_its_busy_run_cleanly(
+    tmp_path: Path, prefect_api_url: str, signum: signal.Signals, to_group: bool, code: int
+) -> None:
+    source, marker, warehouse = tmp_path / "n.csv", tmp_path / "busy", tmp_path / "wh"
+    source.write_text("n,q\n1,10\n2,20\n")
+    name = f"stop-{signum.name.lower()}"
+    env = serve_env(tmp_path / "prefect-home", PREFECT_API_URL=prefect_api_url)
+    env[SLOW_MARKER_ENV] = str(marker)
+    log = tmp_path / "serve.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "orchestration", "serve", "--definitions",
+             "tests.safety_location", "--source", str(source), "--name", name,
+             "--warehouse", f"chdb://{warehouse}"],
+            cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=output,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        deployment = wait_for(
+            lambda: served_deployment(prefect_api_url, name), 300, "the deployment"
+        )
+        run = api(prefect_api_url, f"/deployments/{deployment['id']}/create_flow_run", {})
+        wait_for(marker.exists, 300, "the served run's slow asset to be busy")
+        sent = time.monotonic()
+        (os.killpg if to_group else os.kill)(process.pid, signum)
+        process.wait(timeout=60)
+        stopped_in = time.monotonic() - sent
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # a failed test leaves nothing behind
+        process.wait()
+    said = log.read_text()
+    assert process.returncode == code, said
+    assert stopped_in < 30, f"took {stopped_in:.1f} s to stop\n{said}"
+    assert "Traceback" not in said, said
+    flow_run = api(prefect_api_url, f"/flow_runs/{run['id']}")
+    assert flow_run["state_type"] == "CANCELLED", (flow_run["state"], said)
+    task_runs = api(prefect_api_url, "/task_runs/filter", {
+        "flow_runs": {"id": {"any_": [run["id"]]}},
+    })  # fmt: skip
+    states = {task_run["name"]: task_run["state_type"] for task_run in task_runs}
+    assert states["slow"] == "CANCELLED", states
+    assert not {"RUNNING", "PENDING", "SCHEDULED"} & set(states.values()), states
+    with ClickHouseIOManager.embedded(warehouse) as io:
+        tables = io.query_arrow("SELECT name FROM system.tables WHERE database = 'safe'")
+        assert sorted(tables.column("name").to_pylist()) == ["hub", "ingest", "report", "slow"]
+        assert io.row_count("safe.slow") == 0  # never published
+        assert io.row_count("safe.ingest") == 2
