@@ -43,6 +43,13 @@ def mark_interrupted(
     )
 
 
+def unmarked_line(why_not: str) -> str:
+    """What a stopped run says when :func:`mark_cancelled` could not mark it."""
+    return (
+        f"the Prefect UI may still show the run as running: marking it cancelled failed ({why_not})"
+    )
+
+
 def mark_cancelled(
     flow_run_id: str, message: str, statuses: Mapping[str, str], timeout: float = MARK_SECONDS
 ) -> str | None:

@@ -209,8 +209,8 @@ def materialize_command(
     verbose = verbose or bool(ctx.obj and ctx.obj["debug"])  # --debug shows the logs too
     configure_prefect(verbose=verbose)
     from orchestration.asset_state import StateBook
-    from orchestration.cancelled_run import mark_interrupted
-    from orchestration.interrupts import OutcomeLog, run_interruptibly, stop_run
+    from orchestration.cancelled_run import mark_interrupted, unmarked_line
+    from orchestration.interrupts import OutcomeLog, run_interruptibly, stop_run, stopping_line
     from orchestration.progress import RunProgress
     from orchestration.resolver import materialize, plan_refusing_unbuilt_upstream
     from orchestration.run_report import RunReport
@@ -258,10 +258,7 @@ def materialize_command(
 
         def interrupted(number: signal.Signals) -> None:
             progress.__exit__(None, None, None)
-            error_console.print(
-                f"interrupted ({number.name}): stopping; finished tables are kept, the "
-                "others are left as they were"
-            )
+            error_console.print(stopping_line(number))
             selected = [(spec.key, spec.table) for spec in plan.selected]
             partial = stop_run(io_managers, outcomes, selected)
             if as_json:
@@ -271,11 +268,7 @@ def materialize_command(
             # Else the UI shows the run Running for ever: its engine never finishes it.
             why_not = mark_interrupted(outcomes, partial, number)
             if why_not:
-                error_console.print(
-                    "the Prefect UI still shows the run as running: marking it cancelled "
-                    f"failed ({escape(why_not)})",
-                    highlight=False,
-                )
+                error_console.print(escape(unmarked_line(why_not)), highlight=False)
 
         with progress:
             report = run_interruptibly(run, interrupted)

@@ -48,6 +48,14 @@ PUBLISHED_UNRECORDED = (
 )
 
 
+def stopping_line(number: signal.Signals) -> str:
+    """What a run says, once, when a signal stops it."""
+    return (
+        f"interrupted ({number.name}): stopping; finished tables are kept, the others are "
+        "left as they were"
+    )
+
+
 class OutcomeLog:
     """The outcomes a run reported so far (the resolver's ``on_progress``), thread-safe."""
 

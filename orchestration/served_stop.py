@@ -23,8 +23,8 @@ import signal
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, NoReturn
 
-from orchestration.cancelled_run import mark_interrupted
-from orchestration.interrupts import EXIT_CODES, OutcomeLog, stop_run
+from orchestration.cancelled_run import mark_interrupted, unmarked_line
+from orchestration.interrupts import EXIT_CODES, OutcomeLog, stop_run, stopping_line
 from orchestration.quick_exit import end_now
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 LOG_DELIVERY_SECONDS = 2.0
 
 
-def stop_signal(stop: BaseException) -> signal.Signals:
+def _stop_signal(stop: BaseException) -> signal.Signals:
     """The signal behind ``stop`` (Prefect's ``TerminationSignal`` carries it; a
     ``KeyboardInterrupt`` is SIGINT)."""
     return signal.Signals(getattr(stop, "signal", signal.SIGINT))
@@ -51,26 +51,20 @@ def end_stopped_run(
     from prefect import get_run_logger
     from prefect.logging.handlers import APILogWorker
 
-    number = stop_signal(stop)
+    number = _stop_signal(stop)
     # Once stopping, a further signal must not cut it short: on Ctrl+C the terminal's SIGINT
     # and the runner's SIGTERM (its cancellation) both come, and Prefect's handler for the
     # latter would raise into the stop. The stop has bounds of its own.
     for other in EXIT_CODES:
         signal.signal(other, signal.SIG_IGN)
     logger = get_run_logger()
-    logger.warning(
-        "interrupted (%s): stopping; finished tables are kept, the others are left as they were",
-        number.name,
-    )
+    logger.warning("%s", stopping_line(number))
     partial = stop_run(io_managers, outcomes, [(spec.key, spec.table) for spec in plan.selected])
     cancelled = ", ".join(outcome.key for outcome in partial.by_status("cancelled"))
     logger.warning("%s%s", partial.summary(), f"; cancelled: {cancelled}" if cancelled else "")
     why_not = mark_interrupted(outcomes, partial, number)
     if why_not:
-        logger.warning(
-            "the Prefect UI may still show the run as running: marking it cancelled failed (%s)",
-            why_not,
-        )
+        logger.warning("%s", unmarked_line(why_not))
     APILogWorker.drain_all(timeout=LOG_DELIVERY_SECONDS, at_exit=False)
     # Stopped and marked as asked: exit 0, which the runner takes as handled. Unmarked, a
     # signal's code has the runner report the run Crashed, a final state at least.
