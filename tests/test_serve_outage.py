@@ -1,0 +1,111 @@
+"""``pipeline serve`` outlives its Prefect server being down, in one line each way.
+
+Real processes: a Prefect server the test owns on a port of its own, ``pipeline serve``
+idle against it (``PREFECT_API_URL`` set); the server is stopped for longer than Prefect's
+poll loop tolerates, then started again on the same port and database, as after a
+restart. Prefect's client retries each request to a dead server for ~62 s, so the poll
+loop gave up only after ~3.5 min; these tests have serve's client retry nothing
+(``PREFECT_CLIENT_MAX_RETRIES=0``), so that with a poll a second it gives up in seconds.
+
+Measured before the fix: 7 s after its server stopped serve printed "Failed the last 3
+attempts" and a traceback, and exited 1 with "error: All connection attempts failed"
+(with Prefect's retries: 287 s).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from orchestration.prefect_server import HOST, free_port
+from tests.prefect_api import api
+from tests.test_local_server import REPO, SERVING, serve_env, served_deployment, serving
+from tests.test_served_api_lost import ended, prefect_server_on
+from tests.waiting import wait_for
+
+#: Long enough for three failed polls a second apart, with a margin.
+DOWN_SECONDS = 8.0
+
+
+def _env(tmp_path: Path, api_url: str) -> dict[str, str]:
+    return {
+        **serve_env(tmp_path / "prefect-home", PREFECT_API_URL=api_url),
+        "PREFECT_CLIENT_MAX_RETRIES": "0",
+    }
+
+
+def _lost(api_url: str) -> str:
+    return (
+        f"the Prefect API at {api_url} does not answer (connection refused): "
+        "waiting for it, serving again once it answers"
+    )
+
+
+def test_serve_waits_out_its_prefect_server_and_serves_again_once_it_is_back(
+    tmp_path: Path,
+) -> None:
+    server_home = tmp_path / "prefect-server"
+    server_home.mkdir()
+    port = free_port()
+    api_url = f"http://{HOST}:{port}/api"
+    back = f"the Prefect API at {api_url} answers again"
+    env = _env(tmp_path, api_url)
+    args = ("--name", "outage", "--warehouse", f"chdb://{tmp_path / 'warehouse'}")
+    with prefect_server_on(server_home, port) as first, serving(env, tmp_path, *args) as (out, err):
+        deployment = wait_for(lambda: served_deployment(api_url, "outage"), 60, "the deployment")
+        os.killpg(first.pid, signal.SIGTERM)
+        first.wait(timeout=30)
+        said = lambda: out.read_text() + err.read_text()  # noqa: E731
+        wait_for(lambda: "does not answer" in said() or "error:" in said(), 30, "a line")
+        assert _lost(api_url) in said(), said()
+        time.sleep(DOWN_SECONDS)
+        assert "error:" not in said(), said()
+        with prefect_server_on(server_home, port):
+            wait_for(lambda: back in said(), 30, "serve to say its API answers again")
+            run = api(api_url, f"/deployments/{deployment['id']}/create_flow_run", {})
+            state = wait_for(lambda: ended(api_url, run["id"]), 60, "the run after the restart")
+            shown = said()
+    assert state["type"] == "COMPLETED", (state, shown)
+    lines = shown.splitlines()
+    lost = [line for line in lines if "does not answer" in line]
+    assert len(lost) == 1 and _lost(api_url) in lost[0], shown
+    assert len([line for line in lines if back in line]) == 1, shown
+    assert shown.count(SERVING) == 1, shown  # the one serve throughout
+    assert "Traceback" not in shown and "Failed the last" not in shown, shown
+
+
+def test_ctrl_c_while_serve_waits_for_its_api_ends_it_at_once_with_130(tmp_path: Path) -> None:
+    server_home = tmp_path / "prefect-server"
+    server_home.mkdir()
+    port = free_port()
+    api_url = f"http://{HOST}:{port}/api"
+    log = tmp_path / "serve.log"
+    with prefect_server_on(server_home, port) as server, log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "orchestration", "serve", "--definitions",
+             "tests.serve_location", "--warehouse", f"chdb://{tmp_path / 'warehouse'}"],
+            cwd=REPO, env=_env(tmp_path, api_url), stdin=subprocess.DEVNULL, stdout=output,
+            stderr=output, start_new_session=True,
+        )  # fmt: skip
+        try:
+            wait_for(lambda: served_deployment(api_url, "daily"), 60, "the deployment")
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+            wait_for(lambda: _lost(api_url) in log.read_text(), 30, "serve to wait for its API")
+            sent = time.monotonic()
+            os.killpg(process.pid, signal.SIGINT)  # Ctrl+C on serve's terminal
+            process.wait(timeout=30)
+            took = time.monotonic() - sent
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # a failed test leaves nothing behind
+            process.wait()
+    said = log.read_text()
+    assert process.returncode == 130, said
+    assert took < 5, f"took {took:.1f} s to stop\n{said}"
+    assert "Traceback" not in said, said
