@@ -104,15 +104,13 @@ def ending_when_api_lost(
 def wait_for_api(api_url: str) -> None:
     """Return once the API's health check says it is healthy, probing it every few seconds,
     and log that it is in the runner's log (Ctrl+C or SIGTERM ends the wait, as the
-    caller's handlers decide). Healthy, not just answering: a server starting up answers
-    503 to the requests that register the deployment anew."""
+    caller's handlers decide). Healthy, not just answering: when any answer counted, a server
+    still starting answered the request that registers the deployment anew with 503
+    (measured)."""
     from prefect.logging import get_logger
 
-    began = time.monotonic()
     while not healthy(api_url, PROBE_SECONDS):
         time.sleep(RETRY_SECONDS)
     get_logger("runner").warning(
-        "the Prefect API at %s answers again after %.0f s: serving again",
-        redact_url(api_url),
-        time.monotonic() - began,
+        "the Prefect API at %s answers again: serving again", redact_url(api_url)
     )

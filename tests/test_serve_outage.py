@@ -3,13 +3,15 @@
 Real processes: a Prefect server the test owns on a port of its own, ``pipeline serve``
 idle against it (``PREFECT_API_URL`` set); the server is stopped for longer than Prefect's
 poll loop tolerates, then started again on the same port and database, as after a
-restart. Prefect's client retries each request to a dead server for ~62 s, so the poll
-loop gave up only after ~3.5 min; these tests have serve's client retry nothing
-(``PREFECT_CLIENT_MAX_RETRIES=0``), so that with a poll a second it gives up in seconds.
+restart. Prefect's client retries each request to a dead server five times, ~62 s, so
+the poll loop gave up only after ~3.5 min; these tests have serve's client retry once
+(``PREFECT_CLIENT_MAX_RETRIES=1``, ~2 s), so that with a poll a second it gives up in
+seconds. Once, not never: a server just restarted answered the first request of serve's
+fresh runner with a 503 (its database busy), which Prefect's client retries.
 
-Measured before the fix: 7 s after its server stopped serve printed "Failed the last 3
-attempts" and a traceback, and exited 1 with "error: All connection attempts failed"
-(with Prefect's retries: 287 s).
+Measured before the fix (no retries): 7 s after its server stopped serve printed "Failed
+the last 3 attempts" and a traceback, and exited 1 with "error: All connection attempts
+failed" (with Prefect's five retries: 287 s).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from orchestration.prefect_server import HOST, free_port
 from tests.prefect_api import api
@@ -28,15 +31,22 @@ from tests.test_local_server import REPO, SERVING, serve_env, served_deployment,
 from tests.test_served_api_lost import ended, prefect_server_on
 from tests.waiting import wait_for
 
-#: Long enough for three failed polls a second apart, with a margin.
-DOWN_SECONDS = 8.0
+#: Long enough for three failed polls a second apart, each retried once, with a margin.
+DOWN_SECONDS = 12.0
 
 
 def _env(tmp_path: Path, api_url: str) -> dict[str, str]:
     return {
         **serve_env(tmp_path / "prefect-home", PREFECT_API_URL=api_url),
-        "PREFECT_CLIENT_MAX_RETRIES": "0",
+        "PREFECT_CLIENT_MAX_RETRIES": "1",
     }
+
+
+def _polled(api_url: str, name: str) -> dict[str, Any] | None:
+    """The served deployment, once serve's runner polls for its runs (the server marks it
+    ready then): serve is serving, not still starting."""
+    deployment = served_deployment(api_url, name)
+    return deployment if deployment and deployment["status"] == "READY" else None
 
 
 def _lost(api_url: str) -> str:
@@ -57,10 +67,13 @@ def test_serve_waits_out_its_prefect_server_and_serves_again_once_it_is_back(
     env = _env(tmp_path, api_url)
     args = ("--name", "outage", "--warehouse", f"chdb://{tmp_path / 'warehouse'}")
     with prefect_server_on(server_home, port) as first, serving(env, tmp_path, *args) as (out, err):
-        deployment = wait_for(lambda: served_deployment(api_url, "outage"), 60, "the deployment")
+
+        def said() -> str:
+            return out.read_text() + err.read_text()
+
+        deployment = wait_for(lambda: _polled(api_url, "outage"), 60, "serve to poll")
         os.killpg(first.pid, signal.SIGTERM)
         first.wait(timeout=30)
-        said = lambda: out.read_text() + err.read_text()  # noqa: E731
         wait_for(lambda: "does not answer" in said() or "error:" in said(), 30, "a line")
         assert _lost(api_url) in said(), said()
         time.sleep(DOWN_SECONDS)
@@ -93,7 +106,7 @@ def test_ctrl_c_while_serve_waits_for_its_api_ends_it_at_once_with_130(tmp_path:
             stderr=output, start_new_session=True,
         )  # fmt: skip
         try:
-            wait_for(lambda: served_deployment(api_url, "daily"), 60, "the deployment")
+            wait_for(lambda: _polled(api_url, "daily"), 60, "serve to poll")
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
             wait_for(lambda: _lost(api_url) in log.read_text(), 30, "serve to wait for its API")
