@@ -39,7 +39,8 @@ RETRY_SECONDS = 3.0
 
 
 def configured_api() -> str:
-    """The Prefect API this process talks to (``PREFECT_API_URL``, set by then)."""
+    """The Prefect API this process talks to (``PREFECT_API_URL``; empty with Prefect's
+    temporary server)."""
     from prefect.settings import get_current_settings
 
     return str(get_current_settings().api.url or "").rstrip("/")
@@ -74,7 +75,10 @@ def not_paused_line(api_url: str, cause: str) -> str:
 
 def lost_api(exc: BaseException, api_url: str) -> str | None:
     """Why the API is gone, if ``exc`` (a transport error, or raised from one: Prefect
-    wraps them) came from an API that does not answer now; else None."""
+    wraps them) came from an API that does not answer now; else None, as for no API URL
+    (Prefect's temporary server, which serve owns: it does not go away on its own)."""
+    if not api_url:
+        return None
     seen: BaseException | None = exc
     while seen is not None and not isinstance(seen, httpx.TransportError):
         seen = seen.__cause__ or seen.__context__
