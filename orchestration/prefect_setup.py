@@ -119,13 +119,13 @@ def check_configured_api(timeout: float = API_PROBE_SECONDS) -> None:
     from prefect.settings import get_current_settings
 
     from orchestration.redaction import redact_url
-    from orchestration.unanswered import api_not_answering
+    from orchestration.unanswered import api_not_answering, health_problem
 
     url = get_current_settings().api.url
     health = _health_url(url) if url else None
     if health is None:
         return
-    problem = _connection_problem(health, timeout)
+    problem = health_problem(health, timeout)
     if problem is not None:
         raise PrefectApiUnreachableError(
             api_not_answering(
@@ -148,22 +148,6 @@ def _health_url(api_url: str) -> str | None:
     if parts.scheme != "http" or not parts.hostname or "@" in parts.netloc:
         return None
     return f"{api_url.rstrip('/')}/health"
-
-
-def _connection_problem(health_url: str, timeout: float) -> str | None:
-    """Why ``health_url`` cannot be reached, in a few words; None if it answered at all."""
-    import urllib.error
-    import urllib.request
-
-    from orchestration.unanswered import cause_in_words
-
-    try:
-        with urllib.request.urlopen(health_url, timeout=timeout):
-            return None
-    except urllib.error.HTTPError:
-        return None  # an answer, if not the one hoped for: Prefect's client will say more
-    except OSError as exc:  # URLError, and a timeout while reading the answer
-        return cause_in_words(exc, timeout)
 
 
 def temporary_server_failure(exc: BaseException) -> str | None:

@@ -20,8 +20,6 @@ empty database gets it back too).
 from __future__ import annotations
 
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ParamSpec
 
@@ -29,7 +27,7 @@ import httpx
 
 from orchestration.prefect_server import healthy
 from orchestration.redaction import redact_url
-from orchestration.unanswered import api_not_answering, cause_in_words
+from orchestration.unanswered import api_not_answering, health_problem
 
 P = ParamSpec("P")
 #: How long one health probe waits for an answer, and how often the API is probed while
@@ -47,15 +45,8 @@ def configured_api() -> str:
 
 
 def unanswered(api_url: str) -> str | None:
-    """Why the API's health check gets no answer, in a few words; None once it answers
-    (any HTTP status is an answer: a server whose database is busy says 503)."""
-    try:
-        with urllib.request.urlopen(f"{api_url}/health", timeout=PROBE_SECONDS):
-            return None
-    except urllib.error.HTTPError:
-        return None
-    except (urllib.error.URLError, OSError) as exc:
-        return cause_in_words(exc, PROBE_SECONDS)
+    """Why the API's health check gets no answer, in a few words; None once it answers."""
+    return health_problem(f"{api_url}/health", PROBE_SECONDS)
 
 
 def lost_line(api_url: str, cause: str) -> str:

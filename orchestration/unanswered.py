@@ -52,3 +52,18 @@ def cause_in_words(exc: BaseException, timeout: float | None = None) -> str:
 def api_not_answering(url: str, cause: str, advice: str) -> str:
     """The one line for a Prefect API that does not answer: where, why, what to do."""
     return f"the Prefect API at {url} does not answer ({cause}): {advice}"
+
+
+def health_problem(health_url: str, timeout: float) -> str | None:
+    """Why ``health_url`` (an API's ``/health``) cannot be reached, in a few words; None if
+    it answered at all (any HTTP status is an answer: a busy server says 503)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(health_url, timeout=timeout):
+            return None
+    except urllib.error.HTTPError:
+        return None  # an answer, if not the one hoped for: Prefect's client will say more
+    except OSError as exc:  # URLError, and a timeout while reading the answer
+        return cause_in_words(exc, timeout)
