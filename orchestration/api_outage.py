@@ -34,7 +34,7 @@ import httpx
 
 from orchestration.errors import ExpectedError
 from orchestration.redaction import redact_url
-from orchestration.unanswered import api_not_answering, cause_in_words
+from orchestration.unanswered import api_not_answering, cause_in_words, exception_chain
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import SyncPrefectClient
@@ -58,12 +58,8 @@ def lost_cause(exc: BaseException) -> str | None:
     """Why the API was lost, in a few words, if ``exc`` is (or was raised from: Prefect
     wraps a failed connection in its own ``RuntimeError``) a watched client's
     :class:`PrefectApiLostError`; else None."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, PrefectApiLostError):
-            return seen.cause
-        seen = seen.__cause__ or seen.__context__
-    return None
+    lost = (seen for seen in exception_chain(exc) if isinstance(seen, PrefectApiLostError))
+    return next((seen.cause for seen in lost), None)
 
 
 def api_url() -> str | None:

@@ -85,14 +85,12 @@ def mark_cancelled(
 def _why(exc: BaseException) -> str:
     """``connection refused``, ``the API answered HTTP 404`` and the like."""
     from orchestration.api_outage import lost_cause
-    from orchestration.unanswered import cause_in_words
+    from orchestration.unanswered import cause_in_words, exception_chain
 
-    seen: BaseException | None = exc
-    while seen is not None:  # Prefect's ObjectNotFound wraps the HTTP error
+    for seen in exception_chain(exc):  # Prefect's ObjectNotFound wraps the HTTP error
         status = getattr(getattr(seen, "response", None), "status_code", None)
         if isinstance(status, int):
             return f"the API answered HTTP {status}"
-        seen = seen.__cause__ or seen.__context__
     return lost_cause(exc) or cause_in_words(exc)
 
 

@@ -27,7 +27,7 @@ import httpx
 
 from orchestration.prefect_server import healthy
 from orchestration.redaction import redact_url
-from orchestration.unanswered import api_not_answering, health_problem
+from orchestration.unanswered import api_not_answering, exception_chain, health_problem
 
 P = ParamSpec("P")
 #: How long one health probe waits for an answer, and how often the API is probed while
@@ -70,10 +70,8 @@ def lost_api(exc: BaseException, api_url: str) -> str | None:
     (Prefect's temporary server, which serve owns: it does not go away on its own)."""
     if not api_url:
         return None
-    seen: BaseException | None = exc
-    while seen is not None and not isinstance(seen, httpx.TransportError):
-        seen = seen.__cause__ or seen.__context__
-    return None if seen is None else unanswered(api_url)
+    transport = any(isinstance(seen, httpx.TransportError) for seen in exception_chain(exc))
+    return unanswered(api_url) if transport else None
 
 
 def ending_when_api_lost(

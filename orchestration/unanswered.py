@@ -14,8 +14,9 @@ import socket
 from collections.abc import Iterator
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    """``exc``, then what it wraps: urllib's ``reason``, then causes and contexts."""
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, then what it wraps: urllib's ``reason``, then causes and contexts (each
+    once). Libraries wrap a connection's failure in their own errors; its cause is in here."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
@@ -32,7 +33,7 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 def cause_in_words(exc: BaseException, timeout: float | None = None) -> str:
     """``connection refused``, ``unknown host``, ``no answer within 2 s`` and the like,
     for a request that got no answer; ``timeout`` is the wait that ran out, if known."""
-    chain = list(_chain(exc))
+    chain = list(exception_chain(exc))
     for item in chain:
         if isinstance(item, TimeoutError) or type(item).__name__.endswith("Timeout"):
             return f"no answer within {timeout:g} s" if timeout else "no answer in time"
