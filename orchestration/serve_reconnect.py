@@ -12,7 +12,7 @@ its server.
 So a poll that fails because the API does not answer (a transport error, and the API's
 health check gets no answer either: not one connection's bad luck, which Prefect's loop
 tolerates) ends that runner quietly, in one line, without pausing a schedule it cannot
-reach; :func:`orchestration.deployment.serve` then waits for the API to answer and serves
+reach; :func:`orchestration.serving.serve` then waits for the API to answer and serves
 again with a fresh runner, which registers the deployment anew (a server restarted on an
 empty database gets it back too).
 """

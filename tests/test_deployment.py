@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestration import deployment
+from orchestration import deployment, serving
 from orchestration.commands import serve as serve_command
 
 REPO = Path(__file__).resolve().parents[1]
@@ -122,7 +122,7 @@ def test_serve_says_when_its_embedded_warehouse_does_not_exist_yet(tmp_path, mon
     from orchestration.definitions import DEFINITIONS_ENV
 
     served = []
-    monkeypatch.setattr(deployment, "serve", served.append)
+    monkeypatch.setattr(serving, "serve", served.append)
     missing = tmp_path / "typo"
     # serve sets these for its runs: set here first, so they are unset again afterwards
     # (a later test's `pipeline` process would otherwise read this location and warehouse).

@@ -124,11 +124,11 @@ def serve(
         os.environ[WAREHOUSE_ENV] = warehouse
 
     from orchestration.deployment import build_deployment
-    from orchestration.deployment import serve as serve_deployment
     from orchestration.interrupts import EXIT_CODES
     from orchestration.prefect_setup import check_configured_api
     from orchestration.prefect_ui import absolute, deployments_path
     from orchestration.reconnect_logs import one_line_reconnect_warnings
+    from orchestration.serving import serve as serve_deployment
     from orchestration.temporary_server import temporary_server_owned
 
     one_line_reconnect_warnings()  # a server restart is one line in the log, not a traceback

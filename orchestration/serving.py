@@ -1,0 +1,143 @@
+"""Serving a deployment in this process: ``pipeline serve``'s loop around Prefect's runner.
+
+Kept apart from :mod:`orchestration.deployment`, which declares *what* runs (the flow and
+its scheduled deployment, imported by every run Prefect starts), because this is *how*
+``pipeline serve`` keeps running it, and only serve needs it: the signal handling that
+stops the runs in flight cleanly (:class:`_StoppingRunner`, a subclass of Prefect's
+``Runner``), and the loop that outlives a Prefect API that stops answering, serving again
+once it is back (:mod:`orchestration.serve_reconnect`). A run's process imports the flow,
+never this.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from typing import TYPE_CHECKING, Any
+
+from prefect.exceptions import TerminationSignal
+from prefect.runner import Runner
+
+from orchestration.serve_reconnect import (
+    configured_api,
+    ending_when_api_lost,
+    lost_api,
+    lost_line,
+    not_paused_line,
+    wait_for_api,
+)
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from prefect.deployments.runner import RunnerDeployment
+
+
+def serve(deployment: RunnerDeployment, *, limit: int | None = 1) -> signal.Signals | None:
+    """Register the deployment and run its scheduled runs in this process until stopped;
+    the signal that stopped it (None if it ended on its own).
+
+    ``limit`` keeps runs from overlapping by default: two materializations of one
+    warehouse at once would race for the same tables. Prefect's starting banner is left
+    out: its links open the V1 UI, and the ``prefect deployment run`` it suggests finds
+    no deployment in a shell whose ``PREFECT_API_URL`` is unset (the command says where
+    the deployment is instead).
+
+    Ctrl+C stops it as SIGTERM does (:class:`_StoppingRunner`): the runs in flight are
+    cancelled, and stop as an interrupted materialize does (:mod:`orchestration.served_stop`).
+    A Prefect API that stops answering does not stop it: it waits for the API, then serves
+    again with a fresh runner (:mod:`orchestration.serve_reconnect`).
+    """
+    import asyncio
+
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    api = configured_api()
+    try:
+        while True:
+            runner = _StoppingRunner(api, pause_on_shutdown=True, limit=limit)
+            signal.signal(signal.SIGINT, runner.stop_on)
+            signal.signal(signal.SIGTERM, runner.handle_sigterm)  # as its start() does
+            try:
+                runner.add_deployment(deployment)
+                asyncio.run(runner.start())
+            except (KeyboardInterrupt, TerminationSignal):
+                break  # a second signal, or one before the runner served: it ends now
+            except Exception as exc:
+                cause = lost_api(exc, api)
+                if cause is None:
+                    raise
+                if runner.stopped_by is not None:  # its way out met the API gone
+                    runner.logger.warning(not_paused_line(api, cause))
+                    break
+                runner.lose_api(cause)  # it never served: the API went before it could
+            if runner.stopped_by is not None or runner.lost is None:
+                break
+            try:
+                wait_for_api(api)
+            except KeyboardInterrupt:
+                break  # its runner's handlers tell Ctrl+C from SIGTERM
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return runner.stopped_by
+
+
+class _StoppingRunner(Runner):
+    """Prefect's runner, which Ctrl+C stops as gracefully as SIGTERM.
+
+    Left to Prefect, SIGINT ended its event loop at once: the run in flight was killed
+    with it, and the Prefect UI showed it Running for ever (measured). SIGTERM was
+    graceful - the runs in flight cancelled, each marked Cancelled - but the command
+    exited 0 either way. Here both take the graceful way, a second signal ends it at once,
+    and the signal is kept for the exit code.
+    """
+
+    stopped_by: signal.Signals | None = None
+    #: Why its Prefect API stopped answering, which ended it (None: it did not).
+    lost: str | None = None
+
+    def __init__(self, api: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._api = api
+
+    async def __aenter__(self) -> Self:
+        await super().__aenter__()
+        poller = self._scheduled_run_poller
+        poller._get_and_submit_flow_runs = ending_when_api_lost(  # type: ignore[method-assign]
+            poller._get_and_submit_flow_runs, self._lose_api_now, self._api
+        )
+        return self
+
+    @property
+    def logger(self) -> logging.Logger:
+        """The runner's log (Prefect's ``prefect.runner``), where serve says what it does."""
+        return self._logger
+
+    def lose_api(self, cause: str) -> None:
+        """Record and say, once, that the API stopped answering."""
+        if self.lost is None:
+            self.lost = cause
+            self._logger.warning(lost_line(self._api, cause))
+
+    def _lose_api_now(self, cause: str) -> None:
+        """End serving as its poll found the API gone: runs in flight end as they would
+        (they lose the API too), and the schedule is left as it is (pausing it would be
+        one more request retried for a minute, to a server that does not answer)."""
+        self.lose_api(cause)
+        self.pause_on_shutdown = False
+        self._loops_task_group.cancel_scope.cancel()
+
+    def stop_on(self, signum: int, _frame: object = None) -> None:
+        if self.stopped_by is not None or not self.started or self.stopping:
+            self.stopped_by = self.stopped_by or signal.Signals(signum)
+            raise KeyboardInterrupt  # not serving yet, or asked twice: no more patience
+        self.stopped_by = signal.Signals(signum)
+        self._logger.info(
+            "%s received: cancelling the runs in progress, then stopping", self.stopped_by.name
+        )
+        self.stopping = True
+        self.execute_in_background(self.astop)
+
+    def handle_sigterm(self, *args: Any, **kwargs: Any) -> None:
+        """Prefect installs this for SIGTERM when the runner starts."""
+        self.stop_on(signal.SIGTERM)
