@@ -12,7 +12,9 @@ here:
   (:mod:`orchestration.server_process`);
 * ``running_prefect_server`` yields only once ``/api/health`` answers and a read and a
   write-path request have warmed it up, and on the way out stops the whole process group
-  (uvicorn and its workers too), however the caller ends;
+  (uvicorn and its workers too), however the caller ends, even if the caller stopped the
+  server meanwhile (the outage tests do, then start it again on the same home and port:
+  the same server back, as after a restart);
 * a failed start raises ``PrefectServerError`` carrying the tail of the server's log.
 """
 
@@ -25,7 +27,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestration.server_process import server_command
@@ -45,6 +47,10 @@ class PrefectServer:
     url: str
     log_path: Path
     pid: int
+    #: The server's process, when this process started it (``running_prefect_server``):
+    #: what a caller that stops the server itself waits for. None for a server another
+    #: process started (``local_server`` knows only its recorded pid).
+    process: subprocess.Popen[bytes] | None = field(default=None, compare=False, repr=False)
 
     @property
     def api_url(self) -> str:
@@ -158,12 +164,19 @@ def _warm_up(api_url: str) -> None:
 
 
 @contextlib.contextmanager
-def running_prefect_server(home: Path, timeout: float = STARTUP_TIMEOUT) -> Iterator[PrefectServer]:
-    """Start the server under ``home``; yield once healthy and warm; always stop it."""
+def running_prefect_server(
+    home: Path, timeout: float = STARTUP_TIMEOUT, *, port: int | None = None
+) -> Iterator[PrefectServer]:
+    """Start the server under ``home``, on ``port`` (a free one when None); yield once
+    healthy and warm; always stop it.
+
+    Its database and log are in ``home``, so started again on the same ``home`` and
+    ``port`` it is the same server back, as after a restart; its log goes on, not anew.
+    """
     home.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = free_port() if port is None else port
     log_path = home / "server.log"
-    with log_path.open("wb") as log:
+    with log_path.open("ab") as log:
         process = subprocess.Popen(
             server_command(HOST, port),
             env=server_environment(home, port),
@@ -172,7 +185,9 @@ def running_prefect_server(home: Path, timeout: float = STARTUP_TIMEOUT) -> Iter
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # its own process group: stopping it stops its workers
         )
-    server = PrefectServer(url=f"http://{HOST}:{port}", log_path=log_path, pid=process.pid)
+    server = PrefectServer(
+        url=f"http://{HOST}:{port}", log_path=log_path, pid=process.pid, process=process
+    )
     try:
         deadline = time.monotonic() + timeout
         while not healthy(server.api_url):
@@ -192,9 +207,11 @@ def running_prefect_server(home: Path, timeout: float = STARTUP_TIMEOUT) -> Iter
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the server's process group, then SIGKILL it if it lingers."""
-    if process.poll() is not None:
-        return
+    """SIGTERM the server's process group, then SIGKILL it if it lingers.
+
+    The group is signalled even when the server itself has ended (stopped by the caller,
+    or crashed): whatever it started and left in its group is stopped with it.
+    """
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
     try:

@@ -25,10 +25,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from orchestration.prefect_server import HOST, free_port
+from orchestration.prefect_server import HOST, free_port, running_prefect_server
 from tests.prefect_api import api
 from tests.test_local_server import REPO, SERVING, serve_env, served_deployment, serving
-from tests.test_served_api_lost import ended, prefect_server_on
+from tests.test_served_api_lost import ended
 from tests.waiting import wait_for
 
 #: Long enough for three failed polls a second apart, each retried once, with a margin.
@@ -66,19 +66,22 @@ def test_serve_waits_out_its_prefect_server_and_serves_again_once_it_is_back(
     back = f"the Prefect API at {api_url} answers again"
     env = _env(tmp_path, api_url)
     args = ("--name", "outage", "--warehouse", f"chdb://{tmp_path / 'warehouse'}")
-    with prefect_server_on(server_home, port) as first, serving(env, tmp_path, *args) as (out, err):
+    with (
+        running_prefect_server(server_home, port=port) as first,
+        serving(env, tmp_path, *args) as (out, err),
+    ):
 
         def said() -> str:
             return out.read_text() + err.read_text()
 
         deployment = wait_for(lambda: _polled(api_url, "outage"), 60, "serve to poll")
         os.killpg(first.pid, signal.SIGTERM)
-        first.wait(timeout=30)
+        first.process.wait(timeout=30)
         wait_for(lambda: "does not answer" in said() or "error:" in said(), 30, "a line")
         assert _lost(api_url) in said(), said()
         time.sleep(DOWN_SECONDS)
         assert "error:" not in said(), said()
-        with prefect_server_on(server_home, port):
+        with running_prefect_server(server_home, port=port):
             wait_for(lambda: back in said(), 30, "serve to say its API answers again")
             run = api(api_url, f"/deployments/{deployment['id']}/create_flow_run", {})
             state = wait_for(lambda: ended(api_url, run["id"]), 60, "the run after the restart")
@@ -98,7 +101,7 @@ def test_ctrl_c_while_serve_waits_for_its_api_ends_it_at_once_with_130(tmp_path:
     port = free_port()
     api_url = f"http://{HOST}:{port}/api"
     log = tmp_path / "serve.log"
-    with prefect_server_on(server_home, port) as server, log.open("w") as output:
+    with running_prefect_server(server_home, port=port) as server, log.open("w") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "orchestration", "serve", "--definitions",
              "tests.serve_location", "--warehouse", f"chdb://{tmp_path / 'warehouse'}"],
@@ -108,7 +111,7 @@ def test_ctrl_c_while_serve_waits_for_its_api_ends_it_at_once_with_130(tmp_path:
         try:
             wait_for(lambda: _polled(api_url, "daily"), 60, "serve to poll")
             os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+            server.process.wait(timeout=30)
             wait_for(lambda: _lost(api_url) in log.read_text(), 30, "serve to wait for its API")
             sent = time.monotonic()
             os.killpg(process.pid, signal.SIGINT)  # Ctrl+C on serve's terminal

@@ -18,14 +18,11 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from orchestration.prefect_server import HOST, free_port, healthy, server_environment
-from orchestration.server_process import server_command
+from orchestration.prefect_server import HOST, free_port, running_prefect_server
 from tests.server_death_location import STOP_PID_ENV, STOPPED_AT_ENV
 from tests.test_local_server import api, pipeline, serve_env, served_deployment, serving
 from tests.waiting import wait_for
@@ -41,35 +38,6 @@ ENDS_WITHIN_SECONDS = 20.0
 #: outage, sooner than any run can close its warehouse, a user's default never does.
 POLL_ENV, POLL_SECONDS = "PREFECT_RUNNER_POLL_FREQUENCY", "5"
 NOISE = ("Traceback", "EventsWorker", "Error logging to API", "PrefectApiLostError")
-
-
-@contextlib.contextmanager
-def prefect_server_on(home: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """A Prefect server on ``port`` with its database in ``home``, until the block ends
-    (it may have been stopped meanwhile); started again with the same arguments, it is the
-    same server back after a restart."""
-    api_url = f"http://{HOST}:{port}/api"
-    with (home / "server.log").open("ab") as log:
-        process = subprocess.Popen(
-            server_command(HOST, port),
-            env=server_environment(home, port),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group, which the stopper signals
-        )
-    try:
-        wait_for(lambda: healthy(api_url) or process.poll() is not None, 120, "the Prefect server")
-        assert process.poll() is None, (home / "server.log").read_text()[-3000:]
-        yield process
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
 
 
 def run_processes(flow_run_id: str) -> list[int]:
@@ -107,7 +75,7 @@ def test_a_served_run_whose_prefect_server_stops_ends_at_once_and_serve_carries_
     warehouse = ("--warehouse", f"chdb://{tmp_path / 'warehouse'}")
     run_ids: list[str] = []
     try:
-        with prefect_server_on(server_home, port) as first:
+        with running_prefect_server(server_home, port=port) as first:
             env = serve_env(
                 tmp_path / "prefect-home",
                 PREFECT_API_URL=api_url,
@@ -133,7 +101,7 @@ def test_a_served_run_whose_prefect_server_stops_ends_at_once_and_serve_carries_
                 said = err.read_text() + out.read_text()
                 status = pipeline(env, "status", "--json", *LOCATION, *warehouse)
 
-                with prefect_server_on(server_home, port):  # back, as after a restart
+                with running_prefect_server(server_home, port=port):  # back, as after a restart
                     # Serve picks runs up again (just the first asset: the stopper would
                     # stop this server too).
                     again = api(
