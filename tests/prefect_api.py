@@ -32,3 +32,9 @@ def api(api_url: str, path: str, body: dict[str, Any] | None = None) -> Any:
                 raise
         time.sleep(0.5 * 2**attempt)
     raise AssertionError("unreachable: the last attempt returned or raised")
+
+
+def ended(api_url: str, flow_run_id: str) -> dict[str, Any] | None:
+    """Flow run ``flow_run_id``'s state once it has ended (None while it has not)."""
+    state = api(api_url, f"/flow_runs/{flow_run_id}")["state"]
+    return state if state["type"] in ("COMPLETED", "FAILED", "CRASHED") else None

@@ -16,19 +16,15 @@ failed" (with Prefect's five retries: 287 s).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from orchestration.prefect_server import HOST, free_port, running_prefect_server
-from tests.prefect_api import api
-from tests.test_local_server import REPO, SERVING, serve_env, served_deployment, serving
-from tests.test_served_api_lost import ended
+from tests.prefect_api import api, ended
+from tests.serve_processes import OwnServer, serve_in_background
+from tests.test_local_server import SERVING, serve_env, served_deployment, serving
 from tests.waiting import wait_for
 
 #: Long enough for three failed polls a second apart, each retried once, with a margin.
@@ -59,17 +55,12 @@ def _lost(api_url: str) -> str:
 def test_serve_waits_out_its_prefect_server_and_serves_again_once_it_is_back(
     tmp_path: Path,
 ) -> None:
-    server_home = tmp_path / "prefect-server"
-    server_home.mkdir()
-    port = free_port()
-    api_url = f"http://{HOST}:{port}/api"
+    server = OwnServer.under(tmp_path)
+    api_url = server.api_url
     back = f"the Prefect API at {api_url} answers again"
     env = _env(tmp_path, api_url)
     args = ("--name", "outage", "--warehouse", f"chdb://{tmp_path / 'warehouse'}")
-    with (
-        running_prefect_server(server_home, port=port) as first,
-        serving(env, tmp_path, *args) as (out, err),
-    ):
+    with server.start() as first, serving(env, tmp_path, *args) as (out, err):
 
         def said() -> str:
             return out.read_text() + err.read_text()
@@ -81,7 +72,7 @@ def test_serve_waits_out_its_prefect_server_and_serves_again_once_it_is_back(
         assert _lost(api_url) in said(), said()
         time.sleep(DOWN_SECONDS)
         assert "error:" not in said(), said()
-        with running_prefect_server(server_home, port=port):
+        with server.start():
             wait_for(lambda: back in said(), 30, "serve to say its API answers again")
             run = api(api_url, f"/deployments/{deployment['id']}/create_flow_run", {})
             state = wait_for(lambda: ended(api_url, run["id"]), 60, "the run after the restart")
@@ -96,31 +87,23 @@ def test_serve_waits_out_its_prefect_server_and_serves_again_once_it_is_back(
 
 
 def test_ctrl_c_while_serve_waits_for_its_api_ends_it_at_once_with_130(tmp_path: Path) -> None:
-    server_home = tmp_path / "prefect-server"
-    server_home.mkdir()
-    port = free_port()
-    api_url = f"http://{HOST}:{port}/api"
+    server = OwnServer.under(tmp_path)
+    api_url = server.api_url
     log = tmp_path / "serve.log"
-    with running_prefect_server(server_home, port=port) as server, log.open("w") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "orchestration", "serve", "--definitions",
-             "tests.serve_location", "--warehouse", f"chdb://{tmp_path / 'warehouse'}"],
-            cwd=REPO, env=_env(tmp_path, api_url), stdin=subprocess.DEVNULL, stdout=output,
-            stderr=output, start_new_session=True,
-        )  # fmt: skip
-        try:
-            wait_for(lambda: _polled(api_url, "daily"), 60, "serve to poll")
-            os.killpg(server.pid, signal.SIGTERM)
-            server.process.wait(timeout=30)
-            wait_for(lambda: _lost(api_url) in log.read_text(), 30, "serve to wait for its API")
-            sent = time.monotonic()
-            os.killpg(process.pid, signal.SIGINT)  # Ctrl+C on serve's terminal
-            process.wait(timeout=30)
-            took = time.monotonic() - sent
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)  # a failed test leaves nothing behind
-            process.wait()
+    warehouse = ("--warehouse", f"chdb://{tmp_path / 'warehouse'}")
+    args = ("--definitions", "tests.serve_location", *warehouse)
+    with (
+        server.start() as running,
+        serve_in_background(_env(tmp_path, api_url), log, *args) as process,
+    ):
+        wait_for(lambda: _polled(api_url, "daily"), 60, "serve to poll")
+        os.killpg(running.pid, signal.SIGTERM)
+        running.process.wait(timeout=30)
+        wait_for(lambda: _lost(api_url) in log.read_text(), 30, "serve to wait for its API")
+        sent = time.monotonic()
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl+C on serve's terminal
+        process.wait(timeout=30)
+        took = time.monotonic() - sent
     said = log.read_text()
     assert process.returncode == 130, said
     assert took < 5, f"took {took:.1f} s to stop\n{said}"

@@ -10,11 +10,8 @@ Running for ever), and no traceback in serve's log; serve then exits with 130 (C
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,7 +20,8 @@ import pytest
 from io_managers import ClickHouseIOManager
 from tests.prefect_api import api
 from tests.safety_location import SLOW_MARKER_ENV
-from tests.test_local_server import REPO, serve_env, served_deployment
+from tests.serve_processes import serve_in_background
+from tests.test_local_server import serve_env, served_deployment
 from tests.waiting import wait_for
 
 
@@ -44,15 +42,8 @@ def test_stopping_serve_cancels_its_busy_run_cleanly(
     env = serve_env(tmp_path / "prefect-home", PREFECT_API_URL=prefect_api_url)
     env[SLOW_MARKER_ENV] = str(marker)
     log = tmp_path / "serve.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "orchestration", "serve", "--definitions",
-             "tests.safety_location", "--source", str(source), "--name", name,
-             "--warehouse", f"chdb://{warehouse}"],
-            cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=output,
-            start_new_session=True,
-        )  # fmt: skip
-    try:
+    args = ("--source", str(source), "--name", name, "--warehouse", f"chdb://{warehouse}")
+    with serve_in_background(env, log, "--definitions", "tests.safety_location", *args) as process:
         deployment = wait_for(
             lambda: served_deployment(prefect_api_url, name), 300, "the deployment"
         )
@@ -62,10 +53,6 @@ def test_stopping_serve_cancels_its_busy_run_cleanly(
         (os.killpg if to_group else os.kill)(process.pid, signum)
         process.wait(timeout=60)
         stopped_in = time.monotonic() - sent
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)  # a failed test leaves nothing behind
-        process.wait()
     said = log.read_text()
     assert process.returncode == code, said
     assert stopped_in < 30, f"took {stopped_in:.1f} s to stop\n{said}"

@@ -20,11 +20,11 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Any
 
-from orchestration.prefect_server import HOST, free_port, running_prefect_server
+from tests.prefect_api import api, ended
+from tests.serve_processes import OwnServer
 from tests.server_death_location import STOP_PID_ENV, STOPPED_AT_ENV
-from tests.test_local_server import api, pipeline, serve_env, served_deployment, serving
+from tests.test_local_server import pipeline, serve_env, served_deployment, serving
 from tests.waiting import wait_for
 
 LOCATION = ("--definitions", "tests.server_death_location")
@@ -59,23 +59,16 @@ def run_processes(flow_run_id: str) -> list[int]:
     return found
 
 
-def ended(api_url: str, flow_run_id: str) -> dict[str, Any] | None:
-    state = api(api_url, f"/flow_runs/{flow_run_id}")["state"]
-    return state if state["type"] in ("COMPLETED", "FAILED", "CRASHED") else None
-
-
 def test_a_served_run_whose_prefect_server_stops_ends_at_once_and_serve_carries_on(
     tmp_path: Path,
 ) -> None:
-    server_home = tmp_path / "prefect-server"
-    server_home.mkdir()
-    port = free_port()
-    api_url = f"http://{HOST}:{port}/api"
+    server = OwnServer.under(tmp_path)
+    api_url = server.api_url
     stopped_at = tmp_path / "stopped-at"
     warehouse = ("--warehouse", f"chdb://{tmp_path / 'warehouse'}")
     run_ids: list[str] = []
     try:
-        with running_prefect_server(server_home, port=port) as first:
+        with server.start() as first:
             env = serve_env(
                 tmp_path / "prefect-home",
                 PREFECT_API_URL=api_url,
@@ -101,7 +94,7 @@ def test_a_served_run_whose_prefect_server_stops_ends_at_once_and_serve_carries_
                 said = err.read_text() + out.read_text()
                 status = pipeline(env, "status", "--json", *LOCATION, *warehouse)
 
-                with running_prefect_server(server_home, port=port):  # back, as after a restart
+                with server.start():  # back, as after a restart
                     # Serve picks runs up again (just the first asset: the stopper would
                     # stop this server too).
                     again = api(

@@ -1,0 +1,68 @@
+"""The processes the serve tests start: a Prefect server of their own, and ``pipeline
+serve`` in the background.
+
+tests/test_serve_outage.py, tests/test_serve_stop.py and tests/test_served_api_lost.py
+set these up the same way; here once, so each test reads as what it does to them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestration.prefect_server import HOST, PrefectServer, free_port, running_prefect_server
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class OwnServer:
+    """A Prefect server of a test's own. Its home (database, log) and port are fixed when
+    the test begins, so each :meth:`start` is the same server, back as after a restart;
+    its API URL is known before it first starts (serve's environment names it)."""
+
+    home: Path
+    port: int
+
+    @classmethod
+    def under(cls, tmp_path: Path) -> OwnServer:
+        return cls(tmp_path / "prefect-server", free_port())
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{HOST}:{self.port}/api"
+
+    def start(self) -> contextlib.AbstractContextManager[PrefectServer]:
+        """The server, running until the block ends (the test may stop it meanwhile)."""
+        return running_prefect_server(self.home, port=self.port)
+
+
+@contextlib.contextmanager
+def serve_in_background(
+    env: dict[str, str], log: Path, *args: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``pipeline serve ARGS``, its stdout and stderr to ``log``, in a process group of its
+    own for the test to signal as a terminal or a supervisor would; killed with its group
+    when the block ends, so a failed test leaves nothing behind."""
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "orchestration", "serve", *args],
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=output,
+            start_new_session=True,
+        )
+    try:
+        yield process
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
