@@ -23,7 +23,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,8 +34,10 @@ from orchestration.prefect_server import (
     PrefectServer,
     free_port,
     healthy,
+    spawn_server,
+    start_failure,
 )
-from orchestration.server_process import MODULE, server_command
+from orchestration.server_process import MODULE
 
 MODE_ENV = "PIPELINE_PREFECT_SERVER"
 BACKGROUND, TEMPORARY = "background", "temporary"
@@ -151,32 +152,17 @@ def _server_environment(home: Path, port: int) -> dict[str, str]:
 def _start(home: Path, timeout: float) -> LocalServer:
     port = _port()
     log = home / _LOG_FILE
-    with log.open("ab") as output:
-        process = subprocess.Popen(
-            server_command(HOST, port),
-            env=_server_environment(home, port),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # outlives the command; its own group, stopped as one
-        )
+    # Its own process group: it outlives the command, and is stopped as one.
+    process = spawn_server(port, _server_environment(home, port), log)
     server = LocalServer(url=f"http://{HOST}:{port}", pid=process.pid, log_path=log)
-    deadline = time.monotonic() + timeout
-    while not healthy(server.api_url, timeout=1.0):
-        if process.poll() is not None:
-            raise LocalServerError(
-                f"the background Prefect server exited with code {process.returncode} while "
-                f"starting (its log: {log}); set PREFECT_API_URL to a running server, or "
-                f"{MODE_ENV}={TEMPORARY}"
-            )
-        if time.monotonic() > deadline:
-            _terminate(process.pid)
-            raise LocalServerError(
-                f"the background Prefect server did not answer within {timeout:.0f} s (is the "
-                f"machine busy? its log: {log}); set PREFECT_API_URL to a running server, or "
-                f"{MODE_ENV}={TEMPORARY}"
-            )
-        time.sleep(0.2)
+    failure = start_failure(process, server.api_url, timeout)
+    if failure is not None:
+        hint = "" if process.poll() is not None else "is the machine busy? "
+        _terminate(process.pid)  # not answering yet, or what a crashed one left in its group
+        raise LocalServerError(
+            f"the background Prefect server {failure} while starting ({hint}its log: {log}); "
+            f"set PREFECT_API_URL to a running server, or {MODE_ENV}={TEMPORARY}"
+        )
     state = {"url": server.url, "pid": server.pid, "log": str(server.log_path)}
     (home / _STATE_FILE).write_text(json.dumps(state))
     return server

@@ -26,7 +26,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -163,6 +163,36 @@ def _warm_up(api_url: str) -> None:
             response.read()
 
 
+def spawn_server(port: int, env: Mapping[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """``prefect server start`` on ``HOST:port`` (:mod:`orchestration.server_process`), its
+    output appended to ``log_path`` (a server started again keeps its earlier log), in a
+    process group of its own: stopping the group stops its workers too."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            server_command(HOST, port),
+            env=dict(env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+def start_failure(process: subprocess.Popen[bytes], api_url: str, timeout: float) -> str | None:
+    """Wait until the server started as ``process`` is healthy at ``api_url``: None then,
+    else what went wrong, as words to follow "the server": ``exited with code 3`` (it
+    crashed: waiting longer would not help) or ``did not answer within 20 s`` (it is left
+    running: the caller stops it, as it stops what it started)."""
+    deadline = time.monotonic() + timeout
+    while not healthy(api_url, timeout=1.0):
+        if process.poll() is not None:
+            return f"exited with code {process.returncode}"
+        if time.monotonic() > deadline:
+            return f"did not answer within {timeout:.0f} s"
+        time.sleep(0.2)
+    return None
+
+
 @contextlib.contextmanager
 def running_prefect_server(
     home: Path, timeout: float = STARTUP_TIMEOUT, *, port: int | None = None
@@ -176,30 +206,14 @@ def running_prefect_server(
     home.mkdir(parents=True, exist_ok=True)
     port = free_port() if port is None else port
     log_path = home / "server.log"
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            server_command(HOST, port),
-            env=server_environment(home, port),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group: stopping it stops its workers
-        )
+    process = spawn_server(port, server_environment(home, port), log_path)
     server = PrefectServer(
         url=f"http://{HOST}:{port}", log_path=log_path, pid=process.pid, process=process
     )
     try:
-        deadline = time.monotonic() + timeout
-        while not healthy(server.api_url):
-            if process.poll() is not None:
-                raise PrefectServerError(
-                    f"prefect server exited with {process.returncode}:\n{server.log_tail()}"
-                )
-            if time.monotonic() > deadline:
-                raise PrefectServerError(
-                    f"prefect server not healthy after {timeout:.0f} s:\n{server.log_tail()}"
-                )
-            time.sleep(0.25)
+        failure = start_failure(process, server.api_url, timeout)
+        if failure:
+            raise PrefectServerError(f"prefect server {failure}:\n{server.log_tail()}")
         _warm_up(server.api_url)
         yield server
     finally:
