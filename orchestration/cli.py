@@ -235,10 +235,12 @@ def materialize_command(
             else:
                 console.print(f"{NOTHING}: {select!r} selects no asset now")
             return
-        check_configured_api()  # a server set by the user that is not there: before any work
+        # Prefect before the warehouse: a server set by the user that is not there, or a
+        # local one that cannot start, fails the command before any work.
+        check_configured_api()
+        connect_to_prefect(quiet=as_json)
         io_managers = opened.enter_context(defs.open_io_managers(warehouse))
         book = StateBook(graph, io_managers, params)
-        connect_to_prefect(quiet=as_json)
         progress = RunProgress(console if not as_json else None, total=len(plan.selected))
         outcomes = OutcomeLog(progress.advance)
 
