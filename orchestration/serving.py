@@ -74,8 +74,11 @@ def serve(deployment: RunnerDeployment, *, limit: int | None = 1) -> signal.Sign
                 break
             try:
                 wait_for_api(api)
-            except KeyboardInterrupt:
-                break  # its runner's handlers tell Ctrl+C from SIGTERM
+            except KeyboardInterrupt:  # its runner's handlers tell Ctrl+C from SIGTERM
+                # Said as when a stop meets the API gone: no runner runs, and the schedule
+                # it pauses on its way out stays active on the server.
+                runner.logger.warning(not_paused_line(api, runner.lost))
+                break
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

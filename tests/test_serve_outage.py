@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.prefect_api import api, ended
 from tests.serve_processes import OwnServer, serve_in_background
 from tests.test_local_server import SERVING, serve_env, served_deployment, serving
@@ -86,7 +88,17 @@ def test_serve_waits_out_its_prefect_server_and_serves_again_once_it_is_back(
     assert "Traceback" not in shown and "Failed the last" not in shown, shown
 
 
-def test_ctrl_c_while_serve_waits_for_its_api_ends_it_at_once_with_130(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("signum", "to_group", "code"),
+    [
+        (signal.SIGINT, True, 130),  # Ctrl+C on serve's terminal
+        (signal.SIGTERM, False, 143),  # kill PID, as a supervisor stops it
+    ],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_stopping_serve_while_it_waits_for_its_api_ends_it_at_once_in_one_line(
+    tmp_path: Path, signum: signal.Signals, to_group: bool, code: int
+) -> None:
     server = OwnServer.under(tmp_path)
     api_url = server.api_url
     log = tmp_path / "serve.log"
@@ -101,10 +113,18 @@ def test_ctrl_c_while_serve_waits_for_its_api_ends_it_at_once_with_130(tmp_path:
         running.process.wait(timeout=30)
         wait_for(lambda: _lost(api_url) in log.read_text(), 30, "serve to wait for its API")
         sent = time.monotonic()
-        os.killpg(process.pid, signal.SIGINT)  # Ctrl+C on serve's terminal
+        (os.killpg if to_group else os.kill)(process.pid, signum)
         process.wait(timeout=30)
         took = time.monotonic() - sent
     said = log.read_text()
-    assert process.returncode == 130, said
+    assert process.returncode == code, said
     assert took < 5, f"took {took:.1f} s to stop\n{said}"
     assert "Traceback" not in said, said
+    # It says why it ended, and what it left undone: the schedule it pauses on its way out
+    # is still active on the server (before: it ended without a word).
+    stopped = [line for line in said.splitlines() if "stopped without pausing" in line]
+    assert len(stopped) == 1, said
+    assert stopped[0].endswith(
+        f"the Prefect API at {api_url} does not answer (connection refused): "
+        "stopped without pausing the deployment's schedule"
+    ), said
