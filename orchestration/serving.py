@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from prefect.exceptions import TerminationSignal
 from prefect.runner import Runner
 
+from orchestration.runner_cancel import keeping_its_own_cancel
 from orchestration.serve_reconnect import (
     configured_api,
     ending_when_api_lost,
@@ -92,7 +93,8 @@ class _StoppingRunner(Runner):
     with it, and the Prefect UI showed it Running for ever (measured). SIGTERM was
     graceful - the runs in flight cancelled, each marked Cancelled - but the command
     exited 0 either way. Here both take the graceful way, a second signal ends it at once,
-    and the signal is kept for the exit code.
+    and the signal is kept for the exit code. A run that marked itself Cancelled as it
+    stopped keeps its own message (:mod:`orchestration.runner_cancel`).
     """
 
     stopped_by: signal.Signals | None = None
@@ -108,6 +110,10 @@ class _StoppingRunner(Runner):
         poller = self._scheduled_run_poller
         poller._get_and_submit_flow_runs = ending_when_api_lost(  # type: ignore[method-assign]
             poller._get_and_submit_flow_runs, self._lose_api_now, self._api
+        )
+        cancelling = self._cancellation_manager
+        cancelling._finalize_cancelled_state = keeping_its_own_cancel(  # type: ignore[method-assign]
+            cancelling._finalize_cancelled_state, self._client.read_flow_run
         )
         return self
 
