@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from prefect.exceptions import TerminationSignal
 from prefect.runner import Runner
 
+from orchestration.cancel_watch import watching_again
 from orchestration.runner_cancel import keeping_its_own_cancel
 from orchestration.serve_reconnect import (
     configured_api,
@@ -31,6 +32,7 @@ from orchestration.serve_reconnect import (
 if TYPE_CHECKING:
     from typing import Self
 
+    from prefect._internal.observers import FlowRunCancellingObserver
     from prefect.deployments.runner import RunnerDeployment
 
 
@@ -94,7 +96,9 @@ class _StoppingRunner(Runner):
     graceful - the runs in flight cancelled, each marked Cancelled - but the command
     exited 0 either way. Here both take the graceful way, a second signal ends it at once,
     and the signal is kept for the exit code. A run that marked itself Cancelled as it
-    stopped keeps its own message (:mod:`orchestration.runner_cancel`).
+    stopped keeps its own message (:mod:`orchestration.runner_cancel`). Prefect's watch
+    for cancels, which gives up for good when its API stops answering, watches again once
+    the API is back (:mod:`orchestration.cancel_watch`).
     """
 
     stopped_by: signal.Signals | None = None
@@ -116,6 +120,28 @@ class _StoppingRunner(Runner):
             cancelling._finalize_cancelled_state, self._client.read_flow_run
         )
         return self
+
+    async def _handle_cancellation_observer_failure(self) -> None:
+        """Prefect's watch for cancels gave up: as Prefect does (it may stop the runner),
+        then a fresh watch once the API answers, unless the runner stops first."""
+        import anyio
+
+        await super()._handle_cancellation_observer_failure()
+        dead = self._cancelling_observer
+        if dead is None or self.stopping or not self.started:
+            return
+        with anyio.CancelScope() as waiting:
+            self._exit_stack.callback(waiting.cancel)  # the runner's exit does not wait on it
+            await watching_again(
+                dead,
+                self._watch_cancels_with,
+                self._exit_stack,
+                self._api,
+                self._logger,
+            )
+
+    def _watch_cancels_with(self, observer: FlowRunCancellingObserver) -> None:
+        self._cancelling_observer = observer
 
     @property
     def logger(self) -> logging.Logger:

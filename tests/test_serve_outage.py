@@ -9,6 +9,9 @@ the poll loop gave up only after ~3.5 min; these tests have serve's client retry
 seconds. Once, not never: a server just restarted answered the first request of serve's
 fresh runner with a 503 (its database busy), which Prefect's client retries.
 
+The last test keeps Prefect's retries, so that serve does not notice a short outage, and
+checks what must still work through one: a Cancel.
+
 Measured before the fix (no retries): 7 s after its server stopped serve printed "Failed
 the last 3 attempts" and a traceback, and exited 1 with "error: All connection attempts
 failed" (with Prefect's five retries: 287 s).
@@ -25,6 +28,7 @@ from typing import Any
 import pytest
 
 from tests.prefect_api import api, ended
+from tests.safety_location import SLOW_MARKER_ENV
 from tests.serve_processes import OwnServer, serve_in_background
 from tests.test_local_server import SERVING, serve_env, served_deployment, serving
 from tests.waiting import wait_for
@@ -128,3 +132,77 @@ def test_stopping_serve_while_it_waits_for_its_api_ends_it_at_once_in_one_line(
         f"the Prefect API at {api_url} does not answer (connection refused): "
         "stopped without pausing the deployment's schedule"
     ), said
+
+
+#: What Prefect's watch for cancels logs as it gives up (it polls while its event stream is
+#: down, every ``PREFECT_RUNNER_POLL_FREQUENCY``, and gives up after three failed polls).
+GAVE_UP = "Cancellation polling task failed"
+#: How soon a Cancel of a served run ends it: the runner signals its process, which marks
+#: itself Cancelled.
+CANCELLED_WITHIN_SECONDS = 45
+
+
+def _cancel(api_url: str, flow_run_id: str) -> None:
+    """Cancel the run as the UI's Cancel button does: its state set to Cancelling, for the
+    runner serving it to act on."""
+    api(api_url, f"/flow_runs/{flow_run_id}/set_state", {"state": {"type": "CANCELLING"}})
+
+
+def _cancelled(api_url: str, flow_run_id: str) -> bool:
+    return bool(api(api_url, f"/flow_runs/{flow_run_id}")["state_type"] == "CANCELLED")
+
+
+def test_a_cancel_works_after_an_outage_shorter_than_serve_notices(tmp_path: Path) -> None:
+    """Prefect's runner watches for cancels with an observer that, while a run is in flight
+    and the API is down, gives up for good after three failed polls. Serve notices an outage
+    only after its client's retries of its poll for runs (~60 s), so a shorter outage left it
+    serving, blind to cancels: measured, a run cancelled after a 19 s outage stayed
+    Cancelling for 90 s, until serve was restarted. Prefect's client retries as it does by
+    default here, so that serve does not notice this outage."""
+    server = OwnServer.under(tmp_path)
+    api_url = server.api_url
+    source, marker, log = tmp_path / "n.csv", tmp_path / "busy", tmp_path / "serve.log"
+    source.write_text("n,q\n1,10\n")
+    env = {
+        **serve_env(tmp_path / "prefect-home", PREFECT_API_URL=api_url),
+        SLOW_MARKER_ENV: str(marker),
+    }
+    args = (
+        *("--definitions", "tests.safety_location", "--name", "cancel"),
+        *("--source", str(source), "--warehouse", f"chdb://{tmp_path / 'warehouse'}"),
+    )
+    with server.start() as first, serve_in_background(env, log, *args):
+        deployment = wait_for(lambda: _polled(api_url, "cancel"), 120, "serve to poll")
+        busy = api(api_url, f"/deployments/{deployment['id']}/create_flow_run", {})
+        wait_for(marker.exists, 120, "the served run's slow asset to be busy")
+        os.killpg(first.pid, signal.SIGTERM)
+        first.process.wait(timeout=30)
+        wait_for(lambda: GAVE_UP in log.read_text(), 60, "Prefect's watch for cancels to give up")
+        with server.start():
+            # The run in flight through the outage, then a run started after it.
+            _cancel(api_url, busy["id"])
+            wait_for(
+                lambda: _cancelled(api_url, busy["id"]),
+                CANCELLED_WITHIN_SECONDS,
+                f"the run in flight to be cancelled:\n{log.read_text()}",
+            )
+            marker.unlink()
+            later = api(api_url, f"/deployments/{deployment['id']}/create_flow_run", {})
+            wait_for(marker.exists, 120, "the next served run's slow asset to be busy")
+            _cancel(api_url, later["id"])
+            wait_for(
+                lambda: _cancelled(api_url, later["id"]),
+                CANCELLED_WITHIN_SECONDS,
+                f"the later run to be cancelled:\n{log.read_text()}",
+            )
+    said = log.read_text()
+    assert "serving again" not in said, said  # serve itself never noticed the outage
+    lines = said.splitlines()
+    gave_up = [line for line in lines if "cancelling runs waits" in line]
+    assert len(gave_up) == 1, said
+    assert gave_up[0].endswith(
+        f"the Prefect API at {api_url} does not answer (connection refused): "
+        "cancelling runs waits for it"
+    ), said
+    back = f"the Prefect API at {api_url} answers again: cancelling runs works again"
+    assert len([line for line in lines if line.endswith(back)]) == 1, said

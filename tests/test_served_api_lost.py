@@ -34,7 +34,7 @@ ENDS_WITHIN_SECONDS = 20.0
 #: the run's events and logs, the engine's failure to record the run's end.
 #: How often serve asks for runs, and polls for cancellations while its event stream is
 #: down. Prefect's default is 10 s; the serve tests' 1 s would have serve's polling give
-#: up on a run (a traceback, then no cancellation for its lifetime) within ~3 s of the
+#: up on a run (a traceback, and no cancel until the API is back) within ~3 s of the
 #: outage, sooner than any run can close its warehouse, a user's default never does.
 POLL_ENV, POLL_SECONDS = "PREFECT_RUNNER_POLL_FREQUENCY", "5"
 NOISE = ("Traceback", "EventsWorker", "Error logging to API", "PrefectApiLostError")

@@ -1,0 +1,92 @@
+"""``pipeline serve`` acts on a Cancel again once its Prefect API is back.
+
+Prefect's runner (3.9) watches for runs set Cancelling (the UI's Cancel) with a
+``FlowRunCancellingObserver``: an event stream, polled instead while the stream is down.
+While a run is in flight and the API does not answer, three failed polls make it give up
+for good ("Cancellation polling task failed. Execution will continue, but flow run
+cancellation will fail."), and the runner does nothing about it. Serve notices an outage
+only when Prefect's client gives up retrying its poll for runs (~60 s), and then serves
+again with a fresh runner (:mod:`orchestration.serve_reconnect`); an outage shorter than
+that left serve serving but blind to cancels: measured, a run cancelled after a 19 s
+outage stayed Cancelling for 90 s, until serve was restarted.
+
+So when the watch gives up, :func:`watching_again` waits for the API to answer (without
+holding up the runner's loop), then starts a fresh watch as Prefect builds it, with the
+runs in flight registered again, and catches up on a Cancel given meanwhile (a fresh
+watch that connects at once only hears of cancels from then on).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+
+from prefect._internal.observers import FlowRunCancellingObserver
+
+from orchestration.prefect_server import healthy
+from orchestration.redaction import redact_url
+from orchestration.serve_reconnect import PROBE_SECONDS, RETRY_SECONDS, unanswered
+from orchestration.unanswered import api_not_answering
+
+#: What serve logs when the watch gave up while its API answered (a server error, say).
+RESTARTED = "Prefect's watch for cancelled runs stopped: started it again"
+
+
+def gave_up_line(api_url: str, cause: str) -> str:
+    """The line serve logs once Prefect's watch for cancels gave up on an API that does
+    not answer."""
+    return api_not_answering(redact_url(api_url), cause, "cancelling runs waits for it")
+
+
+def back_line(api_url: str) -> str:
+    """The line serve logs once it watches for cancels again."""
+    return f"the Prefect API at {redact_url(api_url)} answers again: cancelling runs works again"
+
+
+async def _answering(api_url: str) -> None:
+    """Return once the API's health check says it is healthy (the probe is urllib's, in a
+    thread: the runner's loop goes on meanwhile)."""
+    import anyio
+
+    while not await anyio.to_thread.run_sync(healthy, api_url, PROBE_SECONDS):
+        await anyio.sleep(RETRY_SECONDS)
+
+
+async def watching_again(
+    dead: FlowRunCancellingObserver,
+    install: Callable[[FlowRunCancellingObserver], None],
+    exit_stack: AsyncExitStack,
+    api_url: str,
+    logger: logging.Logger,
+) -> None:
+    """Put a fresh watch for cancels in place of ``dead``, which gave up: once the API
+    answers, one built as Prefect built ``dead`` (its callbacks, its polling interval) is
+    entered into the runner's ``exit_stack`` (closed with the runner), given ``dead``'s
+    runs in flight (those it had not yet passed on for cancelling) and handed to
+    ``install`` at once, so that no run starts or ends unseen between the two. The caller
+    cancels this as the runner stops."""
+    import anyio
+
+    cause = await anyio.to_thread.run_sync(unanswered, api_url) if api_url else None
+    if cause is not None:
+        logger.warning(gave_up_line(api_url, cause))
+        await _answering(api_url)
+    await dead.__aexit__(None, None, None)  # its client; the runner's exit finds it closed
+    observer = await exit_stack.enter_async_context(
+        FlowRunCancellingObserver(
+            on_cancelling=dead.on_cancelling,
+            polling_interval=dead.polling_interval,
+            event_filter=dead._event_filter,
+            on_failure=dead.on_failure,
+        )
+    )
+    for flow_run_id, registration in dead._registrations.items():
+        if not registration.claimed:
+            observer.add_in_flight_flow_run_id(flow_run_id)
+    install(observer)
+    # A Cancel given before the fresh watch's stream opened is not streamed to it.
+    with contextlib.suppress(Exception):  # the API gone again: the fresh watch meets it too
+        await observer._check_for_cancelled_flow_runs()
+    logger.warning(back_line(api_url) if cause is not None else RESTARTED)
