@@ -18,7 +18,6 @@ watch that connects at once only hears of cancels from then on).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable
 from contextlib import AsyncExitStack
@@ -28,7 +27,7 @@ from prefect._internal.observers import FlowRunCancellingObserver
 from orchestration.prefect_server import healthy
 from orchestration.redaction import redact_url
 from orchestration.serve_reconnect import PROBE_SECONDS, RETRY_SECONDS, unanswered
-from orchestration.unanswered import api_not_answering
+from orchestration.unanswered import api_not_answering, cause_in_words
 
 #: What serve logs when the watch gave up while its API answered (a server error, say).
 RESTARTED = "Prefect's watch for cancelled runs stopped: started it again"
@@ -87,6 +86,12 @@ async def watching_again(
             observer.add_in_flight_flow_run_id(flow_run_id)
     install(observer)
     # A Cancel given before the fresh watch's stream opened is not streamed to it.
-    with contextlib.suppress(Exception):  # the API gone again: the fresh watch meets it too
+    try:
         await observer._check_for_cancelled_flow_runs()
+    except Exception as exc:  # the API gone again: the fresh watch meets that on its own
+        logger.warning(
+            "looking for a Cancel given while the API did not answer failed (%s): "
+            "one given then may go unnoticed",
+            cause_in_words(exc),
+        )
     logger.warning(back_line(api_url) if cause is not None else RESTARTED)
