@@ -16,9 +16,22 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from orchestration.prefect_server import HOST, PrefectServer, free_port, running_prefect_server
 
 REPO = Path(__file__).resolve().parents[1]
+
+#: The two ways serve is stopped, and the exit code each must give: the signal, whether it
+#: goes to serve's whole process group, as a terminal sends it, and the code.
+STOPPED_EITHER_WAY = pytest.mark.parametrize(
+    ("signum", "to_group", "code"),
+    [
+        (signal.SIGINT, True, 130),  # Ctrl+C on serve's terminal
+        (signal.SIGTERM, False, 143),  # kill PID, as a supervisor stops it
+    ],
+    ids=["ctrl-c", "sigterm"],
+)
 
 
 @dataclass(frozen=True)

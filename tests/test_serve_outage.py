@@ -25,11 +25,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.prefect_api import api, ended
 from tests.safety_location import SLOW_MARKER_ENV
-from tests.serve_processes import OwnServer, serve_in_background
+from tests.serve_processes import STOPPED_EITHER_WAY, OwnServer, serve_in_background
 from tests.test_local_server import SERVING, serve_env, served_deployment, serving
 from tests.waiting import wait_for
 
@@ -92,14 +90,7 @@ def test_serve_waits_out_its_prefect_server_and_serves_again_once_it_is_back(
     assert "Traceback" not in shown and "Failed the last" not in shown, shown
 
 
-@pytest.mark.parametrize(
-    ("signum", "to_group", "code"),
-    [
-        (signal.SIGINT, True, 130),  # Ctrl+C on serve's terminal
-        (signal.SIGTERM, False, 143),  # kill PID, as a supervisor stops it
-    ],
-    ids=["ctrl-c", "sigterm"],
-)
+@STOPPED_EITHER_WAY
 def test_stopping_serve_while_it_waits_for_its_api_ends_it_at_once_in_one_line(
     tmp_path: Path, signum: signal.Signals, to_group: bool, code: int
 ) -> None:

@@ -16,24 +16,15 @@ import signal
 import time
 from pathlib import Path
 
-import pytest
-
 from io_managers import ClickHouseIOManager
 from tests.prefect_api import api
 from tests.safety_location import SLOW_MARKER_ENV
-from tests.serve_processes import serve_in_background
+from tests.serve_processes import STOPPED_EITHER_WAY, serve_in_background
 from tests.test_local_server import serve_env, served_deployment
 from tests.waiting import wait_for
 
 
-@pytest.mark.parametrize(
-    ("signum", "to_group", "code"),
-    [
-        (signal.SIGINT, True, 130),  # Ctrl+C on serve's terminal
-        (signal.SIGTERM, False, 143),  # kill PID, as a supervisor stops it
-    ],
-    ids=["ctrl-c", "sigterm"],
-)
+@STOPPED_EITHER_WAY
 def test_stopping_serve_cancels_its_busy_run_cleanly(
     tmp_path: Path, prefect_api_url: str, signum: signal.Signals, to_group: bool, code: int
 ) -> None:
