@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,3 +80,14 @@ def serve_in_background(
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def stop_serve(
+    process: subprocess.Popen[bytes], signum: int, to_group: bool, timeout: float
+) -> float:
+    """Stop serve as :data:`STOPPED_EITHER_WAY` says (to its process group, as a terminal's
+    Ctrl+C, or to it alone, as ``kill PID``); the seconds it took to exit."""
+    sent = time.monotonic()
+    (os.killpg if to_group else os.kill)(process.pid, signum)
+    process.wait(timeout=timeout)
+    return time.monotonic() - sent

@@ -27,7 +27,7 @@ from typing import Any
 
 from tests.prefect_api import api, ended
 from tests.safety_location import SLOW_MARKER_ENV
-from tests.serve_processes import STOPPED_EITHER_WAY, OwnServer, serve_in_background
+from tests.serve_processes import STOPPED_EITHER_WAY, OwnServer, serve_in_background, stop_serve
 from tests.test_local_server import SERVING, serve_env, served_deployment, serving
 from tests.waiting import wait_for
 
@@ -107,10 +107,7 @@ def test_stopping_serve_while_it_waits_for_its_api_ends_it_at_once_in_one_line(
         os.killpg(running.pid, signal.SIGTERM)
         running.process.wait(timeout=30)
         wait_for(lambda: _lost(api_url) in log.read_text(), 30, "serve to wait for its API")
-        sent = time.monotonic()
-        (os.killpg if to_group else os.kill)(process.pid, signum)
-        process.wait(timeout=30)
-        took = time.monotonic() - sent
+        took = stop_serve(process, signum, to_group, timeout=30)
     said = log.read_text()
     assert process.returncode == code, said
     assert took < 5, f"took {took:.1f} s to stop\n{said}"

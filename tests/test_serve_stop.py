@@ -10,16 +10,14 @@ Running for ever), and no traceback in serve's log; serve then exits with 130 (C
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import time
 from pathlib import Path
 
 from io_managers import ClickHouseIOManager
 from tests.prefect_api import api
 from tests.safety_location import SLOW_MARKER_ENV
-from tests.serve_processes import STOPPED_EITHER_WAY, serve_in_background
+from tests.serve_processes import STOPPED_EITHER_WAY, serve_in_background, stop_serve
 from tests.test_local_server import serve_env, served_deployment
 from tests.waiting import wait_for
 
@@ -41,10 +39,7 @@ def test_stopping_serve_cancels_its_busy_run_cleanly(
         )
         run = api(prefect_api_url, f"/deployments/{deployment['id']}/create_flow_run", {})
         wait_for(marker.exists, 300, "the served run's slow asset to be busy")
-        sent = time.monotonic()
-        (os.killpg if to_group else os.kill)(process.pid, signum)
-        process.wait(timeout=60)
-        stopped_in = time.monotonic() - sent
+        stopped_in = stop_serve(process, signum, to_group, timeout=60)
     said = log.read_text()
     assert process.returncode == code, said
     assert stopped_in < 30, f"took {stopped_in:.1f} s to stop\n{said}"
