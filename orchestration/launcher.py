@@ -28,8 +28,13 @@ def main() -> None:
             sys.exit(code)
     from orchestration.cli import main as cold_main
 
+    succeeded = False
     try:
         cold_main()
+        succeeded = True
+    except SystemExit as exit_:
+        succeeded = exit_.code in (0, None)
+        raise
     finally:
         if warm:  # no starter took it: leave one for the next command
-            warm_start.start_in_background(launched)
+            warm_start.start_in_background(launched, succeeded=succeeded)

@@ -38,6 +38,7 @@ from typing import IO, Any, NamedTuple
 from orchestration.preload import import_libraries
 from orchestration.warm_start import (
     IDLE_SECONDS,
+    notice_path,
     project_root,
     receive_request,
     send_message,
@@ -163,6 +164,7 @@ class Starter:
         """No new command reaches this starter once the one asking has its answer, and a
         fresh starter may take the socket's name while this one sees its children out."""
         self._path.unlink(missing_ok=True)
+        notice_path(self._path).unlink(missing_ok=True)  # owed about this one: not now
         if self._accepting:
             self._selector.unregister(self._listener)
             self._listener.close()

@@ -51,6 +51,9 @@ from orchestration.prefect_setup import prefect_defaults
 MODE_ENV = "PIPELINE_WARM_START"
 DIR_ENV = "PIPELINE_WARM_DIR"
 LOG_NAME = "starter.log"
+#: Beside a starter's socket while the notice that it runs is owed to the person at the
+#: terminal: the command that left it failed, and its error stays the last line there.
+NOTICE_SUFFIX = ".notice"
 #: A starter exits after this long without a command (it and its spare child hold ~0.35 GiB).
 IDLE_SECONDS = 30 * 60
 #: The sub-commands that start warm: the one-shot ones. ``server`` starts and stops
@@ -242,7 +245,31 @@ def run_warm(argv: Sequence[str]) -> int | None:
         sock.settimeout(None)
         with _forwarding_signals(int(started["pid"])):
             ended = receive_message(replies)
-    return _exit_code(ended, int(started["pid"]))
+    code = _exit_code(ended, int(started["pid"]))
+    if code == 0:
+        _tell_if_owed(path)
+    return code
+
+
+def notice_path(socket_file: Path) -> Path:
+    """The marker saying the notice about the starter on ``socket_file`` is still owed."""
+    return socket_file.with_suffix(NOTICE_SUFFIX)
+
+
+def _tell_if_owed(socket_file: Path) -> None:
+    """After a warm command that succeeded: the notice the failed command that left this
+    starter held back, once (one unlink, and only on a terminal, where it is shown)."""
+    if not sys.stderr.isatty():
+        return
+    marker = notice_path(socket_file)
+    try:
+        marker.unlink()
+    except FileNotFoundError:
+        return  # none owed: the usual case
+    except OSError as exc:
+        sys.stderr.write(f"warning: could not remove {marker}: {exc}\n")
+        return
+    _tell(socket_file.parent / LOG_NAME)
 
 
 def _exit_code(ended: dict[str, Any] | None, pid: int) -> int:
@@ -299,21 +326,41 @@ def _forwarding_signals(pid: int) -> Iterator[None]:
             signal.signal(number, handler)
 
 
-def start_in_background(env: Mapping[str, str]) -> None:
+def start_in_background(env: Mapping[str, str], succeeded: bool = True) -> None:
     """Start a starter for ``env``, the environment this command was launched with (it
     steps aside if one runs), and say so on a terminal; never raises: a command that
-    cannot leave a starter behind has still done its work."""
+    cannot leave a starter behind has still done its work.
+
+    A command that failed leaves one too (a person iterating on a failure wants the next
+    try warm) but keeps its error the last line: the notice is owed (:func:`notice_path`)
+    and the next command that succeeds on a terminal gives it, warm or cold."""
     try:
+        socket_file = socket_path(env)
         spawn_starter(env)
-        log_path = runtime_dir(env) / LOG_NAME
     except OSError:
         return
-    if sys.stderr.isatty():
-        sys.stderr.write(
-            "later commands start warm: a background process keeps the libraries imported "
-            f"(its log: {log_path}; `pipeline server stop` stops it, {MODE_ENV}=off turns "
-            "it off)\n"
-        )
+    if not sys.stderr.isatty():
+        return
+    marker = notice_path(socket_file)
+    if not succeeded:
+        # Unmarked, the notice is lost and nothing else: the starter serves all the same,
+        # and a warning here would push the command's error up as the notice did.
+        with contextlib.suppress(OSError):
+            marker.touch()
+        return
+    try:
+        marker.unlink(missing_ok=True)  # given now: not again by its first warm command
+    except OSError as exc:
+        sys.stderr.write(f"warning: could not remove {marker}: {exc}\n")
+    _tell(socket_file.parent / LOG_NAME)
+
+
+def _tell(log_path: Path) -> None:
+    sys.stderr.write(
+        "later commands start warm: a background process keeps the libraries imported "
+        f"(its log: {log_path}; `pipeline server stop` stops it, {MODE_ENV}=off turns "
+        "it off)\n"
+    )
 
 
 def spawn_starter(env: Mapping[str, str]) -> subprocess.Popen[bytes]:
@@ -340,6 +387,8 @@ def stop_all(env: Mapping[str, str] | None = None) -> int:
     except OSError:
         return 0
     stopped = 0
+    for marker in directory.glob(f"*{NOTICE_SUFFIX}"):  # about starters now stopped
+        marker.unlink(missing_ok=True)
     for lock in sorted(directory.glob("*.lock")):
         if _ask_to_stop(lock.with_suffix(".sock")):
             stopped += 1

@@ -9,6 +9,7 @@ the command's process shows it (the forked child inherits no such flag).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -217,6 +218,82 @@ def test_a_person_is_told_when_a_starter_is_left_running_a_pipe_is_not(
     warm_start.stop_all(warm_env)
     piped = pipeline(warm_env, *LIST)
     assert piped.returncode == 0 and told.decode() not in piped.stderr
+
+
+TOLD = b"later commands start warm: a background process keeps the libraries imported"
+
+
+def _last_line(output: bytes) -> bytes:
+    """The last line a person sees on the terminal (styling dropped)."""
+    return re.sub(rb"\x1b\[[0-9;]*m", b"", output).strip().splitlines()[-1]
+
+
+def test_a_failed_command_ends_with_its_error_and_the_next_success_says_a_starter_runs(
+    warm_env: dict[str, str],
+) -> None:
+    # The error stays the last line; the notice waits for the next command that succeeds
+    # on a terminal (here warm: the starter the failure left serves it), and only that one.
+    code, failed = terminal.on_a_terminal(warm_env, *LIST, "--select", "key:nosuch")
+    assert code == 1, failed
+    assert TOLD not in failed
+    assert _last_line(failed).startswith(b"error: "), failed
+    wait_for(
+        warm_start.socket_path(warm_env).exists,
+        120,
+        "the starter the failed command leaves",
+        interval=0.1,
+    )
+    piped = pipeline(warm_env, *LIST)  # no terminal: it says nothing, and owes it still
+    assert piped.returncode == 0 and TOLD.decode() not in piped.stderr
+    code, failed_warm = terminal.on_a_terminal(warm_env, *LIST, "--select", "key:nosuch")
+    assert code == 1 and TOLD not in failed_warm  # a warm failure keeps its error last too
+    told = on_a_terminal(warm_env, *LIST)
+    assert _last_line(told).startswith(TOLD), told
+    assert TOLD not in on_a_terminal(warm_env, *LIST)  # once
+
+
+def test_a_cold_success_after_a_failure_says_it_once_not_again_when_warm(
+    warm_env: dict[str, str],
+) -> None:
+    # The failure's starter is gone (killed: nothing tidied up after it), so the next
+    # command runs cold: it says so as any cold command does, and the new starter's
+    # first warm command does not say it again.
+    code, failed = terminal.on_a_terminal(warm_env, *LIST, "--select", "key:nosuch")
+    assert code == 1 and TOLD not in failed, failed
+    path = warm_start.socket_path(warm_env)
+    wait_for(path.exists, 120, "the starter the failed command leaves", interval=0.1)
+    (first,) = _starters_in(warm_env[warm_start.DIR_ENV])
+    os.kill(first, signal.SIGKILL)
+    wait_for(lambda: not _alive(first), 30, "the starter to be gone", interval=0.1)
+    told = on_a_terminal(warm_env, *LIST)
+    assert _last_line(told).startswith(TOLD), told
+    wait_for(lambda: _listening(path), 120, "the starter the cold command leaves", interval=0.1)
+    assert TOLD not in on_a_terminal(warm_env, *LIST)
+
+
+def test_a_notice_owed_about_a_stopped_starter_is_not_given_about_another(
+    warm_env: dict[str, str],
+) -> None:
+    code, failed = terminal.on_a_terminal(warm_env, *LIST, "--select", "key:nosuch")
+    assert code == 1 and TOLD not in failed, failed
+    wait_for(
+        warm_start.socket_path(warm_env).exists,
+        120,
+        "the starter the failed command leaves",
+        interval=0.1,
+    )
+    assert warm_start.stop_all(warm_env) == 1  # `pipeline server stop`
+    start_starter(warm_env)  # one no terminal was told of before (a piped command's, say)
+    assert TOLD not in on_a_terminal(warm_env, *LIST)
+
+
+def _listening(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX) as sock:
+        try:
+            sock.connect(str(path))
+        except OSError:
+            return False
+    return True
 
 
 def busy_materialize(env: dict[str, str], tmp_path: Path, output: int) -> subprocess.Popen[str]:
