@@ -14,9 +14,11 @@ backends; a transport only moves statements and Arrow data. Two implementations:
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import logging
 import re
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -37,6 +39,7 @@ from io_managers.errors import (
 )
 from io_managers.sql import quote_identifier, quote_string
 from io_managers.warehouse_lock import warehouse_holder
+from orchestration.uninterruptible import uninterruptible
 
 SettingValue = str | int | float | bool
 #: How much of a server's streamed response :meth:`ServerTransport.iter_raw` reads at a time.
@@ -157,9 +160,7 @@ class _Engine:
     def connect(self, readonly: int) -> Any:
         """A new connection; ``readonly`` > 0 sets that level, so the engine refuses
         writes on it (it cannot be lowered again on that connection)."""
-        from chdb.session import Session
-
-        session = Session(str(self.path))
+        session = _session_class()(str(self.path))
         if readonly:
             session.query(f"SET readonly = {int(readonly)}", "CSV")
         return session
@@ -208,6 +209,17 @@ class _Engine:
                 for session in pool:
                     session.close()
             self.idle.clear()
+
+
+def _session_class() -> Any:
+    """chdb's ``Session``, imported with the stop signals held the first time: the import
+    runs an engine of its own whose ``clickhouse-embedded-*`` directory in the temp
+    directory only the import's end removes (:mod:`orchestration.uninterruptible`)."""
+    module = sys.modules.get("chdb.session")
+    if module is None:
+        with uninterruptible():
+            module = importlib.import_module("chdb.session")
+    return module.Session
 
 
 _engines: dict[Path, _Engine] = {}

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from orchestration.preload import import_libraries
+from orchestration.uninterruptible import uninterruptible
 from orchestration.warm_start import (
     IDLE_SECONDS,
     notice_path,
@@ -303,8 +304,9 @@ class Starter:
 def _wait_as_spare(channel: socket.socket) -> int:
     """In a spare child: import what every command would, then run the command the
     starter sends; exit quietly when the starter closes its end instead."""
-    for name in SPARE_IMPORTS:
-        importlib.import_module(name)
+    with uninterruptible():  # a spare stopped while chdb imports leaves its engine's dir
+        for name in SPARE_IMPORTS:
+            importlib.import_module(name)
     gc.freeze()  # as the starter's own imports are: no collection walks them
     request, fds = receive_request(channel)
     channel.close()

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from orchestration import warm_start
+from orchestration.uninterruptible import uninterruptible
 from tests.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
@@ -121,3 +122,21 @@ def test_a_command_failing_early_leaves_no_working_directory(
     assert run.returncode == 1, run.stderr
     assert run.stderr.startswith("error: "), run.stderr
     assert _engine_dirs(tmpdir) == []
+
+
+def test_a_stop_signal_during_an_uninterruptible_section_is_handled_as_it_ends() -> None:
+    handled: list[int] = []
+
+    def handler(number: int, _frame: object) -> None:
+        handled.append(number)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        with uninterruptible():
+            signal.raise_signal(signal.SIGTERM)
+            signal.raise_signal(signal.SIGTERM)
+            assert handled == []
+        assert handled == [signal.SIGTERM]  # once, and after the section
+        assert signal.getsignal(signal.SIGTERM) is handler
+    finally:
+        signal.signal(signal.SIGTERM, previous)
