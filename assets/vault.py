@@ -70,30 +70,39 @@ LIMIT 1 BY hub_invoice_hash_key, HASH_DIFF
 
 
 def _sat_product_select(load: str) -> str:
-    """Each description a product was sold under, effective from its first sale.
+    """Each description a product was sold under, effective from that text's first line.
 
     Products carry several spellings in the real data; each distinct (trimmed) text is a
     version, so history is kept and the latest-introduced text is the current one. Lines
     without a description add no version (they say nothing about the product's name).
+
+    Only texts seen on a priced line (UnitPrice > 0) count: stock corrections are
+    zero-price lines whose description is a warehouse note ("damaged", "?", "check"), and
+    a later note would otherwise become the product's name. A product with no priced,
+    described line in this load (the bad-debt code B, zero-price-only codes) keeps all its
+    texts, so it still has a description.
     """
     return f"""
 SELECT
     hub_product_hash_key,
     {hash_text("text")} AS HASH_DIFF,
     text AS Description,
-    first_sold AS EFFECTIVE_FROM,
+    first_seen AS EFFECTIVE_FROM,
     {load} AS LOAD_DATETIME,
     source AS RECORD_SOURCE
 FROM (
     SELECT
         hub_product_hash_key,
         assumeNotNull(Description) AS text,
-        min(InvoiceDate) AS first_sold,
-        min(RECORD_SOURCE) AS source
+        min(InvoiceDate) AS first_seen,
+        min(RECORD_SOURCE) AS source,
+        max(UnitPrice > 0) AS priced,
+        max(priced) OVER (PARTITION BY hub_product_hash_key) AS product_priced
     FROM {_STAGING}
     WHERE Description IS NOT NULL
     GROUP BY hub_product_hash_key, text
 )
+WHERE priced OR NOT product_priced
 """
 
 

@@ -466,6 +466,33 @@ def test_dim_product_takes_the_text_first_sold_latest_whatever_the_load_or_row_o
     assert chosen[0] == chosen[1]
 
 
+#: A stock correction after a sale, as the real file has them: price 0, no customer,
+#: negative quantity and a warehouse note for a description. B (the bad-debt adjustments)
+#: and 21134 have no priced line at all, so their only texts still name them.
+STOCK_CORRECTION = (
+    HEADER_II
+    + """\
+536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,12/1/2010 08:26,2.55,17850,United Kingdom
+536901,85123A,damaged,-12,12/5/2010 15:20,0,,United Kingdom
+536902,21134,check,-5,12/5/2010 15:21,0,,United Kingdom
+A563185,B,Adjust bad debt,1,8/12/2011 14:50,-11062.06,,United Kingdom
+"""
+)
+
+
+def test_a_zero_price_stock_note_does_not_rename_a_product_sold_under_its_name(
+    io: ClickHouseIOManager, tmp_path: Path
+) -> None:
+    (tmp_path / "correction.csv").write_text(STOCK_CORRECTION)
+    run(io, tmp_path / "correction.csv")
+    descriptions = "SELECT stock_code, description FROM marts.Dim_Product ORDER BY stock_code"
+    assert [tuple(row) for row in frame(io, descriptions).to_numpy()] == [
+        ("21134", "check"),
+        ("85123A", "WHITE HANGING HEART T-LIGHT HOLDER"),
+        ("B", "Adjust bad debt"),
+    ]
+
+
 def test_exact_duplicates_enter_facts_once_and_are_counted(
     io: ClickHouseIOManager, tmp_path: Path
 ) -> None:
