@@ -125,6 +125,8 @@ def test_stopping_serve_while_it_waits_for_its_api_ends_it_at_once_in_one_line(
 #: What Prefect's watch for cancels logs as it gives up (it polls while its event stream is
 #: down, every ``PREFECT_RUNNER_POLL_FREQUENCY``, and gives up after three failed polls).
 GAVE_UP = "Cancellation polling task failed"
+#: httpx's error for a server that refuses connections, as a line about the outage names it.
+REFUSED = "ConnectError: All connection attempts failed"
 #: How soon a Cancel of a served run ends it: the runner signals its process, which marks
 #: itself Cancelled.
 CANCELLED_WITHIN_SECONDS = 45
@@ -194,3 +196,10 @@ def test_a_cancel_works_after_an_outage_shorter_than_serve_notices(tmp_path: Pat
     ), said
     back = f"the Prefect API at {api_url} answers again: cancelling runs works again"
     assert len([line for line in lines if line.endswith(back)]) == 1, said
+    # Prefect's own lines about the outage are one line each, naming the cause: before,
+    # "Failed the last 3 attempts" with ~60 lines of httpx tracebacks on stdout, then the
+    # watch's ERROR with the traceback of a RuntimeError naming no cause.
+    assert "Traceback (most recent call last)" not in said, said
+    prefects = [line for line in lines if GAVE_UP in line or "Failed the last" in line]
+    assert len(prefects) >= 2, said
+    assert all(line.endswith(f"({REFUSED})") for line in prefects), said
