@@ -68,3 +68,22 @@ def health_problem(health_url: str, timeout: float) -> str | None:
         return None  # an answer, if not the one hoped for: Prefect's client will say more
     except OSError as exc:  # URLError, and a timeout while reading the answer
         return cause_in_words(exc, timeout)
+
+
+def lost_connection(exc: BaseException) -> BaseException | None:
+    """The error that lost the connection behind ``exc`` (a refused or dropped connection,
+    a request with no answer: a socket's error, httpx's, a closed websocket), following
+    what each error was raised from; None if there is none. Only what an error was raised
+    *from*, not what it was raised *while handling*: an error in the code that handled a
+    lost connection (a bug) is not the connection's fault."""
+    import httpx
+    from websockets.exceptions import ConnectionClosed
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ConnectionClosed | OSError | httpx.TransportError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__
+    return None

@@ -15,9 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
+import typer
 import yaml
 
 from orchestration import deployment, serving
+from orchestration.cli import app
 from orchestration.commands import serve as serve_command
 
 REPO = Path(__file__).resolve().parents[1]
@@ -129,7 +131,10 @@ def test_serve_says_when_its_embedded_warehouse_does_not_exist_yet(tmp_path, mon
     monkeypatch.setenv(DEFINITIONS_ENV, "tests.serve_location")
     monkeypatch.setenv(serve_command.WAREHOUSE_ENV, f"chdb://{missing}")
 
-    serve_command.serve(warehouse=f"chdb://{missing}", definitions="tests.serve_location")
+    without_debug = typer.Context(typer.main.get_command(app))  # `pipeline serve`: no --debug
+    serve_command.serve(
+        without_debug, warehouse=f"chdb://{missing}", definitions="tests.serve_location"
+    )
 
     assert capsys.readouterr().err.splitlines() == [
         f"no warehouse at {missing} yet: the first run creates it "

@@ -83,6 +83,7 @@ def _reach_warehouse(defs: Definitions, warehouse: str | None) -> list[str]:
 
 
 def serve(
+    ctx: typer.Context,
     select: SelectOption = None,
     source: Annotated[
         str | None,
@@ -131,7 +132,9 @@ def serve(
     from orchestration.serving import serve as serve_deployment
     from orchestration.temporary_server import temporary_server_owned
 
-    one_line_reconnect_warnings()  # a server restart is one line in the log, not a traceback
+    if not (ctx.obj and ctx.obj["debug"]):  # --debug shows Prefect's tracebacks of it
+        # A server restart, or an outage, is a line or two in the log, not tracebacks.
+        one_line_reconnect_warnings(runner=True)
 
     check_configured_api()
     connect_to_prefect()
