@@ -34,6 +34,7 @@ from orchestration.cli_options import (
     load_defs,
 )
 from orchestration.context import FULL_REFRESH_PARAM
+from orchestration.debug_env import DEBUG_ENV, debug_asked
 from orchestration.errors import ExpectedError
 from orchestration.output import discard, echo, is_devnull, reader_gone
 from orchestration.prefect_setup import (
@@ -82,7 +83,7 @@ def _options(
         typer.Option(
             DEBUG_FLAG,
             help="Show tracebacks and Prefect's logs (also after the sub-command).",
-            envvar="PIPELINE_DEBUG",
+            envvar=DEBUG_ENV,
         ),
     ] = False,
     definitions: Annotated[
@@ -323,7 +324,7 @@ def command_line(args: Sequence[str]) -> tuple[list[str], bool]:
     debug = DEBUG_FLAG in args[:end]
     if debug:
         args = [DEBUG_FLAG, *(a for a in args[:end] if a != DEBUG_FLAG), *args[end:]]
-    debug = debug or os.environ.get("PIPELINE_DEBUG", "") not in ("", "0")
+    debug = debug or debug_asked(os.environ)
     return args or ["--help"], debug
 
 

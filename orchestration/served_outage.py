@@ -18,8 +18,10 @@ Running for ever).
 from __future__ import annotations
 
 import logging
+import os
 from typing import TYPE_CHECKING
 
+from orchestration.debug_env import debug_asked
 from orchestration.quick_exit import end_now
 from orchestration.reconnect_logs import one_line_reconnect_warnings
 
@@ -35,9 +37,11 @@ def quiet_served_run_logs() -> None:
     ``--- Error logging to API ---``, glued to the next line) unless ``logging``'s
     ``raiseExceptions`` is off, as ``pipeline materialize`` has it: the lines themselves
     are in the serve log already, and a lost API is said once (:func:`end_if_api_lost`).
+    Prefect's tracebacks of a lost connection stay when serve was asked for ``--debug``.
     """
     logging.raiseExceptions = False
-    one_line_reconnect_warnings()
+    if not debug_asked(os.environ):
+        one_line_reconnect_warnings()
 
 
 def end_if_api_lost(outage: ApiOutage, report: RunReport) -> None:

@@ -46,6 +46,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from orchestration.debug_env import debug_asked
 from orchestration.prefect_setup import prefect_defaults
 
 MODE_ENV = "PIPELINE_WARM_START"
@@ -107,7 +108,7 @@ def eligible(argv: Sequence[str], env: Mapping[str, str]) -> bool:
     command = _sub_command(args)
     if command not in WARM_COMMANDS or _COLD_FLAGS.intersection(args):
         return False
-    return env.get("PIPELINE_DEBUG", "") in ("", "0")
+    return not debug_asked(env)
 
 
 def _sub_command(args: Sequence[str]) -> str | None:

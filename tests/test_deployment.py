@@ -144,6 +144,26 @@ def test_serve_says_when_its_embedded_warehouse_does_not_exist_yet(tmp_path, mon
     assert not missing.exists()
 
 
+@pytest.mark.usefixtures("prefect_server")
+def test_serve_with_debug_hands_it_on_to_the_runs_it_starts(tmp_path, monkeypatch):
+    """A run is a process of Prefect's own that inherits serve's environment: `pipeline
+    --debug serve` shows Prefect's tracebacks in its runs' log too (orchestration.debug_env)."""
+    from orchestration.debug_env import DEBUG_ENV, debug_asked
+    from orchestration.definitions import DEFINITIONS_ENV
+
+    asked_in_runs = []
+    monkeypatch.setattr(
+        serving, "serve", lambda *_a, **_k: asked_in_runs.append(debug_asked(os.environ))
+    )
+    for name in (DEFINITIONS_ENV, serve_command.WAREHOUSE_ENV, DEBUG_ENV):
+        monkeypatch.setenv(name, "")  # unset again afterwards, as serve sets them
+    with_debug = typer.Context(typer.main.get_command(app), obj={"debug": True})
+    warehouse = f"chdb://{tmp_path / 'wh'}"
+    serve_command.serve(with_debug, warehouse=warehouse, definitions="tests.serve_location")
+
+    assert asked_in_runs == [True]
+
+
 def test_the_serve_test_above_leaves_no_location_or_warehouse_in_the_environment():
     from orchestration.definitions import DEFINITIONS_ENV
 

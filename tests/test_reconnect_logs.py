@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import http.server
 import logging
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -18,6 +21,7 @@ import httpx
 import pytest
 from prefect._internal import _observation_delivery
 
+from orchestration.debug_env import DEBUG_ENV
 from orchestration.prefect_server import HOST, free_port
 from orchestration.reconnect_logs import OBSERVER_LOGGERS, one_line_reconnect_warnings
 from orchestration.service_loop_lines import LOGGER
@@ -118,3 +122,27 @@ def test_a_server_error_keeps_its_traceback_in_the_loop_and_in_the_observers_err
     assert [r.getMessage() for r in kept.records] == [GAVE_UP]
     assert "Traceback (most recent call last)" in observer
     assert "HTTPStatusError" in observer  # what it gave up on, as its cause
+
+
+@pytest.mark.parametrize(("debug", "one_line"), [("", True), ("0", True), ("1", False)])
+def test_a_served_run_keeps_prefects_tracebacks_when_serve_was_asked_for_debug(
+    debug: str, one_line: bool
+) -> None:
+    # A served run is a process of Prefect's own: `pipeline --debug serve` reaches it only
+    # through the environment it inherits. A fresh interpreter: installing is for good.
+    probe = (
+        "import logging\n"
+        "from prefect._internal import _observation_delivery as delivery\n"
+        "from orchestration.reconnect_logs import OBSERVER_LOGGERS\n"
+        "from orchestration.served_outage import quiet_served_run_logs\n"
+        "quiet_served_run_logs()\n"
+        "print(sum(bool(logging.getLogger(n).filters) for n in OBSERVER_LOGGERS),\n"
+        "      hasattr(delivery.critical_service_loop, '_one_line_when_connection_lost'))\n"
+    )
+    env = {**os.environ, DEBUG_ENV: debug}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    expected = f"{len(OBSERVER_LOGGERS)} True" if one_line else "0 False"
+    assert done.stdout.split("\n")[0] == expected

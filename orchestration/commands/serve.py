@@ -25,6 +25,7 @@ from orchestration.cli_options import (
     connect_to_prefect,
     load_defs,
 )
+from orchestration.debug_env import DEBUG_ENV
 from orchestration.definitions import DEFINITIONS_ENV, Definitions
 from orchestration.local_server import MODE_ENV, TEMPORARY
 from orchestration.missing_storage import missing_storage
@@ -132,8 +133,9 @@ def serve(
     from orchestration.serving import serve as serve_deployment
     from orchestration.temporary_server import temporary_server_owned
 
-    if not (ctx.obj and ctx.obj["debug"]):  # --debug shows Prefect's tracebacks of it
-        # A server restart, or an outage, is a line or two in the log, not tracebacks.
+    if ctx.obj and ctx.obj["debug"]:  # Prefect's tracebacks of it, here and in the runs
+        os.environ[DEBUG_ENV] = "1"  # a run's process inherits it (orchestration.debug_env)
+    else:  # a server restart, or an outage, is a line or two in the log, not tracebacks
         one_line_reconnect_warnings(runner=True)
 
     check_configured_api()
