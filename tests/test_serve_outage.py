@@ -9,8 +9,9 @@ the poll loop gave up only after ~3.5 min; these tests have serve's client retry
 seconds. Once, not never: a server just restarted answered the first request of serve's
 fresh runner with a 503 (its database busy), which Prefect's client retries.
 
-The last test keeps Prefect's retries, so that serve does not notice a short outage, and
-checks what must still work through one: a Cancel.
+One test keeps Prefect's retries, so that serve does not notice a short outage, and
+checks what must still work through one: a Cancel. The last checks a Cancel through an
+outage serve notices, with a run in flight.
 
 Measured before the fix (no retries): 7 s after its server stopped serve printed "Failed
 the last 3 attempts" and a traceback, and exited 1 with "error: All connection attempts
@@ -203,3 +204,61 @@ def test_a_cancel_works_after_an_outage_shorter_than_serve_notices(tmp_path: Pat
     prefects = [line for line in lines if GAVE_UP in line or "Failed the last" in line]
     assert len(prefects) >= 2, said
     assert all(line.endswith(f"({REFUSED})") for line in prefects), said
+
+
+def test_a_cancel_works_while_serve_waits_for_a_run_in_flight_through_an_outage(
+    tmp_path: Path,
+) -> None:
+    """An outage serve notices ends its runner, whose exit waits for the runs in flight to
+    end before serve serves again. Measured before the fix: that exit had closed Prefect's
+    watch for cancels, so a run cancelled once the API was back stayed Cancelling, its
+    asset sleeping on (20 s here; 70 s with Prefect's default retries), and serve served
+    again only once the run ended."""
+    server = OwnServer.under(tmp_path)
+    api_url = server.api_url
+    source, marker, log = tmp_path / "n.csv", tmp_path / "busy", tmp_path / "serve.log"
+    source.write_text("n,q\n1,10\n")
+    env = {**_env(tmp_path, api_url), SLOW_MARKER_ENV: str(marker)}
+    args = (
+        *("--definitions", "tests.safety_location", "--name", "cancel"),
+        *("--source", str(source), "--warehouse", f"chdb://{tmp_path / 'warehouse'}"),
+    )
+    watching = (
+        f"the Prefect API at {api_url} answers again: cancelling runs works again; "
+        "serving again once the runs in flight end"
+    )
+    back = f"the Prefect API at {api_url} answers again: serving again"
+    with server.start() as first, serve_in_background(env, log, *args):
+        deployment = wait_for(lambda: _polled(api_url, "cancel"), 120, "serve to poll")
+        busy = api(api_url, f"/deployments/{deployment['id']}/create_flow_run", {})
+        wait_for(marker.exists, 120, "the served run's slow asset to be busy")
+        os.killpg(first.pid, signal.SIGTERM)
+        first.process.wait(timeout=30)
+        wait_for(lambda: _lost(api_url) in log.read_text(), 30, "serve to notice the outage")
+        with server.start():
+            _cancel(api_url, busy["id"])
+            wait_for(
+                lambda: _cancelled(api_url, busy["id"]),
+                20,
+                f"the run in flight to be cancelled:\n{log.read_text()}",
+            )
+            wait_for(
+                lambda: back in log.read_text(), 30, f"serve to serve again:\n{log.read_text()}"
+            )
+            # The fresh runner serves, and watches for cancels.
+            marker.unlink()
+            later = api(api_url, f"/deployments/{deployment['id']}/create_flow_run", {})
+            wait_for(marker.exists, 120, "the next served run's slow asset to be busy")
+            _cancel(api_url, later["id"])
+            wait_for(
+                lambda: _cancelled(api_url, later["id"]),
+                CANCELLED_WITHIN_SECONDS,
+                f"the later run to be cancelled:\n{log.read_text()}",
+            )
+    said = log.read_text()
+    lines = said.splitlines()
+    assert len([line for line in lines if "does not answer" in line]) == 1, said
+    watched = [n for n, line in enumerate(lines) if line.endswith(watching)]
+    served = [n for n, line in enumerate(lines) if line.endswith(back)]
+    assert len(watched) == 1 and len(served) == 1 and watched < served, said
+    assert "Traceback" not in said, said
