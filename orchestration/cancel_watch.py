@@ -14,6 +14,12 @@ So when the watch gives up, :func:`watching_again` waits for the API to answer (
 holding up the runner's loop), then starts a fresh watch as Prefect builds it, with the
 runs in flight registered again, and catches up on a Cancel given meanwhile (a fresh
 watch that connects at once only hears of cancels from then on).
+
+An outage serve notices ends its runner, whose exit closes the watch and then waits for
+the runs in flight to end: measured, a run cancelled once the API was back stayed
+Cancelling, its asset sleeping on, and serve served again only once it ended. So such a
+runner watches for cancels of those runs once the API answers, until they end
+(:func:`watching_until_runs_end`).
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from orchestration.unanswered import api_not_answering, cause_in_words
 
 #: What serve logs when the watch gave up while its API answered (a server error, say).
 RESTARTED = "Prefect's watch for cancelled runs stopped: started it again"
+#: How often a runner that lost its API looks whether its runs in flight have ended.
+RUNS_POLL_SECONDS = 1.0
 
 
 def gave_up_line(api_url: str, cause: str) -> str:
@@ -42,6 +50,12 @@ def gave_up_line(api_url: str, cause: str) -> str:
 def back_line(api_url: str) -> str:
     """The line serve logs once it watches for cancels again."""
     return f"the Prefect API at {redact_url(api_url)} answers again: cancelling runs works again"
+
+
+def in_flight_line(api_url: str) -> str:
+    """The line serve logs once it watches for cancels of the runs its lost runner left in
+    flight, which serve waits for before it serves again."""
+    return f"{back_line(api_url)}; serving again once the runs in flight end"
 
 
 async def _answering(api_url: str) -> None:
@@ -72,6 +86,44 @@ async def watching_again(
     if cause is not None:
         logger.warning(gave_up_line(api_url, cause))
         await _answering(api_url)
+    await _watching_anew(dead, install, exit_stack, logger)
+    logger.warning(back_line(api_url) if cause is not None else RESTARTED)
+
+
+async def watching_until_runs_end(
+    current: Callable[[], FlowRunCancellingObserver],
+    install: Callable[[FlowRunCancellingObserver], None],
+    runs_in_flight: Callable[[], int],
+    api_url: str,
+    logger: logging.Logger,
+) -> None:
+    """For a runner that lost its API and waits for its runs in flight to end (its watch
+    for cancels closed with it): once the API answers, a fresh watch in place of
+    ``current()``, as :func:`watching_again` puts one, closed once ``runs_in_flight()``
+    is 0; return then, whether or not the API answered meanwhile."""
+    import anyio
+
+    async def watching(watches: AsyncExitStack) -> None:
+        await _answering(api_url)
+        await _watching_anew(current(), install, watches, logger)
+        logger.warning(in_flight_line(api_url))
+
+    async with AsyncExitStack() as watches, anyio.create_task_group() as both:
+        both.start_soon(watching, watches)
+        while runs_in_flight():
+            await anyio.sleep(RUNS_POLL_SECONDS)
+        both.cancel_scope.cancel()
+
+
+async def _watching_anew(
+    dead: FlowRunCancellingObserver,
+    install: Callable[[FlowRunCancellingObserver], None],
+    exit_stack: AsyncExitStack,
+    logger: logging.Logger,
+) -> None:
+    """A fresh watch for cancels, built as ``dead`` was, entered into ``exit_stack``, with
+    ``dead``'s runs in flight, handed to ``install``, having caught up on a Cancel given
+    before it."""
     await dead.__aexit__(None, None, None)  # its client; the runner's exit finds it closed
     observer = await exit_stack.enter_async_context(
         FlowRunCancellingObserver(
@@ -94,4 +146,3 @@ async def watching_again(
             "one given then may go unnoticed",
             cause_in_words(exc),
         )
-    logger.warning(back_line(api_url) if cause is not None else RESTARTED)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from prefect.exceptions import TerminationSignal
 from prefect.runner import Runner
 
-from orchestration.cancel_watch import watching_again
+from orchestration.cancel_watch import watching_again, watching_until_runs_end
 from orchestration.runner_cancel import keeping_its_own_cancel
 from orchestration.serve_reconnect import (
     configured_api,
@@ -143,6 +143,22 @@ class _StoppingRunner(Runner):
     def _watch_cancels_with(self, observer: FlowRunCancellingObserver) -> None:
         self._cancelling_observer = observer
 
+    def _watching_cancels(self) -> FlowRunCancellingObserver:
+        watch = self._cancelling_observer
+        if watch is None:  # set as the runner starts, before it serves
+            raise RuntimeError("the runner has no watch for cancels: it never started")
+        return watch
+
+    async def _watch_cancels_until_runs_end(self) -> None:
+        """Its runs in flight stay cancellable while its exit waits for them to end."""
+        await watching_until_runs_end(
+            self._watching_cancels,
+            self._watch_cancels_with,
+            self._process_manager.flow_run_count,
+            self._api,
+            self._logger,
+        )
+
     @property
     def logger(self) -> logging.Logger:
         """The runner's log (Prefect's ``prefect.runner``), where serve says what it does."""
@@ -157,9 +173,14 @@ class _StoppingRunner(Runner):
     def _lose_api_now(self, cause: str) -> None:
         """End serving as its poll found the API gone: runs in flight end as they would
         (they lose the API too), and the schedule is left as it is (pausing it would be
-        one more request retried for a minute, to a server that does not answer)."""
+        one more request retried for a minute, to a server that does not answer).
+        Its exit closes its watch for cancels, then waits for its runs in flight to end,
+        which may take hours: a fresh watch for cancels of them runs meanwhile once the
+        API answers (:func:`orchestration.cancel_watch.watching_until_runs_end`)."""
         self.lose_api(cause)
         self.pause_on_shutdown = False
+        if self._process_manager.flow_run_count():
+            self._runs_task_group.start_soon(self._watch_cancels_until_runs_end)
         self._loops_task_group.cancel_scope.cancel()
 
     def stop_on(self, signum: int, _frame: object = None) -> None:
