@@ -43,6 +43,29 @@ def _env(tmp_path: Path, api_url: str) -> dict[str, str]:
     }
 
 
+def _a_busy_run(api_url: str, marker: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The deployment serve registered, and a run of it busy in its slow asset."""
+    deployment = wait_for(lambda: _polled(api_url, "cancel"), 120, "serve to poll")
+    busy = api(api_url, f"/deployments/{deployment['id']}/create_flow_run", {})
+    wait_for(marker.exists, 120, "the served run's slow asset to be busy")
+    return deployment, busy
+
+
+def _a_later_run_is_cancellable(
+    api_url: str, deployment: dict[str, Any], marker: Path, log: Path
+) -> None:
+    """A run started now gets busy and is cancelled within the bound."""
+    marker.unlink()
+    later = api(api_url, f"/deployments/{deployment['id']}/create_flow_run", {})
+    wait_for(marker.exists, 120, "the next served run's slow asset to be busy")
+    _cancel(api_url, later["id"])
+    wait_for(
+        lambda: _cancelled(api_url, later["id"]),
+        CANCELLED_WITHIN_SECONDS,
+        f"the later run to be cancelled:\n{log.read_text()}",
+    )
+
+
 def _polled(api_url: str, name: str) -> dict[str, Any] | None:
     """The served deployment, once serve's runner polls for its runs (the server marks it
     ready then): serve is serving, not still starting."""
@@ -163,9 +186,7 @@ def test_a_cancel_works_after_an_outage_shorter_than_serve_notices(tmp_path: Pat
         *("--source", str(source), "--warehouse", f"chdb://{tmp_path / 'warehouse'}"),
     )
     with server.start() as first, serve_in_background(env, log, *args):
-        deployment = wait_for(lambda: _polled(api_url, "cancel"), 120, "serve to poll")
-        busy = api(api_url, f"/deployments/{deployment['id']}/create_flow_run", {})
-        wait_for(marker.exists, 120, "the served run's slow asset to be busy")
+        deployment, busy = _a_busy_run(api_url, marker)
         os.killpg(first.pid, signal.SIGTERM)
         first.process.wait(timeout=30)
         wait_for(lambda: GAVE_UP in log.read_text(), 60, "Prefect's watch for cancels to give up")
@@ -177,15 +198,7 @@ def test_a_cancel_works_after_an_outage_shorter_than_serve_notices(tmp_path: Pat
                 CANCELLED_WITHIN_SECONDS,
                 f"the run in flight to be cancelled:\n{log.read_text()}",
             )
-            marker.unlink()
-            later = api(api_url, f"/deployments/{deployment['id']}/create_flow_run", {})
-            wait_for(marker.exists, 120, "the next served run's slow asset to be busy")
-            _cancel(api_url, later["id"])
-            wait_for(
-                lambda: _cancelled(api_url, later["id"]),
-                CANCELLED_WITHIN_SECONDS,
-                f"the later run to be cancelled:\n{log.read_text()}",
-            )
+            _a_later_run_is_cancellable(api_url, deployment, marker, log)
     said = log.read_text()
     assert "serving again" not in said, said  # serve itself never noticed the outage
     lines = said.splitlines()
@@ -229,9 +242,7 @@ def test_a_cancel_works_while_serve_waits_for_a_run_in_flight_through_an_outage(
     )
     back = f"the Prefect API at {api_url} answers again: serving again"
     with server.start() as first, serve_in_background(env, log, *args):
-        deployment = wait_for(lambda: _polled(api_url, "cancel"), 120, "serve to poll")
-        busy = api(api_url, f"/deployments/{deployment['id']}/create_flow_run", {})
-        wait_for(marker.exists, 120, "the served run's slow asset to be busy")
+        deployment, busy = _a_busy_run(api_url, marker)
         os.killpg(first.pid, signal.SIGTERM)
         first.process.wait(timeout=30)
         wait_for(lambda: _lost(api_url) in log.read_text(), 30, "serve to notice the outage")
@@ -246,15 +257,7 @@ def test_a_cancel_works_while_serve_waits_for_a_run_in_flight_through_an_outage(
                 lambda: back in log.read_text(), 30, f"serve to serve again:\n{log.read_text()}"
             )
             # The fresh runner serves, and watches for cancels.
-            marker.unlink()
-            later = api(api_url, f"/deployments/{deployment['id']}/create_flow_run", {})
-            wait_for(marker.exists, 120, "the next served run's slow asset to be busy")
-            _cancel(api_url, later["id"])
-            wait_for(
-                lambda: _cancelled(api_url, later["id"]),
-                CANCELLED_WITHIN_SECONDS,
-                f"the later run to be cancelled:\n{log.read_text()}",
-            )
+            _a_later_run_is_cancellable(api_url, deployment, marker, log)
     said = log.read_text()
     lines = said.splitlines()
     assert len([line for line in lines if "does not answer" in line]) == 1, said
