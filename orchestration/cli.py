@@ -30,6 +30,7 @@ from orchestration.cli_options import (
     WarehouseOption,
     connect_to_prefect,
     console,
+    debug_on,
     error_console,
     load_defs,
 )
@@ -207,7 +208,7 @@ def materialize_command(
     definitions: DefinitionsOption = None,
 ) -> None:
     """Materialize the selected assets (all by default) in one Prefect flow run."""
-    verbose = verbose or bool(ctx.obj and ctx.obj["debug"])  # --debug shows the logs too
+    verbose = verbose or debug_on(ctx)  # --debug shows the logs too
     configure_prefect(verbose=verbose)
     from orchestration.asset_state import StateBook
     from orchestration.cancelled_run import mark_interrupted, unmarked_line

@@ -73,6 +73,12 @@ WarehouseOption = Annotated[
 ]
 
 
+def debug_on(ctx: typer.Context) -> bool:
+    """Whether ``--debug`` (or ``PIPELINE_DEBUG``) was given: the app's callback keeps it
+    in the root context's ``obj``, which a command called directly may not have."""
+    return bool((ctx.find_root().obj or {}).get("debug"))
+
+
 def load_defs(definitions: str | None) -> Definitions:
     """The code location's definitions, with its graph validated up front."""
     defs = load_definitions(definitions)

@@ -23,6 +23,7 @@ from orchestration.cli_options import (
     SelectOption,
     WarehouseOption,
     connect_to_prefect,
+    debug_on,
     load_defs,
 )
 from orchestration.debug_env import DEBUG_ENV
@@ -133,7 +134,7 @@ def serve(
     from orchestration.serving import serve as serve_deployment
     from orchestration.temporary_server import temporary_server_owned
 
-    if ctx.obj and ctx.obj["debug"]:  # Prefect's tracebacks of it, here and in the runs
+    if debug_on(ctx):  # Prefect's tracebacks of it, here and in the runs
         os.environ[DEBUG_ENV] = "1"  # a run's process inherits it (orchestration.debug_env)
     else:  # a server restart, or an outage, is a line or two in the log, not tracebacks
         one_line_reconnect_warnings(runner=True)

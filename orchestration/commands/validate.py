@@ -18,7 +18,13 @@ from typing import Annotated
 
 import typer
 
-from orchestration.cli_options import DEBUG_HINT, DefinitionsOption, JsonOption, error_console
+from orchestration.cli_options import (
+    DEBUG_HINT,
+    DefinitionsOption,
+    JsonOption,
+    debug_on,
+    error_console,
+)
 from orchestration.definitions import Definitions, load_definitions
 from orchestration.derived_deps import UncoveredReadError, uncovered_check_reads
 from orchestration.findings import Finding
@@ -59,7 +65,7 @@ def validate(
     source = source or DEFAULT_SAMPLE_SOURCE
     defs = load_definitions(definitions)
     findings = find_problems(defs, {"source": source} if sample else None)
-    debug = bool(ctx.obj and ctx.obj["debug"])
+    debug = debug_on(ctx)
     if as_json:
         echo(json.dumps([f.as_dict() for f in findings], indent=2))
         if debug:
