@@ -14,20 +14,23 @@ import socket
 from collections.abc import Iterator
 
 
-def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+def exception_chain(exc: BaseException, *, raised_from: bool = False) -> Iterator[BaseException]:
     """``exc``, then what it wraps: urllib's ``reason``, then causes and contexts (each
-    once). Libraries wrap a connection's failure in their own errors; its cause is in here."""
+    once). Libraries wrap a connection's failure in their own errors; its cause is in here.
+    With ``raised_from``, only what each error was raised *from* (no contexts: an error
+    raised while handling another is not that one's doing)."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         yield current
         reason = getattr(current, "reason", None)  # urllib.error.URLError
-        current = (
-            reason
-            if isinstance(reason, BaseException)
-            else current.__cause__ or current.__context__
-        )
+        if isinstance(reason, BaseException):
+            current = reason
+        elif raised_from:
+            current = current.__cause__
+        else:
+            current = current.__cause__ or current.__context__
 
 
 def cause_in_words(exc: BaseException, timeout: float | None = None) -> str:
@@ -79,11 +82,5 @@ def lost_connection(exc: BaseException) -> BaseException | None:
     import httpx
     from websockets.exceptions import ConnectionClosed
 
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, ConnectionClosed | OSError | httpx.TransportError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__
-    return None
+    lost = ConnectionClosed | OSError | httpx.TransportError
+    return next((e for e in exception_chain(exc, raised_from=True) if isinstance(e, lost)), None)
