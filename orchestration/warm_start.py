@@ -260,17 +260,20 @@ def notice_path(socket_file: Path) -> Path:
 def _tell_if_owed(socket_file: Path) -> None:
     """After a warm command that succeeded: the notice the failed command that left this
     starter held back, once (one unlink, and only on a terminal, where it is shown)."""
-    if not sys.stderr.isatty():
-        return
-    marker = notice_path(socket_file)
+    if sys.stderr.isatty() and _took_mark(notice_path(socket_file)):
+        _tell(socket_file.parent / LOG_NAME)
+
+
+def _took_mark(marker: Path) -> bool:
+    """Remove ``marker``; whether it was there (a removal that fails says so, once)."""
     try:
         marker.unlink()
     except FileNotFoundError:
-        return  # none owed: the usual case
+        return False  # none owed: the usual case
     except OSError as exc:
         sys.stderr.write(f"warning: could not remove {marker}: {exc}\n")
-        return
-    _tell(socket_file.parent / LOG_NAME)
+        return False
+    return True
 
 
 def _exit_code(ended: dict[str, Any] | None, pid: int) -> int:
@@ -349,10 +352,7 @@ def start_in_background(env: Mapping[str, str], succeeded: bool = True) -> None:
         with contextlib.suppress(OSError):
             marker.touch()
         return
-    try:
-        marker.unlink(missing_ok=True)  # given now: not again by its first warm command
-    except OSError as exc:
-        sys.stderr.write(f"warning: could not remove {marker}: {exc}\n")
+    _took_mark(marker)  # given now: not again by its first warm command
     _tell(socket_file.parent / LOG_NAME)
 
 
