@@ -260,7 +260,10 @@ def test_a_cancel_works_while_serve_waits_for_a_run_in_flight_through_an_outage(
             _a_later_run_is_cancellable(api_url, deployment, marker, log)
     said = log.read_text()
     lines = said.splitlines()
-    assert len([line for line in lines if "does not answer" in line]) == 1, said
+    # Serve says once that it lost the API; its watch for cancels, whose polls may give up
+    # first on a busy machine, says so at most once too.
+    assert len([line for line in lines if line.endswith("serving again once it answers")]) == 1
+    assert len([line for line in lines if line.endswith("cancelling runs waits for it")]) <= 1
     watched = [n for n, line in enumerate(lines) if line.endswith(watching)]
     served = [n for n, line in enumerate(lines) if line.endswith(back)]
     assert len(watched) == 1 and len(served) == 1 and watched < served, said
