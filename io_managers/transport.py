@@ -39,6 +39,7 @@ from io_managers.errors import (
 )
 from io_managers.sql import quote_identifier, quote_string
 from io_managers.warehouse_lock import warehouse_holder
+from orchestration.exception_chain import exception_chain
 from orchestration.uninterruptible import uninterruptible
 
 SettingValue = str | int | float | bool
@@ -375,16 +376,6 @@ class EmbeddedTransport:
 # --------------------------------------------------------------------------- server
 
 
-def _exception_chain(exc: BaseException) -> list[BaseException]:
-    chain, seen = [], set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    return chain
-
-
 #: The driver's words for an HTTP error without ClickHouse's error header (its status only).
 _NOT_CLICKHOUSE_STATUS = re.compile(r"HTTP driver received HTTP status (\d{3})")
 _DNS = "host name could not be resolved (DNS failure)"
@@ -440,7 +431,7 @@ def classify_connection_failure(
     import socket
     import ssl
 
-    chain = _exception_chain(exc)
+    chain = list(exception_chain(exc))
     text = " ".join(f"{type(item).__name__} {item}" for item in chain)
     for item in chain:
         if isinstance(item, ConnectionRefusedError):

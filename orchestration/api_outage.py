@@ -33,8 +33,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from orchestration.errors import ExpectedError
+from orchestration.exception_chain import exception_chain
 from orchestration.redaction import redact_url
-from orchestration.unanswered import api_not_answering, cause_in_words, exception_chain
+from orchestration.unanswered import api_not_answering, cause_in_words
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import SyncPrefectClient

@@ -85,7 +85,8 @@ def mark_cancelled(
 def _why(exc: BaseException) -> str:
     """``connection refused``, ``the API answered HTTP 404`` and the like."""
     from orchestration.api_outage import lost_cause
-    from orchestration.unanswered import cause_in_words, exception_chain
+    from orchestration.exception_chain import exception_chain
+    from orchestration.unanswered import cause_in_words
 
     for seen in exception_chain(exc):  # Prefect's ObjectNotFound wraps the HTTP error
         status = getattr(getattr(seen, "response", None), "status_code", None)

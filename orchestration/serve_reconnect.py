@@ -25,9 +25,10 @@ from typing import Any, ParamSpec
 
 import httpx
 
+from orchestration.exception_chain import exception_chain
 from orchestration.prefect_server import healthy
 from orchestration.redaction import redact_url
-from orchestration.unanswered import api_not_answering, exception_chain, health_problem
+from orchestration.unanswered import api_not_answering, health_problem
 
 P = ParamSpec("P")
 #: How long one health probe waits for an answer, and how often the API is probed while

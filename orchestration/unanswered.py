@@ -11,26 +11,8 @@ from there: a refused connection reads ``connection refused`` in either line.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 
-
-def exception_chain(exc: BaseException, *, raised_from: bool = False) -> Iterator[BaseException]:
-    """``exc``, then what it wraps: urllib's ``reason``, then causes and contexts (each
-    once). Libraries wrap a connection's failure in their own errors; its cause is in here.
-    With ``raised_from``, only what each error was raised *from* (no contexts: an error
-    raised while handling another is not that one's doing)."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        reason = getattr(current, "reason", None)  # urllib.error.URLError
-        if isinstance(reason, BaseException):
-            current = reason
-        elif raised_from:
-            current = current.__cause__
-        else:
-            current = current.__cause__ or current.__context__
+from orchestration.exception_chain import exception_chain
 
 
 def cause_in_words(exc: BaseException, timeout: float | None = None) -> str:
