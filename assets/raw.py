@@ -10,6 +10,7 @@ from assets.sql import OWNERS, hash_key, layer_tags, load_datetime
 from orchestration.asset import asset, sql_asset
 from orchestration.context import AssetContext
 from orchestration.io_manager import EngineSelect
+from orchestration.text_encoding import is_utf8
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -30,7 +31,9 @@ def raw_online_retails(context: AssetContext) -> Iterator[pa.Table] | EngineSele
     ``synthetic:100000``: a UCI zip/xlsx (every sheet), CSV or Parquet file, a URL to one,
     or the offline generator. Values stay as the source wrote them (descriptions keep their
     spaces) so staging can be rebuilt from here; only timestamps are normalised to ISO
-    text, because only the reader knows ``12/1/2010`` means 1 December.
+    text, because only the reader knows ``12/1/2010`` means 1 December. CSV text is
+    UTF-8 unless the run parameter ``source_encoding`` (else
+    ``$ONLINE_RETAIL_SOURCE_ENCODING``) names another.
 
     A plain local CSV file is read by the warehouse itself when it can
     (:mod:`assets.sources.engine_csv`), with the Python reader as the way back.
@@ -40,20 +43,23 @@ def raw_online_retails(context: AssetContext) -> Iterator[pa.Table] | EngineSele
         engine_read,
         read_source,
         resolve_source,
+        resolve_source_encoding,
         resolve_source_timeout,
         source_named_by,
     )
     from assets.sources.normalize import RAW_COLUMNS
 
     source = resolve_source(context.params)
-    context.log.info("ingesting Online Retail rows from %s", describe_source(source))
+    encoding = resolve_source_encoding(context.params)
+    read_as = "" if is_utf8(encoding) else f" (CSV text read as {encoding})"
+    context.log.info("ingesting Online Retail rows from %s%s", describe_source(source), read_as)
     timeout = resolve_source_timeout(context.params)
     named_by = source_named_by(context.params)
 
     def read() -> Iterator[pa.Table]:
-        return read_source(source, timeout=timeout, named_by=named_by)
+        return read_source(source, timeout=timeout, named_by=named_by, encoding=encoding)
 
-    in_engine = engine_read(source)
+    in_engine = engine_read(source, encoding)
     if in_engine is None:
         return read()
     return EngineSelect(in_engine, fallback=read, columns=RAW_COLUMNS)

@@ -23,10 +23,12 @@ from orchestration.cli_options import (
     DEBUG_HINT,
     DEFINITIONS_HELP,
     NOTHING,
+    SOURCE_ENCODING_PARAM,
     WAREHOUSE_HELP,
     DefinitionsOption,
     JsonOption,
     SelectOption,
+    SourceEncodingOption,
     WarehouseOption,
     connect_to_prefect,
     console,
@@ -182,6 +184,7 @@ def materialize_command(
             "context.params['source_timeout'].",
         ),
     ] = None,
+    source_encoding: SourceEncodingOption = None,
     full_refresh: Annotated[
         bool,
         typer.Option(
@@ -223,6 +226,8 @@ def materialize_command(
     params: dict[str, Any] = {"source": source} if source else {}
     if source_timeout is not None:
         params["source_timeout"] = source_timeout
+    if source_encoding is not None:
+        params[SOURCE_ENCODING_PARAM] = source_encoding
     if full_refresh:
         params[FULL_REFRESH_PARAM] = True
     with contextlib.ExitStack() as opened:

@@ -8,6 +8,7 @@ import typer
 
 from orchestration.definitions import DEFINITIONS_ENV, Definitions, load_definitions
 from orchestration.prefect_setup import connect_prefect
+from orchestration.text_encoding import codec_name
 from orchestration.text_table import make_console
 
 #: Where every command prints (stdout) and where errors go (stderr).
@@ -44,6 +45,33 @@ def _or_given_before_the_command(
         return value
     given = (ctx.find_root().obj or {}).get(name)
     return given if given is not None else value
+
+
+def _text_encoding(value: str | None) -> str | None:
+    """The encoding as given, once Python knows it: a typo fails the command line before
+    any work, not the run's ingest asset minutes later."""
+    if value is not None:
+        try:
+            codec_name(value)
+        except LookupError as error:
+            raise typer.BadParameter(f"{value!r}: {error}") from error
+    return value
+
+
+#: The run parameter the ingest assets read the source's encoding from.
+SOURCE_ENCODING_PARAM = "source_encoding"
+SourceEncodingOption = Annotated[
+    str | None,
+    typer.Option(
+        "--source-encoding",
+        metavar="NAME",
+        help="Text encoding of a CSV source, any name Python knows: latin-1 for Kaggle's "
+        "copy of Online Retail (the retail ingest defaults to UTF-8, a byte order mark "
+        "allowed, or $ONLINE_RETAIL_SOURCE_ENCODING; Parquet and xlsx need none); passed to "
+        f"assets as context.params['{SOURCE_ENCODING_PARAM}'].",
+        callback=_text_encoding,
+    ),
+]
 
 
 DEFINITIONS_HELP = "Module that declares the assets (default: [tool.pipeline] in pyproject.toml)."

@@ -51,8 +51,8 @@ def test_piped_command_help_gives_each_option_whole_on_its_own_line():
     assert "'+key:sales_summary'" in result.stdout
     options = re.findall(r"^  (?:-\w, )?(--[\w-]+)", result.stdout, flags=re.MULTILINE)
     assert options == [
-        "--select", "--source", "--source-timeout", "--full-refresh", "--concurrency", "--json",
-        "--verbose", "--warehouse", "--definitions", "--help",
+        "--select", "--source", "--source-timeout", "--source-encoding", "--full-refresh",
+        "--concurrency", "--json", "--verbose", "--warehouse", "--definitions", "--help",
     ]  # fmt: skip
 
 

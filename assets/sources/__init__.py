@@ -6,6 +6,10 @@
 - an ``http(s)://`` URL or a local path to the UCI zip (``online_retail_II.xlsx`` inside,
   both sheets read), an ``.xlsx`` (every sheet), a ``.csv`` or a ``.parquet`` file.
 
+CSV text is UTF-8 (a byte order mark allowed) unless the run names another encoding
+(``--source-encoding``, else ``$ONLINE_RETAIL_SOURCE_ENCODING``): Kaggle's copy of the
+data set is Latin-1.
+
 A source that cannot be read raises :class:`SourceError` naming the file/URL, row, column
 and cause; nothing is yielded after it, so the ingest asset publishes nothing.
 """
@@ -18,10 +22,12 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assets.sources.decoding import SOURCE_ENCODING_OPTION
 from assets.sources.download import DEFAULT_TIMEOUT_SECONDS
 from assets.sources.errors import SourceError
 from assets.sources.read_ahead import read_ahead
 from orchestration.redaction import redact_url
+from orchestration.text_encoding import DEFAULT_ENCODING, codec_name, is_utf8
 
 # The readers (pyarrow, pandas, numpy, httpx) are imported by the functions that read:
 # declaring the ingest asset, which imports this package, must not pay ~1 s for them.
@@ -35,6 +41,7 @@ __all__ = [
     "DEFAULT_SOURCE",
     "RAW_COLUMNS",
     "RAW_SCHEMA",
+    "SOURCE_ENCODING_ENV",
     "SOURCE_ENV",
     "SOURCE_TIMEOUT_ENV",
     "SourceError",
@@ -43,6 +50,7 @@ __all__ = [
     "is_url",
     "read_source",
     "resolve_source",
+    "resolve_source_encoding",
     "resolve_source_timeout",
     "source_named_by",
 ]
@@ -53,6 +61,8 @@ SOURCE_ENV = "ONLINE_RETAIL_DATA_URL"
 SOURCE_OPTION = "--source"
 #: Environment variable bounding a source download, in seconds, when the run does not.
 SOURCE_TIMEOUT_ENV = "ONLINE_RETAIL_SOURCE_TIMEOUT"
+#: Environment variable naming the text encoding of a CSV source when the run does not.
+SOURCE_ENCODING_ENV = "ONLINE_RETAIL_SOURCE_ENCODING"
 DEFAULT_SOURCE = "synthetic:100000"
 DEFAULT_CHUNK_ROWS = 250_000
 
@@ -100,6 +110,23 @@ def resolve_source_timeout(params: Mapping[str, Any] | None = None) -> float:
     return seconds
 
 
+def resolve_source_encoding(params: Mapping[str, Any] | None = None) -> str:
+    """The run's ``source_encoding``, else ``$ONLINE_RETAIL_SOURCE_ENCODING``, else UTF-8,
+    as Python's name for the codec (``latin-1`` is ``iso8859-1``), so that two names for
+    one encoding make one fingerprint. An unknown name raises :class:`SourceError` naming
+    the setting that gave it."""
+    chosen = (params or {}).get("source_encoding")
+    origin = SOURCE_ENCODING_OPTION
+    if chosen is None and os.environ.get(SOURCE_ENCODING_ENV) is not None:
+        chosen, origin = os.environ[SOURCE_ENCODING_ENV], SOURCE_ENCODING_ENV
+    if chosen is None:
+        return DEFAULT_ENCODING
+    try:
+        return codec_name(str(chosen))
+    except LookupError as error:
+        raise SourceError(f"{origin}={chosen!r}: {error}") from error
+
+
 def is_url(spec: str) -> bool:
     """Whether the source is fetched over HTTP(S) rather than read from a path."""
     return spec.lower().startswith(("http://", "https://"))
@@ -135,7 +162,7 @@ def _synthetic_chunks(spec: str, chunk_rows: int) -> Iterator[SourceChunk]:
 
 
 def _chunks(
-    spec: str, chunk_rows: int, scratch: Path, timeout: float, named_by: str
+    spec: str, chunk_rows: int, scratch: Path, timeout: float, named_by: str, encoding: str
 ) -> Iterator[SourceChunk]:
     from assets.sources.download import download
     from assets.sources.files import read_path
@@ -144,13 +171,13 @@ def _chunks(
         yield from _synthetic_chunks(spec, chunk_rows)
     elif is_url(spec):
         path = download(spec, scratch, timeout=timeout)
-        yield from read_path(path, redact_url(spec), chunk_rows)
+        yield from read_path(path, redact_url(spec), chunk_rows, encoding)
     else:
         path = Path(spec).expanduser()
         if not path.exists():
             given_by = f" given by {named_by}" if named_by else ""
             raise SourceError(f"file not found; check the path{given_by}", source=str(path))
-        yield from read_path(path, str(path), chunk_rows)
+        yield from read_path(path, str(path), chunk_rows, encoding)
 
 
 def read_source(
@@ -159,27 +186,41 @@ def read_source(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     named_by: str = "",
+    encoding: str = DEFAULT_ENCODING,
 ) -> Iterator[pa.Table]:
     """Stream the source as ``raw.online_retails`` Arrow tables of at most ``chunk_rows`` rows.
 
     ``timeout`` bounds a URL's download (see :mod:`assets.sources.download`); ``named_by``
-    is the setting that named ``spec`` (:func:`source_named_by`), for the hints.
+    is the setting that named ``spec`` (:func:`source_named_by`), for the hints;
+    ``encoding`` is that of CSV text (any name Python knows; see
+    :func:`resolve_source_encoding`).
     The next chunk is read while the caller stores the current one (see
     :mod:`assets.sources.read_ahead`). Raises :class:`SourceError` when the source is
     missing, unreachable, corrupt, lacks a column, holds a value that is not what its
     column needs, or has no rows at all.
     """
-    chunks = _raw_chunks(spec, chunk_rows, timeout, named_by)
+    chunks = _raw_chunks(spec, chunk_rows, timeout, named_by, _codec(encoding))
     return read_ahead(chunks, name="online-retail-reader")
 
 
-def engine_read(spec: str) -> str | None:
+def _codec(encoding: str) -> str:
+    try:
+        return codec_name(encoding)
+    except LookupError as error:
+        raise SourceError(f"{SOURCE_ENCODING_OPTION}={encoding!r}: {error}") from error
+
+
+def engine_read(spec: str, encoding: str = DEFAULT_ENCODING) -> str | None:
     """A SELECT reading the source inside the warehouse (a plain local CSV file), else None.
 
     The SELECT yields exactly the rows :func:`read_source` would, or fails; see
-    :mod:`assets.sources.engine_csv`.
+    :mod:`assets.sources.engine_csv`. ClickHouse's ``file()`` reads UTF-8 only, so a
+    source in any other ``encoding`` is left to the Python reader, which transcodes it
+    (read as UTF-8, its text would be mojibake, or declined row by row).
     """
     if not spec or spec.startswith("synthetic") or is_url(spec):
+        return None
+    if not is_utf8(_codec(encoding)):
         return None
     from assets.sources.engine_csv import engine_csv_select
 
@@ -187,7 +228,9 @@ def engine_read(spec: str) -> str | None:
     return engine_csv_select(path, _record_source(spec, str(path)))
 
 
-def _raw_chunks(spec: str, chunk_rows: int, timeout: float, named_by: str) -> Iterator[pa.Table]:
+def _raw_chunks(
+    spec: str, chunk_rows: int, timeout: float, named_by: str, encoding: str
+) -> Iterator[pa.Table]:
     from assets.sources.normalize import map_columns, normalize_chunk
 
     if not spec:
@@ -197,7 +240,7 @@ def _raw_chunks(spec: str, chunk_rows: int, timeout: float, named_by: str) -> It
     total = 0
     columns_by_origin: dict[str, dict[object, str]] = {}
     with tempfile.TemporaryDirectory(prefix="online-retail-download-") as scratch:
-        for chunk in _chunks(spec, chunk_rows, Path(scratch), timeout, named_by):
+        for chunk in _chunks(spec, chunk_rows, Path(scratch), timeout, named_by, encoding):
             columns = columns_by_origin.get(chunk.origin)
             if columns is None:
                 columns = map_columns(chunk.column_names, chunk.origin)

@@ -44,24 +44,25 @@ _TOO_LONG = (
 )
 
 
-def check_csv_grammar(path: Path, label: str, header: list[str]) -> None:
+def check_csv_grammar(path: Path, label: str, header: list[str], encoding: str) -> None:
     """Raise :class:`SourceError` at the first record of ``path`` outside the CSV grammar.
 
     One pass of the C reader over the whole file (about 0.7 s of CPU a million rows, so
     the caller runs it only when a lenient read shows the sign of a runaway quote: a
-    line break in a Description).
+    line break in a Description). ``encoding`` is how Python opens the file's text
+    (``utf-8-sig`` for UTF-8), so the values it quotes read as the file's characters.
     """
-    with _open(path) as handle:
+    with _open(path, encoding) as handle:
         reader = csv.reader(handle, strict=True)
         try:
             collections.deque(reader, maxlen=0)  # parse every record, keep none
         except csv.Error as error:
-            raise _violation(path, label, header, str(error)) from error
+            raise _violation(path, label, header, str(error), encoding) from error
 
 
-def _open(path: Path) -> TextIO:
+def _open(path: Path, encoding: str) -> TextIO:
     # Undecodable bytes are Arrow's to name; they are never a quote or a delimiter.
-    return path.open(encoding="utf-8-sig", errors="replace", newline="")
+    return path.open(encoding=encoding, errors="replace", newline="")
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ class _Record:
     text: str
 
 
-def _failing_record(path: Path, label: str) -> _Record:
+def _failing_record(path: Path, label: str, encoding: str) -> _Record:
     """Read the file again up to the failure, noting each record's number and last line
     with C iterators (no Python per row); then read the failing record's lines.
 
@@ -81,7 +82,7 @@ def _failing_record(path: Path, label: str) -> _Record:
     so the text is at most a record's worth of values of that limit.
     """
     last: collections.deque[tuple[list[str], int, int]] = collections.deque(maxlen=1)
-    with _open(path) as handle:
+    with _open(path, encoding) as handle:
         reader = csv.reader(handle, strict=True)
         records = filter(None, reader)  # a blank line is no record, as in Arrow
         line_numbers = map(operator.attrgetter("line_num"), itertools.repeat(reader))
@@ -95,7 +96,7 @@ def _failing_record(path: Path, label: str) -> _Record:
                 source=label,
             )
     _, index, end_line = last[0] if last else ([], -1, 0)
-    with _open(path) as handle:
+    with _open(path, encoding) as handle:
         text = "".join(itertools.islice(handle, end_line, stopped_at))
     return _Record(row=index + 1, text=text.lstrip("\r\n"))  # less the blank lines before
 
@@ -131,9 +132,11 @@ def _lines_on(text: str) -> int:
     return sum(1 for line in lines[1:-1] if line) + (len(lines) > 1)
 
 
-def _violation(path: Path, label: str, header: list[str], reason: str) -> SourceError:
+def _violation(
+    path: Path, label: str, header: list[str], reason: str, encoding: str
+) -> SourceError:
     """The strict reader's failure as one line naming data row, column and cause."""
-    record = _failing_record(path, label)
+    record = _failing_record(path, label, encoding)
     source = label if record.row else f"{label} header"
     row = record.row or None
     found = _bad_field(record.text)

@@ -11,11 +11,14 @@ time.
 CSV and Parquet are read with Arrow's streaming readers (multi-threaded C++, every CSV
 cell as text, so nothing is guessed), straight into Arrow tables that never touch
 pandas; only spreadsheets, whose cells calamine returns as Python objects, become pandas
-frames.
+frames. CSV is UTF-8 unless the run names another encoding (``--source-encoding``):
+Arrow then transcodes the stream to UTF-8 a block at a time as it reads, and every
+check that compares text with the file's bytes encodes it the file's way.
 """
 
 from __future__ import annotations
 
+import codecs
 import collections
 import contextlib
 import csv
@@ -37,8 +40,10 @@ import pyarrow.parquet as pq
 import python_calamine
 
 from assets.sources.csv_grammar import check_csv_grammar
+from assets.sources.decoding import not_text_error
 from assets.sources.errors import EXCERPT_CHARS, SourceError, excerpt
 from assets.sources.normalize import source_field
+from orchestration.text_encoding import DEFAULT_ENCODING, is_utf8
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _EMPTY_ZIP_MAGIC = b"PK\x05\x06"
@@ -114,8 +119,12 @@ def source_kind(path: Path, label: str) -> str:
     return "csv"
 
 
-def read_path(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]:
-    """Chunks of every table in a local file; ``label`` names it in errors."""
+def read_path(
+    path: Path, label: str, chunk_rows: int, encoding: str = DEFAULT_ENCODING
+) -> Iterator[SourceChunk]:
+    """Chunks of every table in a local file; ``label`` names it in errors. ``encoding``
+    (a codec name, :func:`orchestration.text_encoding.codec_name`) is that of CSV text,
+    the file's or a zip member's; Parquet and xlsx say their own."""
     if not path.exists():
         raise SourceError("file not found", source=label)
     if not path.is_file():
@@ -124,13 +133,13 @@ def read_path(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]:
         raise SourceError("the file is empty (0 bytes)", source=label)
     kind = source_kind(path, label)
     if kind == "zip":
-        yield from _read_zip(path, label, chunk_rows)
+        yield from _read_zip(path, label, chunk_rows, encoding)
     elif kind == "xlsx":
         yield from _read_xlsx(path, label, chunk_rows)
     elif kind == "parquet":
         yield from _read_parquet(path, label, chunk_rows)
     else:
-        yield from _read_csv(path, label, chunk_rows)
+        yield from _read_csv(path, label, chunk_rows, encoding)
 
 
 def rebatch(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
@@ -154,16 +163,19 @@ def rebatch(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
         yield pa.Table.from_batches(pending)
 
 
-def csv_header(path: Path, label: str) -> list[str]:
-    """The header row, parsed the way the data rows will be (quotes, BOM)."""
+def text_encoding(encoding: str) -> str:
+    """How Python opens text in ``encoding``: UTF-8 with its byte order mark skipped, as
+    Arrow and ClickHouse skip it."""
+    return "utf-8-sig" if is_utf8(encoding) else encoding
+
+
+def csv_header(path: Path, label: str, encoding: str = DEFAULT_ENCODING) -> list[str]:
+    """The header row, parsed the way the data rows will be (quotes, BOM, encoding)."""
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
+        with path.open(encoding=text_encoding(encoding), newline="") as handle:
             header = next(csv.reader(handle), None)
     except UnicodeDecodeError as error:
-        raise SourceError(
-            f"not UTF-8 text ({error.reason} at byte {error.start}); is it really a CSV file?",
-            source=label,
-        ) from error
+        raise not_text_error(path, label, encoding, str(error)) from error
     except csv.Error as error:
         raise SourceError(f"malformed CSV header: {error}", source=label) from error
     if not header or not any(name.strip() for name in header):
@@ -183,13 +195,23 @@ def _csv_options(header: list[str]) -> tuple[pa_csv.ParseOptions, pa_csv.Convert
     return parse, convert
 
 
-def _read_csv(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]:
-    header = csv_header(path, label)
+def _read_options(encoding: str, **options: object) -> pa_csv.ReadOptions:
+    """Arrow's options for CSV text in ``encoding``: UTF-8 is read as it is (Arrow skips
+    its byte order mark); any other encoding is transcoded to UTF-8 as the stream is read,
+    a block at a time (Python's incremental decoder), so memory stays as flat as for
+    UTF-8."""
+    return pa_csv.ReadOptions(
+        block_size=_CSV_BLOCK_BYTES, encoding="utf8" if is_utf8(encoding) else encoding, **options
+    )
+
+
+def _read_csv(path: Path, label: str, chunk_rows: int, encoding: str) -> Iterator[SourceChunk]:
+    header = csv_header(path, label, encoding)
     parse, convert = _csv_options(header)
     try:
         reader = pa_csv.open_csv(
             path,
-            read_options=pa_csv.ReadOptions(block_size=_CSV_BLOCK_BYTES),
+            read_options=_read_options(encoding),
             parse_options=parse,
             convert_options=convert,
         )
@@ -198,24 +220,24 @@ def _read_csv(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]:
             last: pa.Table | None = None
             held_to_grammar = False
             for table in rebatch(iter(reader), chunk_rows):
-                _check_line_breaks(path, label, table, next_row)
+                _check_line_breaks(path, label, table, next_row, encoding)
                 if not held_to_grammar and _description_wraps(table):
-                    check_csv_grammar(path, label, header)
+                    check_csv_grammar(path, label, header, text_encoding(encoding))
                     held_to_grammar = True
                 yield SourceChunk(table, label, next_row)
                 next_row += table.num_rows
                 last = table
             if last is not None:
-                _check_last_value(path, label, last, next_row - 1)
+                _check_last_value(path, label, last, next_row - 1, encoding)
             if next_row == 1:  # a header alone: still a chunk, so missing columns are named
                 yield SourceChunk(reader.schema.empty_table(), label, 1)
+    except UnicodeDecodeError as error:  # the transcoding of a non-UTF-8 file
+        raise not_text_error(path, label, encoding, str(error)) from error
     except pa.ArrowInvalid as error:
         message = str(error)
         if "invalid UTF8" in message:
-            raise SourceError(
-                f"not UTF-8 text ({message}); is it really a CSV file?", source=label
-            ) from error
-        raise _malformed_csv(path, label, header, error) from error
+            raise not_text_error(path, label, encoding, message) from error
+        raise _malformed_csv(path, label, header, error, encoding) from error
 
 
 def ends_in_quotes(text: str) -> bool:
@@ -229,7 +251,7 @@ def ends_in_quotes(text: str) -> bool:
 
 
 def _malformed_csv(
-    path: Path, label: str, header: list[str], error: pa.ArrowInvalid
+    path: Path, label: str, header: list[str], error: pa.ArrowInvalid, encoding: str
 ) -> SourceError:
     """The first row Arrow cannot split into the header's fields, named by data row.
 
@@ -252,7 +274,7 @@ def _malformed_csv(
         contextlib.suppress(pa.ArrowInvalid),
         pa_csv.open_csv(
             path,
-            read_options=pa_csv.ReadOptions(block_size=_CSV_BLOCK_BYTES, use_threads=False),
+            read_options=_read_options(encoding, use_threads=False),
             parse_options=parse,
             convert_options=convert,
         ) as reader,
@@ -312,13 +334,21 @@ def _line_count(text: str) -> int:
     return 1 + len(re.findall(r"\r\n?|\n", text.rstrip("\r\n")))
 
 
-def _runs_to_end(path: Path, value: str) -> bool:
+def _encoded(text: str, encoding: str) -> bytes:
+    """``text`` as the file's bytes hold it mid-file: without the byte order mark an
+    encoder of UTF-16 or UTF-32 writes first (its first call, with no text, takes it)."""
+    encoder = codecs.getincrementalencoder(encoding)()
+    encoder.encode("")
+    return encoder.encode(text)
+
+
+def _runs_to_end(path: Path, value: str, encoding: str) -> bool:
     """Whether the file ends with ``value`` quoted but never closed: ``"`` then the value
     as written (quotes doubled). A value closed properly ends the file with ``"`` (or a
     line break) instead; only a value of nothing but quotes reads the same both ways."""
     if not value.strip('"'):
         return False
-    written = ('"' + value.replace('"', '""')).encode("utf-8")
+    written = _encoded('"' + value.replace('"', '""'), encoding)
     size = path.stat().st_size
     if len(written) > size:
         return False
@@ -340,7 +370,9 @@ def _never_closed(label: str, name: str, row: int, value: str) -> SourceError:
     )
 
 
-def _check_line_breaks(path: Path, label: str, table: pa.Table, first_row: int) -> None:
+def _check_line_breaks(
+    path: Path, label: str, table: pa.Table, first_row: int, encoding: str
+) -> None:
     """Refuse a chunk with a line break in any column but Description (vectorised; only
     the failure looks at a single value)."""
     first: tuple[int, int] | None = None  # (position in the chunk, column)
@@ -360,7 +392,7 @@ def _check_line_breaks(path: Path, label: str, table: pa.Table, first_row: int) 
     name = table.column_names[index]
     value = table.column(index)[position].as_py()
     row = first_row + position
-    if index == table.num_columns - 1 and _runs_to_end(path, value):
+    if index == table.num_columns - 1 and _runs_to_end(path, value, encoding):
         raise _never_closed(label, name, row, value)
     field = _field_label(name)
     raise SourceError(
@@ -386,11 +418,11 @@ def _description_wraps(table: pa.Table) -> bool:
     )
 
 
-def _check_last_value(path: Path, label: str, table: pa.Table, row: int) -> None:
+def _check_last_value(path: Path, label: str, table: pa.Table, row: int, encoding: str) -> None:
     """Refuse a file that ends inside a quote opened in its last row's last field (a
     Description may wrap, and a quote opened on the last line leaves no line break)."""
     value = table.column(table.num_columns - 1)[table.num_rows - 1].as_py()
-    if value is not None and _runs_to_end(path, value):
+    if value is not None and _runs_to_end(path, value, encoding):
         raise _never_closed(label, table.column_names[-1], row, value)
 
 
@@ -440,8 +472,9 @@ def _read_xlsx(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]
         workbook.close()
 
 
-def _read_zip(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]:
-    """Every xlsx/csv/parquet member, extracted one at a time to a temporary file."""
+def _read_zip(path: Path, label: str, chunk_rows: int, encoding: str) -> Iterator[SourceChunk]:
+    """Every xlsx/csv/parquet member, extracted one at a time to a temporary file (a CSV
+    member read in the run's encoding, as a CSV file is)."""
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as error:
@@ -471,5 +504,5 @@ def _read_zip(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]:
                     shutil.copyfileobj(src, dst, length=1 << 20)
             except (zipfile.BadZipFile, OSError, EOFError) as error:
                 raise SourceError(f"corrupt zip member: {error}", source=member_label) from error
-            yield from read_path(target, member_label, chunk_rows)
+            yield from read_path(target, member_label, chunk_rows, encoding)
             target.unlink()

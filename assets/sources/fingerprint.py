@@ -4,6 +4,11 @@ The ingest asset declares ``fingerprint=source_fingerprint``; the framework call
 the run's parameters and compares the answer with the one recorded at the last
 materialization. The source is resolved exactly as :func:`assets.sources.read_source`
 resolves it (run parameter, else ``$ONLINE_RETAIL_DATA_URL``, else synthetic).
+
+The encoding a file or URL is read in is part of the source: the same bytes read as
+Latin-1 rather than UTF-8 are other text (or none), so changing ``--source-encoding``
+makes the ingest asset stale. UTF-8, the default, adds nothing, so fingerprints recorded
+before the option existed still match.
 """
 
 from __future__ import annotations
@@ -13,17 +18,26 @@ from typing import Any
 
 from orchestration.fingerprint import (
     file_fingerprint,
+    is_available,
     parameters_fingerprint,
     unavailable,
     url_fingerprint,
 )
+from orchestration.text_encoding import is_utf8
 
 
 def source_fingerprint(params: Mapping[str, Any]) -> str:
-    """Size and mtime of a file, the validators of a URL, the generator's parameters."""
+    """Size and mtime of a file, the validators of a URL, the generator's parameters;
+    with the encoding the file is read in, when it is not UTF-8."""
     # Here, not at the top: the ingest asset's module imports this one, and declaring
     # assets must not import the readers' data stack (pyarrow, pandas).
-    from assets.sources import is_url, resolve_source, synthetic
+    from assets.sources import (
+        SourceError,
+        is_url,
+        resolve_source,
+        resolve_source_encoding,
+        synthetic,
+    )
 
     spec = resolve_source(params)
     if spec.startswith("synthetic"):
@@ -32,6 +46,11 @@ def source_fingerprint(params: Mapping[str, Any]) -> str:
         except ValueError as error:
             return unavailable(str(error))
         return parameters_fingerprint("synthetic", rows=rows, seed=seed)
-    if is_url(spec):
-        return url_fingerprint(spec)
-    return file_fingerprint(spec)
+    try:
+        encoding = resolve_source_encoding(params)
+    except SourceError as error:  # the run fails on it too, in the same words
+        return unavailable(str(error))
+    found = url_fingerprint(spec) if is_url(spec) else file_fingerprint(spec)
+    if is_utf8(encoding) or not is_available(found):
+        return found
+    return f"{found} encoding={encoding}"

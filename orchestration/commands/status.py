@@ -23,9 +23,11 @@ from rich.text import Text
 from orchestration.asset_state import StateBook
 from orchestration.cli_options import (
     NOTHING,
+    SOURCE_ENCODING_PARAM,
     DefinitionsOption,
     JsonOption,
     SelectOption,
+    SourceEncodingOption,
     WarehouseOption,
     console,
     error_console,
@@ -63,17 +65,25 @@ def _last_materialized(state: AssetState) -> str:
 
 @contextlib.contextmanager
 def _state_book(
-    definitions: str | None, warehouse: str | None, source: str | None
+    definitions: str | None,
+    warehouse: str | None,
+    source: str | None,
+    source_encoding: str | None,
 ) -> Iterator[tuple[AssetGraph, StateBook]]:
     """The code location's graph and its states, read while the warehouse is open.
 
     Opened for reading: a warehouse that does not exist yet is not created, and reads
-    as empty, so every asset in it is missing (what the first run will build).
+    as empty, so every asset in it is missing (what the first run will build). The
+    source parameters are the run's, as materialize would pass them: the encoding a
+    source is read in is part of its fingerprint.
     """
     defs = load_defs(definitions)
     graph = defs.graph()
+    params: dict[str, Any] = {"source": source} if source else {}
+    if source_encoding is not None:
+        params[SOURCE_ENCODING_PARAM] = source_encoding
     with defs.read_io_managers(warehouse) as io_managers:
-        yield graph, StateBook(graph, io_managers, {"source": source} if source else {})
+        yield graph, StateBook(graph, io_managers, params)
 
 
 def _say_no_warehouse_yet(book: StateBook) -> None:
@@ -93,12 +103,13 @@ def status(
     select: SelectOption = None,
     as_json: JsonOption = False,
     source: SourceOption = None,
+    source_encoding: SourceEncodingOption = None,
     warehouse: WarehouseOption = None,
     definitions: DefinitionsOption = None,
 ) -> None:
     """Each selected asset's state (missing, stale, fresh), why, and its last materialization."""
 
-    with _state_book(definitions, warehouse, source) as (graph, book):
+    with _state_book(definitions, warehouse, source, source_encoding) as (graph, book):
         keys = [spec.key for spec in graph.select(select, book.state_names)]
         states = [book.states[key] for key in keys if key in book.states]
         drift = book.drift_of(state.key for state in states)
@@ -188,6 +199,7 @@ def plan(
     select: SelectOption = None,
     as_json: JsonOption = False,
     source: SourceOption = None,
+    source_encoding: SourceEncodingOption = None,
     full_refresh: Annotated[
         bool,
         typer.Option(
@@ -215,7 +227,7 @@ def plan(
     from orchestration.unbuilt_upstream import UnbuiltUpstreamError
 
     refused: UnbuiltUpstreamError | MissingUpstreamError | None = None
-    with _state_book(definitions, warehouse, source) as (graph, book):
+    with _state_book(definitions, warehouse, source, source_encoding) as (graph, book):
         run_plan = plan_materialization(graph, select, book)
         states = book.states
         _say_no_warehouse_yet(book)

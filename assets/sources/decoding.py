@@ -1,0 +1,95 @@
+"""A CSV source that is not text in the encoding it is read as: where, and what to do.
+
+The readers stream a file through Arrow (or Python's ``csv``), which say only that some
+bytes are not UTF-8, somewhere. Once a read has failed, this module reads the file again
+with Python's decoder for the same encoding, a block at a time, up to the first byte it
+cannot decode, so the one-line error names that byte, its line and its offset. The
+remedy depends on what the file looks like: the most common copy of Online Retail on the
+web (Kaggle's ``data.csv``) is Latin-1, a file that starts with a UTF-16 byte order mark
+is UTF-16, and one holding NUL bytes is no text at all.
+"""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass
+from pathlib import Path
+
+from assets.sources.errors import SourceError, excerpt
+from orchestration.text_encoding import is_utf8
+
+#: How a user names the encoding (``pipeline materialize --source-encoding``).
+SOURCE_ENCODING_OPTION = "--source-encoding"
+_BLOCK_BYTES = 1 << 20
+#: Bytes at the start of a file looked at to tell binary data or UTF-16 from Latin-1.
+_SNIFF_BYTES = 64 << 10
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_UTF32_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
+
+
+@dataclass(frozen=True)
+class Undecodable:
+    """The first byte of a file its encoding cannot decode."""
+
+    byte: int | None  # None: the file ends inside a character
+    offset: int
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        byte = f"byte 0x{self.byte:02x}" if self.byte is not None else "the end"
+        return f"{byte} on line {self.line}, offset {self.offset}: {self.reason}"
+
+
+def first_undecodable(path: Path, encoding: str) -> Undecodable | None:
+    """Where ``path`` stops being text in ``encoding`` (a codec name), or None if it is
+    text throughout. A block at a time, so memory stays flat whatever the file's size."""
+    decoding = "utf-8-sig" if is_utf8(encoding) else encoding
+    decoder = codecs.getincrementaldecoder(decoding)()
+    offset = 0
+    lines = 1
+    with path.open("rb") as handle:
+        while True:
+            block = handle.read(_BLOCK_BYTES)
+            _, flag = decoder.getstate()
+            try:
+                text = decoder.decode(block, final=not block)
+            except UnicodeDecodeError as error:
+                # The decoder's input was the bytes it held back from the block before
+                # (half a character) and this block: its offsets count from the first.
+                start = offset + len(block) - len(error.object) + error.start
+                before = codecs.getincrementaldecoder(decoding)()
+                before.setstate((b"", flag))
+                lines += before.decode(error.object[: error.start]).count("\n")
+                byte = error.object[error.start] if error.start < len(error.object) else None
+                return Undecodable(byte, start, lines, error.reason)
+            if not block:
+                return None
+            lines += text.count("\n")
+            offset += len(block)
+
+
+def not_text_error(path: Path, label: str, encoding: str, cause: str = "") -> SourceError:
+    """The one line for a file that is not text in ``encoding``: the first bad byte
+    (else ``cause``, the reader's own words), then the way forward."""
+    found = first_undecodable(path, encoding)
+    where = str(found) if found is not None else excerpt(cause)
+    name = "UTF-8" if is_utf8(encoding) else encoding
+    return SourceError(f"not {name} text ({where}); {_way_forward(path, encoding)}", source=label)
+
+
+def _way_forward(path: Path, encoding: str) -> str:
+    if not is_utf8(encoding):
+        return f"is {encoding} the file's encoding? check {SOURCE_ENCODING_OPTION}"
+    with path.open("rb") as handle:
+        head = handle.read(_SNIFF_BYTES)
+    if head.startswith(_UTF32_BOMS):
+        return f"it starts with a UTF-32 byte order mark: pass {SOURCE_ENCODING_OPTION} utf-32"
+    if head.startswith(_UTF16_BOMS):
+        return f"it starts with a UTF-16 byte order mark: pass {SOURCE_ENCODING_OPTION} utf-16"
+    if b"\x00" in head:  # no text file holds NUL bytes (a compressed file, a workbook)
+        return "it holds NUL bytes: is it really a CSV file?"
+    return (
+        "if it is Latin-1 (as Kaggle's copy of Online Retail is), pass "
+        f"{SOURCE_ENCODING_OPTION} latin-1"
+    )

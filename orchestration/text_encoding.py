@@ -1,0 +1,33 @@
+"""Names of text encodings as a user gives them (``--source-encoding latin-1``).
+
+The command line checks the name before any work and the asset that reads the file
+checks it again (the name may come from the environment); both ask this module, so both
+accept and refuse the same names, and both compare encodings by Python's own name for
+the codec ("Latin-1", "ISO-8859-1" and "l1" are one encoding).
+"""
+
+from __future__ import annotations
+
+import codecs
+
+#: What a source is read as unless told otherwise (a byte order mark allowed).
+DEFAULT_ENCODING = "utf-8"
+_UTF8_NAMES = frozenset({"utf-8", "utf-8-sig"})
+
+
+def codec_name(name: str) -> str:
+    """Python's name for the text encoding ``name``; UTF-8 with or without a byte order
+    mark is ``utf-8`` (the default reads both). Raises ``LookupError`` whose message says
+    why the name is refused: unknown, or a codec that is no text encoding (``base64``)."""
+    try:
+        found = codecs.lookup(name.strip()).name
+        "".encode(found)  # refuses bytes-to-bytes and str-to-str codecs (base64, rot13)
+    except LookupError as error:
+        known = "utf-8, latin-1, cp1252, utf-16"
+        raise LookupError(f"not a text encoding Python knows (such as {known})") from error
+    return DEFAULT_ENCODING if found in _UTF8_NAMES else found
+
+
+def is_utf8(name: str) -> bool:
+    """Whether ``name`` (a :func:`codec_name`) is the default, UTF-8."""
+    return name in _UTF8_NAMES
