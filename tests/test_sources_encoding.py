@@ -157,6 +157,15 @@ def test_a_binary_file_is_not_taken_for_latin1(tmp_path: Path, latin1: Path) -> 
     assert "latin-1" not in str(raised.value)
 
 
+def test_a_utf8_file_with_its_byte_order_mark_is_not_read_as_latin1() -> None:
+    with pytest.raises(SourceError) as raised:
+        descriptions(REAL_SAMPLE, encoding="latin-1")
+    assert str(raised.value) == (
+        f"{REAL_SAMPLE}: the file starts with UTF-8's byte order mark, so it is UTF-8 text, "
+        "not iso8859-1; drop --source-encoding (UTF-8 is the default)"
+    )
+
+
 def test_bytes_the_named_encoding_lacks_are_named(tmp_path: Path) -> None:
     lines = sample_lines()
     path = write(tmp_path / "cp.csv", lines, "latin-1")
@@ -177,6 +186,8 @@ def test_the_encoding_comes_from_the_run_then_the_environment_then_utf8(
     monkeypatch.delenv(SOURCE_ENCODING_ENV, raising=False)
     assert resolve_source_encoding({}) == "utf-8"
     assert resolve_source_encoding({"source_encoding": "UTF-8-SIG"}) == "utf-8"  # BOM allowed
+    monkeypatch.setenv(SOURCE_ENCODING_ENV, "")  # as unset, like the other variables
+    assert resolve_source_encoding({}) == "utf-8"
     monkeypatch.setenv(SOURCE_ENCODING_ENV, "Latin-1")
     assert resolve_source_encoding({}) == "iso8859-1"
     assert resolve_source_encoding({"source_encoding": "windows-1252"}) == "cp1252"

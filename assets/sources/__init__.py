@@ -117,7 +117,7 @@ def resolve_source_encoding(params: Mapping[str, Any] | None = None) -> str:
     the setting that gave it."""
     chosen = (params or {}).get("source_encoding")
     origin = SOURCE_ENCODING_OPTION
-    if chosen is None and os.environ.get(SOURCE_ENCODING_ENV) is not None:
+    if chosen is None and os.environ.get(SOURCE_ENCODING_ENV):  # set and not empty
         chosen, origin = os.environ[SOURCE_ENCODING_ENV], SOURCE_ENCODING_ENV
     if chosen is None:
         return DEFAULT_ENCODING

@@ -78,6 +78,22 @@ def not_text_error(path: Path, label: str, encoding: str, cause: str = "") -> So
     return SourceError(f"not {name} text ({where}); {_way_forward(path, encoding)}", source=label)
 
 
+def refuse_utf8_named_otherwise(path: Path, label: str, encoding: str) -> None:
+    """Refuse a file that starts with UTF-8's byte order mark but is to be read as another
+    encoding: it is UTF-8, and read as Latin-1 its header's first name would be
+    ``ï»¿InvoiceNo``, a missing column, and its text mojibake."""
+    if is_utf8(encoding):
+        return
+    with path.open("rb") as handle:
+        if handle.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
+            return
+    raise SourceError(
+        f"the file starts with UTF-8's byte order mark, so it is UTF-8 text, not {encoding}; "
+        f"drop {SOURCE_ENCODING_OPTION} (UTF-8 is the default)",
+        source=label,
+    )
+
+
 def _way_forward(path: Path, encoding: str) -> str:
     if not is_utf8(encoding):
         return f"is {encoding} the file's encoding? check {SOURCE_ENCODING_OPTION}"

@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 import python_calamine
 
 from assets.sources.csv_grammar import check_csv_grammar
-from assets.sources.decoding import not_text_error
+from assets.sources.decoding import not_text_error, refuse_utf8_named_otherwise
 from assets.sources.errors import EXCERPT_CHARS, SourceError, excerpt
 from assets.sources.normalize import source_field
 from orchestration.text_encoding import DEFAULT_ENCODING, is_utf8
@@ -171,6 +171,7 @@ def text_encoding(encoding: str) -> str:
 
 def csv_header(path: Path, label: str, encoding: str = DEFAULT_ENCODING) -> list[str]:
     """The header row, parsed the way the data rows will be (quotes, BOM, encoding)."""
+    refuse_utf8_named_otherwise(path, label, encoding)
     try:
         with path.open(encoding=text_encoding(encoding), newline="") as handle:
             header = next(csv.reader(handle), None)
