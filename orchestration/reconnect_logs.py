@@ -9,12 +9,15 @@ serve log, for a connection loss the line itself already names. If its polls fai
 observer logs an ERROR with a traceback as it gives up
 (:mod:`orchestration.service_loop_lines`). Each line stays, with the reason on it; a
 traceback of anything but a lost connection stays too (a bug must show where it broke).
+An event Prefect could not send meanwhile is one line too, not the event printed whole
+(:mod:`orchestration.event_lines`).
 """
 
 from __future__ import annotations
 
 import logging
 
+from orchestration.event_lines import one_line_event_failures
 from orchestration.service_loop_lines import one_line_give_ups
 from orchestration.unanswered import lost_connection
 
@@ -42,12 +45,13 @@ class _ReasonInsteadOfTraceback(logging.Filter):
 
 
 def one_line_reconnect_warnings(*, runner: bool = False) -> None:
-    """Make Prefect's observers, and with ``runner`` the runner's poll for scheduled runs,
-    say a lost API connection in one line each (in this process)."""
+    """Make Prefect's observers, its events worker, and with ``runner`` the runner's poll
+    for scheduled runs, say a lost API connection in one line each (in this process)."""
     for name in OBSERVER_LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(f, _ReasonInsteadOfTraceback) for f in logger.filters):
             logger.addFilter(_ReasonInsteadOfTraceback())
     one_line_give_ups(OBSERVER_LOOPS)
+    one_line_event_failures()
     if runner:
         one_line_give_ups(RUNNER_LOOPS)
