@@ -19,7 +19,12 @@ An outage serve notices ends its runner, whose exit closes the watch and then wa
 the runs in flight to end: measured, a run cancelled once the API was back stayed
 Cancelling, its asset sleeping on, and serve served again only once it ended. So such a
 runner watches for cancels of those runs once the API answers, until they end
-(:func:`watching_until_runs_end`).
+(:func:`watching_until_runs_end`). That watch gives up as any does if the API goes away
+again meanwhile, and nothing else would notice (the runner no longer polls for runs, and
+its own restart of a watch that gave up does nothing once it stopped serving): measured,
+a run cancelled after the API's second return stayed Cancelling, its asset sleeping on.
+So that watch is started afresh, the same way, each time it gives up while runs are in
+flight.
 """
 
 from __future__ import annotations
@@ -27,13 +32,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING
 
-from prefect._internal.observers import FlowRunCancellingObserver
+from prefect._internal.observers import FlowRunCancellingObserver, OnFailureCallback
 
 from orchestration.prefect_server import healthy
 from orchestration.redaction import redact_url
 from orchestration.serve_reconnect import PROBE_SECONDS, RETRY_SECONDS, unanswered
 from orchestration.unanswered import api_not_answering, cause_in_words
+
+if TYPE_CHECKING:
+    import anyio
 
 #: What serve logs when the watch gave up while its API answered (a server error, say).
 RESTARTED = "Prefect's watch for cancelled runs stopped: started it again"
@@ -99,14 +108,24 @@ async def watching_until_runs_end(
 ) -> None:
     """For a runner that lost its API and waits for its runs in flight to end (its watch
     for cancels closed with it): once the API answers, a fresh watch in place of
-    ``current()``, as :func:`watching_again` puts one, closed once ``runs_in_flight()``
-    is 0; return then, whether or not the API answered meanwhile."""
+    ``current()``, as :func:`watching_again` puts one, and another each time that one
+    gives up (the API gone again: the runner no longer polls, so nothing else notices),
+    all closed once ``runs_in_flight()`` is 0; return then, whether or not the API
+    answered meanwhile."""
     import anyio
 
     async def watching(watches: AsyncExitStack) -> None:
-        await _answering(api_url)
-        await _watching_anew(current(), install, watches, logger)
-        logger.warning(in_flight_line(api_url))
+        lost = True  # the API was gone as the runner ended
+        while True:
+            gave_up = anyio.Event()
+            await _answering(api_url)
+            await _watching_anew(current(), install, watches, logger, _setting(gave_up))
+            logger.warning(in_flight_line(api_url) if lost else RESTARTED)
+            await gave_up.wait()
+            cause = await anyio.to_thread.run_sync(unanswered, api_url)
+            lost = cause is not None
+            if cause is not None:
+                logger.warning(gave_up_line(api_url, cause))
 
     async with AsyncExitStack() as watches, anyio.create_task_group() as both:
         both.start_soon(watching, watches)
@@ -115,22 +134,28 @@ async def watching_until_runs_end(
         both.cancel_scope.cancel()
 
 
+def _setting(event: anyio.Event) -> OnFailureCallback:
+    """A watch's ``on_failure`` that sets ``event``: the watch gave up."""
+    return lambda _flow_run_ids: event.set()
+
+
 async def _watching_anew(
     dead: FlowRunCancellingObserver,
     install: Callable[[FlowRunCancellingObserver], None],
     exit_stack: AsyncExitStack,
     logger: logging.Logger,
+    on_failure: OnFailureCallback | None = None,
 ) -> None:
-    """A fresh watch for cancels, built as ``dead`` was, entered into ``exit_stack``, with
-    ``dead``'s runs in flight, handed to ``install``, having caught up on a Cancel given
-    before it."""
+    """A fresh watch for cancels, built as ``dead`` was (but for ``on_failure``, if
+    given), entered into ``exit_stack``, with ``dead``'s runs in flight, handed to
+    ``install``, having caught up on a Cancel given before it."""
     await dead.__aexit__(None, None, None)  # its client; the runner's exit finds it closed
     observer = await exit_stack.enter_async_context(
         FlowRunCancellingObserver(
             on_cancelling=dead.on_cancelling,
             polling_interval=dead.polling_interval,
             event_filter=dead._event_filter,
-            on_failure=dead.on_failure,
+            on_failure=on_failure or dead.on_failure,
         )
     )
     for flow_run_id, registration in dead._registrations.items():

@@ -10,8 +10,8 @@ seconds. Once, not never: a server just restarted answered the first request of 
 fresh runner with a 503 (its database busy), which Prefect's client retries.
 
 One test keeps Prefect's retries, so that serve does not notice a short outage, and
-checks what must still work through one: a Cancel. The last checks a Cancel through an
-outage serve notices, with a run in flight.
+checks what must still work through one: a Cancel. The last two check a Cancel through an
+outage serve notices, with a run in flight, and through a second outage as that run goes on.
 
 Measured before the fix (no retries): 7 s after its server stopped serve printed "Failed
 the last 3 attempts" and a traceback, and exited 1 with "error: All connection attempts
@@ -273,3 +273,78 @@ def test_a_cancel_works_while_serve_waits_for_a_run_in_flight_through_an_outage(
     # An event the run sent as its server stopped is one line, the events client's warning,
     # not that and the events worker's ERROR printing the event (tests/test_event_lines.py).
     assert "failed to process item" not in said, said
+
+
+def test_a_cancel_works_after_a_second_outage_while_serve_waits_for_a_run_in_flight(
+    tmp_path: Path,
+) -> None:
+    """The watch for cancels of the runs a lost runner left in flight gives up as any does
+    (three failed polls) when the API goes away again while it waits for them. Measured
+    before the fix: it was not started again, so a run cancelled once the API was back a
+    second time stayed Cancelling, its asset sleeping on."""
+    server = OwnServer.under(tmp_path)
+    api_url = server.api_url
+    source, marker, log = tmp_path / "n.csv", tmp_path / "busy", tmp_path / "serve.log"
+    source.write_text("n,q\n1,10\n")
+    env = {**_env(tmp_path, api_url), SLOW_MARKER_ENV: str(marker)}
+    args = (
+        *("--definitions", "tests.safety_location", "--name", "cancel"),
+        *("--source", str(source), "--warehouse", f"chdb://{tmp_path / 'warehouse'}"),
+    )
+    watching = (
+        f"the Prefect API at {api_url} answers again: cancelling runs works again; "
+        "serving again once the runs in flight end"
+    )
+    back = f"the Prefect API at {api_url} answers again: serving again"
+
+    def said_after_watching() -> str:
+        said = log.read_text()
+        return said[said.find(watching) :] if watching in said else ""
+
+    with server.start() as first, serve_in_background(env, log, *args):
+        deployment, busy = _a_busy_run(api_url, marker)
+        os.killpg(first.pid, signal.SIGTERM)
+        first.process.wait(timeout=30)
+        wait_for(lambda: _lost(api_url) in log.read_text(), 30, "serve to notice the outage")
+        with server.start() as second:
+            wait_for(
+                lambda: watching in log.read_text(),
+                30,
+                f"serve to watch for cancels of the run in flight:\n{log.read_text()}",
+            )
+            os.killpg(second.pid, signal.SIGTERM)
+            second.process.wait(timeout=30)
+            wait_for(
+                lambda: GAVE_UP in said_after_watching(),
+                60,
+                f"the watch for cancels of the run in flight to give up:\n{log.read_text()}",
+            )
+        with server.start():
+            _cancel(api_url, busy["id"])
+            wait_for(
+                lambda: _cancelled(api_url, busy["id"]),
+                20,
+                f"the run in flight to be cancelled:\n{log.read_text()}",
+            )
+            wait_for(
+                lambda: back in log.read_text(), 30, f"serve to serve again:\n{log.read_text()}"
+            )
+            _a_later_run_is_cancellable(api_url, deployment, marker, log)
+            # Read while the server runs: stopping it ends the test, not serve, which
+            # would say it lost its API once more.
+            said = log.read_text()
+    lines = said.splitlines()
+    assert len([line for line in lines if line.endswith("serving again once it answers")]) == 1
+    # The second outage, which serve's runner no longer polls through, is said once by the
+    # watch for cancels; each return of the API once.
+    after = said[said.find(watching) :].splitlines()
+    gave_up = [line for line in after if line.endswith("cancelling runs waits for it")]
+    assert len(gave_up) == 1, said
+    assert gave_up[0].endswith(
+        f"the Prefect API at {api_url} does not answer (connection refused): "
+        "cancelling runs waits for it"
+    ), said
+    watched = [n for n, line in enumerate(lines) if line.endswith(watching)]
+    served = [n for n, line in enumerate(lines) if line.endswith(back)]
+    assert len(watched) == 2 and len(served) == 1 and watched[-1] < served[0], said
+    assert "Traceback" not in said, said
