@@ -45,7 +45,7 @@ def test_default_deployment_runs_everything_daily_at_midnight_utc():
     assert schedule.schedule.cron == "0 0 * * *"
     assert schedule.schedule.timezone == "UTC"
     assert schedule.active
-    assert built.parameters == {"select": None, "source": None}
+    assert built.parameters == {"select": None, "source": None, "source_encoding": None}
     assert (built.flow_name, built.name) == ("materialize-assets", "daily")
     assert built.entrypoint == "orchestration.deployment.materialize_assets"
 
@@ -56,18 +56,23 @@ def test_selection_source_and_schedule_are_deployment_settings():
         cron="15 * * * *",
         timezone="Europe/London",
         select="group:marts",
-        source="synthetic:1000",
+        source="data/data.csv",
+        source_encoding="latin-1",
         work_pool_name="retail-process",
     )
     (schedule,) = built.schedules
     assert (schedule.schedule.cron, schedule.schedule.timezone) == ("15 * * * *", "Europe/London")
-    assert built.parameters == {"select": "group:marts", "source": "synthetic:1000"}
+    assert built.parameters == {
+        "select": "group:marts",
+        "source": "data/data.csv",
+        "source_encoding": "latin-1",
+    }
     assert built.work_pool_name == "retail-process"
 
 
-def test_flow_parameters_are_exactly_select_and_source():
+def test_flow_parameters_are_exactly_select_source_and_its_encoding():
     schema = deployment.materialize_assets.parameters
-    assert set(schema.properties) == {"select", "source"}
+    assert set(schema.properties) == {"select", "source", "source_encoding"}
     assert schema.required == []
 
 
@@ -84,7 +89,7 @@ def test_prefect_yaml_describes_the_same_deployment():
     (entry,) = config["deployments"]
     assert entry["name"] == deployment.DEFAULT_DEPLOYMENT_NAME
     assert entry["entrypoint"] == deployment.ENTRYPOINT
-    assert entry["parameters"] == {"select": None, "source": None}
+    assert entry["parameters"] == {"select": None, "source": None, "source_encoding": None}
     (schedule,) = entry["schedules"]
     assert (schedule["cron"], schedule["timezone"]) == (
         deployment.DEFAULT_CRON,
@@ -164,6 +169,32 @@ def test_serve_with_debug_hands_it_on_to_the_runs_it_starts(tmp_path, monkeypatc
     assert asked_in_runs == [True]
 
 
+@pytest.mark.usefixtures("prefect_server")
+def test_serve_hands_the_source_encoding_to_its_runs_as_a_parameter(tmp_path, monkeypatch):
+    """As --source is handed: a deployment parameter, shown in the UI and editable on
+    "Run with parameters", which the runs give the ingest asset."""
+    from orchestration.definitions import DEFINITIONS_ENV
+
+    served = []
+    monkeypatch.setattr(serving, "serve", served.append)
+    for name in (DEFINITIONS_ENV, serve_command.WAREHOUSE_ENV):
+        monkeypatch.setenv(name, "")  # unset again afterwards, as serve sets them
+    serve_command.serve(
+        typer.Context(typer.main.get_command(app)),
+        source="data/data.csv",
+        source_encoding="latin-1",
+        warehouse=f"chdb://{tmp_path / 'wh'}",
+        definitions="tests.serve_location",
+    )
+
+    [built] = served
+    assert built.parameters == {
+        "select": None,
+        "source": "data/data.csv",
+        "source_encoding": "latin-1",
+    }
+
+
 def test_the_serve_test_above_leaves_no_location_or_warehouse_in_the_environment():
     from orchestration.definitions import DEFINITIONS_ENV
 
@@ -179,6 +210,14 @@ def test_serve_rejects_an_unknown_time_zone_in_one_line_naming_the_option():
         "(such as UTC or Europe/London) (see 'pipeline serve --help')"
     ]
     assert "pydantic" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_rejects_an_unknown_source_encoding_in_one_line_naming_the_option():
+    result = serve_against_a_closed_prefect_port("--source-encoding", "klingon")
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: Invalid value for '--source-encoding': 'klingon': not a text ")
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.usefixtures("prefect_server")
@@ -281,3 +320,56 @@ def test_a_served_run_without_a_source_parameter_reads_the_environments(tmp_path
 
     with ClickHouseIOManager.embedded(tmp_path / "warehouse") as warehouse:
         assert warehouse.row_count("served.numbers") == 7
+
+
+#: Two rows of Online Retail with an accented description, to be written as Latin-1.
+RETAIL_CSV = (
+    "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n"
+    "536365,71053,WHITE MÉTAL LANTERN,6,12/1/2010 8:26,3.39,17850,United Kingdom\n"
+    "536366,22633,HAND WARMER,6,12/1/2010 8:28,1.85,,France\n"
+)
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_served_run_reads_its_source_in_the_encoding_its_parameter_names(tmp_path, monkeypatch):
+    from assets.sources import SOURCE_ENCODING_ENV
+    from io_managers import ClickHouseIOManager
+
+    monkeypatch.setenv("PIPELINE_DEFINITIONS", "assets")
+    monkeypatch.setenv("WAREHOUSE_URL", f"chdb://{tmp_path / 'warehouse'}")
+    monkeypatch.delenv(SOURCE_ENCODING_ENV, raising=False)
+    source = tmp_path / "data.csv"
+    source.write_bytes(RETAIL_CSV.encode("latin-1"))
+
+    state = deployment.materialize_assets(
+        select="raw_online_retails",
+        source=str(source),
+        source_encoding="latin-1",
+        return_state=True,
+    )
+
+    assert state.is_completed(), state.message
+    with ClickHouseIOManager.embedded(tmp_path / "warehouse") as warehouse:
+        read = warehouse.query_arrow(
+            "SELECT Description FROM raw.online_retails WHERE StockCode = '71053'"
+        ).to_pylist()
+    assert read == [{"Description": "WHITE MÉTAL LANTERN"}]
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_served_run_given_an_unknown_encoding_fails_before_any_work(tmp_path, monkeypatch):
+    """The UI's "Run with parameters" takes any text: a typo there is the run's one-line
+    failure, before the warehouse is opened, not an ingest asset's error."""
+    monkeypatch.setenv("PIPELINE_DEFINITIONS", "tests.serve_location")
+    monkeypatch.setenv("WAREHOUSE_URL", f"chdb://{tmp_path / 'warehouse'}")
+
+    state = deployment.materialize_assets(
+        source="synthetic:5", source_encoding="klingon", return_state=True
+    )
+
+    assert state.is_failed()
+    assert state.message == (
+        "source_encoding='klingon': not a text encoding Python knows "
+        "(such as utf-8, latin-1, cp1252, utf-16)"
+    )
+    assert not (tmp_path / "warehouse").exists()

@@ -166,6 +166,47 @@ def test_a_utf8_file_with_its_byte_order_mark_is_not_read_as_latin1() -> None:
     )
 
 
+def utf8_named_otherwise(path: Path, line: int, text: str, encoding: str = "iso8859-1") -> str:
+    return (
+        f"{path}: the file is UTF-8 text, not {encoding} (line {line} holds {text!r} read as "
+        "UTF-8); drop --source-encoding (UTF-8 is the default)"
+    )
+
+
+@pytest.mark.parametrize("named", ["latin-1", "cp1252"])
+def test_a_utf8_file_without_a_byte_order_mark_is_not_read_as_latin1(
+    tmp_path: Path, named: str
+) -> None:
+    """Latin-1 decodes any bytes: read so, 'MÉTAL' would load as 'MÃ\x89TAL', silently."""
+    path = write(tmp_path / "utf8.csv", sample_lines(), "utf-8")
+    with pytest.raises(SourceError) as raised:
+        descriptions(path, encoding=named)
+    encoding = "iso8859-1" if named == "latin-1" else named
+    assert str(raised.value) == utf8_named_otherwise(path, 3, ACCENTED, encoding)
+
+
+def test_a_character_cut_where_the_look_ends_does_not_hide_utf8(tmp_path: Path) -> None:
+    """Only the file's first 64 KiB are looked at: a character across that edge is half
+    there, and the half is no reason to take the file for Latin-1."""
+    look = 64 << 10
+    lines = sample_lines()
+    head = ("\n".join(lines[:4]) + "\n").encode()  # line 3: the first non-ASCII text
+    plain = "WHITE HANGING HEART T-LIGHT HOLDER"
+    pad = look - 1 - len(head) - lines[1].index(plain)
+    cut = lines[1].replace(plain, "X" * pad + "£")  # '£' starts on the look's last byte
+    path = write(tmp_path / "edge.csv", [*lines[:4], cut, *lines[4:]], "utf-8")
+    assert path.read_bytes()[look - 1 : look + 1] == "£".encode()
+    with pytest.raises(SourceError) as raised:
+        descriptions(path, encoding="latin-1")
+    assert str(raised.value) == utf8_named_otherwise(path, 3, ACCENTED)
+
+
+def test_an_ascii_file_reads_in_any_encoding_it_is_named(tmp_path: Path) -> None:
+    ascii_lines = [line.replace(ACCENTED, "WHITE METAL LANTERN") for line in sample_lines()]
+    path = write(tmp_path / "ascii.csv", ascii_lines, "ascii")
+    assert descriptions(path, encoding="latin-1") == descriptions(path)
+
+
 def test_bytes_the_named_encoding_lacks_are_named(tmp_path: Path) -> None:
     lines = sample_lines()
     path = write(tmp_path / "cp.csv", lines, "latin-1")
@@ -246,6 +287,34 @@ def test_a_latin1_file_lands_in_the_warehouse_as_unicode(tmp_path: Path, latin1:
     assert len(product) == 1 and product[0]["description"] == ACCENTED
 
 
+def test_a_utf8_file_named_latin1_publishes_nothing(tmp_path: Path, latin1: Path) -> None:
+    utf8 = write(tmp_path / "utf8.csv", sample_lines(), "utf-8")
+    spec = load_definitions("assets").graph()["raw_online_retails"]
+    load = datetime(2024, 3, 1, tzinfo=UTC)
+    warehouse = ClickHouseIOManager.embedded(tmp_path / "warehouse")
+    try:
+        warehouse.setup(DDL_PATHS)
+
+        def ingest(source: Path) -> None:
+            params = {"source": str(source), "source_encoding": "latin-1"}
+            warehouse.materialize(spec, AssetContext(spec, warehouse, load, params))
+
+        def loaded() -> list[dict[str, object]]:
+            return warehouse.query_arrow(
+                "SELECT Description, count() AS n FROM raw.online_retails "
+                "WHERE StockCode = '71053' GROUP BY Description"
+            ).to_pylist()
+
+        ingest(latin1)
+        assert loaded() == [{"Description": ACCENTED, "n": 3}]
+        with pytest.raises(SourceError) as raised:
+            ingest(utf8)
+        assert str(raised.value) == utf8_named_otherwise(utf8, 3, ACCENTED)
+        assert loaded() == [{"Description": ACCENTED, "n": 3}]  # no 'MÃ\x89TAL' beside it
+    finally:
+        warehouse.close()
+
+
 # ------------------------------------------------------------- the command line
 
 
@@ -311,3 +380,40 @@ def test_an_unknown_encoding_is_one_line_before_any_work(tmp_path: Path, latin1:
     assert lines[0].startswith("error: Invalid value for '--source-encoding': 'klingon'")
     assert "Traceback" not in refused.stderr
     assert not warehouse.exists()
+
+
+def test_validate_samples_a_latin1_source_when_told_and_says_how_when_not(latin1: Path) -> None:
+    env = dict(os.environ)
+    env.pop(SOURCE_ENCODING_ENV, None)
+    sample = ("validate", "--definitions", "assets", "--sample", "--source", str(latin1))
+
+    refused = pipeline(*sample, env=env)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    offset = latin1.read_bytes().index("É".encode("latin-1"))
+    assert refused.stdout.splitlines()[0] == (
+        f"[sample] asset raw_online_retails table raw.online_retails: {latin1}: not UTF-8 "
+        f"text (byte 0xc9 on line 3, offset {offset}: invalid continuation byte); if it is "
+        "Latin-1 (as Kaggle's copy of Online Retail is), pass --source-encoding latin-1"
+    )
+
+    read = pipeline(*sample, "--source-encoding", "latin-1", env=env)
+    assert read.returncode == 0, read.stdout + read.stderr
+    assert "schemas, DDL and SQL agree" in read.stdout
+
+
+def test_validate_refuses_an_encoding_it_would_not_use_or_not_know(latin1: Path) -> None:
+    env = dict(os.environ)
+    alone = pipeline("validate", "--definitions", "assets", "--source-encoding", "latin-1", env=env)
+    assert alone.returncode == 2
+    assert alone.stderr.splitlines() == [
+        "error: Invalid value for '--source-encoding': it is the encoding of the --sample "
+        "run's source; add --sample to validate its content (see 'pipeline validate --help')"
+    ]
+    unknown = pipeline(
+        "validate", "--definitions", "assets", "--sample", "--source", str(latin1),
+        "--source-encoding", "klingon", env=env,
+    )  # fmt: skip
+    assert unknown.returncode == 2
+    [line] = unknown.stderr.splitlines()
+    assert line.startswith("error: Invalid value for '--source-encoding': 'klingon': not a text")
+    assert unknown.stdout == ""
