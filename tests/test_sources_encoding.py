@@ -177,7 +177,7 @@ def utf8_named_otherwise(path: Path, line: int, text: str, encoding: str = "iso8
 def test_a_utf8_file_without_a_byte_order_mark_is_not_read_as_latin1(
     tmp_path: Path, named: str
 ) -> None:
-    """Latin-1 decodes any bytes: read so, 'MÉTAL' would load as 'MÃ\x89TAL', silently."""
+    """Latin-1 decodes any bytes: read so, 'MÉTAL' would load as 'MÃ‰TAL', silently."""
     path = write(tmp_path / "utf8.csv", sample_lines(), "utf-8")
     with pytest.raises(SourceError) as raised:
         descriptions(path, encoding=named)

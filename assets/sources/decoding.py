@@ -25,6 +25,8 @@ _BLOCK_BYTES = 1 << 20
 _SNIFF_BYTES = 64 << 10
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _UTF32_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
+#: What ends a CSV field, for showing the one that holds a character.
+_FIELD_ENDS = (",", '"', "\n", "\r")
 
 
 @dataclass(frozen=True)
@@ -79,19 +81,50 @@ def not_text_error(path: Path, label: str, encoding: str, cause: str = "") -> So
 
 
 def refuse_utf8_named_otherwise(path: Path, label: str, encoding: str) -> None:
-    """Refuse a file that starts with UTF-8's byte order mark but is to be read as another
-    encoding: it is UTF-8, and read as Latin-1 its header's first name would be
-    ``ï»¿InvoiceNo``, a missing column, and its text mojibake."""
+    """Refuse a file that is UTF-8 text but is to be read as another encoding: read as
+    Latin-1, any bytes decode, so its text would load as mojibake (``MÃ‰TAL`` for
+    ``MÉTAL``) without a word. It is UTF-8 if it starts with UTF-8's byte order mark (its
+    header's first name would be ``ï»¿InvoiceNo``), or if its first 64 KiB hold bytes
+    beyond ASCII and all of them decode as UTF-8: text in a single-byte encoding almost
+    never does. Pure ASCII is text in both, and read the same: it passes."""
     if is_utf8(encoding):
         return
     with path.open("rb") as handle:
-        if handle.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
-            return
-    raise SourceError(
-        f"the file starts with UTF-8's byte order mark, so it is UTF-8 text, not {encoding}; "
-        f"drop {SOURCE_ENCODING_OPTION} (UTF-8 is the default)",
-        source=label,
-    )
+        head = handle.read(_SNIFF_BYTES)
+        whole = len(head) < _SNIFF_BYTES or not handle.read(1)
+    if head.startswith(codecs.BOM_UTF8):
+        raise SourceError(
+            f"the file starts with UTF-8's byte order mark, so it is UTF-8 text, not "
+            f"{encoding}; drop {SOURCE_ENCODING_OPTION} (UTF-8 is the default)",
+            source=label,
+        )
+    shown = _utf8_text_beyond_ascii(head, whole)
+    if shown is not None:
+        raise SourceError(
+            f"the file is UTF-8 text, not {encoding} ({shown} read as UTF-8); "
+            f"drop {SOURCE_ENCODING_OPTION} (UTF-8 is the default)",
+            source=label,
+        )
+
+
+def _utf8_text_beyond_ascii(head: bytes, whole: bool) -> str | None:
+    """Where ``head``, a file's first bytes (all of it if ``whole``), holds text beyond
+    ASCII that is UTF-8 (``line 3 holds 'WHITE MÉTAL'``), or None if it holds none or is
+    not UTF-8. A character the look cut in two at its end is no reason to doubt it."""
+    if head.isascii():
+        return None
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=whole)
+    except UnicodeDecodeError:
+        return None
+    first = next((at for at, char in enumerate(text) if not char.isascii()), None)
+    if first is None:  # the only bytes beyond ASCII are half a character, at the end
+        return None
+    start = max(text.rfind(stop, 0, first) for stop in _FIELD_ENDS) + 1
+    ends = [found for stop in _FIELD_ENDS if (found := text.find(stop, first)) >= 0]
+    field = text[start : min(ends, default=len(text))]
+    line = text.count("\n", 0, first) + 1
+    return f"line {line} holds {excerpt(field)}"
 
 
 def _way_forward(path: Path, encoding: str) -> str:
