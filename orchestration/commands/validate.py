@@ -20,8 +20,10 @@ import typer
 
 from orchestration.cli_options import (
     DEBUG_HINT,
+    SOURCE_ENCODING_PARAM,
     DefinitionsOption,
     JsonOption,
+    SourceEncodingOption,
     debug_on,
     error_console,
 )
@@ -51,6 +53,7 @@ def validate(
             show_default=False,
         ),
     ] = None,
+    source_encoding: SourceEncodingOption = None,
     as_json: JsonOption = False,
     definitions: DefinitionsOption = None,
 ) -> None:
@@ -62,9 +65,17 @@ def validate(
             "it is the source of the --sample run; add --sample to validate its content",
             param_hint="'--source'",
         )
+    if source_encoding is not None and not sample:
+        raise typer.BadParameter(
+            "it is the encoding of the --sample run's source; add --sample to validate its content",
+            param_hint="'--source-encoding'",
+        )
     source = source or DEFAULT_SAMPLE_SOURCE
     defs = load_definitions(definitions)
-    findings = find_problems(defs, {"source": source} if sample else None)
+    sample_params = {"source": source}
+    if source_encoding is not None:  # as materialize passes it: a run parameter
+        sample_params[SOURCE_ENCODING_PARAM] = source_encoding
+    findings = find_problems(defs, sample_params if sample else None)
     debug = debug_on(ctx)
     if as_json:
         echo(json.dumps([f.as_dict() for f in findings], indent=2))
@@ -78,7 +89,10 @@ def validate(
         elif any(not finding.foreseen for finding in findings):
             error_console.print(DEBUG_HINT, style="dim")
         console = make_console()
-        checked = f"{len(defs.assets)} assets" + (f", sample run from {source}" if sample else "")
+        read_as = f" read as {source_encoding}" if source_encoding else ""
+        checked = f"{len(defs.assets)} assets" + (
+            f", sample run from {source}{read_as}" if sample else ""
+        )
         if findings:
             console.print(f"[bold red]{len(findings)} problem(s)[/] in {checked}", highlight=False)
         else:
