@@ -8,7 +8,7 @@ import typer
 
 from orchestration.definitions import DEFINITIONS_ENV, Definitions, load_definitions
 from orchestration.prefect_setup import connect_prefect
-from orchestration.text_encoding import codec_name
+from orchestration.text_encoding import SOURCE_ENCODING_PARAM, codec_name
 from orchestration.text_table import make_console
 
 #: Where every command prints (stdout) and where errors go (stderr).
@@ -58,8 +58,6 @@ def _text_encoding(value: str | None) -> str | None:
     return value
 
 
-#: The run parameter the ingest assets read the source's encoding from.
-SOURCE_ENCODING_PARAM = "source_encoding"
 SourceEncodingOption = Annotated[
     str | None,
     typer.Option(

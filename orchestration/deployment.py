@@ -5,12 +5,13 @@ materialize_assets``), so a worker or ``pipeline serve`` can start runs without 
 The flow loads the code location, opens the warehouse from the environment and runs
 the resolver's flow body *inside this flow run*, so a scheduled run looks exactly like a
 ``pipeline materialize`` run in the UI: one task per asset, the lineage artifact, the
-asset events. Selection and source are deployment parameters; the warehouse address is
-not (it may hold a password, and parameters are shown in the UI), it comes from
-``WAREHOUSE_URL`` / ``CLICKHOUSE_*`` in the process that runs the flow. Nor is a source
-URL with credentials or a token: ``pipeline serve`` hands that to the runs as
-``PIPELINE_SOURCE``, used when the run's ``source`` parameter is empty. Serving the
-deployment in ``pipeline serve``'s own process is :mod:`orchestration.serving`'s job.
+asset events. Selection, source and the source's text encoding are deployment
+parameters; the warehouse address is not (it may hold a password, and parameters are
+shown in the UI), it comes from ``WAREHOUSE_URL`` / ``CLICKHOUSE_*`` in the process that
+runs the flow. Nor is a source URL with credentials or a token: ``pipeline serve`` hands
+that to the runs as ``PIPELINE_SOURCE``, used when the run's ``source`` parameter is
+empty. Serving the deployment in ``pipeline serve``'s own process is
+:mod:`orchestration.serving`'s job.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from orchestration.resolver import (
 from orchestration.run_review import run_name_from_parameters
 from orchestration.served_outage import end_if_api_lost, quiet_served_run_logs
 from orchestration.served_stop import end_stopped_run
+from orchestration.text_encoding import SOURCE_ENCODING_PARAM, codec_name
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
@@ -59,17 +61,30 @@ SOURCE_ENV = "PIPELINE_SOURCE"
     persist_result=False,
     description="Materialize the selected assets (all by default), one task per asset.",
 )
-def materialize_assets(select: str | None = None, source: str | None = None) -> Any:
+def materialize_assets(
+    select: str | None = None, source: str | None = None, source_encoding: str | None = None
+) -> Any:
     """Materialize ``select`` (Dagster selection syntax; all assets when empty).
 
     ``source`` is handed to ingest assets as ``context.params['source']`` (a path, a URL or
-    ``synthetic[:ROWS[:SEED]]``); when it is empty, ``$PIPELINE_SOURCE`` is, if set. The
-    run ends Failed when any asset fails or is skipped.
+    ``synthetic[:ROWS[:SEED]]``); when it is empty, ``$PIPELINE_SOURCE`` is, if set.
+    ``source_encoding`` (``latin-1`` for Kaggle's copy of Online Retail) is handed as
+    ``context.params['source_encoding']``; when it is empty, the assets' own default
+    applies (``$ONLINE_RETAIL_SOURCE_ENCODING``, else UTF-8). The run ends Failed at once
+    on an encoding Python does not know, and when any asset fails or is skipped.
     With ``select='status:stale+'`` only what changed runs; when nothing did, the run
     completes at once with the message "nothing to materialize".
     """
-    from prefect.states import Completed
+    from prefect.states import Completed, Failed
 
+    source_encoding = (source_encoding or "").strip() or None
+    if source_encoding is not None:
+        # Typed in the UI's "Run with parameters", it was checked by nothing yet: a typo
+        # is the run's one line, before the warehouse is opened.
+        try:
+            codec_name(source_encoding)
+        except LookupError as error:
+            return Failed(message=f"{SOURCE_ENCODING_PARAM}={source_encoding!r}: {error}")
     quiet_served_run_logs()
     # The run's own breaker, so that the run can tell, once it ends, whether it lost its API.
     outage = watching_this_flow_run()
@@ -77,6 +92,8 @@ def materialize_assets(select: str | None = None, source: str | None = None) -> 
     graph = defs.graph()
     source = source or os.environ.get(SOURCE_ENV) or None
     params: dict[str, Any] = {"source": source} if source else {}
+    if source_encoding is not None:
+        params[SOURCE_ENCODING_PARAM] = source_encoding
     with contextlib.ExitStack() as opened:
         # Planned on readers, as `pipeline materialize` plans: a refused selection leaves
         # the warehouse as it was (no new directory, no DDL applied to a server).
@@ -113,6 +130,7 @@ def build_deployment(
     timezone: str = DEFAULT_TIMEZONE,
     select: str | None = None,
     source: str | None = None,
+    source_encoding: str | None = None,
     work_pool_name: str | None = None,
 ) -> RunnerDeployment:
     """The deployment of :func:`materialize_assets` on a cron schedule.
@@ -127,7 +145,7 @@ def build_deployment(
     return materialize_assets.to_deployment(  # type: ignore[return-value]
         name=name,
         schedules=[Cron(cron, timezone=timezone)],
-        parameters={"select": select, "source": source},
+        parameters={"select": select, "source": source, SOURCE_ENCODING_PARAM: source_encoding},
         description=(
             f"Materialize {select or 'all assets'} on '{cron}' ({timezone}); "
             "one task per asset, lineage artifact per run."

@@ -12,6 +12,9 @@ import codecs
 
 #: What a source is read as unless told otherwise (a byte order mark allowed).
 DEFAULT_ENCODING = "utf-8"
+#: The run parameter the ingest assets read the source's encoding from (and the served
+#: flow's parameter of that name, shown in the Prefect UI).
+SOURCE_ENCODING_PARAM = "source_encoding"
 _UTF8_NAMES = frozenset({"utf-8", "utf-8-sig"})
 
 

@@ -5,10 +5,11 @@ with a cron schedule and serves it from this process until interrupted. It finds
 Prefect API as ``pipeline materialize`` does (``PREFECT_API_URL``, else the local
 background server, started if need be), so the deployment and its runs are on the server
 whose UI shows the materializations and their lineage, and they outlive this process.
-Selection and source become the deployment's parameters (editable per run in the UI);
-the warehouse and the code location are passed to the runs through the environment, so a
-password in the warehouse URL never becomes a visible parameter. For production, deploy
-the same flow to a work pool with ``prefect.yaml`` instead (see docs/lineage.md).
+Selection, source and the source's encoding become the deployment's parameters (editable
+per run in the UI); the warehouse and the code location are passed to the runs through
+the environment, so a password in the warehouse URL never becomes a visible parameter.
+For production, deploy the same flow to a work pool with ``prefect.yaml`` instead (see
+docs/lineage.md).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import typer
 from orchestration.cli_options import (
     DefinitionsOption,
     SelectOption,
+    SourceEncodingOption,
     WarehouseOption,
     connect_to_prefect,
     debug_on,
@@ -94,6 +96,7 @@ def serve(
             help="Source data for ingest assets (a path, a URL, or synthetic[:ROWS[:SEED]]).",
         ),
     ] = None,
+    source_encoding: SourceEncodingOption = None,
     cron: Annotated[
         str, typer.Option(metavar="CRON", help="When to run, as a cron expression.")
     ] = DEFAULT_CRON,
@@ -155,7 +158,12 @@ def serve(
             err=True,
         )
     deployment = build_deployment(
-        name=name, cron=cron, timezone=timezone, select=select, source=deployment_source(source)
+        name=name,
+        cron=cron,
+        timezone=timezone,
+        select=select,
+        source=deployment_source(source),
+        source_encoding=source_encoding,
     )
     where = f", UI {deployments}" if deployments else ""
     # The temporary server, if any, is started here and stopped with this command however
