@@ -43,6 +43,7 @@ from orchestration.skipping import (
     stopped_by,
     tolerated_upstream,
 )
+from orchestration.text_encoding import SOURCE_ENCODING_PARAM
 from orchestration.unbuilt_upstream import unbuilt_upstream_error
 
 if TYPE_CHECKING:
@@ -398,9 +399,12 @@ def build_flow(
     selected = plan.selected_keys
     report = RunReport(outcomes=[])
 
-    def materialize_assets(select: str | None = None, source: str | None = None) -> Any:
-        # ``select`` and ``source`` are shown as the run's parameters; the plan and the
-        # run parameters this flow was built with are what it runs.
+    def materialize_assets(
+        select: str | None = None, source: str | None = None, source_encoding: str | None = None
+    ) -> Any:
+        # ``select``, ``source`` and its encoding are shown as the run's parameters, as a
+        # served run's (orchestration.deployment); the plan and the run parameters this
+        # flow was built with are what it runs.
         started = time.perf_counter()
         load_datetime = datetime.now(UTC).replace(microsecond=0)
         run_id = flow_run.get_id()
@@ -537,7 +541,12 @@ def materialize(
         shown = shown_source((params or {}).get("source"))
         try:
             with outage.client_context():  # the engine's, its tasks' and the pages' client
-                state = flow(select=plan.selection, source=shown, return_state=True)
+                state = flow(
+                    select=plan.selection,
+                    source=shown,
+                    source_encoding=(params or {}).get(SOURCE_ENCODING_PARAM),
+                    return_state=True,
+                )
         except Exception as exc:
             lost = _lost_api(report(), outage, exc)
             if lost is None:

@@ -323,7 +323,7 @@ def test_flow_run_is_named_after_its_selection_with_parameters_and_tags(
 ):
     flow_run = client.read_flow_run(lineage_run.flow_run_id)
     assert flow_run.name == SELECTION
-    assert flow_run.parameters == {"select": SELECTION, "source": None}
+    assert flow_run.parameters == {"select": SELECTION, "source": None, "source_encoding": None}
     assert {"assets", f"select:{SELECTION}", "group:vault", "group:metrics"} <= set(flow_run.tags)
 
 
@@ -546,7 +546,11 @@ def test_pipeline_serve_schedules_daily_and_runs_with_its_parameters(
         (schedule,) = deployment.schedules
         assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 0 * * *", "UTC")
         assert schedule.active
-        assert deployment.parameters == {"select": None, "source": "synthetic:6"}
+        assert deployment.parameters == {
+            "select": None,
+            "source": "synthetic:6",
+            "source_encoding": None,
+        }
         assert deployment.entrypoint == "orchestration.deployment.materialize_assets"
 
         flow_run = client.create_flow_run_from_deployment(deployment.id)
@@ -587,7 +591,7 @@ def test_prefect_yaml_deploys_to_a_work_pool_whose_worker_runs_it(
     assert deployment.global_concurrency_limit.limit == 1  # runs never overlap
     (schedule,) = deployment.schedules
     assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 0 * * *", "UTC")
-    assert deployment.parameters == {"select": None, "source": None}
+    assert deployment.parameters == {"select": None, "source": None, "source_encoding": None}
     assert deployment.pull_steps == [
         {"prefect.deployments.steps.set_working_directory": {"directory": str(REPO)}}
     ]

@@ -15,6 +15,7 @@ import pytest
 from orchestration.asset import AssetSpec
 from orchestration.graph import AssetGraph
 from orchestration.resolver import MissingUpstreamError, materialize
+from orchestration.text_encoding import SOURCE_ENCODING_PARAM
 from orchestration.unbuilt_upstream import UnbuiltUpstreamError
 from tests.memory_io import MemoryIOManager, RememberingIOManager
 from tests.prefect_records import EVENT_WAIT, settled_task_runs
@@ -368,6 +369,27 @@ def test_a_run_sends_no_heartbeats_unless_configured(monkeypatch):
             time.sleep(0.5)
         heartbeats = events("prefect.flow-run.heartbeat", resource=EventResourceFilter(id=[run]))
         assert heartbeats == []
+
+
+def test_a_runs_source_encoding_is_one_of_its_parameters_as_a_served_runs_is():
+    """A reviewer of a run in the UI sees which encoding its source was read in, for a
+    run of ``pipeline materialize`` as for a served one (whose deployment has the same
+    three parameters); the asset reads it from its run parameters."""
+    from prefect import get_client
+
+    seen: list[str] = []
+
+    def ingest(context):
+        seen.append(context.params[SOURCE_ENCODING_PARAM])
+        return pd.DataFrame({"n": [1]})
+
+    graph = make_graph(("ingest", (), ingest))
+    params = {"source": "data.csv", SOURCE_ENCODING_PARAM: "latin-1"}
+    report = materialize(graph, {"warehouse": MemoryIOManager()}, params=params)
+    assert seen == ["latin-1"]
+    with get_client(sync_client=True) as client:
+        parameters = client.read_flow_run(uuid.UUID(report.flow_run_id)).parameters
+    assert parameters == {"select": None, "source": "data.csv", SOURCE_ENCODING_PARAM: "latin-1"}
 
 
 def test_a_source_url_reaches_the_asset_whole_and_the_run_without_its_secrets():
