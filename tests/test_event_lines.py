@@ -32,6 +32,7 @@ from prefect.events import Event, Resource
 
 from orchestration.debug_env import DEBUG_ENV
 from orchestration.event_lines import CLIENT_LOGGER, WORKER_LOGGER, one_line_event_failures
+from tests.kept_records import KeptRecords
 from tests.prefect_api import api
 from tests.serve_processes import REPO, OwnServer
 from tests.test_local_server import newcomer_env
@@ -124,22 +125,11 @@ def test_an_event_sent_once_the_api_is_gone_is_one_line_naming_the_cause_dumped_
     assert f"{FAILED_ITEM} Event(" in debug and "pipeline.test.debug.during" in debug, debug
 
 
-class _Kept(logging.Handler):
-    """The records the worker's logger handled, as its handlers got them."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @pytest.fixture
-def kept(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Kept]:
+def kept(monkeypatch: pytest.MonkeyPatch) -> Iterator[KeptRecords]:
     """The worker's one-line failures installed for this test only, and what its logger
     logs."""
-    handler = _Kept()
+    handler = KeptRecords()
     for name in (CLIENT_LOGGER, WORKER_LOGGER):
         monkeypatch.setattr(logging.getLogger(name), "filters", [])
     logger = logging.getLogger(WORKER_LOGGER)
@@ -165,7 +155,7 @@ def _event() -> Event:
     return Event(event="prefect.artifact.created", resource=resource)
 
 
-def test_a_worker_failure_that_is_no_lost_connection_keeps_the_event(kept: _Kept) -> None:
+def test_a_worker_failure_that_is_no_lost_connection_keeps_the_event(kept: KeptRecords) -> None:
     event = _event()
     _worker_fails(event, ValueError("a bug"))
     [record] = kept.records
@@ -173,7 +163,7 @@ def test_a_worker_failure_that_is_no_lost_connection_keeps_the_event(kept: _Kept
 
 
 def test_a_lost_connection_the_events_client_did_not_report_is_one_line_with_its_cause(
-    kept: _Kept,
+    kept: KeptRecords,
 ) -> None:
     # The worker's own requests for the run's related resources go over HTTP: a lost API
     # fails them without the events client's warning.

@@ -25,30 +25,20 @@ from orchestration.debug_env import DEBUG_ENV
 from orchestration.prefect_server import HOST, free_port
 from orchestration.reconnect_logs import OBSERVER_LOGGERS, one_line_reconnect_warnings
 from orchestration.service_loop_lines import LOGGER
+from tests.kept_records import KeptRecords
 
 OBSERVER = OBSERVER_LOGGERS[0]
 GAVE_UP = "Cancellation polling task failed."
 
 
-class _Kept(logging.Handler):
-    """The records a logger handled, as its handlers got them."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @pytest.fixture
-def kept(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Kept]:
+def kept(monkeypatch: pytest.MonkeyPatch) -> Iterator[KeptRecords]:
     """One-line reconnect warnings installed for this test only, and what the loop's and
     the observer's loggers log."""
     monkeypatch.setattr(
         _observation_delivery, "critical_service_loop", _observation_delivery.critical_service_loop
     )
-    handler = _Kept()
+    handler = KeptRecords()
     for name in (LOGGER, OBSERVER):
         logger = logging.getLogger(name)
         monkeypatch.setattr(logger, "filters", [])
@@ -72,14 +62,14 @@ def _give_up_polling(url: str) -> RuntimeError:
     return gave_up.value
 
 
-def _log_giving_up(exc: BaseException, kept: _Kept) -> str:
+def _log_giving_up(exc: BaseException, kept: KeptRecords) -> str:
     """The observer's ERROR as Prefect logs it when its polling gave up, as printed."""
     logging.getLogger(OBSERVER).error(GAVE_UP, exc_info=exc)
     return logging.Formatter().format(kept.records[-1])
 
 
 def test_a_lost_api_is_one_line_from_the_loop_and_one_from_the_observer_naming_the_cause(
-    kept: _Kept, capsys: pytest.CaptureFixture[str]
+    kept: KeptRecords, capsys: pytest.CaptureFixture[str]
 ) -> None:
     exc = _give_up_polling(f"http://{HOST}:{free_port()}/api/health")
     observer = _log_giving_up(exc, kept)
@@ -104,7 +94,7 @@ class _Failing(http.server.BaseHTTPRequestHandler):
 
 
 def test_a_server_error_keeps_its_traceback_in_the_loop_and_in_the_observers_error(
-    kept: _Kept, capsys: pytest.CaptureFixture[str]
+    kept: KeptRecords, capsys: pytest.CaptureFixture[str]
 ) -> None:
     server = http.server.ThreadingHTTPServer((HOST, 0), _Failing)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -166,6 +166,49 @@ def _cancelled(api_url: str, flow_run_id: str) -> bool:
     return bool(api(api_url, f"/flow_runs/{flow_run_id}")["state_type"] == "CANCELLED")
 
 
+def _serving_a_slow_asset(
+    tmp_path: Path, env: dict[str, str]
+) -> tuple[dict[str, str], tuple[str, ...], Path, Path]:
+    """Serve's environment and arguments for tests.safety_location, whose slow asset makes
+    ``marker`` and sleeps (a run in flight), and the file serve's output goes to."""
+    source, marker, log = tmp_path / "n.csv", tmp_path / "busy", tmp_path / "serve.log"
+    source.write_text("n,q\n1,10\n")
+    args = (
+        *("--definitions", "tests.safety_location", "--name", "cancel"),
+        *("--source", str(source), "--warehouse", f"chdb://{tmp_path / 'warehouse'}"),
+    )
+    return {**env, SLOW_MARKER_ENV: str(marker)}, args, marker, log
+
+
+def _in_flight_lines(api_url: str) -> tuple[str, str]:
+    """What serve logs as it watches for cancels of the runs in flight its lost runner
+    left, and as it serves again."""
+    watching = (
+        f"the Prefect API at {api_url} answers again: cancelling runs works again; "
+        "serving again once the runs in flight end"
+    )
+    return watching, f"the Prefect API at {api_url} answers again: serving again"
+
+
+def _cancelled_and_serving_again(
+    api_url: str, deployment: dict[str, Any], busy: dict[str, Any], marker: Path, log: Path
+) -> str:
+    """Cancel the run in flight once the API is back: it ends Cancelled, serve serves
+    again, and its fresh runner's runs are cancellable. Serve's log then, read while the
+    server runs (stopping it ends the test, not serve, which would say it lost its API
+    once more)."""
+    _cancel(api_url, busy["id"])
+    wait_for(
+        lambda: _cancelled(api_url, busy["id"]),
+        20,
+        f"the run in flight to be cancelled:\n{log.read_text()}",
+    )
+    _, back = _in_flight_lines(api_url)
+    wait_for(lambda: back in log.read_text(), 30, f"serve to serve again:\n{log.read_text()}")
+    _a_later_run_is_cancellable(api_url, deployment, marker, log)
+    return log.read_text()
+
+
 def test_a_cancel_works_after_an_outage_shorter_than_serve_notices(tmp_path: Path) -> None:
     """Prefect's runner watches for cancels with an observer that, while a run is in flight
     and the API is down, gives up for good after three failed polls. Serve notices an outage
@@ -175,15 +218,8 @@ def test_a_cancel_works_after_an_outage_shorter_than_serve_notices(tmp_path: Pat
     default here, so that serve does not notice this outage."""
     server = OwnServer.under(tmp_path)
     api_url = server.api_url
-    source, marker, log = tmp_path / "n.csv", tmp_path / "busy", tmp_path / "serve.log"
-    source.write_text("n,q\n1,10\n")
-    env = {
-        **serve_env(tmp_path / "prefect-home", PREFECT_API_URL=api_url),
-        SLOW_MARKER_ENV: str(marker),
-    }
-    args = (
-        *("--definitions", "tests.safety_location", "--name", "cancel"),
-        *("--source", str(source), "--warehouse", f"chdb://{tmp_path / 'warehouse'}"),
+    env, args, marker, log = _serving_a_slow_asset(
+        tmp_path, serve_env(tmp_path / "prefect-home", PREFECT_API_URL=api_url)
     )
     with server.start() as first, serve_in_background(env, log, *args):
         deployment, busy = _a_busy_run(api_url, marker)
@@ -229,38 +265,15 @@ def test_a_cancel_works_while_serve_waits_for_a_run_in_flight_through_an_outage(
     again only once the run ended."""
     server = OwnServer.under(tmp_path)
     api_url = server.api_url
-    source, marker, log = tmp_path / "n.csv", tmp_path / "busy", tmp_path / "serve.log"
-    source.write_text("n,q\n1,10\n")
-    env = {**_env(tmp_path, api_url), SLOW_MARKER_ENV: str(marker)}
-    args = (
-        *("--definitions", "tests.safety_location", "--name", "cancel"),
-        *("--source", str(source), "--warehouse", f"chdb://{tmp_path / 'warehouse'}"),
-    )
-    watching = (
-        f"the Prefect API at {api_url} answers again: cancelling runs works again; "
-        "serving again once the runs in flight end"
-    )
-    back = f"the Prefect API at {api_url} answers again: serving again"
+    env, args, marker, log = _serving_a_slow_asset(tmp_path, _env(tmp_path, api_url))
+    watching, back = _in_flight_lines(api_url)
     with server.start() as first, serve_in_background(env, log, *args):
         deployment, busy = _a_busy_run(api_url, marker)
         os.killpg(first.pid, signal.SIGTERM)
         first.process.wait(timeout=30)
         wait_for(lambda: _lost(api_url) in log.read_text(), 30, "serve to notice the outage")
         with server.start():
-            _cancel(api_url, busy["id"])
-            wait_for(
-                lambda: _cancelled(api_url, busy["id"]),
-                20,
-                f"the run in flight to be cancelled:\n{log.read_text()}",
-            )
-            wait_for(
-                lambda: back in log.read_text(), 30, f"serve to serve again:\n{log.read_text()}"
-            )
-            # The fresh runner serves, and watches for cancels.
-            _a_later_run_is_cancellable(api_url, deployment, marker, log)
-            # Read while the server runs: stopping it ends the test, not serve, which
-            # would say it lost its API once more.
-            said = log.read_text()
+            said = _cancelled_and_serving_again(api_url, deployment, busy, marker, log)
     lines = said.splitlines()
     # Serve says once that it lost the API; its watch for cancels, whose polls may give up
     # first on a busy machine, says so at most once too.
@@ -284,18 +297,8 @@ def test_a_cancel_works_after_a_second_outage_while_serve_waits_for_a_run_in_fli
     second time stayed Cancelling, its asset sleeping on."""
     server = OwnServer.under(tmp_path)
     api_url = server.api_url
-    source, marker, log = tmp_path / "n.csv", tmp_path / "busy", tmp_path / "serve.log"
-    source.write_text("n,q\n1,10\n")
-    env = {**_env(tmp_path, api_url), SLOW_MARKER_ENV: str(marker)}
-    args = (
-        *("--definitions", "tests.safety_location", "--name", "cancel"),
-        *("--source", str(source), "--warehouse", f"chdb://{tmp_path / 'warehouse'}"),
-    )
-    watching = (
-        f"the Prefect API at {api_url} answers again: cancelling runs works again; "
-        "serving again once the runs in flight end"
-    )
-    back = f"the Prefect API at {api_url} answers again: serving again"
+    env, args, marker, log = _serving_a_slow_asset(tmp_path, _env(tmp_path, api_url))
+    watching, back = _in_flight_lines(api_url)
 
     def said_after_watching() -> str:
         said = log.read_text()
@@ -320,19 +323,7 @@ def test_a_cancel_works_after_a_second_outage_while_serve_waits_for_a_run_in_fli
                 f"the watch for cancels of the run in flight to give up:\n{log.read_text()}",
             )
         with server.start():
-            _cancel(api_url, busy["id"])
-            wait_for(
-                lambda: _cancelled(api_url, busy["id"]),
-                20,
-                f"the run in flight to be cancelled:\n{log.read_text()}",
-            )
-            wait_for(
-                lambda: back in log.read_text(), 30, f"serve to serve again:\n{log.read_text()}"
-            )
-            _a_later_run_is_cancellable(api_url, deployment, marker, log)
-            # Read while the server runs: stopping it ends the test, not serve, which
-            # would say it lost its API once more.
-            said = log.read_text()
+            said = _cancelled_and_serving_again(api_url, deployment, busy, marker, log)
     lines = said.splitlines()
     assert len([line for line in lines if line.endswith("serving again once it answers")]) == 1
     # The second outage, which serve's runner no longer polls through, is said once by the
