@@ -64,5 +64,22 @@ def lost_connection(exc: BaseException) -> BaseException | None:
     import httpx
     from websockets.exceptions import ConnectionClosed
 
-    lost = ConnectionClosed | OSError | httpx.TransportError
-    return next((e for e in exception_chain(exc, raised_from=True) if isinstance(e, lost)), None)
+    return _first_raised_from(exc, (ConnectionClosed, OSError, httpx.TransportError))
+
+
+def lost_client_connection(exc: BaseException) -> BaseException | None:
+    """As :func:`lost_connection`, for code that does more than talk to an API: only an
+    HTTP or websocket client's error for a lost connection, or a socket's
+    (``ConnectionError``), counts - not any ``OSError``, which such code raises for its
+    own reasons (``os.kill``'s ``PermissionError``, a hook's ``FileNotFoundError``: its
+    bugs, whose tracebacks must show)."""
+    import httpx
+    from websockets.exceptions import ConnectionClosed
+
+    return _first_raised_from(exc, (ConnectionClosed, ConnectionError, httpx.TransportError))
+
+
+def _first_raised_from(
+    exc: BaseException, kinds: tuple[type[BaseException], ...]
+) -> BaseException | None:
+    return next((e for e in exception_chain(exc, raised_from=True) if isinstance(e, kinds)), None)

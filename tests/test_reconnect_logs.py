@@ -2,8 +2,10 @@
 
 Real Prefect loop (``critical_service_loop``, as the observers' module runs it), real
 httpx requests: to a port nobody listens on (the API gone), and to a server that answers
-500 (a bug on the server, whose traceback must still show). The serve process that runs
-them through an outage is tests/test_serve_outage.py's.
+500 (a bug on the server, whose traceback must still show). Real runner steps too
+(Prefect's ``HookRunner``, as serve's runner runs a cancelled run's hooks): reading the
+flow from a lost API, and a hook's own errors. The serve process that runs them through
+an outage is tests/test_serve_outage.py's.
 """
 
 from __future__ import annotations
@@ -16,14 +18,29 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
+from prefect import Flow, flow
 from prefect._internal import _observation_delivery
+from prefect.client.schemas.objects import FlowRun
+from prefect.flows import load_flow_from_flow_run
+from prefect.runner import _scheduled_run_poller
+from prefect.runner._hook_runner import HookRunner
+from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+from prefect.states import Cancelling, State
 
 from orchestration.debug_env import DEBUG_ENV
+from orchestration.event_lines import CLIENT_LOGGER, WORKER_LOGGER
 from orchestration.prefect_server import HOST, free_port
-from orchestration.reconnect_logs import OBSERVER_LOGGERS, one_line_reconnect_warnings
+from orchestration.reconnect_logs import (
+    OBSERVER_LOGGERS,
+    RUNNER_LOGGERS,
+    one_line_reconnect_warnings,
+)
 from orchestration.service_loop_lines import LOGGER
 from tests.kept_records import KeptRecords
 
@@ -136,3 +153,87 @@ def test_a_served_run_keeps_prefects_tracebacks_when_serve_was_asked_for_debug(
     assert done.returncode == 0, done.stderr
     expected = f"{len(OBSERVER_LOGGERS)} True" if one_line else "0 False"
     assert done.stdout.split("\n")[0] == expected
+
+
+@pytest.fixture
+def runner_kept(monkeypatch: pytest.MonkeyPatch) -> _Kept:
+    """One-line reconnect warnings as serve installs them, its runner's too, for this test
+    only; what the runner's loggers log, to this test alone (not to Prefect's console, nor
+    its log shipper)."""
+    for module in (_observation_delivery, _scheduled_run_poller):
+        monkeypatch.setattr(module, "critical_service_loop", module.critical_service_loop)
+    for name in (*OBSERVER_LOGGERS, CLIENT_LOGGER, WORKER_LOGGER):
+        monkeypatch.setattr(logging.getLogger(name), "filters", [])
+    handler = _Kept()
+    for name in RUNNER_LOGGERS:
+        logger = logging.getLogger(name)
+        monkeypatch.setattr(logger, "filters", [])
+        monkeypatch.setattr(logger, "handlers", [handler])
+        monkeypatch.setattr(logger, "propagate", False)
+    one_line_reconnect_warnings(runner=True)
+    return handler
+
+
+def _cancelled_run_hooks(resolve_flow: Any) -> None:
+    """Prefect's runner running a cancelled run's hooks, its flow read by ``resolve_flow``."""
+    run = FlowRun(flow_id=uuid4(), deployment_id=uuid4(), name="cancelled-run")
+    hooks = HookRunner(resolve_flow=resolve_flow)
+    asyncio.run(hooks.run_cancellation_hooks(run, Cancelling()))
+
+
+def _said(kept: _Kept) -> list[str]:
+    return [logging.Formatter().format(record) for record in kept.records]
+
+
+def test_the_runner_says_in_one_line_that_a_lost_api_kept_it_from_a_runs_hooks(
+    runner_kept: _Kept, tmp_path: Path
+) -> None:
+    async def resolve(run: FlowRun) -> Flow[Any, Any]:  # as serve's runner reads the flow
+        return await load_flow_from_flow_run(run, storage_base_path=str(tmp_path))
+
+    gone = f"http://{HOST}:{free_port()}/api"
+    with temporary_settings({PREFECT_API_URL: gone, PREFECT_CLIENT_MAX_RETRIES: 0}):
+        _cancelled_run_hooks(resolve)
+
+    [said] = _said(runner_kept)
+    assert said.startswith("Runner failed to retrieve flow to execute on_cancellation hooks")
+    assert said.endswith(". (ConnectError: All connection attempts failed)"), said
+
+
+def _resolving_to(hook: Any) -> Any:
+    """A flow resolver, as the runner's, that finds a flow with ``hook`` on cancellation."""
+
+    @flow(on_cancellation=[hook])
+    def cancelled() -> None:
+        """The flow of the cancelled run."""
+
+    async def resolve(run: FlowRun) -> Flow[Any, Any]:
+        return cancelled
+
+    return resolve
+
+
+async def _reads_a_missing_file(flow: Any, flow_run: FlowRun, state: State) -> None:
+    """A hook with a bug: an ``OSError`` of its own, no connection's."""
+    Path("/nonexistent/hook-input").read_text()
+
+
+async def _calls_a_lost_server(flow: Any, flow_run: FlowRun, state: State) -> None:
+    async with httpx.AsyncClient() as client:
+        await client.get(f"http://{HOST}:{free_port()}/notify")
+
+
+def test_a_hooks_own_error_keeps_its_traceback_its_lost_connection_is_one_line(
+    runner_kept: _Kept,
+) -> None:
+    _cancelled_run_hooks(_resolving_to(_reads_a_missing_file))
+    _cancelled_run_hooks(_resolving_to(_calls_a_lost_server))
+
+    failed = [s for s in _said(runner_kept) if "An error was encountered while running hook" in s]
+    assert len(failed) == 2, _said(runner_kept)
+    bug, lost = failed
+    assert "'_reads_a_missing_file'" in bug
+    assert "Traceback (most recent call last)" in bug  # where the hook broke
+    assert "FileNotFoundError: [Errno 2] No such file or directory" in bug
+    assert lost.endswith("'_calls_a_lost_server' (ConnectError: All connection attempts failed)")
+    assert "Traceback" not in lost

@@ -339,3 +339,50 @@ def test_a_cancel_works_after_a_second_outage_while_serve_waits_for_a_run_in_fli
     served = [n for n, line in enumerate(lines) if line.endswith(back)]
     assert len(watched) == 2 and len(served) == 1 and watched[-1] < served[0], said
     assert "Traceback" not in said, said
+
+
+def test_a_cancel_that_meets_its_api_gone_is_one_line_a_step(tmp_path: Path) -> None:
+    """The server stopped as serve's runner cancels a run: the run is signalled and ends,
+    then each of the runner's steps after it fails on the lost API - it reads the flow's
+    on-cancellation hooks from the API, then sets the run's final state, checks it, and
+    reports the run crashed. Measured before the fix: each said so with a traceback of
+    ~60 lines of httpx and httpcore, four in all."""
+    server = OwnServer.under(tmp_path)
+    api_url = server.api_url
+    source, marker, log = tmp_path / "n.csv", tmp_path / "busy", tmp_path / "serve.log"
+    source.write_text("n,q\n1,10\n")
+    env = {
+        **_env(tmp_path, api_url),
+        "PREFECT_CLIENT_MAX_RETRIES": "0",  # each step fails at its first refused request
+        SLOW_MARKER_ENV: str(marker),
+    }
+    args = (
+        *("--definitions", "tests.safety_location", "--name", "cancel"),
+        *("--source", str(source), "--warehouse", f"chdb://{tmp_path / 'warehouse'}"),
+    )
+    with server.start() as first, serve_in_background(env, log, *args):
+        _, busy = _a_busy_run(api_url, marker)
+        steps = (
+            "Runner failed to retrieve flow to execute on_cancellation hooks for flow run "
+            f"UUID('{busy['id']}').",
+            f"Failed to persist Cancelled state for flow run '{busy['id']}'.",
+            f"Failed to verify terminal cancellation state for flow run '{busy['id']}'.",
+            f"Failed to update state of flow run '{busy['id']}'",
+        )
+        _cancel(api_url, busy["id"])
+        # Killed as the run says it was signalled: the runner's steps wait for the run's
+        # process to end, which takes it longer than a killed server takes to go.
+        wait_for(lambda: "interrupted (SIGTERM)" in log.read_text(), 30, "a signal", 0.02)
+        os.killpg(first.pid, signal.SIGKILL)
+        first.process.wait(timeout=30)
+        wait_for(
+            lambda: all(step in log.read_text() for step in steps),
+            60,
+            f"the runner's steps after the run ended:\n{log.read_text()}",
+        )
+        said = log.read_text()
+    lines = said.splitlines()
+    for step in steps:
+        said_so = [line for line in lines if step in line]
+        assert len(said_so) == 1 and said_so[0].endswith(f"{step} ({REFUSED})"), said
+    assert "Traceback" not in said, said
