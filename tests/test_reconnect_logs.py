@@ -156,7 +156,7 @@ def test_a_served_run_keeps_prefects_tracebacks_when_serve_was_asked_for_debug(
 
 
 @pytest.fixture
-def runner_kept(monkeypatch: pytest.MonkeyPatch) -> _Kept:
+def runner_kept(monkeypatch: pytest.MonkeyPatch) -> KeptRecords:
     """One-line reconnect warnings as serve installs them, its runner's too, for this test
     only; what the runner's loggers log, to this test alone (not to Prefect's console, nor
     its log shipper)."""
@@ -164,7 +164,7 @@ def runner_kept(monkeypatch: pytest.MonkeyPatch) -> _Kept:
         monkeypatch.setattr(module, "critical_service_loop", module.critical_service_loop)
     for name in (*OBSERVER_LOGGERS, CLIENT_LOGGER, WORKER_LOGGER):
         monkeypatch.setattr(logging.getLogger(name), "filters", [])
-    handler = _Kept()
+    handler = KeptRecords()
     for name in RUNNER_LOGGERS:
         logger = logging.getLogger(name)
         monkeypatch.setattr(logger, "filters", [])
@@ -181,12 +181,12 @@ def _cancelled_run_hooks(resolve_flow: Any) -> None:
     asyncio.run(hooks.run_cancellation_hooks(run, Cancelling()))
 
 
-def _said(kept: _Kept) -> list[str]:
+def _said(kept: KeptRecords) -> list[str]:
     return [logging.Formatter().format(record) for record in kept.records]
 
 
 def test_the_runner_says_in_one_line_that_a_lost_api_kept_it_from_a_runs_hooks(
-    runner_kept: _Kept, tmp_path: Path
+    runner_kept: KeptRecords, tmp_path: Path
 ) -> None:
     async def resolve(run: FlowRun) -> Flow[Any, Any]:  # as serve's runner reads the flow
         return await load_flow_from_flow_run(run, storage_base_path=str(tmp_path))
@@ -224,7 +224,7 @@ async def _calls_a_lost_server(flow: Any, flow_run: FlowRun, state: State) -> No
 
 
 def test_a_hooks_own_error_keeps_its_traceback_its_lost_connection_is_one_line(
-    runner_kept: _Kept,
+    runner_kept: KeptRecords,
 ) -> None:
     _cancelled_run_hooks(_resolving_to(_reads_a_missing_file))
     _cancelled_run_hooks(_resolving_to(_calls_a_lost_server))

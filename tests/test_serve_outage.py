@@ -349,16 +349,10 @@ def test_a_cancel_that_meets_its_api_gone_is_one_line_a_step(tmp_path: Path) -> 
     ~60 lines of httpx and httpcore, four in all."""
     server = OwnServer.under(tmp_path)
     api_url = server.api_url
-    source, marker, log = tmp_path / "n.csv", tmp_path / "busy", tmp_path / "serve.log"
-    source.write_text("n,q\n1,10\n")
-    env = {
-        **_env(tmp_path, api_url),
-        "PREFECT_CLIENT_MAX_RETRIES": "0",  # each step fails at its first refused request
-        SLOW_MARKER_ENV: str(marker),
-    }
-    args = (
-        *("--definitions", "tests.safety_location", "--name", "cancel"),
-        *("--source", str(source), "--warehouse", f"chdb://{tmp_path / 'warehouse'}"),
+    env, args, marker, log = _serving_a_slow_asset(
+        tmp_path,
+        # Each step fails at its first refused request.
+        {**_env(tmp_path, api_url), "PREFECT_CLIENT_MAX_RETRIES": "0"},
     )
     with server.start() as first, serve_in_background(env, log, *args):
         _, busy = _a_busy_run(api_url, marker)
