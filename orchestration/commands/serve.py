@@ -14,6 +14,7 @@ docs/lineage.md).
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Annotated
 
@@ -141,6 +142,11 @@ def serve(
         os.environ[DEBUG_ENV] = "1"  # a run's process inherits it (orchestration.debug_env)
     else:  # a server restart, or an outage, is a line or two in the log, not tracebacks
         one_line_reconnect_warnings(runner=True)
+        # Nor Prefect's log shipper's "--- Error logging to API ---" for each batch of
+        # this process's lines it could not send, its cause glued to the next line: the
+        # lines are in this log, and the outage is said in one (as materialize and the
+        # served runs have it, orchestration.prefect_setup.configure_prefect).
+        logging.raiseExceptions = False
 
     check_configured_api()
     connect_to_prefect()
