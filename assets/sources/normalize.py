@@ -108,13 +108,8 @@ def source_field(name: object) -> str | None:
     )
 
 
-def map_columns(columns: Iterable[object], source: str) -> dict[object, str]:
-    """Map the source's header to raw column names, or say which field is missing.
-
-    Both layouts are accepted (``Invoice/Price/Customer ID`` and
-    ``InvoiceNo/UnitPrice/CustomerID``), case, spaces and underscores ignored.
-    """
-    columns = list(columns)
+def _match_columns(columns: list[object]) -> tuple[dict[object, str], list[str]]:
+    """The source columns that name each field, and the fields no column names."""
     by_key = {_header_key(c): c for c in columns}
     mapping: dict[object, str] = {}
     missing: list[str] = []
@@ -124,6 +119,27 @@ def map_columns(columns: Iterable[object], source: str) -> dict[object, str]:
             missing.append(field)
         else:
             mapping[found] = field
+    return mapping, missing
+
+
+def names_every_field(columns: Iterable[object]) -> bool:
+    """Whether a header names all eight fields (either layout): how a CSV reader tells
+    which separator splits a header into the columns it should have."""
+    return not _match_columns(list(columns))[1]
+
+
+def map_columns(
+    columns: Iterable[object], source: str, *, found: str = "columns found"
+) -> dict[object, str]:
+    """Map the source's header to raw column names, or say which field is missing.
+
+    Both layouts are accepted (``Invoice/Price/Customer ID`` and
+    ``InvoiceNo/UnitPrice/CustomerID``), case, spaces and underscores ignored.
+    ``found`` introduces the columns the error lists (a CSV reader says how it split
+    the header).
+    """
+    columns = list(columns)
+    mapping, missing = _match_columns(columns)
     if missing:
         described = " and ".join(
             f"{field!r} (header {' or '.join(repr(s) for s in SOURCE_FIELDS[field])})"
@@ -131,7 +147,7 @@ def map_columns(columns: Iterable[object], source: str) -> dict[object, str]:
         )
         found_names = ", ".join(repr(str(c)) for c in columns) or "none"
         raise SourceError(
-            f"required column {described} is missing; columns found: {found_names}",
+            f"required column {described} is missing; {found}: {found_names}",
             source=source,
             column=missing[0],
         )
@@ -264,22 +280,29 @@ class _Text:
         self.missing = pc.is_null(array)
 
 
-def _as_number(chunk: _Chunk, field: str, text: _Text) -> pa.Array:
-    """Float64 from numbers or numeric text; anything else fails naming the row."""
+def _as_number(chunk: _Chunk, field: str, text: _Text, decimal_comma: bool) -> pa.Array:
+    """Float64 from numbers or numeric text; anything else fails naming the row.
+
+    With ``decimal_comma`` a comma in the text is a decimal point (``2,55``), as
+    spreadsheets in much of Europe write numbers; errors still show the value as written.
+    """
     array = chunk.arrays[field]
     if pa.types.is_integer(array.type) or pa.types.is_floating(array.type):
         return pc.cast(array, pa.float64())
+    written = text.trimmed
+    if decimal_comma:  # one kernel; a second comma or a thousands point stays no number
+        written = pc.replace_substring(written, ",", ".")
     try:
-        numbers = pc.cast(text.trimmed, pa.float64())
+        numbers = pc.cast(written, pa.float64())
     except pa.ArrowInvalid:
         numbers = None
     if numbers is not None and not _any(pc.invert(pc.is_finite(numbers))):
         return numbers  # the common case: every value a plain number
     # Slow path, only for a chunk with a bad value: find it. Arrow also reads 'nan' and
     # 'inf', which are no quantities or prices, so the pattern decides what a number is.
-    numeric = pc.match_substring_regex(text.trimmed, _NUMBER)
+    numeric = pc.match_substring_regex(written, _NUMBER)
     chunk.fail_first(pc.invert(numeric), field, "not a number:", "fix the value or remove the row")
-    numbers = pc.cast(text.trimmed, pa.float64())
+    numbers = pc.cast(written, pa.float64())
     chunk.fail_first(
         pc.invert(pc.is_finite(numbers)), field, "out of range:", "the number is too large"
     )
@@ -415,12 +438,14 @@ def normalize_chunk(
     source: str,
     first_row: int,
     record_source: str,
+    decimal_comma: bool = False,
 ) -> pa.Table:
     """Source rows -> raw rows (``RAW_SCHEMA``: DDL order and types of raw.online_retails).
 
     ``columns`` maps the source's column names to fields (see :func:`map_columns`).
     ``first_row`` is the 1-based data-row number of the chunk's first row in ``source``,
-    so errors point at the row a person would find in the file.
+    so errors point at the row a person would find in the file. ``decimal_comma``: the
+    source writes numbers with a decimal comma (a CSV file separated by ``;``).
     """
     chunk = _Chunk(frame, columns, source, first_row)
     text = {field: _Text(chunk.arrays[field]) for field in SOURCE_FIELDS}
@@ -439,12 +464,15 @@ def normalize_chunk(
         "not an invoice number:",
         "invoice numbers are digits, optionally after C (cancellation) or A (bad-debt adjustment)",
     )
-    quantity_numbers = _as_number(chunk, "Quantity", text["Quantity"])
+    quantity_numbers = _as_number(chunk, "Quantity", text["Quantity"], decimal_comma)
     quantity = _as_integer(chunk, "Quantity", quantity_numbers, pa.int32())
-    price = _as_number(chunk, "UnitPrice", text["UnitPrice"])
+    price = _as_number(chunk, "UnitPrice", text["UnitPrice"], decimal_comma)
     _check_money(chunk, quantity_numbers, price)
     customer = _as_integer(
-        chunk, "CustomerID", _as_number(chunk, "CustomerID", text["CustomerID"]), pa.uint64()
+        chunk,
+        "CustomerID",
+        _as_number(chunk, "CustomerID", text["CustomerID"], decimal_comma),
+        pa.uint64(),
     )
     stamps = _as_timestamp(chunk, text["InvoiceDate"])
     columns_out = [
