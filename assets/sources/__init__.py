@@ -254,6 +254,7 @@ def _raw_chunks(
                 source=chunk.origin,
                 first_row=chunk.first_row,
                 record_source=record_source,
+                decimal_comma=chunk.decimal_comma,
             )
             total += chunk.num_rows
     if total == 0:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import csv
+import functools
 import itertools
 import operator
 import re
@@ -31,7 +32,6 @@ from assets.sources.normalize import source_field
 #: A quoted value as the grammar has it, possessive so that it ends where a CSV reader
 #: ends it: at the first quote not doubled.
 _QUOTED = re.compile(r'"(?:[^"]|"")*+"')
-_UNQUOTED = re.compile(r"[^,\r\n]*")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 #: How the strict reader says a quoted value runs to the end of the file, and that a
 #: value outgrew its limit (Modules/_csv.c). The limit stays: it bounds the memory a
@@ -44,20 +44,23 @@ _TOO_LONG = (
 )
 
 
-def check_csv_grammar(path: Path, label: str, header: list[str], encoding: str) -> None:
+def check_csv_grammar(
+    path: Path, label: str, header: list[str], encoding: str, delimiter: str = ","
+) -> None:
     """Raise :class:`SourceError` at the first record of ``path`` outside the CSV grammar.
 
     One pass of the C reader over the whole file (about 0.7 s of CPU a million rows, so
     the caller runs it only when a lenient read shows the sign of a runaway quote: a
     line break in a Description). ``encoding`` is how Python opens the file's text
-    (``utf-8-sig`` for UTF-8), so the values it quotes read as the file's characters.
+    (``utf-8-sig`` for UTF-8), so the values it quotes read as the file's characters;
+    ``delimiter`` separates its fields (see :mod:`assets.sources.csv_layout`).
     """
     with _open(path, encoding) as handle:
-        reader = csv.reader(handle, strict=True)
+        reader = csv.reader(handle, strict=True, delimiter=delimiter)
         try:
             collections.deque(reader, maxlen=0)  # parse every record, keep none
         except csv.Error as error:
-            raise _violation(path, label, header, str(error), encoding) from error
+            raise _violation(path, label, header, str(error), encoding, delimiter) from error
 
 
 def _open(path: Path, encoding: str) -> TextIO:
@@ -74,7 +77,7 @@ class _Record:
     text: str
 
 
-def _failing_record(path: Path, label: str, encoding: str) -> _Record:
+def _failing_record(path: Path, label: str, encoding: str, delimiter: str) -> _Record:
     """Read the file again up to the failure, noting each record's number and last line
     with C iterators (no Python per row); then read the failing record's lines.
 
@@ -83,7 +86,7 @@ def _failing_record(path: Path, label: str, encoding: str) -> _Record:
     """
     last: collections.deque[tuple[list[str], int, int]] = collections.deque(maxlen=1)
     with _open(path, encoding) as handle:
-        reader = csv.reader(handle, strict=True)
+        reader = csv.reader(handle, strict=True, delimiter=delimiter)
         records = filter(None, reader)  # a blank line is no record, as in Arrow
         line_numbers = map(operator.attrgetter("line_num"), itertools.repeat(reader))
         try:  # zip reads the line number after each record, so it is the record's last
@@ -101,7 +104,7 @@ def _failing_record(path: Path, label: str, encoding: str) -> _Record:
     return _Record(row=index + 1, text=text.lstrip("\r\n"))  # less the blank lines before
 
 
-def _bad_field(text: str) -> tuple[int, int, re.Match[str] | None] | None:
+def _bad_field(text: str, delimiter: str) -> tuple[int, int, re.Match[str] | None] | None:
     """The field of a record's ``text`` that breaks the grammar: its index, where its
     opening quote is and the quoted value, or None as the value never closes; None if
     every field is well formed."""
@@ -110,8 +113,8 @@ def _bad_field(text: str) -> tuple[int, int, re.Match[str] | None] | None:
         quoted = _QUOTED.match(text, position)
         if text.startswith('"', position) and quoted is None:
             return index, position, None
-        end = quoted.end() if quoted else _end_of_unquoted(text, position)
-        if text.startswith(",", end):
+        end = quoted.end() if quoted else _end_of_unquoted(text, position, delimiter)
+        if text.startswith(delimiter, end):
             index, position = index + 1, end + 1
         elif quoted and end < len(text) and text[end] not in "\r\n":
             return index, position, quoted
@@ -119,9 +122,15 @@ def _bad_field(text: str) -> tuple[int, int, re.Match[str] | None] | None:
             return None
 
 
-def _end_of_unquoted(text: str, position: int) -> int:
+@functools.cache
+def _unquoted(delimiter: str) -> re.Pattern[str]:
+    """An unquoted value: anything up to the delimiter or a line end."""
+    return re.compile(f"[^{re.escape(delimiter)}\\r\\n]*")
+
+
+def _end_of_unquoted(text: str, position: int, delimiter: str) -> int:
     """Where an unquoted value starting at ``position`` ends: at a delimiter or line end."""
-    match = _UNQUOTED.match(text, position)
+    match = _unquoted(delimiter).match(text, position)
     return match.end() if match else position
 
 
@@ -133,13 +142,13 @@ def _lines_on(text: str) -> int:
 
 
 def _violation(
-    path: Path, label: str, header: list[str], reason: str, encoding: str
+    path: Path, label: str, header: list[str], reason: str, encoding: str, delimiter: str
 ) -> SourceError:
     """The strict reader's failure as one line naming data row, column and cause."""
-    record = _failing_record(path, label, encoding)
+    record = _failing_record(path, label, encoding, delimiter)
     source = label if record.row else f"{label} header"
     row = record.row or None
-    found = _bad_field(record.text)
+    found = _bad_field(record.text, delimiter)
     if found is None:  # no quote's doing: an unquoted value over the reader's limit
         cause = _TOO_LONG if _TOO_LONG_WORDS in reason else reason
         return SourceError(
@@ -151,7 +160,7 @@ def _violation(
     if quoted is None:
         cause = _never_closed(value, reason)
     else:
-        value, cause = _closed_too_soon(record, opened, quoted)
+        value, cause = _closed_too_soon(record, opened, quoted, delimiter)
     return SourceError(
         f"malformed CSV: {cause}",
         source=source,
@@ -178,11 +187,13 @@ def _never_closed(value: str, reason: str) -> str:
     return _TOO_LONG
 
 
-def _closed_too_soon(record: _Record, opened: int, quoted: re.Match[str]) -> tuple[str, str]:
+def _closed_too_soon(
+    record: _Record, opened: int, quoted: re.Match[str], delimiter: str
+) -> tuple[str, str]:
     """The value shown and the cause, for a quoted value with text after its closing quote."""
     text = record.text
     closing = quoted.end() - 1
-    end = _end_of_unquoted(text, closing + 1)
+    end = _end_of_unquoted(text, closing + 1, delimiter)
     line_start = 1 + max(text.rfind("\n", 0, closing), text.rfind("\r", 0, closing))
     if line_start <= opened:  # opened and closed on one line
         written = text[opened:end]
@@ -191,7 +202,7 @@ def _closed_too_soon(record: _Record, opened: int, quoted: re.Match[str]) -> tup
             'inside a quoted value is written twice: "")'
         )
     # The closing quote sits in a later row: quote the value it sits in, as that row has it.
-    later = text[max(text.rfind(",", line_start, closing) + 1, line_start) : end]
+    later = text[max(text.rfind(delimiter, line_start, closing) + 1, line_start) : end]
     closes_in = record.row + _lines_on(text[opened:closing])
     return text[opened:], (
         f"the quote opened here closes inside a later value (data row {closes_in}: "

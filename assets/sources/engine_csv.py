@@ -21,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from assets.sources.errors import SourceError
-from assets.sources.files import csv_header, ends_in_quotes, source_kind
+from assets.sources.files import csv_layout, ends_in_quotes, source_kind
 from assets.sources.normalize import RAW_COLUMNS, map_columns, source_field
 from io_managers.sql import quote_string
 from schemas.types import EARLIEST_INVOICE_DATE, LATEST_INVOICE_DATE, MONEY_LIMIT
@@ -190,14 +190,24 @@ def _may_end_in_quotes(path: Path) -> bool:
 
 def engine_csv_select(path: Path, record_source: str) -> str | None:
     """The SELECT that reads ``path`` as ``raw.online_retails`` rows inside ClickHouse, or
-    None when the file is no plain local CSV with a usable header (the Python reader then
-    reads it, and names whatever is wrong)."""
+    None when the file is no plain local comma-separated CSV with a usable header (the
+    Python reader then reads it, and names whatever is wrong).
+
+    A file separated by ``;``, tabs or ``|`` (:mod:`assets.sources.csv_layout`) is left
+    to Python: ``file()`` could split it (``format_csv_delimiter``), but a ``;`` file's
+    decimal commas, and every check that tells a runaway quote by its delimiter, would
+    need a second copy of the rules here, held equal to Python's by a property test of
+    its own, for files that only a spreadsheet re-saved and that are read in seconds.
+    """
     if _GLOB_CHARACTERS & set(str(path)):
         return None
     try:
         if not path.is_file() or source_kind(path, str(path)) != "csv":
             return None
-        header = csv_header(path, str(path))
+        layout = csv_layout(path, str(path))
+        if layout.delimiter != ",":
+            return None
+        header = layout.header
         columns = map_columns(header, str(path))
     except (OSError, SourceError):
         return None

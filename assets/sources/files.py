@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 import python_calamine
 
 from assets.sources.csv_grammar import check_csv_grammar
+from assets.sources.csv_layout import CsvLayout, header_layout
 from assets.sources.decoding import not_text_error, refuse_utf8_named_otherwise
 from assets.sources.errors import EXCERPT_CHARS, SourceError, excerpt
 from assets.sources.normalize import source_field
@@ -60,11 +61,14 @@ class SourceChunk:
     ``origin`` names the file/sheet for error messages and RECORD_SOURCE; ``first_row``
     is the 1-based data-row number of ``frame``'s first row within that origin.
     ``frame`` is an Arrow table (CSV, Parquet, generator) or a pandas frame (xlsx).
+    ``decimal_comma``: its numbers are text that may use a decimal comma (a ``;`` CSV
+    file, see :class:`assets.sources.csv_layout.CsvLayout`).
     """
 
     frame: pd.DataFrame | pa.Table
     origin: str
     first_row: int
+    decimal_comma: bool = False
 
     @property
     def column_names(self) -> list[object]:
@@ -169,12 +173,18 @@ def text_encoding(encoding: str) -> str:
     return "utf-8-sig" if is_utf8(encoding) else encoding
 
 
-def csv_header(path: Path, label: str, encoding: str = DEFAULT_ENCODING) -> list[str]:
-    """The header row, parsed the way the data rows will be (quotes, BOM, encoding)."""
+def csv_layout(path: Path, label: str, encoding: str = DEFAULT_ENCODING) -> CsvLayout:
+    """The header row and the separator it shows (``,``, ``;``, tab or ``|``; see
+    :mod:`assets.sources.csv_layout`), parsed the way the data rows will be (quotes,
+    BOM, encoding)."""
     refuse_utf8_named_otherwise(path, label, encoding)
+    return header_layout(lambda delimiter: _header(path, label, encoding, delimiter), label)
+
+
+def _header(path: Path, label: str, encoding: str, delimiter: str) -> list[str]:
     try:
         with path.open(encoding=text_encoding(encoding), newline="") as handle:
-            header = next(csv.reader(handle), None)
+            header = next(csv.reader(handle, delimiter=delimiter), None)
     except UnicodeDecodeError as error:
         raise not_text_error(path, label, encoding, str(error)) from error
     except csv.Error as error:
@@ -184,15 +194,16 @@ def csv_header(path: Path, label: str, encoding: str = DEFAULT_ENCODING) -> list
     return header
 
 
-def _csv_options(header: list[str]) -> tuple[pa_csv.ParseOptions, pa_csv.ConvertOptions]:
+def _csv_options(layout: CsvLayout) -> tuple[pa_csv.ParseOptions, pa_csv.ConvertOptions]:
     # Everything as text, only empty cells missing: "NA" is a description, not a null.
     convert = pa_csv.ConvertOptions(
-        column_types=dict.fromkeys(header, pa.string()),
+        column_types=dict.fromkeys(layout.header, pa.string()),
         null_values=[""],
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
     )
-    parse = pa_csv.ParseOptions(newlines_in_values=True)  # quoted descriptions may wrap
+    # Quoted descriptions may wrap.
+    parse = pa_csv.ParseOptions(delimiter=layout.delimiter, newlines_in_values=True)
     return parse, convert
 
 
@@ -207,8 +218,8 @@ def _read_options(encoding: str, **options: object) -> pa_csv.ReadOptions:
 
 
 def _read_csv(path: Path, label: str, chunk_rows: int, encoding: str) -> Iterator[SourceChunk]:
-    header = csv_header(path, label, encoding)
-    parse, convert = _csv_options(header)
+    layout = csv_layout(path, label, encoding)
+    parse, convert = _csv_options(layout)
     try:
         reader = pa_csv.open_csv(
             path,
@@ -223,36 +234,38 @@ def _read_csv(path: Path, label: str, chunk_rows: int, encoding: str) -> Iterato
             for table in rebatch(iter(reader), chunk_rows):
                 _check_line_breaks(path, label, table, next_row, encoding)
                 if not held_to_grammar and _description_wraps(table):
-                    check_csv_grammar(path, label, header, text_encoding(encoding))
+                    check_csv_grammar(
+                        path, label, layout.header, text_encoding(encoding), layout.delimiter
+                    )
                     held_to_grammar = True
-                yield SourceChunk(table, label, next_row)
+                yield SourceChunk(table, label, next_row, layout.decimal_comma)
                 next_row += table.num_rows
                 last = table
             if last is not None:
                 _check_last_value(path, label, last, next_row - 1, encoding)
             if next_row == 1:  # a header alone: still a chunk, so missing columns are named
-                yield SourceChunk(reader.schema.empty_table(), label, 1)
+                yield SourceChunk(reader.schema.empty_table(), label, 1, layout.decimal_comma)
     except UnicodeDecodeError as error:  # the transcoding of a non-UTF-8 file
         raise not_text_error(path, label, encoding, str(error)) from error
     except pa.ArrowInvalid as error:
         message = str(error)
         if "invalid UTF8" in message:
             raise not_text_error(path, label, encoding, message) from error
-        raise _malformed_csv(path, label, header, error, encoding) from error
+        raise _malformed_csv(path, label, layout, error, encoding) from error
 
 
-def ends_in_quotes(text: str) -> bool:
+def ends_in_quotes(text: str, delimiter: str = ",") -> bool:
     """Whether CSV ``text`` ends inside a quoted value (quotes mid-value are literal, as
     Arrow reads them)."""
     try:
-        list(csv.reader([text], strict=True))
+        list(csv.reader([text], strict=True, delimiter=delimiter))
     except csv.Error as error:
         return "unexpected end of data" in str(error)
     return False
 
 
 def _malformed_csv(
-    path: Path, label: str, header: list[str], error: pa.ArrowInvalid, encoding: str
+    path: Path, label: str, layout: CsvLayout, error: pa.ArrowInvalid, encoding: str
 ) -> SourceError:
     """The first row Arrow cannot split into the header's fields, named by data row.
 
@@ -261,7 +274,7 @@ def _malformed_csv(
     Python handler called for that row alone. Its number counts records as the chunks
     do (the header is record 1; quoted line breaks and blank lines are not rows).
     """
-    parse, convert = _csv_options(header)
+    parse, convert = _csv_options(layout)
     invalid: list[pa_csv.InvalidRow] = []
 
     def first_invalid(row: pa_csv.InvalidRow) -> str:
@@ -287,7 +300,7 @@ def _malformed_csv(
     text = row.text
     cause = f"{row.actual_columns} fields where the header has {row.expected_columns}"
     lines = _line_count(text)
-    if ends_in_quotes(text):  # the quote ran to the end of the file
+    if ends_in_quotes(text, layout.delimiter):  # the quote ran to the end of the file
         cause += '; a quote (") opened in this row is never closed'
     elif lines > 1:  # only a quoted value spans lines
         cause += f"; the row runs over {lines} lines, so a quoted value may lack its closing quote"
