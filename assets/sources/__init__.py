@@ -8,7 +8,8 @@
 
 CSV text is UTF-8 (a byte order mark allowed) unless the run names another encoding
 (``--source-encoding``, else ``$ONLINE_RETAIL_SOURCE_ENCODING``): Kaggle's copy of the
-data set is Latin-1.
+data set is Latin-1. Its fields may be separated by ``;``, tabs or ``|`` instead of
+commas, as its header shows (:mod:`assets.sources.csv_layout`).
 
 A source that cannot be read raises :class:`SourceError` naming the file/URL, row, column
 and cause; nothing is yielded after it, so the ingest asset publishes nothing.
@@ -216,7 +217,8 @@ def engine_read(spec: str, encoding: str = DEFAULT_ENCODING) -> str | None:
     The SELECT yields exactly the rows :func:`read_source` would, or fails; see
     :mod:`assets.sources.engine_csv`. ClickHouse's ``file()`` reads UTF-8 only, so a
     source in any other ``encoding`` is left to the Python reader, which transcodes it
-    (read as UTF-8, its text would be mojibake, or declined row by row).
+    (read as UTF-8, its text would be mojibake, or declined row by row). So is a CSV
+    file whose fields are not separated by commas.
     """
     if not spec or spec.startswith("synthetic") or is_url(spec):
         return None
