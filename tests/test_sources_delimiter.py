@@ -12,8 +12,6 @@ from __future__ import annotations
 import csv
 import os
 import re
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,6 +23,7 @@ from assets.sources import SOURCE_ENCODING_ENV, SourceError, engine_read, read_s
 from io_managers import ClickHouseIOManager
 from orchestration.context import AssetContext
 from orchestration.definitions import load_definitions
+from tests.test_sources_encoding import pipeline
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_SAMPLE = REPO / "tests" / "fixtures" / "online_retail_real_sample.csv"
@@ -293,13 +292,6 @@ def test_semicolon_and_tab_files_land_in_the_warehouse_as_the_comma_original(
 
 
 # ------------------------------------------------------------- the command line
-
-
-def pipeline(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "orchestration", *args],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
 
 
 def test_the_cli_materializes_a_semicolon_file_and_names_a_header_it_cannot_fit(
