@@ -8,7 +8,7 @@ import typer
 
 from orchestration.definitions import DEFINITIONS_ENV, Definitions, load_definitions
 from orchestration.prefect_setup import connect_prefect
-from orchestration.text_encoding import SOURCE_ENCODING_PARAM, codec_name
+from orchestration.text_encoding import SOURCE_ENCODING_OPTION, SOURCE_ENCODING_PARAM, codec_name
 from orchestration.text_table import make_console
 
 #: Where every command prints (stdout) and where errors go (stderr).
@@ -61,7 +61,7 @@ def _text_encoding(value: str | None) -> str | None:
 SourceEncodingOption = Annotated[
     str | None,
     typer.Option(
-        "--source-encoding",
+        SOURCE_ENCODING_OPTION,
         metavar="NAME",
         help="Text encoding of a CSV source, any name Python knows: latin-1 for Kaggle's "
         "copy of Online Retail (the retail ingest defaults to UTF-8, a byte order mark "

@@ -15,6 +15,8 @@ DEFAULT_ENCODING = "utf-8"
 #: The run parameter the ingest assets read the source's encoding from (and the served
 #: flow's parameter of that name, shown in the Prefect UI).
 SOURCE_ENCODING_PARAM = "source_encoding"
+#: How a user names it on the command line.
+SOURCE_ENCODING_OPTION = "--source-encoding"
 _UTF8_NAMES = frozenset({"utf-8", "utf-8-sig"})
 
 
@@ -34,3 +36,9 @@ def codec_name(name: str) -> str:
 def is_utf8(name: str) -> bool:
     """Whether ``name`` (a :func:`codec_name`) is the default, UTF-8."""
     return name in _UTF8_NAMES
+
+
+def opening_codec(name: str) -> str:
+    """How Python opens text in ``name`` (a :func:`codec_name`): UTF-8 with its byte order
+    mark skipped, as Arrow and ClickHouse skip it."""
+    return "utf-8-sig" if is_utf8(name) else name

@@ -23,12 +23,17 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assets.sources.decoding import SOURCE_ENCODING_OPTION
 from assets.sources.download import DEFAULT_TIMEOUT_SECONDS
 from assets.sources.errors import SourceError
 from assets.sources.read_ahead import read_ahead
 from orchestration.redaction import redact_url
-from orchestration.text_encoding import DEFAULT_ENCODING, codec_name, is_utf8
+from orchestration.text_encoding import (
+    DEFAULT_ENCODING,
+    SOURCE_ENCODING_OPTION,
+    SOURCE_ENCODING_PARAM,
+    codec_name,
+    is_utf8,
+)
 
 # The readers (pyarrow, pandas, numpy, httpx) are imported by the functions that read:
 # declaring the ingest asset, which imports this package, must not pay ~1 s for them.
@@ -116,16 +121,13 @@ def resolve_source_encoding(params: Mapping[str, Any] | None = None) -> str:
     as Python's name for the codec (``latin-1`` is ``iso8859-1``), so that two names for
     one encoding make one fingerprint. An unknown name raises :class:`SourceError` naming
     the setting that gave it."""
-    chosen = (params or {}).get("source_encoding")
+    chosen = (params or {}).get(SOURCE_ENCODING_PARAM)
     origin = SOURCE_ENCODING_OPTION
     if chosen is None and os.environ.get(SOURCE_ENCODING_ENV):  # set and not empty
         chosen, origin = os.environ[SOURCE_ENCODING_ENV], SOURCE_ENCODING_ENV
     if chosen is None:
         return DEFAULT_ENCODING
-    try:
-        return codec_name(str(chosen))
-    except LookupError as error:
-        raise SourceError(f"{origin}={chosen!r}: {error}") from error
+    return _codec(str(chosen), origin)
 
 
 def is_url(spec: str) -> bool:
@@ -204,11 +206,13 @@ def read_source(
     return read_ahead(chunks, name="online-retail-reader")
 
 
-def _codec(encoding: str) -> str:
+def _codec(encoding: str, origin: str = SOURCE_ENCODING_OPTION) -> str:
+    """Python's name for ``encoding``; an unknown one is a :class:`SourceError` naming the
+    setting (``origin``) that gave it."""
     try:
         return codec_name(encoding)
     except LookupError as error:
-        raise SourceError(f"{SOURCE_ENCODING_OPTION}={encoding!r}: {error}") from error
+        raise SourceError(f"{origin}={encoding!r}: {error}") from error
 
 
 def engine_read(spec: str, encoding: str = DEFAULT_ENCODING) -> str | None:

@@ -16,10 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assets.sources.errors import SourceError, excerpt
-from orchestration.text_encoding import is_utf8
+from orchestration.text_encoding import SOURCE_ENCODING_OPTION, is_utf8, opening_codec
 
-#: How a user names the encoding (``pipeline materialize --source-encoding``).
-SOURCE_ENCODING_OPTION = "--source-encoding"
 _BLOCK_BYTES = 1 << 20
 #: Bytes at the start of a file looked at to tell binary data or UTF-16 from Latin-1.
 _SNIFF_BYTES = 64 << 10
@@ -46,7 +44,7 @@ class Undecodable:
 def first_undecodable(path: Path, encoding: str) -> Undecodable | None:
     """Where ``path`` stops being text in ``encoding`` (a codec name), or None if it is
     text throughout. A block at a time, so memory stays flat whatever the file's size."""
-    decoding = "utf-8-sig" if is_utf8(encoding) else encoding
+    decoding = opening_codec(encoding)
     decoder = codecs.getincrementaldecoder(decoding)()
     offset = 0
     lines = 1

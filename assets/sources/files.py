@@ -44,7 +44,7 @@ from assets.sources.csv_layout import CsvLayout, header_layout
 from assets.sources.decoding import not_text_error, refuse_utf8_named_otherwise
 from assets.sources.errors import EXCERPT_CHARS, SourceError, excerpt
 from assets.sources.normalize import source_field
-from orchestration.text_encoding import DEFAULT_ENCODING, is_utf8
+from orchestration.text_encoding import DEFAULT_ENCODING, is_utf8, opening_codec
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _EMPTY_ZIP_MAGIC = b"PK\x05\x06"
@@ -167,12 +167,6 @@ def rebatch(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
         yield pa.Table.from_batches(pending)
 
 
-def text_encoding(encoding: str) -> str:
-    """How Python opens text in ``encoding``: UTF-8 with its byte order mark skipped, as
-    Arrow and ClickHouse skip it."""
-    return "utf-8-sig" if is_utf8(encoding) else encoding
-
-
 def csv_layout(path: Path, label: str, encoding: str = DEFAULT_ENCODING) -> CsvLayout:
     """The header row and the separator it shows (``,``, ``;``, tab or ``|``; see
     :mod:`assets.sources.csv_layout`), parsed the way the data rows will be (quotes,
@@ -183,7 +177,7 @@ def csv_layout(path: Path, label: str, encoding: str = DEFAULT_ENCODING) -> CsvL
 
 def _header(path: Path, label: str, encoding: str, delimiter: str) -> list[str]:
     try:
-        with path.open(encoding=text_encoding(encoding), newline="") as handle:
+        with path.open(encoding=opening_codec(encoding), newline="") as handle:
             header = next(csv.reader(handle, delimiter=delimiter), None)
     except UnicodeDecodeError as error:
         raise not_text_error(path, label, encoding, str(error)) from error
@@ -235,7 +229,7 @@ def _read_csv(path: Path, label: str, chunk_rows: int, encoding: str) -> Iterato
                 _check_line_breaks(path, label, table, next_row, encoding)
                 if not held_to_grammar and _description_wraps(table):
                     check_csv_grammar(
-                        path, label, layout.header, text_encoding(encoding), layout.delimiter
+                        path, label, layout.header, opening_codec(encoding), layout.delimiter
                     )
                     held_to_grammar = True
                 yield SourceChunk(table, label, next_row, layout.decimal_comma)
