@@ -202,7 +202,9 @@ def test_zip_without_data_files(tmp_path: Path) -> None:
     path = tmp_path / "docs.zip"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("README.txt", "nothing here")
-    with pytest.raises(SourceError, match=r"holds no \.xlsx, \.csv or \.parquet file.*README"):
+    with pytest.raises(
+        SourceError, match=r"holds no \.xlsx, \.csv, \.tsv or \.parquet file.*README"
+    ):
         read_all(path)
 
 

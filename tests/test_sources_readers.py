@@ -141,6 +141,20 @@ def test_zip_with_a_csv_member_is_read(rows: pd.DataFrame, tmp_path: Path) -> No
     assert len(load(archive)) == len(rows)
 
 
+def test_zip_with_a_tsv_member_is_read(rows: pd.DataFrame, tmp_path: Path) -> None:
+    """A ``.tsv`` member is a CSV with tabs, as a ``.tsv`` file on disk is read."""
+    tsv_path = tmp_path / "retail.tsv"
+    rows.to_csv(tsv_path, sep="\t", index=False)
+    archive = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.write(tsv_path, "retail.tsv")
+        bundle.writestr("README.txt", "notes, not rows")
+    assert len(load(tsv_path)) == len(rows)
+    raw = load(archive)
+    assert len(raw) == len(rows)
+    assert set(raw["RECORD_SOURCE"]) == {"bundle.zip!retail.tsv"}
+
+
 def test_iso_dates_with_offsets_are_converted_to_utc(tmp_path: Path) -> None:
     path = tmp_path / "iso.csv"
     path.write_text(

@@ -49,7 +49,7 @@ from orchestration.text_encoding import DEFAULT_ENCODING, is_utf8, opening_codec
 _ZIP_MAGIC = b"PK\x03\x04"
 _EMPTY_ZIP_MAGIC = b"PK\x05\x06"
 _PARQUET_MAGIC = b"PAR1"
-_READABLE_SUFFIXES = (".xlsx", ".xlsm", ".csv", ".parquet")
+_READABLE_SUFFIXES = (".xlsx", ".xlsm", ".csv", ".tsv", ".parquet")
 #: Bytes of CSV text Arrow parses per block (one block per thread at a time).
 _CSV_BLOCK_BYTES = 4 << 20
 
@@ -108,7 +108,7 @@ def source_kind(path: Path, label: str) -> str:
         if magic != _PARQUET_MAGIC:
             raise SourceError("corrupt parquet: missing the PAR1 signature", source=label)
         return "parquet"
-    if suffix in (".csv", ".txt"):
+    if suffix in (".csv", ".tsv", ".txt"):
         return "csv"
     # No telling extension (a download URL, say): trust the content.
     if magic in (_ZIP_MAGIC, _EMPTY_ZIP_MAGIC):
@@ -481,8 +481,9 @@ def _read_xlsx(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]
 
 
 def _read_zip(path: Path, label: str, chunk_rows: int, encoding: str) -> Iterator[SourceChunk]:
-    """Every xlsx/csv/parquet member, extracted one at a time to a temporary file (a CSV
-    member read in the run's encoding, as a CSV file is)."""
+    """Every xlsx/csv/tsv/parquet member, extracted one at a time to a temporary file (a CSV
+    member read in the run's encoding, as a CSV file is). Not ``.txt``: in a zip that is
+    most often its notes (a README), not its rows."""
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as error:
@@ -501,7 +502,7 @@ def _read_zip(path: Path, label: str, chunk_rows: int, encoding: str) -> Iterato
         if not members:
             names = ", ".join(archive.namelist()[:10]) or "nothing"
             raise SourceError(
-                f"the zip holds no .xlsx, .csv or .parquet file (it holds: {names})",
+                f"the zip holds no .xlsx, .csv, .tsv or .parquet file (it holds: {names})",
                 source=label,
             )
         for info in members:
