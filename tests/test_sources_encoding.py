@@ -185,6 +185,18 @@ def test_a_utf8_file_without_a_byte_order_mark_is_not_read_as_latin1(
     assert str(raised.value) == utf8_named_otherwise(path, 3, ACCENTED, encoding)
 
 
+@pytest.mark.parametrize("separator", [";", "\t", "|"])
+def test_a_utf8_file_with_another_separator_names_the_field_not_the_row(
+    tmp_path: Path, separator: str
+) -> None:
+    """The refusal quotes the field that holds the text, whatever separates the fields."""
+    lines = [line.replace(",", separator) for line in sample_lines() if '"' not in line]
+    path = write(tmp_path / "utf8.csv", lines, "utf-8")
+    with pytest.raises(SourceError) as raised:
+        descriptions(path, encoding="latin-1")
+    assert str(raised.value) == utf8_named_otherwise(path, 3, ACCENTED)
+
+
 def test_a_character_cut_where_the_look_ends_does_not_hide_utf8(tmp_path: Path) -> None:
     """Only the file's first 64 KiB are looked at: a character across that edge is half
     there, and the half is no reason to take the file for Latin-1."""

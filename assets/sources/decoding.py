@@ -15,6 +15,7 @@ import codecs
 from dataclasses import dataclass
 from pathlib import Path
 
+from assets.sources.csv_layout import DELIMITERS
 from assets.sources.errors import SourceError, excerpt
 from orchestration.text_encoding import SOURCE_ENCODING_OPTION, is_utf8, opening_codec
 
@@ -23,8 +24,9 @@ _BLOCK_BYTES = 1 << 20
 _SNIFF_BYTES = 64 << 10
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _UTF32_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
-#: What ends a CSV field, for showing the one that holds a character.
-_FIELD_ENDS = (",", '"', "\n", "\r")
+#: What ends a CSV field, for showing the one that holds a character: any delimiter
+#: :mod:`assets.sources.csv_layout` reads (the refusal comes before the header is split).
+_FIELD_ENDS = (*DELIMITERS, '"', "\n", "\r")
 
 
 @dataclass(frozen=True)
