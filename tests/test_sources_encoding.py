@@ -25,6 +25,7 @@ from assets import DDL_PATHS
 from assets.sources import (
     SOURCE_ENCODING_ENV,
     SourceError,
+    decoding,
     engine_read,
     read_source,
     resolve_source_encoding,
@@ -128,18 +129,40 @@ def test_a_latin1_file_read_as_utf8_suggests_the_option(latin1: Path) -> None:
     )
 
 
-def test_a_bad_byte_far_down_the_file_is_named_by_its_line(tmp_path: Path) -> None:
-    """Past the header's first read, so the Arrow reader meets it mid-stream."""
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"], ids=["lf", "crlf", "cr"])
+def test_a_bad_byte_far_down_the_file_is_named_by_its_line(tmp_path: Path, end: str) -> None:
+    """Past the header's first read, so the Arrow reader meets it mid-stream; lines end
+    as Unix, Windows or an old Mac's "CSV (Macintosh)" export ends them."""
     lines = sample_lines()
     plain = [line.replace(ACCENTED, "WHITE METAL LANTERN") for line in lines[1:]]
     body = plain * 200 + [lines[2]]
-    path = write(tmp_path / "late.csv", [lines[0], *body], "latin-1")
+    path = tmp_path / "late.csv"
+    path.write_bytes(end.join([lines[0], *body, ""]).encode("latin-1"))
     with pytest.raises(SourceError) as raised:
         descriptions(path)
     message = str(raised.value)
     assert message.startswith(f"{path}: not UTF-8 text (byte 0xc9 on line {len(body) + 1}, ")
     assert message.endswith("pass --source-encoding latin-1")
     assert "\n" not in message
+
+
+def test_a_line_end_split_between_two_reads_is_one_line_end(tmp_path: Path) -> None:
+    """The file is decoded a block at a time: a CRLF whose CR ends one block and whose LF
+    starts the next ends one line, not two."""
+    block = decoding._BLOCK_BYTES
+    header = KAGGLE_HEADER + "\r\n"
+    filler = "536365,85123A,X,6,12/1/2010 08:26,2.55,17850,United Kingdom\r\n"
+    lines = [header] + [filler] * (block // len(filler) + 1)
+    text = "".join(lines)
+    cut = text.rfind("\r\n", 0, block)  # move one line's end onto the block's edge
+    text = text[:cut] + "Y" * (block - 1 - cut) + text[cut:]
+    assert text[block - 1 : block + 1] == "\r\n"
+    path = tmp_path / "edge.csv"
+    path.write_bytes(
+        (text + "536366,22633,HAND WARMER \xa3,6,12/1/2010 08:28,1.85,,EIRE\r\n").encode("latin-1")
+    )
+    found = decoding.first_undecodable(path, "utf-8")
+    assert found is not None and found.line == len(lines) + 1
 
 
 def test_a_utf16_file_read_as_utf8_suggests_utf16(tmp_path: Path) -> None:
@@ -192,6 +215,15 @@ def test_a_utf8_file_with_another_separator_names_the_field_not_the_row(
     """The refusal quotes the field that holds the text, whatever separates the fields."""
     lines = [line.replace(",", separator) for line in sample_lines() if '"' not in line]
     path = write(tmp_path / "utf8.csv", lines, "utf-8")
+    with pytest.raises(SourceError) as raised:
+        descriptions(path, encoding="latin-1")
+    assert str(raised.value) == utf8_named_otherwise(path, 3, ACCENTED)
+
+
+def test_a_utf8_file_of_an_old_mac_names_the_line_of_its_text(tmp_path: Path) -> None:
+    """Lines ended by a lone CR (an old Mac's export) are lines too."""
+    path = tmp_path / "mac.csv"
+    path.write_bytes("\r".join(sample_lines()).encode("utf-8"))
     with pytest.raises(SourceError) as raised:
         descriptions(path, encoding="latin-1")
     assert str(raised.value) == utf8_named_otherwise(path, 3, ACCENTED)

@@ -50,6 +50,7 @@ def first_undecodable(path: Path, encoding: str) -> Undecodable | None:
     decoder = codecs.getincrementaldecoder(decoding)()
     offset = 0
     lines = 1
+    after_cr = False  # the text so far ends with a CR, whose LF may start the next block
     with path.open("rb") as handle:
         while True:
             block = handle.read(_BLOCK_BYTES)
@@ -62,13 +63,22 @@ def first_undecodable(path: Path, encoding: str) -> Undecodable | None:
                 start = offset + len(block) - len(error.object) + error.start
                 before = codecs.getincrementaldecoder(decoding)()
                 before.setstate((b"", flag))
-                lines += before.decode(error.object[: error.start]).count("\n")
+                lines += _line_ends(before.decode(error.object[: error.start]), after_cr)
                 byte = error.object[error.start] if error.start < len(error.object) else None
                 return Undecodable(byte, start, lines, error.reason)
             if not block:
                 return None
-            lines += text.count("\n")
+            lines += _line_ends(text, after_cr)
+            after_cr = text.endswith("\r") if text else after_cr
             offset += len(block)
+
+
+def _line_ends(text: str, after_cr: bool = False) -> int:
+    """Lines ``text`` ends, however they end: LF (Unix), CRLF (Windows) or a lone CR (an
+    old Mac's "CSV (Macintosh)" export), as the CSV readers split them. ``after_cr``: the
+    text before it ended with a CR, so a first LF completes that line's end."""
+    ends = text.count("\n") + text.count("\r") - text.count("\r\n")
+    return ends - 1 if after_cr and text.startswith("\n") else ends
 
 
 def not_text_error(path: Path, label: str, encoding: str, cause: str = "") -> SourceError:
@@ -123,7 +133,7 @@ def _utf8_text_beyond_ascii(head: bytes, whole: bool) -> str | None:
     start = max(text.rfind(stop, 0, first) for stop in _FIELD_ENDS) + 1
     ends = [found for stop in _FIELD_ENDS if (found := text.find(stop, first)) >= 0]
     field = text[start : min(ends, default=len(text))]
-    line = text.count("\n", 0, first) + 1
+    line = _line_ends(text[:first]) + 1
     return f"line {line} holds {excerpt(field)}"
 
 
