@@ -70,6 +70,17 @@ def _table(plan: MaterializationPlan, report: RunReport, links: PageLinks) -> li
     return lines
 
 
+def _failures(report: RunReport, links: PageLinks) -> list[str]:
+    """The failed assets and their errors, first thing under the headline: a reader
+    opening a failed run's lineage wants the reason, which the table gives only at the
+    end, a few screens down (the diagram shows only which asset is red)."""
+    failed = report.by_status("failed")
+    if not failed:
+        return []
+    items = [f"- {links.link(o.key)}: {cell(_short(o.error))}" for o in failed]
+    return ["**Failed:**", "", *items, ""]
+
+
 def _warehouses(locations: Iterable[str]) -> list[str]:
     """The paragraph naming where the run's tables are (none if no storage names one):
     runs against every warehouse share one Prefect server, so the page says which."""
@@ -85,13 +96,15 @@ def lineage_markdown(
     report: RunReport,
     links: PageLinks | None = None,
 ) -> str:
-    """The artifact's markdown: headline, the warehouse(s) of the run's tables (the
-    report's), one Mermaid diagram per layer, legend, table."""
+    """The artifact's markdown: headline, what failed and why, the warehouse(s) of the
+    run's tables (the report's), one Mermaid diagram per layer, legend, table."""
     outcomes = {o.key: o.status for o in report.outcomes}
     chosen = f"`{_code(plan.selection)}`" if plan.selection else "all assets"
+    links = links or PageLinks()
     lines = [
         f"## Asset lineage: {report.summary()}",
         "",
+        *_failures(report, links),
         *_warehouses(report.warehouses),
         f"Selection: {chosen}; {len(plan.selected)} selected, "
         f"{len(plan.external)} unselected upstream read as they are. "
@@ -102,7 +115,7 @@ def lineage_markdown(
     ]
     for diagram in layer_diagrams(plan.graph, [s.key for s in plan.selected], outcomes):
         lines += [f"### {diagram.title}", "", *fenced(diagram.mermaid, "mermaid"), ""]
-    lines += [*_table(plan, report, links or PageLinks()), ""]
+    lines += [*_table(plan, report, links), ""]
     if report.by_status("failed") or report.by_status("skipped"):
         lines += [_KEPT, ""]
     return "\n".join(lines)

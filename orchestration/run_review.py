@@ -226,7 +226,7 @@ class RunReview:
             ArtifactCreate(
                 key=LINEAGE_ARTIFACT_KEY,
                 type="markdown",
-                description=f"Asset lineage and outcome of this run: {report.summary()}.",
+                description=f"{report.summary()}: this run's asset lineage",
                 data=lineage_page,
                 flow_run_id=UUID(self._flow_run_id) if self._flow_run_id else None,
             ),

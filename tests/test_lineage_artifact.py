@@ -183,3 +183,19 @@ def test_a_failed_run_says_its_failed_and_skipped_tables_are_left_as_they_were(p
         "stale or missing." in markdown
     )
     assert "is left as it was" not in lineage_markdown(plan, _report(plan))
+
+
+def test_a_failed_run_names_its_failures_and_their_errors_before_its_diagrams(plan):
+    """The reason a run failed is on its first screen, not only in the table at the end."""
+    version = uuid.uuid4()
+    links = PageLinks(versions={"anomaly_invoice": version})
+    report = _report(plan, "anomaly_invoice", "bad.csv, row 2, column 'Quantity': not a number")
+    report.warehouses = ["chdb:///w"]
+    paragraphs = lineage_markdown(plan, report, links).split("\n\n")
+    assert paragraphs[1:4] == [
+        "**Failed:**",
+        f"- [anomaly_invoice](/v2/artifacts/artifact/{version}): "
+        "bad.csv, row 2, column 'Quantity': not a number",
+        "Warehouse: `chdb:///w`.",
+    ]
+    assert "**Failed:**" not in lineage_markdown(plan, _report(plan))

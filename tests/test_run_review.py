@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from orchestration.artifacts import LINEAGE_ARTIFACT_KEY
 from orchestration.prefect_ui import asset_page_key
 from orchestration.resolver import materialize
 from tests.memory_io import MemoryIOManager
@@ -82,3 +83,23 @@ def test_only_pages_whose_links_changed_are_sent_again_at_the_end():
     assert f"[second](/v2/artifacts/artifact/{second.id})" in first.data
     assert (first.updated - first.created).total_seconds() > 1.0  # rewritten at the end
     assert (second.updated - second.created).total_seconds() < 0.5
+
+
+def test_the_lineage_card_in_artifact_lists_starts_with_the_outcome():
+    """Prefect's artifact cards cut a description at ~40 characters: the run's outcome
+    comes first, so a failed run's card says so."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    def broken(context: Any) -> pd.DataFrame:
+        raise ValueError("no rows today")
+
+    graph = make_graph(("broken", (), broken), ("after", ("broken",), _frame))
+    report = materialize(graph, {"warehouse": MemoryIOManager()})
+
+    assert not report.ok
+    run_filter = ArtifactFilterFlowRunId(any_=[uuid.UUID(str(report.flow_run_id))])
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=run_filter))
+    (lineage,) = [a for a in artifacts if a.key == LINEAGE_ARTIFACT_KEY]
+    assert lineage.description == "0 materialized, 1 failed, 1 skipped: this run's asset lineage"
