@@ -35,6 +35,9 @@ from orchestration.lineage import (
 MERMAID_CONFIG = '%%{init: {"themeVariables": {"fontSize": "22px"}}}%%'
 #: Ranks of a layer drawn in one diagram, besides the column of assets it reads.
 MAX_RANKS = 2
+#: Edges beyond which a diagram's ranks are drawn one per diagram: the marts' four
+#: dimensions and two facts drew 29, crossing into a tangle the UI shrank to 12 px labels.
+MAX_EDGES = 16
 
 FOCUS = "focus"
 DIRECT = "direct"
@@ -154,13 +157,25 @@ def layer_diagrams(
         by_group.setdefault(spec.group, []).append(spec.key)
     diagrams = []
     for group, keys in by_group.items():
-        ranks = _ranks(graph, keys)
-        parts = [ranks[i : i + MAX_RANKS] for i in range(0, len(ranks), MAX_RANKS)]
-        for number, part in enumerate(parts, start=1):
-            members = [k for rank in part for k in rank]
+        parts = _parts(graph, _ranks(graph, keys))
+        for number, members in enumerate(parts, start=1):
             title = group if len(parts) == 1 else f"{group} ({number} of {len(parts)})"
             diagrams.append(_layer_diagram(graph, title, members, statuses))
     return diagrams
+
+
+def _parts(graph: AssetGraph, ranks: list[list[str]]) -> list[list[str]]:
+    """A layer's ranks cut into the members of its diagrams: :data:`MAX_RANKS` ranks
+    each, or one rank each where those ranks would draw more than :data:`MAX_EDGES`."""
+    parts: list[list[str]] = []
+    for i in range(0, len(ranks), MAX_RANKS):
+        chunk = ranks[i : i + MAX_RANKS]
+        edges = sum(len(graph[key].deps) for rank in chunk for key in rank)
+        if edges > MAX_EDGES:
+            parts += chunk
+        else:
+            parts.append([key for rank in chunk for key in rank])
+    return parts
 
 
 def _layer_diagram(

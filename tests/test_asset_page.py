@@ -25,12 +25,19 @@ from orchestration.asset_page import (
     with_state,
 )
 from orchestration.checks import AssetCheckResult
+from orchestration.definitions import load_definitions
 from orchestration.graph import AssetGraph, Upstream
 from orchestration.io_manager import MaterializeResult
 from orchestration.lineage import render_lineage, to_mermaid
 from orchestration.prefect_ui import asset_page_key
 from orchestration.run_report import AssetOutcome
-from orchestration.ui_lineage import MAX_RANKS, distances, focused_mermaid, layer_diagrams
+from orchestration.ui_lineage import (
+    MAX_EDGES,
+    MAX_RANKS,
+    distances,
+    focused_mermaid,
+    layer_diagrams,
+)
 from tests.lineage_location import defs
 
 GRAPH = defs.graph()
@@ -331,6 +338,20 @@ def test_layer_diagrams_are_at_most_three_ranks_wide():
     for diagram in layer_diagrams(GRAPH, selected):
         assert _longest_path(diagram.mermaid) <= MAX_RANKS, diagram.title
         assert diagram.mermaid.splitlines()[1] == "flowchart LR"
+
+
+def test_a_layer_with_many_edges_is_drawn_one_rank_per_diagram():
+    """The marts' dimensions and facts in one diagram crossed 29 edges into a tangle
+    that the UI shrank to fit its column; one rank per diagram draws each as a fan-in."""
+    retail = load_definitions("assets").graph()
+    diagrams = {d.title: d for d in layer_diagrams(retail, list(retail.specs))}
+    assert "marts" not in diagrams
+    dimensions, facts = diagrams["marts (1 of 2)"], diagrams["marts (2 of 2)"]
+    assert set(dimensions.keys) == {"dim_product", "dim_customer", "dim_time", "dim_country"}
+    assert set(facts.keys) == {"fact_sales", "fact_sale_returns"}
+    for diagram in diagrams.values():
+        edges = edges_in(diagram.mermaid)
+        assert len(edges) <= MAX_EDGES or _longest_path(diagram.mermaid) == 1, diagram.title
 
 
 def test_layer_diagrams_split_deep_layers_and_keep_every_edge_once():

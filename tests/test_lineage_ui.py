@@ -792,7 +792,7 @@ def test_ui_lineage_url_printed_by_the_cli_shows_readable_diagrams(shipped_run, 
     for key in shipped_run.selected:  # every row links to the asset's page
         href = page.get_by_role("link", name=key, exact=True).get_attribute("href")
         assert href and href.startswith("/v2/artifacts/artifact/"), key
-    _screenshot(page, "lineage-artifact.png", scroll_to="marts")
+    _screenshot(page, "lineage-artifact.png", scroll_to="marts (2 of 2)")
 
 
 def test_ui_asset_page_links_through_to_upstream_pages(shipped_run, page):
