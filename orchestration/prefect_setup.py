@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from http import HTTPStatus
 
 from orchestration.errors import ExpectedError
 
@@ -105,10 +106,15 @@ def connect_prefect(say: Callable[[str], None], *, quiet: bool) -> None:
 
 
 def check_configured_api(timeout: float = API_PROBE_SECONDS) -> None:
-    """Refuse in one line, before any work, when the configured ``PREFECT_API_URL`` does
-    not answer: Prefect itself would only find out when the flow run starts, after the
-    warehouse was opened (or created), and say "Failed to reach API" with no hint of the
-    setting. Any HTTP answer counts as answering: only a connection that fails is refused.
+    """Refuse in one line, before any work, when the configured ``PREFECT_API_URL`` is no
+    Prefect API or does not answer: Prefect itself would only find out when the flow run
+    starts, after the warehouse was opened (or created), and say "Failed to reach API" or
+    "unsupported protocol" with no hint of the setting. A URL without ``http://`` or
+    ``https://`` is refused unprobed (:mod:`orchestration.api_url`). A ``/health`` that
+    answers 404 has nothing of Prefect's at that path (most often a server's address
+    without ``/api``: its UI's); any other HTTP answer counts as answering (a busy server's
+    503, a proxy's 401: Prefect's client says more). Else only a connection that fails is
+    refused.
 
     Only a plain ``http://`` URL without credentials is probed (a server of one's own, on
     this machine or the network): for HTTPS (Prefect Cloud, a server behind TLS) Prefect's
@@ -118,22 +124,46 @@ def check_configured_api(timeout: float = API_PROBE_SECONDS) -> None:
     """
     from prefect.settings import get_current_settings
 
-    from orchestration.redaction import redact_url
-    from orchestration.unanswered import api_not_answering, health_problem
+    from orchestration.api_url import PrefectApiUrlError, scheme_problem
 
     url = get_current_settings().api.url
-    health = _health_url(url) if url else None
-    if health is None:
+    if not url:
         return
-    problem = health_problem(health, timeout)
-    if problem is not None:
+    wrong = scheme_problem(str(url))
+    if wrong is not None:
+        raise PrefectApiUrlError(wrong)
+    health = _health_url(str(url))
+    if health is not None:
+        _probe(str(url), health, timeout)
+
+
+def _probe(url: str, health: str, timeout: float) -> None:
+    """Raise the line for ``url`` if its ``health`` URL does not answer, or answers 404."""
+    from orchestration.api_url import PrefectApiUrlError, api_on_that_server, not_an_api
+    from orchestration.redaction import redact_url
+    from orchestration.unanswered import api_not_answering, cause_in_words, health_status
+
+    try:
+        status = health_status(health, timeout)
+    except OSError as exc:  # URLError, and a timeout while reading the answer
         raise PrefectApiUnreachableError(
             api_not_answering(
-                f"{redact_url(str(url))} (PREFECT_API_URL)",
-                problem,
+                f"{redact_url(url)} (PREFECT_API_URL)",
+                cause_in_words(exc, timeout),
                 "start that server, or unset PREFECT_API_URL to run on the local one",
             )
+        ) from exc
+    if status != HTTPStatus.NOT_FOUND:
+        return
+    suggested = api_on_that_server(url)
+    try:
+        answers = (
+            f"{suggested}/health" != health
+            and health_status(f"{suggested}/health", timeout) == HTTPStatus.OK
         )
+    except OSError:
+        answers = False  # no better URL to suggest: the line says what one looks like
+    raise PrefectApiUrlError(not_an_api(redact_url(url), suggested if answers else None))
 
 
 def _health_url(api_url: str) -> str | None:

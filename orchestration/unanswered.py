@@ -43,16 +43,24 @@ def api_not_answering(url: str, cause: str, advice: str) -> str:
 def health_problem(health_url: str, timeout: float) -> str | None:
     """Why ``health_url`` (an API's ``/health``) cannot be reached, in a few words; None if
     it answered at all (any HTTP status is an answer: a busy server says 503)."""
+    try:
+        health_status(health_url, timeout)
+    except OSError as exc:  # URLError, and a timeout while reading the answer
+        return cause_in_words(exc, timeout)
+    return None
+
+
+def health_status(health_url: str, timeout: float) -> int:
+    """The HTTP status ``health_url`` answers with, an error status too (an answer, if not
+    the one hoped for); raises the ``OSError`` of a request that got no answer."""
     import urllib.error
     import urllib.request
 
     try:
-        with urllib.request.urlopen(health_url, timeout=timeout):
-            return None
-    except urllib.error.HTTPError:
-        return None  # an answer, if not the one hoped for: Prefect's client will say more
-    except OSError as exc:  # URLError, and a timeout while reading the answer
-        return cause_in_words(exc, timeout)
+        with urllib.request.urlopen(health_url, timeout=timeout) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
 
 
 def lost_connection(exc: BaseException) -> BaseException | None:

@@ -12,6 +12,9 @@ import os
 import re
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -387,6 +390,139 @@ def test_only_an_api_a_plain_probe_reaches_as_prefect_would_is_probed(
     from orchestration.prefect_setup import _health_url
 
     assert _health_url(api_url) == probed
+
+
+def refused_before_any_work(command: str, api_url: str, tmp_path: Path) -> list[str]:
+    """``pipeline COMMAND`` on ``api_url``: its stderr lines, once it exited 1 and left no
+    warehouse behind (``serve`` refuses before it looks for one)."""
+    if command == "materialize":
+        result = materialize(env=server_env(api_url), tmp_path=tmp_path)
+    else:
+        result = subprocess.run(
+            [sys.executable, "-m", "orchestration", "serve",
+             "--warehouse", f"chdb://{tmp_path / 'warehouse'}"],
+            cwd=REPO, env=server_env(api_url), capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert not (tmp_path / "warehouse").exists()
+    return result.stderr.splitlines()
+
+
+@pytest.mark.parametrize("command", ["materialize", "serve"])
+def test_a_prefect_api_url_without_a_scheme_is_told_what_to_write(
+    command: str, prefect_api_url: str, tmp_path: Path
+) -> None:
+    """Was: "does not answer (request URL has an unsupported protocol '127.0.0.1://')" from
+    the run's circuit breaker, after the warehouse was created."""
+    typed = prefect_api_url.removeprefix("http://")  # 127.0.0.1:PORT/api
+    assert refused_before_any_work(command, typed, tmp_path) == [
+        f"error: PREFECT_API_URL {typed!r} has no scheme: write http://{typed}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("command", "path"),
+    [("materialize", ""), ("materialize", "/v2"), ("serve", "")],
+)
+def test_a_prefect_servers_address_without_api_is_told_the_api_url(
+    command: str, path: str, prefect_api_url: str, tmp_path: Path
+) -> None:
+    """The server's own address, or its UI's (which `pipeline` prints), answers 404 at
+    /health: was "Failed to reach API at ..." as an unforeseen error, after the warehouse
+    was created."""
+    root = prefect_api_url.removesuffix("/api")
+    typed = f"{root}{path}"
+    assert refused_before_any_work(command, typed, tmp_path) == [
+        f"error: no Prefect API answers at {typed} (PREFECT_API_URL: its /health is "
+        f"404 Not Found): set PREFECT_API_URL={root}/api, the API of the server there"
+    ]
+
+
+class _StatusHandler(BaseHTTPRequestHandler):
+    """Answers ``GET /STATUS/...`` with that HTTP status, anything else with 404."""
+
+    def do_GET(self) -> None:
+        first = self.path.strip("/").split("/")[0]
+        self.send_response(int(first) if first.isdigit() else 404)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def status_server() -> Iterator[str]:
+    """``http://127.0.0.1:PORT``: a real HTTP server, but no Prefect server."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _StatusHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def check_api(api_url: str) -> str | None:
+    """What the check before a run says of ``api_url``; None if it lets the run go on."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from orchestration.errors import ExpectedError
+    from orchestration.prefect_setup import check_configured_api
+
+    with temporary_settings({PREFECT_API_URL: api_url}):
+        try:
+            check_configured_api(timeout=5)
+        except ExpectedError as exc:
+            return str(exc)
+    return None
+
+
+@pytest.mark.parametrize("status", [200, 401, 500, 503])
+def test_any_other_answer_than_404_counts_as_an_api_answering(
+    status_server: str, status: int
+) -> None:
+    """A busy server's 503, a proxy's 401: Prefect's client says more once the run starts."""
+    assert check_api(f"{status_server}/{status}/api") is None
+
+
+def test_a_404_where_no_prefect_api_is_near_says_what_the_url_should_be(
+    status_server: str,
+) -> None:
+    typed = f"{status_server}/404/api"  # and {status_server}/api/health is 404 too
+    assert check_api(typed) == (
+        f"no Prefect API answers at {typed} (PREFECT_API_URL: its /health is 404 Not "
+        "Found): set PREFECT_API_URL to a Prefect server's API (http://HOST:4200/api), or "
+        "unset it to run on the local one"
+    )
+
+
+@pytest.mark.parametrize(
+    ("typed", "line"),
+    [
+        ("localhost:4200/api",
+         "PREFECT_API_URL 'localhost:4200/api' has no scheme: write http://localhost:4200/api"),
+        ("http:/127.0.0.1:4200/api",
+         "PREFECT_API_URL 'http:/127.0.0.1:4200/api' is missing '//' after its scheme: "
+         "write http://127.0.0.1:4200/api"),
+        ("HTTPS:prefect.example/api",
+         "PREFECT_API_URL 'HTTPS:prefect.example/api' is missing '//' after its scheme: "
+         "write https://prefect.example/api"),
+        ("ftp://127.0.0.1:4200/api",
+         "PREFECT_API_URL scheme 'ftp' is not supported; use http:// or https://"),
+        # Credentials, or a token in a query string, are not repeated.
+        ("etl:s3cret@prefect.internal:4200/api",
+         "PREFECT_API_URL has no scheme: put http:// (or https://) in front of it"),
+        ("prefect.internal/api?token=s3cret",
+         "PREFECT_API_URL has no scheme: put http:// (or https://) in front of it"),
+        ("http:etl:s3cret@prefect.internal:4200/api",
+         "PREFECT_API_URL is missing '//' after its scheme 'http'"),
+    ],
+)  # fmt: skip
+def test_a_prefect_api_url_that_is_no_http_url_is_refused_without_a_probe(
+    typed: str, line: str
+) -> None:
+    assert check_api(typed) == line
 
 
 def test_a_run_with_nothing_to_do_does_not_need_the_prefect_api(
