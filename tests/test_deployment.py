@@ -39,6 +39,15 @@ def serve_against_a_closed_prefect_port(*args: str) -> subprocess.CompletedProce
     )
 
 
+def closed_clickhouse() -> str:
+    """A ClickHouse URL nothing listens at: a serve that gets past its command line
+    fails on it at once, in one line, before Prefect is contacted."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    return f"clickhouse://etl:secret-pw@127.0.0.1:{closed}/?connect_timeout=5"
+
+
 def test_default_deployment_runs_everything_daily_at_midnight_utc():
     built = deployment.build_deployment()
     (schedule,) = built.schedules
@@ -210,6 +219,49 @@ def test_serve_rejects_an_unknown_time_zone_in_one_line_naming_the_option():
         "(such as UTC or Europe/London) (see 'pipeline serve --help')"
     ]
     assert "pydantic" not in result.stderr and "Traceback" not in result.stderr
+
+
+CRON_HINT = "(five fields: minute hour day-of-month month day-of-week, e.g. '0 0 * * *')"
+
+
+def test_serve_rejects_a_bad_cron_expression_first_in_one_line_naming_the_option():
+    """A usage error, exit 2, like a bad --timezone: before, Prefect refused it once the
+    warehouse had been reached and the API contacted, as an unforeseen error (exit 1,
+    "run with --debug for the traceback"). The warehouse nothing listens at shows it is
+    checked first: reaching it would fail differently."""
+    result = serve_against_a_closed_prefect_port(
+        "--cron", "61 * * * *", "--warehouse", closed_clickhouse()
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"error: Invalid value for '--cron': '61 * * * *' is not a cron expression {CRON_HINT} "
+        "(see 'pipeline serve --help')"
+    ]
+
+
+@pytest.mark.parametrize("cron", ["0 0 * *", "0 0 * * 8", "@reboot", "R 0 * * *", ""])
+def test_serve_refuses_on_its_command_line_what_prefects_schedule_refuses(cron):
+    from prefect.schedules import Cron
+
+    with pytest.raises(ValueError):
+        Cron(cron, timezone="UTC")
+    result = serve_against_a_closed_prefect_port("--cron", cron, "--warehouse", closed_clickhouse())
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"error: Invalid value for '--cron': {cron!r} is not a cron expression {CRON_HINT} "
+        "(see 'pipeline serve --help')"
+    ]
+
+
+@pytest.mark.parametrize("cron", ["@daily", "0 2 * * * 30", "*/15 9-17 * * mon-fri", "0 0 L * *"])
+def test_serve_accepts_what_prefects_schedule_accepts(cron):
+    """Six fields (seconds last, as Prefect's croniter reads them), @daily and the rest:
+    what Prefect schedules, the command line lets through (to the warehouse check here)."""
+    assert deployment.build_deployment(cron=cron).schedules[0].schedule.cron == cron
+    result = serve_against_a_closed_prefect_port("--cron", cron, "--warehouse", closed_clickhouse())
+    assert result.returncode == 1, result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: cannot connect to ClickHouse at 127.0.0.1:"), line
 
 
 def test_serve_rejects_an_unknown_source_encoding_in_one_line_naming_the_option():

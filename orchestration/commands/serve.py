@@ -42,6 +42,7 @@ DEFAULT_CRON = "0 0 * * *"
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_DEPLOYMENT_NAME = "daily"
 WAREHOUSE_ENV = "WAREHOUSE_URL"
+CRON_FIELDS = "five fields: minute hour day-of-month month day-of-week, e.g. '0 0 * * *'"
 
 
 def deployment_source(source: str | None) -> str | None:
@@ -76,6 +77,21 @@ def _iana_time_zone(value: str) -> str:
     return value
 
 
+def _cron_expression(value: str) -> str:
+    """The ``--cron`` value, checked now by the check Prefect's cron schedule runs on it
+    (so the command line accepts exactly what Prefect does: six fields, ``@daily``):
+    Prefect's own refusal came once the warehouse was reached and the API contacted, as
+    an unforeseen error."""
+    # Prefect reads its settings when first imported: they are chosen before (serve's).
+    configure_prefect(verbose=True)
+    from prefect._internal.schemas.validators import validate_cron_string
+
+    try:
+        return validate_cron_string(value)
+    except ValueError as error:
+        raise typer.BadParameter(f"{value!r} is not a cron expression ({CRON_FIELDS})") from error
+
+
 def _reach_warehouse(defs: Definitions, warehouse: str | None) -> list[str]:
     """Reach the warehouse the runs will use now, so a wrong host, port or password fails
     this command instead of the first scheduled run hours later. Returns what is missing
@@ -99,7 +115,12 @@ def serve(
     ] = None,
     source_encoding: SourceEncodingOption = None,
     cron: Annotated[
-        str, typer.Option(metavar="CRON", help="When to run, as a cron expression.")
+        str,
+        typer.Option(
+            metavar="CRON",
+            help=f"When to run, as a cron expression ({CRON_FIELDS}).",
+            callback=_cron_expression,
+        ),
     ] = DEFAULT_CRON,
     timezone: Annotated[
         str,
