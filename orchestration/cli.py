@@ -29,6 +29,7 @@ from orchestration.cli_options import (
     JsonOption,
     SelectOption,
     SourceEncodingOption,
+    SourceTimeoutOption,
     WarehouseOption,
     connect_to_prefect,
     console,
@@ -36,7 +37,7 @@ from orchestration.cli_options import (
     error_console,
     load_defs,
 )
-from orchestration.context import FULL_REFRESH_PARAM
+from orchestration.context import FULL_REFRESH_PARAM, SOURCE_TIMEOUT_PARAM
 from orchestration.debug_env import DEBUG_ENV, debug_asked
 from orchestration.errors import ExpectedError
 from orchestration.output import discard, echo, is_devnull, reader_gone
@@ -173,17 +174,7 @@ def materialize_command(
             "passed to assets as context.params['source'].",
         ),
     ] = None,
-    source_timeout: Annotated[
-        float | None,
-        typer.Option(
-            "--source-timeout",
-            metavar="SECONDS",
-            min=0.001,
-            help="Deadline for fetching the source, all retries included (the retail ingest "
-            "defaults to 600, or $ONLINE_RETAIL_SOURCE_TIMEOUT); passed to assets as "
-            "context.params['source_timeout'].",
-        ),
-    ] = None,
+    source_timeout: SourceTimeoutOption = None,
     source_encoding: SourceEncodingOption = None,
     full_refresh: Annotated[
         bool,
@@ -225,7 +216,7 @@ def materialize_command(
     graph = defs.graph()
     params: dict[str, Any] = {"source": source} if source else {}
     if source_timeout is not None:
-        params["source_timeout"] = source_timeout
+        params[SOURCE_TIMEOUT_PARAM] = source_timeout
     if source_encoding is not None:
         params[SOURCE_ENCODING_PARAM] = source_encoding
     if full_refresh:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from orchestration.context import MIN_SOURCE_TIMEOUT, SOURCE_TIMEOUT_PARAM
 from orchestration.definitions import DEFINITIONS_ENV, Definitions, load_definitions
 from orchestration.prefect_setup import connect_prefect
 from orchestration.text_encoding import SOURCE_ENCODING_OPTION, SOURCE_ENCODING_PARAM, codec_name
@@ -69,6 +70,25 @@ SourceEncodingOption = Annotated[
         f"assets as context.params['{SOURCE_ENCODING_PARAM}'].",
         callback=_text_encoding,
     ),
+]
+
+
+def source_timeout_option(reaching_the_assets: str) -> Any:
+    """``--source-timeout SECONDS``, one check for ``materialize`` and ``serve`` (at least
+    :data:`MIN_SOURCE_TIMEOUT`); ``reaching_the_assets`` ends its help: how the command
+    hands it on."""
+    return typer.Option(
+        "--source-timeout",
+        metavar="SECONDS",
+        min=MIN_SOURCE_TIMEOUT,
+        help="Deadline for fetching the source, all retries included (the retail ingest "
+        f"defaults to 600, or $ONLINE_RETAIL_SOURCE_TIMEOUT); {reaching_the_assets}.",
+    )
+
+
+SourceTimeoutOption = Annotated[
+    float | None,
+    source_timeout_option(f"passed to assets as context.params['{SOURCE_TIMEOUT_PARAM}']"),
 ]
 
 

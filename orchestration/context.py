@@ -16,6 +16,10 @@ if TYPE_CHECKING:
 #: Run parameter asking IO managers to rebuild each selected table from its DDL and
 #: reload it (``pipeline materialize --full-refresh``), instead of updating it.
 FULL_REFRESH_PARAM = "full_refresh"
+#: Run parameter bounding the fetch of the run's source, in seconds (``--source-timeout``).
+SOURCE_TIMEOUT_PARAM = "source_timeout"
+#: The shortest such deadline: below it a value is a typo (``0``), not a deadline.
+MIN_SOURCE_TIMEOUT = 0.001
 
 
 @dataclass(frozen=True)

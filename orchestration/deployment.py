@@ -10,7 +10,9 @@ parameters; the warehouse address is not (it may hold a password, and parameters
 shown in the UI), it comes from ``WAREHOUSE_URL`` / ``CLICKHOUSE_*`` in the process that
 runs the flow. Nor is a source URL with credentials or a token: ``pipeline serve`` hands
 that to the runs as ``PIPELINE_SOURCE``, used when the run's ``source`` parameter is
-empty. Serving the deployment in ``pipeline serve``'s own process is
+empty. Nor is the source's timeout: it is the serving (or worker's) process's setting, as
+for ``pipeline materialize``, whose runs do not show it either, and reaches the runs as
+``PIPELINE_SOURCE_TIMEOUT``. Serving the deployment in ``pipeline serve``'s own process is
 :mod:`orchestration.serving`'s job.
 """
 
@@ -26,6 +28,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from orchestration.api_outage import watching_this_flow_run
 from orchestration.asset_state import StateBook
+from orchestration.context import MIN_SOURCE_TIMEOUT, SOURCE_TIMEOUT_PARAM
 from orchestration.definitions import load_definitions
 from orchestration.interrupts import OutcomeLog
 from orchestration.resolver import (
@@ -51,6 +54,9 @@ FLOW_NAME = "materialize-assets"
 ENTRYPOINT = "orchestration/deployment.py:materialize_assets"
 #: The source of runs whose ``source`` parameter is empty (a secret-bearing URL).
 SOURCE_ENV = "PIPELINE_SOURCE"
+#: The runs' deadline for fetching their source, in seconds (``pipeline serve
+#: --source-timeout``), handed to the assets as ``materialize --source-timeout`` is.
+SOURCE_TIMEOUT_ENV = "PIPELINE_SOURCE_TIMEOUT"
 
 
 @flow(
@@ -70,8 +76,10 @@ def materialize_assets(
     ``synthetic[:ROWS[:SEED]]``); when it is empty, ``$PIPELINE_SOURCE`` is, if set.
     ``source_encoding`` (``latin-1`` for Kaggle's copy of Online Retail) is handed as
     ``context.params['source_encoding']``; when it is empty, the assets' own default
-    applies (``$ONLINE_RETAIL_SOURCE_ENCODING``, else UTF-8). The run ends Failed at once
-    on an encoding Python does not know, and when any asset fails or is skipped.
+    applies (``$ONLINE_RETAIL_SOURCE_ENCODING``, else UTF-8). ``$PIPELINE_SOURCE_TIMEOUT``,
+    if set, is handed as ``context.params['source_timeout']``. The run ends Failed at once
+    on an encoding Python does not know or a timeout that is no number of seconds, and
+    when any asset fails or is skipped.
     With ``select='status:stale+'`` only what changed runs; when nothing did, the run
     completes at once with the message "nothing to materialize".
     """
@@ -85,6 +93,10 @@ def materialize_assets(
             codec_name(source_encoding)
         except LookupError as error:
             return Failed(message=f"{SOURCE_ENCODING_PARAM}={source_encoding!r}: {error}")
+    try:
+        timeout = source_timeout()
+    except ValueError as error:  # set by hand in a worker's environment
+        return Failed(message=str(error))
     quiet_served_run_logs()
     # The run's own breaker, so that the run can tell, once it ends, whether it lost its API.
     outage = watching_this_flow_run()
@@ -94,6 +106,8 @@ def materialize_assets(
     params: dict[str, Any] = {"source": source} if source else {}
     if source_encoding is not None:
         params[SOURCE_ENCODING_PARAM] = source_encoding
+    if timeout is not None:
+        params[SOURCE_TIMEOUT_PARAM] = timeout
     with contextlib.ExitStack() as opened:
         # Planned on readers, as `pipeline materialize` plans: a refused selection leaves
         # the warehouse as it was (no new directory, no DDL applied to a server).
@@ -121,6 +135,25 @@ def materialize_assets(
             end_stopped_run(stop, io_managers, outcomes, plan)
     end_if_api_lost(outage, report())  # once the warehouse is closed
     return state
+
+
+def source_timeout() -> float | None:
+    """The runs' source timeout from ``$PIPELINE_SOURCE_TIMEOUT`` (None when unset).
+    ``pipeline serve`` checked the value it set, but a worker's environment may set it by
+    hand: a value that is no number of seconds raises ``ValueError`` saying so in one line."""
+    given = os.environ.get(SOURCE_TIMEOUT_ENV, "").strip()
+    if not given:
+        return None
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds >= MIN_SOURCE_TIMEOUT:  # NaN too
+        raise ValueError(
+            f"{SOURCE_TIMEOUT_ENV}={given!r}: not a number of seconds of at least "
+            f"{MIN_SOURCE_TIMEOUT}"
+        )
+    return seconds
 
 
 def build_deployment(

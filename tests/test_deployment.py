@@ -272,6 +272,15 @@ def test_serve_rejects_an_unknown_source_encoding_in_one_line_naming_the_option(
     assert "Traceback" not in result.stderr
 
 
+def test_serve_checks_the_source_timeout_as_materialize_does():
+    result = serve_against_a_closed_prefect_port("--source-timeout", "0")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        "error: Invalid value for '--source-timeout': Input should be greater than or equal "
+        "to 0.001 (see 'pipeline serve --help')"
+    ]
+
+
 @pytest.mark.usefixtures("prefect_server")
 def test_deployment_flow_runs_one_task_per_asset_in_its_own_run(tmp_path, monkeypatch):
     from prefect import get_client
@@ -423,5 +432,24 @@ def test_a_served_run_given_an_unknown_encoding_fails_before_any_work(tmp_path, 
     assert state.message == (
         "source_encoding='klingon': not a text encoding Python knows "
         "(such as utf-8, latin-1, cp1252, utf-16)"
+    )
+    assert not (tmp_path / "warehouse").exists()
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_served_run_given_a_timeout_that_is_no_number_fails_before_any_work(
+    tmp_path, monkeypatch
+):
+    """``pipeline serve`` checks the timeout it hands on; one set by hand in a worker's
+    environment is checked by the run, in one line naming the variable."""
+    monkeypatch.setenv("PIPELINE_DEFINITIONS", "tests.serve_location")
+    monkeypatch.setenv("WAREHOUSE_URL", f"chdb://{tmp_path / 'warehouse'}")
+    monkeypatch.setenv(deployment.SOURCE_TIMEOUT_ENV, "soon")
+
+    state = deployment.materialize_assets(source="synthetic:5", return_state=True)
+
+    assert state.is_failed()
+    assert state.message == (
+        "PIPELINE_SOURCE_TIMEOUT='soon': not a number of seconds of at least 0.001"
     )
     assert not (tmp_path / "warehouse").exists()

@@ -8,6 +8,7 @@ web page served with status 200 where a data file was expected.
 from __future__ import annotations
 
 import http.server
+import signal
 import socket
 import threading
 import time
@@ -184,3 +185,51 @@ def test_the_cli_option_bounds_the_download_of_a_real_run(tmp_path: Path, prefec
     assert run.returncode == 1, run.stdout + run.stderr
     assert f"{base}/online_retail_II.zip: did not finish within 2 s" in run.stdout
     assert elapsed < 60, f"took {elapsed:.1f} s"
+
+
+def test_the_serve_option_bounds_the_download_of_a_served_run(
+    tmp_path: Path, prefect_api_url: str
+) -> None:
+    """``pipeline serve --source-timeout 2``: a run the deployment starts, in a process of
+    Prefect's own, gives up on a server that never answers after 2 s, not the default
+    600. The timeout is serve's setting, inherited by its runs (not a deployment
+    parameter, as it is no run parameter of ``pipeline materialize`` either)."""
+    import os
+
+    from tests.prefect_api import api, ended
+    from tests.serve_processes import serve_in_background
+    from tests.test_local_server import serve_env, served_deployment
+    from tests.waiting import wait_for
+
+    env = serve_env(tmp_path / "prefect-home", PREFECT_API_URL=prefect_api_url)
+    env.pop(SOURCE_TIMEOUT_ENV, None)
+    env.pop("PIPELINE_SOURCE_TIMEOUT", None)
+    log = tmp_path / "serve.log"
+    with silent_listener() as base:
+        args = ("--definitions", "assets", "--select", "raw_online_retails",
+                "--source", f"{base}/online_retail_II.zip", "--source-timeout", "2",
+                "--name", "source-timeout", "--warehouse", f"chdb://{tmp_path / 'wh'}")  # fmt: skip
+        with serve_in_background(env, log, *args) as process:
+            deployment = wait_for(
+                lambda: (
+                    served_deployment(prefect_api_url, "source-timeout")
+                    or process.poll() is not None
+                ),
+                300,
+                "the deployment",
+            )
+            assert process.poll() is None, log.read_text()
+            run = api(prefect_api_url, f"/deployments/{deployment['id']}/create_flow_run", {})
+            state = wait_for(lambda: ended(prefect_api_url, run["id"]), 120, "the served run")
+            os.kill(process.pid, signal.SIGINT)  # as Ctrl+C: serve ends cleanly
+            process.wait(timeout=60)
+    said = log.read_text()
+    assert deployment["parameters"] == {
+        "select": "raw_online_retails",
+        "source": f"{base}/online_retail_II.zip",
+        "source_encoding": None,
+    }
+    assert state["type"] == "FAILED", (state, said)
+    assert f"{base}/online_retail_II.zip: did not finish within 2 s" in said, said
+    flow_run = api(prefect_api_url, f"/flow_runs/{run['id']}")
+    assert flow_run["total_run_time"] < 60, (flow_run["total_run_time"], said)

@@ -8,6 +8,8 @@ whose UI shows the materializations and their lineage, and they outlive this pro
 Selection, source and the source's encoding become the deployment's parameters (editable
 per run in the UI); the warehouse and the code location are passed to the runs through
 the environment, so a password in the warehouse URL never becomes a visible parameter.
+So is ``--source-timeout``: as for ``pipeline materialize``, whose runs do not show it
+either, it is a setting of the process (the network it downloads over), not of the run.
 For production, deploy the same flow to a work pool with ``prefect.yaml`` instead (see
 docs/lineage.md).
 """
@@ -28,6 +30,7 @@ from orchestration.cli_options import (
     connect_to_prefect,
     debug_on,
     load_defs,
+    source_timeout_option,
 )
 from orchestration.debug_env import DEBUG_ENV
 from orchestration.definitions import DEFINITIONS_ENV, Definitions
@@ -113,6 +116,13 @@ def serve(
             help="Source data for ingest assets (a path, a URL, or synthetic[:ROWS[:SEED]]).",
         ),
     ] = None,
+    source_timeout: Annotated[
+        float | None,
+        source_timeout_option(
+            "its runs inherit it from this process (no deployment parameter: the UI's "
+            "custom run cannot change it)"
+        ),
+    ] = None,
     source_encoding: SourceEncodingOption = None,
     cron: Annotated[
         str,
@@ -151,7 +161,7 @@ def serve(
     if warehouse:
         os.environ[WAREHOUSE_ENV] = warehouse
 
-    from orchestration.deployment import build_deployment
+    from orchestration.deployment import SOURCE_TIMEOUT_ENV, build_deployment
     from orchestration.interrupts import EXIT_CODES
     from orchestration.prefect_setup import check_configured_api
     from orchestration.prefect_ui import absolute, deployments_path
@@ -159,6 +169,8 @@ def serve(
     from orchestration.serving import serve as serve_deployment
     from orchestration.temporary_server import temporary_server_owned
 
+    if source_timeout is not None:  # as materialize's: not shown as a run parameter
+        os.environ[SOURCE_TIMEOUT_ENV] = str(source_timeout)
     if debug_on(ctx):  # Prefect's tracebacks of it, here and in the runs
         os.environ[DEBUG_ENV] = "1"  # a run's process inherits it (orchestration.debug_env)
     else:  # a server restart, or an outage, is a line or two in the log, not tracebacks
