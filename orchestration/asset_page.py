@@ -25,6 +25,7 @@ from orchestration.asset import AssetSpec
 from orchestration.checks import AssetCheckResult, format_example
 from orchestration.column_lineage import NOT_DERIVED
 from orchestration.graph import AssetGraph
+from orchestration.history import MaterializationRecord
 from orchestration.prefect_ui import (
     artifact_key_path,
     artifact_path,
@@ -32,7 +33,7 @@ from orchestration.prefect_ui import (
     flow_run_path,
 )
 from orchestration.redaction import shown_source
-from orchestration.run_report import AssetOutcome
+from orchestration.run_report import AssetOutcome, rows_phrase
 from orchestration.ui_lineage import distances, focused_mermaid, through_reads
 
 _WRITE_MODES = {
@@ -131,7 +132,7 @@ class AssetPage:
         if self.spec.description:
             lines += [cell(self.spec.description), ""]
         lines += self._about()
-        lines += self._last_materialization()
+        lines += self._this_run()
         lines += self._checks()
         lines += self._lineage(links)
         lines += self._columns(links)
@@ -186,16 +187,19 @@ class AssetPage:
             facts["state"] = state_cell(outcome.state, outcome.reasons)
         return facts
 
-    def _last_materialization(self) -> list[str]:
+    def _this_run(self) -> list[str]:
+        """This run's attempt; if it failed, was skipped or cancelled, the table's last
+        success too, which a reviewer of a failed run looks for first."""
         m = self.materialization
         o = m.outcome
         run = self._run_link()
         # A failure that published nothing left the table as it was: "-" read as empty.
-        unknown = "unchanged" if o.status in ("failed", "skipped") else "-"
-        rows = f"{o.rows:,}" if o.rows is not None else unknown
+        unknown = "unchanged" if o.status != "materialized" else "-"
+        held = o.rows if o.rows is not None else o.kept_rows
+        rows = f"{held:,}" if held is not None else unknown
         inserted = f"{m.rows_inserted:,}" if m.rows_inserted is not None else "-"
         lines = [
-            f"## Last materialization: {o.status}",
+            f"## This run: {o.status}",
             "",
             "| run | finished (UTC) | rows in table | rows inserted | seconds | status |",
             "|---|---|--:|--:|--:|---|",
@@ -203,6 +207,8 @@ class AssetPage:
             f"| {o.seconds:.2f} | {o.status} |",
             "",
         ]
+        if o.status != "materialized" and o.state is not None:  # settled: the history told
+            lines += [last_success_line(o.last_success), ""]
         if o.error:
             lines += ["**Error**", "", *fenced(wrapped(o.error), "text"), ""]
         return lines
@@ -314,6 +320,21 @@ def wrapped(text: str, width: int = ERROR_WIDTH) -> str:
             drop_whitespace=True,
         ) or [line]
     return "\n".join(out)
+
+
+def last_success_line(record: MaterializationRecord | None) -> str:
+    """The table's last successful materialization as a failed attempt's page states it:
+    when it finished (as the run table shows times), the rows it left and its run; or,
+    in ``pipeline status``'s words, that there was none."""
+    if record is None:
+        return "Last successful materialization: none, never materialized in this warehouse."
+    finished = record.ended or record.started
+    facts = [f"finished {finished:%Y-%m-%d %H:%M:%S} UTC"]
+    if record.rows is not None:
+        facts.append(f"{rows_phrase(record.rows)} left in the table")
+    if record.run_id:
+        facts.append(f"by [its flow run]({flow_run_path(record.run_id)})")
+    return f"Last successful materialization: {', '.join(facts)}."
 
 
 def state_cell(state: str, reasons: Sequence[str]) -> str:

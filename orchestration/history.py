@@ -90,6 +90,15 @@ class AssetHistory:
         attempt = self.last_attempt
         return attempt is not None and attempt.status == "failed" and attempt.rows is not None
 
+    @property
+    def table_rows(self) -> int | None:
+        """Rows the asset's table holds, as the latest attempt tells: those it published (a
+        success, or a failure only in its checks, as in :attr:`published`). None when it
+        published none, since the table holds what an earlier attempt left and that need
+        not be the last success (one between may have failed only in its checks); and for
+        an interrupted attempt (``started``, no rows), which may or may not have published."""
+        return self.last_attempt.rows if self.last_attempt is not None else None
+
 
 class MaterializationHistory(ABC):
     """Where materialization records are kept; safe to call from several threads."""

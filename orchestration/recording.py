@@ -185,8 +185,10 @@ class RunLedger:
             self._history[record.asset_key] = AssetHistory(record, previous.last_success)
 
     def annotate(self, outcomes: Iterable[AssetOutcome]) -> None:
-        """Give each outcome its code version and its state after this run (with reasons),
-        for the run report, ``--json`` and the asset pages."""
+        """Give each outcome its code version, its state after this run (with reasons) and
+        its table's last success, for the run report, ``--json`` and the asset pages; and
+        to an outcome that published nothing, the rows its table still holds, when the
+        history tells."""
         outcomes = list(outcomes)
         states = self._assessed(o.key for o in outcomes)
         for outcome in outcomes:
@@ -196,6 +198,29 @@ class RunLedger:
             outcome.code_version = state.code_version
             outcome.state = state.state
             outcome.reasons = tuple(reason.detail for reason in state.reasons)
+            outcome.last_success = state.last_success
+            if self._published_nothing(outcome):
+                outcome.kept_rows = self._book.history.get(outcome.key, AssetHistory()).table_rows
+
+    def _published_nothing(self, outcome: AssetOutcome) -> bool:
+        """Whether this run left ``outcome``'s table as the run found it: skipped, or its
+        attempt recorded as failed without rows (it failed before publishing). An attempt
+        whose record is not this run's failure (its success could not be recorded) may
+        have published."""
+        if outcome.status == "skipped":
+            return True
+        if outcome.status == "materialized" or outcome.result is not None:
+            return False
+        started = self._started.get(outcome.key)
+        with self._lock:
+            attempt = self._history.get(outcome.key, AssetHistory()).last_attempt
+        return (
+            started is not None
+            and attempt is not None
+            and attempt.materialization_id == started.materialization_id
+            and attempt.status == "failed"
+            and attempt.rows is None
+        )
 
     def states_now(self, keys: Iterable[str]) -> dict[str, AssetState]:
         """The states of ``keys`` as ``pipeline status`` would report them now, this run's

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from orchestration.asset import AssetSpec
 from orchestration.checks import AssetCheckResult
 from orchestration.graph import AssetGraph
+from orchestration.history import MaterializationRecord
 from orchestration.io_manager import MaterializeResult
 
 Status = Literal["materialized", "failed", "skipped", "cancelled"]
@@ -79,6 +80,12 @@ class AssetOutcome:
     code_version: str | None = None
     state: str | None = None
     reasons: tuple[str, ...] = ()
+    #: Its table's latest successful materialization, this run's included, as the state
+    #: was judged on (None: never materialized in this warehouse); and, when this run
+    #: published nothing, the rows the table still holds if the history tells (else None).
+    #: The page of a failed or skipped attempt says what the table holds, and since when.
+    last_success: MaterializationRecord | None = None
+    kept_rows: int | None = None
     #: False for an asset published as an interrupted run stopped, before its worker
     #: counted, checked and recorded it: its rows and seconds are not known.
     recorded: bool = True

@@ -27,6 +27,7 @@ from orchestration.asset_page import (
 from orchestration.checks import AssetCheckResult
 from orchestration.definitions import load_definitions
 from orchestration.graph import AssetGraph, Upstream
+from orchestration.history import MaterializationRecord
 from orchestration.io_manager import MaterializeResult
 from orchestration.lineage import render_lineage, to_mermaid
 from orchestration.prefect_ui import asset_page_key
@@ -152,13 +153,89 @@ def test_a_run_named_after_a_selection_with_stars_reads_as_typed():
     assert "[key:hub_* or sinks(*)]" not in markdown
 
 
-def test_last_materialization_links_the_run_and_gives_rows_and_seconds():
+def test_this_runs_materialization_links_the_run_and_gives_rows_and_seconds():
     markdown = _page().markdown(PageLinks())
-    assert "## Last materialization: materialized" in markdown
+    assert "## This run: materialized" in markdown
     assert (
         "| [fact_sales+](/v2/runs/flow-run/run-1) | 2026-12-02 19:52:40 | 97,356 | 1,200 "
         "| 0.50 | materialized |"
     ) in markdown
+    # This run is the last success: nothing older to point at.
+    assert "Last successful materialization" not in markdown
+
+
+def _success(rows: int = 541_909) -> MaterializationRecord:
+    return MaterializationRecord(
+        materialization_id="m-0",
+        asset_key="fact_sales",
+        table="marts.Fact_Sales",
+        code_version="c0de",
+        started=datetime(2026, 12, 1, 7, 0, 1, tzinfo=UTC),
+        status="materialized",
+        run_id="run-0",
+        rows=rows,
+        ended=datetime(2026, 12, 1, 7, 0, 3, tzinfo=UTC),
+    )
+
+
+def test_a_failed_attempt_says_when_the_table_was_last_materialized_and_what_it_holds():
+    """A reviewer of a failed run asks first what the table holds now and since when: the
+    section is this run's attempt, not the table's last materialization, and it names
+    that materialization (time, rows, run). The table holds its rows still, so "rows in
+    table" says how many rather than "unchanged"."""
+    outcome = AssetOutcome(
+        "fact_sales",
+        "marts.Fact_Sales",
+        "failed",
+        0.23,
+        error="boom",
+        state="stale",
+        last_success=_success(),
+        kept_rows=541_909,
+    )
+    markdown = _page(outcome=outcome).markdown(PageLinks())
+    assert "## This run: failed\n" in markdown
+    assert "Last materialization" not in markdown
+    assert "| 2026-12-02 19:52:40 | 541,909 | - | 0.23 | failed |" in markdown
+    assert (
+        "Last successful materialization: finished 2026-12-01 07:00:03 UTC, "
+        "541,909 rows left in the table, by [its flow run](/v2/runs/flow-run/run-0).\n"
+    ) in markdown
+
+
+def test_a_skipped_asset_says_the_same_of_its_table():
+    outcome = AssetOutcome(
+        "fact_sales",
+        "marts.Fact_Sales",
+        "skipped",
+        error="upstream failed: sat_invoice",
+        state="stale",
+        last_success=_success(1_000),
+    )
+    markdown = _page(outcome=outcome).markdown(PageLinks())
+    assert "## This run: skipped\n" in markdown
+    # What the table holds is not known (an attempt since the success may have changed
+    # it): this run left it as it was.
+    assert "| 2026-12-02 19:52:40 | unchanged | - | 0.00 | skipped |" in markdown
+    assert "finished 2026-12-01 07:00:03 UTC, 1,000 rows left in the table" in markdown
+
+
+def test_a_failed_attempt_of_an_asset_never_materialized_says_so():
+    outcome = AssetOutcome(
+        "fact_sales", "marts.Fact_Sales", "failed", 0.1, error="boom", state="missing"
+    )
+    markdown = _page(outcome=outcome).markdown(PageLinks())
+    assert "## This run: failed\n" in markdown
+    assert (
+        "Last successful materialization: none, never materialized in this warehouse.\n"
+    ) in markdown
+
+
+def test_a_page_without_a_settled_state_claims_no_last_success():
+    """An outcome no history judged (its state is not settled) says nothing of the
+    table's past rather than "never materialized"."""
+    outcome = AssetOutcome("fact_sales", "marts.Fact_Sales", "failed", 0.1, error="boom")
+    assert "Last successful materialization" not in _page(outcome=outcome).markdown(PageLinks())
 
 
 def test_an_asset_without_checks_says_so_rather_than_leave_the_section_out():
@@ -171,7 +248,7 @@ def test_a_failed_materialization_shows_its_error_in_full():
     error = "RuntimeError: fact_sales cannot be built: ```rows``` | contain <bad> values"
     outcome = AssetOutcome("fact_sales", "marts.Fact_Sales", "failed", 0.1, error=error)
     markdown = _page(outcome=outcome).markdown(PageLinks())
-    assert "## Last materialization: failed" in markdown
+    assert "## This run: failed" in markdown
     assert "\n````text\n" + error + "\n````\n" in markdown  # a fence the error cannot close
 
 

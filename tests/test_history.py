@@ -154,6 +154,40 @@ def test_an_asset_that_never_ran_keeps_its_state_and_an_earlier_failure(
     assert [r.kind for r in book.states["total"].reasons] == ["last_run_failed"]
 
 
+def test_an_outcome_carries_the_last_success_and_the_rows_its_table_kept(
+    prefect_server, warehouse, source_csv, monkeypatch
+):
+    """What the page of a failed or skipped attempt says of its table, from the run's own
+    history: its last success (none yet, then the first run's) and, when the records
+    tell, the rows the table still holds."""
+    monkeypatch.setenv("HIST_DOUBLED_FAILS", "1")
+    never = {o.key: o for o in run(warehouse, source_csv).outcomes}
+    assert (never["doubled"].status, never["total"].status) == ("failed", "skipped")
+    for key in ("doubled", "total"):
+        assert never[key].state == "missing"
+        assert never[key].last_success is None
+        assert never[key].kept_rows is None
+    monkeypatch.delenv("HIST_DOUBLED_FAILS")
+    first = run(warehouse, source_csv)
+    built = {o.key: o for o in first.outcomes}
+    assert built["doubled"].last_success.run_id == first.flow_run_id  # its own
+
+    monkeypatch.setenv("HIST_DOUBLED_FAILS", "1")
+    doubled, total = run(warehouse, source_csv, "doubled+").outcomes
+    assert (doubled.status, total.status) == ("failed", "skipped")
+    for outcome in (doubled, total):
+        success, then = outcome.last_success, built[outcome.key].last_success
+        assert success.materialization_id == then.materialization_id
+        assert (success.run_id, success.rows) == (first.flow_run_id, then.rows)
+        assert success.ended is not None
+    assert (doubled.kept_rows, total.kept_rows) == (3, 1)
+    # Failed again: its latest attempt before this one published nothing, and the records
+    # do not say what an attempt before that left (it could have failed in its checks).
+    (again,) = run(warehouse, source_csv, "doubled").outcomes
+    assert again.last_success.materialization_id == built["doubled"].last_success.materialization_id
+    assert again.kept_rows is None
+
+
 def test_a_run_writes_its_started_records_at_once(prefect_server, warehouse, source_csv):
     """One write for every asset's ``started``, then one per outcome: each write is a part
     of the history table (merges stopped, so none is folded into another)."""

@@ -379,7 +379,9 @@ def test_every_materialization_writes_a_version_of_its_asset_page(lineage_run, c
     assert pages["fact_sales"].key == "asset-fact-sales"
     assert pages["fact_sales"].task_run_id is not None  # shown on the asset's task run too
     failed = pages[FAILING].data
-    assert "## Last materialization: failed" in failed
+    assert "## This run: failed" in failed
+    # Its IO manager keeps no history: no run of it outlives the run, as status says.
+    assert "Last successful materialization: none, never materialized in this warehouse." in failed
     error = f"RuntimeError: {FAILING} cannot be built: source rows | contain <bad> values"
     assert error in " ".join(failed.split())  # whole, if wrapped to the code block's width
 
@@ -808,7 +810,7 @@ def test_ui_asset_page_links_through_to_upstream_pages(shipped_run, page):
     assert set(nodes) == direct | {"fact_sales", "0_more_upstream", "0_more_downstream"}
     assert "focus" in nodes["fact_sales"]["cls"].split()
     _assert_readable([nodes])
-    for text in ("Last materialization: materialized", "total_amount", "SELECT"):
+    for text in ("This run: materialized", "total_amount", "SELECT"):
         assert page.get_by_text(text).count() > 0, text
     # Columns with the warehouse's types and the upstream columns they are computed from.
     assert page.get_by_text("vault.sat_invoice.TotalAmount", exact=True).count() > 0
@@ -864,7 +866,8 @@ def _page_id(server: PrefectServer, run: LineageRun, key: str) -> str:
 
 def test_ui_failed_assets_page_shows_its_error(lineage_run: LineageRun, ui_server, page):
     page.goto(f"{ui_server.ui_url}/artifacts/artifact/{_page_id(ui_server, lineage_run, FAILING)}")
-    page.get_by_role("heading", name="Last materialization: failed").wait_for()
+    page.get_by_role("heading", name="This run: failed").wait_for()
+    page.get_by_text("never materialized in this warehouse", exact=False).first.wait_for()
     page.get_by_text(f"{FAILING} cannot be built", exact=False).first.wait_for()
     block = page.locator("pre", has_text=f"{FAILING} cannot be built").first
     width, visible = block.evaluate("e => [e.scrollWidth, e.clientWidth]")

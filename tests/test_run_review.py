@@ -17,7 +17,7 @@ import pytest
 from orchestration.artifacts import LINEAGE_ARTIFACT_KEY
 from orchestration.prefect_ui import asset_page_key
 from orchestration.resolver import materialize
-from tests.memory_io import MemoryIOManager
+from tests.memory_io import MemoryIOManager, RememberingIOManager
 from tests.test_resolver import make_graph
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -103,3 +103,40 @@ def test_the_lineage_card_in_artifact_lists_starts_with_the_outcome():
         artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=run_filter))
     (lineage,) = [a for a in artifacts if a.key == LINEAGE_ARTIFACT_KEY]
     assert lineage.description == "0 materialized, 1 failed, 1 skipped: this run's asset lineage"
+
+
+def _raw(context: Any) -> pd.DataFrame:
+    if context.params.get("fail"):
+        raise RuntimeError("row 2, column 'Quantity': not a number: 'six'")
+    return _frame(context)
+
+
+def test_a_failed_attempts_page_says_when_its_table_was_last_materialized():
+    """A reviewer of a failed run looks first for what the table holds now and since when:
+    its page names this run's attempt as such, and the last success (finished, rows, run),
+    or that there was none."""
+    graph = make_graph(("raw", (), _raw), ("staged", ("raw",), _frame))
+    io = RememberingIOManager()
+    never = materialize(graph, {"warehouse": io}, params={"fail": True})
+    (page,) = _pages(str(never.flow_run_id), "raw")
+    assert "## This run: failed\n" in page.data
+    assert (
+        "Last successful materialization: none, never materialized in this warehouse.\n"
+    ) in page.data
+
+    first = materialize(graph, {"warehouse": io})
+    assert first.ok
+    failed = materialize(graph, {"warehouse": io}, params={"fail": True})
+    (page,) = _pages(str(failed.flow_run_id), "raw")
+    (success,) = [
+        r for r in io.history().records.values()
+        if r.asset_key == "raw" and r.status == "materialized"
+    ]  # fmt: skip
+    assert success.run_id == first.flow_run_id and success.ended is not None
+    assert "## This run: failed\n" in page.data
+    assert "| unchanged |" not in page.data
+    assert " | 2 | - | " in page.data  # rows in table: what the last success left
+    assert (
+        f"Last successful materialization: finished {success.ended:%Y-%m-%d %H:%M:%S} UTC, "
+        f"2 rows left in the table, by [its flow run](/v2/runs/flow-run/{first.flow_run_id}).\n"
+    ) in page.data

@@ -215,3 +215,20 @@ def test_a_long_failure_without_a_sentence_break_is_cut_at_a_word():
     state = assess_asset("a", (), "v1", None, {"a": AssetHistory(last_attempt=failed)})
     detail = state.reasons[1].detail.removeprefix("last run failed: ")
     assert detail.endswith("word …") and len(detail) <= 202
+
+
+def test_the_rows_a_table_holds_are_those_of_the_latest_attempt_that_published():
+    """A page of an attempt that published nothing says what the table still holds: the
+    latest attempt's rows if it published them (a success, or a failure only in its
+    checks, which run on the published table); else the records do not tell."""
+    good = record("a", "m1", rows=100)
+    checks_failed = record("a", "m2", minutes=1, status="failed", rows=120)
+    broke = record("a", "m3", minutes=2, status="failed")
+    interrupted = record("a", "m4", minutes=2, status="started")
+    assert built(good).table_rows == 100
+    assert AssetHistory(checks_failed, good).table_rows == 120
+    assert AssetHistory(checks_failed, None).table_rows == 120
+    # What an earlier attempt left, between the success and this one, is not recorded here.
+    assert AssetHistory(broke, good).table_rows is None
+    assert AssetHistory(interrupted, good).table_rows is None
+    assert AssetHistory().table_rows is None
