@@ -5,8 +5,9 @@ writes a new version of this artifact: **Artifacts -> asset-fact-sales** is the 
 page and its version list is the table's history. A page answers the reviewer's
 questions about one table without a terminal: what it is (table, group, owners, kind,
 write mode, columns, SQL), what feeds it and what it feeds (a focused diagram and links
-to the neighbours' pages), how its last materialization went (run, time, rows, seconds,
-status, error, checks) and which upstream columns each of its columns is computed from.
+to the neighbours' pages), how this run's attempt went (run, time, rows, seconds, status,
+error, checks) and, when it did not materialize the table, when the table last was and
+the rows it left, and which upstream columns each of its columns is computed from.
 """
 
 from __future__ import annotations
