@@ -124,6 +124,11 @@ class RunReview:
     def __enter__(self) -> RunReview:
         """Start column lineage; tag the flow run and find the newest existing pages.
 
+        Besides what it selected (:func:`run_tags`), the run is tagged with the warehouse it
+        writes (``warehouse:chdb:///srv/warehouse``, shown as its pages show it): one server
+        keeps the runs against every warehouse, named after their selection, and the Runs
+        list tells them apart by this tag.
+
         One API client serves the whole run: Prefect's ``create_markdown_artifact`` builds
         a new client (and its TLS context) per call, 70 ms per page on a busy machine. The
         tags and the pages are the page writer's first job: two server round trips
@@ -135,7 +140,8 @@ class RunReview:
         self._columns.start(self.plan.graph, self.plan.selected, self.io_managers, self._params)
         self._flow_run_id = flow_run.get_id()
         self._client = get_client(sync_client=True).__enter__()
-        tags = sorted(set(flow_run.tags) | set(run_tags(self.plan)))
+        where = {f"warehouse:{w}" for w in self.warehouses()}
+        tags = sorted(set(flow_run.tags) | set(run_tags(self.plan)) | where)
         self._writes.append(
             self._writer.submit(self.outage.guard, self._tag_run_and_find_pages, tags)
         )

@@ -140,3 +140,24 @@ def test_a_failed_attempts_page_says_when_its_table_was_last_materialized():
         f"Last successful materialization: finished {success.ended:%Y-%m-%d %H:%M:%S} UTC, "
         f"2 rows left in the table, by [its flow run](/v2/runs/flow-run/{first.flow_run_id}).\n"
     ) in page.data
+
+
+class _LocatedIOManager(MemoryIOManager):
+    """Memory tables that say where they are, as a warehouse's IO manager does."""
+
+    def location(self) -> str | None:
+        return "chdb:///srv/warehouse"
+
+
+def test_the_run_is_tagged_with_its_warehouse():
+    """One Prefect server keeps the runs against every warehouse, all named after their
+    selection: the Runs list tells them apart, and filters them, by this tag."""
+    from prefect import get_client
+
+    graph = make_graph(("only", (), _frame))
+    report = materialize(graph, {"warehouse": _LocatedIOManager()})
+
+    assert report.ok
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(uuid.UUID(str(report.flow_run_id)))
+    assert "warehouse:chdb:///srv/warehouse" in flow_run.tags
