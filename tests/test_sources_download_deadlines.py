@@ -132,6 +132,20 @@ def test_a_server_that_never_answers_fails_within_the_deadline_naming_the_hang(
     assert elapsed < 5, f"took {elapsed:.1f} s"
 
 
+def test_a_deadline_shorter_than_the_stall_limit_is_the_wait_the_line_names(
+    tmp_path: Path,
+) -> None:
+    """With --source-timeout 1.5 the wait for bytes ends at the deadline, not after the
+    stall limit: the line said "did not finish within 1.5 s (last problem: stalled: no
+    bytes for 30 s ...)" or "download failed after 1 attempt(s): stalled: no bytes for
+    30 s", a wait that never happened."""
+    with silent_listener() as base, pytest.raises(SourceError) as error:
+        download(f"{base}/data.zip", tmp_path, timeout=1.5, stall=30.0, backoff=())
+    message = str(error.value)
+    assert "did not finish within 1.5 s (last problem: no bytes before the deadline" in message
+    assert "30 s" not in message
+
+
 def test_a_redirect_loop_names_the_url(tmp_path: Path) -> None:
     with loopback_server() as base, pytest.raises(SourceError) as error:
         download(f"{base}/loop", tmp_path, timeout=10, stall=5)

@@ -88,6 +88,10 @@ def download(
                 source=label,
             ) from None
         except httpx.TimeoutException as error:
+            if wait < stall:  # the deadline, not the stall limit, ended this wait
+                last_problem = "no bytes before the deadline (no response, or it stopped mid-way)"
+                out_of_time = True
+                break
             last_problem = _timeout_problem(error, stall)
         except httpx.TransportError as error:
             # The exception text can echo the full URL; report only its class and our label.
