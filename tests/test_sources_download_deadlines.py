@@ -20,6 +20,7 @@ import pytest
 
 from assets.sources import SOURCE_TIMEOUT_ENV, SourceError, resolve_source_timeout
 from assets.sources.download import download
+from assets.sources.fingerprint import source_fingerprint
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -144,6 +145,17 @@ def test_a_deadline_shorter_than_the_stall_limit_is_the_wait_the_line_names(
     message = str(error.value)
     assert "did not finish within 1.5 s (last problem: no bytes before the deadline" in message
     assert "30 s" not in message
+
+
+def test_the_fingerprint_of_a_url_keeps_to_the_source_timeout_too() -> None:
+    """Before the download, the run asks the URL for its validators (to tell whether the
+    source changed): that request waited its own 5 s whatever --source-timeout said."""
+    with silent_listener() as base:
+        started = time.monotonic()
+        found = source_fingerprint({"source": f"{base}/data.zip", "source_timeout": 0.5})
+        elapsed = time.monotonic() - started
+    assert found.startswith("unavailable") and "Timeout" in found
+    assert elapsed < 2.5, f"took {elapsed:.1f} s"
 
 
 def test_a_redirect_loop_names_the_url(tmp_path: Path) -> None:

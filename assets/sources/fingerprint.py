@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from orchestration.fingerprint import (
+    URL_TIMEOUT_SECONDS,
     file_fingerprint,
     is_available,
     parameters_fingerprint,
@@ -36,6 +37,7 @@ def source_fingerprint(params: Mapping[str, Any]) -> str:
         is_url,
         resolve_source,
         resolve_source_encoding,
+        resolve_source_timeout,
         synthetic,
     )
 
@@ -50,7 +52,15 @@ def source_fingerprint(params: Mapping[str, Any]) -> str:
         encoding = resolve_source_encoding(params)
     except SourceError as error:  # the run fails on it too, in the same words
         return unavailable(str(error))
-    found = url_fingerprint(spec) if is_url(spec) else file_fingerprint(spec)
+    if is_url(spec):
+        # Asked before the download, and within its deadline (``--source-timeout``) too.
+        try:
+            timeout = min(URL_TIMEOUT_SECONDS, resolve_source_timeout(params))
+        except SourceError as error:  # the run fails on it too, in the same words
+            return unavailable(str(error))
+        found = url_fingerprint(spec, timeout=timeout)
+    else:
+        found = file_fingerprint(spec)
     if is_utf8(encoding) or not is_available(found):
         return found
     return f"{found} encoding={encoding}"
