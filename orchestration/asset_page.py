@@ -124,9 +124,12 @@ class AssetPage:
         return asset_page_key(self.spec.key)
 
     def description(self) -> str:
-        """The version's one line in Prefect's artifact lists, whose cards show the key
-        as a title and cut this line at ~40 characters: the status first."""
-        return f"{self.materialization.outcome.status}: {self.spec.table}"
+        """The version's one line in Prefect's artifact lists and atop the key's version
+        list, under the key as a title; cards cut it at ~45 characters: the status first,
+        then the rows the run left in the table, when it counted them."""
+        outcome = self.materialization.outcome
+        rows = f", {rows_phrase(outcome.rows)}" if outcome.rows is not None else ""
+        return f"{outcome.status}{rows}: {self.spec.table}"
 
     def markdown(self, links: PageLinks) -> str:
         lines = [f"# {self.spec.key}", "", self._version_line(), ""]

@@ -73,9 +73,12 @@ def test_page_key_is_the_asset_key_with_dashes():
 
 
 def test_description_leads_with_the_status_the_artifact_list_would_cut_off():
-    """The UI's artifact cards cut the description at ~40 characters, and already show
-    the key as their title: the status comes first, then the table."""
-    assert _page().description() == "materialized: marts.Fact_Sales"
+    """The UI's artifact cards, and the heading of an asset's version list, show the
+    description under the key: the status first, then the rows in the table, then the
+    table (a card cuts the line at ~45 characters)."""
+    assert _page().description() == "materialized, 97,356 rows: marts.Fact_Sales"
+    failed = AssetOutcome("fact_sales", "marts.Fact_Sales", "failed", 0.1, error="boom")
+    assert _page(outcome=failed).description() == "failed: marts.Fact_Sales"
 
 
 def test_page_says_what_the_table_is():
