@@ -7,6 +7,7 @@ appear on the terminal only with ``--verbose``.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ from orchestration.run_report import (
     AssetOutcome,
     MaterializationPlan,
     RunReport,
+    counted,
     quoted_selection,
 )
 from orchestration.text_table import Cell, Column, print_table
@@ -114,14 +116,16 @@ def print_report(
     after a failure, the ``--select`` (from ``plan``) that reruns what was left undone, and
     ``--verbose`` for the traceback of a failure nobody foresaw, unless the run was verbose
     already (a foreseen one's line is the whole story, as for any command)."""
-    with_error = any(o.error for o in report.outcomes)
-    columns = [*_REPORT_COLUMNS, *([Column("error", wrap=True)] if with_error else [])]
-    print_table(
-        console,
-        columns,
-        [_report_row(o, with_error) for o in report.outcomes],
-        title=f"Run report: {report.summary()}",
-    )
+    title = f"Run report: {report.summary()}"
+    if console.is_terminal:
+        rows = [_report_row(o, False) for o in report.outcomes]
+        print_table(console, _REPORT_COLUMNS, rows, title=title)
+        _print_causes(report, console)
+    else:  # every row keeps its own cause, for scripts reading the columns
+        with_error = any(o.error for o in report.outcomes)
+        columns = [*_REPORT_COLUMNS, *([Column("error", wrap=True)] if with_error else [])]
+        rows = [_report_row(o, with_error) for o in report.outcomes]
+        print_table(console, columns, rows, title=title)
     print_check_results([check for o in report.outcomes for check in o.checks], console)
     run_id = f" Flow run id: {report.flow_run_id}" if report.flow_run_id else ""
     console.print(f"Total {report.seconds:.1f} s.{run_id}")
@@ -159,6 +163,21 @@ def print_report(
     why = "; add [bold]--verbose[/] for the traceback" if unforeseen and not verbose else ""
     where = ui_hint if not urls else ""
     console.print(f"Next: {rerun}{why}{where}.", highlight=False)
+
+
+def _print_causes(report: RunReport, console: Console) -> None:
+    """On a terminal, under the table: each failed (or cancelled) asset's cause, whole, then
+    one line per reason assets were skipped. A row each for the skipped ("upstream failed:
+    raw_online_retails" 26 times) pushed the cause of it all out of view."""
+    causes = [o for o in report.outcomes if o.error and o.status != "skipped"]
+    skipped = Counter(o.error for o in report.by_status("skipped") if o.error)
+    if not causes and not skipped:
+        return
+    console.print(Text("error:", style="bold"))
+    for outcome in causes:
+        console.print(Text.assemble("  ", outcome.key, "  ", outcome.error or ""))
+    for reason, count in skipped.items():
+        console.print(Text(f"  {counted(count, 'asset')} skipped: {reason}"))
 
 
 def next_step(plan: MaterializationPlan, report: RunReport) -> str | None:
