@@ -32,7 +32,8 @@ SELECT
     sat.UnitPrice AS unit_price,
     sat.TotalAmount AS total_amount
 FROM vault.hub_invoice AS hub
-INNER JOIN vault.sat_invoice AS sat ON sat.hub_invoice_hash_key = hub.hub_invoice_hash_key
+INNER JOIN vault.sat_invoice AS sat
+    ON sat.hub_invoice_hash_key = hub.hub_invoice_hash_key
 INNER JOIN vault.link_invoice_product AS product
     ON product.hub_invoice_hash_key = hub.hub_invoice_hash_key
 INNER JOIN vault.link_invoice_customer AS customer
@@ -109,7 +110,8 @@ FROM vault.hub_product AS hub
 LEFT JOIN (
     SELECT
         hub_product_hash_key,
-        argMax(Description, (EFFECTIVE_FROM, LOAD_DATETIME, HASH_DIFF)) AS description
+        argMax(Description, (EFFECTIVE_FROM, LOAD_DATETIME, HASH_DIFF))
+            AS description
     FROM vault.sat_product
     GROUP BY hub_product_hash_key
 ) AS latest ON latest.hub_product_hash_key = hub.hub_product_hash_key
@@ -142,19 +144,25 @@ FROM vault.hub_customer AS hub
 INNER JOIN (
     SELECT
         customer.hub_customer_hash_key AS customer_key,
-        argMax(country.hub_country_hash_key, (line.InvoiceDate, country.hub_country_hash_key))
-            AS country_key
+        argMax(
+            country.hub_country_hash_key,
+            (line.InvoiceDate, country.hub_country_hash_key)
+        ) AS country_key
     FROM vault.link_invoice_customer AS customer
     INNER JOIN vault.link_invoice_country AS country
         ON country.hub_invoice_hash_key = customer.hub_invoice_hash_key
     INNER JOIN vault.hub_invoice AS line
         ON line.hub_invoice_hash_key = customer.hub_invoice_hash_key
-    WHERE customer.hub_customer_hash_key != {unknown}
+    WHERE customer.hub_customer_hash_key
+        != {unknown}
     GROUP BY customer_key
 ) AS home ON home.customer_key = hub.hub_customer_hash_key
 WHERE hub.CustomerID != 0
 UNION ALL
-SELECT {unknown} AS customer_key, toUInt64(0) AS customer_id, toUUID('{NIL_UUID}') AS country_key
+SELECT
+    {unknown} AS customer_key,
+    toUInt64(0) AS customer_id,
+    toUUID('{NIL_UUID}') AS country_key
 SETTINGS join_algorithm = 'full_sorting_merge'
 """
 

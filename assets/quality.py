@@ -23,7 +23,10 @@ QUANTITY_ANOMALY = "quantity > 1000"
 )
 def anomaly_customer_invoices(context: AssetContext) -> str:
     """Sale lines without a customer: kept in Fact_Sales, listed here for follow-up."""
-    return f"SELECT * FROM marts.Fact_Sales WHERE customer_key = {unknown_customer_key()}"
+    return f"""
+SELECT * FROM marts.Fact_Sales
+WHERE customer_key = {unknown_customer_key()}
+"""
 
 
 @sql_asset(
@@ -62,9 +65,15 @@ SELECT
     toUInt64(price_anomalies) AS anomaly_unit_price_count,
     toUInt64(quantity_anomalies) AS anomaly_quantity_count,
     toUInt64(sales) AS sale_line_count,
-    toUInt64(ifNull((SELECT count() FROM marts.Fact_Sale_Returns), 0)) AS return_line_count,
-    toUInt64(ifNull((SELECT count() FROM vault.hub_invoice WHERE startsWith(InvoiceNo, 'A')), 0))
-        AS adjustment_line_count,
+    toUInt64(ifNull((SELECT count() FROM marts.Fact_Sale_Returns), 0))
+        AS return_line_count,
+    toUInt64(ifNull(
+        (
+            SELECT count() FROM vault.hub_invoice
+            WHERE startsWith(InvoiceNo, 'A')
+        ),
+        0
+    )) AS adjustment_line_count,
     toUInt64(missing) AS missing_customer_line_count,
     toUInt64(staged_rows) AS latest_load_row_count,
     toUInt64(staged_rows - staged_lines) AS latest_load_duplicate_row_count
@@ -76,13 +85,18 @@ FROM
             countIf({QUANTITY_ANOMALY}) AS quantity_anomalies
         FROM marts.Fact_Sales
     ) AS facts,
-    (SELECT count() AS missing FROM quality.anomaly_customer_invoices) AS customers,
     (
-        SELECT count() AS staged_rows, uniqExact(hub_invoice_hash_key) AS staged_lines
+        SELECT count() AS missing FROM quality.anomaly_customer_invoices
+    ) AS customers,
+    (
+        SELECT
+            count() AS staged_rows,
+            uniqExact(hub_invoice_hash_key) AS staged_lines
         FROM raw.psa_online_retails
     ) AS staged
 UNION ALL
-SELECT * FROM quality.data_quality WHERE check_date != {today}
+SELECT * FROM quality.data_quality
+WHERE check_date != {today}
 """
 
 
@@ -102,7 +116,8 @@ SELECT
     day.date AS sales_date,
     toFloat64(min(sale.total_amount)) AS min_total_amount,
     toFloat64(max(sale.total_amount)) AS max_total_amount,
-    quantileExactInclusive(0.5)(toFloat64(sale.total_amount)) AS median_total_amount,
+    quantileExactInclusive(0.5)(toFloat64(sale.total_amount))
+        AS median_total_amount,
     toFloat64(sum(sale.total_amount)) / count() AS avg_total_amount,
     toFloat64(sum(sale.total_amount)) AS volume
 FROM marts.Fact_Sales AS sale

@@ -75,9 +75,16 @@ def _staging_sql(load: str) -> str:
         "unit_price",
         "customer_id",
         "country",
+        indent=12,
     )
-    # A link key hashes the keys of the hubs it joins, like any other business key.
-    link = hash_key
+
+    def key(part: str) -> str:  # a hub key, in the keyed CTE
+        return hash_key(part, indent=12)
+
+    def link(*hubs: str) -> str:
+        # A link key hashes the keys of the hubs it joins, like any other business key.
+        return hash_key(*hubs, indent=4)
+
     return f"""
 WITH
     cleaned AS (
@@ -86,9 +93,12 @@ WITH
             upperUTF8(trimBoth(CAST(StockCode, 'String'))) AS stock_code,
             nullIf(trimBoth(Description), '') AS description,
             CAST(Quantity, 'Int32') AS quantity,
-            toDateTime64(CAST(InvoiceDate, 'String'), 0, 'UTC') AS invoice_date,
-            -- via shortest text, so 2.55 stays 2.55 (a float cast would truncate to 2.5499)
-            toDecimal64(toString(round(CAST(UnitPrice, 'Float64'), 4)), 4) AS unit_price,
+            toDateTime64(CAST(InvoiceDate, 'String'), 0, 'UTC')
+                AS invoice_date,
+            -- via shortest text, so 2.55 stays 2.55
+            -- (a float cast would truncate to 2.5499)
+            toDecimal64(toString(round(CAST(UnitPrice, 'Float64'), 4)), 4)
+                AS unit_price,
             ifNull(CustomerID, 0) AS customer_id,
             ifNull(nullIf(trimBoth(Country), ''), 'Unspecified') AS country,
             RECORD_SOURCE AS record_source
@@ -98,10 +108,10 @@ WITH
         SELECT
             *,
             {invoice_key} AS invoice_key,
-            {hash_key("stock_code")} AS product_key,
-            {hash_key("customer_id")} AS customer_key,
-            {hash_key("invoice_date")} AS time_key,
-            {hash_key("country")} AS country_key
+            {key("stock_code")} AS product_key,
+            {key("customer_id")} AS customer_key,
+            {key("invoice_date")} AS time_key,
+            {key("country")} AS country_key
         FROM cleaned
     )
 SELECT
@@ -115,8 +125,11 @@ SELECT
     {link("invoice_key", "time_key")} AS link_invoice_time_hash_key,
     {link("invoice_key", "country_key")} AS link_invoice_country_hash_key,
     {link("customer_key", "country_key")} AS link_customer_country_hash_key,
-    if(startsWith(source_invoice, 'C'), substring(source_invoice, 2), source_invoice)
-        AS InvoiceNo,
+    if(
+        startsWith(source_invoice, 'C'),
+        substring(source_invoice, 2),
+        source_invoice
+    ) AS InvoiceNo,
     stock_code AS StockCode,
     description AS Description,
     quantity AS Quantity,
@@ -125,7 +138,8 @@ SELECT
     CAST(quantity * unit_price, 'Decimal(10, 4)') AS TotalAmount,
     customer_id AS CustomerID,
     country AS Country,
-    if(startsWith(source_invoice, 'C') OR quantity < 0, 'Return', 'Normal') AS ReturnStatus,
+    if(startsWith(source_invoice, 'C') OR quantity < 0, 'Return', 'Normal')
+        AS ReturnStatus,
     {load} AS LOAD_DATETIME,
     record_source AS RECORD_SOURCE
 FROM keyed

@@ -27,20 +27,28 @@ def normalized(part: str) -> str:
     return f"upperUTF8(trimBoth(toString({part})))"
 
 
-def hash_text(*parts: str) -> str:
-    """UUID (SHA-256, first 16 bytes, byte order) of the given SQL text expressions joined."""
-    separator = f", '{KEY_DELIMITER}', "
-    text = parts[0] if len(parts) == 1 else f"concat({separator.join(parts)})"
-    digest = f"SHA256({text})"
+def hash_text(*parts: str, indent: int = 0) -> str:
+    """UUID (SHA-256, first 16 bytes, byte order) of the given SQL text expressions joined.
+
+    Laid out over lines, one part a line, so that an asset page's SQL block (78
+    characters wide) shows all of it: the digest's bytes 1-8 reversed, then 9-16
+    reversed. ``indent`` is the column the expression starts at in its query; the lines
+    after the first are indented from there.
+    """
+    pad = " " * indent
+    text = f"{pad}    " + f", '{KEY_DELIMITER}',\n{pad}    ".join(parts)
+    digest, close = ("SHA256(concat(", "))") if len(parts) > 1 else ("SHA256(", ")")
     return (
-        f"reinterpretAsUUID(concat(reverse(substring({digest}, 1, 8)), "
-        f"reverse(substring({digest}, 9, 8))))"
+        f"reinterpretAsUUID(concat(reverse(substring({digest}\n{text}\n"
+        f"{pad}{close}, 1, 8)), reverse(substring({digest}\n{text}\n"
+        f"{pad}{close}, 9, 8))))"
     )
 
 
-def hash_key(*parts: str) -> str:
-    """Hash key over business-key parts (SQL expressions of any type), normalised first."""
-    return hash_text(*(normalized(part) for part in parts))
+def hash_key(*parts: str, indent: int = 0) -> str:
+    """Hash key over business-key parts (SQL expressions of any type), normalised first;
+    laid out as :func:`hash_text` lays it out."""
+    return hash_text(*(normalized(part) for part in parts), indent=indent)
 
 
 def python_hash_key(*parts: object) -> str:

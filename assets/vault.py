@@ -51,7 +51,11 @@ def _sat_invoice_select(load: str) -> str:
     is the invoice timestamp.
     """
     diff = hash_text(
-        "toString(Quantity)", "toString(UnitPrice)", "toString(TotalAmount)", "ReturnStatus"
+        "toString(Quantity)",
+        "toString(UnitPrice)",
+        "toString(TotalAmount)",
+        "ReturnStatus",
+        indent=4,
     )
     return f"""
 SELECT
@@ -85,7 +89,7 @@ def _sat_product_select(load: str) -> str:
     return f"""
 SELECT
     hub_product_hash_key,
-    {hash_text("text")} AS HASH_DIFF,
+    {hash_text("text", indent=4)} AS HASH_DIFF,
     text AS Description,
     first_seen AS EFFECTIVE_FROM,
     {load} AS LOAD_DATETIME,
@@ -111,7 +115,7 @@ def _sat_time_select(load: str) -> str:
     return f"""
 SELECT
     hub_time_hash_key,
-    {hash_text("toString(date)")} AS HASH_DIFF,
+    {hash_text("toString(date)", indent=4)} AS HASH_DIFF,
     date,
     toInt32(toYear(date)) AS year,
     toInt32(toMonth(date)) AS month,

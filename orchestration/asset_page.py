@@ -42,9 +42,16 @@ _WRITE_MODES = {
     "insert_new": "insert_new (adds only rows whose key is new; reruns add nothing)",
 }
 
-#: Characters per line of the Error block: the V2 UI draws a code block ~83 monospace
-#: characters wide at 1600x1000 and scrolls, rather than wraps, a longer line.
-ERROR_WIDTH = 78
+#: Characters per line of a code block on a page: at 1600x1000 the V2 UI's page column
+#: shows 78 monospace characters of one (690 px), and wraps no longer line: the rest is
+#: out of sight at the column's edge until the block is scrolled sideways.
+CODE_WIDTH = 78
+#: The Error block's lines are wrapped to it (:func:`wrapped`).
+ERROR_WIDTH = CODE_WIDTH
+#: The longest line of a SQL asset's SELECT as the SQL block shows it. The SQL is not
+#: wrapped here (a break inside a string literal would change the query): each asset
+#: lays its SQL out to fit (tests/test_asset_page_sql.py holds the retail assets to it).
+SQL_WIDTH = CODE_WIDTH
 
 #: The first line of the table of facts at the top of every page.
 _ABOUT_HEADER = "| | |"
