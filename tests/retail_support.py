@@ -12,7 +12,7 @@ import functools
 import http.server
 import threading
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,7 +63,13 @@ def write_workbook(data: pd.DataFrame, path: Path) -> None:
 @contextlib.contextmanager
 def serve_directory(directory: Path) -> Iterator[str]:
     """An HTTP server on loopback serving ``directory``; yields its base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(directory))
+    with http_server(functools.partial(_QuietHandler, directory=str(directory))) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def http_server(handler: Callable[..., http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A real HTTP server on loopback answering with ``handler``; yields its base URL."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

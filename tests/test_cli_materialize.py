@@ -12,14 +12,14 @@ import os
 import re
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from orchestration import local_server
+from tests.retail_support import http_server
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_SAMPLE = REPO / "tests" / "fixtures" / "online_retail_real_sample.csv"
@@ -453,14 +453,8 @@ class _StatusHandler(BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def status_server() -> Iterator[str]:
     """``http://127.0.0.1:PORT``: a real HTTP server, but no Prefect server."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _StatusHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(_StatusHandler) as base:
+        yield base
 
 
 def check_api(api_url: str) -> str | None:
