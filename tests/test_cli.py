@@ -103,6 +103,30 @@ def test_missing_code_location_is_one_clear_line():
     assert "Traceback" not in result.stderr
 
 
+def test_a_code_location_in_the_directory_the_command_runs_in_is_found(tmp_path: Path):
+    """As ``dagster -m`` and ``python -m`` do: a project of one's own, not installed, is
+    found from its directory. The console script put no directory on the path, so
+    ``pipeline list`` there said "code location module 'shop' cannot be imported"."""
+    package = tmp_path / "shop"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "from orchestration.asset import sql_asset\n\n\n"
+        "@sql_asset(table='shop.orders')\n"
+        "def orders(context):\n"
+        "    return 'SELECT 1 AS n'\n"
+    )
+    (tmp_path / "pyproject.toml").write_text("[tool.pipeline]\ndefinitions = 'shop'\n")
+    script = Path(sys.executable).with_name("pipeline")  # the console script a user runs
+    env = {**os.environ, "PIPELINE_WARM_START": "off"}
+    env.pop("PYTHONPATH", None)
+    result = subprocess.run(
+        [str(script), "list", "--json"], cwd=tmp_path, env=env, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert [row["key"] for row in json.loads(result.stdout)] == ["orders"]
+
+
 def _modules_imported_by(*args: str) -> set[str]:
     """Modules a ``pipeline`` command imports (``-X importtime`` lists them)."""
     result = subprocess.run(
