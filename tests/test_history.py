@@ -346,3 +346,28 @@ def test_a_run_versions_only_the_selected_assets_code(prefect_server):
     (outcome,) = report.outcomes
     assert outcome.code_version == StateBook(graph, {"warehouse": io}).code_versions["alone"]
     assert outcome.state == "fresh"
+
+
+def test_reading_the_history_imports_no_pandas(tmp_path: Path) -> None:
+    """`pipeline checks` and `status` read the history to tell what was never built:
+    pyarrow turns a timestamp into a datetime through pandas (~0.15-0.3 s to import), which
+    nothing else those commands do needs."""
+    script = f"""
+import sys
+from datetime import UTC, datetime
+from io_managers import ClickHouseIOManager
+from orchestration.history import MaterializationRecord
+with ClickHouseIOManager.embedded({str(tmp_path / "wh")!r}) as io:
+    started = datetime(2026, 12, 6, 19, 0, 0, 123456, tzinfo=UTC)
+    io.history().record(MaterializationRecord("m1", "orders", "shop.orders", "v1", started,
+        status="materialized", rows=3, ended=started))
+    assert "pandas" not in sys.modules
+    found = io.history().latest({{"orders": "shop.orders"}})["orders"].last_success
+    print(found.started.isoformat(), found.ended.isoformat(), found.rows, "pandas" in sys.modules)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    moment = "2026-12-06T19:00:00.123456+00:00"
+    assert result.stdout.split() == [moment, moment, "3", "False"]
