@@ -92,3 +92,17 @@ def test_status_selection_with_a_bad_value_is_one_line(built):
     assert result.returncode == 1
     assert "unknown status 'old'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_next_step_after_status_keeps_the_source_it_was_judged_on(built):
+    """`status --source X` judged the assets on X: a plan or run without it would read the
+    default source, and find other assets stale."""
+    csv, env = built
+    result = cli(env, "status", "--source", str(csv))
+    assert result.returncode == 0, result.stderr
+    (line,) = [text for text in result.stdout.splitlines() if text.startswith("Next: ")]
+    assert line == (
+        "Next: pipeline plan --select 'status:stale+ or status:missing+' --source "
+        f"{csv} shows what a run would rebuild; pipeline materialize with the same "
+        "--select and --source rebuilds it."
+    )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shlex
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -40,6 +41,7 @@ from orchestration.output import echo
 from orchestration.report_output import full_refresh_step, next_step
 from orchestration.run_report import counted
 from orchestration.staleness import AssetState
+from orchestration.text_encoding import SOURCE_ENCODING_OPTION
 from orchestration.text_table import Cell, Column, print_table
 
 SourceOption = Annotated[
@@ -147,9 +149,16 @@ def status(
         console.print(f"Next: {_rebuild_line(graph, drift)}.", highlight=False)
         lead = "Then"
     if counts["stale"] or counts["missing"]:
+        # The states were judged on this source: a plan or run reading another (the
+        # default) would find other assets stale.
+        given = {"--source": source, SOURCE_ENCODING_OPTION: source_encoding}
+        options = {name: value for name, value in given.items() if value is not None}
+        typed = "".join(f" {name} {escape(shlex.quote(value))}" for name, value in options.items())
+        names = ["--select", *options]
+        same = " and ".join([", ".join(names[:-1]), names[-1]]) if options else "--select"
         console.print(
-            f"{lead}: [bold]pipeline plan --select {UP_TO_DATE!r}[/] shows what a run would "
-            "rebuild; [bold]pipeline materialize[/] with the same --select rebuilds it.",
+            f"{lead}: [bold]pipeline plan --select {UP_TO_DATE!r}{typed}[/] shows what a run "
+            f"would rebuild; [bold]pipeline materialize[/] with the same {same} rebuilds it.",
             highlight=False,
         )
 
