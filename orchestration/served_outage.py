@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from orchestration.debug_env import debug_asked
 from orchestration.quick_exit import end_now
 from orchestration.reconnect_logs import one_line_reconnect_warnings
+from orchestration.served_failure_lines import one_telling_of_failures
 
 if TYPE_CHECKING:
     from orchestration.api_outage import ApiOutage
@@ -37,11 +38,14 @@ def quiet_served_run_logs() -> None:
     ``--- Error logging to API ---``, glued to the next line) unless ``logging``'s
     ``raiseExceptions`` is off, as ``pipeline materialize`` has it: the lines themselves
     are in the serve log already, and a lost API is said once (:func:`end_if_api_lost`).
-    Prefect's tracebacks of a lost connection stay when serve was asked for ``--debug``.
+    Prefect's tracebacks of a lost connection stay when serve was asked for ``--debug``,
+    and so do its second tellings of a failure the run already logged
+    (:mod:`orchestration.served_failure_lines`).
     """
     logging.raiseExceptions = False
     if not debug_asked(os.environ):
         one_line_reconnect_warnings()
+        one_telling_of_failures()
 
 
 def end_if_api_lost(outage: ApiOutage, report: RunReport) -> None:
