@@ -11,7 +11,6 @@ import contextlib
 import functools
 import importlib
 import os
-import sys
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -149,7 +148,6 @@ def load_definitions(module_name: str | None = None) -> Definitions:
             "no code location configured: pass --definitions MODULE, set "
             f"{DEFINITIONS_ENV}, or add [tool.pipeline] definitions = 'MODULE' to pyproject.toml"
         )
-    _search_working_directory()
     try:
         module = importlib.import_module(name)
     except ModuleNotFoundError as exc:
@@ -174,17 +172,6 @@ def load_definitions(module_name: str | None = None) -> Definitions:
             "(or its submodules) with @asset / @sql_asset, or give it a `defs = Definitions(...)`"
         )
     return defs
-
-
-def _search_working_directory() -> None:
-    """Let the code location be imported from the directory the command runs in, as
-    ``python -m`` and Dagster's ``-m`` do: a project of one's own need not be installed,
-    and a second checkout using the same environment runs its own assets, not those the
-    environment's editable install points at. The console script, unlike ``python -m``,
-    puts no directory on the path."""
-    here = Path.cwd()
-    if not any(Path(entry or ".").resolve() == here for entry in sys.path):
-        sys.path.insert(0, str(here))
 
 
 def _import_failure(name: str, exc: Exception) -> Exception:

@@ -13,6 +13,12 @@ from orchestration import warm_start
 
 
 def main() -> None:
+    # Import the code location from the directory the command runs in, as `python -m`
+    # and Dagster's `-m` do: a project of one's own needs no install, and a second checkout
+    # sharing the environment runs its own assets, not the editable install's. A console
+    # script's first path entry is its own directory (the venv's bin), where nothing is
+    # imported from; a warm start hands this entry on to the child that runs the command.
+    sys.path[0] = os.getcwd()
     argv = sys.argv[1:]
     # The environment as launched: what the next command's key is computed from (a cold
     # command changes its own, e.g. PREFECT_API_URL once the local server is found).
