@@ -15,11 +15,15 @@ from __future__ import annotations
 import contextvars
 import signal
 import threading
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from uuid import UUID
 
 if TYPE_CHECKING:
+    from prefect.client.orchestration import SyncPrefectClient
+    from prefect.client.schemas.objects import TaskRun
+
     from orchestration.interrupts import OutcomeLog
     from orchestration.run_report import RunReport
 
@@ -27,6 +31,10 @@ if TYPE_CHECKING:
 MARK_SECONDS = 3.0
 #: Task run states a run stopped this way leaves behind, unfinished.
 _UNFINISHED = {"PENDING", "RUNNING", "SCHEDULED"}
+#: Of the marking's bound, what is kept for setting the states once the task runs are read.
+_SETTING_SECONDS = 0.5
+#: How often the server is asked again for task runs it has not recorded yet.
+_POLL_SECONDS = 0.1
 
 
 def mark_interrupted(
@@ -66,9 +74,11 @@ def mark_cancelled(
     """
     failure: list[BaseException] = []
 
+    reading_until = time.monotonic() + max(0.0, timeout - _SETTING_SECONDS)
+
     def mark() -> None:
         try:
-            _mark(UUID(flow_run_id), message, statuses)
+            _mark(UUID(flow_run_id), message, statuses, reading_until)
         except Exception as exc:  # reported to the caller, which says it in one line
             failure.append(exc)
 
@@ -95,16 +105,10 @@ def _why(exc: BaseException) -> str:
     return lost_cause(exc) or cause_in_words(exc)
 
 
-def _mark(flow_run_id: UUID, message: str, statuses: Mapping[str, str]) -> None:
+def _mark(
+    flow_run_id: UUID, message: str, statuses: Mapping[str, str], reading_until: float
+) -> None:
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (
-        FlowRunFilter,
-        FlowRunFilterId,
-        TaskRunFilter,
-        TaskRunFilterState,
-        TaskRunFilterStateType,
-    )
-    from prefect.client.schemas.objects import StateType
     from prefect.events.worker import EventsWorker
     from prefect.states import Cancelled, Completed, State
 
@@ -116,24 +120,43 @@ def _mark(flow_run_id: UUID, message: str, statuses: Mapping[str, str]) -> None:
     outage = ApiOutage(api_url())
     with get_client(sync_client=True) as client:
         outage.watch(client)
-        candidates = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
-            task_run_filter=TaskRunFilter(
-                state=TaskRunFilterState(
-                    type=TaskRunFilterStateType(
-                        any_=[StateType(name) for name in (*_UNFINISHED, "FAILED")]
-                    )
-                )
-            ),
-        )
-        for task_run in candidates:
+        for task_run in _recorded_task_runs(client, flow_run_id, statuses, reading_until):
             status = statuses.get(task_run.name)
-            unfinished = getattr(task_run.state_type, "value", None) in _UNFINISHED
+            state_type = getattr(task_run.state_type, "value", None)
+            unfinished = state_type in _UNFINISHED
             if unfinished and status == "materialized":
                 state: State[None] = Completed(message="published as the run stopped")
-            elif unfinished or status == "cancelled":
+            elif unfinished or (state_type == "FAILED" and status == "cancelled"):
                 state = Cancelled(message=message)
             else:
-                continue  # failed on its own account before the stop: it stays Failed
+                continue  # finished on its own account: failed before the stop stays Failed
             client.set_task_run_state(task_run.id, state, force=True)
         client.set_flow_run_state(flow_run_id, Cancelled(message=message), force=True)
+
+
+def _recorded_task_runs(
+    client: SyncPrefectClient,
+    flow_run_id: UUID,
+    statuses: Mapping[str, str],
+    reading_until: float,
+) -> list[TaskRun]:
+    """The flow run's task runs, once the server has recorded every one whose asset
+    began (``materialized`` or ``failed`` in ``statuses``), or as they are at
+    ``reading_until``.
+
+    The server records task runs from the events it is sent, in its own time: on a busy
+    machine an asset that published as the run stopped was not there yet, was left
+    unmarked, and the server's clean-up of cancelled runs later made it Cancelled,
+    though the report (and its table) said materialized. The assets cancelled may never
+    have been sent at all; the clean-up makes those Cancelled, as the report says.
+    """
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    began = {key for key, status in statuses.items() if status in ("materialized", "failed")}
+    while True:
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
+        if began <= {task_run.name for task_run in task_runs} or time.monotonic() >= reading_until:
+            return task_runs
+        time.sleep(_POLL_SECONDS)
