@@ -16,7 +16,7 @@ import contextvars
 import signal
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -33,6 +33,8 @@ MARK_SECONDS = 3.0
 _UNFINISHED = {"PENDING", "RUNNING", "SCHEDULED"}
 #: Of the marking's bound, what is kept for setting the states once the task runs are read.
 _SETTING_SECONDS = 0.5
+#: Statuses only an asset whose task body began can have.
+_BEGAN_STATUSES = ("materialized", "failed")
 #: How often the server is asked again for task runs it has not recorded yet.
 _POLL_SECONDS = 0.1
 
@@ -48,6 +50,7 @@ def mark_interrupted(
         outcomes.flow_run_id,
         f"interrupted ({number.name}): {partial.summary()}",
         {outcome.key: outcome.status for outcome in partial.outcomes},
+        began=outcomes.began(),
     )
 
 
@@ -59,13 +62,19 @@ def unmarked_line(why_not: str) -> str:
 
 
 def mark_cancelled(
-    flow_run_id: str, message: str, statuses: Mapping[str, str], timeout: float = MARK_SECONDS
+    flow_run_id: str,
+    message: str,
+    statuses: Mapping[str, str],
+    timeout: float = MARK_SECONDS,
+    began: Collection[str] = (),
 ) -> str | None:
     """Set the flow run Cancelled with ``message``, and its task runs as the run report
     has their assets (``statuses``, by key: a task run is named after its asset): an
     unfinished one Completed if its table was published as the run stopped, else
     Cancelled; a failed one Cancelled if the report calls it cancelled (the stop refused
-    its publish).
+    its publish). The task runs of the assets that ``began`` (and of those the report
+    has materialized or failed) are waited for, within the bound, until the server has
+    recorded them.
 
     Returns None when done, else why not, in a few words (the caller says it in one line:
     the tables are safe whatever the UI shows). The requests go through a circuit breaker
@@ -78,7 +87,7 @@ def mark_cancelled(
 
     def mark() -> None:
         try:
-            _mark(UUID(flow_run_id), message, statuses, reading_until)
+            _mark(UUID(flow_run_id), message, statuses, began, reading_until)
         except Exception as exc:  # reported to the caller, which says it in one line
             failure.append(exc)
 
@@ -106,7 +115,11 @@ def _why(exc: BaseException) -> str:
 
 
 def _mark(
-    flow_run_id: UUID, message: str, statuses: Mapping[str, str], reading_until: float
+    flow_run_id: UUID,
+    message: str,
+    statuses: Mapping[str, str],
+    began: Collection[str],
+    reading_until: float,
 ) -> None:
     from prefect.client.orchestration import get_client
     from prefect.events.worker import EventsWorker
@@ -120,7 +133,7 @@ def _mark(
     outage = ApiOutage(api_url())
     with get_client(sync_client=True) as client:
         outage.watch(client)
-        for task_run in _recorded_task_runs(client, flow_run_id, statuses, reading_until):
+        for task_run in _recorded_task_runs(client, flow_run_id, statuses, began, reading_until):
             status = statuses.get(task_run.name)
             state_type = getattr(task_run.state_type, "value", None)
             unfinished = state_type in _UNFINISHED
@@ -138,25 +151,30 @@ def _recorded_task_runs(
     client: SyncPrefectClient,
     flow_run_id: UUID,
     statuses: Mapping[str, str],
+    began: Collection[str],
     reading_until: float,
 ) -> list[TaskRun]:
     """The flow run's task runs, once the server has recorded every one whose asset
-    began (``materialized`` or ``failed`` in ``statuses``), or as they are at
-    ``reading_until``.
+    ``began`` (so do those ``materialized`` or ``failed`` in ``statuses``), or as they are
+    at ``reading_until``.
 
     The server records task runs from the events it is sent, in its own time: on a busy
     machine an asset that published as the run stopped was not there yet, was left
     unmarked, and the server's clean-up of cancelled runs later made it Cancelled,
-    though the report (and its table) said materialized. The assets cancelled may never
-    have been sent at all; the clean-up makes those Cancelled, as the report says.
+    though the report (and its table) said materialized. An asset cancelled before its
+    task body began may never have been sent at all: should it arrive later, the
+    clean-up makes it Cancelled, as the report says.
     """
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-    began = {key for key, status in statuses.items() if status in ("materialized", "failed")}
+    expected = {*began, *(k for k, status in statuses.items() if status in _BEGAN_STATUSES)}
     while True:
         task_runs = client.read_task_runs(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
         )
-        if began <= {task_run.name for task_run in task_runs} or time.monotonic() >= reading_until:
+        if (
+            expected <= {task_run.name for task_run in task_runs}
+            or time.monotonic() >= reading_until
+        ):
             return task_runs
         time.sleep(_POLL_SECONDS)

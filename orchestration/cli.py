@@ -253,6 +253,7 @@ def materialize_command(
                 book=book,
                 plan=plan,
                 on_flow_run=outcomes.flow_run_began,
+                on_asset_start=outcomes.asset_began,
                 stopping=outcomes.interrupted,
             )
 

@@ -126,6 +126,7 @@ def materialize_assets(
             outage=outage,
             on_progress=outcomes.record,
             on_flow_run=outcomes.flow_run_began,
+            on_asset_start=outcomes.asset_began,
             stopping=outcomes.interrupted,
         )
         try:

@@ -67,6 +67,7 @@ class OutcomeLog:
         self._interrupted = False
         #: The run's Prefect flow run, once it began (:meth:`flow_run_began`).
         self.flow_run_id: str | None = None
+        self._began: set[str] = set()
         self.started = time.perf_counter()
 
     def record(self, outcome: AssetOutcome) -> None:
@@ -85,6 +86,17 @@ class OutcomeLog:
     def flow_run_began(self, flow_run_id: str) -> None:
         """The resolver's ``on_flow_run``: an interrupt marks this run Cancelled."""
         self.flow_run_id = flow_run_id
+
+    def asset_began(self, key: str) -> None:
+        """The resolver's ``on_asset_start``: an interrupt marks the task run of ``key``
+        once the server has it."""
+        with self._lock:
+            self._began.add(key)
+
+    def began(self) -> frozenset[str]:
+        """The assets whose task body began so far (:meth:`asset_began`)."""
+        with self._lock:
+            return frozenset(self._began)
 
     def interrupt(self) -> None:
         """From now on an asset that does not materialize was cancelled, not failed."""

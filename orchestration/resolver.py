@@ -187,12 +187,21 @@ class _RunRecorder:
     """Collects outcomes from worker threads; Prefect states are not parsed for this."""
 
     def __init__(
-        self, on_progress: ProgressCallback | None, stopping: Callable[[], bool] | None = None
+        self,
+        on_progress: ProgressCallback | None,
+        stopping: Callable[[], bool] | None = None,
+        on_asset_start: Callable[[str], None] | None = None,
     ) -> None:
         self._lock = threading.Lock()
         self.outcomes: dict[str, AssetOutcome] = {}
         self._on_progress = on_progress
         self._stopping = stopping
+        self._on_asset_start = on_asset_start
+
+    def began(self, key: str) -> None:
+        """Asset ``key``'s task body began: Prefect has been sent its task run."""
+        if self._on_asset_start is not None:
+            self._on_asset_start(key)
 
     def stopping(self) -> bool:
         """Whether the run is being stopped (interrupted), so its assets' failures are
@@ -219,6 +228,7 @@ def _run_asset(
     from prefect.assets import add_asset_metadata
 
     started = time.perf_counter()
+    recorder.began(spec.key)
     context = context_for(spec)
     sql = review.sql_of(spec, context)
     review.log_start(spec, sql, context.params)
@@ -372,6 +382,7 @@ def build_flow(
     outage: ApiOutage | None = None,
     on_flow_run: Callable[[str], None] | None = None,
     stopping: Callable[[], bool] | None = None,
+    on_asset_start: Callable[[str], None] | None = None,
 ) -> tuple[Any, Callable[[], RunReport]]:
     """Build the Prefect flow for a plan; returns the flow and a function giving its report.
 
@@ -383,7 +394,9 @@ def build_flow(
     ``outage`` is the breaker of the client the run is given, else one watching the
     client of the flow run the body finds itself in. ``on_flow_run`` is told the flow
     run's id as it begins (an interrupt marks that run Cancelled); ``stopping`` says when
-    the run is being stopped: an asset failing then ends Cancelled, not Failed.
+    the run is being stopped: an asset failing then ends Cancelled, not Failed;
+    ``on_asset_start`` is told each asset's key as its task body begins (an interrupt
+    waits for the server to have those task runs before it marks them).
     """
     from prefect.runtime import flow_run
     from prefect.states import Completed, Failed
@@ -395,7 +408,7 @@ def build_flow(
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     run_params = dict(params or {})
-    recorder = _RunRecorder(on_progress, stopping)
+    recorder = _RunRecorder(on_progress, stopping, on_asset_start)
     selected = plan.selected_keys
     report = RunReport(outcomes=[])
 
@@ -497,6 +510,7 @@ def materialize(
     plan: MaterializationPlan | None = None,
     on_flow_run: Callable[[str], None] | None = None,
     stopping: Callable[[], bool] | None = None,
+    on_asset_start: Callable[[str], None] | None = None,
 ) -> RunReport:
     """Materialize the selected assets in one Prefect flow run and report each outcome.
 
@@ -508,8 +522,8 @@ def materialize(
     again). The run sends no flow heartbeats unless ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY``
     is set (:mod:`orchestration.quick_exit`). A run whose Prefect API stopped answering
     after its assets ran returns its report, which says so (``prefect_error``); one whose
-    API was gone before raises ``PrefectApiUnreachableError``. ``on_flow_run`` and
-    ``stopping`` are :func:`build_flow`'s.
+    API was gone before raises ``PrefectApiUnreachableError``. ``on_flow_run``,
+    ``stopping`` and ``on_asset_start`` are :func:`build_flow`'s.
     """
     book = book or StateBook(graph, io_managers, params)
     plan = plan or plan_materialization(graph, selection, book)
@@ -533,6 +547,7 @@ def materialize(
         outage=outage,
         on_flow_run=on_flow_run,
         stopping=stopping,
+        on_asset_start=on_asset_start,
     )
     book.prefetch_code_versions(plan.selected_keys)
     # One run, then done: no heartbeat thread to join at its end (up to 1 s of waiting).

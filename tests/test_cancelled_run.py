@@ -59,7 +59,8 @@ def test_a_task_run_the_server_records_late_is_still_marked_as_the_report_has_it
     """Task runs reach the server as events it records when it gets to them: on a busy
     machine an asset that published as the run stopped may not be there yet when the run
     is marked. Missed, it stayed Running until the server's clean-up of cancelled runs
-    made it Cancelled, though its table was published (seen in CI)."""
+    made it Cancelled, though its table was published (seen in CI); one stopped before
+    publishing stayed Running until then."""
     from prefect import flow, task
     from prefect.client.orchestration import get_client
     from prefect.states import Running
@@ -82,16 +83,24 @@ def test_a_task_run_the_server_records_late_is_still_marked_as_the_report_has_it
             ).id
 
         stopped = record("slow")
-        late: list[uuid.UUID] = []
-        recording = threading.Timer(0.7, lambda: late.append(record("hub")))
+        late: dict[str, uuid.UUID] = {}
+
+        def record_late() -> None:
+            late.update(hub=record("hub"), report=record("report"))
+
+        recording = threading.Timer(0.7, record_late)
         recording.start()
         why_not = mark_cancelled(
             str(flow_run.id),
-            "interrupted (SIGTERM): 1 materialized, 1 cancelled",
-            {"hub": "materialized", "slow": "cancelled"},
+            "interrupted (SIGTERM): 1 materialized, 2 cancelled",
+            {"hub": "materialized", "report": "cancelled", "slow": "cancelled"},
+            began={"hub", "report", "slow"},
         )
         recording.join()
         assert why_not is None
-        states = {run_id: client.read_task_run(run_id).state for run_id in (stopped, *late)}
-    assert states[late[0]].type.value == "COMPLETED", states[late[0]]
-    assert states[stopped].type.value == "CANCELLED", states[stopped]
+        states = {
+            key: client.read_task_run(run_id).state.type.value
+            for key, run_id in {"slow": stopped, **late}.items()
+        }
+    # hub published as the run stopped; report began but was stopped before publishing.
+    assert states == {"hub": "COMPLETED", "report": "CANCELLED", "slow": "CANCELLED"}
