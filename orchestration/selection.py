@@ -203,6 +203,12 @@ def _tokenize(expression: str) -> list[_Token]:
                 kind = "UNQUOTED_WILDCARD_STRING"
             tokens.append(_Token(kind, text, pos))
             pos += len(text)
+        elif char == "." and tokens and tokens[-1].kind == "UNQUOTED_STRING":
+            raise _GrammarError(
+                pos,
+                "asset keys have no '.': select an asset by its key, not its table "
+                "(`pipeline list` shows both)",
+            )
         else:
             raise _GrammarError(pos, f"unexpected character {char!r}")
     tokens.append(_Token("EOF", "", len(expression)))
@@ -324,8 +330,9 @@ Selection = (
 class _Parser:
     """Recursive descent over the token list, one method per precedence level."""
 
-    def __init__(self, tokens: list[_Token]) -> None:
+    def __init__(self, tokens: list[_Token], expression: str) -> None:
         self._tokens = tokens
+        self._expression = expression
         self._index = 0
 
     @property
@@ -361,12 +368,33 @@ class _Parser:
     def parse(self) -> Selection:
         selection = self._or()
         if self._current.kind != "EOF":
-            raise _GrammarError(
-                self._current.position,
-                f"expected 'and', 'or' or the end of the expression "
-                f"but found {self._current.describe()}{_plus_hint(self._current)}",
-            )
+            raise _GrammarError(self._current.position, self._after_a_selection())
         return selection
+
+    def _after_a_selection(self) -> str:
+        """Why the token after a complete selection cannot be there: the mistakes people
+        make most (a misspelt function or attribute, a comma list) say what to write."""
+        token = self._current
+        name = self._tokens[self._index - 1] if self._index else token
+        if name.kind == "UNQUOTED_STRING" and token.kind == "LPAREN":
+            functions = " and ".join(f"{function}(...)" for function in sorted(_FUNCTIONS))
+            return (
+                f"{name.text!r} is not a function ({functions} are)"
+                f"{did_you_mean(name.text, _FUNCTIONS, n=1)}"
+            )
+        if name.kind == "UNQUOTED_STRING" and token.kind == "COLON":
+            supported = [f"{attribute}:" for attribute in _SUPPORTED_ATTRIBUTES]
+            return (
+                f"'{name.text}:' is not an attribute (supported: {', '.join(supported)})"
+                f"{did_you_mean(name.text + ':', supported, n=1)}"
+            )
+        if token.kind == "COMMA":
+            joined = " or ".join(part.strip() for part in self._expression.split(","))
+            return f"a ',' does not join selections: write or ({joined})"
+        return (
+            f"expected 'and', 'or' or the end of the expression "
+            f"but found {token.describe()}{_plus_hint(token)}"
+        )
 
     def _or(self) -> Selection:
         left = self._and()
@@ -572,7 +600,7 @@ def parse_selection(expression: str) -> Selection:
     (``owner:``, ``kind:``...).
     """
     try:
-        selection = _Parser(_tokenize(expression)).parse()
+        selection = _Parser(_tokenize(expression), expression).parse()
     except RecursionError:
         raise SelectionSyntaxError(expression, 0, "the expression nests too deeply") from None
     except _GrammarError as error:

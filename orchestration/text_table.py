@@ -46,9 +46,11 @@ class _Console(Console):
 
 def make_console(*, stderr: bool = False) -> Console:
     """A console that soft-wraps (never inserts line breaks) when not writing to a terminal,
-    and goes quiet, the command carrying on, once a reader closes its pipe."""
+    and goes quiet, the command carrying on, once a reader closes its pipe. On stderr it
+    always soft-wraps: an error line broken at the terminal's width came apart when
+    copied (into a search, an issue); the terminal wraps it for the eye anyway."""
     console = _Console(stderr=stderr, file=sys.stderr if stderr else sys.stdout)
-    console.soft_wrap = not console.is_terminal
+    console.soft_wrap = stderr or not console.is_terminal
     return console
 
 

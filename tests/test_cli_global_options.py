@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from tests import terminal
@@ -106,3 +107,18 @@ def test_on_a_terminal_the_usage_is_the_commands_with_the_same_line():
     assert code == 2
     assert "Usage: pipeline status [OPTIONS]" in text
     assert "--json goes after the command: pipeline status --json" in text
+
+
+def test_on_a_narrow_terminal_an_error_line_is_left_to_the_terminal_to_wrap():
+    """Rich broke long lines at the terminal's width with a newline of its own, so a line
+    copied from the terminal (into a search, an issue) came apart mid-sentence."""
+    code, seen = terminal.on_a_terminal(
+        os.environ, "list", "--select", "fact_sales,dim_country", columns=80
+    )
+
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", seen.decode()).splitlines()
+    assert code == 1
+    assert lines[0] == (
+        "error: invalid asset selection at position 10: a ',' does not join selections: "
+        "write or (fact_sales or dim_country)"
+    )

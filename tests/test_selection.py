@@ -544,3 +544,28 @@ def test_asset_graph_select_returns_matches_in_dependency_order(graph):
         "data_quality",
         "sales_summary",
     ]
+
+
+@pytest.mark.parametrize(
+    ("expression", "position", "says"),
+    [
+        # A function that does not exist, most often a typo of roots(...) or sinks(...).
+        ("sink(*)", 4,
+         "'sink' is not a function (roots(...) and sinks(...) are); did you mean sinks?"),
+        # An attribute that does not exist: the supported ones, and the closest.
+        ("statu:stale", 5,
+         "'statu:' is not an attribute (supported: key:, group:, tag:, status:); "
+         "did you mean status:?"),
+        # Dagster's older comma list: the grammar joins selections with or.
+        ("fact_sales,dim_country", 10,
+         "a ',' does not join selections: write or (fact_sales or dim_country)"),
+        # A table's name, where an asset's key goes.
+        ("marts.Fact_Sales", 5,
+         "asset keys have no '.': select an asset by its key, not its table "
+         "(`pipeline list` shows both)"),
+    ],
+)  # fmt: skip
+def test_a_common_mistake_is_named_with_what_to_write(dag, expression, position, says):
+    with pytest.raises(SelectionSyntaxError) as error:
+        select(dag, expression)
+    assert (error.value.position, error.value.reason) == (position, says)
