@@ -26,7 +26,8 @@ SelectOption = Annotated[
         "--select",
         "-s",
         metavar="EXPR",
-        help="Dagster asset selection, e.g. 'fact_sales+', 'group:vault', '+key:sales_summary'.",
+        help="Dagster asset selection, e.g. 'fact_sales+', 'group:vault', '+key:sales_summary' "
+        "(README: Selecting assets).",
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]

@@ -95,7 +95,7 @@ class StatusUnavailableError(ExpectedError, ValueError):
     def __str__(self) -> str:
         return (
             f"asset selection {self.expression!r} uses status:, which needs the warehouse's "
-            "materialization history; pipeline status, plan, materialize and checks read it"
+            "materialization history; pipeline status, plan, materialize, checks and serve read it"
         )
 
 

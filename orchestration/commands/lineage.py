@@ -36,7 +36,15 @@ class LineageChoice(StrEnum):
 
 def lineage(
     select: SelectOption = None,
-    fmt: Annotated[LineageChoice, typer.Option("--format", "-f")] = LineageChoice.text,
+    fmt: Annotated[
+        LineageChoice,
+        typer.Option(
+            "--format",
+            "-f",
+            help="text (for people), mermaid or dot (diagrams), json (with each asset's "
+            "column lineage, read from the warehouse's tables).",
+        ),
+    ] = LineageChoice.text,
     column: Annotated[
         str | None,
         typer.Option(

@@ -57,7 +57,11 @@ def validate(
     as_json: JsonOption = False,
     definitions: DefinitionsOption = None,
 ) -> None:
-    """Check schemas against the DDL and the SQL, in a throwaway embedded warehouse."""
+    """Check schemas against the DDL and the SQL, in a throwaway embedded warehouse.
+
+    Also that every asset check compiles and that every table a SELECT or a check reads
+    has an asset. One line per problem and exit 1 if there is any: the CI schema check.
+    """
     if source is not None and not sample:
         # Only the sample run reads a source: ignoring it would report success on a file
         # that was never opened.
