@@ -19,6 +19,7 @@ runs alone, so a view, an ``AS`` copy, an INSERT or a database is applied in fil
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -46,11 +47,7 @@ def apply_ddl(transport: Transport, ddl_paths: Sequence[Path | str]) -> int:
     with its file and position, so a broken DDL file points at its own line (the first
     in file order, if statements run side by side failed).
     """
-    statements = [
-        _Statement(path, number, statement)
-        for path in ddl_files(ddl_paths)
-        for number, statement in enumerate(ddl_statements(path), start=1)
-    ]
+    statements = [statement for path in ddl_files(ddl_paths) for statement in _located(path)]
     existing = {(row["kind"], row["name"]) for row in transport.query_arrow(_EXISTING).to_pylist()}
     side_by_side: list[_Statement] = []
     for statement in statements:
@@ -75,6 +72,51 @@ class _Statement:
     path: Path
     number: int
     text: str
+    #: Where it starts in its file, 1-based, as editors count.
+    line: int
+    column: int
+
+    def place(self, engine_message: str) -> str:
+        """``path:line:column`` of the error: the engine's ``(line L, col C)``, counted
+        from the statement's start, turned into the file's; else the statement's start."""
+        path = _shown(self.path)
+        where = _ENGINE_PLACE.search(engine_message)
+        if where is None:
+            return f"{path}:{self.line}:{self.column}"
+        line, column = int(where["line"]), int(where["col"])
+        if line == 1:
+            column += self.column - 1
+        return f"{path}:{self.line + line - 1}:{column}"
+
+
+#: Where ClickHouse says a syntax error is, from the start of the statement it was sent.
+_ENGINE_PLACE = re.compile(r"\(line (?P<line>[0-9]+), col (?P<col>[0-9]+)\)")
+
+
+def _shown(path: Path) -> str:
+    """``path`` from the working directory when it is under it (as editors and CI
+    annotations open it), else as given."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _located(path: Path) -> list[_Statement]:
+    """The statements of one DDL file with where each starts in it."""
+    text = path.read_text()
+    located: list[_Statement] = []
+    cursor = 0
+    for number, statement in enumerate(_split(path, text), start=1):
+        start = text.index(statement, cursor)  # a statement is a slice of the text, in order
+        cursor = start + len(statement)
+        line_start = text.rfind("\n", 0, start) + 1
+        located.append(
+            _Statement(
+                path, number, statement, text.count("\n", 0, start) + 1, start - line_start + 1
+            )
+        )
+    return located
 
 
 def _run_together(transport: Transport, statements: Sequence[_Statement]) -> None:
@@ -95,15 +137,19 @@ def _run(transport: Transport, statement: _Statement) -> None:
     except WarehouseQueryError as exc:
         head = " ".join(statement.text.split())[:80]
         raise WarehouseQueryError(
-            f"{statement.path}: statement {statement.number} ({head}...) failed: {exc}"
+            f"{statement.place(str(exc))}: statement {statement.number} ({head}...) failed: {exc}"
         ) from None
 
 
 def ddl_statements(path: Path) -> list[str]:
     """The statements of one DDL file (kept on disk: every command reads them); a file
     that cannot be split is named with the cause."""
+    return _split(path, path.read_text())
+
+
+def _split(path: Path, text: str) -> list[str]:
     try:
-        return split_statements(path.read_text(), keep=True)
+        return split_statements(text, keep=True)
     except ValueError as exc:
         raise WarehouseError(f"DDL file {path}: {exc}") from None
 

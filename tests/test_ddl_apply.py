@@ -90,7 +90,7 @@ def test_a_create_without_if_not_exists_still_fails_on_an_existing_table(transpo
     apply_ddl(transport, [ddl_file(tmp_path)])
     strict = tmp_path / "strict.sql"
     strict.write_text("CREATE TABLE shop.sales (id UInt64) ENGINE = MergeTree ORDER BY id;")
-    with pytest.raises(WarehouseQueryError, match=r"strict\.sql: statement 1"):
+    with pytest.raises(WarehouseQueryError, match=r"strict\.sql:1:1: statement 1"):
         apply_ddl(transport, [strict])
 
 
@@ -135,7 +135,9 @@ def test_of_tables_created_side_by_side_the_first_failure_in_file_order_is_repor
         "CREATE TABLE IF NOT EXISTS wh.bad (id NoSuchType) ENGINE = MergeTree ORDER BY id;\n"
         "CREATE TABLE IF NOT EXISTS wh.worse (id NoSuchType) ENGINE = MergeTree ORDER BY id;\n"
     )
-    with pytest.raises(WarehouseQueryError, match=r"broken\.sql: statement 3 \(CREATE TABLE IF"):
+    with pytest.raises(
+        WarehouseQueryError, match=r"broken\.sql:3:1: statement 3 \(CREATE TABLE IF"
+    ):
         apply_ddl(transport, [path])
 
 
@@ -160,3 +162,37 @@ def test_an_unclosed_quote_names_the_ddl_file_and_runs_nothing(transport, tmp_pa
     with pytest.raises(WarehouseError, match=r"unclosed\.sql: .*unclosed quote or comment"):
         apply_ddl(transport, [path])
     assert transport.commands == []
+
+
+def test_a_syntax_error_is_named_at_its_line_and_column_in_the_file(
+    transport, tmp_path, monkeypatch
+):
+    """The engine counts lines from the statement's start ("line 3, col 14"): an editor
+    or a CI annotation needs the file's own line and column, from the working directory."""
+    (tmp_path / "ddl").mkdir()
+    (tmp_path / "ddl" / "x.sql").write_text(
+        "CREATE DATABASE IF NOT EXISTS wh;\n"
+        "\n"
+        "-- the table\n"
+        "CREATE TABLE IF NOT EXISTS wh.t (\n"
+        "    a UInt64,\n"
+        "    b String,,\n"
+        "    c UInt8\n"
+        ") ENGINE = MergeTree ORDER BY a;\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(WarehouseQueryError) as error:
+        apply_ddl(transport, [tmp_path / "ddl"])
+    assert str(error.value).startswith("ddl/x.sql:6:14: statement 2 (CREATE TABLE IF NOT EXISTS")
+    assert "Syntax error" in str(error.value)
+
+
+def test_an_error_the_engine_gives_no_place_for_is_named_at_its_statement(transport, tmp_path):
+    path = tmp_path / "types.sql"
+    path.write_text(
+        "CREATE DATABASE IF NOT EXISTS wh;  CREATE TABLE IF NOT EXISTS wh.t (a NoSuchType)"
+        " ENGINE = MergeTree ORDER BY a;\n"
+    )
+    with pytest.raises(WarehouseQueryError) as error:
+        apply_ddl(transport, [path])
+    assert str(error.value).startswith(f"{path}:1:36: statement 2 (CREATE TABLE")

@@ -584,7 +584,7 @@ def test_setup_names_the_file_and_statement_that_failed(backend, db, tmp_path):
         f"CREATE TABLE IF NOT EXISTS {db}.ok (a UInt8) ENGINE = Memory;\nCREATE TABLE oops;"
     )
 
-    with pytest.raises(Exception, match=r"broken\.sql: statement 2 \(CREATE TABLE oops"):
+    with pytest.raises(Exception, match=r"broken\.sql:2:1: statement 2 \(CREATE TABLE oops"):
         backend.warehouse.setup([broken])
 
 
