@@ -26,7 +26,7 @@ from orchestration.run_report import (
     counted,
     quoted_selection,
 )
-from orchestration.text_table import Cell, Column, print_table
+from orchestration.text_table import Cell, Column, print_keyed_lines, print_table
 
 _STATUS_STYLE = {
     "materialized": "green",
@@ -173,9 +173,7 @@ def _print_causes(report: RunReport, console: Console) -> None:
     skipped = Counter(o.error for o in report.by_status("skipped") if o.error)
     if not causes and not skipped:
         return
-    console.print(Text("error:", style="bold"))
-    for outcome in causes:
-        console.print(Text.assemble("  ", outcome.key, "  ", outcome.error or ""))
+    print_keyed_lines(console, "error", [(o.key, o.error or "") for o in causes])
     for reason, count in skipped.items():
         console.print(Text(f"  {counted(count, 'asset')} skipped: {reason}"))
 

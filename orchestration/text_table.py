@@ -84,9 +84,15 @@ def print_table(
     for i in wrapped:
         lines = [(row[0], row[i]) for row in rows if _plain(row[i])]
         if lines:
-            console.print(Text(f"{columns[i].header}:", style="bold"))
-        for key, value in lines:
-            console.print(Text.assemble("  ", key, "  ", value))
+            print_keyed_lines(console, columns[i].header, lines)
+
+
+def print_keyed_lines(console: Console, header: str, lines: Sequence[tuple[Cell, Cell]]) -> None:
+    """A bold ``header:``, then ``  key  value`` per line, each value whole: a column too
+    wide for the terminal's table, or a run report's causes under its table."""
+    console.print(Text(f"{header}:", style="bold"))
+    for key, value in lines:
+        console.print(Text.assemble("  ", key, "  ", value))
 
 
 def _print_plain(
