@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -743,7 +743,7 @@ def _missing_names(dag: SelectableGraph, selection: Selection) -> str:
     for node in _walk(selection):
         match node:
             case KeyPattern(pattern) if "*" not in pattern and pattern not in dag:
-                note = f"there is no asset named {pattern!r}{did_you_mean(pattern, known)}"
+                note = f"there is no asset named {pattern!r}{_closest_keys(pattern, known)}"
             case Group(name) if name and "*" not in name and name not in groups:
                 note = f"there is no group named {name!r}{did_you_mean(name, groups)}"
             case Tag(key, value) if _tag_text(key, value) not in tags:
@@ -755,6 +755,16 @@ def _missing_names(dag: SelectableGraph, selection: Selection) -> str:
         if note not in notes:
             notes.append(note)
     return "; ".join(notes)
+
+
+def _closest_keys(typed: str, known: Sequence[str], shown: int = 3) -> str:
+    """``"; did you mean ...?"``: the wildcard when ``typed`` begins several keys (``hub_``
+    is more likely the start of ``hub_*`` than a typo of ``hub_time``), else close names."""
+    begun = sorted(key for key in known if key.startswith(typed))
+    if len(begun) < 2:
+        return did_you_mean(typed, known)
+    more = ", ..." if len(begun) > shown else ""
+    return f"; did you mean {typed}* ({', '.join(begun[:shown])}{more})?"
 
 
 def _tag_text(key: str, value: str) -> str:

@@ -569,3 +569,11 @@ def test_a_common_mistake_is_named_with_what_to_write(dag, expression, position,
     with pytest.raises(SelectionSyntaxError) as error:
         select(dag, expression)
     assert (error.value.position, error.value.reason) == (position, says)
+
+
+def test_a_name_that_begins_several_keys_suggests_the_wildcard(dag):
+    with pytest.raises(
+        EmptySelectionError,
+        match=r"no asset named 'hub_'; did you mean hub_\* \(hub_invoice, hub_product\)\?$",
+    ):
+        select(dag, "key:hub_")
