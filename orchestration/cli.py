@@ -24,6 +24,7 @@ from orchestration.cli_options import (
     DEFINITIONS_HELP,
     NOTHING,
     SOURCE_ENCODING_PARAM,
+    SOURCE_FORMS,
     WAREHOUSE_HELP,
     DefinitionsOption,
     JsonOption,
@@ -36,6 +37,7 @@ from orchestration.cli_options import (
     debug_on,
     error_console,
     load_defs,
+    source_option,
 )
 from orchestration.context import FULL_REFRESH_PARAM, SOURCE_TIMEOUT_PARAM
 from orchestration.debug_env import DEBUG_ENV, debug_asked
@@ -168,10 +170,9 @@ def materialize_command(
     select: SelectOption = None,
     source: Annotated[
         str | None,
-        typer.Option(
-            metavar="SRC",
-            help="Source data for ingest assets (a path, a URL, or synthetic[:ROWS[:SEED]]); "
-            "passed to assets as context.params['source'].",
+        source_option(
+            f"Source data for ingest assets ({SOURCE_FORMS}); passed to assets as "
+            "context.params['source']."
         ),
     ] = None,
     source_timeout: SourceTimeoutOption = None,

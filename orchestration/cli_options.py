@@ -9,6 +9,7 @@ import typer
 from orchestration.context import MIN_SOURCE_TIMEOUT, SOURCE_TIMEOUT_PARAM
 from orchestration.definitions import DEFINITIONS_ENV, Definitions, load_definitions
 from orchestration.prefect_setup import connect_prefect
+from orchestration.synthetic_source import SYNTHETIC_FORM, is_synthetic, synthetic_parts
 from orchestration.text_encoding import SOURCE_ENCODING_OPTION, SOURCE_ENCODING_PARAM, codec_name
 from orchestration.text_table import make_console
 
@@ -72,6 +73,31 @@ SourceEncodingOption = Annotated[
         callback=_text_encoding,
     ),
 ]
+
+
+#: What ``--source`` may be, as every command's help says it.
+SOURCE_FORMS = f"a path, a URL, or {SYNTHETIC_FORM}"
+
+
+def _checked_source(value: str | None) -> str | None:
+    """The source as given, once a generated one is well formed (``synthetic:abc`` fails
+    the command line before any work, as a bad ``--source-encoding`` does); a file or a
+    URL is checked when read, as whether it is there is no matter of form."""
+    if value is not None and is_synthetic(value):
+        try:
+            synthetic_parts(value)
+        except ValueError as error:
+            raise typer.BadParameter(str(error)) from error
+    return value
+
+
+def source_option(help_text: str) -> Any:
+    """``--source SRC``, one check for every command that takes it (``materialize``,
+    ``plan``, ``status``, ``serve``, ``validate --sample``); ``help_text`` says what the
+    command reads it for."""
+    return typer.Option(
+        "--source", metavar="SRC", help=help_text, show_default=False, callback=_checked_source
+    )
 
 
 def source_timeout_option(reaching_the_assets: str) -> Any:

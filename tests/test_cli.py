@@ -215,6 +215,37 @@ def test_concurrency_zero_names_the_option():
     assert "Traceback" not in result.stderr
 
 
+NOT_INTEGERS = "ROWS and SEED must be integers (synthetic[:ROWS[:SEED]])"
+
+
+@pytest.mark.parametrize(
+    ("command", "spec", "why"),
+    [
+        (("materialize",), "synthetic:abc", NOT_INTEGERS),
+        (("plan",), "synthetic:500:x", NOT_INTEGERS),
+        (("status",), "synthetic:0", "ROWS must be at least 1"),
+        (("serve",), "synthetic:1:2:3", "not synthetic[:ROWS[:SEED]]"),
+        (("validate", "--sample"), "synthetic:abc", NOT_INTEGERS),
+    ],
+    ids=["materialize", "plan", "status", "serve", "validate"],
+)  # fmt: skip
+def test_a_malformed_synthetic_source_is_a_usage_error(
+    tmp_path: Path, command: tuple[str, ...], spec: str, why: str
+) -> None:
+    """Refused as the command line is read, as a bad --source-encoding is: not after the
+    code location was imported and a run (or the sample run) started on it."""
+    env = {"WAREHOUSE_URL": f"chdb://{tmp_path / 'wh'}", "PREFECT_API_URL": "http://127.0.0.1:9"}
+    result = pipeline(*command, "--definitions", "tests.example_location", "--source", spec,
+                      env=env)  # fmt: skip
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.splitlines() == [
+        f"error: Invalid value for '--source': {spec!r}: {why} (see 'pipeline {command[0]} --help')"
+    ]
+    assert result.stdout == ""
+    assert not (tmp_path / "wh").exists()
+
+
 def test_a_warehouse_given_as_a_bare_directory_says_how_to_write_it(tmp_path: Path):
     result = pipeline(
         "status", "--definitions", "tests.example_location", "--warehouse", str(tmp_path / "wh")

@@ -181,3 +181,19 @@ def test_urls_are_named_without_credentials_or_query() -> None:
     assert redact_url(url) == "https://data.example.org:8443/retail/online.zip"
     assert describe_source(url) == "https://data.example.org:8443/retail/online.zip"
     assert describe_source("synthetic:500") == "synthetic:500:42"
+
+
+def test_a_file_whose_name_begins_with_synthetic_is_a_file_not_the_generator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only ``synthetic`` and ``synthetic:...`` name the generator (the command line checks
+    those), so ``--source synthetic_orders.csv`` reads the file it names."""
+    monkeypatch.chdir(tmp_path)
+    source = Path("synthetic_orders.csv")
+    source.write_text(
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        "536365,85123A,WHITE HEART,6,2010-12-01 08:26:00,2.55,17850,UK\n"
+    )
+
+    assert describe_source("synthetic_orders.csv") == "synthetic_orders.csv"
+    assert len(load("synthetic_orders.csv")) == 1

@@ -27,6 +27,7 @@ from assets.sources.download import DEFAULT_TIMEOUT_SECONDS
 from assets.sources.errors import SourceError
 from assets.sources.read_ahead import read_ahead
 from orchestration.redaction import redact_url
+from orchestration.synthetic_source import is_synthetic
 from orchestration.text_encoding import (
     DEFAULT_ENCODING,
     SOURCE_ENCODING_OPTION,
@@ -137,14 +138,23 @@ def is_url(spec: str) -> bool:
 
 def describe_source(spec: str) -> str:
     """How the source is named in logs and RECORD_SOURCE (never with credentials)."""
-    if spec.startswith("synthetic"):
-        from assets.sources import synthetic
-
-        rows, seed = synthetic.parse_spec(spec)
+    if is_synthetic(spec):
+        rows, seed = _synthetic_spec(spec)
         return f"synthetic:{rows}:{seed}"
     if is_url(spec):
         return redact_url(spec)
     return Path(spec).name
+
+
+def _synthetic_spec(spec: str) -> tuple[int, int]:
+    """ROWS and SEED of a generated source; a malformed spec (from the environment: the
+    command line refuses one) is a :class:`SourceError`, as a missing file is."""
+    from assets.sources import synthetic
+
+    try:
+        return synthetic.parse_spec(spec)
+    except ValueError as error:
+        raise SourceError(str(error)) from error
 
 
 def _synthetic_chunks(spec: str, chunk_rows: int) -> Iterator[SourceChunk]:
@@ -153,10 +163,7 @@ def _synthetic_chunks(spec: str, chunk_rows: int) -> Iterator[SourceChunk]:
     from assets.sources import synthetic
     from assets.sources.files import SourceChunk
 
-    try:
-        rows, seed = synthetic.parse_spec(spec)
-    except ValueError as error:
-        raise SourceError(str(error), source=spec) from error
+    rows, seed = _synthetic_spec(spec)
     # Converted to Arrow once (typed columns, zero-copy slices), like a Parquet file.
     table = pa.Table.from_pandas(synthetic.generate(rows, seed), preserve_index=False)
     label = describe_source(spec)
@@ -170,7 +177,7 @@ def _chunks(
     from assets.sources.download import download
     from assets.sources.files import read_path
 
-    if spec.startswith("synthetic"):
+    if is_synthetic(spec):
         yield from _synthetic_chunks(spec, chunk_rows)
     elif is_url(spec):
         path = download(spec, scratch, timeout=timeout)
@@ -224,7 +231,7 @@ def engine_read(spec: str, encoding: str = DEFAULT_ENCODING) -> str | None:
     (read as UTF-8, its text would be mojibake, or declined row by row). So is a CSV
     file whose fields are not separated by commas.
     """
-    if not spec or spec.startswith("synthetic") or is_url(spec):
+    if not spec or is_synthetic(spec) or is_url(spec):
         return None
     if not is_utf8(_codec(encoding)):
         return None
@@ -269,7 +276,7 @@ def _raw_chunks(
 
 def _record_source(spec: str, origin: str) -> str:
     """RECORD_SOURCE: the origin (file, member, sheet) relative to the named source."""
-    if spec.startswith("synthetic") or is_url(spec):
+    if is_synthetic(spec) or is_url(spec):
         return origin
     # Local paths: drop the directories (they say where a file sat, not what it is).
     prefix = str(Path(spec).expanduser())

@@ -24,6 +24,7 @@ from orchestration.fingerprint import (
     unavailable,
     url_fingerprint,
 )
+from orchestration.synthetic_source import is_synthetic
 from orchestration.text_encoding import is_utf8
 
 
@@ -42,7 +43,7 @@ def source_fingerprint(params: Mapping[str, Any]) -> str:
     )
 
     spec = resolve_source(params)
-    if spec.startswith("synthetic"):
+    if is_synthetic(spec):
         try:
             rows, seed = synthetic.parse_spec(spec)
         except ValueError as error:

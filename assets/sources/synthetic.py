@@ -15,9 +15,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from orchestration.synthetic_source import synthetic_parts
+
 #: Size of the real UCI Online Retail II set.
 FULL_SIZE = 1_067_371
 DEFAULT_SEED = 42
+DEFAULT_ROWS = 100_000
 
 _FIRST_DAY = np.datetime64("2009-12-01")
 _LAST_DAY = np.datetime64("2011-12-09")
@@ -298,17 +301,8 @@ def to_legacy_layout(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def parse_spec(spec: str) -> tuple[int, int]:
-    """``synthetic[:ROWS[:SEED]]`` -> (rows, seed); defaults 100,000 rows, seed 42."""
-    parts = spec.split(":")
-    if parts[0] != "synthetic" or len(parts) > 3:
-        raise ValueError(f"not a synthetic source spec: {spec!r}")
-    try:
-        rows = int(parts[1].replace("_", "")) if len(parts) > 1 and parts[1] else 100_000
-        seed = int(parts[2]) if len(parts) > 2 and parts[2] else DEFAULT_SEED
-    except ValueError as error:
-        raise ValueError(
-            f"{spec!r}: ROWS and SEED must be integers (synthetic[:ROWS[:SEED]])"
-        ) from error
-    if rows < 1:
-        raise ValueError(f"{spec!r}: ROWS must be at least 1")
-    return rows, seed
+    """``synthetic[:ROWS[:SEED]]`` -> (rows, seed); defaults 100,000 rows, seed 42. Raises
+    ``ValueError`` in the words the command line refuses ``--source`` with: one parser,
+    :mod:`orchestration.synthetic_source`."""
+    rows, seed = synthetic_parts(spec)
+    return (DEFAULT_ROWS if rows is None else rows, DEFAULT_SEED if seed is None else seed)

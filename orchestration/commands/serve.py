@@ -23,6 +23,7 @@ from typing import Annotated
 import typer
 
 from orchestration.cli_options import (
+    SOURCE_FORMS,
     DefinitionsOption,
     SelectOption,
     SourceEncodingOption,
@@ -30,6 +31,7 @@ from orchestration.cli_options import (
     connect_to_prefect,
     debug_on,
     load_defs,
+    source_option,
     source_timeout_option,
 )
 from orchestration.debug_env import DEBUG_ENV
@@ -110,11 +112,7 @@ def serve(
     ctx: typer.Context,
     select: SelectOption = None,
     source: Annotated[
-        str | None,
-        typer.Option(
-            metavar="SRC",
-            help="Source data for ingest assets (a path, a URL, or synthetic[:ROWS[:SEED]]).",
-        ),
+        str | None, source_option(f"Source data for ingest assets ({SOURCE_FORMS}).")
     ] = None,
     source_timeout: Annotated[
         float | None,

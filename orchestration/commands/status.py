@@ -33,6 +33,7 @@ from orchestration.cli_options import (
     console,
     error_console,
     load_defs,
+    source_option,
 )
 from orchestration.errors import RebuildRequired
 from orchestration.graph import AssetGraph
@@ -46,10 +47,8 @@ from orchestration.text_table import Cell, Column, print_table
 
 SourceOption = Annotated[
     str | None,
-    typer.Option(
-        metavar="SRC",
-        help="The source a run would read (as for materialize); source fingerprints are "
-        "taken from it.",
+    source_option(
+        "The source a run would read (as for materialize); source fingerprints are taken from it."
     ),
 ]
 #: The selection that brings everything up to date: what changed, what was never built,

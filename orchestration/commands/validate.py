@@ -26,6 +26,7 @@ from orchestration.cli_options import (
     SourceEncodingOption,
     debug_on,
     error_console,
+    source_option,
 )
 from orchestration.definitions import Definitions, load_definitions
 from orchestration.derived_deps import UncoveredReadError, uncovered_check_reads
@@ -46,12 +47,7 @@ def validate(
         ),
     ] = False,
     source: Annotated[
-        str | None,
-        typer.Option(
-            metavar="SRC",
-            help=f"Source of the --sample run (default {DEFAULT_SAMPLE_SOURCE}).",
-            show_default=False,
-        ),
+        str | None, source_option(f"Source of the --sample run (default {DEFAULT_SAMPLE_SOURCE}).")
     ] = None,
     source_encoding: SourceEncodingOption = None,
     as_json: JsonOption = False,
