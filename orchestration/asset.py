@@ -9,7 +9,6 @@ directly as an :class:`AssetSpec` (for generated assets).
 from __future__ import annotations
 
 import functools
-import importlib
 import inspect
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from orchestration.checks import AssetCheck
 from orchestration.errors import ExpectedError
+from orchestration.user_code import import_user_module
 
 if TYPE_CHECKING:
     from orchestration.context import AssetContext
@@ -102,10 +102,13 @@ def _schema_key(spec: AssetSpec) -> tuple[str, ...]:
 
 
 def _import_schema(key: str, reference: str) -> type:
+    """The model ``reference`` names; its module's own code failing names the file and
+    line (:func:`~orchestration.user_code.import_user_module`), a module or model that
+    is not there names the asset."""
     module_name, _, name = reference.partition(":")
     try:
-        return getattr(importlib.import_module(module_name), name)
-    except (ImportError, AttributeError) as exc:
+        return getattr(import_user_module(module_name), name)
+    except (ModuleNotFoundError, AttributeError) as exc:
         raise AssetDefinitionError(
             f"asset {key!r}: schema {reference!r} cannot be imported: {exc}"
         ) from exc

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib
 import os
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
@@ -22,6 +21,7 @@ from orchestration.errors import ExpectedError, describe_error
 from orchestration.graph import AssetGraph
 from orchestration.io_manager import IOManager, IOManagerFactory
 from orchestration.missing_storage import for_reading
+from orchestration.user_code import UserCodeError, import_user_module
 
 DEFINITIONS_ENV = "PIPELINE_DEFINITIONS"
 
@@ -31,8 +31,9 @@ class DefinitionsNotFoundError(ExpectedError, LookupError):
 
 
 class CodeLocationImportError(RuntimeError):
-    """The code location's own code raised while it was imported: a bug there (or a
-    package it lacks), so not an :class:`ExpectedError`; the traceback shows the line."""
+    """The code location's import failed, and no frame of the user's code says where (a
+    :class:`~orchestration.user_code.UserCodeError` when one does): not an
+    :class:`ExpectedError`, so the hint says the traceback shows it."""
 
 
 class NoIOManagerError(ExpectedError, LookupError):
@@ -149,14 +150,14 @@ def load_definitions(module_name: str | None = None) -> Definitions:
             f"{DEFINITIONS_ENV}, or add [tool.pipeline] definitions = 'MODULE' to pyproject.toml"
         )
     try:
-        module = importlib.import_module(name)
+        module = import_user_module(name)  # its own code failing names the file and line
     except ModuleNotFoundError as exc:
-        if exc.name and name.startswith(exc.name):
-            raise DefinitionsNotFoundError(
-                f"code location module {name!r} cannot be imported: {exc}"
-            ) from exc
-        raise _import_failure(name, exc) from exc
-    except Exception as exc:  # the module's own code failed: say which module, and why
+        raise DefinitionsNotFoundError(
+            f"code location module {name!r} cannot be imported: {exc}"
+        ) from exc
+    except UserCodeError:
+        raise
+    except Exception as exc:  # with no frame of the user's: say which module, and why
         raise _import_failure(name, exc) from exc
     defs = getattr(module, "defs", None)
     if not isinstance(defs, Definitions):
@@ -175,8 +176,9 @@ def load_definitions(module_name: str | None = None) -> Definitions:
 
 
 def _import_failure(name: str, exc: Exception) -> Exception:
-    """What a code location that raised on import raises: expected if its cause was (an
-    asset declared wrongly), else a bug, whose traceback ``--debug`` shows."""
+    """What a code location raises whose import failed with no frame of the user's to
+    name (:mod:`orchestration.user_code`): expected if its cause was, else a bug, whose
+    traceback ``--debug`` shows."""
     message = f"code location module {name!r} failed to import: {describe_error(exc)}"
     if isinstance(exc, ExpectedError):
         return DefinitionsNotFoundError(message)
