@@ -29,6 +29,7 @@ from io_managers.ddl_analysis import statement_facts
 from io_managers.errors import WarehouseError, WarehouseQueryError
 from io_managers.sql_tokens import split_statements
 from io_managers.transport import Transport
+from orchestration.errors import shown_path
 
 #: Tables created side by side on a new warehouse (two cores gained 40%; more, little).
 DDL_THREADS = 4
@@ -79,7 +80,7 @@ class _Statement:
     def place(self, engine_message: str) -> str:
         """``path:line:column`` of the error: the engine's ``(line L, col C)``, counted
         from the statement's start, turned into the file's; else the statement's start."""
-        path = _shown(self.path)
+        path = shown_path(self.path)
         where = _ENGINE_PLACE.search(engine_message)
         if where is None:
             return f"{path}:{self.line}:{self.column}"
@@ -91,15 +92,6 @@ class _Statement:
 
 #: Where ClickHouse says a syntax error is, from the start of the statement it was sent.
 _ENGINE_PLACE = re.compile(r"\(line (?P<line>[0-9]+), col (?P<col>[0-9]+)\)")
-
-
-def _shown(path: Path) -> str:
-    """``path`` from the working directory when it is under it (as editors and CI
-    annotations open it), else as given."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 def _located(path: Path) -> list[_Statement]:

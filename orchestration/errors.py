@@ -24,7 +24,9 @@ exceptions (their classes may also derive from ``ValueError`` and the like, as b
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 
 class ExpectedError(Exception):
@@ -74,3 +76,12 @@ def did_you_mean(typed: str, known: Sequence[str], n: int = 3) -> str:
 
     close = difflib.get_close_matches(typed, known, n=n)
     return f"; did you mean {', '.join(close)}?" if close else ""
+
+
+def shown_path(path: str | os.PathLike[str]) -> str:
+    """``path`` relative to the working directory when it is inside it, as the user and
+    their editor (or a CI annotation) name it in an error line; else as it is."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except (ValueError, OSError):
+        return os.fspath(path)

@@ -20,10 +20,9 @@ from __future__ import annotations
 import importlib
 import os
 import re
-from pathlib import Path
 from types import CodeType, ModuleType, TracebackType
 
-from orchestration.errors import ExpectedError, describe_error, did_you_mean
+from orchestration.errors import ExpectedError, describe_error, did_you_mean, shown_path
 
 #: Directories whose frames are never the user's: this framework's own.
 _FRAMEWORK = os.path.dirname(os.path.abspath(__file__))
@@ -66,7 +65,7 @@ def user_code_error(exc: BaseException, module_name: str) -> UserCodeError | Non
     user's ``file:line``; ``None`` when no frame of the user's is found."""
     if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
         column = f":{exc.offset}" if exc.offset else ""
-        where = f"{_shown(exc.filename)}:{exc.lineno}{column}"
+        where = f"{shown_path(exc.filename)}:{exc.lineno}{column}"
         return UserCodeError(f"{where}: {type(exc).__name__}: {exc.msg}")
     frames = _frames(exc.__traceback__)
     package = module_name.partition(".")[0]
@@ -77,7 +76,7 @@ def user_code_error(exc: BaseException, module_name: str) -> UserCodeError | Non
     inside = "" if code.co_name == "<module>" else f"in {code.co_qualname}: "
     raised_by = frames[-1][0] if frames else code
     what = _pandera_field_typo(exc, raised_by) or describe_error(exc)
-    return UserCodeError(f"{_shown(code.co_filename)}:{line}: {inside}{what}")
+    return UserCodeError(f"{shown_path(code.co_filename)}:{line}: {inside}{what}")
 
 
 def _frames(tb: TracebackType | None) -> list[tuple[CodeType, int, str]]:
@@ -112,15 +111,6 @@ def _library_folders() -> list[str]:
 
 def _inside(filename: str, folder: str) -> bool:
     return os.path.abspath(filename).startswith(os.path.abspath(folder) + os.sep)
-
-
-def _shown(filename: str) -> str:
-    """``filename`` relative to the working directory when it is inside it, as the user
-    and their editor name it; else as it is."""
-    try:
-        return str(Path(filename).relative_to(Path.cwd()))
-    except ValueError:
-        return filename
 
 
 def _pandera_field_typo(exc: BaseException, raised_by: CodeType) -> str | None:
