@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from io_managers.ddl_analysis import statement_facts
-from io_managers.errors import WarehouseError, WarehouseQueryError
+from io_managers.errors import DdlStatementError, WarehouseError, WarehouseQueryError
 from io_managers.sql_tokens import split_statements
 from io_managers.transport import Transport
 from orchestration.errors import shown_path
@@ -128,7 +128,7 @@ def _run(transport: Transport, statement: _Statement) -> None:
         transport.command(statement.text)
     except WarehouseQueryError as exc:
         head = " ".join(statement.text.split())[:80]
-        raise WarehouseQueryError(
+        raise DdlStatementError(
             f"{statement.place(str(exc))}: statement {statement.number} ({head}...) failed: {exc}"
         ) from None
 

@@ -44,6 +44,11 @@ class WarehouseQueryError(WarehouseError):
     """ClickHouse rejected a statement; the message is the engine's, trimmed."""
 
 
+class DdlStatementError(WarehouseQueryError, ExpectedError):
+    """A statement of a DDL file was refused; the message names its file, line and column
+    (the file's mistake, said in full: no traceback to ask for)."""
+
+
 class CheckSQLError(WarehouseQueryError, ExpectedError):
     """An asset check's SQL is not one statement: its author's to fix, said in words
     (no engine error class in front of it)."""

@@ -13,6 +13,7 @@ import pytest
 from io_managers.ddl import apply_ddl
 from io_managers.errors import WarehouseError, WarehouseQueryError
 from io_managers.transport import EmbeddedTransport
+from orchestration.errors import ExpectedError
 
 DDL = """
 CREATE DATABASE IF NOT EXISTS shop;
@@ -185,6 +186,8 @@ def test_a_syntax_error_is_named_at_its_line_and_column_in_the_file(
         apply_ddl(transport, [tmp_path / "ddl"])
     assert str(error.value).startswith("ddl/x.sql:6:14: statement 2 (CREATE TABLE IF NOT EXISTS")
     assert "Syntax error" in str(error.value)
+    # The file's own mistake, said in full: no "run with --debug" hint for a traceback.
+    assert isinstance(error.value, ExpectedError)
 
 
 def test_an_error_the_engine_gives_no_place_for_is_named_at_its_statement(transport, tmp_path):
