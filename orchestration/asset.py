@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 from orchestration.checks import AssetCheck
-from orchestration.errors import ExpectedError
+from orchestration.errors import ExpectedError, did_you_mean
 from orchestration.user_code import import_user_module
 
 if TYPE_CHECKING:
@@ -35,6 +35,19 @@ _SCHEMA_REFERENCE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 class AssetDefinitionError(ExpectedError, ValueError):
     """A declaration is malformed; raised at import time so mistakes surface early."""
+
+
+class SchemaImportError(AssetDefinitionError):
+    """An asset's ``"module:Model"`` schema reference names nothing importable.
+
+    Raised when the schema is first read, so most commands refuse there; ``pipeline
+    validate`` reports :attr:`reason` as one finding of that asset and checks the rest.
+    """
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"asset {key!r}: {reason}")
+        #: What is wrong, without the asset (a finding names the asset itself).
+        self.reason = reason
 
 
 class _Schema:
@@ -106,12 +119,17 @@ def _import_schema(key: str, reference: str) -> type:
     line (:func:`~orchestration.user_code.import_user_module`), a module or model that
     is not there names the asset."""
     module_name, _, name = reference.partition(":")
+    cannot = f"schema {reference!r} cannot be imported"
     try:
-        return getattr(import_user_module(module_name), name)
-    except (ModuleNotFoundError, AttributeError) as exc:
-        raise AssetDefinitionError(
-            f"asset {key!r}: schema {reference!r} cannot be imported: {exc}"
-        ) from exc
+        module = import_user_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise SchemaImportError(key, f"{cannot}: {exc}") from exc
+    try:
+        return getattr(module, name)
+    except AttributeError as exc:
+        # A misspelt model name is the likely slip: name the module's close ones.
+        classes = [member for member, value in vars(module).items() if isinstance(value, type)]
+        raise SchemaImportError(key, f"{cannot}: {exc}{did_you_mean(name, classes)}") from exc
 
 
 @dataclass(frozen=True)

@@ -366,3 +366,41 @@ def test_a_foreseen_sample_failure_is_its_line_alone(tmp_path: Path):
     result = run_validate(REPO, "--sample", "--source", str(tmp_path / "missing.csv"))
     assert result.returncode == 1
     assert result.stderr == ""
+
+
+#: Why dim_country's schema, given as "schemas.marts:DimCountri", cannot be read.
+MISSPELT_SCHEMA = (
+    "schema 'schemas.marts:DimCountri' cannot be imported: module 'schemas.marts' has no "
+    "attribute 'DimCountri'; did you mean DimCountry, DimCustomer?"
+)
+
+
+def test_a_schema_import_error_still_refuses_outside_validate_with_a_suggestion(
+    location: Path,
+):
+    """Only validate turns it into a finding: reading the schema anywhere else (a run)
+    still refuses, as a declaration error naming the asset."""
+    mutate(
+        location / "assets/marts.py",
+        r'schema="schemas\.marts:DimCountry"',
+        'schema="schemas.marts:DimCountri"',
+    )
+    code = (
+        "from orchestration.asset import AssetDefinitionError\n"
+        "from orchestration.definitions import load_definitions\n"
+        "spec = next(s for s in load_definitions('assets').assets if s.key == 'dim_country')\n"
+        "try:\n"
+        "    spec.schema\n"
+        "except AssetDefinitionError as exc:\n"
+        "    print(exc)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=location,
+        env={**os.environ, "PYTHONPATH": f"{location}{os.pathsep}{REPO}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"asset 'dim_country': {MISSPELT_SCHEMA}\n"
