@@ -7,6 +7,9 @@ compiled as a run compiles it (``DESCRIBE`` of
 :func:`io_managers.statements.described_select`) against the empty tables, so is every
 asset check's SQL, and optionally a small sample run materializes everything, which
 validates real content against each schema.
+
+An asset whose schema cannot be imported is one finding of that asset; the others are
+still checked.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from io_managers.sql_tokens import one_statement
 from io_managers.stage import TargetShape, column_problems
 from io_managers.types import ClickHouseType, dtype_mismatch, nullability_mismatch
 from io_managers.validation import as_dataframe_schema, plan_validation
-from orchestration.asset import AssetSpec
+from orchestration.asset import AssetSpec, SchemaImportError
 from orchestration.context import AssetContext
 from orchestration.findings import Finding
 from orchestration.graph import AssetGraph
@@ -36,10 +39,10 @@ if TYPE_CHECKING:
 
 
 def check_table_against_schema(
-    spec: AssetSpec, columns: Mapping[str, ClickHouseType]
+    spec: AssetSpec, schema: Any, columns: Mapping[str, ClickHouseType]
 ) -> list[Finding]:
-    """The DDL table and the Pandera schema agree column by column, in both directions."""
-    schema = as_dataframe_schema(spec.schema)
+    """The DDL table and the Pandera schema (``DataFrameSchema``) agree column by column,
+    in both directions."""
     if schema is None:
         return [Finding("schema", spec.key, spec.table, found="the asset declares no schema")]
     findings = []
@@ -110,10 +113,15 @@ def check_key_columns(
 
 
 def check_select(
-    io: ClickHouseIOManager, spec: AssetSpec, target: TargetShape, context: AssetContext
+    io: ClickHouseIOManager,
+    spec: AssetSpec,
+    schema: Any,
+    target: TargetShape,
+    context: AssetContext,
 ) -> list[Finding]:
     """A SQL asset's SELECT compiles, and its output fits its table (by name, as it is
-    inserted: :func:`~io_managers.stage.column_problems`) and its schema.
+    inserted: :func:`~io_managers.stage.column_problems`) and its schema
+    (``DataFrameSchema``; ``None``: no schema to compare with).
 
     An output column of its table column's very type is not compared with the schema
     again: :func:`check_table_against_schema` compared that type already, and would only
@@ -139,7 +147,6 @@ def check_select(
         Finding("select", spec.key, spec.table, found=f"SELECT {problem}")
         for problem in column_problems(list(output), target)
     ]
-    schema = as_dataframe_schema(spec.schema)
     fields = dict(schema.columns) if schema is not None else {}
     for name, ch_type in output.items():
         field = fields.get(name)
@@ -244,19 +251,35 @@ def _validate_in(
 
     findings: list[Finding] = []
     for spec in graph:
-        if not io.table_exists(spec.table):
-            findings.append(
-                Finding("ddl", spec.key, spec.table, found="table is not created by the DDL")
-            )
-            continue
-        columns, defaults = io.queries.describe_with_defaults(f"TABLE {quote_table(spec.table)}")
-        findings.extend(check_table_against_schema(spec, columns))
-        schema = as_dataframe_schema(spec.schema)
-        findings.extend(check_key_columns(io, spec, schema.columns if schema is not None else ()))
-        if spec.kind == "sql":
-            target = TargetShape(columns, defaults)
-            findings.extend(check_select(io, spec, target, context_for(spec)))
-        findings.extend(check_asset_checks(io, spec))
+        findings.extend(check_asset(io, spec, context_for(spec)))
     if sample_params is not None and not findings:
         findings.extend(run_sample(io, graph, context_for))
+    return findings
+
+
+def check_asset(io: ClickHouseIOManager, spec: AssetSpec, context: AssetContext) -> list[Finding]:
+    """Every static check of one asset against the DDL's tables in ``io``.
+
+    A schema that cannot be read (a misspelt ``"module:Model"``, a broken model) is one
+    finding of this asset, not the end of validate; its SELECT and checks, which need no
+    schema, are still checked.
+    """
+    if not io.table_exists(spec.table):
+        return [Finding("ddl", spec.key, spec.table, found="table is not created by the DDL")]
+    columns, defaults = io.queries.describe_with_defaults(f"TABLE {quote_table(spec.table)}")
+    findings: list[Finding] = []
+    try:
+        schema = as_dataframe_schema(spec.schema)
+    except SchemaImportError as exc:
+        schema = None
+        findings.append(Finding("schema", spec.key, spec.table, found=exc.reason))
+    except Exception as exc:  # the model's own code: shown as any asset's bug is
+        schema = None
+        findings.append(Finding.from_error("schema", spec.key, spec.table, exc))
+    else:
+        findings.extend(check_table_against_schema(spec, schema, columns))
+        findings.extend(check_key_columns(io, spec, schema.columns if schema is not None else ()))
+    if spec.kind == "sql":
+        findings.extend(check_select(io, spec, schema, TargetShape(columns, defaults), context))
+    findings.extend(check_asset_checks(io, spec))
     return findings

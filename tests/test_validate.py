@@ -52,6 +52,11 @@ def findings(result: subprocess.CompletedProcess[str]) -> list[dict]:
     return json.loads(result.stdout)
 
 
+def finding_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    """The lines of findings (and of assets left unvalidated), not the summary."""
+    return [line for line in result.stdout.splitlines() if line.startswith("[")]
+
+
 def test_real_code_location_passes():
     result = run_validate(REPO)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -366,6 +371,32 @@ def test_a_foreseen_sample_failure_is_its_line_alone(tmp_path: Path):
     result = run_validate(REPO, "--sample", "--source", str(tmp_path / "missing.csv"))
     assert result.returncode == 1
     assert result.stderr == ""
+
+
+def test_a_schema_that_cannot_be_imported_is_one_finding_and_the_rest_is_checked(
+    location: Path,
+):
+    """A misspelt model name is one finding of its asset, with the close names, not the
+    end of validate: dim_time's drift, checked after it, is reported too."""
+    mutate(
+        location / "assets/marts.py",
+        r'schema="schemas\.marts:DimCountry"',
+        'schema="schemas.marts:DimCountri"',
+    )
+    mutate(location / "schemas/marts.py", r"year: Series\[UInt16\]", "year: Series[UInt8]")
+    result = run_validate(location)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr == ""
+    lines = finding_lines(result)
+    assert lines[0] == (f"[schema] asset dim_country table marts.Dim_Country: {MISSPELT_SCHEMA}")
+    assert lines[1].startswith("[dtype] asset dim_time table marts.Dim_Time column year: ")
+    assert len(lines) == 2, result.stdout
+
+    found = findings(run_validate(location, "--json"))
+    assert [(f["check"], f["asset"]) for f in found] == [
+        ("schema", "dim_country"),
+        ("dtype", "dim_time"),
+    ]
 
 
 #: Why dim_country's schema, given as "schemas.marts:DimCountri", cannot be read.
