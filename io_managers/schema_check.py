@@ -8,8 +8,10 @@ compiled as a run compiles it (``DESCRIBE`` of
 asset check's SQL, and optionally a small sample run materializes everything, which
 validates real content against each schema.
 
-An asset whose schema cannot be imported is one finding of that asset; the others are
-still checked.
+One asset's problem stops only what depends on it: an asset whose schema cannot be
+imported is one finding and the others are still checked; the sample run skips an asset
+with a problem and what is downstream of it (saying so, :data:`NOT_VALIDATED`), and
+materializes every other asset.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from io_managers.types import ClickHouseType, dtype_mismatch, nullability_mismat
 from io_managers.validation import as_dataframe_schema, plan_validation
 from orchestration.asset import AssetSpec, SchemaImportError
 from orchestration.context import AssetContext
-from orchestration.findings import Finding
+from orchestration.findings import Finding, sample_not_started, upstream_failed
 from orchestration.graph import AssetGraph
 
 if TYPE_CHECKING:
@@ -188,26 +190,38 @@ def check_asset_checks(io: ClickHouseIOManager, spec: AssetSpec) -> list[Finding
 
 
 def run_sample(
-    io: ClickHouseIOManager, graph: AssetGraph, context_for: Callable[[AssetSpec], AssetContext]
+    io: ClickHouseIOManager,
+    graph: AssetGraph,
+    context_for: Callable[[AssetSpec], AssetContext],
+    failed: Iterable[str] = (),
 ) -> list[Finding]:
-    """Materialize every asset in order; each materialization validates its content."""
+    """Materialize every asset in order; each materialization validates its content.
+
+    An asset that failed (in ``failed``, the static checks' problems, or here) is not
+    materialized, nor is anything downstream of it: each of those is a finding saying
+    which failed upstream assets stopped it, after the problems; every other asset runs.
+    """
     findings: list[Finding] = []
-    failed: set[str] = set()
+    skipped: list[Finding] = []
+    broken = set(failed)
     for spec in graph:
-        if failed & graph.ancestors(spec.key):
+        if spec.key in broken:
+            continue  # its problems are reported already
+        if stopped_by := broken & graph.ancestors(spec.key):
+            skipped.append(upstream_failed(spec.key, spec.table, stopped_by))
             continue
         try:
             io.materialize(spec, context_for(spec))
         except AssetValidationError as exc:
-            failed.add(spec.key)
+            broken.add(spec.key)
             findings.extend(
                 Finding("sample", spec.key, spec.table, f.column, found=f.describe(where=False))
                 for f in exc.failures
             )
         except Exception as exc:
-            failed.add(spec.key)
+            broken.add(spec.key)
             findings.append(Finding.from_error("sample", spec.key, spec.table, exc))
-    return findings
+    return findings + skipped
 
 
 def validate_definitions(
@@ -241,7 +255,9 @@ def _validate_in(
     try:
         io.setup(ddl_paths)
     except (WarehouseError, OSError) as exc:
-        return [Finding("ddl", found=f"DDL does not apply to a fresh ClickHouse: {exc}")]
+        problem = Finding("ddl", found=f"DDL does not apply to a fresh ClickHouse: {exc}")
+        unsampled = [(spec.key, spec.table) for spec in graph] if sample_params is not None else []
+        return [problem, *sample_not_started(unsampled)]
     load_datetime = datetime.now(UTC).replace(microsecond=0)
     # Assets that write files beside their table (reports) write them into the temp dir.
     params = {"reports_dir": str(tmp / "reports"), **(sample_params or {})}
@@ -252,8 +268,9 @@ def _validate_in(
     findings: list[Finding] = []
     for spec in graph:
         findings.extend(check_asset(io, spec, context_for(spec)))
-    if sample_params is not None and not findings:
-        findings.extend(run_sample(io, graph, context_for))
+    if sample_params is not None:
+        failed = {finding.asset for finding in findings if finding.asset}
+        findings.extend(run_sample(io, graph, context_for, failed))
     return findings
 
 

@@ -8,11 +8,17 @@ then it keeps whether that failure was foreseen and its traceback, so ``validate
 it the way every command shows an error (:mod:`orchestration.errors`): the line alone for
 a foreseen one, a hint that ``--debug`` shows the traceback for any other, and the
 traceback itself with ``--debug``.
+
+An asset the ``--sample`` run could not validate (an asset upstream of it failed, or the
+run never started) is a finding too, of check :data:`NOT_VALIDATED`: not a problem of its
+own, but never left out silently, so the problems' absence there is not read as a pass.
+``--json`` lists one per asset; the text output says them in one line.
 """
 
 from __future__ import annotations
 
 import traceback as tb
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,3 +78,49 @@ class Finding:
             "expected": self.expected,
             "found": self.found,
         }
+
+
+#: The check of a finding that says the ``--sample`` run did not validate an asset.
+NOT_VALIDATED = "not_validated"
+_UPSTREAM_FAILED = "upstream failed: "
+_NOT_STARTED = "sample run not started"
+
+
+def upstream_failed(asset: str, table: str, failed: Iterable[str]) -> Finding:
+    """``asset`` was not materialized in the sample run because ``failed`` (upstream of
+    it) failed: its content is unknown, not valid."""
+    return Finding(NOT_VALIDATED, asset, table, found=_UPSTREAM_FAILED + ", ".join(sorted(failed)))
+
+
+def sample_not_started(assets: Iterable[tuple[str, str]]) -> list[Finding]:
+    """Each ``(asset, table)`` is unvalidated: a problem of the whole code location (the
+    graph, the DDL) stopped the sample run before any asset."""
+    return [Finding(NOT_VALIDATED, asset, table, found=_NOT_STARTED) for asset, table in assets]
+
+
+def is_problem(finding: Finding) -> bool:
+    """Whether ``finding`` is a disagreement (not an asset the sample run left unvalidated)."""
+    return finding.check != NOT_VALIDATED
+
+
+def not_validated_line(findings: Iterable[Finding]) -> str:
+    """The unvalidated assets among ``findings`` in one line, with every asset upstream
+    of them that failed (``[sample] 25 assets not validated: upstream failed: a, b``);
+    ``""`` if the sample run validated all it was asked to."""
+    skipped = [finding for finding in findings if not is_problem(finding)]
+    if not skipped:
+        return ""
+    failed = {
+        name
+        for finding in skipped
+        if finding.found.startswith(_UPSTREAM_FAILED)
+        for name in finding.found.removeprefix(_UPSTREAM_FAILED).split(", ")
+    }
+    causes = [_UPSTREAM_FAILED + ", ".join(sorted(failed))] if failed else []
+    causes += sorted({f.found for f in skipped if not f.found.startswith(_UPSTREAM_FAILED)})
+    return f"[sample] {count_assets(len(skipped))} not validated: {'; '.join(causes)}"
+
+
+def count_assets(count: int) -> str:
+    """``"1 asset"``, ``"25 assets"``."""
+    return f"{count} asset{'' if count == 1 else 's'}"

@@ -52,6 +52,15 @@ def findings(result: subprocess.CompletedProcess[str]) -> list[dict]:
     return json.loads(result.stdout)
 
 
+def break_country_names(location: Path) -> None:
+    """dim_country's content fails the sample run (no country name has 60 characters)."""
+    mutate(
+        location / "schemas/marts.py",
+        r'country_name: Series\[str\] = pa.Field\(unique=True, str_length=\{"min_value": 1\}\)',
+        'country_name: Series[str] = pa.Field(unique=True, str_length={"min_value": 60})',
+    )
+
+
 def finding_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
     """The lines of findings (and of assets left unvalidated), not the summary."""
     return [line for line in result.stdout.splitlines() if line.startswith("[")]
@@ -216,15 +225,11 @@ def test_a_select_with_a_renamed_column_says_which_is_which_as_materialize_would
 
 
 def test_sample_run_catches_content_the_static_checks_cannot(location: Path):
-    mutate(
-        location / "schemas/marts.py",
-        r'country_name: Series\[str\] = pa.Field\(unique=True, str_length=\{"min_value": 1\}\)',
-        'country_name: Series[str] = pa.Field(unique=True, str_length={"min_value": 60})',
-    )
+    break_country_names(location)
     assert run_validate(location).returncode == 0
     result = run_validate(location, "--sample", "--source", "synthetic:2000")
     assert result.returncode == 1
-    lines = [line for line in result.stdout.splitlines() if line.startswith("[sample]")]
+    lines = [line for line in result.stdout.splitlines() if line.startswith("[sample] asset")]
     assert len(lines) == 1, result.stdout
     # The column is named once, where every line names it, not again in the cause.
     assert lines[0].startswith(
@@ -373,6 +378,78 @@ def test_a_foreseen_sample_failure_is_its_line_alone(tmp_path: Path):
     assert result.stderr == ""
 
 
+def test_a_sample_failure_names_the_assets_it_left_unvalidated(location: Path):
+    """Everything downstream of a failed asset is not materialized: said in one line, and
+    counted in the summary, rather than reported as if it had passed (fact_sales' own
+    break is among those never reached)."""
+    mutate(
+        location / "schemas/raw.py",
+        r'Country: Series\[str\] = pa.Field\(str_length=\{"min_value": 1\}\)',
+        'Country: Series[str] = pa.Field(str_length={"min_value": 50})',
+    )
+    mutate(location / "schemas/marts.py", r"(quantity: Series\[Int32\] = pa.Field\(ge)=0", r"\1=5")
+    args = ("--sample", "--source", "synthetic:2000")
+    result = run_validate(location, *args)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = finding_lines(result)
+    assert len(lines) == 2, result.stdout
+    assert lines[0].startswith(
+        "[sample] asset psa_online_retails table raw.psa_online_retails column Country: "
+    )
+    assert lines[1] == "[sample] 25 assets not validated: upstream failed: psa_online_retails"
+    assert result.stdout.splitlines()[-1] == (
+        "1 problem(s) in 27 assets, sample run from synthetic:2000 (25 assets not validated)"
+    )
+
+    found = findings(run_validate(location, *args, "--json"))
+    assert [f["check"] for f in found] == ["sample"] + ["not_validated"] * 25
+    assert {
+        "check": "not_validated",
+        "asset": "fact_sales",
+        "table": "marts.Fact_Sales",
+        "column": None,
+        "expected": "",
+        "found": "upstream failed: psa_online_retails",
+    } in found
+
+
+def test_independent_sample_failures_are_all_found_and_the_rest_named_once(location: Path):
+    break_country_names(location)
+    mutate(
+        location / "schemas/marts.py",
+        r'"min_value": 2000, "max_value": 2100',
+        '"min_value": 2000, "max_value": 2001',
+    )
+    result = run_validate(location, "--sample", "--source", "synthetic:2000")
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = finding_lines(result)
+    assert [line.split(":")[0] for line in lines[:2]] == [
+        "[sample] asset dim_country table marts.Dim_Country column country_name",
+        "[sample] asset dim_time table marts.Dim_Time column year",
+    ]
+    assert lines[2:] == ["[sample] 8 assets not validated: upstream failed: dim_country, dim_time"]
+    assert result.stdout.splitlines()[-1].startswith("2 problem(s) in 27 assets, ")
+
+
+def test_a_static_problem_does_not_silence_the_sample_run_of_other_assets(location: Path):
+    """The sample still runs what the static problem does not reach, so one CI run finds
+    dim_country's bad content too, and the summary says the sample left some unvalidated."""
+    mutate(location / "schemas/marts.py", r"year: Series\[UInt16\]", "year: Series[UInt8]")
+    break_country_names(location)
+    result = run_validate(location, "--sample", "--source", "synthetic:2000")
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = finding_lines(result)
+    assert [line.split(":")[0] for line in lines] == [
+        "[dtype] asset dim_time table marts.Dim_Time column year",
+        "[sample] asset dim_country table marts.Dim_Country column country_name",
+        "[sample] 8 assets not validated",
+    ]
+    assert lines[2].endswith(": upstream failed: dim_country, dim_time")
+    assert result.stdout.splitlines()[-1] == (
+        "2 problem(s) in 27 assets, sample run from synthetic:2000 (8 assets not validated)"
+    )
+
+
 def test_a_schema_that_cannot_be_imported_is_one_finding_and_the_rest_is_checked(
     location: Path,
 ):
@@ -435,3 +512,23 @@ def test_a_schema_import_error_still_refuses_outside_validate_with_a_suggestion(
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"asset 'dim_country': {MISSPELT_SCHEMA}\n"
+
+
+def test_a_graph_that_does_not_build_says_the_sample_run_never_started(location: Path):
+    """The summary would otherwise name a sample run that validated nothing."""
+    mutate(
+        location / "assets/raw.py",
+        r'table="raw\.psa_online_retails",',
+        'table="raw.psa_online_retails", deps=["fact_sales"],',
+    )
+    result = run_validate(location, "--sample")
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = finding_lines(result)
+    assert lines[0].startswith("[graph] dependency cycle: ")
+    assert lines[1:] == ["[sample] 27 assets not validated: sample run not started"]
+    assert result.stdout.splitlines()[-1] == (
+        "1 problem(s) in 27 assets, sample run from synthetic:5000 (27 assets not validated)"
+    )
+    found = findings(run_validate(location, "--sample", "--json"))
+    assert [f["check"] for f in found] == ["graph"] + ["not_validated"] * 27
+    assert found[1]["found"] == "sample run not started"

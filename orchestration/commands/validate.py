@@ -8,16 +8,23 @@ SELECT compiles and fits its table; ``--sample`` also materializes a small sourc
 validates real content. One line per problem; exit 1 if there is any. A problem that is
 an error nobody foresaw (an asset's own code failing in the sample run) is shown as every
 command shows one: ``--debug`` prints its traceback, else a hint says that it does.
+
+The assets the sample run could not validate (downstream of a failed asset) are said in
+one more line and counted in the summary, never passed over; ``--json``, whose document is
+the list of findings whatever went wrong, lists each as a finding of check
+``not_validated``.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from typing import Annotated
 
 import typer
 
+from orchestration.asset import AssetSpec
 from orchestration.cli_options import (
     DEBUG_HINT,
     SOURCE_ENCODING_PARAM,
@@ -30,7 +37,13 @@ from orchestration.cli_options import (
 )
 from orchestration.definitions import Definitions, load_definitions
 from orchestration.derived_deps import UncoveredReadError, uncovered_check_reads
-from orchestration.findings import Finding
+from orchestration.findings import (
+    Finding,
+    count_assets,
+    is_problem,
+    not_validated_line,
+    sample_not_started,
+)
 from orchestration.graph import AssetGraphError
 from orchestration.output import echo
 from orchestration.text_table import make_console
@@ -82,8 +95,11 @@ def validate(
         if debug:
             _print_tracebacks(findings)
     else:
-        for finding in findings:
+        problems = [finding for finding in findings if is_problem(finding)]
+        for finding in problems:
             echo(finding.line())
+        if skipped_line := not_validated_line(findings):
+            echo(skipped_line)
         if debug:
             _print_tracebacks(findings)
         elif any(not finding.foreseen for finding in findings):
@@ -93,8 +109,10 @@ def validate(
         checked = f"{len(defs.assets)} assets" + (
             f", sample run from {source}{read_as}" if sample else ""
         )
+        if skipped := len(findings) - len(problems):
+            checked += f" ({count_assets(skipped)} not validated)"
         if findings:
-            console.print(f"[bold red]{len(findings)} problem(s)[/] in {checked}", highlight=False)
+            console.print(f"[bold red]{len(problems)} problem(s)[/] in {checked}", highlight=False)
         else:
             console.print(f"[green]schemas, DDL and SQL agree[/] ({checked})", highlight=False)
     if findings:
@@ -112,15 +130,23 @@ def _print_tracebacks(findings: list[Finding]) -> None:
 
 
 def find_problems(defs: Definitions, sample_params: dict[str, str] | None) -> list[Finding]:
-    """The graph's problems, else every IO manager's findings about its assets."""
+    """The graph's problems, else every IO manager's findings about its assets.
+
+    With ``sample_params``, a problem that stops everything (the graph does not build,
+    no IO manager can check its assets) also says which assets the sample run never
+    validated.
+    """
+    sampled = sample_params is not None
     try:
         graph = defs.graph()
     except UncoveredReadError as exc:
-        return [Finding("reads", read.asset, read.table, found=read.CAUSE) for read in exc.reads]
+        reads = [Finding("reads", read.asset, read.table, found=read.CAUSE) for read in exc.reads]
+        return reads + _not_started(defs.assets, sampled)
     except AssetGraphError as exc:
-        return [Finding("graph", found=str(exc))]
+        return [Finding("graph", found=str(exc)), *_not_started(defs.assets, sampled)]
     if not defs.io_managers:
-        return [Finding("io_manager", found="the code location declares no IO managers")]
+        problem = Finding("io_manager", found="the code location declares no IO managers")
+        return [problem, *_not_started(defs.assets, sampled)]
     findings: list[Finding] = []
     specs = list(graph)
     for name, factory in defs.io_managers.items():
@@ -133,6 +159,13 @@ def find_problems(defs: Definitions, sample_params: dict[str, str] | None) -> li
             findings.extend(io_manager.check_definitions(graph, defs.ddl_paths, sample_params))
         except NotImplementedError as exc:
             findings.append(Finding("io_manager", found=f"IO manager {name!r}: {exc}"))
+            stored = [spec for spec in specs if spec.io_manager == name]
+            findings.extend(_not_started(stored, sampled))
         finally:
             io_manager.close()
     return findings
+
+
+def _not_started(specs: Iterable[AssetSpec], sampled: bool) -> list[Finding]:
+    """If the sample run was asked for: each of ``specs`` as one it never validated."""
+    return sample_not_started((spec.key, spec.table) for spec in specs) if sampled else []
