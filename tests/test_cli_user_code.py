@@ -60,12 +60,19 @@ def test_a_syntax_error_in_a_schema_module_names_its_file_line_and_column(projec
         r"^class DimCountry\(pa.DataFrameModel\):",
         "class DimCountry(pa.DataFrameModel)",
     )
-    result = pipeline(project, "validate")
+    result = pipeline(project, "status")
 
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stderr.splitlines() == [
         f"error: schemas/marts.py:{line}:36: SyntaxError: expected ':'"
     ]
+    # validate says it as a finding of each asset whose schema is there, and goes on.
+    validated = pipeline(project, "validate")
+    assert validated.returncode == 1, validated.stdout + validated.stderr
+    assert (
+        f"[schema] asset dim_country table marts.Dim_Country: schemas/marts.py:{line}:36: "
+        "SyntaxError: expected ':'"
+    ) in validated.stdout.splitlines(), validated.stdout
 
 
 def test_a_syntax_error_in_the_code_location_names_its_file_line_and_column(project: Path):
@@ -104,7 +111,7 @@ def test_a_typo_in_a_pandera_field_names_the_line_the_model_and_the_argument(pro
         r"country_key: Series\[UUID\] = pa.Field\(unique=True\)",
         "country_key: Series[UUID] = pa.Field(uniqe=True)",
     )
-    result = pipeline(project, "validate")
+    result = pipeline(project, "status")
 
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stderr.splitlines() == [
