@@ -426,6 +426,10 @@ def build_flow(
         run_book = book or StateBook(plan.graph, io_managers, run_params)
         ledger = RunLedger(run_book, plan.selected_keys)
         run_outage = outage or watching_this_flow_run()
+        # The first asset to start records every selected asset's code version: computed
+        # here, a schema module of the user's that cannot be imported fails the run in its
+        # own words before any asset starts, not as the first asset's failure.
+        run_book.code_versions_of(selected)
 
         def context_for(spec: AssetSpec) -> AssetContext:
             return AssetContext(
@@ -569,5 +573,7 @@ def materialize(
             return lost
     run_report = report()
     if plan.selected and not run_report.outcomes:
+        if state.is_failed():
+            state.result(raise_on_failure=True)  # what the flow's body raised, as it was
         raise RuntimeError(f"the flow run ended {state.name} before any asset ran: {state.message}")
     return run_report

@@ -146,3 +146,57 @@ def test_a_helper_module_of_the_project_that_raises_is_the_line_named(project: P
     assert result.stderr.splitlines() == [
         "error: settings.py:3: ZeroDivisionError: division by zero"
     ]
+
+
+def materialize(
+    project: Path, prefect_api_url: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "orchestration", "materialize", "--definitions", "assets",
+         "--source", "synthetic:200", *args],
+        cwd=project,
+        env={**os.environ, "PYTHONPATH": str(REPO), "WAREHOUSE_URL": f"chdb://{project / 'wh'}",
+             "PREFECT_API_URL": prefect_api_url},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+
+
+def test_a_broken_schema_module_fails_materialize_in_one_line_before_any_asset(
+    project: Path, prefect_api_url: str
+):
+    """Every selected asset's code version (its schema's included) is recorded when the
+    first asset starts: the error was the first asset's failure (the raw ingest, whose
+    schema is fine) and 26 assets skipped."""
+    line = mutate(
+        project / "schemas" / "marts.py",
+        r"^class DimCountry\(pa.DataFrameModel\):",
+        "class DimCountry(pa.DataFrameModel)",
+    )
+    result = materialize(project, prefect_api_url)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.splitlines() == [
+        f"error: schemas/marts.py:{line}:36: SyntaxError: expected ':'"
+    ]
+    assert "raw_online_retails" not in result.stdout  # no asset was started
+
+
+def test_an_insert_only_asset_without_a_unique_key_fails_materialize_in_one_line(
+    project: Path, prefect_api_url: str
+):
+    """Said as the first asset's failure; an asset selected alone (its upstream built)
+    was only "skipped: did not run (the flow stopped before it)", the cause nowhere."""
+    mutate(
+        project / "schemas" / "vault.py",
+        r"hub_invoice_hash_key: Series\[UUID\] = pa.Field\(unique=True\)",
+        "hub_invoice_hash_key: Series[UUID] = pa.Field()",
+    )
+    said = "error: asset 'hub_invoice': write_mode 'insert_new' needs a unique key"
+    for selection in ("*", "+hub_invoice"):
+        result = materialize(project, prefect_api_url, "--select", selection)
+        assert result.returncode == 1, result.stdout + result.stderr
+        [line] = result.stderr.splitlines()
+        assert line.startswith(said), line
+        assert "skipped" not in result.stdout, result.stdout
