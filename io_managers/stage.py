@@ -68,7 +68,8 @@ class Stager:
         if facts is None:
             raise MaterializationError(
                 f"asset {spec.key!r}: table {spec.table} does not exist; declare it in the "
-                "DDL (ddl/*.sql, CREATE TABLE IF NOT EXISTS) and run the warehouse setup"
+                "code location's DDL (CREATE TABLE IF NOT EXISTS), which the next materialize "
+                "applies"
             )
         return TargetShape(dict(facts.columns), set(facts.defaults))
 

@@ -170,7 +170,8 @@ def load_definitions(module_name: str | None = None) -> Definitions:
     if not defs.assets:
         raise DefinitionsNotFoundError(
             f"code location module {name!r} declares no assets: decorate functions in it "
-            "(or its submodules) with @asset / @sql_asset, or give it a `defs = Definitions(...)`"
+            "(or its submodules, which count once it imports them) with @asset / @sql_asset, "
+            "or give it a `defs = Definitions(...)`"
         )
     return defs
 

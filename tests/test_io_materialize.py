@@ -286,7 +286,9 @@ def test_custom_checks_run_through_pandera_on_streamed_batches(backend, db):
 
 
 def test_missing_target_table_says_to_declare_it_in_the_ddl(backend, db):
-    with pytest.raises(MaterializationError, match=r"does not exist; declare it in the DDL"):
+    with pytest.raises(
+        MaterializationError, match=r"does not exist; declare it in the code location.s DDL"
+    ):
         materialize(backend, sql_asset(f"{db}.nowhere", "SELECT 1 AS x"))
 
 
