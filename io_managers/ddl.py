@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from io_managers.ddl_analysis import statement_facts
-from io_managers.errors import DdlStatementError, WarehouseError, WarehouseQueryError
+from io_managers.errors import DdlFileError, DdlStatementError, WarehouseQueryError
 from io_managers.sql_tokens import split_statements
 from io_managers.transport import Transport
 from orchestration.errors import shown_path
@@ -143,7 +143,7 @@ def _split(path: Path, text: str) -> list[str]:
     try:
         return split_statements(text, keep=True)
     except ValueError as exc:
-        raise WarehouseError(f"DDL file {path}: {exc}") from None
+        raise DdlFileError(f"DDL file {shown_path(path)}: {exc}") from None
 
 
 def ddl_files(paths: Sequence[Path | str]) -> Iterator[Path]:
@@ -155,4 +155,4 @@ def ddl_files(paths: Sequence[Path | str]) -> Iterator[Path]:
         elif path.is_file():
             yield path
         else:
-            raise WarehouseError(f"DDL file {path} does not exist")
+            raise DdlFileError(f"DDL file {shown_path(path)} does not exist")

@@ -44,6 +44,11 @@ class WarehouseQueryError(WarehouseError):
     """ClickHouse rejected a statement; the message is the engine's, trimmed."""
 
 
+class DdlFileError(WarehouseError, ExpectedError):
+    """A DDL file the code location names is not there, or cannot be split into
+    statements (an unclosed quote): its mistake, said in full."""
+
+
 class DdlStatementError(WarehouseQueryError, ExpectedError):
     """A statement of a DDL file was refused; the message names its file, line and column
     (the file's mistake, said in full: no traceback to ask for)."""

@@ -199,3 +199,17 @@ def test_an_error_the_engine_gives_no_place_for_is_named_at_its_statement(transp
     with pytest.raises(WarehouseQueryError) as error:
         apply_ddl(transport, [path])
     assert str(error.value).startswith(f"{path}:1:36: statement 2 (CREATE TABLE")
+
+
+def test_a_ddl_file_that_is_not_there_is_the_code_locations_mistake(transport, tmp_path):
+    with pytest.raises(WarehouseError, match=r"DDL file .*shops\.sql does not exist") as error:
+        apply_ddl(transport, [tmp_path / "shops.sql"])
+    assert isinstance(error.value, ExpectedError)  # one line, no "run with --debug" hint
+
+
+def test_a_ddl_file_that_cannot_be_split_is_the_code_locations_mistake(transport, tmp_path):
+    path = tmp_path / "open.sql"
+    path.write_text("CREATE DATABASE IF NOT EXISTS wh; SELECT 'unclosed;\n")
+    with pytest.raises(WarehouseError, match=r"DDL file .*open\.sql: unclosed quote") as error:
+        apply_ddl(transport, [path])
+    assert isinstance(error.value, ExpectedError)
