@@ -125,6 +125,13 @@ def configured_module(start: Path | None = None) -> str | None:
     """The code location module named by the environment or the nearest pyproject.toml."""
     if os.environ.get(DEFINITIONS_ENV):
         return os.environ[DEFINITIONS_ENV]
+    found = _configuring_pyproject(start)
+    return found[0] if found else None
+
+
+def _configuring_pyproject(start: Path | None = None) -> tuple[str, Path] | None:
+    """The module the nearest pyproject.toml with ``[tool.pipeline] definitions`` names,
+    and that file, from ``start`` (the working directory) up."""
     directory = (start or Path.cwd()).resolve()
     for folder in (directory, *directory.parents):
         pyproject = folder / "pyproject.toml"
@@ -132,8 +139,18 @@ def configured_module(start: Path | None = None) -> str | None:
             with pyproject.open("rb") as handle:
                 setting = tomllib.load(handle).get("tool", {}).get("pipeline", {})
             if "definitions" in setting:
-                return str(setting["definitions"])
+                return str(setting["definitions"]), pyproject
     return None
+
+
+def _where_to_run(name: str) -> str:
+    """`` (named by DIR/pyproject.toml: run pipeline in DIR)`` when a pyproject.toml above
+    the working directory named ``name``: it is imported from the working directory (as
+    ``python -m`` imports), so from a subdirectory of the project it is not found."""
+    found = None if os.environ.get(DEFINITIONS_ENV) else _configuring_pyproject()
+    if found is None or found[0] != name or found[1].parent == Path.cwd().resolve():
+        return ""
+    return f" (named by {found[1]}: run pipeline in {found[1].parent})"
 
 
 def load_definitions(module_name: str | None = None) -> Definitions:
@@ -153,7 +170,7 @@ def load_definitions(module_name: str | None = None) -> Definitions:
         module = import_user_module(name)  # its own code failing names the file and line
     except ModuleNotFoundError as exc:
         raise DefinitionsNotFoundError(
-            f"code location module {name!r} cannot be imported: {exc}"
+            f"code location module {name!r} cannot be imported: {exc}{_where_to_run(name)}"
         ) from exc
     except UserCodeError:
         raise

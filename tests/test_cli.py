@@ -127,6 +127,27 @@ def test_a_code_location_in_the_directory_the_command_runs_in_is_found(tmp_path:
     assert [row["key"] for row in json.loads(result.stdout)] == ["orders"]
 
 
+def test_run_from_a_subdirectory_the_error_names_the_directory_to_run_from(tmp_path: Path):
+    """The pyproject.toml is found by walking up, the code location imported from the
+    working directory: from the project's data/ it "cannot be imported", with no hint."""
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "__init__.py").write_text("")
+    (tmp_path / "pyproject.toml").write_text("[tool.pipeline]\ndefinitions = 'shop'\n")
+    (tmp_path / "data").mkdir()
+    script = Path(sys.executable).with_name("pipeline")  # the console script a user runs
+    env = {**os.environ, "PIPELINE_WARM_START": "off"}
+    env.pop("PYTHONPATH", None)
+    result = subprocess.run(
+        [str(script), "list"], cwd=tmp_path / "data", env=env, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "error: code location module 'shop' cannot be imported: No module named 'shop' "
+        f"(named by {tmp_path / 'pyproject.toml'}: run pipeline in {tmp_path})"
+    ]
+
+
 def _modules_imported_by(*args: str) -> set[str]:
     """Modules a ``pipeline`` command imports (``-X importtime`` lists them)."""
     result = subprocess.run(
