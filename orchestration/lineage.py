@@ -165,13 +165,15 @@ def to_text(
     it only runs after, marked ``(order)``). An upstream asset outside the selection is
     marked ``(not selected)``: the selection reads it as it is, or only runs after it."""
     statuses = node_statuses(graph, selected, outcomes)
-    width = max((len(key) for key in statuses), default=0)
+    specs = graph.topological(statuses)
+    width = max((len(spec.key) for spec in specs), default=0)
+    table_width = max((len(spec.table) for spec in specs), default=0)
     lines = []
-    for spec in graph.topological(statuses):
+    for spec in specs:
         reads = ", ".join(graph.upstream_of(spec.key).shown()) or "-"
         status = statuses[spec.key]
         marker = f"  ({NOT_SELECTED})" if status == NOT_SELECTED else ""
-        lines.append(f"{spec.key:<{width}}  {spec.table}  <- {reads}{marker}")
+        lines.append(f"{spec.key:<{width}}  {spec.table:<{table_width}}  <- {reads}{marker}")
     return "\n".join(lines) + "\n"
 
 

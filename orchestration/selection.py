@@ -758,11 +758,13 @@ def _missing_names(dag: SelectableGraph, selection: Selection) -> str:
 
 
 def _closest_keys(typed: str, known: Sequence[str], shown: int = 3) -> str:
-    """``"; did you mean ...?"``: the wildcard when ``typed`` begins several keys (``hub_``
-    is more likely the start of ``hub_*`` than a typo of ``hub_time``), else close names."""
+    """``"; did you mean ...?"``: close names (``fact_sale``: fact_sales), else, for a
+    name that begins several keys and is unfinished (``hub_``) or close to none
+    (``dim``), the wildcard that selects them."""
+    close = did_you_mean(typed, known)
     begun = sorted(key for key in known if key.startswith(typed))
-    if len(begun) < 2:
-        return did_you_mean(typed, known)
+    if len(begun) < 2 or (close and not typed.endswith("_")):
+        return close
     more = ", ..." if len(begun) > shown else ""
     return f"; did you mean {typed}* ({', '.join(begun[:shown])}{more})?"
 

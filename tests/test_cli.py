@@ -73,6 +73,16 @@ def test_lineage_mermaid_draws_edges_and_unselected_upstream():
     assert "class orders,customers not_selected" in text
 
 
+def test_lineage_text_lines_up_in_columns():
+    """The table column was not padded, so what each asset reads started wherever its
+    table's name ended."""
+    result = pipeline("lineage", "--definitions", "tests.example_location")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 4
+    assert len({line.index("<- ") for line in lines}) == 1, lines
+
+
 def test_lineage_dot_is_a_digraph_with_clusters():
     result = pipeline("lineage", "--definitions", "tests.example_location", "--format", "dot")
     assert result.returncode == 0, result.stderr
