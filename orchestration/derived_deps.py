@@ -27,6 +27,8 @@ class UncoveredRead:
 
     asset: str
     table: str
+    #: The produced table whose name is closest to :attr:`table` (a likely misspelling).
+    closest: str | None = None
 
     #: What is wrong and what to do, for a line that already names asset and table.
     CAUSE = (
@@ -35,7 +37,8 @@ class UncoveredRead:
     )
 
     def message(self) -> str:
-        return f"asset {self.asset!r} reads table {self.table}, which no asset produces"
+        meant = f" (did you mean {self.closest}?)" if self.closest else ""
+        return f"asset {self.asset!r} reads table {self.table}, which no asset produces{meant}"
 
 
 class UncoveredReadError(AssetGraphError):
@@ -81,7 +84,10 @@ def derive_upstream(
                 continue
             producer = producers.get(table)
             if producer is None:
-                uncovered.append(UncoveredRead(spec.key, table))
+                import difflib  # here: most graphs read no table nothing produces
+
+                close = difflib.get_close_matches(table, producers, n=1)
+                uncovered.append(UncoveredRead(spec.key, table, close[0] if close else None))
             elif producer not in reads:
                 reads.append(producer)
         reads.sort(key=declared_at.__getitem__)

@@ -124,6 +124,19 @@ def test_a_read_of_a_table_no_asset_produces_names_asset_and_table():
     assert "asset 'totals' reads table shop.orders, which no asset produces" in str(raised.value)
 
 
+def test_a_misspelt_table_names_the_table_an_asset_produces_it_is_closest_to():
+    specs = [
+        sql("orders", "shop.orders", "SELECT 1 AS amount"),
+        sql("totals", "shop.totals", "SELECT sum(amount) AS total FROM shop.order"),
+    ]
+    with pytest.raises(UncoveredReadError) as raised:
+        build_graph(specs, ANALYSERS)
+    assert str(raised.value).startswith(
+        "asset 'totals' reads table shop.order, which no asset produces "
+        "(did you mean shop.orders?); add an asset"
+    )
+
+
 def test_a_declared_external_table_may_be_read_and_adds_no_edge():
     specs = [sql("totals", "shop.totals", "SELECT sum(amount) AS total FROM shop.orders")]
     graph = build_graph(specs, ANALYSERS, external_tables=["shop.orders"])
