@@ -463,15 +463,22 @@ def pandera_failures(schema: Any, frame: pd.DataFrame) -> list[ValidationFailure
     try:
         schema.validate(frame, lazy=True)
     except SchemaErrors as exc:
-        return summarise_failure_cases(exc.failure_cases)
+        return summarise_failure_cases(exc.failure_cases, _dtypes(frame))
     except SchemaError as exc:  # raised directly for some schema-level problems
         return [ValidationFailure(getattr(exc, "column_name", None), str(exc).splitlines()[0])]
     return []
 
 
-def summarise_failure_cases(cases: pd.DataFrame) -> list[ValidationFailure]:
+def _dtypes(frame: pd.DataFrame) -> dict[str, str]:
+    return {str(column): str(dtype) for column, dtype in frame.dtypes.items()}
+
+
+def summarise_failure_cases(
+    cases: pd.DataFrame, dtypes: Mapping[str, str] | None = None
+) -> list[ValidationFailure]:
     """Pandera's ``failure_cases`` frame as one failure per (column, check), worded like
-    the SQL validation's so both kinds of asset report problems the same way."""
+    the SQL validation's so both kinds of asset report problems the same way.
+    ``dtypes``: the validated frame's column types, named where a dtype check failed."""
     failures: list[ValidationFailure] = []
     context_of = cases["schema_context"].astype(str)
     # A dataframe-level check fails per (row, column); it is reported once, per row.
@@ -493,7 +500,8 @@ def summarise_failure_cases(cases: pd.DataFrame) -> list[ValidationFailure]:
             continue
         if check.startswith("dtype("):
             expected = check.removeprefix("dtype(").removesuffix(")").strip("'")
-            check, examples, count = f"dtype: expected {expected}, found {values.iloc[0]}", (), None
+            check = _dtype_check(expected, values, (dtypes or {}).get(column))
+            examples, count = (), None
         elif check == "not_nullable":
             check, examples = "not nullable", ()
         elif check == "field_uniqueness":
@@ -504,6 +512,16 @@ def summarise_failure_cases(cases: pd.DataFrame) -> list[ValidationFailure]:
             )
         )
     return failures
+
+
+def _dtype_check(expected: str, values: pd.Series, found: str | None) -> str:
+    """``dtype: expected date, found object (e.g. '2026-01-01')``. Pandera reports most
+    dtype failures once, as the type it found, but some (dates) value by value: a value
+    where a type belongs read as if that value were wrong."""
+    reported = str(values.iloc[0])
+    if found is None or found == reported:
+        return f"dtype: expected {expected}, found {reported}"
+    return f"dtype: expected {expected}, found {found} (e.g. {show_value(values.iloc[0])})"
 
 
 _SCHEMA_LEVEL = {
@@ -522,7 +540,7 @@ def validate_pandas(
     try:
         return schema.validate(frame, lazy=True), []
     except SchemaErrors as exc:
-        return frame, summarise_failure_cases(exc.failure_cases)
+        return frame, summarise_failure_cases(exc.failure_cases, _dtypes(frame))
     except SchemaError as exc:
         return frame, [
             ValidationFailure(getattr(exc, "column_name", None), str(exc).splitlines()[0])
