@@ -532,3 +532,16 @@ def test_a_graph_that_does_not_build_says_the_sample_run_never_started(location:
     found = findings(run_validate(location, "--sample", "--json"))
     assert [f["check"] for f in found] == ["graph"] + ["not_validated"] * 27
     assert found[1]["found"] == "sample run not started"
+
+
+def test_json_is_a_document_even_when_the_code_location_cannot_be_loaded(location: Path):
+    """A script reading --json got an empty stdout (not JSON) when the code location
+    itself failed: one finding of check ``definitions`` now, and the line on stderr."""
+    mutate(location / "assets/marts.py", r"^def fact_sales\(", "def fact_sales(:")
+    result = run_validate(location, "--json")
+
+    (finding,) = findings(result)
+    assert finding["check"] == "definitions"
+    assert finding["asset"] is None
+    assert re.fullmatch(r"assets/marts\.py:\d+:\d+: SyntaxError: .+", finding["found"]), finding
+    assert result.stderr.splitlines() == [f"error: {finding['found']}"]

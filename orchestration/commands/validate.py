@@ -37,6 +37,7 @@ from orchestration.cli_options import (
 )
 from orchestration.definitions import Definitions, load_definitions
 from orchestration.derived_deps import UncoveredReadError, uncovered_check_reads
+from orchestration.errors import ExpectedError
 from orchestration.findings import (
     Finding,
     count_assets,
@@ -84,7 +85,12 @@ def validate(
             param_hint="'--source-encoding'",
         )
     source = source or DEFAULT_SAMPLE_SOURCE
-    defs = load_definitions(definitions)
+    try:
+        defs = load_definitions(definitions)
+    except ExpectedError as exc:
+        if as_json:  # the document a script reads, whatever went wrong; the line on stderr
+            echo(json.dumps([Finding("definitions", found=str(exc)).as_dict()], indent=2))
+        raise
     sample_params = {"source": source}
     if source_encoding is not None:  # as materialize passes it: a run parameter
         sample_params[SOURCE_ENCODING_PARAM] = source_encoding
