@@ -274,6 +274,8 @@ def _run_asset(
             from prefect.states import Cancelled
 
             return Cancelled(message=error)  # no traceback in the run's log for it
+        if outcome.foreseen:
+            return _failed_in_its_own_words(error)
         raise
     metadata = asset_event_metadata(spec, result)
     if checks:
@@ -295,8 +297,18 @@ def _run_asset(
         )
     )
     if failure:
-        raise failure
+        return _failed_in_its_own_words(describe_error(failure))
     return result
+
+
+def _failed_in_its_own_words(error: str) -> State[Any]:
+    """The Failed state of an asset whose failure was foreseen (its checks failed, a bad
+    source): its message says it all. Raised, it was logged again by Prefect with the
+    framework's traceback, which read as a crash on the run's Logs tab; a bug's failure
+    is raised, so its traceback is there."""
+    from prefect.states import Failed
+
+    return Failed(message=error)
 
 
 def _asset_task(

@@ -443,3 +443,38 @@ def test_the_runs_log_names_its_lineage_page():
 
         logged = wait_for(lineage_line, EVENT_WAIT, "the run's lineage log line")
     assert logged.endswith(f"/artifacts/artifact/{report.lineage_artifact_id}"), logged
+
+
+def test_a_foreseen_failure_is_logged_without_a_traceback_an_unforeseen_one_with_it():
+    """An asset failing its checks, or on a bad source, says why in its own words; the
+    run's Logs tab repeated it with the framework's traceback (four times, one a stack of
+    resolver frames), which reads as a crash. A bug keeps its traceback there."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    from orchestration.errors import ExpectedError
+
+    class BadInput(ExpectedError, ValueError):
+        pass
+
+    def foreseen(context):
+        raise BadInput("row 3: amount 'x' is not a number")
+
+    def bug(context):
+        raise KeyError("oops")
+
+    graph = make_graph(("foreseen", (), foreseen), ("bug", (), bug))
+    report = materialize(graph, {"warehouse": MemoryIOManager()})
+    assert {o.key: o.status for o in report.outcomes} == {"foreseen": "failed", "bug": "failed"}
+    log_filter = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[uuid.UUID(report.flow_run_id)]))
+    with get_client(sync_client=True) as client:
+
+        def both_finished() -> list[str] | None:
+            lines = [log.message for log in client.read_logs(log_filter=log_filter, limit=200)]
+            done = [line for line in lines if line.startswith("Finished in state Failed")]
+            return lines if len(done) >= 2 else None
+
+        lines = wait_for(both_finished, EVENT_WAIT, "both tasks' final log lines")
+    about_foreseen = [line for line in lines if "amount 'x'" in line]
+    assert about_foreseen and not any("Traceback" in line for line in about_foreseen), lines
+    assert any("Traceback" in line and "KeyError" in line for line in lines), lines
