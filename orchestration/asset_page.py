@@ -7,7 +7,8 @@ questions about one table without a terminal: what it is (table, group, owners, 
 write mode, columns, SQL), what feeds it and what it feeds (a focused diagram and links
 to the neighbours' pages), how this run's attempt went (run, time, rows, seconds, status,
 error, checks) and, when it did not materialize the table, when the table last was and
-the rows it left, and which upstream columns each of its columns is computed from.
+the rows it left (or, when it published and then failed its checks, that the table holds
+its rows), and which upstream columns each of its columns is computed from.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from orchestration.checks import AssetCheckResult, format_example
 from orchestration.column_lineage import NOT_DERIVED
 from orchestration.graph import AssetGraph
 from orchestration.history import MaterializationRecord
+from orchestration.io_manager import MaterializeResult
 from orchestration.prefect_ui import (
     artifact_key_path,
     artifact_path,
@@ -219,7 +221,7 @@ class AssetPage:
             "",
         ]
         if o.status != "materialized" and o.state is not None:  # settled: the history told
-            lines += [last_success_line(o.last_success), ""]
+            lines += [table_since_line(o), ""]
         if o.error:
             lines += ["**Error**", "", *fenced(wrapped(o.error), "text"), ""]
         return lines
@@ -333,16 +335,44 @@ def wrapped(text: str, width: int = ERROR_WIDTH) -> str:
     return "\n".join(out)
 
 
-def last_success_line(record: MaterializationRecord | None) -> str:
+def table_since_line(outcome: AssetOutcome) -> str:
+    """What a page of an attempt that did not materialize the table says of the table: its
+    last success; first, if the attempt published and then failed its checks, that the
+    table holds the attempt's rows (they replaced the success's, or joined them)."""
+    published = outcome.result if outcome.failed_its_checks else None
+    if published is None:  # the table holds what an earlier attempt left
+        return last_success_line(outcome.last_success)
+    since = last_success_line(outcome.last_success, superseded=True)
+    return f"{checked_table_line(published)} {since}"
+
+
+def checked_table_line(published: MaterializeResult) -> str:
+    """What the table of an attempt that failed its checks holds: the rows it ``published``,
+    which its checks then read. Before its last success's line, which without it read as
+    if the table held that success's rows still."""
+    rows, new = published.rows, published.inserted_rows
+    if new is None or new == rows:
+        held = f"this run's {rows_phrase(rows)}"
+    else:  # an insert-only load added its new keys to what the table held
+        held = f"{rows_phrase(rows)}, {f'{new:,}' if new else 'none'} of them this run's"
+    return f"The table holds {held}: published, then its checks failed."
+
+
+def last_success_line(record: MaterializationRecord | None, *, superseded: bool = False) -> str:
     """The table's last successful materialization as a failed attempt's page states it:
     when it finished (as the run table shows times), the rows it left and its run; or,
-    in ``pipeline status``'s words, that there was none."""
+    in ``pipeline status``'s words, that there was none. ``superseded``: the attempt
+    published after it (and failed its checks), so those rows are what the table held
+    then, and "never materialized" would deny the rows it holds now."""
     if record is None:
+        if superseded:
+            return "Last successful materialization: none in this warehouse."
         return "Last successful materialization: none, never materialized in this warehouse."
     finished = record.ended or record.started
     facts = [f"finished {finished:%Y-%m-%d %H:%M:%S} UTC"]
     if record.rows is not None:
-        facts.append(f"{rows_phrase(record.rows)} left in the table")
+        where = "in the table then" if superseded else "left in the table"
+        facts.append(f"{rows_phrase(record.rows)} {where}")
     if record.run_id:
         facts.append(f"by [its flow run]({flow_run_path(record.run_id)})")
     return f"Last successful materialization: {', '.join(facts)}."

@@ -94,6 +94,13 @@ class AssetOutcome:
     def rows(self) -> int | None:
         return self.result.rows if self.result else None
 
+    @property
+    def failed_its_checks(self) -> bool:
+        """Whether it failed in its blocking checks, which run on the table once published:
+        the one failure with a result. Its table holds this run's rows, and a rerun of the
+        same code on the same sources publishes them again and fails the same way."""
+        return self.status == "failed" and self.result is not None
+
 
 @dataclass
 class RunReport:

@@ -223,6 +223,57 @@ def test_a_skipped_asset_says_the_same_of_its_table():
     assert "finished 2026-12-01 07:00:03 UTC, 1,000 rows left in the table" in markdown
 
 
+def _failed_checks(rows: int, inserted: int | None = None, **extra) -> AssetOutcome:
+    """fact_sales as a run leaves it that published ``rows`` and then failed its checks."""
+    check = AssetCheckResult("fact_sales", "marts.Fact_Sales", "positive", "error", False, 1)
+    return AssetOutcome(
+        "fact_sales",
+        "marts.Fact_Sales",
+        "failed",
+        0.4,
+        MaterializeResult("marts.Fact_Sales", rows, 0.3, inserted_rows=inserted),
+        error="asset 'fact_sales' (table marts.Fact_Sales) failed its checks: ...",
+        foreseen=True,
+        checks=(check,),
+        state="stale",
+        **extra,
+    )
+
+
+def test_a_table_published_then_failing_its_checks_holds_this_runs_rows_not_the_last_successes():
+    """The checks run on the published table: it holds this run's rows, so the last
+    success's page line must not say its rows are "left in the table"."""
+    outcome = _failed_checks(3, 3, last_success=_success(2))
+    markdown = _page(outcome=outcome).markdown(PageLinks())
+    assert "| 2026-12-02 19:52:40 | 3 | 3 | 0.40 | failed |" in markdown
+    assert (
+        "The table holds this run's 3 rows: published, then its checks failed. "
+        "Last successful materialization: finished 2026-12-01 07:00:03 UTC, 2 rows in the "
+        "table then, by [its flow run](/v2/runs/flow-run/run-0).\n"
+    ) in markdown
+    assert "left in the table" not in markdown
+
+
+def test_an_insert_only_table_failing_its_checks_says_how_many_rows_this_run_added():
+    outcome = _failed_checks(1_203, 3, last_success=_success(1_200))
+    markdown = _page(outcome=outcome).markdown(PageLinks())
+    assert (
+        "The table holds 1,203 rows, 3 of them this run's: published, then its checks "
+        "failed. Last successful materialization: finished 2026-12-01 07:00:03 UTC, 1,200 "
+        "rows in the table then, by"
+    ) in markdown
+
+
+def test_a_table_whose_first_materialization_failed_its_checks_holds_its_rows():
+    """Beside the rows the table holds, "never materialized" read as a contradiction."""
+    markdown = _page(outcome=_failed_checks(3, 3)).markdown(PageLinks())
+    assert (
+        "The table holds this run's 3 rows: published, then its checks failed. "
+        "Last successful materialization: none in this warehouse.\n"
+    ) in markdown
+    assert "never materialized" not in markdown
+
+
 def test_a_failed_attempt_of_an_asset_never_materialized_says_so():
     outcome = AssetOutcome(
         "fact_sales", "marts.Fact_Sales", "failed", 0.1, error="boom", state="missing"
