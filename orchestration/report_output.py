@@ -180,7 +180,8 @@ def _print_causes(report: RunReport, console: Console) -> None:
 
 def next_step(plan: MaterializationPlan, report: RunReport) -> str | None:
     """The command that builds what ``report`` left undone, in Rich markup (None: nothing
-    is undone): the rerun, after the full refresh that tables drifted from their DDL need.
+    is undone): the rerun, after the full refresh that tables drifted from their DDL need,
+    or after fixing what the checks found when every failure was an asset's checks.
 
     ``pipeline plan`` says it of the run it foretells, so the two lines agree."""
     rerun = rerun_selection(plan, report)
@@ -194,7 +195,27 @@ def next_step(plan: MaterializationPlan, report: RunReport) -> str | None:
     rebuild = [o.key for o in failed if o.needs_full_refresh]
     if rebuild:
         return _full_refresh_first(report, rebuild, rerun_line)
+    if failed and all(outcome.failed_its_checks for outcome in failed):
+        return f"{_fix_what_the_checks_found(failed)}, then {rerun_line}"
     return rerun_line
+
+
+def _fix_what_the_checks_found(failed: Sequence[AssetOutcome]) -> str:
+    """The fix a rerun needs when every failed asset failed its checks: the same code on
+    the same sources publishes the same rows, which fail the same checks. So the rows the
+    checks found (or the checks, if they are what is wrong), and a check that could not
+    run, whose SQL is the thing to fix."""
+    blocking = [check for outcome in failed for check in outcome.checks if check.blocking]
+    broken = sum(check.status == "error" for check in blocking)
+    found = len(blocking) - broken
+    fixes = []
+    if found or not broken:
+        whose = "its" if len(failed) == 1 else "their"
+        checks = "check" if found == 1 else "checks"
+        fixes.append(f"the rows {whose} {checks} found (or the {checks})")
+    if broken:
+        fixes.append(f"the {'check' if broken == 1 else 'checks'} that could not run")
+    return "fix " + " and ".join(fixes)
 
 
 def _full_refresh_first(report: RunReport, rebuild: list[str], rerun_line: str) -> str:

@@ -31,7 +31,7 @@ from orchestration.context import AssetContext
 from orchestration.definitions import load_definitions
 from orchestration.graph import AssetGraph
 from orchestration.report_output import print_report, report_as_json
-from orchestration.resolver import materialize
+from orchestration.resolver import materialize, plan_materialization
 from tests.checks_location import defs as CHECKS_LOCATION
 from tests.retail_seed import open_seeded
 
@@ -234,10 +234,12 @@ def run_warehouse(tmp_path):
 
 
 def numbers_graph(db: str, *checks: AssetCheck) -> AssetGraph:
-    """numbers (1..5, with ``checks``) -> doubled; sibling stands alone."""
+    """numbers (1..5, or to the run parameter ``numbers``, with ``checks``) -> doubled;
+    sibling stands alone."""
 
     def numbers(context):
-        return pd.DataFrame({"n": pd.Series(range(1, 6), dtype="uint64")})
+        last = context.params.get("numbers", 5)
+        return pd.DataFrame({"n": pd.Series(range(1, last + 1), dtype="uint64")})
 
     def sibling(context):
         return pd.DataFrame({"n": pd.Series([7], dtype="uint64")})
@@ -284,6 +286,48 @@ def test_failed_error_check_fails_the_asset_and_skips_descendants(run_warehouse)
     # The check reads the published table, so the table is there; nothing built on it.
     assert warehouse.row_count(f"{db}.numbers") == 5
     assert warehouse.row_count(f"{db}.doubled") == 0
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_table_that_failed_its_checks_is_shown_holding_this_runs_rows(run_warehouse):
+    """The UI review: after a success with 2 rows, a run published 4 and failed its check.
+    Its page said "2 rows left in the table" of the last success (the table held the 3),
+    and the report's last line said to rerun, which fails the same way."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterKey,
+    )
+
+    warehouse, db = run_warehouse
+    graph = numbers_graph(db, AssetCheck("at_most_3", AT_MOST_3))
+    io_managers = {"warehouse": warehouse}
+    assert materialize(graph, io_managers, "numbers+", params={"numbers": 2}).ok
+    report = materialize(graph, io_managers, "numbers+", params={"numbers": 4})
+    assert [o.status for o in report.outcomes] == ["failed", "skipped"]
+    assert warehouse.row_count(f"{db}.numbers") == 4
+
+    this_run = ArtifactFilterFlowRunId(any_=[uuid.UUID(str(report.flow_run_id))])
+    page_key = ArtifactFilterKey(any_=["asset-numbers"])
+    with get_client(sync_client=True) as client:
+        (page,) = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=this_run, key=page_key)
+        )
+    assert " | 4 | 4 | " in page.data  # rows in table, rows inserted
+    assert "The table holds this run's 4 rows: published, then its checks failed. " in page.data
+    assert "Last successful materialization: finished " in page.data
+    assert ", 2 rows in the table then, by [its flow run]" in page.data
+    assert "left in the table" not in page.data
+
+    console = Console(width=1000)
+    with console.capture() as captured:
+        print_report(report, console, plan_materialization(graph, "numbers+"))
+    assert captured.get().strip().splitlines()[-1] == (
+        "Next: fix the rows its check found (or the check), then pipeline materialize "
+        "--select 'numbers+' (and your other options) reruns the failed asset and the 1 "
+        "skipped."
+    )
 
 
 @pytest.mark.usefixtures("prefect_server")

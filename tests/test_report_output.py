@@ -1,14 +1,20 @@
-"""The run report on a terminal: the failures' causes stay in view."""
+"""The run report on a terminal: the failures' causes stay in view, and its last line
+names the step that builds what the run left undone."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from io import StringIO
 
 import pytest
 from rich.console import Console
 
+from orchestration.asset import AssetSpec
+from orchestration.checks import AssetCheckResult
+from orchestration.graph import AssetGraph
+from orchestration.io_manager import MaterializeResult
 from orchestration.report_output import print_report
-from orchestration.run_report import AssetOutcome, RunReport
+from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
 
 CAUSE = "/data/bad.csv, row 2, column 'Quantity': not a number: 'six'"
 
@@ -47,3 +53,84 @@ def test_piped_every_row_keeps_its_own_cause_for_scripts():
     rows = [line for line in lines if line.startswith("table_")]
     assert len(rows) == 3 and all(row.endswith("upstream failed: raw") for row in rows)
     assert not any(line.endswith("assets skipped: upstream failed: raw") for line in lines)
+
+
+ORDERS = AssetGraph(
+    [
+        AssetSpec(key="orders", table="m.orders", body=lambda context: "SELECT 1", kind="sql"),
+        AssetSpec(key="items", table="m.items", body=lambda context: "SELECT 1", kind="sql"),
+        AssetSpec(
+            key="daily",
+            table="m.daily",
+            body=lambda context: "SELECT 1",
+            kind="sql",
+            deps=("orders", "items"),
+        ),
+    ]
+)
+
+
+def _check(asset: str, *, error: str | None = None) -> AssetCheckResult:
+    """A blocking result: 2 offending rows, or (given ``error``) a check that could not run."""
+    return AssetCheckResult(
+        asset, f"m.{asset}", "positive", "error", False, None if error else 2, error=error
+    )
+
+
+def _failed_checks(key: str, *checks: AssetCheckResult) -> AssetOutcome:
+    """``key`` as the resolver leaves an asset it published whose blocking checks failed."""
+    return AssetOutcome(
+        key,
+        f"m.{key}",
+        "failed",
+        0.2,
+        MaterializeResult(f"m.{key}", 3, 0.1, inserted_rows=3),
+        error=f"asset {key!r} (table m.{key}) failed its checks: ...",
+        foreseen=True,
+        checks=checks or (_check(key),),
+    )
+
+
+def _next_line(*outcomes: AssetOutcome) -> str:
+    plan = MaterializationPlan(ORDERS, list(ORDERS), [], "*")
+    console = Console(width=1000)
+    with console.capture() as captured:
+        print_report(RunReport(outcomes=list(outcomes)), console, plan)
+    return captured.get().strip().splitlines()[-1]
+
+
+DAILY_SKIPPED = AssetOutcome("daily", "m.daily", "skipped", failed_upstream=("orders",))
+ITEMS_BUILT = AssetOutcome("items", "m.items", "materialized")
+
+
+def test_after_failed_checks_the_next_step_is_to_fix_the_rows_before_the_rerun():
+    """A rerun of unchanged code on unchanged sources fails its checks the same way: the
+    line said to rerun, as after a failure that may pass on a second try."""
+    line = _next_line(_failed_checks("orders"), ITEMS_BUILT, DAILY_SKIPPED)
+    assert line.startswith(
+        "Next: fix the rows its check found (or the check), then pipeline materialize "
+        "--select 'orders+' (and your other options) reruns the failed asset and the 1 "
+        "skipped"
+    )
+
+
+def test_after_several_assets_failed_their_checks_the_fix_names_them_all():
+    two = (_check("orders"), replace(_check("orders"), name="unique_ids"))
+    line = _next_line(_failed_checks("orders", *two), _failed_checks("items"), DAILY_SKIPPED)
+    assert line.startswith(
+        "Next: fix the rows their checks found (or the checks), then pipeline materialize "
+        "--select 'orders+ or items+' (and your other options) reruns the 2 failed assets"
+    )
+
+
+def test_a_check_that_could_not_run_is_the_thing_to_fix():
+    broken = _check("orders", error="Code: 47. Unknown identifier 'amount'")
+    line = _next_line(_failed_checks("orders", broken), ITEMS_BUILT, DAILY_SKIPPED)
+    assert line.startswith("Next: fix the check that could not run, then pipeline materialize")
+
+
+def test_beside_a_failure_that_may_pass_on_a_rerun_the_next_step_is_the_rerun():
+    """Only when every failure was its checks is a plain rerun sure to fail again."""
+    raised = AssetOutcome("items", "m.items", "failed", 0.1, error=CAUSE, foreseen=True)
+    line = _next_line(_failed_checks("orders"), raised, DAILY_SKIPPED)
+    assert line.startswith("Next: pipeline materialize --select 'orders+ or items+' (and")
