@@ -52,10 +52,12 @@ class RunProgress:
     def advance(self, outcome: AssetOutcome) -> None:
         if self._progress is None or self._task is None:
             return
-        if outcome.rows is not None:
-            detail = rows_phrase(outcome.rows)
-        else:  # one line per asset: the run report below shows the error whole
-            detail = escape(" ".join((outcome.error or "").split()))
+        # One line per asset: the run report below shows an error whole.
+        error = escape(" ".join((outcome.error or "").split()))
+        if outcome.rows is None:
+            detail = error
+        else:  # published: and then, if it failed, its checks said why
+            detail = rows_phrase(outcome.rows) + (f"; {error}" if error else "")
         self._progress.console.print(
             f"{_MARKS[outcome.status]} {outcome.key}  {detail}  {outcome.seconds:.2f}s",
             highlight=False,

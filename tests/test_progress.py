@@ -38,3 +38,12 @@ def test_a_failure_whose_error_spans_lines_is_still_one_line():
     failed = AssetOutcome("ingest", "raw.ingest", "failed", 0.2, error=error)
     assert _printed(failed) == ["✗ ingest  SourceError: x.csv, row 6: a quote never closed: "
                      "'536365,22752,\"SET 7' more  0.20s"]  # fmt: skip
+
+
+def test_an_asset_that_failed_its_checks_shows_its_rows_and_why():
+    """It published rows, then its checks failed: the line showed only the rows, as a
+    success would, with a cross the only sign."""
+    result = MaterializeResult(table="db.orders", rows=3, seconds=0.1)
+    error = "asset 'orders' (table db.orders) failed 1 check: no_big_orders (1 row)"
+    failed = AssetOutcome("orders", "db.orders", "failed", 0.2, result, error=error)
+    assert _printed(failed) == [f"✗ orders  3 rows; {error}  0.20s"]
