@@ -15,18 +15,10 @@ from collections.abc import Iterable
 from orchestration.asset_page import PageLinks, cell, fenced, shown_warehouses
 from orchestration.lineage import NOT_SELECTED, ORDER_ARROW, ORDER_LINE
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
-from orchestration.ui_lineage import layer_diagrams
+from orchestration.ui_lineage import layer_diagrams, layer_legend
 
 LINEAGE_ARTIFACT_KEY = "asset-lineage"
 _ERROR_CHARS = 300
-
-_LEGEND = (
-    "Legend: green = materialized, red = failed, amber = skipped (an upstream failed), "
-    "grey dashed = not selected (read from the warehouse as it is); a dotted line ending "
-    "in a circle (o) runs an asset after another whose table it does not read (a fact after "
-    "the dimensions its checks read). Each layer's diagram starts with the assets it "
-    "reads from other layers."
-)
 
 #: Under the table of a run that left assets undone: their rows read "-", not "gone".
 _KEPT = (
@@ -97,10 +89,12 @@ def lineage_markdown(
     links: PageLinks | None = None,
 ) -> str:
     """The artifact's markdown: headline, what failed and why, the warehouse(s) of the
-    run's tables (the report's), one Mermaid diagram per layer, legend, table."""
+    run's tables (the report's), a legend of what the diagrams draw, one Mermaid diagram
+    per layer, table."""
     outcomes = {o.key: o.status for o in report.outcomes}
     chosen = f"`{_code(plan.selection)}`" if plan.selection else "all assets"
     links = links or PageLinks()
+    diagrams = layer_diagrams(plan.graph, [s.key for s in plan.selected], outcomes)
     lines = [
         f"## Asset lineage: {report.summary()}",
         "",
@@ -110,10 +104,10 @@ def lineage_markdown(
         f"{len(plan.external)} unselected upstream read as they are. "
         "Each asset links to its page (what feeds it, what it feeds, its columns and checks).",
         "",
-        _LEGEND,
+        layer_legend(diagrams),
         "",
     ]
-    for diagram in layer_diagrams(plan.graph, [s.key for s in plan.selected], outcomes):
+    for diagram in diagrams:
         lines += [f"### {diagram.title}", "", *fenced(diagram.mermaid, "mermaid"), ""]
     lines += [*_table(plan, report, links), ""]
     if report.by_status("failed") or report.by_status("skipped"):

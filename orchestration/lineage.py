@@ -27,6 +27,20 @@ _STYLES: dict[str, tuple[str, str, bool]] = {
     SELECTED: ("#dbe9ff", "#1f5fbf", False),
     NOT_SELECTED: ("#f1f1f1", "#8a8a8a", True),
 }
+#: How a legend names each style, and what each status means; a status without a style
+#: of its own (``cancelled``) is drawn, and named, as ``selected`` is.
+_LOOKS = {
+    "materialized": "green",
+    "failed": "red",
+    "skipped": "amber",
+    SELECTED: "blue",
+    NOT_SELECTED: "grey dashed",
+}
+_MEANINGS = {
+    "skipped": "skipped (an upstream failed)",
+    "cancelled": "cancelled (the run was stopped)",
+    NOT_SELECTED: "not selected (left in the warehouse as it is)",
+}
 
 
 def _nodes(graph: AssetGraph, selected: Iterable[str]) -> tuple[list[str], list[str]]:
@@ -61,7 +75,7 @@ def _by_group(graph: AssetGraph, statuses: Mapping[str, str]) -> dict[str, list[
 
 
 #: An edge the downstream asset only runs after: it reads nothing from the upstream
-#: table (a fact after the dimensions its checks read), so it must not look like "built
+#: table (e.g. one its checks read), so it must not look like "built
 #: from". Labelled where an asset's few edges leave room (its page); a dotted line ending
 #: in a circle in a whole graph, whose many labels would crowd it (the legend says so).
 #: Dotted, never solid: in a run of ``fact_sales+`` the reads from unselected upstream are
@@ -113,6 +127,19 @@ def to_mermaid(
         lines.append(f"  {upstream} {arrow(graph, upstream, downstream, statuses)} {downstream}")
     lines += status_class_lines(statuses)
     return "\n".join(lines) + "\n"
+
+
+def status_legend(statuses: Iterable[str]) -> list[str]:
+    """``look = meaning`` for each of ``statuses`` (those a page draws), in the order of
+    :data:`_STYLES`, then the statuses drawn in another's style; statuses that look the
+    same share one entry."""
+    drawn = set(statuses)
+    meanings: dict[str, list[str]] = {}
+    for status in [s for s in _STYLES if s in drawn] + sorted(drawn - set(_STYLES)):
+        meanings.setdefault(_LOOKS.get(status, _LOOKS[SELECTED]), []).append(
+            _MEANINGS.get(status, status)
+        )
+    return [f"{look} = {' or '.join(said)}" for look, said in meanings.items()]
 
 
 def status_class_lines(statuses: Mapping[str, str]) -> list[str]:

@@ -18,16 +18,18 @@ with at most three ranks, and height - which the page scrolls - takes the rest:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from orchestration.graph import AssetGraph
 from orchestration.lineage import (
     NOT_SELECTED,
+    ORDER_LINE,
     SELECTED,
     arrow,
     node_statuses,
     status_class_lines,
+    status_legend,
 )
 
 #: Larger text than the UI's 14 px: node boxes grow with it, the spacing between them does
@@ -128,6 +130,33 @@ class LayerDiagram:
     keys: tuple[str, ...]
     inputs: tuple[str, ...]
     mermaid: str
+    #: The statuses its nodes are drawn in, and whether it draws an ordering-only edge:
+    #: what a legend of it must explain, and no more (:func:`layer_legend`).
+    statuses: frozenset[str] = frozenset()
+    ordering: bool = False
+
+
+#: The legend's words for an ordering-only edge and for a diagram's first column, each
+#: said only when some diagram draws one.
+_ORDER_LEGEND = (
+    "a dotted line ending in a circle (o) joins an asset to one it runs after but does not "
+    "read (e.g. one its checks read)"
+)
+_INPUTS_LEGEND = "Each diagram starts with the assets outside it that its assets depend on."
+
+
+def layer_legend(diagrams: Sequence[LayerDiagram]) -> str:
+    """The legend of a run's diagrams: the colours they draw, then the dotted line and the
+    first column of outside assets where one draws them. A legend of colours and lines a
+    page does not draw sends its reader looking for them (two green boxes and an arrow
+    came with red, amber, grey dashed and dotted)."""
+    legend = "Legend: " + ", ".join(status_legend(s for d in diagrams for s in d.statuses))
+    if any(d.ordering for d in diagrams):
+        legend += f"; {_ORDER_LEGEND}"
+    legend += "."
+    if any(d.inputs for d in diagrams):
+        legend += f" {_INPUTS_LEGEND}"
+    return legend
 
 
 def _ranks(graph: AssetGraph, keys: list[str]) -> list[list[str]]:
@@ -190,10 +219,16 @@ def _layer_diagram(
     ]
     lines = ["flowchart LR"]
     lines += [f'  {key}["{key}"]' for key in inputs + members]
-    for spec in graph.topological(members):
-        for dep in spec.deps:
-            lines.append(f"  {dep} {arrow(graph, dep, spec.key, statuses)} {spec.key}")
+    arrows = [
+        (dep, arrow(graph, dep, spec.key, statuses), spec.key)
+        for spec in graph.topological(members)
+        for dep in spec.deps
+    ]
+    lines += [f"  {dep} {line} {key}" for dep, line, key in arrows]
     drawn = {key: statuses.get(key, SELECTED) for key in inputs + members}
     lines += status_class_lines(drawn)
     mermaid = "\n".join([MERMAID_CONFIG, *lines]) + "\n"
-    return LayerDiagram(title, tuple(members), tuple(inputs), mermaid)
+    ordering = any(line == ORDER_LINE for _, line, _ in arrows)
+    return LayerDiagram(
+        title, tuple(members), tuple(inputs), mermaid, frozenset(drawn.values()), ordering
+    )

@@ -25,6 +25,7 @@ from orchestration.run_report import AssetOutcome, RunReport
 from orchestration.ui_lineage import layer_diagrams
 from tests.lineage_location import defs
 from tests.lineage_markdown import artifact_rows, mermaid_classes
+from tests.small_graphs import two_assets, with_an_ordering_dep
 
 SELECTION = "key:fact_sales+"
 
@@ -199,3 +200,51 @@ def test_a_failed_run_names_its_failures_and_their_errors_before_its_diagrams(pl
         "Warehouse: `chdb:///w`.",
     ]
     assert "**Failed:**" not in lineage_markdown(plan, _report(plan))
+
+
+def _legend(markdown: str) -> str:
+    return next(p for p in markdown.split("\n\n") if p.startswith("Legend: "))
+
+
+def test_a_two_asset_runs_legend_explains_only_what_its_diagram_draws():
+    """Under two green boxes and an arrow, a legend of red, amber, grey dashed boxes and
+    dotted lines sent the reader looking for them, in words of the retail pipeline ("a
+    fact after the dimensions") that mean nothing in a project of one's own."""
+    plan = plan_materialization(two_assets(), None)
+    assert _legend(lineage_markdown(plan, _report(plan))) == "Legend: green = materialized."
+    failed = lineage_markdown(plan, _report(plan, failing="orders"))
+    assert _legend(failed) == "Legend: red = failed, amber = skipped (an upstream failed)."
+
+
+def test_the_legend_names_every_colour_the_diagrams_draw_and_what_they_start_with(plan):
+    legend = _legend(lineage_markdown(plan, _report(plan, failing="anomaly_invoice")))
+    assert legend.startswith(
+        "Legend: green = materialized, red = failed, amber = skipped (an upstream failed), "
+        "grey dashed = not selected (left in the warehouse as it is). "
+    )
+    assert legend.endswith(
+        "Each diagram starts with the assets outside it that its assets depend on."
+    )
+    assert "dotted" not in legend  # no asset of this graph runs after one it does not read
+
+
+def test_a_cancelled_asset_is_named_under_the_colour_it_is_drawn_in():
+    plan = plan_materialization(two_assets(), None)
+    report = _report(plan)
+    report.outcomes[1] = AssetOutcome("totals", "db.totals", "cancelled", error="interrupted")
+    markdown = lineage_markdown(plan, report)
+    assert mermaid_classes(mermaid_blocks(markdown))["cancelled"] == {"totals"}
+    assert "classDef cancelled fill:#dbe9ff" in markdown
+    legend = _legend(markdown)
+    assert legend == "Legend: green = materialized, blue = cancelled (the run was stopped)."
+
+
+def test_an_ordering_edge_is_explained_when_drawn_in_words_of_any_project():
+    graph = with_an_ordering_dep()
+    plan = plan_materialization(graph, "key:fact")
+    legend = _legend(lineage_markdown(plan, _report(plan)))
+    assert (
+        "a dotted line ending in a circle (o) joins an asset to one it runs after but does "
+        "not read (e.g. one its checks read)." in legend
+    )
+    assert "fact after" not in legend and "dimensions" not in legend
