@@ -37,7 +37,12 @@ from orchestration.prefect_ui import (
 )
 from orchestration.redaction import shown_source
 from orchestration.run_report import AssetOutcome, rows_phrase
-from orchestration.ui_lineage import distances, focused_mermaid, through_reads
+from orchestration.ui_lineage import (
+    distances,
+    draws_order_arrow,
+    focused_mermaid,
+    through_reads,
+)
 
 _WRITE_MODES = {
     "replace": "replace (each materialization swaps in a complete new table)",
@@ -244,33 +249,63 @@ class AssetPage:
 
     def _lineage(self, links: PageLinks) -> list[str]:
         up, down = distances(self.graph, self.spec.key)
+        read_up, read_down = through_reads(self.graph, self.spec.key)
+        order_only = (up.keys() - read_up) | (down.keys() - read_down)
         lines = [
             "## Lineage",
             "",
-            f"{len(up)} upstream and {len(down)} downstream assets. Left: what "
-            f"{self.spec.key} reads directly; right: what reads it directly. An arrow "
-            "labelled *order* runs one after the other without reading it; a dashed box "
-            "counts the assets further away, listed below by steps. *order only* marks an "
-            "asset joined to this one only through such an arrow: no rows flow between them, "
-            "but it runs after, and its asset checks may read what this one feeds (a failed "
-            "error-severity check skips what comes after it).",
+            self._lineage_guide(up, down, bool(order_only)),
             "",
             *fenced(focused_mermaid(self.graph, self.spec.key), "mermaid"),
             "",
             "| direction | steps | assets (each links to its page) |",
             "|---|--:|---|",
         ]
-        read_up, read_down = through_reads(self.graph, self.spec.key)
-        for direction, steps, read in (("upstream", up, read_up), ("downstream", down, read_down)):
+        for direction, steps in (("upstream", up), ("downstream", down)):
             for n in sorted(set(steps.values())):
                 at = self.graph.topological(k for k, d in steps.items() if d == n)
                 named = ", ".join(
-                    links.link(s.key) + ("" if s.key in read else " (order only)") for s in at
+                    links.link(s.key) + (" (order only)" if s.key in order_only else "") for s in at
                 )
                 lines.append(f"| {direction} | {n} | {named} |")
         if not up and not down:
             lines.append("| - | - | no upstream or downstream assets |")
         return [*lines, ""]
+
+    def _lineage_guide(
+        self, up: Mapping[str, int], down: Mapping[str, int], order_only: bool
+    ) -> str:
+        """How to read the diagram and the list under it, each of their marks explained
+        only if this page shows it: a page of two assets and one arrow that explained
+        *order* arrows, dashed boxes and *order only* sent its reader looking for them."""
+        key = self.spec.key
+        sides = [
+            *([f"left: what {key} reads directly"] if 1 in up.values() else []),
+            *([f"right: what reads {key} directly"] if 1 in down.values() else []),
+        ]
+        said = [f"{len(up)} upstream and {len(down)} downstream assets."]
+        if sides:
+            said.append("; ".join(sides).capitalize() + ".")
+        arrows = draws_order_arrow(self.graph, key)
+        if arrows:
+            said.append(
+                "An arrow labelled *order* joins an asset to one it runs after but does not "
+                "read (e.g. one its checks read)."
+            )
+        if any(steps > 1 for steps in [*up.values(), *down.values()]):
+            said.append("A dashed box counts the assets further away, listed below by steps.")
+        if order_only:
+            via = (
+                "such arrows"
+                if arrows
+                else "an asset that runs after one it does not read (e.g. one its checks read)"
+            )
+            said.append(
+                f"*order only* marks an asset joined to this one only through {via}: no rows "
+                "flow between them, but one runs after the other (a failed error-severity "
+                "check skips what runs after it)."
+            )
+        return " ".join(said)
 
     def _columns(self, links: PageLinks) -> list[str]:
         if not self.columns:

@@ -87,6 +87,14 @@ def through_reads(graph: AssetGraph, key: str) -> tuple[set[str], set[str]]:
     return set(_steps(reads, key)), set(_steps(read_by, key))
 
 
+def draws_order_arrow(graph: AssetGraph, key: str) -> bool:
+    """Whether :func:`focused_mermaid` of ``key`` draws an arrow labelled *order*: ``key``
+    runs after an asset it does not read, or an asset runs after it without reading it."""
+    return bool(graph.upstream_of(key).ordering) or any(
+        key in graph.upstream_of(d).ordering for d in graph.dag.successors(key)
+    )
+
+
 def _ordered(graph: AssetGraph, steps: Mapping[str, int]) -> list[str]:
     """Nearest first, then in dependency order."""
     order = {spec.key: i for i, spec in enumerate(graph.topological(steps))}

@@ -14,7 +14,6 @@ import networkx as nx
 import pytest
 
 from orchestration.artifacts import edges_in, mermaid_blocks
-from orchestration.asset import AssetSpec
 from orchestration.asset_page import (
     ERROR_WIDTH,
     AssetPage,
@@ -26,7 +25,7 @@ from orchestration.asset_page import (
 )
 from orchestration.checks import AssetCheckResult
 from orchestration.definitions import load_definitions
-from orchestration.graph import AssetGraph, Upstream
+from orchestration.graph import AssetGraph
 from orchestration.history import MaterializationRecord
 from orchestration.io_manager import MaterializeResult
 from orchestration.lineage import render_lineage, to_mermaid
@@ -40,6 +39,7 @@ from orchestration.ui_lineage import (
     layer_diagrams,
 )
 from tests.lineage_location import defs
+from tests.small_graphs import two_assets, with_an_order_only_branch, with_an_ordering_dep
 
 GRAPH = defs.graph()
 FINISHED = datetime(2026, 12, 2, 19, 52, 40, tzinfo=UTC)
@@ -499,25 +499,10 @@ def test_focused_diagram_of_a_root_has_no_upstream():
     assert not any(target == "raw_online_retails" for _, target in edges_in(diagram))
 
 
-def _graph_with_an_ordering_dep() -> AssetGraph:
-    """``fact`` reads ``source`` and runs after ``dimension`` (its checks read it)."""
-    specs = [
-        AssetSpec(key=key, table=f"db.{key}", body=lambda context: None, kind="python", deps=deps)
-        for key, deps in (
-            ("source", ()),
-            ("dimension", ("source",)),
-            ("fact", ("source", "dimension")),
-            ("report", ("fact",)),
-        )
-    ]
-    ordering = Upstream(reads=("source",), ordering=("dimension",), derived=True)
-    return AssetGraph(specs, upstream={"fact": ordering})
-
-
 def test_an_ordering_only_dep_is_drawn_and_listed_apart_from_what_is_read():
     """A data engineer reads an arrow as "is built from": a dep the asset only runs after
     must not look like one (its columns come from elsewhere)."""
-    graph = _graph_with_an_ordering_dep()
+    graph = with_an_ordering_dep()
     run_diagrams = "".join(d.mermaid for d in layer_diagrams(graph, list(graph.specs)))
     page_diagram = focused_mermaid(graph, "fact")
     assert "dimension -. order .-> fact" in page_diagram  # few edges: room for a label
@@ -547,7 +532,7 @@ def test_an_ordering_edge_is_never_drawn_bolder_than_a_read():
     """In a run of ``fact+`` the reads from unselected upstream are dotted; an ordering
     edge drawn solid was the boldest line into the fact, so the dimensions it only runs
     after looked like its main sources. Dotted too, it is told apart by its circle."""
-    graph = _graph_with_an_ordering_dep()
+    graph = with_an_ordering_dep()
     for selected in (["fact", "report"], list(graph.specs)):
         for mermaid in (
             "".join(d.mermaid for d in layer_diagrams(graph, selected)),
@@ -564,31 +549,12 @@ def test_an_ordering_edge_is_never_drawn_bolder_than_a_read():
 def test_lineage_text_does_not_call_an_unselected_order_only_upstream_read():
     """``lineage --select fact`` lists the upstream outside the selection too; ``dimension``
     is not read by ``fact`` (it only runs first), so a marker saying "read" misleads."""
-    graph = _graph_with_an_ordering_dep()
+    graph = with_an_ordering_dep()
     lines = render_lineage(graph, ["fact"], "text").splitlines()
     dimension = next(line for line in lines if line.startswith("dimension "))
     assert dimension.endswith("(not selected)")
     assert "read" not in dimension
     assert next(line for line in lines if line.startswith("fact ")).endswith("dimension (order)")
-
-
-def _graph_with_an_order_only_branch() -> AssetGraph:
-    """``fact`` reads ``link``; it runs after ``dimension``, which reads ``hub``; ``report``
-    reads ``fact`` and ``audit`` runs after it. So ``hub`` is upstream of ``fact`` only
-    through the ordering edge, as the retail hubs behind the dimensions are."""
-    specs = [
-        AssetSpec(key=key, table=f"db.{key}", body=lambda context: None, kind="python", deps=deps)
-        for key, deps in (
-            ("hub", ()),
-            ("link", ()),
-            ("dimension", ("hub",)),
-            ("fact", ("link", "dimension")),
-            ("report", ("fact",)),
-            ("audit", ("dimension",)),
-        )
-    ]
-    ordering = Upstream(reads=("link",), ordering=("dimension",), derived=True)
-    return AssetGraph(specs, upstream={"fact": ordering})
 
 
 def _page_of(graph: AssetGraph, key: str) -> str:
@@ -603,7 +569,7 @@ def test_an_asset_reached_only_through_an_ordering_edge_is_marked_order_only():
     """``fact_sales`` lists ``hub_product`` two steps upstream: a reader takes it for a
     source of its rows, yet it is only behind ``dim_product``, which fact_sales runs after
     without reading. Further steps say so too, upstream and downstream."""
-    graph = _graph_with_an_order_only_branch()
+    graph = with_an_order_only_branch()
     fact = _page_of(graph, "fact")
     assert "| upstream | 2 | [hub](/v2/artifacts/key/asset-hub) (order only) |" in fact
     assert "[link](/v2/artifacts/key/asset-link) (order only)" not in fact
@@ -613,6 +579,40 @@ def test_an_asset_reached_only_through_an_ordering_edge_is_marked_order_only():
     hub = _page_of(graph, "hub")
     assert "[report](/v2/artifacts/key/asset-report) (order only)" in hub
     assert "[audit](/v2/artifacts/key/asset-audit) (order only)" not in hub
+
+
+def _lineage_paragraph(graph: AssetGraph, key: str) -> str:
+    return _page_of(graph, key).split("## Lineage\n\n", 1)[1].split("\n\n", 1)[0]
+
+
+def test_a_two_asset_projects_lineage_explains_only_what_its_page_shows():
+    """Two assets, one arrow: a paragraph about *order* arrows, dashed boxes and *order
+    only* sent the reader looking for things the page does not draw."""
+    graph = two_assets()
+    assert _lineage_paragraph(graph, "orders") == (
+        "0 upstream and 1 downstream assets. Right: what reads orders directly."
+    )
+    assert _lineage_paragraph(graph, "totals") == (
+        "1 upstream and 0 downstream assets. Left: what totals reads directly."
+    )
+
+
+def test_order_arrows_dashed_boxes_and_order_only_are_explained_where_shown():
+    graph = with_an_order_only_branch()
+    arrow = "An arrow labelled *order*"
+    box = "A dashed box counts the assets further away"
+    only = "*order only* marks"
+    fact = _lineage_paragraph(graph, "fact")  # dimension -. order .-> fact; hub 2 steps up
+    assert arrow in fact and box in fact and only in fact
+    assert "one its checks read" in fact  # in words of any project, not the retail one
+    assert "dimensions" not in fact
+    hub = _lineage_paragraph(graph, "hub")  # its arrows are reads; report is order only
+    assert arrow not in hub and box in hub and only in hub
+    assert "runs after one it does not read" in hub  # order only, said without the arrow
+    link = _lineage_paragraph(graph, "link")  # fact and report are both read from it
+    assert arrow not in link and box in link and only not in link
+    report = _lineage_paragraph(graph, "report")
+    assert arrow not in report and only in report
 
 
 def test_each_upstream_column_links_to_the_page_of_the_asset_that_holds_it():
