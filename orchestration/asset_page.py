@@ -237,14 +237,18 @@ class AssetPage:
             return ["## Checks", "", f"No asset checks are declared for {self.spec.key}.", ""]
         if not checks:
             return []
+        # What a check guards, as its declaration says, if any says: else no empty column.
+        described = any(c.description for c in checks)
         lines = [
             "## Checks",
             "",
-            "| check | severity | status | violations | example / error |",
-            "|---|---|---|--:|---|",
+            f"| check | {'description | ' if described else ''}severity | status | violations "
+            "| example / error |",
+            f"|---|{'---|' if described else ''}---|---|--:|---|",
         ]
         for c in checks:
-            lines.append(row(c.name, c.severity, c.status, _violations(c), _detail(c)))
+            about = (c.description,) if described else ()
+            lines.append(row(c.name, *about, c.severity, c.status, _violations(c), _detail(c)))
         return [*lines, ""]
 
     def _lineage(self, links: PageLinks) -> list[str]:

@@ -345,6 +345,31 @@ def test_checks_are_listed_with_their_outcome():
     outcome = AssetOutcome("fact_sales", "marts.Fact_Sales", "failed", 0.1, checks=(check,))
     markdown = _page(outcome=outcome).markdown(PageLinks())
     assert "| keys_resolve | error | failed | 3 | {key='x'} |" in markdown
+    assert "| check | severity |" in markdown  # no check has a description: no column
+
+
+def test_a_checks_description_is_shown_when_any_check_has_one():
+    """``AssetCheck(description=...)`` says what a check guards; the table showed its name
+    alone."""
+    described = AssetCheckResult(
+        "fact_sales",
+        "marts.Fact_Sales",
+        "keys_resolve",
+        "error",
+        True,
+        0,
+        description="Every sale's keys resolve | to a dimension.",
+    )
+    plain = AssetCheckResult("fact_sales", "marts.Fact_Sales", "not_empty", "warn", True, 0)
+    checks = (described, plain)
+    outcome = AssetOutcome("fact_sales", "marts.Fact_Sales", "materialized", 0.1, checks=checks)
+    markdown = _page(outcome=outcome).markdown(PageLinks())
+    assert "| check | description | severity | status | violations | example / error |" in markdown
+    assert (
+        "| keys_resolve | Every sale's keys resolve \\| to a dimension. | error | passed | 0 | - |"
+        in markdown
+    )
+    assert "| not_empty | - | warn | passed | 0 | - |" in markdown
 
 
 def test_lineage_diagram_holds_the_direct_neighbours_and_counts_the_rest():
