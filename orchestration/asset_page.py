@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import inspect
+import re
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,8 +54,6 @@ _WRITE_MODES = {
 #: shows 78 monospace characters of one (690 px), and wraps no longer line: the rest is
 #: out of sight at the column's edge until the block is scrolled sideways.
 CODE_WIDTH = 78
-#: The Error block's lines are wrapped to it (:func:`wrapped`).
-ERROR_WIDTH = CODE_WIDTH
 #: The longest line of a SQL asset's SELECT as the SQL block shows it. The SQL is not
 #: wrapped here (a break inside a string literal would change the query): each asset
 #: lays its SQL out to fit (tests/test_asset_page_sql.py holds the retail assets to it).
@@ -62,6 +61,12 @@ SQL_WIDTH = CODE_WIDTH
 
 #: The first line of the table of facts at the top of every page.
 _ABOUT_HEADER = "| | |"
+
+#: Characters that can open or close markdown inside a line: escapes, code, emphasis,
+#: links and images, raw HTML and entities, table cells, strikethrough, headings, quotes.
+_MARKDOWN_CHARS = re.compile(r"[\\`*_\[\]<>&|~!#]")
+#: What makes the start of a line a list item, a thematic break or a heading underline.
+_BLOCK_START = re.compile(r"^(\d*)([-+=.)])")
 
 
 def cell(value: object) -> str:
@@ -228,7 +233,7 @@ class AssetPage:
         if o.status != "materialized" and o.state is not None:  # settled: the history told
             lines += [table_since_line(o), ""]
         if o.error:
-            lines += ["**Error**", "", *fenced(wrapped(o.error), "text"), ""]
+            lines += ["**Error**", "", *error_blocks(o.error)]
         return lines
 
     def _checks(self) -> list[str]:
@@ -353,7 +358,40 @@ class AssetPage:
         return ["## Python", "", f"Computed by `{where}`.", ""] if where else []
 
 
-def wrapped(text: str, width: int = ERROR_WIDTH) -> str:
+def error_blocks(error: str) -> list[str]:
+    """An error as a page shows it, each block followed by a blank line: its sentences as
+    paragraphs, which the page wraps at its own width between words, each character as
+    written (:func:`literal`); its indented lines (a table of failure cases, a traceback's
+    frames) in a code block, where they line up, broken at spaces to its width.
+
+    In a code block the UI neither wraps nor shows a line past its 78 characters, and a
+    sentence broken there for it read "Error while type" on one line and "casting for
+    column 'amount'" on the next (and was copied in pieces)."""
+    blocks: list[str] = []
+    for kind, group in groupby(error.strip("\n").splitlines(), key=_error_line_kind):
+        lines = list(group)
+        if kind == "code":
+            blocks += [*fenced(wrapped("\n".join(lines)), "text"), ""]
+        elif kind == "prose":  # one line after the other, as the error has them
+            blocks += ["\\\n".join(literal(line) for line in lines), ""]
+    return blocks
+
+
+def _error_line_kind(line: str) -> str:
+    if not line.strip():
+        return "blank"
+    return "code" if line[0].isspace() else "prose"
+
+
+def literal(line: str) -> str:
+    """One line of text that markdown shows as it is: every character that could start
+    emphasis, code, a link, HTML, a table cell or a block (a list item, a heading) is
+    backslash-escaped. Without, the ``*`` of ``SELECT *`` in an error began italics."""
+    escaped = _MARKDOWN_CHARS.sub(lambda match: "\\" + match.group(), line)
+    return _BLOCK_START.sub(r"\1\\\2", escaped)
+
+
+def wrapped(text: str, width: int = CODE_WIDTH) -> str:
     """``text`` with each line longer than ``width`` broken at spaces, so a code block the
     UI will not wrap shows all of it; a word longer than a line (a path, a URL) stays
     whole, to copy, and a continuation keeps its line's indent."""

@@ -1,4 +1,5 @@
-"""Reading back what the lineage artifact's markdown says: its table rows and node classes.
+"""Reading back what the lineage artifact's markdown says: its table rows and node classes,
+and the HTML a CommonMark renderer makes of a page.
 
 Shared by the rendering tests and the UI tests, which read the same markdown from the
 Prefect API.
@@ -7,6 +8,8 @@ Prefect API.
 from __future__ import annotations
 
 import re
+
+from markdown_it import MarkdownIt
 
 
 def artifact_rows(markdown: str) -> dict[str, list[str]]:
@@ -28,3 +31,9 @@ def mermaid_classes(diagrams: list[str]) -> dict[str, set[str]]:
         for match in re.finditer(r"^\s+class (\S+) (\S+)$", diagram, re.M):
             found.setdefault(match.group(2), set()).update(match.group(1).split(","))
     return found
+
+
+def rendered(markdown: str) -> str:
+    """The HTML of ``markdown`` by CommonMark with GFM tables and strikethrough, as the
+    Prefect UI renders it (less its sanitising): what a reader sees, not what was written."""
+    return MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(markdown)

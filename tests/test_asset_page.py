@@ -6,6 +6,7 @@ it (labels measured in the browser, links followed).
 
 from __future__ import annotations
 
+import html
 import re
 import uuid
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ import pytest
 
 from orchestration.artifacts import edges_in, mermaid_blocks
 from orchestration.asset_page import (
-    ERROR_WIDTH,
+    CODE_WIDTH,
     AssetPage,
     Materialization,
     PageLinks,
@@ -39,6 +40,7 @@ from orchestration.ui_lineage import (
     layer_diagrams,
 )
 from tests.lineage_location import defs
+from tests.lineage_markdown import rendered
 from tests.small_graphs import two_assets, with_an_order_only_branch, with_an_ordering_dep
 
 GRAPH = defs.graph()
@@ -298,12 +300,49 @@ def test_an_asset_without_checks_says_so_rather_than_leave_the_section_out():
     assert "## Checks\n\nNo asset checks are declared for fact_sales.\n" in markdown
 
 
-def test_a_failed_materialization_shows_its_error_in_full():
-    error = "RuntimeError: fact_sales cannot be built: ```rows``` | contain <bad> values"
+def _error_html(error: str) -> str:
+    """What a reader sees of a failed page's Error: its HTML, up to the next section."""
     outcome = AssetOutcome("fact_sales", "marts.Fact_Sales", "failed", 0.1, error=error)
-    markdown = _page(outcome=outcome).markdown(PageLinks())
-    assert "## This run: failed" in markdown
-    assert "\n````text\n" + error + "\n````\n" in markdown  # a fence the error cannot close
+    page = rendered(_page(outcome=outcome).markdown(PageLinks()))
+    return page.split("<p><strong>Error</strong></p>\n", 1)[1].split("<h2>", 1)[0]
+
+
+def test_a_failed_materialization_shows_its_error_in_full_as_written():
+    """Markdown in an error (a SELECT's ``*``, backticks, a pipe, a tag) is shown, not
+    obeyed: the reader sees the error's own characters."""
+    error = (
+        "RuntimeError: fact_sales cannot be built: ```rows``` | contain <bad> values in "
+        "SELECT * FROM t WHERE a * b > 0 AND _x_ = [y](z) ~~w~~ &amp; #1 !"
+    )
+    assert _error_html(error) == f"<p>{html.escape(error, quote=False)}</p>\n"
+
+
+def test_an_error_sentence_wraps_with_the_page_not_at_a_fixed_column():
+    """Broken at 78 characters inside a code block, "Error while type casting for
+    column 'amount'" read "Error while type" on one line and "casting for ..." on the
+    next, and a copied error came out in pieces: a sentence is one paragraph, which the
+    page wraps at its own width, between words."""
+    error = (
+        "asset 'orders' (table shop.orders): writing its rows failed: Error while type "
+        "casting for column 'amount': Cannot parse string 'twelve' as Decimal(10, 2) "
+        "(CANNOT_PARSE_TEXT); see https://example.com/" + "a" * 120
+    )
+    assert _error_html(error) == f"<p>{html.escape(error, quote=False)}</p>\n"
+    second = "- the second line, unindented, starts no list"
+    assert _error_html(f"{error}\n{second}").endswith(f"<br />\n{second}</p>\n")
+
+
+def test_an_errors_indented_lines_keep_their_layout_in_a_code_block():
+    """A table of failure cases or a traceback's frames line up only in monospace, as
+    written; a line of them longer than the code block's width is broken at spaces."""
+    long = "    " + " ".join(["frame"] * 30)
+    error = f"SchemaError: column 'amount' failed\n  index  failure_case\n  0      -1\n{long}"
+    shown = _error_html(error)
+    assert shown.startswith("<p>SchemaError: column 'amount' failed</p>\n<pre><code")
+    code = shown.split('<code class="language-text">', 1)[1].split("</code></pre>", 1)[0]
+    assert code.startswith("  index  failure_case\n  0      -1\n    frame frame")
+    assert all(len(line) <= CODE_WIDTH for line in code.splitlines())
+    assert " ".join(code.split()) == " ".join(error.split("\n", 1)[1].split())
 
 
 def test_a_failure_that_wrote_nothing_says_the_table_is_unchanged_not_empty():
@@ -312,30 +351,6 @@ def test_a_failure_that_wrote_nothing_says_the_table_is_unchanged_not_empty():
     outcome = AssetOutcome("fact_sales", "marts.Fact_Sales", "failed", 0.69, error="boom")
     markdown = _page(outcome=outcome).markdown(PageLinks())
     assert "| 2026-12-02 19:52:40 | unchanged | - | 0.69 | failed |" in markdown
-
-
-def test_a_long_error_is_wrapped_to_the_pages_code_column_word_for_word():
-    """The UI draws the Error block ~80 monospace characters wide and never wraps it: a
-    one-line error of 150 characters showed its cause and cut "fix the value or remove
-    the row" off behind a horizontal scroll bar. Wrapped at spaces, all of it shows."""
-    error = (
-        "/data/in/online_retail_2010.csv, row 3, column 'Quantity': not a number: 'six' "
-        "(1 such row(s) in this chunk); fix the value or remove the row\n"
-        "  second line stays as it was"
-    )
-    outcome = AssetOutcome("fact_sales", "marts.Fact_Sales", "failed", 0.1, error=error)
-    markdown = _page(outcome=outcome).markdown(PageLinks())
-    block = markdown.split("```text\n", 1)[1].split("\n```", 1)[0]
-    assert all(len(line) <= ERROR_WIDTH for line in block.splitlines())
-    assert " ".join(block.split()) == " ".join(error.split())  # every word, in order
-    assert block.splitlines()[-1] == "  second line stays as it was"
-
-
-def test_an_error_word_longer_than_the_column_is_not_cut():
-    url = "https://example.com/" + "a" * 120
-    outcome = AssetOutcome("fact_sales", "marts.Fact_Sales", "failed", 0.1, error=f"404: {url}")
-    markdown = _page(outcome=outcome).markdown(PageLinks())
-    assert f"\n{url}\n" in markdown  # a URL stays whole, to copy
 
 
 def test_checks_are_listed_with_their_outcome():

@@ -17,6 +17,7 @@ chromium opens the URLs it printed at 1600x1000: diagrams drawn, every label at 
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import os
 import re
@@ -42,7 +43,7 @@ from orchestration.prefect_ui import asset_page_key
 from orchestration.resolver import MaterializationPlan, RunReport, materialize, plan_materialization
 from orchestration.ui_lineage import layer_diagrams
 from tests.lineage_location import defs as lineage_defs
-from tests.lineage_markdown import artifact_rows, mermaid_classes
+from tests.lineage_markdown import artifact_rows, mermaid_classes, rendered
 from tests.memory_io import MemoryIOManager
 from tests.prefect_records import EVENT_WAIT
 from tests.prefect_records import settled_task_runs as _task_runs
@@ -383,7 +384,7 @@ def test_every_materialization_writes_a_version_of_its_asset_page(lineage_run, c
     # Its IO manager keeps no history: no run of it outlives the run, as status says.
     assert "Last successful materialization: none, never materialized in this warehouse." in failed
     error = f"RuntimeError: {FAILING} cannot be built: source rows | contain <bad> values"
-    assert error in " ".join(failed.split())  # whole, if wrapped to the code block's width
+    assert f"<p>{html.escape(error, quote=False)}</p>" in rendered(failed)  # whole, as written
 
 
 def test_asset_pages_link_to_their_neighbours_pages_of_this_run(lineage_run, client):
@@ -868,10 +869,14 @@ def test_ui_failed_assets_page_shows_its_error(lineage_run: LineageRun, ui_serve
     page.goto(f"{ui_server.ui_url}/artifacts/artifact/{_page_id(ui_server, lineage_run, FAILING)}")
     page.get_by_role("heading", name="This run: failed").wait_for()
     page.get_by_text("never materialized in this warehouse", exact=False).first.wait_for()
-    page.get_by_text(f"{FAILING} cannot be built", exact=False).first.wait_for()
-    block = page.locator("pre", has_text=f"{FAILING} cannot be built").first
-    width, visible = block.evaluate("e => [e.scrollWidth, e.clientWidth]")
+    error = f"RuntimeError: {FAILING} cannot be built: source rows | contain <bad> values"
+    shown = page.locator("p", has_text=f"{FAILING} cannot be built").first
+    # One paragraph, as written, wrapped by the page between words: no line break put in
+    # at a fixed column (a code block's), nothing behind a horizontal scroll bar.
+    assert shown.inner_text() == error
+    width, visible = shown.evaluate("e => [e.scrollWidth, e.clientWidth]")
     assert width <= visible, "the error runs on behind a horizontal scroll bar"
+    assert page.locator("pre", has_text=f"{FAILING} cannot be built").count() == 0
 
 
 def test_ui_flow_run_url_printed_by_the_cli_is_named_and_draws_the_run_graph(shipped_run, page):
