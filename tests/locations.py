@@ -8,6 +8,7 @@ so the rest of the module is written here, once.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 #: What every written location module holds besides its assets: ``assets_source`` defines
@@ -39,3 +40,14 @@ def write_location(directory: Path, module: str, assets_source: str, ddl_source:
     code = _MODULE.format(assets_source=assets_source, ddl_name=ddl.name)
     (directory / f"{module}.py").write_text(code)
     return ddl
+
+
+def copy_retail_location(directory: Path) -> Path:
+    """A private copy of the retail code location (assets/, schemas/, ddl/) in
+    ``directory``, free to break; returns ``directory``."""
+    repo = Path(__file__).resolve().parents[1]
+    for folder in ("assets", "schemas", "ddl"):
+        shutil.copytree(
+            repo / folder, directory / folder, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    return directory

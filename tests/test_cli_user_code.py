@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.locations import copy_retail_location
 
 REPO = Path(__file__).resolve().parents[1]
 DEBUG_HINT = "(run with --debug for the traceback)"
@@ -38,11 +39,7 @@ def pipeline(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def project(tmp_path: Path) -> Path:
     """A private copy of the code location (assets/ and schemas/ are both there, each with
     a marts.py), free to break."""
-    for folder in ("assets", "schemas", "ddl"):
-        shutil.copytree(
-            REPO / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__")
-        )
-    return tmp_path
+    return copy_retail_location(tmp_path)
 
 
 def mutate(path: Path, pattern: str, replacement: str) -> int:

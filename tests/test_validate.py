@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.locations import copy_retail_location
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,11 +34,7 @@ def run_validate(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def location(tmp_path: Path) -> Path:
     """A private copy of the code location, free to break."""
-    for folder in ("assets", "schemas", "ddl"):
-        shutil.copytree(
-            REPO / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__")
-        )
-    return tmp_path
+    return copy_retail_location(tmp_path)
 
 
 def mutate(path: Path, pattern: str, replacement: str) -> None:
