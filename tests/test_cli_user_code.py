@@ -23,12 +23,18 @@ REPO = Path(__file__).resolve().parents[1]
 DEBUG_HINT = "(run with --debug for the traceback)"
 
 
-def pipeline(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``pipeline ARGS`` run in ``cwd``, on the code location there (the real one's copy)."""
+def pipeline(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``pipeline ARGS`` run in ``cwd``, on the code location there (the real one's copy),
+    with ``env`` added to the environment."""
     return subprocess.run(
         [sys.executable, "-m", "orchestration", *args, "--definitions", "assets"],
         cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(REPO), "WAREHOUSE_URL": f"chdb://{cwd / 'wh'}"},
+        env={
+            **os.environ,
+            "PYTHONPATH": str(REPO),
+            "WAREHOUSE_URL": f"chdb://{cwd / 'wh'}",
+            **env,
+        },
         capture_output=True,
         text=True,
         timeout=300,
@@ -148,16 +154,14 @@ def test_a_helper_module_of_the_project_that_raises_is_the_line_named(project: P
 def materialize(
     project: Path, prefect_api_url: str, *args: str
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "orchestration", "materialize", "--definitions", "assets",
-         "--source", "synthetic:200", *args],
-        cwd=project,
-        env={**os.environ, "PYTHONPATH": str(REPO), "WAREHOUSE_URL": f"chdb://{project / 'wh'}",
-             "PREFECT_API_URL": prefect_api_url},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )  # fmt: skip
+    return pipeline(
+        project,
+        "materialize",
+        "--source",
+        "synthetic:200",
+        *args,
+        PREFECT_API_URL=prefect_api_url,
+    )
 
 
 def test_a_broken_schema_module_fails_materialize_in_one_line_before_any_asset(
