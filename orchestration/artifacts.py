@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from orchestration.asset_page import PageLinks, cell, fenced, shown_warehouses
+from orchestration.asset_page import PageLinks, cell, fenced, literal_cell, shown_warehouses
 from orchestration.lineage import NOT_SELECTED, ORDER_ARROW, ORDER_LINE
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
 from orchestration.ui_lineage import layer_diagrams, layer_legend
@@ -34,9 +34,12 @@ def _code(text: str) -> str:
 
 
 def _short(error: str | None) -> str:
+    """The error as the page shows it: its first characters, as written (shortened before
+    it is escaped, so no cut falls between a backslash and the character it escapes)."""
     if not error:
         return "-"
-    return error if len(error) <= _ERROR_CHARS else error[: _ERROR_CHARS - 1] + "…"
+    short = error if len(error) <= _ERROR_CHARS else error[: _ERROR_CHARS - 1] + "…"
+    return literal_cell(short)
 
 
 def _inserted(outcome: AssetOutcome) -> str:
@@ -54,8 +57,12 @@ def _table(plan: MaterializationPlan, report: RunReport, links: PageLinks) -> li
     for o in report.outcomes:
         rows = f"{o.rows:,}" if o.rows is not None else "-"
         seconds = f"{o.seconds:.2f}" if o.status != "skipped" else "-"
-        cells: tuple[str, ...] = (o.table, rows, _inserted(o), seconds, o.status, _short(o.error))
-        lines.append(f"| {links.link(o.key)} | " + " | ".join(cell(c) for c in cells) + " |")
+        cells: tuple[str, ...] = (o.table, rows, _inserted(o), seconds, o.status)
+        lines.append(
+            f"| {links.link(o.key)} | "
+            + " | ".join(cell(c) for c in cells)
+            + f" | {_short(o.error)} |"
+        )
     for spec in plan.external:
         cells = (spec.table, "-", "-", "-", NOT_SELECTED, "-")
         lines.append(f"| {links.link(spec.key)} | " + " | ".join(cell(c) for c in cells) + " |")
@@ -69,7 +76,7 @@ def _failures(report: RunReport, links: PageLinks) -> list[str]:
     failed = report.by_status("failed")
     if not failed:
         return []
-    items = [f"- {links.link(o.key)}: {cell(_short(o.error))}" for o in failed]
+    items = [f"- {links.link(o.key)}: {_short(o.error)}" for o in failed]
     return ["**Failed:**", "", *items, ""]
 
 

@@ -64,7 +64,9 @@ _ABOUT_HEADER = "| | |"
 
 #: Characters that can open or close markdown inside a line: escapes, code, emphasis,
 #: links and images, raw HTML and entities, table cells, strikethrough, headings, quotes.
-_MARKDOWN_CHARS = re.compile(r"[\\`*_\[\]<>&|~!#]")
+#: Underscores inside a word (``anomaly_invoice``) cannot: left as they are, names read
+#: as typed in the markdown too.
+_MARKDOWN_CHARS = re.compile(r"[\\`*\[\]<>&|~!#]|(?<!\w)_+|_+(?!\w)")
 #: What makes the start of a line a list item, a thematic break or a heading underline.
 _BLOCK_START = re.compile(r"^(\d*)([-+=.)])")
 
@@ -387,8 +389,14 @@ def literal(line: str) -> str:
     """One line of text that markdown shows as it is: every character that could start
     emphasis, code, a link, HTML, a table cell or a block (a list item, a heading) is
     backslash-escaped. Without, the ``*`` of ``SELECT *`` in an error began italics."""
-    escaped = _MARKDOWN_CHARS.sub(lambda match: "\\" + match.group(), line)
+    escaped = _MARKDOWN_CHARS.sub(lambda match: "".join("\\" + c for c in match.group()), line)
     return _BLOCK_START.sub(r"\1\\\2", escaped)
+
+
+def literal_cell(text: str) -> str:
+    """``text`` in a table cell or a list item, each character as written (:func:`literal`),
+    its lines joined by spaces: a newline would end the table's row, or the list."""
+    return literal(" ".join(text.split()))
 
 
 def wrapped(text: str, width: int = CODE_WIDTH) -> str:

@@ -6,6 +6,7 @@ tests/test_lineage_ui.py checks what the UI makes of it.
 
 from __future__ import annotations
 
+import html
 import re
 import uuid
 
@@ -24,7 +25,7 @@ from orchestration.resolver import plan_materialization
 from orchestration.run_report import AssetOutcome, RunReport
 from orchestration.ui_lineage import layer_diagrams
 from tests.lineage_location import defs
-from tests.lineage_markdown import artifact_rows, mermaid_classes
+from tests.lineage_markdown import artifact_rows, mermaid_classes, rendered
 from tests.small_graphs import two_assets, with_an_ordering_dep
 
 SELECTION = "key:fact_sales+"
@@ -128,7 +129,46 @@ def test_errors_cannot_break_the_table_or_inject_html(plan):
     error = "bad | value\nsecond line <script>alert(1)</script>"
     rows = artifact_rows(lineage_markdown(plan, _report(plan, "anomaly_invoice", error)))
     cell = rows["anomaly_invoice"][6]
-    assert cell == "bad \\| value second line &lt;script&gt;alert(1)&lt;/script&gt;"
+    assert cell == "bad \\| value second line \\<script\\>alert(1)\\</script\\>"
+
+
+#: What chdb raised for a query naming a column that is not there: the code span, the
+#: ``*`` and ``_`` of a query and, in its string literal, a tag, a link, a pipe, emphasis.
+ENGINE_ERROR = (
+    "ChdbError: Code: 47. DB::Exception: Unknown expression or function identifier "
+    "`unit_price_eur`. In scope SELECT * FROM (SELECT 1 AS qty_sold, "
+    "'<b>[x](y)</b> | *new* _old_ ~~w~~' AS note) WHERE (qty_sold * unit_price_eur) > 0. "
+    "(UNKNOWN_IDENTIFIER)"
+)
+
+
+def _shown_error(markdown: str, key: str) -> tuple[str, str]:
+    """What a reader sees of ``key``'s error: its item in the list of failures and the
+    last cell of its table row (the HTML), after checking the row kept its 7 cells."""
+    page = rendered(markdown)
+    link = f'">{key}</a>'
+    item = page.split(f"{link}: ", 1)[1].split("</li>", 1)[0]
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", page.split(f"{link}</td>", 1)[1].split("</tr>")[0])
+    assert len(cells) == 6, cells
+    return item, cells[-1]
+
+
+def test_an_error_reads_as_written_in_the_failed_list_and_the_table(plan):
+    """Markdown in an error (a SELECT's ``*``, backticks, a tag, a link, a pipe) is shown,
+    not obeyed: rendered, the page holds the error's own characters, in its list of
+    failures and in its table's cell, and the table keeps its columns."""
+    markdown = lineage_markdown(plan, _report(plan, "anomaly_invoice", ENGINE_ERROR))
+    shown = html.escape(ENGINE_ERROR, quote=False)
+    assert _shown_error(markdown, "anomaly_invoice") == (shown, shown)
+
+
+def test_a_multiline_errors_lines_are_joined_in_its_table_row(plan):
+    """A table cell ends at a newline, and a line of its own in the list of failures
+    would begin a new item: the error's lines are joined by spaces, each as written."""
+    error = f"{ENGINE_ERROR}\n- Maybe you meant: ['unit_price']\n  1. frame"
+    markdown = lineage_markdown(plan, _report(plan, "anomaly_invoice", error))
+    shown = html.escape(" ".join(error.split()), quote=False)
+    assert _shown_error(markdown, "anomaly_invoice") == (shown, shown)
 
 
 def test_long_errors_are_shortened(plan):

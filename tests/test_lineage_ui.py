@@ -282,7 +282,7 @@ def test_lineage_artifact_table_has_each_assets_outcome(lineage_run: LineageRun,
     failed = rows[FAILING]
     assert failed[5] == "failed"
     # The error is shown, escaped so it cannot break the table or inject HTML.
-    assert "source rows \\| contain &lt;bad&gt; values" in failed[6]
+    assert "source rows \\| contain \\<bad\\> values" in failed[6]
     assert rows["dim_customer"][5:] == ["skipped", f"upstream failed: {FAILING}"]
     assert rows["raw_online_retails"][5] == "not selected"
 
