@@ -9,7 +9,8 @@ asset check's SQL, and optionally a small sample run materializes everything, wh
 validates real content against each schema.
 
 One asset's problem stops only what depends on it: an asset whose schema cannot be
-imported is one finding and the others are still checked; the sample run skips an asset
+imported is one finding and the others are still checked (one finding for every asset
+a schema module that does not import stops, not one each); the sample run skips an asset
 with a problem and what is downstream of it (saying so, :data:`NOT_VALIDATED`), and
 materializes every other asset.
 """
@@ -33,7 +34,7 @@ from io_managers.types import ClickHouseType, dtype_mismatch, nullability_mismat
 from io_managers.validation import as_dataframe_schema, plan_validation
 from orchestration.asset import AssetSpec, SchemaImportError
 from orchestration.context import AssetContext
-from orchestration.findings import Finding, sample_not_started, upstream_failed
+from orchestration.findings import Finding, sample_not_started, shared_cause, upstream_failed
 from orchestration.graph import AssetGraph
 
 if TYPE_CHECKING:
@@ -265,35 +266,53 @@ def _validate_in(
     def context_for(spec: AssetSpec) -> AssetContext:
         return AssetContext(spec=spec, io_manager=io, load_datetime=load_datetime, params=params)
 
+    schemas, unreadable = read_schemas(graph)
     findings: list[Finding] = []
     for spec in graph:
-        findings.extend(check_asset(io, spec, context_for(spec)))
+        if spec.key in unreadable:  # where the first asset it stops is checked
+            findings.append(unreadable[spec.key])
+        findings.extend(check_asset(io, spec, context_for(spec), schemas))
     if sample_params is not None:
-        failed = {finding.asset for finding in findings if finding.asset}
+        failed = {key for finding in findings for key in finding.affected}
         findings.extend(run_sample(io, graph, context_for, failed))
     return findings
 
 
-def check_asset(io: ClickHouseIOManager, spec: AssetSpec, context: AssetContext) -> list[Finding]:
+def read_schemas(graph: AssetGraph) -> tuple[dict[str, Any], dict[str, Finding]]:
+    """Each readable schema of the graph's assets as a ``DataFrameSchema`` (None: the
+    asset declares none), and why the others cannot be read, by the first asset each
+    cause stops: one finding per cause (:func:`shared_cause`), so a syntax error in a
+    schema module is one finding, not one for each asset whose model is there; a
+    misspelt ``"module:Model"`` stays its asset's own."""
+    schemas: dict[str, Any] = {}
+    causes: dict[str, list[Finding]] = {}
+    for spec in graph:
+        try:
+            schemas[spec.key] = as_dataframe_schema(spec.schema)
+        except SchemaImportError as exc:
+            failure = Finding("schema", spec.key, spec.table, found=exc.reason)
+            causes.setdefault(failure.found, []).append(failure)
+        except Exception as exc:  # the model's own code: shown as any asset's bug is
+            failure = Finding.from_error("schema", spec.key, spec.table, exc)
+            causes.setdefault(failure.found, []).append(failure)
+    return schemas, {str(stopped[0].asset): shared_cause(stopped) for stopped in causes.values()}
+
+
+def check_asset(
+    io: ClickHouseIOManager, spec: AssetSpec, context: AssetContext, schemas: Mapping[str, Any]
+) -> list[Finding]:
     """Every static check of one asset against the DDL's tables in ``io``.
 
-    A schema that cannot be read (a misspelt ``"module:Model"``, a broken model) is one
-    finding of this asset, not the end of validate; its SELECT and checks, which need no
-    schema, are still checked.
+    An asset not in ``schemas`` (:func:`read_schemas`: its schema cannot be read, which
+    a finding of its own says) is not the end of validate: its SELECT and checks, which
+    need no schema, are still checked.
     """
     if not io.table_exists(spec.table):
         return [Finding("ddl", spec.key, spec.table, found="table is not created by the DDL")]
     columns, defaults = io.queries.describe_with_defaults(f"TABLE {quote_table(spec.table)}")
     findings: list[Finding] = []
-    try:
-        schema = as_dataframe_schema(spec.schema)
-    except SchemaImportError as exc:
-        schema = None
-        findings.append(Finding("schema", spec.key, spec.table, found=exc.reason))
-    except Exception as exc:  # the model's own code: shown as any asset's bug is
-        schema = None
-        findings.append(Finding.from_error("schema", spec.key, spec.table, exc))
-    else:
+    schema = schemas.get(spec.key)
+    if spec.key in schemas:
         findings.extend(check_table_against_schema(spec, schema, columns))
         findings.extend(check_key_columns(io, spec, schema.columns if schema is not None else ()))
     if spec.kind == "sql":

@@ -13,13 +13,16 @@ An asset the ``--sample`` run could not validate (an asset upstream of it failed
 run never started) is a finding too, of check :data:`NOT_VALIDATED`: not a problem of its
 own, but never left out silently, so the problems' absence there is not read as a pass.
 ``--json`` lists one per asset; the text output says them in one line.
+
+One cause that stops several assets (a schema module that does not import) is one finding
+of them all (:func:`shared_cause`): its line names a few, ``--json`` all.
 """
 
 from __future__ import annotations
 
 import traceback as tb
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from orchestration.errors import ExpectedError, describe_error
@@ -40,6 +43,13 @@ class Finding:
     foreseen: bool = field(default=True, compare=False)
     #: The formatted traceback of the exception the finding reports, if it is one.
     traceback: str = field(default="", compare=False, repr=False)
+    #: The assets a cause shared by several stops (then ``asset`` and ``table`` are None).
+    assets: tuple[str, ...] = ()
+
+    @property
+    def affected(self) -> tuple[str, ...]:
+        """Every asset the finding stops: its ``assets``, else its ``asset`` if any."""
+        return self.assets or ((self.asset,) if self.asset else ())
 
     @classmethod
     def from_error(
@@ -66,11 +76,14 @@ class Finding:
             if part
         )
         detail = f"expected {self.expected}, found {self.found}" if self.expected else self.found
+        if self.assets:
+            detail += f" (affects {count_assets(len(self.assets))}: {_a_few(self.assets)})"
         return f"[{self.check}] {where + ': ' if where else ''}{detail}"
 
     def as_dict(self) -> dict[str, Any]:
-        """What ``--json`` gives: where, which check, expected vs found (no traceback)."""
-        return {
+        """What ``--json`` gives: where, which check, expected vs found (no traceback);
+        ``assets`` too for a finding of several."""
+        fields = {
             "check": self.check,
             "asset": self.asset,
             "table": self.table,
@@ -78,6 +91,24 @@ class Finding:
             "expected": self.expected,
             "found": self.found,
         }
+        return {**fields, "assets": list(self.assets)} if self.assets else fields
+
+
+def shared_cause(findings: list[Finding]) -> Finding:
+    """``findings`` (of one check, with the same ``found``: one cause) as one finding:
+    the first alone, or one naming no asset of its own and every asset of theirs, so a
+    syntax error in a module is one line, not one for each asset the module serves."""
+    if len(findings) == 1:
+        return findings[0]
+    assets = tuple(key for finding in findings for key in finding.affected)
+    return replace(findings[0], asset=None, table=None, assets=assets)
+
+
+def _a_few(names: tuple[str, ...], shown: int = 3) -> str:
+    """``a, b, c and 7 more``: a line stays short however many share a cause."""
+    if len(names) <= shown + 1:  # "and 1 more" is no shorter than the name
+        return ", ".join(names)
+    return f"{', '.join(names[:shown])} and {len(names) - shown} more"
 
 
 #: The check of a finding that says the ``--sample`` run did not validate an asset.

@@ -473,6 +473,42 @@ def test_a_schema_that_cannot_be_imported_is_one_finding_and_the_rest_is_checked
     ]
 
 
+def test_a_schema_module_that_does_not_import_is_one_finding_naming_its_assets(
+    location: Path,
+):
+    """A syntax error in schemas/marts.py stops every asset whose model is there (or in a
+    module importing it): one finding, with those assets in ``assets``; the sample run
+    materializes none of them, nor what is downstream of them, and runs the rest."""
+    mutate(
+        location / "schemas/marts.py",
+        r"^class DimCountry\(pa.DataFrameModel\):",
+        "class DimCountry(pa.DataFrameModel)",
+    )
+    found = findings(run_validate(location, "--json", "--sample", "--source", "synthetic:2000"))
+    assert found[0] == {
+        "check": "schema",
+        "asset": None,
+        "table": None,
+        "column": None,
+        "expected": "",
+        "found": "schemas/marts.py:48:36: SyntaxError: expected ':'",
+        "assets": [
+            "dim_country",
+            "dim_customer",
+            "dim_product",
+            "dim_time",
+            "fact_sales",
+            "fact_sale_returns",
+            "anomaly_customer_invoices",
+            "anomaly_invoice",
+            "data_quality",
+            "sales_summary",
+        ],
+    }
+    assert [f["check"] for f in found[1:]] == ["not_validated"] * (len(found) - 1)
+    assert {f["asset"] for f in found[1:]}.isdisjoint(found[0]["assets"])
+
+
 #: Why dim_country's schema, given as "schemas.marts:DimCountri", cannot be read.
 MISSPELT_SCHEMA = (
     "schema 'schemas.marts:DimCountri' cannot be imported: module 'schemas.marts' has no "
