@@ -254,8 +254,12 @@ class AssetPage:
             f"|---|{'---|' if described else ''}---|---|--:|---|",
         ]
         for c in checks:
-            about = (c.description,) if described else ()
-            lines.append(row(c.name, *about, c.severity, c.status, _violations(c), _detail(c)))
+            # The description and the error or example row are the user's words and data,
+            # shown as written: an error quotes identifiers in backticks.
+            about = [literal_cell(c.description or "")] if described else []
+            outcome = [cell(c.severity), cell(c.status), cell(_violations(c))]
+            cells = [cell(c.name), *about, *outcome, literal_cell(_detail(c))]
+            lines.append("| " + " | ".join(cells) + " |")
         return [*lines, ""]
 
     def _lineage(self, links: PageLinks) -> list[str]:
@@ -395,8 +399,9 @@ def literal(line: str) -> str:
 
 def literal_cell(text: str) -> str:
     """``text`` in a table cell or a list item, each character as written (:func:`literal`),
-    its lines joined by spaces: a newline would end the table's row, or the list."""
-    return literal(" ".join(text.split()))
+    its lines joined by spaces: a newline would end the table's row, or the list. Empty,
+    ``-``, as :func:`cell` shows it."""
+    return literal(" ".join(text.split())) or "-"
 
 
 def wrapped(text: str, width: int = CODE_WIDTH) -> str:

@@ -387,6 +387,28 @@ def test_a_checks_description_is_shown_when_any_check_has_one():
     assert "| not_empty | - | warn | passed | 0 | - |" in markdown
 
 
+def test_a_checks_error_and_example_read_as_written():
+    """A check's SQL error quotes identifiers in backticks and may hold ``*``, a tag or
+    a pipe; an example row's values are the user's data: shown, not obeyed as markdown
+    (backticks made code of half the error), each row keeping its columns."""
+    error = "Code: 47. Unknown identifier `qty`. In scope SELECT * FROM t WHERE a*b > 0 | <b>x</b>"
+    broken = AssetCheckResult(
+        "fact_sales", "marts.Fact_Sales", "sql_fails", "error", False, None, error=error
+    )
+    example = {"note": "*new* [x](y) `z`"}
+    found = AssetCheckResult(
+        "fact_sales", "marts.Fact_Sales", "notes", "warn", False, 1, (example,), description="_a_"
+    )
+    outcome = AssetOutcome("fact_sales", "marts.Fact_Sales", "failed", 0.1, checks=(broken, found))
+    page = rendered(_page(outcome=outcome).markdown(PageLinks()))
+    table = page.split("<th>example / error</th>", 1)[1].split("</table>", 1)[0]
+    rows = [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in table.split("<tr>")[1:]]
+    assert [len(cells) for cells in rows] == [6, 6]
+    assert rows[0][-1] == html.escape(error, quote=False)
+    assert rows[1][1] == "_a_"
+    assert rows[1][-1] == html.escape("{note='*new* [x](y) `z`'}", quote=False)
+
+
 def test_lineage_diagram_holds_the_direct_neighbours_and_counts_the_rest():
     """All 20 ancestors of a dashboard in one column made a diagram taller than the
     screen, most of it boxes without arrows: the diagram shows the asset and its direct
