@@ -38,6 +38,7 @@ from orchestration.prefect_ui import (
 )
 from orchestration.redaction import shown_source
 from orchestration.run_report import AssetOutcome, rows_phrase
+from orchestration.staleness import failed_checks_notes
 from orchestration.ui_lineage import (
     distances,
     draws_order_arrow,
@@ -209,7 +210,8 @@ class AssetPage:
         if outcome.code_version:
             facts["code version"] = f"`{cell(outcome.code_version)}`"
         if outcome.state:
-            facts["state"] = state_cell(outcome.state, outcome.reasons)
+            notes = failed_checks_notes(outcome.upstream_failed_checks)
+            facts["state"] = state_cell(outcome.state, [*outcome.reasons, *notes])
         return facts
 
     def _this_run(self) -> list[str]:

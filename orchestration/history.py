@@ -53,6 +53,12 @@ class MaterializationRecord:
     ended: datetime | None = None
     error: str | None = None
 
+    @property
+    def failed_its_checks(self) -> bool:
+        """Whether it failed in its blocking checks, the one failure that records rows:
+        the checks run on the published table, so that table holds the rows they failed."""
+        return self.status == "failed" and self.rows is not None
+
     def as_dict(self) -> dict[str, object]:
         """Plain data for ``--json`` output and artifacts."""
         return {
@@ -85,10 +91,13 @@ class AssetHistory:
         a success, or a latest attempt that failed only in its checks (which run on the
         published table, so the attempt has its rows). No success alone is state
         ``missing``, but such a table is there to check."""
-        if self.last_success is not None:
-            return True
-        attempt = self.last_attempt
-        return attempt is not None and attempt.status == "failed" and attempt.rows is not None
+        return self.last_success is not None or self.failed_its_checks
+
+    @property
+    def failed_its_checks(self) -> bool:
+        """Whether its latest attempt published the table and then failed its checks: the
+        table holds rows that failed them, whatever the last success left."""
+        return self.last_attempt is not None and self.last_attempt.failed_its_checks
 
     @property
     def table_rows(self) -> int | None:

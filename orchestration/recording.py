@@ -198,6 +198,7 @@ class RunLedger:
             outcome.code_version = state.code_version
             outcome.state = state.state
             outcome.reasons = tuple(reason.detail for reason in state.reasons)
+            outcome.upstream_failed_checks = state.upstream_failed_checks
             outcome.last_success = state.last_success
             if self._published_nothing(outcome):
                 outcome.kept_rows = self._book.history.get(outcome.key, AssetHistory()).table_rows

@@ -82,6 +82,7 @@ def report_as_json(report: RunReport) -> dict[str, Any]:
                 "code_version": o.code_version,
                 "state": o.state,
                 "reasons": list(o.reasons),
+                "upstream_failed_checks": list(o.upstream_failed_checks),
             }
             for o in report.outcomes
         ],

@@ -326,7 +326,7 @@ class RunReview:
             else f"as of run {cell(run)}"
         )
         return {
-            key: f"{state_cell(state.state, [r.detail for r in state.reasons])} {as_of}"
+            key: f"{state_cell(state.state, state.said())} {as_of}"
             for key, state in self._states_now(readers).items()
         }
 

@@ -2,14 +2,21 @@
 
 An asset is judged on its latest successful materialization against what holds now:
 
-* ``missing``: never materialized (by this framework, in this warehouse);
+* ``missing``: never materialized (by this framework, in this warehouse), or only by runs
+  that published the table and then failed its checks (``no successful materialization``:
+  its reason says the table holds those rows);
 * ``stale``, for one or more reasons:
   - ``code_changed``: its code version differs from the one it was built with;
   - ``source_changed``: its source's fingerprint differs from the one it was built from,
     or the source cannot be asked now (so nothing says it is unchanged);
   - ``upstream_materialized``: an upstream asset was materialized after the one it read;
-  - ``last_run_failed``: its latest attempt, after that success, failed or never finished;
+  - ``last_run_failed``: its latest attempt, after that success, failed or never finished
+    (one that failed its checks says the table holds its rows, not the success's);
 * ``fresh``: none of these.
+
+A failed attempt is no materialization, so an asset reading one that published and then
+failed its checks keeps its state; :attr:`AssetState.upstream_failed_checks` names such
+upstream: the rows it read may be gone since, or be those that failed.
 
 A stale asset does not make its descendants stale here: ``status:stale`` names where a
 change entered, and ``status:stale+`` adds everything downstream of it (as dbt's
@@ -18,13 +25,14 @@ change entered, and ``status:stale+`` adds everything downstream of it (as dbt's
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from orchestration.fingerprint import UNAVAILABLE, is_available
 from orchestration.graph import AssetGraph
 from orchestration.history import AssetHistory, MaterializationRecord
+from orchestration.run_report import rows_phrase
 
 StateName = Literal["missing", "stale", "fresh"]
 ReasonKind = Literal[
@@ -55,10 +63,23 @@ class AssetState:
     reasons: tuple[Reason, ...] = ()
     last_success: MaterializationRecord | None = None
     last_attempt: MaterializationRecord | None = None
+    #: Its upstream whose latest attempt published and then failed its checks: no reason
+    #: (that attempt is no materialization), but the asset was built before those rows
+    #: replaced or joined what it read, or from them. Only for an asset that was built.
+    upstream_failed_checks: tuple[str, ...] = ()
 
     def explain(self) -> str:
         """The reasons as one line (``fresh`` when there are none)."""
         return "; ".join(reason.detail for reason in self.reasons) or "fresh"
+
+    @property
+    def notes(self) -> list[str]:
+        """What a reader of the state should know besides its reasons, in words."""
+        return failed_checks_notes(self.upstream_failed_checks)
+
+    def said(self) -> list[str]:
+        """Everything its state's line says after the state: its reasons, then its notes."""
+        return [*(reason.detail for reason in self.reasons), *self.notes]
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -68,7 +89,17 @@ class AssetState:
             "reasons": [{"kind": r.kind, "detail": r.detail} for r in self.reasons],
             "last_materialization": self.last_success.as_dict() if self.last_success else None,
             "last_attempt": self.last_attempt.as_dict() if self.last_attempt else None,
+            "upstream_failed_checks": list(self.upstream_failed_checks),
         }
+
+
+def failed_checks_notes(upstream: Sequence[str]) -> list[str]:
+    """The note on an asset whose ``upstream`` hold rows that failed their checks, if any
+    do (a list, to follow the reasons)."""
+    if not upstream:
+        return []
+    verb = "holds" if len(upstream) == 1 else "hold"
+    return [f"upstream {', '.join(upstream)} {verb} rows that failed their checks"]
 
 
 def _failed_since(history: AssetHistory) -> Reason | None:
@@ -79,8 +110,22 @@ def _failed_since(history: AssetHistory) -> Reason | None:
         return None
     if attempt.status == "started":
         return Reason("last_run_failed", "last run did not finish (interrupted, or still running)")
-    first_line = (attempt.error or "no error recorded").splitlines()[0]
-    return Reason("last_run_failed", f"last run failed: {_shortened(first_line)}")
+    first_line = _shortened((attempt.error or "no error recorded").splitlines()[0])
+    if attempt.failed_its_checks:
+        left = _left_in_table(attempt, after_a_success=success is not None)
+        return Reason("last_run_failed", f"last run failed after {left}: {first_line}")
+    return Reason("last_run_failed", f"last run failed: {first_line}")
+
+
+def _left_in_table(attempt: MaterializationRecord, *, after_a_success: bool) -> str:
+    """What an attempt that failed its checks left in its table: the rows it published,
+    which replaced the last success's, or, loaded insert-only, those it added to them.
+    Without it, "last run failed" read as if the table held the success's rows still."""
+    rows, new = attempt.rows or 0, attempt.inserted_rows
+    if new is not None and new != rows:
+        return f"adding {rows_phrase(new)} to the table ({rows:,} in all)"
+    instead = " instead of the last success's" if after_a_success else ""
+    return f"publishing {rows_phrase(rows)}, which the table holds{instead}"
 
 
 #: How much of a failure's first line a state's reason carries (the run report and the
@@ -120,7 +165,9 @@ def assess_asset(
     success = own.last_success
     failure = _failed_since(own)
     if success is None:
-        reasons = [Reason("never_materialized", "never materialized")]
+        # A table published and then failed by its checks was materialized, just never well.
+        unbuilt = "no successful materialization" if own.published else "never materialized"
+        reasons = [Reason("never_materialized", unbuilt)]
         reasons += [failure] if failure else []
         return AssetState(key, "missing", code_version, tuple(reasons), None, own.last_attempt)
     reasons = []
@@ -149,7 +196,17 @@ def assess_asset(
     if failure:
         reasons.append(failure)
     state: StateName = "stale" if reasons else "fresh"
-    return AssetState(key, state, code_version, tuple(reasons), success, own.last_attempt)
+    return AssetState(
+        key,
+        state,
+        code_version,
+        tuple(reasons),
+        success,
+        own.last_attempt,
+        upstream_failed_checks=tuple(
+            dep for dep in deps if history.get(dep, AssetHistory()).failed_its_checks
+        ),
+    )
 
 
 def assess(

@@ -232,3 +232,70 @@ def test_the_rows_a_table_holds_are_those_of_the_latest_attempt_that_published()
     assert AssetHistory(broke, good).table_rows is None
     assert AssetHistory(interrupted, good).table_rows is None
     assert AssetHistory().table_rows is None
+
+
+CHECKS_FAILED = "asset 'a' (table db.a) failed its checks: check 'positive' (error): 1 row"
+
+
+def test_a_first_run_that_published_and_failed_its_checks_says_the_table_holds_its_rows():
+    """Its table holds the rows it published: "never materialized" beside them read as a
+    contradiction. Still ``missing``: no materialization passed its checks."""
+    failed = record("a", "m1", status="failed", rows=3, error=CHECKS_FAILED)
+    state = assess_asset("a", (), "v1", None, {"a": AssetHistory(last_attempt=failed)})
+    assert state.state == "missing"
+    assert kinds(state) == ["never_materialized", "last_run_failed"]
+    assert state.explain() == (
+        "no successful materialization; last run failed after publishing 3 rows, which the "
+        f"table holds: {CHECKS_FAILED}"
+    )
+
+
+def test_a_run_that_failed_its_checks_after_a_success_replaced_the_successes_rows():
+    good = record("a", "m1", rows=2)
+    failed = record("a", "m2", minutes=5, status="failed", rows=3, error=CHECKS_FAILED)
+    state = assess_asset("a", (), "v1", None, {"a": AssetHistory(failed, good)})
+    assert state.state == "stale"
+    assert state.explain() == (
+        "last run failed after publishing 3 rows, which the table holds instead of the last "
+        f"success's: {CHECKS_FAILED}"
+    )
+
+
+def test_an_insert_only_run_that_failed_its_checks_added_to_the_rows_before_it():
+    good = record("a", "m1", rows=1_200, inserted_rows=1_200)
+    failed = record(
+        "a", "m2", minutes=5, status="failed", rows=1_203, inserted_rows=3, error=CHECKS_FAILED
+    )
+    state = assess_asset("a", (), "v1", None, {"a": AssetHistory(failed, good)})
+    assert state.explain() == (
+        f"last run failed after adding 3 rows to the table (1,203 in all): {CHECKS_FAILED}"
+    )
+
+
+def test_a_reader_of_a_table_that_failed_its_checks_stays_fresh_and_names_it():
+    """The failed attempt is no materialization, so its reader keeps its state (fresh);
+    but what the reader was built from, or would be rebuilt from, failed its checks."""
+    good = record("up", "u1", rows=2)
+    failed = record("up", "u2", minutes=5, status="failed", rows=3, error=CHECKS_FAILED)
+    history = {
+        "up": AssetHistory(failed, good),
+        "down": built(record("down", "d1", minutes=1, upstream={"up": "u1"})),
+    }
+    state = assess_asset("down", ("up",), "v1", None, history)
+    assert state.state == "fresh"
+    assert state.reasons == ()
+    assert state.upstream_failed_checks == ("up",)
+    assert state.notes == ["upstream up holds rows that failed their checks"]
+    assert state.as_dict()["upstream_failed_checks"] == ["up"]
+
+
+def test_an_upstream_that_failed_before_publishing_is_no_note():
+    good = record("up", "u1", rows=2)
+    broke = record("up", "u2", minutes=5, status="failed", error="boom")
+    history = {
+        "up": AssetHistory(broke, good),
+        "down": built(record("down", "d1", minutes=1, upstream={"up": "u1"})),
+    }
+    state = assess_asset("down", ("up",), "v1", None, history)
+    assert (state.upstream_failed_checks, state.notes) == ((), [])
+    assert state.as_dict()["upstream_failed_checks"] == []

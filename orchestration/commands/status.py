@@ -129,10 +129,7 @@ def status(
             state.key,
             Text(state.state, style=_STATE_STYLE[state.state]),
             _last_materialized(state),
-            _joined(
-                state.explain() if state.state != "fresh" else "",
-                _drift_note(drift.get(state.key), full_refresh=False),
-            ),
+            _joined(*state.said(), _drift_note(drift.get(state.key), full_refresh=False)),
         ]
         for state in states
     ]

@@ -1,0 +1,158 @@
+"""What ``pipeline status`` and the asset pages say of a table that was published and then
+failed its checks, and of what reads it.
+
+Such a table holds the failed attempt's rows: its state's words must not deny them
+("never materialized" beside "The table holds this run's 2 rows"), nor leave its reader
+"fresh" without a word about them. Real engines: embedded ClickHouse (chdb), a temporary
+Prefect server and the ``pipeline`` command in a process of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from io_managers import ClickHouseIOManager
+from orchestration.resolver import materialize
+from orchestration.run_report import RunReport
+from tests.checks_location import defs as CHECKS_LOCATION
+
+REPO = Path(__file__).resolve().parents[1]
+#: The first line of readings' error when its values reach 250 (tests/checks_location.py).
+CHECKS_FAILED = (
+    "asset 'readings' (table chk.readings) failed its checks: check 'values_below_100' "
+    "(error): 1 offending row(s), e.g. {sensor='b', value=250}"
+)
+NOTE = "upstream readings holds rows that failed their checks"
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+
+def _materialize(warehouse_dir: Path, selection: str) -> RunReport:
+    with ClickHouseIOManager.embedded(warehouse_dir) as warehouse:
+        warehouse.setup(CHECKS_LOCATION.ddl_paths)
+        return materialize(CHECKS_LOCATION.graph(), {"warehouse": warehouse}, selection)
+
+
+def _status(warehouse_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "orchestration",
+            "status",
+            "--definitions",
+            "tests.checks_location",
+            "--warehouse",
+            f"chdb://{warehouse_dir}",
+            *args,
+        ],
+        cwd=REPO,
+        # Wide enough that no "why" is wrapped: each asset is one line.
+        env={**{k: v for k, v in os.environ.items() if k != "WAREHOUSE_URL"}, "COLUMNS": "400"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def _states(warehouse_dir: Path) -> dict[str, dict[str, Any]]:
+    return {s["key"]: s for s in json.loads(_status(warehouse_dir, "--json").stdout)}
+
+
+def _why(warehouse_dir: Path) -> dict[str, str]:
+    """Each asset's "why" as ``pipeline status`` prints it."""
+    _title, header, *rows = _status(warehouse_dir).stdout.splitlines()
+    at = header.index("why")
+    return {row.split()[0]: row[at:].strip() for row in rows if not row.startswith("Next:")}
+
+
+def _page(report: RunReport, key: str) -> str:
+    """The page (``asset-<key>``) a run wrote, or last rewrote, of ``key``."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterKey,
+    )
+
+    this_run = ArtifactFilterFlowRunId(any_=[uuid.UUID(str(report.flow_run_id))])
+    page_key = ArtifactFilterKey(any_=[f"asset-{key}"])
+    with get_client(sync_client=True) as client:
+        (page,) = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=this_run, key=page_key)
+        )
+    return str(page.data)
+
+
+def _state_row(markdown: str) -> str:
+    (row,) = [line for line in markdown.splitlines() if line.startswith("| state | ")]
+    return row
+
+
+def test_a_first_run_that_failed_its_checks_is_missing_without_denying_its_rows(
+    tmp_path, monkeypatch
+):
+    warehouse_dir = tmp_path / "warehouse"
+    monkeypatch.setenv("CHK_READINGS_TOO_HIGH", "1")
+    report = _materialize(warehouse_dir, "readings+")
+    assert [o.status for o in report.outcomes] == ["failed", "skipped"]
+
+    readings = _states(warehouse_dir)["readings"]
+    assert readings["state"] == "missing"
+    assert readings["reasons"] == [
+        {"kind": "never_materialized", "detail": "no successful materialization"},
+        {
+            "kind": "last_run_failed",
+            "detail": "last run failed after publishing 2 rows, which the table holds: "
+            + CHECKS_FAILED,
+        },
+    ]
+    said = (
+        "no successful materialization; last run failed after publishing 2 rows, which the "
+        f"table holds: {CHECKS_FAILED}"
+    )
+    assert _why(warehouse_dir)["readings"] == said
+    page = _page(report, "readings")
+    assert "The table holds this run's 2 rows: published, then its checks failed." in page
+    assert _state_row(page) == f"| state | missing ({said}) |"
+    assert "never materialized" not in page
+
+
+def test_a_table_that_failed_its_checks_after_a_success_and_its_fresh_reader(tmp_path, monkeypatch):
+    """After a success, a run published readings' rows and failed its checks: readings is
+    stale, its table holds that run's rows (not the success's); summary, built from the
+    success, stays fresh (the failure is no materialization) with a word about it - on
+    its page, and on the page of a run that builds it from those rows."""
+    warehouse_dir = tmp_path / "warehouse"
+    first = _materialize(warehouse_dir, "readings+")
+    assert first.ok
+    monkeypatch.setenv("CHK_READINGS_TOO_HIGH", "1")
+    failed = _materialize(warehouse_dir, "readings+")
+    assert [o.status for o in failed.outcomes] == ["failed", "skipped"]
+
+    states = _states(warehouse_dir)
+    assert states["readings"]["state"] == "stale"
+    assert [r["detail"] for r in states["readings"]["reasons"]] == [
+        "last run failed after publishing 2 rows, which the table holds instead of the last "
+        f"success's: {CHECKS_FAILED}"
+    ]
+    assert states["readings"]["upstream_failed_checks"] == []
+    assert (states["summary"]["state"], states["summary"]["reasons"]) == ("fresh", [])
+    assert states["summary"]["upstream_failed_checks"] == ["readings"]
+    assert _why(warehouse_dir)["summary"] == NOTE
+    # Summary's page, written by the first run, re-stated as of the failed one.
+    assert _state_row(_page(first, "summary")).startswith(f"| state | fresh ({NOTE}) as of run")
+
+    rebuilt = _materialize(warehouse_dir, "summary")  # reads the rows that failed
+    assert rebuilt.ok
+    assert _state_row(_page(rebuilt, "summary")) == f"| state | fresh ({NOTE}) |"
