@@ -33,6 +33,7 @@ from io_managers.stage import TargetShape, column_problems
 from io_managers.types import ClickHouseType, dtype_mismatch, nullability_mismatch
 from io_managers.validation import as_dataframe_schema, plan_validation
 from orchestration.asset import AssetSpec, SchemaImportError
+from orchestration.checks import evaluate_checks
 from orchestration.context import AssetContext
 from orchestration.findings import Finding, sample_not_started, shared_cause, upstream_failed
 from orchestration.graph import AssetGraph
@@ -196,7 +197,9 @@ def run_sample(
     context_for: Callable[[AssetSpec], AssetContext],
     failed: Iterable[str] = (),
 ) -> list[Finding]:
-    """Materialize every asset in order; each materialization validates its content.
+    """Materialize every asset in order; each materialization validates its content,
+    then its checks run as a run runs them: an error check that finds rows (or cannot
+    run) fails the asset, a warn check's rows are no problem.
 
     An asset that failed (in ``failed``, the static checks' problems, or here) is not
     materialized, nor is anything downstream of it: each of those is a finding saying
@@ -213,6 +216,7 @@ def run_sample(
             continue
         try:
             io.materialize(spec, context_for(spec))
+            failing = [result for result in evaluate_checks(spec, io) if result.blocking]
         except AssetValidationError as exc:
             broken.add(spec.key)
             findings.extend(
@@ -222,6 +226,13 @@ def run_sample(
         except Exception as exc:
             broken.add(spec.key)
             findings.append(Finding.from_error("sample", spec.key, spec.table, exc))
+        else:
+            if failing:  # a run fails the asset here too, and builds nothing on it
+                broken.add(spec.key)
+                findings.extend(
+                    Finding("sample", spec.key, spec.table, found=result.summary())
+                    for result in failing
+                )
     return findings + skipped
 
 

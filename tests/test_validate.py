@@ -578,3 +578,23 @@ def test_json_is_a_document_even_when_the_code_location_cannot_be_loaded(locatio
     assert finding["asset"] is None
     assert re.fullmatch(r"assets/marts\.py:\d+:\d+: SyntaxError: .+", finding["found"]), finding
     assert result.stderr.splitlines() == [f"error: {finding['found']}"]
+
+
+def test_the_sample_run_runs_each_assets_error_checks_as_a_run_would(location: Path):
+    """A run publishes a table, then fails it on an error check that finds rows, and
+    builds nothing on it; ``validate --sample`` materialized the same rows without
+    running the checks, said "schemas, DDL and SQL agree" and exited 0."""
+    mutate(location / "assets/checks.py", r"WHERE \{column\} NOT IN", "WHERE {column} IN")
+    found = findings(run_validate(location, "--sample", "--source", "synthetic:2000", "--json"))
+    failed = [f for f in found if f["check"] == "sample"]
+    assert {f["asset"] for f in failed} == {"fact_sales", "fact_sale_returns"}, failed
+    of_sales = [f for f in failed if f["asset"] == "fact_sales"]
+    assert sorted(f["found"].split(":")[0] for f in of_sales) == [
+        f"check '{column}_resolves' (error)"
+        for column in ("country_key", "customer_key", "product_key", "time_key")
+    ]
+    assert all("offending row(s), e.g. {sale_id=" in f["found"] for f in failed)
+    # As in a run, nothing downstream of it is validated (the dashboard reads the facts).
+    stopped = {f["asset"] for f in found if f["check"] == "not_validated"}
+    assert "sales_dashboard" in stopped
+    assert "fact_sales" not in stopped

@@ -1,13 +1,14 @@
 """``pipeline validate``: the CI schema check, with no database server.
 
 Checks that the asset graph builds and every table a SQL asset or an asset check reads is
-produced by an asset (or declared external), then asks each IO manager of the code location to check
-its assets: for the warehouse, that every Pandera schema and DDL table agree column by
-column, that the DDL applies to a fresh embedded ClickHouse, and that every SQL asset's
-SELECT compiles and fits its table; ``--sample`` also materializes a small source and
-validates real content. One line per problem; exit 1 if there is any. A problem that is
-an error nobody foresaw (an asset's own code failing in the sample run) is shown as every
-command shows one: ``--debug`` prints its traceback, else a hint says that it does.
+produced by an asset (or declared external), then asks each IO manager of the code
+location to check its assets: for the warehouse, that every Pandera schema and DDL table
+agree column by column, that the DDL applies to a fresh embedded ClickHouse, and that
+every SQL asset's SELECT compiles and fits its table; ``--sample`` also materializes a
+small source, validates real content and runs each asset's checks on it, as a run does.
+One line per problem; exit 1 if there is any. A problem that is an error nobody foresaw
+(an asset's own code failing in the sample run) is shown as every command shows one:
+``--debug`` prints its traceback, else a hint says that it does.
 
 The assets the sample run could not validate (downstream of a failed asset) are said in
 one more line and counted in the summary, never passed over; ``--json``, whose document is
@@ -57,7 +58,9 @@ def validate(
     sample: Annotated[
         bool,
         typer.Option(
-            "--sample", help="Also materialize a small source and validate every table's content."
+            "--sample",
+            help="Also materialize a small source, validate every table's content and run "
+            "the asset checks on it (an error check that finds rows is a problem).",
         ),
     ] = False,
     source: Annotated[
