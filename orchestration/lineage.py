@@ -190,17 +190,21 @@ def to_text(
 ) -> str:
     """One line per asset in run order: key, table, status and what it reads (then what
     it only runs after, marked ``(order)``). An upstream asset outside the selection is
-    marked ``(not selected)``: the selection reads it as it is, or only runs after it."""
+    marked ``(not selected)`` before its arrow (after it, the mark read as naming the
+    last upstream): the selection reads it as it is, or only runs after it."""
     statuses = node_statuses(graph, selected, outcomes)
     specs = graph.topological(statuses)
     width = max((len(spec.key) for spec in specs), default=0)
     table_width = max((len(spec.table) for spec in specs), default=0)
+    marks = {key: f"({NOT_SELECTED})" for key, status in statuses.items() if status == NOT_SELECTED}
+    mark_width = max((len(mark) + 2 for mark in marks.values()), default=0)
     lines = []
     for spec in specs:
         reads = ", ".join(graph.upstream_of(spec.key).shown()) or "-"
-        status = statuses[spec.key]
-        marker = f"  ({NOT_SELECTED})" if status == NOT_SELECTED else ""
-        lines.append(f"{spec.key:<{width}}  {spec.table:<{table_width}}  <- {reads}{marker}")
+        mark = f"  {marks[spec.key]}" if spec.key in marks else ""
+        lines.append(
+            f"{spec.key:<{width}}  {spec.table:<{table_width}}{mark:<{mark_width}}  <- {reads}"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -614,9 +614,20 @@ def test_lineage_text_does_not_call_an_unselected_order_only_upstream_read():
     graph = with_an_ordering_dep()
     lines = render_lineage(graph, ["fact"], "text").splitlines()
     dimension = next(line for line in lines if line.startswith("dimension "))
-    assert dimension.endswith("(not selected)")
     assert "read" not in dimension
     assert next(line for line in lines if line.startswith("fact ")).endswith("dimension (order)")
+
+
+def test_lineage_text_marks_the_unselected_asset_not_its_last_upstream():
+    """``hub  db.hub  <- raw  (not selected)`` read as if ``raw`` were the unselected one:
+    the mark stands before the arrow, in a column of its own, and the arrows line up."""
+    graph = with_an_ordering_dep()
+    lines = render_lineage(graph, ["fact"], "text").splitlines()
+    dimension = next(line for line in lines if line.startswith("dimension "))
+    fact = next(line for line in lines if line.startswith("fact "))
+    assert dimension.split("<-")[0].split()[-2:] == ["(not", "selected)"]
+    assert "not selected" not in fact
+    assert len({line.index("<- ") for line in lines}) == 1, lines
 
 
 def _page_of(graph: AssetGraph, key: str) -> str:
