@@ -1,14 +1,15 @@
 """An asset's page in the Prefect UI: a markdown artifact keyed ``asset-<key>``.
 
-Prefect's OSS UI has no asset catalog, so each materialization (succeeded or failed)
-writes a new version of this artifact: **Artifacts -> asset-fact-sales** is the table's
-page and its version list is the table's history. A page answers the reviewer's
-questions about one table without a terminal: what it is (table, group, owners, kind,
-write mode, columns, SQL), what feeds it and what it feeds (a focused diagram and links
-to the neighbours' pages), how this run's attempt went (run, time, rows, seconds, status,
-error, checks) and, when it did not materialize the table, when the table last was and
-the rows it left (or, when it published and then failed its checks, that the table holds
-its rows), and which upstream columns each of its columns is computed from.
+Prefect's OSS UI has no asset catalog, so each asset a run reaches (materialized, failed,
+or skipped since an upstream failed) writes a new version of this artifact: **Artifacts ->
+asset-fact-sales** is the table's page and its version list is the table's history. A
+page answers the reviewer's questions about one table without a terminal: what it is
+(table, group, owners, kind, write mode, columns, SQL), what feeds it and what it feeds (a
+focused diagram and links to the neighbours' pages), how this run's attempt went (run,
+time, rows, seconds, status, error or why it was skipped, checks) and, when it did not
+materialize the table, when the table last was and the rows it left (or, when it
+published and then failed its checks, that the table holds its rows), and which upstream
+columns each of its columns is computed from.
 """
 
 from __future__ import annotations
@@ -158,7 +159,7 @@ class AssetPage:
         if self.spec.description:
             lines += [cell(self.spec.description), ""]
         lines += self._about()
-        lines += self._this_run()
+        lines += self._this_run(links)
         lines += self._checks()
         lines += self._lineage(links)
         lines += self._columns(links)
@@ -214,9 +215,10 @@ class AssetPage:
             facts["state"] = state_cell(outcome.state, [*outcome.reasons, *notes])
         return facts
 
-    def _this_run(self) -> list[str]:
+    def _this_run(self, links: PageLinks) -> list[str]:
         """This run's attempt; if it failed, was skipped or cancelled, the table's last
-        success too, which a reviewer of a failed run looks for first."""
+        success too, which a reviewer of a failed run looks for first; if skipped, first
+        why, linking the failed upstream's page of this run."""
         m = self.materialization
         o = m.outcome
         run = self._run_link()
@@ -225,18 +227,21 @@ class AssetPage:
         held = o.rows if o.rows is not None else o.kept_rows
         rows = f"{held:,}" if held is not None else unknown
         inserted = f"{m.rows_inserted:,}" if m.rows_inserted is not None else "-"
+        seconds = "-" if o.status == "skipped" else f"{o.seconds:.2f}"  # it did not run
         lines = [
             f"## This run: {o.status}",
             "",
             "| run | finished (UTC) | rows in table | rows inserted | seconds | status |",
             "|---|---|--:|--:|--:|---|",
             f"| {run} | {m.finished:%Y-%m-%d %H:%M:%S} | {rows} | {inserted} "
-            f"| {o.seconds:.2f} | {o.status} |",
+            f"| {seconds} | {o.status} |",
             "",
         ]
+        if o.status == "skipped":
+            lines += [skipped_line(o, links), ""]
         if o.status != "materialized" and o.state is not None:  # settled: the history told
             lines += [table_since_line(o), ""]
-        if o.error:
+        if o.error and o.status != "skipped":
             lines += ["**Error**", "", *error_blocks(o.error)]
         return lines
 
@@ -425,6 +430,15 @@ def wrapped(text: str, width: int = CODE_WIDTH) -> str:
             drop_whitespace=True,
         ) or [line]
     return "\n".join(out)
+
+
+def skipped_line(outcome: AssetOutcome, links: PageLinks) -> str:
+    """Why a skipped asset did not run: the failed upstream, each linking its page of this
+    run (its error is there), or that the run stopped before it."""
+    if not outcome.failed_upstream:
+        return f"Skipped: {literal(outcome.error or 'did not run')}."
+    failed = ", ".join(links.link(key) for key in outcome.failed_upstream)
+    return f"Skipped: upstream {failed} failed in this run, so this run left the table as it was."
 
 
 def table_since_line(outcome: AssetOutcome) -> str:

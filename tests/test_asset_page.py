@@ -208,21 +208,29 @@ def test_a_failed_attempt_says_when_the_table_was_last_materialized_and_what_it_
     ) in markdown
 
 
-def test_a_skipped_asset_says_the_same_of_its_table():
+def test_a_skipped_asset_says_why_then_the_same_of_its_table():
     outcome = AssetOutcome(
         "fact_sales",
         "marts.Fact_Sales",
         "skipped",
         error="upstream failed: sat_invoice",
+        failed_upstream=("sat_invoice",),
         state="stale",
         last_success=_success(1_000),
     )
-    markdown = _page(outcome=outcome).markdown(PageLinks())
+    failed_page = uuid.uuid4()
+    markdown = _page(outcome=outcome).markdown(PageLinks({"sat_invoice": failed_page}))
     assert "## This run: skipped\n" in markdown
     # What the table holds is not known (an attempt since the success may have changed
-    # it): this run left it as it was.
-    assert "| 2026-12-02 19:52:40 | unchanged | - | 0.00 | skipped |" in markdown
-    assert "finished 2026-12-01 07:00:03 UTC, 1,000 rows left in the table" in markdown
+    # it): this run left it as it was. It took no time: it did not run.
+    assert "| 2026-12-02 19:52:40 | unchanged | - | - | skipped |" in markdown
+    # Why first, linking the failed upstream's page of this run, where its error is.
+    assert (
+        f"Skipped: upstream [sat_invoice](/v2/artifacts/artifact/{failed_page}) failed in "
+        "this run, so this run left the table as it was.\n\nLast successful materialization: "
+        "finished 2026-12-01 07:00:03 UTC, 1,000 rows left in the table"
+    ) in markdown
+    assert "**Error**" not in markdown  # a skip is no error of this asset's
 
 
 def _failed_checks(rows: int, inserted: int | None = None, **extra) -> AssetOutcome:
