@@ -194,6 +194,9 @@ class _RunRecorder:
     ) -> None:
         self._lock = threading.Lock()
         self.outcomes: dict[str, AssetOutcome] = {}
+        #: The assets skipped so far, as their pages state them (settled): not among
+        #: ``outcomes``, which hold what ran.
+        self.skipped: dict[str, AssetOutcome] = {}
         self._on_progress = on_progress
         self._stopping = stopping
         self._on_asset_start = on_asset_start
@@ -213,6 +216,15 @@ class _RunRecorder:
             self.outcomes[outcome.key] = outcome
         if self._on_progress is not None:
             self._on_progress(outcome)
+
+    def failed(self) -> list[str]:
+        """The assets failed so far (a copy, taken in one step: workers record meanwhile)."""
+        with self._lock:
+            return [key for key, outcome in self.outcomes.items() if outcome.status == "failed"]
+
+    def record_skipped(self, outcome: AssetOutcome) -> None:
+        with self._lock:
+            self.skipped[outcome.key] = outcome
 
 
 def _run_asset(
@@ -319,10 +331,11 @@ def _asset_task(
     ledger: RunLedger,
     review: RunReview,
     context_for: Callable[[AssetSpec], AssetContext],
-    skipped: str | None = None,
+    skipped: bool = False,
 ) -> Any:
-    """A Prefect materializing task that computes and publishes one asset; or, given why
-    the asset is ``skipped``, one that only ends in the skipped state saying so."""
+    """A Prefect materializing task that computes and publishes one asset; or, for an asset
+    ``skipped`` since an upstream did not materialize, one that writes its page of this
+    run and ends in the skipped state (:func:`_skip_asset`)."""
     from prefect.assets import materialize as materializing_task
     from prefect.cache_policies import NO_CACHE
 
@@ -338,6 +351,9 @@ def _asset_task(
         # cache we do not use): a two-line body keeps that cheap for every asset.
         return _run_asset(spec, io_manager, target, recorder, ledger, review, context_for)
 
+    def skip_asset() -> State[Any]:
+        return _skip_asset(spec, plan.graph, recorder, ledger, review, context_for)
+
     return materializing_task(
         target,
         asset_deps=upstream,
@@ -350,35 +366,54 @@ def _asset_task(
         cache_policy=NO_CACHE,
         persist_result=False,
         retries=0,
-    )(run_asset if skipped is None else _skipping(skipped))
+    )(skip_asset if skipped else run_asset)
 
 
-def _skipping(reason: str) -> Callable[[], Any]:
-    """A skipped asset's task body: it only ends in the skipped state, saying why."""
+def _skip_asset(
+    spec: AssetSpec,
+    graph: AssetGraph,
+    recorder: _RunRecorder,
+    ledger: RunLedger,
+    review: RunReview,
+    context_for: Callable[[AssetSpec], AssetContext],
+) -> State[Any]:
+    """A skipped asset's task body: it writes the asset's page of this run and ends in the
+    skipped state, saying why.
 
-    def skip_asset() -> Any:
-        return skipped_state(reason)
+    Without a page of this run, the run's links to the asset (its lineage row, its
+    neighbours' pages) led to the last run's page, whose "This run: materialized" read as
+    this run's doing. Its state is settled now (every upstream has finished), as a
+    finished asset's is; the page is one request, on the page writer like the others.
+    """
+    outcome = _unrun_outcome(spec, graph, recorder.failed())
+    ledger.annotate([outcome])
+    recorder.record_skipped(outcome)
+    review.asset_finished(spec, outcome, review.sql_of(spec, context_for(spec)))
+    return skipped_state(skip_reason(outcome.failed_upstream))
 
-    return skip_asset
+
+def _unrun_outcome(spec: AssetSpec, graph: AssetGraph, failed: list[str]) -> AssetOutcome:
+    """The outcome of an asset that did not run, naming the ``failed`` upstream that
+    stopped it (none: the run stopped before it)."""
+    blockers = failed_ancestors(graph, spec.key, failed)
+    return AssetOutcome(
+        key=spec.key,
+        table=spec.table,
+        status="skipped",
+        failed_upstream=blockers,
+        error=skip_reason(blockers),
+    )
 
 
 def _skipped_outcomes(plan: MaterializationPlan, recorder: _RunRecorder) -> list[AssetOutcome]:
     """Outcomes in plan order; assets that never ran name the failed upstream that stopped them."""
-    failed = {k for k, o in recorder.outcomes.items() if o.status == "failed"}
-    outcomes = []
-    for spec in plan.selected:
-        outcome = recorder.outcomes.get(spec.key)
-        if outcome is None:
-            blockers = failed_ancestors(plan.graph, spec.key, failed)
-            outcome = AssetOutcome(
-                key=spec.key,
-                table=spec.table,
-                status="skipped",
-                failed_upstream=blockers,
-                error=skip_reason(blockers),
-            )
-        outcomes.append(outcome)
-    return outcomes
+    failed = recorder.failed()
+    return [
+        recorder.outcomes.get(spec.key)
+        or recorder.skipped.get(spec.key)
+        or _unrun_outcome(spec, plan.graph, failed)
+        for spec in plan.selected
+    ]
 
 
 def build_flow(
@@ -457,11 +492,12 @@ def build_flow(
 
             def submit(spec: AssetSpec, upstream: list[Any]) -> Any:
                 # Every upstream task is done: settle here whether this asset can run.
-                skipped = stopped_by(plan.graph, spec.key, spec.deps, selected, recorder.outcomes)
+                why = stopped_by(plan.graph, spec.key, spec.deps, selected, recorder.outcomes)
+                skipped = why is not None
                 task = _asset_task(
                     spec, plan, io_managers, recorder, ledger, review, context_for, skipped
                 )
-                if skipped is None:
+                if not skipped:
                     return task.submit(wait_for=upstream)
                 future = task.submit(wait_for=tolerated_upstream(upstream, skipped_runs))
                 skipped_runs.add(future.task_run_id)
@@ -471,7 +507,8 @@ def build_flow(
             submit_when_ready(plan.selected, submit, limit=concurrency, urgency=urgency)
             report.outcomes = _skipped_outcomes(plan, recorder)
             ledger.skipped(o for o in report.outcomes if o.status == "skipped")
-            # Finished assets were annotated as they settled; only those that never ran remain.
+            # Finished and skipped assets were annotated as they settled; only those the
+            # run never reached (it was stopped) remain.
             ledger.annotate(o for o in report.outcomes if o.state is None)
             report.flow_run_id = run_id
             report.seconds = time.perf_counter() - started

@@ -4,7 +4,9 @@
   ``all assets``), with ``select``/``source`` parameters and tags for the selection;
 * each asset's task logs its SQL (or Python body and source), rows, validation and
   checks, so a task-run page tells what happened without opening Raw JSON;
-* each materialization writes a version of the asset's page (``asset-<key>``);
+* each asset the run reached writes a version of its page (``asset-<key>``): materialized,
+  failed, or skipped since an upstream failed (that page says why, and when the table
+  last materialized);
 * the run's ``asset-lineage`` artifact links every asset row to its page of this run.
 
 All of it goes through the run's circuit breaker (:mod:`orchestration.api_outage`): once
@@ -190,15 +192,14 @@ class RunReview:
         """Rewrite the pages whose links changed; write the run's lineage artifact, whose
         id it returns (None once the API is gone: then neither is sent).
 
-        A page is written when its asset finishes, with its state (settled then: every
-        upstream has finished), and links to the pages this run has written so far: its
-        ancestors'. Its descendants' pages did not exist yet, so a page with descendants
-        in this run is rewritten once all pages are written, to link their versions of
-        this run; a page whose text is the same (a sink, or descendants that were
-        skipped) is not sent again. So is the newest page of an asset outside the run
-        that links a page this run superseded (see below). Each request waits on the
-        server (~10 ms), after the last asset: that wait is what this run's review costs
-        at its end.
+        A page is written when its asset finishes or is skipped, with its state (settled
+        then: every upstream has finished), and links to the pages this run has written so
+        far: its ancestors'. Its descendants' pages did not exist yet, so a page with
+        descendants in this run is rewritten once all pages are written, to link their
+        versions of this run; a page whose text is the same (a sink) is not sent again.
+        So is the newest page of an asset outside the run that links a page this run
+        superseded (see below). Each request waits on the server (~10 ms), after the last
+        asset: that wait is what this run's review costs at its end.
 
         The rewrite is a plain ``PATCH``: Prefect's ``update_artifact`` also emits an
         ``artifact.updated`` event carrying the whole page, a second copy of every page
@@ -315,7 +316,12 @@ class RunReview:
         """
         if self._states_now is None:
             return {}
-        graph, rebuilt = self.plan.graph, set(self._pages)
+        graph = self.plan.graph
+        rebuilt = {
+            key
+            for key, (_, page, _) in self._pages.items()
+            if page.materialization.outcome.status != "skipped"  # its table is untouched
+        }
         readers = [key for key in outside if rebuilt.intersection(graph[key].deps)]
         if not readers:
             return {}

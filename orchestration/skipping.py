@@ -7,8 +7,9 @@ artifact and the asset pages say "upstream failed: raw_online_retails".
 
 So the flow decides it (:func:`stopped_by`), at submission, when every upstream task is
 done: an asset with a selected upstream that did not materialize is submitted as a task
-that only returns :func:`skipped_state`, a final ``Cancelled``-type state named
-``Skipped`` - not failed (the asset did not fail), and not ``Completed``: a
+that writes its page of the run (saying why) and returns :func:`skipped_state`, a
+final ``Cancelled``-type state named ``Skipped`` - not failed (the asset did not fail),
+and not ``Completed``: a
 ``prefect.assets.materialize`` task emits a materialization event for a completed or
 failed state only, so a skipped asset still emits none. Its upstream futures are still
 its ``wait_for`` (:func:`tolerated_upstream`), so the run graph keeps every edge. A run

@@ -17,6 +17,7 @@ import pytest
 from orchestration.artifacts import LINEAGE_ARTIFACT_KEY
 from orchestration.prefect_ui import asset_page_key
 from orchestration.resolver import materialize
+from tests.lineage_markdown import artifact_rows
 from tests.memory_io import MemoryIOManager, RememberingIOManager
 from tests.test_resolver import make_graph
 
@@ -140,6 +141,38 @@ def test_a_failed_attempts_page_says_when_its_table_was_last_materialized():
         f"Last successful materialization: finished {success.ended:%Y-%m-%d %H:%M:%S} UTC, "
         f"2 rows left in the table, by [its flow run](/v2/runs/flow-run/{first.flow_run_id}).\n"
     ) in page.data
+
+
+def test_a_skipped_asset_gets_a_page_of_this_run_that_says_why():
+    """A reviewer of a failed run follows its links to an asset the failure held back: they
+    land on that asset's page of this run, which says it was skipped, because of which
+    failed upstream, and when the table last materialized; not on the last run's page,
+    whose "This run: materialized" read as this run's doing."""
+    graph = make_graph(
+        ("raw", (), _raw), ("staged", ("raw",), _frame), ("mart", ("staged",), _frame)
+    )
+    io = RememberingIOManager()
+    first = materialize(graph, {"warehouse": io})
+    failed = materialize(graph, {"warehouse": io}, params={"fail": True})
+    assert [o.status for o in failed.outcomes] == ["failed", "skipped", "skipped"]
+
+    run = str(failed.flow_run_id)
+    (raw,), (staged,), (mart,) = (_pages(run, key) for key in ("raw", "staged", "mart"))
+    assert "## This run: skipped\n" in staged.data
+    assert staged.description == f"skipped: {graph['staged'].table}"
+    assert staged.task_run_id is not None  # on the skipped task run's Artifacts tab too
+    assert (
+        f"Skipped: upstream [raw](/v2/artifacts/artifact/{raw.id}) failed in this run, "
+        "so this run left the table as it was.\n"
+    ) in staged.data
+    assert f"by [its flow run](/v2/runs/flow-run/{first.flow_run_id}).\n" in staged.data
+    # Every link of the run to a skipped asset leads to its page of this run.
+    assert f"[staged](/v2/artifacts/artifact/{staged.id})" in raw.data
+    assert f"[mart](/v2/artifacts/artifact/{mart.id})" in staged.data
+    (lineage,) = [p for p in _pages(run) if p.key == LINEAGE_ARTIFACT_KEY]
+    rows = artifact_rows(lineage.data)
+    assert rows["staged"][0] == f"/v2/artifacts/artifact/{staged.id}"
+    assert rows["mart"][0] == f"/v2/artifacts/artifact/{mart.id}"
 
 
 class _LocatedIOManager(MemoryIOManager):
