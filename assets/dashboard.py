@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import html
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assets.plotly_page import chart_div, template
 from assets.sql import OWNERS, layer_tags
+from io_managers.atomic_write import write_atomically
 from orchestration.asset import asset
 from orchestration.context import AssetContext
 
@@ -252,19 +252,6 @@ def render_dashboard(points: pd.DataFrame, subtitle: str) -> str:
         for number, (name, (traces, layout)) in enumerate(_charts(points).items())
     }
     return _PAGE.format(subtitle=html.escape(subtitle), kpis=_kpi_cards(points), **parts)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same directory."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 @asset(

@@ -27,10 +27,11 @@ import importlib.util
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+
+from io_managers.atomic_write import write_atomically
 
 CACHE_ENV = "PIPELINE_CACHE_DIR"
 #: Entries kept at most; one per distinct SELECT (and set of upstream columns) asked about.
@@ -119,15 +120,7 @@ def _code_version() -> str:
 
 
 def _write(directory: Path, path: Path, data: bytes) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(path, data)
     _prune(directory)
 
 

@@ -57,6 +57,18 @@ def test_an_answer_is_asked_once_and_then_read_back(cache: Path) -> None:
     assert not list(cache.glob(".*.tmp"))  # written whole, nothing left half-way
 
 
+def test_a_kept_answer_gets_the_mode_the_umask_gives(cache: Path) -> None:
+    import stat
+
+    previous = os.umask(0o022)
+    try:
+        ask("q", ["SELECT 1"], Counted([1]))
+    finally:
+        os.umask(previous)
+    (kept,) = cache.glob("*.json")
+    assert oct(stat.S_IMODE(kept.stat().st_mode)) == oct(0o644)
+
+
 def test_another_question_input_sqlglot_or_analysis_code_asks_anew(
     cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

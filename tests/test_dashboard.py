@@ -194,7 +194,8 @@ def test_labels_that_close_a_script_are_drawn_as_text(tmp_path, browser):
     must neither end it early nor run as markup."""
     import pandas as pd
 
-    from assets.dashboard import render_dashboard, write_atomically
+    from assets.dashboard import render_dashboard
+    from io_managers.atomic_write import write_atomically
 
     hostile = '</script><script>document.title = "owned"</script> MUG & <b>JUG</b>'
     points = pd.DataFrame(
@@ -219,6 +220,25 @@ def test_labels_that_close_a_script_are_drawn_as_text(tmp_path, browser):
     assert charts["top-products"]["bars"] == 1
     assert title == "Online Retail - sales dashboard"
     assert subtitle == "subtitle </script> & <i>"
+
+
+def test_the_dashboard_page_gets_the_mode_the_umask_gives(tmp_path):
+    """The page is for people to share or serve: 0644 under umask 022, as any file a
+    program creates, not the owner-only 0600 of a temporary file."""
+    import stat
+
+    page_path = tmp_path / "reports" / "sales_dashboard.html"
+    warehouse = open_seeded(tmp_path / "warehouse")
+    previous = os.umask(0o022)
+    try:
+        warehouse.materialize(
+            sales_dashboard,
+            _context(sales_dashboard, warehouse, {"sales_dashboard_path": str(page_path)}),
+        )
+    finally:
+        os.umask(previous)
+        warehouse.close()
+    assert oct(stat.S_IMODE(page_path.stat().st_mode)) == oct(0o644)
 
 
 def test_dashboard_fails_clearly_without_data(tmp_path):
