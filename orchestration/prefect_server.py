@@ -144,6 +144,20 @@ def healthy(api_url: str, timeout: float = 2.0) -> bool:
         return False
 
 
+def server_version(api_url: str, timeout: float = 2.0) -> str | None:
+    """The Prefect version the server at ``api_url`` runs (``/admin/version``), if it says."""
+    import json
+    import urllib.request
+
+    url = f"{api_url.rstrip('/')}/admin/version"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            version = json.loads(response.read())
+    except (OSError, ValueError):  # no answer, an error status, or not Prefect's JSON
+        return None
+    return version if isinstance(version, str) else None
+
+
 def _warm_up(api_url: str) -> None:
     """One read and one write-path request, so the first real request meets a warm server.
 

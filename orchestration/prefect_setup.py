@@ -31,8 +31,17 @@ _PREFECT_START_TIMEOUT = "Timed out while attempting to connect to ephemeral Pre
 API_PROBE_SECONDS = 10.0
 
 
+#: What the line for a configured API that does not answer advises.
+UNANSWERED_ADVICE = "start that server, or unset PREFECT_API_URL to run on the local one"
+
+
 class PrefectApiUnreachableError(ExpectedError, RuntimeError):
     """The configured Prefect API does not answer at all (nothing listens, no route)."""
+
+    def __init__(self, message: str, cause: str | None = None) -> None:
+        super().__init__(message)
+        #: Why, in a few words (``connection refused``), when the probe found out.
+        self.cause = cause
 
 
 def prefect_defaults(*, verbose: bool) -> dict[str, str]:
@@ -105,40 +114,49 @@ def connect_prefect(say: Callable[[str], None], *, quiet: bool) -> None:
         )
 
 
-def check_configured_api(timeout: float = API_PROBE_SECONDS) -> None:
-    """Refuse in one line, before any work, when the configured ``PREFECT_API_URL`` is no
-    Prefect API or does not answer: Prefect itself would only find out when the flow run
-    starts, after the warehouse was opened (or created), and say "Failed to reach API" or
-    "unsupported protocol" with no hint of the setting. A URL without ``http://`` or
-    ``https://`` is refused unprobed (:mod:`orchestration.api_url`). A ``/health`` that
-    answers 404 has nothing of Prefect's at that path (most often a server's address
-    without ``/api``: its UI's); any other HTTP answer counts as answering (a busy server's
-    503, a proxy's 401: Prefect's client says more). Else only a connection that fails is
-    refused.
-
-    Only a plain ``http://`` URL without credentials is probed (a server of one's own, on
-    this machine or the network): for HTTPS (Prefect Cloud, a server behind TLS) Prefect's
-    client has settings of its own (certificates, verification) that a probe would have to
-    copy to speak for it, so Prefect is left to say. Without a configured API the local
-    server is found or started later (:func:`connect_prefect`).
-    """
+def configured_api_url() -> str | None:
+    """The Prefect API runs use when one is configured (``PREFECT_API_URL``, in the
+    environment or the active Prefect profile); None when they use the local server."""
     from prefect.settings import get_current_settings
 
+    url = get_current_settings().api.url
+    return str(url) if url else None
+
+
+def check_configured_api(timeout: float = API_PROBE_SECONDS) -> None:
+    """Refuse in one line, before any work, when the configured ``PREFECT_API_URL`` is no
+    Prefect API or does not answer (:func:`api_problem`): Prefect itself would only find
+    out when the flow run starts, after the warehouse was opened (or created), and say
+    "Failed to reach API" or "unsupported protocol" with no hint of the setting. Without a
+    configured API the local server is found or started later (:func:`connect_prefect`).
+    """
+    url = configured_api_url()
+    problem = api_problem(url, timeout) if url else None
+    if problem is not None:
+        raise problem
+
+
+def api_problem(url: str, timeout: float = API_PROBE_SECONDS) -> ExpectedError | None:
+    """Why a run would refuse the configured API ``url``, as the error to raise; None if
+    it answers, or is not one a probe reads (:func:`health_url_to_probe`).
+
+    A URL without ``http://`` or ``https://`` is refused unprobed
+    (:mod:`orchestration.api_url`). A ``/health`` that answers 404 has nothing of
+    Prefect's at that path (most often a server's address without ``/api``: its UI's);
+    any other HTTP answer counts as answering (a busy server's 503, a proxy's 401:
+    Prefect's client says more). Else only a connection that fails is refused.
+    """
     from orchestration.api_url import PrefectApiUrlError, scheme_problem
 
-    url = get_current_settings().api.url
-    if not url:
-        return
-    wrong = scheme_problem(str(url))
+    wrong = scheme_problem(url)
     if wrong is not None:
-        raise PrefectApiUrlError(wrong)
-    health = _health_url(str(url))
-    if health is not None:
-        _probe(str(url), health, timeout)
+        return PrefectApiUrlError(wrong)
+    health = health_url_to_probe(url)
+    return None if health is None else _probe(url, health, timeout)
 
 
-def _probe(url: str, health: str, timeout: float) -> None:
-    """Raise the line for ``url`` if its ``health`` URL does not answer, or answers 404."""
+def _probe(url: str, health: str, timeout: float) -> ExpectedError | None:
+    """The error for ``url`` if its ``health`` URL does not answer, or answers 404."""
     from orchestration.api_url import PrefectApiUrlError, api_on_that_server, not_an_api
     from orchestration.redaction import redact_url
     from orchestration.unanswered import api_not_answering, cause_in_words, health_status
@@ -146,15 +164,13 @@ def _probe(url: str, health: str, timeout: float) -> None:
     try:
         status = health_status(health, timeout)
     except OSError as exc:  # URLError, and a timeout while reading the answer
-        raise PrefectApiUnreachableError(
-            api_not_answering(
-                f"{redact_url(url)} (PREFECT_API_URL)",
-                cause_in_words(exc, timeout),
-                "start that server, or unset PREFECT_API_URL to run on the local one",
-            )
-        ) from exc
+        cause = cause_in_words(exc, timeout)
+        line = api_not_answering(f"{redact_url(url)} (PREFECT_API_URL)", cause, UNANSWERED_ADVICE)
+        unreachable = PrefectApiUnreachableError(line, cause)
+        unreachable.__cause__ = exc  # --debug shows the socket's error under it
+        return unreachable
     if status != HTTPStatus.NOT_FOUND:
-        return
+        return None
     suggested = api_on_that_server(url)
     try:
         answers = (
@@ -163,11 +179,17 @@ def _probe(url: str, health: str, timeout: float) -> None:
         )
     except OSError:
         answers = False  # no better URL to suggest: the line says what one looks like
-    raise PrefectApiUrlError(not_an_api(redact_url(url), suggested if answers else None))
+    return PrefectApiUrlError(not_an_api(redact_url(url), suggested if answers else None))
 
 
-def _health_url(api_url: str) -> str | None:
-    """``API/health`` when ``api_url`` is one a plain probe reaches as Prefect would."""
+def health_url_to_probe(api_url: str) -> str | None:
+    """``API/health`` when ``api_url`` is one a plain probe reaches as Prefect would.
+
+    Only a plain ``http://`` URL without credentials is probed (a server of one's own, on
+    this machine or the network): for HTTPS (Prefect Cloud, a server behind TLS) Prefect's
+    client has settings of its own (certificates, verification) that a probe would have
+    to copy to speak for it, so Prefect is left to say.
+    """
     from urllib.parse import urlsplit
 
     try:

@@ -387,9 +387,9 @@ def test_serve_on_a_configured_prefect_api_that_does_not_answer_is_the_same_line
 def test_only_an_api_a_plain_probe_reaches_as_prefect_would_is_probed(
     api_url: str, probed: str | None
 ) -> None:
-    from orchestration.prefect_setup import _health_url
+    from orchestration.prefect_setup import health_url_to_probe
 
-    assert _health_url(api_url) == probed
+    assert health_url_to_probe(api_url) == probed
 
 
 def refused_before_any_work(command: str, api_url: str, tmp_path: Path) -> list[str]:

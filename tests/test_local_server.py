@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from orchestration import local_server
+from orchestration.prefect_server import free_port
 from tests.prefect_api import api
 from tests.server_logs import frozen_start_up_objects
 from tests.waiting import wait_for
@@ -179,6 +180,82 @@ def test_a_configured_api_url_wins_and_starts_nothing(
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert local_server.recorded(home) is None
+
+
+def test_server_status_with_a_configured_api_url_says_runs_go_there_and_it_answers(
+    home: Path, prefect_api_url: str
+) -> None:
+    import prefect
+
+    env = newcomer_env(home, PREFECT_API_URL=prefect_api_url)
+    status = pipeline(env, "server", "status")
+    assert (status.returncode, status.stderr) == (0, "")
+    assert status.stdout == (
+        f"runs go to PREFECT_API_URL={prefect_api_url} (answers; Prefect {prefect.__version__})\n"
+    )
+    assert local_server.recorded(home) is None
+
+
+def test_server_status_with_a_configured_api_url_that_does_not_answer_exits_1(
+    home: Path,
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}/api"  # nothing listens there
+    status = pipeline(newcomer_env(home, PREFECT_API_URL=url), "server", "status")
+    assert (status.returncode, status.stderr) == (1, "")
+    assert status.stdout == (
+        f"runs go to PREFECT_API_URL={url} (does not answer: connection refused): "
+        "start that server, or unset PREFECT_API_URL to run on the local one\n"
+    )
+
+
+def test_server_status_never_shows_the_credentials_of_a_configured_api_url(
+    home: Path,
+) -> None:
+    """A URL with a password or a token is not probed (as before a run: Prefect's client
+    sends those its own way), and is named without them."""
+    port = free_port()
+    url = f"http://ci:s3cret@127.0.0.1:{port}/api?token=t0ken"
+    status = pipeline(newcomer_env(home, PREFECT_API_URL=url), "server", "status")
+    assert (status.returncode, status.stderr) == (0, "")
+    assert status.stdout.startswith(
+        f"runs go to PREFECT_API_URL=http://127.0.0.1:{port}/api (not probed: "
+    )
+    assert "s3cret" not in status.stdout and "t0ken" not in status.stdout
+
+
+def test_server_start_with_a_configured_api_url_says_runs_do_not_use_that_server(
+    home: Path, prefect_api_url: str
+) -> None:
+    """Started on request, and the one line says runs go elsewhere; unless the setting
+    names this very server, as when it was copied from ``pipeline server start``."""
+    elsewhere = newcomer_env(home, PREFECT_API_URL=prefect_api_url)
+    started = pipeline(elsewhere, "server", "start")
+    assert started.returncode == 0, started.stderr
+    server = local_server.running(home)
+    assert server is not None
+    assert started.stdout.startswith(f"Prefect server started: UI {server.url}/v2")
+    assert started.stderr == (
+        f"warning: runs go to PREFECT_API_URL={prefect_api_url}, not to this server: "
+        "unset PREFECT_API_URL for runs to use it\n"
+    )
+    status = pipeline(elsewhere, "server", "status")
+    assert status.returncode == 0, status.stderr
+    runs, local = status.stdout.splitlines()
+    assert runs.startswith(f"runs go to PREFECT_API_URL={prefect_api_url} (answers; Prefect ")
+    assert local == (
+        "the local Prefect server runs too, unused while PREFECT_API_URL is set: "
+        f"UI {server.url}/v2, API {server.api_url}, process {server.pid}, log {server.log_path}"
+    )
+
+    itself = newcomer_env(home, PREFECT_API_URL=server.api_url)
+    again = pipeline(itself, "server", "start")
+    assert (again.returncode, again.stderr) == (0, "")
+    assert again.stdout.startswith(f"Prefect server already running: UI {server.url}/v2")
+    status = pipeline(itself, "server", "status")
+    assert status.returncode == 0, status.stderr
+    runs, local = status.stdout.splitlines()
+    assert runs.startswith(f"runs go to PREFECT_API_URL={server.api_url} (answers; Prefect ")
+    assert local.startswith(f"it is the local Prefect server: UI {server.url}/v2, ")
 
 
 def test_an_unknown_server_mode_is_one_clear_line(home: Path, tmp_path: Path) -> None:

@@ -2,16 +2,31 @@
 
 ``pipeline materialize`` or ``serve`` starts it on first use (:mod:`orchestration.local_server`);
 these commands start it ahead of a run (to open the UI first), say where it listens, and
-stop it. A server the user runs themselves (``PREFECT_API_URL``) is never touched.
+stop it. A server the user runs themselves (``PREFECT_API_URL``) is never touched, but it
+is where runs go: ``status`` says so, probed as a run probes it before any work
+(:func:`orchestration.prefect_setup.api_problem`), and ``start`` warns that the server it
+started is not the one runs use.
 """
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import typer
 
 from orchestration import local_server, warm_start
-from orchestration.cli_options import console
-from orchestration.prefect_setup import TEMPORARY_SERVER_START_SECONDS
+from orchestration.api_url import SETTING
+from orchestration.cli_options import console, error_console
+from orchestration.prefect_server import server_version
+from orchestration.prefect_setup import (
+    TEMPORARY_SERVER_START_SECONDS,
+    UNANSWERED_ADVICE,
+    PrefectApiUnreachableError,
+    api_problem,
+    configured_api_url,
+    health_url_to_probe,
+)
+from orchestration.redaction import redact_url
 from orchestration.usage import HelpGroup
 
 server_app = typer.Typer(
@@ -21,28 +36,92 @@ server_app = typer.Typer(
 )
 
 
+def _say(line: str, *, err: bool = False) -> None:
+    """One line as written: a URL or a path is neither markup nor highlighted."""
+    (error_console if err else console).print(line, soft_wrap=True, highlight=False, markup=False)
+
+
 def _where(server: local_server.LocalServer) -> str:
     return f"UI {server.url}/v2, API {server.api_url}, process {server.pid}, log {server.log_path}"
 
 
+def _is_api_of(api_url: str, server: local_server.LocalServer) -> bool:
+    """Whether ``api_url`` names ``server``'s API (``localhost`` and a trailing ``/`` too,
+    as one may write the address ``start`` printed)."""
+
+    def address(url: str) -> tuple[str, str | None, int | None, str]:
+        parts = urlsplit(url)
+        host = "127.0.0.1" if parts.hostname == "localhost" else parts.hostname
+        return parts.scheme, host, parts.port, parts.path.rstrip("/")
+
+    try:
+        return address(api_url) == address(server.api_url)
+    except ValueError:  # a port that is no number: no server's
+        return False
+
+
+def _runs_go_to(api_url: str) -> tuple[str, bool]:
+    """The line that says runs go to the configured ``api_url`` and whether it answers,
+    in the words a run would refuse it with before any work; and whether it answers (a
+    URL the probe does not read counts: a run starts on it, and Prefect says)."""
+    shown = f"runs go to {SETTING}={redact_url(api_url)}"
+    problem = api_problem(api_url)
+    if isinstance(problem, PrefectApiUnreachableError) and problem.cause:
+        return f"{shown} (does not answer: {problem.cause}): {UNANSWERED_ADVICE}", False
+    if problem is not None:  # no http(s) URL, or nothing of Prefect's there: says what to set
+        return f"runs go to {SETTING}, but {problem}", False
+    if health_url_to_probe(api_url) is None:
+        return (
+            f"{shown} (not probed: Prefect's client reaches an https URL, or one with "
+            "credentials, with settings of its own; a run says if it does not answer)",
+            True,
+        )
+    version = server_version(api_url)
+    return f"{shown} (answers{f'; Prefect {version}' if version else ''})", True
+
+
 @server_app.command("start")
 def start() -> None:
-    """Start the local server in the background (or find the one running) and say where."""
+    """Start the local server in the background (or find the one running) and say where;
+    with PREFECT_API_URL set to another server, also warn that runs go there, not here."""
     server, started = local_server.ensure(TEMPORARY_SERVER_START_SECONDS)
     state = "started" if started else "already running"
-    console.print(f"Prefect server {state}: {_where(server)}", soft_wrap=True, highlight=False)
+    _say(f"Prefect server {state}: {_where(server)}")
+    configured = configured_api_url()
+    if configured and not _is_api_of(configured, server):
+        _say(
+            f"warning: runs go to {SETTING}={redact_url(configured)}, not to this server: "
+            f"unset {SETTING} for runs to use it",
+            err=True,
+        )
 
 
 @server_app.command("status")
 def status() -> None:
-    """Say whether the local server runs, and where; exit 1 when it does not."""
+    """Say where runs go and whether that server answers; exit 1 when it does not.
+
+    With PREFECT_API_URL unset, runs go to the local server: where it listens, or exit 1
+    when it does not run (the next run starts it). With PREFECT_API_URL set (environment
+    or Prefect profile), runs go there: whether it answers and its Prefect version, probed
+    as a run probes it before any work (exit 1 when it does not answer or is no Prefect
+    API), and the local server too if it runs.
+    """
     server = local_server.running()
-    if server is None:
-        console.print(
-            f"no local Prefect server is running (Prefect home {local_server.prefect_home()})"
-        )
+    configured = configured_api_url()
+    if configured is None:
+        if server is None:
+            _say(f"no local Prefect server is running (Prefect home {local_server.prefect_home()})")
+            raise typer.Exit(1)
+        _say(f"Prefect server running: {_where(server)}")
+        return
+    line, answers = _runs_go_to(configured)
+    _say(line)
+    if server is not None and _is_api_of(configured, server):
+        _say(f"it is the local Prefect server: {_where(server)}")
+    elif server is not None:
+        _say(f"the local Prefect server runs too, unused while {SETTING} is set: {_where(server)}")
+    if not answers:
         raise typer.Exit(1)
-    console.print(f"Prefect server running: {_where(server)}", soft_wrap=True, highlight=False)
 
 
 @server_app.command("stop")
