@@ -25,6 +25,7 @@ change entered, and ``status:stale+`` adds everything downstream of it (as dbt's
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -129,16 +130,32 @@ def _left_in_table(attempt: MaterializationRecord, *, after_a_success: bool) -> 
 
 
 #: How much of a failure's first line a state's reason carries (the run report and the
-#: asset page have it whole).
+#: asset page have it whole), before the command it ends with, if any.
 REASON_CHARS = 200
+#: A failure's last sentence that names a command (a drift refusal's "Rebuild it from the
+#: DDL with: pipeline materialize --full-refresh --select dim_country") is kept whole
+#: after a cut, up to this long: it is what the reader does next.
+COMMAND_CHARS = 120
+_COMMAND = re.compile(r"\bpipeline [a-z]")
 
 
 def _shortened(text: str, limit: int = REASON_CHARS) -> str:
-    """``text`` whole if it fits, else cut after its last sentence that does (if that
-    keeps half of it), else at a word, marked with ``…``: cut at a character it ended
-    mid-word (``...with: pipel``)."""
+    """``text`` whole if it fits, else cut by :func:`_cut`; a closing sentence that names
+    a command is kept after the cut, the rest within ``limit``."""
     if len(text) <= limit:
         return text
+    end = text.rfind(". ")
+    command = text[end + 2 :]
+    if end < 0 or len(command) > COMMAND_CHARS or not _COMMAND.search(command):
+        return _cut(text, limit)
+    head = text[: end + 1]
+    return f"{head if len(head) <= limit else _cut(head, limit)} {command}"
+
+
+def _cut(text: str, limit: int) -> str:
+    """``text`` cut after its last sentence that fits in ``limit`` (if that keeps half of
+    it), else at a word, marked with ``…``: cut at a character it ended mid-word
+    (``...with: pipel``)."""
     kept = text[:limit]
     sentence = kept.rfind(". ")
     if sentence >= limit // 2:

@@ -197,16 +197,38 @@ def test_an_order_only_upstream_rebuilt_since_says_so():
     assert [r.detail for r in state.reasons] == ["upstream materialized since: dimension (order)"]
 
 
-def test_a_long_failure_is_cut_at_a_sentence_not_mid_word():
-    # A drift refusal is ~300 characters; cut at 200 it ended "...with: pipel".
-    error = (
-        "asset 'dim_country' (table marts.Dim_Country) has drifted from its DDL, so nothing "
-        "was written: column 'avg_price' is missing in the warehouse (Float64 in the DDL). "
-        "Rebuild it from the DDL with: pipeline materialize --full-refresh --select dim_country"
-    )
+DRIFTED = (
+    "asset 'dim_country' (table marts.Dim_Country) has drifted from its DDL, so nothing was "
+    "written: column 'country_name' is String in the warehouse but LowCardinality(String) in "
+    "the DDL"
+)
+REBUILD = "Rebuild it from the DDL with: pipeline materialize --full-refresh --select dim_country"
+
+
+def last_failure(error: str) -> str:
     failed = record("a", "m1", status="failed", error=error)
     state = assess_asset("a", (), "v1", None, {"a": AssetHistory(last_attempt=failed)})
-    assert state.reasons[1].detail == "last run failed: " + error[: error.index(" Rebuild")] + " …"
+    return state.reasons[1].detail.removeprefix("last run failed: ")
+
+
+def test_a_long_failure_keeps_the_command_it_ends_with():
+    """A drift refusal (~260 characters) cut at 200 lost the --full-refresh it names."""
+    assert last_failure(f"{DRIFTED}. {REBUILD}") == f"{DRIFTED}. {REBUILD}"
+
+
+def test_a_long_failure_is_cut_at_a_sentence_not_mid_word_and_keeps_its_command():
+    drifted = DRIFTED + "; column 'avg_price' is missing in the warehouse (Float64 in the DDL)"
+    error = f"{drifted}. Then more words here. {REBUILD}"
+    head = error[: error.index(" Then")]
+    assert len(head) > 200  # cut at a word then, with the command after the mark
+    assert last_failure(error) == f"{head[: head.rindex(' ', 0, 200)]} … {REBUILD}"
+    shorter = f"{DRIFTED}. {'More words. ' * 8}{REBUILD}"
+    assert last_failure(shorter) == f"{DRIFTED}. More words. … {REBUILD}"
+
+
+def test_a_long_failure_ending_in_no_command_is_cut_at_its_last_sentence_that_fits():
+    error = f"{DRIFTED}. {'More words. ' * 8}The end"
+    assert last_failure(error) == f"{DRIFTED}. More words. …"
 
 
 def test_a_long_failure_without_a_sentence_break_is_cut_at_a_word():
