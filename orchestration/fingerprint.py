@@ -8,12 +8,17 @@ helpers here are the cheap, generic ways to get one, cheapest first:
 * a local file: its size and modification time (no byte is read);
 * a URL: its ``ETag`` / ``Last-Modified`` / ``Content-Length`` from one ``HEAD`` with a
   short timeout; a content hash only when the server sends none of them;
-* anything generated: its parameters.
+* anything generated: its parameters;
+* a file or URL read as text in another encoding than UTF-8: that encoding too.
 
 A fingerprint never holds a secret: a URL is named by a hash of itself, not its text
 (it may carry a token or a password). When a source cannot be asked (unreachable,
 missing), the fingerprint says so and can never equal a recorded one, so the asset is
 stale and the run itself reports the real error.
+
+Each names the source it was taken from, so that :mod:`orchestration.fingerprinted_source`
+can tell a source whose data changed from another source than the one an asset was built
+from.
 """
 
 from __future__ import annotations
@@ -24,11 +29,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from orchestration.text_encoding import is_utf8
+
 #: Seconds one ``HEAD`` request may take; fingerprints run before every status and plan.
 URL_TIMEOUT_SECONDS = 5.0
 _HEADERS = ("etag", "last-modified", "content-length")
 #: How every fingerprint of a source that could not be asked begins.
 UNAVAILABLE = "unavailable:"
+#: How a fingerprint names the encoding its source is read in, after the rest.
+ENCODING_FIELD = "encoding="
 
 
 def _digest(text: str | bytes, length: int = 16) -> str:
@@ -94,6 +103,16 @@ def _validators(headers: Mapping[str, str]) -> str | None:
     does not tell one version of the data from another)."""
     found = {h: headers[h] for h in _HEADERS if h in headers}
     return json.dumps(found, sort_keys=True) if found.keys() - {"content-length"} else None
+
+
+def read_in(fingerprint: str, encoding: str) -> str:
+    """``fingerprint`` of a file or URL read as text in ``encoding`` (a codec name): the
+    same bytes in another encoding are other text. UTF-8, the default, adds nothing (so
+    fingerprints taken before encodings were named still match), nor does any encoding to
+    a source that could not be asked."""
+    if is_utf8(encoding) or not is_available(fingerprint):
+        return fingerprint
+    return f"{fingerprint} {ENCODING_FIELD}{encoding}"
 
 
 def unavailable(cause: str) -> str:

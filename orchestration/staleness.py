@@ -7,8 +7,10 @@ An asset is judged on its latest successful materialization against what holds n
   its reason says the table holds those rows);
 * ``stale``, for one or more reasons:
   - ``code_changed``: its code version differs from the one it was built with;
-  - ``source_changed``: its source's fingerprint differs from the one it was built from,
-    or the source cannot be asked now (so nothing says it is unchanged);
+  - ``source_changed``: its source's fingerprint differs from the one it was built from
+    (its data changed, or the command judged it on another source: the reason names both,
+    :mod:`orchestration.fingerprinted_source`), or the source cannot be asked now (so
+    nothing says it is unchanged);
   - ``upstream_materialized``: an upstream asset was materialized after the one it read;
   - ``last_run_failed``: its latest attempt, after that success, failed or never finished
     (one that failed its checks says the table holds its rows, not the success's);
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from orchestration.fingerprint import UNAVAILABLE, is_available
+from orchestration.fingerprinted_source import SAME_SOURCE_CHANGED, SourceSwitch, source_switch
 from orchestration.graph import AssetGraph
 from orchestration.history import AssetHistory, MaterializationRecord
 from orchestration.run_report import rows_phrase
@@ -68,6 +71,9 @@ class AssetState:
     #: (that attempt is no materialization), but the asset was built before those rows
     #: replaced or joined what it read, or from them. Only for an asset that was built.
     upstream_failed_checks: tuple[str, ...] = ()
+    #: It was judged on another source than the one it was built from (its reason says
+    #: so): what a command's next step must pass not to replace its rows with another's.
+    source_switch: SourceSwitch | None = None
 
     def explain(self) -> str:
         """The reasons as one line (``fresh`` when there are none)."""
@@ -195,12 +201,14 @@ def assess_asset(
                 f"code changed (built with {success.code_version}, now {code_version})",
             )
         )
+    switch = None
     if fingerprint is not None and not is_available(fingerprint):
         # Equal to the recorded answer or not, an unanswered question proves nothing.
         cause = fingerprint.removeprefix(UNAVAILABLE).strip()
         reasons.append(Reason("source_changed", f"source cannot be asked ({cause})"))
     elif fingerprint is not None and success.source_fingerprint != fingerprint:
-        reasons.append(Reason("source_changed", "source changed since it was read"))
+        switch = source_switch(success.source_fingerprint, fingerprint)
+        reasons.append(Reason("source_changed", str(switch) if switch else SAME_SOURCE_CHANGED))
     newer = []
     for dep in deps:
         upstream = history.get(dep, AssetHistory()).last_success
@@ -223,6 +231,7 @@ def assess_asset(
         upstream_failed_checks=tuple(
             dep for dep in deps if history.get(dep, AssetHistory()).failed_its_checks
         ),
+        source_switch=switch,
     )
 
 

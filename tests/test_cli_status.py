@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
+from assets.sources import SOURCE_ENCODING_ENV, SOURCE_ENV
 from io_managers import ClickHouseIOManager
+from orchestration.commands.status import _next_source
+from orchestration.fingerprinted_source import source_switch
 from orchestration.resolver import materialize
+from orchestration.staleness import AssetState
 from tests.history_location import defs
-from tests.test_cli import pipeline
+from tests.test_cli import REPO, pipeline
+from tests.test_sources_encoding import sample_lines, write
 
 LOCATION = ("--definitions", "tests.history_location")
 
@@ -106,3 +113,60 @@ def test_the_next_step_after_status_keeps_the_source_it_was_judged_on(built):
         f"{csv} shows what a run would rebuild; pipeline materialize with the same "
         "--select and --source rebuilds it."
     )
+
+
+def test_status_without_the_source_an_asset_was_built_from_names_it(prefect_api_url, tmp_path):
+    """After `materialize --source data.csv --source-encoding latin-1`, a plain `status`
+    compares with the default source: it said "source changed since it was read" of a file
+    that had not changed, and its Next line led to a run that replaced the file's rows with
+    generated ones. Its why and plan's now name both sources; its Next line the file's."""
+    write(tmp_path / "data.csv", sample_lines(), "latin-1")
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in (SOURCE_ENV, SOURCE_ENCODING_ENV)},
+        "PREFECT_API_URL": prefect_api_url,
+        "PYTHONPATH": str(REPO),
+        "WAREHOUSE_URL": f"chdb://{tmp_path / 'warehouse'}",
+    }
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "orchestration", *args, "--definitions", "assets"]
+        done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done
+
+    latin1 = ("--source", "data.csv", "--source-encoding", "latin-1")
+    run("materialize", "--select", "raw_online_retails", *latin1)
+    why = (
+        "source changed: built from data.csv read as iso8859-1, compared with "
+        "synthetic:100000:42 (pass --source data.csv --source-encoding iso8859-1 to compare "
+        "with it)"
+    )
+    status = run("status", "--select", "raw_online_retails").stdout.splitlines()
+    assert status[2].split(maxsplit=4)[:2] == ["raw_online_retails", "stale"]
+    assert status[2].endswith(f"  {why}")
+    assert status[3] == (
+        "Next: pipeline plan --select 'status:stale+ or status:missing+' --source data.csv "
+        "--source-encoding iso8859-1 shows what a run would rebuild from the source "
+        "raw_online_retails was built from; pipeline materialize with the same --select, "
+        "--source and --source-encoding rebuilds it."
+    )
+    plan = json.loads(run("plan", "--select", "raw_online_retails", "--json").stdout)
+    assert plan["run"][0]["why"] == why
+    told = ("--source", "data.csv", "--source-encoding", "iso8859-1")
+    assert json.loads(run("status", "--json", *told).stdout)[0]["state"] == "fresh"
+    # Given the source to compare with, status keeps it, even when it is another.
+    other = run("status", "--select", "raw_online_retails", "--source", "synthetic:500")
+    assert "--source synthetic:500 shows what a run would rebuild;" in other.stdout
+
+
+def test_the_next_step_asks_for_a_source_no_record_names():
+    """Built from a URL, whose fingerprint holds a hash of it: the next step cannot name
+    it, and must not leave the default (generated rows) to replace its rows either."""
+    built_from_url = source_switch('url 0123456789abcdef {"etag": "v1"}', "synthetic rows=5 seed=1")
+    state = AssetState("raw", "stale", "v1", source_switch=built_from_url)
+    assert _next_source([state], {"--source": None}) == (
+        {"--source": "SOURCE"},
+        ", SOURCE being the one raw was built from",
+    )
+    given = {"--source": "synthetic:5:1"}
+    assert _next_source([state], given) == (given, "")  # what status was told wins

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
+import pytest
 
+from assets.sources.fingerprint import source_fingerprint
 from orchestration.asset import AssetSpec
 from orchestration.graph import AssetGraph
 from orchestration.history import AssetHistory, MaterializationRecord
@@ -68,6 +70,103 @@ def test_changed_source_fingerprint_is_stale():
     assert assess_asset("a", (), "v1", "file size=1", history).state == "fresh"
     state = assess_asset("a", (), "v1", "file size=2", history)
     assert kinds(state) == ["source_changed"]
+
+
+@pytest.fixture
+def data_csv(tmp_path, monkeypatch):
+    """A CSV in the working directory, as ``--source data.csv`` names it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ONLINE_RETAIL_DATA_URL", raising=False)
+    monkeypatch.delenv("ONLINE_RETAIL_SOURCE_ENCODING", raising=False)
+    path = tmp_path / "data.csv"
+    path.write_text("InvoiceNo\n1\n")
+    return path
+
+
+def source_reason(built_from: dict[str, str], compared_with: dict[str, str]) -> str:
+    """The source_changed reason of an asset built from one source and judged on another,
+    both fingerprinted as the retail ingest asset fingerprints them."""
+    recorded = record("a", "m1", source_fingerprint=source_fingerprint(built_from))
+    state = assess_asset("a", (), "v1", source_fingerprint(compared_with), {"a": built(recorded)})
+    assert kinds(state) == ["source_changed"]  # the kind --json scripts read stays
+    return state.reasons[0].detail
+
+
+def test_a_source_compared_with_another_than_it_was_built_from_names_both(data_csv):
+    """After materialize --source FILE, a plain status compares with the default source: its
+    reason must not read as if the file changed, and says how to compare with the file."""
+    latin1 = {"source": str(data_csv), "source_encoding": "latin-1"}
+    assert source_reason(latin1, {}) == (
+        "source changed: built from data.csv read as iso8859-1, compared with "
+        "synthetic:100000:42 (pass --source data.csv --source-encoding iso8859-1 to "
+        "compare with it)"
+    )
+    assert source_reason({"source": str(data_csv)}, {"source": "synthetic:500"}) == (
+        "source changed: built from data.csv, compared with synthetic:500:42 "
+        "(pass --source data.csv to compare with it)"
+    )
+    assert source_reason({"source": "synthetic:500"}, {"source": str(data_csv)}) == (
+        "source changed: built from synthetic:500:42, compared with data.csv "
+        "(pass --source synthetic:500:42 to compare with it)"
+    )
+
+
+def test_the_same_file_in_another_encoding_names_both_encodings(data_csv):
+    assert source_reason(
+        {"source": str(data_csv), "source_encoding": "latin-1"}, {"source": str(data_csv)}
+    ) == (
+        "source changed: built from data.csv read as iso8859-1, compared with "
+        "data.csv read as utf-8 (pass --source-encoding iso8859-1 to compare with it)"
+    )
+
+
+def test_a_file_outside_the_working_directory_is_named_by_its_whole_path(
+    data_csv, tmp_path, monkeypatch
+):
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert source_reason({"source": str(data_csv)}, {}) == (
+        f"source changed: built from {data_csv}, compared with synthetic:100000:42 "
+        f"(pass --source {data_csv} to compare with it)"
+    )
+
+
+def test_a_path_the_shell_would_split_is_quoted_in_the_option(data_csv):
+    spaced = data_csv.rename(data_csv.with_name("my data.csv"))
+    assert source_reason({"source": str(spaced)}, {}) == (
+        "source changed: built from my data.csv, compared with synthetic:100000:42 "
+        "(pass --source 'my data.csv' to compare with it)"
+    )
+
+
+def test_a_url_is_never_named_by_its_text(data_csv):
+    """A URL may carry a token: its fingerprint holds a hash of it, and the words none."""
+    url = 'url 0123456789abcdef {"etag": "v1"}'
+
+    def reason(built_from: str, compared_with: str) -> str:
+        history = {"a": built(record("a", "m1", source_fingerprint=built_from))}
+        return assess_asset("a", (), "v1", compared_with, history).reasons[0].detail
+
+    assert reason(url, source_fingerprint({})) == (
+        "source changed: built from a URL, compared with synthetic:100000:42 (pass the URL "
+        "it was built from as --source to compare with it)"
+    )
+    assert reason(url, "url fedcba9876543210 sha256=ab") == (
+        "source changed: built from a URL, compared with another URL (pass the URL it was "
+        "built from as --source to compare with it)"
+    )
+    assert reason(f"{url} encoding=cp1252", url.replace("v1", "v2")) == (
+        "source changed: built from a URL read as cp1252, compared with that URL read as "
+        "utf-8 (pass --source-encoding cp1252 to compare with it)"
+    )
+
+
+def test_the_same_source_whose_content_changed_keeps_its_words(data_csv):
+    before = source_fingerprint({"source": str(data_csv)})
+    data_csv.write_text("InvoiceNo\n1\n2\n")
+    history = {"a": built(record("a", "m1", source_fingerprint=before))}
+    state = assess_asset("a", (), "v1", source_fingerprint({"source": str(data_csv)}), history)
+    assert state.explain() == "source changed since it was read"
 
 
 def test_unavailable_source_is_stale():

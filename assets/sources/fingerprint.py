@@ -19,13 +19,12 @@ from typing import Any
 from orchestration.fingerprint import (
     URL_TIMEOUT_SECONDS,
     file_fingerprint,
-    is_available,
     parameters_fingerprint,
+    read_in,
     unavailable,
     url_fingerprint,
 )
 from orchestration.synthetic_source import is_synthetic
-from orchestration.text_encoding import is_utf8
 
 
 def source_fingerprint(params: Mapping[str, Any]) -> str:
@@ -59,9 +58,5 @@ def source_fingerprint(params: Mapping[str, Any]) -> str:
             timeout = min(URL_TIMEOUT_SECONDS, resolve_source_timeout(params))
         except SourceError as error:  # the run fails on it too, in the same words
             return unavailable(str(error))
-        found = url_fingerprint(spec, timeout=timeout)
-    else:
-        found = file_fingerprint(spec)
-    if is_utf8(encoding) or not is_available(found):
-        return found
-    return f"{found} encoding={encoding}"
+        return read_in(url_fingerprint(spec, timeout=timeout), encoding)
+    return read_in(file_fingerprint(spec), encoding)

@@ -36,6 +36,7 @@ from orchestration.cli_options import (
     source_option,
 )
 from orchestration.errors import RebuildRequired
+from orchestration.fingerprinted_source import SOURCE_OPTION
 from orchestration.graph import AssetGraph
 from orchestration.missing_storage import missing_storage
 from orchestration.output import echo
@@ -145,18 +146,41 @@ def status(
         console.print(f"Next: {_rebuild_line(graph, drift)}.", highlight=False)
         lead = "Then"
     if counts["stale"] or counts["missing"]:
-        # The states were judged on this source: a plan or run reading another (the
-        # default) would find other assets stale.
-        given = {"--source": source, SOURCE_ENCODING_OPTION: source_encoding}
-        options = {name: value for name, value in given.items() if value is not None}
+        given = {SOURCE_OPTION: source, SOURCE_ENCODING_OPTION: source_encoding}
+        options, reading = _next_source(states, given)
         typed = "".join(f" {name} {escape(shlex.quote(value))}" for name, value in options.items())
         names = ["--select", *options]
         same = " and ".join([", ".join(names[:-1]), names[-1]]) if options else "--select"
         console.print(
             f"{lead}: [bold]pipeline plan --select {UP_TO_DATE!r}{typed}[/] shows what a run "
-            f"would rebuild; [bold]pipeline materialize[/] with the same {same} rebuilds it.",
+            f"would rebuild{escape(reading)}; [bold]pipeline materialize[/] with the same "
+            f"{same} rebuilds it.",
             highlight=False,
         )
+
+
+def _next_source(
+    states: list[AssetState], given: dict[str, str | None]
+) -> tuple[dict[str, str], str]:
+    """The source options status's next step passes, and what it adds after "what a run
+    would rebuild" to say why.
+
+    The states were judged on the options ``given``: a plan or run reading another source
+    (the default) would find other assets stale, so they are passed on. Given none, an
+    asset built from another source than the default is stale for that alone, and the
+    step names the options of the source it was built from: copied without them, it would
+    replace the asset's rows with the default's (generated ones).
+    """
+    options = {name: value for name, value in given.items() if value is not None}
+    switches = {state.key: state.source_switch for state in states if state.source_switch}
+    if options or not switches:
+        return options, ""
+    built = f"{', '.join(switches)} {'was' if len(switches) == 1 else 'were'} built from"
+    named = [switch.named_options() for switch in switches.values()]
+    if named[0] is not None and all(found == named[0] for found in named):
+        return named[0], f" from the source {built}"
+    # A URL (no record names one), or sources that differ: the user must name it.
+    return {SOURCE_OPTION: "SOURCE"}, f", SOURCE being the one {built}"
 
 
 def _joined(*parts: str) -> str:
