@@ -152,6 +152,11 @@ def starter_key(env: Mapping[str, str]) -> str:
     return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:20]
 
 
+class SharedDirectoryError(OSError):
+    """The starters' directory is not this user's alone: another user could hand a
+    command to a starter there, or plant one; warm start is off until it is."""
+
+
 def runtime_dir(env: Mapping[str, str]) -> Path:
     """The private directory of this user's starters (created 0700); OSError if it exists
     but is not this user's alone."""
@@ -164,7 +169,7 @@ def runtime_dir(env: Mapping[str, str]) -> Path:
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     info = path.lstat()
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
-        raise OSError(f"{path} is not a directory only this user can use")
+        raise SharedDirectoryError(f"{path} is not a directory only this user can use")
     return path
 
 
@@ -337,10 +342,19 @@ def start_in_background(env: Mapping[str, str], succeeded: bool = True) -> None:
 
     A command that failed leaves one too (a person iterating on a failure wants the next
     try warm) but keeps its error the last line: the notice is owed (:func:`notice_path`)
-    and the next command that succeeds on a terminal gives it, warm or cold."""
+    and the next command that succeeds on a terminal gives it, warm or cold.
+
+    A starter directory others could use is refused (:func:`runtime_dir`): a person on a
+    terminal is told why, after a success, or every command would run cold unexplained."""
     try:
         socket_file = socket_path(env)
         spawn_starter(env)
+    except SharedDirectoryError as refused:
+        if succeeded and sys.stderr.isatty():
+            sys.stderr.write(
+                f"warm start is off: {refused}; chmod 700 it (or set {MODE_ENV}=off)\n"
+            )
+        return
     except OSError:
         return
     if not sys.stderr.isatty():

@@ -561,6 +561,20 @@ def test_a_directory_others_can_use_is_refused(tmp_path: Path) -> None:
     assert not list(shared.glob("*.sock"))
 
 
+def test_a_person_is_told_why_warm_start_is_off_in_a_directory_others_can_use(
+    tmp_path: Path,
+) -> None:
+    """Refused in silence, every command ran cold (~1 s more) and nothing said why."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o755)
+    env = {**os.environ, warm_start.MODE_ENV: "on", warm_start.DIR_ENV: str(shared)}
+    output = on_a_terminal(env, *LIST).decode()
+    assert f"warm start is off: {shared} is not a directory only this user can use" in output
+    assert "chmod 700" in output
+    assert not list(shared.glob("*.sock"))
+
+
 def test_server_stop_stops_the_warm_starters_too(
     warm_env: dict[str, str], starter: subprocess.Popen[bytes], tmp_path: Path
 ) -> None:
