@@ -30,7 +30,7 @@ from orchestration.checks import AssetCheckResult, format_example
 from orchestration.column_lineage import NOT_DERIVED
 from orchestration.graph import AssetGraph
 from orchestration.history import MaterializationRecord
-from orchestration.io_manager import MaterializeResult
+from orchestration.io_manager import IOManager, MaterializeResult
 from orchestration.prefect_ui import (
     artifact_key_path,
     artifact_path,
@@ -38,7 +38,7 @@ from orchestration.prefect_ui import (
     flow_run_path,
 )
 from orchestration.redaction import shown_source
-from orchestration.run_report import AssetOutcome, rows_phrase
+from orchestration.run_report import AssetOutcome, MaterializationPlan, rows_phrase
 from orchestration.staleness import failed_checks_notes
 from orchestration.ui_lineage import (
     distances,
@@ -503,6 +503,15 @@ def shown_warehouses(locations: Iterable[str | None]) -> list[str]:
     """Each distinct warehouse of ``locations`` as :func:`shown_warehouse` shows it, sorted;
     storage that names no location is left out."""
     return sorted({w for location in locations if (w := shown_warehouse(location))})
+
+
+def run_warehouses(plan: MaterializationPlan, io_managers: Mapping[str, IOManager]) -> list[str]:
+    """Where a run's tables are, as :func:`shown_warehouses` shows them: its selected
+    assets' and the upstream they read. Said by a whole run's report and an interrupted
+    one's alike."""
+    locations = {name: io.location() for name, io in io_managers.items()}
+    specs = (*plan.selected, *plan.external)
+    return shown_warehouses(locations.get(spec.io_manager) for spec in specs)
 
 
 def linked_page(markdown: str, key: str) -> str | None:

@@ -261,8 +261,7 @@ def materialize_command(
         def interrupted(number: signal.Signals) -> None:
             progress.__exit__(None, None, None)
             error_console.print(stopping_line(number))
-            selected = [(spec.key, spec.table) for spec in plan.selected]
-            partial = stop_run(io_managers, outcomes, selected)
+            partial = stop_run(io_managers, outcomes, plan)
             if as_json:
                 echo(json.dumps(report_as_json(partial), indent=2))
             else:

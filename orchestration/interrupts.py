@@ -30,7 +30,8 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from orchestration.run_report import AssetOutcome, RunReport
+from orchestration.asset_page import run_warehouses
+from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
 
 if TYPE_CHECKING:
     from orchestration.io_manager import IOManager
@@ -118,12 +119,19 @@ class OutcomeLog:
             )
 
     def partial_report(
-        self, selected: Sequence[tuple[str, str]], published: Collection[str] = ()
+        self,
+        selected: Sequence[tuple[str, str]],
+        published: Collection[str] = (),
+        warehouses: Sequence[str] = (),
     ) -> RunReport:
         """Every selected ``(key, table)``: its outcome if it has one; ``materialized``,
         not ``recorded``, if its table was published before the run could record it
         (``published``, from :meth:`IOManager.stop`): its rows and seconds are not known
-        and its history still says it started; else ``cancelled``."""
+        and its history still says it started; else ``cancelled``.
+
+        Like a whole run's report it names the flow run (once it began) and
+        ``warehouses``: Prefect keeps the interrupted run, Cancelled, with its logs, and
+        a script reading ``--json`` goes on from its id."""
         with self._lock:
             outcomes = [
                 self._outcomes.get(key)
@@ -140,27 +148,30 @@ class OutcomeLog:
                 )
                 for key, table in selected
             ]
-        return RunReport(outcomes=outcomes, seconds=time.perf_counter() - self.started)
+        return RunReport(
+            outcomes=outcomes,
+            flow_run_id=self.flow_run_id,
+            seconds=time.perf_counter() - self.started,
+            warehouses=list(warehouses),
+        )
 
 
 def stop_run(
-    io_managers: Mapping[str, IOManager],
-    outcomes: OutcomeLog,
-    selected: Sequence[tuple[str, str]],
+    io_managers: Mapping[str, IOManager], outcomes: OutcomeLog, plan: MaterializationPlan
 ) -> RunReport:
-    """Stop a run whose assets are still in flight; its partial report.
+    """Stop a run of ``plan`` whose assets are still in flight; its partial report.
 
     Every IO manager is asked to stop (no publish starts any more, one in flight finishes,
     staging is dropped) within :data:`STOP_SECONDS`; within the same bound, the assets
     published meanwhile are waited for, to be counted, checked and recorded by their
-    workers, so their rows say how that went rather than guess. ``selected`` is every
-    selected ``(key, table)``.
+    workers, so their rows say how that went rather than guess.
     """
     outcomes.interrupt()
     deadline = time.monotonic() + STOP_SECONDS
     published = {key for io in io_managers.values() for key in io.stop(STOP_SECONDS)}
     outcomes.wait_for(published, deadline - time.monotonic())
-    return outcomes.partial_report(selected, published)
+    selected = [(spec.key, spec.table) for spec in plan.selected]
+    return outcomes.partial_report(selected, published, run_warehouses(plan, io_managers))
 
 
 def stop_temporary_prefect_server() -> None:

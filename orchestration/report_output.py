@@ -142,9 +142,11 @@ def print_report(
     runs = absolute(runs_path())
     if report.prefect_error:  # the UI is gone: the error line after the report says so
         ui_hint = ""
-    elif urls:
+    elif "lineage" in urls:
         ui_hint = "; each asset in the lineage page links to its own page (asset-<key>)"
-    elif runs is not None:  # an interrupted run's partial report knows no run id
+    elif urls:  # an interrupted run has no lineage page: its Flow run line says where it is
+        ui_hint = ""
+    elif runs is not None:  # a run interrupted before its flow run began has no id
         ui_hint = f"; the run is in the Prefect UI at {runs}"
     else:
         ui_hint = (

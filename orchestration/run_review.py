@@ -37,8 +37,8 @@ from orchestration.asset_page import (
     cell,
     linked_page,
     python_location,
+    run_warehouses,
     shown_warehouse,
-    shown_warehouses,
     state_cell,
     with_state,
 )
@@ -182,8 +182,7 @@ class RunReview:
 
     def warehouses(self) -> list[str]:
         """Where the run's tables are: its selected assets' and the upstream they read."""
-        specs = (*self.plan.selected, *self.plan.external)
-        return shown_warehouses(self._location_of(spec) for spec in specs)
+        return run_warehouses(self.plan, self.io_managers)
 
     def _location_of(self, spec: AssetSpec) -> str | None:
         return self._locations.get(spec.io_manager)

@@ -59,7 +59,7 @@ def end_stopped_run(
         signal.signal(other, signal.SIG_IGN)
     logger = get_run_logger()
     logger.warning("%s", stopping_line(number))
-    partial = stop_run(io_managers, outcomes, [(spec.key, spec.table) for spec in plan.selected])
+    partial = stop_run(io_managers, outcomes, plan)
     cancelled = ", ".join(outcome.key for outcome in partial.by_status("cancelled"))
     logger.warning("%s%s", partial.summary(), f"; cancelled: {cancelled}" if cancelled else "")
     why_not = mark_interrupted(outcomes, partial, number)

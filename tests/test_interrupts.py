@@ -9,6 +9,7 @@ no staging table behind.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -41,9 +42,11 @@ def prefect_api(prefect_server) -> str:
     return str(PREFECT_API_URL.value())
 
 
-@pytest.mark.parametrize(("number", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize(
+    ("number", "code", "as_json"), [(signal.SIGTERM, 143, True), (signal.SIGINT, 130, False)]
+)
 def test_a_signal_ends_the_run_in_seconds_with_a_partial_report_and_nothing_half_published(
-    tmp_path: Path, prefect_api: str, number: signal.Signals, code: int
+    tmp_path: Path, prefect_api: str, number: signal.Signals, code: int, as_json: bool
 ) -> None:
     prefect_ui = prefect_api.removesuffix("/api")
     source, marker, warehouse = tmp_path / "n.csv", tmp_path / "busy", tmp_path / "wh"
@@ -55,7 +58,8 @@ def test_a_signal_ends_the_run_in_seconds_with_a_partial_report_and_nothing_half
         SLOW_MARKER_ENV: str(marker),
     }
     command = [sys.executable, "-m", "orchestration", "materialize",
-               "--definitions", "tests.safety_location", "--source", str(source)]  # fmt: skip
+               "--definitions", "tests.safety_location", "--source", str(source),
+               *(["--json"] if as_json else [])]  # fmt: skip
     began = datetime.now(UTC).isoformat()
     run = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True)  # fmt: skip
@@ -78,18 +82,27 @@ def test_a_signal_ends_the_run_in_seconds_with_a_partial_report_and_nothing_half
         f"interrupted ({number.name}): stopping; finished tables are kept, the others are "
         "left as they were"
     ]
-    report = {line.split()[0]: line.split() for line in stdout.splitlines() if line.strip()}
-    assert report["slow"][-2:] == ["cancelled", "interrupted"]
-    # The run is on a server that keeps it: the last line says where, not how to get one.
-    assert "point PREFECT_API_URL" not in stdout
-    assert stdout.splitlines()[-1].endswith(
-        f"the run is in the Prefect UI at {prefect_ui}/v2/runs."
-    )
-    assert report["ingest"][3] == "materialized"
     # The Prefect UI says what happened, rather than show the run running forever.
     (flow_run,) = api(prefect_api, "/flow_runs/filter", {
         "flow_runs": {"start_time": {"after_": began}},
     })  # fmt: skip
+    # The partial report names the run and the warehouse, as a whole run's report does:
+    # a script (or a person) goes from it to the run's logs in Prefect.
+    run_url = f"{prefect_ui}/v2/runs/flow-run/{flow_run['id']}"
+    report = _interrupted_report(stdout, as_json)
+    if as_json:
+        document = json.loads(stdout)  # the whole of stdout
+        assert (document["flow_run_id"], document["urls"], document["warehouses"]) == (
+            flow_run["id"], {"flow_run": run_url}, [f"chdb://{warehouse}"],
+        )  # fmt: skip
+    else:
+        assert f"Flow run id: {flow_run['id']}" in stdout
+        assert f"Flow run:  {run_url}" in stdout.splitlines()
+        assert f"Warehouse: chdb://{warehouse}" in stdout.splitlines()
+        # The run is on a server that keeps it: its line says where, not how to get one.
+        assert "point PREFECT_API_URL" not in stdout
+    assert report["slow"] == ("cancelled", "interrupted")
+    assert report["ingest"][0] == "materialized"
     assert flow_run["state_type"] == "CANCELLED", flow_run["state"]
     assert flow_run["state"]["message"].startswith(f"interrupted ({number.name}): "), flow_run
     task_runs = api(prefect_api, "/task_runs/filter", {
@@ -97,7 +110,7 @@ def test_a_signal_ends_the_run_in_seconds_with_a_partial_report_and_nothing_half
     })  # fmt: skip
     states = {task_run["name"]: task_run["state_type"] for task_run in task_runs}
     shown_as = {"cancelled": "CANCELLED", "materialized": "COMPLETED"}  # as the report says
-    assert states == {key: shown_as[report[key][3]] for key in states}, states
+    assert states == {key: shown_as[report[key][0]] for key in states}, states
     assert states["slow"] == "CANCELLED", states
     with ClickHouseIOManager.embedded(warehouse) as io:
         tables = io.query_arrow("SELECT name FROM system.tables WHERE database = 'safe'")
@@ -106,10 +119,18 @@ def test_a_signal_ends_the_run_in_seconds_with_a_partial_report_and_nothing_half
         # The assets still running when the signal came either finished publishing (the
         # whole table) or were cancelled before it (nothing): never half of it.
         for key in ("hub", "report"):
-            status = report[key][3]
+            status = report[key][0]
             expected = 2 if status == "materialized" else 0
             assert status in ("materialized", "cancelled"), report[key]
             assert io.row_count(f"safe.{key}") == expected, (key, status)
+
+
+def _interrupted_report(stdout: str, as_json: bool) -> dict[str, tuple[str, str | None]]:
+    """Each asset's status and error, as the partial report on ``stdout`` gives them."""
+    if as_json:
+        return {a["key"]: (a["status"], a["error"]) for a in json.loads(stdout)["assets"]}
+    rows = (line.split() for line in stdout.splitlines() if line.strip())
+    return {words[0]: (words[3], " ".join(words[4:]) or None) for words in rows if len(words) > 3}
 
 
 def test_the_publish_gate_lets_the_publish_in_flight_finish_and_refuses_new_ones() -> None:
