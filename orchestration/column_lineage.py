@@ -175,6 +175,17 @@ class ColumnNode:
     note: str
     sources: tuple[ColumnNode, ...] = ()
 
+    def as_dict(self) -> dict[str, Any]:
+        """The chain from here as plain data (``pipeline lineage --column C --format
+        json``): each column with the asset writing it, the note the text shows of a
+        column computed from nothing further, and its sources, nested alike."""
+        return {
+            "column": self.column,
+            "asset": self.asset,
+            "note": self.note,
+            "sources": [source.as_dict() for source in self.sources],
+        }
+
 
 def upstream_chain(lineage: Iterable[AssetColumnLineage], column: str) -> ColumnNode:
     """``database.table.column`` and, recursively, every column it is computed from.

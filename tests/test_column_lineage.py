@@ -193,3 +193,32 @@ def test_lineage_column_prints_the_whole_upstream_chain(warehouse_dir: Path):
     )
     assert bad.returncode != 0
     assert "no column 'nope'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_lineage_column_as_json_is_the_chain_as_one_document(warehouse_dir: Path, lineage):
+    result = _pipeline(
+        "lineage", "--column", "marts.Fact_Sales.total_amount", "--format", "json",
+        "--warehouse", f"chdb://{warehouse_dir}",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    chain = json.loads(result.stdout)
+    assert (chain["column"], chain["asset"]) == ("marts.Fact_Sales.total_amount", "fact_sales")
+
+    def leaves(node: dict) -> set[str]:
+        if not node["sources"]:
+            return {node["column"]}
+        return set().union(*(leaves(source) for source in node["sources"]))
+
+    assert {"raw.online_retails.UnitPrice", "raw.online_retails.Quantity"} <= leaves(chain)
+
+
+@pytest.mark.parametrize("fmt", ["mermaid", "dot"])
+def test_a_diagram_of_one_columns_chain_is_refused_in_one_line(fmt: str):
+    # It was the text chain, exit 0: a script asking for a diagram got something else.
+    result = _pipeline("lineage", "--column", "marts.Fact_Sales.total_amount", "--format", fmt)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"error: Invalid value for '--format': {fmt} draws assets, not one column's chain; "
+        "use text or json with --column (see 'pipeline lineage --help')"
+    ]

@@ -1,7 +1,8 @@
 """``pipeline lineage``: the selected assets, the tables they read, and their columns' sources.
 
 ``text``, ``mermaid`` and ``dot`` draw the asset graph from the declarations alone.
-``json`` and ``--column`` add column lineage, which needs the columns of the tables each
+``json`` and ``--column`` add column lineage (``--column`` prints one column's chain, in
+text or ``json``; a diagram of it is refused), which needs the columns of the tables each
 SELECT reads, so they read them from the warehouse: one that does not exist, or a server
 that cannot be reached, is one error line and exit 1 (nothing is created, no DDL is
 applied).
@@ -34,6 +35,10 @@ class LineageChoice(StrEnum):
     json = "json"
 
 
+#: The formats that draw the asset graph: they have no drawing of one column's chain.
+_DIAGRAMS = frozenset({LineageChoice.mermaid, LineageChoice.dot})
+
+
 def lineage(
     select: SelectOption = None,
     fmt: Annotated[
@@ -51,13 +56,21 @@ def lineage(
             "--column",
             metavar="DB.TABLE.COL",
             help="A column as database.Table.column: print every upstream column it is "
-            "computed from, down to the sources.",
+            "computed from, down to the sources (as text, or a nested document with "
+            "--format json).",
         ),
     ] = None,
     warehouse: WarehouseOption = None,
     definitions: DefinitionsOption = None,
 ) -> None:
     """Draw the selected assets and the upstream tables they read; with json, their columns."""
+    if column is not None and fmt in _DIAGRAMS:
+        # Drawn, one column's chain would be a different diagram; printed as text, a
+        # script that asked for a diagram gets something else and exit 0.
+        raise typer.BadParameter(
+            f"{fmt.value} draws assets, not one column's chain; use text or json with --column",
+            param_hint="'--format'",
+        )
     defs = load_defs(definitions)
     graph = defs.graph()
     keys = [spec.key for spec in graph.select(select)]
@@ -72,7 +85,10 @@ def lineage(
                 chain = upstream_chain(everything, column)
             except KeyError as exc:
                 raise typer.BadParameter(exc.args[0], param_hint="--column") from None
-            echo("\n".join(chain_lines(chain)))
+            if fmt == LineageChoice.json:
+                echo(json.dumps(chain.as_dict(), indent=2))
+            else:
+                echo("\n".join(chain_lines(chain)))
             return
         lineage_of = derive_all(graph, keys, io_managers)
     echo(json.dumps([item.as_dict() for item in lineage_of], indent=2))
