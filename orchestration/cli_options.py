@@ -8,6 +8,7 @@ import typer
 
 from orchestration.context import MIN_SOURCE_TIMEOUT, SOURCE_TIMEOUT_PARAM
 from orchestration.definitions import DEFINITIONS_ENV, Definitions, load_definitions
+from orchestration.output import document_option
 from orchestration.prefect_setup import connect_prefect
 from orchestration.synthetic_source import SYNTHETIC_FORM, is_synthetic, synthetic_parts
 from orchestration.text_encoding import SOURCE_ENCODING_OPTION, SOURCE_ENCODING_PARAM, codec_name
@@ -31,7 +32,15 @@ SelectOption = Annotated[
         "(README: Selecting assets).",
     ),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+JsonOption = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="Print JSON for scripts: stdout holds only that document (what the code location "
+        "prints goes to stderr).",
+        callback=document_option,
+    ),
+]
 
 
 def _or_given_before_the_command(

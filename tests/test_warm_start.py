@@ -8,6 +8,7 @@ the command's process shows it (the forked child inherits no such flag).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -24,6 +25,7 @@ import pytest
 
 from orchestration import local_server, warm_start
 from tests import terminal
+from tests.printing_location import AT_IMPORT, IN_THE_BODY
 from tests.safety_location import SLOW_MARKER_ENV
 from tests.waiting import wait_for
 
@@ -183,6 +185,31 @@ def test_the_command_gets_its_own_directory_environment_and_import_path(
         assert warm.returncode == 0, warm.stderr
         assert '"key": "daily_revenue"' in warm.stdout
         assert warm.stdout == pipeline(cold(env), "list", "--json", cwd=tmp_path).stdout
+    finally:
+        warm_start.stop_all(env)
+        own.wait(timeout=10)
+
+
+def test_a_warm_command_asked_for_json_prints_only_the_document(
+    warm_env: dict[str, str], prefect_api_url: str, tmp_path: Path
+) -> None:
+    # The child runs on the command's own descriptors: what the code location prints goes
+    # to the command's stderr, as cold (tests/test_document_output.py), never into its JSON.
+    env = {
+        **warm_env,
+        "PREFECT_API_URL": prefect_api_url,  # read at import: a starter of its own
+        "WAREHOUSE_URL": f"chdb://{tmp_path / 'wh'}",
+        "PIPELINE_DEFINITIONS": "tests.printing_location",
+    }
+    own = start_starter(env)
+    try:
+        for command in ("materialize", "list"):
+            result = pipeline(env, command, "--json", importtime=True)
+            assert result.returncode == 0, result.stderr
+            assert "orchestration.cli\n" not in result.stderr  # warm
+            assert json.loads(result.stdout)
+            printed = {AT_IMPORT, IN_THE_BODY} if command == "materialize" else {AT_IMPORT}
+            assert printed <= set(result.stderr.splitlines()), result.stderr
     finally:
         warm_start.stop_all(env)
         own.wait(timeout=10)

@@ -25,7 +25,7 @@ from orchestration.cli_options import (
 from orchestration.column_lineage import chain_lines, derive_all, upstream_chain
 from orchestration.lineage import LineageFormat, render_lineage
 from orchestration.missing_storage import require_storage
-from orchestration.output import echo
+from orchestration.output import document_option, echo
 
 
 class LineageChoice(StrEnum):
@@ -47,7 +47,9 @@ def lineage(
             "--format",
             "-f",
             help="text (for people), mermaid or dot (diagrams), json (with each asset's "
-            "column lineage, read from the warehouse's tables).",
+            "column lineage, read from the warehouse's tables); all but text hold all of "
+            "stdout.",
+            callback=document_option,
         ),
     ] = LineageChoice.text,
     column: Annotated[

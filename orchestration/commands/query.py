@@ -25,7 +25,7 @@ import typer
 from orchestration.cli_options import DefinitionsOption, WarehouseOption
 from orchestration.definitions import load_definitions
 from orchestration.missing_storage import for_reading
-from orchestration.output import echo, write_bytes
+from orchestration.output import document_option, echo, write_bytes
 from orchestration.text_table import Column, make_console, print_table
 
 #: The table format is for eyes; beyond this many rows use csv or json.
@@ -48,7 +48,9 @@ FormatOption = Annotated[
         "--format",
         "-f",
         case_sensitive=False,
-        help="table (for people), csv (header row, then rows) or json (a list of objects).",
+        help="table (for people), csv (header row, then rows) or json (a list of objects); "
+        "csv and json hold all of stdout.",
+        callback=document_option,
     ),
 ]
 
