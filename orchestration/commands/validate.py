@@ -48,6 +48,7 @@ from orchestration.findings import (
 )
 from orchestration.graph import AssetGraphError
 from orchestration.output import echo
+from orchestration.redaction import shown_source
 from orchestration.text_table import make_console
 
 DEFAULT_SAMPLE_SOURCE = "synthetic:5000"
@@ -116,7 +117,7 @@ def validate(
         console = make_console()
         read_as = f" read as {source_encoding}" if source_encoding else ""
         checked = f"{len(defs.assets)} assets" + (
-            f", sample run from {source}{read_as}" if sample else ""
+            f", sample run from {shown_source(source)}{read_as}" if sample else ""
         )
         if skipped := len(findings) - len(problems):
             checked += f" ({count_assets(skipped)} not validated)"
