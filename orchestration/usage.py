@@ -18,6 +18,8 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
+from orchestration.redaction import shown_source
+
 #: Typer's ``rich_markup_mode``: ``None`` gives Click's plain help. The texts are plain
 #: either way; "markdown" rather than "rich" because Rich markup would eat
 #: ``[tool.pipeline]``.
@@ -123,9 +125,10 @@ def _usage_errors_name_their_command(command: Any) -> None:
 def say_where_an_option_goes(exc: typer.TyperException, args: list[str]) -> None:
     """Turn ``No such option`` for a sub-command's own option written before it
     (``pipeline --select x list``) into the command line that works, in one line:
-    ``--select goes after the command: pipeline list --select x``. The error then belongs
-    to that command, so its usage and help hint are the ones shown. Any other error, or a
-    command line this cannot rewrite whole, is left as it is."""
+    ``--select goes after the command: pipeline list --select x``, its URLs without their
+    secrets. The error then belongs to that command, so its usage and help hint are the
+    ones shown. Any other error, or a command line this cannot rewrite whole, is left as
+    it is."""
     option = getattr(exc, "option_name", None)
     ctx: Any = getattr(exc, "ctx", None)
     if not isinstance(option, str) or ctx is None or ctx.parent is not None:
@@ -141,12 +144,29 @@ def say_where_an_option_goes(exc: typer.TyperException, args: list[str]) -> None
         import shlex  # only on this error path
 
         kept, taken = moved
-        line = shlex.join([ctx.command_path, *kept, name, *taken, *args[at + 1 :]])
-        exc.message = f"{option} goes after the command: {line}"
+        words = [ctx.command_path, *kept, name, *taken, *args[at + 1 :]]
+        shown = [_shown_argument(word) for word in words]
+        exc.message = f"{option} goes after the command: {shlex.join(shown)}"
+        if shown != words:
+            exc.message += f" {URLS_SHOWN}"
         exc.possibilities = None  # type: ignore[attr-defined]
         exc.ctx = typer.Context(command, info_name=name, parent=ctx)  # type: ignore[attr-defined]
         exc.cmd = command  # type: ignore[attr-defined]
         return
+
+
+#: What the moved command line adds when it hid a URL's secrets.
+URLS_SHOWN = "(URLs shown without credentials or query string)"
+
+
+def _shown_argument(word: str) -> str:
+    """``word`` of a command line as an error may repeat it: a URL (the ``--warehouse``
+    or ``--source`` value, alone or after ``--option=``) without its credentials or query
+    string, as anywhere else; errors reach CI logs."""
+    flag, equals, value = word.partition("=")
+    if equals and flag.startswith("-"):
+        return f"{flag}={shown_source(value)}"
+    return shown_source(word) or word
 
 
 def _split_before(args: list[str], group: Any, command: Any) -> tuple[list[str], list[str]] | None:

@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from assets.sources import SOURCE_ENV
 
 REPO = Path(__file__).resolve().parents[1]
@@ -87,3 +89,47 @@ def test_validate_names_its_sample_url_without_credentials_or_token(tmp_path: Pa
     )
     for result in (passed, failed):
         assert SECRET not in result.stdout + result.stderr
+
+
+# ------------------------------------------------------- an option written before the command
+
+
+WAREHOUSE = "clickhouse://alice:s3cr3t-Zq9@127.0.0.1:53625/?secure=false"
+NOTE = "(URLs shown without credentials or query string)"
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ("--warehouse", WAREHOUSE, "--json", "status"),
+            "--json goes after the command: pipeline --warehouse clickhouse://127.0.0.1:53625/ "
+            f"status --json {NOTE} (see 'pipeline status --help')",
+        ),
+        (
+            (f"--warehouse={WAREHOUSE}", "--select", "key:x", "list"),
+            "--select goes after the command: pipeline "
+            f"--warehouse=clickhouse://127.0.0.1:53625/ list --select key:x {NOTE} "
+            "(see 'pipeline list --help')",
+        ),
+        (
+            ("--source", f"https://u:{SECRET}@h.example/x.csv?token={SECRET}", "plan"),
+            "--source goes after the command: pipeline plan --source https://h.example/x.csv "
+            f"{NOTE} (see 'pipeline plan --help')",
+        ),
+        (
+            ("--source", "/data/x.csv", "plan"),
+            "--source goes after the command: pipeline plan --source /data/x.csv "
+            "(see 'pipeline plan --help')",
+        ),
+    ],
+    ids=["warehouse-json", "warehouse-select", "source", "path-as-it-is"],
+)
+def test_moving_an_option_after_the_command_does_not_repeat_a_urls_secrets(
+    args: tuple[str, ...], line: str
+) -> None:
+    result = pipeline(*args)
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [f"error: {line}"]
+    assert "s3cr3t" not in result.stderr and SECRET not in result.stderr
