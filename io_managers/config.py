@@ -11,6 +11,10 @@ Without ``WAREHOUSE_URL``, ``CLICKHOUSE_HOST`` (with ``CLICKHOUSE_PORT``, ``_USE
 ``_PASSWORD``, ``_SECURE``) selects a server; without either the embedded warehouse in
 ``./.warehouse`` is used, so a fresh clone works with no server at all.
 
+Special characters in the password are percent-encoded (``p@ss`` as ``p%40ss``); a ``?``,
+``#`` or ``/`` left as it is would end the host part early, so a URL with an ``@`` after one
+is refused, the error saying why without repeating the URL (it holds the password).
+
 The password lives only in :class:`WarehouseConfig`, whose ``repr`` and ``redacted_url``
 mask it, so logging a config can never leak it.
 """
@@ -25,6 +29,7 @@ from typing import Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from io_managers.errors import WarehouseConfigError
+from orchestration.redaction import url_problem
 
 DEFAULT_WAREHOUSE_DIR = ".warehouse"
 Backend = Literal["embedded", "server"]
@@ -148,11 +153,10 @@ def parse_warehouse_url(
         raise WarehouseConfigError(
             f"{name} scheme {scheme!r} is not supported; use chdb:// or clickhouse://"
         )
+    if problem := url_problem(text, name):  # said without the text: it may hold a password
+        raise WarehouseConfigError(problem)
     parts = urlsplit(text)
-    try:
-        port = parts.port
-    except ValueError:
-        raise WarehouseConfigError(f"{name} has an invalid port") from None
+    port = parts.port
     if not parts.hostname:
         raise WarehouseConfigError(f"{name} names no host (clickhouse://user@HOST:port/)")
     params = dict(parse_qsl(parts.query, keep_blank_values=True))

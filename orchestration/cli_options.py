@@ -10,6 +10,7 @@ from orchestration.context import MIN_SOURCE_TIMEOUT, SOURCE_TIMEOUT_PARAM
 from orchestration.definitions import DEFINITIONS_ENV, Definitions, load_definitions
 from orchestration.output import document_option
 from orchestration.prefect_setup import connect_prefect
+from orchestration.redaction import url_problem
 from orchestration.synthetic_source import SYNTHETIC_FORM, is_synthetic, synthetic_parts
 from orchestration.text_encoding import SOURCE_ENCODING_OPTION, SOURCE_ENCODING_PARAM, codec_name
 from orchestration.text_table import make_console
@@ -90,13 +91,16 @@ SOURCE_FORMS = f"a path, a URL, or {SYNTHETIC_FORM}"
 
 def _checked_source(value: str | None) -> str | None:
     """The source as given, once a generated one is well formed (``synthetic:abc`` fails
-    the command line before any work, as a bad ``--source-encoding`` does); a file or a
-    URL is checked when read, as whether it is there is no matter of form."""
+    the command line before any work, as a bad ``--source-encoding`` does) and a URL can
+    be read (a password holding ``?`` cut short, said without repeating it); whether a
+    file or a URL is there is no matter of form, and is checked when read."""
     if value is not None and is_synthetic(value):
         try:
             synthetic_parts(value)
         except ValueError as error:
             raise typer.BadParameter(str(error)) from error
+    if value is not None and "://" in value and (problem := url_problem(value, "the URL")):
+        raise typer.BadParameter(problem)
     return value
 
 

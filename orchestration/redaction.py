@@ -6,16 +6,33 @@ parameters and logs and shows them to everyone with access to the UI; errors rea
 terminals and CI logs. So whatever names a URL there names it by scheme, host, port and
 path only. One strict rule for every caller: a query string is dropped whole, since no
 rule can tell which of its parameters is a token.
+
+A URL that cannot be read that way is not shown at all (:data:`UNREADABLE_URL`): a
+password holding ``?``, ``#`` or ``/`` ends the URL's host part early, so what would be
+shown as host, port or path is partly the password (``http://user:9000?s3cr3t@host/``
+reads as host ``user``, port 9000). :func:`url_problem` says why, for the error that
+refuses such a URL, without repeating any of its text.
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
+
+#: How a URL that cannot be read is shown.
+UNREADABLE_URL = "<unreadable URL>"
+#: Why a URL with an ``@`` past its host part cannot be read, and the fix.
+RESERVED_CHARACTER = (
+    "password (or user) holds a reserved character: percent-encode ? as %3F, # as %23, "
+    "/ as %2F, @ as %40 (an @ in the path or query string too)"
+)
 
 
 def redact_url(url: str) -> str:
-    """``url`` without user, password, query string or fragment: safe to log and store."""
-    parts = urlsplit(url)
+    """``url`` without user, password, query string or fragment: safe to log and store.
+    Never raises: a URL it cannot read is :data:`UNREADABLE_URL`."""
+    parts = _readable(url)
+    if parts is None:
+        return UNREADABLE_URL
     host = parts.hostname or ""
     if parts.port:
         host = f"{host}:{parts.port}"
@@ -25,6 +42,45 @@ def redact_url(url: str) -> str:
 def shown_source(source: str | None) -> str | None:
     """A run's ``source`` parameter as it may be shown: a URL redacted, a path or a
     generator spec (``synthetic:100``) as it is (neither has a host part to hide)."""
-    if source is None or not urlsplit(source).netloc:
+    if source is None or not _has_host_part(source):
         return source
     return redact_url(source)
+
+
+def url_problem(url: str, name: str) -> str | None:
+    """Why ``url`` cannot be read, as a sentence about ``name`` ("the warehouse URL",
+    "WAREHOUSE_URL") that repeats none of its text; None if it can be."""
+    if _past_host_part(url):
+        return f"{name}'s {RESERVED_CHARACTER}"
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed "[", characters a host name cannot hold
+        return f"{name} has a host that cannot be read (an IPv6 address is written [::1])"
+    try:
+        _ = parts.port  # the property parses the port, and raises on a bad one
+    except ValueError:
+        return f"{name} has an invalid port (a number up to 65535)"
+    return None
+
+
+def _readable(url: str) -> SplitResult | None:
+    """``url`` split, if every part of it is what it seems."""
+    if url_problem(url, "") is not None:
+        return None
+    return urlsplit(url)
+
+
+def _past_host_part(url: str) -> bool:
+    """Whether an ``@`` follows the ``/``, ``?`` or ``#`` that ends the URL's host part:
+    then the ``user:password@`` it most likely ends was cut short by one of them."""
+    _, sep, rest = url.partition("://")
+    ends = [at for at in (rest.find(mark) for mark in "/?#") if at >= 0]
+    return bool(sep) and "@" in rest[min(ends, default=len(rest)) :]
+
+
+def _has_host_part(text: str) -> bool:
+    """Whether ``text`` is a URL with a host part (``scheme://...``), readable or not."""
+    try:
+        return bool(urlsplit(text).netloc)
+    except ValueError:  # a host part it cannot read is a host part still
+        return True

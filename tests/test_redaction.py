@@ -23,12 +23,20 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from assets.sources import SOURCE_ENV
+from assets.sources import SOURCE_ENV, SourceError, read_source
+from orchestration.redaction import redact_url
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "tests" / "fixtures" / "online_retail_real_sample.csv"
 SECRET = "tok3n-B7"
+#: What the CLI says of a URL whose user or password holds a reserved character.
+RESERVED = (
+    "password (or user) holds a reserved character: percent-encode ? as %3F, # as %23, "
+    "/ as %2F, @ as %40 (an @ in the path or query string too)"
+)
 
 
 def pipeline(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -133,3 +141,91 @@ def test_moving_an_option_after_the_command_does_not_repeat_a_urls_secrets(
     assert result.returncode == 2
     assert result.stderr.splitlines() == [f"error: {line}"]
     assert "s3cr3t" not in result.stderr and SECRET not in result.stderr
+
+
+# ------------------------------------------------------------ URLs the redactor cannot read
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://user:tok3n?B7@127.0.0.1:1/x.csv",
+        "http://user:tok3n#B7@127.0.0.1:1/x.csv",
+        "http://user:tok3n/B7@127.0.0.1:1/x.csv",
+        "http://user:9000?tok3n@127.0.0.1:1/x.csv",
+        "http://user:tok3n@127.0.0.1:99999/x.csv",
+        "http://user:tok3n@[::1/x.csv",
+        "http://[::1/x.csv?tok3n",
+    ],
+)
+def test_an_unreadable_url_is_never_shown_and_never_raises(url: str) -> None:
+    shown = redact_url(url)
+
+    assert shown == "<unreadable URL>"
+    assert "tok3n" not in shown and "9000" not in shown
+
+
+@given(st.text())
+def test_redact_url_takes_any_text(text: str) -> None:
+    redact_url(text)
+    redact_url(f"http://{text}")
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        (f"http://user:{SECRET[:5]}?{SECRET[6:]}@127.0.0.1:1/x.csv", f"the URL's {RESERVED}"),
+        (f"http://user:{SECRET[:5]}#{SECRET[6:]}@127.0.0.1:1/x.csv", f"the URL's {RESERVED}"),
+        (f"http://user:{SECRET[:5]}/{SECRET[6:]}@127.0.0.1:1/x.csv", f"the URL's {RESERVED}"),
+        (f"http://user:{SECRET}@127.0.0.1:99999/x.csv", "the URL has an invalid port"),
+        (f"http://[::1/x.csv?{SECRET}", "the URL has a host that cannot be read"),
+    ],
+    ids=["question-mark", "hash", "slash", "port-out-of-range", "open-bracket"],
+)
+def test_a_source_url_that_cannot_be_read_is_a_usage_error_naming_source(
+    url: str, problem: str
+) -> None:
+    result = pipeline("validate", "--sample", "--source", url)
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: Invalid value for '--source': {problem}"), line
+    assert line.endswith("(see 'pipeline validate --help')"), line
+    assert SECRET[:5] not in line and SECRET[6:] not in line
+
+
+def test_a_source_url_from_the_environment_fails_the_read_naming_the_variable() -> None:
+    with pytest.raises(SourceError) as raised:
+        list(read_source("http://user:tok3n?B7@127.0.0.1:1/x.csv", named_by=SOURCE_ENV))
+
+    assert str(raised.value) == f"{SOURCE_ENV}'s {RESERVED}"
+
+
+@pytest.mark.parametrize(
+    ("warehouse", "problem"),
+    [
+        ("clickhouse://alice:9000?s3cr3t-Zq9@127.0.0.1:53625/", f"the warehouse URL's {RESERVED}"),
+        ("clickhouse://alice:9000#s3cr3t-Zq9@127.0.0.1:53625/", f"the warehouse URL's {RESERVED}"),
+        ("clickhouse://alice:9000/s3cr3t-Zq9@127.0.0.1:53625/", f"the warehouse URL's {RESERVED}"),
+        ("clickhouse://alice:s3cr3t?Zq9@127.0.0.1:53625/", f"the warehouse URL's {RESERVED}"),
+        ("clickhouse://alice:s3cr3t-Zq9@[::1/", "the warehouse URL has a host that cannot be read"),
+    ],
+    ids=["question-mark", "hash", "slash", "not-a-port", "open-bracket"],
+)
+def test_a_warehouse_url_that_cannot_be_read_says_why_without_its_text(
+    warehouse: str, problem: str
+) -> None:
+    result = pipeline("status", "--warehouse", warehouse)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: {problem}"), line
+    assert "s3cr3t" not in line and "Zq9" not in line and "9000" not in line
+
+
+def test_warehouse_url_from_the_environment_is_named_as_the_variable() -> None:
+    env = {"WAREHOUSE_URL": "clickhouse://alice:9000?s3cr3t-Zq9@127.0.0.1:53625/"}
+    result = pipeline("status", env=env)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.splitlines() == [f"error: WAREHOUSE_URL's {RESERVED}"]

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from assets.sources.download import DEFAULT_TIMEOUT_SECONDS
 from assets.sources.errors import SourceError
 from assets.sources.read_ahead import read_ahead
-from orchestration.redaction import redact_url
+from orchestration.redaction import redact_url, url_problem
 from orchestration.synthetic_source import is_synthetic
 from orchestration.text_encoding import (
     DEFAULT_ENCODING,
@@ -60,6 +60,7 @@ __all__ = [
     "resolve_source_encoding",
     "resolve_source_timeout",
     "source_named_by",
+    "unreadable_url",
 ]
 
 #: Environment variable naming the source when the run does not.
@@ -136,6 +137,14 @@ def is_url(spec: str) -> bool:
     return spec.lower().startswith(("http://", "https://"))
 
 
+def unreadable_url(spec: str, named_by: str) -> str | None:
+    """Why the source URL cannot be read (its password cut short by a ``?``), naming the
+    setting that gave it (:func:`source_named_by`) and not the URL; None if it can be.
+    The command line refuses such a ``--source``; the environment's is refused here."""
+    name = named_by if named_by == SOURCE_ENV else f"the {named_by or 'source'} URL"
+    return url_problem(spec, name)
+
+
 def describe_source(spec: str) -> str:
     """How the source is named in logs and RECORD_SOURCE (never with credentials)."""
     if is_synthetic(spec):
@@ -180,6 +189,8 @@ def _chunks(
     if is_synthetic(spec):
         yield from _synthetic_chunks(spec, chunk_rows)
     elif is_url(spec):
+        if problem := unreadable_url(spec, named_by):
+            raise SourceError(problem)
         path = download(spec, scratch, timeout=timeout)
         yield from read_path(path, redact_url(spec), chunk_rows, encoding)
     else:

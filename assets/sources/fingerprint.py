@@ -38,7 +38,9 @@ def source_fingerprint(params: Mapping[str, Any]) -> str:
         resolve_source,
         resolve_source_encoding,
         resolve_source_timeout,
+        source_named_by,
         synthetic,
+        unreadable_url,
     )
 
     spec = resolve_source(params)
@@ -53,6 +55,8 @@ def source_fingerprint(params: Mapping[str, Any]) -> str:
     except SourceError as error:  # the run fails on it too, in the same words
         return unavailable(str(error))
     if is_url(spec):
+        if problem := unreadable_url(spec, source_named_by(params)):
+            return unavailable(problem)  # the run fails on it too, in the same words
         # Asked before the download, and within its deadline (``--source-timeout``) too.
         try:
             timeout = min(URL_TIMEOUT_SECONDS, resolve_source_timeout(params))
