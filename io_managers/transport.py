@@ -500,9 +500,26 @@ def _server_response(message: str) -> str:
     return match.group("body") if match else message
 
 
+#: A character of a word (letter, digit, ``_``), where :func:`redact` looks for one.
+_WORD = re.compile(r"\w")
+
+
 def redact(text: str, secret: str) -> str:
-    """``text`` with every occurrence of ``secret`` masked."""
-    return text.replace(secret, "***") if secret else text
+    """``text`` with ``secret`` masked wherever it stands as a word of its own: where the
+    secret begins (ends) with a letter, digit or ``_``, the character before (after) it
+    is none of those.
+
+    Not inside a longer word: with the password ``e``, the server's ``Unknown expression
+    identifier`` read ``Unknown ***xpr***ssion id***ntifi***r``, garbled, and the masks'
+    pattern gave the password away; a longer word holding the password is not the
+    password. Echoed as a credential (``user:secret@``, ``'secret'``) or as an identifier
+    it is masked, whatever its length.
+    """
+    if not secret:
+        return text
+    before = r"(?<!\w)" if _WORD.match(secret[0]) else ""
+    after = r"(?!\w)" if _WORD.match(secret[-1]) else ""
+    return re.sub(f"{before}{re.escape(secret)}{after}", "***", text)
 
 
 class ServerTransport:

@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 from assets.sources import SOURCE_ENV, SourceError, read_source
 from orchestration.redaction import redact_url
+from tests.chdb_http_server import running_stand_in
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "tests" / "fixtures" / "online_retail_real_sample.csv"
@@ -229,3 +230,25 @@ def test_warehouse_url_from_the_environment_is_named_as_the_variable() -> None:
 
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stderr.splitlines() == [f"error: WAREHOUSE_URL's {RESERVED}"]
+
+
+# -------------------------------------------------------------- a short password in an error
+
+
+def test_a_password_is_masked_as_a_whole_word_never_inside_other_words(tmp_path: Path) -> None:
+    """With password ``e`` the server's error read ``Unknown ***xpr***ssion id***ntifi***r``:
+    garbled, and the pattern gave the password away. The password is masked where it
+    stands as a word of its own, as an identifier echoed back does."""
+    with running_stand_in(tmp_path / "server", password="e") as port:
+        warehouse = f"clickhouse://default:e@127.0.0.1:{port}/"
+        inside = pipeline("query", "SELECT nosuchcol FROM system.one", "--warehouse", warehouse)
+        whole = pipeline("query", "SELECT e FROM system.one", "--warehouse", warehouse)
+
+    assert inside.returncode == 1
+    (line,) = inside.stderr.splitlines()
+    assert line.startswith("error: Unknown expression identifier `nosuchcol`"), line
+    assert "system.one" in line and "***" not in line
+    assert whole.returncode == 1
+    (line,) = whole.stderr.splitlines()
+    assert line.startswith("error: Unknown expression identifier `***`"), line
+    assert " e " not in line and "`e`" not in line
