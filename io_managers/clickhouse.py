@@ -283,6 +283,14 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         ``CSVWithNames``); closing the generator stops the query."""
         return self.queries.read_only_stream(sql, fmt, allow_external)
 
+    def read_only_json(
+        self, sql: str, allow_external: bool = False
+    ) -> Generator[bytes, None, None]:
+        """A user's read query as one JSON list of objects, one row a line, rendered by
+        ClickHouse a block at a time (:data:`io_managers.read_only.JSON_SETTINGS` say how
+        each type reads); closing the generator stops the query."""
+        return self.queries.read_only_json(sql, allow_external)
+
     def offending_rows(
         self, check_sql: str, table: str, examples: int
     ) -> tuple[int, list[dict[str, Any]]]:

@@ -153,6 +153,11 @@ class DeclaredWarehouse(ClickHouseDialect, IOManager):
     ) -> Generator[bytes, None, None]:
         return self.warehouse().read_only_stream(sql, fmt, allow_external)
 
+    def read_only_json(
+        self, sql: str, allow_external: bool = False
+    ) -> Generator[bytes, None, None]:
+        return self.warehouse().read_only_json(sql, allow_external)
+
     def history(self) -> MaterializationHistory | None:
         return self.warehouse().history()
 

@@ -123,6 +123,14 @@ class WarehouseQueries:
 
         yield from read_only_stream(self._transport, sql, fmt, allow_external=allow_external)
 
+    def read_only_json(
+        self, sql: str, allow_external: bool = False
+    ) -> Generator[bytes, None, None]:
+        """A user's read query as one JSON list of objects, in pieces (:func:`read_only_json`)."""
+        from io_managers.read_only import read_only_json
+
+        yield from read_only_json(self._transport, sql, allow_external=allow_external)
+
     def _text_projection(self, statement: Statement) -> str:
         if not statement.is_query:
             return statement.text

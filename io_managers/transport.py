@@ -43,6 +43,8 @@ from orchestration.exception_chain import exception_chain
 from orchestration.uninterruptible import uninterruptible
 
 SettingValue = str | int | float | bool
+#: Settings for one read's rendering (:meth:`Transport.raw`); None: the engine's own.
+OutputSettings = Mapping[str, SettingValue] | None
 #: How much of a server's streamed response :meth:`ServerTransport.iter_raw` reads at a time.
 RAW_PIECE_BYTES = 1 << 20
 
@@ -80,16 +82,24 @@ class Transport(Protocol):
     ) -> None:
         """Insert ``data`` into ``table`` (already quoted), columns matched by name."""
 
-    def raw(self, sql: str, fmt: str, readonly: int = 0) -> bytes:
-        """Run a query and return the engine's rendering in output format ``fmt``."""
+    def raw(self, sql: str, fmt: str, readonly: int = 0, settings: OutputSettings = None) -> bytes:
+        """Run a query and return the engine's rendering in output format ``fmt``.
 
-    def iter_raw(self, sql: str, fmt: str, readonly: int = 0) -> Iterator[bytes]:
+        ``settings`` (how values are rendered: ``date_time_output_format``, ...) apply to
+        this statement alone; they are set together with ``readonly``, which would
+        refuse them in the statement itself.
+        """
+
+    def iter_raw(
+        self, sql: str, fmt: str, readonly: int = 0, settings: OutputSettings = None
+    ) -> Iterator[bytes]:
         """Run a query and stream the engine's rendering in ``fmt``, a piece at a time.
 
-        Only for row formats without a header, prefix or suffix (``CSV``, ``TSV``): the
-        pieces joined are then ``raw(sql, fmt, readonly)``. (chdb renders each block of
-        rows on its own, so a header or a JSON document would come once per block.) The
-        stream holds a connection until it ends or is closed.
+        Only for row formats without a header, prefix or suffix (``CSV``, ``TSV``,
+        ``JSONEachRow``): the pieces joined are then ``raw(sql, fmt, readonly,
+        settings)``. (chdb renders each block of rows on its own, so a header or a JSON
+        document would come once per block.) The stream holds a connection until it ends
+        or is closed.
         """
 
     def close(self) -> None:
@@ -110,8 +120,11 @@ def clean_engine_message(message: str, limit: int = 800) -> str:
 
 
 def _settings_clause(settings: Mapping[str, SettingValue]) -> str:
-    if not settings:
-        return ""
+    return f" SETTINGS {_setting_list(settings)}" if settings else ""
+
+
+def _setting_list(settings: Mapping[str, SettingValue]) -> str:
+    """``a=1, b='x'``: the settings as a ``SETTINGS`` clause or a ``SET`` lists them."""
     parts = []
     for name, value in settings.items():
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
@@ -120,7 +133,7 @@ def _settings_clause(settings: Mapping[str, SettingValue]) -> str:
             value = int(value)
         rendered = str(value) if isinstance(value, (int, float)) else quote_string(str(value))
         parts.append(f"{name}={rendered}")
-    return " SETTINGS " + ", ".join(parts)
+    return ", ".join(parts)
 
 
 def arrow_stream_bytes(data: pa.Table) -> bytes:
@@ -134,6 +147,12 @@ def arrow_stream_bytes(data: pa.Table) -> bytes:
 # --------------------------------------------------------------------------- embedded
 
 
+#: A chdb connection's settings: its ``readonly`` level and the output settings set
+#: before it (sorted), which that level then keeps from changing.
+_Profile = tuple[int, tuple[tuple[str, SettingValue], ...]]
+_ORDINARY: _Profile = (0, ())
+
+
 @dataclass
 class _Engine:
     """One chdb engine (one directory) and the connections this process has to it.
@@ -143,47 +162,52 @@ class _Engine:
     millisecond. So each call borrows a connection of its own from a pool: the
     statements of assets running side by side (each mostly single-threaded work: query
     analysis, small inserts, checks) use both cores instead of queueing behind one lock.
-    A connection's settings are its own, so the pool is kept per ``readonly`` level.
+    A connection's settings are its own, so the pool is kept per :data:`_Profile`: its
+    ``readonly`` level and the output settings set before it.
     """
 
     path: Path
     #: Guards the pools and the count of borrowed connections, never a statement.
     lock: threading.Condition = field(default_factory=threading.Condition)
     refs: int = 0
-    #: Idle connections by ``readonly`` level (0: ordinary).
-    idle: dict[int, list[Any]] = field(default_factory=dict)
+    #: Idle connections by profile (``(0, ())``: ordinary).
+    idle: dict[_Profile, list[Any]] = field(default_factory=dict)
     #: Connections borrowed now, by the borrowing thread's ident.
     borrowers: Counter[int] = field(default_factory=Counter)
     closed: bool = False
     #: :attr:`Transport.shared` of every transport on this engine.
     shared: dict[str, Any] = field(default_factory=dict)
 
-    def connect(self, readonly: int) -> Any:
-        """A new connection; ``readonly`` > 0 sets that level, so the engine refuses
-        writes on it (it cannot be lowered again on that connection)."""
+    def connect(self, profile: _Profile = _ORDINARY) -> Any:
+        """A new connection with ``profile``'s settings, ``readonly`` last: once it is
+        above 0 the engine refuses writes and settings changes on that connection."""
+        readonly, settings = profile
         session = _session_class()(str(self.path))
+        if settings:
+            session.query(f"SET {_setting_list(dict(settings))}", "CSV")
         if readonly:
             session.query(f"SET readonly = {int(readonly)}", "CSV")
         return session
 
     @contextlib.contextmanager
-    def borrowed(self, readonly: int = 0) -> Iterator[Any]:
+    def borrowed(self, readonly: int = 0, settings: OutputSettings = None) -> Iterator[Any]:
         """A connection for this call alone, back to the pool afterwards - unless the
         call failed: chdb keeps what a failed statement wrote before it failed (a
         multi-statement string refused part-way, the first blocks of a query that threw)
         in front of the connection's next result, so a failed connection is closed and
         the next call gets a new one (~0.2 ms)."""
+        profile = (readonly, tuple(sorted((settings or {}).items())))
         with self.lock:
             if self.closed:
                 raise WarehouseError(f"embedded warehouse {self.path} is closed")
-            pool = self.idle.setdefault(readonly, [])
+            pool = self.idle.setdefault(profile, [])
             session = pool.pop() if pool else None
             borrower = threading.get_ident()
             self.borrowers[borrower] += 1
         failed = True
         try:
             if session is None:
-                session = self.connect(readonly)
+                session = self.connect(profile)
             yield session
             failed = False
         finally:
@@ -193,7 +217,7 @@ class _Engine:
                     if self.closed or failed:
                         session.close()
                     else:
-                        self.idle.setdefault(readonly, []).append(session)
+                        self.idle.setdefault(profile, []).append(session)
                 self.lock.notify_all()
 
     def close(self) -> None:
@@ -243,14 +267,14 @@ def _open_engine(path: Path) -> _Engine:
             engine = _Engine(path=path)
             with stderr_held() as engine_stderr:
                 try:
-                    first = engine.connect(readonly=0)
+                    first = engine.connect()
                 except Exception as exc:  # chdb raises a bare RuntimeError, saying little
                     _refuse_if_in_use(path)  # opened by another process a moment ago
                     reason = engine_stderr.take_engine_exception() or str(exc)
                     raise WarehouseOpenError(
                         f"cannot open embedded warehouse {path}: {clean_engine_message(reason)}"
                     ) from exc
-            engine.idle[0] = [first]
+            engine.idle[_ORDINARY] = [first]
             _engines[path] = engine
         engine.refs += 1
         return engine
@@ -300,14 +324,16 @@ class EmbeddedTransport:
         self._engine: _Engine | None = _open_engine(self.path)
         self.shared = self._engine.shared
 
-    def _borrowed(self, readonly: int = 0) -> contextlib.AbstractContextManager[Any]:
+    def _borrowed(
+        self, readonly: int = 0, settings: OutputSettings = None
+    ) -> contextlib.AbstractContextManager[Any]:
         engine = self._engine
         if engine is None:
             raise WarehouseError(f"embedded warehouse {self.path} is closed")
-        return engine.borrowed(readonly)
+        return engine.borrowed(readonly, settings)
 
-    def _run(self, sql: str, fmt: str, readonly: int = 0) -> Any:
-        with self._borrowed(readonly) as session:
+    def _run(self, sql: str, fmt: str, readonly: int = 0, settings: OutputSettings = None) -> Any:
+        with self._borrowed(readonly, settings) as session:
             try:
                 return session.query(sql, fmt)
             except Exception as exc:
@@ -347,13 +373,15 @@ class EmbeddedTransport:
                 message = str(exc).removeprefix("Streaming insert finish failed: ")
                 raise WarehouseQueryError(clean_engine_message(message)) from None
 
-    def raw(self, sql: str, fmt: str, readonly: int = 0) -> bytes:
-        result = self._run(sql, fmt, readonly)
+    def raw(self, sql: str, fmt: str, readonly: int = 0, settings: OutputSettings = None) -> bytes:
+        result = self._run(sql, fmt, readonly, settings)
         data = result.bytes() if hasattr(result, "bytes") else result
         return data.encode() if isinstance(data, str) else bytes(data)
 
-    def iter_raw(self, sql: str, fmt: str, readonly: int = 0) -> Iterator[bytes]:
-        with self._borrowed(readonly) as session:
+    def iter_raw(
+        self, sql: str, fmt: str, readonly: int = 0, settings: OutputSettings = None
+    ) -> Iterator[bytes]:
+        with self._borrowed(readonly, settings) as session:
             try:
                 stream = session.send_query(sql, fmt)
                 try:
@@ -522,6 +550,13 @@ def redact(text: str, secret: str) -> str:
     return re.sub(f"{before}{re.escape(secret)}{after}", "***", text)
 
 
+def _request_settings(readonly: int, settings: OutputSettings) -> dict[str, SettingValue] | None:
+    """A read's settings on its request: the server applies them all before it parses
+    the statement, so ``readonly`` refuses settings changes in the statement only."""
+    merged = {**(settings or {}), **({"readonly": readonly} if readonly else {})}
+    return merged or None
+
+
 class ServerTransport:
     """A ClickHouse server over HTTP(S) through clickhouse-connect."""
 
@@ -583,8 +618,7 @@ class ServerTransport:
             raise self._translate(exc) from None
 
     def query_arrow(self, sql: str, readonly: int = 0) -> pa.Table:
-        # On the request, so the server applies it before parsing the statement.
-        settings = {"readonly": readonly} if readonly else None
+        settings = _request_settings(readonly, None)
         try:
             return self._client.query_arrow(sql, settings=settings, use_strings=True)
         except Exception as exc:
@@ -617,17 +651,21 @@ class ServerTransport:
         except Exception as exc:
             raise self._translate(exc) from None
 
-    def raw(self, sql: str, fmt: str, readonly: int = 0) -> bytes:
-        settings = {"readonly": readonly} if readonly else None
+    def raw(self, sql: str, fmt: str, readonly: int = 0, settings: OutputSettings = None) -> bytes:
         try:
-            return self._client.raw_query(sql, fmt=fmt, settings=settings)
+            return self._client.raw_query(
+                sql, fmt=fmt, settings=_request_settings(readonly, settings)
+            )
         except Exception as exc:
             raise self._translate(exc) from None
 
-    def iter_raw(self, sql: str, fmt: str, readonly: int = 0) -> Iterator[bytes]:
-        settings = {"readonly": readonly} if readonly else None
+    def iter_raw(
+        self, sql: str, fmt: str, readonly: int = 0, settings: OutputSettings = None
+    ) -> Iterator[bytes]:
         try:
-            response = self._client.raw_stream(sql, fmt=fmt, settings=settings)
+            response = self._client.raw_stream(
+                sql, fmt=fmt, settings=_request_settings(readonly, settings)
+            )
             try:
                 yield from response.stream(RAW_PIECE_BYTES)
             finally:

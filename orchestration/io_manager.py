@@ -183,6 +183,15 @@ class IOManager(ABC):
         generator stops the statement. A storage that cannot stream gives one piece."""
         yield self.read_only_raw(sql, fmt, allow_external)
 
+    def read_only_json(
+        self, sql: str, allow_external: bool = False
+    ) -> Generator[bytes, None, None]:
+        """A user's read statement as one JSON list of objects, in pieces (``pipeline
+        query --format json``); closing the generator stops the statement. Values must
+        read back in any JSON parser as stored: no NaN, integers past 2^53 and decimals
+        as strings, instants as ISO 8601 (docs/warehouse.md says how the warehouse does it)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot run queries (read_only_json)")
+
     def tables_read(self, sql: str) -> TableReads:
         """The tables a SQL asset's SELECT reads, parsed in this IO manager's dialect.
 

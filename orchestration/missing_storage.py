@@ -13,7 +13,7 @@ and anything that needs the storage itself (a query, a check, a table's columns)
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -144,6 +144,11 @@ class MissingStorage(IOManager):
         raise self._refuse()
 
     def read_only_raw(self, sql: str, fmt: str, allow_external: bool = False) -> bytes:
+        raise self._refuse()
+
+    def read_only_json(
+        self, sql: str, allow_external: bool = False
+    ) -> Generator[bytes, None, None]:
         raise self._refuse()
 
 
