@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -42,6 +43,32 @@ JsonOption = Annotated[
         callback=document_option,
     ),
 ]
+#: ``--json`` of a command whose ``--format`` has a json choice (``query``, ``lineage``).
+JsonFormatOption = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="Same as --format json, as the other commands take it.",
+        callback=document_option,
+    ),
+]
+_Format = TypeVar("_Format", bound=StrEnum)
+
+
+def format_or_json(ctx: typer.Context, chosen: _Format, as_json: bool, json: _Format) -> _Format:
+    """``--format``'s choice, or ``json`` for ``--json``: scripts write the one flag every
+    command that prints JSON takes. ``--json`` with another ``--format`` given is a usage
+    error, not one of the two picked silently."""
+    if not as_json:
+        return chosen
+    (name,) = (param.name for param in ctx.command.params if "--format" in param.opts)
+    source = ctx.get_parameter_source(name or "")
+    if chosen != json and source is not None and source.name == "COMMANDLINE":
+        raise typer.BadParameter(
+            f"it means --format {json}, but --format {chosen} was given too; pass one of them",
+            param_hint="'--json'",
+        )
+    return json
 
 
 def _or_given_before_the_command(

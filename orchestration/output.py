@@ -113,8 +113,10 @@ def document_option(ctx: typer.Context, value: Any) -> Any:
     """The callback of the options that ask for a document (``--json``, and ``--format``
     with one of :data:`DOCUMENT_FORMATS`): from their parsing to the command's end, stdout
     holds only the document (:func:`document_only`). One place for every such command,
-    whose body (and the user's code it runs) starts after its options are parsed."""
-    if value is True or str(value).lower() in DOCUMENT_FORMATS:
+    whose body (and the user's code it runs) starts after its options are parsed. Once
+    per command: ``--json`` and ``--format json`` both given ask for the one document."""
+    asks = value is True or str(value).lower() in DOCUMENT_FORMATS
+    if asks and _document is None:
         ctx.with_resource(document_only())
     return value
 

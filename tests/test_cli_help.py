@@ -7,6 +7,8 @@ import os
 import re
 import subprocess
 import sys
+from enum import Enum
+from typing import Any
 
 from tests import terminal
 from tests.test_cli import REPO, pipeline
@@ -54,6 +56,27 @@ def test_piped_command_help_gives_each_option_whole_on_its_own_line():
         "--select", "--source", "--source-timeout", "--source-encoding", "--full-refresh",
         "--concurrency", "--json", "--verbose", "--warehouse", "--definitions", "--help",
     ]  # fmt: skip
+
+
+def test_every_command_that_can_print_json_takes_json():
+    """Six commands took ``--json`` and two only ``--format json`` (``query --json`` was
+    "No such option", exit 2): a script should not need to know which spelling is whose."""
+    import typer.main
+
+    from orchestration.cli import app
+
+    def options(command: Any) -> dict[str, Any]:
+        return {opt: param for param in command.params for opt in param.opts}
+
+    def formats(command: Any) -> list[str]:
+        chosen = options(command).get("--format")
+        default = getattr(chosen, "default", None)
+        return [choice.value for choice in type(default)] if isinstance(default, Enum) else []
+
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    with_format_json = [name for name, command in commands.items() if "json" in formats(command)]
+    assert with_format_json == ["lineage", "query"]
+    assert [name for name in with_format_json if "--json" not in options(commands[name])] == []
 
 
 def test_help_in_a_file_is_plain_too(tmp_path):

@@ -177,6 +177,19 @@ def test_lineage_json_lists_key_table_deps_and_columns(warehouse_dir: Path, line
     assert fact["columns"]["total_amount"] == ["vault.sat_invoice.TotalAmount"]
 
 
+def test_lineage_takes_json_as_every_command_that_prints_json_does(warehouse_dir: Path, lineage):
+    """``--json`` is ``--format json``: a script writes the one flag everywhere."""
+    at = ("--select", "fact_sales+", "--warehouse", f"chdb://{warehouse_dir}")
+    as_format = _pipeline("lineage", "--format", "json", *at)
+    as_flag = _pipeline("lineage", "--json", *at)
+    both = _pipeline("lineage", "--json", "--format", "dot", *at)
+
+    assert as_format.returncode == 0, as_format.stderr
+    assert (as_flag.returncode, as_flag.stdout) == (0, as_format.stdout)
+    assert (both.returncode, both.stdout) == (2, "")
+    assert "it means --format json, but --format dot was given too" in both.stderr
+
+
 def test_lineage_column_prints_the_whole_upstream_chain(warehouse_dir: Path):
     result = _pipeline(
         "lineage", "--column", "marts.Fact_Sales.total_amount", "--warehouse",

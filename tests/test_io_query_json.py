@@ -126,8 +126,23 @@ def query(warehouse_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_command_prints_strict_json(warehouse_dir):
-    result = query(warehouse_dir, VALUES, "--format", "json")
+def test_the_command_prints_strict_json_and_takes_json_as_every_command_does(warehouse_dir):
+    """``--json`` is ``--format json``: six other commands take ``--json``, and a script
+    should not need to know which spelling this one wants."""
+    as_format = query(warehouse_dir, VALUES, "--format", "json")
+    as_flag = query(warehouse_dir, "--json", VALUES)
 
-    assert result.returncode == 0, result.stderr
-    assert strict_json(result.stdout) == [EXPECTED]
+    assert as_format.returncode == 0, as_format.stderr
+    assert strict_json(as_format.stdout) == [EXPECTED]
+    assert (as_flag.returncode, as_flag.stdout, as_flag.stderr) == (0, as_format.stdout, "")
+
+
+def test_json_and_another_format_at_once_is_a_usage_error(warehouse_dir):
+    result = query(warehouse_dir, "SELECT 1", "--json", "--format", "csv")
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "error: Invalid value for '--json': it means --format json, but --format csv was "
+        "given too; pass one of them (see 'pipeline query --help')"
+    ]

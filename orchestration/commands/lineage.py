@@ -18,8 +18,10 @@ import typer
 
 from orchestration.cli_options import (
     DefinitionsOption,
+    JsonFormatOption,
     SelectOption,
     WarehouseOption,
+    format_or_json,
     load_defs,
 )
 from orchestration.column_lineage import chain_lines, derive_all, upstream_chain
@@ -40,6 +42,7 @@ _DIAGRAMS = frozenset({LineageChoice.mermaid, LineageChoice.dot})
 
 
 def lineage(
+    ctx: typer.Context,
     select: SelectOption = None,
     fmt: Annotated[
         LineageChoice,
@@ -52,6 +55,7 @@ def lineage(
             callback=document_option,
         ),
     ] = LineageChoice.text,
+    as_json: JsonFormatOption = False,
     column: Annotated[
         str | None,
         typer.Option(
@@ -66,6 +70,7 @@ def lineage(
     definitions: DefinitionsOption = None,
 ) -> None:
     """Draw the selected assets and the upstream tables they read; with json, their columns."""
+    fmt = format_or_json(ctx, fmt, as_json, LineageChoice.json)
     if column is not None and fmt in _DIAGRAMS:
         # Drawn, one column's chain would be a different diagram; printed as text, a
         # script that asked for a diagram gets something else and exit 0.

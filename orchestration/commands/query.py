@@ -19,7 +19,12 @@ from typing import Annotated, Any
 
 import typer
 
-from orchestration.cli_options import DefinitionsOption, WarehouseOption
+from orchestration.cli_options import (
+    DefinitionsOption,
+    JsonFormatOption,
+    WarehouseOption,
+    format_or_json,
+)
 from orchestration.definitions import load_definitions
 from orchestration.missing_storage import for_reading
 from orchestration.output import document_option, write_bytes
@@ -52,6 +57,7 @@ FormatOption = Annotated[
 
 
 def query(
+    ctx: typer.Context,
     sql: Annotated[
         str,
         typer.Argument(
@@ -59,6 +65,7 @@ def query(
         ),
     ],
     format: FormatOption = OutputFormat.table,
+    as_json: JsonFormatOption = False,
     allow_external: Annotated[
         bool,
         typer.Option(
@@ -71,7 +78,9 @@ def query(
     definitions: DefinitionsOption = None,
 ) -> None:
     """Run a read-only query against the warehouse and print the result."""
-    output_format = OutputFormat(str(format).lower())
+    output_format = format_or_json(
+        ctx, OutputFormat(str(format).lower()), as_json, OutputFormat.json
+    )
     # Opened for reading: a warehouse that does not exist is refused, never created.
     wh = for_reading(load_definitions(definitions).io_manager(location=warehouse))
     with contextlib.closing(wh):
