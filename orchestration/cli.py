@@ -1,9 +1,11 @@
 """The ``pipeline`` command: list, materialize and draw the assets of a code location.
 
-Every command exits 0 only on success. Expected failures (a bad selection, a missing
-upstream table, an unreachable warehouse, a failed asset) print one clear line and exit
-non-zero; any other error (a bug, an engine failure) adds that ``--debug`` (before or
-after the sub-command) shows the traceback (see :mod:`orchestration.errors`).
+Every command exits 0 only on success: 2 for a usage error (an unknown option, a bad
+value, an asset selection that does not parse or selects nothing), 1 for any other
+failure (README, "Exit codes"). Expected failures (a bad selection, a missing upstream
+table, an unreachable warehouse, a failed asset) print one clear line; any other error
+(a bug, an engine failure) adds that ``--debug`` (before or after the sub-command) shows
+the traceback (see :mod:`orchestration.errors`).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from orchestration.cli_options import (
 )
 from orchestration.context import FULL_REFRESH_PARAM, SOURCE_TIMEOUT_PARAM
 from orchestration.debug_env import DEBUG_ENV, debug_asked
-from orchestration.errors import ExpectedError
+from orchestration.errors import ExpectedError, exit_code
 from orchestration.output import discard, echo, is_devnull, reader_gone
 from orchestration.prefect_setup import (
     check_configured_api,
@@ -358,5 +360,5 @@ def main() -> None:
         error_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
         if not isinstance(exc, ExpectedError):  # a bug or an engine failure: where it broke
             error_console.print(DEBUG_HINT, style="dim")
-        sys.exit(1)
+        sys.exit(exit_code(exc))
     sys.exit(code if isinstance(code, int) else 0)

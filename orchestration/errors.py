@@ -20,6 +20,10 @@ other with its class first, since there the class is often the meaning (``KeyErr
 The mark is a base class, so the decision is made by type, once, where the exception is
 declared, never by matching message text; the storage and pipeline layers mark their own
 exceptions (their classes may also derive from ``ValueError`` and the like, as before).
+
+The exit status is decided the same way (:func:`exit_code`): a :class:`UsageError`, input
+on the command line that cannot be used as given, exits 2 as Click's own usage errors do
+(an unknown option, a bad option value); every other error exits 1.
 """
 
 from __future__ import annotations
@@ -31,6 +35,23 @@ from pathlib import Path
 
 class ExpectedError(Exception):
     """A foreseen failure whose message, written for the user, says what and why."""
+
+
+#: The exit status of a usage error (Click's), and of any other failure.
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+
+class UsageError(ExpectedError):
+    """Input on the command line that cannot be used as given, found after Click parsed
+    it (an asset selection that does not parse or selects nothing): like a bad option
+    value, it exits :data:`EXIT_USAGE`, so a script tells "called it wrong" from "it ran
+    and failed" (exit 1). Its message stays the one written for it, not Click's."""
+
+
+def exit_code(exc: BaseException) -> int:
+    """The exit status of a command that ``exc`` ended."""
+    return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_FAILURE
 
 
 class StorageUnreachableError(ExpectedError):

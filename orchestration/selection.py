@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from orchestration.errors import ExpectedError, did_you_mean
+from orchestration.errors import UsageError, did_you_mean
 
 __all__ = [
     "EmptySelectionError",
@@ -53,7 +53,7 @@ __all__ = [
 _ONE_COLUMN = str.maketrans("\t\r\n", "   ")
 
 
-class SelectionSyntaxError(ExpectedError, ValueError):
+class SelectionSyntaxError(UsageError, ValueError):
     """The expression is not valid selection syntax; ``position`` is a 0-based offset."""
 
     def __init__(self, expression: str, position: int, reason: str) -> None:
@@ -72,7 +72,7 @@ class SelectionSyntaxError(ExpectedError, ValueError):
         )
 
 
-class EmptySelectionError(ExpectedError, ValueError):
+class EmptySelectionError(UsageError, ValueError):
     """A valid expression matched no asset: running nothing is never what the user meant."""
 
     def __init__(self, expression: str, detail: str = "") -> None:
@@ -85,7 +85,7 @@ class EmptySelectionError(ExpectedError, ValueError):
         return f"{message}: {self.detail}" if self.detail else message
 
 
-class StatusUnavailableError(ExpectedError, ValueError):
+class StatusUnavailableError(UsageError, ValueError):
     """``status:`` was used where no materialization history is at hand."""
 
     def __init__(self, expression: str) -> None:

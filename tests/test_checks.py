@@ -620,6 +620,6 @@ def test_pipeline_checks_with_nothing_to_check(tmp_path):
 
 def test_pipeline_checks_with_a_mistyped_selection_opens_no_warehouse(tmp_path):
     result = pipeline_checks(tmp_path / "warehouse", "--select", "reading")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "did you mean readings" in result.stderr
     assert not (tmp_path / "warehouse").exists()

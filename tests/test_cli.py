@@ -91,19 +91,45 @@ def test_lineage_dot_is_a_digraph_with_clusters():
     assert 'subgraph "cluster_marts"' in result.stdout
 
 
-def test_selection_syntax_error_exits_non_zero_and_points_at_it():
+def test_selection_syntax_error_exits_2_and_points_at_it():
     result = pipeline(
         "list", "--definitions", "tests.example_location", "--select", "key:orders and ("
     )
-    assert result.returncode != 0
+    assert result.returncode == 2
     assert "^" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_selection_matching_nothing_says_so():
     result = pipeline("list", "--definitions", "tests.example_location", "--select", "group:nope")
-    assert result.returncode != 0
+    assert result.returncode == 2
     assert "group:nope" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        pytest.param(("list", "--select", "nosuch"),
+                     "error: asset selection 'nosuch' matches no asset", id="selects-nothing"),
+        pytest.param(("list", "--select", "fact_sales+++"),
+                     "error: invalid asset selection at position 11", id="selection-syntax"),
+        pytest.param(("list", "--select", "status:stale"),
+                     "error: asset selection 'status:stale' uses status:", id="status-here"),
+        pytest.param(("materialize", "--source", "synthetic:abc"),
+                     "error: Invalid value for '--source'", id="source-form"),
+        pytest.param(("materialize", "--concurrency", "0"),
+                     "error: Invalid value for '--concurrency'", id="concurrency"),
+        pytest.param(("list", "--nope"), "error: No such option: --nope", id="unknown-option"),
+    ],
+)  # fmt: skip
+def test_every_usage_error_exits_2_whichever_check_finds_it(args, says):
+    """A selection that does not parse, or matches no asset, is the command line's fault
+    as a bad option value is: it exited 1, like a failed run, and a bad value 2."""
+    result = pipeline(*args, "--definitions", "tests.example_location")
+
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(says), result.stderr
+    assert "Traceback" not in result.stderr and DEBUG_HINT not in result.stderr
 
 
 def test_missing_code_location_is_one_clear_line():
@@ -362,8 +388,6 @@ LOCATION = ("--definitions", "tests.example_location")
 @pytest.mark.parametrize(
     ("args", "env", "says"),
     [
-        pytest.param(("list", *LOCATION, "--select", "nope"), {},
-                     "error: asset selection 'nope' matches no asset", id="unknown-asset"),
         pytest.param(("status", *LOCATION, "--warehouse", "foo://x"), {},
                      "error: the warehouse URL scheme 'foo' is not supported", id="warehouse-url"),
         pytest.param(("list", "--definitions", "no_such_module_here"), {},

@@ -117,7 +117,7 @@ def test_on_a_narrow_terminal_an_error_line_is_left_to_the_terminal_to_wrap():
     )
 
     lines = re.sub(r"\x1b\[[0-9;]*m", "", seen.decode()).splitlines()
-    assert code == 1
+    assert code == 2
     assert lines[0] == (
         "error: invalid asset selection at position 10: a ',' does not join selections: "
         "write or (fact_sales or dim_country)"

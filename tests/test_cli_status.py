@@ -96,7 +96,7 @@ def test_a_plan_of_one_asset_says_one_asset(built):
 def test_status_selection_with_a_bad_value_is_one_line(built):
     _csv, env = built
     result = cli(env, "status", "--select", "status:old")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "unknown status 'old'" in result.stderr
     assert "Traceback" not in result.stderr
 

@@ -111,7 +111,7 @@ def test_prefect_yaml_describes_the_same_deployment():
 
 def test_serve_rejects_a_bad_selection_before_registering_anything():
     result = serve_against_a_closed_prefect_port("--select", "key:no_such_asset")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "no_such_asset" in result.stderr
     assert "Traceback" not in result.stderr
 

@@ -128,7 +128,7 @@ def test_an_existing_directory_that_holds_no_warehouse_is_not_written_to(tmp_pat
 def test_a_mistyped_selection_creates_no_warehouse_either(tmp_path: Path):
     path = tmp_path / "typo"
     result = pipeline("status", "--select", "fact_sale", warehouse=f"chdb://{path}")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "did you mean fact_sales" in result.stderr
     assert not path.exists()
 

@@ -108,7 +108,7 @@ def cold(env: dict[str, str]) -> dict[str, str]:
     [
         (*LIST, "--json"),
         (*LIST, "--select", "group:marts"),
-        (*LIST, "--select", "key:nosuch"),  # an error: one line on stderr, exit 1
+        (*LIST, "--select", "key:nosuch"),  # a usage error: one line on stderr, exit 2
         ("list", "--definitions", "tests.no_such_location"),
     ],
 )
@@ -261,7 +261,7 @@ def test_a_failed_command_ends_with_its_error_and_the_next_success_says_a_starte
     # The error stays the last line; the notice waits for the next command that succeeds
     # on a terminal (here warm: the starter the failure left serves it), and only that one.
     code, failed = terminal.on_a_terminal(warm_env, *LIST, "--select", "key:nosuch")
-    assert code == 1, failed
+    assert code == 2, failed
     assert TOLD not in failed
     assert _last_line(failed).startswith(b"error: "), failed
     wait_for(
@@ -273,7 +273,7 @@ def test_a_failed_command_ends_with_its_error_and_the_next_success_says_a_starte
     piped = pipeline(warm_env, *LIST)  # no terminal: it says nothing, and owes it still
     assert piped.returncode == 0 and TOLD.decode() not in piped.stderr
     code, failed_warm = terminal.on_a_terminal(warm_env, *LIST, "--select", "key:nosuch")
-    assert code == 1 and TOLD not in failed_warm  # a warm failure keeps its error last too
+    assert code == 2 and TOLD not in failed_warm  # a warm failure keeps its error last too
     told = on_a_terminal(warm_env, *LIST)
     assert _last_line(told).startswith(TOLD), told
     assert TOLD not in on_a_terminal(warm_env, *LIST)  # once
@@ -286,7 +286,7 @@ def test_a_cold_success_after_a_failure_says_it_once_not_again_when_warm(
     # command runs cold: it says so as any cold command does, and the new starter's
     # first warm command does not say it again.
     code, failed = terminal.on_a_terminal(warm_env, *LIST, "--select", "key:nosuch")
-    assert code == 1 and TOLD not in failed, failed
+    assert code == 2 and TOLD not in failed, failed
     path = warm_start.socket_path(warm_env)
     wait_for(path.exists, 120, "the starter the failed command leaves", interval=0.1)
     killed = _starters_in(warm_env[warm_start.DIR_ENV])  # it, and its spare child if forked
@@ -303,7 +303,7 @@ def test_a_notice_owed_about_a_stopped_starter_is_not_given_about_another(
     warm_env: dict[str, str],
 ) -> None:
     code, failed = terminal.on_a_terminal(warm_env, *LIST, "--select", "key:nosuch")
-    assert code == 1 and TOLD not in failed, failed
+    assert code == 2 and TOLD not in failed, failed
     wait_for(
         warm_start.socket_path(warm_env).exists,
         120,
