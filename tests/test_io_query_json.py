@@ -131,10 +131,14 @@ def test_the_command_prints_strict_json_and_takes_json_as_every_command_does(war
     should not need to know which spelling this one wants."""
     as_format = query(warehouse_dir, VALUES, "--format", "json")
     as_flag = query(warehouse_dir, "--json", VALUES)
+    # Both at once ask for the one document: it goes to stdout, not to stderr with the
+    # other writes that a document's command diverts (orchestration.output).
+    as_both = query(warehouse_dir, "--json", VALUES, "--format", "json")
 
     assert as_format.returncode == 0, as_format.stderr
     assert strict_json(as_format.stdout) == [EXPECTED]
     assert (as_flag.returncode, as_flag.stdout, as_flag.stderr) == (0, as_format.stdout, "")
+    assert (as_both.returncode, as_both.stdout, as_both.stderr) == (0, as_format.stdout, "")
 
 
 def test_json_and_another_format_at_once_is_a_usage_error(warehouse_dir):
