@@ -18,14 +18,16 @@ stale and the run itself reports the real error.
 
 Each names the source it was taken from, so that :mod:`orchestration.fingerprinted_source`
 can tell a source whose data changed from another source than the one an asset was built
-from.
+from. An asset that reads a default source when the run chooses none declares a
+:class:`SourceFingerprint`, which also says whether one was chosen.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,27 @@ _HEADERS = ("etag", "last-modified", "content-length")
 UNAVAILABLE = "unavailable:"
 #: How a fingerprint names the encoding its source is read in, after the rest.
 ENCODING_FIELD = "encoding="
+
+
+@dataclass(frozen=True)
+class SourceFingerprint:
+    """A fingerprint (``take``) that also names the setting that chose the source a run
+    with these parameters reads (``chosen_by``: ``--source``, an environment variable, or
+    ``""`` when none did and the asset reads its default).
+
+    A run given no source loads the default into an asset that may have been built from
+    another, replacing its rows (and adding to insert-only tables below it): such a run is
+    refused (:mod:`orchestration.unchosen_source`), a chosen source always runs. A plain
+    function declared as ``fingerprint`` leaves the choice to the run parameter
+    ``source``. A class, not a new asset argument: the declaration's text is part of the
+    asset's code version, so a new argument would make the asset stale.
+    """
+
+    take: Callable[[Mapping[str, Any]], str]
+    chosen_by: Callable[[Mapping[str, Any]], str]
+
+    def __call__(self, params: Mapping[str, Any]) -> str:
+        return self.take(params)
 
 
 def _digest(text: str | bytes, length: int = 16) -> str:

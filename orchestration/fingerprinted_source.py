@@ -92,12 +92,18 @@ class SourceSwitch:
     built: NamedSource
     compared: NamedSource
 
+    @property
+    def another_source(self) -> bool:
+        """Whether it is another source, not the same one read in another encoding."""
+        built, compared = self.built, self.compared
+        return (built.kind, built.name) != (compared.kind, compared.name)
+
     def options(self) -> dict[str, str | None]:
         """What to pass to judge (or run) it on the source it was built from: option ->
         value; ``--source`` -> None when that is a URL, which no record names."""
         built, compared = self.built, self.compared
         chosen: dict[str, str | None] = {}
-        if (built.kind, built.name) != (compared.kind, compared.name):
+        if self.another_source:
             chosen[SOURCE_OPTION] = built.spec()
         if built.is_text and built.encoding != compared.encoding:
             chosen[SOURCE_ENCODING_OPTION] = built.encoding
@@ -118,12 +124,17 @@ class SourceSwitch:
         ]
         return (" and " if None in self.options().values() else " ").join(typed)
 
-    def __str__(self) -> str:
+    def names(self) -> tuple[str, str]:
+        """Both sources in words, the one built from first; each with what it is read
+        as when either is read in another encoding than the default."""
         built, compared = self.built, self.compared
         encoding = any(s.is_text and s.encoding != DEFAULT_ENCODING for s in (built, compared))
+        return built.shown(encoding=encoding), compared.shown(encoding=encoding, beside=built)
+
+    def __str__(self) -> str:
+        built, compared = self.names()
         return (
-            f"source changed: built from {built.shown(encoding=encoding)}, compared with "
-            f"{compared.shown(encoding=encoding, beside=built)} "
+            f"source changed: built from {built}, compared with {compared} "
             f"(pass {self.typed()} to compare with it)"
         )
 

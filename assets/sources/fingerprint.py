@@ -9,6 +9,10 @@ The encoding a file or URL is read in is part of the source: the same bytes read
 Latin-1 rather than UTF-8 are other text (or none), so changing ``--source-encoding``
 makes the ingest asset stale. UTF-8, the default, adds nothing, so fingerprints recorded
 before the option existed still match.
+
+It is a :class:`~orchestration.fingerprint.SourceFingerprint`: it also names the setting
+that chose the source (:func:`assets.sources.source_named_by`), so that a run given none,
+which reads the generator, is refused over an asset built from another source.
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from assets.sources import source_named_by
 from orchestration.fingerprint import (
     URL_TIMEOUT_SECONDS,
+    SourceFingerprint,
     file_fingerprint,
     parameters_fingerprint,
     read_in,
@@ -27,7 +33,7 @@ from orchestration.fingerprint import (
 from orchestration.synthetic_source import is_synthetic
 
 
-def source_fingerprint(params: Mapping[str, Any]) -> str:
+def _taken(params: Mapping[str, Any]) -> str:
     """Size and mtime of a file, the validators of a URL, the generator's parameters;
     with the encoding the file is read in, when it is not UTF-8."""
     # Here, not at the top: the ingest asset's module imports this one, and declaring
@@ -64,3 +70,7 @@ def source_fingerprint(params: Mapping[str, Any]) -> str:
             return unavailable(str(error))
         return read_in(url_fingerprint(spec, timeout=timeout), encoding)
     return read_in(file_fingerprint(spec), encoding)
+
+
+#: What the ingest asset declares as ``fingerprint=``.
+source_fingerprint = SourceFingerprint(_taken, chosen_by=source_named_by)
