@@ -211,7 +211,7 @@ def materialize_command(
     from orchestration.cancelled_run import mark_interrupted, unmarked_line
     from orchestration.interrupts import OutcomeLog, run_interruptibly, stop_run, stopping_line
     from orchestration.progress import RunProgress
-    from orchestration.resolver import materialize, plan_refusing_unbuilt_upstream
+    from orchestration.resolver import materialize, plan_or_refuse
     from orchestration.run_report import RunReport
 
     defs = load_defs(definitions)  # a broken code location fails before the big imports
@@ -227,7 +227,7 @@ def materialize_command(
     with contextlib.ExitStack() as opened:
         # Planned on readers, so a refusal leaves the warehouse as it was: no directory, no
         # DDL. They stay open for the run (an embedded warehouse's engine is then shared).
-        plan = plan_refusing_unbuilt_upstream(
+        plan = plan_or_refuse(
             graph, opened.enter_context(defs.read_io_managers(warehouse)), select, params
         )
         if not plan.selected:  # only a status: selection may come out empty

@@ -34,7 +34,7 @@ from orchestration.interrupts import OutcomeLog
 from orchestration.resolver import (
     DEFAULT_CONCURRENCY,
     build_flow,
-    plan_refusing_unbuilt_upstream,
+    plan_or_refuse,
 )
 from orchestration.run_review import run_name_from_parameters
 from orchestration.served_outage import end_if_api_lost, quiet_served_run_logs
@@ -81,7 +81,10 @@ def materialize_assets(
     on an encoding Python does not know or a timeout that is no number of seconds, and
     when any asset fails or is skipped.
     With ``select='status:stale+'`` only what changed runs; when nothing did, the run
-    completes at once with the message "nothing to materialize".
+    completes at once with the message "nothing to materialize". A deployment given no
+    source reads the assets' default, as a plain ``pipeline materialize`` does: where that
+    would load it into assets built from another source, the run ends Failed before any
+    work, saying so (:mod:`orchestration.unchosen_source`).
     """
     from prefect.states import Completed, Failed
 
@@ -112,7 +115,7 @@ def materialize_assets(
         # Planned on readers, as `pipeline materialize` plans: a refused selection leaves
         # the warehouse as it was (no new directory, no DDL applied to a server).
         readers = opened.enter_context(defs.read_io_managers())
-        plan = plan_refusing_unbuilt_upstream(graph, readers, select or None, params)
+        plan = plan_or_refuse(graph, readers, select or None, params)
         if not plan.selected:
             return Completed(message="nothing to materialize")
         io_managers = opened.enter_context(defs.open_io_managers())

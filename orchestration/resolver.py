@@ -45,6 +45,7 @@ from orchestration.skipping import (
 )
 from orchestration.text_encoding import SOURCE_ENCODING_PARAM
 from orchestration.unbuilt_upstream import unbuilt_upstream_error
+from orchestration.unchosen_source import unchosen_source_error
 
 if TYPE_CHECKING:
     from prefect.states import State
@@ -110,22 +111,35 @@ def check_external_upstream(
         raise MissingUpstreamError(missing)
 
 
-def plan_refusing_unbuilt_upstream(
+def check_runnable(
+    plan: MaterializationPlan, io_managers: Mapping[str, IOManager], book: StateBook
+) -> None:
+    """Fail before any work on what a run of ``plan`` is refused for: upstream it reads
+    that was never built or is missing (:func:`check_external_upstream`), or a default
+    source, no source being chosen, loaded into assets built from another
+    (:mod:`orchestration.unchosen_source`)."""
+    check_external_upstream(plan, io_managers, book)
+    unchosen = unchosen_source_error(plan, book)
+    if unchosen is not None:
+        raise unchosen
+
+
+def plan_or_refuse(
     graph: AssetGraph,
     readers: Mapping[str, IOManager],
     selection: str | None,
     params: Mapping[str, Any],
 ) -> MaterializationPlan:
     """A run's plan, made as ``pipeline plan`` makes it: on ``readers``, the IO managers
-    that never create storage nor apply DDL. A selection that reads upstream never built
-    there is refused (:func:`check_external_upstream`) before opening the warehouse for
-    the run would create it (a new embedded warehouse) or apply the DDL (any warehouse, a
-    server too: it is never missing) for a run that cannot happen. The CLI and the
-    scheduled deployment both plan this way; the run takes the plan as it is (its states
-    are not read twice)."""
+    that never create storage nor apply DDL. A run that would be refused
+    (:func:`check_runnable`) is refused before opening the warehouse for the run would
+    create it (a new embedded warehouse) or apply the DDL (any warehouse, a server too:
+    it is never missing) for a run that cannot happen. The CLI and the scheduled
+    deployment both plan this way; the run takes the plan as it is (its states are not
+    read twice)."""
     book = StateBook(graph, readers, dict(params))
     plan = plan_materialization(graph, selection, book)
-    check_external_upstream(plan, readers, book)
+    check_runnable(plan, readers, book)
     return plan
 
 
@@ -569,8 +583,9 @@ def materialize(
 
     A ``status:`` selection that selects nothing (nothing is stale) runs no flow and
     returns an empty report. A selection that reads an unselected upstream asset never
-    materialized in this warehouse, or whose table is missing, raises before any work
-    (:func:`check_external_upstream`). ``book`` is the caller's, if it already read the
+    materialized in this warehouse, or whose table is missing, or a run given no source
+    that would load the default into assets built from another, raises before any work
+    (:func:`check_runnable`). ``book`` is the caller's, if it already read the
     states; ``plan`` too, if it already resolved ``selection`` (which is then not parsed
     again). The run sends no flow heartbeats unless ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY``
     is set (:mod:`orchestration.quick_exit`). A run whose Prefect API stopped answering
@@ -585,7 +600,7 @@ def materialize(
     for spec in plan.selected + plan.external:
         _io_manager_for(spec, io_managers)
     book.history  # noqa: B018 - read now, so a broken history store fails before any work
-    check_external_upstream(plan, io_managers, book)
+    check_runnable(plan, io_managers, book)
     from orchestration.api_outage import ApiOutage, api_url
 
     outage = ApiOutage(api_url())

@@ -128,10 +128,10 @@ def test_status_without_the_source_an_asset_was_built_from_names_it(prefect_api_
         "WAREHOUSE_URL": f"chdb://{tmp_path / 'warehouse'}",
     }
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
+    def run(*args: str, exit_code: int = 0) -> subprocess.CompletedProcess[str]:
         command = [sys.executable, "-m", "orchestration", *args, "--definitions", "assets"]
         done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
-        assert done.returncode == 0, done.stdout + done.stderr
+        assert done.returncode == exit_code, done.stdout + done.stderr
         return done
 
     latin1 = ("--source", "data.csv", "--source-encoding", "latin-1")
@@ -150,8 +150,10 @@ def test_status_without_the_source_an_asset_was_built_from_names_it(prefect_api_
         "raw_online_retails was built from; pipeline materialize with the same --select, "
         "--source and --source-encoding rebuilds it."
     )
-    plan = json.loads(run("plan", "--select", "raw_online_retails", "--json").stdout)
+    # A plain materialize would refuse to load the default over the file: plan says so.
+    plan = json.loads(run("plan", "--select", "raw_online_retails", "--json", exit_code=1).stdout)
     assert plan["run"][0]["why"] == why
+    assert plan["refused"].startswith("raw_online_retails was built from data.csv read as")
     told = ("--source", "data.csv", "--source-encoding", "iso8859-1")
     assert json.loads(run("status", "--json", *told).stdout)[0]["state"] == "fresh"
     # Given the source to compare with, status keeps it, even when it is another.

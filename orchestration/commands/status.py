@@ -244,25 +244,23 @@ def plan(
 
     Exits 1, with the line materialize would print, when materialize would refuse the
     selection (it reads an upstream asset never materialized in this warehouse, or a
-    table that is missing) or an asset of it (its table drifted from its DDL, and no
-    --full-refresh was given).
+    table that is missing; or, given no --source, it would load the default source into
+    an asset built from another) or an asset of it (its table drifted from its DDL, and
+    no --full-refresh was given).
     """
     from orchestration.forecast import forecast
-    from orchestration.resolver import (
-        MissingUpstreamError,
-        check_external_upstream,
-        plan_materialization,
-    )
+    from orchestration.resolver import MissingUpstreamError, check_runnable, plan_materialization
     from orchestration.unbuilt_upstream import UnbuiltUpstreamError
+    from orchestration.unchosen_source import UnchosenSourceError
 
-    refused: UnbuiltUpstreamError | MissingUpstreamError | None = None
+    refused: UnbuiltUpstreamError | MissingUpstreamError | UnchosenSourceError | None = None
     with _state_book(definitions, warehouse, source, source_encoding) as (graph, book):
         run_plan = plan_materialization(graph, select, book)
         states = book.states
         _say_no_warehouse_yet(book)
         try:
-            check_external_upstream(run_plan, book.io_managers, book)
-        except (UnbuiltUpstreamError, MissingUpstreamError) as error:
+            check_runnable(run_plan, book.io_managers, book)
+        except (UnbuiltUpstreamError, MissingUpstreamError, UnchosenSourceError) as error:
             refused = error  # shown with the plan, then raised as materialize raises it
         drift = book.drift_of(spec.key for spec in run_plan.selected)
     foretold = forecast(run_plan, drift, full_refresh=full_refresh)
