@@ -6,7 +6,9 @@ of the text exposition format to ``/metrics/job/<job>/<label>/<value>...``: ``PU
 replaces every metric of that group, so a group always holds exactly the latest run.
 
 Credentials in the URL (``https://user:password@host``) are sent as HTTP basic auth and
-never appear in errors or logs: messages name the URL with the password masked.
+never appear in errors or logs: messages name the URL without them, and a refused push by
+its status alone, since what the server answered may echo the request and its
+``Authorization`` header (:func:`orchestration.redaction.status_words`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from orchestration.errors import ExpectedError
-from orchestration.redaction import redact_url
+from orchestration.redaction import redact_url, status_words
 
 PUSH_TIMEOUT_SECONDS = 10.0
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
@@ -138,8 +140,9 @@ def push(
             " (check PUSHGATEWAY_URL, or unset it to skip pushing)"
         ) from exc
     if response.status_code >= 300:
-        body = " ".join(response.text.split())[:300]
         raise PushgatewayError(
-            f"the Pushgateway at {shown} refused the push: HTTP {response.status_code} {body}"
+            f"the Pushgateway at {shown} refused the push: {status_words(response.status_code)} "
+            "(its answer is not shown: it may echo the request's credentials; check "
+            "PUSHGATEWAY_URL, or unset it to skip pushing)"
         )
     return shown

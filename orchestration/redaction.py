@@ -12,10 +12,15 @@ password holding ``?``, ``#`` or ``/`` ends the URL's host part early, so what w
 shown as host, port or path is partly the password (``http://user:9000?s3cr3t@host/``
 reads as host ``user``, port 9000). :func:`url_problem` says why, for the error that
 refuses such a URL, without repeating any of its text.
+
+What a server answered is never repeated either: a proxy, a debugging endpoint or a
+service on the wrong port may echo the request, its ``Authorization`` header (the
+credentials, in base64) included. An error names the answer by its status alone.
 """
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 #: How a URL that cannot be read is shown.
@@ -84,3 +89,13 @@ def _has_host_part(text: str) -> bool:
         return bool(urlsplit(text).netloc)
     except ValueError:  # a host part it cannot read is a host part still
         return True
+
+
+def status_words(status: int) -> str:
+    """An HTTP answer as it may be shown: ``HTTP 400 Bad Request``, with the standard words
+    for its status; never the server's own reason phrase or body, which may echo the
+    request (credentials included)."""
+    try:
+        return f"HTTP {status} {HTTPStatus(status).phrase}"
+    except ValueError:  # a status HTTP does not define
+        return f"HTTP {status}"

@@ -6,16 +6,19 @@ The gateway runs on a free loopback port without persistence; what it serves on
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import logging
 import os
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -271,6 +274,71 @@ def test_a_push_replaces_the_whole_group(pushgateway):
 def test_a_gateway_refusing_the_push_is_a_clear_error(pushgateway):
     with pytest.raises(PushgatewayError, match=r"refused the push: HTTP 404"):
         push(f"{pushgateway}/not-a-gateway", JOB, {"source": "x"}, [Gauge("g", 1.0)])
+
+
+class _EchoingHandler(BaseHTTPRequestHandler):
+    """A service that is not a Pushgateway: it refuses every push with ``answer`` (status,
+    reason phrase, content type, body), built from the request it got, as some proxies and
+    debugging endpoints answer."""
+
+    answer: tuple[int, str | None, str, str] = (400, None, "text/plain", "{request}")
+
+    def do_PUT(self) -> None:
+        status, reason, content_type, template = self.answer
+        request = f"{self.command} {self.path} {self.request_version}\n{self.headers}"
+        body = template.format(request=request).encode()
+        auth = self.headers.get("Authorization", "")
+        self.send_response(status, reason.format(auth=auth) if reason else None)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def echoing_service() -> Iterator[str]:
+    """``host:port`` of a loopback HTTP service that answers a push with the request."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _EchoingHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    _EchoingHandler.answer = (400, None, "text/plain", "{request}")
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        ((400, None, "text/plain", "{request}"), "HTTP 400 Bad Request"),
+        ((403, "Refused {auth}", "text/plain", ""), "HTTP 403 Forbidden"),
+        (
+            (501, None, "text/html", "<html><body><h1>501</h1><pre>{request}</pre>" + "x" * 5000),
+            "HTTP 501 Not Implemented",
+        ),
+    ],
+    ids=["echoed-request", "echoed-in-reason", "html-page"],
+)
+def test_a_refused_push_says_the_status_never_what_the_service_answered(
+    echoing_service, answer, said
+):
+    """The answer may echo the request, its ``Authorization`` header (the credentials in
+    base64) included; the error reaches the run report, Prefect and the warehouse."""
+    _EchoingHandler.answer = answer
+    credentials = base64.b64encode(b"pg:pgwpass-K3").decode()
+    with pytest.raises(PushgatewayError) as refused:
+        push(f"http://pg:pgwpass-K3@{echoing_service}/", JOB, {"source": "x"}, [Gauge("g", 1.0)])
+    error = str(refused.value)
+    assert error.startswith(
+        f"the Pushgateway at http://{echoing_service}/metrics/job/{JOB}/source/x "
+        f"refused the push: {said} ("
+    ), error
+    for leaked in ("pgwpass", credentials[:12], "Authorization", "<html", "PUT /metrics"):
+        assert leaked not in error
+    assert "\n" not in error and len(error) < 300
 
 
 def test_a_host_and_port_without_scheme_is_a_gateway_over_http(pushgateway):
