@@ -12,7 +12,9 @@ helpers here are the cheap, generic ways to get one, cheapest first:
 * a file or URL read as text in another encoding than UTF-8: that encoding too.
 
 A fingerprint never holds a secret: a URL is named by a hash of itself, not its text
-(it may carry a token or a password). When a source cannot be asked (unreachable,
+(it may carry a token or a password), and of itself without ``user:password@``: the hash
+is unsalted and shown (``status --json``, asset pages), so a short password in it could
+be found by guessing offline. When a source cannot be asked (unreachable,
 missing), the fingerprint says so and can never equal a recorded one, so the asset is
 stale and the run itself reports the real error.
 
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orchestration.redaction import without_credentials
 from orchestration.text_encoding import is_utf8
 
 #: Seconds one ``HEAD`` request may take; fingerprints run before every status and plan.
@@ -102,7 +105,7 @@ def url_fingerprint(url: str, *, timeout: float = URL_TIMEOUT_SECONDS) -> str:
     """
     import httpx
 
-    name = f"url {_digest(url)}"
+    name = f"url {_digest(without_credentials(url))}"
     try:
         head = httpx.head(url, follow_redirects=True, timeout=timeout)
         if head.status_code < 400 and (validators := _validators(head.headers)):

@@ -8,11 +8,12 @@ since it was read" of a file that had not changed; a ``materialize --select
 'status:stale+'`` then replaced the file's rows with generated ones.
 
 The fingerprints of :mod:`orchestration.fingerprint` name their source: a file by its
-resolved path, a generated source by its parameters, a URL by a hash of itself (never its
-text, which may carry a token), with the encoding a file or URL is read in. Read back
-here, they tell the two cases apart: another source is named on both sides, with the
-options that compare with the one the asset was built from. A fingerprint in another form
-(an asset's own) names no source, and its change reads as before.
+resolved path, a generated source by its parameters, a URL by a hash of itself without
+its credentials (never its text, which may carry a token), with the encoding a file or
+URL is read in. Read back here, they tell the two cases apart: another source is named
+on both sides, with the options that compare with the one the asset was built from. A
+fingerprint in another form (an asset's own) names no source, and its change reads as
+before.
 """
 
 from __future__ import annotations

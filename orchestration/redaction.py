@@ -91,6 +91,21 @@ def _has_host_part(text: str) -> bool:
         return True
 
 
+def without_credentials(url: str) -> str:
+    """``url`` without its ``user:password@``, the rest kept as it is (a URL without them
+    is returned unchanged): what identifies a URL, where another query may be another
+    file but a password must not count (a hash of it could be guessed back).
+
+    The authority is read as :func:`urllib.parse.urlsplit` reads it (after ``//``, up to
+    the first ``/``, ``?`` or ``#``), by hand, so that no URL makes this raise."""
+    head, slashes, rest = url.partition("//")
+    ends = [found for found in map(rest.find, "/?#") if found >= 0]
+    authority = rest[: min(ends, default=len(rest))]
+    if not slashes or "@" not in authority:
+        return url
+    return head + slashes + authority.rpartition("@")[2] + rest[len(authority) :]
+
+
 def status_words(status: int) -> str:
     """An HTTP answer as it may be shown: ``HTTP 400 Bad Request``, with the standard words
     for its status; never the server's own reason phrase or body, which may echo the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -127,6 +128,32 @@ def test_url_that_refuses_head_and_sends_no_validators_is_fingerprinted_by_conte
 def test_url_fingerprint_never_shows_the_url(server):
     fingerprint = url_fingerprint(f"{server}/etag.csv?token=secret")
     assert "secret" not in fingerprint and "127.0.0.1" not in fingerprint
+
+
+def _url_hash(fingerprint: str) -> str:
+    """The hash a URL's fingerprint names it by (``url <hash> ...``)."""
+    kind, name, *_ = fingerprint.removeprefix("unavailable: ").split()
+    assert kind == "url", fingerprint
+    return name.rstrip(":")
+
+
+def test_url_fingerprint_hashes_the_url_without_its_credentials(server):
+    """An unsalted hash of a URL with its password lets a short password be found by
+    guessing offline; the hash is in ``status --json``, asset pages and the warehouse."""
+    address = server.removeprefix("http://")
+    plain = url_fingerprint(f"{server}/etag.csv")
+    assert url_fingerprint(f"http://etl:pw-K3@{address}/etag.csv") == plain
+    assert url_fingerprint(f"http://etl@{address}/etag.csv") == plain
+    missing = _url_hash(url_fingerprint(f"{server}/missing.csv"))
+    assert _url_hash(url_fingerprint(f"http://etl:pw-K3@{address}/missing.csv")) == missing
+    # The rest of the URL still counts: another query may be another file.
+    assert _url_hash(url_fingerprint(f"{server}/etag.csv?v=2")) != _url_hash(plain)
+
+
+def test_a_url_without_credentials_keeps_the_fingerprint_recorded_before(server):
+    """Recorded fingerprints of URLs without credentials still match after an upgrade."""
+    url = f"{server}/etag.csv?token=t0k"
+    assert _url_hash(url_fingerprint(url)) == hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
 def test_unreachable_or_missing_url_is_unavailable(server):
