@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from orchestration.errors import ExpectedError
-from orchestration.redaction import redact_url, status_words
+from orchestration.redaction import quiet_request_logs, redact_url, status_words
 
 PUSH_TIMEOUT_SECONDS = 10.0
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
@@ -119,6 +119,7 @@ def push(
     """
     import httpx  # only a run that pushes needs it (~0.15 s to import)
 
+    quiet_request_logs()
     url, shown = group_url(gateway, job, grouping)
     parts = urlsplit(gateway_url(gateway))
     auth = (

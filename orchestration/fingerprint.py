@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestration.redaction import without_credentials
+from orchestration.redaction import quiet_request_logs, without_credentials
 from orchestration.text_encoding import is_utf8
 
 #: Seconds one ``HEAD`` request may take; fingerprints run before every status and plan.
@@ -105,6 +105,7 @@ def url_fingerprint(url: str, *, timeout: float = URL_TIMEOUT_SECONDS) -> str:
     """
     import httpx
 
+    quiet_request_logs()
     name = f"url {_digest(without_credentials(url))}"
     try:
         head = httpx.head(url, follow_redirects=True, timeout=timeout)

@@ -16,10 +16,13 @@ refuses such a URL, without repeating any of its text.
 What a server answered is never repeated either: a proxy, a debugging endpoint or a
 service on the wrong port may echo the request, its ``Authorization`` header (the
 credentials, in base64) included. An error names the answer by its status alone.
+
+Nor may the HTTP client's own logs name a URL whole (:func:`quiet_request_logs`).
 """
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
@@ -114,3 +117,47 @@ def status_words(status: int) -> str:
         return f"HTTP {status} {HTTPStatus(status).phrase}"
     except ValueError:  # a status HTTP does not define
         return f"HTTP {status}"
+
+
+#: Libraries that log every request they send: httpx its whole URL at INFO (``HTTP
+#: Request: GET http://user:password@host/x.csv?token=...``), httpcore each step of the
+#: exchange, the answer's headers included, at DEBUG.
+REQUEST_LOGGERS = ("httpx", "httpcore")
+
+
+class _RedactedUrls(logging.Filter):
+    """Names each URL a log record's arguments hold as :func:`shown_source` does (httpx
+    passes the request's URL as an argument of its ``HTTP Request: %s %s ...`` line)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(map(_shown_argument, record.args))
+        return True
+
+
+def _shown_argument(argument: object) -> object:
+    if isinstance(argument, int | float):  # a status code, formatted with %d
+        return argument
+    try:
+        return shown_source(str(argument))
+    except ValueError:  # a URL urllib cannot read (a bad port): never break the request
+        return "<unreadable URL>"
+
+
+def quiet_request_logs() -> None:
+    """Keep the HTTP client's request lines, which name URLs whole, out of every log.
+
+    ``PREFECT_LOGGING_ROOT_LEVEL=DEBUG`` (or ``INFO``) lowers the root logger and with it
+    every library's that sets no level of its own: httpx then printed each download's URL
+    with its password and token on the console, and into the Prefect API through a handler
+    a user adds (``PREFECT_LOGGING_EXTRA_LOGGERS``). So these loggers answer WARNING and
+    up unless a level was set on them by name (a logging configuration that asks for
+    them): httpx's lines then still name each URL redacted. Called before each request a
+    source or a service URL goes into, so it holds in every process that sends one."""
+    for name in REQUEST_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
+    httpx_log = logging.getLogger(REQUEST_LOGGERS[0])
+    if not any(isinstance(found, _RedactedUrls) for found in httpx_log.filters):
+        httpx_log.addFilter(_RedactedUrls())

@@ -8,6 +8,7 @@ web page served with status 200 where a data file was expected.
 from __future__ import annotations
 
 import http.server
+import logging
 import signal
 import socket
 import threading
@@ -30,6 +31,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         return
 
     def do_GET(self) -> None:
+        self.path = self.path.partition("?")[0]  # a token in the query changes nothing
         if self.path.startswith("/loop"):
             self.send_response(302)
             self.send_header("Location", "/loop-again" if self.path == "/loop" else "/loop")
@@ -261,3 +263,45 @@ def test_the_serve_option_bounds_the_download_of_a_served_run(
     assert "Traceback" not in said, said
     flow_run = api(prefect_api_url, f"/flow_runs/{run['id']}")
     assert flow_run["total_run_time"] < 60, (flow_run["total_run_time"], said)
+
+
+def test_library_debug_logs_of_a_run_never_show_the_sources_secrets(
+    tmp_path: Path, prefect_server
+) -> None:
+    """With Prefect's root logger at DEBUG, httpx logged every request with its full URL
+    (``HTTP Request: GET http://user:tok3n-B7@...?token=...``) on the console."""
+    import os
+    import subprocess
+    import sys
+
+    from prefect.settings import PREFECT_API_URL
+
+    env = {**os.environ, "WAREHOUSE_URL": f"chdb://{tmp_path / 'wh'}",
+           "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+           "PREFECT_LOGGING_ROOT_LEVEL": "DEBUG"}  # fmt: skip
+    with loopback_server() as base:
+        source = base.replace("http://", "http://user:tok3n-B7@") + "/page?token=t0k3n-Q5"
+        run = subprocess.run(
+            [sys.executable, "-m", "orchestration", "materialize", "--verbose", "--select",
+             "raw_online_retails", "--source", source, "--source-timeout", "5"],
+            cwd=Path(__file__).resolve().parents[1], env=env, capture_output=True, text=True,
+            timeout=300,
+        )  # fmt: skip
+    said = run.stdout + run.stderr
+    assert run.returncode == 1, said
+    assert f"{base}/page: the server sent an HTML page" in run.stdout, said
+    assert "DEBUG" in said, "the root logger was not lowered: nothing was tested"
+    assert "tok3n-B7" not in said and "t0k3n-Q5" not in said
+
+
+def test_request_lines_asked_for_by_name_name_each_url_without_its_secrets(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A logging configuration that sets the ``httpx`` logger's level asks for its lines:
+    they come, each URL named as errors name it."""
+    caplog.set_level(logging.INFO, logger="httpx")
+    with loopback_server() as base, pytest.raises(SourceError):
+        download(base.replace("http://", "http://user:tok3n-B7@") + "/page?token=t0k3n-Q5",
+                 tmp_path, timeout=10, stall=5)  # fmt: skip
+    assert f'HTTP Request: GET {base}/page "HTTP/1.1 200 OK"' in caplog.text
+    assert "tok3n-B7" not in caplog.text and "t0k3n-Q5" not in caplog.text

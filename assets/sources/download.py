@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from assets.sources.errors import SourceError
-from orchestration.redaction import redact_url
+from orchestration.redaction import quiet_request_logs, redact_url
 
 if TYPE_CHECKING:  # imported by the functions that download: declaring assets needs no httpx
     import httpx
@@ -50,6 +50,7 @@ def download(
     """Stream ``url`` into ``directory``; returns the file (named like the URL's path)."""
     import httpx
 
+    quiet_request_logs()
     label = redact_url(url)
     name = PurePosixPath(urlsplit(url).path).name or "download"
     target = directory / name
