@@ -408,17 +408,21 @@ class EmbeddedTransport:
 _NOT_CLICKHOUSE_STATUS = re.compile(r"HTTP driver received HTTP status (\d{3})")
 _DNS = "host name could not be resolved (DNS failure)"
 _REFUSED = "connection refused (is the server running and the port right?)"
-_TLS = "TLS handshake failed (check secure=true|false and the certificate)"
+_TLS = "TLS handshake failed"
 _AUTH = "authentication failed (check the user and password)"
 #: Statuses that mean the login, whoever answered them (ClickHouse or a proxy before it).
 _LOGIN_STATUSES = {
     "401": "authentication failed (HTTP 401)",
     "403": "access denied (HTTP 403)",
 }
-_CLOSED = (
-    "the server closed the connection without answering (did it stop or restart? a "
-    "service that is not ClickHouse over HTTP does this too)"
-)
+_CLOSED = "the server closed the connection without answering"
+_NOT_HTTP = "the service there does not answer in HTTP"
+#: What a cause adds when it is the warehouse's: the URL option or the port that fixes it.
+_WAREHOUSE_HINTS = {
+    _TLS: " (check secure=true|false and the certificate)",
+    _CLOSED: " (did it stop or restart? a service that is not ClickHouse over HTTP does this too)",
+    _NOT_HTTP: " (is the port right? ClickHouse serves HTTP on 8123, HTTPS on 8443)",
+}
 
 
 def _timed_out(chain: list[BaseException], config: WarehouseConfig | None) -> str | None:
@@ -448,13 +452,22 @@ def _timed_out(chain: list[BaseException], config: WarehouseConfig | None) -> st
 def classify_connection_failure(
     exc: BaseException, config: WarehouseConfig | None = None
 ) -> str | None:
-    """A short cause for a failure to reach or log in to the server, else ``None``.
+    """A short cause for a failure to reach or log in to a server, else ``None``.
 
     Built from exception types and well-known markers, never from the raw message, so
     the result cannot carry credentials: a service that is not ClickHouse may answer
-    with anything, the request's own ``Authorization`` header included. ``config`` lets
-    a timeout name the URL option that set it.
+    with anything, the request's own ``Authorization`` header included. With ``config``
+    the server is that warehouse: a cause names the URL option or the port that fixes it
+    (a timeout, the option that set it). Without, it is another service (a source
+    download, through httpx), and the cause stands alone.
     """
+    cause = _connection_failure(exc, config)
+    if cause is None or config is None:
+        return cause
+    return cause + _WAREHOUSE_HINTS.get(cause, "")
+
+
+def _connection_failure(exc: BaseException, config: WarehouseConfig | None) -> str | None:
     import http.client
     import socket
     import ssl
@@ -467,10 +480,7 @@ def classify_connection_failure(
         if isinstance(item, http.client.RemoteDisconnected):  # a BadStatusLine of no line
             return _CLOSED
         if isinstance(item, http.client.BadStatusLine):  # an SSH banner, say
-            return (
-                "the service there does not answer in HTTP (is the port right? ClickHouse "
-                "serves HTTP on 8123, HTTPS on 8443)"
-            )
+            return _NOT_HTTP
         if isinstance(item, socket.gaierror):
             return _DNS
         if isinstance(item, ssl.SSLError):
@@ -503,6 +513,8 @@ def classify_connection_failure(
         ("SSLError", _TLS),
         ("RemoteDisconnected", _CLOSED),
         ("Connection aborted", _CLOSED),
+        ("Server disconnected without sending a response", _CLOSED),  # httpx's words
+        ("illegal status line", _NOT_HTTP),  # httpx's (h11's)
         ("Connection reset", "the server reset the connection"),
         ("Max retries exceeded", "the server could not be reached"),
     ]

@@ -63,6 +63,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     time.sleep(0.2)
             except OSError:
                 return
+        elif self.path == "/close":  # a server that hangs up without a word
+            self.close_connection = True
         elif self.path == "/stall.csv":
             self.send_response(200)
             self.send_header("Content-Type", "text/csv")
@@ -133,6 +135,52 @@ def test_a_server_that_never_answers_fails_within_the_deadline_naming_the_hang(
     assert message.startswith(f"{base}/data.zip: ")
     assert "no response" in message and "network unreachable" not in message
     assert elapsed < 5, f"took {elapsed:.1f} s"
+
+
+def closed_address() -> str:
+    """``127.0.0.1:PORT`` where nothing listens (a port just released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{sock.getsockname()[1]}"
+
+
+@pytest.mark.parametrize(
+    ("host", "path", "cause"),
+    [
+        ("no-such-host.invalid", "/x.csv", "host name could not be resolved (DNS failure)"),
+        ("bad host", "/x.csv", "host name could not be resolved (DNS failure)"),
+        ("{loopback}", "/close", "the server closed the connection without answering"),
+        ("{closed}", "/x.csv", "connection refused (is the server running and the port right?)"),
+    ],
+    ids=["dns", "space-in-host", "closed-unanswered", "refused"],
+)
+def test_a_failed_download_names_its_real_cause(
+    tmp_path: Path, host: str, path: str, cause: str
+) -> None:
+    """Every failure to connect read "ConnectError (network unreachable or refused)", a
+    server that hung up "RemoteProtocolError (network unreachable or refused)"."""
+    with loopback_server() as loopback:
+        host = host.format(loopback=loopback.removeprefix("http://"), closed=closed_address())
+        with pytest.raises(SourceError) as error:
+            download(f"http://etl:pw-K3@{host}{path}?token=t0k", tmp_path, backoff=(0.1,))
+    assert str(error.value) == (
+        f"http://{host}{path}: download failed after 2 attempt(s): {cause}; check the URL "
+        "and the network, or download the file and pass its path"
+    )
+
+
+def test_a_refused_connection_is_no_deadline_when_no_time_is_left_for_a_retry(
+    tmp_path: Path,
+) -> None:
+    """With --source-timeout 3 a refused port read "did not finish within 3 s ... raise
+    --source-timeout" after 1.9 s: the retry that did not fit was no wait that ran out."""
+    started = time.monotonic()
+    with pytest.raises(SourceError) as error:
+        download(f"http://{closed_address()}/x.csv", tmp_path, timeout=3)
+    message = str(error.value)
+    assert "download failed after 3 attempt(s): connection refused" in message, message
+    assert "did not finish" not in message and "--source-timeout" not in message
+    assert time.monotonic() - started < 3
 
 
 def test_a_deadline_shorter_than_the_stall_limit_is_the_wait_the_line_names(

@@ -9,7 +9,9 @@ limit, and one that accepts and never answers at the stall limit too.
 Connection failures, stalls, HTTP 429 and 5xx are transient: they are retried with
 backoff while the deadline allows. Anything else (404, a redirect loop, an HTML page
 where data was expected) will not change on retry and fails at once. Messages name the
-URL without credentials or query string (see ``redact_url``) and say what happened.
+URL without credentials or query string (see ``redact_url``) and say what happened: a
+connection failure by its cause as the warehouse names its own (a DNS failure, a refused
+connection, a server that hung up), never by the library's text, which may echo the URL.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from assets.sources.errors import SourceError
-from orchestration.redaction import quiet_request_logs, redact_url
+from orchestration.exception_chain import exception_chain
+from orchestration.redaction import quiet_request_logs, redact_url, status_words
 
 if TYPE_CHECKING:  # imported by the functions that download: declaring assets needs no httpx
     import httpx
@@ -60,8 +63,8 @@ def download(
     out_of_time = False
     for delay in (0.0, *backoff):
         remaining = deadline - time.monotonic() - delay
-        if remaining <= 0:
-            out_of_time = True
+        if remaining <= 0:  # no time for another try: no wait ran out unless none began
+            out_of_time = not attempts
             break
         time.sleep(delay)
         attempts += 1
@@ -70,12 +73,11 @@ def download(
         try:
             with httpx.stream("GET", url, follow_redirects=True, timeout=limits) as response:
                 if response.status_code in _TRANSIENT_STATUS:
-                    last_problem = f"HTTP {response.status_code} {response.reason_phrase}"
+                    last_problem = status_words(response.status_code)
                     continue
                 if response.status_code >= 400:
                     raise SourceError(
-                        f"HTTP {response.status_code} {response.reason_phrase}; check the URL",
-                        source=label,
+                        f"{status_words(response.status_code)}; check the URL", source=label
                     )
                 _save(response, target, label, deadline)
                 return target
@@ -95,8 +97,7 @@ def download(
                 break
             last_problem = _timeout_problem(error, stall)
         except httpx.TransportError as error:
-            # The exception text can echo the full URL; report only its class and our label.
-            last_problem = f"{type(error).__name__} (network unreachable or refused)"
+            last_problem = _connection_problem(error)
         except httpx.InvalidURL as error:
             raise SourceError("invalid URL", source=label) from error
     if out_of_time:
@@ -112,6 +113,21 @@ def download(
         "network, or download the file and pass its path",
         source=label,
     )
+
+
+def _connection_problem(error: httpx.TransportError) -> str:
+    """Why an attempt could not connect or was cut off, in words that hold no URL (the
+    exception's text may echo it whole): the cause as the warehouse's connection errors
+    name it, else the system's words for the socket's error, else the exception's class."""
+    from io_managers.transport import classify_connection_failure
+
+    cause = classify_connection_failure(error)
+    if cause is not None:
+        return cause
+    for item in exception_chain(error):
+        if isinstance(item, OSError) and item.strerror:  # "Network is unreachable"
+            return f"{item.strerror[:1].lower()}{item.strerror[1:]} ({type(error).__name__})"
+    return type(error).__name__
 
 
 def _timeout_problem(error: httpx.TimeoutException, stall: float) -> str:
