@@ -17,6 +17,9 @@ What keeps it honest:
 - a starter serves one Python, one project and one import-time environment (the Prefect,
   pandera, locale and Python settings: :func:`starter_key`); a command with another one
   gets a starter of its own;
+- the starter holds only that environment (and ``PATH``): the command's own, secrets
+  included, comes with its request and lives in the child that runs it
+  (:func:`starter_environment`);
 - the installed libraries are checked before every fork: after an install or an upgrade
   the starter steps down and the command runs cold (and starts a fresh one);
 - only its user can connect to it (a 0700 directory, and the peer's uid checked);
@@ -69,9 +72,25 @@ _COLD_FLAGS = frozenset({"--debug", "--verbose"})
 #: assets list``): their value is not the sub-command (orchestration.cli).
 _GLOBAL_VALUE_OPTIONS = frozenset({"--definitions", "--warehouse"})
 #: Environment variables a library reads when it is imported (so a starter's imports are
-#: only right for commands that agree on them): prefixes, then exact names.
-_IMPORT_TIME_PREFIXES = ("PREFECT_", "PANDERA_", "PYTHON", "LC_", "ARROW_")
-_IMPORT_TIME_NAMES = frozenset({"LANG", "LANGUAGE", "TZ", "HOME", "DO_NOT_TRACK", "NO_COLOR"})
+#: only right for commands that agree on them): prefixes, then exact names. The dynamic
+#: loader (``LD_LIBRARY_PATH``), the C allocator and numpy's OpenBLAS
+#: (``OPENBLAS_CORETYPE``) read theirs as the process or the library loads.
+_IMPORT_TIME_PREFIXES = (
+    "PREFECT_",
+    "PANDERA_",
+    "PYTHON",
+    "LC_",
+    "ARROW_",
+    "LD_",
+    "MALLOC_",
+    "OMP_",
+    "OPENBLAS_",
+)
+_IMPORT_TIME_NAMES = frozenset(
+    {"LANG", "LANGUAGE", "TZ", "HOME", "DO_NOT_TRACK", "NO_COLOR", "GLIBC_TUNABLES"}
+)
+#: What the starter's process needs besides: where programs and temporary files are.
+_PROCESS_NAMES = frozenset({"PATH", "TMPDIR"})
 #: Seconds to wait for a starter to take a command before running it cold (a starter
 #: that answers later finds the command gone and runs nothing).
 _CONNECT_SECONDS = 5.0
@@ -131,17 +150,36 @@ def project_root() -> Path:
 
 def import_environment(env: Mapping[str, str]) -> dict[str, str]:
     """The environment a non-verbose command has when it imports Prefect: the starter is
-    started with it, so what it imports is configured as the command's own imports are."""
+    started with what of it the imports read (:func:`starter_environment`), so what it
+    imports is configured as the command's own imports are."""
     return {**prefect_defaults(verbose=False), **env}
+
+
+def _read_at_import(name: str) -> bool:
+    return name.startswith(_IMPORT_TIME_PREFIXES) or name in _IMPORT_TIME_NAMES
+
+
+def starter_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment a starter is started with: what its imports read (after
+    :func:`import_environment`) and what its process needs, nothing else.
+
+    The rest of the command's environment (a warehouse password, a Pushgateway URL with
+    credentials, a token) would sit in ``/proc/PID/environ`` of the starter and of its
+    spare child for up to :data:`IDLE_SECONDS`, readable by this user's every process
+    (and root) long after the command ended. Each command hands its whole environment
+    over with its request, so nothing it reads at run time depends on the starter's."""
+    return {
+        name: value
+        for name, value in import_environment(env).items()
+        if _read_at_import(name) or name in _PROCESS_NAMES
+    }
 
 
 def starter_key(env: Mapping[str, str]) -> str:
     """What a starter's imports depend on, hashed: Python, the project, and the environment
     variables libraries read at import time (after :func:`import_environment`)."""
     relevant = {
-        name: value
-        for name, value in import_environment(env).items()
-        if name.startswith(_IMPORT_TIME_PREFIXES) or name in _IMPORT_TIME_NAMES
+        name: value for name, value in import_environment(env).items() if _read_at_import(name)
     }
     identity = {
         "python": sys.executable,
@@ -386,7 +424,7 @@ def spawn_starter(env: Mapping[str, str]) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             [sys.executable, "-m", "orchestration.warm_server", str(path)],
             cwd=project_root(),
-            env=import_environment(env),
+            env=starter_environment(env),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,

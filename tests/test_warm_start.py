@@ -215,6 +215,42 @@ def test_a_warm_command_asked_for_json_prints_only_the_document(
         own.wait(timeout=10)
 
 
+def test_the_starter_keeps_none_of_the_commands_secrets_the_command_gets_them(
+    warm_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The starter and its spare child lived up to 30 idle minutes with the whole
+    environment of the command that left them (a warehouse password, a Pushgateway URL
+    with credentials) in ``/proc/PID/environ``; each command hands over its own anyway."""
+    secret = "s3cr3t-Zq9"
+    # A code location that refuses to load without the command's own password.
+    (tmp_path / "secret_location.py").write_text(
+        (REPO / "tests" / "example_location.py").read_text()
+        + f"\nimport os\n\nif os.environ.get('CLICKHOUSE_PASSWORD') != {secret!r}:\n"
+        "    raise RuntimeError('the command has lost its environment')\n"
+    )
+    env = {
+        **warm_env,
+        "PYTHONPATH": str(REPO),  # read at start-up: a starter of its own, as above
+        "CLICKHOUSE_PASSWORD": secret,
+        "PUSHGATEWAY_URL": f"http://pg:{secret}@127.0.0.1:9091",
+    }
+    own = start_starter(env)
+    try:
+        spare = _spare_of(own.pid)
+        for pid in (own.pid, spare):
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            assert not [item for item in environ if secret.encode() in item], pid
+            assert f"PYTHONPATH={REPO}".encode() in environ  # what its imports read
+        warm = pipeline(env, "list", "--definitions", "secret_location", cwd=tmp_path,
+                        importtime=True)  # fmt: skip
+        assert warm.returncode == 0, warm.stderr
+        assert "orchestration.cli\n" not in warm.stderr, "it ran cold: nothing was tested"
+        assert "daily_revenue" in warm.stdout
+    finally:
+        warm_start.stop_all(env)
+        own.wait(timeout=10)
+
+
 def on_a_terminal(env: dict[str, str], *args: str) -> bytes:
     """What a person sees running the command on a terminal; it must succeed."""
     code, output = terminal.on_a_terminal(env, *args)
