@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -244,3 +246,30 @@ def test_a_format_clause_with_csv_is_the_engines_rendering(warehouse_url):
 
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == ['{"id":1}', '{"id":2}']
+
+
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+)
+def test_a_signal_stops_a_long_query_within_seconds(warehouse_url, signum, code):
+    """The embedded engine holds the thread that runs a statement until it ends: Ctrl-C
+    on a query of minutes was answered minutes later (71 s for a 2-billion-row sum)."""
+    endless = "SELECT sum(sipHash64(number)) FROM numbers(20000000000)"
+    command = [sys.executable, "-m", "orchestration", "query", endless]
+    env = {**os.environ, "WAREHOUSE_URL": warehouse_url, "PIPELINE_WARM_START": "off"}
+    process = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        time.sleep(6)  # started, imported, and deep in the statement
+        assert process.poll() is None, process.communicate()
+        process.send_signal(signum)
+        sent = time.monotonic()
+        stdout, stderr = process.communicate(timeout=60)
+        waited = time.monotonic() - sent
+    finally:
+        process.kill()
+    assert process.returncode == code, stderr
+    assert waited < 5, f"stopped {waited:.1f} s after the signal"
+    assert stdout == ""
+    assert "Traceback" not in stderr
