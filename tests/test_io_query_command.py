@@ -273,3 +273,11 @@ def test_a_signal_stops_a_long_query_within_seconds(warehouse_url, signum, code)
     assert waited < 5, f"stopped {waited:.1f} s after the signal"
     assert stdout == ""
     assert "Traceback" not in stderr
+
+
+def test_the_table_shows_bytes_that_are_not_utf8_as_replacement_characters(warehouse_url):
+    """A String holds any bytes; as text the table failed the whole command
+    (``error: 'utf-8' codec can't decode byte 0xff``), where csv and json show them."""
+    result = pipeline("query", "SELECT unhex('FF61') AS b, 'ok' AS c", url=warehouse_url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1:] == ["\ufffda  ok"]

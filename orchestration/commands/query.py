@@ -130,12 +130,24 @@ def _write_stream(pieces: Generator[bytes, None, None]) -> None:
                 return
 
 
+def _shown_values(column: Any) -> list[Any]:
+    """A column's values for the table (at most its shown rows). A ClickHouse String holds
+    any bytes, which Arrow's strings do not check: those that are not UTF-8 are shown
+    with U+FFFD, as the json format gives them, rather than failing the command."""
+    import pyarrow as pa
+
+    if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
+        return column.to_pylist()
+    as_bytes = column.cast(pa.large_binary())
+    return [None if v is None else v.decode("utf-8", "replace") for v in as_bytes.to_pylist()]
+
+
 def _print_table(result: Any) -> None:
     columns = [Column(name, wrap=True) for name in result.column_names]
     shown = result.slice(0, TABLE_MAX_ROWS)
     rows = [
         ["NULL" if v is None else str(v) for v in row]
-        for row in zip(*(column.to_pylist() for column in shown.columns), strict=True)
+        for row in zip(*(_shown_values(column) for column in shown.columns), strict=True)
     ]
     print_table(make_console(), columns, rows)
     hidden = result.num_rows - shown.num_rows
