@@ -41,13 +41,15 @@ def _materialize(warehouse_dir: Path, selection: str) -> RunReport:
         return materialize(CHECKS_LOCATION.graph(), {"warehouse": warehouse}, selection)
 
 
-def _status(warehouse_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _status(
+    warehouse_dir: Path, *args: str, command: str = "status"
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [
             sys.executable,
             "-m",
             "orchestration",
-            "status",
+            command,
             "--definitions",
             "tests.checks_location",
             "--warehouse",
@@ -150,6 +152,11 @@ def test_a_table_that_failed_its_checks_after_a_success_and_its_fresh_reader(tmp
     assert (states["summary"]["state"], states["summary"]["reasons"]) == ("fresh", [])
     assert states["summary"]["upstream_failed_checks"] == ["readings"]
     assert _why(warehouse_dir)["summary"] == NOTE
+    # A plan of it says so too: it would build on the rows that failed.
+    plan = json.loads(
+        _status(warehouse_dir, "--select", "summary", "--json", command="plan").stdout
+    )
+    assert [step["why"] for step in plan["run"]] == [f"selected (fresh); {NOTE}"]
     # Summary's page of the failed run, which skipped it, says so; the first run's page,
     # no longer its newest, is left as it was written.
     assert _state_row(_page(failed, "summary")) == f"| state | fresh ({NOTE}) |"

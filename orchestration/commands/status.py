@@ -210,18 +210,21 @@ def _why(
     states: dict[str, AssetState],
     planned: set[str],
 ) -> str:
-    """Why ``key`` is in the plan: its own reasons, the stale assets upstream, or selection."""
+    """Why ``key`` is in the plan: its own reasons, the stale assets upstream, or selection;
+    then what status notes of it (an upstream holding rows that failed their checks, which
+    the run would build on)."""
     state = states.get(key)
+    notes = state.notes if state is not None else []
     if state is not None and state.state != "fresh":
-        return state.explain()
+        return _joined(state.explain(), *notes)
     changed = sorted(
         dep
         for dep in graph.ancestors(key) & planned
         if dep in states and states[dep].state != "fresh"
     )
     if changed:
-        return f"downstream of {', '.join(changed)}"
-    return "selected (fresh)"
+        return _joined(f"downstream of {', '.join(changed)}", *notes)
+    return _joined("selected (fresh)", *notes)
 
 
 def plan(
