@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from orchestration.asset_page import run_warehouses
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
+from orchestration.uninterruptible import sections_ended
 
 if TYPE_CHECKING:
     from orchestration.io_manager import IOManager
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+#: How long a stop waits for a worker's uninterruptible section (an import) to end.
+SECTION_SECONDS = 5.0
 #: How long IO managers may take to finish a publish in flight and drop staging.
 STOP_SECONDS = 5.0
 #: What the report says of an asset whose table was published as the run stopped, before
@@ -209,6 +212,9 @@ def run_interruptibly(work: Callable[[], T], on_interrupt: Callable[[signal.Sign
             on_interrupt(number)
             stop_temporary_prefect_server()
         finally:
+            # A worker inside a section a stop must not cut (importing chdb, whose engine
+            # directory only the import's end removes) is let finish it first.
+            sections_ended(timeout=SECTION_SECONDS)
             for stream in (sys.stdout, sys.stderr):
                 with contextlib.suppress(OSError, ValueError):  # a closed pipe: exit anyway
                     stream.flush()

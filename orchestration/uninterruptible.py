@@ -12,7 +12,9 @@ too), so the section is protected instead of moved.
 SIGINT, SIGTERM and SIGHUP that arrive during the section are kept and delivered, in the
 order they came, as it ends, to whatever handled them before (the default action, a
 handler, ``KeyboardInterrupt``). Only the main thread can change how Python handles a
-signal, so elsewhere the section runs unprotected. SIGKILL cannot be held by anyone.
+signal, so in another thread the section is counted instead: a handler that ends the
+process while work runs in a worker (:func:`orchestration.interrupts.run_interruptibly`)
+first waits for :func:`sections_ended`. SIGKILL cannot be held by anyone.
 """
 
 from __future__ import annotations
@@ -26,6 +28,22 @@ from collections.abc import Iterator
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
+class _Sections(threading.Condition):
+    """How many sections run in threads other than the main one."""
+
+    running = 0
+
+
+_in_workers = _Sections()
+
+
+def sections_ended(timeout: float) -> bool:
+    """Wait until no section runs in another thread than the main one, at most
+    ``timeout`` seconds (a section is short: an import); whether none runs."""
+    with _in_workers:
+        return _in_workers.wait_for(lambda: _in_workers.running == 0, timeout)
+
+
 @contextlib.contextmanager
 def uninterruptible() -> Iterator[None]:
     """Run the body with :data:`STOP_SIGNALS` held, then deliver those that came.
@@ -34,7 +52,14 @@ def uninterruptible() -> Iterator[None]:
     it is: holding it would change nothing or lose nothing.
     """
     if threading.current_thread() is not threading.main_thread():
-        yield
+        with _in_workers:
+            _in_workers.running += 1
+        try:
+            yield
+        finally:
+            with _in_workers:
+                _in_workers.running -= 1
+                _in_workers.notify_all()
         return
     arrived: list[int] = []
 
