@@ -51,7 +51,7 @@ def built_from_a_file(prefect_api_url: str, tmp_path: Path):
         "WAREHOUSE_URL": f"chdb://{tmp_path / 'warehouse'}",
     }
 
-    def run(*args: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    def run(*args: str, timeout: float = 600, **settings: str) -> subprocess.CompletedProcess[str]:
         command = [sys.executable, "-m", "orchestration", *args, "--definitions", "assets"]
         return subprocess.run(
             command,
@@ -59,7 +59,7 @@ def built_from_a_file(prefect_api_url: str, tmp_path: Path):
             env={**env, **settings},
             capture_output=True,
             text=True,
-            timeout=600,
+            timeout=timeout,
         )
 
     done = run("materialize", *SELECTED, "--source", "data.csv")
@@ -181,3 +181,12 @@ def test_the_refusal_cannot_name_a_url_so_it_describes_it():
         "--source given). Pass the URL it was built from as --source to keep it, or "
         "--source synthetic:5:1 to load that instead"
     )
+
+
+def test_serve_given_no_source_is_refused_at_once_not_at_each_scheduled_run(built_from_a_file):
+    """Each scheduled run would be refused, hours later, one after another; serve checks
+    the selection and the warehouse as it starts, and now the source too: exit 1, the
+    same line, before it serves anything. Given the source, it would serve."""
+    refused = built_from_a_file("serve", *SELECTED, timeout=60)  # else it would serve on
+    assert (refused.returncode, refused.stdout) == (1, ""), refused.stderr
+    assert refused.stderr.splitlines() == [REFUSAL]

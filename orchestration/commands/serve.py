@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 import typer
 
@@ -97,15 +98,41 @@ def _cron_expression(value: str) -> str:
         raise typer.BadParameter(f"{value!r} is not a cron expression ({CRON_FIELDS})") from error
 
 
-def _reach_warehouse(defs: Definitions, warehouse: str | None) -> list[str]:
+def _run_parameters(source: str | None, source_encoding: str | None) -> dict[str, Any]:
+    """What each served run's assets get as ``context.params`` of the source, as
+    ``materialize`` passes it: only what was given."""
+    from orchestration.text_encoding import SOURCE_ENCODING_PARAM
+
+    params: dict[str, Any] = {"source": source} if source else {}
+    if source_encoding is not None:
+        params[SOURCE_ENCODING_PARAM] = source_encoding
+    return params
+
+
+def _reach_warehouse(
+    defs: Definitions, warehouse: str | None, select: str | None, params: Mapping[str, Any]
+) -> list[str]:
     """Reach the warehouse the runs will use now, so a wrong host, port or password fails
-    this command instead of the first scheduled run hours later. Returns what is missing
-    of it (a new embedded warehouse, which the first run creates; a typo otherwise), for
-    a line once the rest has been checked."""
+    this command instead of the first scheduled run hours later; and refuse now what every
+    run with ``params`` would be refused for, loading the default source into assets built
+    from another (:mod:`orchestration.unchosen_source`). Returns what is missing of it (a
+    new embedded warehouse, which the first run creates; a typo otherwise), for a line
+    once the rest has been checked."""
+    from orchestration.asset_state import StateBook
+    from orchestration.resolver import plan_materialization
+    from orchestration.unchosen_source import unchosen_source_error
+
     with defs.read_io_managers(warehouse) as readers:
         for io_manager in readers.values():
             io_manager.reach()
-        return missing_storage(readers)
+        missing = missing_storage(readers)
+        if not missing:  # a new warehouse holds nothing built from any source
+            graph = defs.graph()
+            book = StateBook(graph, readers, dict(params))
+            refused = unchosen_source_error(plan_materialization(graph, select, book), book)
+            if refused is not None:
+                raise refused
+        return missing
 
 
 def serve(
@@ -152,7 +179,7 @@ def serve(
     # A bad selection fails now, not at midnight. States are only known when a run starts,
     # so status: matches nothing here (which is no error) while syntax and names are checked.
     defs.graph().select(select, dict)
-    missing = _reach_warehouse(defs, warehouse)
+    missing = _reach_warehouse(defs, warehouse, select, _run_parameters(source, source_encoding))
     # Runs start in child processes that read these, never the deployment parameters.
     if definitions:
         os.environ[DEFINITIONS_ENV] = definitions
