@@ -138,10 +138,7 @@ class _RedactedUrls(logging.Filter):
 def _shown_argument(argument: object) -> object:
     if isinstance(argument, int | float):  # a status code, formatted with %d
         return argument
-    try:
-        return shown_source(str(argument))
-    except ValueError:  # a URL urllib cannot read (a bad port): never break the request
-        return "<unreadable URL>"
+    return shown_source(str(argument))  # never raises: an unreadable URL is hidden whole
 
 
 def quiet_request_logs() -> None:
