@@ -44,7 +44,6 @@ def _taken(params: Mapping[str, Any]) -> str:
         resolve_source,
         resolve_source_encoding,
         resolve_source_timeout,
-        source_named_by,
         synthetic,
         unreadable_url,
     )
