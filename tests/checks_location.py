@@ -8,6 +8,8 @@ a check of its own; ``unchecked`` has none.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -56,3 +58,20 @@ defs = Definitions(
     ddl_paths=[Path(__file__).parent / "fixtures" / "checks_location.sql"],
     io_managers={"warehouse": warehouse_io_manager},
 )
+
+
+def run_pipeline(
+    command: str, warehouse_dir: Path, *args: str, columns: int = 160
+) -> subprocess.CompletedProcess[str]:
+    """``pipeline COMMAND ARGS`` on this code location and the warehouse in
+    ``warehouse_dir`` (never ``WAREHOUSE_URL``'s), as a terminal ``columns`` wide."""
+    env = {k: v for k, v in os.environ.items() if k != "WAREHOUSE_URL"}
+    return subprocess.run(
+        [sys.executable, "-m", "orchestration", command, "--definitions", __name__,
+         "--warehouse", f"chdb://{warehouse_dir}", *args],
+        cwd=Path(__file__).resolve().parents[1],
+        env={**env, "COLUMNS": str(columns)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip

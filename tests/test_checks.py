@@ -10,9 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import os
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -33,6 +31,7 @@ from orchestration.graph import AssetGraph
 from orchestration.report_output import print_report, report_as_json
 from orchestration.resolver import materialize, plan_materialization
 from tests.checks_location import defs as CHECKS_LOCATION
+from tests.checks_location import run_pipeline
 from tests.retail_seed import open_seeded
 
 REPO = Path(__file__).resolve().parents[1]
@@ -420,24 +419,7 @@ def test_check_error_message_names_asset_table_check_and_examples(seeded):
 
 
 def pipeline_checks(warehouse_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "orchestration",
-            "checks",
-            "--definitions",
-            "tests.checks_location",
-            "--warehouse",
-            f"chdb://{warehouse_dir}",
-            *args,
-        ],
-        cwd=REPO,
-        env={**{k: v for k, v in os.environ.items() if k != "WAREHOUSE_URL"}, "COLUMNS": "160"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_pipeline("checks", warehouse_dir, *args)
 
 
 def _insert(warehouse_dir: Path, values: str) -> None:

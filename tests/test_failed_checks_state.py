@@ -10,9 +10,7 @@ Prefect server and the ``pipeline`` command in a process of its own.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from io_managers import ClickHouseIOManager
 from orchestration.resolver import materialize
 from orchestration.run_report import RunReport
 from tests.checks_location import defs as CHECKS_LOCATION
+from tests.checks_location import run_pipeline
 
 REPO = Path(__file__).resolve().parents[1]
 #: The first line of readings' error when its values reach 250 (tests/checks_location.py).
@@ -44,25 +43,8 @@ def _materialize(warehouse_dir: Path, selection: str) -> RunReport:
 def _status(
     warehouse_dir: Path, *args: str, command: str = "status"
 ) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "orchestration",
-            command,
-            "--definitions",
-            "tests.checks_location",
-            "--warehouse",
-            f"chdb://{warehouse_dir}",
-            *args,
-        ],
-        cwd=REPO,
-        # Wide enough that no "why" is wrapped: each asset is one line.
-        env={**{k: v for k, v in os.environ.items() if k != "WAREHOUSE_URL"}, "COLUMNS": "400"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    # Wide enough that no "why" is wrapped: each asset is one line.
+    result = run_pipeline(command, warehouse_dir, *args, columns=400)
     assert result.returncode == 0, result.stderr
     return result
 
