@@ -78,12 +78,23 @@ def _readable(url: str) -> SplitResult | None:
     return urlsplit(url)
 
 
+def _split_authority(url: str) -> tuple[str, str, str] | None:
+    """``url`` as what comes before its authority (``scheme://``), the authority (after
+    ``//``, up to the first ``/``, ``?`` or ``#``, as :func:`urllib.parse.urlsplit` reads
+    it) and the rest; read by hand, so no URL makes this raise. None: no ``//``."""
+    head, slashes, rest = url.partition("//")
+    if not slashes:
+        return None
+    ends = [found for found in map(rest.find, "/?#") if found >= 0]
+    authority = rest[: min(ends, default=len(rest))]
+    return head + slashes, authority, rest[len(authority) :]
+
+
 def _past_host_part(url: str) -> bool:
     """Whether an ``@`` follows the ``/``, ``?`` or ``#`` that ends the URL's host part:
     then the ``user:password@`` it most likely ends was cut short by one of them."""
-    _, sep, rest = url.partition("://")
-    ends = [at for at in (rest.find(mark) for mark in "/?#") if at >= 0]
-    return bool(sep) and "@" in rest[min(ends, default=len(rest)) :]
+    parts = _split_authority(url)
+    return parts is not None and "://" in url and "@" in parts[2]
 
 
 def _has_host_part(text: str) -> bool:
@@ -99,14 +110,12 @@ def without_credentials(url: str) -> str:
     is returned unchanged): what identifies a URL, where another query may be another
     file but a password must not count (a hash of it could be guessed back).
 
-    The authority is read as :func:`urllib.parse.urlsplit` reads it (after ``//``, up to
-    the first ``/``, ``?`` or ``#``), by hand, so that no URL makes this raise."""
-    head, slashes, rest = url.partition("//")
-    ends = [found for found in map(rest.find, "/?#") if found >= 0]
-    authority = rest[: min(ends, default=len(rest))]
-    if not slashes or "@" not in authority:
+    The authority is read as :func:`_split_authority` reads it: no URL makes this raise."""
+    parts = _split_authority(url)
+    if parts is None or "@" not in parts[1]:
         return url
-    return head + slashes + authority.rpartition("@")[2] + rest[len(authority) :]
+    head, authority, rest = parts
+    return head + authority.rpartition("@")[2] + rest
 
 
 def status_words(status: int) -> str:
