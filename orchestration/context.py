@@ -41,7 +41,12 @@ class AssetContext:
     @property
     def full_refresh(self) -> bool:
         """Whether this run rebuilds the asset's table from its DDL (see FULL_REFRESH_PARAM)."""
-        return bool(self.params.get(FULL_REFRESH_PARAM))
+        return full_refresh_of(self.params)
+
+
+def full_refresh_of(params: Mapping[str, Any]) -> bool:
+    """Whether a run given ``params`` rebuilds each selected table (FULL_REFRESH_PARAM)."""
+    return bool(params.get(FULL_REFRESH_PARAM))
 
 
 #: The load time a SQL body is rendered with outside a run (analysis, code versions), so

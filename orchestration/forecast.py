@@ -38,19 +38,17 @@ class Forecast:
         return [key for key, outcome in self.outcomes.items() if outcome == "skipped"]
 
 
-def forecast(
-    plan: MaterializationPlan, drift: Mapping[str, RebuildRequired], *, full_refresh: bool
-) -> Forecast:
+def forecast(plan: MaterializationPlan, drift: Mapping[str, RebuildRequired]) -> Forecast:
     """The outcome of each asset of ``plan``, given which of them ``drift`` (their
     refusals, by key); as the resolver skips, an asset below a refused one in the
-    selection is skipped, ordering-only deps included."""
+    selection is skipped, ordering-only deps included. A full refresh refuses none."""
     outcomes: dict[str, Outcome] = {}
     blockers: dict[str, tuple[str, ...]] = {}
     report: list[AssetOutcome] = []
-    refused = set() if full_refresh else set(drift) & plan.selected_keys
+    refused = set() if plan.full_refresh else set(drift) & plan.selected_keys
     for spec in plan.selected:
         above = tuple(sorted(plan.graph.ancestors(spec.key) & refused))
-        if full_refresh:
+        if plan.full_refresh:
             outcomes[spec.key] = "rebuilt"
             report.append(AssetOutcome(spec.key, spec.table, "materialized"))
         elif spec.key in refused:

@@ -190,9 +190,10 @@ def next_step(plan: MaterializationPlan, report: RunReport) -> str | None:
     rerun = rerun_selection(plan, report)
     if rerun is None:
         return None
+    refresh = " --full-refresh" if plan.full_refresh else ""
     rerun_line = (
-        f"[bold]pipeline materialize --select {escape(quoted_selection(rerun))}[/] (and your "
-        f"other options) reruns {_undone(report)}"
+        f"[bold]pipeline materialize{refresh} --select {escape(quoted_selection(rerun))}[/] "
+        f"(and your other options) reruns {_undone(report)}"
     )
     failed = report.by_status("failed")
     rebuild = [o.key for o in failed if o.needs_full_refresh]

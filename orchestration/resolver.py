@@ -26,7 +26,7 @@ from orchestration.asset import AssetSpec
 from orchestration.asset_state import StateBook
 from orchestration.checks import AssetCheckError, evaluate_checks
 from orchestration.concurrency import default_concurrency
-from orchestration.context import AssetContext
+from orchestration.context import AssetContext, full_refresh_of
 from orchestration.dispatch import critical_path_seconds, last_seconds, submit_when_ready
 from orchestration.errors import ExpectedError, RebuildRequired, describe_error
 from orchestration.graph import AssetGraph
@@ -76,7 +76,11 @@ class UnknownIOManagerError(ExpectedError, LookupError):
 
 
 def plan_materialization(
-    graph: AssetGraph, selection: str | None, book: StateBook | None = None
+    graph: AssetGraph,
+    selection: str | None,
+    book: StateBook | None = None,
+    *,
+    full_refresh: bool = False,
 ) -> MaterializationPlan:
     """Resolve a selection expression into what a run will materialize and read.
 
@@ -88,6 +92,7 @@ def plan_materialization(
         selected=selected,
         external=graph.external_upstream(spec.key for spec in selected),
         selection=selection,
+        full_refresh=full_refresh,
     )
 
 
@@ -138,7 +143,7 @@ def plan_or_refuse(
     deployment both plan this way; the run takes the plan as it is (its states are not
     read twice)."""
     book = StateBook(graph, readers, dict(params))
-    plan = plan_materialization(graph, selection, book)
+    plan = plan_materialization(graph, selection, book, full_refresh=full_refresh_of(params))
     check_runnable(plan, readers, book)
     return plan
 
@@ -594,7 +599,9 @@ def materialize(
     ``stopping`` and ``on_asset_start`` are :func:`build_flow`'s.
     """
     book = book or StateBook(graph, io_managers, params)
-    plan = plan or plan_materialization(graph, selection, book)
+    plan = plan or plan_materialization(
+        graph, selection, book, full_refresh=full_refresh_of(params or {})
+    )
     if not plan.selected:
         return RunReport(outcomes=[])
     for spec in plan.selected + plan.external:

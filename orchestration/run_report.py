@@ -29,6 +29,9 @@ class MaterializationPlan:
     selected: list[AssetSpec]
     external: list[AssetSpec]
     selection: str | None = None
+    #: Whether the run rebuilds each selected table (``--full-refresh``): its rerun must
+    #: too, or the tables it left undone are updated on rows from before the refresh.
+    full_refresh: bool = False
 
     @property
     def selected_keys(self) -> set[str]:

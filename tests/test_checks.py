@@ -440,6 +440,26 @@ def _plain(text: str) -> str:
 
 
 @pytest.mark.usefixtures("prefect_server")
+def test_after_a_full_refresh_failed_its_checks_the_next_step_keeps_the_full_refresh(
+    tmp_path, monkeypatch
+):
+    """The rerun of a full refresh that stopped at a check must rebuild the skipped tables
+    too: the Next line printed ``pipeline materialize --select 'readings+'`` alone, and
+    copied as printed it updated them on top of rows from before the refresh."""
+    warehouse_dir = tmp_path / "warehouse"
+    assert _materialize(warehouse_dir, "*")["summary"] == "materialized"
+    monkeypatch.setenv("CHK_READINGS_TOO_HIGH", "1")
+    failed = run_pipeline("materialize", warehouse_dir, "--full-refresh", columns=400)
+    assert failed.returncode == 1, failed.stderr
+    (next_line,) = [line for line in failed.stdout.splitlines() if line.startswith("Next:")]
+    assert next_line.startswith(
+        "Next: fix the rows its check found (or the check), then pipeline materialize "
+        "--full-refresh --select 'readings+' (and your other options) reruns the failed "
+        "asset and the 1 skipped"
+    ), next_line
+
+
+@pytest.mark.usefixtures("prefect_server")
 def test_pipeline_checks_exit_codes_follow_severity(tmp_path):
     warehouse_dir = tmp_path / "warehouse"
     assert _materialize(warehouse_dir, "readings") == {"readings": "materialized"}

@@ -258,7 +258,7 @@ def plan(
 
     refused: UnbuiltUpstreamError | MissingUpstreamError | UnchosenSourceError | None = None
     with _state_book(definitions, warehouse, source, source_encoding) as (graph, book):
-        run_plan = plan_materialization(graph, select, book)
+        run_plan = plan_materialization(graph, select, book, full_refresh=full_refresh)
         states = book.states
         _say_no_warehouse_yet(book)
         try:
@@ -266,7 +266,7 @@ def plan(
         except (UnbuiltUpstreamError, MissingUpstreamError, UnchosenSourceError) as error:
             refused = error  # shown with the plan, then raised as materialize raises it
         drift = book.drift_of(spec.key for spec in run_plan.selected)
-    foretold = forecast(run_plan, drift, full_refresh=full_refresh)
+    foretold = forecast(run_plan, drift)
     unbuilt = refused.unbuilt if isinstance(refused, UnbuiltUpstreamError) else {}
     planned = run_plan.selected_keys
     steps: list[dict[str, Any]] = []
