@@ -235,3 +235,17 @@ def test_a_diagram_of_one_columns_chain_is_refused_in_one_line(fmt: str):
         f"error: Invalid value for '--format': {fmt} draws assets, not one column's chain; "
         "use text or json with --column (see 'pipeline lineage --help')"
     ]
+
+
+def test_a_selection_beside_one_columns_chain_is_refused_in_one_line():
+    # It was ignored: the chain went past the selection, down to the sources, exit 0.
+    result = _pipeline(
+        "lineage", "--column", "marts.Fact_Sales.total_amount", "--select", "fact_sales"
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "error: Invalid value for '--select': --column traces one column through every "
+        "asset, down to the sources; give --select or --column, not both "
+        "(see 'pipeline lineage --help')"
+    ]

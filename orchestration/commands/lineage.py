@@ -62,8 +62,8 @@ def lineage(
             "--column",
             metavar="DB.TABLE.COL",
             help="A column as database.Table.column: print every upstream column it is "
-            "computed from, down to the sources (as text, or a nested document with "
-            "--format json).",
+            "computed from, down to the sources, whatever the selection (so not with "
+            "--select; as text, or a nested document with --format json).",
         ),
     ] = None,
     warehouse: WarehouseOption = None,
@@ -77,6 +77,13 @@ def lineage(
         raise typer.BadParameter(
             f"{fmt.value} draws assets, not one column's chain; use text or json with --column",
             param_hint="'--format'",
+        )
+    if column is not None and select is not None:
+        # Else ignored: the chain went past the selection, down to the sources, exit 0.
+        raise typer.BadParameter(
+            "--column traces one column through every asset, down to the sources; "
+            "give --select or --column, not both",
+            param_hint="'--select'",
         )
     defs = load_defs(definitions)
     graph = defs.graph()
