@@ -211,7 +211,9 @@ class AssetPage:
         if outcome.code_version:
             facts["code version"] = f"`{cell(outcome.code_version)}`"
         if outcome.state:
-            notes = failed_checks_notes(outcome.upstream_failed_checks)
+            notes = failed_checks_notes(
+                outcome.upstream_failed_checks, outcome.built_from_failed_checks
+            )
             facts["state"] = state_cell(outcome.state, [*outcome.reasons, *notes])
         return facts
 

@@ -35,8 +35,10 @@ class MaterializationRecord:
     """One materialization of one asset.
 
     ``upstream`` maps each upstream asset key to the ``materialization_id`` of the
-    upstream materialization this one read (``None``: the upstream table was never
-    materialized by the framework), which is how "an upstream materialized since" is known.
+    upstream materialization whose rows this one read (:attr:`AssetHistory.holding`: the
+    last success, or a later attempt that published and then failed its checks; ``None``:
+    the upstream table was never materialized by the framework), which is how "an
+    upstream materialized since" is known.
     """
 
     materialization_id: str
@@ -98,6 +100,15 @@ class AssetHistory:
         """Whether its latest attempt published the table and then failed its checks: the
         table holds rows that failed them, whatever the last success left."""
         return self.last_attempt is not None and self.last_attempt.failed_its_checks
+
+    @property
+    def holding(self) -> MaterializationRecord | None:
+        """The materialization whose rows the table holds, as these records tell: what a
+        reader of the table reads now, and so what its record names as read. The latest
+        attempt if it failed only in its checks (it published them), else the last
+        success. An attempt that published nothing leaves what the one before it left,
+        which these two records do not tell when that was a failure in its checks."""
+        return self.last_attempt if self.failed_its_checks else self.last_success
 
     @property
     def table_rows(self) -> int | None:

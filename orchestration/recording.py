@@ -2,8 +2,9 @@
 
 The run's :class:`RunLedger` knows each asset's code version and source fingerprint (from
 the :class:`~orchestration.asset_state.StateBook` taken when the run began) and the latest
-materialization of every asset, updated as this run's own assets succeed: that is what a
-downstream asset reads, and what its record says it read.
+materialization of every asset, updated as this run's own assets end: the one whose rows
+its table holds (the last success, or a later attempt that published and then failed its
+checks) is what a downstream asset reads, and what its record says it read.
 
 The run's first asset to start writes every asset of the run as ``started``, in one write
 per history store: a single-row write per asset before its work cost a warm 100,000-row
@@ -110,15 +111,17 @@ class RunLedger:
         self._unwritten = None
         self._writing = threading.Lock()
 
-    def _latest_id(self, key: str) -> str | None:
-        success = self._history.get(key, AssetHistory()).last_success
-        return success.materialization_id if success else None
+    def _read_id(self, key: str) -> str | None:
+        """The materialization whose rows ``key``'s table holds, which a reader reads: the
+        last success's were replaced (or joined) by an attempt that failed its checks."""
+        held = self._history.get(key, AssetHistory()).holding
+        return held.materialization_id if held else None
 
     def start(self, spec: AssetSpec, run_id: str | None) -> Attempt:
         """Record that ``spec`` starts, reading its upstream as they are now."""
         planned = self._write_started(run_id)[spec.key]
         with self._lock:
-            upstream = {dep: self._latest_id(dep) for dep in spec.deps}
+            upstream = {dep: self._read_id(dep) for dep in spec.deps}
         record = replace(planned, upstream=upstream, started=_now())
         return Attempt(self, self._book.history_of(spec), record)
 
@@ -199,6 +202,7 @@ class RunLedger:
             outcome.state = state.state
             outcome.reasons = tuple(reason.detail for reason in state.reasons)
             outcome.upstream_failed_checks = state.upstream_failed_checks
+            outcome.built_from_failed_checks = state.built_from_failed_checks
             outcome.last_success = state.last_success
             if self._published_nothing(outcome):
                 outcome.kept_rows = self._book.history.get(outcome.key, AssetHistory()).table_rows

@@ -83,6 +83,7 @@ def report_as_json(report: RunReport) -> dict[str, Any]:
                 "state": o.state,
                 "reasons": list(o.reasons),
                 "upstream_failed_checks": list(o.upstream_failed_checks),
+                "built_from_failed_checks": list(o.built_from_failed_checks),
             }
             for o in report.outcomes
         ],

@@ -86,6 +86,9 @@ class AssetOutcome:
     #: Its upstream whose tables hold rows that failed their checks (no reason: the state
     #: does not count them; ``AssetState.upstream_failed_checks``).
     upstream_failed_checks: tuple[str, ...] = ()
+    #: Those of them whose rows that failed it was built from, this run's materialization
+    #: or the last success before it (``AssetState.built_from_failed_checks``).
+    built_from_failed_checks: tuple[str, ...] = ()
     #: Its table's latest successful materialization, this run's included, as the state
     #: was judged on (None: never materialized in this warehouse); and, when this run
     #: published nothing, the rows the table still holds if the history tells (else None).

@@ -18,7 +18,11 @@ An asset is judged on its latest successful materialization against what holds n
 
 A failed attempt is no materialization, so an asset reading one that published and then
 failed its checks keeps its state; :attr:`AssetState.upstream_failed_checks` names such
-upstream: the rows it read may be gone since, or be those that failed.
+upstream: the rows it read may be gone since, or be those that failed. What it read is
+the materialization whose rows the table held (:attr:`AssetHistory.holding`): built from
+the rows that failed, it is not stale while the table holds them
+(:attr:`AssetState.built_from_failed_checks` names that upstream), and stale once a
+success replaces them.
 
 A stale asset does not make its descendants stale here: ``status:stale`` names where a
 change entered, and ``status:stale+`` adds everything downstream of it (as dbt's
@@ -71,6 +75,9 @@ class AssetState:
     #: (that attempt is no materialization), but the asset was built before those rows
     #: replaced or joined what it read, or from them. Only for an asset that was built.
     upstream_failed_checks: tuple[str, ...] = ()
+    #: Those of them whose rows that failed it was built from (its last success read the
+    #: attempt whose rows they hold): not stale for it while they hold them.
+    built_from_failed_checks: tuple[str, ...] = ()
     #: It was judged on another source than the one it was built from (its reason says
     #: so): what a command's next step must pass not to replace its rows with another's.
     source_switch: SourceSwitch | None = None
@@ -82,7 +89,7 @@ class AssetState:
     @property
     def notes(self) -> list[str]:
         """What a reader of the state should know besides its reasons, in words."""
-        return failed_checks_notes(self.upstream_failed_checks)
+        return failed_checks_notes(self.upstream_failed_checks, self.built_from_failed_checks)
 
     def said(self) -> list[str]:
         """Everything its state's line says after the state: its reasons, then its notes."""
@@ -97,16 +104,23 @@ class AssetState:
             "last_materialization": self.last_success.as_dict() if self.last_success else None,
             "last_attempt": self.last_attempt.as_dict() if self.last_attempt else None,
             "upstream_failed_checks": list(self.upstream_failed_checks),
+            "built_from_failed_checks": list(self.built_from_failed_checks),
         }
 
 
-def failed_checks_notes(upstream: Sequence[str]) -> list[str]:
-    """The note on an asset whose ``upstream`` hold rows that failed their checks, if any
-    do (a list, to follow the reasons)."""
-    if not upstream:
-        return []
-    verb = "holds" if len(upstream) == 1 else "hold"
-    return [f"upstream {', '.join(upstream)} {verb} rows that failed their checks"]
+def failed_checks_notes(upstream: Sequence[str], built_from: Collection[str] = ()) -> list[str]:
+    """The notes on an asset whose ``upstream`` hold rows that failed their checks, if any
+    do (a list, to follow the reasons): first those it was ``built_from`` (it holds rows
+    computed from them), then the others (it was built before them)."""
+    read = [key for key in upstream if key in built_from]
+    other = [key for key in upstream if key not in built_from]
+    notes = []
+    if read:
+        notes.append(f"built from rows of upstream {', '.join(read)} that failed their checks")
+    if other:
+        verb = "holds" if len(other) == 1 else "hold"
+        notes.append(f"upstream {', '.join(other)} {verb} rows that failed their checks")
+    return notes
 
 
 def _failed_since(history: AssetHistory) -> Reason | None:
@@ -209,11 +223,11 @@ def assess_asset(
     elif fingerprint is not None and success.source_fingerprint != fingerprint:
         switch = source_switch(success.source_fingerprint, fingerprint)
         reasons.append(Reason("source_changed", str(switch) if switch else SAME_SOURCE_CHANGED))
-    newer = []
-    for dep in deps:
-        upstream = history.get(dep, AssetHistory()).last_success
-        if upstream is not None and upstream.materialization_id != success.upstream.get(dep):
-            newer.append(f"{dep} (order)" if dep in ordering else dep)
+    newer = [
+        f"{dep} (order)" if dep in ordering else dep
+        for dep in deps
+        if _materialized_since(history.get(dep, AssetHistory()), success.upstream.get(dep), success)
+    ]
     if newer:
         reasons.append(
             Reason("upstream_materialized", f"upstream materialized since: {', '.join(newer)}")
@@ -231,8 +245,38 @@ def assess_asset(
         upstream_failed_checks=tuple(
             dep for dep in deps if history.get(dep, AssetHistory()).failed_its_checks
         ),
+        built_from_failed_checks=tuple(
+            dep
+            for dep in deps
+            if _read_failed_checks(history.get(dep, AssetHistory()), success.upstream.get(dep))
+        ),
         source_switch=switch,
     )
+
+
+def _materialized_since(
+    upstream: AssetHistory, read: str | None, built: MaterializationRecord
+) -> bool:
+    """Whether ``upstream`` was materialized after what ``built`` read of it (``read``, the
+    id its record names). Not if that is its last success, or the attempt whose rows
+    its table still holds (published, then failed its checks). Else, a last success
+    that finished before ``built`` started came before what it read: an attempt that
+    failed its checks, replaced since by another such attempt, which is no
+    materialization either. The ids alone cannot tell that from a success since."""
+    success = upstream.last_success
+    if success is None or read == success.materialization_id:
+        return False
+    held = upstream.holding
+    if held is not None and read == held.materialization_id:
+        return False  # it read the rows the table holds still
+    return (success.ended or success.started) >= built.started
+
+
+def _read_failed_checks(upstream: AssetHistory, read: str | None) -> bool:
+    """Whether what was read of ``upstream`` (``read``, its id) is the attempt that
+    published and then failed its checks whose rows its table holds now."""
+    held = upstream.holding
+    return upstream.failed_its_checks and held is not None and read == held.materialization_id
 
 
 def assess(

@@ -30,6 +30,7 @@ CHECKS_FAILED = (
     "(error): 1 offending row(s), e.g. {sensor='b', value=250}"
 )
 NOTE = "upstream readings holds rows that failed their checks"
+BUILT_FROM = "built from rows of upstream readings that failed their checks"
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -115,8 +116,8 @@ def test_a_first_run_that_failed_its_checks_is_missing_without_denying_its_rows(
 def test_a_table_that_failed_its_checks_after_a_success_and_its_fresh_reader(tmp_path, monkeypatch):
     """After a success, a run published readings' rows and failed its checks: readings is
     stale, its table holds that run's rows (not the success's); summary, built from the
-    success, stays fresh (the failure is no materialization) with a word about it - on
-    its page, and on the page of a run that builds it from those rows."""
+    success, stays fresh (the failure is no materialization) with a word about it, on
+    its page too."""
     warehouse_dir = tmp_path / "warehouse"
     first = _materialize(warehouse_dir, "readings+")
     assert first.ok
@@ -144,6 +145,41 @@ def test_a_table_that_failed_its_checks_after_a_success_and_its_fresh_reader(tmp
     assert _state_row(_page(failed, "summary")) == f"| state | fresh ({NOTE}) |"
     assert _state_row(_page(first, "summary")) == "| state | fresh |"
 
-    rebuilt = _materialize(warehouse_dir, "summary")  # reads the rows that failed
+
+def test_a_reader_built_from_rows_that_failed_their_checks_names_them_as_what_it_read(
+    tmp_path, monkeypatch
+):
+    """`materialize --select summary` after readings published rows and failed its checks
+    builds summary from those rows. Its record names that attempt as the readings it read
+    (the last success's rows were gone), and status, plan and its page say it was built
+    from rows that failed: fresh while readings holds them, stale once readings passes."""
+    warehouse_dir = tmp_path / "warehouse"
+    assert _materialize(warehouse_dir, "readings+").ok
+    monkeypatch.setenv("CHK_READINGS_TOO_HIGH", "1")
+    assert not _materialize(warehouse_dir, "readings+").ok
+    rebuilt = _materialize(warehouse_dir, "summary")
     assert rebuilt.ok
-    assert _state_row(_page(rebuilt, "summary")) == f"| state | fresh ({NOTE}) |"
+
+    states = _states(warehouse_dir)
+    read = states["readings"]["last_attempt"]
+    assert (read["status"], read["rows"]) == ("failed", 2)
+    summary = states["summary"]
+    assert summary["last_materialization"]["upstream"] == {"readings": read["materialization_id"]}
+    assert (summary["state"], summary["reasons"]) == ("fresh", [])
+    assert summary["upstream_failed_checks"] == ["readings"]
+    assert summary["built_from_failed_checks"] == ["readings"]
+    assert _why(warehouse_dir)["summary"] == BUILT_FROM
+    plan = json.loads(
+        _status(warehouse_dir, "--select", "summary", "--json", command="plan").stdout
+    )
+    assert [step["why"] for step in plan["run"]] == [f"selected (fresh); {BUILT_FROM}"]
+    assert _state_row(_page(rebuilt, "summary")) == f"| state | fresh ({BUILT_FROM}) |"
+    (outcome,) = rebuilt.outcomes
+    assert outcome.built_from_failed_checks == ("readings",)
+
+    monkeypatch.delenv("CHK_READINGS_TOO_HIGH")
+    assert _materialize(warehouse_dir, "readings").ok  # the rows summary read are gone
+    summary = _states(warehouse_dir)["summary"]
+    assert summary["state"] == "stale"
+    assert [r["detail"] for r in summary["reasons"]] == ["upstream materialized since: readings"]
+    assert (summary["upstream_failed_checks"], summary["built_from_failed_checks"]) == ([], [])

@@ -420,3 +420,70 @@ def test_an_upstream_that_failed_before_publishing_is_no_note():
     state = assess_asset("down", ("up",), "v1", None, history)
     assert (state.upstream_failed_checks, state.notes) == ((), [])
     assert state.as_dict()["upstream_failed_checks"] == []
+
+
+def test_the_table_holds_the_rows_of_an_attempt_that_failed_its_checks_else_the_success():
+    """What a reader reads, and its record names: the rows the table holds now."""
+    good = record("up", "u1", rows=2)
+    checks_failed = record("up", "u2", minutes=5, status="failed", rows=3)
+    broke = record("up", "u3", minutes=6, status="failed")
+    assert built(good).holding is good
+    assert AssetHistory(checks_failed, good).holding is checks_failed
+    assert AssetHistory(checks_failed, None).holding is checks_failed
+    assert AssetHistory(broke, good).holding is good
+    assert AssetHistory().holding is None
+
+
+def _checks_failed_then_read(*later: MaterializationRecord) -> dict[str, AssetHistory]:
+    """``up`` succeeded (u1), then failed its checks (u2), and ``down`` was built from
+    u2's rows; ``later`` are up's attempts since, oldest first."""
+    good = record("up", "u1", rows=2, ended=T0 + timedelta(minutes=1))
+    failed = record("up", "u2", minutes=5, status="failed", rows=3, error=CHECKS_FAILED)
+    attempts = [good, failed, *later]
+    successes = [a for a in attempts if a.status == "materialized"]
+    return {
+        "up": AssetHistory(attempts[-1], successes[-1]),
+        "down": built(record("down", "d1", minutes=10, upstream={"up": failed.materialization_id})),
+    }
+
+
+def test_a_reader_built_from_rows_that_failed_their_checks_is_fresh_while_the_table_holds_them():
+    state = assess_asset("down", ("up",), "v1", None, _checks_failed_then_read())
+    assert (state.state, state.reasons) == ("fresh", ())
+    assert state.upstream_failed_checks == state.built_from_failed_checks == ("up",)
+    assert state.notes == ["built from rows of upstream up that failed their checks"]
+    assert state.as_dict()["built_from_failed_checks"] == ["up"]
+
+
+def test_a_reader_built_from_rows_that_failed_their_checks_is_stale_once_its_upstream_passes():
+    passed = record("up", "u3", minutes=20, ended=T0 + timedelta(minutes=21))
+    state = assess_asset("down", ("up",), "v1", None, _checks_failed_then_read(passed))
+    assert kinds(state) == ["upstream_materialized"]
+    assert (state.upstream_failed_checks, state.built_from_failed_checks) == ((), ())
+
+
+def test_a_success_between_the_rows_it_read_and_another_failure_makes_it_stale():
+    passed = record("up", "u3", minutes=20, ended=T0 + timedelta(minutes=21))
+    failed = record("up", "u4", minutes=30, status="failed", rows=4, error=CHECKS_FAILED)
+    state = assess_asset("down", ("up",), "v1", None, _checks_failed_then_read(passed, failed))
+    assert kinds(state) == ["upstream_materialized"]
+    assert state.notes == ["upstream up holds rows that failed their checks"]
+
+
+def test_a_second_failure_after_the_rows_it_read_is_no_materialization_since():
+    """No success since the failed rows it read: as for a reader of the last success, the
+    failure is no materialization, and the note says what the table holds now."""
+    failed = record("up", "u3", minutes=20, status="failed", rows=4, error=CHECKS_FAILED)
+    state = assess_asset("down", ("up",), "v1", None, _checks_failed_then_read(failed))
+    assert (state.state, state.reasons) == ("fresh", ())
+    assert state.built_from_failed_checks == ()
+    assert state.notes == ["upstream up holds rows that failed their checks"]
+
+
+def test_a_note_names_what_it_was_built_from_apart_from_what_only_holds_failed_rows():
+    from orchestration.staleness import failed_checks_notes
+
+    assert failed_checks_notes(("a", "b", "c"), ("b",)) == [
+        "built from rows of upstream b that failed their checks",
+        "upstream a, c hold rows that failed their checks",
+    ]

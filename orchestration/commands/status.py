@@ -212,7 +212,7 @@ def _why(
 ) -> str:
     """Why ``key`` is in the plan: its own reasons, the stale assets upstream, or selection;
     then what status notes of it (an upstream holding rows that failed their checks, which
-    the run would build on)."""
+    the run would build on, or that it was built from such rows)."""
     state = states.get(key)
     notes = state.notes if state is not None else []
     if state is not None and state.state != "fresh":
