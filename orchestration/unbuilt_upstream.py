@@ -11,6 +11,8 @@ what reads them and the selection that builds them too. ``pipeline plan`` says t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from orchestration.asset_state import StateBook
 from orchestration.errors import ExpectedError
 from orchestration.run_report import MaterializationPlan, counted, quoted_selection
@@ -63,13 +65,24 @@ def unbuilt_upstream_error(
         f"{', '.join(keys)} (read by {', '.join(readers)})" for readers, keys in by_readers.items()
     )
     one = len(unbuilt) == 1
+    them = "it" if one else "them"
+    widened = quoted_selection(widened_selection(plan, book, list(unbuilt)))
+    if _reads_unbuilt(plan, book, unbuilt):  # materialized first, they would be refused
+        fix = f"select {widened}, which builds {them} too"
+    else:
+        fix = f"materialize {them} first or select {widened}"
     return UnbuiltUpstreamError(
         f"the selection {plan.selection or '*'!r} reads "
         f"{'an asset' if one else counted(len(unbuilt), 'asset')} never materialized in "
-        f"this warehouse: {listed}; materialize {'it' if one else 'them'} first or select "
-        f"{quoted_selection(widened_selection(plan, book, list(unbuilt)))}",
+        f"this warehouse: {listed}; {fix}",
         unbuilt,
     )
+
+
+def _reads_unbuilt(plan: MaterializationPlan, book: StateBook, unbuilt: Iterable[str]) -> bool:
+    """Whether the ``unbuilt`` assets, selected alone, read an asset never built either."""
+    outside = plan.graph.external_upstream(unbuilt)
+    return any(spec.key in book.never_published for spec in outside)
 
 
 def widened_selection(plan: MaterializationPlan, book: StateBook, unbuilt: list[str]) -> str:
