@@ -29,6 +29,7 @@ from orchestration.concurrency import default_concurrency
 from orchestration.context import AssetContext, full_refresh_of
 from orchestration.dispatch import critical_path_seconds, last_seconds, submit_when_ready
 from orchestration.errors import ExpectedError, RebuildRequired, describe_error
+from orchestration.final_state_lines import final_states_at_info
 from orchestration.graph import AssetGraph
 from orchestration.io_manager import IOManager, MaterializeResult
 from orchestration.quick_exit import without_flow_heartbeats
@@ -462,7 +463,8 @@ def build_flow(
     run's id as it begins (an interrupt marks that run Cancelled); ``stopping`` says when
     the run is being stopped: an asset failing then ends Cancelled, not Failed;
     ``on_asset_start`` is told each asset's key as its task body begins (an interrupt
-    waits for the server to have those task runs before it marks them).
+    waits for the server to have those task runs before it marks them). Its task runs'
+    final states are logged at INFO (:mod:`orchestration.final_state_lines`).
     """
     from prefect.runtime import flow_run
     from prefect.states import Completed, Failed
@@ -473,6 +475,7 @@ def build_flow(
 
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
+    final_states_at_info()  # each failure told once at ERROR on the run's Logs tab
     run_params = dict(params or {})
     recorder = _RunRecorder(on_progress, stopping, on_asset_start)
     selected = plan.selected_keys
