@@ -156,7 +156,7 @@ def print_report(
     rerun = next_step(plan, report) if plan is not None else None
     if rerun is None:
         console.print(
-            'Next: [bold]pipeline query "SELECT ..."[/] reads the tables, '
+            f"Next: [bold]{escape(_first_query(report))}[/] reads the tables, "
             f"[bold]pipeline lineage --format mermaid[/] draws the graph{ui_hint}.",
             highlight=False,
         )
@@ -180,6 +180,14 @@ def _print_causes(report: RunReport, console: Console) -> None:
     print_keyed_lines(console, "error", [(o.key, o.error or "") for o in causes])
     for reason, count in skipped.items():
         console.print(Text(f"  {counted(count, 'asset')} skipped: {reason}"))
+
+
+def _first_query(report: RunReport) -> str:
+    """A query of the run's last table that runs as printed (``SELECT ...`` pasted was a
+    syntax error): the end of the run's lineage, where its results are."""
+    tables = [outcome.table for outcome in report.outcomes]
+    table = tables[-1] if tables else "system.tables"
+    return f'pipeline query "SELECT * FROM {table} LIMIT 10"'
 
 
 def next_step(plan: MaterializationPlan, report: RunReport) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -213,7 +214,16 @@ def test_a_failed_run_ends_with_the_command_that_reruns_what_it_left_undone(
     again = materialize(*location, "--select", "numbers+", "--source", "synthetic:5",
                         env=env, tmp_path=tmp_path)  # fmt: skip
     assert "Run report: 2 materialized" in again.stdout, again.stdout + again.stderr
-    assert _next_line(again.stdout).startswith('Next: pipeline query "SELECT ..." reads the tables')
+    # A query that runs as printed (it was "SELECT ...", a syntax error if pasted).
+    query = 'pipeline query "SELECT * FROM served.numbers_total LIMIT 10"'
+    assert _next_line(again.stdout).startswith(f"Next: {query} reads the tables")
+    pasted = subprocess.run(
+        [sys.executable, "-m", "orchestration", *shlex.split(query)[1:], *location,
+         "--warehouse", f"chdb://{tmp_path / 'warehouse'}"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert pasted.returncode == 0, pasted.stderr
+    assert pasted.stdout.split()[:2] == ["total", "5"]
 
 
 def test_a_failed_run_of_one_asset_reruns_that_asset_not_its_descendants(

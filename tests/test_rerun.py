@@ -103,7 +103,8 @@ def test_the_next_line_on_a_terminal_colours_only_the_commands(graph: AssetGraph
     (line,) = [text for text in out.getvalue().splitlines() if text.startswith("Next: ")]
     bold, plain = "\x1b[1m", "\x1b[0m"
     commands = (
-        f'Next: {bold}pipeline query "SELECT ..."{plain} reads the tables, '
+        f'Next: {bold}pipeline query "SELECT * FROM mart.daily_revenue LIMIT 10"{plain} '
+        "reads the tables, "
         f"{bold}pipeline lineage --format mermaid{plain} draws the graph; "
     )
     assert line.startswith(commands)
