@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from orchestration import local_server
+from tests.hand_written_zip import write_zip
 from tests.retail_support import http_server
 
 REPO = Path(__file__).resolve().parents[1]
@@ -345,6 +346,37 @@ def test_a_quote_closed_in_a_later_row_fails_the_run_and_keeps_the_last_load(
     )  # fmt: skip
     assert count.returncode == 0, count.stderr
     assert count.stdout.splitlines()[-1] == "99,72"
+
+
+def test_an_encrypted_zip_fails_the_run_in_one_line_and_keeps_the_last_load(
+    prefect_api_url: str, tmp_path: Path
+) -> None:
+    """The line was ``RuntimeError: File <ZipInfo filename='good.csv' ...> is encrypted,
+    password required for extraction``: a crash to read. It names archive and member and
+    says what to do; the table keeps the rows of the last good load."""
+    env = server_env(prefect_api_url)
+    raw = ("--select", "raw_online_retails")
+    good = materialize(*raw, "--source", str(REAL_SAMPLE), env=env, tmp_path=tmp_path)
+    assert good.returncode == 0, good.stdout + good.stderr
+    encrypted = tmp_path / "enc.zip"
+    write_zip(encrypted, "good.csv", REAL_SAMPLE.read_bytes(), password=b"s3cret")
+
+    result = materialize(*raw, "--source", str(encrypted), env=env, tmp_path=tmp_path)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    (failure,) = [line for line in result.stdout.splitlines() if line.startswith("✗")]
+    assert failure.startswith(
+        f"✗ raw_online_retails  {encrypted}!good.csv: encrypted zip member (password-protected)"
+    ), failure
+    assert "RuntimeError" not in result.stdout and "ZipInfo" not in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    count = subprocess.run(
+        [sys.executable, "-m", "orchestration", "query", "SELECT count() FROM raw.online_retails",
+         "--format", "csv", "--warehouse", f"chdb://{tmp_path / 'warehouse'}"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert count.returncode == 0, count.stderr
+    assert count.stdout.splitlines()[-1] == "99"
 
 
 def test_a_configured_prefect_api_that_does_not_answer_is_one_line_before_any_work(

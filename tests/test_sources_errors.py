@@ -12,6 +12,7 @@ import pytest
 
 from assets.sources import SourceError, read_source, synthetic
 from assets.sources.download import download
+from tests.hand_written_zip import write_zip
 from tests.retail_support import serve_directory, write_source
 
 HEADER = "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n"
@@ -206,6 +207,55 @@ def test_zip_without_data_files(tmp_path: Path) -> None:
         SourceError, match=r"holds no \.xlsx, \.csv, \.tsv or \.parquet file.*README"
     ):
         read_all(path)
+
+
+def test_an_encrypted_zip_member_is_named_with_the_fix(tmp_path: Path) -> None:
+    """zipfile's own words were ``RuntimeError: File <ZipInfo filename='good.csv'
+    compress_type=deflate ...> is encrypted, password required for extraction``: a crash
+    to read, not naming the archive."""
+    path = tmp_path / "enc.zip"
+    data = (HEADER + GOOD).encode()
+    write_zip(path, "good.csv", data, password=b"s3cret")
+    assert zipfile.ZipFile(path).read("good.csv", pwd=b"s3cret") == data  # really encrypted
+
+    with pytest.raises(SourceError) as raised:
+        read_all(path)
+
+    assert str(raised.value) == (
+        f"{path}!good.csv: encrypted zip member (password-protected); the pipeline reads "
+        "no passwords, so decrypt it first (extract it, or zip it again without -P)"
+    )
+
+
+def test_a_zip_member_compressed_by_a_method_python_cannot_extract_is_named(
+    tmp_path: Path,
+) -> None:
+    """Deflate64 (method 9), which Windows' Explorer writes for archives over 2 GB, was
+    ``NotImplementedError: That compression method is not supported``."""
+    path = tmp_path / "big.zip"
+    write_zip(path, "retail.csv", (HEADER + GOOD).encode(), method=9)
+
+    with pytest.raises(SourceError) as raised:
+        read_all(path)
+
+    assert str(raised.value) == (
+        f"{path}!retail.csv: zip member compressed with method 9 (deflate64), which the "
+        "reader cannot extract; zip it again with deflate (zip's default), or extract it"
+    )
+
+
+def test_a_zip_member_whose_compressed_bytes_are_corrupt_is_named(tmp_path: Path) -> None:
+    """zlib's error was all the run said: ``error: Error -3 while decompressing data``."""
+    path = tmp_path / "broken.zip"
+    write_zip(path, "retail.csv", (HEADER + GOOD).encode(), method=8, stored=b"\xff" * 64)
+
+    with pytest.raises(SourceError) as raised:
+        read_all(path)
+
+    assert str(raised.value) == (
+        f"{path}!retail.csv: corrupt zip member: Error -3 while decompressing data: "
+        "invalid block type"
+    )
 
 
 def test_corrupt_xlsx(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ import re
 import shutil
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,15 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _EMPTY_ZIP_MAGIC = b"PK\x05\x06"
 _PARQUET_MAGIC = b"PAR1"
 _READABLE_SUFFIXES = (".xlsx", ".xlsm", ".csv", ".tsv", ".parquet")
+#: Compression methods :mod:`zipfile` extracts (each with a module every CPython build has).
+_EXTRACTABLE = frozenset(
+    {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+)
+#: Names of the other methods met in the wild (Windows writes deflate64 past 2 GB, 7-Zip
+#: the others on request).
+_METHOD_NAMES = {9: "deflate64", 93: "Zstandard", 95: "xz", 98: "PPMd"}
+#: General purpose flag bit 0: the member is encrypted.
+_ENCRYPTED_FLAG = 0x1
 #: Bytes of CSV text Arrow parses per block (one block per thread at a time).
 _CSV_BLOCK_BYTES = 4 << 20
 
@@ -480,6 +490,26 @@ def _read_xlsx(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]
         workbook.close()
 
 
+def _unextractable(info: zipfile.ZipInfo) -> str | None:
+    """Why the member ``info`` cannot be extracted, with the fix; None if it can. Asked
+    before extracting: zipfile's own errors (``RuntimeError: File <ZipInfo ...> is
+    encrypted, password required for extraction``, ``NotImplementedError: That compression
+    method is not supported``) read like a crash of the pipeline and name no archive."""
+    if info.flag_bits & _ENCRYPTED_FLAG:
+        return (
+            "encrypted zip member (password-protected); the pipeline reads no passwords, "
+            "so decrypt it first (extract it, or zip it again without -P)"
+        )
+    if info.compress_type not in _EXTRACTABLE:
+        method = info.compress_type
+        name = _METHOD_NAMES.get(method, "not a standard method")
+        return (
+            f"zip member compressed with method {method} ({name}), which the reader cannot "
+            "extract; zip it again with deflate (zip's default), or extract it"
+        )
+    return None
+
+
 def _read_zip(path: Path, label: str, chunk_rows: int, encoding: str) -> Iterator[SourceChunk]:
     """Every xlsx/csv/tsv/parquet member, extracted one at a time to a temporary file (a CSV
     member read in the run's encoding, as a CSV file is). Not ``.txt``: in a zip that is
@@ -507,11 +537,15 @@ def _read_zip(path: Path, label: str, chunk_rows: int, encoding: str) -> Iterato
             )
         for info in members:
             member_label = f"{label}!{info.filename}"
+            if problem := _unextractable(info):
+                raise SourceError(problem, source=member_label)
             target = Path(scratch) / Path(info.filename).name
             try:
                 with archive.open(info) as src, target.open("wb") as dst:
                     shutil.copyfileobj(src, dst, length=1 << 20)
-            except (zipfile.BadZipFile, OSError, EOFError) as error:
+            except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as error:
+                # zlib.error: a deflated member whose bytes do not inflate (bzip2 and lzma
+                # raise OSError and EOFError for theirs).
                 raise SourceError(f"corrupt zip member: {error}", source=member_label) from error
             yield from read_path(target, member_label, chunk_rows, encoding)
             target.unlink()
