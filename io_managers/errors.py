@@ -2,8 +2,10 @@
 
 Each one carries a message meant to be shown to a user as is: one line first naming the
 thing that failed (asset, table, column, ``host:port``) and the cause. None of them ever
-contains a password: connection errors are built from a classified cause, not from the
-driver's raw text.
+contains a password: connection errors are built from a classified cause, or else from
+the server's error code and the first line of its text, masked; a server's error text is
+masked in every form it may repeat the password (the ``Authorization`` header's base64
+among them).
 
 Those foreseen by this layer (bad settings, an unreachable server, a refused or failed
 materialization) are :class:`orchestration.errors.ExpectedError`, shown as that one line;

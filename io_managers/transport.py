@@ -40,6 +40,7 @@ from io_managers.errors import (
 from io_managers.sql import quote_identifier, quote_string
 from io_managers.warehouse_lock import warehouse_holder
 from orchestration.exception_chain import exception_chain
+from orchestration.redaction import credential_forms, redact
 from orchestration.uninterruptible import uninterruptible
 
 SettingValue = str | int | float | bool
@@ -527,7 +528,7 @@ def _connection_failure(exc: BaseException, config: WarehouseConfig | None) -> s
 #: How clickhouse-connect wraps the server's error text: its code, then, when asked to
 #: show server errors (the default), the URL it posted to.
 _DRIVER_WRAPPER = re.compile(
-    r"^Received ClickHouse exception, code: \d+, server response: (?P<body>.*?)"
+    r"^Received ClickHouse exception, code: (?P<code>\d+), server response: (?P<body>.*?)"
     r"(?: \(for url [^()\s]*\))?$",
     re.DOTALL,
 )
@@ -540,26 +541,23 @@ def _server_response(message: str) -> str:
     return match.group("body") if match else message
 
 
-#: A character of a word (letter, digit, ``_``), where :func:`redact` looks for one.
-_WORD = re.compile(r"\w")
+#: How much of a connection failure's text is shown: ClickHouse says why in one short line.
+_UNVERIFIED_LIMIT = 200
 
 
-def redact(text: str, secret: str) -> str:
-    """``text`` with ``secret`` masked wherever it stands as a word of its own: where the
-    secret begins (ends) with a letter, digit or ``_``, the character before (after) it
-    is none of those.
-
-    Not inside a longer word: with the password ``e``, the server's ``Unknown expression
-    identifier`` read ``Unknown ***xpr***ssion id***ntifi***r``, garbled, and the masks'
-    pattern gave the password away; a longer word holding the password is not the
-    password. Echoed as a credential (``user:secret@``, ``'secret'``) or as an identifier
-    it is masked, whatever its length.
-    """
-    if not secret:
-        return text
-    before = r"(?<!\w)" if _WORD.match(secret[0]) else ""
-    after = r"(?!\w)" if _WORD.match(secret[-1]) else ""
-    return re.sub(f"{before}{re.escape(secret)}{after}", "***", text)
+def _unverified_answer(message: str, secrets: tuple[str, ...]) -> str:
+    """What a server that failed the connection said, when no known cause fits: its error
+    code and the first line of its text, masked. Nothing has shown yet that ClickHouse
+    answered (a debugging endpoint or a proxy may echo the request, headers and all, below
+    that line), so the rest is not repeated; ClickHouse's own reason fits on that line."""
+    match = _DRIVER_WRAPPER.match(message.strip())
+    text = match.group("body") if match else message
+    first = redact(text, secrets).strip().partition("\n")[0]
+    shown = clean_engine_message(first, limit=_UNVERIFIED_LIMIT)
+    if match is None:
+        return shown
+    code = f"the server answered error code {match.group('code')}"
+    return f"{code}: {shown}" if shown else code
 
 
 def _request_settings(readonly: int, settings: OutputSettings) -> dict[str, SettingValue] | None:
@@ -585,6 +583,8 @@ class ServerTransport:
             # Its transport warnings repeat, as noise on stderr, the one-line error we raise.
             driver_log.setLevel(logging.ERROR)
         self.config = config
+        #: The password in every form an error text may repeat it, all masked there.
+        self._secrets = credential_forms(config.user, config.password)
         self.authority = str(config.host)
         self.shared: dict[str, Any] = {}
         try:
@@ -606,8 +606,7 @@ class ServerTransport:
     def _connection_error(self, exc: BaseException) -> WarehouseError:
         cause = classify_connection_failure(exc, self.config)
         if cause is None:
-            first = clean_engine_message(str(exc), limit=300)
-            cause = redact(first, self.config.password) or type(exc).__name__
+            cause = _unverified_answer(str(exc), self._secrets) or type(exc).__name__
         return WarehouseConnectionError(
             f"cannot connect to ClickHouse at {self.config.address} "
             f"as user {self.config.user!r}: {cause}"
@@ -620,8 +619,9 @@ class ServerTransport:
             isinstance(exc, DatabaseError) and classify_connection_failure(exc)
         ):
             return self._connection_error(exc)
-        message = clean_engine_message(_server_response(str(exc)))
-        return WarehouseQueryError(redact(message, self.config.password))
+        # Masked before it is trimmed, so no cut leaves a part of a secret unmasked.
+        message = redact(_server_response(str(exc)), self._secrets)
+        return WarehouseQueryError(clean_engine_message(message))
 
     def command(self, sql: str) -> None:
         try:

@@ -15,16 +15,23 @@ refuses such a URL, without repeating any of its text.
 
 What a server answered is never repeated either: a proxy, a debugging endpoint or a
 service on the wrong port may echo the request, its ``Authorization`` header (the
-credentials, in base64) included. An error names the answer by its status alone.
+credentials, in base64) included. An error names the answer by its status alone. The
+warehouse's own error text is the exception: ClickHouse's words about a statement are
+the whole story, so they are shown, with the password masked (:func:`redact`) in every
+form a server's answer may repeat it (:func:`credential_forms`), the ``Authorization``
+header's base64 among them.
 
 Nor may the HTTP client's own logs name a URL whole (:func:`quiet_request_logs`).
 """
 
 from __future__ import annotations
 
+import base64
 import logging
+import re
+from collections.abc import Iterable
 from http import HTTPStatus
-from urllib.parse import SplitResult, urlsplit, urlunsplit
+from urllib.parse import SplitResult, quote, quote_plus, urlsplit, urlunsplit
 
 #: How a URL that cannot be read is shown.
 UNREADABLE_URL = "<unreadable URL>"
@@ -116,6 +123,47 @@ def without_credentials(url: str) -> str:
         return url
     head, authority, rest = parts
     return head + authority.rpartition("@")[2] + rest
+
+
+def credential_forms(user: str, password: str) -> tuple[str, ...]:
+    """``password`` in every form an answer may repeat it, for :func:`redact`: as typed,
+    percent-encoded as in a URL (``%20`` or ``+`` for a space), and as the HTTP Basic
+    ``Authorization`` header carries it, the base64 of ``user:password``, which a
+    server echoing the request repeats without the password ever appearing as typed.
+    None without a password: ``user:`` alone is no secret."""
+    if not password:
+        return ()
+    basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return tuple({password, quote(password, safe=""), quote_plus(password, safe=""), basic})
+
+
+#: A character of a word (letter, digit, ``_``), where :func:`redact` looks for one.
+_WORD = re.compile(r"\w")
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with each of ``secrets`` masked (``***``) wherever it stands as a word of
+    its own: where the secret begins (ends) with a letter, digit or ``_``, the character
+    before (after) it is none of those.
+
+    Not inside a longer word: with the password ``e``, the server's ``Unknown expression
+    identifier`` read ``Unknown ***xpr***ssion id***ntifi***r``, garbled, and the masks'
+    pattern gave the password away; a longer word holding the password is not the
+    password. Echoed as a credential (``user:secret@``, ``'secret'``) or as an identifier
+    it is masked, whatever its length. The longest secret is tried first at each place,
+    so a form that holds a shorter one is masked whole, no part of it left showing.
+    """
+    longest_first = sorted({secret for secret in secrets if secret}, key=len, reverse=True)
+    if not longest_first:
+        return text
+    return re.sub("|".join(map(_whole_word, longest_first)), "***", text)
+
+
+def _whole_word(secret: str) -> str:
+    """A pattern matching ``secret`` (not empty) as a word of its own."""
+    before = r"(?<!\w)" if _WORD.match(secret[0]) else ""
+    after = r"(?!\w)" if _WORD.match(secret[-1]) else ""
+    return f"{before}{re.escape(secret)}{after}"
 
 
 def status_words(status: int) -> str:

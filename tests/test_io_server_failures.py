@@ -192,6 +192,55 @@ def test_a_proxy_refusing_the_login_is_an_authentication_failure(caplog):
     assert_no_secret(error, caplog)
 
 
+class EchoingError(BaseHTTPRequestHandler):
+    """A debugging endpoint, or a proxy, that answers with ClickHouse's error header and
+    the request echoed back: its line, its headers (``Authorization: Basic`` and the
+    credentials in base64 among them) and its body. Nothing in its words says
+    ``AUTHENTICATION_FAILED``, so no known cause fits."""
+
+    def _answer(self) -> None:
+        request = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = f"Code: 516. DB::Exception: {self.requestline}\n{self.headers}".encode() + request
+        self.send_response(500)
+        self.send_header("X-ClickHouse-Exception-Code", "516")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args: object) -> None:
+        """Keep the test output clean."""
+
+
+@pytest.fixture
+def echoing_server() -> Iterator[int]:
+    server = HTTPServer(("127.0.0.1", 0), EchoingError)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+def test_an_error_answer_echoing_the_request_shows_its_code_and_first_line_only(
+    echoing_server, caplog
+):
+    # The driver's text was shown whole: "Received ClickHouse exception, code: 516, server
+    # response: Code: 516. DB::Exception: POST /?query_id=... Authorization: Basic ...".
+    error = connect_error(url("127.0.0.1", echoing_server), caplog)
+
+    message = str(error)
+    assert message.startswith(
+        f"cannot connect to ClickHouse at 127.0.0.1:{echoing_server} as user 'etl': "
+        "the server answered error code 516: POST /?"
+    ), message
+    assert "Authorization" not in message and "Received ClickHouse exception" not in message
+    assert "\n" not in message
+    assert_no_secret(error, caplog)
+
+
 @contextlib.contextmanager
 def listener(*, answer: bool, backlog: int = 16) -> Iterator[tuple[int, list[socket.socket]]]:
     """A port that accepts connections (``answer``: reads each request, then closes it
@@ -330,6 +379,51 @@ def with_password(server_url: str, password: str) -> str:
     user = parts.username or "default"
     netloc = f"{user}:{quote(password, safe='')}@{parts.hostname}:{parts.port}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+
+
+def test_no_command_prints_the_credentials_an_error_answer_echoes(echoing_server):
+    """Status, checks, materialize (plain, --json, --verbose) and query, with the server
+    named by WAREHOUSE_URL or by the CLICKHOUSE_* variables: one line, exit 1, and neither
+    the password nor the Authorization header's base64 of ``user:password``."""
+    server = url("127.0.0.1", echoing_server)
+    by_variables = {
+        "CLICKHOUSE_HOST": "127.0.0.1",
+        "CLICKHOUSE_PORT": str(echoing_server),
+        "CLICKHOUSE_USER": "etl",
+        "CLICKHOUSE_PASSWORD": PASSWORD,
+    }
+    runs = [
+        (("status", "--json"), by_variables),
+        (("status",), {"WAREHOUSE_URL": server}),
+        (("checks",), {"WAREHOUSE_URL": server}),
+        (("materialize",), {"WAREHOUSE_URL": server}),
+        (("materialize", "--json"), {"WAREHOUSE_URL": server}),
+        (("materialize", "--verbose"), {"WAREHOUSE_URL": server}),
+        (("query", "SELECT 1"), {"WAREHOUSE_URL": server}),
+    ]
+    encoded = base64.b64encode(f"etl:{PASSWORD}".encode()).decode()
+    for args, env in runs:
+        result = pipeline_with(*args, env=env)
+        shown = result.stdout + result.stderr
+        assert result.returncode == 1, (args, shown)
+        assert "error code 516" in shown, (args, shown)
+        assert encoded not in shown and PASSWORD not in shown, (args, shown)
+        assert "Authorization" not in shown, (args, shown)
+
+
+def pipeline_with(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``pipeline ARGS`` as a user runs it, the warehouse named by ``env`` only."""
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("WAREHOUSE_URL", "CLICKHOUSE_"))
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "orchestration", *args],
+        cwd=REPO,
+        env={**clean, "PIPELINE_WARM_START": "off", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,9 @@ ClickHouse stand-in.
 
 from __future__ import annotations
 
+import base64
 import functools
+import http.client
 import http.server
 import os
 import shutil
@@ -27,8 +29,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from assets.sources import SOURCE_ENV, SourceError, read_source
-from orchestration.redaction import redact_url
-from tests.chdb_http_server import running_stand_in
+from orchestration.redaction import credential_forms, redact, redact_url
+from tests.chdb_http_server import TEST_PASSWORD, running_stand_in, stand_in_url
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "tests" / "fixtures" / "online_retail_real_sample.csv"
@@ -252,3 +254,99 @@ def test_a_password_is_masked_as_a_whole_word_never_inside_other_words(tmp_path:
     (line,) = whole.stderr.splitlines()
     assert line.startswith("error: Unknown expression identifier `***`"), line
     assert " e " not in line and "`e`" not in line
+
+
+# ------------------------------------------------- credentials echoed by a proxy after connecting
+
+#: What makes the proxy below echo a request instead of passing it on.
+ECHO_MARKER = b"echo-me"
+
+
+def echoing_proxy(server_port: int) -> type[http.server.BaseHTTPRequestHandler]:
+    """A proxy in front of the server on ``server_port`` that passes every request on,
+    except one carrying :data:`ECHO_MARKER`: that it answers itself with ClickHouse's error
+    header and the request echoed back, its ``Authorization`` header first, as a
+    debugging proxy does. The connection is made, so the server was ClickHouse."""
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        def _relay(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if ECHO_MARKER in self.path.encode() + body:
+                echoed = (
+                    "Code: 62. DB::Exception: "
+                    f"Authorization: {self.headers['Authorization']}\n"
+                    f"{self.requestline}\n{self.headers}"
+                )
+                self._reply(500, {"X-ClickHouse-Exception-Code": "62"}, echoed.encode() + body)
+                return
+            upstream = http.client.HTTPConnection("127.0.0.1", server_port, timeout=60)
+            try:
+                upstream.request(self.command, self.path, body, dict(self.headers.items()))
+                answer = upstream.getresponse()
+                self._reply(answer.status, dict(answer.getheaders()), answer.read())
+            finally:
+                upstream.close()
+
+        def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
+            self.send_response(status)
+            for name, value in headers.items():
+                if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _relay
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Keep the test output clean."""
+
+    return Proxy
+
+
+def test_an_error_echoing_the_request_after_connecting_masks_the_credentials(
+    tmp_path: Path,
+) -> None:
+    """A statement's error text is the server's, shown (masked) as an engine error: the
+    base64 of ``user:password`` in an echoed ``Authorization`` header was shown as is."""
+    with running_stand_in(tmp_path / "server") as server_port:
+        handler = echoing_proxy(server_port)
+        proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+        thread.start()
+        try:
+            warehouse = stand_in_url(proxy.server_address[1])
+            result = pipeline("query", "SELECT 'echo-me'", "--warehouse", warehouse)
+        finally:
+            proxy.shutdown()
+            proxy.server_close()
+            thread.join(timeout=5)
+
+    encoded = base64.b64encode(f"default:{TEST_PASSWORD}".encode()).decode()
+    assert result.returncode == 1, result.stdout + result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: Authorization: Basic *** POST /?"), line
+    assert encoded not in line and TEST_PASSWORD not in line, line
+
+
+def test_every_form_of_the_password_an_answer_may_repeat_is_masked() -> None:
+    """As typed, percent-encoded as in a URL (``%20`` or ``+`` for a space, ``%40`` for
+    ``@``) and as the Basic ``Authorization`` header's base64 of ``user:password``; the
+    user alone is no secret, and a word merely holding the password is left alone."""
+    password = "stand-in p@ss"
+    basic = base64.b64encode(b"etl:stand-in p@ss").decode()
+    text = (
+        f"login etl with 'stand-in p@ss', url http://etl:stand-in%20p%40ss@ch:8123/, "
+        f"form password=stand-in+p%40ss, header Authorization: Basic {basic}."
+    )
+
+    masked = redact(text, credential_forms("etl", password))
+
+    assert masked == (
+        "login etl with '***', url http://etl:***@ch:8123/, form password=***, "
+        "header Authorization: Basic ***."
+    )
+    assert redact("Unknown expression identifier", credential_forms("etl", "e")) == (
+        "Unknown expression identifier"
+    )
+    assert credential_forms("etl", "") == ()
