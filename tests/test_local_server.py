@@ -96,7 +96,13 @@ def test_first_run_starts_the_server_later_runs_reuse_it_and_stop_ends_it(
     assert local_server.recorded(home) is None
     with pytest.raises(OSError):
         urllib.request.urlopen(f"{server.api_url}/health", timeout=2)
-    assert pipeline(env, "server", "status").returncode == 1
+    down = pipeline(env, "server", "status")
+    assert down.returncode == 1
+    # What to do about it, as when a configured server does not answer.
+    assert down.stdout == (
+        f"no local Prefect server is running (Prefect home {home}): "
+        "pipeline server start starts one, as the next run does\n"
+    )
 
 
 def test_two_commands_at_once_start_one_server(home: Path) -> None:

@@ -110,7 +110,10 @@ def status() -> None:
     configured = configured_api_url()
     if configured is None:
         if server is None:
-            _say(f"no local Prefect server is running (Prefect home {local_server.prefect_home()})")
+            _say(
+                f"no local Prefect server is running (Prefect home {local_server.prefect_home()}): "
+                "pipeline server start starts one, as the next run does"
+            )
             raise typer.Exit(1)
         _say(f"Prefect server running: {_where(server)}")
         return
