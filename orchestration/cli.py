@@ -75,9 +75,9 @@ app = typer.Typer(
 )
 DEBUG_FLAG = "--debug"
 _LIST_COLUMNS = (
-    Column("asset"),
+    Column("asset", fold=True, key=True),
     Column("group"),
-    Column("table"),
+    Column("table", fold=True),
     Column("deps", wrap=True),
     Column("tags", wrap=True),
 )

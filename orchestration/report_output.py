@@ -44,14 +44,14 @@ _CHECK_STYLE = {
 #: The rows and seconds of an asset the run published but did not get to record.
 UNKNOWN = "unknown"
 _REPORT_COLUMNS = (
-    Column("asset"),
+    Column("asset", fold=True, key=True),
     Column("rows", right=True),
     Column("seconds", right=True),
     Column("status"),
 )
 _CHECK_COLUMNS = (
-    Column("asset"),
-    Column("check"),
+    Column("asset", fold=True, key=True),
+    Column("check", fold=True, key=True),
     Column("severity"),
     Column("status"),
     Column("violations", right=True),

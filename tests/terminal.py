@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -36,3 +37,11 @@ def on_a_terminal(env: Mapping[str, str], *args: str, columns: int = 120) -> tup
         output += chunk
     os.close(leader)
     return process.wait(timeout=60), output
+
+
+def screen(env: Mapping[str, str], *args: str, columns: int) -> tuple[int, list[str]]:
+    """Exit code and the lines a person reads on a terminal ``columns`` wide: what
+    :func:`on_a_terminal` wrote, without its colours and carriage returns."""
+    code, output = on_a_terminal(env, *args, columns=columns)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", output.decode()).replace("\r", "")
+    return code, text.splitlines()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from io_managers import ClickHouseIOManager, ReadOnlyQueryError
+from tests import terminal
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -281,3 +283,50 @@ def test_the_table_shows_bytes_that_are_not_utf8_as_replacement_characters(wareh
     result = pipeline("query", "SELECT unhex('FF61') AS b, 'ok' AS c", url=warehouse_url)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[1:] == ["\ufffda  ok"]
+
+
+UUID = "7b62fc65-8a66-de76-0001-1be28d5c8af4"
+FACT_SALES_LIKE = (
+    f"SELECT toUUID('{UUID}') AS sale_id, toString(id) AS invoice_no, sale_id AS product_key, "
+    "sale_id AS customer_key, sale_id AS time_key, sale_id AS country_key, "
+    "toInt32(144) AS quantity, toDecimal64(0.54, 4) AS unit_price, amount AS total_amount "
+    "FROM shop.sales ORDER BY id"
+)
+FACT_SALES_HEADERS = [
+    "sale_id", "invoice_no", "product_key", "customer_key", "time_key", "country_key",
+    "quantity", "unit_price", "total_amount",
+]  # fmt: skip
+
+
+def test_on_a_120_column_terminal_numbers_and_headers_stay_whole_and_uuids_fold(warehouse_url):
+    """Fact_Sales on a terminal read ``customer_k``/``ey`` and ``77.76``/``00``."""
+    env = {**os.environ, "WAREHOUSE_URL": warehouse_url}
+    code, lines = terminal.screen(env, "query", FACT_SALES_LIKE, columns=120)
+
+    assert code == 0, lines
+    names = next(line for line in lines if line.startswith("┃"))
+    assert [name.strip() for name in names.strip("┃").split("┃")] == FACT_SALES_HEADERS
+    assert sum(line.startswith("┃") for line in lines) == 1  # one line of headers
+    assert any(re.search(r"│ +144 │ +0\.5400 │ +12\.5000 │$", line) for line in lines), lines
+    assert any(re.search(r"│ +144 │ +0\.5400 │ +-3\.2500 │$", line) for line in lines), lines
+    assert all(len(line) <= 120 for line in lines)
+
+
+def test_on_an_80_column_terminal_a_row_too_wide_for_its_headers_is_a_record(warehouse_url):
+    env = {**os.environ, "WAREHOUSE_URL": warehouse_url}
+    code, lines = terminal.screen(env, "query", FACT_SALES_LIKE, columns=80)
+
+    assert code == 0, lines
+    first = lines[lines.index("row 1") + 1 : lines.index("row 2")]
+    assert first == [
+        f"  sale_id       {UUID}",
+        "  invoice_no    1",
+        f"  product_key   {UUID}",
+        f"  customer_key  {UUID}",
+        f"  time_key      {UUID}",
+        f"  country_key   {UUID}",
+        "  quantity      144",
+        "  unit_price    0.5400",
+        "  total_amount  12.5000",
+    ]
+    assert "  total_amount  -3.2500" in lines[lines.index("row 2") :]

@@ -13,7 +13,7 @@ from orchestration.asset import AssetSpec
 from orchestration.checks import AssetCheckResult
 from orchestration.graph import AssetGraph
 from orchestration.io_manager import MaterializeResult
-from orchestration.report_output import print_report
+from orchestration.report_output import print_check_results, print_report
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
 
 CAUSE = "/data/bad.csv, row 2, column 'Quantity': not a number: 'six'"
@@ -134,3 +134,40 @@ def test_beside_a_failure_that_may_pass_on_a_rerun_the_next_step_is_the_rerun():
     raised = AssetOutcome("items", "m.items", "failed", 0.1, error=CAUSE, foreseen=True)
     line = _next_line(_failed_checks("orders"), raised, DAILY_SKIPPED)
     assert line.startswith("Next: pipeline materialize --select 'orders+ or items+' (and")
+
+
+def test_on_an_80_column_terminal_a_long_cause_continues_under_itself():
+    """A cause longer than the line came back to the first column of the terminal."""
+    cause = (
+        "PushgatewayError: asset 'pipeline_metrics': cannot reach the Pushgateway at "
+        "http://127.0.0.1:1/metrics/job/online_retail (check PUSHGATEWAY_URL)"
+    )
+    failed = AssetOutcome("pipeline_metrics", "q.m", "failed", 0.1, error=cause, foreseen=True)
+    lines = _printed(RunReport(outcomes=[failed], flow_run_id=None, seconds=1.0), terminal=True)
+    below = lines[lines.index("error:") + 1 : lines.index("Total 1.0 s.")]
+    assert below[0].startswith("  pipeline_metrics  PushgatewayError:")
+    value_at = len("  pipeline_metrics  ")
+    assert len(below) > 1 and all(line[:value_at].isspace() for line in below[1:]), below
+    assert all(len(line) <= 80 and not line.endswith(" ") for line in below)
+    assert "".join("".join(below).split()) == "pipeline_metrics" + "".join(cause.split())
+
+
+def test_on_an_80_column_terminal_checks_keep_severity_status_and_violations_whole():
+    """``pipeline checks`` read ``pa`` under ``st``: the status is why one runs it."""
+    results = [
+        AssetCheckResult(asset, f"vault.{asset}", f"{asset}_hash_key_unique", "error", True, 0)
+        for asset in ("link_invoice_product", "link_customer_country", "hub_time")
+    ]
+    out = StringIO()
+    print_check_results(
+        results,
+        Console(file=out, force_terminal=True, width=80, color_system=None),
+        show_passed=True,
+    )
+    lines = out.getvalue().splitlines()
+    names = [name.strip() for name in lines[2].strip("┃").split("┃")]
+    assert names == ["asset", "check", "severity", "status", "violations"]
+    rows = [line.split("│")[3:6] for line in lines[4:] if line.startswith("│")]
+    assert [[cell.strip() for cell in row] for row in rows if row[0].strip()] == [
+        ["error", "passed", "0"]
+    ] * 3

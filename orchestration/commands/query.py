@@ -142,14 +142,29 @@ def _shown_values(column: Any) -> list[Any]:
     return [None if v is None else v.decode("utf-8", "replace") for v in as_bytes.to_pylist()]
 
 
+def _column(field: Any, *, terminal: bool) -> Column:
+    """How a result column is drawn: a number right-aligned (on a terminal: piped columns
+    stay as scripts read them) and, like a date, time or boolean, never folded; any other
+    value (text, a UUID, an array) folds when the table is wider than the terminal."""
+    import pyarrow as pa
+
+    kind = field.type
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        return Column(field.name, right=terminal)
+    if pa.types.is_temporal(kind) or pa.types.is_boolean(kind) or pa.types.is_null(kind):
+        return Column(field.name)
+    return Column(field.name, fold=True)
+
+
 def _print_table(result: Any) -> None:
-    columns = [Column(name, wrap=True) for name in result.column_names]
+    console = make_console()
+    columns = [_column(field, terminal=console.is_terminal) for field in result.schema]
     shown = result.slice(0, TABLE_MAX_ROWS)
     rows = [
         ["NULL" if v is None else str(v) for v in row]
         for row in zip(*(_shown_values(column) for column in shown.columns), strict=True)
     ]
-    print_table(make_console(), columns, rows)
+    print_table(console, columns, rows)
     hidden = result.num_rows - shown.num_rows
     if hidden == 1:  # the row past the table, asked for to tell: a query's result goes on
         footer = f"first {shown.num_rows} rows shown; there are more"

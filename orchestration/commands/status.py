@@ -135,7 +135,7 @@ def status(
         for state in states
     ]
     columns = (
-        Column("asset"),
+        Column("asset", fold=True, key=True),
         Column("state"),
         Column("last built (UTC)"),
         Column("why", wrap=True),
@@ -350,7 +350,12 @@ def _print_plan(
         ]
         for number, step in enumerate(steps, start=1)
     ]
-    columns = (Column("#", right=True), Column("asset"), Column("state"), Column("why", wrap=True))
+    columns = (
+        Column("#", right=True),
+        Column("asset", fold=True, key=True),
+        Column("state"),
+        Column("why", wrap=True),
+    )
     title = _plan_title(steps, refused=refused, full_refresh=full_refresh)
     print_table(console, columns, rows, title=title)
     if reads:
