@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from orchestration.asset_page import PageLinks, cell, fenced, literal_cell, shown_warehouses
-from orchestration.lineage import NOT_SELECTED, ORDER_ARROW, ORDER_LINE
+from orchestration.lineage import NOT_SELECTED, ORDER_LABELLED_LINE, ORDER_LINE
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
 from orchestration.ui_lineage import layer_diagrams, layer_legend
 
@@ -146,13 +146,12 @@ def mermaid_block(markdown: str) -> str:
 
 
 def edges_in(mermaid: str) -> set[tuple[str, str]]:
-    """Every ``a --> b`` / ``a -.-> b`` / ``a -.-o b`` / ``a -. order .-> b`` edge in a
-    Mermaid flowchart."""
+    """Every ``a --> b`` / ``a -.- b`` / ``a -. order .- b`` edge in a Mermaid flowchart."""
     edges = set()
     for line in mermaid.splitlines():
         parts = line.split()
-        if len(parts) == 3 and parts[1] in ("-->", "-.->", ORDER_LINE):
+        if len(parts) == 3 and parts[1] in ("-->", ORDER_LINE):
             edges.add((parts[0], parts[2]))
-        elif len(parts) == 5 and " ".join(parts[1:4]) == ORDER_ARROW:
+        elif len(parts) == 5 and " ".join(parts[1:4]) == ORDER_LABELLED_LINE:
             edges.add((parts[0], parts[4]))
     return edges

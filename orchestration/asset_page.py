@@ -313,14 +313,15 @@ class AssetPage:
         arrows = draws_order_arrow(self.graph, key)
         if arrows:
             said.append(
-                "An arrow labelled *order* joins an asset to one it runs after but does not "
-                "read (e.g. one its checks read)."
+                "A purple dotted line labelled *order* joins an asset to one it runs after "
+                "but does not read (e.g. one its checks read); an arrow joins a table to an "
+                "asset that reads it."
             )
         if any(steps > 1 for steps in [*up.values(), *down.values()]):
             said.append("A dashed box counts the assets further away, listed below by steps.")
         if order_only:
             via = (
-                "such arrows"
+                "such lines"
                 if arrows
                 else "an asset that runs after one it does not read (e.g. one its checks read)"
             )

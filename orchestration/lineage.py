@@ -3,12 +3,13 @@
 The same Mermaid text goes into the Prefect UI artifact and into ``pipeline lineage``,
 so what reviewers see in a pull request matches what operators see in a run. Assets are
 grouped by layer in subgraphs so graphs of 30+ nodes stay readable; unselected upstream
-assets (read, not rebuilt) are drawn dashed; a run's outcome colours each node.
+assets (read, not rebuilt) are drawn with a dashed border; a run's outcome colours each
+node; an edge the downstream asset only runs after is a purple dotted line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
 from orchestration.graph import AssetGraph
@@ -75,31 +76,34 @@ def _by_group(graph: AssetGraph, statuses: Mapping[str, str]) -> dict[str, list[
 
 
 #: An edge the downstream asset only runs after: it reads nothing from the upstream
-#: table (e.g. one its checks read), so it must not look like "built
-#: from". Labelled where an asset's few edges leave room (its page); a dotted line ending
-#: in a circle in a whole graph, whose many labels would crowd it (the legend says so).
-#: Dotted, never solid: in a run of ``fact_sales+`` the reads from unselected upstream are
-#: dotted, and a solid ordering edge was the boldest line into the fact.
-ORDER_ARROW = "-. order .->"
-ORDER_LINE = "-.-o"
+#: table (e.g. one its checks read), so it must not look like "built from". A dotted
+#: line in :data:`ORDER_STYLE`, without an arrowhead (an asset's arrowheads and circles
+#: piled into one blob where ten edges met it); labelled where an asset's few edges leave
+#: room (its page), not in a whole graph, whose many labels would crowd it (the legend
+#: says what it is). Dotted lines mean this alone: a read is an arrow, selected or not.
+ORDER_LABELLED_LINE = "-. order .-"
+ORDER_LINE = "-.-"
+#: The ``linkStyle`` of ordering edges. The Prefect UI's Mermaid draws a dotted line that
+#: crosses another solid (its line hops rewrite the dash array), and a colour survives
+#: that: purple, which no node status is drawn in. Its 2 px dots, half of them gaps, put
+#: no more ink on the page than a read's 1 px line.
+ORDER_COLOUR = "#a855f7"
+ORDER_STYLE = f"stroke:{ORDER_COLOUR},stroke-width:2px"
 
 
-def arrow(
-    graph: AssetGraph,
-    upstream: str,
-    downstream: str,
-    statuses: Mapping[str, str] | None = None,
-    *,
-    labelled: bool = False,
-) -> str:
+def arrow(graph: AssetGraph, upstream: str, downstream: str, *, labelled: bool = False) -> str:
     """The Mermaid edge from ``upstream`` to ``downstream``: an ordering-only one as
-    :data:`ORDER_ARROW` (``labelled``) or :data:`ORDER_LINE`; else dashed from an
-    unselected asset, else solid."""
+    :data:`ORDER_LABELLED_LINE` (``labelled``) or :data:`ORDER_LINE`, else a solid arrow."""
     if upstream in graph.upstream_of(downstream).ordering:
-        return ORDER_ARROW if labelled else ORDER_LINE
-    if statuses is not None and statuses.get(upstream) == NOT_SELECTED:
-        return "-.->"
+        return ORDER_LABELLED_LINE if labelled else ORDER_LINE
     return "-->"
+
+
+def order_link_style(edges: Sequence[str]) -> list[str]:
+    """The ``linkStyle`` line colouring the ordering edges among ``edges``, a diagram's
+    links in the order it declares them (Mermaid numbers them so), if it has any."""
+    numbers = [str(i) for i, edge in enumerate(edges) if edge in (ORDER_LABELLED_LINE, ORDER_LINE)]
+    return [f"  linkStyle {','.join(numbers)} {ORDER_STYLE}"] if numbers else []
 
 
 def _class_name(status: str) -> str:
@@ -123,9 +127,10 @@ def to_mermaid(
         for key in keys:
             lines.append(f'    {key}["{key}<br/><small>{graph[key].table}</small>"]')
         lines.append("  end")
-    for upstream, downstream in _edges(graph, statuses):
-        lines.append(f"  {upstream} {arrow(graph, upstream, downstream, statuses)} {downstream}")
+    edges = [(up, arrow(graph, up, down), down) for up, down in _edges(graph, statuses)]
+    lines += [f"  {upstream} {line} {downstream}" for upstream, line, downstream in edges]
     lines += status_class_lines(statuses)
+    lines += order_link_style([line for _, line, _ in edges])
     return "\n".join(lines) + "\n"
 
 
@@ -174,12 +179,10 @@ def to_dot(
             lines.append(f'    "{key}" [label="{label}", {colours}, style={style}];')
         lines.append("  }")
     for upstream, downstream in _edges(graph, statuses):
-        if upstream in graph.upstream_of(downstream).ordering:  # runs after, reads nothing
-            style = " [style=dotted, arrowhead=odot]"
-        elif statuses[upstream] == NOT_SELECTED:
-            style = " [style=dashed]"
-        else:
-            style = ""
+        # Dotted: runs after, reads nothing. A read from an unselected asset is drawn as
+        # any read: its node's dashed border says it is not selected.
+        ordering = upstream in graph.upstream_of(downstream).ordering
+        style = f' [style=dotted, arrowhead=odot, color="{ORDER_COLOUR}"]' if ordering else ""
         lines.append(f'  "{upstream}" -> "{downstream}"{style};')
     lines.append("}")
     return "\n".join(lines) + "\n"

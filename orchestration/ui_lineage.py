@@ -28,18 +28,38 @@ from orchestration.lineage import (
     SELECTED,
     arrow,
     node_statuses,
+    order_link_style,
     status_class_lines,
     status_legend,
 )
 
-#: Larger text than the UI's 14 px: node boxes grow with it, the spacing between them does
-#: not, so more of the (scaled) width is label. The UI ignores flowchart spacing settings.
-MERMAID_CONFIG = '%%{init: {"themeVariables": {"fontSize": "22px"}}}%%'
+
+def _mermaid_config(font_px: int) -> str:
+    """The init line of a diagram: its labels' size, and no line hops. The UI's renderer
+    (ELK layout) draws a hop where lines cross by rewriting the line's dash array as a
+    solid one's, which turned 7 of the marts' 8 dotted ordering edges solid."""
+    theme = f'"themeVariables": {{"fontSize": "{font_px}px"}}'
+    return f'%%{{init: {{{theme}, "elk": {{"lineHops": false}}}}}}%%'
+
+
+#: An asset's page: larger text than the UI's 14 px. Node boxes grow with it, the spacing
+#: between them does not, so more of the width is label where the UI shrinks a diagram
+#: wider than its column to fit, as it does this one (its *order* labels take a column of
+#: their own). The UI ignores flowchart spacing settings.
+FOCUS_CONFIG = _mermaid_config(22)
+#: A run's diagrams, at most three columns, fit the width (nearly) unshrunk: the text sets
+#: their height. A node takes its label's line (1.5 x the font) and 64 px (its padding,
+#: the renderer's fixed 40 px to the next): 88 px at 16 px, so a column of
+#: :data:`MAX_COLUMN` is 856 px and fits the 1600x1000 window (at 22 px it was 946 px).
+LAYER_CONFIG = _mermaid_config(16)
 #: Ranks of a layer drawn in one diagram, besides the column of assets it reads.
 MAX_RANKS = 2
 #: Edges beyond which a diagram's ranks are drawn one per diagram: the marts' four
 #: dimensions and two facts drew 29, crossing into a tangle the UI shrank to 12 px labels.
 MAX_EDGES = 16
+#: Assets in one column of a diagram at most (a rank with more is split across diagrams):
+#: the vault's 13 drew 1,237 px, taller than the window.
+MAX_COLUMN = 10
 
 FOCUS = "focus"
 DIRECT = "direct"
@@ -88,7 +108,7 @@ def through_reads(graph: AssetGraph, key: str) -> tuple[set[str], set[str]]:
 
 
 def draws_order_arrow(graph: AssetGraph, key: str) -> bool:
-    """Whether :func:`focused_mermaid` of ``key`` draws an arrow labelled *order*: ``key``
+    """Whether :func:`focused_mermaid` of ``key`` draws a line labelled *order*: ``key``
     runs after an asset it does not read, or an asset runs after it without reading it."""
     return bool(graph.upstream_of(key).ordering) or any(
         key in graph.upstream_of(d).ordering for d in graph.dag.successors(key)
@@ -113,8 +133,9 @@ def focused_mermaid(graph: AssetGraph, key: str) -> str:
     direct_down = [k for k in _ordered(graph, down) if down[k] == 1]
     lines = ["flowchart LR", f'  {key}["{key}"]']
     lines += [f'  {other}["{other}"]' for other in direct_up + direct_down]
-    lines += [f"  {other} {arrow(graph, other, key, labelled=True)} {key}" for other in direct_up]
-    lines += [f"  {key} {arrow(graph, key, other, labelled=True)} {other}" for other in direct_down]
+    edges = [(other, arrow(graph, other, key, labelled=True), key) for other in direct_up]
+    edges += [(key, arrow(graph, key, other, labelled=True), other) for other in direct_down]
+    lines += [f"  {upstream} {line} {downstream}" for upstream, line, downstream in edges]
     classes = {FOCUS: [key], DIRECT: direct_up + direct_down}
     for side, steps, direct in (("upstream", up, direct_up), ("downstream", down, direct_down)):
         further = len(steps) - len(direct)
@@ -127,7 +148,8 @@ def focused_mermaid(graph: AssetGraph, key: str) -> str:
         if members:
             lines.append(f"  classDef {name} {_FOCUS_STYLES[name]}")
             lines.append(f"  class {','.join(members)} {name}")
-    return "\n".join([MERMAID_CONFIG, *lines]) + "\n"
+    lines += order_link_style([line for _, line, _ in edges])  # numbered before the ~~~
+    return "\n".join([FOCUS_CONFIG, *lines]) + "\n"
 
 
 @dataclass(frozen=True)
@@ -147,17 +169,18 @@ class LayerDiagram:
 #: The legend's words for an ordering-only edge and for a diagram's first column, each
 #: said only when some diagram draws one.
 _ORDER_LEGEND = (
-    "a dotted line ending in a circle (o) joins an asset to one it runs after but does not "
-    "read (e.g. one its checks read)"
+    "an arrow joins a table to an asset that reads it; a purple dotted line without an "
+    "arrowhead joins an asset to one it runs after but does not read (e.g. one its checks "
+    "read)"
 )
 _INPUTS_LEGEND = "Each diagram starts with the assets outside it that its assets depend on."
 
 
 def layer_legend(diagrams: Sequence[LayerDiagram]) -> str:
-    """The legend of a run's diagrams: the colours they draw, then the dotted line and the
-    first column of outside assets where one draws them. A legend of colours and lines a
-    page does not draw sends its reader looking for them (two green boxes and an arrow
-    came with red, amber, grey dashed and dotted)."""
+    """The legend of a run's diagrams: the colours they draw, then the two kinds of line
+    and the first column of outside assets where they draw them. A legend of colours and
+    lines a page does not draw sends its reader looking for them (two green boxes and an
+    arrow came with red, amber, grey dashed and dotted)."""
     legend = "Legend: " + ", ".join(status_legend(s for d in diagrams for s in d.statuses))
     if any(d.ordering for d in diagrams):
         legend += f"; {_ORDER_LEGEND}"
@@ -203,39 +226,54 @@ def layer_diagrams(
 
 def _parts(graph: AssetGraph, ranks: list[list[str]]) -> list[list[str]]:
     """A layer's ranks cut into the members of its diagrams: :data:`MAX_RANKS` ranks
-    each, or one rank each where those ranks would draw more than :data:`MAX_EDGES`."""
+    each, or one rank each where those ranks would draw more than :data:`MAX_EDGES` or
+    stack more than :data:`MAX_COLUMN` assets, a rank that does cut in even pieces."""
     parts: list[list[str]] = []
     for i in range(0, len(ranks), MAX_RANKS):
         chunk = ranks[i : i + MAX_RANKS]
         edges = sum(len(graph[key].deps) for rank in chunk for key in rank)
-        if edges > MAX_EDGES:
-            parts += chunk
+        if edges > MAX_EDGES or any(len(rank) > MAX_COLUMN for rank in chunk):
+            parts += [piece for rank in chunk for piece in _pieces(rank)]
         else:
             parts.append([key for rank in chunk for key in rank])
     return parts
+
+
+def _pieces(rank: list[str]) -> list[list[str]]:
+    """``rank`` in as few even pieces as hold at most :data:`MAX_COLUMN` assets each."""
+    count = -(-len(rank) // MAX_COLUMN)
+    size = -(-len(rank) // count)
+    return [rank[i : i + size] for i in range(0, len(rank), size)]
+
+
+def _reads_first(graph: AssetGraph, inputs: Sequence[str], members: Iterable[str]) -> list[str]:
+    """``inputs`` with those a member reads first, those members only run after last.
+    The renderer stacks a column in this order: the dimensions fact_sales runs after,
+    declared among the links it reads, ran their dotted lines across the reads."""
+    read = {dep for key in members for dep in graph.upstream_of(key).reads}
+    return sorted(inputs, key=lambda key: key not in read)
 
 
 def _layer_diagram(
     graph: AssetGraph, title: str, members: list[str], statuses: Mapping[str, str]
 ) -> LayerDiagram:
     inside = set(members)
-    inputs = [
-        spec.key
-        for spec in graph.topological(
-            dep for key in members for dep in graph[key].deps if dep not in inside
-        )
-    ]
+    outside = graph.topological(
+        dep for key in members for dep in graph[key].deps if dep not in inside
+    )
+    inputs = _reads_first(graph, [spec.key for spec in outside], members)
     lines = ["flowchart LR"]
     lines += [f'  {key}["{key}"]' for key in inputs + members]
     arrows = [
-        (dep, arrow(graph, dep, spec.key, statuses), spec.key)
+        (dep, arrow(graph, dep, spec.key), spec.key)
         for spec in graph.topological(members)
         for dep in spec.deps
     ]
     lines += [f"  {dep} {line} {key}" for dep, line, key in arrows]
     drawn = {key: statuses.get(key, SELECTED) for key in inputs + members}
     lines += status_class_lines(drawn)
-    mermaid = "\n".join([MERMAID_CONFIG, *lines]) + "\n"
+    lines += order_link_style([line for _, line, _ in arrows])
+    mermaid = "\n".join([LAYER_CONFIG, *lines]) + "\n"
     ordering = any(line == ORDER_LINE for _, line, _ in arrows)
     return LayerDiagram(
         title, tuple(members), tuple(inputs), mermaid, frozenset(drawn.values()), ordering

@@ -37,3 +37,26 @@ def rendered(markdown: str) -> str:
     """The HTML of ``markdown`` by CommonMark with GFM tables and strikethrough, as the
     Prefect UI renders it (less its sanitising): what a reader sees, not what was written."""
     return MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(markdown)
+
+
+#: Flowchart statements that are not links.
+_NOT_LINKS = {"flowchart", "subgraph", "end", "classDef", "class", "linkStyle"}
+
+
+def links(mermaid: str) -> list[tuple[str, str, str]]:
+    """Each link of a flowchart as ``(from, operator, to)``, in the order Mermaid numbers
+    them for ``linkStyle`` (invisible ``~~~`` links count too)."""
+    found = []
+    for line in mermaid.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and "[" not in line and "%%" not in line and parts[0] not in _NOT_LINKS:
+            found.append((parts[0], " ".join(parts[1:-1]), parts[-1]))
+    return found
+
+
+def link_styles(mermaid: str) -> dict[int, str]:
+    """The style each ``linkStyle`` line gives a link, by the link's number."""
+    styles = {}
+    for match in re.finditer(r"^\s+linkStyle (\S+) (\S+)$", mermaid, re.M):
+        styles.update(dict.fromkeys(map(int, match.group(1).split(",")), match.group(2)))
+    return styles

@@ -33,6 +33,7 @@ from orchestration.lineage import render_lineage, to_mermaid
 from orchestration.prefect_ui import asset_page_key
 from orchestration.run_report import AssetOutcome
 from orchestration.ui_lineage import (
+    MAX_COLUMN,
     MAX_EDGES,
     MAX_RANKS,
     distances,
@@ -40,7 +41,7 @@ from orchestration.ui_lineage import (
     layer_diagrams,
 )
 from tests.lineage_location import defs
-from tests.lineage_markdown import rendered
+from tests.lineage_markdown import link_styles, links, rendered
 from tests.small_graphs import two_assets, with_an_order_only_branch, with_an_ordering_dep
 
 GRAPH = defs.graph()
@@ -575,9 +576,11 @@ def test_an_ordering_only_dep_is_drawn_and_listed_apart_from_what_is_read():
     graph = with_an_ordering_dep()
     run_diagrams = "".join(d.mermaid for d in layer_diagrams(graph, list(graph.specs)))
     page_diagram = focused_mermaid(graph, "fact")
-    assert "dimension -. order .-> fact" in page_diagram  # few edges: room for a label
+    # Dotted, no arrowhead (ten ends piled into one blob at fact_sales), and labelled where
+    # an asset's few edges leave room (its page); many edges have no room for labels.
+    assert "dimension -. order .- fact" in page_diagram
     for whole_graph in (run_diagrams, to_mermaid(graph, list(graph.specs))):
-        assert "dimension -.-o fact" in whole_graph  # many edges: a circle end, no label
+        assert "dimension -.- fact" in whole_graph
     for mermaid in (page_diagram, run_diagrams, to_mermaid(graph, list(graph.specs))):
         assert "source --> fact" in mermaid
         assert "dimension --> fact" not in mermaid
@@ -585,7 +588,9 @@ def test_an_ordering_only_dep_is_drawn_and_listed_apart_from_what_is_read():
     text = render_lineage(graph, list(graph.specs), "text")
     assert re.search(r"db\.fact +<- source, dimension \(order\)", text), text
     dot = render_lineage(graph, list(graph.specs), "dot")
-    assert '"dimension" -> "fact" [style=dotted, arrowhead=odot];' in dot
+    assert '"dimension" -> "fact" [style=dotted, arrowhead=odot, color="#a855f7"];' in dot
+    unselected = render_lineage(graph, ["fact", "report"], "dot")  # source: a dashed border
+    assert '"source" -> "fact";' in unselected
     page = AssetPage(
         spec=graph["fact"],
         graph=graph,
@@ -598,22 +603,73 @@ def test_an_ordering_only_dep_is_drawn_and_listed_apart_from_what_is_read():
     assert "[source](/v2/artifacts/key/asset-source) (order only)" not in page
 
 
-def test_an_ordering_edge_is_never_drawn_bolder_than_a_read():
-    """In a run of ``fact+`` the reads from unselected upstream are dotted; an ordering
-    edge drawn solid was the boldest line into the fact, so the dimensions it only runs
-    after looked like its main sources. Dotted too, it is told apart by its circle."""
+def test_only_ordering_edges_are_dotted_and_each_is_coloured():
+    """The Prefect UI's Mermaid drew 7 of the marts' 8 dotted ordering edges solid (a line
+    crossing another gets a dash array that overrides the dots), so fact_sales seemed to
+    read the dimensions; and in a run of ``fact+`` every read from an unselected asset was
+    dotted too. A read is an arrow whatever is selected (the node's dashed border says
+    "not selected"); an ordering edge is a dotted line coloured by ``linkStyle``, which
+    the renderer keeps, and no thicker in ink than a read (2 px dots, half of it gaps)."""
     graph = with_an_ordering_dep()
     for selected in (["fact", "report"], list(graph.specs)):
-        for mermaid in (
-            "".join(d.mermaid for d in layer_diagrams(graph, selected)),
-            to_mermaid(graph, selected),
-        ):
-            order_edge = next(
-                ln.split()[1]
-                for ln in mermaid.splitlines()
-                if "dimension" in ln and ln.strip().endswith("fact")
-            )
-            assert order_edge.startswith("-."), mermaid  # Mermaid's dotted links
+        diagrams = [d.mermaid for d in layer_diagrams(graph, selected)]
+        diagrams += [to_mermaid(graph, selected), focused_mermaid(graph, "fact")]
+        for mermaid in diagrams:
+            styles = link_styles(mermaid)
+            for number, (upstream, line, downstream) in enumerate(links(mermaid)):
+                if line == "~~~":  # places a count box; draws nothing
+                    continue
+                if upstream in graph.upstream_of(downstream).ordering:
+                    assert line in ("-.-", "-. order .-"), mermaid
+                    assert styles[number] == "stroke:#a855f7,stroke-width:2px", mermaid
+                else:
+                    assert line == "-->", mermaid
+                    assert number not in styles, mermaid
+
+
+def test_a_diagram_stacks_what_an_asset_reads_above_what_it_only_runs_after():
+    """The renderer stacks a column in the order its nodes are declared: the dimensions
+    fact_sales only runs after, declared among the links it reads, ran their lines across
+    the reads. Declared last, they join it from below, apart from its sources."""
+    retail = load_definitions("assets").graph()
+    ordering = set(retail.upstream_of("fact_sales").ordering)
+    assert len(ordering) == 4
+    facts = {d.title: d for d in layer_diagrams(retail, list(retail.specs))}["marts (2 of 2)"]
+    assert set(facts.inputs[-4:]) == ordering
+    declared = re.findall(r"^\s+(\w+)\[", facts.mermaid, re.M)
+    assert declared[: len(facts.inputs)] == list(facts.inputs)
+
+
+def _columns(mermaid: str) -> list[int]:
+    """How many nodes each column of a left-to-right diagram stacks (by longest path)."""
+    dag = nx.DiGraph(list(edges_in(mermaid)))
+    dag.add_nodes_from(re.findall(r"^\s+(\w+)\[", mermaid, re.M))
+    column: dict[str, int] = {}
+    for node in nx.topological_sort(dag):
+        column[node] = max((column[p] + 1 for p in dag.predecessors(node)), default=0)
+    return [list(column.values()).count(c) for c in range(max(column.values()) + 1)]
+
+
+def test_no_column_of_a_run_diagram_is_taller_than_the_window():
+    """At 1600x1000 the vault's 13 assets in one column drew 1,237 px, the 10 assets
+    fact_sales depends on 946 px: no diagram could be seen whole. At most
+    :data:`MAX_COLUMN` nodes a column, in labels of 16 px, fit the window."""
+    retail = load_definitions("assets").graph()
+    diagrams = layer_diagrams(retail, list(retail.specs))
+    for diagram in diagrams:
+        assert max(_columns(diagram.mermaid)) <= MAX_COLUMN, diagram.title
+        assert '"fontSize": "16px"' in diagram.mermaid
+    titles = [d.title for d in diagrams]
+    assert titles[1:3] == ["vault (1 of 2)", "vault (2 of 2)"]
+    assert sorted(k for d in diagrams for k in d.keys) == sorted(retail.specs)
+
+
+def test_run_diagrams_keep_dotted_lines_dotted_where_they_cross():
+    """The UI's renderer (ELK layout) draws a hop where lines cross, and in doing so
+    rewrites a dotted line's dash array as a solid one's: hops are turned off."""
+    retail = load_definitions("assets").graph()
+    for diagram in layer_diagrams(retail, list(retail.specs)):
+        assert '"elk": {"lineHops": false}' in diagram.mermaid.splitlines()[0]
 
 
 def test_lineage_text_does_not_call_an_unselected_order_only_upstream_read():
@@ -680,10 +736,10 @@ def test_a_two_asset_projects_lineage_explains_only_what_its_page_shows():
 
 def test_order_arrows_dashed_boxes_and_order_only_are_explained_where_shown():
     graph = with_an_order_only_branch()
-    arrow = "An arrow labelled *order*"
+    arrow = "A purple dotted line labelled *order*"
     box = "A dashed box counts the assets further away"
     only = "*order only* marks"
-    fact = _lineage_paragraph(graph, "fact")  # dimension -. order .-> fact; hub 2 steps up
+    fact = _lineage_paragraph(graph, "fact")  # dimension -. order .- fact; hub 2 steps up
     assert arrow in fact and box in fact and only in fact
     assert "one its checks read" in fact  # in words of any project, not the retail one
     assert "dimensions" not in fact

@@ -83,7 +83,7 @@ def test_every_selected_asset_heads_exactly_one_layer_diagram(plan):
         assert block == diagram.mermaid
 
 
-def test_unselected_upstream_is_drawn_dashed_and_listed_as_not_selected(plan):
+def test_unselected_upstream_is_drawn_with_a_dashed_border_and_listed_as_not_selected(plan):
     markdown = lineage_markdown(plan, _report(plan))
     diagrams = "\n".join(mermaid_blocks(markdown))
     external = {spec.key for spec in plan.external}
@@ -96,9 +96,11 @@ def test_unselected_upstream_is_drawn_dashed_and_listed_as_not_selected(plan):
         "dim_customer",
     }
     for key in external:
-        assert any(line.strip().startswith(f"{key} -.-> ") for line in diagrams.splitlines())
+        # Its edges are arrows as any read: a dotted line is an ordering-only edge.
+        assert any(line.strip().startswith(f"{key} --> ") for line in diagrams.splitlines())
         assert artifact_rows(markdown)[key][5] == "not selected"
     assert re.search(r"classDef not_selected .*stroke-dasharray", diagrams)
+    assert "-.->" not in diagrams
 
 
 def test_table_lists_rows_inserted_seconds_status_and_error(plan):
@@ -208,11 +210,9 @@ def test_mermaid_block_requires_a_mermaid_fence():
         mermaid_block("# just text\n")
 
 
-def test_edges_in_reads_solid_and_dashed_edges():
-    assert edges_in("flowchart TB\n  a --> b\n  c -.-> b\n  class a x\n") == {
-        ("a", "b"),
-        ("c", "b"),
-    }
+def test_edges_in_reads_arrows_and_ordering_lines():
+    mermaid = "flowchart TB\n  a --> b\n  c -.- b\n  d -. order .- b\n  class a x\n"
+    assert edges_in(mermaid) == {("a", "b"), ("c", "b"), ("d", "b")}
 
 
 def test_a_failed_run_says_its_failed_and_skipped_tables_are_left_as_they_were(plan):
@@ -266,6 +266,7 @@ def test_the_legend_names_every_colour_the_diagrams_draw_and_what_they_start_wit
         "Each diagram starts with the assets outside it that its assets depend on."
     )
     assert "dotted" not in legend  # no asset of this graph runs after one it does not read
+    assert "arrow" not in legend  # so every line is a read: nothing to tell apart
 
 
 def test_a_cancelled_asset_is_named_under_the_colour_it_is_drawn_in():
@@ -284,7 +285,8 @@ def test_an_ordering_edge_is_explained_when_drawn_in_words_of_any_project():
     plan = plan_materialization(graph, "key:fact")
     legend = _legend(lineage_markdown(plan, _report(plan)))
     assert (
-        "a dotted line ending in a circle (o) joins an asset to one it runs after but does "
-        "not read (e.g. one its checks read)." in legend
+        "an arrow joins a table to an asset that reads it; a purple dotted line without an "
+        "arrowhead joins an asset to one it runs after but does not read (e.g. one its "
+        "checks read)." in legend
     )
     assert "fact after" not in legend and "dimensions" not in legend

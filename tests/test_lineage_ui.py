@@ -63,6 +63,10 @@ SELECTION = "key:psa_online_retails+"
 FAILING = "link_customer_country"
 #: The smallest lineage label a reviewer can read at 1600x1000 without zooming.
 MIN_LABEL_PX = 10.0
+#: The window the UI is checked in (px), the size reviewers look at it.
+WINDOW_WIDTH, WINDOW_HEIGHT = 1600, 1000
+#: What a diagram must leave of the window for its heading above it, both in view.
+HEADING_PX = 100
 PIPELINE = (sys.executable, "-m", "orchestration")
 LOCATION = ("--definitions", "tests.lineage_location")
 SERVED = ("--definitions", "tests.serve_location")
@@ -260,7 +264,7 @@ def test_one_lineage_artifact_names_every_asset_and_edge(lineage_run: LineageRun
     edges = set().union(*(edges_in(d) for d in diagrams))
     assert edges == lineage_run.expected_lineage_edges()
     assert ("raw_online_retails", "psa_online_retails") in edges
-    assert "raw_online_retails -.-> psa_online_retails" in markdown  # unselected: dashed
+    assert "raw_online_retails --> psa_online_retails" in markdown  # read, if unselected
     for group in ("raw", "vault", "marts", "quality", "metrics"):
         assert re.search(rf"^### {group}( \(1 of \d\))?$", markdown, re.M), group
 
@@ -712,7 +716,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    page = new_page(browser, width=1600, height=1000)
+    page = new_page(browser, width=WINDOW_WIDTH, height=WINDOW_HEIGHT)
     yield page
     page.context.close()
 
@@ -780,6 +784,40 @@ def _assert_readable(diagrams: list[dict[str, dict[str, Any]]]) -> None:
     assert all(node["height"] > 0 for nodes in diagrams for node in nodes.values())
 
 
+_EDGES_JS = """
+() => [...document.querySelectorAll('svg[id^="mermaid"]')].map(svg => ({
+  height: svg.getBoundingClientRect().height,
+  edges: [...svg.querySelectorAll('path[data-edge]')].map(path => {
+    const style = getComputedStyle(path);
+    return {id: path.getAttribute('data-id'), stroke: style.stroke, dashes: style.strokeDasharray};
+  }),
+}))
+"""
+
+
+def _assert_edges_stand_out_and_fit(page: Any, graph: AssetGraph) -> None:
+    """Every ordering-only edge is drawn dotted, in a colour no read is drawn in, and every
+    diagram fits the window: the UI's Mermaid drew 7 of the marts' 8 dotted ordering edges
+    solid and grey (a crossing line's dash array, ``0 0 620.9 2``, replaced the dots), so
+    fact_sales seemed to read the dimensions, in a diagram 946 px tall."""
+    ordering = re.compile(
+        "|".join(
+            rf"L_{dep}_{key}_\d+" for key in graph.specs for dep in graph.upstream_of(key).ordering
+        )
+    )
+    diagrams = page.evaluate(_EDGES_JS)
+    strokes: dict[bool, set[str]] = {True: set(), False: set()}
+    for edge in (edge for diagram in diagrams for edge in diagram["edges"]):
+        order = bool(ordering.fullmatch(edge["id"]))
+        dotted = len(edge["dashes"].split(",")) > 4  # a solid line: gap, dash, gap, end
+        assert dotted == order, edge
+        strokes[order].add(edge["stroke"])
+    assert strokes[True], "no ordering-only edge drawn"
+    assert len(strokes[True]) == 1 and not strokes[True] & strokes[False], strokes
+    heights = [round(diagram["height"]) for diagram in diagrams]
+    assert max(heights) <= WINDOW_HEIGHT - HEADING_PX, f"taller than the window: {heights}"
+
+
 def _screenshot(page: Any, name: str, scroll_to: str | None = None) -> None:
     """What a reviewer sees in the 1600x1000 window, optionally scrolled to a heading."""
     if scroll_to:
@@ -797,6 +835,7 @@ def test_ui_lineage_url_printed_by_the_cli_shows_readable_diagrams(shipped_run, 
     drawn = {key for nodes in diagrams for key in nodes}
     assert drawn == set(shipped_run.selected)
     _assert_readable(diagrams)
+    _assert_edges_stand_out_and_fit(page, graph)
     page.get_by_role("columnheader", name="inserted").wait_for()
     for key in shipped_run.selected:  # every row links to the asset's page
         href = page.get_by_role("link", name=key, exact=True).get_attribute("href")
@@ -817,6 +856,7 @@ def test_ui_asset_page_links_through_to_upstream_pages(shipped_run, page):
     assert set(nodes) == direct | {"fact_sales", "0_more_upstream", "0_more_downstream"}
     assert "focus" in nodes["fact_sales"]["cls"].split()
     _assert_readable([nodes])
+    _assert_edges_stand_out_and_fit(page, graph)
     for text in ("This run: materialized", "total_amount", "SELECT"):
         assert page.get_by_text(text).count() > 0, text
     # Columns with the warehouse's types and the upstream columns they are computed from.
