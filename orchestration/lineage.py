@@ -188,27 +188,61 @@ def to_dot(
     return "\n".join(lines) + "\n"
 
 
+#: What a text line says an asset reading no other asset reads (it was ``<- -``).
+NO_UPSTREAM = "(none)"
+#: Narrowest room for the reads after their arrow on a terminal; with less, they go on the
+#: lines below, indented this much.
+_MIN_READS_WIDTH = 24
+_READS_INDENT = 4
+
+
 def to_text(
-    graph: AssetGraph, selected: Iterable[str], outcomes: Mapping[str, str] | None = None
+    graph: AssetGraph,
+    selected: Iterable[str],
+    outcomes: Mapping[str, str] | None = None,
+    width: int | None = None,
 ) -> str:
     """One line per asset in run order: key, table, status and what it reads (then what
     it only runs after, marked ``(order)``). An upstream asset outside the selection is
     marked ``(not selected)`` before its arrow (after it, the mark read as naming the
-    last upstream): the selection reads it as it is, or only runs after it."""
+    last upstream): the selection reads it as it is, or only runs after it.
+
+    Given the terminal's ``width``, reads that do not fit go on under the first, lined up
+    after the arrow (fact_sales' line was 258 characters, broken mid-name); without it
+    (piped), each asset is one line, for ``grep``."""
     statuses = node_statuses(graph, selected, outcomes)
     specs = graph.topological(statuses)
-    width = max((len(spec.key) for spec in specs), default=0)
+    key_width = max((len(spec.key) for spec in specs), default=0)
     table_width = max((len(spec.table) for spec in specs), default=0)
     marks = {key: f"({NOT_SELECTED})" for key, status in statuses.items() if status == NOT_SELECTED}
     mark_width = max((len(mark) + 2 for mark in marks.values()), default=0)
     lines = []
     for spec in specs:
-        reads = ", ".join(graph.upstream_of(spec.key).shown()) or "-"
         mark = f"  {marks[spec.key]}" if spec.key in marks else ""
-        lines.append(
-            f"{spec.key:<{width}}  {spec.table:<{table_width}}{mark:<{mark_width}}  <- {reads}"
-        )
+        head = f"{spec.key:<{key_width}}  {spec.table:<{table_width}}{mark:<{mark_width}}  <- "
+        reads = list(graph.upstream_of(spec.key).shown()) or [NO_UPSTREAM]
+        lines += _folded(head, reads, width)
     return "\n".join(lines) + "\n"
+
+
+def _folded(head: str, reads: list[str], width: int | None) -> list[str]:
+    """``head`` then ``reads`` joined by commas: one line, or, within ``width``, as many
+    as they take, each further line indented under the first read (or by a few spaces,
+    all reads below the head, when it leaves too little room). A read is never broken."""
+    one = head + ", ".join(reads)
+    if width is None or len(one) <= width:
+        return [one]
+    indent = len(head) if width - len(head) >= _MIN_READS_WIDTH else _READS_INDENT
+    items = [f"{read}," for read in reads[:-1]] + reads[-1:]
+    chunks: list[list[str]] = [[]]
+    for item in items:
+        if chunks[-1] and len(" ".join([*chunks[-1], item])) > width - indent:
+            chunks.append([])
+        chunks[-1].append(item)
+    lines = [" ".join(chunk) for chunk in chunks]
+    if indent == len(head):
+        return [head + lines[0], *(" " * indent + line for line in lines[1:])]
+    return [head.rstrip(), *(" " * indent + line for line in lines)]
 
 
 RENDERERS = {"text": to_text, "mermaid": to_mermaid, "dot": to_dot}

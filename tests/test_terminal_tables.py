@@ -58,3 +58,22 @@ def test_deps_that_leave_an_80_column_box_are_keyed_by_the_asset_and_indented():
     assert deps[at + 1][:value_at].isspace() and deps[at + 1].strip() == "link_invoice_country"
     assert all(len(line) <= 80 and not line.endswith(" ") for line in lines)
     assert not any(line.split()[0] == "raw_online_retails" for line in deps)  # no deps: "-"
+
+
+def test_lineage_text_fits_an_80_column_terminal_with_its_reads_indented():
+    """fact_sales' line was 258 characters, broken by the terminal mid-name; a source read
+    ``<- -``. Reads that do not fit follow the line, indented, never broken; piped, each
+    asset stays one line (tests/test_cli.py)."""
+    code, lines = terminal.screen(os.environ, "lineage", columns=80)
+
+    assert code == 0, lines
+    assert all(len(line) <= 80 and not line.endswith(" ") for line in lines), lines
+    (source,) = [line for line in lines if line.startswith("raw_online_retails ")]
+    assert source.split() == ["raw_online_retails", "raw.online_retails", "<-", "(none)"]
+    at = next(i for i, line in enumerate(lines) if line.startswith("fact_sales "))
+    assert lines[at].endswith("<-")
+    below = lines[at + 1 : at + 4]
+    assert all(line.startswith("    ") and line[4] != " " for line in below), below
+    reads = " ".join(below).replace(",", " ").split()
+    assert reads[:2] == ["hub_invoice", "link_invoice_product"]
+    assert "link_invoice_customer" in reads and reads[-2:] == ["dim_country", "(order)"]

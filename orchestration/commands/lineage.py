@@ -21,11 +21,12 @@ from orchestration.cli_options import (
     JsonFormatOption,
     SelectOption,
     WarehouseOption,
+    console,
     format_or_json,
     load_defs,
 )
 from orchestration.column_lineage import chain_lines, derive_all, upstream_chain
-from orchestration.lineage import LineageFormat, render_lineage
+from orchestration.lineage import LineageFormat, render_lineage, to_text
 from orchestration.missing_storage import require_storage
 from orchestration.output import document_option, echo
 
@@ -88,6 +89,10 @@ def lineage(
     defs = load_defs(definitions)
     graph = defs.graph()
     keys = [spec.key for spec in graph.select(select)]
+    if fmt == LineageChoice.text and column is None:
+        # On a terminal, within its width; piped, an asset a line, for grep.
+        echo(to_text(graph, keys, width=console.width if console.is_terminal else None), nl=False)
+        return
     if column is None and fmt != LineageChoice.json:
         echo(render_lineage(graph, keys, cast(LineageFormat, fmt.value)), nl=False)
         return
