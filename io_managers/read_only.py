@@ -3,36 +3,37 @@
 Safety rests on the engine, not on reading SQL text. A user's query runs on a ClickHouse
 session with ``readonly = 1``: chdb opens a second connection to the warehouse directory
 with that setting, a server gets it on the request. ClickHouse then refuses every write,
-every settings change (so ``readonly`` cannot be lowered) and every table function in a
+every settings change (so ``readonly`` cannot be lowered) and most table functions in a
 ``SELECT``. ``allow_external`` lowers the level to ``readonly = 2``, which still refuses
 writes but lets table functions read.
 
-``readonly`` does not cover every read outside the warehouse, though: the scalar
-``file()`` function reads any local file (chdb, like ``clickhouse-local``, has no
-``user_files_path`` fence), ``DESCRIBE`` of a table function infers its schema from the
-file, and ``EXPLAIN`` folds constants, printing what ``file()`` read. So ClickHouse's own
-parser also lists every function a statement calls (below).
+``readonly`` does not cover everything, though. ``INTO OUTFILE`` is written by chdb's
+client side, outside the session's settings, after any statement that has output
+(``SELECT``, ``SHOW``, ``EXPLAIN``, ``DESCRIBE``). The scalar ``file()`` function reads
+any local file (chdb, like ``clickhouse-local``, has no ``user_files_path`` fence),
+``DESCRIBE`` of a table function infers its schema from the file, and ``EXPLAIN`` folds
+constants, printing what ``file()`` read. So ClickHouse's own parser decides those:
 
-Three parser passes run first, for exactness and for friendly messages:
-
-1. **ClickHouse's own parser** (``formatQuery``, on the read-only session) must find
-   exactly one statement, and its canonical rendering is what runs. chdb executes every
+1. **ClickHouse's parser** (``formatQuery``, on the read-only session) must find exactly
+   one statement, and its canonical rendering is what runs. chdb executes every
    statement of a string, so text another parser reads as one statement (a heredoc
    ``$$...$$``, an odd comment) can never carry a second one into the engine.
-2. **sqlglot's ClickHouse dialect** judges that canonical text: it must be a read
-   (``SELECT``/``WITH``, ``SHOW``, ``DESCRIBE``, ``EXPLAIN``), without ``INTO OUTFILE``
-   (a client-side file write that ``readonly`` does not cover in chdb).
-3. **ClickHouse's parser again** (``EXPLAIN AST``, which parses and runs nothing) names
-   every function the statement calls, scalar or table, inside ``EXPLAIN`` and
-   ``DESCRIBE`` too: unless ``allow_external``, none may share its name with a table
-   function outside :data:`LOCAL_TABLE_FUNCTIONS` (the engine's own list,
-   ``system.table_functions``), which covers the scalar ``file()``.
+2. **ClickHouse's parse tree** of that statement (``EXPLAIN AST``, which parses and runs
+   nothing, :class:`ParseTree`) must have no ``INTO OUTFILE`` and be a read at its root
+   (a ``SELECT``, ``SHOW``, ``DESCRIBE`` or ``EXPLAIN``, not ``PARALLEL WITH``).
+3. **sqlglot's ClickHouse dialect** names what is not a read (``DROP``, ``INSERT``, ...)
+   for the refusal, and says whether a statement is a query whose rows can be wrapped.
+4. Unless ``allow_external``, the tree must show every function the statement calls and
+   none may share its name with a table function outside :data:`LOCAL_TABLE_FUNCTIONS`
+   (the engine's own list, ``system.table_functions``), which covers the scalar
+   ``file()``. Where the tree cannot show a call, the statement is refused: a column
+   list given as text (:data:`COLUMN_LIST_TABLE_FUNCTIONS`), ``APPLY`` and the
+   ``WHERE``/``LIMIT`` of a ``SHOW`` (:func:`_unseen_calls`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
@@ -42,7 +43,6 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
-from sqlglot.tokens import TokenType
 
 from io_managers.errors import QueryRejectedError, ReadOnlyQueryError, WarehouseQueryError
 from io_managers.sql import DIALECT, quote_string
@@ -56,12 +56,21 @@ T = TypeVar("T")
 #: 2 refuses writes but allows settings and table functions (``--allow-external``).
 READ_ONLY = 1
 READ_ONLY_WITH_EXTERNAL = 2
-#: Table functions that read nothing outside the warehouse; any other one (file, url, s3,
-#: remote, mysql, postgresql, hdfs, executable, ...) needs ``allow_external``.
+#: Table functions that read nothing outside the warehouse and whose arguments the parse
+#: tree shows whole; any other one (file, url, s3, remote, mysql, executable, eval, ...)
+#: needs ``allow_external``. ``format`` is here for the scalar ``format()``: its table
+#: function is refused by ``readonly = 1`` itself.
 LOCAL_TABLE_FUNCTIONS = frozenset(
     {"numbers", "numbers_mt", "zeros", "zeros_mt", "generate_series", "generateseries",
-     "generaterandom", "values", "view", "merge", "null", "format"}
+     "view", "merge", "format"}
 )  # fmt: skip
+#: Local table functions that take their columns as text (``'a UInt8, b String ALIAS
+#: file(...)'``), which ClickHouse parses only as the query runs: a DEFAULT, MATERIALIZED
+#: or ALIAS expression there is a call the parse tree never shows, and the text may be an
+#: expression or a WITH alias. They need ``allow_external`` like a read outside.
+COLUMN_LIST_TABLE_FUNCTIONS = frozenset({"generaterandom", "values", "null"})
+#: The first word of ClickHouse's parse tree for a read statement (every SHOW is too).
+_READ_ROOTS = frozenset({"SelectWithUnionQuery", "Explain", "DescribeQuery"})
 #: Statements sqlglot keeps as opaque commands that are reads.
 _READ_COMMANDS = frozenset({"SHOW", "EXPLAIN", "DESCRIBE", "DESC"})
 _ALLOWED = "SELECT, WITH, SHOW, DESCRIBE or EXPLAIN"
@@ -104,14 +113,17 @@ class ReadStatement:
 
 
 def ensure_read_only(sql: str) -> ReadStatement:
-    """The single read statement in ``sql``, or :class:`ReadOnlyQueryError` saying why not."""
+    """The single read statement in ``sql``, or :class:`ReadOnlyQueryError` saying why not.
+
+    sqlglot names the statement kind; an ``INTO OUTFILE`` is ClickHouse's parse tree's to
+    find (:meth:`ParseTree.writes_a_file`), as sqlglot keeps ``SHOW`` and ``EXPLAIN`` as
+    opaque text.
+    """
     text = sql.strip()
     try:
         with _sqlglot_silent():
             statements = [s for s in sqlglot.parse(text, dialect=DIALECT) if s is not None]
     except SqlglotError as exc:
-        if _writes_outfile(text):
-            raise _refused("INTO OUTFILE writes a file; only reads are allowed") from None
         word = _first_word(text)
         if word is not None and word not in _READ_WORDS:
             # A write sqlglot cannot parse (``ALTER ... DELETE``, ``KILL QUERY``): its
@@ -277,7 +289,30 @@ def _row_format(fmt: str) -> tuple[str | None, str]:
 
 
 def _accepted(transport: Transport, sql: str, level: int, allow_external: bool) -> ReadStatement:
-    """ClickHouse's parser canonicalises ``sql`` (one statement only), sqlglot judges it."""
+    """The statement ``sql`` if it is one read that writes no file and, unless
+    ``allow_external``, reads nothing outside the warehouse (see the module's steps)."""
+    canonical = _canonical(transport, sql, level)
+    tree = ParseTree.of(transport, canonical, level)
+    if tree.writes_a_file():
+        raise _refused(
+            "INTO OUTFILE writes a file, which the read-only session does not prevent; "
+            "only reads are allowed and nothing was written"
+        )
+    statement = ensure_read_only(canonical)
+    if not tree.is_read():
+        raise _refused(
+            f"ClickHouse's parser reads this as {tree.root}, not as one read statement; "
+            f"only {_ALLOWED} are allowed and nothing was changed"
+        )
+    if not allow_external:
+        unseen = _unseen_calls(transport, canonical, tree, level)
+        if unseen:
+            raise _refused(unseen)
+    return statement
+
+
+def _canonical(transport: Transport, sql: str, level: int) -> str:
+    """ClickHouse's canonical rendering of ``sql``, which must be one statement."""
     try:
         canonical = transport.query_arrow(
             f"SELECT formatQuery({quote_string(sql)}) AS statement", readonly=level
@@ -290,16 +325,139 @@ def _accepted(transport: Transport, sql: str, level: int, allow_external: bool) 
         if "Empty query" in str(exc):
             raise _refused("the query is empty; pass one read statement") from None
         raise QueryRejectedError(_without_wrapper(str(exc))) from exc
-    statement = ensure_read_only(canonical.column(0)[0].as_py())
-    if not allow_external:
-        external = sorted(_external_functions(transport, statement.sql, level))
-        if external:
-            called = ", ".join(f"{name}(...)" for name in external)
-            raise _refused(
-                f"{called} reaches files or the network; pass --allow-external to let "
-                "this query read them"
-            )
-    return statement
+    return str(canonical.column(0)[0].as_py())
+
+
+@dataclass(frozen=True)
+class ParseTree:
+    """ClickHouse's parse tree of one statement as ``EXPLAIN AST`` prints it (it parses and
+    runs nothing): a node a line, ``<kind> <detail>``, a space of indent per level.
+
+    A name or alias holding a line break prints as more than one line, so a line may only
+    look like a node; such a line can add a refusal, never hide a node, as each real node
+    starts a line of its own at its own depth. The root has no alias.
+    """
+
+    lines: tuple[str, ...]
+
+    @classmethod
+    def of(cls, transport: Transport, sql: str, level: int) -> ParseTree:
+        """The tree of ``sql`` (one canonical statement): an ``INTO OUTFILE`` in it is
+        parsed as the statement's, so ``EXPLAIN AST`` writes no file either."""
+        tree = _engine(lambda: transport.query_arrow(f"EXPLAIN AST {sql}", readonly=level))
+        return cls(tuple(str(line) for line in tree.column(0).to_pylist()))
+
+    def nodes(self) -> Iterator[tuple[int, str, str]]:
+        """Each line as (depth, kind, detail): ``(4, "Function", "file (children 1)")``."""
+        for line in self.lines:
+            text = line.lstrip(" ")
+            kind, _, detail = text.partition(" ")
+            yield len(line) - len(text), kind, detail
+
+    @property
+    def root(self) -> str:
+        """The statement's kind: ``SelectWithUnionQuery``, ``ShowTables``, ``Explain``, ..."""
+        return self.lines[0].partition(" ")[0] if self.lines else ""
+
+    def is_read(self) -> bool:
+        """A SELECT (UNION, INTERSECT, ... included), EXPLAIN, DESCRIBE or any SHOW; not
+        ``PARALLEL WITH``, which runs several statements, nor a write."""
+        return self.root in _READ_ROOTS or self.is_show()
+
+    def is_show(self) -> bool:
+        """Any SHOW: ``ShowTables``, ``ShowColumns``, ``SHOW USERS query``, ..."""
+        return self.root.lower().startswith("show")
+
+    def writes_a_file(self) -> bool:
+        """Whether the statement has ``INTO OUTFILE``: the parser hangs its file name (and
+        a ``COMPRESSION`` name) under the statement itself as a string literal, where a
+        read statement has none otherwise (its clauses hang a level deeper, or are kept
+        out of the tree)."""
+        return any(
+            depth == 1 and kind == "Literal" and detail.startswith("'")
+            for depth, kind, detail in self.nodes()
+        )
+
+    def functions(self) -> dict[str, str]:
+        """Every function called, by lower-case name, as written: ``{"file": "file"}``."""
+        return {
+            name.lower(): name
+            for _, kind, detail in self.nodes()
+            if kind == "Function" and (name := detail.split(" ", 1)[0])
+        }
+
+    def applies_a_function_by_name(self) -> bool:
+        """Whether a column transformer ``APPLY(f)`` (or ``APPLY(x -> f(x))``) is used:
+        the tree shows the transformer but not what it calls."""
+        return any(kind == "ColumnsApplyTransformer" for _, kind, _ in self.nodes())
+
+
+def _unseen_calls(transport: Transport, sql: str, tree: ParseTree, level: int) -> str:
+    """Why ``sql`` may read outside the warehouse unseen (the refusal), or "" if it cannot.
+
+    A call of a function named like a table function outside :data:`LOCAL_TABLE_FUNCTIONS`
+    may (``file()`` scalar or table, ``url()``, ...). So may what the tree cannot show: a
+    column list given as text, ``APPLY``, and a ``SHOW``'s ``WHERE`` and ``LIMIT``, which
+    ``EXPLAIN AST`` leaves out. For a ``SHOW`` ClickHouse's lexer decides instead
+    (``normalizeQuery`` turns every literal into ``?``): every call has a bracket after
+    its name, so a ``SHOW`` with no bracket outside its literals calls nothing.
+    """
+    reason = _table_function_calls(transport, tree, level)
+    if reason:
+        return reason
+    if tree.applies_a_function_by_name():
+        return (
+            "APPLY calls a function ClickHouse's parse tree does not show, so it cannot be "
+            f"checked: call the function on the columns by name, or {_RUN_IT}"
+        )
+    if tree.is_show() and "(" in _lexed(transport, sql, level):
+        return (
+            "SHOW with a bracket (a call in its WHERE or LIMIT) cannot be checked, as "
+            "ClickHouse's parse tree leaves those clauses out: SELECT from system.tables "
+            f"or system.columns instead, or {_RUN_IT}"
+        )
+    return ""
+
+
+def _table_function_calls(transport: Transport, tree: ParseTree, level: int) -> str:
+    """The refusal of calls named like a table function that reaches outside the
+    warehouse or takes its columns as text (:data:`COLUMN_LIST_TABLE_FUNCTIONS`), or ""."""
+    called = tree.functions()
+    if not called:
+        return ""
+    table_functions = transport.query_arrow(
+        "SELECT lower(name) AS name FROM system.table_functions", readonly=level
+    ).column(0)
+    outside = (called.keys() & set(table_functions.to_pylist())) - LOCAL_TABLE_FUNCTIONS
+    external = sorted(outside - COLUMN_LIST_TABLE_FUNCTIONS)
+    if external:
+        return (
+            f"{_calls(called, external)} reaches files or the network; pass "
+            "--allow-external to let this query read them"
+        )
+    as_text = sorted(outside & COLUMN_LIST_TABLE_FUNCTIONS)
+    if as_text:
+        return (
+            f"{_calls(called, as_text)} can take its columns as text, which ClickHouse "
+            "parses only as the query runs: a DEFAULT or ALIAS there could read a file "
+            f"unchecked; {_RUN_IT}"
+        )
+    return ""
+
+
+_RUN_IT = "pass --allow-external to let this query run it"
+
+
+def _calls(called: dict[str, str], names: list[str]) -> str:
+    return ", ".join(f"{called[name]}(...)" for name in names)
+
+
+def _lexed(transport: Transport, sql: str, level: int) -> str:
+    """``sql`` as ClickHouse's lexer reads it, each literal replaced by ``?``."""
+    lexed = transport.query_arrow(
+        f"SELECT normalizeQuery({quote_string(sql)}) AS lexed", readonly=level
+    )
+    return str(lexed.column(0)[0].as_py())
 
 
 _WRAPPER_START = "In scope SELECT formatQuery('"
@@ -323,28 +481,6 @@ def _without_wrapper(message: str) -> str:
     if not message.startswith(_WRAPPER_END, end):
         return message
     return message[:start].rstrip(": ") + message[end + len(_WRAPPER_END) :]
-
-
-def _external_functions(transport: Transport, sql: str, level: int) -> set[str]:
-    """Functions ``sql`` calls that are named like a table function reaching outside.
-
-    ``EXPLAIN AST`` prints ClickHouse's parse tree a node per line, a call as
-    ``Function <name> ...``, whatever the statement (``EXPLAIN``'s and ``DESCRIBE``'s
-    inner query included). A line that only looks like one (an alias with a newline)
-    can add a refusal, never hide a call.
-    """
-    tree = _engine(lambda: transport.query_arrow(f"EXPLAIN AST {sql}", readonly=level))
-    called = set()
-    for line in tree.column(0).to_pylist():
-        node, _, rest = line.strip().partition(" ")
-        if node == "Function" and rest:
-            called.add(rest.split(" ", 1)[0].lower())
-    if not called:
-        return set()
-    table_functions = transport.query_arrow(
-        "SELECT lower(name) AS name FROM system.table_functions", readonly=level
-    ).column(0)
-    return (called & set(table_functions.to_pylist())) - LOCAL_TABLE_FUNCTIONS
 
 
 def _engine(run: Callable[[], T]) -> T:
@@ -386,18 +522,6 @@ def _sqlglot_silent() -> Iterator[None]:
         yield
     finally:
         sqlglot_log.disabled = was_disabled
-
-
-def _writes_outfile(sql: str) -> bool:
-    """Whether sqlglot's tokenizer sees ``INTO OUTFILE`` (a clause its parser rejects)."""
-    try:
-        tokens = sqlglot.tokenize(sql, dialect=DIALECT)
-    except SqlglotError:
-        return False
-    return any(
-        token.token_type == TokenType.INTO and following.text.upper() == "OUTFILE"
-        for token, following in itertools.pairwise(tokens)
-    )
 
 
 def _first_word(text: str) -> str | None:

@@ -1,6 +1,6 @@
 """``pipeline query`` cannot change the warehouse: the engine itself refuses.
 
-Three layers, each tested on its own:
+The layers, each tested on its own:
 
 * the **engine**: ``query`` runs on a ClickHouse session with ``readonly = 1`` (chdb: a
   second connection to the same directory; server: the ``readonly`` setting on the
@@ -10,11 +10,15 @@ Three layers, each tested on its own:
 * **ClickHouse's own parser** (``formatQuery``) must see exactly one statement, and its
   canonical text is what runs, so string forms a client-side lexer would misread
   (heredocs, odd comments) cannot smuggle a second statement into chdb;
-* **sqlglot's ClickHouse dialect** then decides, on that canonical text, that the
-  statement is a read, for a friendly refusal;
-* **ClickHouse's parser again** (``EXPLAIN AST``) names every function it calls, so a
-  read of files or the network (``file()``, ``url()``, ...) needs ``--allow-external``,
-  where ``readonly`` alone would let the scalar ``file()`` read any local file.
+* **ClickHouse's parse tree** (``EXPLAIN AST``) must be a read without ``INTO OUTFILE``,
+  which chdb writes client-side whatever ``readonly`` says, on ``SHOW`` and ``EXPLAIN``
+  (opaque text to sqlglot) as on ``SELECT``;
+* **sqlglot's ClickHouse dialect** names a statement that is not a read, for a friendly
+  refusal;
+* the parse tree again names every function it calls, so a read of files or the network
+  (``file()``, ``url()``, ...) needs ``--allow-external``, where ``readonly`` alone would
+  let the scalar ``file()`` read any local file; what the tree cannot show (a column list
+  given as text, ``APPLY``, a ``SHOW``'s ``WHERE``) needs it too.
 
 A hypothesis property test throws generated statements at the command and checks that
 the warehouse (its table list and row counts) and the working directory are unchanged.
@@ -201,7 +205,9 @@ def test_allow_external_still_refuses_writes(
     assert state(warehouse) == before and files_under(workdir) == []
 
 
-def test_reads_still_work_including_show_describe_explain_and_heredocs(url: str) -> None:
+def test_reads_still_work_including_show_describe_explain_and_heredocs(
+    url: str, workdir: Path
+) -> None:
     for sql in (
         "SELECT $$a;b$$ AS s, count() AS n FROM shop.sales",
         "WITH x AS (SELECT id FROM shop.sales) SELECT count() AS n FROM x",
@@ -209,9 +215,170 @@ def test_reads_still_work_including_show_describe_explain_and_heredocs(url: str)
         "DESCRIBE TABLE shop.sales",
         "EXPLAIN SELECT * FROM shop.sales",
         "SELECT number FROM numbers(3) -- a comment; DROP TABLE shop.sales",
+        # SHOW's clauses without a call; local table functions; a scalar named like one.
+        "SHOW TABLES FROM shop LIKE 'sa%'",
+        "SHOW TABLES FROM shop WHERE name LIKE 'sa(%'",
+        "SHOW COLUMNS FROM shop.sales",
+        "SELECT * FROM view(SELECT 1 AS a) AS v CROSS JOIN numbers(2) AS n",
+        "SELECT format('{}-{}', 'a', 'b') AS f",
+        # An INTO OUTFILE inside EXPLAIN AST's statement is parsed, never written.
+        "EXPLAIN AST SELECT 1 INTO OUTFILE 'never-written.txt'",
     ):
         result = query(url, sql, "--format", "json")
         assert result.exit_code == 0, (sql, result.output)
+    assert files_under(workdir) == []
+
+
+# ------------------------------------------------------------- found by the second review
+
+#: INTO OUTFILE on the statements sqlglot keeps as opaque commands (SHOW, EXPLAIN) and on
+#: the others: chdb writes the file client-side, where ``readonly`` does not apply.
+#: ``{victim}`` is an existing file, ``{new}`` one that must not appear, ``{db}`` the database.
+OUT_FILES = {
+    "explain append": "EXPLAIN SYNTAX SELECT 'echo x' INTO OUTFILE '{victim}' APPEND FORMAT TSVRaw",
+    "show truncate": "SHOW TABLES FROM {db} INTO OUTFILE '{victim}' TRUNCATE FORMAT TSV",
+    "show and stdout": "SHOW TABLES FROM {db} INTO OUTFILE '{new}' AND STDOUT FORMAT TSV",
+    "describe truncate": "DESCRIBE TABLE {db}.sales INTO OUTFILE '{victim}' TRUNCATE",
+    "explain compressed": "EXPLAIN SELECT 1 INTO OUTFILE '{new}' COMPRESSION 'gzip'",
+    "show create append": "SHOW CREATE TABLE {db}.sales INTO OUTFILE '{victim}' APPEND",
+    "select append": "SELECT * FROM {db}.sales INTO OUTFILE '{victim}' APPEND",
+}
+
+
+@pytest.fixture
+def victim(tmp_path: Path) -> Path:
+    """A file an INTO OUTFILE would append to or replace, alone in its directory."""
+    directory = tmp_path / "files"
+    directory.mkdir()
+    path = directory / "victim.txt"
+    path.write_text("kept as it was\n")
+    return path
+
+
+def out_file_sql(template: str, victim: Path, db: str = "shop") -> str:
+    return template.format(victim=victim, new=victim.with_name("new.txt"), db=db)
+
+
+def assert_untouched(victim: Path) -> None:
+    assert victim.read_text() == "kept as it was\n"
+    assert os.listdir(victim.parent) == ["victim.txt"]
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+@pytest.mark.parametrize("template", list(OUT_FILES.values()), ids=list(OUT_FILES))
+def test_into_outfile_is_refused_on_every_statement_kind(
+    url: str, workdir: Path, victim: Path, template: str, fmt: str
+) -> None:
+    result = query(url, out_file_sql(template, victim), "--format", fmt)
+
+    assert isinstance(result.exception, ReadOnlyQueryError), (result.exception, result.stdout)
+    assert str(result.exception).startswith("refused: INTO OUTFILE writes a file")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert_untouched(victim)
+    assert files_under(workdir) == []
+
+
+def test_into_outfile_cannot_replace_the_warehouses_own_metadata(
+    warehouse: ClickHouseIOManager, url: str, workdir: Path
+) -> None:
+    """Pointed at ``<warehouse>/metadata/shop.sql`` it would leave a warehouse that no
+    longer opens."""
+    metadata = Path(url.removeprefix("chdb://")) / "metadata" / "shop.sql"
+    before, kept = state(warehouse), metadata.read_bytes()
+
+    result = query(url, f"SHOW TABLES FROM shop INTO OUTFILE '{metadata}' TRUNCATE FORMAT TSV")
+
+    assert isinstance(result.exception, ReadOnlyQueryError), result.exception
+    assert metadata.read_bytes() == kept and state(warehouse) == before
+
+
+#: A file outside the warehouse whose text must not reach the output.
+SECRET = "text-kept-outside-the-warehouse"
+
+#: Calls of file() the check of the statement's own functions does not see: in a column
+#: list that ClickHouse parses only as the query runs (ALIAS, MATERIALIZED, ... of a local
+#: table function's structure), behind APPLY, and in SHOW's WHERE and LIMIT, which
+#: ``EXPLAIN AST`` does not print. ``{secret}`` is the file's path.
+HIDDEN_READS = {
+    "generateRandom alias": (
+        "SELECT b FROM generateRandom('a UInt8, b String ALIAS file(''{secret}'')') LIMIT 1",
+        "generateRandom(...)",
+    ),
+    "generateRandom computed structure": (
+        "SELECT b FROM generateRandom(concat('a UInt8, b String ALIAS fi', "
+        "'le(''{secret}'')')) LIMIT 1",
+        "generateRandom(...)",
+    ),
+    "values alias": (
+        "SELECT b FROM values('a String, b String ALIAS file(''{secret}'')', 'x')",
+        "values(...)",
+    ),
+    "values structure from WITH": (
+        "WITH 'a String, b String ALIAS file(''{secret}'')' AS s SELECT b FROM values(s, 'x')",
+        "values(...)",
+    ),
+    "values materialized": (
+        "SELECT b FROM values('a String, b String MATERIALIZED file(''{secret}'')', 'x')",
+        "values(...)",
+    ),
+    "null folded into a plan": (
+        "EXPLAIN PLAN actions = 1 "
+        "SELECT b FROM null('a String, b String ALIAS file(''{secret}'')')",
+        "null(...)",
+    ),
+    "apply": (
+        "EXPLAIN PLAN actions = 1 SELECT * APPLY(file) FROM (SELECT '{secret}' AS p)",
+        "APPLY",
+    ),
+    "apply lambda": (
+        "EXPLAIN PLAN actions = 1 SELECT * APPLY(x -> file(x)) FROM (SELECT '{secret}' AS p)",
+        "APPLY",
+    ),
+    "show where": ("SHOW TABLES FROM shop WHERE throwIf(1, file('{secret}'))", "SHOW"),
+    "show columns where": (
+        "SHOW COLUMNS FROM shop.sales WHERE throwIf(1, file('{secret}'))",
+        "SHOW",
+    ),
+    "show limit": ("SHOW TABLES FROM shop LIMIT length(file('{secret}'))", "SHOW"),
+}
+
+
+@pytest.fixture
+def secret(tmp_path: Path) -> Path:
+    path = tmp_path / "secret.txt"
+    path.write_text(SECRET)
+    return path
+
+
+@pytest.mark.parametrize(("template", "named"), list(HIDDEN_READS.values()), ids=list(HIDDEN_READS))
+def test_file_reads_hidden_from_the_function_check_are_refused_by_default(
+    url: str, workdir: Path, secret: Path, template: str, named: str
+) -> None:
+    result = query(url, template.format(secret=secret), "--format", "csv")
+
+    assert isinstance(result.exception, ReadOnlyQueryError), (result.exception, result.stdout)
+    message = str(result.exception)
+    assert message.startswith("refused:") and named in message, message
+    assert "--allow-external" in message and "\n" not in message
+    assert SECRET not in result.output and SECRET not in message
+
+
+def test_allow_external_runs_what_the_check_cannot_see(url: str, secret: Path) -> None:
+    """The refusals above are the check's; with --allow-external the query is the user's."""
+    sql = f"SELECT b FROM values('a String, b String ALIAS file(''{secret}'')', 'x')"
+
+    result = query(url, sql, "--format", "csv", "--allow-external")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ['"b"', f'"{SECRET}"']
+
+
+def test_parallel_with_is_not_a_read(url: str) -> None:
+    """sqlglot keeps it as an opaque SHOW; ClickHouse's parser reads two statements."""
+    result = query(url, "SHOW TABLES FROM shop PARALLEL WITH SELECT 1")
+
+    assert isinstance(result.exception, ReadOnlyQueryError), result.exception
+    assert str(result.exception).startswith("refused: ClickHouse's parser reads this as")
 
 
 # ------------------------------------------------------------- the engine on its own
@@ -257,7 +424,6 @@ def test_an_engine_refusal_reads_as_a_refusal(warehouse: ClickHouseIOManager) ->
         ("DROP TABLE marts.Fact_Sales", "DROP is not a read statement"),
         ("INSERT INTO t WITH 1 AS x SELECT x", "INSERT is not a read statement"),
         ("SELECT 1; SELECT 2", "2 statements"),
-        ("SELECT * FROM t INTO OUTFILE 'x.csv'", "INTO OUTFILE"),
         ("SYSTEM DROP DNS CACHE", "SYSTEM is not a read statement"),
         # Writes sqlglot cannot parse are named too, not described by its parser.
         ("ALTER TABLE marts.Fact_Sales DELETE WHERE 1", "ALTER is not a read statement"),
@@ -337,6 +503,9 @@ _WRITES = st.one_of(
     st.builds("CREATE TABLE shop.new AS {}".format, _TARGETS),
     st.builds("WITH 1 AS x INSERT INTO {} SELECT *".format, _TARGETS),
     st.builds("SELECT * FROM {} INTO OUTFILE 'out.csv'".format, _TARGETS),
+    st.just("SHOW TABLES FROM shop INTO OUTFILE 'out.csv' TRUNCATE"),
+    st.just("EXPLAIN SYNTAX SELECT 1 INTO OUTFILE 'out.csv' APPEND"),
+    st.just("DESCRIBE shop.sales INTO OUTFILE 'out.csv' AND STDOUT"),
     st.just("INSERT INTO FUNCTION file('out.csv', 'CSV', 'a UInt8') SELECT 1"),
     st.just("DROP DATABASE shop"),
     st.just("EXCHANGE TABLES shop.sales AND shop.archive"),
@@ -446,6 +615,19 @@ def test_query_over_the_server_refuses_the_reviews_writes(
     assert warehouse.read_only_query(f"SELECT count() AS n FROM {db}.sales").to_pylist() == [
         {"n": 2}
     ]
+
+
+@pytest.mark.parametrize("template", list(OUT_FILES.values()), ids=list(OUT_FILES))
+def test_into_outfile_over_the_server_is_refused_before_it_is_sent(
+    server: tuple[ClickHouseIOManager, str], victim: Path, template: str
+) -> None:
+    """A real server refuses INTO OUTFILE over HTTP; the chdb stand-in would write it."""
+    warehouse, db = server
+    sql = out_file_sql(template, victim, db)
+    for run in (warehouse.read_only_query, lambda s: warehouse.read_only_raw(s, "CSV")):
+        with pytest.raises(ReadOnlyQueryError, match=r"^refused: INTO OUTFILE writes a file"):
+            run(sql)
+    assert_untouched(victim)
 
 
 @pytest.mark.parametrize(
