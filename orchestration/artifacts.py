@@ -12,8 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from orchestration.asset_page import PageLinks, cell, fenced, literal_cell, shown_warehouses
+from rich.text import Text
+
+from orchestration.asset_page import (
+    PageLinks,
+    cell,
+    fenced,
+    literal,
+    literal_cell,
+    shown_warehouses,
+    table_since_line,
+)
 from orchestration.lineage import NOT_SELECTED, ORDER_LABELLED_LINE, ORDER_LINE
+from orchestration.report_output import next_step
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
 from orchestration.ui_lineage import layer_diagrams, layer_legend
 
@@ -72,12 +83,29 @@ def _table(plan: MaterializationPlan, report: RunReport, links: PageLinks) -> li
 def _failures(report: RunReport, links: PageLinks) -> list[str]:
     """The failed assets and their errors, first thing under the headline: a reader
     opening a failed run's lineage wants the reason, which the table gives only at the
-    end, a few screens down (the diagram shows only which asset is red)."""
+    end, a few screens down (the diagram shows only which asset is red). Under each
+    error, once the run settled its state, what its table holds now, as its page says
+    it: the rows of an attempt that failed its checks (published first: a reader of the
+    warehouse sees them), or what it was left, and since when (its last success's run)."""
     failed = report.by_status("failed")
     if not failed:
         return []
-    items = [f"- {links.link(o.key)}: {_short(o.error)}" for o in failed]
+    items = []
+    for o in failed:
+        item = f"- {links.link(o.key)}: {_short(o.error)}"
+        if o.state is not None:  # a hard line break keeps the item's two lines apart
+            item += f"\\\n  {table_since_line(o, named=True)}"
+        items.append(item)
     return ["**Failed:**", "", *items, ""]
+
+
+def _next(plan: MaterializationPlan, report: RunReport) -> list[str]:
+    """The terminal's ``Next:`` line (:func:`next_step`), as written: a reader of the page
+    has the same step to take, and may not have the terminal that printed it."""
+    step = next_step(plan, report)
+    if step is None:
+        return []
+    return [literal(f"Next: {Text.from_markup(step).plain}."), ""]
 
 
 def _warehouses(locations: Iterable[str]) -> list[str]:
@@ -95,7 +123,8 @@ def lineage_markdown(
     report: RunReport,
     links: PageLinks | None = None,
 ) -> str:
-    """The artifact's markdown: headline, what failed and why, the warehouse(s) of the
+    """The artifact's markdown: headline, what failed and why (and what the failed tables
+    hold now), the step that builds what the run left undone, the warehouse(s) of the
     run's tables (the report's), a legend of what the diagrams draw, one Mermaid diagram
     per layer, table."""
     outcomes = {o.key: o.status for o in report.outcomes}
@@ -106,6 +135,7 @@ def lineage_markdown(
         f"## Asset lineage: {report.summary()}",
         "",
         *_failures(report, links),
+        *_next(plan, report),
         *_warehouses(report.warehouses),
         f"Selection: {chosen}; {len(plan.selected)} selected, "
         f"{len(plan.external)} unselected upstream read as they are. "

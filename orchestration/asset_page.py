@@ -444,27 +444,32 @@ def skipped_line(outcome: AssetOutcome, links: PageLinks) -> str:
     return f"Skipped: upstream {failed} failed in this run, so this run left the table as it was."
 
 
-def table_since_line(outcome: AssetOutcome) -> str:
+def table_since_line(outcome: AssetOutcome, *, named: bool = False) -> str:
     """What a page of an attempt that did not materialize the table says of the table: its
     last success; first, if the attempt published and then failed its checks, that the
-    table holds the attempt's rows (they replaced the success's, or joined them)."""
+    table holds the attempt's rows (they replaced the success's, or joined them).
+
+    ``named``: said on a page of several assets (the run's lineage), under the asset's
+    error; the line names the table, and says so too when the attempt left it as it was."""
     published = outcome.result if outcome.failed_its_checks else None
     if published is None:  # the table holds what an earlier attempt left
-        return last_success_line(outcome.last_success)
+        since = last_success_line(outcome.last_success)
+        return f"`{outcome.table}` is left as it was. {since}" if named else since
     since = last_success_line(outcome.last_success, superseded=True)
-    return f"{checked_table_line(published)} {since}"
+    table = f"`{outcome.table}`" if named else "The table"
+    return f"{checked_table_line(published, table)} {since}"
 
 
-def checked_table_line(published: MaterializeResult) -> str:
-    """What the table of an attempt that failed its checks holds: the rows it ``published``,
-    which its checks then read. Before its last success's line, which without it read as
-    if the table held that success's rows still."""
+def checked_table_line(published: MaterializeResult, table: str = "The table") -> str:
+    """What the ``table`` of an attempt that failed its checks holds: the rows it
+    ``published``, which its checks then read. Before its last success's line, which
+    without it read as if the table held that success's rows still."""
     rows, new = published.rows, published.inserted_rows
     if new is None or new == rows:
         held = f"this run's {rows_phrase(rows)}"
     else:  # an insert-only load added its new keys to what the table held
         held = f"{rows_phrase(rows)}, {f'{new:,}' if new else 'none'} of them this run's"
-    return f"The table holds {held}: published, then its checks failed."
+    return f"{table} holds {held}: published, then its checks failed."
 
 
 def last_success_line(record: MaterializationRecord | None, *, superseded: bool = False) -> str:

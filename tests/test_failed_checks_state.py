@@ -18,10 +18,12 @@ from typing import Any
 import pytest
 
 from io_managers import ClickHouseIOManager
+from orchestration.prefect_ui import flow_run_path
 from orchestration.resolver import materialize
 from orchestration.run_report import RunReport
 from tests.checks_location import defs as CHECKS_LOCATION
 from tests.checks_location import run_pipeline
+from tests.lineage_markdown import rendered
 
 REPO = Path(__file__).resolve().parents[1]
 #: The first line of readings' error when its values reach 250 (tests/checks_location.py).
@@ -183,3 +185,46 @@ def test_a_reader_built_from_rows_that_failed_their_checks_names_them_as_what_it
     assert summary["state"] == "stale"
     assert [r["detail"] for r in summary["reasons"]] == ["upstream materialized since: readings"]
     assert (summary["upstream_failed_checks"], summary["built_from_failed_checks"]) == ([], [])
+
+
+def _artifact(artifact_id: str) -> str:
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterId
+
+    with get_client(sync_client=True) as client:
+        (artifact,) = client.read_artifacts(
+            artifact_filter=ArtifactFilter(id=ArtifactFilterId(any_=[uuid.UUID(artifact_id)]))
+        )
+    return str(artifact.data)
+
+
+def test_a_failed_runs_lineage_page_says_what_the_table_holds_and_what_to_do_next(
+    tmp_path, monkeypatch, prefect_api_url
+):
+    """The lineage page of a run whose asset published and then failed its checks says,
+    under its failures, that the table holds the failed attempt's rows (since its last
+    success, linked), and the terminal's Next line: that was only in a footnote screens
+    down and on the asset's page, and the next step only on the terminal."""
+    warehouse_dir = tmp_path / "warehouse"
+    first = _materialize(warehouse_dir, "readings+")
+    assert first.ok
+    monkeypatch.setenv("CHK_READINGS_TOO_HIGH", "1")
+    monkeypatch.setenv("PREFECT_API_URL", prefect_api_url)  # the command's run is on it too
+    failed = run_pipeline("materialize", warehouse_dir, "--select", "readings+", columns=400)
+    assert failed.returncode == 1, failed.stderr
+    said = failed.stdout.splitlines()
+    (next_line,) = [line for line in said if line.startswith("Next:")]
+    (lineage_url,) = [line.split()[-1] for line in said if line.startswith("Lineage:")]
+
+    page = _artifact(lineage_url.rsplit("/", 1)[-1])
+    failures = page.split("**Failed:**", 1)[1].split("Warehouse:", 1)[0]
+    assert (
+        "`chk.readings` holds this run's 2 rows: published, then its checks failed. "
+        "Last successful materialization: finished " in failures
+    )
+    assert (
+        f", 2 rows in the table then, by [its flow run]({flow_run_path(first.flow_run_id)})."
+        in failures
+    )
+    # The Next line reads on the page as the terminal printed it.
+    assert f"<p>{next_line}</p>" in rendered(failures)

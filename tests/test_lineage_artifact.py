@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import re
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
@@ -19,8 +20,10 @@ from orchestration.artifacts import (
     mermaid_blocks,
 )
 from orchestration.asset_page import PageLinks
+from orchestration.history import MaterializationRecord
 from orchestration.io_manager import MaterializeResult
 from orchestration.lineage import to_mermaid
+from orchestration.prefect_ui import flow_run_path
 from orchestration.resolver import plan_materialization
 from orchestration.run_report import AssetOutcome, RunReport
 from orchestration.ui_lineage import layer_diagrams
@@ -233,10 +236,12 @@ def test_a_failed_run_names_its_failures_and_their_errors_before_its_diagrams(pl
     report = _report(plan, "anomaly_invoice", "bad.csv, row 2, column 'Quantity': not a number")
     report.warehouses = ["chdb:///w"]
     paragraphs = lineage_markdown(plan, report, links).split("\n\n")
-    assert paragraphs[1:4] == [
+    assert paragraphs[1:5] == [
         "**Failed:**",
         f"- [anomaly_invoice](/v2/artifacts/artifact/{version}): "
         "bad.csv, row 2, column 'Quantity': not a number",
+        "Next: pipeline materialize --select 'anomaly_invoice+' (and your other options) "
+        "reruns the failed asset and the 4 skipped.",
         "Warehouse: `chdb:///w`.",
     ]
     assert "**Failed:**" not in lineage_markdown(plan, _report(plan))
@@ -290,3 +295,28 @@ def test_an_ordering_edge_is_explained_when_drawn_in_words_of_any_project():
         "checks read)." in legend
     )
     assert "fact after" not in legend and "dimensions" not in legend
+
+
+def test_a_failure_that_published_nothing_says_its_table_is_left_as_it_was(plan):
+    """Under the failed asset, what its table holds now: as its last success left it."""
+    report = _report(plan, failing="anomaly_invoice")
+    (failed,) = report.by_status("failed")
+    failed.state = "stale"
+    failed.last_success = MaterializationRecord(
+        "m1",
+        "anomaly_invoice",
+        failed.table,
+        "c1",
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        "materialized",
+        run_id="run-1",
+        rows=42,
+    )
+    markdown = lineage_markdown(plan, report)
+    failures = markdown.split("**Failed:**", 1)[1].split("Selection:", 1)[0]
+    assert (
+        f"`{failed.table}` is left as it was. Last successful materialization: finished "
+        "2026-01-02 03:04:05 UTC, 42 rows left in the table, by "
+        f"[its flow run]({flow_run_path('run-1')})." in failures
+    )
+    assert "Next: pipeline materialize --select " in failures
