@@ -39,6 +39,34 @@ _KEPT = (
 )
 
 
+def lineage_description(report: RunReport | None) -> str:
+    """The lineage artifact's one line in Prefect's artifact lists, which cut it at ~40
+    characters: the run's outcome first (None: not written yet, as said of a run going
+    on and of one stopped before its end alike)."""
+    return f"{report.summary() if report else 'not written yet'}: this run's asset lineage"
+
+
+def unfinished_lineage_markdown(plan: MaterializationPlan) -> str:
+    """The lineage artifact as the run begins: its pages link it as they are written, and
+    its end replaces this. A run stopped before its end leaves this version."""
+    return "\n".join(
+        [
+            "## Asset lineage: not written yet",
+            "",
+            f"Selection: {_chosen(plan)}; {len(plan.selected)} selected. This run writes "
+            "its lineage here when it ends. If this page still says so, the run was stopped "
+            "before its end: its flow run says how far it got, and each asset it reached "
+            "has a page.",
+            "",
+        ]
+    )
+
+
+def _chosen(plan: MaterializationPlan) -> str:
+    """The run's selection as its lineage names it."""
+    return f"`{_code(plan.selection)}`" if plan.selection else "all assets"
+
+
 def _code(text: str) -> str:
     """Text for an inline code span: literal there, so only backticks and newlines matter."""
     return " ".join(text.replace("`", "'").split())
@@ -128,7 +156,6 @@ def lineage_markdown(
     run's tables (the report's), a legend of what the diagrams draw, one Mermaid diagram
     per layer, table."""
     outcomes = {o.key: o.status for o in report.outcomes}
-    chosen = f"`{_code(plan.selection)}`" if plan.selection else "all assets"
     links = links or PageLinks()
     diagrams = layer_diagrams(plan.graph, [s.key for s in plan.selected], outcomes)
     lines = [
@@ -137,7 +164,7 @@ def lineage_markdown(
         *_failures(report, links),
         *_next(plan, report),
         *_warehouses(report.warehouses),
-        f"Selection: {chosen}; {len(plan.selected)} selected, "
+        f"Selection: {_chosen(plan)}; {len(plan.selected)} selected, "
         f"{len(plan.external)} unselected upstream read as they are. "
         "Each asset links to its page (what feeds it, what it feeds, its columns and checks).",
         "",

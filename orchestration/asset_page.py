@@ -99,6 +99,9 @@ class PageLinks:
     """
 
     versions: dict[str, UUID] = field(default_factory=dict)
+    #: The run's lineage page (``asset-lineage``), which each of its pages links: the flow
+    #: run's Artifacts tab lists it among a page per asset. None: not written (yet).
+    lineage: UUID | None = None
 
     def href(self, key: str) -> str:
         version = self.versions.get(key)
@@ -155,7 +158,7 @@ class AssetPage:
         return f"{outcome.status}{rows}: {self.spec.table}"
 
     def markdown(self, links: PageLinks) -> str:
-        lines = [f"# {self.spec.key}", "", self._version_line(), ""]
+        lines = [f"# {self.spec.key}", "", self._version_line(links), ""]
         if self.spec.description:
             lines += [cell(self.spec.description), ""]
         lines += self._about()
@@ -168,12 +171,16 @@ class AssetPage:
         lines += ["", f"[Every materialization of {self.spec.key}]({history}) (newest first)", ""]
         return "\n".join(lines)
 
-    def _version_line(self) -> str:
-        """Whose version this is, and where the newer ones are: a reader may land here from
-        an older run's lineage page or a bookmark, after later runs wrote newer pages."""
+    def _version_line(self, links: PageLinks) -> str:
+        """Whose version this is, the way back to its run's lineage, and where the newer
+        versions are: a reader may land here from an older run's lineage page or a
+        bookmark, after later runs wrote newer pages."""
         finished = self.materialization.finished
+        lineage = (
+            f" ([this run's lineage]({artifact_path(links.lineage)}))" if links.lineage else ""
+        )
         return (
-            f"This version: run {self._run_link()}, {finished:%Y-%m-%d %H:%M:%S} UTC. "
+            f"This version: run {self._run_link()}, {finished:%Y-%m-%d %H:%M:%S} UTC{lineage}. "
             f"[Every version, newest first]({artifact_key_path(self.key)})."
         )
 

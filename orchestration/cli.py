@@ -281,8 +281,8 @@ def materialize_command(
         print_report(report, console, plan, verbose=verbose)
     if report.prefect_error:
         # The tables are as reported, but the run's record in Prefect is not whole (its
-        # state stays Running, no lineage page): a scheduler watching the exit code should
-        # hear of it. Prefect's exit handlers could only retry into the gone API.
+        # state stays Running, its lineage page unfinished): a scheduler watching the exit
+        # code should hear of it. Prefect's exit handlers could only retry into the gone API.
         error_console.print(f"[bold red]error:[/] {escape(report.prefect_error)}", highlight=False)
         end_now(1)
     if not report.ok:

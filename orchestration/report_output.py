@@ -145,7 +145,7 @@ def print_report(
         ui_hint = ""
     elif "lineage" in urls:
         ui_hint = "; each asset in the lineage page links to its own page (asset-<key>)"
-    elif urls:  # an interrupted run has no lineage page: its Flow run line says where it is
+    elif urls:  # an interrupted run's lineage page is unfinished: its Flow run line leads on
         ui_hint = ""
     elif runs is not None:  # a run interrupted before its flow run began has no id
         ui_hint = f"; the run is in the Prefect UI at {runs}"

@@ -144,6 +144,13 @@ def test_the_top_says_which_run_wrote_this_version_and_links_every_version():
         "This version: run [fact_sales+](/v2/runs/flow-run/run-1), 2026-12-02 19:52:40 UTC. "
         "[Every version, newest first](/v2/artifacts/key/asset-fact-sales).",
     ]
+    lineage = uuid.uuid4()
+    lines = _page().markdown(PageLinks(lineage=lineage)).split("\n")
+    assert lines[2] == (
+        "This version: run [fact_sales+](/v2/runs/flow-run/run-1), 2026-12-02 19:52:40 UTC "
+        f"([this run's lineage](/v2/artifacts/artifact/{lineage})). "
+        "[Every version, newest first](/v2/artifacts/key/asset-fact-sales)."
+    )
 
 
 def test_a_run_named_after_a_selection_with_stars_reads_as_typed():

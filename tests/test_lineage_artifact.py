@@ -15,9 +15,11 @@ import pytest
 
 from orchestration.artifacts import (
     edges_in,
+    lineage_description,
     lineage_markdown,
     mermaid_block,
     mermaid_blocks,
+    unfinished_lineage_markdown,
 )
 from orchestration.asset_page import PageLinks
 from orchestration.history import MaterializationRecord
@@ -320,3 +322,12 @@ def test_a_failure_that_published_nothing_says_its_table_is_left_as_it_was(plan)
         f"[its flow run]({flow_run_path('run-1')})." in failures
     )
     assert "Next: pipeline materialize --select " in failures
+
+
+def test_the_lineage_page_as_the_run_begins_says_it_is_not_written_yet(plan):
+    """The first version, which the run's pages link as they are written, is all a run
+    stopped before its end leaves: it must not read as a lineage with nothing in it."""
+    markdown = unfinished_lineage_markdown(plan)
+    assert markdown.startswith("## Asset lineage: not written yet\n\nSelection: `key:fact_sales+`")
+    assert "the run was stopped before its end" in markdown
+    assert lineage_description(None) == "not written yet: this run's asset lineage"

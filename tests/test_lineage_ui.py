@@ -427,9 +427,9 @@ def _artifact_events(client: Any, flow_run_id: uuid.UUID) -> tuple[list[Any], di
         while page.next_page:
             page = client.read_events_page(page.next_page)
             events += page.events
-        names = [event.resource.get("prefect.resource.name") for event in events]
-        # the lineage artifact is created after every page's rewrite, on the same stream
-        return events if LINEAGE_ARTIFACT_KEY in names else None
+        created = {e.resource.id for e in events if e.event == "prefect.artifact.created"}
+        # the lineage artifact is created first (its pages link it): wait for every one
+        return events if created >= set(artifact_ids) else None
 
     return _wait_for(all_created, EVENT_WAIT, "the run's artifact events"), pages
 

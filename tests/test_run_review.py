@@ -194,3 +194,31 @@ def test_the_run_is_tagged_with_its_warehouse():
     with get_client(sync_client=True) as client:
         flow_run = client.read_flow_run(uuid.UUID(str(report.flow_run_id)))
     assert "warehouse:chdb:///srv/warehouse" in flow_run.tags
+
+
+def test_every_page_of_a_run_links_the_runs_lineage(tmp_path):
+    """An asset page leads back to its run's lineage page, which the flow run's Artifacts
+    tab lists among a page per asset: a page written as its asset finished links it too
+    (``summary``, a sink, is not sent again at the end), and the run has one lineage page,
+    its final one."""
+    from io_managers import ClickHouseIOManager
+    from tests.checks_location import defs
+
+    with ClickHouseIOManager.embedded(tmp_path / "warehouse") as warehouse:
+        warehouse.setup(defs.ddl_paths)
+        report = materialize(defs.graph(), {"warehouse": warehouse}, "readings+")
+
+    assert report.ok
+    artifacts = {page.key: page for page in _pages(str(report.flow_run_id))}
+    assert sorted(artifacts) == ["asset-lineage", "asset-readings", "asset-summary"]
+    lineage = artifacts[LINEAGE_ARTIFACT_KEY]
+    assert str(lineage.id) == report.lineage_artifact_id
+    assert lineage.description == "2 materialized: this run's asset lineage"
+    assert artifact_rows(lineage.data)["summary"][0] == (
+        f"/v2/artifacts/artifact/{artifacts['asset-summary'].id}"
+    )
+    link = f"[this run's lineage](/v2/artifacts/artifact/{lineage.id})"
+    for key in ("asset-readings", "asset-summary"):
+        assert link in artifacts[key].data.split("\n\n")[1], key  # under the title
+    summary = artifacts["asset-summary"]
+    assert (summary.updated - summary.created).total_seconds() < 0.5  # not sent again
