@@ -5,12 +5,13 @@ The run graph shows the order tasks ran in; this page answers the reviewer's que
 the selected assets and the unselected upstream tables they read, drawn one layer per
 diagram so labels stay readable in the UI's text column (see
 :mod:`orchestration.ui_lineage`), coloured by outcome; then one table row per asset, each
-linking to its asset page, with rows, seconds, status and error.
+linking to its asset page, with rows, seconds, status and error; and one row per
+unselected upstream, with the rows the run read in it and the run that built them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from rich.text import Text
 
@@ -23,7 +24,9 @@ from orchestration.asset_page import (
     shown_warehouses,
     table_since_line,
 )
+from orchestration.history import AssetHistory, MaterializationRecord
 from orchestration.lineage import NOT_SELECTED, ORDER_LABELLED_LINE, ORDER_LINE
+from orchestration.prefect_ui import flow_run_path
 from orchestration.report_output import next_step
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
 from orchestration.ui_lineage import layer_diagrams, layer_legend
@@ -88,7 +91,7 @@ def _inserted(outcome: AssetOutcome) -> str:
     return f"{result.inserted_rows if result.inserted_rows is not None else result.rows:,}"
 
 
-def _table(plan: MaterializationPlan, report: RunReport, links: PageLinks) -> list[str]:
+def _table(report: RunReport, links: PageLinks) -> list[str]:
     lines = [
         "| asset | table | rows | inserted | seconds | status | error |",
         "|---|---|---:|---:|---:|---|---|",
@@ -102,10 +105,56 @@ def _table(plan: MaterializationPlan, report: RunReport, links: PageLinks) -> li
             + " | ".join(cell(c) for c in cells)
             + f" | {_short(o.error)} |"
         )
-    for spec in plan.external:
-        cells = (spec.table, "-", "-", "-", NOT_SELECTED, "-")
-        lines.append(f"| {links.link(spec.key)} | " + " | ".join(cell(c) for c in cells) + " |")
     return lines
+
+
+def _read_as_they_are(
+    plan: MaterializationPlan, links: PageLinks, history: Mapping[str, AssetHistory]
+) -> list[str]:
+    """The unselected upstream, each with the rows its table held as the run began and the
+    run that built them, from the history the run read then (no query of its own). A
+    table of their own: in the outcome table's seven columns, a time and a link in the
+    last one wrapped at every hyphen in the UI's 690 px page column."""
+    if not plan.external:
+        return []
+    lines = [
+        f"**{NOT_SELECTED.capitalize()}**, read as they are: the rows each table held as the "
+        "run began, and the run that built them.",
+        "",
+        "| asset | table | rows | built (UTC) |",
+        "|---|---|---:|---|",
+    ]
+    for spec in plan.external:
+        read = history.get(spec.key, AssetHistory())
+        rows = f"{read.table_rows:,}" if read.table_rows is not None else "-"
+        lines.append(
+            f"| {links.link(spec.key)} | {cell(spec.table)} | {rows} | {_last_build(read)} |"
+        )
+    return [*lines, ""]
+
+
+def _last_build(read: AssetHistory) -> str:
+    """What an unselected upstream's table held as the run read it, as its history tells:
+    the materialization that published its rows, linking its run; or, when the latest
+    attempt published none (it failed first, or was stopped), the last success, and that
+    attempt. ``-`` without a record (never built here, or its storage keeps no history)."""
+    attempt, success = read.last_attempt, read.last_success
+    if attempt is not None and attempt.rows is not None:  # the table holds its rows
+        built = _run_at(attempt)
+        return f"{built}, then its checks failed" if attempt.failed_its_checks else built
+    if attempt is None:
+        return "-"
+    ended = "failed" if attempt.status == "failed" else "did not finish"
+    later = f"a run at {_run_at(attempt)} {ended}"
+    if success is None or success.materialization_id == attempt.materialization_id:
+        return f"never; {later}"
+    return f"{_run_at(success)}; {later}"
+
+
+def _run_at(record: MaterializationRecord) -> str:
+    """When ``record`` ended, linking its flow run (as text, if it names none)."""
+    at = f"{record.ended or record.started:%Y-%m-%d %H:%M:%S}"
+    return f"[{at}]({flow_run_path(record.run_id)})" if record.run_id else at
 
 
 def _failures(report: RunReport, links: PageLinks) -> list[str]:
@@ -150,11 +199,14 @@ def lineage_markdown(
     plan: MaterializationPlan,
     report: RunReport,
     links: PageLinks | None = None,
+    history: Mapping[str, AssetHistory] | None = None,
 ) -> str:
     """The artifact's markdown: headline, what failed and why (and what the failed tables
     hold now), the step that builds what the run left undone, the warehouse(s) of the
     run's tables (the report's), a legend of what the diagrams draw, one Mermaid diagram
-    per layer, table."""
+    per layer, the table of outcomes, then the unselected upstream the run read.
+    ``history``: each asset's as the run read it when it began, which tells what those
+    held (without it, their rows read ``-``)."""
     outcomes = {o.key: o.status for o in report.outcomes}
     links = links or PageLinks()
     diagrams = layer_diagrams(plan.graph, [s.key for s in plan.selected], outcomes)
@@ -173,9 +225,10 @@ def lineage_markdown(
     ]
     for diagram in diagrams:
         lines += [f"### {diagram.title}", "", *fenced(diagram.mermaid, "mermaid"), ""]
-    lines += [*_table(plan, report, links), ""]
+    lines += [*_table(report, links), ""]
     if report.by_status("failed") or report.by_status("skipped"):
         lines += [_KEPT, ""]
+    lines += _read_as_they_are(plan, links, history or {})
     return "\n".join(lines)
 
 

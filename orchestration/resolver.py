@@ -509,7 +509,9 @@ def build_flow(
                 run_id=run_id,
             )
 
-        with RunReview(plan, io_managers, run_params, run_outage, ledger.states_now) as review:
+        with RunReview(
+            plan, io_managers, run_params, run_outage, ledger.states_now, run_book.history
+        ) as review:
             skipped_runs: set[UUID] = set()  # task run ids of the assets skipped so far
 
             def submit(spec: AssetSpec, upstream: list[Any]) -> Any:

@@ -51,6 +51,7 @@ from orchestration.asset_page import (
 )
 from orchestration.column_lineage import NOT_DERIVED, BackgroundColumnLineage
 from orchestration.context import AssetContext
+from orchestration.history import AssetHistory
 from orchestration.io_manager import IOManager
 from orchestration.prefect_ui import (
     absolute,
@@ -103,11 +104,14 @@ class RunReview:
         params: Mapping[str, Any],
         outage: ApiOutage,
         states_now: StatesNow | None = None,
+        history: Mapping[str, AssetHistory] | None = None,
     ) -> None:
         """``states_now`` re-assesses the assets outside the run whose pages it relinks;
         without it their pages keep the state they were written with. ``outage`` is the
         run's breaker, watching the client the run's engine shares with this: no page is
-        sent once it tripped."""
+        sent once it tripped. ``history`` is every asset's as the run read it when it
+        began: the lineage page says from it what each unselected upstream held (no
+        query of its own)."""
         self.plan = plan
         self.outage = outage
         self.io_managers = io_managers
@@ -118,6 +122,7 @@ class RunReview:
         self._pages_before: dict[str, UUID] = {}
         self._params = params
         self._states_now = states_now
+        self._history = history or {}
         self._lock = threading.Lock()
         self._pages: dict[str, tuple[UUID, AssetPage, str]] = {}
         self._columns = BackgroundColumnLineage()
@@ -260,7 +265,7 @@ class RunReview:
             self._writer.submit(guard, self._rewrite_page, artifact_id, markdown)
             for artifact_id, markdown in guard(self._relinked_pages_outside_the_run) or []
         ]
-        lineage_page = lineage_markdown(self.plan, report, self.links)
+        lineage_page = lineage_markdown(self.plan, report, self.links, self._history)
         self._writer.shutdown(wait=True)
         for job in rewrites:
             job.result()

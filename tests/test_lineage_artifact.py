@@ -22,7 +22,7 @@ from orchestration.artifacts import (
     unfinished_lineage_markdown,
 )
 from orchestration.asset_page import PageLinks
-from orchestration.history import MaterializationRecord
+from orchestration.history import AssetHistory, MaterializationRecord
 from orchestration.io_manager import MaterializeResult
 from orchestration.lineage import to_mermaid
 from orchestration.prefect_ui import flow_run_path
@@ -103,7 +103,7 @@ def test_unselected_upstream_is_drawn_with_a_dashed_border_and_listed_as_not_sel
     for key in external:
         # Its edges are arrows as any read: a dotted line is an ordering-only edge.
         assert any(line.strip().startswith(f"{key} --> ") for line in diagrams.splitlines())
-        assert artifact_rows(markdown)[key][5] == "not selected"
+        assert artifact_rows(markdown)[key][1:] == [plan.graph[key].table, "-", "-"]
     assert re.search(r"classDef not_selected .*stroke-dasharray", diagrams)
     assert "-.->" not in diagrams
 
@@ -331,3 +331,47 @@ def test_the_lineage_page_as_the_run_begins_says_it_is_not_written_yet(plan):
     assert markdown.startswith("## Asset lineage: not written yet\n\nSelection: `key:fact_sales+`")
     assert "the run was stopped before its end" in markdown
     assert lineage_description(None) == "not written yet: this run's asset lineage"
+
+
+def _record(key: str, status: str, run: str, rows: int | None, minute: int):
+    at = datetime(2026, 1, 2, 3, minute, 0, tzinfo=UTC)
+    return MaterializationRecord(
+        f"m-{run}", key, "t", "c", at, status, run_id=run, rows=rows, ended=at
+    )
+
+
+def test_unselected_upstream_rows_say_what_the_run_read_from_the_history(plan):
+    """An unselected upstream's row: the rows its table held and the run that built them
+    (linked, with its time), as the history the run read at its start tells; a table whose
+    latest attempt published nothing has rows nobody counted, since its last success."""
+    good = _record("sat_invoice", "materialized", "r1", 97_356, 4)
+    history = {
+        "sat_invoice": AssetHistory(good, good),
+        "dim_customer": AssetHistory(_record("dim_customer", "failed", "r2", 40, 5), None),
+        "link_invoice_time": AssetHistory(
+            _record("link_invoice_time", "failed", "r3", None, 6), good
+        ),
+    }
+    markdown = lineage_markdown(plan, _report(plan), history=history)
+    read = markdown.split("**Not selected**, read as they are: ", 1)[1]
+    assert read.startswith(
+        "the rows each table held as the run began, and the run that built them.\n\n"
+        "| asset | table | rows | built (UTC) |\n"
+    )
+    rows = artifact_rows(read)
+    assert set(rows) == {spec.key for spec in plan.external}
+    assert rows["sat_invoice"][1:] == [
+        plan.graph["sat_invoice"].table,
+        "97,356",
+        f"[2026-01-02 03:04:00]({flow_run_path('r1')})",
+    ]
+    assert rows["dim_customer"][2:] == [
+        "40",
+        f"[2026-01-02 03:05:00]({flow_run_path('r2')}), then its checks failed",
+    ]
+    assert rows["link_invoice_time"][2:] == [
+        "-",
+        f"[2026-01-02 03:04:00]({flow_run_path('r1')}); "
+        f"a run at [2026-01-02 03:06:00]({flow_run_path('r3')}) failed",
+    ]
+    assert rows["link_invoice_product"][2:] == ["-", "-"]

@@ -7,8 +7,10 @@ asset is time the user waits for.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -222,3 +224,29 @@ def test_every_page_of_a_run_links_the_runs_lineage(tmp_path):
         assert link in artifacts[key].data.split("\n\n")[1], key  # under the title
     summary = artifacts["asset-summary"]
     assert (summary.updated - summary.created).total_seconds() < 0.5  # not sent again
+
+
+def test_a_selection_runs_lineage_says_what_each_unselected_upstream_held(tmp_path):
+    """``summary`` alone reads ``readings`` as it is: its row in the lineage table gives
+    the rows the table held and the run that built it (linked, with its time), from the
+    history the run read as it began, where it gave ``-`` in every column."""
+    from io_managers import ClickHouseIOManager
+    from orchestration.prefect_ui import flow_run_path
+    from tests.checks_location import defs
+
+    with ClickHouseIOManager.embedded(tmp_path / "warehouse") as warehouse:
+        warehouse.setup(defs.ddl_paths)
+        built = materialize(defs.graph(), {"warehouse": warehouse}, "readings")
+        report = materialize(defs.graph(), {"warehouse": warehouse}, "summary")
+
+    assert built.ok and report.ok
+    (lineage,) = [p for p in _pages(str(report.flow_run_id)) if p.key == LINEAGE_ARTIFACT_KEY]
+    readings = artifact_rows(lineage.data)["readings"]
+    assert readings[1:3] == ["chk.readings", "2"]
+    built_at = re.fullmatch(
+        rf"\[(.+)\]\({re.escape(flow_run_path(str(built.flow_run_id)))}\)", readings[3]
+    )
+    assert built_at, readings[3]
+    (page,) = _pages(str(built.flow_run_id), "readings")
+    assert f"This version: run [readings]({flow_run_path(str(built.flow_run_id))})" in page.data
+    assert abs((datetime.fromisoformat(built_at.group(1) + "+00:00") - page.created).seconds) < 5
