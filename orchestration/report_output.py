@@ -49,7 +49,8 @@ _REPORT_COLUMNS = (
     Column("seconds", right=True),
     Column("status"),
 )
-_CHECK_COLUMNS = (
+#: The columns of the asset-checks table (``pipeline checks`` and a run's report).
+CHECK_COLUMNS = (
     Column("asset", fold=True, key=True),
     Column("check", fold=True, key=True),
     Column("severity"),
@@ -308,7 +309,7 @@ def print_check_results(
             ]
             for r in shown
         ]
-        print_table(console, _CHECK_COLUMNS, rows, title="Asset checks")
+        print_table(console, CHECK_COLUMNS, rows, title="Asset checks")
     tally = {s: sum(r.status == s for r in results) for s in _CHECK_STYLE}
     counted = (f"{n} {s.replace('_', ' ')}" for s, n in tally.items() if n)
     console.print("Checks: " + ", ".join(counted))

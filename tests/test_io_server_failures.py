@@ -64,15 +64,20 @@ class Rejecting(BaseHTTPRequestHandler):
         """Keep the test output clean."""
 
 
-@pytest.fixture
-def rejecting_server() -> Iterator[int]:
-    server = HTTPServer(("127.0.0.1", 0), Rejecting)
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
+    """A loopback HTTP server answering with ``handler``, its port, until the test ends."""
+    server = HTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server.server_address[1]
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)
+
+
+@pytest.fixture
+def rejecting_server() -> Iterator[int]:
+    yield from serving(Rejecting)
 
 
 def connect_error(target: str, caplog) -> WarehouseConnectionError:
@@ -215,13 +220,7 @@ class EchoingError(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def echoing_server() -> Iterator[int]:
-    server = HTTPServer(("127.0.0.1", 0), EchoingError)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    yield from serving(EchoingError)
 
 
 def test_an_error_answer_echoing_the_request_shows_its_code_and_first_line_only(

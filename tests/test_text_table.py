@@ -6,6 +6,7 @@ import io
 
 from rich.console import Console
 
+from orchestration.report_output import CHECK_COLUMNS
 from orchestration.text_table import Column, print_table
 
 ERROR = (
@@ -97,14 +98,6 @@ def test_a_table_that_fits_keeps_every_column_in_the_box():
     assert len(lines) == 4 + len(ASSETS)
 
 
-CHECK_COLUMNS = [
-    Column("asset", fold=True, key=True),
-    Column("check", fold=True, key=True),
-    Column("severity"),
-    Column("status"),
-    Column("violations", right=True),
-    Column("example / error", wrap=True),
-]
 CHECK_ROWS = [
     ["link_invoice_product", "link_invoice_product_hash_key_unique", "error", "passed", "0", ""],
     ["link_customer_country", "link_customer_country_hash_key_unique", "warn", "warning", "12", ""],
