@@ -578,3 +578,6 @@ def _log_outcome(spec: AssetSpec, outcome: AssetOutcome) -> None:
         logger.error("%s failed: %s", spec.key, outcome.error)
     elif outcome.status == "cancelled":
         logger.warning("%s cancelled (%s)", spec.key, outcome.error or "interrupted")
+    elif outcome.status == "skipped":
+        # Prefect's own "Finished in state Skipped(...)" names no asset on the Logs tab.
+        logger.info("%s skipped: %s", spec.key, outcome.error or "upstream failed")

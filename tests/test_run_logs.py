@@ -81,6 +81,8 @@ def test_a_failed_check_is_told_at_error_once_and_its_skipped_descendants_at_inf
     info = at("INFO", lines)
     assert "Finished in state Skipped('upstream failed: readings', type=CANCELLED)" in info
     assert any(m.startswith("Finished in state Failed(\"asset 'readings'") for m in info)
+    # The Logs tab names no task run: Prefect's Skipped lines alone said not which asset.
+    assert "summary skipped: upstream failed: readings" in info
     assert not any("NoneType: None" in message for _, message in lines), lines
 
 
