@@ -26,10 +26,17 @@ from orchestration.redaction import shown_source
 HelpMarkup = Literal["markdown"] | None
 
 
+#: Narrowest terminal Rich's help panels are used on: narrower, their three columns left
+#: the descriptions an 18-column slice and cut values (``PIPELINE_DEFINITI…``), where
+#: Click's plain help wraps them whole.
+RICH_HELP_MIN_WIDTH = 100
+
+
 def help_markup(stdout: Console) -> HelpMarkup:
     """Rich help only where a person reads it: on a terminal (as Rich decides, so
-    ``FORCE_COLOR`` and friends count the same as for the command's tables)."""
-    return "markdown" if stdout.is_terminal else None
+    ``FORCE_COLOR`` and friends count the same as for the command's tables) at least
+    :data:`RICH_HELP_MIN_WIDTH` columns wide."""
+    return "markdown" if stdout.is_terminal and stdout.width >= RICH_HELP_MIN_WIDTH else None
 
 
 #: Typer 0.29 checks option values with pydantic, which starts its message so; it says

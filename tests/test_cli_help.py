@@ -104,6 +104,17 @@ def test_help_on_a_terminal_keeps_rich_panels():
     assert "╭─ Options" in ANSI_STYLE.sub("", seen)
 
 
+def test_help_on_an_80_column_terminal_is_plain_and_cuts_no_value():
+    """Rich's panel gave the descriptions an 18-column slice of 80 and cut ten values
+    (``PIPELINE_DEFINITI…``, ``context.params['s…``); Click's help wraps them whole."""
+    code, seen = terminal.on_a_terminal(os.environ, "materialize", "--help", columns=80)
+
+    text = ANSI_STYLE.sub("", seen.decode())
+    assert code == 0, text
+    assert "…" not in text and not BOX_DRAWING.search(text), text
+    assert "PIPELINE_DEFINITIONS" in text and "context.params['source_timeout']" in text
+
+
 def test_a_piped_unknown_option_is_one_line_naming_it_and_where_help_is():
     result = pipeline("materialize", "--nope")
 
