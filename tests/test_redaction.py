@@ -95,7 +95,7 @@ def test_validate_names_its_sample_url_without_credentials_or_token(tmp_path: Pa
     )
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert failed.stdout.splitlines()[-1] == (
-        f"1 problem(s) in 27 assets, sample run from http://127.0.0.1:{port}/gone.csv "
+        f"1 problem in 27 assets, sample run from http://127.0.0.1:{port}/gone.csv "
         "(26 assets not validated)"
     )
     for result in (passed, failed):

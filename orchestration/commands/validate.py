@@ -49,6 +49,7 @@ from orchestration.findings import (
 from orchestration.graph import AssetGraphError
 from orchestration.output import echo
 from orchestration.redaction import shown_source
+from orchestration.run_report import counted
 from orchestration.text_table import make_console
 
 DEFAULT_SAMPLE_SOURCE = "synthetic:5000"
@@ -116,13 +117,14 @@ def validate(
             error_console.print(DEBUG_HINT, style="dim")
         console = make_console()
         read_as = f" read as {source_encoding}" if source_encoding else ""
-        checked = f"{len(defs.assets)} assets" + (
+        checked = count_assets(len(defs.assets)) + (
             f", sample run from {shown_source(source)}{read_as}" if sample else ""
         )
         if skipped := len(findings) - len(problems):
             checked += f" ({count_assets(skipped)} not validated)"
         if findings:
-            console.print(f"[bold red]{len(problems)} problem(s)[/] in {checked}", highlight=False)
+            said = counted(len(problems), "problem")
+            console.print(f"[bold red]{said}[/] in {checked}", highlight=False)
         else:
             console.print(f"[green]schemas, DDL and SQL agree[/] ({checked})", highlight=False)
     if findings:
