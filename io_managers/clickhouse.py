@@ -64,6 +64,7 @@ from io_managers.staging import StagingTables
 from io_managers.transport import EmbeddedTransport, ServerTransport, Transport
 from io_managers.types import ClickHouseType, arrow_to_pandas
 from io_managers.validation import plan_validation, run_validation
+from orchestration.asset_code import schema_line
 from orchestration.errors import RebuildRequired
 from orchestration.io_manager import IOManager, MaterializeResult
 from orchestration.redaction import shown_source
@@ -432,6 +433,12 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         plan = plan_validation(
             spec.schema, target_columns, unique_key, python_checks_done, unique_by_select
         )
+        # The schema does not fit the table: the failure names the schema's line to edit,
+        # as pipeline validate names it.
+        plan.structural = [
+            dataclasses.replace(failure, declared_at=schema_line(spec.schema, failure.column))
+            for failure in plan.structural
+        ]
         if plan.pandera_checks:
             metadata["checks_in_pandera"] = plan.pandera_checks
         staging_name = staging.split(".", 1)[1].strip("`")  # generated: needs no unescaping

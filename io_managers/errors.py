@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from orchestration.asset_code import at
 from orchestration.errors import ExpectedError, RebuildRequired, StorageUnreachableError
 
 
@@ -93,11 +94,14 @@ class ValidationFailure:
     check: str
     failing_rows: int | None = None
     examples: tuple[str, ...] = ()
+    #: ``path:line`` of the schema's field, for a schema that does not fit the table
+    #: (a failure of the schema's code, not of the rows): said before the check.
+    declared_at: str | None = None
 
     def describe(self, *, where: bool = True) -> str:
         """The failure in words; ``where=False`` leaves out the column (or ``table``) for
         a line that names it already (``pipeline validate``'s)."""
-        text = self.check
+        text = at(self.declared_at, self.check)
         if where:
             text = f"{f'column {self.column!r}' if self.column else 'table'}: {text}"
         if self.failing_rows is not None:

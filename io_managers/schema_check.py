@@ -29,10 +29,16 @@ from io_managers.errors import AssetValidationError, WarehouseError
 from io_managers.select_syntax import compile_failure
 from io_managers.sql import quote_string, quote_table
 from io_managers.sql_tokens import one_statement
-from io_managers.stage import TargetShape, column_problems
+from io_managers.stage import (
+    TargetShape,
+    column_problems,
+    output_problem,
+    select_does_not_compile,
+)
 from io_managers.types import ClickHouseType, dtype_mismatch, nullability_mismatch
 from io_managers.validation import as_dataframe_schema, plan_validation
 from orchestration.asset import AssetSpec, SchemaImportError
+from orchestration.asset_code import body_failure, in_body, in_schema
 from orchestration.checks import evaluate_checks
 from orchestration.context import AssetContext
 from orchestration.findings import Finding, sample_not_started, shared_cause, upstream_failed
@@ -46,7 +52,8 @@ def check_table_against_schema(
     spec: AssetSpec, schema: Any, columns: Mapping[str, ClickHouseType]
 ) -> list[Finding]:
     """The DDL table and the Pandera schema (``DataFrameSchema``) agree column by column,
-    in both directions."""
+    in both directions; each finding names the schema's line to edit (the field, or the
+    model that lacks one)."""
     if schema is None:
         return [Finding("schema", spec.key, spec.table, found="the asset declares no schema")]
     findings = []
@@ -58,7 +65,7 @@ def check_table_against_schema(
                 spec.key,
                 spec.table,
                 failure.column,
-                found=reason or failure.check,
+                found=in_schema(spec, failure.column, reason or failure.check),
             )
         )
     declared = set(schema.columns) | {f.column for f in findings if f.check == "columns"}
@@ -69,8 +76,12 @@ def check_table_against_schema(
             spec.table,
             name,
             expected="a schema field for every DDL column",
-            found=f"{name} ({ch_type.text}) is in the DDL but not in schema "
-            f"{getattr(spec.schema, '__name__', 'schema')}",
+            found=in_schema(
+                spec,
+                None,
+                f"{name} ({ch_type.text}) is in the DDL but not in schema "
+                f"{getattr(spec.schema, '__name__', 'schema')}",
+            ),
         )
         for name, ch_type in columns.items()
         if name not in declared
@@ -125,7 +136,8 @@ def check_select(
 ) -> list[Finding]:
     """A SQL asset's SELECT compiles, and its output fits its table (by name, as it is
     inserted: :func:`~io_managers.stage.column_problems`) and its schema
-    (``DataFrameSchema``; ``None``: no schema to compare with).
+    (``DataFrameSchema``; ``None``: no schema to compare with). Each finding is worded as
+    a run words it, after where the asset's body is.
 
     An output column of its table column's very type is not compared with the schema
     again: :func:`check_table_against_schema` compared that type already, and would only
@@ -140,15 +152,15 @@ def check_select(
         try:
             select = one_statement(body, "its SELECT").text
         except ValueError as exc:
-            return [Finding("select", spec.key, spec.table, found=str(exc))]
+            return [Finding("select", spec.key, spec.table, found=in_body(spec, str(exc)))]
     try:
         output = io.queries.columns(statements.described_select(select))
     except WarehouseError as exc:
         # A syntax error at its place in the author's text, as materialize gives it.
-        why = compile_failure(io.queries, body, exc)
-        return [Finding("select", spec.key, spec.table, found=f"SELECT does not compile: {why}")]
+        why = select_does_not_compile(spec, compile_failure(io.queries, body, exc))
+        return [Finding("select", spec.key, spec.table, found=why)]
     findings = [
-        Finding("select", spec.key, spec.table, found=f"SELECT {problem}")
+        Finding("select", spec.key, spec.table, found=output_problem(spec, problem))
         for problem in column_problems(list(output), target)
     ]
     fields = dict(schema.columns) if schema is not None else {}
@@ -163,9 +175,8 @@ def check_select(
             nullability_mismatch(nullable, ch_type),
         ):
             if reason:
-                findings.append(
-                    Finding("select", spec.key, spec.table, name, found=f"SELECT output {reason}")
-                )
+                found = output_problem(spec, f"output {reason}")
+                findings.append(Finding("select", spec.key, spec.table, name, found=found))
     return findings
 
 
@@ -223,9 +234,10 @@ def run_sample(
                 Finding("sample", spec.key, spec.table, f.column, found=f.describe(where=False))
                 for f in exc.failures
             )
-        except Exception as exc:
+        except Exception as exc:  # said as a run says it: where its code raised it
             broken.add(spec.key)
-            findings.append(Finding.from_error("sample", spec.key, spec.table, exc))
+            cause = body_failure(spec, exc)
+            findings.append(Finding.from_error("sample", spec.key, spec.table, exc, cause))
         else:
             if failing:  # a run fails the asset here too, and builds nothing on it
                 broken.add(spec.key)

@@ -24,6 +24,7 @@ from io_managers.sql_tokens import one_statement
 from io_managers.transport import Transport
 from io_managers.types import ClickHouseType
 from io_managers.validation import validate_pandas
+from orchestration.asset_code import in_body
 from orchestration.io_manager import EngineSelect
 
 if TYPE_CHECKING:
@@ -79,26 +80,21 @@ class Stager:
         """Run the SELECT into staging."""
         body = spec.body(context)
         if not isinstance(body, str):
-            raise MaterializationError(
-                f"asset {spec.key!r}: a SQL asset must return a SELECT string, "
-                f"got {type(body).__name__}"
+            raise _of_its_code(
+                spec, f"a SQL asset must return a SELECT string, got {type(body).__name__}"
             )
         try:
-            statement = one_statement(body, f"asset {spec.key!r} SELECT")
+            statement = one_statement(body, "its SELECT")
         except ValueError as exc:
-            raise MaterializationError(str(exc)) from None
+            raise _of_its_code(spec, str(exc)) from None
         select = statement.text
         if not statement.is_query:
-            raise MaterializationError(
-                f"asset {spec.key!r}: a SQL asset must return a SELECT (or WITH ... SELECT)"
-            )
+            raise _of_its_code(spec, "a SQL asset must return a SELECT (or WITH ... SELECT)")
         try:
             produced_types = self._queries.columns(statements.described_select(select))
         except WarehouseQueryError as exc:
-            raise MaterializationError(
-                f"asset {spec.key!r} (table {spec.table}): its SELECT does not compile: "
-                f"{compile_failure(self._queries, body, exc)}"
-            ) from None
+            why = compile_failure(self._queries, body, exc)
+            raise _of_its(spec, select_does_not_compile(spec, why)) from None
         produced = list(produced_types)
         check_columns(spec, produced, shape)
         # Here, not with the module: sqlglot loads when a SELECT is staged, not in every
@@ -115,9 +111,7 @@ class Stager:
         try:
             self._transport.command(statements.insert_select(staging, produced, select))
         except WarehouseQueryError as exc:
-            raise MaterializationError(
-                f"asset {spec.key!r} (table {spec.table}): its SELECT failed: {exc}"
-            ) from None
+            raise _of_its_code(spec, f"its SELECT failed: {exc}") from None
         return StagedSelect(new_keys_only, unique_keys)
 
     def stage_python(
@@ -211,7 +205,30 @@ def check_columns(spec: AssetSpec, produced: Sequence[str], shape: TargetShape) 
     """Columns are matched by name: unknown or missing (non-default) ones are errors."""
     problems = column_problems(produced, shape)
     if problems:
-        raise MaterializationError(f"asset {spec.key!r} (table {spec.table}): {problems[0]}")
+        raise _of_its(spec, output_problem(spec, problems[0]))
+
+
+def select_does_not_compile(spec: AssetSpec, why: str) -> str:
+    """Why ``spec``'s SELECT does not compile, after where its body is: the words of both
+    ``pipeline validate`` and a run, so one mistake reads the same in each."""
+    return in_body(spec, f"SELECT does not compile: {why}")
+
+
+def output_problem(spec: AssetSpec, problem: str) -> str:
+    """A way ``spec``'s output does not fit its table (:func:`column_problems`), after
+    where its body is, in the words of both ``pipeline validate`` and a run."""
+    return in_body(spec, f"SELECT {problem}" if spec.kind == "sql" else problem)
+
+
+def _of_its(spec: AssetSpec, cause: str) -> MaterializationError:
+    """The failure of ``spec`` for ``cause``: its asset and table first."""
+    return MaterializationError(f"asset {spec.key!r} (table {spec.table}): {cause}")
+
+
+def _of_its_code(spec: AssetSpec, cause: str) -> MaterializationError:
+    """The failure of ``spec`` for ``cause``, a mistake of its body's, after where its
+    body is."""
+    return _of_its(spec, in_body(spec, cause))
 
 
 def column_problems(produced: Sequence[str], shape: TargetShape) -> list[str]:
@@ -255,15 +272,17 @@ def _chunks(spec: AssetSpec, output: Any) -> Iterator[pd.DataFrame | pa.Table]:
             if isinstance(item, pa.RecordBatch):
                 item = pa.Table.from_batches([item])
             if not isinstance(item, (pd.DataFrame, pa.Table)):
-                raise MaterializationError(
-                    f"asset {spec.key!r}: its body yielded {type(item).__name__}; "
-                    "yield pandas DataFrames or pyarrow Tables"
+                raise _of_its_code(
+                    spec,
+                    f"its body yielded {type(item).__name__}; "
+                    "yield pandas DataFrames or pyarrow Tables",
                 )
             yield item
         return
-    raise MaterializationError(
-        f"asset {spec.key!r}: a Python asset must return a pandas DataFrame, a pyarrow "
-        f"Table or an iterable of them, got {type(output).__name__}"
+    raise _of_its_code(
+        spec,
+        "a Python asset must return a pandas DataFrame, a pyarrow Table or an iterable of "
+        f"them, got {type(output).__name__}",
     )
 
 
@@ -271,10 +290,7 @@ def _frame_to_arrow(spec: AssetSpec, frame: pd.DataFrame) -> pa.Table:
     try:
         return pa.Table.from_pandas(frame, preserve_index=False)
     except (pa.ArrowException, ValueError, TypeError) as exc:
-        raise MaterializationError(
-            f"asset {spec.key!r} (table {spec.table}): its DataFrame cannot be converted "
-            f"to Arrow: {exc}"
-        ) from None
+        raise _of_its_code(spec, f"its DataFrame cannot be converted to Arrow: {exc}") from None
 
 
 def _in_chunk(failures: list[ValidationFailure], number: int) -> list[ValidationFailure]:

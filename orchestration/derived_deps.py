@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from orchestration.asset import AssetSpec
+from orchestration.asset_code import body_failure, in_body
 from orchestration.context import render_sql
 from orchestration.graph import AssetGraph, AssetGraphError, Upstream
 from orchestration.io_manager import IOManager, SqlAnalysisError
@@ -107,16 +108,15 @@ def _tables_read(spec: AssetSpec, analyser: IOManager | None) -> tuple[str, ...]
     except Exception as exc:
         raise SqlReadError(
             f"asset {spec.key!r}: its SQL body failed when rendered for analysis: "
-            f"{type(exc).__name__}: {exc}"
+            f"{body_failure(spec, exc)}"
         ) from exc
     try:
         return analyser.tables_read(sql).tables
     except NotImplementedError:
         return None
     except SqlAnalysisError as exc:
-        message = (
-            f"asset {spec.key!r} (table {spec.table}): cannot tell which tables it reads: {exc}"
-        )
+        cause = in_body(spec, f"cannot tell which tables it reads: {exc}")
+        message = f"asset {spec.key!r} (table {spec.table}): {cause}"
         raise SqlReadError(message) from None
 
 

@@ -53,14 +53,20 @@ class Finding:
 
     @classmethod
     def from_error(
-        cls, check: str, asset: str | None, table: str | None, exc: BaseException
+        cls,
+        check: str,
+        asset: str | None,
+        table: str | None,
+        exc: BaseException,
+        cause: str | None = None,
     ) -> Finding:
-        """A finding for an exception: its one-line cause, and what ``--debug`` shows."""
+        """A finding for an exception: its one-line cause (``cause``, else the exception
+        described), and what ``--debug`` shows."""
         return cls(
             check,
             asset,
             table,
-            found=describe_error(exc),
+            found=cause or describe_error(exc),
             foreseen=isinstance(exc, ExpectedError),
             traceback="".join(tb.format_exception(exc)),
         )

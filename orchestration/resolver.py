@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from orchestration.asset import AssetSpec
+from orchestration.asset_code import body_failure
 from orchestration.asset_state import StateBook
 from orchestration.checks import AssetCheckError, evaluate_checks
 from orchestration.concurrency import default_concurrency
@@ -199,7 +200,7 @@ def failure_event_metadata(spec: AssetSpec, exc: BaseException) -> dict[str, Any
     return {
         "table": spec.table,
         "group": spec.group,
-        "error": describe_error(exc)[:2000],
+        "error": body_failure(spec, exc)[:2000],
     }
 
 
@@ -286,7 +287,7 @@ def _run_asset(
         # Failing while the run is stopped is the stop's doing (its IO manager refused to
         # publish, dropped the staging table): cancelled, not the asset's failure.
         stopped = recorder.stopping()
-        error = STOPPED if stopped else describe_error(exc)
+        error = STOPPED if stopped else body_failure(spec, exc)
         if attempt is not None and attempt.record.status == "started":
             attempt.failed(error)
         outcome = AssetOutcome(

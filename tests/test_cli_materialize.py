@@ -289,14 +289,20 @@ def test_a_failed_assets_line_is_the_projects_message_without_its_class(
 def test_an_error_raised_by_an_assets_own_code_keeps_its_class(
     prefect_api_url: str, tmp_path: Path
 ) -> None:
-    """serve_location's asset raises a plain ValueError: that it is one is information."""
+    """serve_location's asset raises a plain ValueError: that it is one is information,
+    and so is the line of the asset's code that raised it."""
     result = materialize("--definitions", "tests.serve_location", "--source", "nope", "--json",
                          env=server_env(prefect_api_url), tmp_path=tmp_path)  # fmt: skip
 
     assert result.returncode == 1, result.stderr
     report = json.loads(result.stdout)
     numbers = report["assets"][0]
-    assert numbers["error"] == "ValueError: asset 'numbers': source must be synthetic:N, got 'nope'"
+    code = (REPO / "tests" / "serve_location.py").read_text().splitlines()
+    raised = next(n for n, line in enumerate(code, start=1) if "raise ValueError(" in line)
+    assert numbers["error"] == (
+        f"tests/serve_location.py:{raised}: "
+        "ValueError: asset 'numbers': source must be synthetic:N, got 'nope'"
+    )
     assert report["warehouses"] == [f"chdb://{tmp_path / 'warehouse'}"]  # where it ran
 
 

@@ -151,7 +151,8 @@ def test_an_asset_reading_its_own_table_keeps_history_without_a_self_edge():
 
 def test_an_unparseable_select_fails_the_graph_naming_the_asset_and_its_table():
     with pytest.raises(
-        SqlReadError, match=r"asset 'broken' \(table shop.broken\): cannot tell which tables"
+        SqlReadError,
+        match=r"asset 'broken' \(table shop.broken\): \S+\.py:\d+: cannot tell which tables",
     ):
         build_graph([sql("broken", "shop.broken", "SELECT FROM WHERE")], ANALYSERS)
 

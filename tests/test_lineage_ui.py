@@ -61,6 +61,13 @@ SCREENSHOTS = (
 )
 SELECTION = "key:psa_online_retails+"
 FAILING = "link_customer_country"
+_LOCATION_LINES = (REPO / "tests" / "lineage_location.py").read_text().splitlines()
+RAISED_AT = next(n for n, line in enumerate(_LOCATION_LINES, 1) if "raise RuntimeError(" in line)
+#: What FAILING's body raises, after the line of the asset's code that raised it.
+FAILING_ERROR = (
+    f"tests/lineage_location.py:{RAISED_AT}: RuntimeError: {FAILING} cannot be built: "
+    "source rows | contain <bad> values"
+)
 #: The smallest lineage label a reviewer can read at 1600x1000 without zooming.
 MIN_LABEL_PX = 10.0
 #: The window the UI is checked in (px), the size reviewers look at it.
@@ -362,7 +369,7 @@ def test_each_task_logs_its_body_rows_validation_and_outcome(lineage_run: Lineag
     assert "fact_sales -> marts.Fact_Sales, Python: tests.lineage_location" in fact
     assert "validation passed against FrameSchema" in fact
     assert "10 rows in marts.Fact_Sales, 10 inserted by this run" in fact
-    assert f"{FAILING} failed: RuntimeError: {FAILING} cannot be built" in logs[FAILING]
+    assert f"{FAILING} failed: {FAILING_ERROR}" in logs[FAILING]
 
 
 # --------------------------------------------------------------------------- asset pages
@@ -393,8 +400,8 @@ def test_every_asset_the_run_reached_writes_a_version_of_its_asset_page(lineage_
     assert "## This run: failed" in failed
     # Its IO manager keeps no history: no run of it outlives the run, as status says.
     assert "Last successful materialization: none, never materialized in this warehouse." in failed
-    error = f"RuntimeError: {FAILING} cannot be built: source rows | contain <bad> values"
-    assert f"<p>{html.escape(error, quote=False)}</p>" in rendered(failed)  # whole, as written
+    shown = f"<p>{html.escape(FAILING_ERROR, quote=False)}</p>"
+    assert shown in rendered(failed)  # whole, as written
 
 
 def test_asset_pages_link_to_their_neighbours_pages_of_this_run(lineage_run, client):
@@ -915,11 +922,10 @@ def test_ui_failed_assets_page_shows_its_error(lineage_run: LineageRun, ui_serve
     page.goto(f"{ui_server.ui_url}/artifacts/artifact/{_page_id(ui_server, lineage_run, FAILING)}")
     page.get_by_role("heading", name="This run: failed").wait_for()
     page.get_by_text("never materialized in this warehouse", exact=False).first.wait_for()
-    error = f"RuntimeError: {FAILING} cannot be built: source rows | contain <bad> values"
     shown = page.locator("p", has_text=f"{FAILING} cannot be built").first
     # One paragraph, as written, wrapped by the page between words: no line break put in
     # at a fixed column (a code block's), nothing behind a horizontal scroll bar.
-    assert shown.inner_text() == error
+    assert shown.inner_text() == FAILING_ERROR
     width, visible = shown.evaluate("e => [e.scrollWidth, e.clientWidth]")
     assert width <= visible, "the error runs on behind a horizontal scroll bar"
     assert page.locator("pre", has_text=f"{FAILING} cannot be built").count() == 0

@@ -108,7 +108,9 @@ def test_an_unforeseen_failure_keeps_its_traceback_at_error() -> None:
 
     errors = at("ERROR", lines)
     assert len(errors) == 2, lines
-    assert errors[0] == "bug failed: KeyError: 'oops'"
+    # After the line of the asset's code that raised it (bug's, in this file).
+    raised = f"tests/test_run_logs.py:{bug.__code__.co_firstlineno + 1}"
+    assert errors[0] == f"bug failed: {raised}: KeyError: 'oops'"
     assert errors[1].startswith("Task run failed with exception: KeyError('oops')\nTraceback")
     assert errors[1].endswith("KeyError: 'oops'")
     info = at("INFO", lines)

@@ -160,7 +160,7 @@ def test_aliases_win_over_read_columns_whatever_the_session_says(recorded):
     spec = sql_asset(
         "u.keyed", "SELECT intDiv(max(v), 100) AS k, 0 AS v FROM u.src GROUP BY k", schema=Keyed
     )
-    refused = r"its SELECT does not compile: .*(?i:aggregate)"
+    refused = r": SELECT does not compile: .*(?i:aggregate)"
     with pytest.raises(MaterializationError, match=refused):
         warehouse.materialize(spec, context(spec, warehouse))
     assert warehouse.row_count("u.keyed") == 0

@@ -58,6 +58,29 @@ def break_country_names(location: Path) -> None:
     )
 
 
+def line_of(path: Path, text: str, after: str = "") -> int:
+    """The number of the first line of ``path`` holding ``text`` (after the first line
+    holding ``after``): where a finding says the asset's code or schema is."""
+    lines = path.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if after in line) if after else 0
+    return next(i for i in range(start, len(lines)) if text in lines[i]) + 1
+
+
+def body_line(location: Path, module: str, function: str) -> str:
+    """``assets/marts.py:209``: where an asset's body begins (its first statement, the
+    ``return`` of a SQL asset's SELECT), as a finding about its SQL names it."""
+    path = f"assets/{module}.py"
+    return f"{path}:{line_of(location / path, 'return', after=f'def {function}(')}"
+
+
+def field_line(location: Path, module: str, field: str, model: str = "") -> str:
+    """``schemas/marts.py:52``: where a schema field (or, with ``field`` empty, its
+    ``model``) is declared, as a finding that the schema does not fit its table names it."""
+    path = f"schemas/{module}.py"
+    after = f"class {model}(" if model else ""
+    return f"{path}:{line_of(location / path, field or after, after=after)}"
+
+
 def finding_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
     """The lines of findings (and of assets left unvalidated), not the summary."""
     return [line for line in result.stdout.splitlines() if line.startswith("[")]
@@ -94,8 +117,8 @@ def test_changed_ddl_column_type_is_reported(location: Path):
         "table": "marts.Fact_Sales",
         "column": "quantity",
         "expected": "",
-        "found": "ClickHouse type String does not fit dtype int32 "
-        "(expected Int32, or a narrower Int/UInt)",
+        "found": f"{field_line(location, 'marts', 'quantity: ', 'FactSales')}: "
+        "ClickHouse type String does not fit dtype int32 (expected Int32, or a narrower Int/UInt)",
     } in found
 
 
@@ -108,11 +131,16 @@ def test_renamed_ddl_column_is_reported_both_ways(location: Path):
         ("select", None),
         ("select", None),
     ]
-    assert found[0]["found"] == "column is in the schema but not in the table"
-    assert [f["found"] for f in found[2:]] == [
-        "SELECT output column(s) country_name are not in the table "
-        "(columns: country_key, country_label)",
-        "SELECT output lacks column(s) country_label, which have no DEFAULT in the DDL",
+    # Each names the line to edit: the schema's field, the model lacking one, the SELECT.
+    assert [f["found"] for f in found] == [
+        f"{field_line(location, 'marts', 'country_name: ', 'DimCountry')}: "
+        "column is in the schema but not in the table",
+        f"{field_line(location, 'marts', '', 'DimCountry')}: "
+        "column is not in the schema (schema is strict)",
+        f"{body_line(location, 'marts', 'dim_country')}: SELECT output column(s) country_name "
+        "are not in the table (columns: country_key, country_label)",
+        f"{body_line(location, 'marts', 'dim_country')}: SELECT output lacks column(s) "
+        "country_label, which have no DEFAULT in the DDL",
     ]
 
 
@@ -129,8 +157,9 @@ def test_schema_nullability_drift_is_reported(location: Path):
         "table": "vault.sat_product",
         "column": "Description",
         "expected": "",
-        "found": "column is Nullable(String) but the schema says nullable=False; "
-        "set nullable=True or drop Nullable(...)",
+        "found": f"{field_line(location, 'vault', 'Description: ', 'SatProduct')}: column is "
+        "Nullable(String) but the schema says nullable=False; set nullable=True or drop "
+        "Nullable(...)",
     } in found
 
 
@@ -152,7 +181,9 @@ def test_broken_select_is_reported(location: Path):
     found = [f for f in findings(run_validate(location, "--json")) if f["asset"] == "dim_country"]
     assert len(found) == 1
     assert found[0]["check"] == "select"
-    assert found[0]["found"].startswith("SELECT does not compile: ")
+    # Where to fix it: the line of dim_country's SELECT, not only the asset's name.
+    where = body_line(location, "marts", "dim_country")
+    assert found[0]["found"].startswith(f"{where}: SELECT does not compile: ")
     assert "Countree" in found[0]["found"]
 
 
@@ -175,8 +206,9 @@ def test_a_select_syntax_error_is_placed_in_the_authors_text_in_one_short_line(l
     )
     result = run_validate(location)
     assert result.returncode == 1, result.stdout + result.stderr
+    where = body_line(location, "marts", "dim_country")
     assert result.stdout.splitlines()[0] == (
-        f"[select] asset dim_country table marts.Dim_Country: {TRAILING_COMMA_ERROR}"
+        f"[select] asset dim_country table marts.Dim_Country: {where}: {TRAILING_COMMA_ERROR}"
     )
 
 
@@ -208,15 +240,17 @@ def test_a_select_with_a_renamed_column_says_which_is_which_as_materialize_would
         "SELECT hub_country_hash_key AS country_key, Country AS country",
     )
     found = [f for f in findings(run_validate(location, "--json")) if f["check"] == "select"]
+    where = body_line(location, "marts", "dim_country")
     assert [(f["asset"], f["found"]) for f in found] == [
         (
             "dim_country",
-            "SELECT output column(s) country are not in the table "
+            f"{where}: SELECT output column(s) country are not in the table "
             "(columns: country_key, country_name)",
         ),
         (
             "dim_country",
-            "SELECT output lacks column(s) country_name, which have no DEFAULT in the DDL",
+            f"{where}: SELECT output lacks column(s) country_name, which have no DEFAULT in "
+            "the DDL",
         ),
     ]
 
@@ -267,7 +301,10 @@ def test_select_output_type_drift_is_reported(location: Path):
     found = findings(run_validate(location, "--json"))
     drift = [f for f in found if f["check"] == "select" and f["column"] == "year"]
     assert drift and drift[0]["asset"] == "dim_time" and drift[0]["table"] == "marts.Dim_Time"
-    assert drift[0]["found"].startswith("SELECT output ClickHouse type String does not fit")
+    assert drift[0]["found"].startswith(
+        f"{body_line(location, 'marts', 'dim_time')}: SELECT output ClickHouse type String "
+        "does not fit"
+    )
 
 
 def test_a_schema_dtype_the_ddl_and_the_select_both_give_is_reported_once(location: Path):
@@ -276,7 +313,10 @@ def test_a_schema_dtype_the_ddl_and_the_select_both_give_is_reported_once(locati
     mutate(location / "schemas/marts.py", r"year: Series\[UInt16\]", "year: Series[UInt8]")
     found = findings(run_validate(location, "--json"))
     assert [(f["check"], f["asset"], f["column"]) for f in found] == [("dtype", "dim_time", "year")]
-    assert found[0]["found"].startswith("ClickHouse type UInt16 does not fit dtype uint8")
+    assert found[0]["found"].startswith(
+        f"{field_line(location, 'marts', 'year: ', 'DimTime')}: "
+        "ClickHouse type UInt16 does not fit dtype uint8"
+    )
 
 
 def test_key_columns_missing_from_the_schema_or_the_ddl_are_reported(location: Path):
@@ -337,16 +377,19 @@ def test_an_asset_check_of_two_statements_is_reported(location: Path):
 
 
 def test_a_sample_run_bug_offers_its_traceback_as_every_command_does(location: Path):
-    """An asset's own bug in the --sample run is unforeseen: its line alone says what, not
-    where, so validate adds the hint every command gives, and --debug shows where."""
+    """An asset's own bug in the --sample run is unforeseen: its line says what and the
+    line of the asset's code that raised, and validate adds the hint every command gives,
+    as --debug shows the whole traceback."""
     mutate(
         location / "assets/dashboard.py", r'points\["chart"\] == chart', 'points["chrt"] == chart'
     )
+    raised = line_of(location / "assets/dashboard.py", 'points["chrt"]')
     args = ("--sample", "--source", "synthetic:2000")
     plain = run_validate(location, *args)
     assert plain.returncode == 1, plain.stdout + plain.stderr
     assert plain.stdout.splitlines()[0] == (
-        "[sample] asset sales_dashboard table quality.sales_dashboard: KeyError: 'chrt'"
+        "[sample] asset sales_dashboard table quality.sales_dashboard: "
+        f"assets/dashboard.py:{raised}: KeyError: 'chrt'"
     )
     assert plain.stderr.splitlines() == ["(run with --debug for the traceback)"]
 
@@ -365,7 +408,7 @@ def test_a_sample_run_bug_offers_its_traceback_as_every_command_does(location: P
             "table": "quality.sales_dashboard",
             "column": None,
             "expected": "",
-            "found": "KeyError: 'chrt'",
+            "found": f"assets/dashboard.py:{raised}: KeyError: 'chrt'",
         }
     ]
 

@@ -1,0 +1,187 @@
+"""An error in an asset's own code names the file and line to edit, alike in every command.
+
+A SELECT that does not compile or does not fit its table, a body that raises, a schema
+field that does not fit its DDL column: ``pipeline validate`` and ``pipeline materialize``
+said each without saying where it is declared, so in a project of 30 assets the user
+searched for it. Now the cause starts with ``file:line`` (relative to the directory the
+command runs in), compiler-style, and reads the same in both commands.
+
+Each test writes a code location of its own (:func:`tests.locations.write_location`) and
+runs ``pipeline`` on it as a user does: a real process, the embedded warehouse.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.locations import write_location
+
+REPO = Path(__file__).resolve().parents[1]
+MODULE = "code_errors_location"
+
+#: Assets whose own code is wrong in each of the ways a line must place.
+ASSETS = """import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+DB = "code_errors"
+
+
+def helper(n):
+    return 1 / n
+
+
+def source(context):
+    return "SELECT toInt64(number) AS n FROM numbers(3)"
+
+
+def typo(context):
+    return f"SELECT n, Countree AS m FROM {DB}.source"
+
+
+def renamed(context):
+    return f"SELECT n, n AS other FROM {DB}.source"
+
+
+def raises(context):
+    return pd.DataFrame({"n": [helper(0)]})
+
+
+class Numbers(pa.DataFrameModel):
+    n: Series[int]
+
+
+class Named(Numbers):
+    m: Series[str]
+
+
+class Paired(Numbers):
+    m: Series[int]
+
+
+class Ratios(pa.DataFrameModel):
+    n: Series[float]
+
+
+class Typed(pa.DataFrameModel):
+    n: Series[str]
+
+
+ASSETS = [
+    AssetSpec(key="source", table=f"{DB}.source", kind="sql", schema=Numbers, body=source),
+    AssetSpec(key="typo", table=f"{DB}.typo", kind="sql", deps=("source",), schema=Named,
+              body=typo),
+    AssetSpec(key="renamed", table=f"{DB}.renamed", kind="sql", deps=("source",),
+              schema=Paired, body=renamed),
+    AssetSpec(key="raises", table=f"{DB}.raises", kind="python", schema=Ratios, body=raises),
+    AssetSpec(key="typed", table=f"{DB}.typed", kind="sql", deps=("source",), schema=Typed,
+              body=lambda context: f"SELECT n FROM {DB}.source"),
+]
+"""
+
+DDL = """CREATE DATABASE IF NOT EXISTS code_errors;
+CREATE TABLE IF NOT EXISTS code_errors.source (n Int64) ENGINE = MergeTree ORDER BY n;
+CREATE TABLE IF NOT EXISTS code_errors.typo (n Int64, m String) ENGINE = MergeTree ORDER BY n;
+CREATE TABLE IF NOT EXISTS code_errors.renamed (n Int64, m Int64) ENGINE = MergeTree ORDER BY n;
+CREATE TABLE IF NOT EXISTS code_errors.raises (n Float64) ENGINE = MergeTree ORDER BY n;
+CREATE TABLE IF NOT EXISTS code_errors.typed (n Int64) ENGINE = MergeTree ORDER BY n;
+"""
+
+
+def pipeline(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``pipeline ARGS`` on the location written in ``cwd``, run there."""
+    return subprocess.run(
+        [sys.executable, "-m", "orchestration", *args, "--definitions", MODULE],
+        cwd=cwd,
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(cwd), str(REPO)]),
+            "WAREHOUSE_URL": f"chdb://{cwd / 'wh'}",
+            "PIPELINE_WARM_START": "off",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def line_of(path: Path, text: str) -> int:
+    """The number of the first line of ``path`` holding ``text``."""
+    lines = path.read_text().splitlines()
+    return next(number for number, line in enumerate(lines, start=1) if text in line)
+
+
+@pytest.fixture
+def location(tmp_path: Path) -> Path:
+    write_location(tmp_path, MODULE, ASSETS, DDL)
+    return tmp_path
+
+
+def first_findings(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
+    """What ``validate --json`` found first of each asset."""
+    assert result.returncode == 1, result.stdout + result.stderr
+    found: dict[str, str] = {}
+    for finding in json.loads(result.stdout):
+        found.setdefault(finding["asset"], finding["found"])
+    return found
+
+
+def test_validate_and_materialize_name_the_line_of_an_assets_own_code_alike(
+    location: Path, prefect_api_url: str
+):
+    module = location / f"{MODULE}.py"
+    typo = f"{MODULE}.py:{line_of(module, 'Countree AS m')}"
+    renamed = f"{MODULE}.py:{line_of(module, 'n AS other')}"
+    raised = f"{MODULE}.py:{line_of(module, 'return 1 / n')}"
+    field = f"{MODULE}.py:{line_of(module, 'n: Series[str]')}"
+
+    found = first_findings(pipeline(location, "validate", "--sample", "--json"))
+    assert found["typo"].startswith(
+        f"{typo}: SELECT does not compile: Unknown expression identifier `Countree`"
+    )
+    assert found["renamed"] == (
+        f"{renamed}: SELECT output column(s) other are not in the table (columns: n, m)"
+    )
+    assert found["raises"] == f"{raised}: ZeroDivisionError: division by zero"
+    assert found["typed"].startswith(f"{field}: ClickHouse type Int64 does not fit dtype str")
+
+    result = pipeline(location, "materialize", "--json", PREFECT_API_URL=prefect_api_url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    errors = {asset["key"]: asset["error"] for asset in json.loads(result.stdout)["assets"]}
+    # Worded as validate words it, after the asset and its table.
+    assert errors["typo"] == f"asset 'typo' (table code_errors.typo): {found['typo']}"
+    assert errors["renamed"] == f"asset 'renamed' (table code_errors.renamed): {found['renamed']}"
+    assert errors["raises"] == found["raises"]
+    assert errors["typed"].startswith(
+        f"asset 'typed' (table code_errors.typed) failed validation: column 'n': {field}: "
+        "dtype: ClickHouse type Int64 does not fit dtype str"
+    )
+
+
+def test_validate_counts_its_problems_in_words(location: Path):
+    result = pipeline(location, "validate")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1] == "4 problems in 5 assets"
+
+
+def test_a_sql_body_that_raises_when_rendered_names_the_line_that_raised(tmp_path: Path):
+    assets = ASSETS.replace(
+        'return f"SELECT n, Countree AS m FROM {DB}.source"',
+        "return f\"SELECT n FROM {DB}.{context.params['table']}\"",
+    )
+    write_location(tmp_path, MODULE, assets, DDL)
+    line = line_of(tmp_path / f"{MODULE}.py", "context.params['table']")
+
+    result = pipeline(tmp_path, "validate")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.splitlines()[0] == (
+        "[graph] asset 'typo': its SQL body failed when rendered for analysis: "
+        f"{MODULE}.py:{line}: KeyError: 'table'"
+    )
