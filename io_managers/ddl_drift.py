@@ -27,6 +27,7 @@ from io_managers.sql import quote_string
 from io_managers.transport import Transport
 from io_managers.types import ClickHouseType
 from orchestration.errors import CHANGING_A_TABLE
+from orchestration.typed_options import carried
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,8 @@ def drift_error(
     drifted = "; ".join(item.describe() for item in drift)
     outcome = "a run would refuse it" if planned else "nothing was written"
     found = f"asset {key!r} (table {table}) has drifted from its DDL, so {outcome}: {drifted}"
-    rebuild = f"pipeline materialize --full-refresh --select {key}"
+    # Where the refused command acted: a run's worker threads see its typed options too.
+    rebuild = carried(f"pipeline materialize --full-refresh --select {key}")
     error = (
         InsertOnlyDriftError(
             f"{found}. It is insert-only: {rebuild} rebuilds it from what its upstream holds "

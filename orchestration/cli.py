@@ -56,6 +56,7 @@ from orchestration.report_output import print_report, report_as_json
 from orchestration.resolver import DEFAULT_CONCURRENCY
 from orchestration.run_report import counted
 from orchestration.text_table import Column, print_table
+from orchestration.typed_options import recording
 from orchestration.usage import (
     HelpGroup,
     help_markup,
@@ -118,8 +119,10 @@ def _options(
     --definitions X list``, as git or docker take theirs): the sub-commands read the code
     location and the warehouse from here when not given their own
     (:func:`orchestration.cli_options._or_given_before_the_command`); :func:`main` also
-    reads ``--debug`` when an error escapes."""
+    reads ``--debug`` when an error escapes. The options typed are recorded for this
+    command line only (:mod:`orchestration.typed_options`)."""
     ctx.obj = {"debug": debug, "definitions": definitions, "warehouse": warehouse}
+    ctx.with_resource(recording())
 
 
 @app.command("list")

@@ -15,6 +15,7 @@ from orchestration.redaction import url_problem
 from orchestration.synthetic_source import SYNTHETIC_FORM, is_synthetic, synthetic_parts
 from orchestration.text_encoding import SOURCE_ENCODING_OPTION, SOURCE_ENCODING_PARAM, codec_name
 from orchestration.text_table import make_console
+from orchestration.typed_options import remember
 
 #: Where every command prints (stdout) and where errors go (stderr).
 console = make_console()
@@ -78,13 +79,19 @@ def _or_given_before_the_command(
     (``pipeline --definitions X list``, kept by the app's callback in the root context's
     ``obj``), else the environment's or the default. Before the command it means what the
     environment variable means, so a value given there for a command that has no use for
-    it (``--warehouse`` for ``list``) is ignored as the variable would be."""
+    it (``--warehouse`` for ``list``) is ignored as the variable would be. A value typed
+    either way is remembered for the commands the CLI prints
+    (:mod:`orchestration.typed_options`)."""
     name = param.name or ""
     source = ctx.get_parameter_source(name)
-    if source is not None and source.name == "COMMANDLINE":
-        return value
-    given = (ctx.find_root().obj or {}).get(name)
-    return given if given is not None else value
+    if source is None or source.name != "COMMANDLINE":
+        given = (ctx.find_root().obj or {}).get(name)
+        if given is None:  # the environment's or the default: a copied command finds it too
+            return value
+        value = given
+    if value is not None:  # typed: the commands the CLI prints carry it
+        remember(param.opts[0], value)
+    return value
 
 
 def _text_encoding(value: str | None) -> str | None:

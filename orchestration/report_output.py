@@ -27,6 +27,7 @@ from orchestration.run_report import (
     quoted_selection,
 )
 from orchestration.text_table import Cell, Column, print_keyed_lines, print_table
+from orchestration.typed_options import carried
 
 _STATUS_STYLE = {
     "materialized": "green",
@@ -156,10 +157,11 @@ def print_report(
         )
     rerun = next_step(plan, report) if plan is not None else None
     if rerun is None:
-        console.print(
+        print_step(
+            console,
             f"Next: [bold]{escape(_first_query(report))}[/] reads the tables, "
-            f"[bold]pipeline lineage --format mermaid[/] draws the graph{ui_hint}.",
-            highlight=False,
+            f"[bold]{escape(carried('pipeline lineage --format mermaid'))}[/] draws the "
+            f"graph{ui_hint}.",
         )
         return
     # After a failure the tables are not all there: the next step is the one that builds
@@ -167,7 +169,14 @@ def print_report(
     unforeseen = any(not outcome.foreseen for outcome in report.by_status("failed"))
     why = "; add [bold]--verbose[/] for the traceback" if unforeseen and not verbose else ""
     where = ui_hint if not urls else ""
-    console.print(f"Next: {rerun}{why}{where}.", highlight=False)
+    print_step(console, f"Next: {rerun}{why}{where}.")
+
+
+def print_step(console: Console, line: str) -> None:
+    """A line (Rich markup) naming a command to copy, in one piece: on a terminal too, which
+    wraps it for the eye. Broken at the terminal's width, the command was copied as two,
+    the first run without the options after the break (its ``--warehouse`` among them)."""
+    console.print(line, soft_wrap=True, highlight=False)
 
 
 def _print_causes(report: RunReport, console: Console) -> None:
@@ -185,26 +194,27 @@ def _print_causes(report: RunReport, console: Console) -> None:
 
 def _first_query(report: RunReport) -> str:
     """A query of the run's last table that runs as printed (``SELECT ...`` pasted was a
-    syntax error): the end of the run's lineage, where its results are."""
+    syntax error), in the warehouse the run wrote: the end of the run's lineage, where its
+    results are."""
     tables = [outcome.table for outcome in report.outcomes]
     table = tables[-1] if tables else "system.tables"
-    return f'pipeline query "SELECT * FROM {table} LIMIT 10"'
+    return carried(f'pipeline query "SELECT * FROM {table} LIMIT 10"')
 
 
 def next_step(plan: MaterializationPlan, report: RunReport) -> str | None:
     """The command that builds what ``report`` left undone, in Rich markup (None: nothing
     is undone): the rerun, after the full refresh that tables drifted from their DDL need,
-    or after fixing what the checks found when every failure was an asset's checks.
+    or after fixing what the checks found when every failure was an asset's checks. Each
+    command carries the ``--warehouse`` and ``--definitions`` typed, so it reruns where the
+    run ran (:mod:`orchestration.typed_options`).
 
     ``pipeline plan`` says it of the run it foretells, so the two lines agree."""
     rerun = rerun_selection(plan, report)
     if rerun is None:
         return None
     refresh = " --full-refresh" if plan.full_refresh else ""
-    rerun_line = (
-        f"[bold]pipeline materialize{refresh} --select {escape(quoted_selection(rerun))}[/] "
-        f"(and your other options) reruns {_undone(report)}"
-    )
+    command = carried(f"pipeline materialize{refresh} --select {quoted_selection(rerun)}")
+    rerun_line = f"[bold]{escape(command)}[/] (and your other options) reruns {_undone(report)}"
     failed = report.by_status("failed")
     rebuild = [o.key for o in failed if o.needs_full_refresh]
     if rebuild:
@@ -253,10 +263,10 @@ def full_refresh_step(rebuild: Sequence[str], kept: Sequence[str]) -> str:
         if len(rebuild) == 1
         else f"the {len(rebuild)} tables that drifted from their DDL"
     )
-    first = (
-        f"[bold]pipeline materialize --full-refresh --select "
-        f"{escape(quoted_selection(' or '.join(rebuild)))}[/] rebuilds {tables}"
+    command = carried(
+        f"pipeline materialize --full-refresh --select {quoted_selection(' or '.join(rebuild))}"
     )
+    first = f"[bold]{escape(command)}[/] rebuilds {tables}"
     if kept:  # named before the command is copied: the rebuild drops those keys
         first += _what_a_rebuild_loses(kept, alone=len(rebuild) == 1)
     return first

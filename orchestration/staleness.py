@@ -154,8 +154,9 @@ def _left_in_table(attempt: MaterializationRecord, *, after_a_success: bool) -> 
 REASON_CHARS = 200
 #: A failure's last sentence that names a command (a drift refusal's "Rebuild it from the
 #: DDL with: pipeline materialize --full-refresh --select dim_country") is kept whole
-#: after a cut, up to this long: it is what the reader does next.
-COMMAND_CHARS = 120
+#: after a cut, up to this long: it is what the reader does next, and it carries the
+#: ``--warehouse`` and ``--definitions`` of the run (orchestration.typed_options).
+COMMAND_CHARS = 400
 _COMMAND = re.compile(r"\bpipeline [a-z]")
 
 

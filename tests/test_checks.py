@@ -454,8 +454,8 @@ def test_after_a_full_refresh_failed_its_checks_the_next_step_keeps_the_full_ref
     (next_line,) = [line for line in failed.stdout.splitlines() if line.startswith("Next:")]
     assert next_line.startswith(
         "Next: fix the rows its check found (or the check), then pipeline materialize "
-        "--full-refresh --select 'readings+' (and your other options) reruns the failed "
-        "asset and the 1 skipped"
+        f"--full-refresh --select 'readings+' {_where(warehouse_dir)} (and your other "
+        "options) reruns the failed asset and the 1 skipped"
     ), next_line
 
 
@@ -487,6 +487,11 @@ def test_pipeline_checks_exit_codes_follow_severity(tmp_path):
     assert {"sensor": "b", "value": 250} in below["examples"]
 
 
+def _where(warehouse_dir: Path) -> str:
+    """The options ``run_pipeline`` types, as a command the CLI prints carries them."""
+    return f"--warehouse chdb://{warehouse_dir} --definitions tests.checks_location"
+
+
 def _set_up(warehouse_dir: Path) -> None:
     """A warehouse with the checks location's (empty) tables, where nothing ran."""
     with ClickHouseIOManager.embedded(warehouse_dir) as warehouse:
@@ -508,7 +513,7 @@ def test_pipeline_checks_of_a_never_materialized_warehouse_run_nothing_and_fail(
             "not_run",
             "-",
             "readings was never materialized in this warehouse; "
-            "run pipeline materialize --select readings",
+            f"run pipeline materialize --select readings {_where(warehouse_dir)}",
         ],
         [
             "readings",
@@ -517,7 +522,7 @@ def test_pipeline_checks_of_a_never_materialized_warehouse_run_nothing_and_fail(
             "not_run",
             "-",
             "readings was never materialized in this warehouse; "
-            "run pipeline materialize --select readings",
+            f"run pipeline materialize --select readings {_where(warehouse_dir)}",
         ],
         [
             "summary",
@@ -527,7 +532,7 @@ def test_pipeline_checks_of_a_never_materialized_warehouse_run_nothing_and_fail(
             # Built alone, it would summarize an empty table: build its upstream too.
             "-",
             "summary was never materialized in this warehouse; "
-            "run pipeline materialize --select +summary",
+            f"run pipeline materialize --select +summary {_where(warehouse_dir)}",
         ],
     ]
     assert "Checks: 3 not run" in _plain(result.stdout)
@@ -548,7 +553,7 @@ def test_pipeline_checks_of_a_never_materialized_warehouse_run_nothing_and_fail(
     }
     assert first["reason"] == (
         "readings was never materialized in this warehouse; "
-        "run pipeline materialize --select readings"
+        f"run pipeline materialize --select readings {_where(warehouse_dir)}"
     )
     assert first["error"] is None
 
@@ -569,7 +574,7 @@ def test_pipeline_checks_runs_the_built_and_reports_the_unbuilt(tmp_path):
     assert [c["reason"] for c in payload["checks"]][:2] == [None, None]
     assert payload["checks"][2]["reason"] == (
         "summary was never materialized in this warehouse; "
-        "run pipeline materialize --select summary"
+        f"run pipeline materialize --select summary {_where(warehouse_dir)}"
     )
     assert payload["never_materialized"] == ["summary"]
 

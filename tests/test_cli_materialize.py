@@ -215,12 +215,15 @@ def test_a_failed_run_ends_with_the_command_that_reruns_what_it_left_undone(
     again = materialize(*location, "--select", "numbers+", "--source", "synthetic:5",
                         env=env, tmp_path=tmp_path)  # fmt: skip
     assert "Run report: 2 materialized" in again.stdout, again.stdout + again.stderr
-    # A query that runs as printed (it was "SELECT ...", a syntax error if pasted).
-    query = 'pipeline query "SELECT * FROM served.numbers_total LIMIT 10"'
+    # A query that runs as printed (it was "SELECT ...", a syntax error if pasted), on the
+    # warehouse the run wrote: the options typed come with it.
+    query = (
+        'pipeline query "SELECT * FROM served.numbers_total LIMIT 10" --warehouse '
+        f"chdb://{tmp_path / 'warehouse'} --definitions tests.serve_location"
+    )
     assert _next_line(again.stdout).startswith(f"Next: {query} reads the tables")
     pasted = subprocess.run(
-        [sys.executable, "-m", "orchestration", *shlex.split(query)[1:], *location,
-         "--warehouse", f"chdb://{tmp_path / 'warehouse'}"],
+        [sys.executable, "-m", "orchestration", *shlex.split(query)[1:]],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert pasted.returncode == 0, pasted.stderr
@@ -237,8 +240,8 @@ def test_a_failed_run_of_one_asset_reruns_that_asset_not_its_descendants(
 
     assert failed.returncode == 1, failed.stderr
     assert _next_line(failed.stdout).startswith(
-        "Next: pipeline materialize --select 'numbers' (and your other options) reruns the "
-        "failed asset"
+        f"Next: pipeline materialize --select 'numbers' --warehouse chdb://{tmp_path}/warehouse "
+        "--definitions tests.serve_location (and your other options) reruns the failed asset"
     )
 
 

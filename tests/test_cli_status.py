@@ -110,8 +110,8 @@ def test_the_next_step_after_status_keeps_the_source_it_was_judged_on(built):
     (line,) = [text for text in result.stdout.splitlines() if text.startswith("Next: ")]
     assert line == (
         "Next: pipeline plan --select 'status:stale+ or status:missing+' --source "
-        f"{csv} shows what a run would rebuild; pipeline materialize with the same "
-        "--select and --source rebuilds it."
+        f"{csv} --definitions tests.history_location shows what a run would rebuild; "
+        "pipeline materialize with the same --select, --source and --definitions rebuilds it."
     )
 
 
@@ -146,9 +146,9 @@ def test_status_without_the_source_an_asset_was_built_from_names_it(prefect_api_
     assert status[2].endswith(f"  {why}")
     assert status[3] == (
         "Next: pipeline plan --select 'status:stale+ or status:missing+' --source data.csv "
-        "--source-encoding iso8859-1 shows what a run would rebuild from the source "
-        "raw_online_retails was built from; pipeline materialize with the same --select, "
-        "--source and --source-encoding rebuilds it."
+        "--source-encoding iso8859-1 --definitions assets shows what a run would rebuild "
+        "from the source raw_online_retails was built from; pipeline materialize with the "
+        "same --select, --source, --source-encoding and --definitions rebuilds it."
     )
     # A plain materialize would refuse to load the default over the file: plan says so.
     plan = json.loads(run("plan", "--select", "raw_online_retails", "--json", exit_code=1).stdout)
@@ -158,7 +158,7 @@ def test_status_without_the_source_an_asset_was_built_from_names_it(prefect_api_
     assert json.loads(run("status", "--json", *told).stdout)[0]["state"] == "fresh"
     # Given the source to compare with, status keeps it, even when it is another.
     other = run("status", "--select", "raw_online_retails", "--source", "synthetic:500")
-    assert "--source synthetic:500 shows what a run would rebuild;" in other.stdout
+    assert "--source synthetic:500 --definitions assets shows what a run would" in other.stdout
 
 
 def test_the_next_step_asks_for_a_source_no_record_names():

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.typed_options import printed_value
 from tests.locations import write_location
 from tests.test_cli import REPO, pipeline
 
@@ -66,6 +67,12 @@ class Location:
 
     def run(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
         return pipeline(*args, *self.args, env={**self.env, **env})
+
+    @property
+    def where(self) -> str:
+        """The ``--warehouse`` and ``--definitions`` typed, as a printed command carries
+        them (a server's password as ``PASSWORD``)."""
+        return f"--warehouse {printed_value('--warehouse', self.url)} --definitions {self.args[1]}"
 
     def edit_ddl(self, old: str, new: str) -> None:
         text = self.ddl.read_text()
@@ -151,13 +158,14 @@ def test_plan_says_a_drifted_table_would_be_refused_and_names_the_full_refresh(
         f"error: asset 'monthly' (table {location.db}.monthly) has drifted from its DDL, so "
         "a run would refuse it: column 'avg_price' is missing in the warehouse (Float64 in "
         "the DDL). Rebuild it from the DDL with: pipeline materialize --full-refresh "
-        "--select monthly"
+        f"--select monthly {location.where}"
     ]
     assert location.tables() == before  # the plan created and wrote nothing
     assert next_line(out) == (
-        "Next: pipeline materialize --full-refresh --select 'monthly' rebuilds the table "
-        "that drifted from its DDL, then pipeline materialize --select 'monthly+' (and your "
-        "other options) reruns the failed asset and the 1 skipped."
+        f"Next: pipeline materialize --full-refresh --select 'monthly' {location.where} "
+        "rebuilds the table that drifted from its DDL, then pipeline materialize --select "
+        f"'monthly+' {location.where} (and your other options) reruns the failed asset and "
+        "the 1 skipped."
     )
 
 
@@ -183,7 +191,8 @@ def test_plan_full_refresh_says_the_table_is_rebuilt(location: Location) -> None
     assert "drifted from its DDL: column 'avg_price' is missing" in plan.stdout
     assert "--full-refresh rebuilds it" in plan.stdout
     assert plan.stdout.splitlines()[-1] == (
-        "Nothing ran. pipeline materialize --full-refresh with the same --select runs it."
+        "Nothing ran. pipeline materialize --full-refresh --select 'status:stale+' "
+        f"{location.where} runs it."
     )
     assert plan.stderr == ""
 
@@ -229,8 +238,9 @@ def test_status_says_a_table_drifted_before_any_run(location: Location) -> None:
     assert "column 'note' (String) is in the warehouse but not in the DDL" in listed["report"]
     assert "source" in listed and "drifted" not in listed["source"]
     assert next_line(status.stdout) == (
-        "Next: pipeline materialize --full-refresh --select 'monthly or report' rebuilds "
-        "the 2 tables that drifted from their DDL; a run without it refuses them."
+        f"Next: pipeline materialize --full-refresh --select 'monthly or report' "
+        f"{location.where} rebuilds the 2 tables that drifted from their DDL; a run without "
+        "it refuses them."
     )
     states = {row["key"]: row for row in json.loads(as_json.stdout)}
     assert states["monthly"]["drifted"] == (
@@ -253,9 +263,9 @@ def test_an_insert_only_tables_plan_says_what_its_full_refresh_loses(location: L
     assert "It is insert-only" in plan.stderr
     assert "losing the keys only it kept" in plan.stderr
     assert next_line(plan.stdout) == (
-        "Next: pipeline materialize --full-refresh --select 'keys' rebuilds the table that "
-        "drifted from its DDL from what its upstream holds now (insert-only keys loses the "
-        "keys only it kept; to keep them, ALTER it to the DDL instead: "
+        f"Next: pipeline materialize --full-refresh --select 'keys' {location.where} rebuilds "
+        "the table that drifted from its DDL from what its upstream holds now (insert-only "
+        "keys loses the keys only it kept; to keep them, ALTER it to the DDL instead: "
         "docs/warehouse.md#changing-a-table) (and your other options)."
     )
 
@@ -281,6 +291,6 @@ def test_a_plan_without_drift_is_as_before(location: Location) -> None:
     assert plan.returncode == 0, plan.stderr
     assert plan.stdout.splitlines()[0] == "Plan: 2 assets would run"
     assert plan.stdout.splitlines()[-1] == (
-        "Nothing ran. pipeline materialize with the same --select runs it."
+        f"Nothing ran. pipeline materialize --select 'monthly+' {location.where} runs it."
     )
     assert "drifted" not in plan.stdout

@@ -33,16 +33,16 @@ from orchestration.cli_options import (
 from orchestration.graph import AssetGraph
 from orchestration.missing_storage import require_storage
 from orchestration.output import echo
+from orchestration.typed_options import carried
 
 
 def _never_built(spec: AssetSpec, graph: AssetGraph, unbuilt: frozenset[str]) -> str:
-    """Why ``spec``'s checks were not run, and what builds its table: the asset alone, or
-    with its ancestors when some were never built either (alone, it would read them empty)."""
+    """Why ``spec``'s checks were not run, and what builds its table, in this warehouse: the
+    asset alone, or with its ancestors when some were never built either (alone, it would
+    read them empty)."""
     target = f"+{spec.key}" if graph.ancestors(spec.key) & unbuilt else spec.key
-    return (
-        f"{spec.key} was never materialized in this warehouse; "
-        f"run pipeline materialize --select {shlex.quote(target)}"
-    )
+    build = carried(f"pipeline materialize --select {shlex.quote(target)}")
+    return f"{spec.key} was never materialized in this warehouse; run {build}"
 
 
 def checks(

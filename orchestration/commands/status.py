@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shlex
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -40,11 +39,12 @@ from orchestration.fingerprinted_source import SOURCE_OPTION
 from orchestration.graph import AssetGraph
 from orchestration.missing_storage import missing_storage
 from orchestration.output import echo
-from orchestration.report_output import full_refresh_step, next_step
-from orchestration.run_report import counted
+from orchestration.report_output import full_refresh_step, next_step, print_step
+from orchestration.run_report import counted, quoted_selection
 from orchestration.staleness import AssetState
 from orchestration.text_encoding import SOURCE_ENCODING_OPTION
 from orchestration.text_table import Cell, Column, print_table
+from orchestration.typed_options import carried, carried_names, printed_value
 
 SourceOption = Annotated[
     str | None,
@@ -143,20 +143,27 @@ def status(
     print_table(console, columns, rows, title=f"Asset status: {title}")
     lead = "Next"
     if drift:
-        console.print(f"Next: {_rebuild_line(graph, drift)}.", highlight=False)
+        print_step(console, f"Next: {_rebuild_line(graph, drift)}.")
         lead = "Then"
     if counts["stale"] or counts["missing"]:
         given = {SOURCE_OPTION: source, SOURCE_ENCODING_OPTION: source_encoding}
         options, reading = _next_source(states, given)
-        typed = "".join(f" {name} {escape(shlex.quote(value))}" for name, value in options.items())
-        names = ["--select", *options]
-        same = " and ".join([", ".join(names[:-1]), names[-1]]) if options else "--select"
-        console.print(
-            f"{lead}: [bold]pipeline plan --select {UP_TO_DATE!r}{typed}[/] shows what a run "
-            f"would rebuild{escape(reading)}; [bold]pipeline materialize[/] with the same "
-            f"{same} rebuilds it.",
-            highlight=False,
+        command = _with_options(f"pipeline plan --select {UP_TO_DATE!r}", options)
+        names = ["--select", *options, *carried_names()]
+        same = " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else names[0]
+        print_step(
+            console,
+            f"{lead}: [bold]{escape(command)}[/] shows what a run would rebuild"
+            f"{escape(reading)}; [bold]pipeline materialize[/] with the same {same} rebuilds it.",
         )
+
+
+def _with_options(command: str, options: dict[str, str]) -> str:
+    """``command`` with ``options`` (by name) and the ``--warehouse`` and ``--definitions``
+    typed after it, as one shell line that prints no secret
+    (:mod:`orchestration.typed_options`)."""
+    given = [f"{name} {printed_value(name, value)}" for name, value in options.items()]
+    return carried(" ".join([command, *given]))
 
 
 def _next_source(
@@ -303,9 +310,11 @@ def plan(
     elif not steps:
         console.print(f"{NOTHING}: {select!r} selects no asset now")
     else:
-        _print_plan(steps, reads, refused=refused is not None, full_refresh=full_refresh)
+        given = {SOURCE_OPTION: source, SOURCE_ENCODING_OPTION: source_encoding}
+        run = _run_command(select, full_refresh, given)
+        _print_plan(steps, reads, refused=refused is not None, full_refresh=full_refresh, run=run)
         if refused is None and foretold.refused:
-            console.print(f"Next: {next_step(run_plan, foretold.report)}.", highlight=False)
+            print_step(console, f"Next: {next_step(run_plan, foretold.report)}.")
     if refused is not None:
         raise refused
     if foretold.refused:
@@ -338,8 +347,23 @@ def _plan_title(steps: list[dict[str, Any]], *, refused: bool, full_refresh: boo
     return f"Plan: {assets} selected; materialize would {said}"
 
 
+def _run_command(select: str | None, full_refresh: bool, given: dict[str, str | None]) -> str:
+    """The materialize a plan foretells, to be copied: with each option the plan was given
+    that materialize takes the same way (the source ones ``given`` among them), and only
+    those: ``--select`` only if one was given."""
+    command = "pipeline materialize" + (" --full-refresh" if full_refresh else "")
+    if select is not None:
+        command += f" --select {quoted_selection(select)}"
+    return _with_options(command, {name: value for name, value in given.items() if value})
+
+
 def _print_plan(
-    steps: list[dict[str, Any]], reads: list[str], *, refused: bool, full_refresh: bool
+    steps: list[dict[str, Any]],
+    reads: list[str],
+    *,
+    refused: bool,
+    full_refresh: bool,
+    run: str,
 ) -> None:
     rows = [
         [
@@ -363,5 +387,4 @@ def _print_plan(
     if refused or any(step["outcome"] == "refused" for step in steps):
         console.print("Nothing ran.")
     else:
-        command = "pipeline materialize" + (" --full-refresh" if full_refresh else "")
-        console.print(f"Nothing ran. [bold]{command}[/] with the same --select runs it.")
+        print_step(console, f"Nothing ran. [bold]{escape(run)}[/] runs it.")
