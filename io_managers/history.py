@@ -166,6 +166,28 @@ class ClickHouseHistory(MaterializationHistory):
             if key in attempts
         }
 
+    def recent(
+        self, tables: Mapping[str, str], limit: int, *, except_run: str | None = None
+    ) -> dict[str, list[MaterializationRecord]]:
+        """One statement for every asset: ``LIMIT n BY asset_key`` keeps each one's newest."""
+        wanted = sorted(tables.items())
+        if not wanted or limit < 1 or not self._ensure_table(writing=False):
+            return {}
+        listed = ", ".join(f"({quote_string(key)}, {quote_string(table)})" for key, table in wanted)
+        others = f" AND ifNull(run_id, '') != {quote_string(except_run)}" if except_run else ""
+        newest = "ORDER BY asset_key, started DESC, materialization_id"
+        with _naming_the_table():
+            rows = _python_rows(
+                self._transport.query_arrow(
+                    f"SELECT * FROM {TABLE} FINAL WHERE (asset_key, `table`) IN ({listed}) "
+                    f"{others} {newest} LIMIT {limit:d} BY asset_key"
+                )
+            )
+        found: dict[str, list[MaterializationRecord]] = {}
+        for row in rows:
+            found.setdefault(row["asset_key"], []).append(_record(row))
+        return found
+
 
 @contextlib.contextmanager
 def _naming_the_table() -> Iterator[None]:

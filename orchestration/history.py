@@ -143,3 +143,14 @@ class MaterializationHistory(ABC):
         key with another table is another asset's history (another code location's on a
         shared warehouse), or the asset's before its table was renamed, a table no run
         built yet."""
+
+    def recent(
+        self, tables: Mapping[str, str], limit: int, *, except_run: str | None = None
+    ) -> dict[str, list[MaterializationRecord]] | None:
+        """The last ``limit`` records of each asset, newest first (absent: none), for its
+        page's History; read for all of ``tables`` (as :meth:`latest` takes them)
+        together, since a run asks once for all its pages. ``skipped`` records are among
+        them (no attempt, but a version of the page, which its History tells apart);
+        ``except_run``'s are left out (the asking run's own, which its pages tell from the
+        run itself). None: this store does not list its records: pages have no History."""
+        return None

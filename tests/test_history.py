@@ -371,3 +371,29 @@ with ClickHouseIOManager.embedded({str(tmp_path / "wh")!r}) as io:
     assert result.returncode == 0, result.stderr[-2000:]
     moment = "2026-12-06T19:00:00.123456+00:00"
     assert result.stdout.split() == [moment, moment, "3", "False"]
+
+
+def test_the_last_attempts_of_several_assets_are_read_together(
+    prefect_server, warehouse, source_csv, monkeypatch
+):
+    """What each asset page lists (its asset's last records, skips included): newest
+    first, at most ``limit`` per asset, the given run's own left out, and only the records
+    of the asset's own table."""
+    first = run(warehouse, source_csv)
+    monkeypatch.setenv("HIST_DOUBLED_FAILS", "1")
+    failed = run(warehouse, source_csv)  # doubled fails, total is skipped
+    monkeypatch.delenv("HIST_DOUBLED_FAILS")
+    last = run(warehouse, source_csv)
+    ids = [str(report.flow_run_id) for report in (first, failed, last)]
+
+    store = warehouse.history()
+    tables = {"source": "hist.source", "doubled": "hist.doubled", "total": "hist.total"}
+    found = store.recent(tables, 2, except_run=ids[2])
+    assert {key: [(r.run_id, r.status) for r in records] for key, records in found.items()} == {
+        "source": [(ids[1], "materialized"), (ids[0], "materialized")],
+        "doubled": [(ids[1], "failed"), (ids[0], "materialized")],
+        "total": [(ids[1], "skipped"), (ids[0], "materialized")],
+    }
+    assert found["source"][0].rows == 3
+    assert [r.run_id for r in store.recent(tables, 5)["total"]] == ids[::-1]
+    assert store.recent({"source": "hist.elsewhere"}, 5) == {}
