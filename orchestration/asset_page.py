@@ -8,8 +8,9 @@ page answers the reviewer's questions about one table without a terminal: what i
 focused diagram and links to the neighbours' pages), how this run's attempt went (run,
 time, rows, seconds, status, error or why it was skipped, checks) and, when it did not
 materialize the table, when the table last was and the rows it left (or, when it
-published and then failed its checks, that the table holds its rows), and which upstream
-columns each of its columns is computed from.
+published and then failed its checks, that the table holds its rows), the asset's last
+attempts and what changed since the previous one, and which upstream columns each of its
+columns is computed from.
 """
 
 from __future__ import annotations
@@ -63,6 +64,12 @@ SQL_WIDTH = CODE_WIDTH
 
 #: The first line of the table of facts at the top of every page.
 _ABOUT_HEADER = "| | |"
+#: How the line under a page's title starts: whose version it is.
+_VERSION_LINE = "This version: run "
+#: Attempts a page's History lists: this version's and the ones before it.
+HISTORY_ROWS = 10
+#: Characters of a code version a History row shows, of its 16 (the top table's).
+_SHORT_VERSION = 8
 
 #: Characters that can open or close markdown inside a line: escapes, code, emphasis,
 #: links and images, raw HTML and entities, table cells, strikethrough, headings, quotes.
@@ -134,6 +141,17 @@ class Materialization:
 
 
 @dataclass(frozen=True)
+class EarlierAttempts:
+    """An asset's records before this version's, as its History lists them: newest first,
+    at most ``HISTORY_ROWS - 1``, from the history store (a skip is no attempt, but a
+    version of the page all the same); and the names of their flow runs by id (a run the
+    server no longer has: none)."""
+
+    records: Sequence[MaterializationRecord]
+    run_names: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class AssetPage:
     """Everything one page shows; rendered by :meth:`markdown`, a pure function of it."""
 
@@ -144,6 +162,8 @@ class AssetPage:
     column_sources: Mapping[str, Sequence[str]] | None = None
     column_note: str = NOT_DERIVED
     sql: str | None = None
+    #: None: the asset's storage keeps no history (or it could not be read): no History.
+    earlier: EarlierAttempts | None = None
 
     @property
     def key(self) -> str:
@@ -164,6 +184,7 @@ class AssetPage:
         lines += self._about()
         lines += self._this_run(links)
         lines += self._checks()
+        lines += self._history()
         lines += self._lineage(links)
         lines += self._columns(links)
         lines += self._body()
@@ -180,19 +201,12 @@ class AssetPage:
             f" ([this run's lineage]({artifact_path(links.lineage)}))" if links.lineage else ""
         )
         return (
-            f"This version: run {self._run_link()}, {finished:%Y-%m-%d %H:%M:%S} UTC{lineage}. "
+            f"{_VERSION_LINE}{self._run_link()}, {finished:%Y-%m-%d %H:%M:%S} UTC{lineage}. "
             f"[Every version, newest first]({artifact_key_path(self.key)})."
         )
 
     def _run_link(self) -> str:
-        """The run, named after its selection (``key:hub_* or sinks(*)``): markdown's
-        emphasis stars and link brackets in it are escaped, so it reads as typed (an
-        underscore inside a word is no emphasis)."""
-        m = self.materialization
-        name = cell(m.run_name)
-        for char in "\\*[]":
-            name = name.replace(char, f"\\{char}")
-        return f"[{name}]({flow_run_path(m.flow_run_id)})" if m.flow_run_id else name
+        return run_link(self.materialization.run_name, self.materialization.flow_run_id)
 
     def _about(self) -> list[str]:
         spec = self.spec
@@ -277,6 +291,56 @@ class AssetPage:
             cells = [cell(c.name), *about, *outcome, literal_cell(_detail(c))]
             lines.append("| " + " | ".join(cells) + " |")
         return [*lines, ""]
+
+    def _history(self) -> list[str]:
+        """The asset's last attempts, this version's first and marked, under what changed
+        since the previous one. Prefect lists a page's versions by id and run name alone
+        (``fact_sales+`` three times): they told apart by time only, a failed one from the
+        good ones not at all."""
+        if self.earlier is None:
+            return []
+        m, earlier = self.materialization, self.earlier
+        o = m.outcome
+        this = [
+            self._run_link(),
+            f"{m.finished:%Y-%m-%d %H:%M:%S}",
+            _status_cell(outcome_status(o)),
+            _rows_cell(o.rows, o.status),
+            _version_cell(o.code_version),
+        ]
+        lines = [
+            "## History",
+            "",
+            self._since_previous(),
+            "",
+            "| run | ended (UTC) | status | rows in table | code version |",
+            "|---|---|---|--:|---|",
+            f"| **{this[0]}** (this version) | " + " | ".join(f"**{c}**" for c in this[1:]) + " |",
+        ]
+        lines += [_history_row(r, earlier.run_names) for r in earlier.records]
+        return [*lines, ""]
+
+    def _since_previous(self) -> str:
+        """What changed since the asset's previous attempt (a skip changed nothing): its
+        code, the rows in its table and, as far as the history tells, its checks (it
+        records whether an attempt failed its error-severity checks, not each check's
+        result)."""
+        records = self.earlier.records if self.earlier else ()
+        previous = next((r for r in records if r.status != "skipped"), None)
+        if previous is None:
+            none = "none in the runs below" if records else "none, the first in this warehouse"
+            return f"Since the previous materialization: {none}."
+        outcome = self.materialization.outcome
+        changes = [
+            _code_change(previous.code_version, outcome.code_version),
+            _rows_change(outcome, records),
+            _checks_change(previous, outcome),
+        ]
+        at = previous.ended or previous.started
+        return (
+            f"Since the previous materialization ({at:%Y-%m-%d %H:%M:%S} UTC, "
+            f"{record_status(previous)}): {'; '.join(c for c in changes if c)}."
+        )
 
     def _lineage(self, links: PageLinks) -> list[str]:
         up, down = distances(self.graph, self.spec.key)
@@ -379,6 +443,95 @@ class AssetPage:
             return ["## SQL", "", *fenced(self.sql.strip(), "sql"), ""]
         where = python_location(self.spec)
         return ["## Python", "", f"Computed by `{where}`.", ""] if where else []
+
+
+def run_link(name: str, flow_run_id: str | None) -> str:
+    """A flow run as pages name it, linking it: after its selection (``key:hub_* or
+    sinks(*)``), markdown's emphasis stars and link brackets escaped, so it reads as
+    typed (an underscore inside a word is no emphasis)."""
+    shown = cell(name)
+    for char in "\\*[]":
+        shown = shown.replace(char, f"\\{char}")
+    return f"[{shown}]({flow_run_path(flow_run_id)})" if flow_run_id else shown
+
+
+def outcome_status(outcome: AssetOutcome) -> str:
+    """This run's attempt in a History row: its status, or ``failed its checks`` for the
+    one failure that published its rows."""
+    return "failed its checks" if outcome.failed_its_checks else outcome.status
+
+
+def record_status(record: MaterializationRecord) -> str:
+    """An earlier attempt in a History row: as :func:`outcome_status` words it, or ``did
+    not finish`` for one that recorded no outcome (its process was killed)."""
+    if record.failed_its_checks:
+        return "failed its checks"
+    return "did not finish" if record.status == "started" else record.status
+
+
+def _history_row(record: MaterializationRecord, run_names: Mapping[str, str]) -> str:
+    """One earlier record: its run, named (or by the start of its id), when it ended (or
+    began, if it never did), how, the rows its table held after it and its code."""
+    run = "-"
+    if record.run_id:
+        run = run_link(run_names.get(record.run_id) or record.run_id[:8], record.run_id)
+    at = record.ended or record.started
+    rows = _rows_cell(record.rows, record.status)
+    status, version = _status_cell(record_status(record)), _version_cell(record.code_version)
+    return f"| {run} | {at:%Y-%m-%d %H:%M:%S} | {status} | {rows} | {version} |"
+
+
+def _status_cell(status: str) -> str:
+    """A History row's status, a failure marked: in a column of ``materialized``, a
+    ``failed its checks`` read like the rest."""
+    return f"✗ {status}" if status.startswith("failed") else status
+
+
+def _rows_cell(rows: int | None, status: str) -> str:
+    """Rows a run left in the table; ``unchanged`` for one that published none (a failure
+    before publishing, a skip), ``-`` when not known (it did not finish)."""
+    if rows is not None:
+        return f"{rows:,}"
+    return "unchanged" if status in ("failed", "skipped") else "-"
+
+
+def _version_cell(version: str | None) -> str:
+    return f"`{cell(version[:_SHORT_VERSION])}`" if version else "-"
+
+
+def _code_change(before: str, now: str | None) -> str | None:
+    if not now or not before:
+        return None
+    if now == before:
+        return "code version unchanged"
+    return f"code version changed ({_version_cell(before)} → {_version_cell(now)})"
+
+
+def _rows_change(outcome: AssetOutcome, earlier: Sequence[MaterializationRecord]) -> str:
+    """The rows this attempt left against those the table held before it: the newest
+    earlier attempt that published (a failure before publishing left the table as it
+    was)."""
+    if outcome.rows is None:
+        return "table left as it was"
+    before = next((r.rows for r in earlier if r.rows is not None), None)
+    if before is None:
+        return f"{rows_phrase(outcome.rows)}, none recorded before"
+    if before == outcome.rows:
+        return f"rows unchanged ({outcome.rows:,})"
+    return f"rows {before:,} → {outcome.rows:,} ({outcome.rows - before:+,})"
+
+
+def _checks_change(previous: MaterializationRecord, outcome: AssetOutcome) -> str | None:
+    """The error-severity checks that turned, as far as the history tells: a success
+    passed all of them; an attempt that failed its checks failed some, which its own
+    results name (the previous one's are not recorded)."""
+    if previous.failed_its_checks and outcome.status == "materialized":
+        return "error-severity checks failed then, all pass now"
+    if previous.status == "materialized" and outcome.failed_its_checks:
+        failing = [literal(c.name) for c in outcome.checks if c.blocking]
+        verb = "fails" if len(failing) == 1 else "fail"
+        return f"error-severity checks passed then, now {', '.join(failing)} {verb}"
+    return None
 
 
 def error_blocks(error: str) -> list[str]:

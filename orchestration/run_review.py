@@ -6,7 +6,8 @@
   checks, so a task-run page tells what happened without opening Raw JSON;
 * each asset the run reached writes a version of its page (``asset-<key>``): materialized,
   failed, or skipped since an upstream failed (that page says why, and when the table
-  last materialized);
+  last materialized), with the asset's last attempts, read for all its pages in one query
+  per history store as the run begins;
 * the run's ``asset-lineage`` artifact links every asset row to its page of this run,
   and every page of the run links it back: it is created as the run begins and filled in
   at its end.
@@ -38,7 +39,9 @@ from orchestration.artifacts import (
 )
 from orchestration.asset import AssetSpec
 from orchestration.asset_page import (
+    HISTORY_ROWS,
     AssetPage,
+    EarlierAttempts,
     Materialization,
     PageLinks,
     cell,
@@ -51,7 +54,7 @@ from orchestration.asset_page import (
 )
 from orchestration.column_lineage import NOT_DERIVED, BackgroundColumnLineage
 from orchestration.context import AssetContext
-from orchestration.history import AssetHistory
+from orchestration.history import AssetHistory, MaterializationHistory, MaterializationRecord
 from orchestration.io_manager import IOManager
 from orchestration.prefect_ui import (
     absolute,
@@ -67,6 +70,8 @@ from orchestration.staleness import AssetState
 if TYPE_CHECKING:
     from orchestration.api_outage import ApiOutage
 
+log = logging.getLogger("pipeline.pages")
+
 ALL_ASSETS = "all assets"
 #: The key of an asset page's metadata that names its warehouse (:func:`shown_warehouse`).
 WAREHOUSE = "warehouse"
@@ -74,6 +79,8 @@ WAREHOUSE = "warehouse"
 #: :meth:`~orchestration.recording.RunLedger.states_now`).
 StatesNow = Callable[[Iterable[str]], Mapping[str, AssetState]]
 _SQL_LOG_CHARS = 20_000
+#: Flow runs the API returns at most per request (Prefect's default limit).
+_RUNS_PER_REQUEST = 200
 
 
 def run_name(selection: str | None) -> str:
@@ -125,6 +132,9 @@ class RunReview:
         self._history = history or {}
         self._lock = threading.Lock()
         self._pages: dict[str, tuple[UUID, AssetPage, str]] = {}
+        #: Each selected asset's records before this run, for its page's History, being
+        #: read as the run begins (:meth:`_read_earlier`); an asset absent has no History.
+        self._earlier: Future[dict[str, EarlierAttempts]] | None = None
         self._columns = BackgroundColumnLineage()
         self._client: Any = None
         self._flow_run_id: str | None = None
@@ -163,6 +173,11 @@ class RunReview:
         self._writes.append(
             self._writer.submit(self.outage.guard, in_flow.run, self._open_review, tags)
         )
+        # Read beside the writer's first job, not after it: a run of a few small assets
+        # waits at its end for the pages, which wait for both.
+        reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asset-history")
+        self._earlier = reader.submit(self._read_earlier)
+        reader.shutdown(wait=False)  # its one thread ends with the read
         return self
 
     def _open_review(self, tags: list[str]) -> None:
@@ -193,6 +208,49 @@ class RunReview:
         )
         with self._lock:
             self.links.lineage = lineage.id
+
+    def _read_earlier(self) -> dict[str, EarlierAttempts]:
+        """Each selected asset's last records before this run, for its page's History:
+        one query per history store for all of them (``LIMIT n BY asset_key``), then one
+        request for the names of their flow runs; off the assets' path, before the first
+        page. A store that cannot be read costs the pages their History, not the run
+        (its assets' states were read from it already)."""
+        records: dict[str, list[MaterializationRecord]] = {}
+        for store, tables in self._stores().values():
+            try:
+                found = store.recent(tables, HISTORY_ROWS - 1, except_run=self._flow_run_id)
+            except Exception as exc:  # a page's section is not worth the run
+                log.warning("asset pages without History: %s", exc)
+                continue
+            if found is not None:
+                records.update({key: found.get(key, []) for key in tables})
+        runs = sorted({r.run_id for found in records.values() for r in found if r.run_id})
+        names = (self.outage.guard(self._run_names, runs) or {}) if runs else {}
+        return {key: EarlierAttempts(found, names) for key, found in records.items()}
+
+    def _stores(self) -> dict[int, tuple[MaterializationHistory, dict[str, str]]]:
+        """The history stores of the selected assets, each with its assets' tables by key."""
+        stores: dict[int, tuple[MaterializationHistory, dict[str, str]]] = {}
+        for spec in self.plan.selected:
+            io_manager = self.io_managers.get(spec.io_manager)
+            store = io_manager.history() if io_manager is not None else None
+            if store is not None:
+                stores.setdefault(id(store), (store, {}))[1][spec.key] = spec.table
+        return stores
+
+    def _run_names(self, run_ids: list[str]) -> dict[str, str]:
+        """The names of the flow runs ``run_ids`` the server still has, by id."""
+        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+        ids = [run_id for run_id in map(_uuid, run_ids) if run_id is not None]
+        names: dict[str, str] = {}
+        for start in range(0, len(ids), _RUNS_PER_REQUEST):
+            chunk = ids[start : start + _RUNS_PER_REQUEST]
+            runs = self._client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=chunk)), limit=len(chunk)
+            )
+            names.update({str(run.id): run.name for run in runs})
+        return names
 
     def _tag_run_and_find_pages(self, tags: list[str]) -> None:
         """Tag the run; take the newest page of each asset that was written against the
@@ -481,6 +539,7 @@ class RunReview:
             column_sources=lineage.columns if lineage else None,
             column_note=lineage.origin if lineage else NOT_DERIVED,
             sql=sql,
+            earlier=self._earlier.result().get(spec.key) if self._earlier else None,
         )
         with self._lock:
             markdown = page.markdown(self.links)
@@ -505,6 +564,14 @@ class RunReview:
             return self.io_managers[spec.io_manager].describe(spec.table)
         except NotImplementedError:
             return _schema_columns(spec)
+
+
+def _uuid(text: str) -> UUID | None:
+    """``text`` as a flow run id; None if it is none (a record written outside Prefect)."""
+    try:
+        return UUID(text)
+    except ValueError:
+        return None
 
 
 def _outside_any_task() -> contextvars.Context:

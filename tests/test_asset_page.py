@@ -18,6 +18,7 @@ from orchestration.artifacts import edges_in, mermaid_blocks
 from orchestration.asset_page import (
     CODE_WIDTH,
     AssetPage,
+    EarlierAttempts,
     Materialization,
     PageLinks,
     fenced,
@@ -769,3 +770,142 @@ def test_each_upstream_column_links_to_the_page_of_the_asset_that_holds_it():
     sat = f"[vault.sat_invoice.TotalAmount](/v2/artifacts/artifact/{uuid.UUID(int=7)})"
     assert f"| total_amount | Decimal(10, 4) | {sat} |" in markdown
     assert "| other | String | ext.t.c |" in markdown  # no asset holds that table
+
+
+def _attempt(
+    run: str, status: str, rows: int | None, ended: datetime, code: str = "c0ffee0123456789"
+) -> MaterializationRecord:
+    """An earlier attempt of fact_sales, as the history store returns it."""
+    return MaterializationRecord(
+        materialization_id=f"m-{run}",
+        asset_key="fact_sales",
+        table="marts.Fact_Sales",
+        code_version=code,
+        started=ended.replace(second=0),
+        status=status,  # type: ignore[arg-type]
+        run_id=run,
+        rows=rows,
+        ended=None if status == "started" else ended,
+    )
+
+
+#: fact_sales's records before this version's, newest first: a run that skipped it (an
+#: upstream failed), one that failed its checks (it published 97,300 rows), one that
+#: failed before publishing, one stopped mid-way (no outcome recorded) and a success.
+EARLIER = EarlierAttempts(
+    records=(
+        _attempt("run-5", "skipped", None, datetime(2026, 12, 2, 19, 0, 0, tzinfo=UTC)),
+        _attempt("run-4", "failed", 97_300, datetime(2026, 12, 2, 18, 0, 5, tzinfo=UTC)),
+        _attempt("run-3", "failed", None, datetime(2026, 12, 2, 9, 30, 0, tzinfo=UTC)),
+        _attempt("run-2", "started", None, datetime(2026, 12, 1, 23, 15, 0, tzinfo=UTC)),
+        _attempt("run-0", "materialized", 97_000, datetime(2026, 12, 1, 7, 0, 3, tzinfo=UTC)),
+    ),
+    run_names={
+        "run-5": "all assets",
+        "run-4": "fact_sales+",
+        "run-3": "all assets",
+        "run-0": "key:hub_* or sinks(*)",
+    },
+)
+
+
+def _history(markdown: str) -> list[str]:
+    """The lines of a page's History section."""
+    return markdown.split("## History\n\n", 1)[1].split("\n\n## ", 1)[0].split("\n")
+
+
+def test_the_history_lists_this_version_then_the_earlier_attempts_each_linking_its_run():
+    """The versions of a page (``/v2/artifacts/key/asset-fact-sales``) show only an id and
+    the run's name, ``fact_sales+`` three times: each page lists the asset's last attempts,
+    this version's marked, with what tells them apart (when each ended, how, the rows it
+    left and the code it ran), a failure marked, and a skip listed as the version it is."""
+    outcome = _page().materialization.outcome
+    outcome.code_version = "feedfacecafebeef"
+    markdown = _page(outcome=outcome, earlier=EARLIER).markdown(PageLinks())
+    table = _history(markdown)[2:]
+    assert table == [
+        "| run | ended (UTC) | status | rows in table | code version |",
+        "|---|---|---|--:|---|",
+        "| **[fact_sales+](/v2/runs/flow-run/run-1)** (this version) | **2026-12-02 19:52:40** "
+        "| **materialized** | **97,356** | **`feedface`** |",
+        "| [all assets](/v2/runs/flow-run/run-5) | 2026-12-02 19:00:00 | skipped | unchanged "
+        "| `c0ffee01` |",
+        "| [fact_sales+](/v2/runs/flow-run/run-4) | 2026-12-02 18:00:05 | ✗ failed its checks "
+        "| 97,300 | `c0ffee01` |",
+        "| [all assets](/v2/runs/flow-run/run-3) | 2026-12-02 09:30:00 | ✗ failed | unchanged "
+        "| `c0ffee01` |",
+        # No name known for its run (deleted from the server): its id, shortened, links it.
+        "| [run-2](/v2/runs/flow-run/run-2) | 2026-12-01 23:15:00 | did not finish | - "
+        "| `c0ffee01` |",
+        "| [key:hub_\\* or sinks(\\*)](/v2/runs/flow-run/run-0) | 2026-12-01 07:00:03 "
+        "| materialized | 97,000 | `c0ffee01` |",
+    ]
+    # Where the section is: after this run's checks, before the lineage.
+    assert markdown.index("## Checks") < markdown.index("## History") < markdown.index("## Lineage")
+    # A run's name reads as typed, in the rendered page too.
+    assert '<td><a href="/v2/runs/flow-run/run-0">key:hub_* or sinks(*)</a></td>' in rendered(
+        markdown
+    )
+
+
+def test_the_history_says_what_changed_since_the_previous_materialization():
+    """One line a reviewer reads before the table: the code, the rows, and the checks that
+    turned, against the previous attempt (a skip, since, changed nothing)."""
+    outcome = _page().materialization.outcome
+    outcome.code_version = "feedfacecafebeef"
+    since = _history(_page(outcome=outcome, earlier=EARLIER).markdown(PageLinks()))[0]
+    assert since == (
+        "Since the previous materialization (2026-12-02 18:00:05 UTC, failed its checks): "
+        "code version changed (`c0ffee01` → `feedface`); rows 97,300 → 97,356 (+56); "
+        "error-severity checks failed then, all pass now."
+    )
+
+
+def test_a_version_that_failed_its_checks_names_the_checks_that_turned():
+    """After a success (every error-severity check passed), the checks that fail now are
+    the ones that turned; the same code and fewer rows say the data changed."""
+    outcome = _failed_checks(96_000)
+    outcome.code_version = "c0ffee0123456789"
+    previous = _attempt("run-0", "materialized", 97_000, datetime(2026, 12, 1, 7, 0, 3, tzinfo=UTC))
+    earlier = EarlierAttempts(records=(previous,), run_names={})
+    lines = _history(_page(outcome=outcome, earlier=earlier).markdown(PageLinks()))
+    assert lines[0] == (
+        "Since the previous materialization (2026-12-01 07:00:03 UTC, materialized): "
+        "code version unchanged; rows 97,000 → 96,000 (-1,000); error-severity checks "
+        "passed then, now positive fails."
+    )
+    assert lines[4] == (
+        "| **[fact_sales+](/v2/runs/flow-run/run-1)** (this version) | **2026-12-02 19:52:40** "
+        "| **✗ failed its checks** | **96,000** | **`c0ffee01`** |"
+    )
+
+
+def test_a_version_that_published_nothing_says_the_table_was_left_as_it_was():
+    outcome = AssetOutcome(
+        "fact_sales",
+        "marts.Fact_Sales",
+        "failed",
+        0.1,
+        error="boom",
+        code_version="c0ffee0123456789",
+    )
+    lines = _history(_page(outcome=outcome, earlier=EARLIER).markdown(PageLinks()))
+    assert lines[0] == (
+        "Since the previous materialization (2026-12-02 18:00:05 UTC, failed its checks): "
+        "code version unchanged; table left as it was."
+    )
+    assert "| **✗ failed** | **unchanged** |" in lines[4]
+
+
+def test_the_first_materialization_says_there_was_none_before():
+    markdown = _page(earlier=EarlierAttempts(records=(), run_names={})).markdown(PageLinks())
+    lines = _history(markdown)
+    assert lines[0] == "Since the previous materialization: none, the first in this warehouse."
+    assert len(lines) == 5  # the line, a blank, the table's header and this version's row
+    skipped = _attempt("run-5", "skipped", None, datetime(2026, 12, 2, 19, 0, 0, tzinfo=UTC))
+    markdown = _page(earlier=EarlierAttempts(records=(skipped,))).markdown(PageLinks())
+    assert _history(markdown)[0] == "Since the previous materialization: none in the runs below."
+
+
+def test_storage_without_a_history_gives_no_history_section():
+    assert "## History" not in _page().markdown(PageLinks())

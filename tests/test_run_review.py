@@ -66,6 +66,7 @@ def test_a_page_shows_its_state_as_soon_as_its_asset_finished():
     assert report.ok
     assert "| state | fresh |" in seen["upstream"]
     assert "| code version |" in seen["upstream"]
+    assert "## History" not in seen["upstream"]  # its storage keeps no history
 
 
 def test_only_pages_whose_links_changed_are_sent_again_at_the_end():
@@ -250,3 +251,55 @@ def test_a_selection_runs_lineage_says_what_each_unselected_upstream_held(tmp_pa
     (page,) = _pages(str(built.flow_run_id), "readings")
     assert f"This version: run [readings]({flow_run_path(str(built.flow_run_id))})" in page.data
     assert abs((datetime.fromisoformat(built_at.group(1) + "+00:00") - page.created).seconds) < 5
+
+
+def _history_rows(markdown: str) -> tuple[str, list[list[str]]]:
+    """A page's History section: its "Since ..." line, and its table's rows as cells."""
+    since, _, _header, _rule, *rows = (
+        markdown.split("## History\n\n", 1)[1].split("\n\n## ", 1)[0].split("\n")
+    )
+    return since, [[c.strip() for c in re.split(r"(?<!\\)\|", row)[1:-1]] for row in rows]
+
+
+def test_each_page_lists_its_assets_last_attempts_read_in_one_query_per_run(tmp_path, monkeypatch):
+    """The versions of a page tell apart only by time: each page lists its asset's last
+    attempts, newest first (this version's marked), each linking its run by name, and
+    says what changed since the previous one. The run reads them for all its pages in one
+    query as it begins, not one per page."""
+    from io_managers import ClickHouseIOManager
+    from io_managers.history import ClickHouseHistory
+    from orchestration.prefect_ui import flow_run_path
+    from tests.checks_location import defs
+
+    asked: list[list[str]] = []
+    recent = ClickHouseHistory.recent
+
+    def counted(self: ClickHouseHistory, tables: Any, *args: Any, **kwargs: Any) -> Any:
+        asked.append(sorted(tables))
+        return recent(self, tables, *args, **kwargs)
+
+    monkeypatch.setattr(ClickHouseHistory, "recent", counted)
+    with ClickHouseIOManager.embedded(tmp_path / "warehouse") as warehouse:
+        warehouse.setup(defs.ddl_paths)
+        first = materialize(defs.graph(), {"warehouse": warehouse}, "readings+")
+        monkeypatch.setenv("CHK_READINGS_TOO_HIGH", "1")  # readings fails its checks
+        failed = materialize(defs.graph(), {"warehouse": warehouse}, "readings+")
+        monkeypatch.delenv("CHK_READINGS_TOO_HIGH")
+        last = materialize(defs.graph(), {"warehouse": warehouse}, "readings+")
+
+    assert (first.ok, failed.ok, last.ok) == (True, False, True)
+    assert asked == [["readings", "summary"]] * 3
+    since, rows = _history_rows(_pages(str(last.flow_run_id), "readings")[0].data)
+    assert since.startswith("Since the previous materialization (")
+    assert since.endswith(
+        " UTC, failed its checks): code version unchanged; rows unchanged (2); "
+        "error-severity checks failed then, all pass now."
+    )
+    runs = [f"[readings+]({flow_run_path(str(r.flow_run_id))})" for r in (last, failed, first)]
+    assert [row[0] for row in rows] == [f"**{runs[0]}** (this version)", *runs[1:]]
+    assert [row[2] for row in rows] == ["**materialized**", "✗ failed its checks", "materialized"]
+    assert [row[3] for row in rows] == ["**2**", "2", "2"]
+    # The failed run skipped summary: its page of that run says so, after its success.
+    since, rows = _history_rows(_pages(str(failed.flow_run_id), "summary")[0].data)
+    assert since.endswith(" UTC, materialized): code version unchanged; table left as it was.")
+    assert [row[2:4] for row in rows] == [["**skipped**", "**unchanged**"], ["materialized", "1"]]
