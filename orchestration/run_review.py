@@ -50,6 +50,7 @@ from orchestration.asset_page import (
     run_warehouses,
     shown_warehouse,
     state_cell,
+    with_links_updated,
     with_state,
 )
 from orchestration.column_lineage import NOT_DERIVED, BackgroundColumnLineage
@@ -351,8 +352,10 @@ class RunReview:
         page links: with several warehouses, not always the newest on the server) is
         pointed at this run's page. Only the pages written against this run's warehouse
         are taken (see :meth:`_tag_run_and_find_pages`).
-        Its state row is re-assessed when it reads an asset this run rebuilt (see
-        :meth:`_state_rows`); the rest of the page is kept as written (its own
+        Such a page says so under its version line, naming this run and when
+        (:func:`with_links_updated`): clicking from it opens pages of another run than
+        its own. Its state row is re-assessed when it reads an asset this run rebuilt
+        (see :meth:`_state_rows`); the rest of the page is kept as written (its own
         materialization has not changed).
         """
         from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterId
@@ -380,9 +383,10 @@ class RunReview:
             limit=len(stale),
         )
         states = self._state_rows(key for key, _ in stale.values())
+        run, at = run_name(self.plan.selection), datetime.now(UTC)
         relinked = []
         for page in pages:
-            markdown = str(page.data)
+            markdown = written = str(page.data)
             key, neighbours = stale[page.id]
             for neighbour in neighbours:
                 before, now = moved[neighbour]
@@ -392,6 +396,8 @@ class RunReview:
                     else artifact_key_path(asset_page_key(neighbour))
                 )
                 markdown = markdown.replace(f"]({old})", f"]({artifact_path(now)})")
+            if markdown != written:
+                markdown = with_links_updated(markdown, run, self._flow_run_id, at)
             if key in states:
                 markdown = with_state(markdown, states[key])
             if markdown != page.data:

@@ -23,6 +23,7 @@ from orchestration.asset_page import (
     PageLinks,
     fenced,
     linked_page,
+    with_links_updated,
     with_state,
 )
 from orchestration.checks import AssetCheckResult
@@ -909,3 +910,23 @@ def test_the_first_materialization_says_there_was_none_before():
 
 def test_storage_without_a_history_gives_no_history_section():
     assert "## History" not in _page().markdown(PageLinks())
+
+
+def test_a_relinked_page_says_which_run_updated_its_links_and_when():
+    """A page outside a run is rewritten in place to link that run's pages: it says so
+    under its version line; a later relink replaces the line (one, the latest)."""
+    written = _page().markdown(PageLinks())
+    at = datetime(2026, 12, 3, 8, 15, 0, tzinfo=UTC)
+    relinked = with_links_updated(written, "key:hub_* or sinks(*)", "run-9", at)
+    lines = relinked.split("\n")
+    assert lines[2].startswith("This version: run [fact_sales+](/v2/runs/flow-run/run-1)")
+    assert lines[3:6] == [
+        "",
+        "Links updated by run [key:hub_\\* or sinks(\\*)](/v2/runs/flow-run/run-9) at "
+        "2026-12-03 08:15:00 UTC: they lead to that run's pages of the assets it rebuilt.",
+        "",
+    ]
+    assert relinked.replace(f"\n\n{lines[4]}", "", 1) == written
+    again = with_links_updated(relinked, "b+", "run-10", at.replace(hour=9))
+    assert again.count("Links updated by run") == 1
+    assert "Links updated by run [b+](/v2/runs/flow-run/run-10) at 2026-12-03 09:15:00" in again

@@ -9,6 +9,7 @@ as current.
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -18,7 +19,12 @@ import pytest
 from orchestration.asset import AssetSpec
 from orchestration.asset_state import StateBook
 from orchestration.graph import AssetGraph
-from orchestration.prefect_ui import artifact_key_path, artifact_path, asset_page_key
+from orchestration.prefect_ui import (
+    artifact_key_path,
+    artifact_path,
+    asset_page_key,
+    flow_run_path,
+)
 from orchestration.resolver import materialize
 from tests.memory_io import MemoryIOManager, RememberingIOManager
 
@@ -60,7 +66,8 @@ def test_a_page_the_run_did_not_rewrite_links_to_the_neighbours_it_did():
     assert materialize(graph, io).ok
     with get_client(sync_client=True) as client:
         first = _newest_pages(client, [a, b, c])
-    assert materialize(graph, io, f"key:{b}+").ok
+    relinking = materialize(graph, io, f"key:{b}+")
+    assert relinking.ok
 
     with get_client(sync_client=True) as client:
         newest = _newest_pages(client, [a, b, c])
@@ -70,6 +77,17 @@ def test_a_page_the_run_did_not_rewrite_links_to_the_neighbours_it_did():
     for neighbour in (b, c):
         assert f"[{neighbour}]({artifact_path(newest[neighbour].latest_id)})" in page_of_a
         assert artifact_path(first[neighbour].latest_id) not in page_of_a
+    # Its links now open another run's pages: it says so at its top, naming that run.
+    version_line, note = page_of_a.split("\n\n")[1:3]
+    assert version_line.startswith("This version: run [all assets](")
+    assert re.fullmatch(
+        rf"Links updated by run \[key:{b}\+\]\({flow_run_path(str(relinking.flow_run_id))}\) "
+        r"at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: they lead to that run's pages of the "
+        r"assets it rebuilt\.",
+        note,
+    ), note
+    for rebuilt in (b, c):  # written by that run: nothing of theirs was updated
+        assert "Links updated by run" not in newest[rebuilt].data
 
 
 def test_a_relinked_page_states_what_status_says_after_the_run():
