@@ -56,6 +56,21 @@ def test_missing_column_is_named(tmp_path: Path) -> None:
     assert "columns found: 'Invoice'" in str(error.value)
 
 
+def test_several_missing_columns_are_listed_as_a_list(tmp_path: Path) -> None:
+    """It read "column 'Description': required column 'Description' (header
+    'Description') and 'Quantity' (header 'Quantity') and ... is missing"."""
+    path = tmp_path / "two.csv"
+    path.write_text("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,Country\n1,2,3,4,5,6\n")
+    with pytest.raises(SourceError) as error:
+        read_all(path)
+    assert str(error.value) == (
+        f"{path}: 2 required columns are missing: 'UnitPrice' (header 'UnitPrice' or "
+        "'Price'), 'CustomerID' (header 'CustomerID' or 'Customer ID'); columns found: "
+        "'InvoiceNo', 'StockCode', 'Description', 'Quantity', 'InvoiceDate', 'Country'"
+    )
+    assert error.value.column is None  # no one column is the cause
+
+
 def test_non_numeric_quantity_names_row_and_value(tmp_path: Path) -> None:
     bad = "536366,22633,HAND WARMER,six,12/1/2010 8:28,1.85,17850,United Kingdom\n"
     with pytest.raises(

@@ -141,16 +141,16 @@ def map_columns(
     columns = list(columns)
     mapping, missing = _match_columns(columns)
     if missing:
-        described = " and ".join(
+        described = ", ".join(
             f"{field!r} (header {' or '.join(repr(s) for s in SOURCE_FIELDS[field])})"
             for field in missing
         )
         found_names = ", ".join(repr(str(c)) for c in columns) or "none"
-        raise SourceError(
-            f"required column {described} is missing; {found}: {found_names}",
-            source=source,
-            column=missing[0],
-        )
+        if len(missing) == 1:  # the error names that column, as every column error does
+            problem, column = f"required column {described} is missing", missing[0]
+        else:  # a list, and no one column to name
+            problem, column = f"{len(missing)} required columns are missing: {described}", None
+        raise SourceError(f"{problem}; {found}: {found_names}", source=source, column=column)
     return mapping
 
 
