@@ -68,17 +68,24 @@ def serve_directory(directory: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def http_server(handler: Callable[..., http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
-    """A real HTTP server on loopback answering with ``handler``; yields its base URL."""
+def http_port(handler: Callable[..., http.server.BaseHTTPRequestHandler]) -> Iterator[int]:
+    """A real HTTP server on loopback answering with ``handler``; yields its port."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield server.server_address[1]
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@contextlib.contextmanager
+def http_server(handler: Callable[..., http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """:func:`http_port`, yielding the server's base URL."""
+    with http_port(handler) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -16,6 +15,7 @@ from orchestration.fingerprint import (
     is_available,
     url_fingerprint,
 )
+from tests.retail_support import http_server
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -54,12 +54,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    httpd.server_close()
+    with http_server(_Handler) as url:
+        yield url
     _Handler.body = b"a,b\n1,2\n"
     _Handler.headers_for["/etag.csv"] = {"ETag": '"v1"'}
     _Handler.gets.clear()

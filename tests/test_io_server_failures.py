@@ -19,13 +19,14 @@ import threading
 import time
 import traceback
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 
 from io_managers import WarehouseConnectionError, warehouse_from_env
+from tests.retail_support import http_port
 
 PASSWORD = "Pa55-w0rd_that_must_never_leak"
 
@@ -64,20 +65,10 @@ class Rejecting(BaseHTTPRequestHandler):
         """Keep the test output clean."""
 
 
-def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
-    """A loopback HTTP server answering with ``handler``, its port, until the test ends."""
-    server = HTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
-
-
 @pytest.fixture
 def rejecting_server() -> Iterator[int]:
-    yield from serving(Rejecting)
+    with http_port(Rejecting) as port:
+        yield port
 
 
 def connect_error(target: str, caplog) -> WarehouseConnectionError:
@@ -153,15 +144,8 @@ class NotClickHouse(BaseHTTPRequestHandler):
 
 
 def test_another_http_service_on_the_port_is_said_to_be_not_clickhouse(caplog):
-    server = HTTPServer(("127.0.0.1", 0), NotClickHouse)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    port = server.server_address[1]
-    try:
+    with http_port(NotClickHouse) as port:
         error = connect_error(url("127.0.0.1", port), caplog)
-    finally:
-        server.shutdown()
-        server.server_close()
     message = str(error)
     assert message.startswith(f"cannot connect to ClickHouse at 127.0.0.1:{port} as user 'etl'")
     assert "HTTP 405" in message
@@ -185,14 +169,8 @@ class AuthProxy(NotClickHouse):
 
 
 def test_a_proxy_refusing_the_login_is_an_authentication_failure(caplog):
-    server = HTTPServer(("127.0.0.1", 0), AuthProxy)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        error = connect_error(url("127.0.0.1", server.server_address[1]), caplog)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_port(AuthProxy) as port:
+        error = connect_error(url("127.0.0.1", port), caplog)
     assert "authentication failed (HTTP 401)" in str(error)
     assert_no_secret(error, caplog)
 
@@ -220,7 +198,8 @@ class EchoingError(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def echoing_server() -> Iterator[int]:
-    yield from serving(EchoingError)
+    with http_port(EchoingError) as port:
+        yield port
 
 
 def test_an_error_answer_echoing_the_request_shows_its_code_and_first_line_only(

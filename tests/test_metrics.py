@@ -13,12 +13,11 @@ import logging
 import os
 import socket
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -35,6 +34,7 @@ from orchestration.graph import AssetGraph
 from orchestration.resolver import materialize
 from schemas.metrics import GAUGE_NAMES
 from tests.retail_seed import DATA_QUALITY, DATA_QUALITY_COLUMNS, SALES_SUMMARY, open_seeded
+from tests.retail_support import http_port
 
 PUSHGATEWAY_BINARY = Path("/usr/bin/prometheus-pushgateway")
 REPO = Path(__file__).resolve().parents[1]
@@ -301,12 +301,8 @@ class _EchoingHandler(BaseHTTPRequestHandler):
 @pytest.fixture
 def echoing_service() -> Iterator[str]:
     """``host:port`` of a loopback HTTP service that answers a push with the request."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _EchoingHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    with http_port(_EchoingHandler) as port:
+        yield f"127.0.0.1:{port}"
     _EchoingHandler.answer = (400, None, "text/plain", "{request}")
 
 

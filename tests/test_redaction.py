@@ -19,7 +19,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +30,7 @@ from hypothesis import strategies as st
 from assets.sources import SOURCE_ENV, SourceError, read_source
 from orchestration.redaction import credential_forms, redact, redact_url
 from tests.chdb_http_server import TEST_PASSWORD, running_stand_in, stand_in_url
+from tests.retail_support import http_port
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "tests" / "fixtures" / "online_retail_real_sample.csv"
@@ -64,16 +64,8 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 def serving(directory: Path) -> Iterator[int]:
     """A plain HTTP server on loopback serving ``directory`` (credentials and query string
     ignored, as many file servers do); yields its port."""
-    handler = functools.partial(_Quiet, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with http_port(functools.partial(_Quiet, directory=str(directory))) as port:
+        yield port
 
 
 # ---------------------------------------------------------------- validate --sample --source
@@ -309,18 +301,11 @@ def test_an_error_echoing_the_request_after_connecting_masks_the_credentials(
 ) -> None:
     """A statement's error text is the server's, shown (masked) as an engine error: the
     base64 of ``user:password`` in an echoed ``Authorization`` header was shown as is."""
-    with running_stand_in(tmp_path / "server") as server_port:
-        handler = echoing_proxy(server_port)
-        proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        thread = threading.Thread(target=proxy.serve_forever, daemon=True)
-        thread.start()
-        try:
-            warehouse = stand_in_url(proxy.server_address[1])
-            result = pipeline("query", "SELECT 'echo-me'", "--warehouse", warehouse)
-        finally:
-            proxy.shutdown()
-            proxy.server_close()
-            thread.join(timeout=5)
+    with (
+        running_stand_in(tmp_path / "server") as server_port,
+        http_port(echoing_proxy(server_port)) as proxy_port,
+    ):
+        result = pipeline("query", "SELECT 'echo-me'", "--warehouse", stand_in_url(proxy_port))
 
     encoded = base64.b64encode(f"default:{TEST_PASSWORD}".encode()).decode()
     assert result.returncode == 1, result.stdout + result.stderr
