@@ -17,14 +17,15 @@ recorded while assets are declared, so ``pipeline list`` costs not a microsecond
   a factory function is placed in that function, where its SQL is built.
 - A body that raised: the innermost line of the traceback, at or below the body, in the
   body's own package (the code location's), not a library's or this framework's.
-- A schema field: its line in the Pandera model (or a base model), else the model's
-  ``class`` line; read from the source, as only an error asks.
+- A schema field: its line in the Pandera model (or a base model), found by Python's
+  parser in the class's source as only an error asks, else the model's ``class`` line.
 """
 
 from __future__ import annotations
 
+import ast
 import inspect
-import re
+import textwrap
 from types import CodeType
 from typing import TYPE_CHECKING, Any
 
@@ -94,13 +95,17 @@ def in_schema(spec: AssetSpec, column: str | None, text: str) -> str:
 
 
 def schema_line(model: Any, column: str | None) -> str | None:
-    """``path:line`` of ``column``'s field in the Pandera ``model`` or one of its bases,
-    else of the model's ``class`` line; None for a schema that is no class of the user's
-    (a ``DataFrameSchema`` object)."""
+    """``path:line`` of the field checking ``column`` in the Pandera ``model`` or one of
+    its bases, else of the model's ``class`` line; None for a schema that is no class of
+    the user's (a ``DataFrameSchema`` object).
+
+    The field is the attribute Pandera maps the column to (``quantity`` for a
+    ``Field(alias="Quantity")``), found in each class's own statements by Python's
+    parser: a nested ``Config`` or a line that merely looks like ``name:`` is no field."""
     if not isinstance(model, type):
         return None
+    attribute = _field_attribute(model, column)
     declared = None
-    field = re.compile(rf"\s+{re.escape(column)}\s*:") if column else None
     for cls in model.__mro__:
         if cls.__module__ == "builtins" or cls.__module__.startswith("pandera"):
             continue
@@ -113,12 +118,42 @@ def schema_line(model: Any, column: str | None) -> str | None:
             continue
         where = shown_path(path)
         declared = declared or f"{where}:{first}"
-        if field is None:
+        if attribute is None:
             break
-        for number, line in enumerate(lines[1:], start=first + 1):
-            if field.match(line):
-                return f"{where}:{number}"
+        line = _annotated_line(lines, attribute)
+        if line is not None:
+            return f"{where}:{first + line - 1}"
     return declared
+
+
+def _field_attribute(model: type, column: str | None) -> str | None:
+    """The attribute of ``model`` whose field checks ``column``: its ``original_name``
+    when Pandera knows the column (an alias), else the column's own name."""
+    if column is None:
+        return None
+    fields = getattr(model, "__fields__", None)
+    known = fields.get(column) if isinstance(fields, dict) else None
+    if not known:
+        return column
+    return getattr(known[1], "original_name", None) or column
+
+
+def _annotated_line(lines: list[str], attribute: str) -> int | None:
+    """The line (1 = the first of ``lines``, a decorator's or the ``class`` line) of
+    ``attribute: ...`` among the statements of the class whose source is ``lines``;
+    None when that class declares no such field."""
+    try:
+        tree = ast.parse(textwrap.dedent("".join(lines)))
+    except SyntaxError:
+        return None
+    cls = tree.body[0] if tree.body else None
+    if not isinstance(cls, ast.ClassDef):
+        return None
+    for statement in cls.body:
+        target = statement.target if isinstance(statement, ast.AnnAssign) else None
+        if isinstance(target, ast.Name) and target.id == attribute:
+            return statement.lineno
+    return None
 
 
 def _code(body: Any) -> CodeType | None:

@@ -185,3 +185,54 @@ def test_a_sql_body_that_raises_when_rendered_names_the_line_that_raised(tmp_pat
         "[graph] asset 'typo': its SQL body failed when rendered for analysis: "
         f"{MODULE}.py:{line}: KeyError: 'table'"
     )
+
+
+SCHEMAS = """import pandera.pandas as pa
+from pandera.typing import Series
+
+
+class Base(pa.DataFrameModel):
+    n: Series[int]
+
+
+class Sales(Base):
+    quantity: Series[int] = pa.Field(
+        alias="Quantity",
+    )
+    unit_price  :  Series[float]
+
+    class Config:
+        strict = True
+"""
+
+
+def test_a_schema_error_names_the_line_of_the_field_declared_under_an_alias_or_in_a_base(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A field is found by the column it checks: an aliased one (``quantity`` checks
+    ``Quantity``) by its attribute, an inherited one in its base; a column no field
+    declares (``strict``, a Config setting, is none) names the model's ``class`` line."""
+    from orchestration.asset_code import schema_line
+
+    (tmp_path / "line_schemas.py").write_text(SCHEMAS)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import line_schemas
+
+    path = tmp_path / "line_schemas.py"
+    assert (
+        schema_line(line_schemas.Sales, "Quantity")
+        == f"line_schemas.py:{line_of(path, 'quantity:')}"
+    )
+    assert (
+        schema_line(line_schemas.Sales, "unit_price")
+        == f"line_schemas.py:{line_of(path, 'unit_price')}"
+    )
+    assert schema_line(line_schemas.Sales, "n") == f"line_schemas.py:{line_of(path, 'n: Series')}"
+    assert (
+        schema_line(line_schemas.Sales, "strict")
+        == f"line_schemas.py:{line_of(path, 'class Sales')}"
+    )
+    assert (
+        schema_line(line_schemas.Sales, None) == f"line_schemas.py:{line_of(path, 'class Sales')}"
+    )
