@@ -115,33 +115,44 @@ def test_the_next_step_after_status_keeps_the_source_it_was_judged_on(built):
     )
 
 
-def test_status_without_the_source_an_asset_was_built_from_names_it(prefect_api_url, tmp_path):
-    """After `materialize --source data.csv --source-encoding latin-1`, a plain `status`
-    compares with the default source: it said "source changed since it was read" of a file
-    that had not changed, and its Next line led to a run that replaced the file's rows with
-    generated ones. Its why and plan's now name both sources; its Next line the file's."""
-    write(tmp_path / "data.csv", sample_lines(), "latin-1")
-    env = {
+@pytest.fixture
+def retail(prefect_api_url, tmp_path):
+    """`pipeline ARGS --definitions assets` run in ``tmp_path`` on a warehouse there, with
+    no source or encoding from this environment (``env`` adds to it); asserts its exit."""
+    base = {
         **{k: v for k, v in os.environ.items() if k not in (SOURCE_ENV, SOURCE_ENCODING_ENV)},
         "PREFECT_API_URL": prefect_api_url,
         "PYTHONPATH": str(REPO),
         "WAREHOUSE_URL": f"chdb://{tmp_path / 'warehouse'}",
     }
 
-    def run(*args: str, exit_code: int = 0) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, exit_code: int = 0, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         command = [sys.executable, "-m", "orchestration", *args, "--definitions", "assets"]
-        done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+        done = subprocess.run(
+            command, cwd=tmp_path, env={**base, **(env or {})}, capture_output=True, text=True
+        )
         assert done.returncode == exit_code, done.stdout + done.stderr
         return done
 
+    return run
+
+
+def test_status_without_the_source_an_asset_was_built_from_names_it(retail, tmp_path):
+    """After `materialize --source data.csv --source-encoding latin-1`, a plain `status`
+    compares with the default source: it said "source changed since it was read" of a file
+    that had not changed, and its Next line led to a run that replaced the file's rows with
+    generated ones. Its why and plan's now name both sources; its Next line the file's."""
+    write(tmp_path / "data.csv", sample_lines(), "latin-1")
     latin1 = ("--source", "data.csv", "--source-encoding", "latin-1")
-    run("materialize", "--select", "raw_online_retails", *latin1)
+    retail("materialize", "--select", "raw_online_retails", *latin1)
     why = (
         "source changed: built from data.csv read as iso8859-1, compared with "
         "synthetic:100000:42 (pass --source data.csv --source-encoding iso8859-1 to compare "
         "with it)"
     )
-    status = run("status", "--select", "raw_online_retails").stdout.splitlines()
+    status = retail("status", "--select", "raw_online_retails").stdout.splitlines()
     assert status[2].split(maxsplit=4)[:2] == ["raw_online_retails", "stale"]
     assert status[2].endswith(f"  {why}")
     assert status[3] == (
@@ -151,13 +162,14 @@ def test_status_without_the_source_an_asset_was_built_from_names_it(prefect_api_
         "same --select, --source, --source-encoding and --definitions rebuilds it."
     )
     # A plain materialize would refuse to load the default over the file: plan says so.
-    plan = json.loads(run("plan", "--select", "raw_online_retails", "--json", exit_code=1).stdout)
+    planned = retail("plan", "--select", "raw_online_retails", "--json", exit_code=1)
+    plan = json.loads(planned.stdout)
     assert plan["run"][0]["why"] == why
     assert plan["refused"].startswith("raw_online_retails was built from data.csv read as")
     told = ("--source", "data.csv", "--source-encoding", "iso8859-1")
-    assert json.loads(run("status", "--json", *told).stdout)[0]["state"] == "fresh"
+    assert json.loads(retail("status", "--json", *told).stdout)[0]["state"] == "fresh"
     # Given the source to compare with, status keeps it, even when it is another.
-    other = run("status", "--select", "raw_online_retails", "--source", "synthetic:500")
+    other = retail("status", "--select", "raw_online_retails", "--source", "synthetic:500")
     assert "--source synthetic:500 --definitions assets shows what a run would" in other.stdout
 
 
