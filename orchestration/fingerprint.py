@@ -57,10 +57,16 @@ class SourceFingerprint:
     function declared as ``fingerprint`` leaves the choice to the run parameter
     ``source``. A class, not a new asset argument: the declaration's text is part of the
     asset's code version, so a new argument would make the asset stale.
+
+    ``absent`` says, without asking any server, why the source is not there at all (a path
+    to no file), in the words the run would fail with; None when it may be. A typed
+    ``--source`` that is absent is a typo, which ``status`` and ``plan`` stop at
+    (:mod:`orchestration.absent_source`) rather than judge the asset on.
     """
 
     take: Callable[[Mapping[str, Any]], str]
     chosen_by: Callable[[Mapping[str, Any]], str]
+    absent: Callable[[Mapping[str, Any]], str | None] = lambda _params: None
 
     def __call__(self, params: Mapping[str, Any]) -> str:
         return self.take(params)

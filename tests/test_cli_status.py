@@ -184,3 +184,32 @@ def test_the_next_step_asks_for_a_source_no_record_names():
     )
     given = {"--source": "synthetic:5:1"}
     assert _next_source([state], given) == (given, "")  # what status was told wins
+
+
+def test_a_source_file_typed_that_is_not_there_stops_status_and_plan(retail, tmp_path):
+    """`status --source no-such.csv` on a built warehouse judged the ingest asset stale
+    ("source cannot be asked"), exited 0 and led on to `plan --source no-such.csv`, which
+    exited 0 as well; only materialize failed on the typo, exit 1. All three now say so in
+    the same words and exit 1; status and plan print nothing else, no Next line."""
+    write(tmp_path / "data.csv", sample_lines(), "utf-8")
+    retail("materialize", "--select", "raw_online_retails", "--source", "data.csv")
+    typo = str(tmp_path / "no-such.csv")
+    said = f"{typo}: file not found; check the path given by --source"
+    for command in ("status", "plan"):
+        done = retail(command, "--source", typo, exit_code=1)
+        assert (done.stdout, done.stderr) == ("", f"error: {said}\n")
+    run = retail("materialize", "--select", "raw_online_retails", "--source", typo, exit_code=1)
+    assert said in run.stdout
+
+
+def test_status_still_answers_when_a_source_cannot_be_asked_now(retail, tmp_path):
+    """A URL whose server is down now, or a source the environment names: status is still
+    the answer for every other asset, so it judges the ingest asset stale, as before."""
+    write(tmp_path / "data.csv", sample_lines(), "utf-8")
+    retail("materialize", "--select", "raw_online_retails", "--source", "data.csv")
+    down = retail("status", "--json", "--source", "http://127.0.0.1:9/x.csv")
+    gone = retail("status", "--json", env={SOURCE_ENV: str(tmp_path / "moved.csv")})
+    for done in (down, gone):
+        (raw,) = [row for row in json.loads(done.stdout) if row["key"] == "raw_online_retails"]
+        assert raw["state"] == "stale"
+        assert raw["reasons"][0]["detail"].startswith("source cannot be asked ("), raw

@@ -52,6 +52,7 @@ __all__ = [
     "SOURCE_ENV",
     "SOURCE_TIMEOUT_ENV",
     "SourceError",
+    "absent_file",
     "describe_source",
     "engine_read",
     "is_url",
@@ -194,11 +195,23 @@ def _chunks(
         path = download(spec, scratch, timeout=timeout)
         yield from read_path(path, redact_url(spec), chunk_rows, encoding)
     else:
+        if (absent := absent_file(spec, named_by)) is not None:
+            raise absent
         path = Path(spec).expanduser()
-        if not path.exists():
-            given_by = f" given by {named_by}" if named_by else ""
-            raise SourceError(f"file not found; check the path{given_by}", source=str(path))
         yield from read_path(path, str(path), chunk_rows, encoding)
+
+
+def absent_file(spec: str, named_by: str) -> SourceError | None:
+    """What reading ``spec`` fails with at once when it is a path to no file, naming the
+    setting that gave it (:func:`source_named_by`); None when it may be read. A URL is
+    never absent here: only asking it tells, and a server down now may answer later."""
+    if is_synthetic(spec) or is_url(spec):
+        return None
+    path = Path(spec).expanduser()
+    if path.exists():
+        return None
+    given_by = f" given by {named_by}" if named_by else ""
+    return SourceError(f"file not found; check the path{given_by}", source=str(path))
 
 
 def read_source(

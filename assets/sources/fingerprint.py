@@ -12,7 +12,9 @@ before the option existed still match.
 
 It is a :class:`~orchestration.fingerprint.SourceFingerprint`: it also names the setting
 that chose the source (:func:`assets.sources.source_named_by`), so that a run given none,
-which reads the generator, is refused over an asset built from another source.
+which reads the generator, is refused over an asset built from another source; and says
+when a path to no file was given (:func:`assets.sources.absent_file`), so that ``status``
+and ``plan`` stop at a mistyped ``--source`` in the words the run would fail with.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from assets.sources import source_named_by
+from assets.sources import absent_file, resolve_source, source_named_by
 from orchestration.fingerprint import (
     URL_TIMEOUT_SECONDS,
     SourceFingerprint,
@@ -71,5 +73,12 @@ def _taken(params: Mapping[str, Any]) -> str:
     return read_in(file_fingerprint(spec), encoding)
 
 
+def _absent(params: Mapping[str, Any]) -> str | None:
+    """Why the source a run with ``params`` reads is not there (a path to no file), in the
+    words the run fails with; None when it may be."""
+    absent = absent_file(resolve_source(params), source_named_by(params))
+    return None if absent is None else str(absent)
+
+
 #: What the ingest asset declares as ``fingerprint=``.
-source_fingerprint = SourceFingerprint(_taken, chosen_by=source_named_by)
+source_fingerprint = SourceFingerprint(_taken, chosen_by=source_named_by, absent=_absent)

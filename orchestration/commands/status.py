@@ -5,6 +5,8 @@ sources as they are now (:mod:`orchestration.staleness`); neither builds anythin
 creates the warehouse or applies its DDL. Where there is no warehouse yet, every asset is
 missing - the answer before a first run - and one line on stderr says so; the exit code
 stays 0, since the answer is right (``query`` and ``checks`` refuse such a warehouse).
+A ``--source`` path to no file stops both before they read anything, in the line the run
+would fail with (:mod:`orchestration.absent_source`).
 ``plan`` answers "what would ``pipeline materialize --select EXPR`` run, in which order,
 and why", so a ``status:stale+`` schedule can be checked before it fires.
 """
@@ -20,6 +22,7 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
+from orchestration.absent_source import absent_source_error
 from orchestration.asset_state import StateBook
 from orchestration.cli_options import (
     NOTHING,
@@ -77,13 +80,17 @@ def _state_book(
     Opened for reading: a warehouse that does not exist yet is not created, and reads
     as empty, so every asset in it is missing (what the first run will build). The
     source parameters are the run's, as materialize would pass them: the encoding a
-    source is read in is part of its fingerprint.
+    source is read in is part of its fingerprint. A typed ``--source`` that is not there
+    stops the command before the warehouse is opened, as the run fails on it
+    (:mod:`orchestration.absent_source`).
     """
     defs = load_defs(definitions)
     graph = defs.graph()
     params: dict[str, Any] = {"source": source} if source else {}
     if source_encoding is not None:
         params[SOURCE_ENCODING_PARAM] = source_encoding
+    if (absent := absent_source_error(graph, params)) is not None:
+        raise absent
     with defs.read_io_managers(warehouse) as io_managers:
         yield graph, StateBook(graph, io_managers, params)
 
@@ -256,7 +263,8 @@ def plan(
     selection (it reads an upstream asset never materialized in this warehouse, or a
     table that is missing; or, given no --source, it would load the default source into
     an asset built from another) or an asset of it (its table drifted from its DDL, and
-    no --full-refresh was given).
+    no --full-refresh was given); and, with nothing printed before it, when --source is a
+    path to no file, as materialize fails on it.
     """
     from orchestration.forecast import forecast
     from orchestration.resolver import MissingUpstreamError, check_runnable, plan_materialization
