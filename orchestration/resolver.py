@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from orchestration.absent_source import absent_source_error
 from orchestration.asset import AssetSpec
 from orchestration.asset_code import body_failure
 from orchestration.asset_state import StateBook
@@ -124,7 +125,11 @@ def check_runnable(
     """Fail before any work on what a run of ``plan`` is refused for: upstream it reads
     that was never built or is missing (:func:`check_external_upstream`), or a default
     source, no source being chosen, loaded into assets built from another
-    (:mod:`orchestration.unchosen_source`)."""
+    (:mod:`orchestration.unchosen_source`), or a typed ``--source`` that a selected asset
+    reads and is a path to no file (:mod:`orchestration.absent_source`)."""
+    absent = absent_source_error(plan.selected, book.params)
+    if absent is not None:
+        raise absent
     check_external_upstream(plan, io_managers, book)
     unchosen = unchosen_source_error(plan, book)
     if unchosen is not None:

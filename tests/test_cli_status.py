@@ -189,17 +189,23 @@ def test_the_next_step_asks_for_a_source_no_record_names():
 def test_a_source_file_typed_that_is_not_there_stops_status_and_plan(retail, tmp_path):
     """`status --source no-such.csv` on a built warehouse judged the ingest asset stale
     ("source cannot be asked"), exited 0 and led on to `plan --source no-such.csv`, which
-    exited 0 as well; only materialize failed on the typo, exit 1. All three now say so in
-    the same words and exit 1; status and plan print nothing else, no Next line."""
+    exited 0 as well; only materialize failed on the typo, exit 1, after a flow run that
+    failed the ingest asset and skipped the rest. All three now stop before anything runs,
+    in the same one line, exit 1; nothing else is printed, no Next line, no flow run, and
+    the asset's last state stays its success."""
     write(tmp_path / "data.csv", sample_lines(), "utf-8")
     retail("materialize", "--select", "raw_online_retails", "--source", "data.csv")
     typo = str(tmp_path / "no-such.csv")
     said = f"{typo}: file not found; check the path given by --source"
-    for command in ("status", "plan"):
+    for command in ("status", "plan", "materialize"):
         done = retail(command, "--source", typo, exit_code=1)
-        assert (done.stdout, done.stderr) == ("", f"error: {said}\n")
-    run = retail("materialize", "--select", "raw_online_retails", "--source", typo, exit_code=1)
-    assert said in run.stdout
+        assert (done.stdout, done.stderr) == ("", f"error: {said}\n"), command
+    (raw,) = [
+        row
+        for row in json.loads(retail("status", "--json").stdout)
+        if row["key"] == "raw_online_retails"
+    ]
+    assert raw["last_attempt"] == raw["last_materialization"], raw
 
 
 def test_status_still_answers_when_a_source_cannot_be_asked_now(retail, tmp_path):
