@@ -72,6 +72,20 @@ class ClickHouseType:
         return self.name in _FLOAT_BITS
 
     @property
+    def integer(self) -> tuple[bool, int] | None:
+        """``(signed, bits)`` of an Int/UInt type (``UInt16``: ``(False, 16)``), else None."""
+        if self.name in _INT_BITS:
+            return True, _INT_BITS[self.name]
+        if self.name in _UINT_BITS:
+            return False, _UINT_BITS[self.name]
+        return None
+
+    @property
+    def float_bits(self) -> int | None:
+        """32 or 64 for a Float type, else None."""
+        return _FLOAT_BITS.get(self.name)
+
+    @property
     def decimal_precision_scale(self) -> tuple[int, int] | None:
         numbers = self.numbers
         if self.name == "Decimal":
