@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from io_managers.ddl_analysis import statement_facts
+from io_managers.ddl_analysis import column_offset, statement_facts
 from io_managers.errors import DdlFileError, DdlStatementError, WarehouseQueryError
 from io_managers.sql_tokens import split_statements
 from io_managers.transport import Transport
@@ -109,6 +109,23 @@ def _located(path: Path) -> list[_Statement]:
             )
         )
     return located
+
+
+def column_line(ddl_paths: Sequence[Path | str], table: str, column: str) -> str | None:
+    """``path:line`` where the DDL declares ``column`` of ``table`` (``database.table``),
+    as a finding about that column names it; None when no ``CREATE TABLE`` with its own
+    column list declares it. The statements' kept facts say which one is the table's, so
+    only that statement is parsed again, for where the column is in it."""
+    for path in ddl_files(ddl_paths):
+        for statement in _located(path):
+            declares = statement_facts(statement.text).declares
+            if declares is None or declares.table != table or column not in declares.columns:
+                continue
+            offset = column_offset(statement.text, column)
+            if offset is not None:
+                line = statement.line + statement.text.count("\n", 0, offset)
+                return f"{shown_path(path)}:{line}"
+    return None
 
 
 def _run_together(transport: Transport, statements: Sequence[_Statement]) -> None:

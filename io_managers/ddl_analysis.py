@@ -138,6 +138,29 @@ def _declared_columns(tree: exp.Create) -> DeclaredColumns | None:
     return DeclaredColumns(f"{table.db}.{table.name}", columns, (start, end + 1))
 
 
+def column_offset(statement: str, column: str) -> int | None:
+    """Where the definition of ``column`` starts in ``statement``, a ``CREATE TABLE``
+    with its own column list (its name's first character, as sqlglot's parser read it);
+    None when it declares no such column. Asked only when a finding names the column's
+    line, so it is not kept."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+
+    try:
+        tree = sqlglot.parse_one(statement, dialect=DIALECT)
+    except SqlglotError:
+        return None
+    schema = tree.this if isinstance(tree, exp.Create) else None
+    if not isinstance(schema, exp.Schema):
+        return None
+    for definition in schema.expressions:
+        if isinstance(definition, exp.ColumnDef) and definition.name == column:
+            start = (definition.this.meta or {}).get("start")
+            return start if isinstance(start, int) else None
+    return None
+
+
 def _encode(facts: StatementFacts) -> dict[str, Any]:
     declares = facts.declares
     return {

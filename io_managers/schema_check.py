@@ -5,8 +5,9 @@ ClickHouse: the DDL is applied to it, every table's columns are compared with it
 schema (the same dtype mapping materialization uses), every SQL asset's ``SELECT`` is
 compiled as a run compiles it (``DESCRIBE`` of
 :func:`io_managers.statements.described_select`) against the empty tables, so is every
-asset check's SQL, and optionally a small sample run materializes everything, which
-validates real content against each schema.
+asset check's SQL, each output type of a SELECT is held to its column's
+(:mod:`io_managers.type_fit`), and optionally a small sample run materializes everything,
+which validates real content against each schema.
 
 One asset's problem stops only what depends on it: an asset whose schema cannot be
 imported is one finding and the others are still checked (one finding for every asset
@@ -18,13 +19,14 @@ materializes every other asset.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from io_managers import statements
 from io_managers.checks import check_select as check_statement
+from io_managers.ddl import column_line
 from io_managers.errors import AssetValidationError, WarehouseError
 from io_managers.select_syntax import compile_failure
 from io_managers.sql import quote_string, quote_table
@@ -35,10 +37,11 @@ from io_managers.stage import (
     output_problem,
     select_does_not_compile,
 )
+from io_managers.type_fit import conversion_loss
 from io_managers.types import ClickHouseType, dtype_mismatch, nullability_mismatch
 from io_managers.validation import as_dataframe_schema, plan_validation
 from orchestration.asset import AssetSpec, SchemaImportError
-from orchestration.asset_code import body_failure, in_body, in_schema
+from orchestration.asset_code import at, body_failure, body_line, in_body, in_schema
 from orchestration.checks import evaluate_checks
 from orchestration.context import AssetContext
 from orchestration.findings import Finding, sample_not_started, shared_cause, upstream_failed
@@ -133,17 +136,22 @@ def check_select(
     schema: Any,
     target: TargetShape,
     context: AssetContext,
+    ddl_paths: Sequence[Path],
 ) -> list[Finding]:
     """A SQL asset's SELECT compiles, and its output fits its table (by name, as it is
-    inserted: :func:`~io_managers.stage.column_problems`) and its schema
-    (``DataFrameSchema``; ``None``: no schema to compare with). Each finding is worded as
-    a run words it, after where the asset's body is.
+    inserted: :func:`~io_managers.stage.column_problems`; by type, each output column
+    into its table column without loss: :func:`~io_managers.type_fit.conversion_loss`)
+    and its schema (``DataFrameSchema``; ``None``: no schema to compare with). Each
+    finding is worded as a run words it, after where the asset's body is; one of an
+    output type its column cannot hold, after where ``ddl_paths`` declare that column.
 
     An output column of its table column's very type is not compared with the schema
     again: :func:`check_table_against_schema` compared that type already, and would only
     be repeated (one wrong dtype, two lines). Only a type the SELECT gives of its own
-    (``String`` into a ``UInt16`` column, ``Nullable`` into a plain one) is a cause of
-    its own, reported here.
+    (``Int32`` into an ``Int8`` column, ``Nullable`` into a plain one) is a cause of its
+    own, reported here, once: the column's type comes first (the schema accepts a
+    narrower integer column, the INSERT wraps into it), the schema's only when the column
+    holds the output.
     """
     body = spec.body(context)
     select = body
@@ -165,8 +173,15 @@ def check_select(
     ]
     fields = dict(schema.columns) if schema is not None else {}
     for name, ch_type in output.items():
+        column = target.columns.get(name)
+        if column is None or column == ch_type:
+            continue
+        if loss := conversion_loss(ch_type, column):
+            found = _lossy_insert(spec, ddl_paths, name, ch_type, column, loss)
+            findings.append(Finding("select", spec.key, spec.table, name, found=found))
+            continue
         field = fields.get(name)
-        if field is None or target.columns.get(name) == ch_type:
+        if field is None:
             continue
         # Non-null output into a Nullable column is safe; only NULLs with nowhere to go count.
         nullable = bool(field.nullable) and ch_type.nullable
@@ -178,6 +193,25 @@ def check_select(
                 found = output_problem(spec, f"output {reason}")
                 findings.append(Finding("select", spec.key, spec.table, name, found=found))
     return findings
+
+
+def _lossy_insert(
+    spec: AssetSpec,
+    ddl_paths: Sequence[Path],
+    name: str,
+    produced: ClickHouseType,
+    column: ClickHouseType,
+    loss: str,
+) -> str:
+    """An output column its table column cannot hold without loss, after where the DDL
+    declares that column (the type a change of the DDL narrowed), naming where the SELECT
+    is too (the type a change of the SELECT widened): either may be the one to edit."""
+    select = body_line(spec)
+    text = f"column type {column.text} cannot hold SELECT output {produced.text}"
+    return at(
+        column_line(ddl_paths, spec.table, name),
+        f"{text} ({select}): {loss}" if select else f"{text}: {loss}",
+    )
 
 
 def check_asset_checks(io: ClickHouseIOManager, spec: AssetSpec) -> list[Finding]:
@@ -294,7 +328,7 @@ def _validate_in(
     for spec in graph:
         if spec.key in unreadable:  # where the first asset it stops is checked
             findings.append(unreadable[spec.key])
-        findings.extend(check_asset(io, spec, context_for(spec), schemas))
+        findings.extend(check_asset(io, spec, context_for(spec), schemas, ddl_paths))
     if sample_params is not None:
         failed = {key for finding in findings for key in finding.affected}
         findings.extend(run_sample(io, graph, context_for, failed))
@@ -322,7 +356,11 @@ def read_schemas(graph: AssetGraph) -> tuple[dict[str, Any], dict[str, Finding]]
 
 
 def check_asset(
-    io: ClickHouseIOManager, spec: AssetSpec, context: AssetContext, schemas: Mapping[str, Any]
+    io: ClickHouseIOManager,
+    spec: AssetSpec,
+    context: AssetContext,
+    schemas: Mapping[str, Any],
+    ddl_paths: Sequence[Path],
 ) -> list[Finding]:
     """Every static check of one asset against the DDL's tables in ``io``.
 
@@ -339,6 +377,7 @@ def check_asset(
         findings.extend(check_table_against_schema(spec, schema, columns))
         findings.extend(check_key_columns(io, spec, schema.columns if schema is not None else ()))
     if spec.kind == "sql":
-        findings.extend(check_select(io, spec, schema, TargetShape(columns, defaults), context))
+        shape = TargetShape(columns, defaults)
+        findings.extend(check_select(io, spec, schema, shape, context, ddl_paths))
     findings.extend(check_asset_checks(io, spec))
     return findings

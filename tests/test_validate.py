@@ -81,6 +81,13 @@ def field_line(location: Path, module: str, field: str, model: str = "") -> str:
     return f"{path}:{line_of(location / path, field or after, after=after)}"
 
 
+def ddl_line(location: Path, table: str, column: str) -> str:
+    """``ddl/init.sql:305``: where ``column`` of ``table`` is declared in the DDL, as a
+    finding that a SELECT's output does not fit that column names it."""
+    path = "ddl/init.sql"
+    return f"{path}:{line_of(location / path, f'    {column} ', after=f'EXISTS {table}')}"
+
+
 def finding_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
     """The lines of findings (and of assets left unvalidated), not the summary."""
     return [line for line in result.stdout.splitlines() if line.startswith("[")]
@@ -299,12 +306,50 @@ def test_select_output_type_drift_is_reported(location: Path):
         location / "assets/marts.py", r"toUInt16\(sat\.year\) AS year", "toString(sat.year) AS year"
     )
     found = findings(run_validate(location, "--json"))
-    drift = [f for f in found if f["check"] == "select" and f["column"] == "year"]
-    assert drift and drift[0]["asset"] == "dim_time" and drift[0]["table"] == "marts.Dim_Time"
-    assert drift[0]["found"].startswith(
-        f"{body_line(location, 'marts', 'dim_time')}: SELECT output ClickHouse type String "
-        "does not fit"
+    # One line: the column that cannot hold the output, not the schema's dtype too.
+    assert [f for f in found if f["column"] == "year"] == [
+        {
+            "check": "select",
+            "asset": "dim_time",
+            "table": "marts.Dim_Time",
+            "column": "year",
+            "expected": "",
+            "found": f"{ddl_line(location, 'marts.Dim_Time', 'year')}: column type UInt16 cannot "
+            f"hold SELECT output String ({body_line(location, 'marts', 'dim_time')}): String "
+            "values are parsed as UInt16: one that is not fails the INSERT",
+        }
+    ]
+
+
+def test_a_ddl_column_narrower_than_its_selects_output_is_reported(location: Path):
+    """The schema's int32 accepts an Int8 column (every Int8 value is an int32), so only
+    the SELECT's own type against the column's says that INSERT would wrap the values."""
+    init = location / "ddl/init.sql"
+    mutate(init, r"(EXISTS marts\.Fact_Sale_Returns\s*\((?:.|\n)*?quantity\s+)Int32", r"\1Int8")
+    mutate(init, r"(EXISTS marts\.Dim_Time\s*\((?:.|\n)*?year\s+)UInt16", r"\1UInt8")
+    # Its body's docstring says "return": the body's line is that of its own return.
+    returns_body = line_of(
+        location / "assets/marts.py", 'return _VAULT_LINES.format(status="Return")'
     )
+    result = run_validate(location)
+    assert finding_lines(result) == [
+        "[select] asset dim_time table marts.Dim_Time column year: "
+        f"{ddl_line(location, 'marts.Dim_Time', 'year')}: column type UInt8 cannot hold "
+        f"SELECT output UInt16 ({body_line(location, 'marts', 'dim_time')}): "
+        "UInt16 values wrap in UInt8",
+        "[select] asset fact_sale_returns table marts.Fact_Sale_Returns column quantity: "
+        f"{ddl_line(location, 'marts.Fact_Sale_Returns', 'quantity')}: column type Int8 cannot "
+        f"hold SELECT output Int32 (assets/marts.py:{returns_body}): Int32 values wrap in Int8",
+    ], result.stdout + result.stderr
+
+
+def test_a_select_output_narrower_than_its_column_passes(location: Path):
+    """Widening is lossless: a UInt8 SELECT output into the UInt16 column is no finding."""
+    mutate(
+        location / "assets/marts.py", r"toUInt16\(sat\.year\) AS year", "toUInt8(sat.month) AS year"
+    )
+    result = run_validate(location)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_a_schema_dtype_the_ddl_and_the_select_both_give_is_reported_once(location: Path):

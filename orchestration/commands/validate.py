@@ -4,8 +4,9 @@ Checks that the asset graph builds and every table a SQL asset or an asset check
 produced by an asset (or declared external), then asks each IO manager of the code
 location to check its assets: for the warehouse, that every Pandera schema and DDL table
 agree column by column, that the DDL applies to a fresh embedded ClickHouse, and that
-every SQL asset's SELECT compiles and fits its table; ``--sample`` also materializes a
-small source, validates real content and runs each asset's checks on it, as a run does.
+every SQL asset's SELECT compiles and fits its table (each output column's type into its
+column's without loss); ``--sample`` also materializes a small source, validates real
+content and runs each asset's checks on it, as a run does.
 One line per problem; exit 1 if there is any. A problem that is an error nobody foresaw
 (an asset's own code failing in the sample run) is shown as every command shows one:
 ``--debug`` prints its traceback, else a hint says that it does.
