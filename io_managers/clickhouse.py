@@ -64,7 +64,7 @@ from io_managers.staging import StagingTables
 from io_managers.transport import EmbeddedTransport, ServerTransport, Transport
 from io_managers.types import ClickHouseType, arrow_to_pandas
 from io_managers.validation import plan_validation, run_validation
-from orchestration.asset_code import schema_line
+from orchestration.asset_code import raised_line, schema_line
 from orchestration.errors import RebuildRequired
 from orchestration.io_manager import IOManager, MaterializeResult
 from orchestration.redaction import shown_source
@@ -363,6 +363,10 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
                 )
         except WarehouseError as exc:
             if isinstance(exc, (MaterializationError, WarehouseConnectionError)):
+                raise
+            if raised_line(spec, exc) is not None:
+                # The engine refused SQL a Python body sent: the body raised, and is said
+                # at its line as any error it raises is (``asset_code.body_failure``).
                 raise
             raise MaterializationError(f"asset {spec.key!r} (table {spec.table}): {exc}") from exc
         finally:

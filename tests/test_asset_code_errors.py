@@ -53,6 +53,10 @@ def raises(context):
     return pd.DataFrame({"n": [helper(0)]})
 
 
+def asks(context):
+    return context.io_manager.query_arrow(f"SELECT nn AS n FROM {DB}.source").to_pandas()
+
+
 class Numbers(pa.DataFrameModel):
     n: Series[int]
 
@@ -80,6 +84,8 @@ ASSETS = [
     AssetSpec(key="renamed", table=f"{DB}.renamed", kind="sql", deps=("source",),
               schema=Paired, body=renamed),
     AssetSpec(key="raises", table=f"{DB}.raises", kind="python", schema=Ratios, body=raises),
+    AssetSpec(key="asks", table=f"{DB}.asks", kind="python", deps=("source",), schema=Numbers,
+              body=asks),
     AssetSpec(key="typed", table=f"{DB}.typed", kind="sql", deps=("source",), schema=Typed,
               body=lambda context: f"SELECT n FROM {DB}.source"),
 ]
@@ -91,6 +97,7 @@ CREATE TABLE IF NOT EXISTS code_errors.typo (n Int64, m String) ENGINE = MergeTr
 CREATE TABLE IF NOT EXISTS code_errors.renamed (n Int64, m Int64) ENGINE = MergeTree ORDER BY n;
 CREATE TABLE IF NOT EXISTS code_errors.raises (n Float64) ENGINE = MergeTree ORDER BY n;
 CREATE TABLE IF NOT EXISTS code_errors.typed (n Int64) ENGINE = MergeTree ORDER BY n;
+CREATE TABLE IF NOT EXISTS code_errors.asks (n Int64) ENGINE = MergeTree ORDER BY n;
 """
 
 
@@ -140,6 +147,7 @@ def test_validate_and_materialize_name_the_line_of_an_assets_own_code_alike(
     typo = f"{MODULE}.py:{line_of(module, 'Countree AS m')}"
     renamed = f"{MODULE}.py:{line_of(module, 'n AS other')}"
     raised = f"{MODULE}.py:{line_of(module, 'return 1 / n')}"
+    asked = f"{MODULE}.py:{line_of(module, 'SELECT nn AS n')}"
     field = f"{MODULE}.py:{line_of(module, 'n: Series[str]')}"
 
     found = first_findings(pipeline(location, "validate", "--sample", "--json"))
@@ -150,6 +158,8 @@ def test_validate_and_materialize_name_the_line_of_an_assets_own_code_alike(
         f"{renamed}: SELECT output column(s) other are not in the table (columns: n, m)"
     )
     assert found["raises"] == f"{raised}: ZeroDivisionError: division by zero"
+    # The engine refusing the SQL a Python body sends is that body raising, at its line.
+    assert found["asks"].startswith(f"{asked}: WarehouseQueryError: Unknown expression identifier")
     assert found["typed"].startswith(f"{field}: ClickHouse type Int64 does not fit dtype str")
 
     result = pipeline(location, "materialize", "--json", PREFECT_API_URL=prefect_api_url)
@@ -159,6 +169,7 @@ def test_validate_and_materialize_name_the_line_of_an_assets_own_code_alike(
     assert errors["typo"] == f"asset 'typo' (table code_errors.typo): {found['typo']}"
     assert errors["renamed"] == f"asset 'renamed' (table code_errors.renamed): {found['renamed']}"
     assert errors["raises"] == found["raises"]
+    assert errors["asks"] == found["asks"]
     assert errors["typed"].startswith(
         f"asset 'typed' (table code_errors.typed) failed validation: column 'n': {field}: "
         "dtype: ClickHouse type Int64 does not fit dtype str"
@@ -168,7 +179,7 @@ def test_validate_and_materialize_name_the_line_of_an_assets_own_code_alike(
 def test_validate_counts_its_problems_in_words(location: Path):
     result = pipeline(location, "validate")
     assert result.returncode == 1, result.stdout + result.stderr
-    assert result.stdout.splitlines()[-1] == "4 problems in 5 assets"
+    assert result.stdout.splitlines()[-1] == "4 problems in 6 assets"
 
 
 def test_a_sql_body_that_raises_when_rendered_names_the_line_that_raised(tmp_path: Path):

@@ -687,3 +687,19 @@ def test_the_sample_run_runs_each_assets_error_checks_as_a_run_would(location: P
     stopped = {f["asset"] for f in found if f["check"] == "not_validated"}
     assert "sales_dashboard" in stopped
     assert "fact_sales" not in stopped
+
+
+def test_a_python_assets_query_error_names_the_line_that_sent_it(location: Path):
+    """A typo in the SQL a Python asset sends was said with the asset twice and no line."""
+    dashboard = location / "assets/dashboard.py"
+    mutate(dashboard, r"country\.country_name AS label", "country.country_nme AS label")
+    sent = line_of(dashboard, "query_arrow(SERIES_SQL)")
+    found = findings(run_validate(location, "--sample", "--source", "synthetic:2000", "--json"))
+    failed = [f for f in found if f["check"] == "sample"]
+    assert len(failed) == 1, failed
+    assert failed[0]["asset"] == "sales_dashboard"
+    assert failed[0]["found"].startswith(
+        f"assets/dashboard.py:{sent}: WarehouseQueryError: Identifier 'country.country_nme' "
+        "cannot be resolved"
+    ), failed[0]["found"]
+
