@@ -8,7 +8,8 @@ an artifact store, with no server.
 
 Where the page goes: the run parameter ``sales_dashboard_path``, else
 ``$SALES_DASHBOARD_PATH``, else ``reports/sales_dashboard.html`` (relative to the
-working directory).
+working directory); a sandboxed run (``pipeline validate --sample``) writes it into its
+scratch directory, whatever those say.
 """
 
 from __future__ import annotations
@@ -109,17 +110,18 @@ KPI_FORMATS: dict[str, tuple[str, str]] = {
 }
 
 
-def dashboard_path(params: Mapping[str, Any]) -> Path:
+def dashboard_path(params: Mapping[str, Any], sandbox: Path | None = None) -> Path:
     """Where the page is written: run parameter, then environment, then the default.
 
-    A run's generic ``reports_dir`` parameter (``pipeline validate --sample`` sets it to a
-    temporary folder) moves the default file, so checks never write into the checkout.
+    A sandboxed run (``pipeline validate --sample``, :attr:`AssetContext.sandbox`) writes
+    into its sandbox whatever those say: its page draws a sample, and must neither
+    replace the published one nor land in the checkout.
     """
+    if sandbox is not None:
+        return sandbox / DEFAULT_DASHBOARD_PATH.name
     chosen = params.get(DASHBOARD_PATH_PARAM) or os.environ.get(DASHBOARD_PATH_ENV)
     if chosen:
         return Path(chosen).expanduser()
-    if params.get("reports_dir"):
-        return Path(params["reports_dir"]) / DEFAULT_DASHBOARD_PATH.name
     return DEFAULT_DASHBOARD_PATH
 
 
@@ -276,7 +278,7 @@ def sales_dashboard(context: AssetContext) -> pd.DataFrame:
             f"asset {context.spec.key!r}: no data for chart(s) {', '.join(missing)}; "
             "materialize the marts and quality tables first"
         )
-    path = dashboard_path(context.params)
+    path = dashboard_path(context.params, context.sandbox)
     subtitle = (
         f"Generated {context.load_datetime:%Y-%m-%d %H:%M} UTC "
         "from the warehouse marts and quality tables."

@@ -317,11 +317,17 @@ def _validate_in(
         unsampled = [(spec.key, spec.table) for spec in graph] if sample_params is not None else []
         return [problem, *sample_not_started(unsampled)]
     load_datetime = datetime.now(UTC).replace(microsecond=0)
-    # Assets that write files beside their table (reports) write them into the temp dir.
-    params = {"reports_dir": str(tmp / "reports"), **(sample_params or {})}
+    params = dict(sample_params or {})
 
     def context_for(spec: AssetSpec) -> AssetContext:
-        return AssetContext(spec=spec, io_manager=io, load_datetime=load_datetime, params=params)
+        # Sandboxed: a report goes into the temp dir, and nothing is sent out.
+        return AssetContext(
+            spec=spec,
+            io_manager=io,
+            load_datetime=load_datetime,
+            params=params,
+            sandbox=tmp / "reports",
+        )
 
     schemas, unreadable = read_schemas(graph)
     findings: list[Finding] = []

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -29,6 +30,12 @@ class AssetContext:
     ``load_datetime`` is fixed once per run so that every row a run writes (all vault
     rows in particular) carries the same ``LOAD_DATETIME``. ``params`` are the run's
     parameters (for example ``source`` for the ingest asset).
+
+    ``sandbox`` is set for a scratch run (``pipeline validate --sample``): its rows are a
+    sample, so an asset that writes outside the warehouse (a report file, a metrics push)
+    writes into that directory or nowhere, whatever the parameters and the environment
+    say. CI often sets those for every job, and a sample must never replace what a real
+    run published.
     """
 
     spec: AssetSpec
@@ -37,6 +44,7 @@ class AssetContext:
     params: Mapping[str, Any] = field(default_factory=dict)
     run_id: str | None = None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("pipeline.asset"))
+    sandbox: Path | None = None
 
     @property
     def full_refresh(self) -> bool:

@@ -256,3 +256,6 @@ def test_dashboard_path_comes_from_param_then_environment_then_default(monkeypat
     monkeypatch.setenv(DASHBOARD_PATH_ENV, "/srv/www/sales.html")
     assert dashboard_path({}) == Path("/srv/www/sales.html")
     assert dashboard_path({"sales_dashboard_path": "out/x.html"}) == Path("out/x.html")
+    # A sandboxed run (validate --sample) keeps to its sandbox, whatever both say.
+    sandboxed = dashboard_path({"sales_dashboard_path": "out/x.html"}, Path("/tmp/scratch"))
+    assert sandboxed == Path("/tmp/scratch/sales_dashboard.html")

@@ -6,6 +6,7 @@ and asserts the exact finding, so the check is proven able to fail.
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import re
@@ -16,15 +17,17 @@ from pathlib import Path
 import pytest
 
 from tests.locations import copy_retail_location
+from tests.retail_support import http_port
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run_validate(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_validate(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``pipeline validate ARGS`` run in ``cwd``, with ``env`` added to the environment."""
     return subprocess.run(
         [sys.executable, "-m", "orchestration", "validate", "--definitions", "assets", *args],
         cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        env={**os.environ, "PYTHONPATH": str(REPO), **env},
         capture_output=True,
         text=True,
         timeout=300,
@@ -689,6 +692,49 @@ def test_the_sample_run_runs_each_assets_error_checks_as_a_run_would(location: P
     assert "fact_sales" not in stopped
 
 
+class _RecordingHandler(http.server.BaseHTTPRequestHandler):
+    """Answers every request 200 and keeps its method and path in ``requests``."""
+
+    requests: list[str] = []
+
+    def _record(self) -> None:
+        self.requests.append(f"{self.command} {self.path}")
+        self.send_response(200)
+        self.end_headers()
+
+    do_GET = do_PUT = do_POST = do_DELETE = _record
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+def test_the_sample_run_pushes_nothing_and_replaces_no_report_whatever_the_environment(
+    tmp_path: Path,
+):
+    """CI often sets PUSHGATEWAY_URL and SALES_DASHBOARD_PATH for every job: the sample
+    run PUT its synthetic gauges into the production group and replaced the published
+    dashboard, then said everything agrees. Its rows are synthetic: they reach nothing."""
+    published = tmp_path / "published" / "sales.html"
+    published.parent.mkdir()
+    published.write_bytes(b"<html>the published dashboard</html>\n")
+    before = published.read_bytes()
+    _RecordingHandler.requests = []
+    with http_port(_RecordingHandler) as port:
+        result = run_validate(
+            tmp_path,
+            "--sample",
+            "--source",
+            "synthetic:2000",
+            PUSHGATEWAY_URL=f"127.0.0.1:{port}",
+            SALES_DASHBOARD_PATH=str(published),
+        )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _RecordingHandler.requests == []
+    assert published.read_bytes() == before
+    # Nor a default report in the working directory: the run keeps to its scratch folder.
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["published"]
+
+
 def test_a_python_assets_query_error_names_the_line_that_sent_it(location: Path):
     """A typo in the SQL a Python asset sends was said with the asset twice and no line."""
     dashboard = location / "assets/dashboard.py"
@@ -702,4 +748,3 @@ def test_a_python_assets_query_error_names_the_line_that_sent_it(location: Path)
         f"assets/dashboard.py:{sent}: WarehouseQueryError: Identifier 'country.country_nme' "
         "cannot be resolved"
     ), failed[0]["found"]
-
