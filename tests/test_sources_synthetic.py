@@ -67,6 +67,21 @@ def test_catalogue_and_calendar_match_the_real_set(big: pd.DataFrame) -> None:
     assert big["Customer ID"].dropna().between(12_346, 18_999).all()
 
 
+def customers_in_several_countries(frame: pd.DataFrame) -> set[float]:
+    """The customer ids of ``frame`` seen in more than one country."""
+    countries = frame.dropna(subset=["Customer ID"]).groupby("Customer ID")["Country"].nunique()
+    return set(countries[countries > 1].index)
+
+
+def test_a_few_customers_buy_from_several_countries(big: pd.DataFrame) -> None:
+    """As in the real set; Dim_Customer's one row per customer (not per customer and
+    country) is only put to the test by them, in ``pipeline validate --sample`` too."""
+    several = customers_in_several_countries(big)
+    assert 0 < len(several) <= 0.02 * big["Customer ID"].nunique()
+    assert customers_in_several_countries(synthetic.generate(5_000, 42))
+    assert customers_in_several_countries(synthetic.generate(2_000, 42))
+
+
 def test_full_size_has_about_5900_customers() -> None:
     full = synthetic.generate(synthetic.FULL_SIZE, seed=42)
     assert len(full) == 1_067_371

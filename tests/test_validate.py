@@ -748,3 +748,24 @@ def test_a_python_assets_query_error_names_the_line_that_sent_it(location: Path)
         f"assets/dashboard.py:{sent}: WarehouseQueryError: Identifier 'country.country_nme' "
         "cannot be resolved"
     ), failed[0]["found"]
+
+
+def test_a_dimension_at_the_wrong_grain_fails_the_sample_run(location: Path):
+    """Dim_Customer is one row per customer though some buy from several countries; a
+    SELECT grouping by customer and country gives such a customer two rows, which only
+    data with such customers shows: the default sample holds some."""
+    marts = location / "assets/marts.py"
+    mutate(
+        marts,
+        r"argMax\(\s*country\.hub_country_hash_key,\s*\(line\.InvoiceDate, "
+        r"country\.hub_country_hash_key\)\s*\) AS country_key",
+        "country.hub_country_hash_key AS country_key",
+    )
+    mutate(marts, r"^    GROUP BY customer_key$", "    GROUP BY customer_key, country_key")
+    assert run_validate(location).returncode == 0  # it compiles and fits its table
+    found = findings(run_validate(location, "--sample", "--json"))
+    grain = [f for f in found if f["check"] == "sample" and f["asset"] == "dim_customer"]
+    assert [(f["column"], f["found"].split(" failed")[0]) for f in grain] == [
+        ("customer_key", "unique"),
+        ("customer_id", "unique"),
+    ], found

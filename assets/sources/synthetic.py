@@ -6,8 +6,11 @@ floats like ``13085.0``), a few ``A`` "Adjust bad debt" invoices with negative p
 non-product codes (POST, M, D, DOT, BANK CHARGES), zero prices (some without description),
 0.5 % exact duplicate lines, occasional quantities above 1000, descriptions with commas,
 quotes and leading/trailing spaces; dates 2009-12-01 .. 2011-12-09, ~4,000 products,
-~5,900 customers, ~40 countries. Everything is numpy over whole columns: the full size
-(1,067,371 rows) builds in a couple of seconds. Same (rows, seed) -> same frame.
+~5,900 customers, ~40 countries, and a few customers who later buy from a second country
+(at least one in any sample with a returning customer, so that ``validate --sample``
+catches a dimension grouped by customer and country). Everything is numpy over whole
+columns: the full size (1,067,371 rows) builds in a couple of seconds. Same (rows, seed)
+-> same frame.
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ _FIRST_DAY = np.datetime64("2009-12-01")
 _LAST_DAY = np.datetime64("2011-12-09")
 _FIRST_INVOICE = 489_434
 _LINES_PER_INVOICE = 20
+#: Share of the returning customers who also buy from a second country (:func:`_abroad`).
+_ABROAD_SHARE = 0.01
+#: The seed's second number of the stream :func:`_abroad` draws from.
+_ABROAD_STREAM = 1
 
 COUNTRIES = (
     "United Kingdom",
@@ -174,6 +181,39 @@ def _catalogue(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndar
     return codes.astype(object), descriptions.astype(object), prices
 
 
+def _abroad(seed: int, customer: np.ndarray, country: np.ndarray, n_countries: int) -> np.ndarray:
+    """``country`` (each invoice's) with a few returning customers buying from a second
+    country from one of their invoices on, as some do in the real set.
+
+    ``customer`` is each invoice's customer (-1: none), invoices in time order. About
+    :data:`_ABROAD_SHARE` of the customers with two invoices or more, and at least one of
+    them, so that even a small sample has such a customer. Drawn from a stream of its own,
+    so every other value is the same as before such customers were generated.
+    """
+    rng = np.random.default_rng([seed, _ABROAD_STREAM])
+    known = np.flatnonzero(customer >= 0)
+    order = known[np.argsort(customer[known], kind="stable")]  # by customer, then time
+    owner = customer[order]
+    counts = np.bincount(owner)
+    starts = np.cumsum(counts) - counts  # where each customer's invoices begin in order
+    returning = np.flatnonzero(counts >= 2)
+    if not len(returning):
+        return country
+    size = max(1, round(len(returning) * _ABROAD_SHARE))
+    movers = rng.choice(returning, size=size, replace=False)
+    first_abroad = rng.integers(1, counts[movers])  # their second invoice at the earliest
+    home = country[order[starts[movers]]]
+    second = (home + rng.integers(1, n_countries, size)) % n_countries  # any other one
+    mover_of = np.full(len(counts), -1)
+    mover_of[movers] = np.arange(size)
+    mover = mover_of[owner]
+    rank = np.arange(len(order)) - starts[owner]
+    abroad = (mover >= 0) & (rank >= first_abroad[mover])
+    moved = country.copy()
+    moved[order[abroad]] = second[mover[abroad]]
+    return moved
+
+
 def generate(rows: int, seed: int = DEFAULT_SEED) -> pd.DataFrame:
     """``rows`` source lines in the Online Retail II layout (``Invoice`` .. ``Country``).
 
@@ -217,6 +257,9 @@ def generate(rows: int, seed: int = DEFAULT_SEED) -> pd.DataFrame:
         anonymous,
         rng.choice(len(countries), size=n_invoices, p=country_weights),
         home_country[customer_of_invoice],
+    )
+    invoice_country = _abroad(
+        seed, np.where(anonymous, -1, customer_of_invoice), invoice_country, len(countries)
     )
 
     # Lines.
