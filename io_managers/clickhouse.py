@@ -64,7 +64,7 @@ from io_managers.staging import StagingTables
 from io_managers.transport import EmbeddedTransport, ServerTransport, Transport
 from io_managers.types import ClickHouseType, arrow_to_pandas
 from io_managers.validation import plan_validation, run_validation
-from orchestration.asset_code import raised_line, schema_line
+from orchestration.asset_code import raised_place, schema_place
 from orchestration.errors import RebuildRequired
 from orchestration.io_manager import IOManager, MaterializeResult
 from orchestration.redaction import shown_source
@@ -364,7 +364,7 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         except WarehouseError as exc:
             if isinstance(exc, (MaterializationError, WarehouseConnectionError)):
                 raise
-            if raised_line(spec, exc) is not None:
+            if raised_place(spec, exc) is not None:
                 # The engine refused SQL a Python body sent: the body raised, and is said
                 # at its line as any error it raises is (``asset_code.body_failure``).
                 raise
@@ -440,7 +440,7 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         # The schema does not fit the table: the failure names the schema's line to edit,
         # as pipeline validate names it.
         plan.structural = [
-            dataclasses.replace(failure, declared_at=schema_line(spec.schema, failure.column))
+            dataclasses.replace(failure, declared_at=schema_place(spec.schema, failure.column))
             for failure in plan.structural
         ]
         if plan.pandera_checks:

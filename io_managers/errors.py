@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from orchestration.asset_code import at
-from orchestration.errors import ExpectedError, RebuildRequired, StorageUnreachableError
+from orchestration.errors import ExpectedError, Place, RebuildRequired, StorageUnreachableError
 
 
 class WarehouseError(Exception):
@@ -94,9 +94,9 @@ class ValidationFailure:
     check: str
     failing_rows: int | None = None
     examples: tuple[str, ...] = ()
-    #: ``path:line`` of the schema's field, for a schema that does not fit the table
-    #: (a failure of the schema's code, not of the rows): said before the check.
-    declared_at: str | None = None
+    #: The schema's field, for a schema that does not fit the table (a failure of the
+    #: schema's code, not of the rows): said before the check, as ``path:line``.
+    declared_at: Place | None = None
 
     def describe(self, *, where: bool = True) -> str:
         """The failure in words; ``where=False`` leaves out the column (or ``table``) for

@@ -7,7 +7,9 @@ Without it, the line named only the asset, and in a project of 30 assets the use
 searched for where it is declared. Every command words it through these functions, so
 ``validate`` and ``materialize`` say one error alike. The path is relative to the working
 directory when it is under it (:func:`~orchestration.errors.shown_path`), as an editor
-or a CI log links it.
+or a CI log links it. Each place is also a :class:`~orchestration.errors.Place` of its
+own (the ``*_place`` functions), so ``validate --json`` gives the file and line as fields
+taken from here, never parsed back out of the sentence.
 
 The place is found only when an error is said, from what Python keeps anyway: nothing is
 recorded while assets are declared, so ``pipeline list`` costs not a microsecond more.
@@ -29,13 +31,13 @@ import textwrap
 from types import CodeType
 from typing import TYPE_CHECKING, Any
 
-from orchestration.errors import ExpectedError, describe_error, shown_path
+from orchestration.errors import ExpectedError, Place, describe_error
 
 if TYPE_CHECKING:
     from orchestration.asset import AssetSpec
 
 
-def at(where: str | None, text: str) -> str:
+def at(where: Place | None, text: str) -> str:
     """``text`` after ``where`` (``path:line``) as a compiler puts it; alone without one."""
     return f"{where}: {text}" if where else text
 
@@ -43,18 +45,18 @@ def at(where: str | None, text: str) -> str:
 def in_body(spec: AssetSpec, text: str) -> str:
     """``text``, a problem of what ``spec``'s body gives (its SELECT, its output), after
     where the body is."""
-    return at(body_line(spec), text)
+    return at(body_place(spec), text)
 
 
-def body_line(spec: AssetSpec) -> str | None:
-    """``path:line`` of the first statement of ``spec``'s body; None for a body that is
-    no Python function (a ``functools.partial``, a callable object)."""
+def body_place(spec: AssetSpec) -> Place | None:
+    """The first statement of ``spec``'s body; None for a body that is no Python function
+    (a ``functools.partial``, a callable object)."""
     code = _code(spec.body)
     if code is None:
         return None
     first = code.co_firstlineno  # the first decorator's line, for a decorated function
     line = next((line for _, _, line in code.co_lines() if line and line > first), first)
-    return f"{shown_path(code.co_filename)}:{line}"
+    return Place.at(code.co_filename, line)
 
 
 def body_failure(spec: AssetSpec, exc: BaseException) -> str:
@@ -62,28 +64,31 @@ def body_failure(spec: AssetSpec, exc: BaseException) -> str:
     (:func:`~orchestration.errors.describe_error`): an unforeseen one (the asset's own
     bug) after the line of its code that raised it, when it was its code. A foreseen
     one's message says all (a source's file and row)."""
-    described = describe_error(exc)
-    if isinstance(exc, ExpectedError):
-        return described
-    return at(raised_line(spec, exc), described)
+    return at(failure_place(spec, exc), describe_error(exc))
 
 
-def raised_line(spec: AssetSpec, exc: BaseException) -> str | None:
-    """``path:line`` of the innermost frame of ``exc``'s traceback that is at or below
-    ``spec``'s body and in the body's package; None when its body is not in it."""
+def failure_place(spec: AssetSpec, exc: BaseException) -> Place | None:
+    """Where :func:`body_failure` says ``exc`` was raised: the line of ``spec``'s code
+    for an unforeseen one, none for a foreseen one."""
+    return None if isinstance(exc, ExpectedError) else raised_place(spec, exc)
+
+
+def raised_place(spec: AssetSpec, exc: BaseException) -> Place | None:
+    """The innermost frame of ``exc``'s traceback that is at or below ``spec``'s body and
+    in the body's package; None when its body is not in it."""
     body = inspect.unwrap(spec.body)
     code = _code(body)
     if code is None:
         return None
     package = str(getattr(body, "__module__", "")).partition(".")[0]
-    found: str | None = None
+    found: Place | None = None
     below_body = False
     tb = exc.__traceback__
     while tb is not None:
         below_body = below_body or tb.tb_frame.f_code is code
         module = str(tb.tb_frame.f_globals.get("__name__", ""))
         if below_body and (module == package or module.startswith(package + ".")):
-            found = f"{shown_path(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno}"
+            found = Place.at(tb.tb_frame.f_code.co_filename, tb.tb_lineno)
         tb = tb.tb_next
     return found
 
@@ -91,13 +96,13 @@ def raised_line(spec: AssetSpec, exc: BaseException) -> str | None:
 def in_schema(spec: AssetSpec, column: str | None, text: str) -> str:
     """``text``, a way ``spec``'s schema does not fit its table, after where the
     ``column``'s field is declared (None: the model)."""
-    return at(schema_line(spec.schema, column), text)
+    return at(schema_place(spec.schema, column), text)
 
 
-def schema_line(model: Any, column: str | None) -> str | None:
-    """``path:line`` of the field checking ``column`` in the Pandera ``model`` or one of
-    its bases, else of the model's ``class`` line; None for a schema that is no class of
-    the user's (a ``DataFrameSchema`` object).
+def schema_place(model: Any, column: str | None) -> Place | None:
+    """The field checking ``column`` in the Pandera ``model`` or one of its bases, else
+    the model's ``class`` line; None for a schema that is no class of the user's (a
+    ``DataFrameSchema`` object).
 
     The field is the attribute Pandera maps the column to (``quantity`` for a
     ``Field(alias="Quantity")``), found in each class's own statements by Python's
@@ -116,13 +121,12 @@ def schema_line(model: Any, column: str | None) -> str | None:
             continue
         if path is None:
             continue
-        where = shown_path(path)
-        declared = declared or f"{where}:{first}"
+        declared = declared or Place.at(path, first)
         if attribute is None:
             break
         line = _annotated_line(lines, attribute)
         if line is not None:
-            return f"{where}:{first + line - 1}"
+            return Place.at(path, first + line - 1)
     return declared
 
 

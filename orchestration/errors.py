@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -97,6 +98,26 @@ def did_you_mean(typed: str, known: Sequence[str], n: int = 3) -> str:
 
     close = difflib.get_close_matches(typed, known, n=n)
     return f"; did you mean {', '.join(close)}?" if close else ""
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where in the user's code an error is: said as a compiler says it at the start of the
+    error's line (``assets/marts.py:209``, ``schemas/marts.py:48:36``), and kept apart as
+    well, so a script (``pipeline validate --json``, a CI annotation) reads the file and
+    line without parsing the sentence."""
+
+    file: str
+    line: int
+    col: int | None = None
+
+    @classmethod
+    def at(cls, path: str | os.PathLike[str], line: int, col: int | None = None) -> Place:
+        """The place in ``path`` as an error line names it (:func:`shown_path`)."""
+        return cls(shown_path(path), line, col or None)
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" + (f":{self.col}" if self.col else "")
 
 
 def shown_path(path: str | os.PathLike[str]) -> str:

@@ -22,7 +22,7 @@ import os
 import re
 from types import CodeType, ModuleType, TracebackType
 
-from orchestration.errors import ExpectedError, describe_error, did_you_mean, shown_path
+from orchestration.errors import ExpectedError, Place, describe_error, did_you_mean
 
 #: Directories whose frames are never the user's: this framework's own.
 _FRAMEWORK = os.path.dirname(os.path.abspath(__file__))
@@ -31,7 +31,16 @@ _UNKNOWN_CHECK = re.compile(r"custom check '(?P<name>\w+)' is not available\b")
 
 
 class UserCodeError(ExpectedError):
-    """The user's code raised while it was imported; the message says where and what."""
+    """The user's code raised while it was imported; the message says where and what,
+    and ``place`` is that where, for a script (``validate --json``) to read."""
+
+    def __init__(self, place: Place, what: str) -> None:
+        super().__init__(f"{place}: {what}")
+        self.place = place
+        self.what = what
+
+    def __reduce__(self) -> tuple[type[UserCodeError], tuple[Place, str]]:
+        return type(self), (self.place, self.what)  # pickled (a flow's failure) whole
 
 
 def import_user_module(name: str) -> ModuleType:
@@ -64,9 +73,8 @@ def user_code_error(exc: BaseException, module_name: str) -> UserCodeError | Non
     """``exc``, raised while importing ``module_name``, as one line that starts with the
     user's ``file:line``; ``None`` when no frame of the user's is found."""
     if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
-        column = f":{exc.offset}" if exc.offset else ""
-        where = f"{shown_path(exc.filename)}:{exc.lineno}{column}"
-        return UserCodeError(f"{where}: {type(exc).__name__}: {exc.msg}")
+        place = Place.at(exc.filename, exc.lineno, exc.offset)
+        return UserCodeError(place, f"{type(exc).__name__}: {exc.msg}")
     frames = _frames(exc.__traceback__)
     package = module_name.partition(".")[0]
     users = [(code, line) for code, line, module in frames if _is_users(code, module, package)]
@@ -76,7 +84,7 @@ def user_code_error(exc: BaseException, module_name: str) -> UserCodeError | Non
     inside = "" if code.co_name == "<module>" else f"in {code.co_qualname}: "
     raised_by = frames[-1][0] if frames else code
     what = _pandera_field_typo(exc, raised_by) or describe_error(exc)
-    return UserCodeError(f"{shown_path(code.co_filename)}:{line}: {inside}{what}")
+    return UserCodeError(Place.at(code.co_filename, line), f"{inside}{what}")
 
 
 def _frames(tb: TracebackType | None) -> list[tuple[CodeType, int, str]]:

@@ -223,7 +223,7 @@ def test_a_schema_error_names_the_line_of_the_field_declared_under_an_alias_or_i
     """A field is found by the column it checks: an aliased one (``quantity`` checks
     ``Quantity``) by its attribute, an inherited one in its base; a column no field
     declares (``strict``, a Config setting, is none) names the model's ``class`` line."""
-    from orchestration.asset_code import schema_line
+    from orchestration.asset_code import schema_place
 
     (tmp_path / "line_schemas.py").write_text(SCHEMAS)
     monkeypatch.chdir(tmp_path)
@@ -232,18 +232,22 @@ def test_a_schema_error_names_the_line_of_the_field_declared_under_an_alias_or_i
 
     path = tmp_path / "line_schemas.py"
     assert (
-        schema_line(line_schemas.Sales, "Quantity")
+        str(schema_place(line_schemas.Sales, "Quantity"))
         == f"line_schemas.py:{line_of(path, 'quantity:')}"
     )
     assert (
-        schema_line(line_schemas.Sales, "unit_price")
+        str(schema_place(line_schemas.Sales, "unit_price"))
         == f"line_schemas.py:{line_of(path, 'unit_price')}"
     )
-    assert schema_line(line_schemas.Sales, "n") == f"line_schemas.py:{line_of(path, 'n: Series')}"
     assert (
-        schema_line(line_schemas.Sales, "strict")
+        str(schema_place(line_schemas.Sales, "n"))
+        == f"line_schemas.py:{line_of(path, 'n: Series')}"
+    )
+    assert (
+        str(schema_place(line_schemas.Sales, "strict"))
         == f"line_schemas.py:{line_of(path, 'class Sales')}"
     )
     assert (
-        schema_line(line_schemas.Sales, None) == f"line_schemas.py:{line_of(path, 'class Sales')}"
+        str(schema_place(line_schemas.Sales, None))
+        == f"line_schemas.py:{line_of(path, 'class Sales')}"
     )
