@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestration.asset import DEFAULT_IO_MANAGER, AssetSpec, registered_assets
-from orchestration.derived_deps import build_graph
+from orchestration.derived_deps import UncoveredRead, build_graph, check_graph
 from orchestration.errors import ExpectedError, describe_error
-from orchestration.graph import AssetGraph
+from orchestration.graph import AssetGraph, PartialGraph
 from orchestration.io_manager import IOManager, IOManagerFactory
 from orchestration.missing_storage import for_reading
 from orchestration.user_code import UserCodeError, import_user_module
@@ -62,8 +62,17 @@ class Definitions:
 
     @functools.cached_property
     def _graph(self) -> AssetGraph:
-        analysers = {name: factory(None) for name, factory in self.io_managers.items()}
-        return build_graph(self.assets, analysers, self.external_tables)
+        return build_graph(self.assets, self._analysers, self.external_tables)
+
+    def checked_graph(self) -> tuple[PartialGraph, list[UncoveredRead]]:
+        """Every problem :meth:`graph` would refuse with the first of, and the graph of
+        the assets none of them reaches: what ``pipeline validate`` checks."""
+        return check_graph(self.assets, self._analysers, self.external_tables)
+
+    @functools.cached_property
+    def _analysers(self) -> dict[str, IOManager]:
+        """The IO managers that read each SQL asset's upstream from its SQL (unopened)."""
+        return {name: factory(None) for name, factory in self.io_managers.items()}
 
     def io_manager(self, name: str = DEFAULT_IO_MANAGER, location: str | None = None) -> IOManager:
         """One IO manager of the code location, built (not yet used) at ``location``."""

@@ -8,6 +8,9 @@ the SQL does not show stay as ordering-only edges (facts after the dimensions th
 checks read). A read of a table no asset writes is an error unless the code location
 declares the table an external source; an asset reading its own table (a history kept
 by ``UNION ALL`` with the previous rows) is no edge at all.
+
+Every command refuses the first such problem (:func:`build_graph`); ``pipeline validate``
+takes them all, and checks the rest of the graph (:func:`check_graph`).
 """
 
 from __future__ import annotations
@@ -16,9 +19,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from orchestration.asset import AssetSpec
-from orchestration.asset_code import body_failure, in_body
+from orchestration.asset_code import body_failure, body_place, failure_place, in_body
 from orchestration.context import render_sql
-from orchestration.graph import AssetGraph, AssetGraphError, Upstream
+from orchestration.errors import Place
+from orchestration.graph import (
+    AssetGraph,
+    AssetGraphError,
+    GraphProblem,
+    PartialGraph,
+    Upstream,
+    partial_graph,
+)
 from orchestration.io_manager import IOManager, SqlAnalysisError
 
 
@@ -55,7 +66,29 @@ class UncoveredReadError(AssetGraphError):
 
 
 class SqlReadError(AssetGraphError):
-    """A SQL asset's body cannot be rendered or parsed, so its reads are unknown."""
+    """A SQL asset's body cannot be rendered or parsed, so its reads are unknown; the
+    message names the asset and where in its code (``place``)."""
+
+    def __init__(self, asset: str, place: Place | None, message: str) -> None:
+        super().__init__(message)
+        self.asset = asset
+        self.place = place
+
+    def __reduce__(self) -> tuple[type[SqlReadError], tuple[str, Place | None, str]]:
+        return type(self), (self.asset, self.place, str(self))
+
+    def problem(self) -> GraphProblem:
+        return GraphProblem(str(self), (self.asset,), self.place)
+
+
+@dataclass(frozen=True)
+class DerivedReads:
+    """Each asset's upstream, and what kept some from being known or covered."""
+
+    upstream: dict[str, Upstream]
+    #: SQL assets whose reads are unknown (their upstream is their declared deps).
+    unreadable: list[SqlReadError]
+    uncovered: list[UncoveredRead]
 
 
 def derive_upstream(
@@ -67,15 +100,35 @@ def derive_upstream(
 
     ``analysers`` are IO managers by name; a SQL asset is analysed by the one that will
     run it. An asset whose IO manager is not given, or cannot analyse SQL, keeps its
-    declared deps as they are.
+    declared deps as they are. Raises for the first SQL that cannot be read, else for
+    every read of a table no asset produces.
     """
+    derived = derive_reads(specs, analysers, external_tables)
+    if derived.unreadable:
+        raise derived.unreadable[0]
+    if derived.uncovered:
+        raise UncoveredReadError(derived.uncovered)
+    return derived.upstream
+
+
+def derive_reads(
+    specs: Sequence[AssetSpec],
+    analysers: Mapping[str, IOManager],
+    external_tables: Iterable[str] = (),
+) -> DerivedReads:
+    """:func:`derive_upstream`'s work, every problem collected rather than raised."""
     producers = {spec.table: spec.key for spec in specs}
     declared_at = {spec.key: index for index, spec in enumerate(specs)}
     external = set(external_tables)
     upstream: dict[str, Upstream] = {}
+    unreadable: list[SqlReadError] = []
     uncovered: list[UncoveredRead] = []
     for spec in specs:
-        tables = _tables_read(spec, analysers.get(spec.io_manager))
+        try:
+            tables = _tables_read(spec, analysers.get(spec.io_manager))
+        except SqlReadError as exc:
+            unreadable.append(exc)
+            tables = None
         if tables is None:
             upstream[spec.key] = Upstream(reads=spec.deps)
             continue
@@ -94,9 +147,7 @@ def derive_upstream(
         reads.sort(key=declared_at.__getitem__)
         ordering = tuple(dep for dep in spec.deps if dep not in reads)
         upstream[spec.key] = Upstream(reads=tuple(reads), ordering=ordering, derived=True)
-    if uncovered:
-        raise UncoveredReadError(uncovered)
-    return upstream
+    return DerivedReads(upstream, unreadable, uncovered)
 
 
 def _tables_read(spec: AssetSpec, analyser: IOManager | None) -> tuple[str, ...] | None:
@@ -107,8 +158,10 @@ def _tables_read(spec: AssetSpec, analyser: IOManager | None) -> tuple[str, ...]
         sql = render_sql(spec, analyser)
     except Exception as exc:
         raise SqlReadError(
+            spec.key,
+            failure_place(spec, exc),
             f"asset {spec.key!r}: its SQL body failed when rendered for analysis: "
-            f"{body_failure(spec, exc)}"
+            f"{body_failure(spec, exc)}",
         ) from exc
     try:
         return analyser.tables_read(sql).tables
@@ -117,7 +170,7 @@ def _tables_read(spec: AssetSpec, analyser: IOManager | None) -> tuple[str, ...]
     except SqlAnalysisError as exc:
         cause = in_body(spec, f"cannot tell which tables it reads: {exc}")
         message = f"asset {spec.key!r} (table {spec.table}): {cause}"
-        raise SqlReadError(message) from None
+        raise SqlReadError(spec.key, body_place(spec), message) from None
 
 
 @dataclass(frozen=True)
@@ -179,3 +232,21 @@ def build_graph(
     """The asset graph with every SQL asset's upstream derived from its SQL."""
     specs = list(specs)
     return AssetGraph(specs, derive_upstream(specs, analysers, external_tables))
+
+
+def check_graph(
+    specs: Iterable[AssetSpec],
+    analysers: Mapping[str, IOManager],
+    external_tables: Iterable[str] = (),
+) -> tuple[PartialGraph, list[UncoveredRead]]:
+    """Every problem of the graph (:func:`build_graph` refuses the first), each read of
+    a table no asset produces, and the graph of the assets none of them reaches."""
+    specs = list(specs)
+    derived = derive_reads(specs, analysers, external_tables)
+    partial = partial_graph(
+        specs,
+        derived.upstream,
+        [unreadable.problem() for unreadable in derived.unreadable],
+        broken=[read.asset for read in derived.uncovered],
+    )
+    return partial, derived.uncovered

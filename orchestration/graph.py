@@ -1,5 +1,9 @@
 """The asset graph: declarations joined by their dependencies, checked once when built.
 
+Every command refuses declarations that do not form a graph, with the first problem
+found; ``pipeline validate`` asks for all of them (:func:`graph_problems`) and checks the
+assets none of them reaches, so one CI run says every problem of a change.
+
 The graph is a few dozen nodes, so it is kept in plain dicts rather than networkx: every
 command builds it, and importing networkx alone costs ~0.3 s, a third of what
 ``pipeline list`` may take.
@@ -9,12 +13,12 @@ from __future__ import annotations
 
 import copy
 import heapq
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from orchestration.asset import AssetSpec
-from orchestration.errors import ExpectedError, did_you_mean
+from orchestration.errors import ExpectedError, Place, did_you_mean
 
 
 class AssetGraphError(ExpectedError, ValueError):
@@ -78,9 +82,10 @@ class Dag:
     def successors(self, key: str) -> Iterator[str]:
         return iter(self._downstream[key])
 
-    def find_cycle(self) -> list[str] | None:
-        """One dependency cycle as a closed path (``[a, c, b, a]``), or None."""
-        finished: set[str] = set()
+    def find_cycle(self, leave_out: Iterable[str] = ()) -> list[str] | None:
+        """One dependency cycle as a closed path (``[a, c, b, a]``), or None; none
+        through the nodes in ``leave_out``."""
+        finished: set[str] = set(leave_out)
         for root in self._data:
             if root in finished:
                 continue
@@ -101,6 +106,16 @@ class Dag:
                     on_path.add(child)
                     stack.append(iter(self._downstream[child]))
         return None
+
+    def find_cycles(self) -> list[list[str]]:
+        """A cycle through each tangle of nodes: after one is found, the next is sought
+        without its nodes, so a node is on one cycle found at most."""
+        cycles: list[list[str]] = []
+        on_one: set[str] = set()
+        while cycle := self.find_cycle(on_one):
+            cycles.append(cycle)
+            on_one.update(cycle)
+        return cycles
 
     def reachable(self, key: str, *, upstream: bool) -> set[str]:
         """Every node reached from ``key`` against (ancestors) or along (descendants) edges."""
@@ -162,6 +177,109 @@ def _with_deps(spec: AssetSpec, deps: tuple[str, ...]) -> AssetSpec:
     return changed
 
 
+def _with_upstream(specs: Iterable[AssetSpec], upstream: Mapping[str, Upstream]) -> list[AssetSpec]:
+    """``specs``, each carrying its ``upstream`` edges (if given) as its deps."""
+    return [
+        _with_deps(spec, upstream[spec.key].deps) if spec.key in upstream else spec
+        for spec in specs
+    ]
+
+
+@dataclass(frozen=True)
+class GraphProblem:
+    """One way declarations fail to form a graph: the words every command refuses them
+    with, the assets it is a problem of, and where in their code, when the words say it."""
+
+    message: str
+    assets: tuple[str, ...]
+    place: Place | None = None
+
+
+def _checked_dag(specs: Sequence[AssetSpec]) -> tuple[Dag, list[GraphProblem]]:
+    """The DAG of ``specs`` and every problem in it, in the order a command meets them
+    (the first is what it refuses with): a duplicate key or a table two assets write, in
+    declaration order, then each dependency on no declared asset, then each cycle.
+
+    The DAG holds one node a key and only the edges from declared assets, so the problems
+    after the first are found too, and what is downstream of each is known."""
+    problems: list[GraphProblem] = []
+    dag = Dag()
+    keys: dict[str, AssetSpec] = {}
+    tables: dict[str, str] = {}
+    for spec in specs:
+        if spec.key in keys:
+            tables_of = f"tables {keys[spec.key].table} and {spec.table}"
+            problems.append(
+                GraphProblem(f"duplicate asset key {spec.key!r} ({tables_of})", (spec.key,))
+            )
+            continue
+        owner = tables.get(spec.table.lower())
+        if owner is not None:
+            problems.append(
+                GraphProblem(
+                    f"assets {owner!r} and {spec.key!r} both write table {keys[owner].table}",
+                    (owner, spec.key),
+                )
+            )
+        tables.setdefault(spec.table.lower(), spec.key)
+        keys[spec.key] = spec
+        dag.add_node(spec.key, group=spec.group, tags=dict(spec.tags))
+    for spec in keys.values():
+        for dep in spec.deps:
+            if dep in keys:
+                dag.add_edge(dep, spec.key)
+                continue
+            problems.append(
+                GraphProblem(
+                    f"asset {spec.key!r} depends on {dep!r}, which is not a declared "
+                    f"asset{did_you_mean(dep, list(keys))}",
+                    (spec.key,),
+                )
+            )
+    problems.extend(
+        GraphProblem(f"dependency cycle: {' -> '.join(cycle)}", tuple(cycle[:-1]))
+        for cycle in dag.find_cycles()
+    )
+    return dag, problems
+
+
+@dataclass(frozen=True)
+class PartialGraph:
+    """Declarations that may not form a graph, as ``pipeline validate`` checks them:
+    every problem, and the graph of the assets none of them reaches."""
+
+    graph: AssetGraph
+    problems: tuple[GraphProblem, ...]
+    #: Each asset left out of ``graph``: the assets with a problem it is or is downstream of.
+    set_aside: Mapping[str, tuple[str, ...]]
+
+
+def partial_graph(
+    specs: Iterable[AssetSpec],
+    upstream: Mapping[str, Upstream],
+    problems: Sequence[GraphProblem] = (),
+    broken: Iterable[str] = (),
+) -> PartialGraph:
+    """Every problem of the graph of ``specs`` after the ``problems`` found already (an
+    asset's SQL that does not parse), and the graph without the assets of any of them,
+    nor those of ``broken`` (an asset reading a table nothing writes), nor anything
+    downstream of them: checking those would only repeat their problem."""
+    specs = _with_upstream(specs, upstream)
+    dag, own = _checked_dag(specs)
+    found = (*problems, *own)
+    roots = {key for problem in found for key in problem.assets} | set(broken)
+    set_aside: dict[str, set[str]] = {}
+    for root in roots:
+        for key in {root, *dag.reachable(root, upstream=False)}:
+            set_aside.setdefault(key, set()).add(root)
+    kept = [spec for spec in specs if spec.key not in set_aside]
+    return PartialGraph(
+        AssetGraph(kept, upstream),
+        found,
+        {key: tuple(sorted(roots)) for key, roots in set_aside.items()},
+    )
+
+
 class AssetGraph:
     """A validated DAG of assets; edges point from an upstream asset to its dependant.
 
@@ -175,43 +293,14 @@ class AssetGraph:
         self, specs: Iterable[AssetSpec], upstream: Mapping[str, Upstream] | None = None
     ) -> None:
         upstream = upstream or {}
-        specs = [
-            _with_deps(spec, upstream[spec.key].deps) if spec.key in upstream else spec
-            for spec in specs
-        ]
+        specs = _with_upstream(specs, upstream)
         self._upstream = {
             spec.key: upstream.get(spec.key) or Upstream(reads=spec.deps) for spec in specs
         }
-        self.specs: dict[str, AssetSpec] = {}
-        tables: dict[str, str] = {}
-        for spec in specs:
-            if spec.key in self.specs:
-                raise AssetGraphError(
-                    f"duplicate asset key {spec.key!r} "
-                    f"(tables {self.specs[spec.key].table} and {spec.table})"
-                )
-            owner = tables.get(spec.table.lower())
-            if owner is not None:
-                raise AssetGraphError(
-                    f"assets {owner!r} and {spec.key!r} both write table {self.specs[owner].table}"
-                )
-            tables[spec.table.lower()] = spec.key
-            self.specs[spec.key] = spec
-
-        dag = Dag()
-        for spec in specs:
-            dag.add_node(spec.key, group=spec.group, tags=dict(spec.tags))
-        for spec in specs:
-            for dep in spec.deps:
-                if dep not in self.specs:
-                    raise AssetGraphError(
-                        f"asset {spec.key!r} depends on {dep!r}, which is not a declared "
-                        f"asset{did_you_mean(dep, list(self.specs))}"
-                    )
-                dag.add_edge(dep, spec.key)
-        cycle = dag.find_cycle()
-        if cycle:
-            raise AssetGraphError(f"dependency cycle: {' -> '.join(cycle)}")
+        dag, problems = _checked_dag(specs)
+        if problems:
+            raise AssetGraphError(problems[0].message)
+        self.specs: dict[str, AssetSpec] = {spec.key: spec for spec in specs}
         self.dag = dag
         # Ties broken by declaration order, so output is reproducible.
         declared = {key: i for i, key in enumerate(self.specs)}

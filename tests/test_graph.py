@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orchestration.asset import AssetDefinitionError, AssetSpec, asset
-from orchestration.graph import AssetGraph, AssetGraphError, Dag
+from orchestration.graph import AssetGraph, AssetGraphError, Dag, partial_graph
 
 
 def spec(key: str, *deps: str, table: str | None = None, group: str = "g") -> AssetSpec:
@@ -53,6 +53,46 @@ def test_duplicate_keys_are_rejected():
 def test_two_assets_writing_one_table_are_rejected():
     with pytest.raises(AssetGraphError, match=r"assets 'a' and 'b' both write table db\.shared"):
         AssetGraph([spec("a", table="db.shared"), spec("b", table="db.SHARED")])
+
+
+def test_a_partial_graph_has_every_problem_and_sets_aside_only_what_they_reach():
+    """What ``validate`` checks: the first problem is what AssetGraph refuses with, and
+    the others are there too, each with its assets; an asset on a cycle, depending on no
+    declared asset, or downstream of either, is set aside, the rest is a graph."""
+    specs = [
+        spec("ok"),
+        spec("a", "ok", "ghost"),
+        spec("b", "a"),
+        spec("c", "d"),
+        spec("d", "c"),
+        spec("e", "d"),
+        spec("f", "ok", table="db.ok"),
+        spec("g", "ok"),
+    ]
+    with pytest.raises(AssetGraphError) as refused:
+        AssetGraph(specs)
+
+    partial = partial_graph(specs, {})
+    assert [(p.message, p.assets) for p in partial.problems] == [
+        (str(refused.value), ("ok", "f")),
+        ("asset 'a' depends on 'ghost', which is not a declared asset", ("a",)),
+        ("dependency cycle: c -> d -> c", ("c", "d")),
+    ]
+    assert dict(partial.set_aside) == {
+        "ok": ("ok",),
+        "f": ("f", "ok"),
+        "a": ("a", "ok"),
+        "b": ("a", "ok"),
+        "c": ("c", "d"),
+        "d": ("c", "d"),
+        "e": ("c", "d"),
+        "g": ("ok",),
+    }
+    assert [s.key for s in partial.graph] == []
+
+    fine = partial_graph([spec("x"), spec("y", "x"), spec("z", "ghost")], {})
+    assert [s.key for s in fine.graph] == ["x", "y"]
+    assert dict(fine.set_aside) == {"z": ("z",)}
 
 
 def test_topological_order_puts_upstream_first_and_keeps_declaration_order():
