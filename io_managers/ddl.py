@@ -29,7 +29,7 @@ from io_managers.ddl_analysis import column_offset, statement_facts
 from io_managers.errors import DdlFileError, DdlStatementError, WarehouseQueryError
 from io_managers.sql_tokens import split_statements
 from io_managers.transport import Transport
-from orchestration.errors import shown_path
+from orchestration.errors import Place, shown_path
 
 #: Tables created side by side on a new warehouse (two cores gained 40%; more, little).
 DDL_THREADS = 4
@@ -111,8 +111,8 @@ def _located(path: Path) -> list[_Statement]:
     return located
 
 
-def column_line(ddl_paths: Sequence[Path | str], table: str, column: str) -> str | None:
-    """``path:line`` where the DDL declares ``column`` of ``table`` (``database.table``),
+def column_place(ddl_paths: Sequence[Path | str], table: str, column: str) -> Place | None:
+    """Where the DDL declares ``column`` of ``table`` (``database.table``),
     as a finding about that column names it; None when no ``CREATE TABLE`` with its own
     column list declares it. The statements' kept facts say which one is the table's, so
     only that statement is parsed again, for where the column is in it."""
@@ -124,7 +124,7 @@ def column_line(ddl_paths: Sequence[Path | str], table: str, column: str) -> str
             offset = column_offset(statement.text, column)
             if offset is not None:
                 line = statement.line + statement.text.count("\n", 0, offset)
-                return f"{shown_path(path)}:{line}"
+                return Place.at(path, line)
     return None
 
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from io_managers import statements
 from io_managers.checks import check_select as check_statement
-from io_managers.ddl import column_line
+from io_managers.ddl import column_place
 from io_managers.errors import AssetValidationError, WarehouseError
 from io_managers.select_syntax import compile_failure
 from io_managers.sql import quote_string, quote_table
@@ -41,7 +41,14 @@ from io_managers.type_fit import conversion_loss
 from io_managers.types import ClickHouseType, dtype_mismatch, nullability_mismatch
 from io_managers.validation import as_dataframe_schema, plan_validation
 from orchestration.asset import AssetSpec, SchemaImportError
-from orchestration.asset_code import at, body_failure, body_line, in_body, in_schema
+from orchestration.asset_code import (
+    at,
+    body_failure,
+    body_place,
+    failure_place,
+    in_body,
+    schema_place,
+)
 from orchestration.checks import evaluate_checks
 from orchestration.context import AssetContext
 from orchestration.findings import Finding, sample_not_started, shared_cause, upstream_failed
@@ -49,6 +56,7 @@ from orchestration.graph import AssetGraph
 
 if TYPE_CHECKING:
     from io_managers.clickhouse import ClickHouseIOManager
+    from orchestration.errors import Place
 
 
 def check_table_against_schema(
@@ -63,33 +71,44 @@ def check_table_against_schema(
     for failure in plan_validation(schema, dict(columns)).structural:
         check, _, reason = failure.check.partition(": ")
         findings.append(
-            Finding(
+            _in_schema(
                 "dtype" if check == "dtype" else "nullable" if check == "nullable" else "columns",
-                spec.key,
-                spec.table,
+                spec,
                 failure.column,
-                found=in_schema(spec, failure.column, reason or failure.check),
+                failure.column,
+                reason or failure.check,
             )
         )
     declared = set(schema.columns) | {f.column for f in findings if f.check == "columns"}
     findings.extend(
-        Finding(
+        _in_schema(
             "columns",
-            spec.key,
-            spec.table,
+            spec,
             name,
+            None,
+            f"{name} ({ch_type.text}) is in the DDL but not in schema "
+            f"{getattr(spec.schema, '__name__', 'schema')}",
             expected="a schema field for every DDL column",
-            found=in_schema(
-                spec,
-                None,
-                f"{name} ({ch_type.text}) is in the DDL but not in schema "
-                f"{getattr(spec.schema, '__name__', 'schema')}",
-            ),
         )
         for name, ch_type in columns.items()
         if name not in declared
     )
     return findings
+
+
+def _in_schema(
+    check: str,
+    spec: AssetSpec,
+    column: str | None,
+    field: str | None,
+    text: str,
+    expected: str | None = None,
+) -> Finding:
+    """A finding that ``spec``'s schema does not fit its table at ``column``, said after
+    (and placed at) the line declaring ``field`` (None: the model, which lacks one)."""
+    place = schema_place(spec.schema, field)
+    found = at(place, text)
+    return Finding(check, spec.key, spec.table, column, expected, found, place=place)
 
 
 def check_key_columns(
@@ -155,20 +174,22 @@ def check_select(
     """
     body = spec.body(context)
     select = body
+    place = body_place(spec)  # where each finding's words (in_body's) say its body is
     if isinstance(body, str):
         # Its one statement, compiled as a run compiles it (io_managers.stage.stage_sql).
         try:
             select = one_statement(body, "its SELECT").text
         except ValueError as exc:
-            return [Finding("select", spec.key, spec.table, found=in_body(spec, str(exc)))]
+            return [_in_select(spec, in_body(spec, str(exc)), place)]
     try:
         output = io.queries.columns(statements.described_select(select))
     except WarehouseError as exc:
         # A syntax error at its place in the author's text, as materialize gives it.
         why = select_does_not_compile(spec, compile_failure(io.queries, body, exc))
-        return [Finding("select", spec.key, spec.table, found=why)]
+        return [_in_select(spec, why, place)]
     findings = [
-        Finding("select", spec.key, spec.table, found=output_problem(spec, problem))
+        # Its words list the columns: named once, not again before them.
+        _in_select(spec, output_problem(spec, problem.text), place, problem.column, {"column"})
         for problem in column_problems(list(output), target)
     ]
     fields = dict(schema.columns) if schema is not None else {}
@@ -177,8 +198,7 @@ def check_select(
         if column is None or column == ch_type:
             continue
         if loss := conversion_loss(ch_type, column):
-            found = _lossy_insert(spec, ddl_paths, name, ch_type, column, loss)
-            findings.append(Finding("select", spec.key, spec.table, name, found=found))
+            findings.append(_lossy_insert(spec, ddl_paths, name, ch_type, column, loss))
             continue
         field = fields.get(name)
         if field is None:
@@ -191,7 +211,7 @@ def check_select(
         ):
             if reason:
                 found = output_problem(spec, f"output {reason}")
-                findings.append(Finding("select", spec.key, spec.table, name, found=found))
+                findings.append(_in_select(spec, found, place, name))
     return findings
 
 
@@ -202,15 +222,34 @@ def _lossy_insert(
     produced: ClickHouseType,
     column: ClickHouseType,
     loss: str,
-) -> str:
-    """An output column its table column cannot hold without loss, after where the DDL
-    declares that column (the type a change of the DDL narrowed), naming where the SELECT
-    is too (the type a change of the SELECT widened): either may be the one to edit."""
-    select = body_line(spec)
+) -> Finding:
+    """An output column its table column cannot hold without loss, after (and placed at)
+    where the DDL declares that column (the type a change of the DDL narrowed), naming
+    where the SELECT is too (the type a change of the SELECT widened): either may be the
+    one to edit."""
+    select = body_place(spec)
+    place = column_place(ddl_paths, spec.table, name)
     text = f"column type {column.text} cannot hold SELECT output {produced.text}"
-    return at(
-        column_line(ddl_paths, spec.table, name),
-        f"{text} ({select}): {loss}" if select else f"{text}: {loss}",
+    found = at(place, f"{text} ({select}): {loss}" if select else f"{text}: {loss}")
+    return Finding("select", spec.key, spec.table, name, found=found, place=place)
+
+
+def _in_select(
+    spec: AssetSpec,
+    found: str,
+    place: Place | None,
+    column: str | None = None,
+    named_in_found: Iterable[str] = (),
+) -> Finding:
+    """A finding about ``spec``'s SELECT, whose words ``found`` name its body's ``place``."""
+    return Finding(
+        "select",
+        spec.key,
+        spec.table,
+        column,
+        found=found,
+        place=place,
+        named_in_found=frozenset(named_in_found),
     )
 
 
@@ -265,13 +304,20 @@ def run_sample(
         except AssetValidationError as exc:
             broken.add(spec.key)
             findings.extend(
-                Finding("sample", spec.key, spec.table, f.column, found=f.describe(where=False))
+                Finding(
+                    "sample",
+                    spec.key,
+                    spec.table,
+                    f.column,
+                    found=f.describe(where=False),
+                    place=f.declared_at,
+                )
                 for f in exc.failures
             )
         except Exception as exc:  # said as a run says it: where its code raised it
             broken.add(spec.key)
-            cause = body_failure(spec, exc)
-            findings.append(Finding.from_error("sample", spec.key, spec.table, exc, cause))
+            cause, place = body_failure(spec, exc), failure_place(spec, exc)
+            findings.append(Finding.from_error("sample", spec.key, spec.table, exc, cause, place))
         else:
             if failing:  # a run fails the asset here too, and builds nothing on it
                 broken.add(spec.key)

@@ -205,7 +205,7 @@ def check_columns(spec: AssetSpec, produced: Sequence[str], shape: TargetShape) 
     """Columns are matched by name: unknown or missing (non-default) ones are errors."""
     problems = column_problems(produced, shape)
     if problems:
-        raise _of_its(spec, output_problem(spec, problems[0]))
+        raise _of_its(spec, output_problem(spec, problems[0].text))
 
 
 def select_does_not_compile(spec: AssetSpec, why: str) -> str:
@@ -231,25 +231,39 @@ def _of_its_code(spec: AssetSpec, cause: str) -> MaterializationError:
     return _of_its(spec, in_body(spec, cause))
 
 
-def column_problems(produced: Sequence[str], shape: TargetShape) -> list[str]:
+@dataclass(frozen=True)
+class ColumnProblem:
+    """A way an output does not fit its table, in words, and the columns it is about."""
+
+    text: str
+    columns: tuple[str, ...]
+
+    @property
+    def column(self) -> str | None:
+        """The column it is about, when it is about one (``validate --json``'s ``column``)."""
+        return self.columns[0] if len(self.columns) == 1 else None
+
+
+def column_problems(produced: Sequence[str], shape: TargetShape) -> list[ColumnProblem]:
     """Why ``produced`` cannot be inserted by name into a table of ``shape`` (empty: it
     can, in any order): duplicate columns, columns the table lacks, and columns without a
     DEFAULT it leaves out. ``pipeline validate`` holds a SELECT to the same rule."""
     problems = []
     duplicates = sorted({name for name in produced if list(produced).count(name) > 1})
     if duplicates:
-        problems.append(f"output has duplicate column(s) {', '.join(duplicates)}")
+        said = f"output has duplicate column(s) {', '.join(duplicates)}"
+        problems.append(ColumnProblem(said, tuple(duplicates)))
     unknown = [name for name in produced if name not in shape.columns]
     if unknown:
-        problems.append(
+        said = (
             f"output column(s) {', '.join(unknown)} are not in the table "
             f"(columns: {', '.join(shape.columns)})"
         )
+        problems.append(ColumnProblem(said, tuple(unknown)))
     missing = [n for n in shape.columns if n not in produced and n not in shape.defaults]
     if missing:
-        problems.append(
-            f"output lacks column(s) {', '.join(missing)}, which have no DEFAULT in the DDL"
-        )
+        said = f"output lacks column(s) {', '.join(missing)}, which have no DEFAULT in the DDL"
+        problems.append(ColumnProblem(said, tuple(missing)))
     return problems
 
 

@@ -93,12 +93,6 @@ def raised_place(spec: AssetSpec, exc: BaseException) -> Place | None:
     return found
 
 
-def in_schema(spec: AssetSpec, column: str | None, text: str) -> str:
-    """``text``, a way ``spec``'s schema does not fit its table, after where the
-    ``column``'s field is declared (None: the model)."""
-    return at(schema_place(spec.schema, column), text)
-
-
 def schema_place(model: Any, column: str | None) -> Place | None:
     """The field checking ``column`` in the Pandera ``model`` or one of its bases, else
     the model's ``class`` line; None for a schema that is no class of the user's (a

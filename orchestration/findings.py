@@ -14,8 +14,16 @@ run never started) is a finding too, of check :data:`NOT_VALIDATED`: not a probl
 own, but never left out silently, so the problems' absence there is not read as a pass.
 ``--json`` lists one per asset; the text output says them in one line.
 
+An asset a graph problem sets aside (its SQL does not parse, it depends on no declared
+asset, or it is downstream of one that does) is a finding of check :data:`NOT_CHECKED`,
+alike: the other assets are checked, and these are said in one line and counted.
+
 One cause that stops several assets (a schema module that does not import) is one finding
 of them all (:func:`shared_cause`): its line names a few, ``--json`` all.
+
+A finding whose words name a place in the user's code (``assets/marts.py:209: ...``)
+keeps that place (:class:`~orchestration.errors.Place`) too, where the words were made,
+so ``--json`` gives ``file``, ``line`` and ``col`` without a script parsing the sentence.
 """
 
 from __future__ import annotations
@@ -25,7 +33,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from orchestration.errors import ExpectedError, describe_error
+from orchestration.errors import ExpectedError, Place, describe_error
+from orchestration.user_code import UserCodeError
 
 
 @dataclass(frozen=True)
@@ -36,8 +45,10 @@ class Finding:
     asset: str | None = None
     table: str | None = None
     column: str | None = None
-    expected: str = ""
+    expected: str | None = None
     found: str = ""
+    #: Where in the user's code the problem is, when ``found`` says it.
+    place: Place | None = None
     #: False for a failure nobody foresaw (not an :class:`ExpectedError`): a bug, an engine
     #: failure. Neither this nor ``traceback`` is part of the line or of ``--json``.
     foreseen: bool = field(default=True, compare=False)
@@ -45,6 +56,10 @@ class Finding:
     traceback: str = field(default="", compare=False, repr=False)
     #: The assets a cause shared by several stops (then ``asset`` and ``table`` are None).
     assets: tuple[str, ...] = ()
+    #: What ``found`` names itself, which the line does not name again: ``asset``,
+    #: ``table`` and ``assets`` (a graph problem, worded as every command refuses it),
+    #: ``column`` (an output lacking columns, which lists them).
+    named_in_found: frozenset[str] = field(default=frozenset(), compare=False)
 
     @property
     def affected(self) -> tuple[str, ...]:
@@ -59,36 +74,43 @@ class Finding:
         table: str | None,
         exc: BaseException,
         cause: str | None = None,
+        place: Place | None = None,
     ) -> Finding:
-        """A finding for an exception: its one-line cause (``cause``, else the exception
-        described), and what ``--debug`` shows."""
+        """A finding for an exception: its one-line cause (``cause``, which says
+        ``place``, else the exception described, with the place of the user's code it
+        names), and what ``--debug`` shows."""
+        if cause is None and isinstance(exc, UserCodeError):
+            place = exc.place
         return cls(
             check,
             asset,
             table,
             found=cause or describe_error(exc),
+            place=place,
             foreseen=isinstance(exc, ExpectedError),
             traceback="".join(tb.format_exception(exc)),
         )
 
     def line(self) -> str:
+        named = self.named_in_found
         where = " ".join(
-            part
-            for part in (
-                f"asset {self.asset}" if self.asset else "",
-                f"table {self.table}" if self.table else "",
-                f"column {self.column}" if self.column else "",
+            f"{part} {value}"
+            for part, value in (
+                ("asset", self.asset),
+                ("table", self.table),
+                ("column", self.column),
             )
-            if part
+            if value and part not in named
         )
         detail = f"expected {self.expected}, found {self.found}" if self.expected else self.found
-        if self.assets:
+        if self.assets and "assets" not in named:
             detail += f" (affects {count_assets(len(self.assets))}: {_a_few(self.assets)})"
         return f"[{self.check}] {where + ': ' if where else ''}{detail}"
 
     def as_dict(self) -> dict[str, Any]:
         """What ``--json`` gives: where, which check, expected vs found (no traceback);
         ``assets`` too for a finding of several."""
+        place = self.place
         fields = {
             "check": self.check,
             "asset": self.asset,
@@ -96,6 +118,9 @@ class Finding:
             "column": self.column,
             "expected": self.expected,
             "found": self.found,
+            "file": place.file if place else None,
+            "line": place.line if place else None,
+            "col": place.col if place else None,
         }
         return {**fields, "assets": list(self.assets)} if self.assets else fields
 
@@ -135,16 +160,46 @@ def sample_not_started(assets: Iterable[tuple[str, str]]) -> list[Finding]:
     return [Finding(NOT_VALIDATED, asset, table, found=_NOT_STARTED) for asset, table in assets]
 
 
+#: The check of a finding that says a graph problem kept an asset from being checked.
+NOT_CHECKED = "not_checked"
+_GRAPH_PROBLEM = "graph problem"
+_UPSTREAM_GRAPH_PROBLEM = "upstream graph problem: "
+
+
+def not_checked(asset: str, table: str | None, problems_at: tuple[str, ...]) -> Finding:
+    """``asset`` was not checked: it has a graph problem (it is among ``problems_at``, the
+    assets with one at or upstream of it), or is downstream of assets that have one."""
+    if asset in problems_at:
+        return Finding(NOT_CHECKED, asset, table, found=_GRAPH_PROBLEM)
+    return Finding(
+        NOT_CHECKED, asset, table, found=_UPSTREAM_GRAPH_PROBLEM + ", ".join(problems_at)
+    )
+
+
+def not_checked_line(findings: Iterable[Finding]) -> str:
+    """The assets among ``findings`` a graph problem kept from being checked, in one line
+    (``[graph] 9 assets not checked: graph problem in dim_product (and 8 assets
+    downstream)``); ``""`` if there are none."""
+    skipped = [finding for finding in findings if finding.check == NOT_CHECKED]
+    if not skipped:
+        return ""
+    own = sorted(str(finding.asset) for finding in skipped if finding.found == _GRAPH_PROBLEM)
+    line = f"[graph] {count_assets(len(skipped))} not checked: graph problem in {', '.join(own)}"
+    if downstream := len(skipped) - len(own):
+        line += f" (and {count_assets(downstream)} downstream)"
+    return line
+
+
 def is_problem(finding: Finding) -> bool:
-    """Whether ``finding`` is a disagreement (not an asset the sample run left unvalidated)."""
-    return finding.check != NOT_VALIDATED
+    """Whether ``finding`` is a disagreement (not an asset left unchecked or unvalidated)."""
+    return finding.check not in (NOT_VALIDATED, NOT_CHECKED)
 
 
 def not_validated_line(findings: Iterable[Finding]) -> str:
     """The unvalidated assets among ``findings`` in one line, with every asset upstream
     of them that failed (``[sample] 25 assets not validated: upstream failed: a, b``);
     ``""`` if the sample run validated all it was asked to."""
-    skipped = [finding for finding in findings if not is_problem(finding)]
+    skipped = [finding for finding in findings if finding.check == NOT_VALIDATED]
     if not skipped:
         return ""
     failed = {

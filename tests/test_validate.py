@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.findings import NOT_CHECKED, NOT_VALIDATED
 from tests.locations import copy_retail_location
 from tests.retail_support import http_port
 
@@ -45,6 +46,11 @@ def mutate(path: Path, pattern: str, replacement: str) -> None:
     changed, count = re.subn(pattern, replacement, text, count=1, flags=re.MULTILINE)
     assert count == 1, f"mutation pattern {pattern!r} not found in {path}"
     path.write_text(changed)
+
+
+def is_problem(finding: dict) -> bool:
+    """Whether a --json finding is a problem, not an asset left unchecked or unvalidated."""
+    return finding["check"] not in (NOT_CHECKED, NOT_VALIDATED)
 
 
 def findings(result: subprocess.CompletedProcess[str]) -> list[dict]:
@@ -91,6 +97,12 @@ def ddl_line(location: Path, table: str, column: str) -> str:
     return f"{path}:{line_of(location / path, f'    {column} ', after=f'EXISTS {table}')}"
 
 
+def placed(where: str) -> dict[str, object]:
+    """What --json gives apart of the ``path:line`` a finding's words begin with."""
+    file, line = where.rsplit(":", 1)
+    return {"file": file, "line": int(line), "col": None}
+
+
 def finding_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
     """The lines of findings (and of assets left unvalidated), not the summary."""
     return [line for line in result.stdout.splitlines() if line.startswith("[")]
@@ -121,14 +133,16 @@ def test_changed_ddl_column_type_is_reported(location: Path):
         r"\1String",
     )
     found = findings(run_validate(location, "--json"))
+    where = field_line(location, "marts", "quantity: ", "FactSales")
     assert {
         "check": "dtype",
         "asset": "fact_sales",
         "table": "marts.Fact_Sales",
         "column": "quantity",
-        "expected": "",
-        "found": f"{field_line(location, 'marts', 'quantity: ', 'FactSales')}: "
+        "expected": None,
+        "found": f"{where}: "
         "ClickHouse type String does not fit dtype int32 (expected Int32, or a narrower Int/UInt)",
+        **placed(where),
     } in found
 
 
@@ -138,8 +152,8 @@ def test_renamed_ddl_column_is_reported_both_ways(location: Path):
     assert [(f["check"], f["column"]) for f in found] == [
         ("columns", "country_name"),
         ("columns", "country_label"),
-        ("select", None),
-        ("select", None),
+        ("select", "country_name"),
+        ("select", "country_label"),
     ]
     # Each names the line to edit: the schema's field, the model lacking one, the SELECT.
     assert [f["found"] for f in found] == [
@@ -161,15 +175,16 @@ def test_schema_nullability_drift_is_reported(location: Path):
         "Description: Series[str] = pa.Field(nullable=False)",
     )
     found = findings(run_validate(location, "--json"))
+    where = field_line(location, "vault", "Description: ", "SatProduct")
     assert {
         "check": "nullable",
         "asset": "sat_product",
         "table": "vault.sat_product",
         "column": "Description",
-        "expected": "",
-        "found": f"{field_line(location, 'vault', 'Description: ', 'SatProduct')}: column is "
-        "Nullable(String) but the schema says nullable=False; set nullable=True or drop "
-        "Nullable(...)",
+        "expected": None,
+        "found": f"{where}: column is Nullable(String) but the schema says nullable=False; "
+        "set nullable=True or drop Nullable(...)",
+        **placed(where),
     } in found
 
 
@@ -180,10 +195,12 @@ def test_dependency_cycle_is_reported(location: Path):
         'table="raw.psa_online_retails", deps=["fact_sales"],',
     )
     found = findings(run_validate(location, "--json"))
-    assert len(found) == 1
     assert found[0]["check"] == "graph"
     assert found[0]["found"].startswith("dependency cycle: ")
-    assert "psa_online_retails" in found[0]["found"] and "fact_sales" in found[0]["found"]
+    assert {"psa_online_retails", "fact_sales"} <= set(found[0]["assets"])
+    # Every asset on it, and downstream of it, is set aside; raw_online_retails is checked.
+    assert [f["check"] for f in found[1:]] == ["not_checked"] * 26
+    assert "raw_online_retails" not in {f["asset"] for f in found}
 
 
 def test_broken_select_is_reported(location: Path):
@@ -298,9 +315,13 @@ def test_select_reading_a_table_no_asset_produces_is_reported_naming_both(locati
         "which no asset produces" in result.stdout
     )
     found = findings(run_validate(location, "--json"))
-    assert [(f["check"], f["asset"], f["table"]) for f in found] == [
+    assert [(f["check"], f["asset"], f["table"]) for f in found if is_problem(f)] == [
         ("reads", "dim_country", "vault.hub_countries")
     ]
+    # Its SELECT would only fail to compile against the DDL: it is set aside, with what
+    # reads it, rather than said twice.
+    unchecked = {f["asset"] for f in found if not is_problem(f)}
+    assert {"dim_country", "fact_sales", "sales_dashboard"} <= unchecked
 
 
 def test_select_output_type_drift_is_reported(location: Path):
@@ -455,8 +476,9 @@ def test_a_sample_run_bug_offers_its_traceback_as_every_command_does(location: P
             "asset": "sales_dashboard",
             "table": "quality.sales_dashboard",
             "column": None,
-            "expected": "",
+            "expected": None,
             "found": f"assets/dashboard.py:{raised}: KeyError: 'chrt'",
+            **placed(f"assets/dashboard.py:{raised}"),
         }
     ]
 
@@ -497,8 +519,11 @@ def test_a_sample_failure_names_the_assets_it_left_unvalidated(location: Path):
         "asset": "fact_sales",
         "table": "marts.Fact_Sales",
         "column": None,
-        "expected": "",
+        "expected": None,
         "found": "upstream failed: psa_online_retails",
+        "file": None,
+        "line": None,
+        "col": None,
     } in found
 
 
@@ -582,8 +607,11 @@ def test_a_schema_module_that_does_not_import_is_one_finding_naming_its_assets(
         "asset": None,
         "table": None,
         "column": None,
-        "expected": "",
+        "expected": None,
         "found": "schemas/marts.py:48:36: SyntaxError: expected ':'",
+        "file": "schemas/marts.py",
+        "line": 48,
+        "col": 36,
         "assets": [
             "dim_country",
             "dim_customer",
@@ -639,24 +667,41 @@ def test_a_schema_import_error_still_refuses_outside_validate_with_a_suggestion(
     assert result.stdout == f"asset 'dim_country': {MISSPELT_SCHEMA}\n"
 
 
-def test_a_graph_that_does_not_build_says_the_sample_run_never_started(location: Path):
-    """The summary would otherwise name a sample run that validated nothing."""
+def test_a_graph_problem_sets_aside_only_what_it_reaches_and_the_rest_is_sampled(
+    location: Path,
+):
+    """A cycle through dim_country and fact_sales set aside everything: "27 assets not
+    validated: sample run not started", and dim_time's bad content was found only in the
+    next CI run. Now the assets on the cycle and downstream of it are set aside, said in
+    one line and counted, and the sample run runs the rest."""
     mutate(
-        location / "assets/raw.py",
-        r'table="raw\.psa_online_retails",',
-        'table="raw.psa_online_retails", deps=["fact_sales"],',
+        location / "assets/marts.py",
+        r'^    table="marts\.Dim_Country",$',
+        r'\g<0>\n    deps=["fact_sales"],',
     )
-    result = run_validate(location, "--sample")
+    mutate(
+        location / "schemas/marts.py",
+        r'"min_value": 2000, "max_value": 2100',
+        '"min_value": 2000, "max_value": 2001',
+    )
+    result = run_validate(location, "--sample", "--source", "synthetic:2000")
     assert result.returncode == 1, result.stdout + result.stderr
     lines = finding_lines(result)
-    assert lines[0].startswith("[graph] dependency cycle: ")
-    assert lines[1:] == ["[sample] 27 assets not validated: sample run not started"]
+    assert lines[0] == "[graph] dependency cycle: fact_sales -> dim_country -> fact_sales"
+    assert lines[1].startswith("[sample] asset dim_time table marts.Dim_Time column year: ")
+    assert lines[2:] == [
+        "[graph] 9 assets not checked: graph problem in dim_country, fact_sales "
+        "(and 7 assets downstream)"
+    ]
     assert result.stdout.splitlines()[-1] == (
-        "1 problem in 27 assets, sample run from synthetic:5000 (27 assets not validated)"
+        "2 problems in 27 assets, sample run from synthetic:2000 (9 assets not checked)"
     )
-    found = findings(run_validate(location, "--sample", "--json"))
-    assert [f["check"] for f in found] == ["graph"] + ["not_validated"] * 27
-    assert found[1]["found"] == "sample run not started"
+    found = findings(run_validate(location, "--sample", "--source", "synthetic:2000", "--json"))
+    assert [f["check"] for f in found] == ["graph", "sample"] + ["not_checked"] * 9
+    assert found[0]["assets"] == ["fact_sales", "dim_country"]
+    why = {f["asset"]: f["found"] for f in found if f["check"] == "not_checked"}
+    assert why["dim_country"] == why["fact_sales"] == "graph problem"
+    assert why["sales_summary"] == "upstream graph problem: dim_country, fact_sales"
 
 
 def test_json_is_a_document_even_when_the_code_location_cannot_be_loaded(location: Path):

@@ -2,11 +2,13 @@
 
 Checks that the asset graph builds and every table a SQL asset or an asset check reads is
 produced by an asset (or declared external), then asks each IO manager of the code
-location to check its assets: for the warehouse, that every Pandera schema and DDL table
-agree column by column, that the DDL applies to a fresh embedded ClickHouse, and that
-every SQL asset's SELECT compiles and fits its table (each output column's type into its
-column's without loss); ``--sample`` also materializes a small source, validates real
-content and runs each asset's checks on it, as a run does.
+location to check the assets no graph problem reaches (every graph problem is a finding,
+and the assets each sets aside, its own and those downstream, one line and a count, so
+one CI run says every problem of a change): for the warehouse, that every Pandera schema
+and DDL table agree column by column, that the DDL applies to a fresh embedded
+ClickHouse, and that every SQL asset's SELECT compiles and fits its table (each output
+column's type into its column's without loss); ``--sample`` also materializes a small
+source, validates real content and runs each asset's checks on it, as a run does.
 One line per problem; exit 1 if there is any. A problem that is an error nobody foresaw
 (an asset's own code failing in the sample run) is shown as every command shows one:
 ``--debug`` prints its traceback, else a hint says that it does.
@@ -25,6 +27,7 @@ from collections.abc import Iterable
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from orchestration.asset import AssetSpec
 from orchestration.cli_options import (
@@ -38,16 +41,20 @@ from orchestration.cli_options import (
     source_option,
 )
 from orchestration.definitions import Definitions, load_definitions
-from orchestration.derived_deps import UncoveredReadError, uncovered_check_reads
+from orchestration.derived_deps import uncovered_check_reads
 from orchestration.errors import ExpectedError
 from orchestration.findings import (
+    NOT_CHECKED,
+    NOT_VALIDATED,
     Finding,
     count_assets,
     is_problem,
+    not_checked,
+    not_checked_line,
     not_validated_line,
     sample_not_started,
 )
-from orchestration.graph import AssetGraphError
+from orchestration.graph import AssetGraph, GraphProblem, PartialGraph
 from orchestration.output import echo
 from orchestration.redaction import shown_source
 from orchestration.run_report import counted
@@ -94,42 +101,59 @@ def validate(
     try:
         defs = load_definitions(definitions)
     except ExpectedError as exc:
-        if as_json:  # the document a script reads, whatever went wrong; the line on stderr
-            echo(json.dumps([Finding("definitions", found=str(exc)).as_dict()], indent=2))
+        # The document a script reads, whatever went wrong; the line on stderr.
+        unloaded = [Finding.from_error("definitions", None, None, exc)]
+        if as_json:
+            echo(_as_json(unloaded))
         raise
     sample_params = {"source": source}
     if source_encoding is not None:  # as materialize passes it: a run parameter
         sample_params[SOURCE_ENCODING_PARAM] = source_encoding
     findings = find_problems(defs, sample_params if sample else None)
-    debug = debug_on(ctx)
+    read_as = f" read as {source_encoding}" if source_encoding else ""
+    checked = count_assets(len(defs.assets)) + (
+        f", sample run from {shown_source(source)}{read_as}" if sample else ""
+    )
     if as_json:
-        echo(json.dumps([f.as_dict() for f in findings], indent=2))
-        if debug:
-            _print_tracebacks(findings)
+        echo(_as_json(findings))
     else:
-        problems = [finding for finding in findings if is_problem(finding)]
-        for finding in problems:
-            echo(finding.line())
-        if skipped_line := not_validated_line(findings):
-            echo(skipped_line)
-        if debug:
-            _print_tracebacks(findings)
-        elif any(not finding.foreseen for finding in findings):
-            error_console.print(DEBUG_HINT, style="dim")
-        console = make_console()
-        read_as = f" read as {source_encoding}" if source_encoding else ""
-        checked = count_assets(len(defs.assets)) + (
-            f", sample run from {shown_source(source)}{read_as}" if sample else ""
-        )
-        if skipped := len(findings) - len(problems):
-            checked += f" ({count_assets(skipped)} not validated)"
-        if findings:
-            said = counted(len(problems), "problem")
-            console.print(f"[bold red]{said}[/] in {checked}", highlight=False)
-        else:
-            console.print(f"[green]schemas, DDL and SQL agree[/] ({checked})", highlight=False)
+        for line in _lines(findings):
+            echo(line)
+    if debug_on(ctx):
+        _print_tracebacks(findings)
+    elif not as_json and any(not finding.foreseen for finding in findings):
+        error_console.print(DEBUG_HINT, style="dim")
+    if not as_json:
+        make_console().print(_summary(findings, checked), highlight=False)
     if findings:
         raise typer.Exit(1)
+
+
+def _as_json(findings: list[Finding]) -> str:
+    return json.dumps([finding.as_dict() for finding in findings], indent=2)
+
+
+def _lines(findings: list[Finding]) -> list[str]:
+    """A line for each problem, then one for the assets left unchecked, one for those the
+    sample run left unvalidated."""
+    problems = [finding.line() for finding in findings if is_problem(finding)]
+    left = [not_checked_line(findings), not_validated_line(findings)]
+    return problems + [line for line in left if line]
+
+
+def _summary(findings: list[Finding], checked: str) -> Text:
+    """``2 problems in 27 assets (9 assets not checked)``, or that all agree: the last line."""
+    left = [
+        f"{count_assets(count)} {said}"
+        for check, said in ((NOT_CHECKED, "not checked"), (NOT_VALIDATED, "not validated"))
+        if (count := sum(finding.check == check for finding in findings))
+    ]
+    if left:
+        checked += f" ({', '.join(left)})"
+    if findings:
+        problems = counted(sum(is_problem(finding) for finding in findings), "problem")
+        return Text.assemble((problems, "bold red"), f" in {checked}")
+    return Text.assemble(("schemas, DDL and SQL agree", "green"), f" ({checked})")
 
 
 def _print_tracebacks(findings: list[Finding]) -> None:
@@ -143,40 +167,83 @@ def _print_tracebacks(findings: list[Finding]) -> None:
 
 
 def find_problems(defs: Definitions, sample_params: dict[str, str] | None) -> list[Finding]:
-    """The graph's problems, else every IO manager's findings about its assets.
+    """Every problem of the graph, then every IO manager's findings about the assets none
+    of those problems reaches, then each asset a graph problem kept from being checked.
 
-    With ``sample_params``, a problem that stops everything (the graph does not build,
-    no IO manager can check its assets) also says which assets the sample run never
+    With ``sample_params``, a problem that stops every IO manager's check (none is
+    declared, or one cannot check its assets) also says which assets the sample run never
     validated.
     """
     sampled = sample_params is not None
-    try:
-        graph = defs.graph()
-    except UncoveredReadError as exc:
-        reads = [Finding("reads", read.asset, read.table, found=read.CAUSE) for read in exc.reads]
-        return reads + _not_started(defs.assets, sampled)
-    except AssetGraphError as exc:
-        return [Finding("graph", found=str(exc)), *_not_started(defs.assets, sampled)]
-    if not defs.io_managers:
-        problem = Finding("io_manager", found="the code location declares no IO managers")
-        return [problem, *_not_started(defs.assets, sampled)]
+    partial, uncovered = defs.checked_graph()
+    tables = _tables(defs.assets)
+    findings = [_graph_finding(problem, tables) for problem in partial.problems]
+    findings.extend(
+        Finding("reads", read.asset, read.table, found=read.CAUSE) for read in uncovered
+    )
+    if defs.io_managers:
+        findings.extend(_io_manager_findings(defs, partial.graph, sample_params))
+    else:
+        findings.append(Finding("io_manager", found="the code location declares no IO managers"))
+        findings.extend(_not_started(partial.graph, sampled))
+    return findings + _set_aside(partial, tables)
+
+
+def _io_manager_findings(
+    defs: Definitions, graph: AssetGraph, sample_params: dict[str, str] | None
+) -> list[Finding]:
+    """Each IO manager's findings about its assets in ``graph``, and each check of every
+    asset of the code location that reads a table no asset produces."""
     findings: list[Finding] = []
-    specs = list(graph)
     for name, factory in defs.io_managers.items():
         io_manager = factory(None)
         try:
             findings.extend(
                 Finding("reads", read.asset, read.table, found=read.cause())
-                for read in uncovered_check_reads(specs, {name: io_manager}, defs.external_tables)
+                for read in uncovered_check_reads(
+                    defs.assets, {name: io_manager}, defs.external_tables
+                )
             )
             findings.extend(io_manager.check_definitions(graph, defs.ddl_paths, sample_params))
         except NotImplementedError as exc:
             findings.append(Finding("io_manager", found=f"IO manager {name!r}: {exc}"))
-            stored = [spec for spec in specs if spec.io_manager == name]
-            findings.extend(_not_started(stored, sampled))
+            stored = [spec for spec in graph if spec.io_manager == name]
+            findings.extend(_not_started(stored, sample_params is not None))
         finally:
             io_manager.close()
     return findings
+
+
+def _tables(specs: Iterable[AssetSpec]) -> dict[str, str | None]:
+    """Each asset's table; None for a key declared twice (it names two)."""
+    tables: dict[str, str | None] = {}
+    for spec in specs:
+        tables[spec.key] = None if spec.key in tables else spec.table
+    return tables
+
+
+def _graph_finding(problem: GraphProblem, tables: dict[str, str | None]) -> Finding:
+    """``problem`` as a finding: its words as every command refuses it, its asset (its
+    assets, when it is of several, a cycle) and its place."""
+    (asset,) = problem.assets if len(problem.assets) == 1 else (None,)
+    return Finding(
+        "graph",
+        asset,
+        tables.get(asset) if asset else None,
+        found=problem.message,
+        place=problem.place,
+        assets=problem.assets if asset is None else (),
+        named_in_found=frozenset({"asset", "table", "assets"}),
+    )
+
+
+def _set_aside(partial: PartialGraph, tables: dict[str, str | None]) -> list[Finding]:
+    """Each asset a graph problem kept from being checked, in declaration order."""
+    return [
+        not_checked(key, table, partial.set_aside[key])
+        for key, table in tables.items()
+        if key in partial.set_aside
+    ]
 
 
 def _not_started(specs: Iterable[AssetSpec], sampled: bool) -> list[Finding]:
