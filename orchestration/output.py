@@ -45,8 +45,9 @@ def discard(stream: IO[Any]) -> None:
 
 
 #: The ``--format`` values that print a document for a program (``query``'s csv and json,
-#: ``lineage``'s json, mermaid and dot), not text for people (table, text).
-DOCUMENT_FORMATS = frozenset({"csv", "json", "mermaid", "dot"})
+#: ``lineage``'s json, mermaid and dot, ``validate``'s github annotations), not text for
+#: people (table, text).
+DOCUMENT_FORMATS = frozenset({"csv", "json", "mermaid", "dot", "github"})
 #: Where :func:`echo` and :func:`write_bytes` write while a command prints a document: the
 #: command's own stdout, kept aside by :func:`document_only`. None: ``sys.stdout``.
 _document: TextIO | None = None

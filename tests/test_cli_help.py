@@ -75,7 +75,7 @@ def test_every_command_that_can_print_json_takes_json():
 
     commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
     with_format_json = [name for name, command in commands.items() if "json" in formats(command)]
-    assert with_format_json == ["lineage", "query"]
+    assert with_format_json == ["lineage", "query", "validate"]
     assert [name for name in with_format_json if "--json" not in options(commands[name])] == []
 
 

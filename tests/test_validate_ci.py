@@ -6,8 +6,8 @@ named one of them, and deleting an asset took three fix-and-rerun rounds, each a
 Now every graph problem is a line of its own, only the assets it reaches (the asset and
 what is downstream of it) are set aside, said in one line and counted, and the rest is
 checked. ``materialize`` (and every other command) still refuses a graph that does not
-build. And ``--json`` gives each finding's place as ``file``, ``line`` and ``col``, its
-asset and its column.
+build. And ``--json`` gives each finding's place as ``file``, ``line`` and ``col``
+(``--format github`` as annotations in the pull request's diff), its asset and its column.
 
 Each test runs ``pipeline`` as CI does: a real process on a code location of its own
 (:mod:`tests.locations`), the embedded warehouse.
@@ -186,6 +186,51 @@ def test_a_code_location_that_does_not_load_is_a_finding_at_its_line_and_column(
         21,
     )
     assert finding["found"] == f"{MODULE}.py:{line}:21: SyntaxError: expected ':'"
+
+    annotated = pipeline(location, "validate", "--format", "github")
+    assert annotated.returncode == 1
+    assert annotated.stdout.splitlines() == [
+        f"::error file={MODULE}.py,line={line},col=21,title=pipeline validate [definitions]::"
+        f"[definitions] {MODULE}.py:{line}:21: SyntaxError: expected ':'"
+    ]
+
+
+def test_format_github_annotates_each_finding_at_its_place(location: Path):
+    module = location / f"{MODULE}.py"
+    renamed = line_of(module, "n AS other")
+
+    result = pipeline(location, "validate", "--format", "github")
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[2] == (
+        f"::error file={MODULE}.py,line={renamed},title=pipeline validate [select] renamed::"
+        f"[select] asset renamed table ci.renamed: {MODULE}.py:{renamed}: SELECT output "
+        "column(s) other are not in the table (columns: n)"
+    )
+    # A finding with no place in a file is an annotation of the run, not of a line.
+    assert lines[1] == (
+        "::error title=pipeline validate [graph] orphan::[graph] asset 'orphan' depends on "
+        "'sourse', which is not a declared asset; did you mean source?"
+    )
+    assert lines[5] == (
+        "::warning title=pipeline validate::[graph] 3 assets not checked: graph problem in "
+        "orphan, unparsable (and 1 asset downstream)"
+    )
+    assert lines[6] == "5 problems in 6 assets (3 assets not checked)"
+    assert len(lines) == 7
+    # --json and --format github are one choice.
+    both = pipeline(location, "validate", "--json", "--format", "github")
+    assert both.returncode == 2
+
+
+def test_workflow_commands_escape_what_github_would_read_as_syntax():
+    """Data escapes ``%``, CR and LF; a property also ``:`` and ``,``, which would end it."""
+    from orchestration.workflow_commands import workflow_command
+
+    assert workflow_command(
+        "error", "50% of rows\r\nfailed: a, b", file="a,b.py", line=3, title="x: y"
+    ) == ("::error file=a%2Cb.py,line=3,title=x%3A y::50%25 of rows%0D%0Afailed: a, b")
+    assert workflow_command("warning", "m", file=None, col=None) == "::warning::m"
 
 
 def test_one_run_says_every_problem_of_a_change_in_the_retail_graph(tmp_path: Path):

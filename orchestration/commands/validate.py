@@ -16,7 +16,8 @@ One line per problem; exit 1 if there is any. A problem that is an error nobody 
 The assets the sample run could not validate (downstream of a failed asset) are said in
 one more line and counted in the summary, never passed over; ``--json``, whose document is
 the list of findings whatever went wrong, lists each as a finding of check
-``not_validated``.
+``not_validated``. ``--format github`` prints each problem as a GitHub Actions annotation
+at the file and line its finding names, for the pull request's diff.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -34,10 +36,11 @@ from orchestration.cli_options import (
     DEBUG_HINT,
     SOURCE_ENCODING_PARAM,
     DefinitionsOption,
-    JsonOption,
+    JsonFormatOption,
     SourceEncodingOption,
     debug_on,
     error_console,
+    format_or_json,
     source_option,
 )
 from orchestration.definitions import Definitions, load_definitions
@@ -55,12 +58,21 @@ from orchestration.findings import (
     sample_not_started,
 )
 from orchestration.graph import AssetGraph, GraphProblem, PartialGraph
-from orchestration.output import echo
+from orchestration.output import document_option, echo
 from orchestration.redaction import shown_source
 from orchestration.run_report import counted
 from orchestration.text_table import make_console
+from orchestration.workflow_commands import workflow_command
 
 DEFAULT_SAMPLE_SOURCE = "synthetic:5000"
+
+
+class ValidateFormat(StrEnum):
+    """How ``pipeline validate`` prints its findings."""
+
+    text = "text"
+    json = "json"
+    github = "github"
 
 
 def validate(
@@ -77,7 +89,19 @@ def validate(
         str | None, source_option(f"Source of the --sample run (default {DEFAULT_SAMPLE_SOURCE}).")
     ] = None,
     source_encoding: SourceEncodingOption = None,
-    as_json: JsonOption = False,
+    fmt: Annotated[
+        ValidateFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            case_sensitive=False,
+            help="text (a line a problem, for people), json (a list of findings, "
+            "docs/json.md) or github (GitHub Actions annotations, each at its finding's file "
+            "and line in the pull request's diff); json and github hold all of stdout.",
+            callback=document_option,
+        ),
+    ] = ValidateFormat.text,
+    as_json: JsonFormatOption = False,
     definitions: DefinitionsOption = None,
 ) -> None:
     """Check schemas against the DDL and the SQL, in a throwaway embedded warehouse.
@@ -85,6 +109,7 @@ def validate(
     Also that every asset check compiles and that every table a SELECT or a check reads
     has an asset. One line per problem and exit 1 if there is any: the CI schema check.
     """
+    fmt = format_or_json(ctx, fmt, as_json, ValidateFormat.json)
     if source is not None and not sample:
         # Only the sample run reads a source: ignoring it would report success on a file
         # that was never opened.
@@ -103,8 +128,10 @@ def validate(
     except ExpectedError as exc:
         # The document a script reads, whatever went wrong; the line on stderr.
         unloaded = [Finding.from_error("definitions", None, None, exc)]
-        if as_json:
+        if fmt is ValidateFormat.json:
             echo(_as_json(unloaded))
+        elif fmt is ValidateFormat.github:
+            echo("\n".join(_annotations(unloaded)))
         raise
     sample_params = {"source": source}
     if source_encoding is not None:  # as materialize passes it: a run parameter
@@ -114,16 +141,19 @@ def validate(
     checked = count_assets(len(defs.assets)) + (
         f", sample run from {shown_source(source)}{read_as}" if sample else ""
     )
-    if as_json:
+    if fmt is ValidateFormat.json:
         echo(_as_json(findings))
     else:
-        for line in _lines(findings):
+        said = _annotations(findings) if fmt is ValidateFormat.github else _lines(findings)
+        for line in said:
             echo(line)
     if debug_on(ctx):
         _print_tracebacks(findings)
-    elif not as_json and any(not finding.foreseen for finding in findings):
+    elif fmt is not ValidateFormat.json and any(not finding.foreseen for finding in findings):
         error_console.print(DEBUG_HINT, style="dim")
-    if not as_json:
+    if fmt is ValidateFormat.github:
+        echo(_summary(findings, checked).plain)
+    elif fmt is ValidateFormat.text:
         make_console().print(_summary(findings, checked), highlight=False)
     if findings:
         raise typer.Exit(1)
@@ -139,6 +169,29 @@ def _lines(findings: list[Finding]) -> list[str]:
     problems = [finding.line() for finding in findings if is_problem(finding)]
     left = [not_checked_line(findings), not_validated_line(findings)]
     return problems + [line for line in left if line]
+
+
+def _annotations(findings: list[Finding]) -> list[str]:
+    """Each problem as an error annotation at its file and line (of the run, with none),
+    the assets left unchecked or unvalidated as a warning: ``--format github``."""
+    errors = [
+        workflow_command(
+            "error",
+            finding.line(),
+            file=finding.place.file if finding.place else None,
+            line=finding.place.line if finding.place else None,
+            col=finding.place.col if finding.place else None,
+            title=" ".join(
+                part for part in ("pipeline validate", f"[{finding.check}]", finding.asset) if part
+            ),
+        )
+        for finding in findings
+        if is_problem(finding)
+    ]
+    left = [not_checked_line(findings), not_validated_line(findings)]
+    return errors + [
+        workflow_command("warning", line, title="pipeline validate") for line in left if line
+    ]
 
 
 def _summary(findings: list[Finding], checked: str) -> Text:
