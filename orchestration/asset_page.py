@@ -10,7 +10,7 @@ time, rows, seconds, status, error or why it was skipped, checks) and, when it d
 materialize the table, when the table last was and the rows it left (or, when it
 published and then failed its checks, that the table holds its rows), the asset's last
 attempts and what changed since the previous one, and which upstream columns each of its
-columns is computed from.
+columns is computed from, and which raw columns its whole chain ends in.
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from itertools import groupby
 from pathlib import Path
 from uuid import UUID
 
 from orchestration.asset import AssetSpec
 from orchestration.checks import AssetCheckResult, format_example
-from orchestration.column_lineage import NOT_DERIVED
+from orchestration.column_lineage import NOT_DERIVED, ChainEnds
 from orchestration.graph import AssetGraph
 from orchestration.history import MaterializationRecord
 from orchestration.io_manager import IOManager, MaterializeResult
@@ -73,6 +74,17 @@ HISTORY_ROWS = 10
 #: Characters of a code version a History row shows, of its 16 (the top table's).
 _SHORT_VERSION = 8
 
+#: The Columns table's last column: where each column's whole upstream chain ends.
+_ENDS = "raw source columns"
+#: What a column computed from no column is computed from.
+_COMPUTED = "a constant or a function"
+#: What the Columns table's last two columns say, above it: one step up, and the ends of
+#: the chain a reader would otherwise follow page after page.
+_COLUMNS_GUIDE = (
+    "*computed from*: the columns one step upstream, each linking to the page of its "
+    f"asset. *{_ENDS}*: the columns of the tables loaded from outside the graph that the "
+    "whole chain ends in (`pipeline lineage --column` prints the chain)."
+)
 #: Characters that can open or close markdown inside a line: escapes, code, emphasis,
 #: links and images, raw HTML and entities, table cells, strikethrough, headings, quotes.
 #: Underscores inside a word (``anomaly_invoice``) cannot: left as they are, names read
@@ -163,6 +175,9 @@ class AssetPage:
     columns: Sequence[tuple[str, str]] = ()
     column_sources: Mapping[str, Sequence[str]] | None = None
     column_note: str = NOT_DERIVED
+    #: Where each column's whole upstream chain ends (:func:`~orchestration.column_lineage.
+    #: ends_by_column`); None: not followed, and the Columns table shows one step only.
+    column_ends: Mapping[str, ChainEnds] | None = None
     sql: str | None = None
     #: None: the asset's storage keeps no history (or it could not be read): no History.
     earlier: EarlierAttempts | None = None
@@ -408,16 +423,16 @@ class AssetPage:
     def _columns(self, links: PageLinks) -> list[str]:
         if not self.columns:
             return []
-        lines = [
-            "## Columns",
-            "",
-            "| column | type | computed from |",
-            "|---|---|---|",
-        ]
-        lines += [
-            f"| {cell(name)} | {cell(kind)} | {self._sources_of(name, links)} |"
-            for name, kind in self.columns
-        ]
+        ends = self.column_sources is not None and self.column_ends is not None
+        header = ["| column | type | computed from |", "|---|---|---|"]
+        if ends:  # the chain's ends: a column more, and what the last two say
+            header = [_COLUMNS_GUIDE, "", f"{header[0]} {_ENDS} |", f"{header[1]}---|"]
+        lines = ["## Columns", "", *header]
+        for name, kind in self.columns:
+            chain = f" {self._ends_of(name, links)} |" if ends else ""
+            lines.append(
+                f"| {cell(name)} | {cell(kind)} | {self._sources_of(name, links)} |{chain}"
+            )
         return [*lines, ""]
 
     def _sources_of(self, column: str, links: PageLinks) -> str:
@@ -429,22 +444,47 @@ class AssetPage:
             return cell(NOT_DERIVED)
         found = self.column_sources[column]
         if not found:
-            return cell("no upstream column (a constant or a function)")
-        owners = {spec.table.lower(): spec.key for spec in self.graph}
-        shown = []
-        for source in found:
-            owner = owners.get(source.rpartition(".")[0].lower())
-            if owner is None or owner == self.spec.key:  # outside the graph, or its own rows
-                shown.append(cell(source))
-            else:
-                shown.append(f"[{cell(source)}]({links.href(owner)})")
-        return ", ".join(shown)
+            return cell(f"no upstream column ({_COMPUTED})")
+        return ", ".join(self._linked(source, _table_of(source), links) for source in found)
+
+    def _ends_of(self, column: str, links: PageLinks) -> str:
+        """Where the column's whole chain ends, as a cell: its raw columns by table, the
+        table linking to its page; then each column the chain stops at, and why."""
+        ends = (self.column_ends or {}).get(column)
+        if ends is None:
+            return cell(NOT_DERIVED)
+        said = []
+        for table, read in groupby(ends.sources, key=lambda leaf: _table_of(leaf.column)):
+            names = ", ".join(cell(leaf.column.rpartition(".")[2]) for leaf in read)
+            said.append(f"{self._linked(table, table, links)}: {names}")
+        for stop in ends.untraced:
+            where = self._linked(stop.column, _table_of(stop.column), links)
+            said.append(f"unknown past {where} ({cell(stop.note)})")
+        return "; ".join(said) or cell(f"none ({_COMPUTED})")
+
+    def _linked(self, text: str, table: str, links: PageLinks) -> str:
+        """``text`` linking to the page of the asset writing ``table``; as it is if no
+        asset of the graph does, or this one (a column of its own earlier rows)."""
+        owner = self._owners.get(table.lower())
+        if owner is None or owner == self.spec.key:
+            return cell(text)
+        return f"[{cell(text)}]({links.href(owner)})"
+
+    @cached_property
+    def _owners(self) -> dict[str, str]:
+        """The asset writing each table of the graph, by the table's name in lower case."""
+        return {spec.table.lower(): spec.key for spec in self.graph}
 
     def _body(self) -> list[str]:
         if self.sql is not None:
             return ["## SQL", "", *fenced(self.sql.strip(), "sql"), ""]
         where = python_location(self.spec)
         return ["## Python", "", f"Computed by `{where}`.", ""] if where else []
+
+
+def _table_of(column: str) -> str:
+    """``database.Table`` of a ``database.Table.column``."""
+    return column.rpartition(".")[0]
 
 
 def run_link(name: str, flow_run_id: str | None) -> str:

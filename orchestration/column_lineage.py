@@ -5,14 +5,16 @@ SQL assets get theirs by parsing their SELECT in the IO manager's dialect
 the columns of every table it reads taken from the warehouse. Python assets may declare
 theirs (``@asset(column_lineage={...})``); otherwise they say "not derived". Sources are
 ``database.table.column``, so a column's whole upstream chain can be followed from table
-to table (:func:`upstream_chain`).
+to table (:func:`upstream_chain`), down to where it ends (:func:`chain_ends`): the columns
+of the tables loaded from outside the graph, or an asset whose lineage is not derived.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from orchestration.asset import AssetSpec
@@ -20,8 +22,12 @@ from orchestration.context import render_sql
 from orchestration.errors import StorageUnreachableError
 from orchestration.graph import AssetGraph
 from orchestration.io_manager import IOManager, SqlAnalysisError
+from orchestration.ui_lineage import through_reads
 
 NOT_DERIVED = "not derived"
+#: The origin of a Python asset that reads no other asset: its columns are where every
+#: chain through them starts (:attr:`ChainEnd.SOURCE`).
+LOADS_A_SOURCE = f"{NOT_DERIVED}: a Python asset that loads a source"
 
 
 @dataclass(frozen=True)
@@ -81,7 +87,7 @@ def derive(
             declared = {name: tuple(sorted(src)) for name, src in spec.column_lineage.items()}
             return result(declared, "declared")
         if not spec.deps:
-            return result(None, f"{NOT_DERIVED}: a Python asset that loads a source")
+            return result(None, LOADS_A_SOURCE)
         return result(None, f"{NOT_DERIVED}: a Python asset that declares no column lineage")
     try:
         sql = render_sql(spec, io_manager, params)
@@ -138,11 +144,18 @@ class BackgroundColumnLineage:
     Parsing is CPU work in Python (~0.1 s for a run's SQL assets, none for answers kept
     by :mod:`io_managers.analysis_cache`), so it runs beside the warehouse work instead of
     inside each task, where it would lengthen the run's critical path; a task's page
-    waits only for its own asset's result.
+    waits only for its own asset's result and its ancestors'.
+
+    The ancestors a selected asset reads from, directly or not, are derived too, though
+    the run does not rebuild them: its page follows each column's chain through them down
+    to the raw columns (:meth:`ends`). Their SQL is analysed when the graph is built and
+    the answers are kept on disk; the columns of the tables they read are one more
+    catalog read of each (none on an embedded warehouse, which reads its catalog once).
     """
 
     futures: dict[str, Future[AssetColumnLineage]] = field(default_factory=dict)
     _pool: ThreadPoolExecutor | None = None
+    _read_from: dict[str, set[str]] = field(default_factory=dict)
 
     def start(
         self,
@@ -152,28 +165,66 @@ class BackgroundColumnLineage:
         params: Mapping[str, Any],
     ) -> None:
         columns = WarehouseColumns(graph, io_managers)
+        self._read_from = {spec.key: through_reads(graph, spec.key)[0] for spec in specs}
+        wanted = {spec.key for spec in specs}.union(*self._read_from.values())
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="column-lineage")
-        for spec in specs:
-            io_manager = io_managers[spec.io_manager]
+        for spec in graph.topological(wanted):  # ancestors first: a page waits for them
+            io_manager = io_managers.get(spec.io_manager)
+            if io_manager is None:  # an ancestor stored where this run does not look
+                self.futures[spec.key] = _without_io_manager(spec)
+                continue
             self.futures[spec.key] = self._pool.submit(derive, spec, io_manager, columns, params)
 
     def result(self, key: str) -> AssetColumnLineage | None:
         future = self.futures.get(key)
         return future.result() if future is not None else None
 
+    def ends(self, key: str) -> dict[str, ChainEnds] | None:
+        """Where each column of selected ``key`` ends upstream (:func:`ends_by_column`),
+        once its lineage and its ancestors' are derived."""
+        keys = [key, *self._read_from.get(key, ())]
+        return ends_by_column([found for k in keys if (found := self.result(k))], key)
+
     def stop(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
 
 
+def _without_io_manager(spec: AssetSpec) -> Future[AssetColumnLineage]:
+    """``spec``'s lineage where the run has not its IO manager: not derived, so a chain
+    through it says it stops there rather than take its table for a source."""
+    said = f"{NOT_DERIVED}: this run has no IO manager {spec.io_manager!r} to read it"
+    future: Future[AssetColumnLineage] = Future()
+    future.set_result(AssetColumnLineage(spec.key, spec.table, spec.deps, None, said))
+    return future
+
+
+class ChainEnd(StrEnum):
+    """Why an upstream chain goes no further than a column (:attr:`ColumnNode.end`)."""
+
+    #: A column of a source: its asset reads no other asset (it loads a file, an API),
+    #: or no asset writes its table (an external table).
+    SOURCE = "source"
+    #: Its asset's column lineage is not derived (a Python asset that declares none, SQL
+    #: that cannot be analysed): where the column comes from is not known.
+    UNTRACED = "untraced"
+    #: Computed from no upstream column: a constant, a function such as ``now()``, a count.
+    COMPUTED = "computed"
+    #: The asset's own earlier rows (an incremental load keeps them): their columns'
+    #: other sources carry the chain on.
+    PREVIOUS_ROWS = "previous rows"
+
+
 @dataclass(frozen=True)
 class ColumnNode:
-    """One column in an upstream chain, with the columns it is computed from."""
+    """One column in an upstream chain, with the columns it is computed from; a column
+    computed from none says why the chain ends there (``end``)."""
 
     column: str
     asset: str | None
     note: str
     sources: tuple[ColumnNode, ...] = ()
+    end: ChainEnd | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The chain from here as plain data (``pipeline lineage --column C --format
@@ -234,16 +285,67 @@ def _node(
     table, _, name = column.rpartition(".")
     item = by_table.get(table)
     if item is None:
-        return ColumnNode(column, None, "not produced by an asset")
+        return ColumnNode(column, None, "not produced by an asset", end=ChainEnd.SOURCE)
     if item.columns is None:
-        return ColumnNode(column, item.key, item.origin)
+        end = ChainEnd.SOURCE if item.origin == LOADS_A_SOURCE else ChainEnd.UNTRACED
+        return ColumnNode(column, item.key, item.origin, end=end)
     if column in seen:  # an incremental load reads its own table's previous rows
-        return ColumnNode(column, item.key, "its own previous rows")
+        return ColumnNode(column, item.key, "its own previous rows", end=ChainEnd.PREVIOUS_ROWS)
     sources = item.columns.get(name, ())
     if not sources:
-        return ColumnNode(column, item.key, "computed from no upstream column")
+        return ColumnNode(
+            column, item.key, "computed from no upstream column", end=ChainEnd.COMPUTED
+        )
     children = tuple(_node(by_table, source, seen | {column}) for source in sources)
     return ColumnNode(column, item.key, item.origin, children)
+
+
+@dataclass(frozen=True)
+class ChainEnds:
+    """Where a column's whole upstream chain ends, as its asset's page shows it.
+
+    ``sources``: the source columns it is read from (``raw.online_retails.Quantity``);
+    ``untraced``: the columns where the chain stops, their asset's lineage not derived
+    (each node's note says why). Each column once, sorted. Constants and an incremental
+    load's earlier rows are neither: a column with neither is read from no source.
+    """
+
+    sources: tuple[ColumnNode, ...] = ()
+    untraced: tuple[ColumnNode, ...] = ()
+
+
+def leaves(node: ColumnNode) -> Iterator[ColumnNode]:
+    """The columns ``node``'s chain ends in, depth first: those computed from none."""
+    if not node.sources:
+        yield node
+    for source in node.sources:
+        yield from leaves(source)
+
+
+def chain_ends(node: ColumnNode) -> ChainEnds:
+    """The sources and the untraced columns among the leaves of ``node``'s chain."""
+    found: dict[ChainEnd | None, dict[str, ColumnNode]] = {}
+    for leaf in leaves(node):
+        found.setdefault(leaf.end, {}).setdefault(leaf.column, leaf)
+
+    def ending(end: ChainEnd) -> tuple[ColumnNode, ...]:
+        return tuple(sorted(found.get(end, {}).values(), key=lambda leaf: leaf.column))
+
+    return ChainEnds(ending(ChainEnd.SOURCE), ending(ChainEnd.UNTRACED))
+
+
+def ends_by_column(lineage: Iterable[AssetColumnLineage], key: str) -> dict[str, ChainEnds] | None:
+    """Where each column of asset ``key`` ends upstream, followed as ``pipeline lineage
+    --column`` follows it (:func:`upstream_chain`); None if ``key``'s lineage is not
+    derived. ``lineage`` holds ``key``'s and that of each ancestor it reads from: a table
+    without its asset's would read as a source."""
+    items = list(lineage)
+    item = next((found for found in items if found.key == key), None)
+    if item is None or item.columns is None:
+        return None
+    return {
+        name: chain_ends(upstream_chain(items, f"{item.table}.{name}")) for name in item.columns
+    }
 
 
 def chain_lines(node: ColumnNode, depth: int = 0) -> list[str]:

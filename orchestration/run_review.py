@@ -544,6 +544,7 @@ class RunReview:
             columns=self._columns_of(spec),
             column_sources=lineage.columns if lineage else None,
             column_note=lineage.origin if lineage else NOT_DERIVED,
+            column_ends=self._columns.ends(spec.key),
             sql=sql,
             earlier=self._earlier.result().get(spec.key) if self._earlier else None,
         )

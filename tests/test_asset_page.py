@@ -27,6 +27,7 @@ from orchestration.asset_page import (
     with_state,
 )
 from orchestration.checks import AssetCheckResult
+from orchestration.column_lineage import LOADS_A_SOURCE, AssetColumnLineage, ends_by_column
 from orchestration.definitions import load_definitions
 from orchestration.graph import AssetGraph
 from orchestration.history import MaterializationRecord
@@ -771,6 +772,102 @@ def test_each_upstream_column_links_to_the_page_of_the_asset_that_holds_it():
     sat = f"[vault.sat_invoice.TotalAmount](/v2/artifacts/artifact/{uuid.UUID(int=7)})"
     assert f"| total_amount | Decimal(10, 4) | {sat} |" in markdown
     assert "| other | String | ext.t.c |" in markdown  # no asset holds that table
+
+
+#: fact_sales's chain down to the raw file: total_amount through the satellite and the
+#: PSA to two raw columns; loaded computed here; note read from a column of the raw file
+#: and from link_invoice_product, here a Python asset that declares no column lineage.
+CHAIN = [
+    AssetColumnLineage("raw_online_retails", "raw.online_retails", (), None, LOADS_A_SOURCE),
+    AssetColumnLineage(
+        "psa_online_retails",
+        "raw.psa_online_retails",
+        ("raw_online_retails",),
+        {"TotalAmount": ("raw.online_retails.Quantity", "raw.online_retails.UnitPrice")},
+        "parsed from the SQL",
+    ),
+    AssetColumnLineage(
+        "sat_invoice",
+        "vault.sat_invoice",
+        ("psa_online_retails",),
+        {"TotalAmount": ("raw.psa_online_retails.TotalAmount",)},
+        "parsed from the SQL",
+    ),
+    AssetColumnLineage(
+        "link_invoice_product",
+        "vault.link_invoice_product",
+        ("raw_online_retails",),
+        None,
+        "not derived: a Python asset that declares no column lineage",
+    ),
+    AssetColumnLineage(
+        "fact_sales",
+        "marts.Fact_Sales",
+        ("sat_invoice", "link_invoice_product"),
+        {
+            "total_amount": ("vault.sat_invoice.TotalAmount",),
+            "loaded": (),
+            "note": ("vault.link_invoice_product.note", "raw.online_retails.Country"),
+        },
+        "parsed from the SQL",
+    ),
+]
+FACT_COLUMNS = [("total_amount", "Decimal(10, 4)"), ("loaded", "DateTime"), ("note", "String")]
+
+
+def _columns_rows(markdown: str) -> dict[str, str]:
+    """Each row of a page's Columns table by its column's name."""
+    section = markdown.split("## Columns\n\n", 1)[1].split("\n\n## ", 1)[0]
+    return {
+        line.split(" | ")[0].removeprefix("| "): line
+        for line in section.split("\n")
+        if line.startswith("| ") and not line.startswith(("| column |", "|---"))
+    }
+
+
+def test_each_column_names_the_raw_columns_its_whole_chain_ends_in():
+    """On fact_sales's page a reviewer sees which raw file columns a column comes from
+    without clicking through the satellite's and the PSA's pages: the one-step source
+    stays, linked; the raw columns, grouped by table, link the page of the asset that
+    loads them."""
+    page = _page(
+        columns=FACT_COLUMNS,
+        column_sources=CHAIN[-1].columns,
+        column_ends=ends_by_column(CHAIN, "fact_sales"),
+    )
+    markdown = page.markdown(PageLinks({"raw_online_retails": uuid.UUID(int=3)}))
+    rows = _columns_rows(markdown)
+    assert "| column | type | computed from | raw source columns |" in markdown
+    sat = "[vault.sat_invoice.TotalAmount](/v2/artifacts/key/asset-sat-invoice)"
+    raw = f"[raw.online_retails](/v2/artifacts/artifact/{uuid.UUID(int=3)})"
+    assert rows["total_amount"] == (
+        f"| total_amount | Decimal(10, 4) | {sat} | {raw}: Quantity, UnitPrice |"
+    )
+    assert rows["loaded"].endswith(
+        "| no upstream column (a constant or a function) | none (a constant or a function) |"
+    )
+
+
+def test_a_chain_that_cannot_be_followed_to_raw_says_where_and_why():
+    """A Python asset that declares no column lineage ends the chain: the page says so in
+    words, naming the column where it stops, and still gives the raw columns it reaches."""
+    page = _page(
+        columns=FACT_COLUMNS,
+        column_sources=CHAIN[-1].columns,
+        column_ends=ends_by_column(CHAIN, "fact_sales"),
+    )
+    note = _columns_rows(page.markdown(PageLinks()))["note"]
+    assert note.endswith(
+        "| [raw.online_retails](/v2/artifacts/key/asset-raw-online-retails): Country; "
+        "unknown past [vault.link_invoice_product.note]"
+        "(/v2/artifacts/key/asset-link-invoice-product) "
+        "(not derived: a Python asset that declares no column lineage) |"
+    )
+
+
+def test_a_page_without_its_columns_chains_keeps_its_three_columns():
+    markdown = _page(columns=FACT_COLUMNS, column_sources=CHAIN[-1].columns).markdown(PageLinks())
+    assert "| column | type | computed from |\n" in markdown
 
 
 def _attempt(

@@ -18,9 +18,11 @@ import pytest
 from assets import DDL_PATHS
 from io_managers import ClickHouseIOManager
 from orchestration.column_lineage import (
+    LOADS_A_SOURCE,
     AssetColumnLineage,
     chain_lines,
     derive_all,
+    ends_by_column,
     upstream_chain,
 )
 from orchestration.definitions import load_definitions
@@ -102,6 +104,59 @@ def test_a_columns_chain_reaches_the_source_columns(lineage):
     lines = chain_lines(chain)
     assert lines[0] == "marts.Fact_Sales.total_amount  [fact_sales]"
     assert lines[1] == "    <- vault.sat_invoice.TotalAmount  [sat_invoice]"
+
+
+def test_each_column_ends_in_the_raw_columns_its_whole_chain_reads(lineage):
+    """What a page shows of each column in one look: the raw columns ``lineage --column``'s
+    chain ends in, each once, and not the load times and counts computed on the way."""
+    ends = ends_by_column(lineage.by_key.values(), "fact_sales")
+    assert ends is not None and list(ends) == list(lineage["fact_sales"].columns)
+    total = ends["total_amount"]
+    assert [(n.column, n.asset) for n in total.sources] == [
+        ("raw.online_retails.Quantity", "raw_online_retails"),
+        ("raw.online_retails.UnitPrice", "raw_online_retails"),
+    ]
+    assert total.untraced == ()
+    # sat_time's load time (now()) is on dim_time.date's chain, but read from no source.
+    date = ends_by_column(lineage.by_key.values(), "dim_time")["date"]  # type: ignore[index]
+    assert [n.column for n in date.sources] == ["raw.online_retails.InvoiceDate"]
+    # A column whose chain reads only constants, counts and its table's earlier rows.
+    check_date = ends_by_column(lineage.by_key.values(), "data_quality")["check_date"]  # type: ignore[index]
+    assert (check_date.sources, check_date.untraced) == ((), ())
+
+
+def _through_a_python_asset() -> list[AssetColumnLineage]:
+    """``report`` reads ``notes``, a Python asset that declares no column lineage, and
+    ``raw``, which loads a source; ``notes`` reads ``raw`` too."""
+    return [
+        AssetColumnLineage("raw", "db.raw", (), None, LOADS_A_SOURCE),
+        AssetColumnLineage(
+            "notes", "db.notes", ("raw",), None, "not derived: a Python asset that declares none"
+        ),
+        AssetColumnLineage(
+            "report",
+            "db.report",
+            ("notes", "raw"),
+            {"note": ("db.notes.note",), "both": ("db.notes.note", "db.raw.a"), "at": ()},
+            "parsed from the SQL",
+        ),
+    ]
+
+
+def test_a_chain_through_an_asset_without_column_lineage_ends_untraced_there():
+    ends = ends_by_column(_through_a_python_asset(), "report")
+    assert ends is not None
+    assert ends["note"].sources == ()
+    ((stop,),) = [ends["note"].untraced]
+    assert (stop.column, stop.asset, stop.note) == (
+        "db.notes.note",
+        "notes",
+        "not derived: a Python asset that declares none",
+    )
+    assert [n.column for n in ends["both"].sources] == ["db.raw.a"]
+    assert [n.column for n in ends["both"].untraced] == ["db.notes.note"]
+    assert (ends["at"].sources, ends["at"].untraced) == ((), ())
+    assert ends_by_column(_through_a_python_asset(), "notes") is None  # nothing to follow
 
 
 def test_an_unknown_column_is_named(lineage):

@@ -253,6 +253,32 @@ def test_a_selection_runs_lineage_says_what_each_unselected_upstream_held(tmp_pa
     assert abs((datetime.fromisoformat(built_at.group(1) + "+00:00") - page.created).seconds) < 5
 
 
+def test_a_selection_runs_page_names_the_raw_columns_of_its_unselected_ancestors(tmp_path):
+    """``mart`` alone: its ancestors are not in the run, yet its page gives each column
+    the raw columns its chain ends in, two assets up, or says in words where the chain
+    stops (at a Python asset that declares no column lineage)."""
+    from io_managers import ClickHouseIOManager
+    from tests.chain_location import defs
+
+    with ClickHouseIOManager.embedded(tmp_path / "warehouse") as warehouse:
+        warehouse.setup(defs.ddl_paths)
+        everything = materialize(defs.graph(), {"warehouse": warehouse})
+        alone = materialize(defs.graph(), {"warehouse": warehouse}, "mart")
+
+    assert everything.ok and alone.ok
+    (raw,) = _pages(str(everything.flow_run_id), "raw")
+    for run in (everything, alone):
+        (page,) = _pages(str(run.flow_run_id), "mart")
+        rows = {line.split(" | ")[0]: line for line in page.data.splitlines()}
+        assert rows["| total_amount"].endswith(
+            f"| [chain.raw](/v2/artifacts/artifact/{raw.id}): Quantity, UnitPrice |"
+        ), rows["| total_amount"]
+        assert "| unknown past [chain.notes.note](/v2/artifacts/artifact/" in rows["| note"]
+        assert rows["| note"].endswith(
+            "(not derived: a Python asset that declares no column lineage) |"
+        ), rows["| note"]
+
+
 def _history_rows(markdown: str) -> tuple[str, list[list[str]]]:
     """A page's History section: its "Since ..." line, and its table's rows as cells."""
     since, _, _header, _rule, *rows = (
