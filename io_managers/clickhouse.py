@@ -27,14 +27,14 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Collection, Generator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from io_managers import checks
-from io_managers.catalog import Catalog
+from io_managers.catalog import Catalog, TableFacts
 from io_managers.config import DEFAULT_WAREHOUSE_DIR, WarehouseConfig, load_config
 from io_managers.ddl import apply_ddl
 from io_managers.ddl_drift import (
@@ -247,7 +247,12 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         facts = self.catalog.table(table)
         if facts is None:
             return self.queries.describe(table)  # the engine's own error: no such table
-        return [(name, kind.text) for name, kind in facts.columns.items()]
+        return _described(facts)
+
+    def describe_tables(self, tables: Collection[str]) -> dict[str, list[tuple[str, str]]]:
+        """:meth:`describe` of each of ``tables`` that exists: one catalog statement on a
+        server (the embedded catalog is kept)."""
+        return {table: _described(facts) for table, facts in self.catalog.tables(tables).items()}
 
     def row_count(self, table: str) -> int:
         return self.queries.row_count(table)
@@ -457,6 +462,11 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         if failures:
             raise AssetValidationError(spec.key, spec.table, failures)
         return staged_facts(measured)
+
+
+def _described(facts: TableFacts) -> list[tuple[str, str]]:
+    """A table's ``(column, ClickHouse type)`` pairs, in table order."""
+    return [(name, kind.text) for name, kind in facts.columns.items()]
 
 
 def warehouse_from_env(url: str | None = None) -> ClickHouseIOManager:

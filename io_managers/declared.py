@@ -11,7 +11,7 @@ asked of it, once, even when several threads ask at the same moment.
 from __future__ import annotations
 
 import threading
-from collections.abc import Generator, Sequence
+from collections.abc import Collection, Generator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -123,6 +123,9 @@ class DeclaredWarehouse(ClickHouseDialect, IOManager):
 
     def describe(self, table: str) -> list[tuple[str, str]]:
         return self.warehouse().describe(table)
+
+    def describe_tables(self, tables: Collection[str]) -> dict[str, list[tuple[str, str]]]:
+        return self.warehouse().describe_tables(tables)
 
     def materialize(self, spec: AssetSpec, context: AssetContext) -> MaterializeResult:
         return self.warehouse().materialize(spec, context)

@@ -107,7 +107,8 @@ def derive(
 
 
 class WarehouseColumns:
-    """Column names of warehouse tables, asked once each (``IOManager.describe``)."""
+    """Column names of warehouse tables, asked once each (``IOManager.describe``), or
+    ahead, all at once (:meth:`ask_ahead`)."""
 
     def __init__(self, graph: AssetGraph, io_managers: Mapping[str, IOManager]) -> None:
         self._by_table = {spec.table: spec for spec in graph}
@@ -116,10 +117,44 @@ class WarehouseColumns:
 
     def __call__(self, table: str) -> list[str]:
         if table not in self._known:
-            spec = self._by_table.get(table)
-            io_manager = self._io_managers[spec.io_manager if spec else "warehouse"]
+            io_manager = self._io_managers[self._storage_of(table)]
             self._known[table] = [name for name, _ in io_manager.describe(table)]
         return self._known[table]
+
+    def ask_ahead(self, graph: AssetGraph, specs: Iterable[AssetSpec]) -> None:
+        """Read the columns of every table the SELECTs of ``specs`` read, in one request
+        per storage (``IOManager.describe_tables``): on a server, one round trip instead
+        of one a table. A table this misses is asked when it is needed, and a request
+        that fails leaves each to fail there, as the asset's own error."""
+        by_storage: dict[str, set[str]] = {}
+        for table in _tables_read(graph, specs):
+            by_storage.setdefault(self._storage_of(table), set()).add(table)
+        for storage, tables in by_storage.items():
+            io_manager = self._io_managers.get(storage)
+            try:
+                described = io_manager.describe_tables(tables) if io_manager else {}
+            except StorageUnreachableError:
+                raise
+            except Exception:
+                continue
+            for table, columns in described.items():
+                self._known[table] = [name for name, _ in columns]
+
+    def _storage_of(self, table: str) -> str:
+        """The IO manager holding ``table``: its asset's, else the default warehouse's."""
+        spec = self._by_table.get(table)
+        return spec.io_manager if spec else "warehouse"
+
+
+def _tables_read(graph: AssetGraph, specs: Iterable[AssetSpec]) -> set[str]:
+    """The tables the SELECTs of ``specs`` read, as the graph knows them: each one's
+    upstream tables and its own (an incremental load reads its earlier rows)."""
+    return {
+        table
+        for spec in specs
+        if spec.kind == "sql"
+        for table in (spec.table, *(graph[k].table for k in graph.upstream_of(spec.key).reads))
+    }
 
 
 def derive_all(
@@ -131,9 +166,11 @@ def derive_all(
     """Column lineage of ``keys`` in dependency order (for ``pipeline lineage``); a
     warehouse that cannot be reached raises, the command's one error line."""
     columns = WarehouseColumns(graph, io_managers)
+    specs = graph.topological(keys)
+    columns.ask_ahead(graph, specs)
     return [
         derive(spec, io_managers[spec.io_manager], columns, params or {}, stop_if_unreachable=True)
-        for spec in graph.topological(keys)
+        for spec in specs
     ]
 
 
@@ -168,7 +205,9 @@ class BackgroundColumnLineage:
         self._read_from = {spec.key: through_reads(graph, spec.key)[0] for spec in specs}
         wanted = {spec.key for spec in specs}.union(*self._read_from.values())
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="column-lineage")
-        for spec in graph.topological(wanted):  # ancestors first: a page waits for them
+        specs = graph.topological(wanted)
+        self._pool.submit(columns.ask_ahead, graph, specs)  # failing, each asks on its own
+        for spec in specs:  # ancestors first: a page waits for them
             io_manager = io_managers.get(spec.io_manager)
             if io_manager is None:  # an ancestor stored where this run does not look
                 self.futures[spec.key] = _without_io_manager(spec)

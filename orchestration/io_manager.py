@@ -8,7 +8,7 @@ stays behind this interface.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Collection, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -136,6 +136,12 @@ class IOManager(ABC):
         resolves ``*`` and unqualified names against the tables a SELECT reads.
         """
         raise NotImplementedError(f"{type(self).__name__} cannot describe tables")
+
+    def describe_tables(self, tables: Collection[str]) -> dict[str, list[tuple[str, str]]]:
+        """:meth:`describe` of those of ``tables`` this storage gives at once: a server
+        answers for all in one round trip, not one a table. A table left out (missing, or
+        by default every one) is asked of :meth:`describe` when it is needed."""
+        return {}
 
     def query_arrow(self, sql: str) -> Any:
         """Run a read query and return its result as a ``pyarrow.Table``.

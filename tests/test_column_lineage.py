@@ -20,6 +20,7 @@ from io_managers import ClickHouseIOManager
 from orchestration.column_lineage import (
     LOADS_A_SOURCE,
     AssetColumnLineage,
+    BackgroundColumnLineage,
     chain_lines,
     derive_all,
     ends_by_column,
@@ -157,6 +158,40 @@ def test_a_chain_through_an_asset_without_column_lineage_ends_untraced_there():
     assert [n.column for n in ends["both"].untraced] == ["db.notes.note"]
     assert (ends["at"].sources, ends["at"].untraced) == ((), ())
     assert ends_by_column(_through_a_python_asset(), "notes") is None  # nothing to follow
+
+
+def test_a_server_is_asked_the_columns_of_a_runs_tables_in_one_statement(
+    clickhouse_test_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    """Each catalog read is a round trip to a server: a run of ``mart`` alone follows its
+    chains through ``staged`` and ``notes`` to ``raw``, and reads the columns of the
+    tables all their SELECTs read in one statement, not one per table."""
+    from io_managers import warehouse_from_env
+    from io_managers.catalog import Catalog
+    from tests.chain_location import defs
+
+    reads: list[tuple[str, ...]] = []
+    read = Catalog._read
+
+    def counted(self: Catalog, *args: str) -> dict:
+        reads.append(args)
+        return read(self, *args)
+
+    graph = defs.graph()
+    with warehouse_from_env(clickhouse_test_url) as warehouse:
+        warehouse.setup(defs.ddl_paths)
+        monkeypatch.setattr(Catalog, "_read", counted)
+        lineage = BackgroundColumnLineage()
+        lineage.start(graph, [graph["mart"]], {"warehouse": warehouse}, {})
+        ends = lineage.ends("mart")
+        lineage.stop()
+
+    assert len(reads) == 1, reads
+    assert ends is not None
+    assert [leaf.column for leaf in ends["total_amount"].sources] == [
+        "chain.raw.Quantity",
+        "chain.raw.UnitPrice",
+    ]
 
 
 def test_an_unknown_column_is_named(lineage):
