@@ -76,6 +76,10 @@ _SHORT_VERSION = 8
 
 #: The Columns table's last column: where each column's whole upstream chain ends.
 _ENDS = "raw source columns"
+#: Said instead of that column where it would repeat the one before it.
+_ENDS_ONE_STEP_UP = (
+    "Each column's upstream columns are raw source columns: its whole chain ends one step up."
+)
 #: What a column computed from no column is computed from.
 _COMPUTED = "a constant or a function"
 #: What the Columns table's last two columns say, above it: one step up, and the ends of
@@ -423,9 +427,11 @@ class AssetPage:
     def _columns(self, links: PageLinks) -> list[str]:
         if not self.columns:
             return []
-        ends = self.column_sources is not None and self.column_ends is not None
         header = ["| column | type | computed from |", "|---|---|---|"]
-        if ends:  # the chain's ends: a column more, and what the last two say
+        ends = self.column_sources is not None and self.column_ends is not None
+        if ends and self._ends_one_step_up():
+            header, ends = [_ENDS_ONE_STEP_UP, "", *header], False
+        elif ends:  # the chain's ends: a column more, and what the last two say
             header = [_COLUMNS_GUIDE, "", f"{header[0]} {_ENDS} |", f"{header[1]}---|"]
         lines = ["## Columns", "", *header]
         for name, kind in self.columns:
@@ -434,6 +440,15 @@ class AssetPage:
                 f"| {cell(name)} | {cell(kind)} | {self._sources_of(name, links)} |{chain}"
             )
         return [*lines, ""]
+
+    def _ends_one_step_up(self) -> bool:
+        """Whether the upstream columns of each column are its raw source columns (the
+        PSA's page): a column of those would repeat the one before it, link for link."""
+        sources, ends = self.column_sources or {}, self.column_ends or {}
+        return any(e.sources for e in ends.values()) and all(
+            not e.untraced and {leaf.column for leaf in e.sources} == set(sources.get(name, ()))
+            for name, e in ends.items()
+        )
 
     def _sources_of(self, column: str, links: PageLinks) -> str:
         """The upstream columns as a cell, each linking to the page of the asset holding

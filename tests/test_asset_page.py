@@ -865,6 +865,24 @@ def test_a_chain_that_cannot_be_followed_to_raw_says_where_and_why():
     )
 
 
+def test_a_page_whose_columns_are_read_from_the_raw_columns_does_not_repeat_them():
+    """The PSA's upstream columns are the raw file's: a column of raw sources would repeat
+    the one before it, link for link, and push the table past the page's width."""
+    psa = CHAIN[1]
+    page = _page(
+        "psa_online_retails",
+        columns=[("TotalAmount", "Float64")],
+        column_sources=psa.columns,
+        column_ends=ends_by_column(CHAIN, "psa_online_retails"),
+    )
+    markdown = page.markdown(PageLinks())
+    assert "| column | type | computed from |\n" in markdown
+    assert (
+        "Each column's upstream columns are raw source columns: its whole chain ends one "
+        "step up." in markdown
+    )
+
+
 def test_a_page_without_its_columns_chains_keeps_its_three_columns():
     markdown = _page(columns=FACT_COLUMNS, column_sources=CHAIN[-1].columns).markdown(PageLinks())
     assert "| column | type | computed from |\n" in markdown
