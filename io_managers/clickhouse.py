@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from io_managers import checks
+from io_managers import checks, statements
 from io_managers.catalog import Catalog, TableFacts
 from io_managers.config import DEFAULT_WAREHOUSE_DIR, WarehouseConfig, load_config
 from io_managers.ddl import apply_ddl
@@ -57,7 +57,7 @@ from io_managers.publish import Publisher
 from io_managers.publish_gate import PublishGate
 from io_managers.queries import WarehouseQueries
 from io_managers.sql import quote_table
-from io_managers.sql_tokens import is_select
+from io_managers.sql_tokens import is_select, one_statement
 from io_managers.stage import StagedSelect, Stager, TargetShape
 from io_managers.staged import StagedFacts, measures, staged_facts
 from io_managers.staging import StagingTables
@@ -66,7 +66,7 @@ from io_managers.types import ClickHouseType, arrow_to_pandas
 from io_managers.validation import plan_validation, run_validation
 from orchestration.asset_code import raised_place, schema_place
 from orchestration.errors import RebuildRequired
-from orchestration.io_manager import IOManager, MaterializeResult
+from orchestration.io_manager import IOManager, KeptRows, MaterializeResult
 from orchestration.redaction import shown_source
 
 if TYPE_CHECKING:
@@ -241,6 +241,26 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
 
     def table_exists(self, table: str) -> bool:
         return self.catalog.table(table) is not None
+
+    def rows_a_rebuild_loses(
+        self, table: str, unique_key: Sequence[str], select: str | None
+    ) -> KeptRows:
+        """Counted in the warehouse: the table's rows, then those whose key ``select`` does
+        not yield (one anti-join). A SELECT that cannot be compared (a key column it does
+        not give, a drifted key type) counts every row, as a run that cannot be foretold."""
+        if not self.table_exists(table):
+            return KeptRows(lost=0, held=0)
+        held = self.row_count(table)
+        if not held or select is None or not unique_key:
+            return KeptRows(lost=held, held=held, exact=not held)
+        try:
+            compared = statements.rows_not_yielded(
+                quote_table(table), unique_key, one_statement(select, "its SELECT").text
+            )
+            (lost,) = self.queries.rows(compared)[0].values()
+        except (WarehouseError, ValueError):
+            return KeptRows(lost=held, held=held, exact=False)
+        return KeptRows(lost=int(lost), held=held)
 
     def describe(self, table: str) -> list[tuple[str, str]]:
         """``(column, ClickHouse type)`` pairs of ``database.Table``, in table order."""

@@ -26,6 +26,7 @@ from io_managers.errors import InsertOnlyDriftError, TypeDriftError
 from io_managers.sql import quote_string
 from io_managers.transport import Transport
 from io_managers.types import ClickHouseType
+from orchestration.context import DISCARD_HISTORY_OPTION
 from orchestration.errors import CHANGING_A_TABLE
 from orchestration.typed_options import carried
 
@@ -78,14 +79,17 @@ def drift_error(
     """The one-line refusal: table, every drifted column with both types, the way out.
 
     An insert-only table may hold keys its upstream no longer has (earlier loads), which
-    its full refresh drops: its refusal says so and names the way that keeps them.
+    its full refresh drops: its refusal says so, names the way that keeps them, and gives
+    the full refresh with ``--discard-history``, without which it would be refused for
+    that very loss (:mod:`orchestration.discarded_history`).
     ``planned``: the same refusal foretold by a command that runs nothing (``plan``).
     """
     drifted = "; ".join(item.describe() for item in drift)
     outcome = "a run would refuse it" if planned else "nothing was written"
     found = f"asset {key!r} (table {table}) has drifted from its DDL, so {outcome}: {drifted}"
+    discard = f" {DISCARD_HISTORY_OPTION}" if insert_only else ""
     # Where the refused command acted: a run's worker threads see its typed options too.
-    rebuild = carried(f"pipeline materialize --full-refresh --select {key}")
+    rebuild = carried(f"pipeline materialize --full-refresh{discard} --select {key}")
     error = (
         InsertOnlyDriftError(
             f"{found}. It is insert-only: {rebuild} rebuilds it from what its upstream holds "

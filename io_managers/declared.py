@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from io_managers.config import WarehouseConfig, load_config
 from io_managers.dialect import ClickHouseDialect
-from orchestration.io_manager import IOManager, MaterializeResult
+from orchestration.io_manager import IOManager, KeptRows, MaterializeResult
 
 #: Where the embedded engine keeps its databases' definitions, made with the first
 #: database: a directory without it holds no table and no history (nothing was ever
@@ -169,3 +169,8 @@ class DeclaredWarehouse(ClickHouseDialect, IOManager):
 
     def drift_refusals(self, specs: Sequence[AssetSpec]) -> dict[str, RebuildRequired]:
         return self.warehouse().drift_refusals(specs)
+
+    def rows_a_rebuild_loses(
+        self, table: str, unique_key: Sequence[str], select: str | None
+    ) -> KeptRows:
+        return self.warehouse().rows_a_rebuild_loses(table, unique_key, select)

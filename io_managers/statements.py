@@ -78,9 +78,22 @@ def new_keys_condition(unique_key: Sequence[str], target: str) -> str:
     ``NOT IN`` a subquery builds one hash set of the target's keys (it is ClickHouse's
     cheapest anti-join); ``transform_null_in`` makes a NULL key equal a NULL key.
     """
+    return _not_in(unique_key, target)
+
+
+def _not_in(unique_key: Sequence[str], source: str) -> str:
+    """``key NOT IN (SELECT key FROM source)``, a NULL key equal to a NULL key."""
     key = quoted_columns(unique_key)
     key_expr = f"({key})" if len(unique_key) > 1 else key
-    return f"{key_expr} NOT IN (SELECT {key} FROM {target}) SETTINGS transform_null_in = 1"
+    return f"{key_expr} NOT IN (SELECT {key} FROM {source}) SETTINGS transform_null_in = 1"
+
+
+def rows_not_yielded(target: str, unique_key: Sequence[str], select: str) -> str:
+    """Count ``target``'s rows whose ``unique_key`` ``select`` does not yield: what
+    rebuilding ``target`` from ``select`` alone would drop (the anti-join of
+    :func:`new_keys_condition`, the other way round). The count is not aliased: an alias
+    would shadow a key column of the same name in the condition."""
+    return f"SELECT count() FROM {target} WHERE {_not_in(unique_key, f'({select})')}"
 
 
 def only_new_keys(select: str, unique_key: Sequence[str], target: str) -> str:

@@ -29,11 +29,13 @@ from orchestration.cli_options import (
     SOURCE_FORMS,
     WAREHOUSE_HELP,
     DefinitionsOption,
+    DiscardHistoryOption,
     JsonOption,
     SelectOption,
     SourceEncodingOption,
     SourceTimeoutOption,
     WarehouseOption,
+    confirmed_discard,
     connect_to_prefect,
     console,
     debug_on,
@@ -41,7 +43,7 @@ from orchestration.cli_options import (
     load_defs,
     source_option,
 )
-from orchestration.context import FULL_REFRESH_PARAM, SOURCE_TIMEOUT_PARAM
+from orchestration.context import DISCARD_HISTORY_PARAM, FULL_REFRESH_PARAM, SOURCE_TIMEOUT_PARAM
 from orchestration.debug_env import DEBUG_ENV, debug_asked
 from orchestration.errors import ExpectedError, exit_code
 from orchestration.output import discard, echo, is_devnull, reader_gone
@@ -187,10 +189,12 @@ def materialize_command(
         typer.Option(
             "--full-refresh",
             help="Rebuild each selected table from its DDL and reload it from its upstream, "
-            "instead of updating it: the way back for an insert-only table whose types "
-            "drifted. The rebuilt table holds only what its upstream holds now.",
+            "instead of updating it: the way back for a table whose types drifted. The "
+            "rebuilt table holds only what its upstream holds now: a full refresh that would "
+            "drop rows only an insert-only table keeps is refused unless --discard-history.",
         ),
     ] = False,
+    discard_history: DiscardHistoryOption = False,
     concurrency: Annotated[
         int,
         typer.Option(
@@ -227,6 +231,9 @@ def materialize_command(
         params[SOURCE_ENCODING_PARAM] = source_encoding
     if full_refresh:
         params[FULL_REFRESH_PARAM] = True
+    confirmed_discard(discard_history, full_refresh)
+    if discard_history:
+        params[DISCARD_HISTORY_PARAM] = True
     with contextlib.ExitStack() as opened:
         # Planned on readers, so a refusal leaves the warehouse as it was: no directory, no
         # DDL. They stay open for the run (an embedded warehouse's engine is then shared).

@@ -7,7 +7,11 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from orchestration.context import MIN_SOURCE_TIMEOUT, SOURCE_TIMEOUT_PARAM
+from orchestration.context import (
+    DISCARD_HISTORY_OPTION,
+    MIN_SOURCE_TIMEOUT,
+    SOURCE_TIMEOUT_PARAM,
+)
 from orchestration.definitions import DEFINITIONS_ENV, Definitions, load_definitions
 from orchestration.output import document_option
 from orchestration.prefect_setup import connect_prefect
@@ -164,6 +168,26 @@ SourceTimeoutOption = Annotated[
     float | None,
     source_timeout_option(f"passed to assets as context.params['{SOURCE_TIMEOUT_PARAM}']"),
 ]
+DiscardHistoryOption = Annotated[
+    bool,
+    typer.Option(
+        DISCARD_HISTORY_OPTION,
+        help="With --full-refresh: rebuild insert-only tables (the vault) even where that "
+        "drops rows only they keep, which no source may hold any more. Without it such a "
+        "full refresh is refused before any work, naming each table and the rows it would "
+        "lose.",
+    ),
+]
+
+
+def confirmed_discard(discard_history: bool, full_refresh: bool) -> None:
+    """Refuse ``--discard-history`` alone: it confirms what a full refresh drops, and a
+    run without one drops nothing, so the option would be silently ignored."""
+    if discard_history and not full_refresh:
+        raise typer.BadParameter(
+            "it confirms what --full-refresh drops; give it with --full-refresh",
+            param_hint=f"'{DISCARD_HISTORY_OPTION}'",
+        )
 
 
 DEFINITIONS_HELP = "Module that declares the assets (default: [tool.pipeline] in pyproject.toml)."

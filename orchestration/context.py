@@ -17,6 +17,12 @@ if TYPE_CHECKING:
 #: Run parameter asking IO managers to rebuild each selected table from its DDL and
 #: reload it (``pipeline materialize --full-refresh``), instead of updating it.
 FULL_REFRESH_PARAM = "full_refresh"
+#: Run parameter confirming that such a rebuild may drop rows only an insert-only table
+#: keeps (``--discard-history``); without it the run is refused before any work
+#: (:mod:`orchestration.discarded_history`).
+DISCARD_HISTORY_PARAM = "discard_history"
+#: The command-line option that sets it.
+DISCARD_HISTORY_OPTION = "--discard-history"
 #: Run parameter bounding the fetch of the run's source, in seconds (``--source-timeout``).
 SOURCE_TIMEOUT_PARAM = "source_timeout"
 #: The shortest such deadline: below it a value is a typo (``0``), not a deadline.
@@ -55,6 +61,12 @@ class AssetContext:
 def full_refresh_of(params: Mapping[str, Any]) -> bool:
     """Whether a run given ``params`` rebuilds each selected table (FULL_REFRESH_PARAM)."""
     return bool(params.get(FULL_REFRESH_PARAM))
+
+
+def discard_history_of(params: Mapping[str, Any]) -> bool:
+    """Whether a run given ``params`` may drop what only its insert-only tables keep
+    (DISCARD_HISTORY_PARAM)."""
+    return bool(params.get(DISCARD_HISTORY_PARAM))
 
 
 #: The load time a SQL body is rendered with outside a run (analysis, code versions), so

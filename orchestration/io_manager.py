@@ -75,6 +75,17 @@ class TableReads:
     table_functions: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class KeptRows:
+    """What rebuilding an insert-only table would lose: ``lost`` of the ``held`` rows it
+    holds now. ``exact``: counted against what its SELECT yields now; else every row held,
+    as what comes back is known only as the run rebuilds it."""
+
+    lost: int
+    held: int
+    exact: bool = True
+
+
 class IOManager(ABC):
     """Stores assets. Implementations must be safe to call from several threads."""
 
@@ -240,6 +251,18 @@ class IOManager(ABC):
         phrased as foretold. ``plan`` and ``status`` ask it, so they must read only and
         create nothing. The default, for storage without definitions, refuses none."""
         return {}
+
+    def rows_a_rebuild_loses(
+        self, table: str, unique_key: Sequence[str], select: str | None
+    ) -> KeptRows | None:
+        """How many rows of ``table`` (insert-only on ``unique_key``) a full refresh would
+        not bring back: those whose key ``select``, the asset's SELECT over its upstream as
+        it is now, does not yield; every row it holds when ``select`` is None (an upstream
+        is rebuilt first, or the body is no SQL). Reads only, so ``plan`` may ask it. The
+        default, for storage that cannot count, says None, and such a full refresh is
+        refused as if every row were lost: a store (or a wrapper of one) that forgot to
+        answer must not let the rows go unasked."""
+        return None
 
     def table_definitions(self, tables: Sequence[str]) -> dict[str, str]:
         """The definition (DDL) of each given table: the one the code declares (given to

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestration.errors import ExpectedError
 from orchestration.history import AssetHistory, MaterializationHistory, MaterializationRecord
-from orchestration.io_manager import IOManager, MaterializeResult, TableReads
+from orchestration.io_manager import IOManager, KeptRows, MaterializeResult, TableReads
 
 if TYPE_CHECKING:
     from orchestration.asset import AssetSpec
@@ -85,6 +85,11 @@ class MissingStorage(IOManager):
 
     def drift_refusals(self, specs: Sequence[AssetSpec]) -> dict[str, RebuildRequired]:
         return {}  # no table, so none that drifted
+
+    def rows_a_rebuild_loses(
+        self, table: str, unique_key: Sequence[str], select: str | None
+    ) -> KeptRows:
+        return KeptRows(lost=0, held=0)  # no table, so nothing kept
 
     def missing_storage(self) -> str:
         return self.missing

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from orchestration.checks import AssetCheckResult, format_example
+from orchestration.context import DISCARD_HISTORY_OPTION
 from orchestration.errors import CHANGING_A_TABLE
 from orchestration.prefect_ui import absolute, run_urls, runs_path
 from orchestration.rerun import rerun_selection
@@ -212,8 +213,9 @@ def next_step(plan: MaterializationPlan, report: RunReport) -> str | None:
     rerun = rerun_selection(plan, report)
     if rerun is None:
         return None
-    refresh = " --full-refresh" if plan.full_refresh else ""
-    command = carried(f"pipeline materialize{refresh} --select {quoted_selection(rerun)}")
+    command = carried(
+        f"pipeline materialize{refresh_options(plan)} --select {quoted_selection(rerun)}"
+    )
     rerun_line = f"[bold]{escape(command)}[/] (and your other options) reruns {_undone(report)}"
     failed = report.by_status("failed")
     rebuild = [o.key for o in failed if o.needs_full_refresh]
@@ -222,6 +224,14 @@ def next_step(plan: MaterializationPlan, report: RunReport) -> str | None:
     if failed and all(outcome.failed_its_checks for outcome in failed):
         return f"{_fix_what_the_checks_found(failed)}, then {rerun_line}"
     return rerun_line
+
+
+def refresh_options(plan: MaterializationPlan) -> str:
+    """`` --full-refresh`` (`` --discard-history`` too) when ``plan`` was given them: the
+    rerun of a run, or the run a plan foretells, rebuilds as it was asked to."""
+    if not plan.full_refresh:
+        return ""
+    return " --full-refresh" + (f" {DISCARD_HISTORY_OPTION}" if plan.discard_history else "")
 
 
 def _fix_what_the_checks_found(failed: Sequence[AssetOutcome]) -> str:
@@ -263,9 +273,9 @@ def full_refresh_step(rebuild: Sequence[str], kept: Sequence[str]) -> str:
         if len(rebuild) == 1
         else f"the {len(rebuild)} tables that drifted from their DDL"
     )
-    command = carried(
-        f"pipeline materialize --full-refresh --select {quoted_selection(' or '.join(rebuild))}"
-    )
+    discard = f" {DISCARD_HISTORY_OPTION}" if kept else ""  # else refused for what it drops
+    selection = quoted_selection(" or ".join(rebuild))
+    command = carried(f"pipeline materialize --full-refresh{discard} --select {selection}")
     first = f"[bold]{escape(command)}[/] rebuilds {tables}"
     if kept:  # named before the command is copied: the rebuild drops those keys
         first += _what_a_rebuild_loses(kept, alone=len(rebuild) == 1)

@@ -28,7 +28,8 @@ from orchestration.asset_code import body_failure
 from orchestration.asset_state import StateBook
 from orchestration.checks import AssetCheckError, evaluate_checks
 from orchestration.concurrency import default_concurrency
-from orchestration.context import AssetContext, full_refresh_of
+from orchestration.context import AssetContext, discard_history_of, full_refresh_of
+from orchestration.discarded_history import discarded_history_error
 from orchestration.dispatch import critical_path_seconds, last_seconds, submit_when_ready
 from orchestration.errors import ExpectedError, RebuildRequired, describe_error
 from orchestration.final_state_lines import final_states_at_info
@@ -84,6 +85,7 @@ def plan_materialization(
     book: StateBook | None = None,
     *,
     full_refresh: bool = False,
+    discard_history: bool = False,
 ) -> MaterializationPlan:
     """Resolve a selection expression into what a run will materialize and read.
 
@@ -96,6 +98,24 @@ def plan_materialization(
         external=graph.external_upstream(spec.key for spec in selected),
         selection=selection,
         full_refresh=full_refresh,
+        discard_history=discard_history,
+    )
+
+
+def plan_for_params(
+    graph: AssetGraph,
+    selection: str | None,
+    book: StateBook | None,
+    params: Mapping[str, Any],
+) -> MaterializationPlan:
+    """:func:`plan_materialization` with the run's ``--full-refresh`` and
+    ``--discard-history`` read from its parameters."""
+    return plan_materialization(
+        graph,
+        selection,
+        book,
+        full_refresh=full_refresh_of(params),
+        discard_history=discard_history_of(params),
     )
 
 
@@ -125,8 +145,10 @@ def check_runnable(
     """Fail before any work on what a run of ``plan`` is refused for: upstream it reads
     that was never built or is missing (:func:`check_external_upstream`), or a default
     source, no source being chosen, loaded into assets built from another
-    (:mod:`orchestration.unchosen_source`), or a typed ``--source`` that a selected asset
-    reads and is a path to no file (:mod:`orchestration.absent_source`)."""
+    (:mod:`orchestration.unchosen_source`), a typed ``--source`` that a selected asset
+    reads and is a path to no file (:mod:`orchestration.absent_source`), or a full
+    refresh that would drop rows only insert-only tables keep, unconfirmed
+    (:mod:`orchestration.discarded_history`)."""
     absent = absent_source_error(plan.selected, book.params)
     if absent is not None:
         raise absent
@@ -134,6 +156,9 @@ def check_runnable(
     unchosen = unchosen_source_error(plan, book)
     if unchosen is not None:
         raise unchosen
+    discarded = discarded_history_error(plan, io_managers, book)
+    if discarded is not None:
+        raise discarded
 
 
 def plan_or_refuse(
@@ -150,7 +175,7 @@ def plan_or_refuse(
     deployment both plan this way; the run takes the plan as it is (its states are not
     read twice)."""
     book = StateBook(graph, readers, dict(params))
-    plan = plan_materialization(graph, selection, book, full_refresh=full_refresh_of(params))
+    plan = plan_for_params(graph, selection, book, params)
     check_runnable(plan, readers, book)
     return plan
 
@@ -599,20 +624,20 @@ def materialize(
 
     A ``status:`` selection that selects nothing (nothing is stale) runs no flow and
     returns an empty report. A selection that reads an unselected upstream asset never
-    materialized in this warehouse, or whose table is missing, or a run given no source
-    that would load the default into assets built from another, raises before any work
-    (:func:`check_runnable`). ``book`` is the caller's, if it already read the
-    states; ``plan`` too, if it already resolved ``selection`` (which is then not parsed
-    again). The run sends no flow heartbeats unless ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY``
-    is set (:mod:`orchestration.quick_exit`). A run whose Prefect API stopped answering
-    after its assets ran returns its report, which says so (``prefect_error``); one whose
-    API was gone before raises ``PrefectApiUnreachableError``. ``on_flow_run``,
-    ``stopping`` and ``on_asset_start`` are :func:`build_flow`'s.
+    materialized in this warehouse, or whose table is missing, a run given no source
+    that would load the default into assets built from another, or a full refresh that
+    would drop rows only insert-only tables keep without ``discard_history`` in
+    ``params``, raises before any work (:func:`check_runnable`). ``book`` is the
+    caller's, if it already read the states; ``plan`` too, if it already resolved
+    ``selection`` (which is then not parsed again). The run sends no flow heartbeats
+    unless ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY`` is set (:mod:`orchestration.quick_exit`).
+    A run whose Prefect API stopped answering after its assets ran returns its report,
+    which says so (``prefect_error``); one whose API was gone before raises
+    ``PrefectApiUnreachableError``. ``on_flow_run``, ``stopping`` and ``on_asset_start``
+    are :func:`build_flow`'s.
     """
     book = book or StateBook(graph, io_managers, params)
-    plan = plan or plan_materialization(
-        graph, selection, book, full_refresh=full_refresh_of(params or {})
-    )
+    plan = plan or plan_for_params(graph, selection, book, params or {})
     if not plan.selected:
         return RunReport(outcomes=[])
     for spec in plan.selected + plan.external:

@@ -32,6 +32,9 @@ class MaterializationPlan:
     #: Whether the run rebuilds each selected table (``--full-refresh``): its rerun must
     #: too, or the tables it left undone are updated on rows from before the refresh.
     full_refresh: bool = False
+    #: Whether that rebuild may drop rows only insert-only tables keep
+    #: (``--discard-history``): the rerun of a run it confirmed confirms it too.
+    discard_history: bool = False
 
     @property
     def selected_keys(self) -> set[str]:

@@ -54,7 +54,8 @@ def test_piped_command_help_gives_each_option_whole_on_its_own_line():
     options = re.findall(r"^  (?:-\w, )?(--[\w-]+)", result.stdout, flags=re.MULTILINE)
     assert options == [
         "--select", "--source", "--source-timeout", "--source-encoding", "--full-refresh",
-        "--concurrency", "--json", "--verbose", "--warehouse", "--definitions", "--help",
+        "--discard-history", "--concurrency", "--json", "--verbose", "--warehouse",
+        "--definitions", "--help",
     ]  # fmt: skip
 
 

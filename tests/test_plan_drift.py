@@ -263,8 +263,9 @@ def test_an_insert_only_tables_plan_says_what_its_full_refresh_loses(location: L
     assert "It is insert-only" in plan.stderr
     assert "losing the keys only it kept" in plan.stderr
     assert next_line(plan.stdout) == (
-        f"Next: pipeline materialize --full-refresh --select 'keys' {location.where} rebuilds "
-        "the table that drifted from its DDL from what its upstream holds now (insert-only "
+        f"Next: pipeline materialize --full-refresh --discard-history --select 'keys' "
+        f"{location.where} rebuilds the table that drifted from its DDL from what its "
+        "upstream holds now (insert-only "
         "keys loses the keys only it kept; to keep them, ALTER it to the DDL instead: "
         "docs/warehouse.md#changing-a-table) (and your other options)."
     )

@@ -80,7 +80,7 @@ def test_a_ddl_change_makes_its_asset_stale_and_a_full_refresh_makes_it_fresh(
     assert rebuilt["total"] == ("stale", ["upstream_materialized"])
 
 
-def _next_line(outcomes: list[AssetOutcome]) -> str:
+def _next_line(outcomes: list[AssetOutcome], **refresh: bool) -> str:
     graph = AssetGraph(
         [
             AssetSpec(key="dim", table="m.dim", body=lambda context: "SELECT 1", kind="sql"),
@@ -94,7 +94,7 @@ def _next_line(outcomes: list[AssetOutcome]) -> str:
             ),
         ]
     )
-    plan = MaterializationPlan(graph, list(graph), [], "*")
+    plan = MaterializationPlan(graph, list(graph), [], "*", **refresh)
     console = Console(width=1000)
     with console.capture() as captured:
         print_report(RunReport(outcomes=outcomes), console, plan)
@@ -127,7 +127,8 @@ def test_after_a_drift_refusal_the_next_step_is_the_full_refresh_then_the_rerun(
 def test_the_full_refresh_an_insert_only_table_needs_says_what_it_loses() -> None:
     """The upgrade audit followed this line on a drifted vault satellite and lost the rows
     of products only an earlier load had brought: the line names that loss and the way
-    that keeps them."""
+    that keeps them, and its command confirms the loss (``--discard-history``), without
+    which that full refresh is refused for it."""
     refused = AssetOutcome(
         "dim", "m.dim", "failed", error="drifted", needs_full_refresh=True, rebuild_loses_rows=True
     )
@@ -135,13 +136,28 @@ def test_the_full_refresh_an_insert_only_table_needs_says_what_it_loses() -> Non
 
     line = _next_line([refused, held_back])
     assert line.startswith(
-        "Next: pipeline materialize --full-refresh --select 'dim' rebuilds the table that "
-        "drifted from its DDL from what its upstream holds now (insert-only dim loses the "
-        "keys only it kept; to keep them, ALTER it to the DDL instead: "
+        "Next: pipeline materialize --full-refresh --discard-history --select 'dim' rebuilds "
+        "the table that drifted from its DDL from what its upstream holds now (insert-only "
+        "dim loses the keys only it kept; to keep them, ALTER it to the DDL instead: "
         "docs/warehouse.md#changing-a-table), then pipeline materialize --select 'dim+'"
     )
     plain = AssetOutcome("dim", "m.dim", "failed", error="drifted", needs_full_refresh=True)
-    assert "loses" not in _next_line([plain, held_back])
+    line = _next_line([plain, held_back])
+    assert "loses" not in line and "--discard-history" not in line
+
+
+def test_the_rerun_of_a_confirmed_full_refresh_confirms_it_too() -> None:
+    """Without --discard-history the rerun of what a confirmed full refresh left undone
+    would be refused for the very rows the user agreed to lose."""
+    failed = AssetOutcome("dim", "m.dim", "failed", error="KeyError: 'x'")
+    held_back = AssetOutcome("fact", "m.fact", "skipped", failed_upstream=("dim",))
+
+    line = _next_line([failed, held_back], full_refresh=True, discard_history=True)
+
+    assert line.startswith(
+        "Next: pipeline materialize --full-refresh --discard-history --select 'dim+' "
+    )
+    assert "--discard-history" not in _next_line([failed, held_back], full_refresh=True)
 
 
 def test_validate_names_an_asset_check_that_reads_a_table_no_asset_produces() -> None:

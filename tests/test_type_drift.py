@@ -71,7 +71,9 @@ def test_a_narrowed_column_stops_the_publish_naming_table_column_and_both_types(
     message = str(raised.value)
     assert message.startswith(f"asset {key!r} (table {table}) has drifted from its DDL")
     assert "column 'q' is Int8 in the warehouse but Int32 in the DDL" in message
-    assert f"pipeline materialize --full-refresh --select {key}" in message
+    # An insert-only table's full refresh drops the keys only it kept: confirmed in it.
+    discard = " --discard-history" if GRAPH[key].write_mode == "insert_new" else ""
+    assert f"pipeline materialize --full-refresh{discard} --select {key}" in message
     assert isinstance(raised.value, MaterializationError)
     assert content(warehouse, table) == before  # 300 never became 44
     assert tables(warehouse) == names  # no staging table was even created
@@ -112,7 +114,7 @@ def test_an_insert_only_tables_refusal_says_what_a_full_refresh_loses_and_how_to
 
     message = str(hub.value)
     assert "\n" not in message
-    assert "pipeline materialize --full-refresh --select hub" in message
+    assert "pipeline materialize --full-refresh --discard-history --select hub" in message
     assert "losing the keys only it kept" in message
     assert "ALTER it to the DDL instead (docs/warehouse.md#changing-a-table)" in message
     assert hub.value.loses_rows and not report.value.loses_rows
@@ -208,11 +210,13 @@ def test_the_cli_refuses_drift_in_one_line_then_full_refresh_repairs_it(
     # The last line agrees with the error: a plain rerun would be refused the same way,
     # and the refusal's traceback tells nothing more.
     next_step = refused.stdout.strip().splitlines()[-1]
-    assert next_step.startswith("Next: pipeline materialize --full-refresh --select 'hub' ")
+    assert next_step.startswith(
+        "Next: pipeline materialize --full-refresh --discard-history --select 'hub' "
+    )
     assert "rebuilds the table that drifted from its DDL" in next_step
     assert "--verbose" not in next_step
     assert "insert-only hub loses the keys only it kept" in next_step
-    rebuilt = materialize("--select", "hub", "--full-refresh")
+    rebuilt = materialize("--select", "hub", "--full-refresh", "--discard-history")
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
     with ClickHouseIOManager.embedded(tmp_path / "wh") as warehouse:
         assert content(warehouse, "safe.hub") == [

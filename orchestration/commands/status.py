@@ -14,6 +14,7 @@ and why", so a ``status:stale+`` schedule can be checked before it fires.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from collections.abc import Iterator
 from typing import Annotated, Any
@@ -28,10 +29,12 @@ from orchestration.cli_options import (
     NOTHING,
     SOURCE_ENCODING_PARAM,
     DefinitionsOption,
+    DiscardHistoryOption,
     JsonOption,
     SelectOption,
     SourceEncodingOption,
     WarehouseOption,
+    confirmed_discard,
     console,
     error_console,
     load_defs,
@@ -40,9 +43,15 @@ from orchestration.cli_options import (
 from orchestration.errors import RebuildRequired
 from orchestration.fingerprinted_source import SOURCE_OPTION
 from orchestration.graph import AssetGraph
+from orchestration.io_manager import KeptRows
 from orchestration.missing_storage import missing_storage
 from orchestration.output import echo
-from orchestration.report_output import full_refresh_step, next_step, print_step
+from orchestration.report_output import (
+    full_refresh_step,
+    next_step,
+    print_step,
+    refresh_options,
+)
 from orchestration.run_report import counted, quoted_selection
 from orchestration.staleness import AssetState
 from orchestration.text_encoding import SOURCE_ENCODING_OPTION
@@ -251,9 +260,11 @@ def plan(
         typer.Option(
             "--full-refresh",
             help="Plan materialize --full-refresh: each selected table rebuilt from its DDL, "
-            "so a table that drifted from its DDL is not refused.",
+            "so a table that drifted from its DDL is not refused; one that would lose rows "
+            "only an insert-only table keeps is, unless --discard-history.",
         ),
     ] = False,
+    discard_history: DiscardHistoryOption = False,
     warehouse: WarehouseOption = None,
     definitions: DefinitionsOption = None,
 ) -> None:
@@ -262,27 +273,44 @@ def plan(
     Exits 1, with the line materialize would print, when materialize would refuse the
     selection (it reads an upstream asset never materialized in this warehouse, or a
     table that is missing; or, given no --source, it would load the default source into
-    an asset built from another) or an asset of it (its table drifted from its DDL, and
-    no --full-refresh was given); and, with nothing printed before it, when --source is a
-    path to no file, as materialize fails on it.
+    an asset built from another; or its --full-refresh would lose rows only insert-only
+    tables keep, without --discard-history) or an asset of it (its table drifted from its
+    DDL, and no --full-refresh was given); and, with nothing printed before it, when
+    --source is a path to no file, as materialize fails on it.
     """
+    from orchestration.discarded_history import DiscardedHistoryError
     from orchestration.forecast import forecast
     from orchestration.resolver import MissingUpstreamError, check_runnable, plan_materialization
     from orchestration.unbuilt_upstream import UnbuiltUpstreamError
     from orchestration.unchosen_source import UnchosenSourceError
 
-    refused: UnbuiltUpstreamError | MissingUpstreamError | UnchosenSourceError | None = None
+    confirmed_discard(discard_history, full_refresh)
+    refused: (
+        UnbuiltUpstreamError
+        | MissingUpstreamError
+        | UnchosenSourceError
+        | DiscardedHistoryError
+        | None
+    ) = None
     with _state_book(definitions, warehouse, source, source_encoding) as (graph, book):
-        run_plan = plan_materialization(graph, select, book, full_refresh=full_refresh)
+        run_plan = plan_materialization(
+            graph, select, book, full_refresh=full_refresh, discard_history=discard_history
+        )
         states = book.states
         _say_no_warehouse_yet(book)
         try:
             check_runnable(run_plan, book.io_managers, book)
-        except (UnbuiltUpstreamError, MissingUpstreamError, UnchosenSourceError) as error:
+        except (
+            UnbuiltUpstreamError,
+            MissingUpstreamError,
+            UnchosenSourceError,
+            DiscardedHistoryError,
+        ) as error:
             refused = error  # shown with the plan, then raised as materialize raises it
         drift = book.drift_of(spec.key for spec in run_plan.selected)
     foretold = forecast(run_plan, drift)
     unbuilt = refused.unbuilt if isinstance(refused, UnbuiltUpstreamError) else {}
+    losses = refused.losses if isinstance(refused, DiscardedHistoryError) else {}
     planned = run_plan.selected_keys
     steps: list[dict[str, Any]] = []
     for spec in run_plan.selected:
@@ -313,13 +341,15 @@ def plan(
             "refused": str(refused) if refused else None,
             "full_refresh": full_refresh,
             "rebuild": [spec.key for spec in run_plan.selected if spec.key in drift],
+            "discard_history": discard_history,
+            "would_lose": {key: _lost_as_json(kept) for key, kept in losses.items()},
         }
         echo(json.dumps(payload, indent=2))
     elif not steps:
         console.print(f"{NOTHING}: {select!r} selects no asset now")
     else:
         given = {SOURCE_OPTION: source, SOURCE_ENCODING_OPTION: source_encoding}
-        run = _run_command(select, full_refresh, given)
+        run = _run_command(select, refresh_options(run_plan), given)
         _print_plan(steps, reads, refused=refused is not None, full_refresh=full_refresh, run=run)
         if refused is None and foretold.refused:
             print_step(console, f"Next: {next_step(run_plan, foretold.report)}.")
@@ -355,11 +385,16 @@ def _plan_title(steps: list[dict[str, Any]], *, refused: bool, full_refresh: boo
     return f"Plan: {assets} selected; materialize would {said}"
 
 
-def _run_command(select: str | None, full_refresh: bool, given: dict[str, str | None]) -> str:
+def _lost_as_json(kept: KeptRows | None) -> dict[str, Any] | None:
+    """What an insert-only table's full refresh would lose, for ``plan --json``."""
+    return dataclasses.asdict(kept) if kept is not None else None
+
+
+def _run_command(select: str | None, refresh: str, given: dict[str, str | None]) -> str:
     """The materialize a plan foretells, to be copied: with each option the plan was given
-    that materialize takes the same way (the source ones ``given`` among them), and only
-    those: ``--select`` only if one was given."""
-    command = "pipeline materialize" + (" --full-refresh" if full_refresh else "")
+    that materialize takes the same way (``refresh``, and the source ones ``given``), and
+    only those: ``--select`` only if one was given."""
+    command = "pipeline materialize" + refresh
     if select is not None:
         command += f" --select {quoted_selection(select)}"
     return _with_options(command, {name: value for name, value in given.items() if value})
