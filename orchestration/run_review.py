@@ -155,10 +155,13 @@ class RunReview:
         list tells them apart by this tag.
 
         One API client serves the whole run: Prefect's ``create_markdown_artifact`` builds
-        a new client (and its TLS context) per call, 70 ms per page on a busy machine. The
-        tags, the pages and the lineage page's first version are the page writer's first
-        job: three server round trips (50-160 ms) that the first asset has no reason to
-        wait for, and that come before any page (which links that lineage page).
+        a new client (and its TLS context) per call, 70 ms per page on a busy machine.
+
+        The lineage page's first version is created here, before any asset starts, and
+        the run's first log line names it (:meth:`_open_lineage`): one request (~10 ms)
+        the first asset waits for. The tags and the newest pages are the page writer's
+        first job: two round trips the first asset has no reason to wait for, and that
+        come before any page.
         """
         from prefect import get_client
         from prefect.runtime import flow_run
@@ -171,8 +174,11 @@ class RunReview:
         # Run in the flow's context: the lineage page's "artifact created" event names the
         # flow run, and no task run.
         in_flow = _outside_any_task()
+        self.outage.guard(in_flow.run, self._open_lineage)
         self._writes.append(
-            self._writer.submit(self.outage.guard, in_flow.run, self._open_review, tags)
+            self._writer.submit(
+                self.outage.guard, in_flow.run, self._tag_run_and_find_pages, tags
+            )
         )
         # Read beside the writer's first job, not after it: a run of a few small assets
         # waits at its end for the pages, which wait for both.
@@ -181,20 +187,18 @@ class RunReview:
         reader.shutdown(wait=False)  # its one thread ends with the read
         return self
 
-    def _open_review(self, tags: list[str]) -> None:
-        self._tag_run_and_find_pages(tags)
-        self._open_lineage()
-
     def _open_lineage(self) -> None:
         """Create the run's lineage page, filled in by :meth:`finish`, so that each page of
-        the run links it as it is written: the lineage page is the run's map, and the flow
-        run's Artifacts tab lists it among a page per asset, in no useful order.
+        the run links it as it is written, and log where it is: the lineage page is the
+        run's map, and the flow run's Artifacts tab lists it among a page per asset, in no
+        useful order, while its Logs tab, where a run opens, is the SQL of every asset.
+        Logged before any asset starts, the line is the run's first after Prefect's own.
 
         Created at the end, its id came after every page: linking it then would have
         meant rewriting each page (a sink's page is otherwise sent once). This way a run
-        sends one more request, here, off the assets' path; its end sends a ``PATCH``
-        (~5 ms of server time) in place of the keyed ``POST`` (~13 ms). A run stopped
-        before its end leaves the first version, which says so.
+        sends one more request, here; its end sends a ``PATCH`` (~5 ms of server time) in
+        place of the keyed ``POST`` (~13 ms). A run stopped before its end leaves the
+        first version, which says so.
         """
         from prefect.client.schemas.actions import ArtifactCreate
 
@@ -209,6 +213,7 @@ class RunReview:
         )
         with self._lock:
             self.links.lineage = lineage.id
+        _log_lineage(lineage.id)
 
     def _read_earlier(self) -> dict[str, EarlierAttempts]:
         """Each selected asset's last records before this run, for its page's History:
@@ -331,10 +336,8 @@ class RunReview:
         lineage = self.links.lineage  # None: the API was gone as the run began
         if lineage is None or guard(self._fill_lineage, lineage, lineage_page, report) is None:
             return None
-        # The Artifacts tab lists it among a page per asset, in no useful order; the Logs
-        # tab, where a reader of the run looks first, names it.
-        where = artifact_path(lineage)
-        _run_logger().info("Lineage of this run: %s", absolute(where) or where)
+        # Named again at the end of the Logs tab, where a reader of a finished run lands.
+        _log_lineage(lineage)
         return lineage
 
     def _fill_lineage(self, lineage: UUID, markdown: str, report: RunReport) -> UUID:
@@ -612,6 +615,12 @@ def _run_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
     from prefect.logging import get_run_logger
 
     return get_run_logger()
+
+
+def _log_lineage(lineage: UUID) -> None:
+    """Name the run's lineage page on its Logs tab, whole (a click opens it)."""
+    where = artifact_path(lineage)
+    _run_logger().info("Lineage of this run: %s", absolute(where) or where)
 
 
 def materialized_line(spec: AssetSpec, outcome: AssetOutcome) -> str | None:

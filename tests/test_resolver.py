@@ -425,24 +425,36 @@ def test_a_source_url_reaches_the_asset_whole_and_the_run_without_its_secrets():
         assert secret not in f"{parameters} {logged}"
 
 
-def test_the_runs_log_names_its_lineage_page():
+def test_the_runs_log_names_its_lineage_page_first_and_last():
     """The lineage artifact is one card among a page per asset on the run's Artifacts tab,
-    in no useful order; the Logs tab, where a reader of a run looks first, names it."""
+    in no useful order; the Logs tab, where a reader of a run looks first, names it: in
+    the run's first line after Prefect's own, above thousands of pixels of SQL, and again
+    at the end, where a reader of a finished run scrolled to."""
     from prefect import get_client
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.sorting import LogSort
 
-    graph = make_graph(("ingest", (), lambda context: pd.DataFrame({"n": [1]})))
+    def frame(context: Any) -> pd.DataFrame:
+        return pd.DataFrame({"n": [1]})
+
+    graph = make_graph(("ingest", (), frame), ("totals", ("ingest",), frame))
     report = materialize(graph, {"warehouse": MemoryIOManager()})
     flow_run_id = uuid.UUID(report.flow_run_id)
     log_filter = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
     with get_client(sync_client=True) as client:
 
-        def lineage_line() -> str | None:
-            lines = [log.message for log in client.read_logs(log_filter=log_filter, limit=200)]
-            return next((line for line in lines if line.startswith("Lineage of this run")), None)
+        def every_line() -> list[str] | None:
+            logs = client.read_logs(log_filter=log_filter, limit=200, sort=LogSort.TIMESTAMP_ASC)
+            lines = [log.message for log in logs]
+            finished = sum(line.startswith("Finished in state") for line in lines)
+            return lines if finished == len(report.outcomes) + 1 else None  # tasks' and flow's
 
-        logged = wait_for(lineage_line, EVENT_WAIT, "the run's lineage log line")
-    assert logged.endswith(f"/artifacts/artifact/{report.lineage_artifact_id}"), logged
+        lines = wait_for(every_line, EVENT_WAIT, "the run's last log line")
+    ours = [line for line in lines if not line.startswith("Beginning flow run")]
+    url = f"/artifacts/artifact/{report.lineage_artifact_id}"
+    assert ours[0].startswith("Lineage of this run: ") and ours[0].endswith(url), lines
+    assert ours[-2].startswith("Lineage of this run: ") and ours[-2].endswith(url), lines
+    assert sum(line.startswith("Lineage of this run") for line in lines) == 2
 
 
 def test_a_foreseen_failure_is_logged_without_a_traceback_an_unforeseen_one_with_it():
