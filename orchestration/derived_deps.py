@@ -7,7 +7,9 @@ manager, in that storage's dialect) mapped to the assets that write them. Declar
 the SQL does not show stay as ordering-only edges (facts after the dimensions their
 checks read). A read of a table no asset writes is an error unless the code location
 declares the table an external source; an asset reading its own table (a history kept
-by ``UNION ALL`` with the previous rows) is no edge at all.
+by ``UNION ALL`` with the previous rows) is no edge at all. Its checks' SQL is parsed the
+same way, for the other assets' tables each check reads (``Upstream.checks_read``): no
+edge of their own, but what a failed check's reader must look at besides the asset.
 
 Every command refuses the first such problem (:func:`build_graph`); ``pipeline validate``
 takes them all, and checks the rest of the graph (:func:`check_graph`).
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 
 from orchestration.asset import AssetSpec
 from orchestration.asset_code import body_failure, body_place, failure_place, in_body
+from orchestration.checks import AssetCheck
 from orchestration.context import render_sql
 from orchestration.errors import Place
 from orchestration.graph import (
@@ -124,13 +127,15 @@ def derive_reads(
     unreadable: list[SqlReadError] = []
     uncovered: list[UncoveredRead] = []
     for spec in specs:
+        analyser = analysers.get(spec.io_manager)
+        checks_read = _checks_read(spec, analyser, producers)
         try:
-            tables = _tables_read(spec, analysers.get(spec.io_manager))
+            tables = _tables_read(spec, analyser)
         except SqlReadError as exc:
             unreadable.append(exc)
             tables = None
         if tables is None:
-            upstream[spec.key] = Upstream(reads=spec.deps)
+            upstream[spec.key] = Upstream(reads=spec.deps, checks_read=checks_read)
             continue
         reads: list[str] = []
         for table in tables:
@@ -146,7 +151,9 @@ def derive_reads(
                 reads.append(producer)
         reads.sort(key=declared_at.__getitem__)
         ordering = tuple(dep for dep in spec.deps if dep not in reads)
-        upstream[spec.key] = Upstream(reads=tuple(reads), ordering=ordering, derived=True)
+        upstream[spec.key] = Upstream(
+            reads=tuple(reads), ordering=ordering, derived=True, checks_read=checks_read
+        )
     return DerivedReads(upstream, unreadable, uncovered)
 
 
@@ -171,6 +178,35 @@ def _tables_read(spec: AssetSpec, analyser: IOManager | None) -> tuple[str, ...]
         cause = in_body(spec, f"cannot tell which tables it reads: {exc}")
         message = f"asset {spec.key!r} (table {spec.table}): {cause}"
         raise SqlReadError(spec.key, body_place(spec), message) from None
+
+
+def _checks_read(
+    spec: AssetSpec, analyser: IOManager | None, producers: Mapping[str, str]
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Each check of ``spec`` that reads other assets' tables, with those assets
+    (:attr:`Upstream.checks_read`); nothing when no analyser can tell."""
+    if analyser is None:
+        return ()
+    found = []
+    for check in spec.checks:
+        tables = _check_tables(spec, check, analyser) or ()
+        keys = [producers[t] for t in tables if t in producers and producers[t] != spec.key]
+        if keys:
+            found.append((check.name, tuple(dict.fromkeys(keys))))
+    return tuple(found)
+
+
+def _check_tables(
+    spec: AssetSpec, check: AssetCheck, analyser: IOManager
+) -> tuple[str, ...] | None:
+    """The tables ``check`` reads, its ``{table}`` written as its asset's table; None when
+    its SQL cannot be parsed (left to the run, which reports the check's own error) or
+    the analyser cannot analyse SQL. Answers are kept like an asset's SELECT's
+    (:mod:`io_managers.analysis_cache`), so a command pays for them once."""
+    try:
+        return analyser.tables_read(check.sql.replace("{table}", spec.table)).tables
+    except (NotImplementedError, SqlAnalysisError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -212,13 +248,9 @@ def uncovered_check_reads(
         if analyser is None:
             continue
         for check in spec.checks:
-            try:
-                tables = analyser.tables_read(check.sql.replace("{table}", spec.table)).tables
-            except (NotImplementedError, SqlAnalysisError):
-                continue
             found.extend(
                 UncoveredCheckRead(spec.key, check.name, table)
-                for table in tables
+                for table in _check_tables(spec, check, analyser) or ()
                 if table not in producers
             )
     return found

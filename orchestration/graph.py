@@ -152,16 +152,30 @@ class Upstream:
     ``reads`` are the assets whose tables the asset reads: parsed from a SQL asset's
     SELECT (``derived``), or as declared for a Python asset, whose reads no parser sees.
     ``ordering`` are declared deps it does not read: they only order the run (facts after
-    the dimensions their checks read).
+    the dimensions their checks read). ``checks_read`` pairs each of its checks that reads
+    other assets' tables with those assets, parsed from the check's SQL as the asset's
+    SELECT is: a check failing may be such a table's doing, and an ordering dep its checks
+    read is no "order only" edge (no rows of it are in the table, but the checks judge
+    them).
     """
 
     reads: tuple[str, ...] = ()
     ordering: tuple[str, ...] = ()
     derived: bool = False
+    checks_read: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def deps(self) -> tuple[str, ...]:
         return self.reads + self.ordering
+
+    @property
+    def checked(self) -> tuple[str, ...]:
+        """The assets whose tables its checks read, each once."""
+        return tuple(dict.fromkeys(key for _, keys in self.checks_read for key in keys))
+
+    def read_by_check(self, check: str) -> tuple[str, ...]:
+        """The other assets whose tables its check ``check`` reads (none if not known)."""
+        return dict(self.checks_read).get(check, ())
 
     def shown(self) -> list[str]:
         """Deps for people: the tables read, then ``(order)`` for ordering-only ones."""

@@ -14,6 +14,7 @@ import pytest
 from assets.vault import VAULT
 from io_managers import warehouse_io_manager
 from orchestration.asset import AssetSpec
+from orchestration.checks import AssetCheck
 from orchestration.definitions import Definitions, load_definitions
 from orchestration.derived_deps import SqlReadError, UncoveredReadError, build_graph
 
@@ -155,6 +156,26 @@ def test_an_unparseable_select_fails_the_graph_naming_the_asset_and_its_table():
         match=r"asset 'broken' \(table shop.broken\): \S+\.py:\d+: cannot tell which tables",
     ):
         build_graph([sql("broken", "shop.broken", "SELECT FROM WHERE")], ANALYSERS)
+
+
+def test_the_tables_each_check_reads_are_known_by_their_assets():
+    """fact_sales' check customer_key_resolves reads marts.Dim_Customer, a table its SELECT
+    does not: a failure of that check may be the dimension's doing, and the edge to it is
+    no mere ordering. A check reading only its own table names no asset."""
+    graph = load_definitions("assets").graph()
+    facts = graph.upstream_of("fact_sales")
+    assert facts.read_by_check("customer_key_resolves") == ("dim_customer",)
+    assert set(facts.checked) == {"dim_customer", "dim_product", "dim_time", "dim_country"}
+    assert set(facts.checked) <= set(facts.ordering)
+    summary = graph.upstream_of("sales_summary")
+    assert set(summary.read_by_check("volume_matches_fact_sales")) == {"fact_sales", "dim_time"}
+    assert graph.upstream_of("data_quality").checks_read == ()  # its check reads itself
+
+
+def test_a_check_whose_sql_cannot_be_parsed_reads_nothing_known_and_fails_no_graph():
+    broken = AssetCheck("broken", "SELECT FROM WHERE")
+    spec = dataclasses.replace(sql("orders", "shop.orders", "SELECT 1 AS n"), checks=(broken,))
+    assert build_graph([spec], ANALYSERS).upstream_of("orders").checks_read == ()
 
 
 def test_without_an_analyser_declared_deps_stay_as_they_are():
