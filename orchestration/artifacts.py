@@ -18,6 +18,7 @@ from rich.text import Text
 from orchestration.asset_page import (
     PageLinks,
     cell,
+    checked_read_line,
     fenced,
     literal,
     literal_cell,
@@ -163,16 +164,18 @@ def _failures(report: RunReport, links: PageLinks) -> list[str]:
     end, a few screens down (the diagram shows only which asset is red). Under each
     error, once the run settled its state, what its table holds now, as its page says
     it: the rows of an attempt that failed its checks (published first: a reader of the
-    warehouse sees them), or what it was left, and since when (its last success's run)."""
+    warehouse sees them), or what it was left, and since when (its last success's run);
+    then each other asset's table its failed checks read, and what the run did to it."""
     failed = report.by_status("failed")
     if not failed:
         return []
     items = []
     for o in failed:
-        item = f"- {links.link(o.key)}: {_short(o.error)}"
-        if o.state is not None:  # a hard line break keeps the item's two lines apart
-            item += f"\\\n  {table_since_line(o, named=True)}"
-        items.append(item)
+        lines = [f"- {links.link(o.key)}: {_short(o.error)}"]
+        if o.state is not None:
+            lines.append(table_since_line(o, named=True))
+        lines += [checked_read_line(read, links) for read in o.checked_reads]
+        items.append("\\\n  ".join(lines))  # hard line breaks keep the item's lines apart
     return ["**Failed:**", "", *items, ""]
 
 

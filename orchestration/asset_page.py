@@ -40,7 +40,7 @@ from orchestration.prefect_ui import (
     flow_run_path,
 )
 from orchestration.redaction import shown_source
-from orchestration.run_report import AssetOutcome, MaterializationPlan, rows_phrase
+from orchestration.run_report import AssetOutcome, CheckedRead, MaterializationPlan, rows_phrase
 from orchestration.staleness import failed_checks_notes
 from orchestration.ui_lineage import (
     distances,
@@ -199,7 +199,8 @@ class AssetPage:
         return f"{outcome.status}{rows}: {self.spec.table}"
 
     def markdown(self, links: PageLinks) -> str:
-        lines = [f"# {self.spec.key}", "", self._version_line(links), ""]
+        lines = [f"# {self.spec.key}", "", *self._outcome_first(links)]
+        lines += [self._version_line(links), ""]
         if self.spec.description:
             lines += [cell(self.spec.description), ""]
         lines += self._about()
@@ -212,6 +213,22 @@ class AssetPage:
         history = artifact_key_path(self.key)
         lines += ["", f"[Every materialization of {self.spec.key}]({history}) (newest first)", ""]
         return "\n".join(lines)
+
+    def _outcome_first(self, links: PageLinks) -> list[str]:
+        """Under the title of an attempt that did not materialize: its status and why, in
+        a line (an error's first; the whole of it is under *This run*), then each other
+        asset's table its failed checks read and what the run did to it. A reader opens a
+        failed asset's page for the reason, which came below a screen of table facts."""
+        o = self.materialization.outcome
+        if o.status == "materialized":
+            return []
+        if o.status == "skipped":
+            return [f"**Skipped:** {skip_reason(o, links)}", ""]
+        first, *rest = (o.error or "no error recorded").strip().splitlines() or [""]
+        more = " (the whole error is under *This run*, below)" if rest else ""
+        said = [f"**{o.status.capitalize()}:** {literal(first)}{more}"]
+        said += [checked_read_line(read, links) for read in o.checked_reads]
+        return ["\\\n".join(said), ""]
 
     def _version_line(self, links: PageLinks) -> str:
         """Whose version this is, the way back to its run's lineage, and where the newer
@@ -653,12 +670,24 @@ def wrapped(text: str, width: int = CODE_WIDTH) -> str:
 
 
 def skipped_line(outcome: AssetOutcome, links: PageLinks) -> str:
+    """Why a skipped asset did not run, as a sentence (:func:`skip_reason`)."""
+    return f"Skipped: {skip_reason(outcome, links)}"
+
+
+def skip_reason(outcome: AssetOutcome, links: PageLinks) -> str:
     """Why a skipped asset did not run: the failed upstream, each linking its page of this
     run (its error is there), or that the run stopped before it."""
     if not outcome.failed_upstream:
-        return f"Skipped: {literal(outcome.error or 'did not run')}."
+        return f"{literal(outcome.error or 'did not run')}."
     failed = ", ".join(links.link(key) for key in outcome.failed_upstream)
-    return f"Skipped: upstream {failed} failed in this run, so this run left the table as it was."
+    return f"upstream {failed} failed in this run, so this run left the table as it was."
+
+
+def checked_read_line(read: CheckedRead, links: PageLinks) -> str:
+    """A failed check's read of another asset's table, linking that asset's page, and what
+    the run did to the table: the check may have failed on its rows."""
+    check, table = (name.replace("`", "'") for name in (read.check, read.table))
+    return f"Check `{check}` reads `{table}` ({links.link(read.asset)}), {literal(read.change)}."
 
 
 def table_since_line(outcome: AssetOutcome, *, named: bool = False) -> str:

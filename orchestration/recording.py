@@ -26,7 +26,7 @@ from orchestration.asset import AssetSpec
 from orchestration.asset_state import StateBook
 from orchestration.history import AssetHistory, MaterializationHistory, MaterializationRecord
 from orchestration.io_manager import MaterializeResult
-from orchestration.run_report import AssetOutcome
+from orchestration.run_report import AssetOutcome, CheckedRead, rows_phrase
 from orchestration.staleness import AssetState, assess
 
 log = logging.getLogger("pipeline.history")
@@ -34,6 +34,28 @@ log = logging.getLogger("pipeline.history")
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+#: Characters of a code version a line of what changed shows, of its 16 (as a History row).
+_SHORT_VERSION = 8
+
+
+def _what_changed(before: AssetHistory, now: MaterializationRecord) -> str:
+    """``code e193fcc9 -> 6cbcffdd, 1,904 -> 1,903 rows``: a table this run rebuilt, its
+    materialization ``now`` against what the table held as the run began (``before``)."""
+    was = before.holding
+    rows = now.rows or 0
+    if was is None:
+        return f"built for the first time, {rows_phrase(rows)}"
+    code = "same code"
+    if was.code_version != now.code_version:
+        code = f"code {was.code_version[:_SHORT_VERSION]} -> {now.code_version[:_SHORT_VERSION]}"
+    held = before.table_rows
+    if held is None:  # its last attempt published nothing: what it held is not recorded
+        return f"{code}, {rows_phrase(rows)}"
+    if held == rows:
+        return f"{code}, {rows_phrase(rows)} as before"
+    return f"{code}, {held:,} -> {rows:,} rows"
 
 
 class Attempt:
@@ -206,6 +228,48 @@ class RunLedger:
             outcome.last_success = state.last_success
             if self._published_nothing(outcome):
                 outcome.kept_rows = self._book.history.get(outcome.key, AssetHistory()).table_rows
+            if outcome.failed_its_checks:
+                outcome.checked_reads = self._checked_reads(outcome)
+
+    def _checked_reads(self, outcome: AssetOutcome) -> tuple[CheckedRead, ...]:
+        """The other assets' tables the failed checks of ``outcome`` read, each with what
+        this run did to it (:class:`CheckedRead`), from the graph's analysis of the
+        checks' SQL. Asked only of an asset that failed its checks: the state of a table
+        the run did not rebuild costs its asset's code version."""
+        graph = self._book.graph
+        upstream = graph.upstream_of(outcome.key)
+        read = [
+            (check.name, key)
+            for check in outcome.checks
+            if check.blocking
+            for key in upstream.read_by_check(check.name)
+        ]
+        changes = {key: self._change_of(key) for _, key in read}
+        return tuple(
+            CheckedRead(check, key, graph[key].table, *changes[key]) for check, key in read
+        )
+
+    def _change_of(self, key: str) -> tuple[str, bool]:
+        """What this run did to ``key``'s table, in words, and whether a rerun after the
+        fix rebuilds it too: rebuilt by this run (what changed against the table as the
+        run began), else its state now, stale (or missing) or fresh."""
+        started = self._started.get(key)
+        with self._lock:
+            held = self._history.get(key, AssetHistory()).holding
+        if (
+            held is not None
+            and started is not None
+            and held.materialization_id == started.materialization_id
+        ):
+            then = ", then failed its own checks" if held.failed_its_checks else ""
+            before = self._book.history.get(key, AssetHistory())
+            return f"rebuilt this run{then}: {_what_changed(before, held)}", True
+        state = self.states_now([key]).get(key)
+        if state is None:  # its storage keeps no history: nothing tells
+            return "not rebuilt this run", False
+        if state.state == "fresh":
+            return "not rebuilt this run, fresh", False
+        return f"not rebuilt this run, {state.state}: {state.explain()}", True
 
     def _published_nothing(self, outcome: AssetOutcome) -> bool:
         """Whether this run left ``outcome``'s table as the run found it: skipped, or its

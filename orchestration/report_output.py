@@ -19,7 +19,7 @@ from orchestration.checks import AssetCheckResult, format_example
 from orchestration.context import DISCARD_HISTORY_OPTION
 from orchestration.errors import CHANGING_A_TABLE
 from orchestration.prefect_ui import absolute, run_urls, runs_path
-from orchestration.rerun import rerun_selection
+from orchestration.rerun import checked_to_rebuild, rerun_selection
 from orchestration.run_report import (
     AssetOutcome,
     MaterializationPlan,
@@ -87,6 +87,7 @@ def report_as_json(report: RunReport) -> dict[str, Any]:
                 "reasons": list(o.reasons),
                 "upstream_failed_checks": list(o.upstream_failed_checks),
                 "built_from_failed_checks": list(o.built_from_failed_checks),
+                "checked_reads": [read.as_dict() for read in o.checked_reads],
             }
             for o in report.outcomes
         ],
@@ -131,6 +132,7 @@ def print_report(
         columns = [*_REPORT_COLUMNS, *([Column("error", wrap=True)] if with_error else [])]
         rows = [_report_row(o, with_error) for o in report.outcomes]
         print_table(console, columns, rows, title=title)
+    _print_checked_reads(report, console)
     print_check_results([check for o in report.outcomes for check in o.checks], console)
     run_id = f" Flow run id: {report.flow_run_id}" if report.flow_run_id else ""
     console.print(f"Total {report.seconds:.1f} s.{run_id}")
@@ -193,6 +195,15 @@ def _print_causes(report: RunReport, console: Console) -> None:
         console.print(Text(f"  {counted(count, 'asset')} skipped: {reason}"))
 
 
+def _print_checked_reads(report: RunReport, console: Console) -> None:
+    """Each failed check that reads another asset's table, with what the run did to that
+    table (rebuilt, or left stale or fresh): the check may have failed on its rows, and
+    the Next line's rerun selects it when it needs a rebuild."""
+    lines = [(o.key, read.said()) for o in report.outcomes for read in o.checked_reads]
+    if lines:
+        print_keyed_lines(console, "tables the failed checks read", lines)
+
+
 def _first_query(report: RunReport) -> str:
     """A query of the run's last table that runs as printed (``SELECT ...`` pasted was a
     syntax error), in the warehouse the run wrote: the end of the run's lineage, where its
@@ -216,13 +227,17 @@ def next_step(plan: MaterializationPlan, report: RunReport) -> str | None:
     command = carried(
         f"pipeline materialize{refresh_options(plan)} --select {quoted_selection(rerun)}"
     )
-    rerun_line = f"[bold]{escape(command)}[/] (and your other options) reruns {_undone(report)}"
+    read = [spec.key for spec in plan.graph.topological(checked_to_rebuild(report))]
+    rebuilds = f"rebuilds {', '.join(read)} and " if read else ""
+    rerun_line = (
+        f"[bold]{escape(command)}[/] (and your other options) {rebuilds}reruns {_undone(report)}"
+    )
     failed = report.by_status("failed")
     rebuild = [o.key for o in failed if o.needs_full_refresh]
     if rebuild:
         return _full_refresh_first(report, rebuild, rerun_line)
     if failed and all(outcome.failed_its_checks for outcome in failed):
-        return f"{_fix_what_the_checks_found(failed)}, then {rerun_line}"
+        return f"{_fix_what_the_checks_found(failed, read)}, then {rerun_line}"
     return rerun_line
 
 
@@ -234,11 +249,12 @@ def refresh_options(plan: MaterializationPlan) -> str:
     return " --full-refresh" + (f" {DISCARD_HISTORY_OPTION}" if plan.discard_history else "")
 
 
-def _fix_what_the_checks_found(failed: Sequence[AssetOutcome]) -> str:
+def _fix_what_the_checks_found(failed: Sequence[AssetOutcome], read: Sequence[str]) -> str:
     """The fix a rerun needs when every failed asset failed its checks: the same code on
     the same sources publishes the same rows, which fail the same checks. So the rows the
-    checks found (or the checks, if they are what is wrong), and a check that could not
-    run, whose SQL is the thing to fix."""
+    checks found (or the checks, if they are what is wrong, or the assets whose tables
+    they ``read`` that the run rebuilt or left stale: a check can fail on those), and a
+    check that could not run, whose SQL is the thing to fix."""
     blocking = [check for outcome in failed for check in outcome.checks if check.blocking]
     broken = sum(check.status == "error" for check in blocking)
     found = len(blocking) - broken
@@ -246,7 +262,12 @@ def _fix_what_the_checks_found(failed: Sequence[AssetOutcome]) -> str:
     if found or not broken:
         whose = "its" if len(failed) == 1 else "their"
         checks = "check" if found == 1 else "checks"
-        fixes.append(f"the rows {whose} {checks} found (or the {checks})")
+        tables = ""
+        if read:
+            one = len(read) == 1
+            they = "it reads" if found == 1 else "they read"
+            tables = f", or {', '.join(read)}, whose {'table' if one else 'tables'} {they}"
+        fixes.append(f"the rows {whose} {checks} found (or the {checks}{tables})")
     if broken:
         fixes.append(f"the {'check' if broken == 1 else 'checks'} that could not run")
     return "fix " + " and ".join(fixes)

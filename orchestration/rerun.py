@@ -4,7 +4,9 @@ After a failure the useful next step is the command that builds what is missing,
 the cause is fixed; "``a+``" alone is not it when the run selected less than everything
 downstream of ``a``, so each candidate is checked against the graph and the first that
 selects exactly the undone assets wins, from the most readable to the always-exact list
-of names.
+of names. An asset that failed its checks may have failed on another asset's table its
+checks read: one the run rebuilt, or a stale one, is selected too (its fix needs a
+rebuild, and a rerun reading it as it is fails the same way).
 """
 
 from __future__ import annotations
@@ -12,14 +14,32 @@ from __future__ import annotations
 from orchestration.run_report import MaterializationPlan, RunReport
 
 
+def checked_to_rebuild(report: RunReport) -> list[str]:
+    """The assets whose tables the run's failed checks read that the rerun rebuilds too
+    (:attr:`~orchestration.run_report.CheckedRead.rerun`: rebuilt by the run, or stale),
+    each once, less those it reruns anyway. A rerun leaving such a table as it is reads
+    the rows the check failed on, and fails the same way."""
+    undone = {o.key for o in report.outcomes if o.status != "materialized"}
+    return list(
+        dict.fromkeys(
+            read.asset
+            for outcome in report.outcomes
+            for read in outcome.checked_reads
+            if read.rerun and read.asset not in undone
+        )
+    )
+
+
 def rerun_selection(plan: MaterializationPlan, report: RunReport) -> str | None:
     """A selection expression for exactly the assets of ``report`` that did not
-    materialize, or None when every one did.
+    materialize, and the tables its failed checks read that need a rebuild
+    (:func:`checked_to_rebuild`), or None when every asset materialized.
 
-    Tried in order: each undone asset that no other undone asset feeds, with its
-    descendants (``a+ or b+``); the run's own selection, if nothing of it was built; that
-    selection narrowed to those descendants; the undone assets by name. A selection on
-    ``status:`` is never reused: the run has changed the states it matched.
+    Tried in order, after those tables by name: each undone asset that no other undone
+    asset feeds, with its descendants (``a+ or b+``); the run's own selection, if nothing
+    of it was built; that selection narrowed to those descendants; the undone assets by
+    name. A selection on ``status:`` is never reused: the run has changed the states it
+    matched.
     """
     undone = [o.key for o in report.outcomes if o.status != "materialized"]
     if not undone:
@@ -27,8 +47,9 @@ def rerun_selection(plan: MaterializationPlan, report: RunReport) -> str | None:
     # Here, like AssetGraph.select: commands that never select pay nothing for the parser.
     from orchestration.selection import parse_selection, uses_status
 
-    wanted = set(undone)
     graph = plan.graph
+    rebuilt = [spec.key for spec in graph.topological(checked_to_rebuild(report))]
+    wanted = set(undone)
     roots = [key for key in undone if not graph.ancestors(key) & wanted]
     descendants = " or ".join(f"{key}+" for key in roots)
     candidates = [descendants]
@@ -37,10 +58,12 @@ def rerun_selection(plan: MaterializationPlan, report: RunReport) -> str | None:
         if wanted == plan.selected_keys:
             candidates.append(chosen)
         candidates.append(f"{_grouped(chosen)} and {_grouped(descendants)}")
+    first = "".join(f"{key} or " for key in rebuilt)
     for expression in candidates:
-        if {spec.key for spec in graph.select(expression)} == wanted:
+        expression = first + (f"({expression})" if first and " and " in expression else expression)
+        if {spec.key for spec in graph.select(expression)} == wanted | set(rebuilt):
             return expression
-    return " or ".join(undone)
+    return " or ".join([*rebuilt, *undone])
 
 
 def _grouped(expression: str) -> str:

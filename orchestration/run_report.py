@@ -60,6 +60,37 @@ def rows_phrase(rows: int) -> str:
     return counted(rows, "row")
 
 
+@dataclass(frozen=True)
+class CheckedRead:
+    """Another asset's table that a failed check of an asset reads, and what became of it
+    in the run: a check can fail on that table (a dimension that lost the row the facts'
+    keys resolve to), and a rerun that leaves it as it is fails the same way."""
+
+    check: str
+    asset: str
+    table: str
+    #: What the run did to it, in words: ``rebuilt this run: code e193fcc9 -> 6cbcffdd,
+    #: 1,904 -> 1,903 rows``, or ``not rebuilt this run, stale: code changed (...)``.
+    change: str
+    #: Whether the rerun after the fix selects it too: it was rebuilt this run (its change
+    #: may be what the check found, and a fix of it takes a rebuild), or it is stale (its
+    #: table is not what its code and upstream make now).
+    rerun: bool
+
+    def said(self) -> str:
+        """One line for the terminal: which check reads which table, and what became of it."""
+        return f"check {self.check!r} reads {self.table} ({self.asset}), {self.change}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "asset": self.asset,
+            "table": self.table,
+            "change": self.change,
+            "rerun": self.rerun,
+        }
+
+
 @dataclass
 class AssetOutcome:
     """What happened to one selected asset in a run."""
@@ -101,6 +132,9 @@ class AssetOutcome:
     #: False for an asset published as an interrupted run stopped, before its worker
     #: counted, checked and recorded it: its rows and seconds are not known.
     recorded: bool = True
+    #: For an asset that failed its checks: the other assets' tables its failed checks
+    #: read, and what became of each in the run (:class:`CheckedRead`).
+    checked_reads: tuple[CheckedRead, ...] = ()
 
     @property
     def rows(self) -> int | None:

@@ -176,9 +176,7 @@ class RunReview:
         in_flow = _outside_any_task()
         self.outage.guard(in_flow.run, self._open_lineage)
         self._writes.append(
-            self._writer.submit(
-                self.outage.guard, in_flow.run, self._tag_run_and_find_pages, tags
-            )
+            self._writer.submit(self.outage.guard, in_flow.run, self._tag_run_and_find_pages, tags)
         )
         # Read beside the writer's first job, not after it: a run of a few small assets
         # waits at its end for the pages, which wait for both.

@@ -34,7 +34,7 @@ from orchestration.history import MaterializationRecord
 from orchestration.io_manager import MaterializeResult
 from orchestration.lineage import render_lineage, to_mermaid
 from orchestration.prefect_ui import asset_page_key
-from orchestration.run_report import AssetOutcome
+from orchestration.run_report import AssetOutcome, CheckedRead
 from orchestration.ui_lineage import (
     MAX_COLUMN,
     MAX_EDGES,
@@ -153,6 +153,60 @@ def test_the_top_says_which_run_wrote_this_version_and_links_every_version():
         "This version: run [fact_sales+](/v2/runs/flow-run/run-1), 2026-12-02 19:52:40 UTC "
         f"([this run's lineage](/v2/artifacts/artifact/{lineage})). "
         "[Every version, newest first](/v2/artifacts/key/asset-fact-sales)."
+    )
+
+
+def test_a_failed_page_says_so_and_why_under_its_title():
+    """A reader opens a failed asset's page for the reason: at 1600x1000 the table of
+    facts filled the first screen, and the error came under it. The error's first line
+    goes under the title (the whole of it stays under *This run*)."""
+    error = "asset 'fact_sales' failed: the source has no rows | <none>\n  Traceback line"
+    outcome = AssetOutcome("fact_sales", "marts.Fact_Sales", "failed", 0.1, error=error)
+    lines = _page(outcome=outcome).markdown(PageLinks()).split("\n")
+    assert lines[2] == (
+        "**Failed:** asset 'fact_sales' failed: the source has no rows \\| \\<none\\> "
+        "(the whole error is under *This run*, below)"
+    )
+    assert lines[3] == ""
+    assert lines[4].startswith("This version: run ")
+    one_line = AssetOutcome("fact_sales", "marts.Fact_Sales", "cancelled", 0.1, error="stopped")
+    assert _page(outcome=one_line).markdown(PageLinks()).split("\n")[2] == "**Cancelled:** stopped"
+
+
+def test_a_skipped_page_says_why_under_its_title():
+    outcome = AssetOutcome(
+        "fact_sales",
+        "marts.Fact_Sales",
+        "skipped",
+        error="upstream failed: sat_invoice",
+        failed_upstream=("sat_invoice",),
+    )
+    lines = _page(outcome=outcome).markdown(PageLinks()).split("\n")
+    assert lines[2] == (
+        "**Skipped:** upstream [sat_invoice](/v2/artifacts/key/asset-sat-invoice) failed in "
+        "this run, so this run left the table as it was."
+    )
+
+
+def test_a_failed_checks_read_of_another_assets_table_is_named_under_the_title():
+    """fact_sales failed its check ``customer_key_resolves``, which reads the customers'
+    dimension the run rebuilt without a row: the page says so with its failure, linking
+    the dimension's page."""
+    read = CheckedRead(
+        "customer_key_resolves",
+        "dim_customer",
+        "marts.Dim_Customer",
+        "rebuilt this run: code e193fcc9 -> 6cbcffdd, 1,904 -> 1,903 rows",
+        True,
+    )
+    outcome = _failed_checks(97_356, checked_reads=(read,))
+    lines = _page(outcome=outcome).markdown(PageLinks()).split("\n")
+    assert lines[2].startswith("**Failed:** asset 'fact_sales' (table marts.Fact_Sales) failed")
+    assert lines[2].endswith("\\")  # a hard line break
+    assert lines[3] == (
+        "Check `customer_key_resolves` reads `marts.Dim_Customer` "
+        "([dim_customer](/v2/artifacts/key/asset-dim-customer)), rebuilt this run: code "
+        "e193fcc9 -\\> 6cbcffdd, 1,904 -\\> 1,903 rows."
     )
 
 

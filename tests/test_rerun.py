@@ -11,8 +11,14 @@ import pytest
 
 from orchestration.definitions import load_definitions
 from orchestration.graph import AssetGraph
-from orchestration.rerun import rerun_selection
-from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport, Status
+from orchestration.rerun import checked_to_rebuild, rerun_selection
+from orchestration.run_report import (
+    AssetOutcome,
+    CheckedRead,
+    MaterializationPlan,
+    RunReport,
+    Status,
+)
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +115,28 @@ def test_the_next_line_on_a_terminal_colours_only_the_commands(graph: AssetGraph
     )
     assert line.startswith(commands)
     assert "\x1b" not in line.removeprefix(commands)  # where to look in the UI: plain text
+
+
+def test_a_table_a_failed_check_read_is_rebuilt_too_when_rebuilt_by_the_run_or_stale(
+    graph: AssetGraph,
+) -> None:
+    """order_facts failed its check, which reads customers: a rerun leaving that table as
+    it is reads the rows the check failed on. Rebuilt by the run (its change may be the
+    cause) or stale, it is selected too; fresh and untouched, it is not."""
+    plan, report = run(graph, None, order_facts="failed", daily_revenue="skipped")
+    facts = report.outcomes[[o.key for o in report.outcomes].index("order_facts")]
+    rebuilt = CheckedRead("resolves", "customers", "shop.customers", "rebuilt this run", True)
+    facts.checked_reads = (rebuilt,)
+    assert rerun_selection(plan, report) == "customers or order_facts+"
+    assert checked_to_rebuild(report) == ["customers"]
+    fresh = CheckedRead("resolves", "customers", "shop.customers", "not rebuilt, fresh", False)
+    facts.checked_reads = (fresh,)
+    assert rerun_selection(plan, report) == "order_facts+"
+    assert checked_to_rebuild(report) == []
+
+
+def test_a_checked_table_the_rerun_builds_anyway_is_not_named_twice(graph: AssetGraph) -> None:
+    plan, report = run(graph, None, orders="failed", order_facts="skipped", daily_revenue="skipped")
+    orders = report.outcomes[[o.key for o in report.outcomes].index("orders")]
+    orders.checked_reads = (CheckedRead("c", "order_facts", "t", "not rebuilt, stale", True),)
+    assert rerun_selection(plan, report) == "orders+"
