@@ -30,6 +30,7 @@ from orchestration.lineage import NOT_SELECTED, ORDER_LABELLED_LINE, ORDER_LINE
 from orchestration.prefect_ui import flow_run_path
 from orchestration.report_output import next_step
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
+from orchestration.staleness import AssetState
 from orchestration.ui_lineage import layer_diagrams, layer_legend
 
 LINEAGE_ARTIFACT_KEY = "asset-lineage"
@@ -110,28 +111,64 @@ def _table(report: RunReport, links: PageLinks) -> list[str]:
 
 
 def _read_as_they_are(
-    plan: MaterializationPlan, links: PageLinks, history: Mapping[str, AssetHistory]
+    plan: MaterializationPlan,
+    links: PageLinks,
+    history: Mapping[str, AssetHistory],
+    states: Mapping[str, AssetState],
 ) -> list[str]:
     """The unselected upstream, each with the rows its table held as the run began and the
-    run that built them, from the history the run read then (no query of its own). A
-    table of their own: in the outcome table's seven columns, a time and a link in the
-    last one wrapped at every hyphen in the UI's 690 px page column."""
+    run that built them, from the history the run read then (no query of its own), and
+    its state as ``pipeline status`` says it (if the run told: ``states``). A table of
+    their own: in the outcome table's seven columns, a time and a link in the last one
+    wrapped at every hyphen in the UI's 690 px page column."""
     if not plan.external:
         return []
+    with_state = bool(states)
+    said = "the run that built them, and its state as the run ended" if with_state else ""
     lines = [
         f"**{NOT_SELECTED.capitalize()}**, read as they are: the rows each table held as the "
-        "run began, and the run that built them.",
+        f"run began, {said or 'and the run that built them'}.",
         "",
-        "| asset | table | rows | built (UTC) |",
-        "|---|---|---:|---|",
+        f"| asset | table | rows | built (UTC) |{' state |' if with_state else ''}",
+        f"|---|---|---:|---|{'---|' if with_state else ''}",
     ]
     for spec in plan.external:
         read = history.get(spec.key, AssetHistory())
         rows = f"{read.table_rows:,}" if read.table_rows is not None else "-"
-        lines.append(
-            f"| {links.link(spec.key)} | {cell(spec.table)} | {rows} | {_last_build(read)} |"
-        )
+        row = f"| {links.link(spec.key)} | {cell(spec.table)} | {rows} | {_last_build(read)} |"
+        if with_state:
+            state = states.get(spec.key)
+            row += f" {literal_cell(_state_said(state)) if state else '-'} |"
+        lines.append(row)
     return [*lines, ""]
+
+
+def _state_said(state: AssetState) -> str:
+    """``fresh``, or ``stale: code changed (...)``: a state with what its line says."""
+    return f"{state.state}: {'; '.join(state.said())}" if state.state != "fresh" else "fresh"
+
+
+def _stale_read(
+    plan: MaterializationPlan, links: PageLinks, states: Mapping[str, AssetState]
+) -> list[str]:
+    """One line, under the selection's: the unselected upstream the run read that are not
+    fresh. The run built on what their tables hold, which is not what their code and
+    upstream make now; their state is in the table at the page's end."""
+    stale = [
+        spec.key for spec in plan.external if (s := states.get(spec.key)) and s.state != "fresh"
+    ]
+    if not stale:
+        return []
+    one = len(stale) == 1
+    named = ", ".join(links.link(key) for key in stale)
+    read = "its table as it is" if one else "their tables as they are"
+    says = (
+        "its state, under *{}* below, says why"
+        if one
+        else "their states, under *{}* below, say why"
+    )
+    why = says.format(NOT_SELECTED.capitalize())
+    return [f"**Read while stale:** {named}: this run read {read}; {why}.", ""]
 
 
 def _last_build(read: AssetHistory) -> str:
@@ -203,15 +240,19 @@ def lineage_markdown(
     report: RunReport,
     links: PageLinks | None = None,
     history: Mapping[str, AssetHistory] | None = None,
+    upstream_states: Mapping[str, AssetState] | None = None,
 ) -> str:
     """The artifact's markdown: headline, what failed and why (and what the failed tables
     hold now), the step that builds what the run left undone, the warehouse(s) of the
-    run's tables (the report's), a legend of what the diagrams draw, one Mermaid diagram
-    per layer, the table of outcomes, then the unselected upstream the run read.
-    ``history``: each asset's as the run read it when it began, which tells what those
-    held (without it, their rows read ``-``)."""
+    run's tables (the report's), the selection (and a warning when it read a stale
+    upstream), a legend of what the diagrams draw, one Mermaid diagram per layer, the
+    table of outcomes, then the unselected upstream the run read. ``history``: each
+    asset's as the run read it when it began, which tells what those held (without it,
+    their rows read ``-``); ``upstream_states``: their states as the run ended (without
+    them, no state column)."""
     outcomes = {o.key: o.status for o in report.outcomes}
     links = links or PageLinks()
+    states = upstream_states or {}
     diagrams = layer_diagrams(plan.graph, [s.key for s in plan.selected], outcomes)
     lines = [
         f"## Asset lineage: {report.summary()}",
@@ -223,6 +264,7 @@ def lineage_markdown(
         f"{len(plan.external)} unselected upstream read as they are. "
         "Each asset links to its page (what feeds it, what it feeds, its columns and checks).",
         "",
+        *_stale_read(plan, links, states),
         layer_legend(diagrams),
         "",
     ]
@@ -231,7 +273,7 @@ def lineage_markdown(
     lines += [*_table(report, links), ""]
     if report.by_status("failed") or report.by_status("skipped"):
         lines += [_KEPT, ""]
-    lines += _read_as_they_are(plan, links, history or {})
+    lines += _read_as_they_are(plan, links, history or {}, states)
     return "\n".join(lines)
 
 

@@ -327,7 +327,9 @@ class RunReview:
             self._writer.submit(guard, self._rewrite_page, artifact_id, markdown)
             for artifact_id, markdown in guard(self._relinked_pages_outside_the_run) or []
         ]
-        lineage_page = lineage_markdown(self.plan, report, self.links, self._history)
+        lineage_page = lineage_markdown(
+            self.plan, report, self.links, self._history, self._upstream_states()
+        )
         self._writer.shutdown(wait=True)
         for job in rewrites:
             job.result()
@@ -337,6 +339,20 @@ class RunReview:
         # Named again at the end of the Logs tab, where a reader of a finished run lands.
         _log_lineage(lineage)
         return lineage
+
+    def _upstream_states(self) -> dict[str, AssetState]:
+        """The states of the unselected upstream as the run ends, for its lineage page: a
+        selection reading a stale table builds on rows its code no longer makes. From the
+        history the run keeps in memory; their code versions cost one DDL query per
+        warehouse (none for a full run, which has no such upstream). A page's column is
+        not worth the run: if they cannot be computed, the page has none."""
+        if self._states_now is None or not self.plan.external:
+            return {}
+        try:
+            return dict(self._states_now(spec.key for spec in self.plan.external))
+        except Exception as exc:
+            log.warning("lineage page without the states of the unselected upstream: %s", exc)
+            return {}
 
     def _fill_lineage(self, lineage: UUID, markdown: str, report: RunReport) -> UUID:
         """The lineage page's final version, with the run's outcome as its description."""

@@ -1,0 +1,146 @@
+"""A check that failed on another asset's table: what the run says of that table, and a
+next step that rebuilds it.
+
+The UI review's scenario: a full run where ``dim_customer``'s code dropped its unknown
+customer, so ``fact_sales``' check ``customer_key_resolves`` (which reads
+``marts.Dim_Customer``) failed. The pages and the terminal said "fix the rows their checks
+found (or the checks), then pipeline materialize --select 'fact_sales+ or
+fact_sale_returns+'": after fixing the dimension's code, that command failed the same
+way, reading the dimension as it was, and its lineage page listed the dimension among the
+upstream "read as they are" without a word of it being stale.
+
+Real engines: embedded ClickHouse (chdb) and the session's Prefect server, the pages read
+back through the Prefect client as the UI reads them.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from rich.text import Text
+
+from io_managers import ClickHouseIOManager
+from orchestration.artifacts import LINEAGE_ARTIFACT_KEY
+from orchestration.report_output import next_step, print_report
+from orchestration.resolver import materialize, plan_materialization
+from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
+from tests.checked_dimension_location import DROP_UNKNOWN
+from tests.checked_dimension_location import defs as LOCATION
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+GRAPH = LOCATION.graph()
+VERSION = "[0-9a-f]{8}"
+#: What the failing check says of the dimension after a run that rebuilt it without its
+#: unknown customer (3 rows before, 2 now).
+REBUILT = rf"rebuilt this run: code {VERSION} -> {VERSION}, 3 -> 2 rows"
+
+
+def _run(warehouse_dir: Path, selection: str | None) -> tuple[MaterializationPlan, RunReport]:
+    with ClickHouseIOManager.embedded(warehouse_dir) as warehouse:
+        warehouse.setup(LOCATION.ddl_paths)
+        plan = plan_materialization(GRAPH, selection)
+        return plan, materialize(GRAPH, {"warehouse": warehouse}, selection, plan=plan)
+
+
+def _outcome(report: RunReport, key: str) -> AssetOutcome:
+    (outcome,) = [o for o in report.outcomes if o.key == key]
+    return outcome
+
+
+def _artifact(report: RunReport, key: str) -> str:
+    """The markdown of the run's artifact ``key`` (a page, or its lineage)."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterKey,
+    )
+
+    this_run = ArtifactFilterFlowRunId(any_=[uuid.UUID(str(report.flow_run_id))])
+    with get_client(sync_client=True) as client:
+        (artifact,) = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=this_run, key=ArtifactFilterKey(any_=[key]))
+        )
+    return str(artifact.data)
+
+
+def _as_read(markdown: str) -> str:
+    """``markdown`` less its backslash escapes (``-\\>`` is what a reader sees as ``->``); a
+    hard line break's backslash stays."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def _terminal(plan: MaterializationPlan, report: RunReport) -> str:
+    console = Console(record=True, width=400, force_terminal=True, color_system=None)
+    print_report(report, console, plan)
+    return console.export_text()
+
+
+def _not_selected_row(lineage: str, key: str) -> str:
+    (row,) = [line for line in lineage.splitlines() if line.startswith(f"| [{key}](")]
+    return row
+
+
+def test_a_check_failing_on_a_dimension_the_run_rebuilt_names_it_and_the_rerun_rebuilds_it(
+    tmp_path, monkeypatch
+):
+    warehouse_dir = tmp_path / "warehouse"
+    assert _run(warehouse_dir, None)[1].ok
+
+    # The dimension's code drops the unknown customer: a full run rebuilds it, and the
+    # facts' check, reading it, fails.
+    monkeypatch.setenv(DROP_UNKNOWN, "1")
+    plan, report = _run(warehouse_dir, None)
+    fact = _outcome(report, "fact_orders")
+    assert fact.status == "failed"
+    (read,) = fact.checked_reads
+    assert (read.check, read.asset, read.table) == (
+        "customer_key_resolves",
+        "dim_customer",
+        "cdl.dim_customer",
+    )
+    assert re.fullmatch(REBUILT, read.change), read.change
+    assert read.rerun
+
+    step = Text.from_markup(next_step(plan, report) or "").plain
+    assert "fix the rows its check found (or the check, or dim_customer, whose table it " in step
+    assert "--select 'dim_customer or fact_orders+'" in step
+    assert step.endswith("rebuilds dim_customer and reruns the failed asset and the 1 skipped")
+    said = rf"check 'customer_key_resolves' reads cdl\.dim_customer \(dim_customer\), {REBUILT}"
+    assert re.search(rf"fact_orders +{said}\n", _terminal(plan, report))
+
+    lineage = _artifact(report, LINEAGE_ARTIFACT_KEY)
+    failed = _as_read(lineage.split("**Failed:**", 1)[1].split("\nNext: ", 1)[0])
+    link = r"\[dim_customer\]\(\S+\)"
+    checked = rf"Check `customer_key_resolves` reads `cdl\.dim_customer` \({link}\), {REBUILT}\."
+    assert re.search(checked, failed), failed
+    page = _as_read(_artifact(report, "asset-fact-orders")).split("\n")
+    assert page[2].startswith("**Failed:** asset 'fact_orders' (table cdl.fact_orders) failed")
+    assert re.fullmatch(checked, page[3]), page[:5]
+
+    # The dimension's code is fixed; the rerun a reader took from the old line, which left
+    # the dimension out, reads it as it is: stale, and said so.
+    monkeypatch.delenv(DROP_UNKNOWN)
+    plan, report = _run(warehouse_dir, "fact_orders+")
+    fact = _outcome(report, "fact_orders")
+    assert fact.status == "failed"
+    (read,) = fact.checked_reads
+    stale = r"stale: code changed \(built with [0-9a-f]{16}, now [0-9a-f]{16}\)"
+    assert re.fullmatch(rf"not rebuilt this run, {stale}", read.change), read.change
+    assert read.rerun
+    step = Text.from_markup(next_step(plan, report) or "").plain
+    assert "--select 'dim_customer or fact_orders+'" in step
+
+    lineage = _artifact(report, LINEAGE_ARTIFACT_KEY)
+    assert re.search(rf"\| {stale} \|$", _not_selected_row(lineage, "dim_customer")), lineage
+    assert _not_selected_row(lineage, "orders").endswith("| fresh |")
+    (warning,) = [line for line in lineage.splitlines() if line.startswith("**Read while stale:**")]
+    assert "[dim_customer](" in warning and "[orders](" not in warning
+
+    # The step's selection rebuilds the dimension first: the facts pass.
+    assert _run(warehouse_dir, "dim_customer or fact_orders+")[1].ok
