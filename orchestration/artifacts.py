@@ -26,7 +26,7 @@ from orchestration.asset_page import (
     table_since_line,
 )
 from orchestration.history import AssetHistory, MaterializationRecord
-from orchestration.lineage import NOT_SELECTED, ORDER_LABELLED_LINE, ORDER_LINE
+from orchestration.lineage import NOT_SELECTED, ORDER_LINES
 from orchestration.prefect_ui import flow_run_path
 from orchestration.report_output import next_step
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
@@ -301,12 +301,11 @@ def mermaid_block(markdown: str) -> str:
 
 
 def edges_in(mermaid: str) -> set[tuple[str, str]]:
-    """Every ``a --> b`` / ``a -.- b`` / ``a -. order .- b`` edge in a Mermaid flowchart."""
+    """Every ``a --> b`` / ``a -.- b`` / ``a -. order .- b`` / ``a -. checked against .- b``
+    edge in a Mermaid flowchart."""
     edges = set()
     for line in mermaid.splitlines():
         parts = line.split()
-        if len(parts) == 3 and parts[1] in ("-->", ORDER_LINE):
-            edges.add((parts[0], parts[2]))
-        elif len(parts) == 5 and " ".join(parts[1:4]) == ORDER_LABELLED_LINE:
-            edges.add((parts[0], parts[4]))
+        if len(parts) >= 3 and " ".join(parts[1:-1]) in ("-->", *ORDER_LINES):
+            edges.add((parts[0], parts[-1]))
     return edges

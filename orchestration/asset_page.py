@@ -33,6 +33,7 @@ from orchestration.column_lineage import NOT_DERIVED, ChainEnds
 from orchestration.graph import AssetGraph
 from orchestration.history import MaterializationRecord
 from orchestration.io_manager import IOManager, MaterializeResult
+from orchestration.lineage import CHECKED_LABELLED_LINE, ORDER_LABELLED_LINE, checks_read
 from orchestration.prefect_ui import (
     artifact_key_path,
     artifact_path,
@@ -44,8 +45,8 @@ from orchestration.run_report import AssetOutcome, CheckedRead, MaterializationP
 from orchestration.staleness import failed_checks_notes
 from orchestration.ui_lineage import (
     distances,
-    draws_order_arrow,
     focused_mermaid,
+    order_lines,
     through_reads,
 )
 
@@ -89,6 +90,25 @@ _COLUMNS_GUIDE = (
     f"asset. *{_ENDS}*: the columns of the tables loaded from outside the graph that the "
     "whole chain ends in (`pipeline lineage --column` prints the chain)."
 )
+#: The marks of a page's Lineage list for a neighbour no chain of reads joins to the
+#: asset (:meth:`AssetPage._marks`).
+ORDER_ONLY = "order only"
+CHECKED_AGAINST = "checked against"
+CHECKS_THIS = "checks this"
+#: What each labelled ordering line of a page's diagram means, said if it draws one.
+_LINE_MEANINGS = {
+    CHECKED_LABELLED_LINE: "A purple dotted line labelled *checked against* joins an asset "
+    "to a table its checks read: none of that table's rows are in the asset's, but a check "
+    "can fail on them, and the asset runs after it",
+    ORDER_LABELLED_LINE: "A purple dotted line labelled *order* joins an asset to one it "
+    "runs after but does not read (e.g. one its checks read)",
+}
+#: What the checks' marks mean, said if the list shows one (*order only*: see the guide).
+_MARK_MEANINGS = {
+    CHECKED_AGAINST: f"*{CHECKED_AGAINST}* marks an asset whose table this one's checks read.",
+    CHECKS_THIS: f"*{CHECKS_THIS}* marks an asset whose checks read this table.",
+}
+
 #: Characters that can open or close markdown inside a line: escapes, code, emphasis,
 #: links and images, raw HTML and entities, table cells, strikethrough, headings, quotes.
 #: Underscores inside a word (``anomaly_invoice``) cannot: left as they are, names read
@@ -382,12 +402,11 @@ class AssetPage:
 
     def _lineage(self, links: PageLinks) -> list[str]:
         up, down = distances(self.graph, self.spec.key)
-        read_up, read_down = through_reads(self.graph, self.spec.key)
-        order_only = (up.keys() - read_up) | (down.keys() - read_down)
+        marks = self._marks(up, down)
         lines = [
             "## Lineage",
             "",
-            self._lineage_guide(up, down, bool(order_only)),
+            self._lineage_guide(up, down, set(marks.values())),
             "",
             *fenced(focused_mermaid(self.graph, self.spec.key), "mermaid"),
             "",
@@ -398,15 +417,30 @@ class AssetPage:
             for n in sorted(set(steps.values())):
                 at = self.graph.topological(k for k, d in steps.items() if d == n)
                 named = ", ".join(
-                    links.link(s.key) + (" (order only)" if s.key in order_only else "") for s in at
+                    links.link(s.key) + (f" ({marks[s.key]})" if s.key in marks else "") for s in at
                 )
                 lines.append(f"| {direction} | {n} | {named} |")
         if not up and not down:
             lines.append("| - | - | no upstream or downstream assets |")
         return [*lines, ""]
 
+    def _marks(self, up: Mapping[str, int], down: Mapping[str, int]) -> dict[str, str]:
+        """The mark of each neighbour no chain of reads joins to this asset: *checked
+        against* for a table this asset's checks read, *checks this* for an asset whose
+        checks read this table (a check can fail on that table's rows), else *order only*
+        (one runs after the other, and no rows flow between them)."""
+        key, graph = self.spec.key, self.graph
+        read_up, read_down = through_reads(graph, key)
+        marks = dict.fromkeys((up.keys() - read_up) | (down.keys() - read_down), ORDER_ONLY)
+        for other in marks:
+            if up.get(other) == 1 and checks_read(graph, other, key):
+                marks[other] = CHECKED_AGAINST
+            elif down.get(other) == 1 and checks_read(graph, key, other):
+                marks[other] = CHECKS_THIS
+        return marks
+
     def _lineage_guide(
-        self, up: Mapping[str, int], down: Mapping[str, int], order_only: bool
+        self, up: Mapping[str, int], down: Mapping[str, int], marks: set[str]
     ) -> str:
         """How to read the diagram and the list under it, each of their marks explained
         only if this page shows it: a page of two assets and one arrow that explained
@@ -419,19 +453,19 @@ class AssetPage:
         said = [f"{len(up)} upstream and {len(down)} downstream assets."]
         if sides:
             said.append("; ".join(sides).capitalize() + ".")
-        arrows = draws_order_arrow(self.graph, key)
-        if arrows:
+        drawn = order_lines(self.graph, key)
+        lines = [meaning for line, meaning in _LINE_MEANINGS.items() if line in drawn]
+        if lines:
             said.append(
-                "A purple dotted line labelled *order* joins an asset to one it runs after "
-                "but does not read (e.g. one its checks read); an arrow joins a table to an "
-                "asset that reads it."
+                "; ".join([*lines, "an arrow joins a table to an asset that reads it"]) + "."
             )
         if any(steps > 1 for steps in [*up.values(), *down.values()]):
             said.append("A dashed box counts the assets further away, listed below by steps.")
-        if order_only:
+        said += [meaning for mark, meaning in _MARK_MEANINGS.items() if mark in marks]
+        if ORDER_ONLY in marks:
             via = (
                 "such lines"
-                if arrows
+                if drawn
                 else "an asset that runs after one it does not read (e.g. one its checks read)"
             )
             said.append(

@@ -75,7 +75,7 @@ def _by_group(graph: AssetGraph, statuses: Mapping[str, str]) -> dict[str, list[
     return groups
 
 
-#: An edge the downstream asset only runs after: it reads nothing from the upstream
+#: An edge the downstream asset only runs after: it builds nothing from the upstream
 #: table (e.g. one its checks read), so it must not look like "built from". A dotted
 #: line in :data:`ORDER_STYLE`, without an arrowhead (an asset's arrowheads and circles
 #: piled into one blob where ten edges met it); labelled where an asset's few edges leave
@@ -83,6 +83,11 @@ def _by_group(graph: AssetGraph, statuses: Mapping[str, str]) -> dict[str, list[
 #: says what it is). Dotted lines mean this alone: a read is an arrow, selected or not.
 ORDER_LABELLED_LINE = "-. order .-"
 ORDER_LINE = "-.-"
+#: An ordering edge to a table the downstream asset's checks read, labelled: no rows of
+#: it are in the asset's table, but "order" alone hid that a check can fail on them.
+CHECKED_LABELLED_LINE = "-. checked against .-"
+#: Every line :func:`arrow` draws for an ordering edge.
+ORDER_LINES = (ORDER_LABELLED_LINE, CHECKED_LABELLED_LINE, ORDER_LINE)
 #: The ``linkStyle`` of ordering edges. The Prefect UI's Mermaid draws a dotted line that
 #: crosses another solid (its line hops rewrite the dash array), and a colour survives
 #: that: purple, which no node status is drawn in. Its 2 px dots, half of them gaps, put
@@ -93,16 +98,28 @@ ORDER_STYLE = f"stroke:{ORDER_COLOUR},stroke-width:2px"
 
 def arrow(graph: AssetGraph, upstream: str, downstream: str, *, labelled: bool = False) -> str:
     """The Mermaid edge from ``upstream`` to ``downstream``: an ordering-only one as
-    :data:`ORDER_LABELLED_LINE` (``labelled``) or :data:`ORDER_LINE`, else a solid arrow."""
-    if upstream in graph.upstream_of(downstream).ordering:
-        return ORDER_LABELLED_LINE if labelled else ORDER_LINE
-    return "-->"
+    :data:`ORDER_LINE`, or labelled (``labelled``) :data:`CHECKED_LABELLED_LINE` when the
+    downstream asset's checks read the upstream table, else :data:`ORDER_LABELLED_LINE`;
+    a read as a solid arrow."""
+    deps = graph.upstream_of(downstream)
+    if upstream not in deps.ordering:
+        return "-->"
+    if not labelled:
+        return ORDER_LINE
+    return CHECKED_LABELLED_LINE if upstream in deps.checked else ORDER_LABELLED_LINE
+
+
+def checks_read(graph: AssetGraph, upstream: str, downstream: str) -> bool:
+    """Whether ``downstream`` only runs after ``upstream`` because its checks read that
+    table (an ordering edge its checks explain)."""
+    deps = graph.upstream_of(downstream)
+    return upstream in deps.ordering and upstream in deps.checked
 
 
 def order_link_style(edges: Sequence[str]) -> list[str]:
     """The ``linkStyle`` line colouring the ordering edges among ``edges``, a diagram's
     links in the order it declares them (Mermaid numbers them so), if it has any."""
-    numbers = [str(i) for i, edge in enumerate(edges) if edge in (ORDER_LABELLED_LINE, ORDER_LINE)]
+    numbers = [str(i) for i, edge in enumerate(edges) if edge in ORDER_LINES]
     return [f"  linkStyle {','.join(numbers)} {ORDER_STYLE}"] if numbers else []
 
 

@@ -27,6 +27,7 @@ from orchestration.lineage import (
     ORDER_LINE,
     SELECTED,
     arrow,
+    checks_read,
     node_statuses,
     order_link_style,
     status_class_lines,
@@ -107,12 +108,13 @@ def through_reads(graph: AssetGraph, key: str) -> tuple[set[str], set[str]]:
     return set(_steps(reads, key)), set(_steps(read_by, key))
 
 
-def draws_order_arrow(graph: AssetGraph, key: str) -> bool:
-    """Whether :func:`focused_mermaid` of ``key`` draws a line labelled *order*: ``key``
-    runs after an asset it does not read, or an asset runs after it without reading it."""
-    return bool(graph.upstream_of(key).ordering) or any(
-        key in graph.upstream_of(d).ordering for d in graph.dag.successors(key)
-    )
+def order_lines(graph: AssetGraph, key: str) -> set[str]:
+    """The labelled ordering lines :func:`focused_mermaid` of ``key`` draws: *order* where
+    ``key`` runs after an asset it does not read (or one runs after it without reading
+    it), *checked against* where that asset's checks read the other's table."""
+    up = [arrow(graph, dep, key, labelled=True) for dep in graph.upstream_of(key).ordering]
+    down = [arrow(graph, key, d, labelled=True) for d in graph.dag.successors(key)]
+    return {line for line in up + down if line != "-->"}
 
 
 def _ordered(graph: AssetGraph, steps: Mapping[str, int]) -> list[str]:
@@ -160,30 +162,49 @@ class LayerDiagram:
     keys: tuple[str, ...]
     inputs: tuple[str, ...]
     mermaid: str
-    #: The statuses its nodes are drawn in, and whether it draws an ordering-only edge:
-    #: what a legend of it must explain, and no more (:func:`layer_legend`).
+    #: The statuses its nodes are drawn in, and whether it draws an ordering-only edge
+    #: that no check explains (``ordering``), or one to a table its asset's checks read
+    #: (``checked``): what a legend of it must explain, and no more (:func:`layer_legend`).
     statuses: frozenset[str] = frozenset()
     ordering: bool = False
+    checked: bool = False
 
 
-#: The legend's words for an ordering-only edge and for a diagram's first column, each
-#: said only when some diagram draws one.
-_ORDER_LEGEND = (
-    "an arrow joins a table to an asset that reads it; a purple dotted line without an "
-    "arrowhead joins an asset to one it runs after but does not read (e.g. one its checks "
-    "read)"
+#: The legend's words for the lines of ordering-only edges and for a diagram's first
+#: column, each said only when some diagram draws one.
+_READ_LEGEND = "an arrow joins a table to an asset that reads it"
+_DOTTED_LEGEND = "a purple dotted line without an arrowhead joins an asset to"
+_CHECKED_LEGEND = (
+    "a table its checks read (checked against: none of its rows are in the asset's table, "
+    "but a check can fail on them)"
 )
+_ORDER_LEGEND = "one it runs after but does not read (e.g. one its checks read)"
 _INPUTS_LEGEND = "Each diagram starts with the assets outside it that its assets depend on."
 
 
+def _dotted_legend(checked: bool, ordering: bool) -> str | None:
+    """What the dotted lines drawn mean: a table the asset's checks read (``checked``),
+    one it only runs after (``ordering``), or either; None if none is drawn. A check can
+    fail on a table its asset runs after: "does not read" sent a reader of a failed
+    check away from it."""
+    if checked and ordering:
+        return (
+            f"{_DOTTED_LEGEND} one it does not read: {_CHECKED_LEGEND}, or one it only runs after"
+        )
+    if checked:
+        return f"{_DOTTED_LEGEND} {_CHECKED_LEGEND}"
+    return f"{_DOTTED_LEGEND} {_ORDER_LEGEND}" if ordering else None
+
+
 def layer_legend(diagrams: Sequence[LayerDiagram]) -> str:
-    """The legend of a run's diagrams: the colours they draw, then the two kinds of line
-    and the first column of outside assets where they draw them. A legend of colours and
+    """The legend of a run's diagrams: the colours they draw, then the kinds of line and
+    the first column of outside assets where they draw them. A legend of colours and
     lines a page does not draw sends its reader looking for them (two green boxes and an
     arrow came with red, amber, grey dashed and dotted)."""
     legend = "Legend: " + ", ".join(status_legend(s for d in diagrams for s in d.statuses))
-    if any(d.ordering for d in diagrams):
-        legend += f"; {_ORDER_LEGEND}"
+    dotted = _dotted_legend(any(d.checked for d in diagrams), any(d.ordering for d in diagrams))
+    if dotted:
+        legend += f"; {_READ_LEGEND}; {dotted}"
     legend += "."
     if any(d.inputs for d in diagrams):
         legend += f" {_INPUTS_LEGEND}"
@@ -274,7 +295,13 @@ def _layer_diagram(
     lines += status_class_lines(drawn)
     lines += order_link_style([line for _, line, _ in arrows])
     mermaid = "\n".join([LAYER_CONFIG, *lines]) + "\n"
-    ordering = any(line == ORDER_LINE for _, line, _ in arrows)
+    dotted = [checks_read(graph, dep, key) for dep, line, key in arrows if line == ORDER_LINE]
     return LayerDiagram(
-        title, tuple(members), tuple(inputs), mermaid, frozenset(drawn.values()), ordering
+        title,
+        tuple(members),
+        tuple(inputs),
+        mermaid,
+        frozenset(drawn.values()),
+        ordering=not all(dotted),
+        checked=any(dotted),
     )

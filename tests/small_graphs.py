@@ -58,3 +58,24 @@ def with_an_order_only_branch() -> AssetGraph:
         ],
         {"fact": ordering},
     )
+
+
+def with_a_checked_dimension() -> AssetGraph:
+    """``fact`` reads ``source``; its check ``key_resolves`` reads ``dimension``'s table,
+    so it runs after it (the retail facts and their dimensions, parsed from the checks'
+    SQL into ``Upstream.checks_read``)."""
+    checked = Upstream(
+        reads=("source",),
+        ordering=("dimension",),
+        derived=True,
+        checks_read=(("key_resolves", ("dimension",)),),
+    )
+    return graph_of(
+        [
+            ("source", ()),
+            ("dimension", ("source",)),
+            ("fact", ("source", "dimension")),
+            ("report", ("fact",)),
+        ],
+        {"fact": checked},
+    )

@@ -45,7 +45,12 @@ from orchestration.ui_lineage import (
 )
 from tests.lineage_location import defs
 from tests.lineage_markdown import link_styles, links, rendered
-from tests.small_graphs import two_assets, with_an_order_only_branch, with_an_ordering_dep
+from tests.small_graphs import (
+    two_assets,
+    with_a_checked_dimension,
+    with_an_order_only_branch,
+    with_an_ordering_dep,
+)
 
 GRAPH = defs.graph()
 FINISHED = datetime(2026, 12, 2, 19, 52, 40, tzinfo=UTC)
@@ -814,6 +819,36 @@ def test_order_arrows_dashed_boxes_and_order_only_are_explained_where_shown():
     assert arrow not in link and box in link and only not in link
     report = _lineage_paragraph(graph, "report")
     assert arrow not in report and only in report
+
+
+def test_a_table_a_check_reads_is_checked_against_not_order_only():
+    """fact's check reads dimension's table. Called *order only*, "no rows flow between
+    them", the line sent a reader of a failed check away from the table it failed on."""
+    graph = with_a_checked_dimension()
+    for key in ("fact", "dimension"):
+        assert "dimension -. checked against .- fact" in focused_mermaid(graph, key)
+        assert edges_in(focused_mermaid(graph, key)) >= {("dimension", "fact")}
+    fact = _page_of(graph, "fact")
+    assert "| upstream | 1 | [source](/v2/artifacts/key/asset-source), [dimension](" in fact
+    assert "[dimension](/v2/artifacts/key/asset-dimension) (checked against)" in fact
+    assert "(order only)" not in fact
+    paragraph = _lineage_paragraph(graph, "fact")
+    assert (
+        "A purple dotted line labelled *checked against* joins an asset to a table its "
+        "checks read: none of that table's rows are in the asset's, but a check can fail "
+        "on them, and the asset runs after it" in paragraph
+    )
+    assert "*checked against* marks an asset whose table this one's checks read." in paragraph
+    assert "no rows flow" not in paragraph and "*order*" not in paragraph
+    dimension = _page_of(graph, "dimension")
+    assert "[fact](/v2/artifacts/key/asset-fact) (checks this)" in dimension
+    assert "*checks this* marks an asset whose checks read this table." in (
+        _lineage_paragraph(graph, "dimension")
+    )
+    # report reads fact: dimension is behind fact's line, and none of its rows reach report
+    assert "[dimension](/v2/artifacts/key/asset-dimension) (order only)" in _page_of(
+        graph, "report"
+    )
 
 
 def test_each_upstream_column_links_to_the_page_of_the_asset_that_holds_it():

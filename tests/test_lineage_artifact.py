@@ -22,6 +22,7 @@ from orchestration.artifacts import (
     unfinished_lineage_markdown,
 )
 from orchestration.asset_page import PageLinks
+from orchestration.graph import AssetGraph, Upstream
 from orchestration.history import AssetHistory, MaterializationRecord
 from orchestration.io_manager import MaterializeResult
 from orchestration.lineage import to_mermaid
@@ -31,7 +32,7 @@ from orchestration.run_report import AssetOutcome, RunReport
 from orchestration.ui_lineage import layer_diagrams
 from tests.lineage_location import defs
 from tests.lineage_markdown import artifact_rows, mermaid_classes, rendered
-from tests.small_graphs import two_assets, with_an_ordering_dep
+from tests.small_graphs import two_assets, with_a_checked_dimension, with_an_ordering_dep
 
 SELECTION = "key:fact_sales+"
 
@@ -297,6 +298,54 @@ def test_an_ordering_edge_is_explained_when_drawn_in_words_of_any_project():
         "checks read)." in legend
     )
     assert "fact after" not in legend and "dimensions" not in legend
+
+
+def test_an_edge_a_check_reads_is_said_to_be_checked_against_not_order_only():
+    """fact's check reads dimension's table: "runs after but does not read" hid that a
+    failed check may be that table's doing."""
+    graph = with_a_checked_dimension()
+    plan = plan_materialization(graph, "key:fact")
+    legend = _legend(lineage_markdown(plan, _report(plan)))
+    assert (
+        "a purple dotted line without an arrowhead joins an asset to a table its checks "
+        "read (checked against: none of its rows are in the asset's table, but a check "
+        "can fail on them)." in legend
+    )
+    assert "does not read" not in legend
+
+
+def test_checked_and_order_only_edges_drawn_together_are_both_explained():
+    graph = with_a_checked_dimension()  # and report only runs after fact
+    upstream = {key: graph.upstream_of(key) for key in graph.specs}
+    upstream["report"] = Upstream(ordering=("fact",), derived=True)
+    both = AssetGraph(graph.specs.values(), upstream)
+    plan = plan_materialization(both, None)
+    legend = _legend(lineage_markdown(plan, _report(plan)))
+    assert (
+        "a purple dotted line without an arrowhead joins an asset to one it does not read: "
+        "a table its checks read (checked against: none of its rows are in the asset's "
+        "table, but a check can fail on them), or one it only runs after." in legend
+    )
+
+
+def test_the_state_of_each_unselected_upstream_and_a_warning_when_one_is_stale(plan):
+    """A selection built on a stale table: its reader is told at the top, and the table
+    of what it read gives each one's state."""
+    from orchestration.staleness import AssetState, Reason
+
+    code = Reason("code_changed", "code changed (built with e193fcc9, now 6cbcffdd)")
+    states = {spec.key: AssetState(spec.key, "fresh", "c0de") for spec in plan.external}
+    states["dim_customer"] = AssetState("dim_customer", "stale", "c0de", (code,))
+    markdown = lineage_markdown(plan, _report(plan), upstream_states=states)
+    (warning,) = [line for line in markdown.splitlines() if line.startswith("**Read while")]
+    assert warning == (
+        "**Read while stale:** [dim_customer](/v2/artifacts/key/asset-dim-customer): this "
+        "run read its table as it is; its state, under *Not selected* below, says why."
+    )
+    rows = artifact_rows(markdown)
+    assert rows["dim_customer"][-1] == ("stale: code changed (built with e193fcc9, now 6cbcffdd)")
+    assert rows["sat_invoice"][-1] == "fresh"
+    assert "| asset | table | rows | built (UTC) | state |" in markdown
 
 
 def test_a_failure_that_published_nothing_says_its_table_is_left_as_it_was(plan):
