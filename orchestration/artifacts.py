@@ -138,37 +138,33 @@ def _read_as_they_are(
         row = f"| {links.link(spec.key)} | {cell(spec.table)} | {rows} | {_last_build(read)} |"
         if with_state:
             state = states.get(spec.key)
-            row += f" {literal_cell(_state_said(state)) if state else '-'} |"
+            row += f" {cell(_state_kinds(state)) if state else '-'} |"
         lines.append(row)
     return [*lines, ""]
 
 
-def _state_said(state: AssetState) -> str:
-    """``fresh``, or ``stale: code changed (...)``: a state with what its line says."""
-    return f"{state.state}: {'; '.join(state.said())}" if state.state != "fresh" else "fresh"
+def _state_kinds(state: AssetState) -> str:
+    """``fresh``, or ``stale: code changed``: the state and the kinds of its reasons, short
+    enough to leave the build time beside it on one line in the UI's page column (a
+    reason in full wrapped it at every hyphen); :func:`_stale_read` gives them in full."""
+    kinds = dict.fromkeys(reason.kind.replace("_", " ") for reason in state.reasons)
+    return f"{state.state}: {', '.join(kinds)}" if kinds else state.state
 
 
 def _stale_read(
     plan: MaterializationPlan, links: PageLinks, states: Mapping[str, AssetState]
 ) -> list[str]:
-    """One line, under the selection's: the unselected upstream the run read that are not
-    fresh. The run built on what their tables hold, which is not what their code and
-    upstream make now; their state is in the table at the page's end."""
-    stale = [
-        spec.key for spec in plan.external if (s := states.get(spec.key)) and s.state != "fresh"
-    ]
+    """One line, under the selection's: each unselected upstream the run read that is not
+    fresh, and why, as ``pipeline status`` says it. The run built on what their tables
+    hold, which is not what their code and upstream make now."""
+    stale = [s for spec in plan.external if (s := states.get(spec.key)) and s.state != "fresh"]
     if not stale:
         return []
+    named = "; ".join(f"{links.link(s.key)}: {literal(s.explain())}" for s in stale)
     one = len(stale) == 1
-    named = ", ".join(links.link(key) for key in stale)
     read = "its table as it is" if one else "their tables as they are"
-    says = (
-        "its state, under *{}* below, says why"
-        if one
-        else "their states, under *{}* below, say why"
-    )
-    why = says.format(NOT_SELECTED.capitalize())
-    return [f"**Read while stale:** {named}: this run read {read}; {why}.", ""]
+    make = "its code and upstream make it" if one else "their code and upstream make them"
+    return [f"**Read while stale:** {named}. This run read {read}, not as {make} now.", ""]
 
 
 def _last_build(read: AssetHistory) -> str:
