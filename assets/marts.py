@@ -100,7 +100,13 @@ def fact_sale_returns(context: AssetContext) -> str:
     owners=OWNERS,
 )
 def dim_product(context: AssetContext) -> str:
-    """One row per stock code with its current description (the latest-introduced text)."""
+    """One row per stock code with its current description (the latest-introduced text).
+
+    A text's first sale is its earliest EFFECTIVE_FROM (sat_product records a text again
+    when a later load finds an earlier sale of it); the text whose first sale is latest
+    wins, a tie going to the larger HASH_DIFF. No load time takes part, so the order the
+    files were loaded in never decides.
+    """
     return """
 SELECT
     hub.hub_product_hash_key AS product_key,
@@ -110,9 +116,16 @@ FROM vault.hub_product AS hub
 LEFT JOIN (
     SELECT
         hub_product_hash_key,
-        argMax(Description, (EFFECTIVE_FROM, LOAD_DATETIME, HASH_DIFF))
-            AS description
-    FROM vault.sat_product
+        argMax(Description, (first_sold, HASH_DIFF)) AS description
+    FROM (
+        SELECT
+            hub_product_hash_key,
+            HASH_DIFF,
+            Description,
+            min(EFFECTIVE_FROM) AS first_sold
+        FROM vault.sat_product
+        GROUP BY hub_product_hash_key, HASH_DIFF, Description
+    )
     GROUP BY hub_product_hash_key
 ) AS latest ON latest.hub_product_hash_key = hub.hub_product_hash_key
 """

@@ -3,7 +3,8 @@
 Every vault asset publishes with ``write_mode="insert_new"``: a load adds only rows whose
 key is not in the table yet, so rerunning on the same source adds nothing and a later
 source adds only what is new. Each SELECT below therefore returns one row per key of the
-*current* staging table, with this run's LOAD_DATETIME.
+*current* staging table, with this run's LOAD_DATETIME (``sat_product`` also reads what it
+recorded before, so that an older sale found later is recorded, whatever the load order).
 
 The thirteen tables share everything but their SELECT, so they are declared from one
 table of specs (:data:`VAULT`) by one factory (:func:`vault_asset`). Each row names its
@@ -80,6 +81,12 @@ def _sat_product_select(load: str) -> str:
     version, so history is kept and the latest-introduced text is the current one. Lines
     without a description add no version (they say nothing about the product's name).
 
+    A text's first line may come in a later load than the text (a backfill, or an older
+    file loaded after a newer one): then the text is recorded again, effective from that
+    earlier line, so the earliest EFFECTIVE_FROM of a (product, text) is its first sale in
+    every load so far, whatever the order of the loads. A load that sold the text no
+    earlier than recorded adds nothing, so a rerun adds nothing.
+
     Only texts seen on a priced line (UnitPrice > 0) count: stock corrections are
     zero-price lines whose description is a warehouse note ("damaged", "?", "check"), and
     a later note would otherwise become the product's name. A product with no priced,
@@ -89,7 +96,7 @@ def _sat_product_select(load: str) -> str:
     return f"""
 SELECT
     hub_product_hash_key,
-    {hash_text("text", indent=4)} AS HASH_DIFF,
+    HASH_DIFF,
     text AS Description,
     first_seen AS EFFECTIVE_FROM,
     {load} AS LOAD_DATETIME,
@@ -97,16 +104,31 @@ SELECT
 FROM (
     SELECT
         hub_product_hash_key,
-        assumeNotNull(Description) AS text,
-        min(InvoiceDate) AS first_seen,
-        min(RECORD_SOURCE) AS source,
-        max(UnitPrice > 0) AS priced,
-        max(priced) OVER (PARTITION BY hub_product_hash_key) AS product_priced
-    FROM {_STAGING}
-    WHERE Description IS NOT NULL
-    GROUP BY hub_product_hash_key, text
-)
-WHERE priced OR NOT product_priced
+        {hash_text("text", indent=8)} AS HASH_DIFF,
+        text,
+        first_seen,
+        source
+    FROM (
+        SELECT
+            hub_product_hash_key,
+            assumeNotNull(Description) AS text,
+            min(InvoiceDate) AS first_seen,
+            min(RECORD_SOURCE) AS source,
+            max(UnitPrice > 0) AS priced,
+            max(priced) OVER (PARTITION BY hub_product_hash_key) AS product_priced
+        FROM {_STAGING}
+        WHERE Description IS NOT NULL
+        GROUP BY hub_product_hash_key, text
+    )
+    WHERE priced OR NOT product_priced
+) AS seen
+LEFT JOIN (
+    SELECT hub_product_hash_key, HASH_DIFF, min(EFFECTIVE_FROM) AS recorded_from
+    FROM vault.sat_product
+    GROUP BY hub_product_hash_key, HASH_DIFF
+) AS recorded USING (hub_product_hash_key, HASH_DIFF)
+WHERE recorded_from IS NULL OR first_seen < recorded_from
+SETTINGS join_use_nulls = 1
 """
 
 

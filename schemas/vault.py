@@ -172,7 +172,11 @@ class SatInvoice(pa.DataFrameModel):
 
 
 class SatProduct(pa.DataFrameModel):
-    """``vault.sat_product``: a product's descriptions, one version per distinct text."""
+    """``vault.sat_product``: a product's descriptions, one version per distinct text.
+
+    A text is recorded again when a later load finds it sold earlier than recorded, so a
+    row is one (product, text, first sale) and the earliest is the text's first sale.
+    """
 
     hub_product_hash_key: Series[UUID]
     HASH_DIFF: Series[UUID]
@@ -184,7 +188,7 @@ class SatProduct(pa.DataFrameModel):
     class Config:
         strict = True
         ordered = True
-        unique = ["hub_product_hash_key", "HASH_DIFF"]
+        unique = ["hub_product_hash_key", "HASH_DIFF", "EFFECTIVE_FROM"]
 
 
 class SatTime(pa.DataFrameModel):
