@@ -102,10 +102,12 @@ def fact_sale_returns(context: AssetContext) -> str:
 def dim_product(context: AssetContext) -> str:
     """One row per stock code with its current description (the latest-introduced text).
 
-    A text's first sale is its earliest EFFECTIVE_FROM (sat_product records a text again
-    when a later load finds an earlier sale of it); the text whose first sale is latest
-    wins, a tie going to the larger HASH_DIFF. No load time takes part, so the order the
-    files were loaded in never decides.
+    Over every version in sat_product: a text's first sale is its earliest EFFECTIVE_FROM,
+    and it is a name if any version is ``Priced`` (a zero-price stock note such as
+    "damaged" is not, unless the product has no priced text at all, like the bad-debt
+    code B). The name whose first sale is latest wins, a tie going to the text that sorts
+    last. No load time takes part, so the order the files were loaded in never decides.
+    A product never sold with a description has none (NULL, the join's miss).
     """
     return """
 SELECT
@@ -116,16 +118,18 @@ FROM vault.hub_product AS hub
 LEFT JOIN (
     SELECT
         hub_product_hash_key,
-        argMax(Description, (first_sold, HASH_DIFF)) AS description
+        toNullable(argMax(text, (first_sold, text))) AS description
     FROM (
         SELECT
             hub_product_hash_key,
-            HASH_DIFF,
-            Description,
-            min(EFFECTIVE_FROM) AS first_sold
+            assumeNotNull(Description) AS text,
+            min(EFFECTIVE_FROM) AS first_sold,
+            max(Priced) AS priced,
+            max(priced) OVER (PARTITION BY hub_product_hash_key) AS product_priced
         FROM vault.sat_product
-        GROUP BY hub_product_hash_key, HASH_DIFF, Description
+        GROUP BY hub_product_hash_key, text
     )
+    WHERE priced OR NOT product_priced
     GROUP BY hub_product_hash_key
 ) AS latest ON latest.hub_product_hash_key = hub.hub_product_hash_key
 """

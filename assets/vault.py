@@ -78,56 +78,52 @@ def _sat_product_select(load: str) -> str:
     """Each description a product was sold under, effective from that text's first line.
 
     Products carry several spellings in the real data; each distinct (trimmed) text is a
-    version, so history is kept and the latest-introduced text is the current one. Lines
-    without a description add no version (they say nothing about the product's name).
+    version, so history is kept (Dim_Product picks the current one). Lines without a
+    description add no version (they say nothing about the product's name).
+
+    ``Priced`` says whether the text was seen on a priced line (UnitPrice > 0): stock
+    corrections are zero-price lines whose description is a warehouse note ("damaged",
+    "?", "check"), which Dim_Product leaves out unless the product has no priced text.
+    The vault records every text and leaves that choice to the mart, since a load holding
+    only a product's note cannot tell a note from a name.
 
     A text's first line may come in a later load than the text (a backfill, or an older
-    file loaded after a newer one): then the text is recorded again, effective from that
-    earlier line, so the earliest EFFECTIVE_FROM of a (product, text) is its first sale in
-    every load so far, whatever the order of the loads. A load that sold the text no
-    earlier than recorded adds nothing, so a rerun adds nothing.
-
-    Only texts seen on a priced line (UnitPrice > 0) count: stock corrections are
-    zero-price lines whose description is a warehouse note ("damaged", "?", "check"), and
-    a later note would otherwise become the product's name. A product with no priced,
-    described line in this load (the bad-debt code B, zero-price-only codes) keeps all its
-    texts, so it still has a description.
+    file loaded after a newer one), and so may its first priced line: then the text is
+    recorded again, effective from this load's first line of it, so over every load a
+    text's earliest EFFECTIVE_FROM is its first sale and its largest ``Priced`` says if it
+    was ever priced, whatever the order of the loads. A load that tells nothing new of a
+    text adds nothing, so a rerun adds nothing.
     """
     return f"""
 SELECT
     hub_product_hash_key,
-    HASH_DIFF,
+    {hash_text("text", "toString(priced)", indent=4)} AS HASH_DIFF,
     text AS Description,
+    priced AS Priced,
     first_seen AS EFFECTIVE_FROM,
     {load} AS LOAD_DATETIME,
     source AS RECORD_SOURCE
 FROM (
     SELECT
         hub_product_hash_key,
-        {hash_text("text", indent=8)} AS HASH_DIFF,
-        text,
-        first_seen,
-        source
-    FROM (
-        SELECT
-            hub_product_hash_key,
-            assumeNotNull(Description) AS text,
-            min(InvoiceDate) AS first_seen,
-            min(RECORD_SOURCE) AS source,
-            max(UnitPrice > 0) AS priced,
-            max(priced) OVER (PARTITION BY hub_product_hash_key) AS product_priced
-        FROM {_STAGING}
-        WHERE Description IS NOT NULL
-        GROUP BY hub_product_hash_key, text
-    )
-    WHERE priced OR NOT product_priced
+        assumeNotNull(Description) AS text,
+        toUInt8(max(UnitPrice > 0)) AS priced,
+        min(InvoiceDate) AS first_seen,
+        min(RECORD_SOURCE) AS source
+    FROM {_STAGING}
+    WHERE Description IS NOT NULL
+    GROUP BY hub_product_hash_key, text
 ) AS seen
 LEFT JOIN (
-    SELECT hub_product_hash_key, HASH_DIFF, min(EFFECTIVE_FROM) AS recorded_from
+    SELECT
+        hub_product_hash_key,
+        assumeNotNull(Description) AS text,
+        max(Priced) AS recorded_priced,
+        min(EFFECTIVE_FROM) AS recorded_from
     FROM vault.sat_product
-    GROUP BY hub_product_hash_key, HASH_DIFF
-) AS recorded USING (hub_product_hash_key, HASH_DIFF)
-WHERE recorded_from IS NULL OR first_seen < recorded_from
+    GROUP BY hub_product_hash_key, text
+) AS recorded USING (hub_product_hash_key, text)
+WHERE recorded_from IS NULL OR first_seen < recorded_from OR priced > recorded_priced
 SETTINGS join_use_nulls = 1
 """
 

@@ -209,17 +209,24 @@ CREATE TABLE IF NOT EXISTS vault.sat_invoice
 ENGINE = ReplacingMergeTree(LOAD_DATETIME)
 ORDER BY (hub_invoice_hash_key, EFFECTIVE_FROM, HASH_DIFF);
 
+-- CHANGED: Priced added (1: the text was seen on a line with UnitPrice > 0; 0: only on
+-- zero-price lines, such as a stock correction's note), so Dim_Product can leave notes out
+-- over every load, not load by load. Rows recorded before the column existed were names
+-- by the rule of their day, hence DEFAULT 1; the ALTER adds it to such a table.
 CREATE TABLE IF NOT EXISTS vault.sat_product
 (
     hub_product_hash_key UUID,
     HASH_DIFF            UUID,
     Description          Nullable(String),
+    Priced               UInt8 DEFAULT 1,
     EFFECTIVE_FROM       DateTime64(0, 'UTC'),
     LOAD_DATETIME        DateTime64(0, 'UTC'),
     RECORD_SOURCE        String
 )
 ENGINE = ReplacingMergeTree(LOAD_DATETIME)
 ORDER BY (hub_product_hash_key, EFFECTIVE_FROM, HASH_DIFF);
+
+ALTER TABLE vault.sat_product ADD COLUMN IF NOT EXISTS Priced UInt8 DEFAULT 1 AFTER Description;
 
 CREATE TABLE IF NOT EXISTS vault.sat_time
 (

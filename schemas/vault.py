@@ -7,7 +7,7 @@ and link keys are unique among them, and a satellite adds a (key, HASH_DIFF) at 
 from __future__ import annotations
 
 import pandera.pandas as pa
-from pandera.typing import Int32, Series, UInt64
+from pandera.typing import Int32, Series, UInt8, UInt64
 
 from schemas.types import (
     EARLIEST_INVOICE_DATE,
@@ -174,13 +174,15 @@ class SatInvoice(pa.DataFrameModel):
 class SatProduct(pa.DataFrameModel):
     """``vault.sat_product``: a product's descriptions, one version per distinct text.
 
-    A text is recorded again when a later load finds it sold earlier than recorded, so a
-    row is one (product, text, first sale) and the earliest is the text's first sale.
+    A text is recorded again when a later load finds it sold earlier than recorded, or
+    sold at a price when recorded only from zero-price lines (``Priced`` 0), so a text's
+    earliest row is its first sale and its largest ``Priced`` says if it was ever priced.
     """
 
     hub_product_hash_key: Series[UUID]
     HASH_DIFF: Series[UUID]
     Description: Series[str] = pa.Field(nullable=True)
+    Priced: Series[UInt8] = pa.Field(isin=[0, 1])
     EFFECTIVE_FROM: Series[DateTimeUTC] = pa.Field(in_range=_INVOICE_DATE_RANGE)
     LOAD_DATETIME: Series[DateTimeUTC]
     RECORD_SOURCE: Series[str] = pa.Field(str_length={"min_value": 1})

@@ -135,3 +135,45 @@ def test_loading_both_files_again_adds_nothing_to_the_vault(
         "sat_invoice": 1,
         "sat_time": 1,
     }
+
+
+#: 85123A sold under its name in 2010; a later file holds only a zero-price stock
+#: correction of it, whose description is a warehouse note.
+NAMED_SALE = "1,85123A,WHITE HANGING HEART,6,2010-12-01 08:26:00,2.55,17850,United Kingdom\n"
+LATER_STOCK_NOTE = "9,85123A,damaged,-12,2011-12-05 15:20:00,0,,United Kingdom\n"
+
+
+def test_a_stock_note_in_a_file_of_its_own_does_not_rename_a_product(
+    warehouse: ClickHouseIOManager, tmp_path: Path
+) -> None:
+    rebuilt = assert_order_independent(warehouse, tmp_path, NAMED_SALE, LATER_STOCK_NOTE)
+    assert column(rebuilt, "marts.Dim_Product", 2) == ["WHITE HANGING HEART"]
+
+
+def test_a_sat_product_from_before_priced_gains_it_on_setup_and_its_rows_stay_names(
+    warehouse: ClickHouseIOManager, tmp_path: Path
+) -> None:
+    marts_after(warehouse, tmp_path, [NAMED_SALE])
+    # The table as the code before ``Priced`` left it: same rows, no such column.
+    warehouse.command(
+        "CREATE TABLE vault.sat_product_before (hub_product_hash_key UUID, HASH_DIFF UUID, "
+        "Description Nullable(String), EFFECTIVE_FROM DateTime64(0, 'UTC'), "
+        "LOAD_DATETIME DateTime64(0, 'UTC'), RECORD_SOURCE String) "
+        "ENGINE = ReplacingMergeTree(LOAD_DATETIME) "
+        "ORDER BY (hub_product_hash_key, EFFECTIVE_FROM, HASH_DIFF)"
+    )
+    warehouse.command(
+        "INSERT INTO vault.sat_product_before SELECT * EXCEPT Priced FROM vault.sat_product"
+    )
+    warehouse.command("DROP TABLE vault.sat_product SYNC")
+    warehouse.command("RENAME TABLE vault.sat_product_before TO vault.sat_product")
+
+    warehouse.setup(DDL_PATHS)
+
+    columns = [name for name, _ in warehouse.describe("vault.sat_product")]
+    assert columns[2:4] == ["Description", "Priced"]
+    priced = warehouse.query_arrow("SELECT Priced FROM vault.sat_product").to_pylist()
+    assert priced == [{"Priced": 1}]
+    (tmp_path / "note.csv").write_text(HEADER + LATER_STOCK_NOTE)
+    load(warehouse, tmp_path / "note.csv", 1)
+    assert column(marts(warehouse), "marts.Dim_Product", 2) == ["WHITE HANGING HEART"]
