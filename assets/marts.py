@@ -222,8 +222,30 @@ INNER JOIN (
     owners=OWNERS,
 )
 def dim_country(context: AssetContext) -> str:
-    """One row per country, named as the source spells it (trimmed); keyed like hub_country."""
+    """One row per country, named as most of its invoices spell it; keyed like hub_country.
+
+    Over every spelling sat_country recorded (trimmed, case kept), the one written on the
+    most invoices wins, a tie going to the spelling that sorts first; so one stray
+    ``UNITED KINGDOM`` among thousands of ``United Kingdom`` invoices renames nothing,
+    whichever load brought it. A country with no recorded spelling (its lines were all
+    loaded before sat_country existed) keeps hub_country's.
+    """
     return """
-SELECT hub_country_hash_key AS country_key, Country AS country_name
-FROM vault.hub_country
+SELECT
+    hub.hub_country_hash_key AS country_key,
+    ifNull(spelled.country_name, hub.Country) AS country_name
+FROM vault.hub_country AS hub
+LEFT JOIN (
+    SELECT
+        hub_country_hash_key,
+        -- most invoices first, then the spelling that sorts first
+        argMin(Country, (-toInt64(invoices), Country)) AS country_name
+    FROM (
+        SELECT hub_country_hash_key, Country, count() AS invoices
+        FROM vault.sat_country
+        GROUP BY hub_country_hash_key, Country
+    )
+    GROUP BY hub_country_hash_key
+) AS spelled ON spelled.hub_country_hash_key = hub.hub_country_hash_key
+SETTINGS join_use_nulls = 1
 """

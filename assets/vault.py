@@ -6,7 +6,7 @@ source adds only what is new. Each SELECT below therefore returns one row per ke
 *current* staging table, with this run's LOAD_DATETIME (``sat_product`` also reads what it
 recorded before, so that an older sale found later is recorded, whatever the load order).
 
-The thirteen tables share everything but their SELECT, so they are declared from one
+The fourteen tables share everything but their SELECT, so they are declared from one
 table of specs (:data:`VAULT`) by one factory (:func:`vault_asset`). Each row names its
 asset key and table; the insert-only key comes from the table's schema, and hubs and
 links get the check that their hash key (``<key>_hash_key``) stays unique across loads.
@@ -153,6 +153,29 @@ FROM (
 """
 
 
+def _sat_country_select(load: str) -> str:
+    """Each spelling of a country (trimmed, case kept), once per invoice that used it.
+
+    hub_country's name is the spelling its first load saw; a country's name is a choice
+    among every spelling, so each is recorded with the invoices that wrote it (multi-active
+    on InvoiceNo) and Dim_Country names the country as most invoices spell it, over every
+    load. An invoice counts once however many lines or loads repeat it, so a rerun adds
+    nothing and the counts do not depend on the load order.
+    """
+    return f"""
+SELECT
+    hub_country_hash_key,
+    InvoiceNo,
+    {hash_text("Country", indent=4)} AS HASH_DIFF,
+    Country,
+    min(InvoiceDate) AS EFFECTIVE_FROM,
+    {load} AS LOAD_DATETIME,
+    min(RECORD_SOURCE) AS RECORD_SOURCE
+FROM {_STAGING}
+GROUP BY hub_country_hash_key, InvoiceNo, Country
+"""
+
+
 @dataclass(frozen=True)
 class VaultTable:
     """One vault table: its asset key, table, schema, role and SELECT (given LOAD_DATETIME)."""
@@ -284,6 +307,12 @@ VAULT: tuple[VaultTable, ...] = (
         "vault.sat_time",
         "SatTime",
         _sat_time_select,
+    ),
+    _satellite(
+        "sat_country",
+        "vault.sat_country",
+        "SatCountry",
+        _sat_country_select,
     ),
 )
 

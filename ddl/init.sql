@@ -243,6 +243,23 @@ CREATE TABLE IF NOT EXISTS vault.sat_time
 ENGINE = ReplacingMergeTree(LOAD_DATETIME)
 ORDER BY (hub_time_hash_key, EFFECTIVE_FROM, HASH_DIFF);
 
+-- CHANGED (new): how the source spelt each country on each invoice, multi-active on
+-- InvoiceNo: one row per (country, invoice, spelling). hub_country keeps the spelling
+-- its first load saw; Dim_Country names a country as most of its invoices spell it,
+-- counted over every load, so neither one stray row nor the load order renames it.
+CREATE TABLE IF NOT EXISTS vault.sat_country
+(
+    hub_country_hash_key UUID,
+    InvoiceNo            String,
+    HASH_DIFF            UUID,
+    Country              String,
+    EFFECTIVE_FROM       DateTime64(0, 'UTC'),
+    LOAD_DATETIME        DateTime64(0, 'UTC'),
+    RECORD_SOURCE        String
+)
+ENGINE = ReplacingMergeTree(LOAD_DATETIME)
+ORDER BY (hub_country_hash_key, InvoiceNo, HASH_DIFF);
+
 -- ---------------------------------------------------------------------------------------
 -- marts: star schema, rebuilt from the whole vault on every run
 -- ---------------------------------------------------------------------------------------

@@ -210,3 +210,23 @@ class SatTime(pa.DataFrameModel):
         strict = True
         ordered = True
         unique = ["hub_time_hash_key", "HASH_DIFF"]
+
+
+class SatCountry(pa.DataFrameModel):
+    """``vault.sat_country``: each spelling of a country, once per invoice that used it.
+
+    Multi-active on ``InvoiceNo``, so counting a spelling's rows counts its invoices.
+    """
+
+    hub_country_hash_key: Series[UUID]
+    InvoiceNo: Series[str] = pa.Field(str_matches=INVOICE_PATTERN)
+    HASH_DIFF: Series[UUID]
+    Country: Series[str] = pa.Field(str_length={"min_value": 1})
+    EFFECTIVE_FROM: Series[DateTimeUTC] = pa.Field(in_range=_INVOICE_DATE_RANGE)
+    LOAD_DATETIME: Series[DateTimeUTC]
+    RECORD_SOURCE: Series[str] = pa.Field(str_length={"min_value": 1})
+
+    class Config:
+        strict = True
+        ordered = True
+        unique = ["hub_country_hash_key", "InvoiceNo", "HASH_DIFF"]

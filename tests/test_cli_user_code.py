@@ -74,8 +74,8 @@ def test_a_syntax_error_in_a_schema_module_names_its_file_line_and_column(projec
     assert validated.returncode == 1, validated.stdout + validated.stderr
     assert validated.stdout.splitlines() == [
         f"[schema] schemas/marts.py:{line}:36: SyntaxError: expected ':' (affects 10 assets: "
-        "dim_country, dim_customer, dim_product and 7 more)",
-        "1 problem in 27 assets",
+        "dim_customer, dim_product, dim_time and 7 more)",
+        "1 problem in 28 assets",
     ]
 
 
@@ -170,7 +170,7 @@ def test_a_broken_schema_module_fails_materialize_in_one_line_before_any_asset(
 ):
     """Every selected asset's code version (its schema's included) is recorded when the
     first asset starts: the error was the first asset's failure (the raw ingest, whose
-    schema is fine) and 26 assets skipped."""
+    schema is fine) and 27 assets skipped."""
     line = mutate(
         project / "schemas" / "marts.py",
         r"^class DimCountry\(pa.DataFrameModel\):",

@@ -39,7 +39,7 @@ HAND_WRITTEN = {
     "raw_online_retails": [],
     "psa_online_retails": ["raw_online_retails"],
     **{key: ["psa_online_retails"] for key in _VAULT},
-    "dim_country": ["hub_country"],
+    "dim_country": ["hub_country", "sat_country"],
     "dim_customer": [
         "hub_customer",
         "hub_invoice",

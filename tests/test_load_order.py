@@ -125,7 +125,7 @@ def test_loading_both_files_again_adds_nothing_to_the_vault(
     ]
     added = {key: rows for run in again for key, rows in run.items() if rows}
     assert {key: rows for key, rows in added.items() if GRAPH[key].group == "vault"} == {
-        # the later file's one new line; TEXT TWO's later sale is no new version
+        # the later file's one new line (and invoice); TEXT TWO's later sale is no version
         "hub_invoice": 1,
         "link_invoice_product": 1,
         "link_invoice_customer": 1,
@@ -134,6 +134,7 @@ def test_loading_both_files_again_adds_nothing_to_the_vault(
         "hub_time": 1,
         "sat_invoice": 1,
         "sat_time": 1,
+        "sat_country": 1,
     }
 
 
@@ -148,6 +149,30 @@ def test_a_stock_note_in_a_file_of_its_own_does_not_rename_a_product(
 ) -> None:
     rebuilt = assert_order_independent(warehouse, tmp_path, NAMED_SALE, LATER_STOCK_NOTE)
     assert column(rebuilt, "marts.Dim_Product", 2) == ["WHITE HANGING HEART"]
+
+
+#: Three invoices to "United Kingdom" and one to "France"; then one stray upper-case
+#: invoice to each. A country is named as most of its invoices spell it; France's tie goes
+#: to the spelling that sorts first.
+SPELLINGS = """\
+10,P1,TEXT ONE,1,2010-12-10 10:00:00,1.00,100,United Kingdom
+11,P1,TEXT ONE,1,2010-12-11 10:00:00,1.00,100,United Kingdom
+11,P2,TEXT TWO,1,2010-12-11 10:00:00,1.00,100,United Kingdom
+12,P1,TEXT ONE,1,2010-12-12 10:00:00,1.00,100,United Kingdom
+13,P1,TEXT ONE,1,2010-12-12 11:00:00,1.00,200,France
+"""
+STRAY_SPELLINGS = """\
+14,P1,TEXT ONE,1,2010-12-01 10:00:00,1.00,101,UNITED KINGDOM
+15,P1,TEXT ONE,1,2010-12-13 10:00:00,1.00,200,FRANCE
+15,P2,TEXT TWO,1,2010-12-13 10:00:00,1.00,200,FRANCE
+"""
+
+
+def test_a_country_is_named_as_most_of_its_invoices_spell_it_whatever_the_load_order(
+    warehouse: ClickHouseIOManager, tmp_path: Path
+) -> None:
+    rebuilt = assert_order_independent(warehouse, tmp_path, SPELLINGS, STRAY_SPELLINGS)
+    assert sorted(column(rebuilt, "marts.Dim_Country", 1)) == ["FRANCE", "United Kingdom"]
 
 
 def test_a_sat_product_from_before_priced_gains_it_on_setup_and_its_rows_stay_names(

@@ -57,6 +57,7 @@ VAULT_TABLES = (
     "vault.sat_invoice",
     "vault.sat_product",
     "vault.sat_time",
+    "vault.sat_country",
 )
 
 
@@ -574,6 +575,7 @@ def test_every_asset_is_tagged_with_its_layer_and_documented() -> None:
         "sat_invoice",
         "sat_product",
         "sat_time",
+        "sat_country",
         "dim_product",
         "dim_customer",
         "dim_time",

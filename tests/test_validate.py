@@ -509,13 +509,13 @@ def test_a_sample_failure_names_the_assets_it_left_unvalidated(location: Path):
     assert lines[0].startswith(
         "[sample] asset psa_online_retails table raw.psa_online_retails column Country: "
     )
-    assert lines[1] == "[sample] 25 assets not validated: upstream failed: psa_online_retails"
+    assert lines[1] == "[sample] 26 assets not validated: upstream failed: psa_online_retails"
     assert result.stdout.splitlines()[-1] == (
-        "1 problem in 27 assets, sample run from synthetic:2000 (25 assets not validated)"
+        "1 problem in 28 assets, sample run from synthetic:2000 (26 assets not validated)"
     )
 
     found = findings(run_validate(location, *args, "--json"))
-    assert [f["check"] for f in found] == ["sample"] + ["not_validated"] * 25
+    assert [f["check"] for f in found] == ["sample"] + ["not_validated"] * 26
     assert {
         "check": "not_validated",
         "asset": "fact_sales",
@@ -540,11 +540,11 @@ def test_independent_sample_failures_are_all_found_and_the_rest_named_once(locat
     assert result.returncode == 1, result.stdout + result.stderr
     lines = finding_lines(result)
     assert [line.split(":")[0] for line in lines[:2]] == [
-        "[sample] asset dim_country table marts.Dim_Country column country_name",
         "[sample] asset dim_time table marts.Dim_Time column year",
+        "[sample] asset dim_country table marts.Dim_Country column country_name",
     ]
     assert lines[2:] == ["[sample] 8 assets not validated: upstream failed: dim_country, dim_time"]
-    assert result.stdout.splitlines()[-1].startswith("2 problems in 27 assets, ")
+    assert result.stdout.splitlines()[-1].startswith("2 problems in 28 assets, ")
 
 
 def test_a_static_problem_does_not_silence_the_sample_run_of_other_assets(location: Path):
@@ -562,7 +562,7 @@ def test_a_static_problem_does_not_silence_the_sample_run_of_other_assets(locati
     ]
     assert lines[2].endswith(": upstream failed: dim_country, dim_time")
     assert result.stdout.splitlines()[-1] == (
-        "2 problems in 27 assets, sample run from synthetic:2000 (8 assets not validated)"
+        "2 problems in 28 assets, sample run from synthetic:2000 (8 assets not validated)"
     )
 
 
@@ -696,7 +696,7 @@ def test_a_graph_problem_sets_aside_only_what_it_reaches_and_the_rest_is_sampled
         "(and 7 assets downstream)"
     ]
     assert result.stdout.splitlines()[-1] == (
-        "2 problems in 27 assets, sample run from synthetic:2000 (9 assets not checked)"
+        "2 problems in 28 assets, sample run from synthetic:2000 (9 assets not checked)"
     )
     found = findings(run_validate(location, "--sample", "--source", "synthetic:2000", "--json"))
     assert [f["check"] for f in found] == ["graph", "sample"] + ["not_checked"] * 9
