@@ -5,6 +5,10 @@ the parts are joined with ``||`` (so ``1|23`` and ``12|3`` no longer collide), a
 is the UUID made of the first 16 bytes of SHA-256 over that text. The UUID is built in
 byte order, so it equals Python's ``uuid.UUID(bytes=sha256(text).digest()[:16])`` and
 anyone can recompute a key outside ClickHouse (see :func:`python_hash_key`).
+
+Trimming removes Unicode white space (a tab, a no-break space), as Python's
+``str.strip()`` does, and happens once: staging cleans every text column with
+:func:`trimmed`, and the keys hash those cleaned columns.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import hashlib
 import uuid
 from datetime import UTC
 
+from io_managers.sql import quote_string
 from orchestration.context import AssetContext
 
 KEY_DELIMITER = "||"
@@ -22,9 +27,37 @@ OWNERS = ("data-engineering",)
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
 
 
+#: Unicode White_Space in RE2 syntax: exactly what Python's ``str.strip()`` and Arrow's
+#: ``utf8_trim_whitespace`` remove (RE2's ``\s`` lacks the vertical tab, 1C-1F and 85).
+UNICODE_SPACE = r"[\s\x{0B}\x{1C}-\x{1F}\x{85}\p{Z}]"
+_EDGE_SPACE = quote_string(f"^{UNICODE_SPACE}+|{UNICODE_SPACE}+$")
+
+
+def plain_edges(text: str) -> str:
+    """True when ``text`` starts and ends with printable, non-space ASCII: then trimming
+    cannot change it and it is not blank (a cheap test; other values take a regex)."""
+    first, last = f"ascii({text})", f"ascii(substring({text}, -1))"
+    return f"({first} BETWEEN 33 AND 126 AND {last} BETWEEN 33 AND 126)"
+
+
+def trimmed(text: str) -> str:
+    """``text`` without leading or trailing Unicode white space (a tab, a no-break space).
+
+    ClickHouse's ``trimBoth`` removes ASCII spaces only, so ``'United Kingdom\t'`` would
+    be a second country. The regex runs only on values whose edges are not plain ASCII
+    (``if`` evaluates its branches lazily), so the usual value costs two byte tests.
+    """
+    return f"if({plain_edges(text)}, {text}, replaceRegexpAll({text}, {_EDGE_SPACE}, ''))"
+
+
 def normalized(part: str) -> str:
-    """A business-key part as hashed: text, trimmed, upper-cased."""
-    return f"upperUTF8(trimBoth(toString({part})))"
+    """A business-key part as hashed: text, upper-cased.
+
+    The part is one of staging's cleaned columns, already :func:`trimmed`: trimming it
+    again here, for every part of every key, made staging 60% slower (0.7 s per million
+    rows) and changed no key.
+    """
+    return f"upperUTF8(toString({part}))"
 
 
 def hash_text(*parts: str, indent: int = 0) -> str:
@@ -46,13 +79,15 @@ def hash_text(*parts: str, indent: int = 0) -> str:
 
 
 def hash_key(*parts: str, indent: int = 0) -> str:
-    """Hash key over business-key parts (SQL expressions of any type), normalised first;
-    laid out as :func:`hash_text` lays it out."""
+    """Hash key over business-key parts (SQL expressions of any type, text ones already
+    trimmed), normalised first; laid out as :func:`hash_text` lays it out."""
     return hash_text(*(normalized(part) for part in parts), indent=indent)
 
 
 def python_hash_key(*parts: object) -> str:
-    """The same key computed in Python, for tests and for people debugging a join."""
+    """The key staging gives these source values, computed in Python, for tests and for
+    people debugging a join: ``str.strip()`` removes the white space :func:`trimmed` does.
+    """
     text = KEY_DELIMITER.join(str(part).strip().upper() for part in parts)
     return str(uuid.UUID(bytes=hashlib.sha256(text.encode()).digest()[:16]))
 
@@ -90,11 +125,14 @@ __all__ = [
     "KEY_DELIMITER",
     "NIL_UUID",
     "OWNERS",
+    "UNICODE_SPACE",
     "hash_key",
     "hash_text",
     "layer_tags",
     "load_datetime",
+    "plain_edges",
     "python_hash_key",
     "run_date",
+    "trimmed",
     "unknown_customer_key",
 ]

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from operator import itemgetter
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from assets import DDL_PATHS
 from assets.sources import SourceError, synthetic
 from assets.sql import python_hash_key
 from io_managers import ClickHouseIOManager
+from io_managers.sql import quote_string
 from io_managers.types import dtype_mismatch, nullability_mismatch
 from orchestration.asset import AssetSpec
 from orchestration.context import AssetContext
@@ -380,6 +384,89 @@ def test_hash_keys_are_delimited_sha256_uuids(io: ClickHouseIOManager) -> None:
     assert python_hash_key("1", "23") != python_hash_key("12", "3")
 
 
+#: Every character Python's ``str.strip()`` removes: the tab, the no-break space, the
+#: ideographic space and the rest of Unicode White_Space (plus the separators 1C-1F).
+WHITE_SPACE = [chr(code) for code in range(0x110000) if chr(code).isspace()]
+#: Latin text as sources write it, white space inside included (up to U+017F: ClickHouse's
+#: newer Unicode upper-cases a few later letters, U+019B, that Python's leaves alone).
+_CORE = st.text(
+    st.sampled_from(WHITE_SPACE)
+    | st.characters(min_codepoint=0x20, max_codepoint=0x17F, exclude_categories=("Cc",)),
+    min_size=1,
+    max_size=10,
+).filter(lambda text: text.strip() == text)
+_PAD = st.text(st.sampled_from(WHITE_SPACE), max_size=3)
+#: A source value: text padded with any white space on either side.
+PADDED = st.tuples(_PAD, _CORE, _PAD).map("".join)
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows=st.lists(st.tuples(PADDED, PADDED, PADDED), min_size=1, max_size=4))
+def test_staged_keys_equal_python_hash_key_of_the_source_values_whatever_white_space_pads_them(
+    warehouse: ClickHouseIOManager, rows: list[tuple[str, str, str]]
+) -> None:
+    warehouse.setup(DDL_PATHS)
+    warehouse.command("TRUNCATE TABLE raw.online_retails")
+    values = ", ".join(
+        f"('1', {quote_string(stock)}, {quote_string(text)}, 1, '2010-12-01 08:26:00', 1, 1, "
+        f"{quote_string(country)}, 1, 'generated')"
+        for stock, text, country in rows
+    )
+    warehouse.command(f"INSERT INTO raw.online_retails VALUES {values}")
+    run(warehouse, "unused", selection="key:psa_online_retails")
+
+    staged = warehouse.query_arrow(
+        "SELECT StockCode, Description, Country, hub_product_hash_key, hub_country_hash_key "
+        "FROM raw.psa_online_retails"
+    ).to_pylist()
+    expected = [
+        {
+            "StockCode": stock.strip().upper(),
+            "Description": text.strip(),
+            "Country": country.strip(),
+            "hub_product_hash_key": python_hash_key(stock),
+            "hub_country_hash_key": python_hash_key(country),
+        }
+        for stock, text, country in rows
+    ]
+    key = itemgetter("StockCode", "Description", "Country")
+    assert sorted(staged, key=key) == sorted(expected, key=key)
+
+
+HEADER_II = "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n"
+#: One line three times, its texts padded with a tab, no-break and ideographic spaces.
+PADDED_LINES = (
+    HEADER_II
+    + "536365,85123A,WHITE HEART,6,12/1/2010 08:26,2.55,17850,United Kingdom\n"
+    + '536366,85123A,WHITE HEART\t,6,12/1/2010 08:27,2.55,17850,"United Kingdom\t"\n'
+    + "536367\u00a0,\u00a085123A,\u3000WHITE HEART\u00a0,6,12/1/2010 08:28,2.55,17850,"
+    + "\u2003United Kingdom\u00a0\n"
+)
+
+
+def test_unicode_white_space_is_trimmed_from_every_text_like_a_space(
+    io: ClickHouseIOManager, tmp_path: Path
+) -> None:
+    (tmp_path / "padded.csv").write_text(PADDED_LINES, encoding="utf-8")
+    run(io, tmp_path / "padded.csv")
+    staged = frame(
+        io,
+        "SELECT InvoiceNo, StockCode, Description, Country, hub_country_hash_key "
+        "FROM raw.psa_online_retails ORDER BY InvoiceNo",
+    )
+    assert staged["InvoiceNo"].tolist() == ["536365", "536366", "536367"]
+    assert set(staged["StockCode"]) == {"85123A"}
+    assert set(staged["Description"]) == {"WHITE HEART"}
+    assert set(staged["Country"]) == {"United Kingdom"}
+    assert set(staged["hub_country_hash_key"]) == {python_hash_key("United Kingdom\t")}
+    assert frame(io, "SELECT country_name FROM marts.Dim_Country")["country_name"].tolist() == [
+        "United Kingdom"
+    ]
+    assert frame(io, "SELECT description FROM marts.Dim_Product")["description"].tolist() == [
+        "WHITE HEART"
+    ]
+
+
 #: Three source lines that differ only by description (2nd) or price (3rd).
 KEYED_LINES = """Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country
 536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,12/1/2010 08:26,2.55,17850,United Kingdom
@@ -421,7 +508,6 @@ def test_hash_keys_equal_fixed_values_and_tell_lines_apart(
         assert [str(key) for key in staged[column]] == expected, column
 
 
-HEADER_II = "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n"
 #: One product under three texts: the old text sold again after the new one was introduced,
 #: then (second load) a text first sold before both. 22139 never has a description.
 DESCRIPTIONS_FIRST = (

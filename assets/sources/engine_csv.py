@@ -23,11 +23,10 @@ from pathlib import Path
 from assets.sources.errors import SourceError
 from assets.sources.files import csv_layout, ends_in_quotes, source_kind
 from assets.sources.normalize import RAW_COLUMNS, map_columns, source_field
+from assets.sql import UNICODE_SPACE, plain_edges
 from io_managers.sql import quote_string
 from schemas.types import EARLIEST_INVOICE_DATE, LATEST_INVOICE_DATE, MONEY_LIMIT
 
-#: Unicode White_Space as Arrow's utf8_trim_whitespace knows it, in RE2 syntax.
-_SPACE = r"[\s\x{0B}\x{1C}-\x{1F}\x{85}\p{Z}]"
 _FIRST = f"{EARLIEST_INVOICE_DATE:%Y-%m-%d %H:%M:%S}"
 _LAST = f"{LATEST_INVOICE_DATE:%Y-%m-%d %H:%M:%S}"
 #: ClickHouse's file() expands these in a path (globs), so such paths stay with Python.
@@ -48,17 +47,10 @@ SETTINGS = {
 }
 
 
-def _plain_edges(column: str) -> str:
-    """True when ``column`` starts and ends with printable, non-space ASCII: then trimming
-    cannot change it and it is not blank (a cheap test; other values take a regex)."""
-    first, last = f"ascii({column})", f"ascii(substring({column}, -1))"
-    return f"({first} BETWEEN 33 AND 126 AND {last} BETWEEN 33 AND 126)"
-
-
 def _text_or_null(column: str) -> str:
     """The value as written, NULL when blank (only white space), as Arrow decides."""
-    blank = quote_string(f"^{_SPACE}*$")
-    return f"if({_plain_edges(column)}, {column}, if(match({column}, {blank}), NULL, {column}))"
+    blank = quote_string(f"^{UNICODE_SPACE}*$")
+    return f"if({plain_edges(column)}, {column}, if(match({column}, {blank}), NULL, {column}))"
 
 
 #: Plain values: digits (invoices optionally after C or A), decimals with a point, and
@@ -147,7 +139,7 @@ FROM (
         {quote_string(record_source)} AS RECORD_SOURCE,
         ifNull(NOT (
         match(InvoiceNo, {quote_string(_INVOICE)})
-        AND {_plain_edges("StockCode")}
+        AND {plain_edges("StockCode")}
         AND {utf8}
         AND {one_line}
         AND match({field["Quantity"]}, {quote_string(_QUANTITY)})
