@@ -68,8 +68,10 @@ SQL_WIDTH = CODE_WIDTH
 _ABOUT_HEADER = "| | |"
 #: How the line under a page's title starts: whose version it is.
 _VERSION_LINE = "This version: run "
-#: How the note of a page a later run relinked starts (:func:`with_links_updated`).
-_LINKS_UPDATED = "Links updated by run "
+#: How the note of a page a later run relinked starts (:func:`with_links_updated`); then
+#: how it started before it was reworded (a later relink replaces either).
+_LINKS_UPDATED = "Since this version, run "
+_LINKS_UPDATED_BEFORE = "Links updated by run "
 #: Attempts a page's History lists: this version's and the ones before it.
 HISTORY_ROWS = 10
 #: Characters of a code version a History row shows, of its 16 (the top table's).
@@ -841,19 +843,21 @@ def with_state(markdown: str, state: str) -> str:
 
 
 def with_links_updated(markdown: str, run_name: str, flow_run_id: str | None, at: datetime) -> str:
-    """A written page with a note under its version line: run ``run_name`` pointed its
-    links at that run's pages, ``at`` (UTC). The page of an asset a run did not touch is
-    relinked in place (:meth:`RunReview._relinked_pages_outside_the_run`): a reader who
-    clicks from it lands on another run's versions, and is told so. One note a page: a
+    """A written page with a note under its version line: run ``run_name`` rebuilt, ``at``
+    (UTC), assets the page links, and its links now open that run's pages. The page of an
+    asset a run did not touch is relinked in place
+    (:meth:`RunReview._relinked_pages_outside_the_run`): a reader who clicks from it lands
+    on another run's versions, and is told so, in plain words ("Links updated by run ...:
+    they lead to that run's pages of the assets it rebuilt" was not). One note a page: a
     later relink replaces it."""
     note = (
-        f"{_LINKS_UPDATED}{run_link(run_name, flow_run_id)} at {at:%Y-%m-%d %H:%M:%S} UTC: "
-        "they lead to that run's pages of the assets it rebuilt."
+        f"{_LINKS_UPDATED}{run_link(run_name, flow_run_id)} rebuilt some assets this page "
+        f"links to ({at:%Y-%m-%d %H:%M:%S} UTC): their links now open that run's pages."
     )
     lines = markdown.split("\n")
     top = lines.index(_ABOUT_HEADER) if _ABOUT_HEADER in lines else len(lines)
     for at_line in range(top):
-        if lines[at_line].startswith(_LINKS_UPDATED):
+        if lines[at_line].startswith((_LINKS_UPDATED, _LINKS_UPDATED_BEFORE)):
             lines[at_line] = note
             return "\n".join(lines)
     version = next((i for i in range(top) if lines[i].startswith(_VERSION_LINE)), 0)

@@ -1116,9 +1116,11 @@ def test_storage_without_a_history_gives_no_history_section():
     assert "## History" not in _page().markdown(PageLinks())
 
 
-def test_a_relinked_page_says_which_run_updated_its_links_and_when():
+def test_a_relinked_page_says_plainly_which_run_rebuilt_what_it_links_and_when():
     """A page outside a run is rewritten in place to link that run's pages: it says so
-    under its version line; a later relink replaces the line (one, the latest)."""
+    under its version line, in words a reader who never read the code follows ("Links
+    updated by run ...: they lead to that run's pages of the assets it rebuilt" was
+    not); a later relink replaces the line (one, the latest)."""
     written = _page().markdown(PageLinks())
     at = datetime(2026, 12, 3, 8, 15, 0, tzinfo=UTC)
     relinked = with_links_updated(written, "key:hub_* or sinks(*)", "run-9", at)
@@ -1126,11 +1128,28 @@ def test_a_relinked_page_says_which_run_updated_its_links_and_when():
     assert lines[2].startswith("This version: run [fact_sales+](/v2/runs/flow-run/run-1)")
     assert lines[3:6] == [
         "",
-        "Links updated by run [key:hub_\\* or sinks(\\*)](/v2/runs/flow-run/run-9) at "
-        "2026-12-03 08:15:00 UTC: they lead to that run's pages of the assets it rebuilt.",
+        "Since this version, run [key:hub_\\* or sinks(\\*)](/v2/runs/flow-run/run-9) "
+        "rebuilt some assets this page links to (2026-12-03 08:15:00 UTC): their links now "
+        "open that run's pages.",
         "",
     ]
     assert relinked.replace(f"\n\n{lines[4]}", "", 1) == written
     again = with_links_updated(relinked, "b+", "run-10", at.replace(hour=9))
-    assert again.count("Links updated by run") == 1
-    assert "Links updated by run [b+](/v2/runs/flow-run/run-10) at 2026-12-03 09:15:00" in again
+    assert again.count("Since this version, run") == 1
+    assert "Since this version, run [b+](/v2/runs/flow-run/run-10) rebuilt" in again
+    assert "(2026-12-03 09:15:00 UTC)" in again
+
+
+def test_a_relink_replaces_the_note_a_page_was_given_in_the_old_words():
+    """Pages relinked before the note was reworded say "Links updated by run ...": a
+    later relink replaces that note too, rather than add a second one."""
+    old = (
+        "Links updated by run [a+](/v2/runs/flow-run/run-8) at 2026-12-03 07:00:00 UTC: "
+        "they lead to that run's pages of the assets it rebuilt."
+    )
+    written = _page().markdown(PageLinks()).split("\n")
+    written[3:3] = ["", old]
+    at = datetime(2026, 12, 3, 8, 15, 0, tzinfo=UTC)
+    relinked = with_links_updated("\n".join(written), "b+", "run-9", at)
+    assert "Links updated by run" not in relinked
+    assert relinked.count("Since this version, run [b+]") == 1

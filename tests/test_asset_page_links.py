@@ -81,13 +81,13 @@ def test_a_page_the_run_did_not_rewrite_links_to_the_neighbours_it_did():
     version_line, note = page_of_a.split("\n\n")[1:3]
     assert version_line.startswith("This version: run [all assets](")
     assert re.fullmatch(
-        rf"Links updated by run \[key:{b}\+\]\({flow_run_path(str(relinking.flow_run_id))}\) "
-        r"at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: they lead to that run's pages of the "
-        r"assets it rebuilt\.",
+        rf"Since this version, run \[key:{b}\+\]\({flow_run_path(str(relinking.flow_run_id))}\) "
+        r"rebuilt some assets this page links to \(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\): "
+        r"their links now open that run's pages\.",
         note,
     ), note
     for rebuilt in (b, c):  # written by that run: nothing of theirs was updated
-        assert "Links updated by run" not in newest[rebuilt].data
+        assert "Since this version, run" not in newest[rebuilt].data
 
 
 def test_a_relinked_page_states_what_status_says_after_the_run():
