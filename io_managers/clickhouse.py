@@ -66,7 +66,7 @@ from io_managers.types import ClickHouseType, arrow_to_pandas
 from io_managers.validation import plan_validation, run_validation
 from orchestration.asset_code import raised_place, schema_place
 from orchestration.errors import RebuildRequired
-from orchestration.io_manager import IOManager, KeptRows, MaterializeResult
+from orchestration.io_manager import STAGED_ROWS, IOManager, KeptRows, MaterializeResult
 from orchestration.redaction import shown_source
 
 if TYPE_CHECKING:
@@ -378,7 +378,7 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
                 selected.unique_keys,
                 metadata,
             )
-            metadata["staged_rows"] = staged.rows
+            metadata[STAGED_ROWS] = staged.rows
             metadata["validation_seconds"] = round(time.perf_counter() - checked, 4)
             with self._gate.publishing(spec.key, spec.table):
                 inserted = self._publisher.publish(

@@ -6,7 +6,8 @@ asset-fact-sales** is the table's page and its version list is the table's histo
 page answers the reviewer's questions about one table without a terminal: what it is
 (table, group, owners, kind, write mode, columns, SQL), what feeds it and what it feeds (a
 focused diagram and links to the neighbours' pages), how this run's attempt went (run,
-time, rows, seconds, status, error or why it was skipped, checks) and, when it did not
+time, rows, seconds, status, error or why it was skipped, checks, the source an ingest
+asset read) and, when it did not
 materialize the table, when the table last was and the rows it left (or, when it
 published and then failed its checks, that the table holds its rows), the asset's last
 attempts and what changed since the previous one, and which upstream columns each of its
@@ -30,9 +31,10 @@ from uuid import UUID
 from orchestration.asset import AssetSpec
 from orchestration.checks import AssetCheckResult, format_example
 from orchestration.column_lineage import NOT_DERIVED, ChainEnds
+from orchestration.fingerprint import ChosenSource
 from orchestration.graph import AssetGraph
 from orchestration.history import MaterializationRecord
-from orchestration.io_manager import IOManager, MaterializeResult
+from orchestration.io_manager import STAGED_ROWS, IOManager, MaterializeResult
 from orchestration.lineage import CHECKED_LABELLED_LINE, ORDER_LABELLED_LINE, checks_read
 from orchestration.prefect_ui import (
     artifact_key_path,
@@ -170,6 +172,9 @@ class Materialization:
     #: Where the run wrote the table (:meth:`IOManager.location`); None: its storage
     #: names no location.
     warehouse: str | None = None
+    #: The source the asset read, for an ingest asset whose fingerprint names it
+    #: (:func:`~orchestration.fingerprint.chosen_source`); None for any other.
+    source: ChosenSource | None = None
 
     @property
     def rows_inserted(self) -> int | None:
@@ -320,6 +325,8 @@ class AssetPage:
             f"| {seconds} | {o.status} |",
             "",
         ]
+        if m.source is not None and o.status != "skipped":  # a skipped asset read nothing
+            lines += [source_line(m.source, o.result, self.spec.write_mode), ""]
         if o.status == "skipped":
             lines += [skipped_line(o, links), ""]
         if o.status != "materialized" and o.state is not None:  # settled: the history told
@@ -548,6 +555,33 @@ class AssetPage:
             return ["## SQL", "", *fenced(self.sql.strip(), "sql"), ""]
         where = python_location(self.spec)
         return ["## Python", "", f"Computed by `{where}`.", ""] if where else []
+
+
+def source_line(source: ChosenSource, result: MaterializeResult | None, write_mode: str) -> str:
+    """What an ingest asset read this run: the source, the setting that chose it (a run
+    given no source reads the default, and its page said nothing of it), and the rows
+    read from it, when known: those the run staged, all of which a table it replaces
+    holds."""
+    if source.chosen_by == "":
+        chosen = "the default: this run named no source"
+    elif source.chosen_by.startswith("-"):
+        chosen = f"given by `{source.chosen_by}`"
+    else:
+        chosen = f"from `${source.chosen_by}`"
+    rows = _rows_read(result, write_mode)
+    read = f"; {rows:,} rows read" if rows is not None else ""
+    return f"Source: `{_code_span_text(source.shown)}` ({chosen}){read}."
+
+
+def _rows_read(result: MaterializeResult | None, write_mode: str) -> int | None:
+    """The rows an asset's body gave: staged (as its storage says), else, for a table it
+    replaces, the rows the table holds; None if not known."""
+    if result is None:
+        return None
+    staged = result.metadata.get(STAGED_ROWS)
+    if isinstance(staged, int):
+        return staged
+    return result.rows if write_mode == "replace" else None
 
 
 def _table_of(column: str) -> str:
@@ -786,7 +820,12 @@ def shown_warehouse(location: str | None) -> str | None:
     later run compares with its own."""
     if not location:
         return None
-    return " ".join((shown_source(location) or "").replace("`", "'").split()) or None
+    return _code_span_text(shown_source(location) or "") or None
+
+
+def _code_span_text(text: str) -> str:
+    """``text`` for a code span: on one line, with no backtick to end the span."""
+    return " ".join(text.replace("`", "'").split())
 
 
 def shown_warehouses(locations: Iterable[str | None]) -> list[str]:

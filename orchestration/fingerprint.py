@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestration.redaction import quiet_request_logs, without_credentials
+from orchestration.redaction import quiet_request_logs, shown_source, without_credentials
 from orchestration.text_encoding import is_utf8
 
 #: Seconds one ``HEAD`` request may take; fingerprints run before every status and plan.
@@ -62,14 +62,46 @@ class SourceFingerprint:
     to no file), in the words the run would fail with; None when it may be. A typed
     ``--source`` that is absent is a typo, which ``status`` and ``plan`` stop at
     (:mod:`orchestration.absent_source`) rather than judge the asset on.
+
+    ``named`` names the source a run with these parameters reads, as ``--source`` would
+    (a URL whole: :func:`chosen_source` redacts it), for the asset's page to say what the
+    run loaded: a run given no source reads the default, and said nothing of it. None:
+    the page names no source.
     """
 
     take: Callable[[Mapping[str, Any]], str]
     chosen_by: Callable[[Mapping[str, Any]], str]
     absent: Callable[[Mapping[str, Any]], str | None] = lambda _params: None
+    named: Callable[[Mapping[str, Any]], str] | None = None
 
     def __call__(self, params: Mapping[str, Any]) -> str:
         return self.take(params)
+
+
+@dataclass(frozen=True)
+class ChosenSource:
+    """The source an ingest asset read in a run, as its page names it: ``shown`` as any
+    location is shown (a URL without user, password or query string), ``chosen_by`` the
+    setting that chose it (``--source``, an environment variable, ``""``: the default)."""
+
+    shown: str
+    chosen_by: str
+
+
+def chosen_source(
+    fingerprint: Callable[[Mapping[str, Any]], str] | None, params: Mapping[str, Any]
+) -> ChosenSource | None:
+    """The source a run given ``params`` reads, if the asset's ``fingerprint`` names one
+    (:attr:`SourceFingerprint.named`). Only the run's parameters and environment are read:
+    no file is opened and no server asked. A declaration that raises names none: the run
+    fails on the same error, in its own words."""
+    if not isinstance(fingerprint, SourceFingerprint) or fingerprint.named is None:
+        return None
+    try:
+        name, chosen_by = fingerprint.named(params), fingerprint.chosen_by(params)
+    except Exception:  # a page's line is not worth the run
+        return None
+    return ChosenSource(shown_source(name) or name, chosen_by)
 
 
 def _digest(text: str | bytes, length: int = 16) -> str:

@@ -22,6 +22,12 @@ if TYPE_CHECKING:
     from orchestration.history import MaterializationHistory
 
 
+#: The key of :attr:`MaterializeResult.metadata` giving the rows the asset's body or SELECT
+#: produced, staged before its checks (an insert-only load publishes only the new ones):
+#: the rows an ingest asset read from its source, as its page says.
+STAGED_ROWS = "staged_rows"
+
+
 @dataclass(frozen=True)
 class MaterializeResult:
     """What one materialization produced, reported back to the run report and Prefect."""

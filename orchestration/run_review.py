@@ -55,6 +55,7 @@ from orchestration.asset_page import (
 )
 from orchestration.column_lineage import NOT_DERIVED, BackgroundColumnLineage
 from orchestration.context import AssetContext
+from orchestration.fingerprint import chosen_source
 from orchestration.history import AssetHistory, MaterializationHistory, MaterializationRecord
 from orchestration.io_manager import IOManager
 from orchestration.prefect_ui import (
@@ -557,6 +558,7 @@ class RunReview:
                 run_name=run_name(self.plan.selection),
                 finished=finished,
                 warehouse=warehouse,
+                source=chosen_source(spec.fingerprint, self._params),
             ),
             columns=self._columns_of(spec),
             column_sources=lineage.columns if lineage else None,

@@ -29,9 +29,10 @@ from orchestration.asset_page import (
 from orchestration.checks import AssetCheckResult
 from orchestration.column_lineage import LOADS_A_SOURCE, AssetColumnLineage, ends_by_column
 from orchestration.definitions import load_definitions
+from orchestration.fingerprint import ChosenSource, SourceFingerprint, chosen_source
 from orchestration.graph import AssetGraph
 from orchestration.history import MaterializationRecord
-from orchestration.io_manager import MaterializeResult
+from orchestration.io_manager import STAGED_ROWS, MaterializeResult
 from orchestration.lineage import render_lineage, to_mermaid
 from orchestration.prefect_ui import asset_page_key
 from orchestration.run_report import AssetOutcome, CheckedRead
@@ -1153,3 +1154,47 @@ def test_a_relink_replaces_the_note_a_page_was_given_in_the_old_words():
     relinked = with_links_updated("\n".join(written), "b+", "run-9", at)
     assert "Links updated by run" not in relinked
     assert relinked.count("Since this version, run [b+]") == 1
+
+
+def _ingest_page(source: ChosenSource | None, result: MaterializeResult | None) -> str:
+    spec = GRAPH["raw_online_retails"]
+    status = "materialized" if result else "failed"
+    outcome = AssetOutcome(spec.key, spec.table, status, 0.4, result, error=None)
+    materialization = Materialization(outcome, "run-1", "all assets", FINISHED, source=source)
+    return AssetPage(spec=spec, graph=GRAPH, materialization=materialization).markdown(PageLinks())
+
+
+def _this_run(markdown: str) -> str:
+    return markdown.split("## This run: ", 1)[1].split("\n## ", 1)[0]
+
+
+def test_an_ingest_assets_page_names_the_source_this_run_read_and_its_rows():
+    """A run given no ``--source`` loads the default: the page said nothing of it, so a
+    reader could not tell 100,000 generated rows from the UCI file. It names the source
+    and what chose it, and the rows read from it (the rows staged, before validation)."""
+    result = MaterializeResult(
+        "raw.online_retails", 100_000, 0.4, inserted_rows=None, metadata={STAGED_ROWS: 100_000}
+    )
+    default = _this_run(_ingest_page(ChosenSource("synthetic:100000", ""), result))
+    assert (
+        "\nSource: `synthetic:100000` (the default: this run named no source); "
+        "100,000 rows read.\n" in default
+    )
+    named = _this_run(_ingest_page(ChosenSource("/data/retail.csv", "--source"), result))
+    assert "\nSource: `/data/retail.csv` (given by `--source`); 100,000 rows read.\n" in named
+    env = _this_run(_ingest_page(ChosenSource("https://h/x.csv", "ONLINE_RETAIL_DATA_URL"), None))
+    assert "\nSource: `https://h/x.csv` (from `$ONLINE_RETAIL_DATA_URL`).\n" in env
+    assert "Source:" not in _this_run(_ingest_page(None, result))
+
+
+def test_the_source_a_page_names_is_redacted_as_every_shown_url_is():
+    """Everyone with access to the UI reads the pages: a URL's user, password and query
+    string (a presigned token) are never on one."""
+    url = "https://alice:s3cr3t@data.example/retail.csv?X-Amz-Signature=abc"
+    fingerprint = SourceFingerprint(
+        lambda params: "x", chosen_by=lambda params: "--source", named=lambda params: url
+    )
+    assert chosen_source(fingerprint, {"source": url}) == ChosenSource(
+        "https://data.example/retail.csv", "--source"
+    )
+    assert chosen_source(lambda params: "x", {}) is None  # a plain function names no source

@@ -967,6 +967,14 @@ def test_ui_failed_task_is_drawn_red_in_the_run_graph(lineage_run: LineageRun, u
     page.get_by_text(f"{len(lineage_run.plan.selected)} Task runs", exact=True).first.wait_for()
 
 
+def test_ui_the_ingest_assets_page_names_the_source_it_read(shipped_run, page):
+    page.goto(shipped_run.lineage_url)
+    page.get_by_role("link", name="raw_online_retails", exact=True).first.click()
+    page.get_by_role("heading", name="raw_online_retails", exact=True).wait_for()
+    said = page.locator("p", has_text="Source:").first.inner_text()
+    assert said == "Source: synthetic:3000 (given by --source); 3,000 rows read."
+
+
 def test_ui_a_relinked_page_says_its_asset_turned_stale(shipped_run: ShippedRun, page):
     """Rebuilding ``psa_online_retails`` alone leaves ``hub_invoice`` stale (``pipeline
     status`` says so): its newest page, written fresh by the full run and relinked by this

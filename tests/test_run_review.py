@@ -329,3 +329,22 @@ def test_each_page_lists_its_assets_last_attempts_read_in_one_query_per_run(tmp_
     since, rows = _history_rows(_pages(str(failed.flow_run_id), "summary")[0].data)
     assert since.endswith(" UTC, materialized): code version unchanged; table left as it was.")
     assert [row[2:4] for row in rows] == [["**skipped**", "**unchanged**"], ["materialized", "1"]]
+
+
+def test_the_ingest_assets_page_names_the_source_the_run_read_and_its_rows(tmp_path, monkeypatch):
+    """A run given no ``--source`` reads ``$ONLINE_RETAIL_DATA_URL`` (else the default
+    generator): the raw asset's page said nothing of it. It names the source the run
+    read, what chose it, and the rows read; the PSA, which reads no source, names none."""
+    from orchestration.definitions import load_definitions
+
+    monkeypatch.setenv("ONLINE_RETAIL_DATA_URL", "synthetic:40")
+    defs = load_definitions("assets")
+    with defs.open_io_managers(f"chdb://{tmp_path / 'warehouse'}") as io_managers:
+        selection = "key:raw_online_retails or key:psa_online_retails"
+        report = materialize(defs.graph(), io_managers, selection, params={})
+    assert report.ok, report.outcomes
+    (raw,) = _pages(str(report.flow_run_id), "raw_online_retails")
+    this_run = raw.data.split("## This run: materialized", 1)[1].split("\n## ", 1)[0]
+    assert "\nSource: `synthetic:40` (from `$ONLINE_RETAIL_DATA_URL`); 40 rows read.\n" in this_run
+    (staged,) = _pages(str(report.flow_run_id), "psa_online_retails")
+    assert "Source:" not in staged.data

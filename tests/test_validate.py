@@ -199,12 +199,12 @@ def test_dependency_cycle_is_reported(location: Path):
     assert found[0]["found"].startswith("dependency cycle: ")
     assert {"psa_online_retails", "fact_sales"} <= set(found[0]["assets"])
     # Every asset on it, and downstream of it, is set aside; raw_online_retails is checked.
-    assert [f["check"] for f in found[1:]] == ["not_checked"] * 26
+    assert [f["check"] for f in found[1:]] == ["not_checked"] * 27
     assert "raw_online_retails" not in {f["asset"] for f in found}
 
 
 def test_broken_select_is_reported(location: Path):
-    mutate(location / "assets/marts.py", r"Country AS country_name", "Countree AS country_name")
+    mutate(location / "assets/marts.py", r"hub\.Country\)", "hub.Countree)")
     found = [f for f in findings(run_validate(location, "--json")) if f["asset"] == "dim_country"]
     assert len(found) == 1
     assert found[0]["check"] == "select"
@@ -216,9 +216,9 @@ def test_broken_select_is_reported(location: Path):
 
 #: dim_country's SELECT with a trailing comma before FROM, and where its syntax error is in
 #: the SELECT's own text (tests/test_io_materialize.py expects the same of materialize).
-TRAILING_COMMA = "Country AS country_name,\nFROM vault.hub_country"
+TRAILING_COMMA = "hub.Country) AS country_name,\nFROM vault.hub_country AS hub"
 TRAILING_COMMA_ERROR = (
-    "SELECT does not compile: syntax error at line 3, col 6, at 'vault': "
+    "SELECT does not compile: syntax error at line 5, col 6, at 'vault': "
     "expected one of: token sequence, Dot, token, OR, AND, ..."
 )
 
@@ -228,7 +228,7 @@ def test_a_select_syntax_error_is_placed_in_the_authors_text_in_one_short_line(l
     with the engine's list of every token it could have taken (~600 characters)."""
     mutate(
         location / "assets/marts.py",
-        r"Country AS country_name\nFROM vault\.hub_country",
+        r"hub\.Country\) AS country_name\nFROM vault\.hub_country AS hub",
         TRAILING_COMMA,
     )
     result = run_validate(location)
@@ -242,7 +242,11 @@ def test_a_select_syntax_error_is_placed_in_the_authors_text_in_one_short_line(l
 def test_a_select_ending_in_a_semicolon_passes_as_it_materializes(location: Path):
     """A run compiles the SELECT's one statement (its ``;`` dropped): validate compiles
     the same, so it neither refuses what runs nor places an error elsewhere."""
-    mutate(location / "assets/marts.py", r"^FROM vault\.hub_country$", "FROM vault.hub_country;")
+    mutate(
+        location / "assets/marts.py",
+        r"^SETTINGS join_use_nulls = 1$",
+        "SETTINGS join_use_nulls = 1;",
+    )
     result = run_validate(location)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -251,8 +255,8 @@ def test_a_select_giving_the_table_columns_in_another_order_passes(location: Pat
     """Materialization inserts by name, so validate holds the SELECT to the same rule."""
     mutate(
         location / "assets/marts.py",
-        r"SELECT hub_country_hash_key AS country_key, Country AS country_name",
-        "SELECT Country AS country_name, hub_country_hash_key AS country_key",
+        r"(    hub\.hub_country_hash_key AS country_key),\n(    ifNull.* AS country_name)\n",
+        r"\2,\n\1\n",
     )
     result = run_validate(location)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -263,8 +267,8 @@ def test_a_select_with_a_renamed_column_says_which_is_which_as_materialize_would
 ):
     mutate(
         location / "assets/marts.py",
-        r"SELECT hub_country_hash_key AS country_key, Country AS country_name",
-        "SELECT hub_country_hash_key AS country_key, Country AS country",
+        r"hub\.Country\) AS country_name$",
+        "hub.Country) AS country",
     )
     found = [f for f in findings(run_validate(location, "--json")) if f["check"] == "select"]
     where = body_line(location, "marts", "dim_country")
@@ -307,7 +311,11 @@ def test_each_problem_is_one_line(location: Path):
 
 
 def test_select_reading_a_table_no_asset_produces_is_reported_naming_both(location: Path):
-    mutate(location / "assets/marts.py", r"FROM vault\.hub_country$", "FROM vault.hub_countries")
+    mutate(
+        location / "assets/marts.py",
+        r"FROM vault\.hub_country AS hub$",
+        "FROM vault.hub_countries AS hub",
+    )
     result = run_validate(location)
     assert result.returncode == 1, result.stdout + result.stderr
     assert (
@@ -581,14 +589,14 @@ def test_a_schema_that_cannot_be_imported_is_one_finding_and_the_rest_is_checked
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stderr == ""
     lines = finding_lines(result)
-    assert lines[0] == (f"[schema] asset dim_country table marts.Dim_Country: {MISSPELT_SCHEMA}")
-    assert lines[1].startswith("[dtype] asset dim_time table marts.Dim_Time column year: ")
+    assert lines[1] == (f"[schema] asset dim_country table marts.Dim_Country: {MISSPELT_SCHEMA}")
+    assert lines[0].startswith("[dtype] asset dim_time table marts.Dim_Time column year: ")
     assert len(lines) == 2, result.stdout
 
     found = findings(run_validate(location, "--json"))
     assert [(f["check"], f["asset"]) for f in found] == [
-        ("schema", "dim_country"),
         ("dtype", "dim_time"),
+        ("schema", "dim_country"),
     ]
 
 
@@ -615,10 +623,10 @@ def test_a_schema_module_that_does_not_import_is_one_finding_naming_its_assets(
         "line": 48,
         "col": 36,
         "assets": [
-            "dim_country",
             "dim_customer",
             "dim_product",
             "dim_time",
+            "dim_country",
             "fact_sales",
             "fact_sale_returns",
             "anomaly_customer_invoices",

@@ -10,8 +10,9 @@ Latin-1 rather than UTF-8 are other text (or none), so changing ``--source-encod
 makes the ingest asset stale. UTF-8, the default, adds nothing, so fingerprints recorded
 before the option existed still match.
 
-It is a :class:`~orchestration.fingerprint.SourceFingerprint`: it also names the setting
-that chose the source (:func:`assets.sources.source_named_by`), so that a run given none,
+It is a :class:`~orchestration.fingerprint.SourceFingerprint`: it also names the source
+(:func:`assets.sources.resolve_source`, for the ingest asset's page) and the setting
+that chose it (:func:`assets.sources.source_named_by`), so that a run given none,
 which reads the generator, is refused over an asset built from another source; and says
 when a path to no file was given (:func:`assets.sources.absent_file`), so that ``status``
 and ``plan`` stop at a mistyped ``--source`` in the words the run would fail with.
@@ -81,4 +82,6 @@ def _absent(params: Mapping[str, Any]) -> str | None:
 
 
 #: What the ingest asset declares as ``fingerprint=``.
-source_fingerprint = SourceFingerprint(_taken, chosen_by=source_named_by, absent=_absent)
+source_fingerprint = SourceFingerprint(
+    _taken, chosen_by=source_named_by, absent=_absent, named=resolve_source
+)
