@@ -249,7 +249,7 @@ def lineage_markdown(
     outcomes = {o.key: o.status for o in report.outcomes}
     links = links or PageLinks()
     states = upstream_states or {}
-    diagrams = layer_diagrams(plan.graph, [s.key for s in plan.selected], outcomes)
+    diagrams = layer_diagrams(plan.graph, [s.key for s in plan.selected], outcomes, links.href)
     lines = [
         f"## Asset lineage: {report.summary()}",
         "",
@@ -258,7 +258,8 @@ def lineage_markdown(
         *_warehouses(report.warehouses),
         f"Selection: {_chosen(plan)}; {len(plan.selected)} selected, "
         f"{len(plan.external)} unselected upstream read as they are. "
-        "Each asset links to its page (what feeds it, what it feeds, its columns and checks).",
+        "A click on an asset's box, or on its name in the table below, opens its page "
+        "(what feeds it, what it feeds, its columns and checks).",
         "",
         *_stale_read(plan, links, states),
         layer_legend(diagrams),

@@ -5,9 +5,9 @@ or skipped since an upstream failed) writes a new version of this artifact: **Ar
 asset-fact-sales** is the table's page and its version list is the table's history. A
 page answers the reviewer's questions about one table without a terminal: what it is
 (table, group, owners, kind, write mode, columns, SQL), what feeds it and what it feeds (a
-focused diagram and links to the neighbours' pages), how this run's attempt went (run,
-time, rows, seconds, status, error or why it was skipped, checks, the source an ingest
-asset read) and, when it did not
+focused diagram whose boxes open the neighbours' pages, and links to them), how this
+run's attempt went (run, time, rows, seconds, status, error or why it was skipped,
+checks, the source an ingest asset read) and, when it did not
 materialize the table, when the table last was and the rows it left (or, when it
 published and then failed its checks, that the table holds its rows), the asset's last
 attempts and what changed since the previous one, and which upstream columns each of its
@@ -46,8 +46,9 @@ from orchestration.redaction import shown_source
 from orchestration.run_report import AssetOutcome, CheckedRead, MaterializationPlan, rows_phrase
 from orchestration.staleness import failed_checks_notes
 from orchestration.ui_lineage import (
+    MAX_COLUMN,
     distances,
-    focused_mermaid,
+    focused_diagrams,
     order_lines,
     through_reads,
 )
@@ -412,12 +413,15 @@ class AssetPage:
     def _lineage(self, links: PageLinks) -> list[str]:
         up, down = distances(self.graph, self.spec.key)
         marks = self._marks(up, down)
+        diagrams = focused_diagrams(self.graph, self.spec.key, links.href)
         lines = [
             "## Lineage",
             "",
-            self._lineage_guide(up, down, set(marks.values())),
-            "",
-            *fenced(focused_mermaid(self.graph, self.spec.key), "mermaid"),
+            self._lineage_guide(up, down, set(marks.values()), len(diagrams)),
+        ]
+        for diagram in diagrams:
+            lines += ["", *fenced(diagram, "mermaid")]
+        lines += [
             "",
             "| direction | steps | assets (each links to its page) |",
             "|---|--:|---|",
@@ -449,9 +453,9 @@ class AssetPage:
         return marks
 
     def _lineage_guide(
-        self, up: Mapping[str, int], down: Mapping[str, int], marks: set[str]
+        self, up: Mapping[str, int], down: Mapping[str, int], marks: set[str], diagrams: int
     ) -> str:
-        """How to read the diagram and the list under it, each of their marks explained
+        """How to read the diagrams and the list under them, each of their marks explained
         only if this page shows it: a page of two assets and one arrow that explained
         *order* arrows, dashed boxes and *order only* sent its reader looking for them."""
         key = self.spec.key
@@ -461,7 +465,9 @@ class AssetPage:
         ]
         said = [f"{len(up)} upstream and {len(down)} downstream assets."]
         if sides:
-            said.append("; ".join(sides).capitalize() + ".")
+            said.append("; ".join(sides).capitalize() + ". A click on a box opens its page.")
+        if diagrams > 1:
+            said.append(_cut_diagram(up, down, diagrams))
         drawn = order_lines(self.graph, key)
         lines = [meaning for line, meaning in _LINE_MEANINGS.items() if line in drawn]
         if lines:
@@ -555,6 +561,19 @@ class AssetPage:
             return ["## SQL", "", *fenced(self.sql.strip(), "sql"), ""]
         where = python_location(self.spec)
         return ["## Python", "", f"Computed by `{where}`.", ""] if where else []
+
+
+def _cut_diagram(up: Mapping[str, int], down: Mapping[str, int], diagrams: int) -> str:
+    """Why a page draws its neighbours in several diagrams: which side is too long."""
+    long = [
+        f"{n} direct {side}"
+        for side, steps in (("upstream", up), ("downstream", down))
+        if (n := list(steps.values()).count(1)) > MAX_COLUMN
+    ]
+    return (
+        f"Its {' and '.join(long)} assets take {diagrams} diagrams, at most {MAX_COLUMN} to "
+        "a column, so that each fits the window."
+    )
 
 
 def source_line(source: ChosenSource, result: MaterializeResult | None, write_mode: str) -> str:
@@ -859,6 +878,14 @@ def linked_page(markdown: str, key: str) -> str | None:
             end = markdown.find(")", start)
             return markdown[start:end] if end >= 0 else None
     return None
+
+
+def with_relinked(markdown: str, key: str, old: str, new: str) -> str:
+    """A written page with its links to ``key``'s page at ``old`` (as :func:`linked_page`
+    read it) pointing at ``new``: in its lists and column sources, and the ``click`` of
+    ``key``'s box in its diagrams, which would open the superseded page."""
+    markdown = markdown.replace(f"]({old})", f"]({new})")
+    return markdown.replace(f'click {key} "{old}"', f'click {key} "{new}"')
 
 
 def with_state(markdown: str, state: str) -> str:

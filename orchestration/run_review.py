@@ -51,6 +51,7 @@ from orchestration.asset_page import (
     shown_warehouse,
     state_cell,
     with_links_updated,
+    with_relinked,
     with_state,
 )
 from orchestration.column_lineage import NOT_DERIVED, BackgroundColumnLineage
@@ -413,7 +414,7 @@ class RunReview:
                     if before
                     else artifact_key_path(asset_page_key(neighbour))
                 )
-                markdown = markdown.replace(f"]({old})", f"]({artifact_path(now)})")
+                markdown = with_relinked(markdown, neighbour, old, artifact_path(now))
             if markdown != written:
                 markdown = with_links_updated(markdown, run, self._flow_run_id, at)
             if key in states:

@@ -7,13 +7,18 @@ shipped pipeline, inputs -> dimensions -> facts, renders its 22 px labels at 12 
 27-asset graph in one diagram rendered them at 3 px). So diagrams here run left to right
 with at most three ranks, and height - which the page scrolls - takes the rest:
 
-* :func:`focused_mermaid` - one asset's page: its direct upstream in the left column,
+* :func:`focused_diagrams` - one asset's page: its direct upstream in the left column,
   the asset, its direct downstream in the right column, with their edges; the assets
   further away are counted in one dashed box per side (the page lists them by
-  distance, with links);
+  distance, with links); a side of more than :data:`MAX_COLUMN` assets takes several
+  diagrams;
 * :func:`layer_diagrams` - a run: one diagram per layer (split when a layer is more
   than two ranks deep), each with the assets it reads from outside as its first column.
   Together they hold every node and edge of :func:`orchestration.lineage.to_mermaid`.
+
+Given where each asset's page is (``href``), every asset box opens it: the UI's Mermaid
+runs at security level ``strict``, which drops script callbacks but follows a ``click``
+link (measured in tests/test_lineage_ui.py).
 """
 
 from __future__ import annotations
@@ -59,8 +64,21 @@ MAX_RANKS = 2
 #: dimensions and two facts drew 29, crossing into a tangle the UI shrank to 12 px labels.
 MAX_EDGES = 16
 #: Assets in one column of a diagram at most (a rank with more is split across diagrams):
-#: the vault's 13 drew 1,237 px, taller than the window.
+#: the vault's 13 drew 1,237 px, taller than the window; on an asset's page, the PSA's 14
+#: readers drew 1,092 px.
 MAX_COLUMN = 10
+
+#: Where an asset's page is, by its key (:meth:`orchestration.asset_page.PageLinks.href`).
+Href = Callable[[str], str]
+
+
+def click_lines(keys: Iterable[str], href: Href | None) -> list[str]:
+    """A ``click`` line per asset of ``keys``: a click on its box opens ``href(key)``,
+    a root-relative path without quotes (none without ``href``)."""
+    if href is None:
+        return []
+    return [f'  click {key} "{href(key)}"' for key in keys]
+
 
 FOCUS = "focus"
 DIRECT = "direct"
@@ -109,7 +127,7 @@ def through_reads(graph: AssetGraph, key: str) -> tuple[set[str], set[str]]:
 
 
 def order_lines(graph: AssetGraph, key: str) -> set[str]:
-    """The labelled ordering lines :func:`focused_mermaid` of ``key`` draws: *order* where
+    """The labelled ordering lines :func:`focused_diagrams` of ``key`` draw: *order* where
     ``key`` runs after an asset it does not read (or one runs after it without reading
     it), *checked against* where that asset's checks read the other's table."""
     up = [arrow(graph, dep, key, labelled=True) for dep in graph.upstream_of(key).ordering]
@@ -123,24 +141,59 @@ def _ordered(graph: AssetGraph, steps: Mapping[str, int]) -> list[str]:
     return sorted(steps, key=lambda k: (steps[k], order[k]))
 
 
-def focused_mermaid(graph: AssetGraph, key: str) -> str:
+def focused_diagrams(graph: AssetGraph, key: str, href: Href | None = None) -> list[str]:
     """``key`` between its direct upstream (left) and downstream (right), highlighted.
 
     Assets further away are counted, one dashed box per side in the same column: drawn
     one by one they stacked into a column taller than the screen (a dashboard has 20
     ancestors), with no arrow to follow. The page lists them by steps, with links.
+
+    A side of more than :data:`MAX_COLUMN` assets is cut in even pieces, as a run's
+    diagrams cut a rank, one per diagram, each drawing ``key`` again: the PSA's 14
+    readers in one column drew 1,092 px. A side's count box goes with its last piece.
     """
     up, down = distances(graph, key)
     direct_up = [k for k in _ordered(graph, up) if up[k] == 1]
     direct_down = [k for k in _ordered(graph, down) if down[k] == 1]
+    ups, downs = _pieces(direct_up), _pieces(direct_down)
+    count = max(len(ups), len(downs), 1)
+    return [
+        _focused(
+            graph,
+            key,
+            _piece(ups, number, len(up) - len(direct_up)),
+            _piece(downs, number, len(down) - len(direct_down)),
+            href,
+        )
+        for number in range(count)
+    ]
+
+
+def _piece(pieces: list[list[str]], number: int, further: int) -> tuple[list[str], int]:
+    """Diagram ``number``'s assets of a side, and the assets further away it counts:
+    all of them in the side's last piece, none in the others."""
+    if number >= len(pieces):
+        return [], 0
+    return pieces[number], further if number == len(pieces) - 1 else 0
+
+
+def _focused(
+    graph: AssetGraph,
+    key: str,
+    upstream: tuple[list[str], int],
+    downstream: tuple[list[str], int],
+    href: Href | None,
+) -> str:
+    """One diagram of :func:`focused_diagrams`: ``key`` and, on each side, the direct
+    neighbours given (:func:`_piece`) and a box counting the assets further away."""
+    (direct_up, further_up), (direct_down, further_down) = upstream, downstream
     lines = ["flowchart LR", f'  {key}["{key}"]']
     lines += [f'  {other}["{other}"]' for other in direct_up + direct_down]
     edges = [(other, arrow(graph, other, key, labelled=True), key) for other in direct_up]
     edges += [(key, arrow(graph, key, other, labelled=True), other) for other in direct_down]
     lines += [f"  {upstream} {line} {downstream}" for upstream, line, downstream in edges]
     classes = {FOCUS: [key], DIRECT: direct_up + direct_down}
-    for side, steps, direct in (("upstream", up, direct_up), ("downstream", down, direct_down)):
-        further = len(steps) - len(direct)
+    for side, further in (("upstream", further_up), ("downstream", further_down)):
         if further:
             box = f"0_more_{side}"  # asset keys never start with a digit
             lines.append(f'  {box}["{further} more {side}, listed below"]')
@@ -151,6 +204,7 @@ def focused_mermaid(graph: AssetGraph, key: str) -> str:
             lines.append(f"  classDef {name} {_FOCUS_STYLES[name]}")
             lines.append(f"  class {','.join(members)} {name}")
     lines += order_link_style([line for _, line, _ in edges])  # numbered before the ~~~
+    lines += click_lines(direct_up + direct_down, href)
     return "\n".join([FOCUS_CONFIG, *lines]) + "\n"
 
 
@@ -225,12 +279,16 @@ def _ranks(graph: AssetGraph, keys: list[str]) -> list[list[str]]:
 
 
 def layer_diagrams(
-    graph: AssetGraph, selected: Iterable[str], outcomes: Mapping[str, str] | None = None
+    graph: AssetGraph,
+    selected: Iterable[str],
+    outcomes: Mapping[str, str] | None = None,
+    href: Href | None = None,
 ) -> list[LayerDiagram]:
     """The selection's lineage as one diagram per layer, each at most three ranks wide.
 
     Every selected asset is a node of exactly one diagram; every edge into a selected
-    asset is drawn in that asset's diagram, from the column of what it reads.
+    asset is drawn in that asset's diagram, from the column of what it reads. Given
+    ``href``, each box opens its asset's page.
     """
     statuses = node_statuses(graph, selected, outcomes)
     by_group: dict[str, list[str]] = {}
@@ -241,7 +299,7 @@ def layer_diagrams(
         parts = _parts(graph, _ranks(graph, keys))
         for number, members in enumerate(parts, start=1):
             title = group if len(parts) == 1 else f"{group} ({number} of {len(parts)})"
-            diagrams.append(_layer_diagram(graph, title, members, statuses))
+            diagrams.append(_layer_diagram(graph, title, members, statuses, href))
     return diagrams
 
 
@@ -261,7 +319,10 @@ def _parts(graph: AssetGraph, ranks: list[list[str]]) -> list[list[str]]:
 
 
 def _pieces(rank: list[str]) -> list[list[str]]:
-    """``rank`` in as few even pieces as hold at most :data:`MAX_COLUMN` assets each."""
+    """``rank`` in as few even pieces as hold at most :data:`MAX_COLUMN` assets each
+    (none of an empty one)."""
+    if not rank:
+        return []
     count = -(-len(rank) // MAX_COLUMN)
     size = -(-len(rank) // count)
     return [rank[i : i + size] for i in range(0, len(rank), size)]
@@ -276,7 +337,11 @@ def _reads_first(graph: AssetGraph, inputs: Sequence[str], members: Iterable[str
 
 
 def _layer_diagram(
-    graph: AssetGraph, title: str, members: list[str], statuses: Mapping[str, str]
+    graph: AssetGraph,
+    title: str,
+    members: list[str],
+    statuses: Mapping[str, str],
+    href: Href | None,
 ) -> LayerDiagram:
     inside = set(members)
     outside = graph.topological(
@@ -294,6 +359,7 @@ def _layer_diagram(
     drawn = {key: statuses.get(key, SELECTED) for key in inputs + members}
     lines += status_class_lines(drawn)
     lines += order_link_style([line for _, line, _ in arrows])
+    lines += click_lines(inputs + members, href)
     mermaid = "\n".join([LAYER_CONFIG, *lines]) + "\n"
     dotted = [checks_read(graph, dep, key) for dep, line, key in arrows if line == ORDER_LINE]
     return LayerDiagram(

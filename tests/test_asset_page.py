@@ -41,7 +41,7 @@ from orchestration.ui_lineage import (
     MAX_EDGES,
     MAX_RANKS,
     distances,
-    focused_mermaid,
+    focused_diagrams,
     layer_diagrams,
 )
 from tests.lineage_location import defs
@@ -517,7 +517,7 @@ def test_lineage_diagram_holds_the_direct_neighbours_and_counts_the_rest():
 def test_lineage_diagram_of_an_asset_without_further_neighbours_has_no_count_box():
     up, _ = distances(GRAPH, "raw_online_retails")
     assert up == {}
-    diagram = focused_mermaid(GRAPH, "raw_online_retails")
+    (diagram,) = focused_diagrams(GRAPH, "raw_online_retails")
     assert "0_more_upstream" not in diagram
 
 
@@ -636,7 +636,7 @@ def test_layer_diagrams_split_deep_layers_and_keep_every_edge_once():
 
 
 def test_focused_diagram_of_a_root_has_no_upstream():
-    diagram = focused_mermaid(GRAPH, "raw_online_retails")
+    (diagram,) = focused_diagrams(GRAPH, "raw_online_retails")
     assert not any(target == "raw_online_retails" for _, target in edges_in(diagram))
 
 
@@ -645,7 +645,7 @@ def test_an_ordering_only_dep_is_drawn_and_listed_apart_from_what_is_read():
     must not look like one (its columns come from elsewhere)."""
     graph = with_an_ordering_dep()
     run_diagrams = "".join(d.mermaid for d in layer_diagrams(graph, list(graph.specs)))
-    page_diagram = focused_mermaid(graph, "fact")
+    (page_diagram,) = focused_diagrams(graph, "fact")
     # Dotted, no arrowhead (ten ends piled into one blob at fact_sales), and labelled where
     # an asset's few edges leave room (its page); many edges have no room for labels.
     assert "dimension -. order .- fact" in page_diagram
@@ -683,7 +683,7 @@ def test_only_ordering_edges_are_dotted_and_each_is_coloured():
     graph = with_an_ordering_dep()
     for selected in (["fact", "report"], list(graph.specs)):
         diagrams = [d.mermaid for d in layer_diagrams(graph, selected)]
-        diagrams += [to_mermaid(graph, selected), focused_mermaid(graph, "fact")]
+        diagrams += [to_mermaid(graph, selected), *focused_diagrams(graph, "fact")]
         for mermaid in diagrams:
             styles = link_styles(mermaid)
             for number, (upstream, line, downstream) in enumerate(links(mermaid)):
@@ -797,10 +797,12 @@ def test_a_two_asset_projects_lineage_explains_only_what_its_page_shows():
     only* sent the reader looking for things the page does not draw."""
     graph = two_assets()
     assert _lineage_paragraph(graph, "orders") == (
-        "0 upstream and 1 downstream assets. Right: what reads orders directly."
+        "0 upstream and 1 downstream assets. Right: what reads orders directly. A click on "
+        "a box opens its page."
     )
     assert _lineage_paragraph(graph, "totals") == (
-        "1 upstream and 0 downstream assets. Left: what totals reads directly."
+        "1 upstream and 0 downstream assets. Left: what totals reads directly. A click on "
+        "a box opens its page."
     )
 
 
@@ -827,8 +829,9 @@ def test_a_table_a_check_reads_is_checked_against_not_order_only():
     them", the line sent a reader of a failed check away from the table it failed on."""
     graph = with_a_checked_dimension()
     for key in ("fact", "dimension"):
-        assert "dimension -. checked against .- fact" in focused_mermaid(graph, key)
-        assert edges_in(focused_mermaid(graph, key)) >= {("dimension", "fact")}
+        (diagram,) = focused_diagrams(graph, key)
+        assert "dimension -. checked against .- fact" in diagram
+        assert edges_in(diagram) >= {("dimension", "fact")}
     fact = _page_of(graph, "fact")
     assert "| upstream | 1 | [source](/v2/artifacts/key/asset-source), [dimension](" in fact
     assert "[dimension](/v2/artifacts/key/asset-dimension) (checked against)" in fact
@@ -1154,6 +1157,90 @@ def test_a_relink_replaces_the_note_a_page_was_given_in_the_old_words():
     relinked = with_links_updated("\n".join(written), "b+", "run-9", at)
     assert "Links updated by run" not in relinked
     assert relinked.count("Since this version, run [b+]") == 1
+
+
+def _clicks(mermaid: str) -> dict[str, str]:
+    """Each ``click <node> "<href>"`` of a flowchart: the page a click on a box opens."""
+    return dict(re.findall(r'^\s+click (\w+) "([^"]+)"$', mermaid, re.M))
+
+
+def _nodes(mermaid: str) -> list[str]:
+    return re.findall(r"^\s+(\w+)\[", mermaid, re.M)
+
+
+def test_each_box_of_an_asset_pages_diagram_opens_that_assets_page():
+    """The boxes are where a reader's eye is: a click on one opens that asset's page, as
+    its link in the list under the diagram does (the Prefect UI's Mermaid follows a
+    ``click`` link, measured in tests/test_lineage_ui.py). The asset itself and the
+    boxes counting assets further away open nothing."""
+    version = uuid.uuid4()
+    links = PageLinks(versions={"sat_invoice": version})
+    (diagram,) = mermaid_blocks(_page().markdown(links))
+    clicks = _clicks(diagram)
+    neighbours = set(GRAPH["fact_sales"].deps) | set(GRAPH.dag.successors("fact_sales"))
+    assert set(clicks) == neighbours
+    assert clicks["sat_invoice"] == f"/v2/artifacts/artifact/{version}"
+    assert clicks["data_quality"] == "/v2/artifacts/key/asset-data-quality"  # no page yet
+    assert {key: links.href(key) for key in neighbours} == clicks
+
+
+def test_each_box_of_a_run_diagram_opens_that_assets_page():
+    """The run's lineage said "Each asset links to its page" above diagrams whose boxes
+    opened nothing; the links were in the table ~8 screens down."""
+    version = uuid.uuid4()
+    links = PageLinks(versions={"fact_sales": version})
+    selected = ["fact_sales", "fact_sale_returns", "sales_summary"]
+    diagrams = layer_diagrams(GRAPH, selected, href=links.href)
+    for diagram in diagrams:
+        assert _clicks(diagram.mermaid) == {k: links.href(k) for k in _nodes(diagram.mermaid)}
+    assert f'click fact_sales "/v2/artifacts/artifact/{version}"' in "".join(
+        d.mermaid for d in diagrams
+    )
+
+
+def _column_of_assets(mermaid: str, key: str) -> tuple[list[str], list[str]]:
+    """The assets drawn left of ``key`` and right of it in a focused diagram."""
+    edges = edges_in(mermaid)
+    return [a for a, b in edges if b == key], [b for a, b in edges if a == key]
+
+
+def test_no_column_of_an_asset_pages_diagram_holds_more_than_max_column_assets():
+    """The PSA's 14 readers in one column drew a diagram 1,092 px tall, which a 1000 px
+    window cannot show whole: as on the run's page, a column holds at most
+    :data:`MAX_COLUMN` assets, a longer one is cut in even pieces, one diagram each, the
+    asset in every one; every neighbour and edge is drawn once."""
+    retail = load_definitions("assets").graph()
+    for key in retail.specs:
+        diagrams = focused_diagrams(retail, key)
+        up, down = set(retail[key].deps), set(retail.dag.successors(key))
+        drawn_up: list[str] = []
+        drawn_down: list[str] = []
+        for diagram in diagrams:
+            left, right = _column_of_assets(diagram, key)
+            assert len(left) <= MAX_COLUMN and len(right) <= MAX_COLUMN, key
+            drawn_up += left
+            drawn_down += right
+        assert sorted(drawn_up) == sorted(up) and sorted(drawn_down) == sorted(down), key
+    psa = focused_diagrams(retail, "psa_online_retails")
+    assert [len(_column_of_assets(d, "psa_online_retails")[1]) for d in psa] == [7, 7]
+    assert "0_more_downstream" not in psa[0] and "0_more_downstream" in psa[1]
+    assert len(focused_diagrams(retail, "fact_sales")) == 1  # its 10 inputs fit one column
+
+
+def test_an_asset_page_says_its_neighbours_take_several_diagrams():
+    retail = load_definitions("assets").graph()
+    outcome = AssetOutcome("psa_online_retails", "raw.psa_online_retails", "materialized", 0.1)
+    page = AssetPage(
+        spec=retail["psa_online_retails"],
+        graph=retail,
+        materialization=Materialization(outcome, "run-1", "all assets", FINISHED),
+    ).markdown(PageLinks())
+    assert len(mermaid_blocks(page)) == 2
+    guide = page.split("## Lineage\n\n", 1)[1].split("\n\n", 1)[0]
+    assert (
+        "Its 14 direct downstream assets take 2 diagrams, at most 10 to a column, so that "
+        "each fits the window." in guide
+    )
 
 
 def _ingest_page(source: ChosenSource | None, result: MaterializeResult | None) -> str:

@@ -77,6 +77,8 @@ def test_a_page_the_run_did_not_rewrite_links_to_the_neighbours_it_did():
     for neighbour in (b, c):
         assert f"[{neighbour}]({artifact_path(newest[neighbour].latest_id)})" in page_of_a
         assert artifact_path(first[neighbour].latest_id) not in page_of_a
+    # Its diagram's box of b opens b's new page too, as b's link in the list does.
+    assert f'click {b} "{artifact_path(newest[b].latest_id)}"' in page_of_a
     # Its links now open another run's pages: it says so at its top, naming that run.
     version_line, note = page_of_a.split("\n\n")[1:3]
     assert version_line.startswith("This version: run [all assets](")

@@ -79,7 +79,8 @@ def test_every_selected_asset_heads_exactly_one_layer_diagram(plan):
     report = _report(plan)
     markdown = lineage_markdown(plan, report)
     outcomes = {o.key: o.status for o in report.outcomes}
-    diagrams = layer_diagrams(plan.graph, [spec.key for spec in plan.selected], outcomes)
+    selected = [spec.key for spec in plan.selected]
+    diagrams = layer_diagrams(plan.graph, selected, outcomes, PageLinks().href)
     members = [key for d in diagrams for key in d.keys]
     assert sorted(members) == sorted(spec.key for spec in plan.selected)
     blocks = mermaid_blocks(markdown)

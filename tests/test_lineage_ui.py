@@ -825,6 +825,12 @@ def _assert_edges_stand_out_and_fit(page: Any, graph: AssetGraph) -> None:
     assert max(heights) <= WINDOW_HEIGHT - HEADING_PX, f"taller than the window: {heights}"
 
 
+def _row_link(page: Any, key: str) -> Any:
+    """``key``'s link in a table row: a diagram's box links the same page, under the same
+    name once the UI drew it (a ``click`` line)."""
+    return page.get_by_role("row").get_by_role("link", name=key, exact=True)
+
+
 def _screenshot(page: Any, name: str, scroll_to: str | None = None) -> None:
     """What a reviewer sees in the 1600x1000 window, optionally scrolled to a heading."""
     if scroll_to:
@@ -845,7 +851,7 @@ def test_ui_lineage_url_printed_by_the_cli_shows_readable_diagrams(shipped_run, 
     _assert_edges_stand_out_and_fit(page, graph)
     page.get_by_role("columnheader", name="inserted").wait_for()
     for key in shipped_run.selected:  # every row links to the asset's page
-        href = page.get_by_role("link", name=key, exact=True).get_attribute("href")
+        href = _row_link(page, key).get_attribute("href")
         assert href and href.startswith("/v2/artifacts/artifact/"), key
     _screenshot(page, "lineage-artifact.png", scroll_to="marts (2 of 2)")
 
@@ -853,7 +859,7 @@ def test_ui_lineage_url_printed_by_the_cli_shows_readable_diagrams(shipped_run, 
 def test_ui_asset_page_links_through_to_upstream_pages(shipped_run, page):
     graph = load_definitions("assets").graph()
     page.goto(shipped_run.lineage_url)
-    page.get_by_role("link", name="fact_sales", exact=True).click()
+    _row_link(page, "fact_sales").click()
     page.get_by_role("heading", name="fact_sales", exact=True).wait_for()
     assert page.url != shipped_run.lineage_url
     assert page.get_by_text("asset-fact-sales").count() > 0
@@ -882,7 +888,7 @@ def test_ui_a_columns_source_links_to_the_page_that_carries_its_chain_on(shipped
     """Where does ``marts.Fact_Sales.total_amount`` come from, down to the raw columns:
     each source column is a click to the page whose Columns section goes one step further."""
     page.goto(shipped_run.lineage_url)
-    page.get_by_role("link", name="fact_sales", exact=True).click()
+    _row_link(page, "fact_sales").click()
     page.get_by_role("heading", name="fact_sales", exact=True).wait_for()
     chain = [
         ("vault.sat_invoice.TotalAmount", "sat_invoice"),
@@ -965,6 +971,44 @@ def test_ui_failed_task_is_drawn_red_in_the_run_graph(lineage_run: LineageRun, u
     assert colours["red"] > 20, f"the failed task is not drawn in red: {colours}"
     page.get_by_role("tab", name="Task Runs").click()
     page.get_by_text(f"{len(lineage_run.plan.selected)} Task runs", exact=True).first.wait_for()
+
+
+def _click_box(page: Any, key: str) -> None:
+    """Click ``key``'s box in the page's Mermaid diagrams, then wait for its page."""
+    page.locator(f'svg[id^="mermaid"] g.node[id*="-flowchart-{key}-"]').first.click()
+    page.get_by_role("heading", name=key, exact=True).wait_for()
+    assert "/v2/artifacts/artifact/" in page.url, page.url
+
+
+def test_ui_a_box_in_a_diagram_opens_that_assets_page(shipped_run, page):
+    """The run's lineage said each asset links to its page, but its boxes opened nothing:
+    the linked names were in the table ~8 screens down. The UI's Mermaid (security level
+    ``strict``) follows a ``click`` link: a box opens the asset's page of this run, and on
+    that page a neighbour's box opens the neighbour's."""
+    graph = load_definitions("assets").graph()
+    page.goto(shipped_run.lineage_url)
+    _rendered_diagrams(page, len(layer_diagrams(graph, shipped_run.selected)))
+    _click_box(page, "fact_sales")
+    assert page.get_by_text("asset-fact-sales").count() > 0
+    _rendered_diagrams(page, 1)
+    _click_box(page, "sat_invoice")
+    assert page.get_by_text("asset-sat-invoice").count() > 0
+
+
+def test_ui_an_asset_with_many_readers_draws_diagrams_that_each_fit_the_window(shipped_run, page):
+    """The PSA's 14 readers in one column drew 1,092 px: at most 10 a column, in as many
+    diagrams as that takes, each fits the 1600x1000 window with its heading."""
+    graph = load_definitions("assets").graph()
+    page.goto(shipped_run.lineage_url)
+    page.get_by_role("link", name="psa_online_retails", exact=True).first.click()
+    page.get_by_role("heading", name="psa_online_retails", exact=True).wait_for()
+    diagrams = _rendered_diagrams(page, 2)
+    drawn = {key for nodes in diagrams for key in nodes}
+    assert drawn >= set(graph.dag.successors("psa_online_retails"))
+    _assert_readable(diagrams)
+    heights = [round(d["height"]) for d in page.evaluate(_EDGES_JS)]
+    assert max(heights) <= WINDOW_HEIGHT - HEADING_PX, f"taller than the window: {heights}"
+    _screenshot(page, "asset-page-many-readers.png", scroll_to="Lineage")
 
 
 def test_ui_the_ingest_assets_page_names_the_source_it_read(shipped_run, page):
