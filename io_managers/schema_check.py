@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from io_managers import statements
 from io_managers.checks import check_select as check_statement
+from io_managers.ddl import column_place
 from io_managers.errors import AssetValidationError, WarehouseError
 from io_managers.select_syntax import compile_failure
 from io_managers.sql import quote_string, quote_table
@@ -33,11 +34,10 @@ from io_managers.sql_tokens import one_statement
 from io_managers.stage import (
     TargetShape,
     column_problems,
-    lossy_insert_cause,
-    lossy_inserts,
     output_problem,
     select_does_not_compile,
 )
+from io_managers.type_fit import conversion_loss
 from io_managers.types import ClickHouseType, dtype_mismatch, nullability_mismatch
 from io_managers.validation import as_dataframe_schema, plan_validation
 from orchestration.asset import AssetSpec, SchemaImportError
@@ -192,14 +192,13 @@ def check_select(
         _in_select(spec, output_problem(spec, problem.text), place, problem.column, {"column"})
         for problem in column_problems(list(output), target)
     ]
-    lossy = {loss[0]: loss for loss in lossy_inserts(output, target)}
-    for loss in lossy.values():
-        where, found = lossy_insert_cause(spec, ddl_paths, *loss)
-        findings.append(Finding("select", spec.key, spec.table, loss[0], found=found, place=where))
     fields = dict(schema.columns) if schema is not None else {}
     for name, ch_type in output.items():
         column = target.columns.get(name)
-        if column is None or column == ch_type or name in lossy:
+        if column is None or column == ch_type:
+            continue
+        if loss := conversion_loss(ch_type, column):
+            findings.append(_lossy_insert(spec, ddl_paths, name, ch_type, column, loss))
             continue
         field = fields.get(name)
         if field is None:
@@ -214,6 +213,25 @@ def check_select(
                 found = output_problem(spec, f"output {reason}")
                 findings.append(_in_select(spec, found, place, name))
     return findings
+
+
+def _lossy_insert(
+    spec: AssetSpec,
+    ddl_paths: Sequence[Path],
+    name: str,
+    produced: ClickHouseType,
+    column: ClickHouseType,
+    loss: str,
+) -> Finding:
+    """An output column its table column cannot hold without loss, after (and placed at)
+    where the DDL declares that column (the type a change of the DDL narrowed), naming
+    where the SELECT is too (the type a change of the SELECT widened): either may be the
+    one to edit."""
+    select = body_place(spec)
+    place = column_place(ddl_paths, spec.table, name)
+    text = f"column type {column.text} cannot hold SELECT output {produced.text}"
+    found = at(place, f"{text} ({select}): {loss}" if select else f"{text}: {loss}")
+    return Finding("select", spec.key, spec.table, name, found=found, place=place)
 
 
 def _in_select(

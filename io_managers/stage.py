@@ -3,16 +3,14 @@ DataFrames and Arrow tables stream in as Arrow, in bounded batches."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from io_managers import statements
 from io_managers.catalog import TableFacts
-from io_managers.ddl import column_place
 from io_managers.errors import (
     AssetValidationError,
     MaterializationError,
@@ -24,11 +22,9 @@ from io_managers.select_syntax import compile_failure
 from io_managers.sql import quote_table
 from io_managers.sql_tokens import one_statement
 from io_managers.transport import Transport
-from io_managers.type_fit import conversion_loss
 from io_managers.types import ClickHouseType
 from io_managers.validation import validate_pandas
-from orchestration.asset_code import at, body_place, in_body
-from orchestration.errors import Place
+from orchestration.asset_code import in_body
 from orchestration.io_manager import EngineSelect
 
 if TYPE_CHECKING:
@@ -64,14 +60,9 @@ class TargetShape:
 class Stager:
     """Writes an asset's output into its staging table, checking its columns by name."""
 
-    def __init__(
-        self, transport: Transport, queries: WarehouseQueries, ddl_paths: Sequence[Path | str]
-    ) -> None:
+    def __init__(self, transport: Transport, queries: WarehouseQueries) -> None:
         self._transport = transport
         self._queries = queries
-        #: The DDL applied (the IO manager's list, filled by its setup): where a column
-        #: whose type would lose the SELECT's values is declared.
-        self._ddl_paths = ddl_paths
 
     def target_shape(self, spec: AssetSpec, facts: TableFacts | None) -> TargetShape:
         """The target's shape from its catalog facts (None: it does not exist)."""
@@ -106,13 +97,6 @@ class Stager:
             raise _of_its(spec, select_does_not_compile(spec, why)) from None
         produced = list(produced_types)
         check_columns(spec, produced, shape)
-        lossy = [
-            lossy_insert_cause(spec, self._ddl_paths, *loss)
-            for loss in lossy_inserts(produced_types, shape)
-        ]
-        if lossy:
-            # Refused before a row is written: INSERT would convert silently (wrap, cut).
-            raise _of_its(spec, "; ".join(cause for _, cause in lossy))
         # Here, not with the module: sqlglot loads when a SELECT is staged, not in every
         # command that opens the warehouse (status, plan).
         from io_managers.unique_by_select import proven_unique_keys
@@ -234,37 +218,6 @@ def output_problem(spec: AssetSpec, problem: str) -> str:
     """A way ``spec``'s output does not fit its table (:func:`column_problems`), after
     where its body is, in the words of both ``pipeline validate`` and a run."""
     return in_body(spec, f"SELECT {problem}" if spec.kind == "sql" else problem)
-
-
-def lossy_inserts(
-    produced: Mapping[str, ClickHouseType], shape: TargetShape
-) -> Iterator[tuple[str, ClickHouseType, ClickHouseType, str]]:
-    """Each output column whose table column cannot hold its type without loss
-    (:func:`~io_managers.type_fit.conversion_loss`): its name, both types, the loss."""
-    for name, made in produced.items():
-        column = shape.columns.get(name)
-        if column is None or column == made:
-            continue
-        if loss := conversion_loss(made, column):
-            yield name, made, column, loss
-
-
-def lossy_insert_cause(
-    spec: AssetSpec,
-    ddl_paths: Sequence[Path | str],
-    name: str,
-    produced: ClickHouseType,
-    column: ClickHouseType,
-    loss: str,
-) -> tuple[Place | None, str]:
-    """An output column its table column cannot hold without loss, in words, after
-    (and placed at) where the DDL declares that column (the type a change of the DDL
-    narrowed), naming where the SELECT is too (the type a change of the SELECT widened):
-    either may be the one to edit. ``validate`` and a run word it alike."""
-    select = body_place(spec)
-    place = column_place(ddl_paths, spec.table, name)
-    text = f"column type {column.text} cannot hold SELECT output {produced.text}"
-    return place, at(place, f"{text} ({select}): {loss}" if select else f"{text}: {loss}")
 
 
 def _of_its(spec: AssetSpec, cause: str) -> MaterializationError:
