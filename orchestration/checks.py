@@ -24,12 +24,19 @@ CheckStatus = Literal["passed", "warning", "failed", "error", "not_run"]
 
 @dataclass(frozen=True)
 class AssetCheck:
-    """One named check on an asset's table."""
+    """One named check on an asset's table.
+
+    ``rebuilds`` is a selection whose materialization repairs what the check finds, for a
+    check whose rows are not the asset's to fix (its table disagrees with upstream tables
+    a partial reload left short): a failed run's Next line offers that rebuild rather
+    than "fix the rows", which a rerun of the same selection would find again.
+    """
 
     name: str
     sql: str
     severity: Severity = "error"
     description: str = ""
+    rebuilds: str | None = None
 
     def __post_init__(self) -> None:
         if self.severity not in ("warn", "error"):

@@ -237,8 +237,54 @@ def next_step(plan: MaterializationPlan, report: RunReport) -> str | None:
     if rebuild:
         return _full_refresh_first(report, rebuild, rerun_line)
     if failed and all(outcome.failed_its_checks for outcome in failed):
+        repair = _rebuild_the_checks_name(plan, report, rerun)
+        if repair is not None:
+            return repair
         return f"{_fix_what_the_checks_found(failed, read)}, then {rerun_line}"
     return rerun_line
+
+
+def _rebuild_the_checks_name(
+    plan: MaterializationPlan, report: RunReport, rerun: str
+) -> str | None:
+    """The rebuild that repairs what the blocking checks found, when each of them declares
+    one (``AssetCheck.rebuilds``); None when any does not, or could not run (its SQL is
+    what to fix). The selection also covers what the rerun would build (``rerun``).
+
+    Never with ``--full-refresh``: the rebuild reloads upstream tables that may be
+    insert-only, which rebuilt from what their upstream holds now would lose the keys of
+    earlier loads; loaded as usual they gain only the rows they lack."""
+    blocking = [
+        check
+        for outcome in report.by_status("failed")
+        for check in outcome.checks
+        if check.blocking
+    ]
+    rebuilds = [_declared_rebuild(plan, check) for check in blocking]
+    if not rebuilds or None in rebuilds:
+        return None
+    selection = " or ".join(dict.fromkeys(str(rebuild) for rebuild in rebuilds))
+    if not {s.key for s in plan.graph.select(rerun)} <= {
+        s.key for s in plan.graph.select(selection)
+    }:
+        selection = f"{selection} or {rerun}"
+    command = carried(f"pipeline materialize --select {quoted_selection(selection)}")
+    names = list(dict.fromkeys(check.name for check in blocking))
+    listed = ", ".join(map(repr, names))
+    checks = f"check {listed} compares" if len(names) == 1 else f"checks {listed} compare"
+    return (
+        f"[bold]{escape(command)}[/] (and your other options) rebuilds what "
+        f"{escape(checks)} with, and reruns {_undone(report)}"
+    )
+
+
+def _declared_rebuild(plan: MaterializationPlan, check: AssetCheckResult) -> str | None:
+    """The selection the failed ``check``'s declaration says rebuilds what it found (None:
+    it names none, or the check could not run, so its SQL is what to fix)."""
+    if check.status == "error":
+        return None
+    declared = plan.graph[check.asset].checks
+    return next((c.rebuilds for c in declared if c.name == check.name), None)
 
 
 def refresh_options(plan: MaterializationPlan) -> str:

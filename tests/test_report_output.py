@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 
 from orchestration.asset import AssetSpec
-from orchestration.checks import AssetCheckResult
+from orchestration.checks import AssetCheck, AssetCheckResult
 from orchestration.graph import AssetGraph
 from orchestration.io_manager import MaterializeResult
 from orchestration.report_output import print_check_results, print_report
@@ -91,8 +91,8 @@ def _failed_checks(key: str, *checks: AssetCheckResult) -> AssetOutcome:
     )
 
 
-def _next_line(*outcomes: AssetOutcome) -> str:
-    plan = MaterializationPlan(ORDERS, list(ORDERS), [], "*")
+def _next_line(*outcomes: AssetOutcome, graph: AssetGraph = ORDERS) -> str:
+    plan = MaterializationPlan(graph, list(graph), [], "*")
     console = Console(width=1000)
     with console.capture() as captured:
         print_report(RunReport(outcomes=list(outcomes)), console, plan)
@@ -127,6 +127,41 @@ def test_a_check_that_could_not_run_is_the_thing_to_fix():
     broken = _check("orders", error="Code: 47. Unknown identifier 'amount'")
     line = _next_line(_failed_checks("orders", broken), ITEMS_BUILT, DAILY_SKIPPED)
     assert line.startswith("Next: fix the check that could not run, then pipeline materialize")
+
+
+def _orders_checked(rebuilds: str | None) -> AssetGraph:
+    """ORDERS with the check ``positive`` on orders, declaring ``rebuilds``."""
+    check = AssetCheck("positive", "SELECT 1 FROM {table}", rebuilds=rebuilds)
+    return AssetGraph(
+        [replace(ORDERS["orders"], checks=(check,)), ORDERS["items"], ORDERS["daily"]]
+    )
+
+
+def test_after_a_check_that_declares_its_rebuild_the_next_step_is_that_rebuild():
+    """Fixing the rows is not the remedy when upstream tables disagree with the asset:
+    the rebuild of what the check compares with is, with what the run left undone."""
+    line = _next_line(
+        _failed_checks("orders"), ITEMS_BUILT, DAILY_SKIPPED, graph=_orders_checked("items+")
+    )
+    assert line.startswith(
+        "Next: pipeline materialize --select 'items+ or orders+' (and your other options) "
+        "rebuilds what check 'positive' compares with, and reruns the failed asset and the "
+        "1 skipped"
+    )
+    covering = _orders_checked("items+ or orders")
+    line = _next_line(_failed_checks("orders"), ITEMS_BUILT, DAILY_SKIPPED, graph=covering)
+    assert line.startswith("Next: pipeline materialize --select 'items+ or orders' (and")
+
+
+def test_a_failed_check_without_a_rebuild_keeps_the_fix_the_rows_step():
+    undeclared = replace(_check("orders"), name="unique_ids")
+    line = _next_line(
+        _failed_checks("orders", _check("orders"), undeclared),
+        ITEMS_BUILT,
+        DAILY_SKIPPED,
+        graph=_orders_checked("items+"),
+    )
+    assert line.startswith("Next: fix the rows its checks found (or the checks), then")
 
 
 def test_beside_a_failure_that_may_pass_on_a_rerun_the_next_step_is_the_rerun():
