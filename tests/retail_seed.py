@@ -39,6 +39,8 @@ SALES = [
     ("s6", "536369", HEART, BOB, DEC3, FRANCE, 3, "2.95", "8.85"),
 ]
 RETURNS = [("r1", "536370", HEART, ALICE, DEC3, UK, -2, "2.55", "-5.10")]
+#: An "Adjust bad debt" line: in the vault, in no fact table.
+ADJUSTMENTS = [("a1", "A563185", POSTAGE, UNKNOWN, DEC3, UK, 1, "-11062.06", "-11062.06")]
 
 #: sales_summary as the facts imply it (date, min, max, median, avg, volume).
 SALES_SUMMARY = [
@@ -65,6 +67,7 @@ DATA_QUALITY = [
 ]
 VAULT_TABLES = (
     "hub_invoice",
+    "sat_invoice",
     "hub_product",
     "hub_customer",
     "hub_time",
@@ -77,6 +80,10 @@ VAULT_TABLES = (
 )
 
 
+#: LOAD_DATETIME of the seeded vault lines.
+LOADED = "2024-01-02 06:00:00"
+
+
 def _uuid(name: str) -> str:
     return python_hash_key("line", name)
 
@@ -87,6 +94,31 @@ def _fact_values(rows: list[tuple]) -> str:
         f"{quantity}, {price}, {total})"
         for sale, invoice, product, customer, time, country, quantity, price, total in rows
     )
+
+
+def _line_values(rows: list[tuple], status: str) -> tuple[str, str]:
+    """hub_invoice and sat_invoice rows of fact-shaped ``rows`` (their line keys)."""
+    hub, sat = [], []
+    for line, invoice, *_, quantity, price, total in rows:
+        key = _uuid(line)
+        hub.append(f"('{key}', '{invoice}', '2010-12-03 12:00:00', '{LOADED}', 'seed')")
+        sat.append(
+            f"('{key}', '{python_hash_key(line)}', {quantity}, {price}, {total}, '{status}', "
+            f"'2010-12-03 12:00:00', '{LOADED}', 'seed')"
+        )
+    return ", ".join(hub), ", ".join(sat)
+
+
+def _vault_lines() -> list[str]:
+    """The invoice hub and satellite holding exactly the facts' lines and the A line."""
+    statements = []
+    for rows, status in ((SALES + ADJUSTMENTS, "Normal"), (RETURNS, "Return")):
+        hub, sat = _line_values(rows, status)
+        statements += [
+            f"INSERT INTO vault.hub_invoice VALUES {hub}",
+            f"INSERT INTO vault.sat_invoice VALUES {sat}",
+        ]
+    return statements
 
 
 def seed(warehouse: ClickHouseIOManager) -> None:
@@ -111,10 +143,12 @@ def seed(warehouse: ClickHouseIOManager) -> None:
             for row in DATA_QUALITY
         ),
     ]
-    # Vault rows only need unique keys here; their other columns do not matter.
+    # The invoice lines reconcile with the facts; other vault rows only need unique keys.
+    statements += _vault_lines()
     statements += [
         f"INSERT INTO vault.{table} SELECT * FROM generateRandom() LIMIT 3"
         for table in VAULT_TABLES
+        if table not in ("hub_invoice", "sat_invoice")
     ]
     for statement in statements:
         warehouse.command(statement)

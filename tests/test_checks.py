@@ -21,6 +21,7 @@ from rich.console import Console
 
 import assets
 from assets.checks import CHECKS, FACT_DIMENSIONS
+from assets.sources import synthetic
 from assets.vault import VAULT
 from io_managers import ClickHouseIOManager
 from orchestration.asset import AssetSpec
@@ -33,6 +34,7 @@ from orchestration.resolver import materialize, plan_materialization
 from tests.checks_location import defs as CHECKS_LOCATION
 from tests.checks_location import run_pipeline
 from tests.retail_seed import open_seeded
+from tests.retail_support import expected_from, write_source
 
 REPO = Path(__file__).resolve().parents[1]
 RETAIL = {spec.key: spec for spec in load_definitions(assets.__name__).assets}
@@ -59,10 +61,14 @@ def _duplicate_one_row(table: str) -> str:
     return f"INSERT INTO vault.{table} SELECT * FROM vault.{table} LIMIT 1"
 
 
+NO_SUCH_KEY = "00000000-0000-4000-8000-000000000001"
+
+
 def _orphan_fact(table: str, column: str) -> str:
+    """A fact row's ``column`` changed to a key no dimension has (its line stays whole)."""
     return (
-        f"INSERT INTO {table} SELECT * REPLACE (generateUUIDv4() AS sale_id, "
-        f"generateUUIDv4() AS {column}) FROM {table} LIMIT 1"
+        f"ALTER TABLE {table} UPDATE {column} = toUUID('{NO_SUCH_KEY}') "
+        f"WHERE sale_id IN (SELECT min(sale_id) FROM {table}) SETTINGS mutations_sync = 1"
     )
 
 
@@ -84,6 +90,33 @@ BREAKAGES = [
         )
         for column in FACT_DIMENSIONS
     ],
+    pytest.param(
+        "fact_sales",
+        "lines_reconcile_with_vault",
+        ["DELETE FROM marts.Fact_Sales WHERE invoice_no = '536369'"],
+        id="fact_sales-line-missing",
+    ),
+    pytest.param(
+        "fact_sales",
+        "lines_reconcile_with_vault",
+        ["INSERT INTO marts.Fact_Sales SELECT * FROM marts.Fact_Sale_Returns"],
+        id="fact_sales-holds-a-return",
+    ),
+    pytest.param(
+        "fact_sales",
+        "lines_reconcile_with_vault",
+        ["INSERT INTO marts.Fact_Sales SELECT * FROM marts.Fact_Sales WHERE invoice_no = '536369'"],
+        id="fact_sales-line-twice",
+    ),
+    pytest.param(
+        "fact_sale_returns",
+        "lines_reconcile_with_vault",
+        [
+            "INSERT INTO marts.Fact_Sale_Returns SELECT * REPLACE (generateUUIDv4() AS sale_id) "
+            "FROM marts.Fact_Sale_Returns"
+        ],
+        id="fact_sale_returns-row-without-line",
+    ),
     pytest.param(
         "data_quality",
         "missing_customer_id_ratio",
@@ -169,6 +202,46 @@ def test_volume_check_example_names_the_day_and_both_volumes(seeded):
         "summary_volume": 3.55,
         "fact_sales_volume": 2.55,
     }
+
+
+def test_vault_reconciliation_names_each_problem_and_the_vault_tables_a_line_lacks(seeded):
+    links = _links()
+    fact_row = "SELECT * FROM marts.Fact_Sales LIMIT 1"
+    seeded.command("DELETE FROM marts.Fact_Sales WHERE invoice_no = '536369'")
+    seeded.command("INSERT INTO marts.Fact_Sales SELECT * FROM marts.Fact_Sale_Returns")
+    seeded.command(  # the A line's key
+        "INSERT INTO marts.Fact_Sales SELECT * REPLACE ((SELECT hub_invoice_hash_key FROM "
+        "vault.hub_invoice WHERE InvoiceNo = 'A563185') AS sale_id, 'A563185' AS invoice_no) "
+        f"FROM ({fact_row})"
+    )
+    seeded.command(
+        "INSERT INTO marts.Fact_Sales SELECT * REPLACE (generateUUIDv4() AS sale_id, "
+        f"'999999' AS invoice_no) FROM ({fact_row})"
+    )
+    seeded.command(  # a line only the hub has
+        "INSERT INTO vault.hub_invoice SELECT generateUUIDv4(), '000001', InvoiceDate, "
+        "LOAD_DATETIME, 'late.csv' FROM vault.hub_invoice LIMIT 1"
+    )
+    results = {r.name: r for r in evaluate_checks(retail_spec("fact_sales"), seeded)}
+
+    result = results["lines_reconcile_with_vault"]
+    assert result.violations == 5
+    found = [
+        (row["problem"], row["invoice_no"], row["missing_from"], row["record_source"])
+        for row in result.examples
+    ]
+    assert found == [
+        (
+            "line in the vault without its sat_invoice row, in no fact table",
+            "000001",
+            ", ".join(["sat_invoice", *links]),
+            "late.csv",
+        ),
+        ("sale line in the vault, not in Fact_Sales", "536369", ", ".join(links), "seed"),
+        ("Fact_Sales row of a return line", "536370", "", "seed"),
+        ("Fact_Sales row without its line in vault.hub_invoice", "999999", "", ""),
+        ("Fact_Sales row of an A adjustment line", "A563185", "", "seed"),
+    ]
 
 
 def test_a_check_whose_sql_cannot_run_is_an_error_even_if_it_only_warns(seeded):
@@ -396,6 +469,70 @@ def test_check_results_are_in_the_prefect_asset_event(run_warehouse):
     assert "failed its checks" in payload["error"] and "at_most_3" in payload["error"]
     [check] = payload["checks"]
     assert (check["check"], check["status"], check["violations"]) == ("at_most_3", "failed", 2)
+
+
+#: The auditor's reload: load AB into the invoice hub and satellite and rebuild the facts,
+#: but not the links the facts join through.
+RELOAD_WITHOUT_LINKS = (
+    "key:raw_online_retails or key:psa_online_retails or key:hub_invoice "
+    "or key:sat_invoice or fact_sales+"
+)
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_facts_that_miss_vault_lines_fail_and_the_next_step_rebuilds_the_vault(
+    tmp_path, monkeypatch
+):
+    """After load A, that reload left the links with A's lines only: Fact_Sales (inner
+    joins over the links) held A's sales, data_quality counted them as every sale, and all
+    checks passed, since sales_summary's volume check compares with those same facts."""
+    monkeypatch.delenv("PUSHGATEWAY_URL", raising=False)
+    rows = synthetic.generate(2_000, seed=8)
+    first = rows.iloc[:1_200]
+    missing = len(expected_from(first, rows).sales) - len(expected_from(first).sales)
+    graph = load_definitions(assets.__name__).graph()
+    with ClickHouseIOManager.embedded(tmp_path / "warehouse") as warehouse:
+        warehouse.setup(assets.DDL_PATHS)
+        io_managers = {"warehouse": warehouse}
+        load_a = write_source(first, tmp_path / "a", "csv", "II")
+        assert materialize(graph, io_managers, params={"source": str(load_a)}).ok
+        load_ab = write_source(rows, tmp_path / "ab", "csv", "II")
+        report = materialize(
+            graph, io_managers, RELOAD_WITHOUT_LINKS, params={"source": str(load_ab)}
+        )
+
+    outcomes = {o.key: o for o in report.outcomes}
+    assert outcomes["fact_sales"].status == "failed"
+    assert outcomes["data_quality"].status == "skipped"  # no count of A's sales as all
+    [check] = [c for c in outcomes["fact_sales"].checks if c.status != "passed"]
+    assert (check.name, check.violations) == ("lines_reconcile_with_vault", missing)
+    assert missing > 0
+    example = check.examples[0]
+    assert example["problem"] == "sale line in the vault, not in Fact_Sales"
+    assert example["missing_from"] == (
+        "link_invoice_product, link_invoice_customer, link_invoice_time, link_invoice_country"
+    )
+    assert example["record_source"] == load_ab.name
+
+    # The Next line rebuilds the vault from staging, which holds AB, then the marts.
+    console = Console(width=1000)
+    with console.capture() as captured:
+        print_report(report, console, plan_materialization(graph, RELOAD_WITHOUT_LINKS))
+    assert captured.get().strip().splitlines()[-1] == (
+        "Next: pipeline materialize --select 'group:vault+' (and your other options) "
+        "rebuilds what check 'lines_reconcile_with_vault' compares with, and reruns the "
+        "failed asset and the 6 skipped."
+    )
+    with ClickHouseIOManager.embedded(tmp_path / "warehouse") as warehouse:
+        rebuilt = materialize(graph, {"warehouse": warehouse}, "group:vault+")
+        sales = warehouse.row_count("marts.Fact_Sales")
+    assert rebuilt.ok, [o.error for o in rebuilt.outcomes if o.error]
+    assert sales == len(expected_from(first, rows).sales)
+
+
+def _links() -> list[str]:
+    """The vault's invoice-line links, which the facts join through."""
+    return [t.key for t in VAULT if t.key.startswith("link_invoice_")]
 
 
 def test_check_error_message_names_asset_table_check_and_examples(seeded):
