@@ -231,23 +231,14 @@ def test_a_schema_error_names_the_line_of_the_field_declared_under_an_alias_or_i
     import line_schemas
 
     path = tmp_path / "line_schemas.py"
-    assert (
-        str(schema_place(line_schemas.Sales, "Quantity"))
-        == f"line_schemas.py:{line_of(path, 'quantity:')}"
-    )
-    assert (
-        str(schema_place(line_schemas.Sales, "unit_price"))
-        == f"line_schemas.py:{line_of(path, 'unit_price')}"
-    )
-    assert (
-        str(schema_place(line_schemas.Sales, "n"))
-        == f"line_schemas.py:{line_of(path, 'n: Series')}"
-    )
-    assert (
-        str(schema_place(line_schemas.Sales, "strict"))
-        == f"line_schemas.py:{line_of(path, 'class Sales')}"
-    )
-    assert (
-        str(schema_place(line_schemas.Sales, None))
-        == f"line_schemas.py:{line_of(path, 'class Sales')}"
-    )
+    field_text = {
+        "Quantity": "quantity:",
+        "unit_price": "unit_price",
+        "n": "n: Series",
+        "strict": "class Sales",
+        None: "class Sales",
+    }
+    for column, text in field_text.items():
+        assert str(schema_place(line_schemas.Sales, column)) == (
+            f"line_schemas.py:{line_of(path, text)}"
+        ), column
