@@ -824,3 +824,33 @@ def test_a_dimension_at_the_wrong_grain_fails_the_sample_run(location: Path):
         ("customer_key", "unique"),
         ("customer_id", "unique"),
     ], found
+
+
+@pytest.mark.parametrize(
+    ("rebuilds", "cause"),
+    [
+        ("group:vualt+", "asset selection 'group:vualt+' matches no asset"),
+        ("group:vault++", "invalid asset selection at position 12: "),
+    ],
+)
+def test_a_checks_rebuild_selection_that_selects_nothing_is_reported(
+    location: Path, rebuilds: str, cause: str
+):
+    """A failed check's Next line offers its ``rebuilds`` selection as the command to
+    paste: one that does not parse, or selects nothing, is refused right then, in the
+    incident. So validate says it before merge, once per check that declares it."""
+    mutate(
+        location / "assets/checks.py",
+        r'^REBUILD_FROM_THE_VAULT = "group:vault\+"$',
+        f'REBUILD_FROM_THE_VAULT = "{rebuilds}"',
+    )
+    found = [f for f in findings(run_validate(location, "--json")) if is_problem(f)]
+    assert [(f["check"], f["asset"]) for f in found] == [
+        ("check", "fact_sales"),
+        ("check", "fact_sale_returns"),
+    ]
+    for finding in found:
+        assert finding["found"].startswith(
+            f"check 'lines_reconcile_with_vault': its rebuild selection cannot run: {cause}"
+        ), finding["found"]
+        assert "\n" not in finding["found"]

@@ -61,6 +61,7 @@ from orchestration.graph import AssetGraph, GraphProblem, PartialGraph
 from orchestration.output import document_option, echo
 from orchestration.redaction import shown_source
 from orchestration.run_report import counted
+from orchestration.selection import EmptySelectionError, SelectionSyntaxError, select_keys
 from orchestration.text_table import make_console
 from orchestration.workflow_commands import workflow_command
 
@@ -234,12 +235,45 @@ def find_problems(defs: Definitions, sample_params: dict[str, str] | None) -> li
     findings.extend(
         Finding("reads", read.asset, read.table, found=read.CAUSE) for read in uncovered
     )
+    findings.extend(_rebuild_findings(partial))
     if defs.io_managers:
         findings.extend(_io_manager_findings(defs, partial.graph, sample_params))
     else:
         findings.append(Finding("io_manager", found="the code location declares no IO managers"))
         findings.extend(_not_started(partial.graph, sampled))
     return findings + _set_aside(partial, tables)
+
+
+def _rebuild_findings(partial: PartialGraph) -> list[Finding]:
+    """Each check whose ``rebuilds`` selection cannot run: its failed run's Next line
+    offers that selection as the command to paste, which would then be refused in the
+    incident (it does not parse, or selects no asset of the graph). Not judged while a
+    graph problem sets assets aside: the selection may name one of them."""
+    graph = partial.graph
+    found: list[Finding] = []
+    for spec in graph:
+        for check in spec.checks:
+            if check.rebuilds is None:
+                continue
+            try:
+                select_keys(graph.dag, check.rebuilds)
+            except SelectionSyntaxError as exc:
+                cause = f"invalid asset selection at position {exc.position}: {exc.reason}"
+            except EmptySelectionError as exc:
+                if partial.set_aside:
+                    continue
+                cause = str(exc)
+            else:
+                continue
+            found.append(
+                Finding(
+                    "check",
+                    spec.key,
+                    spec.table,
+                    found=f"check {check.name!r}: its rebuild selection cannot run: {cause}",
+                )
+            )
+    return found
 
 
 def _io_manager_findings(
