@@ -76,6 +76,10 @@ def _select_now(
         return None
 
 
+#: How many tables the refusal names before it counts the rest.
+_NAMED = 3
+
+
 def discarded_history_error(
     plan: MaterializationPlan, io_managers: Mapping[str, IOManager], book: StateBook
 ) -> DiscardedHistoryError | None:
@@ -84,7 +88,12 @@ def discarded_history_error(
     if not losses:
         return None
     tables = {spec.key: spec.table for spec in plan.selected}
-    listed = ", ".join(f"{tables[key]} {_lost(kept)}" for key, kept in losses.items())
+    # The tables that hold most first; beyond a few, a count: fifteen named one by one
+    # made a line of ~900 characters (``plan --json``'s ``would_lose`` has each).
+    named = sorted(losses.items(), key=lambda item: -(item[1].held if item[1] else 0))
+    listed = ", ".join(f"{tables[key]} {_lost(kept)}" for key, kept in named[:_NAMED])
+    if len(named) > _NAMED:
+        listed += f" and {len(named) - _NAMED} more tables (plan --json lists each)"
     guessed = any(kept is not None and not kept.exact for kept in losses.values())
     bound = ' ("up to": what comes back is known only as the run rebuilds it)' if guessed else ""
     one = len(losses) == 1
