@@ -59,6 +59,15 @@ def body_place(spec: AssetSpec) -> Place | None:
     return Place.at(code.co_filename, line)
 
 
+def declaration_place(spec: AssetSpec) -> Place | None:
+    """Where ``spec`` is declared, as near as Python keeps it: its decorator's first line
+    (where ``deps=`` is), or its body's ``def`` for an ``AssetSpec(...)`` built around a
+    function; None for a body that is no Python function. For a graph problem of one
+    asset (a dependency on no asset, a key declared twice), so CI annotates that line."""
+    code = _code(spec.body)
+    return None if code is None else Place.at(code.co_filename, code.co_firstlineno)
+
+
 def body_failure(spec: AssetSpec, exc: BaseException) -> str:
     """``exc``, raised while ``spec`` was computed, as its one-line cause
     (:func:`~orchestration.errors.describe_error`): an unforeseen one (the asset's own

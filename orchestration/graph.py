@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestration.asset import AssetSpec
+from orchestration.asset_code import declaration_place
 from orchestration.errors import ExpectedError, Place, did_you_mean
 
 
@@ -224,7 +225,11 @@ def _checked_dag(specs: Sequence[AssetSpec]) -> tuple[Dag, list[GraphProblem]]:
         if spec.key in keys:
             tables_of = f"tables {keys[spec.key].table} and {spec.table}"
             problems.append(
-                GraphProblem(f"duplicate asset key {spec.key!r} ({tables_of})", (spec.key,))
+                GraphProblem(
+                    f"duplicate asset key {spec.key!r} ({tables_of})",
+                    (spec.key,),
+                    declaration_place(spec),
+                )
             )
             continue
         owner = tables.get(spec.table.lower())
@@ -248,6 +253,7 @@ def _checked_dag(specs: Sequence[AssetSpec]) -> tuple[Dag, list[GraphProblem]]:
                     f"asset {spec.key!r} depends on {dep!r}, which is not a declared "
                     f"asset{did_you_mean(dep, list(keys))}",
                     (spec.key,),
+                    declaration_place(spec),
                 )
             )
     problems.extend(

@@ -153,6 +153,7 @@ def test_json_findings_say_their_file_line_asset_and_column(location: Path):
     unparsable = line_of(module, "n n n FROM")
     renamed = line_of(module, "n AS other")
     field = line_of(module, "n: Series[str]")
+    declared = line_of(module, "def orphan(context):")
 
     found = json.loads(pipeline(location, "validate", "--json").stdout)
     problems = [f for f in found if f["check"] != "not_checked"]
@@ -161,7 +162,8 @@ def test_json_findings_say_their_file_line_asset_and_column(location: Path):
         for f in problems
     ] == [
         ("graph", "unparsable", "ci.unparsable", None, f"{MODULE}.py", unparsable, None),
-        ("graph", "orphan", "ci.orphan", None, None, None, None),
+        # The asset's declaration (its decorator, or its body's def: where deps= is near).
+        ("graph", "orphan", "ci.orphan", None, f"{MODULE}.py", declared, None),
         ("select", "renamed", "ci.renamed", "other", f"{MODULE}.py", renamed, None),
         ("select", "renamed", "ci.renamed", "n", f"{MODULE}.py", renamed, None),
         ("dtype", "typed", "ci.typed", "n", f"{MODULE}.py", field, None),
@@ -207,11 +209,14 @@ def test_format_github_annotates_each_finding_at_its_place(location: Path):
         f"[select] asset renamed table ci.renamed: {MODULE}.py:{renamed}: SELECT output "
         "column(s) other are not in the table (columns: n)"
     )
-    # A finding with no place in a file is an annotation of the run, not of a line.
+    # A dependency on no asset is annotated at the asset's declaration.
+    declared = line_of(module, "def orphan(context):")
     assert lines[1] == (
-        "::error title=pipeline validate [graph] orphan::[graph] asset 'orphan' depends on "
-        "'sourse', which is not a declared asset; did you mean source?"
+        f"::error file={MODULE}.py,line={declared},title=pipeline validate [graph] orphan::"
+        "[graph] asset 'orphan' depends on 'sourse', which is not a declared asset; did you "
+        "mean source?"
     )
+    # A finding with no place in a file is an annotation of the run, not of a line.
     assert lines[5] == (
         "::warning title=pipeline validate::[graph] 3 assets not checked: graph problem in "
         "orphan, unparsable (and 1 asset downstream)"
