@@ -125,7 +125,8 @@ LEFT JOIN (
             assumeNotNull(Description) AS text,
             min(EFFECTIVE_FROM) AS first_sold,
             max(Priced) AS priced,
-            max(priced) OVER (PARTITION BY hub_product_hash_key) AS product_priced
+            max(priced) OVER (PARTITION BY hub_product_hash_key)
+                AS product_priced
         FROM vault.sat_product
         GROUP BY hub_product_hash_key, text
     )

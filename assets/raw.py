@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from assets.sources.fingerprint import source_fingerprint
-from assets.sql import OWNERS, hash_key, layer_tags, load_datetime, trimmed
+from assets.sql import OWNERS, edge_space, hash_key, layer_tags, load_datetime, trimmed
 from orchestration.asset import asset, sql_asset
 from orchestration.context import AssetContext
 from orchestration.io_manager import EngineSelect
@@ -87,11 +87,15 @@ def _staging_sql(load: str) -> str:
 
     return f"""
 WITH
+    {edge_space()},
     cleaned AS (
         SELECT
-            upperUTF8({trimmed("CAST(InvoiceNo, 'String')")}) AS source_invoice,
-            upperUTF8({trimmed("CAST(StockCode, 'String')")}) AS stock_code,
-            nullIf({trimmed("Description")}, '') AS description,
+            upperUTF8({trimmed("CAST(InvoiceNo, 'String')", indent=16)})
+                AS source_invoice,
+            upperUTF8({trimmed("CAST(StockCode, 'String')", indent=16)})
+                AS stock_code,
+            nullIf({trimmed("Description", indent=16)}, '')
+                AS description,
             CAST(Quantity, 'Int32') AS quantity,
             toDateTime64(CAST(InvoiceDate, 'String'), 0, 'UTC')
                 AS invoice_date,
@@ -100,7 +104,10 @@ WITH
             toDecimal64(toString(round(CAST(UnitPrice, 'Float64'), 4)), 4)
                 AS unit_price,
             ifNull(CustomerID, 0) AS customer_id,
-            ifNull(nullIf({trimmed("Country")}, ''), 'Unspecified') AS country,
+            ifNull(
+                nullIf({trimmed("Country", indent=20)}, ''),
+                'Unspecified'
+            ) AS country,
             RECORD_SOURCE AS record_source
         FROM raw.online_retails
     ),

@@ -123,7 +123,9 @@ LEFT JOIN (
     FROM vault.sat_product
     GROUP BY hub_product_hash_key, text
 ) AS recorded USING (hub_product_hash_key, text)
-WHERE recorded_from IS NULL OR first_seen < recorded_from OR priced > recorded_priced
+WHERE recorded_from IS NULL
+    OR first_seen < recorded_from
+    OR priced > recorded_priced
 SETTINGS join_use_nulls = 1
 """
 

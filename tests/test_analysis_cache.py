@@ -251,7 +251,7 @@ def test_a_second_command_opens_the_warehouse_without_sqlglot(cache: Path, tmp_p
     first, second = run(tmp_path / "one"), run(tmp_path / "two")
     assert first["sqlglot"] is True
     assert second["sqlglot"] is False
-    assert second["tables"] == first["tables"] == 27
+    assert second["tables"] == first["tables"] == 28
     assert second["check"] == first["check"] == 0
     assert second["columns"] == first["columns"] and len(first["columns"]) > 10
     assert second["nullable"] == first["nullable"] == ["Description"]
