@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from assets.sources.fingerprint import source_fingerprint
-from assets.sql import OWNERS, edge_space, hash_key, layer_tags, load_datetime, trimmed
+from assets.sql import OWNERS, hash_key, layer_tags, load_datetime, trimmed
 from orchestration.asset import asset, sql_asset
 from orchestration.context import AssetContext
 from orchestration.io_manager import EngineSelect
@@ -87,7 +87,6 @@ def _staging_sql(load: str) -> str:
 
     return f"""
 WITH
-    {edge_space()},
     cleaned AS (
         SELECT
             upperUTF8({trimmed("CAST(InvoiceNo, 'String')", indent=16)})
