@@ -521,8 +521,12 @@ def _read_until(fd: int, text: str, timeout: float) -> str:
     """What a terminal shows until ``text`` appears (or ``timeout``, or the end)."""
     shown = b""
     deadline = time.monotonic() + timeout
+    # poll, not select: in a whole test session the pty's descriptor can pass 1023,
+    # beyond what select() takes (in-process chdb sessions keep files open).
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
     while text.encode() not in shown and time.monotonic() < deadline:
-        if select.select([fd], [], [], 0.5)[0]:
+        if poller.poll(500):
             try:
                 chunk = os.read(fd, 65536)
             except OSError:  # the other end closed: the process exited
