@@ -17,7 +17,6 @@ columns is computed from, and which raw columns its whole chain ends in.
 from __future__ import annotations
 
 import html
-import inspect
 import re
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
@@ -29,6 +28,7 @@ from pathlib import Path
 from uuid import UUID
 
 from orchestration.asset import AssetSpec
+from orchestration.asset_code import declaration_place
 from orchestration.checks import AssetCheckResult, format_example
 from orchestration.column_lineage import NOT_DERIVED, ChainEnds
 from orchestration.fingerprint import ChosenSource
@@ -932,15 +932,12 @@ def with_links_updated(markdown: str, run_name: str, flow_run_id: str | None, at
 
 
 def python_location(spec: AssetSpec) -> str | None:
-    """``module.function (path:line)`` of a Python asset's body, for pages and logs."""
+    """``module.function (file:line)`` of a Python asset's body, for pages and logs: the
+    place errors name (:func:`~orchestration.asset_code.declaration_place`), by file name."""
     body = spec.body
     name = f"{getattr(body, '__module__', '?')}.{getattr(body, '__qualname__', '?')}"
-    try:
-        path = Path(inspect.getsourcefile(body) or "")
-        line = inspect.getsourcelines(body)[1]
-    except (OSError, TypeError):
-        return name
-    return f"{name} ({path.name}:{line})"
+    place = declaration_place(spec)
+    return name if place is None else f"{name} ({Path(place.file).name}:{place.line})"
 
 
 def _violations(check: AssetCheckResult) -> str:
