@@ -36,7 +36,9 @@ SOURCE_OPTION = "--source"
 _ENCODING = rf"(?: {ENCODING_FIELD}(?P<encoding>\S+))?"
 _FILE = re.compile(rf"file (?P<name>.+) size=\d+ mtime_ns=\d+{_ENCODING}")
 _URL = re.compile(rf"url (?P<name>[0-9a-f]+) .+?{_ENCODING}")
-_GENERATED = re.compile(rf"{SYNTHETIC} rows=(?P<rows>\d+) seed=(?P<seed>-?\d+)")
+#: The generator's version is absent from fingerprints recorded before it had one: the
+#: same source, whose rows changed.
+_GENERATED = re.compile(rf"{SYNTHETIC} rows=(?P<rows>\d+) seed=(?P<seed>-?\d+)(?: version=\d+)?")
 
 SourceKind = Literal["file", "url", "generated"]
 

@@ -15,6 +15,7 @@ from orchestration.fingerprint import (
     is_available,
     url_fingerprint,
 )
+from orchestration.fingerprinted_source import named_source, source_switch
 from tests.retail_support import http_server
 
 
@@ -158,10 +159,22 @@ def test_unreachable_or_missing_url_is_unavailable(server):
 
 
 def test_synthetic_source_is_fingerprinted_by_its_parameters():
-    assert source_fingerprint({"source": "synthetic:100:7"}) == "synthetic rows=100 seed=7"
+    assert (
+        source_fingerprint({"source": "synthetic:100:7"}) == "synthetic rows=100 seed=7 version=2"
+    )
     assert source_fingerprint({"source": "synthetic:100"}) != source_fingerprint(
         {"source": "synthetic:200"}
     )
+
+
+def test_a_warehouse_built_by_an_earlier_generator_has_its_data_changed_not_its_source():
+    """Recorded before the generator had a version: the same (rows, seed) are the same
+    source, whose rows changed, so the ingest asset is stale, with no --source to pass."""
+    recorded = "synthetic rows=100 seed=7"
+    now = source_fingerprint({"source": "synthetic:100:7"})
+    assert now != recorded
+    assert named_source(recorded) == named_source(now)
+    assert source_switch(recorded, now) is None
 
 
 def test_retail_source_fingerprint_of_a_file(tmp_path):

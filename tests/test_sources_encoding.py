@@ -305,7 +305,7 @@ def test_the_encoding_is_part_of_what_the_source_is(
     monkeypatch.setenv(SOURCE_ENCODING_ENV, "latin-1")
     assert source_fingerprint({"source": str(latin1)}) == as_latin1
     # A generator has no encoding.
-    assert source_fingerprint({"source": "synthetic:5"}) == "synthetic rows=5 seed=42"
+    assert source_fingerprint({"source": "synthetic:5"}) == "synthetic rows=5 seed=42 version=2"
 
 
 # ------------------------------------------------------------- into the warehouse

@@ -57,7 +57,9 @@ def _taken(params: Mapping[str, Any]) -> str:
             rows, seed = synthetic.parse_spec(spec)
         except ValueError as error:
             return unavailable(str(error))
-        return parameters_fingerprint("synthetic", rows=rows, seed=seed)
+        return parameters_fingerprint(
+            "synthetic", rows=rows, seed=seed, version=synthetic.GENERATOR_VERSION
+        )
     try:
         encoding = resolve_source_encoding(params)
     except SourceError as error:  # the run fails on it too, in the same words

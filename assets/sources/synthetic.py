@@ -20,6 +20,11 @@ import pandas as pd
 
 from orchestration.synthetic_source import synthetic_parts
 
+#: Which rows a (rows, seed) gives: part of the source's fingerprint, so that tables built
+#: by an earlier generator are stale, not fresh. Bump it with any change of the rows
+#: (tests/test_sources_synthetic.py pins each version's). 2: customers who buy abroad.
+GENERATOR_VERSION = 2
+
 #: Size of the real UCI Online Retail II set.
 FULL_SIZE = 1_067_371
 DEFAULT_SEED = 42
