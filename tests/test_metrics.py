@@ -69,7 +69,13 @@ def pushgateway(tmp_path_factory) -> Iterator[str]:
     log_path = tmp_path_factory.mktemp("pushgateway") / "pushgateway.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [str(PUSHGATEWAY_BINARY), f"--web.listen-address=127.0.0.1:{port}"],
+            # An empty persistence file keeps it in memory: Debian's default file is
+            # shared by every gateway on the machine, earlier runs' groups included.
+            [
+                str(PUSHGATEWAY_BINARY),
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--persistence.file=",
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
