@@ -8,9 +8,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     POETRY_NO_INTERACTION=1 \
     POETRY_VIRTUALENVS_IN_PROJECT=true \
     PREFECT_HOME=/home/pipeline/.prefect \
-    WAREHOUSE_URL=chdb:///home/pipeline/warehouse
+    WAREHOUSE_URL=chdb:///home/pipeline/data/warehouse \
+    SALES_DASHBOARD_PATH=/home/pipeline/data/reports/sales_dashboard.html
 
-RUN useradd --create-home --uid 10001 --user-group pipeline
+# /app and the data directory belong to the user that runs: `poetry install` creates
+# /app/.venv; the warehouse and the dashboard go to the data directory, whose owner a
+# named volume mounted on it takes from the image (README: "In a container").
+RUN useradd --create-home --uid 10001 --user-group pipeline \
+    && install -d -o pipeline -g pipeline /app /home/pipeline/data
 WORKDIR /app
 
 RUN pip install "poetry==2.5.1"
