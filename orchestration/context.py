@@ -13,6 +13,11 @@ if TYPE_CHECKING:
     from orchestration.asset import AssetSpec
     from orchestration.io_manager import IOManager
 
+#: A logger or the adapter Prefect gives a run (it adds the run's ids to each record).
+Log = logging.Logger | logging.LoggerAdapter[logging.Logger]
+#: Where ``context.log`` writes outside a Prefect run (a sample run of ``validate``).
+ASSET_LOGGER = "pipeline.asset"
+
 
 #: Run parameter asking IO managers to rebuild each selected table from its DDL and
 #: reload it (``pipeline materialize --full-refresh``), instead of updating it.
@@ -49,13 +54,21 @@ class AssetContext:
     load_datetime: datetime
     params: Mapping[str, Any] = field(default_factory=dict)
     run_id: str | None = None
-    log: logging.Logger = field(default_factory=lambda: logging.getLogger("pipeline.asset"))
+    log: Log = field(default_factory=lambda: logging.getLogger(ASSET_LOGGER))
     sandbox: Path | None = None
 
     @property
     def full_refresh(self) -> bool:
         """Whether this run rebuilds the asset's table from its DDL (see FULL_REFRESH_PARAM)."""
         return full_refresh_of(self.params)
+
+
+def run_logger() -> Log:
+    """The logger of the task or flow run this thread is in: its lines are in that run's
+    Logs tab (a plain logger's reach no run's logs)."""
+    from prefect.logging import get_run_logger
+
+    return get_run_logger()
 
 
 def full_refresh_of(params: Mapping[str, Any]) -> bool:

@@ -28,7 +28,7 @@ from orchestration.asset_code import body_failure
 from orchestration.asset_state import StateBook
 from orchestration.checks import AssetCheckError, evaluate_checks
 from orchestration.concurrency import default_concurrency
-from orchestration.context import AssetContext, discard_history_of, full_refresh_of
+from orchestration.context import AssetContext, discard_history_of, full_refresh_of, run_logger
 from orchestration.discarded_history import discarded_history_error
 from orchestration.dispatch import critical_path_seconds, last_seconds, submit_when_ready
 from orchestration.errors import ExpectedError, RebuildRequired, describe_error
@@ -538,6 +538,7 @@ def build_flow(
                 load_datetime=load_datetime,
                 params=run_params,
                 run_id=run_id,
+                log=run_logger(),  # called in the asset's task: its lines are in the run's logs
             )
 
         with RunReview(

@@ -55,7 +55,7 @@ from orchestration.asset_page import (
     with_state,
 )
 from orchestration.column_lineage import NOT_DERIVED, BackgroundColumnLineage
-from orchestration.context import AssetContext
+from orchestration.context import AssetContext, run_logger
 from orchestration.fingerprint import chosen_source
 from orchestration.history import AssetHistory, MaterializationHistory, MaterializationRecord
 from orchestration.io_manager import IOManager
@@ -495,7 +495,7 @@ class RunReview:
             return f"-- the SQL could not be rendered: {type(exc).__name__}: {exc}"
 
     def log_start(self, spec: AssetSpec, sql: str | None, params: Mapping[str, Any]) -> None:
-        logger = _run_logger()
+        logger = run_logger()
         if sql is not None:
             text = sql if len(sql) <= _SQL_LOG_CHARS else sql[:_SQL_LOG_CHARS] + "\n-- (cut)"
             logger.info("%s -> %s, SQL:\n%s", spec.key, spec.table, text.strip())
@@ -626,18 +626,10 @@ def _schema_columns(spec: AssetSpec) -> list[tuple[str, str]]:
     return [(name, str(column.dtype)) for name, column in columns.items()]
 
 
-def _run_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
-    """The logger of the task or flow run this thread is in: its lines are in that run's
-    Logs tab."""
-    from prefect.logging import get_run_logger
-
-    return get_run_logger()
-
-
 def _log_lineage(lineage: UUID) -> None:
     """Name the run's lineage page on its Logs tab, whole (a click opens it)."""
     where = artifact_path(lineage)
-    _run_logger().info("Lineage of this run: %s", absolute(where) or where)
+    run_logger().info("Lineage of this run: %s", absolute(where) or where)
 
 
 def materialized_line(spec: AssetSpec, outcome: AssetOutcome) -> str | None:
@@ -665,7 +657,7 @@ def materialized_line(spec: AssetSpec, outcome: AssetOutcome) -> str | None:
 
 
 def _log_outcome(spec: AssetSpec, outcome: AssetOutcome) -> None:
-    logger = _run_logger()
+    logger = run_logger()
     line = materialized_line(spec, outcome)
     if line is not None:
         logger.info("%s", line)

@@ -21,6 +21,7 @@ import pytest
 
 from io_managers import ClickHouseIOManager
 from orchestration.asset import AssetSpec
+from orchestration.context import AssetContext
 from orchestration.graph import AssetGraph
 from orchestration.resolver import materialize
 from orchestration.run_report import RunReport
@@ -116,3 +117,24 @@ def test_an_unforeseen_failure_keeps_its_traceback_at_error() -> None:
     info = at("INFO", lines)
     assert "Finished in state Skipped('upstream failed: bug', type=CANCELLED)" in info
     assert any(m.startswith('Finished in state Failed("Task run encountered') for m in info)
+
+
+def test_what_an_asset_body_logs_reaches_the_runs_logs() -> None:
+    """README: ``context.log`` lines "reach the run's log in the Prefect UI". They went
+    to a bare Python logger: "pushed 13 gauges to ..." or "PUSHGATEWAY_URL is not set"
+    were in no run's logs, so a served run's missing push was seen nowhere."""
+
+    def talks(context: AssetContext) -> pd.DataFrame:
+        context.log.info("read %d rows from the shelf", 3)
+        context.log.warning("the shelf is dusty")
+        return pd.DataFrame({"n": [1, 2, 3]})
+
+    database = f"t{uuid.uuid4().hex[:10]}"
+    graph = AssetGraph(
+        [AssetSpec(key="talks", table=f"{database}.talks", body=talks, kind="python")]
+    )
+    report = materialize(graph, {"warehouse": MemoryIOManager()})
+    lines = run_logs(report)
+
+    assert "read 3 rows from the shelf" in at("INFO", lines), lines
+    assert "the shelf is dusty" in at("WARNING", lines), lines
