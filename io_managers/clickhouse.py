@@ -37,12 +37,15 @@ from io_managers import checks, statements
 from io_managers.catalog import Catalog, TableFacts
 from io_managers.config import DEFAULT_WAREHOUSE_DIR, WarehouseConfig, load_config
 from io_managers.ddl import apply_ddl
+from io_managers.ddl_analysis import ColumnChange
 from io_managers.ddl_drift import (
     DeclaredTable,
     Drift,
     declared_statements,
     declared_tables,
+    described_changes,
     drift_error,
+    foreseen_drift,
     type_drift,
 )
 from io_managers.dialect import ClickHouseDialect
@@ -193,34 +196,55 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         """What :meth:`materialize` would refuse of ``specs``: each asset whose table exists
         and drifted from its DDL -> that refusal, as :meth:`_refuse_drift` raises it.
 
+        The table is judged as the run's set-up will leave it: a column the DDL's own
+        ALTER adds there is no drift (:func:`~io_managers.ddl_drift.foreseen_drift`).
         Reads only: the catalog (kept for the embedded warehouse, which the history has
         read already; one statement on a server) and, when a table exists, one query that
         spells the DDL's types as the engine does. The DDL is the one :meth:`setup` applied,
         else the one :meth:`declare` was given (its facts kept on disk: no sqlglot).
         """
+        return {
+            spec.key: drift_error(
+                spec.key,
+                spec.table,
+                drift,
+                insert_only=spec.write_mode == "insert_new",
+                planned=True,
+            )
+            for spec, drift, _ in self._foreseen(specs)
+            if drift
+        }
+
+    def setup_changes(self, specs: Sequence[AssetSpec]) -> dict[str, str]:
+        """What the next run's set-up changes in each of ``specs``' tables that exist, by
+        asset key, in words (``adds column 'Priced' (UInt8)``): the DDL's ALTERs that take
+        effect on them. Foreseen as :meth:`drift_refusals` foresees drift, reading only."""
+        return {
+            spec.key: described_changes(applied)
+            for spec, _, applied in self._foreseen(specs)
+            if applied
+        }
+
+    def _foreseen(
+        self, specs: Sequence[AssetSpec]
+    ) -> list[tuple[AssetSpec, list[Drift], list[ColumnChange]]]:
+        """Each of ``specs`` whose table exists and a DDL declares, with its drift once the
+        next set-up ran the DDL's ALTERs on it, and the changes they make."""
         facts = self.catalog.tables({spec.table for spec in specs})
         existing = [spec for spec in specs if spec.table in facts]
         if not existing:
-            return {}
+            return []
         declared = dict(self._declared)
         unknown = {spec.table for spec in existing if spec.table not in declared}
         with self._definitions_lock:
             ddl = list(self._declared_ddl)
         if unknown and ddl:
             declared.update(declared_tables(self._transport, ddl, only=unknown))
-        refusals: dict[str, RebuildRequired] = {}
-        for spec in existing:
-            table = declared.get(spec.table)
-            drift = type_drift(table, facts[spec.table].columns) if table is not None else []
-            if drift:
-                refusals[spec.key] = drift_error(
-                    spec.key,
-                    spec.table,
-                    drift,
-                    insert_only=spec.write_mode == "insert_new",
-                    planned=True,
-                )
-        return refusals
+        return [
+            (spec, *foreseen_drift(declared[spec.table], facts[spec.table].columns))
+            for spec in existing
+            if spec.table in declared
+        ]
 
     def history(self) -> ClickHouseHistory:
         """Materialization history in this warehouse's ``_pipeline`` database."""

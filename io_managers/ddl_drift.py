@@ -12,16 +12,25 @@ engine itself spells each declared type the way ``DESCRIBE`` does
 -> ``Decimal(9, 2)``), so only real differences count. The statement is kept as
 written: a full refresh creates its new table from it with only the name changed (cut
 at the name's position in the text), never from a regenerated statement.
+
+A DDL file may change a table that exists, after its ``CREATE TABLE``: ``ALTER TABLE ...
+ADD COLUMN IF NOT EXISTS`` (``ddl/init.sql`` adds ``vault.sat_product.Priced`` so),
+``MODIFY COLUMN``, ``DROP COLUMN IF EXISTS``, ``RENAME COLUMN IF EXISTS``. Every run's
+set-up applies them before anything is written, so a run holds the table to its DDL as
+they left it. ``status`` and ``plan`` apply nothing: they foresee each ALTER's effect on
+the columns the table has now (:func:`foreseen_drift`), so a column the run adds is no
+drift, and they can say what the run will change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+import dataclasses
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from io_managers.ddl import ddl_files, ddl_statements
-from io_managers.ddl_analysis import statement_facts
+from io_managers.ddl_analysis import ColumnChange, statement_facts
 from io_managers.errors import InsertOnlyDriftError, TypeDriftError
 from io_managers.sql import quote_string
 from io_managers.transport import Transport
@@ -41,6 +50,9 @@ class DeclaredTable:
     columns: dict[str, str]
     #: Where ``database.table`` sits in ``statement``.
     name_span: tuple[int, int]
+    #: What the DDL's ALTERs of the table do to its columns at every set-up, in the
+    #: order the set-up runs them, each type as ClickHouse spells it.
+    changes: tuple[ColumnChange, ...] = ()
 
     def create_named(self, quoted_name: str) -> str:
         """The DDL's own statement, creating ``quoted_name`` instead of the table."""
@@ -109,20 +121,23 @@ def declared_tables(
     only: Collection[str] | None = None,
 ) -> dict[str, DeclaredTable]:
     """Every ``CREATE TABLE`` in the DDL files (``only`` those of these tables), by
-    ``database.table``, types canonical (one query; none when no table is declared)."""
-    found = [
-        table
-        for path in ddl_files(ddl_paths)
-        for table in _creates(ddl_statements(path))
-        if only is None or table.table in only
-    ]
-    spelled = _canonical_types(transport, [t for table in found for t in table.columns.values()])
+    ``database.table``, with what the DDL's ALTERs change of it, types canonical (one
+    query; none when no table is declared)."""
+    creates, alters = _read_ddl(ddl_paths)
+    found = [table for table in creates if only is None or table.table in only]
+    changes = {table.table: alters.get(table.table, []) for table in found}
+    spelled = _canonical_types(
+        transport,
+        [kind for table in found for kind in table.columns.values()]
+        + [change.to for altered in changes.values() for change in altered if _typed(change)],
+    )
     return {
         table.table: DeclaredTable(
             table.table,
             table.statement,
             {name: spelled[kind] for name, kind in table.columns.items()},
             table.name_span,
+            tuple(_spelled_change(change, spelled) for change in changes[table.table]),
         )
         for table in found
     }
@@ -135,34 +150,110 @@ def declared_statements(ddl_paths: Sequence[Path | str]) -> dict[str, str]:
     edited DDL makes the asset stale before any run, and a full refresh, which builds
     the table from this very statement, leaves it fresh. Needs no warehouse.
     """
-    return {
-        table.table: table.statement
-        for path in ddl_files(ddl_paths)
-        for table in _creates(ddl_statements(path))
-    }
+    return {table.table: table.statement for table in _read_ddl(ddl_paths)[0]}
 
 
 def type_drift(declared: DeclaredTable, actual: Mapping[str, ClickHouseType]) -> list[Drift]:
     """Columns whose types differ, in DDL order, then columns the DDL does not know."""
+    return _drift(declared, _spelled_columns(actual))
+
+
+def foreseen_drift(
+    declared: DeclaredTable, actual: Mapping[str, ClickHouseType]
+) -> tuple[list[Drift], list[ColumnChange]]:
+    """:func:`type_drift` of the table as the next set-up leaves it, and the changes of
+    the DDL's ALTERs that take effect on it, in order (none on a table set up already).
+
+    Foreseen, not applied: what a command that only reads (``status``, ``plan``) needs
+    to say what a run would refuse. A change takes effect where the engine makes it: an
+    ADD of a column the table lacks, a MODIFY to another type, a DROP or RENAME of a
+    column it has (a RENAME onto a name it has fails in the engine, and is left out).
+    """
+    columns = _spelled_columns(actual)
+    applied = []
+    for change in declared.changes:
+        if _takes_effect(change, columns):
+            _apply(change, columns)
+            applied.append(change)
+    return _drift(declared, columns), applied
+
+
+def described_changes(changes: Sequence[ColumnChange]) -> str:
+    """``adds column 'Priced' (UInt8), drops column 'note'``: what a set-up changes."""
+    said = {
+        "add": "adds column {column!r} ({to})",
+        "modify": "changes column {column!r} to {to}",
+        "drop": "drops column {column!r}",
+        "rename": "renames column {column!r} to {to!r}",
+    }
+    return ", ".join(
+        said[change.action].format(column=change.column, to=change.to) for change in changes
+    )
+
+
+def _drift(declared: DeclaredTable, actual: Mapping[str, str]) -> list[Drift]:
     drift = [
-        Drift(name, kind, _spelled(actual[name].text) if name in actual else None)
+        Drift(name, kind, actual.get(name))
         for name, kind in declared.columns.items()
-        if name not in actual or _spelled(actual[name].text) != kind
+        if actual.get(name) != kind
     ]
     drift += [
-        Drift(name, None, _spelled(kind.text))
-        for name, kind in actual.items()
-        if name not in declared.columns
+        Drift(name, None, kind) for name, kind in actual.items() if name not in declared.columns
     ]
     return drift
 
 
-def _creates(statements: Iterable[str]) -> Iterable[DeclaredTable]:
-    for statement in statements:
-        # None: not a CREATE TABLE with its own columns that sqlglot understands; not compared.
-        declares = statement_facts(statement).declares
-        if declares is not None:
-            yield DeclaredTable(declares.table, statement, declares.columns, declares.name_span)
+def _spelled_columns(actual: Mapping[str, ClickHouseType]) -> dict[str, str]:
+    return {name: _spelled(kind.text) for name, kind in actual.items()}
+
+
+def _takes_effect(change: ColumnChange, columns: Mapping[str, str]) -> bool:
+    present = change.column in columns
+    if change.action == "add":
+        return not present
+    if change.action == "modify":
+        return present and columns[change.column] != change.to
+    if change.action == "rename":
+        return present and change.to not in columns
+    return present  # drop
+
+
+def _apply(change: ColumnChange, columns: dict[str, str]) -> None:
+    if change.action == "drop":
+        del columns[change.column]
+    elif change.action == "rename":
+        columns[change.to] = columns.pop(change.column)
+    else:  # add, modify
+        columns[change.column] = change.to
+
+
+def _typed(change: ColumnChange) -> bool:
+    """Whether ``change.to`` is a type (not a new name)."""
+    return change.action in ("add", "modify")
+
+
+def _spelled_change(change: ColumnChange, spelled: Mapping[str, str]) -> ColumnChange:
+    return dataclasses.replace(change, to=spelled[change.to]) if _typed(change) else change
+
+
+def _read_ddl(
+    ddl_paths: Sequence[Path | str],
+) -> tuple[list[DeclaredTable], dict[str, list[ColumnChange]]]:
+    """The DDL's ``CREATE TABLE``s (types as sqlglot writes them) and its ALTERs' column
+    changes by table, in the order the set-up runs them. A statement sqlglot does not
+    understand is neither compared nor foreseen."""
+    creates: list[DeclaredTable] = []
+    alters: dict[str, list[ColumnChange]] = {}
+    for path in ddl_files(ddl_paths):
+        for statement in ddl_statements(path):
+            facts = statement_facts(statement)
+            if (declares := facts.declares) is not None:
+                creates.append(
+                    DeclaredTable(declares.table, statement, declares.columns, declares.name_span)
+                )
+            if facts.alters is not None:
+                alters.setdefault(facts.alters.table, []).extend(facts.alters.changes)
+    return creates, alters
 
 
 def _canonical_types(transport: Transport, kinds: Sequence[str]) -> dict[str, str]:

@@ -170,6 +170,9 @@ class DeclaredWarehouse(ClickHouseDialect, IOManager):
     def drift_refusals(self, specs: Sequence[AssetSpec]) -> dict[str, RebuildRequired]:
         return self.warehouse().drift_refusals(specs)
 
+    def setup_changes(self, specs: Sequence[AssetSpec]) -> dict[str, str]:
+        return self.warehouse().setup_changes(specs)
+
     def rows_a_rebuild_loses(
         self, table: str, unique_key: Sequence[str], select: str | None
     ) -> KeptRows:

@@ -258,6 +258,13 @@ class IOManager(ABC):
         create nothing. The default, for storage without definitions, refuses none."""
         return {}
 
+    def setup_changes(self, specs: Sequence[AssetSpec]) -> Mapping[str, str]:
+        """What the next run's set-up (its definitions' own changes, such as a DDL's
+        ``ALTER TABLE ... ADD COLUMN IF NOT EXISTS``) will change in the tables of
+        ``specs`` that exist, in words, by asset key: ``status`` and ``plan`` show it
+        beside the asset, so they must read only. The default changes nothing."""
+        return {}
+
     def rows_a_rebuild_loses(
         self, table: str, unique_key: Sequence[str], select: str | None
     ) -> KeptRows | None:

@@ -260,3 +260,63 @@ def test_ddl_declared_in_parts_is_parsed_once_and_all_of_it_foretells_drift(
 
         assert warehouse.table_definitions(["parts.a", "parts.b"]) == written
         assert set(warehouse.drift_refusals(specs)) == {"a", "b"}
+
+
+#: A table built before its DDL gained columns, and how the DDL file changes it since.
+BUILT = """CREATE DATABASE IF NOT EXISTS alt;
+CREATE TABLE IF NOT EXISTS alt.a (n Int64, q Int32, old String, gone String)
+ENGINE = MergeTree ORDER BY n;
+CREATE TABLE IF NOT EXISTS alt.b (n Int64) ENGINE = MergeTree ORDER BY n;
+"""
+ALTERED = """CREATE DATABASE IF NOT EXISTS alt;
+CREATE TABLE IF NOT EXISTS alt.a (n Int64, priced UInt8 DEFAULT 1, q Int64, label String)
+ENGINE = MergeTree ORDER BY n;
+ALTER TABLE alt.a ADD COLUMN IF NOT EXISTS priced UInt8 DEFAULT 1 AFTER n;
+ALTER TABLE alt.a MODIFY COLUMN q Int64;
+ALTER TABLE alt.a DROP COLUMN IF EXISTS gone;
+ALTER TABLE alt.a RENAME COLUMN IF EXISTS old TO label;
+CREATE TABLE IF NOT EXISTS alt.b (n Int64, priced UInt8 DEFAULT 1, avg_price Float64)
+ENGINE = MergeTree ORDER BY n;
+ALTER TABLE alt.b ADD COLUMN IF NOT EXISTS priced UInt8 DEFAULT 1;
+"""
+
+
+def test_what_the_ddls_own_alters_change_at_setup_is_foreseen_not_drift(tmp_path: Path) -> None:
+    """The review's warehouse, built before ``ddl/init.sql`` ALTER-added
+    ``vault.sat_product.Priced``: ``status`` and ``plan`` called the table drifted and
+    advised ``--full-refresh --discard-history``, though the run's own set-up adds the
+    column and keeps every row. A read foresees what the DDL's ALTERs do to each table
+    (without applying them); a column no ALTER brings there is still drift."""
+    from orchestration.asset import AssetSpec
+
+    ddl = tmp_path / "alt.sql"
+    ddl.write_text(BUILT)
+    with ClickHouseIOManager.embedded(tmp_path / "wh") as built:
+        built.setup([ddl])
+    ddl.write_text(ALTERED)
+    specs = [
+        AssetSpec(key=name, table=f"alt.{name}", kind="sql", body=lambda context: "SELECT 1")
+        for name in ("a", "b")
+    ]
+
+    with ClickHouseIOManager.embedded(tmp_path / "wh") as warehouse:
+        warehouse.declare([ddl])
+        refusals = warehouse.drift_refusals(specs)
+        changes = warehouse.setup_changes(specs)
+        columns = [name for name, _ in warehouse.describe("alt.a")]
+    assert set(refusals) == {"b"}
+    assert refusals["b"].drifted == (
+        "column 'avg_price' is missing in the warehouse (Float64 in the DDL)"
+    )
+    assert changes == {
+        "a": "adds column 'priced' (UInt8), changes column 'q' to Int64, drops column "
+        "'gone', renames column 'old' to 'label'",
+        "b": "adds column 'priced' (UInt8)",
+    }
+    assert columns == ["n", "q", "old", "gone"]  # foreseen, not applied
+
+    with ClickHouseIOManager.embedded(tmp_path / "wh") as warehouse:
+        warehouse.setup([ddl])
+        assert warehouse.type_drift("alt.a") == []
+        assert [item.column for item in warehouse.type_drift("alt.b")] == ["avg_price"]
+        assert warehouse.setup_changes(specs) == {}
