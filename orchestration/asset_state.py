@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, TypeVar
 
 from orchestration.asset import AssetSpec
 from orchestration.code_version import code_version
@@ -23,6 +23,8 @@ from orchestration.graph import AssetGraph
 from orchestration.history import AssetHistory, MaterializationHistory
 from orchestration.io_manager import IOManager
 from orchestration.staleness import AssetState, StateName, assess
+
+T = TypeVar("T")
 
 
 class StateBook:
@@ -46,6 +48,7 @@ class StateBook:
         self._versions_lock = threading.Lock()
         self._prefetch: Future[dict[str, str]] | None = None
         self._drift: dict[str, RebuildRequired | None] = {}
+        self._changes: dict[str, str | None] = {}
 
     def io_manager(self, spec: AssetSpec) -> IOManager:
         return self.io_managers[spec.io_manager]
@@ -144,15 +147,30 @@ class StateBook:
 
         Apart from the states: a table changed by hand drifts without a code change, and
         a ``status:`` selection must not cost every run this look at the tables."""
+        return self._asked(keys, self._drift, lambda io, specs: io.drift_refusals(specs))
+
+    def setup_changes_of(self, keys: Iterable[str]) -> dict[str, str]:
+        """Each of ``keys`` whose table the next run's set-up changes -> what it changes
+        (:meth:`IOManager.setup_changes`), asked as :meth:`drift_of` is."""
+        return self._asked(keys, self._changes, lambda io, specs: io.setup_changes(specs))
+
+    def _asked(
+        self,
+        keys: Iterable[str],
+        known: dict[str, T | None],
+        ask: Callable[[IOManager, list[AssetSpec]], Mapping[str, T]],
+    ) -> dict[str, T]:
+        """What ``ask`` answers of ``keys`` (those it answers for), ``known`` keeping it:
+        each asset asked once, each IO manager once for all its assets still unknown."""
         missing: dict[str, list[AssetSpec]] = {}
         wanted = [self.graph[key] for key in dict.fromkeys(keys)]
         for spec in wanted:
-            if spec.key not in self._drift and spec.io_manager in self.io_managers:
+            if spec.key not in known and spec.io_manager in self.io_managers:
                 missing.setdefault(spec.io_manager, []).append(spec)
         for specs in missing.values():
-            found = self.io_manager(specs[0]).drift_refusals(specs)
-            self._drift.update({spec.key: found.get(spec.key) for spec in specs})
-        return {spec.key: refusal for spec in wanted if (refusal := self._drift.get(spec.key))}
+            found = ask(self.io_manager(specs[0]), specs)
+            known.update({spec.key: found.get(spec.key) for spec in specs})
+        return {spec.key: answer for spec in wanted if (answer := known.get(spec.key))}
 
     def history_of(self, spec: AssetSpec) -> MaterializationHistory | None:
         return self.io_manager(spec).history()

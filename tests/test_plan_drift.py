@@ -295,3 +295,51 @@ def test_a_plan_without_drift_is_as_before(location: Location) -> None:
         f"Nothing ran. pipeline materialize --select 'monthly+' {location.where} runs it."
     )
     assert "drifted" not in plan.stdout
+
+
+def test_a_column_the_ddls_own_alter_adds_is_no_drift(location: Location, prefect_api_url: str):
+    """The review's warehouse: built before the DDL gained a column that an ``ALTER TABLE
+    ... ADD COLUMN IF NOT EXISTS`` after its ``CREATE TABLE`` adds at every set-up (as
+    ``ddl/init.sql`` adds ``vault.sat_product.Priced``). ``plan`` refused the insert-only
+    table as drifted and ``status`` advised ``--full-refresh --discard-history``, which
+    loses its keys, while a plain run added the column and succeeded. Both now say the
+    run adds it, and still call drifted a table missing a column no ALTER adds."""
+    location.edit_ddl("keys (n Int64)", "keys (n Int64, seen UInt8 DEFAULT 1)")
+    location.edit_ddl("revenue Int64)", "revenue Int64, avg_price Float64)")
+    with location.ddl.open("a") as ddl:
+        ddl.write(
+            f"ALTER TABLE {location.db}.keys ADD COLUMN IF NOT EXISTS seen UInt8 DEFAULT 1;\n"
+        )
+    before = location.tables()
+
+    plan = location.run("plan", "--select", "keys")
+    status = location.run("status")
+
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert plan.stdout.splitlines()[0] == "Plan: 1 asset would run"
+    assert "drifted" not in plan.stdout and plan.stderr == ""
+    assert " ".join(rows(plan.stdout)["keys"]).endswith(
+        "; the next run's DDL adds column 'seen' (UInt8)"
+    )
+    assert status.returncode == 0, status.stderr
+    listed = rows_by_first_word(status.stdout)
+    assert "drifted" not in listed["keys"]
+    assert "the next run's DDL adds column 'seen' (UInt8)" in listed["keys"]
+    assert "drifted from its DDL: column 'avg_price' is missing" in listed["monthly"]
+    assert "--discard-history" not in status.stdout
+    assert next_line(status.stdout).startswith(
+        "Next: pipeline materialize --full-refresh --select 'monthly' "
+    )
+    assert location.tables() == before
+    assert "seen" not in location.query(
+        f"SELECT name FROM system.columns WHERE table = 'keys' AND database = '{location.db}'"
+    )
+
+    run = location.run("materialize", "--select", "keys", PREFECT_API_URL=prefect_api_url)
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert location.query(f"SELECT n, seen FROM {location.db}.keys ORDER BY n") == [
+        "0,1",
+        "1,1",
+        "2,1",
+    ]

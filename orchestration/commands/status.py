@@ -131,10 +131,15 @@ def status(
         keys = [spec.key for spec in graph.select(select, book.state_names)]
         states = [book.states[key] for key in keys if key in book.states]
         drift = book.drift_of(state.key for state in states)
+        changes = book.setup_changes_of(state.key for state in states)
         _say_no_warehouse_yet(book)
     if as_json:
         listed = [
-            {**state.as_dict(), "drifted": drift[state.key].drifted if state.key in drift else None}
+            {
+                **state.as_dict(),
+                "drifted": drift[state.key].drifted if state.key in drift else None,
+                "ddl_changes": changes.get(state.key),
+            }
             for state in states
         ]
         echo(json.dumps(listed, indent=2))
@@ -146,7 +151,11 @@ def status(
             state.key,
             Text(state.state, style=_STATE_STYLE[state.state]),
             _last_materialized(state),
-            _joined(*state.said(), _drift_note(drift.get(state.key), full_refresh=False)),
+            _joined(
+                *state.said(),
+                _drift_note(drift.get(state.key), full_refresh=False),
+                _change_note(changes.get(state.key)),
+            ),
         ]
         for state in states
     ]
@@ -216,6 +225,11 @@ def _drift_note(refusal: RebuildRequired | None, *, full_refresh: bool) -> str:
         return ""
     outcome = "--full-refresh rebuilds it" if full_refresh else "refused unless --full-refresh"
     return f"drifted from its DDL: {refusal.drifted}; {outcome}"
+
+
+def _change_note(changes: str | None) -> str:
+    """What an asset's "why" adds when the next run's DDL changes its table first."""
+    return f"the next run's DDL {changes}" if changes else ""
 
 
 def _rebuild_line(graph: AssetGraph, drift: dict[str, RebuildRequired]) -> str:
@@ -308,6 +322,7 @@ def plan(
         ) as error:
             refused = error  # shown with the plan, then raised as materialize raises it
         drift = book.drift_of(spec.key for spec in run_plan.selected)
+        changes = book.setup_changes_of(spec.key for spec in run_plan.selected)
     foretold = forecast(run_plan, drift)
     unbuilt = refused.unbuilt if isinstance(refused, UnbuiltUpstreamError) else {}
     losses = refused.losses if isinstance(refused, DiscardedHistoryError) else {}
@@ -319,6 +334,7 @@ def plan(
         why = _joined(
             _why(spec.key, graph, states, planned),
             _drift_note(drift.get(spec.key), full_refresh=full_refresh),
+            _change_note(changes.get(spec.key)),
         )
         if outcome == "skipped":
             why = f"skipped: upstream {', '.join(blockers)} would be refused; {why}"
@@ -329,6 +345,7 @@ def plan(
                 "state": states[spec.key].state if spec.key in states else None,
                 "why": why,
                 "drifted": drift[spec.key].drifted if spec.key in drift else None,
+                "ddl_changes": changes.get(spec.key),
                 "outcome": outcome,
             }
         )
