@@ -18,7 +18,12 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from orchestration.redaction import shown_source
+from orchestration.argument_mistakes import (
+    URLS_SHOWN,
+    check_before_parsing,
+    option_named,
+    shown_argument,
+)
 
 #: Typer's ``rich_markup_mode``: ``None`` gives Click's plain help. The texts are plain
 #: either way; "markdown" rather than "rich" because Rich markup would eat
@@ -81,6 +86,7 @@ class HelpGroup(TyperGroup):
         super().__init__(*args, **kwargs)
         for command in [self, *self.commands.values()]:
             _flags_take_no_value(command)
+            check_before_parsing(command)
             _usage_errors_name_their_command(command)
 
     # ``Any``: Click's types live in a module Typer keeps private (``typer._click``).
@@ -152,7 +158,7 @@ def say_where_an_option_goes(exc: typer.TyperException, args: list[str]) -> None
 
         kept, taken = moved
         words = [ctx.command_path, *kept, name, *taken, *args[at + 1 :]]
-        shown = [_shown_argument(word) for word in words]
+        shown = [shown_argument(word) for word in words]
         exc.message = f"{option} goes after the command: {shlex.join(shown)}"
         if shown != words:
             exc.message += f" {URLS_SHOWN}"
@@ -160,20 +166,6 @@ def say_where_an_option_goes(exc: typer.TyperException, args: list[str]) -> None
         exc.ctx = typer.Context(command, info_name=name, parent=ctx)  # type: ignore[attr-defined]
         exc.cmd = command  # type: ignore[attr-defined]
         return
-
-
-#: What the moved command line adds when it hid a URL's secrets.
-URLS_SHOWN = "(URLs shown without credentials or query string)"
-
-
-def _shown_argument(word: str) -> str:
-    """``word`` of a command line as an error may repeat it: a URL (the ``--warehouse``
-    or ``--source`` value, alone or after ``--option=``) without its credentials or query
-    string, as anywhere else; errors reach CI logs."""
-    flag, equals, value = word.partition("=")
-    if equals and flag.startswith("-"):
-        return f"{flag}={shown_source(value)}"
-    return shown_source(word) or word
 
 
 def _split_before(args: list[str], group: Any, command: Any) -> tuple[list[str], list[str]] | None:
@@ -185,8 +177,8 @@ def _split_before(args: list[str], group: Any, command: Any) -> tuple[list[str],
     at = 0
     while at < len(args):
         flag, equals, _ = args[at].partition("=")  # "--select=x" carries its value
-        into = kept if _option(group, flag) is not None else taken
-        param = _option(group, flag) or _option(command, flag)
+        into = kept if option_named(group, flag) is not None else taken
+        param = option_named(group, flag) or option_named(command, flag)
         if param is None:
             return None
         into.append(args[at])
@@ -197,16 +189,3 @@ def _split_before(args: list[str], group: Any, command: Any) -> tuple[list[str],
             into.append(args[at])
             at += 1
     return kept, taken
-
-
-def _option(command: Any, flag: str) -> Any:
-    """The option of ``command`` written ``flag`` (``--select``, ``-s``), if any."""
-    return next(
-        (
-            param
-            for param in command.params
-            if flag in (*param.opts, *getattr(param, "secondary_opts", ()))
-            and hasattr(param, "is_flag")
-        ),
-        None,
-    )
