@@ -4,6 +4,8 @@ Accepted forms::
 
     chdb:///abs/path                 embedded ClickHouse (chdb) in an absolute directory
     chdb://relative/path             ... in a directory relative to the working directory
+                                     (refused when its first directory is one at the
+                                     root, not here: chdb://tmp/wh lost a slash)
     clickhouse://user:password@host:port/?secure=true|false
     clickhouses://user:password@host:port/   (same, TLS on)
 
@@ -106,6 +108,27 @@ def _embedded(location: str, base: Path) -> WarehouseConfig:
     return WarehouseConfig(backend="embedded", path=path)
 
 
+def _root_read_as_relative(location: str, base: Path) -> str | None:
+    """What is wrong with a ``chdb://`` location that, relative as written, most likely
+    lost a slash: ``chdb://tmp/r1/wh2`` for ``chdb:///tmp/r1/wh2``, which would make a new
+    warehouse in ``./tmp/r1/wh2`` (inside the project) while later commands given the
+    right URL find none. That is when its first directory is one at the root and not one
+    in ``base``; ``None`` otherwise (``chdb://./tmp/...`` says "here" whatever the root
+    holds)."""
+    first = location.split("/", 1)[0]  # not Path's parts, which drop a leading "./"
+    if (
+        first in ("", ".", "..")
+        or first.startswith("~")
+        or not (Path("/") / first).is_dir()
+        or (base / first).exists()
+    ):
+        return None
+    return (
+        f"names {location} in the working directory, not /{location}: write "
+        f"chdb:///{location} for that one, or chdb://./{location} for one here"
+    )
+
+
 #: What a location given on the command line (or to a library call) is called in errors.
 EXPLICIT_NAME = "the warehouse URL"
 ENV_NAME = "WAREHOUSE_URL"
@@ -148,6 +171,8 @@ def parse_warehouse_url(
         raise _no_scheme(text, name)
     if scheme == "chdb":
         location = rest.split("?", 1)[0]
+        if problem := _root_read_as_relative(location, base):
+            raise WarehouseConfigError(f"{name} {text!r} {problem}")
         return _embedded(location or DEFAULT_WAREHOUSE_DIR, base)
     if scheme not in _SERVER_SCHEMES:
         raise WarehouseConfigError(

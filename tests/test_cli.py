@@ -318,6 +318,19 @@ def test_a_warehouse_given_as_a_bare_directory_says_how_to_write_it(tmp_path: Pa
     assert not (tmp_path / "wh").exists()
 
 
+def test_a_warehouse_url_with_two_slashes_for_three_makes_nothing_in_the_project():
+    result = pipeline("status", "--definitions", "tests.example_location",
+                      "--warehouse", "chdb://tmp/cliusage-r1/wh2")  # fmt: skip
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "error: the warehouse URL 'chdb://tmp/cliusage-r1/wh2' names tmp/cliusage-r1/wh2 in "
+        "the working directory, not /tmp/cliusage-r1/wh2: write chdb:///tmp/cliusage-r1/wh2 "
+        "for that one, or chdb://./tmp/cliusage-r1/wh2 for one here"
+    ]
+    assert not (REPO / "tmp").exists()
+
+
 def test_code_location_without_assets_is_an_error():
     result = pipeline("list", "--definitions", "tests.empty_location")
     assert result.returncode == 1

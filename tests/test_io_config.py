@@ -24,8 +24,27 @@ def test_chdb_absolute_path():
 
 
 def test_chdb_relative_path_is_resolved_against_the_working_directory(tmp_path):
-    config = parse_warehouse_url("chdb://data/warehouse", base=tmp_path)
-    assert config.path == tmp_path / "data" / "warehouse"
+    config = parse_warehouse_url("chdb://warehouses/retail", base=tmp_path)
+    assert config.path == tmp_path / "warehouses" / "retail"
+
+
+def test_a_relative_path_whose_first_directory_is_one_at_the_root_is_refused(tmp_path):
+    """``chdb://tmp/r1/wh2`` (two slashes for three) made a warehouse in ./tmp/r1/wh2,
+    inside the project, and every later command with the right URL found none."""
+    with pytest.raises(WarehouseConfigError) as raised:
+        parse_warehouse_url("chdb://tmp/r1/wh2", base=tmp_path)
+    assert str(raised.value) == (
+        "the warehouse URL 'chdb://tmp/r1/wh2' names tmp/r1/wh2 in the working directory, "
+        "not /tmp/r1/wh2: write chdb:///tmp/r1/wh2 for that one, or chdb://./tmp/r1/wh2 "
+        "for one here"
+    )
+    assert not (tmp_path / "tmp").exists()
+
+
+def test_a_relative_path_the_working_directory_holds_or_written_from_dot_is_taken(tmp_path):
+    assert parse_warehouse_url("chdb://./tmp/wh", base=tmp_path).path == tmp_path / "tmp" / "wh"
+    (tmp_path / "tmp").mkdir()
+    assert parse_warehouse_url("chdb://tmp/wh", base=tmp_path).path == tmp_path / "tmp" / "wh"
 
 
 def test_server_url_with_credentials_and_options():
