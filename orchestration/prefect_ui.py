@@ -13,6 +13,8 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 from uuid import UUID
 
+from orchestration.redaction import redact_url
+
 V2_PREFIX = "/v2"
 ASSET_PAGE_PREFIX = "asset-"
 
@@ -43,6 +45,17 @@ def _base_path() -> str:
     """The path the UI is served under (``PREFECT_UI_URL``'s path, usually empty)."""
     url = configured_ui_url()
     return urlsplit(url).path.rstrip("/") if url else ""
+
+
+def home_url() -> str | None:
+    """The configured server's UI (its V2 home), as Prefect makes it of ``PREFECT_API_URL``
+    (or as ``PREFECT_UI_URL`` says), without credentials: where a person looks at the runs.
+    None without a configured server, or when Prefect made no UI URL of the API's (one
+    with a query string it copies whole)."""
+    url = configured_ui_url()
+    if url is None or urlsplit(url).query:
+        return None
+    return redact_url(absolute(f"{_base_path()}{V2_PREFIX}") or url)
 
 
 def runs_path() -> str:

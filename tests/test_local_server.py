@@ -196,8 +196,10 @@ def test_server_status_with_a_configured_api_url_says_runs_go_there_and_it_answe
     env = newcomer_env(home, PREFECT_API_URL=prefect_api_url)
     status = pipeline(env, "server", "status")
     assert (status.returncode, status.stderr) == (0, "")
+    ui = f"{prefect_api_url.removesuffix('/api')}/v2"  # Prefect's UI for that API
     assert status.stdout == (
-        f"runs go to PREFECT_API_URL={prefect_api_url} (answers; Prefect {prefect.__version__})\n"
+        f"runs go to PREFECT_API_URL={prefect_api_url} (answers; Prefect {prefect.__version__})"
+        f", UI {ui}\n"
     )
     assert local_server.recorded(home) is None
 
@@ -227,6 +229,7 @@ def test_server_status_never_shows_the_credentials_of_a_configured_api_url(
         f"runs go to PREFECT_API_URL=http://127.0.0.1:{port}/api (not probed: "
     )
     assert "s3cret" not in status.stdout and "t0ken" not in status.stdout
+    assert ", UI " not in status.stdout  # Prefect makes no UI URL of one with a query string
 
 
 def test_server_start_with_a_configured_api_url_says_runs_do_not_use_that_server(
@@ -248,6 +251,8 @@ def test_server_start_with_a_configured_api_url_says_runs_do_not_use_that_server
     assert status.returncode == 0, status.stderr
     runs, local = status.stdout.splitlines()
     assert runs.startswith(f"runs go to PREFECT_API_URL={prefect_api_url} (answers; Prefect ")
+    # The UI the runs are in comes first, not only the unused local server's.
+    assert runs.endswith(f", UI {prefect_api_url.removesuffix('/api')}/v2")
     assert local == (
         "the local Prefect server runs too, unused while PREFECT_API_URL is set: "
         f"UI {server.url}/v2, API {server.api_url}, process {server.pid}, log {server.log_path}"

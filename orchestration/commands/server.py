@@ -4,8 +4,8 @@
 these commands start it ahead of a run (to open the UI first), say where it listens, and
 stop it. A server the user runs themselves (``PREFECT_API_URL``) is never touched, but it
 is where runs go: ``status`` says so, probed as a run probes it before any work
-(:func:`orchestration.prefect_setup.api_problem`), and ``start`` warns that the server it
-started is not the one runs use.
+(:func:`orchestration.prefect_setup.api_problem`), with its UI, and ``start`` warns that
+the server it started is not the one runs use.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from orchestration.prefect_setup import (
     configured_api_url,
     health_url_to_probe,
 )
+from orchestration.prefect_ui import home_url
 from orchestration.redaction import redact_url
 from orchestration.usage import HelpGroup
 
@@ -62,9 +63,13 @@ def _is_api_of(api_url: str, server: local_server.LocalServer) -> bool:
 
 def _runs_go_to(api_url: str) -> tuple[str, bool]:
     """The line that says runs go to the configured ``api_url`` and whether it answers,
-    in the words a run would refuse it with before any work; and whether it answers (a
-    URL the probe does not read counts: a run starts on it, and Prefect says)."""
+    in the words a run would refuse it with before any work, ending with its UI when it
+    may answer (before any line on the local server, whose UI is not where the runs are);
+    and whether it answers (a URL the probe does not read counts: a run starts on it,
+    and Prefect says)."""
     shown = f"runs go to {SETTING}={redact_url(api_url)}"
+    ui = home_url()
+    at_ui = f", UI {ui}" if ui else ""
     problem = api_problem(api_url)
     if isinstance(problem, PrefectApiUnreachableError) and problem.cause:
         return f"{shown} (does not answer: {problem.cause}): {UNANSWERED_ADVICE}", False
@@ -73,11 +78,12 @@ def _runs_go_to(api_url: str) -> tuple[str, bool]:
     if health_url_to_probe(api_url) is None:
         return (
             f"{shown} (not probed: Prefect's client reaches an https URL, or one with "
-            "credentials, with settings of its own; a run says if it does not answer)",
+            "credentials, with settings of its own; a run says if it does not answer)"
+            f"{at_ui}",
             True,
         )
     version = server_version(api_url)
-    return f"{shown} (answers{f'; Prefect {version}' if version else ''})", True
+    return f"{shown} (answers{f'; Prefect {version}' if version else ''}){at_ui}", True
 
 
 @server_app.command("start")
@@ -98,13 +104,14 @@ def start() -> None:
 
 @server_app.command("status")
 def status() -> None:
-    """Say where runs go and whether that server answers; exit 1 when it does not.
+    """Say where runs go, whether that server answers and where its UI is; exit 1 when it
+    does not answer.
 
     With PREFECT_API_URL unset, runs go to the local server: where it listens, or exit 1
     when it does not run (the next run starts it). With PREFECT_API_URL set (environment
     or Prefect profile), runs go there: whether it answers and its Prefect version, probed
     as a run probes it before any work (exit 1 when it does not answer or is no Prefect
-    API), and the local server too if it runs.
+    API), and its UI; then the local server too if it runs.
     """
     server = local_server.running()
     configured = configured_api_url()
