@@ -19,6 +19,16 @@ the SELECT's type is. A Decimal's precision is held to as declared, although the
 keeps the digits beyond it that its storage has room for (Decimal(18, 2) into
 Decimal(10, 2), both 64 bits): what the DDL declares is what the column promises. A
 SELECT that CASTs to its column's type chose that conversion, and is no finding.
+
+A run holds to part of the table, value by value (:func:`silent_loss`): the conversions
+the INSERT makes without a word and ClickHouse's ``accurateCast`` refuses exactly where a
+value would change (an integer wrapped, a float's fraction cut, an integer rounded into a
+float). The rest stays ``validate``'s: a string that does not parse, a value too long
+for a FixedString or a Decimal beyond its digits fails the INSERT by itself; a NULL into
+a plain column does too (the INSERT sets ``insert_null_as_default = 0``); a Decimal's
+declared precision is a promise whose excess the engine keeps; and a Decimal's scale, a
+DateTime64's sub-seconds or a DateTime's time of day are cut by ``accurateCast`` as well,
+so only the types can say so.
 """
 
 from __future__ import annotations
@@ -46,6 +56,10 @@ _NAMED_KINDS = {
     "IPv6": "parsed",
 }
 
+#: Pairs of kinds whose loss the INSERT makes silently and ``accurateCast`` refuses
+#: value by value (:func:`silent_loss`).
+_SILENT_KINDS = {("int", "int"), ("int", "float"), ("float", "int")}
+
 T = TypeVar("T")
 Rule = Callable[[ClickHouseType, ClickHouseType], str | None]
 
@@ -66,6 +80,21 @@ def conversion_loss(source: ClickHouseType, target: ClickHouseType) -> str | Non
     if loss:
         losses.append(loss)
     return "; ".join(losses) or None
+
+
+def silent_loss(source: ClickHouseType, target: ClickHouseType) -> str | None:
+    """What inserting values of ``source`` into a ``target`` column does to them without
+    an error, where ``accurateCast(value, target)`` refuses each value it would change
+    (``Int32 values wrap in Int8``); None when no value is lost silently, or when the
+    loss is one the engine refuses by itself or one only the types can tell.
+
+    A run wraps such a column in ``accurateCast`` (:mod:`io_managers.guarded_insert`), so
+    it fails at a value that does not fit, not at a type that might not.
+    """
+    if not (source.readable and target.readable):
+        return None
+    kinds = (_kind(source), _kind(target))
+    return _RULES[kinds](source, target) if kinds in _SILENT_KINDS else None
 
 
 def _kind(ch_type: ClickHouseType) -> str | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from io_managers import ClickHouseIOManager, WarehouseQueryError, parse_type
-from io_managers.type_fit import conversion_loss
+from io_managers.type_fit import conversion_loss, silent_loss
 
 #: Values of each source type at its edges (within every date type's range: ranges of
 #: date types are not compared, see the module under test).
@@ -164,6 +164,34 @@ def test_what_the_table_does_not_judge_is_no_finding(source: str, target: str):
     assert conversion_loss(parse_type(source), parse_type(target)) is None
 
 
+#: The pairs of :data:`LOSSES` a run wraps in ``accurateCast``, and the loss each would be.
+SILENT = {
+    ("Int32", "Int8"): "Int32 values wrap in Int8",
+    ("UInt16", "Int16"): "UInt16 values wrap in Int16",
+    ("Int32", "UInt32"): "negative Int32 values wrap in UInt32",
+    ("Int64", "UInt32"): "Int64 values wrap in UInt32",
+    ("UInt64", "Int64"): "UInt64 values wrap in Int64",
+    ("Int32", "Float32"): "Int32 values beyond 2^24 are rounded in Float32",
+    ("Int64", "Float64"): "Int64 values beyond 2^53 are rounded in Float64",
+    ("Float64", "Int32"): "Float64 values lose their fraction in Int32, and wrap beyond its range",
+    ("Nullable(Int32)", "Int8"): "Nullable(Int32) values wrap in Int8",
+}
+
+
+@pytest.mark.parametrize(("source", "target", "loss"), LOSSES)
+def test_a_run_wraps_only_what_the_insert_loses_without_a_word(source: str, target: str, loss: str):
+    """Not a string's parse, a FixedString's or a Decimal's overflow, nor a NULL into a
+    plain column (the INSERT refuses each); not a Decimal's scale, a time's precision or
+    a float's rounding into a narrower float (``accurateCast`` cuts those too, or refuses
+    0.1): only the types tell those."""
+    assert silent_loss(parse_type(source), parse_type(target)) == SILENT.get((source, target))
+
+
+@pytest.mark.parametrize(("source", "target"), FITS)
+def test_a_run_wraps_no_type_that_fits(source: str, target: str):
+    assert silent_loss(parse_type(source), parse_type(target)) is None
+
+
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseIOManager]:
     warehouse = ClickHouseIOManager.embedded(Path(tmp_path_factory.mktemp("fit")) / "warehouse")
@@ -225,3 +253,23 @@ def test_the_engine_keeps_what_the_table_passes_and_loses_what_it_flags(
         if not _changed_rows(engine, number, source, target)
     ]
     assert kept == [], "the engine keeps every sample value of pairs the table flags"
+
+
+def test_accurate_cast_refuses_exactly_the_values_a_silent_loss_changes(
+    engine: ClickHouseIOManager,
+):
+    """What the run's wrap relies on: ``accurateCast`` keeps each sample value of a pair
+    :func:`silent_loss` names that the column holds unchanged, and refuses the rest, of
+    which there is one at least (the samples are each type's edges)."""
+    wrong = []
+    for source, target in SILENT:
+        base = parse_type(source).name
+        values = ", ".join(f"'{value}'" for value in _samples(source))
+        held = engine.query_arrow(
+            f"SELECT countIf(isNull(c)) AS refused, countIf(isNotNull(c) AND c != v) AS changed "
+            f"FROM (SELECT v, accurateCastOrNull(v, '{target}') AS c "
+            f"FROM (SELECT arrayJoin(CAST([{values}] AS Array({base}))) AS v))"
+        ).to_pylist()[0]
+        if held["changed"] or not held["refused"]:
+            wrong.append((source, target, held))
+    assert wrong == []
