@@ -94,7 +94,9 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         self.queries = WarehouseQueries(transport)
         self.catalog = Catalog(transport)
         self.staging = StagingTables(transport, self.queries)
-        self._stager = Stager(transport, self.queries)
+        #: The DDL files setup() applied: where a column that refused a value is declared.
+        self._ddl_paths: list[Path | str] = []
+        self._stager = Stager(transport, self.queries, self._ddl_paths)
         self._publisher = Publisher(transport, self.queries)
         self._history = ClickHouseHistory(transport, self.catalog)
         #: What setup()'s DDL declares, to hold published tables to it (drift check).
@@ -175,6 +177,7 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
             self.catalog.forget()
         declared = declared_tables(self._transport, ddl_paths)
         self._declared.update(declared)
+        self._ddl_paths.extend(p for p in ddl_paths if p not in self._ddl_paths)
         with self._definitions_lock:
             self._definitions.update({name: t.statement for name, t in declared.items()})
         return count

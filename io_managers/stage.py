@@ -5,18 +5,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from io_managers import statements
 from io_managers.catalog import TableFacts
+from io_managers.ddl import column_place
 from io_managers.errors import (
     AssetValidationError,
     MaterializationError,
     ValidationFailure,
     WarehouseQueryError,
 )
+from io_managers.guarded_insert import Guard, first_refused, guarded_select, guards, refused_value
 from io_managers.queries import WarehouseQueries
 from io_managers.select_syntax import compile_failure
 from io_managers.sql import quote_table
@@ -24,7 +27,7 @@ from io_managers.sql_tokens import one_statement
 from io_managers.transport import Transport
 from io_managers.types import ClickHouseType
 from io_managers.validation import validate_pandas
-from orchestration.asset_code import in_body
+from orchestration.asset_code import body_place, in_body
 from orchestration.io_manager import EngineSelect
 
 if TYPE_CHECKING:
@@ -60,9 +63,14 @@ class TargetShape:
 class Stager:
     """Writes an asset's output into its staging table, checking its columns by name."""
 
-    def __init__(self, transport: Transport, queries: WarehouseQueries) -> None:
+    def __init__(
+        self, transport: Transport, queries: WarehouseQueries, ddl_paths: Sequence[Path | str]
+    ) -> None:
         self._transport = transport
         self._queries = queries
+        #: The DDL applied (the IO manager's list, filled by its setup): where a column
+        #: that refused a value of the SELECT is declared, for the run's error to name.
+        self._ddl_paths = ddl_paths
 
     def target_shape(self, spec: AssetSpec, facts: TableFacts | None) -> TargetShape:
         """The target's shape from its catalog facts (None: it does not exist)."""
@@ -108,11 +116,27 @@ class Stager:
             # adds and can be attached as it is (no second copy, no second sort); the
             # validation then checks exactly the rows that will be published.
             select = statements.only_new_keys(select, spec.unique_key, quote_table(spec.table))
+        guarded = guards(produced_types, shape.columns)
+        inserted = guarded_select(select, produced, guarded)
         try:
-            self._transport.command(statements.insert_select(staging, produced, select))
+            self._transport.command(statements.insert_select(staging, produced, inserted))
         except WarehouseQueryError as exc:
-            raise _of_its_code(spec, f"its SELECT failed: {exc}") from None
+            raise self._insert_failure(spec, select, guarded, exc) from None
         return StagedSelect(new_keys_only, unique_keys)
+
+    def _insert_failure(
+        self, spec: AssetSpec, select: str, guarded: list[Guard], exc: WarehouseQueryError
+    ) -> MaterializationError:
+        """The run's error for an INSERT of ``select`` the engine refused: the column,
+        types and value it refused to convert, when it was one of ``guarded``'s (where it
+        is declared and where the SELECT is: the two places a fix may go); else the
+        engine's words, after where the body is."""
+        refused = first_refused(self._queries, select, guarded, exc)
+        if refused is None:
+            return _of_its_code(spec, f"its SELECT failed: {exc}")
+        guard, value = refused
+        declared = column_place(self._ddl_paths, spec.table, guard.name)
+        return _of_its(spec, refused_value(guard, value, declared, body_place(spec)))
 
     def stage_python(
         self, spec: AssetSpec, context: AssetContext, staging: str, shape: TargetShape

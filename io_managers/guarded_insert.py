@@ -1,0 +1,155 @@
+"""An asset's SELECT inserted so that no value is lost silently on the way into its table.
+
+``INSERT ... SELECT`` converts each output column to its table column's type without a
+word: an Int32 300 into Int8 is 44, a Float64 2.7 into Int32 is 2, an Int32 -1 into
+UInt32 is 4294967295. Refusing such a *type* stopped valid runs (an Int32 whose values
+all fit Int8 is fine), so a run refuses a *value*: each output column whose conversion
+:func:`~io_managers.type_fit.silent_loss` names is wrapped in ClickHouse's
+``accurateCast(column, 'Type')``, which converts each value that fits as the INSERT
+would and fails the statement at the first that does not. The engine decides, row by
+row, in the same statement; nothing reaches the published table (the run fails while
+staging). A NULL into a plain column needs no wrap: the INSERT refuses it by itself
+(``insert_null_as_default = 0``).
+
+Only a column of another type than its table's is looked at, in Python, from the
+``DESCRIBE`` the run reads anyway: a SELECT of its table's types (the shipped pipeline)
+is inserted as it is written, with no statement more.
+
+The engine's refusal names a type, not the column. So when the INSERT is refused, one
+query (:func:`first_refused`) runs the SELECT again up to the first row one of these
+columns refuses, and the run's error names that column, its types and the value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from io_managers.errors import WarehouseQueryError
+from io_managers.queries import WarehouseQueries
+from io_managers.sql import quote_identifier, quote_string
+from io_managers.statements import SELECT_SETTINGS
+from io_managers.type_fit import silent_loss
+from io_managers.types import ClickHouseType
+from orchestration.errors import Place
+
+#: The engine's words when a conversion of an INSERT refuses a value: accurateCast's,
+#: and the INSERT's own for a NULL into a plain column (their codes, then the text
+#: before them, in case a long message was cut before its code).
+_REFUSAL = re.compile(
+    r"CANNOT_CONVERT_TYPE|CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN|cannot be safely converted"
+    r"|Cannot convert NULL|inf or nan to integer"
+)
+
+
+@dataclass(frozen=True)
+class Guard:
+    """An output column whose INSERT into its table column refuses some values."""
+
+    name: str
+    produced: ClickHouseType
+    column: ClickHouseType
+    #: What the INSERT would do to a value without ``accurateCast`` (``Int32 values wrap
+    #: in Int8``); None: the column is not wrapped, only its NULLs are refused.
+    loss: str | None
+
+    @property
+    def cast(self) -> str:
+        """The table column's type as ``accurateCast`` takes it: a LowCardinality one is
+        not cast to (the INSERT makes it of its base type without loss)."""
+        base = self.column.name
+        return f"Nullable({base})" if self.column.nullable else base
+
+    def wrapped(self) -> str:
+        """The column as the INSERT takes it."""
+        name = quote_identifier(self.name)
+        return f"accurateCast({name}, {quote_string(self.cast)})" if self.loss else name
+
+    def refuses(self) -> str:
+        """A condition true for a value of the column that its INSERT refuses."""
+        name = quote_identifier(self.name)
+        if self.loss is None:
+            return f"isNull({name})"
+        refused = f"isNull(accurateCastOrNull({name}, {quote_string(self.column.name)}))"
+        return f"({refused} AND isNotNull({name}))" if self.column.nullable else refused
+
+
+def guards(
+    produced: Mapping[str, ClickHouseType], columns: Mapping[str, ClickHouseType]
+) -> list[Guard]:
+    """The output columns of types ``produced`` whose INSERT into ``columns`` refuses
+    some values: those :func:`~io_managers.type_fit.silent_loss` names (wrapped), and
+    Nullable ones into a plain column. Empty when each output is of its column's type."""
+    found = []
+    for name, made in produced.items():
+        column = columns.get(name)
+        if column is None or column == made:
+            continue
+        loss = silent_loss(made, column)
+        if loss or (made.nullable and not column.nullable):
+            found.append(Guard(name, made, column, loss))
+    return found
+
+
+def guarded_select(select: str, produced: Sequence[str], found: Sequence[Guard]) -> str:
+    """``select`` as its INSERT runs it: unchanged when no column is wrapped, else its
+    columns in order (the INSERT takes them by position), each to wrap in
+    ``accurateCast``."""
+    wrapped = {guard.name: guard.wrapped() for guard in found if guard.loss}
+    if not wrapped:
+        return select
+    columns = ", ".join(wrapped.get(name, quote_identifier(name)) for name in produced)
+    return f"SELECT {columns} FROM (\n{select}\n)"
+
+
+def first_refused(
+    queries: WarehouseQueries, select: str, found: Sequence[Guard], refusal: WarehouseQueryError
+) -> tuple[Guard, str | None] | None:
+    """The column of ``found`` and the value (None: a NULL) the INSERT of ``select``
+    refused, read by running ``select`` again up to the first such row; None when the
+    INSERT's ``refusal`` is not a refused conversion, or the row is not found again (a
+    SELECT that gives other rows each time), and the engine's error is all there is."""
+    if not found or not _REFUSAL.search(str(refusal)):
+        return None
+    refused = [guard.refuses() for guard in found]
+    first = ", ".join(f"{condition}, {number}" for number, condition in enumerate(refused))
+    value = ", ".join(
+        f"{condition}, toString({quote_identifier(guard.name)})"
+        for condition, guard in zip(refused, found, strict=True)
+    )
+    probe = (
+        f"SELECT multiIf({first}, -1) AS guard, multiIf({value}, NULL) AS value "
+        f"FROM (\n{select}\n) WHERE {' OR '.join(refused)} LIMIT 1 SETTINGS {SELECT_SETTINGS}"
+    )
+    try:
+        rows = queries.rows(probe)
+    except WarehouseQueryError:
+        return None
+    if not rows:
+        return None
+    return found[int(rows[0]["guard"])], rows[0]["value"]
+
+
+def refused_value(
+    guard: Guard, value: str | None, declared: Place | None, select: Place | None
+) -> str:
+    """Why the INSERT refused ``value`` (None: a NULL) of ``guard``'s column, and the two
+    ways out: the column declared at ``declared``, or the SELECT at ``select``."""
+    column = f"the table's {guard.column.text}"
+    if value is None:
+        said = f"a NULL of the SELECT's {guard.produced.text} does not fit {column}"
+        said += ", which holds no NULL"
+        ways = ("make the column Nullable", "or replace the NULL in the SELECT")
+    else:
+        said = f"the value {value} of the SELECT's {guard.produced.text} does not fit {column}"
+        said += f" ({guard.loss})"
+        ways = ("widen the column", "or CAST it in the SELECT")
+    return (
+        f"column {guard.name}: {said}, so ClickHouse refused the INSERT; "
+        f"{_at(ways[0], declared)} {_at(ways[1], select)}"
+    )
+
+
+def _at(text: str, place: Place | None) -> str:
+    return f"{text} ({place})" if place else text

@@ -1,0 +1,274 @@
+"""A run never loses a value silently to a column narrower than its SELECT's output.
+
+``INSERT ... SELECT`` converts each output column to its column's type without a word:
+an Int32 300 into Int8 is 44, a Float64 2.7 into Int32 is 2, an Int32 -1 into UInt32 is
+4294967295. Refusing such a type outright stopped valid runs (commit 222dc10), so a run
+wraps each such column in ClickHouse's ``accurateCast``: values that fit go in as before,
+and the first that does not fails the run, named by column, type and value, before
+anything is published. Columns of their table's very type are inserted as they were.
+
+Runs on the embedded engine and on the server backend (see ``tests/io_helpers.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assets import DDL_PATHS
+from io_managers import ClickHouseIOManager, MaterializationError
+from orchestration.asset_code import body_place
+from orchestration.context import AssetContext
+from orchestration.definitions import load_definitions
+from orchestration.errors import Place
+from tests.io_helpers import LOAD_DATETIME, context, new_database_name, sql_asset, staging_tables
+from tests.locations import write_location
+
+REPO = Path(__file__).resolve().parents[1]
+
+DDL = """CREATE DATABASE IF NOT EXISTS {db};
+
+CREATE TABLE IF NOT EXISTS {db}.narrow
+(
+    id UInt32,
+    small Int8,
+    whole Int32,
+    count UInt32,
+    plain Int32,
+    maybe Nullable(Int8)
+)
+ENGINE = MergeTree
+ORDER BY id;
+"""
+
+#: What each test's SELECT gives when it gives no other value: each fits its column.
+FITTING = {
+    "small": "toInt32(3)",
+    "whole": "toFloat64(2.0)",
+    "count": "toInt32(5)",
+    "plain": "toNullable(toInt32(7))",
+    "maybe": "CAST(NULL AS Nullable(Int32))",
+}
+
+
+def narrow_select(db: str, **values: str) -> str:
+    """Two rows of ``{db}.narrow``; ``values`` replace the second row's of :data:`FITTING`."""
+    columns = ", ".join(
+        f"if(number = 0, {fitting}, {values.get(name, fitting)}) AS {name}"
+        for name, fitting in FITTING.items()
+    )
+    return f"SELECT toUInt32(number) AS id, {columns} FROM numbers(2)"
+
+
+@pytest.fixture
+def db(backend, tmp_path: Path) -> Iterator[str]:
+    name = new_database_name()
+    ddl = tmp_path / "narrow.sql"
+    ddl.write_text(DDL.format(db=name))
+    backend.warehouse.setup([ddl])
+    yield name
+    if backend.kind == "server":
+        backend.warehouse.command(f"DROP DATABASE IF EXISTS {name} SYNC")
+
+
+def materialize(backend, db: str, select: str):
+    spec = sql_asset(f"{db}.narrow", select)
+    return backend.warehouse.materialize(spec, context(spec, backend.warehouse))
+
+
+def rows(backend, db: str) -> list[dict[str, object]]:
+    return backend.warehouse.query_arrow(f"SELECT * FROM {db}.narrow ORDER BY id").to_pylist()
+
+
+#: Where a SELECT of :func:`tests.io_helpers.sql_asset` is: its body, the one lambda there.
+SELECT_PLACE = body_place(sql_asset("db.t", "SELECT 1"))
+
+
+def ddl_line(tmp_path: Path, text: str) -> int:
+    return line_of(tmp_path / "narrow.sql", text)
+
+
+def test_values_that_fit_a_narrower_column_go_in_as_they_are(backend, db):
+    materialize(backend, db, narrow_select(db))
+
+    assert rows(backend, db)[1] == {
+        "id": 1,
+        "small": 3,
+        "whole": 2,
+        "count": 5,
+        "plain": 7,
+        "maybe": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "said"),
+    [
+        (
+            "small",
+            "toInt32(300)",
+            "the value 300 of the SELECT's Int32 does not fit the table's Int8 "
+            "(Int32 values wrap in Int8)",
+        ),
+        (
+            "whole",
+            "toFloat64(2.7)",
+            "the value 2.7 of the SELECT's Float64 does not fit the table's Int32 "
+            "(Float64 values lose their fraction in Int32, and wrap beyond its range)",
+        ),
+        (
+            "count",
+            "toInt32(-1)",
+            "the value -1 of the SELECT's Int32 does not fit the table's UInt32 "
+            "(negative Int32 values wrap in UInt32)",
+        ),
+        (
+            "plain",
+            "CAST(NULL AS Nullable(Int32))",
+            "a NULL of the SELECT's Nullable(Int32) does not fit the table's Int32, "
+            "which holds no NULL",
+        ),
+        (
+            "maybe",
+            "toNullable(toInt32(-129))",
+            "the value -129 of the SELECT's Nullable(Int32) does not fit the table's "
+            "Nullable(Int8) (Nullable(Int32) values wrap in Nullable(Int8))",
+        ),
+    ],
+)
+def test_a_value_its_column_would_change_fails_the_run_naming_it_and_publishes_nothing(
+    backend, db, tmp_path: Path, column: str, value: str, said: str
+):
+    """Four of the five columns are wrapped; the error names the one whose value failed."""
+    materialize(backend, db, narrow_select(db))
+    published = rows(backend, db)
+
+    with pytest.raises(MaterializationError) as failed:
+        materialize(backend, db, narrow_select(db, **{column: value}))
+
+    fix = (
+        "make the column Nullable" if column == "plain" else "widen the column",
+        "or replace the NULL in the SELECT" if column == "plain" else "or CAST it in the SELECT",
+    )
+    declared = Place.at(tmp_path / "narrow.sql", ddl_line(tmp_path, f"    {column} "))
+    assert str(failed.value) == (
+        f"asset 'narrow' (table {db}.narrow): column {column}: {said}, so ClickHouse "
+        f"refused the INSERT; {fix[0]} ({declared}) {fix[1]} ({SELECT_PLACE})"
+    )
+    assert rows(backend, db) == published
+    assert staging_tables(backend.warehouse, db) == []
+
+
+def test_a_select_of_its_tables_types_is_inserted_as_it_is_written(
+    backend, db, monkeypatch: pytest.MonkeyPatch
+):
+    sent = recorded_commands(backend.warehouse, monkeypatch)
+    select = (
+        "SELECT toUInt32(1) AS id, toInt8(3) AS small, toInt32(2) AS whole, "
+        "toUInt32(5) AS count, toInt32(7) AS plain, CAST(NULL AS Nullable(Int8)) AS maybe"
+    )
+
+    materialize(backend, db, select)
+
+    (insert,) = [sql for sql in sent if sql.startswith("INSERT INTO") and "_stg_" in sql]
+    assert insert.endswith(f"\n{select}")
+    assert "accurateCast" not in insert
+
+
+def recorded_commands(warehouse: ClickHouseIOManager, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every statement ``warehouse`` runs for its effect from now on, as it is sent."""
+    transport = warehouse._transport
+    sent: list[str] = []
+    command = transport.command
+
+    def recording(sql: str) -> None:
+        sent.append(sql)
+        command(sql)
+
+    monkeypatch.setattr(transport, "command", recording)
+    return sent
+
+
+def test_the_shipped_pipeline_wraps_no_column(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Its SELECTs give their tables' types: its statements are as they were."""
+    with ClickHouseIOManager.embedded(tmp_path / "warehouse") as warehouse:
+        warehouse.setup(DDL_PATHS)
+        sent = recorded_commands(warehouse, monkeypatch)
+        for spec in load_definitions("assets").graph().select(None):
+            params = {"source": "synthetic:2000"}
+            run = AssetContext(
+                spec=spec, io_manager=warehouse, load_datetime=LOAD_DATETIME, params=params
+            )
+            warehouse.materialize(spec, run)
+
+    inserts = [sql for sql in sent if sql.startswith("INSERT INTO") and "_stg_" in sql]
+    assert inserts
+    assert [sql for sql in inserts if "accurateCast" in sql] == []
+
+
+ASSETS = """import os
+
+DB = "silent"
+
+
+def narrow(context):
+    return f"SELECT toInt32({os.environ['NARROW_VALUE']}) AS n"
+
+
+ASSETS = [AssetSpec(key="narrow", table=f"{DB}.narrow", kind="sql", body=narrow)]
+"""
+
+CLI_DDL = """CREATE DATABASE IF NOT EXISTS silent;
+CREATE TABLE IF NOT EXISTS silent.narrow (n Int8) ENGINE = MergeTree ORDER BY n;
+"""
+
+
+def line_of(path: Path, text: str) -> int:
+    lines = path.read_text().splitlines()
+    return next(number for number, line in enumerate(lines, start=1) if text in line)
+
+
+def pipeline(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "orchestration", *args, "--definitions", "silent_location"],
+        cwd=cwd,
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(cwd), str(REPO)]),
+            "WAREHOUSE_URL": f"chdb://{cwd / 'wh'}",
+            "PIPELINE_WARM_START": "off",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_a_run_that_would_wrap_a_value_exits_non_zero_on_one_line_and_offers_the_rerun(
+    tmp_path: Path, prefect_api_url: str
+):
+    write_location(tmp_path, "silent_location", ASSETS, CLI_DDL)
+    fits = pipeline(tmp_path, "materialize", PREFECT_API_URL=prefect_api_url, NARROW_VALUE="100")
+    assert fits.returncode == 0, fits.stdout + fits.stderr
+
+    failed = pipeline(tmp_path, "materialize", PREFECT_API_URL=prefect_api_url, NARROW_VALUE="300")
+
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    (line,) = [line for line in failed.stdout.splitlines() if line.startswith("✗ narrow")]
+    select = f"silent_location.py:{line_of(tmp_path / 'silent_location.py', 'AS n')}"
+    assert line.split("  ")[1] == (
+        "asset 'narrow' (table silent.narrow): column n: the value 300 of the SELECT's Int32 "
+        "does not fit the table's Int8 (Int32 values wrap in Int8), so ClickHouse refused the "
+        f"INSERT; widen the column (silent_location.sql:2) or CAST it in the SELECT ({select})"
+    ), line
+    last = failed.stdout.splitlines()[-1]
+    assert last.startswith("Next: pipeline materialize --select 'narrow+' "), last
+    assert "--verbose" not in last
+    kept = pipeline(tmp_path, "query", "SELECT n FROM silent.narrow")
+    assert kept.stdout.split() == ["n", "100"], kept.stdout + kept.stderr
