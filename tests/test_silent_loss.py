@@ -164,6 +164,30 @@ def test_a_value_its_column_would_change_fails_the_run_naming_it_and_publishes_n
     assert staging_tables(backend.warehouse, db) == []
 
 
+def test_an_insert_only_table_refuses_a_value_and_takes_the_new_keys_that_fit(backend, db):
+    """Its SELECT is narrowed to keys the table lacks before the wrap: both hold."""
+    spec = sql_asset(f"{db}.narrow", narrow_select(db), write_mode="insert_new", unique_key=("id",))
+    backend.warehouse.materialize(spec, context(spec, backend.warehouse))
+    wraps = sql_asset(
+        f"{db}.narrow",
+        narrow_select(db, small="toInt32(300)").replace("numbers(2)", "numbers(3)"),
+        write_mode="insert_new",
+        unique_key=("id",),
+    )
+
+    with pytest.raises(MaterializationError, match="column small: the value 300 of"):
+        backend.warehouse.materialize(wraps, context(wraps, backend.warehouse))
+    assert [row["id"] for row in rows(backend, db)] == [0, 1]
+
+    fits = sql_asset(
+        f"{db}.narrow",
+        narrow_select(db).replace("numbers(2)", "numbers(3)"),
+        write_mode="insert_new",
+        unique_key=("id",),
+    )
+    assert backend.warehouse.materialize(fits, context(fits, backend.warehouse)).inserted_rows == 1
+
+
 def test_a_select_of_its_tables_types_is_inserted_as_it_is_written(
     backend, db, monkeypatch: pytest.MonkeyPatch
 ):
