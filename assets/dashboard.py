@@ -7,9 +7,10 @@ Plotly's JavaScript is embedded, so the page opens offline, from a mail attachme
 an artifact store, with no server.
 
 Where the page goes: the run parameter ``sales_dashboard_path``, else
-``$SALES_DASHBOARD_PATH``, else ``reports/sales_dashboard.html`` (relative to the
-working directory); a sandboxed run (``pipeline validate --sample``) writes it into its
-scratch directory, whatever those say.
+``$SALES_DASHBOARD_PATH`` (a relative path is relative to the working directory), else
+``reports/sales_dashboard.html`` in the project's directory (the one whose pyproject.toml
+names the code location, wherever in it the run started); a sandboxed run (``pipeline
+validate --sample``) writes it into its scratch directory, whatever those say.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from assets.sql import OWNERS, layer_tags
 from io_managers.atomic_write import write_atomically
 from orchestration.asset import asset
 from orchestration.context import AssetContext
+from orchestration.project import project_dir
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -111,7 +113,9 @@ KPI_FORMATS: dict[str, tuple[str, str]] = {
 
 
 def dashboard_path(params: Mapping[str, Any], sandbox: Path | None = None) -> Path:
-    """Where the page is written: run parameter, then environment, then the default.
+    """Where the page is written: run parameter, then environment (as given), then the
+    default in the project's directory, so a run started in ``docs/`` writes no
+    ``docs/reports/``.
 
     A sandboxed run (``pipeline validate --sample``, :attr:`AssetContext.sandbox`) writes
     into its sandbox whatever those say: its page draws a sample, and must neither
@@ -122,7 +126,7 @@ def dashboard_path(params: Mapping[str, Any], sandbox: Path | None = None) -> Pa
     chosen = params.get(DASHBOARD_PATH_PARAM) or os.environ.get(DASHBOARD_PATH_ENV)
     if chosen:
         return Path(chosen).expanduser()
-    return DEFAULT_DASHBOARD_PATH
+    return project_dir() / DEFAULT_DASHBOARD_PATH
 
 
 def _chart(points: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -269,7 +273,7 @@ def sales_dashboard(context: AssetContext) -> pd.DataFrame:
 
     Daily sales trend, sales by country (ranked), top-10 products by revenue and the
     quality KPIs. The page goes to ``sales_dashboard_path`` / ``$SALES_DASHBOARD_PATH`` /
-    ``reports/sales_dashboard.html``.
+    the project's ``reports/sales_dashboard.html``.
     """
     points = context.io_manager.query_arrow(SERIES_SQL).to_pandas()
     missing = [chart for chart in (*CHART_IDS, "kpi") if not (points["chart"] == chart).any()]

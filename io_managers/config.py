@@ -11,7 +11,11 @@ Accepted forms::
 
 Without ``WAREHOUSE_URL``, ``CLICKHOUSE_HOST`` (with ``CLICKHOUSE_PORT``, ``_USER``,
 ``_PASSWORD``, ``_SECURE``) selects a server; without either the embedded warehouse in
-``./.warehouse`` is used, so a fresh clone works with no server at all.
+the project's ``.warehouse`` is used, so a fresh clone works with no server at all. The
+project is the directory of the nearest ``pyproject.toml`` naming a code location
+(:mod:`orchestration.project`), so a command run in ``docs/`` finds the warehouse its
+project built, as git finds its repository; outside any project, the working directory.
+A relative ``chdb://`` URL is taken as given: relative to the working directory.
 
 Special characters in the password are percent-encoded (``p@ss`` as ``p%40ss``); a ``?``,
 ``#`` or ``/`` left as it is would end the host part early, so a URL with an ``@`` after one
@@ -31,6 +35,7 @@ from typing import Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from io_managers.errors import WarehouseConfigError
+from orchestration.project import project_dir
 from orchestration.redaction import url_problem
 
 DEFAULT_WAREHOUSE_DIR = ".warehouse"
@@ -226,7 +231,10 @@ def load_config(
     base: Path | None = None,
 ) -> WarehouseConfig:
     """Resolve the warehouse: explicit ``url``, else ``WAREHOUSE_URL``, else ``CLICKHOUSE_*``,
-    else the embedded ``./.warehouse``."""
+    else the embedded ``.warehouse`` of the project (:func:`orchestration.project.project_dir`).
+
+    ``base`` stands for both the working directory, which a relative ``chdb://`` path is
+    relative to, and the project's directory, which the default is in."""
     env = os.environ if environ is None else environ
     if url:
         return parse_warehouse_url(url, base)
@@ -250,4 +258,4 @@ def load_config(
             password=env.get("CLICKHOUSE_PASSWORD", ""),
             secure=secure,
         )
-    return _embedded(DEFAULT_WAREHOUSE_DIR, base or Path.cwd())
+    return _embedded(DEFAULT_WAREHOUSE_DIR, base or project_dir())

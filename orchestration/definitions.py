@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from orchestration.errors import ExpectedError, describe_error
 from orchestration.graph import AssetGraph, PartialGraph
 from orchestration.io_manager import IOManager, IOManagerFactory
 from orchestration.missing_storage import for_reading
+from orchestration.project import configuring_pyproject
 from orchestration.user_code import UserCodeError, import_user_module
 
 DEFINITIONS_ENV = "PIPELINE_DEFINITIONS"
@@ -134,29 +134,15 @@ def configured_module(start: Path | None = None) -> str | None:
     """The code location module named by the environment or the nearest pyproject.toml."""
     if os.environ.get(DEFINITIONS_ENV):
         return os.environ[DEFINITIONS_ENV]
-    found = _configuring_pyproject(start)
+    found = configuring_pyproject(start)
     return found[0] if found else None
-
-
-def _configuring_pyproject(start: Path | None = None) -> tuple[str, Path] | None:
-    """The module the nearest pyproject.toml with ``[tool.pipeline] definitions`` names,
-    and that file, from ``start`` (the working directory) up."""
-    directory = (start or Path.cwd()).resolve()
-    for folder in (directory, *directory.parents):
-        pyproject = folder / "pyproject.toml"
-        if pyproject.is_file():
-            with pyproject.open("rb") as handle:
-                setting = tomllib.load(handle).get("tool", {}).get("pipeline", {})
-            if "definitions" in setting:
-                return str(setting["definitions"]), pyproject
-    return None
 
 
 def _where_to_run(name: str) -> str:
     """`` (named by DIR/pyproject.toml: run pipeline in DIR)`` when a pyproject.toml above
     the working directory named ``name``: it is imported from the working directory (as
     ``python -m`` imports), so from a subdirectory of the project it is not found."""
-    found = None if os.environ.get(DEFINITIONS_ENV) else _configuring_pyproject()
+    found = None if os.environ.get(DEFINITIONS_ENV) else configuring_pyproject()
     if found is None or found[0] != name or found[1].parent == Path.cwd().resolve():
         return ""
     return f" (named by {found[1]}: run pipeline in {found[1].parent})"

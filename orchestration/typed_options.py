@@ -3,7 +3,7 @@
 Lines such as ``Next: pipeline plan --select ...`` are there to be copied into a shell.
 Copied without the ``--warehouse`` and ``--definitions`` typed on the command line, such
 a command acts on another warehouse or code location, the one ``WAREHOUSE_URL`` (else
-``./.warehouse``) and ``PIPELINE_DEFINITIONS`` (else pyproject.toml) name: ``pipeline
+the project's ``.warehouse``) and ``PIPELINE_DEFINITIONS`` (else pyproject.toml) name: ``pipeline
 status --warehouse chdb:///tmp/wh3`` said to run a plan that, run as printed, answered
 for another warehouse. So every command the CLI prints carries the ones typed, before or
 after the sub-command, written after it and quoted for a shell (:func:`carried`). Those

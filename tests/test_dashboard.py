@@ -23,7 +23,6 @@ import assets.metrics  # registers the metrics asset, so the graph is complete
 from assets.dashboard import (
     CHART_IDS,
     DASHBOARD_PATH_ENV,
-    DEFAULT_DASHBOARD_PATH,
     dashboard_path,
     sales_dashboard,
 )
@@ -252,7 +251,8 @@ def test_dashboard_fails_clearly_without_data(tmp_path):
 
 def test_dashboard_path_comes_from_param_then_environment_then_default(monkeypatch):
     monkeypatch.delenv(DASHBOARD_PATH_ENV, raising=False)
-    assert dashboard_path({}) == DEFAULT_DASHBOARD_PATH == Path("reports/sales_dashboard.html")
+    monkeypatch.chdir(REPO / "docs")  # the default is the project's (test_project_root.py)
+    assert dashboard_path({}) == REPO / "reports" / "sales_dashboard.html"
     monkeypatch.setenv(DASHBOARD_PATH_ENV, "/srv/www/sales.html")
     assert dashboard_path({}) == Path("/srv/www/sales.html")
     assert dashboard_path({"sales_dashboard_path": "out/x.html"}) == Path("out/x.html")
