@@ -221,10 +221,15 @@ class AssetPage:
     def description(self) -> str:
         """The version's one line in Prefect's artifact lists and atop the key's version
         list, under the key as a title; cards cut it at ~45 characters: the status first,
-        then the rows the run left in the table, when it counted them."""
+        then the rows the run left in the table, when it counted them, and the warehouse
+        as the page shows it. Prefect keeps the versions of every warehouse under the one
+        key (links depend on it), so the list interleaves them: each line says whose it is.
+        """
         outcome = self.materialization.outcome
         rows = f", {rows_phrase(outcome.rows)}" if outcome.rows is not None else ""
-        return f"{outcome.status}{rows}: {self.spec.table}"
+        warehouse = shown_warehouse(self.materialization.warehouse)
+        where = f" in {warehouse}" if warehouse else ""
+        return f"{outcome.status}{rows}: {self.spec.table}{where}"
 
     def markdown(self, links: PageLinks) -> str:
         lines = [f"# {self.spec.key}", "", *self._outcome_first(links)]

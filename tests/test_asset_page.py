@@ -93,6 +93,18 @@ def test_description_leads_with_the_status_the_artifact_list_would_cut_off():
     assert _page(outcome=failed).description() == "failed: marts.Fact_Sales"
 
 
+def test_description_names_the_warehouse_the_version_is_about():
+    """Every warehouse's versions of a page share its key on one Prefect server, so the
+    version list interleaves them: each version's line says which warehouse it is about,
+    as the page shows it (a server without its user, password or options)."""
+    embedded = _page(warehouse="chdb:///tmp/a")
+    assert embedded.description() == "materialized, 97,356 rows: marts.Fact_Sales in chdb:///tmp/a"
+    server = _page(warehouse="clickhouse://etl:s3cret@ch.internal:8123/?secure=false")
+    assert server.description() == (
+        "materialized, 97,356 rows: marts.Fact_Sales in clickhouse://ch.internal:8123/"
+    )
+
+
 def test_page_says_what_the_table_is():
     markdown = _page().markdown(PageLinks())
     spec = GRAPH["fact_sales"]

@@ -175,3 +175,26 @@ def test_a_run_relinks_and_restates_only_the_pages_of_its_own_warehouse():
         again = _newest_pages(client, [a, b, c])
     assert f"| state | stale (upstream materialized since: {a})" in again[b].data
     assert f"[{a}]({artifact_path(again[a].latest_id)})" in again[b].data
+
+
+def test_each_version_of_a_page_says_which_warehouse_it_describes():
+    """Prefect keeps every version of ``asset-<key>``, whichever warehouse a run wrote: the
+    list of versions interleaved ``chdb:///tmp/a`` and ``chdb:///tmp/b`` with lines that
+    did not say which was which. The key stays the asset's (links depend on it)."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    graph, (a, _, _) = _chain()
+    server = "clickhouse://etl:s3cret@ch.internal:8123/?secure=false"
+    for location in ("chdb:///tmp/a", server, "chdb:///tmp/a"):
+        assert materialize(graph, {"warehouse": WarehouseAt(location)}, f"key:{a}").ok
+    with get_client(sync_client=True) as client:
+        versions = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[asset_page_key(a)]))
+        )
+    table = graph[a].table
+    assert sorted(str(version.description) for version in versions) == [
+        f"materialized, 2 rows: {table} in chdb:///tmp/a",
+        f"materialized, 2 rows: {table} in chdb:///tmp/a",
+        f"materialized, 2 rows: {table} in clickhouse://ch.internal:8123/",
+    ]
