@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from orchestration.errors import ExpectedError, describe_error
 from orchestration.graph import AssetGraph, PartialGraph
 from orchestration.io_manager import IOManager, IOManagerFactory
 from orchestration.missing_storage import for_reading
+from orchestration.package_modules import modules_to_import
 from orchestration.project import configuring_pyproject
 from orchestration.user_code import UserCodeError, import_user_module
 
@@ -152,8 +154,9 @@ def load_definitions(module_name: str | None = None) -> Definitions:
     """Import the code location and collect its definitions.
 
     The module may expose ``defs: Definitions``; otherwise every asset declared with the
-    decorators inside the module or its submodules is used, with DDL files from
-    ``DDL_PATHS``, IO manager factories from ``IO_MANAGERS`` and ``EXTERNAL_TABLES``.
+    decorators inside the module or its submodules (:func:`assets_declared_in`) is used,
+    with DDL files from ``DDL_PATHS``, IO manager factories from ``IO_MANAGERS`` and
+    ``EXTERNAL_TABLES``.
     """
     name = module_name or configured_module()
     if not name:
@@ -182,8 +185,8 @@ def load_definitions(module_name: str | None = None) -> Definitions:
     if not defs.assets:
         raise DefinitionsNotFoundError(
             f"code location module {name!r} declares no assets: decorate functions in it "
-            "(or its submodules, which count once it imports them) with @asset / @sql_asset, "
-            "or give it a `defs = Definitions(...)`"
+            "(or its submodules) with @asset / @sql_asset, or give it a "
+            "`defs = Definitions(...)`"
         )
     return defs
 
@@ -199,8 +202,28 @@ def _import_failure(name: str, exc: Exception) -> Exception:
 
 
 def assets_declared_in(module_name: str) -> list[AssetSpec]:
-    """Assets declared with the decorators in ``module_name`` or its submodules."""
+    """Assets declared with the decorators in ``module_name`` or its submodules.
+
+    For a package, its modules it has not imported itself are imported first, in name
+    order (:mod:`orchestration.package_modules`): an asset in one of them counts as if
+    the package imported it, rather than being silently left out. One that fails to
+    import is the user's error, said in one line naming it.
+    """
+    package = sys.modules.get(module_name)
+    for name in modules_to_import(package) if package is not None else ():
+        _import_found(name)
     return [spec for spec in registered_assets() if _declared_in(spec, module_name)]
+
+
+def _import_found(name: str) -> None:
+    """Import a module found in the code location's package: its own code failing names
+    its file and line (:mod:`orchestration.user_code`), anything else the module."""
+    try:
+        import_user_module(name)
+    except UserCodeError:
+        raise
+    except Exception as exc:
+        raise _import_failure(name, exc) from exc
 
 
 def _declared_in(spec: AssetSpec, module_name: str) -> bool:

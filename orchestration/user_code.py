@@ -53,6 +53,8 @@ def import_user_module(name: str) -> ModuleType:
     """
     try:
         return importlib.import_module(name)
+    except UserCodeError:
+        raise  # a module it imports said where already (a code location's found modules)
     except Exception as exc:
         if isinstance(exc, ModuleNotFoundError) and _names_the_module(exc, name):
             raise
