@@ -128,6 +128,20 @@ def column_place(ddl_paths: Sequence[Path | str], table: str, column: str) -> Pl
     return None
 
 
+def declared_tables(ddl_paths: Sequence[Path | str]) -> dict[str, Place]:
+    """Each table a ``CREATE TABLE`` with its own column list declares in ``ddl_paths``,
+    with where its name is, in file order (a table declared twice: its first place)."""
+    tables: dict[str, Place] = {}
+    for path in ddl_files(ddl_paths):
+        for statement in _located(path):
+            declares = statement_facts(statement.text).declares
+            if declares is None or declares.table in tables:
+                continue
+            line = statement.line + statement.text.count("\n", 0, declares.name_span[0])
+            tables[declares.table] = Place.at(path, line)
+    return tables
+
+
 def _run_together(transport: Transport, statements: Sequence[_Statement]) -> None:
     """Run ``statements`` at once (one alone: in this thread); raise the first failure."""
     if len(statements) <= 1:

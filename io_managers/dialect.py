@@ -17,6 +17,7 @@ from io_managers.analysis_cache import cached
 
 if TYPE_CHECKING:
     from io_managers.clickhouse import ClickHouseIOManager
+    from orchestration.errors import Place
     from orchestration.findings import Finding
     from orchestration.graph import AssetGraph
     from orchestration.io_manager import TableReads
@@ -76,6 +77,18 @@ class ClickHouseDialect(ABC):
         return validate_definitions(
             graph, ddl_paths, self.open_scratch, sample_params=sample_params
         )
+
+    def declared_tables(self, ddl_paths: Sequence[Path]) -> Mapping[str, Place]:
+        """Each table the DDL declares with its own columns, read by sqlglot, not run. A
+        DDL file that cannot be read declares none here: the check that applies the DDL
+        (:meth:`check_definitions`) says why."""
+        from io_managers.ddl import declared_tables
+        from io_managers.errors import DdlFileError
+
+        try:
+            return declared_tables(ddl_paths)
+        except (DdlFileError, OSError, UnicodeDecodeError):
+            return {}
 
     @abstractmethod
     def open_scratch(self, path: Path) -> ClickHouseIOManager:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from orchestration.asset import AssetSpec
     from orchestration.context import AssetContext
-    from orchestration.errors import RebuildRequired
+    from orchestration.errors import Place, RebuildRequired
     from orchestration.findings import Finding
     from orchestration.graph import AssetGraph
     from orchestration.history import MaterializationHistory
@@ -245,6 +245,12 @@ class IOManager(ABC):
         real one; ``sample_params`` adds a sample run that validates real content.
         """
         raise NotImplementedError(f"{type(self).__name__} cannot check definitions")
+
+    def declared_tables(self, ddl_paths: Sequence[Path]) -> Mapping[str, Place]:
+        """Each table ``ddl_paths`` (its storage definitions) declare, with where:
+        ``pipeline validate`` reports one that no asset produces. The default, for
+        storage without definitions, reads none."""
+        return {}
 
     def history(self) -> MaterializationHistory | None:
         """Where this backend keeps materialization history; ``None``: it keeps none, so its

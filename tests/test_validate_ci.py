@@ -19,10 +19,13 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from orchestration.asset import AssetSpec
+from orchestration.definitions import Definitions
 from tests.locations import copy_retail_location, write_location
 from tests.test_validate import body_line, finding_lines, line_of, mutate
 
@@ -296,4 +299,56 @@ def test_deleting_an_asset_names_every_dependant_and_check_that_read_it_at_once(
         ("graph", "sales_dashboard"),
         ("reads", "fact_sales"),
         ("reads", "fact_sale_returns"),
+        ("ddl", None),  # its table, which the DDL still creates
     }, result.stdout
+    (left,) = [f for f in found if f["check"] == "ddl"]
+    assert (left["table"], left["file"]) == ("marts.Dim_Country", "ddl/init.sql")
+
+
+SOURCE_ONLY = """ASSETS = [
+    AssetSpec(key="source", table="ci.source", kind="sql",
+              body=lambda context: "SELECT toInt64(number) AS n FROM numbers(3)"),
+]
+"""
+
+
+def test_a_table_the_ddl_creates_that_no_asset_produces_is_a_finding_at_its_line(
+    tmp_path: Path,
+):
+    """A table no run fills: the DDL of an asset deleted or renamed, or never written.
+    Validate checked each asset's table against the DDL, never the DDL's tables against
+    the assets, so it said all agreed."""
+    write_location(tmp_path, MODULE, SOURCE_ONLY, DDL)
+    result = pipeline(tmp_path, "validate", "--json")
+    assert result.returncode == 1, result.stdout + result.stderr
+    left = [f for f in json.loads(result.stdout) if f["check"] == "ddl"]
+    tables = ("unparsable", "after_unparsable", "renamed", "orphan", "typed")
+    assert [(f["table"], f["file"], f["line"]) for f in left] == [
+        (f"ci.{name}", f"{MODULE}.sql", line) for line, name in enumerate(tables, start=3)
+    ]
+    assert left[0]["found"] == (
+        f"{MODULE}.sql:3: the DDL creates it but no asset produces it: declare its asset, "
+        "name it in Definitions(external_tables=...) if another system loads it, or drop "
+        "it from the DDL"
+    )
+
+
+def test_a_table_another_system_loads_is_declared_external_and_no_finding(tmp_path: Path):
+    from io_managers import warehouse_io_manager
+    from orchestration.commands.validate import find_problems
+
+    ddl = tmp_path / "ci.sql"
+    ddl.write_text(
+        "CREATE DATABASE IF NOT EXISTS ci;\n"
+        "CREATE TABLE IF NOT EXISTS ci.loaded (n Int64) ENGINE = MergeTree ORDER BY n;\n"
+    )
+    produced = [AssetSpec(key="n", table="ci.n", kind="sql", body=lambda context: "SELECT 1")]
+    defs = Definitions(
+        assets=produced, ddl_paths=[ddl], io_managers={"warehouse": warehouse_io_manager}
+    )
+    assert [f.table for f in find_problems(defs, None) if f.check == "ddl"] == [
+        "ci.n",  # the asset's table is not in the DDL: as before
+        "ci.loaded",
+    ]
+    external = replace(defs, external_tables=("ci.loaded",))
+    assert [f.table for f in find_problems(external, None) if f.check == "ddl"] == ["ci.n"]

@@ -1,17 +1,17 @@
 """``pipeline validate``: the CI schema check, with no database server.
 
-Checks that the asset graph builds and every table a SQL asset or an asset check reads is
-produced by an asset (or declared external), then asks each IO manager of the code
-location to check the assets no graph problem reaches (every graph problem is a finding,
-and the assets each sets aside, its own and those downstream, one line and a count, so
-one CI run says every problem of a change): for the warehouse, that every Pandera schema
-and DDL table agree column by column, that the DDL applies to a fresh embedded
-ClickHouse, and that every SQL asset's SELECT compiles and fits its table (each output
-column's type into its column's without loss); ``--sample`` also materializes a small
-source, validates real content and runs each asset's checks on it, as a run does.
-One line per problem; exit 1 if there is any. A problem that is an error nobody foresaw
-(an asset's own code failing in the sample run) is shown as every command shows one:
-``--debug`` prints its traceback, else a hint says that it does.
+Checks that the asset graph builds and every table a SQL asset or an asset check reads,
+or the DDL declares, is produced by an asset (or declared external), then asks each IO
+manager of the code location to check the assets no graph problem reaches (every graph
+problem is a finding, and the assets each sets aside, its own and those downstream, one
+line and a count, so one CI run says every problem of a change): for the warehouse,
+that every Pandera schema and DDL table agree column by column, that the DDL applies to
+a fresh embedded ClickHouse, and that every SQL asset's SELECT compiles and fits its
+table (each output column's type into its column's without loss); ``--sample`` also
+materializes a small source, validates real content and runs each asset's checks on it,
+as a run does. One line per problem; exit 1 if there is any. A problem that is an error
+nobody foresaw (an asset's own code failing in the sample run) is shown as every command
+shows one: ``--debug`` prints its traceback, else a hint says that it does.
 
 The assets the sample run could not validate (downstream of a failed asset) are said in
 one more line and counted in the summary, never passed over; ``--json``, whose document is
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Annotated
 
@@ -32,6 +32,7 @@ import typer
 from rich.text import Text
 
 from orchestration.asset import AssetSpec
+from orchestration.asset_code import at
 from orchestration.cli_options import (
     DEBUG_HINT,
     SOURCE_ENCODING_PARAM,
@@ -45,7 +46,7 @@ from orchestration.cli_options import (
 )
 from orchestration.definitions import Definitions, load_definitions
 from orchestration.derived_deps import uncovered_check_reads
-from orchestration.errors import ExpectedError
+from orchestration.errors import ExpectedError, Place
 from orchestration.findings import (
     NOT_CHECKED,
     NOT_VALIDATED,
@@ -107,8 +108,9 @@ def validate(
 ) -> None:
     """Check schemas against the DDL and the SQL, in a throwaway embedded warehouse.
 
-    Also that every asset check compiles and that every table a SELECT or a check reads
-    has an asset. One line per problem and exit 1 if there is any: the CI schema check.
+    Also that every asset check compiles, that every table a SELECT or a check reads has
+    an asset, and so has every table the DDL declares (or it is external). One line per
+    problem and exit 1 if there is any: the CI schema check.
     """
     fmt = format_or_json(ctx, fmt, as_json, ValidateFormat.json)
     if source is not None and not sample:
@@ -279,12 +281,16 @@ def _rebuild_findings(partial: PartialGraph) -> list[Finding]:
 def _io_manager_findings(
     defs: Definitions, graph: AssetGraph, sample_params: dict[str, str] | None
 ) -> list[Finding]:
-    """Each IO manager's findings about its assets in ``graph``, and each check of every
-    asset of the code location that reads a table no asset produces."""
+    """Each IO manager's findings about its assets in ``graph``, each check of every
+    asset of the code location that reads a table no asset produces, and each table the
+    DDL declares that no asset produces."""
     findings: list[Finding] = []
+    declared: dict[str, Place] = {}
     for name, factory in defs.io_managers.items():
         io_manager = factory(None)
         try:
+            for table, place in io_manager.declared_tables(defs.ddl_paths).items():
+                declared.setdefault(table, place)
             findings.extend(
                 Finding("reads", read.asset, read.table, found=read.cause())
                 for read in uncovered_check_reads(
@@ -298,7 +304,25 @@ def _io_manager_findings(
             findings.extend(_not_started(stored, sample_params is not None))
         finally:
             io_manager.close()
-    return findings
+    return findings + _unproduced(defs, declared)
+
+
+def _unproduced(defs: Definitions, declared: Mapping[str, Place]) -> list[Finding]:
+    """Each table of ``declared`` (the DDL's) that no asset of the code location
+    produces, set aside or not, and none names external: a table no run fills, most
+    often the DDL of an asset deleted or renamed, which validate never said."""
+    produced = {spec.table for spec in defs.assets} | set(defs.external_tables)
+    return [
+        Finding("ddl", table=table, found=at(place, _UNPRODUCED), place=place)
+        for table, place in declared.items()
+        if table not in produced
+    ]
+
+
+_UNPRODUCED = (
+    "the DDL creates it but no asset produces it: declare its asset, name it in "
+    "Definitions(external_tables=...) if another system loads it, or drop it from the DDL"
+)
 
 
 def _tables(specs: Iterable[AssetSpec]) -> dict[str, str | None]:
