@@ -1,9 +1,10 @@
 """What every ClickHouse IO manager answers without touching storage.
 
-Which tables a SELECT reads, its column lineage, and ``pipeline validate``'s schema check
-(which runs in a throwaway embedded warehouse) need no connection, so the opened
-:class:`~io_managers.clickhouse.ClickHouseIOManager` and the declared, not yet opened
-:class:`~io_managers.declared.DeclaredWarehouse` share them from here.
+Which tables a SELECT reads, its column lineage, every column it reads, and ``pipeline
+validate``'s schema check (which runs in a throwaway embedded warehouse) need no
+connection, so the opened :class:`~io_managers.clickhouse.ClickHouseIOManager` and the
+declared, not yet opened :class:`~io_managers.declared.DeclaredWarehouse` share them from
+here.
 """
 
 from __future__ import annotations
@@ -62,6 +63,20 @@ class ClickHouseDialect(ABC):
             # A list of pairs: the output columns' order is part of the answer.
             encode=lambda lineage: [[name, list(sources)] for name, sources in lineage.items()],
             decode=lambda kept: {name: tuple(sources) for name, sources in kept},
+        )
+
+    def columns_read(self, sql: str, columns_of: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
+        def answer() -> tuple[str, ...]:
+            from io_managers import sql_analysis
+
+            return sql_analysis.columns_read(sql, columns_of)
+
+        return cached(
+            "columns_read",
+            [sql, [[table, list(columns)] for table, columns in columns_of.items()]],
+            answer,
+            encode=list,
+            decode=tuple,
         )
 
     def check_definitions(

@@ -1,10 +1,12 @@
-"""What a ClickHouse SELECT reads: its upstream tables and, per output column, its sources.
+"""What a ClickHouse SELECT reads: its upstream tables, per output column its sources,
+and every column it reads in any clause.
 
-One parse with sqlglot's ClickHouse dialect serves both questions, so the asset graph
-(which tables an asset reads) and column lineage (which upstream columns each of its
-columns is computed from) can never disagree. The dialect is the warehouse's, so this
+One parse with sqlglot's ClickHouse dialect serves these questions, so the asset graph
+(which tables an asset reads), column lineage (which upstream columns each of its
+columns is computed from) and impact analysis (which columns a SELECT or a check would
+stop finding) can never disagree. The dialect is the warehouse's, so this
 lives with the warehouse; the framework reaches it through ``IOManager.tables_read`` and
-``IOManager.column_lineage``.
+``IOManager.column_lineage`` and ``IOManager.columns_read``.
 """
 
 from __future__ import annotations
@@ -126,6 +128,74 @@ def column_lineage(sql: str, columns_of: Mapping[str, Sequence[str]]) -> dict[st
             raise SqlAnalysisError("a * in the SELECT cannot be expanded to columns")
         result[name] = tuple(sorted(_source_columns(node, columns_of)))
     return result
+
+
+def columns_read(sql: str, columns_of: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
+    """Every ``database.table.column`` a SELECT reads, in any clause, sorted and distinct.
+
+    Column lineage names what feeds each output value; a column read only by WHERE,
+    JOIN ... ON or USING, GROUP BY, HAVING or ORDER BY feeds none, yet renaming it breaks
+    the SELECT all the same. ``*`` reads every column of its tables. A ClickHouse scalar
+    alias (``WITH (SELECT ...) AS name``) reads what its query reads; the name reads
+    nothing. ``columns_of`` and the errors are :func:`column_lineage`'s.
+    """
+    tree = parse_select(sql)
+    unknown = [table for table in _tables_of(tree).tables if table not in columns_of]
+    if unknown:
+        raise SqlAnalysisError(f"columns of {', '.join(unknown)} are not known")
+    _drop_non_lineage_clauses(tree)
+    queries: list[exp.Expr] = [tree, *_without_scalar_aliases(tree)]
+    schema = _schema(columns_of)
+    found: set[str] = set()
+    try:
+        for query in queries:
+            qualified = qualify(
+                query, dialect=DIALECT, schema=schema, validate_qualify_columns=True, identify=False
+            )
+            found.update(_columns_of_tables(qualified))
+    except SqlglotError as exc:
+        raise SqlAnalysisError(f"cannot resolve the SELECT's columns: {_first_line(exc)}") from None
+    return tuple(sorted(found))
+
+
+def _without_scalar_aliases(tree: exp.Query) -> list[exp.Expr]:
+    """Take ``tree``'s ClickHouse scalar aliases (``WITH <expression> AS name``) out of it,
+    each use of one becoming ``NULL``, and return the queries they named, to be read on
+    their own: a standard resolver takes such a name for a column no table has."""
+    with_ = tree.args.get("with_")
+    scalars = [cte for cte in with_.expressions if cte.args.get("scalar")] if with_ else []
+    if with_ is None or not scalars:
+        return []
+    names = {cte.alias for cte in scalars}
+    for cte in scalars:
+        cte.pop()
+    if not with_.expressions:
+        with_.pop()
+    for column in list(tree.find_all(exp.Column)):
+        if not column.table and column.name in names:
+            column.replace(exp.Null())
+    return [query for cte in scalars for query in _outermost_queries(cte.this)]
+
+
+def _outermost_queries(expression: exp.Expr) -> list[exp.Expr]:
+    """The queries in ``expression`` that no other query of it holds."""
+    return [
+        query.unnest()
+        for query in expression.find_all(exp.Query)
+        if query.find_ancestor(exp.Query) is None
+    ]
+
+
+def _columns_of_tables(qualified: exp.Expr) -> set[str]:
+    """The table columns each scope of a qualified query reads; a column of a CTE or a
+    derived table is read, as a table's, inside that one's own scope."""
+    found: set[str] = set()
+    for scope in traverse_scope(qualified):
+        for column in scope.columns:
+            source = scope.sources.get(column.table)
+            if isinstance(source, exp.Table) and isinstance(source.this, exp.Identifier):
+                found.add(f"{source.db}.{source.name}.{column.name}")
+    return found
 
 
 def _drop_non_lineage_clauses(tree: exp.Query) -> None:

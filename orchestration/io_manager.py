@@ -234,6 +234,14 @@ class IOManager(ABC):
         """
         raise NotImplementedError(f"{type(self).__name__} cannot analyse SQL (column_lineage)")
 
+    def columns_read(self, sql: str, columns_of: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
+        """Every ``database.table.column`` a SELECT reads, in any clause: its column
+        lineage's sources and those only its filters, joins and groupings read, which
+        break it too when renamed. Implementations follow the contract of
+        :func:`io_managers.sql_analysis.columns_read`.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot analyse SQL (columns_read)")
+
     def check_definitions(
         self,
         graph: AssetGraph,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from io_managers import ClickHouseIOManager
-from io_managers.sql_analysis import column_lineage, tables_read
+from io_managers.sql_analysis import column_lineage, columns_read, tables_read
 from orchestration.context import AssetContext
 from orchestration.definitions import load_definitions
 from orchestration.io_manager import SqlAnalysisError, TableReads
@@ -114,6 +114,64 @@ def test_column_lineage_never_answers_with_unresolved_columns(sql, message):
         column_lineage(sql, COLUMNS)
 
 
+def test_columns_read_names_the_columns_of_every_clause_not_only_the_output():
+    """Renaming a column a WHERE, JOIN ... ON or GROUP BY reads breaks the SELECT as
+    surely as one it outputs: impact analysis needs both."""
+    sql = """
+    SELECT c.name, sum(o.amount) AS spent
+    FROM shop.orders AS o
+    INNER JOIN shop.customers AS c ON c.customer_id = o.customer_id
+    WHERE o.ordered_at > '2011-01-01'
+    GROUP BY c.name
+    HAVING spent > 0
+    SETTINGS max_threads = 1
+    """
+    assert columns_read(sql, COLUMNS) == (
+        "shop.customers.customer_id",
+        "shop.customers.name",
+        "shop.orders.amount",
+        "shop.orders.customer_id",
+        "shop.orders.ordered_at",
+    )
+
+
+def test_columns_read_follows_subqueries_ctes_and_using_and_expands_star():
+    sql = """
+    WITH big AS (SELECT customer_id FROM shop.orders WHERE amount > 100)
+    SELECT * FROM shop.customers
+    FULL OUTER JOIN (SELECT customer_id, 1 AS present FROM big) AS b USING (customer_id)
+    """
+    assert columns_read(sql, COLUMNS) == (
+        "shop.customers.country",
+        "shop.customers.customer_id",
+        "shop.customers.name",
+        "shop.orders.amount",
+        "shop.orders.customer_id",
+    )
+
+
+def test_columns_read_takes_a_clickhouse_scalar_alias_for_what_its_query_reads():
+    """``WITH (SELECT ...) AS name`` names a value, not a column: the query behind it
+    reads columns, the name reads none (the retail facts' reconciliation check)."""
+    sql = """
+    WITH (SELECT max(amount) FROM shop.orders) AS top, 5 AS few
+    SELECT name FROM shop.customers WHERE NOT top > few
+    """
+    assert columns_read(sql, COLUMNS) == ("shop.customers.name", "shop.orders.amount")
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("SELECT * FROM shop.unknown", "columns of shop.unknown are not known"),
+        ("SELECT order_id FROM shop.orders WHERE missing > 0", "'missing' could not be resolved"),
+    ],
+)
+def test_columns_read_never_answers_with_unresolved_columns(sql, message):
+    with pytest.raises(SqlAnalysisError, match=message):
+        columns_read(sql, COLUMNS)
+
+
 @dataclass(frozen=True)
 class Shipped:
     """The shipped pipeline's SQL assets as rendered, and every table's columns."""
@@ -198,3 +256,25 @@ def test_column_lineage_from_one_scope_equals_sqlglot_column_by_column_for_every
     for key, _, sql in shipped.sql_assets:
         reads = {table: shipped.columns_of[table] for table in tables_read(sql).tables}
         assert column_lineage(sql, reads) == _lineage_column_by_column(sql, reads), key
+
+
+def test_every_retail_select_and_check_reads_columns_its_tables_have(shipped):
+    """What each shipped SELECT reads holds its column lineage's sources, and more: the
+    facts filter the satellite on ReturnStatus, which feeds none of their columns. Every
+    shipped check's reads resolve too, the facts' reconciliation with its scalar alias."""
+    columns_of = shipped.columns_of
+    for key, _, sql in shipped.sql_assets:
+        read = set(shipped.warehouse.columns_read(sql, columns_of))
+        sources = set().union(*shipped.warehouse.column_lineage(sql, columns_of).values())
+        assert sources <= read, key
+        if key == "fact_sales":
+            assert "vault.sat_invoice.ReturnStatus" in read - sources
+    defs = load_definitions("assets")
+    checks = [(spec, check) for spec in defs.assets for check in spec.checks]
+    assert len(checks) >= 20
+    for spec, check in checks:
+        read = shipped.warehouse.columns_read(check.sql.replace("{table}", spec.table), columns_of)
+        assert read, (spec.key, check.name)
+        for column in read:
+            table, _, name = column.rpartition(".")
+            assert name in columns_of[table], (spec.key, check.name, column)
