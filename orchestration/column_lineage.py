@@ -7,6 +7,9 @@ theirs (``@asset(column_lineage={...})``); otherwise they say "not derived". Sou
 ``database.table.column``, so a column's whole upstream chain can be followed from table
 to table (:func:`upstream_chain`), down to where it ends (:func:`chain_ends`): the columns
 of the tables loaded from outside the graph, or an asset whose lineage is not derived.
+Each asset's lineage also holds every column its SQL reads in any clause, and what each
+of its checks reads: :mod:`orchestration.column_impact` follows a column downstream with
+them.
 """
 
 from __future__ import annotations
@@ -31,11 +34,26 @@ LOADS_A_SOURCE = f"{NOT_DERIVED}: a Python asset that loads a source"
 
 
 @dataclass(frozen=True)
+class CheckColumns:
+    """The columns one asset check's SQL reads, its ``{table}`` read as its asset's table;
+    None when not known (``note`` says why): then ``tables`` are the tables it reads, as
+    far as known (its asset's own at least)."""
+
+    check: str
+    columns: tuple[str, ...] | None
+    tables: tuple[str, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class AssetColumnLineage:
     """One asset's column lineage, or why there is none.
 
     ``columns`` maps each output column to its sorted ``database.table.column`` sources
     (empty: a constant or a function of nothing upstream); None when not derived.
+    ``reads`` is every upstream column its SQL reads, in any clause (its filters' and
+    joins' too, which feed no column but break the SQL when renamed); None when not known
+    (a Python asset). ``checks``: what each of its asset checks reads.
     """
 
     key: str
@@ -43,6 +61,8 @@ class AssetColumnLineage:
     deps: tuple[str, ...]
     columns: dict[str, tuple[str, ...]] | None
     origin: str
+    reads: tuple[str, ...] | None = None
+    checks: tuple[CheckColumns, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -79,8 +99,14 @@ def derive(
     this asset's answer: a command's one error line, where a run's pages say it per asset.
     """
 
-    def result(columns: dict[str, tuple[str, ...]] | None, origin: str) -> AssetColumnLineage:
-        return AssetColumnLineage(spec.key, spec.table, spec.deps, columns, origin)
+    checks = _checks_columns(spec, io_manager, table_columns, stop_if_unreachable)
+
+    def result(
+        columns: dict[str, tuple[str, ...]] | None,
+        origin: str,
+        reads: tuple[str, ...] | None = None,
+    ) -> AssetColumnLineage:
+        return AssetColumnLineage(spec.key, spec.table, spec.deps, columns, origin, reads, checks)
 
     if spec.kind != "sql":
         if spec.column_lineage:
@@ -91,19 +117,62 @@ def derive(
         return result(None, f"{NOT_DERIVED}: a Python asset that declares no column lineage")
     try:
         sql = render_sql(spec, io_manager, params)
-        reads = io_manager.tables_read(sql)
-        columns_of = {table: list(table_columns(table)) for table in reads.tables}
-        return result(io_manager.column_lineage(sql, columns_of), "parsed from the SQL")
-    except (SqlAnalysisError, NotImplementedError) as exc:
-        return result(None, f"{NOT_DERIVED}: {exc}")
-    except StorageUnreachableError as exc:
-        if stop_if_unreachable:
-            raise
-        return result(None, f"{NOT_DERIVED}: {type(exc).__name__}: {exc}")
+        columns_of = _columns_read_by(sql, io_manager, table_columns)
+        lineage = io_manager.column_lineage(sql, columns_of)
     except Exception as exc:
-        # The columns of a table it reads could not be read (the same read fails the
-        # asset's materialization, which reports it): the page says why, the run goes on.
-        return result(None, f"{NOT_DERIVED}: {type(exc).__name__}: {exc}")
+        return result(None, _not_derived(exc, stop_if_unreachable))
+    return result(lineage, "parsed from the SQL", _all_read(sql, io_manager, columns_of))
+
+
+def _all_read(
+    sql: str, io_manager: IOManager, columns_of: Mapping[str, Sequence[str]]
+) -> tuple[str, ...] | None:
+    """Every column ``sql`` reads; None if its IO manager cannot tell (its lineage stands)."""
+    try:
+        return io_manager.columns_read(sql, columns_of)
+    except (SqlAnalysisError, NotImplementedError):
+        return None
+
+
+def _columns_read_by(
+    sql: str, io_manager: IOManager, table_columns: TableColumns
+) -> dict[str, list[str]]:
+    """The columns of every table ``sql`` reads, as an analysis of it is given them."""
+    return {table: list(table_columns(table)) for table in io_manager.tables_read(sql).tables}
+
+
+def _not_derived(exc: Exception, stop_if_unreachable: bool) -> str:
+    """Why an analysis failed, as a page says it (``not derived: ...``); a warehouse that
+    cannot be reached raises instead if ``stop_if_unreachable``.
+
+    Besides SQL that cannot be analysed, the columns of a table it reads may not be
+    readable (the same read fails the asset's materialization, which reports it): the
+    page says why, the run goes on."""
+    if isinstance(exc, StorageUnreachableError) and stop_if_unreachable:
+        raise exc
+    if isinstance(exc, (SqlAnalysisError, NotImplementedError)):
+        return f"{NOT_DERIVED}: {exc}"
+    return f"{NOT_DERIVED}: {type(exc).__name__}: {exc}"
+
+
+def _checks_columns(
+    spec: AssetSpec, io_manager: IOManager, table_columns: TableColumns, stop_if_unreachable: bool
+) -> tuple[CheckColumns, ...]:
+    """What each check of ``spec`` reads, parsed as its SELECT is (and kept alike by
+    :mod:`io_managers.analysis_cache`); a check that cannot be analysed says why."""
+    found = []
+    for check in spec.checks:
+        sql = check.sql.replace("{table}", spec.table)
+        tables: tuple[str, ...] = (spec.table,)
+        try:
+            tables = io_manager.tables_read(sql).tables
+            columns_of = _columns_read_by(sql, io_manager, table_columns)
+            found.append(CheckColumns(check.name, io_manager.columns_read(sql, columns_of), tables))
+        except Exception as exc:
+            found.append(
+                CheckColumns(check.name, None, tables, _not_derived(exc, stop_if_unreachable))
+            )
+    return tuple(found)
 
 
 class WarehouseColumns:
@@ -147,14 +216,16 @@ class WarehouseColumns:
 
 
 def _tables_read(graph: AssetGraph, specs: Iterable[AssetSpec]) -> set[str]:
-    """The tables the SELECTs of ``specs`` read, as the graph knows them: each one's
-    upstream tables and its own (an incremental load reads its earlier rows)."""
-    return {
-        table
-        for spec in specs
-        if spec.kind == "sql"
-        for table in (spec.table, *(graph[k].table for k in graph.upstream_of(spec.key).reads))
-    }
+    """The tables the SELECTs and checks of ``specs`` read, as the graph knows them: each
+    SQL asset's upstream tables and its own (an incremental load reads its earlier rows),
+    each checked asset's own and those its checks read."""
+    tables: set[str] = set()
+    for spec in specs:
+        upstream = graph.upstream_of(spec.key)
+        read = (*(upstream.reads if spec.kind == "sql" else ()), *upstream.checked)
+        if spec.kind == "sql" or spec.checks:
+            tables.update((spec.table, *(graph[k].table for k in read)))
+    return tables
 
 
 def derive_all(
@@ -181,18 +252,21 @@ class BackgroundColumnLineage:
     Parsing is CPU work in Python (~0.1 s for a run's SQL assets, none for answers kept
     by :mod:`io_managers.analysis_cache`), so it runs beside the warehouse work instead of
     inside each task, where it would lengthen the run's critical path; a task's page
-    waits only for its own asset's result and its ancestors'.
+    waits only for its own asset's result, its ancestors' and its descendants'.
 
     The ancestors a selected asset reads from, directly or not, are derived too, though
     the run does not rebuild them: its page follows each column's chain through them down
-    to the raw columns (:meth:`ends`). Their SQL is analysed when the graph is built and
-    the answers are kept on disk; the columns of the tables they read are one more
-    catalog read of each (none on an embedded warehouse, which reads its catalog once).
+    to the raw columns (:meth:`ends`); and so are the assets downstream of it, for the
+    columns and checks that use each of its columns (:meth:`downstream_of`). Their SQL
+    is analysed when the graph is built and the answers are kept on disk; the columns of
+    the tables they read are one more catalog read of each (none on an embedded
+    warehouse, which reads its catalog once).
     """
 
     futures: dict[str, Future[AssetColumnLineage]] = field(default_factory=dict)
     _pool: ThreadPoolExecutor | None = None
     _read_from: dict[str, set[str]] = field(default_factory=dict)
+    _downstream: dict[str, set[str]] = field(default_factory=dict)
 
     def start(
         self,
@@ -203,7 +277,12 @@ class BackgroundColumnLineage:
     ) -> None:
         columns = WarehouseColumns(graph, io_managers)
         self._read_from = {spec.key: through_reads(graph, spec.key)[0] for spec in specs}
-        wanted = {spec.key for spec in specs}.union(*self._read_from.values())
+        self._downstream = {
+            spec.key: graph.dag.reachable(spec.key, upstream=False) for spec in specs
+        }
+        wanted = {spec.key for spec in specs}.union(
+            *self._read_from.values(), *self._downstream.values()
+        )
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="column-lineage")
         specs = graph.topological(wanted)
         self._pool.submit(columns.ask_ahead, graph, specs)  # failing, each asks on its own
@@ -223,6 +302,13 @@ class BackgroundColumnLineage:
         once its lineage and its ancestors' are derived."""
         keys = [key, *self._read_from.get(key, ())]
         return ends_by_column([found for k in keys if (found := self.result(k))], key)
+
+    def downstream_of(self, key: str) -> list[AssetColumnLineage]:
+        """The lineage of selected ``key`` and of every asset downstream of it, once
+        derived: where each of its columns is used (:func:`~orchestration.column_impact.
+        uses_by_column`)."""
+        keys = self._downstream.get(key, set())
+        return [found for k in (key, *keys) if (found := self.result(k))]
 
     def stop(self) -> None:
         if self._pool is not None:
@@ -283,6 +369,13 @@ def upstream_chain(lineage: Iterable[AssetColumnLineage], column: str) -> Column
     Raises KeyError naming the column when no asset has it.
     """
     by_table = {item.table: item for item in lineage}
+    check_column(by_table, column)
+    return _node(by_table, column, seen=frozenset())
+
+
+def check_column(by_table: Mapping[str, AssetColumnLineage], column: str) -> None:
+    """Raise KeyError saying what is wrong, when no asset of ``by_table`` (its lineage by
+    table) has ``database.Table.column``: a column followed up or down is typed alike."""
     table, _, name = column.rpartition(".")
     if not table:
         raise KeyError(f"{column!r} is not database.Table.column{_example(by_table, name)}")
@@ -294,7 +387,6 @@ def upstream_chain(lineage: Iterable[AssetColumnLineage], column: str) -> Column
         )
     if item.columns is not None and name not in item.columns:
         raise KeyError(f"table {table} has no column {name!r}; it has {', '.join(item.columns)}")
-    return _node(by_table, column, seen=frozenset())
 
 
 def _example(by_table: Mapping[str, AssetColumnLineage], name: str) -> str:

@@ -22,6 +22,8 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "json.md"
 SECTION = re.compile(r"^## `pipeline ([^`]+)`\n(.*?)(?=^## |\Z)", re.M | re.S)
 #: A table row's first cell: a key, or a path into a list's objects (``assets[].key``).
 ROW_KEY = re.compile(r"^\| `([\w\[\].]+)` \|", re.M)
+#: What uses a column: the section's command, run on the README project's ``amount``.
+DOWNSTREAM = "lineage --column DB.TABLE.COL --downstream --format json"
 
 
 def documented_tables(command: str) -> list[dict[str, set[str]]]:
@@ -72,11 +74,13 @@ def documents(tmp_path_factory: pytest.TempPathFactory, prefect_api_url: str) ->
         "checks --json": 1,
         "validate --json": 1,
         "lineage --format json": 0,
+        DOWNSTREAM: 0,
     }
     found = {}
     for command, code in commands.items():
         extra = " --sample" if command.startswith("validate") else ""
-        result = run(project, f"pipeline {command}{extra}", prefect_api_url)
+        typed = command.replace("DB.TABLE.COL", "shop.orders.amount")
+        result = run(project, f"pipeline {typed}{extra}", prefect_api_url)
         assert result.returncode == code, f"{command}: {result.stdout}{result.stderr}"
         found[command] = json.loads(result.stdout)
     return found
@@ -92,6 +96,7 @@ def documents(tmp_path_factory: pytest.TempPathFactory, prefect_api_url: str) ->
         "checks --json",
         "validate --json",
         "lineage --format json",
+        DOWNSTREAM,
     ],
 )
 def test_each_documents_keys_are_the_docs(documents: dict[str, Any], command: str):
@@ -104,3 +109,12 @@ def test_a_history_record_is_the_docs(documents: dict[str, Any]):
     assert orders["last_materialization"] is not None
     assert_documented("status --json", orders["last_materialization"], table=1)
     assert_documented("status --json", orders["last_attempt"], table=1)
+
+
+def test_what_uses_a_column_nests_the_columns_computed_from_it(documents: dict[str, Any]):
+    """``used_by`` holds objects of the document's own shape (its table's first rows)."""
+    amount = documents[DOWNSTREAM]
+    (total,) = amount["used_by"]
+    assert total["column"] == "shop.order_totals.total"
+    assert set(total) == set(amount)
+    assert amount["checks"] == [{"asset": "orders", "check": "no_negative_amounts"}]

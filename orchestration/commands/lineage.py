@@ -2,10 +2,10 @@
 
 ``text``, ``mermaid`` and ``dot`` draw the asset graph from the declarations alone.
 ``json`` and ``--column`` add column lineage (``--column`` prints one column's chain, in
-text or ``json``; a diagram of it is refused), which needs the columns of the tables each
-SELECT reads, so they read them from the warehouse: one that does not exist, or a server
-that cannot be reached, is one error line and exit 1 (nothing is created, no DDL is
-applied).
+text or ``json``, upstream or, with ``--downstream``, to everything that uses it; a
+diagram of it is refused), which needs the columns of the tables each SELECT reads, so
+they read them from the warehouse: one that does not exist, or a server that cannot be
+reached, is one error line and exit 1 (nothing is created, no DDL is applied).
 """
 
 from __future__ import annotations
@@ -25,7 +25,14 @@ from orchestration.cli_options import (
     format_or_json,
     load_defs,
 )
-from orchestration.column_lineage import chain_lines, derive_all, upstream_chain
+from orchestration.column_impact import DownstreamNode, downstream_lines
+from orchestration.column_impact import downstream as downstream_tree
+from orchestration.column_lineage import (
+    AssetColumnLineage,
+    chain_lines,
+    derive_all,
+    upstream_chain,
+)
 from orchestration.lineage import LineageFormat, render_lineage, to_text
 from orchestration.missing_storage import require_storage
 from orchestration.output import document_option, echo
@@ -67,11 +74,27 @@ def lineage(
             "--select; as text, or a nested document with --format json).",
         ),
     ] = None,
+    downstream: Annotated[
+        bool,
+        typer.Option(
+            "--downstream",
+            help="With --column: print every column computed from it instead, downstream "
+            "and transitively, asset by asset, with the assets whose SQL reads it in no "
+            "column (a filter, a join) and the asset checks that read it: what a change to "
+            "it would break.",
+        ),
+    ] = False,
     warehouse: WarehouseOption = None,
     definitions: DefinitionsOption = None,
 ) -> None:
     """Draw the selected assets and the upstream tables they read; with json, their columns."""
     fmt = format_or_json(ctx, fmt, as_json, LineageChoice.json)
+    if downstream and column is None:
+        # Else ignored: the asset graph, exit 0, for a user who asked about a column.
+        raise typer.BadParameter(
+            "it follows one column to what reads it; give it with --column DB.TABLE.COL",
+            param_hint="'--downstream'",
+        )
     if column is not None and fmt in _DIAGRAMS:
         # Drawn, one column's chain would be a different diagram; printed as text, a
         # script that asked for a diagram gets something else and exit 0.
@@ -81,8 +104,9 @@ def lineage(
         )
     if column is not None and select is not None:
         # Else ignored: the chain went past the selection, down to the sources, exit 0.
+        way = "to everything that uses it" if downstream else "down to the sources"
         raise typer.BadParameter(
-            "--column traces one column through every asset, down to the sources; "
+            f"--column traces one column through every asset, {way}; "
             "give --select or --column, not both",
             param_hint="'--select'",
         )
@@ -100,14 +124,29 @@ def lineage(
         require_storage(io_managers)
         if column is not None:
             everything = derive_all(graph, [spec.key for spec in graph], io_managers)
-            try:
-                chain = upstream_chain(everything, column)
-            except KeyError as exc:
-                raise typer.BadParameter(exc.args[0], param_hint="--column") from None
-            if fmt == LineageChoice.json:
-                echo(json.dumps(chain.as_dict(), indent=2))
-            else:
-                echo("\n".join(chain_lines(chain)))
+            _print_column(everything, column, downstream, as_json=fmt == LineageChoice.json)
             return
         lineage_of = derive_all(graph, keys, io_managers)
     echo(json.dumps([item.as_dict() for item in lineage_of], indent=2))
+
+
+def _print_column(
+    everything: list[AssetColumnLineage], column: str, downstream: bool, *, as_json: bool
+) -> None:
+    """``column``'s chain upstream, or what uses it downstream, as text or one document;
+    a column no asset has is a usage error naming what is wrong."""
+    try:
+        node = (
+            downstream_tree(everything, column)
+            if downstream
+            else upstream_chain(everything, column)
+        )
+    except KeyError as exc:
+        raise typer.BadParameter(exc.args[0], param_hint="--column") from None
+    if as_json:
+        echo(json.dumps(node.as_dict(), indent=2))
+    elif isinstance(node, DownstreamNode):
+        # On a terminal, within its width; piped, a column a line, for grep.
+        echo("\n".join(downstream_lines(node, console.width if console.is_terminal else None)))
+    else:
+        echo("\n".join(chain_lines(node)))
