@@ -10,8 +10,9 @@ run's attempt went (run, time, rows, seconds, status, error or why it was skippe
 checks, the source an ingest asset read) and, when it did not
 materialize the table, when the table last was and the rows it left (or, when it
 published and then failed its checks, that the table holds its rows), the asset's last
-attempts and what changed since the previous one, and which upstream columns each of its
-columns is computed from, and which raw columns its whole chain ends in.
+attempts and what changed since the previous one, which upstream columns each of its
+columns is computed from, and which raw columns its whole chain ends in, and what uses each
+column downstream (before it is renamed or dropped).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from uuid import UUID
 from orchestration.asset import AssetSpec
 from orchestration.asset_code import declaration_place
 from orchestration.checks import AssetCheckResult, format_example
+from orchestration.column_impact import Uses
 from orchestration.column_lineage import NOT_DERIVED, ChainEnds
 from orchestration.fingerprint import ChosenSource
 from orchestration.graph import AssetGraph
@@ -95,6 +97,10 @@ _COLUMNS_GUIDE = (
     f"asset. *{_ENDS}*: the columns of the tables loaded from outside the graph that the "
     "whole chain ends in (`pipeline lineage --column` prints the chain)."
 )
+#: The uses of a column its *Used downstream* row names, of each kind; then ``and N more``.
+USES_SHOWN = 4
+#: What a *Used downstream* row calls an asset that may use the column.
+_MAYBE = "maybe used by"
 #: The marks of a page's Lineage list for a neighbour no chain of reads joins to the
 #: asset (:meth:`AssetPage._marks`).
 ORDER_ONLY = "order only"
@@ -210,6 +216,9 @@ class AssetPage:
     #: Where each column's whole upstream chain ends (:func:`~orchestration.column_lineage.
     #: ends_by_column`); None: not followed, and the Columns table shows one step only.
     column_ends: Mapping[str, ChainEnds] | None = None
+    #: What uses each column downstream (:func:`~orchestration.column_impact.
+    #: uses_by_column`); None: not followed, and the page has no *Used downstream*.
+    column_uses: Mapping[str, Uses] | None = None
     sql: str | None = None
     #: None: the asset's storage keeps no history (or it could not be read): no History.
     earlier: EarlierAttempts | None = None
@@ -242,6 +251,7 @@ class AssetPage:
         lines += self._history()
         lines += self._lineage(links)
         lines += self._columns(links)
+        lines += self._used_downstream(links)
         lines += self._body()
         history = artifact_key_path(self.key)
         lines += ["", f"[Every materialization of {self.spec.key}]({history}) (newest first)", ""]
@@ -548,6 +558,67 @@ class AssetPage:
             said.append(f"unknown past {where} ({cell(stop.note)})")
         return "; ".join(said) or cell(f"none ({_COMPUTED})")
 
+    def _used_downstream(self, links: PageLinks) -> list[str]:
+        """What uses each column downstream, in a table of its own (the Columns table is
+        full at the page's width): a row per used column, its uses nearest first, the
+        first :data:`USES_SHOWN` of each kind by name; then, in a line, the columns
+        nothing downstream reads."""
+        if self.column_uses is None or not self.columns:
+            return []
+        used = {name: u for name, _ in self.columns if (u := self.column_uses.get(name))}
+        unused = [name for name, _ in self.columns if name not in used]
+        if not used:
+            return [
+                "## Used downstream",
+                "",
+                f"Nothing downstream reads a column of {self.spec.key}.",
+                "",
+            ]
+        lines = [
+            "## Used downstream",
+            "",
+            self._uses_guide(used.values()),
+            "",
+            "| column | used by |",
+            "|---|---|",
+        ]
+        lines += [f"| {cell(name)} | {self._uses_cell(u, links)} |" for name, u in used.items()]
+        if unused:
+            lines += ["", f"Nothing downstream reads {', '.join(cell(name) for name in unused)}."]
+        return [*lines, ""]
+
+    def _uses_guide(self, uses: Iterable[Uses]) -> str:
+        """What the table says, its *maybe* explained only if a row says it."""
+        command = f"`pipeline lineage --column {self.spec.table}.<column> --downstream`"
+        said = [
+            "What a change to each column would reach: the columns computed from it, and "
+            "from those, nearest first, each linking to its asset's page; the SQL that reads "
+            "it without computing a column (a filter, a join); the checks that read it or "
+            f"those columns. {command} prints the whole tree."
+        ]
+        if any(u.untraced for u in uses):
+            said.append(
+                f"*{_MAYBE}*: an asset reads the table, but which of its columns is not "
+                "known (its column lineage is not derived)."
+            )
+        return " ".join(said)
+
+    def _uses_cell(self, uses: Uses, links: PageLinks) -> str:
+        """One column's uses, each kind capped at :data:`USES_SHOWN` names."""
+        said = []
+        if uses.columns:
+            said.append(_capped([self._linked(c, _table_of(c), links) for c, _ in uses.columns]))
+        if uses.read_by:
+            readers = _capped([links.link(key) for key in uses.read_by])
+            said.append(f"read by the SQL of {readers} (not into a column)")
+        if uses.checks:
+            checks = [f"[{cell(str(c))}]({links.href(c.asset)})" for c in uses.checks]
+            said.append(f"read by check {_capped(checks)}")
+        if uses.untraced:
+            maybe = dict.fromkeys(u.asset for u in uses.untraced)
+            said.append(f"{_MAYBE} {_capped([links.link(key) for key in maybe])}")
+        return "; ".join(said)
+
     def _linked(self, text: str, table: str, links: PageLinks) -> str:
         """``text`` linking to the page of the asset writing ``table``; as it is if no
         asset of the graph does, or this one (a column of its own earlier rows)."""
@@ -606,6 +677,12 @@ def _rows_read(result: MaterializeResult | None, write_mode: str) -> int | None:
     if isinstance(staged, int):
         return staged
     return result.rows if write_mode == "replace" else None
+
+
+def _capped(names: Sequence[str]) -> str:
+    """The first :data:`USES_SHOWN` of ``names``, then how many more."""
+    shown = ", ".join(names[:USES_SHOWN])
+    return f"{shown} and {len(names) - USES_SHOWN} more" if len(names) > USES_SHOWN else shown
 
 
 def _table_of(column: str) -> str:

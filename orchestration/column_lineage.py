@@ -307,8 +307,9 @@ class BackgroundColumnLineage:
         """The lineage of selected ``key`` and of every asset downstream of it, once
         derived: where each of its columns is used (:func:`~orchestration.column_impact.
         uses_by_column`)."""
-        keys = self._downstream.get(key, set())
-        return [found for k in (key, *keys) if (found := self.result(k))]
+        keys = {key, *self._downstream.get(key, ())}
+        # In dependency order, as derived: a page lists each column's uses in that order.
+        return [found for k in self.futures if k in keys and (found := self.result(k))]
 
     def stop(self) -> None:
         if self._pool is not None:

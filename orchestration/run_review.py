@@ -54,6 +54,7 @@ from orchestration.asset_page import (
     with_relinked,
     with_state,
 )
+from orchestration.column_impact import uses_by_column
 from orchestration.column_lineage import NOT_DERIVED, BackgroundColumnLineage
 from orchestration.context import AssetContext, run_logger
 from orchestration.fingerprint import chosen_source
@@ -550,6 +551,8 @@ class RunReview:
 
         lineage = self._columns.result(spec.key)
         warehouse = self._location_of(spec)
+        columns = self._columns_of(spec)
+        downstream = self._columns.downstream_of(spec.key)
         page = AssetPage(
             spec=spec,
             graph=self.plan.graph,
@@ -561,10 +564,11 @@ class RunReview:
                 warehouse=warehouse,
                 source=chosen_source(spec.fingerprint, self._params),
             ),
-            columns=self._columns_of(spec),
+            columns=columns,
             column_sources=lineage.columns if lineage else None,
             column_note=lineage.origin if lineage else NOT_DERIVED,
             column_ends=self._columns.ends(spec.key),
+            column_uses=uses_by_column(downstream, spec.table, [name for name, _ in columns]),
             sql=sql,
             earlier=self._earlier.result().get(spec.key) if self._earlier else None,
         )

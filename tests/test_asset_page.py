@@ -27,7 +27,13 @@ from orchestration.asset_page import (
     with_state,
 )
 from orchestration.checks import AssetCheckResult
-from orchestration.column_lineage import LOADS_A_SOURCE, AssetColumnLineage, ends_by_column
+from orchestration.column_impact import uses_by_column
+from orchestration.column_lineage import (
+    LOADS_A_SOURCE,
+    AssetColumnLineage,
+    CheckColumns,
+    ends_by_column,
+)
 from orchestration.definitions import load_definitions
 from orchestration.fingerprint import ChosenSource, SourceFingerprint, chosen_source
 from orchestration.graph import AssetGraph
@@ -991,6 +997,130 @@ def test_a_page_whose_columns_are_read_from_the_raw_columns_does_not_repeat_them
 def test_a_page_without_its_columns_chains_keeps_its_three_columns():
     markdown = _page(columns=FACT_COLUMNS, column_sources=CHAIN[-1].columns).markdown(PageLinks())
     assert "| column | type | computed from |\n" in markdown
+
+
+#: sat_invoice and what reads it downstream: the facts compute two columns from it and
+#: filter it on ReturnStatus, a check of theirs reads their total, the summary computes
+#: five columns from that total, and anomaly_invoice declares no column lineage.
+DOWNSTREAM = [
+    AssetColumnLineage(
+        "sat_invoice",
+        "vault.sat_invoice",
+        ("hub_invoice",),
+        {"TotalAmount": (), "Quantity": (), "ReturnStatus": (), "LOAD_DATETIME": ()},
+        "parsed from the SQL",
+    ),
+    AssetColumnLineage(
+        "fact_sales",
+        "marts.Fact_Sales",
+        ("sat_invoice",),
+        {
+            "total_amount": ("vault.sat_invoice.TotalAmount",),
+            "quantity": ("vault.sat_invoice.Quantity",),
+        },
+        "parsed from the SQL",
+        reads=(
+            "vault.sat_invoice.Quantity",
+            "vault.sat_invoice.ReturnStatus",
+            "vault.sat_invoice.TotalAmount",
+        ),
+        checks=(
+            CheckColumns(
+                "amount_positive", ("marts.Fact_Sales.total_amount",), ("marts.Fact_Sales",)
+            ),
+        ),
+    ),
+    AssetColumnLineage(
+        "sales_summary",
+        "quality.sales_summary",
+        ("fact_sales",),
+        {
+            name: ("marts.Fact_Sales.total_amount",)
+            for name in ("min_total", "max_total", "avg_total", "median_total", "volume")
+        },
+        "parsed from the SQL",
+    ),
+    AssetColumnLineage(
+        "anomaly_invoice",
+        "quality.anomaly_invoice",
+        ("fact_sales",),
+        None,
+        "not derived: a Python asset that declares no column lineage",
+    ),
+]
+SAT_COLUMNS = [
+    ("TotalAmount", "Decimal(10, 4)"),
+    ("Quantity", "Int32"),
+    ("ReturnStatus", "String"),
+    ("LOAD_DATETIME", "DateTime"),
+]
+
+
+def _used_downstream(markdown: str) -> str:
+    return markdown.split("## Used downstream\n\n", 1)[1].split("\n\n## ", 1)[0]
+
+
+def _sat_invoice_page() -> str:
+    names = [name for name, _ in SAT_COLUMNS]
+    page = _page(
+        "sat_invoice",
+        columns=SAT_COLUMNS,
+        column_uses=uses_by_column(DOWNSTREAM, "vault.sat_invoice", names),
+    )
+    return page.markdown(PageLinks({"fact_sales": uuid.UUID(int=5)}))
+
+
+def test_each_column_says_what_downstream_uses_it_nearest_first_and_capped():
+    """Before renaming a satellite's column, its page says which mart and quality columns
+    are computed from it, each a click from the page that carries it on, which checks read
+    them, and who may use them: the first few by name, then how many more."""
+    section = _used_downstream(_sat_invoice_page())
+    fact = f"/v2/artifacts/artifact/{uuid.UUID(int=5)}"
+    summary = "/v2/artifacts/key/asset-sales-summary"
+    rows = {line.split(" | ")[0].removeprefix("| "): line for line in section.split("\n")}
+    assert rows["TotalAmount"] == (
+        f"| TotalAmount | [marts.Fact_Sales.total_amount]({fact}), "
+        f"[quality.sales_summary.min_total]({summary}), "
+        f"[quality.sales_summary.max_total]({summary}), "
+        f"[quality.sales_summary.avg_total]({summary}) and 2 more; "
+        f"read by check [fact_sales.amount_positive]({fact}); "
+        "maybe used by [anomaly_invoice](/v2/artifacts/key/asset-anomaly-invoice) |"
+    )
+    assert rows["Quantity"] == (
+        f"| Quantity | [marts.Fact_Sales.quantity]({fact}); "
+        "maybe used by [anomaly_invoice](/v2/artifacts/key/asset-anomaly-invoice) |"
+    )
+
+
+def test_a_column_only_a_filter_reads_is_named_with_the_sql_that_reads_it():
+    section = _used_downstream(_sat_invoice_page())
+    fact = f"/v2/artifacts/artifact/{uuid.UUID(int=5)}"
+    assert (
+        f"| ReturnStatus | read by the SQL of [fact_sales]({fact}) (not into a column) |" in section
+    )
+
+
+def test_the_columns_nothing_downstream_reads_are_named_in_one_line():
+    section = _used_downstream(_sat_invoice_page())
+    assert "Nothing downstream reads LOAD_DATETIME." in section
+    assert "| LOAD_DATETIME |" not in section
+    assert "pipeline lineage --column vault.sat_invoice.<column> --downstream" in section
+    assert "*maybe used by*" in section  # explained, since a row says it
+
+
+def test_a_page_of_an_asset_nothing_reads_says_so_in_one_line():
+    page = _page(
+        "sales_summary",
+        columns=[("volume", "Float64")],
+        column_uses=uses_by_column(DOWNSTREAM, "quality.sales_summary", ["volume"]),
+    )
+    assert _used_downstream(page.markdown(PageLinks())) == (
+        "Nothing downstream reads a column of sales_summary."
+    )
+
+
+def test_a_page_not_given_what_uses_its_columns_has_no_such_section():
+    assert "## Used downstream" not in _page(columns=FACT_COLUMNS).markdown(PageLinks())
 
 
 def _attempt(

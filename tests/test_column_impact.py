@@ -163,6 +163,9 @@ def test_a_run_of_one_asset_derives_its_descendants_for_its_pages_used_by(wareho
         found = background.downstream_of("psa_online_retails")
         by_column = uses_by_column(found, "raw.psa_online_retails", ["Quantity"])
         background.stop()
+    descendants = GRAPH.dag.reachable("psa_online_retails", upstream=False)
+    in_order = [spec.key for spec in GRAPH.topological({"psa_online_retails", *descendants})]
+    assert [item.key for item in found] == in_order  # so a page's lists keep one order
     columns = [column for column, _ in by_column["Quantity"].columns]
     assert "marts.Fact_Sales.quantity" in columns
 

@@ -901,6 +901,24 @@ def test_ui_a_columns_source_links_to_the_page_that_carries_its_chain_on(shipped
         assert "/v2/artifacts/artifact/" in page.url, (column, page.url)
 
 
+def test_ui_a_staging_columns_page_says_which_mart_columns_use_it(shipped_run, page):
+    """Before renaming the PSA's Quantity, its page names the vault and mart columns
+    computed from it, and a click on one opens the page of the mart that holds it."""
+    page.goto(shipped_run.lineage_url)
+    _row_link(page, "psa_online_retails").click()
+    page.get_by_role("heading", name="psa_online_retails", exact=True).wait_for()
+    page.get_by_role("heading", name="Used downstream", exact=True).wait_for()
+    quantity = page.get_by_role("cell", name="Quantity", exact=True)
+    satellite = page.get_by_role("link", name="vault.sat_invoice.Quantity", exact=True)
+    row = page.get_by_role("row").filter(has=quantity).filter(has=satellite)  # not Columns'
+    row.wait_for()  # one row, or it raises
+    assert "more" in row.inner_text()  # capped: the rest is one command away
+    _screenshot(page, "asset-page-used-downstream.png", scroll_to="Used downstream")
+    row.get_by_role("link", name="marts.Fact_Sales.quantity", exact=True).click()
+    page.get_by_role("heading", name="fact_sales", exact=True).wait_for()
+    assert "/v2/artifacts/artifact/" in page.url
+
+
 def _page_id(server: PrefectServer, run: LineageRun, key: str) -> str:
     """The id of ``key``'s page written by ``run``, read over plain HTTP.
 
