@@ -5,7 +5,11 @@ session with ``readonly = 1``: chdb opens a second connection to the warehouse d
 with that setting, a server gets it on the request. ClickHouse then refuses every write,
 every settings change (so ``readonly`` cannot be lowered) and most table functions in a
 ``SELECT``. ``allow_external`` lowers the level to ``readonly = 2``, which still refuses
-writes but lets table functions read.
+writes but lets table functions read: ``readonly = 1`` refuses ``file()`` and ``url()``
+as tables (they need ``CREATE TEMPORARY TABLE``), the very reads the option is for. That
+level lets a statement carry its own ``SETTINGS``, which is why no EXPLAIN of a write may
+pass (step 2): building an INSERT's pipeline opens its file, truncated under
+``engine_file_truncate_on_insert``.
 
 ``readonly`` does not cover everything, though. ``INTO OUTFILE`` is written by chdb's
 client side, outside the session's settings, after any statement that has output
@@ -20,7 +24,8 @@ constants, printing what ``file()`` read. So ClickHouse's own parser decides tho
    ``$$...$$``, an odd comment) can never carry a second one into the engine.
 2. **ClickHouse's parse tree** of that statement (``EXPLAIN AST``, which parses and runs
    nothing, :class:`ParseTree`) must have no ``INTO OUTFILE`` and be a read at its root
-   (a ``SELECT``, ``SHOW``, ``DESCRIBE`` or ``EXPLAIN``, not ``PARALLEL WITH``).
+   (a ``SELECT``, ``SHOW``, ``DESCRIBE`` or ``EXPLAIN``, not ``PARALLEL WITH``); an
+   ``EXPLAIN`` must explain a ``SELECT`` (:meth:`ParseTree.explained_other_than_a_select`).
 3. **sqlglot's ClickHouse dialect** names what is not a read (``DROP``, ``INSERT``, ...)
    for the refusal, and says whether a statement is a query whose rows can be wrapped.
 4. Unless ``allow_external``, the tree must show every function the statement calls and
@@ -304,6 +309,13 @@ def _accepted(transport: Transport, sql: str, level: int, allow_external: bool) 
             f"ClickHouse's parser reads this as {tree.root}, not as one read statement; "
             f"only {_ALLOWED} are allowed and nothing was changed"
         )
+    explained = tree.explained_other_than_a_select()
+    if explained:
+        raise _refused(
+            "EXPLAIN explains only a SELECT here, and ClickHouse's parser reads the "
+            f"explained statement as {explained} (explaining an INSERT builds it, which "
+            "can create or truncate the file it writes); nothing was changed"
+        )
     if not allow_external:
         unseen = _unseen_calls(transport, canonical, tree, level)
         if unseen:
@@ -363,6 +375,30 @@ class ParseTree:
         """A SELECT (UNION, INTERSECT, ... included), EXPLAIN, DESCRIBE or any SHOW; not
         ``PARALLEL WITH``, which runs several statements, nor a write."""
         return self.root in _READ_ROOTS or self.is_show()
+
+    def explained_other_than_a_select(self) -> str:
+        """The kind of statement an ``EXPLAIN`` explains if it is not a SELECT (``InsertQuery``,
+        ``DropQuery``, none for ``EXPLAIN CURRENT TRANSACTION``), else "".
+
+        The root's kind says ``Explain`` whatever it explains, and ClickHouse counts it as
+        a read, yet ``EXPLAIN PIPELINE INSERT INTO FUNCTION file(...)`` creates or
+        truncates that file as it builds the pipeline. So each ``EXPLAIN`` in the chain
+        (``EXPLAIN AST EXPLAIN ...``) must have exactly one statement under it, apart from
+        its own settings (``Set``), ending in a SELECT; and an ``InsertQuery`` anywhere is
+        refused. A line that only looks like a node (see the class) can add a refusal only.
+        """
+        if any(kind == "InsertQuery" for _, kind, _ in self.nodes()):
+            return "InsertQuery"
+        if self.root != "Explain":
+            return ""
+        depth, kind = 0, self.root
+        while kind == "Explain":
+            depth += 1
+            under = [k for d, k, _ in self.nodes() if d == depth and k != "Set"]
+            if len(under) != 1:
+                return " and ".join(under) or "nothing"
+            kind = under[0]
+        return "" if kind == "SelectWithUnionQuery" else kind
 
     def is_show(self) -> bool:
         """Any SHOW: ``ShowTables``, ``ShowColumns``, ``SHOW USERS query``, ..."""

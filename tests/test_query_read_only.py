@@ -381,6 +381,97 @@ def test_parallel_with_is_not_a_read(url: str) -> None:
     assert str(result.exception).startswith("refused: ClickHouse's parser reads this as")
 
 
+# ------------------------------------------------------------- found by the security review
+
+#: The review's statement: ClickHouse parses it as an EXPLAIN, a read at its root, but
+#: building the pipeline of the INSERT it explains opens the target file, truncated
+#: under the statement's own SETTINGS (which ``readonly = 2`` allows). ``{target}`` is
+#: the file.
+EXPLAINED_TRUNCATE = (
+    "EXPLAIN PIPELINE INSERT INTO FUNCTION file('{target}','LineAsString','x String') "
+    "SELECT '' SETTINGS engine_file_truncate_on_insert=1"
+)
+#: EXPLAINs of writes; ``{target}`` a file that must be neither created nor changed.
+EXPLAINED_WRITES = {
+    "pipeline truncating a file": EXPLAINED_TRUNCATE,
+    "pipeline creating a file": (
+        "EXPLAIN PIPELINE INSERT INTO FUNCTION file('{target}','LineAsString','x String') SELECT ''"
+    ),
+    "nested in EXPLAIN AST": "EXPLAIN AST " + EXPLAINED_TRUNCATE,
+    "pipeline of a table insert": "EXPLAIN PIPELINE INSERT INTO {db}.sales SELECT 1, 'x'",
+    "syntax of an insert": "EXPLAIN SYNTAX INSERT INTO {db}.sales SELECT 1, 'x'",
+    "ast of a drop": "EXPLAIN AST DROP TABLE {db}.sales",
+    "ast of a create": "EXPLAIN AST CREATE TABLE {db}.other (a UInt8) ENGINE = Memory",
+    "a transaction": "EXPLAIN CURRENT TRANSACTION",
+}
+
+
+def explained_write(template: str, target: Path, db: str = "shop") -> str:
+    return template.format(target=target, db=db)
+
+
+def assert_explain_of_a_write_refused(
+    exception: BaseException | None, sql: str, *, external: bool
+) -> None:
+    """Refused, saying why; without ``--allow-external`` (``readonly = 1``) a SETTINGS
+    clause is the engine's to refuse first, before the parse tree can be read."""
+    assert isinstance(exception, ReadOnlyQueryError), exception
+    message = str(exception)
+    expected = "refused: EXPLAIN explains only a SELECT here"
+    if not external and "SETTINGS" in sql:
+        expected = "refused: the warehouse serves queries on a read-only session"
+    assert message.startswith(expected), message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("external", [False, True], ids=["default", "allow-external"])
+@pytest.mark.parametrize("template", list(EXPLAINED_WRITES.values()), ids=list(EXPLAINED_WRITES))
+def test_explain_of_a_write_is_refused(
+    warehouse: ClickHouseIOManager, url: str, victim: Path, template: str, external: bool
+) -> None:
+    before = state(warehouse)
+    options = ["--format", "csv", *(["--allow-external"] if external else [])]
+    targets = (victim, victim.with_name("new.txt"))
+
+    for target in targets:
+        result = query(url, explained_write(template, target), *options)
+        assert_explain_of_a_write_refused(result.exception, template, external=external)
+        assert result.exit_code == 1 and result.stdout == ""
+    assert_untouched(victim)
+    assert state(warehouse) == before
+
+
+def test_explain_of_a_write_cannot_empty_the_warehouses_own_metadata(
+    warehouse: ClickHouseIOManager, url: str
+) -> None:
+    """The review's exact command: it left a warehouse that no longer opened."""
+    metadata = Path(url.removeprefix("chdb://")) / "metadata" / "shop.sql"
+    kept = metadata.read_bytes()
+    try:
+        result = query(url, explained_write(EXPLAINED_TRUNCATE, metadata), "--allow-external")
+        assert_explain_of_a_write_refused(result.exception, EXPLAINED_TRUNCATE, external=True)
+        assert metadata.read_bytes() == kept
+    finally:
+        metadata.write_bytes(kept)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "EXPLAIN PIPELINE SELECT * FROM shop.sales",
+        "EXPLAIN PLAN actions = 1 SELECT count() FROM shop.sales",
+        "EXPLAIN ESTIMATE SELECT * FROM shop.sales",
+        "EXPLAIN AST EXPLAIN SELECT 1 UNION ALL SELECT 2",
+        "EXPLAIN SYNTAX WITH t AS (SELECT 1 AS a) SELECT a FROM t",
+    ],
+)
+def test_explain_of_a_select_still_runs(url: str, workdir: Path, sql: str) -> None:
+    result = query(url, sql, "--format", "csv")
+
+    assert result.exit_code == 0, (sql, result.output)
+    assert files_under(workdir) == []
+
+
 # ------------------------------------------------------------- the engine on its own
 
 
@@ -628,6 +719,27 @@ def test_into_outfile_over_the_server_is_refused_before_it_is_sent(
         with pytest.raises(ReadOnlyQueryError, match=r"^refused: INTO OUTFILE writes a file"):
             run(sql)
     assert_untouched(victim)
+
+
+@pytest.mark.parametrize("external", [False, True], ids=["default", "allow-external"])
+@pytest.mark.parametrize("template", list(EXPLAINED_WRITES.values()), ids=list(EXPLAINED_WRITES))
+def test_explain_of_a_write_over_the_server_is_refused(
+    server: tuple[ClickHouseIOManager, str],
+    clickhouse_test_url: str,
+    workdir: Path,
+    victim: Path,
+    template: str,
+    external: bool,
+) -> None:
+    """The stand-in's chdb truncated the file as the embedded engine did."""
+    warehouse, db = server
+    for target in (victim, victim.with_name("new.txt")):
+        result = query(clickhouse_test_url, explained_write(template, target, db),
+                       "--format", "csv", *(["--allow-external"] if external else []))  # fmt: skip
+        assert_explain_of_a_write_refused(result.exception, template, external=external)
+    assert_untouched(victim)
+    assert warehouse.row_count(f"{db}.sales") == 2
+    assert not warehouse.table_exists(f"{db}.other")
 
 
 @pytest.mark.parametrize(

@@ -64,7 +64,8 @@ def query(
     sql: Annotated[
         str,
         typer.Argument(
-            metavar="SQL", help="One read statement: SELECT, WITH, SHOW, DESCRIBE or EXPLAIN."
+            metavar="SQL",
+            help="One read statement: SELECT, WITH, SHOW, DESCRIBE or EXPLAIN of a SELECT.",
         ),
     ],
     format: FormatOption = OutputFormat.table,
