@@ -31,6 +31,7 @@ defs = Definitions(
     assets=assets_declared_in(__name__),
     ddl_paths=DDL_PATHS,
     io_managers={"warehouse": warehouse_io_manager},
+    settings_checks=(metrics.check_pushgateway_url,),
 )
 
 __all__ = ["DDL_PATHS", "dashboard", "defs", "marts", "metrics", "quality", "raw", "vault"]

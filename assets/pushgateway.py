@@ -5,10 +5,13 @@ gauges to a Pushgateway that Prometheus scrapes instead. The protocol is one HTT
 of the text exposition format to ``/metrics/job/<job>/<label>/<value>...``: ``PUT``
 replaces every metric of that group, so a group always holds exactly the latest run.
 
-Credentials in the URL (``https://user:password@host``) are sent as HTTP basic auth and
-never appear in errors or logs: messages name the URL without them, and a refused push by
-its status alone, since what the server answered may echo the request and its
-``Authorization`` header (:func:`orchestration.redaction.status_words`).
+Credentials in the URL (``https://user:password@host``) are sent as HTTP basic auth,
+percent-decoded (a password holding ``/`` is written ``%2F``), and never appear in errors
+or logs: messages name the URL without them, and a refused push by its status alone,
+since what the server answered may echo the request and its ``Authorization`` header
+(:func:`orchestration.redaction.status_words`). A URL whose password holds a raw ``/``,
+``?`` or ``#`` cannot be read (its host part ends early, so the "port" is part of the
+password): it is refused in words that repeat none of it (:func:`gateway_problem`).
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from orchestration.errors import ExpectedError
-from orchestration.redaction import quiet_request_logs, redact_url, status_words
+from orchestration.redaction import quiet_request_logs, redact_url, status_words, url_problem
 
 PUSH_TIMEOUT_SECONDS = 10.0
+#: The setting that names the gateway, as errors call it.
+PUSHGATEWAY_ENV = "PUSHGATEWAY_URL"
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
@@ -83,6 +88,12 @@ def gateway_url(gateway: str) -> str:
     return gateway if "://" in gateway else f"http://{gateway}"
 
 
+def gateway_problem(gateway: str) -> str | None:
+    """Why ``gateway`` cannot be read as a URL, in words that repeat none of it (it may
+    hold a password); None if it can be."""
+    return url_problem(gateway_url(gateway), PUSHGATEWAY_ENV)
+
+
 def group_url(gateway: str, job: str, grouping: Mapping[str, str]) -> tuple[str, str]:
     """The push URL without credentials, and the same URL redacted for messages."""
     for label in grouping:
@@ -92,7 +103,7 @@ def group_url(gateway: str, job: str, grouping: Mapping[str, str]) -> tuple[str,
     parts = urlsplit(gateway)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise PushgatewayError(
-            "PUSHGATEWAY_URL must be host:port or an http(s) URL such as "
+            f"{PUSHGATEWAY_ENV} must be host:port or an http(s) URL such as "
             f"http://localhost:9091, "
             f"got {redact_url(gateway)!r}"
         )
@@ -120,10 +131,13 @@ def push(
     import httpx  # only a run that pushes needs it (~0.15 s to import)
 
     quiet_request_logs()
+    problem = gateway_problem(gateway)
+    if problem is not None:
+        raise PushgatewayError(problem)
     url, shown = group_url(gateway, job, grouping)
     parts = urlsplit(gateway_url(gateway))
     auth = (
-        httpx.BasicAuth(parts.username or "", parts.password or "")
+        httpx.BasicAuth(unquote(parts.username), unquote(parts.password or ""))
         if parts.username is not None
         else None
     )
@@ -135,15 +149,20 @@ def push(
             auth=auth,
             timeout=timeout,
         )
+    except httpx.InvalidURL as exc:  # no HTTPError; its words quote the URL's parts
+        raise PushgatewayError(
+            f"the Pushgateway URL {shown} cannot be used: httpx refuses it (InvalidURL; "
+            f"check {PUSHGATEWAY_ENV}, or unset it to skip pushing)"
+        ) from exc
     except httpx.HTTPError as exc:
         raise PushgatewayError(
             f"cannot reach the Pushgateway at {shown}: {type(exc).__name__}: {exc or 'no answer'}"
-            " (check PUSHGATEWAY_URL, or unset it to skip pushing)"
+            f" (check {PUSHGATEWAY_ENV}, or unset it to skip pushing)"
         ) from exc
     if response.status_code >= 300:
         raise PushgatewayError(
             f"the Pushgateway at {shown} refused the push: {status_words(response.status_code)} "
             "(its answer is not shown: it may echo the request's credentials; check "
-            "PUSHGATEWAY_URL, or unset it to skip pushing)"
+            f"{PUSHGATEWAY_ENV}, or unset it to skip pushing)"
         )
     return shown

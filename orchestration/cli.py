@@ -222,6 +222,7 @@ def materialize_command(
     from orchestration.run_report import RunReport
 
     defs = load_defs(definitions)  # a broken code location fails before the big imports
+    defs.check_settings()
     import_libraries()  # all at once, kept out of the garbage collector's way
     graph = defs.graph()
     params: dict[str, Any] = {"source": source} if source else {}

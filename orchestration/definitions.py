@@ -11,7 +11,7 @@ import contextlib
 import functools
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,13 +50,25 @@ class Definitions:
     the IO managers that store them, by the name assets give in ``io_manager=`` (like
     Dagster's resources: the CLI and the deployment build them from here and know no
     storage themselves); ``external_tables``, tables SQL assets may read that no asset
-    produces (loaded by another system), so such a read is no error.
+    produces (loaded by another system), so such a read is no error; ``settings_checks``,
+    what a command that runs assets checks of the settings they read before anything
+    runs (:meth:`check_settings`).
     """
 
     assets: Sequence[AssetSpec]
     ddl_paths: Sequence[Path] = field(default_factory=tuple)
     io_managers: Mapping[str, IOManagerFactory] = field(default_factory=dict)
     external_tables: Sequence[str] = field(default_factory=tuple)
+    settings_checks: Sequence[Callable[[], None]] = field(default_factory=tuple)
+
+    def check_settings(self) -> None:
+        """Run each of :attr:`settings_checks`, whose :class:`ExpectedError` fails the
+        command in one line: ``materialize`` and ``serve`` call it before they open the
+        warehouse or Prefect, so a setting only an asset reads (a ``PUSHGATEWAY_URL``
+        whose password cuts its host part short) is said before a run, not in the error
+        the run stores and shows, and in words the check chose (no secret in them)."""
+        for check in self.settings_checks:
+            check()
 
     def graph(self) -> AssetGraph:
         """The asset graph, each SQL asset's upstream read from its SQL (built once)."""

@@ -141,14 +141,17 @@ def api_problem(url: str, timeout: float = API_PROBE_SECONDS) -> ExpectedError |
     it answers, or is not one a probe reads (:func:`health_url_to_probe`).
 
     A URL without ``http://`` or ``https://`` is refused unprobed
-    (:mod:`orchestration.api_url`). A ``/health`` that answers 404 has nothing of
+    (:mod:`orchestration.api_url`), as is one that cannot be read, said without repeating
+    it (:func:`orchestration.redaction.url_problem`). A ``/health`` that answers 404 has nothing of
     Prefect's at that path (most often a server's address without ``/api``: its UI's);
     any other HTTP answer counts as answering (a busy server's 503, a proxy's 401:
     Prefect's client says more). Else only a connection that fails is refused.
     """
-    from orchestration.api_url import PrefectApiUrlError, scheme_problem
+    from orchestration.api_url import SETTING, PrefectApiUrlError, scheme_problem
+    from orchestration.redaction import url_problem
 
-    wrong = scheme_problem(url)
+    # A password holding "/" read as host and port: httpx said "Invalid port: 'Api'".
+    wrong = scheme_problem(url) or url_problem(url, SETTING)
     if wrong is not None:
         return PrefectApiUrlError(wrong)
     health = health_url_to_probe(url)

@@ -477,6 +477,24 @@ def test_a_prefect_api_url_without_a_scheme_is_told_what_to_write(
     ]
 
 
+#: Why the review's PREFECT_API_URL cannot be read, in words that repeat none of it.
+RESERVED_IN_PASSWORD = (
+    "PREFECT_API_URL's password (or user) holds a reserved character: percent-encode ? as "
+    "%3F, # as %23, / as %2F, @ as %40 (an @ in the path or query string too)"
+)
+
+
+@pytest.mark.parametrize("command", ["materialize", "serve"])
+def test_a_prefect_api_url_whose_password_holds_a_slash_is_refused_without_repeating_it(
+    command: str, tmp_path: Path
+) -> None:
+    """Was ``error: Invalid port: 'Api'`` (the password's start) from httpx once the flow
+    run began."""
+    typed = "http://apiuser:Api/Pw7766@127.0.0.1:4799/api"
+    lines = refused_before_any_work(command, typed, tmp_path)
+    assert lines == [f"error: {RESERVED_IN_PASSWORD}"]
+
+
 @pytest.mark.parametrize(
     ("command", "path"),
     [("materialize", ""), ("materialize", "/v2"), ("serve", "")],
@@ -568,6 +586,10 @@ def test_a_404_where_no_prefect_api_is_near_says_what_the_url_should_be(
          "PREFECT_API_URL has no scheme: put http:// (or https://) in front of it"),
         ("http:etl:s3cret@prefect.internal:4200/api",
          "PREFECT_API_URL is missing '//' after its scheme 'http'"),
+        # A password holding a character that ends the host part is not read as one.
+        ("http://etl:s3/cret@prefect.internal:4200/api", RESERVED_IN_PASSWORD),
+        ("https://etl:s3?cret@prefect.internal/api", RESERVED_IN_PASSWORD),
+        ("http://etl:s3#cret@127.0.0.1:4200/api", RESERVED_IN_PASSWORD),
     ],
 )  # fmt: skip
 def test_a_prefect_api_url_that_is_no_http_url_is_refused_without_a_probe(

@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -378,3 +379,93 @@ def test_the_schema_allows_exactly_the_measured_gauges_in_order():
     # The asset module does not import its schema (listing assets stays free of pandera),
     # so this is where the two lists are held together.
     assert tuple(GAUGES) == GAUGE_NAMES
+
+
+# ------------------------------------------------------------- found by the security review
+
+#: The review's PUSHGATEWAY_URLs: a password holding ``/``, ``?`` or ``#`` ends the host
+#: part early, and httpx said "Invalid port: 'Xk9fQ2mZpL7w'", stored with the run.
+UNREADABLE_GATEWAYS = {
+    "slash": "http://pguser:Xk9fQ2mZpL7w/AbC@127.0.0.1:19998",
+    "question mark": "http://pguser:Xk9fQ2mZpL7w?AbC@127.0.0.1:19998",
+    "hash": "http://pguser:Xk9fQ2mZpL7w#AbC@127.0.0.1:19998",
+    "no scheme": "pguser:Xk9fQ2mZpL7w/AbC@127.0.0.1:19998",
+}
+#: The one line each is refused with, repeating none of it.
+UNREADABLE_GATEWAY_LINE = (
+    "PUSHGATEWAY_URL's password (or user) holds a reserved character: percent-encode ? as "
+    "%3F, # as %23, / as %2F, @ as %40 (an @ in the path or query string too)"
+)
+
+
+def assert_no_secret(text: str) -> None:
+    for part in ("Xk9fQ2mZpL7w", "AbC", "pguser"):
+        assert part not in text, text
+
+
+@pytest.mark.parametrize(
+    "gateway", list(UNREADABLE_GATEWAYS.values()), ids=list(UNREADABLE_GATEWAYS)
+)
+def test_a_push_to_a_url_it_cannot_read_is_refused_without_repeating_it(gateway: str) -> None:
+    with pytest.raises(PushgatewayError) as refused:
+        push(gateway, JOB, {"source": "x"}, [Gauge("g", 1.0)])
+    assert str(refused.value) == UNREADABLE_GATEWAY_LINE
+    assert_no_secret(str(refused.value))
+
+
+@pytest.mark.parametrize("command", ["materialize", "serve"])
+def test_a_pushgateway_url_it_cannot_read_fails_the_command_before_any_work(
+    command: str, tmp_path: Path
+) -> None:
+    """Was: the run went ahead, and the metrics asset's error (in the report, in
+    ``_pipeline.materializations`` for later ``status``, in Prefect's logs and states)
+    named part of the password."""
+    env = {**os.environ, PUSHGATEWAY_ENV: UNREADABLE_GATEWAYS["slash"]}
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestration", command, "--select", "pipeline_metrics",
+         "--warehouse", f"chdb://{tmp_path / 'warehouse'}",
+         *(["--json"] if command == "materialize" else [])],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.splitlines() == [f"error: {UNREADABLE_GATEWAY_LINE}"]
+    assert_no_secret(result.stdout + result.stderr)
+    assert not (tmp_path / "warehouse").exists()
+
+
+class _AuthRecorder(BaseHTTPRequestHandler):
+    """A gateway that accepts every push and keeps the ``Authorization`` header it got."""
+
+    received: list[str] = []
+
+    def do_PUT(self) -> None:
+        self.received.append(self.headers.get("Authorization", ""))
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_percent_encoded_credentials_are_sent_as_the_user_wrote_them_decoded() -> None:
+    """A password holding ``/`` is written ``%2F``, as the refusal says: it was sent as
+    ``Ab%2FCd``, so such a password could not be used at all."""
+    _AuthRecorder.received = []
+    with http_port(_AuthRecorder) as port:
+        push(f"http://pg%40ops:Ab%2FCd%3F%23@127.0.0.1:{port}", JOB, {"source": "x"},
+             [Gauge("g", 1.0)])  # fmt: skip
+    assert _AuthRecorder.received == ["Basic " + base64.b64encode(b"pg@ops:Ab/Cd?#").decode()]
+
+
+def test_a_url_httpx_refuses_is_a_pushgateway_error_without_httpxs_words() -> None:
+    """httpx's ``InvalidURL`` is no ``HTTPError``: it escaped as an unexpected error
+    whose text (a port, a character) comes from the URL."""
+    with pytest.raises(PushgatewayError) as refused:
+        push("http://pguser:Xk9fQ2mZpL7w@127.0.0.1:9/pre\x01fix", JOB, {"source": "x"},
+             [Gauge("g", 1.0)])  # fmt: skip
+    message = str(refused.value)
+    assert message.startswith("the Pushgateway URL http://127.0.0.1:9/pre"), message
+    assert "InvalidURL" in message and "position" not in message
+    assert_no_secret(message)

@@ -176,6 +176,7 @@ def serve(
     # temporary server), except that its console logs stay: they are the served runs' log.
     configure_prefect(verbose=True)
     defs = load_defs(definitions)
+    defs.check_settings()  # the runs' processes read them as this one does
     # A bad selection fails now, not at midnight. States are only known when a run starts,
     # so status: matches nothing here (which is no error) while syntax and names are checked.
     defs.graph().select(select, dict)
