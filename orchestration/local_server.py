@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from orchestration.errors import ExpectedError
+from orchestration.kept_environment import kept_environment
 from orchestration.prefect_server import (
     HOST,
     TASK_STATE_BATCHING,
@@ -133,11 +134,14 @@ def _port() -> int:
 
 
 def _server_environment(home: Path, port: int) -> dict[str, str]:
-    """The user's environment (their database and server settings stay theirs), pointed
-    at this port, without telemetry and without a client API URL of its own; task-run
-    states batched unless the user set the recorder's batching."""
+    """The user's Prefect settings (their database and server settings stay theirs) and
+    what its imports read, pointed at this port, without telemetry and without a client
+    API URL of its own; task-run states batched unless the user set the recorder's
+    batching. Nothing else of the command's environment: the server outlives it by hours,
+    and a password there would sit in its ``/proc/PID/environ``
+    (:mod:`orchestration.kept_environment`)."""
     env = {**TASK_STATE_BATCHING}
-    env.update((k, v) for k, v in os.environ.items() if k != "PREFECT_API_URL")
+    env.update((k, v) for k, v in kept_environment(os.environ).items() if k != "PREFECT_API_URL")
     env.update(
         PREFECT_HOME=str(home),
         PREFECT_SERVER_API_HOST=HOST,

@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from orchestration.debug_env import debug_asked
+from orchestration.kept_environment import kept_environment, read_at_import
 from orchestration.prefect_setup import prefect_defaults
 
 MODE_ENV = "PIPELINE_WARM_START"
@@ -71,26 +72,6 @@ _COLD_FLAGS = frozenset({"--debug", "--verbose"})
 #: The options taken before the sub-command that take a value (``pipeline --definitions
 #: assets list``): their value is not the sub-command (orchestration.cli).
 _GLOBAL_VALUE_OPTIONS = frozenset({"--definitions", "--warehouse"})
-#: Environment variables a library reads when it is imported (so a starter's imports are
-#: only right for commands that agree on them): prefixes, then exact names. The dynamic
-#: loader (``LD_LIBRARY_PATH``), the C allocator and numpy's OpenBLAS
-#: (``OPENBLAS_CORETYPE``) read theirs as the process or the library loads.
-_IMPORT_TIME_PREFIXES = (
-    "PREFECT_",
-    "PANDERA_",
-    "PYTHON",
-    "LC_",
-    "ARROW_",
-    "LD_",
-    "MALLOC_",
-    "OMP_",
-    "OPENBLAS_",
-)
-_IMPORT_TIME_NAMES = frozenset(
-    {"LANG", "LANGUAGE", "TZ", "HOME", "DO_NOT_TRACK", "NO_COLOR", "GLIBC_TUNABLES"}
-)
-#: What the starter's process needs besides: where programs and temporary files are.
-_PROCESS_NAMES = frozenset({"PATH", "TMPDIR"})
 #: Seconds to wait for a starter to take a command before running it cold (a starter
 #: that answers later finds the command gone and runs nothing).
 _CONNECT_SECONDS = 5.0
@@ -155,10 +136,6 @@ def import_environment(env: Mapping[str, str]) -> dict[str, str]:
     return {**prefect_defaults(verbose=False), **env}
 
 
-def _read_at_import(name: str) -> bool:
-    return name.startswith(_IMPORT_TIME_PREFIXES) or name in _IMPORT_TIME_NAMES
-
-
 def starter_environment(env: Mapping[str, str]) -> dict[str, str]:
     """The environment a starter is started with: what its imports read (after
     :func:`import_environment`) and what its process needs, nothing else.
@@ -168,18 +145,14 @@ def starter_environment(env: Mapping[str, str]) -> dict[str, str]:
     spare child for up to :data:`IDLE_SECONDS`, readable by this user's every process
     (and root) long after the command ended. Each command hands its whole environment
     over with its request, so nothing it reads at run time depends on the starter's."""
-    return {
-        name: value
-        for name, value in import_environment(env).items()
-        if _read_at_import(name) or name in _PROCESS_NAMES
-    }
+    return kept_environment(import_environment(env))
 
 
 def starter_key(env: Mapping[str, str]) -> str:
     """What a starter's imports depend on, hashed: Python, the project, and the environment
     variables libraries read at import time (after :func:`import_environment`)."""
     relevant = {
-        name: value for name, value in import_environment(env).items() if _read_at_import(name)
+        name: value for name, value in import_environment(env).items() if read_at_import(name)
     }
     identity = {
         "python": sys.executable,

@@ -302,6 +302,53 @@ def test_the_background_server_batches_task_run_states_unless_the_user_set_it(
     assert recorder["flush_interval"] == 1.0
 
 
+def group_environments(pgid: int) -> dict[int, list[bytes]]:
+    """``/proc/PID/environ`` of every process in process group ``pgid``: the server, and
+    any process it starts."""
+    found = {}
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and os.getpgid(int(proc.name)) == pgid:
+                found[int(proc.name)] = (proc / "environ").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return found
+
+
+def test_the_background_server_keeps_none_of_the_starting_commands_secrets(home: Path) -> None:
+    """It outlives the command by hours; it held the whole environment of the command that
+    started it (a warehouse password, a Pushgateway URL with credentials) in
+    ``/proc/PID/environ``, which the user's every process can read."""
+    secret = "Zk8-secret-Qv3"
+    setting = "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE"
+    env = newcomer_env(
+        home,
+        WAREHOUSE_URL=f"clickhouse://etl:{secret}@127.0.0.1:8123/",
+        CLICKHOUSE_PASSWORD=secret,
+        PUSHGATEWAY_URL=f"http://pg:{secret}@127.0.0.1:9091",
+        AWS_SECRET_ACCESS_KEY=secret,
+        **{setting: "7"},  # the user's server settings stay theirs
+    )
+    # Not on Prefect's 4200, which a person's own server may hold.
+    code = (
+        "from orchestration import local_server\n"
+        "from orchestration.prefect_server import free_port\n"
+        "local_server.PREFERRED_PORT = free_port()\n"
+        "print(local_server.ensure(300)[0].pid)\n"
+    )
+    started = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert started.returncode == 0, started.stderr
+    pid = int(started.stdout.strip())
+    environments = group_environments(pid)
+    assert pid in environments
+    for environ in environments.values():
+        assert not [item for item in environ if secret.encode() in item]
+        assert f"PREFECT_HOME={home}".encode() in environ
+        assert f"{setting}=7".encode() in environ
+
+
 # --------------------------------------------------------------------------- pipeline serve
 
 SERVING = "Serving deployment"
