@@ -17,6 +17,9 @@ project is the directory of the nearest ``pyproject.toml`` naming a code locatio
 project built, as git finds its repository; outside any project, the working directory.
 A relative ``chdb://`` URL is taken as given: relative to the working directory.
 
+A ``chdb://`` URL takes no user or password (an embedded warehouse has no login): one
+that holds them is refused without repeating it.
+
 Special characters in the password are percent-encoded (``p@ss`` as ``p%40ss``); a ``?``,
 ``#`` or ``/`` left as it is would end the host part early, so a URL with an ``@`` after one
 is refused, the error saying why without repeating the URL (it holds the password).
@@ -28,6 +31,7 @@ mask it, so logging a config can never leak it.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,6 +138,25 @@ def _root_read_as_relative(location: str, base: Path) -> str | None:
     )
 
 
+_USER_IN_CHDB = (
+    "holds a user or password (user:password@), which an embedded chdb:// warehouse does "
+    "not take: it is a directory, with no login (write chdb:///abs/path)"
+)
+
+
+def _names_a_user(location: str) -> bool:
+    """Whether a ``chdb://`` URL's ``location`` (what follows ``chdb://``) starts with
+    ``user@`` or ``user:password@``, a password holding ``/``, ``?`` or ``#`` included.
+
+    It was read as a relative directory (``./default:secret@/tmp/wh``), made in the
+    working directory, and printed, password and all. A directory name may hold an ``@``
+    past the first ``/`` (``chdb://./data@2024``) but not before it, nor past a first
+    part holding ``:``, which is how ``user:password`` reads.
+    """
+    first = re.split(r"[/?#]", location, maxsplit=1)[0]
+    return "@" in first or (":" in first and "@" in location)
+
+
 #: What a location given on the command line (or to a library call) is called in errors.
 EXPLICIT_NAME = "the warehouse URL"
 ENV_NAME = "WAREHOUSE_URL"
@@ -175,6 +198,8 @@ def parse_warehouse_url(
     if not sep:
         raise _no_scheme(text, name)
     if scheme == "chdb":
+        if _names_a_user(rest):  # said without the text: it may hold a password
+            raise WarehouseConfigError(f"{name} {_USER_IN_CHDB}")
         location = rest.split("?", 1)[0]
         if problem := _root_read_as_relative(location, base):
             raise WarehouseConfigError(f"{name} {text!r} {problem}")

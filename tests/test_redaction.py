@@ -226,6 +226,55 @@ def test_warehouse_url_from_the_environment_is_named_as_the_variable() -> None:
     assert result.stderr.splitlines() == [f"error: WAREHOUSE_URL's {RESERVED}"]
 
 
+#: An embedded warehouse has no login: a user or password in a chdb:// URL was read as part
+#: of a relative directory (``./default:WhPwZz91@/tmp/...``), created there, and printed.
+CHDB_WITH_A_USER = {
+    "user and password": "chdb://default:WhPwZz91@{tmp}/whx",
+    "user alone": "chdb://WhPwZz91@{tmp}/whx",
+    "password holding a slash": "chdb://default:WhPw/Zz91@{tmp}/whx",
+    "password holding a question mark": "chdb://default:WhPw?Zz91@{tmp}/whx",
+}
+CHDB_USER_REFUSED = (
+    "holds a user or password (user:password@), which an embedded chdb:// warehouse does "
+    "not take: it is a directory, with no login (write chdb:///abs/path)"
+)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("status",), ("materialize", "--source", "synthetic:50")],
+    ids=["status", "materialize"],
+)
+@pytest.mark.parametrize("given", ["option", "environment"])
+@pytest.mark.parametrize("template", list(CHDB_WITH_A_USER.values()), ids=list(CHDB_WITH_A_USER))
+def test_a_chdb_url_with_a_user_or_password_is_refused_without_repeating_it(
+    tmp_path: Path, template: str, given: str, command: tuple[str, ...]
+) -> None:
+    """Was: ``Warehouse: ./default:WhPwZz91@/tmp/...``, a directory of that name made in
+    the working directory, and the password in the ``no warehouse at`` and Next lines."""
+    warehouse = template.format(tmp=tmp_path / "elsewhere")
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    option = ["--warehouse", warehouse] if given == "option" else []
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "WAREHOUSE_URL"},
+        "PIPELINE_WARM_START": "off",
+        "PIPELINE_DEFINITIONS": "assets",
+        "PYTHONPATH": str(REPO),
+        **({"WAREHOUSE_URL": warehouse} if given == "environment" else {}),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestration", *command, *option],
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    name = "the warehouse URL" if given == "option" else "WAREHOUSE_URL"
+    assert result.stderr.splitlines() == [f"error: {name} {CHDB_USER_REFUSED}"]
+    assert "WhPw" not in result.stdout + result.stderr
+    assert os.listdir(workdir) == [] and not (tmp_path / "elsewhere").exists()
+
+
 # -------------------------------------------------------------- a short password in an error
 
 
