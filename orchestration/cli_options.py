@@ -193,7 +193,8 @@ def confirmed_discard(discard_history: bool, full_refresh: bool) -> None:
 DEFINITIONS_HELP = "Module that declares the assets (default: [tool.pipeline] in pyproject.toml)."
 WAREHOUSE_HELP = (
     "chdb:///path or clickhouse://user:password@host:8123 (default: WAREHOUSE_URL, "
-    "CLICKHOUSE_HOST..., else the embedded warehouse in the project's .warehouse)."
+    "CLICKHOUSE_HOST..., else the embedded warehouse in the project's .warehouse; a "
+    "password is better there, as every user can read a command line)."
 )
 DefinitionsOption = Annotated[
     str | None,
