@@ -157,7 +157,10 @@ class AssetSpec:
 
     ``column_lineage`` lets a Python asset state which upstream columns
     (``database.table.column``) each of its columns comes from; a SQL asset's is parsed
-    from its SELECT instead (see :mod:`orchestration.column_lineage`).
+    from its SELECT instead (see :mod:`orchestration.column_lineage`). ``also_reads``
+    names the upstream columns it reads besides, to join, group or choose rows: none of
+    its columns is computed from them, yet renaming one breaks it all the same, which is
+    what following a column downstream must say (:mod:`orchestration.column_impact`).
     """
 
     key: str
@@ -177,6 +180,7 @@ class AssetSpec:
     code_version: str | None = None
     fingerprint: Callable[[Mapping[str, Any]], str] | None = None
     column_lineage: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    also_reads: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not _KEY_PATTERN.match(self.key):
@@ -221,6 +225,12 @@ class AssetSpec:
         object.__setattr__(self, "tags", MappingProxyType(dict(self.tags)))
         lineage = {column: tuple(sources) for column, sources in self.column_lineage.items()}
         object.__setattr__(self, "column_lineage", MappingProxyType(lineage))
+        object.__setattr__(self, "also_reads", tuple(self.also_reads))
+        if self.also_reads and not self.column_lineage:
+            raise AssetDefinitionError(
+                f"asset {self.key!r}: also_reads adds to a declared column_lineage; "
+                "declare column_lineage too"
+            )
 
     @property
     def database(self) -> str:
@@ -279,6 +289,7 @@ def asset(
     code_version: str | None = None,
     fingerprint: Callable[[Mapping[str, Any]], str] | None = None,
     column_lineage: Mapping[str, Iterable[str]] | None = None,
+    also_reads: Iterable[str] = (),
 ) -> Callable[[Callable[..., Any]], AssetSpec]:
     """Declare an asset from a function; its name is the key unless ``key`` is given.
 
@@ -306,6 +317,7 @@ def asset(
             code_version=code_version,
             fingerprint=fingerprint,
             column_lineage={c: tuple(s) for c, s in (column_lineage or {}).items()},
+            also_reads=tuple(also_reads),
         )
         return register(spec)
 

@@ -3,7 +3,8 @@
 SQL assets get theirs by parsing their SELECT in the IO manager's dialect
 (``IOManager.column_lineage``; sqlglot with ClickHouse's dialect for the warehouse), with
 the columns of every table it reads taken from the warehouse. Python assets may declare
-theirs (``@asset(column_lineage={...})``); otherwise they say "not derived". Sources are
+theirs (``@asset(column_lineage={...})``, and ``also_reads`` for the columns they read
+feeding none of theirs); otherwise they say "not derived". Sources are
 ``database.table.column``, so a column's whole upstream chain can be followed from table
 to table (:func:`upstream_chain`), down to where it ends (:func:`chain_ends`): the columns
 of the tables loaded from outside the graph, or an asset whose lineage is not derived.
@@ -53,7 +54,8 @@ class AssetColumnLineage:
     (empty: a constant or a function of nothing upstream); None when not derived.
     ``reads`` is every upstream column its SQL reads, in any clause (its filters' and
     joins' too, which feed no column but break the SQL when renamed); None when not known
-    (a Python asset). ``checks``: what each of its asset checks reads.
+    (a Python asset that declares no ``also_reads``). ``checks``: what each of its asset
+    checks reads.
     """
 
     key: str
@@ -111,7 +113,7 @@ def derive(
     if spec.kind != "sql":
         if spec.column_lineage:
             declared = {name: tuple(sorted(src)) for name, src in spec.column_lineage.items()}
-            return result(declared, "declared")
+            return result(declared, "declared", _declared_reads(declared, spec.also_reads))
         if not spec.deps:
             return result(None, LOADS_A_SOURCE)
         return result(None, f"{NOT_DERIVED}: a Python asset that declares no column lineage")
@@ -122,6 +124,16 @@ def derive(
     except Exception as exc:
         return result(None, _not_derived(exc, stop_if_unreachable))
     return result(lineage, "parsed from the SQL", _all_read(sql, io_manager, columns_of))
+
+
+def _declared_reads(
+    lineage: Mapping[str, tuple[str, ...]], also_reads: Sequence[str]
+) -> tuple[str, ...] | None:
+    """Every column a Python asset says it reads: its columns' sources and ``also_reads``;
+    None (not known) when it names none besides, as before ``also_reads`` existed."""
+    if not also_reads:
+        return None
+    return tuple(sorted({*(c for sources in lineage.values() for c in sources), *also_reads}))
 
 
 def _all_read(

@@ -114,6 +114,7 @@ def test_external_upstream_lists_unselected_parents_only():
         ({"deps": ("x", "x")}, "lists a dependency twice"),
         ({"deps": ("k",)}, "depends on itself"),
         ({"schema": "schemas.marts.DimCountry"}, "'package.module:Model' reference"),
+        ({"also_reads": ("db.t.key",)}, "also_reads adds to a declared column_lineage"),
     ],
 )
 def test_malformed_declarations_fail_at_definition(kwargs, message):
