@@ -98,13 +98,35 @@ def test_the_checks_reading_a_column_are_its_own_assets_and_others(lineage):
     assert CheckRef("fact_sale_returns", "time_key_resolves") in dimension.checks
 
 
-def test_an_asset_reading_the_table_without_column_lineage_may_use_the_column(lineage):
-    """The dashboard is a Python asset that declares no column lineage: whether it uses
-    sales_summary's volume is not known, and the answer says so rather than nothing."""
-    tree = downstream(lineage, "quality.sales_summary.volume")
-    (maybe,) = [u for u in tree.untraced if u.asset == "sales_dashboard"]
-    assert maybe.check is None
-    assert maybe.note == "not derived: a Python asset that declares no column lineage"
+def test_an_asset_reading_the_table_without_column_lineage_may_use_the_column():
+    """A Python asset that declares no column lineage may use any column of what it
+    reads: the answer says so rather than nothing."""
+    items = [
+        AssetColumnLineage("raw", "db.raw", (), None, LOADS_A_SOURCE),
+        AssetColumnLineage(
+            "notes", "db.notes", ("raw",), None, "not derived: a Python asset that declares none"
+        ),
+    ]
+    tree = downstream(items, "db.raw.a")
+    (maybe,) = tree.untraced
+    assert (maybe.asset, maybe.check) == ("notes", None)
+    assert maybe.note == "not derived: a Python asset that declares none"
+
+
+def test_the_dashboard_declares_which_mart_columns_its_chart_points_come_from(lineage):
+    """The dashboard is a Python asset that declares its column lineage (held to its SQL
+    by tests/test_dashboard.py): what it computes from a column, what it reads only to
+    join, and what it does not read at all are each said, none as a maybe."""
+    total = uses(downstream(lineage, "marts.Fact_Sales.total_amount"))
+    assert ("quality.sales_dashboard.value", "sales_dashboard") in total.columns
+    assert ("quality.sales_dashboard.position", "sales_dashboard") in total.columns
+    assert "sales_dashboard" not in total.read_by
+    assert total.untraced == ()
+    key = uses(downstream(lineage, "marts.Fact_Sales.product_key"))
+    assert "sales_dashboard" in key.read_by and "sales_dashboard" not in key.assets
+    invoice = uses(downstream(lineage, "marts.Fact_Sales.invoice_no"))
+    assert "sales_dashboard" not in (*invoice.assets, *invoice.read_by)
+    assert invoice.untraced == ()
 
 
 def test_uses_names_each_downstream_column_check_and_reader_once_nearest_first(lineage):
@@ -117,7 +139,8 @@ def test_uses_names_each_downstream_column_check_and_reader_once_nearest_first(l
     assert len(columns) == len(set(columns))
     assert columns.count("quality.pipeline_metrics.value") == 1
     assert CheckRef("sales_summary", "volume_matches_fact_sales") in used.checks
-    assert [u.asset for u in used.untraced] == ["sales_dashboard"]
+    assert ("quality.sales_dashboard.value", "sales_dashboard") in used.columns
+    assert used.untraced == ()  # every asset downstream says what it computes from it
 
 
 def test_a_column_nothing_reads_has_no_uses(lineage):
@@ -205,7 +228,24 @@ def test_lineage_downstream_prints_every_column_computed_from_a_staging_column(w
     lines = result.stdout.splitlines()
     assert lines[0] == "raw.psa_online_retails.Quantity  [psa_online_retails]"
     assert "        -> marts.Fact_Sales.quantity  [fact_sales]" in lines
-    assert lines[-1].startswith("Used by 8 columns of 7 assets; maybe used by sales_dashboard")
+    assert "                -> quality.sales_dashboard.value  [sales_dashboard]" in lines
+    assert lines[-1] == "Used by 9 columns of 8 assets."
+
+
+def test_lineage_downstream_names_the_dashboard_only_where_it_reads_the_column(warehouse_dir):
+    def lines(column: str) -> list[str]:
+        result = _pipeline(
+            "lineage", "--column", column, "--downstream",
+            "--warehouse", f"chdb://{warehouse_dir}",
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        return result.stdout.splitlines()
+
+    total = lines("marts.Fact_Sales.total_amount")
+    assert "    -> quality.sales_dashboard.value  [sales_dashboard]" in total
+    assert not [line for line in total if "maybe used by" in line]
+    invoice = lines("marts.Fact_Sales.invoice_no")
+    assert not [line for line in invoice if "sales_dashboard" in line]
 
 
 def test_lineage_downstream_of_a_column_nothing_reads_says_so(warehouse_dir):
@@ -275,15 +315,9 @@ def test_lineage_downstream_as_json_is_one_nested_document(warehouse_dir):
     assert "quality.anomaly_invoice.quantity" in [n["column"] for n in fact["used_by"]]
 
     key = document("marts.Fact_Sales.time_key")
-    assert key["read_by"] == ["sales_summary"]
+    assert key["read_by"] == ["sales_summary", "sales_dashboard"]
     assert key["checks"] == [
         {"asset": "fact_sales", "check": "time_key_resolves"},
         {"asset": "sales_summary", "check": "volume_matches_fact_sales"},
     ]
-    assert key["untraced"] == [
-        {
-            "asset": "sales_dashboard",
-            "check": None,
-            "note": "not derived: a Python asset that declares no column lineage",
-        }
-    ]
+    assert key["untraced"] == []

@@ -23,6 +23,7 @@ import assets.metrics  # registers the metrics asset, so the graph is complete
 from assets.dashboard import (
     CHART_IDS,
     DASHBOARD_PATH_ENV,
+    SERIES_SQL,
     dashboard_path,
     sales_dashboard,
 )
@@ -259,3 +260,30 @@ def test_dashboard_path_comes_from_param_then_environment_then_default(monkeypat
     # A sandboxed run (validate --sample) keeps to its sandbox, whatever both say.
     sandboxed = dashboard_path({"sales_dashboard_path": "out/x.html"}, Path("/tmp/scratch"))
     assert sandboxed == Path("/tmp/scratch/sales_dashboard.html")
+
+
+def test_the_declared_column_lineage_is_what_the_sql_analysis_finds_in_series_sql(tmp_path):
+    """What uses a mart or quality column downstream (``pipeline lineage --column C
+    --downstream``, the pages' Used downstream) trusts the dashboard's declaration: it
+    must name exactly what the warehouse's own analysis of SERIES_SQL finds, each output
+    column's sources and every column read besides (joins, groupings, orderings), so that
+    a change to the SQL that reads another column fails here until it is declared."""
+    graph = load_definitions("assets").graph()
+    with ClickHouseIOManager.embedded(tmp_path) as warehouse:
+        warehouse.setup(assets.DDL_PATHS)
+        tables = warehouse.tables_read(SERIES_SQL).tables
+        columns_of = {table: [name for name, _ in warehouse.describe(table)] for table in tables}
+        parsed = warehouse.column_lineage(SERIES_SQL, columns_of)
+        read = warehouse.columns_read(SERIES_SQL, columns_of)
+        output = [name for name, _ in warehouse.describe(sales_dashboard.table)]
+    assert sorted(tables) == sorted(graph[dep].table for dep in sales_dashboard.deps)
+    declared = {name: tuple(sorted(s)) for name, s in sales_dashboard.column_lineage.items()}
+    assert list(declared) == list(parsed) == output
+    for name, sources in parsed.items():
+        assert declared[name] == sources, f"SERIES_SQL computes {name} from {sources}"
+    fed = set().union(*declared.values())
+    also = set(sales_dashboard.also_reads)
+    assert not fed & also, f"also_reads names sources of a column: {sorted(fed & also)}"
+    undeclared = sorted(set(read) - fed - also)
+    assert not undeclared, f"SERIES_SQL also reads {undeclared}: declare them in also_reads"
+    assert sorted(fed | also) == list(read), "also_reads names what SERIES_SQL does not read"
