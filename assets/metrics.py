@@ -136,6 +136,11 @@ METRICS_COLUMN_LINEAGE = {
     "value": sorted({f"{s.table}.{g.reads or g.expression}" for s in SOURCES for g in s.gauges}),
     **dict.fromkeys(("run_id", "measured_at", "source", "metric", "pushed_to"), ()),
 }
+#: The columns that pick each table's latest row and feed no value (``also_reads``).
+METRICS_ALSO_READS = sorted(
+    {f"{source.table}.{source.order_by}" for source in SOURCES}
+    - set(METRICS_COLUMN_LINEAGE["value"])
+)
 
 
 def measure_sql() -> str:
@@ -222,6 +227,7 @@ def push_gauges(context: AssetContext, source: str, gauges: list[Gauge]) -> str:
     owners=OWNERS,
     write_mode="insert_new",
     column_lineage=METRICS_COLUMN_LINEAGE,
+    also_reads=METRICS_ALSO_READS,
 )
 def pipeline_metrics(context: AssetContext) -> pd.DataFrame:
     """The quality and sales gauges of this run, pushed to the Pushgateway when one is set.

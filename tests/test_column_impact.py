@@ -129,6 +129,14 @@ def test_the_dashboard_declares_which_mart_columns_its_chart_points_come_from(li
     assert invoice.untraced == ()
 
 
+def test_the_column_that_picks_the_latest_quality_row_names_who_picks_by_it(lineage):
+    """Both Python assets read the latest data_quality row by check_date, which feeds
+    none of their columns: they declare it, so renaming it names them."""
+    tree = downstream(lineage, "quality.data_quality.check_date")
+    assert tree.read_by == ("sales_dashboard", "pipeline_metrics")
+    assert tree.untraced == ()
+
+
 def test_uses_names_each_downstream_column_check_and_reader_once_nearest_first(lineage):
     used = uses(downstream(lineage, "raw.psa_online_retails.TotalAmount"))
     columns = [column for column, _ in used.columns]
