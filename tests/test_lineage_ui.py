@@ -946,7 +946,9 @@ def test_ui_failed_assets_page_shows_its_error(lineage_run: LineageRun, ui_serve
     page.goto(f"{ui_server.ui_url}/artifacts/artifact/{_page_id(ui_server, lineage_run, FAILING)}")
     page.get_by_role("heading", name="This run: failed").wait_for()
     page.get_by_text("never materialized in this warehouse", exact=False).first.wait_for()
-    top, shown = page.locator("p", has_text=f"{FAILING} cannot be built").all()
+    errors = page.locator("p", has_text=f"{FAILING} cannot be built")
+    errors.nth(1).wait_for()  # the page renders on: all() alone may find none yet
+    top, shown = errors.all()
     # Under the title, before the table's facts: a reader opens the page for the reason.
     assert top.inner_text() == f"Failed: {FAILING_ERROR}"
     assert top.evaluate("e => e.getBoundingClientRect().bottom") < 1000  # the first screen
