@@ -13,6 +13,7 @@ from typing import Any
 from io_managers.errors import CheckSQLError
 from io_managers.sql import quote_table
 from io_managers.sql_tokens import one_statement
+from orchestration.io_manager import OffendingRows
 
 
 def check_select(check_sql: str, table: str) -> str:
@@ -35,16 +36,33 @@ def offending_rows(
     check_sql: str,
     table: str,
     examples: int,
-) -> tuple[int, list[dict[str, Any]]]:
-    """How many rows the check selects, and up to ``examples`` of them (only if any).
+    tally: str | None = None,
+) -> OffendingRows:
+    """How many rows the check selects, up to ``examples`` of them, and with ``tally``
+    how many give each value of it (:func:`tally_select`); all only if there are any.
 
     The count is one UInt64, so ``count_rows`` may skip the text projection of Enum and
     UUID columns (and the ``DESCRIBE`` it takes) that ``query_rows`` applies to examples;
-    the check was read as one statement already, so neither needs to split it again.
+    the check was read as one statement already, so neither needs to split it again. The
+    tally is asked only of a check that found rows: a check that holds costs what it did.
     """
     select = check_select(check_sql, table)
     counted = count_rows(f"SELECT count() AS violations FROM (\n{select}\n) AS offending")
     violations = int(counted[0]["violations"])
     if not violations:
-        return 0, []
-    return violations, query_rows(f"SELECT * FROM (\n{select}\n) AS offending LIMIT {examples}")
+        return OffendingRows(0, [])
+    tallied = count_rows(tally_select(select, tally)) if tally else []
+    return OffendingRows(
+        violations,
+        query_rows(f"SELECT * FROM (\n{select}\n) AS offending LIMIT {examples}"),
+        tuple((str(row["value"]), int(row["rows"])) for row in tallied),
+    )
+
+
+def tally_select(select: str, tally: str) -> str:
+    """Each value but ``''`` of the expression ``tally`` over the rows ``select`` finds,
+    with how many rows give it, most first (then by value, so the order is stable)."""
+    return (
+        f"SELECT toString({tally}) AS value, count() AS rows FROM (\n{select}\n) AS offending "
+        "GROUP BY value HAVING value != '' ORDER BY rows DESC, value"
+    )

@@ -69,7 +69,13 @@ from io_managers.types import ClickHouseType, arrow_to_pandas
 from io_managers.validation import plan_validation, run_validation
 from orchestration.asset_code import raised_place, schema_place
 from orchestration.errors import RebuildRequired
-from orchestration.io_manager import STAGED_ROWS, IOManager, KeptRows, MaterializeResult
+from orchestration.io_manager import (
+    STAGED_ROWS,
+    IOManager,
+    KeptRows,
+    MaterializeResult,
+    OffendingRows,
+)
 from orchestration.redaction import shown_source
 
 if TYPE_CHECKING:
@@ -345,15 +351,17 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         return self.queries.read_only_json(sql, allow_external)
 
     def offending_rows(
-        self, check_sql: str, table: str, examples: int
-    ) -> tuple[int, list[dict[str, Any]]]:
-        """An asset check counted and sampled in ClickHouse (:mod:`io_managers.checks`)."""
+        self, check_sql: str, table: str, examples: int, tally: str | None = None
+    ) -> OffendingRows:
+        """An asset check counted, tallied and sampled in ClickHouse
+        (:mod:`io_managers.checks`)."""
         return checks.offending_rows(
             self.queries.rows,
             lambda sql: self.query_arrow(sql).to_pylist(),
             check_sql,
             table,
             examples,
+            tally,
         )
 
     # ----------------------------------------------------------------- materialize

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from io_managers.config import WarehouseConfig, load_config
 from io_managers.dialect import ClickHouseDialect
-from orchestration.io_manager import IOManager, KeptRows, MaterializeResult
+from orchestration.io_manager import IOManager, KeptRows, MaterializeResult, OffendingRows
 
 #: Where the embedded engine keeps its databases' definitions, made with the first
 #: database: a directory without it holds no table and no history (nothing was ever
@@ -139,9 +139,9 @@ class DeclaredWarehouse(ClickHouseDialect, IOManager):
         return self.warehouse().query_df(sql)
 
     def offending_rows(
-        self, check_sql: str, table: str, examples: int
-    ) -> tuple[int, list[dict[str, Any]]]:
-        return self.warehouse().offending_rows(check_sql, table, examples)
+        self, check_sql: str, table: str, examples: int, tally: str | None = None
+    ) -> OffendingRows:
+        return self.warehouse().offending_rows(check_sql, table, examples, tally)
 
     def read_only_query(
         self, sql: str, allow_external: bool = False, *, max_rows: int | None = None

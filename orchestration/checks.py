@@ -23,6 +23,25 @@ CheckStatus = Literal["passed", "warning", "failed", "error", "not_run"]
 
 
 @dataclass(frozen=True)
+class SourceReload:
+    """How a check tells the rows only loading their source again repairs, and the load.
+
+    A rebuild (:attr:`AssetCheck.rebuilds`) reloads from what staging holds now, the
+    latest load; rows a killed run left half-loaded from an earlier source come back only
+    with that source. ``source`` is an SQL expression over the check's offending rows
+    (their columns by name; it may read other tables): the source (as ``--source`` names
+    it) that row must be loaded from again, ``''`` when the rebuild repairs it. The
+    storage counts the rows of each source (:meth:`IOManager.offending_rows`), so a
+    failed check says which loads it needs and how many rows each, and its run's Next
+    line loads the biggest with ``select``, the selection that loads a source and builds
+    on it.
+    """
+
+    source: str
+    select: str
+
+
+@dataclass(frozen=True)
 class AssetCheck:
     """One named check on an asset's table.
 
@@ -30,6 +49,8 @@ class AssetCheck:
     check whose rows are not the asset's to fix (its table disagrees with upstream tables
     a partial reload left short): a failed run's Next line offers that rebuild rather
     than "fix the rows", which a rerun of the same selection would find again.
+    ``reloads`` says which of its rows only a load of their source again repairs
+    (:class:`SourceReload`): the Next line then loads that source first.
     """
 
     name: str
@@ -37,6 +58,7 @@ class AssetCheck:
     severity: Severity = "error"
     description: str = ""
     rebuilds: str | None = None
+    reloads: SourceReload | None = None
 
     def __post_init__(self) -> None:
         if self.severity not in ("warn", "error"):
@@ -67,6 +89,9 @@ class AssetCheckResult:
     description: str = ""
     error: str | None = None
     not_run: str | None = None
+    #: The sources its offending rows must be loaded from again (:class:`SourceReload`),
+    #: each with how many of those rows came from it, most first.
+    to_reload: tuple[tuple[str, int], ...] = ()
 
     @property
     def blocking(self) -> bool:
@@ -97,6 +122,8 @@ class AssetCheckResult:
         if self.passed:
             return f"check {self.name!r} passed"
         line = f"check {self.name!r} ({self.severity}): {self.violations:,} offending row(s)"
+        if self.to_reload:
+            line += f", of which {reload_phrase(self.to_reload)}"
         if self.examples:
             line += f", e.g. {format_example(self.examples[0])}"
         return line
@@ -115,6 +142,7 @@ class AssetCheckResult:
             "description": self.description,
             "error": self.error,
             "reason": self.not_run,
+            "to_reload": [{"source": source, "rows": rows} for source, rows in self.to_reload],
         }
 
 
@@ -142,16 +170,21 @@ def evaluate_check(spec: AssetSpec, check: AssetCheck, io_manager: IOManager) ->
         "severity": check.severity,
         "description": check.description,
     }
+    tally = check.reloads.source if check.reloads else None
     try:
-        violations, rows = io_manager.offending_rows(check.sql, spec.table, EXAMPLE_ROWS)
-        examples = tuple(_json_ready(row) for row in rows)
+        found = io_manager.offending_rows(check.sql, spec.table, EXAMPLE_ROWS, tally)
+        examples = tuple(_json_ready(row) for row in found.examples)
     except NotImplementedError:
         raise  # the IO manager cannot run SQL at all: a set-up error, not a check result
     except Exception as exc:
         # Recorded, not swallowed: the result is blocking and its text names the cause.
         return AssetCheckResult(**base, passed=False, violations=None, error=describe_error(exc))
     return AssetCheckResult(
-        **base, passed=violations == 0, violations=violations, examples=examples
+        **base,
+        passed=found.violations == 0,
+        violations=found.violations,
+        examples=examples,
+        to_reload=found.tally,
     )
 
 
@@ -195,6 +228,21 @@ def _json_ready(row: Mapping[str, Any]) -> dict[str, Any]:
         else:
             ready[column] = str(value)
     return ready
+
+
+#: How many sources a failed check's line names before counting the rest.
+SOURCES_NAMED = 3
+
+
+def reload_phrase(to_reload: Sequence[tuple[str, int]]) -> str:
+    """``900 need a.csv loaded again, 12 b.csv (and 2 more sources)``: the rows of each
+    source a check found that must be loaded again, the biggest first."""
+    (first, rows), *others = to_reload
+    named = [f"{rows:,} need {first} loaded again"]
+    named += [f"{rows:,} {source}" for source, rows in others[: SOURCES_NAMED - 1]]
+    more = len(others) - (SOURCES_NAMED - 1)
+    rest = f" (and {more} more source{'s' if more > 1 else ''})" if more > 0 else ""
+    return ", ".join(named) + rest
 
 
 def format_example(row: Mapping[str, Any]) -> str:

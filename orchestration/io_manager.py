@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from orchestration.asset import AssetSpec
@@ -39,6 +39,16 @@ class MaterializeResult:
     columns: tuple[str, ...] = ()
     inserted_rows: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class OffendingRows(NamedTuple):
+    """What an asset check found (:meth:`IOManager.offending_rows`): how many rows, a few
+    of them, and, when asked for a tally, each value of it but ``''`` with how many of
+    those rows give it, most first."""
+
+    violations: int
+    examples: list[dict[str, Any]]
+    tally: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -172,11 +182,13 @@ class IOManager(ABC):
         )
 
     def offending_rows(
-        self, check_sql: str, table: str, examples: int
-    ) -> tuple[int, list[dict[str, Any]]]:
+        self, check_sql: str, table: str, examples: int, tally: str | None = None
+    ) -> OffendingRows:
         """Run an asset check: ``check_sql`` selects the offending rows of ``table``
         (written ``{table}`` in it). Returns how many rows it selects and up to
-        ``examples`` of them, as plain dicts.
+        ``examples`` of them, as plain dicts; with ``tally`` (an SQL expression over
+        those rows), also how many rows give each of its values but ``''``, counted by
+        the storage, most first.
         """
         raise NotImplementedError(
             f"{type(self).__name__} cannot run SQL checks (offending_rows), so asset "

@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from orchestration.errors import ExpectedError
 from orchestration.history import AssetHistory, MaterializationHistory, MaterializationRecord
-from orchestration.io_manager import IOManager, KeptRows, MaterializeResult, TableReads
+from orchestration.io_manager import (
+    IOManager,
+    KeptRows,
+    MaterializeResult,
+    OffendingRows,
+    TableReads,
+)
 
 if TYPE_CHECKING:
     from orchestration.asset import AssetSpec
@@ -139,8 +145,8 @@ class MissingStorage(IOManager):
         raise self._refuse()
 
     def offending_rows(
-        self, check_sql: str, table: str, examples: int
-    ) -> tuple[int, list[dict[str, Any]]]:
+        self, check_sql: str, table: str, examples: int, tally: str | None = None
+    ) -> OffendingRows:
         raise self._refuse()
 
     def read_only_query(

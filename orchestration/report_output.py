@@ -7,17 +7,20 @@ appear on the terminal only with ``--verbose``.
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from orchestration.checks import AssetCheckResult, format_example
+from orchestration.checks import AssetCheck, AssetCheckResult, format_example
 from orchestration.context import DISCARD_HISTORY_OPTION
 from orchestration.errors import CHANGING_A_TABLE
+from orchestration.fingerprinted_source import SOURCE_OPTION
 from orchestration.prefect_ui import absolute, run_urls, runs_path
 from orchestration.rerun import checked_to_rebuild, rerun_selection
 from orchestration.run_report import (
@@ -27,6 +30,7 @@ from orchestration.run_report import (
     counted,
     quoted_selection,
 )
+from orchestration.synthetic_source import is_synthetic
 from orchestration.text_table import Cell, Column, print_keyed_lines, print_table
 from orchestration.typed_options import carried
 
@@ -249,7 +253,9 @@ def _rebuild_the_checks_name(
 ) -> str | None:
     """The rebuild that repairs what the blocking checks found, when each of them declares
     one (``AssetCheck.rebuilds``); None when any does not, or could not run (its SQL is
-    what to fix). The selection also covers what the rerun would build (``rerun``).
+    what to fix). The selection also covers what the rerun would build (``rerun``). When
+    some of their rows need a source loaded again (``AssetCheck.reloads``), that load
+    comes first (:func:`_reload_first`).
 
     Never with ``--full-refresh``: the rebuild reloads upstream tables that may be
     insert-only, which rebuilt from what their upstream holds now would lose the keys of
@@ -260,31 +266,89 @@ def _rebuild_the_checks_name(
         for check in outcome.checks
         if check.blocking
     ]
-    rebuilds = [_declared_rebuild(plan, check) for check in blocking]
+    declared = [_declared(plan, check) for check in blocking]
+    rebuilds = [check.rebuilds if check else None for check in declared]
     if not rebuilds or None in rebuilds:
         return None
-    selection = " or ".join(dict.fromkeys(str(rebuild) for rebuild in rebuilds))
+    if any(check.to_reload for check in blocking):
+        return _reload_first(plan, report, rerun, blocking)
+    selection = _covering(plan, [str(rebuild) for rebuild in rebuilds], rerun)
+    command = carried(f"pipeline materialize --select {quoted_selection(selection)}")
+    return (
+        f"[bold]{escape(command)}[/] (and your other options) rebuilds what "
+        f"{escape(_checks_named(blocking, 'compares', 'compare'))} with, and reruns "
+        f"{_undone(report)}"
+    )
+
+
+def _declared(plan: MaterializationPlan, check: AssetCheckResult) -> AssetCheck | None:
+    """The declaration of the failed ``check`` whose ``rebuilds`` and ``reloads`` say what
+    repairs what it found (None when it could not run: its SQL is what to fix)."""
+    if check.status == "error":
+        return None
+    declared = plan.graph[check.asset].checks
+    return next((c for c in declared if c.name == check.name), None)
+
+
+def _checks_named(checks: Sequence[AssetCheckResult], one: str = "", many: str = "") -> str:
+    """``check 'a' compares`` or ``checks 'a', 'b' compare`` (the verb ``one`` or
+    ``many``, if any): the checks, each name once."""
+    names = list(dict.fromkeys(check.name for check in checks))
+    listed = ", ".join(map(repr, names))
+    said = f"check {listed} {one}" if len(names) == 1 else f"checks {listed} {many}"
+    return said.rstrip()
+
+
+def _covering(plan: MaterializationPlan, selections: Sequence[str], rerun: str) -> str:
+    """``selections`` (each once) as one, widened to ``rerun`` unless it selects all that
+    ``rerun`` would build already."""
+    selection = " or ".join(dict.fromkeys(selections))
     if not {s.key for s in plan.graph.select(rerun)} <= {
         s.key for s in plan.graph.select(selection)
     }:
         selection = f"{selection} or {rerun}"
-    command = carried(f"pipeline materialize --select {quoted_selection(selection)}")
-    names = list(dict.fromkeys(check.name for check in blocking))
-    listed = ", ".join(map(repr, names))
-    checks = f"check {listed} compares" if len(names) == 1 else f"checks {listed} compare"
-    return (
-        f"[bold]{escape(command)}[/] (and your other options) rebuilds what "
-        f"{escape(checks)} with, and reruns {_undone(report)}"
+    return selection
+
+
+def _reload_first(
+    plan: MaterializationPlan,
+    report: RunReport,
+    rerun: str,
+    blocking: Sequence[AssetCheckResult],
+) -> str:
+    """The load of the biggest source the failed checks' rows need again, with the
+    selection their declarations load a source with (``SourceReload.select``): their
+    declared rebuild loads from staging, which no longer holds it, so pasted as the Next
+    line it would fail the same way, with the same line. Each check counts its rows; two
+    checks may find the same rows, so a source is ranked by the most one check found of
+    it, not by their sum. The other sources are counted, not named: the load changes what
+    staging holds, and the run after names the next."""
+    most: dict[str, int] = {}
+    for check in blocking:
+        for name, rows in check.to_reload:
+            most[name] = max(rows, most.get(name, 0))
+    source, rows = min(most.items(), key=lambda item: (-item[1], item[0]))
+    finding = [check for check in blocking if source in dict(check.to_reload)]
+    loads = [
+        declared.reloads.select
+        for declared in map(partial(_declared, plan), finding)
+        if declared and declared.reloads
+    ]
+    selection = _covering(plan, loads, rerun)
+    command = carried(
+        f"pipeline materialize {SOURCE_OPTION} {shlex.quote(source)} "
+        f"--select {quoted_selection(selection)}"
     )
-
-
-def _declared_rebuild(plan: MaterializationPlan, check: AssetCheckResult) -> str | None:
-    """The selection the failed ``check``'s declaration says rebuilds what it found (None:
-    it names none, or the check could not run, so its SQL is what to fix)."""
-    if check.status == "error":
-        return None
-    declared = plan.graph[check.asset].checks
-    return next((c.rebuilds for c in declared if c.name == check.name), None)
+    said = f"a load staging no longer holds: {rows:,} of the rows {_checks_named(finding)} "
+    said += "found came from it"
+    if len(most) > 1:
+        said += f"; {counted(len(most) - 1, 'other source')} too, which the next run names"
+    if not is_synthetic(source) and "://" not in source:
+        said += f"; a file is named without its directory: give {source}'s path"
+    return (
+        f"[bold]{escape(command)}[/] (and your other options) loads {escape(source)} again "
+        f"({escape(said)}), and reruns {_undone(report)}"
+    )
 
 
 def refresh_options(plan: MaterializationPlan) -> str:
