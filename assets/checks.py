@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from orchestration.checks import AssetCheck
+from assets.sources import loaded_source_sql
+from orchestration.checks import AssetCheck, SourceReload
 
 #: Above this share of sale lines without a customer, the customer analyses are unreliable.
 MAX_MISSING_CUSTOMER_ID_RATIO = 0.3
@@ -114,6 +115,19 @@ FACT_LINE_SOURCES = (
 #: hubs may be short too), the facts and what is built on them.
 REBUILD_FROM_THE_VAULT = "group:vault+"
 
+#: Which of those lines staging cannot give back. It holds the latest load only, so a line
+#: a killed run left in the hub alone (its satellite and links never loaded) is restored
+#: only by loading its record source again, through staging into the whole vault: the
+#: offending line missing from a vault table whose key staging does not hold needs it.
+RELOAD_FROM_THE_SOURCE = SourceReload(
+    source=(
+        "if(missing_from = '' OR sale_id IN "
+        "(SELECT hub_invoice_hash_key FROM raw.psa_online_retails), "
+        f"'', {loaded_source_sql('record_source')})"
+    ),
+    select="raw_online_retails+",
+)
+
 
 def lines_reconcile_with_vault(fact: str, kind: str, status: str) -> AssetCheck:
     """The fact table holds exactly the vault's lines of its ``kind`` (``status`` in
@@ -122,7 +136,9 @@ def lines_reconcile_with_vault(fact: str, kind: str, status: str) -> AssetCheck:
     A reload that skipped the links left the facts short of the new lines while every
     other check passed: they compare the facts with tables built from the facts. The
     check reads only the vault and its own table, as the other fact table may not be
-    rebuilt yet when it runs; between them, the two facts' checks place every line.
+    rebuilt yet when it runs; between them, the two facts' checks place every line. Each
+    offending row names its record source first, which says what a rebuild from staging
+    cannot restore (:data:`RELOAD_FROM_THE_SOURCE`).
     """
     return AssetCheck(
         name="lines_reconcile_with_vault",
@@ -132,6 +148,7 @@ def lines_reconcile_with_vault(fact: str, kind: str, status: str) -> AssetCheck:
             f"{fact} holds every {kind} line of the vault (not an A line) once, and no other row"
         ),
         rebuilds=REBUILD_FROM_THE_VAULT,
+        reloads=RELOAD_FROM_THE_SOURCE,
     )
 
 
@@ -171,9 +188,10 @@ def _lines_agree(status: str) -> str:
 
 
 def _offending_lines(fact: str, kind: str, status: str) -> str:
-    """The lines that break the rule, each with what is wrong, the vault tables it is
-    missing from (a line in no fact) and the source it was loaded from. Read only when
-    ``reconciled`` is false: otherwise both sides of the anti-join filter to nothing."""
+    """The lines that break the rule, each with the source it was loaded from (first: an
+    example cut to one line keeps it), what is wrong and the vault tables it is missing
+    from (a line in no fact). Read only when ``reconciled`` is false: otherwise both
+    sides of the anti-join filter to nothing."""
     other = "return" if kind == "sale" else "sale"
     missing_from = ",\n            ".join(
         f"if(sale_id IN (SELECT hub_invoice_hash_key FROM vault.{source} WHERE NOT reconciled), "
@@ -181,6 +199,7 @@ def _offending_lines(fact: str, kind: str, status: str) -> str:
         for source in FACT_LINE_SOURCES
     )
     return f"""SELECT
+    line.record_source AS record_source,
     multiIf(
         fact.copies = 0 AND NOT line.described,
         'line in the vault without its sat_invoice row, in no fact table',
@@ -194,7 +213,6 @@ def _offending_lines(fact: str, kind: str, status: str) -> str:
     if(fact.copies > 0, '', arrayStringConcat(arrayFilter(name -> name != '', [
             {missing_from}
         ]), ', ')) AS missing_from,
-    line.record_source AS record_source,
     sale_id
 FROM (
     SELECT

@@ -10,7 +10,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
+import re
+import shlex
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -21,7 +25,7 @@ from rich.console import Console
 
 import assets
 from assets.checks import CHECKS, FACT_DIMENSIONS
-from assets.sources import synthetic
+from assets.sources import loaded_source_sql, synthetic
 from assets.vault import VAULT
 from io_managers import ClickHouseIOManager
 from orchestration.asset import AssetSpec
@@ -31,6 +35,7 @@ from orchestration.definitions import load_definitions
 from orchestration.graph import AssetGraph
 from orchestration.report_output import print_report, report_as_json
 from orchestration.resolver import materialize, plan_materialization
+from orchestration.run_report import RunReport
 from tests.checks_location import defs as CHECKS_LOCATION
 from tests.checks_location import run_pipeline
 from tests.retail_seed import open_seeded
@@ -528,6 +533,137 @@ def test_facts_that_miss_vault_lines_fail_and_the_next_step_rebuilds_the_vault(
         sales = warehouse.row_count("marts.Fact_Sales")
     assert rebuilt.ok, [o.error for o in rebuilt.outcomes if o.error]
     assert sales == len(expected_from(first, rows).sales)
+
+
+#: What a run killed in the vault (an OOM kill) leaves of its load: the invoice hub holds
+#: the load's lines, sat_invoice and the links none (they had not run yet).
+KILLED_IN_THE_VAULT = "raw_online_retails or psa_online_retails or hub_invoice"
+
+
+def _pipeline(api_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``pipeline ARGS``: a real process, piped, on the Prefect server at ``api_url``."""
+    return subprocess.run(
+        [sys.executable, "-m", "orchestration", *args],
+        cwd=REPO,
+        env={**os.environ, "PREFECT_API_URL": api_url, "COLUMNS": "1000"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def _next_command(stdout: str) -> list[str]:
+    """The command the run's Next line (its last) says to copy, as a shell splits it."""
+    last = stdout.strip().splitlines()[-1]
+    assert last.startswith("Next: pipeline materialize "), last
+    return shlex.split(last.removeprefix("Next: ").split(" (and your other options)")[0])
+
+
+def test_lines_only_a_load_staging_no_longer_holds_can_restore_name_that_load_to_rerun(
+    tmp_path, prefect_api_url
+):
+    """After a run killed in the vault, the next run (another source) failed the facts'
+    reconciliation, and its Next line, ``group:vault+``, loaded the vault from staging,
+    which held the other source: run as printed it failed the same way, with the same
+    Next line. The line now names the load that repairs it, and followed as printed, it
+    does."""
+    warehouse = ("--warehouse", f"chdb://{tmp_path / 'warehouse'}")
+    killed = _pipeline(
+        prefect_api_url, "materialize", "--source", "synthetic:3000:9",
+        "--select", KILLED_IN_THE_VAULT, *warehouse,
+    )  # fmt: skip
+    assert killed.returncode == 0, killed.stdout + killed.stderr
+
+    failed = _pipeline(prefect_api_url, "materialize", "--source", "synthetic:300:2", *warehouse)
+
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    # The failure line names the load the offending lines need, with how many.
+    found = re.search(
+        r"check 'lines_reconcile_with_vault' \(error\): ([\d,]+) offending row\(s\), "
+        r"of which ([\d,]+) need synthetic:3000:9 loaded again, "
+        r"e\.g\. \{record_source='synthetic:3000:9', ",
+        failed.stdout,
+    )
+    assert found, failed.stdout
+    assert found[1] == found[2]  # each offending line is one staging no longer holds
+    command = _next_command(failed.stdout)
+    assert command == [
+        "pipeline", "materialize", "--source", "synthetic:3000:9",
+        "--select", "raw_online_retails+", *warehouse,
+    ]  # fmt: skip
+
+    repaired = _pipeline(prefect_api_url, *command[1:])  # as printed
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    assert re.search(r"^Checks: \d+ passed$", repaired.stdout, re.MULTILINE), repaired.stdout
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_the_next_line_loads_the_biggest_missing_source_first_and_counts_the_others(
+    tmp_path, monkeypatch
+):
+    """Two killed loads: the Next line names the one most offending lines came from, says
+    one more is missing, and once that is loaded names the other; lines staging still
+    holds need no reload, so a vault rebuild stays the step for them."""
+    monkeypatch.delenv("PUSHGATEWAY_URL", raising=False)
+    graph = load_definitions(assets.__name__).graph()
+
+    def run(select: str | None, source: str) -> tuple[RunReport, str]:
+        report = materialize(graph, io_managers, select, params={"source": source})
+        console = Console(width=1000)
+        with console.capture() as captured:
+            print_report(report, console, plan_materialization(graph, select))
+        return report, captured.get().strip().splitlines()[-1]
+
+    with ClickHouseIOManager.embedded(tmp_path / "warehouse") as warehouse:
+        warehouse.setup(assets.DDL_PATHS)
+        io_managers = {"warehouse": warehouse}
+        assert materialize(
+            graph, io_managers, KILLED_IN_THE_VAULT, params={"source": "synthetic:400:4"}
+        ).ok
+        assert materialize(
+            graph, io_managers, KILLED_IN_THE_VAULT, params={"source": "synthetic:900:5"}
+        ).ok
+        report, next_line = run(None, "synthetic:200:6")
+        summary = next(o.error for o in report.outcomes if o.key == "fact_sales") or ""
+        assert "of which " in summary and " need synthetic:900:5 loaded again, " in summary
+        assert summary.index("synthetic:900:5") < summary.index("synthetic:400:4")
+        assert next_line.startswith(
+            "Next: pipeline materialize --source synthetic:900:5 --select 'raw_online_retails+' "
+            "(and your other options) loads synthetic:900:5 again (a load staging no longer "
+            "holds: "
+        ), next_line
+        assert "; 1 other source too, which the next run names), " in next_line, next_line
+
+        _, next_line = run("raw_online_retails+", "synthetic:900:5")
+        assert next_line.startswith(
+            "Next: pipeline materialize --source synthetic:400:4 --select 'raw_online_retails+' "
+        ), next_line
+        assert "other source" not in next_line, next_line
+
+        report, next_line = run("raw_online_retails+", "synthetic:400:4")
+        assert report.ok, next_line
+
+
+@pytest.mark.parametrize(
+    ("record_source", "source"),
+    [
+        ("synthetic:400000:9", "synthetic:400000:9"),
+        ("AB.csv", "AB.csv"),
+        (
+            "online_retail_II.zip!online_retail_II.xlsx sheet 'Year 2009-2010'",
+            "online_retail_II.zip",
+        ),
+        ('book.xlsx sheet "it\'s"', "book.xlsx"),
+        ("https://example.com/data/retail.csv", "https://example.com/data/retail.csv"),
+    ],
+)
+def test_a_record_source_is_loaded_again_through_the_source_that_read_it(
+    seeded, record_source, source
+):
+    """A zip member or a sheet is loaded again with its file: ``--source`` names no member."""
+    literal = "'" + record_source.replace("'", "\\'") + "'"
+    [row] = seeded.query_arrow(f"SELECT {loaded_source_sql(literal)} AS source").to_pylist()
+    assert row["source"] == source
 
 
 def _links() -> list[str]:

@@ -56,6 +56,7 @@ __all__ = [
     "describe_source",
     "engine_read",
     "is_url",
+    "loaded_source_sql",
     "read_source",
     "resolve_source",
     "resolve_source_encoding",
@@ -296,6 +297,15 @@ def _raw_chunks(
             total += chunk.num_rows
     if total == 0:
         raise SourceError("the source has a header but no rows", source=describe_source(spec))
+
+
+def loaded_source_sql(record_source: str) -> str:
+    """SQL for the source a row of ``RECORD_SOURCE`` ``record_source`` (a column, or an
+    expression) was loaded from, as ``--source`` names it: a zip member's or a sheet's
+    file (``data.zip!2010.csv``, ``book.xlsx sheet 'Year 2010'``: :func:`_record_source`
+    and the readers name them so), else the record source itself, a generated source's
+    spec, a URL without its credentials or a file's name, without its directory."""
+    return f"replaceRegexpOne({record_source}, '( sheet [\\'\"].*|![^!]*)$', '')"
 
 
 def _record_source(spec: str, origin: str) -> str:
