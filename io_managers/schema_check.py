@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from io_managers import statements
 from io_managers.checks import check_select as check_statement
+from io_managers.checks import tally_select
 from io_managers.ddl import column_place
 from io_managers.errors import AssetValidationError, WarehouseError
 from io_managers.select_syntax import compile_failure
@@ -254,7 +255,8 @@ def _in_select(
 
 
 def check_asset_checks(io: ClickHouseIOManager, spec: AssetSpec) -> list[Finding]:
-    """Each asset check's SQL is one statement that compiles against the DDL's tables.
+    """Each asset check's SQL is one statement that compiles against the DDL's tables,
+    and so does the tally of its rows' sources (``AssetCheck.reloads``) over it.
 
     A run publishes the asset's table before its checks run, so a check that cannot run
     would fail every run only after the table was replaced; here it fails CI instead.
@@ -262,17 +264,27 @@ def check_asset_checks(io: ClickHouseIOManager, spec: AssetSpec) -> list[Finding
     findings = []
     for check in spec.checks:
         try:
-            io.queries.columns(f"({check_statement(check.sql, spec.table)})")
+            statement = check_statement(check.sql, spec.table)
+            io.queries.columns(f"({statement})")
+        except WarehouseError as exc:
+            findings.append(_check_finding(spec, f"check {check.name!r} does not compile: {exc}"))
+            continue
+        if check.reloads is None:
+            continue
+        try:  # counted only when the check fails: a typo would show in the incident
+            io.queries.columns(f"({tally_select(statement, check.reloads.source)})")
         except WarehouseError as exc:
             findings.append(
-                Finding(
-                    "check",
-                    spec.key,
-                    spec.table,
-                    found=f"check {check.name!r} does not compile: {exc}",
+                _check_finding(
+                    spec, f"check {check.name!r}: its reload source does not compile: {exc}"
                 )
             )
     return findings
+
+
+def _check_finding(spec: AssetSpec, found: str) -> Finding:
+    """A finding about one of ``spec``'s asset checks."""
+    return Finding("check", spec.key, spec.table, found=found)
 
 
 def run_sample(

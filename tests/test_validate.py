@@ -827,22 +827,55 @@ def test_a_dimension_at_the_wrong_grain_fails_the_sample_run(location: Path):
 
 
 @pytest.mark.parametrize(
-    ("rebuilds", "cause"),
+    ("role", "declared", "selection", "cause"),
     [
-        ("group:vualt+", "asset selection 'group:vualt+' matches no asset"),
-        ("group:vault++", "invalid asset selection at position 12: "),
+        (
+            "rebuild",
+            r'^REBUILD_FROM_THE_VAULT = "group:vault\+"$',
+            'REBUILD_FROM_THE_VAULT = "group:vualt+"',
+            "asset selection 'group:vualt+' matches no asset",
+        ),
+        (
+            "rebuild",
+            r'^REBUILD_FROM_THE_VAULT = "group:vault\+"$',
+            'REBUILD_FROM_THE_VAULT = "group:vault++"',
+            "invalid asset selection at position 12: ",
+        ),
+        (
+            "reload",
+            r'^    select="raw_online_retails\+",$',
+            '    select="raw_online_retail+",',
+            "asset selection 'raw_online_retail+' matches no asset",
+        ),
     ],
 )
-def test_a_checks_rebuild_selection_that_selects_nothing_is_reported(
-    location: Path, rebuilds: str, cause: str
+def test_a_checks_rebuild_or_reload_selection_that_selects_nothing_is_reported(
+    location: Path, role: str, declared: str, selection: str, cause: str
 ):
-    """A failed check's Next line offers its ``rebuilds`` selection as the command to
-    paste: one that does not parse, or selects nothing, is refused right then, in the
-    incident. So validate says it before merge, once per check that declares it."""
+    """A failed check's Next line offers its ``rebuilds`` selection, or the one its
+    ``reloads`` loads a source with, as the command to paste: one that does not parse, or
+    selects nothing, is refused right then, in the incident. So validate says it before
+    merge, once per check that declares it."""
+    mutate(location / "assets/checks.py", declared, selection)
+    found = [f for f in findings(run_validate(location, "--json")) if is_problem(f)]
+    assert [(f["check"], f["asset"]) for f in found] == [
+        ("check", "fact_sales"),
+        ("check", "fact_sale_returns"),
+    ]
+    for finding in found:
+        assert finding["found"].startswith(
+            f"check 'lines_reconcile_with_vault': its {role} selection cannot run: {cause}"
+        ), finding["found"]
+        assert "\n" not in finding["found"]
+
+
+def test_a_checks_reload_source_that_does_not_compile_is_reported(location: Path):
+    """The tally of a failed check's sources runs only in the incident, after the check
+    found rows: a typo in it would fail the check there, so validate compiles it."""
     mutate(
         location / "assets/checks.py",
-        r'^REBUILD_FROM_THE_VAULT = "group:vault\+"$',
-        f'REBUILD_FROM_THE_VAULT = "{rebuilds}"',
+        r"SELECT hub_invoice_hash_key FROM raw.psa_online_retails",
+        "SELECT hub_invoice_hash_key FROM raw.psa_online_retail",
     )
     found = [f for f in findings(run_validate(location, "--json")) if is_problem(f)]
     assert [(f["check"], f["asset"]) for f in found] == [
@@ -851,6 +884,6 @@ def test_a_checks_rebuild_selection_that_selects_nothing_is_reported(
     ]
     for finding in found:
         assert finding["found"].startswith(
-            f"check 'lines_reconcile_with_vault': its rebuild selection cannot run: {cause}"
+            "check 'lines_reconcile_with_vault': its reload source does not compile: "
         ), finding["found"]
-        assert "\n" not in finding["found"]
+        assert "psa_online_retail" in finding["found"]

@@ -247,35 +247,45 @@ def find_problems(defs: Definitions, sample_params: dict[str, str] | None) -> li
 
 
 def _rebuild_findings(partial: PartialGraph) -> list[Finding]:
-    """Each check whose ``rebuilds`` selection cannot run: its failed run's Next line
-    offers that selection as the command to paste, which would then be refused in the
-    incident (it does not parse, or selects no asset of the graph). Not judged while a
-    graph problem sets assets aside: the selection may name one of them."""
+    """Each check whose ``rebuilds`` selection, or the selection its ``reloads`` loads a
+    source with, cannot run: its failed run's Next line offers that selection as the
+    command to paste, which would then be refused in the incident (it does not parse, or
+    selects no asset of the graph). Not judged while a graph problem sets assets aside:
+    the selection may name one of them."""
     graph = partial.graph
     found: list[Finding] = []
     for spec in graph:
         for check in spec.checks:
-            if check.rebuilds is None:
-                continue
-            try:
-                select_keys(graph.dag, check.rebuilds)
-            except SelectionSyntaxError as exc:
-                cause = f"invalid asset selection at position {exc.position}: {exc.reason}"
-            except EmptySelectionError as exc:
-                if partial.set_aside:
-                    continue
-                cause = str(exc)
-            else:
-                continue
-            found.append(
-                Finding(
-                    "check",
-                    spec.key,
-                    spec.table,
-                    found=f"check {check.name!r}: its rebuild selection cannot run: {cause}",
-                )
-            )
+            selections = {
+                "rebuild": check.rebuilds,
+                "reload": check.reloads.select if check.reloads else None,
+            }
+            for role, selection in selections.items():
+                cause = _why_it_cannot_run(graph, selection, bool(partial.set_aside))
+                if cause is not None:
+                    found.append(
+                        Finding(
+                            "check",
+                            spec.key,
+                            spec.table,
+                            found=f"check {check.name!r}: its {role} selection cannot run: {cause}",
+                        )
+                    )
     return found
+
+
+def _why_it_cannot_run(graph: AssetGraph, selection: str | None, set_aside: bool) -> str | None:
+    """Why ``selection`` would be refused (None: it runs, or there is none); one that
+    selects nothing is not judged while a graph problem sets assets aside."""
+    if selection is None:
+        return None
+    try:
+        select_keys(graph.dag, selection)
+    except SelectionSyntaxError as exc:
+        return f"invalid asset selection at position {exc.position}: {exc.reason}"
+    except EmptySelectionError as exc:
+        return None if set_aside else str(exc)
+    return None
 
 
 def _io_manager_findings(
