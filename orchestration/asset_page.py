@@ -46,6 +46,7 @@ from orchestration.prefect_ui import (
 )
 from orchestration.redaction import shown_source
 from orchestration.run_report import AssetOutcome, CheckedRead, MaterializationPlan, rows_phrase
+from orchestration.setting_names import parameter_for
 from orchestration.staleness import failed_checks_notes
 from orchestration.ui_lineage import (
     MAX_COLUMN,
@@ -659,6 +660,8 @@ def source_line(source: ChosenSource, result: MaterializeResult | None, write_mo
     holds."""
     if source.chosen_by == "":
         chosen = "the default: this run named no source"
+    elif parameter := parameter_for(source.chosen_by):
+        chosen = f"given by the `{parameter}` parameter"
     elif source.chosen_by.startswith("-"):
         chosen = f"given by `{source.chosen_by}`"
     else:

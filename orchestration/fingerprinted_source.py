@@ -19,13 +19,13 @@ before.
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass
 from typing import Literal
 
 from orchestration.errors import shown_path
 from orchestration.fingerprint import ENCODING_FIELD
 from orchestration.redaction import shown_source
+from orchestration.setting_names import named_as_parameters, setting, setting_given
 from orchestration.synthetic_source import SYNTHETIC
 from orchestration.text_encoding import DEFAULT_ENCODING, SOURCE_ENCODING_OPTION
 
@@ -118,14 +118,17 @@ class SourceSwitch:
         return named if len(named) == len(self.options()) else None
 
     def typed(self) -> str:
-        """:meth:`options` as typed on a command line (a URL described, as none is named)."""
+        """:meth:`options` as typed on a command line, or as a deployment run's parameters
+        (:mod:`orchestration.setting_names`); a URL described, as none is named."""
+        options = self.options()
         typed = [
-            f"{option} {shlex.quote(value)}"
+            setting_given(option, value)
             if value is not None
-            else f"the URL it was built from as {option}"
-            for option, value in self.options().items()
+            else f"the URL it was built from as {setting(option)}"
+            for option, value in options.items()
         ]
-        return (" and " if None in self.options().values() else " ").join(typed)
+        words = None in options.values() or named_as_parameters()
+        return (" and " if words else " ").join(typed)
 
     def names(self) -> tuple[str, str]:
         """Both sources in words, the one built from first; each with what it is read

@@ -23,7 +23,6 @@ The history and the source fingerprint this reads are those every run reads anyw
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,9 +33,7 @@ from orchestration.fingerprint import SourceFingerprint
 from orchestration.fingerprinted_source import SOURCE_OPTION, SourceSwitch, source_switch
 from orchestration.history import AssetHistory
 from orchestration.run_report import MaterializationPlan
-
-#: Why the run reads what it reads, after the source it names.
-_UNCHOSEN = f"the default: no {SOURCE_OPTION} given"
+from orchestration.setting_names import parameter_for, setting, setting_given
 
 
 class UnchosenSourceError(ExpectedError, RuntimeError):
@@ -99,9 +96,17 @@ def refusal(keys: list[str], switch: SourceSwitch) -> str:
     built, read = switch.names()
     one = len(keys) == 1
     default = switch.compared.spec()
-    load = f"{SOURCE_OPTION} {shlex.quote(default)}" if default else f"its URL as {SOURCE_OPTION}"
+    load = (
+        setting_given(SOURCE_OPTION, default) if default else f"its URL as {setting(SOURCE_OPTION)}"
+    )
     return (
         f"{', '.join(keys)} {'was' if one else 'were'} built from {built}; this run would "
-        f"read {read} ({_UNCHOSEN}). Pass {switch.typed()} to keep {'it' if one else 'them'}, "
-        f"or {load} to load that instead"
+        f"read {read} ({_unchosen()}). Pass {switch.typed()} to keep "
+        f"{'it' if one else 'them'}, or {load} to load that instead"
     )
+
+
+def _unchosen() -> str:
+    """Why the run reads what it reads, after the source it names."""
+    parameter = parameter_for(SOURCE_OPTION)
+    return f"the default: no {f'{parameter} parameter' if parameter else SOURCE_OPTION} given"

@@ -27,6 +27,7 @@ from assets.sources.download import DEFAULT_TIMEOUT_SECONDS
 from assets.sources.errors import SourceError
 from assets.sources.read_ahead import read_ahead
 from orchestration.redaction import redact_url, url_problem
+from orchestration.setting_names import setting
 from orchestration.synthetic_source import is_synthetic
 from orchestration.text_encoding import (
     DEFAULT_ENCODING,
@@ -211,7 +212,7 @@ def absent_file(spec: str, named_by: str) -> SourceError | None:
     path = Path(spec).expanduser()
     if path.exists():
         return None
-    given_by = f" given by {named_by}" if named_by else ""
+    given_by = f" given by {setting(named_by)}" if named_by else ""
     return SourceError(f"file not found; check the path{given_by}", source=str(path))
 
 
@@ -273,8 +274,10 @@ def _raw_chunks(
 
     if not spec:
         if named_by:
-            raise SourceError(f"{named_by} is empty; give a path, a URL or synthetic[:ROWS[:SEED]]")
-        raise SourceError(f"no source given; pass {SOURCE_OPTION} or set {SOURCE_ENV}")
+            raise SourceError(
+                f"{setting(named_by)} is empty; give a path, a URL or synthetic[:ROWS[:SEED]]"
+            )
+        raise SourceError(f"no source given; pass {setting(SOURCE_OPTION)} or set {SOURCE_ENV}")
     total = 0
     columns_by_origin: dict[str, dict[object, str]] = {}
     with tempfile.TemporaryDirectory(prefix="online-retail-download-") as scratch:

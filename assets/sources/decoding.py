@@ -17,6 +17,7 @@ from pathlib import Path
 
 from assets.sources.csv_layout import DELIMITERS
 from assets.sources.errors import SourceError, excerpt
+from orchestration.setting_names import setting, setting_given
 from orchestration.text_encoding import SOURCE_ENCODING_OPTION, is_utf8, opening_codec
 
 _BLOCK_BYTES = 1 << 20
@@ -105,14 +106,14 @@ def refuse_utf8_named_otherwise(path: Path, label: str, encoding: str) -> None:
     if head.startswith(codecs.BOM_UTF8):
         raise SourceError(
             f"the file starts with UTF-8's byte order mark, so it is UTF-8 text, not "
-            f"{encoding}; drop {SOURCE_ENCODING_OPTION} (UTF-8 is the default)",
+            f"{encoding}; drop {setting(SOURCE_ENCODING_OPTION)} (UTF-8 is the default)",
             source=label,
         )
     shown = _utf8_text_beyond_ascii(head, whole)
     if shown is not None:
         raise SourceError(
             f"the file is UTF-8 text, not {encoding} ({shown} read as UTF-8); "
-            f"drop {SOURCE_ENCODING_OPTION} (UTF-8 is the default)",
+            f"drop {setting(SOURCE_ENCODING_OPTION)} (UTF-8 is the default)",
             source=label,
         )
 
@@ -139,16 +140,21 @@ def _utf8_text_beyond_ascii(head: bytes, whole: bool) -> str | None:
 
 def _way_forward(path: Path, encoding: str) -> str:
     if not is_utf8(encoding):
-        return f"is {encoding} the file's encoding? check {SOURCE_ENCODING_OPTION}"
+        return f"is {encoding} the file's encoding? check {setting(SOURCE_ENCODING_OPTION)}"
     with path.open("rb") as handle:
         head = handle.read(_SNIFF_BYTES)
     if head.startswith(_UTF32_BOMS):
-        return f"it starts with a UTF-32 byte order mark: pass {SOURCE_ENCODING_OPTION} utf-32"
+        return f"it starts with a UTF-32 byte order mark: pass {_encoding_given('utf-32')}"
     if head.startswith(_UTF16_BOMS):
-        return f"it starts with a UTF-16 byte order mark: pass {SOURCE_ENCODING_OPTION} utf-16"
+        return f"it starts with a UTF-16 byte order mark: pass {_encoding_given('utf-16')}"
     if b"\x00" in head:  # no text file holds NUL bytes (a compressed file, a workbook)
         return "it holds NUL bytes: is it really a CSV file?"
     return (
         "if it is Latin-1 (as Kaggle's copy of Online Retail is), pass "
-        f"{SOURCE_ENCODING_OPTION} latin-1"
+        f"{_encoding_given('latin-1')}"
     )
+
+
+def _encoding_given(encoding: str) -> str:
+    """The setting that reads the source in ``encoding``, as the run's reader gives it."""
+    return setting_given(SOURCE_ENCODING_OPTION, encoding)
