@@ -54,7 +54,7 @@ def test_default_deployment_runs_everything_daily_at_midnight_utc():
     assert schedule.schedule.cron == "0 0 * * *"
     assert schedule.schedule.timezone == "UTC"
     assert schedule.active
-    assert built.parameters == {"select": None, "source": None, "source_encoding": None}
+    assert built.parameters == {"select": "", "source": "", "source_encoding": ""}
     assert (built.flow_name, built.name) == ("materialize-assets", "daily")
     assert built.entrypoint == "orchestration.deployment.materialize_assets"
 
@@ -85,6 +85,59 @@ def test_flow_parameters_are_exactly_select_source_and_its_encoding():
     assert schema.required == []
 
 
+def test_the_custom_run_form_explains_each_parameter_in_a_plain_text_box():
+    """The UI's Custom run form showed each parameter as a str/None switch set to None,
+    with "Property is type None" and no word of what it is: now a text box, empty for the
+    default, under a line saying what it takes. Both ways Prefect reads the flow: loaded
+    (``pipeline serve``) and from its source file (``prefect deploy``)."""
+    from prefect.utilities.callables import parameter_schema_from_entrypoint
+
+    from_source = parameter_schema_from_entrypoint(str(REPO / deployment.ENTRYPOINT))
+    for schema in (deployment.materialize_assets.parameters, from_source):
+        for name, words in PARAMETER_WORDS.items():
+            field = schema.properties[name]
+            assert (field["type"], field["default"]) == ("string", ""), (name, field)
+            assert words in field["description"], (name, field)
+            assert "`" not in field["description"]  # the form shows text, not Markdown
+
+
+#: A few words each parameter's description must hold.
+PARAMETER_WORDS = {
+    "select": "empty: every asset",
+    "source": "synthetic:ROWS:SEED",
+    "source_encoding": "latin-1",
+}
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_run_created_before_the_parameters_were_text_still_runs(tmp_path, monkeypatch):
+    """Runs a schedule created before (and deployments registered before, prefect.yaml's
+    included) hold null for an empty parameter: they must not fail Prefect's check of
+    their parameters against the flow's."""
+    monkeypatch.setenv("PIPELINE_DEFINITIONS", "tests.serve_location")
+    monkeypatch.setenv("WAREHOUSE_URL", f"chdb://{tmp_path / 'warehouse'}")
+
+    state = deployment.materialize_assets(
+        select=None, source="synthetic:2", source_encoding=None, return_state=True
+    )
+
+    assert state.is_completed(), state.message
+
+
+def test_the_served_deployment_runs_one_run_at_a_time():
+    """``pipeline serve`` limits its own runner to one run at a time, but a second serve
+    of the deployment (or a worker) is another runner: on a ClickHouse server (no
+    warehouse lock) two runs wrote the same tables at once. The deployment's own limit
+    holds across runners; a run that finds one running waits for it (ENQUEUE), as
+    prefect.yaml's does, rather than be cancelled."""
+    from prefect.client.schemas.objects import ConcurrencyLimitStrategy
+
+    built = deployment.build_deployment()
+    assert built.concurrency_limit == 1
+    assert built.concurrency_options is not None
+    assert built.concurrency_options.collision_strategy is ConcurrencyLimitStrategy.ENQUEUE
+
+
 def test_cli_defaults_agree_with_the_deployment_module():
     assert serve_command.DEFAULT_CRON == deployment.DEFAULT_CRON
     assert serve_command.DEFAULT_TIMEZONE == deployment.DEFAULT_TIMEZONE
@@ -98,7 +151,8 @@ def test_prefect_yaml_describes_the_same_deployment():
     (entry,) = config["deployments"]
     assert entry["name"] == deployment.DEFAULT_DEPLOYMENT_NAME
     assert entry["entrypoint"] == deployment.ENTRYPOINT
-    assert entry["parameters"] == {"select": None, "source": None, "source_encoding": None}
+    assert entry["parameters"] == {"select": "", "source": "", "source_encoding": ""}
+    assert entry["concurrency_limit"] == {"limit": 1, "collision_strategy": "ENQUEUE"}
     (schedule,) = entry["schedules"]
     assert (schedule["cron"], schedule["timezone"]) == (
         deployment.DEFAULT_CRON,
@@ -198,7 +252,7 @@ def test_serve_hands_the_source_encoding_to_its_runs_as_a_parameter(tmp_path, mo
 
     [built] = served
     assert built.parameters == {
-        "select": None,
+        "select": "",
         "source": "data/data.csv",
         "source_encoding": "latin-1",
     }

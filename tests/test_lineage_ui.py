@@ -567,9 +567,9 @@ def test_pipeline_serve_schedules_daily_and_runs_with_its_parameters(
         assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 0 * * *", "UTC")
         assert schedule.active
         assert deployment.parameters == {
-            "select": None,
+            "select": "",
             "source": "synthetic:6",
-            "source_encoding": None,
+            "source_encoding": "",
         }
         assert deployment.entrypoint == "orchestration.deployment.materialize_assets"
 
@@ -611,7 +611,8 @@ def test_prefect_yaml_deploys_to_a_work_pool_whose_worker_runs_it(
     assert deployment.global_concurrency_limit.limit == 1  # runs never overlap
     (schedule,) = deployment.schedules
     assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 0 * * *", "UTC")
-    assert deployment.parameters == {"select": None, "source": None, "source_encoding": None}
+    assert deployment.parameters == {"select": "", "source": "", "source_encoding": ""}
+    assert deployment.concurrency_options.collision_strategy == "ENQUEUE"  # they queue
     assert deployment.pull_steps == [
         {"prefect.deployments.steps.set_working_directory": {"directory": str(REPO)}}
     ]

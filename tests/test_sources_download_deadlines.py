@@ -303,7 +303,7 @@ def test_the_serve_option_bounds_the_download_of_a_served_run(
     assert deployment["parameters"] == {
         "select": "raw_online_retails",
         "source": f"{base}/online_retail_II.zip",
-        "source_encoding": None,
+        "source_encoding": "",
     }
     assert state["type"] == "FAILED", (state, said)
     assert f"{base}/online_retail_II.zip: did not finish within 2 s" in said, said
