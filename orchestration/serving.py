@@ -4,22 +4,31 @@ Kept apart from :mod:`orchestration.deployment`, which declares *what* runs (the
 its scheduled deployment, imported by every run Prefect starts), because this is *how*
 ``pipeline serve`` keeps running it, and only serve needs it: the signal handling that
 stops the runs in flight cleanly (:class:`_StoppingRunner`, a subclass of Prefect's
-``Runner``), and the loop that outlives a Prefect API that stops answering, serving again
-once it is back (:mod:`orchestration.serve_reconnect`). A run's process imports the flow,
-never this.
+``Runner``), the loop that outlives a Prefect API that stops answering, serving again
+once it is back (:mod:`orchestration.serve_reconnect`), and the heartbeats by which two
+serves of one deployment know of each other (:mod:`orchestration.serve_presence`). A
+run's process imports the flow, never this.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, ParamSpec
 
 from prefect.exceptions import TerminationSignal
 from prefect.runner import Runner
 
 from orchestration.cancel_watch import watching_again, watching_until_runs_end
 from orchestration.runner_cancel import keeping_its_own_cancel
+from orchestration.serve_presence import (
+    HEARTBEAT_SECONDS,
+    Presence,
+    ServingProcess,
+    already_serving_line,
+    still_serving_line,
+)
 from orchestration.serve_reconnect import (
     configured_api,
     ending_when_api_lost,
@@ -35,6 +44,8 @@ if TYPE_CHECKING:
     from prefect._internal.observers import FlowRunCancellingObserver
     from prefect.deployments.runner import RunnerDeployment
 
+P = ParamSpec("P")
+
 
 def serve(deployment: RunnerDeployment, *, limit: int | None = 1) -> signal.Signals | None:
     """Register the deployment and run its scheduled runs in this process until stopped;
@@ -49,15 +60,20 @@ def serve(deployment: RunnerDeployment, *, limit: int | None = 1) -> signal.Sign
     Ctrl+C stops it as SIGTERM does (:class:`_StoppingRunner`): the runs in flight are
     cancelled, and stop as an interrupted materialize does (:mod:`orchestration.served_stop`).
     A Prefect API that stops answering does not stop it: it waits for the API, then serves
-    again with a fresh runner (:mod:`orchestration.serve_reconnect`).
+    again with a fresh runner (:mod:`orchestration.serve_reconnect`). It says that it
+    serves in heartbeat events, warns when another process serves the deployment too, and
+    leaves the schedule active when it stops while another still serves it
+    (:mod:`orchestration.serve_presence`).
     """
     import asyncio
 
     previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     api = configured_api()
+    me = ServingProcess.for_this_process()  # one process, however many runners it takes
+    label = f"{deployment.flow_name}/{deployment.name}"
     try:
         while True:
-            runner = _StoppingRunner(api, pause_on_shutdown=True, limit=limit)
+            runner = _StoppingRunner(api, me, label, pause_on_shutdown=True, limit=limit)
             signal.signal(signal.SIGINT, runner.stop_on)
             signal.signal(signal.SIGTERM, runner.handle_sigterm)  # as its start() does
             try:
@@ -98,28 +114,81 @@ class _StoppingRunner(Runner):
     and the signal is kept for the exit code. A run that marked itself Cancelled as it
     stopped keeps its own message (:mod:`orchestration.runner_cancel`). Prefect's watch
     for cancels, which gives up for good when its API stops answering, watches again once
-    the API is back (:mod:`orchestration.cancel_watch`).
+    the API is back (:mod:`orchestration.cancel_watch`). Before its first poll for runs it
+    says that it serves, and warns if another process serves its deployment too; on its way
+    out it pauses the schedule only if none does (:mod:`orchestration.serve_presence`).
     """
 
     stopped_by: signal.Signals | None = None
     #: Why its Prefect API stopped answering, which ended it (None: it did not).
     lost: str | None = None
 
-    def __init__(self, api: str, **kwargs: Any) -> None:
+    def __init__(self, api: str, me: ServingProcess, label: str, **kwargs: Any) -> None:
+        """``me`` names the serving process in its heartbeats, ``label`` the deployment
+        (``flow/name``) in its lines."""
         super().__init__(**kwargs)
         self._api = api
+        self._presence = Presence(me, every=max(HEARTBEAT_SECONDS, self.query_seconds))
+        self._label = label
+        self._told_of_others = False
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()
         poller = self._scheduled_run_poller
         poller._get_and_submit_flow_runs = ending_when_api_lost(  # type: ignore[method-assign]
-            poller._get_and_submit_flow_runs, self._lose_api_now, self._api
+            self._saying_it_serves(poller._get_and_submit_flow_runs), self._lose_api_now, self._api
         )
         cancelling = self._cancellation_manager
         cancelling._finalize_cancelled_state = keeping_its_own_cancel(  # type: ignore[method-assign]
             cancelling._finalize_cancelled_state, self._client.read_flow_run
         )
         return self
+
+    def _saying_it_serves(
+        self, poll: Callable[P, Awaitable[None]]
+    ) -> Callable[P, Coroutine[Any, Any, None]]:
+        """``poll`` (the runner's poll for runs), after a heartbeat when one is due, and,
+        before the first, a warning if another process serves the deployment too."""
+
+        async def polling(*args: P.args, **kwargs: P.kwargs) -> None:
+            self._presence.beat(self._deployment_ids())
+            if not self._told_of_others:
+                self._told_of_others = True
+                if others := await self._others_serving():
+                    self._logger.warning(already_serving_line(self._label, others))
+            await poll(*args, **kwargs)
+
+        return polling
+
+    def _deployment_ids(self) -> list[str]:
+        return [str(id_) for id_ in self._deployment_registry.get_deployment_ids()]
+
+    async def _others_serving(self) -> list[str] | None:
+        """The other processes serving the deployment, by name; None when the API answers
+        the question with an error, said in one line (an API that does not answer is
+        serve's outage, :mod:`orchestration.serve_reconnect`)."""
+        from prefect.exceptions import PrefectHTTPStatusError
+
+        try:
+            return await self._presence.others(self._client, self._deployment_ids())
+        except PrefectHTTPStatusError as error:
+            self._logger.warning(
+                "could not tell whether another process serves deployment '%s': the Prefect "
+                "API answered HTTP %s",
+                self._label,
+                error.response.status_code,
+            )
+            return None
+
+    async def _pause_schedules(self) -> None:
+        """Pause the schedule as Prefect's runner does on its way out, unless another
+        process still serves the deployment: then it stays active for that one."""
+        others = await self._others_serving()
+        self._presence.stopped(self._deployment_ids())
+        if others:
+            self._logger.info(still_serving_line(self._label, others))
+            return
+        await super()._pause_schedules()
 
     async def _handle_cancellation_observer_failure(self) -> None:
         """Prefect's watch for cancels gave up: as Prefect does (it may stop the runner),
