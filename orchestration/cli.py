@@ -206,7 +206,11 @@ def materialize_command(
     ] = DEFAULT_CONCURRENCY,
     as_json: JsonOption = False,
     verbose: Annotated[
-        bool, typer.Option(help="Show Prefect's own run logs and task tracebacks.")
+        bool,
+        typer.Option(
+            help="Show Prefect's own run logs and task tracebacks, and, when the selection "
+            "is refused for reading assets never materialized, which selected asset reads each."
+        ),
     ] = False,
     warehouse: WarehouseOption = None,
     definitions: DefinitionsOption = None,
@@ -220,6 +224,7 @@ def materialize_command(
     from orchestration.progress import RunProgress
     from orchestration.resolver import materialize, plan_or_refuse
     from orchestration.run_report import RunReport
+    from orchestration.unbuilt_upstream import UnbuiltUpstreamError
 
     defs = load_defs(definitions)  # a broken code location fails before the big imports
     defs.check_settings()
@@ -238,9 +243,14 @@ def materialize_command(
     with contextlib.ExitStack() as opened:
         # Planned on readers, so a refusal leaves the warehouse as it was: no directory, no
         # DDL. They stay open for the run (an embedded warehouse's engine is then shared).
-        plan = plan_or_refuse(
-            graph, opened.enter_context(defs.read_io_managers(warehouse)), select, params
-        )
+        try:
+            plan = plan_or_refuse(
+                graph, opened.enter_context(defs.read_io_managers(warehouse)), select, params
+            )
+        except UnbuiltUpstreamError as refused:
+            if not verbose:
+                raise
+            raise refused.with_readers() from None
         if not plan.selected:  # only a status: selection may come out empty
             if as_json:
                 echo(json.dumps({"ok": True, "assets": [], "message": NOTHING}, indent=2))

@@ -19,15 +19,20 @@ before.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from orchestration.errors import shown_path
 from orchestration.fingerprint import ENCODING_FIELD
 from orchestration.redaction import shown_source
 from orchestration.setting_names import named_as_parameters, setting, setting_given
 from orchestration.synthetic_source import SYNTHETIC
-from orchestration.text_encoding import DEFAULT_ENCODING, SOURCE_ENCODING_OPTION
+from orchestration.text_encoding import (
+    DEFAULT_ENCODING,
+    SOURCE_ENCODING_OPTION,
+    SOURCE_ENCODING_PARAM,
+)
 
 #: The words for a source whose data changed (or whose fingerprint names no source).
 SAME_SOURCE_CHANGED = "source changed since it was read"
@@ -41,6 +46,17 @@ _URL = re.compile(rf"url (?P<name>[0-9a-f]+) .+?{_ENCODING}")
 _GENERATED = re.compile(rf"{SYNTHETIC} rows=(?P<rows>\d+) seed=(?P<seed>-?\d+)(?: version=\d+)?")
 
 SourceKind = Literal["file", "url", "generated"]
+
+
+def source_options(params: Mapping[str, Any]) -> dict[str, str]:
+    """The ``--source`` and ``--source-encoding`` a run was given in ``params``, by option:
+    a command printed for the user to run instead passes them on, or it would read
+    another source (the default) than the one they chose."""
+    given = {
+        SOURCE_OPTION: params.get("source"),
+        SOURCE_ENCODING_OPTION: params.get(SOURCE_ENCODING_PARAM),
+    }
+    return {option: str(value) for option, value in given.items() if value}
 
 
 @dataclass(frozen=True)

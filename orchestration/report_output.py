@@ -29,6 +29,7 @@ from orchestration.run_report import (
     RunReport,
     counted,
     quoted_selection,
+    refresh_options,
 )
 from orchestration.synthetic_source import is_synthetic
 from orchestration.text_table import Cell, Column, print_keyed_lines, print_table
@@ -349,14 +350,6 @@ def _reload_first(
         f"[bold]{escape(command)}[/] (and your other options) loads {escape(source)} again "
         f"({escape(said)}), and reruns {_undone(report)}"
     )
-
-
-def refresh_options(plan: MaterializationPlan) -> str:
-    """`` --full-refresh`` (`` --discard-history`` too) when ``plan`` was given them: the
-    rerun of a run, or the run a plan foretells, rebuilds as it was asked to."""
-    if not plan.full_refresh:
-        return ""
-    return " --full-refresh" + (f" {DISCARD_HISTORY_OPTION}" if plan.discard_history else "")
 
 
 def _fix_what_the_checks_found(failed: Sequence[AssetOutcome], read: Sequence[str]) -> str:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from orchestration.asset import AssetSpec
 from orchestration.checks import AssetCheckResult
+from orchestration.context import DISCARD_HISTORY_OPTION
 from orchestration.graph import AssetGraph
 from orchestration.history import MaterializationRecord
 from orchestration.io_manager import MaterializeResult
@@ -39,6 +40,14 @@ class MaterializationPlan:
     @property
     def selected_keys(self) -> set[str]:
         return {spec.key for spec in self.selected}
+
+
+def refresh_options(plan: MaterializationPlan) -> str:
+    """`` --full-refresh`` (`` --discard-history`` too) when ``plan`` was given them: the
+    rerun of a run, or the run a plan foretells, rebuilds as it was asked to."""
+    if not plan.full_refresh:
+        return ""
+    return " --full-refresh" + (f" {DISCARD_HISTORY_OPTION}" if plan.discard_history else "")
 
 
 def counted(count: int, noun: str) -> str:

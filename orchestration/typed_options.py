@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import shlex
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -76,6 +76,13 @@ def carried(command: str) -> str:
     shows them; plain text, not Rich markup."""
     options = [f"{name} {printed_value(name, typed(name) or '')}" for name in carried_names()]
     return " ".join([command, *options])
+
+
+def with_options(command: str, options: Mapping[str, str]) -> str:
+    """``command`` with ``options`` (by name) and the ``--warehouse`` and ``--definitions``
+    typed after it, as one shell line that prints no secret."""
+    given = [f"{name} {printed_value(name, value)}" for name, value in options.items()]
+    return carried(" ".join([command, *given]))
 
 
 def printed_value(option: str, value: str) -> str:

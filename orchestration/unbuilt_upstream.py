@@ -5,8 +5,9 @@ warehouse the DDL has created every table empty, so ``materialize --select 'fact
 would build the facts from nothing, pass their checks (nothing to violate) and report
 success; a ``--full-refresh`` would replace a table's rows with nothing. The
 materialization history, which a run reads once anyway, says which tables no run ever
-published: a selection that reads one is refused before any work, naming those assets,
-what reads them and the selection that builds them too. ``pipeline plan`` says the same.
+published: a selection that reads one is refused before any work, with the command to
+run instead first (the selection that builds them too), then those assets; ``--verbose``
+adds what reads each. ``pipeline plan`` says the same.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from collections.abc import Iterable
 
 from orchestration.asset_state import StateBook
 from orchestration.errors import ExpectedError
-from orchestration.run_report import MaterializationPlan, counted, quoted_selection
+from orchestration.fingerprinted_source import source_options
+from orchestration.run_report import (
+    MaterializationPlan,
+    counted,
+    quoted_selection,
+    refresh_options,
+)
+from orchestration.typed_options import with_options
 
 #: Unbuilt assets a suggested selection may name one by one.
 _LISTED_AT_MOST = 3
@@ -30,6 +38,22 @@ class UnbuiltUpstreamError(ExpectedError, RuntimeError):
     def __init__(self, message: str, unbuilt: dict[str, tuple[str, ...]]) -> None:
         super().__init__(message)
         self.unbuilt = unbuilt
+
+    def with_readers(self) -> UnbuiltUpstreamError:
+        """This refusal with one more line, which selected assets read each unbuilt asset
+        (``materialize --verbose``): why the offered selection is as wide as it is, which
+        the two lines before leave out to stay short."""
+        by_readers: dict[tuple[str, ...], list[str]] = {}
+        for key, readers in self.unbuilt.items():
+            by_readers.setdefault(readers, []).append(key)
+        listed = "; ".join(
+            f"{', '.join(keys)} (read by {', '.join(readers)})"
+            for readers, keys in by_readers.items()
+        )
+        them = "it" if len(self.unbuilt) == 1 else "them"
+        return UnbuiltUpstreamError(
+            f"{self}\nthe selected assets that read {them}: {listed}", self.unbuilt
+        )
 
 
 def unbuilt_upstream(plan: MaterializationPlan, book: StateBook) -> dict[str, tuple[str, ...]]:
@@ -54,27 +78,32 @@ def unbuilt_upstream(plan: MaterializationPlan, book: StateBook) -> dict[str, tu
 def unbuilt_upstream_error(
     plan: MaterializationPlan, book: StateBook
 ) -> UnbuiltUpstreamError | None:
-    """Why a run of ``plan`` is refused, in one line; None when it reads no unbuilt asset."""
+    """Why a run of ``plan`` is refused; None when it reads no unbuilt asset.
+
+    Two lines, what to do first: the command that runs, to copy (the selection that builds
+    the unbuilt assets too, with the options this run was given, so it rebuilds and reads
+    as this one would have), short enough for an 80-column terminal; then why, naming the
+    unbuilt assets. Once one line of ~530 characters for the retail marts, with the
+    command at its very end, after which selected asset reads each (now
+    :meth:`UnbuiltUpstreamError.with_readers`, for ``--verbose``).
+    """
     unbuilt = unbuilt_upstream(plan, book)
     if not unbuilt:
         return None
-    by_readers: dict[tuple[str, ...], list[str]] = {}
-    for key, readers in unbuilt.items():
-        by_readers.setdefault(readers, []).append(key)
-    listed = "; ".join(
-        f"{', '.join(keys)} (read by {', '.join(readers)})" for readers, keys in by_readers.items()
-    )
     one = len(unbuilt) == 1
     them = "it" if one else "them"
     widened = quoted_selection(widened_selection(plan, book, list(unbuilt)))
-    if _reads_unbuilt(plan, book, unbuilt):  # materialized first, they would be refused
-        fix = f"select {widened}, which builds {them} too"
-    else:
-        fix = f"materialize {them} first or select {widened}"
+    command = with_options(
+        f"pipeline materialize{refresh_options(plan)} --select {widened}",
+        source_options(book.params),
+    )
+    # Materialized first, they would be refused too when they read an unbuilt asset.
+    first = "" if _reads_unbuilt(plan, book, unbuilt) else f" (or materialize {them} first)"
     return UnbuiltUpstreamError(
+        f"run this instead: {command}\n"
         f"the selection {plan.selection or '*'!r} reads "
         f"{'an asset' if one else counted(len(unbuilt), 'asset')} never materialized in "
-        f"this warehouse: {listed}; {fix}",
+        f"this warehouse; {widened} builds {them} too{first}: {', '.join(unbuilt)}",
         unbuilt,
     )
 

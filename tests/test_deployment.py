@@ -398,7 +398,7 @@ def test_a_scheduled_run_reading_upstream_never_built_fails_before_any_work(tmp_
         select="numbers_total", source="synthetic:5", return_state=True
     )
     assert state.is_failed()
-    assert "never materialized in this warehouse: numbers (read by numbers_total)" in (
+    assert "never materialized in this warehouse; 'numbers_total or numbers' builds it too" in (
         state.message or ""
     )
     assert not (tmp_path / "warehouse").exists(), "a refused run creates no warehouse"

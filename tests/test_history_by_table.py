@@ -67,8 +67,10 @@ def test_an_asset_of_another_location_with_the_same_key_is_not_built_here(
     refused = run(team_b, "materialize", "--select", "summary", env={**path, **NO_PREFECT})
     assert refused.returncode == 1, refused.stdout + refused.stderr
     assert refused.stderr.splitlines() == [
-        "error: the selection 'summary' reads an asset never materialized in this warehouse: "
-        "orders (read by summary); materialize it first or select 'summary or orders'"
+        "error: run this instead: pipeline materialize --select 'summary or orders' "
+        f"--warehouse {warehouse} --definitions {team_b}",
+        "the selection 'summary' reads an asset never materialized in this warehouse; "
+        "'summary or orders' builds it too (or materialize it first): orders",
     ]
     databases = run(
         team_b, "query", f"SELECT count() AS n FROM system.databases WHERE name = '{db_b}'",

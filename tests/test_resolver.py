@@ -196,8 +196,12 @@ def test_unselected_upstream_no_run_ever_built_is_refused_before_any_work():
     assert io.calls == []
     assert refused.value.unbuilt == {"c": ("d",)}
     assert str(refused.value) == (
-        "the selection 'key:d' reads an asset never materialized in this warehouse: "
-        "c (read by d); materialize it first or select 'key:d or c'"
+        "run this instead: pipeline materialize --select 'key:d or c'\n"
+        "the selection 'key:d' reads an asset never materialized in this warehouse; "
+        "'key:d or c' builds it too (or materialize it first): c"
+    )
+    assert str(refused.value.with_readers()).endswith(
+        "\nthe selected assets that read it: c (read by d)"
     )
 
 

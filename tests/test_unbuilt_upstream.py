@@ -18,6 +18,7 @@ import pytest
 
 from io_managers import ClickHouseIOManager
 from orchestration.resolver import materialize
+from orchestration.typed_options import printed_value
 from tests.history_location import defs
 from tests.locations import write_location
 from tests.test_cli import REPO, pipeline
@@ -47,15 +48,14 @@ def numbers(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize(
-    ("selection", "unbuilt", "readers", "offered", "alone"),
+    ("selection", "unbuilt", "offered", "alone"),
     [
-        ("doubled+", "source", "doubled", "doubled+ or source", True),
-        ("total", "doubled", "total", "+total", False),
-        ("total+", "doubled", "total", "+total+", False),
+        ("doubled+", "source", "doubled+ or source", True),
+        ("total", "doubled", "+total", False),
+        ("total+", "doubled", "+total+", False),
         (
             "status:missing and not source",
             "source",
-            "doubled, stalls",
             "(status:missing and not source) or source",
             True,
         ),
@@ -66,26 +66,24 @@ def test_materialize_refuses_a_selection_reading_an_asset_never_built_here(
     numbers: Path,
     selection: str,
     unbuilt: str,
-    readers: str,
     offered: str,
     alone: bool,
 ):
-    """The line offers the selection that builds the unbuilt asset too; "materialize it
-    first" only when that would run: total reads doubled, which reads source (unbuilt
-    too), so materializing doubled first was refused again if followed."""
+    """The first line is the command to copy, the selection that builds the unbuilt asset
+    too, with the options typed; the next says why, naming the unbuilt assets; "or
+    materialize it first" only when that would run: total reads doubled, which reads
+    source (unbuilt too), so materializing doubled first was refused again if followed."""
     warehouse = tmp_path / "warehouse"
     result = cli(warehouse, "materialize", "--select", selection, "--source", str(numbers),
                  env=NO_PREFECT)  # fmt: skip
 
-    fix = (
-        f"materialize it first or select '{offered}'"
-        if alone
-        else (f"select '{offered}', which builds it too")
-    )
+    first = " (or materialize it first)" if alone else ""
     assert result.returncode == 1, result.stdout
     assert result.stderr.splitlines() == [
-        f"error: the selection {selection!r} reads an asset never materialized in this "
-        f"warehouse: {unbuilt} (read by {readers}); {fix}"
+        f"error: run this instead: pipeline materialize --select '{offered}' --source {numbers} "
+        f"--warehouse chdb://{warehouse} --definitions tests.history_location",
+        f"the selection {selection!r} reads an asset never materialized in this warehouse; "
+        f"'{offered}' builds it too{first}: {unbuilt}",
     ]
     assert result.stdout == ""  # no progress, no run report: nothing ran
     assert not warehouse.exists(), "a refused run on a new warehouse creates none"
@@ -113,7 +111,11 @@ def test_a_refused_full_refresh_leaves_the_selected_tables_as_they_were(
                  "--source", str(numbers), env={"PREFECT_API_URL": prefect_api_url})  # fmt: skip
 
     assert result.returncode == 1, result.stdout
-    assert "reads an asset never materialized in this warehouse: source" in result.stderr
+    # The command it offers rebuilds as this one was asked to.
+    assert result.stderr.startswith(
+        "error: run this instead: pipeline materialize --full-refresh "
+        "--select 'doubled+ or source' "
+    )
     rows, recorded = contents(warehouse)
     assert rows == {"source": 0, "doubled": 2, "total": 0, "stalls": 0}
     assert recorded == set()
@@ -121,27 +123,28 @@ def test_a_refused_full_refresh_leaves_the_selected_tables_as_they_were(
 
 def test_plan_says_materialize_would_refuse_and_exits_1(tmp_path: Path, numbers: Path):
     warehouse = tmp_path / "warehouse"
-    refused = cli(warehouse, "materialize", "--select", "doubled+", env=NO_PREFECT)
-    result = cli(warehouse, "plan", "--select", "doubled+", "--source", str(numbers), env={})
+    given = ("--select", "doubled+", "--source", str(numbers))
+    refused = cli(warehouse, "materialize", *given, env=NO_PREFECT)
+    result = cli(warehouse, "plan", *given, env={})
 
     assert result.returncode == 1
     assert not warehouse.exists()  # neither command created it
     said = result.stderr.splitlines()
     assert said[0].startswith(f"no warehouse at {warehouse} yet")  # plan's note: why
-    assert said[1:] == refused.stderr.splitlines()  # then materialize's one line
+    assert said[1:] == refused.stderr.splitlines()  # then materialize's refusal
     lines = result.stdout.splitlines()
     assert lines[0] == "Plan: 2 assets selected; materialize would refuse to run them"
     assert not any(line.startswith("Reads as they are") for line in lines)
     assert lines[-1] == "Nothing ran."
     assert "with the same --select runs it" not in result.stdout
 
-    as_json = cli(warehouse, "plan", "--json", "--select", "doubled+", env={})
+    as_json = cli(warehouse, "plan", "--json", *given, env={})
     assert as_json.returncode == 1
     plan = json.loads(as_json.stdout)
     assert [step["key"] for step in plan["run"]] == ["doubled", "total"]
     assert plan["never_materialized"] == ["source"]
     assert plan["reads_as_is"] == []
-    assert plan["refused"] == refused.stderr.splitlines()[0].removeprefix("error: ")
+    assert plan["refused"] == refused.stderr.removeprefix("error: ").rstrip("\n")
 
 
 def test_a_selection_whose_upstream_was_built_earlier_runs(
@@ -172,26 +175,38 @@ def test_a_selection_whose_upstream_was_built_earlier_runs(
 def test_fact_sales_and_descendants_on_a_fresh_retail_warehouse_are_refused(tmp_path: Path):
     """The reported case: the marts' descendants also read tables outside fact_sales'
     ancestors (data_quality reads fact_sale_returns), so the fix selects the ancestors
-    of the whole selection."""
-    warehouse = f"chdb://{tmp_path / 'warehouse'}"
-    run = ("--select", "fact_sales+", "--source", "synthetic:3000", "--warehouse", warehouse)
-    result = pipeline("materialize", *run, env=NO_PREFECT)
+    of the whole selection. It leads the refusal, within an 80-column terminal's line,
+    before the twelve assets it builds too; --verbose adds which selected asset reads
+    each (once a 530-character line, the fix at its very end)."""
+    env = {**NO_PREFECT, "WAREHOUSE_URL": f"chdb://{tmp_path / 'warehouse'}"}
+    run = ("--select", "fact_sales+")
+    result = pipeline("materialize", *run, env=env)
 
     assert result.returncode == 1, result.stdout
-    [line] = result.stderr.splitlines()
-    assert line.startswith(
-        "error: the selection 'fact_sales+' reads 12 assets never materialized in this "
-        "warehouse: psa_online_retails, fact_sale_returns (read by data_quality); "
-        "hub_invoice (read by fact_sales, data_quality); "
-    )
+    fix, why = result.stderr.splitlines()
+    assert fix == "error: run this instead: pipeline materialize --select '+(fact_sales+)'"
+    assert len(fix) <= 80
     # Not "materialize them first": psa_online_retails reads raw_online_retails, unbuilt.
-    assert line.endswith("; select '+(fact_sales+)', which builds them too")
+    assert why == (
+        "the selection 'fact_sales+' reads 12 assets never materialized in this warehouse; "
+        "'+(fact_sales+)' builds them too: psa_online_retails, hub_invoice, "
+        "link_invoice_product, link_invoice_customer, link_invoice_time, link_invoice_country, "
+        "dim_customer, sat_invoice, dim_product, dim_time, dim_country, fact_sale_returns"
+    )
     assert result.stdout == ""
     assert not (tmp_path / "warehouse").exists(), "a refused run creates no warehouse"
 
-    plan = pipeline("plan", *run, env={})
+    plan = pipeline("plan", *run, env=env)
     assert plan.returncode == 1
-    assert plan.stderr.splitlines()[-1] == line
+    assert plan.stderr.splitlines()[-2:] == [fix, why]
+
+    verbose = pipeline("materialize", *run, "--verbose", env=env)
+    assert verbose.returncode == 1
+    assert verbose.stderr.splitlines()[:2] == [fix, why]
+    assert verbose.stderr.splitlines()[2].startswith(
+        "the selected assets that read them: psa_online_retails, fact_sale_returns "
+        "(read by data_quality); hub_invoice (read by fact_sales, data_quality); "
+    )
 
 
 def test_a_refused_selection_applies_no_ddl_to_a_server(clickhouse_test_url: str, tmp_path: Path):
@@ -221,8 +236,11 @@ def test_a_refused_selection_applies_no_ddl_to_a_server(clickhouse_test_url: str
 
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stderr.splitlines() == [
-        "error: the selection 'doubled' reads an asset never materialized in this warehouse: "
-        "source (read by doubled); materialize it first or select 'doubled or source'"
+        "error: run this instead: pipeline materialize --select 'doubled or source' "
+        f"--warehouse {printed_value('--warehouse', clickhouse_test_url)} "
+        "--definitions ub_location",
+        "the selection 'doubled' reads an asset never materialized in this warehouse; "
+        "'doubled or source' builds it too (or materialize it first): source",
     ]
     databases = pipeline(
         "query", f"SELECT count() AS n FROM system.databases WHERE name = '{database}'",

@@ -46,17 +46,12 @@ from orchestration.graph import AssetGraph
 from orchestration.io_manager import KeptRows
 from orchestration.missing_storage import missing_storage
 from orchestration.output import echo
-from orchestration.report_output import (
-    full_refresh_step,
-    next_step,
-    print_step,
-    refresh_options,
-)
-from orchestration.run_report import counted, quoted_selection
+from orchestration.report_output import full_refresh_step, next_step, print_step
+from orchestration.run_report import counted, quoted_selection, refresh_options
 from orchestration.staleness import AssetState
 from orchestration.text_encoding import SOURCE_ENCODING_OPTION
 from orchestration.text_table import Cell, Column, print_table
-from orchestration.typed_options import carried, carried_names, printed_value
+from orchestration.typed_options import carried_names, with_options
 
 SourceOption = Annotated[
     str | None,
@@ -173,7 +168,7 @@ def status(
     if counts["stale"] or counts["missing"]:
         given = {SOURCE_OPTION: source, SOURCE_ENCODING_OPTION: source_encoding}
         options, reading = _next_source(states, given)
-        command = _with_options(f"pipeline plan --select {UP_TO_DATE!r}", options)
+        command = with_options(f"pipeline plan --select {UP_TO_DATE!r}", options)
         names = ["--select", *options, *carried_names()]
         same = " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else names[0]
         print_step(
@@ -181,14 +176,6 @@ def status(
             f"{lead}: [bold]{escape(command)}[/] shows what a run would rebuild"
             f"{escape(reading)}; [bold]pipeline materialize[/] with the same {same} rebuilds it.",
         )
-
-
-def _with_options(command: str, options: dict[str, str]) -> str:
-    """``command`` with ``options`` (by name) and the ``--warehouse`` and ``--definitions``
-    typed after it, as one shell line that prints no secret
-    (:mod:`orchestration.typed_options`)."""
-    given = [f"{name} {printed_value(name, value)}" for name, value in options.items()]
-    return carried(" ".join([command, *given]))
 
 
 def _next_source(
@@ -284,7 +271,7 @@ def plan(
 ) -> None:
     """What materialize would run for this selection, in order, and why; nothing runs.
 
-    Exits 1, with the line materialize would print, when materialize would refuse the
+    Exits 1, with what materialize would print, when materialize would refuse the
     selection (it reads an upstream asset never materialized in this warehouse, or a
     table that is missing; or, given no --source, it would load the default source into
     an asset built from another; or its --full-refresh would lose rows only insert-only
@@ -414,7 +401,7 @@ def _run_command(select: str | None, refresh: str, given: dict[str, str | None])
     command = "pipeline materialize" + refresh
     if select is not None:
         command += f" --select {quoted_selection(select)}"
-    return _with_options(command, {name: value for name, value in given.items() if value})
+    return with_options(command, {name: value for name, value in given.items() if value})
 
 
 def _print_plan(
