@@ -110,7 +110,7 @@ def connect_prefect(say: Callable[[str], None], *, quiet: bool) -> None:
     if started:
         say(
             f"Prefect server running in the background: UI {server.url}/v2, reused by later "
-            "runs; `pipeline server stop` stops it"
+            "runs; `pipeline server stop` stops it and your warm starters"
         )
 
 

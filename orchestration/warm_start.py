@@ -23,7 +23,8 @@ What keeps it honest:
 - the installed libraries are checked before every fork: after an install or an upgrade
   the starter steps down and the command runs cold (and starts a fresh one);
 - only its user can connect to it (a 0700 directory, and the peer's uid checked);
-- it exits after :data:`IDLE_SECONDS` without a command; ``pipeline server stop`` stops it;
+- it exits after :data:`IDLE_SECONDS` without a command; ``pipeline server stop`` stops it
+  (with the local Prefect server);
   ``PIPELINE_WARM_START=off`` keeps every command cold (so does a ``CI`` environment), and
   ``--debug``/``--verbose`` always run cold.
 
@@ -382,10 +383,13 @@ def start_in_background(env: Mapping[str, str], succeeded: bool = True) -> None:
 
 
 def _tell(log_path: Path) -> None:
+    """Say that a starter runs, and what stops it: ``pipeline server stop`` stops all of
+    this user's starters and the local Prefect server too (:func:`stop_all`), which "stops
+    it" left out, so stopping a starter ended the server a ``serve`` or a UI used."""
     sys.stderr.write(
         "later commands start warm: a background process keeps the libraries imported "
-        f"(its log: {log_path}; `pipeline server stop` stops it, {MODE_ENV}=off turns "
-        "it off)\n"
+        f"(its log: {log_path}; {MODE_ENV}=off turns it off; `pipeline server stop` stops "
+        "it, your other warm starters and the local Prefect server (if one runs))\n"
     )
 
 

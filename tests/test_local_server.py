@@ -72,7 +72,7 @@ def test_first_run_starts_the_server_later_runs_reuse_it_and_stop_ends_it(
     first = pipeline(env, "materialize", *LOCATION, "--source", "synthetic:5", *warehouse)
     assert first.returncode == 0, first.stderr
     assert first.stderr.startswith("Prefect server running in the background: UI http://")
-    assert "`pipeline server stop` stops it" in first.stderr
+    assert "`pipeline server stop` stops it and your warm starters" in first.stderr
     server = local_server.running(home)
     assert server is not None
     assert frozen_start_up_objects(server.log_path.read_text()) > 100_000

@@ -270,7 +270,13 @@ def test_a_person_is_told_when_a_starter_is_left_running_a_pipe_is_not(
     warm_env: dict[str, str],
 ) -> None:
     told = b"later commands start warm: a background process keeps the libraries imported"
-    assert told in on_a_terminal(warm_env, *LIST)
+    output = on_a_terminal(warm_env, *LIST)
+    assert told in output
+    # What the command it names stops, all of it: the local Prefect server too.
+    assert (
+        b"`pipeline server stop` stops it, your other warm starters and the local Prefect "
+        b"server (if one runs)" in output
+    )
     wait_for(
         warm_start.socket_path(warm_env).exists,
         120,
