@@ -185,9 +185,9 @@ def check_select(
     try:
         output = io.queries.columns(statements.described_select(select))
     except WarehouseError as exc:
-        # A syntax error at its place in the author's text, as materialize gives it.
-        why = select_does_not_compile(spec, compile_failure(io.queries, body, exc))
-        return [_in_select(spec, why, place)]
+        # At its line in the author's text, as materialize gives it.
+        why, where = select_does_not_compile(spec, body, compile_failure(io.queries, body, exc))
+        return [_in_select(spec, why, where)]
     findings = [
         # Its words list the columns: named once, not again before them.
         _in_select(spec, output_problem(spec, problem.text), place, problem.column, {"column"})

@@ -12,12 +12,19 @@ parser is asked about the author's text alone, ``EXPLAIN AST <their text>``: a f
 prefix on the first line, so its position, less the prefix, is an offset in their text,
 from which the line and column are counted in their characters (the engine counts bytes).
 The engine's message is read only for its parts (position, token, what it expected or
-which bracket is unmatched), by its own fixed wording; the SQL is never parsed here.
+which bracket is unmatched), by its own fixed wording.
+
+A name the engine does not know (a misspelt column, a function) has no position in its
+message, only the name: where the author's text first uses it is found by sqlglot's
+parse of the text (:func:`io_managers.sql_analysis.first_use`), never by searching it.
+The line and column found let the error name the line of the asset's source file that
+holds it (:func:`orchestration.asset_code.text_place`), not the body's ``return``.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from io_managers.errors import WarehouseError, WarehouseQueryError
@@ -35,20 +42,66 @@ _FAILED_AT = re.compile(
 _BRACKET = re.compile(r"('.') at position (\d+)(?: \(line \d+, col \d+\))?")
 _MAYBE = re.compile(r"Maybe you meant: (.+?)\. ")
 _END_MARK = re.compile(r"\.?\s*(?:\(SYNTAX_ERROR\))?\s*$")
+#: The engine's words for a column it cannot resolve (qualified as written, or not).
+_UNKNOWN_COLUMN = re.compile(
+    r"Identifier '([^']+)' cannot be resolved"
+    r"|Unknown expression (?:or function )?identifier `([^`]+)`"
+)
+_UNKNOWN_FUNCTION = re.compile(r"Function with name `([^`]+)` does not exist")
 
 
-def compile_failure(queries: WarehouseQueries, text: str, error: WarehouseError) -> str:
+@dataclass(frozen=True)
+class CompileFailure:
+    """Why an asset's SELECT did not compile, and where in its author's text (1-based line
+    and column) when the engine's message says: a syntax error's position, a name it does
+    not know.
+
+    ``why`` names that place in the text itself (``syntax error at line 5, col 6, at
+    'vault'``); ``why_placed``, when given, leaves it out, for a line that begins with
+    the place in the source file already (``assets/marts.py:238:6:``): two positions of
+    one token, in two coordinates, read as two places."""
+
+    why: str
+    line: int | None = None
+    col: int | None = None
+    why_placed: str | None = None
+
+    def said(self, *, placed: bool) -> str:
+        """The words, after a place in the file (``placed``) or alone."""
+        return self.why_placed if placed and self.why_placed is not None else self.why
+
+
+def compile_failure(queries: WarehouseQueries, text: str, error: WarehouseError) -> CompileFailure:
     """Why ``text`` (an asset's SELECT as its body returned it) did not compile, given the
-    engine's ``error`` about it inside the framework's wrapper: a syntax error as its line
+    engine's ``error`` about it inside the framework's wrapper: a syntax error at its line
     and column in ``text`` and the few words of the engine's message that matter; any
-    other error (an unknown column, say) as the engine said it."""
+    other error as the engine said it, at the first use of the name it could not resolve,
+    when it names one."""
     if not _FAILED_AT.search(str(error)):
-        return str(error)
+        return _unknown_name(text, str(error))
     try:
         queries.rows(_EXPLAIN + text)
     except WarehouseQueryError as alone:
-        return syntax_error_in(text, str(alone), len(_EXPLAIN.encode())) or str(error)
-    return _as_subquery(str(error))
+        failure = syntax_failure(text, str(alone), len(_EXPLAIN.encode()))
+        return failure or CompileFailure(str(error))
+    return CompileFailure(_as_subquery(str(error)))
+
+
+def _unknown_name(text: str, message: str) -> CompileFailure:
+    """The engine's ``message`` about ``text``, placed at the first use of the column or
+    function it says it does not know (unplaced when it names none, or none is found)."""
+    from io_managers.sql_analysis import first_use  # sqlglot only for such a failure
+
+    column = _UNKNOWN_COLUMN.search(message)
+    function = _UNKNOWN_FUNCTION.search(message)
+    offset = None
+    if column is not None:
+        offset = first_use(text, column.group(1) or column.group(2))
+    elif function is not None:
+        offset = first_use(text, function.group(1), function=True)
+    if offset is None:
+        return CompileFailure(message)
+    return CompileFailure(message, *_line_and_col(text, offset))
 
 
 def _as_subquery(message: str) -> str:
@@ -69,21 +122,39 @@ def syntax_error_in(text: str, message: str, prefix_bytes: int = 0) -> str | Non
     """The engine's syntax error ``message`` about ``text`` (preceded by ``prefix_bytes``
     bytes of a statement the caller wrapped it in) in ``text``'s own coordinates, in one
     short line; None if ``message`` is not a syntax error the engine placed."""
+    failure = syntax_failure(text, message, prefix_bytes)
+    return failure.why if failure is not None else None
+
+
+def syntax_failure(text: str, message: str, prefix_bytes: int = 0) -> CompileFailure | None:
+    """:func:`syntax_error_in`, with the line and column it is at in ``text``."""
     found = _FAILED_AT.search(message)
     if found is None:
         return None
     token = found.group(2)
-    place = _place(text, int(found.group(1)) - prefix_bytes)
-    if place is None:
+    position = _position(text, int(found.group(1)) - prefix_bytes)
+    if position is None:
         return None
-    where = "at the end of the SELECT" if token == "end of query" else f"at {place}, at {token!r}"
-    why = _explanation(text, message[found.end() :], prefix_bytes)
-    return f"syntax error {where}" + (f": {why}" if why else "")
+    line, col = position
+    at_end = token == "end of query"
+    where = "at the end of the SELECT" if at_end else f"at line {line}, col {col}, at {token!r}"
+    placed = "at the end of the SELECT" if at_end else f"at {token!r}"
+    rest = message[found.end() :]
+    why = _explanation(text, rest, prefix_bytes)
+    # A bracket's place stays in the SELECT's coordinates: said so beside a file's place.
+    why_placed = _explanation(text, rest, prefix_bytes, of_the_select=True)
+    return CompileFailure(
+        f"syntax error {where}" + (f": {why}" if why else ""),
+        line,
+        col,
+        f"syntax error {placed}" + (f": {why_placed}" if why_placed else ""),
+    )
 
 
-def _explanation(text: str, rest: str, prefix_bytes: int) -> str:
-    """What the engine says after quoting the text: a bracket never closed, the keyword it
-    guesses was meant, what it expected (the first few of its alternatives)."""
+def _explanation(text: str, rest: str, prefix_bytes: int, *, of_the_select: bool = False) -> str:
+    """What the engine says after quoting the text: a bracket never closed (at its line
+    and column in ``text``, ``of_the_select`` when another place is said before), the
+    keyword it guesses was meant, what it expected (the first few of its alternatives)."""
     parts = []
     unmatched = rest.rfind("Unmatched parentheses: ")
     if unmatched >= 0:
@@ -91,7 +162,9 @@ def _explanation(text: str, rest: str, prefix_bytes: int) -> str:
 
         def placed(bracket: re.Match[str]) -> str:
             place = _place(text, int(bracket.group(2)) - prefix_bytes)
-            return f"{bracket.group(1)} at {place}" if place else bracket.group(0)
+            if place is None:
+                return bracket.group(0)
+            return f"{bracket.group(1)} at {place}" + (" of the SELECT" if of_the_select else "")
 
         parts.append(_BRACKET.sub(placed, said).replace("Unmatched", "unmatched", 1))
     maybe = _MAYBE.search(rest)
@@ -119,12 +192,22 @@ def _shortened_expected(said: str) -> str:
 
 
 def _place(text: str, position: int) -> str | None:
-    """``line L, col C`` of the engine's 1-based byte ``position`` in ``text`` (columns in
-    characters, as an editor counts them); None if it falls outside ``text``."""
+    """``line L, col C`` of the engine's 1-based byte ``position`` in ``text``; None if
+    it falls outside ``text``."""
+    found = _position(text, position)
+    return f"line {found[0]}, col {found[1]}" if found else None
+
+
+def _position(text: str, position: int) -> tuple[int, int] | None:
+    """The line and column of the engine's 1-based byte ``position`` in ``text`` (columns
+    in characters, as an editor counts them); None if it falls outside ``text``."""
     encoded = text.encode()
     if not 1 <= position <= len(encoded) + 1:
         return None
-    offset = len(encoded[: position - 1].decode(errors="ignore"))
+    return _line_and_col(text, len(encoded[: position - 1].decode(errors="ignore")))
+
+
+def _line_and_col(text: str, offset: int) -> tuple[int, int]:
+    """The 1-based line and column of the character at ``offset`` in ``text``."""
     line = text.count("\n", 0, offset) + 1
-    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
-    return f"line {line}, col {col}"
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1

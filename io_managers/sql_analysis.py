@@ -235,6 +235,31 @@ def _schema(columns_of: Mapping[str, Sequence[str]]) -> MappingSchema:
     return schema
 
 
+def first_use(sql: str, name: str, *, function: bool = False) -> int | None:
+    """The character offset in ``sql`` of its first use of ``name``, a column as the
+    engine named one it could not resolve (``hub.Countree``: its parts as written, or
+    ``Countri`` alone), or, with ``function``, a function the engine does not know; None
+    when ``sql`` does not parse or uses no such name. For the line a compile error is at.
+    """
+    try:
+        tree = parse_select(sql)
+    except SqlAnalysisError:
+        return None
+    if function:
+        found = [
+            call.meta.get("start") for call in tree.find_all(exp.Anonymous) if call.name == name
+        ]
+    else:
+        parts = name.split(".")
+        found = [
+            column.parts[0].meta.get("start")
+            for column in tree.find_all(exp.Column)
+            if [part.name for part in column.parts] == parts
+        ]
+    starts = [start for start in found if isinstance(start, int)]
+    return min(starts) if starts else None
+
+
 def _function_name(call: exp.Expression) -> str:
     if isinstance(call, exp.Anonymous):
         return str(call.this)

@@ -21,13 +21,13 @@ from io_managers.errors import (
 )
 from io_managers.guarded_insert import Guard, first_refused, guarded_select, guards, refused_value
 from io_managers.queries import WarehouseQueries
-from io_managers.select_syntax import compile_failure
+from io_managers.select_syntax import CompileFailure, compile_failure
 from io_managers.sql import quote_table
 from io_managers.sql_tokens import one_statement
 from io_managers.transport import Transport
 from io_managers.types import ClickHouseType
 from io_managers.validation import validate_pandas
-from orchestration.asset_code import body_place, in_body
+from orchestration.asset_code import at, body_place, in_body, text_place
 from orchestration.io_manager import EngineSelect
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from orchestration.asset import AssetSpec
     from orchestration.context import AssetContext
+    from orchestration.errors import Place
 
 #: Python chunks are buffered up to this size before one INSERT, so tiny chunks from a
 #: generator do not turn into thousands of parts.
@@ -101,8 +102,8 @@ class Stager:
         try:
             produced_types = self._queries.columns(statements.described_select(select))
         except WarehouseQueryError as exc:
-            why = compile_failure(self._queries, body, exc)
-            raise _of_its(spec, select_does_not_compile(spec, why)) from None
+            failure = compile_failure(self._queries, body, exc)
+            raise _of_its(spec, select_does_not_compile(spec, body, failure)[0]) from None
         produced = list(produced_types)
         check_columns(spec, produced, shape)
         # Here, not with the module: sqlglot loads when a SELECT is staged, not in every
@@ -232,10 +233,19 @@ def check_columns(spec: AssetSpec, produced: Sequence[str], shape: TargetShape) 
         raise _of_its(spec, output_problem(spec, problems[0].text))
 
 
-def select_does_not_compile(spec: AssetSpec, why: str) -> str:
-    """Why ``spec``'s SELECT does not compile, after where its body is: the words of both
-    ``pipeline validate`` and a run, so one mistake reads the same in each."""
-    return in_body(spec, f"SELECT does not compile: {why}")
+def select_does_not_compile(
+    spec: AssetSpec, select: str, failure: CompileFailure
+) -> tuple[str, Place | None]:
+    """Why ``spec``'s SELECT (``select``, as its body returned it) does not compile, after
+    where: the line of the body's module that holds the failure's place in the SELECT
+    when it is found (:func:`~orchestration.asset_code.text_place`), else the body's
+    first statement; and that place. The words of both ``pipeline validate`` and a run,
+    so one mistake reads the same in each."""
+    exact = None
+    if failure.line is not None:
+        exact = text_place(spec, select, failure.line, failure.col)
+    place = exact or body_place(spec)
+    return at(place, f"SELECT does not compile: {failure.said(placed=exact is not None)}"), place
 
 
 def output_problem(spec: AssetSpec, problem: str) -> str:

@@ -45,6 +45,15 @@ def typo(context):
     return f"SELECT n, Countree AS m FROM {DB}.source"
 
 
+def misspelt(context):
+    return '''
+SELECT
+    n,
+    Countri AS m
+FROM code_errors.source
+'''
+
+
 def renamed(context):
     return f"SELECT n, n AS other FROM {DB}.source"
 
@@ -81,6 +90,8 @@ ASSETS = [
     AssetSpec(key="source", table=f"{DB}.source", kind="sql", schema=Numbers, body=source),
     AssetSpec(key="typo", table=f"{DB}.typo", kind="sql", deps=("source",), schema=Named,
               body=typo),
+    AssetSpec(key="misspelt", table=f"{DB}.misspelt", kind="sql", deps=("source",),
+              schema=Named, body=misspelt),
     AssetSpec(key="renamed", table=f"{DB}.renamed", kind="sql", deps=("source",),
               schema=Paired, body=renamed),
     AssetSpec(key="raises", table=f"{DB}.raises", kind="python", schema=Ratios, body=raises),
@@ -94,6 +105,7 @@ ASSETS = [
 DDL = """CREATE DATABASE IF NOT EXISTS code_errors;
 CREATE TABLE IF NOT EXISTS code_errors.source (n Int64) ENGINE = MergeTree ORDER BY n;
 CREATE TABLE IF NOT EXISTS code_errors.typo (n Int64, m String) ENGINE = MergeTree ORDER BY n;
+CREATE TABLE IF NOT EXISTS code_errors.misspelt (n Int64, m String) ENGINE = MergeTree ORDER BY n;
 CREATE TABLE IF NOT EXISTS code_errors.renamed (n Int64, m Int64) ENGINE = MergeTree ORDER BY n;
 CREATE TABLE IF NOT EXISTS code_errors.raises (n Float64) ENGINE = MergeTree ORDER BY n;
 CREATE TABLE IF NOT EXISTS code_errors.typed (n Int64) ENGINE = MergeTree ORDER BY n;
@@ -145,6 +157,8 @@ def test_validate_and_materialize_name_the_line_of_an_assets_own_code_alike(
 ):
     module = location / f"{MODULE}.py"
     typo = f"{MODULE}.py:{line_of(module, 'Countree AS m')}"
+    # A SELECT over several lines: at the line (and column) that holds the unknown name.
+    misspelt = f"{MODULE}.py:{line_of(module, 'Countri AS m')}:5"
     renamed = f"{MODULE}.py:{line_of(module, 'n AS other')}"
     raised = f"{MODULE}.py:{line_of(module, 'return 1 / n')}"
     asked = f"{MODULE}.py:{line_of(module, 'SELECT nn AS n')}"
@@ -153,6 +167,9 @@ def test_validate_and_materialize_name_the_line_of_an_assets_own_code_alike(
     found = first_findings(pipeline(location, "validate", "--sample", "--json"))
     assert found["typo"].startswith(
         f"{typo}: SELECT does not compile: Unknown expression identifier `Countree`"
+    )
+    assert found["misspelt"].startswith(
+        f"{misspelt}: SELECT does not compile: Unknown expression identifier `Countri`"
     )
     assert found["renamed"] == (
         f"{renamed}: SELECT output column(s) other are not in the table (columns: n, m)"
@@ -167,6 +184,9 @@ def test_validate_and_materialize_name_the_line_of_an_assets_own_code_alike(
     errors = {asset["key"]: asset["error"] for asset in json.loads(result.stdout)["assets"]}
     # Worded as validate words it, after the asset and its table.
     assert errors["typo"] == f"asset 'typo' (table code_errors.typo): {found['typo']}"
+    assert errors["misspelt"] == (
+        f"asset 'misspelt' (table code_errors.misspelt): {found['misspelt']}"
+    )
     assert errors["renamed"] == f"asset 'renamed' (table code_errors.renamed): {found['renamed']}"
     assert errors["raises"] == found["raises"]
     assert errors["asks"] == found["asks"]

@@ -203,29 +203,77 @@ def test_dependency_cycle_is_reported(location: Path):
     assert "raw_online_retails" not in {f["asset"] for f in found}
 
 
-def test_broken_select_is_reported(location: Path):
+def sql_place(location: Path, module: str, text: str, after: str) -> tuple[str, int]:
+    """``assets/marts.py:237``, and the column, of ``text`` in the first line holding it
+    after the first holding ``after``: where a finding about the SQL there places it."""
+    path = location / f"assets/{module}.py"
+    line = line_of(path, text, after=after)
+    col = path.read_text().splitlines()[line - 1].index(text) + 1
+    return f"assets/{module}.py:{line}", col
+
+
+def test_broken_select_is_reported_at_the_line_of_the_misspelt_column(location: Path):
+    """Where to fix it: the line of dim_country's SELECT text that holds the misspelt
+    column (line 237 of assets/marts.py), not its ``return`` (line 234), nor only the
+    asset's name."""
     mutate(location / "assets/marts.py", r"hub\.Country\)", "hub.Countree)")
     found = [f for f in findings(run_validate(location, "--json")) if f["asset"] == "dim_country"]
     assert len(found) == 1
     assert found[0]["check"] == "select"
-    # Where to fix it: the line of dim_country's SELECT, not only the asset's name.
-    where = body_line(location, "marts", "dim_country")
-    assert found[0]["found"].startswith(f"{where}: SELECT does not compile: ")
+    where, col = sql_place(location, "marts", "hub.Countree", after="def dim_country(")
+    assert found[0]["found"].startswith(f"{where}:{col}: SELECT does not compile: ")
     assert "Countree" in found[0]["found"]
+    assert {key: found[0][key] for key in ("file", "line", "col")} == {
+        **placed(where),
+        "col": col,
+    }
+
+
+def test_an_unknown_column_of_a_subquery_is_placed_at_its_own_line(location: Path):
+    """The engine names the column without its table; the first place the SELECT uses
+    it is where it is misspelt (the same name is right on other lines)."""
+    mutate(
+        location / "assets/marts.py",
+        r"SELECT hub_country_hash_key, Country, count\(\) AS invoices",
+        "SELECT hub_country_hash_key, Countri, count() AS invoices",
+    )
+    result = run_validate(location)
+    where, col = sql_place(location, "marts", "Countri", after="def dim_country(")
+    assert finding_lines(result)[0].startswith(
+        f"[select] asset dim_country table marts.Dim_Country: {where}:{col}: SELECT does not "
+        "compile: Unknown expression identifier `Countri`."
+    )
+
+
+def test_an_error_in_sql_built_by_an_f_string_in_a_helper_is_placed_there(location: Path):
+    """psa_online_retails returns ``_staging_sql(...)``, an f-string: the line that holds
+    the misspelt column, which no value was put into, is found in the module."""
+    mutate(
+        location / "assets/raw.py",
+        r"CAST\(Quantity, 'Int32'\) AS quantity,",
+        "CAST(Quantiti, 'Int32') AS quantity,",
+    )
+    result = run_validate(location)
+    where, col = sql_place(location, "raw", "Quantiti", after="def _staging_sql(")
+    assert finding_lines(result)[0].startswith(
+        f"[select] asset psa_online_retails table raw.psa_online_retails: {where}:{col}: "
+        "SELECT does not compile: "
+    )
 
 
 #: dim_country's SELECT with a trailing comma before FROM, and where its syntax error is in
 #: the SELECT's own text (tests/test_io_materialize.py expects the same of materialize).
 TRAILING_COMMA = "hub.Country) AS country_name,\nFROM vault.hub_country AS hub"
 TRAILING_COMMA_ERROR = (
-    "SELECT does not compile: syntax error at line 5, col 6, at 'vault': "
+    "SELECT does not compile: syntax error at 'vault': "
     "expected one of: token sequence, Dot, token, OR, AND, ..."
 )
 
 
 def test_a_select_syntax_error_is_placed_in_the_authors_text_in_one_short_line(location: Path):
-    """Not in the coordinates of the statement validate wraps it in, nor quoting it, nor
-    with the engine's list of every token it could have taken (~600 characters)."""
+    """At its line and column in the file, not in the coordinates of the statement
+    validate wraps it in, nor quoting it, nor with the engine's list of every token it
+    could have taken (~600 characters)."""
     mutate(
         location / "assets/marts.py",
         r"hub\.Country\) AS country_name\nFROM vault\.hub_country AS hub",
@@ -233,9 +281,9 @@ def test_a_select_syntax_error_is_placed_in_the_authors_text_in_one_short_line(l
     )
     result = run_validate(location)
     assert result.returncode == 1, result.stdout + result.stderr
-    where = body_line(location, "marts", "dim_country")
+    where, col = sql_place(location, "marts", "vault.hub_country", after="def dim_country(")
     assert result.stdout.splitlines()[0] == (
-        f"[select] asset dim_country table marts.Dim_Country: {where}: {TRAILING_COMMA_ERROR}"
+        f"[select] asset dim_country table marts.Dim_Country: {where}:{col}: {TRAILING_COMMA_ERROR}"
     )
 
 
