@@ -46,6 +46,7 @@ from orchestration.asset_code import (
     at,
     body_failure,
     body_place,
+    declaration_place,
     failure_place,
     in_body,
     schema_place,
@@ -433,7 +434,9 @@ def check_asset(
     need no schema, are still checked.
     """
     if not io.table_exists(spec.table):
-        return [Finding("ddl", spec.key, spec.table, found="table is not created by the DDL")]
+        place = declaration_place(spec)  # where to add it is the DDL; which asset, here
+        found = at(place, "table is not created by the DDL")
+        return [Finding("ddl", spec.key, spec.table, found=found, place=place)]
     columns, defaults = io.queries.describe_with_defaults(f"TABLE {quote_table(spec.table)}")
     findings: list[Finding] = []
     schema = schemas.get(spec.key)

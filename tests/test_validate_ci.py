@@ -333,6 +333,20 @@ def test_a_table_the_ddl_creates_that_no_asset_produces_is_a_finding_at_its_line
     )
 
 
+def test_an_assets_table_the_ddl_does_not_create_is_a_finding_at_its_declaration(
+    tmp_path: Path,
+):
+    """The finding had no file and no line: in a location of 30 assets, CI annotated
+    nothing and the reader searched for where the asset is declared."""
+    write_location(tmp_path, MODULE, SOURCE_ONLY, "CREATE DATABASE IF NOT EXISTS ci;\n")
+    result = pipeline(tmp_path, "validate", "--json")
+    assert result.returncode == 1, result.stdout + result.stderr
+    (missing,) = [f for f in json.loads(result.stdout) if f["check"] == "ddl"]
+    line = line_of(tmp_path / f"{MODULE}.py", "body=lambda")
+    assert (missing["asset"], missing["file"], missing["line"]) == ("source", f"{MODULE}.py", line)
+    assert missing["found"] == f"{MODULE}.py:{line}: table is not created by the DDL"
+
+
 def test_a_table_another_system_loads_is_declared_external_and_no_finding(tmp_path: Path):
     from io_managers import warehouse_io_manager
     from orchestration.commands.validate import find_problems
