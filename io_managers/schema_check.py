@@ -376,7 +376,8 @@ def _validate_in(
         unsampled = [(spec.key, spec.table) for spec in graph] if sample_params is not None else []
         return [problem, *sample_not_started(unsampled)]
     load_datetime = datetime.now(UTC).replace(microsecond=0)
-    params = dict(sample_params or {})
+    # As given, not copied: validate learns from it which parameters the sample read.
+    params: Mapping[str, Any] = sample_params if sample_params is not None else {}
 
     def context_for(spec: AssetSpec) -> AssetContext:
         # Sandboxed: a report goes into the temp dir, and nothing is sent out.

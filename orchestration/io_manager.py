@@ -262,7 +262,9 @@ class IOManager(ABC):
     ) -> list[Finding]:
         """``pipeline validate`` for the assets this IO manager stores: do their schemas,
         storage definitions (DDL) and SQL agree? Runs on scratch storage, never on the
-        real one; ``sample_params`` adds a sample run that validates real content.
+        real one; ``sample_params`` adds a sample run that validates real content. Hand
+        them to the assets' contexts as given: validate's summary says from them whether
+        an asset read the sample's source (a copy reads them all).
         """
         raise NotImplementedError(f"{type(self).__name__} cannot check definitions")
 

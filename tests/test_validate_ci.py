@@ -347,6 +347,27 @@ def test_an_assets_table_the_ddl_does_not_create_is_a_finding_at_its_declaration
     assert missing["found"] == f"{MODULE}.py:{line}: table is not created by the DDL"
 
 
+def test_a_sample_run_no_asset_read_a_source_in_says_so(tmp_path: Path):
+    """A code location whose assets read no source (not the retail one): the summary
+    said "sample run from synthetic:5000", a source nothing read. A --source given
+    and read by nothing is the same news."""
+    write_location(
+        tmp_path,
+        MODULE,
+        SOURCE_ONLY,
+        "CREATE DATABASE IF NOT EXISTS ci;\n"
+        "CREATE TABLE IF NOT EXISTS ci.source (n Int64) ENGINE = MergeTree ORDER BY n;\n",
+    )
+    result = pipeline(tmp_path, "validate", "--sample")
+    assert result.stdout.splitlines()[-1] == (
+        "2 problems in 1 asset, sample run in which no asset read its source synthetic:5000"
+    )
+    given = pipeline(tmp_path, "validate", "--sample", "--source", "synthetic:50")
+    assert given.stdout.splitlines()[-1].endswith(
+        "sample run in which no asset read its source synthetic:50"
+    )
+
+
 def test_a_table_another_system_loads_is_declared_external_and_no_finding(tmp_path: Path):
     from io_managers import warehouse_io_manager
     from orchestration.commands.validate import find_problems

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.text import Text
@@ -136,14 +136,14 @@ def validate(
         elif fmt is ValidateFormat.github:
             echo("\n".join(_annotations(unloaded)))
         raise
-    sample_params = {"source": source}
+    given = {"source": source}
     if source_encoding is not None:  # as materialize passes it: a run parameter
-        sample_params[SOURCE_ENCODING_PARAM] = source_encoding
+        given[SOURCE_ENCODING_PARAM] = source_encoding
+    sample_params = ReadParams(given)
     findings = find_problems(defs, sample_params if sample else None)
-    read_as = f" read as {source_encoding}" if source_encoding else ""
-    checked = count_assets(len(defs.assets)) + (
-        f", sample run from {shown_source(source)}{read_as}" if sample else ""
-    )
+    checked = count_assets(len(defs.assets))
+    if sample:
+        checked += _sample_run(source, source_encoding, read="source" in sample_params.read)
     if fmt is ValidateFormat.json:
         echo(_as_json(findings))
     else:
@@ -160,6 +160,38 @@ def validate(
         make_console().print(_summary(findings, checked), highlight=False)
     if findings:
         raise typer.Exit(1)
+
+
+class ReadParams(Mapping[str, Any]):
+    """The sample run's parameters, noting each one an asset (or what runs it) reads:
+    the summary named ``synthetic:5000`` as the sample's source for a code location
+    whose assets read none. Copying them (``dict(params)``) reads them all, so an IO
+    manager that copies them never makes a source that was read look unread; this
+    project's hands them to the assets' contexts as given."""
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        self._params = dict(params)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> Any:
+        self.read.add(key)
+        return self._params[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._params)
+
+    def __len__(self) -> int:
+        return len(self._params)
+
+
+def _sample_run(source: str, encoding: str | None, *, read: bool) -> str:
+    """What the summary says of the sample run: the source it read, or that no asset
+    read the one it was given (a code location that reads none of its own)."""
+    read_as = f" read as {encoding}" if encoding else ""
+    shown = f"{shown_source(source)}{read_as}"
+    if read:
+        return f", sample run from {shown}"
+    return f", sample run in which no asset read its source {shown}"
 
 
 def _as_json(findings: list[Finding]) -> str:
@@ -222,7 +254,7 @@ def _print_tracebacks(findings: list[Finding]) -> None:
             sys.stderr.flush()
 
 
-def find_problems(defs: Definitions, sample_params: dict[str, str] | None) -> list[Finding]:
+def find_problems(defs: Definitions, sample_params: Mapping[str, Any] | None) -> list[Finding]:
     """Every problem of the graph, then every IO manager's findings about the assets none
     of those problems reaches, then each asset a graph problem kept from being checked.
 
@@ -289,7 +321,7 @@ def _why_it_cannot_run(graph: AssetGraph, selection: str | None, set_aside: bool
 
 
 def _io_manager_findings(
-    defs: Definitions, graph: AssetGraph, sample_params: dict[str, str] | None
+    defs: Definitions, graph: AssetGraph, sample_params: Mapping[str, Any] | None
 ) -> list[Finding]:
     """Each IO manager's findings about its assets in ``graph``, each check of every
     asset of the code location that reads a table no asset produces, and each table the
