@@ -131,23 +131,43 @@ def first_refused(
     return found[int(rows[0]["guard"])], rows[0]["value"]
 
 
+@dataclass(frozen=True)
+class Output:
+    """What gave the values a run refused, in the words of its error
+    (:func:`refused_value`)."""
+
+    #: Whose type a value was of: the ``SELECT``'s Int32.
+    noun: str
+    #: Who refused it, and how.
+    refusal: str
+    #: The way out in the asset's code, besides widening the column.
+    cast: str
+
+
+#: A SQL asset's SELECT, whose INSERT the engine refused (:func:`first_refused`).
+SELECT_OUTPUT = Output("SELECT", "ClickHouse refused the INSERT", "CAST it in the SELECT")
+
+
 def refused_value(
-    guard: Guard, value: str | None, declared: Place | None, select: Place | None
+    guard: Guard,
+    value: str | None,
+    declared: Place | None,
+    code: Place | None,
+    output: Output,
 ) -> str:
-    """Why the INSERT refused ``value`` (None: a NULL) of ``guard``'s column, and the two
-    ways out: the column declared at ``declared``, or the SELECT at ``select``."""
+    """Why ``value`` (None: a NULL) of ``guard``'s column was refused, and the two ways
+    out: the column declared at ``declared``, or the ``output`` made at ``code``."""
     column = f"the table's {guard.column.text}"
+    made = f"the {output.noun}'s {guard.produced.text}"
     if value is None:
-        said = f"a NULL of the SELECT's {guard.produced.text} does not fit {column}"
-        said += ", which holds no NULL"
-        ways = ("make the column Nullable", "or replace the NULL in the SELECT")
+        said = f"a NULL of {made} does not fit {column}, which holds no NULL"
+        ways = ("make the column Nullable", f"or replace the NULL in the {output.noun}")
     else:
-        said = f"the value {value} of the SELECT's {guard.produced.text} does not fit {column}"
-        said += f" ({guard.loss})"
-        ways = ("widen the column", "or CAST it in the SELECT")
+        said = f"the value {value} of {made} does not fit {column} ({guard.loss})"
+        ways = ("widen the column", f"or {output.cast}")
     return (
-        f"column {guard.name}: {said}, so ClickHouse refused the INSERT; "
-        f"{_at(ways[0], declared)} {_at(ways[1], select)}"
+        f"column {guard.name}: {said}, so {output.refusal}; "
+        f"{_at(ways[0], declared)} {_at(ways[1], code)}"
     )
 
 

@@ -19,7 +19,15 @@ from io_managers.errors import (
     ValidationFailure,
     WarehouseQueryError,
 )
-from io_managers.guarded_insert import Guard, first_refused, guarded_select, guards, refused_value
+from io_managers.guarded_insert import (
+    SELECT_OUTPUT,
+    Guard,
+    Output,
+    first_refused,
+    guarded_select,
+    guards,
+    refused_value,
+)
 from io_managers.queries import WarehouseQueries
 from io_managers.select_syntax import CompileFailure, compile_failure
 from io_managers.sql import quote_table
@@ -135,9 +143,15 @@ class Stager:
         refused = first_refused(self._queries, select, guarded, exc)
         if refused is None:
             return _of_its_code(spec, f"its SELECT failed: {exc}")
-        guard, value = refused
+        return self._refusal(spec, *refused, SELECT_OUTPUT)
+
+    def _refusal(
+        self, spec: AssetSpec, guard: Guard, value: str | None, output: Output
+    ) -> MaterializationError:
+        """The run's error for ``value`` (None: a NULL) of ``guard``'s column, refused:
+        where the column is declared and where the body is, the two places a fix may go."""
         declared = column_place(self._ddl_paths, spec.table, guard.name)
-        return _of_its(spec, refused_value(guard, value, declared, body_place(spec)))
+        return _of_its(spec, refused_value(guard, value, declared, body_place(spec), output))
 
     def stage_python(
         self, spec: AssetSpec, context: AssetContext, staging: str, shape: TargetShape
