@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from io_managers import statements
+from io_managers.arrow_fit import ARROW_OUTPUT, arrow_guards, first_refused_value
 from io_managers.catalog import TableFacts
 from io_managers.ddl import column_place
 from io_managers.errors import (
@@ -184,16 +185,16 @@ class Stager:
                 check_columns(spec, table.column_names, shape)
                 checked_columns = tuple(table.column_names)
             if buffered and buffered[0].schema != table.schema:
-                self._insert(spec, staging, buffered)
+                self._insert(spec, staging, buffered, shape.columns)
                 buffered, buffered_rows, buffered_bytes = [], 0, 0
             buffered.append(table)
             buffered_rows += table.num_rows
             buffered_bytes += table.nbytes
             if buffered_rows >= INSERT_BATCH_ROWS or buffered_bytes >= INSERT_BATCH_BYTES:
-                self._insert(spec, staging, buffered)
+                self._insert(spec, staging, buffered, shape.columns)
                 buffered, buffered_rows, buffered_bytes = [], 0, 0
         if buffered:
-            self._insert(spec, staging, buffered)
+            self._insert(spec, staging, buffered, shape.columns)
         return all_pandas
 
     def _stage_engine_select(
@@ -228,16 +229,34 @@ class Stager:
             return False
         return self._queries.rows(f"SELECT count() AS n FROM {staging}")[0]["n"] > 0
 
-    def _insert(self, spec: AssetSpec, staging: str, tables: list[pa.Table]) -> None:
+    def _insert(
+        self,
+        spec: AssetSpec,
+        staging: str,
+        tables: list[pa.Table],
+        columns: dict[str, ClickHouseType],
+    ) -> None:
         data = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
         if data.num_rows == 0:
             return
+        self._refuse_lost_values(spec, data, columns)
         try:
             self._transport.insert_arrow(staging, data, statements.INSERT_SETTINGS)
         except WarehouseQueryError as exc:
             raise MaterializationError(
                 f"asset {spec.key!r} (table {spec.table}): writing its rows failed: {exc}"
             ) from None
+
+    def _refuse_lost_values(
+        self, spec: AssetSpec, data: pa.Table, columns: dict[str, ClickHouseType]
+    ) -> None:
+        """Refuse ``data`` when one of its values would be changed without a word on its
+        way into its table ``columns`` (:mod:`io_managers.arrow_fit`): the engine would
+        store it, wrapped or cut, and nothing after could tell."""
+        found = arrow_guards(data.schema, columns)
+        refused = first_refused_value(data, found) if found else None
+        if refused is not None:
+            raise self._refusal(spec, *refused, ARROW_OUTPUT)
 
 
 def check_columns(spec: AssetSpec, produced: Sequence[str], shape: TargetShape) -> None:

@@ -39,7 +39,7 @@ from typing import TypeVar
 from io_managers.types import ClickHouseType
 
 #: The bits of an integer a float holds exactly (its mantissa): Int32 fits Float64.
-_MANTISSA_BITS = {32: 24, 64: 53}
+MANTISSA_BITS = {32: 24, 64: 53}
 #: Kinds of the types no number of bits or digits describes.
 _NAMED_KINDS = {
     "Bool": "bool",
@@ -107,7 +107,7 @@ def _kind(ch_type: ClickHouseType) -> str | None:
     return _NAMED_KINDS.get(ch_type.name)
 
 
-def _magnitude_bits(integer: tuple[bool, int]) -> int:
+def magnitude_bits(integer: tuple[bool, int]) -> int:
     """The bits of its largest magnitude: 7 for Int8, 8 for UInt8."""
     signed, bits = integer
     return bits - 1 if signed else bits
@@ -115,7 +115,7 @@ def _magnitude_bits(integer: tuple[bool, int]) -> int:
 
 def _digits(integer: tuple[bool, int]) -> int:
     """The decimal digits of its largest magnitude: 3 for Int8 (128), 20 for UInt64."""
-    return len(str(2 ** _magnitude_bits(integer)))
+    return len(str(2 ** magnitude_bits(integer)))
 
 
 def _known(value: T | None) -> T:
@@ -130,14 +130,14 @@ def _int_into_int(source: ClickHouseType, target: ClickHouseType) -> str | None:
     into_unsigned = made[0] and not held[0]
     if into_unsigned and made[1] <= held[1]:
         return f"negative {source.text} values wrap in {target.text}"
-    if into_unsigned or _magnitude_bits(made) > _magnitude_bits(held):
+    if into_unsigned or magnitude_bits(made) > magnitude_bits(held):
         return f"{source.text} values wrap in {target.text}"
     return None
 
 
 def _int_into_float(source: ClickHouseType, target: ClickHouseType) -> str | None:
-    mantissa = _MANTISSA_BITS[_known(target.float_bits)]
-    if _magnitude_bits(_known(source.integer)) <= mantissa:
+    mantissa = MANTISSA_BITS[_known(target.float_bits)]
+    if magnitude_bits(_known(source.integer)) <= mantissa:
         return None
     return f"{source.text} values beyond 2^{mantissa} are rounded in {target.text}"
 
@@ -183,7 +183,7 @@ def _decimal_into_int(source: ClickHouseType, target: ClickHouseType) -> str | N
 def _decimal_into_float(source: ClickHouseType, target: ClickHouseType) -> str | None:
     # Only whole numbers the mantissa holds are exact: 0.1 has no binary float.
     precision, scale = _known(source.decimal_precision_scale)
-    if not scale and 10**precision <= 2 ** _MANTISSA_BITS[_known(target.float_bits)]:
+    if not scale and 10**precision <= 2 ** MANTISSA_BITS[_known(target.float_bits)]:
         return None
     return f"{source.text} values are rounded to the nearest {target.text}"
 
