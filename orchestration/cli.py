@@ -54,7 +54,7 @@ from orchestration.prefect_setup import (
 )
 from orchestration.preload import import_libraries, runs_one_command
 from orchestration.quick_exit import end_now, ends_without_teardown
-from orchestration.report_output import print_report, report_as_json
+from orchestration.report_output import print_report, print_warnings, report_as_json
 from orchestration.resolver import DEFAULT_CONCURRENCY
 from orchestration.run_report import counted
 from orchestration.text_table import Column, print_table
@@ -223,6 +223,7 @@ def materialize_command(
     from orchestration.interrupts import OutcomeLog, run_interruptibly, stop_run, stopping_line
     from orchestration.progress import RunProgress
     from orchestration.resolver import materialize, plan_or_refuse
+    from orchestration.run_hooks import call_hooks_of_idle_run
     from orchestration.run_report import RunReport
     from orchestration.unbuilt_upstream import UnbuiltUpstreamError
 
@@ -243,19 +244,21 @@ def materialize_command(
     with contextlib.ExitStack() as opened:
         # Planned on readers, so a refusal leaves the warehouse as it was: no directory, no
         # DDL. They stay open for the run (an embedded warehouse's engine is then shared).
+        readers = opened.enter_context(defs.read_io_managers(warehouse))
         try:
-            plan = plan_or_refuse(
-                graph, opened.enter_context(defs.read_io_managers(warehouse)), select, params
-            )
+            plan = plan_or_refuse(graph, readers, select, params)
         except UnbuiltUpstreamError as refused:
             if not verbose:
                 raise
             raise refused.with_readers() from None
         if not plan.selected:  # only a status: selection may come out empty
+            warnings = call_hooks_of_idle_run(defs.run_hooks, params, readers)
             if as_json:
-                echo(json.dumps({"ok": True, "assets": [], "message": NOTHING}, indent=2))
+                idle = {"ok": True, "assets": [], "message": NOTHING, "warnings": warnings}
+                echo(json.dumps(idle, indent=2))
             else:
                 console.print(f"{NOTHING}: {select!r} selects no asset now")
+            print_warnings(warnings, error_console)
             return
         # Prefect before the warehouse: a server set by the user that is not there, or a
         # local one that cannot start, fails the command before any work.
@@ -279,6 +282,7 @@ def materialize_command(
                 on_flow_run=outcomes.flow_run_began,
                 on_asset_start=outcomes.asset_began,
                 stopping=outcomes.interrupted,
+                run_hooks=defs.run_hooks,
             )
 
         def interrupted(number: signal.Signals) -> None:
@@ -300,6 +304,7 @@ def materialize_command(
         echo(json.dumps(report_as_json(report), indent=2))
     else:
         print_report(report, console, plan, verbose=verbose)
+    print_warnings(report.warnings, error_console)
     if report.prefect_error:
         # The tables are as reported, but the run's record in Prefect is not whole (its
         # state stays Running, its lineage page unfinished): a scheduler watching the exit

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchestration.asset import DEFAULT_IO_MANAGER, AssetSpec, registered_assets
 from orchestration.derived_deps import UncoveredRead, build_graph, check_graph
@@ -24,6 +25,9 @@ from orchestration.missing_storage import for_reading
 from orchestration.package_modules import modules_to_import
 from orchestration.project import configuring_pyproject
 from orchestration.user_code import UserCodeError, import_user_module
+
+if TYPE_CHECKING:
+    from orchestration.run_hooks import RunHook
 
 DEFINITIONS_ENV = "PIPELINE_DEFINITIONS"
 
@@ -52,7 +56,8 @@ class Definitions:
     storage themselves); ``external_tables``, tables SQL assets may read that no asset
     produces (loaded by another system), so such a read is no error; ``settings_checks``,
     what a command that runs assets checks of the settings they read before anything
-    runs (:meth:`check_settings`).
+    runs (:meth:`check_settings`); ``run_hooks``, what each run tells how it ended, failed
+    or not (:mod:`orchestration.run_hooks`).
     """
 
     assets: Sequence[AssetSpec]
@@ -60,6 +65,7 @@ class Definitions:
     io_managers: Mapping[str, IOManagerFactory] = field(default_factory=dict)
     external_tables: Sequence[str] = field(default_factory=tuple)
     settings_checks: Sequence[Callable[[], None]] = field(default_factory=tuple)
+    run_hooks: Sequence[RunHook] = field(default_factory=tuple)
 
     def check_settings(self) -> None:
         """Run each of :attr:`settings_checks`, whose :class:`ExpectedError` fails the

@@ -30,7 +30,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from orchestration.api_outage import watching_this_flow_run
 from orchestration.asset_state import StateBook
-from orchestration.context import MIN_SOURCE_TIMEOUT, SOURCE_TIMEOUT_PARAM
+from orchestration.context import MIN_SOURCE_TIMEOUT, SOURCE_TIMEOUT_PARAM, run_logger
 from orchestration.definitions import load_definitions
 from orchestration.errors import ExpectedError
 from orchestration.interrupts import OutcomeLog
@@ -39,6 +39,7 @@ from orchestration.resolver import (
     build_flow,
     plan_or_refuse,
 )
+from orchestration.run_hooks import call_hooks_of_idle_run
 from orchestration.run_review import run_name_from_parameters
 from orchestration.served_outage import end_if_api_lost, quiet_served_run_logs
 from orchestration.served_stop import end_stopped_run
@@ -91,7 +92,9 @@ def materialize_assets(select: str = "", source: str = "", source_encoding: str 
     know, a timeout that is no number of seconds, or the default source loaded into assets
     built from another (:mod:`orchestration.unchosen_source`). With
     ``select='status:stale+'`` only what changed runs; when nothing did, the run completes
-    at once with the message "nothing to materialize".
+    at once with the message "nothing to materialize". A run that gets to its end,
+    "nothing to materialize" too, tells the code location's run hooks how it ended
+    (:mod:`orchestration.run_hooks`).
 
     Args:
         select: Which assets to materialize, in Dagster selection syntax, such as
@@ -125,7 +128,8 @@ def _materialize(select: str | None, source: str | None, source_encoding: str) -
             # leaves the warehouse as it was (no new directory, no DDL applied to a server).
             readers = opened.enter_context(defs.read_io_managers())
             plan = plan_or_refuse(graph, readers, select, params)
-            if not plan.selected:
+            if not plan.selected:  # a successful run of its schedule: its hooks hear of it
+                call_hooks_of_idle_run(defs.run_hooks, params, readers, run_logger())
                 return Completed(message="nothing to materialize")
             io_managers = opened.enter_context(defs.open_io_managers())
             body, report = build_flow(
@@ -134,6 +138,7 @@ def _materialize(select: str | None, source: str | None, source_encoding: str) -
                 params=params,
                 book=StateBook(graph, io_managers, params),
                 outage=outage,
+                run_hooks=defs.run_hooks,
                 **_outcome_hooks(outcomes := OutcomeLog()),
             )
             try:
@@ -192,10 +197,9 @@ def _refused(message: str) -> State[Any]:
     the UI's Error filter showed nothing of such a run; and for a raised error, its class
     stood in front of the reason (``Flow run encountered an exception:
     AbsentSourceError: ...``)."""
-    from prefect import get_run_logger
     from prefect.states import Failed
 
-    get_run_logger().error(message)
+    run_logger().error(message)
     return Failed(message=message)
 
 

@@ -76,6 +76,7 @@ def report_as_json(report: RunReport) -> dict[str, Any]:
         "seconds": round(report.seconds, 3),
         "warehouses": report.warehouses,
         "prefect_error": report.prefect_error,
+        "warnings": report.warnings,
         "assets": [
             {
                 "key": o.key,
@@ -178,6 +179,13 @@ def print_report(
     why = "; add [bold]--verbose[/] for the traceback" if unforeseen and not verbose else ""
     where = ui_hint if not urls else ""
     print_step(console, f"Next: {rerun}{why}{where}.")
+
+
+def print_warnings(warnings: Sequence[str], console: Console) -> None:
+    """A run's warnings (a run hook that failed: :mod:`orchestration.run_hooks`), one
+    ``warning:`` line each, whole: each says the run's result stands, so it is no error."""
+    for line in warnings:
+        console.print(f"[bold yellow]warning:[/] {escape(line)}", soft_wrap=True, highlight=False)
 
 
 def print_step(console: Console, line: str) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -38,6 +38,12 @@ from orchestration.io_manager import IOManager, MaterializeResult
 from orchestration.quick_exit import without_flow_heartbeats
 from orchestration.recording import RunLedger
 from orchestration.redaction import shown_source
+from orchestration.run_hooks import (
+    RunHook,
+    call_hooks_of_idle_run,
+    call_run_hooks,
+    finished_run,
+)
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
 from orchestration.run_review import RunReview, run_name_from_parameters
 from orchestration.skipping import (
@@ -481,6 +487,7 @@ def build_flow(
     on_flow_run: Callable[[str], None] | None = None,
     stopping: Callable[[], bool] | None = None,
     on_asset_start: Callable[[str], None] | None = None,
+    run_hooks: Sequence[RunHook] = (),
 ) -> tuple[Any, Callable[[], RunReport]]:
     """Build the Prefect flow for a plan; returns the flow and a function giving its report.
 
@@ -495,7 +502,9 @@ def build_flow(
     the run is being stopped: an asset failing then ends Cancelled, not Failed;
     ``on_asset_start`` is told each asset's key as its task body begins (an interrupt
     waits for the server to have those task runs before it marks them). Its task runs'
-    final states are logged at INFO (:mod:`orchestration.final_state_lines`).
+    final states are logged at INFO (:mod:`orchestration.final_state_lines`). Once its
+    report is complete, the flow tells ``run_hooks`` how it ended; what they raise is the
+    report's ``warnings``, and leaves its state as its assets decided it.
     """
     from prefect.runtime import flow_run
     from prefect.states import Completed, Failed
@@ -572,6 +581,8 @@ def build_flow(
             lineage = review.finish(report)
             report.lineage_artifact_id = str(lineage) if lineage else None
             report.prefect_error = run_outage.message()
+        finished = finished_run(report, run_params, io_managers, run_logger())
+        report.warnings = call_run_hooks(run_hooks, finished)
         if report.ok:
             return Completed(message=report.summary())
         failed = ", ".join(o.key for o in report.by_status("failed"))
@@ -620,6 +631,7 @@ def materialize(
     on_flow_run: Callable[[str], None] | None = None,
     stopping: Callable[[], bool] | None = None,
     on_asset_start: Callable[[str], None] | None = None,
+    run_hooks: Sequence[RunHook] = (),
 ) -> RunReport:
     """Materialize the selected assets in one Prefect flow run and report each outcome.
 
@@ -634,13 +646,16 @@ def materialize(
     unless ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY`` is set (:mod:`orchestration.quick_exit`).
     A run whose Prefect API stopped answering after its assets ran returns its report,
     which says so (``prefect_error``); one whose API was gone before raises
-    ``PrefectApiUnreachableError``. ``on_flow_run``, ``stopping`` and ``on_asset_start``
-    are :func:`build_flow`'s.
+    ``PrefectApiUnreachableError``. ``on_flow_run``, ``stopping``, ``on_asset_start`` and
+    ``run_hooks`` are :func:`build_flow`'s; an empty selection tells the hooks of a run
+    with no asset.
     """
     book = book or StateBook(graph, io_managers, params)
     plan = plan or plan_for_params(graph, selection, book, params or {})
     if not plan.selected:
-        return RunReport(outcomes=[])
+        return RunReport(
+            outcomes=[], warnings=call_hooks_of_idle_run(run_hooks, params or {}, io_managers)
+        )
     for spec in plan.selected + plan.external:
         _io_manager_for(spec, io_managers)
     book.history  # noqa: B018 - read now, so a broken history store fails before any work
@@ -660,6 +675,7 @@ def materialize(
         on_flow_run=on_flow_run,
         stopping=stopping,
         on_asset_start=on_asset_start,
+        run_hooks=run_hooks,
     )
     book.prefetch_code_versions(plan.selected_keys)
     # One run, then done: no heartbeat thread to join at its end (up to 1 s of waiting).

@@ -172,6 +172,9 @@ class RunReport:
     #: Why Prefect has only part of this run, in one line: its API stopped answering
     #: (:mod:`orchestration.api_outage`). None when Prefect has all of it.
     prefect_error: str | None = None
+    #: What went wrong after the run, each in one line, that changes none of its outcome:
+    #: a run hook that failed (:mod:`orchestration.run_hooks`).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

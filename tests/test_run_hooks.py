@@ -1,0 +1,127 @@
+"""Run hooks: a code location's functions told how each run ended, from the run itself.
+
+Like Dagster's run status sensors, a hook is how a run reports its outcome outside the
+warehouse (the Online Retail pipeline pushes it to a Prometheus Pushgateway): it is told
+of every run that gets to its end, a failed one too, and of a scheduled ``status:``
+selection that finds nothing to do. A hook that fails is one warning line: the run's
+result and exit code stay what its assets decided.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from orchestration import deployment
+from tests.hooked_location import FAILS_ENV, RUNS_FILE_ENV, recorded_runs
+
+REPO = Path(__file__).resolve().parents[1]
+LOCATION = "tests.hooked_location"
+
+
+def cli_materialize(
+    tmp_path: Path, api_url: str, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "orchestration", "materialize", "--definitions", LOCATION,
+         "--warehouse", f"chdb://{tmp_path / 'warehouse'}", *args],
+        cwd=REPO,
+        env={**os.environ, "PREFECT_API_URL": api_url,
+             RUNS_FILE_ENV: str(tmp_path / "runs.jsonl"), **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+
+
+def assert_just_finished(run: dict) -> None:
+    finished = datetime.fromisoformat(run["finished_at"])
+    assert finished.tzinfo is not None and finished.utcoffset() == timedelta(0)
+    assert datetime.now(UTC) - finished < timedelta(minutes=5)
+
+
+def test_a_run_tells_its_hooks_how_it_ended_failed_or_not(prefect_api_url, tmp_path):
+    failed = cli_materialize(tmp_path, prefect_api_url, "--source", "nope")
+    succeeded = cli_materialize(tmp_path, prefect_api_url, "--source", "synthetic:5")
+
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert succeeded.returncode == 0, succeeded.stdout + succeeded.stderr
+    runs = recorded_runs(tmp_path / "runs.jsonl")
+    assert [(run["ok"], run["statuses"]) for run in runs] == [
+        (False, {"numbers": "failed", "numbers_total": "skipped"}),
+        (True, {"numbers": "materialized", "numbers_total": "materialized"}),
+    ]
+    assert {run["locations"]["warehouse"] for run in runs} == {f"chdb://{tmp_path}/warehouse"}
+    for run in runs:
+        assert_just_finished(run)
+
+
+def test_a_hook_that_fails_is_one_warning_and_the_exit_code_stays_the_assets(
+    prefect_api_url, tmp_path
+):
+    result = cli_materialize(
+        tmp_path, prefect_api_url, "--source", "synthetic:5",
+        **{FAILS_ENV: "cannot reach the Pushgateway at http://127.0.0.1:9/metrics/job/x"},
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Run report: 2 materialized" in result.stdout
+    assert result.stderr.splitlines() == [
+        "warning: run hook record_run failed, the run's result stands: cannot reach the "
+        "Pushgateway at http://127.0.0.1:9/metrics/job/x"
+    ]
+    assert len(recorded_runs(tmp_path / "runs.jsonl")) == 1
+
+
+def test_json_output_lists_the_hooks_warnings(prefect_api_url, tmp_path):
+    import json
+
+    result = cli_materialize(
+        tmp_path, prefect_api_url, "--source", "synthetic:5", "--json", **{FAILS_ENV: "down"}
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["ok"] is True
+    assert report["warnings"] == ["run hook record_run failed, the run's result stands: down"]
+
+
+def test_a_status_selection_with_nothing_to_do_is_a_run_its_hooks_hear_of(
+    prefect_api_url, tmp_path
+):
+    """A schedule on ``status:stale+`` that finds everything fresh ran fine: a hook that
+    keeps a last-success time must hear of it, or an alert says the pipeline stopped."""
+    built = cli_materialize(tmp_path, prefect_api_url, "--source", "synthetic:5")
+    again = cli_materialize(tmp_path, prefect_api_url, "--select", "status:stale+")
+
+    assert built.returncode == 0 and again.returncode == 0, again.stdout + again.stderr
+    runs = recorded_runs(tmp_path / "runs.jsonl")
+    assert [(run["ok"], run["statuses"]) for run in runs][1:] == [(True, {})]
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_served_run_tells_its_hooks_and_keeps_its_state_when_one_fails(tmp_path, monkeypatch):
+    monkeypatch.setenv("PIPELINE_DEFINITIONS", LOCATION)
+    monkeypatch.setenv("WAREHOUSE_URL", f"chdb://{tmp_path / 'warehouse'}")
+    monkeypatch.setenv(RUNS_FILE_ENV, str(tmp_path / "runs.jsonl"))
+    failed = deployment.materialize_assets(source="nope", return_state=True)
+    monkeypatch.setenv(FAILS_ENV, "the gateway is down")
+    succeeded = deployment.materialize_assets(source="synthetic:5", return_state=True)
+    select = "status:stale+"
+    idle = deployment.materialize_assets(select=select, source="synthetic:5", return_state=True)
+
+    assert failed.is_failed()
+    assert succeeded.is_completed(), succeeded.message
+    assert succeeded.message == "2 materialized"
+    assert idle.is_completed() and idle.message == "nothing to materialize"
+    runs = recorded_runs(tmp_path / "runs.jsonl")
+    assert [(run["ok"], sorted(run["statuses"].values())) for run in runs] == [
+        (False, ["failed", "skipped"]),
+        (True, ["materialized", "materialized"]),
+        (True, []),
+    ]
+    assert {run["locations"]["warehouse"] for run in runs} == {f"chdb://{tmp_path}/warehouse"}
