@@ -2,14 +2,15 @@
 
 Importing this package registers every asset in the default registry (the decorators do
 it), one module per layer. ``defs`` is the code location: those assets, the DDL the
-warehouse needs first, and the warehouse that stores them.
+warehouse needs first, the warehouse that stores them, and the hook that pushes each
+run's outcome to the Pushgateway (``assets.run_outcome``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from assets import dashboard, marts, metrics, quality, raw, vault
+from assets import dashboard, marts, metrics, quality, raw, run_outcome, vault
 from io_managers.declared import warehouse_io_manager
 from orchestration.definitions import Definitions, assets_declared_in
 
@@ -32,6 +33,7 @@ defs = Definitions(
     ddl_paths=DDL_PATHS,
     io_managers={"warehouse": warehouse_io_manager},
     settings_checks=(metrics.check_pushgateway_url,),
+    run_hooks=(run_outcome.push_run_outcome,),
 )
 
 __all__ = ["DDL_PATHS", "dashboard", "defs", "marts", "metrics", "quality", "raw", "vault"]

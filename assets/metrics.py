@@ -6,10 +6,17 @@ tables' latest rows (the latest check date, the latest sales date), so the gauge
 describe exactly what those tables say.
 
 With ``PUSHGATEWAY_URL`` set, the gauges replace the group ``job="online_retail",
-source="<source>"`` on that gateway; without it the asset still records them in
-``quality.pipeline_metrics`` and logs that nothing was pushed, as a sandboxed run
-(``pipeline validate --sample``) does whatever the environment says. An unreachable
-gateway fails this asset only: everything upstream is already published.
+warehouse="<warehouse>"`` on that gateway, each labelled with the run's ``source``;
+without it the asset still records them in ``quality.pipeline_metrics`` and logs that
+nothing was pushed, as a sandboxed run (``pipeline validate --sample``) does whatever the
+environment says. An unreachable gateway fails this asset only: everything upstream is
+already published.
+
+The group is the warehouse's (:func:`metrics_warehouse`), not the source's: the gauges
+count what the warehouse's tables hold, every load kept (the vault is insert-only), so
+two sources loaded into one warehouse measure the same; keyed by source, a run against a
+scratch warehouse replaced production's gauges, and dated file names left one frozen
+group per day on the gateway.
 """
 
 from __future__ import annotations
@@ -28,6 +35,9 @@ if TYPE_CHECKING:
 
 #: The Pushgateway job every gauge is pushed under (the original system's name).
 JOB = "online_retail"
+#: The setting that names the warehouse on the gateway, instead of its location: a
+#: deployment name (``prod``) survives moving the warehouse to another path or server.
+WAREHOUSE_NAME_ENV = "PIPELINE_METRICS_WAREHOUSE"
 
 
 @dataclass(frozen=True)
@@ -192,9 +202,24 @@ def check_pushgateway_url() -> None:
         raise PushgatewayError(problem)
 
 
-def push_gauges(context: AssetContext, source: str, gauges: list[Gauge]) -> str:
-    """Replace the run's group on the Pushgateway ``PUSHGATEWAY_URL`` names; returns the
-    group's URL (redacted), or ``""`` when nothing was pushed, which is logged with why.
+def metrics_warehouse(location: str | None) -> str:
+    """The warehouse's name in the pipeline's Pushgateway groups (their ``warehouse``
+    label): ``$PIPELINE_METRICS_WAREHOUSE`` if set, else ``location`` as the run report
+    shows it (``chdb:///srv/retail/warehouse``, ``clickhouse://ch.internal:8123/``: no
+    user, password or options). Raises :class:`PushgatewayError` when there is neither."""
+    named = os.environ.get(WAREHOUSE_NAME_ENV, "").strip()
+    if named:
+        return named
+    if not location:
+        raise PushgatewayError(
+            f"the warehouse names no location to push its metrics under: set {WAREHOUSE_NAME_ENV}"
+        )
+    return location
+
+
+def push_gauges(context: AssetContext, gauges: list[Gauge]) -> str:
+    """Replace the warehouse's group on the Pushgateway ``PUSHGATEWAY_URL`` names; returns
+    the group's URL (redacted), or ``""`` when nothing was pushed, which is logged with why.
 
     A sandboxed run (``pipeline validate --sample``) never pushes: its gauges measure a
     sample, and would replace the production group of the same job.
@@ -211,7 +236,8 @@ def push_gauges(context: AssetContext, source: str, gauges: list[Gauge]) -> str:
         )
         return ""
     try:
-        pushed_to = push(gateway, JOB, {"source": source}, gauges)
+        warehouse = metrics_warehouse(context.io_manager.location())
+        pushed_to = push(gateway, JOB, {"warehouse": warehouse}, gauges)
     except PushgatewayError as exc:
         raise PushgatewayError(f"asset {context.spec.key!r}: {exc}") from exc
     context.log.info("pushed %d gauges to %s", len(gauges), pushed_to)
@@ -233,7 +259,8 @@ def pipeline_metrics(context: AssetContext) -> pd.DataFrame:
     """The quality and sales gauges of this run, pushed to the Pushgateway when one is set.
 
     One row per gauge and run. ``PUSHGATEWAY_URL`` (e.g. ``http://localhost:9091``) names
-    the gateway; the group is ``job="online_retail", source=<the run's source>``.
+    the gateway; the group is ``job="online_retail", warehouse=<the warehouse>``, and each
+    gauge carries the run's ``source`` as a label.
     """
     import pandas as pd
 
@@ -242,8 +269,9 @@ def pipeline_metrics(context: AssetContext) -> pd.DataFrame:
     values = measure(context)
     source = describe_source(resolve_source(context.params))
     # Built in every run, the sandboxed one too, so a gauge Prometheus would refuse fails it.
-    gauges = [Gauge(name, value, GAUGES[name].help) for name, value in values.items()]
-    pushed_to = push_gauges(context, source, gauges)
+    labels = {"source": source}
+    gauges = [Gauge(name, value, GAUGES[name].help, labels) for name, value in values.items()]
+    pushed_to = push_gauges(context, gauges)
     run_id = context.run_id or f"local-{context.load_datetime:%Y%m%dT%H%M%S}"
     measured_at = pd.Timestamp(context.load_datetime)
     if measured_at.tzinfo is None:  # a naive load time is UTC already (see AssetContext)

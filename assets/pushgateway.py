@@ -1,9 +1,11 @@
 """Push gauges to a Prometheus Pushgateway with its plain-text protocol over HTTP.
 
 A batch job cannot be scraped (it is gone before Prometheus comes by), so it pushes its
-gauges to a Pushgateway that Prometheus scrapes instead. The protocol is one HTTP ``PUT``
-of the text exposition format to ``/metrics/job/<job>/<label>/<value>...``: ``PUT``
-replaces every metric of that group, so a group always holds exactly the latest run.
+gauges to a Pushgateway that Prometheus scrapes instead. The protocol is one HTTP request
+of the text exposition format to ``/metrics/job/<job>/<label>/<value>...`` (the group):
+``PUT`` replaces every metric of that group, so a group always holds exactly the latest
+run; ``POST`` replaces only the metrics it names, so a metric pushed now and then (the
+time of the last success) stays beside those pushed every time.
 
 Credentials in the URL (``https://user:password@host``) are sent as HTTP basic auth,
 percent-decoded (a password holding ``/`` is written ``%2F``), and never appear in errors
@@ -20,7 +22,7 @@ import base64
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from orchestration.errors import ExpectedError
@@ -39,15 +41,24 @@ class PushgatewayError(ExpectedError, RuntimeError):
 
 @dataclass(frozen=True)
 class Gauge:
-    """One gauge sample: a metric name, its help text and its value."""
+    """One gauge sample: a metric name, its help text, its value and its own labels
+    (beside the group's, which the gateway adds to every sample of the group)."""
 
     name: str
     value: float
     help: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not _METRIC_NAME.match(self.name):
             raise ValueError(f"invalid Prometheus metric name {self.name!r}")
+        _check_label_names(self.labels)
+
+
+def _check_label_names(labels: Mapping[str, str]) -> None:
+    for label in labels:
+        if not _LABEL_NAME.match(label):
+            raise ValueError(f"invalid Prometheus label name {label!r}")
 
 
 def _format_value(value: float) -> str:
@@ -62,6 +73,18 @@ def _escape_help(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n")
 
 
+def _escape_label_value(text: str) -> str:
+    return _escape_help(text).replace('"', '\\"')
+
+
+def _labels(labels: Mapping[str, str]) -> str:
+    """``{name="value",...}`` (empty without labels), values escaped as the format says."""
+    if not labels:
+        return ""
+    pairs = ",".join(f'{name}="{_escape_label_value(value)}"' for name, value in labels.items())
+    return f"{{{pairs}}}"
+
+
 def exposition(gauges: Sequence[Gauge]) -> str:
     """The gauges in Prometheus text exposition format (version 0.0.4)."""
     lines: list[str] = []
@@ -69,7 +92,7 @@ def exposition(gauges: Sequence[Gauge]) -> str:
         if gauge.help:
             lines.append(f"# HELP {gauge.name} {_escape_help(gauge.help)}")
         lines.append(f"# TYPE {gauge.name} gauge")
-        lines.append(f"{gauge.name} {_format_value(gauge.value)}")
+        lines.append(f"{gauge.name}{_labels(gauge.labels)} {_format_value(gauge.value)}")
     return "\n".join(lines) + "\n"
 
 
@@ -96,9 +119,7 @@ def gateway_problem(gateway: str) -> str | None:
 
 def group_url(gateway: str, job: str, grouping: Mapping[str, str]) -> tuple[str, str]:
     """The push URL without credentials, and the same URL redacted for messages."""
-    for label in grouping:
-        if not _LABEL_NAME.match(label):
-            raise ValueError(f"invalid Prometheus label name {label!r}")
+    _check_label_names(grouping)
     gateway = gateway_url(gateway)
     parts = urlsplit(gateway)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -109,10 +130,15 @@ def group_url(gateway: str, job: str, grouping: Mapping[str, str]) -> tuple[str,
         )
     segments = [_path_segment("job", job)]
     segments += [_path_segment(name, value) for name, value in grouping.items()]
-    path = parts.path.rstrip("/") + "/metrics/" + "/".join(segments)
+    base = parts.path.rstrip("/")
+    group = "/metrics/" + "/".join(segments)
     host = parts.netloc.rsplit("@", 1)[-1]  # without user:password
-    plain = urlunsplit((parts.scheme, host, path, "", ""))
-    return plain, redact_url(urlunsplit(parts._replace(path=path, query="", fragment="")))
+    plain = urlunsplit((parts.scheme, host, base + group, "", ""))
+    # The group's path is added once the gateway's URL is redacted: a base64 segment is
+    # ``label@base64/...``, and an ``@`` past the host reads as a password cut short,
+    # which made every such URL "<unreadable URL>" in messages and ``pushed_to``.
+    shown = redact_url(urlunsplit(parts._replace(path=base, query="", fragment="")))
+    return plain, shown + group
 
 
 def push(
@@ -121,9 +147,11 @@ def push(
     grouping: Mapping[str, str],
     gauges: Sequence[Gauge],
     *,
+    replace: bool = True,
     timeout: float = PUSH_TIMEOUT_SECONDS,
 ) -> str:
-    """Replace the group's metrics on the Pushgateway; returns the redacted group URL.
+    """Replace the group's metrics on the Pushgateway (``replace=False``: only those named
+    by ``gauges``, the others in the group stay); returns the redacted group URL.
 
     Raises :class:`PushgatewayError` naming the (redacted) URL when the gateway cannot be
     reached or answers with an error status.
@@ -142,7 +170,8 @@ def push(
         else None
     )
     try:
-        response = httpx.put(
+        response = httpx.request(
+            "PUT" if replace else "POST",
             url,
             content=exposition(gauges).encode(),
             headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},

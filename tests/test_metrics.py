@@ -11,103 +11,57 @@ import datetime as dt
 import json
 import logging
 import os
-import socket
+import re
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 import assets
 import assets.dashboard  # registers the dashboard asset, so the graph is complete
-from assets.metrics import GAUGES, JOB, PUSHGATEWAY_ENV, pipeline_metrics
+from assets.metrics import GAUGES, JOB, PUSHGATEWAY_ENV, WAREHOUSE_NAME_ENV, pipeline_metrics
 from assets.pushgateway import Gauge, PushgatewayError, push
+from assets.run_outcome import RUN_GAUGES
 from io_managers import ClickHouseIOManager
 from orchestration.context import AssetContext
 from orchestration.definitions import load_definitions
 from orchestration.graph import AssetGraph
 from orchestration.resolver import materialize
 from schemas.metrics import GAUGE_NAMES
+from tests.pushgateway_support import (
+    free_port,
+    group_samples,
+    group_values,
+    pushgateway,
+    scraped,
+)
 from tests.retail_seed import DATA_QUALITY, DATA_QUALITY_COLUMNS, SALES_SUMMARY, open_seeded
 from tests.retail_support import http_port
 
-PUSHGATEWAY_BINARY = Path("/usr/bin/prometheus-pushgateway")
+__all__ = ["pushgateway"]  # the fixture, used by name
+
 REPO = Path(__file__).resolve().parents[1]
 METRICS_DDL = REPO / "ddl" / "metrics.sql"
 GRAFANA_DASHBOARD = REPO / "deploy" / "grafana" / "online_retail_dashboard.json"
+#: A day and two hours: a daily schedule's run is late beyond it (one missed run).
+LATE_SECONDS = 26 * 3600
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-@pytest.fixture(scope="module")
-def pushgateway(tmp_path_factory) -> Iterator[str]:
-    """A real Pushgateway on loopback for this module; in CI its absence is a failure."""
-    if not PUSHGATEWAY_BINARY.exists():
-        message = f"{PUSHGATEWAY_BINARY} missing: apt-get install prometheus-pushgateway"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = tmp_path_factory.mktemp("pushgateway") / "pushgateway.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            # An empty persistence file keeps it in memory: Debian's default file is
-            # shared by every gateway on the machine, earlier runs' groups included.
-            [
-                str(PUSHGATEWAY_BINARY),
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--persistence.file=",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while not _ready(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the Pushgateway did not start:\n{log_path.read_text()[-2000:]}")
-            time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def gateway_gauges(url: str, source: str) -> dict[str, float]:
-    """The gauges of group ``job=online_retail, source=<source>`` as the gateway serves them."""
-    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as response:
-        text = response.read().decode()
+def gateway_gauges(url: str, **grouping: str) -> dict[str, float]:
+    """The gauges of group ``job=online_retail`` and ``grouping`` as the gateway serves them."""
     return {
-        sample.name: sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.labels.get("job") == JOB
-        and sample.labels.get("source") == source
-        and sample.name in GAUGES
+        name: value
+        for name, value in group_values(url, job=JOB, **grouping).items()
+        if name in GAUGES
     }
+
+
+def b64(text: str) -> str:
+    """A grouping label value as the Pushgateway's URL carries it when it holds ``/``."""
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 def expected_gauges(warehouse: ClickHouseIOManager) -> dict[str, float]:
@@ -178,9 +132,12 @@ def test_gateway_shows_each_gauge_with_the_value_of_the_quality_tables(
     )
     assert report.ok, [o.error for o in report.outcomes]
 
-    pushed = gateway_gauges(pushgateway, "online_retail_II.xlsx")
+    pushed = gateway_gauges(pushgateway, warehouse=str(seeded.location()))
     expected = expected_gauges(seeded)
     assert set(pushed) == set(GAUGE_NAMES)
+    # The source the gauges were measured after rides along as a label of each.
+    samples = group_samples(pushgateway, job=JOB, warehouse=str(seeded.location()))
+    assert {labels["source"] for labels, _ in samples.values()} == {"online_retail_II.xlsx"}
     assert pushed == pytest.approx(expected, rel=1e-12)
     # The latest check date and sales date, not an older one (the seed has both).
     latest_quality = dict(zip(DATA_QUALITY_COLUMNS, DATA_QUALITY[-1], strict=True))
@@ -208,8 +165,68 @@ def test_each_run_is_stored_with_where_it_was_pushed(seeded, pushgateway, monkey
     assert {row["gauges"] for row in stored} == {len(GAUGE_NAMES)}
     assert {row["source"] for row in stored} == {"synthetic:100000:42"}
     assert {row["pushed_to"] for row in stored} == {
-        f"{pushgateway}/metrics/job/{JOB}/source/synthetic%3A100000%3A42"
+        f"{pushgateway}/metrics/job/{JOB}/warehouse@base64/{b64(str(seeded.location()))}"
     }
+
+
+def add_quality_check(warehouse: ClickHouseIOManager, check_date: str, sale_lines: int) -> None:
+    """A later quality check, so this warehouse's gauges differ from the seed's."""
+    latest = dict(zip(DATA_QUALITY_COLUMNS, DATA_QUALITY[-1], strict=True))
+    latest.update(check_date=check_date, sale_line_count=sale_lines)
+    values = ", ".join(f"'{v}'" if isinstance(v, str) else repr(v) for v in latest.values())
+    warehouse.command(f"INSERT INTO quality.data_quality VALUES ({values})")
+
+
+def measure_in_new_warehouse(directory: Path, sale_lines: int) -> str:
+    """Seed a warehouse whose latest check counts ``sale_lines``, run the metrics asset
+    on it with source ``online_retail_II.xlsx``; returns its name on the gateway. (One
+    embedded warehouse open at a time: chdb runs one per process.)"""
+    warehouse = open_seeded(directory)
+    try:
+        add_quality_check(warehouse, "2024-01-03", sale_lines)
+        run_metrics_directly(warehouse, {"source": "online_retail_II.xlsx"})
+        return str(warehouse.location())
+    finally:
+        warehouse.close()
+
+
+def test_each_warehouse_keeps_its_own_gauges_on_the_gateway(tmp_path, pushgateway, monkeypatch):
+    """Was: the group was keyed by source alone, so a run against another warehouse (a
+    scratch one, a test one) given the same source replaced production's gauges."""
+    monkeypatch.setenv(PUSHGATEWAY_ENV, pushgateway)
+    production = measure_in_new_warehouse(tmp_path / "production", 603506)
+    scratch = measure_in_new_warehouse(tmp_path / "scratch", 19345)
+
+    assert production == f"chdb://{tmp_path / 'production'}"
+    assert gateway_gauges(pushgateway, warehouse=production)["sale_line_count"] == 603506
+    assert gateway_gauges(pushgateway, warehouse=scratch)["sale_line_count"] == 19345
+
+
+def test_a_warehouse_whose_source_changes_keeps_one_group(seeded, pushgateway, monkeypatch):
+    """Dated file names: a group per source left every earlier day's gauges on the gateway,
+    frozen, for Prometheus to scrape as if current."""
+    monkeypatch.setenv(PUSHGATEWAY_ENV, pushgateway)
+    run_metrics_directly(seeded, {"source": "/data/sales-2024-01-01.csv"})
+    run_metrics_directly(seeded, {"source": "/data/sales-2024-01-02.csv"})
+
+    ours = [s for s in scraped(pushgateway) if s[1].get("warehouse") == seeded.location()]
+    assert {labels.get("source") for name, labels, _ in ours if name in GAUGES} == {
+        "sales-2024-01-02.csv"
+    }
+    assert not [s for s in scraped(pushgateway) if s[1].get("source") == "sales-2024-01-01.csv"]
+
+
+def test_the_warehouse_can_be_named_for_the_gateway(seeded, pushgateway, monkeypatch):
+    """A deployment name survives moving the warehouse (a new path or server)."""
+    monkeypatch.setenv(PUSHGATEWAY_ENV, pushgateway)
+    monkeypatch.setenv(WAREHOUSE_NAME_ENV, " prod ")
+    run_metrics_directly(seeded, {"source": "synthetic:10"})
+
+    assert gateway_gauges(pushgateway, warehouse="prod") == pytest.approx(expected_gauges(seeded))
+    pushed_to = seeded.query_arrow("SELECT DISTINCT pushed_to FROM quality.pipeline_metrics")
+    assert pushed_to.column("pushed_to").to_pylist() == [
+        f"{pushgateway}/metrics/job/{JOB}/warehouse/prod"
+    ]
 
 
 def test_without_pushgateway_url_gauges_are_stored_and_nothing_is_pushed(
@@ -263,7 +280,28 @@ def test_unreachable_gateway_fails_the_metrics_asset_and_upstream_stays_publishe
 def test_a_label_with_slashes_reaches_the_gateway_intact(pushgateway):
     source = "https://example.com/data/online_retail_II.zip"
     push(pushgateway, JOB, {"source": source}, [Gauge("latest_sales_volume", 12.5)])
-    assert gateway_gauges(pushgateway, source) == {"latest_sales_volume": 12.5}
+    assert gateway_gauges(pushgateway, source=source) == {"latest_sales_volume": 12.5}
+
+
+def test_a_gauges_own_labels_reach_the_gateway_escaped_and_intact(pushgateway):
+    source = 'C:\\sales\\"daily"\n2024.csv'
+    push(pushgateway, JOB, {"warehouse": "labels-test"},
+         [Gauge("latest_sales_volume", 3.0, labels={"source": source})])  # fmt: skip
+    labels, value = group_samples(pushgateway, job=JOB, warehouse="labels-test")[
+        "latest_sales_volume"
+    ]
+    assert (labels["source"], value) == (source, 3.0)
+
+
+def test_a_post_replaces_only_the_metrics_it_pushes(pushgateway):
+    """What keeps a last-success time across failed runs in the run's group."""
+    grouping = {"warehouse": "post-test"}
+    push(pushgateway, JOB, grouping, [Gauge("a_gauge", 1), Gauge("kept_gauge", 2)])
+    push(pushgateway, JOB, grouping, [Gauge("a_gauge", 3)], replace=False)
+    assert group_values(pushgateway, job=JOB, warehouse="post-test") == {
+        "a_gauge": 3.0,
+        "kept_gauge": 2.0,
+    }
 
 
 def test_a_push_replaces_the_whole_group(pushgateway):
@@ -275,7 +313,7 @@ def test_a_push_replaces_the_whole_group(pushgateway):
         [Gauge("anomaly_quantity_count", 3), Gauge("anomaly_unit_price_count", 4)],
     )
     push(pushgateway, JOB, grouping, [Gauge("anomaly_quantity_count", 5)])
-    assert gateway_gauges(pushgateway, "replace-test") == {"anomaly_quantity_count": 5.0}
+    assert gateway_gauges(pushgateway, source="replace-test") == {"anomaly_quantity_count": 5.0}
 
 
 def test_a_gateway_refusing_the_push_is_a_clear_error(pushgateway):
@@ -349,7 +387,7 @@ def test_a_host_and_port_without_scheme_is_a_gateway_over_http(pushgateway):
     host_port = pushgateway.removeprefix("http://")
     shown = push(host_port, JOB, {"source": "host-port"}, [Gauge("latest_sales_volume", 7.0)])
     assert shown.startswith(f"http://{host_port}/metrics/job/{JOB}")
-    assert gateway_gauges(pushgateway, "host-port") == {"latest_sales_volume": 7.0}
+    assert gateway_gauges(pushgateway, source="host-port") == {"latest_sales_volume": 7.0}
 
 
 def test_pushgateway_url_must_be_http():
@@ -370,9 +408,37 @@ def test_grafana_dashboard_charts_every_gauge_from_a_chosen_prometheus():
         if panel["type"] != "row":
             assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
     expressions = " ".join(t["expr"] for t in targets)
-    assert [name for name in GAUGE_NAMES if name not in expressions] == []
-    assert all('job="online_retail"' in t["expr"] for t in targets)
+    charted = [*GAUGE_NAMES, *RUN_GAUGES]
+    assert [name for name in charted if name not in expressions] == []
+    for target in targets:  # every query reads the pipeline's groups of the chosen warehouses
+        assert re.search(rf'job="{JOB}(_run)?", warehouse=~"\$warehouse"', target["expr"]), target
+    assert variables["warehouse"]["multi"] is True
+    assert "warehouse)" in variables["warehouse"]["definition"]
     assert len({panel["id"] for panel in dashboard["panels"]}) == len(dashboard["panels"])
+
+
+def test_grafana_turns_red_when_no_run_succeeded_for_26_hours():
+    """Was: "a growing line means runs stopped", with no threshold, and the stat panels
+    showed week-old gauges in green."""
+    dashboard = json.loads(GRAFANA_DASHBOARD.read_text())
+    ages = [
+        panel
+        for panel in dashboard["panels"]
+        if any("time() - " in t["expr"] for t in panel.get("targets", []))
+    ]
+    measured = {
+        t["expr"].split("time() - ", 1)[1].split("{")[0] for p in ages for t in p["targets"]
+    }
+    assert measured == {"pipeline_last_success_timestamp_seconds", "push_time_seconds"}
+    for panel in ages:
+        steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+        assert steps == [{"color": "green", "value": None}, {"color": "red", "value": LATE_SECONDS}]
+        assert panel["fieldConfig"]["defaults"]["unit"] == "s"
+        if panel["type"] == "timeseries":  # the threshold drawn on the chart
+            assert panel["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"] != "off"
+    outcome = next(p for p in dashboard["panels"] if "pipeline_run_success" in str(p))
+    mappings = outcome["fieldConfig"]["defaults"]["mappings"][0]["options"]
+    assert (mappings["0"]["color"], mappings["1"]["color"]) == ("red", "green")
 
 
 def test_the_schema_allows_exactly_the_measured_gauges_in_order():
