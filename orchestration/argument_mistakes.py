@@ -125,7 +125,7 @@ def _repeated(param: Any, values: list[Any]) -> str:
     if param.name != SELECT:
         return f"{said}: give it once"
     union = " or ".join(dict.fromkeys(values))
-    return f"{said}: for the assets of all, write --select {quoted_selection(union)}"
+    return f"{said}: to select them all, write --select {quoted_selection(union)}"
 
 
 def _misplaced(

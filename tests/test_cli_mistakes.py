@@ -35,7 +35,7 @@ def test_a_second_select_is_refused_naming_both_and_the_union(tmp_path: Path, co
     assert result.returncode == 2, result.stdout + result.stderr
     assert _lines(result) == [
         "error: --select was given twice ('+order_facts' and 'customers'), and only the last "
-        "would count: for the assets of all, write --select '+order_facts or customers' "
+        "would count: to select them all, write --select '+order_facts or customers' "
         f"(see 'pipeline {command} --help')"
     ]
     assert not (tmp_path / "wh").exists()
