@@ -17,14 +17,16 @@ and cause; nothing is yielded after it, so the ingest asset publishes nothing.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assets.sources.download import DEFAULT_TIMEOUT_SECONDS
-from assets.sources.errors import SourceError
+from assets.sources.errors import SourceError, file_error
 from assets.sources.read_ahead import read_ahead
 from orchestration.redaction import redact_url, url_problem
 from orchestration.setting_names import setting
@@ -205,15 +207,24 @@ def _chunks(
 
 def absent_file(spec: str, named_by: str) -> SourceError | None:
     """What reading ``spec`` fails with at once when it is a path to no file, naming the
-    setting that gave it (:func:`source_named_by`); None when it may be read. A URL is
-    never absent here: only asking it tells, and a server down now may answer later."""
+    setting that gave it (:func:`source_named_by`), or to one this user may not read (the
+    file's mode, or a directory above it it may not enter); None when it may be read. A
+    URL is never absent here: only asking it tells, and a server down now may answer later.
+    """
     if is_synthetic(spec) or is_url(spec):
         return None
     path = Path(spec).expanduser()
-    if path.exists():
-        return None
-    given_by = f" given by {setting(named_by)}" if named_by else ""
-    return SourceError(f"file not found; check the path{given_by}", source=str(path))
+    try:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        given_by = f" given by {setting(named_by)}" if named_by else ""
+        return SourceError(f"file not found; check the path{given_by}", source=str(path))
+    except OSError as error:
+        return file_error(error, str(path))
+    # Asked, not opened: opening a named pipe would wait for a writer.
+    if stat.S_ISREG(info.st_mode) and not os.access(path, os.R_OK):
+        return file_error(PermissionError(errno.EACCES, os.strerror(errno.EACCES)), str(path))
+    return None
 
 
 def read_source(

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from orchestration.errors import ExpectedError
 
+#: Why a local file cannot be read when the system refuses this user (EACCES, EPERM): the
+#: file's mode, or a directory above it the user may not enter (the system does not say
+#: which).
+PERMISSION_DENIED = (
+    "permission denied (this user may not read the file, or enter a directory on its path)"
+)
+
 
 class SourceError(ExpectedError):
     """The source cannot be read as Online Retail data.
@@ -47,3 +54,16 @@ def excerpt(text: str) -> str:
     if len(text) <= EXCERPT_CHARS:
         return repr(text)
     return f"{text[:EXCERPT_CHARS]!r}…"
+
+
+def file_error(error: OSError, source: str) -> SourceError:
+    """What the system said of the local file ``source`` (``error``, from looking it up or
+    opening it), as the source's own line: a missing file or a permission is the user's
+    to fix, not a bug here, so it must not read as ``[Errno 13] ...`` plus a traceback."""
+    if isinstance(error, FileNotFoundError | NotADirectoryError):
+        why = "file not found"
+    elif isinstance(error, PermissionError):
+        why = PERMISSION_DENIED
+    else:  # an I/O error, a loop of links: the system's words, without the errno
+        why = (error.strerror or str(error)).lower()
+    return SourceError(why, source=source)

@@ -25,6 +25,7 @@ import csv
 import itertools
 import re
 import shutil
+import stat
 import tempfile
 import zipfile
 import zlib
@@ -43,7 +44,7 @@ import python_calamine
 from assets.sources.csv_grammar import check_csv_grammar
 from assets.sources.csv_layout import CsvLayout, header_layout
 from assets.sources.decoding import not_text_error, refuse_utf8_named_otherwise
-from assets.sources.errors import EXCERPT_CHARS, SourceError, excerpt
+from assets.sources.errors import EXCERPT_CHARS, SourceError, excerpt, file_error
 from assets.sources.normalize import source_field
 from orchestration.text_encoding import DEFAULT_ENCODING, is_utf8, opening_codec
 
@@ -139,13 +140,15 @@ def read_path(
     """Chunks of every table in a local file; ``label`` names it in errors. ``encoding``
     (a codec name, :func:`orchestration.text_encoding.codec_name`) is that of CSV text,
     the file's or a zip member's; Parquet and xlsx say their own."""
-    if not path.exists():
-        raise SourceError("file not found", source=label)
-    if not path.is_file():
-        raise SourceError("not a file", source=label)
-    if path.stat().st_size == 0:
-        raise SourceError("the file is empty (0 bytes)", source=label)
-    kind = source_kind(path, label)
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise SourceError("not a file", source=label)
+        if info.st_size == 0:
+            raise SourceError("the file is empty (0 bytes)", source=label)
+        kind = source_kind(path, label)  # the first open: the file's mode is met here
+    except OSError as error:
+        raise file_error(error, label) from error
     if kind == "zip":
         yield from _read_zip(path, label, chunk_rows, encoding)
     elif kind == "xlsx":
