@@ -270,8 +270,10 @@ def _open_engine(path: Path) -> _Engine:
                 try:
                     first = engine.connect()
                 except Exception as exc:  # chdb raises a bare RuntimeError, saying little
-                    _refuse_if_in_use(path)  # opened by another process a moment ago
+                    # Taken first: whichever error this becomes, the engine's own line goes
+                    # with it, never to stderr as well.
                     reason = engine_stderr.take_engine_exception() or str(exc)
+                    _refuse_if_in_use(path)  # opened by another process a moment ago
                     raise WarehouseOpenError(
                         f"cannot open embedded warehouse {path}: {clean_engine_message(reason)}"
                     ) from exc

@@ -20,7 +20,7 @@ import pytest
 from io_managers.errors import WarehouseError, WarehouseInUseError
 from io_managers.transport import EmbeddedTransport
 from orchestration.errors import ExpectedError
-from tests.test_missing_warehouse import pipeline
+from tests.test_missing_warehouse import REPO, pipeline
 
 #: Opens (creates) the warehouse given as argv[1], says so, and keeps it open until
 #: stdin closes.
@@ -98,6 +98,45 @@ def test_a_command_on_a_warehouse_in_use_says_so_in_one_line(held_warehouse, com
         f"error: embedded warehouse {path} is in use by another process (pid {pid},"
     )
     assert result.stdout == ""
+
+
+#: Opens the warehouse argv[1] as a command does, having first found it free: the other
+#: process (the test's holder) opened it just after that look, as in two runs started at
+#: once. Prints the error the open ends with.
+_LATE_OPEN = """
+import sys
+from pathlib import Path
+from io_managers import transport
+looked = []
+def first_look_finds_nobody(path, real=transport.warehouse_holder):
+    looked.append(path)
+    return None if len(looked) == 1 else real(path)
+transport.warehouse_holder = first_look_finds_nobody
+try:
+    transport.EmbeddedTransport(Path(sys.argv[1]))
+except transport.WarehouseError as error:
+    print(type(error).__name__, error)
+"""
+
+
+def test_a_warehouse_taken_between_the_look_and_the_open_is_one_line(held_warehouse):
+    """Two runs started together: the one that lost found nobody holding the warehouse,
+    then failed on the engine's lock, and printed the engine's own line (`Code: 76.
+    DB::Exception: Cannot lock file .../status. Another server instance ...`) before its
+    `in use by another process` one; in 1 of 4 tries. The engine's words go with the
+    error it became, never to stderr as well."""
+    path, pid = held_warehouse
+    opened = subprocess.run(
+        [sys.executable, "-c", _LATE_OPEN, str(path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert opened.stdout.startswith(
+        f"WarehouseInUseError embedded warehouse {path} is in use by another process (pid {pid},"
+    ), opened.stdout + opened.stderr
+    assert opened.stderr == ""
 
 
 # ------------------------------------------------------------------ a warehouse that cannot load
