@@ -18,8 +18,10 @@ import tempfile
 from collections.abc import Iterator
 from typing import IO
 
-#: Where an engine exception begins, as ClickHouse prints it: ``Code: 62. DB::Exception:``.
-_EXCEPTION_START = re.compile(r"Code: \d+\. DB::Exception: ")
+#: Where an engine exception begins, as ClickHouse prints it: ``Code: 62. DB::Exception:``,
+#: or ``Code: 76. DB::ErrnoException:`` for a system call that failed (a file it may not
+#: create), whose words are the only ones that say why.
+EXCEPTION_START = re.compile(r"Code: \d+\. DB::\w*Exception: ")
 #: Its end: the last line ending with its error name, ``(SYNTAX_ERROR)`` (the message
 #: itself may hold lines ending in parentheses, ``(UUID)``, before it).
 _EXCEPTION_BODY = re.compile(r".*\([A-Z][A-Z0-9_]*\)[ \t]*(?:\n|\Z)", re.DOTALL)
@@ -42,7 +44,7 @@ class HeldStderr:
     def take_engine_exception(self) -> str | None:
         """The last engine exception written, as printed; it is not passed on."""
         text = self.text()
-        starts = [match.start() for match in _EXCEPTION_START.finditer(text)]
+        starts = [match.start() for match in EXCEPTION_START.finditer(text)]
         body = _EXCEPTION_BODY.match(text, starts[-1]) if starts else None
         self._taken = body.group(0) if body else None
         return self._taken

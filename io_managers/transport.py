@@ -17,6 +17,7 @@ import contextlib
 import importlib
 import io
 import logging
+import os
 import re
 import sys
 import threading
@@ -29,7 +30,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from io_managers.config import WarehouseConfig
-from io_managers.engine_stderr import stderr_held
+from io_managers.engine_stderr import EXCEPTION_START, stderr_held
 from io_managers.errors import (
     WarehouseConnectionError,
     WarehouseError,
@@ -110,12 +111,20 @@ class Transport(Protocol):
 _VERSION_TRAILER = re.compile(r"\s*\(version [^()]*(\([^()]*\))?[^()]*\)\s*$")
 
 
+#: How ClickHouse ends the message of a system call that failed (``Cannot open file
+#: /wh/status: , errno: 13, strerror: Permission denied.``): said as ``: Permission denied``.
+_ERRNO_TAIL = re.compile(r":?\s*, errno: \d+, strerror: ([^.]*)\.")
+
+
 def clean_engine_message(message: str, limit: int = 800) -> str:
-    """An engine error trimmed for humans: no version trailer, no stack trace, bounded."""
+    """An engine error trimmed for humans: no version trailer, no stack trace, no errno
+    number, bounded."""
     text = str(message).strip()
     text = text.split("\nStack trace", 1)[0]
     text = _VERSION_TRAILER.sub("", text)
-    text = re.sub(r"^Code: \d+\. DB::Exception: ", "", text)
+    if start := EXCEPTION_START.match(text):
+        text = text[start.end() :]
+    text = _ERRNO_TAIL.sub(r": \1", text)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -264,7 +273,13 @@ def _open_engine(path: Path) -> _Engine:
                     "close the other warehouse first"
                 )
             _refuse_if_in_use(path)
-            path.mkdir(parents=True, exist_ok=True)
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as error:  # a directory this user may not write to, say
+                reason = error.strerror or str(error)
+                raise WarehouseOpenError(
+                    f"cannot create embedded warehouse {path}: {reason}"
+                ) from error
             engine = _Engine(path=path)
             with stderr_held() as engine_stderr:
                 try:
@@ -275,12 +290,25 @@ def _open_engine(path: Path) -> _Engine:
                     reason = engine_stderr.take_engine_exception() or str(exc)
                     _refuse_if_in_use(path)  # opened by another process a moment ago
                     raise WarehouseOpenError(
-                        f"cannot open embedded warehouse {path}: {clean_engine_message(reason)}"
+                        f"cannot open embedded warehouse {path}: "
+                        f"{clean_engine_message(reason)}{_unwritable(path)}"
                     ) from exc
             engine.idle[_ORDINARY] = [first]
             _engines[path] = engine
         engine.refs += 1
         return engine
+
+
+def _unwritable(path: Path) -> str:
+    """What to add to the engine's reason when this user may not write to the warehouse
+    directory ``path`` (its mode, a read-only mount): the engine's words name a file in
+    it, not that every command, a read too, needs to write there."""
+    if os.access(path, os.W_OK):
+        return ""
+    return (
+        "; this user may not write to the warehouse directory, and chdb creates and locks "
+        "a status file there even to read it"
+    )
 
 
 def _refuse_if_in_use(path: Path) -> None:

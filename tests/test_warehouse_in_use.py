@@ -21,6 +21,7 @@ from io_managers.errors import WarehouseError, WarehouseInUseError
 from io_managers.transport import EmbeddedTransport
 from orchestration.errors import ExpectedError
 from tests.test_missing_warehouse import REPO, pipeline
+from tests.unprivileged import read_only_tree, unprivileged
 
 #: Opens (creates) the warehouse given as argv[1], says so, and keeps it open until
 #: stdin closes.
@@ -169,3 +170,60 @@ def test_a_command_on_a_warehouse_that_cannot_load_is_one_line(corrupt_warehouse
     (line,) = result.stderr.splitlines()  # not the engine's own lines, then ours
     assert line.startswith(f"error: cannot open embedded warehouse {corrupt_warehouse}: ")
     assert "while loading database `raw` from file metadata/raw.sql" in line
+
+
+def unprivileged_pipeline(
+    *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``pipeline ARGS`` as a user the files' modes hold for (:mod:`tests.unprivileged`)."""
+    return subprocess.run(
+        unprivileged([sys.executable, "-m", "orchestration", *args]),
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+@pytest.mark.parametrize("command", [["status"], ["query", "SELECT 1"]])
+def test_a_warehouse_in_a_directory_the_user_may_not_write_is_one_line(tmp_path: Path, command):
+    """chdb creates and locks a status file in the warehouse directory, to read it too: in
+    a read-only copy it printed the engine's `Code: 76. DB::ErrnoException: Cannot open
+    file .../status: , errno: 13, ...` line, then `cannot open embedded warehouse ...:
+    Failed to create connection: ... Error initializing EmbeddedServer: .`, which says
+    nothing. Now one line naming the directory, the engine's reason and what to change."""
+    path = tmp_path / "warehouse"
+    built = EmbeddedTransport(path)
+    built.command("CREATE TABLE kept (n UInt8) ENGINE = MergeTree ORDER BY n")
+    built.close()
+    with read_only_tree(path):
+        result = unprivileged_pipeline(*command, "--warehouse", f"chdb://{path}")
+    assert (result.returncode, result.stdout) == (1, ""), result.stderr
+    assert result.stderr == (
+        f"error: cannot open embedded warehouse {path}: Cannot open file {path}/status: "
+        "Permission denied (CANNOT_OPEN_FILE); this user may not write to the warehouse "
+        "directory, and chdb creates and locks a status file there even to read it\n"
+    )
+
+
+def test_a_warehouse_in_a_directory_the_user_may_not_create_it_in_is_one_line(
+    tmp_path: Path, prefect_api_url: str
+):
+    """`materialize` creates the warehouse: in a directory this user may not write to it
+    said `[Errno 13] Permission denied: '...'` and offered a traceback."""
+    parent = tmp_path / "shared"
+    parent.mkdir()
+    path = parent / "warehouse"
+    with read_only_tree(parent):
+        result = unprivileged_pipeline(
+            "materialize",
+            "--warehouse",
+            f"chdb://{path}",
+            "--source",
+            "synthetic:100",
+            env={"PREFECT_API_URL": prefect_api_url},
+        )
+    assert (result.returncode, result.stdout) == (1, ""), result.stderr
+    assert result.stderr == f"error: cannot create embedded warehouse {path}: Permission denied\n"
+    assert not path.exists()

@@ -38,3 +38,18 @@ def mode(path: Path, bits: int) -> Iterator[Path]:
         yield path
     finally:
         path.chmod(before)
+
+
+@contextlib.contextmanager
+def read_only_tree(root: Path) -> Iterator[Path]:
+    """``root`` and everything under it without write permission for the block
+    (``chmod -R a-w``), then as they were."""
+    paths = [root, *root.rglob("*")]
+    before = {path: path.lstat().st_mode & 0o7777 for path in paths if not path.is_symlink()}
+    for path, bits in before.items():
+        path.chmod(bits & ~0o222)
+    try:
+        yield root
+    finally:
+        for path, bits in before.items():
+            path.chmod(bits)
