@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import pty
 import re
+import select
+import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,3 +48,66 @@ def screen(env: Mapping[str, str], *args: str, columns: int) -> tuple[int, list[
     code, output = on_a_terminal(env, *args, columns=columns)
     text = re.sub(r"\x1b\[[0-9;]*m", "", output.decode()).replace("\r", "")
     return code, text.splitlines()
+
+
+#: The ``pipeline`` console script (as pip writes it), saying on descriptor ``argv[1]``
+#: when its launcher is loaded: Ctrl-C before that, in the interpreter's own start-up, is
+#: Python's affair, out of this project's reach.
+_LAUNCHED = """
+import os, sys
+from orchestration.launcher import main
+os.write(int(sys.argv[1]), b"."); os.close(int(sys.argv[1]))
+del sys.argv[1]
+sys.exit(main())
+"""
+
+
+def interrupted_on_a_terminal(
+    env: Mapping[str, str], args: Sequence[str], *, after: float
+) -> tuple[int, str]:
+    """Exit code and what ``pipeline ARGS`` wrote to its terminal when Ctrl-C (SIGINT)
+    came ``after`` seconds after its launcher was loaded."""
+    leader, follower = pty.openpty()
+    started, said_started = os.pipe()
+    process = subprocess.Popen(
+        [sys.executable, "-c", _LAUNCHED, str(said_started), *args],
+        cwd=REPO,
+        env={**env, "TERM": "xterm"},
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        pass_fds=(said_started,),
+    )
+    os.close(follower)
+    os.close(said_started)
+    try:
+        assert os.read(started, 1) == b".", "the launcher did not start"
+        time.sleep(after)
+        process.send_signal(signal.SIGINT)
+        said = _read_to_the_end(leader)
+        return process.wait(timeout=60), said
+    finally:
+        os.close(started)
+        os.close(leader)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _read_to_the_end(leader: int, timeout: float = 60) -> str:
+    """What a terminal's processes wrote to it, until every one of them has ended."""
+    output = bytearray()
+    waiting = select.poll()  # not select(): it cannot wait on a descriptor above 1023
+    waiting.register(leader, select.POLLIN)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not waiting.poll(1000):
+            continue
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: every process on it has ended
+            break
+        if not chunk:
+            break
+        output += chunk
+    return output.decode(errors="replace").replace("\r", "")

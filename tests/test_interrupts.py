@@ -30,6 +30,7 @@ from orchestration.report_output import print_report, report_as_json
 from orchestration.run_report import AssetOutcome, RunReport
 from tests.prefect_api import api
 from tests.safety_location import SLOW_MARKER_ENV
+from tests.terminal import interrupted_on_a_terminal
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -123,6 +124,34 @@ def test_a_signal_ends_the_run_in_seconds_with_a_partial_report_and_nothing_half
             expected = 2 if status == "materialized" else 0
             assert status in ("materialized", "cancelled"), report[key]
             assert io.row_count(f"safe.{key}") == expected, (key, status)
+
+
+#: When Ctrl-C comes, in seconds after the launcher is loaded: through the imports of the
+#: command line (0.2-0.7 s) to the run, whose own stop prints its line.
+_EARLY_DELAYS = [round(0.05 * step, 2) for step in range(16)]
+
+
+def test_ctrl_c_while_a_command_starts_ends_it_at_once_without_a_traceback(
+    tmp_path: Path, prefect_api: str
+) -> None:
+    """Ctrl-C in the first ~0.7 s of a cold command, while it imported its command line,
+    printed a 23-52 line traceback ending in ``KeyboardInterrupt``; from then on it was
+    silent. From the launcher's start on it now ends with 130, with no traceback:
+    silently before the run, with the run's own stop line once one runs."""
+    env = {
+        **os.environ,
+        "WAREHOUSE_URL": f"chdb://{tmp_path / 'wh'}",
+        "PREFECT_API_URL": prefect_api,
+        SLOW_MARKER_ENV: str(tmp_path / "busy"),
+    }
+    source = tmp_path / "n.csv"
+    source.write_text("n,q\n1,10\n")
+    command = ("materialize", "--definitions", "tests.safety_location", "--source", str(source))
+    for delay in _EARLY_DELAYS:
+        code, said = interrupted_on_a_terminal(env, command, after=delay)
+        assert code == 130, (delay, code, said)
+        assert "Traceback" not in said and "KeyboardInterrupt" not in said, (delay, said)
+        assert not said.strip() or said.lstrip().startswith("interrupted (SIGINT)"), (delay, said)
 
 
 def _interrupted_report(stdout: str, as_json: bool) -> dict[str, tuple[str, str | None]]:
