@@ -80,6 +80,11 @@ class ClickHouseHistory(MaterializationHistory):
         self._layout: str | None = None
         self._lock = threading.Lock()
 
+    @property
+    def one_process_at_a_time(self) -> bool:
+        """The embedded warehouse is (chdb locks its directory); a server is not."""
+        return self._transport.exclusive
+
     def _ensure_table(self, writing: bool) -> bool:
         """Whether the table exists. Before the first write, create it if missing or
         bring an older one to :data:`LAYOUT`; reading never creates or alters it (a

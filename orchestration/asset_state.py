@@ -20,7 +20,7 @@ from orchestration.code_version import code_version
 from orchestration.errors import RebuildRequired
 from orchestration.fingerprint import unavailable
 from orchestration.graph import AssetGraph
-from orchestration.history import AssetHistory, MaterializationHistory
+from orchestration.history import AssetHistory, MaterializationHistory, MaterializationRecord
 from orchestration.io_manager import IOManager
 from orchestration.staleness import AssetState, StateName, assess
 
@@ -193,6 +193,20 @@ class StateBook:
     def history(self) -> dict[str, AssetHistory]:
         """Latest attempt and success of every asset, read once from each store."""
         return self._recorded[0]
+
+    def unfinished_attempts(self) -> list[MaterializationRecord]:
+        """Latest attempts still ``started`` in a store one process at a time may open,
+        which this process holds: each was left by a run going on in this process, or by
+        one whose process ended mid-run (:mod:`orchestration.crashed_run`). Read from the
+        history the states are judged on: no more requests."""
+        return [
+            attempt
+            for key, history in self.history.items()
+            if (attempt := history.last_attempt) is not None
+            and attempt.status == "started"
+            and (store := self.history_of(self.graph[key])) is not None
+            and store.one_process_at_a_time
+        ]
 
     @property
     def with_history(self) -> frozenset[str]:

@@ -123,6 +123,14 @@ class AssetHistory:
 class MaterializationHistory(ABC):
     """Where materialization records are kept; safe to call from several threads."""
 
+    @property
+    def one_process_at_a_time(self) -> bool:
+        """Whether one process at a time can have this store open (the embedded
+        warehouse): while this one has it, a run that recorded ``started`` here and is not
+        going on in this process has no process left (:mod:`orchestration.crashed_run`).
+        A store processes share (a server) cannot tell, hence False unless said."""
+        return False
+
     @abstractmethod
     def record(self, record: MaterializationRecord) -> None:
         """Store ``record``, replacing an earlier record with the same id."""

@@ -29,6 +29,7 @@ from orchestration.asset_state import StateBook
 from orchestration.checks import AssetCheckError, evaluate_checks
 from orchestration.concurrency import default_concurrency
 from orchestration.context import AssetContext, discard_history_of, full_refresh_of, run_logger
+from orchestration.crashed_run import mark_crashed, running_here
 from orchestration.discarded_history import discarded_history_error
 from orchestration.dispatch import critical_path_seconds, last_seconds, submit_when_ready
 from orchestration.errors import ExpectedError, RebuildRequired, describe_error
@@ -550,9 +551,14 @@ def build_flow(
                 log=run_logger(),  # called in the asset's task: its lines are in the run's logs
             )
 
-        with RunReview(
-            plan, io_managers, run_params, run_outage, ledger.states_now, run_book.history
-        ) as review:
+        with (
+            running_here(run_id),
+            RunReview(
+                plan, io_managers, run_params, run_outage, ledger.states_now, run_book.history
+            ) as review,
+        ):
+            if run_id:  # a run killed outright is shown Crashed, not Running for ever
+                mark_crashed(run_book, run_id, run_outage, run_logger())
             skipped_runs: set[UUID] = set()  # task run ids of the assets skipped so far
 
             def submit(spec: AssetSpec, upstream: list[Any]) -> Any:
