@@ -142,11 +142,13 @@ def test_a_select_that_does_not_prove_its_key_is_still_counted(recorded):
     assert warehouse.row_count("u.keyed") == 0
 
 
-def test_a_key_narrowed_on_insert_is_counted_and_its_duplicates_caught(recorded):
+def test_a_key_its_column_would_narrow_into_duplicates_is_refused(recorded):
     warehouse, _ = recorded
-    # 1 and 257 are distinct groups, but both are 1 as Int8: the proof must not hold
+    # 1 and 257 are distinct groups, but both would be 1 as Int8: the GROUP BY's proof of
+    # uniqueness must not hold. The INSERT refuses 257 (it wraps) before any count.
     spec = sql_asset("u.narrow", "SELECT k, max(v) AS v FROM u.src GROUP BY k", schema=Keyed)
-    with pytest.raises(AssetValidationError, match="unique failed"):
+    refused = "column k: the value 257 of the SELECT's Int64 does not fit the table's Int8"
+    with pytest.raises(MaterializationError, match=refused):
         warehouse.materialize(spec, context(spec, warehouse))
     assert warehouse.row_count("u.narrow") == 0
 
