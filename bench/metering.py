@@ -134,6 +134,9 @@ class MeteredTransport:
     def command(self, sql: str) -> None:
         self._timed(self._inner.command, sql, sql)
 
+    def write(self, sql: str) -> int | None:
+        return self._timed(self._inner.write, sql, sql)
+
     def query_arrow(self, sql: str, *args: Any, **kwargs: Any) -> Any:
         return self._timed(self._inner.query_arrow, sql, sql, *args, **kwargs)
 

@@ -9,7 +9,9 @@ and a ClickHouse server (only :mod:`io_managers.transport` differs):
 2. fill it: a SQL asset's ``SELECT`` runs inside ClickHouse (``INSERT ... SELECT``), a
    Python asset's DataFrames/Arrow tables stream in as Arrow, in bounded chunks
    (:mod:`io_managers.stage`);
-3. validate it against the asset's Pandera model (:mod:`io_managers.validation`);
+3. validate it against the asset's Pandera model (:mod:`io_managers.validation`), and
+   hold its row count to the rows written into it (chdb drops rows it has no disk space
+   for without raising; :mod:`io_managers.staged`);
 4. publish: ``replace`` swaps it in with ``EXCHANGE TABLES`` (one atomic metadata
    operation); ``insert_new`` appends only rows whose ``unique_key`` is not yet present
    (:mod:`io_managers.publish`);
@@ -61,7 +63,7 @@ from io_managers.publish_gate import PublishGate
 from io_managers.queries import WarehouseQueries
 from io_managers.sql import quote_table
 from io_managers.sql_tokens import is_select, one_statement
-from io_managers.stage import StagedSelect, Stager, TargetShape
+from io_managers.stage import Staged, Stager, TargetShape
 from io_managers.staged import StagedFacts, measures, staged_facts
 from io_managers.staging import StagingTables
 from io_managers.transport import EmbeddedTransport, ServerTransport, Transport
@@ -386,12 +388,10 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
                 self._transport.command(rebuild.create_named(staging))
                 shape = TargetShape(*self.queries.describe_with_defaults(f"TABLE {staging}"))
                 metadata["full_refresh"] = True
-            selected = StagedSelect(new_keys_only=False)
             if spec.kind == "sql":
                 selected = self._stager.stage_sql(staged_as, context, staging, shape)
-                python_checks_done = False
             else:
-                python_checks_done = self._stager.stage_python(staged_as, context, staging, shape)
+                selected = self._stager.stage_python(staged_as, context, staging, shape)
                 # Arrow's allocator keeps the freed chunk buffers for reuse; hand them back
                 # before the engine's big statements, or they add to the process's peak.
                 pa.default_memory_pool().release_unused()
@@ -401,15 +401,7 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
             # Staging holds only new keys: its parts can be attached as they are.
             attach = new_keys_only and facts is not None and facts.parts_attachable
             checked = time.perf_counter()
-            staged = self._validate(
-                spec,
-                staging,
-                shape.columns,
-                python_checks_done,
-                attach,
-                selected.unique_keys,
-                metadata,
-            )
+            staged = self._validate(spec, staging, shape.columns, selected, attach, metadata)
             metadata[STAGED_ROWS] = staged.rows
             metadata["validation_seconds"] = round(time.perf_counter() - checked, 4)
             with self._gate.publishing(spec.key, spec.table):
@@ -483,19 +475,24 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         spec: AssetSpec,
         staging: str,
         target_columns: dict[str, ClickHouseType],
-        python_checks_done: bool,
+        selected: Staged,
         attach: bool,
-        unique_by_select: tuple[frozenset[str], ...],
         metadata: dict[str, Any],
     ) -> StagedFacts:
         """Validate staging; the same aggregate measures it (:mod:`io_managers.staged`).
 
-        Uniqueness the SELECT guarantees by itself is not counted again. Checks left to
-        Pandera (it reads the staged rows into Python) are named in ``metadata``, so the
-        run's log says why validating this asset takes longer."""
+        Staging must hold every row written to it: chdb drops rows it has no disk space
+        for without raising, and a run published the empty or half-filled table. Uniqueness
+        the SELECT guarantees by itself is not counted again. Checks left to Pandera (it
+        reads the staged rows into Python) are named in ``metadata``, so the run's log says
+        why validating this asset takes longer."""
         unique_key = spec.unique_key if spec.write_mode == "insert_new" else ()
         plan = plan_validation(
-            spec.schema, target_columns, unique_key, python_checks_done, unique_by_select
+            spec.schema,
+            target_columns,
+            unique_key,
+            selected.python_checks_done,
+            selected.unique_keys,
         )
         # The schema does not fit the table: the failure names the schema's line to edit,
         # as pipeline validate names it.
@@ -514,9 +511,24 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
             lambda sql: self._transport.iter_arrow(sql, 500_000),
             measures(spec.database, staging_name, spec.table_name, attach),
         )
+        staged = staged_facts(measured)
+        missing = staged.rows_missing(selected.written)
+        if missing:
+            raise self._rows_lost(spec, staged.rows, staged.rows + missing)
         if failures:
             raise AssetValidationError(spec.key, spec.table, failures)
-        return staged_facts(measured)
+        return staged
+
+    def _rows_lost(self, spec: AssetSpec, held: int, written: int) -> MaterializationError:
+        """The failure of an asset whose staging holds fewer rows than were written to it:
+        the engine said nothing, and a full disk is what makes it so."""
+        where = self.location() or self.description
+        return MaterializationError(
+            f"asset {spec.key!r} (table {spec.table}): its staging table holds {held:,} of "
+            f"the {written:,} rows written to it, and the engine reported no error: the likely "
+            f"cause is a full disk under the warehouse ({where}); nothing was published, "
+            f"{spec.table} is as it was"
+        )
 
 
 def _described(facts: TableFacts) -> list[tuple[str, str]]:

@@ -53,13 +53,19 @@ INSERT_BATCH_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
-class StagedSelect:
-    """What staging a SQL asset's SELECT established besides the rows themselves."""
+class Staged:
+    """What filling a staging table established besides the rows themselves."""
 
     #: Only rows whose key the target lacks were staged.
-    new_keys_only: bool
+    new_keys_only: bool = False
     #: Column sets the SELECT makes unique by itself (:mod:`io_managers.unique_by_select`).
     unique_keys: tuple[frozenset[str], ...] = ()
+    #: Pandera checked every chunk of a Python asset's output on its way in.
+    python_checks_done: bool = False
+    #: Rows written into staging: counted as sent for a Python asset's output, as the
+    #: engine reported for a SELECT; None when the engine did not say. chdb drops rows it
+    #: has no disk space for without raising, so staging is held to this count.
+    written: int | None = None
 
 
 @dataclass(frozen=True)
@@ -94,7 +100,7 @@ class Stager:
 
     def stage_sql(
         self, spec: AssetSpec, context: AssetContext, staging: str, shape: TargetShape
-    ) -> StagedSelect:
+    ) -> Staged:
         """Run the SELECT into staging."""
         body = spec.body(context)
         if not isinstance(body, str):
@@ -129,10 +135,10 @@ class Stager:
         guarded = guards(produced_types, shape.columns)
         inserted = guarded_select(select, produced, guarded)
         try:
-            self._transport.command(statements.insert_select(staging, produced, inserted))
+            written = self._transport.write(statements.insert_select(staging, produced, inserted))
         except WarehouseQueryError as exc:
             raise self._insert_failure(spec, select, guarded, exc) from None
-        return StagedSelect(new_keys_only, unique_keys)
+        return Staged(new_keys_only, unique_keys, written=written)
 
     def _insert_failure(
         self, spec: AssetSpec, select: str, guarded: list[Guard], exc: WarehouseQueryError
@@ -156,19 +162,20 @@ class Stager:
 
     def stage_python(
         self, spec: AssetSpec, context: AssetContext, staging: str, shape: TargetShape
-    ) -> bool:
-        """Stream the body's output into staging; True if Pandera saw every chunk."""
+    ) -> Staged:
+        """Stream the body's output into staging, counting the rows sent."""
         import pandas as pd  # here, not with the module: SQL-only commands do without it
 
         output = spec.body(context)
         if isinstance(output, EngineSelect):
-            if self._stage_engine_select(spec, context, output, staging, shape):
-                return False
+            written = self._stage_engine_select(spec, context, output, staging, shape)
+            if written is not None:
+                return Staged(written=written)
             output = output.fallback()
         all_pandas = True
         checked_columns: tuple[str, ...] | None = None
         buffered: list[pa.Table] = []
-        buffered_rows = buffered_bytes = 0
+        buffered_rows = buffered_bytes = sent = 0
         for number, chunk in enumerate(_chunks(spec, output), start=1):
             if isinstance(chunk, pd.DataFrame):
                 if spec.schema is not None:
@@ -185,17 +192,17 @@ class Stager:
                 check_columns(spec, table.column_names, shape)
                 checked_columns = tuple(table.column_names)
             if buffered and buffered[0].schema != table.schema:
-                self._insert(spec, staging, buffered, shape.columns)
+                sent += self._insert(spec, staging, buffered, shape.columns)
                 buffered, buffered_rows, buffered_bytes = [], 0, 0
             buffered.append(table)
             buffered_rows += table.num_rows
             buffered_bytes += table.nbytes
             if buffered_rows >= INSERT_BATCH_ROWS or buffered_bytes >= INSERT_BATCH_BYTES:
-                self._insert(spec, staging, buffered, shape.columns)
+                sent += self._insert(spec, staging, buffered, shape.columns)
                 buffered, buffered_rows, buffered_bytes = [], 0, 0
         if buffered:
-            self._insert(spec, staging, buffered, shape.columns)
-        return all_pandas
+            sent += self._insert(spec, staging, buffered, shape.columns)
+        return Staged(python_checks_done=all_pandas, written=sent)
 
     def _stage_engine_select(
         self,
@@ -204,11 +211,13 @@ class Stager:
         output: EngineSelect,
         staging: str,
         shape: TargetShape,
-    ) -> bool:
-        """Run a Python asset's :class:`EngineSelect` into staging; False (staging left
-        empty) when the asset's fallback has to produce the rows instead."""
+    ) -> int | None:
+        """Run a Python asset's :class:`EngineSelect` into staging: the rows the engine
+        wrote, or None (staging left empty) when the asset's fallback has to produce the
+        rows instead. Rows written but not held are no reason to fall back: staging is
+        held to the count the engine reported, and the run fails."""
         if output.reads_local_files and not self._transport.reads_local_files:
-            return False
+            return None
         try:
             if output.columns:
                 produced = list(output.columns)
@@ -217,7 +226,7 @@ class Stager:
                 produced = list(self._queries.columns(statements.described_select(output.select)))
                 select = output.select
             check_columns(spec, produced, shape)
-            self._transport.command(statements.insert_select(staging, produced, select))
+            written = self._transport.write(statements.insert_select(staging, produced, select))
         except (WarehouseQueryError, MaterializationError) as exc:
             reason = (str(exc).strip().splitlines() or [repr(exc)])[0]
             context.log.info(
@@ -226,8 +235,10 @@ class Stager:
                 reason if len(reason) <= 200 else reason[:199] + "…",
             )
             self._transport.command(f"TRUNCATE TABLE {staging}")
-            return False
-        return self._queries.rows(f"SELECT count() AS n FROM {staging}")[0]["n"] > 0
+            return None
+        if written is None:  # the engine did not say: staging does
+            written = int(self._queries.rows(f"SELECT count() AS n FROM {staging}")[0]["n"])
+        return written or None
 
     def _insert(
         self,
@@ -235,10 +246,11 @@ class Stager:
         staging: str,
         tables: list[pa.Table],
         columns: dict[str, ClickHouseType],
-    ) -> None:
+    ) -> int:
+        """Insert ``tables`` into staging as one batch; the rows sent."""
         data = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
         if data.num_rows == 0:
-            return
+            return 0
         self._refuse_lost_values(spec, data, columns)
         try:
             self._transport.insert_arrow(staging, data, statements.INSERT_SETTINGS)
@@ -246,6 +258,7 @@ class Stager:
             raise MaterializationError(
                 f"asset {spec.key!r} (table {spec.table}): writing its rows failed: {exc}"
             ) from None
+        return data.num_rows
 
     def _refuse_lost_values(
         self, spec: AssetSpec, data: pa.Table, columns: dict[str, ClickHouseType]

@@ -2,8 +2,8 @@
 
 Validation scans staging once, in one aggregate query; the same query also counts the
 staged rows, lists the partitions their parts would be attached by, and reads the sizes
-the result reports. So no count, partition or size query of its own runs: each was a
-statement on the engine per asset.
+(and staging's engine) the result reports. So no count, partition or size query of its
+own runs: each was a statement on the engine per asset.
 """
 
 from __future__ import annotations
@@ -24,6 +24,16 @@ class StagedFacts:
     partitions: tuple[str, ...] = ()
     target_rows: int | None = None
     target_bytes: int | None = None
+    #: Staging's ``engine_full``: its engine, sorting, TTL and settings.
+    engine: str = ""
+
+    def rows_missing(self, written: int | None) -> int:
+        """How many of ``written`` rows staging lacks: a loss, where its engine keeps
+        every row it is given (0 when it may hold fewer by design, or nothing was
+        counted)."""
+        if written is None or not keeps_every_row(self.engine):
+            return 0
+        return max(0, written - self.rows)
 
     def published_size(self, attached: bool) -> tuple[int | None, int | None]:
         """``(rows, bytes)`` of the target once staging is published: staging itself
@@ -39,6 +49,27 @@ class StagedFacts:
         return rows, size
 
 
+#: Engines that hold every row an INSERT gives them, until something deletes rows.
+_KEEPING_ENGINES = frozenset({"MergeTree", "Log", "TinyLog", "StripeLog"})
+
+
+def keeps_every_row(engine_full: str) -> bool:
+    """Whether a table of ``engine_full`` (``system.tables``) holds every row inserted.
+
+    Not the others, which may hold fewer without losing any: ReplacingMergeTree and its
+    kin merge the rows of one key as they are inserted (``optimize_on_insert``), a
+    Replicated table drops a block inserted twice, as a plain one with a
+    ``non_replicated_deduplication_window`` does, and a ``TTL`` deletes rows in merges
+    that may run before validation.
+    """
+    engine, _, rest = engine_full.partition(" ")
+    return (
+        engine in _KEEPING_ENGINES
+        and " TTL " not in f" {rest} "
+        and "deduplication_window" not in rest
+    )
+
+
 def measures(database: str, staging_name: str, table_name: str, attach: bool) -> dict[str, str]:
     """Select-list expressions, by alias, measuring staging (names unquoted).
 
@@ -52,7 +83,8 @@ def measures(database: str, staging_name: str, table_name: str, attach: bool) ->
         "__staged_rows": "count()",
         "__sizes": (
             f"(SELECT groupArray(CAST((name = {quote_string(staging_name)}, total_rows, "
-            "total_bytes), 'Tuple(staging Bool, rows Nullable(UInt64), bytes Nullable(UInt64))'))"
+            "total_bytes, engine_full), 'Tuple(staging Bool, rows Nullable(UInt64), "
+            "bytes Nullable(UInt64), engine String)'))"
             f" FROM system.tables WHERE database = {quote_string(database)} "
             f"AND name IN ({listed}))"
         ),
@@ -80,4 +112,5 @@ def staged_facts(measured: Mapping[str, Any]) -> StagedFacts:
         partitions=tuple(sorted(measured.get("__partitions") or ())),
         target_rows=number(False, "rows"),
         target_bytes=number(False, "bytes"),
+        engine=str(sizes.get(True, {}).get("engine") or ""),
     )

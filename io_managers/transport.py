@@ -66,7 +66,13 @@ class Transport(Protocol):
     shared: dict[str, Any]
 
     def command(self, sql: str) -> None:
-        """Run a statement whose result is not needed (DDL, INSERT ... SELECT)."""
+        """Run a statement whose result is not needed (DDL, TRUNCATE, ...); an INSERT of
+        rows goes through :meth:`write`, which says how many it wrote."""
+
+    def write(self, sql: str) -> int | None:
+        """Run an ``INSERT ... SELECT``; the rows the engine reports it wrote, or None
+        when it does not say. What the target then holds is checked against it: chdb can
+        drop rows it had no disk space for without raising (:mod:`io_managers.stage`)."""
 
     def query_arrow(self, sql: str, readonly: int = 0) -> pa.Table:
         """Run a query and return its whole result as Arrow.
@@ -373,6 +379,9 @@ class EmbeddedTransport:
     def command(self, sql: str) -> None:
         self._run(sql, "CSV")
 
+    def write(self, sql: str) -> int:
+        return int(self._run(sql, "CSV").rows_written())
+
     def query_arrow(self, sql: str, readonly: int = 0) -> pa.Table:
         return arrow_file_table(self._run(sql, "Arrow", readonly))
 
@@ -654,6 +663,15 @@ class ServerTransport:
         return WarehouseQueryError(clean_engine_message(message))
 
     def command(self, sql: str) -> None:
+        self._command(sql)
+
+    def write(self, sql: str) -> None:
+        """A ClickHouse server refuses an INSERT it has no disk space for, aloud; the
+        count of written rows its response header carries is left unread, so a count
+        sent before the statement ended can never fail a run."""
+        self._command(sql)
+
+    def _command(self, sql: str) -> None:
         try:
             self._client.command(sql)
         except Exception as exc:

@@ -15,8 +15,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -205,17 +206,21 @@ def test_a_select_of_its_tables_types_is_inserted_as_it_is_written(
 
 
 def recorded_commands(warehouse: ClickHouseIOManager, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every statement ``warehouse`` runs for its effect from now on, as it is sent."""
+    """Every statement ``warehouse`` runs for its effect from now on, as it is sent
+    (``write`` runs those that insert rows, and says how many it wrote)."""
     transport = warehouse._transport
     sent: list[str] = []
-    command = transport.command
-
-    def recording(sql: str) -> None:
-        sent.append(sql)
-        command(sql)
-
-    monkeypatch.setattr(transport, "command", recording)
+    for name in ("command", "write"):
+        monkeypatch.setattr(transport, name, _recording(getattr(transport, name), sent))
     return sent
+
+
+def _recording(run: Callable[[str], Any], sent: list[str]) -> Callable[[str], Any]:
+    def recording(sql: str) -> Any:
+        sent.append(sql)
+        return run(sql)
+
+    return recording
 
 
 def test_the_shipped_pipeline_wraps_no_column(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
