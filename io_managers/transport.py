@@ -167,6 +167,10 @@ def arrow_stream_bytes(data: pa.Table) -> bytes:
 #: before it (sorted), which that level then keeps from changing.
 _Profile = tuple[int, tuple[tuple[str, SettingValue], ...]]
 _ORDINARY: _Profile = (0, ())
+#: Every chdb connection's: ``file()`` reads with ``pread``, not chdb's ``mmap``, under
+#: which a file rewritten or cut short during the read kills the process with SIGBUS (a
+#: run then dies printing nothing; a query too). A profile's settings may override it.
+_CONNECTION_SETTINGS: dict[str, SettingValue] = {"storage_file_read_method": "pread"}
 
 
 @dataclass
@@ -195,12 +199,12 @@ class _Engine:
     shared: dict[str, Any] = field(default_factory=dict)
 
     def connect(self, profile: _Profile = _ORDINARY) -> Any:
-        """A new connection with ``profile``'s settings, ``readonly`` last: once it is
-        above 0 the engine refuses writes and settings changes on that connection."""
+        """A new connection with :data:`_CONNECTION_SETTINGS` and ``profile``'s settings,
+        ``readonly`` last: once it is above 0 the engine refuses writes and settings
+        changes on that connection."""
         readonly, settings = profile
         session = _session_class()(str(self.path))
-        if settings:
-            session.query(f"SET {_setting_list(dict(settings))}", "CSV")
+        session.query(f"SET {_setting_list({**_CONNECTION_SETTINGS, **dict(settings)})}", "CSV")
         if readonly:
             session.query(f"SET readonly = {int(readonly)}", "CSV")
         return session

@@ -31,8 +31,11 @@ _FIRST = f"{EARLIEST_INVOICE_DATE:%Y-%m-%d %H:%M:%S}"
 _LAST = f"{LATEST_INVOICE_DATE:%Y-%m-%d %H:%M:%S}"
 #: ClickHouse's file() expands these in a path (globs), so such paths stay with Python.
 _GLOB_CHARACTERS = frozenset("*?{}[]")
-#: Read exactly as Arrow reads: nothing trimmed, double quotes only, one row per record.
-SETTINGS = {
+#: Read exactly as Arrow reads: nothing trimmed, double quotes only, one row per record;
+#: and with ``pread``: a mapped file (chdb's default) that is rewritten or cut short while
+#: it is read kills the process with SIGBUS, where a read meets the new end and fails.
+SETTINGS: dict[str, int | str] = {
+    "storage_file_read_method": "pread",
     "input_format_csv_trim_whitespaces": 0,
     "format_csv_allow_single_quotes": 0,
     "format_csv_allow_double_quotes": 1,
@@ -45,6 +48,10 @@ SETTINGS = {
     "input_format_allow_errors_ratio": 0,
     "precise_float_parsing": 1,
 }
+
+
+def _setting(value: int | str) -> str:
+    return quote_string(value) if isinstance(value, str) else str(value)
 
 
 def _text_or_null(column: str) -> str:
@@ -153,7 +160,7 @@ FROM (
 )
 -- Out here, so the engine's error names the column, not the whole condition.
 WHERE throwIf(_declined, {declined}) = 0
-SETTINGS {", ".join(f"{name} = {value}" for name, value in SETTINGS.items())}
+SETTINGS {", ".join(f"{name} = {_setting(value)}" for name, value in SETTINGS.items())}
 """
 
 
