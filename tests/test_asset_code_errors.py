@@ -199,7 +199,7 @@ def test_validate_and_materialize_name_the_line_of_an_assets_own_code_alike(
 def test_validate_counts_its_problems_in_words(location: Path):
     result = pipeline(location, "validate")
     assert result.returncode == 1, result.stdout + result.stderr
-    assert result.stdout.splitlines()[-1] == "4 problems in 6 assets"
+    assert result.stdout.splitlines()[-1] == "5 problems in 7 assets"
 
 
 def test_a_sql_body_that_raises_when_rendered_names_the_line_that_raised(tmp_path: Path):
