@@ -8,8 +8,13 @@ so the rest of the module is written here, once.
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
 
 #: What every written location module holds besides its assets: ``assets_source`` defines
 #: ``ASSETS``, the list of :class:`~orchestration.asset.AssetSpec` it declares.
@@ -45,9 +50,36 @@ def write_location(directory: Path, module: str, assets_source: str, ddl_source:
 def copy_retail_location(directory: Path) -> Path:
     """A private copy of the retail code location (assets/, schemas/, ddl/) in
     ``directory``, free to break; returns ``directory``."""
-    repo = Path(__file__).resolve().parents[1]
     for folder in ("assets", "schemas", "ddl"):
         shutil.copytree(
-            repo / folder, directory / folder, ignore=shutil.ignore_patterns("__pycache__")
+            REPO / folder, directory / folder, ignore=shutil.ignore_patterns("__pycache__")
         )
     return directory
+
+
+def run_location(
+    cwd: Path, module: str, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """``pipeline ARGS --definitions module`` run in ``cwd`` on the location written there
+    (:func:`write_location`), as a user runs it: its warehouse ``cwd/wh``, no warm start,
+    ``env`` added to the environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "orchestration", *args, "--definitions", module],
+        cwd=cwd,
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(cwd), str(REPO)]),
+            "WAREHOUSE_URL": f"chdb://{cwd / 'wh'}",
+            "PIPELINE_WARM_START": "off",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def line_of(path: Path, text: str) -> int:
+    """The number of the first line of ``path`` holding ``text``."""
+    lines = path.read_text().splitlines()
+    return next(number for number, line in enumerate(lines, start=1) if text in line)

@@ -13,16 +13,13 @@ runs ``pipeline`` on it as a user does: a real process, the embedded warehouse.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.locations import write_location
+from tests.locations import line_of, run_location, write_location
 
-REPO = Path(__file__).resolve().parents[1]
 MODULE = "code_errors_location"
 
 #: Assets whose own code is wrong in each of the ways a line must place.
@@ -113,30 +110,6 @@ CREATE TABLE IF NOT EXISTS code_errors.asks (n Int64) ENGINE = MergeTree ORDER B
 """
 
 
-def pipeline(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """``pipeline ARGS`` on the location written in ``cwd``, run there."""
-    return subprocess.run(
-        [sys.executable, "-m", "orchestration", *args, "--definitions", MODULE],
-        cwd=cwd,
-        env={
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(cwd), str(REPO)]),
-            "WAREHOUSE_URL": f"chdb://{cwd / 'wh'}",
-            "PIPELINE_WARM_START": "off",
-            **env,
-        },
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def line_of(path: Path, text: str) -> int:
-    """The number of the first line of ``path`` holding ``text``."""
-    lines = path.read_text().splitlines()
-    return next(number for number, line in enumerate(lines, start=1) if text in line)
-
-
 @pytest.fixture
 def location(tmp_path: Path) -> Path:
     write_location(tmp_path, MODULE, ASSETS, DDL)
@@ -150,6 +123,11 @@ def first_findings(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
     for finding in json.loads(result.stdout):
         found.setdefault(finding["asset"], finding["found"])
     return found
+
+
+def pipeline(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``pipeline ARGS`` on the location written in ``cwd``, run there."""
+    return run_location(cwd, MODULE, *args, **env)
 
 
 def test_validate_and_materialize_name_the_line_of_an_assets_own_code_alike(

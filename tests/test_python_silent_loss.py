@@ -13,9 +13,7 @@ Runs on the embedded engine and on the server backend (see ``tests/io_helpers.py
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,9 +28,7 @@ from orchestration.asset_code import body_place
 from orchestration.context import AssetContext
 from orchestration.errors import Place
 from tests.io_helpers import context, new_database_name, python_asset, staging_tables
-from tests.locations import write_location
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.locations import line_of, run_location, write_location
 
 DDL = """CREATE DATABASE IF NOT EXISTS {db};
 
@@ -109,6 +105,11 @@ def refusal(db: str, tmp_path: Path, column: str, said: str) -> str:
         f"asset 'narrow' (table {db}.narrow): column {column}: {said}, so the run refused "
         f"to insert it; widen the column ({declared}) or cast it in the body ({BODY_PLACE})"
     )
+
+
+def pipeline(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``pipeline ARGS`` on the location written in ``cwd``, run there."""
+    return run_location(cwd, "silent_location", *args, **env)
 
 
 def test_values_that_fit_a_narrower_column_go_in_as_they_are(backend, db):
@@ -257,28 +258,6 @@ CREATE TABLE IF NOT EXISTS silent.narrow (n Int8) ENGINE = MergeTree ORDER BY n;
 
 def ddl_line(tmp_path: Path, text: str) -> int:
     return line_of(tmp_path / "narrow.sql", text)
-
-
-def line_of(path: Path, text: str) -> int:
-    lines = path.read_text().splitlines()
-    return next(number for number, line in enumerate(lines, start=1) if text in line)
-
-
-def pipeline(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "orchestration", *args, "--definitions", "silent_location"],
-        cwd=cwd,
-        env={
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(cwd), str(REPO)]),
-            "WAREHOUSE_URL": f"chdb://{cwd / 'wh'}",
-            "PIPELINE_WARM_START": "off",
-            **env,
-        },
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def test_a_python_asset_that_would_wrap_a_value_exits_non_zero_on_one_line(

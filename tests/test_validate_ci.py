@@ -16,9 +16,7 @@ Each test runs ``pipeline`` as CI does: a real process on a code location of its
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,10 +24,9 @@ import pytest
 
 from orchestration.asset import AssetSpec
 from orchestration.definitions import Definitions
-from tests.locations import copy_retail_location, write_location
+from tests.locations import copy_retail_location, run_location, write_location
 from tests.test_validate import body_line, finding_lines, line_of, mutate
 
-REPO = Path(__file__).resolve().parents[1]
 MODULE = "ci_location"
 
 #: Assets broken in each way the graph can be, next to others wrong in their own way.
@@ -89,19 +86,7 @@ DDL = "CREATE DATABASE IF NOT EXISTS ci;\n" + "".join(
 
 def pipeline(cwd: Path, *args: str, module: str = MODULE) -> subprocess.CompletedProcess[str]:
     """``pipeline ARGS --definitions module``, run in ``cwd`` as CI runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "orchestration", *args, "--definitions", module],
-        cwd=cwd,
-        env={
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(cwd), str(REPO)]),
-            "WAREHOUSE_URL": f"chdb://{cwd / 'wh'}",
-            "PIPELINE_WARM_START": "off",
-        },
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_location(cwd, module, *args)
 
 
 @pytest.fixture
