@@ -20,6 +20,9 @@ from pathlib import Path
 import pandas as pd
 
 from assets.sources import synthetic
+from io_managers import ClickHouseIOManager
+from orchestration.context import AssetContext
+from orchestration.definitions import load_definitions
 
 SCALE = 10_000  # Decimal(10, 4): money compared exactly as integer ten-thousandths
 
@@ -178,3 +181,13 @@ def read_real_sample(path: Path) -> pd.DataFrame:
 
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
+
+
+def materialize_raw(warehouse: ClickHouseIOManager, source: Path) -> None:
+    """``raw_online_retails`` materialized from ``source``, as a run does it."""
+    spec = load_definitions("assets").graph()["raw_online_retails"]
+    load = datetime.now(UTC).replace(microsecond=0)
+    context = AssetContext(
+        spec=spec, io_manager=warehouse, load_datetime=load, params={"source": str(source)}
+    )
+    warehouse.materialize(spec, context)

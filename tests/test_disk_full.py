@@ -28,9 +28,9 @@ import pyarrow as pa
 import pytest
 
 from io_managers import ClickHouseIOManager, MaterializationError
-from orchestration.context import AssetContext
 from orchestration.definitions import load_definitions
 from tests.io_helpers import context, python_asset, sql_asset, staging_tables
+from tests.retail_support import materialize_raw
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_SAMPLE = REPO / "tests" / "fixtures" / "online_retail_real_sample.csv"
@@ -136,16 +136,6 @@ def test_a_select_the_engine_cannot_store_fails_in_the_engines_words(backend, db
         warehouse.materialize(spec, context(spec, warehouse))
 
     assert published(warehouse, table) == [0, 1, 2]
-
-
-def materialize_raw(warehouse: ClickHouseIOManager, source: Path) -> None:
-    """``raw_online_retails`` materialized from ``source``, as a run does it."""
-    spec = load_definitions("assets").graph()["raw_online_retails"]
-    load = datetime.now(UTC).replace(microsecond=0)
-    context = AssetContext(
-        spec=spec, io_manager=warehouse, load_datetime=load, params={"source": str(source)}
-    )
-    warehouse.materialize(spec, context)
 
 
 def test_a_csv_the_warehouse_has_no_room_for_fails_the_ingest_and_keeps_the_last_load(

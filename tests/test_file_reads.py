@@ -22,14 +22,13 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from io_managers import ClickHouseIOManager
-from orchestration.context import AssetContext
 from orchestration.definitions import load_definitions
+from tests.retail_support import materialize_raw
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_SAMPLE = REPO / "tests" / "fixtures" / "online_retail_real_sample.csv"
@@ -54,16 +53,6 @@ def buffers_created(warehouse: ClickHouseIOManager) -> dict[str, int]:
     counts = {"CreatedReadBufferMMap": 0, "CreatedReadBufferOrdinary": 0}
     counts.update({row["event"]: int(row["value"]) for row in rows})
     return counts
-
-
-def materialize_raw(warehouse: ClickHouseIOManager, source: Path) -> None:
-    """``raw_online_retails`` materialized from ``source``, as a run does it."""
-    spec = load_definitions("assets").graph()["raw_online_retails"]
-    load = datetime.now(UTC).replace(microsecond=0)
-    context = AssetContext(
-        spec=spec, io_manager=warehouse, load_datetime=load, params={"source": str(source)}
-    )
-    warehouse.materialize(spec, context)
 
 
 def test_the_ingest_reads_its_csv_without_mapping_it(warehouse, tmp_path, caplog):

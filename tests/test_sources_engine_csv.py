@@ -8,7 +8,6 @@ import csv
 import datetime as dt
 import logging
 import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,8 +19,8 @@ from assets.sources import engine_read, read_source
 from assets.sources.errors import SourceError
 from io_managers import ClickHouseIOManager, MaterializationError
 from io_managers.errors import WarehouseQueryError
-from orchestration.context import AssetContext
 from orchestration.definitions import load_definitions
+from tests.retail_support import materialize_raw
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_SAMPLE = REPO / "tests" / "fixtures" / "online_retail_real_sample.csv"
@@ -212,16 +211,6 @@ def test_quoted_and_wrapped_descriptions_stay_with_the_engine(engine, tmp_path, 
 
 
 # ------------------------------------------------- through the asset and the warehouse
-
-
-def materialize_raw(warehouse: ClickHouseIOManager, source: Path) -> None:
-    """``raw_online_retails`` materialized from ``source``, as a run does it."""
-    spec = load_definitions("assets").graph()["raw_online_retails"]
-    load = datetime.now(UTC).replace(microsecond=0)
-    context = AssetContext(
-        spec=spec, io_manager=warehouse, load_datetime=load, params={"source": str(source)}
-    )
-    warehouse.materialize(spec, context)
 
 
 @pytest.mark.parametrize("name", ["online_retail_real_sample.csv", "it's a sample (2010).csv"])
