@@ -29,16 +29,10 @@ def on_a_terminal(env: Mapping[str, str], *args: str, columns: int = 120) -> tup
         stderr=follower,
     )
     os.close(follower)
-    output = b""
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the terminal closed: every process on it has ended
-            break
-        if not chunk:
-            break
-        output += chunk
-    os.close(leader)
+    try:
+        output = _read_to_the_end(leader, timeout=300)
+    finally:
+        os.close(leader)
     return process.wait(timeout=60), output
 
 
@@ -84,7 +78,7 @@ def interrupted_on_a_terminal(
         assert os.read(started, 1) == b".", "the launcher did not start"
         time.sleep(after)
         process.send_signal(signal.SIGINT)
-        said = _read_to_the_end(leader)
+        said = _read_to_the_end(leader).decode(errors="replace").replace("\r", "")
         return process.wait(timeout=60), said
     finally:
         os.close(started)
@@ -94,8 +88,9 @@ def interrupted_on_a_terminal(
             process.wait()
 
 
-def _read_to_the_end(leader: int, timeout: float = 60) -> str:
-    """What a terminal's processes wrote to it, until every one of them has ended."""
+def _read_to_the_end(leader: int, timeout: float = 60) -> bytes:
+    """What a terminal's processes wrote to it, until every one of them has ended (or
+    ``timeout`` seconds passed)."""
     output = bytearray()
     waiting = select.poll()  # not select(): it cannot wait on a descriptor above 1023
     waiting.register(leader, select.POLLIN)
@@ -110,4 +105,4 @@ def _read_to_the_end(leader: int, timeout: float = 60) -> str:
         if not chunk:
             break
         output += chunk
-    return output.decode(errors="replace").replace("\r", "")
+    return bytes(output)
