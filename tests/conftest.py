@@ -9,6 +9,8 @@ import shutil
 import signal
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -86,6 +88,33 @@ def clickhouse_test_url(request: pytest.FixtureRequest) -> str:
     from tests.io_helpers import SERVER_URL_ENV
 
     return os.environ.get(SERVER_URL_ENV) or request.getfixturevalue("chdb_stand_in")
+
+
+@pytest.fixture(scope="session")
+def ddl_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An embedded warehouse with the shipped DDL and no rows, set up once: the column
+    lineage tests derive the shipped pipeline's lineage against it and run ``pipeline
+    lineage`` on it. They only read it."""
+    from assets import DDL_PATHS
+    from io_managers import ClickHouseIOManager
+
+    directory = tmp_path_factory.mktemp("shipped-warehouse")
+    with ClickHouseIOManager.embedded(directory) as warehouse:
+        warehouse.setup(DDL_PATHS)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def shipped_lineage(ddl_warehouse: Path) -> list[Any]:
+    """The column lineage of every shipped asset (``AssetColumnLineage``), derived once
+    from its SQL against :func:`ddl_warehouse`."""
+    from io_managers import ClickHouseIOManager
+    from orchestration.column_lineage import derive_all
+    from orchestration.definitions import load_definitions
+
+    graph = load_definitions("assets").graph()
+    with ClickHouseIOManager.embedded(ddl_warehouse) as warehouse:
+        return derive_all(graph, [spec.key for spec in graph], {"warehouse": warehouse})
 
 
 @pytest.fixture(params=BACKENDS)

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from assets import DDL_PATHS
 from io_managers import ClickHouseIOManager
 from orchestration.column_impact import (
     CheckRef,
@@ -29,7 +28,6 @@ from orchestration.column_lineage import (
     LOADS_A_SOURCE,
     AssetColumnLineage,
     BackgroundColumnLineage,
-    derive_all,
 )
 from orchestration.definitions import load_definitions
 
@@ -40,17 +38,8 @@ NODE_KEYS = {"column", "asset", "used_by", "read_by", "checks", "untraced"}
 
 
 @pytest.fixture(scope="module")
-def warehouse_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("column-impact-warehouse")
-    with ClickHouseIOManager.embedded(directory) as warehouse:
-        warehouse.setup(DDL_PATHS)
-    return directory
-
-
-@pytest.fixture(scope="module")
-def lineage(warehouse_dir: Path) -> list[AssetColumnLineage]:
-    with ClickHouseIOManager.embedded(warehouse_dir) as warehouse:
-        return derive_all(GRAPH, [spec.key for spec in GRAPH], {"warehouse": warehouse})
+def lineage(shipped_lineage: list[AssetColumnLineage]) -> list[AssetColumnLineage]:
+    return shipped_lineage
 
 
 def _columns(node) -> list[tuple[str, str | None, int]]:
@@ -185,10 +174,10 @@ def test_uses_by_column_gives_a_page_each_columns_uses_from_the_same_tree(lineag
     assert ("raw.psa_online_retails.Quantity", "psa_online_retails") in raw.columns
 
 
-def test_a_run_of_one_asset_derives_its_descendants_for_its_pages_used_by(warehouse_dir: Path):
+def test_a_run_of_one_asset_derives_its_descendants_for_its_pages_used_by(ddl_warehouse: Path):
     """A page of the PSA rebuilt alone still says which vault and mart columns use each of
     its columns: the run derives the lineage of the assets downstream of what it rebuilds."""
-    with ClickHouseIOManager.embedded(warehouse_dir) as warehouse:
+    with ClickHouseIOManager.embedded(ddl_warehouse) as warehouse:
         background = BackgroundColumnLineage()
         background.start(GRAPH, [GRAPH["psa_online_retails"]], {"warehouse": warehouse}, {})
         found = background.downstream_of("psa_online_retails")
@@ -227,10 +216,10 @@ def _pipeline(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_lineage_downstream_prints_every_column_computed_from_a_staging_column(warehouse_dir):
+def test_lineage_downstream_prints_every_column_computed_from_a_staging_column(ddl_warehouse):
     result = _pipeline(
         "lineage", "--column", "raw.psa_online_retails.Quantity", "--downstream",
-        "--warehouse", f"chdb://{warehouse_dir}",
+        "--warehouse", f"chdb://{ddl_warehouse}",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -240,11 +229,11 @@ def test_lineage_downstream_prints_every_column_computed_from_a_staging_column(w
     assert lines[-1] == "Used by 9 columns of 8 assets."
 
 
-def test_lineage_downstream_names_the_dashboard_only_where_it_reads_the_column(warehouse_dir):
+def test_lineage_downstream_names_the_dashboard_only_where_it_reads_the_column(ddl_warehouse):
     def lines(column: str) -> list[str]:
         result = _pipeline(
             "lineage", "--column", column, "--downstream",
-            "--warehouse", f"chdb://{warehouse_dir}",
+            "--warehouse", f"chdb://{ddl_warehouse}",
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
         return result.stdout.splitlines()
@@ -256,10 +245,10 @@ def test_lineage_downstream_names_the_dashboard_only_where_it_reads_the_column(w
     assert not [line for line in invoice if "sales_dashboard" in line]
 
 
-def test_lineage_downstream_of_a_column_nothing_reads_says_so(warehouse_dir):
+def test_lineage_downstream_of_a_column_nothing_reads_says_so(ddl_warehouse):
     result = _pipeline(
         "lineage", "--column", "quality.pipeline_metrics.run_id", "--downstream",
-        "--warehouse", f"chdb://{warehouse_dir}",
+        "--warehouse", f"chdb://{ddl_warehouse}",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
@@ -268,10 +257,10 @@ def test_lineage_downstream_of_a_column_nothing_reads_says_so(warehouse_dir):
     ]
 
 
-def test_lineage_downstream_of_an_unknown_column_is_one_line_as_upstream(warehouse_dir):
+def test_lineage_downstream_of_an_unknown_column_is_one_line_as_upstream(ddl_warehouse):
     result = _pipeline(
         "lineage", "--column", "raw.psa_online_retails.nope", "--downstream",
-        "--warehouse", f"chdb://{warehouse_dir}",
+        "--warehouse", f"chdb://{ddl_warehouse}",
     )  # fmt: skip
     assert (result.returncode, result.stdout) == (2, "")
     (line,) = result.stderr.splitlines()
@@ -301,11 +290,11 @@ def test_a_selection_beside_a_columns_downstream_is_refused_in_its_words():
     ]
 
 
-def test_lineage_downstream_as_json_is_one_nested_document(warehouse_dir):
+def test_lineage_downstream_as_json_is_one_nested_document(ddl_warehouse):
     def document(column: str) -> dict:
         result = _pipeline(
             "lineage", "--column", column, "--downstream", "--json",
-            "--warehouse", f"chdb://{warehouse_dir}",
+            "--warehouse", f"chdb://{ddl_warehouse}",
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)

@@ -15,14 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from assets import DDL_PATHS
 from io_managers import ClickHouseIOManager
 from orchestration.column_lineage import (
     LOADS_A_SOURCE,
     AssetColumnLineage,
     BackgroundColumnLineage,
     chain_lines,
-    derive_all,
     ends_by_column,
     upstream_chain,
 )
@@ -30,11 +28,6 @@ from orchestration.definitions import load_definitions
 
 REPO = Path(__file__).resolve().parents[1]
 GRAPH = load_definitions("assets").graph()
-
-
-@pytest.fixture(scope="module")
-def warehouse_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("column-lineage-warehouse")
 
 
 @dataclass(frozen=True)
@@ -49,12 +42,10 @@ class Derived:
 
 
 @pytest.fixture(scope="module")
-def lineage(warehouse_dir: Path) -> Derived:
-    with ClickHouseIOManager.embedded(warehouse_dir) as warehouse:
-        warehouse.setup(DDL_PATHS)
-        found = derive_all(GRAPH, [spec.key for spec in GRAPH], {"warehouse": warehouse})
+def lineage(ddl_warehouse: Path, shipped_lineage: list[AssetColumnLineage]) -> Derived:
+    with ClickHouseIOManager.embedded(ddl_warehouse) as warehouse:
         columns = {spec.table: dict(warehouse.describe(spec.table)) for spec in GRAPH}
-    return Derived({item.key: item for item in found}, columns)
+    return Derived({item.key: item for item in shipped_lineage}, columns)
 
 
 def test_every_sql_asset_maps_every_column_to_existing_upstream_columns(lineage):
@@ -256,10 +247,10 @@ def _pipeline(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_lineage_json_lists_key_table_deps_and_columns(warehouse_dir: Path, lineage):
+def test_lineage_json_lists_key_table_deps_and_columns(ddl_warehouse: Path, lineage):
     result = _pipeline(
         "lineage", "--format", "json", "--select", "fact_sales+", "--warehouse",
-        f"chdb://{warehouse_dir}",
+        f"chdb://{ddl_warehouse}",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
@@ -270,9 +261,9 @@ def test_lineage_json_lists_key_table_deps_and_columns(warehouse_dir: Path, line
     assert fact["columns"]["total_amount"] == ["vault.sat_invoice.TotalAmount"]
 
 
-def test_lineage_takes_json_as_every_command_that_prints_json_does(warehouse_dir: Path, lineage):
+def test_lineage_takes_json_as_every_command_that_prints_json_does(ddl_warehouse: Path, lineage):
     """``--json`` is ``--format json``: a script writes the one flag everywhere."""
-    at = ("--select", "fact_sales+", "--warehouse", f"chdb://{warehouse_dir}")
+    at = ("--select", "fact_sales+", "--warehouse", f"chdb://{ddl_warehouse}")
     as_format = _pipeline("lineage", "--format", "json", *at)
     as_flag = _pipeline("lineage", "--json", *at)
     both = _pipeline("lineage", "--json", "--format", "dot", *at)
@@ -283,10 +274,10 @@ def test_lineage_takes_json_as_every_command_that_prints_json_does(warehouse_dir
     assert "it means --format json, but --format dot was given too" in both.stderr
 
 
-def test_lineage_column_prints_the_whole_upstream_chain(warehouse_dir: Path):
+def test_lineage_column_prints_the_whole_upstream_chain(ddl_warehouse: Path):
     result = _pipeline(
         "lineage", "--column", "marts.Fact_Sales.total_amount", "--warehouse",
-        f"chdb://{warehouse_dir}",
+        f"chdb://{ddl_warehouse}",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -295,16 +286,16 @@ def test_lineage_column_prints_the_whole_upstream_chain(warehouse_dir: Path):
     assert "raw.online_retails.Quantity" in result.stdout
 
     bad = _pipeline(
-        "lineage", "--column", "marts.Fact_Sales.nope", "--warehouse", f"chdb://{warehouse_dir}"
+        "lineage", "--column", "marts.Fact_Sales.nope", "--warehouse", f"chdb://{ddl_warehouse}"
     )
     assert bad.returncode != 0
     assert "no column 'nope'" in bad.stderr and "Traceback" not in bad.stderr
 
 
-def test_lineage_column_as_json_is_the_chain_as_one_document(warehouse_dir: Path, lineage):
+def test_lineage_column_as_json_is_the_chain_as_one_document(ddl_warehouse: Path, lineage):
     result = _pipeline(
         "lineage", "--column", "marts.Fact_Sales.total_amount", "--format", "json",
-        "--warehouse", f"chdb://{warehouse_dir}",
+        "--warehouse", f"chdb://{ddl_warehouse}",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     chain = json.loads(result.stdout)
