@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
 
 from tests.test_cli import REPO, pipeline
 
@@ -152,3 +154,67 @@ def test_an_extra_argument_that_is_no_selection_is_still_clicks_error():
     assert _lines(result) == [
         "error: Got unexpected extra argument(s) (extra) (see 'pipeline query --help')"
     ]
+
+
+def _every_command() -> list[tuple[str, Any, Any]]:
+    """Each command of the app (the groups too, as Click builds them for a run) with its
+    command line (``pipeline server start``) and the context of the group it is in."""
+    import typer.main
+
+    from orchestration.cli import app
+
+    found: list[tuple[str, Any, Any]] = []
+    waiting: list[tuple[str, Any, Any]] = [("pipeline", typer.main.get_command(app), None)]
+    while waiting:
+        path, command, parent = waiting.pop(0)
+        found.append((path, command, parent))
+        commands = getattr(command, "commands", {})
+        context = typer.Context(command, info_name=path.rsplit(" ", 1)[-1], parent=parent)
+        waiting += [(f"{path} {name}", commands[name], context) for name in sorted(commands)]
+    return found
+
+
+def _refusal(path: str, command: Any, parent: Any, args: list[str]) -> str | None:
+    """The usage error Click's parsing of ``args`` for ``command`` ends in, if any: the
+    command is not run."""
+    try:
+        command.make_context(path.rsplit(" ", 1)[-1], args, parent=parent)
+    except typer.TyperException as exc:  # Click's UsageError, in Typer's private copy
+        return str(exc.format_message())  # type: ignore[attr-defined]
+    return None
+
+
+def test_every_command_refuses_each_of_its_one_value_options_given_twice():
+    """A command registered without the check would let the last value win in silence."""
+    from orchestration.argument_mistakes import _takes_one_value
+
+    unchecked = []
+    checked = 0
+    for path, command, parent in _every_command():
+        for param in filter(_takes_one_value, command.params):
+            option = param.opts[0]
+            said = _refusal(path, command, parent, [option, "a", option, "b"])
+            checked += 1
+            if not (said or "").startswith(f"{option} was given twice ('a' and 'b')"):
+                unchecked.append(f"{path} {option}: {said}")
+
+    assert checked > 20  # every command of the app takes --definitions, most --select
+    assert unchecked == []
+
+
+def test_every_command_taking_a_selection_says_where_one_given_without_select_goes():
+    with_select = [
+        (path, command, parent)
+        for path, command, parent in _every_command()
+        if any(param.name == "select" for param in command.params)
+    ]
+    misplaced = {
+        path: _refusal(path, command, parent, ["order_facts+"])
+        for path, command, parent in with_select
+    }
+
+    assert len(with_select) >= 7
+    assert misplaced == {
+        path: f"selections go after --select, quoted: {path} --select 'order_facts+'"
+        for path, _, _ in with_select
+    }
