@@ -10,6 +10,10 @@ an unquoted ``*`` the shell turned into the working directory's file names (``--
 does, and fails the command line (exit 2) with what was meant, and the command line that
 says it when there is one.
 
+Every command of the app is a :class:`MistakeCheckedCommand` (each ``app.command`` is
+given it as ``cls``) and every group a :class:`orchestration.usage.HelpGroup`: both check
+the command line in their ``parse_args``, where Click starts reading it.
+
 A value the line repeats is shown as any error shows it: a URL without its credentials
 or query string (:func:`shown_argument`). ``Any`` stands for Click's types, which live
 in a module Typer keeps private (``typer._click``).
@@ -23,6 +27,7 @@ import shlex
 from typing import Any
 
 import typer
+from typer.core import TyperCommand
 
 from orchestration.redaction import shown_source
 from orchestration.run_report import quoted_selection
@@ -36,17 +41,22 @@ URLS_SHOWN = "(URLs shown without credentials or query string)"
 NAMES_SHOWN = 3
 
 
-def check_before_parsing(command: Any) -> None:
-    """Make ``command`` refuse a mistaken command line (:func:`refuse_mistakes`) before
-    Click parses it."""
-    parse_args = command.parse_args
+def check_before_parsing(command: Any, ctx: Any, args: list[str]) -> None:
+    """Refuse a mistaken command line (:func:`refuse_mistakes`), unless it is shell
+    completion's: that reads half-typed lines. Called by the ``parse_args`` of every
+    command and group class of the app, before Click's own."""
+    if not ctx.resilient_parsing:
+        refuse_mistakes(command, ctx, args)
 
-    def parse_args_checked(ctx: Any, args: list[str]) -> list[str]:
-        if not ctx.resilient_parsing:  # shell completion reads half-typed lines
-            refuse_mistakes(command, ctx, args)
-        return parse_args(ctx, args)
 
-    command.parse_args = parse_args_checked
+class MistakeCheckedCommand(TyperCommand):
+    """A command that refuses a mistaken command line before Click parses it: the
+    ``cls`` of every command of the app (a command without it let a second ``--select``
+    win in silence)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        check_before_parsing(self, ctx, args)
+        return super().parse_args(ctx, args)
 
 
 def refuse_mistakes(command: Any, ctx: Any, args: list[str]) -> None:

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from orchestration.argument_mistakes import MistakeCheckedCommand
 from orchestration.cli_options import (
     DEBUG_HINT,
     DEFINITIONS_HELP,
@@ -127,7 +128,7 @@ def _options(
     ctx.with_resource(recording())
 
 
-@app.command("list")
+@app.command("list", cls=MistakeCheckedCommand)
 def list_assets(
     select: SelectOption = None,
     as_json: JsonOption = False,
@@ -171,7 +172,7 @@ def list_assets(
     print_table(console, _LIST_COLUMNS, rows, title=counted(len(specs), "asset"))
 
 
-@app.command("materialize")
+@app.command("materialize", cls=MistakeCheckedCommand)
 def materialize_command(
     ctx: typer.Context,
     select: SelectOption = None,
@@ -325,13 +326,13 @@ def _register_commands() -> None:
     from orchestration.commands.status import plan, status
     from orchestration.commands.validate import validate
 
-    app.command("lineage")(lineage)
-    app.command("query")(query)
-    app.command("validate")(validate)
-    app.command("checks")(checks)
-    app.command("serve")(serve)
-    app.command("status")(status)
-    app.command("plan")(plan)
+    app.command("lineage", cls=MistakeCheckedCommand)(lineage)
+    app.command("query", cls=MistakeCheckedCommand)(query)
+    app.command("validate", cls=MistakeCheckedCommand)(validate)
+    app.command("checks", cls=MistakeCheckedCommand)(checks)
+    app.command("serve", cls=MistakeCheckedCommand)(serve)
+    app.command("status", cls=MistakeCheckedCommand)(status)
+    app.command("plan", cls=MistakeCheckedCommand)(plan)
     app.add_typer(server_app, name="server")
 
 

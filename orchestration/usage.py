@@ -80,16 +80,21 @@ class HelpGroup(TyperGroup):
     Click cuts a summary to what fits beside the name on one line ("List assets in
     dependency order with their group, table,..."), so a ``grep`` for what a command does
     can miss; the Rich help on a terminal shows it whole, and now so does the plain one.
+    Its own options are checked for mistakes before Click parses them, as each command's
+    are (:class:`~orchestration.argument_mistakes.MistakeCheckedCommand`).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for command in [self, *self.commands.values()]:
             _flags_take_no_value(command)
-            check_before_parsing(command)
             _usage_errors_name_their_command(command)
 
     # ``Any``: Click's types live in a module Typer keeps private (``typer._click``).
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        check_before_parsing(self, ctx, args)
+        return super().parse_args(ctx, args)
+
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         rows = []
         for name in self.list_commands(ctx):

@@ -16,6 +16,7 @@ import typer
 
 from orchestration import local_server, warm_start
 from orchestration.api_url import SETTING
+from orchestration.argument_mistakes import MistakeCheckedCommand
 from orchestration.cli_options import console, error_console
 from orchestration.prefect_server import server_version
 from orchestration.prefect_setup import (
@@ -86,7 +87,7 @@ def _runs_go_to(api_url: str) -> tuple[str, bool]:
     return f"{shown} (answers{f'; Prefect {version}' if version else ''}){at_ui}", True
 
 
-@server_app.command("start")
+@server_app.command("start", cls=MistakeCheckedCommand)
 def start() -> None:
     """Start the local server in the background (or find the one running) and say where;
     with PREFECT_API_URL set to another server, also warn that runs go there, not here."""
@@ -102,7 +103,7 @@ def start() -> None:
         )
 
 
-@server_app.command("status")
+@server_app.command("status", cls=MistakeCheckedCommand)
 def status() -> None:
     """Say where runs go, whether that server answers and where its UI is; exit 1 when it
     does not answer.
@@ -134,7 +135,7 @@ def status() -> None:
         raise typer.Exit(1)
 
 
-@server_app.command("stop")
+@server_app.command("stop", cls=MistakeCheckedCommand)
 def stop() -> None:
     """Stop the local server (its database, the runs and their pages, stays in Prefect's
     home) and this user's warm starters."""
