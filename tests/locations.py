@@ -28,21 +28,29 @@ from orchestration.definitions import Definitions
 defs = Definitions(
     assets=ASSETS,
     ddl_paths=[Path(__file__).with_name({ddl_name!r})],
-    io_managers={{"warehouse": warehouse_io_manager}},
+    io_managers={{"warehouse": {io_manager}}},
 )
 """
 
 
-def write_location(directory: Path, module: str, assets_source: str, ddl_source: str) -> Path:
+def write_location(
+    directory: Path,
+    module: str,
+    assets_source: str,
+    ddl_source: str,
+    io_manager: str = "warehouse_io_manager",
+) -> Path:
     """Write code location ``module`` into ``directory``; returns its DDL file's path.
 
     ``assets_source`` is Python that defines ``ASSETS`` (``AssetSpec`` is imported
     already); ``ddl_source`` is the SQL of ``module.sql``, the location's only DDL file.
-    ``pipeline --definitions module`` finds it with ``directory`` on ``PYTHONPATH``.
+    ``io_manager`` names its IO manager factory: the shipped one, or one that
+    ``assets_source`` defines or imports. ``pipeline --definitions module`` finds the
+    location with ``directory`` on ``PYTHONPATH``.
     """
     ddl = directory / f"{module}.sql"
     ddl.write_text(ddl_source)
-    code = _MODULE.format(assets_source=assets_source, ddl_name=ddl.name)
+    code = _MODULE.format(assets_source=assets_source, ddl_name=ddl.name, io_manager=io_manager)
     (directory / f"{module}.py").write_text(code)
     return ddl
 
