@@ -77,6 +77,7 @@ from orchestration.io_manager import (
     KeptRows,
     MaterializeResult,
     OffendingRows,
+    TableOutlook,
 )
 from orchestration.redaction import shown_source
 
@@ -203,38 +204,34 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         facts = self.catalog.table(table)
         return type_drift(declared, facts.columns if facts is not None else {})
 
-    def drift_refusals(self, specs: Sequence[AssetSpec]) -> dict[str, RebuildRequired]:
-        """What :meth:`materialize` would refuse of ``specs``: each asset whose table exists
-        and drifted from its DDL -> that refusal, as :meth:`_refuse_drift` raises it.
+    def table_outlook(self, specs: Sequence[AssetSpec]) -> dict[str, TableOutlook]:
+        """What :meth:`materialize` would refuse of ``specs`` (a table that exists and
+        drifted from its DDL: the refusal :meth:`_refuse_drift` raises, foretold) and what
+        the next set-up changes in their tables (the DDL's ALTERs that take effect on
+        them, in words: ``adds column 'Priced' (UInt8)``), by asset key.
 
         The table is judged as the run's set-up will leave it: a column the DDL's own
         ALTER adds there is no drift (:func:`~io_managers.ddl_drift.foreseen_drift`).
-        Reads only: the catalog (kept for the embedded warehouse, which the history has
-        read already; one statement on a server) and, when a table exists, one query that
-        spells the DDL's types as the engine does. The DDL is the one :meth:`setup` applied,
-        else the one :meth:`declare` was given (its facts kept on disk: no sqlglot).
+        Reads only, once for both answers: the catalog (kept for the embedded warehouse,
+        which the history has read already; one statement on a server) and, when a table
+        exists, one query that spells the DDL's types as the engine does. The DDL is the
+        one :meth:`setup` applied, else the one :meth:`declare` was given (its facts kept
+        on disk: no sqlglot).
         """
         return {
-            spec.key: drift_error(
-                spec.key,
-                spec.table,
-                drift,
-                insert_only=spec.write_mode == "insert_new",
-                planned=True,
+            spec.key: TableOutlook(
+                refusal=self._foretold_refusal(spec, drift) if drift else None,
+                changes=described_changes(applied) or None,
             )
-            for spec, drift, _ in self._foreseen(specs)
-            if drift
+            for spec, drift, applied in self._foreseen(specs)
+            if drift or applied
         }
 
-    def setup_changes(self, specs: Sequence[AssetSpec]) -> dict[str, str]:
-        """What the next run's set-up changes in each of ``specs``' tables that exist, by
-        asset key, in words (``adds column 'Priced' (UInt8)``): the DDL's ALTERs that take
-        effect on them. Foreseen as :meth:`drift_refusals` foresees drift, reading only."""
-        return {
-            spec.key: described_changes(applied)
-            for spec, _, applied in self._foreseen(specs)
-            if applied
-        }
+    @staticmethod
+    def _foretold_refusal(spec: AssetSpec, drift: Sequence[Drift]) -> RebuildRequired:
+        """The refusal :meth:`_refuse_drift` would raise for ``drift``, as foretold."""
+        insert_only = spec.write_mode == "insert_new"
+        return drift_error(spec.key, spec.table, drift, insert_only=insert_only, planned=True)
 
     def _foreseen(
         self, specs: Sequence[AssetSpec]

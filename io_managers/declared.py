@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from io_managers.config import WarehouseConfig, load_config
 from io_managers.dialect import ClickHouseDialect
-from orchestration.io_manager import IOManager, KeptRows, MaterializeResult, OffendingRows
+from orchestration.io_manager import (
+    IOManager,
+    KeptRows,
+    MaterializeResult,
+    OffendingRows,
+    TableOutlook,
+)
 
 #: Where the embedded engine keeps its databases' definitions, made with the first
 #: database: a directory without it holds no table and no history (nothing was ever
@@ -28,7 +34,6 @@ if TYPE_CHECKING:
     from io_managers.clickhouse import ClickHouseIOManager
     from orchestration.asset import AssetSpec
     from orchestration.context import AssetContext
-    from orchestration.errors import RebuildRequired
     from orchestration.history import MaterializationHistory
 
 
@@ -167,11 +172,8 @@ class DeclaredWarehouse(ClickHouseDialect, IOManager):
     def table_definitions(self, tables: Sequence[str]) -> dict[str, str]:
         return self.warehouse().table_definitions(tables)
 
-    def drift_refusals(self, specs: Sequence[AssetSpec]) -> dict[str, RebuildRequired]:
-        return self.warehouse().drift_refusals(specs)
-
-    def setup_changes(self, specs: Sequence[AssetSpec]) -> dict[str, str]:
-        return self.warehouse().setup_changes(specs)
+    def table_outlook(self, specs: Sequence[AssetSpec]) -> dict[str, TableOutlook]:
+        return self.warehouse().table_outlook(specs)
 
     def rows_a_rebuild_loses(
         self, table: str, unique_key: Sequence[str], select: str | None

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import Any
 
 from orchestration.asset import AssetSpec
 from orchestration.code_version import code_version
@@ -21,10 +21,8 @@ from orchestration.errors import RebuildRequired
 from orchestration.fingerprint import unavailable
 from orchestration.graph import AssetGraph
 from orchestration.history import AssetHistory, MaterializationHistory, MaterializationRecord
-from orchestration.io_manager import IOManager
+from orchestration.io_manager import IOManager, TableOutlook
 from orchestration.staleness import AssetState, StateName, assess
-
-T = TypeVar("T")
 
 
 class StateBook:
@@ -47,8 +45,8 @@ class StateBook:
         self._versions: dict[str, str] = {}
         self._versions_lock = threading.Lock()
         self._prefetch: Future[dict[str, str]] | None = None
-        self._drift: dict[str, RebuildRequired | None] = {}
-        self._changes: dict[str, str | None] = {}
+        #: What :meth:`_outlooks_of` was told of each asset asked (None: nothing).
+        self._outlooks: dict[str, TableOutlook | None] = {}
 
     def io_manager(self, spec: AssetSpec) -> IOManager:
         return self.io_managers[spec.io_manager]
@@ -142,35 +140,32 @@ class StateBook:
         }
 
     def drift_of(self, keys: Iterable[str]) -> dict[str, RebuildRequired]:
-        """Each of ``keys`` whose table drifted from its DDL -> the refusal a run would meet
-        (:meth:`IOManager.drift_refusals`), asked once per asset, each IO manager once.
+        """Each of ``keys`` whose table drifted from its DDL -> the refusal a run would meet.
 
         Apart from the states: a table changed by hand drifts without a code change, and
         a ``status:`` selection must not cost every run this look at the tables."""
-        return self._asked(keys, self._drift, lambda io, specs: io.drift_refusals(specs))
+        outlooks = self._outlooks_of(keys)
+        return {key: refusal for key, o in outlooks.items() if (refusal := o.refusal)}
 
     def setup_changes_of(self, keys: Iterable[str]) -> dict[str, str]:
-        """Each of ``keys`` whose table the next run's set-up changes -> what it changes
-        (:meth:`IOManager.setup_changes`), asked as :meth:`drift_of` is."""
-        return self._asked(keys, self._changes, lambda io, specs: io.setup_changes(specs))
+        """Each of ``keys`` whose table the next run's set-up changes -> what it changes."""
+        outlooks = self._outlooks_of(keys)
+        return {key: changes for key, o in outlooks.items() if (changes := o.changes)}
 
-    def _asked(
-        self,
-        keys: Iterable[str],
-        known: dict[str, T | None],
-        ask: Callable[[IOManager, list[AssetSpec]], Mapping[str, T]],
-    ) -> dict[str, T]:
-        """What ``ask`` answers of ``keys`` (those it answers for), ``known`` keeping it:
-        each asset asked once, each IO manager once for all its assets still unknown."""
+    def _outlooks_of(self, keys: Iterable[str]) -> dict[str, TableOutlook]:
+        """:meth:`IOManager.table_outlook` of ``keys`` (those it foresees anything of),
+        kept: each asset asked once, each IO manager once for all its assets still
+        unknown, so :meth:`drift_of` and :meth:`setup_changes_of` of the same assets cost
+        one look at their tables."""
         missing: dict[str, list[AssetSpec]] = {}
         wanted = [self.graph[key] for key in dict.fromkeys(keys)]
         for spec in wanted:
-            if spec.key not in known and spec.io_manager in self.io_managers:
+            if spec.key not in self._outlooks and spec.io_manager in self.io_managers:
                 missing.setdefault(spec.io_manager, []).append(spec)
         for specs in missing.values():
-            found = ask(self.io_manager(specs[0]), specs)
-            known.update({spec.key: found.get(spec.key) for spec in specs})
-        return {spec.key: answer for spec in wanted if (answer := known.get(spec.key))}
+            found = self.io_manager(specs[0]).table_outlook(specs)
+            self._outlooks.update({spec.key: found.get(spec.key) for spec in specs})
+        return {spec.key: outlook for spec in wanted if (outlook := self._outlooks.get(spec.key))}
 
     def history_of(self, spec: AssetSpec) -> MaterializationHistory | None:
         return self.io_manager(spec).history()

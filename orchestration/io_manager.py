@@ -102,6 +102,20 @@ class KeptRows:
     exact: bool = True
 
 
+@dataclass(frozen=True)
+class TableOutlook:
+    """What the next run meets in an asset's table that exists, foreseen by a command that
+    only reads (:meth:`IOManager.table_outlook`): ``status`` and ``plan`` show both."""
+
+    #: What :meth:`IOManager.materialize` would refuse, phrased as foretold: the table no
+    #: longer matches its definition (drifted from the DDL). None: it would not refuse.
+    refusal: RebuildRequired | None = None
+    #: What the run's set-up (its definitions' own changes, such as a DDL's ``ALTER TABLE
+    #: ... ADD COLUMN IF NOT EXISTS``) changes in the table, in words
+    #: (``adds column 'Priced' (UInt8)``). None: nothing.
+    changes: str | None = None
+
+
 class IOManager(ABC):
     """Stores assets. Implementations must be safe to call from several threads."""
 
@@ -279,18 +293,14 @@ class IOManager(ABC):
         assets are always ``missing`` and every run rebuilds them."""
         return None
 
-    def drift_refusals(self, specs: Sequence[AssetSpec]) -> Mapping[str, RebuildRequired]:
-        """What :meth:`materialize` would refuse of ``specs`` because a table no longer
-        matches its definition (drifted from the DDL), by asset key: the very refusal,
-        phrased as foretold. ``plan`` and ``status`` ask it, so they must read only and
-        create nothing. The default, for storage without definitions, refuses none."""
-        return {}
+    def table_outlook(self, specs: Sequence[AssetSpec]) -> Mapping[str, TableOutlook]:
+        """What the next run would refuse of ``specs`` and what its set-up changes in their
+        tables, by asset key; an asset with neither (or no table yet) is left out.
 
-    def setup_changes(self, specs: Sequence[AssetSpec]) -> Mapping[str, str]:
-        """What the next run's set-up (its definitions' own changes, such as a DDL's
-        ``ALTER TABLE ... ADD COLUMN IF NOT EXISTS``) will change in the tables of
-        ``specs`` that exist, in words, by asset key: ``status`` and ``plan`` show it
-        beside the asset, so they must read only. The default changes nothing."""
+        ``plan`` and ``status`` ask it once per command for all the IO manager's assets,
+        so they must read only and create nothing, and the storage should look at the
+        tables once for both answers (a server: one catalog read). The default, for
+        storage without definitions, foresees nothing."""
         return {}
 
     def rows_a_rebuild_loses(

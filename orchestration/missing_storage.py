@@ -24,13 +24,13 @@ from orchestration.io_manager import (
     KeptRows,
     MaterializeResult,
     OffendingRows,
+    TableOutlook,
     TableReads,
 )
 
 if TYPE_CHECKING:
     from orchestration.asset import AssetSpec
     from orchestration.context import AssetContext
-    from orchestration.errors import RebuildRequired
     from orchestration.findings import Finding
     from orchestration.graph import AssetGraph
 
@@ -89,8 +89,8 @@ class MissingStorage(IOManager):
     def history(self) -> MaterializationHistory:
         return _NoHistory(self.missing)
 
-    def drift_refusals(self, specs: Sequence[AssetSpec]) -> dict[str, RebuildRequired]:
-        return {}  # no table, so none that drifted
+    def table_outlook(self, specs: Sequence[AssetSpec]) -> dict[str, TableOutlook]:
+        return {}  # no table, so none that drifted or that a set-up changes
 
     def rows_a_rebuild_loses(
         self, table: str, unique_key: Sequence[str], select: str | None

@@ -259,7 +259,8 @@ def test_ddl_declared_in_parts_is_parsed_once_and_all_of_it_foretells_drift(
         warehouse.declare([second])
 
         assert warehouse.table_definitions(["parts.a", "parts.b"]) == written
-        assert set(warehouse.drift_refusals(specs)) == {"a", "b"}
+        outlooks = warehouse.table_outlook(specs)
+        assert {key for key, outlook in outlooks.items() if outlook.refusal} == {"a", "b"}
 
 
 #: A table built before its DDL gained columns, and how the DDL file changes it since.
@@ -301,14 +302,14 @@ def test_what_the_ddls_own_alters_change_at_setup_is_foreseen_not_drift(tmp_path
 
     with ClickHouseIOManager.embedded(tmp_path / "wh") as warehouse:
         warehouse.declare([ddl])
-        refusals = warehouse.drift_refusals(specs)
-        changes = warehouse.setup_changes(specs)
+        outlooks = warehouse.table_outlook(specs)
         columns = [name for name, _ in warehouse.describe("alt.a")]
+    refusals = {key: outlook.refusal for key, outlook in outlooks.items() if outlook.refusal}
     assert set(refusals) == {"b"}
     assert refusals["b"].drifted == (
         "column 'avg_price' is missing in the warehouse (Float64 in the DDL)"
     )
-    assert changes == {
+    assert {key: outlook.changes for key, outlook in outlooks.items()} == {
         "a": "adds column 'priced' (UInt8), changes column 'q' to Int64, drops column "
         "'gone', renames column 'old' to 'label'",
         "b": "adds column 'priced' (UInt8)",
@@ -319,4 +320,4 @@ def test_what_the_ddls_own_alters_change_at_setup_is_foreseen_not_drift(tmp_path
         warehouse.setup([ddl])
         assert warehouse.type_drift("alt.a") == []
         assert [item.column for item in warehouse.type_drift("alt.b")] == ["avg_price"]
-        assert warehouse.setup_changes(specs) == {}
+        assert not any(outlook.changes for outlook in warehouse.table_outlook(specs).values())
