@@ -115,14 +115,50 @@ def parameters_fingerprint(kind: str, **parameters: Any) -> str:
     return f"{kind} {shown}".strip()
 
 
+@dataclass(frozen=True)
+class FileIdentity:
+    """Which file a path names and which version of it, from one ``stat`` (no byte read).
+
+    Its size and modification time are a local file's fingerprint; with the device and
+    inode they also tell a file replaced by another (``mv``, ``rsync``, ``cp -p``: the same
+    size and time, another inode), which is how a reader learns that the file it read
+    changed while it read it.
+    """
+
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, path: str | Path) -> FileIdentity:
+        """The identity of the file at ``path`` now; raises :class:`OSError` as ``stat``."""
+        found = Path(path).stat()
+        return cls(found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns)
+
+    def change_to(self, now: FileIdentity | None) -> str | None:
+        """How the file became ``now`` (None: there is none at its path any more), in
+        words; None when it did not change."""
+        if now is None:
+            return "it was removed"
+        if (now.device, now.inode) != (self.device, self.inode):
+            return "another file was put in its place"
+        if now.size != self.size:
+            grew = "grew" if now.size > self.size else "shrank"
+            return f"it {grew} from {self.size:,} to {now.size:,} bytes"
+        if now.mtime_ns != self.mtime_ns:
+            return "its modification time changed"
+        return None
+
+
 def file_fingerprint(path: str | Path) -> str:
     """A local file by its resolved path, size and modification time (nanoseconds)."""
     resolved = Path(path).expanduser().resolve()
     try:
-        stat = resolved.stat()
+        identity = FileIdentity.of(resolved)
     except OSError as error:
         return unavailable(f"file {resolved.name}: {error.strerror or error}")
-    return f"file {resolved} size={stat.st_size} mtime_ns={stat.st_mtime_ns}"
+    return f"file {resolved} size={identity.size} mtime_ns={identity.mtime_ns}"
 
 
 def content_fingerprint(path: str | Path) -> str:
