@@ -215,7 +215,8 @@ class Stager:
         """Run a Python asset's :class:`EngineSelect` into staging: the rows the engine
         wrote, or None (staging left empty) when the asset's fallback has to produce the
         rows instead. Rows written but not held are no reason to fall back: staging is
-        held to the count the engine reported, and the run fails."""
+        held to the count the engine reported, and the run fails. Nor is a source that
+        changed while the engine read it (:attr:`EngineSelect.verify_read` raises)."""
         if output.reads_local_files and not self._transport.reads_local_files:
             return None
         try:
@@ -236,6 +237,8 @@ class Stager:
             )
             self._transport.command(f"TRUNCATE TABLE {staging}")
             return None
+        if output.verify_read is not None:
+            output.verify_read()
         if written is None:  # the engine did not say: staging does
             written = int(self._queries.rows(f"SELECT count() AS n FROM {staging}")[0]["n"])
         return written or None

@@ -73,6 +73,12 @@ class EngineSelect:
     #: ``DESCRIBE`` of a ``file()`` read takes ~17 ms). A name the SELECT does not give
     #: fails the insert, and the fallback runs.
     columns: tuple[str, ...] = ()
+    #: Called once the SELECT has filled staging, before its rows are checked or
+    #: published: it raises when what the SELECT read outside the warehouse changed while
+    #: it was read (another process wrote the file), whose rows may then mix two versions
+    #: of it. The asset fails with that error, and no fallback runs: it would read the
+    #: changed source.
+    verify_read: Callable[[], None] | None = None
 
 
 class SqlAnalysisError(ValueError):

@@ -138,3 +138,29 @@ def test_a_declared_column_the_select_lacks_hands_over_to_the_fallback(backend, 
     )
     result, labels = materialize(backend, db, output)
     assert (result.rows, fallback.calls, labels) == (2, 1, {"python": 2})
+
+
+class SourceChanged(Exception):
+    """What an asset's ``verify_read`` raises for a source that changed under the read."""
+
+
+def test_a_read_that_fails_verification_publishes_nothing_and_never_falls_back(backend, db):
+    """The SELECT read its source whole, but the source changed while it was read: the
+    asset fails with the asset's own error, before anything is published, and the fallback
+    (which would read the changed source) never runs."""
+    materialize(backend, db, EngineSelect(engine_numbers(3), Fallback(0), False))
+    staged = []
+
+    def changed() -> None:
+        (staging,) = staging_tables(backend.warehouse, db)
+        staged.append(backend.warehouse.row_count(f"{db}.{staging}"))
+        raise SourceChanged("data.csv: the file changed while it was read")
+
+    fallback = Fallback(2)
+    output = EngineSelect(engine_numbers(50), fallback, False, verify_read=changed)
+    with pytest.raises(SourceChanged, match="changed while it was read"):
+        materialize(backend, db, output)
+    assert fallback.calls == 0
+    assert staged == [50]  # called once, with every row staged and none published
+    assert backend.warehouse.row_count(f"{db}.numbers") == 3  # as the last load left it
+    assert staging_tables(backend.warehouse, db) == []
