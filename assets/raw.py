@@ -36,7 +36,9 @@ def raw_online_retails(context: AssetContext) -> Iterator[pa.Table] | EngineSele
     ``$ONLINE_RETAIL_SOURCE_ENCODING``) names another.
 
     A plain local CSV file is read by the warehouse itself when it can
-    (:mod:`assets.sources.engine_csv`), with the Python reader as the way back.
+    (:mod:`assets.sources.engine_csv`), with the Python reader as the way back. Either
+    way every row comes from the version of a local file found before anything read it:
+    a file changed while it is read fails the asset (:mod:`assets.sources.unchanged`).
     """
     from assets.sources import (
         describe_source,
@@ -46,6 +48,7 @@ def raw_online_retails(context: AssetContext) -> Iterator[pa.Table] | EngineSele
         resolve_source_encoding,
         resolve_source_timeout,
         source_named_by,
+        source_version,
     )
     from assets.sources.normalize import RAW_COLUMNS
 
@@ -55,14 +58,20 @@ def raw_online_retails(context: AssetContext) -> Iterator[pa.Table] | EngineSele
     context.log.info("ingesting Online Retail rows from %s%s", describe_source(source), read_as)
     timeout = resolve_source_timeout(context.params)
     named_by = source_named_by(context.params)
+    # Before anything opens the file: every row loaded must come from this version of it.
+    version = source_version(source)
 
     def read() -> Iterator[pa.Table]:
-        return read_source(source, timeout=timeout, named_by=named_by, encoding=encoding)
+        return read_source(
+            source, timeout=timeout, named_by=named_by, encoding=encoding, version=version
+        )
 
+    if version is None:  # the generator, a URL, or no file there: only Python reads those
+        return read()
     in_engine = engine_read(source, encoding)
     if in_engine is None:
         return read()
-    return EngineSelect(in_engine, fallback=read, columns=RAW_COLUMNS)
+    return EngineSelect(in_engine, fallback=read, columns=RAW_COLUMNS, verify_read=version.check)
 
 
 def _staging_sql(load: str) -> str:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from assets.sources.download import DEFAULT_TIMEOUT_SECONDS
 from assets.sources.errors import SourceError, file_error
 from assets.sources.read_ahead import read_ahead
+from assets.sources.unchanged import SourceVersion
 from orchestration.redaction import redact_url, url_problem
 from orchestration.setting_names import setting
 from orchestration.synthetic_source import is_synthetic
@@ -65,6 +66,7 @@ __all__ = [
     "resolve_source_encoding",
     "resolve_source_timeout",
     "source_named_by",
+    "source_version",
     "unreadable_url",
 ]
 
@@ -234,20 +236,35 @@ def read_source(
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     named_by: str = "",
     encoding: str = DEFAULT_ENCODING,
+    version: SourceVersion | None = None,
 ) -> Iterator[pa.Table]:
     """Stream the source as ``raw.online_retails`` Arrow tables of at most ``chunk_rows`` rows.
 
     ``timeout`` bounds a URL's download (see :mod:`assets.sources.download`); ``named_by``
     is the setting that named ``spec`` (:func:`source_named_by`), for the hints;
     ``encoding`` is that of CSV text (any name Python knows; see
-    :func:`resolve_source_encoding`).
+    :func:`resolve_source_encoding`); ``version``, the version of a local file the caller
+    took before anything read it (:func:`source_version`), else the one found now: every
+    row must come from it (:mod:`assets.sources.unchanged`).
     The next chunk is read while the caller stores the current one (see
     :mod:`assets.sources.read_ahead`). Raises :class:`SourceError` when the source is
     missing, unreachable, corrupt, lacks a column, holds a value that is not what its
-    column needs, or has no rows at all.
+    column needs, has no rows at all, or is a file that changed while it was read.
     """
     chunks = _raw_chunks(spec, chunk_rows, timeout, named_by, _codec(encoding))
-    return read_ahead(chunks, name="online-retail-reader")
+    held = version or source_version(spec)
+    return read_ahead(chunks if held is None else held.guard(chunks), name="online-retail-reader")
+
+
+def source_version(spec: str) -> SourceVersion | None:
+    """The version of the local file ``spec`` names, as it is now: taken before anything
+    reads it, for the read to be held to (:mod:`assets.sources.unchanged`). None for the
+    generator and a URL (a download lands in a directory of the run's own, which no other
+    process writes), and for a path to no file, which its read names."""
+    if not spec or is_synthetic(spec) or is_url(spec):
+        return None
+    path = Path(spec).expanduser()
+    return SourceVersion.of(path, str(path))
 
 
 def _codec(encoding: str, origin: str = SOURCE_ENCODING_OPTION) -> str:
