@@ -2,14 +2,19 @@
 
 ``INSERT ... SELECT`` converts each output column to its table column's type without a
 word: an Int32 300 into Int8 is 44, a Float64 2.7 into Int32 is 2, an Int32 -1 into
-UInt32 is 4294967295. Refusing such a *type* stopped valid runs (an Int32 whose values
-all fit Int8 is fine), so a run refuses a *value*: each output column whose conversion
-:func:`~io_managers.type_fit.silent_loss` names is wrapped in ClickHouse's
-``accurateCast(column, 'Type')``, which converts each value that fits as the INSERT
-would and fails the statement at the first that does not. The engine decides, row by
-row, in the same statement; nothing reaches the published table (the run fails while
-staging). A NULL into a plain column needs no wrap: the INSERT refuses it by itself
-(``insert_null_as_default = 0``).
+UInt32 is 4294967295, a Decimal(12, 4) 1.2345 into Decimal(12, 2) is 1.23, a
+DateTime64(6) into DateTime64(3) loses its microseconds. Refusing such a *type* stopped
+valid runs (an Int32 whose values all fit Int8 is fine), so a run refuses a *value*: each
+output column whose conversion :func:`~io_managers.type_fit.silent_loss` names is
+guarded in the INSERT's own SELECT. An integer or float one is wrapped in ClickHouse's
+``accurateCast(column, 'Type')``, which converts each value that fits as the INSERT would
+and fails the statement at the first that does not. ``accurateCast`` cuts a Decimal's
+scale and a DateTime64's sub-seconds as the INSERT does, so such a column is compared
+with itself cut to the digits its column keeps (``trunc`` of a Decimal, the ticks of a
+DateTime64), and ``throwIf`` fails the statement at the first that differs; the column
+goes in as it is. The engine decides, row by row, in the same statement; nothing reaches
+the published table (the run fails while staging). A NULL into a plain column needs no
+guard: the INSERT refuses it by itself (``insert_null_as_default = 0``).
 
 Only a column of another type than its table's is looked at, in Python, from the
 ``DESCRIBE`` the run reads anyway: a SELECT of its table's types (the shipped pipeline)
@@ -30,16 +35,19 @@ from io_managers.errors import WarehouseQueryError
 from io_managers.queries import WarehouseQueries
 from io_managers.sql import quote_identifier, quote_string
 from io_managers.statements import SELECT_SETTINGS
-from io_managers.type_fit import silent_loss
+from io_managers.type_fit import kept_digits, silent_loss
 from io_managers.types import ClickHouseType
 from orchestration.errors import Place
 
-#: The engine's words when a conversion of an INSERT refuses a value: accurateCast's,
-#: and the INSERT's own for a NULL into a plain column (their codes, then the text
+#: How the message a guard's ``throwIf`` fails the INSERT with begins: a value of the
+#: column it names would lose digits after the point.
+_CUT = "the INSERT would cut a value of column"
+#: The engine's words when a guard of an INSERT refuses a value: accurateCast's, a cut
+#: one's, and the INSERT's own for a NULL into a plain column (their codes, then the text
 #: before them, in case a long message was cut before its code).
 _REFUSAL = re.compile(
     r"CANNOT_CONVERT_TYPE|CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN|cannot be safely converted"
-    r"|Cannot convert NULL|inf or nan to integer"
+    r"|Cannot convert NULL|inf or nan to integer|" + re.escape(_CUT)
 )
 
 
@@ -50,9 +58,13 @@ class Guard:
     name: str
     produced: ClickHouseType
     column: ClickHouseType
-    #: What the INSERT would do to a value without ``accurateCast`` (``Int32 values wrap
-    #: in Int8``); None: the column is not wrapped, only its NULLs are refused.
+    #: What the INSERT would do to a value unguarded (``Int32 values wrap in Int8``);
+    #: None: the column is not guarded, only its NULLs are refused.
     loss: str | None
+    #: The digits after the point the column keeps of a value
+    #: (:func:`~io_managers.type_fit.kept_digits`), which ``accurateCast`` would cut as
+    #: the INSERT does: the value is compared with itself cut. None: ``accurateCast``.
+    digits: int | None = None
 
     @property
     def cast(self) -> str:
@@ -62,24 +74,47 @@ class Guard:
         return f"Nullable({base})" if self.column.nullable else base
 
     def wrapped(self) -> str:
-        """The column as the INSERT takes it."""
+        """The column as the INSERT takes it: a cut one as it is, once ``throwIf`` (0, or
+        the statement fails) found no digit of it cut."""
         name = quote_identifier(self.name)
-        return f"accurateCast({name}, {quote_string(self.cast)})" if self.loss else name
+        if self.loss is None:
+            return name
+        if self.digits is not None:
+            message = quote_string(f"{_CUT} {self.name}: {self.loss}")
+            return f"if(throwIf({self._cut(self.digits)}, {message}), {name}, {name})"
+        return f"accurateCast({name}, {quote_string(self.cast)})"
 
     def refuses(self) -> str:
         """A condition true for a value of the column that its INSERT refuses."""
         name = quote_identifier(self.name)
         if self.loss is None:
             return f"isNull({name})"
+        if self.digits is not None:
+            # A NULL's cut is NULL: refused here only where the INSERT refuses it.
+            cut = self._cut(self.digits)
+            return cut if self.column.nullable else f"(isNull({name}) OR {cut})"
         refused = f"isNull(accurateCastOrNull({name}, {quote_string(self.column.name)}))"
         return f"({refused} AND isNotNull({name}))" if self.column.nullable else refused
+
+    def _cut(self, digits: int) -> str:
+        """A condition true for a value with a digit other than 0 beyond ``digits`` after
+        the point (NULL for a NULL): a Decimal unequal to itself truncated to them,
+        a DateTime64 whose ticks (units of its last digit) are no multiple of the unit of
+        the last digit kept. Neither overflows, as a CAST into the column could (the INSERT
+        reports that itself); nor does a DateTime64 beyond a DateTime's range count as
+        cut."""
+        name = quote_identifier(self.name)
+        if self.produced.decimal_precision_scale is not None:
+            return f"{name} != trunc({name}, {digits})"
+        step = 10 ** (self.produced.fraction_digits - digits)
+        return f"reinterpretAsInt64({name}) % {step} != 0"
 
 
 def guards(
     produced: Mapping[str, ClickHouseType], columns: Mapping[str, ClickHouseType]
 ) -> list[Guard]:
     """The output columns of types ``produced`` whose INSERT into ``columns`` refuses
-    some values: those :func:`~io_managers.type_fit.silent_loss` names (wrapped), and
+    some values: those :func:`~io_managers.type_fit.silent_loss` names (guarded), and
     Nullable ones into a plain column. Empty when each output is of its column's type."""
     found = []
     for name, made in produced.items():
@@ -88,14 +123,13 @@ def guards(
             continue
         loss = silent_loss(made, column)
         if loss or (made.nullable and not column.nullable):
-            found.append(Guard(name, made, column, loss))
+            found.append(Guard(name, made, column, loss, kept_digits(made, column)))
     return found
 
 
 def guarded_select(select: str, produced: Sequence[str], found: Sequence[Guard]) -> str:
-    """``select`` as its INSERT runs it: unchanged when no column is wrapped, else its
-    columns in order (the INSERT takes them by position), each to wrap in
-    ``accurateCast``."""
+    """``select`` as its INSERT runs it: unchanged when no column is guarded, else its
+    columns in order (the INSERT takes them by position), each guarded one wrapped."""
     wrapped = {guard.name: guard.wrapped() for guard in found if guard.loss}
     if not wrapped:
         return select

@@ -216,32 +216,53 @@ class Stager:
         wrote, or None (staging left empty) when the asset's fallback has to produce the
         rows instead. Rows written but not held are no reason to fall back: staging is
         held to the count the engine reported, and the run fails. Nor is a source that
-        changed while the engine read it (:attr:`EngineSelect.verify_read` raises)."""
+        changed while the engine read it (:attr:`EngineSelect.verify_read` raises), or a
+        value the guards of a SQL asset's SELECT refuse (:mod:`io_managers.guarded_insert`):
+        the fallback gives the same rows, by the SELECT's contract, and the run fails
+        naming it. Declared columns are inserted without a ``DESCRIBE``, so with no types
+        to guard by: the SELECT answers for giving its table's types."""
         if output.reads_local_files and not self._transport.reads_local_files:
             return None
+        guarded: list[Guard] = []
         try:
             if output.columns:
                 produced = list(output.columns)
                 select = statements.select_by_name(produced, output.select)
             else:
-                produced = list(self._queries.columns(statements.described_select(output.select)))
-                select = output.select
+                produced_types = self._queries.columns(statements.described_select(output.select))
+                produced, select = list(produced_types), output.select
+                guarded = guards(produced_types, shape.columns)
             check_columns(spec, produced, shape)
-            written = self._transport.write(statements.insert_select(staging, produced, select))
         except (WarehouseQueryError, MaterializationError) as exc:
-            reason = (str(exc).strip().splitlines() or [repr(exc)])[0]
-            context.log.info(
-                "the engine did not compute %s itself (%s); computing it in Python",
-                spec.key,
-                reason if len(reason) <= 200 else reason[:199] + "…",
-            )
-            self._transport.command(f"TRUNCATE TABLE {staging}")
+            self._fall_back(spec, context, staging, exc)
+            return None
+        inserted = guarded_select(select, produced, guarded)
+        try:
+            written = self._transport.write(statements.insert_select(staging, produced, inserted))
+        except WarehouseQueryError as exc:
+            refused = first_refused(self._queries, select, guarded, exc)
+            if refused is not None:
+                raise self._refusal(spec, *refused, SELECT_OUTPUT) from None
+            self._fall_back(spec, context, staging, exc)
             return None
         if output.verify_read is not None:
             output.verify_read()
         if written is None:  # the engine did not say: staging does
             written = int(self._queries.rows(f"SELECT count() AS n FROM {staging}")[0]["n"])
         return written or None
+
+    def _fall_back(
+        self, spec: AssetSpec, context: AssetContext, staging: str, exc: Exception
+    ) -> None:
+        """Empty ``staging`` for the fallback of ``spec``'s :class:`EngineSelect`, saying
+        why the engine did not compute its rows (``exc``, its first line)."""
+        reason = (str(exc).strip().splitlines() or [repr(exc)])[0]
+        context.log.info(
+            "the engine did not compute %s itself (%s); computing it in Python",
+            spec.key,
+            reason if len(reason) <= 200 else reason[:199] + "…",
+        )
+        self._transport.command(f"TRUNCATE TABLE {staging}")
 
     def _insert(
         self,

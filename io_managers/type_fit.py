@@ -21,14 +21,16 @@ Decimal(10, 2), both 64 bits): what the DDL declares is what the column promises
 SELECT that CASTs to its column's type chose that conversion, and is no finding.
 
 A run holds to part of the table, value by value (:func:`silent_loss`): the conversions
-the INSERT makes without a word and ClickHouse's ``accurateCast`` refuses exactly where a
-value would change (an integer wrapped, a float's fraction cut, an integer rounded into a
-float). The rest stays ``validate``'s: a string that does not parse, a value too long
-for a FixedString or a Decimal beyond its digits fails the INSERT by itself; a NULL into
-a plain column does too (the INSERT sets ``insert_null_as_default = 0``); a Decimal's
-declared precision is a promise whose excess the engine keeps; and a Decimal's scale, a
-DateTime64's sub-seconds or a DateTime's time of day are cut by ``accurateCast`` as well,
-so only the types can say so.
+the INSERT makes without a word. ClickHouse's ``accurateCast`` refuses exactly where a
+value would change for an integer wrapped, a float's fraction cut or an integer rounded
+into a float; a Decimal's scale and a DateTime64's sub-seconds it cuts as the INSERT does,
+so for those the run compares a value with itself cut to the digits its column keeps
+(:func:`kept_digits`). The rest stays ``validate``'s: a string that does not parse, a
+value too long for a FixedString or a Decimal beyond its digits fails the INSERT by
+itself; a NULL into a plain column does too (the INSERT sets ``insert_null_as_default =
+0``); a Decimal's declared precision is a promise whose excess the engine keeps; and a
+float's digits cut in a Decimal or rounded in a narrower float, or a DateTime's time of
+day in a Date, only the types tell.
 """
 
 from __future__ import annotations
@@ -59,6 +61,9 @@ _NAMED_KINDS = {
 #: Pairs of kinds whose loss the INSERT makes silently and ``accurateCast`` refuses
 #: value by value (:func:`silent_loss`).
 _SILENT_KINDS = {("int", "int"), ("int", "float"), ("float", "int")}
+#: Pairs of kinds whose digits after the point the INSERT cuts silently, and
+#: ``accurateCast`` too (:func:`kept_digits`).
+_CUT_KINDS = {("decimal", "decimal"), ("decimal", "int"), ("time", "time")}
 
 T = TypeVar("T")
 Rule = Callable[[ClickHouseType, ClickHouseType], str | None]
@@ -84,17 +89,42 @@ def conversion_loss(source: ClickHouseType, target: ClickHouseType) -> str | Non
 
 def silent_loss(source: ClickHouseType, target: ClickHouseType) -> str | None:
     """What inserting values of ``source`` into a ``target`` column does to them without
-    an error, where ``accurateCast(value, target)`` refuses each value it would change
-    (``Int32 values wrap in Int8``); None when no value is lost silently, or when the
-    loss is one the engine refuses by itself or one only the types can tell.
+    an error (``Int32 values wrap in Int8``), where the run can tell each value that
+    changes: ``accurateCast(value, target)`` refuses it, or it differs from itself cut to
+    the :func:`kept_digits`. None when no value is lost silently, or when the loss is one
+    the engine refuses by itself or one only the types can tell.
 
-    A run wraps such a column in ``accurateCast`` (:mod:`io_managers.guarded_insert`), so
-    it fails at a value that does not fit, not at a type that might not.
+    A run guards such a column (:mod:`io_managers.guarded_insert`), so it fails at a
+    value that does not fit, not at a type that might not.
     """
     if not (source.readable and target.readable):
         return None
     kinds = (_kind(source), _kind(target))
-    return _RULES[kinds](source, target) if kinds in _SILENT_KINDS else None
+    if kinds in _SILENT_KINDS or kept_digits(source, target) is not None:
+        return _RULES[kinds](source, target)
+    return None
+
+
+def kept_digits(source: ClickHouseType, target: ClickHouseType) -> int | None:
+    """The digits after the point a ``target`` column keeps of ``source``'s values, when
+    it keeps fewer than ``source`` has: a Decimal's scale in a Decimal of a smaller one or
+    an integer (0), a DateTime64's sub-seconds in one of fewer digits or a DateTime (0).
+    The INSERT cuts the other digits without a word, and ``accurateCast`` cuts them too,
+    so a value is held to being equal to itself cut. None for any other pair."""
+    if not (source.readable and target.readable):
+        return None
+    kinds = (_kind(source), _kind(target))
+    if kinds not in _CUT_KINDS:
+        return None
+    has, kept = _fraction_digits(source), _fraction_digits(target)
+    return kept if has > kept else None
+
+
+def _fraction_digits(ch_type: ClickHouseType) -> int:
+    """The digits after the point of a Decimal (its scale), a DateTime64 (its precision),
+    a DateTime or an integer (0)."""
+    decimal = ch_type.decimal_precision_scale
+    return decimal[1] if decimal is not None else ch_type.fraction_digits
 
 
 def _kind(ch_type: ClickHouseType) -> str | None:

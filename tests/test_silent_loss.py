@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable, Iterator
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -25,7 +28,15 @@ from orchestration.asset_code import body_place
 from orchestration.context import AssetContext
 from orchestration.definitions import load_definitions
 from orchestration.errors import Place
-from tests.io_helpers import LOAD_DATETIME, context, new_database_name, sql_asset, staging_tables
+from orchestration.io_manager import EngineSelect
+from tests.io_helpers import (
+    LOAD_DATETIME,
+    context,
+    new_database_name,
+    python_asset,
+    sql_asset,
+    staging_tables,
+)
 from tests.locations import line_of, run_location, write_location
 
 DDL = """CREATE DATABASE IF NOT EXISTS {db};
@@ -37,7 +48,12 @@ CREATE TABLE IF NOT EXISTS {db}.narrow
     whole Int32,
     count UInt32,
     plain Int32,
-    maybe Nullable(Int8)
+    maybe Nullable(Int8),
+    price Decimal(12, 2),
+    refund Nullable(Decimal(12, 2)),
+    units Int32,
+    stamp DateTime64(3, 'UTC'),
+    second DateTime('UTC')
 )
 ENGINE = MergeTree
 ORDER BY id;
@@ -50,6 +66,11 @@ FITTING = {
     "count": "toInt32(5)",
     "plain": "toNullable(toInt32(7))",
     "maybe": "CAST(NULL AS Nullable(Int32))",
+    "price": "CAST('1.2000' AS Decimal(12, 4))",
+    "refund": "CAST(NULL AS Nullable(Decimal(12, 4)))",
+    "units": "CAST('2.0' AS Decimal(9, 1))",
+    "stamp": "toDateTime64('2020-01-01 00:00:00.123000', 6, 'UTC')",
+    "second": "toDateTime64('2020-01-01 00:00:01', 3, 'UTC')",
 }
 
 
@@ -95,17 +116,27 @@ def pipeline(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[s
     return run_location(cwd, "silent_location", *args, **env)
 
 
+#: The second row of :func:`narrow_select` as the table holds it.
+FITTING_ROW = {
+    "id": 1,
+    "small": 3,
+    "whole": 2,
+    "count": 5,
+    "plain": 7,
+    "maybe": None,
+    "price": Decimal("1.20"),
+    "refund": None,
+    "units": 2,
+    "stamp": datetime(2020, 1, 1, 0, 0, 0, 123000, tzinfo=ZoneInfo("UTC")),
+    "second": 1577836801,  # a DateTime reads back as Arrow's uint32 of its seconds
+}
+
+
 def test_values_that_fit_a_narrower_column_go_in_as_they_are(backend, db):
+    """1.2000 into Decimal(12, 2), 2.0 into Int32, .123000 into DateTime64(3): exact."""
     materialize(backend, db, narrow_select(db))
 
-    assert rows(backend, db)[1] == {
-        "id": 1,
-        "small": 3,
-        "whole": 2,
-        "count": 5,
-        "plain": 7,
-        "maybe": None,
-    }
+    assert rows(backend, db)[1] == FITTING_ROW
 
 
 @pytest.mark.parametrize(
@@ -141,12 +172,46 @@ def test_values_that_fit_a_narrower_column_go_in_as_they_are(backend, db):
             "the value -129 of the SELECT's Nullable(Int32) does not fit the table's "
             "Nullable(Int8) (Nullable(Int32) values wrap in Nullable(Int8))",
         ),
+        (
+            "price",
+            "CAST('1.2345' AS Decimal(12, 4))",
+            "the value 1.2345 of the SELECT's Decimal(12, 4) does not fit the table's "
+            "Decimal(12, 2) (Decimal(12, 4) values are cut to 2 decimal places in "
+            "Decimal(12, 2))",
+        ),
+        (
+            "refund",
+            "CAST('-0.0001' AS Nullable(Decimal(12, 4)))",
+            "the value -0.0001 of the SELECT's Nullable(Decimal(12, 4)) does not fit the "
+            "table's Nullable(Decimal(12, 2)) (Nullable(Decimal(12, 4)) values are cut to 2 "
+            "decimal places in Nullable(Decimal(12, 2)))",
+        ),
+        (
+            "units",
+            "CAST('2.7' AS Decimal(9, 1))",
+            "the value 2.7 of the SELECT's Decimal(9, 1) does not fit the table's Int32 "
+            "(Decimal(9, 1) values lose their fraction in Int32)",
+        ),
+        (
+            "stamp",
+            "toDateTime64('2020-01-01 00:00:00.123456', 6, 'UTC')",
+            "the value 2020-01-01 00:00:00.123456 of the SELECT's DateTime64(6, 'UTC') does "
+            "not fit the table's DateTime64(3, 'UTC') (DateTime64(6, 'UTC') values lose "
+            "sub-second digits beyond 3 in DateTime64(3, 'UTC'))",
+        ),
+        (
+            "second",
+            "toDateTime64('1960-01-01 00:00:01.5', 3, 'UTC')",
+            "the value 1960-01-01 00:00:01.500 of the SELECT's DateTime64(3, 'UTC') does "
+            "not fit the table's DateTime('UTC') (DateTime64(3, 'UTC') values lose their "
+            "fractions of a second in DateTime('UTC'))",
+        ),
     ],
 )
 def test_a_value_its_column_would_change_fails_the_run_naming_it_and_publishes_nothing(
     backend, db, tmp_path: Path, column: str, value: str, said: str
 ):
-    """Four of the five columns are wrapped; the error names the one whose value failed."""
+    """Nine of the ten columns are guarded; the error names the one whose value failed."""
     materialize(backend, db, narrow_select(db))
     published = rows(backend, db)
 
@@ -196,7 +261,10 @@ def test_a_select_of_its_tables_types_is_inserted_as_it_is_written(
     sent = recorded_commands(backend.warehouse, monkeypatch)
     select = (
         "SELECT toUInt32(1) AS id, toInt8(3) AS small, toInt32(2) AS whole, "
-        "toUInt32(5) AS count, toInt32(7) AS plain, CAST(NULL AS Nullable(Int8)) AS maybe"
+        "toUInt32(5) AS count, toInt32(7) AS plain, CAST(NULL AS Nullable(Int8)) AS maybe, "
+        "CAST('1.25' AS Decimal(12, 2)) AS price, CAST(NULL AS Nullable(Decimal(12, 2))) "
+        "AS refund, toInt32(2) AS units, toDateTime64('2020-01-01 00:00:00.123', 3, 'UTC') "
+        "AS stamp, toDateTime('2020-01-01 00:00:01', 'UTC') AS second"
     )
 
     materialize(backend, db, select)
@@ -204,6 +272,42 @@ def test_a_select_of_its_tables_types_is_inserted_as_it_is_written(
     (insert,) = [sql for sql in sent if sql.startswith("INSERT INTO") and "_stg_" in sql]
     assert insert.endswith(f"\n{select}")
     assert "accurateCast" not in insert
+    assert "throwIf" not in insert
+
+
+def engine_select(db: str, select: str):
+    """A Python asset of ``{db}.narrow`` whose rows ``select`` computes in the engine."""
+
+    def no_fallback() -> None:
+        raise AssertionError("the Python fallback ran")
+
+    return python_asset(
+        f"{db}.narrow", lambda ctx: EngineSelect(select, no_fallback, reads_local_files=False)
+    )
+
+
+def test_an_engine_select_is_guarded_as_a_sql_assets_select(backend, db, tmp_path: Path):
+    """A Python asset's :class:`EngineSelect` is inserted by the engine as a SQL asset's
+    SELECT is: values that fit go in, one its column would cut fails the run in the same
+    words, and its fallback is not run (it gives the same rows, by its contract)."""
+    fits = engine_select(db, narrow_select(db))
+    backend.warehouse.materialize(fits, context(fits, backend.warehouse))
+    published = rows(backend, db)
+    assert published[1] == FITTING_ROW
+    cut = engine_select(db, narrow_select(db, price="CAST('1.2345' AS Decimal(12, 4))"))
+
+    with pytest.raises(MaterializationError) as failed:
+        backend.warehouse.materialize(cut, context(cut, backend.warehouse))
+
+    declared = Place.at(tmp_path / "narrow.sql", ddl_line(tmp_path, "    price "))
+    assert str(failed.value) == (
+        f"asset 'narrow' (table {db}.narrow): column price: the value 1.2345 of the SELECT's "
+        "Decimal(12, 4) does not fit the table's Decimal(12, 2) (Decimal(12, 4) values are "
+        "cut to 2 decimal places in Decimal(12, 2)), so ClickHouse refused the INSERT; "
+        f"widen the column ({declared}) or CAST it in the SELECT ({body_place(cut)})"
+    )
+    assert rows(backend, db) == published
+    assert staging_tables(backend.warehouse, db) == []
 
 
 def recorded_commands(warehouse: ClickHouseIOManager, monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -238,7 +342,7 @@ def test_the_shipped_pipeline_wraps_no_column(tmp_path: Path, monkeypatch: pytes
 
     inserts = [sql for sql in sent if sql.startswith("INSERT INTO") and "_stg_" in sql]
     assert inserts
-    assert [sql for sql in inserts if "accurateCast" in sql] == []
+    assert [sql for sql in inserts if "accurateCast" in sql or "throwIf" in sql] == []
 
 
 ASSETS = """import os

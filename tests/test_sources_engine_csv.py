@@ -17,8 +17,10 @@ from hypothesis import strategies as st
 
 from assets.sources import engine_read, read_source
 from assets.sources.errors import SourceError
-from io_managers import ClickHouseIOManager, MaterializationError
+from assets.sources.normalize import RAW_COLUMNS
+from io_managers import ClickHouseIOManager, MaterializationError, statements
 from io_managers.errors import WarehouseQueryError
+from io_managers.guarded_insert import guards
 from orchestration.definitions import load_definitions
 from tests.retail_support import materialize_raw
 
@@ -72,6 +74,21 @@ def test_the_real_sample_reads_the_same_in_the_engine(engine, tmp_path):
     assert len(rows) == 99
     assert rows[0]["InvoiceDate"] == "2010-12-01 08:26:00"  # month/day/year, as written
     assert_same_rows(engine, Path(sample))
+
+
+def test_the_engines_select_gives_types_its_table_takes_as_they_are(engine):
+    """The ingest declares its columns (``RAW_COLUMNS``), so its SELECT is inserted with
+    no ``DESCRIBE`` and so with no guard against a value its column would change
+    (:mod:`io_managers.stage`): each column it gives must go into ``raw.online_retails``
+    with no value lost."""
+    select = engine_read(str(REAL_SAMPLE))
+    assert select is not None
+
+    produced = engine.queries.columns(statements.described_select(select))
+
+    table = engine.queries.columns("TABLE raw.online_retails")
+    assert list(produced) == list(RAW_COLUMNS)
+    assert guards(produced, table) == []
 
 
 @pytest.mark.parametrize("header", [II_HEADER, LEGACY_HEADER], ids=["II", "legacy"])

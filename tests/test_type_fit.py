@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from io_managers import ClickHouseIOManager, WarehouseQueryError, parse_type
+from io_managers.guarded_insert import guards
 from io_managers.type_fit import conversion_loss, silent_loss
 
 #: Values of each source type at its edges (within every date type's range: ranges of
@@ -30,8 +31,8 @@ SAMPLES = {
     "Decimal(9, 0)": ["-999999999"],
     "Decimal(10, 0)": ["9999999999"],
     "Decimal(5, 0)": ["-99999"],
-    "Decimal(10, 2)": ["-99999999.99", "0.01"],
-    "Decimal(12, 4)": ["-99999999.9999"],
+    "Decimal(10, 2)": ["-99999999.99", "0.01", "5.00"],
+    "Decimal(12, 4)": ["-99999999.9999", "1.2000", "-0.0001"],
     "Decimal(15, 0)": ["-999999999999999"],
     "Decimal(15, 4)": ["-99999999999.9999"],
     "Decimal(18, 0)": ["-999999999999999999"],
@@ -40,8 +41,8 @@ SAMPLES = {
     "DateTime": ["2020-02-29 13:14:15"],
     "DateTime('UTC')": ["2020-02-29 13:14:15"],
     "DateTime64(0)": ["2020-02-29 13:14:15"],
-    "DateTime64(3)": ["2020-02-29 13:14:15.123"],
-    "DateTime64(6)": ["2020-02-29 13:14:15.123456"],
+    "DateTime64(3)": ["2020-02-29 13:14:15.123", "2020-02-29 13:14:15.000"],
+    "DateTime64(6)": ["2020-02-29 13:14:15.123456", "2020-02-29 13:14:15.123000"],
     "String": ["", "12", "abc", "abcd"],
     "FixedString(3)": ["abc"],
     "FixedString(5)": ["abcde"],
@@ -164,7 +165,9 @@ def test_what_the_table_does_not_judge_is_no_finding(source: str, target: str):
     assert conversion_loss(parse_type(source), parse_type(target)) is None
 
 
-#: The pairs of :data:`LOSSES` a run wraps in ``accurateCast``, and the loss each would be.
+#: The pairs of :data:`LOSSES` a run guards, and the loss each would be: wrapped in
+#: ``accurateCast``, or (a Decimal's scale, a DateTime64's sub-seconds, which
+#: ``accurateCast`` cuts as well) compared with the value cut to the column's digits.
 SILENT = {
     ("Int32", "Int8"): "Int32 values wrap in Int8",
     ("UInt16", "Int16"): "UInt16 values wrap in Int16",
@@ -174,6 +177,16 @@ SILENT = {
     ("Int32", "Float32"): "Int32 values beyond 2^24 are rounded in Float32",
     ("Int64", "Float64"): "Int64 values beyond 2^53 are rounded in Float64",
     ("Float64", "Int32"): "Float64 values lose their fraction in Int32, and wrap beyond its range",
+    ("Decimal(12, 4)", "Decimal(10, 2)"): (
+        "Decimal(12, 4) values are cut to 2 decimal places in Decimal(10, 2)"
+    ),
+    ("Decimal(10, 2)", "Int64"): "Decimal(10, 2) values lose their fraction in Int64",
+    ("DateTime64(6)", "DateTime64(3)"): (
+        "DateTime64(6) values lose sub-second digits beyond 3 in DateTime64(3)"
+    ),
+    ("DateTime64(3)", "DateTime"): (
+        "DateTime64(3) values lose their fractions of a second in DateTime"
+    ),
     ("Nullable(Int32)", "Int8"): "Nullable(Int32) values wrap in Int8",
 }
 
@@ -181,9 +194,9 @@ SILENT = {
 @pytest.mark.parametrize(("source", "target", "loss"), LOSSES)
 def test_a_run_wraps_only_what_the_insert_loses_without_a_word(source: str, target: str, loss: str):
     """Not a string's parse, a FixedString's or a Decimal's overflow, nor a NULL into a
-    plain column (the INSERT refuses each); not a Decimal's scale, a time's precision or
-    a float's rounding into a narrower float (``accurateCast`` cuts those too, or refuses
-    0.1): only the types tell those."""
+    plain column (the INSERT refuses each); not a float's rounding into a narrower float,
+    a float's digits in a Decimal or a time of day in a Date (``accurateCast`` refuses 0.1
+    or cuts as the INSERT does): only the types tell those."""
     assert silent_loss(parse_type(source), parse_type(target)) == SILENT.get((source, target))
 
 
@@ -232,10 +245,7 @@ def _changed_rows(engine: ClickHouseIOManager, number: int, source: str, target:
 
 def _samples(source: str) -> list[str]:
     """The sample values of ``source``, its wrappers (LowCardinality, Nullable) peeled."""
-    for wrapper in ("LowCardinality(", "Nullable("):
-        if source.startswith(wrapper):
-            source = source.removeprefix(wrapper).removesuffix(")")
-    return SAMPLES[source]
+    return SAMPLES[_base(source)]
 
 
 def test_the_engine_keeps_what_the_table_passes_and_loses_what_it_flags(
@@ -255,21 +265,38 @@ def test_the_engine_keeps_what_the_table_passes_and_loses_what_it_flags(
     assert kept == [], "the engine keeps every sample value of pairs the table flags"
 
 
-def test_accurate_cast_refuses_exactly_the_values_a_silent_loss_changes(
+def test_the_runs_guard_refuses_exactly_the_values_the_insert_changes(
     engine: ClickHouseIOManager,
 ):
-    """What the run's wrap relies on: ``accurateCast`` keeps each sample value of a pair
-    :func:`silent_loss` names that the column holds unchanged, and refuses the rest, of
+    """What the run's guard relies on: for each pair :func:`silent_loss` names, the
+    condition the run refuses a value by (:meth:`~io_managers.guarded_insert.Guard.refuses`)
+    holds for exactly the sample values the INSERT's conversion (a ``CAST``) changes, of
     which there is one at least (the samples are each type's edges)."""
     wrong = []
-    for source, target in SILENT:
-        base = parse_type(source).name
-        values = ", ".join(f"'{value}'" for value in _samples(source))
+    for number, (source, target) in enumerate(SILENT):
+        (guard,) = guards({"v": parse_type(source)}, {"v": parse_type(target)})
+        samples = _samples(source)
+        values = ", ".join(f"'{value}'" for value in samples)
+        table = f"fit.guard{number}"
+        engine.command(f"CREATE TABLE {table} (n UInt32, v {_base(source)}) ENGINE = Memory")
+        engine.command(
+            f"INSERT INTO {table} SELECT number, CAST([{values}][number + 1] AS {_base(source)}) "
+            f"FROM numbers({len(samples)})"
+        )
         held = engine.query_arrow(
-            f"SELECT countIf(isNull(c)) AS refused, countIf(isNotNull(c) AND c != v) AS changed "
-            f"FROM (SELECT v, accurateCastOrNull(v, '{target}') AS c "
-            f"FROM (SELECT arrayJoin(CAST([{values}] AS Array({base}))) AS v))"
-        ).to_pylist()[0]
-        if held["changed"] or not held["refused"]:
+            f"SELECT v, {guard.refuses()} AS refused, CAST(v AS {target}) != v AS changed "
+            f"FROM {table} ORDER BY n"
+        ).to_pylist()
+        if any(row["refused"] != row["changed"] for row in held) or not any(
+            row["refused"] for row in held
+        ):
             wrong.append((source, target, held))
     assert wrong == []
+
+
+def _base(source: str) -> str:
+    """``source`` without its Nullable or LowCardinality wrappers."""
+    for wrapper in ("LowCardinality(", "Nullable("):
+        if source.startswith(wrapper):
+            source = source.removeprefix(wrapper).removesuffix(")")
+    return source
