@@ -3,14 +3,16 @@ would change without a word.
 
 ClickHouse converts an Arrow column to its table column's type as ``INSERT ... SELECT``
 does, silently: an int32 300 into Int8 is 44, a double 2.7 into Int32 is 2, an int32 -1
-into UInt32 is 4294967295, an int64 2^53 + 1 into Float64 is 2^53. A SQL asset's such
-column is wrapped in ``accurateCast`` (:mod:`io_managers.guarded_insert`); an Arrow
-insert has no SELECT to wrap, so the same rule picks the columns
-(:func:`~io_managers.type_fit.silent_loss` of the type the engine reads the Arrow column
-as, into its table column's), and ``pyarrow.compute`` finds, over each whole column,
-the values ``accurateCast`` refuses: an integer beyond the column's range, a float that
-is no whole number within it (NaN and the infinities included), an integer its float
-column would round. ``tests/test_arrow_fit.py`` holds these to ``accurateCast`` itself.
+into UInt32 is 4294967295, an int64 2^53 + 1 into Float64 is 2^53, a decimal128(12, 4)
+1.2345 into Decimal(12, 2) is 1.23, a timestamp[us] into DateTime64(3) loses its
+microseconds. A SQL asset's such column is guarded in the engine
+(:mod:`io_managers.guarded_insert`); an Arrow insert has no SELECT to guard, so the same
+rule picks the columns (:func:`~io_managers.type_fit.silent_loss` of the type the engine
+reads the Arrow column as, into its table column's), and ``pyarrow.compute`` finds, over
+each whole column, the values the SQL path refuses: an integer beyond the column's
+range, a float that is no whole number within it (NaN and the infinities included), an
+integer its float column would round, a decimal or timestamp with a digit other than 0
+beyond those its column keeps. ``tests/test_arrow_fit.py`` holds these to the engine.
 
 Only a column of another type than its table's is looked at, and an integer one whose
 minimum and maximum fit is passed on those two alone: the shipped pipeline's outputs
@@ -25,7 +27,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from io_managers.guarded_insert import Guard, Output, guards
-from io_managers.type_fit import MANTISSA_BITS, magnitude_bits
+from io_managers.sql import quote_string
+from io_managers.type_fit import MANTISSA_BITS, kept_digits, magnitude_bits
 from io_managers.types import ClickHouseType
 
 #: A Python asset's output, whose values the run refuses before they are inserted.
@@ -45,22 +48,39 @@ _ENGINE_TYPES = {
     pa.float32(): "Float32",
     pa.float64(): "Float64",
 }
+#: The sub-second digits of each Arrow timestamp unit: the engine reads a timestamp as a
+#: DateTime64 of as many (and of its time zone).
+_UNIT_DIGITS = {"s": 0, "ms": 3, "us": 6, "ns": 9}
+_DIGITS_UNIT = {digits: unit for unit, digits in _UNIT_DIGITS.items()}
 
 
 def engine_type(arrow_type: pa.DataType) -> ClickHouseType | None:
-    """The ClickHouse integer or float type the engine reads an Arrow column of
-    ``arrow_type`` as (a dictionary's: its values'); None for any other, whose
+    """The ClickHouse integer, float, Decimal or DateTime64 type the engine reads an Arrow
+    column of ``arrow_type`` as (a dictionary's: its values'); None for any other, whose
     conversion :func:`~io_managers.type_fit.silent_loss` leaves to the engine or to
     ``pipeline validate``. Not Nullable: a NULL into a plain column is refused by the
     INSERT itself (``input_format_null_as_default = 0``)."""
     if pa.types.is_dictionary(arrow_type):
         arrow_type = arrow_type.value_type
+    if pa.types.is_decimal(arrow_type):
+        precision, scale = arrow_type.precision, arrow_type.scale
+        text = f"Decimal({precision}, {scale})"
+        return ClickHouseType(text, "Decimal", numbers=(precision, scale))
+    if pa.types.is_timestamp(arrow_type):
+        digits, zone = _UNIT_DIGITS[arrow_type.unit], arrow_type.tz
+        text = f"DateTime64({digits}, {quote_string(zone)})" if zone else f"DateTime64({digits})"
+        return ClickHouseType(text, "DateTime64", numbers=(digits,), timezone=zone)
     name = _ENGINE_TYPES.get(arrow_type)
     return ClickHouseType(name, name) if name else None
 
 
 def _arrow_type(ch_type: ClickHouseType) -> pa.DataType:
-    """The Arrow type of a ClickHouse integer or float type (``Float32``: ``float``)."""
+    """The Arrow type of a type :func:`engine_type` gives (``Float32``: ``float``)."""
+    decimal = ch_type.decimal_precision_scale
+    if decimal is not None:
+        return (pa.decimal128 if decimal[0] <= 38 else pa.decimal256)(*decimal)
+    if ch_type.name == "DateTime64":
+        return pa.timestamp(_DIGITS_UNIT[ch_type.fraction_digits], ch_type.timezone)
     return pa.type_for_alias(ch_type.name.lower())
 
 
@@ -89,9 +109,13 @@ def first_refused_value(data: pa.Table, found: Sequence[Guard]) -> tuple[Guard, 
 
 
 def refused_rows(values: pa.ChunkedArray, column: ClickHouseType) -> pa.ChunkedArray | None:
-    """True for each of ``values`` (of an Arrow type :func:`engine_type` reads as an
-    integer or float) that ``accurateCast`` into ``column`` refuses, null for a null;
+    """True for each of ``values`` (of an Arrow type :func:`engine_type` reads) that the
+    SQL path refuses into ``column`` (``accurateCast``, or a digit cut), null for a null;
     None when, by their minimum and maximum alone, every integer fits."""
+    made = engine_type(values.type)
+    digits = kept_digits(made, column) if made is not None else None
+    if made is not None and digits is not None:
+        return _cut(values, made, digits)
     target = column.integer
     if target is not None:
         end = 2 ** magnitude_bits(target)
@@ -99,11 +123,21 @@ def refused_rows(values: pa.ChunkedArray, column: ClickHouseType) -> pa.ChunkedA
         if pa.types.is_floating(values.type):
             return _not_whole_within(values, low, end)
         return _integers_beyond(values, low, end - 1)
-    made = engine_type(values.type)
     bits = column.float_bits
     if bits is not None and made is not None and made.integer is not None:
         return _rounded(values, made.integer, bits)
     return None
+
+
+def _cut(values: pa.ChunkedArray, made: ClickHouseType, digits: int) -> pa.ChunkedArray:
+    """True for a value of type ``made`` with a digit other than 0 beyond ``digits`` after
+    the point: a decimal unequal to itself rounded toward zero to them, a timestamp whose
+    ticks (units of its last digit) are no multiple of the unit of the last digit kept."""
+    if pa.types.is_decimal(values.type):
+        return pc.not_equal(pc.round(values, ndigits=digits, round_mode="towards_zero"), values)
+    step = 10 ** (made.fraction_digits - digits)
+    ticks = values.cast(pa.int64())
+    return pc.not_equal(pc.multiply(pc.divide(ticks, step), step), ticks)
 
 
 def _not_whole_within(values: pa.ChunkedArray, low: int, end: int) -> pa.ChunkedArray:
@@ -161,7 +195,14 @@ def _float(number: int, float_type: pa.DataType) -> pa.Scalar:
 
 def _said(value: pa.Scalar) -> str:
     """``value`` as ClickHouse's ``toString`` writes it: a whole float without its
-    ``.0`` (3000000000), a Float32 at its own precision (2.7, not 2.700000047683716)."""
+    ``.0`` (3000000000), a Float32 at its own precision (2.7, not 2.700000047683716), a
+    decimal without its trailing zeros (2.7 for 2.70), a timestamp in its time zone with
+    each of its sub-second digits."""
+    if pa.types.is_timestamp(value.type):
+        return str(pc.strftime(value, format="%Y-%m-%d %H:%M:%S"))
+    if pa.types.is_decimal(value.type):
+        text = f"{value.as_py():f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
     number = value.as_py()
     if not isinstance(number, float):
         return str(number)

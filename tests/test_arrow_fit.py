@@ -1,15 +1,19 @@
-"""The Arrow check refuses exactly the values ClickHouse's ``accurateCast`` refuses.
+"""The Arrow check refuses exactly the values the engine refuses for a SQL asset.
 
 A Python asset's column is checked in pyarrow.compute (:mod:`io_managers.arrow_fit`),
-a SQL asset's by ``accurateCast`` in the engine: one rule, two implementations. Each case
-here holds the first to the second on values at the edges of both types, on a real
-embedded engine: the values are stored in their own type, and the engine says which
-``accurateCastOrNull`` turns into NULL.
+a SQL asset's in the engine (:mod:`io_managers.guarded_insert`: ``accurateCast``, or the
+value compared with itself cut to its column's digits): one rule, two implementations.
+Each case here holds the first to the second on values at the edges of both types, on a
+real embedded engine: the values are stored in their own type, and the engine says which
+the SQL path's condition refuses (``tests/test_type_fit.py`` holds that condition to the
+INSERT's own conversion).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal as D
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,9 +21,15 @@ import pytest
 
 from io_managers import ClickHouseIOManager
 from io_managers.arrow_fit import arrow_guards, engine_type, refused_rows
-from io_managers.sql import quote_string
+from io_managers.guarded_insert import guards
 from io_managers.statements import INSERT_SETTINGS
 from io_managers.types import parse_type
+
+
+def at(year: int, microseconds: int) -> datetime:
+    """A moment of ``year`` (before 1970: ticks below zero) with sub-seconds."""
+    return datetime(year, 12, 31, 23, 59, 59, microseconds, UTC)
+
 
 CASES: list[tuple[pa.DataType, str, list[object]]] = [
     (pa.int32(), "Int8", [-129, -128, 0, 127, 128, 300, None]),
@@ -45,6 +55,24 @@ CASES: list[tuple[pa.DataType, str, list[object]]] = [
     (pa.int64(), "Float32", [2**24, 2**24 + 1, 2**24 + 2, 2**62, 2**63 - 1, -(2**63)]),
     (pa.uint64(), "Float64", [2**64 - 1, 2**63, 2**53 + 1, 2**53]),
     (pa.int32(), "Float32", [2**24 + 1, 2**31 - 1, -(2**31), 2**24]),
+    (
+        pa.decimal128(12, 4),
+        "Decimal(12, 2)",
+        [D("1.2345"), D("1.2000"), D("-1.2301"), D("-0.0001"), D("99999999.9900"), None],
+    ),
+    (pa.decimal128(9, 1), "Int32", [D("2.7"), D("2.0"), D("-0.5"), D("-3.0"), D("0.0")]),
+    (pa.decimal256(40, 6), "Decimal(38, 3)", [D("1.000001"), D("-123.456000"), D("0.0005")]),
+    (
+        pa.timestamp("us", tz="UTC"),
+        "DateTime64(3, 'UTC')",
+        [at(2020, 123456), at(2020, 123000), at(1960, 1), at(1960, 999000), None],
+    ),
+    (pa.timestamp("ns"), "DateTime", [at(2020, 0), at(2020, 1), at(1969, 500000)]),
+    (
+        pa.timestamp("ms", tz="Asia/Tokyo"),
+        "DateTime64(0, 'UTC')",
+        [at(2020, 0), at(2020, 1000), at(1950, 999000)],
+    ),
 ]
 
 
@@ -59,9 +87,10 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseIO
 def engine_refuses(
     warehouse: ClickHouseIOManager, number: int, values: pa.Array, target: str
 ) -> list[bool]:
-    """Which of ``values``, stored in their own type, ``accurateCast`` to ``target`` refuses."""
+    """Which of ``values``, stored in their own type, the SQL path refuses into ``target``."""
     own = engine_type(values.type)
     assert own is not None
+    (guard,) = guards({"v": parse_type(f"Nullable({own.text})")}, {"v": parse_type(target)})
     table = f"fit.own_{number}"
     warehouse.command(
         f"CREATE TABLE {table} (row UInt32, v Nullable({own.text})) ENGINE = MergeTree ORDER BY row"
@@ -69,8 +98,7 @@ def engine_refuses(
     rows = pa.table({"row": pa.array(range(len(values)), pa.uint32()), "v": values})
     warehouse._transport.insert_arrow(table, rows, INSERT_SETTINGS)
     refused = warehouse.query_arrow(
-        f"SELECT isNotNull(v) AND isNull(accurateCastOrNull(v, {quote_string(target)})) AS r "
-        f"FROM {table} ORDER BY row"
+        f"SELECT isNotNull(v) AND ({guard.refuses()}) AS r FROM {table} ORDER BY row"
     )
     return [bool(value) for value in refused.column("r").to_pylist()]
 

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -39,7 +42,11 @@ CREATE TABLE IF NOT EXISTS {db}.narrow
     whole Int32,
     count UInt32,
     exact Float64,
-    maybe Nullable(Int8)
+    maybe Nullable(Int8),
+    price Decimal(12, 2),
+    units Int32,
+    stamp DateTime64(3, 'UTC'),
+    second DateTime('UTC')
 )
 ENGINE = MergeTree
 ORDER BY id;
@@ -53,6 +60,10 @@ FITTING: dict[str, tuple[pa.DataType, Any]] = {
     "count": (pa.int32(), 5),
     "exact": (pa.int64(), 2**53),
     "maybe": (pa.int32(), None),
+    "price": (pa.decimal128(12, 4), Decimal("1.2000")),
+    "units": (pa.decimal128(9, 1), Decimal("2.0")),
+    "stamp": (pa.timestamp("us", tz="UTC"), datetime(2020, 1, 1, 0, 0, 0, 123000, UTC)),
+    "second": (pa.timestamp("ns", tz="UTC"), datetime(2020, 1, 1, 0, 0, 1, tzinfo=UTC)),
 }
 
 
@@ -65,8 +76,15 @@ def narrow_rows(**values: Any) -> pa.Table:
 
 
 def narrow_frame(**values: Any) -> pd.DataFrame:
-    """:func:`narrow_rows` as the DataFrame an asset would build (pandas' own dtypes)."""
-    return narrow_rows(**values).to_pandas(types_mapper={pa.int32(): pd.Int32Dtype()}.get)
+    """:func:`narrow_rows` as the DataFrame an asset would build (pandas' own dtypes; its
+    decimals of their Arrow types, not Python objects whose type Arrow would infer)."""
+    dtypes = {pa.int32(): pd.Int32Dtype()}
+    dtypes |= {
+        arrow_type: pd.ArrowDtype(arrow_type)
+        for arrow_type, _ in FITTING.values()
+        if pa.types.is_decimal(arrow_type)
+    }
+    return narrow_rows(**values).to_pandas(types_mapper=dtypes.get)
 
 
 @pytest.fixture
@@ -122,6 +140,10 @@ def test_values_that_fit_a_narrower_column_go_in_as_they_are(backend, db):
         "count": 5,
         "exact": 2.0**53,
         "maybe": None,
+        "price": Decimal("1.20"),
+        "units": 2,
+        "stamp": datetime(2020, 1, 1, 0, 0, 0, 123000, ZoneInfo("UTC")),
+        "second": 1577836801,  # a DateTime reads back as Arrow's uint32 of its seconds
     }
 
 
@@ -163,6 +185,33 @@ def test_values_that_fit_a_narrower_column_go_in_as_they_are(backend, db):
             -129,
             "the value -129 of the output's Int32 does not fit the table's Nullable(Int8) "
             "(Int32 values wrap in Nullable(Int8))",
+        ),
+        (
+            "price",
+            Decimal("1.2345"),
+            "the value 1.2345 of the output's Decimal(12, 4) does not fit the table's "
+            "Decimal(12, 2) (Decimal(12, 4) values are cut to 2 decimal places in "
+            "Decimal(12, 2))",
+        ),
+        (
+            "units",
+            Decimal("-2.5"),
+            "the value -2.5 of the output's Decimal(9, 1) does not fit the table's Int32 "
+            "(Decimal(9, 1) values lose their fraction in Int32)",
+        ),
+        (
+            "stamp",
+            datetime(2020, 1, 1, 0, 0, 0, 123456, UTC),
+            "the value 2020-01-01 00:00:00.123456 of the output's DateTime64(6, 'UTC') does "
+            "not fit the table's DateTime64(3, 'UTC') (DateTime64(6, 'UTC') values lose "
+            "sub-second digits beyond 3 in DateTime64(3, 'UTC'))",
+        ),
+        (
+            "second",
+            datetime(1960, 1, 1, 0, 0, 1, 500000, UTC),
+            "the value 1960-01-01 00:00:01.500000000 of the output's DateTime64(9, 'UTC') "
+            "does not fit the table's DateTime('UTC') (DateTime64(9, 'UTC') values lose "
+            "their fractions of a second in DateTime('UTC'))",
         ),
     ],
 )
