@@ -39,7 +39,9 @@ SAME_SOURCE_CHANGED = "source changed since it was read"
 #: How a user names the source a run reads (``pipeline materialize --source``).
 SOURCE_OPTION = "--source"
 _ENCODING = rf"(?: {ENCODING_FIELD}(?P<encoding>\S+))?"
-_FILE = re.compile(rf"file (?P<name>.+) size=\d+ mtime_ns=\d+{_ENCODING}")
+#: The inode's change time and number are absent from fingerprints recorded before they
+#: were taken: the same file, which may have changed since.
+_FILE = re.compile(rf"file (?P<name>.+) size=\d+ mtime_ns=\d+(?: ctime_ns=\d+ ino=\d+)?{_ENCODING}")
 _URL = re.compile(rf"url (?P<name>[0-9a-f]+) .+?{_ENCODING}")
 #: The generator's version is absent from fingerprints recorded before it had one: the
 #: same source, whose rows changed.

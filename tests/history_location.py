@@ -1,10 +1,10 @@
 """A code location for the history and staleness tests.
 
 ``source`` reads a one-column CSV named by the run parameter ``source`` (fingerprinted by
-size and mtime); ``doubled`` and ``total`` are SQL assets below it. ``stalls`` announces
-itself by creating the file named by the parameter ``stall_marker`` and then blocks, so a
-test can kill the process while it runs; ``total`` fails when ``HIST_TOTAL_FAILS`` is set,
-``doubled`` when ``HIST_DOUBLED_FAILS`` is.
+:func:`~orchestration.fingerprint.file_fingerprint`); ``doubled`` and ``total`` are SQL
+assets below it. ``stalls`` announces itself by creating the file named by the parameter
+``stall_marker`` and then blocks, so a test can kill the process while it runs; ``total``
+fails when ``HIST_TOTAL_FAILS`` is set, ``doubled`` when ``HIST_DOUBLED_FAILS`` is.
 """
 
 from __future__ import annotations

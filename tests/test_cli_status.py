@@ -12,6 +12,7 @@ import pytest
 from assets.sources import SOURCE_ENCODING_ENV, SOURCE_ENV
 from io_managers import ClickHouseIOManager
 from orchestration.commands.status import _next_source
+from orchestration.definitions import load_definitions
 from orchestration.fingerprinted_source import source_switch
 from orchestration.resolver import materialize
 from orchestration.staleness import AssetState
@@ -219,3 +220,51 @@ def test_status_still_answers_when_a_source_cannot_be_asked_now(retail, tmp_path
         (raw,) = [row for row in json.loads(done.stdout) if row["key"] == "raw_online_retails"]
         assert raw["state"] == "stale"
         assert raw["reasons"][0]["detail"].startswith("source cannot be asked ("), raw
+
+
+def _states(retail, *args: str) -> dict[str, dict]:
+    """`status --json` of the retail warehouse, by asset key."""
+    return {row["key"]: row for row in json.loads(retail("status", "--json", *args).stdout)}
+
+
+def _column(retail, sql: str) -> list[str]:
+    """The one column ``sql`` selects from the retail warehouse, as `pipeline query` prints it."""
+    return retail("query", sql, "--format", "csv").stdout.split()[1:]
+
+
+def test_a_correction_copied_over_the_file_with_its_size_and_mtime_is_loaded(retail, tmp_path):
+    """The reported case: a corrected file of the same size, its mtime kept (`touch -r`,
+    `cp -p`), read "28 fresh" and `status:stale+` ran nothing: the correction was never
+    loaded. Now the ingest asset is stale and the run loads it. A chmod costs one reload,
+    which adds no vault row."""
+    source = ("--source", "data.csv")
+    write(tmp_path / "data.csv", sample_lines(), "utf-8")
+    retail("materialize", *source)
+    loaded = (
+        "SELECT Quantity FROM raw.online_retails WHERE InvoiceNo = '536365' AND UnitPrice = 2.55"
+    )
+    sold = "SELECT quantity FROM marts.Fact_Sales WHERE invoice_no = '536365' AND unit_price = 2.55"
+    assert _column(retail, loaded) == _column(retail, sold) == ["6"]
+    lines = sample_lines()
+    lines[1] = lines[1].replace(",6,12/1/2010", ",7,12/1/2010")
+    write(tmp_path / "tmp.csv", lines, "utf-8")
+    subprocess.run(["touch", "-r", "data.csv", "tmp.csv"], cwd=tmp_path, check=True)
+    subprocess.run(["cp", "-p", "tmp.csv", "data.csv"], cwd=tmp_path, check=True)
+
+    raw = _states(retail, *source)["raw_online_retails"]
+    assert raw["state"] == "stale"
+    assert raw["reasons"] == [
+        {"kind": "source_changed", "detail": "source changed since it was read"}
+    ]
+    retail("materialize", "--select", "status:stale+", *source)
+    assert _column(retail, loaded) == ["7"]
+    # A line is a distinct source row: the facts keep every line loaded, the first too.
+    assert "7" in _column(retail, sold)
+    assert {row["state"] for row in _states(retail, *source).values()} == {"fresh"}
+
+    (tmp_path / "data.csv").chmod(0o600)
+    assert _states(retail, *source)["raw_online_retails"]["state"] == "stale"
+    retail("materialize", "--select", "status:stale+", *source)
+    states = _states(retail, *source)
+    vault = [spec.key for spec in load_definitions("assets").graph() if spec.group == "vault"]
+    assert vault and {states[key]["last_materialization"]["inserted_rows"] for key in vault} == {0}

@@ -1,9 +1,10 @@
-"""Source fingerprints: files by size and mtime, URLs by HEAD validators, else content."""
+"""Source fingerprints: files by size, times and inode, URLs by HEAD validators, else content."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
 from http.server import BaseHTTPRequestHandler
 
 import pytest
@@ -73,6 +74,60 @@ def test_file_fingerprint_changes_with_size_and_mtime(tmp_path):
     path.write_text("a\n1\n2\n")
     os.utime(path, ns=(1, 1_000_000_000))
     assert file_fingerprint(path) != touched
+
+
+def test_a_correction_copied_with_its_size_and_mtime_kept_changes_the_fingerprint(tmp_path):
+    """`cp -p` (or `rsync -t`, `touch -r`) of a corrected file of the same size sets its
+    mtime back: size and mtime alone judged it unchanged, and it was never loaded."""
+    path, corrected = tmp_path / "incoming.csv", tmp_path / "tmp.csv"
+    path.write_text("n\n6\n")
+    first = file_fingerprint(path)
+    corrected.write_text("n\n7\n")
+    subprocess.run(["touch", "-r", str(path), str(corrected)], check=True)
+    subprocess.run(["cp", "-p", str(corrected), str(path)], check=True)
+    assert path.read_text() == "n\n7\n"
+    assert file_fingerprint(path) != first
+
+
+def test_a_file_replaced_by_rename_with_its_size_and_mtime_changes_the_fingerprint(tmp_path):
+    """A download written beside the file and renamed over it is another inode."""
+    path, download = tmp_path / "incoming.csv", tmp_path / "incoming.csv.part"
+    path.write_text("n\n6\n")
+    first, before = file_fingerprint(path), path.stat()
+    download.write_text("n\n7\n")
+    os.utime(download, ns=(before.st_atime_ns, before.st_mtime_ns))
+    download.replace(path)
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    assert f"ino={path.stat().st_ino}" in file_fingerprint(path)
+    assert file_fingerprint(path) != first
+
+
+def test_reading_a_file_keeps_its_fingerprint_and_chmod_changes_it(tmp_path):
+    """A run reads the file after taking its fingerprint: that must not make it stale. A
+    chmod changes the inode's change time, so it costs one reload, which adds nothing to
+    the insert-only vault (tests/test_cli_status.py, tests/test_retail_pipeline.py)."""
+    path = tmp_path / "incoming.csv"
+    path.write_text("n\n6\n")
+    first = file_fingerprint(path)
+    assert path.read_text() == "n\n6\n"
+    assert file_fingerprint(path) == first
+    path.chmod(0o600)
+    assert file_fingerprint(path) != first
+
+
+def test_a_file_fingerprint_recorded_before_inode_fields_names_the_same_source(tmp_path):
+    """Recorded by an earlier version (size and mtime only): it cannot say whether the file
+    was corrected since, so the asset is stale once, as the same source whose data changed
+    (no --source to pass, no run refused as reading another source)."""
+    path = tmp_path / "incoming.csv"
+    path.write_text("n\n6\n")
+    info = path.stat()
+    recorded = f"file {path.resolve()} size={info.st_size} mtime_ns={info.st_mtime_ns}"
+    now = file_fingerprint(path)
+    assert now != recorded
+    for encoding in ("", " encoding=iso8859-1"):
+        assert named_source(recorded + encoding) == named_source(now + encoding) is not None
+        assert source_switch(recorded + encoding, now + encoding) is None
 
 
 def test_missing_file_is_unavailable(tmp_path):

@@ -37,7 +37,7 @@ from orchestration.synthetic_source import is_synthetic
 
 
 def _taken(params: Mapping[str, Any]) -> str:
-    """Size and mtime of a file, the validators of a URL, the generator's parameters;
+    """A file's size, times and inode, a URL's validators, the generator's parameters;
     with the encoding the file is read in, when it is not UTF-8."""
     # Here, not at the top: the ingest asset's module imports this one, and declaring
     # assets must not import the readers' data stack (pyarrow, pandas).
