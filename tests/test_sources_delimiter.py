@@ -164,8 +164,8 @@ def test_a_price_still_not_a_number_is_named_by_row_column_and_value(
     with pytest.raises(SourceError) as raised:
         read_rows(path)
     assert str(raised.value) == (
-        f"{path}, row 5, column 'UnitPrice': not a number: {value!r} (1 such row(s) in "
-        "this chunk); fix the value or remove the row"
+        f"{path}, row 5, column 'UnitPrice': not a number: {value!r} (1 such row in rows "
+        "1-99); fix the value or remove the row"
     )
 
 

@@ -86,6 +86,31 @@ def test_fractional_quantity(tmp_path: Path) -> None:
         read_all(csv_file(tmp_path, GOOD, bad))
 
 
+def test_the_smallest_int32_quantity_is_read_and_one_below_is_refused(tmp_path: Path) -> None:
+    """raw.online_retails' Quantity is Int32: -2147483648 fits it, so the reader takes it;
+    the error for a quantity beyond it states the column's true range."""
+    low = "536366,22633,HAND WARMER,-2147483648,12/1/2010 8:28,0,17850,United Kingdom\n"
+    read_all(csv_file(tmp_path, GOOD, low))
+    below = low.replace("-2147483648", "-2147483649")
+    with pytest.raises(SourceError) as error:
+        read_all(csv_file(tmp_path, GOOD, below))
+    assert str(error.value).endswith("Quantity must be between -2147483648 and 2147483647"), str(
+        error.value
+    )
+
+
+def test_a_bad_value_says_how_many_rows_like_it_were_read_with_it(tmp_path: Path) -> None:
+    """The count is of the rows read together with the bad one, which the error names, so
+    a reader knows what "2 such rows" counted (not the whole file's)."""
+    bad = GOOD.replace(",6,", ",six,")
+    with pytest.raises(SourceError) as error:
+        read_all(csv_file(tmp_path, GOOD, bad, GOOD, bad))
+    assert "not a number: 'six' (2 such rows in rows 1-4); " in str(error.value)
+    with pytest.raises(SourceError) as error:
+        read_all(csv_file(tmp_path, GOOD, bad))
+    assert "not a number: 'six' (1 such row in rows 1-2); " in str(error.value)
+
+
 def test_unparseable_date_names_row_and_value(tmp_path: Path) -> None:
     bad = "536366,22633,HAND WARMER,6,13/45/2010 8:28,1.85,17850,United Kingdom\n"
     with pytest.raises(

@@ -87,7 +87,8 @@ _FIRST_STAMP = pa.scalar(EARLIEST_INVOICE_DATE.tz_convert(None).to_pydatetime(),
 _LAST_STAMP = pa.scalar(LATEST_INVOICE_DATE.tz_convert(None).to_pydatetime(), pa.timestamp("s"))
 _NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _INVOICE = r"^[CcAa]?[0-9]+$"
-_INT32_MAX = 2**31 - 1
+#: The range of an Int32 column (Quantity), both ends included.
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 #: The largest integer float64 (how numbers are parsed) holds exactly.
 _FLOAT_EXACT_MAX = 2**53
 
@@ -191,15 +192,19 @@ class _Chunk:
         return original[position].as_py()
 
     def fail_first(self, bad: pa.Array, field: str, problem: str, hint: str) -> None:
-        """Raise for the first row flagged in ``bad``, naming its number and value."""
+        """Raise for the first row flagged in ``bad``, naming its number and value, and how
+        many rows like it the rows read with it hold (a file is read in chunks, so the
+        count names the rows it counted rather than claim the whole file's)."""
         flagged = pc.fill_null(bad, False)
         count = pc.sum(flagged).as_py() or 0
         if not count:
             return
         position = int(np.flatnonzero(flagged.to_numpy(zero_copy_only=False))[0])
         value = self.value_at(field, position)
+        rows = f"rows {self.first_row:,}-{self.first_row + self.num_rows - 1:,}"
+        such = f"{count:,} such row{'' if count == 1 else 's'} in {rows}"
         raise SourceError(
-            f"{problem} {value!r} ({count} such row(s) in this chunk); {hint}",
+            f"{problem} {value!r} ({such}); {hint}",
             source=self.source,
             row=self.first_row + position,
             column=field,
@@ -315,7 +320,7 @@ def _as_integer(chunk: _Chunk, field: str, numbers: pa.Array, kind: pa.DataType)
         fractional, field, "not a whole number:", "quantities and customer ids are integers"
     )
     if kind == pa.int32():
-        low, high = -_INT32_MAX, _INT32_MAX
+        low, high = _INT32_MIN, _INT32_MAX
     else:
         # Values arrive as float64, which holds every integer only up to 2**53: a larger
         # id would be stored rounded (and one near 2**64 overflows the cast), so refuse it.
