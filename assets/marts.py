@@ -4,6 +4,8 @@ Marts read the vault, never the latest raw load, so they reflect every load so f
 business rules of DESIGN.md section 5 live here:
 
 - a line is a distinct source row (the vault already stores each line once);
+- a delivery carries whole invoices: a line a later delivery of its invoice no longer
+  holds is retracted (``vault.sat_invoice_status``) and in no fact table;
 - ``A`` invoices ("Adjust bad debt") are accounting entries: in neither fact table;
 - a return (C invoice or quantity < 0) goes to ``Fact_Sale_Returns``, every other line is
   a sale in ``Fact_Sales`` - zero prices and unknown customers included;
@@ -13,14 +15,15 @@ business rules of DESIGN.md section 5 live here:
 from __future__ import annotations
 
 from assets.checks import CHECKS
-from assets.sql import NIL_UUID, OWNERS, layer_tags, unknown_customer_key
+from assets.sql import NIL_UUID, OWNERS, current_line, layer_tags, unknown_customer_key
 from orchestration.asset import sql_asset
 from orchestration.context import AssetContext
 
 _TAGS = layer_tags("marts")
 
-#: Every invoice line of the vault with its keys and measures, in fact-table column order.
-_VAULT_LINES = """
+#: Every current invoice line of the vault (not retracted by a later delivery of its
+#: invoice) with its keys and measures, in fact-table column order.
+_VAULT_LINES = f"""
 SELECT
     hub.hub_invoice_hash_key AS sale_id,
     hub.InvoiceNo AS invoice_no,
@@ -42,7 +45,8 @@ INNER JOIN vault.link_invoice_time AS moment
     ON moment.hub_invoice_hash_key = hub.hub_invoice_hash_key
 INNER JOIN vault.link_invoice_country AS country
     ON country.hub_invoice_hash_key = hub.hub_invoice_hash_key
-WHERE NOT startsWith(hub.InvoiceNo, 'A') AND sat.ReturnStatus = '{status}'
+WHERE NOT startsWith(hub.InvoiceNo, 'A') AND sat.ReturnStatus = '{{status}}'
+    AND {current_line("hub.hub_invoice_hash_key", indent=4)}
 SETTINGS join_algorithm = 'full_sorting_merge'
 """
 # Every table here holds about one row per invoice line: a hash join would keep four

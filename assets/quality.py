@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from assets.checks import CHECKS
-from assets.sql import OWNERS, layer_tags, run_date, unknown_customer_key
+from assets.sql import OWNERS, current_line, layer_tags, run_date, unknown_customer_key
 from orchestration.asset import sql_asset
 from orchestration.context import AssetContext
 
@@ -53,7 +53,8 @@ def data_quality(context: AssetContext) -> str:
     """Today's quality numbers over the whole warehouse; earlier check dates kept as history.
 
     Ratios and anomaly counts are over sale lines (Fact_Sales). ``adjustment_line_count``
-    counts the ``A`` lines the facts leave out; the ``latest_load_*`` columns count the
+    counts the current ``A`` lines the facts leave out (not retracted by a later delivery
+    of their invoice, like the facts' lines); the ``latest_load_*`` columns count the
     latest source's rows and its exact duplicates (which enter the facts once). A rerun on
     the same day replaces that day's row.
     """
@@ -71,6 +72,7 @@ SELECT
         (
             SELECT count() FROM vault.hub_invoice
             WHERE startsWith(InvoiceNo, 'A')
+                AND {current_line("hub_invoice_hash_key", indent=16)}
         ),
         0
     )) AS adjustment_line_count,

@@ -33,6 +33,22 @@ NIL_UUID = "00000000-0000-0000-0000-000000000000"
 UNICODE_SPACE = r"[\s\v\x1C-\x1F\x85\pZ]"
 
 
+def current_line(key: str, indent: int = 0) -> str:
+    """True when the invoice line ``key`` is current: no later delivery of its invoice
+    retracted it, as of the latest load.
+
+    A line's status is its latest ``vault.sat_invoice_status`` row's (one without a row
+    is current). The facts, their reconciliation check and the quality counts keep only
+    current lines. Laid out over lines, ``indent`` the column the expression starts at.
+    """
+    pad = " " * indent
+    return (
+        f"{key} NOT IN (\n{pad}    SELECT hub_invoice_hash_key\n"
+        f"{pad}    FROM vault.sat_invoice_status\n{pad}    GROUP BY hub_invoice_hash_key\n"
+        f"{pad}    HAVING argMax(Retracted, LOAD_DATETIME) = 1\n{pad})"
+    )
+
+
 def plain_edges(text: str) -> str:
     """True when ``text`` starts and ends with printable, non-space ASCII: then trimming
     cannot change it and it is not blank (a cheap test; other values take a regex)."""
@@ -136,6 +152,7 @@ __all__ = [
     "NIL_UUID",
     "OWNERS",
     "UNICODE_SPACE",
+    "current_line",
     "hash_key",
     "hash_text",
     "layer_tags",

@@ -4,9 +4,11 @@ Every vault asset publishes with ``write_mode="insert_new"``: a load adds only r
 key is not in the table yet, so rerunning on the same source adds nothing and a later
 source adds only what is new. Each SELECT below therefore returns one row per key of the
 *current* staging table, with this run's LOAD_DATETIME (``sat_product`` also reads what it
-recorded before, so that an older sale found later is recorded, whatever the load order).
+recorded before, so that an older sale found later is recorded, whatever the load order;
+``sat_invoice_status`` reads the lines earlier loads recorded of the invoices staging
+holds, and retracts those staging lacks: a delivery carries whole invoices).
 
-The fourteen tables share everything but their SELECT, so they are declared from one
+The fifteen tables share everything but their SELECT, so they are declared from one
 table of specs (:data:`VAULT`) by one factory (:func:`vault_asset`). Each row names its
 asset key and table; the insert-only key comes from the table's schema, and hubs and
 links get the check that their hash key (``<key>_hash_key``) stays unique across loads.
@@ -178,6 +180,53 @@ GROUP BY hub_country_hash_key, InvoiceNo, Country
 """
 
 
+def _sat_invoice_status_select(load: str) -> str:
+    """Lines retracted by a later delivery of their invoice, and lines delivered again.
+
+    A delivery carries whole invoices: when this load holds an invoice, the lines of it
+    that earlier loads recorded and this load lacks are no longer the invoice's (a
+    corrected quantity is a new line, the old one is dropped; a removed line is gone),
+    so each gets a row with ``Retracted`` 1. A retracted line that this load delivers
+    again gets a row with ``Retracted`` 0. Invoices this load does not hold are left as
+    they are, so a delivery of new invoices retracts nothing.
+
+    A row is added only when a line's status changes (a line without a row is current),
+    so delivering the same file again adds nothing. Nothing is ever updated or deleted:
+    the hub, links and satellite keep every version, and this satellite says when each
+    stopped, or started again, to count. The marts count the lines whose latest row is
+    not a retraction. Invoices are compared as the hub records them (without the C).
+    """
+    return f"""
+SELECT
+    hub_invoice_hash_key,
+    retracted AS Retracted,
+    {load} AS LOAD_DATETIME,
+    source AS RECORD_SOURCE
+FROM (
+    SELECT
+        line.hub_invoice_hash_key AS hub_invoice_hash_key,
+        toUInt8(line.hub_invoice_hash_key NOT IN (
+            SELECT hub_invoice_hash_key FROM {_STAGING}
+        )) AS retracted,
+        delivered.source AS source
+    FROM vault.hub_invoice AS line
+    INNER JOIN (
+        SELECT InvoiceNo, min(RECORD_SOURCE) AS source
+        FROM {_STAGING}
+        GROUP BY InvoiceNo
+    ) AS delivered ON delivered.InvoiceNo = line.InvoiceNo
+) AS now
+LEFT JOIN (
+    SELECT
+        hub_invoice_hash_key,
+        argMax(Retracted, LOAD_DATETIME) AS recorded
+    FROM vault.sat_invoice_status
+    GROUP BY hub_invoice_hash_key
+) AS recorded USING (hub_invoice_hash_key)
+WHERE retracted != recorded
+"""
+
+
 @dataclass(frozen=True)
 class VaultTable:
     """One vault table: its asset key, table, schema, role and SELECT (given LOAD_DATETIME)."""
@@ -315,6 +364,12 @@ VAULT: tuple[VaultTable, ...] = (
         "vault.sat_country",
         "SatCountry",
         _sat_country_select,
+    ),
+    _satellite(
+        "sat_invoice_status",
+        "vault.sat_invoice_status",
+        "SatInvoiceStatus",
+        _sat_invoice_status_select,
     ),
 )
 

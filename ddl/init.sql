@@ -260,6 +260,23 @@ CREATE TABLE IF NOT EXISTS vault.sat_country
 ENGINE = ReplacingMergeTree(LOAD_DATETIME)
 ORDER BY (hub_country_hash_key, InvoiceNo, HASH_DIFF);
 
+-- CHANGED (new): status tracking of invoice lines. A delivery carries whole invoices: when
+-- a load holds an invoice, each line of it an earlier load recorded and this load lacks
+-- (a corrected line's old version, a removed line) gets a row with Retracted = 1; a
+-- retracted line delivered again gets one with Retracted = 0. Rows are only added, one per
+-- change, so the vault keeps every version and when each stopped counting; a line's status
+-- is its latest row's (none: current), and the marts count current lines only. Plain
+-- MergeTree: no merge may collapse two rows of one line.
+CREATE TABLE IF NOT EXISTS vault.sat_invoice_status
+(
+    hub_invoice_hash_key UUID,
+    Retracted            UInt8,
+    LOAD_DATETIME        DateTime64(0, 'UTC'),
+    RECORD_SOURCE        String
+)
+ENGINE = MergeTree
+ORDER BY (hub_invoice_hash_key, LOAD_DATETIME);
+
 -- ---------------------------------------------------------------------------------------
 -- marts: star schema, rebuilt from the whole vault on every run
 -- ---------------------------------------------------------------------------------------

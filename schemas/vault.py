@@ -230,3 +230,21 @@ class SatCountry(pa.DataFrameModel):
         strict = True
         ordered = True
         unique = ["hub_country_hash_key", "InvoiceNo", "HASH_DIFF"]
+
+
+class SatInvoiceStatus(pa.DataFrameModel):
+    """``vault.sat_invoice_status``: when a later delivery of its invoice retracted a line
+    (``Retracted`` 1), or delivered it again (0); one row per change of a line's status.
+
+    A load adds at most one row per line, so (line, LOAD_DATETIME) is the key.
+    """
+
+    hub_invoice_hash_key: Series[UUID]
+    Retracted: Series[UInt8] = pa.Field(isin=[0, 1])
+    LOAD_DATETIME: Series[DateTimeUTC]
+    RECORD_SOURCE: Series[str] = pa.Field(str_length={"min_value": 1})
+
+    class Config:
+        strict = True
+        ordered = True
+        unique = ["hub_invoice_hash_key", "LOAD_DATETIME"]
