@@ -114,6 +114,15 @@ BREAKAGES = [
         id="fact_sales-line-twice",
     ),
     pytest.param(
+        "fact_sales",
+        "lines_reconcile_with_vault",
+        [
+            "INSERT INTO vault.sat_invoice_status SELECT hub_invoice_hash_key, 1, "
+            "LOAD_DATETIME + 1, 'later.csv' FROM vault.hub_invoice WHERE InvoiceNo = '536369'"
+        ],
+        id="fact_sales-holds-a-retracted-line",
+    ),
+    pytest.param(
         "fact_sale_returns",
         "lines_reconcile_with_vault",
         [

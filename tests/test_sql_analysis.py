@@ -212,7 +212,7 @@ def test_every_output_column_of_the_retail_pipeline_resolves_to_upstream_columns
             for source in sources:
                 source_table, column = source.rsplit(".", 1)
                 assert column in columns_of[source_table], (key, source)
-    assert len(shipped.sql_assets) == 25
+    assert len(shipped.sql_assets) == 26
 
 
 def _lineage_column_by_column(sql: str, columns_of: dict[str, list[str]]) -> dict[str, tuple]:
@@ -252,7 +252,7 @@ def _lineage_column_by_column(sql: str, columns_of: dict[str, list[str]]) -> dic
 def test_column_lineage_from_one_scope_equals_sqlglot_column_by_column_for_every_asset(shipped):
     """The shared-scope fast path gives every shipped asset the same sources as the stock,
     one-column-per-call lineage."""
-    assert len(shipped.sql_assets) == 25
+    assert len(shipped.sql_assets) == 26
     for key, _, sql in shipped.sql_assets:
         reads = {table: shipped.columns_of[table] for table in tables_read(sql).tables}
         assert column_lineage(sql, reads) == _lineage_column_by_column(sql, reads), key

@@ -181,4 +181,5 @@ def test_the_retail_vault_keys_are_proven_by_their_selects():
         "sat_product",
         "sat_time",
         "sat_country",
+        "sat_invoice_status",
     }
