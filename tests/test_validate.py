@@ -199,7 +199,7 @@ def test_dependency_cycle_is_reported(location: Path):
     assert found[0]["found"].startswith("dependency cycle: ")
     assert {"psa_online_retails", "fact_sales"} <= set(found[0]["assets"])
     # Every asset on it, and downstream of it, is set aside; raw_online_retails is checked.
-    assert [f["check"] for f in found[1:]] == ["not_checked"] * 27
+    assert [f["check"] for f in found[1:]] == ["not_checked"] * 28
     assert "raw_online_retails" not in {f["asset"] for f in found}
 
 
@@ -565,13 +565,13 @@ def test_a_sample_failure_names_the_assets_it_left_unvalidated(location: Path):
     assert lines[0].startswith(
         "[sample] asset psa_online_retails table raw.psa_online_retails column Country: "
     )
-    assert lines[1] == "[sample] 26 assets not validated: upstream failed: psa_online_retails"
+    assert lines[1] == "[sample] 27 assets not validated: upstream failed: psa_online_retails"
     assert result.stdout.splitlines()[-1] == (
-        "1 problem in 28 assets, sample run from synthetic:2000 (26 assets not validated)"
+        "1 problem in 29 assets, sample run from synthetic:2000 (27 assets not validated)"
     )
 
     found = findings(run_validate(location, *args, "--json"))
-    assert [f["check"] for f in found] == ["sample"] + ["not_validated"] * 26
+    assert [f["check"] for f in found] == ["sample"] + ["not_validated"] * 27
     assert {
         "check": "not_validated",
         "asset": "fact_sales",
@@ -600,7 +600,7 @@ def test_independent_sample_failures_are_all_found_and_the_rest_named_once(locat
         "[sample] asset dim_country table marts.Dim_Country column country_name",
     ]
     assert lines[2:] == ["[sample] 8 assets not validated: upstream failed: dim_country, dim_time"]
-    assert result.stdout.splitlines()[-1].startswith("2 problems in 28 assets, ")
+    assert result.stdout.splitlines()[-1].startswith("2 problems in 29 assets, ")
 
 
 def test_a_static_problem_does_not_silence_the_sample_run_of_other_assets(location: Path):
@@ -618,7 +618,7 @@ def test_a_static_problem_does_not_silence_the_sample_run_of_other_assets(locati
     ]
     assert lines[2].endswith(": upstream failed: dim_country, dim_time")
     assert result.stdout.splitlines()[-1] == (
-        "2 problems in 28 assets, sample run from synthetic:2000 (8 assets not validated)"
+        "2 problems in 29 assets, sample run from synthetic:2000 (8 assets not validated)"
     )
 
 
@@ -752,7 +752,7 @@ def test_a_graph_problem_sets_aside_only_what_it_reaches_and_the_rest_is_sampled
         "(and 7 assets downstream)"
     ]
     assert result.stdout.splitlines()[-1] == (
-        "2 problems in 28 assets, sample run from synthetic:2000 (9 assets not checked)"
+        "2 problems in 29 assets, sample run from synthetic:2000 (9 assets not checked)"
     )
     found = findings(run_validate(location, "--sample", "--source", "synthetic:2000", "--json"))
     assert [f["check"] for f in found] == ["graph", "sample"] + ["not_checked"] * 9
