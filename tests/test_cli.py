@@ -250,12 +250,12 @@ def test_piped_list_is_plain_columns_with_every_value_whole():
     result = pipeline("list", "--definitions", "assets")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "28 assets"
+    assert lines[0] == "29 assets"
     assert lines[1].split() == ["asset", "group", "table", "deps", "tags"]
     first = lines[2].split(maxsplit=3)
     assert first[:3] == ["raw_online_retails", "raw", "raw.online_retails"]
     assert "…" not in result.stdout and "┃" not in result.stdout
-    assert len(lines) == 2 + 28  # one line per asset: nothing folded
+    assert len(lines) == 2 + 29  # one line per asset: nothing folded
 
 
 def test_a_list_of_one_asset_says_one_asset():

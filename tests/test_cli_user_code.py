@@ -75,7 +75,7 @@ def test_a_syntax_error_in_a_schema_module_names_its_file_line_and_column(projec
     assert validated.stdout.splitlines() == [
         f"[schema] schemas/marts.py:{line}:36: SyntaxError: expected ':' (affects 10 assets: "
         "dim_customer, dim_product, dim_time and 7 more)",
-        "1 problem in 28 assets",
+        "1 problem in 29 assets",
     ]
 
 
