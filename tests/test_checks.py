@@ -607,6 +607,18 @@ def test_lines_only_a_load_staging_no_longer_holds_can_restore_name_that_load_to
 
 
 @pytest.mark.usefixtures("prefect_server")
+def _load_of_its_own(tmp_path: Path, rows: int, seed: int, prefix: str) -> str:
+    """A CSV of ``synthetic:ROWS:SEED`` whose invoice numbers start with ``prefix``: the
+    generators of every seed number their invoices alike, and a later delivery of an
+    invoice retracts the lines an earlier one held, so loads meant to add up must not
+    share invoices."""
+    frame = synthetic.generate(rows, seed)
+    frame["Invoice"] = frame["Invoice"].str.replace(r"(\d+)", prefix + r"\1", regex=True)
+    path = tmp_path / f"load_{rows}_{seed}.csv"
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
 def test_the_next_line_loads_the_biggest_missing_source_first_and_counts_the_others(
     tmp_path, monkeypatch
 ):
@@ -615,6 +627,10 @@ def test_the_next_line_loads_the_biggest_missing_source_first_and_counts_the_oth
     holds need no reload, so a vault rebuild stays the step for them."""
     monkeypatch.delenv("PUSHGATEWAY_URL", raising=False)
     graph = load_definitions(assets.__name__).graph()
+    small, big, latest = (
+        _load_of_its_own(tmp_path, rows, seed, prefix)
+        for rows, seed, prefix in ((400, 4, "7"), (900, 5, "8"), (200, 6, "9"))
+    )
 
     def run(select: str | None, source: str) -> tuple[RunReport, str]:
         report = materialize(graph, io_managers, select, params={"source": source})
@@ -626,30 +642,27 @@ def test_the_next_line_loads_the_biggest_missing_source_first_and_counts_the_oth
     with ClickHouseIOManager.embedded(tmp_path / "warehouse") as warehouse:
         warehouse.setup(assets.DDL_PATHS)
         io_managers = {"warehouse": warehouse}
-        assert materialize(
-            graph, io_managers, KILLED_IN_THE_VAULT, params={"source": "synthetic:400:4"}
-        ).ok
-        assert materialize(
-            graph, io_managers, KILLED_IN_THE_VAULT, params={"source": "synthetic:900:5"}
-        ).ok
-        report, next_line = run(None, "synthetic:200:6")
+        assert materialize(graph, io_managers, KILLED_IN_THE_VAULT, params={"source": small}).ok
+        assert materialize(graph, io_managers, KILLED_IN_THE_VAULT, params={"source": big}).ok
+        report, next_line = run(None, latest)
         summary = next(o.error for o in report.outcomes if o.key == "fact_sales") or ""
-        assert "of which " in summary and " need synthetic:900:5 loaded again, " in summary
-        assert summary.index("synthetic:900:5") < summary.index("synthetic:400:4")
+        big_name, small_name = Path(big).name, Path(small).name  # as record_source has them
+        assert "of which " in summary and f" need {big_name} loaded again, " in summary
+        assert summary.index(big_name) < summary.index(small_name)
         assert next_line.startswith(
-            "Next: pipeline materialize --source synthetic:900:5 --select 'raw_online_retails+' "
-            "(and your other options) loads synthetic:900:5 again (a load staging no longer "
+            f"Next: pipeline materialize --source {big_name} --select 'raw_online_retails+' "
+            f"(and your other options) loads {big_name} again (a load staging no longer "
             "holds: "
         ), next_line
-        assert "; 1 other source too, which the next run names), " in next_line, next_line
+        assert "; 1 other source too, which the next run names" in next_line, next_line
 
-        _, next_line = run("raw_online_retails+", "synthetic:900:5")
+        _, next_line = run("raw_online_retails+", big)
         assert next_line.startswith(
-            "Next: pipeline materialize --source synthetic:400:4 --select 'raw_online_retails+' "
+            f"Next: pipeline materialize --source {small_name} --select 'raw_online_retails+' "
         ), next_line
         assert "other source" not in next_line, next_line
 
-        report, next_line = run("raw_online_retails+", "synthetic:400:4")
+        report, next_line = run("raw_online_retails+", small)
         assert report.ok, next_line
 
 
