@@ -9,6 +9,7 @@ business rules of DESIGN.md section 5 live here:
 - ``A`` invoices ("Adjust bad debt") are accounting entries: in neither fact table;
 - a return (C invoice or quantity < 0) goes to ``Fact_Sale_Returns``, every other line is
   a sale in ``Fact_Sales`` - zero prices and unknown customers included;
+- invoice numbers are as delivered: a cancellation keeps its C;
 - every fact key resolves in its dimension (``Dim_Customer`` has the unknown customer).
 """
 
@@ -91,7 +92,11 @@ def fact_sales(context: AssetContext) -> str:
 def fact_sale_returns(context: AssetContext) -> str:
     """One row per distinct return line: invoice started with C, or quantity < 0.
 
-    ``invoice_no`` is the number without its C, so a return can be matched to its sale.
+    ``invoice_no`` is as delivered, so it tells the two kinds apart: ``C581484`` is a
+    cancellation, an invoice of its own numbered in the sales' sequence (no sale is
+    ``581484``: a return cannot be matched to its sale by number), and a number without
+    the C is an adjustment on an ordinary invoice, such as a stock write-off
+    (``536381 ... damaged -12`` at price 0).
     """
     return _VAULT_LINES.format(status="Return")
 

@@ -140,11 +140,7 @@ SELECT
     {link("invoice_key", "time_key")} AS link_invoice_time_hash_key,
     {link("invoice_key", "country_key")} AS link_invoice_country_hash_key,
     {link("customer_key", "country_key")} AS link_customer_country_hash_key,
-    if(
-        startsWith(source_invoice, 'C'),
-        substring(source_invoice, 2),
-        source_invoice
-    ) AS InvoiceNo,
+    source_invoice AS InvoiceNo,
     stock_code AS StockCode,
     description AS Description,
     quantity AS Quantity,
@@ -172,8 +168,13 @@ def psa_online_retails(context: AssetContext) -> str:
     """The latest load cleaned, typed and hashed: the vault's only input.
 
     Trimmed text, ``DateTime64``/``Decimal`` types, CustomerID 0 for an unknown customer,
-    ``ReturnStatus`` (C invoice or negative quantity), InvoiceNo without the C, and every
-    hub and link hash key computed here, once, inside ClickHouse. Exact duplicate source
-    rows stay (same invoice-line key) so data quality can count them.
+    ``ReturnStatus`` (C invoice or negative quantity), and every hub and link hash key
+    computed here, once, inside ClickHouse. Exact duplicate source rows stay (same
+    invoice-line key) so data quality can count them.
+
+    InvoiceNo keeps its C: a cancellation is an invoice of its own, numbered in the
+    sales' sequence (``C581484`` cancels ``581483``), so without the C its number would
+    name no sale, and the line would read as a write-off (a negative quantity on an
+    ordinary invoice, such as ``536381 ... damaged -12``).
     """
     return _staging_sql(load_datetime(context))

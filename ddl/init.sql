@@ -38,6 +38,9 @@ ORDER BY tuple();
 
 -- Persistent staging: cleaned, typed, hashed. One row per source row (exact duplicates
 -- are kept here, so data quality can count them; the vault stores each line once).
+-- CHANGED: InvoiceNo keeps the C of a cancellation (the original removed it): C581484 is
+-- an invoice of its own, so the bare number named no sale, and the line, in
+-- Fact_Sale_Returns, could no longer be told from a stock write-off.
 CREATE TABLE IF NOT EXISTS raw.psa_online_retails
 (
     hub_invoice_hash_key               UUID,

@@ -74,7 +74,7 @@ class FactSaleReturns(pa.DataFrameModel):
     """``marts.Fact_Sale_Returns``: one row per distinct return line (C invoice or qty < 0)."""
 
     sale_id: Series[UUID] = pa.Field(unique=True)
-    invoice_no: Series[str] = pa.Field(str_matches=r"^[0-9]+$")
+    invoice_no: Series[str] = pa.Field(str_matches=r"^C?[0-9]+$")
     product_key: Series[UUID]
     customer_key: Series[UUID]
     time_key: Series[UUID]

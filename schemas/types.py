@@ -37,8 +37,8 @@ Money = Annotated[pandas_engine.Decimal, 10, 4, decimal.ROUND_HALF_EVEN]
 MONEY_LIMIT = 999_999.9999
 #: A return line is one whose invoice started with C or whose quantity is negative.
 RETURN_STATUSES = ("Normal", "Return")
-#: Invoice numbers after staging (the C of cancellations removed; A = bad-debt adjustment).
-INVOICE_PATTERN = r"^A?[0-9]+$"
+#: Invoice numbers after staging: upper-cased, C = cancellation, A = bad-debt adjustment.
+INVOICE_PATTERN = r"^[AC]?[0-9]+$"
 #: Invoice numbers as the source writes them.
 SOURCE_INVOICE_PATTERN = r"^[CcAa]?[0-9]+$"
 #: The first and last possible invoice timestamps accepted (the set covers 2009-12..2011-12;
