@@ -64,10 +64,15 @@ SELECT 'top_products', toUInt32(row_number() OVER (ORDER BY value DESC, label)),
 FROM (
     SELECT
         concat(any(product.stock_code), ' ', ifNull(any(product.description), '')) AS label,
-        toFloat64(sum(sale.total_amount)) AS value
-    FROM marts.Fact_Sales AS sale
-    INNER JOIN marts.Dim_Product AS product ON product.product_key = sale.product_key
-    GROUP BY sale.product_key
+        toFloat64(sum(line.total_amount)) AS value
+    FROM (
+        SELECT product_key, total_amount FROM marts.Fact_Sales
+        UNION ALL
+        SELECT product_key, total_amount FROM marts.Fact_Sale_Returns
+    ) AS line
+    INNER JOIN marts.Dim_Product AS product ON product.product_key = line.product_key
+    WHERE product.is_product = 1
+    GROUP BY line.product_key
     ORDER BY value DESC, label
     LIMIT {TOP_PRODUCTS}
 )
@@ -76,12 +81,13 @@ SELECT 'kpi', toUInt32(position), labels[position], amounts[position]
 FROM (
     SELECT
         [
-            'total_revenue', 'sale_lines', 'sales_days', 'countries',
+            'gross_sales', 'net_sales', 'sale_lines', 'sales_days', 'countries',
             'missing_customer_id_ratio', 'anomaly_unit_price_count',
             'anomaly_quantity_count', 'return_line_count', 'latest_load_duplicate_row_count'
         ] AS labels,
         [
-            facts.revenue, toFloat64(facts.lines), toFloat64(facts.days),
+            toFloat64(facts.gross), toFloat64(facts.gross + returned.amount),
+            toFloat64(facts.lines), toFloat64(facts.days),
             toFloat64(facts.countries),
             quality.missing_customer_id_ratio, toFloat64(quality.anomaly_unit_price_count),
             toFloat64(quality.anomaly_quantity_count), toFloat64(quality.return_line_count),
@@ -89,11 +95,12 @@ FROM (
         ] AS amounts,
         arrayJoin(arrayEnumerate(labels)) AS position
     FROM (
-        SELECT toFloat64(sum(sale.total_amount)) AS revenue, count() AS lines,
+        SELECT sum(sale.total_amount) AS gross, count() AS lines,
                uniqExact(moment.date) AS days, uniqExact(sale.country_key) AS countries
         FROM marts.Fact_Sales AS sale
         INNER JOIN marts.Dim_Time AS moment ON moment.time_key = sale.time_key
     ) AS facts
+    CROSS JOIN (SELECT sum(total_amount) AS amount FROM marts.Fact_Sale_Returns) AS returned
     CROSS JOIN (
         SELECT missing_customer_id_ratio, anomaly_unit_price_count, anomaly_quantity_count,
                return_line_count, latest_load_duplicate_row_count
@@ -112,6 +119,7 @@ SERIES_COLUMN_LINEAGE: dict[str, tuple[str, ...]] = {
         "marts.Dim_Country.country_name",
         "marts.Dim_Product.description",
         "marts.Dim_Product.stock_code",
+        "marts.Fact_Sale_Returns.total_amount",
         "marts.Fact_Sales.total_amount",
         "quality.sales_summary.sales_date",
     ),
@@ -123,6 +131,7 @@ SERIES_COLUMN_LINEAGE: dict[str, tuple[str, ...]] = {
     ),
     "value": (
         "marts.Dim_Time.date",
+        "marts.Fact_Sale_Returns.total_amount",
         "marts.Fact_Sales.country_key",
         "marts.Fact_Sales.total_amount",
         "quality.data_quality.anomaly_quantity_count",
@@ -133,12 +142,14 @@ SERIES_COLUMN_LINEAGE: dict[str, tuple[str, ...]] = {
         "quality.sales_summary.volume",
     ),
 }
-#: What :data:`SERIES_SQL` reads only to join, group and pick the latest quality check:
-#: no chart point is computed from these, but renaming one breaks the dashboard.
+#: What :data:`SERIES_SQL` reads only to join, group, filter and pick the latest quality
+#: check: no chart point is computed from these, but renaming one breaks the dashboard.
 SERIES_ALSO_READS = (
     "marts.Dim_Country.country_key",
+    "marts.Dim_Product.is_product",
     "marts.Dim_Product.product_key",
     "marts.Dim_Time.time_key",
+    "marts.Fact_Sale_Returns.product_key",
     "marts.Fact_Sales.product_key",
     "marts.Fact_Sales.time_key",
     "quality.data_quality.check_date",
@@ -146,7 +157,8 @@ SERIES_ALSO_READS = (
 
 #: How each KPI is titled and printed on the page.
 KPI_FORMATS: dict[str, tuple[str, str]] = {
-    "total_revenue": ("Revenue", "£{:,.0f}"),
+    "gross_sales": ("Gross sales", "£{:,.0f}"),
+    "net_sales": ("Net sales (after returns)", "£{:,.0f}"),
     "sale_lines": ("Sale lines", "{:,.0f}"),
     "sales_days": ("Trading days", "{:,.0f}"),
     "countries": ("Countries", "{:,.0f}"),
@@ -213,7 +225,7 @@ def _charts(points: pd.DataFrame) -> dict[str, tuple[list[dict[str, Any]], dict[
             [trend],
             {
                 **layout,
-                "title": {"text": "Daily sales volume"},
+                "title": {"text": "Daily gross sales"},
                 "yaxis": {"tickprefix": "£"},
                 "xaxis": {"rangeslider": {"visible": True}},
             },
@@ -222,7 +234,7 @@ def _charts(points: pd.DataFrame) -> dict[str, tuple[list[dict[str, Any]], dict[
             [by_country],
             {
                 **layout,
-                "title": {"text": "Sales by country (ranked)"},
+                "title": {"text": "Gross sales by country (ranked)"},
                 "height": max(360, 22 * len(countries) + 90),
                 "xaxis": {
                     "type": "log",
@@ -237,7 +249,7 @@ def _charts(points: pd.DataFrame) -> dict[str, tuple[list[dict[str, Any]], dict[
             [top],
             {
                 **layout,
-                "title": {"text": f"Top {TOP_PRODUCTS} products by revenue"},
+                "title": {"text": f"Top {TOP_PRODUCTS} products by net sales"},
                 "height": 420,
                 "xaxis": {"tickprefix": "£"},
                 "yaxis": {"autorange": "reversed", "automargin": True},
@@ -308,7 +320,15 @@ def render_dashboard(points: pd.DataFrame, subtitle: str) -> str:
 
 @asset(
     table="quality.sales_dashboard",
-    deps=["sales_summary", "data_quality", "fact_sales", "dim_country", "dim_product", "dim_time"],
+    deps=[
+        "sales_summary",
+        "data_quality",
+        "fact_sales",
+        "fact_sale_returns",
+        "dim_country",
+        "dim_product",
+        "dim_time",
+    ],
     group="metrics",
     schema="schemas.metrics:SalesDashboard",
     tags={**layer_tags("metrics"), "role": "dashboard"},
@@ -319,9 +339,11 @@ def render_dashboard(points: pd.DataFrame, subtitle: str) -> str:
 def sales_dashboard(context: AssetContext) -> pd.DataFrame:
     """The sales dashboard's chart points; also writes the dashboard as one HTML file.
 
-    Daily sales trend, sales by country (ranked), top-10 products by revenue and the
-    quality KPIs. The page goes to ``sales_dashboard_path`` / ``$SALES_DASHBOARD_PATH`` /
-    the project's ``reports/sales_dashboard.html``.
+    Daily gross sales, gross sales by country (ranked), the top-10 products by net sales
+    (returns deducted; postage, fees and manual entries left out by
+    ``Dim_Product.is_product``), gross and net sales and the quality KPIs. The page goes
+    to ``sales_dashboard_path`` / ``$SALES_DASHBOARD_PATH`` / the project's
+    ``reports/sales_dashboard.html``.
     """
     points = context.io_manager.query_arrow(SERIES_SQL).to_pandas()
     missing = [chart for chart in (*CHART_IDS, "kpi") if not (points["chart"] == chart).any()]

@@ -10,6 +10,7 @@ business rules of DESIGN.md section 5 live here:
 - a return (C invoice or quantity < 0) goes to ``Fact_Sale_Returns``, every other line is
   a sale in ``Fact_Sales`` - zero prices and unknown customers included;
 - invoice numbers are as delivered: a cancellation keeps its C;
+- ``Dim_Product.is_product`` tells products from postage, fees and manual entries;
 - every fact key resolves in its dimension (``Dim_Customer`` has the unknown customer).
 """
 
@@ -117,12 +118,24 @@ def dim_product(context: AssetContext) -> str:
     code B). The name whose first sale is latest wins, a tie going to the text that sorts
     last. No load time takes part, so the order the files were loaded in never decides.
     A product never sold with a description has none (NULL, the join's miss).
+
+    ``is_product`` is 0 for the stock codes that name no product (the list is the SQL's
+    pattern, docs/data_model.md explains each), so product rankings can leave out
+    postage, fees and manual entries; a code not listed counts as a product.
     """
     return """
 SELECT
     hub.hub_product_hash_key AS product_key,
     hub.StockCode AS stock_code,
-    latest.description AS description
+    latest.description AS description,
+    -- postage and carriage (POST, DOT, C2), charges and fees (BANK CHARGES,
+    -- AMAZONFEE, CRUK), manual entries (M, D discount, B bad debt, S samples,
+    -- ADJUST, TEST), gift vouchers (GIFT_...) and PADS (lines at 0.001)
+    NOT match(
+        hub.StockCode,
+        concat('^(POST|DOT|C2|BANK CHARGES|AMAZONFEE|CRUK|PADS|[MDBS]',
+               '|ADJUST[0-9]*|TEST[0-9]*|GIFT_[0-9_]+)$')
+    ) AS is_product
 FROM vault.hub_product AS hub
 LEFT JOIN (
     SELECT

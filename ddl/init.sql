@@ -284,14 +284,20 @@ ORDER BY (hub_invoice_hash_key, LOAD_DATETIME);
 -- marts: star schema, rebuilt from the whole vault on every run
 -- ---------------------------------------------------------------------------------------
 
+-- CHANGED: is_product added (0 for stock codes that name no product: postage, fees,
+-- manual entries; assets/marts.py lists them), so product rankings can leave them out.
+-- The ALTER adds it to a table built before; the next run of dim_product fills it.
 CREATE TABLE IF NOT EXISTS marts.Dim_Product
 (
     product_key UUID,
     stock_code  String,
-    description Nullable(String)
+    description Nullable(String),
+    is_product  UInt8
 )
 ENGINE = MergeTree
 PRIMARY KEY product_key;
+
+ALTER TABLE marts.Dim_Product ADD COLUMN IF NOT EXISTS is_product UInt8 AFTER description;
 
 -- One row per customer (so joining facts to it never multiplies them), including the
 -- explicit unknown customer (customer_id 0, nil country_key).

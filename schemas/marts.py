@@ -14,11 +14,13 @@ class _MartConfig:
 
 
 class DimProduct(pa.DataFrameModel):
-    """``marts.Dim_Product``: one row per stock code with its current description."""
+    """``marts.Dim_Product``: one row per stock code with its current description, and
+    whether the code is a product (not postage, a fee, a discount or a manual entry)."""
 
     product_key: Series[UUID] = pa.Field(unique=True)
     stock_code: Series[str] = pa.Field(unique=True, str_length={"min_value": 1})
     description: Series[str] = pa.Field(nullable=True)
+    is_product: Series[UInt8] = pa.Field(isin=[0, 1])
 
     Config = _MartConfig
 

@@ -127,8 +127,8 @@ def seed(warehouse: ClickHouseIOManager) -> None:
     statements = [
         f"INSERT INTO marts.Dim_Country VALUES ('{UK}', 'United Kingdom'), ('{FRANCE}', 'France')",
         f"INSERT INTO marts.Dim_Product VALUES ('{HEART}', '85123A', "
-        f"'WHITE HANGING HEART T-LIGHT HOLDER'), ('{CAKESTAND}', '22423', "
-        f"'REGENCY CAKESTAND 3 TIER'), ('{POSTAGE}', 'POST', 'POSTAGE')",
+        f"'WHITE HANGING HEART T-LIGHT HOLDER', 1), ('{CAKESTAND}', '22423', "
+        f"'REGENCY CAKESTAND 3 TIER', 1), ('{POSTAGE}', 'POST', 'POSTAGE', 0)",
         f"INSERT INTO marts.Dim_Customer VALUES ('{UNKNOWN}', 0, '{NIL_UUID}'), "
         f"('{ALICE}', 13085, '{UK}'), ('{BOB}', 12583, '{FRANCE}')",
         f"INSERT INTO marts.Dim_Time VALUES ('{DEC1}', '2010-12-01', 2010, 12, 3), "

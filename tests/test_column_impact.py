@@ -116,6 +116,11 @@ def test_the_dashboard_declares_which_mart_columns_its_chart_points_come_from(li
     invoice = uses(downstream(lineage, "marts.Fact_Sales.invoice_no"))
     assert "sales_dashboard" not in (*invoice.assets, *invoice.read_by)
     assert invoice.untraced == ()
+    # Net sales deduct the returns; the top products keep to Dim_Product.is_product.
+    returned = uses(downstream(lineage, "marts.Fact_Sale_Returns.total_amount"))
+    assert ("quality.sales_dashboard.value", "sales_dashboard") in returned.columns
+    flag = uses(downstream(lineage, "marts.Dim_Product.is_product"))
+    assert "sales_dashboard" in flag.read_by and "sales_dashboard" not in flag.assets
 
 
 def test_the_column_that_picks_the_latest_quality_row_names_who_picks_by_it(lineage):

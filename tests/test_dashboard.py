@@ -121,13 +121,14 @@ def test_seeded_dashboard_draws_the_known_aggregates(tmp_path, browser):
         ("2010-12-03", 13148.85),
     ]
     assert by_chart["sales_by_country"] == [("France", 13151.4), ("United Kingdom", 40.8)]
-    assert [label for label, _ in by_chart["top_products"]] == [
-        "22423 REGENCY CAKESTAND 3 TIER",
-        "85123A WHITE HANGING HEART T-LIGHT HOLDER",
-        "POST POSTAGE",
+    # Net of the return of two hearts; postage is no product.
+    assert by_chart["top_products"] == [
+        ("22423 REGENCY CAKESTAND 3 TIER", 13165.5),
+        ("85123A WHITE HANGING HEART T-LIGHT HOLDER", 21.6),
     ]
     kpis = dict(by_chart["kpi"])
-    assert kpis["total_revenue"] == pytest.approx(13192.2)
+    assert kpis["gross_sales"] == pytest.approx(13192.2)
+    assert kpis["net_sales"] == pytest.approx(13187.1)
     assert (kpis["sale_lines"], kpis["sales_days"], kpis["countries"]) == (6, 3, 2)
 
     page, refused = open_offline(browser, page_path)
@@ -147,9 +148,10 @@ def test_seeded_dashboard_draws_the_known_aggregates(tmp_path, browser):
     assert (country["type"], country["bars"]) == ("bar", 2)
     assert country["y"] == ["France", "United Kingdom"]
     products = charts["top-products"]
-    assert products["bars"] == 3 and products["x"] == pytest.approx([13165.5, 26.7, 0.0])
+    assert products["bars"] == 2 and products["x"] == pytest.approx([13165.5, 21.6])
     cards = dict(cards)
-    assert cards["total_revenue"].startswith("£13,192")
+    assert cards["gross_sales"] == "£13,192\nGross sales"
+    assert cards["net_sales"] == "£13,187\nNet sales (after returns)"
     assert cards["missing_customer_id_ratio"].startswith("16.7%")
 
 
@@ -181,8 +183,8 @@ def test_full_pipeline_dashboard_renders_three_charts_offline(tmp_path, browser)
     assert charts["daily-sales"]["line"]
     assert charts["sales-by-country"]["bars"] == countries
     assert charts["top-products"]["bars"] == 10
-    revenue = charts["top-products"]["x"]
-    assert revenue == sorted(revenue, reverse=True), "ranked by revenue"
+    net_sales = charts["top-products"]["x"]
+    assert net_sales == sorted(net_sales, reverse=True), "ranked by net sales"
     assert screenshot.stat().st_size > 20_000
     if os.environ.get("UPDATE_DOCS_SCREENSHOT") == "1":
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
@@ -202,7 +204,7 @@ def test_labels_that_close_a_script_are_drawn_as_text(tmp_path, browser):
         {
             "chart": ["daily_sales", "sales_by_country", "top_products", "kpi"],
             "position": [1, 1, 1, 1],
-            "label": ["2010-12-01", "France", hostile, "total_revenue"],
+            "label": ["2010-12-01", "France", hostile, "gross_sales"],
             "value": [10.5, 10.5, 10.5, 10.5],
         }
     )

@@ -67,6 +67,7 @@ HAND_WRITTEN = {
         "dim_country",
         "dim_product",
         "dim_time",
+        "fact_sale_returns",
         "fact_sales",
         "sales_summary",
     ],

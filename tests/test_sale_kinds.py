@@ -75,3 +75,64 @@ def test_a_return_line_keeps_its_invoice_number_as_delivered(
     assert returns == [("536381", 0.0), ("C536379", -27.5), ("C581484", -168469.6)]
     sales = rows(warehouse, "SELECT DISTINCT invoice_no FROM marts.Fact_Sales ORDER BY 1")
     assert sales == [("536365",), ("536366",), ("536367",), ("536370",), ("581483",)]
+
+
+def test_dim_product_says_which_stock_codes_are_products(
+    built: tuple[ClickHouseIOManager, Path],
+) -> None:
+    warehouse, _ = built
+    flags = rows(warehouse, "SELECT stock_code, is_product FROM marts.Dim_Product ORDER BY 1")
+    assert flags == [
+        ("22423", 1),
+        ("23843", 1),
+        ("85123A", 1),
+        ("D", 0),
+        ("DOT", 0),
+        ("M", 0),
+        ("POST", 0),
+    ]
+
+
+def test_the_dashboard_shows_gross_and_net_sales_and_ranks_products_only_by_net_sales(
+    built: tuple[ClickHouseIOManager, Path],
+) -> None:
+    """The order of 80,995 birdies, cancelled twelve minutes later, topped "Top products
+    by revenue", and DOTCOM POSTAGE came next; the KPI called "Revenue" counted both."""
+    warehouse, page = built
+    points = rows(
+        warehouse,
+        "SELECT chart, label, round(value, 4) FROM quality.sales_dashboard "
+        "WHERE chart IN ('kpi', 'top_products') ORDER BY chart, position",
+    )
+    kpis = {label: value for chart, label, value in points if chart == "kpi"}
+    assert "total_revenue" not in kpis
+    assert kpis["gross_sales"] == pytest.approx(GROSS_SALES)
+    assert kpis["net_sales"] == pytest.approx(GROSS_SALES + RETURNS)
+    top = [(label, value) for chart, label, value in points if chart == "top_products"]
+    assert top == [
+        ("22423 REGENCY CAKESTAND 3 TIER", 25.5),
+        ("85123A WHITE HANGING HEART T-LIGHT HOLDER", 15.3),
+        ("23843 PAPER CRAFT , LITTLE BIRDIE", 0.0),
+    ]
+    text = page.read_text(encoding="utf-8")
+    assert ">Gross sales<" in text and ">Net sales (after returns)<" in text
+    assert ">Revenue<" not in text
+    assert "products by net sales" in text
+
+
+def test_a_dim_product_built_before_is_product_gains_it_at_setup_and_the_run_fills_it(
+    built: tuple[ClickHouseIOManager, Path],
+) -> None:
+    """An existing warehouse: the DDL's own ALTER adds the column at the next set-up, so
+    the table is not drifted (no ``--full-refresh`` asked), and a plain run of
+    dim_product fills it as a fresh build does."""
+    warehouse, _ = built
+    fresh = rows(warehouse, "SELECT * FROM marts.Dim_Product ORDER BY stock_code")
+    warehouse.command("ALTER TABLE marts.Dim_Product DROP COLUMN is_product")
+    spec = GRAPH["dim_product"]
+    warehouse.setup(DDL_PATHS)
+    assert [name for name, _ in warehouse.describe("marts.Dim_Product")][-1] == "is_product"
+    assert not warehouse.drift_refusals([spec])
+    context = AssetContext(spec=spec, io_manager=warehouse, load_datetime=LOADED, params={})
+    warehouse.materialize(spec, context)
+    assert rows(warehouse, "SELECT * FROM marts.Dim_Product ORDER BY stock_code") == fresh
