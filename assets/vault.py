@@ -194,7 +194,8 @@ def _sat_invoice_status_select(load: str) -> str:
     so delivering the same file again adds nothing. Nothing is ever updated or deleted:
     the hub, links and satellite keep every version, and this satellite says when each
     stopped, or started again, to count. The marts count the lines whose latest row is
-    not a retraction. Invoices are compared as the hub records them (without the C).
+    not a retraction. Invoices are compared by their number as the hub records it: as
+    delivered, a cancellation's C included.
     """
     return f"""
 SELECT
