@@ -91,6 +91,7 @@ def connect_prefect(say: Callable[[str], None], *, quiet: bool) -> None:
     from orchestration import local_server
 
     if get_current_settings().api.url:
+        _ui_links_without_credentials()
         return
     if local_server.server_mode() == local_server.TEMPORARY:
         if not quiet:
@@ -112,6 +113,23 @@ def connect_prefect(say: Callable[[str], None], *, quiet: bool) -> None:
             f"Prefect server running in the background: UI {server.url}/v2, reused by later "
             "runs; `pipeline server stop` stops it and your warm starters"
         )
+
+
+def _ui_links_without_credentials() -> None:
+    """Prefect's UI URL without the ``user:password@`` it copies from ``PREFECT_API_URL``
+    (or ``PREFECT_UI_URL`` holds): Prefect's own links (``View at http://...``, on the
+    console with ``--verbose``) are made of it, as are those of served runs, whose
+    processes inherit this one's environment. The rest of it is kept as Prefect has it."""
+    from prefect.context import refresh_global_settings_context
+    from prefect.settings import get_current_settings
+
+    from orchestration.redaction import without_credentials
+
+    ui_url = str(get_current_settings().ui_url or "")
+    if without_credentials(ui_url) == ui_url:
+        return
+    os.environ["PREFECT_UI_URL"] = without_credentials(ui_url)
+    refresh_global_settings_context()
 
 
 def configured_api_url() -> str | None:

@@ -6,6 +6,13 @@ a markdown artifact's Mermaid block as source text; V2 renders it as a diagram. 
 link we print or write into an artifact is a V2 route. Links inside artifacts are
 root-relative (the page is served by the same UI, whatever host name the reviewer used);
 the CLI prints absolute URLs from Prefect's ``PREFECT_UI_URL`` setting.
+
+That setting, unless set, is made of ``PREFECT_API_URL``, its ``user:password@`` included
+(a server behind a proxy that asks for Basic auth): so an absolute URL is built of the
+UI's address without credentials or query string (:func:`absolute`), as
+:mod:`orchestration.redaction` names any URL. The links are printed, returned by
+``--json`` and logged to the run (its ``Lineage of this run`` line), which everyone with
+access to the UI reads; a browser asks for the credentials itself.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from orchestration.redaction import redact_url
+from orchestration.redaction import UNREADABLE_URL, redact_url
 
 V2_PREFIX = "/v2"
 ASSET_PAGE_PREFIX = "asset-"
@@ -55,7 +62,7 @@ def home_url() -> str | None:
     url = configured_ui_url()
     if url is None or urlsplit(url).query:
         return None
-    return redact_url(absolute(f"{_base_path()}{V2_PREFIX}") or url)
+    return absolute(f"{_base_path()}{V2_PREFIX}")
 
 
 def runs_path() -> str:
@@ -83,11 +90,17 @@ def artifact_key_path(key: str) -> str:
 
 
 def absolute(path: str) -> str | None:
-    """``path`` (as returned above) as a full URL, or None without a configured server."""
+    """``path`` (as returned above) as a full URL on the UI's scheme, host and port, never
+    its ``user:password@``; None without a configured server. :data:`UNREADABLE_URL` for
+    a UI URL that cannot be read (a password holding ``/``: what reads as its host and
+    port is partly the password), which shows none of it."""
     url = configured_ui_url()
     if url is None:
         return None
-    parts = urlsplit(url)
+    shown = redact_url(url)
+    if shown == UNREADABLE_URL:
+        return shown
+    parts = urlsplit(shown)
     return f"{parts.scheme}://{parts.netloc}{path}"
 
 
