@@ -51,7 +51,8 @@ def scheme_problem(url: str) -> str | None:
 
 def api_on_that_server(api_url: str) -> str:
     """Where a Prefect server at ``api_url``'s host and port has its API:
-    ``scheme://host:port/api`` (no user or password: the probe reads no such URL)."""
+    ``scheme://user:password@host:port/api``, its credentials kept for the probe to send
+    (never shown: see :mod:`orchestration.redaction`)."""
     parts = urlsplit(api_url)
     return f"{parts.scheme}://{parts.netloc}{API_PATH}"
 

@@ -30,6 +30,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchestration.basic_auth import open_url
 from orchestration.server_process import server_command
 
 STARTUP_TIMEOUT = 120.0
@@ -131,27 +132,22 @@ def client_environment(home: Path, api_url: str) -> dict[str, str]:
 
 
 def healthy(api_url: str, timeout: float = 2.0) -> bool:
-    """Whether the Prefect API at ``api_url`` answers its health check within ``timeout``."""
-    # Imported here: urllib's HTTP client brings http.client, email and ssl (~25 ms),
-    # which commands that probe no server (``--help``, ``list``) should not pay for.
-    import urllib.error
-    import urllib.request
-
+    """Whether the Prefect API at ``api_url`` answers its health check within ``timeout``
+    (a ``user:password@`` in it sent as Prefect's client sends it)."""
     try:
-        with urllib.request.urlopen(f"{api_url}/health", timeout=timeout) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
+        with open_url(f"{api_url}/health", timeout) as response:
+            return bool(response.status == 200)
+    except OSError:  # URLError and HTTPError among them
         return False
 
 
 def server_version(api_url: str, timeout: float = 2.0) -> str | None:
     """The Prefect version the server at ``api_url`` runs (``/admin/version``), if it says."""
     import json
-    import urllib.request
 
     url = f"{api_url.rstrip('/')}/admin/version"
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with open_url(url, timeout) as response:
             version = json.loads(response.read())
     except (OSError, ValueError):  # no answer, an error status, or not Prefect's JSON
         return None

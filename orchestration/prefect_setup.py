@@ -180,6 +180,7 @@ def _probe(url: str, health: str, timeout: float) -> ExpectedError | None:
     """The error for ``url`` if its ``health`` URL does not answer, or answers 404."""
     from orchestration.api_url import PrefectApiUrlError, api_on_that_server, not_an_api
     from orchestration.redaction import redact_url
+    from orchestration.typed_options import with_placeholders
     from orchestration.unanswered import api_not_answering, cause_in_words, health_status
 
     try:
@@ -200,16 +201,20 @@ def _probe(url: str, health: str, timeout: float) -> ExpectedError | None:
         )
     except OSError:
         answers = False  # no better URL to suggest: the line says what one looks like
-    return PrefectApiUrlError(not_an_api(redact_url(url), suggested if answers else None))
+    # The line is copied into a shell: a password there stands as PASSWORD.
+    shown = with_placeholders(suggested) if answers else None
+    return PrefectApiUrlError(not_an_api(redact_url(url), shown))
 
 
 def health_url_to_probe(api_url: str) -> str | None:
     """``API/health`` when ``api_url`` is one a plain probe reaches as Prefect would.
 
-    Only a plain ``http://`` URL without credentials is probed (a server of one's own, on
-    this machine or the network): for HTTPS (Prefect Cloud, a server behind TLS) Prefect's
+    Only a plain ``http://`` URL is probed (a server of one's own, on this machine or the
+    network, or behind a proxy): for HTTPS (Prefect Cloud, a server behind TLS) Prefect's
     client has settings of its own (certificates, verification) that a probe would have
-    to copy to speak for it, so Prefect is left to say.
+    to copy to speak for it, so Prefect is left to say. A ``user:password@`` stays in the
+    health URL, for the probe to send as Prefect's client does
+    (:mod:`orchestration.basic_auth`).
     """
     from urllib.parse import urlsplit
 
@@ -218,7 +223,7 @@ def health_url_to_probe(api_url: str) -> str | None:
         parts.port  # noqa: B018 - raises on a port that is not a number
     except ValueError:
         return None  # not a URL a probe can read: Prefect says what is wrong with it
-    if parts.scheme != "http" or not parts.hostname or "@" in parts.netloc:
+    if parts.scheme != "http" or not parts.hostname:
         return None
     return f"{api_url.rstrip('/')}/health"
 

@@ -133,8 +133,14 @@ def credential_forms(user: str, password: str) -> tuple[str, ...]:
     None without a password: ``user:`` alone is no secret."""
     if not password:
         return ()
-    basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+    basic = basic_token(user, password)
     return tuple({password, quote(password, safe=""), quote_plus(password, safe=""), basic})
+
+
+def basic_token(user: str, password: str) -> str:
+    """What the HTTP Basic ``Authorization`` header carries for ``user`` and ``password``:
+    the base64 of ``user:password`` (UTF-8, as httpx encodes it)."""
+    return base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 #: A character of a word (letter, digit, ``_``), where :func:`redact` looks for one.

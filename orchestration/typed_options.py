@@ -92,6 +92,12 @@ def printed_value(option: str, value: str) -> str:
     return shlex.quote(_placeheld(value, whole_url=option != "--warehouse"))
 
 
+def with_placeholders(url: str) -> str:
+    """A URL a line says to set, as a printed ``--warehouse`` URL is written: its password
+    ``PASSWORD``, its user and the rest kept (``http://ci:PASSWORD@host:4200/api``)."""
+    return _placeheld(url, whole_url=False)
+
+
 def _placeheld(value: str, *, whole_url: bool) -> str:
     """``value`` with a placeholder for each part of it the redactor would hide;
     ``whole_url``: every such part, else the password alone."""

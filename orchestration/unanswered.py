@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import socket
 
+from orchestration.basic_auth import open_url
 from orchestration.exception_chain import exception_chain
 
 
@@ -52,12 +53,13 @@ def health_problem(health_url: str, timeout: float) -> str | None:
 
 def health_status(health_url: str, timeout: float) -> int:
     """The HTTP status ``health_url`` answers with, an error status too (an answer, if not
-    the one hoped for); raises the ``OSError`` of a request that got no answer."""
+    the one hoped for); raises the ``OSError`` of a request that got no answer. A
+    ``user:password@`` in it is sent as Prefect's client sends it
+    (:mod:`orchestration.basic_auth`)."""
     import urllib.error
-    import urllib.request
 
     try:
-        with urllib.request.urlopen(health_url, timeout=timeout) as response:
+        with open_url(health_url, timeout) as response:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return exc.code

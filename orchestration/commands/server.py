@@ -78,9 +78,8 @@ def _runs_go_to(api_url: str) -> tuple[str, bool]:
         return f"runs go to {SETTING}, but {problem}", False
     if health_url_to_probe(api_url) is None:
         return (
-            f"{shown} (not probed: Prefect's client reaches an https URL, or one with "
-            "credentials, with settings of its own; a run says if it does not answer)"
-            f"{at_ui}",
+            f"{shown} (not probed: Prefect's client reaches an https URL with settings of "
+            f"its own; a run says if it does not answer){at_ui}",
             True,
         )
     version = server_version(api_url)
