@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from orchestration.preload import import_libraries
+from orchestration.process_context import process_context
 from orchestration.uninterruptible import uninterruptible
 from orchestration.warm_start import (
     IDLE_SECONDS,
@@ -150,6 +151,12 @@ class Starter:
             elif modification_times(self._watched) != self._installed:
                 self._step_down()
                 send_message(conn, {"stale": "the installed libraries changed"})
+            elif request.get("context") != process_context():
+                # Its key says the command's context is the one it started in: its own
+                # has changed since (a `prlimit --pid`, a move to another cgroup), and a
+                # child it forks would run the command in that.
+                self._step_down()
+                send_message(conn, {"stale": "its process context changed"})
             elif not _hung_up(conn):  # one that gave up waiting runs cold: run nothing
                 self._start(conn, request, fds)
                 return
@@ -173,9 +180,7 @@ class Starter:
         self._accepting = False
         spare = self._take_spare()
         if spare is not None:
-            spare.channel.close()
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(spare.pid, signal.SIGTERM)
+            _discard(spare)
 
     def _make_spare(self) -> None:
         """Fork a spare child, unless there is one or no command can come any more."""
@@ -193,9 +198,13 @@ class Starter:
 
     def _start(self, conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
         """Run the command in the spare child, or in a child forked for it if there is
-        none (two commands at once, say) or the spare has gone."""
+        none (two commands at once, say), the spare has gone or its process context is
+        no longer the command's (the starter's own is: :meth:`_accept` checked)."""
         pid = None
         spare = self._take_spare()
+        if spare is not None and not _in_context(spare.pid, request["context"]):
+            _discard(spare)
+            spare = None
         if spare is not None:
             try:
                 send_request(spare.channel, request, fds)
@@ -299,6 +308,21 @@ class Starter:
         os.close(self._wakeup_read)
         os.close(self._wakeup_write)
         self._lock.close()  # closed, not unlocked: the lock stays the starter's
+
+
+def _discard(spare: Spare) -> None:
+    """End a spare no command will be handed to (it may be importing still)."""
+    spare.channel.close()
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(spare.pid, signal.SIGTERM)
+
+
+def _in_context(pid: int, context: object) -> bool:
+    """Whether process ``pid`` runs in ``context`` (False if it cannot be told: gone)."""
+    try:
+        return process_context(pid) == context
+    except OSError:
+        return False
 
 
 def _wait_as_spare(channel: socket.socket) -> int:

@@ -17,6 +17,11 @@ What keeps it honest:
 - a starter serves one Python, one project and one import-time environment (the Prefect,
   pandera, locale and Python settings: :func:`starter_key`); a command with another one
   gets a starter of its own;
+- and one process context: the command's child has the starter's namespaces, ids,
+  capabilities, resource limits, umask, cgroup, root, priority and CPUs, not the
+  command's, so they are part of the key too (:mod:`orchestration.process_context`); a
+  starter is started by a command in its context, and runs no command in another one
+  (say, after a ``prlimit`` on it): it steps down and the command runs cold;
 - the starter holds only that environment (and ``PATH``): the command's own, secrets
   included, comes with its request and lives in the child that runs it
   (:func:`starter_environment`);
@@ -53,6 +58,7 @@ from typing import Any, BinaryIO
 from orchestration.debug_env import debug_asked
 from orchestration.kept_environment import kept_environment, read_at_import
 from orchestration.prefect_setup import prefect_defaults
+from orchestration.process_context import ProcessContext, process_context
 
 MODE_ENV = "PIPELINE_WARM_START"
 DIR_ENV = "PIPELINE_WARM_DIR"
@@ -149,9 +155,11 @@ def starter_environment(env: Mapping[str, str]) -> dict[str, str]:
     return kept_environment(import_environment(env))
 
 
-def starter_key(env: Mapping[str, str]) -> str:
-    """What a starter's imports depend on, hashed: Python, the project, and the environment
-    variables libraries read at import time (after :func:`import_environment`)."""
+def starter_key(env: Mapping[str, str], context: ProcessContext | None = None) -> str:
+    """What a starter's imports depend on, and what its children run in, hashed: Python,
+    the project, the environment variables libraries read at import time (after
+    :func:`import_environment`) and the process context (this process's unless given; a
+    starter inherits it from the command that starts it). OSError without ``/proc``."""
     relevant = {
         name: value for name, value in import_environment(env).items() if read_at_import(name)
     }
@@ -160,6 +168,7 @@ def starter_key(env: Mapping[str, str]) -> str:
         "version": sys.version,
         "project": str(project_root()),
         "env": sorted(relevant.items()),
+        "context": sorted((process_context() if context is None else context).items()),
     }
     return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:20]
 
@@ -185,8 +194,8 @@ def runtime_dir(env: Mapping[str, str]) -> Path:
     return path
 
 
-def socket_path(env: Mapping[str, str]) -> Path:
-    return runtime_dir(env) / f"{starter_key(env)}.sock"
+def socket_path(env: Mapping[str, str], context: ProcessContext | None = None) -> Path:
+    return runtime_dir(env) / f"{starter_key(env, context)}.sock"
 
 
 def send_message(sock: socket.socket, message: Mapping[str, Any]) -> None:
@@ -245,7 +254,8 @@ def run_warm(argv: Sequence[str]) -> int | None:
     it (none runs, it is stale, or it could not be reached): then run it cold."""
     env = dict(os.environ)
     try:
-        path = socket_path(env)
+        context = process_context()
+        path = socket_path(env, context)
     except OSError:
         return None
     sock = _connect(path)
@@ -253,7 +263,13 @@ def run_warm(argv: Sequence[str]) -> int | None:
         return None
     with sock, sock.makefile("rb") as replies:
         try:
-            request = {"argv": list(argv), "env": env, "cwd": os.getcwd(), "path0": sys.path[0]}
+            request = {
+                "argv": list(argv),
+                "env": env,
+                "cwd": os.getcwd(),
+                "path0": sys.path[0],
+                "context": context,  # what the starter checks its child's against
+            }
             send_request(sock, request, [0, 1, 2])
             started = receive_message(replies)
         except (OSError, ValueError):
@@ -394,7 +410,8 @@ def _tell(log_path: Path) -> None:
 
 
 def spawn_starter(env: Mapping[str, str]) -> subprocess.Popen[bytes]:
-    """Start a starter for commands run with ``env``: it imports, then listens on
+    """Start a starter for commands run with ``env`` in this process's context: it
+    inherits that context (its key's) from this process, imports, then listens on
     :func:`socket_path`, writing to :data:`LOG_NAME` beside it."""
     path = socket_path(env)
     with (path.parent / LOG_NAME).open("ab") as log:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -18,15 +19,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from orchestration import local_server, warm_start
+from orchestration.process_context import process_context
 from tests import terminal
+from tests.context_location import REPORT_ENV
 from tests.printing_location import AT_IMPORT, IN_THE_BODY
 from tests.safety_location import SLOW_MARKER_ENV
+from tests.unprivileged import unprivileged
 from tests.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
@@ -79,11 +83,17 @@ def starter(warm_env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
 
 
 def pipeline(
-    env: dict[str, str], *args: str, cwd: Path = REPO, importtime: bool = False
+    env: dict[str, str],
+    *args: str,
+    cwd: Path = REPO,
+    importtime: bool = False,
+    prefix: Sequence[str] = (),
 ) -> subprocess.CompletedProcess[str]:
+    """The command run as a user runs it; ``prefix`` is what it runs under (``nice``,
+    ``unshare``), as a shell would run ``nice pipeline ...``."""
     flags = ["-X", "importtime"] if importtime else []
     return subprocess.run(
-        [sys.executable, *flags, "-m", "orchestration", *args],
+        [*prefix, sys.executable, *flags, "-m", "orchestration", *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -680,7 +690,8 @@ def test_a_command_that_gave_up_waiting_is_not_run_by_a_starter_that_answers_lat
             sock.connect(str(warm_start.socket_path(warm_env)))
             socket.send_fds(sock, [b"\0"], [sink.fileno()] * 3)
             request = {"argv": [*LIST, "--json"], "env": warm_env, "cwd": str(REPO)}
-            warm_start.send_message(sock, {**request, "path0": str(REPO)})
+            context = process_context()
+            warm_start.send_message(sock, {**request, "path0": str(REPO), "context": context})
     finally:  # the command hangs up, then the starter gets to it
         starter.send_signal(signal.SIGCONT)
     assert warm_start.stop_all(warm_env) == 1  # answered after that command: it is done
@@ -704,3 +715,105 @@ def test_server_stop_also_ends_a_starter_still_importing(warm_env: dict[str, str
     assert warm_start.stop_all(warm_env) == 1
     assert process.wait(timeout=30) == -signal.SIGTERM
     assert not path.exists()
+
+
+CONTEXT_LOCATION = ("list", "--definitions", "tests.context_location")
+
+
+def _as_root(command: Sequence[str]) -> list[str]:
+    """``command``, which only root may run (a CI job runs as root)."""
+    if os.geteuid() != 0:
+        pytest.skip("only root may run this")
+    return list(command)
+
+
+#: What a command can be run under that changes its process context, as a shell runs it.
+CONTEXTS = {
+    "umask": lambda: ["sh", "-c", 'umask 077 && exec "$@"', "sh"],
+    "resource limits": lambda: ["prlimit", "--nofile=1000:", "--cpu=3600:", "--"],
+    "nice": lambda: ["nice", "-n", "5"],
+    "no_new_privs": lambda: ["setpriv", "--no-new-privs"],
+    "capabilities": lambda: _as_root(unprivileged([])),
+    # The review's full disk: a private tmpfs is seen only in the command's namespace.
+    "mount namespace": lambda: _as_root(["unshare", "--mount"]),
+}
+
+
+def observed_context(
+    env: dict[str, str], tmp_path: Path, prefix: Sequence[str] = ()
+) -> tuple[dict[str, object], bool]:
+    """The process context the command ran in (tests/context_location.py), and whether
+    it ran warm."""
+    report = tmp_path / "context.json"
+    report.unlink(missing_ok=True)
+    result = pipeline(
+        {**env, REPORT_ENV: str(report)}, *CONTEXT_LOCATION, prefix=prefix, importtime=True
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(report.read_text()), "orchestration.cli\n" not in result.stderr
+
+
+@pytest.mark.parametrize("context", CONTEXTS)
+def test_a_command_runs_in_its_callers_process_context_not_the_starters(
+    warm_env: dict[str, str], starter: subprocess.Popen[bytes], tmp_path: Path, context: str
+) -> None:
+    """Forked by the starter, a warm command had the starter's umask, limits, namespaces
+    and capabilities: it wrote to the host's disk from inside ``unshare -m``, created a
+    warehouse 755 under ``umask 077``, ran 44 s under ``ulimit -t 2`` and read a file
+    that its caller, without CAP_DAC_OVERRIDE, could not."""
+    prefix = CONTEXTS[context]()
+    the_starters, warm = observed_context(warm_env, tmp_path)
+    assert warm, "no warm command: nothing was tested"
+    callers, _ = observed_context(cold(warm_env), tmp_path, prefix)
+    assert callers != the_starters, f"{prefix} changed nothing here: nothing was tested"
+    assert observed_context(warm_env, tmp_path, prefix)[0] == callers
+
+
+def test_a_command_in_another_context_starts_warm_in_a_starter_of_its_own(
+    warm_env: dict[str, str], starter: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    umask = CONTEXTS["umask"]()
+    context, warm = observed_context(warm_env, tmp_path, umask)
+    assert not warm and context["status"]["Umask"] == "0077"  # type: ignore[index]
+    directory = Path(warm_env[warm_start.DIR_ENV])
+    wait_for(lambda: len(list(directory.glob("*.sock"))) == 2, 120, "a starter for umask 077", 0.1)
+    context, warm = observed_context(warm_env, tmp_path, umask)
+    assert warm and context["status"]["Umask"] == "0077"  # type: ignore[index]
+    assert observed_context(warm_env, tmp_path)[0]["status"]["Umask"] == "0022"  # type: ignore[index]
+
+
+def test_a_starter_whose_context_changed_since_it_started_runs_no_command_in_it(
+    warm_env: dict[str, str], starter: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    # Say, `prlimit --pid` on the spare child, then on the starter itself.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    expected = [soft, hard]
+    lowered = (soft // 2, hard)
+    resource.prlimit(_spare_of(starter.pid), resource.RLIMIT_NOFILE, lowered)
+    context, warm = observed_context(warm_env, tmp_path)
+    assert context["limits"]["RLIMIT_NOFILE"] == expected  # type: ignore[index]
+    assert warm  # in a child forked for it: the starter's own context is the command's
+    resource.prlimit(starter.pid, resource.RLIMIT_NOFILE, lowered)
+    context, warm = observed_context(warm_env, tmp_path)
+    assert context["limits"]["RLIMIT_NOFILE"] == expected  # type: ignore[index]
+    assert not warm
+    assert starter.wait(timeout=30) == 0  # it stepped down: it serves nobody's context now
+
+
+def test_a_warehouse_a_warm_command_creates_has_the_callers_umask(
+    warm_env: dict[str, str], prefect_api_url: str, tmp_path: Path
+) -> None:
+    env = {
+        **warm_env,
+        "PREFECT_API_URL": prefect_api_url,  # read at import: a starter of its own
+        "WAREHOUSE_URL": f"chdb://{tmp_path / 'wh'}",
+        "PIPELINE_DEFINITIONS": "tests.printing_location",
+    }
+    own = start_starter(env)
+    try:
+        result = pipeline(env, "materialize", prefix=CONTEXTS["umask"]())
+        assert result.returncode == 0, result.stderr
+        assert (tmp_path / "wh").stat().st_mode & 0o777 == 0o700
+    finally:
+        warm_start.stop_all(env)
+        own.wait(timeout=10)
