@@ -70,7 +70,7 @@ from io_managers.transport import EmbeddedTransport, ServerTransport, Transport
 from io_managers.types import ClickHouseType, arrow_to_pandas
 from io_managers.validation import plan_validation, run_validation
 from orchestration.asset_code import raised_place, schema_place
-from orchestration.errors import RebuildRequired
+from orchestration.errors import RebuildRequired, StorageFullError
 from orchestration.io_manager import (
     STAGED_ROWS,
     IOManager,
@@ -411,7 +411,8 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
                     partitions=staged.partitions if attach else None,
                 )
         except WarehouseError as exc:
-            if isinstance(exc, (MaterializationError, WarehouseConnectionError)):
+            # Said in full already: the asset's failure, a server out of reach, a full disk.
+            if isinstance(exc, (MaterializationError, WarehouseConnectionError, StorageFullError)):
                 raise
             if raised_place(spec, exc) is not None:
                 # The engine refused SQL a Python body sent: the body raised, and is said

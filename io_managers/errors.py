@@ -19,7 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from orchestration.asset_code import at
-from orchestration.errors import ExpectedError, Place, RebuildRequired, StorageUnreachableError
+from orchestration.errors import (
+    ExpectedError,
+    Place,
+    RebuildRequired,
+    StorageFullError,
+    StorageUnreachableError,
+)
 
 
 class WarehouseError(Exception):
@@ -45,6 +51,17 @@ class WarehouseInUseError(WarehouseError, StorageUnreachableError):
 
 class WarehouseQueryError(WarehouseError):
     """ClickHouse rejected a statement; the message is the engine's, trimmed."""
+
+    #: The engine's error code (``47``: ``UNKNOWN_IDENTIFIER``), set by the transport that
+    #: met it; None when it did not say (or the error is this project's).
+    code: int | None = None
+
+
+class WarehouseDiskFullError(WarehouseError, StorageFullError):
+    """The engine refused a write for want of disk space (:mod:`io_managers.disk_full`):
+    not the statement's fault, and every write after it fails the same way."""
+
+    skip_reason = "did not run: the warehouse disk is full"
 
 
 class DdlFileError(WarehouseError, ExpectedError):

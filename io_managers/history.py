@@ -194,16 +194,46 @@ class ClickHouseHistory(MaterializationHistory):
         return found
 
 
+#: The engine's errors that say the table is not laid out as this module made it (a
+#: column renamed, dropped or retyped by hand): only then is dropping it the way out. Not
+#: for a full disk, a memory limit or a lost server, after which the history is sound.
+_CHANGED_BY_HAND = frozenset(
+    {
+        6,  # CANNOT_PARSE_TEXT
+        8,  # THERE_IS_NO_COLUMN
+        10,  # NOT_FOUND_COLUMN_IN_BLOCK
+        16,  # NO_SUCH_COLUMN_IN_TABLE
+        27,  # CANNOT_PARSE_INPUT_ASSERTION_FAILED
+        41,  # CANNOT_PARSE_DATETIME
+        43,  # ILLEGAL_TYPE_OF_ARGUMENT
+        47,  # UNKNOWN_IDENTIFIER
+        53,  # TYPE_MISMATCH
+        70,  # CANNOT_CONVERT_TYPE
+        72,  # CANNOT_PARSE_NUMBER
+        117,  # INCORRECT_DATA
+        349,  # CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN
+        386,  # NO_COMMON_TYPE
+    }
+)
+
+
 @contextlib.contextmanager
 def _naming_the_table() -> Iterator[None]:
-    """Engine errors say what failed, not that it was the history: say so."""
+    """Engine errors say what failed, not that it was the history: say so, and how to
+    start it again where a hand changed its layout. (A full disk is no engine refusal
+    here: :class:`~io_managers.errors.WarehouseDiskFullError` says it in its own line.)"""
     try:
         yield
     except WarehouseQueryError as exc:
-        raise WarehouseQueryError(
-            f"materialization history {TABLE}: {exc} (it is the framework's own table; "
-            f"if it was changed by hand, drop it and it is created again, empty)"
-        ) from None
+        hint = ""
+        if exc.code in _CHANGED_BY_HAND:
+            hint = (
+                " (it is the framework's own table; if it was changed by hand, drop it and "
+                "it is created again, empty)"
+            )
+        error = WarehouseQueryError(f"materialization history {TABLE}: {exc}{hint}")
+        error.code = exc.code
+        raise error from None
 
 
 def _row(record: MaterializationRecord) -> dict[str, Any]:

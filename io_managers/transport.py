@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from io_managers.config import WarehouseConfig
+from io_managers.disk_full import disk_full_error, engine_error_code, free_bytes, out_of_space
 from io_managers.engine_stderr import EXCEPTION_START, stderr_held
 from io_managers.errors import (
     WarehouseConnectionError,
@@ -133,6 +134,14 @@ def clean_engine_message(message: str, limit: int = 800) -> str:
     text = _ERRNO_TAIL.sub(r": \1", text)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def query_error(message: str, code: int | None) -> WarehouseQueryError:
+    """The error of a statement the engine refused with ``message`` (as it raised it):
+    its words, trimmed (:func:`clean_engine_message`), and its error ``code``."""
+    error = WarehouseQueryError(clean_engine_message(message))
+    error.code = code
+    return error
 
 
 def _settings_clause(settings: Mapping[str, SettingValue]) -> str:
@@ -373,12 +382,20 @@ class EmbeddedTransport:
             raise WarehouseError(f"embedded warehouse {self.path} is closed")
         return engine.borrowed(readonly, settings)
 
+    def _refused(self, message: str) -> WarehouseError:
+        """The error of a statement the engine refused with ``message``: the warehouse's
+        disk full (:mod:`io_managers.disk_full`), else the engine's words."""
+        code = engine_error_code(message)
+        if out_of_space(code, message):
+            return disk_full_error(str(self.path), free_bytes(self.path), message)
+        return query_error(message, code)
+
     def _run(self, sql: str, fmt: str, readonly: int = 0, settings: OutputSettings = None) -> Any:
         with self._borrowed(readonly, settings) as session:
             try:
                 return session.query(sql, fmt)
             except Exception as exc:
-                raise WarehouseQueryError(clean_engine_message(str(exc))) from None
+                raise self._refused(str(exc)) from None
 
     def command(self, sql: str) -> None:
         self._run(sql, "CSV")
@@ -400,7 +417,7 @@ class EmbeddedTransport:
             except WarehouseError:
                 raise
             except Exception as exc:
-                raise WarehouseQueryError(clean_engine_message(str(exc))) from None
+                raise self._refused(str(exc)) from None
 
     def insert_arrow(
         self, table: str, data: pa.Table, settings: Mapping[str, SettingValue]
@@ -415,7 +432,7 @@ class EmbeddedTransport:
                     inserter.finish()
             except Exception as exc:
                 message = str(exc).removeprefix("Streaming insert finish failed: ")
-                raise WarehouseQueryError(clean_engine_message(message)) from None
+                raise self._refused(message) from None
 
     def raw(self, sql: str, fmt: str, readonly: int = 0, settings: OutputSettings = None) -> bytes:
         result = self._run(sql, fmt, readonly, settings)
@@ -437,7 +454,7 @@ class EmbeddedTransport:
                 raise
             except Exception as exc:
                 message = str(exc).removeprefix("Streaming query failed: ")
-                raise WarehouseQueryError(clean_engine_message(message)) from None
+                raise self._refused(message) from None
 
     def close(self) -> None:
         engine, self._engine = self._engine, None
@@ -664,7 +681,24 @@ class ServerTransport:
             return self._connection_error(exc)
         # Masked before it is trimmed, so no cut leaves a part of a secret unmasked.
         message = redact(_server_response(str(exc)), self._secrets)
-        return WarehouseQueryError(clean_engine_message(message))
+        code = engine_error_code(message)
+        if out_of_space(code, message):
+            return self._disk_full(message)
+        return query_error(message, code)
+
+    def _disk_full(self, message: str) -> WarehouseError:
+        """A write the server refused for space (``message``): its disk with the least
+        room, as its ``system.disks`` tells (a read, which a full disk still answers);
+        the server alone if it cannot be asked."""
+        where, free = f"the server {self.config.address}", None
+        with contextlib.suppress(Exception):
+            disks = self._client.query(
+                "SELECT path, free_space FROM system.disks ORDER BY free_space LIMIT 1"
+            ).result_rows
+            if disks:
+                path, free = disks[0]
+                where = f"{path} on the server {self.config.address}"
+        return disk_full_error(where, free, message)
 
     def command(self, sql: str) -> None:
         self._command(sql)

@@ -33,6 +33,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestration.exception_chain import exception_chain
+
 
 class ExpectedError(Exception):
     """A foreseen failure whose message, written for the user, says what and why."""
@@ -62,6 +64,28 @@ class StorageUnreachableError(ExpectedError):
     this one line instead of giving it as every asset's answer (column lineage
     "not derived: ..." 27 times, and exit 0).
     """
+
+
+class StorageFullError(ExpectedError):
+    """The storage has no room left for a write (a warehouse's disk is full).
+
+    Every asset that writes there after it fails the same way, each repeating the cause;
+    so a run stops starting assets once one meets it (:func:`storage_full`): those not
+    started yet are skipped with :attr:`skip_reason`, and the report says the cause once.
+    """
+
+    #: What an asset the run did not start because of it says, in the report and history.
+    skip_reason = "did not run: the storage is full"
+    #: Where the storage is full (a directory, a server's disk): two failures that name the
+    #: same place are one cause.
+    where = ""
+
+
+def storage_full(exc: BaseException) -> StorageFullError | None:
+    """The :class:`StorageFullError` ``exc`` is, or was raised from (an asset's failure
+    that wraps it: its table published, its record not written), else None."""
+    chain = exception_chain(exc, raised_from=True)
+    return next((cause for cause in chain if isinstance(cause, StorageFullError)), None)
 
 
 def describe_error(exc: BaseException) -> str:
