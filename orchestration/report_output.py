@@ -196,14 +196,19 @@ def print_step(console: Console, line: str) -> None:
 
 
 def _print_causes(report: RunReport, console: Console) -> None:
-    """On a terminal, under the table: each failed (or cancelled) asset's cause, whole, then
-    one line per reason assets were skipped. A row each for the skipped ("upstream failed:
-    raw_online_retails" 26 times) pushed the cause of it all out of view."""
-    causes = [o for o in report.outcomes if o.error and o.status != "skipped"]
+    """On a terminal, under the table: each failed (or cancelled) asset's cause, whole, once
+    for all the assets it is the cause of, then one line per reason assets were skipped. A
+    row each for the skipped ("upstream failed: raw_online_retails" 26 times) pushed the
+    cause of it all out of view; so did a full disk said again by each asset that met it."""
+    causes: dict[str, list[str]] = {}
+    for outcome in report.outcomes:
+        if outcome.error and outcome.status != "skipped":
+            causes.setdefault(outcome.error, []).append(outcome.key)
     skipped = Counter(o.error for o in report.by_status("skipped") if o.error)
     if not causes and not skipped:
         return
-    print_keyed_lines(console, "error", [(o.key, o.error or "") for o in causes])
+    lines = [(", ".join(keys), cause) for cause, keys in causes.items()]
+    print_keyed_lines(console, "error", lines)
     for reason, count in skipped.items():
         console.print(Text(f"  {counted(count, 'asset')} skipped: {reason}"))
 

@@ -32,7 +32,13 @@ from orchestration.context import AssetContext, discard_history_of, full_refresh
 from orchestration.crashed_run import mark_crashed, running_here
 from orchestration.discarded_history import discarded_history_error
 from orchestration.dispatch import critical_path_seconds, last_seconds, submit_when_ready
-from orchestration.errors import ExpectedError, RebuildRequired, describe_error
+from orchestration.errors import (
+    ExpectedError,
+    RebuildRequired,
+    StorageFullError,
+    describe_error,
+    storage_full,
+)
 from orchestration.final_state_lines import final_states_at_info
 from orchestration.graph import AssetGraph
 from orchestration.io_manager import IOManager, MaterializeResult
@@ -258,6 +264,8 @@ class _RunRecorder:
         self._on_progress = on_progress
         self._stopping = stopping
         self._on_asset_start = on_asset_start
+        #: The full storage an asset met (the first): no asset starts after it.
+        self.halted: StorageFullError | None = None
 
     def began(self, key: str) -> None:
         """Asset ``key``'s task body began: Prefect has been sent its task run."""
@@ -283,6 +291,14 @@ class _RunRecorder:
     def record_skipped(self, outcome: AssetOutcome) -> None:
         with self._lock:
             self.skipped[outcome.key] = outcome
+
+    def halt(self, full: StorageFullError) -> StorageFullError:
+        """Start no more assets: ``full``'s storage has no room, and each would fail the
+        same way. Returns the first full storage met, which the run's report names."""
+        with self._lock:
+            if self.halted is None:
+                self.halted = full
+            return self.halted
 
 
 def _run_asset(
@@ -324,7 +340,7 @@ def _run_asset(
         # Failing while the run is stopped is the stop's doing (its IO manager refused to
         # publish, dropped the staging table): cancelled, not the asset's failure.
         stopped = recorder.stopping()
-        error = STOPPED if stopped else body_failure(spec, exc)
+        error = STOPPED if stopped else _failure(spec, exc, recorder)
         if attempt is not None and attempt.record.status == "started":
             attempt.failed(error)
         outcome = AssetOutcome(
@@ -369,6 +385,20 @@ def _run_asset(
     if failure:
         return _failed_in_its_own_words(describe_error(failure))
     return result
+
+
+def _failure(spec: AssetSpec, exc: Exception, recorder: _RunRecorder) -> str:
+    """``spec``'s cause (:func:`body_failure`); a full storage (:func:`storage_full`) also
+    stops the run from starting more assets. An asset already running when another met
+    it, and meeting it too, says the first one's line: the report's error block then says
+    the cause once (its words differ only in the bytes free)."""
+    full = storage_full(exc)
+    if full is None:
+        return body_failure(spec, exc)
+    first = recorder.halt(full)
+    if exc is full and type(first) is type(full) and first.where == full.where:
+        return body_failure(spec, first)
+    return body_failure(spec, exc)
 
 
 def _failed_in_its_own_words(error: str) -> State[Any]:
@@ -443,33 +473,34 @@ def _skip_asset(
     this run's doing. Its state is settled now (every upstream has finished), as a
     finished asset's is; the page is one request, on the page writer like the others.
     """
-    outcome = _unrun_outcome(spec, graph, recorder.failed())
+    reason, outcome = _unrun_outcome(spec, graph, recorder.failed(), recorder.halted)
     ledger.annotate([outcome])
     recorder.record_skipped(outcome)
     review.asset_finished(spec, outcome, review.sql_of(spec, context_for(spec)))
-    return skipped_state(skip_reason(outcome.failed_upstream))
+    return skipped_state(reason)
 
 
-def _unrun_outcome(spec: AssetSpec, graph: AssetGraph, failed: list[str]) -> AssetOutcome:
-    """The outcome of an asset that did not run, naming the ``failed`` upstream that
-    stopped it (none: the run stopped before it)."""
+def _unrun_outcome(
+    spec: AssetSpec, graph: AssetGraph, failed: list[str], halted: StorageFullError | None
+) -> tuple[str, AssetOutcome]:
+    """Why an asset did not run, and its outcome: the run stopped at a full storage
+    (``halted``: every asset after it would have failed the same way), else the
+    ``failed`` upstream that stopped it (none: the run stopped before it)."""
     blockers = failed_ancestors(graph, spec.key, failed)
-    return AssetOutcome(
-        key=spec.key,
-        table=spec.table,
-        status="skipped",
-        failed_upstream=blockers,
-        error=skip_reason(blockers),
+    reason = halted.skip_reason if halted is not None else skip_reason(blockers)
+    outcome = AssetOutcome(
+        key=spec.key, table=spec.table, status="skipped", failed_upstream=blockers, error=reason
     )
+    return reason, outcome
 
 
 def _skipped_outcomes(plan: MaterializationPlan, recorder: _RunRecorder) -> list[AssetOutcome]:
-    """Outcomes in plan order; assets that never ran name the failed upstream that stopped them."""
+    """Outcomes in plan order; assets that never ran say what stopped them."""
     failed = recorder.failed()
     return [
         recorder.outcomes.get(spec.key)
         or recorder.skipped.get(spec.key)
-        or _unrun_outcome(spec, plan.graph, failed)
+        or _unrun_outcome(spec, plan.graph, failed, recorder.halted)[1]
         for spec in plan.selected
     ]
 
@@ -564,7 +595,7 @@ def build_flow(
             def submit(spec: AssetSpec, upstream: list[Any]) -> Any:
                 # Every upstream task is done: settle here whether this asset can run.
                 why = stopped_by(plan.graph, spec.key, spec.deps, selected, recorder.outcomes)
-                skipped = why is not None
+                skipped = why is not None or recorder.halted is not None
                 task = _asset_task(
                     spec, plan, io_managers, recorder, ledger, review, context_for, skipped
                 )

@@ -48,6 +48,29 @@ def test_on_a_terminal_the_skipped_assets_cause_is_one_line_after_the_failure(wi
     assert len(lines) - cause < 24
 
 
+def test_on_a_terminal_a_cause_several_assets_failed_for_is_said_once():
+    """Assets running side by side when the warehouse disk filled each failed for it: the
+    error block said it once per asset, then once per skipped asset before the fix."""
+    full = "warehouse disk is full at /data/wh (812.0 KiB free): free space, then run again"
+    report = RunReport(
+        outcomes=[
+            AssetOutcome("sat_a", "v.sat_a", "failed", 0.2, error=full, foreseen=True),
+            AssetOutcome("sat_b", "v.sat_b", "failed", 0.2, error=full, foreseen=True),
+            AssetOutcome("raw", "raw.orders", "failed", 0.3, error=CAUSE, foreseen=True),
+            AssetOutcome(
+                "dim", "m.dim", "skipped", error="did not run: the warehouse disk is full"
+            ),
+        ]
+    )
+
+    lines = _printed(report, terminal=True, width=200)
+
+    assert sum("warehouse disk is full at" in line for line in lines) == 1
+    assert f"  sat_a, sat_b  {full}" in lines, lines
+    assert f"  raw           {CAUSE}" in lines, lines
+    assert "  1 asset skipped: did not run: the warehouse disk is full" in lines
+
+
 def test_piped_every_row_keeps_its_own_cause_for_scripts():
     lines = _printed(_failed_run(skipped=3), terminal=False)
     rows = [line for line in lines if line.startswith("table_")]
