@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 
 from orchestration.asset import AssetSpec
 from orchestration.asset_state import StateBook
+from orchestration.errors import ExpectedError, describe_error
 from orchestration.history import AssetHistory, MaterializationHistory, MaterializationRecord
 from orchestration.io_manager import MaterializeResult
 from orchestration.run_report import AssetOutcome, CheckedRead, rows_phrase
@@ -58,6 +59,28 @@ def _what_changed(before: AssetHistory, now: MaterializationRecord) -> str:
     return f"{code}, {held:,} -> {rows:,} rows"
 
 
+class UnrecordedPublishError(RuntimeError):
+    """An asset's table was published, but its record could not be written to the
+    history, for a cause nobody foresaw (said with its class, a traceback offered)."""
+
+
+class UnrecordedForeseenError(UnrecordedPublishError, ExpectedError):
+    """The same for a foreseen cause (a full disk:
+    :class:`~orchestration.errors.StorageFullError`), whose words say all."""
+
+
+def unrecorded_publish(record: MaterializationRecord, exc: Exception) -> UnrecordedPublishError:
+    """The failure of an asset whose table was published (``record``, as it was to be
+    written) and whose record was not, for ``exc``: the one case of a published table the
+    history does not tell of, so the line says both, and what ``status`` says until then."""
+    kind = UnrecordedForeseenError if isinstance(exc, ExpectedError) else UnrecordedPublishError
+    return kind(
+        f"asset {record.asset_key!r} (table {record.table}) was published, but its record "
+        f"could not be written to the history: {describe_error(exc)}; until a run records "
+        "it, pipeline status does not call it fresh"
+    )
+
+
 class Attempt:
     """One asset's materialization in this run, as recorded in its history store (where
     the ledger has already written it ``started``)."""
@@ -72,9 +95,11 @@ class Attempt:
     def succeeded(self, result: MaterializeResult) -> None:
         """The asset was published and its checks passed: record it, then let readers see it.
 
-        If the record cannot be written, the asset fails: its history still says
-        ``started``, so the next status calls it stale and a run rebuilds it.
+        If the record cannot be written, the asset fails (:class:`UnrecordedPublishError`,
+        saying its table was published): its history still says ``started``, so neither
+        this run's states nor the next status call it fresh, and a run rebuilds it.
         """
+        started = self.record
         self.record = replace(
             self.record,
             status="materialized",
@@ -86,10 +111,8 @@ class Attempt:
             try:
                 self._store.record(self.record)
             except Exception as exc:
-                raise RuntimeError(
-                    f"asset {self.record.asset_key!r} was published, but its materialization "
-                    f"could not be recorded in the history: {exc}"
-                ) from exc
+                self._ledger.attempted(started)  # what the store holds of it
+                raise unrecorded_publish(self.record, exc) from exc
         self._ledger.published(self.record)
 
     def failed(self, error: str, result: MaterializeResult | None = None) -> None:
