@@ -130,15 +130,23 @@ def column_place(ddl_paths: Sequence[Path | str], table: str, column: str) -> Pl
 
 def declared_tables(ddl_paths: Sequence[Path | str]) -> dict[str, Place]:
     """Each table a ``CREATE TABLE`` with its own column list declares in ``ddl_paths``,
-    with where its name is, in file order (a table declared twice: its first place)."""
+    with where its name is, and each table or view a ``CREATE ... IF NOT EXISTS``
+    without one creates (``AS other``, a view), with where its statement starts; in file
+    order (a table declared twice: its first place). What the DDL creates, for validate
+    and for the refusal of an asset whose table it does not create."""
     tables: dict[str, Place] = {}
     for path in ddl_files(ddl_paths):
         for statement in _located(path):
-            declares = statement_facts(statement.text).declares
-            if declares is None or declares.table in tables:
+            facts = statement_facts(statement.text)
+            declares, created = facts.declares, facts.created
+            if declares is not None:
+                name = declares.table
+                line = statement.line + statement.text.count("\n", 0, declares.name_span[0])
+            elif created is not None and created[0] == "table":
+                name, line = created[1], statement.line
+            else:
                 continue
-            line = statement.line + statement.text.count("\n", 0, declares.name_span[0])
-            tables[declares.table] = Place.at(path, line)
+            tables.setdefault(name, Place.at(path, line))
     return tables
 
 

@@ -51,8 +51,10 @@ from orchestration.asset_code import (
     in_body,
     schema_place,
 )
+from orchestration.asset_reads import reads_of
 from orchestration.checks import evaluate_checks
 from orchestration.context import AssetContext
+from orchestration.ddl_coverage import not_created_by_ddl
 from orchestration.findings import Finding, sample_not_started, shared_cause, upstream_failed
 from orchestration.graph import AssetGraph
 
@@ -383,7 +385,7 @@ def _validate_in(
         # Sandboxed: a report goes into the temp dir, and nothing is sent out.
         return AssetContext(
             spec=spec,
-            io_manager=io,
+            io_manager=reads_of(io, spec, graph),  # as a run's: only what the graph knows
             load_datetime=load_datetime,
             params=params,
             sandbox=tmp / "reports",
@@ -435,8 +437,8 @@ def check_asset(
     need no schema, are still checked.
     """
     if not io.table_exists(spec.table):
-        place = declaration_place(spec)  # where to add it is the DDL; which asset, here
-        found = at(place, "table is not created by the DDL")
+        # Where to add it is the DDL; which asset, here. Materialize refuses it in these words.
+        found, place = not_created_by_ddl(spec), declaration_place(spec)
         return [Finding("ddl", spec.key, spec.table, found=found, place=place)]
     columns, defaults = io.queries.describe_with_defaults(f"TABLE {quote_table(spec.table)}")
     findings: list[Finding] = []

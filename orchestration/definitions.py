@@ -82,7 +82,7 @@ class Definitions:
 
     @functools.cached_property
     def _graph(self) -> AssetGraph:
-        return build_graph(self.assets, self._analysers, self.external_tables)
+        return build_graph(self.assets, self._analysers, self.external_tables, self.ddl_paths)
 
     def checked_graph(self) -> tuple[PartialGraph, list[UncoveredRead]]:
         """Every problem :meth:`graph` would refuse with the first of, and the graph of

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from orchestration.asset import AssetSpec
 from orchestration.asset_code import body_failure, body_place, failure_place, in_body
@@ -260,10 +261,13 @@ def build_graph(
     specs: Iterable[AssetSpec],
     analysers: Mapping[str, IOManager],
     external_tables: Iterable[str] = (),
+    ddl_paths: Iterable[Path] = (),
 ) -> AssetGraph:
-    """The asset graph with every SQL asset's upstream derived from its SQL."""
-    specs = list(specs)
-    return AssetGraph(specs, derive_upstream(specs, analysers, external_tables))
+    """The asset graph with every SQL asset's upstream derived from its SQL, knowing the
+    tables it may read that no asset produces and the DDL that creates its tables."""
+    specs, external_tables = list(specs), tuple(external_tables)
+    upstream = derive_upstream(specs, analysers, external_tables)
+    return AssetGraph(specs, upstream, external_tables, ddl_paths)
 
 
 def check_graph(
@@ -273,12 +277,13 @@ def check_graph(
 ) -> tuple[PartialGraph, list[UncoveredRead]]:
     """Every problem of the graph (:func:`build_graph` refuses the first), each read of
     a table no asset produces, and the graph of the assets none of them reaches."""
-    specs = list(specs)
+    specs, external_tables = list(specs), tuple(external_tables)
     derived = derive_reads(specs, analysers, external_tables)
     partial = partial_graph(
         specs,
         derived.upstream,
         [unreadable.problem() for unreadable in derived.unreadable],
         broken=[read.asset for read in derived.uncovered],
+        external_tables=external_tables,
     )
     return partial, derived.uncovered

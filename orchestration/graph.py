@@ -12,9 +12,11 @@ command builds it, and importing networkx alone costs ~0.3 s, a third of what
 from __future__ import annotations
 
 import copy
+import functools
 import heapq
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from orchestration.asset import AssetSpec
@@ -279,6 +281,7 @@ def partial_graph(
     upstream: Mapping[str, Upstream],
     problems: Sequence[GraphProblem] = (),
     broken: Iterable[str] = (),
+    external_tables: Iterable[str] = (),
 ) -> PartialGraph:
     """Every problem of the graph of ``specs`` after the ``problems`` found already (an
     asset's SQL that does not parse), and the graph without the assets of any of them,
@@ -294,7 +297,7 @@ def partial_graph(
             set_aside.setdefault(key, set()).add(root)
     kept = [spec for spec in specs if spec.key not in set_aside]
     return PartialGraph(
-        AssetGraph(kept, upstream),
+        AssetGraph(kept, upstream, external_tables),
         found,
         {key: tuple(sorted(roots)) for key, roots in set_aside.items()},
     )
@@ -307,12 +310,23 @@ class AssetGraph:
     ``upstream`` (see :mod:`orchestration.derived_deps`) replaces an asset's declared deps
     by what its SQL reads plus its ordering-only deps; each spec in the graph then carries
     those edges as ``deps``, so everything built on the graph sees one set of edges.
+    ``external_tables`` are the tables its assets may read that no asset produces
+    (``Definitions(external_tables=...)``): what a Python asset's body may read besides
+    its deps' tables (:mod:`orchestration.asset_reads`); ``ddl_paths`` the DDL that
+    creates their tables: a run of an asset whose table it lacks is refused
+    (:mod:`orchestration.ddl_coverage`).
     """
 
     def __init__(
-        self, specs: Iterable[AssetSpec], upstream: Mapping[str, Upstream] | None = None
+        self,
+        specs: Iterable[AssetSpec],
+        upstream: Mapping[str, Upstream] | None = None,
+        external_tables: Iterable[str] = (),
+        ddl_paths: Iterable[Path] = (),
     ) -> None:
         upstream = upstream or {}
+        self.external_tables = frozenset(external_tables)
+        self.ddl_paths = tuple(ddl_paths)
         specs = _with_upstream(specs, upstream)
         self._upstream = {
             spec.key: upstream.get(spec.key) or Upstream(reads=spec.deps) for spec in specs
@@ -337,6 +351,18 @@ class AssetGraph:
 
     def __getitem__(self, key: str) -> AssetSpec:
         return self.specs[key]
+
+    def tables(self) -> list[str]:
+        """Every asset's table, in declaration order."""
+        return list(self._producers)
+
+    def producer_of(self, table: str) -> str | None:
+        """The key of the asset whose table ``table`` is; None when no asset's is."""
+        return self._producers.get(table)
+
+    @functools.cached_property
+    def _producers(self) -> dict[str, str]:
+        return {spec.table: spec.key for spec in self.specs.values()}
 
     def topological(self, keys: Iterable[str]) -> list[AssetSpec]:
         """The given assets in dependency order (upstream first)."""

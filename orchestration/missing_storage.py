@@ -17,7 +17,7 @@ from collections.abc import Generator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchestration.errors import ExpectedError
+from orchestration.errors import ExpectedError, Place
 from orchestration.history import AssetHistory, MaterializationHistory, MaterializationRecord
 from orchestration.io_manager import (
     IOManager,
@@ -118,6 +118,9 @@ class MissingStorage(IOManager):
 
     def location(self) -> str | None:
         return self.io_manager.location()
+
+    def declared_tables(self, ddl_paths: Sequence[Path]) -> Mapping[str, Place]:
+        return self.io_manager.declared_tables(ddl_paths)
 
     def check_definitions(
         self,

@@ -25,11 +25,13 @@ from uuid import UUID
 from orchestration.absent_source import absent_source_error
 from orchestration.asset import AssetSpec
 from orchestration.asset_code import body_failure
+from orchestration.asset_reads import reads_of
 from orchestration.asset_state import StateBook
 from orchestration.checks import AssetCheckError, evaluate_checks
 from orchestration.concurrency import default_concurrency
 from orchestration.context import AssetContext, discard_history_of, full_refresh_of, run_logger
 from orchestration.crashed_run import mark_crashed, running_here
+from orchestration.ddl_coverage import ddl_refusal
 from orchestration.discarded_history import discarded_history_error
 from orchestration.dispatch import critical_path_seconds, last_seconds, submit_when_ready
 from orchestration.errors import (
@@ -161,7 +163,11 @@ def check_runnable(
     (:mod:`orchestration.unchosen_source`), a typed ``--source`` that a selected asset
     reads and is a path to no file (:mod:`orchestration.absent_source`), or a full
     refresh that would drop rows only insert-only tables keep, unconfirmed
-    (:mod:`orchestration.discarded_history`)."""
+    (:mod:`orchestration.discarded_history`); first, a selected asset whose table the
+    code location's DDL does not create (:mod:`orchestration.ddl_coverage`)."""
+    not_in_ddl = ddl_refusal(plan.graph, io_managers, plan.selected)
+    if not_in_ddl is not None:
+        raise not_in_ddl
     absent = absent_source_error(plan.selected, book.params)
     if absent is not None:
         raise absent
@@ -575,7 +581,8 @@ def build_flow(
         def context_for(spec: AssetSpec) -> AssetContext:
             return AssetContext(
                 spec=spec,
-                io_manager=_io_manager_for(spec, io_managers),
+                # Its queries may read only what the graph knows it reads.
+                io_manager=reads_of(_io_manager_for(spec, io_managers), spec, plan.graph),
                 load_datetime=load_datetime,
                 params=run_params,
                 run_id=run_id,

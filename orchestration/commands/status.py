@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
 
 import typer
@@ -40,6 +40,7 @@ from orchestration.cli_options import (
     load_defs,
     source_option,
 )
+from orchestration.ddl_coverage import NOT_CREATED, TableNotInDdlError, tables_not_in_ddl
 from orchestration.errors import RebuildRequired
 from orchestration.fingerprinted_source import SOURCE_OPTION
 from orchestration.graph import AssetGraph
@@ -127,6 +128,7 @@ def status(
         states = [book.states[key] for key in keys if key in book.states]
         drift = book.drift_of(state.key for state in states)
         changes = book.setup_changes_of(state.key for state in states)
+        not_in_ddl = _not_in_ddl(graph, book, keys)
         _say_no_warehouse_yet(book)
     if as_json:
         listed = [
@@ -134,6 +136,7 @@ def status(
                 **state.as_dict(),
                 "drifted": drift[state.key].drifted if state.key in drift else None,
                 "ddl_changes": changes.get(state.key),
+                "not_in_ddl": state.key in not_in_ddl,
             }
             for state in states
         ]
@@ -150,6 +153,7 @@ def status(
                 *state.said(),
                 _drift_note(drift.get(state.key), full_refresh=False),
                 _change_note(changes.get(state.key)),
+                _ddl_note(state.key in not_in_ddl),
             ),
         ]
         for state in states
@@ -212,6 +216,17 @@ def _drift_note(refusal: RebuildRequired | None, *, full_refresh: bool) -> str:
         return ""
     outcome = "--full-refresh rebuilds it" if full_refresh else "refused unless --full-refresh"
     return f"drifted from its DDL: {refusal.drifted}; {outcome}"
+
+
+def _not_in_ddl(graph: AssetGraph, book: StateBook, keys: Iterable[str]) -> set[str]:
+    """Those of ``keys`` whose table the DDL does not create (materialize refuses them)."""
+    specs = [graph[key] for key in keys]
+    return {spec.key for spec in tables_not_in_ddl(graph, book.io_managers, specs)}
+
+
+def _ddl_note(missing: bool) -> str:
+    """What an asset's "why" adds when its DDL does not create its table."""
+    return f"{NOT_CREATED}: materialize refuses it" if missing else ""
 
 
 def _change_note(changes: str | None) -> str:
@@ -291,6 +306,7 @@ def plan(
         | MissingUpstreamError
         | UnchosenSourceError
         | DiscardedHistoryError
+        | TableNotInDdlError
         | None
     ) = None
     with _state_book(definitions, warehouse, source, source_encoding) as (graph, book):
@@ -306,12 +322,14 @@ def plan(
             MissingUpstreamError,
             UnchosenSourceError,
             DiscardedHistoryError,
+            TableNotInDdlError,
         ) as error:
             refused = error  # shown with the plan, then raised as materialize raises it
         drift = book.drift_of(spec.key for spec in run_plan.selected)
         changes = book.setup_changes_of(spec.key for spec in run_plan.selected)
     foretold = forecast(run_plan, drift)
     unbuilt = refused.unbuilt if isinstance(refused, UnbuiltUpstreamError) else {}
+    not_in_ddl = set(refused.keys) if isinstance(refused, TableNotInDdlError) else set()
     losses = refused.losses if isinstance(refused, DiscardedHistoryError) else {}
     planned = run_plan.selected_keys
     steps: list[dict[str, Any]] = []
@@ -322,6 +340,7 @@ def plan(
             _why(spec.key, graph, states, planned),
             _drift_note(drift.get(spec.key), full_refresh=full_refresh),
             _change_note(changes.get(spec.key)),
+            _ddl_note(spec.key in not_in_ddl),
         )
         if outcome == "skipped":
             why = f"skipped: upstream {', '.join(blockers)} would be refused; {why}"
