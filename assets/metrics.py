@@ -158,6 +158,8 @@ def measure_sql() -> str:
 
     ``final = 1`` because the quality tables are ReplacingMergeTree: a date may still have
     an unmerged older version (the setting leaves plain MergeTree tables as they are).
+    The arrays are not named ``values``: sqlglot reads that as a keyword, and a query
+    whose tables cannot be told is refused (:mod:`orchestration.asset_reads`).
     """
     parts = []
     for source in SOURCES:
@@ -165,10 +167,10 @@ def measure_sql() -> str:
         values = ", ".join(f"toFloat64({gauge.expression})" for gauge in source.gauges)
         parts.append(
             f"SELECT metric, value FROM (\n"
-            f"    SELECT [{names}] AS metrics, [{values}] AS values\n"
+            f"    SELECT [{names}] AS metrics, [{values}] AS gauge_values\n"
             f"    FROM {source.table} ORDER BY {source.order_by} DESC LIMIT 1\n"
             f"    SETTINGS final = 1\n"
-            f") ARRAY JOIN metrics AS metric, values AS value"
+            f") ARRAY JOIN metrics AS metric, gauge_values AS value"
         )
     return "\nUNION ALL\n".join(parts)
 
