@@ -261,9 +261,10 @@ def _charts(points: pd.DataFrame) -> dict[str, tuple[list[dict[str, Any]], dict[
 def _kpi_cards(points: pd.DataFrame) -> str:
     cards = []
     for row in _chart(points, "kpi").itertuples(index=False):  # at most a dozen KPIs
-        title, pattern = KPI_FORMATS.get(row.label, (row.label, "{:,.2f}"))
+        label = str(row.label)  # a KPI's name: the chart points' label column is text
+        title, pattern = KPI_FORMATS.get(label, (label, "{:,.2f}"))
         cards.append(
-            f'<div class="kpi" data-kpi="{html.escape(row.label)}">'
+            f'<div class="kpi" data-kpi="{html.escape(label)}">'
             f'<div class="kpi-value">{html.escape(pattern.format(row.value))}</div>'
             f'<div class="kpi-title">{html.escape(title)}</div></div>'
         )

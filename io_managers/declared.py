@@ -31,6 +31,8 @@ from orchestration.io_manager import (
 EMBEDDED_LAYOUT = "metadata"
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from io_managers.clickhouse import ClickHouseIOManager
     from orchestration.asset import AssetSpec
     from orchestration.context import AssetContext
@@ -138,7 +140,7 @@ class DeclaredWarehouse(ClickHouseDialect, IOManager):
     def query_arrow(self, sql: str) -> Any:
         return self.warehouse().query_arrow(sql)
 
-    def query_df(self, sql: str) -> Any:
+    def query_df(self, sql: str) -> pd.DataFrame:
         """Asset bodies read their upstream through ``context.io_manager``, which is this
         object: the documented reads (docs/warehouse.md, "Reading") must work here too."""
         return self.warehouse().query_df(sql)

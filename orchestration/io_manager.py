@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from orchestration.asset import AssetSpec
     from orchestration.context import AssetContext
     from orchestration.errors import Place, RebuildRequired
@@ -199,6 +201,19 @@ class IOManager(ABC):
         raise NotImplementedError(
             f"{type(self).__name__} cannot run SQL queries (query_arrow), so asset checks "
             "and SQL reads are unavailable on it; use a warehouse IO manager"
+        )
+
+    def query_df(self, sql: str) -> pd.DataFrame:
+        """Run a read query and return its result as a ``pandas.DataFrame``.
+
+        What a Python asset's body reads its upstream with (``context.io_manager``,
+        README "Declaring assets"), so it is declared here, on the interface bodies are
+        typed against. Optional, as :meth:`query_arrow` is; a storage gives its own
+        dtypes (the warehouse's: docs/warehouse.md, "Reading").
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot run SQL queries (query_df), so assets that "
+            "read other tables are unavailable on it; use a warehouse IO manager"
         )
 
     def offending_rows(

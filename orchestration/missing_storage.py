@@ -29,6 +29,8 @@ from orchestration.io_manager import (
 )
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from orchestration.asset import AssetSpec
     from orchestration.context import AssetContext
     from orchestration.findings import Finding
@@ -145,6 +147,9 @@ class MissingStorage(IOManager):
         raise self._refuse()
 
     def query_arrow(self, sql: str) -> Any:
+        raise self._refuse()
+
+    def query_df(self, sql: str) -> pd.DataFrame:
         raise self._refuse()
 
     def offending_rows(

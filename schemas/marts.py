@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import pandera.pandas as pa
+from pandera.api.pandas.model_config import BaseConfig
 from pandera.typing import Int32, Series, UInt8, UInt16, UInt64
 
 from schemas.types import UUID, Money
 
 
-class _MartConfig:
+class _MartConfig(BaseConfig):
+    """Every model of these tables: its columns, exactly and in the DDL\'s order."""
+
     strict = True
     ordered = True
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import pandera.pandas as pa
+from pandera.api.pandas.model_config import BaseConfig
 from pandera.typing import Series, UInt64
 
 from schemas.marts import FactSales
 
 
-class _QualityConfig:
+class _QualityConfig(BaseConfig):
+    """Every model of these tables: its columns, exactly and in the DDL\'s order."""
+
     strict = True
     ordered = True
 

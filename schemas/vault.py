@@ -7,6 +7,7 @@ and link keys are unique among them, and a satellite adds a (key, HASH_DIFF) at 
 from __future__ import annotations
 
 import pandera.pandas as pa
+from pandera.api.pandas.model_config import BaseConfig
 from pandera.typing import Int32, Series, UInt8, UInt64
 
 from schemas.types import (
@@ -22,7 +23,9 @@ from schemas.types import (
 _INVOICE_DATE_RANGE = {"min_value": EARLIEST_INVOICE_DATE, "max_value": LATEST_INVOICE_DATE}
 
 
-class _VaultConfig:
+class _VaultConfig(BaseConfig):
+    """Every model of these tables: its columns, exactly and in the DDL\'s order."""
+
     strict = True
     ordered = True
 

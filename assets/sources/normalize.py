@@ -235,7 +235,7 @@ def _mixed_to_text(values: pd.Series) -> pa.Array:
     """Spreadsheet cells of mixed type as text (numbers, dates and strings together)."""
     kinds = values.map(type)
     text = pd.Series(None, index=values.index, dtype=object)
-    strings = kinds.eq(str)
+    strings = kinds.isin([str])
     text[strings] = values[strings]
     numbers = kinds.isin([float, int, np.float64, np.int64])
     if numbers.any():
