@@ -7,18 +7,27 @@ only says how ClickHouse is asked.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from io_managers.errors import CheckSQLError
+from io_managers.errors import CheckSQLError, WarehouseQueryError
 from io_managers.sql import quote_table
 from io_managers.sql_tokens import one_statement
+from orchestration.asset_code import at
 from orchestration.io_manager import OffendingRows
+
+if TYPE_CHECKING:
+    from orchestration.checks import AssetCheck
 
 
 def check_select(check_sql: str, table: str) -> str:
     """The check's one statement (comments around it and a trailing ``;`` dropped, so it
-    can be wrapped in a count) with ``{table}`` replaced by the asset's quoted table.
+    can be wrapped in a count) with ``{table}`` replaced by the asset's quoted table."""
+    return _check_select_on(check_sql, quote_table(table))
+
+
+def _check_select_on(check_sql: str, quoted_table: str) -> str:
+    """:func:`check_select` on a table named already quoted (a staging table).
 
     Plain replacement rather than ``str.format``: ClickHouse SQL uses braces itself
     (map literals, ``{name:Type}`` parameters), which ``format`` would misread.
@@ -27,7 +36,46 @@ def check_select(check_sql: str, table: str) -> str:
         select = one_statement(check_sql, "check SQL", keep=True).text
     except ValueError as exc:
         raise CheckSQLError(str(exc)) from None
-    return select.replace("{table}", quote_table(table))
+    return select.replace("{table}", quoted_table)
+
+
+def uncompiled_checks(
+    describe: Callable[[str], object], checks: Sequence[AssetCheck], quoted_table: str
+) -> list[tuple[AssetCheck, WarehouseQueryError]]:
+    """Each of ``checks`` whose SQL does not compile on ``quoted_table`` (their ``{table}``),
+    with the engine's reason, in declaration order; ``describe`` is a ``DESCRIBE`` of its
+    argument (``(SELECT ...)``), which compiles a query and reads no row.
+
+    ``pipeline validate`` asks it of the DDL's empty tables, a run of the staged table
+    before publishing it: a check that cannot run would otherwise fail the asset only
+    after its table was replaced. All the checks are compiled in one statement (a ``UNION
+    ALL`` of them); each alone only when that fails, to say which. A storage that cannot
+    be reached raises, as any read does.
+    """
+    failed: dict[int, WarehouseQueryError] = {}
+    selects: dict[int, str] = {}
+    for index, check in enumerate(checks):
+        try:
+            selects[index] = _check_select_on(check.sql, quoted_table)
+        except CheckSQLError as exc:
+            failed[index] = exc
+    if selects:
+        every = " UNION ALL ".join(f"SELECT 1 FROM (\n{s}\n)" for s in selects.values())
+        try:
+            describe(f"({every})")
+        except WarehouseQueryError:
+            for index, select in selects.items():
+                try:
+                    describe(f"({select})")
+                except WarehouseQueryError as exc:
+                    failed[index] = exc
+    return [(checks[index], failed[index]) for index in sorted(failed)]
+
+
+def does_not_compile(check: AssetCheck, error: Exception) -> str:
+    """Why ``check`` cannot run, after where it is declared: the words of both
+    ``pipeline validate`` and a run, so one mistake reads the same in each."""
+    return at(check.place, f"check {check.name!r} does not compile: {error}")
 
 
 def offending_rows(

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from io_managers import statements
 from io_managers.checks import check_select as check_statement
-from io_managers.checks import tally_select
+from io_managers.checks import does_not_compile, tally_select, uncompiled_checks
 from io_managers.ddl import column_place
 from io_managers.errors import AssetValidationError, WarehouseError
 from io_managers.select_syntax import compile_failure
@@ -60,6 +60,7 @@ from orchestration.graph import AssetGraph
 
 if TYPE_CHECKING:
     from io_managers.clickhouse import ClickHouseIOManager
+    from orchestration.checks import AssetCheck
     from orchestration.errors import Place
 
 
@@ -259,35 +260,39 @@ def _in_select(
 
 def check_asset_checks(io: ClickHouseIOManager, spec: AssetSpec) -> list[Finding]:
     """Each asset check's SQL is one statement that compiles against the DDL's tables,
-    and so does the tally of its rows' sources (``AssetCheck.reloads``) over it.
+    and so does the tally of its rows' sources (``AssetCheck.reloads``) over it; each
+    finding is placed where the check is declared.
 
-    A run publishes the asset's table before its checks run, so a check that cannot run
-    would fail every run only after the table was replaced; here it fails CI instead.
+    A run compiles the checks too, on the staged table before publishing it
+    (:func:`io_managers.checks.uncompiled_checks`), and fails the asset in these words;
+    here it fails CI instead.
     """
-    findings = []
+    broken = uncompiled_checks(io.queries.columns, spec.checks, quote_table(spec.table))
+    findings = [_check_finding(spec, check, does_not_compile(check, exc)) for check, exc in broken]
+    failed = {check.name for check, _ in broken}
     for check in spec.checks:
-        try:
-            statement = check_statement(check.sql, spec.table)
-            io.queries.columns(f"({statement})")
-        except WarehouseError as exc:
-            findings.append(_check_finding(spec, f"check {check.name!r} does not compile: {exc}"))
+        if check.reloads is None or check.name in failed:
             continue
-        if check.reloads is None:
-            continue
+        statement = check_statement(check.sql, spec.table)
         try:  # counted only when the check fails: a typo would show in the incident
             io.queries.columns(f"({tally_select(statement, check.reloads.source)})")
         except WarehouseError as exc:
             findings.append(
                 _check_finding(
-                    spec, f"check {check.name!r}: its reload source does not compile: {exc}"
+                    spec,
+                    check,
+                    at(
+                        check.place,
+                        f"check {check.name!r}: its reload source does not compile: {exc}",
+                    ),
                 )
             )
     return findings
 
 
-def _check_finding(spec: AssetSpec, found: str) -> Finding:
-    """A finding about one of ``spec``'s asset checks."""
-    return Finding("check", spec.key, spec.table, found=found)
+def _check_finding(spec: AssetSpec, check: AssetCheck, found: str) -> Finding:
+    """A finding about ``check``, one of ``spec``'s asset checks, at its declaration."""
+    return Finding("check", spec.key, spec.table, found=found, place=check.place)
 
 
 def run_sample(

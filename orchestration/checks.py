@@ -8,11 +8,12 @@ check passed. ``{table}`` in the query stands for the asset's own table. Severit
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from orchestration.errors import ExpectedError, describe_error
+from orchestration.errors import ExpectedError, Place, describe_error
 
 if TYPE_CHECKING:
     from orchestration.asset import AssetSpec
@@ -59,10 +60,22 @@ class AssetCheck:
     description: str = ""
     rebuilds: str | None = None
     reloads: SourceReload | None = None
+    #: The file and line of the ``AssetCheck(...)`` call that declared it, taken as it is
+    #: made: its SQL is often built by a helper (an f-string), so no parse of the asset's
+    #: module finds it later. Kept raw; :attr:`place` words it only when an error says it.
+    declared_in: tuple[str, int] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.severity not in ("warn", "error"):
             raise ValueError(f"check {self.name!r}: severity must be 'warn' or 'error'")
+        if self.declared_in is None:  # a copy (dataclasses.replace) keeps the original's
+            caller = sys._getframe(2)  # 0: here, 1: the dataclass's __init__
+            object.__setattr__(self, "declared_in", (caller.f_code.co_filename, caller.f_lineno))
+
+    @property
+    def place(self) -> Place | None:
+        """Where the check is declared, as an error line names it (``assets/checks.py:61``)."""
+        return Place.at(*self.declared_in) if self.declared_in else None
 
 
 #: How many offending rows a result keeps as examples (enough to see the pattern).

@@ -28,6 +28,7 @@ from assets.checks import CHECKS, FACT_DIMENSIONS
 from assets.sources import loaded_source_sql, synthetic
 from assets.vault import VAULT
 from io_managers import ClickHouseIOManager
+from io_managers.errors import MaterializationError
 from orchestration.asset import AssetSpec
 from orchestration.checks import AssetCheck, AssetCheckError, evaluate_checks
 from orchestration.context import AssetContext
@@ -345,6 +346,36 @@ def numbers_graph(db: str, *checks: AssetCheck) -> AssetGraph:
             AssetSpec(key="sibling", table=f"{db}.sibling", body=sibling, kind="python"),
         ]
     )
+
+
+def test_a_check_that_does_not_compile_fails_the_asset_and_nothing_is_published(run_warehouse):
+    """The contributor review: a check's typo (``revenu``) let the table be published, then
+    failed the asset with "could not run", the new rows kept and everything downstream
+    held back. The checks are compiled against the staged table first: one line naming the
+    check and where it is declared, and the table is as it was."""
+    warehouse, db = run_warehouse
+    declared = line_of_this_file('AssetCheck("at_most_3", "SELECT n FROM {table} WHERE m')
+    typo = AssetCheck("at_most_3", "SELECT n FROM {table} WHERE m > 3")
+    spec = numbers_graph(db, AssetCheck("positive", AT_MOST_3, severity="warn"), typo)["numbers"]
+    context = AssetContext(spec=spec, io_manager=warehouse, load_datetime=dt.datetime.now(dt.UTC))
+
+    with pytest.raises(MaterializationError) as raised:
+        warehouse.materialize(spec, context)
+
+    said = str(raised.value)
+    assert said.startswith(
+        f"asset 'numbers' (table {db}.numbers): tests/test_checks.py:{declared}: "
+        "check 'at_most_3' does not compile: "
+    ), said
+    assert "\n" not in said and "identifier `m`" in said
+    assert "_stg_" not in said, "the engine's words name the staging table as the asset's"
+    assert warehouse.row_count(f"{db}.numbers") == 0
+
+
+def line_of_this_file(text: str) -> int:
+    """The line of this file holding ``text`` after the line searching for it."""
+    lines = Path(__file__).read_text().splitlines()
+    return next(i for i, line in enumerate(lines) if text in line and "line_of" not in line) + 1
 
 
 @pytest.mark.usefixtures("prefect_server")

@@ -487,11 +487,15 @@ def test_an_asset_check_whose_sql_does_not_compile_is_reported(location: Path):
     assert result.returncode == 1, result.stdout + result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith("[")]
     assert len(lines) == 1, result.stdout
+    # Where the check is declared, as a run's failure of it says it.
+    declared = f"assets/checks.py:{line_of(location / 'assets/checks.py', 'RATIO = AssetCheck(')}"
     assert lines[0].startswith(
-        "[check] asset data_quality table quality.data_quality: "
+        f"[check] asset data_quality table quality.data_quality: {declared}: "
         "check 'missing_customer_id_ratio' does not compile: "
     )
     assert "missing_customer_id_ratoi" in lines[0]
+    [found] = findings(run_validate(location, "--json"))
+    assert {k: found[k] for k in ("file", "line", "col")} == placed(declared)
 
 
 def test_an_asset_check_of_two_statements_is_reported(location: Path):
@@ -930,8 +934,12 @@ def test_a_checks_reload_source_that_does_not_compile_is_reported(location: Path
         ("check", "fact_sales"),
         ("check", "fact_sale_returns"),
     ]
+    checks = location / "assets/checks.py"
+    declared = f"assets/checks.py:{line_of(checks, 'return AssetCheck(', after='def lines_rec')}"
     for finding in found:
         assert finding["found"].startswith(
-            "check 'lines_reconcile_with_vault': its reload source does not compile: "
+            f"{declared}: check 'lines_reconcile_with_vault': its reload source does not compile: "
         ), finding["found"]
         assert "psa_online_retail" in finding["found"]
+        assert {k: finding[k] for k in ("file", "line", "col")} == placed(declared)
+
