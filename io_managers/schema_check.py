@@ -53,6 +53,7 @@ from orchestration.asset_code import (
 )
 from orchestration.asset_reads import reads_of
 from orchestration.checks import evaluate_checks
+from orchestration.column_lineage import declared_lineage_problems
 from orchestration.context import AssetContext
 from orchestration.ddl_coverage import not_created_by_ddl
 from orchestration.findings import Finding, sample_not_started, shared_cause, upstream_failed
@@ -402,10 +403,32 @@ def _validate_in(
         if spec.key in unreadable:  # where the first asset it stops is checked
             findings.append(unreadable[spec.key])
         findings.extend(check_asset(io, spec, context_for(spec), schemas, ddl_paths))
+        findings.extend(check_declared_lineage(io, graph, spec))
     if sample_params is not None:
         failed = {key for finding in findings for key in finding.affected}
         findings.extend(run_sample(io, graph, context_for, failed))
     return findings
+
+
+def check_declared_lineage(
+    io: ClickHouseIOManager, graph: AssetGraph, spec: AssetSpec
+) -> list[Finding]:
+    """A Python asset's declared column lineage names columns of the DDL's tables: its
+    keys its own table's, its sources those of the tables of the assets upstream of it
+    (:func:`~orchestration.column_lineage.declared_lineage_problems`)."""
+    if not (spec.column_lineage or spec.also_reads) or not io.table_exists(spec.table):
+        return []  # a table the DDL does not create is a finding of check_asset's
+
+    def table_columns(table: str) -> list[str] | None:
+        return [name for name, _ in io.describe(table)] if io.table_exists(table) else None
+
+    return declared_lineage_problems(
+        spec,
+        table_columns(spec.table) or [],
+        table_columns,
+        upstream={graph[key].table for key in graph.ancestors(spec.key)},
+        produced={other.table for other in graph},
+    )
 
 
 def read_schemas(graph: AssetGraph) -> tuple[dict[str, Any], dict[str, Finding]]:

@@ -150,6 +150,25 @@ def declaration_place(spec: AssetSpec) -> Place | None:
     return None if code is None else Place.at(code.co_filename, code.co_firstlineno)
 
 
+def literal_place(spec: AssetSpec, value: str) -> Place | None:
+    """The first string literal of ``spec``'s module that is ``value`` (a ``column_lineage``
+    key or source written out), else where ``spec`` is declared: an argument of its
+    decorator is often a constant of the module, defined above it."""
+    code = _code(spec.body)
+    if code is None:
+        return None
+    try:
+        tree = ast.parse(Path(code.co_filename).read_text())
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        tree = None
+    lines = sorted(
+        node.lineno
+        for node in (_string_literals(tree) if tree is not None else ())
+        if isinstance(node, ast.Constant) and node.value == value
+    )
+    return Place.at(code.co_filename, lines[0]) if lines else declaration_place(spec)
+
+
 def body_failure(spec: AssetSpec, exc: BaseException) -> str:
     """``exc``, raised while ``spec`` was computed, as its one-line cause
     (:func:`~orchestration.errors.describe_error`): an unforeseen one (the asset's own

@@ -15,15 +15,17 @@ them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from orchestration.asset import AssetSpec
+from orchestration.asset_code import at, literal_place
 from orchestration.context import render_sql
-from orchestration.errors import StorageUnreachableError
+from orchestration.errors import StorageUnreachableError, did_you_mean
+from orchestration.findings import Finding
 from orchestration.graph import AssetGraph
 from orchestration.io_manager import IOManager, SqlAnalysisError
 from orchestration.ui_lineage import through_reads
@@ -124,6 +126,78 @@ def derive(
     except Exception as exc:
         return result(None, _not_derived(exc, stop_if_unreachable))
     return result(lineage, "parsed from the SQL", _all_read(sql, io_manager, columns_of))
+
+
+def declared_lineage_problems(
+    spec: AssetSpec,
+    own_columns: Collection[str],
+    table_columns: Callable[[str], Sequence[str] | None],
+    upstream: Collection[str],
+    produced: Collection[str],
+) -> list[Finding]:
+    """What is wrong with a Python asset's declared ``column_lineage`` and ``also_reads``
+    (``pipeline validate``): a key that is not a column of its table (``own_columns``), a
+    source that is not ``database.table.column`` of the table of an asset upstream of it
+    (``upstream``; a table no asset produces, in ``produced``, is read from outside and
+    only has to exist), or names no column of it. ``table_columns`` gives a table's
+    columns, None for no such table. One finding each, at the literal that says it, so
+    ``pipeline lineage --column`` never answers from a typo."""
+    findings = []
+    for key in spec.column_lineage:
+        if key not in own_columns:
+            found = f"column_lineage names {key!r}, not a column of {spec.table}"
+            findings.append(_lineage_finding(spec, key, found + did_you_mean(key, [*own_columns])))
+    sources = dict.fromkeys(
+        [
+            *(("column_lineage", src) for srcs in spec.column_lineage.values() for src in srcs),
+            *(("also_reads", src) for src in spec.also_reads),
+        ]
+    )
+    seen: set[str] = set()
+    for role, source in sources:
+        if source in seen:
+            continue
+        seen.add(source)
+        problem = _source_problem(spec, source, table_columns, upstream, produced)
+        if problem:
+            findings.append(_lineage_finding(spec, source, f"{role} source {source!r}: {problem}"))
+    return findings
+
+
+def _source_problem(
+    spec: AssetSpec,
+    source: str,
+    table_columns: Callable[[str], Sequence[str] | None],
+    upstream: Collection[str],
+    produced: Collection[str],
+) -> str | None:
+    """Why ``source`` is no column of a table ``spec`` reads; None when it is one."""
+    table, _, column = source.rpartition(".")
+    if table.count(".") != 1 or not column:
+        return "not database.table.column"
+    if table in produced and table not in upstream:
+        return f"{table} is the table of no asset upstream of {spec.key}"
+    columns = table_columns(table)
+    if columns is None:
+        return f"no table {table}"
+    if column not in columns:
+        return f"{table} has no column {column!r}{did_you_mean(column, [*columns])}"
+    return None
+
+
+def _lineage_finding(spec: AssetSpec, literal: str, found: str) -> Finding:
+    """A finding about ``spec``'s declared lineage, at the literal ``literal``."""
+    place = literal_place(spec, literal)
+    column = literal if literal in spec.column_lineage else None
+    return Finding(
+        "lineage",
+        spec.key,
+        spec.table,
+        column,
+        found=at(place, found),
+        place=place,
+        named_in_found=frozenset({"column"}),
+    )
 
 
 def _declared_reads(

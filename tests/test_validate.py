@@ -943,3 +943,62 @@ def test_a_checks_reload_source_that_does_not_compile_is_reported(location: Path
         assert "psa_online_retail" in finding["found"]
         assert {k: finding[k] for k in ("file", "line", "col")} == placed(declared)
 
+
+def test_declared_column_lineage_is_held_to_the_tables(location: Path):
+    """The contributor review: a typo in a Python asset's ``column_lineage`` passed
+    validate, and ``pipeline lineage --column`` then answered wrongly. Each key must be a
+    column of the asset's table, each source (and ``also_reads``) a column of a table
+    upstream of it: one finding each, at the line to edit."""
+    dashboard = location / "assets/dashboard.py"
+    mutate(dashboard, r'^    "label": \($', '    "lable": (')
+    mutate(
+        dashboard,
+        r'^        "quality.sales_summary.volume",$',
+        '        "quality.sales_summary.volum",',
+    )
+    mutate(dashboard, r'^        "marts.Dim_Time.date",$', '        "marts.Dim_Tim.date",')
+    mutate(
+        dashboard,
+        r'^        "quality.data_quality.return_line_count",$',
+        '        "quality.pipeline_metrics.value",',
+    )
+    mutate(dashboard, r'^    "marts.Fact_Sales.time_key",$', '    "marts.Fact_Sales.tme_key",')
+    lines = [line for line in finding_lines(run_validate(location)) if line.startswith("[lineage]")]
+
+    head = "[lineage] asset sales_dashboard table quality.sales_dashboard: "
+    expected = [
+        ('"lable"', "column_lineage names 'lable', not a column of quality.sales_dashboard"),
+        (
+            '"marts.Dim_Tim.date"',
+            "column_lineage source 'marts.Dim_Tim.date': no table marts.Dim_Tim",
+        ),
+        (
+            '"quality.pipeline_metrics.value"',
+            "column_lineage source 'quality.pipeline_metrics.value': quality.pipeline_metrics "
+            "is the table of no asset upstream of sales_dashboard",
+        ),
+        (
+            '"quality.sales_summary.volum"',
+            "column_lineage source 'quality.sales_summary.volum': "
+            "quality.sales_summary has no column 'volum'; did you mean volume",
+        ),
+        (
+            '"marts.Fact_Sales.tme_key"',
+            "also_reads source 'marts.Fact_Sales.tme_key': "
+            "marts.Fact_Sales has no column 'tme_key'; did you mean time_key",
+        ),
+    ]
+    assert len(lines) == len(expected), lines
+    for line, (literal, said) in zip(lines, expected, strict=True):
+        assert line.startswith(f"{head}assets/dashboard.py:{line_of(dashboard, literal)}: {said}")
+
+
+def test_declared_column_lineage_findings_carry_their_place_in_json(location: Path):
+    dashboard = location / "assets/dashboard.py"
+    mutate(dashboard, r'^    "label": \($', '    "grwoth": (')
+    [found] = [f for f in findings(run_validate(location, "--json")) if f["check"] == "lineage"]
+    assert (found["asset"], found["column"]) == ("sales_dashboard", "grwoth")
+    assert (found["file"], found["line"]) == (
+        "assets/dashboard.py",
+        line_of(dashboard, '"grwoth"'),
+    )
