@@ -39,7 +39,7 @@ def key_resolves(column: str, dimension: str, dimension_key: str) -> AssetCheck:
     return AssetCheck(
         name=f"{column}_resolves",
         sql=(
-            f"SELECT sale_id, invoice_no, {column} FROM {{table}} "
+            f"SELECT sale_id, invoice_no, {column} FROM {{table}}\n"
             f"WHERE {column} NOT IN (SELECT {dimension_key} FROM {dimension})"
         ),
         severity="error",
@@ -52,7 +52,10 @@ def column_is_unique(column: str) -> AssetCheck:
     return AssetCheck(
         name=f"{column}_unique",
         sql=(
-            f"SELECT {column}, count() AS copies FROM {{table}} GROUP BY {column} HAVING copies > 1"
+            f"SELECT {column}, count() AS copies\n"
+            "FROM {table}\n"
+            f"GROUP BY {column}\n"
+            "HAVING copies > 1"
         ),
         severity="error",
         description=f"{column} identifies one row",
@@ -62,9 +65,9 @@ def column_is_unique(column: str) -> AssetCheck:
 MISSING_CUSTOMER_ID_RATIO = AssetCheck(
     name="missing_customer_id_ratio",
     sql=(
-        "SELECT check_date, missing_customer_id_ratio FROM {table} "
-        "WHERE check_date = (SELECT max(check_date) FROM {table}) "
-        f"AND missing_customer_id_ratio > {MAX_MISSING_CUSTOMER_ID_RATIO} "
+        "SELECT check_date, missing_customer_id_ratio FROM {table}\n"
+        "WHERE check_date = (SELECT max(check_date) FROM {table})\n"
+        f"AND missing_customer_id_ratio > {MAX_MISSING_CUSTOMER_ID_RATIO}\n"
         "SETTINGS final = 1"
     ),
     severity="warn",
@@ -82,9 +85,14 @@ SELECT
     sales_date,
     summary.volume AS summary_volume,
     facts.volume AS fact_sales_volume
-FROM (SELECT sales_date, volume, 1 AS present FROM {{table}}) AS summary
+FROM (
+    SELECT sales_date, volume, 1 AS present FROM {{table}}
+) AS summary
 FULL OUTER JOIN (
-    SELECT moment.date AS sales_date, toFloat64(sum(fact.total_amount)) AS volume, 1 AS present
+    SELECT
+        moment.date AS sales_date,
+        toFloat64(sum(fact.total_amount)) AS volume,
+        1 AS present
     FROM marts.Fact_Sales AS fact
     INNER JOIN marts.Dim_Time AS moment ON moment.time_key = fact.time_key
     GROUP BY sales_date
@@ -165,7 +173,9 @@ def _lines_agree(status: str) -> str:
         hub.lines = sat.lines AND hub.hashes = sat.hashes
         AND fact.lines = sat.our_lines AND fact.hashes = sat.our_hashes
     FROM (
-        SELECT count() AS lines, sum(cityHash64(hub_invoice_hash_key)) AS hashes
+        SELECT
+            count() AS lines,
+            sum(cityHash64(hub_invoice_hash_key)) AS hashes
         FROM vault.hub_invoice
     ) AS hub
     CROSS JOIN (
@@ -187,7 +197,8 @@ def _lines_agree(status: str) -> str:
         )
     ) AS sat
     CROSS JOIN (
-        SELECT count() AS lines, sum(cityHash64(sale_id)) AS hashes FROM {{table}}
+        SELECT count() AS lines, sum(cityHash64(sale_id)) AS hashes
+        FROM {{table}}
     ) AS fact
 )"""
 
@@ -198,9 +209,11 @@ def _offending_lines(fact: str, kind: str, status: str) -> str:
     from (a line in no fact). Read only when ``reconciled`` is false: otherwise both
     sides of the anti-join filter to nothing."""
     other = "return" if kind == "sale" else "sale"
-    missing_from = ",\n            ".join(
-        f"if(sale_id IN (SELECT hub_invoice_hash_key FROM vault.{source} WHERE NOT reconciled), "
-        f"'', '{source}')"
+    missing_from = ",\n".join(
+        f"""            if(sale_id IN (
+                SELECT hub_invoice_hash_key FROM vault.{source}
+                WHERE NOT reconciled
+            ), '', '{source}')"""
         for source in FACT_LINE_SOURCES
     )
     return f"""SELECT
@@ -208,18 +221,27 @@ def _offending_lines(fact: str, kind: str, status: str) -> str:
     multiIf(
         fact.copies = 0 AND NOT line.described,
         'line in the vault without its sat_invoice row, in no fact table',
-        fact.copies = 0, '{kind} line in the vault, not in {fact}',
-        NOT line.in_vault, '{fact} row without its line in vault.hub_invoice',
+        fact.copies = 0,
+        '{kind} line in the vault, not in {fact}',
+        NOT line.in_vault,
+        '{fact} row without its line in vault.hub_invoice',
         line.adjustment, '{fact} row of an A adjustment line',
         line.retracted,
         '{fact} row of a line a later delivery of its invoice retracted',
         NOT line.ours, '{fact} row of a {other} line',
-        concat('{fact} holds the line ', toString(fact.copies), ' times')
+        concat(
+            '{fact} holds the line ',
+            toString(fact.copies),
+            ' times'
+        )
     ) AS problem,
     if(line.in_vault, line.invoice_no, fact.invoice_no) AS invoice_no,
-    if(fact.copies > 0, '', arrayStringConcat(arrayFilter(name -> name != '', [
-            {missing_from}
-        ]), ', ')) AS missing_from,
+    if(fact.copies > 0, '', arrayStringConcat(arrayFilter(
+        name -> name != '',
+        [
+{missing_from}
+        ]
+    ), ', ')) AS missing_from,
     sale_id
 FROM (
     SELECT
@@ -233,12 +255,14 @@ FROM (
         1 AS in_vault
     FROM vault.hub_invoice AS hub
     LEFT JOIN (
-        SELECT hub_invoice_hash_key, ReturnStatus, 1 AS described FROM vault.sat_invoice
+        SELECT hub_invoice_hash_key, ReturnStatus, 1 AS described
+        FROM vault.sat_invoice
     ) AS sat ON sat.hub_invoice_hash_key = hub.hub_invoice_hash_key
     WHERE NOT reconciled
 ) AS line
 FULL OUTER JOIN (
-    SELECT sale_id, any(invoice_no) AS invoice_no, count() AS copies FROM {{table}}
+    SELECT sale_id, any(invoice_no) AS invoice_no, count() AS copies
+    FROM {{table}}
     WHERE NOT reconciled
     GROUP BY sale_id
 ) AS fact USING (sale_id)
