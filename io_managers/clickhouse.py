@@ -309,6 +309,9 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
     def row_count(self, table: str) -> int:
         return self.queries.row_count(table)
 
+    def row_counts(self, tables: Collection[str]) -> dict[str, int]:
+        return self.queries.row_counts(tables)
+
     def query_arrow(self, sql: str) -> pa.Table:
         """A query's result as Arrow. Enum and UUID columns come back as text: Arrow has
         no enum labels, and string UUIDs read the same from either backend."""

@@ -8,7 +8,7 @@ query passes the read-only guard first.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Collection, Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -67,6 +67,19 @@ class WarehouseQueries:
     def row_count(self, table: str) -> int:
         """Rows of ``database.Table``."""
         return self.count_rows(quote_table(table))
+
+    def row_counts(self, tables: Collection[str]) -> dict[str, int]:
+        """Rows of each ``database.Table`` of ``tables``, in one statement: ``count()``
+        of each, not ``system.tables.total_rows``, which still counts the rows a
+        lightweight ``DELETE`` masked (1,904 for a table that held 1,901). A MergeTree
+        table with no such rows answers from its parts' metadata, reading nothing."""
+        if not tables:
+            return {}
+        counts = " UNION ALL ".join(
+            f"SELECT {quote_string(table)} AS name, count() AS n FROM {quote_table(table)}"
+            for table in sorted(tables)
+        )
+        return {row["name"]: int(row["n"]) for row in self.rows(counts)}
 
     def count_rows(self, quoted_table: str) -> int:
         """Rows of a table given as quoted SQL (a generated staging name)."""

@@ -192,6 +192,13 @@ class IOManager(ABC):
         by default every one) is asked of :meth:`describe` when it is needed."""
         return {}
 
+    def row_counts(self, tables: Collection[str]) -> dict[str, int]:
+        """The rows each of ``tables`` holds now, counted by the storage in one request: a
+        run's lineage page says what the unselected tables it read held as it began. A
+        table left out is not counted (the default counts none): the page then gives the
+        rows its build left, and says so. Raises as a read would."""
+        return {}
+
     def query_arrow(self, sql: str) -> Any:
         """Run a read query and return its result as a ``pyarrow.Table``.
 
