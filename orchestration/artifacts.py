@@ -35,6 +35,10 @@ from orchestration.ui_lineage import layer_diagrams, layer_legend
 
 LINEAGE_ARTIFACT_KEY = "asset-lineage"
 _ERROR_CHARS = 300
+#: Characters of an error the table's last column gives: it is ~150 px wide at 1600x1000
+#: (its six other columns take the rest), and a compile error of 600 characters wrapped
+#: there to 16 lines. The list of failures above the diagrams gives the error.
+_CELL_CHARS = 50
 
 #: Under the table of a run that left assets undone: their rows read "-", not "gone".
 _KEPT = (
@@ -86,6 +90,21 @@ def _short(error: str | None) -> str:
     return literal_cell(short)
 
 
+def _error_cell(outcome: AssetOutcome) -> str:
+    """The error as the table's last cell gives it: the start of its first line, less the
+    ``asset 'k' (table t):`` its row says already, cut at a word; a skipped asset's
+    reason is short, and said as it is."""
+    if not outcome.error:
+        return "-"
+    first = outcome.error.strip().split("\n", 1)[0]
+    first = first.removeprefix(f"asset {outcome.key!r} (table {outcome.table}): ")
+    if len(first) > _CELL_CHARS:
+        head = first[: _CELL_CHARS + 1]
+        cut = head.rsplit(" ", 1)[0] if " " in head else head[: _CELL_CHARS - 1]
+        first = cut.rstrip() + "…"
+    return literal_cell(first)
+
+
 def _inserted(outcome: AssetOutcome) -> str:
     result = outcome.result
     if result is None:
@@ -105,7 +124,7 @@ def _table(report: RunReport, links: PageLinks) -> list[str]:
         lines.append(
             f"| {links.link(o.key)} | "
             + " | ".join(cell(c) for c in cells)
-            + f" | {_short(o.error)} |"
+            + f" | {_error_cell(o)} |"
         )
     return lines
 
@@ -115,32 +134,62 @@ def _read_as_they_are(
     links: PageLinks,
     history: Mapping[str, AssetHistory],
     states: Mapping[str, AssetState],
+    held: Mapping[str, int],
 ) -> list[str]:
-    """The unselected upstream, each with the rows its table held as the run began and the
-    run that built them, from the history the run read then (no query of its own), and
-    its state as ``pipeline status`` says it (if the run told: ``states``). A table of
-    their own: in the outcome table's seven columns, a time and a link in the last one
-    wrapped at every hyphen in the UI's 690 px page column."""
+    """The unselected upstream, each with the rows its table held as the run began
+    (``held``, counted then; else the rows its build left, said to be that) and the run
+    that built them, from the history the run read then, and its state as ``pipeline
+    status`` says it (if the run told: ``states``). A table of their own: in the outcome
+    table's seven columns, a time and a link in the last one wrapped at every hyphen in
+    the UI's 690 px page column."""
     if not plan.external:
         return []
     with_state = bool(states)
     said = "the run that built them, and its state as the run ended" if with_state else ""
     lines = [
-        f"**{NOT_SELECTED.capitalize()}**, read as they are: the rows each table held as the "
-        f"run began, {said or 'and the run that built them'}.",
+        f"**{NOT_SELECTED.capitalize()}**, read as they are: {_rows_said(plan, held)}, "
+        f"{said or 'and the run that built them'}.",
         "",
         f"| asset | table | rows | built (UTC) |{' state |' if with_state else ''}",
         f"|---|---|---:|---|{'---|' if with_state else ''}",
     ]
     for spec in plan.external:
         read = history.get(spec.key, AssetHistory())
-        rows = f"{read.table_rows:,}" if read.table_rows is not None else "-"
+        rows = _rows_cell(held.get(spec.key), read.table_rows, marked=bool(held))
         row = f"| {links.link(spec.key)} | {cell(spec.table)} | {rows} | {_last_build(read)} |"
         if with_state:
             state = states.get(spec.key)
             row += f" {cell(_state_kinds(state)) if state else '-'} |"
         lines.append(row)
     return [*lines, ""]
+
+
+def _rows_said(plan: MaterializationPlan, held: Mapping[str, int]) -> str:
+    """What the rows column of the unselected upstream gives: counted as the run began,
+    the rows their builds left, or either, marked (:func:`_rows_cell`)."""
+    counted = [spec.key in held for spec in plan.external]
+    if all(counted):
+        return "the rows each table held as the run began"
+    if not any(counted):
+        return "the rows each table held when built"
+    return (
+        "the rows each table held as the run began (*when built*: as its build left it, "
+        "not counted)"
+    )
+
+
+def _rows_cell(held: int | None, built: int | None, *, marked: bool) -> str:
+    """An unselected upstream's rows: counted as the run began, and the rows its build
+    left where they differ (rows deleted or added outside the pipeline since); not
+    counted, the rows its build left, said to be that if others were counted
+    (``marked``); ``-`` if neither is known."""
+    if held is None:
+        if built is None:
+            return "-"
+        return f"{built:,} when built" if marked else f"{built:,}"
+    if built is not None and built != held:
+        return f"{held:,} ({built:,} when built)"
+    return f"{held:,}"
 
 
 def _state_kinds(state: AssetState) -> str:
@@ -212,13 +261,17 @@ def _failures(report: RunReport, links: PageLinks) -> list[str]:
     return ["**Failed:**", "", *items, ""]
 
 
-def _next(plan: MaterializationPlan, report: RunReport) -> list[str]:
-    """The terminal's ``Next:`` line (:func:`next_step`), as written: a reader of the page
-    has the same step to take, and may not have the terminal that printed it."""
+def next_line(plan: MaterializationPlan, report: RunReport) -> str | None:
+    """The terminal's ``Next:`` line (:func:`next_step`) as a page says it, as written
+    (None: the run left nothing undone): a reader of the run's lineage page, or of a
+    failed asset's page, has the same step to take, and may not have the terminal that
+    printed it."""
     step = next_step(plan, report)
-    if step is None:
-        return []
-    return [literal(f"Next: {Text.from_markup(step).plain}."), ""]
+    return None if step is None else literal(f"Next: {Text.from_markup(step).plain}.")
+
+
+def _next(step: str | None) -> list[str]:
+    return [step, ""] if step else []
 
 
 def _warehouses(locations: Iterable[str]) -> list[str]:
@@ -237,15 +290,17 @@ def lineage_markdown(
     links: PageLinks | None = None,
     history: Mapping[str, AssetHistory] | None = None,
     upstream_states: Mapping[str, AssetState] | None = None,
+    held: Mapping[str, int] | None = None,
 ) -> str:
     """The artifact's markdown: headline, what failed and why (and what the failed tables
     hold now), the step that builds what the run left undone, the warehouse(s) of the
     run's tables (the report's), the selection (and a warning when it read a stale
     upstream), a legend of what the diagrams draw, one Mermaid diagram per layer, the
     table of outcomes, then the unselected upstream the run read. ``history``: each
-    asset's as the run read it when it began, which tells what those held (without it,
-    their rows read ``-``); ``upstream_states``: their states as the run ended (without
-    them, no state column)."""
+    asset's as the run read it when it began, which tells who built those (and the rows
+    their builds left); ``held``: the rows their tables held as it began, counted then
+    (without them, their builds' rows, said to be that); ``upstream_states``: their
+    states as the run ended (without them, no state column)."""
     outcomes = {o.key: o.status for o in report.outcomes}
     links = links or PageLinks()
     states = upstream_states or {}
@@ -254,7 +309,7 @@ def lineage_markdown(
         f"## Asset lineage: {report.summary()}",
         "",
         *_failures(report, links),
-        *_next(plan, report),
+        *_next(next_line(plan, report)),
         *_warehouses(report.warehouses),
         f"Selection: {_chosen(plan)}; {len(plan.selected)} selected, "
         f"{len(plan.external)} unselected upstream read as they are. "
@@ -270,7 +325,7 @@ def lineage_markdown(
     lines += [*_table(report, links), ""]
     if report.by_status("failed") or report.by_status("skipped"):
         lines += [_KEPT, ""]
-    lines += _read_as_they_are(plan, links, history or {}, states)
+    lines += _read_as_they_are(plan, links, history or {}, states, held or {})
     return "\n".join(lines)
 
 

@@ -6,8 +6,9 @@ asset-fact-sales** is the table's page and its version list is the table's histo
 page answers the reviewer's questions about one table without a terminal: what it is
 (table, group, owners, kind, write mode, columns, SQL), what feeds it and what it feeds (a
 focused diagram whose boxes open the neighbours' pages, and links to them), how this
-run's attempt went (run, time, rows, seconds, status, error or why it was skipped,
-checks, the source an ingest asset read) and, when it did not
+run's attempt went (run, time, rows, seconds, status, error or why it was skipped and,
+for a failure, the step its run says to take next; checks, with the SQL that lists the
+rows a failed one found; the source an ingest asset read) and, when it did not
 materialize the table, when the table last was and the rows it left (or, when it
 published and then failed its checks, that the table holds its rows), the asset's last
 attempts and what changed since the previous one, which upstream columns each of its
@@ -47,7 +48,8 @@ from orchestration.prefect_ui import (
 from orchestration.redaction import shown_source
 from orchestration.run_report import AssetOutcome, CheckedRead, MaterializationPlan, rows_phrase
 from orchestration.setting_names import parameter_for
-from orchestration.staleness import failed_checks_notes
+from orchestration.staleness import LAST_RUN_FAILED, failed_checks_notes
+from orchestration.typed_options import carried
 from orchestration.ui_lineage import (
     MAX_COLUMN,
     distances,
@@ -72,6 +74,13 @@ SQL_WIDTH = CODE_WIDTH
 
 #: The first line of the table of facts at the top of every page.
 _ABOUT_HEADER = "| | |"
+#: The name of that table's state row as a run writes it, and as a later run restates
+#: it (:func:`with_state`): the state it gives is its run's, whose page this is, until
+#: a later run says it as of then.
+_STATE_AS_WRITTEN = "state after this run"
+_STATE_RESTATED = "state"
+#: Where a failed page's other mentions of its error send the reader: it is shown once.
+_ERROR_ABOVE = "see the error under the title"
 #: How the line under a page's title starts: whose version it is.
 _VERSION_LINE = "This version: run "
 #: How the note of a page a later run relinked starts (:func:`with_links_updated`); then
@@ -98,7 +107,8 @@ _COLUMNS_GUIDE = (
     f"asset. *{_ENDS}*: the columns of the tables loaded from outside the graph that the "
     "whole chain ends in (`pipeline lineage --column` prints the chain)."
 )
-#: The uses of a column its *Used downstream* row names, of each kind; then ``and N more``.
+#: The uses of a column its *Used downstream* row names, of each kind; the others behind
+#: ``and N more``, which a click opens.
 USES_SHOWN = 4
 #: What a *Used downstream* row calls an asset that may use the column.
 _MAYBE = "maybe used by"
@@ -241,8 +251,12 @@ class AssetPage:
         where = f" in {warehouse}" if warehouse else ""
         return f"{outcome.status}{rows}: {self.spec.table}{where}"
 
-    def markdown(self, links: PageLinks) -> str:
-        lines = [f"# {self.spec.key}", "", *self._outcome_first(links)]
+    def markdown(self, links: PageLinks, next_line: str | None = None) -> str:
+        """The page, linking its neighbours' pages at ``links``; ``next_line``: the step
+        its run says to take next (the terminal's ``Next:`` line, as written), which the
+        page of an attempt that failed says under its error. The run knows it at its end,
+        and rewrites its pages then (:meth:`RunReview.finish`)."""
+        lines = [f"# {self.spec.key}", "", *self._outcome_first(links, next_line)]
         lines += [self._version_line(links), ""]
         if self.spec.description:
             lines += [cell(self.spec.description), ""]
@@ -258,21 +272,29 @@ class AssetPage:
         lines += ["", f"[Every materialization of {self.spec.key}]({history}) (newest first)", ""]
         return "\n".join(lines)
 
-    def _outcome_first(self, links: PageLinks) -> list[str]:
-        """Under the title of an attempt that did not materialize: its status and why, in
-        a line (an error's first; the whole of it is under *This run*), then each other
-        asset's table its failed checks read and what the run did to it. A reader opens a
-        failed asset's page for the reason, which came below a screen of table facts."""
+    def _outcome_first(self, links: PageLinks, next_line: str | None) -> list[str]:
+        """Under the title of an attempt that did not materialize: its status and why,
+        the whole error (the one place it is shown: the state row and the checks refer to
+        it), then each other asset's table its failed checks read and what the run did
+        to it, and the step to take next. A reader opens a failed asset's page for the
+        reason, which came below a screen of table facts."""
         o = self.materialization.outcome
         if o.status == "materialized":
             return []
         if o.status == "skipped":
             return [f"**Skipped:** {skip_reason(o, links)}", ""]
-        first, *rest = (o.error or "no error recorded").strip().splitlines() or [""]
-        more = " (the whole error is under *This run*, below)" if rest else ""
-        said = [f"**{o.status.capitalize()}:** {literal(first)}{more}"]
-        said += [checked_read_line(read, links) for read in o.checked_reads]
-        return ["\\\n".join(said), ""]
+        label = f"**{o.status.capitalize()}:**"
+        said = error_blocks(o.error or "no error recorded")
+        if said and not said[0].startswith("`"):  # a paragraph: the label opens it
+            said[0] = f"{label} {said[0]}"
+        else:
+            said = [label, "", *said]
+        reads = [checked_read_line(read, links) for read in o.checked_reads]
+        if reads and not said[-2].startswith("`"):  # the error's last paragraph goes on
+            said[-2] = "\\\n".join([said[-2], *reads])
+        elif reads:
+            said += ["\\\n".join(reads), ""]
+        return [*said, *([next_line, ""] if next_line else [])]
 
     def _version_line(self, links: PageLinks) -> str:
         """Whose version this is, the way back to its run's lineage, and where the newer
@@ -308,7 +330,9 @@ class AssetPage:
         return [_ABOUT_HEADER, "|---|---|", *(f"| {k} | {v} |" for k, v in facts.items()), ""]
 
     def _state(self) -> dict[str, str]:
-        """Code version and state after the run, once the run has settled them."""
+        """Code version and state after the run, once the run has settled them. Named as
+        its run's: the page stays as written, while its table's state moves on (its code
+        is edited, its upstream rebuilt); a later run that knows restates it."""
         outcome = self.materialization.outcome
         facts = {}
         if outcome.code_version:
@@ -317,8 +341,18 @@ class AssetPage:
             notes = failed_checks_notes(
                 outcome.upstream_failed_checks, outcome.built_from_failed_checks
             )
-            facts["state"] = state_cell(outcome.state, [*outcome.reasons, *notes])
+            reasons = [self._without_own_error(reason) for reason in outcome.reasons]
+            facts[_STATE_AS_WRITTEN] = state_cell(outcome.state, [*reasons, *notes])
         return facts
+
+    def _without_own_error(self, reason: str) -> str:
+        """``reason``, less the error it quotes when that is this attempt's, shown under
+        the title: ``last run failed ...: see the error under the title``."""
+        status = self.materialization.outcome.status
+        if status in ("materialized", "skipped") or not reason.startswith(LAST_RUN_FAILED):
+            return reason
+        head, colon, _ = reason.partition(": ")
+        return f"{head}: {_ERROR_ABOVE}" if colon else reason
 
     def _this_run(self, links: PageLinks) -> list[str]:
         """This run's attempt; if it failed, was skipped or cancelled, the table's last
@@ -348,8 +382,6 @@ class AssetPage:
             lines += [skipped_line(o, links), ""]
         if o.status != "materialized" and o.state is not None:  # settled: the history told
             lines += [table_since_line(o), ""]
-        if o.error and o.status != "skipped":
-            lines += ["**Error**", "", *error_blocks(o.error)]
         return lines
 
     def _checks(self) -> list[str]:
@@ -372,9 +404,38 @@ class AssetPage:
             # shown as written: an error quotes identifiers in backticks.
             about = [literal_cell(c.description or "")] if described else []
             outcome = [cell(c.severity), cell(c.status), cell(_violations(c))]
-            cells = [cell(c.name), *about, *outcome, literal_cell(_detail(c))]
+            cells = [cell(c.name), *about, *outcome, self._detail(c)]
             lines.append("| " + " | ".join(cells) + " |")
-        return [*lines, ""]
+        lines.append("")
+        for c in checks:
+            lines += self._check_query(c)
+        return lines
+
+    def _detail(self, check: AssetCheckResult) -> str:
+        """A check's last cell: an example of its rows, or why it could not run, unless
+        that is in the error under the title, which is shown once."""
+        error = self.materialization.outcome.error or ""
+        if check.error and check.error in error:
+            return f"could not run: {_ERROR_ABOVE}"
+        return literal_cell(_example_or_error(check))
+
+    def _check_query(self, check: AssetCheckResult) -> list[str]:
+        """For a check that found rows, or could not run, its SQL as the command that runs
+        it (:func:`check_query`): the page names a few of its rows, this lists them all
+        (or shows the SQL to fix)."""
+        if check.status not in ("failed", "warning", "error"):
+            return []
+        declared = next((c for c in self.spec.checks if c.name == check.name), None)
+        if declared is None:
+            return []
+        name = check.name.replace("`", "'")
+        if check.status == "error":
+            said = f"Check `{name}` could not run; its SQL, as this command runs it:"
+        else:
+            found = f" ({check.violations:,})" if check.violations is not None else ""
+            said = f"Check `{name}` selects the rows it found{found}; this command lists them:"
+        command = check_query(declared.sql, self.spec.table)
+        return [said, "", *fenced(command, "sh"), ""]
 
     def _history(self) -> list[str]:
         """The asset's last attempts, this version's first and marked, under what changed
@@ -605,8 +666,9 @@ class AssetPage:
         return " ".join(said)
 
     def _uses_cell(self, uses: Uses, links: PageLinks) -> str:
-        """One column's uses, each kind capped at :data:`USES_SHOWN` names."""
-        said = []
+        """One column's uses, each kind capped at :data:`USES_SHOWN` names, the rest a
+        click away (:func:`_capped`)."""
+        said: list[str] = []
         if uses.columns:
             said.append(_capped([self._linked(c, _table_of(c), links) for c, _ in uses.columns]))
         if uses.read_by:
@@ -618,7 +680,7 @@ class AssetPage:
         if uses.untraced:
             maybe = dict.fromkeys(u.asset for u in uses.untraced)
             said.append(f"{_MAYBE} {_capped([links.link(key) for key in maybe])}")
-        return "; ".join(said)
+        return _joined_uses(said)
 
     def _linked(self, text: str, table: str, links: PageLinks) -> str:
         """``text`` linking to the page of the asset writing ``table``; as it is if no
@@ -683,9 +745,36 @@ def _rows_read(result: MaterializeResult | None, write_mode: str) -> int | None:
 
 
 def _capped(names: Sequence[str]) -> str:
-    """The first :data:`USES_SHOWN` of ``names``, then how many more."""
+    """The first :data:`USES_SHOWN` of ``names``, then the others behind ``and N more``: a
+    ``<details>``, which the UI renders in a table cell and opens on a click (the page
+    said how many more, and nothing in the UI listed them)."""
     shown = ", ".join(names[:USES_SHOWN])
-    return f"{shown} and {len(names) - USES_SHOWN} more" if len(names) > USES_SHOWN else shown
+    if len(names) <= USES_SHOWN:
+        return shown
+    more = f"<summary>and {len(names) - USES_SHOWN} more</summary>{', '.join(names[USES_SHOWN:])}"
+    return f"{shown} <details>{more}</details>"
+
+
+def _joined_uses(said: Sequence[str]) -> str:
+    """The kinds of a column's uses in one cell, ``; `` between them; none after a
+    collapsed list, which the UI draws as a block of its own: the next kind starts on
+    the line under it."""
+    joined = ""
+    for part in said:
+        joined += "" if not joined or joined.endswith("</details>") else "; "
+        joined += part
+    return joined
+
+
+def check_query(sql: str, table: str) -> str:
+    """The ``pipeline query`` that runs a check's ``sql`` on ``table`` (its ``{table}``),
+    for a shell: the SQL as written, on its own lines (a here-document, which no quote
+    or ``$`` in it can end), the options that say where the run ran after it."""
+    select = sql.strip().replace("{table}", table)
+    end = "SQL"
+    while end in select.splitlines():
+        end += "_END"
+    return carried(f"pipeline query \"$(cat <<'{end}'\n{select}\n{end}\n)\"")
 
 
 def _table_of(column: str) -> str:
@@ -974,7 +1063,8 @@ def with_relinked(markdown: str, key: str, old: str, new: str) -> str:
 
 
 def with_state(markdown: str, state: str) -> str:
-    """A written page with its state row (in the table at its top) saying ``state``.
+    """A written page with its state row (in the table at its top) saying ``state``, as of
+    a later run (its name then says so: ``state``, not ``state after this run``).
 
     A page outside a later run is not rendered again (that run does not have what it was
     rendered from), yet the run can change its asset's state: this is the one row to say so.
@@ -984,8 +1074,9 @@ def with_state(markdown: str, state: str) -> str:
         return markdown
     top = lines.index(_ABOUT_HEADER)
     end = lines.index("", top) if "" in lines[top:] else len(lines)
-    rows = [at for at in range(top, end) if lines[at].startswith("| state | ")]
-    row = f"| state | {state} |"
+    names = (f"| {_STATE_AS_WRITTEN} | ", f"| {_STATE_RESTATED} | ")
+    rows = [at for at in range(top, end) if lines[at].startswith(names)]
+    row = f"| {_STATE_RESTATED} | {state} |"
     if rows:
         lines[rows[0]] = row
     else:
@@ -1029,7 +1120,7 @@ def _violations(check: AssetCheckResult) -> str:
     return f"{check.violations:,}" if check.violations is not None else "-"
 
 
-def _detail(check: AssetCheckResult) -> str:
+def _example_or_error(check: AssetCheckResult) -> str:
     if check.error:
         return check.error
     return format_example(check.examples[0]) if check.examples else ""

@@ -6,11 +6,13 @@
   checks, so a task-run page tells what happened without opening Raw JSON;
 * each asset the run reached writes a version of its page (``asset-<key>``): materialized,
   failed, or skipped since an upstream failed (that page says why, and when the table
-  last materialized), with the asset's last attempts, read for all its pages in one query
-  per history store as the run begins;
+  last materialized; a failed one, at the run's end, the step to take next), with the
+  asset's last attempts, read for all its pages in one query per history store as the
+  run begins;
 * the run's ``asset-lineage`` artifact links every asset row to its page of this run,
   and every page of the run links it back: it is created as the run begins and filled in
-  at its end.
+  at its end, with the rows each unselected upstream table held as the run began
+  (counted then, in one statement per warehouse).
 
 All of it goes through the run's circuit breaker (:mod:`orchestration.api_outage`): once
 the Prefect API stopped answering, nothing more is sent, and the run goes on without it.
@@ -35,6 +37,7 @@ from orchestration.artifacts import (
     LINEAGE_ARTIFACT_KEY,
     lineage_description,
     lineage_markdown,
+    next_line,
     unfinished_lineage_markdown,
 )
 from orchestration.asset import AssetSpec
@@ -139,6 +142,9 @@ class RunReview:
         #: Each selected asset's records before this run, for its page's History, being
         #: read as the run begins (:meth:`_read_earlier`); an asset absent has no History.
         self._earlier: Future[dict[str, EarlierAttempts]] | None = None
+        #: The rows each unselected upstream table holds as the run begins, by asset key,
+        #: being counted then (:meth:`_count_held`), for the lineage page.
+        self._held: Future[dict[str, int]] | None = None
         self._columns = BackgroundColumnLineage()
         self._client: Any = None
         self._flow_run_id: str | None = None
@@ -185,7 +191,8 @@ class RunReview:
         # waits at its end for the pages, which wait for both.
         reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asset-history")
         self._earlier = reader.submit(self._read_earlier)
-        reader.shutdown(wait=False)  # its one thread ends with the read
+        self._held = reader.submit(self._count_held)
+        reader.shutdown(wait=False)  # its one thread ends with the reads
         return self
 
     def _open_lineage(self) -> None:
@@ -234,6 +241,27 @@ class RunReview:
         runs = sorted({r.run_id for found in records.values() for r in found if r.run_id})
         names = (self.outage.guard(self._run_names, runs) or {}) if runs else {}
         return {key: EarlierAttempts(found, names) for key, found in records.items()}
+
+    def _count_held(self) -> dict[str, int]:
+        """The rows each unselected upstream table holds as the run begins, by asset key:
+        its lineage page says what the run read, and the rows the table's build left are
+        not that once rows were deleted or added outside the pipeline. One statement per
+        IO manager for all its tables (:meth:`IOManager.row_counts`), none for a run
+        without such upstream (a full run), off the assets' path. A count that fails costs
+        the page its counts (it gives the builds' rows, saying so), not the run."""
+        tables: dict[str, dict[str, str]] = {}
+        for spec in self.plan.external:
+            tables.setdefault(spec.io_manager, {})[spec.table] = spec.key
+        held: dict[str, int] = {}
+        for name, keys in tables.items():
+            io_manager = self.io_managers.get(name)
+            try:
+                counted = io_manager.row_counts(keys) if io_manager is not None else {}
+            except Exception as exc:  # a page's numbers are not worth the run
+                log.warning("lineage page without the rows of the unselected upstream: %s", exc)
+                continue
+            held.update({keys[table]: rows for table, rows in counted.items() if table in keys})
+        return held
 
     def _stores(self) -> dict[int, tuple[MaterializationHistory, dict[str, str]]]:
         """The history stores of the selected assets, each with its assets' tables by key."""
@@ -319,19 +347,24 @@ class RunReview:
         for job in self._writes:
             job.result()  # a page refused by the server fails the run, loudly
         # The writer thread sends each rewrite while this one renders the next: a request
-        # waits on the server, rendering needs this process's CPU.
+        # waits on the server, rendering needs this process's CPU. A failed asset's page
+        # says the step the run's end names, under its error: rewritten for it, if its
+        # links did not change (a failure with no descendant in the run).
         guard = self.outage.guard
+        step = next_line(self.plan, report)
+        upstream = self._upstream_states()
         rewrites = [
             self._writer.submit(guard, self._rewrite_page, artifact_id, markdown)
             for artifact_id, page, written in self._pages.values()
-            if (markdown := page.markdown(self.links)) != written
+            if (markdown := page.markdown(self.links, _step_of(page, step))) != written
         ]
         rewrites += [
             self._writer.submit(guard, self._rewrite_page, artifact_id, markdown)
-            for artifact_id, markdown in guard(self._relinked_pages_outside_the_run) or []
+            for artifact_id, markdown in guard(self._relinked_pages_outside_the_run, upstream) or []
         ]
+        held = self._held.result() if self._held else {}
         lineage_page = lineage_markdown(
-            self.plan, report, self.links, self._history, self._upstream_states()
+            self.plan, report, self.links, self._history, upstream, held
         )
         self._writer.shutdown(wait=True)
         for job in rewrites:
@@ -362,7 +395,9 @@ class RunReview:
         self._rewrite_page(lineage, markdown, lineage_description(report))
         return lineage
 
-    def _relinked_pages_outside_the_run(self) -> list[tuple[UUID, str]]:
+    def _relinked_pages_outside_the_run(
+        self, upstream: Mapping[str, AssetState]
+    ) -> list[tuple[UUID, str]]:
         """The newest pages of assets this run did not touch, relinked to its pages.
 
         Such a page was written by an earlier run and links its ancestors and descendants
@@ -374,9 +409,10 @@ class RunReview:
         are taken (see :meth:`_tag_run_and_find_pages`).
         Such a page says so under its version line, naming this run and when
         (:func:`with_links_updated`): clicking from it opens pages of another run than
-        its own. Its state row is re-assessed when it reads an asset this run rebuilt
-        (see :meth:`_state_rows`); the rest of the page is kept as written (its own
-        materialization has not changed).
+        its own. Its state row is re-assessed when it reads an asset this run rebuilt,
+        or restated when this run read its table and it was not fresh (``upstream``, the
+        states of the unselected upstream as the run ended: see :meth:`_state_rows`); the
+        rest of the page is kept as written (its own materialization has not changed).
         """
         from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterId
 
@@ -402,7 +438,7 @@ class RunReview:
             artifact_filter=ArtifactFilter(id=ArtifactFilterId(any_=list(stale))),
             limit=len(stale),
         )
-        states = self._state_rows(key for key, _ in stale.values())
+        states = self._state_rows([key for key, _ in stale.values()], upstream)
         run, at = run_name(self.plan.selection), datetime.now(UTC)
         relinked = []
         for page in pages:
@@ -424,8 +460,11 @@ class RunReview:
                 relinked.append((page.id, markdown))
         return relinked
 
-    def _state_rows(self, outside: Iterable[str]) -> dict[str, str]:
-        """The state row, as of this run, of each asset outside it that reads one it rebuilt.
+    def _state_rows(
+        self, outside: Iterable[str], upstream: Mapping[str, AssetState]
+    ) -> dict[str, str]:
+        """The state row, as of this run, of each asset outside it that reads one it
+        rebuilt, or whose table it read while not fresh.
 
         Its state is judged on its own code, source and history, none of which the run
         touched, and on the latest materialization of each asset it reads: so only an
@@ -434,6 +473,10 @@ class RunReview:
         in memory (read once when it began), not from a query per asset; their code
         versions cost one DDL query per warehouse (30-45 ms in all for the 14 readers of
         ``psa_online_retails``, measured on a busy 2-core machine). A full run has none.
+
+        An unselected upstream the run read is in ``upstream`` already, as the run ended
+        (its lineage page says it): one its page calls ``fresh`` while its code changed
+        since is restated (``stale (code changed ...) as of run ...``), at no cost.
         """
         if self._states_now is None:
             return {}
@@ -443,8 +486,20 @@ class RunReview:
             for key, (_, page, _) in self._pages.items()
             if page.materialization.outcome.status != "skipped"  # its table is untouched
         }
-        readers = [key for key in outside if rebuilt.intersection(graph[key].deps)]
-        if not readers:
+        outside = list(outside)
+        readers = [
+            key for key in outside if rebuilt.intersection(graph[key].deps) and key not in upstream
+        ]
+        states = dict(self._states_now(readers)) if readers else {}
+        states.update(
+            {
+                key: state
+                for key, state in upstream.items()
+                if key in outside
+                and (state.state != "fresh" or rebuilt.intersection(graph[key].deps))
+            }
+        )
+        if not states:
             return {}
         run = run_name(self.plan.selection)
         as_of = (
@@ -453,8 +508,7 @@ class RunReview:
             else f"as of run {cell(run)}"
         )
         return {
-            key: f"{state_cell(state.state, state.said())} {as_of}"
-            for key, state in self._states_now(readers).items()
+            key: f"{state_cell(state.state, state.said())} {as_of}" for key, state in states.items()
         }
 
     def _rewrite_page(
@@ -595,6 +649,13 @@ class RunReview:
             return self.io_managers[spec.io_manager].describe(spec.table)
         except NotImplementedError:
             return _schema_columns(spec)
+
+
+def _step_of(page: AssetPage, step: str | None) -> str | None:
+    """The run's next step, for the page of an attempt that failed (or was cancelled): it
+    names the command that builds what the run left undone, this asset among them."""
+    status = page.materialization.outcome.status
+    return step if status not in ("materialized", "skipped") else None
 
 
 def _uuid(text: str) -> UUID | None:

@@ -123,6 +123,11 @@ def failed_checks_notes(upstream: Sequence[str], built_from: Collection[str] = (
     return notes
 
 
+#: How the reason of an asset whose latest attempt failed starts; then what it left in
+#: its table, if anything, and after ``: `` the first line of its error.
+LAST_RUN_FAILED = "last run failed"
+
+
 def _failed_since(history: AssetHistory) -> Reason | None:
     attempt, success = history.last_attempt, history.last_success
     if attempt is None or attempt.status == "materialized":
@@ -134,8 +139,8 @@ def _failed_since(history: AssetHistory) -> Reason | None:
     first_line = _shortened((attempt.error or "no error recorded").splitlines()[0])
     if attempt.failed_its_checks:
         left = _left_in_table(attempt, after_a_success=success is not None)
-        return Reason("last_run_failed", f"last run failed after {left}: {first_line}")
-    return Reason("last_run_failed", f"last run failed: {first_line}")
+        return Reason("last_run_failed", f"{LAST_RUN_FAILED} after {left}: {first_line}")
+    return Reason("last_run_failed", f"{LAST_RUN_FAILED}: {first_line}")
 
 
 def _left_in_table(attempt: MaterializationRecord, *, after_a_success: bool) -> str:

@@ -182,19 +182,135 @@ def test_the_top_says_which_run_wrote_this_version_and_links_every_version():
 
 def test_a_failed_page_says_so_and_why_under_its_title():
     """A reader opens a failed asset's page for the reason: at 1600x1000 the table of
-    facts filled the first screen, and the error came under it. The error's first line
-    goes under the title (the whole of it stays under *This run*)."""
+    facts filled the first screen, and the error came under it. The whole error goes under
+    the title, once: its sentences as a paragraph, its indented lines in a code block."""
     error = "asset 'fact_sales' failed: the source has no rows | <none>\n  Traceback line"
     outcome = AssetOutcome("fact_sales", "marts.Fact_Sales", "failed", 0.1, error=error)
     lines = _page(outcome=outcome).markdown(PageLinks()).split("\n")
     assert lines[2] == (
-        "**Failed:** asset 'fact_sales' failed: the source has no rows \\| \\<none\\> "
-        "(the whole error is under *This run*, below)"
+        "**Failed:** asset 'fact_sales' failed: the source has no rows \\| \\<none\\>"
     )
-    assert lines[3] == ""
-    assert lines[4].startswith("This version: run ")
+    assert lines[3:8] == ["", "```text", "  Traceback line", "```", ""]
+    assert lines[8].startswith("This version: run ")
     one_line = AssetOutcome("fact_sales", "marts.Fact_Sales", "cancelled", 0.1, error="stopped")
     assert _page(outcome=one_line).markdown(PageLinks()).split("\n")[2] == "**Cancelled:** stopped"
+
+
+def test_a_failed_pages_error_is_shown_once_and_referred_to_elsewhere():
+    """The error under the title, in the state row, in an Error section and in the
+    Checks table: the same text three or four times, a screen of it. It is shown in full
+    under the title; the state row and a check that could not run refer to it."""
+    broken = AssetCheckResult(
+        "fact_sales",
+        "marts.Fact_Sales",
+        "keys_resolve",
+        "error",
+        False,
+        None,
+        error="Code: 47. Unknown identifier `qty`",
+    )
+    error = (
+        "asset 'fact_sales' (table marts.Fact_Sales) failed its checks: check "
+        "'keys_resolve' could not run: Code: 47. Unknown identifier `qty`"
+    )
+    outcome = AssetOutcome(
+        "fact_sales",
+        "marts.Fact_Sales",
+        "failed",
+        0.1,
+        MaterializeResult("marts.Fact_Sales", 5, 0.1),
+        error=error,
+        checks=(broken,),
+        state="stale",
+        reasons=(
+            "code changed (built with 6cbcffdd, now 2c554474)",
+            "last run failed after publishing 5 rows, which the table holds instead of the "
+            "last success's: asset 'fact_sales' (table marts.Fact_Sales) failed its checks: "
+            "check 'keys_resolve' could not run: Code: 47. Unknown identifier…",
+        ),
+    )
+    markdown = _page(outcome=outcome).markdown(PageLinks())
+    assert markdown.count("Unknown identifier") == 1
+    assert "**Error**" not in markdown
+    assert (
+        "| state after this run | stale (code changed (built with 6cbcffdd, now 2c554474); "
+        "last run failed after publishing 5 rows, which the table holds instead of the last "
+        "success's: see the error under the title) |"
+    ) in markdown
+    row = "| keys_resolve | error | error | - | could not run: see the error under the title |"
+    assert row in markdown
+
+
+def test_a_failed_page_says_the_next_step_its_run_says():
+    """The terminal and the run's lineage page end a failed run with the command that
+    builds what it left undone; the failed asset's page, where a reader lands from a
+    task run or a link, said nothing of it. Given the run's line, the page says it under
+    the error; a page of a success does not."""
+    step = "Next: pipeline materialize --select 'fact\\_sales+' reruns the failed asset."
+    failed = AssetOutcome("fact_sales", "marts.Fact_Sales", "failed", 0.1, error="boom")
+    lines = _page(outcome=failed).markdown(PageLinks(), next_line=step).split("\n")
+    assert lines[2:6] == ["**Failed:** boom", "", step, ""]
+    assert step not in _page().markdown(PageLinks(), next_line=step)
+
+
+RETAIL = load_definitions("assets").graph()
+
+
+def _failed_check_page(key: str, *names: str) -> list[str]:
+    """The lines of ``key``'s page (retail) after a run whose checks ``names`` failed."""
+    spec = RETAIL[key]
+    failing = [
+        AssetCheckResult(key, spec.table, name, "error", False, 3, ({"k": 1},)) for name in names
+    ]
+    outcome = AssetOutcome(
+        key, spec.table, "failed", 0.1, error="failed its checks", checks=tuple(failing)
+    )
+    page = AssetPage(
+        spec=spec,
+        graph=RETAIL,
+        materialization=Materialization(outcome, "run-1", "fact_sales+", FINISHED),
+    )
+    return page.markdown(PageLinks()).split("\n")
+
+
+def _blocks(lines: list[str], language: str) -> list[list[str]]:
+    """The lines of each fenced block of ``language``."""
+    blocks, inside = [], None
+    for line in lines:
+        if inside is None and line.startswith("```") and line.strip("`") == language:
+            inside = []
+        elif inside is not None and line and set(line) == {"`"}:
+            blocks.append(inside)
+            inside = None
+        elif inside is not None:
+            inside.append(line)
+    return blocks
+
+
+def test_a_failed_checks_sql_is_shown_as_the_command_that_lists_its_rows():
+    """A failed check names 5 examples of 183 rows; to see them all, or the rows of the
+    dimension it joins, a reader needs its SQL, which no page showed. Each failed check's
+    SQL, its table filled in, is shown as the ``pipeline query`` that runs it: pasted
+    into a shell, it lists every offending row."""
+    lines = _failed_check_page("fact_sales", "customer_key_resolves")
+    (block,) = _blocks(lines, "sh")
+    assert block == [
+        "pipeline query \"$(cat <<'SQL'",
+        "SELECT sale_id, invoice_no, customer_key FROM marts.Fact_Sales",
+        "WHERE customer_key NOT IN (SELECT customer_key FROM marts.Dim_Customer)",
+        "SQL",
+        ')"',
+    ]
+    at = lines.index("```sh")
+    assert "`customer_key_resolves`" in lines[at - 2]
+
+
+def test_passed_checks_show_no_sql():
+    spec = RETAIL["fact_sales"]
+    passed = AssetCheckResult("fact_sales", spec.table, "customer_key_resolves", "error", True, 0)
+    outcome = AssetOutcome("fact_sales", spec.table, "materialized", 0.1, checks=(passed,))
+    page = AssetPage(spec, RETAIL, Materialization(outcome, "run-1", "all", FINISHED))
+    assert "pipeline query" not in page.markdown(PageLinks())
 
 
 def test_a_skipped_page_says_why_under_its_title():
@@ -398,10 +514,12 @@ def test_an_asset_without_checks_says_so_rather_than_leave_the_section_out():
 
 
 def _error_html(error: str) -> str:
-    """What a reader sees of a failed page's Error: its HTML, up to the next section."""
+    """What a reader sees of a failed page's error: its HTML under the title, up to the
+    line that says whose version the page is, less the ``Failed:`` before it."""
     outcome = AssetOutcome("fact_sales", "marts.Fact_Sales", "failed", 0.1, error=error)
     page = rendered(_page(outcome=outcome).markdown(PageLinks()))
-    return page.split("<p><strong>Error</strong></p>\n", 1)[1].split("<h2>", 1)[0]
+    shown = page.split("</h1>\n", 1)[1].split("<p>This version: run ", 1)[0]
+    return shown.replace("<strong>Failed:</strong> ", "", 1)
 
 
 def test_a_failed_materialization_shows_its_error_in_full_as_written():
@@ -585,7 +703,7 @@ def test_page_shows_code_version_and_state_once_the_run_settled_them():
     outcome.reasons = ("upstream sat_invoice changed",)
     markdown = page.markdown(PageLinks())
     assert "| code version | `abc123` |" in markdown
-    assert "| state | stale (upstream sat_invoice changed) |" in markdown
+    assert "| state after this run | stale (upstream sat_invoice changed) |" in markdown
 
 
 def test_a_written_pages_state_row_is_replaced_and_nothing_else():
@@ -596,9 +714,14 @@ def test_a_written_pages_state_row_is_replaced_and_nothing_else():
     outcome.code_version, outcome.state = "abc123", "fresh"
     written = _page(outcome=outcome).markdown(PageLinks())
     restated = with_state(written, "stale (upstream materialized since: sat_invoice)")
-    assert "| state | fresh |" in written
+    assert "| state after this run | fresh |" in written
     assert restated == written.replace(
-        "| state | fresh |", "| state | stale (upstream materialized since: sat_invoice) |", 1
+        "| state after this run | fresh |",
+        "| state | stale (upstream materialized since: sat_invoice) |",
+        1,
+    )
+    assert with_state(restated, "fresh") == written.replace(
+        "| state after this run | fresh |", "| state | fresh |", 1
     )
     assert "| state | warn | passed |" in restated
 
@@ -1073,7 +1196,8 @@ def _sat_invoice_page() -> str:
 def test_each_column_says_what_downstream_uses_it_nearest_first_and_capped():
     """Before renaming a satellite's column, its page says which mart and quality columns
     are computed from it, each a click from the page that carries it on, which checks read
-    them, and who may use them: the first few by name, then how many more."""
+    them, and who may use them: the first few by name, then the rest behind a click
+    (``and 2 more`` named none of them, and nothing in the UI listed them)."""
     section = _used_downstream(_sat_invoice_page())
     fact = f"/v2/artifacts/artifact/{uuid.UUID(int=5)}"
     summary = "/v2/artifacts/key/asset-sales-summary"
@@ -1082,7 +1206,10 @@ def test_each_column_says_what_downstream_uses_it_nearest_first_and_capped():
         f"| TotalAmount | [marts.Fact_Sales.total_amount]({fact}), "
         f"[quality.sales_summary.min_total]({summary}), "
         f"[quality.sales_summary.max_total]({summary}), "
-        f"[quality.sales_summary.avg_total]({summary}) and 2 more; "
+        f"[quality.sales_summary.avg_total]({summary}) "
+        "<details><summary>and 2 more</summary>"
+        f"[quality.sales_summary.median_total]({summary}), "
+        f"[quality.sales_summary.volume]({summary})</details>"
         f"read by check [fact_sales.amount_positive]({fact}); "
         "maybe used by [anomaly_invoice](/v2/artifacts/key/asset-anomaly-invoice) |"
     )

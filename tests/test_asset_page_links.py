@@ -109,7 +109,7 @@ def test_a_relinked_page_states_what_status_says_after_the_run():
     with get_client(sync_client=True) as client:
         newest = _newest_pages(client, [a, b, c])
     assert f"| state | stale (upstream materialized since: {a})" in newest[b].data
-    assert "| state | fresh" in newest[c].data
+    assert "| state after this run | fresh |" in newest[c].data  # as written: still true
     for key in (b, c):
         assert f"[{a}]({artifact_path(newest[a].latest_id)})" in newest[key].data
 
@@ -164,7 +164,7 @@ def test_a_run_relinks_and_restates_only_the_pages_of_its_own_warehouse():
 
     for key in (b, c):
         assert after[key].data == before[key].data
-    assert "| state | fresh |" in after[b].data
+    assert "| state after this run | fresh |" in after[b].data
     assert "| warehouse | `chdb:///srv/here` |" in after[a].data
     assert f"[{b}]({artifact_key_path(asset_page_key(b))})" in after[a].data
     assert artifact_path(before[b].latest_id) not in after[a].data

@@ -15,7 +15,10 @@ back through the Prefect client as the UI reads them.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -32,6 +35,8 @@ from tests.checked_dimension_location import DROP_UNKNOWN
 from tests.checked_dimension_location import defs as LOCATION
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
+
+REPO = Path(__file__).resolve().parents[1]
 
 GRAPH = LOCATION.graph()
 VERSION = "[0-9a-f]{8}"
@@ -145,3 +150,90 @@ def test_a_check_failing_on_a_dimension_the_run_rebuilt_names_it_and_the_rerun_r
 
     # The step's selection rebuilds the dimension first: the facts pass.
     assert _run(warehouse_dir, "dim_customer or fact_orders+")[1].ok
+
+
+def _recorded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every query the embedded warehouse is asked from now on, as its transport sends it."""
+    from io_managers.transport import EmbeddedTransport
+
+    sent: list[str] = []
+    query = EmbeddedTransport.query_arrow
+
+    def recording(self: EmbeddedTransport, sql: str, readonly: int = 0):
+        sent.append(sql)
+        return query(self, sql, readonly)
+
+    monkeypatch.setattr(EmbeddedTransport, "query_arrow", recording)
+    return sent
+
+
+def _fenced(markdown: str, language: str) -> list[str]:
+    """The text of each fenced block of ``language`` in ``markdown``."""
+    return re.findall(rf"^```{language}\n(.*?)\n```$", markdown, re.M | re.S)
+
+
+def test_a_failed_run_says_what_it_read_and_how_to_see_the_rows_its_check_found(
+    tmp_path, monkeypatch
+):
+    """The UI review's second scenario: rows deleted from the customers' dimension outside
+    the pipeline, and its code changed, then the facts rebuilt alone. Their check fails on
+    the deleted customer. The run's lineage said the dimension held the 3 rows its build
+    left (it held 2); the failed page gave neither the step to take nor the check's SQL
+    (5 examples, no way to list the rest), said the error three times, and the
+    dimension's page still said ``fresh`` though the run knew it was stale."""
+    warehouse_dir = tmp_path / "warehouse"
+    _, full = _run(warehouse_dir, None)
+    assert full.ok
+    with ClickHouseIOManager.embedded(warehouse_dir) as warehouse:
+        warehouse.command("DELETE FROM cdl.dim_customer WHERE customer_key = 2")
+    monkeypatch.setenv(DROP_UNKNOWN, "1")
+    sent = _recorded(monkeypatch)
+    _, report = _run(warehouse_dir, "fact_orders+")
+    monkeypatch.undo()  # the recorder and the changed code
+    fact = _outcome(report, "fact_orders")
+    assert fact.status == "failed"
+    assert [c.violations for c in fact.checks] == [1]
+
+    # The unselected upstream's rows, counted as the run began, in one statement.
+    lineage = _artifact(report, LINEAGE_ARTIFACT_KEY)
+    assert "read as they are: the rows each table held as the run began, the run " in lineage
+    assert "| 2 (3 when built) |" in _not_selected_row(lineage, "dim_customer")
+    assert "| 4 |" in _not_selected_row(lineage, "orders")
+    counts = [sql for sql in sent if "count()" in sql and "`cdl`.`orders`" in sql]
+    assert len(counts) == 1, counts
+    assert "`cdl`.`dim_customer`" in counts[0]
+
+    # The failed page: the run's Next line, the error once, the check's SQL to run.
+    page = _artifact(report, "asset-fact-orders")
+    (step,) = [line for line in lineage.splitlines() if line.startswith("Next: ")]
+    assert step in page.splitlines()
+    assert page.count("offending row") == 1
+    (command,) = _fenced(page, "sh")
+    env = {k: v for k, v in os.environ.items() if k != "WAREHOUSE_URL"}
+    bin_dir = str(Path(sys.executable).parent)
+    shown = subprocess.run(
+        ["bash", "-c", command],
+        cwd=REPO,
+        env={
+            **env,
+            "WAREHOUSE_URL": f"chdb://{warehouse_dir}",
+            "PATH": f"{bin_dir}:{env['PATH']}",
+            "COLUMNS": "120",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shown.returncode == 0, shown.stderr
+    rows = [line.split() for line in shown.stdout.splitlines()]
+    assert ["order_id", "customer_key"] in rows and ["2", "2"] in rows, shown.stdout
+
+    # The dimension's page, written by the full run and not rebuilt by this one, which
+    # read it stale: it says so, as of this run.
+    dimension = _artifact(full, "asset-dim-customer")
+    (state,) = [line for line in dimension.splitlines() if line.startswith("| state")]
+    assert re.fullmatch(
+        r"\| state \| stale \(code changed \(built with [0-9a-f]{16}, now [0-9a-f]{16}\)\) "
+        rf"as of run \[fact_orders\+\]\(\S+{report.flow_run_id}\) \|",
+        state,
+    ), state

@@ -82,7 +82,7 @@ def _page(report: RunReport, key: str) -> str:
 
 
 def _state_row(markdown: str) -> str:
-    (row,) = [line for line in markdown.splitlines() if line.startswith("| state | ")]
+    (row,) = [line for line in markdown.splitlines() if line.startswith("| state after ")]
     return row
 
 
@@ -111,7 +111,10 @@ def test_a_first_run_that_failed_its_checks_is_missing_without_denying_its_rows(
     assert _why(warehouse_dir)["readings"] == said
     page = _page(report, "readings")
     assert "The table holds this run's 2 rows: published, then its checks failed." in page
-    assert _state_row(page) == f"| state | missing ({said}) |"
+    # The page gives the error under its title, once: the state row refers to it.
+    own = said.replace(CHECKS_FAILED, "see the error under the title")
+    assert _state_row(page) == f"| state after this run | missing ({own}) |"
+    assert page.count(CHECKS_FAILED) == 1
     assert "never materialized" not in page
 
 
@@ -144,8 +147,8 @@ def test_a_table_that_failed_its_checks_after_a_success_and_its_fresh_reader(tmp
     assert [step["why"] for step in plan["run"]] == [f"selected (fresh); {NOTE}"]
     # Summary's page of the failed run, which skipped it, says so; the first run's page,
     # no longer its newest, is left as it was written.
-    assert _state_row(_page(failed, "summary")) == f"| state | fresh ({NOTE}) |"
-    assert _state_row(_page(first, "summary")) == "| state | fresh |"
+    assert _state_row(_page(failed, "summary")) == f"| state after this run | fresh ({NOTE}) |"
+    assert _state_row(_page(first, "summary")) == "| state after this run | fresh |"
 
 
 def test_a_reader_built_from_rows_that_failed_their_checks_names_them_as_what_it_read(
@@ -175,7 +178,9 @@ def test_a_reader_built_from_rows_that_failed_their_checks_names_them_as_what_it
         _status(warehouse_dir, "--select", "summary", "--json", command="plan").stdout
     )
     assert [step["why"] for step in plan["run"]] == [f"selected (fresh); {BUILT_FROM}"]
-    assert _state_row(_page(rebuilt, "summary")) == f"| state | fresh ({BUILT_FROM}) |"
+    assert _state_row(_page(rebuilt, "summary")) == (
+        f"| state after this run | fresh ({BUILT_FROM}) |"
+    )
     (outcome,) = rebuilt.outcomes
     assert outcome.built_from_failed_checks == ("readings",)
 

@@ -135,10 +135,10 @@ def test_each_asset_row_links_to_its_page(plan):
 
 
 def test_errors_cannot_break_the_table_or_inject_html(plan):
-    error = "bad | value\nsecond line <script>alert(1)</script>"
+    error = "bad | value <script>alert(1)</script>\nsecond line"
     rows = artifact_rows(lineage_markdown(plan, _report(plan, "anomaly_invoice", error)))
     cell = rows["anomaly_invoice"][6]
-    assert cell == "bad \\| value second line \\<script\\>alert(1)\\</script\\>"
+    assert cell == "bad \\| value \\<script\\>alert(1)\\</script\\>"
 
 
 #: What chdb raised for a query naming a column that is not there: the code span, the
@@ -167,23 +167,43 @@ def test_an_error_reads_as_written_in_the_failed_list_and_the_table(plan):
     not obeyed: rendered, the page holds the error's own characters, in its list of
     failures and in its table's cell, and the table keeps its columns."""
     markdown = lineage_markdown(plan, _report(plan, "anomaly_invoice", ENGINE_ERROR))
-    shown = html.escape(ENGINE_ERROR, quote=False)
-    assert _shown_error(markdown, "anomaly_invoice") == (shown, shown)
+    item, cell = _shown_error(markdown, "anomaly_invoice")
+    assert item == html.escape(ENGINE_ERROR, quote=False)
+    assert cell == html.escape("ChdbError: Code: 47. DB::Exception: Unknown…")
 
 
-def test_a_multiline_errors_lines_are_joined_in_its_table_row(plan):
-    """A table cell ends at a newline, and a line of its own in the list of failures
-    would begin a new item: the error's lines are joined by spaces, each as written."""
+def test_a_multiline_errors_lines_are_joined_in_the_failed_list(plan):
+    """A line of its own in the list of failures would begin a new item: the error's
+    lines are joined by spaces, each as written."""
     error = f"{ENGINE_ERROR}\n- Maybe you meant: ['unit_price']\n  1. frame"
     markdown = lineage_markdown(plan, _report(plan, "anomaly_invoice", error))
-    shown = html.escape(" ".join(error.split()), quote=False)
-    assert _shown_error(markdown, "anomaly_invoice") == (shown, shown)
+    item, _ = _shown_error(markdown, "anomaly_invoice")
+    assert item == html.escape(" ".join(error.split()), quote=False)
+
+
+def test_the_tables_error_cell_is_the_start_of_the_first_line_without_the_asset(plan):
+    """In the table's seventh column (~150 px at 1600x1000) a compile error of 600
+    characters wrapped to 16 lines: the cell gives the start of its first line, less the
+    ``asset 'k' (table t):`` its row says already, cut at a word; the list of failures
+    above gives the error in full, and the asset's page its every line."""
+    error = (
+        "asset 'anomaly_invoice' (table quality.anomaly_invoice): assets/quality.py:117:19: "
+        "SELECT does not compile: Identifier 'sale.total_amout' cannot be resolved. "
+        "Maybe you meant: ['sale.total_amount']\n  frame"
+    )
+    markdown = lineage_markdown(plan, _report(plan, "anomaly_invoice", error))
+    rows = artifact_rows(markdown)
+    assert rows["anomaly_invoice"][6] == "assets/quality.py:117:19: SELECT does not compile:…"
+    item, _ = _shown_error(markdown, "anomaly_invoice")
+    assert item == html.escape(" ".join(error.split()), quote=False)
 
 
 def test_long_errors_are_shortened(plan):
-    rows = artifact_rows(lineage_markdown(plan, _report(plan, "anomaly_invoice", "x" * 5000)))
-    assert len(rows["anomaly_invoice"][6]) == 300
-    assert rows["anomaly_invoice"][6].endswith("…")
+    markdown = lineage_markdown(plan, _report(plan, "anomaly_invoice", "x" * 5000))
+    rows = artifact_rows(markdown)
+    assert rows["anomaly_invoice"][6] == "x" * 49 + "…"
+    item, _ = _shown_error(markdown, "anomaly_invoice")
+    assert len(item) == 300 and item.endswith("…")
 
 
 def test_headline_names_the_outcome_and_the_selection(plan):
@@ -391,10 +411,17 @@ def _record(key: str, status: str, run: str, rows: int | None, minute: int):
     )
 
 
+def _not_selected(markdown: str) -> tuple[str, dict[str, list[str]]]:
+    """The sentence over the table of unselected upstream, and its rows."""
+    read = markdown.split("**Not selected**, read as they are: ", 1)[1]
+    return read.split("\n", 1)[0], artifact_rows(read)
+
+
 def test_unselected_upstream_rows_say_what_the_run_read_from_the_history(plan):
-    """An unselected upstream's row: the rows its table held and the run that built them
-    (linked, with its time), as the history the run read at its start tells; a table whose
-    latest attempt published nothing has rows nobody counted, since its last success."""
+    """An unselected upstream's row: the rows its last build left in its table and the
+    run that built them (linked, with its time), as the history the run read at its start
+    tells; a table whose latest attempt published nothing has rows nobody counted, since
+    its last success. Not counted as the run began, they are said to be the build's."""
     good = _record("sat_invoice", "materialized", "r1", 97_356, 4)
     history = {
         "sat_invoice": AssetHistory(good, good),
@@ -404,12 +431,9 @@ def test_unselected_upstream_rows_say_what_the_run_read_from_the_history(plan):
         ),
     }
     markdown = lineage_markdown(plan, _report(plan), history=history)
-    read = markdown.split("**Not selected**, read as they are: ", 1)[1]
-    assert read.startswith(
-        "the rows each table held as the run began, and the run that built them.\n\n"
-        "| asset | table | rows | built (UTC) |\n"
-    )
-    rows = artifact_rows(read)
+    said, rows = _not_selected(markdown)
+    assert said == "the rows each table held when built, and the run that built them."
+    assert "| asset | table | rows | built (UTC) |\n" in markdown
     assert set(rows) == {spec.key for spec in plan.external}
     assert rows["sat_invoice"][1:] == [
         plan.graph["sat_invoice"].table,
@@ -426,3 +450,35 @@ def test_unselected_upstream_rows_say_what_the_run_read_from_the_history(plan):
         f"a run at [2026-01-02 03:06:00]({flow_run_path('r3')}) failed",
     ]
     assert rows["link_invoice_product"][2:] == ["-", "-"]
+
+
+def test_unselected_upstream_rows_are_those_counted_as_the_run_began(plan):
+    """Rows deleted from a dimension outside the pipeline: the page said the 1,904 its
+    build left were what the run read, where ``count()`` said 1,901. Counted as the run
+    began, each row says the count, and the build's where it differs."""
+    good = _record("dim_customer", "materialized", "r1", 1_904, 4)
+    sat = _record("sat_invoice", "materialized", "r1", 97_356, 4)
+    history = {"dim_customer": AssetHistory(good, good), "sat_invoice": AssetHistory(sat, sat)}
+    held = {spec.key: 7 for spec in plan.external} | {"dim_customer": 1_901, "sat_invoice": 97_356}
+    markdown = lineage_markdown(plan, _report(plan), history=history, held=held)
+    said, rows = _not_selected(markdown)
+    assert said == "the rows each table held as the run began, and the run that built them."
+    assert rows["dim_customer"][2] == "1,901 (1,904 when built)"
+    assert rows["sat_invoice"][2] == "97,356"
+    assert rows["link_invoice_product"][2] == "7"
+
+
+def test_a_table_not_counted_as_the_run_began_says_its_rows_are_the_builds(plan):
+    """Storage that cannot count (or a count that failed) leaves the build's rows, said
+    to be that: the sentence names both."""
+    sat = _record("sat_invoice", "materialized", "r1", 97_356, 4)
+    held = {spec.key: 7 for spec in plan.external if spec.key != "sat_invoice"}
+    markdown = lineage_markdown(
+        plan, _report(plan), history={"sat_invoice": AssetHistory(sat, sat)}, held=held
+    )
+    said, rows = _not_selected(markdown)
+    assert said == (
+        "the rows each table held as the run began (*when built*: as its build left it, "
+        "not counted), and the run that built them."
+    )
+    assert rows["sat_invoice"][2] == "97,356 when built"

@@ -913,7 +913,13 @@ def test_ui_a_staging_columns_page_says_which_mart_columns_use_it(shipped_run, p
     satellite = page.get_by_role("link", name="vault.sat_invoice.Quantity", exact=True)
     row = page.get_by_role("row").filter(has=quantity).filter(has=satellite)  # not Columns'
     row.wait_for()  # one row, or it raises
-    assert "more" in row.inner_text()  # capped: the rest is one command away
+    # Capped: the rest is behind "and N more", which a click opens (it named none of them).
+    more = row.locator("details").first
+    hidden = more.get_by_role("link").first
+    assert re.fullmatch(r"and \d+ more", more.locator("summary").inner_text())
+    assert not hidden.is_visible()
+    more.locator("summary").click()
+    hidden.wait_for(state="visible")
     _screenshot(page, "asset-page-used-downstream.png", scroll_to="Used downstream")
     row.get_by_role("link", name="marts.Fact_Sales.quantity", exact=True).click()
     page.get_by_role("heading", name="fact_sales", exact=True).wait_for()
@@ -921,7 +927,12 @@ def test_ui_a_staging_columns_page_says_which_mart_columns_use_it(shipped_run, p
 
 
 def _page_id(server: PrefectServer, run: LineageRun, key: str) -> str:
-    """The id of ``key``'s page written by ``run``, read over plain HTTP.
+    """The id of ``key``'s page written by ``run``, read over plain HTTP."""
+    return _artifact_id(server, run, asset_page_key(key))
+
+
+def _artifact_id(server: PrefectServer, run: LineageRun, artifact_key: str) -> str:
+    """The id of the artifact ``artifact_key`` written by ``run``, read over plain HTTP.
 
     Not with the Prefect client: while Playwright's event loop runs in this thread,
     Prefect's sync client cannot drain its background senders.
@@ -929,7 +940,7 @@ def _page_id(server: PrefectServer, run: LineageRun, key: str) -> str:
     query = {
         "artifacts": {
             "flow_run_id": {"any_": [str(run.flow_run_id)]},
-            "key": {"any_": [asset_page_key(key)]},
+            "key": {"any_": [artifact_key]},
         }
     }
     request = urllib.request.Request(
@@ -943,22 +954,62 @@ def _page_id(server: PrefectServer, run: LineageRun, key: str) -> str:
     return artifact["id"]
 
 
-def test_ui_failed_assets_page_shows_its_error(lineage_run: LineageRun, ui_server, page):
+def test_ui_failed_assets_page_shows_its_error_once_and_the_step_to_take(
+    lineage_run: LineageRun, ui_server, page
+):
     page.goto(f"{ui_server.ui_url}/artifacts/artifact/{_page_id(ui_server, lineage_run, FAILING)}")
     page.get_by_role("heading", name="This run: failed").wait_for()
     page.get_by_text("never materialized in this warehouse", exact=False).first.wait_for()
     errors = page.locator("p", has_text=f"{FAILING} cannot be built")
-    errors.nth(1).wait_for()  # the page renders on: all() alone may find none yet
-    top, shown = errors.all()
+    errors.first.wait_for()
     # Under the title, before the table's facts: a reader opens the page for the reason.
-    assert top.inner_text() == f"Failed: {FAILING_ERROR}"
-    assert top.evaluate("e => e.getBoundingClientRect().bottom") < 1000  # the first screen
+    assert errors.inner_text() == f"Failed: {FAILING_ERROR}"  # one, or it raises
+    assert errors.evaluate("e => e.getBoundingClientRect().bottom") < 1000  # the first screen
+    # Once: it was under the title, in an Error section and in the state row; the state
+    # row refers to it now.
+    assert page.locator("main").inner_text().count(f"{FAILING} cannot be built") == 1
+    state = page.get_by_role("row").filter(has=page.get_by_text("state after this run"))
+    assert "last run failed: see the error under the title" in state.inner_text()
     # One paragraph, as written, wrapped by the page between words: no line break put in
     # at a fixed column (a code block's), nothing behind a horizontal scroll bar.
-    assert shown.inner_text() == FAILING_ERROR
-    width, visible = shown.evaluate("e => [e.scrollWidth, e.clientWidth]")
+    width, visible = errors.evaluate("e => [e.scrollWidth, e.clientWidth]")
     assert width <= visible, "the error runs on behind a horizontal scroll bar"
     assert page.locator("pre", has_text=f"{FAILING} cannot be built").count() == 0
+    # The step the run's lineage page and terminal name, right under it.
+    step = page.locator("p", has_text="Next: pipeline materialize --select ")
+    assert step.inner_text().startswith(f"Next: pipeline materialize --select '{FAILING}+'")
+    assert step.evaluate("e => e.getBoundingClientRect().bottom") < 1000
+    _screenshot(page, "failed-asset-page.png")
+
+
+#: How many lines of text an element's content takes.
+_LINES_JS = """
+e => {
+  const style = getComputedStyle(e);
+  const line = parseFloat(style.lineHeight) || parseFloat(style.fontSize) * 1.5;
+  const padding = parseFloat(style.paddingTop) + parseFloat(style.paddingBottom);
+  return (e.getBoundingClientRect().height - padding) / line;
+}
+"""
+
+
+def test_ui_a_failed_runs_table_gives_each_error_in_a_few_lines(
+    lineage_run: LineageRun, ui_server, page
+):
+    """The lineage table's error column is ~150 px wide at 1600x1000: a compile error
+    wrapped there to 16 lines. Its cell gives the error's start; the list of failures
+    above the diagrams gives it whole."""
+    lineage = _artifact_id(ui_server, lineage_run, LINEAGE_ARTIFACT_KEY)
+    page.goto(f"{ui_server.ui_url}/artifacts/artifact/{lineage}")
+    page.get_by_role("columnheader", name="error").wait_for()
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name=FAILING, exact=True))
+    cell = row.get_by_role("cell").last
+    lines = cell.evaluate(_LINES_JS)
+    assert lines < 3.5, f"the error wraps to {lines:.1f} lines: {cell.inner_text()!r}"
+    whole = page.locator("li", has_text=f"{FAILING}:")
+    assert FAILING_ERROR in whole.inner_text()
+    cell.scroll_into_view_if_needed()
+    _screenshot(page, "lineage-failed-table.png")
 
 
 def test_ui_flow_run_url_printed_by_the_cli_is_named_and_draws_the_run_graph(shipped_run, page):

@@ -64,7 +64,7 @@ def test_a_page_shows_its_state_as_soon_as_its_asset_finished():
     report = materialize(graph, {"warehouse": MemoryIOManager()})
 
     assert report.ok
-    assert "| state | fresh |" in seen["upstream"]
+    assert "| state after this run | fresh |" in seen["upstream"]
     assert "| code version |" in seen["upstream"]
     assert "## History" not in seen["upstream"]  # its storage keeps no history
 
