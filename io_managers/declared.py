@@ -134,6 +134,9 @@ class DeclaredWarehouse(ClickHouseDialect, IOManager):
     def describe_tables(self, tables: Collection[str]) -> dict[str, list[tuple[str, str]]]:
         return self.warehouse().describe_tables(tables)
 
+    def row_counts(self, tables: Collection[str]) -> dict[str, int]:
+        return self.warehouse().row_counts(tables)
+
     def materialize(self, spec: AssetSpec, context: AssetContext) -> MaterializeResult:
         return self.warehouse().materialize(spec, context)
 

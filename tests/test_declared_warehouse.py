@@ -40,3 +40,25 @@ def test_query_df_and_query_arrow_agree(location: str):
         assert warehouse.query_df(QUERY).equals(warehouse.query_arrow(QUERY).to_pandas())
     finally:
         warehouse.close()
+
+
+def test_the_declared_warehouse_hands_on_every_question_the_warehouse_answers():
+    """The declared warehouse answers the IOManager defaults itself for any method it does
+    not hand on, silently: ``row_counts`` left out, a CLI run's lineage page counted no
+    table (the default counts none) where the library call on ``ClickHouseIOManager``
+    counted them all. Every IOManager method the warehouse implements is handed on."""
+    from io_managers import ClickHouseIOManager, DeclaredWarehouse
+    from orchestration.io_manager import IOManager
+
+    answered = {
+        name
+        for name, member in vars(IOManager).items()
+        if callable(member)
+        and not name.startswith("_")
+        and getattr(ClickHouseIOManager, name) is not member
+    }
+    assert answered, "the warehouse implements no IOManager method"
+    left_to_defaults = sorted(
+        name for name in answered if getattr(DeclaredWarehouse, name) is vars(IOManager)[name]
+    )
+    assert left_to_defaults == []

@@ -26,7 +26,7 @@ import pytest
 from rich.console import Console
 from rich.text import Text
 
-from io_managers import ClickHouseIOManager
+from io_managers import ClickHouseIOManager, warehouse_io_manager
 from orchestration.artifacts import LINEAGE_ARTIFACT_KEY
 from orchestration.report_output import next_step, print_report
 from orchestration.resolver import materialize, plan_materialization
@@ -188,7 +188,14 @@ def test_a_failed_run_says_what_it_read_and_how_to_see_the_rows_its_check_found(
         warehouse.command("DELETE FROM cdl.dim_customer WHERE customer_key = 2")
     monkeypatch.setenv(DROP_UNKNOWN, "1")
     sent = _recorded(monkeypatch)
-    _, report = _run(warehouse_dir, "fact_orders+")
+    # As the CLI and a deployment run it: on the warehouse the code location declares,
+    # which opens the engine on first use and hands each question on.
+    declared = warehouse_io_manager(f"chdb://{warehouse_dir}")
+    try:
+        declared.setup(LOCATION.ddl_paths)
+        report = materialize(GRAPH, {"warehouse": declared}, "fact_orders+")
+    finally:
+        declared.close()
     monkeypatch.undo()  # the recorder and the changed code
     fact = _outcome(report, "fact_orders")
     assert fact.status == "failed"
