@@ -17,8 +17,8 @@ project is the directory of the nearest ``pyproject.toml`` naming a code locatio
 project built, as git finds its repository; outside any project, the working directory.
 A relative ``chdb://`` URL is taken as given: relative to the working directory.
 
-A ``chdb://`` URL takes no user or password (an embedded warehouse has no login): one
-that holds them is refused without repeating it.
+A ``chdb://`` URL takes no user or password (an embedded warehouse has no login), nor
+options after ``?``: one that holds them is refused without repeating them.
 
 Special characters in the password are percent-encoded (``p@ss`` as ``p%40ss``); a ``?``,
 ``#`` or ``/`` left as it is would end the host part early, so a URL with an ``@`` after one
@@ -144,6 +144,18 @@ _USER_IN_CHDB = (
 )
 
 
+def _query_in_chdb(location: str) -> str:
+    """Why a ``chdb://`` URL with options after ``?`` is refused, and the URL to write.
+
+    They were silently dropped, and the URL quoted back whole in ``Next:`` lines, a
+    ``?password=...`` with it."""
+    fix = f"chdb://{location}" if location else "chdb:///abs/path"
+    return (
+        "has options after '?', which an embedded chdb:// warehouse does not take (it is a "
+        f"directory, with no login or settings): write {fix}"
+    )
+
+
 def _names_a_user(location: str) -> bool:
     """Whether a ``chdb://`` URL's ``location`` (what follows ``chdb://``) starts with
     ``user@`` or ``user:password@``, a password holding ``/``, ``?`` or ``#`` included.
@@ -200,7 +212,9 @@ def parse_warehouse_url(
     if scheme == "chdb":
         if _names_a_user(rest):  # said without the text: it may hold a password
             raise WarehouseConfigError(f"{name} {_USER_IN_CHDB}")
-        location = rest.split("?", 1)[0]
+        location, question_mark, _ = rest.partition("?")
+        if question_mark:  # said without the options: one may be a password
+            raise WarehouseConfigError(f"{name} {_query_in_chdb(location)}")
         if problem := _root_read_as_relative(location, base):
             raise WarehouseConfigError(f"{name} {text!r} {problem}")
         return _embedded(location or DEFAULT_WAREHOUSE_DIR, base)

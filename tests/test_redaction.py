@@ -275,6 +275,49 @@ def test_a_chdb_url_with_a_user_or_password_is_refused_without_repeating_it(
     assert os.listdir(workdir) == [] and not (tmp_path / "elsewhere").exists()
 
 
+#: An embedded warehouse takes no options: ``chdb:///tmp/wh?password=...`` was read as
+#: ``chdb:///tmp/wh``, the query string silently dropped and echoed back in ``Next:``.
+CHDB_WITH_A_QUERY = {
+    "password": "{tmp}/whx?password=WhPwZz91",
+    "option": "{tmp}/whx?secure=WhPwZz91",
+    "empty": "{tmp}/whx?",
+}
+CHDB_QUERY_REFUSED = (
+    "has options after '?', which an embedded chdb:// warehouse does not take (it is a "
+    "directory, with no login or settings): write chdb://{tmp}/whx"
+)
+
+
+@pytest.mark.parametrize("given", ["option", "environment"])
+@pytest.mark.parametrize("template", list(CHDB_WITH_A_QUERY.values()), ids=list(CHDB_WITH_A_QUERY))
+def test_a_chdb_url_with_a_query_string_is_refused_without_repeating_it(
+    tmp_path: Path, template: str, given: str
+) -> None:
+    """Was: the query string ignored, the warehouse opened, and the whole URL, password
+    and all, quoted back in the ``Next:`` line."""
+    where = tmp_path / "elsewhere"
+    warehouse = "chdb://" + template.format(tmp=where)
+    option = ["--warehouse", warehouse] if given == "option" else []
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "WAREHOUSE_URL"},
+        "PIPELINE_WARM_START": "off",
+        "PIPELINE_DEFINITIONS": "assets",
+        "PYTHONPATH": str(REPO),
+        **({"WAREHOUSE_URL": warehouse} if given == "environment" else {}),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestration", "status", *option],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    name = "the warehouse URL" if given == "option" else "WAREHOUSE_URL"
+    refused = CHDB_QUERY_REFUSED.format(tmp=where)
+    assert result.stderr.splitlines() == [f"error: {name} {refused}"]
+    assert "WhPw" not in result.stdout + result.stderr
+    assert result.stdout == "" and not where.exists()
+
+
 # -------------------------------------------------------------- a short password in an error
 
 
