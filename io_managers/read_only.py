@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
@@ -306,16 +307,12 @@ def _accepted(transport: Transport, sql: str, level: int, allow_external: bool) 
     statement = ensure_read_only(canonical)
     if not tree.is_read():
         raise _refused(
-            f"ClickHouse's parser reads this as {tree.root}, not as one read statement; "
-            f"only {_ALLOWED} are allowed and nothing was changed"
+            f"ClickHouse's parser reads this as {_statements((tree.root,))}, not as one "
+            f"read statement; only {_ALLOWED} are allowed and nothing was changed"
         )
     explained = tree.explained_other_than_a_select()
-    if explained:
-        raise _refused(
-            "EXPLAIN explains only a SELECT here, and ClickHouse's parser reads the "
-            f"explained statement as {explained} (explaining an INSERT builds it, which "
-            "can create or truncate the file it writes); nothing was changed"
-        )
+    if explained is not None:
+        raise _refused(f"EXPLAIN explains only a SELECT here, {_explained(explained)}")
     if not allow_external:
         unseen = _unseen_calls(transport, canonical, tree, level)
         if unseen:
@@ -376,9 +373,10 @@ class ParseTree:
         ``PARALLEL WITH``, which runs several statements, nor a write."""
         return self.root in _READ_ROOTS or self.is_show()
 
-    def explained_other_than_a_select(self) -> str:
-        """The kind of statement an ``EXPLAIN`` explains if it is not a SELECT (``InsertQuery``,
-        ``DropQuery``, none for ``EXPLAIN CURRENT TRANSACTION``), else "".
+    def explained_other_than_a_select(self) -> tuple[str, ...] | None:
+        """The kinds of statement an ``EXPLAIN`` explains if they are not one SELECT
+        (``("InsertQuery",)``, ``("DropQuery",)``, ``()`` for ``EXPLAIN CURRENT
+        TRANSACTION``), else None.
 
         The root's kind says ``Explain`` whatever it explains, and ClickHouse counts it as
         a read, yet ``EXPLAIN PIPELINE INSERT INTO FUNCTION file(...)`` creates or
@@ -388,17 +386,19 @@ class ParseTree:
         refused. A line that only looks like a node (see the class) can add a refusal only.
         """
         if any(kind == "InsertQuery" for _, kind, _ in self.nodes()):
-            return "InsertQuery"
+            return ("InsertQuery",)
         if self.root != "Explain":
-            return ""
+            return None
         depth, kind = 0, self.root
         while kind == "Explain":
             depth += 1
-            under = [k for d, k, _ in self.nodes() if d == depth and k != "Set"]
+            level = [k for d, k, _ in self.nodes() if d == depth]
+            # A ``Set`` beside a statement is the EXPLAIN's own settings; alone, a SET.
+            under = [k for k in level if k != "Set"] or level
             if len(under) != 1:
-                return " and ".join(under) or "nothing"
+                return tuple(under)
             kind = under[0]
-        return "" if kind == "SelectWithUnionQuery" else kind
+        return None if kind == "SelectWithUnionQuery" else (kind,)
 
     def is_show(self) -> bool:
         """Any SHOW: ``ShowTables``, ``ShowColumns``, ``SHOW USERS query``, ..."""
@@ -569,6 +569,43 @@ def _first_word(text: str) -> str | None:
         return None
     word = tokens[0].text.upper() if tokens else ""
     return word if word.isidentifier() else None
+
+
+#: Parse tree kinds whose words are not their class name's.
+_KIND_WORDS = {"SelectWithUnionQuery": "SELECT"}
+
+
+def _statement_words(kind: str) -> str:
+    """A parse tree kind in the words a user types: ``DropQuery`` is ``DROP``,
+    ``KillQueryQuery`` ``KILL QUERY``, ``ShowTables`` ``SHOW TABLES``, ``SYSTEM`` (of
+    ``SYSTEM query``) ``SYSTEM``: the class name's words, less a last ``Query``."""
+    if kind in _KIND_WORDS:
+        return _KIND_WORDS[kind]
+    words = re.findall(r"[A-Z]+(?=[A-Z][a-z]|\b|$)|[A-Z][a-z]+|[a-z]+", kind)
+    if len(words) > 1 and words[-1] == "Query":
+        words.pop()
+    return " ".join(words).upper()
+
+
+def _statements(kinds: tuple[str, ...]) -> str:
+    """``("DropQuery",)`` as "a DROP statement", ``("AlterQuery",)`` "an ALTER statement"."""
+    phrases = []
+    for kind in kinds:
+        words = _statement_words(kind)
+        article = "an" if words.startswith(tuple("AEIOU")) else "a"
+        phrases.append(f"{article} {words} statement")
+    return " and ".join(phrases)
+
+
+def _explained(kinds: tuple[str, ...]) -> str:
+    """The end of the refusal of an ``EXPLAIN`` of ``kinds``, not of one SELECT; an
+    INSERT's says why even explaining it is not a read."""
+    if not kinds:
+        return "and this one explains no statement; nothing was changed"
+    why = ""
+    if "InsertQuery" in kinds:
+        why = " (explaining an INSERT builds it, which can create or truncate the file it writes)"
+    return f"not {_statements(kinds)}{why}; nothing was changed"
 
 
 def _not_a_read(word: str) -> str:

@@ -378,7 +378,11 @@ def test_parallel_with_is_not_a_read(url: str) -> None:
     result = query(url, "SHOW TABLES FROM shop PARALLEL WITH SELECT 1")
 
     assert isinstance(result.exception, ReadOnlyQueryError), result.exception
-    assert str(result.exception).startswith("refused: ClickHouse's parser reads this as")
+    assert str(result.exception) == (
+        "refused: ClickHouse's parser reads this as a PARALLEL WITH statement, not as one "
+        "read statement; only SELECT, WITH, SHOW, DESCRIBE or EXPLAIN are allowed and nothing "
+        "was changed"
+    )
 
 
 # ------------------------------------------------------------- found by the security review
@@ -453,6 +457,37 @@ def test_explain_of_a_write_cannot_empty_the_warehouses_own_metadata(
         assert metadata.read_bytes() == kept
     finally:
         metadata.write_bytes(kept)
+
+
+#: What an EXPLAIN of something other than a SELECT is refused as, in the words the user
+#: typed: it said ``the explained statement as DropQuery (explaining an INSERT builds it,
+#: ...)``, the parser's class and the INSERT's reason for every statement.
+EXPLAINED_IN_WORDS = {
+    "EXPLAIN AST DROP TABLE shop.sales": "not a DROP statement",
+    "EXPLAIN AST EXPLAIN AST DROP TABLE shop.sales": "not a DROP statement",
+    "EXPLAIN AST TRUNCATE TABLE shop.sales": "not a TRUNCATE statement",
+    "EXPLAIN AST ALTER TABLE shop.sales DELETE WHERE 1": "not an ALTER statement",
+    "EXPLAIN AST KILL QUERY WHERE 1": "not a KILL QUERY statement",
+    "EXPLAIN AST SYSTEM FLUSH LOGS": "not a SYSTEM statement",
+    "EXPLAIN AST SET max_threads = 1": "not a SET statement",
+    "EXPLAIN AST SHOW TABLES": "not a SHOW TABLES statement",
+    "EXPLAIN CURRENT TRANSACTION": "and this one explains no statement",
+    "EXPLAIN SYNTAX INSERT INTO shop.sales SELECT 1, 'x'": (
+        "not an INSERT statement (explaining an INSERT builds it, which can create or "
+        "truncate the file it writes)"
+    ),
+}
+
+
+@pytest.mark.parametrize("sql", list(EXPLAINED_IN_WORDS))
+def test_explain_of_a_write_is_refused_in_the_users_words(url: str, sql: str) -> None:
+    result = query(url, sql)
+
+    assert isinstance(result.exception, ReadOnlyQueryError), result.exception
+    assert str(result.exception) == (
+        f"refused: EXPLAIN explains only a SELECT here, {EXPLAINED_IN_WORDS[sql]}; "
+        "nothing was changed"
+    )
 
 
 @pytest.mark.parametrize(
