@@ -117,6 +117,16 @@ def gateway_problem(gateway: str) -> str | None:
     return url_problem(gateway_url(gateway), PUSHGATEWAY_ENV)
 
 
+def shown_gateway(gateway: str) -> str:
+    """The gateway's URL as the user set it, safe to print: no password, query or
+    fragment. Errors name it, not a group's URL: the user never wrote that path
+    (``.../metrics/job/online_retail/warehouse@base64/Y2hk...``), and it told them
+    nothing about what to check."""
+    parts = urlsplit(gateway_url(gateway))
+    path = parts.path.rstrip("/")
+    return redact_url(urlunsplit(parts._replace(path=path, query="", fragment="")))
+
+
 def group_url(gateway: str, job: str, grouping: Mapping[str, str]) -> tuple[str, str]:
     """The push URL without credentials, and the same URL redacted for messages."""
     _check_label_names(grouping)
@@ -137,8 +147,7 @@ def group_url(gateway: str, job: str, grouping: Mapping[str, str]) -> tuple[str,
     # The group's path is added once the gateway's URL is redacted: a base64 segment is
     # ``label@base64/...``, and an ``@`` past the host reads as a password cut short,
     # which made every such URL "<unreadable URL>" in messages and ``pushed_to``.
-    shown = redact_url(urlunsplit(parts._replace(path=base, query="", fragment="")))
-    return plain, shown + group
+    return plain, shown_gateway(gateway) + group
 
 
 def push(
@@ -153,8 +162,8 @@ def push(
     """Replace the group's metrics on the Pushgateway (``replace=False``: only those named
     by ``gauges``, the others in the group stay); returns the redacted group URL.
 
-    Raises :class:`PushgatewayError` naming the (redacted) URL when the gateway cannot be
-    reached or answers with an error status.
+    Raises :class:`PushgatewayError` naming the gateway's (redacted) URL when it cannot
+    be reached or answers with an error status.
     """
     import httpx  # only a run that pushes needs it (~0.15 s to import)
 
@@ -162,7 +171,8 @@ def push(
     problem = gateway_problem(gateway)
     if problem is not None:
         raise PushgatewayError(problem)
-    url, shown = group_url(gateway, job, grouping)
+    url, pushed_to = group_url(gateway, job, grouping)
+    shown = shown_gateway(gateway)
     parts = urlsplit(gateway_url(gateway))
     auth = (
         httpx.BasicAuth(unquote(parts.username), unquote(parts.password or ""))
@@ -194,4 +204,4 @@ def push(
             "(its answer is not shown: it may echo the request's credentials; check "
             f"{PUSHGATEWAY_ENV}, or unset it to skip pushing)"
         )
-    return shown
+    return pushed_to

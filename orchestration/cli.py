@@ -303,9 +303,9 @@ def materialize_command(
             report = run_interruptibly(run, interrupted)
     if as_json:
         echo(json.dumps(report_as_json(report), indent=2))
+        print_warnings(report.warnings, error_console)
     else:
-        print_report(report, console, plan, verbose=verbose)
-    print_warnings(report.warnings, error_console)
+        print_report(report, console, plan, verbose=verbose, warnings_console=error_console)
     if report.prefect_error:
         # The tables are as reported, but the run's record in Prefect is not whole (its
         # state stays Running, its lineage page unfinished): a scheduler watching the exit

@@ -123,11 +123,16 @@ def print_report(
     plan: MaterializationPlan | None = None,
     *,
     verbose: bool = False,
+    warnings_console: Console | None = None,
 ) -> None:
-    """The run report as a table, the asset checks that did not pass, where to look next:
-    after a failure, the ``--select`` (from ``plan``) that reruns what was left undone, and
-    ``--verbose`` for the traceback of a failure nobody foresaw, unless the run was verbose
-    already (a foreseen one's line is the whole story, as for any command)."""
+    """The run report as a table, the asset checks that did not pass, the run's warnings
+    (on ``warnings_console``, else ``console``), where to look next: after a failure, the
+    ``--select`` (from ``plan``) that reruns what was left undone, and ``--verbose`` for
+    the traceback of a failure nobody foresaw, unless the run was verbose already (a
+    foreseen one's line is the whole story, as for any command).
+
+    The warnings come before the last lines (the run's id, URLs, warehouse and ``Next:``),
+    which end the report: printed after them, a warning read as something new gone wrong."""
     title = f"Run report: {report.summary()}"
     if console.is_terminal:
         rows = [_report_row(o, False) for o in report.outcomes]
@@ -140,6 +145,7 @@ def print_report(
         print_table(console, columns, rows, title=title)
     _print_checked_reads(report, console)
     print_check_results([check for o in report.outcomes for check in o.checks], console)
+    print_warnings(report.warnings, warnings_console or console)
     run_id = f" Flow run id: {report.flow_run_id}" if report.flow_run_id else ""
     console.print(f"Total {report.seconds:.1f} s.{run_id}")
     urls = run_urls(report.flow_run_id, report.lineage_artifact_id)

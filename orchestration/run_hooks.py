@@ -10,7 +10,8 @@ run's too), and with no asset when a ``status:`` selection found nothing to mate
 which is a successful run of its schedule. It is called in the flow run, after its
 report is complete, so its log lines are in the run's logs. A hook that raises changes
 nothing of the run: its report and exit code stay what the assets decided, and the
-failure is one warning line (:func:`call_run_hooks`), in the report and the run's logs.
+failure is one warning line (:func:`call_run_hooks`), in the report and the run's logs;
+a cause a failed asset's error shows already is named, not repeated.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 from orchestration.context import Log
 from orchestration.errors import ExpectedError, describe_error
+from orchestration.exception_chain import exception_chain
 from orchestration.io_manager import IOManager
 from orchestration.run_report import RunReport
 
@@ -75,10 +77,27 @@ def call_run_hooks(hooks: Sequence[RunHook], run: FinishedRun) -> list[str]:
             hook(run)
         except Exception as exc:
             name = getattr(hook, "__name__", repr(hook))
-            line = f"run hook {name} failed, the run's result stands: {describe_error(exc)}"
+            line = f"run hook {name} failed, the run's result stands: {_failure(exc, run)}"
             run.log.warning(line, exc_info=not isinstance(exc, ExpectedError))
             warnings.append(line)
     return warnings
+
+
+def _failure(exc: BaseException, run: FinishedRun) -> str:
+    """What a hook's failure says: its cause in words, unless a failed asset's error ends
+    with that cause already, which it then names instead. A Pushgateway that is down
+    failed the metrics asset and the hook that pushes the run's outcome alike, and its
+    cause was printed twice, the second copy after the report's last line."""
+    said = describe_error(exc)
+    failed = [o for o in run.report.by_status("failed") if o.error]
+    for cause in exception_chain(exc, raised_from=True):
+        words = describe_error(cause)
+        owner = next((o.key for o in failed if o.error and o.error.endswith(words)), None)
+        if owner is not None and said.endswith(words):
+            before = said.removesuffix(words).rstrip(": ")
+            same = f"the same cause as the failure of {owner}"
+            return f"{before}: {same}" if before else same
+    return said
 
 
 def call_hooks_of_idle_run(

@@ -8,7 +8,9 @@ too; the time of the last success stays there across failed runs.
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +25,7 @@ from orchestration.run_report import RunReport
 from schemas.metrics import GAUGE_NAMES
 from tests.pushgateway_support import free_port, group_samples, group_values, pushgateway
 from tests.retail_seed import open_seeded
+from tests.terminal import screen
 
 __all__ = ["pushgateway"]  # the fixture, used by name
 
@@ -116,8 +119,7 @@ def test_a_gateway_that_is_down_leaves_the_run_as_its_assets_decided(seeded, mon
     [warning] = report.warnings
     assert warning.startswith(
         "run hook push_run_outcome failed, the run's result stands: the run's outcome was "
-        f"not pushed: cannot reach the Pushgateway at http://127.0.0.1:{closed_port}/metrics/"
-        f"job/{RUN_JOB}/warehouse@base64/"
+        f"not pushed: cannot reach the Pushgateway at http://127.0.0.1:{closed_port}: "
     ), warning
     assert "s3cret" not in warning and "ops:" not in warning and "\n" not in warning
 
@@ -130,3 +132,42 @@ def test_without_pushgateway_url_the_outcome_goes_nowhere_and_says_nothing(
     report = run_with_hooks(seeded, "sales_summary")
     assert report.ok and report.warnings == []
     assert run_outcome(pushgateway, seeded) == {}
+
+
+def test_an_unreachable_gateway_is_said_once_before_the_reports_last_lines(
+    tmp_path: Path, prefect_api_url: str
+) -> None:
+    """Was: ``pipeline_metrics``' cause under the table, then after the final ``Next:``
+    line the hook's ``warning: ... the run's outcome was not pushed:`` and the same cause
+    again, each naming the gateway by a group's path (``.../metrics/job/online_retail/
+    warehouse@base64/Y2hk...``) rather than the URL the user set."""
+    gateway = f"http://127.0.0.1:{free_port()}"
+    env = {
+        **os.environ,
+        "PIPELINE_DEFINITIONS": "assets",
+        "PIPELINE_WARM_START": "off",
+        "PREFECT_API_URL": prefect_api_url,
+        "WAREHOUSE_URL": f"chdb://{tmp_path}/wh",
+        "SALES_DASHBOARD_PATH": str(tmp_path / "dashboard.html"),
+        PUSHGATEWAY_ENV: gateway,
+    }
+    code, lines = screen(env, "materialize", "--source", "synthetic:200", columns=250)
+
+    assert code == 1, "\n".join(lines)
+    assert not any("/metrics/" in line for line in lines), "\n".join(lines)
+    # The progress bar's last frame is cleared on the report's first line.
+    report = lines[next(i for i, line in enumerate(lines) if "Run report:" in line) :]
+    cause = (
+        f"cannot reach the Pushgateway at {gateway}: ConnectError: [Errno 111] Connection "
+        "refused (check PUSHGATEWAY_URL, or unset it to skip pushing)"
+    )
+    assert [line.strip() for line in report if cause in line] == [
+        f"pipeline_metrics  asset 'pipeline_metrics': {cause}"
+    ], "\n".join(report)
+    warning = (
+        "warning: run hook push_run_outcome failed, the run's result stands: the run's "
+        "outcome was not pushed: the same cause as the failure of pipeline_metrics"
+    )
+    last = next(i for i, line in enumerate(report) if line.startswith("Total "))
+    assert report[last - 1] == warning, "\n".join(report)
+    assert report[-1].startswith("Next: pipeline materialize --select 'pipeline_metrics+'")
