@@ -27,6 +27,7 @@ from orchestration.run_report import (
     AssetOutcome,
     MaterializationPlan,
     RunReport,
+    Status,
     counted,
     quoted_selection,
     refresh_options,
@@ -201,22 +202,30 @@ def print_step(console: Console, line: str) -> None:
     console.print(line, soft_wrap=True, highlight=False)
 
 
+#: Statuses whose assets the terminal's report counts by reason instead of listing.
+_COUNTED: tuple[Status, ...] = ("skipped", "cancelled")
+
+
 def _print_causes(report: RunReport, console: Console) -> None:
-    """On a terminal, under the table: each failed (or cancelled) asset's cause, whole, once
-    for all the assets it is the cause of, then one line per reason assets were skipped. A
-    row each for the skipped ("upstream failed: raw_online_retails" 26 times) pushed the
-    cause of it all out of view; so did a full disk said again by each asset that met it."""
+    """On a terminal, under the table: each failed (or published, unrecorded) asset's
+    cause, whole, under ``error:``, once for all the assets it is the cause of, then one
+    line per reason assets were skipped or cancelled. A row each for the skipped
+    ("upstream failed: raw_online_retails" 26 times) pushed the cause of it all out of
+    view; so did a full disk said again by each asset that met it, and one row for each
+    asset an interrupt cancelled ("interrupted" 28 times) repeated what the table's
+    status column says."""
     causes: dict[str, list[str]] = {}
     for outcome in report.outcomes:
-        if outcome.error and outcome.status != "skipped":
+        if outcome.error and outcome.status not in _COUNTED:
             causes.setdefault(outcome.error, []).append(outcome.key)
-    skipped = Counter(o.error for o in report.by_status("skipped") if o.error)
-    if not causes and not skipped:
-        return
-    lines = [(", ".join(keys), cause) for cause, keys in causes.items()]
-    print_keyed_lines(console, "error", lines)
-    for reason, count in skipped.items():
-        console.print(Text(f"  {counted(count, 'asset')} skipped: {reason}"))
+    if causes:
+        lines = [(", ".join(keys), cause) for cause, keys in causes.items()]
+        print_keyed_lines(console, "error", lines)
+    indent = "  " if causes else ""
+    for status in _COUNTED:
+        reasons = Counter(o.error for o in report.by_status(status) if o.error)
+        for reason, count in reasons.items():
+            console.print(Text(f"{indent}{counted(count, 'asset')} {status}: {reason}"))
 
 
 def _print_checked_reads(report: RunReport, console: Console) -> None:

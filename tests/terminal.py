@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -57,10 +57,11 @@ sys.exit(main())
 
 
 def interrupted_on_a_terminal(
-    env: Mapping[str, str], args: Sequence[str], *, after: float
+    env: Mapping[str, str], args: Sequence[str], *, after: float = 0.0, when: Path | None = None
 ) -> tuple[int, str]:
     """Exit code and what ``pipeline ARGS`` wrote to its terminal when Ctrl-C (SIGINT)
-    came ``after`` seconds after its launcher was loaded."""
+    came ``after`` seconds after its launcher was loaded, or once the file ``when``
+    exists (an asset saying it is busy), what it wrote meanwhile read all along."""
     leader, follower = pty.openpty()
     started, said_started = os.pipe()
     process = subprocess.Popen(
@@ -77,8 +78,12 @@ def interrupted_on_a_terminal(
     try:
         assert os.read(started, 1) == b".", "the launcher did not start"
         time.sleep(after)
+        before = b""
+        if when is not None:
+            before = _read_to_the_end(leader, timeout=180, until=when.exists)
+            assert when.exists(), before.decode(errors="replace")
         process.send_signal(signal.SIGINT)
-        said = _read_to_the_end(leader).decode(errors="replace").replace("\r", "")
+        said = (before + _read_to_the_end(leader)).decode(errors="replace").replace("\r", "")
         return process.wait(timeout=60), said
     finally:
         os.close(started)
@@ -88,14 +93,16 @@ def interrupted_on_a_terminal(
             process.wait()
 
 
-def _read_to_the_end(leader: int, timeout: float = 60) -> bytes:
+def _read_to_the_end(
+    leader: int, timeout: float = 60, until: Callable[[], bool] | None = None
+) -> bytes:
     """What a terminal's processes wrote to it, until every one of them has ended (or
-    ``timeout`` seconds passed)."""
+    ``timeout`` seconds passed, or ``until()`` holds)."""
     output = bytearray()
     waiting = select.poll()  # not select(): it cannot wait on a descriptor above 1023
     waiting.register(leader, select.POLLIN)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not (until is not None and until()):
         if not waiting.poll(1000):
             continue
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -152,6 +153,37 @@ def test_ctrl_c_while_a_command_starts_ends_it_at_once_without_a_traceback(
         assert code == 130, (delay, code, said)
         assert "Traceback" not in said and "KeyboardInterrupt" not in said, (delay, said)
         assert not said.strip() or said.lstrip().startswith("interrupted (SIGINT)"), (delay, said)
+
+
+def test_ctrl_c_on_a_terminal_counts_the_cancelled_under_the_table(
+    tmp_path: Path, prefect_api: str
+) -> None:
+    """Under a table whose status column says ``cancelled``, the ``error:`` block listed
+    every cancelled asset again as ``<key>  interrupted`` (28 lines for the retail
+    pipeline); they are counted, as the skipped are (``27 assets skipped: ...``)."""
+    marker = tmp_path / "busy"
+    env = {
+        **os.environ,
+        "WAREHOUSE_URL": f"chdb://{tmp_path / 'wh'}",
+        "PREFECT_API_URL": prefect_api,
+        SLOW_MARKER_ENV: str(marker),
+    }
+    source = tmp_path / "n.csv"
+    source.write_text("n,q\n1,10\n")
+    command = ("materialize", "--definitions", "tests.safety_location", "--source", str(source))
+
+    code, said = interrupted_on_a_terminal(env, command, when=marker)
+
+    assert code == 130, said
+    lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", said).splitlines()]
+    cancelled = sum(bool(re.search(r"│ cancelled +│$", line)) for line in lines)  # table rows
+    assert cancelled >= 1, said  # slow, and report if it had not finished
+    counted = "1 asset" if cancelled == 1 else f"{cancelled} assets"
+    assert f"{counted} cancelled: interrupted" in lines, said
+    assert not any(
+        line.split()[-1:] == ["interrupted"] and len(line.split()) == 2 for line in lines
+    ), said
+    assert "error:" not in lines, said  # nothing failed
 
 
 def _interrupted_report(stdout: str, as_json: bool) -> dict[str, tuple[str, str | None]]:
