@@ -59,7 +59,7 @@ class AssetReads:
     def query_df(self, sql: str) -> Any:
         """The IO manager's ``query_df``, once :meth:`check` allows ``sql``."""
         self.check(sql)
-        return self._io_manager.query_df(sql)  # type: ignore[attr-defined]
+        return self._io_manager.query_df(sql)
 
     def check(self, sql: str) -> None:
         """Raise :class:`UndeclaredReadError` if ``sql`` reads a table the asset may not.
