@@ -227,7 +227,7 @@ def _offending_lines(fact: str, kind: str, status: str) -> str:
         '{fact} row without its line in vault.hub_invoice',
         line.adjustment, '{fact} row of an A adjustment line',
         line.retracted,
-        '{fact} row of a line a later delivery of its invoice retracted',
+        '{fact} row of a line a later delivery retracted',
         NOT line.ours, '{fact} row of a {other} line',
         concat(
             '{fact} holds the line ',
@@ -269,7 +269,8 @@ FULL OUTER JOIN (
 WHERE if(
     fact.copies > 0,
     fact.copies > 1 OR NOT line.ours OR line.adjustment OR line.retracted,
-    NOT line.adjustment AND NOT line.retracted AND (line.ours OR NOT line.described)
+    NOT line.adjustment AND NOT line.retracted
+        AND (line.ours OR NOT line.described)
 )
 ORDER BY invoice_no, sale_id
 SETTINGS join_algorithm = 'full_sorting_merge'

@@ -131,7 +131,7 @@ def test_a_corrected_line_counts_once_with_its_new_value_and_a_dropped_line_not_
 
     assert fact_lines(warehouse, "marts.Fact_Sales") == CURRENT_SALES
     assert fact_lines(warehouse, "marts.Fact_Sale_Returns") == [
-        ("536379", "D", -1, Decimal("-27.5")),
+        ("C536379", "D", -1, Decimal("-27.5")),
     ]
     latest = "FROM quality.data_quality FINAL ORDER BY check_date DESC LIMIT 1"
     assert one(warehouse, f"SELECT sale_line_count {latest}") == 3
