@@ -63,14 +63,14 @@ def test_status_on_a_missing_warehouse_reports_everything_missing_and_creates_no
     result = pipeline("status", warehouse=f"chdb://{path}")
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == [no_warehouse_yet(path)]
-    assert "Asset status: 28 missing" in result.stdout
+    assert "Asset status: 29 missing" in result.stdout
     assert not path.exists()
 
     as_json = pipeline("status", "--json", warehouse=f"chdb://{path}")
     assert as_json.returncode == 0, as_json.stderr
     assert as_json.stderr.splitlines() == [no_warehouse_yet(path)]
     states = json.loads(as_json.stdout)
-    assert len(states) == 28 and {state["state"] for state in states} == {"missing"}
+    assert len(states) == 29 and {state["state"] for state in states} == {"missing"}
     assert not path.exists()
 
 
@@ -79,12 +79,12 @@ def test_plan_on_a_missing_warehouse_plans_everything_and_creates_nothing(tmp_pa
     result = pipeline("plan", "--select", "status:missing", warehouse=f"chdb://{path}")
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == [no_warehouse_yet(path)]
-    assert "Plan: 28 assets would run" in result.stdout
+    assert "Plan: 29 assets would run" in result.stdout
     assert not path.exists()
 
     as_json = pipeline("plan", "--json", warehouse=f"chdb://{path}")
     assert as_json.returncode == 0, as_json.stderr
-    assert len(json.loads(as_json.stdout)["run"]) == 28
+    assert len(json.loads(as_json.stdout)["run"]) == 29
     assert not path.exists()
 
 

@@ -83,12 +83,12 @@ def test_validate_names_its_sample_url_without_credentials_or_token(tmp_path: Pa
 
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert passed.stdout.splitlines()[-1] == (
-        f"schemas, DDL and SQL agree (28 assets, sample run from http://127.0.0.1:{port}/x.csv)"
+        f"schemas, DDL and SQL agree (29 assets, sample run from http://127.0.0.1:{port}/x.csv)"
     )
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert failed.stdout.splitlines()[-1] == (
-        f"1 problem in 28 assets, sample run from http://127.0.0.1:{port}/gone.csv "
-        "(27 assets not validated)"
+        f"1 problem in 29 assets, sample run from http://127.0.0.1:{port}/gone.csv "
+        "(28 assets not validated)"
     )
     for result in (passed, failed):
         assert SECRET not in result.stdout + result.stderr

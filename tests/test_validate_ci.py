@@ -260,7 +260,7 @@ def test_one_run_says_every_problem_of_a_change_in_the_retail_graph(tmp_path: Pa
         "[graph] 9 assets not checked: graph problem in dim_product, fact_sale_returns, "
         "fact_sales (and 6 assets downstream)"
     )
-    assert result.stdout.splitlines()[-1] == "6 problems in 28 assets (9 assets not checked)"
+    assert result.stdout.splitlines()[-1] == "6 problems in 29 assets (9 assets not checked)"
 
 
 def test_deleting_an_asset_names_every_dependant_and_check_that_read_it_at_once(
