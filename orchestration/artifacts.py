@@ -26,7 +26,7 @@ from orchestration.asset_page import (
     table_since_line,
 )
 from orchestration.history import AssetHistory, MaterializationRecord
-from orchestration.lineage import NOT_SELECTED, ORDER_LINES
+from orchestration.lineage import LAYOUT_LINK, NOT_SELECTED, ORDER_LINES
 from orchestration.prefect_ui import flow_run_path
 from orchestration.report_output import next_step
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
@@ -352,12 +352,14 @@ def mermaid_block(markdown: str) -> str:
     return blocks[0]
 
 
-def edges_in(mermaid: str) -> set[tuple[str, str]]:
+def edges_in(mermaid: str, *, layout: bool = False) -> set[tuple[str, str]]:
     """Every ``a --> b`` / ``a -.- b`` / ``a -. order .- b`` / ``a -. checked against .- b``
-    edge in a Mermaid flowchart."""
+    edge in a Mermaid flowchart, and its invisible ``a ~~~ b`` links if ``layout``: they
+    are no lineage edges, but the renderer puts nodes in columns by them too."""
+    lines = ("-->", *ORDER_LINES, *((LAYOUT_LINK,) if layout else ()))
     edges = set()
     for line in mermaid.splitlines():
         parts = line.split()
-        if len(parts) >= 3 and " ".join(parts[1:-1]) in ("-->", *ORDER_LINES):
+        if len(parts) >= 3 and " ".join(parts[1:-1]) in lines:
             edges.add((parts[0], parts[-1]))
     return edges

@@ -88,6 +88,9 @@ ORDER_LINE = "-.-"
 CHECKED_LABELLED_LINE = "-. checked against .-"
 #: Every line :func:`arrow` draws for an ordering edge.
 ORDER_LINES = (ORDER_LABELLED_LINE, CHECKED_LABELLED_LINE, ORDER_LINE)
+#: An invisible link: no edge of the lineage, but the renderer ranks (places in columns)
+#: the nodes it joins as it does any other link's, and numbers it for ``linkStyle``.
+LAYOUT_LINK = "~~~"
 #: The ``linkStyle`` of ordering edges. The Prefect UI's Mermaid draws a dotted line that
 #: crosses another solid (its line hops rewrite the dash array), and a colour survives
 #: that: purple, which no node status is drawn in. Its 2 px dots, half of them gaps, put

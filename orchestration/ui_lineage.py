@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from orchestration.graph import AssetGraph
 from orchestration.lineage import (
+    LAYOUT_LINK,
     NOT_SELECTED,
     ORDER_LINE,
     SELECTED,
@@ -197,7 +198,8 @@ def _focused(
         if further:
             box = f"0_more_{side}"  # asset keys never start with a digit
             lines.append(f'  {box}["{further} more {side}, listed below"]')
-            lines.append(f"  {box} ~~~ {key}" if side == "upstream" else f"  {key} ~~~ {box}")
+            ends = (box, key) if side == "upstream" else (key, box)
+            lines.append(f"  {ends[0]} {LAYOUT_LINK} {ends[1]}")
             classes.setdefault(FURTHER, []).append(box)
     for name, members in classes.items():
         if members:
@@ -336,6 +338,23 @@ def _reads_first(graph: AssetGraph, inputs: Sequence[str], members: Iterable[str
     return sorted(inputs, key=lambda key: key not in read)
 
 
+def _order_column(graph: AssetGraph, inputs: Sequence[str], members: Iterable[str]) -> list[str]:
+    """Invisible links that rank the ``inputs`` ``members`` only run after in a column of
+    their own, after the inputs they read, when one column of all would hold more than
+    :data:`MAX_COLUMN` (fact_sales's 7 vault tables and 4 dimensions drew 11). Each joins
+    one of its own upstream among the read inputs, so the renderer puts it near them."""
+    read = {dep for key in members for dep in graph.upstream_of(key).reads}
+    reads = [key for key in inputs if key in read]
+    after = [key for key in inputs if key not in read]
+    if len(inputs) <= MAX_COLUMN or not reads or not after:
+        return []
+    links = []
+    for key in after:
+        source = next((dep for dep in reads if dep in graph[key].deps), reads[-1])
+        links.append(f"  {source} {LAYOUT_LINK} {key}")
+    return links
+
+
 def _layer_diagram(
     graph: AssetGraph,
     title: str,
@@ -359,6 +378,7 @@ def _layer_diagram(
     drawn = {key: statuses.get(key, SELECTED) for key in inputs + members}
     lines += status_class_lines(drawn)
     lines += order_link_style([line for _, line, _ in arrows])
+    lines += _order_column(graph, inputs, members)  # numbered after the arrows
     lines += click_lines(inputs + members, href)
     mermaid = "\n".join([LAYER_CONFIG, *lines]) + "\n"
     dotted = [checks_read(graph, dep, key) for dep, line, key in arrows if line == ORDER_LINE]

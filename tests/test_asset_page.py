@@ -36,7 +36,7 @@ from orchestration.column_lineage import (
 )
 from orchestration.definitions import load_definitions
 from orchestration.fingerprint import ChosenSource, SourceFingerprint, chosen_source
-from orchestration.graph import AssetGraph
+from orchestration.graph import AssetGraph, Upstream
 from orchestration.history import MaterializationRecord
 from orchestration.io_manager import STAGED_ROWS, MaterializeResult
 from orchestration.lineage import render_lineage, to_mermaid
@@ -53,6 +53,7 @@ from orchestration.ui_lineage import (
 from tests.lineage_location import defs
 from tests.lineage_markdown import link_styles, links, rendered
 from tests.small_graphs import (
+    graph_of,
     two_assets,
     with_a_checked_dimension,
     with_an_order_only_branch,
@@ -852,8 +853,9 @@ def test_a_diagram_stacks_what_an_asset_reads_above_what_it_only_runs_after():
 
 
 def _columns(mermaid: str) -> list[int]:
-    """How many nodes each column of a left-to-right diagram stacks (by longest path)."""
-    dag = nx.DiGraph(list(edges_in(mermaid)))
+    """How many nodes each column of a left-to-right diagram stacks (by longest path,
+    over its invisible layout links too, as the renderer ranks them)."""
+    dag = nx.DiGraph(list(edges_in(mermaid, layout=True)))
     dag.add_nodes_from(re.findall(r"^\s+(\w+)\[", mermaid, re.M))
     column: dict[str, int] = {}
     for node in nx.topological_sort(dag):
@@ -871,8 +873,28 @@ def test_no_column_of_a_run_diagram_is_taller_than_the_window():
         assert max(_columns(diagram.mermaid)) <= MAX_COLUMN, diagram.title
         assert '"fontSize": "16px"' in diagram.mermaid
     titles = [d.title for d in diagrams]
-    assert titles[1:3] == ["vault (1 of 2)", "vault (2 of 2)"]
+    assert titles[1:4] == ["vault (1 of 3)", "vault (2 of 3)", "vault (3 of 3)"]
     assert sorted(k for d in diagrams for k in d.keys) == sorted(retail.specs)
+
+
+def test_what_a_diagram_only_runs_after_takes_a_column_of_its_own_when_inputs_overflow():
+    """fact_sales reads 7 vault tables and runs after 4 dimensions: 11 inputs in one
+    column, taller than the window. Where the inputs exceed :data:`MAX_COLUMN`, those its
+    members only run after stand in a column between what they read and the members,
+    ranked there by invisible links; no lineage edge is added."""
+    sources = [f"source_{i}" for i in range(8)]
+    dimensions = [f"dimension_{i}" for i in range(4)]
+    graph = graph_of(
+        [
+            *((s, ()) for s in sources),
+            *((d, (sources[0],)) for d in dimensions),
+            ("fact", (*sources, *dimensions)),
+        ],
+        {"fact": Upstream(reads=tuple(sources), ordering=tuple(dimensions), derived=True)},
+    )
+    (diagram,) = [d for d in layer_diagrams(graph, list(graph.specs)) if d.keys == ("fact",)]
+    assert _columns(diagram.mermaid) == [8, 4, 1]
+    assert edges_in(diagram.mermaid) == {(dep, "fact") for dep in sources + dimensions}
 
 
 def test_run_diagrams_keep_dotted_lines_dotted_where_they_cross():
@@ -1491,9 +1513,10 @@ def test_no_column_of_an_asset_pages_diagram_holds_more_than_max_column_assets()
             drawn_down += right
         assert sorted(drawn_up) == sorted(up) and sorted(drawn_down) == sorted(down), key
     psa = focused_diagrams(retail, "psa_online_retails")
-    assert [len(_column_of_assets(d, "psa_online_retails")[1]) for d in psa] == [8, 7]
+    assert [len(_column_of_assets(d, "psa_online_retails")[1]) for d in psa] == [8, 8]
     assert "0_more_downstream" not in psa[0] and "0_more_downstream" in psa[1]
-    assert len(focused_diagrams(retail, "fact_sales")) == 1  # its 10 inputs fit one column
+    facts = focused_diagrams(retail, "fact_sales")  # its 11 inputs do not fit one column
+    assert [len(_column_of_assets(d, "fact_sales")[0]) for d in facts] == [6, 5]
 
 
 def test_an_asset_page_says_its_neighbours_take_several_diagrams():
@@ -1507,7 +1530,7 @@ def test_an_asset_page_says_its_neighbours_take_several_diagrams():
     assert len(mermaid_blocks(page)) == 2
     guide = page.split("## Lineage\n\n", 1)[1].split("\n\n", 1)[0]
     assert (
-        "Its 15 direct downstream assets take 2 diagrams, at most 10 to a column, so that "
+        "Its 16 direct downstream assets take 2 diagrams, at most 10 to a column, so that "
         "each fits the window." in guide
     )
 

@@ -242,6 +242,14 @@ def test_edges_in_reads_arrows_and_ordering_lines():
     assert edges_in(mermaid) == {("a", "b"), ("c", "b"), ("d", "b")}
 
 
+def test_edges_in_reads_invisible_layout_links_only_when_asked():
+    """A ``~~~`` link is no lineage edge (no diagram of the whole graph draws it), but
+    the renderer ranks its nodes by it as by any other: a column count must see it."""
+    mermaid = "flowchart LR\n  a --> b\n  a ~~~ c\n  c -.- b\n"
+    assert edges_in(mermaid) == {("a", "b"), ("c", "b")}
+    assert edges_in(mermaid, layout=True) == {("a", "b"), ("a", "c"), ("c", "b")}
+
+
 def test_a_failed_run_says_its_failed_and_skipped_tables_are_left_as_they_were(plan):
     """A skipped row's '-' rows and 'upstream failed' read as if its table were gone."""
     markdown = lineage_markdown(plan, _report(plan, failing="anomaly_invoice"))
