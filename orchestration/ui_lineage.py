@@ -341,18 +341,22 @@ def _reads_first(graph: AssetGraph, inputs: Sequence[str], members: Iterable[str
 def _order_column(graph: AssetGraph, inputs: Sequence[str], members: Iterable[str]) -> list[str]:
     """Invisible links that rank the ``inputs`` ``members`` only run after in a column of
     their own, after the inputs they read, when one column of all would hold more than
-    :data:`MAX_COLUMN` (fact_sales's 7 vault tables and 4 dimensions drew 11). Each joins
-    one of its own upstream among the read inputs, so the renderer puts it near them."""
+    :data:`MAX_COLUMN` (fact_sales's 7 vault tables and 4 dimensions drew 11).
+
+    Every input takes part, in order, the reads' column joined block by block to the
+    other's: the renderer (ELK) puts an input next to the nodes it links to, so a read
+    left unlinked moved into the dimensions' column, and crossing links would shuffle it.
+    """
     read = {dep for key in members for dep in graph.upstream_of(key).reads}
     reads = [key for key in inputs if key in read]
     after = [key for key in inputs if key not in read]
     if len(inputs) <= MAX_COLUMN or not reads or not after:
         return []
-    links = []
-    for key in after:
-        source = next((dep for dep in reads if dep in graph[key].deps), reads[-1])
-        links.append(f"  {source} {LAYOUT_LINK} {key}")
-    return links
+    n = max(len(reads), len(after))
+    pairs = dict.fromkeys(
+        (reads[i * len(reads) // n], after[i * len(after) // n]) for i in range(n)
+    )
+    return [f"  {source} {LAYOUT_LINK} {target}" for source, target in pairs]
 
 
 def _layer_diagram(

@@ -881,7 +881,7 @@ def test_what_a_diagram_only_runs_after_takes_a_column_of_its_own_when_inputs_ov
     """fact_sales reads 7 vault tables and runs after 4 dimensions: 11 inputs in one
     column, taller than the window. Where the inputs exceed :data:`MAX_COLUMN`, those its
     members only run after stand in a column between what they read and the members,
-    ranked there by invisible links; no lineage edge is added."""
+    ranked there by invisible links from every read; no lineage edge is added."""
     sources = [f"source_{i}" for i in range(8)]
     dimensions = [f"dimension_{i}" for i in range(4)]
     graph = graph_of(
@@ -895,6 +895,9 @@ def test_what_a_diagram_only_runs_after_takes_a_column_of_its_own_when_inputs_ov
     (diagram,) = [d for d in layer_diagrams(graph, list(graph.specs)) if d.keys == ("fact",)]
     assert _columns(diagram.mermaid) == [8, 4, 1]
     assert edges_in(diagram.mermaid) == {(dep, "fact") for dep in sources + dimensions}
+    # ELK ranks a node next to what it links to: a read left unlinked joined the dimensions.
+    layout = edges_in(diagram.mermaid, layout=True) - edges_in(diagram.mermaid)
+    assert {a for a, _ in layout} == set(sources) and {b for _, b in layout} == set(dimensions)
 
 
 def test_run_diagrams_keep_dotted_lines_dotted_where_they_cross():
