@@ -133,11 +133,17 @@ def declared_tables(ddl_paths: Sequence[Path | str]) -> dict[str, Place]:
     with where its name is, and each table or view a ``CREATE ... IF NOT EXISTS``
     without one creates (``AS other``, a view), with where its statement starts; in file
     order (a table declared twice: its first place). What the DDL creates, for validate
-    and for the refusal of an asset whose table it does not create."""
+    and for the refusal of an asset whose table it does not create.
+
+    Raises :class:`DdlFileError` at a statement sqlglot cannot parse: it may create a
+    table, so the DDL's tables cannot be told, and a refusal for a missing ``CREATE
+    TABLE`` would point away from the statement to fix (applying it says why)."""
     tables: dict[str, Place] = {}
     for path in ddl_files(ddl_paths):
         for statement in _located(path):
             facts = statement_facts(statement.text)
+            if not facts.parsed:
+                raise DdlFileError(f"{statement.place('')}: a statement sqlglot cannot parse")
             declares, created = facts.declares, facts.created
             if declares is not None:
                 name = declares.table

@@ -81,6 +81,9 @@ class StatementFacts:
     #: An ``ALTER TABLE db.t`` that changes columns, else None (any other ALTER too:
     #: ``DELETE``, a ``MODIFY`` sqlglot does not parse; neither is foreseen).
     alters: AlteredColumns | None = None
+    #: Whether sqlglot parsed the statement: one it cannot may still create a table, so
+    #: what the DDL creates cannot be told from its text.
+    parsed: bool = True
 
 
 @functools.lru_cache(maxsize=1024)
@@ -88,7 +91,7 @@ def statement_facts(statement: str) -> StatementFacts:
     """The facts of one statement, kept on disk; a statement sqlglot cannot parse has
     none (it is run as written and not compared)."""
     return cached(
-        "ddl_statement",
+        "ddl_statement_v2",  # v2: with ``parsed``
         statement,
         lambda: _read(statement),
         encode=_encode,
@@ -104,7 +107,7 @@ def _read(statement: str) -> StatementFacts:
     try:
         tree = sqlglot.parse_one(statement, dialect=DIALECT)
     except SqlglotError:
-        return StatementFacts()
+        return StatementFacts(parsed=False)
     if isinstance(tree, exp.Alter):
         return StatementFacts(alters=_altered_columns(tree))
     if not isinstance(tree, exp.Create):
@@ -238,6 +241,7 @@ def _encode(facts: StatementFacts) -> dict[str, Any]:
         "alters": None
         if alters is None
         else [alters.table, [[c.action, c.column, c.to] for c in alters.changes]],
+        "parsed": facts.parsed,
     }
 
 
@@ -258,4 +262,5 @@ def _decode(kept: dict[str, Any]) -> StatementFacts:
         else AlteredColumns(
             alters[0], tuple(ColumnChange(action, column, to) for action, column, to in alters[1])
         ),
+        parsed=bool(kept["parsed"]),
     )

@@ -211,7 +211,7 @@ def test_kept_ddl_facts_are_the_facts_sqlglot_reads(cache: Path) -> None:
     view, copy, nonsense = asked[-3:]
     assert view == ddl_analysis.StatementFacts(created=("table", "marts.v"))
     assert copy == ddl_analysis.StatementFacts(created=("table", "marts.copy"))
-    assert nonsense == ddl_analysis.StatementFacts()
+    assert nonsense == ddl_analysis.StatementFacts(parsed=False)
 
 
 def test_a_second_command_opens_the_warehouse_without_sqlglot(cache: Path, tmp_path: Path) -> None:

@@ -183,6 +183,24 @@ def test_a_fresh_warehouse_is_left_uncreated_when_an_assets_table_has_no_ddl(
     assert not (tmp_path / "wh").exists()  # refused on the readers: nothing was set up
 
 
+def test_a_ddl_statement_no_parser_reads_is_said_where_it_is_not_as_a_missing_table(
+    tmp_path: Path, prefect_api_url: str
+):
+    """A typo in a CREATE TABLE that sqlglot cannot parse (``n Int64 Int64``) left the
+    table out of what the DDL was read to create, and the run was refused for a missing
+    CREATE TABLE that is there: the statement's own error, at its line, is the cause."""
+    write(tmp_path)
+    sql = tmp_path / f"{MODULE}.sql"
+    broken = "CREATE TABLE IF NOT EXISTS reads.growth (n Int64) ENGINE"
+    assert broken in sql.read_text()
+    sql.write_text(sql.read_text().replace(broken, broken.replace("Int64", "Int64 Int64")))
+    line = line_of(sql, "reads.growth")
+    result = pipeline(tmp_path, "materialize", PREFECT_API_URL=prefect_api_url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "not created by the DDL" not in result.stdout + result.stderr
+    assert f"{MODULE}.sql:{line}:" in result.stderr, result.stderr
+
+
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory):
     io = ClickHouseIOManager.embedded(tmp_path_factory.mktemp("reads") / "wh")
