@@ -43,6 +43,7 @@ from orchestration.errors import ExpectedError
 from orchestration.history import MaterializationRecord
 from tests.io_helpers import context, python_asset, sql_asset, staging_tables
 from tests.retail_support import materialize_raw
+from tests.unprivileged import can_mount_a_private_tmpfs
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_SAMPLE = REPO / "tests" / "fixtures" / "online_retail_real_sample.csv"
@@ -304,18 +305,7 @@ CREATE TABLE IF NOT EXISTS full.blobs (n UInt64, blob String) ENGINE = MergeTree
 """
 
 
-def _can_mount_a_private_tmpfs() -> bool:
-    if shutil.which("unshare") is None or os.geteuid() != 0:
-        return False
-    probe = subprocess.run(
-        ["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /mnt"],
-        capture_output=True,
-        check=False,
-    )
-    return probe.returncode == 0
-
-
-@pytest.mark.skipif(not _can_mount_a_private_tmpfs(), reason="needs root to mount a tmpfs")
+@pytest.mark.skipif(not can_mount_a_private_tmpfs(), reason="needs root to mount a tmpfs")
 def test_a_tmpfs_that_fills_part_way_fails_the_asset_naming_both_counts(tmp_path):
     disk = tmp_path / "disk"
     disk.mkdir()

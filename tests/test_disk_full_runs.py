@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -25,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.locations import REPO, run_location, write_location
+from tests.unprivileged import can_mount_a_private_tmpfs
 
 MODULE = "fullrun"
 #: More free bytes than any disk has: the engine refuses every insert into the table.
@@ -114,18 +114,7 @@ print(json.dumps(found))
 """
 
 
-def _can_mount_a_private_tmpfs() -> bool:
-    if shutil.which("unshare") is None or os.geteuid() != 0:
-        return False
-    probe = subprocess.run(
-        ["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /mnt"],
-        capture_output=True,
-        check=False,
-    )
-    return probe.returncode == 0
-
-
-@pytest.mark.skipif(not _can_mount_a_private_tmpfs(), reason="needs root to mount a tmpfs")
+@pytest.mark.skipif(not can_mount_a_private_tmpfs(), reason="needs root to mount a tmpfs")
 def test_a_run_on_a_full_disk_says_so_once_and_skips_the_assets_after(
     tmp_path: Path, prefect_api_url: str
 ):

@@ -21,9 +21,8 @@ import pytest
 from assets import DDL_PATHS
 from io_managers import ClickHouseIOManager
 from orchestration.checks import evaluate_checks
-from orchestration.context import AssetContext
 from orchestration.definitions import load_definitions
-from tests.retail_support import utc
+from tests.retail_support import load_on_day, utc
 
 GRAPH = load_definitions("assets").graph()
 #: The facts, what aggregates them (quality), and everything below them.
@@ -64,18 +63,8 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterable[ClickHouseIO
 
 
 def load(io: ClickHouseIOManager, source: Path, number: int) -> dict[str, int | None]:
-    """Materialize the selection from ``source`` as load ``number`` (a day after the one
-    before); returns the rows each asset inserted (insert-only assets)."""
-    inserted: dict[str, int | None] = {}
-    for spec in GRAPH.select(SELECTION):
-        context = AssetContext(
-            spec=spec,
-            io_manager=io,
-            load_datetime=FIRST_LOAD + timedelta(days=number),
-            params={"source": str(source)},
-        )
-        inserted[spec.key] = io.materialize(spec, context).inserted_rows
-    return inserted
+    """Load ``number`` of the selection from ``source`` (a day after the one before)."""
+    return load_on_day(io, SELECTION, source, FIRST_LOAD, number)
 
 
 def loads(

@@ -9,16 +9,14 @@ orders into fresh embedded warehouses (chdb) and compares the marts row for row.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from assets import DDL_PATHS
 from io_managers import ClickHouseIOManager
-from orchestration.context import AssetContext
 from orchestration.definitions import load_definitions
-from tests.retail_support import utc
+from tests.retail_support import load_on_day, utc
 
 GRAPH = load_definitions("assets").graph()
 #: The facts and, through their ordering deps, every dimension and the vault below them.
@@ -51,18 +49,8 @@ def empty(io: ClickHouseIOManager) -> None:
 
 
 def load(io: ClickHouseIOManager, source: Path, number: int) -> dict[str, int | None]:
-    """Materialize the marts and everything below them from ``source`` as load ``number``
-    (one day after the previous one); returns rows inserted per asset."""
-    inserted: dict[str, int | None] = {}
-    for spec in GRAPH.select(SELECTION):
-        context = AssetContext(
-            spec=spec,
-            io_manager=io,
-            load_datetime=FIRST_LOAD + timedelta(days=number),
-            params={"source": str(source)},
-        )
-        inserted[spec.key] = io.materialize(spec, context).inserted_rows
-    return inserted
+    """Load ``number`` of the selection from ``source`` (a day after the one before)."""
+    return load_on_day(io, SELECTION, source, FIRST_LOAD, number)
 
 
 def marts(io: ClickHouseIOManager) -> Marts:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -53,3 +54,16 @@ def read_only_tree(root: Path) -> Iterator[Path]:
     finally:
         for path, bits in before.items():
             path.chmod(bits)
+
+
+def can_mount_a_private_tmpfs() -> bool:
+    """Whether this process may mount a tmpfs of its own (root, with ``unshare -m``): a
+    real disk that fills, for the full-disk tests."""
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        return False
+    probe = subprocess.run(
+        ["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /mnt"],
+        capture_output=True,
+        check=False,
+    )
+    return probe.returncode == 0
