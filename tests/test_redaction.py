@@ -240,6 +240,25 @@ CHDB_USER_REFUSED = (
 )
 
 
+def _with_warehouse(
+    command: tuple[str, ...], warehouse: str, given: str, cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """``pipeline COMMAND`` run in ``cwd`` on the shipped assets with ``warehouse`` given
+    as ``--warehouse`` (``given`` "option") or as ``WAREHOUSE_URL`` ("environment")."""
+    option = ["--warehouse", warehouse] if given == "option" else []
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "WAREHOUSE_URL"},
+        "PIPELINE_WARM_START": "off",
+        "PIPELINE_DEFINITIONS": "assets",
+        "PYTHONPATH": str(REPO),
+        **({"WAREHOUSE_URL": warehouse} if given == "environment" else {}),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "orchestration", *command, *option],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "command",
     [("status",), ("materialize", "--source", "synthetic:50")],
@@ -255,18 +274,7 @@ def test_a_chdb_url_with_a_user_or_password_is_refused_without_repeating_it(
     warehouse = template.format(tmp=tmp_path / "elsewhere")
     workdir = tmp_path / "cwd"
     workdir.mkdir()
-    option = ["--warehouse", warehouse] if given == "option" else []
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "WAREHOUSE_URL"},
-        "PIPELINE_WARM_START": "off",
-        "PIPELINE_DEFINITIONS": "assets",
-        "PYTHONPATH": str(REPO),
-        **({"WAREHOUSE_URL": warehouse} if given == "environment" else {}),
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "orchestration", *command, *option],
-        cwd=workdir, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    result = _with_warehouse(command, warehouse, given, workdir)
 
     assert result.returncode == 1, result.stdout + result.stderr
     name = "the warehouse URL" if given == "option" else "WAREHOUSE_URL"
@@ -297,18 +305,7 @@ def test_a_chdb_url_with_a_query_string_is_refused_without_repeating_it(
     and all, quoted back in the ``Next:`` line."""
     where = tmp_path / "elsewhere"
     warehouse = "chdb://" + template.format(tmp=where)
-    option = ["--warehouse", warehouse] if given == "option" else []
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "WAREHOUSE_URL"},
-        "PIPELINE_WARM_START": "off",
-        "PIPELINE_DEFINITIONS": "assets",
-        "PYTHONPATH": str(REPO),
-        **({"WAREHOUSE_URL": warehouse} if given == "environment" else {}),
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "orchestration", "status", *option],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    result = _with_warehouse(("status",), warehouse, given, tmp_path)
 
     assert result.returncode == 1, result.stdout + result.stderr
     name = "the warehouse URL" if given == "option" else "WAREHOUSE_URL"

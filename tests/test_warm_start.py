@@ -200,17 +200,25 @@ def test_the_command_gets_its_own_directory_environment_and_import_path(
         own.wait(timeout=10)
 
 
+def _printing_location_env(
+    warm_env: dict[str, str], prefect_api_url: str, tmp_path: Path
+) -> dict[str, str]:
+    """``warm_env`` for ``tests.printing_location`` on a warehouse of its own; the API URL
+    is read at import, so these commands get a starter of their own."""
+    return {
+        **warm_env,
+        "PREFECT_API_URL": prefect_api_url,
+        "WAREHOUSE_URL": f"chdb://{tmp_path / 'wh'}",
+        "PIPELINE_DEFINITIONS": "tests.printing_location",
+    }
+
+
 def test_a_warm_command_asked_for_json_prints_only_the_document(
     warm_env: dict[str, str], prefect_api_url: str, tmp_path: Path
 ) -> None:
     # The child runs on the command's own descriptors: what the code location prints goes
     # to the command's stderr, as cold (tests/test_document_output.py), never into its JSON.
-    env = {
-        **warm_env,
-        "PREFECT_API_URL": prefect_api_url,  # read at import: a starter of its own
-        "WAREHOUSE_URL": f"chdb://{tmp_path / 'wh'}",
-        "PIPELINE_DEFINITIONS": "tests.printing_location",
-    }
+    env = _printing_location_env(warm_env, prefect_api_url, tmp_path)
     own = start_starter(env)
     try:
         for command in ("materialize", "list"):
@@ -803,12 +811,7 @@ def test_a_starter_whose_context_changed_since_it_started_runs_no_command_in_it(
 def test_a_warehouse_a_warm_command_creates_has_the_callers_umask(
     warm_env: dict[str, str], prefect_api_url: str, tmp_path: Path
 ) -> None:
-    env = {
-        **warm_env,
-        "PREFECT_API_URL": prefect_api_url,  # read at import: a starter of its own
-        "WAREHOUSE_URL": f"chdb://{tmp_path / 'wh'}",
-        "PIPELINE_DEFINITIONS": "tests.printing_location",
-    }
+    env = _printing_location_env(warm_env, prefect_api_url, tmp_path)
     own = start_starter(env)
     try:
         result = pipeline(env, "materialize", prefix=CONTEXTS["umask"]())
