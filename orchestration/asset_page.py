@@ -51,8 +51,9 @@ from orchestration.setting_names import parameter_for
 from orchestration.staleness import LAST_RUN_FAILED, failed_checks_notes
 from orchestration.typed_options import carried
 from orchestration.ui_lineage import (
-    MAX_COLUMN,
+    FOCUS_COLUMN,
     distances,
+    focus_limit,
     focused_diagrams,
     order_lines,
     through_reads,
@@ -707,11 +708,11 @@ def _cut_diagram(up: Mapping[str, int], down: Mapping[str, int], diagrams: int) 
     long = [
         f"{n} direct {side}"
         for side, steps in (("upstream", up), ("downstream", down))
-        if (n := list(steps.values()).count(1)) > MAX_COLUMN
+        if (n := list(steps.values()).count(1)) > focus_limit(len(steps) - n)
     ]
     return (
-        f"Its {' and '.join(long)} assets take {diagrams} diagrams, at most {MAX_COLUMN} to "
-        "a column, so that each fits the window."
+        f"Its {' and '.join(long)} assets take {diagrams} diagrams, at most {FOCUS_COLUMN} "
+        "to a column with the count of those further away, so that each fits the window."
     )
 
 

@@ -68,6 +68,10 @@ MAX_EDGES = 16
 #: the vault's 13 drew 1,237 px, taller than the window; on an asset's page, the PSA's 14
 #: readers drew 1,092 px.
 MAX_COLUMN = 10
+#: Nodes a side of an asset's page stacks at most, its count box ("N more") included: its
+#: labels of 22 px take ~114 px a node, so 8 fit the 1600x1000 window under the page's
+#: heading; the PSA's 16 readers cut in two drew 8 and the box, 915 px.
+FOCUS_COLUMN = 8
 
 #: Where an asset's page is, by its key (:meth:`orchestration.asset_page.PageLinks.href`).
 Href = Callable[[str], str]
@@ -149,14 +153,15 @@ def focused_diagrams(graph: AssetGraph, key: str, href: Href | None = None) -> l
     one by one they stacked into a column taller than the screen (a dashboard has 20
     ancestors), with no arrow to follow. The page lists them by steps, with links.
 
-    A side of more than :data:`MAX_COLUMN` assets is cut in even pieces, as a run's
+    A side of more than :func:`focus_limit` assets is cut in even pieces, as a run's
     diagrams cut a rank, one per diagram, each drawing ``key`` again: the PSA's 14
     readers in one column drew 1,092 px. A side's count box goes with its last piece.
     """
     up, down = distances(graph, key)
     direct_up = [k for k in _ordered(graph, up) if up[k] == 1]
     direct_down = [k for k in _ordered(graph, down) if down[k] == 1]
-    ups, downs = _pieces(direct_up), _pieces(direct_down)
+    ups = _pieces(direct_up, focus_limit(len(up) - len(direct_up)))
+    downs = _pieces(direct_down, focus_limit(len(down) - len(direct_down)))
     count = max(len(ups), len(downs), 1)
     return [
         _focused(
@@ -168,6 +173,12 @@ def focused_diagrams(graph: AssetGraph, key: str, href: Href | None = None) -> l
         )
         for number in range(count)
     ]
+
+
+def focus_limit(further: int) -> int:
+    """Direct neighbours a side of an asset's page draws in one diagram: :data:`FOCUS_COLUMN`,
+    less the count box of the ``further`` assets beyond them when there are any."""
+    return FOCUS_COLUMN - 1 if further else FOCUS_COLUMN
 
 
 def _piece(pieces: list[list[str]], number: int, further: int) -> tuple[list[str], int]:
@@ -320,12 +331,12 @@ def _parts(graph: AssetGraph, ranks: list[list[str]]) -> list[list[str]]:
     return parts
 
 
-def _pieces(rank: list[str]) -> list[list[str]]:
-    """``rank`` in as few even pieces as hold at most :data:`MAX_COLUMN` assets each
-    (none of an empty one)."""
+def _pieces(rank: list[str], limit: int = MAX_COLUMN) -> list[list[str]]:
+    """``rank`` in as few even pieces as hold at most ``limit`` assets each (none of an
+    empty one)."""
     if not rank:
         return []
-    count = -(-len(rank) // MAX_COLUMN)
+    count = -(-len(rank) // limit)
     size = -(-len(rank) // count)
     return [rank[i : i + size] for i in range(0, len(rank), size)]
 

@@ -43,6 +43,7 @@ from orchestration.lineage import render_lineage, to_mermaid
 from orchestration.prefect_ui import asset_page_key
 from orchestration.run_report import AssetOutcome, CheckedRead
 from orchestration.ui_lineage import (
+    FOCUS_COLUMN,
     MAX_COLUMN,
     MAX_EDGES,
     MAX_RANKS,
@@ -1511,13 +1512,14 @@ def test_no_column_of_an_asset_pages_diagram_holds_more_than_max_column_assets()
         drawn_down: list[str] = []
         for diagram in diagrams:
             left, right = _column_of_assets(diagram, key)
-            assert len(left) <= MAX_COLUMN and len(right) <= MAX_COLUMN, key
+            assert len(left) <= FOCUS_COLUMN and len(right) <= FOCUS_COLUMN, key
             drawn_up += left
             drawn_down += right
         assert sorted(drawn_up) == sorted(up) and sorted(drawn_down) == sorted(down), key
     psa = focused_diagrams(retail, "psa_online_retails")
-    assert [len(_column_of_assets(d, "psa_online_retails")[1]) for d in psa] == [8, 8]
-    assert "0_more_downstream" not in psa[0] and "0_more_downstream" in psa[1]
+    # 16 readers and the count of those further away: 7 a column at most, in even pieces
+    assert [len(_column_of_assets(d, "psa_online_retails")[1]) for d in psa] == [6, 6, 4]
+    assert ["0_more_downstream" in diagram for diagram in psa] == [False, False, True]
     facts = focused_diagrams(retail, "fact_sales")  # its 11 inputs do not fit one column
     assert [len(_column_of_assets(d, "fact_sales")[0]) for d in facts] == [6, 5]
 
@@ -1530,12 +1532,12 @@ def test_an_asset_page_says_its_neighbours_take_several_diagrams():
         graph=retail,
         materialization=Materialization(outcome, "run-1", "all assets", FINISHED),
     ).markdown(PageLinks())
-    assert len(mermaid_blocks(page)) == 2
+    assert len(mermaid_blocks(page)) == 3
     guide = page.split("## Lineage\n\n", 1)[1].split("\n\n", 1)[0]
     assert (
-        "Its 16 direct downstream assets take 2 diagrams, at most 10 to a column, so that "
-        "each fits the window." in guide
-    )
+        "Its 16 direct downstream assets take 3 diagrams, at most 8 to a column with the "
+        "count of those further away, so that each fits the window." in guide
+    ), guide
 
 
 def _ingest_page(source: ChosenSource | None, result: MaterializeResult | None) -> str:

@@ -184,8 +184,9 @@ def test_a_multiline_errors_lines_are_joined_in_the_failed_list(plan):
 def test_the_tables_error_cell_is_the_start_of_the_first_line_without_the_asset(plan):
     """In the table's seventh column (~150 px at 1600x1000) a compile error of 600
     characters wrapped to 16 lines: the cell gives the start of its first line, less the
-    ``asset 'k' (table t):`` its row says already, cut at a word; the list of failures
-    above gives the error in full, and the asset's page its every line."""
+    ``asset 'k' (table t):`` its row says already and the place in the code, cut at a word;
+    the list of failures above gives the error in full, and the asset's page its every
+    line."""
     error = (
         "asset 'anomaly_invoice' (table quality.anomaly_invoice): assets/quality.py:117:19: "
         "SELECT does not compile: Identifier 'sale.total_amout' cannot be resolved. "
@@ -193,7 +194,7 @@ def test_the_tables_error_cell_is_the_start_of_the_first_line_without_the_asset(
     )
     markdown = lineage_markdown(plan, _report(plan, "anomaly_invoice", error))
     rows = artifact_rows(markdown)
-    assert rows["anomaly_invoice"][6] == "assets/quality.py:117:19: SELECT does not compile:…"
+    assert rows["anomaly_invoice"][6] == "SELECT does not compile: Identifier…"
     item, _ = _shown_error(markdown, "anomaly_invoice")
     assert item == html.escape(" ".join(error.split()), quote=False)
 
