@@ -188,10 +188,11 @@ def test_fact_sales_and_descendants_on_a_fresh_retail_warehouse_are_refused(tmp_
     assert len(fix) <= 80
     # Not "materialize them first": psa_online_retails reads raw_online_retails, unbuilt.
     assert why == (
-        "the selection 'fact_sales+' reads 12 assets never materialized in this warehouse; "
+        "the selection 'fact_sales+' reads 13 assets never materialized in this warehouse; "
         "'+(fact_sales+)' builds them too: psa_online_retails, hub_invoice, "
         "link_invoice_product, link_invoice_customer, link_invoice_time, link_invoice_country, "
-        "dim_customer, sat_invoice, dim_product, dim_time, dim_country, fact_sale_returns"
+        "dim_customer, sat_invoice, dim_product, dim_time, dim_country, sat_invoice_status, "
+        "fact_sale_returns"
     )
     assert result.stdout == ""
     assert not (tmp_path / "warehouse").exists(), "a refused run creates no warehouse"
@@ -204,8 +205,8 @@ def test_fact_sales_and_descendants_on_a_fresh_retail_warehouse_are_refused(tmp_
     assert verbose.returncode == 1
     assert verbose.stderr.splitlines()[:2] == [fix, why]
     assert verbose.stderr.splitlines()[2].startswith(
-        "the selected assets that read them: psa_online_retails, fact_sale_returns "
-        "(read by data_quality); hub_invoice (read by fact_sales, data_quality); "
+        "the selected assets that read them: psa_online_retails (read by data_quality); "
+        "hub_invoice, sat_invoice_status (read by fact_sales, data_quality); "
     )
 
 
