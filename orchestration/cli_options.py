@@ -225,8 +225,14 @@ def debug_on(ctx: typer.Context) -> bool:
 
 
 def load_defs(definitions: str | None) -> Definitions:
-    """The code location's definitions, with its graph validated up front."""
+    """The code location's definitions, with its graph validated up front; a ``warning:``
+    line on stderr for each file of its package that may declare assets but that no
+    import reaches (:attr:`Definitions.not_loaded`), so none is left out silently."""
     defs = load_definitions(definitions)
+    if defs.not_loaded:
+        from orchestration.report_output import print_warnings  # only when there is one
+
+        print_warnings([file.line() for file in defs.not_loaded], error_console)
     defs.graph()
     return defs
 

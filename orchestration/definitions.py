@@ -8,6 +8,7 @@ project's ``pyproject.toml``), so ``orchestration`` never imports the pipeline i
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import os
 import sys
@@ -22,7 +23,7 @@ from orchestration.errors import ExpectedError, describe_error
 from orchestration.graph import AssetGraph, PartialGraph
 from orchestration.io_manager import IOManager, IOManagerFactory
 from orchestration.missing_storage import for_reading
-from orchestration.package_modules import modules_to_import
+from orchestration.package_modules import NotLoaded, package_modules
 from orchestration.project import configuring_pyproject
 from orchestration.user_code import UserCodeError, import_user_module
 
@@ -30,6 +31,11 @@ if TYPE_CHECKING:
     from orchestration.run_hooks import RunHook
 
 DEFINITIONS_ENV = "PIPELINE_DEFINITIONS"
+
+#: The files of each package :func:`assets_declared_in` searched that may declare assets
+#: but that no import reaches, by package: what :func:`load_definitions` gives its
+#: code location's :attr:`Definitions.not_loaded`.
+_NOT_LOADED: dict[str, tuple[NotLoaded, ...]] = {}
 
 
 class DefinitionsNotFoundError(ExpectedError, LookupError):
@@ -57,7 +63,9 @@ class Definitions:
     produces (loaded by another system), so such a read is no error; ``settings_checks``,
     what a command that runs assets checks of the settings they read before anything
     runs (:meth:`check_settings`); ``run_hooks``, what each run tells how it ended, failed
-    or not (:mod:`orchestration.run_hooks`).
+    or not (:mod:`orchestration.run_hooks`); ``not_loaded``, the files of its package
+    that may declare assets but that no import reaches (a ``.`` in a name), which
+    :func:`load_definitions` fills in: the CLI says each, ``validate`` fails on them.
     """
 
     assets: Sequence[AssetSpec]
@@ -66,6 +74,7 @@ class Definitions:
     external_tables: Sequence[str] = field(default_factory=tuple)
     settings_checks: Sequence[Callable[[], None]] = field(default_factory=tuple)
     run_hooks: Sequence[RunHook] = field(default_factory=tuple)
+    not_loaded: Sequence[NotLoaded] = field(default_factory=tuple)
 
     def check_settings(self) -> None:
         """Run each of :attr:`settings_checks`, whose :class:`ExpectedError` fails the
@@ -200,13 +209,26 @@ def load_definitions(module_name: str | None = None) -> Definitions:
             io_managers=dict(getattr(module, "IO_MANAGERS", {})),
             external_tables=tuple(getattr(module, "EXTERNAL_TABLES", ())),
         )
+    not_loaded = files_not_loaded(name)
     if not defs.assets:
+        unreachable = f" ({not_loaded[0].line()})" if not_loaded else ""
         raise DefinitionsNotFoundError(
-            f"code location module {name!r} declares no assets: decorate functions in it "
-            "(or its submodules) with @asset / @sql_asset, or give it a "
+            f"code location module {name!r} declares no assets{unreachable}: decorate "
+            "functions in it (or its submodules) with @asset / @sql_asset, or give it a "
             "`defs = Definitions(...)`"
         )
-    return defs
+    return dataclasses.replace(defs, not_loaded=not_loaded) if not_loaded else defs
+
+
+def files_not_loaded(module_name: str) -> tuple[NotLoaded, ...]:
+    """The files that may declare assets but that no import reaches, of the packages
+    :func:`assets_declared_in` searched that are ``module_name`` or inside it."""
+    return tuple(
+        file
+        for package, files in _NOT_LOADED.items()
+        if package == module_name or package.startswith(module_name + ".")
+        for file in files
+    )
 
 
 def _import_failure(name: str, exc: Exception) -> Exception:
@@ -225,11 +247,15 @@ def assets_declared_in(module_name: str) -> list[AssetSpec]:
     For a package, its modules it has not imported itself are imported first, in name
     order (:mod:`orchestration.package_modules`): an asset in one of them counts as if
     the package imported it, rather than being silently left out. One that fails to
-    import is the user's error, said in one line naming it.
+    import is the user's error, said in one line naming it; a file no import reaches
+    is kept for :func:`files_not_loaded`, which commands say.
     """
     package = sys.modules.get(module_name)
-    for name in modules_to_import(package) if package is not None else ():
-        _import_found(name)
+    if package is not None:
+        found = package_modules(package)
+        _NOT_LOADED[module_name] = tuple(found.not_loaded)
+        for name in found.to_import:
+            _import_found(name)
     return [spec for spec in registered_assets() if _declared_in(spec, module_name)]
 
 

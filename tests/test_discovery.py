@@ -105,6 +105,106 @@ def test_a_module_that_cannot_declare_an_asset_is_not_imported(shop: Path):
     assert listed(shop) == ["orders"]
 
 
+def test_an_asset_module_in_a_folder_without_init_is_declared(shop: Path):
+    """A folder of the package without ``__init__.py`` is a namespace package, which
+    Python imports as it is (``import shop.marts.facts``): its assets count, in name
+    order with the rest. Such a folder's assets were left out with no word."""
+    (shop / "shop" / "zeta.py").write_text(sql_asset_module("zeta"))
+    (shop / "shop" / "marts" / "daily").mkdir(parents=True)
+    (shop / "shop" / "marts" / "facts.py").write_text(sql_asset_module("facts"))
+    (shop / "shop" / "marts" / "daily" / "totals.py").write_text(sql_asset_module("totals"))
+    assert listed(shop) == ["orders", "totals", "facts", "zeta"]
+
+
+def test_hidden_folders_and_byte_code_are_not_searched(shop: Path):
+    """An editor's or a notebook's copies (``.ipynb_checkpoints``) are no modules."""
+    for folder in (".ipynb_checkpoints", "__pycache__"):
+        (shop / "shop" / folder).mkdir()
+        (shop / "shop" / folder / "big.py").write_text(sql_asset_module("big"))
+    result = pipeline_in(shop, "list", "--json")
+    assert result.returncode == 0, result.stderr
+    assert [row["key"] for row in json.loads(result.stdout)] == ["orders"]
+    assert result.stderr == ""
+
+
+#: Files Python cannot import, whatever the package does, and why each is said not loaded.
+UNIMPORTABLE = [
+    (
+        "v1.2.py",
+        "its name 'v1.2' has a '.', which an import reads as a subpackage's: rename it (v1_2.py)",
+    ),
+    (
+        "v2.0/facts.py",
+        "its folder's name 'v2.0' has a '.', which an import reads as a subpackage's: "
+        "rename the folder (v2_0)",
+    ),
+    (
+        "orders/facts.py",
+        "its folder 'orders' is hidden by the module orders.py, which an import finds "
+        "first: rename one of them",
+    ),
+    (
+        "big.py",
+        "it is hidden by the package big/, which an import finds first: rename one of them",
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "why"), UNIMPORTABLE)
+def test_an_asset_module_that_cannot_be_imported_is_said_in_one_line(
+    shop: Path, path: str, why: str
+):
+    """Left out silently, it was: now every command that loads the code location says
+    which file was not loaded and why, and ``validate`` (the CI check) fails on it."""
+    module = shop / "shop" / path
+    module.parent.mkdir(exist_ok=True)
+    module.write_text(sql_asset_module("facts"))
+    (shop / "shop" / "big").mkdir()
+    (shop / "shop" / "big" / "__init__.py").write_text("")
+    (shop / "shop" / "notes.1.py").write_text("NOTE = 'no decorator here'\n")  # not said
+    said = f"{Path('shop', path)}: not loaded: {why}"
+
+    result = pipeline_in(shop, "list", "--json")
+    assert result.returncode == 0, result.stderr
+    assert [row["key"] for row in json.loads(result.stdout)] == ["orders"]
+    assert result.stderr.splitlines() == [f"warning: {said}"]
+
+    validated = pipeline_in(shop, "validate", "--json")
+    assert validated.returncode == 1, validated.stdout + validated.stderr
+    found = [f for f in json.loads(validated.stdout) if f["check"] == "module"]
+    assert found == [
+        {
+            "check": "module",
+            "asset": None,
+            "table": None,
+            "column": None,
+            "expected": None,
+            "found": said,
+            "file": str(Path("shop", path)),
+            "line": 1,
+            "col": None,
+        }
+    ]
+    assert f"[module] {said}" in pipeline_in(shop, "validate").stdout.splitlines()
+
+
+def test_a_package_whose_asset_modules_none_can_import_says_why_it_declares_none(
+    tmp_path: Path,
+):
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "__init__.py").write_text(INIT.replace("from shop import orders", "#"))
+    (tmp_path / "shop" / "orders.v1.py").write_text(sql_asset_module("orders"))
+    (tmp_path / "pyproject.toml").write_text("[tool.pipeline]\ndefinitions = 'shop'\n")
+    result = pipeline_in(tmp_path, "list")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"error: code location module 'shop' declares no assets ({Path('shop', 'orders.v1.py')}: "
+        "not loaded: its name 'orders.v1' has a '.', which an import reads as a subpackage's: "
+        "rename it (orders_v1.py)): decorate functions in it (or its submodules) with "
+        "@asset / @sql_asset, or give it a `defs = Definitions(...)`"
+    ]
+
+
 def test_the_shipped_package_keeps_its_assets_and_their_order():
     """Every module of ``assets`` that declares assets is imported by it already: the
     29 assets are the same, in the same order, and nothing more is imported for them."""

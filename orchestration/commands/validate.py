@@ -140,7 +140,7 @@ def validate(
     if source_encoding is not None:  # as materialize passes it: a run parameter
         given[SOURCE_ENCODING_PARAM] = source_encoding
     sample_params = ReadParams(given)
-    findings = find_problems(defs, sample_params if sample else None)
+    findings = [*_not_loaded(defs), *find_problems(defs, sample_params if sample else None)]
     checked = count_assets(len(defs.assets))
     if sample:
         checked += _sample_run(source, source_encoding, read="source" in sample_params.read)
@@ -276,6 +276,12 @@ def find_problems(defs: Definitions, sample_params: Mapping[str, Any] | None) ->
         findings.append(Finding("io_manager", found="the code location declares no IO managers"))
         findings.extend(_not_started(partial.graph, sampled))
     return findings + _set_aside(partial, tables)
+
+
+def _not_loaded(defs: Definitions) -> list[Finding]:
+    """Each file of the code location's package that may declare assets but that no
+    import reaches: a problem, as its assets are in no graph, no check and no run."""
+    return [Finding("module", found=file.line(), place=file.place) for file in defs.not_loaded]
 
 
 def _rebuild_findings(partial: PartialGraph) -> list[Finding]:
