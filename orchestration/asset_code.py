@@ -21,6 +21,10 @@ recorded while assets are declared, so ``pipeline list`` costs not a microsecond
   literal in the body's module that holds it, found by Python's parser (the literal that
   is the SQL, else the one literal line that reads as the SQL's line does: a line of an
   f-string no value was put into), else the body's first statement.
+- A table the SELECT reads (one no asset produces, an edge of a cycle): where the SQL
+  names it, found as a place in the SQL is, else the body's first statement.
+- Its ``deps=``: that keyword of the call around its declaration (its decorator), found
+  by Python's parser as only an error asks, else where it is declared.
 - A body that raised: the innermost line of the traceback, at or below the body, in the
   body's own package (the code location's), not a library's or this framework's.
 - A schema field: its line in the Pandera model (or a base model), found by Python's
@@ -31,6 +35,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import re
 import textwrap
 from pathlib import Path
 from types import CodeType
@@ -45,6 +50,12 @@ if TYPE_CHECKING:
 def at(where: Place | None, text: str) -> str:
     """``text`` after ``where`` (``path:line``) as a compiler puts it; alone without one."""
     return f"{where}: {text}" if where else text
+
+
+def at_end(text: str, where: Place | None) -> str:
+    """``text, path:line``: ``where`` after words that say what is there (an edge of a
+    cycle, in a line that names several places); ``text`` alone without one."""
+    return f"{text}, {where}" if where else text
 
 
 def in_body(spec: AssetSpec, text: str) -> str:
@@ -139,6 +150,51 @@ def _by_line(
         if lines[number - 1] == wanted
     }
     return (found.pop(), col) if len(found) == 1 else None
+
+
+#: A table's name, its parts as a pattern (``{}``), not inside a longer name.
+_TABLE_NAME = r"(?<![\w.`\"]){}(?![\w`\"])"
+
+
+def read_place(spec: AssetSpec, select: str, table: str) -> Place | None:
+    """Where the SELECT ``spec``'s body returned (``select``) names ``table``, in the
+    body's module (:func:`text_place`), else the body's first statement: for a finding
+    about that read (a table no asset produces, an edge of a cycle)."""
+    pattern = _TABLE_NAME.format(
+        r"\s*\.\s*".join(rf"[`\"]?{re.escape(part)}[`\"]?" for part in table.split("."))
+    )
+    named = re.search(pattern, select, re.IGNORECASE)
+    exact = None
+    if named is not None:
+        offset = named.start()
+        line = select.count("\n", 0, offset) + 1
+        exact = text_place(spec, select, line, offset - (select.rfind("\n", 0, offset) + 1) + 1)
+    return exact or body_place(spec)
+
+
+def deps_place(spec: AssetSpec) -> Place | None:
+    """Where ``spec``'s ``deps=`` is written: that keyword of the innermost call around
+    where it is declared (its decorator, an ``AssetSpec(...)`` around its body), else
+    where it is declared (:func:`declaration_place`). For an edge of a cycle, parsed
+    only when one is said."""
+    code = _code(spec.body)
+    if code is None:
+        return None
+    try:
+        tree = ast.parse(Path(code.co_filename).read_text())
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        tree = None
+    first = code.co_firstlineno
+    around = [
+        node
+        for node in (ast.walk(tree) if tree is not None else ())
+        if isinstance(node, ast.Call) and node.lineno <= first <= (node.end_lineno or node.lineno)
+    ]
+    for call in sorted(around, key=lambda node: (node.lineno, node.col_offset), reverse=True):
+        for keyword in call.keywords:
+            if keyword.arg == "deps":
+                return Place.at(code.co_filename, keyword.lineno, keyword.col_offset + 1)
+    return declaration_place(spec)
 
 
 def declaration_place(spec: AssetSpec) -> Place | None:

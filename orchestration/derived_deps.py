@@ -22,7 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestration.asset import AssetSpec
-from orchestration.asset_code import body_failure, body_place, failure_place, in_body
+from orchestration.asset_code import (
+    at,
+    body_failure,
+    body_place,
+    failure_place,
+    in_body,
+    read_place,
+)
 from orchestration.checks import AssetCheck
 from orchestration.context import render_sql
 from orchestration.errors import Place
@@ -45,16 +52,23 @@ class UncoveredRead:
     table: str
     #: The produced table whose name is closest to :attr:`table` (a likely misspelling).
     closest: str | None = None
+    #: Where the asset's SELECT names the table (else its body), as other findings say it.
+    place: Place | None = None
 
-    #: What is wrong and what to do, for a line that already names asset and table.
-    CAUSE = (
-        "its SELECT reads this table, which no asset produces; add an asset for it or "
-        "declare it in Definitions(external_tables=[...])"
-    )
+    def cause(self) -> str:
+        """What is wrong and what to do, for a line that already names asset and table."""
+        return at(
+            self.place,
+            f"its SELECT reads this table, which no asset produces{self._meant()}; add an "
+            "asset for it or declare it in Definitions(external_tables=[...])",
+        )
 
     def message(self) -> str:
-        meant = f" (did you mean {self.closest}?)" if self.closest else ""
-        return f"asset {self.asset!r} reads table {self.table}, which no asset produces{meant}"
+        said = f"asset {self.asset!r} reads table {self.table}, which no asset produces"
+        return at(self.place, said + self._meant())
+
+    def _meant(self) -> str:
+        return f" (did you mean {self.closest}?)" if self.closest else ""
 
 
 class UncoveredReadError(AssetGraphError):
@@ -131,13 +145,14 @@ def derive_reads(
         analyser = analysers.get(spec.io_manager)
         checks_read = _checks_read(spec, analyser, producers)
         try:
-            tables = _tables_read(spec, analyser)
+            read = _tables_read(spec, analyser)
         except SqlReadError as exc:
             unreadable.append(exc)
-            tables = None
-        if tables is None:
+            read = None
+        if read is None:
             upstream[spec.key] = Upstream(reads=spec.deps, checks_read=checks_read)
             continue
+        select, tables = read
         reads: list[str] = []
         for table in tables:
             if table == spec.table or table in external:
@@ -147,19 +162,25 @@ def derive_reads(
                 import difflib  # here: most graphs read no table nothing produces
 
                 close = difflib.get_close_matches(table, producers, n=1)
-                uncovered.append(UncoveredRead(spec.key, table, close[0] if close else None))
+                place = read_place(spec, select, table)
+                uncovered.append(UncoveredRead(spec.key, table, close[0] if close else None, place))
             elif producer not in reads:
                 reads.append(producer)
         reads.sort(key=declared_at.__getitem__)
         ordering = tuple(dep for dep in spec.deps if dep not in reads)
         upstream[spec.key] = Upstream(
-            reads=tuple(reads), ordering=ordering, derived=True, checks_read=checks_read
+            reads=tuple(reads),
+            ordering=ordering,
+            derived=True,
+            checks_read=checks_read,
+            select=select,
         )
     return DerivedReads(upstream, unreadable, uncovered)
 
 
-def _tables_read(spec: AssetSpec, analyser: IOManager | None) -> tuple[str, ...] | None:
-    """The tables ``spec``'s SQL reads, or None when nothing here can tell."""
+def _tables_read(spec: AssetSpec, analyser: IOManager | None) -> tuple[str, tuple[str, ...]] | None:
+    """``spec``'s SQL as rendered for analysis and the tables it reads, or None when
+    nothing here can tell."""
     if spec.kind != "sql" or analyser is None:
         return None
     try:
@@ -172,7 +193,7 @@ def _tables_read(spec: AssetSpec, analyser: IOManager | None) -> tuple[str, ...]
             f"{body_failure(spec, exc)}",
         ) from exc
     try:
-        return analyser.tables_read(sql).tables
+        return sql, analyser.tables_read(sql).tables
     except NotImplementedError:
         return None
     except SqlAnalysisError as exc:
@@ -217,14 +238,17 @@ class UncoveredCheckRead:
     asset: str
     check: str
     table: str
+    #: Where the check is declared (its ``AssetCheck(...)``), as other findings say it.
+    place: Place | None = None
 
     def cause(self) -> str:
         """What is wrong and what to do, for a line that already names asset and table."""
-        return (
+        return at(
+            self.place,
             f"its check {self.check!r} reads this table, which no asset produces (renamed "
             "or removed? an old table stays in the warehouse, and the check would judge "
             "rows no run refreshes); read a table an asset produces, or declare it in "
-            "Definitions(external_tables=[...])"
+            "Definitions(external_tables=[...])",
         )
 
 
@@ -250,7 +274,7 @@ def uncovered_check_reads(
             continue
         for check in spec.checks:
             found.extend(
-                UncoveredCheckRead(spec.key, check.name, table)
+                UncoveredCheckRead(spec.key, check.name, table, check.place)
                 for table in _check_tables(spec, check, analyser) or ()
                 if table not in producers
             )

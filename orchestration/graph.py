@@ -14,13 +14,14 @@ from __future__ import annotations
 import copy
 import functools
 import heapq
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from orchestration.asset import AssetSpec
-from orchestration.asset_code import declaration_place
+from orchestration.asset_code import at_end, declaration_place, deps_place, read_place
 from orchestration.errors import ExpectedError, Place, did_you_mean
 
 
@@ -159,13 +160,15 @@ class Upstream:
     other assets' tables with those assets, parsed from the check's SQL as the asset's
     SELECT is: a check failing may be such a table's doing, and an ordering dep its checks
     read is no "order only" edge (no rows of it are in the table, but the checks judge
-    them).
+    them). ``select`` is the SELECT ``reads`` were parsed from (``derived`` only): where
+    it names a table is found in it only when an error says so (an edge of a cycle).
     """
 
     reads: tuple[str, ...] = ()
     ordering: tuple[str, ...] = ()
     derived: bool = False
     checks_read: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    select: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def deps(self) -> tuple[str, ...]:
@@ -212,10 +215,13 @@ class GraphProblem:
     place: Place | None = None
 
 
-def _checked_dag(specs: Sequence[AssetSpec]) -> tuple[Dag, list[GraphProblem]]:
+def _checked_dag(
+    specs: Sequence[AssetSpec], upstream: Mapping[str, Upstream]
+) -> tuple[Dag, list[GraphProblem]]:
     """The DAG of ``specs`` and every problem in it, in the order a command meets them
     (the first is what it refuses with): a duplicate key or a table two assets write, in
-    declaration order, then each dependency on no declared asset, then each cycle.
+    declaration order, then each dependency on no declared asset, then each cycle, each
+    edge of it said with where it comes from (``upstream``: a SELECT, or ``deps=``).
 
     The DAG holds one node a key and only the edges from declared assets, so the problems
     after the first are found too, and what is downstream of each is known."""
@@ -258,11 +264,33 @@ def _checked_dag(specs: Sequence[AssetSpec]) -> tuple[Dag, list[GraphProblem]]:
                     declaration_place(spec),
                 )
             )
-    problems.extend(
-        GraphProblem(f"dependency cycle: {' -> '.join(cycle)}", tuple(cycle[:-1]))
-        for cycle in dag.find_cycles()
-    )
+    problems.extend(_cycle(cycle, keys, upstream) for cycle in dag.find_cycles())
     return dag, problems
+
+
+def _cycle(
+    cycle: Sequence[str], specs: Mapping[str, AssetSpec], upstream: Mapping[str, Upstream]
+) -> GraphProblem:
+    """A cycle (a closed path, ``[a, c, b, a]``) as a problem whose words follow each
+    edge with where it comes from, after the asset it leads to: a cycle through an edge
+    only a SQL asset's SELECT makes was searched for in vain among the ``deps=``."""
+    edges = "".join(
+        f" -> {key} ({_edge_origin(specs, before, key, upstream.get(key))})"
+        for before, key in itertools.pairwise(cycle)
+    )
+    return GraphProblem(f"dependency cycle: {cycle[0]}{edges}", tuple(cycle[:-1]))
+
+
+def _edge_origin(
+    specs: Mapping[str, AssetSpec], before: str, key: str, upstream: Upstream | None
+) -> str:
+    """Why ``key`` depends on ``before``, and where: its SELECT reads ``before``'s table,
+    or its ``deps=`` names it (a Python asset's reads, an ordering dep)."""
+    spec = specs[key]
+    if upstream is not None and upstream.select is not None and before in upstream.reads:
+        place = read_place(spec, upstream.select, specs[before].table)
+        return at_end(f"its SELECT reads {before}", place)
+    return at_end(f"its deps= names {before}", deps_place(spec))
 
 
 @dataclass(frozen=True)
@@ -288,7 +316,7 @@ def partial_graph(
     nor those of ``broken`` (an asset reading a table nothing writes), nor anything
     downstream of them: checking those would only repeat their problem."""
     specs = _with_upstream(specs, upstream)
-    dag, own = _checked_dag(specs)
+    dag, own = _checked_dag(specs, upstream)
     found = (*problems, *own)
     roots = {key for problem in found for key in problem.assets} | set(broken)
     set_aside: dict[str, set[str]] = {}
@@ -331,7 +359,7 @@ class AssetGraph:
         self._upstream = {
             spec.key: upstream.get(spec.key) or Upstream(reads=spec.deps) for spec in specs
         }
-        dag, problems = _checked_dag(specs)
+        dag, problems = _checked_dag(specs, self._upstream)
         if problems:
             raise AssetGraphError(problems[0].message)
         self.specs: dict[str, AssetSpec] = {spec.key: spec for spec in specs}

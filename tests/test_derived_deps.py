@@ -17,6 +17,7 @@ from orchestration.asset import AssetSpec
 from orchestration.checks import AssetCheck
 from orchestration.definitions import Definitions, load_definitions
 from orchestration.derived_deps import SqlReadError, UncoveredReadError, build_graph
+from orchestration.graph import AssetGraphError
 
 REPO = Path(__file__).resolve().parents[1]
 ANALYSERS = {"warehouse": warehouse_io_manager(None)}
@@ -121,15 +122,30 @@ def test_python_assets_keep_their_declared_deps_as_reads():
     )
 
 
-def test_a_read_of_a_table_no_asset_produces_names_asset_and_table():
+def place_of(select: str, table: str) -> str:
+    """``tests/test_derived_deps.py:LINE:COL``: where ``table`` is named in the first
+    literal of this file that is ``select``, as a finding about that read names it."""
+    lines = Path(__file__).read_text().splitlines()
+    number, line = next((n, line) for n, line in enumerate(lines, 1) if f'"{select}"' in line)
+    column = line.index(select) + select.index(table) + 1
+    return f"{Path(__file__).relative_to(REPO)}:{number}:{column}"
+
+
+def test_a_read_of_a_table_no_asset_produces_names_asset_table_and_where_it_is_read():
+    select = "SELECT sum(amount) AS total FROM shop.orders"
     specs = [sql("totals", "shop.totals", "SELECT sum(amount) AS total FROM shop.orders")]
     with pytest.raises(UncoveredReadError) as raised:
         build_graph(specs, ANALYSERS)
     assert [(r.asset, r.table) for r in raised.value.reads] == [("totals", "shop.orders")]
-    assert "asset 'totals' reads table shop.orders, which no asset produces" in str(raised.value)
+    (read,) = raised.value.reads
+    assert str(read.place) == place_of(select, "shop.orders")
+    assert f"{read.place}: asset 'totals' reads table shop.orders, which no asset produces" in str(
+        raised.value
+    )
 
 
 def test_a_misspelt_table_names_the_table_an_asset_produces_it_is_closest_to():
+    select = "SELECT sum(amount) AS total FROM shop.order"
     specs = [
         sql("orders", "shop.orders", "SELECT 1 AS amount"),
         sql("totals", "shop.totals", "SELECT sum(amount) AS total FROM shop.order"),
@@ -137,8 +153,29 @@ def test_a_misspelt_table_names_the_table_an_asset_produces_it_is_closest_to():
     with pytest.raises(UncoveredReadError) as raised:
         build_graph(specs, ANALYSERS)
     assert str(raised.value).startswith(
-        "asset 'totals' reads table shop.order, which no asset produces "
-        "(did you mean shop.orders?); add an asset"
+        f"{place_of(select, 'shop.order')}: asset 'totals' reads table shop.order, which no "
+        "asset produces (did you mean shop.orders?); add an asset"
+    )
+
+
+def test_a_cycle_says_which_edges_a_select_reads_and_which_deps_declares():
+    """A cycle through a derived edge read as if every edge were a ``deps=``: the user
+    searched the deps for an edge only the SELECT makes. Each edge now says its origin
+    and where it is (``deps=`` of the helper's ``AssetSpec(...)`` here)."""
+    select = "SELECT n FROM shop.totals"
+    specs = [
+        sql("orders", "shop.orders", "SELECT n FROM shop.totals"),
+        sql("totals", "shop.totals", "SELECT 1 AS n", deps=("orders",)),
+    ]
+    lines = Path(__file__).read_text().splitlines()
+    declared = next(n for n, line in enumerate(lines, 1) if "body=lambda context: select" in line)
+    deps_at = lines[declared - 1].index("deps=deps") + 1
+    here = Path(__file__).relative_to(REPO)
+    with pytest.raises(AssetGraphError) as raised:
+        build_graph(specs, ANALYSERS)
+    assert str(raised.value) == (
+        f"dependency cycle: orders -> totals (its deps= names orders, {here}:{declared}:"
+        f"{deps_at}) -> orders (its SELECT reads totals, {place_of(select, 'shop.totals')})"
     )
 
 

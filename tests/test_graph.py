@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import networkx as nx
 import pandas as pd
@@ -25,12 +26,26 @@ def spec(key: str, *deps: str, table: str | None = None, group: str = "g") -> As
     )
 
 
-def test_cycle_is_rejected_and_printed():
-    with pytest.raises(
-        AssetGraphError,
-        match=r"dependency cycle: (a -> c -> b -> a|b -> a -> c -> b|c -> b -> a -> c)",
-    ):
+def _deps_at() -> str:
+    """``tests/test_graph.py:LINE:COL``: the ``deps=`` of :func:`spec`'s ``AssetSpec(...)``."""
+    lines = Path(__file__).read_text().splitlines()
+    number = next(n for n, line in enumerate(lines, 1) if line == "        deps=deps,")
+    return f"{Path(__file__).relative_to(Path.cwd())}:{number}:9"
+
+
+DEPS_AT = _deps_at()
+
+
+def test_cycle_is_rejected_and_printed_with_where_each_edge_is_declared():
+    """Each edge after the asset it leads to: that asset's ``deps=`` names the one before
+    (here all of them in :func:`spec`'s ``AssetSpec(...)``, at its ``deps=``)."""
+    with pytest.raises(AssetGraphError) as refused:
         AssetGraph([spec("a", "b"), spec("b", "c"), spec("c", "a")])
+    at = DEPS_AT
+    assert str(refused.value) == (
+        f"dependency cycle: a -> c (its deps= names a, {at}) -> b (its deps= names c, {at}) "
+        f"-> a (its deps= names b, {at})"
+    )
 
 
 def test_unknown_dependency_names_both_assets():
@@ -76,7 +91,11 @@ def test_a_partial_graph_has_every_problem_and_sets_aside_only_what_they_reach()
     assert [(p.message, p.assets) for p in partial.problems] == [
         (str(refused.value), ("ok", "f")),
         ("asset 'a' depends on 'ghost', which is not a declared asset", ("a",)),
-        ("dependency cycle: c -> d -> c", ("c", "d")),
+        (
+            f"dependency cycle: c -> d (its deps= names c, {DEPS_AT}) -> c (its deps= names d, "
+            f"{DEPS_AT})",
+            ("c", "d"),
+        ),
     ]
     assert dict(partial.set_aside) == {
         "ok": ("ok",),

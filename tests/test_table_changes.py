@@ -182,8 +182,15 @@ def test_validate_names_an_asset_check_that_reads_a_table_no_asset_produces() ->
     findings = [f for f in find_problems(defs, None) if f.check == "reads"]
 
     assert [(f.asset, f.table) for f in findings] == [("summary", "chk.old_readings")]
-    assert "check 'sensor_is_known' reads this table, which no asset produces" in (
-        findings[0].line()
+    # Placed at the check's AssetCheck(...), as every other finding names its place.
+    assert findings[0].place == renamed.place is not None
+    assert (
+        findings[0]
+        .line()
+        .startswith(
+            f"[reads] asset summary table chk.old_readings: {renamed.place}: its check "
+            "'sensor_is_known' reads this table, which no asset produces"
+        )
     )
     # Declared external, it is read on purpose.
     external = Definitions(

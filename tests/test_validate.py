@@ -366,14 +366,23 @@ def test_select_reading_a_table_no_asset_produces_is_reported_naming_both(locati
     )
     result = run_validate(location)
     assert result.returncode == 1, result.stdout + result.stderr
+    # Where the SELECT names the table, as every other finding names its place.
+    where = f"assets/marts.py:{line_of(location / 'assets/marts.py', 'vault.hub_countries')}:6"
     assert (
-        "[reads] asset dim_country table vault.hub_countries: its SELECT reads this table, "
-        "which no asset produces" in result.stdout
-    )
+        f"[reads] asset dim_country table vault.hub_countries: {where}: its SELECT reads this "
+        "table, which no asset produces (did you mean vault.hub_country?); add an asset "
+        "for it or declare it in Definitions(external_tables=[...])"
+    ) in result.stdout.splitlines()
     found = findings(run_validate(location, "--json"))
     assert [(f["check"], f["asset"], f["table"]) for f in found if is_problem(f)] == [
         ("reads", "dim_country", "vault.hub_countries")
     ]
+    file, line, col = where.split(":")
+    assert {k: found[0][k] for k in ("file", "line", "col")} == {
+        "file": file,
+        "line": int(line),
+        "col": int(col),
+    }
     # Its SELECT would only fail to compile against the DDL: it is set aside, with what
     # reads it, rather than said twice.
     unchecked = {f["asset"] for f in found if not is_problem(f)}
@@ -749,7 +758,15 @@ def test_a_graph_problem_sets_aside_only_what_it_reaches_and_the_rest_is_sampled
     result = run_validate(location, "--sample", "--source", "synthetic:2000")
     assert result.returncode == 1, result.stdout + result.stderr
     lines = finding_lines(result)
-    assert lines[0] == "[graph] dependency cycle: fact_sales -> dim_country -> fact_sales"
+    marts = location / "assets/marts.py"
+    # Both edges are deps= (fact_sales' SELECT does not read the dimension): each at its own.
+    deps_of_facts = line_of(marts, "deps=_FACT_DEPS")
+    deps_of_dimension = line_of(marts, 'deps=["fact_sales"]')
+    assert lines[0] == (
+        "[graph] dependency cycle: fact_sales -> dim_country (its deps= names fact_sales, "
+        f"assets/marts.py:{deps_of_dimension}:5) -> fact_sales (its deps= names dim_country, "
+        f"assets/marts.py:{deps_of_facts}:5)"
+    )
     assert lines[1].startswith("[sample] asset dim_time table marts.Dim_Time column year: ")
     assert lines[2:] == [
         "[graph] 9 assets not checked: graph problem in dim_country, fact_sales "

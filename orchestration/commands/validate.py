@@ -267,7 +267,8 @@ def find_problems(defs: Definitions, sample_params: Mapping[str, Any] | None) ->
     tables = _tables(defs.assets)
     findings = [_graph_finding(problem, tables) for problem in partial.problems]
     findings.extend(
-        Finding("reads", read.asset, read.table, found=read.CAUSE) for read in uncovered
+        Finding("reads", read.asset, read.table, found=read.cause(), place=read.place)
+        for read in uncovered
     )
     findings.extend(_rebuild_findings(partial))
     if defs.io_managers:
@@ -340,7 +341,7 @@ def _io_manager_findings(
             for table, place in io_manager.declared_tables(defs.ddl_paths).items():
                 declared.setdefault(table, place)
             findings.extend(
-                Finding("reads", read.asset, read.table, found=read.cause())
+                Finding("reads", read.asset, read.table, found=read.cause(), place=read.place)
                 for read in uncovered_check_reads(
                     defs.assets, {name: io_manager}, defs.external_tables
                 )
