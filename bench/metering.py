@@ -123,6 +123,7 @@ class MeteredTransport:
         self.exclusive = inner.exclusive
         self.reads_local_files = inner.reads_local_files
         self.shared = inner.shared
+        self.engine_version = inner.engine_version
 
     def _timed(self, call: Callable[..., T], text: str, *args: Any, **kwargs: Any) -> T:
         started = time.perf_counter()

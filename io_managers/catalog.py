@@ -45,6 +45,9 @@ class TableFacts:
     views: int
     #: The table's COMMENT (the framework's own tables say their layout there).
     comment: str = ""
+    #: The engine with its clauses (``MergeTree ORDER BY n SETTINGS ...``): whether a
+    #: query may say ``FINAL``, ``SAMPLE`` or ``PREWHERE`` of the table depends on them.
+    engine_full: str = ""
 
     @property
     def parts_attachable(self) -> bool:
@@ -61,11 +64,11 @@ def _catalog_sql(database_is: str, table_is: str = "") -> str:
     where = f"database {database_is}"
     return (
         "SELECT 'column' AS kind, database, table, name, type, default_kind, position, "
-        "'' AS engine, toUInt64(0) AS views, '' AS comment "
+        "'' AS engine, toUInt64(0) AS views, '' AS comment, '' AS engine_full "
         f"FROM system.columns WHERE {where}{f' AND table {table_is}' if table_is else ''} "
         # Columns by position, without aliases: '' AS name would shadow name AS table.
         "UNION ALL SELECT 'table', database, name, '', '', '', toUInt64(0), engine, "
-        "length(dependencies_table), comment "
+        "length(dependencies_table), comment, engine_full "
         f"FROM system.tables WHERE {where}{f' AND name {table_is}' if table_is else ''}"
     )
 
@@ -132,6 +135,7 @@ class Catalog:
                 engine=row["engine"],
                 views=int(row["views"]),
                 comment=row["comment"] or "",
+                engine_full=row["engine_full"] or "",
             )
             for table, row in tables.items()
         }

@@ -65,6 +65,9 @@ class Transport(Protocol):
     #: manager on it: embedded, one per directory (one engine per process); server, one
     #: per client.
     shared: dict[str, Any]
+    #: The engine's version as it reports it (``26.9.2.1``), known without a statement:
+    #: what compiles on it may not on another (:mod:`io_managers.checks`). ``""``: unknown.
+    engine_version: str
 
     def command(self, sql: str) -> None:
         """Run a statement whose result is not needed (DDL, TRUNCATE, ...); an INSERT of
@@ -373,6 +376,8 @@ class EmbeddedTransport:
         self.path = Path(path).resolve()
         self._engine: _Engine | None = _open_engine(self.path)
         self.shared = self._engine.shared
+        # The engine is open, so chdb is imported; its engine's version, not the package's.
+        self.engine_version = str(getattr(sys.modules["chdb"], "engine_version", ""))
 
     def _borrowed(
         self, readonly: int = 0, settings: OutputSettings = None
@@ -662,6 +667,8 @@ class ServerTransport:
             )
         except Exception as exc:
             raise self._connection_error(exc) from None
+        #: Asked by the client as it connected (``SELECT version()``), so it costs nothing.
+        self.engine_version = str(self._client.server_version or "")
 
     def _connection_error(self, exc: BaseException) -> WarehouseError:
         cause = classify_connection_failure(exc, self.config)
