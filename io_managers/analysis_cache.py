@@ -7,7 +7,9 @@ and ~0.1 s of column lineage during a run, on a side thread whose hold on the GI
 the run's own threads (docs/benchmark.md, "Session 11"). Where the statements of a DDL
 file or an asset check begin and end (:mod:`io_managers.sql_tokens`), and what a DDL
 statement creates and declares (:mod:`io_managers.ddl_analysis`), depend on their text
-alone. The answers are kept as small JSON files in ``$PIPELINE_CACHE_DIR`` (default
+alone. One answer is the engine's: that an asset's checks compile on its staged table
+(:mod:`io_managers.checks`), kept under everything the compile depends on. The answers
+are kept as small JSON files in ``$PIPELINE_CACHE_DIR`` (default
 ``$XDG_CACHE_HOME/pipeline/sql-analysis``, else ``~/.cache/pipeline/sql-analysis``);
 ``PIPELINE_CACHE_DIR=off`` turns this off.
 
@@ -45,6 +47,7 @@ _ANALYSIS_SOURCES = (
     "ddl_analysis.py",
     "sql_tokens.py",
     "types.py",
+    "checks.py",
 )
 
 T = TypeVar("T")

@@ -7,9 +7,10 @@ only says how ClickHouse is asked.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from io_managers.analysis_cache import cached
 from io_managers.errors import CheckSQLError, WarehouseQueryError
 from io_managers.sql import quote_table
 from io_managers.sql_tokens import one_statement
@@ -17,7 +18,10 @@ from orchestration.asset_code import at
 from orchestration.io_manager import OffendingRows
 
 if TYPE_CHECKING:
+    from io_managers.catalog import TableFacts
     from orchestration.checks import AssetCheck
+
+Uncompiled = list[tuple["AssetCheck", WarehouseQueryError]]
 
 
 def check_select(check_sql: str, table: str) -> str:
@@ -41,7 +45,7 @@ def _check_select_on(check_sql: str, quoted_table: str) -> str:
 
 def uncompiled_checks(
     describe: Callable[[str], object], checks: Sequence[AssetCheck], quoted_table: str
-) -> list[tuple[AssetCheck, WarehouseQueryError]]:
+) -> Uncompiled:
     """Each of ``checks`` whose SQL does not compile on ``quoted_table`` (their ``{table}``),
     with the engine's reason, in declaration order; ``describe`` is a ``DESCRIBE`` of its
     argument (``(SELECT ...)``), which compiles a query and reads no row.
@@ -70,6 +74,81 @@ def uncompiled_checks(
                 except WarehouseQueryError as exc:
                     failed[index] = exc
     return [(checks[index], failed[index]) for index in sorted(failed)]
+
+
+def compile_identity(engine_version: str, tables: Mapping[str, TableFacts | None]) -> Any:
+    """Everything but their SQL that decides whether checks compile: the engine's version
+    and each table they read (their own included) with its columns, their types as the
+    engine spells them, and its engine with its clauses (``FINAL``, ``SAMPLE`` and
+    ``PREWHERE`` depend on them); None (absent) for a table that is not there. None when
+    the version is unknown: a verdict of another engine must not be taken for this one's.
+    """
+    if not engine_version:
+        return None
+    return [
+        engine_version,
+        [
+            [table, None if facts is None else _structure(facts)]
+            for table, facts in sorted(tables.items())
+        ],
+    ]
+
+
+def _structure(facts: TableFacts) -> list[Any]:
+    return [[[name, kind.text] for name, kind in facts.columns.items()], facts.engine_full]
+
+
+class _DoNotCompile(Exception):
+    """Raised out of :func:`io_managers.analysis_cache.cached`, so it keeps no failure."""
+
+    def __init__(self, broken: Uncompiled) -> None:
+        super().__init__(f"{len(broken)} check(s) do not compile")
+        self.broken = broken
+
+
+def uncompiled_checks_kept(
+    describe: Callable[[str], object],
+    checks: Sequence[AssetCheck],
+    quoted_table: str,
+    identity: Any,
+) -> Uncompiled:
+    """:func:`uncompiled_checks`, the verdict that they all compile kept on disk
+    (:mod:`io_managers.analysis_cache`) under their SQL and ``identity``
+    (:func:`compile_identity`, None: ask the engine every time).
+
+    Compiling the checks of the shipped pipeline was ~230 ms of a warm 100,000-row run
+    (docs/benchmark.md, "Session 32"), the same answer every run. Only a success is kept:
+    checks that do not compile are compiled again on every run and reported as before.
+    This module's source is part of every kept answer's name, so an edit to how checks
+    are compiled asks anew.
+    """
+    if identity is None:
+        return uncompiled_checks(describe, checks, quoted_table)
+
+    def answer() -> bool:
+        broken = uncompiled_checks(describe, checks, quoted_table)
+        if broken:
+            raise _DoNotCompile(broken)
+        return True
+
+    try:
+        cached(
+            "checks_compile",
+            [[check.sql for check in checks], identity],
+            answer,
+            encode=lambda compiled: compiled,
+            decode=_compiled,
+        )
+    except _DoNotCompile as failed:
+        return failed.broken
+    return []
+
+
+def _compiled(kept: Any) -> bool:
+    """A kept verdict; anything else is unreadable, and asked anew."""
+    if kept is not True:
+        raise ValueError(f"not a verdict: {kept!r}")
+    return True
 
 
 def does_not_compile(check: AssetCheck, error: Exception) -> str:

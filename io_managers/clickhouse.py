@@ -77,6 +77,7 @@ from orchestration.io_manager import (
     KeptRows,
     MaterializeResult,
     OffendingRows,
+    SqlAnalysisError,
     TableOutlook,
 )
 from orchestration.redaction import shown_source
@@ -404,7 +405,8 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
             staged = self._validate(spec, staging, shape.columns, selected, attach, metadata)
             metadata[STAGED_ROWS] = staged.rows
             metadata["validation_seconds"] = round(time.perf_counter() - checked, 4)
-            self._refuse_uncompiled_checks(spec, staging)
+            # A table built from the DDL is not the target: its checks compile every time.
+            self._refuse_uncompiled_checks(spec, staging, facts if rebuild is None else None)
             with self._gate.publishing(spec.key, spec.table):
                 inserted = self._publisher.publish(
                     staged_as,
@@ -441,12 +443,19 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
             metadata=metadata,
         )
 
-    def _refuse_uncompiled_checks(self, spec: AssetSpec, staging: str) -> None:
+    def _refuse_uncompiled_checks(
+        self, spec: AssetSpec, staging: str, staged_as: TableFacts | None
+    ) -> None:
         """Fail ``spec`` before publishing when one of its checks does not compile on
         ``staging``: the checks run on the published table, and one that cannot run
         would fail the asset only after its rows replaced the table's (one ``DESCRIBE``
-        of them all, a few milliseconds, the first naming where the check is declared)."""
-        broken = checks.uncompiled_checks(self.queries.columns, spec.checks, staging)
+        of them all, the first naming where the check is declared).
+
+        ``staged_as``: the table ``staging`` was created as (its columns and engine), so
+        the verdict that they compile can be kept between runs
+        (:func:`~io_managers.checks.uncompiled_checks_kept`); None: compile them."""
+        identity = self._compile_identity(spec, staged_as) if staged_as is not None else None
+        broken = checks.uncompiled_checks_kept(self.queries.columns, spec.checks, staging, identity)
         if broken:
             check, exc = broken[0]
             # The engine names the staged table; the check's author wrote {table}.
@@ -455,6 +464,31 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
                 why = why.replace(named, spec.table)
             more = f" (and {len(broken) - 1} more)" if len(broken) > 1 else ""
             raise MaterializationError(f"asset {spec.key!r} (table {spec.table}): {why}{more}")
+
+    def _compile_identity(self, spec: AssetSpec, staged_as: TableFacts) -> Any:
+        """What besides their SQL decides whether ``spec``'s checks compile
+        (:func:`~io_managers.checks.compile_identity`); None when a check may read a
+        table analysis cannot name, or cannot be analysed: then they compile every run.
+
+        The tables read come from the analysis cache (no sqlglot once asked); their facts
+        from the catalog: kept on the embedded warehouse, one statement on a server for
+        the checks that read other tables than their own, none for the rest.
+        """
+        if not spec.checks:
+            return None
+        reads: set[str] = set()
+        for check in spec.checks:
+            try:
+                tables = self.compile_reads(check.sql.replace("{table}", spec.table))
+            except SqlAnalysisError:
+                return None
+            if tables is None:
+                return None
+            reads.update(tables)
+        others = self.catalog.tables(reads - {spec.table})
+        found = {table: others.get(table) for table in reads}
+        found[spec.table] = staged_as  # ``{table}``, and its own name if a check writes it
+        return checks.compile_identity(self._transport.engine_version, found)
 
     def stop(self, timeout: float) -> list[str]:
         """Interrupted: no publish starts from now on, one in flight may finish (each is

@@ -48,6 +48,23 @@ class ClickHouseDialect(ABC):
             decode=lambda kept: TableReads(tables=tuple(kept[0]), table_functions=tuple(kept[1])),
         )
 
+    def compile_reads(self, sql: str) -> tuple[str, ...] | None:
+        """The tables whose structure decides whether ``sql`` compiles; None when it may
+        read more than analysis sees (:func:`io_managers.sql_analysis.compile_reads`)."""
+
+        def answer() -> tuple[str, ...] | None:
+            from io_managers import sql_analysis
+
+            return sql_analysis.compile_reads(sql)
+
+        return cached(
+            "compile_reads",
+            sql,
+            answer,
+            encode=lambda tables: None if tables is None else list(tables),
+            decode=lambda kept: None if kept is None else tuple(kept),
+        )
+
     def column_lineage(
         self, sql: str, columns_of: Mapping[str, Sequence[str]]
     ) -> dict[str, tuple[str, ...]]:

@@ -27,6 +27,16 @@ from orchestration.io_manager import SqlAnalysisError, TableReads
 
 #: Clauses that tune the engine or the output but never feed an output column.
 _NON_LINEAGE_CLAUSES = ("settings", "format")
+#: Functions that may read a table or a dictionary their arguments name, lower case: each
+#: whose name starts so (``dictGet``, ``dictHas`` and the other dictionary functions,
+#: ``joinGet``), and IN's function forms, whose set may be a table (``notIn(x, db.t)``).
+_READERS_BY_NAME = ("dict", "joinget", "hascolumnintable")
+_IN_FUNCTIONS = frozenset(
+    f"{scope}{negation}{nulls}in"
+    for scope in ("", "global")
+    for negation in ("", "not")
+    for nulls in ("", "null")
+)
 
 
 def parse_select(sql: str) -> exp.Query:
@@ -58,6 +68,31 @@ def tables_read(sql: str) -> TableReads:
     ask about the same SELECTs, and parsing is Python CPU the warehouse's work waits for.
     """
     return _tables_of(parse_select(sql))
+
+
+def compile_reads(sql: str) -> tuple[str, ...] | None:
+    """Every table whose structure decides whether a SELECT compiles, sorted; None when
+    some read is out of this analysis' sight, so the SELECT may depend on more.
+
+    :func:`tables_read`'s tables, unless the SELECT also reads through a table function
+    (``file()``, ``url()``: what they return is not in the catalog), a table as the set of
+    ``x IN db.t``, or a function given a table's or a dictionary's name (``dictGet``,
+    ``joinGet``): sqlglot sees none of those as a table.
+    """
+    tree = parse_select(sql)
+    reads = _tables_of(tree)
+    if reads.table_functions or any(_reads_out_of_sight(node) for node in tree.walk()):
+        return None
+    return reads.tables
+
+
+def _reads_out_of_sight(node: exp.Expr) -> bool:
+    if isinstance(node, exp.In):
+        return node.args.get("field") is not None
+    if not isinstance(node, exp.Func):
+        return False
+    name = _function_name(node).lower()
+    return name.startswith(_READERS_BY_NAME) or name in _IN_FUNCTIONS
 
 
 def _tables_of(tree: exp.Query) -> TableReads:
@@ -260,7 +295,7 @@ def first_use(sql: str, name: str, *, function: bool = False) -> int | None:
     return min(starts) if starts else None
 
 
-def _function_name(call: exp.Expression) -> str:
+def _function_name(call: exp.Expr) -> str:
     if isinstance(call, exp.Anonymous):
         return str(call.this)
     return call.sql_name().lower() if isinstance(call, exp.Func) else call.key
