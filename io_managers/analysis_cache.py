@@ -40,6 +40,8 @@ CACHE_ENV = "PIPELINE_CACHE_DIR"
 MAX_ENTRIES = 2000
 _OFF = ("off", "0", "false", "no")
 #: The code an answer and its JSON form come from: an edit to any of it retires them all.
+#: An asset's checks are compiled by ``checks.py`` on connections ``transport.py`` sets
+#: up (its settings may change what compiles).
 _ANALYSIS_SOURCES = (
     "sql_analysis.py",
     "analysis_cache.py",
@@ -48,6 +50,7 @@ _ANALYSIS_SOURCES = (
     "sql_tokens.py",
     "types.py",
     "checks.py",
+    "transport.py",
 )
 
 T = TypeVar("T")
