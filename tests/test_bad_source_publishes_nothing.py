@@ -75,7 +75,7 @@ def test_a_date_staging_cannot_hold_publishes_nothing(
     bad.write_text(HEADER + "".join(GOOD_LINES) + GOOD_LINES[0].replace("12/1/2010", "1/1/1899"))
 
     with pytest.raises(
-        SourceError, match=r"bad\.csv, row 4, column 'InvoiceDate': date out of range '1/1/1899"
+        SourceError, match=r"bad\.csv, line 5, column 'InvoiceDate': date out of range '1/1/1899"
     ):
         materialize(io, "raw_online_retails", bad)
 
@@ -101,14 +101,14 @@ def test_a_malformed_row_is_named_on_one_line_and_publishes_nothing(
     broken: str,
     cause: str,
 ) -> None:
-    """The engine's file() read fails first; the Python reader then names the row."""
+    """The engine's file() read fails first; the Python reader then names the row's line."""
     before = fingerprint(io, "raw.online_retails"), fingerprint(io, "raw.psa_online_retails")
     bad = tmp_path / "bad.csv"
     bad.write_text(HEADER + "".join(GOOD_LINES) + broken + "".join(GOOD_LINES))
 
     with (
         caplog.at_level(logging.INFO, logger="pipeline.asset"),
-        pytest.raises(SourceError, match=rf"bad\.csv, row 4: malformed CSV: {cause}") as error,
+        pytest.raises(SourceError, match=rf"bad\.csv, line 5: malformed CSV: {cause}") as error,
     ):
         materialize(io, "raw_online_retails", bad)
 
@@ -141,7 +141,7 @@ def test_an_unclosed_quote_in_the_last_field_publishes_nothing(
         caplog.at_level(logging.INFO, logger="pipeline.asset"),
         pytest.raises(
             SourceError,
-            match=r"bad\.csv, row 4, column 'Country': malformed CSV: "
+            match=r"bad\.csv, line 5, column 'Country': malformed CSV: "
             r"a quote \(\"\) opened in this value is never closed",
         ) as error,
     ):

@@ -55,7 +55,7 @@ def server_env(api_url: str) -> dict[str, str]:
 
 @pytest.fixture
 def bad_source(tmp_path: Path) -> Path:
-    """The real sample with one unreadable quantity in data row 5."""
+    """The real sample with one unreadable quantity on line 6 (data row 5)."""
     lines = REAL_SAMPLE.read_text(encoding="utf-8-sig").splitlines()
     fields = lines[5].split(",")
     fields[3] = "abc"
@@ -81,7 +81,7 @@ def test_failing_source_on_the_default_path_prints_one_line_and_the_report(
     failures = [line for line in out if line.startswith("✗")]
     assert len(failures) == 1
     assert failures[0].startswith(
-        f"✗ raw_online_retails  {bad_source}, row 5, column 'Quantity': not a number: 'abc'"
+        f"✗ raw_online_retails  {bad_source}, line 6, column 'Quantity': not a number: 'abc'"
     )
     assert "Run report: 0 materialized, 1 failed, 28 skipped" in out
     rows = {line.split()[0]: line.split() for line in out if line.split()}
@@ -316,8 +316,8 @@ def test_an_error_raised_by_an_assets_own_code_keeps_its_class(
 
 
 def runaway_quote_source(tmp_path: Path) -> Path:
-    """The real sample with a quote opened in data row 3's Description and never closed
-    on its line, and data row 6's Description quoted only in part: the two quotes pair."""
+    """The real sample with a quote opened in line 4's Description and never closed
+    on its line, and line 7's Description quoted only in part: the two quotes pair."""
     lines = REAL_SAMPLE.read_text(encoding="utf-8-sig").splitlines()  # [0] is the header
     lines[3] = lines[3].replace("CREAM CUPID HEARTS COAT HANGER", '"WHITE METAL LANTERN')
     glass_star = '"GLASS STAR" FROSTED T-LIGHT HOLDER'
@@ -345,8 +345,8 @@ def test_a_quote_closed_in_a_later_row_fails_the_run_and_keeps_the_last_load(
     assert len(failures) == 1
     assert re.fullmatch(  # the line ends with the seconds the asset took
         re.escape(
-            f"✗ raw_online_retails  {runaway}, row 3, column 'Description': "
-            "malformed CSV: the quote opened here closes inside a later value (data row 6: "
+            f"✗ raw_online_retails  {runaway}, line 4, column 'Description': "
+            "malformed CSV: the quote opened here closes inside a later value (line 7: "
             "'\"GLASS STAR\" FROSTED T-LIGHT HOLDER'), which would swallow the rows between"
         )
         + r"  [0-9.]+s",

@@ -7,14 +7,16 @@ import pyarrow as pa
 import pytest
 
 from assets.sources import SourceError
+from assets.sources.places import Place
 from io_managers import ClickHouseIOManager, MaterializationError, WarehouseQueryError
 from orchestration.errors import ExpectedError, describe_error
 from orchestration.selection import EmptySelectionError
 
 
 def test_the_projects_own_explanation_is_shown_without_its_class() -> None:
-    error = SourceError("not a number: 'abc'", source="bad.csv", row=5, column="Quantity")
-    assert describe_error(error) == "bad.csv, row 5, column 'Quantity': not a number: 'abc'"
+    place = Place(row=4, unit="line", first=5, last=5)
+    error = SourceError("not a number: 'abc'", source="bad.csv", place=place, column="Quantity")
+    assert describe_error(error) == "bad.csv, line 5, column 'Quantity': not a number: 'abc'"
     assert describe_error(MaterializationError("asset 'a' (table t.a): its SELECT failed"))
     assert describe_error(EmptySelectionError("nope")) == "asset selection 'nope' matches no asset"
 

@@ -266,13 +266,13 @@ def test_a_failed_run_names_its_failures_and_their_errors_before_its_diagrams(pl
     """The reason a run failed is on its first screen, not only in the table at the end."""
     version = uuid.uuid4()
     links = PageLinks(versions={"anomaly_invoice": version})
-    report = _report(plan, "anomaly_invoice", "bad.csv, row 2, column 'Quantity': not a number")
+    report = _report(plan, "anomaly_invoice", "bad.csv, line 3, column 'Quantity': not a number")
     report.warehouses = ["chdb:///w"]
     paragraphs = lineage_markdown(plan, report, links).split("\n\n")
     assert paragraphs[1:5] == [
         "**Failed:**",
         f"- [anomaly_invoice](/v2/artifacts/artifact/{version}): "
-        "bad.csv, row 2, column 'Quantity': not a number",
+        "bad.csv, line 3, column 'Quantity': not a number",
         "Next: pipeline materialize --select 'anomaly_invoice+' (and your other options) "
         "reruns the failed asset and the 4 skipped.",
         "Warehouse: `chdb:///w`.",

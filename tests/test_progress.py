@@ -34,9 +34,9 @@ def test_each_finished_asset_is_one_line_with_its_rows_counted_in_words():
 
 
 def test_a_failure_whose_error_spans_lines_is_still_one_line():
-    error = "SourceError: x.csv, row 6: a quote never closed:\n'536365,22752,\"SET 7'\nmore"
+    error = "SourceError: x.csv, line 7: a quote never closed:\n'536365,22752,\"SET 7'\nmore"
     failed = AssetOutcome("ingest", "raw.ingest", "failed", 0.2, error=error)
-    assert _printed(failed) == ["✗ ingest  SourceError: x.csv, row 6: a quote never closed: "
+    assert _printed(failed) == ["✗ ingest  SourceError: x.csv, line 7: a quote never closed: "
                      "'536365,22752,\"SET 7' more  0.20s"]  # fmt: skip
 
 

@@ -16,7 +16,7 @@ from orchestration.io_manager import MaterializeResult
 from orchestration.report_output import print_check_results, print_report
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
 
-CAUSE = "/data/bad.csv, row 2, column 'Quantity': not a number: 'six'"
+CAUSE = "/data/bad.csv, line 3, column 'Quantity': not a number: 'six'"
 
 
 def _failed_run(skipped: int) -> RunReport:

@@ -616,7 +616,9 @@ def test_bad_source_fails_and_publishes_nothing(io: ClickHouseIOManager, tmp_pat
     context = AssetContext(
         spec=spec, io_manager=io, load_datetime=SECOND_LOAD, params={"source": str(bad)}
     )
-    with pytest.raises(SourceError, match=rf"row {row}, column 'Quantity': not a number: 'twelve'"):
+    with pytest.raises(
+        SourceError, match=rf"line {row + 1}, column 'Quantity': not a number: 'twelve'"
+    ):
         io.materialize(spec, context)
 
     assert fingerprint(io, "raw.online_retails") == before

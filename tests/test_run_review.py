@@ -111,7 +111,7 @@ def test_the_lineage_card_in_artifact_lists_starts_with_the_outcome():
 
 def _raw(context: Any) -> pd.DataFrame:
     if context.params.get("fail"):
-        raise RuntimeError("row 2, column 'Quantity': not a number: 'six'")
+        raise RuntimeError("line 3, column 'Quantity': not a number: 'six'")
     return _frame(context)
 
 

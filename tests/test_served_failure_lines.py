@@ -30,7 +30,7 @@ def _record(logger: str, message: str, exc: BaseException) -> logging.LogRecord:
     ("logger", "message", "exc"),
     [
         ("prefect.task_runs", "Task run failed with exception: SourceError(...)",
-         SourceError("bad.csv, row 2: not a number", source="bad.csv")),
+         SourceError("bad.csv, line 3: not a number", source="bad.csv")),
         ("prefect.flow_runs", "Engine execution exited with unexpected exception",
          FailedRun("0 materialized, 1 failed; failed: raw_online_retails")),
     ],

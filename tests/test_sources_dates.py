@@ -46,7 +46,7 @@ def test_impossible_dates_are_refused_naming_file_row_column_and_value(
     with pytest.raises(SourceError) as error:
         read_all(source_with(tmp_path, date))
     assert str(error.value).startswith(
-        f"{tmp_path / 'source.csv'}, row 3, column 'InvoiceDate': impossible date {date!r}"
+        f"{tmp_path / 'source.csv'}, line 4, column 'InvoiceDate': impossible date {date!r}"
     )
     assert (error.value.row, error.value.column, error.value.value) == (3, "InvoiceDate", date)
 
@@ -70,20 +70,20 @@ def test_leap_days_and_month_ends_that_exist_are_kept(tmp_path: Path) -> None:
 def test_dates_outside_the_staging_range_are_refused_at_ingest(tmp_path: Path, date: str) -> None:
     with pytest.raises(
         SourceError,
-        match=rf"row 3, column 'InvoiceDate': date out of range '{date}'.*2000-01-01.*2100-01-01",
+        match=rf"line 4, column 'InvoiceDate': date out of range '{date}'.*2000-01-01.*2100-01-01",
     ):
         read_all(source_with(tmp_path, date))
 
 
 def test_a_price_staging_cannot_hold_is_refused_at_ingest(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match=r"row 3, column 'UnitPrice': out of range: '1234567.5'"):
+    with pytest.raises(SourceError, match=r"line 4, column 'UnitPrice': out of range: '1234567.5'"):
         read_all(source_with(tmp_path, "12/1/2010 8:26", price="1234567.5"))
 
 
 def test_a_line_total_staging_cannot_hold_is_refused_at_ingest(tmp_path: Path) -> None:
     # Each value fits, their product (the line's TotalAmount) does not fit Decimal(10, 4).
     with pytest.raises(
-        SourceError, match=r"row 3, column 'UnitPrice': line total out of range at price '500000'"
+        SourceError, match=r"line 4, column 'UnitPrice': line total out of range at price '500000'"
     ):
         read_all(source_with(tmp_path, "12/1/2010 8:26", price="500000", quantity="3"))
 
@@ -109,5 +109,7 @@ def test_two_digit_years_are_read_month_first_in_this_century(tmp_path: Path) ->
 
 
 def test_an_impossible_day_with_a_two_digit_year_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match=r"row 3, column 'InvoiceDate': impossible date '2/30/10"):
+    with pytest.raises(
+        SourceError, match=r"line 4, column 'InvoiceDate': impossible date '2/30/10"
+    ):
         read_all(source_with(tmp_path, "2/30/10 10:00"))

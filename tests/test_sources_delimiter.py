@@ -164,14 +164,14 @@ def test_a_price_still_not_a_number_is_named_by_row_column_and_value(
     with pytest.raises(SourceError) as raised:
         read_rows(path)
     assert str(raised.value) == (
-        f"{path}, row 5, column 'UnitPrice': not a number: {value!r} (1 such row in rows "
-        "1-99); fix the value or remove the row"
+        f"{path}, line 6, column 'UnitPrice': not a number: {value!r} (1 such row in lines "
+        "2-100); fix the value or remove the row"
     )
 
 
 def test_a_decimal_comma_in_a_quantity_is_no_whole_number(tmp_path: Path) -> None:
     path = semicolon_lines(tmp_path, (7, "Quantity", "6,5"))
-    with pytest.raises(SourceError, match=r"row 7, column 'Quantity': not a whole number: '6,5'"):
+    with pytest.raises(SourceError, match=r"line 8, column 'Quantity': not a whole number: '6,5'"):
         read_rows(path)
 
 
@@ -181,7 +181,7 @@ def test_a_tab_file_keeps_its_commas_for_what_they_are(tmp_path: Path) -> None:
     rows = sample_rows()
     rows[5][rows[0].index("Price")] = "2,55"
     path = write_sample(tmp_path / "tab.tsv", "\t", rows=rows)
-    with pytest.raises(SourceError, match=r"row 5, column 'UnitPrice': not a number: '2,55'"):
+    with pytest.raises(SourceError, match=r"line 6, column 'UnitPrice': not a number: '2,55'"):
         read_rows(path)
 
 
@@ -192,14 +192,14 @@ def test_a_row_with_too_many_fields_is_named_in_a_semicolon_file(tmp_path: Path)
     with pytest.raises(SourceError) as raised:
         read_rows(path)
     assert str(raised.value).startswith(
-        f"{path}, row 4: malformed CSV: 9 fields where the header has 8: '536365;84029G;"
+        f"{path}, line 5: malformed CSV: 9 fields where the header has 8: '536365;84029G;"
     )
 
 
 def test_a_runaway_quote_in_a_semicolon_file_is_named_by_row_and_column(
     tmp_path: Path,
 ) -> None:
-    """A quote opened in row 2 closes in row 7's Description: the strict CSV check, which
+    """A quote opened in line 3 closes in line 8's Description: the strict CSV check, which
     splits at ';' here, names where it opens and the later value it closes in."""
     path = write_sample(tmp_path / "runaway.csv", ";", decimal_comma=True)
     text = path.read_text().replace(";WHITE METAL LANTERN;", ';"WHITE METAL LANTERN;', 1)
@@ -208,8 +208,8 @@ def test_a_runaway_quote_in_a_semicolon_file_is_named_by_row_and_column(
     with pytest.raises(SourceError) as raised:
         read_rows(path)
     assert str(raised.value) == (
-        f"{path}, row 2, column 'Description': malformed CSV: the quote opened here "
-        "closes inside a later value (data row 7: '\"GLASS STAR\" FROSTED'), which would "
+        f"{path}, line 3, column 'Description': malformed CSV: the quote opened here "
+        "closes inside a later value (line 8: '\"GLASS STAR\" FROSTED'), which would "
         "swallow the rows between"
     )
 

@@ -101,7 +101,7 @@ def test_a_quote_never_closed_at_the_end_of_a_latin1_file_is_refused(tmp_path: P
     lines = sample_lines()
     lines[-1] = lines[-1].rsplit(",", 1)[0] + ',"Unitéd Kingdom'
     path = write(tmp_path / "open.csv", lines, "latin-1", end="")
-    with pytest.raises(SourceError, match=r"row 99, column 'Country': .* never closed"):
+    with pytest.raises(SourceError, match=r"line 100, column 'Country': .* never closed"):
         descriptions(path, encoding="latin-1")
 
 

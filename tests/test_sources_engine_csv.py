@@ -211,7 +211,7 @@ def test_a_runaway_quote_in_a_last_description_column_is_left_to_python(engine, 
     path = tmp_path / "description_last.csv"
     path.write_text(text)
     assert engine_declines(engine, path)
-    with pytest.raises(SourceError, match=r"row 3, column 'Description'.* never closed"):
+    with pytest.raises(SourceError, match=r"line 4, column 'Description'.* never closed"):
         python_rows(path)
 
 
@@ -254,14 +254,14 @@ def test_a_file_the_engine_declines_is_read_by_python_all_the_same(engine, tmp_p
     ]
 
 
-def test_a_bad_value_is_named_by_row_and_column_as_before(engine, tmp_path):
+def test_a_bad_value_is_named_by_line_and_column_as_python_names_it(engine, tmp_path):
     impossible = list(CLEAN_ROW)
     impossible[4] = "2/30/2010 8:26"
     path = write_csv(tmp_path / "bad.csv", II_HEADER, [CLEAN_ROW, CLEAN_ROW, impossible])
     with pytest.raises((SourceError, MaterializationError)) as raised:
         materialize_raw(engine, path)
     message = str(raised.value)
-    assert "row 3" in message and "InvoiceDate" in message and "impossible date" in message
+    assert "line 4" in message and "InvoiceDate" in message and "impossible date" in message
 
 
 # ------------------------------------------------------------------- property

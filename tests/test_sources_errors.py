@@ -1,4 +1,7 @@
-"""A bad source fails with a SourceError that names the file/URL, row, column and cause."""
+"""A bad source fails with a SourceError that names the file/URL, row, column and cause.
+
+A CSV file's row is named by its physical line, the header being line 1
+(:mod:`assets.sources.places`; ``tests/test_sources_lines.py`` has the wrapped cases)."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import pytest
 
 from assets.sources import SourceError, read_source, synthetic
 from assets.sources.download import download
+from assets.sources.places import Place
 from tests.hand_written_zip import write_zip
 from tests.retail_support import serve_directory, write_source
 
@@ -74,7 +78,7 @@ def test_several_missing_columns_are_listed_as_a_list(tmp_path: Path) -> None:
 def test_non_numeric_quantity_names_row_and_value(tmp_path: Path) -> None:
     bad = "536366,22633,HAND WARMER,six,12/1/2010 8:28,1.85,17850,United Kingdom\n"
     with pytest.raises(
-        SourceError, match=r"row 3, column 'Quantity': not a number: 'six'"
+        SourceError, match=r"line 4, column 'Quantity': not a number: 'six'"
     ) as error:
         read_all(csv_file(tmp_path, GOOD, GOOD, bad))
     assert (error.value.row, error.value.value) == (3, "six")
@@ -82,7 +86,7 @@ def test_non_numeric_quantity_names_row_and_value(tmp_path: Path) -> None:
 
 def test_fractional_quantity(tmp_path: Path) -> None:
     bad = "536366,22633,HAND WARMER,2.5,12/1/2010 8:28,1.85,17850,United Kingdom\n"
-    with pytest.raises(SourceError, match=r"row 2, column 'Quantity': not a whole number: '2.5'"):
+    with pytest.raises(SourceError, match=r"line 3, column 'Quantity': not a whole number: '2.5'"):
         read_all(csv_file(tmp_path, GOOD, bad))
 
 
@@ -105,16 +109,16 @@ def test_a_bad_value_says_how_many_rows_like_it_were_read_with_it(tmp_path: Path
     bad = GOOD.replace(",6,", ",six,")
     with pytest.raises(SourceError) as error:
         read_all(csv_file(tmp_path, GOOD, bad, GOOD, bad))
-    assert "not a number: 'six' (2 such rows in rows 1-4); " in str(error.value)
+    assert "not a number: 'six' (2 such rows in lines 2-5); " in str(error.value)
     with pytest.raises(SourceError) as error:
         read_all(csv_file(tmp_path, GOOD, bad))
-    assert "not a number: 'six' (1 such row in rows 1-2); " in str(error.value)
+    assert "not a number: 'six' (1 such row in lines 2-3); " in str(error.value)
 
 
 def test_unparseable_date_names_row_and_value(tmp_path: Path) -> None:
     bad = "536366,22633,HAND WARMER,6,13/45/2010 8:28,1.85,17850,United Kingdom\n"
     with pytest.raises(
-        SourceError, match=r"row 2, column 'InvoiceDate': unparseable date '13/45/2010 8:28'"
+        SourceError, match=r"line 3, column 'InvoiceDate': unparseable date '13/45/2010 8:28'"
     ):
         read_all(csv_file(tmp_path, GOOD, bad))
 
@@ -122,7 +126,7 @@ def test_unparseable_date_names_row_and_value(tmp_path: Path) -> None:
 def test_garbage_date_in_iso_column(tmp_path: Path) -> None:
     bad = "536366,22633,HAND WARMER,6,yesterday,1.85,17850,United Kingdom\n"
     with pytest.raises(
-        SourceError, match=r"row 2, column 'InvoiceDate': unparseable date 'yesterday'"
+        SourceError, match=r"line 3, column 'InvoiceDate': unparseable date 'yesterday'"
     ):
         read_all(csv_file(tmp_path, GOOD, bad))
 
@@ -130,7 +134,7 @@ def test_garbage_date_in_iso_column(tmp_path: Path) -> None:
 def test_row_numbers_count_across_chunks(tmp_path: Path) -> None:
     bad = "536366,22633,HAND WARMER,6,12/1/2010 8:28,cheap,17850,United Kingdom\n"
     path = csv_file(tmp_path, *([GOOD] * 2_500), bad)
-    with pytest.raises(SourceError, match=r"row 2501, column 'UnitPrice': not a number: 'cheap'"):
+    with pytest.raises(SourceError, match=r"line 2502, column 'UnitPrice': not a number: 'cheap'"):
         read_all(path)
 
 
@@ -144,7 +148,7 @@ def test_row_with_an_extra_field_names_its_row(tmp_path: Path) -> None:
     extra = GOOD.rstrip("\n") + ",EXTRA\n"
     with pytest.raises(
         SourceError,
-        match=r"source\.csv, row 7: malformed CSV: 9 fields where the header has 8: "
+        match=r"source\.csv, line 8: malformed CSV: 9 fields where the header has 8: "
         r"'536365,85123A,WHITE HANGING HEART,.*,United Kingdom,EXTRA'$",
     ) as error:
         read_all(csv_file(tmp_path, *([GOOD] * 6), extra, GOOD))
@@ -154,7 +158,7 @@ def test_row_with_an_extra_field_names_its_row(tmp_path: Path) -> None:
 
 def test_row_with_a_missing_field_names_its_row(tmp_path: Path) -> None:
     with pytest.raises(
-        SourceError, match=r"row 2: malformed CSV: 2 fields where the header has 8: '1,2'"
+        SourceError, match=r"line 3: malformed CSV: 2 fields where the header has 8: '1,2'"
     ):
         read_all(csv_file(tmp_path, GOOD, "1,2\n", GOOD))
 
@@ -163,7 +167,7 @@ def test_unclosed_quote_names_the_row_it_opens_in_on_one_line(tmp_path: Path) ->
     unclosed = '536365,22752,"SET 7 BABUSHKA NESTING BOXES,2,12/1/2010 8:26,7.65,17850,UK\n'
     with pytest.raises(
         SourceError,
-        match=r"source\.csv, row 6: malformed CSV: 3 fields where the header has 8; "
+        match=r"source\.csv, line 7: malformed CSV: 3 fields where the header has 8; "
         r"a quote \(\"\) opened in this row is never closed: "
         r"'536365,22752,\"SET 7 BABUSHKA NESTING BOXES,.*\\n536365,85123A,.*'…$",
     ) as error:
@@ -177,7 +181,7 @@ def test_unclosed_quote_in_the_last_row(tmp_path: Path, end: str) -> None:
     unclosed = '536378,21977,"PACK OF 60 CAKE CASES,24,12/1/2010 9:37,0.55,14688,UK' + end
     with pytest.raises(
         SourceError,
-        match=r"row 4: malformed CSV: 3 fields where the header has 8; "
+        match=r"line 5: malformed CSV: 3 fields where the header has 8; "
         r"a quote \(\"\) opened in this row is never closed: '536378,21977,",
     ) as error:
         read_all(csv_file(tmp_path, GOOD, GOOD, GOOD, unclosed))
@@ -190,37 +194,37 @@ def test_a_quoted_value_running_over_lines_is_pointed_out(tmp_path: Path) -> Non
     closes = '536366,22633,HAND WARMER,6,12/1/2010 8:28,1.85,17850,"UK"\n'
     with pytest.raises(
         SourceError,
-        match=r"row 2: malformed CSV: 3 fields where the header has 8; "
+        match=r"line 3: malformed CSV: 3 fields where the header has 8; "
         r"the row runs over 3 lines, so a quoted value may lack its closing quote: ",
     ) as error:
         read_all(csv_file(tmp_path, GOOD, opens, GOOD, closes, GOOD))
     assert_one_short_line(error)
 
 
-def test_malformed_row_number_counts_data_rows_across_blocks(
+def test_a_malformed_row_is_named_by_its_line_across_blocks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Rows, not lines: quoted line breaks and blank lines before the bad row do not
-    count, however many blocks Arrow reads the file in."""
+    """Lines, not rows: quoted line breaks and blank lines before the bad row push it
+    down, however many blocks Arrow reads the file in; the error keeps its data row."""
     from assets.sources import files
 
     monkeypatch.setattr(files, "_CSV_BLOCK_BYTES", 4096)
     wrapped = '536365,85123A,"WHITE\nHANGING\r\nHEART",6,12/1/2010 8:26,2.55,17850,UK\n'
     lines = [GOOD, wrapped, "\n"] * 1_000 + [GOOD.rstrip("\n") + ",EXTRA\n"]
-    with pytest.raises(SourceError, match=r"row 2001: malformed CSV: 9 fields") as error:
+    with pytest.raises(SourceError, match=r"line 5002: malformed CSV: 9 fields") as error:
         read_all(csv_file(tmp_path, *lines))
     assert error.value.row == 2001
 
 
 def test_empty_required_value(tmp_path: Path) -> None:
     bad = "536366,,HAND WARMER,6,12/1/2010 8:28,1.85,17850,United Kingdom\n"
-    with pytest.raises(SourceError, match=r"row 2, column 'StockCode': empty value"):
+    with pytest.raises(SourceError, match=r"line 3, column 'StockCode': empty value"):
         read_all(csv_file(tmp_path, GOOD, bad))
 
 
 def test_invoice_that_is_not_an_invoice_number(tmp_path: Path) -> None:
     bad = "X-12,22633,HAND WARMER,6,12/1/2010 8:28,1.85,17850,United Kingdom\n"
-    with pytest.raises(SourceError, match=r"row 2, column 'InvoiceNo': not an invoice number"):
+    with pytest.raises(SourceError, match=r"line 3, column 'InvoiceNo': not an invoice number"):
         read_all(csv_file(tmp_path, GOOD, bad))
 
 
@@ -341,13 +345,14 @@ def test_unreachable_url_is_retried_then_fails_without_secrets(tmp_path: Path) -
 
 
 def test_bad_values_in_xlsx_name_the_sheet(tmp_path: Path) -> None:
+    """Data row 31 is the sheet's row 32, as a spreadsheet numbers it (header row 1)."""
     frame = synthetic.generate(40, 2)
     frame["Quantity"] = frame["Quantity"].astype(object)
     frame.loc[30, "Quantity"] = "lots"
     path = tmp_path / "bad.xlsx"
     frame.to_excel(path, index=False, sheet_name="Year 2010-2011", engine="xlsxwriter")
     with pytest.raises(
-        SourceError, match=r"bad\.xlsx sheet 'Year 2010-2011', row 31, column 'Quantity'"
+        SourceError, match=r"bad\.xlsx sheet 'Year 2010-2011', row 32, column 'Quantity'"
     ):
         read_all(path)
 
@@ -360,8 +365,10 @@ def test_parquet_with_missing_column(tmp_path: Path) -> None:
 
 
 def test_error_carries_structured_fields() -> None:
-    error = SourceError("cause", source="file.csv", row=7, column="Quantity", value="x")
-    assert str(error) == "file.csv, row 7, column 'Quantity': cause"
+    place = Place(row=6, unit="line", first=7, last=7)
+    error = SourceError("cause", source="file.csv", place=place, column="Quantity", value="x")
+    assert str(error) == "file.csv, line 7, column 'Quantity': cause"
+    assert (error.row, error.place, error.column, error.value) == (6, place, "Quantity", "x")
     assert isinstance(error, Exception) and not isinstance(error, pd.errors.ParserError)
 
 
@@ -371,7 +378,7 @@ def test_customer_id_beyond_exact_integers_is_refused(tmp_path: Path, customer: 
     above 2**53 would be stored rounded, since they pass through float64."""
     bad = f"536366,22633,HAND WARMER,6,12/1/2010 8:28,1.85,{customer},United Kingdom\n"
     with pytest.raises(
-        SourceError, match=rf"row 2, column 'CustomerID': out of range: '{customer}'"
+        SourceError, match=rf"line 3, column 'CustomerID': out of range: '{customer}'"
     ):
         read_all(csv_file(tmp_path, GOOD, bad))
 
@@ -398,7 +405,7 @@ def test_an_unclosed_quote_in_the_last_field_names_its_row_and_column(
 ) -> None:
     with pytest.raises(
         SourceError,
-        match=r"source\.csv, row 6, column 'Country': malformed CSV: a quote \(\"\) opened "
+        match=r"source\.csv, line 7, column 'Country': malformed CSV: a quote \(\"\) opened "
         r"in this value is never closed",
     ) as error:
         read_all(csv_file(tmp_path, *lines))
@@ -407,7 +414,7 @@ def test_an_unclosed_quote_in_the_last_field_names_its_row_and_column(
 
 
 def test_an_unclosed_quote_is_found_in_a_later_chunk(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match=r"row 2501, column 'Country': .* never closed"):
+    with pytest.raises(SourceError, match=r"line 2502, column 'Country': .* never closed"):
         read_all(csv_file(tmp_path, *([GOOD] * 2500), QUOTED_COUNTRY, *([GOOD] * 10)))
 
 
@@ -422,7 +429,7 @@ def test_a_quote_closed_by_a_later_rows_quote_is_named(tmp_path: Path) -> None:
     ]:
         with pytest.raises(
             SourceError,
-            match=rf"row 2, column '{column}': malformed CSV: a line break, which only "
+            match=rf"line 3, column '{column}': malformed CSV: a line break, which only "
             r"Description may hold: a quote \(\"\) opened in this value runs over 4 lines",
         ) as error:
             read_all(csv_file(tmp_path, *lines))
@@ -442,7 +449,7 @@ def test_an_unclosed_quote_in_a_last_description_column(tmp_path: Path) -> None:
     unclosed = good.replace(",WHITE", ',"WHITE')
     with pytest.raises(
         SourceError,
-        match=r"row 3, column 'Description': malformed CSV: a quote \(\"\) opened in this "
+        match=r"line 4, column 'Description': malformed CSV: a quote \(\"\) opened in this "
         r"value is never closed",
     ) as error:
         read_all(csv_file(tmp_path, good, good, unclosed, good, good, header=header))
@@ -464,8 +471,8 @@ WRAPPED = '536365,85123A,"WHITE\nHANGING\r\nHEART",6,12/1/2010 8:26,2.55,17850,U
 def test_a_quote_that_closes_inside_a_later_value_names_where_it_opens(tmp_path: Path) -> None:
     with pytest.raises(
         SourceError,
-        match=r"^.*source\.csv, row 2, column 'Description': malformed CSV: the quote opened "
-        r"here closes inside a later value \(data row 5: '\"GLASS STAR\" FROSTED T-LIGHT "
+        match=r"^.*source\.csv, line 3, column 'Description': malformed CSV: the quote opened "
+        r"here closes inside a later value \(line 6: '\"GLASS STAR\" FROSTED T-LIGHT "
         r"HOLDER'\), which would swallow the rows between$",
     ) as error:
         read_all(csv_file(tmp_path, GOOD, OPENS, GOOD, GOOD, GLASS_STAR, GOOD))
@@ -473,18 +480,18 @@ def test_a_quote_that_closes_inside_a_later_value_names_where_it_opens(tmp_path:
     assert_one_short_line(error)
 
 
-def test_a_runaway_quote_is_named_by_data_row_across_chunks(
+def test_a_runaway_quote_is_named_by_its_lines_across_chunks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Rows, not lines: wrapped values and blank lines before it do not count, however
-    many blocks and chunks the file is read in."""
+    """Lines, not rows: wrapped values and blank lines before it push it down, however
+    many blocks and chunks the file is read in; the error keeps its data row."""
     from assets.sources import files
 
     monkeypatch.setattr(files, "_CSV_BLOCK_BYTES", 4096)
     lines = [GOOD, WRAPPED, "\n"] * 1_000 + [OPENS, GOOD, "\n", GLASS_STAR, GOOD]
     with pytest.raises(
         SourceError,
-        match=r"row 2001, column 'Description': .* closes inside a later value \(data row 2003:",
+        match=r"line 5002, column 'Description': .* closes inside a later value \(line 5005:",
     ) as error:
         read_all(csv_file(tmp_path, *lines))
     assert error.value.row == 2001
@@ -496,7 +503,7 @@ def test_a_runaway_quote_longer_than_any_value_is_named(tmp_path: Path) -> None:
     lines = [GOOD, OPENS, *[GOOD] * 2_000, GLASS_STAR, GOOD]
     with pytest.raises(
         SourceError,
-        match=r"source\.csv, row 2, column 'Description': malformed CSV: the quote opened "
+        match=r"source\.csv, line 3, column 'Description': malformed CSV: the quote opened "
         r"here is still open \d+ lines later \(over 131072 characters\), so it would "
         r"swallow the rows after it$",
     ) as error:
@@ -509,7 +516,7 @@ def test_text_after_a_closing_quote_is_named_once_a_description_wraps(tmp_path: 
     engine's CSV reader refuses it as well; readers disagree on what it means)."""
     with pytest.raises(
         SourceError,
-        match=r"source\.csv, row 4, column 'Description': malformed CSV: text after the "
+        match=r"source\.csv, line 7, column 'Description': malformed CSV: text after the "
         r"closing quote of a quoted value: '\"GLASS STAR\" FROSTED T-LIGHT HOLDER'",
     ) as error:
         read_all(csv_file(tmp_path, GOOD, WRAPPED, GOOD, GLASS_STAR, GOOD))

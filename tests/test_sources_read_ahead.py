@@ -72,7 +72,7 @@ def test_closing_early_closes_the_source_in_its_thread() -> None:
     assert closed.wait(5)
 
 
-def test_read_source_still_names_the_bad_row(tmp_path) -> None:
+def test_read_source_still_names_the_bad_rows_line(tmp_path) -> None:
     from assets.sources import synthetic
 
     frame = synthetic.generate(3_000, 5)
@@ -80,7 +80,7 @@ def test_read_source_still_names_the_bad_row(tmp_path) -> None:
     frame.loc[2_600, "Quantity"] = "many"
     path = write_source(frame, tmp_path, "csv", "II")
     tables = []
-    with pytest.raises(SourceError, match=r"row 2601, column 'Quantity': not a number: 'many'"):
+    with pytest.raises(SourceError, match=r"line 2602, column 'Quantity': not a number: 'many'"):
         for table in read_source(str(path), chunk_rows=1_000):
             tables.append(table)
     assert [t.num_rows for t in tables] == [1_000, 1_000]

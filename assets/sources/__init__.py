@@ -324,6 +324,7 @@ def _raw_chunks(
                 first_row=chunk.first_row,
                 record_source=record_source,
                 decimal_comma=chunk.decimal_comma,
+                numbering=chunk.numbering,
             )
             total += chunk.num_rows
     if total == 0:

@@ -10,8 +10,9 @@ file. ClickHouse's reader keeps that rule (so the engine declines such a file); 
 module applies it to the files the Python reader reads.
 
 Python's C ``csv`` reader with ``strict=True`` is that grammar, run without a line of
-Python per row. Only after it has failed is the file read again, to name the row (data
-rows, counted as the chunks count them) and the column.
+Python per row. Only after it has failed is the file read again, to name the row (by
+the line it starts on, as every CSV error names a row: :mod:`assets.sources.places`) and
+the column.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import TextIO
 
 from assets.sources.errors import EXCERPT_CHARS, SourceError, excerpt
 from assets.sources.normalize import source_field
+from assets.sources.places import Place
 
 #: A quoted value as the grammar has it, possessive so that it ends where a CSV reader
 #: ends it: at the first quote not doubled.
@@ -70,11 +72,16 @@ def _open(path: Path, encoding: str) -> TextIO:
 
 @dataclass(frozen=True)
 class _Record:
-    """The record the strict reader failed in: its data row (0: the header) and its text,
-    from its first line to the one the reader stopped on."""
+    """The record the strict reader failed in: its data row (0: the header), the line it
+    starts on and its text, from that line to the one the reader stopped on."""
 
     row: int
+    line: int
     text: str
+
+    def line_at(self, position: int) -> int:
+        """The line of the file that ``text[position]`` sits on."""
+        return self.line + len(_LINE_BREAK.findall(self.text, 0, position))
 
 
 def _failing_record(path: Path, label: str, encoding: str, delimiter: str) -> _Record:
@@ -101,7 +108,9 @@ def _failing_record(path: Path, label: str, encoding: str, delimiter: str) -> _R
     _, index, end_line = last[0] if last else ([], -1, 0)
     with _open(path, encoding) as handle:
         text = "".join(itertools.islice(handle, end_line, stopped_at))
-    return _Record(row=index + 1, text=text.lstrip("\r\n"))  # less the blank lines before
+    record = text.lstrip("\r\n")  # less the blank lines before it
+    blank = len(_LINE_BREAK.findall(text, 0, len(text) - len(record)))
+    return _Record(row=index + 1, line=end_line + 1 + blank, text=record)
 
 
 def _bad_field(text: str, delimiter: str) -> tuple[int, int, re.Match[str] | None] | None:
@@ -144,15 +153,15 @@ def _lines_on(text: str) -> int:
 def _violation(
     path: Path, label: str, header: list[str], reason: str, encoding: str, delimiter: str
 ) -> SourceError:
-    """The strict reader's failure as one line naming data row, column and cause."""
+    """The strict reader's failure as one line naming the row's line, column and cause."""
     record = _failing_record(path, label, encoding, delimiter)
     source = label if record.row else f"{label} header"
-    row = record.row or None
+    place = Place(record.row, "line", record.line, record.line) if record.row else None
     found = _bad_field(record.text, delimiter)
     if found is None:  # no quote's doing: an unquoted value over the reader's limit
         cause = _TOO_LONG if _TOO_LONG_WORDS in reason else reason
         return SourceError(
-            f"malformed CSV: {cause}", source=source, row=row, value=record.text[:EXCERPT_CHARS]
+            f"malformed CSV: {cause}", source=source, place=place, value=record.text[:EXCERPT_CHARS]
         )
     index, opened, quoted = found
     name = header[index] if index < len(header) else f"field {index + 1}"
@@ -164,7 +173,7 @@ def _violation(
     return SourceError(
         f"malformed CSV: {cause}",
         source=source,
-        row=row,
+        place=place,
         column=source_field(name) or name,
         value=value[:EXCERPT_CHARS],
     )
@@ -203,8 +212,7 @@ def _closed_too_soon(
         )
     # The closing quote sits in a later row: quote the value it sits in, as that row has it.
     later = text[max(text.rfind(delimiter, line_start, closing) + 1, line_start) : end]
-    closes_in = record.row + _lines_on(text[opened:closing])
     return text[opened:], (
-        f"the quote opened here closes inside a later value (data row {closes_in}: "
+        f"the quote opened here closes inside a later value (line {record.line_at(closing)}: "
         f"{excerpt(later)}), which would swallow the rows between"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from assets.sources.places import Place
 from orchestration.errors import ExpectedError
 
 #: Why a local file cannot be read when the system refuses this user (EACCES, EPERM): the
@@ -15,8 +16,9 @@ PERMISSION_DENIED = (
 class SourceError(ExpectedError):
     """The source cannot be read as Online Retail data.
 
-    The message names the source (file, sheet or URL without credentials), the row and
-    column when there is one, the offending value, and what to do about it.
+    The message names the source (file, sheet or URL without credentials), the row's
+    place when there is one (a CSV file's line, a sheet's row: :mod:`.places`) and its
+    column, the offending value, and what to do about it.
     """
 
     def __init__(
@@ -24,23 +26,28 @@ class SourceError(ExpectedError):
         message: str,
         *,
         source: str | None = None,
-        row: int | None = None,
+        place: Place | None = None,
         column: str | None = None,
         value: object = None,
     ) -> None:
         location = []
         if source:
             location.append(source)
-        if row is not None:
-            location.append(f"row {row}")
+        if place is not None:
+            location.append(str(place))
         if column:
             location.append(f"column {column!r}")
         prefix = f"{', '.join(location)}: " if location else ""
         super().__init__(prefix + message)
         self.source = source
-        self.row = row
+        self.place = place
         self.column = column
         self.value = value
+
+    @property
+    def row(self) -> int | None:
+        """The 1-based data row (the header not counted), whatever the place's unit."""
+        return self.place.row if self.place is not None else None
 
 
 #: Characters of an offending value or row an error shows: a row with an unclosed quote

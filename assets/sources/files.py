@@ -46,6 +46,7 @@ from assets.sources.csv_layout import CsvLayout, header_layout
 from assets.sources.decoding import not_text_error, refuse_utf8_named_otherwise
 from assets.sources.errors import EXCERPT_CHARS, SourceError, excerpt, file_error
 from assets.sources.normalize import source_field
+from assets.sources.places import DATA_ROWS, CsvLines, Place, RowNumbering, Rows
 from orchestration.text_encoding import DEFAULT_ENCODING, is_utf8, opening_codec
 
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -70,7 +71,8 @@ class SourceChunk:
     """Rows of one file or sheet, with where they came from.
 
     ``origin`` names the file/sheet for error messages and RECORD_SOURCE; ``first_row``
-    is the 1-based data-row number of ``frame``'s first row within that origin.
+    is the 1-based data-row number of ``frame``'s first row within that origin, and
+    ``numbering`` how errors name a row of it (:mod:`assets.sources.places`).
     ``frame`` is an Arrow table (CSV, Parquet, generator) or a pandas frame (xlsx).
     ``decimal_comma``: its numbers are text that may use a decimal comma (a ``;`` CSV
     file, see :class:`assets.sources.csv_layout.CsvLayout`).
@@ -80,6 +82,7 @@ class SourceChunk:
     origin: str
     first_row: int
     decimal_comma: bool = False
+    numbering: RowNumbering = DATA_ROWS
 
     @property
     def column_names(self) -> list[object]:
@@ -227,6 +230,7 @@ def _read_options(encoding: str, **options: object) -> pa_csv.ReadOptions:
 def _read_csv(path: Path, label: str, chunk_rows: int, encoding: str) -> Iterator[SourceChunk]:
     layout = csv_layout(path, label, encoding)
     parse, convert = _csv_options(layout)
+    numbering = CsvLines(path, opening_codec(encoding), layout.delimiter)
     try:
         reader = pa_csv.open_csv(
             path,
@@ -239,17 +243,17 @@ def _read_csv(path: Path, label: str, chunk_rows: int, encoding: str) -> Iterato
             last: pa.Table | None = None
             held_to_grammar = False
             for table in rebatch(iter(reader), chunk_rows):
-                _check_line_breaks(path, label, table, next_row, encoding)
+                _check_line_breaks(path, label, table, next_row, encoding, numbering)
                 if not held_to_grammar and _description_wraps(table):
                     check_csv_grammar(
                         path, label, layout.header, opening_codec(encoding), layout.delimiter
                     )
                     held_to_grammar = True
-                yield SourceChunk(table, label, next_row, layout.decimal_comma)
+                yield SourceChunk(table, label, next_row, layout.decimal_comma, numbering)
                 next_row += table.num_rows
                 last = table
             if last is not None:
-                _check_last_value(path, label, last, next_row - 1, encoding)
+                _check_last_value(path, label, last, next_row - 1, encoding, numbering)
             if next_row == 1:  # a header alone: still a chunk, so missing columns are named
                 yield SourceChunk(reader.schema.empty_table(), label, 1, layout.decimal_comma)
     except UnicodeDecodeError as error:  # the transcoding of a non-UTF-8 file
@@ -258,7 +262,7 @@ def _read_csv(path: Path, label: str, chunk_rows: int, encoding: str) -> Iterato
         message = str(error)
         if "invalid UTF8" in message:
             raise not_text_error(path, label, encoding, message) from error
-        raise _malformed_csv(path, label, layout, error, encoding) from error
+        raise _malformed_csv(path, label, layout, error, encoding, numbering) from error
 
 
 def ends_in_quotes(text: str, delimiter: str = ",") -> bool:
@@ -272,14 +276,20 @@ def ends_in_quotes(text: str, delimiter: str = ",") -> bool:
 
 
 def _malformed_csv(
-    path: Path, label: str, layout: CsvLayout, error: pa.ArrowInvalid, encoding: str
+    path: Path,
+    label: str,
+    layout: CsvLayout,
+    error: pa.ArrowInvalid,
+    encoding: str,
+    numbering: CsvLines,
 ) -> SourceError:
-    """The first row Arrow cannot split into the header's fields, named by data row.
+    """The first row Arrow cannot split into the header's fields, named by its line.
 
     Arrow's threaded reader knows no row numbers, so only after it has failed is the file
     read again, serially, up to the first bad row: still Arrow's C++ parser, with a
     Python handler called for that row alone. Its number counts records as the chunks
-    do (the header is record 1; quoted line breaks and blank lines are not rows).
+    do (the header is record 1; quoted line breaks and blank lines are not rows), which
+    ``numbering`` turns into the line the row starts on.
     """
     parse, convert = _csv_options(layout)
     invalid: list[pa_csv.InvalidRow] = []
@@ -314,9 +324,15 @@ def _malformed_csv(
     return SourceError(
         f"malformed CSV: {cause}: {excerpt(text)}",
         source=label,
-        row=row.number - 1 if row.number is not None else None,
+        place=_start(numbering, row.number - 1) if row.number is not None else None,
         value=text[:EXCERPT_CHARS],
     )
+
+
+def _start(numbering: CsvLines, row: int) -> Place:
+    """Where data row ``row`` starts: the row of an error here is read wrongly (a quote
+    that swallows the lines after it), so the lines it appears to span are no place."""
+    return numbering.places((row,))[row].start()
 
 
 # A quote opened in a row's last field and never closed raises nothing in the parser: the
@@ -378,21 +394,21 @@ def _runs_to_end(path: Path, value: str, encoding: str) -> bool:
         return handle.read() == written
 
 
-def _never_closed(label: str, name: str, row: int, value: str) -> SourceError:
+def _never_closed(label: str, name: str, place: Place, value: str) -> SourceError:
     lines = _line_count(value) - 1
     swallowed = f", so the {lines} line(s) after it read as part of it" if lines else ""
     return SourceError(
         f'malformed CSV: a quote (") opened in this value is never closed{swallowed}: '
         f"{excerpt(value)}",
         source=label,
-        row=row,
+        place=place,
         column=_field_label(name),
         value=value[:EXCERPT_CHARS],
     )
 
 
 def _check_line_breaks(
-    path: Path, label: str, table: pa.Table, first_row: int, encoding: str
+    path: Path, label: str, table: pa.Table, first_row: int, encoding: str, numbering: CsvLines
 ) -> None:
     """Refuse a chunk with a line break in any column but Description (vectorised; only
     the failure looks at a single value)."""
@@ -412,16 +428,16 @@ def _check_line_breaks(
     position, index = first
     name = table.column_names[index]
     value = table.column(index)[position].as_py()
-    row = first_row + position
+    place = _start(numbering, first_row + position)
     if index == table.num_columns - 1 and _runs_to_end(path, value, encoding):
-        raise _never_closed(label, name, row, value)
+        raise _never_closed(label, name, place, value)
     field = _field_label(name)
     raise SourceError(
         f'malformed CSV: a line break, which only Description may hold: a quote (") opened '
         f"in this value runs over {_line_count(value)} lines, so it is likely closed only by "
         f"a later row's quote: {excerpt(value)}",
         source=label,
-        row=row,
+        place=place,
         column=field,
         value=value[:EXCERPT_CHARS],
     )
@@ -439,12 +455,14 @@ def _description_wraps(table: pa.Table) -> bool:
     )
 
 
-def _check_last_value(path: Path, label: str, table: pa.Table, row: int, encoding: str) -> None:
+def _check_last_value(
+    path: Path, label: str, table: pa.Table, row: int, encoding: str, numbering: CsvLines
+) -> None:
     """Refuse a file that ends inside a quote opened in its last row's last field (a
     Description may wrap, and a quote opened on the last line leaves no line break)."""
     value = table.column(table.num_columns - 1)[table.num_rows - 1].as_py()
     if value is not None and _runs_to_end(path, value, encoding):
-        raise _never_closed(label, table.column_names[-1], row, value)
+        raise _never_closed(label, table.column_names[-1], _start(numbering, row), value)
 
 
 def _read_parquet(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]:
@@ -459,6 +477,10 @@ def _read_parquet(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChu
             yield SourceChunk(parquet.schema_arrow.empty_table(), label, 1)
     except (pa.ArrowInvalid, OSError) as error:
         raise SourceError(f"corrupt parquet: {error}", source=label) from error
+
+
+#: A sheet's rows as a spreadsheet numbers them: its header (calamine's first row) is 1.
+_SHEET_ROWS = Rows(header_rows=1)
 
 
 def _read_xlsx(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]:
@@ -483,7 +505,7 @@ def _read_xlsx(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]
                     if not block:
                         break
                     frame = pd.DataFrame(block, columns=header, dtype=object)
-                    yield SourceChunk(frame, origin, next_row)
+                    yield SourceChunk(frame, origin, next_row, numbering=_SHEET_ROWS)
                     next_row += len(block)
             except SourceError:
                 raise

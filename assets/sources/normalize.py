@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from assets.sources.errors import SourceError
+from assets.sources.places import DATA_ROWS, RowNumbering, span
 from schemas.types import EARLIEST_INVOICE_DATE, LATEST_INVOICE_DATE, MONEY_LIMIT
 
 #: Raw table layout (ddl/init.sql, raw.online_retails), column order included.
@@ -168,9 +169,11 @@ class _Chunk:
         columns: Mapping[object, str],
         source: str,
         first_row: int,
+        numbering: RowNumbering,
     ) -> None:
         self.source = source
         self.first_row = first_row
+        self.numbering = numbering
         self.num_rows = len(frame) if isinstance(frame, pd.DataFrame) else frame.num_rows
         # Field -> the source's own column, for showing an offending value as written.
         self._originals: dict[str, pd.Series | pa.ChunkedArray] = {}
@@ -201,12 +204,14 @@ class _Chunk:
             return
         position = int(np.flatnonzero(flagged.to_numpy(zero_copy_only=False))[0])
         value = self.value_at(field, position)
-        rows = f"rows {self.first_row:,}-{self.first_row + self.num_rows - 1:,}"
+        row, last = self.first_row + position, self.first_row + self.num_rows - 1
+        places = self.numbering.places((self.first_row, row, last))
+        rows = span(places[self.first_row], places[last])
         such = f"{count:,} such row{'' if count == 1 else 's'} in {rows}"
         raise SourceError(
             f"{problem} {value!r} ({such}); {hint}",
             source=self.source,
-            row=self.first_row + position,
+            place=places[row],
             column=field,
             value=value,
         )
@@ -444,15 +449,17 @@ def normalize_chunk(
     first_row: int,
     record_source: str,
     decimal_comma: bool = False,
+    numbering: RowNumbering = DATA_ROWS,
 ) -> pa.Table:
     """Source rows -> raw rows (``RAW_SCHEMA``: DDL order and types of raw.online_retails).
 
     ``columns`` maps the source's column names to fields (see :func:`map_columns`).
-    ``first_row`` is the 1-based data-row number of the chunk's first row in ``source``,
-    so errors point at the row a person would find in the file. ``decimal_comma``: the
-    source writes numbers with a decimal comma (a CSV file separated by ``;``).
+    ``first_row`` is the 1-based data-row number of the chunk's first row in ``source``;
+    ``numbering`` turns it into the place a person finds the row at (a CSV file's line:
+    :mod:`assets.sources.places`). ``decimal_comma``: the source writes numbers with a
+    decimal comma (a CSV file separated by ``;``).
     """
-    chunk = _Chunk(frame, columns, source, first_row)
+    chunk = _Chunk(frame, columns, source, first_row, numbering)
     text = {field: _Text(chunk.arrays[field]) for field in SOURCE_FIELDS}
     for field in ("InvoiceNo", "StockCode", "Quantity", "InvoiceDate", "UnitPrice"):
         chunk.fail_first(
