@@ -335,7 +335,8 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         return self.queries.read_only_query(sql, allow_external, max_rows=max_rows)
 
     def read_only_raw(self, sql: str, fmt: str, allow_external: bool = False) -> bytes:
-        """A user's read query rendered by ClickHouse itself in output format ``fmt``."""
+        """A user's read query rendered by ClickHouse itself in output format ``fmt`` (CSV
+        with NULL as an empty field: :data:`io_managers.read_only.CSV_SETTINGS`)."""
         return self.queries.read_only_raw(sql, fmt, allow_external)
 
     def read_only_stream(

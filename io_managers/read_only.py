@@ -102,6 +102,17 @@ JSON_SETTINGS: dict[str, SettingValue] = {
     # "a/b", not "a\/b" (both mean the same).
     "output_format_json_escape_forward_slashes": 0,
 }
+#: How CSV is rendered: NULL as an empty field, as spreadsheets, pandas and most CSV
+#: writers do, not ClickHouse's ``\N``, which no CSV reader takes for NULL (the project's
+#: own ingest refused it as a value). ClickHouse quotes every string, so an empty string
+#: stays ``""``.
+CSV_SETTINGS: dict[str, SettingValue] = {"format_csv_null_representation": ""}
+
+
+def _output_settings(fmt: str) -> OutputSettings:
+    """The rendering settings of output format ``fmt``: :data:`CSV_SETTINGS` for CSV
+    (``CSV``, ``CSVWithNames``, ...), the engine's defaults for any other."""
+    return CSV_SETTINGS if fmt.upper().startswith("CSV") else None
 
 
 @dataclass(frozen=True)
@@ -191,10 +202,12 @@ def read_only_arrow(
 def read_only_bytes(
     transport: Transport, sql: str, fmt: str, *, allow_external: bool = False
 ) -> bytes:
-    """A user's read query rendered by ClickHouse in output format ``fmt``."""
+    """A user's read query rendered by ClickHouse in output format ``fmt`` (CSV with
+    :data:`CSV_SETTINGS`)."""
     level = READ_ONLY_WITH_EXTERNAL if allow_external else READ_ONLY
     statement = _accepted(transport, sql, level, allow_external)
-    return _engine(lambda: transport.raw(statement.sql, fmt, readonly=level))
+    settings = _output_settings(fmt)
+    return _engine(lambda: transport.raw(statement.sql, fmt, level, settings))
 
 
 def read_only_stream(
@@ -216,7 +229,7 @@ def read_only_stream(
     """
     level = READ_ONLY_WITH_EXTERNAL if allow_external else READ_ONLY
     statement = _accepted(transport, sql, level, allow_external)
-    yield from _rendered(transport, statement, fmt, level)
+    yield from _rendered(transport, statement, fmt, level, _output_settings(fmt))
 
 
 def read_only_json(

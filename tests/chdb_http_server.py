@@ -55,7 +55,7 @@ _CONTROL_PARAMS = {
 }
 #: Settings this stand-in applies; others (client tuning) are accepted and ignored.
 _APPLIED_SETTINGS = re.compile(
-    r"^(readonly|input_format_.*|output_format_.*|date_time_output_format|insert_.*)$"
+    r"^(readonly|input_format_.*|output_format_.*|format_.*|date_time_output_format|insert_.*)$"
 )
 _FORMAT_CLAUSE = re.compile(r"\sFORMAT\s+([A-Za-z0-9_]+)\s*;?\s*$", re.IGNORECASE)
 _INSERT = re.compile(r"^\s*INSERT\s", re.IGNORECASE)
