@@ -316,6 +316,33 @@ def test_xlsx_that_is_not_a_zip(tmp_path: Path) -> None:
         read_all(path)
 
 
+@pytest.mark.parametrize(
+    ("startrow", "count", "first"),
+    [(1, 10, 2), (0, 1, 1)],
+    ids=["rows-below-a-blank-row", "one-row"],
+)
+def test_a_sheet_with_rows_but_no_header_names_it(
+    tmp_path: Path, startrow: int, count: int, first: int
+) -> None:
+    """Rows without a header, even one row (which was taken for a header alone), are an
+    error naming the sheet and the row read as its header, not a sheet skipped as empty
+    while the workbook's other sheets load."""
+    frame = synthetic.generate(10, 1)
+    path = tmp_path / "book.xlsx"
+    with pd.ExcelWriter(path, engine="xlsxwriter") as writer:
+        frame.to_excel(writer, sheet_name="A", index=False)
+        frame.iloc[:count].to_excel(
+            writer, sheet_name="B", index=False, header=False, startrow=startrow
+        )
+    with pytest.raises(SourceError) as raised:
+        read_all(path)
+    message = str(raised.value)
+    assert message.startswith(f"{path} sheet 'B': 8 required columns are missing: ")
+    assert (
+        f"; its header, row {first} (the sheet's first row that is not blank), holds: " in message
+    )
+
+
 def test_corrupt_parquet(tmp_path: Path) -> None:
     path = tmp_path / "data.parquet"
     path.write_bytes(b"PAR1" + b"\x00" * 64)

@@ -113,6 +113,19 @@ def test_a_sheet_names_the_row_a_spreadsheet_shows(tmp_path: Path) -> None:
     )
 
 
+def test_a_sheet_below_blank_rows_names_the_row_a_spreadsheet_shows(tmp_path: Path) -> None:
+    """Two blank rows above the header make it row 3, so data row 31 is row 34."""
+    frame = synthetic.generate(40, 2)
+    frame["Quantity"] = frame["Quantity"].astype(object)
+    frame.loc[30, "Quantity"] = "lots"
+    path = tmp_path / "bad.xlsx"
+    frame.to_excel(path, index=False, sheet_name="S", startrow=2, engine="xlsxwriter")
+    assert message_of(path).startswith(
+        f"{path} sheet 'S', row 34, column 'Quantity': not a number: 'lots' "
+        "(1 such row in rows 4-43); "
+    )
+
+
 def test_parquet_names_its_rows_from_one(tmp_path: Path) -> None:
     frame = synthetic.generate(40, 2)
     frame["Quantity"] = frame["Quantity"].astype(str)

@@ -101,6 +101,34 @@ def test_xlsx_reads_every_sheet_and_names_it(rows: pd.DataFrame, tmp_path: Path)
     ]
 
 
+def test_xlsx_reads_a_sheet_whose_rows_start_lower_down(rows: pd.DataFrame, tmp_path: Path) -> None:
+    """A header below blank rows (row 3), or also further right (column C), is found: the
+    sheet was taken for an empty one and its rows silently left out of the load."""
+    sample = rows.iloc[:10]
+    path = tmp_path / "offset.xlsx"
+    with pd.ExcelWriter(path, engine="xlsxwriter") as writer:
+        sample.to_excel(writer, sheet_name="A", index=False)
+        sample.to_excel(writer, sheet_name="B", index=False, startrow=2)
+        sample.to_excel(writer, sheet_name="C", index=False, startrow=1, startcol=2)
+    raw = load(path)
+    sheets = {origin: comparable(read) for origin, read in raw.groupby("RECORD_SOURCE")}
+    assert list(sheets) == [f"offset.xlsx sheet '{name}'" for name in "ABC"]
+    first, *others = sheets.values()
+    for other in others:
+        pd.testing.assert_frame_equal(other, first)
+
+
+def test_xlsx_skips_a_blank_sheet(rows: pd.DataFrame, tmp_path: Path) -> None:
+    """A sheet with nothing in it holds no rows to lose (a workbook's spare 'Sheet1')."""
+    path = tmp_path / "spare.xlsx"
+    with pd.ExcelWriter(path, engine="xlsxwriter") as writer:
+        pd.DataFrame().to_excel(writer, sheet_name="Sheet1")
+        rows.iloc[:10].to_excel(writer, sheet_name="Data", index=False)
+    raw = load(path)
+    assert len(raw) == 10
+    assert set(raw["RECORD_SOURCE"]) == {"spare.xlsx sheet 'Data'"}
+
+
 def test_xlsx_numbers_in_text_columns_keep_their_digits(tmp_path: Path) -> None:
     frame = pd.DataFrame(
         {

@@ -29,9 +29,10 @@ import stat
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -45,7 +46,7 @@ from assets.sources.csv_grammar import check_csv_grammar
 from assets.sources.csv_layout import CsvLayout, header_layout
 from assets.sources.decoding import not_text_error, refuse_utf8_named_otherwise
 from assets.sources.errors import EXCERPT_CHARS, SourceError, excerpt, file_error
-from assets.sources.normalize import source_field
+from assets.sources.normalize import map_columns, source_field
 from assets.sources.places import DATA_ROWS, CsvLines, Place, RowNumbering, Rows
 from orchestration.text_encoding import DEFAULT_ENCODING, is_utf8, opening_codec
 
@@ -479,8 +480,19 @@ def _read_parquet(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChu
         raise SourceError(f"corrupt parquet: {error}", source=label) from error
 
 
-#: A sheet's rows as a spreadsheet numbers them: its header (calamine's first row) is 1.
-_SHEET_ROWS = Rows(header_rows=1)
+#: A row of a sheet, as calamine yields it.
+_Row = TypeVar("_Row", bound=Sequence[object])
+
+
+def _sheet_header(rows: Iterator[_Row]) -> tuple[_Row, int] | None:
+    """A sheet's header, its first row that is not blank, and that row's number as a
+    spreadsheet shows it; None if every row is blank. calamine yields a sheet's rows from
+    its row 1, so a sheet whose table starts lower down (a header on row 3) starts with
+    blank rows, which hold nothing to load."""
+    for number, row in enumerate(rows, 1):
+        if any(str(cell).strip() for cell in row):
+            return row, number
+    return None
 
 
 def _read_xlsx(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]:
@@ -495,9 +507,19 @@ def _read_xlsx(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]
             try:
                 sheet = workbook.get_sheet_by_name(sheet_name)
                 rows = sheet.iter_rows()
-                header = next(rows, None)
-                if header is None or not any(str(cell).strip() for cell in header):
-                    continue  # an empty sheet holds no data; the workbook may have others
+                found = _sheet_header(rows)
+                if found is None:
+                    continue  # a blank sheet holds no data; the workbook may have others
+                header, header_row = found
+                # Named here, with its row: rows under no header are refused, not skipped,
+                # and a sheet of one row (no chunk follows) would otherwise go unchecked.
+                map_columns(
+                    header,
+                    origin,
+                    found=f"its header, row {header_row} (the sheet's first row that is "
+                    "not blank), holds",
+                )
+                numbering = Rows(header_rows=header_row)
                 next_row = 1
                 while True:
                     # islice + list consume calamine's iterator in C, a chunk at a time.
@@ -505,7 +527,7 @@ def _read_xlsx(path: Path, label: str, chunk_rows: int) -> Iterator[SourceChunk]
                     if not block:
                         break
                     frame = pd.DataFrame(block, columns=header, dtype=object)
-                    yield SourceChunk(frame, origin, next_row, numbering=_SHEET_ROWS)
+                    yield SourceChunk(frame, origin, next_row, numbering=numbering)
                     next_row += len(block)
             except SourceError:
                 raise

@@ -4,9 +4,9 @@ A text file (CSV) is numbered by its physical lines, the header being line 1: an
 goes to a line, a spreadsheet that opens the file shows the same numbers, and an error
 in the bytes (:mod:`assets.sources.decoding`) can only be placed by line. Rows are no
 substitute: a quoted value holding a line break, or a blank line, puts every later row
-further down than its count says. A workbook is numbered by its sheet's rows (the header
-is row 1, as a spreadsheet shows it), and Parquet, which has neither lines nor a header
-row, by its rows from 1.
+further down than its count says. A workbook is numbered by its sheet's rows, as a
+spreadsheet shows them (the header is row 1, or lower down below blank rows), and
+Parquet, which has neither lines nor a header row, by its rows from 1.
 
 Arrow's CSV reader counts records, never lines, so a CSV row's lines are found only once
 an error names it: the file is read again with Python's C ``csv`` reader (the same
@@ -76,7 +76,8 @@ class RowNumbering(Protocol):
 @dataclass(frozen=True)
 class Rows:
     """Rows counted from the source's first: Parquet's and the generator's from 1 (no
-    header), a sheet's from 2 (``header_rows=1``: the header is the sheet's row 1)."""
+    header), a sheet's from the row below its header (``header_rows``: the header's row,
+    1 unless blank rows sit above it)."""
 
     header_rows: int = 0
 
