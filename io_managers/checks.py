@@ -14,7 +14,6 @@ from io_managers.analysis_cache import cached
 from io_managers.errors import CheckSQLError, WarehouseQueryError
 from io_managers.sql import quote_table
 from io_managers.sql_tokens import one_statement
-from orchestration.asset_code import at
 from orchestration.io_manager import OffendingRows
 
 if TYPE_CHECKING:
@@ -151,10 +150,11 @@ def _compiled(kept: Any) -> bool:
     return True
 
 
-def does_not_compile(check: AssetCheck, error: Exception) -> str:
-    """Why ``check`` cannot run, after where it is declared: the words of both
-    ``pipeline validate`` and a run, so one mistake reads the same in each."""
-    return at(check.place, f"check {check.name!r} does not compile: {error}")
+def does_not_compile(check: AssetCheck, error: Exception | str) -> str:
+    """Why ``check`` cannot run: the words of both ``pipeline validate`` and a run, so
+    one mistake reads the same in each; each says them after where the check is declared
+    (``check.place``)."""
+    return f"check {check.name!r} does not compile: {error}"
 
 
 def offending_rows(

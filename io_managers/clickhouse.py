@@ -460,11 +460,12 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         if broken:
             check, exc = broken[0]
             # The engine names the staged table; the check's author wrote {table}.
-            why = checks.does_not_compile(check, exc)
+            said = str(exc)
             for named in (staging, staging.replace("`", "")):
-                why = why.replace(named, spec.table)
+                said = said.replace(named, spec.table)
             more = f" (and {len(broken) - 1} more)" if len(broken) > 1 else ""
-            raise MaterializationError(f"asset {spec.key!r} (table {spec.table}): {why}{more}")
+            why = checks.does_not_compile(check, said)
+            raise MaterializationError.of(spec, f"{why}{more}", check.place)
 
     def _compile_identity(self, spec: AssetSpec, staged_as: TableFacts) -> Any:
         """What besides their SQL decides whether ``spec``'s checks compile

@@ -17,15 +17,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from orchestration.asset_code import at
 from orchestration.errors import (
+    AssetFailure,
     ExpectedError,
     Place,
     RebuildRequired,
     StorageFullError,
     StorageUnreachableError,
 )
+
+if TYPE_CHECKING:
+    from orchestration.asset import AssetSpec
 
 
 class WarehouseError(Exception):
@@ -88,8 +93,15 @@ class QueryRejectedError(WarehouseQueryError, ExpectedError):
     and the engine's message about it (position, expected tokens) is the whole story."""
 
 
-class MaterializationError(WarehouseError, ExpectedError):
+class MaterializationError(WarehouseError, AssetFailure):
     """An asset could not be computed or published; the previous table is untouched."""
+
+    @classmethod
+    def of(cls, spec: AssetSpec, cause: str, place: Place | None = None) -> MaterializationError:
+        """The failure of ``spec`` for ``cause``: its asset and table first, then the
+        ``place`` in its code the cause is about, if any; both kept apart as well."""
+        said = at(place, cause)
+        return cls(f"asset {spec.key!r} (table {spec.table}): {said}", place=place, cause=cause)
 
 
 class TypeDriftError(MaterializationError, RebuildRequired):

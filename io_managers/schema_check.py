@@ -192,10 +192,12 @@ def check_select(
     except WarehouseError as exc:
         # At its line in the author's text, as materialize gives it.
         why, where = select_does_not_compile(spec, body, compile_failure(io.queries, body, exc))
-        return [_in_select(spec, why, where)]
+        return [_in_select(spec, at(where, why), where)]
     findings = [
         # Its words list the columns: named once, not again before them.
-        _in_select(spec, output_problem(spec, problem.text), place, problem.column, {"column"})
+        _in_select(
+            spec, at(place, output_problem(spec, problem.text)), place, problem.column, {"column"}
+        )
         for problem in column_problems(list(output), target)
     ]
     fields = dict(schema.columns) if schema is not None else {}
@@ -216,7 +218,7 @@ def check_select(
             nullability_mismatch(nullable, ch_type),
         ):
             if reason:
-                found = output_problem(spec, f"output {reason}")
+                found = at(place, output_problem(spec, f"output {reason}"))
                 findings.append(_in_select(spec, found, place, name))
     return findings
 
@@ -269,7 +271,10 @@ def check_asset_checks(io: ClickHouseIOManager, spec: AssetSpec) -> list[Finding
     here it fails CI instead.
     """
     broken = uncompiled_checks(io.queries.columns, spec.checks, quote_table(spec.table))
-    findings = [_check_finding(spec, check, does_not_compile(check, exc)) for check, exc in broken]
+    findings = [
+        _check_finding(spec, check, at(check.place, does_not_compile(check, exc)))
+        for check, exc in broken
+    ]
     failed = {check.name for check, _ in broken}
     for check in spec.checks:
         if check.reloads is None or check.name in failed:

@@ -36,7 +36,7 @@ from io_managers.sql_tokens import one_statement
 from io_managers.transport import Transport
 from io_managers.types import ClickHouseType
 from io_managers.validation import validate_pandas
-from orchestration.asset_code import at, body_place, in_body, text_place
+from orchestration.asset_code import body_place, text_place
 from orchestration.io_manager import EngineSelect
 
 if TYPE_CHECKING:
@@ -118,7 +118,8 @@ class Stager:
             produced_types = self._queries.columns(statements.described_select(select))
         except WarehouseQueryError as exc:
             failure = compile_failure(self._queries, body, exc)
-            raise _of_its(spec, select_does_not_compile(spec, body, failure)[0]) from None
+            cause, place = select_does_not_compile(spec, body, failure)
+            raise MaterializationError.of(spec, cause, place) from None
         produced = list(produced_types)
         check_columns(spec, produced, shape)
         # Here, not with the module: sqlglot loads when a SELECT is staged, not in every
@@ -158,7 +159,9 @@ class Stager:
         """The run's error for ``value`` (None: a NULL) of ``guard``'s column, refused:
         where the column is declared and where the body is, the two places a fix may go."""
         declared = column_place(self._ddl_paths, spec.table, guard.name)
-        return _of_its(spec, refused_value(guard, value, declared, body_place(spec), output))
+        return MaterializationError.of(
+            spec, refused_value(guard, value, declared, body_place(spec), output)
+        )
 
     def stage_python(
         self, spec: AssetSpec, context: AssetContext, staging: str, shape: TargetShape
@@ -300,39 +303,35 @@ def check_columns(spec: AssetSpec, produced: Sequence[str], shape: TargetShape) 
     """Columns are matched by name: unknown or missing (non-default) ones are errors."""
     problems = column_problems(produced, shape)
     if problems:
-        raise _of_its(spec, output_problem(spec, problems[0].text))
+        raise _of_its_code(spec, output_problem(spec, problems[0].text))
 
 
 def select_does_not_compile(
     spec: AssetSpec, select: str, failure: CompileFailure
 ) -> tuple[str, Place | None]:
-    """Why ``spec``'s SELECT (``select``, as its body returned it) does not compile, after
-    where: the line of the body's module that holds the failure's place in the SELECT
-    when it is found (:func:`~orchestration.asset_code.text_place`), else the body's
-    first statement; and that place. The words of both ``pipeline validate`` and a run,
-    so one mistake reads the same in each."""
+    """Why ``spec``'s SELECT (``select``, as its body returned it) does not compile, and
+    where, which its line says first (:func:`~orchestration.asset_code.at`): the line of
+    the body's module that holds the failure's place in the SELECT when it is found
+    (:func:`~orchestration.asset_code.text_place`), else the body's first statement. The
+    words of both ``pipeline validate`` and a run, so one mistake reads the same in each."""
     exact = None
     if failure.line is not None:
         exact = text_place(spec, select, failure.line, failure.col)
     place = exact or body_place(spec)
-    return at(place, f"SELECT does not compile: {failure.said(placed=exact is not None)}"), place
+    return f"SELECT does not compile: {failure.said(placed=exact is not None)}", place
 
 
 def output_problem(spec: AssetSpec, problem: str) -> str:
-    """A way ``spec``'s output does not fit its table (:func:`column_problems`), after
-    where its body is, in the words of both ``pipeline validate`` and a run."""
-    return in_body(spec, f"SELECT {problem}" if spec.kind == "sql" else problem)
-
-
-def _of_its(spec: AssetSpec, cause: str) -> MaterializationError:
-    """The failure of ``spec`` for ``cause``: its asset and table first."""
-    return MaterializationError(f"asset {spec.key!r} (table {spec.table}): {cause}")
+    """A way ``spec``'s output does not fit its table (:func:`column_problems`), in the
+    words of both ``pipeline validate`` and a run, which say it after where its body is
+    (:func:`~orchestration.asset_code.in_body`)."""
+    return f"SELECT {problem}" if spec.kind == "sql" else problem
 
 
 def _of_its_code(spec: AssetSpec, cause: str) -> MaterializationError:
     """The failure of ``spec`` for ``cause``, a mistake of its body's, after where its
     body is."""
-    return _of_its(spec, in_body(spec, cause))
+    return MaterializationError.of(spec, cause, body_place(spec))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ unselected upstream, with the rows the run read in it and the run that built the
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 
 from rich.text import Text
@@ -40,10 +39,6 @@ _ERROR_CHARS = 300
 #: (its six other columns take the rest), and a compile error of 600 characters wrapped
 #: there to 16 lines. The list of failures above the diagrams gives the error.
 _CELL_CHARS = 50
-#: The start of an error raised in the user's code, as the run words it (``assets/x.py:30:
-#: RuntimeError: ``): where and what kind, which the failures list gives; the cell keeps
-#: the cause (a path alone filled the 50 characters: ``tests/...py:30: RuntimeError:…``).
-_CODE_PLACE = re.compile(r"^[\w./-]+\.py:\d+(?::\d+)?: (?:\w+(?:Error|Exception): )?")
 
 #: Under the table of a run that left assets undone: their rows read "-", not "gone".
 _KEPT = (
@@ -96,14 +91,17 @@ def _short(error: str | None) -> str:
 
 
 def _error_cell(outcome: AssetOutcome) -> str:
-    """The error as the table's last cell gives it: the start of its first line, less the
-    ``asset 'k' (table t):`` its row says already, cut at a word; a skipped asset's
-    reason is short, and said as it is."""
+    """The error as the table's last cell gives it: the start of the first line of its
+    cause (``outcome.cause``: where in the code and what kind, which the failures list
+    gives, filled the 50 characters with a path), else of the error less the ``asset 'k'
+    (table t):`` its row says already; cut at a word. A skipped asset's reason is short,
+    and said as it is."""
     if not outcome.error:
         return "-"
-    first = outcome.error.strip().split("\n", 1)[0]
-    first = first.removeprefix(f"asset {outcome.key!r} (table {outcome.table}): ")
-    first = _CODE_PLACE.sub("", first, count=1)
+    said = outcome.cause or outcome.error.strip().removeprefix(
+        f"asset {outcome.key!r} (table {outcome.table}): "
+    )
+    first = said.strip().split("\n", 1)[0]
     if len(first) > _CELL_CHARS:
         head = first[: _CELL_CHARS + 1]
         cut = head.rsplit(" ", 1)[0] if " " in head else head[: _CELL_CHARS - 1]

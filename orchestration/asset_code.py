@@ -41,7 +41,7 @@ from pathlib import Path
 from types import CodeType
 from typing import TYPE_CHECKING, Any
 
-from orchestration.errors import ExpectedError, Place, describe_error
+from orchestration.errors import AssetFailure, ExpectedError, Place, describe_error
 
 if TYPE_CHECKING:
     from orchestration.asset import AssetSpec
@@ -231,6 +231,20 @@ def body_failure(spec: AssetSpec, exc: BaseException) -> str:
     bug) after the line of its code that raised it, when it was its code. A foreseen
     one's message says all (a source's file and row)."""
     return at(failure_place(spec, exc), describe_error(exc))
+
+
+def failure_parts(spec: AssetSpec, exc: BaseException) -> tuple[Place | None, str | None]:
+    """:func:`body_failure`'s line in parts, for what shows the cause without the place:
+    the line of ``spec``'s code it names and what went wrong, as the layer that worded a
+    foreseen failure kept them (:class:`~orchestration.errors.AssetFailure`); for an
+    unforeseen one raised at a line of its code, that line and the error's message (its
+    class, the kind, the line gives). Else no parts: ``(None, None)``."""
+    if isinstance(exc, AssetFailure):
+        return exc.place, exc.cause
+    place = failure_place(spec, exc)
+    if place is None:
+        return None, None
+    return place, str(exc) or describe_error(exc)
 
 
 def failure_place(spec: AssetSpec, exc: BaseException) -> Place | None:

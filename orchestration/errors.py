@@ -96,6 +96,22 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
+class AssetFailure(ExpectedError):
+    """A foreseen failure of one asset that the layer raising it worded as ``asset 'k'
+    (table t): [place: ]cause``, keeping the parts too: ``place``, the line of the
+    asset's own code to fix (where its SELECT does not compile, its output does not fit
+    its table), and ``cause``, the words after it. A run's outcome carries them
+    (:class:`~orchestration.run_report.AssetOutcome`), so what shows the cause without
+    the place (the run's table, ~50 characters wide) never parses the message."""
+
+    def __init__(
+        self, message: str, *, place: Place | None = None, cause: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.place = place
+        self.cause = cause
+
+
 #: Where the docs say how to change a table and keep its rows (named by drift refusals).
 CHANGING_A_TABLE = "docs/warehouse.md#changing-a-table"
 

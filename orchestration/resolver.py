@@ -24,7 +24,7 @@ from uuid import UUID
 
 from orchestration.absent_source import absent_source_error
 from orchestration.asset import AssetSpec
-from orchestration.asset_code import body_failure
+from orchestration.asset_code import body_failure, failure_parts
 from orchestration.asset_reads import reads_of
 from orchestration.asset_state import StateBook
 from orchestration.checks import AssetCheckError, evaluate_checks
@@ -36,6 +36,7 @@ from orchestration.discarded_history import discarded_history_error
 from orchestration.dispatch import critical_path_seconds, last_seconds, submit_when_ready
 from orchestration.errors import (
     ExpectedError,
+    Place,
     RebuildRequired,
     StorageFullError,
     describe_error,
@@ -346,7 +347,7 @@ def _run_asset(
         # Failing while the run is stopped is the stop's doing (its IO manager refused to
         # publish, dropped the staging table): cancelled, not the asset's failure.
         stopped = recorder.stopping()
-        error = STOPPED if stopped else _failure(spec, exc, recorder)
+        error, place, cause = (STOPPED, None, None) if stopped else _failure(spec, exc, recorder)
         if attempt is not None and attempt.record.status == "started":
             attempt.failed(error)
         outcome = AssetOutcome(
@@ -355,6 +356,8 @@ def _run_asset(
             status="cancelled" if stopped else "failed",
             seconds=time.perf_counter() - started,
             error=error,
+            place=place,
+            cause=cause,
             foreseen=stopped or isinstance(exc, ExpectedError),
             needs_full_refresh=isinstance(exc, RebuildRequired),
             rebuild_loses_rows=isinstance(exc, RebuildRequired) and exc.loses_rows,
@@ -393,18 +396,21 @@ def _run_asset(
     return result
 
 
-def _failure(spec: AssetSpec, exc: Exception, recorder: _RunRecorder) -> str:
-    """``spec``'s cause (:func:`body_failure`); a full storage (:func:`storage_full`) also
-    stops the run from starting more assets. An asset already running when another met
-    it, and meeting it too, says the first one's line: the report's error block then says
-    the cause once (its words differ only in the bytes free)."""
+def _failure(
+    spec: AssetSpec, exc: Exception, recorder: _RunRecorder
+) -> tuple[str, Place | None, str | None]:
+    """``spec``'s cause (:func:`body_failure`), with its place and cause apart
+    (:func:`failure_parts`); a full storage (:func:`storage_full`) also stops the run from
+    starting more assets. An asset already running when another met it, and meeting it
+    too, says the first one's line: the report's error block then says the cause once
+    (its words differ only in the bytes free)."""
+    said: BaseException = exc
     full = storage_full(exc)
-    if full is None:
-        return body_failure(spec, exc)
-    first = recorder.halt(full)
-    if exc is full and type(first) is type(full) and first.where == full.where:
-        return body_failure(spec, first)
-    return body_failure(spec, exc)
+    if full is not None:
+        first = recorder.halt(full)
+        if exc is full and type(first) is type(full) and first.where == full.where:
+            said = first
+    return body_failure(spec, said), *failure_parts(spec, said)
 
 
 def _failed_in_its_own_words(error: str) -> State[Any]:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from orchestration.asset import AssetSpec
 from orchestration.checks import AssetCheckResult
 from orchestration.context import DISCARD_HISTORY_OPTION
+from orchestration.errors import Place
 from orchestration.graph import AssetGraph
 from orchestration.history import MaterializationRecord
 from orchestration.io_manager import MaterializeResult
@@ -113,6 +114,13 @@ class AssetOutcome:
     #: Whether ``error`` was foreseen (:class:`~orchestration.errors.ExpectedError`): its
     #: line says it all, so the report offers no traceback for it.
     foreseen: bool = False
+    #: The line of the asset's own code ``error`` names (its body raised there, its
+    #: SELECT does not compile there), and what went wrong, in the error's words after
+    #: the asset, its table and that place, less the class of an error its code raised
+    #: (:func:`~orchestration.asset_code.failure_parts`): the run's table, too narrow for
+    #: a path, gives ``cause``. None: the error was not said in parts (a skip's reason).
+    place: Place | None = None
+    cause: str | None = None
     failed_upstream: tuple[str, ...] = ()
     checks: tuple[AssetCheckResult, ...] = ()
     #: It failed because its table must be rebuilt from its definition first

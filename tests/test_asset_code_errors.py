@@ -13,6 +13,7 @@ runs ``pipeline`` on it as a user does: a real process, the embedded warehouse.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -172,6 +173,53 @@ def test_validate_and_materialize_name_the_line_of_an_assets_own_code_alike(
         f"asset 'typed' (table code_errors.typed) failed validation: column 'n': {field}: "
         "dtype: ClickHouse type Int64 does not fit dtype str"
     )
+
+
+def test_the_run_tables_cell_gives_the_cause_after_any_path_to_the_code(
+    tmp_path: Path, prefect_api_url: str
+):
+    """The lineage table's error cell (50 characters) gives what went wrong, not where:
+    the failures list above it gives the place. It was cut off the error's text by a
+    pattern that knew no space in a path, so code in ``my project/`` filled the cell
+    with its path again; the run now keeps the place and the cause apart."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterKey,
+    )
+
+    from orchestration.artifacts import LINEAGE_ARTIFACT_KEY
+    from tests.lineage_markdown import artifact_rows
+    from tests.locations import REPO
+
+    project = tmp_path / "my project"
+    project.mkdir()
+    write_location(project, MODULE, ASSETS, DDL)
+    path = os.pathsep.join([str(project), str(REPO)])
+    result = pipeline(
+        tmp_path, "materialize", "--json", PREFECT_API_URL=prefect_api_url, PYTHONPATH=path
+    )
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    errors = {asset["key"]: asset["error"] for asset in report["assets"]}
+    raised = f"my project/{MODULE}.py:{line_of(project / f'{MODULE}.py', 'return 1 / n')}"
+    assert errors["raises"] == f"{raised}: ZeroDivisionError: division by zero"
+    with get_client(sync_client=True) as client:
+        [lineage] = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=[LINEAGE_ARTIFACT_KEY]),
+                flow_run_id=ArtifactFilterFlowRunId(any_=[report["flow_run_id"]]),
+            )
+        )
+    cells = {key: row[6] for key, row in artifact_rows(lineage.data).items()}
+    assert {key: cells[key] for key in ("raises", "typo", "renamed", "asks")} == {
+        "raises": "division by zero",
+        "typo": "SELECT does not compile: Unknown expression…",
+        "renamed": "SELECT output column(s) other are not in the table…",
+        "asks": "Unknown expression identifier \\`nn\\`. In scope…",
+    }
 
 
 def test_validate_counts_its_problems_in_words(location: Path):

@@ -37,11 +37,14 @@ from tests.small_graphs import two_assets, with_a_checked_dimension, with_an_ord
 SELECTION = "key:fact_sales+"
 
 
-def _report(plan, failing: str | None = None, error: str = "boom") -> RunReport:
+def _report(
+    plan, failing: str | None = None, error: str = "boom", cause: str | None = None
+) -> RunReport:
     outcomes = []
     for spec in plan.selected:
         if spec.key == failing:
-            outcomes.append(AssetOutcome(spec.key, spec.table, "failed", 0.5, error=error))
+            failed = AssetOutcome(spec.key, spec.table, "failed", 0.5, error=error, cause=cause)
+            outcomes.append(failed)
         elif failing and failing in plan.graph.ancestors(spec.key):
             outcomes.append(
                 AssetOutcome(
@@ -184,15 +187,18 @@ def test_a_multiline_errors_lines_are_joined_in_the_failed_list(plan):
 def test_the_tables_error_cell_is_the_start_of_the_first_line_without_the_asset(plan):
     """In the table's seventh column (~150 px at 1600x1000) a compile error of 600
     characters wrapped to 16 lines: the cell gives the start of its first line, less the
-    ``asset 'k' (table t):`` its row says already and the place in the code, cut at a word;
-    the list of failures above gives the error in full, and the asset's page its every
-    line."""
-    error = (
-        "asset 'anomaly_invoice' (table quality.anomaly_invoice): assets/quality.py:117:19: "
+    ``asset 'k' (table t):`` its row says already and the place in the code (the run keeps
+    the cause apart), cut at a word; the list of failures above gives the error in full,
+    and the asset's page its every line."""
+    cause = (
         "SELECT does not compile: Identifier 'sale.total_amout' cannot be resolved. "
         "Maybe you meant: ['sale.total_amount']\n  frame"
     )
-    markdown = lineage_markdown(plan, _report(plan, "anomaly_invoice", error))
+    error = (
+        "asset 'anomaly_invoice' (table quality.anomaly_invoice): assets/quality.py:117:19: "
+        f"{cause}"
+    )
+    markdown = lineage_markdown(plan, _report(plan, "anomaly_invoice", error, cause))
     rows = artifact_rows(markdown)
     assert rows["anomaly_invoice"][6] == "SELECT does not compile: Identifier…"
     item, _ = _shown_error(markdown, "anomaly_invoice")
