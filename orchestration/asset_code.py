@@ -39,9 +39,15 @@ import re
 import textwrap
 from pathlib import Path
 from types import CodeType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from orchestration.errors import AssetFailure, ExpectedError, Place, describe_error
+from orchestration.errors import (
+    AssetFailure,
+    ExpectedError,
+    Place,
+    chain_in_words,
+    describe_error,
+)
 
 if TYPE_CHECKING:
     from orchestration.asset import AssetSpec
@@ -233,18 +239,30 @@ def body_failure(spec: AssetSpec, exc: BaseException) -> str:
     return at(failure_place(spec, exc), describe_error(exc))
 
 
-def failure_parts(spec: AssetSpec, exc: BaseException) -> tuple[Place | None, str | None]:
-    """:func:`body_failure`'s line in parts, for what shows the cause without the place:
-    the line of ``spec``'s code it names and what went wrong, as the layer that worded a
-    foreseen failure kept them (:class:`~orchestration.errors.AssetFailure`); for an
-    unforeseen one raised at a line of its code, that line and the error's message (its
-    class, the kind, the line gives). Else no parts: ``(None, None)``."""
+class SaidFailure(NamedTuple):
+    """A failed asset's error as its outcome says it (:func:`said_failure`)."""
+
+    error: str
+    place: Place | None = None
+    cause: str | None = None
+    chain: tuple[str, ...] = ()
+
+
+def said_failure(spec: AssetSpec, exc: BaseException) -> SaidFailure:
+    """``exc``, raised while ``spec`` was computed: its line (:func:`body_failure`) and,
+    for what shows the cause without the place, that line in parts: the line of
+    ``spec``'s code it names and what went wrong, as the layer that worded a foreseen
+    failure kept them (:class:`~orchestration.errors.AssetFailure`), or for an unforeseen
+    one raised at a line of its code, that line and the error's message (its class, the
+    kind, the line gives); else no parts. And the words of ``exc`` and of each error it
+    was raised from (:func:`~orchestration.errors.chain_in_words`)."""
+    error, chain = body_failure(spec, exc), chain_in_words(exc)
     if isinstance(exc, AssetFailure):
-        return exc.place, exc.cause
+        return SaidFailure(error, exc.place, exc.cause, chain)
     place = failure_place(spec, exc)
     if place is None:
-        return None, None
-    return place, str(exc) or describe_error(exc)
+        return SaidFailure(error, chain=chain)
+    return SaidFailure(error, place, str(exc) or describe_error(exc), chain)
 
 
 def failure_place(spec: AssetSpec, exc: BaseException) -> Place | None:

@@ -96,6 +96,13 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
+def chain_in_words(exc: BaseException) -> tuple[str, ...]:
+    """``exc`` and each error it was raised from, as :func:`describe_error` says each: what
+    tells that two failures have one cause (a run hook's and an asset's, a Pushgateway
+    that is down), compared whole, not searched for in a message made of them."""
+    return tuple(describe_error(cause) for cause in exception_chain(exc, raised_from=True))
+
+
 class AssetFailure(ExpectedError):
     """A foreseen failure of one asset that the layer raising it worded as ``asset 'k'
     (table t): [place: ]cause``, keeping the parts too: ``place``, the line of the

@@ -24,7 +24,7 @@ from uuid import UUID
 
 from orchestration.absent_source import absent_source_error
 from orchestration.asset import AssetSpec
-from orchestration.asset_code import body_failure, failure_parts
+from orchestration.asset_code import SaidFailure, body_failure, said_failure
 from orchestration.asset_reads import reads_of
 from orchestration.asset_state import StateBook
 from orchestration.checks import AssetCheckError, evaluate_checks
@@ -36,9 +36,9 @@ from orchestration.discarded_history import discarded_history_error
 from orchestration.dispatch import critical_path_seconds, last_seconds, submit_when_ready
 from orchestration.errors import (
     ExpectedError,
-    Place,
     RebuildRequired,
     StorageFullError,
+    chain_in_words,
     describe_error,
     storage_full,
 )
@@ -347,7 +347,8 @@ def _run_asset(
         # Failing while the run is stopped is the stop's doing (its IO manager refused to
         # publish, dropped the staging table): cancelled, not the asset's failure.
         stopped = recorder.stopping()
-        error, place, cause = (STOPPED, None, None) if stopped else _failure(spec, exc, recorder)
+        said = SaidFailure(STOPPED) if stopped else _failure(spec, exc, recorder)
+        error = said.error
         if attempt is not None and attempt.record.status == "started":
             attempt.failed(error)
         outcome = AssetOutcome(
@@ -356,8 +357,9 @@ def _run_asset(
             status="cancelled" if stopped else "failed",
             seconds=time.perf_counter() - started,
             error=error,
-            place=place,
-            cause=cause,
+            place=said.place,
+            cause=said.cause,
+            error_chain=said.chain,
             foreseen=stopped or isinstance(exc, ExpectedError),
             needs_full_refresh=isinstance(exc, RebuildRequired),
             rebuild_loses_rows=isinstance(exc, RebuildRequired) and exc.loses_rows,
@@ -387,6 +389,7 @@ def _run_asset(
             seconds=time.perf_counter() - started,
             result=result,
             error=describe_error(failure) if failure else None,
+            error_chain=chain_in_words(failure) if failure else (),
             foreseen=failure is not None,  # an AssetCheckError: the checks say why
             checks=checks,
         )
@@ -396,21 +399,18 @@ def _run_asset(
     return result
 
 
-def _failure(
-    spec: AssetSpec, exc: Exception, recorder: _RunRecorder
-) -> tuple[str, Place | None, str | None]:
-    """``spec``'s cause (:func:`body_failure`), with its place and cause apart
-    (:func:`failure_parts`); a full storage (:func:`storage_full`) also stops the run from
-    starting more assets. An asset already running when another met it, and meeting it
-    too, says the first one's line: the report's error block then says the cause once
-    (its words differ only in the bytes free)."""
-    said: BaseException = exc
+def _failure(spec: AssetSpec, exc: Exception, recorder: _RunRecorder) -> SaidFailure:
+    """``spec``'s cause (:func:`said_failure`); a full storage (:func:`storage_full`) also
+    stops the run from starting more assets. An asset already running when another met
+    it, and meeting it too, says the first one's: the report's error block then says the
+    cause once (its words differ only in the bytes free)."""
     full = storage_full(exc)
-    if full is not None:
-        first = recorder.halt(full)
-        if exc is full and type(first) is type(full) and first.where == full.where:
-            said = first
-    return body_failure(spec, said), *failure_parts(spec, said)
+    if full is None:
+        return said_failure(spec, exc)
+    first = recorder.halt(full)
+    if exc is full and type(first) is type(full) and first.where == full.where:
+        return said_failure(spec, first)
+    return said_failure(spec, exc)
 
 
 def _failed_in_its_own_words(error: str) -> State[Any]:

@@ -23,8 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orchestration.context import Log
-from orchestration.errors import ExpectedError, describe_error
-from orchestration.exception_chain import exception_chain
+from orchestration.errors import ExpectedError, chain_in_words, describe_error
 from orchestration.io_manager import IOManager
 from orchestration.run_report import RunReport
 
@@ -84,15 +83,15 @@ def call_run_hooks(hooks: Sequence[RunHook], run: FinishedRun) -> list[str]:
 
 
 def _failure(exc: BaseException, run: FinishedRun) -> str:
-    """What a hook's failure says: its cause in words, unless a failed asset's error ends
-    with that cause already, which it then names instead. A Pushgateway that is down
-    failed the metrics asset and the hook that pushes the run's outcome alike, and its
-    cause was printed twice, the second copy after the report's last line."""
+    """What a hook's failure says: its cause in words, unless it was raised from an error
+    a failed asset's was raised from too (``AssetOutcome.error_chain``), whose failure
+    it then names instead. A Pushgateway that is down failed the metrics asset and the
+    hook that pushes the run's outcome alike, and its cause was printed twice, the second
+    copy after the report's last line."""
     said = describe_error(exc)
-    failed = [o for o in run.report.by_status("failed") if o.error]
-    for cause in exception_chain(exc, raised_from=True):
-        words = describe_error(cause)
-        owner = next((o.key for o in failed if o.error and o.error.endswith(words)), None)
+    failed = run.report.by_status("failed")
+    for words in chain_in_words(exc):
+        owner = next((o.key for o in failed if words in o.error_chain), None)
         if owner is not None and said.endswith(words):
             before = said.removesuffix(words).rstrip(": ")
             same = f"the same cause as the failure of {owner}"

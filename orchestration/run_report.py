@@ -117,10 +117,14 @@ class AssetOutcome:
     #: The line of the asset's own code ``error`` names (its body raised there, its
     #: SELECT does not compile there), and what went wrong, in the error's words after
     #: the asset, its table and that place, less the class of an error its code raised
-    #: (:func:`~orchestration.asset_code.failure_parts`): the run's table, too narrow for
+    #: (:func:`~orchestration.asset_code.said_failure`): the run's table, too narrow for
     #: a path, gives ``cause``. None: the error was not said in parts (a skip's reason).
     place: Place | None = None
     cause: str | None = None
+    #: For a failure: its error and each error it was raised from, in words
+    #: (:func:`~orchestration.errors.chain_in_words`); a run hook's failure raised from
+    #: one of them is said as this asset's (:func:`~orchestration.run_hooks.call_run_hooks`).
+    error_chain: tuple[str, ...] = ()
     failed_upstream: tuple[str, ...] = ()
     checks: tuple[AssetCheckResult, ...] = ()
     #: It failed because its table must be rebuilt from its definition first

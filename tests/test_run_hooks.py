@@ -78,6 +78,23 @@ def test_a_hook_that_fails_is_one_warning_and_the_exit_code_stays_the_assets(
     assert len(recorded_runs(tmp_path / "runs.jsonl")) == 1
 
 
+def test_a_hooks_failure_is_an_assets_cause_only_if_it_was_raised_from_it(
+    prefect_api_url, tmp_path
+):
+    """A hook's failure that merely ends with the words of a failed asset's error (here
+    ``got 'nope'``, the end of ``numbers``' ValueError) is no failure of that cause: its
+    own words were dropped for "the same cause as the failure of numbers", since the
+    error's text was searched rather than the causes the asset failed of compared."""
+    result = cli_materialize(
+        tmp_path, prefect_api_url, "--source", "nope", **{FAILS_ENV: "got 'nope'"}
+    )
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "source must be synthetic:N, got 'nope'" in result.stdout
+    warning = "warning: run hook record_run failed, the run's result stands: got 'nope'"
+    assert warning in result.stderr.splitlines(), result.stderr
+
+
 def test_json_output_lists_the_hooks_warnings(prefect_api_url, tmp_path):
     import json
 
