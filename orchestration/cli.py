@@ -209,8 +209,11 @@ def materialize_command(
     verbose: Annotated[
         bool,
         typer.Option(
+            # One flag: "--verbose/--no-verbose" took the help panels a column of their own
+            # for "--no-verbose", which nobody needs to type (it is the default).
+            "--verbose",
             help="Show Prefect's own run logs and task tracebacks, and, when the selection "
-            "is refused for reading assets never materialized, which selected asset reads each."
+            "is refused for reading assets never materialized, which selected asset reads each.",
         ),
     ] = False,
     warehouse: WarehouseOption = None,

@@ -10,6 +10,9 @@ import sys
 from enum import Enum
 from typing import Any
 
+import pytest
+
+from orchestration.usage import RICH_HELP_MIN_WIDTH
 from tests import terminal
 from tests.test_cli import REPO, pipeline
 
@@ -19,9 +22,17 @@ ANSI_STYLE = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def on_a_terminal(*args: str) -> tuple[int, str]:
-    """Exit code and everything a person sees running the command on a terminal."""
-    code, output = terminal.on_a_terminal(os.environ, *args, columns=100)
+    """Exit code and everything a person sees running the command on a terminal wide
+    enough for Rich's help panels."""
+    code, output = terminal.on_a_terminal(os.environ, *args, columns=RICH_HELP_MIN_WIDTH)
     return code, output.decode()
+
+
+def help_lines(command: str, columns: int) -> list[str]:
+    """The lines ``pipeline COMMAND --help`` fills on a terminal ``columns`` wide."""
+    code, lines = terminal.screen(os.environ, command, "--help", columns=columns)
+    assert code == 0, lines
+    return lines
 
 
 def test_piped_help_is_plain_text_listing_every_command():
@@ -114,6 +125,32 @@ def test_help_on_an_80_column_terminal_is_plain_and_cuts_no_value():
     assert code == 0, text
     assert "…" not in text and not BOX_DRAWING.search(text), text
     assert "PIPELINE_DEFINITIONS" in text and "context.params['source_timeout']" in text
+
+
+#: Widths a help is read at: an 80-column terminal to a wide screen's.
+_WIDTHS = (80, 100, 120, 160, 200)
+
+
+@pytest.mark.parametrize("command", ["materialize", "list"])
+def test_help_takes_no_more_lines_on_a_wider_terminal(command):
+    """At 100 columns ``materialize --help`` took 73 lines (53 at 80 and at 120): Rich's
+    panel gave the descriptions a 38-column slice beside 23 columns empty but for ``-s``
+    and ``--no-verbose``. A wider terminal must never make the help longer, and the
+    descriptions start in its left half."""
+    counts = {}
+    for columns in _WIDTHS:
+        lines = help_lines(command, columns)
+        counts[columns] = len(lines)
+        select = next(line for line in lines if "--select" in line)
+        assert select.index("Dagster asset selection") <= columns // 2, (columns, select)
+    assert list(counts.values()) == sorted(counts.values(), reverse=True), counts
+
+
+def test_verbose_is_one_flag_without_a_negation_column():
+    result = pipeline("materialize", "--help")
+
+    assert re.search(r"^  --verbose  ", result.stdout, flags=re.MULTILINE), result.stdout
+    assert "--no-verbose" not in result.stdout
 
 
 def test_a_piped_unknown_option_is_one_line_naming_it_and_where_help_is():
