@@ -26,6 +26,7 @@ from orchestration.cli_options import (
     DEBUG_HINT,
     DEFINITIONS_HELP,
     NOTHING,
+    SOURCE_DEFAULT,
     SOURCE_ENCODING_PARAM,
     SOURCE_FORMS,
     WAREHOUSE_HELP,
@@ -179,8 +180,8 @@ def materialize_command(
     source: Annotated[
         str | None,
         source_option(
-            f"Source data for ingest assets ({SOURCE_FORMS}); passed to assets as "
-            "context.params['source']."
+            f"Source data for ingest assets ({SOURCE_FORMS}); {SOURCE_DEFAULT}. Passed to "
+            "assets as context.params['source']."
         ),
     ] = None,
     source_timeout: SourceTimeoutOption = None,

@@ -109,22 +109,36 @@ def _text_encoding(value: str | None) -> str | None:
     return value
 
 
-SourceEncodingOption = Annotated[
-    str | None,
-    typer.Option(
+def source_encoding_option(used_for: str) -> Any:
+    """``--source-encoding NAME``, one check for every command that takes it;
+    ``used_for`` ends its help: what the command does with it (a run hands it to the
+    assets, ``status`` and ``plan`` fingerprint the source read in it)."""
+    return typer.Option(
         SOURCE_ENCODING_OPTION,
         metavar="NAME",
         help="Text encoding of a CSV source, any name Python knows: latin-1 for Kaggle's "
         "copy of Online Retail (the retail ingest defaults to UTF-8, a byte order mark "
-        "allowed, or $ONLINE_RETAIL_SOURCE_ENCODING; Parquet and xlsx need none); passed to "
-        f"assets as context.params['{SOURCE_ENCODING_PARAM}'].",
+        f"allowed, or $ONLINE_RETAIL_SOURCE_ENCODING; Parquet and xlsx need none); {used_for}.",
         callback=_text_encoding,
-    ),
+    )
+
+
+SourceEncodingOption = Annotated[
+    str | None,
+    source_encoding_option(f"passed to assets as context.params['{SOURCE_ENCODING_PARAM}']"),
 ]
 
 
 #: What ``--source`` may be, as every command's help says it.
 SOURCE_FORMS = f"a path, a URL, or {SYNTHETIC_FORM}"
+#: What a run given no ``--source`` reads, as every command's help says it: a new user's
+#: first run reads it, and must learn from ``--help`` how to read the real data instead.
+#: The retail ingest decides it (``assets.sources``, which the framework may not import;
+#: tests/test_cli_help.py holds the two to the same text).
+SOURCE_DEFAULT = (
+    "without it the retail ingest reads $ONLINE_RETAIL_DATA_URL, else synthetic:100000:42 "
+    "(100,000 generated rows; README: The Online Retail pipeline)"
+)
 
 
 def _checked_source(value: str | None) -> str | None:
@@ -191,10 +205,12 @@ def confirmed_discard(discard_history: bool, full_refresh: bool) -> None:
 
 
 DEFINITIONS_HELP = "Module that declares the assets (default: [tool.pipeline] in pyproject.toml)."
+#: Two lines at the option, in each of the seven commands that open the warehouse: the
+#: URL forms, the default and where the rest is (the project's ``.warehouse`` wherever the
+#: command runs, other variables, passwords kept off the command line).
 WAREHOUSE_HELP = (
-    "chdb:///path or clickhouse://user:password@host:8123 (default: WAREHOUSE_URL, "
-    "CLICKHOUSE_HOST..., else the embedded warehouse in the project's .warehouse; a "
-    "password is better there, as every user can read a command line)."
+    "chdb:///dir or clickhouse://host:8123; default: $WAREHOUSE_URL or .warehouse "
+    "(README: Warehouse)."
 )
 DefinitionsOption = Annotated[
     str | None,

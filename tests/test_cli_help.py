@@ -35,6 +35,22 @@ def help_lines(command: str, columns: int) -> list[str]:
     return lines
 
 
+def option_help(piped_help: str, option: str) -> list[str]:
+    """The lines of Click's plain help that describe ``option``: its own, and the ones
+    indented under it up to the next option."""
+    lines = piped_help.splitlines()
+    start = next(i for i, line in enumerate(lines) if re.match(rf"  (-\w, )?{option}\b", line))
+    end = next(
+        (i for i in range(start + 1, len(lines)) if not lines[i].startswith("   ")), len(lines)
+    )
+    return lines[start:end]
+
+
+def said(text: str) -> str:
+    """``text`` with its line breaks and runs of spaces as single spaces."""
+    return " ".join(text.split())
+
+
 def test_piped_help_is_plain_text_listing_every_command():
     result = pipeline("--help")
 
@@ -151,6 +167,45 @@ def test_verbose_is_one_flag_without_a_negation_column():
 
     assert re.search(r"^  --verbose  ", result.stdout, flags=re.MULTILINE), result.stdout
     assert "--no-verbose" not in result.stdout
+
+
+def test_source_help_says_what_a_plain_run_reads():
+    """A new user could not learn from ``--help`` that a run given no ``--source`` reads
+    ``$ONLINE_RETAIL_DATA_URL``, else 100,000 generated rows."""
+    from assets.sources import DEFAULT_SOURCE, SOURCE_ENV, describe_source
+
+    for command in ("materialize", "serve", "status", "plan"):
+        source = said(" ".join(option_help(pipeline(command, "--help").stdout, "--source")))
+        assert f"reads ${SOURCE_ENV}, else {describe_source(DEFAULT_SOURCE)}" in source, source
+
+
+def test_status_and_plan_say_what_they_do_with_the_encoding():
+    """They run no asset: "passed to assets as context.params[...]" was materialize's."""
+    for command in ("status", "plan"):
+        encoding = said(
+            " ".join(option_help(pipeline(command, "--help").stdout, "--source-encoding"))
+        )
+        assert "context.params" not in encoding, encoding
+        assert "fingerprint" in encoding, encoding
+
+
+def test_warehouse_help_is_two_lines_pointing_at_the_readme():
+    """Five lines of URL forms, environment variables and password advice were repeated
+    in the seven commands that open the warehouse: the README says the rest."""
+    for command in ("materialize", "lineage", "query", "checks", "status", "plan", "serve"):
+        warehouse = option_help(pipeline(command, "--help").stdout, "--warehouse")
+        text = said(" ".join(warehouse)).removeprefix("--warehouse URL ")
+        assert len(text) <= 100 and "(README: Warehouse)" in text, (command, text)
+        if command == "materialize":  # at the usual width; lineage's options are wider
+            assert len(warehouse) <= 2, warehouse
+
+
+def test_plan_describes_itself_in_short_sentences():
+    """Its description was one sentence of eleven lines."""
+    text = pipeline("plan", "--help").stdout
+    description = said(text.partition("Options:")[0].partition("\n\n")[2])
+    sentences = [s for s in re.split(r"(?<=\.)\s", description) if s]
+    assert max(len(sentence) for sentence in sentences) <= 120, sentences
 
 
 def test_a_piped_unknown_option_is_one_line_naming_it_and_where_help_is():

@@ -24,6 +24,7 @@ from typing import Annotated, Any
 import typer
 
 from orchestration.cli_options import (
+    SOURCE_DEFAULT,
     SOURCE_FORMS,
     DefinitionsOption,
     SelectOption,
@@ -139,7 +140,8 @@ def serve(
     ctx: typer.Context,
     select: SelectOption = None,
     source: Annotated[
-        str | None, source_option(f"Source data for ingest assets ({SOURCE_FORMS}).")
+        str | None,
+        source_option(f"Source data for ingest assets ({SOURCE_FORMS}); {SOURCE_DEFAULT}."),
     ] = None,
     source_timeout: Annotated[
         float | None,

@@ -27,17 +27,19 @@ from orchestration.absent_source import absent_source_error
 from orchestration.asset_state import StateBook
 from orchestration.cli_options import (
     NOTHING,
+    SOURCE_DEFAULT,
     SOURCE_ENCODING_PARAM,
+    SOURCE_FORMS,
     DefinitionsOption,
     DiscardHistoryOption,
     JsonOption,
     SelectOption,
-    SourceEncodingOption,
     WarehouseOption,
     confirmed_discard,
     console,
     error_console,
     load_defs,
+    source_encoding_option,
     source_option,
 )
 from orchestration.ddl_coverage import NOT_CREATED, TableNotInDdlError, tables_not_in_ddl
@@ -57,7 +59,15 @@ from orchestration.typed_options import carried_names, with_options
 SourceOption = Annotated[
     str | None,
     source_option(
-        "The source a run would read (as for materialize); source fingerprints are taken from it."
+        f"The source a run would read ({SOURCE_FORMS}), whose fingerprint is compared with "
+        f"the one the ingest asset was built from; {SOURCE_DEFAULT}."
+    ),
+]
+#: They run no asset: the encoding is part of the source's fingerprint.
+EncodingOption = Annotated[
+    str | None,
+    source_encoding_option(
+        "the one a run would read the source in, part of its fingerprint (as for materialize)"
     ),
 ]
 #: The selection that brings everything up to date: what changed, what was never built,
@@ -117,7 +127,7 @@ def status(
     select: SelectOption = None,
     as_json: JsonOption = False,
     source: SourceOption = None,
-    source_encoding: SourceEncodingOption = None,
+    source_encoding: EncodingOption = None,
     warehouse: WarehouseOption = None,
     definitions: DefinitionsOption = None,
 ) -> None:
@@ -270,7 +280,7 @@ def plan(
     select: SelectOption = None,
     as_json: JsonOption = False,
     source: SourceOption = None,
-    source_encoding: SourceEncodingOption = None,
+    source_encoding: EncodingOption = None,
     full_refresh: Annotated[
         bool,
         typer.Option(
@@ -286,13 +296,12 @@ def plan(
 ) -> None:
     """What materialize would run for this selection, in order, and why; nothing runs.
 
-    Exits 1, with what materialize would print, when materialize would refuse the
-    selection (it reads an upstream asset never materialized in this warehouse, or a
-    table that is missing; or, given no --source, it would load the default source into
-    an asset built from another; or its --full-refresh would lose rows only insert-only
-    tables keep, without --discard-history) or an asset of it (its table drifted from its
-    DDL, and no --full-refresh was given); and, with nothing printed before it, when
-    --source is a path to no file, as materialize fails on it.
+    Exits 1 where materialize would refuse to run, printing what materialize would. It
+    refuses a selection that reads an asset never materialized in this warehouse, or a
+    missing table. It refuses to load the default source, given no --source, into an
+    asset built from another. It refuses a table that drifted from its DDL, unless
+    --full-refresh. It refuses a --full-refresh that would lose rows only insert-only
+    tables keep, unless --discard-history. A --source path to no file fails at once.
     """
     from orchestration.discarded_history import DiscardedHistoryError
     from orchestration.forecast import forecast
