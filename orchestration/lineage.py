@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
 from orchestration.graph import AssetGraph
+from orchestration.run_report import counted
 
 LineageFormat = Literal["text", "mermaid", "dot"]
 NOT_SELECTED = "not selected"
@@ -222,26 +223,29 @@ def to_text(
     outcomes: Mapping[str, str] | None = None,
     width: int | None = None,
 ) -> str:
-    """One line per asset in run order: key, table, status and what it reads (then what
-    it only runs after, marked ``(order)``). An upstream asset outside the selection is
-    marked ``(not selected)`` before its arrow (after it, the mark read as naming the
-    last upstream): the selection reads it as it is, or only runs after it.
+    """One line per selected asset in run order: key, table and what it reads (then what
+    it only runs after, marked ``(order)``), and one line counting the upstream assets
+    outside the selection, if any. Those are named after the ``<-`` of the assets that
+    read them, and had a line each, marked ``(not selected)``: ``--select fact_sales``
+    printed eleven of them before the one asset selected. ``outcomes`` is taken as every
+    renderer takes it; a line says no status.
 
     Given the terminal's ``width``, reads that do not fit go on under the first, lined up
     after the arrow (fact_sales' line was 258 characters, broken mid-name); without it
     (piped), each asset is one line, for ``grep``."""
-    statuses = node_statuses(graph, selected, outcomes)
-    specs = graph.topological(statuses)
+    chosen, external = _nodes(graph, selected)
+    specs = graph.topological(chosen)
     key_width = max((len(spec.key) for spec in specs), default=0)
     table_width = max((len(spec.table) for spec in specs), default=0)
-    marks = {key: f"({NOT_SELECTED})" for key, status in statuses.items() if status == NOT_SELECTED}
-    mark_width = max((len(mark) + 2 for mark in marks.values()), default=0)
     lines = []
     for spec in specs:
-        mark = f"  {marks[spec.key]}" if spec.key in marks else ""
-        head = f"{spec.key:<{key_width}}  {spec.table:<{table_width}}{mark:<{mark_width}}  <- "
+        head = f"{spec.key:<{key_width}}  {spec.table:<{table_width}}  <- "
         reads = list(graph.upstream_of(spec.key).shown()) or [NO_UPSTREAM]
         lines += _folded(head, reads, width)
+    if external:
+        left_out = counted(len(external), "upstream asset")
+        as_found = "as it is" if len(external) == 1 else "as they are"
+        lines.append(f"{left_out} {NOT_SELECTED} (left in the warehouse {as_found})")
     return "\n".join(lines) + "\n"
 
 

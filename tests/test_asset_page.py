@@ -909,26 +909,25 @@ def test_run_diagrams_keep_dotted_lines_dotted_where_they_cross():
         assert '"elk": {"lineHops": false}' in diagram.mermaid.splitlines()[0]
 
 
-def test_lineage_text_does_not_call_an_unselected_order_only_upstream_read():
-    """``lineage --select fact`` lists the upstream outside the selection too; ``dimension``
-    is not read by ``fact`` (it only runs first), so a marker saying "read" misleads."""
+def test_lineage_text_lists_the_selection_and_counts_the_upstream_left_out():
+    """``lineage --select fact_sales`` printed eleven ``(not selected)`` rows, the one asset
+    selected last: the upstream outside the selection is named after the ``<-`` of the
+    assets that read it (or only run after it, ``(order)``), and counted once below."""
     graph = with_an_ordering_dep()
-    lines = render_lineage(graph, ["fact"], "text").splitlines()
-    dimension = next(line for line in lines if line.startswith("dimension "))
-    assert "read" not in dimension
-    assert next(line for line in lines if line.startswith("fact ")).endswith("dimension (order)")
+    lines = render_lineage(graph, ["fact", "report"], "text").splitlines()
+
+    assert [line.split()[0] for line in lines[:-1]] == ["fact", "report"]
+    assert lines[0].endswith("<- source, dimension (order)")
+    assert lines[-1] == "2 upstream assets not selected (left in the warehouse as they are)"
+    assert "not selected" not in "\n".join(lines[:-1])
+    assert len({line.index("<- ") for line in lines[:-1]}) == 1, lines
 
 
-def test_lineage_text_marks_the_unselected_asset_not_its_last_upstream():
-    """``hub  db.hub  <- raw  (not selected)`` read as if ``raw`` were the unselected one:
-    the mark stands before the arrow, in a column of its own, and the arrows line up."""
+def test_lineage_text_of_a_selection_reading_nothing_outside_it_has_no_count():
     graph = with_an_ordering_dep()
-    lines = render_lineage(graph, ["fact"], "text").splitlines()
-    dimension = next(line for line in lines if line.startswith("dimension "))
-    fact = next(line for line in lines if line.startswith("fact "))
-    assert dimension.split("<-")[0].split()[-2:] == ["(not", "selected)"]
-    assert "not selected" not in fact
-    assert len({line.index("<- ") for line in lines}) == 1, lines
+    lines = render_lineage(graph, list(graph.specs), "text").splitlines()
+
+    assert [line.split()[0] for line in lines] == ["source", "dimension", "fact", "report"]
 
 
 def _page_of(graph: AssetGraph, key: str) -> str:

@@ -84,6 +84,19 @@ def test_lineage_text_lines_up_in_columns():
     assert len({line.index("<- ") for line in lines}) == 1, lines
 
 
+def test_lineage_text_of_a_selection_lists_it_and_counts_its_upstream():
+    result = pipeline(
+        "lineage", "--definitions", "tests.example_location", "--select", "order_facts+"
+    )
+    assert result.returncode == 0, result.stderr
+    *assets, count = result.stdout.splitlines()
+    assert [line.split() for line in assets] == [
+        ["order_facts", "mart.order_facts", "<-", "orders,", "customers"],
+        ["daily_revenue", "mart.daily_revenue", "<-", "order_facts"],
+    ]
+    assert count == "2 upstream assets not selected (left in the warehouse as they are)"
+
+
 def test_lineage_dot_is_a_digraph_with_clusters():
     result = pipeline("lineage", "--definitions", "tests.example_location", "--format", "dot")
     assert result.returncode == 0, result.stderr
