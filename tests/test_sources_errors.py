@@ -50,6 +50,23 @@ def test_header_without_rows(tmp_path: Path) -> None:
         read_all(csv_file(tmp_path))
 
 
+def test_blank_lines_before_the_header_are_named_not_called_an_empty_file(tmp_path: Path) -> None:
+    """A file that has a header and rows, below blank lines, was refused as one with "no
+    header and no rows": the line says where the header is and that it must come first."""
+    path = csv_file(tmp_path, GOOD, header="\n \n" + HEADER)
+    with pytest.raises(SourceError) as error:
+        read_all(path)
+    assert str(error.value) == (
+        f"{path}, line 1: blank, but the header must be the first line "
+        "(the first line that holds text is line 3)"
+    )
+
+
+def test_a_file_of_blank_lines_has_no_header(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match=r"source\.csv: the file has no header and no rows"):
+        read_all(csv_file(tmp_path, header="\n\n,,\n"))
+
+
 def test_missing_column_is_named(tmp_path: Path) -> None:
     header = "Invoice,StockCode,Description,InvoiceDate,Price,Customer ID,Country\n"
     with pytest.raises(

@@ -195,14 +195,31 @@ def csv_layout(path: Path, label: str, encoding: str = DEFAULT_ENCODING) -> CsvL
 def _header(path: Path, label: str, encoding: str, delimiter: str) -> list[str]:
     try:
         with path.open(encoding=opening_codec(encoding), newline="") as handle:
-            header = next(csv.reader(handle, delimiter=delimiter), None)
+            rows = csv.reader(handle, delimiter=delimiter)
+            header = next(rows, None)
+            if not _holds_text(header):
+                # Only the lines up to the first that holds text, and only on this error.
+                below = next((rows.line_num for row in rows if _holds_text(row)), None)
     except UnicodeDecodeError as error:
         raise not_text_error(path, label, encoding, str(error)) from error
     except csv.Error as error:
         raise SourceError(f"malformed CSV header: {error}", source=label) from error
-    if not header or not any(name.strip() for name in header):
-        raise SourceError("the file has no header and no rows", source=label)
+    if header is None or not _holds_text(header):
+        if below is None:
+            raise SourceError("the file has no header and no rows", source=label)
+        # Arrow reads the first line as the header; a blank one is no file's header.
+        raise SourceError(
+            "blank, but the header must be the first line "
+            f"(the first line that holds text is line {below})",
+            source=label,
+            place=Place(row=0, unit="line", first=1, last=1),  # row 0: the header's
+        )
     return header
+
+
+def _holds_text(row: list[str] | None) -> bool:
+    """Whether a parsed line names anything (not blank, not only separators)."""
+    return row is not None and any(name.strip() for name in row)
 
 
 def _csv_options(layout: CsvLayout) -> tuple[pa_csv.ParseOptions, pa_csv.ConvertOptions]:
