@@ -29,14 +29,14 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Collection, Generator, Sequence
+from collections.abc import Collection, Generator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from io_managers import checks, statements
-from io_managers.catalog import Catalog, TableFacts
+from io_managers.catalog import Catalog, TableFacts, counts_hold
 from io_managers.config import DEFAULT_WAREHOUSE_DIR, WarehouseConfig, load_config
 from io_managers.ddl import apply_ddl
 from io_managers.ddl_analysis import ColumnChange
@@ -207,26 +207,52 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
 
     def table_outlook(self, specs: Sequence[AssetSpec]) -> dict[str, TableOutlook]:
         """What :meth:`materialize` would refuse of ``specs`` (a table that exists and
-        drifted from its DDL: the refusal :meth:`_refuse_drift` raises, foretold) and what
+        drifted from its DDL: the refusal :meth:`_refuse_drift` raises, foretold), what
         the next set-up changes in their tables (the DDL's ALTERs that take effect on
-        them, in words: ``adds column 'Priced' (UInt8)``), by asset key.
+        them, in words: ``adds column 'Priced' (UInt8)``) and the rows they hold
+        (:meth:`_rows_held`), by asset key.
 
         The table is judged as the run's set-up will leave it: a column the DDL's own
         ALTER adds there is no drift (:func:`~io_managers.ddl_drift.foreseen_drift`).
-        Reads only, once for both answers: the catalog (kept for the embedded warehouse,
+        Reads only, once for every answer: the catalog (kept for the embedded warehouse,
         which the history has read already; one statement on a server) and, when a table
         exists, one query that spells the DDL's types as the engine does. The DDL is the
         one :meth:`setup` applied, else the one :meth:`declare` was given (its facts kept
         on disk: no sqlglot).
         """
-        return {
-            spec.key: TableOutlook(
-                refusal=self._foretold_refusal(spec, drift) if drift else None,
-                changes=described_changes(applied) or None,
-            )
-            for spec, drift, applied in self._foreseen(specs)
-            if drift or applied
+        facts = self.catalog.tables({spec.table for spec in specs}, counted=True)
+        foreseen = {
+            spec.key: (drift, applied) for spec, drift, applied in self._foreseen(specs, facts)
         }
+        held = self._rows_held(specs, facts)
+        outlooks = {}
+        for spec in specs:
+            drift, applied = foreseen.get(spec.key, ([], []))
+            rows = held.get(spec.key)
+            if drift or applied or rows is not None:
+                outlooks[spec.key] = TableOutlook(
+                    refusal=self._foretold_refusal(spec, drift) if drift else None,
+                    changes=described_changes(applied) or None,
+                    rows=rows,
+                )
+        return outlooks
+
+    def _rows_held(
+        self, specs: Sequence[AssetSpec], facts: Mapping[str, TableFacts]
+    ) -> dict[str, int]:
+        """The rows each of ``specs``' tables holds whose engine keeps its count
+        (:func:`~io_managers.catalog.counts_hold`), by asset key: as the catalog ``facts``
+        tell, and, for the tables whose parts hold rows a lightweight ``DELETE`` masked
+        (which their metadata still count), by one ``count()`` of them all."""
+        kept = {
+            spec.key: spec.table
+            for spec in specs
+            if (found := facts.get(spec.table)) is not None and counts_hold(found.engine_full)
+        }
+        masked = sorted({table for table in kept.values() if facts[table].masked})
+        counted = self.queries.row_counts(masked) if masked else {}
+        held = {key: counted.get(table, facts[table].total_rows) for key, table in kept.items()}
+        return {key: rows for key, rows in held.items() if rows is not None}
 
     @staticmethod
     def _foretold_refusal(spec: AssetSpec, drift: Sequence[Drift]) -> RebuildRequired:
@@ -235,11 +261,11 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         return drift_error(spec.key, spec.table, drift, insert_only=insert_only, planned=True)
 
     def _foreseen(
-        self, specs: Sequence[AssetSpec]
+        self, specs: Sequence[AssetSpec], facts: Mapping[str, TableFacts]
     ) -> list[tuple[AssetSpec, list[Drift], list[ColumnChange]]]:
-        """Each of ``specs`` whose table exists and a DDL declares, with its drift once the
-        next set-up ran the DDL's ALTERs on it, and the changes they make."""
-        facts = self.catalog.tables({spec.table for spec in specs})
+        """Each of ``specs`` whose table exists (in the catalog ``facts``) and a DDL
+        declares, with its drift once the next set-up ran the DDL's ALTERs on it, and the
+        changes they make."""
         existing = [spec for spec in specs if spec.table in facts]
         if not existing:
             return []
@@ -428,12 +454,18 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
             raise MaterializationError(f"asset {spec.key!r} (table {spec.table}): {exc}") from exc
         finally:
             self.staging.drop_quietly(staging)
+            self.catalog.rows_changed()  # it may have published them
             if rebuild is not None:
                 self.catalog.forget()  # the table now has the DDL's structure
         if staged_as.write_mode == "replace" or attach:
             rows, size = staged.published_size(attached=attach)
         else:  # appended by an anti-join: only the table knows what it holds now
             rows, size = self.queries.table_stats(spec.table)
+        if staged_as.write_mode != "replace" and facts is not None and facts.masked:
+            # Added to parts that hold rows a DELETE masked, which their metadata still
+            # count: counted instead, or the history records rows the table does not hold
+            # (and ``status`` would call it changed outside the pipeline ever after).
+            rows = None
         return MaterializeResult(
             table=spec.table,
             rows=rows if rows is not None else self.row_count(spec.table),

@@ -152,6 +152,21 @@ class StateBook:
         outlooks = self._outlooks_of(keys)
         return {key: changes for key, o in outlooks.items() if (changes := o.changes)}
 
+    def held_rows_of(self, keys: Iterable[str]) -> dict[str, int]:
+        """The rows each of ``keys``' tables holds now, of those whose latest attempt the
+        history tells the rows of (what a count is compared with: ``changed_outside``),
+        as each IO manager counts them in its look at its tables
+        (:attr:`TableOutlook.rows`). That look is taken for every asset at once, as
+        ``status`` and ``plan`` then ask :meth:`drift_of` of them all: one look for both."""
+        history = self.history
+        told = [key for key in keys if history.get(key, AssetHistory()).table_rows is not None]
+        if not told:
+            return {}
+        outlooks = self._outlooks_of(spec.key for spec in self.graph)
+        return {
+            key: rows for key in told if (o := outlooks.get(key)) and (rows := o.rows) is not None
+        }
+
     def _outlooks_of(self, keys: Iterable[str]) -> dict[str, TableOutlook]:
         """:meth:`IOManager.table_outlook` of ``keys`` (those it foresees anything of),
         kept: each asset asked once, each IO manager once for all its assets still
@@ -223,7 +238,9 @@ class StateBook:
 
     @functools.cached_property
     def states(self) -> dict[str, AssetState]:
-        return assess(self.graph, self.code_versions, self.fingerprints, self.history)
+        versions = self.code_versions
+        held = self.held_rows_of(versions)
+        return assess(self.graph, versions, self.fingerprints, self.history, held)
 
     def state_names(self) -> dict[str, StateName]:
         """Each asset's state name: what ``status:`` selections match."""

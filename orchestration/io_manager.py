@@ -122,6 +122,12 @@ class TableOutlook:
     #: ... ADD COLUMN IF NOT EXISTS``) changes in the table, in words
     #: (``adds column 'Priced' (UInt8)``). None: nothing.
     changes: str | None = None
+    #: The rows the table holds now, counted as the storage looks at its tables anyway
+    #: (a catalog's metadata: no statement per table). None: not counted so, or by an
+    #: engine whose count changes with nothing written (merges folding or expiring rows),
+    #: which cannot tell a change made outside the pipeline
+    #: (:func:`orchestration.staleness.assess_asset`).
+    rows: int | None = None
 
 
 class IOManager(ABC):
@@ -322,8 +328,9 @@ class IOManager(ABC):
         return None
 
     def table_outlook(self, specs: Sequence[AssetSpec]) -> Mapping[str, TableOutlook]:
-        """What the next run would refuse of ``specs`` and what its set-up changes in their
-        tables, by asset key; an asset with neither (or no table yet) is left out.
+        """What the next run would refuse of ``specs``, what its set-up changes in their
+        tables and the rows they hold, by asset key; an asset with none of these (or no
+        table yet) is left out.
 
         ``plan`` and ``status`` ask it once per command for all the IO manager's assets,
         so they must read only and create nothing, and the storage should look at the

@@ -329,5 +329,16 @@ class RunLedger:
         keys = list(keys)
         fingerprints = {key: book.fingerprint_of(book.graph[key]) for key in keys}
         versions = book.code_versions_of(keys)
+        held = book.held_rows_of(self._untouched(keys))
         with self._lock:
-            return assess(book.graph, versions, fingerprints, self._history)
+            return assess(book.graph, versions, fingerprints, self._history, held)
+
+    def _untouched(self, keys: Iterable[str]) -> list[str]:
+        """Those of ``keys`` whose history this run left as it found it: the run wrote
+        none of their tables, so a count of one, whenever the book took it, is compared
+        with the record it is to be compared with. An asset this run materialized holds
+        what its new record says, and a count the book took before the run (it keeps
+        them) would read as a change made outside the pipeline."""
+        before = self._book.history
+        with self._lock:
+            return [key for key in keys if self._history.get(key) == before.get(key)]

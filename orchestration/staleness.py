@@ -12,6 +12,9 @@ An asset is judged on its latest successful materialization against what holds n
     :mod:`orchestration.fingerprinted_source`), or the source cannot be asked now (so
     nothing says it is unchanged);
   - ``upstream_materialized``: an upstream asset was materialized after the one it read;
+  - ``changed_outside``: its table holds another number of rows than its latest attempt
+    left there (rows deleted or added outside the pipeline), when its storage counts them
+    as it looks at its tables (:attr:`~orchestration.io_manager.TableOutlook.rows`);
   - ``last_run_failed``: its latest attempt, after that success, failed or never finished
     (one that failed its checks says the table holds its rows, not the success's);
 * ``fresh``: none of these.
@@ -48,6 +51,7 @@ ReasonKind = Literal[
     "code_changed",
     "source_changed",
     "upstream_materialized",
+    "changed_outside",
     "last_run_failed",
 ]
 STATE_NAMES: tuple[StateName, ...] = ("missing", "stale", "fresh")
@@ -154,6 +158,22 @@ def _left_in_table(attempt: MaterializationRecord, *, after_a_success: bool) -> 
     return f"publishing {rows_phrase(rows)}, which the table holds{instead}"
 
 
+def _changed_outside(history: AssetHistory, held: int | None) -> Reason | None:
+    """Why a table that holds ``held`` rows was changed outside the pipeline, if it was:
+    its latest attempt left another number there (:attr:`AssetHistory.table_rows`, what
+    the history records as the table's rows after the publish, insert-only tables
+    included). Not compared when either is unknown: a count its storage does not give
+    (an engine whose merges fold or expire rows changes it with nothing written), or an
+    attempt that published nothing, which left what some earlier one did. An outside
+    change that keeps the count (an ``UPDATE``, as many rows deleted as added) goes
+    unseen: nothing recorded tells which rows the table held."""
+    built = history.table_rows
+    if held is None or built is None or held == built:
+        return None
+    detail = f"changed outside the pipeline: holds {rows_phrase(held)}, {built:,} when built"
+    return Reason("changed_outside", detail)
+
+
 #: How much of a failure's first line a state's reason carries (the run report and the
 #: asset page have it whole), before the command it ends with, if any.
 REASON_CHARS = 200
@@ -197,12 +217,15 @@ def assess_asset(
     fingerprint: str | None,
     history: Mapping[str, AssetHistory],
     ordering: Collection[str] = (),
+    *,
+    held_rows: int | None = None,
 ) -> AssetState:
     """The state of one asset; ``history`` holds every asset's, its upstream included.
 
     ``ordering`` are the deps it only runs after (a fact after the dimensions its checks
     read): one rebuilt since still makes it stale, since its checks judged the old
     dimension, and the reason marks it ``(order)`` so it does not read as its data's source.
+    ``held_rows``: the rows its table holds now, if counted (:func:`_changed_outside`).
     """
     own = history.get(key, AssetHistory())
     success = own.last_success
@@ -238,6 +261,9 @@ def assess_asset(
         reasons.append(
             Reason("upstream_materialized", f"upstream materialized since: {', '.join(newer)}")
         )
+    outside = _changed_outside(own, held_rows)
+    if outside:
+        reasons.append(outside)
     if failure:
         reasons.append(failure)
     state: StateName = "stale" if reasons else "fresh"
@@ -290,8 +316,11 @@ def assess(
     code_versions: Mapping[str, str],
     fingerprints: Mapping[str, str | None],
     history: Mapping[str, AssetHistory],
+    held_rows: Mapping[str, int] | None = None,
 ) -> dict[str, AssetState]:
-    """The state of every asset with a code version, in the graph's topological order."""
+    """The state of every asset with a code version, in the graph's topological order;
+    ``held_rows``: the rows each asset's table holds now, of those counted."""
+    held = held_rows or {}
     return {
         spec.key: assess_asset(
             spec.key,
@@ -300,6 +329,7 @@ def assess(
             fingerprints.get(spec.key),
             history,
             graph.upstream_of(spec.key).ordering,
+            held_rows=held.get(spec.key),
         )
         for spec in graph
         if spec.key in code_versions

@@ -28,6 +28,7 @@ from rich.text import Text
 
 from io_managers import ClickHouseIOManager, warehouse_io_manager
 from orchestration.artifacts import LINEAGE_ARTIFACT_KEY
+from orchestration.asset_state import StateBook
 from orchestration.report_output import next_step, print_report
 from orchestration.resolver import materialize, plan_materialization
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
@@ -43,6 +44,8 @@ VERSION = "[0-9a-f]{8}"
 #: What the failing check says of the dimension after a run that rebuilt it without its
 #: unknown customer (3 rows before, 2 now).
 REBUILT = rf"rebuilt this run: code {VERSION} -> {VERSION}, 3 -> 2 rows"
+#: What the dimension's state says once a customer was deleted outside the pipeline.
+CHANGED_OUTSIDE = "changed outside the pipeline: holds 2 rows, 3 when built"
 
 
 def _run(warehouse_dir: Path, selection: str | None) -> tuple[MaterializationPlan, RunReport]:
@@ -236,11 +239,68 @@ def test_a_failed_run_says_what_it_read_and_how_to_see_the_rows_its_check_found(
     assert ["order_id", "customer_key"] in rows and ["2", "2"] in rows, shown.stdout
 
     # The dimension's page, written by the full run and not rebuilt by this one, which
-    # read it stale: it says so, as of this run.
+    # read it stale: it says so, as of this run, and why: both changes.
     dimension = _artifact(full, "asset-dim-customer")
     (state,) = [line for line in dimension.splitlines() if line.startswith("| state")]
     assert re.fullmatch(
-        r"\| state \| stale \(code changed \(built with [0-9a-f]{16}, now [0-9a-f]{16}\)\) "
-        rf"as of run \[fact_orders\+\]\(\S+{report.flow_run_id}\) \|",
+        r"\| state \| stale \(code changed \(built with [0-9a-f]{16}, now [0-9a-f]{16}\); "
+        rf"{CHANGED_OUTSIDE}\) as of run \[fact_orders\+\]\(\S+{report.flow_run_id}\) \|",
         state,
     ), state
+
+
+def _states(warehouse_dir: Path) -> dict[str, tuple[str, str]]:
+    """Each asset's state and why, as ``pipeline status`` judges them."""
+    with ClickHouseIOManager.embedded(warehouse_dir) as warehouse:
+        warehouse.declare(LOCATION.ddl_paths)
+        book = StateBook(GRAPH, {"warehouse": warehouse})
+        return {key: (state.state, state.explain()) for key, state in book.states.items()}
+
+
+def test_a_check_failing_on_a_dimension_changed_outside_the_pipeline_names_it(tmp_path):
+    """The UI review's third scenario: a full run, then a customer deleted from the
+    dimension outside the pipeline (a lightweight ``DELETE``, which the parts' row counts
+    do not see), then the facts rebuilt alone. Their check failed on the deleted customer;
+    ``status`` called the dimension fresh, the failure block said "not rebuilt this run,
+    fresh", and the Next line's rerun left it out, failing the same way. Only the lineage
+    page's rows cell (``2 (3 when built)``) told."""
+    warehouse_dir = tmp_path / "warehouse"
+    assert _run(warehouse_dir, None)[1].ok
+    with ClickHouseIOManager.embedded(warehouse_dir) as warehouse:
+        warehouse.command("DELETE FROM cdl.dim_customer WHERE customer_key = 2")
+    states = _states(warehouse_dir)
+    assert states.pop("dim_customer") == ("stale", CHANGED_OUTSIDE)
+    assert set(states.values()) == {("fresh", "fresh")}
+
+    plan, report = _run(warehouse_dir, "fact_orders+")
+    fact = _outcome(report, "fact_orders")
+    assert fact.status == "failed"
+    (read,) = fact.checked_reads
+    assert read.change == f"not rebuilt this run, stale: {CHANGED_OUTSIDE}"
+    assert read.rerun
+    step = Text.from_markup(next_step(plan, report) or "").plain
+    assert "fix the rows its check found (or the check, or dim_customer, whose table it " in step
+    assert "--select 'dim_customer or fact_orders+'" in step
+    assert step.endswith("rebuilds dim_customer and reruns the failed asset and the 1 skipped")
+    said = f"check 'customer_key_resolves' reads cdl.dim_customer (dim_customer), {read.change}"
+    assert f"fact_orders  {said}\n" in _terminal(plan, report)
+
+    lineage = _as_read(_artifact(report, LINEAGE_ARTIFACT_KEY))
+    failed = lineage.split("**Failed:**", 1)[1].split("\nNext: ", 1)[0]
+    link = r"\[dim_customer\]\(\S+\)"
+    checked = (
+        rf"Check `customer_key_resolves` reads `cdl\.dim_customer` \({link}\), "
+        rf"not rebuilt this run, stale: {CHANGED_OUTSIDE}\."
+    )
+    assert re.search(checked, failed), failed
+    assert "--select 'dim_customer or fact_orders+'" in lineage.split("\nNext: ", 1)[1]
+    assert "| 2 (3 when built) |" in _not_selected_row(lineage, "dim_customer")
+    assert _not_selected_row(lineage, "dim_customer").endswith("| stale: changed outside |")
+    (warning,) = [line for line in lineage.splitlines() if line.startswith("**Read while stale:**")]
+    assert re.search(rf"\[dim_customer\]\(\S+\): {CHANGED_OUTSIDE}\. This run read", warning)
+    page = _as_read(_artifact(report, "asset-fact-orders")).split("\n")
+    assert re.fullmatch(checked, page[3]), page[:5]
+
+    # The step's selection rebuilds the dimension first: the facts pass, all is fresh.
+    assert _run(warehouse_dir, "dim_customer or fact_orders+")[1].ok
+    assert set(_states(warehouse_dir).values()) == {("fresh", "fresh")}

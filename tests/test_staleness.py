@@ -254,6 +254,47 @@ def test_all_reasons_are_listed_together():
     ]
 
 
+def test_a_table_holding_other_rows_than_its_build_left_changed_outside_the_pipeline():
+    history = {"a": built(record("a", "m1", rows=1_904))}
+    assert assess_asset("a", (), "v1", None, history, held_rows=1_904).state == "fresh"
+    state = assess_asset("a", (), "v1", None, history, held_rows=1_901)
+    assert state.state == "stale"
+    assert [(r.kind, r.detail) for r in state.reasons] == [
+        ("changed_outside", "changed outside the pipeline: holds 1,901 rows, 1,904 when built")
+    ]
+    added = assess_asset("a", (), "v1", None, {"a": built(record("a", "m1", rows=0))}, held_rows=1)
+    assert added.explain() == "changed outside the pipeline: holds 1 row, 0 when built"
+
+
+def test_rows_are_compared_with_those_the_latest_attempt_left_and_only_when_it_tells():
+    good = record("a", "m1", rows=10)
+    checked = record("a", "m2", minutes=5, status="failed", error="e", rows=12)
+    # It published 12 rows and then failed its checks: the table holds those.
+    after_checks = assess_asset(
+        "a", (), "v1", None, {"a": AssetHistory(checked, good)}, held_rows=12
+    )
+    assert kinds(after_checks) == ["last_run_failed"]
+    # A failure before publishing leaves what an earlier attempt left: not told, not compared.
+    early = record("a", "m2", minutes=5, status="failed", error="e")
+    before = assess_asset("a", (), "v1", None, {"a": AssetHistory(early, good)}, held_rows=3)
+    assert kinds(before) == ["last_run_failed"]
+    # No count (storage that cannot tell, an engine whose count changes on its own).
+    assert assess_asset("a", (), "v1", None, {"a": built(good)}).state == "fresh"
+
+
+def test_the_outside_change_is_listed_before_the_failure():
+    good = record("a", "m1", rows=10, upstream={"up": "u1"})
+    checked = record("a", "m2", minutes=5, status="failed", error="e", rows=12)
+    history = {"up": built(record("up", "u2", minutes=3)), "a": AssetHistory(checked, good)}
+    state = assess_asset("a", ("up",), "v2", None, history, held_rows=11)
+    assert kinds(state) == [
+        "code_changed",
+        "upstream_materialized",
+        "changed_outside",
+        "last_run_failed",
+    ]
+
+
 def _spec(key: str, deps=()) -> AssetSpec:
     return AssetSpec(
         key=key, table=f"db.{key}", body=lambda c: pd.DataFrame(), kind="python", deps=deps
