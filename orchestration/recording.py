@@ -272,10 +272,11 @@ class RunLedger:
             CheckedRead(check, key, graph[key].table, *changes[key]) for check, key in read
         )
 
-    def _change_of(self, key: str) -> tuple[str, bool]:
-        """What this run did to ``key``'s table, in words, and whether a rerun after the
-        fix rebuilds it too: rebuilt by this run (what changed against the table as the
-        run began), else its state now, stale (or missing) or fresh."""
+    def _change_of(self, key: str) -> tuple[str, bool, bool]:
+        """What this run did to ``key``'s table, in words, whether a rerun after the fix
+        rebuilds it too (rebuilt by this run: what changed against the table as the run
+        began; else its state now, stale (or missing) or fresh), and whether it was
+        changed outside the pipeline (one of its reasons)."""
         started = self._started.get(key)
         with self._lock:
             held = self._history.get(key, AssetHistory()).holding
@@ -286,13 +287,14 @@ class RunLedger:
         ):
             then = ", then failed its own checks" if held.failed_its_checks else ""
             before = self._book.history.get(key, AssetHistory())
-            return f"rebuilt this run{then}: {_what_changed(before, held)}", True
+            return f"rebuilt this run{then}: {_what_changed(before, held)}", True, False
         state = self.states_now([key]).get(key)
         if state is None:  # its storage keeps no history: nothing tells
-            return "not rebuilt this run", False
+            return "not rebuilt this run", False, False
         if state.state == "fresh":
-            return "not rebuilt this run, fresh", False
-        return f"not rebuilt this run, {state.state}: {state.explain()}", True
+            return "not rebuilt this run, fresh", False, False
+        outside = any(reason.kind == "changed_outside" for reason in state.reasons)
+        return f"not rebuilt this run, {state.state}: {state.explain()}", True, outside
 
     def _published_nothing(self, outcome: AssetOutcome) -> bool:
         """Whether this run left ``outcome``'s table as the run found it: skipped, or its

@@ -273,8 +273,38 @@ def next_step(plan: MaterializationPlan, report: RunReport) -> str | None:
         repair = _rebuild_the_checks_name(plan, report, rerun)
         if repair is not None:
             return repair
+        outside = _rebuild_what_changed_outside(report, read, rerun_line)
+        if outside is not None:
+            return outside
         return f"{_fix_what_the_checks_found(failed, read)}, then {rerun_line}"
     return rerun_line
+
+
+def _rebuild_what_changed_outside(
+    report: RunReport, read: Sequence[str], rerun_line: str
+) -> str | None:
+    """The next step when each table the failed checks ``read`` that the rerun rebuilds
+    was changed outside the pipeline (rows deleted or added by hand) and each failed
+    check ran: the rebuild is the likely fix, so it comes first, and fixing the rows the
+    checks found only if they fail again. None in any other case."""
+    changed = {
+        checked.asset
+        for outcome in report.outcomes
+        for checked in outcome.checked_reads
+        if checked.changed_outside
+    }
+    failed = report.by_status("failed")
+    blocking = [check for outcome in failed for check in outcome.checks if check.blocking]
+    if not read or not changed.issuperset(read) or any(c.status == "error" for c in blocking):
+        return None
+    tables = f"{read[0]}'s table was" if len(read) == 1 else f"the tables of {', '.join(read)} were"
+    again = "its check fails" if len(blocking) == 1 else "their checks fail"
+    them = "it" if len(blocking) == 1 else "they"
+    checks = "check" if len(blocking) == 1 else "checks"
+    return (
+        f"{tables} changed outside the pipeline: {rerun_line}; "
+        f"if {again} again, fix the rows {them} found (or the {checks})"
+    )
 
 
 def _rebuild_the_checks_name(

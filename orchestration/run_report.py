@@ -86,6 +86,9 @@ class CheckedRead:
     #: may be what the check found, and a fix of it takes a rebuild), or it is stale (its
     #: table is not what its code and upstream make now).
     rerun: bool
+    #: Its table holds another number of rows than its last build left: it was changed
+    #: outside the pipeline (state reason ``changed_outside``), which its rebuild undoes.
+    changed_outside: bool = False
 
     def said(self) -> str:
         """One line for the terminal: which check reads which table, and what became of it."""
@@ -98,6 +101,7 @@ class CheckedRead:
             "table": self.table,
             "change": self.change,
             "rerun": self.rerun,
+            "changed_outside": self.changed_outside,
         }
 
 
