@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from rich.text import Text
-
 from orchestration.asset_page import (
     PageLinks,
     cell,
@@ -28,7 +26,7 @@ from orchestration.asset_page import (
 from orchestration.history import AssetHistory, MaterializationRecord
 from orchestration.lineage import LAYOUT_LINK, NOT_SELECTED, ORDER_LINES
 from orchestration.prefect_ui import flow_run_path
-from orchestration.report_output import next_step
+from orchestration.report_output import next_sentence
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
 from orchestration.staleness import AssetState
 from orchestration.ui_lineage import layer_diagrams, layer_legend
@@ -98,10 +96,7 @@ def _error_cell(outcome: AssetOutcome) -> str:
     and said as it is."""
     if not outcome.error:
         return "-"
-    said = outcome.cause or outcome.error.strip().removeprefix(
-        f"asset {outcome.key!r} (table {outcome.table}): "
-    )
-    first = said.strip().split("\n", 1)[0]
+    first = (outcome.said_cause() or "").strip().split("\n", 1)[0]
     if len(first) > _CELL_CHARS:
         head = first[: _CELL_CHARS + 1]
         cut = head.rsplit(" ", 1)[0] if " " in head else head[: _CELL_CHARS - 1]
@@ -266,12 +261,12 @@ def _failures(report: RunReport, links: PageLinks) -> list[str]:
 
 
 def next_line(plan: MaterializationPlan, report: RunReport) -> str | None:
-    """The terminal's ``Next:`` line (:func:`next_step`) as a page says it, as written
+    """The terminal's ``Next:`` line (:func:`next_sentence`) as a page says it, as written
     (None: the run left nothing undone): a reader of the run's lineage page, or of a
     failed asset's page, has the same step to take, and may not have the terminal that
     printed it."""
-    step = next_step(plan, report)
-    return None if step is None else literal(f"Next: {Text.from_markup(step).plain}.")
+    sentence = next_sentence(plan, report)
+    return None if sentence is None else literal(sentence)
 
 
 def _next(step: str | None) -> list[str]:

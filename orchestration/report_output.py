@@ -280,6 +280,13 @@ def next_step(plan: MaterializationPlan, report: RunReport) -> str | None:
     return rerun_line
 
 
+def next_sentence(plan: MaterializationPlan, report: RunReport) -> str | None:
+    """:func:`next_step` as plain text, the sentence ``Next: ...``: what a run's log and
+    pages say, for a reader who may not have the terminal that printed it."""
+    step = next_step(plan, report)
+    return None if step is None else f"Next: {Text.from_markup(step).plain}."
+
+
 def _rebuild_what_changed_outside(
     report: RunReport, read: Sequence[str], rerun_line: str
 ) -> str | None:

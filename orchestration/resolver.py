@@ -48,6 +48,7 @@ from orchestration.io_manager import IOManager, MaterializeResult
 from orchestration.quick_exit import without_flow_heartbeats
 from orchestration.recording import RunLedger
 from orchestration.redaction import shown_source
+from orchestration.report_output import next_sentence
 from orchestration.run_hooks import (
     RunHook,
     call_hooks_of_idle_run,
@@ -635,8 +636,10 @@ def build_flow(
         report.warnings = call_run_hooks(run_hooks, finished)
         if report.ok:
             return Completed(message=report.summary())
-        failed = ", ".join(o.key for o in report.by_status("failed"))
-        return Failed(message=f"{report.summary()}; failed: {failed}")
+        sentence = next_sentence(plan, report)
+        if sentence is not None:  # the run's log ends with it, as the terminal's report does
+            run_logger().info(sentence)
+        return Failed(message=report.failure_summary())
 
     run_flow = PlainParameterFlow(
         materialize_assets,

@@ -7,6 +7,7 @@ imports the code that runs one, and the two cannot import each other.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -17,6 +18,16 @@ from orchestration.errors import Place
 from orchestration.graph import AssetGraph
 from orchestration.history import MaterializationRecord
 from orchestration.io_manager import MaterializeResult
+
+#: How much of each failed asset's cause a failed run's state message gives.
+FAILURE_CHARS = 200
+
+
+def _briefly(cause: str | None) -> str:
+    """The first line of ``cause``, cut at a word within :data:`FAILURE_CHARS`."""
+    first = (cause or "no cause recorded").strip().split("\n", 1)[0]
+    return textwrap.shorten(first, FAILURE_CHARS, placeholder=" …")
+
 
 Status = Literal["materialized", "failed", "skipped", "cancelled"]
 #: ``cancelled``: the run was interrupted (Ctrl-C, SIGTERM) before the asset finished.
@@ -161,6 +172,15 @@ class AssetOutcome:
     #: read, and what became of each in the run (:class:`CheckedRead`).
     checked_reads: tuple[CheckedRead, ...] = ()
 
+    def said_cause(self) -> str | None:
+        """Why it failed, without the asset and table a row or list names already: its
+        :attr:`cause`, else its error less the ``asset 'k' (table t):`` that starts it."""
+        if self.cause:
+            return self.cause
+        if not self.error:
+            return None
+        return self.error.strip().removeprefix(f"asset {self.key!r} (table {self.table}): ")
+
     @property
     def rows(self) -> int | None:
         return self.result.rows if self.result else None
@@ -202,3 +222,12 @@ class RunReport:
     def summary(self) -> str:
         counts = {s: len(self.by_status(s)) for s in STATUSES}
         return ", ".join(f"{n} {s}" for s, n in counts.items() if n or s == "materialized")
+
+    def failure_summary(self) -> str:
+        """:meth:`summary` and each failed asset with why, the first line of its cause cut
+        at a word: a failed flow run's state message, which the run's page shows first
+        (the assets' own errors are a tab and a scroll away)."""
+        failed = "; ".join(
+            f"{o.key} ({_briefly(o.said_cause())})" for o in self.by_status("failed")
+        )
+        return f"{self.summary()}; failed: {failed}" if failed else self.summary()

@@ -22,11 +22,16 @@ from assets.sources import SOURCE_ENCODING_ENV, SOURCE_ENV
 from orchestration import deployment
 from tests.test_sources_encoding import sample_lines, write
 
-ERROR = 40
+INFO, ERROR = 20, 40
 
 
 def error_lines(state: Any) -> list[str]:
     """The ERROR (and worse) lines of ``state``'s flow run, as the server has them."""
+    return run_lines(state, ERROR)
+
+
+def run_lines(state: Any, level: int) -> list[str]:
+    """The lines of ``state``'s flow run at ``level`` or worse, as the server has them."""
     from prefect import get_client
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId, LogFilterLevel
     from prefect.logging.handlers import APILogHandler
@@ -36,7 +41,7 @@ def error_lines(state: Any) -> list[str]:
     with get_client(sync_client=True) as client:
         logs = client.read_logs(
             log_filter=LogFilter(
-                flow_run_id=LogFilterFlowRunId(any_=[run]), level=LogFilterLevel(ge_=ERROR)
+                flow_run_id=LogFilterFlowRunId(any_=[run]), level=LogFilterLevel(ge_=level)
             )
         )
     return [log.message for log in logs]
@@ -107,3 +112,28 @@ def test_a_run_given_an_unknown_encoding_says_so_at_error_too():
 
     assert state.is_failed()
     assert error_lines(state) == [state.message]
+
+
+@pytest.mark.usefixtures("prefect_server", "served")
+def test_a_failed_runs_state_says_each_failed_assets_cause_and_its_log_the_next_step(
+    tmp_path: Path,
+):
+    """The run page's first screen shows the state's message: it said only "failed:
+    raw_online_retails", the cause three tabs away, and the log never said what to do."""
+    lines = sample_lines()
+    lines[2] = lines[2].replace(",6,", ",six,", 1)
+    source = write(tmp_path / "bad.csv", lines, "utf-8")
+
+    state = deployment.materialize_assets(
+        select="raw_online_retails", source=str(source), return_state=True
+    )
+
+    assert state.is_failed()
+    summary, _, cause = (state.message or "").partition("; failed: raw_online_retails (")
+    assert summary == "0 materialized, 1 failed"
+    assert cause.startswith(f"{source}, line 3, column 'Quantity': not a number: 'six'"), cause
+    nexts = [line for line in run_lines(state, INFO) if line.startswith("Next: ")]
+    assert nexts == [
+        "Next: pipeline materialize --select 'raw_online_retails' (and your other options) "
+        "reruns the failed asset."
+    ]
