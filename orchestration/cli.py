@@ -47,7 +47,7 @@ from orchestration.cli_options import (
 )
 from orchestration.context import DISCARD_HISTORY_PARAM, FULL_REFRESH_PARAM, SOURCE_TIMEOUT_PARAM
 from orchestration.debug_env import DEBUG_ENV, debug_asked
-from orchestration.errors import ExpectedError, exit_code
+from orchestration.errors import CommandRefused, ExpectedError, exit_code
 from orchestration.output import discard, echo, is_devnull, reader_gone
 from orchestration.prefect_setup import (
     check_configured_api,
@@ -380,7 +380,7 @@ def main() -> None:
     except typer.TyperException as exc:  # usage errors: bad option, bad value
         say_where_an_option_goes(exc, args)
         report_usage_error(exc, error_console)
-        sys.exit(exc.exit_code)
+        raise CommandRefused(exc.exit_code) from None
     except typer.Abort:
         error_console.print("aborted")
         sys.exit(130)
@@ -391,5 +391,5 @@ def main() -> None:
         error_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
         if not isinstance(exc, ExpectedError):  # a bug or an engine failure: where it broke
             error_console.print(DEBUG_HINT, style="dim")
-        sys.exit(exit_code(exc))
+        raise CommandRefused(exit_code(exc)) from None
     sys.exit(code if isinstance(code, int) else 0)

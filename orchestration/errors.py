@@ -57,6 +57,19 @@ def exit_code(exc: BaseException) -> int:
     return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_FAILURE
 
 
+class CommandRefused(SystemExit):
+    """How a command exits when an error ended it on its one ``error:`` line, before any
+    report of its work: a usage error, or a refusal (an unreachable or mistyped
+    ``PREFECT_API_URL``, a warehouse URL without a scheme, a code location that does not
+    import). It exits with its code as any :class:`SystemExit` does.
+
+    The launcher leaves no warm starter for such a command (:mod:`orchestration.launcher`):
+    what refused it is often a setting the starter is keyed by (a mistyped
+    ``PREFECT_API_URL``), which the next command has corrected, so the starter would only
+    idle (~200 MiB) for its 30 minutes. A command that did its work and failed (an asset,
+    a blocking check, validate's findings) exits plainly, and leaves one for its retry."""
+
+
 class StorageUnreachableError(ExpectedError):
     """The storage cannot be reached at all (a server down, a login refused).
 

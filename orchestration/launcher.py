@@ -47,18 +47,22 @@ def main() -> None:
             if code is not None:
                 sys.exit(code)
         from orchestration.cli import main as cold_main
+        from orchestration.errors import CommandRefused
 
-    succeeded = False
+    succeeded = refused = False
     try:
         cold_main()
         succeeded = True
     except SystemExit as exit_:
         succeeded = exit_.code in (0, None)
+        refused = isinstance(exit_, CommandRefused)
         raise
     except KeyboardInterrupt:  # in the instant before Typer handles it: the same exit
         sys.exit(INTERRUPTED)
     finally:
-        if warm:  # no starter took it: leave one for the next command
+        # No starter took it: leave one for the next command, unless an error refused
+        # this one before its work (its settings may be what the next command corrects).
+        if warm and not refused:
             warm_start.start_in_background(launched, succeeded=succeeded)
 
 

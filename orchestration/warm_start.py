@@ -28,6 +28,9 @@ What keeps it honest:
 - the installed libraries are checked before every fork: after an install or an upgrade
   the starter steps down and the command runs cold (and starts a fresh one);
 - only its user can connect to it (a 0700 directory, and the peer's uid checked);
+- a command that an error refused before its work leaves none
+  (:mod:`orchestration.launcher`): what refused it, a mistyped ``PREFECT_API_URL`` say,
+  is often what the next command corrects, in a key of its own;
 - it exits after :data:`IDLE_SECONDS` without a command; ``pipeline server stop`` stops it
   (with the local Prefect server);
   ``PIPELINE_WARM_START=off`` keeps every command cold (so does a ``CI`` environment), and
@@ -368,9 +371,11 @@ def start_in_background(env: Mapping[str, str], succeeded: bool = True) -> None:
     steps aside if one runs), and say so on a terminal; never raises: a command that
     cannot leave a starter behind has still done its work.
 
-    A command that failed leaves one too (a person iterating on a failure wants the next
-    try warm) but keeps its error the last line: the notice is owed (:func:`notice_path`)
-    and the next command that succeeds on a terminal gives it, warm or cold.
+    A command that did its work and failed leaves one too (a person iterating on a
+    failure wants the next try warm) but keeps its error the last line: the notice is owed
+    (:func:`notice_path`) and the next command that succeeds on a terminal gives it, warm
+    or cold. (One an error refused before its work is not started here at all:
+    :class:`orchestration.errors.CommandRefused`.)
 
     A starter directory others could use is refused (:func:`runtime_dir`): a person on a
     terminal is told why, after a success, or every command would run cold unexplained."""

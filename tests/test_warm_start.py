@@ -308,6 +308,10 @@ def test_a_person_is_told_when_a_starter_is_left_running_a_pipe_is_not(
 
 
 TOLD = b"later commands start warm: a background process keeps the libraries imported"
+#: A command that does its work and fails: validate finds the location's tables missing
+#: from the DDL (exit 1, its last line the count).
+FAILS = ("validate", "--definitions", "tests.example_location")
+FAILED_LAST_LINE = b"4 problems in 4 assets"
 
 
 def _last_line(output: bytes) -> bytes:
@@ -320,10 +324,10 @@ def test_a_failed_command_ends_with_its_error_and_the_next_success_says_a_starte
 ) -> None:
     # The error stays the last line; the notice waits for the next command that succeeds
     # on a terminal (here warm: the starter the failure left serves it), and only that one.
-    code, failed = terminal.on_a_terminal(warm_env, *LIST, "--select", "key:nosuch")
-    assert code == 2, failed
+    code, failed = terminal.on_a_terminal(warm_env, *FAILS)
+    assert code == 1, failed
     assert TOLD not in failed
-    assert _last_line(failed).startswith(b"error: "), failed
+    assert _last_line(failed) == FAILED_LAST_LINE, failed
     wait_for(
         warm_start.socket_path(warm_env).exists,
         120,
@@ -345,8 +349,8 @@ def test_a_cold_success_after_a_failure_says_it_once_not_again_when_warm(
     # The failure's starter is gone (killed: nothing tidied up after it), so the next
     # command runs cold: it says so as any cold command does, and the new starter's
     # first warm command does not say it again.
-    code, failed = terminal.on_a_terminal(warm_env, *LIST, "--select", "key:nosuch")
-    assert code == 2 and TOLD not in failed, failed
+    code, failed = terminal.on_a_terminal(warm_env, *FAILS)
+    assert code == 1 and TOLD not in failed, failed
     path = warm_start.socket_path(warm_env)
     wait_for(path.exists, 120, "the starter the failed command leaves", interval=0.1)
     killed = _starters_in(warm_env[warm_start.DIR_ENV])  # it, and its spare child if forked
@@ -362,8 +366,8 @@ def test_a_cold_success_after_a_failure_says_it_once_not_again_when_warm(
 def test_a_notice_owed_about_a_stopped_starter_is_not_given_about_another(
     warm_env: dict[str, str],
 ) -> None:
-    code, failed = terminal.on_a_terminal(warm_env, *LIST, "--select", "key:nosuch")
-    assert code == 2 and TOLD not in failed, failed
+    code, failed = terminal.on_a_terminal(warm_env, *FAILS)
+    assert code == 1 and TOLD not in failed, failed
     wait_for(
         warm_start.socket_path(warm_env).exists,
         120,
@@ -373,6 +377,41 @@ def test_a_notice_owed_about_a_stopped_starter_is_not_given_about_another(
     assert warm_start.stop_all(warm_env) == 1  # `pipeline server stop`
     start_starter(warm_env)  # one no terminal was told of before (a piped command's, say)
     assert TOLD not in on_a_terminal(warm_env, *LIST)
+
+
+#: Commands refused before any work, each with settings no command has worked with: the
+#: review's mistyped PREFECT_API_URL values (each left a starter and its spare, ~205 MiB,
+#: idle for 30 minutes, for a setting the corrected command does not share), a usage
+#: error, a warehouse URL without a scheme; and the exit code each is refused with.
+REFUSED: dict[str, tuple[dict[str, str], tuple[str, ...], int]] = {
+    "unreachable API": (
+        {"PREFECT_API_URL": "http://127.0.0.1:9/api"},
+        ("materialize", "--definitions", "tests.example_location"),
+        1,
+    ),
+    "API URL scheme": (
+        {"PREFECT_API_URL": "htp://127.0.0.1:4200/api"},
+        ("materialize", "--definitions", "tests.example_location"),
+        1,
+    ),
+    "usage error": ({}, (*LIST, "--select", "key:nosuch"), 2),
+    "warehouse URL": ({"WAREHOUSE_URL": "/tmp/no-scheme"}, ("status", *LIST[1:]), 1),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED)
+def test_a_command_refused_before_any_work_leaves_no_starter(
+    warm_env: dict[str, str], tmp_path: Path, case: str
+) -> None:
+    settings, args, code = REFUSED[case]
+    env = {**warm_env, "WAREHOUSE_URL": f"chdb://{tmp_path / 'wh'}", **settings}
+    refused = pipeline(env, *args, importtime=True)
+    assert refused.returncode == code, refused.stderr
+    assert "orchestration.cli\n" in refused.stderr  # cold: there was no starter to use
+    assert "error: " in refused.stderr
+    # A starter is a process as soon as the command that leaves one has ended.
+    assert _starters_in(warm_env[warm_start.DIR_ENV]) == []
+    assert not list(Path(warm_env[warm_start.DIR_ENV]).iterdir())
 
 
 def _listening(path: Path) -> bool:
