@@ -31,8 +31,8 @@ What keeps it honest:
 - a command that an error refused before its work leaves none
   (:mod:`orchestration.launcher`): what refused it, a mistyped ``PREFECT_API_URL`` say,
   is often what the next command corrects, in a key of its own;
-- it exits after :data:`IDLE_SECONDS` without a command; ``pipeline server stop`` stops it
-  (with the local Prefect server);
+- it exits after :data:`IDLE_SECONDS` without a command; ``pipeline server stop
+  --warm-only`` stops it (``pipeline server stop`` the local Prefect server too);
   ``PIPELINE_WARM_START=off`` keeps every command cold (so does a ``CI`` environment), and
   ``--debug``/``--verbose`` always run cold.
 
@@ -404,13 +404,14 @@ def start_in_background(env: Mapping[str, str], succeeded: bool = True) -> None:
 
 
 def _tell(log_path: Path) -> None:
-    """Say that a starter runs, and what stops it: ``pipeline server stop`` stops all of
-    this user's starters and the local Prefect server too (:func:`stop_all`), which "stops
-    it" left out, so stopping a starter ended the server a ``serve`` or a UI used."""
+    """Say that a starter runs, and what stops it and nothing else: ``pipeline server stop
+    --warm-only`` stops all of this user's starters (:func:`stop_all`); plain ``pipeline
+    server stop``, once the only command named, also ends the local Prefect server a
+    ``serve`` or an open UI may be using."""
     sys.stderr.write(
         "later commands start warm: a background process keeps the libraries imported "
-        f"(its log: {log_path}; {MODE_ENV}=off turns it off; `pipeline server stop` stops "
-        "it, your other warm starters and the local Prefect server (if one runs))\n"
+        f"(its log: {log_path}; {MODE_ENV}=off turns it off; `pipeline server stop "
+        "--warm-only` stops it and your other warm starters, not the local Prefect server)\n"
     )
 
 

@@ -290,10 +290,11 @@ def test_a_person_is_told_when_a_starter_is_left_running_a_pipe_is_not(
     told = b"later commands start warm: a background process keeps the libraries imported"
     output = on_a_terminal(warm_env, *LIST)
     assert told in output
-    # What the command it names stops, all of it: the local Prefect server too.
+    # The command it names stops the starters and nothing else: not the local Prefect
+    # server a `serve` or an open UI may be using.
     assert (
-        b"`pipeline server stop` stops it, your other warm starters and the local Prefect "
-        b"server (if one runs)" in output
+        b"`pipeline server stop --warm-only` stops it and your other warm starters, not the "
+        b"local Prefect server" in output
     )
     wait_for(
         warm_start.socket_path(warm_env).exists,
@@ -412,6 +413,30 @@ def test_a_command_refused_before_any_work_leaves_no_starter(
     # A starter is a process as soon as the command that leaves one has ended.
     assert _starters_in(warm_env[warm_start.DIR_ENV]) == []
     assert not list(Path(warm_env[warm_start.DIR_ENV]).iterdir())
+
+
+def test_server_stop_warm_only_stops_the_starters_and_not_the_prefect_server(
+    warm_env: dict[str, str], starter: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    home = tmp_path / "prefect-home"
+    env = {k: v for k, v in warm_env.items() if not k.startswith("PREFECT_")}
+    env.pop(local_server.MODE_ENV, None)
+    env["PREFECT_HOME"] = str(home)
+    try:
+        started = pipeline(env, "server", "start")
+        assert started.returncode == 0, started.stderr
+        server = local_server.running(home)
+        assert server is not None
+        stopped = pipeline(env, "server", "stop", "--warm-only")
+        assert stopped.returncode == 0, stopped.stderr
+        assert stopped.stdout.splitlines() == ["stopped 1 warm starter"]
+        assert starter.wait(timeout=30) == 0
+        assert local_server.running(home) == server  # a `serve` or an open UI keeps it
+        again = pipeline(env, "server", "stop", "--warm-only")
+        assert again.returncode == 0, again.stderr
+        assert again.stdout.splitlines() == ["no warm starter was running"]
+    finally:
+        local_server.stop(home)
 
 
 def _listening(path: Path) -> bool:

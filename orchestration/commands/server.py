@@ -10,6 +10,7 @@ the server it started is not the one runs use.
 
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import urlsplit
 
 import typer
@@ -135,14 +136,26 @@ def status() -> None:
 
 
 @server_app.command("stop", cls=MistakeCheckedCommand)
-def stop() -> None:
+def stop(
+    warm_only: Annotated[
+        bool,
+        typer.Option(
+            "--warm-only",
+            help="Stop only the warm starters (the background processes that start "
+            "commands warm), not the Prefect server.",
+        ),
+    ] = False,
+) -> None:
     """Stop the local server (its database, the runs and their pages, stays in Prefect's
-    home) and this user's warm starters."""
-    server = local_server.stop()
-    if server is None:
-        console.print("no local Prefect server was running")
-    else:
-        console.print(f"stopped the Prefect server at {server.url} (process {server.pid})")
+    home) and this user's warm starters; with --warm-only, the warm starters alone."""
+    if not warm_only:
+        server = local_server.stop()
+        if server is None:
+            console.print("no local Prefect server was running")
+        else:
+            console.print(f"stopped the Prefect server at {server.url} (process {server.pid})")
     starters = warm_start.stop_all()
     if starters:
         console.print(f"stopped {starters} warm starter{'s' if starters > 1 else ''}")
+    elif warm_only:  # the one thing asked: say it found none
+        console.print("no warm starter was running")
