@@ -276,8 +276,10 @@ class AssetPage:
     def _outcome_first(self, links: PageLinks, next_line: str | None) -> list[str]:
         """Under the title of an attempt that did not materialize: its status and why,
         the whole error (the one place it is shown: the state row and the checks refer to
-        it), then each other asset's table its failed checks read and what the run did
-        to it, and the step to take next. A reader opens a failed asset's page for the
+        it), then, if it failed its checks, that the table holds its rows (published
+        first: a reader of the warehouse sees them, as the run's lineage page says), each
+        other asset's table its failed checks read and what the run did to it, and the
+        step to take next. A reader opens a failed asset's page for the
         reason, which came below a screen of table facts."""
         o = self.materialization.outcome
         if o.status == "materialized":
@@ -290,7 +292,8 @@ class AssetPage:
             said[0] = f"{label} {said[0]}"
         else:
             said = [label, "", *said]
-        reads = [checked_read_line(read, links) for read in o.checked_reads]
+        published = [checked_table_line(o.result)] if o.failed_its_checks and o.result else []
+        reads = [*published, *(checked_read_line(read, links) for read in o.checked_reads)]
         if reads and not said[-2].startswith("`"):  # the error's last paragraph goes on
             said[-2] = "\\\n".join([said[-2], *reads])
         elif reads:

@@ -346,6 +346,9 @@ def test_a_failed_checks_read_of_another_assets_table_is_named_under_the_title()
     assert lines[2].startswith("**Failed:** asset 'fact_sales' (table marts.Fact_Sales) failed")
     assert lines[2].endswith("\\")  # a hard line break
     assert lines[3] == (
+        "The table holds this run's 97,356 rows: published, then its checks failed.\\"
+    )
+    assert lines[4] == (
         "Check `customer_key_resolves` reads `marts.Dim_Customer` "
         "([dim_customer](/v2/artifacts/key/asset-dim-customer)), rebuilt this run: code "
         "e193fcc9 -\\> 6cbcffdd, 1,904 -\\> 1,903 rows."
@@ -489,6 +492,23 @@ def test_a_table_whose_first_materialization_failed_its_checks_holds_its_rows():
         "Last successful materialization: none in this warehouse.\n"
     ) in markdown
     assert "never materialized" not in markdown
+
+
+def test_a_page_failed_by_its_checks_says_under_its_title_that_the_table_holds_its_rows():
+    """The first screen of a page failed by its checks said why, and not that its rows are
+    published: that was under *This run*, a screen down. The failure says it, as the run's
+    lineage page does, before the tables its checks read."""
+    read = CheckedRead("positive", "dim_customer", "marts.Dim_Customer", "not rebuilt", False)
+    outcome = _failed_checks(3, 3, last_success=_success(2), checked_reads=(read,))
+    markdown = _page(outcome=outcome).markdown(PageLinks())
+    failed = markdown.split("This version: run ", 1)[0]
+    assert failed.startswith("# fact_sales\n\n**Failed:** asset 'fact_sales'")
+    assert (
+        "\\\nThe table holds this run's 3 rows: published, then its checks failed.\\\n"
+        "Check `positive` reads `marts.Dim_Customer`"
+    ) in failed
+    before = AssetOutcome("fact_sales", "marts.Fact_Sales", "failed", 0.1, error="boom")
+    assert "The table holds" not in _page(outcome=before).markdown(PageLinks())
 
 
 def test_a_failed_attempt_of_an_asset_never_materialized_says_so():

@@ -129,7 +129,9 @@ def test_a_check_failing_on_a_dimension_the_run_rebuilt_names_it_and_the_rerun_r
     assert re.search(checked, failed), failed
     page = _as_read(_artifact(report, "asset-fact-orders")).split("\n")
     assert page[2].startswith("**Failed:** asset 'fact_orders' (table cdl.fact_orders) failed")
-    assert re.fullmatch(checked, page[3]), page[:5]
+    # Its rows are published: said in the failure too, before what its check read.
+    assert page[3] == "The table holds this run's 4 rows: published, then its checks failed.\\"
+    assert re.fullmatch(checked, page[4]), page[:6]
 
     # The dimension's code is fixed; the rerun a reader took from the old line, which left
     # the dimension out, reads it as it is: stale, and said so.
