@@ -17,9 +17,11 @@ from orchestration.asset_page import (
     PageLinks,
     cell,
     checked_read_line,
+    collapsed,
     fenced,
     literal,
     literal_cell,
+    shown_time,
     shown_warehouses,
     table_since_line,
 )
@@ -27,7 +29,7 @@ from orchestration.history import AssetHistory, MaterializationRecord
 from orchestration.lineage import LAYOUT_LINK, NOT_SELECTED, ORDER_LINES
 from orchestration.prefect_ui import flow_run_path
 from orchestration.report_output import next_sentence
-from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
+from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport, counted
 from orchestration.staleness import AssetState
 from orchestration.ui_lineage import layer_diagrams, layer_legend
 
@@ -140,15 +142,14 @@ def _read_as_they_are(
     that built them, from the history the run read then, and its state as ``pipeline
     status`` says it (if the run told: ``states``). A table of their own: in the outcome
     table's seven columns, a time and a link in the last one wrapped at every hyphen in
-    the UI's 690 px page column."""
+    the UI's 690 px page column. Behind a click, saying how many tables it lists: it took
+    a window of a selection's page, and those of them not fresh are named at the top
+    (:func:`_stale_read`)."""
     if not plan.external:
         return []
     with_state = bool(states)
     said = "the run that built them, and its state as the run ended" if with_state else ""
-    lines = [
-        f"**{NOT_SELECTED.capitalize()}**, read as they are: {_rows_said(plan, held)}, "
-        f"{said or 'and the run that built them'}.",
-        "",
+    table = [
         f"| asset | table | rows | built (UTC) |{' state |' if with_state else ''}",
         f"|---|---|---:|---|{'---|' if with_state else ''}",
     ]
@@ -159,8 +160,14 @@ def _read_as_they_are(
         if with_state:
             state = states.get(spec.key)
             row += f" {cell(_state_kinds(state)) if state else '-'} |"
-        lines.append(row)
-    return [*lines, ""]
+        table.append(row)
+    tables = counted(len(plan.external), "unselected upstream table")
+    return [
+        f"**{NOT_SELECTED.capitalize()}**, read as they are: {_rows_said(plan, held)}, "
+        f"{said or 'and the run that built them'}.",
+        "",
+        *collapsed(f"The {tables} this run read", table),
+    ]
 
 
 def _rows_said(plan: MaterializationPlan, held: Mapping[str, int]) -> str:
@@ -235,7 +242,7 @@ def _last_build(read: AssetHistory) -> str:
 
 def _run_at(record: MaterializationRecord) -> str:
     """When ``record`` ended, linking its flow run (as text, if it names none)."""
-    at = f"{record.ended or record.started:%Y-%m-%d %H:%M:%S}"
+    at = shown_time(record.ended or record.started)
     return f"[{at}]({flow_run_path(record.run_id)})" if record.run_id else at
 
 

@@ -46,7 +46,13 @@ from orchestration.prefect_ui import (
     flow_run_path,
 )
 from orchestration.redaction import shown_source
-from orchestration.run_report import AssetOutcome, CheckedRead, MaterializationPlan, rows_phrase
+from orchestration.run_report import (
+    AssetOutcome,
+    CheckedRead,
+    MaterializationPlan,
+    counted,
+    rows_phrase,
+)
 from orchestration.setting_names import parameter_for
 from orchestration.staleness import LAST_RUN_FAILED, failed_checks_notes
 from orchestration.typed_options import carried
@@ -88,6 +94,20 @@ _VERSION_LINE = "This version: run "
 #: how it started before it was reworded (a later relink replaces either).
 _LINKS_UPDATED = "Since this version, run "
 _LINKS_UPDATED_BEFORE = "Links updated by run "
+#: What a relinked page's note calls the neighbours a run materialized; then each kind of
+#: what it did to them, in the order the note counts them.
+_REBUILT = "rebuilt"
+_WHAT_A_RUN_DID = (_REBUILT, "failed its checks", "failed", "cancelled", "skipped")
+#: The words before the list of the versions of its direct upstream an attempt read.
+VERSIONS_READ = (
+    "**Versions read** by this attempt, of each table it reads directly (a name opens the "
+    "page of the version read):"
+)
+#: Said of a version read whose page the run did not find among the newest pages.
+_PAGE_NOT_LOOKED_UP = "its page: in that run's Artifacts tab"
+#: Between the date and the clock of a time a page shows, and before ``UTC``: a time in
+#: a narrow column wrapped there, and read as two values.
+_NO_BREAK = "\u00a0"
 #: Attempts a page's History lists: this version's and the ones before it.
 HISTORY_ROWS = 10
 #: Characters of a code version a History row shows, of its 16 (the top table's).
@@ -216,6 +236,25 @@ class EarlierAttempts:
 
 
 @dataclass(frozen=True)
+class UpstreamRead:
+    """The version of a direct upstream's table an attempt read: the materialization its
+    record names as read (:attr:`MaterializationRecord.upstream`), which the rows came from.
+
+    ``this_run``: the run's own (its page of this run is the version's); else ``built``,
+    the materialization as the history the run read at its start holds it, ``run_name``
+    its flow run's name, if known, and ``page`` its page, if the run found it among the
+    newest pages (asking for an older version is a request per upstream; the page says
+    where it is instead). Neither: no build of it is recorded (a table made outside the
+    pipeline)."""
+
+    key: str
+    built: MaterializationRecord | None = None
+    run_name: str | None = None
+    page: UUID | None = None
+    this_run: bool = False
+
+
+@dataclass(frozen=True)
 class AssetPage:
     """Everything one page shows; rendered by :meth:`markdown`, a pure function of it."""
 
@@ -309,7 +348,7 @@ class AssetPage:
             f" ([this run's lineage]({artifact_path(links.lineage)}))" if links.lineage else ""
         )
         return (
-            f"{_VERSION_LINE}{self._run_link()}, {finished:%Y-%m-%d %H:%M:%S} UTC{lineage}. "
+            f"{_VERSION_LINE}{self._run_link()}, {utc_time(finished)}{lineage}. "
             f"[Every version, newest first]({artifact_key_path(self.key)})."
         )
 
@@ -376,8 +415,7 @@ class AssetPage:
             "",
             "| run | finished (UTC) | rows in table | rows inserted | seconds | status |",
             "|---|---|--:|--:|--:|---|",
-            f"| {run} | {m.finished:%Y-%m-%d %H:%M:%S} | {rows} | {inserted} "
-            f"| {seconds} | {o.status} |",
+            f"| {run} | {shown_time(m.finished)} | {rows} | {inserted} | {seconds} | {o.status} |",
             "",
         ]
         if m.source is not None and o.status != "skipped":  # a skipped asset read nothing
@@ -452,7 +490,7 @@ class AssetPage:
         o = m.outcome
         this = [
             self._run_link(),
-            f"{m.finished:%Y-%m-%d %H:%M:%S}",
+            shown_time(m.finished),
             _status_cell(outcome_status(o)),
             _rows_cell(o.rows, o.status),
             _version_cell(o.code_version),
@@ -487,7 +525,7 @@ class AssetPage:
         ]
         at = previous.ended or previous.started
         return (
-            f"Since the previous materialization ({at:%Y-%m-%d %H:%M:%S} UTC, "
+            f"Since the previous materialization ({utc_time(at)}, "
             f"{record_status(previous)}): {'; '.join(c for c in changes if c)}."
         )
 
@@ -574,8 +612,10 @@ class AssetPage:
     def _columns(self, links: PageLinks) -> list[str]:
         if not self.columns:
             return []
+        if self.column_sources is None:  # one note for every column: said once
+            return ["## Columns", "", self._column_note(), "", *self._names_and_types()]
         header = ["| column | type | computed from |", "|---|---|---|"]
-        ends = self.column_sources is not None and self.column_ends is not None
+        ends = self.column_ends is not None
         if ends and self._ends_one_step_up():
             header, ends = [_ENDS_ONE_STEP_UP, "", *header], False
         elif ends:  # the chain's ends: a column more, and what the last two say
@@ -587,6 +627,16 @@ class AssetPage:
                 f"| {cell(name)} | {cell(kind)} | {self._sources_of(name, links)} |{chain}"
             )
         return [*lines, ""]
+
+    def _column_note(self) -> str:
+        """Why no column's upstream columns are known, for all of them: the raw page said
+        "not derived: a Python asset that loads a source" in each of its ten rows."""
+        head, _, why = self.column_note.partition(": ")
+        return f"*computed from*: {cell(head)} for any column{f' ({cell(why)})' if why else ''}."
+
+    def _names_and_types(self) -> list[str]:
+        rows = [f"| {cell(name)} | {cell(kind)} |" for name, kind in self.columns]
+        return ["| column | type |", "|---|---|", *rows, ""]
 
     def _ends_one_step_up(self) -> bool:
         """Whether the upstream columns of each column are its raw source columns (the
@@ -627,8 +677,9 @@ class AssetPage:
     def _used_downstream(self, links: PageLinks) -> list[str]:
         """What uses each column downstream, in a table of its own (the Columns table is
         full at the page's width): a row per used column, its uses nearest first, the
-        first :data:`USES_SHOWN` of each kind by name; then, in a line, the columns
-        nothing downstream reads."""
+        first :data:`USES_SHOWN` of each kind by name, behind a click (it took four of
+        the raw page's six windows); then, in a line, the columns nothing downstream
+        reads."""
         if self.column_uses is None or not self.columns:
             return []
         used = {name: u for name, _ in self.columns if (u := self.column_uses.get(name))}
@@ -640,18 +691,19 @@ class AssetPage:
                 f"Nothing downstream reads a column of {self.spec.key}.",
                 "",
             ]
-        lines = [
-            "## Used downstream",
-            "",
+        share = "its" if not unused else f"{len(used)} of its"
+        table = [
             self._uses_guide(used.values()),
             "",
             "| column | used by |",
             "|---|---|",
+            *(f"| {cell(name)} | {self._uses_cell(u, links)} |" for name, u in used.items()),
         ]
-        lines += [f"| {cell(name)} | {self._uses_cell(u, links)} |" for name, u in used.items()]
+        summary = f"What uses {share} {counted(len(self.columns), 'column')} downstream"
+        lines = ["## Used downstream", "", *collapsed(summary, table)]
         if unused:
-            lines += ["", f"Nothing downstream reads {', '.join(cell(name) for name in unused)}."]
-        return [*lines, ""]
+            lines += [f"Nothing downstream reads {', '.join(cell(name) for name in unused)}.", ""]
+        return lines
 
     def _uses_guide(self, uses: Iterable[Uses]) -> str:
         """What the table says, its *maybe* explained only if a row says it."""
@@ -700,10 +752,53 @@ class AssetPage:
         return {spec.table.lower(): spec.key for spec in self.graph}
 
     def _body(self) -> list[str]:
+        """The SQL, behind a click saying how long it is (fact_sales's took a window), or
+        the Python function."""
         if self.sql is not None:
-            return ["## SQL", "", *fenced(self.sql.strip(), "sql"), ""]
+            sql = self.sql.strip()
+            lines = counted(len(sql.splitlines()), "line")
+            summary = f"The SELECT that builds {self.spec.table} ({lines})"
+            return ["## SQL", "", *collapsed(summary, fenced(sql, "sql"))]
         where = python_location(self.spec)
         return ["## Python", "", f"Computed by `{where}`.", ""] if where else []
+
+
+def collapsed(summary: str, block: Sequence[str]) -> list[str]:
+    """``block`` (markdown lines) closed behind ``summary``, which a click opens: a
+    ``<details>`` the UI renders with the markdown inside it, which the blank lines around
+    it let a CommonMark renderer read as markdown. ``summary`` is shown as written (HTML-
+    escaped)."""
+    return ["<details>", f"<summary>{cell(summary)}</summary>", "", *block, "", "</details>", ""]
+
+
+def shown_time(at: datetime) -> str:
+    """A time as pages show it (in UTC, as the runs record it): its date and clock kept
+    on one line (a build time in a narrow column wrapped between them)."""
+    return f"{at:%Y-%m-%d}{_NO_BREAK}{at:%H:%M:%S}"
+
+
+def utc_time(at: datetime) -> str:
+    """:func:`shown_time` in a sentence, where no column heading says ``UTC``."""
+    return f"{shown_time(at)}{_NO_BREAK}UTC"
+
+
+def _read_version(read: UpstreamRead) -> str:
+    """The version an attempt read, after its name: this run's, or when an earlier run
+    built it, which run (linked), whether its checks then failed (its rows were published
+    all the same), and where its page is if the run did not find it."""
+    if read.this_run:
+        return "this run"
+    built = read.built
+    if built is None:
+        return "no recorded build (read as it was)"
+    said = f"built {utc_time(built.ended or built.started)}"
+    if built.run_id:
+        said += f" by run {run_link(read.run_name or built.run_id[:8], built.run_id)}"
+    if built.failed_its_checks:
+        said += ", then its checks failed"
+    if read.page is None and built.run_id:
+        said += f" ({_PAGE_NOT_LOOKED_UP})"
+    return said
 
 
 def _cut_diagram(up: Mapping[str, int], down: Mapping[str, int], diagrams: int) -> str:
@@ -819,7 +914,7 @@ def _history_row(record: MaterializationRecord, run_names: Mapping[str, str]) ->
     at = record.ended or record.started
     rows = _rows_cell(record.rows, record.status)
     status, version = _status_cell(record_status(record)), _version_cell(record.code_version)
-    return f"| {run} | {at:%Y-%m-%d %H:%M:%S} | {status} | {rows} | {version} |"
+    return f"| {run} | {shown_time(at)} | {status} | {rows} | {version} |"
 
 
 def _status_cell(status: str) -> str:
@@ -996,7 +1091,7 @@ def last_success_line(record: MaterializationRecord | None, *, superseded: bool 
             return "Last successful materialization: none in this warehouse."
         return "Last successful materialization: none, never materialized in this warehouse."
     finished = record.ended or record.started
-    facts = [f"finished {finished:%Y-%m-%d %H:%M:%S} UTC"]
+    facts = [f"finished {utc_time(finished)}"]
     if record.rows is not None:
         where = "in the table then" if superseded else "left in the table"
         facts.append(f"{rows_phrase(record.rows)} {where}")

@@ -170,13 +170,13 @@ def test_the_top_says_which_run_wrote_this_version_and_links_every_version():
     assert lines[:3] == [
         "# fact_sales",
         "",
-        "This version: run [fact_sales+](/v2/runs/flow-run/run-1), 2026-12-02 19:52:40 UTC. "
+        "This version: run [fact_sales+](/v2/runs/flow-run/run-1), 2026-12-02\xa019:52:40\xa0UTC. "
         "[Every version, newest first](/v2/artifacts/key/asset-fact-sales).",
     ]
     lineage = uuid.uuid4()
     lines = _page().markdown(PageLinks(lineage=lineage)).split("\n")
     assert lines[2] == (
-        "This version: run [fact_sales+](/v2/runs/flow-run/run-1), 2026-12-02 19:52:40 UTC "
+        "This version: run [fact_sales+](/v2/runs/flow-run/run-1), 2026-12-02\xa019:52:40\xa0UTC "
         f"([this run's lineage](/v2/artifacts/artifact/{lineage})). "
         "[Every version, newest first](/v2/artifacts/key/asset-fact-sales)."
     )
@@ -372,7 +372,7 @@ def test_this_runs_materialization_links_the_run_and_gives_rows_and_seconds():
     markdown = _page().markdown(PageLinks())
     assert "## This run: materialized" in markdown
     assert (
-        "| [fact_sales+](/v2/runs/flow-run/run-1) | 2026-12-02 19:52:40 | 97,356 | 1,200 "
+        "| [fact_sales+](/v2/runs/flow-run/run-1) | 2026-12-02\xa019:52:40 | 97,356 | 1,200 "
         "| 0.50 | materialized |"
     ) in markdown
     # This run is the last success: nothing older to point at.
@@ -411,9 +411,9 @@ def test_a_failed_attempt_says_when_the_table_was_last_materialized_and_what_it_
     markdown = _page(outcome=outcome).markdown(PageLinks())
     assert "## This run: failed\n" in markdown
     assert "Last materialization" not in markdown
-    assert "| 2026-12-02 19:52:40 | 541,909 | - | 0.23 | failed |" in markdown
+    assert "| 2026-12-02\xa019:52:40 | 541,909 | - | 0.23 | failed |" in markdown
     assert (
-        "Last successful materialization: finished 2026-12-01 07:00:03 UTC, "
+        "Last successful materialization: finished 2026-12-01\xa007:00:03\xa0UTC, "
         "541,909 rows left in the table, by [its flow run](/v2/runs/flow-run/run-0).\n"
     ) in markdown
 
@@ -433,12 +433,12 @@ def test_a_skipped_asset_says_why_then_the_same_of_its_table():
     assert "## This run: skipped\n" in markdown
     # What the table holds is not known (an attempt since the success may have changed
     # it): this run left it as it was. It took no time: it did not run.
-    assert "| 2026-12-02 19:52:40 | unchanged | - | - | skipped |" in markdown
+    assert "| 2026-12-02\xa019:52:40 | unchanged | - | - | skipped |" in markdown
     # Why first, linking the failed upstream's page of this run, where its error is.
     assert (
         f"Skipped: upstream [sat_invoice](/v2/artifacts/artifact/{failed_page}) failed in "
         "this run, so this run left the table as it was.\n\nLast successful materialization: "
-        "finished 2026-12-01 07:00:03 UTC, 1,000 rows left in the table"
+        "finished 2026-12-01\xa007:00:03\xa0UTC, 1,000 rows left in the table"
     ) in markdown
     assert "**Error**" not in markdown  # a skip is no error of this asset's
 
@@ -465,10 +465,10 @@ def test_a_table_published_then_failing_its_checks_holds_this_runs_rows_not_the_
     success's page line must not say its rows are "left in the table"."""
     outcome = _failed_checks(3, 3, last_success=_success(2))
     markdown = _page(outcome=outcome).markdown(PageLinks())
-    assert "| 2026-12-02 19:52:40 | 3 | 3 | 0.40 | failed |" in markdown
+    assert "| 2026-12-02\xa019:52:40 | 3 | 3 | 0.40 | failed |" in markdown
     assert (
         "The table holds this run's 3 rows: published, then its checks failed. "
-        "Last successful materialization: finished 2026-12-01 07:00:03 UTC, 2 rows in the "
+        "Last successful materialization: finished 2026-12-01\xa007:00:03\xa0UTC, 2 rows in the "
         "table then, by [its flow run](/v2/runs/flow-run/run-0).\n"
     ) in markdown
     assert "left in the table" not in markdown
@@ -479,7 +479,7 @@ def test_an_insert_only_table_failing_its_checks_says_how_many_rows_this_run_add
     markdown = _page(outcome=outcome).markdown(PageLinks())
     assert (
         "The table holds 1,203 rows, 3 of them this run's: published, then its checks "
-        "failed. Last successful materialization: finished 2026-12-01 07:00:03 UTC, 1,200 "
+        "failed. Last successful materialization: finished 2026-12-01\xa007:00:03\xa0UTC, 1,200 "
         "rows in the table then, by"
     ) in markdown
 
@@ -587,7 +587,7 @@ def test_a_failure_that_wrote_nothing_says_the_table_is_unchanged_not_empty():
     # published nothing leaves the table (and its earlier rows) as it was.
     outcome = AssetOutcome("fact_sales", "marts.Fact_Sales", "failed", 0.69, error="boom")
     markdown = _page(outcome=outcome).markdown(PageLinks())
-    assert "| 2026-12-02 19:52:40 | unchanged | - | 0.69 | failed |" in markdown
+    assert "| 2026-12-02\xa019:52:40 | unchanged | - | 0.69 | failed |" in markdown
 
 
 def test_checks_are_listed_with_their_outcome():
@@ -707,9 +707,16 @@ def test_columns_show_types_and_upstream_columns_or_why_not():
     assert "| note | String | not derived |" in markdown
 
 
-def test_sql_asset_page_shows_its_sql():
+def test_sql_asset_page_shows_its_sql_behind_a_click_saying_how_long_it_is():
+    """The SQL of fact_sales took a screen of an eight-screen page: it is a click away,
+    the line that opens it saying what and how much is there."""
     markdown = _page(sql="SELECT 1 AS n\n").markdown(PageLinks())
-    assert "## SQL\n\n```sql\nSELECT 1 AS n\n```" in markdown
+    assert (
+        "## SQL\n\n<details>\n<summary>The SELECT that builds marts.Fact_Sales (1 line)"
+        "</summary>\n\n```sql\nSELECT 1 AS n\n```\n\n</details>\n"
+    ) in markdown
+    long = _page(sql="SELECT 1 AS n,\n  2 AS m\nFROM t\n").markdown(PageLinks())
+    assert "<summary>The SELECT that builds marts.Fact_Sales (3 lines)</summary>" in long
 
 
 def test_python_asset_page_names_its_function():
@@ -1162,6 +1169,22 @@ def test_a_page_whose_columns_are_read_from_the_raw_columns_does_not_repeat_them
     )
 
 
+def test_a_note_that_holds_for_every_column_is_said_once_not_in_each_row():
+    """The raw asset's page said "not derived: a Python asset that loads a source" in each
+    of its ten rows: said once over a table of names and types."""
+    markdown = _page("raw_online_retails", columns=FACT_COLUMNS, column_note=LOADS_A_SOURCE)
+    columns = markdown.markdown(PageLinks()).split("## Columns\n\n", 1)[1].split("\n\n## ")[0]
+    assert columns.split("\n") == [
+        "*computed from*: not derived for any column (a Python asset that loads a source).",
+        "",
+        "| column | type |",
+        "|---|---|",
+        "| total_amount | Decimal(10, 4) |",
+        "| loaded | DateTime |",
+        "| note | String |",
+    ]
+
+
 def test_a_page_without_its_columns_chains_keeps_its_three_columns():
     markdown = _page(columns=FACT_COLUMNS, column_sources=CHAIN[-1].columns).markdown(PageLinks())
     assert "| column | type | computed from |\n" in markdown
@@ -1264,6 +1287,26 @@ def test_each_column_says_what_downstream_uses_it_nearest_first_and_capped():
     )
 
 
+def test_what_uses_the_columns_is_a_click_away_saying_how_many_are_used():
+    """The raw page's table of what uses each column took four of its six screens: behind
+    a click saying how many columns it covers; the columns nothing reads, under it."""
+    section = _used_downstream(_sat_invoice_page())
+    lines = section.split("\n")
+    summary = "<summary>What uses 3 of its 4 columns downstream</summary>"
+    assert lines[:3] == ["<details>", summary, ""]
+    closed = lines.index("</details>")
+    assert lines[closed - 1] == "" and lines[closed - 2].startswith("| ReturnStatus |")
+    assert lines[closed + 1 :] == ["", "Nothing downstream reads LOAD_DATETIME."]
+    used = SAT_COLUMNS[:3]  # each read downstream
+    page = _page(
+        "sat_invoice",
+        columns=used,
+        column_uses=uses_by_column(DOWNSTREAM, "vault.sat_invoice", [name for name, _ in used]),
+    )
+    said = _used_downstream(page.markdown(PageLinks()))
+    assert "<summary>What uses its 3 columns downstream</summary>" in said
+
+
 def test_a_column_only_a_filter_reads_is_named_with_the_sql_that_reads_it():
     section = _used_downstream(_sat_invoice_page())
     fact = f"/v2/artifacts/artifact/{uuid.UUID(int=5)}"
@@ -1349,18 +1392,18 @@ def test_the_history_lists_this_version_then_the_earlier_attempts_each_linking_i
     assert table == [
         "| run | ended (UTC) | status | rows in table | code version |",
         "|---|---|---|--:|---|",
-        "| **[fact_sales+](/v2/runs/flow-run/run-1)** (this version) | **2026-12-02 19:52:40** "
+        "| **[fact_sales+](/v2/runs/flow-run/run-1)** (this version) | **2026-12-02\xa019:52:40** "
         "| **materialized** | **97,356** | **`feedface`** |",
-        "| [all assets](/v2/runs/flow-run/run-5) | 2026-12-02 19:00:00 | skipped | unchanged "
+        "| [all assets](/v2/runs/flow-run/run-5) | 2026-12-02\xa019:00:00 | skipped | unchanged "
         "| `c0ffee01` |",
-        "| [fact_sales+](/v2/runs/flow-run/run-4) | 2026-12-02 18:00:05 | ✗ failed its checks "
+        "| [fact_sales+](/v2/runs/flow-run/run-4) | 2026-12-02\xa018:00:05 | ✗ failed its checks "
         "| 97,300 | `c0ffee01` |",
-        "| [all assets](/v2/runs/flow-run/run-3) | 2026-12-02 09:30:00 | ✗ failed | unchanged "
+        "| [all assets](/v2/runs/flow-run/run-3) | 2026-12-02\xa009:30:00 | ✗ failed | unchanged "
         "| `c0ffee01` |",
         # No name known for its run (deleted from the server): its id, shortened, links it.
-        "| [run-2](/v2/runs/flow-run/run-2) | 2026-12-01 23:15:00 | did not finish | - "
+        "| [run-2](/v2/runs/flow-run/run-2) | 2026-12-01\xa023:15:00 | did not finish | - "
         "| `c0ffee01` |",
-        "| [key:hub_\\* or sinks(\\*)](/v2/runs/flow-run/run-0) | 2026-12-01 07:00:03 "
+        "| [key:hub_\\* or sinks(\\*)](/v2/runs/flow-run/run-0) | 2026-12-01\xa007:00:03 "
         "| materialized | 97,000 | `c0ffee01` |",
     ]
     # Where the section is: after this run's checks, before the lineage.
@@ -1378,7 +1421,7 @@ def test_the_history_says_what_changed_since_the_previous_materialization():
     outcome.code_version = "feedfacecafebeef"
     since = _history(_page(outcome=outcome, earlier=EARLIER).markdown(PageLinks()))[0]
     assert since == (
-        "Since the previous materialization (2026-12-02 18:00:05 UTC, failed its checks): "
+        "Since the previous materialization (2026-12-02\xa018:00:05\xa0UTC, failed its checks): "
         "code version changed (`c0ffee01` → `feedface`); rows 97,300 → 97,356 (+56); "
         "error-severity checks failed then, all pass now."
     )
@@ -1393,12 +1436,12 @@ def test_a_version_that_failed_its_checks_names_the_checks_that_turned():
     earlier = EarlierAttempts(records=(previous,), run_names={})
     lines = _history(_page(outcome=outcome, earlier=earlier).markdown(PageLinks()))
     assert lines[0] == (
-        "Since the previous materialization (2026-12-01 07:00:03 UTC, materialized): "
+        "Since the previous materialization (2026-12-01\xa007:00:03\xa0UTC, materialized): "
         "code version unchanged; rows 97,000 → 96,000 (-1,000); error-severity checks "
         "passed then, now positive fails."
     )
     assert lines[4] == (
-        "| **[fact_sales+](/v2/runs/flow-run/run-1)** (this version) | **2026-12-02 19:52:40** "
+        "| **[fact_sales+](/v2/runs/flow-run/run-1)** (this version) | **2026-12-02\xa019:52:40** "
         "| **✗ failed its checks** | **96,000** | **`c0ffee01`** |"
     )
 
@@ -1414,7 +1457,7 @@ def test_a_version_that_published_nothing_says_the_table_was_left_as_it_was():
     )
     lines = _history(_page(outcome=outcome, earlier=EARLIER).markdown(PageLinks()))
     assert lines[0] == (
-        "Since the previous materialization (2026-12-02 18:00:05 UTC, failed its checks): "
+        "Since the previous materialization (2026-12-02\xa018:00:05\xa0UTC, failed its checks): "
         "code version unchanged; table left as it was."
     )
     assert "| **✗ failed** | **unchanged** |" in lines[4]

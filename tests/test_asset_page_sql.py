@@ -50,7 +50,7 @@ def page_sql(spec: AssetSpec, io: ClickHouseIOManager) -> list[str]:
         sql=str(spec.body(context)),
     )
     lines = page.markdown(PageLinks()).split("\n")
-    start = lines.index("## SQL") + 2
+    start = next(at for at in range(lines.index("## SQL"), len(lines)) if lines[at][:1] == "`")
     fence = lines[start].removesuffix("sql")
     assert fence.strip("`") == "", lines[start]
     return lines[start + 1 : lines.index(fence, start + 1)]

@@ -404,7 +404,7 @@ def test_a_failure_that_published_nothing_says_its_table_is_left_as_it_was(plan)
     failures = markdown.split("**Failed:**", 1)[1].split("Selection:", 1)[0]
     assert (
         f"`{failed.table}` is left as it was. Last successful materialization: finished "
-        "2026-01-02 03:04:05 UTC, 42 rows left in the table, by "
+        "2026-01-02\xa003:04:05\xa0UTC, 42 rows left in the table, by "
         f"[its flow run]({flow_run_path('run-1')})." in failures
     )
     assert "Next: pipeline materialize --select " in failures
@@ -453,18 +453,36 @@ def test_unselected_upstream_rows_say_what_the_run_read_from_the_history(plan):
     assert rows["sat_invoice"][1:] == [
         plan.graph["sat_invoice"].table,
         "97,356",
-        f"[2026-01-02 03:04:00]({flow_run_path('r1')})",
+        f"[2026-01-02\xa003:04:00]({flow_run_path('r1')})",
     ]
     assert rows["dim_customer"][2:] == [
         "40",
-        f"[2026-01-02 03:05:00]({flow_run_path('r2')}), then its checks failed",
+        f"[2026-01-02\xa003:05:00]({flow_run_path('r2')}), then its checks failed",
     ]
     assert rows["link_invoice_time"][2:] == [
         "-",
-        f"[2026-01-02 03:04:00]({flow_run_path('r1')}); "
-        f"a run at [2026-01-02 03:06:00]({flow_run_path('r3')}) failed",
+        f"[2026-01-02\xa003:04:00]({flow_run_path('r1')}); "
+        f"a run at [2026-01-02\xa003:06:00]({flow_run_path('r3')}) failed",
     ]
     assert rows["link_invoice_product"][2:] == ["-", "-"]
+
+
+def test_the_unselected_upstream_table_is_a_click_away_saying_how_many_it_lists(plan):
+    """A selection's table of unselected upstream took a screen, its build times wrapped
+    to two lines each: it opens on a click, its line saying how many tables it lists, and
+    a time is never broken between its date and its clock."""
+    markdown = lineage_markdown(plan, _report(plan))
+    n = len(plan.external)
+    read = markdown.split("**Not selected**, read as they are: ", 1)[1].split("\n")
+    assert read[1:5] == [
+        "",
+        "<details>",
+        f"<summary>The {n} unselected upstream tables this run read</summary>",
+        "",
+    ]
+    assert read[5] == "| asset | table | rows | built (UTC) |"
+    closed = read.index("</details>")
+    assert read[closed - 1] == "" and read[closed - 2].startswith("| [")
 
 
 def test_unselected_upstream_rows_are_those_counted_as_the_run_began(plan):

@@ -75,6 +75,9 @@ MIN_LABEL_PX = 10.0
 WINDOW_WIDTH, WINDOW_HEIGHT = 1600, 1000
 #: What a diagram must leave of the window for its heading above it, both in view.
 HEADING_PX = 100
+#: How many windows tall the shipped pipeline's pages of fact_sales and of its raw asset
+#: may be at 1600x1000, their long sections closed (8 and 6 when they were open).
+FACT_SALES_SCREENS, RAW_SCREENS = 6.0, 4.0
 PIPELINE = (sys.executable, "-m", "orchestration")
 LOCATION = ("--definitions", "tests.lineage_location")
 SERVED = ("--definitions", "tests.serve_location")
@@ -915,6 +918,9 @@ def test_ui_a_staging_columns_page_says_which_mart_columns_use_it(shipped_run, p
     _row_link(page, "psa_online_retails").click()
     page.get_by_role("heading", name="psa_online_retails", exact=True).wait_for()
     page.get_by_role("heading", name="Used downstream", exact=True).wait_for()
+    # Behind a click, which says how many of the columns are used.
+    section = page.locator("summary", has_text=re.compile(r"^What uses \d+ of its \d+ columns"))
+    section.first.click()
     quantity = page.get_by_role("cell", name="Quantity", exact=True)
     satellite = page.get_by_role("link", name="vault.sat_invoice.Quantity", exact=True)
     row = page.get_by_role("row").filter(has=quantity).filter(has=satellite)  # not Columns'
@@ -930,6 +936,41 @@ def test_ui_a_staging_columns_page_says_which_mart_columns_use_it(shipped_run, p
     row.get_by_role("link", name="marts.Fact_Sales.quantity", exact=True).click()
     page.get_by_role("heading", name="fact_sales", exact=True).wait_for()
     assert "/v2/artifacts/artifact/" in page.url
+
+
+#: The height of the page's scrolled content (the UI scrolls an element, not the document).
+_CONTENT_HEIGHT_JS = (
+    "() => Math.max(...[...document.querySelectorAll('*')].map(e => e.scrollHeight))"
+)
+
+
+def _screens(page: Any) -> float:
+    """How many windows tall the page is, once its diagrams are drawn."""
+    return page.evaluate(_CONTENT_HEIGHT_JS) / WINDOW_HEIGHT
+
+
+def test_ui_an_asset_pages_long_sections_open_on_a_click(shipped_run, page):
+    """fact_sales's page was ~8 windows tall at 1600x1000, the raw asset's 6: its SQL and
+    what uses each column are a click away, each behind a line saying what it holds."""
+    graph = load_definitions("assets").graph()
+    page.goto(shipped_run.lineage_url)
+    _row_link(page, "fact_sales").click()
+    page.get_by_role("heading", name="fact_sales", exact=True).wait_for()
+    _rendered_diagrams(page, len(focused_diagrams(graph, "fact_sales")))
+    assert _screens(page) <= FACT_SALES_SCREENS, f"{_screens(page):.1f} windows tall"
+    sql = page.locator("pre", has_text="FROM vault.sat_invoice")
+    assert not sql.is_visible()
+    summary = page.locator("summary", has_text="The SELECT that builds marts.Fact_Sales (")
+    summary.click()
+    sql.wait_for(state="visible")
+
+    page.get_by_role("link", name="raw_online_retails", exact=True).first.click()
+    page.get_by_role("heading", name="raw_online_retails", exact=True).wait_for()
+    _rendered_diagrams(page, len(focused_diagrams(graph, "raw_online_retails")))
+    assert _screens(page) <= RAW_SCREENS, f"{_screens(page):.1f} windows tall"
+    main = page.locator("main").inner_text()
+    assert main.count("a Python asset that loads a source") == 1
+    _screenshot(page, "raw-asset-page.png")
 
 
 def _page_id(server: PrefectServer, run: LineageRun, key: str) -> str:

@@ -141,7 +141,7 @@ def test_a_failed_attempts_page_says_when_its_table_was_last_materialized():
     assert "| unchanged |" not in page.data
     assert " | 2 | - | " in page.data  # rows in table: what the last success left
     assert (
-        f"Last successful materialization: finished {success.ended:%Y-%m-%d %H:%M:%S} UTC, "
+        f"Last successful materialization: finished {success.ended:%Y-%m-%d\xa0%H:%M:%S}\xa0UTC, "
         f"2 rows left in the table, by [its flow run](/v2/runs/flow-run/{first.flow_run_id}).\n"
     ) in page.data
 
@@ -318,7 +318,7 @@ def test_each_page_lists_its_assets_last_attempts_read_in_one_query_per_run(tmp_
     since, rows = _history_rows(_pages(str(last.flow_run_id), "readings")[0].data)
     assert since.startswith("Since the previous materialization (")
     assert since.endswith(
-        " UTC, failed its checks): code version unchanged; rows unchanged (2); "
+        "\xa0UTC, failed its checks): code version unchanged; rows unchanged (2); "
         "error-severity checks failed then, all pass now."
     )
     runs = [f"[readings+]({flow_run_path(str(r.flow_run_id))})" for r in (last, failed, first)]
@@ -327,7 +327,7 @@ def test_each_page_lists_its_assets_last_attempts_read_in_one_query_per_run(tmp_
     assert [row[3] for row in rows] == ["**2**", "2", "2"]
     # The failed run skipped summary: its page of that run says so, after its success.
     since, rows = _history_rows(_pages(str(failed.flow_run_id), "summary")[0].data)
-    assert since.endswith(" UTC, materialized): code version unchanged; table left as it was.")
+    assert since.endswith("\xa0UTC, materialized): code version unchanged; table left as it was.")
     assert [row[2:4] for row in rows] == [["**skipped**", "**unchanged**"], ["materialized", "1"]]
 
 
