@@ -1183,17 +1183,24 @@ def with_state(markdown: str, state: str) -> str:
     return "\n".join(lines)
 
 
-def with_links_updated(markdown: str, run_name: str, flow_run_id: str | None, at: datetime) -> str:
-    """A written page with a note under its version line: run ``run_name`` rebuilt, ``at``
-    (UTC), assets the page links, and its links now open that run's pages. The page of an
-    asset a run did not touch is relinked in place
+def with_links_updated(
+    markdown: str,
+    run_name: str,
+    flow_run_id: str | None,
+    at: datetime,
+    reached: Sequence[AssetOutcome],
+) -> str:
+    """A written page with a note under its version line: run ``run_name`` wrote new pages,
+    ``at`` (UTC), of the assets this page links whose outcomes are ``reached``, and its
+    links now open those. The page of an asset a run did not touch is relinked in place
     (:meth:`RunReview._relinked_pages_outside_the_run`): a reader who clicks from it lands
     on another run's versions, and is told so, in plain words ("Links updated by run ...:
-    they lead to that run's pages of the assets it rebuilt" was not). One note a page: a
-    later relink replaces it."""
+    they lead to that run's pages of the assets it rebuilt" was not), and told what the
+    run did to them: a run that rebuilt nothing (one asset failed, the rest skipped) was
+    said to have "rebuilt some assets". One note a page: a later relink replaces it."""
     note = (
-        f"{_LINKS_UPDATED}{run_link(run_name, flow_run_id)} rebuilt some assets this page "
-        f"links to ({at:%Y-%m-%d %H:%M:%S} UTC): their links now open that run's pages."
+        f"{_LINKS_UPDATED}{run_link(run_name, flow_run_id)} {_what_it_did(reached, at)}: "
+        "their links now open that run's pages."
     )
     lines = markdown.split("\n")
     top = lines.index(_ABOUT_HEADER) if _ABOUT_HEADER in lines else len(lines)
@@ -1204,6 +1211,19 @@ def with_links_updated(markdown: str, run_name: str, flow_run_id: str | None, at
     version = next((i for i in range(top) if lines[i].startswith(_VERSION_LINE)), 0)
     lines[version + 1 : version + 1] = ["", note]
     return "\n".join(lines)
+
+
+def _what_it_did(reached: Sequence[AssetOutcome], at: datetime) -> str:
+    """``rebuilt 2 assets this page links to (when)``; or, if it did not rebuild each,
+    how many it rebuilt and what became of the others: ``wrote new pages of 7 assets this
+    page links to (0 rebuilt, 1 failed its checks, 6 skipped; when)``."""
+    said = [_REBUILT if o.status == "materialized" else outcome_status(o) for o in reached]
+    assets = f"{counted(len(said), 'asset')} this page links to"
+    if all(status == _REBUILT for status in said):
+        return f"{_REBUILT} {assets} ({utc_time(at)})"
+    kinds = [k for k in _WHAT_A_RUN_DID if k == _REBUILT or k in said]  # "0 rebuilt" said
+    each = ", ".join(f"{said.count(kind)} {kind}" for kind in kinds)
+    return f"wrote new pages of {assets} ({each}; {utc_time(at)})"
 
 
 def python_location(spec: AssetSpec) -> str | None:

@@ -453,7 +453,8 @@ class RunReview:
                 )
                 markdown = with_relinked(markdown, neighbour, old, artifact_path(now))
             if markdown != written:
-                markdown = with_links_updated(markdown, run, self._flow_run_id, at)
+                reached = [self._pages[n][1].materialization.outcome for n in neighbours]
+                markdown = with_links_updated(markdown, run, self._flow_run_id, at, reached)
             if key in states:
                 markdown = with_state(markdown, states[key])
             if markdown != page.data:

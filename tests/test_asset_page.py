@@ -1477,6 +1477,22 @@ def test_storage_without_a_history_gives_no_history_section():
     assert "## History" not in _page().markdown(PageLinks())
 
 
+def _outcomes(*statuses: str) -> list[AssetOutcome]:
+    """The outcomes of a run's assets a relinked page links, by status (a result: its
+    rows published, as an attempt failed by its checks publishes them)."""
+    published = MaterializeResult("t.t", 1, 0.1)
+    return [
+        AssetOutcome(
+            f"a{i}",
+            "t.t",
+            "failed" if s == "failed its checks" else s,
+            0.1,
+            published if s in ("materialized", "failed its checks") else None,
+        )
+        for i, s in enumerate(statuses)
+    ]  # type: ignore[arg-type]
+
+
 def test_a_relinked_page_says_plainly_which_run_rebuilt_what_it_links_and_when():
     """A page outside a run is rewritten in place to link that run's pages: it says so
     under its version line, in words a reader who never read the code follows ("Links
@@ -1484,21 +1500,40 @@ def test_a_relinked_page_says_plainly_which_run_rebuilt_what_it_links_and_when()
     not); a later relink replaces the line (one, the latest)."""
     written = _page().markdown(PageLinks())
     at = datetime(2026, 12, 3, 8, 15, 0, tzinfo=UTC)
-    relinked = with_links_updated(written, "key:hub_* or sinks(*)", "run-9", at)
+    rebuilt = _outcomes("materialized", "materialized")
+    relinked = with_links_updated(written, "key:hub_* or sinks(*)", "run-9", at, rebuilt)
     lines = relinked.split("\n")
     assert lines[2].startswith("This version: run [fact_sales+](/v2/runs/flow-run/run-1)")
     assert lines[3:6] == [
         "",
         "Since this version, run [key:hub_\\* or sinks(\\*)](/v2/runs/flow-run/run-9) "
-        "rebuilt some assets this page links to (2026-12-03 08:15:00 UTC): their links now "
-        "open that run's pages.",
+        "rebuilt 2 assets this page links to (2026-12-03\xa008:15:00\xa0UTC): their links "
+        "now open that run's pages.",
         "",
     ]
     assert relinked.replace(f"\n\n{lines[4]}", "", 1) == written
-    again = with_links_updated(relinked, "b+", "run-10", at.replace(hour=9))
+    again = with_links_updated(relinked, "b+", "run-10", at.replace(hour=9), rebuilt[:1])
     assert again.count("Since this version, run") == 1
-    assert "Since this version, run [b+](/v2/runs/flow-run/run-10) rebuilt" in again
-    assert "(2026-12-03 09:15:00 UTC)" in again
+    assert "Since this version, run [b+](/v2/runs/flow-run/run-10) rebuilt 1 asset " in again
+    assert "(2026-12-03\xa009:15:00\xa0UTC)" in again
+
+
+def test_a_relink_by_a_run_that_rebuilt_nothing_says_what_it_did():
+    """After a run that rebuilt nothing (its one asset failed its checks, the rest were
+    skipped), older pages said it "rebuilt some assets this page links to": the note
+    counts what the run did to them."""
+    written = _page().markdown(PageLinks())
+    at = datetime(2026, 12, 3, 8, 15, 0, tzinfo=UTC)
+    did = _outcomes("failed its checks", *["skipped"] * 6)
+    note = with_links_updated(written, "fact_sales+", "run-9", at, did).split("\n")[4]
+    assert note == (
+        "Since this version, run [fact_sales+](/v2/runs/flow-run/run-9) wrote new pages of 7 "
+        "assets this page links to (0 rebuilt, 1 failed its checks, 6 skipped; "
+        "2026-12-03\xa008:15:00\xa0UTC): their links now open that run's pages."
+    )
+    did = _outcomes("materialized", "failed", "cancelled")
+    note = with_links_updated(written, "b+", "run-9", at, did).split("\n")[4]
+    assert "3 assets this page links to (1 rebuilt, 1 failed, 1 cancelled; " in note
 
 
 def test_a_relink_replaces_the_note_a_page_was_given_in_the_old_words():
@@ -1511,7 +1546,7 @@ def test_a_relink_replaces_the_note_a_page_was_given_in_the_old_words():
     written = _page().markdown(PageLinks()).split("\n")
     written[3:3] = ["", old]
     at = datetime(2026, 12, 3, 8, 15, 0, tzinfo=UTC)
-    relinked = with_links_updated("\n".join(written), "b+", "run-9", at)
+    relinked = with_links_updated("\n".join(written), "b+", "run-9", at, _outcomes("materialized"))
     assert "Links updated by run" not in relinked
     assert relinked.count("Since this version, run [b+]") == 1
 

@@ -84,7 +84,7 @@ def test_a_page_the_run_did_not_rewrite_links_to_the_neighbours_it_did():
     assert version_line.startswith("This version: run [all assets](")
     assert re.fullmatch(
         rf"Since this version, run \[key:{b}\+\]\({flow_run_path(str(relinking.flow_run_id))}\) "
-        r"rebuilt some assets this page links to \(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\): "
+        r"rebuilt 2 assets this page links to \(\d{4}-\d\d-\d\d\xa0\d\d:\d\d:\d\d\xa0UTC\): "
         r"their links now open that run's pages\.",
         note,
     ), note
