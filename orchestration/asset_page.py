@@ -42,6 +42,7 @@ from orchestration.lineage import CHECKED_LABELLED_LINE, ORDER_LABELLED_LINE, ch
 from orchestration.prefect_ui import (
     artifact_key_path,
     artifact_path,
+    artifact_version_path,
     asset_page_key,
     flow_run_path,
 )
@@ -273,6 +274,9 @@ class AssetPage:
     sql: str | None = None
     #: None: the asset's storage keeps no history (or it could not be read): no History.
     earlier: EarlierAttempts | None = None
+    #: The versions of its direct upstream the attempt read (:class:`UpstreamRead`); None:
+    #: it read none (it was skipped), or their storage keeps no history.
+    reads: Sequence[UpstreamRead] | None = None
 
     @property
     def key(self) -> str:
@@ -554,7 +558,35 @@ class AssetPage:
                 lines.append(f"| {direction} | {n} | {named} |")
         if not up and not down:
             lines.append("| - | - | no upstream or downstream assets |")
-        return [*lines, ""]
+        return [*lines, "", *self._versions_read(links, marks)]
+
+    def _versions_read(self, links: PageLinks, marks: Mapping[str, str]) -> list[str]:
+        """Which version of each direct upstream the attempt read, one line each: the
+        table an asset is built from changes run after run, and which of its versions
+        this one read is what its record keeps. An order-only dep gives it no rows: left
+        out; one its checks read is marked as the list above marks it."""
+        upstream = self.graph.upstream_of(self.spec.key)
+        listed = {*upstream.reads, *upstream.checked}
+        shown = [read for read in self.reads or () if read.key in listed]
+        if not shown:
+            return []
+        items = [
+            f"- {self._read_name(read, links)}"
+            + (f" ({marks[read.key]})" if read.key in marks else "")
+            + f": {_read_version(read)}"
+            for read in shown
+        ]
+        return [VERSIONS_READ, "", *items, ""]
+
+    @staticmethod
+    def _read_name(read: UpstreamRead, links: PageLinks) -> str:
+        """The upstream's name, linking the page of the version read if known: as an
+        address no relink moves (:func:`artifact_version_path`)."""
+        if read.this_run and read.key in links.versions:
+            return f"[{read.key}]({artifact_version_path(links.versions[read.key])})"
+        if read.page is not None:
+            return f"[{read.key}]({artifact_version_path(read.page)})"
+        return read.key
 
     def _marks(self, up: Mapping[str, int], down: Mapping[str, int]) -> dict[str, str]:
         """The mark of each neighbour no chain of reads joins to this asset: *checked

@@ -84,6 +84,14 @@ def artifact_path(artifact_id: str | UUID) -> str:
     return f"{_base_path()}{V2_PREFIX}/artifacts/artifact/{artifact_id}"
 
 
+def artifact_version_path(artifact_id: str | UUID) -> str:
+    """One artifact version as the UI addresses it once open (its ``Artifact`` tab): the
+    same page as :func:`artifact_path`, for a link that names this version for good. A
+    page's links to an asset's page at :func:`artifact_path` are pointed at its newer
+    versions as later runs write them (``asset_page.with_relinked``); these are not."""
+    return f"{artifact_path(artifact_id)}?tab=Artifact"
+
+
 def artifact_key_path(key: str) -> str:
     """Every version of a keyed artifact, newest first (a list, not the content)."""
     return f"{_base_path()}{V2_PREFIX}/artifacts/key/{key}"

@@ -328,7 +328,10 @@ def _run_asset(
     review.log_start(spec, sql, context.params)
 
     def settle(outcome: AssetOutcome) -> None:
-        # Its state is settled now (every upstream has finished): the page shows it.
+        # Its state is settled now (every upstream has finished): the page shows it, and
+        # which version of each upstream the attempt read, as its record says.
+        if attempt is not None:
+            outcome.upstream_read = attempt.record.upstream
         ledger.annotate([outcome])
         recorder.record(outcome)
         review.asset_finished(spec, outcome, sql)

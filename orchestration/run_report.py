@@ -8,6 +8,7 @@ imports the code that runs one, and the two cannot import each other.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -171,6 +172,10 @@ class AssetOutcome:
     #: For an asset that failed its checks: the other assets' tables its failed checks
     #: read, and what became of each in the run (:class:`CheckedRead`).
     checked_reads: tuple[CheckedRead, ...] = ()
+    #: The materialization of each upstream whose rows its attempt read, by asset key, as
+    #: its record says (``MaterializationRecord.upstream``; None: no build recorded); None
+    #: for an asset that read nothing (skipped, or failed before its attempt began).
+    upstream_read: Mapping[str, str | None] | None = None
 
     def said_cause(self) -> str | None:
         """Why it failed, without the asset and table a row or list names already: its

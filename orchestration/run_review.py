@@ -29,6 +29,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
@@ -47,6 +48,7 @@ from orchestration.asset_page import (
     EarlierAttempts,
     Materialization,
     PageLinks,
+    UpstreamRead,
     cell,
     linked_page,
     python_location,
@@ -88,6 +90,16 @@ StatesNow = Callable[[Iterable[str]], Mapping[str, AssetState]]
 _SQL_LOG_CHARS = 20_000
 #: Flow runs the API returns at most per request (Prefect's default limit).
 _RUNS_PER_REQUEST = 200
+
+
+@dataclass(frozen=True)
+class _RecordsRead:
+    """What a run reads for its pages as it begins: each selected asset's records before
+    it (for its History; absent: none), and the names of the flow runs those records and
+    the builds its assets read name, by run id (a run the server no longer has: none)."""
+
+    earlier: dict[str, EarlierAttempts] = field(default_factory=dict)
+    run_names: Mapping[str, str] = field(default_factory=dict)
 
 
 def run_name(selection: str | None) -> str:
@@ -134,14 +146,18 @@ class RunReview:
         self.links = PageLinks()
         #: The newest pages before this run: those of assets it does not touch stay newest.
         self._pages_before: dict[str, UUID] = {}
+        #: The flow run that wrote each of them, by asset key: a page of the build an asset
+        #: reads is known without a request when it is its upstream's newest.
+        self._page_runs: dict[str, str] = {}
         self._params = params
         self._states_now = states_now
         self._history = history or {}
         self._lock = threading.Lock()
         self._pages: dict[str, tuple[UUID, AssetPage, str]] = {}
-        #: Each selected asset's records before this run, for its page's History, being
-        #: read as the run begins (:meth:`_read_earlier`); an asset absent has no History.
-        self._earlier: Future[dict[str, EarlierAttempts]] | None = None
+        #: Each selected asset's records before this run, for its page's History, and the
+        #: names of their runs and of those that built what the assets read, being read as
+        #: the run begins (:meth:`_read_earlier`); an asset absent has no History.
+        self._earlier: Future[_RecordsRead] | None = None
         #: The rows each unselected upstream table holds as the run begins, by asset key,
         #: being counted then (:meth:`_count_held`), for the lineage page.
         self._held: Future[dict[str, int]] | None = None
@@ -223,12 +239,13 @@ class RunReview:
             self.links.lineage = lineage.id
         _log_lineage(lineage.id)
 
-    def _read_earlier(self) -> dict[str, EarlierAttempts]:
+    def _read_earlier(self) -> _RecordsRead:
         """Each selected asset's last records before this run, for its page's History:
         one query per history store for all of them (``LIMIT n BY asset_key``), then one
-        request for the names of their flow runs; off the assets' path, before the first
-        page. A store that cannot be read costs the pages their History, not the run
-        (its assets' states were read from it already)."""
+        request for the names of their flow runs and of the runs that built the tables
+        the assets read (their pages name the version read); off the assets' path, before
+        the first page. A store that cannot be read costs the pages their History, not
+        the run (its assets' states were read from it already)."""
         records: dict[str, list[MaterializationRecord]] = {}
         for store, tables in self._stores().values():
             try:
@@ -238,9 +255,18 @@ class RunReview:
                 continue
             if found is not None:
                 records.update({key: found.get(key, []) for key in tables})
-        runs = sorted({r.run_id for found in records.values() for r in found if r.run_id})
-        names = (self.outage.guard(self._run_names, runs) or {}) if runs else {}
-        return {key: EarlierAttempts(found, names) for key, found in records.items()}
+        runs = {r.run_id for found in records.values() for r in found if r.run_id}
+        runs |= self._builds_read()
+        names = (self.outage.guard(self._run_names, sorted(runs)) or {}) if runs else {}
+        earlier = {key: EarlierAttempts(found, names) for key, found in records.items()}
+        return _RecordsRead(earlier, names)
+
+    def _builds_read(self) -> set[str]:
+        """The flow runs whose builds the selected assets read, if not rebuilt: the
+        materialization each upstream's table holds as the run begins."""
+        deps = {dep for spec in self.plan.selected for dep in spec.deps}
+        held = (self._history.get(dep, AssetHistory()).holding for dep in deps)
+        return {record.run_id for record in held if record is not None and record.run_id}
 
     def _count_held(self) -> dict[str, int]:
         """The rows each unselected upstream table holds as the run begins, by asset key:
@@ -316,6 +342,8 @@ class RunReview:
                 here = shown_warehouse(self._location_of(self.plan.graph[key]))
                 if (collection.metadata_ or {}).get(WAREHOUSE) == here:
                     self.links.versions[key] = collection.latest_id
+                    if collection.flow_run_id:
+                        self._page_runs[key] = str(collection.flow_run_id)
             self._pages_before = dict(self.links.versions)
 
     def warehouses(self) -> list[str]:
@@ -608,6 +636,7 @@ class RunReview:
         warehouse = self._location_of(spec)
         columns = self._columns_of(spec)
         downstream = self._columns.downstream_of(spec.key)
+        read = self._earlier.result() if self._earlier else _RecordsRead()
         page = AssetPage(
             spec=spec,
             graph=self.plan.graph,
@@ -625,7 +654,8 @@ class RunReview:
             column_ends=self._columns.ends(spec.key),
             column_uses=uses_by_column(downstream, spec.table, [name for name, _ in columns]),
             sql=sql,
-            earlier=self._earlier.result().get(spec.key) if self._earlier else None,
+            earlier=read.earlier.get(spec.key),
+            reads=self._upstream_reads(spec, outcome, read.run_names),
         )
         with self._lock:
             markdown = page.markdown(self.links)
@@ -643,6 +673,39 @@ class RunReview:
         with self._lock:
             self.links.versions[spec.key] = artifact.id
             self._pages[spec.key] = (artifact.id, page, markdown)
+
+    def _upstream_reads(
+        self, spec: AssetSpec, outcome: AssetOutcome, run_names: Mapping[str, str]
+    ) -> list[UpstreamRead] | None:
+        """The version of each direct upstream the attempt read, as its record names it,
+        for those whose storage keeps a history (else no build is ever recorded); None if
+        it read none (skipped)."""
+        if outcome.upstream_read is None:
+            return None
+        return [
+            self._read_of(dep, outcome.upstream_read.get(dep), run_names)
+            for dep in spec.deps
+            if self._keeps_history(dep)
+        ]
+
+    def _read_of(self, dep: str, read: str | None, run_names: Mapping[str, str]) -> UpstreamRead:
+        """The materialization ``read`` of ``dep``: the one its table held as the run began
+        (from the history read then), or else this run's (the run's only way to change
+        what a table holds). Its page is the upstream's newest page found as the run began
+        if that run wrote it: an older version would take a request per upstream, so the
+        page says where it is instead."""
+        if read is None:
+            return UpstreamRead(dep)
+        built = self._history.get(dep, AssetHistory()).holding
+        if built is None or built.materialization_id != read:
+            return UpstreamRead(dep, this_run=True)
+        own_page = built.run_id is not None and self._page_runs.get(dep) == built.run_id
+        page = self._pages_before.get(dep) if own_page else None
+        return UpstreamRead(dep, built, run_names.get(built.run_id or ""), page)
+
+    def _keeps_history(self, key: str) -> bool:
+        io_manager = self.io_managers.get(self.plan.graph[key].io_manager)
+        return io_manager is not None and io_manager.history() is not None
 
     def _columns_of(self, spec: AssetSpec) -> list[tuple[str, str]]:
         """The table's columns and types from the warehouse, else from the schema."""

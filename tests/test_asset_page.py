@@ -17,13 +17,16 @@ import pytest
 from orchestration.artifacts import edges_in, mermaid_blocks
 from orchestration.asset_page import (
     CODE_WIDTH,
+    VERSIONS_READ,
     AssetPage,
     EarlierAttempts,
     Materialization,
     PageLinks,
+    UpstreamRead,
     fenced,
     linked_page,
     with_links_updated,
+    with_relinked,
     with_state,
 )
 from orchestration.checks import AssetCheckResult
@@ -692,6 +695,93 @@ def test_lineage_lists_every_neighbour_by_steps_with_a_link_to_its_page():
     assert rows[("upstream", 3)] == {"psa_online_retails"}
     assert rows[("upstream", 4)] == {"raw_online_retails"}
     assert rows[("downstream", 1)] == set(GRAPH.dag.successors("fact_sales"))
+
+
+def _built(key: str, run: str, *, rows: int | None = 10, status: str = "materialized"):
+    """A materialization of ``key`` by run ``run``, as the history the run read holds it."""
+    ended = datetime(2026, 12, 1, 7, 0, 3, tzinfo=UTC)
+    return MaterializationRecord(
+        f"m-{key}", key, GRAPH[key].table, "c0de", ended, status, run_id=run, rows=rows, ended=ended
+    )  # type: ignore[arg-type]
+
+
+def _read_lines(markdown: str) -> list[str]:
+    """The list of the versions of its direct upstream a page's attempt read."""
+    lines = markdown.split("\n")
+    start = lines.index(VERSIONS_READ) + 2
+    return lines[start : lines.index("", start)]
+
+
+def test_the_lineage_says_which_version_of_each_direct_upstream_this_attempt_read():
+    """No page said which version of an upstream an asset was built from, though its record
+    names the materialization read per upstream: one line per direct upstream says it,
+    this run's or when and by which run it was built, linking the page of that version
+    (or, where the run knows no page of it, the run)."""
+    sat, link_time = uuid.uuid4(), uuid.uuid4()
+    reads = (
+        UpstreamRead("sat_invoice", this_run=True),
+        UpstreamRead(
+            "link_invoice_product", _built("link_invoice_product", "run-0"), "all assets", link_time
+        ),
+        UpstreamRead("link_invoice_customer", _built("link_invoice_customer", "run-7")),
+        UpstreamRead(
+            "link_invoice_time",
+            _built("link_invoice_time", "run-6", status="failed"),
+            "link_invoice_time",
+        ),
+        UpstreamRead("link_invoice_country"),
+    )
+    markdown = _page(reads=reads).markdown(PageLinks(versions={"sat_invoice": sat}))
+    assert _read_lines(markdown) == [
+        f"- [sat_invoice](/v2/artifacts/artifact/{sat}?tab=Artifact): this run",
+        f"- [link_invoice_product](/v2/artifacts/artifact/{link_time}?tab=Artifact): built "
+        "2026-12-01\xa007:00:03\xa0UTC by run [all assets](/v2/runs/flow-run/run-0)",
+        "- link_invoice_customer: built 2026-12-01\xa007:00:03\xa0UTC by run "
+        "[run-7](/v2/runs/flow-run/run-7) (its page: in that run's Artifacts tab)",
+        "- link_invoice_time: built 2026-12-01\xa007:00:03\xa0UTC by run "
+        "[link_invoice_time](/v2/runs/flow-run/run-6), then its checks failed "
+        "(its page: in that run's Artifacts tab)",
+        "- link_invoice_country: no recorded build (read as it was)",
+    ]
+    # Under the list of every neighbour, in the Lineage section.
+    lineage = markdown.split("## Lineage", 1)[1].split("\n## ", 1)[0]
+    assert lineage.index("| upstream | 1 |") < lineage.index(VERSIONS_READ)
+
+
+def test_a_relink_leaves_the_versions_an_attempt_read_as_they_were():
+    """A later run relinks a page to its neighbours' newer pages: the version an attempt
+    read is a fact of that attempt, and its link stays."""
+    old, new = uuid.uuid4(), uuid.uuid4()
+    reads = (UpstreamRead("sat_invoice", _built("sat_invoice", "run-0"), "all assets", old),)
+    written = _page(reads=reads).markdown(PageLinks(versions={"sat_invoice": old}))
+    found = linked_page(written, "sat_invoice")
+    assert found == f"/v2/artifacts/artifact/{old}"
+    relinked = with_relinked(written, "sat_invoice", found, f"/v2/artifacts/artifact/{new}")
+    (row,) = [line for line in relinked.split("\n") if line.startswith("| upstream | 1 |")]
+    assert f"[sat_invoice](/v2/artifacts/artifact/{new})" in row
+    assert _read_lines(relinked)[0].startswith(
+        f"- [sat_invoice](/v2/artifacts/artifact/{old}?tab=Artifact): built "
+    )
+
+
+def test_an_order_only_upstream_is_not_listed_as_read_and_a_checked_one_says_so():
+    """Rows flow from what an asset reads; its checks read the tables they are checked
+    against; an order-only dep gives it nothing to read."""
+    graph = load_definitions("assets").graph()
+    spec = graph["fact_sales"]
+    outcome = AssetOutcome("fact_sales", spec.table, "materialized", 0.5)
+    reads = tuple(UpstreamRead(dep, this_run=True) for dep in spec.deps)
+    page = AssetPage(
+        spec=spec,
+        graph=graph,
+        materialization=Materialization(outcome, "run-1", "all assets", FINISHED),
+        reads=reads,
+    )
+    lines = _read_lines(page.markdown(PageLinks()))
+    assert len(lines) == len(spec.deps)
+    assert "- dim_customer (checked against): this run" in lines  # no page of it given
+    skipped = AssetOutcome("fact_sales", spec.table, "skipped", error="upstream failed: x")
+    assert VERSIONS_READ not in _page(outcome=skipped).markdown(PageLinks())
 
 
 def test_columns_show_types_and_upstream_columns_or_why_not():

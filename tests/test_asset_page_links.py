@@ -26,12 +26,15 @@ from orchestration.prefect_ui import (
     flow_run_path,
 )
 from orchestration.resolver import materialize
+from orchestration.run_review import RunReview
 from tests.memory_io import MemoryIOManager, RememberingIOManager
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
 
 def _frame(context: Any) -> pd.DataFrame:
+    if context.spec.key == context.params.get("fail"):
+        raise RuntimeError("no rows today")
     return pd.DataFrame({"n": [1, 2]})
 
 
@@ -90,6 +93,77 @@ def test_a_page_the_run_did_not_rewrite_links_to_the_neighbours_it_did():
     ), note
     for rebuilt in (b, c):  # written by that run: nothing of theirs was updated
         assert "Since this version, run" not in newest[rebuilt].data
+
+
+def test_a_relink_by_a_run_that_rebuilt_nothing_counts_what_it_did():
+    """``b+`` with ``b`` failing rebuilds nothing: ``a``'s page, relinked to that run's
+    pages of ``b`` and ``c``, says what it did to them, not that it rebuilt them."""
+    from prefect import get_client
+
+    graph, (a, b, _) = _chain()
+    io = {"warehouse": RememberingIOManager()}
+    assert materialize(graph, io).ok
+    assert not materialize(graph, io, f"key:{b}+", params={"fail": b}).ok
+    with get_client(sync_client=True) as client:
+        page_of_a = _newest_pages(client, [a])[a].data
+    assert "wrote new pages of 2 assets this page links to (0 rebuilt, 1 failed, 1 skipped; " in (
+        page_of_a
+    )
+    assert "rebuilt some" not in page_of_a
+
+
+def _versions_read(markdown: str) -> list[str]:
+    """The list of the versions of its direct upstream a page's attempt read."""
+    return markdown.split("**Versions read**", 1)[1].split("\n\n", 2)[1].split("\n")
+
+
+def test_each_page_says_which_version_of_its_upstream_its_attempt_read(monkeypatch):
+    """What was ``b`` built from? Its record names the materialization of ``a`` it read;
+    its page says it: this run's, or the one an earlier run built, linking that version's
+    page when it is the newest page the run found (no request of its own), else that run.
+    The names of those runs come with the History's, in one request per run."""
+    from prefect import get_client
+
+    asked: list[list[str]] = []
+    names = RunReview._run_names
+
+    def counted(self: RunReview, run_ids: list[str]) -> dict[str, str]:
+        asked.append(run_ids)
+        return names(self, run_ids)
+
+    monkeypatch.setattr(RunReview, "_run_names", counted)
+    graph, (a, b, c) = _chain()
+    io = {"warehouse": RememberingIOManager()}
+    full = materialize(graph, io)
+    assert full.ok
+    with get_client(sync_client=True) as client:
+        first = _newest_pages(client, [a])[a]
+    assert materialize(graph, io, f"key:{b}+").ok
+    with get_client(sync_client=True) as client:
+        newest = _newest_pages(client, [b, c])
+    full_run = flow_run_path(str(full.flow_run_id))
+    (read_a,) = _versions_read(newest[b].data)
+    assert re.fullmatch(
+        rf"- \[{a}\]\({re.escape(artifact_path(first.latest_id))}\?tab=Artifact\): built "
+        rf"\d{{4}}-\d\d-\d\d\xa0\d\d:\d\d:\d\d\xa0UTC by run \[all assets\]\({full_run}\)",
+        read_a,
+    ), read_a
+    assert _versions_read(newest[c].data) == [
+        f"- [{b}]({artifact_path(newest[b].latest_id)}?tab=Artifact): this run"
+    ]
+    # The full run read no earlier build; this one asked once for the name of the run
+    # that built what it read.
+    assert asked == [[str(full.flow_run_id)]]
+
+    # a fails: its newest page is that failure's, not the version b reads.
+    assert not materialize(graph, io, f"key:{a}", params={"fail": a}).ok
+    assert materialize(graph, io, f"key:{b}").ok
+    with get_client(sync_client=True) as client:
+        (read_a,) = _versions_read(_newest_pages(client, [b])[b].data)
+    assert read_a.startswith(f"- {a}: built ")
+    assert read_a.endswith(
+        f" by run [all assets]({full_run}) (its page: in that run's Artifacts tab)"
+    )
 
 
 def test_a_relinked_page_states_what_status_says_after_the_run():

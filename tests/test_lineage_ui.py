@@ -1143,14 +1143,17 @@ def test_ui_the_ingest_assets_page_names_the_source_it_read(shipped_run, page):
     assert said == "Source: synthetic:3000 (given by --source); 3,000 rows read."
 
 
-def test_ui_a_relinked_page_says_its_asset_turned_stale(shipped_run: ShippedRun, page):
-    """Rebuilding ``psa_online_retails`` alone leaves ``hub_invoice`` stale (``pipeline
-    status`` says so): its newest page, written fresh by the full run and relinked by this
-    one, must say stale too. Followed as a reviewer would: from this run's lineage to the
-    rebuilt asset's page, then downstream. Last in the module: it changes the pages."""
-    selection = "key:psa_online_retails"
+#: The selection run of the module's last tests: the PSA alone, after the shipped run.
+PSA_ONLY = "key:psa_online_retails"
+
+
+@pytest.fixture(scope="module")
+def psa_run(shipped_run: ShippedRun) -> dict[str, str]:
+    """The URLs ``pipeline materialize --select key:psa_online_retails`` printed, run after
+    the shipped run: it reads raw_online_retails as it is, and relinks the pages of the
+    shipped run. Used by the module's last tests only: it changes the pages."""
     result = subprocess.run(
-        [*PIPELINE, "materialize", "--source", "synthetic:3000", "--select", selection],
+        [*PIPELINE, "materialize", "--source", "synthetic:3000", "--select", PSA_ONLY],
         cwd=REPO,
         env=shipped_run.env,
         capture_output=True,
@@ -1159,6 +1162,16 @@ def test_ui_a_relinked_page_says_its_asset_turned_stale(shipped_run: ShippedRun,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     urls = dict(re.findall(r"^(Flow run|Lineage):\s+(\S+)$", result.stdout, re.M))
+    assert set(urls) == {"Flow run", "Lineage"}, result.stdout
+    return urls
+
+
+def test_ui_a_relinked_page_says_its_asset_turned_stale(psa_run: dict[str, str], page):
+    """Rebuilding ``psa_online_retails`` alone leaves ``hub_invoice`` stale (``pipeline
+    status`` says so): its newest page, written fresh by the full run and relinked by this
+    one, must say stale too. Followed as a reviewer would: from this run's lineage to the
+    rebuilt asset's page, then downstream. Last in the module: it changes the pages."""
+    selection, urls = PSA_ONLY, psa_run
     page.goto(urls["Lineage"])
     page.get_by_role("link", name="psa_online_retails", exact=True).first.click()
     page.get_by_role("heading", name="psa_online_retails", exact=True).wait_for()
@@ -1172,3 +1185,33 @@ def test_ui_a_relinked_page_says_its_asset_turned_stale(shipped_run: ShippedRun,
     run = state.get_by_role("link", name=selection, exact=True)
     assert urls["Flow run"].endswith(run.get_attribute("href") or "-")
     _screenshot(page, "relinked-asset-page.png")
+
+
+def test_ui_a_selections_unselected_upstream_open_on_a_click_each_time_on_one_line(
+    psa_run: dict[str, str], page
+):
+    """A selection's lineage page lists the unselected upstream it read behind a click;
+    each build time, a link in a narrow column, wrapped between date and clock. Then the
+    PSA's page of that run says which version of the raw table it read: the full run's."""
+    page.goto(psa_run["Lineage"])
+    summary = page.locator("summary", has_text="The 1 unselected upstream table this run read")
+    summary.click()
+    row = page.get_by_role("row").filter(
+        has=page.get_by_role("link", name="raw_online_retails", exact=True)
+    )
+    built = row.get_by_role("cell").nth(3)
+    built.wait_for()
+    lines = built.evaluate(_LINES_JS)
+    assert lines < 1.5, f"the build time wraps to {lines:.1f} lines: {built.inner_text()!r}"
+    _screenshot(page, "lineage-not-selected.png")
+
+    page.get_by_role("link", name="psa_online_retails", exact=True).first.click()
+    page.get_by_role("heading", name="psa_online_retails", exact=True).wait_for()
+    read = page.locator("li", has_text="raw_online_retails: built ")
+    assert re.fullmatch(
+        r"raw_online_retails: built \d{4}-\d\d-\d\d\s\d\d:\d\d:\d\d\sUTC by run all assets",
+        read.inner_text(),
+    ), read.inner_text()
+    read.get_by_role("link", name="raw_online_retails", exact=True).click()
+    page.get_by_role("heading", name="raw_online_retails", exact=True).wait_for()
+    page.get_by_role("heading", name="This run: materialized").wait_for()
