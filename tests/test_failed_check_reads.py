@@ -307,7 +307,8 @@ def test_a_check_failing_on_a_dimension_changed_outside_the_pipeline_names_it(tm
     (warning,) = [line for line in lineage.splitlines() if line.startswith("**Read while stale:**")]
     assert re.search(rf"\[dim_customer\]\(\S+\): {CHANGED_OUTSIDE}\. This run read", warning)
     page = _as_read(_artifact(report, "asset-fact-orders")).split("\n")
-    assert re.fullmatch(checked, page[3]), page[:5]
+    assert page[3] == "The table holds this run's 4 rows: published, then its checks failed.\\"
+    assert re.fullmatch(checked, page[4]), page[:6]
 
     # The step's selection rebuilds the dimension first: the facts pass, all is fresh.
     assert _run(warehouse_dir, "dim_customer or fact_orders+")[1].ok
