@@ -186,10 +186,7 @@ def deps_place(spec: AssetSpec) -> Place | None:
     code = _code(spec.body)
     if code is None:
         return None
-    try:
-        tree = ast.parse(Path(code.co_filename).read_text())
-    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
-        tree = None
+    tree = _module_tree(code)
     first = code.co_firstlineno
     around = [
         node
@@ -201,6 +198,15 @@ def deps_place(spec: AssetSpec) -> Place | None:
             if keyword.arg == "deps":
                 return Place.at(code.co_filename, keyword.lineno, keyword.col_offset + 1)
     return declaration_place(spec)
+
+
+def _module_tree(code: CodeType) -> ast.Module | None:
+    """The parsed source of the module ``code`` is in; None when it cannot be read (gone,
+    edited into invalid Python since it was imported): a place is then a coarser one."""
+    try:
+        return ast.parse(Path(code.co_filename).read_text())
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return None
 
 
 def declaration_place(spec: AssetSpec) -> Place | None:
@@ -219,10 +225,7 @@ def literal_place(spec: AssetSpec, value: str) -> Place | None:
     code = _code(spec.body)
     if code is None:
         return None
-    try:
-        tree = ast.parse(Path(code.co_filename).read_text())
-    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
-        tree = None
+    tree = _module_tree(code)
     lines = sorted(
         node.lineno
         for node in (_string_literals(tree) if tree is not None else ())
