@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from io_managers.analysis_cache import cached
 from io_managers.errors import CheckSQLError, WarehouseQueryError
+from io_managers.select_syntax import without_quoted_query
 from io_managers.sql import quote_table
 from io_managers.sql_tokens import one_statement
 from orchestration.io_manager import OffendingRows
@@ -150,11 +151,13 @@ def _compiled(kept: Any) -> bool:
     return True
 
 
-def does_not_compile(check: AssetCheck, error: Exception | str) -> str:
+def does_not_compile(check: AssetCheck, error: Exception | str, *, full: bool = False) -> str:
     """Why ``check`` cannot run: the words of both ``pipeline validate`` and a run, so
     one mistake reads the same in each; each says them after where the check is declared
-    (``check.place``)."""
-    return f"check {check.name!r} does not compile: {error}"
+    (``check.place``). Up to the engine's quote of the query it compiled, as a SELECT's
+    (``full``: with it)."""
+    said = str(error) if full else without_quoted_query(str(error))
+    return f"check {check.name!r} does not compile: {said}"
 
 
 def offending_rows(

@@ -497,7 +497,10 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
                 said = said.replace(named, spec.table)
             more = f" (and {len(broken) - 1} more)" if len(broken) > 1 else ""
             why = checks.does_not_compile(check, said)
-            raise MaterializationError.of(spec, f"{why}{more}", check.place)
+            full = checks.does_not_compile(check, said, full=True)
+            raise MaterializationError.of(
+                spec, f"{why}{more}", check.place, full_cause=f"{full}{more}"
+            )
 
     def _compile_identity(self, spec: AssetSpec, staged_as: TableFacts) -> Any:
         """What besides their SQL decides whether ``spec``'s checks compile

@@ -27,6 +27,7 @@ from orchestration.errors import (
     RebuildRequired,
     StorageFullError,
     StorageUnreachableError,
+    with_full_message,
 )
 
 if TYPE_CHECKING:
@@ -97,11 +98,24 @@ class MaterializationError(WarehouseError, AssetFailure):
     """An asset could not be computed or published; the previous table is untouched."""
 
     @classmethod
-    def of(cls, spec: AssetSpec, cause: str, place: Place | None = None) -> MaterializationError:
+    def of(
+        cls,
+        spec: AssetSpec,
+        cause: str,
+        place: Place | None = None,
+        *,
+        full_cause: str | None = None,
+    ) -> MaterializationError:
         """The failure of ``spec`` for ``cause``: its asset and table first, then the
-        ``place`` in its code the cause is about, if any; both kept apart as well."""
-        said = at(place, cause)
-        return cls(f"asset {spec.key!r} (table {spec.table}): {said}", place=place, cause=cause)
+        ``place`` in its code the cause is about, if any; both kept apart as well.
+        ``full_cause``: the cause in full, when ``cause`` leaves a part of it out (the
+        engine's quote of the SELECT it compiled), said the same way as the error's
+        :attr:`~orchestration.errors.ExpectedError.full_message`."""
+        of_its = f"asset {spec.key!r} (table {spec.table}): "
+        error = cls(of_its + at(place, cause), place=place, cause=cause)
+        if full_cause is None:
+            return error
+        return with_full_message(error, of_its + at(place, full_cause))
 
 
 class TypeDriftError(MaterializationError, RebuildRequired):

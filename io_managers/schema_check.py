@@ -191,8 +191,10 @@ def check_select(
         output = io.queries.columns(statements.described_select(select))
     except WarehouseError as exc:
         # At its line in the author's text, as materialize gives it.
-        why, where = select_does_not_compile(spec, body, compile_failure(io.queries, body, exc))
-        return [_in_select(spec, at(where, why), where)]
+        refused = select_does_not_compile(spec, body, compile_failure(io.queries, body, exc))
+        where = refused.place
+        full = at(where, refused.full_cause)
+        return [_in_select(spec, at(where, refused.cause), where, full_found=full)]
     findings = [
         # Its words list the columns: named once, not again before them.
         _in_select(
@@ -248,8 +250,10 @@ def _in_select(
     place: Place | None,
     column: str | None = None,
     named_in_found: Iterable[str] = (),
+    full_found: str | None = None,
 ) -> Finding:
-    """A finding about ``spec``'s SELECT, whose words ``found`` name its body's ``place``."""
+    """A finding about ``spec``'s SELECT, whose words ``found`` name its body's ``place``
+    (``full_found``: them in full, when ``found`` leaves a part out)."""
     return Finding(
         "select",
         spec.key,
@@ -258,6 +262,7 @@ def _in_select(
         found=found,
         place=place,
         named_in_found=frozenset(named_in_found),
+        full_found=full_found,
     )
 
 
@@ -272,7 +277,12 @@ def check_asset_checks(io: ClickHouseIOManager, spec: AssetSpec) -> list[Finding
     """
     broken = uncompiled_checks(io.queries.columns, spec.checks, quote_table(spec.table))
     findings = [
-        _check_finding(spec, check, at(check.place, does_not_compile(check, exc)))
+        _check_finding(
+            spec,
+            check,
+            at(check.place, does_not_compile(check, exc)),
+            at(check.place, does_not_compile(check, exc, full=True)),
+        )
         for check, exc in broken
     ]
     failed = {check.name for check, _ in broken}
@@ -296,9 +306,14 @@ def check_asset_checks(io: ClickHouseIOManager, spec: AssetSpec) -> list[Finding
     return findings
 
 
-def _check_finding(spec: AssetSpec, check: AssetCheck, found: str) -> Finding:
-    """A finding about ``check``, one of ``spec``'s asset checks, at its declaration."""
-    return Finding("check", spec.key, spec.table, found=found, place=check.place)
+def _check_finding(
+    spec: AssetSpec, check: AssetCheck, found: str, full_found: str | None = None
+) -> Finding:
+    """A finding about ``check``, one of ``spec``'s asset checks, at its declaration
+    (``full_found``: ``found`` in full, when it leaves a part out)."""
+    return Finding(
+        "check", spec.key, spec.table, found=found, place=check.place, full_found=full_found
+    )
 
 
 def run_sample(
@@ -343,7 +358,10 @@ def run_sample(
         except Exception as exc:  # said as a run says it: where its code raised it
             broken.add(spec.key)
             cause, place = body_failure(spec, exc), failure_place(spec, exc)
-            findings.append(Finding.from_error("sample", spec.key, spec.table, exc, cause, place))
+            full = body_failure(spec, exc, full=True)
+            findings.append(
+                Finding.from_error("sample", spec.key, spec.table, exc, cause, place, full)
+            )
         else:
             if failing:  # a run fails the asset here too, and builds nothing on it
                 broken.add(spec.key)

@@ -19,6 +19,17 @@ message, only the name: where the author's text first uses it is found by sqlglo
 parse of the text (:func:`io_managers.sql_analysis.first_use`), never by searching it.
 The line and column found let the error name the line of the asset's source file that
 holds it (:func:`orchestration.asset_code.text_place`), not the body's ``return``.
+
+Any other refusal (a name it does not know, a type that does not fit) ends, after the
+engine's sentence about it and its guess, with its quote of the whole SELECT it was
+compiling (``... Maybe you meant: ['sat.Quantity']. In scope SELECT hub.hub_invoice_hash_key
+AS sale_id, ...``: ~600 characters for the facts'), which the place in the file points to
+already. A line says the sentence and stops there (:func:`without_quoted_query`); the
+whole message is kept beside it, for ``--verbose``, ``--json`` and the asset page. The
+engine gives a refusal as an error code and a text, nothing more (chdb's exception, the
+server's ``X-ClickHouse-Exception-Code`` header and body), and the code says what went
+wrong, not where its quote starts: so the quote is found by the engine's fixed words for
+it, here and nowhere else.
 """
 
 from __future__ import annotations
@@ -48,6 +59,10 @@ _UNKNOWN_COLUMN = re.compile(
     r"|Unknown expression (?:or function )?identifier `([^`]+)`"
 )
 _UNKNOWN_FUNCTION = re.compile(r"Function with name `([^`]+)` does not exist")
+#: Where the engine's analyzer starts quoting the query it was compiling, after the
+#: sentence about what went wrong: ``In scope SELECT ...``, or ``In query SELECT ...`` (a
+#: column neither aggregated nor grouped by); the sentence before ends in ``.`` or ``:``.
+_QUOTED_QUERY = re.compile(r"(?<=[.:]) In (?:scope|query) ")
 
 
 @dataclass(frozen=True)
@@ -65,9 +80,14 @@ class CompileFailure:
     line: int | None = None
     col: int | None = None
     why_placed: str | None = None
+    #: The engine's whole message, when ``why`` leaves out its quote of the SELECT.
+    engine: str | None = None
 
-    def said(self, *, placed: bool) -> str:
-        """The words, after a place in the file (``placed``) or alone."""
+    def said(self, *, placed: bool, full: bool = False) -> str:
+        """The words, after a place in the file (``placed``) or alone; ``full``: with the
+        engine's quote of the SELECT, if it gave one."""
+        if full and self.engine is not None:
+            return self.engine
         return self.why_placed if placed and self.why_placed is not None else self.why
 
 
@@ -99,9 +119,19 @@ def _unknown_name(text: str, message: str) -> CompileFailure:
         offset = first_use(text, column.group(1) or column.group(2))
     elif function is not None:
         offset = first_use(text, function.group(1), function=True)
-    if offset is None:
-        return CompileFailure(message)
-    return CompileFailure(message, *_line_and_col(text, offset))
+    line, col = _line_and_col(text, offset) if offset is not None else (None, None)
+    why = without_quoted_query(message)
+    return CompileFailure(why, line, col, engine=message if why != message else None)
+
+
+def without_quoted_query(message: str) -> str:
+    """The engine's ``message`` up to its quote of the query it was compiling (the
+    sentence about what went wrong and its guess: ``Identifier 'sat.Quantiy' cannot be
+    resolved from table with name sat (an alias of sat_invoice). Maybe you meant:
+    ['sat.Quantity'].``); the whole of it when it quotes none. The first quote is the
+    engine's: the query it quotes may hold the same words (in a string) only after it."""
+    found = _QUOTED_QUERY.search(message)
+    return message if found is None else message[: found.start()].removesuffix(":")
 
 
 def _as_subquery(message: str) -> str:

@@ -118,8 +118,10 @@ class Stager:
             produced_types = self._queries.columns(statements.described_select(select))
         except WarehouseQueryError as exc:
             failure = compile_failure(self._queries, body, exc)
-            cause, place = select_does_not_compile(spec, body, failure)
-            raise MaterializationError.of(spec, cause, place) from None
+            refused = select_does_not_compile(spec, body, failure)
+            raise MaterializationError.of(
+                spec, refused.cause, refused.place, full_cause=refused.full_cause
+            ) from None
         produced = list(produced_types)
         check_columns(spec, produced, shape)
         # Here, not with the module: sqlglot loads when a SELECT is staged, not in every
@@ -306,19 +308,33 @@ def check_columns(spec: AssetSpec, produced: Sequence[str], shape: TargetShape) 
         raise _of_its_code(spec, output_problem(spec, problems[0].text))
 
 
-def select_does_not_compile(
-    spec: AssetSpec, select: str, failure: CompileFailure
-) -> tuple[str, Place | None]:
+@dataclass(frozen=True)
+class SelectRefused:
+    """Why an asset's SELECT does not compile (:attr:`cause`), and where, which its line
+    says first (:attr:`place`, :func:`~orchestration.asset_code.at`); and the cause in
+    full, with the engine's quote of the SELECT it compiled when it gave one
+    (:attr:`full_cause`; else the cause again)."""
+
+    cause: str
+    full_cause: str
+    place: Place | None
+
+
+def select_does_not_compile(spec: AssetSpec, select: str, failure: CompileFailure) -> SelectRefused:
     """Why ``spec``'s SELECT (``select``, as its body returned it) does not compile, and
-    where, which its line says first (:func:`~orchestration.asset_code.at`): the line of
-    the body's module that holds the failure's place in the SELECT when it is found
-    (:func:`~orchestration.asset_code.text_place`), else the body's first statement. The
-    words of both ``pipeline validate`` and a run, so one mistake reads the same in each."""
+    where: the line of the body's module that holds the failure's place in the SELECT
+    when it is found (:func:`~orchestration.asset_code.text_place`), else the body's
+    first statement. The words of both ``pipeline validate`` and a run, so one mistake
+    reads the same in each."""
     exact = None
     if failure.line is not None:
         exact = text_place(spec, select, failure.line, failure.col)
     place = exact or body_place(spec)
-    return f"SELECT does not compile: {failure.said(placed=exact is not None)}", place
+
+    def words(full: bool) -> str:
+        return f"SELECT does not compile: {failure.said(placed=exact is not None, full=full)}"
+
+    return SelectRefused(words(full=False), words(full=True), place)
 
 
 def output_problem(spec: AssetSpec, problem: str) -> str:

@@ -234,12 +234,12 @@ def literal_place(spec: AssetSpec, value: str) -> Place | None:
     return Place.at(code.co_filename, lines[0]) if lines else declaration_place(spec)
 
 
-def body_failure(spec: AssetSpec, exc: BaseException) -> str:
+def body_failure(spec: AssetSpec, exc: BaseException, *, full: bool = False) -> str:
     """``exc``, raised while ``spec`` was computed, as its one-line cause
-    (:func:`~orchestration.errors.describe_error`): an unforeseen one (the asset's own
-    bug) after the line of its code that raised it, when it was its code. A foreseen
-    one's message says all (a source's file and row)."""
-    return at(failure_place(spec, exc), describe_error(exc))
+    (:func:`~orchestration.errors.describe_error`; ``full``: with what that line leaves
+    out): an unforeseen one (the asset's own bug) after the line of its code that raised
+    it, when it was its code. A foreseen one's message says all (a source's file and row)."""
+    return at(failure_place(spec, exc), describe_error(exc, full=full))
 
 
 class SaidFailure(NamedTuple):
@@ -249,23 +249,28 @@ class SaidFailure(NamedTuple):
     place: Place | None = None
     cause: str | None = None
     chain: tuple[str, ...] = ()
+    #: ``error`` in full, when it leaves a part out (the engine's quote of the SELECT it
+    #: compiled: :attr:`~orchestration.errors.ExpectedError.full_message`); None: whole.
+    full_error: str | None = None
 
 
 def said_failure(spec: AssetSpec, exc: BaseException) -> SaidFailure:
-    """``exc``, raised while ``spec`` was computed: its line (:func:`body_failure`) and,
-    for what shows the cause without the place, that line in parts: the line of
-    ``spec``'s code it names and what went wrong, as the layer that worded a foreseen
-    failure kept them (:class:`~orchestration.errors.AssetFailure`), or for an unforeseen
-    one raised at a line of its code, that line and the error's message (its class, the
-    kind, the line gives); else no parts. And the words of ``exc`` and of each error it
-    was raised from (:func:`~orchestration.errors.chain_in_words`)."""
-    error, chain = body_failure(spec, exc), chain_in_words(exc)
+    """``exc``, raised while ``spec`` was computed: its line (:func:`body_failure`), in
+    full too when the line leaves a part out, and, for what shows the cause without the
+    place, that line in parts: the line of ``spec``'s code it names and what went wrong,
+    as the layer that worded a foreseen failure kept them
+    (:class:`~orchestration.errors.AssetFailure`), or for an unforeseen one raised at a
+    line of its code, that line and the error's message (its class, the kind, the line
+    gives); else no parts. And the words of ``exc`` and of each error it was raised from
+    (:func:`~orchestration.errors.chain_in_words`)."""
+    place: Place | None
     if isinstance(exc, AssetFailure):
-        return SaidFailure(error, exc.place, exc.cause, chain)
-    place = failure_place(spec, exc)
-    if place is None:
-        return SaidFailure(error, chain=chain)
-    return SaidFailure(error, place, str(exc) or describe_error(exc), chain)
+        place, cause = exc.place, exc.cause
+    else:
+        place = failure_place(spec, exc)
+        cause = None if place is None else str(exc) or describe_error(exc)
+    error, full = body_failure(spec, exc), body_failure(spec, exc, full=True)
+    return SaidFailure(error, place, cause, chain_in_words(exc), full if full != error else None)
 
 
 def failure_place(spec: AssetSpec, exc: BaseException) -> Place | None:

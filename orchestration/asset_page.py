@@ -89,6 +89,9 @@ _STATE_AS_WRITTEN = "state after this run"
 _STATE_RESTATED = "state"
 #: Where a failed page's other mentions of its error send the reader: it is shown once.
 _ERROR_ABOVE = "see the error under the title"
+#: What opens the error in full under a failed page's line, when the line leaves a part
+#: of it out (the engine's quote of the SELECT it compiled, ~600 characters).
+WHOLE_ERROR = "The whole error"
 #: How the line under a page's title starts: whose version it is.
 _VERSION_LINE = "This version: run "
 #: How the note of a page a later run relinked starts (:func:`with_links_updated`); then
@@ -318,12 +321,13 @@ class AssetPage:
 
     def _outcome_first(self, links: PageLinks, next_line: str | None) -> list[str]:
         """Under the title of an attempt that did not materialize: its status and why,
-        the whole error (the one place it is shown: the state row and the checks refer to
-        it), then, if it failed its checks, that the table holds its rows (published
-        first: a reader of the warehouse sees them, as the run's lineage page says), each
-        other asset's table its failed checks read and what the run did to it, and the
-        step to take next. A reader opens a failed asset's page for the
-        reason, which came below a screen of table facts."""
+        the error as the run's line says it (the one place it is shown: the state row
+        and the checks refer to it), then, if it failed its checks, that the table holds
+        its rows (published first: a reader of the warehouse sees them, as the run's
+        lineage page says), each other asset's table its failed checks read and what the
+        run did to it; when the line leaves a part of the error out, the error in full
+        behind a click (:func:`collapsed`); and the step to take next. A reader opens a
+        failed asset's page for the reason, which came below a screen of table facts."""
         o = self.materialization.outcome
         if o.status == "materialized":
             return []
@@ -341,7 +345,8 @@ class AssetPage:
             said[-2] = "\\\n".join([said[-2], *reads])
         elif reads:
             said += ["\\\n".join(reads), ""]
-        return [*said, *([next_line, ""] if next_line else [])]
+        full = collapsed(WHOLE_ERROR, error_blocks(o.full_error)) if o.full_error else []
+        return [*said, *full, *([next_line, ""] if next_line else [])]
 
     def _version_line(self, links: PageLinks) -> str:
         """Whose version this is, the way back to its run's lineage, and where the newer

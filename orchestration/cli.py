@@ -213,7 +213,8 @@ def materialize_command(
             # One flag: "--verbose/--no-verbose" took the help panels a column of their own
             # for "--no-verbose", which nobody needs to type (it is the default).
             "--verbose",
-            help="Show Prefect's own run logs and task tracebacks, and, when the selection "
+            help="Show Prefect's own run logs and task tracebacks, each error in full (a SQL "
+            "that does not compile with the engine's quote of it), and, when the selection "
             "is refused for reading assets never materialized, which selected asset reads each.",
         ),
     ] = False,

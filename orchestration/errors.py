@@ -32,12 +32,30 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from orchestration.exception_chain import exception_chain
 
 
 class ExpectedError(Exception):
     """A foreseen failure whose message, written for the user, says what and why."""
+
+    #: The message in full, when the message leaves out a part a one-line error does
+    #: without (the engine's quote of the SELECT it compiled, after its cause, its guess
+    #: and the place in the file: :mod:`io_managers.select_syntax`); given by
+    #: ``--verbose``, ``--json``, the history and the asset's page. None: it is whole.
+    full_message: str | None = None
+
+
+_Expected = TypeVar("_Expected", bound=ExpectedError)
+
+
+def with_full_message(error: _Expected, full: str) -> _Expected:
+    """``error``, given ``full`` as its :attr:`~ExpectedError.full_message` when that says
+    more than its message."""
+    if full != str(error):
+        error.full_message = full
+    return error
 
 
 #: The exit status of a usage error (Click's), and of any other failure.
@@ -101,10 +119,11 @@ def storage_full(exc: BaseException) -> StorageFullError | None:
     return next((cause for cause in chain if isinstance(cause, StorageFullError)), None)
 
 
-def describe_error(exc: BaseException) -> str:
-    """``exc`` as one failed asset's cause: see the module docstring for the rule."""
+def describe_error(exc: BaseException, *, full: bool = False) -> str:
+    """``exc`` as one failed asset's cause: see the module docstring for the rule;
+    ``full``: its :attr:`~ExpectedError.full_message`, if it has one."""
     if isinstance(exc, ExpectedError):
-        return str(exc)
+        return (exc.full_message if full else None) or str(exc)
     message = str(exc)
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 

@@ -60,6 +60,10 @@ class Finding:
     #: ``table`` and ``assets`` (a graph problem, worded as every command refuses it),
     #: ``column`` (an output lacking columns, which lists them).
     named_in_found: frozenset[str] = field(default=frozenset(), compare=False)
+    #: ``found`` in full, when ``found`` leaves out a part a line does without (the
+    #: engine's quote of the SELECT it compiled): ``--verbose``'s line, ``--json``'s
+    #: ``found_full``. None: ``found`` is whole (as when they are equal).
+    full_found: str | None = field(default=None, compare=False)
 
     @property
     def affected(self) -> tuple[str, ...]:
@@ -75,10 +79,12 @@ class Finding:
         exc: BaseException,
         cause: str | None = None,
         place: Place | None = None,
+        full_cause: str | None = None,
     ) -> Finding:
         """A finding for an exception: its one-line cause (``cause``, which says
         ``place``, else the exception described, with the place of the user's code it
-        names), and what ``--debug`` shows."""
+        names) and that in full (``full_cause`` with ``cause``), and what ``--debug``
+        shows."""
         if cause is None and isinstance(exc, UserCodeError):
             place = exc.place
         return cls(
@@ -87,11 +93,13 @@ class Finding:
             table,
             found=cause or describe_error(exc),
             place=place,
+            full_found=full_cause if cause else describe_error(exc, full=True),
             foreseen=isinstance(exc, ExpectedError),
             traceback="".join(tb.format_exception(exc)),
         )
 
-    def line(self) -> str:
+    def line(self, *, full: bool = False) -> str:
+        """The finding as one line; ``full``: with what ``found`` leaves out."""
         named = self.named_in_found
         where = " ".join(
             f"{part} {value}"
@@ -102,10 +110,16 @@ class Finding:
             )
             if value and part not in named
         )
-        detail = f"expected {self.expected}, found {self.found}" if self.expected else self.found
+        found = self.found_in_full if full else self.found
+        detail = f"expected {self.expected}, found {found}" if self.expected else found
         if self.assets and "assets" not in named:
             detail += f" (affects {count_assets(len(self.assets))}: {_a_few(self.assets)})"
         return f"[{self.check}] {where + ': ' if where else ''}{detail}"
+
+    @property
+    def found_in_full(self) -> str:
+        """``found``, with what it leaves out if anything."""
+        return self.full_found or self.found
 
     def as_dict(self) -> dict[str, Any]:
         """What ``--json`` gives: where, which check, expected vs found (no traceback);
@@ -118,6 +132,7 @@ class Finding:
             "column": self.column,
             "expected": self.expected,
             "found": self.found,
+            "found_full": self.found_in_full,
             "file": place.file if place else None,
             "line": place.line if place else None,
             "col": place.col if place else None,

@@ -87,6 +87,7 @@ def report_as_json(report: RunReport) -> dict[str, Any]:
                 "seconds": round(o.seconds, 3) if o.recorded else None,
                 "recorded": o.recorded,
                 "error": o.error,
+                "error_full": o.error_in_full,
                 "failed_upstream": list(o.failed_upstream),
                 "checks": [check.as_dict() for check in o.checks],
                 "code_version": o.code_version,
@@ -101,7 +102,7 @@ def report_as_json(report: RunReport) -> dict[str, Any]:
     }
 
 
-def _report_row(outcome: AssetOutcome, with_error: bool) -> list[str | Text]:
+def _report_row(outcome: AssetOutcome, with_error: bool, full: bool) -> list[str | Text]:
     if not outcome.recorded:  # published as the run stopped: said in words, not guessed
         rows = seconds = UNKNOWN
     else:
@@ -115,7 +116,9 @@ def _report_row(outcome: AssetOutcome, with_error: bool) -> list[str | Text]:
         seconds,
         Text(outcome.status, style=_STATUS_STYLE[outcome.status]),
     ]
-    return [*row, outcome.error or ""] if with_error else row
+    if not with_error:
+        return row
+    return [*row, (outcome.error_in_full if full else outcome.error) or ""]
 
 
 def print_report(
@@ -130,19 +133,20 @@ def print_report(
     (on ``warnings_console``, else ``console``), where to look next: after a failure, the
     ``--select`` (from ``plan``) that reruns what was left undone, and ``--verbose`` for
     the traceback of a failure nobody foresaw, unless the run was verbose already (a
-    foreseen one's line is the whole story, as for any command).
+    foreseen one's line is the whole story, as for any command). ``verbose`` gives each
+    error in full (:attr:`AssetOutcome.full_error`).
 
     The warnings come before the last lines (the run's id, URLs, warehouse and ``Next:``),
     which end the report: printed after them, a warning read as something new gone wrong."""
     title = f"Run report: {report.summary()}"
     if console.is_terminal:
-        rows = [_report_row(o, False) for o in report.outcomes]
+        rows = [_report_row(o, False, verbose) for o in report.outcomes]
         print_table(console, _REPORT_COLUMNS, rows, title=title)
-        _print_causes(report, console)
+        _print_causes(report, console, full=verbose)
     else:  # every row keeps its own cause, for scripts reading the columns
         with_error = any(o.error for o in report.outcomes)
         columns = [*_REPORT_COLUMNS, *([Column("error", wrap=True)] if with_error else [])]
-        rows = [_report_row(o, with_error) for o in report.outcomes]
+        rows = [_report_row(o, with_error, verbose) for o in report.outcomes]
         print_table(console, columns, rows, title=title)
     _print_checked_reads(report, console)
     print_check_results([check for o in report.outcomes for check in o.checks], console)
@@ -206,18 +210,19 @@ def print_step(console: Console, line: str) -> None:
 _COUNTED: tuple[Status, ...] = ("skipped", "cancelled")
 
 
-def _print_causes(report: RunReport, console: Console) -> None:
+def _print_causes(report: RunReport, console: Console, *, full: bool) -> None:
     """On a terminal, under the table: each failed (or published, unrecorded) asset's
     cause, whole, under ``error:``, once for all the assets it is the cause of, then one
     line per reason assets were skipped or cancelled. A row each for the skipped
     ("upstream failed: raw_online_retails" 26 times) pushed the cause of it all out of
     view; so did a full disk said again by each asset that met it, and one row for each
     asset an interrupt cancelled ("interrupted" 28 times) repeated what the table's
-    status column says."""
+    status column says. ``full``: each cause in full (``--verbose``)."""
     causes: dict[str, list[str]] = {}
     for outcome in report.outcomes:
-        if outcome.error and outcome.status not in _COUNTED:
-            causes.setdefault(outcome.error, []).append(outcome.key)
+        error = outcome.error_in_full if full else outcome.error
+        if error and outcome.status not in _COUNTED:
+            causes.setdefault(error, []).append(outcome.key)
     if causes:
         lines = [(", ".join(keys), cause) for cause, keys in causes.items()]
         print_keyed_lines(console, "error", lines)

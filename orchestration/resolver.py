@@ -251,7 +251,7 @@ def failure_event_metadata(spec: AssetSpec, exc: BaseException) -> dict[str, Any
     return {
         "table": spec.table,
         "group": spec.group,
-        "error": body_failure(spec, exc)[:2000],
+        "error": body_failure(spec, exc, full=True)[:2000],
     }
 
 
@@ -354,13 +354,14 @@ def _run_asset(
         said = SaidFailure(STOPPED) if stopped else _failure(spec, exc, recorder)
         error = said.error
         if attempt is not None and attempt.record.status == "started":
-            attempt.failed(error)
+            attempt.failed(said.full_error or error)  # the history keeps the whole of it
         outcome = AssetOutcome(
             key=spec.key,
             table=spec.table,
             status="cancelled" if stopped else "failed",
             seconds=time.perf_counter() - started,
             error=error,
+            full_error=said.full_error,
             place=said.place,
             cause=said.cause,
             error_chain=said.chain,

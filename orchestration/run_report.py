@@ -127,6 +127,11 @@ class AssetOutcome:
     seconds: float = 0.0
     result: MaterializeResult | None = None
     error: str | None = None
+    #: ``error`` in full, when ``error`` leaves out a part its line does without (the
+    #: engine's quote of the SELECT it compiled: ``ExpectedError.full_message``); None:
+    #: ``error`` is whole. ``--verbose``, ``--json``'s ``error_full``, the history and
+    #: the asset's page give it.
+    full_error: str | None = None
     #: Whether ``error`` was foreseen (:class:`~orchestration.errors.ExpectedError`): its
     #: line says it all, so the report offers no traceback for it.
     foreseen: bool = False
@@ -189,6 +194,11 @@ class AssetOutcome:
     @property
     def rows(self) -> int | None:
         return self.result.rows if self.result else None
+
+    @property
+    def error_in_full(self) -> str | None:
+        """``error``, with what it leaves out if anything."""
+        return self.full_error or self.error
 
     @property
     def failed_its_checks(self) -> bool:

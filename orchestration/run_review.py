@@ -796,7 +796,8 @@ def _log_outcome(spec: AssetSpec, outcome: AssetOutcome) -> None:
             level = logging.ERROR
         logger.log(level, "%s", check.summary())
     if outcome.status == "failed" and outcome.error:
-        logger.error("%s failed: %s", spec.key, outcome.error)
+        # In full: the Logs tab, and the terminal with --verbose, are where detail goes.
+        logger.error("%s failed: %s", spec.key, outcome.error_in_full)
     elif outcome.status == "cancelled":
         logger.warning("%s cancelled (%s)", spec.key, outcome.error or "interrupted")
     elif outcome.status == "skipped":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -242,6 +243,118 @@ def test_a_sql_body_that_raises_when_rendered_names_the_line_that_raised(tmp_pat
         "[graph] asset 'typo': its SQL body failed when rendered for analysis: "
         f"{MODULE}.py:{line}: KeyError: 'table'"
     )
+
+
+#: ``typo`` misspelling a column of a table it names by an alias, as ``sat.Quantiy`` did
+#: in the facts' SELECT: the engine says the cause and its guess, then quotes the whole
+#: SELECT it compiled ("In scope SELECT ...", ~600 characters for the facts'), which the
+#: place in the file points to already.
+ALIASED = ASSETS.replace(
+    'return f"SELECT n, Countree AS m FROM {DB}.source"',
+    'return f"SELECT src.n AS n, src.nn AS m FROM {DB}.source AS src"',
+)
+CAUSE = (
+    "SELECT does not compile: Identifier 'src.nn' cannot be resolved from table with name "
+    "src (an alias of source). Maybe you meant: ['src.n']."
+)
+QUOTE = "In scope SELECT src.n AS n, src.nn AS m FROM code_errors.source AS src"
+#: How the engine starts its quote of a SELECT (``misspelt``'s too).
+QUOTED = "In scope SELECT"
+
+
+@pytest.fixture
+def aliased(tmp_path: Path) -> Path:
+    write_location(tmp_path, MODULE, ALIASED, DDL)
+    return tmp_path
+
+
+def typo_line(output: str) -> str:
+    """The one line of ``output`` about the asset ``typo``."""
+    (line,) = [line for line in output.splitlines() if "typo" in line and "SELECT" in line]
+    return line
+
+
+def quoted_selects(output: str) -> list[str]:
+    """The lines of ``output`` that say a SELECT does not compile and quote it after."""
+    return [line for line in output.splitlines() if "does not compile" in line and QUOTED in line]
+
+
+def test_validate_says_a_select_compile_error_in_one_line_and_the_engines_quote_on_request(
+    aliased: Path,
+):
+    """Cause, guess and place, and there the line stops: the text output and the CI
+    annotation; the engine's quote of the SELECT only with ``--verbose`` and in
+    ``--json``'s ``found_full`` (``found`` is in the words of the text output)."""
+    where = f"{MODULE}.py:{line_of(aliased / f'{MODULE}.py', 'src.nn AS m')}"
+
+    text = pipeline(aliased, "validate")
+    assert text.returncode == 1, text.stdout + text.stderr
+    line = typo_line(text.stdout)
+    assert line.startswith(f"[select] asset typo table code_errors.typo: {where}")
+    assert line.endswith(f": {CAUSE}")
+    assert quoted_selects(text.stdout) == []
+
+    github = pipeline(aliased, "validate", "--format", "github")
+    assert github.returncode == 1, github.stdout + github.stderr
+    assert typo_line(github.stdout).endswith(f": {CAUSE}")
+    assert quoted_selects(github.stdout) == []
+
+    verbose = pipeline(aliased, "validate", "--verbose")
+    assert verbose.returncode == 1, verbose.stdout + verbose.stderr
+    assert typo_line(verbose.stdout) == f"{line} {QUOTE}. (UNKNOWN_IDENTIFIER)"
+
+    found = json.loads(pipeline(aliased, "validate", "--json").stdout)
+    (typo,) = [f for f in found if f["asset"] == "typo"]
+    assert typo["found"] == line.removeprefix("[select] asset typo table code_errors.typo: ")
+    assert typo["found_full"] == f"{typo['found']} {QUOTE}. (UNKNOWN_IDENTIFIER)"
+    (misspelt,) = [f for f in found if f["asset"] == "misspelt"]
+    assert misspelt["found"].endswith(
+        ": SELECT does not compile: Unknown expression identifier `Countri`."
+    )
+    assert misspelt["found_full"] == (
+        f"{misspelt['found']} In scope SELECT n, Countri AS m FROM code_errors.source. "
+        "(UNKNOWN_IDENTIFIER)"
+    )
+    assert all(
+        f["found_full"] == f["found"] for f in found if f["asset"] not in ("typo", "misspelt")
+    )
+
+
+def test_materialize_says_a_select_compile_error_in_one_line_and_the_engines_quote_on_request(
+    aliased: Path, prefect_api_url: str
+):
+    """The progress line and the report say cause, guess and place; ``--verbose`` gives
+    the report the engine's quote of the SELECT, ``--json`` its ``error_full``; the
+    history keeps the whole error (``status --json``'s ``last_attempt``)."""
+    where = f"{MODULE}.py:{line_of(aliased / f'{MODULE}.py', 'src.nn AS m')}"
+    said = f"asset 'typo' (table code_errors.typo): {where}"
+
+    text = pipeline(aliased, "materialize", PREFECT_API_URL=prefect_api_url)
+    assert text.returncode == 1, text.stdout + text.stderr
+    assert quoted_selects(text.stdout) == []
+    progress = next(line for line in text.stdout.splitlines() if line.startswith("✗ typo "))
+    assert re.fullmatch(rf"✗ typo  {re.escape(said)}.*: {re.escape(CAUSE)}  \d+\.\d+s", progress)
+    row = next(line for line in text.stdout.splitlines() if line.startswith("typo "))
+    assert row.endswith(f": {CAUSE}")
+
+    verbose = pipeline(aliased, "materialize", "--verbose", PREFECT_API_URL=prefect_api_url)
+    assert verbose.returncode == 1, verbose.stdout + verbose.stderr
+    row = next(line for line in verbose.stdout.splitlines() if line.startswith("typo "))
+    assert row.endswith(f": {CAUSE} {QUOTE}. (UNKNOWN_IDENTIFIER)")
+
+    result = pipeline(aliased, "materialize", "--json", PREFECT_API_URL=prefect_api_url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assets = {asset["key"]: asset for asset in json.loads(result.stdout)["assets"]}
+    assert assets["typo"]["error"].startswith(said)
+    assert assets["typo"]["error"].endswith(f": {CAUSE}")
+    assert assets["typo"]["error_full"] == (
+        f"{assets['typo']['error']} {QUOTE}. (UNKNOWN_IDENTIFIER)"
+    )
+    assert assets["renamed"]["error_full"] == assets["renamed"]["error"]
+
+    status = pipeline(aliased, "status", "--json", "--select", "typo")
+    (typo,) = json.loads(status.stdout)
+    assert typo["last_attempt"]["error"] == assets["typo"]["error_full"]
 
 
 SCHEMAS = """import pandera.pandas as pa

@@ -557,6 +557,31 @@ def test_a_failed_materialization_shows_its_error_in_full_as_written():
     assert _error_html(error) == f"<p>{html.escape(error, quote=False)}</p>\n"
 
 
+def test_a_failed_pages_error_is_the_runs_line_and_the_whole_of_it_opens_on_a_click():
+    """A SELECT that does not compile: under the title the line the run printed (cause,
+    guess, place), as the run's report and the lineage page give it; the engine's quote of
+    the SELECT it compiled (~600 characters) only in a ``<details>`` under it, each
+    character as written."""
+    line = (
+        "asset 'fact_sales' (table marts.Fact_Sales): assets/marts.py:36:5: SELECT does not "
+        "compile: Identifier 'sat.Quantiy' cannot be resolved from table with name sat (an "
+        "alias of sat_invoice). Maybe you meant: ['sat.Quantity']."
+    )
+    full = f"{line} In scope SELECT * FROM t AS sat WHERE a < b & `c`. (UNKNOWN_IDENTIFIER)"
+    outcome = AssetOutcome(
+        "fact_sales", "marts.Fact_Sales", "failed", 0.1, error=line, full_error=full
+    )
+    page = rendered(_page(outcome=outcome).markdown(PageLinks()))
+    shown = page.split("</h1>\n", 1)[1].split("<p>This version: run ", 1)[0]
+    assert shown == (
+        f"<p><strong>Failed:</strong> {html.escape(line, quote=False)}</p>\n"
+        "<details>\n<summary>The whole error</summary>\n"
+        f"<p>{html.escape(full, quote=False)}</p>\n</details>\n"
+    )
+    whole = AssetOutcome("fact_sales", "marts.Fact_Sales", "failed", 0.1, error=line)
+    assert "<details>" not in _page(outcome=whole).markdown(PageLinks())
+
+
 def test_an_error_sentence_wraps_with_the_page_not_at_a_fixed_column():
     """Broken at 78 characters inside a code block, "Error while type casting for
     column 'amount'" read "Error while type" on one line and "casting for ..." on the

@@ -104,6 +104,14 @@ def validate(
         ),
     ] = ValidateFormat.text,
     as_json: JsonFormatOption = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",  # one flag, as materialize's: no "--no-verbose" column in the help
+            help="Say each problem in full: a SELECT that does not compile with the engine's "
+            "quote of it after its cause and guess (--json gives both: found, found_full).",
+        ),
+    ] = False,
     definitions: DefinitionsOption = None,
 ) -> None:
     """Check schemas against the DDL and the SQL, in a throwaway embedded warehouse.
@@ -147,7 +155,8 @@ def validate(
     if fmt is ValidateFormat.json:
         echo(_as_json(findings))
     else:
-        said = _annotations(findings) if fmt is ValidateFormat.github else _lines(findings)
+        github = fmt is ValidateFormat.github
+        said = _annotations(findings, full=verbose) if github else _lines(findings, full=verbose)
         for line in said:
             echo(line)
     if debug_on(ctx):
@@ -198,21 +207,22 @@ def _as_json(findings: list[Finding]) -> str:
     return json.dumps([finding.as_dict() for finding in findings], indent=2)
 
 
-def _lines(findings: list[Finding]) -> list[str]:
-    """A line for each problem, then one for the assets left unchecked, one for those the
-    sample run left unvalidated."""
-    problems = [finding.line() for finding in findings if is_problem(finding)]
+def _lines(findings: list[Finding], *, full: bool = False) -> list[str]:
+    """A line for each problem (``full``: said in full), then one for the assets left
+    unchecked, one for those the sample run left unvalidated."""
+    problems = [finding.line(full=full) for finding in findings if is_problem(finding)]
     left = [not_checked_line(findings), not_validated_line(findings)]
     return problems + [line for line in left if line]
 
 
-def _annotations(findings: list[Finding]) -> list[str]:
-    """Each problem as an error annotation at its file and line (of the run, with none),
-    the assets left unchecked or unvalidated as a warning: ``--format github``."""
+def _annotations(findings: list[Finding], *, full: bool = False) -> list[str]:
+    """Each problem as an error annotation at its file and line (of the run, with none;
+    ``full``: said in full), the assets left unchecked or unvalidated as a warning:
+    ``--format github``."""
     errors = [
         workflow_command(
             "error",
-            finding.line(),
+            finding.line(full=full),
             file=finding.place.file if finding.place else None,
             line=finding.place.line if finding.place else None,
             col=finding.place.col if finding.place else None,
