@@ -46,6 +46,12 @@ from orchestration.cli_options import (
     source_option,
 )
 from orchestration.context import DISCARD_HISTORY_PARAM, FULL_REFRESH_PARAM, SOURCE_TIMEOUT_PARAM
+from orchestration.ctrl_c import (
+    INTERRUPTED,
+    caused_by_ctrl_c,
+    end_if_ctrl_c_came,
+    noting_ctrl_c,
+)
 from orchestration.debug_env import DEBUG_ENV, debug_asked
 from orchestration.errors import CommandRefused, ExpectedError, exit_code
 from orchestration.output import discard, echo, is_devnull, reader_gone
@@ -266,6 +272,8 @@ def materialize_command(
                 console.print(f"{NOTHING}: {select!r} selects no asset now")
             print_warnings(warnings, error_console)
             return
+        # Nothing started or written so far: a Ctrl-C that library code lost ends it here.
+        end_if_ctrl_c_came()
         # Prefect before the warehouse: a server set by the user that is not there, or a
         # local one that cannot start, fails the command before any work.
         check_configured_api()
@@ -370,7 +378,8 @@ def main() -> None:
     # Click's plain text in a pipe or a file (orchestration.usage).
     app.rich_markup_mode = help_markup(console)
     try:
-        code = app(args=args, prog_name="pipeline", standalone_mode=False)
+        with noting_ctrl_c():
+            code = app(args=args, prog_name="pipeline", standalone_mode=False)
     except SystemExit as exit_:
         # Typer (like Click) ends a write to a closed pipe with exit 1; a reader that stops
         # early is no failure (orchestration.output), whichever write noticed it.
@@ -386,6 +395,8 @@ def main() -> None:
         error_console.print("aborted")
         sys.exit(130)
     except Exception as exc:
+        if caused_by_ctrl_c(exc):  # wrapped by library code: the same silent 130 as Typer's
+            sys.exit(INTERRUPTED)
         if debug:
             raise
         message = temporary_server_failure(exc) or str(exc)

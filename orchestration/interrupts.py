@@ -31,6 +31,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from orchestration.asset_page import run_warehouses
+from orchestration.ctrl_c import end_if_ctrl_c_came
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
 from orchestration.uninterruptible import sections_ended
 
@@ -191,7 +192,10 @@ def stop_temporary_prefect_server() -> None:
 
 
 def run_interruptibly(work: Callable[[], T], on_interrupt: Callable[[signal.Signals], None]) -> T:
-    """``work()`` in a thread; a signal runs ``on_interrupt`` and ends the process."""
+    """``work()`` in a thread; a signal runs ``on_interrupt`` and ends the process. It does
+    not start once a Ctrl-C came that library code lost
+    (:func:`~orchestration.ctrl_c.end_if_ctrl_c_came`)."""
+    end_if_ctrl_c_came()
     result: list[T] = []
     failure: list[BaseException] = []
 

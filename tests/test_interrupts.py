@@ -186,6 +186,64 @@ def test_ctrl_c_on_a_terminal_counts_the_cancelled_under_the_table(
     assert "error:" not in lines, said  # nothing failed
 
 
+def _run_env(tmp_path: Path, prefect_api: str, **extra: str) -> dict[str, str]:
+    """A ``pipeline`` process's environment: its own warehouse, the session's server."""
+    return {
+        **os.environ,
+        "WAREHOUSE_URL": f"chdb://{tmp_path / 'wh'}",
+        "PREFECT_API_URL": prefect_api,
+        **extra,
+    }
+
+
+def _materialize(tmp_path: Path, definitions: str) -> tuple[str, ...]:
+    source = tmp_path / "n.csv"
+    source.write_text("n,q\n1,10\n2,20\n")
+    return ("materialize", "--definitions", definitions, "--source", str(source))
+
+
+def _flow_runs_since(prefect_api: str, began: str) -> list[dict]:
+    return api(prefect_api, "/flow_runs/filter", {"flow_runs": {"start_time": {"after_": began}}})
+
+
+@pytest.mark.parametrize("mode", ["chained", "wrapped"])
+def test_ctrl_c_that_a_library_wraps_in_an_error_of_its_own_ends_the_command_with_130(
+    tmp_path: Path, prefect_api: str, mode: str
+) -> None:
+    """Ctrl-C inside Prefect's settings serializer came out as ``PydanticSerializationError``
+    ("Error calling function `_ser_model`: KeyboardInterrupt"): the command printed that
+    as its error and exited 1. Nested serializers (Prefect's) leave the interrupt out of
+    the error's chain (``wrapped``); it is the interrupt all the same: 130, nothing said."""
+    marker = tmp_path / "serializing"
+    env = _run_env(tmp_path, prefect_api, LOST_CTRL_C_MARKER=str(marker), LOST_CTRL_C_MODE=mode)
+
+    code, said = interrupted_on_a_terminal(
+        env, _materialize(tmp_path, "tests.lost_ctrl_c_location"), when=marker
+    )
+
+    assert (code, said.strip()) == (130, ""), said
+
+
+@pytest.mark.parametrize("mode", ["caught", "finalizer"])
+def test_ctrl_c_that_a_library_loses_still_ends_the_command_before_its_run(
+    tmp_path: Path, prefect_api: str, mode: str
+) -> None:
+    """A library that catches the error wrapping Ctrl-C and carries on (Prefect's profile
+    validation), or a finalizer the interrupt is raised in (Python prints it and goes
+    on), lost it: the command went on to run every asset, as if no Ctrl-C had come (with
+    a busy asset, for minutes). The run does not start: 130, nothing said."""
+    marker = tmp_path / "serializing"
+    env = _run_env(tmp_path, prefect_api, LOST_CTRL_C_MARKER=str(marker), LOST_CTRL_C_MODE=mode)
+    began = datetime.now(UTC).isoformat()
+
+    code, said = interrupted_on_a_terminal(
+        env, _materialize(tmp_path, "tests.lost_ctrl_c_location"), when=marker
+    )
+
+    assert (code, said.strip()) == (130, ""), said
+    assert _flow_runs_since(prefect_api, began) == []
+
+
 def _interrupted_report(stdout: str, as_json: bool) -> dict[str, tuple[str, str | None]]:
     """Each asset's status and error, as the partial report on ``stdout`` gives them."""
     if as_json:
