@@ -45,14 +45,25 @@ def screen(env: Mapping[str, str], *args: str, columns: int) -> tuple[int, list[
 
 
 #: The ``pipeline`` console script (as pip writes it), saying on descriptor ``argv[1]``
-#: when its launcher is loaded: Ctrl-C before that, in the interpreter's own start-up, is
-#: Python's affair, out of this project's reach.
+#: when its launcher has taken Ctrl-C, its first step: Ctrl-C before that, in the
+#: interpreter's own start-up, is Python's affair, out of this project's reach. (Said as
+#: the launcher was loaded, a Ctrl-C "0 s after" could come before it took it, and ended
+#: the command with Python's traceback.)
 _LAUNCHED = """
-import os, sys
-from orchestration.launcher import main
-os.write(int(sys.argv[1]), b"."); os.close(int(sys.argv[1]))
-del sys.argv[1]
-sys.exit(main())
+import contextlib, os, sys
+from orchestration import launcher
+
+taking_ctrl_c = launcher.interrupted_quietly
+
+@contextlib.contextmanager
+def said_once_taken():
+    with taking_ctrl_c():
+        os.write(int(sys.argv[1]), b"."); os.close(int(sys.argv[1]))
+        del sys.argv[1]
+        yield
+
+launcher.interrupted_quietly = said_once_taken
+sys.exit(launcher.main())
 """
 
 
@@ -60,7 +71,7 @@ def interrupted_on_a_terminal(
     env: Mapping[str, str], args: Sequence[str], *, after: float = 0.0, when: Path | None = None
 ) -> tuple[int, str]:
     """Exit code and what ``pipeline ARGS`` wrote to its terminal when Ctrl-C (SIGINT)
-    came ``after`` seconds after its launcher was loaded, or once the file ``when``
+    came ``after`` seconds after its launcher took Ctrl-C, or once the file ``when``
     exists (an asset saying it is busy), what it wrote meanwhile read all along."""
     leader, follower = pty.openpty()
     started, said_started = os.pipe()

@@ -127,7 +127,7 @@ def test_a_signal_ends_the_run_in_seconds_with_a_partial_report_and_nothing_half
             assert io.row_count(f"safe.{key}") == expected, (key, status)
 
 
-#: When Ctrl-C comes, in seconds after the launcher is loaded: through the imports of the
+#: When Ctrl-C comes, in seconds after the launcher took it: through the imports of the
 #: command line (0.2-0.7 s) to the run, whose own stop prints its line.
 _EARLY_DELAYS = [round(0.05 * step, 2) for step in range(16)]
 
