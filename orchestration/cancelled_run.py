@@ -48,9 +48,20 @@ def mark_interrupted(
         return None
     return mark_cancelled(
         outcomes.flow_run_id,
-        f"interrupted ({number.name}): {partial.summary()}",
+        interrupted_message(partial, number),
         {outcome.key: outcome.status for outcome in partial.outcomes},
         began=outcomes.began(),
+    )
+
+
+def interrupted_message(partial: RunReport, number: signal.Signals) -> str:
+    """The Cancelled state's message: ``interrupted (SIGINT): 1 materialized, 3 cancelled``;
+    once every asset had finished, what the interrupt cut too."""
+    if not partial.cut:
+        return f"interrupted ({number.name}): {partial.summary()}"
+    return (
+        f"interrupted ({number.name}) once {partial.all_finished()}: {partial.summary()}; "
+        f"not done: {', '.join(partial.cut)}"
     )
 
 

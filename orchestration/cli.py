@@ -64,7 +64,7 @@ from orchestration.preload import import_libraries, runs_one_command
 from orchestration.quick_exit import end_now, ends_without_teardown
 from orchestration.report_output import print_report, print_warnings, report_as_json
 from orchestration.resolver import DEFAULT_CONCURRENCY
-from orchestration.run_report import counted
+from orchestration.run_report import MaterializationPlan, RunReport, counted
 from orchestration.text_table import Column, print_table
 from orchestration.typed_options import recording
 from orchestration.usage import (
@@ -232,11 +232,16 @@ def materialize_command(
     configure_prefect(verbose=verbose)
     from orchestration.asset_state import StateBook
     from orchestration.cancelled_run import mark_interrupted, unmarked_line
-    from orchestration.interrupts import OutcomeLog, run_interruptibly, stop_run, stopping_line
+    from orchestration.interrupts import (
+        OutcomeLog,
+        RunSignals,
+        late_line,
+        stop_run,
+        stopping_line,
+    )
     from orchestration.progress import RunProgress
     from orchestration.resolver import materialize, plan_or_refuse
     from orchestration.run_hooks import call_hooks_of_idle_run
-    from orchestration.run_report import RunReport
     from orchestration.unbuilt_upstream import UnbuiltUpstreamError
 
     defs = load_defs(definitions)  # a broken code location fails before the big imports
@@ -253,72 +258,92 @@ def materialize_command(
     confirmed_discard(discard_history, full_refresh)
     if discard_history:
         params[DISCARD_HISTORY_PARAM] = True
-    with contextlib.ExitStack() as opened:
-        # Planned on readers, so a refusal leaves the warehouse as it was: no directory, no
-        # DDL. They stay open for the run (an embedded warehouse's engine is then shared).
-        readers = opened.enter_context(defs.read_io_managers(warehouse))
-        try:
-            plan = plan_or_refuse(graph, readers, select, params)
-        except UnbuiltUpstreamError as refused:
-            if not verbose:
-                raise
-            raise refused.with_readers() from None
-        if not plan.selected:  # only a status: selection may come out empty
-            warnings = call_hooks_of_idle_run(defs.run_hooks, params, readers)
-            if as_json:
-                idle = {"ok": True, "assets": [], "message": NOTHING, "warnings": warnings}
-                echo(json.dumps(idle, indent=2))
-            else:
-                console.print(f"{NOTHING}: {select!r} selects no asset now")
-            print_warnings(warnings, error_console)
-            return
-        # Nothing started or written so far: a Ctrl-C that library code lost ends it here.
-        end_if_ctrl_c_came()
-        # Prefect before the warehouse: a server set by the user that is not there, or a
-        # local one that cannot start, fails the command before any work.
-        check_configured_api()
-        connect_to_prefect(quiet=as_json)
-        io_managers = opened.enter_context(defs.open_io_managers(warehouse))
-        book = StateBook(graph, io_managers, params)
-        progress = RunProgress(console if not as_json else None, total=len(plan.selected))
-        outcomes = OutcomeLog(progress.advance)
+    # From the run's start until the report is out (the warehouse closed), a signal is the
+    # run's to handle: it stops the run, or once the run ended, nothing.
+    with RunSignals() as signals:
+        with contextlib.ExitStack() as opened:
+            # Planned on readers, so a refusal leaves the warehouse as it was: no directory, no
+            # DDL. They stay open for the run (an embedded warehouse's engine is then shared).
+            readers = opened.enter_context(defs.read_io_managers(warehouse))
+            try:
+                plan = plan_or_refuse(graph, readers, select, params)
+            except UnbuiltUpstreamError as refused:
+                if not verbose:
+                    raise
+                raise refused.with_readers() from None
+            if not plan.selected:  # only a status: selection may come out empty
+                warnings = call_hooks_of_idle_run(defs.run_hooks, params, readers)
+                if as_json:
+                    idle = {"ok": True, "assets": [], "message": NOTHING, "warnings": warnings}
+                    echo(json.dumps(idle, indent=2))
+                else:
+                    console.print(f"{NOTHING}: {select!r} selects no asset now")
+                print_warnings(warnings, error_console)
+                return
+            # Nothing started or written so far: a Ctrl-C that library code lost ends it here.
+            end_if_ctrl_c_came()
+            # Prefect before the warehouse: a server set by the user that is not there, or a
+            # local one that cannot start, fails the command before any work.
+            check_configured_api()
+            connect_to_prefect(quiet=as_json)
+            io_managers = opened.enter_context(defs.open_io_managers(warehouse))
+            book = StateBook(graph, io_managers, params)
+            progress = RunProgress(console if not as_json else None, total=len(plan.selected))
+            outcomes = OutcomeLog(progress.advance)
 
-        def run() -> RunReport:
-            return materialize(
-                graph,
-                io_managers,
-                select,
-                params=params,
-                concurrency=concurrency,
-                on_progress=outcomes.record,
-                book=book,
-                plan=plan,
-                on_flow_run=outcomes.flow_run_began,
-                on_asset_start=outcomes.asset_began,
-                stopping=outcomes.interrupted,
-                run_hooks=defs.run_hooks,
-            )
+            def run() -> RunReport:
+                return materialize(
+                    graph,
+                    io_managers,
+                    select,
+                    params=params,
+                    concurrency=concurrency,
+                    on_progress=outcomes.record,
+                    book=book,
+                    plan=plan,
+                    on_flow_run=outcomes.flow_run_began,
+                    on_asset_start=outcomes.asset_began,
+                    stopping=outcomes.interrupted,
+                    run_hooks=defs.run_hooks,
+                    on_step=outcomes.steps_left,
+                )
 
-        def interrupted(number: signal.Signals) -> None:
-            progress.__exit__(None, None, None)
-            error_console.print(stopping_line(number))
-            partial = stop_run(io_managers, outcomes, plan)
-            if as_json:
-                echo(json.dumps(report_as_json(partial), indent=2))
-            else:
-                print_report(partial, console, plan, verbose=verbose)
-            # Else the UI shows the run Running for ever: its engine never finishes it.
-            why_not = mark_interrupted(outcomes, partial, number)
-            if why_not:
-                error_console.print(escape(unmarked_line(why_not)), highlight=False)
+            def interrupted(number: signal.Signals) -> None:
+                progress.__exit__(None, None, None)
+                error_console.print(
+                    stopping_line(number, assets_finished=outcomes.assets_finished())
+                )
+                partial = stop_run(io_managers, outcomes, plan)
+                if as_json:
+                    echo(json.dumps(report_as_json(partial), indent=2))
+                else:
+                    print_report(partial, console, plan, verbose=verbose)
+                # Else the UI shows the run Running for ever: its engine never finishes it.
+                why_not = mark_interrupted(outcomes, partial, number)
+                if why_not:
+                    error_console.print(escape(unmarked_line(why_not)), highlight=False)
 
-        with progress:
-            report = run_interruptibly(run, interrupted)
+            with progress:
+                report = signals.run(run, interrupted, ending=outcomes.ending)
+        _print_run_report(report, plan, as_json=as_json, verbose=verbose)
+        if signals.late is not None:
+            error_console.print(late_line(signals.late))
+    _end_as_the_run_did(report)
+
+
+def _print_run_report(
+    report: RunReport, plan: MaterializationPlan, *, as_json: bool, verbose: bool
+) -> None:
+    """A run's report, as a table or as ``--json``; its warnings on stderr."""
     if as_json:
         echo(json.dumps(report_as_json(report), indent=2))
         print_warnings(report.warnings, error_console)
     else:
         print_report(report, console, plan, verbose=verbose, warnings_console=error_console)
+
+
+def _end_as_the_run_did(report: RunReport) -> None:
+    """Exit 0 only if every asset materialized and Prefect has the whole run."""
     if report.prefect_error:
         # The tables are as reported, but the run's record in Prefect is not whole (its
         # state stays Running, its lineage page unfinished): a scheduler watching the exit

@@ -183,6 +183,7 @@ def _outcome_hooks(outcomes: OutcomeLog) -> dict[str, Any]:
         "on_flow_run": outcomes.flow_run_began,
         "on_asset_start": outcomes.asset_began,
         "stopping": outcomes.interrupted,
+        "on_step": outcomes.steps_left,
     }
 
 

@@ -16,6 +16,14 @@ only waits. On SIGINT or SIGTERM the main thread
 4. ends the process at once with 130 or 143 (128 + the signal's number, as shells do).
 
 A second signal while that happens ends the process immediately.
+
+Once every asset has finished, the run still has steps of its own to take (its asset and
+lineage pages, its run hooks, its final state: ``run_report.END_STEPS``): a signal then
+cuts those left, and the report says which (``interrupted once all 29 assets had
+finished; not done: the run hooks``). Once all it has left is its final state, the
+signal lets it end (within :data:`STOP_SECONDS`) and stops nothing: the command closes
+the warehouse and prints the whole report, ends as the run did, and says in one line
+that the signal came too late (:class:`RunSignals`).
 """
 
 from __future__ import annotations
@@ -28,11 +36,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from orchestration.asset_page import run_warehouses
 from orchestration.ctrl_c import end_if_ctrl_c_came
-from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
+from orchestration.run_report import FINAL_STATE_STEP, AssetOutcome, MaterializationPlan, RunReport
 from orchestration.uninterruptible import sections_ended
 
 if TYPE_CHECKING:
@@ -53,12 +61,23 @@ PUBLISHED_UNRECORDED = (
 )
 
 
-def stopping_line(number: signal.Signals) -> str:
-    """What a run says, once, when a signal stops it."""
+def stopping_line(number: signal.Signals, *, assets_finished: bool = False) -> str:
+    """What a run says, once, when a signal stops it (``assets_finished``: once every
+    asset had, which leaves no table as it was)."""
+    if assets_finished:
+        return (
+            f"interrupted ({number.name}): every asset has finished; the run stops before its "
+            "last steps"
+        )
     return (
         f"interrupted ({number.name}): stopping; finished tables are kept, the others are "
         "left as they were"
     )
+
+
+def late_line(number: signal.Signals) -> str:
+    """What a command says of a signal that came once its run had ended."""
+    return f"interrupted ({number.name}) once the run had ended: nothing was stopped"
 
 
 class OutcomeLog:
@@ -74,6 +93,10 @@ class OutcomeLog:
         self.flow_run_id: str | None = None
         self._began: set[str] = set()
         self.started = time.perf_counter()
+        #: Once every asset has finished: the run's report and the steps it has left
+        #: (:meth:`steps_left`).
+        self._ended: RunReport | None = None
+        self._left: tuple[str, ...] = ()
 
     def record(self, outcome: AssetOutcome) -> None:
         with self._lock:
@@ -102,6 +125,24 @@ class OutcomeLog:
         """The assets whose task body began so far (:meth:`asset_began`)."""
         with self._lock:
             return frozenset(self._began)
+
+    def steps_left(self, steps: Sequence[str], report: RunReport) -> None:
+        """The resolver's ``on_step``: every asset has finished, as ``report`` has them,
+        and the run has ``steps`` left to take, the first under way."""
+        with self._lock:
+            self._ended = report
+            self._left = tuple(steps)
+
+    def assets_finished(self) -> bool:
+        """Whether every asset has finished (:meth:`steps_left` was called)."""
+        with self._lock:
+            return self._ended is not None
+
+    def ending(self) -> bool:
+        """Whether all the run has left is its final state, which Prefect's engine sets
+        once the flow's body returned: an interrupt lets it end rather than cut it."""
+        with self._lock:
+            return self._left == (FINAL_STATE_STEP,)
 
     def interrupt(self) -> None:
         """From now on an asset that does not materialize was cancelled, not failed."""
@@ -135,7 +176,20 @@ class OutcomeLog:
 
         Like a whole run's report it names the flow run (once it began) and
         ``warehouses``: Prefect keeps the interrupted run, Cancelled, with its logs, and
-        a script reading ``--json`` goes on from its id."""
+        a script reading ``--json`` goes on from its id.
+
+        Once every asset had finished, the outcomes are the run's own (the skipped with
+        their reasons) and the report names the steps the run had left (``cut``)."""
+        with self._lock:
+            ended, left = self._ended, self._left
+        if ended is not None:
+            return RunReport(
+                outcomes=list(ended.outcomes),
+                flow_run_id=self.flow_run_id,
+                seconds=time.perf_counter() - self.started,
+                warehouses=list(warehouses),
+                cut=_cut(left),
+            )
         with self._lock:
             outcomes = [
                 self._outcomes.get(key)
@@ -158,6 +212,13 @@ class OutcomeLog:
             seconds=time.perf_counter() - self.started,
             warehouses=list(warehouses),
         )
+
+
+def _cut(left: Sequence[str]) -> list[str]:
+    """The steps an interrupt cut, of those the run had ``left``: its final state is not
+    among them (the interrupt marks the run Cancelled) unless it was all that was left,
+    and did not come in time."""
+    return [step for step in left if step != FINAL_STATE_STEP] or list(left)
 
 
 def stop_run(
@@ -191,29 +252,89 @@ def stop_temporary_prefect_server() -> None:
         server.stop()
 
 
-def run_interruptibly(work: Callable[[], T], on_interrupt: Callable[[signal.Signals], None]) -> T:
-    """``work()`` in a thread; a signal runs ``on_interrupt`` and ends the process. It does
-    not start once a Ctrl-C came that library code lost
-    (:func:`~orchestration.ctrl_c.end_if_ctrl_c_came`)."""
-    end_if_ctrl_c_came()
-    result: list[T] = []
-    failure: list[BaseException] = []
+class RunSignals:
+    """SIGINT and SIGTERM while a run works in a thread of its own, until the block ends.
 
-    def target() -> None:
-        try:
-            result.append(work())
-        except BaseException as exc:  # handed back to the main thread, re-raised there
-            failure.append(exc)
+    While the work runs, a signal stops it: ``on_interrupt`` (say so, stop the assets,
+    report), then the process ends with 130 or 143 once the temporary Prefect server is
+    stopped and the sections that must not be cut have ended. A second signal ends the
+    process at once.
 
-    interrupting = threading.Event()
+    Given ``ending`` (whether the run has only its final state left), a caller reports a
+    signal that came too late to stop anything (``late``): once the work has returned, or
+    all it has left is its final state (waited for, up to :data:`STOP_SECONDS`), a signal
+    stops nothing, and what the caller does until the block ends (closing the warehouse,
+    printing the report) is done whole. It ended the command with 130 and no report, or
+    marked a run Prefect had Completed as Cancelled.
+    """
 
-    def handle(signum: int, _frame: object) -> None:
+    def __init__(self) -> None:
+        #: The signal that came once the run had ended, if one did (with ``ending``).
+        self.late: signal.Signals | None = None
+        self._previous: dict[signal.Signals, Any] = {}
+        self._signalled = threading.Event()
+        self._work_ended = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._on_interrupt: Callable[[signal.Signals], None] = lambda _number: None
+        self._ending: Callable[[], bool] | None = None
+
+    def __enter__(self) -> RunSignals:
+        return self
+
+    def __exit__(self, *_exc_info: object) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+        self._previous = {}
+
+    def run(
+        self,
+        work: Callable[[], T],
+        on_interrupt: Callable[[signal.Signals], None],
+        *,
+        ending: Callable[[], bool] | None = None,
+    ) -> T:
+        """``work()`` in a thread; a signal meanwhile runs ``on_interrupt`` and ends the
+        process. It does not start once a Ctrl-C came that library code lost
+        (:func:`~orchestration.ctrl_c.end_if_ctrl_c_came`)."""
+        end_if_ctrl_c_came()
+        if threading.current_thread() is not threading.main_thread():
+            return work()  # signals reach only the main thread; nothing to arrange
+        self._on_interrupt, self._ending = on_interrupt, ending
+        result: list[T] = []
+        failure: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                result.append(work())
+            except BaseException as exc:  # handed back to the main thread, re-raised there
+                failure.append(exc)
+            finally:
+                self._work_ended.set()
+
+        self._previous = {number: signal.signal(number, self._handle) for number in EXIT_CODES}
+        # The caller's context goes along: settings scoped with context variables (Prefect's
+        # temporary_settings) must hold in the run.
+        context = contextvars.copy_context()
+        self._worker = threading.Thread(
+            target=context.run, args=(target,), name="pipeline-run", daemon=True
+        )
+        self._worker.start()
+        while self._worker.is_alive():
+            self._worker.join(0.2)
+        if failure:
+            raise failure[0]
+        return result[0]
+
+    def _handle(self, signum: int, _frame: object) -> None:
         number = signal.Signals(signum)
-        if interrupting.is_set():
+        if self._signalled.is_set():
             os._exit(EXIT_CODES[number])  # a second signal: no more patience
-        interrupting.set()
+        self._signalled.set()
+        if self._ended_by_now():
+            self.late = number
+            return
         try:
-            on_interrupt(number)
+            self._on_interrupt(number)
             stop_temporary_prefect_server()
         finally:
             # A worker inside a section a stop must not cut (importing chdb, whose engine
@@ -224,20 +345,17 @@ def run_interruptibly(work: Callable[[], T], on_interrupt: Callable[[signal.Sign
                     stream.flush()
             os._exit(EXIT_CODES[number])
 
-    if threading.current_thread() is not threading.main_thread():
-        return work()  # signals reach only the main thread; nothing to arrange
-    previous = {number: signal.signal(number, handle) for number in EXIT_CODES}
-    # The caller's context goes along: settings scoped with context variables (Prefect's
-    # temporary_settings) must hold in the run.
-    context = contextvars.copy_context()
-    worker = threading.Thread(target=context.run, args=(target,), name="pipeline-run", daemon=True)
-    try:
-        worker.start()
-        while worker.is_alive():
-            worker.join(0.2)
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-    if failure:
-        raise failure[0]
-    return result[0]
+    def _ended_by_now(self) -> bool:
+        """Whether the run has ended, or, having only its final state left, ends within
+        :data:`STOP_SECONDS`: then a signal stops nothing (only with ``ending``)."""
+        if self._ending is None or self._worker is None:
+            return False
+        if not self._work_ended.is_set() and self._ending():
+            self._work_ended.wait(STOP_SECONDS)
+        return self._work_ended.is_set()
+
+
+def run_interruptibly(work: Callable[[], T], on_interrupt: Callable[[signal.Signals], None]) -> T:
+    """``work()`` in a thread; a signal runs ``on_interrupt`` and ends the process."""
+    with RunSignals() as signals:
+        return signals.run(work, on_interrupt)

@@ -78,6 +78,7 @@ def report_as_json(report: RunReport) -> dict[str, Any]:
         "warehouses": report.warehouses,
         "prefect_error": report.prefect_error,
         "warnings": report.warnings,
+        "cut": report.cut,
         "assets": [
             {
                 "key": o.key,
@@ -150,6 +151,8 @@ def print_report(
         print_table(console, columns, rows, title=title)
     _print_checked_reads(report, console)
     print_check_results([check for o in report.outcomes for check in o.checks], console)
+    if cut := report.cut_line():  # every table is done: what the interrupt left undone
+        console.print(cut, soft_wrap=True, highlight=False, markup=False)
     print_warnings(report.warnings, warnings_console or console)
     run_id = f" Flow run id: {report.flow_run_id}" if report.flow_run_id else ""
     console.print(f"Total {report.seconds:.1f} s.{run_id}")

@@ -55,7 +55,16 @@ from orchestration.run_hooks import (
     call_run_hooks,
     finished_run,
 )
-from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
+from orchestration.run_report import (
+    END_STEPS,
+    FINAL_STATE_STEP,
+    HOOKS_STEP,
+    PAGES_STEP,
+    SKIPPED_HISTORY_STEP,
+    AssetOutcome,
+    MaterializationPlan,
+    RunReport,
+)
 from orchestration.run_review import RunReview, run_name_from_parameters
 from orchestration.skipping import (
     failed_ancestors,
@@ -74,6 +83,9 @@ if TYPE_CHECKING:
     from orchestration.api_outage import ApiOutage
 
 ProgressCallback = Callable[[AssetOutcome], None]
+#: Told, as each step a run takes once every asset has finished begins, the steps left
+#: (that one first) and the run's report, whose outcomes are all there.
+StepCallback = Callable[[Sequence[str], RunReport], None]
 #: The error of an asset whose run was stopped while it ran.
 STOPPED = "interrupted: the run was stopped"
 
@@ -511,6 +523,25 @@ def _unrun_outcome(
     return reason, outcome
 
 
+def _step_teller(
+    report: RunReport, run_hooks: Sequence[RunHook], on_step: StepCallback | None
+) -> Callable[[str], None]:
+    """What tells ``on_step`` that a step of the run's end (:data:`END_STEPS`) begins, with
+    the steps left as this run takes them: one with no skipped asset records none, one
+    with no hook calls none."""
+    taken = {
+        SKIPPED_HISTORY_STEP: bool(report.by_status("skipped")),
+        HOOKS_STEP: bool(run_hooks),
+    }
+
+    def begins(step: str) -> None:
+        if on_step is not None:
+            left = END_STEPS[END_STEPS.index(step) :]
+            on_step([later for later in left if taken.get(later, True)], report)
+
+    return begins
+
+
 def _skipped_outcomes(plan: MaterializationPlan, recorder: _RunRecorder) -> list[AssetOutcome]:
     """Outcomes in plan order; assets that never ran say what stopped them."""
     failed = recorder.failed()
@@ -537,6 +568,7 @@ def build_flow(
     stopping: Callable[[], bool] | None = None,
     on_asset_start: Callable[[str], None] | None = None,
     run_hooks: Sequence[RunHook] = (),
+    on_step: StepCallback | None = None,
 ) -> tuple[Any, Callable[[], RunReport]]:
     """Build the Prefect flow for a plan; returns the flow and a function giving its report.
 
@@ -553,7 +585,9 @@ def build_flow(
     waits for the server to have those task runs before it marks them). Its task runs'
     final states are logged at INFO (:mod:`orchestration.final_state_lines`). Once its
     report is complete, the flow tells ``run_hooks`` how it ended; what they raise is the
-    report's ``warnings``, and leaves its state as its assets decided it.
+    report's ``warnings``, and leaves its state as its assets decided it. ``on_step`` is
+    told as each step of the run's end begins (:data:`StepCallback`): an interrupt then
+    cuts those left, and says so.
     """
     from prefect.runtime import flow_run
     from prefect.states import Completed, Failed
@@ -626,6 +660,8 @@ def build_flow(
             urgency = critical_path_seconds(plan.selected, last_seconds(run_book.history))
             submit_when_ready(plan.selected, submit, limit=concurrency, urgency=urgency)
             report.outcomes = _skipped_outcomes(plan, recorder)
+            step_begins = _step_teller(report, run_hooks, on_step)
+            step_begins(SKIPPED_HISTORY_STEP)  # every asset has finished
             ledger.skipped(o for o in report.outcomes if o.status == "skipped")
             # Finished and skipped assets were annotated as they settled; only those the
             # run never reached (it was stopped) remain.
@@ -633,11 +669,14 @@ def build_flow(
             report.flow_run_id = run_id
             report.seconds = time.perf_counter() - started
             report.warehouses = review.warehouses()
+            step_begins(PAGES_STEP)
             lineage = review.finish(report)
             report.lineage_artifact_id = str(lineage) if lineage else None
             report.prefect_error = run_outage.message()
         finished = finished_run(report, run_params, io_managers, run_logger())
+        step_begins(HOOKS_STEP)
         report.warnings = call_run_hooks(run_hooks, finished)
+        step_begins(FINAL_STATE_STEP)
         if report.ok:
             return Completed(message=report.summary())
         sentence = next_sentence(plan, report)
@@ -689,6 +728,7 @@ def materialize(
     stopping: Callable[[], bool] | None = None,
     on_asset_start: Callable[[str], None] | None = None,
     run_hooks: Sequence[RunHook] = (),
+    on_step: StepCallback | None = None,
 ) -> RunReport:
     """Materialize the selected assets in one Prefect flow run and report each outcome.
 
@@ -703,9 +743,9 @@ def materialize(
     unless ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY`` is set (:mod:`orchestration.quick_exit`).
     A run whose Prefect API stopped answering after its assets ran returns its report,
     which says so (``prefect_error``); one whose API was gone before raises
-    ``PrefectApiUnreachableError``. ``on_flow_run``, ``stopping``, ``on_asset_start`` and
-    ``run_hooks`` are :func:`build_flow`'s; an empty selection tells the hooks of a run
-    with no asset.
+    ``PrefectApiUnreachableError``. ``on_flow_run``, ``stopping``, ``on_asset_start``,
+    ``run_hooks`` and ``on_step`` are :func:`build_flow`'s; an empty selection tells the
+    hooks of a run with no asset.
     """
     book = book or StateBook(graph, io_managers, params)
     plan = plan or plan_for_params(graph, selection, book, params or {})
@@ -733,6 +773,7 @@ def materialize(
         stopping=stopping,
         on_asset_start=on_asset_start,
         run_hooks=run_hooks,
+        on_step=on_step,
     )
     book.prefetch_code_versions(plan.selected_keys)
     # One run, then done: no heartbeat thread to join at its end (up to 1 s of waiting).

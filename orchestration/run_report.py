@@ -34,6 +34,19 @@ Status = Literal["materialized", "failed", "skipped", "cancelled"]
 #: ``cancelled``: the run was interrupted (Ctrl-C, SIGTERM) before the asset finished.
 STATUSES: tuple[Status, ...] = ("materialized", "failed", "skipped", "cancelled")
 
+#: What a run does once every asset has finished, in this order, as its report names
+#: those an interrupt cut (:attr:`RunReport.cut`): the ``skipped`` records of the assets
+#: that never ran (else their history says they started), ...
+SKIPPED_HISTORY_STEP = "the skipped assets' history"
+#: ... the asset pages' final versions and the run's lineage page, ...
+PAGES_STEP = "the asset pages and the lineage page"
+#: ... the code location's run hooks (a metrics push, an alert), ...
+HOOKS_STEP = "the run hooks"
+#: ... and the run's final state in Prefect, set by Prefect's engine once the flow's body
+#: returned.
+FINAL_STATE_STEP = "the run's final state in Prefect"
+END_STEPS = (SKIPPED_HISTORY_STEP, PAGES_STEP, HOOKS_STEP, FINAL_STATE_STEP)
+
 
 @dataclass(frozen=True)
 class MaterializationPlan:
@@ -226,6 +239,9 @@ class RunReport:
     #: What went wrong after the run, each in one line, that changes none of its outcome:
     #: a run hook that failed (:mod:`orchestration.run_hooks`).
     warnings: list[str] = field(default_factory=list)
+    #: What the run had left to do when an interrupt stopped it once every asset had
+    #: finished (:data:`PAGES_STEP`, :data:`HOOKS_STEP`, ...); empty when it did not.
+    cut: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -246,3 +262,16 @@ class RunReport:
             f"{o.key} ({_briefly(o.said_cause())})" for o in self.by_status("failed")
         )
         return f"{self.summary()}; failed: {failed}" if failed else self.summary()
+
+    def all_finished(self) -> str:
+        """``all 29 assets had finished``: when an interrupt that cut steps came."""
+        if len(self.outcomes) == 1:
+            return "its one asset had finished"
+        return f"all {len(self.outcomes):,} assets had finished"
+
+    def cut_line(self) -> str | None:
+        """``interrupted once all 29 assets had finished; not done: the run hooks``: what
+        an interrupt that came once every asset had finished cut (None: it cut none)."""
+        if not self.cut:
+            return None
+        return f"interrupted once {self.all_finished()}; not done: {', '.join(self.cut)}"

@@ -58,10 +58,12 @@ def end_stopped_run(
     for other in EXIT_CODES:
         signal.signal(other, signal.SIG_IGN)
     logger = get_run_logger()
-    logger.warning("%s", stopping_line(number))
+    logger.warning("%s", stopping_line(number, assets_finished=outcomes.assets_finished()))
     partial = stop_run(io_managers, outcomes, plan)
     cancelled = ", ".join(outcome.key for outcome in partial.by_status("cancelled"))
     logger.warning("%s%s", partial.summary(), f"; cancelled: {cancelled}" if cancelled else "")
+    if cut := partial.cut_line():
+        logger.warning("%s", cut)
     why_not = mark_interrupted(outcomes, partial, number)
     if why_not:
         logger.warning("%s", unmarked_line(why_not))

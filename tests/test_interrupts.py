@@ -202,6 +202,10 @@ def _materialize(tmp_path: Path, definitions: str) -> tuple[str, ...]:
     return ("materialize", "--definitions", definitions, "--source", str(source))
 
 
+def _plain_lines(said: str) -> list[str]:
+    return [line.strip() for line in re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", said).splitlines()]
+
+
 def _flow_runs_since(prefect_api: str, began: str) -> list[dict]:
     return api(prefect_api, "/flow_runs/filter", {"flow_runs": {"start_time": {"after_": began}}})
 
@@ -242,6 +246,64 @@ def test_ctrl_c_that_a_library_loses_still_ends_the_command_before_its_run(
 
     assert (code, said.strip()) == (130, ""), said
     assert _flow_runs_since(prefect_api, began) == []
+
+
+def test_ctrl_c_once_every_asset_finished_reports_what_of_the_run_it_cut(
+    tmp_path: Path, prefect_api: str
+) -> None:
+    """Ctrl-C while the run called its hooks, every table done, printed a report of four
+    materialized assets, said "the others are left as they were" and exited 130, and
+    Prefect showed the run Cancelled with "4 materialized": nothing said that the hooks
+    (a metrics push, an alert) never heard of the run."""
+    marker = tmp_path / "pushing"
+    env = _run_env(tmp_path, prefect_api, LATE_HOOK_MARKER=str(marker))
+    began = datetime.now(UTC).isoformat()
+
+    code, said = interrupted_on_a_terminal(
+        env, _materialize(tmp_path, "tests.late_stop_location"), when=marker
+    )
+
+    assert code == 130, said
+    lines = _plain_lines(said)
+    stopping = "interrupted (SIGINT): every asset has finished; the run stops before its last steps"
+    assert stopping in lines, said
+    assert "Run report: 4 materialized" in lines, said
+    assert "interrupted once all 4 assets had finished; not done: the run hooks" in lines, said
+    assert "the others are left as they were" not in said
+    (flow_run,) = _flow_runs_since(prefect_api, began)
+    assert flow_run["state_type"] == "CANCELLED", flow_run["state"]
+    assert flow_run["state"]["message"] == (
+        "interrupted (SIGINT) once all 4 assets had finished: 4 materialized; "
+        "not done: the run hooks"
+    )
+    task_runs = api(prefect_api, "/task_runs/filter", {
+        "flow_runs": {"id": {"any_": [flow_run["id"]]}},
+    })  # fmt: skip
+    assert {task_run["state_type"] for task_run in task_runs} == {"COMPLETED"}, task_runs
+
+
+def test_ctrl_c_once_the_run_ended_stops_nothing_and_its_report_is_whole(
+    tmp_path: Path, prefect_api: str
+) -> None:
+    """Ctrl-C while the command closed the warehouse, its run ended, Completed in Prefect,
+    ended it with 130 and printed no report at all; in the instants before, the handler
+    marked the Completed run Cancelled. The run stands: its whole report, its own exit
+    code, one line that the signal came too late to stop anything."""
+    marker = tmp_path / "closing"
+    env = _run_env(tmp_path, prefect_api, LATE_CLOSE_MARKER=str(marker))
+    began = datetime.now(UTC).isoformat()
+
+    code, said = interrupted_on_a_terminal(
+        env, _materialize(tmp_path, "tests.late_stop_location"), when=marker
+    )
+
+    assert code == 0, said
+    lines = _plain_lines(said)
+    assert "Run report: 4 materialized" in lines, said
+    assert any(line.startswith("Next: ") for line in lines), said
+    assert "interrupted (SIGINT) once the run had ended: nothing was stopped" in lines, said
+    (flow_run,) = _flow_runs_since(prefect_api, began)
+    assert flow_run["state_type"] == "COMPLETED", flow_run["state"]
 
 
 def _interrupted_report(stdout: str, as_json: bool) -> dict[str, tuple[str, str | None]]:
