@@ -140,7 +140,11 @@ def _failed_since(history: AssetHistory) -> Reason | None:
         return None
     if attempt.status == "started":
         return Reason("last_run_failed", "last run did not finish (interrupted, or still running)")
-    first_line = _shortened((attempt.error or "no error recorded").splitlines()[0])
+    said = (attempt.error or "no error recorded").splitlines()[0]
+    # The row names the asset: its 200 characters go to the cause (and the engine's guess).
+    first_line = _shortened(
+        said.removeprefix(f"asset {attempt.asset_key!r} (table {attempt.table}): ")
+    )
     if attempt.failed_its_checks:
         left = _left_in_table(attempt, after_a_success=success is not None)
         return Reason("last_run_failed", f"{LAST_RUN_FAILED} after {left}: {first_line}")

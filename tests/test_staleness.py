@@ -371,6 +371,19 @@ def test_a_long_failure_ending_in_no_command_is_cut_at_its_last_sentence_that_fi
     assert last_failure(error) == f"{DRIFTED}. More words. …"
 
 
+def test_a_failure_said_of_the_asset_its_row_names_keeps_the_engines_guess():
+    """History keeps a compile error whole (the engine's ~600-character quote of the
+    SELECT after its guess); cut at 200 with ``asset 'a' (table db.a):`` before it, the
+    reason lost the guess, ``Maybe you meant``. The row names the asset already."""
+    cause = (
+        "assets/marts.py:36:5: SELECT does not compile: Identifier 'sat.Quantiy' cannot be "
+        "resolved from table with name sat (an alias of sat_invoice). Maybe you meant: "
+        "['sat.Quantity']."
+    )
+    quote = " In scope SELECT hub.hub_invoice_hash_key AS sale_id, " + "x, " * 200
+    assert last_failure(f"asset 'a' (table db.a): {cause}{quote}") == f"{cause} …"
+
+
 def test_a_long_failure_without_a_sentence_break_is_cut_at_a_word():
     error = "word " * 60
     failed = record("a", "m1", status="failed", error=error)
