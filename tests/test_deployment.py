@@ -21,6 +21,7 @@ import yaml
 from orchestration import deployment, serving
 from orchestration.cli import app
 from orchestration.commands import serve as serve_command
+from orchestration.commands.serve import cron_fault
 
 REPO = Path(__file__).resolve().parents[1]
 SERVED = ("--definitions", "tests.serve_location")
@@ -288,9 +289,23 @@ def test_serve_rejects_a_bad_cron_expression_first_in_one_line_naming_the_option
     )
     assert result.returncode == 2, result.stderr
     assert result.stderr.splitlines() == [
-        f"error: Invalid value for '--cron': '61 * * * *' is not a cron expression {CRON_HINT} "
-        "(see 'pipeline serve --help')"
+        "error: Invalid value for '--cron': '61 * * * *' is not a cron expression: its minute, "
+        f"'61', is not one (0-59) {CRON_HINT} (see 'pipeline serve --help')"
     ]
+
+
+@pytest.mark.parametrize(
+    ("cron", "why"),
+    [
+        ("0 25 * * *", "its hour, '25', is not one (0-23)"),
+        ("0 0 * * 8", "its day-of-week, '8', is not one (0-6 or sun-sat)"),
+        ("0 0 * *", "it has 4 fields"),
+    ],
+)
+def test_a_bad_cron_expression_names_the_field_the_schedule_refuses(cron, why):
+    """Prefect's check says only "Invalid cron string": which of five fields was wrong
+    was left to the reader. Each field is asked of the same parser alone."""
+    assert cron_fault(cron) == why
 
 
 @pytest.mark.parametrize("cron", ["0 0 * *", "0 0 * * 8", "@reboot", "R 0 * * *", ""])
@@ -301,9 +316,11 @@ def test_serve_refuses_on_its_command_line_what_prefects_schedule_refuses(cron):
         Cron(cron, timezone="UTC")
     result = serve_against_a_closed_prefect_port("--cron", cron, "--warehouse", closed_clickhouse())
     assert result.returncode == 2, result.stderr
+    why = cron_fault(cron)
+    assert why
     assert result.stderr.splitlines() == [
-        f"error: Invalid value for '--cron': {cron!r} is not a cron expression {CRON_HINT} "
-        "(see 'pipeline serve --help')"
+        f"error: Invalid value for '--cron': {cron!r} is not a cron expression: {why} "
+        f"{CRON_HINT} (see 'pipeline serve --help')"
     ]
 
 

@@ -96,7 +96,47 @@ def _cron_expression(value: str) -> str:
     try:
         return validate_cron_string(value)
     except ValueError as error:
-        raise typer.BadParameter(f"{value!r} is not a cron expression ({CRON_FIELDS})") from error
+        fault = cron_fault(value)
+        why = f": {fault}" if fault else ""
+        raise typer.BadParameter(
+            f"{value!r} is not a cron expression{why} ({CRON_FIELDS})"
+        ) from error
+
+
+#: Each field of a cron expression, in order, and the values it takes (croniter's: a
+#: sixth field is the second, a seventh the year).
+CRON_FIELD_VALUES = (
+    ("minute", "0-59"),
+    ("hour", "0-23"),
+    ("day-of-month", "1-31"),
+    ("month", "1-12 or jan-dec"),
+    ("day-of-week", "0-6 or sun-sat"),
+    ("second", "0-59"),
+    ("year", "1970-2099"),
+)
+
+
+def cron_fault(value: str) -> str | None:
+    """Which part of ``value`` the schedule's cron parser refuses (None: it cannot tell):
+    Prefect says only "Invalid cron string", and a reader was left to find which of five
+    fields was wrong. Each field is asked of the same parser (Prefect's croniter) alone,
+    the others ``*``."""
+    from prefect._vendor.croniter import croniter
+
+    fields = value.split()
+    if any(field.casefold() in ("r", "h") for field in fields):
+        return "random (R) and hashed (H) fields are not supported"
+    if value.startswith("@"):
+        return "not a nickname it takes (such as @hourly, @daily, @weekly)"
+    if not 5 <= len(fields) <= len(CRON_FIELD_VALUES):
+        return f"it has {len(fields)} field{'' if len(fields) == 1 else 's'}"
+    for index, field in enumerate(fields):
+        alone = ["*"] * len(fields)
+        alone[index] = field
+        if not croniter.is_valid(" ".join(alone)):
+            name, values = CRON_FIELD_VALUES[index]
+            return f"its {name}, {field!r}, is not one ({values})"
+    return None
 
 
 def _run_parameters(source: str | None, source_encoding: str | None) -> dict[str, Any]:
