@@ -345,11 +345,11 @@ def test_a_sample_run_no_asset_read_a_source_in_says_so(tmp_path: Path):
     )
     result = pipeline(tmp_path, "validate", "--sample")
     assert result.stdout.splitlines()[-1] == (
-        "2 problems in 1 asset, sample run in which no asset read its source synthetic:5000"
+        "2 problems in 1 asset, sample run (no asset read the sample source, synthetic:5000)"
     )
     given = pipeline(tmp_path, "validate", "--sample", "--source", "synthetic:50")
     assert given.stdout.splitlines()[-1].endswith(
-        "sample run in which no asset read its source synthetic:50"
+        "sample run (no asset read the sample source, synthetic:50)"
     )
 
 

@@ -200,7 +200,7 @@ def _sample_run(source: str, encoding: str | None, *, read: bool) -> str:
     shown = f"{shown_source(source)}{read_as}"
     if read:
         return f", sample run from {shown}"
-    return f", sample run in which no asset read its source {shown}"
+    return f", sample run (no asset read the sample source, {shown})"
 
 
 def _as_json(findings: list[Finding]) -> str:
