@@ -11,8 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from io_managers.analysis_cache import cached
-from io_managers.errors import CheckSQLError, WarehouseQueryError
-from io_managers.select_syntax import without_quoted_query
+from io_managers.errors import CheckSQLError, WarehouseQueryError, without_quoted_query
 from io_managers.sql import quote_table
 from io_managers.sql_tokens import one_statement
 from orchestration.io_manager import OffendingRows

@@ -15,6 +15,7 @@ unexpected, so the CLI also offers its traceback.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -61,6 +62,30 @@ class WarehouseQueryError(WarehouseError):
     #: The engine's error code (``47``: ``UNKNOWN_IDENTIFIER``), set by the transport that
     #: met it; None when it did not say (or the error is this project's).
     code: int | None = None
+
+    @property
+    def brief_message(self) -> str:
+        """The message up to the engine's quote of the query it compiled (~600 characters
+        of a Python body's own SELECT, which the line of the body that sent it points to
+        already): what a one-line error says (:func:`orchestration.errors.describe_error`);
+        ``--verbose`` and ``--json`` say the message whole."""
+        return without_quoted_query(str(self))
+
+
+#: Where the engine's analyzer starts quoting the query it was compiling, after the
+#: sentence about what went wrong: ``In scope SELECT ...``, or ``In query SELECT ...`` (a
+#: column neither aggregated nor grouped by); the sentence before ends in ``.`` or ``:``.
+_QUOTED_QUERY = re.compile(r"(?<=[.:]) In (?:scope|query) ")
+
+
+def without_quoted_query(message: str) -> str:
+    """The engine's ``message`` up to its quote of the query it was compiling (the
+    sentence about what went wrong and its guess: ``Identifier 'sat.Quantiy' cannot be
+    resolved from table with name sat (an alias of sat_invoice). Maybe you meant:
+    ['sat.Quantity'].``); the whole of it when it quotes none. The first quote is the
+    engine's: the query it quotes may hold the same words (in a string) only after it."""
+    found = _QUOTED_QUERY.search(message)
+    return message if found is None else message[: found.start()].removesuffix(":")
 
 
 class WarehouseDiskFullError(WarehouseError, StorageFullError):

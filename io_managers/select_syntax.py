@@ -29,7 +29,8 @@ whole message is kept beside it, for ``--verbose``, ``--json`` and the asset pag
 engine gives a refusal as an error code and a text, nothing more (chdb's exception, the
 server's ``X-ClickHouse-Exception-Code`` header and body), and the code says what went
 wrong, not where its quote starts: so the quote is found by the engine's fixed words for
-it, here and nowhere else.
+it, in one place (:func:`io_managers.errors.without_quoted_query`), which also cuts the
+engine's refusal of a query a Python body sends (:class:`~io_managers.errors.WarehouseQueryError`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from io_managers.errors import WarehouseError, WarehouseQueryError
+from io_managers.errors import WarehouseError, WarehouseQueryError, without_quoted_query
 
 if TYPE_CHECKING:
     from io_managers.queries import WarehouseQueries
@@ -59,10 +60,6 @@ _UNKNOWN_COLUMN = re.compile(
     r"|Unknown expression (?:or function )?identifier `([^`]+)`"
 )
 _UNKNOWN_FUNCTION = re.compile(r"Function with name `([^`]+)` does not exist")
-#: Where the engine's analyzer starts quoting the query it was compiling, after the
-#: sentence about what went wrong: ``In scope SELECT ...``, or ``In query SELECT ...`` (a
-#: column neither aggregated nor grouped by); the sentence before ends in ``.`` or ``:``.
-_QUOTED_QUERY = re.compile(r"(?<=[.:]) In (?:scope|query) ")
 
 
 @dataclass(frozen=True)
@@ -122,16 +119,6 @@ def _unknown_name(text: str, message: str) -> CompileFailure:
     line, col = _line_and_col(text, offset) if offset is not None else (None, None)
     why = without_quoted_query(message)
     return CompileFailure(why, line, col, engine=message if why != message else None)
-
-
-def without_quoted_query(message: str) -> str:
-    """The engine's ``message`` up to its quote of the query it was compiling (the
-    sentence about what went wrong and its guess: ``Identifier 'sat.Quantiy' cannot be
-    resolved from table with name sat (an alias of sat_invoice). Maybe you meant:
-    ['sat.Quantity'].``); the whole of it when it quotes none. The first quote is the
-    engine's: the query it quotes may hold the same words (in a string) only after it."""
-    found = _QUOTED_QUERY.search(message)
-    return message if found is None else message[: found.start()].removesuffix(":")
 
 
 def _as_subquery(message: str) -> str:

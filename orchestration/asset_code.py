@@ -47,6 +47,7 @@ from orchestration.errors import (
     Place,
     chain_in_words,
     describe_error,
+    message_of,
 )
 
 if TYPE_CHECKING:
@@ -268,7 +269,7 @@ def said_failure(spec: AssetSpec, exc: BaseException) -> SaidFailure:
         place, cause = exc.place, exc.cause
     else:
         place = failure_place(spec, exc)
-        cause = None if place is None else str(exc) or describe_error(exc)
+        cause = None if place is None else message_of(exc) or describe_error(exc)
     error, full = body_failure(spec, exc), body_failure(spec, exc, full=True)
     return SaidFailure(error, place, cause, chain_in_words(exc), full if full != error else None)
 

@@ -124,8 +124,17 @@ def describe_error(exc: BaseException, *, full: bool = False) -> str:
     ``full``: its :attr:`~ExpectedError.full_message`, if it has one."""
     if isinstance(exc, ExpectedError):
         return (exc.full_message if full else None) or str(exc)
-    message = str(exc)
+    message = message_of(exc, full=full)
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def message_of(exc: BaseException, *, full: bool = False) -> str:
+    """``exc``'s message; unless ``full``, its ``brief_message`` when its class gives one:
+    an unforeseen error whose message holds a part a one-line error does without (the
+    engine's quote of the query a Python body sent: ``io_managers.errors``), which this
+    layer knows only by that name."""
+    brief = None if full else getattr(exc, "brief_message", None)
+    return brief if isinstance(brief, str) else str(exc)
 
 
 def chain_in_words(exc: BaseException) -> tuple[str, ...]:

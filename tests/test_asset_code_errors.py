@@ -219,7 +219,7 @@ def test_the_run_tables_cell_gives_the_cause_after_any_path_to_the_code(
         "raises": "division by zero",
         "typo": "SELECT does not compile: Unknown expression…",
         "renamed": "SELECT output column(s) other are not in the table…",
-        "asks": "Unknown expression identifier \\`nn\\`. In scope…",
+        "asks": "Unknown expression identifier \\`nn\\`.",
     }
 
 
@@ -318,6 +318,25 @@ def test_validate_says_a_select_compile_error_in_one_line_and_the_engines_quote_
     assert all(
         f["found_full"] == f["found"] for f in found if f["asset"] not in ("typo", "misspelt")
     )
+
+
+def test_the_engine_refusing_a_python_bodys_query_is_cut_at_its_quote_alike(location: Path):
+    """A Python body's own query the engine refuses is said, as a SELECT's is, up to the
+    engine's quote of it; ``--verbose`` and ``--json``'s ``found_full`` give the quote."""
+    asked = f"{MODULE}.py:{line_of(location / f'{MODULE}.py', 'SELECT nn AS n')}"
+    said = f"{asked}: WarehouseQueryError: Unknown expression identifier `nn`."
+
+    found = json.loads(pipeline(location, "validate", "--sample", "--json").stdout)
+    (asks,) = [f for f in found if f["asset"] == "asks"]
+    assert asks["found"] == said
+    assert asks["found_full"].startswith(f"{said} In scope SELECT nn AS n FROM ")
+
+    text = pipeline(location, "validate", "--sample")
+    (line,) = [line for line in text.stdout.splitlines() if "asset asks " in line]
+    assert line.endswith(said)
+    verbose = pipeline(location, "validate", "--sample", "--verbose")
+    (line,) = [line for line in verbose.stdout.splitlines() if "asset asks " in line]
+    assert "In scope SELECT nn AS n FROM " in line
 
 
 def test_materialize_says_a_select_compile_error_in_one_line_and_the_engines_quote_on_request(
