@@ -28,7 +28,7 @@ from io_managers import statements
 from io_managers.checks import check_select as check_statement
 from io_managers.checks import does_not_compile, tally_select, uncompiled_checks
 from io_managers.ddl import column_place
-from io_managers.errors import AssetValidationError, WarehouseError
+from io_managers.errors import AssetValidationError, WarehouseError, without_quoted_query
 from io_managers.select_syntax import compile_failure
 from io_managers.sql import quote_string, quote_table
 from io_managers.sql_tokens import one_statement
@@ -293,14 +293,13 @@ def check_asset_checks(io: ClickHouseIOManager, spec: AssetSpec) -> list[Finding
         try:  # counted only when the check fails: a typo would show in the incident
             io.queries.columns(f"({tally_select(statement, check.reloads.source)})")
         except WarehouseError as exc:
+            said = f"check {check.name!r}: its reload source does not compile: "
             findings.append(
                 _check_finding(
                     spec,
                     check,
-                    at(
-                        check.place,
-                        f"check {check.name!r}: its reload source does not compile: {exc}",
-                    ),
+                    at(check.place, said + without_quoted_query(str(exc))),
+                    at(check.place, said + str(exc)),
                 )
             )
     return findings

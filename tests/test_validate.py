@@ -992,6 +992,23 @@ def test_a_checks_reload_source_that_does_not_compile_is_reported(location: Path
         assert {k: finding[k] for k in ("file", "line", "col")} == placed(declared)
 
 
+def test_a_checks_reload_source_is_said_up_to_the_engines_quote(location: Path):
+    """A misspelt column in the reload source: the engine's sentence and guess, cut
+    where it quotes the whole query it compiled, as a SELECT's error is; the quote in
+    ``found_full`` (``--verbose``, ``--json``)."""
+    mutate(
+        location / "assets/checks.py",
+        r"SELECT hub_invoice_hash_key FROM raw.psa_online_retails",
+        "SELECT hub_invoice_hash_keyy FROM raw.psa_online_retails",
+    )
+    found = [f for f in findings(run_validate(location, "--json")) if is_problem(f)]
+    assert len(found) == 2, found
+    for finding in found:
+        assert "hub_invoice_hash_keyy" in finding["found"], finding["found"]
+        assert "In scope" not in finding["found"], finding["found"]
+        assert finding["found_full"].startswith(finding["found"] + " In scope (SELECT ")
+
+
 def test_declared_column_lineage_is_held_to_the_tables(location: Path):
     """The contributor review: a typo in a Python asset's ``column_lineage`` passed
     validate, and ``pipeline lineage --column`` then answered wrongly. Each key must be a
