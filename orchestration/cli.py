@@ -119,8 +119,9 @@ def _options(
         typer.Option(
             "--warehouse",
             metavar="URL",
+            # The shared text names WAREHOUSE_URL as the default already.
             help=f"{WAREHOUSE_HELP.removesuffix('.')}; for the commands that open the "
-            "warehouse (as WAREHOUSE_URL; given after the command too, that one wins).",
+            "warehouse (given after the command too, that one wins).",
             show_default=False,
         ),
     ] = None,

@@ -200,6 +200,14 @@ def test_warehouse_help_is_two_lines_pointing_at_the_readme():
             assert len(warehouse) <= 2, warehouse
 
 
+def test_the_global_warehouse_help_names_its_variable_once():
+    """The shared text says ``$WAREHOUSE_URL`` is the default; the global option's own
+    ending said "(as WAREHOUSE_URL; ...)" again."""
+    warehouse = said(" ".join(option_help(pipeline("--help").stdout, "--warehouse")))
+    assert warehouse.count("WAREHOUSE_URL") == 1, warehouse
+    assert "given after the command too, that one wins" in warehouse, warehouse
+
+
 def test_plan_describes_itself_in_short_sentences():
     """Its description was one sentence of eleven lines."""
     text = pipeline("plan", "--help").stdout
