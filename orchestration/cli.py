@@ -27,7 +27,6 @@ from orchestration.cli_options import (
     DEFINITIONS_HELP,
     NOTHING,
     SOURCE_DEFAULT,
-    SOURCE_ENCODING_PARAM,
     SOURCE_FORMS,
     WAREHOUSE_HELP,
     DefinitionsOption,
@@ -65,6 +64,7 @@ from orchestration.quick_exit import end_now, ends_without_teardown
 from orchestration.report_output import print_report, print_warnings, report_as_json
 from orchestration.resolver import DEFAULT_CONCURRENCY
 from orchestration.run_report import MaterializationPlan, RunReport, counted
+from orchestration.text_encoding import SOURCE_ENCODING_PARAM
 from orchestration.text_table import Column, print_table
 from orchestration.typed_options import recording
 from orchestration.usage import (

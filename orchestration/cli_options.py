@@ -17,7 +17,7 @@ from orchestration.output import document_option
 from orchestration.prefect_setup import connect_prefect
 from orchestration.redaction import url_problem
 from orchestration.synthetic_source import SYNTHETIC_FORM, is_synthetic, synthetic_parts
-from orchestration.text_encoding import SOURCE_ENCODING_OPTION, SOURCE_ENCODING_PARAM, codec_name
+from orchestration.text_encoding import SOURCE_ENCODING_OPTION, codec_name
 from orchestration.text_table import make_console
 from orchestration.typed_options import remember
 
@@ -109,24 +109,23 @@ def _text_encoding(value: str | None) -> str | None:
     return value
 
 
-def source_encoding_option(used_for: str) -> Any:
+def source_encoding_option(used_for: str | None = None) -> Any:
     """``--source-encoding NAME``, one check for every command that takes it;
-    ``used_for`` ends its help: what the command does with it (a run hands it to the
-    assets, ``status`` and ``plan`` fingerprint the source read in it)."""
+    ``used_for``, if given, says what a command that runs no asset does with it
+    (``status`` and ``plan`` fingerprint the source read in it). Two or three lines at 80
+    columns: which file needs which encoding, what Parquet and xlsx do and how assets get
+    it (``context.params``), the README says."""
+    role = f"; {used_for}" if used_for else ""
     return typer.Option(
         SOURCE_ENCODING_OPTION,
         metavar="NAME",
-        help="Text encoding of a CSV source, any name Python knows: latin-1 for Kaggle's "
-        "copy of Online Retail (the retail ingest defaults to UTF-8, a byte order mark "
-        f"allowed, or $ONLINE_RETAIL_SOURCE_ENCODING; Parquet and xlsx need none); {used_for}.",
+        help="CSV text encoding, e.g. latin-1 (default: $ONLINE_RETAIL_SOURCE_ENCODING, "
+        f"else UTF-8){role} (README: Sources).",
         callback=_text_encoding,
     )
 
 
-SourceEncodingOption = Annotated[
-    str | None,
-    source_encoding_option(f"passed to assets as context.params['{SOURCE_ENCODING_PARAM}']"),
-]
+SourceEncodingOption = Annotated[str | None, source_encoding_option()]
 
 
 #: What ``--source`` may be, as every command's help says it.

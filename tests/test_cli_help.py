@@ -208,6 +208,16 @@ def test_the_global_warehouse_help_names_its_variable_once():
     assert "given after the command too, that one wins" in warehouse, warehouse
 
 
+def test_source_encoding_help_is_short_pointing_at_the_readme():
+    """Six lines at 80 columns in each command that takes it: the README says the rest."""
+    for command in ("materialize", "serve", "validate", "status", "plan"):
+        encoding = option_help(
+            pipeline(command, "--help", env={"COLUMNS": "80"}).stdout, "--source-encoding"
+        )
+        assert len(encoding) <= 3, (command, encoding)
+        assert "(README: Sources)" in said(" ".join(encoding)), (command, encoding)
+
+
 def test_plan_describes_itself_in_short_sentences():
     """Its description was one sentence of eleven lines."""
     text = pipeline("plan", "--help").stdout

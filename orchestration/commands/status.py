@@ -28,7 +28,6 @@ from orchestration.asset_state import StateBook
 from orchestration.cli_options import (
     NOTHING,
     SOURCE_DEFAULT,
-    SOURCE_ENCODING_PARAM,
     SOURCE_FORMS,
     DefinitionsOption,
     DiscardHistoryOption,
@@ -52,7 +51,7 @@ from orchestration.output import echo
 from orchestration.report_output import full_refresh_step, next_step, print_step
 from orchestration.run_report import counted, quoted_selection, refresh_options
 from orchestration.staleness import AssetState
-from orchestration.text_encoding import SOURCE_ENCODING_OPTION
+from orchestration.text_encoding import SOURCE_ENCODING_OPTION, SOURCE_ENCODING_PARAM
 from orchestration.text_table import Cell, Column, print_table
 from orchestration.typed_options import carried_names, with_options
 
@@ -66,9 +65,7 @@ SourceOption = Annotated[
 #: They run no asset: the encoding is part of the source's fingerprint.
 EncodingOption = Annotated[
     str | None,
-    source_encoding_option(
-        "the one a run would read the source in, part of its fingerprint (as for materialize)"
-    ),
+    source_encoding_option("part of the source's fingerprint"),
 ]
 #: The selection that brings everything up to date: what changed, what was never built,
 #: and everything downstream of either (the daily schedule's selection).

@@ -35,7 +35,6 @@ from orchestration.asset import AssetSpec
 from orchestration.asset_code import at
 from orchestration.cli_options import (
     DEBUG_HINT,
-    SOURCE_ENCODING_PARAM,
     DefinitionsOption,
     JsonFormatOption,
     SourceEncodingOption,
@@ -63,6 +62,7 @@ from orchestration.output import document_option, echo
 from orchestration.redaction import shown_source
 from orchestration.run_report import counted
 from orchestration.selection import EmptySelectionError, SelectionSyntaxError, select_keys
+from orchestration.text_encoding import SOURCE_ENCODING_PARAM
 from orchestration.text_table import make_console
 from orchestration.workflow_commands import workflow_command
 
