@@ -31,7 +31,8 @@ What keeps it honest:
 - a command that an error refused before its work leaves none
   (:mod:`orchestration.launcher`): what refused it, a mistyped ``PREFECT_API_URL`` say,
   is often what the next command corrects, in a key of its own;
-- it exits after :data:`IDLE_SECONDS` without a command; ``pipeline server stop
+- it exits after :data:`IDLE_SECONDS` without a command; ``pipeline server status``
+  counts those running (:func:`running_starters`), ``pipeline server stop
   --warm-only`` stops it (``pipeline server stop`` the local Prefect server too);
   ``PIPELINE_WARM_START=off`` keeps every command cold (so does a ``CI`` environment), and
   ``--debug``/``--verbose`` always run cold.
@@ -454,6 +455,18 @@ def stop_all(env: Mapping[str, str] | None = None) -> int:
     return stopped
 
 
+def running_starters(env: Mapping[str, str] | None = None) -> list[int]:
+    """The process ids of this user's starters, serving or still importing, found without
+    a word to them or a touch of their locks (a lock taken even for a moment would make a
+    starter that is starting step aside): ``pipeline server status``."""
+    try:
+        directory = runtime_dir(env if env is not None else os.environ)
+    except OSError:
+        return []
+    found = (_starter_holding(lock) for lock in directory.glob("*.lock"))
+    return sorted(pid for pid in found if pid is not None)
+
+
 def _ask_to_stop(path: Path) -> bool:
     sock = _connect(path)
     if sock is None:
@@ -477,10 +490,31 @@ def _starting(lock_path: Path) -> int | None:
         else:
             fcntl.flock(lock, fcntl.LOCK_UN)
             return None  # nobody holds it
+    return _starter_holding(lock_path, text)
+
+
+def _starter_holding(lock_path: Path, text: str | None = None) -> int | None:
+    """The starter whose process id the lock holds (``text``, else read from it) if that
+    process is still the starter of its socket: a starter that ended leaves its id there,
+    which another process may have by now."""
+    if text is None:
+        try:
+            text = lock_path.read_text().strip()
+        except OSError:
+            return None
     if not text.isdigit():
         return None
     try:
-        command = Path(f"/proc/{text}/cmdline").read_bytes()
+        command = Path(f"/proc/{text}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return None
-    return int(text) if b"orchestration.warm_server" in command else None
+    ours = b"orchestration.warm_server" in command
+    return (
+        int(text) if ours and any(arg.endswith(_socket_of(lock_path)) for arg in command) else None
+    )
+
+
+def _socket_of(lock_path: Path) -> bytes:
+    """The name of the socket the starter holding ``lock_path`` serves, as its command
+    line ends (:func:`spawn_starter`)."""
+    return os.fsencode(lock_path.with_suffix(".sock").name)

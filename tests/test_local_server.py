@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from orchestration import local_server
+from orchestration import local_server, warm_start
 from orchestration.prefect_server import free_port
 from tests.prefect_api import api
 from tests.server_logs import frozen_start_up_objects
@@ -50,6 +50,13 @@ def pipeline(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str
         text=True,
         timeout=600,
     )
+
+
+def server_status(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``pipeline server status`` where no warm starter runs: one a command run before on
+    this machine left in the user's directory would be named on a line of its own."""
+    starters = Path(env["PREFECT_HOME"]).parent / "no-warm-starters"
+    return pipeline({**env, warm_start.DIR_ENV: str(starters)}, "server", "status")
 
 
 def flow_run_count(api_url: str) -> int:
@@ -86,7 +93,7 @@ def test_first_run_starts_the_server_later_runs_reuse_it_and_stop_ends_it(
     assert local_server.running(home) == server
     assert flow_run_count(server.api_url) == 2
 
-    status = pipeline(env, "server", "status")
+    status = server_status(env)
     assert status.returncode == 0
     assert f"UI {server.url}/v2" in status.stdout and f"process {server.pid}" in status.stdout
 
@@ -96,7 +103,7 @@ def test_first_run_starts_the_server_later_runs_reuse_it_and_stop_ends_it(
     assert local_server.recorded(home) is None
     with pytest.raises(OSError):
         urllib.request.urlopen(f"{server.api_url}/health", timeout=2)
-    down = pipeline(env, "server", "status")
+    down = server_status(env)
     assert down.returncode == 1
     # What to do about it, as when a configured server does not answer.
     assert down.stdout == (
@@ -198,7 +205,7 @@ def test_server_status_with_a_configured_api_url_says_runs_go_there_and_it_answe
 
     typed = prefect_api_url.replace("://", f"://{userinfo}", 1)
     env = newcomer_env(home, PREFECT_API_URL=typed)
-    status = pipeline(env, "server", "status")
+    status = server_status(env)
     assert (status.returncode, status.stderr) == (0, "")
     ui = f"{prefect_api_url.removesuffix('/api')}/v2"  # Prefect's UI for that API
     assert status.stdout == (
@@ -212,7 +219,7 @@ def test_server_status_with_a_configured_api_url_that_does_not_answer_exits_1(
     home: Path,
 ) -> None:
     url = f"http://127.0.0.1:{free_port()}/api"  # nothing listens there
-    status = pipeline(newcomer_env(home, PREFECT_API_URL=url), "server", "status")
+    status = server_status(newcomer_env(home, PREFECT_API_URL=url))
     assert (status.returncode, status.stderr) == (1, "")
     assert status.stdout == (
         f"runs go to PREFECT_API_URL={url} (does not answer: connection refused): "
@@ -227,7 +234,7 @@ def test_server_status_never_shows_the_credentials_of_a_configured_api_url(
     sent as Prefect's client sends them), and named without them."""
     port = free_port()  # nothing listens there
     url = f"http://ci:s3cret@127.0.0.1:{port}/api?token=t0ken"
-    status = pipeline(newcomer_env(home, PREFECT_API_URL=url), "server", "status")
+    status = server_status(newcomer_env(home, PREFECT_API_URL=url))
     assert (status.returncode, status.stderr) == (1, "")
     assert status.stdout == (
         f"runs go to PREFECT_API_URL=http://127.0.0.1:{port}/api (does not answer: connection "
@@ -250,7 +257,7 @@ def test_server_start_with_a_configured_api_url_says_runs_do_not_use_that_server
         f"warning: runs go to PREFECT_API_URL={prefect_api_url}, not to this server: "
         "unset PREFECT_API_URL for runs to use it\n"
     )
-    status = pipeline(elsewhere, "server", "status")
+    status = server_status(elsewhere)
     assert status.returncode == 0, status.stderr
     runs, local = status.stdout.splitlines()
     assert runs.startswith(f"runs go to PREFECT_API_URL={prefect_api_url} (answers; Prefect ")
@@ -265,7 +272,7 @@ def test_server_start_with_a_configured_api_url_says_runs_do_not_use_that_server
     again = pipeline(itself, "server", "start")
     assert (again.returncode, again.stderr) == (0, "")
     assert again.stdout.startswith(f"Prefect server already running: UI {server.url}/v2")
-    status = pipeline(itself, "server", "status")
+    status = server_status(itself)
     assert status.returncode == 0, status.stderr
     runs, local = status.stdout.splitlines()
     assert runs.startswith(f"runs go to PREFECT_API_URL={server.api_url} (answers; Prefect ")

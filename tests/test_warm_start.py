@@ -739,6 +739,28 @@ def test_server_stop_stops_the_warm_starters_too(
     assert not warm_start.socket_path(warm_env).exists()
 
 
+def test_server_status_says_how_many_warm_starters_run(
+    warm_env: dict[str, str], starter: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    """``server stop --warm-only`` stopped starters ``server status`` never mentioned: it
+    says how many run, and when they exit, without stopping or disturbing any; nothing
+    when none runs."""
+    env = {k: v for k, v in warm_env.items() if not k.startswith("PREFECT_")}
+    env.pop(local_server.MODE_ENV, None)
+    env["PREFECT_HOME"] = str(tmp_path / "home")
+    status = pipeline(env, "server", "status")
+    assert status.returncode == 1, status.stderr  # no local Prefect server runs
+    assert status.stdout.splitlines()[-1] == (
+        f"1 warm starter of yours is running (process {starter.pid}; each exits after 30 "
+        "minutes without a command; pipeline server stop --warm-only stops them)"
+    )
+    assert starter.poll() is None and ran_warm(warm_env, *LIST)
+    warm_start.stop_all(warm_env)
+    assert starter.wait(timeout=30) == 0
+    after = pipeline(env, "server", "status")
+    assert "warm starter" not in after.stdout  # none runs: nothing to say
+
+
 def test_a_starter_also_watches_the_project_files_it_has_imported() -> None:
     # They are part of every child (the fork logic itself, Prefect's set-up): an edit
     # to one must retire the starter, as an install does.

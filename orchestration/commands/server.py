@@ -112,8 +112,20 @@ def status() -> None:
     when it does not run (the next run starts it). With PREFECT_API_URL set (environment
     or Prefect profile), runs go there: whether it answers and its Prefect version, probed
     as a run probes it before any work (exit 1 when it does not answer or is no Prefect
-    API), and its UI; then the local server too if it runs.
+    API), and its UI; then the local server too if it runs. Last, if any run, how many
+    warm starters of this user run (what ``stop --warm-only`` stops).
     """
+    answers = _say_where_runs_go()
+    warm = _warm_starters()
+    if warm:
+        _say(warm)
+    if not answers:
+        raise typer.Exit(1)
+
+
+def _say_where_runs_go() -> bool:
+    """:func:`status`'s lines on the Prefect server; whether runs have one that answers
+    (a local server that runs counts)."""
     server = local_server.running()
     configured = configured_api_url()
     if configured is None:
@@ -122,17 +134,33 @@ def status() -> None:
                 f"no local Prefect server is running (Prefect home {local_server.prefect_home()}): "
                 "pipeline server start starts one, as the next run does"
             )
-            raise typer.Exit(1)
+            return False
         _say(f"Prefect server running: {_where(server)}")
-        return
+        return True
     line, answers = _runs_go_to(configured)
     _say(line)
     if server is not None and _is_api_of(configured, server):
         _say(f"it is the local Prefect server: {_where(server)}")
     elif server is not None:
         _say(f"the local Prefect server runs too, unused while {SETTING} is set: {_where(server)}")
-    if not answers:
-        raise typer.Exit(1)
+    return answers
+
+
+def _warm_starters() -> str | None:
+    """How many warm starters of this user run (each ~0.35 GiB with its spare child), and
+    what ends them: ``stop --warm-only`` stopped processes this command did not name.
+    None when none runs: a user who never starts warm (CI) is not told of them."""
+    pids = warm_start.running_starters()
+    if not pids:
+        return None
+    minutes = warm_start.IDLE_SECONDS // 60
+    many = len(pids) > 1
+    return (
+        f"{len(pids)} warm starter{'s' if many else ''} of yours {'are' if many else 'is'} "
+        f"running (process{'es' if many else ''} {', '.join(map(str, pids))}; each exits "
+        f"after {minutes} minutes without a command; pipeline server stop --warm-only "
+        "stops them)"
+    )
 
 
 @server_app.command("stop", cls=MistakeCheckedCommand)
