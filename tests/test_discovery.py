@@ -180,6 +180,7 @@ def test_an_asset_module_that_cannot_be_imported_is_said_in_one_line(
             "column": None,
             "expected": None,
             "found": said,
+            "found_full": said,
             "file": str(Path("shop", path)),
             "line": 1,
             "col": None,
