@@ -21,15 +21,14 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from io_managers import ClickHouseIOManager, warehouse_from_env
-from tests.counting_transport import STATEMENT_LOG_ENV, statements
-from tests.locations import run_location, write_location
+from tests.locations import write_location
+from tests.test_status_catalog_reads import Location as CountedLocation
 
 DDL = """CREATE DATABASE IF NOT EXISTS {db};
 CREATE TABLE IF NOT EXISTS {db}.dim (n Int64) ENGINE = MergeTree ORDER BY n;
@@ -61,30 +60,14 @@ CHANGED = {
 }
 
 
-@dataclass
-class Location:
+class Location(CountedLocation):
     """A code location built by one run, counting the statements of each command."""
-
-    directory: Path
-    module: str
-    db: str
-    url: str
-    prefect: str
 
     def sent(self, *args: str) -> tuple[str, list[str]]:
         """``pipeline ARGS`` on the location: its output and the statements it sent."""
-        log = self.directory / f"statements-{uuid.uuid4().hex[:8]}.jsonl"
-        result = run_location(
-            self.directory,
-            self.module,
-            *args,
-            "--warehouse",
-            self.url,
-            PREFECT_API_URL=self.prefect,
-            **{STATEMENT_LOG_ENV: str(log)},
-        )
+        result, sent = self.counted(*args)
         assert result.returncode == 0, result.stdout + result.stderr
-        return result.stdout, statements(log)
+        return result.stdout, sent
 
     def command(self, sql: str) -> None:
         """Run ``sql`` on the warehouse as someone outside the pipeline does."""

@@ -12,6 +12,7 @@ what they were.
 from __future__ import annotations
 
 import json
+import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -56,9 +57,11 @@ class Location:
     module: str
     db: str
     url: str
+    prefect: str = NO_PREFECT
 
-    def sent(self, *args: str) -> tuple[str, list[str]]:
-        """``pipeline ARGS`` on the location: its output and the statements it sent."""
+    def counted(self, *args: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+        """``pipeline ARGS`` on the location against its warehouse and Prefect API: how
+        it ended and the statements it sent."""
         log = self.directory / f"statements-{uuid.uuid4().hex[:8]}.jsonl"
         result = run_location(
             self.directory,
@@ -66,11 +69,16 @@ class Location:
             *args,
             "--warehouse",
             self.url,
-            PREFECT_API_URL=NO_PREFECT,
+            PREFECT_API_URL=self.prefect,
             **{STATEMENT_LOG_ENV: str(log)},
         )
+        return result, statements(log)
+
+    def sent(self, *args: str) -> tuple[str, list[str]]:
+        """``pipeline ARGS`` on the location: its output and the statements it sent."""
+        result, sent = self.counted(*args)
         assert result.stdout, result.stderr
-        return result.stdout, statements(log)
+        return result.stdout, sent
 
 
 @pytest.fixture(params=["embedded", "server"])
