@@ -28,6 +28,7 @@ from orchestration.errors import (
     RebuildRequired,
     StorageFullError,
     StorageUnreachableError,
+    of_asset,
     with_full_message,
 )
 
@@ -136,7 +137,7 @@ class MaterializationError(WarehouseError, AssetFailure):
         ``full_cause``: the cause in full, when ``cause`` leaves a part of it out (the
         engine's quote of the SELECT it compiled), said the same way as the error's
         :attr:`~orchestration.errors.ExpectedError.full_message`."""
-        of_its = f"asset {spec.key!r} (table {spec.table}): "
+        of_its = of_asset(spec.key, spec.table)
         error = cls(of_its + at(place, cause), place=place, cause=cause)
         if full_cause is None:
             return error

@@ -144,6 +144,13 @@ def chain_in_words(exc: BaseException) -> tuple[str, ...]:
     return tuple(describe_error(cause) for cause in exception_chain(exc, raised_from=True))
 
 
+def of_asset(key: str, table: str) -> str:
+    """``asset 'k' (table t): ``, how an asset's failure starts: built here once, so the
+    places that show the cause without it (a report row, a status reason, which name the
+    asset already) remove exactly what was put there."""
+    return f"asset {key!r} (table {table}): "
+
+
 class AssetFailure(ExpectedError):
     """A foreseen failure of one asset that the layer raising it worded as ``asset 'k'
     (table t): [place: ]cause``, keeping the parts too: ``place``, the line of the

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from orchestration.asset import AssetSpec
 from orchestration.checks import AssetCheckResult
 from orchestration.context import DISCARD_HISTORY_OPTION
-from orchestration.errors import Place
+from orchestration.errors import Place, of_asset
 from orchestration.graph import AssetGraph
 from orchestration.history import MaterializationRecord
 from orchestration.io_manager import MaterializeResult
@@ -202,7 +202,7 @@ class AssetOutcome:
             return self.cause
         if not self.error:
             return None
-        return self.error.strip().removeprefix(f"asset {self.key!r} (table {self.table}): ")
+        return self.error.strip().removeprefix(of_asset(self.key, self.table))
 
     @property
     def rows(self) -> int | None:

@@ -39,6 +39,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from orchestration.errors import of_asset
 from orchestration.fingerprint import UNAVAILABLE, is_available
 from orchestration.fingerprinted_source import SAME_SOURCE_CHANGED, SourceSwitch, source_switch
 from orchestration.graph import AssetGraph
@@ -142,9 +143,7 @@ def _failed_since(history: AssetHistory) -> Reason | None:
         return Reason("last_run_failed", "last run did not finish (interrupted, or still running)")
     said = (attempt.error or "no error recorded").splitlines()[0]
     # The row names the asset: its 200 characters go to the cause (and the engine's guess).
-    first_line = _shortened(
-        said.removeprefix(f"asset {attempt.asset_key!r} (table {attempt.table}): ")
-    )
+    first_line = _shortened(said.removeprefix(of_asset(attempt.asset_key, attempt.table)))
     if attempt.failed_its_checks:
         left = _left_in_table(attempt, after_a_success=success is not None)
         return Reason("last_run_failed", f"{LAST_RUN_FAILED} after {left}: {first_line}")
