@@ -56,11 +56,11 @@ def mark_interrupted(
 
 def interrupted_message(partial: RunReport, number: signal.Signals) -> str:
     """The Cancelled state's message: ``interrupted (SIGINT): 1 materialized, 3 cancelled``;
-    once every asset had finished, what the interrupt cut too."""
+    once every asset had ended, what the interrupt cut too."""
     if not partial.cut:
         return f"interrupted ({number.name}): {partial.summary()}"
     return (
-        f"interrupted ({number.name}) once {partial.all_finished()}: {partial.summary()}; "
+        f"interrupted ({number.name}) once {partial.all_ended()}: {partial.summary()}; "
         f"not done: {', '.join(partial.cut)}"
     )
 

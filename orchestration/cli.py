@@ -311,9 +311,7 @@ def materialize_command(
 
             def interrupted(number: signal.Signals) -> None:
                 progress.__exit__(None, None, None)
-                error_console.print(
-                    stopping_line(number, assets_finished=outcomes.assets_finished())
-                )
+                error_console.print(stopping_line(number, ended=outcomes.assets_ended()))
                 partial = stop_run(io_managers, outcomes, plan)
                 if as_json:
                     echo(json.dumps(report_as_json(partial), indent=2))

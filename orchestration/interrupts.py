@@ -61,13 +61,13 @@ PUBLISHED_UNRECORDED = (
 )
 
 
-def stopping_line(number: signal.Signals, *, assets_finished: bool = False) -> str:
-    """What a run says, once, when a signal stops it (``assets_finished``: once every
-    asset had, which leaves no table as it was)."""
-    if assets_finished:
+def stopping_line(number: signal.Signals, *, ended: RunReport | None = None) -> str:
+    """What a run says, once, when a signal stops it (``ended``: the run's report once
+    every asset had ended, which leaves no table as it was)."""
+    if ended is not None:
         return (
-            f"interrupted ({number.name}): every asset has finished; the run stops before its "
-            "last steps"
+            f"interrupted ({number.name}): every asset has {ended.ended_as()}; the run stops "
+            "before its last steps"
         )
     return (
         f"interrupted ({number.name}): stopping; finished tables are kept, the others are "
@@ -133,10 +133,10 @@ class OutcomeLog:
             self._ended = report
             self._left = tuple(steps)
 
-    def assets_finished(self) -> bool:
-        """Whether every asset has finished (:meth:`steps_left` was called)."""
+    def assets_ended(self) -> RunReport | None:
+        """The run's report once every asset has ended (:meth:`steps_left` was called)."""
         with self._lock:
-            return self._ended is not None
+            return self._ended
 
     def ending(self) -> bool:
         """Whether all the run has left is its final state, which Prefect's engine sets

@@ -47,6 +47,13 @@ HOOKS_STEP = "the run hooks"
 FINAL_STATE_STEP = "the run's final state in Prefect"
 END_STEPS = (SKIPPED_HISTORY_STEP, PAGES_STEP, HOOKS_STEP, FINAL_STATE_STEP)
 
+#: How an asset ended, as :meth:`RunReport.ended_as` words it, by its statuses.
+_ENDED_AS: tuple[tuple[str, tuple[Status, ...]], ...] = (
+    ("finished", ("materialized", "failed")),
+    ("been skipped", ("skipped",)),
+    ("been cancelled", ("cancelled",)),
+)
+
 
 @dataclass(frozen=True)
 class MaterializationPlan:
@@ -263,15 +270,26 @@ class RunReport:
         )
         return f"{self.summary()}; failed: {failed}" if failed else self.summary()
 
-    def all_finished(self) -> str:
-        """``all 29 assets had finished``: when an interrupt that cut steps came."""
+    def ended_as(self) -> str:
+        """``finished or been skipped``: how every asset ended, once all have, as a past
+        participle; a skipped asset never ran, so "finished" alone would be untrue."""
+        ways = [
+            way for way, statuses in _ENDED_AS if any(o.status in statuses for o in self.outcomes)
+        ]
+        if len(ways) < 2:
+            return ways[0] if ways else "finished"
+        return f"{', '.join(ways[:-1])} or {ways[-1]}"
+
+    def all_ended(self) -> str:
+        """``all 29 assets had finished`` (``... or been skipped``): when an interrupt that
+        cut steps came."""
         if len(self.outcomes) == 1:
-            return "its one asset had finished"
-        return f"all {len(self.outcomes):,} assets had finished"
+            return f"its one asset had {self.ended_as()}"
+        return f"all {len(self.outcomes):,} assets had {self.ended_as()}"
 
     def cut_line(self) -> str | None:
         """``interrupted once all 29 assets had finished; not done: the run hooks``: what
-        an interrupt that came once every asset had finished cut (None: it cut none)."""
+        an interrupt that came once every asset had ended cut (None: it cut none)."""
         if not self.cut:
             return None
-        return f"interrupted once {self.all_finished()}; not done: {', '.join(self.cut)}"
+        return f"interrupted once {self.all_ended()}; not done: {', '.join(self.cut)}"

@@ -58,7 +58,7 @@ def end_stopped_run(
     for other in EXIT_CODES:
         signal.signal(other, signal.SIG_IGN)
     logger = get_run_logger()
-    logger.warning("%s", stopping_line(number, assets_finished=outcomes.assets_finished()))
+    logger.warning("%s", stopping_line(number, ended=outcomes.assets_ended()))
     partial = stop_run(io_managers, outcomes, plan)
     cancelled = ", ".join(outcome.key for outcome in partial.by_status("cancelled"))
     logger.warning("%s%s", partial.summary(), f"; cancelled: {cancelled}" if cancelled else "")

@@ -282,6 +282,38 @@ def test_ctrl_c_once_every_asset_finished_reports_what_of_the_run_it_cut(
     assert {task_run["state_type"] for task_run in task_runs} == {"COMPLETED"}, task_runs
 
 
+def test_ctrl_c_once_every_asset_finished_or_was_skipped_does_not_call_the_skipped_finished(
+    tmp_path: Path, prefect_api: str
+) -> None:
+    """An ingest that failed (a duplicate ``n``) skips the three assets reading it; Ctrl-C
+    while the run hooks hung then said "once all 4 assets had finished", on the terminal
+    and in Prefect's Cancelled state: three of them never ran."""
+    marker = tmp_path / "pushing"
+    env = _run_env(tmp_path, prefect_api, LATE_HOOK_MARKER=str(marker))
+    command = _materialize(tmp_path, "tests.late_stop_location")
+    (tmp_path / "n.csv").write_text("n,q\n1,10\n1,20\n")  # n is unique: the ingest fails
+    began = datetime.now(UTC).isoformat()
+
+    code, said = interrupted_on_a_terminal(env, command, when=marker)
+
+    assert code == 130, said
+    lines = _plain_lines(said)
+    stopping = (
+        "interrupted (SIGINT): every asset has finished or been skipped; the run stops "
+        "before its last steps"
+    )
+    assert stopping in lines, said
+    assert "Run report: 0 materialized, 1 failed, 3 skipped" in lines, said
+    cut = "interrupted once all 4 assets had finished or been skipped; not done: the run hooks"
+    assert cut in lines, said
+    (flow_run,) = _flow_runs_since(prefect_api, began)
+    assert flow_run["state_type"] == "CANCELLED", flow_run["state"]
+    assert flow_run["state"]["message"] == (
+        "interrupted (SIGINT) once all 4 assets had finished or been skipped: "
+        "0 materialized, 1 failed, 3 skipped; not done: the run hooks"
+    )
+
+
 def test_ctrl_c_once_the_run_ended_stops_nothing_and_its_report_is_whole(
     tmp_path: Path, prefect_api: str
 ) -> None:
