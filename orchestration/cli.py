@@ -241,6 +241,7 @@ def materialize_command(
         stopping_line,
     )
     from orchestration.progress import RunProgress
+    from orchestration.report_told import leave_to_the_report
     from orchestration.resolver import materialize, plan_or_refuse
     from orchestration.run_hooks import call_hooks_of_idle_run
     from orchestration.unbuilt_upstream import UnbuiltUpstreamError
@@ -287,6 +288,8 @@ def materialize_command(
             # local one that cannot start, fails the command before any work.
             check_configured_api()
             connect_to_prefect(quiet=as_json)
+            if not as_json:  # the report ends with the Next line; --verbose's logs skip it
+                leave_to_the_report()
             io_managers = opened.enter_context(defs.open_io_managers(warehouse))
             book = StateBook(graph, io_managers, params)
             progress = RunProgress(console if not as_json else None, total=len(plan.selected))

@@ -49,6 +49,7 @@ from orchestration.quick_exit import without_flow_heartbeats
 from orchestration.recording import RunLedger
 from orchestration.redaction import shown_source
 from orchestration.report_output import next_sentence
+from orchestration.report_told import report_says_it
 from orchestration.run_hooks import (
     RunHook,
     call_hooks_of_idle_run,
@@ -681,7 +682,7 @@ def build_flow(
             return Completed(message=report.summary())
         sentence = next_sentence(plan, report)
         if sentence is not None:  # the run's log ends with it, as the terminal's report does
-            run_logger().info(sentence)
+            run_logger().info(sentence, extra=report_says_it())
         return Failed(message=report.failure_summary())
 
     run_flow = PlainParameterFlow(

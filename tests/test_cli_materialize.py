@@ -21,6 +21,7 @@ import pytest
 
 from orchestration import local_server
 from tests.hand_written_zip import write_zip
+from tests.prefect_api import api
 from tests.retail_support import http_server
 
 REPO = Path(__file__).resolve().parents[1]
@@ -279,6 +280,30 @@ def test_a_failed_run_with_verbose_does_not_suggest_verbose(
     last = _next_line(failed.stdout)
     assert last.startswith("Next: pipeline materialize --select 'numbers' "), last
     assert "--verbose" not in last
+
+
+def test_a_failed_run_with_verbose_says_next_once_and_its_prefect_log_still_ends_with_it(
+    prefect_api_url: str, tmp_path: Path
+) -> None:
+    """--verbose shows Prefect's log lines: the flow run's last line, ``Next: ...`` (there
+    for a reader of the run's page), came on the terminal just above the report's own."""
+    failed = materialize(
+        "--definitions", "tests.serve_location", "--select", "numbers", "--source", "nope",
+        "--verbose", env=server_env(prefect_api_url), tmp_path=tmp_path,
+    )  # fmt: skip
+
+    assert failed.returncode == 1, failed.stderr
+    said = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", failed.stdout + failed.stderr)
+    assert said.count("Next: ") == 1, said
+    assert "Finished in state Failed" in said  # Prefect's log lines are on the terminal
+    run_id = re.search(r"Flow run id: ([0-9a-f-]{36})", failed.stdout)
+    assert run_id, failed.stdout
+    logs = api(prefect_api_url, "/logs/filter", {
+        "logs": {"flow_run_id": {"any_": [run_id[1]]}}, "sort": "TIMESTAMP_ASC",
+    })  # fmt: skip
+    ours = [log["message"] for log in logs if log["name"] == "prefect.flow_runs"]
+    nexts = [message for message in ours if message.startswith("Next: ")]
+    assert nexts == [_next_line(failed.stdout)], ours
 
 
 def test_a_failed_assets_line_is_the_projects_message_without_its_class(
