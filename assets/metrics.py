@@ -254,6 +254,7 @@ def push_gauges(context: AssetContext, gauges: list[Gauge]) -> str:
     tags={**layer_tags("metrics"), "role": "metrics"},
     owners=OWNERS,
     write_mode="insert_new",
+    latest_by="measured_at",  # every run's gauges are kept: the latest run's, first
     column_lineage=METRICS_COLUMN_LINEAGE,
     also_reads=METRICS_ALSO_READS,
 )

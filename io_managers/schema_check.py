@@ -49,6 +49,7 @@ from orchestration.asset_code import (
     declaration_place,
     failure_place,
     in_body,
+    literal_place,
     schema_place,
 )
 from orchestration.asset_reads import reads_of
@@ -56,6 +57,7 @@ from orchestration.checks import evaluate_checks
 from orchestration.column_lineage import declared_lineage_problems
 from orchestration.context import AssetContext
 from orchestration.ddl_coverage import not_created_by_ddl
+from orchestration.errors import did_you_mean
 from orchestration.findings import Finding, sample_not_started, shared_cause, upstream_failed
 from orchestration.graph import AssetGraph
 
@@ -426,6 +428,7 @@ def _validate_in(
             findings.append(unreadable[spec.key])
         findings.extend(check_asset(io, spec, context_for(spec), schemas, ddl_paths))
         findings.extend(check_declared_lineage(io, graph, spec))
+        findings.extend(check_latest_by(io, spec))
     if sample_params is not None:
         failed = {key for finding in findings for key in finding.affected}
         findings.extend(run_sample(io, graph, context_for, failed))
@@ -451,6 +454,28 @@ def check_declared_lineage(
         upstream={graph[key].table for key in graph.ancestors(spec.key)},
         produced={other.table for other in graph},
     )
+
+
+def check_latest_by(io: ClickHouseIOManager, spec: AssetSpec) -> list[Finding]:
+    """An asset's ``latest_by`` names a column of its DDL table: it orders the query a run
+    suggests of that table, which a misspelt one made fail on the engine's unknown
+    identifier, after the run, for whoever pasted it."""
+    if spec.latest_by is None or not io.table_exists(spec.table):
+        return []  # a table the DDL does not create is a finding of check_asset's
+    columns = [name for name, _ in io.describe(spec.table)]
+    if spec.latest_by in columns:
+        return []
+    place = literal_place(spec, spec.latest_by)
+    found = f"latest_by names {spec.latest_by!r}, not a column of {spec.table}"
+    return [
+        Finding(
+            "columns",
+            spec.key,
+            spec.table,
+            found=at(place, found + did_you_mean(spec.latest_by, columns)),
+            place=place,
+        )
+    ]
 
 
 def read_schemas(graph: AssetGraph) -> tuple[dict[str, Any], dict[str, Finding]]:

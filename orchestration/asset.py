@@ -161,6 +161,11 @@ class AssetSpec:
     names the upstream columns it reads besides, to join, group or choose rows: none of
     its columns is computed from them, yet renaming one breaks it all the same, which is
     what following a column downstream must say (:mod:`orchestration.column_impact`).
+
+    ``latest_by`` names the column whose greatest values are the latest run's rows, for a
+    table that keeps every run's (``insert_new``): a run whose last table it is suggests
+    a query of it ordered by that column, newest first (with none, ``LIMIT 10`` showed
+    the first run's rows after any later run).
     """
 
     key: str
@@ -181,6 +186,7 @@ class AssetSpec:
     fingerprint: Callable[[Mapping[str, Any]], str] | None = None
     column_lineage: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     also_reads: tuple[str, ...] = ()
+    latest_by: str | None = None
 
     def __post_init__(self) -> None:
         if not _KEY_PATTERN.match(self.key):
@@ -226,6 +232,11 @@ class AssetSpec:
         lineage = {column: tuple(sources) for column, sources in self.column_lineage.items()}
         object.__setattr__(self, "column_lineage", MappingProxyType(lineage))
         object.__setattr__(self, "also_reads", tuple(self.also_reads))
+        if self.latest_by is not None and not _KEY_PATTERN.match(self.latest_by):
+            raise AssetDefinitionError(
+                f"asset {self.key!r}: latest_by {self.latest_by!r} must be a column name "
+                "(letters, digits, underscore)"
+            )
         if self.also_reads and not self.column_lineage:
             raise AssetDefinitionError(
                 f"asset {self.key!r}: also_reads adds to a declared column_lineage; "
@@ -290,6 +301,7 @@ def asset(
     fingerprint: Callable[[Mapping[str, Any]], str] | None = None,
     column_lineage: Mapping[str, Iterable[str]] | None = None,
     also_reads: Iterable[str] = (),
+    latest_by: str | None = None,
 ) -> Callable[[Callable[..., Any]], AssetSpec]:
     """Declare an asset from a function; its name is the key unless ``key`` is given.
 
@@ -318,6 +330,7 @@ def asset(
             fingerprint=fingerprint,
             column_lineage={c: tuple(s) for c, s in (column_lineage or {}).items()},
             also_reads=tuple(also_reads),
+            latest_by=latest_by,
         )
         return register(spec)
 

@@ -182,7 +182,7 @@ def print_report(
     if rerun is None:
         print_step(
             console,
-            f"Next: [bold]{escape(_first_query(report))}[/] reads the tables, "
+            f"Next: [bold]{escape(_first_query(report, plan))}[/] reads the tables, "
             f"[bold]{escape(carried('pipeline lineage --format mermaid'))}[/] draws the "
             f"graph{ui_hint}.",
         )
@@ -245,13 +245,17 @@ def _print_checked_reads(report: RunReport, console: Console) -> None:
         print_keyed_lines(console, "tables the failed checks read", lines)
 
 
-def _first_query(report: RunReport) -> str:
+def _first_query(report: RunReport, plan: MaterializationPlan | None) -> str:
     """A query of the run's last table that runs as printed (``SELECT ...`` pasted was a
     syntax error), in the warehouse the run wrote: the end of the run's lineage, where its
-    results are."""
-    tables = [outcome.table for outcome in report.outcomes]
-    table = tables[-1] if tables else "system.tables"
-    return carried(f'pipeline query "SELECT * FROM {table} LIMIT 10"')
+    results are. A table that keeps every run's rows is read newest first by the column
+    its asset names (``latest_by``): unordered, its first ten rows were the first run's."""
+    last = report.outcomes[-1] if report.outcomes else None
+    if last is None:
+        return carried('pipeline query "SELECT * FROM system.tables LIMIT 10"')
+    spec = plan.graph[last.key] if plan is not None and last.key in plan.graph else None
+    order = f" ORDER BY {spec.latest_by} DESC" if spec is not None and spec.latest_by else ""
+    return carried(f'pipeline query "SELECT * FROM {last.table}{order} LIMIT 10"')
 
 
 def next_step(plan: MaterializationPlan, report: RunReport) -> str | None:

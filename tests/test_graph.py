@@ -134,6 +134,8 @@ def test_external_upstream_lists_unselected_parents_only():
         ({"deps": ("k",)}, "depends on itself"),
         ({"schema": "schemas.marts.DimCountry"}, "'package.module:Model' reference"),
         ({"also_reads": ("db.t.key",)}, "also_reads adds to a declared column_lineage"),
+        # Ordered by in a query pasted into a shell: a column name, not an expression.
+        ({"latest_by": "at DESC; DROP"}, "latest_by 'at DESC; DROP' must be a column name"),
     ],
 )
 def test_malformed_declarations_fail_at_definition(kwargs, message):

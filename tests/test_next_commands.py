@@ -12,6 +12,7 @@ it is ``PASSWORD``, for the user to fill in.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -243,3 +244,28 @@ def test_on_a_narrow_terminal_a_printed_command_stays_one_line_to_copy(
     assert code == 0, lines
     words = printed(line_of("\n".join(lines), "Next: "), "Next: ", " shows what a run")
     assert words[-4:] == ["--warehouse", warehouse, "--definitions", LOCATION]
+
+
+def test_the_query_after_a_run_reads_that_runs_rows_of_a_table_that_keeps_every_runs(
+    tmp_path: Path, decoy: dict[str, str], prefect_api_url: str
+) -> None:
+    """The shipped pipeline's last table, quality.pipeline_metrics, keeps every run's
+    gauges (insert-only): ``SELECT * FROM quality.pipeline_metrics LIMIT 10`` showed the
+    first run's rows after any later run. The query, run as printed, gives the latest's."""
+    env = {**decoy, "PREFECT_API_URL": prefect_api_url}
+    where = ["--warehouse", f"chdb://{tmp_path / 'wh'}", "--definitions", "assets"]
+    runs = []
+    for _ in range(2):
+        done = run(["materialize", "--source", "synthetic:300:7", *where], env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        runs.append(done.stdout.split("Flow run id: ")[1].split()[0])
+
+    step = line_of(done.stdout, "Next: ")
+    query = printed(step, "Next: ", " reads the tables")
+    assert "quality.pipeline_metrics" in query[1], step
+    rows = run([*query, "--format", "json"], env)
+
+    assert rows.returncode == 0, rows.stderr
+    read = json.loads(rows.stdout)
+    assert len(read) == 10, read
+    assert {row["run_id"] for row in read} == {runs[1]}, (runs, read)

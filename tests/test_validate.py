@@ -1067,3 +1067,17 @@ def test_declared_column_lineage_findings_carry_their_place_in_json(location: Pa
         "assets/dashboard.py",
         line_of(dashboard, '"grwoth"'),
     )
+
+
+def test_latest_by_is_held_to_its_tables_columns(location: Path):
+    """``latest_by`` orders the query a run suggests of its last table: a misspelt one
+    passed validate and made that query fail on the engine's unknown identifier."""
+    metrics = location / "assets/metrics.py"
+    mutate(metrics, r'latest_by="measured_at"', 'latest_by="measured"')
+    lines = [line for line in finding_lines(run_validate(location)) if "latest_by" in line]
+
+    assert lines == [
+        "[columns] asset pipeline_metrics table quality.pipeline_metrics: "
+        f"assets/metrics.py:{line_of(metrics, 'latest_by=')}: latest_by names 'measured', "
+        "not a column of quality.pipeline_metrics; did you mean measured_at?"
+    ], lines
