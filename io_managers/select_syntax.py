@@ -18,7 +18,7 @@ A name the engine does not know (a misspelt column, a function) has no position 
 message, only the name: where the author's text first uses it is found by sqlglot's
 parse of the text (:func:`io_managers.sql_analysis.first_use`), never by searching it.
 The line and column found let the error name the line of the asset's source file that
-holds it (:func:`orchestration.asset_code.text_place`), not the body's ``return``.
+holds it (:func:`orchestration.asset_code.select_place`), not the body's ``return``.
 
 Any other refusal (a name it does not know, a type that does not fit) ends, after the
 engine's sentence about it and its guess, with its quote of the whole SELECT it was
@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from io_managers.errors import WarehouseError, WarehouseQueryError, without_quoted_query
+from orchestration.asset_code import line_and_col
 
 if TYPE_CHECKING:
     from io_managers.queries import WarehouseQueries
@@ -116,7 +117,7 @@ def _unknown_name(text: str, message: str) -> CompileFailure:
         offset = first_use(text, column.group(1) or column.group(2))
     elif function is not None:
         offset = first_use(text, function.group(1), function=True)
-    line, col = _line_and_col(text, offset) if offset is not None else (None, None)
+    line, col = line_and_col(text, offset) if offset is not None else (None, None)
     why = without_quoted_query(message)
     return CompileFailure(why, line, col, engine=message if why != message else None)
 
@@ -221,10 +222,4 @@ def _position(text: str, position: int) -> tuple[int, int] | None:
     encoded = text.encode()
     if not 1 <= position <= len(encoded) + 1:
         return None
-    return _line_and_col(text, len(encoded[: position - 1].decode(errors="ignore")))
-
-
-def _line_and_col(text: str, offset: int) -> tuple[int, int]:
-    """The 1-based line and column of the character at ``offset`` in ``text``."""
-    line = text.count("\n", 0, offset) + 1
-    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return line_and_col(text, len(encoded[: position - 1].decode(errors="ignore")))

@@ -16,13 +16,14 @@ from collections.abc import Mapping, Sequence
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import SqlglotError
+from sqlglot.errors import ParseError, SqlglotError
 from sqlglot.lineage import Node, lineage
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import build_scope, traverse_scope
 from sqlglot.schema import MappingSchema
 
 from io_managers.sql import DIALECT
+from orchestration.asset_code import line_and_col
 from orchestration.io_manager import SqlAnalysisError, TableReads
 
 #: Clauses that tune the engine or the output but never feed an output column.
@@ -43,6 +44,8 @@ def parse_select(sql: str) -> exp.Query:
     """The one SELECT in ``sql`` as a sqlglot tree; :class:`SqlAnalysisError` otherwise."""
     try:
         statements = [s for s in sqlglot.parse(sql, dialect=DIALECT) if s is not None]
+    except ParseError as exc:
+        raise _parse_failure(sql, exc) from None
     except SqlglotError as exc:
         raise SqlAnalysisError(f"SQL does not parse: {_first_line(exc)}") from None
     if len(statements) != 1:
@@ -51,6 +54,43 @@ def parse_select(sql: str) -> exp.Query:
     if not isinstance(statement, exp.Query):
         raise SqlAnalysisError(f"expected a SELECT, found {statement.key.upper()}")
     return statement
+
+
+def _parse_failure(sql: str, exc: ParseError) -> SqlAnalysisError:
+    """sqlglot's parse error about ``sql`` as its token (quoted), where that token begins
+    in ``sql`` and what sqlglot says of it, from the error's fields. Its message gives the
+    line and column of the token's last character and leaves the token to be found."""
+    error = exc.errors[0] if exc.errors else {}
+    token = error.get("highlight")
+    if not isinstance(token, str) or not token.strip():
+        return SqlAnalysisError(f"SQL does not parse: {_first_line(exc)}")
+    # Its words about the token it got repeat the token, as sqlglot's repr of it.
+    why = str(error.get("description") or "").partition(" but got <Token ")[0]
+    why = f": {why}" if why else ""
+    start = _token_start(sql, token, error.get("line"), error.get("col"))
+    placed = f"SQL does not parse at {token!r}{why}"
+    if start is None:
+        return SqlAnalysisError(placed)
+    line, col = line_and_col(sql, start)
+    return SqlAnalysisError(
+        f"SQL does not parse at line {line}, col {col}, at {token!r}{why}",
+        line=line,
+        col=col,
+        placed=placed,
+    )
+
+
+def _token_start(sql: str, token: str, line: object, col: object) -> int | None:
+    """The offset in ``sql`` where ``token`` begins, given the 1-based line and column of
+    its last character as sqlglot counts them; None when ``token`` is not there."""
+    if not isinstance(line, int) or not isinstance(col, int) or line < 1:
+        return None
+    lines = sql.split("\n")
+    if line > len(lines):
+        return None
+    end = sum(len(text) + 1 for text in lines[: line - 1]) + col
+    start = end - len(token)
+    return start if start >= 0 and sql[start:end] == token else None
 
 
 @functools.lru_cache(maxsize=256)

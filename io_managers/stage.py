@@ -36,7 +36,7 @@ from io_managers.sql_tokens import one_statement
 from io_managers.transport import Transport
 from io_managers.types import ClickHouseType
 from io_managers.validation import validate_pandas
-from orchestration.asset_code import body_place, text_place
+from orchestration.asset_code import body_place, select_place
 from orchestration.io_manager import EngineSelect
 
 if TYPE_CHECKING:
@@ -323,16 +323,13 @@ class SelectRefused:
 def select_does_not_compile(spec: AssetSpec, select: str, failure: CompileFailure) -> SelectRefused:
     """Why ``spec``'s SELECT (``select``, as its body returned it) does not compile, and
     where: the line of the body's module that holds the failure's place in the SELECT
-    when it is found (:func:`~orchestration.asset_code.text_place`), else the body's
-    first statement. The words of both ``pipeline validate`` and a run, so one mistake
-    reads the same in each."""
-    exact = None
-    if failure.line is not None:
-        exact = text_place(spec, select, failure.line, failure.col)
-    place = exact or body_place(spec)
+    when it is found, else the body's first statement
+    (:func:`~orchestration.asset_code.select_place`). The words of both ``pipeline
+    validate`` and a run, so one mistake reads the same in each."""
+    place, exact = select_place(spec, select, failure.line, failure.col)
 
     def words(full: bool) -> str:
-        return f"SELECT does not compile: {failure.said(placed=exact is not None, full=full)}"
+        return f"SELECT does not compile: {failure.said(placed=exact, full=full)}"
 
     return SelectRefused(words(full=False), words(full=True), place)
 

@@ -25,10 +25,9 @@ from orchestration.asset import AssetSpec
 from orchestration.asset_code import (
     at,
     body_failure,
-    body_place,
     failure_place,
-    in_body,
     read_place,
+    select_place,
 )
 from orchestration.checks import AssetCheck
 from orchestration.context import render_sql
@@ -98,6 +97,12 @@ class SqlReadError(AssetGraphError):
     def problem(self) -> GraphProblem:
         return GraphProblem(str(self), (self.asset,), self.place)
 
+    def refusal(self) -> SqlReadError:
+        """This error as a command that needs the graph refuses with it: the graph's edges
+        come from every SQL asset's SELECT, so one asset's stops the whole code location,
+        whichever assets the command was asked about; its line says so first."""
+        return SqlReadError(self.asset, self.place, f"cannot load the code location: {self}")
+
 
 @dataclass(frozen=True)
 class DerivedReads:
@@ -123,7 +128,8 @@ def derive_upstream(
     """
     derived = derive_reads(specs, analysers, external_tables)
     if derived.unreadable:
-        raise derived.unreadable[0]
+        first = derived.unreadable[0]
+        raise first.refusal() from first.__cause__  # a body's failure, for --verbose
     if derived.uncovered:
         raise UncoveredReadError(derived.uncovered)
     return derived.upstream
@@ -197,9 +203,10 @@ def _tables_read(spec: AssetSpec, analyser: IOManager | None) -> tuple[str, tupl
     except NotImplementedError:
         return None
     except SqlAnalysisError as exc:
-        cause = in_body(spec, f"cannot tell which tables it reads: {exc}")
+        place, exact = select_place(spec, sql, exc.line, exc.col)
+        cause = at(place, f"cannot tell which tables it reads: {exc.said(placed=exact)}")
         message = f"asset {spec.key!r} (table {spec.table}): {cause}"
-        raise SqlReadError(spec.key, body_place(spec), message) from None
+        raise SqlReadError(spec.key, place, message) from None
 
 
 def _checks_read(

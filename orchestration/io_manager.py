@@ -84,7 +84,31 @@ class EngineSelect:
 
 
 class SqlAnalysisError(ValueError):
-    """A SQL body cannot be analysed: it does not parse, or names what nothing provides."""
+    """A SQL body cannot be analysed: it does not parse, or names what nothing provides.
+
+    When the analysis knows where in the SQL (a token it could not parse), ``line`` and
+    ``col`` (1-based, in the SQL's own lines) let the error name that place in the file
+    the SQL is written in (:func:`orchestration.asset_code.sql_place`); ``placed`` says
+    the cause without it, for a line that names the file's place already: one token at
+    two places, in two coordinates, would read as two places.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        line: int | None = None,
+        col: int | None = None,
+        placed: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.line = line
+        self.col = col
+        self.placed = placed
+
+    def said(self, *, placed: bool) -> str:
+        """The cause, after a place in the file (``placed``) or alone."""
+        return self.placed if placed and self.placed is not None else str(self)
 
 
 @dataclass(frozen=True)

@@ -192,9 +192,13 @@ def test_an_asset_reading_its_own_table_keeps_history_without_a_self_edge():
 
 
 def test_an_unparseable_select_fails_the_graph_naming_the_asset_and_its_table():
+    """Every command builds the graph: its line says first that the code location cannot
+    load, then the asset, and where in the file (the literal here) the SQL stops parsing."""
     with pytest.raises(
         SqlReadError,
-        match=r"asset 'broken' \(table shop.broken\): \S+\.py:\d+: cannot tell which tables",
+        match=r"^cannot load the code location: asset 'broken' \(table shop.broken\): "
+        r"\S+test_derived_deps\.py:\d+:\d+: cannot tell which tables it reads: SQL does not "
+        r"parse at 'WHERE': Expected table name$",
     ):
         build_graph([sql("broken", "shop.broken", "SELECT FROM WHERE")], ANALYSERS)
 

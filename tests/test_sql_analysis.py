@@ -59,6 +59,37 @@ def test_tables_read_refuses_what_it_cannot_attribute(sql, message):
         tables_read(sql)
 
 
+@pytest.mark.parametrize(
+    ("sql", "line", "col", "token", "why"),
+    [
+        # The reviewer's FORM for FROM, first on its line: sqlglot says col 4, its last.
+        (
+            "SELECT\n    a AS b\nFORM shop.orders",
+            3,
+            1,
+            "FORM",
+            "Invalid expression / Unexpected token",
+        ),
+        # A token inside a line, after a character of two UTF-8 bytes.
+        ("SELECT é, b c dd FROM shop.orders", 1, 15, "dd", "Invalid expression / Unexpected token"),
+        # sqlglot's repr of the token it got (<Token token_type: ...>) is left out.
+        ("SELECT FROM WHERE", 1, 13, "WHERE", "Expected table name"),
+    ],
+)
+def test_a_select_that_does_not_parse_says_where_and_at_which_token(sql, line, col, token, why):
+    """Where the offending token begins in the SQL and the token itself, from sqlglot's
+    error fields, not its message (``... Line 3, Col: 4.``: the token's last column, in
+    the SQL's own lines, which a reader had to add to the line the SQL starts on)."""
+    with pytest.raises(SqlAnalysisError) as raised:
+        tables_read(sql)
+    error = raised.value
+    assert (error.line, error.col) == (line, col)
+    assert str(error) == f"SQL does not parse at line {line}, col {col}, at {token!r}: {why}"
+    # After a place in the file, the same token again in the SQL's lines would be a 2nd place.
+    assert error.said(placed=True) == f"SQL does not parse at {token!r}: {why}"
+    assert error.said(placed=False) == str(error)
+
+
 def test_compile_reads_names_the_tables_of_every_from_join_and_subquery():
     sql = (
         "SELECT sale_id FROM marts.Fact_Sales WHERE product_key NOT IN "

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.findings import NOT_CHECKED, NOT_VALIDATED
-from tests.locations import copy_retail_location
+from tests.locations import copy_retail_location, run_location
 from tests.retail_support import http_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -300,6 +300,38 @@ def test_a_select_syntax_error_is_placed_in_the_authors_text_in_one_short_line(l
     assert result.stdout.splitlines()[0] == (
         f"[select] asset dim_country table marts.Dim_Country: {where}:{col}: {TRAILING_COMMA_ERROR}"
     )
+
+
+def test_a_select_that_does_not_parse_is_placed_at_its_token_by_every_command(location: Path):
+    """FORM for FROM in dim_country's SELECT. Every command said the line of its
+    ``return`` and sqlglot's ``Line 5, Col: 4.`` (the token's last column, in the SQL's
+    own lines), for the reader to add up, and not which token. Now the place of the token
+    in the file, and the token, as for a column the engine does not know. Every other
+    command refuses (the graph's edges come from each SELECT): saying first that the code
+    location cannot load, not one error of an asset it was not asked about."""
+    mutate(
+        location / "assets/marts.py",
+        r"^FROM vault\.hub_country AS hub$",
+        "FORM vault.hub_country AS hub",
+    )
+    where, col = sql_place(location, "marts", "FORM vault", after="def dim_country(")
+    cause = (
+        f"asset 'dim_country' (table marts.Dim_Country): {where}:{col}: cannot tell which "
+        "tables it reads: SQL does not parse at 'FORM': Invalid expression / Unexpected token"
+    )
+    assert finding_lines(run_validate(location))[0] == f"[graph] {cause}"
+    (problem,) = [f for f in findings(run_validate(location, "--json")) if is_problem(f)]
+    assert {key: problem[key] for key in ("check", "asset", "found", "file", "line", "col")} == {
+        "check": "graph",
+        "asset": "dim_country",
+        "found": cause,
+        **placed(where),
+        "col": col,
+    }
+    for command in (("list",), ("status",), ("materialize", "--select", "hub_time")):
+        refused = run_location(location, "assets", *command)
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        assert refused.stderr.splitlines() == [f"error: cannot load the code location: {cause}"]
 
 
 def test_a_select_ending_in_a_semicolon_passes_as_it_materializes(location: Path):

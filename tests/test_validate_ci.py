@@ -25,7 +25,7 @@ import pytest
 from orchestration.asset import AssetSpec
 from orchestration.definitions import Definitions
 from tests.locations import copy_retail_location, run_location, write_location
-from tests.test_validate import body_line, finding_lines, line_of, mutate
+from tests.test_validate import finding_lines, line_of, mutate, sql_place
 
 MODULE = "ci_location"
 
@@ -104,9 +104,10 @@ def test_every_graph_problem_is_found_and_only_what_it_reaches_is_set_aside(loca
     result = pipeline(location, "validate")
     assert result.returncode == 1, result.stdout + result.stderr
     assert finding_lines(result) == [
+        # An f-string a value was put into: the place in the SQL's own line is said.
         f"[graph] asset 'unparsable' (table ci.unparsable): {MODULE}.py:{unparsable}: cannot "
-        "tell which tables it reads: SQL does not parse: Invalid expression / Unexpected "
-        "token. Line 1, Col: 12.",
+        "tell which tables it reads: SQL does not parse at line 1, col 12, at 'n': Invalid "
+        "expression / Unexpected token",
         "[graph] asset 'orphan' depends on 'sourse', which is not a declared asset; "
         "did you mean source?",
         f"[select] asset renamed table ci.renamed: {MODULE}.py:{renamed}: SELECT output "
@@ -132,7 +133,8 @@ def test_every_graph_problem_is_found_and_only_what_it_reaches_is_set_aside(loca
     listed = pipeline(location, "list")
     assert listed.returncode == 1
     assert listed.stderr.splitlines()[0].startswith(
-        f"error: asset 'unparsable' (table ci.unparsable): {MODULE}.py:{unparsable}: "
+        "error: cannot load the code location: asset 'unparsable' (table ci.unparsable): "
+        f"{MODULE}.py:{unparsable}: "
     )
 
 
@@ -252,9 +254,12 @@ def test_one_run_says_every_problem_of_a_change_in_the_retail_graph(tmp_path: Pa
         "[select] asset dim_country table marts.Dim_Country",
         "[graph] 9 assets not checked",
     ]
-    assert lines[0].startswith(
-        f"[graph] asset 'dim_product' (table marts.Dim_Product): "
-        f"{body_line(location, 'marts', 'dim_product')}: cannot tell which tables it reads"
+    # The token after the missing comma, at its line and column in the file.
+    where, col = sql_place(location, "marts", "latest.description AS", after="def dim_product(")
+    assert lines[0] == (
+        f"[graph] asset 'dim_product' (table marts.Dim_Product): {where}:{col}: cannot tell "
+        "which tables it reads: SQL does not parse at 'latest': Invalid expression / "
+        "Unexpected token"
     )
     assert lines[-1] == (
         "[graph] 9 assets not checked: graph problem in dim_product, fact_sale_returns, "
