@@ -451,7 +451,7 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
                 # The engine refused SQL a Python body sent: the body raised, and is said
                 # at its line as any error it raises is (``asset_code.body_failure``).
                 raise
-            raise MaterializationError(f"asset {spec.key!r} (table {spec.table}): {exc}") from exc
+            raise MaterializationError.of(spec, str(exc)) from exc
         finally:
             self.staging.drop_quietly(staging)
             self.catalog.rows_changed()  # it may have published them
@@ -611,11 +611,11 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         """The failure of an asset whose staging holds fewer rows than were written to it:
         the engine said nothing, and a full disk is what makes it so."""
         where = self.location() or self.description
-        return MaterializationError(
-            f"asset {spec.key!r} (table {spec.table}): its staging table holds {held:,} of "
-            f"the {written:,} rows written to it, and the engine reported no error: the likely "
-            f"cause is a full disk under the warehouse ({where}); nothing was published, "
-            f"{spec.table} is as it was"
+        return MaterializationError.of(
+            spec,
+            f"its staging table holds {held:,} of the {written:,} rows written to it, and "
+            "the engine reported no error: the likely cause is a full disk under the "
+            f"warehouse ({where}); nothing was published, {spec.table} is as it was",
         )
 
 

@@ -98,18 +98,22 @@ def drift_error(
     """
     drifted = "; ".join(item.describe() for item in drift)
     outcome = "a run would refuse it" if planned else "nothing was written"
-    found = f"asset {key!r} (table {table}) has drifted from its DDL, so {outcome}: {drifted}"
+    found = f"has drifted from its DDL, so {outcome}: {drifted}"
     discard = f" {DISCARD_HISTORY_OPTION}" if insert_only else ""
     # Where the refused command acted: a run's worker threads see its typed options too.
     rebuild = carried(f"pipeline materialize --full-refresh{discard} --select {key}")
     error = (
-        InsertOnlyDriftError(
+        InsertOnlyDriftError.for_asset(
+            key,
+            table,
             f"{found}. It is insert-only: {rebuild} rebuilds it from what its upstream holds "
             f"now, losing the keys only it kept; to keep them, ALTER it to the DDL instead "
-            f"({CHANGING_A_TABLE})"
+            f"({CHANGING_A_TABLE})",
         )
         if insert_only
-        else TypeDriftError(f"{found}. Rebuild it from the DDL with: {rebuild}")
+        else TypeDriftError.for_asset(
+            key, table, f"{found}. Rebuild it from the DDL with: {rebuild}"
+        )
     )
     error.drifted = drifted
     return error

@@ -18,9 +18,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
-from orchestration.asset_code import at
 from orchestration.errors import (
     AssetFailure,
     ExpectedError,
@@ -28,6 +27,7 @@ from orchestration.errors import (
     RebuildRequired,
     StorageFullError,
     StorageUnreachableError,
+    at,
     of_asset,
     with_full_message,
 )
@@ -131,17 +131,17 @@ class MaterializationError(WarehouseError, AssetFailure):
         place: Place | None = None,
         *,
         full_cause: str | None = None,
-    ) -> MaterializationError:
-        """The failure of ``spec`` for ``cause``: its asset and table first, then the
-        ``place`` in its code the cause is about, if any; both kept apart as well.
+    ) -> Self:
+        """The failure of ``spec`` for ``cause``, built by
+        :meth:`~orchestration.errors.AssetError.for_asset`: its asset and table first,
+        then the ``place`` in its code the cause is about, if any; both kept apart too.
         ``full_cause``: the cause in full, when ``cause`` leaves a part of it out (the
         engine's quote of the SELECT it compiled), said the same way as the error's
         :attr:`~orchestration.errors.ExpectedError.full_message`."""
-        of_its = of_asset(spec.key, spec.table)
-        error = cls(of_its + at(place, cause), place=place, cause=cause)
+        error = cls.for_asset(spec.key, spec.table, cause, place)
         if full_cause is None:
             return error
-        return with_full_message(error, of_its + at(place, full_cause))
+        return with_full_message(error, of_asset(spec.key, spec.table) + at(place, full_cause))
 
 
 class TypeDriftError(MaterializationError, RebuildRequired):
@@ -189,8 +189,9 @@ class AssetValidationError(MaterializationError):
         self.failures = tuple(failures)
         first = self.failures[0].describe() if self.failures else "unknown failure"
         more = len(self.failures) - 1
-        headline = f"asset {asset!r} (table {table}) failed validation: {first}"
+        cause = f"failed validation: {first}"
         if more:
-            headline += f" (and {more} more check{'s' if more != 1 else ''})"
-        details = "".join(f"\n  - {failure.describe()}" for failure in self.failures[1:])
-        super().__init__(headline + details)
+            cause += f" (and {more} more check{'s' if more != 1 else ''})"
+        cause += "".join(f"\n  - {failure.describe()}" for failure in self.failures[1:])
+        # Built from its failures, not by AssetError.for_asset: the same lead and cause.
+        super().__init__(of_asset(asset, table) + cause, cause=cause)

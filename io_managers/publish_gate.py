@@ -30,9 +30,8 @@ class PublishGate:
         """Hold the gate open while one asset publishes."""
         with self._changed:
             if self._closed:
-                raise MaterializationError(
-                    f"asset {key!r} (table {table}): the run was interrupted before "
-                    "publishing; the table is unchanged"
+                raise MaterializationError.for_asset(
+                    key, table, "the run was interrupted before publishing; the table is unchanged"
                 )
             self._in_flight += 1
         try:

@@ -284,9 +284,7 @@ class Stager:
         try:
             self._transport.insert_arrow(staging, data, statements.INSERT_SETTINGS)
         except WarehouseQueryError as exc:
-            raise MaterializationError(
-                f"asset {spec.key!r} (table {spec.table}): writing its rows failed: {exc}"
-            ) from None
+            raise MaterializationError.of(spec, f"writing its rows failed: {exc}") from None
         return data.num_rows
 
     def _refuse_lost_values(

@@ -93,9 +93,9 @@ def _short(error: str | None) -> str:
 def _error_cell(outcome: AssetOutcome) -> str:
     """The error as the table's last cell gives it: the start of the first line of its
     cause (``outcome.cause``: where in the code and what kind, which the failures list
-    gives, filled the 50 characters with a path), else of the error less the ``asset 'k'
-    (table t):`` its row says already; cut at a word. A skipped asset's reason is short,
-    and said as it is."""
+    gives, filled the 50 characters with a path), without the ``asset 'k' (table t):``
+    its row says already (:meth:`~orchestration.run_report.AssetOutcome.said_cause`); cut
+    at a word. A skipped asset's reason is short, and said as it is."""
     if not outcome.error:
         return "-"
     first = (outcome.said_cause() or "").strip().split("\n", 1)[0]

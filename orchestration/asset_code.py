@@ -42,9 +42,10 @@ from types import CodeType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from orchestration.errors import (
-    AssetFailure,
+    AssetError,
     ExpectedError,
     Place,
+    at,
     chain_in_words,
     describe_error,
     message_of,
@@ -52,11 +53,6 @@ from orchestration.errors import (
 
 if TYPE_CHECKING:
     from orchestration.asset import AssetSpec
-
-
-def at(where: Place | None, text: str) -> str:
-    """``text`` after ``where`` (``path:line``) as a compiler puts it; alone without one."""
-    return f"{where}: {text}" if where else text
 
 
 def at_end(text: str, where: Place | None) -> str:
@@ -282,13 +278,13 @@ def said_failure(spec: AssetSpec, exc: BaseException) -> SaidFailure:
     """``exc``, raised while ``spec`` was computed: its line (:func:`body_failure`), in
     full too when the line leaves a part out, and, for what shows the cause without the
     place, that line in parts: the line of ``spec``'s code it names and what went wrong,
-    as the layer that worded a foreseen failure kept them
-    (:class:`~orchestration.errors.AssetFailure`), or for an unforeseen one raised at a
+    as the layer that worded the failure kept them
+    (:class:`~orchestration.errors.AssetError`), or for another one raised at a
     line of its code, that line and the error's message (its class, the kind, the line
     gives); else no parts. And the words of ``exc`` and of each error it was raised from
     (:func:`~orchestration.errors.chain_in_words`)."""
     place: Place | None
-    if isinstance(exc, AssetFailure):
+    if isinstance(exc, AssetError):
         place, cause = exc.place, exc.cause
     else:
         place = failure_place(spec, exc)

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from orchestration.errors import ExpectedError, Place, describe_error
+from orchestration.errors import AssetFailure, Place, describe_error, of_asset
 
 if TYPE_CHECKING:
     from orchestration.asset import AssetSpec
@@ -159,7 +159,7 @@ class AssetCheckResult:
         }
 
 
-class AssetCheckError(ExpectedError, RuntimeError):
+class AssetCheckError(AssetFailure, RuntimeError):
     """Error-severity checks (or checks that could not run) failed after a materialization.
 
     The table is already published (like Dagster's blocking checks, the check reads the
@@ -170,8 +170,9 @@ class AssetCheckError(ExpectedError, RuntimeError):
         self.asset = asset
         self.table = table
         self.failures = tuple(failures)
-        details = "; ".join(result.summary() for result in self.failures)
-        super().__init__(f"asset {asset!r} (table {table}) failed its checks: {details}")
+        cause = "failed its checks: " + "; ".join(result.summary() for result in self.failures)
+        # Built from its results, not by AssetError.for_asset: the same lead and cause.
+        super().__init__(of_asset(asset, table) + cause, cause=cause)
 
 
 def evaluate_check(spec: AssetSpec, check: AssetCheck, io_manager: IOManager) -> AssetCheckResult:

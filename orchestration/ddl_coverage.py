@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from orchestration.asset import AssetSpec
 from orchestration.asset_code import at, declaration_place
-from orchestration.errors import ExpectedError, shown_path
+from orchestration.errors import ExpectedError, of_asset, shown_path
 from orchestration.graph import AssetGraph
 from orchestration.io_manager import IOManager
 
@@ -41,7 +41,7 @@ class TableNotInDdlError(ExpectedError):
         self.keys = tuple(spec.key for spec in specs)
         super().__init__(
             "; ".join(
-                f"asset {spec.key!r} (table {spec.table}): {not_created_by_ddl(spec)} ({ddl}): "
+                f"{of_asset(spec.key, spec.table)}{not_created_by_ddl(spec)} ({ddl}): "
                 "add its CREATE TABLE there"
                 for spec in specs
             )

@@ -31,7 +31,7 @@ from orchestration.asset_code import (
 )
 from orchestration.checks import AssetCheck
 from orchestration.context import render_sql
-from orchestration.errors import Place
+from orchestration.errors import Place, of_asset
 from orchestration.graph import (
     AssetGraph,
     AssetGraphError,
@@ -205,7 +205,7 @@ def _tables_read(spec: AssetSpec, analyser: IOManager | None) -> tuple[str, tupl
     except SqlAnalysisError as exc:
         place, exact = select_place(spec, sql, exc.line, exc.col)
         cause = at(place, f"cannot tell which tables it reads: {exc.said(placed=exact)}")
-        message = f"asset {spec.key!r} (table {spec.table}): {cause}"
+        message = of_asset(spec.key, spec.table) + cause
         raise SqlReadError(spec.key, place, message) from None
 
 

@@ -32,7 +32,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Self, TypeVar
 
 from orchestration.exception_chain import exception_chain
 
@@ -151,13 +151,23 @@ def of_asset(key: str, table: str) -> str:
     return f"asset {key!r} (table {table}): "
 
 
-class AssetFailure(ExpectedError):
-    """A foreseen failure of one asset that the layer raising it worded as ``asset 'k'
-    (table t): [place: ]cause``, keeping the parts too: ``place``, the line of the
-    asset's own code to fix (where its SELECT does not compile, its output does not fit
-    its table), and ``cause``, the words after it. A run's outcome carries them
-    (:class:`~orchestration.run_report.AssetOutcome`), so what shows the cause without
-    the place (the run's table, ~50 characters wide) never parses the message."""
+def at(where: Place | None, text: str) -> str:
+    """``text`` after ``where`` (``path:line``) as a compiler puts it; alone without one."""
+    return f"{where}: {text}" if where else text
+
+
+class AssetError(Exception):
+    """A failure of one asset worded as ``asset 'k' (table t): [place: ]cause`` by
+    :meth:`for_asset`, the one builder of such an error, keeping the parts too:
+    ``place``, the line of the asset's own code to fix (where its SELECT does not
+    compile, its output does not fit its table), and ``cause``, the words after it. A
+    run's outcome carries them (:class:`~orchestration.run_report.AssetOutcome`), so
+    what shows the cause without the asset or the place (the run's table, ~50
+    characters wide; its state message; which name the asset already) never parses the
+    message.
+
+    Most are foreseen (:class:`AssetFailure`); one a bug may cause is not, and its line
+    says its class first, as any unforeseen error's does."""
 
     def __init__(
         self, message: str, *, place: Place | None = None, cause: str | None = None
@@ -165,6 +175,17 @@ class AssetFailure(ExpectedError):
         super().__init__(message)
         self.place = place
         self.cause = cause
+
+    @classmethod
+    def for_asset(cls, key: str, table: str, cause: str, place: Place | None = None) -> Self:
+        """The failure of asset ``key`` (its table ``table``) for ``cause``, about
+        ``place`` in its code if any: :func:`of_asset`, then both."""
+        return cls(of_asset(key, table) + at(place, cause), place=place, cause=cause)
+
+
+class AssetFailure(AssetError, ExpectedError):
+    """A foreseen failure of one asset (:class:`AssetError`): bad input, a refusal, a
+    known condition, its message written for the user."""
 
 
 #: Where the docs say how to change a table and keep its rows (named by drift refusals).

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from orchestration.errors import RebuildRequired
+from orchestration.errors import AssetError, RebuildRequired
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
 
 Outcome = Literal["run", "rebuilt", "refused", "skipped"]
@@ -60,6 +60,7 @@ def forecast(plan: MaterializationPlan, drift: Mapping[str, RebuildRequired]) ->
                     spec.table,
                     "failed",
                     error=str(error),
+                    cause=error.cause if isinstance(error, AssetError) else None,
                     foreseen=True,
                     needs_full_refresh=True,
                     rebuild_loses_rows=error.loses_rows,

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 
 from orchestration.asset import AssetSpec
 from orchestration.asset_state import StateBook
-from orchestration.errors import ExpectedError, describe_error
+from orchestration.errors import AssetError, ExpectedError, describe_error
 from orchestration.history import AssetHistory, MaterializationHistory, MaterializationRecord
 from orchestration.io_manager import MaterializeResult
 from orchestration.run_report import AssetOutcome, CheckedRead, rows_phrase
@@ -59,7 +59,7 @@ def _what_changed(before: AssetHistory, now: MaterializationRecord) -> str:
     return f"{code}, {held:,} -> {rows:,} rows"
 
 
-class UnrecordedPublishError(RuntimeError):
+class UnrecordedPublishError(AssetError, RuntimeError):
     """An asset's table was published, but its record could not be written to the
     history, for a cause nobody foresaw (said with its class, a traceback offered)."""
 
@@ -74,10 +74,11 @@ def unrecorded_publish(record: MaterializationRecord, exc: Exception) -> Unrecor
     written) and whose record was not, for ``exc``: the one case of a published table the
     history does not tell of, so the line says both, and what ``status`` says until then."""
     kind = UnrecordedForeseenError if isinstance(exc, ExpectedError) else UnrecordedPublishError
-    return kind(
-        f"asset {record.asset_key!r} (table {record.table}) was published, but its record "
-        f"could not be written to the history: {describe_error(exc)}; until a run records "
-        "it, pipeline status does not call it fresh"
+    return kind.for_asset(
+        record.asset_key,
+        record.table,
+        f"was published, but its record could not be written to the history: "
+        f"{describe_error(exc)}; until a run records it, pipeline status does not call it fresh",
     )
 
 

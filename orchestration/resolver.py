@@ -407,6 +407,7 @@ def _run_asset(
             seconds=time.perf_counter() - started,
             result=result,
             error=describe_error(failure) if failure else None,
+            cause=failure.cause if failure else None,
             error_chain=chain_in_words(failure) if failure else (),
             foreseen=failure is not None,  # an AssetCheckError: the checks say why
             checks=checks,

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from orchestration.asset import AssetSpec
 from orchestration.checks import AssetCheckResult
 from orchestration.context import DISCARD_HISTORY_OPTION
-from orchestration.errors import Place, of_asset
+from orchestration.errors import Place
 from orchestration.graph import AssetGraph
 from orchestration.history import MaterializationRecord
 from orchestration.io_manager import MaterializeResult
@@ -204,12 +204,10 @@ class AssetOutcome:
 
     def said_cause(self) -> str | None:
         """Why it failed, without the asset and table a row or list names already: its
-        :attr:`cause`, else its error less the ``asset 'k' (table t):`` that starts it."""
-        if self.cause:
-            return self.cause
-        if not self.error:
-            return None
-        return self.error.strip().removeprefix(of_asset(self.key, self.table))
+        :attr:`cause`, which every error that starts ``asset 'k' (table t):`` keeps
+        (:class:`~orchestration.errors.AssetError`), else its error (a skip's reason, a
+        bug's ``KeyError: 'x'``), which names no asset."""
+        return self.cause or self.error
 
     @property
     def rows(self) -> int | None:

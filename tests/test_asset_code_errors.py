@@ -171,7 +171,7 @@ def test_validate_and_materialize_name_the_line_of_an_assets_own_code_alike(
     assert errors["raises"] == found["raises"]
     assert errors["asks"] == found["asks"]
     assert errors["typed"].startswith(
-        f"asset 'typed' (table code_errors.typed) failed validation: column 'n': {field}: "
+        f"asset 'typed' (table code_errors.typed): failed validation: column 'n': {field}: "
         "dtype: ClickHouse type Int64 does not fit dtype str"
     )
 

@@ -215,7 +215,7 @@ def test_a_failed_pages_error_is_shown_once_and_referred_to_elsewhere():
         error="Code: 47. Unknown identifier `qty`",
     )
     error = (
-        "asset 'fact_sales' (table marts.Fact_Sales) failed its checks: check "
+        "asset 'fact_sales' (table marts.Fact_Sales): failed its checks: check "
         "'keys_resolve' could not run: Code: 47. Unknown identifier `qty`"
     )
     outcome = AssetOutcome(
@@ -230,7 +230,7 @@ def test_a_failed_pages_error_is_shown_once_and_referred_to_elsewhere():
         reasons=(
             "code changed (built with 6cbcffdd, now 2c554474)",
             "last run failed after publishing 5 rows, which the table holds instead of the "
-            "last success's: asset 'fact_sales' (table marts.Fact_Sales) failed its checks: "
+            "last success's: asset 'fact_sales' (table marts.Fact_Sales): failed its checks: "
             "check 'keys_resolve' could not run: Code: 47. Unknown identifier…",
         ),
     )
@@ -346,7 +346,7 @@ def test_a_failed_checks_read_of_another_assets_table_is_named_under_the_title()
     )
     outcome = _failed_checks(97_356, checked_reads=(read,))
     lines = _page(outcome=outcome).markdown(PageLinks()).split("\n")
-    assert lines[2].startswith("**Failed:** asset 'fact_sales' (table marts.Fact_Sales) failed")
+    assert lines[2].startswith("**Failed:** asset 'fact_sales' (table marts.Fact_Sales): failed")
     assert lines[2].endswith("\\")  # a hard line break
     assert lines[3] == (
         "The table holds this run's 97,356 rows: published, then its checks failed.\\"
@@ -455,7 +455,7 @@ def _failed_checks(rows: int, inserted: int | None = None, **extra) -> AssetOutc
         "failed",
         0.4,
         MaterializeResult("marts.Fact_Sales", rows, 0.3, inserted_rows=inserted),
-        error="asset 'fact_sales' (table marts.Fact_Sales) failed its checks: ...",
+        error="asset 'fact_sales' (table marts.Fact_Sales): failed its checks: ...",
         foreseen=True,
         checks=(check,),
         state="stale",

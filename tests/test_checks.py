@@ -394,7 +394,7 @@ def test_failed_error_check_fails_the_asset_and_skips_descendants(run_warehouse)
     assert not report.ok
     assert outcomes["doubled"].failed_upstream == ("numbers",)
     assert outcomes["numbers"].error.startswith(
-        f"asset 'numbers' (table {db}.numbers) failed its checks"
+        f"asset 'numbers' (table {db}.numbers): failed its checks"
     )  # this project's message, without the class name (orchestration.errors)
     assert "'at_most_3' (error): 2 offending row(s)" in outcomes["numbers"].error
     [result] = outcomes["numbers"].checks
@@ -736,7 +736,7 @@ def test_check_error_message_names_asset_table_check_and_examples(seeded):
     results = evaluate_checks(spec, seeded)
     error = AssetCheckError(spec.key, spec.table, results)
     assert str(error) == (
-        "asset 'fact_sales' (table marts.Fact_Sales) failed its checks: check 'no_free_lines' "
+        "asset 'fact_sales' (table marts.Fact_Sales): failed its checks: check 'no_free_lines' "
         "(error): 1 offending row(s), e.g. {invoice_no='536367', unit_price='0.0000'}"
     )
 

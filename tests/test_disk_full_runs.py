@@ -195,7 +195,7 @@ def test_an_asset_published_as_the_disk_filled_says_its_record_is_missing_and_is
     a, a_child = report["assets"]
     assert a["status"] == "failed"
     assert a["error"].startswith(
-        "asset 'a' (table fullrun.a) was published, but its record could not be written to "
+        "asset 'a' (table fullrun.a): was published, but its record could not be written to "
         f"the history: {disk_full_line(tmp_path / 'wh')}"
     ), a["error"]
     assert a["error"].endswith(

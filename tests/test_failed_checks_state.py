@@ -26,11 +26,13 @@ from tests.checks_location import run_pipeline
 from tests.lineage_markdown import rendered
 
 REPO = Path(__file__).resolve().parents[1]
-#: The first line of readings' error when its values reach 250 (tests/checks_location.py).
-CHECKS_FAILED = (
-    "asset 'readings' (table chk.readings) failed its checks: check 'values_below_100' "
-    "(error): 1 offending row(s), e.g. {sensor='b', value=250}"
+#: The first line of readings' error when its values reach 250 (tests/checks_location.py),
+#: and its cause, as status gives it beside the asset's name (without the asset's lead).
+CHECKS_CAUSE = (
+    "failed its checks: check 'values_below_100' (error): 1 offending row(s), e.g. "
+    "{sensor='b', value=250}"
 )
+CHECKS_FAILED = f"asset 'readings' (table chk.readings): {CHECKS_CAUSE}"
 NOTE = "upstream readings holds rows that failed their checks"
 BUILT_FROM = "built from rows of upstream readings that failed their checks"
 
@@ -101,18 +103,18 @@ def test_a_first_run_that_failed_its_checks_is_missing_without_denying_its_rows(
         {
             "kind": "last_run_failed",
             "detail": "last run failed after publishing 2 rows, which the table holds: "
-            + CHECKS_FAILED,
+            + CHECKS_CAUSE,
         },
     ]
     said = (
         "no successful materialization; last run failed after publishing 2 rows, which the "
-        f"table holds: {CHECKS_FAILED}"
+        f"table holds: {CHECKS_CAUSE}"
     )
     assert _why(warehouse_dir)["readings"] == said
     page = _page(report, "readings")
     assert "The table holds this run's 2 rows: published, then its checks failed." in page
     # The page gives the error under its title, once: the state row refers to it.
-    own = said.replace(CHECKS_FAILED, "see the error under the title")
+    own = said.replace(CHECKS_CAUSE, "see the error under the title")
     assert _state_row(page) == f"| state after this run | missing ({own}) |"
     assert page.count(CHECKS_FAILED) == 1
     assert "never materialized" not in page
@@ -134,7 +136,7 @@ def test_a_table_that_failed_its_checks_after_a_success_and_its_fresh_reader(tmp
     assert states["readings"]["state"] == "stale"
     assert [r["detail"] for r in states["readings"]["reasons"]] == [
         "last run failed after publishing 2 rows, which the table holds instead of the last "
-        f"success's: {CHECKS_FAILED}"
+        f"success's: {CHECKS_CAUSE}"
     ]
     assert states["readings"]["upstream_failed_checks"] == []
     assert (states["summary"]["state"], states["summary"]["reasons"]) == ("fresh", [])

@@ -155,7 +155,7 @@ def test_plan_says_a_drifted_table_would_be_refused_and_names_the_full_refresh(
     assert "(Float64 in the DDL); refused unless --full-refresh" in out
     assert planned["report"][:2] == ["fresh", "skipped:"]
     assert plan.stderr.splitlines() == [
-        f"error: asset 'monthly' (table {location.db}.monthly) has drifted from its DDL, so "
+        f"error: asset 'monthly' (table {location.db}.monthly): has drifted from its DDL, so "
         "a run would refuse it: column 'avg_price' is missing in the warehouse (Float64 in "
         "the DDL). Rebuild it from the DDL with: pipeline materialize --full-refresh "
         f"--select monthly {location.where}"

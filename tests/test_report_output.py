@@ -108,7 +108,7 @@ def _failed_checks(key: str, *checks: AssetCheckResult) -> AssetOutcome:
         "failed",
         0.2,
         MaterializeResult(f"m.{key}", 3, 0.1, inserted_rows=3),
-        error=f"asset {key!r} (table m.{key}) failed its checks: ...",
+        error=f"asset {key!r} (table m.{key}): failed its checks: ...",
         foreseen=True,
         checks=checks or (_check(key),),
     )

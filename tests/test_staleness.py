@@ -338,7 +338,7 @@ def test_an_order_only_upstream_rebuilt_since_says_so():
 
 
 DRIFTED = (
-    "asset 'dim_country' (table marts.Dim_Country) has drifted from its DDL, so nothing was "
+    "asset 'dim_country' (table marts.Dim_Country): has drifted from its DDL, so nothing was "
     "written: column 'country_name' is String in the warehouse but LowCardinality(String) in "
     "the DDL"
 )
@@ -409,7 +409,10 @@ def test_the_rows_a_table_holds_are_those_of_the_latest_attempt_that_published()
     assert AssetHistory().table_rows is None
 
 
-CHECKS_FAILED = "asset 'a' (table db.a) failed its checks: check 'positive' (error): 1 row"
+#: A failure in its checks, as the history keeps it, and as status gives it (its row
+#: names the asset: the reason leaves out the ``asset 'a' (table db.a): `` lead).
+CHECKS_CAUSE = "failed its checks: check 'positive' (error): 1 row"
+CHECKS_FAILED = f"asset 'a' (table db.a): {CHECKS_CAUSE}"
 
 
 def test_a_first_run_that_published_and_failed_its_checks_says_the_table_holds_its_rows():
@@ -421,7 +424,7 @@ def test_a_first_run_that_published_and_failed_its_checks_says_the_table_holds_i
     assert kinds(state) == ["never_materialized", "last_run_failed"]
     assert state.explain() == (
         "no successful materialization; last run failed after publishing 3 rows, which the "
-        f"table holds: {CHECKS_FAILED}"
+        f"table holds: {CHECKS_CAUSE}"
     )
 
 
@@ -432,7 +435,7 @@ def test_a_run_that_failed_its_checks_after_a_success_replaced_the_successes_row
     assert state.state == "stale"
     assert state.explain() == (
         "last run failed after publishing 3 rows, which the table holds instead of the last "
-        f"success's: {CHECKS_FAILED}"
+        f"success's: {CHECKS_CAUSE}"
     )
 
 
@@ -443,7 +446,7 @@ def test_an_insert_only_run_that_failed_its_checks_added_to_the_rows_before_it()
     )
     state = assess_asset("a", (), "v1", None, {"a": AssetHistory(failed, good)})
     assert state.explain() == (
-        f"last run failed after adding 3 rows to the table (1,203 in all): {CHECKS_FAILED}"
+        f"last run failed after adding 3 rows to the table (1,203 in all): {CHECKS_CAUSE}"
     )
 
 

@@ -69,7 +69,7 @@ def test_a_narrowed_column_stops_the_publish_naming_table_column_and_both_types(
         load(warehouse, tmp_path, "1,10\n2,20\n3,300\n", "ingest", key)
 
     message = str(raised.value)
-    assert message.startswith(f"asset {key!r} (table {table}) has drifted from its DDL")
+    assert message.startswith(f"asset {key!r} (table {table}): has drifted from its DDL")
     assert "column 'q' is Int8 in the warehouse but Int32 in the DDL" in message
     # An insert-only table's full refresh drops the keys only it kept: confirmed in it.
     discard = " --discard-history" if GRAPH[key].write_mode == "insert_new" else ""
