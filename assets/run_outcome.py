@@ -70,5 +70,5 @@ def push_run_outcome(run: FinishedRun) -> None:
         grouping = {"warehouse": warehouse}
         pushed_to = push(gateway, RUN_JOB, grouping, run_gauges(run), replace=False)
     except PushgatewayError as exc:
-        raise PushgatewayError(f"the run's outcome was not pushed: {exc}") from exc
+        raise PushgatewayError.after("the run's outcome was not pushed", exc) from exc
     run.log.info("pushed the run's outcome to %s", pushed_to)

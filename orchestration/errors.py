@@ -45,6 +45,21 @@ class ExpectedError(Exception):
     #: and the place in the file: :mod:`io_managers.select_syntax`); given by
     #: ``--verbose``, ``--json``, the history and the asset's page. None: it is whole.
     full_message: str | None = None
+    #: What it says before the error it was raised from, when it says that error's words
+    #: after it (:meth:`after`); None: its words are its own. So a line that names that
+    #: cause another way (a run hook's failure whose cause a failed asset's error said
+    #: already: :func:`~orchestration.run_hooks.call_run_hooks`) keeps the rest of the
+    #: message without taking it apart.
+    lead: str | None = None
+
+    @classmethod
+    def after(cls, lead: str, cause: BaseException) -> Self:
+        """This error, saying ``lead`` then ``cause`` (:func:`describe_error`), raised
+        from ``cause``: ``raise PushgatewayError.after("not pushed", exc) from exc``."""
+        error = cls(f"{lead}: {describe_error(cause)}")
+        error.lead = lead
+        error.__cause__ = cause
+        return error
 
 
 _Expected = TypeVar("_Expected", bound=ExpectedError)

@@ -23,7 +23,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orchestration.context import Log
-from orchestration.errors import ExpectedError, chain_in_words, describe_error
+from orchestration.errors import ExpectedError, describe_error
+from orchestration.exception_chain import exception_chain
 from orchestration.io_manager import IOManager
 from orchestration.run_report import RunReport
 
@@ -85,18 +86,24 @@ def call_run_hooks(hooks: Sequence[RunHook], run: FinishedRun) -> list[str]:
 def _failure(exc: BaseException, run: FinishedRun) -> str:
     """What a hook's failure says: its cause in words, unless it was raised from an error
     a failed asset's was raised from too (``AssetOutcome.error_chain``), whose failure
-    it then names instead. A Pushgateway that is down failed the metrics asset and the
-    hook that pushes the run's outcome alike, and its cause was printed twice, the second
-    copy after the report's last line."""
-    said = describe_error(exc)
+    it then names instead, after the words each error before it says of its own
+    (:attr:`~orchestration.errors.ExpectedError.lead`). A Pushgateway that is down
+    failed the metrics asset and the hook that pushes the run's outcome alike, and its
+    cause was printed twice, the second copy after the report's last line."""
     failed = run.report.by_status("failed")
-    for words in chain_in_words(exc):
+    leads: list[str] = []
+    for cause in exception_chain(exc, raised_from=True):
+        words = describe_error(cause)
         owner = next((o.key for o in failed if words in o.error_chain), None)
-        if owner is not None and said.endswith(words):
-            before = said.removesuffix(words).rstrip(": ")
-            same = f"the same cause as the failure of {owner}"
-            return f"{before}: {same}" if before else same
-    return said
+        if owner is not None:
+            return ": ".join([*leads, f"the same cause as the failure of {owner}"])
+        # Each error before it must say what it adds apart (ExpectedError.after): words
+        # of its own, with the cause's within them, cannot be told from the cause's.
+        lead = cause.lead if isinstance(cause, ExpectedError) else None
+        if lead is None:
+            break
+        leads.append(lead)
+    return describe_error(exc)
 
 
 def call_hooks_of_idle_run(

@@ -17,7 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from assets.pushgateway import PushgatewayError
 from orchestration import deployment
+from orchestration.errors import chain_in_words
+from orchestration.run_hooks import FinishedRun, call_run_hooks
+from orchestration.run_report import AssetOutcome, RunReport
 from tests.hooked_location import FAILS_ENV, RUNS_FILE_ENV, recorded_runs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -142,3 +146,49 @@ def test_a_served_run_tells_its_hooks_and_keeps_its_state_when_one_fails(tmp_pat
         (True, []),
     ]
     assert {run["locations"]["warehouse"] for run in runs} == {f"chdb://{tmp_path}/warehouse"}
+
+
+GATEWAY_DOWN = "cannot reach the Pushgateway at http://127.0.0.1:9"
+
+
+def _warning_of_a_hook_raising(error: Exception) -> str:
+    """The warning of a run whose asset ``metrics`` failed of ``GATEWAY_DOWN`` (an
+    :class:`ExpectedError`), and whose one hook raised ``error``."""
+    down = PushgatewayError(GATEWAY_DOWN)
+    asset_failure = PushgatewayError.after("asset 'metrics'", down)
+    outcome = AssetOutcome(
+        "metrics", "q.metrics", "failed", error=str(asset_failure),
+        error_chain=chain_in_words(asset_failure),
+    )  # fmt: skip
+    run = FinishedRun(RunReport([outcome]), {}, datetime.now(UTC), {})
+
+    def push(run: FinishedRun) -> None:
+        raise error
+
+    [warning] = call_run_hooks([push], run)
+    return warning.removeprefix("run hook push failed, the run's result stands: ")
+
+
+def test_a_hooks_failure_of_an_assets_cause_names_that_failure_after_its_own_words():
+    """What each error before the cause adds is kept apart (``ExpectedError.after``), not
+    cut off the message's end: two of them, then the asset's cause."""
+    down = PushgatewayError(GATEWAY_DOWN)
+    pushing = PushgatewayError.after("pushing 3 gauges", down)
+    error = PushgatewayError.after("the run's outcome was not pushed", pushing)
+    assert str(error) == f"the run's outcome was not pushed: pushing 3 gauges: {GATEWAY_DOWN}"
+    assert _warning_of_a_hook_raising(error) == (
+        "the run's outcome was not pushed: pushing 3 gauges: the same cause as the failure "
+        "of metrics"
+    )
+    assert _warning_of_a_hook_raising(down) == "the same cause as the failure of metrics"
+
+
+def test_a_hooks_error_worded_around_the_cause_by_hand_is_said_whole():
+    """An error whose message holds its cause's words, but not said apart, is not taken
+    apart: where its own words end is not known (they may follow the cause's)."""
+    down = PushgatewayError(GATEWAY_DOWN)
+    try:
+        raise RuntimeError(f"push failed: {GATEWAY_DOWN}") from down
+    except RuntimeError as exc:
+        error = exc
+    assert _warning_of_a_hook_raising(error) == f"RuntimeError: push failed: {GATEWAY_DOWN}"
