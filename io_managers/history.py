@@ -15,8 +15,9 @@ the engine time while big tables merge, as during a run (13 against 25 ms median
 fifth less when the engine is idle (5.5 against 7.1 ms; docs/benchmark.md). A part is
 still committed by one rename, so a killed process leaves each write whole or absent,
 never half. The table's COMMENT names its layout; a table an older version made is brought to
-it by its first write (``ALTER ... MODIFY SETTING``: metadata only, its rows stay as they
-are and read the same).
+it by its first write (``ALTER ... MODIFY SETTING``, ``ADD COLUMN IF NOT EXISTS``: metadata
+only, its rows stay as they are and read the same, a column added since as NULL: not
+recorded). Reads ask for ``*``, so a table not yet brought to it reads as well.
 
 Readers can query it like any table:
 ``pipeline query "SELECT * FROM _pipeline.materializations FINAL ORDER BY started"``.
@@ -42,11 +43,19 @@ TABLE = f"{DATABASE}.materializations"
 #: Where a time read as microseconds counts from (:func:`_python_rows`).
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _STAGE = {"started": 0, "materialized": 1, "failed": 1, "skipped": 1}
-#: The table's layout, kept in its COMMENT (see the module's docstring).
-LAYOUT = "pipeline materialization history, layout 2: one-row parts packed"
+#: The table's layout, kept in its COMMENT (see the module's docstring): 2 packed the
+#: one-row parts, 3 added ``check_versions``.
+LAYOUT = "pipeline materialization history, layout 3: one-row parts packed, check versions"
 #: Settings that make a one-row write cheap; only those the engine knows are applied
 #: (older servers lack some, and an unknown setting would refuse the table).
 _CHEAP_WRITES = {"min_bytes_for_full_part_storage": "1048576", "auto_statistics_types": "''"}
+
+#: Columns a later layout added, which an older table is given by its first write.
+_CHECK_VERSIONS = (
+    "check_versions Nullable(String) "
+    "COMMENT 'JSON: check name -> hash of its SQL and its severity (NULL: not recorded)'"
+)
+_ADDED_COLUMNS = (_CHECK_VERSIONS,)
 
 _DDL = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -63,7 +72,8 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     ended Nullable(DateTime64(6, 'UTC')),
     status LowCardinality(String),
     error Nullable(String),
-    stage UInt8 COMMENT '0 started, 1 outcome: the later write wins under FINAL'
+    stage UInt8 COMMENT '0 started, 1 outcome: the later write wins under FINAL',
+    {_CHECK_VERSIONS}
 )
 ENGINE = ReplacingMergeTree(stage)
 ORDER BY (asset_key, materialization_id)
@@ -105,6 +115,10 @@ class ClickHouseHistory(MaterializationHistory):
                     listed = f"SETTINGS {settings} " if settings else ""
                     self._transport.command(f"{_DDL}{listed}COMMENT {quote_string(LAYOUT)}")
                 else:
+                    for column in _ADDED_COLUMNS:
+                        self._transport.command(
+                            f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS {column}"
+                        )
                     if settings:
                         self._transport.command(f"ALTER TABLE {TABLE} MODIFY SETTING {settings}")
                     self._transport.command(
@@ -252,6 +266,11 @@ def _row(record: MaterializationRecord) -> dict[str, Any]:
         "status": record.status,
         "error": record.error,
         "stage": _STAGE[record.status],
+        "check_versions": (
+            None
+            if record.check_versions is None
+            else json.dumps(record.check_versions, sort_keys=True)
+        ),
     }
 
 
@@ -296,4 +315,6 @@ def _record(row: dict[str, Any]) -> MaterializationRecord:
         ended=row["ended"],
         status=row["status"],
         error=row["error"],
+        # Absent from a table an older version made, until a write adds it (NULL then).
+        check_versions=json.loads(versions) if (versions := row.get("check_versions")) else None,
     )

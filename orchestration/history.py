@@ -39,6 +39,11 @@ class MaterializationRecord:
     last success, or a later attempt that published and then failed its checks; ``None``:
     the upstream table was never materialized by the framework), which is how "an
     upstream materialized since" is known.
+
+    ``check_versions`` maps each of its asset's checks to its version then (the hash of
+    its SQL and its severity: :func:`~orchestration.check_versions.check_versions`), so a
+    failed check can be told edited since the last success; None: not recorded (a record
+    an older version wrote).
     """
 
     materialization_id: str
@@ -54,6 +59,7 @@ class MaterializationRecord:
     inserted_rows: int | None = None
     ended: datetime | None = None
     error: str | None = None
+    check_versions: Mapping[str, Mapping[str, str]] | None = None
 
     @property
     def failed_its_checks(self) -> bool:
@@ -77,6 +83,11 @@ class MaterializationRecord:
             "ended": self.ended.isoformat() if self.ended else None,
             "status": self.status,
             "error": self.error,
+            "check_versions": (
+                None
+                if self.check_versions is None
+                else {name: dict(version) for name, version in self.check_versions.items()}
+            ),
         }
 
 

@@ -25,6 +25,7 @@ def started(key: str, minutes: int = 0) -> MaterializationRecord:
         run_id="run-1",
         upstream={"up": "u-1", "other": None},
         source_fingerprint="file size=1",
+        check_versions={"unique": {"sql": "0123456789abcdef", "severity": "error"}},
     )
 
 
@@ -158,7 +159,7 @@ def test_an_older_table_is_read_as_it_is_and_laid_out_by_the_first_write(backend
     warehouse = backend.warehouse
     warehouse.command("CREATE DATABASE IF NOT EXISTS _pipeline")
     warehouse.command(OLDER_DDL)
-    older = replace(started("kept"), status="materialized")
+    older = replace(started("kept"), status="materialized", check_versions=None)
     warehouse.command(
         "INSERT INTO _pipeline.materializations FORMAT JSONEachRow\n"
         + json.dumps(
@@ -198,3 +199,48 @@ def test_reading_a_warehouse_that_recorded_nothing_creates_no_history(backend):
     history.record(started("first"))  # a write after that read still creates it
     assert table_comment(backend.warehouse) == LAYOUT
     assert history.latest({"first": "db.t"})["first"].last_attempt.status == "started"
+
+
+#: The table as the version before check versions laid it out (layout 2, no column
+#: ``check_versions``), with its settings and comment.
+LAYOUT_2 = "pipeline materialization history, layout 2: one-row parts packed"
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)  # drops the shared table
+def test_a_table_without_check_versions_is_read_and_given_the_column_by_the_first_write(
+    backend,
+):
+    warehouse = backend.warehouse
+    warehouse.command("CREATE DATABASE IF NOT EXISTS _pipeline")
+    warehouse.command(
+        f"{OLDER_DDL} SETTINGS min_bytes_for_full_part_storage = 1048576 COMMENT '{LAYOUT_2}'"
+    )
+    older = replace(started("kept"), status="materialized", check_versions=None)
+    warehouse.command(
+        "INSERT INTO _pipeline.materializations FORMAT JSONEachRow\n"
+        + json.dumps(
+            {
+                "materialization_id": older.materialization_id,
+                "run_id": older.run_id,
+                "asset_key": "kept",
+                "table": older.table,
+                "code_version": older.code_version,
+                "upstream": json.dumps(dict(older.upstream), sort_keys=True),
+                "source_fingerprint": older.source_fingerprint,
+                "started": "2026-01-01 12:00:00.123456",
+                "status": "materialized",
+                "stage": 1,
+            }
+        )
+    )
+    reader = backend.reopen().history()
+    assert reader.latest({"kept": "db.t"})["kept"].last_success == older
+    assert table_comment(backend.warehouse) == LAYOUT_2  # reading alone alters nothing
+
+    written = replace(started("next"), status="materialized")
+    reader.record(written)
+    assert table_comment(backend.warehouse) == LAYOUT
+    latest = backend.reopen().history().latest({"kept": "db.t", "next": "db.t"})
+    assert latest["kept"].last_success == older
+    assert latest["next"].last_success == written
+    assert written.check_versions  # what was written is what is read
