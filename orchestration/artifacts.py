@@ -18,6 +18,7 @@ from orchestration.asset_page import (
     cell,
     checked_read_line,
     collapsed,
+    edited_check_line,
     fenced,
     literal,
     literal_cell,
@@ -250,7 +251,8 @@ def _failures(report: RunReport, links: PageLinks) -> list[str]:
     """The failed assets and their errors, first thing under the headline: a reader
     opening a failed run's lineage wants the reason, which the table gives only at the
     end, a few screens down (the diagram shows only which asset is red). Under each
-    error, once the run settled its state, what its table holds now, as its page says
+    error, each failed check edited since its asset last passed (the likeliest cause),
+    then, once the run settled its state, what its table holds now, as its page says
     it: the rows of an attempt that failed its checks (published first: a reader of the
     warehouse sees them), or what it was left, and since when (its last success's run);
     then each other asset's table its failed checks read, and what the run did to it."""
@@ -260,6 +262,7 @@ def _failures(report: RunReport, links: PageLinks) -> list[str]:
     items = []
     for o in failed:
         lines = [f"- {links.link(o.key)}: {_short(o.error)}"]
+        lines += [edited_check_line(edited) for edited in o.edited_checks]
         if o.state is not None:
             lines.append(table_since_line(o, named=True))
         lines += [checked_read_line(read, links) for read in o.checked_reads]

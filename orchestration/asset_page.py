@@ -31,6 +31,7 @@ from uuid import UUID
 
 from orchestration.asset import AssetSpec
 from orchestration.asset_code import declaration_place
+from orchestration.check_versions import EditedCheck
 from orchestration.checks import AssetCheckResult, format_example
 from orchestration.column_impact import Uses
 from orchestration.column_lineage import NOT_DERIVED, ChainEnds
@@ -322,7 +323,8 @@ class AssetPage:
     def _outcome_first(self, links: PageLinks, next_line: str | None) -> list[str]:
         """Under the title of an attempt that did not materialize: its status and why,
         the error as the run's line says it (the one place it is shown: the state row
-        and the checks refer to it), then, if it failed its checks, that the table holds
+        and the checks refer to it), then, if it failed its checks, each failed check
+        edited since the asset last passed (the likeliest cause), that the table holds
         its rows (published first: a reader of the warehouse sees them, as the run's
         lineage page says), each other asset's table its failed checks read and what the
         run did to it; when the line leaves a part of the error out, the error in full
@@ -340,7 +342,8 @@ class AssetPage:
         else:
             said = [label, "", *said]
         published = [checked_table_line(o.result)] if o.failed_its_checks and o.result else []
-        reads = [*published, *(checked_read_line(read, links) for read in o.checked_reads)]
+        edited = [edited_check_line(edited) for edited in o.edited_checks]
+        reads = [*edited, *published, *(checked_read_line(read, links) for read in o.checked_reads)]
         if reads and not said[-2].startswith("`"):  # the error's last paragraph goes on
             said[-2] = "\\\n".join([said[-2], *reads])
         elif reads:
@@ -1080,6 +1083,17 @@ def skip_reason(outcome: AssetOutcome, links: PageLinks) -> str:
         return f"{literal(outcome.error or 'did not run')}."
     failed = ", ".join(links.link(key) for key in outcome.failed_upstream)
     return f"upstream {failed} failed in this run, so this run left the table as it was."
+
+
+def edited_check_line(edited: EditedCheck) -> str:
+    """A failed check edited (or added) since its asset last passed, linking that run:
+    the likeliest cause, which nothing else on the page shows (no code version covers
+    a check)."""
+    since = edited.since
+    at = utc_time(since.ended or since.started)
+    run = f"[{at}]({flow_run_path(since.run_id)})" if since.run_id else at
+    check = edited.check.replace("`", "'")
+    return f"Check `{check}` {literal(edited.since_when)} ({run})."
 
 
 def checked_read_line(read: CheckedRead, links: PageLinks) -> str:

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 
 from orchestration.asset import AssetSpec
 from orchestration.asset_state import StateBook
+from orchestration.check_versions import EditedCheck, check_versions, edited_since
 from orchestration.errors import AssetError, ExpectedError, describe_error
 from orchestration.history import AssetHistory, MaterializationHistory, MaterializationRecord
 from orchestration.io_manager import MaterializeResult
@@ -188,6 +189,7 @@ class RunLedger:
                         code_version=versions[key],
                         source_fingerprint=self._book.fingerprint_of(spec),
                         started=now,
+                        check_versions=check_versions(spec.checks),
                     )
                 self._unwritten = self._by_store(self._started.values())
             while self._unwritten:
@@ -254,6 +256,16 @@ class RunLedger:
                 outcome.kept_rows = self._book.history.get(outcome.key, AssetHistory()).table_rows
             if outcome.failed_its_checks:
                 outcome.checked_reads = self._checked_reads(outcome)
+                outcome.edited_checks = self._edited_checks(outcome)
+
+    def _edited_checks(self, outcome: AssetOutcome) -> tuple[EditedCheck, ...]:
+        """The failed checks of ``outcome`` that differ from those its asset last passed
+        (:func:`~orchestration.check_versions.edited_since`): this run's versions, as its
+        record holds them, against its last success as the run began."""
+        started = self._started.get(outcome.key)
+        passed = self._book.history.get(outcome.key, AssetHistory()).last_success
+        now = started.check_versions if started is not None else None
+        return edited_since(outcome.checks, now, passed)
 
     def _checked_reads(self, outcome: AssetOutcome) -> tuple[CheckedRead, ...]:
         """The other assets' tables the failed checks of ``outcome`` read, each with what

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
+from orchestration.check_versions import EditedCheck
 from orchestration.checks import AssetCheck, AssetCheckResult, format_example
 from orchestration.context import DISCARD_HISTORY_OPTION
 from orchestration.errors import CHANGING_A_TABLE
@@ -97,6 +98,7 @@ def report_as_json(report: RunReport) -> dict[str, Any]:
                 "upstream_failed_checks": list(o.upstream_failed_checks),
                 "built_from_failed_checks": list(o.built_from_failed_checks),
                 "checked_reads": [read.as_dict() for read in o.checked_reads],
+                "edited_checks": [edited.as_dict() for edited in o.edited_checks],
             }
             for o in report.outcomes
         ],
@@ -149,6 +151,7 @@ def print_report(
         columns = [*_REPORT_COLUMNS, *([Column("error", wrap=True)] if with_error else [])]
         rows = [_report_row(o, with_error, verbose) for o in report.outcomes]
         print_table(console, columns, rows, title=title)
+    _print_edited_checks(report, console)
     _print_checked_reads(report, console)
     print_check_results([check for o in report.outcomes for check in o.checks], console)
     if cut := report.cut_line():  # every table is done: what the interrupt left undone
@@ -236,6 +239,15 @@ def _print_causes(report: RunReport, console: Console, *, full: bool) -> None:
             console.print(Text(f"{indent}{counted(count, 'asset')} {status}: {reason}"))
 
 
+def _print_edited_checks(report: RunReport, console: Console) -> None:
+    """Each failed check edited (or added) since its asset last passed its checks: the
+    likeliest cause, which its tables, code and rows do not show (an edited check is no
+    code change), so it comes before what else the failed checks read."""
+    lines = [(o.key, edited.said()) for o in report.outcomes for edited in o.edited_checks]
+    if lines:
+        print_keyed_lines(console, "checks edited since their asset last passed", lines)
+
+
 def _print_checked_reads(report: RunReport, console: Console) -> None:
     """Each failed check that reads another asset's table, with what the run did to that
     table (rebuilt, or left stale or fresh): the check may have failed on its rows, and
@@ -281,6 +293,9 @@ def next_step(plan: MaterializationPlan, report: RunReport) -> str | None:
     rebuild = [o.key for o in failed if o.needs_full_refresh]
     if rebuild:
         return _full_refresh_first(report, rebuild, rerun_line)
+    edited = [edited for outcome in failed for edited in outcome.edited_checks]
+    if edited:
+        return f"{_fix_the_edited_checks(failed, edited)}, then {rerun_line}"
     if failed and all(outcome.failed_its_checks for outcome in failed):
         repair = _rebuild_the_checks_name(plan, report, rerun)
         if repair is not None:
@@ -371,7 +386,12 @@ def _declared(plan: MaterializationPlan, check: AssetCheckResult) -> AssetCheck 
 def _checks_named(checks: Sequence[AssetCheckResult], one: str = "", many: str = "") -> str:
     """``check 'a' compares`` or ``checks 'a', 'b' compare`` (the verb ``one`` or
     ``many``, if any): the checks, each name once."""
-    names = list(dict.fromkeys(check.name for check in checks))
+    return _named_checks([check.name for check in checks], one, many)
+
+
+def _named_checks(names: Sequence[str], one: str = "", many: str = "") -> str:
+    """:func:`_checks_named` of checks by name."""
+    names = list(dict.fromkeys(names))
     listed = ", ".join(map(repr, names))
     said = f"check {listed} {one}" if len(names) == 1 else f"checks {listed} {many}"
     return said.rstrip()
@@ -427,6 +447,39 @@ def _reload_first(
         f"[bold]{escape(command)}[/] (and your other options) loads {escape(source)} again "
         f"({escape(said)}), and reruns {_undone(report)}"
     )
+
+
+def _fix_the_edited_checks(failed: Sequence[AssetOutcome], edited: Sequence[EditedCheck]) -> str:
+    """The fix first when failed checks were edited (or added) since their asset last
+    passed: the edit is the likeliest cause (the code, the tables it reads and their rows
+    may be as they were), and a rerun of the same check fails the same way; the rows it
+    found, only if the edit is right. Then the rows any other blocking check found."""
+    names = list(dict.fromkeys(e.check for e in edited))
+    owners = list(dict.fromkeys(e.asset for e in edited))
+    one = len(names) == 1
+    kinds = {e.added for e in edited}
+    verb = "added" if kinds == {True} else "edited" if kinds == {False} else "edited or added"
+    since = (
+        f"{owners[0]}'s last passing run"
+        if len(owners) == 1
+        else f"the last passing runs of {', '.join(owners)}"
+    )
+    said = (
+        f"{escape(_named_checks(names))} {'was' if one else 'were'} {verb} since {since}: fix "
+        f"the {'check' if one else 'checks'} (or, if {'it is' if one else 'they are'} right, "
+        f"the rows {'it' if one else 'they'} found)"
+    )
+    changed = {(e.asset, e.check) for e in edited}
+    others = [
+        check
+        for outcome in failed
+        for check in outcome.checks
+        if check.blocking and (check.asset, check.name) not in changed
+    ]
+    if others:
+        them = "it" if len({check.name for check in others}) == 1 else "them"
+        said += f", and the rows {escape(_checks_named(others))} found (or {them})"
+    return said
 
 
 def _fix_what_the_checks_found(failed: Sequence[AssetOutcome], read: Sequence[str]) -> str:

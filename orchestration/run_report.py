@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from orchestration.asset import AssetSpec
+from orchestration.check_versions import EditedCheck
 from orchestration.checks import AssetCheckResult
 from orchestration.context import DISCARD_HISTORY_OPTION
 from orchestration.errors import Place
@@ -197,6 +198,9 @@ class AssetOutcome:
     #: For an asset that failed its checks: the other assets' tables its failed checks
     #: read, and what became of each in the run (:class:`CheckedRead`).
     checked_reads: tuple[CheckedRead, ...] = ()
+    #: For an asset that failed its checks: those of its failed checks edited (or added)
+    #: since its last success, the likeliest cause (:class:`EditedCheck`).
+    edited_checks: tuple[EditedCheck, ...] = ()
     #: The materialization of each upstream whose rows its attempt read, by asset key, as
     #: its record says (``MaterializationRecord.upstream``; None: no build recorded); None
     #: for an asset that read nothing (skipped, or failed before its attempt began).

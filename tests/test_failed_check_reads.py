@@ -114,6 +114,7 @@ def test_a_check_failing_on_a_dimension_the_run_rebuilt_names_it_and_the_rerun_r
     )
     assert re.fullmatch(REBUILT, read.change), read.change
     assert read.rerun
+    assert fact.edited_checks == ()  # the check is as the passing run had it
 
     step = Text.from_markup(next_step(plan, report) or "").plain
     assert "fix the rows its check found (or the check, or dim_customer, whose table it " in step
