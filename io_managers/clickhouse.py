@@ -77,6 +77,7 @@ from orchestration.io_manager import (
     KeptRows,
     MaterializeResult,
     OffendingRows,
+    QueryText,
     SqlAnalysisError,
     TableOutlook,
 )
@@ -352,13 +353,14 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         """A query's result as pandas, through Arrow."""
         return arrow_to_pandas(self.query_arrow(sql))
 
-    def read_only_query(
+    def read_only_text(
         self, sql: str, allow_external: bool = False, *, max_rows: int | None = None
-    ) -> pa.Table:
+    ) -> QueryText:
         """A user's read query, on a session where ClickHouse refuses writes
-        (:mod:`io_managers.read_only`); ``allow_external`` lets table functions read
+        (:mod:`io_managers.read_only`), each value as ClickHouse prints it
+        (:mod:`io_managers.query_text`); ``allow_external`` lets table functions read
         files and the network; ``max_rows`` limits a SELECT's rows in the engine."""
-        return self.queries.read_only_query(sql, allow_external, max_rows=max_rows)
+        return self.queries.read_only_text(sql, allow_external, max_rows=max_rows)
 
     def read_only_raw(self, sql: str, fmt: str, allow_external: bool = False) -> bytes:
         """A user's read query rendered by ClickHouse itself in output format ``fmt`` (CSV

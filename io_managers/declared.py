@@ -22,6 +22,7 @@ from orchestration.io_manager import (
     KeptRows,
     MaterializeResult,
     OffendingRows,
+    QueryText,
     TableOutlook,
 )
 
@@ -153,10 +154,10 @@ class DeclaredWarehouse(ClickHouseDialect, IOManager):
     ) -> OffendingRows:
         return self.warehouse().offending_rows(check_sql, table, examples, tally)
 
-    def read_only_query(
+    def read_only_text(
         self, sql: str, allow_external: bool = False, *, max_rows: int | None = None
-    ) -> Any:
-        return self.warehouse().read_only_query(sql, allow_external, max_rows=max_rows)
+    ) -> QueryText:
+        return self.warehouse().read_only_text(sql, allow_external, max_rows=max_rows)
 
     def read_only_raw(self, sql: str, fmt: str, allow_external: bool = False) -> bytes:
         return self.warehouse().read_only_raw(sql, fmt, allow_external)

@@ -23,6 +23,8 @@ from io_managers.validation import read_projection
 if TYPE_CHECKING:
     import pandas as pd
 
+    from orchestration.io_manager import QueryText
+
 
 class WarehouseQueries:
     """Read access to one warehouse; thread-safe because its transport is."""
@@ -110,15 +112,15 @@ class WarehouseQueries:
         """A query's result as pandas, through Arrow (dtypes: :func:`arrow_to_pandas`)."""
         return arrow_to_pandas(self.query_arrow(sql))
 
-    def read_only_query(
+    def read_only_text(
         self, sql: str, allow_external: bool = False, *, max_rows: int | None = None
-    ) -> pa.Table:
+    ) -> QueryText:
         """A user's query on a session where the engine refuses writes (see
-        :mod:`io_managers.read_only`), Enum and UUID columns as text; a SELECT's first
-        ``max_rows`` rows only, if given."""
-        from io_managers.read_only import read_only_arrow  # sqlglot: only a user's query
+        :mod:`io_managers.read_only`), each value as ClickHouse prints it; a SELECT's
+        first ``max_rows`` rows only, if given."""
+        from io_managers.read_only import read_only_text  # sqlglot: only a user's query
 
-        return read_only_arrow(
+        return read_only_text(
             self._transport, sql, allow_external=allow_external, max_rows=max_rows
         )
 

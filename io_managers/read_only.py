@@ -45,16 +45,15 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
-import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from io_managers.errors import QueryRejectedError, ReadOnlyQueryError, WarehouseQueryError
+from io_managers.query_text import TEXT_FORMAT, TEXT_SETTINGS, query_text
 from io_managers.sql import DIALECT, quote_string
 from io_managers.transport import OutputSettings, SettingValue, Transport
-from io_managers.types import needs_text_projection, parse_type
-from io_managers.validation import read_projection
+from orchestration.io_manager import QueryText
 
 T = TypeVar("T")
 
@@ -165,10 +164,11 @@ def ensure_read_only(sql: str) -> ReadStatement:
     return ReadStatement(text.rstrip(";").strip(), is_query, renders_itself, has_format)
 
 
-def read_only_arrow(
+def read_only_text(
     transport: Transport, sql: str, *, allow_external: bool = False, max_rows: int | None = None
-) -> pa.Table:
-    """Run a user's read query on a read-only session; Enum and UUID columns as text.
+) -> QueryText:
+    """Run a user's read query on a read-only session; every value as ClickHouse prints it
+    (:mod:`io_managers.query_text`).
 
     ``max_rows`` makes the engine stop a query (a SELECT) after that many rows, so a
     result that is only looked at is not fetched whole: ``SELECT * FROM (query) LIMIT n``
@@ -178,25 +178,14 @@ def read_only_arrow(
     level = READ_ONLY_WITH_EXTERNAL if allow_external else READ_ONLY
     statement = _accepted(transport, sql, level, allow_external)
     if statement.has_format:
-        # Rows come back as Arrow, so the clause cannot apply; wrapped for the row limit or
-        # described, it was ClickHouse's syntax error about a wrapper the user never wrote.
+        # The engine renders the rows in the table's own format, so the clause cannot
+        # apply; wrapped for the row limit, it was ClickHouse's syntax error about a
+        # wrapper the user never wrote.
         raise _own_format_refused()
     text = statement.sql
     if statement.is_query and max_rows is not None:
         text = f"SELECT * FROM ({text}) LIMIT {int(max_rows)}"
-    if statement.is_query:
-        described = _engine(lambda: transport.query_arrow(f"DESCRIBE ({text})", readonly=level))
-        columns = {
-            name: parse_type(kind)
-            for name, kind in zip(
-                described.column("name").to_pylist(),
-                described.column("type").to_pylist(),
-                strict=True,
-            )
-        }
-        if any(needs_text_projection(t) for t in columns.values()):
-            text = f"SELECT {read_projection(columns, columns)} FROM ({text})"
-    return _engine(lambda: transport.query_arrow(text, readonly=level))
+    return query_text(_engine(lambda: transport.raw(text, TEXT_FORMAT, level, TEXT_SETTINGS)))
 
 
 def read_only_bytes(
@@ -241,7 +230,7 @@ def read_only_json(
     as :func:`read_only_stream` streams CSV; the pieces only gain the list's brackets
     and commas (:func:`_json_list`), so no row passes through Python objects (5,000,000
     rows as Python objects and one string took 3.2 GB). A FORMAT clause is refused as
-    for Arrow: its rendering is not this list.
+    for the table: its rendering is not this list.
     """
     level = READ_ONLY_WITH_EXTERNAL if allow_external else READ_ONLY
     statement = _accepted(transport, sql, level, allow_external)

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -121,6 +121,27 @@ class TableReads:
 
     tables: tuple[str, ...] = ()
     table_functions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TextColumn:
+    """A column of :class:`QueryText`: its name, its type as the storage names it
+    (``Nullable(DateTime)``), and how a person reads its values, which decides how a
+    table draws them: a ``number`` stands right, a ``fixed`` value (a date, a time, a
+    boolean) is never folded, ``text`` (a string, a UUID, an array) may fold."""
+
+    name: str
+    type: str
+    kind: Literal["number", "fixed", "text"] = "text"
+
+
+@dataclass(frozen=True)
+class QueryText:
+    """A user's read statement's result as the storage itself prints each value
+    (:meth:`IOManager.read_only_text`): text, or None for NULL."""
+
+    columns: tuple[TextColumn, ...]
+    rows: tuple[tuple[str | None, ...], ...]
 
 
 @dataclass(frozen=True)
@@ -267,16 +288,18 @@ class IOManager(ABC):
             "checks are unavailable on it; use a warehouse IO manager"
         )
 
-    def read_only_query(
+    def read_only_text(
         self, sql: str, allow_external: bool = False, *, max_rows: int | None = None
-    ) -> Any:
-        """Run a user's read statement (``pipeline query``) and return a ``pyarrow.Table``.
+    ) -> QueryText:
+        """Run a user's read statement (``pipeline query``'s table) and return each value
+        as the storage prints it: people read it, so a date-time reads as a date-time,
+        not as the number a client library holds it in.
 
         The storage must refuse anything that is not a read, whatever the text says;
         ``allow_external`` lets reads reach files and the network. ``max_rows`` asks a
         query (a SELECT) for at most that many rows; other statements return all theirs.
         """
-        raise NotImplementedError(f"{type(self).__name__} cannot run queries (read_only_query)")
+        raise NotImplementedError(f"{type(self).__name__} cannot run queries (read_only_text)")
 
     def read_only_raw(self, sql: str, fmt: str, allow_external: bool = False) -> bytes:
         """A user's read statement rendered by the storage itself in output format ``fmt``."""

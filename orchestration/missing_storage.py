@@ -24,6 +24,7 @@ from orchestration.io_manager import (
     KeptRows,
     MaterializeResult,
     OffendingRows,
+    QueryText,
     TableOutlook,
     TableReads,
 )
@@ -157,9 +158,9 @@ class MissingStorage(IOManager):
     ) -> OffendingRows:
         raise self._refuse()
 
-    def read_only_query(
+    def read_only_text(
         self, sql: str, allow_external: bool = False, *, max_rows: int | None = None
-    ) -> Any:
+    ) -> QueryText:
         raise self._refuse()
 
     def read_only_raw(self, sql: str, fmt: str, allow_external: bool = False) -> bytes:

@@ -196,21 +196,22 @@ def test_the_table_shows_the_first_rows_in_query_order_and_says_there_are_more(w
 
 
 def test_a_limited_query_asks_the_engine_for_only_those_rows(warehouse_url):
-    """``max_rows`` cuts a SELECT in the engine, keeping its columns, order and text
-    projection of Enum columns; a statement that is not a query returns all its rows."""
+    """``max_rows`` cuts a SELECT in the engine, keeping its columns, order and the
+    labels of Enum columns; a statement that is not a query returns all its rows."""
     with ClickHouseIOManager.embedded(warehouse_url.removeprefix("chdb://")) as warehouse:
-        many = warehouse.read_only_query(
+        many = warehouse.read_only_text(
             "SELECT number, 'x' FROM numbers(50000000) ORDER BY number DESC", max_rows=3
         )
-        sales = warehouse.read_only_query(
+        sales = warehouse.read_only_text(
             "SELECT id, status FROM shop.sales ORDER BY id DESC", max_rows=1
         )
-        tables = warehouse.read_only_query("SHOW TABLES FROM shop", max_rows=0)
+        tables = warehouse.read_only_text("SHOW TABLES FROM shop", max_rows=0)
 
-    assert many.column_names == ["number", "'x'"]
-    assert many.column("number").to_pylist() == [49999999, 49999998, 49999997]
-    assert sales.to_pylist() == [{"id": 2, "status": "Return"}]
-    assert tables.column(0).to_pylist() == ["sales"]
+    assert [column.name for column in many.columns] == ["number", "'x'"]
+    assert [row[0] for row in many.rows] == ["49999999", "49999998", "49999997"]
+    assert sales.rows == (("2", "Return"),)
+    assert [column.kind for column in sales.columns] == ["number", "text"]
+    assert tables.rows == (("sales",),)
 
 
 def test_json_of_no_rows_is_an_empty_list(warehouse_url):
@@ -330,3 +331,39 @@ def test_on_an_80_column_terminal_a_row_too_wide_for_its_headers_is_a_record(war
         "  total_amount  12.5000",
     ]
     assert "  total_amount  -3.2500" in lines[lines.index("row 2") :]
+
+
+#: Values the table printed as Python read them from Arrow: a DateTime as a Unix timestamp
+#: (right-aligned like a number), b'ab', a Map as a list of pairs, a Tuple as a dict.
+CLICKHOUSE_VALUES = (
+    "SELECT toDateTime('2010-12-01 08:26:00', 'UTC') AS t, toIPv4('1.2.3.4') AS ip, "
+    "toInt128(5) AS big, toFixedString('ab', 2) AS fs, map('k', 1) AS m, (1, 'x') AS tup, "
+    "[1, NULL] AS a, true AS b, CAST(NULL AS Nullable(String)) AS nul, 'NULL' AS s, "
+    "toDecimal64(0.54, 4) AS d, toDate('2020-01-02') AS day"
+)
+
+
+def test_the_table_shows_each_value_as_clickhouse_prints_it(warehouse_url):
+    result = invoke("query", CLICKHOUSE_VALUES, url=warehouse_url)
+
+    assert result.exit_code == 0, result.output
+    header, row = result.stdout.splitlines()
+    assert header.split() == ["t", "ip", "big", "fs", "m", "tup", "a", "b", "nul", "s", "d", "day"]
+    assert re.split(r" {2,}", row) == [
+        "2010-12-01 08:26:00", "1.2.3.4", "5", "ab", "{'k':1}", "(1,'x')", "[1,NULL]", "true",
+        "NULL", "NULL", "0.5400", "2020-01-02",
+    ]  # fmt: skip
+
+
+def test_on_a_terminal_wide_integers_stand_right_and_date_times_read_as_dates(warehouse_url):
+    """A DateTime was a Unix timestamp standing right like a number; an Int128 was bytes."""
+    env = {**os.environ, "WAREHOUSE_URL": warehouse_url}
+    sql = (
+        "SELECT toInt128(5) AS big_number, toDateTime('2010-12-01 08:26:00', 'UTC') "
+        "AS invoiced_at_the_time_of_day, toNullable(toFloat64(1.5)) AS ratio"
+    )
+    code, lines = terminal.screen(env, "query", sql, columns=120)
+
+    assert code == 0, lines
+    row = re.compile(r"│ +5 │ 2010-12-01 08:26:00 +│ +1\.5 │")
+    assert any(row.fullmatch(line) for line in lines), lines

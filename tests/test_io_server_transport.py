@@ -137,14 +137,20 @@ def test_read_only_csv_streams_over_http_as_the_whole_rendering(warehouse):
     assert b"".join(pieces) == warehouse.read_only_raw(sql, "CSVWithNames")
 
 
-def test_read_only_query_over_http_returns_labels_and_refuses_writes(warehouse, db):
+def test_read_only_text_over_http_returns_labels_and_refuses_writes(warehouse, db):
     warehouse.command(f"INSERT INTO {db}.retail_types (id, status) VALUES (1, 'Return')")
 
-    table = warehouse.read_only_query(f"SELECT id, status FROM {db}.retail_types")
+    table = warehouse.read_only_text(f"SELECT id, status FROM {db}.retail_types")
 
-    assert table.to_pylist() == [{"id": 1, "status": "Return"}]
+    assert table.rows == (("1", "Return"),)
+    assert [column.kind for column in table.columns] == ["number", "text"]
+    values = warehouse.read_only_text(
+        "SELECT toDateTime('2010-12-01 08:26:00', 'UTC') AS t, map('k', 1) AS m, "
+        "CAST(NULL AS Nullable(String)) AS n"
+    )
+    assert values.rows == (("2010-12-01 08:26:00", "{'k':1}", None),)
     with pytest.raises(ReadOnlyQueryError):
-        warehouse.read_only_query(f"DROP TABLE {db}.retail_types")
+        warehouse.read_only_text(f"DROP TABLE {db}.retail_types")
     assert warehouse.table_exists(f"{db}.retail_types")
 
 

@@ -538,7 +538,7 @@ def test_the_read_only_session_refuses_writes_without_any_client_side_check(
 def test_an_engine_refusal_reads_as_a_refusal(warehouse: ClickHouseIOManager) -> None:
     """EXPLAIN hides its statement from sqlglot; the engine's READONLY still says no."""
     with pytest.raises(ReadOnlyQueryError, match=r"^refused: .*read-only"):
-        warehouse.read_only_query("EXPLAIN SELECT 1 SETTINGS readonly = 0")
+        warehouse.read_only_text("EXPLAIN SELECT 1 SETTINGS readonly = 0")
 
 
 # ------------------------------------------------------------- the parser's verdicts
@@ -734,13 +734,11 @@ def test_query_over_the_server_refuses_the_reviews_writes(
     server: tuple[ClickHouseIOManager, str], sql: str
 ) -> None:
     warehouse, db = server
-    for run in (warehouse.read_only_query, lambda s: warehouse.read_only_raw(s, "CSV")):
+    for run in (warehouse.read_only_text, lambda s: warehouse.read_only_raw(s, "CSV")):
         with pytest.raises(ReadOnlyQueryError, match=r"^refused:"):
             run(sql.format(db=db))
     assert warehouse.row_count(f"{db}.sales") == 2
-    assert warehouse.read_only_query(f"SELECT count() AS n FROM {db}.sales").to_pylist() == [
-        {"n": 2}
-    ]
+    assert warehouse.read_only_text(f"SELECT count() AS n FROM {db}.sales").rows == (("2",),)
 
 
 @pytest.mark.parametrize("template", list(OUT_FILES.values()), ids=list(OUT_FILES))
@@ -750,7 +748,7 @@ def test_into_outfile_over_the_server_is_refused_before_it_is_sent(
     """A real server refuses INTO OUTFILE over HTTP; the chdb stand-in would write it."""
     warehouse, db = server
     sql = out_file_sql(template, victim, db)
-    for run in (warehouse.read_only_query, lambda s: warehouse.read_only_raw(s, "CSV")):
+    for run in (warehouse.read_only_text, lambda s: warehouse.read_only_raw(s, "CSV")):
         with pytest.raises(ReadOnlyQueryError, match=r"^refused: INTO OUTFILE writes a file"):
             run(sql)
     assert_untouched(victim)
@@ -791,7 +789,7 @@ def test_an_engine_error_over_the_server_is_the_engines_words_as_embedded(
     response: Code: 62. DB::Exception: ... (for url http://...)") around them."""
     warehouse, _ = server
     with pytest.raises(WarehouseQueryError) as raised:
-        warehouse.read_only_query(sql)
+        warehouse.read_only_text(sql)
     message = str(raised.value)
     assert message.startswith(starts), message
     assert message.endswith(ends), message

@@ -5,9 +5,10 @@ and table functions reaching files or the network (``--allow-external`` allows t
 reads); ClickHouse's parser and sqlglot first make sure it is exactly one read statement
 and say why not (:mod:`io_managers.read_only`).
 The statement goes to the code location's ``warehouse`` IO manager
-(:meth:`IOManager.read_only_query`); where it does not exist the query is refused
-("no warehouse at PATH") and nothing is created. Errors propagate; the CLI's ``main``
-prints them as one line (``--debug`` for the traceback) and exits non-zero.
+(:meth:`IOManager.read_only_text` for the table, which shows each value as the engine
+prints it); where it does not exist the query is refused ("no warehouse at PATH") and
+nothing is created. Errors propagate; the CLI's ``main`` prints them as one line
+(``--debug`` for the traceback) and exits non-zero.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Generator
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -31,7 +32,7 @@ from orchestration.output import document_option, write_bytes
 from orchestration.text_table import Column, make_console, print_table
 
 if TYPE_CHECKING:
-    from orchestration.io_manager import IOManager
+    from orchestration.io_manager import IOManager, QueryText, TextColumn
 
 #: The table format is for eyes; beyond this many rows use csv or json.
 TABLE_MAX_ROWS = 1000
@@ -117,8 +118,9 @@ def _read_and_print(
         return
     # The table shows TABLE_MAX_ROWS rows: the engine is asked for one more, to say the
     # result was cut, not for all of them (numbers(5000000): peak RSS 455 MB, now 320 MB,
-    # as much as SELECT 1).
-    result = wh.read_only_query(sql, allow_external=allow_external, max_rows=TABLE_MAX_ROWS + 1)
+    # as much as SELECT 1). It renders each value as it prints it (a DateTime as a date
+    # and time, not the Unix timestamp a client library holds).
+    result = wh.read_only_text(sql, allow_external=allow_external, max_rows=TABLE_MAX_ROWS + 1)
     _print_table(result)
 
 
@@ -131,47 +133,31 @@ def _write_stream(pieces: Generator[bytes, None, None]) -> None:
                 return
 
 
-def _shown_values(column: Any) -> list[Any]:
-    """A column's values for the table (at most its shown rows). A ClickHouse String holds
-    any bytes, which Arrow's strings do not check: those that are not UTF-8 are shown
-    with U+FFFD, as the json format gives them, rather than failing the command."""
-    import pyarrow as pa
-
-    if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
-        return column.to_pylist()
-    as_bytes = column.cast(pa.large_binary())
-    return [None if v is None else v.decode("utf-8", "replace") for v in as_bytes.to_pylist()]
-
-
-def _column(field: Any, *, terminal: bool) -> Column:
-    """How a result column is drawn: a number right-aligned (on a terminal: piped columns
-    stay as scripts read them) and, like a date, time or boolean, never folded; any other
-    value (text, a UUID, an array) folds when the table is wider than the terminal."""
-    import pyarrow as pa
-
-    kind = field.type
-    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
-        return Column(field.name, right=terminal)
-    if pa.types.is_temporal(kind) or pa.types.is_boolean(kind) or pa.types.is_null(kind):
-        return Column(field.name)
-    return Column(field.name, fold=True)
+def _column(column: TextColumn, *, terminal: bool) -> Column:
+    """How a result column is drawn, by its type (:class:`TextColumn`): a number
+    right-aligned (on a terminal: piped columns stay as scripts read them) and, like a
+    date, time or boolean, never folded; any other value (text, a UUID, an array) folds
+    when the table is wider than the terminal."""
+    if column.kind == "number":
+        return Column(column.name, right=terminal)
+    if column.kind == "fixed":
+        return Column(column.name)
+    return Column(column.name, fold=True)
 
 
-def _print_table(result: Any) -> None:
+def _print_table(result: QueryText) -> None:
     console = make_console()
-    columns = [_column(field, terminal=console.is_terminal) for field in result.schema]
-    shown = result.slice(0, TABLE_MAX_ROWS)
-    rows = [
-        ["NULL" if v is None else str(v) for v in row]
-        for row in zip(*(_shown_values(column) for column in shown.columns), strict=True)
-    ]
+    columns = [_column(column, terminal=console.is_terminal) for column in result.columns]
+    shown = result.rows[:TABLE_MAX_ROWS]
+    rows = [["NULL" if value is None else value for value in row] for row in shown]
     print_table(console, columns, rows)
-    hidden = result.num_rows - shown.num_rows
+    total = len(result.rows)
+    hidden = total - len(shown)
     if hidden == 1:  # the row past the table, asked for to tell: a query's result goes on
-        footer = f"first {shown.num_rows} rows shown; there are more"
+        footer = f"first {len(shown)} rows shown; there are more"
         footer += ": use --format csv or json for all of them"
     else:  # all of them (a SHOW, DESCRIBE or EXPLAIN is not cut by the engine)
-        footer = f"{result.num_rows} row{'s' if result.num_rows != 1 else ''}"
+        footer = f"{total} row{'s' if total != 1 else ''}"
         if hidden:
             footer += f" ({hidden} not shown; use --format csv or json for all of them)"
     make_console(stderr=True).print(footer, style="dim")
