@@ -116,8 +116,10 @@ class ReadOnlyQueryError(WarehouseError, ExpectedError):
 
 
 class QueryRejectedError(WarehouseQueryError, ExpectedError):
-    """ClickHouse refused the statement a user typed (``pipeline query``): theirs to fix,
-    and the engine's message about it (position, expected tokens) is the whole story."""
+    """ClickHouse refused the statement a user typed (``pipeline query``): theirs to fix.
+    The engine's message is the story, said in one line: a syntax error at its line and
+    column with the first few tokens expected there, any other without the engine's quote
+    of the statement; the message whole is its ``full_message`` (``--verbose``)."""
 
 
 class MaterializationError(WarehouseError, AssetFailure):

@@ -49,10 +49,17 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from io_managers.errors import QueryRejectedError, ReadOnlyQueryError, WarehouseQueryError
+from io_managers.errors import (
+    QueryRejectedError,
+    ReadOnlyQueryError,
+    WarehouseQueryError,
+    without_quoted_query,
+)
 from io_managers.query_text import TEXT_FORMAT, TEXT_SETTINGS, query_text
+from io_managers.select_syntax import syntax_error_in
 from io_managers.sql import DIALECT, quote_string
 from io_managers.transport import OutputSettings, SettingValue, Transport
+from orchestration.errors import with_full_message
 from orchestration.io_manager import QueryText
 
 T = TypeVar("T")
@@ -335,8 +342,17 @@ def _canonical(transport: Transport, sql: str, level: int) -> str:
             ) from None
         if "Empty query" in str(exc):
             raise _refused("the query is empty; pass one read statement") from None
-        raise QueryRejectedError(_without_wrapper(str(exc))) from exc
+        raise _syntax_rejected(sql, _without_wrapper(str(exc))) from exc
     return str(canonical.column(0)[0].as_py())
+
+
+def _syntax_rejected(sql: str, message: str) -> QueryRejectedError:
+    """The engine's refusal to parse the user's ``sql`` (its ``message``, whose positions
+    count in ``sql`` itself) in one line: a syntax error at its line and column in ``sql``,
+    with the first few of the ~60 tokens the engine lists as expected there; the whole
+    message is the error's ``full_message`` (``--verbose``)."""
+    brief = syntax_error_in(sql, message, statement="query") or without_quoted_query(message)
+    return with_full_message(QueryRejectedError(brief), message)
 
 
 @dataclass(frozen=True)
@@ -542,7 +558,10 @@ def _rejection(exc: WarehouseQueryError) -> ReadOnlyQueryError | QueryRejectedEr
     """The engine's refusal of the user's statement, theirs to fix: its READONLY refusal
     as ours, saying why; any other with the engine's own message."""
     if "(READONLY)" not in str(exc):
-        return QueryRejectedError(str(exc))
+        # Said without the engine's quote of the statement it ran: the user's own
+        # query, or the command's wrapper of it (``SELECT * FROM (...) LIMIT 1001``).
+        message = str(exc)
+        return with_full_message(QueryRejectedError(without_quoted_query(message)), message)
     return _refused(
         "the warehouse serves queries on a read-only session and ClickHouse would not "
         f"run this: {exc} (reading files or the network needs --allow-external; "

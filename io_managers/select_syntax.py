@@ -136,15 +136,20 @@ def _as_subquery(message: str) -> str:
     return where + (f": {why}" if why else "")
 
 
-def syntax_error_in(text: str, message: str, prefix_bytes: int = 0) -> str | None:
+def syntax_error_in(
+    text: str, message: str, prefix_bytes: int = 0, *, statement: str = "SELECT"
+) -> str | None:
     """The engine's syntax error ``message`` about ``text`` (preceded by ``prefix_bytes``
     bytes of a statement the caller wrapped it in) in ``text``'s own coordinates, in one
-    short line; None if ``message`` is not a syntax error the engine placed."""
-    failure = syntax_failure(text, message, prefix_bytes)
+    short line; None if ``message`` is not a syntax error the engine placed.
+    ``statement``: what ``text`` is called where the error is at its end."""
+    failure = syntax_failure(text, message, prefix_bytes, statement=statement)
     return failure.why if failure is not None else None
 
 
-def syntax_failure(text: str, message: str, prefix_bytes: int = 0) -> CompileFailure | None:
+def syntax_failure(
+    text: str, message: str, prefix_bytes: int = 0, *, statement: str = "SELECT"
+) -> CompileFailure | None:
     """:func:`syntax_error_in`, with the line and column it is at in ``text``."""
     found = _FAILED_AT.search(message)
     if found is None:
@@ -155,8 +160,9 @@ def syntax_failure(text: str, message: str, prefix_bytes: int = 0) -> CompileFai
         return None
     line, col = position
     at_end = token == "end of query"
-    where = "at the end of the SELECT" if at_end else f"at line {line}, col {col}, at {token!r}"
-    placed = "at the end of the SELECT" if at_end else f"at {token!r}"
+    end = f"at the end of the {statement}"
+    where = end if at_end else f"at line {line}, col {col}, at {token!r}"
+    placed = end if at_end else f"at {token!r}"
     rest = message[found.end() :]
     why = _explanation(text, rest, prefix_bytes)
     # A bracket's place stays in the SELECT's coordinates: said so beside a file's place.

@@ -73,6 +73,16 @@ def with_full_message(error: _Expected, full: str) -> _Expected:
     return error
 
 
+def said_in_full(error: _Expected) -> _Expected:
+    """``error`` with its :attr:`~ExpectedError.full_message` as its message, for a
+    command's ``--verbose``, whose errors reach the user as the CLI prints any error (one
+    ``error:`` line): the same error, so its class still decides its exit status."""
+    if error.full_message is not None:
+        error.args = (error.full_message,)
+        error.full_message = None
+    return error
+
+
 #: The exit status of a usage error (Click's), and of any other failure.
 EXIT_USAGE = 2
 EXIT_FAILURE = 1

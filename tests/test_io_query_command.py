@@ -367,3 +367,30 @@ def test_on_a_terminal_wide_integers_stand_right_and_date_times_read_as_dates(wa
     assert code == 0, lines
     row = re.compile(r"│ +5 │ 2010-12-01 08:26:00 +│ +1\.5 │")
     assert any(row.fullmatch(line) for line in lines), lines
+
+
+def test_a_syntax_error_is_one_line_and_whole_with_verbose(warehouse_url):
+    """The engine lists every token it could have taken (~60 of them, ~700 characters):
+    the line says where, in the query's own lines and columns, and the first few."""
+    sql = "SELECT id\nFROM shop.sales\nWHER id = 1"
+    result = pipeline("query", sql, url=warehouse_url)
+    verbose = pipeline("query", sql, "--verbose", url=warehouse_url)
+
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "error: syntax error at line 3, col 6, at 'id': expected one of: FINAL, SAMPLE, "
+        "STREAM, table, table function, ..."
+    ]
+    assert verbose.returncode == 1 and verbose.stdout == ""
+    [line] = verbose.stderr.splitlines()
+    assert line.startswith("error: Syntax error: failed at position 32 (id) (line 3, col 6)")
+    assert "INTO OUTFILE, FORMAT" in line and line.endswith("(SYNTAX_ERROR)")
+
+
+def test_an_unknown_name_is_the_engines_sentence_without_its_quote_of_the_query(warehouse_url):
+    result = pipeline("query", "SELECT nosuch FROM shop.sales", url=warehouse_url)
+    verbose = pipeline("query", "SELECT nosuch FROM shop.sales", "--verbose", url=warehouse_url)
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == ["error: Unknown expression identifier `nosuch`."]
+    assert "In scope SELECT nosuch FROM shop.sales" in verbose.stderr

@@ -597,24 +597,35 @@ def test_a_write_is_named_in_the_form_clickhouse_canonicalised_it_to(
 
 
 @pytest.mark.parametrize(
-    ("sql", "position"),
+    ("sql", "position", "said"),
     [
-        ("SELEC 1", "failed at position 7 (1)"),
-        ("SELECT 1\nFROM\n", "failed at position 15 (end of query) (line 3, col 1)"),
+        ("SELEC 1", "failed at position 7 (1)", "at line 1, col 7, at '1'"),
+        (
+            "SELECT 1\nFROM\n",
+            "failed at position 15 (end of query) (line 3, col 1)",
+            "at the end of the query",
+        ),
         # The query's own text imitating the wrapper's end does not cut the message short.
-        ("SELECT ') AS statement. (' FRM x", "failed at position 32 (x)"),
+        ("SELECT ') AS statement. (' FRM x", "failed at position 32 (x)", "at line 1, col 32"),
     ],
 )
 def test_a_syntax_error_is_about_the_users_query_not_its_wrapper(
-    url: str, sql: str, position: str
+    url: str, sql: str, position: str, said: str
 ) -> None:
+    """One line, placed in the query's own lines and columns with the first few tokens
+    the engine expected (it lists ~60); the engine's message whole for ``--verbose``."""
     result = query(url, sql)
 
     assert isinstance(result.exception, WarehouseQueryError), result.exception
-    message = str(result.exception)
+    brief = str(result.exception)
+    assert brief.startswith(f"syntax error {said}")
+    assert "\n" not in brief and len(brief) < 200, brief
+    message = result.exception.full_message
+    assert message is not None
     assert message.startswith(f"Syntax error: {position}")
     assert message.endswith("(SYNTAX_ERROR)")
-    assert "formatQuery" not in message and "In scope" not in message
+    for text in (brief, message):
+        assert "formatQuery" not in text and "In scope" not in text
 
 
 # ------------------------------------------------------------- property: nothing changes
@@ -790,7 +801,8 @@ def test_an_engine_error_over_the_server_is_the_engines_words_as_embedded(
     warehouse, _ = server
     with pytest.raises(WarehouseQueryError) as raised:
         warehouse.read_only_text(sql)
-    message = str(raised.value)
+    assert "DB::Exception" not in str(raised.value) and "for url" not in str(raised.value)
+    message = getattr(raised.value, "full_message", None) or str(raised.value)  # --verbose's
     assert message.startswith(starts), message
     assert message.endswith(ends), message
     assert "Received ClickHouse exception" not in message

@@ -324,7 +324,10 @@ def test_a_password_is_masked_as_a_whole_word_never_inside_other_words(tmp_path:
     stands as a word of its own, as an identifier echoed back does."""
     with running_stand_in(tmp_path / "server", password="e") as port:
         warehouse = f"clickhouse://default:e@127.0.0.1:{port}/"
-        inside = pipeline("query", "SELECT nosuchcol FROM system.one", "--warehouse", warehouse)
+        # --verbose: the engine's whole message, its quote of the query included.
+        inside = pipeline(
+            "query", "SELECT nosuchcol FROM system.one", "--verbose", "--warehouse", warehouse
+        )
         whole = pipeline("query", "SELECT e FROM system.one", "--warehouse", warehouse)
 
     assert inside.returncode == 1

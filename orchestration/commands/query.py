@@ -8,7 +8,8 @@ The statement goes to the code location's ``warehouse`` IO manager
 (:meth:`IOManager.read_only_text` for the table, which shows each value as the engine
 prints it); where it does not exist the query is refused ("no warehouse at PATH") and
 nothing is created. Errors propagate; the CLI's ``main`` prints them as one line
-(``--debug`` for the traceback) and exits non-zero.
+(``--verbose`` for the engine's whole message, ``--debug`` for the traceback) and exits
+non-zero.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from orchestration.cli_options import (
     format_or_json,
 )
 from orchestration.definitions import load_definitions
+from orchestration.errors import ExpectedError, said_in_full
 from orchestration.missing_storage import for_reading
 from orchestration.output import document_option, write_bytes
 from orchestration.text_table import Column, make_console, print_table
@@ -79,6 +81,14 @@ def query(
             "writes stay refused.",
         ),
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",  # one flag, as materialize's: no "--no-verbose" column in the help
+            help="Say an error in full: the engine's whole message (every token a syntax "
+            "error could have taken, its quote of the query).",
+        ),
+    ] = False,
     warehouse: WarehouseOption = None,
     definitions: DefinitionsOption = None,
 ) -> None:
@@ -98,8 +108,13 @@ def query(
     # SIGTERM reached the command only then (71 s into a long sum). The statement runs
     # in a worker; a signal ends the process at once (130 / 143), as a stopped run does.
     # A read leaves nothing half-done: the engine's lock goes with the process.
-    with contextlib.closing(wh):
-        run_interruptibly(read, on_interrupt=lambda _signal: None)
+    try:
+        with contextlib.closing(wh):
+            run_interruptibly(read, on_interrupt=lambda _signal: None)
+    except ExpectedError as exc:
+        if verbose:
+            said_in_full(exc)
+        raise
 
 
 def _read_and_print(
