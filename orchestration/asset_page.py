@@ -93,8 +93,10 @@ _ERROR_ABOVE = "see the error under the title"
 #: What opens the error in full under a failed page's line, when the line leaves a part
 #: of it out (the engine's quote of the SELECT it compiled, ~600 characters).
 WHOLE_ERROR = "The whole error"
-#: How the line under a page's title starts: whose version it is.
-_VERSION_LINE = "This version: run "
+#: How the line under a page's title starts: whose version it is; then how it started
+#: before it was reworded (a later relink finds either, to put its note under it).
+_VERSION_LINE = "**This version:** run "
+_VERSION_LINE_BEFORE = "This version: run "
 #: How the note of a page a later run relinked starts (:func:`with_links_updated`); then
 #: how it started before it was reworded (a later relink replaces either).
 _LINKS_UPDATED = "Since this version, run "
@@ -113,6 +115,14 @@ _PAGE_NOT_LOOKED_UP = "its page: in that run's Artifacts tab"
 #: Between the date and the clock of a time a page shows, and before ``UTC``: a time in
 #: a narrow column wrapped there, and read as two values.
 _NO_BREAK = "\u00a0"
+#: Between the year, month and day of a date a page shows (U+2011, a hyphen no line
+#: breaks after): with a plain one, the date wrapped in a narrow column (``2026-12-``
+#: over ``07 19:12:33``). Prefect's markdown renderer leaves it as it is.
+_DATE_HYPHEN = "\u2011"
+#: The most characters of a run's name a table's run cell shows (a rerun's selection,
+#: ``dim_customer or dim_product or ... or fact_sale_returns+``, wrapped to three lines
+#: there); a longer one is cut after a word, its whole name in the link's title.
+RUN_CELL_CHARS = 30
 #: Attempts a page's History lists: this version's and the ones before it.
 HISTORY_ROWS = 10
 #: Characters of a code version a History row shows, of its 16 (the top table's).
@@ -352,20 +362,29 @@ class AssetPage:
         return [*said, *full, *([next_line, ""] if next_line else [])]
 
     def _version_line(self, links: PageLinks) -> str:
-        """Whose version this is, the way back to its run's lineage, and where the newer
-        versions are: a reader may land here from an older run's lineage page or a
-        bookmark, after later runs wrote newer pages."""
+        """Whose version this is, the way back to its run's lineage, that what the page
+        says is as of that run, and where the newer versions are: a reader may land here
+        from an older run's Artifacts tab, lineage page or a bookmark, after later runs
+        wrote newer pages, and an old version looked like the newest (its ``state after
+        this run: fresh`` read as the state now, after a later run failed the asset).
+
+        The page cannot know whether it is the newest (a later run does not rewrite it),
+        so it says where to look: Prefect's list of the key's versions, under a heading
+        that is the newest version's description (its outcome). The list itself shows
+        each version's id and run name only."""
         finished = self.materialization.finished
-        lineage = (
-            f" ([this run's lineage]({artifact_path(links.lineage)}))" if links.lineage else ""
-        )
+        lineage = f" ([its lineage]({artifact_path(links.lineage)}))" if links.lineage else ""
         return (
-            f"{_VERSION_LINE}{self._run_link()}, {utc_time(finished)}{lineage}. "
-            f"[Every version, newest first]({artifact_key_path(self.key)})."
+            f"{_VERSION_LINE}{self._run_link()} at {utc_time(finished)}{lineage}; what it "
+            f"says is as of then. **Newer versions:** [all versions of {self.key}]"
+            f"({artifact_key_path(self.key)}), newest first."
         )
 
     def _run_link(self) -> str:
         return run_link(self.materialization.run_name, self.materialization.flow_run_id)
+
+    def _run_cell(self) -> str:
+        return run_cell(self.materialization.run_name, self.materialization.flow_run_id)
 
     def _about(self) -> list[str]:
         spec = self.spec
@@ -415,7 +434,7 @@ class AssetPage:
         why, linking the failed upstream's page of this run."""
         m = self.materialization
         o = m.outcome
-        run = self._run_link()
+        run = self._run_cell()
         # A failure that published nothing left the table as it was: "-" read as empty.
         unknown = "unchanged" if o.status != "materialized" else "-"
         held = o.rows if o.rows is not None else o.kept_rows
@@ -501,7 +520,7 @@ class AssetPage:
         m, earlier = self.materialization, self.earlier
         o = m.outcome
         this = [
-            self._run_link(),
+            self._run_cell(),
             shown_time(m.finished),
             _status_cell(outcome_status(o)),
             _rows_cell(o.rows, o.status),
@@ -813,8 +832,10 @@ def collapsed(summary: str, block: Sequence[str]) -> list[str]:
 
 def shown_time(at: datetime) -> str:
     """A time as pages show it (in UTC, as the runs record it): its date and clock kept
-    on one line (a build time in a narrow column wrapped between them)."""
-    return f"{at:%Y-%m-%d}{_NO_BREAK}{at:%H:%M:%S}"
+    on one line (a build time in a narrow column wrapped between them, and its date at
+    each hyphen)."""
+    date = _DATE_HYPHEN.join((f"{at:%Y}", f"{at:%m}", f"{at:%d}"))
+    return f"{date}{_NO_BREAK}{at:%H:%M:%S}"
 
 
 def utc_time(at: datetime) -> str:
@@ -931,6 +952,32 @@ def run_link(name: str, flow_run_id: str | None) -> str:
     return f"[{shown}]({flow_run_path(flow_run_id)})" if flow_run_id else shown
 
 
+def run_cell(name: str, flow_run_id: str | None) -> str:
+    """A flow run in a table's run cell: as :func:`run_link` names it, cut after a word
+    to at most :data:`RUN_CELL_CHARS` characters (``dim_customer or dim_product …``),
+    with its whole name as the link's title, which the browser shows on hover; the run
+    it opens is named in full too. A run the page cannot link is named whole."""
+    if len(name) <= RUN_CELL_CHARS or not flow_run_id:
+        return run_link(name, flow_run_id)
+    shown = ""
+    for word in name.split():
+        if len(f"{shown} {word}".strip()) > RUN_CELL_CHARS - 2:
+            break
+        shown = f"{shown} {word}".strip()
+    # No whole word fits (its first is longer than the cell): cut inside the first.
+    shown = f"{shown} …" if shown else f"{name[: RUN_CELL_CHARS - 1]}…"
+    link = run_link(shown, flow_run_id)
+    return f'{link[:-1]} "{_link_title(name)}")'
+
+
+def _link_title(text: str) -> str:
+    """``text`` as a markdown link's title, in a table cell: on one line, its backslashes
+    and quotes escaped (a title reads backslash escapes), HTML-escaped and its pipes
+    escaped as :func:`cell` does."""
+    escaped = " ".join(text.split()).replace("\\", "\\\\").replace('"', '\\"')
+    return cell(escaped)
+
+
 def outcome_status(outcome: AssetOutcome) -> str:
     """This run's attempt in a History row: its status, or ``failed its checks`` for the
     one failure that published its rows."""
@@ -950,7 +997,7 @@ def _history_row(record: MaterializationRecord, run_names: Mapping[str, str]) ->
     began, if it never did), how, the rows its table held after it and its code."""
     run = "-"
     if record.run_id:
-        run = run_link(run_names.get(record.run_id) or record.run_id[:8], record.run_id)
+        run = run_cell(run_names.get(record.run_id) or record.run_id[:8], record.run_id)
     at = record.ended or record.started
     rows = _rows_cell(record.rows, record.status)
     status, version = _status_cell(record_status(record)), _version_cell(record.code_version)
@@ -1259,7 +1306,8 @@ def with_links_updated(
         if lines[at_line].startswith((_LINKS_UPDATED, _LINKS_UPDATED_BEFORE)):
             lines[at_line] = note
             return "\n".join(lines)
-    version = next((i for i in range(top) if lines[i].startswith(_VERSION_LINE)), 0)
+    version_lines = (_VERSION_LINE, _VERSION_LINE_BEFORE)
+    version = next((i for i in range(top) if lines[i].startswith(version_lines)), 0)
     lines[version + 1 : version + 1] = ["", note]
     return "\n".join(lines)
 

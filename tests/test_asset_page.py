@@ -25,6 +25,7 @@ from orchestration.asset_page import (
     UpstreamRead,
     fenced,
     linked_page,
+    run_cell,
     with_links_updated,
     with_relinked,
     with_state,
@@ -66,12 +67,18 @@ from tests.small_graphs import (
 
 GRAPH = defs.graph()
 FINISHED = datetime(2026, 12, 2, 19, 52, 40, tzinfo=UTC)
+#: A rerun's selection as its flow run is named (the ``Next:`` line of a failed check's
+#: run): in a table's run cell it wrapped to three lines.
+LONG_RUN = (
+    "dim_customer or dim_product or dim_time or dim_country or fact_sales+ or fact_sale_returns+"
+)
 
 
 def _page(
     key: str = "fact_sales",
     outcome: AssetOutcome | None = None,
     warehouse: str | None = None,
+    run_name: str = "fact_sales+",
     **extra,
 ) -> AssetPage:
     spec = GRAPH[key]
@@ -85,7 +92,7 @@ def _page(
     return AssetPage(
         spec=spec,
         graph=GRAPH,
-        materialization=Materialization(outcome, "run-1", "fact_sales+", FINISHED, warehouse),
+        materialization=Materialization(outcome, "run-1", run_name, FINISHED, warehouse),
         **extra,
     )
 
@@ -167,22 +174,42 @@ def test_a_written_page_is_read_for_where_it_links_a_neighbour_not_its_run():
 
 
 def test_the_top_says_which_run_wrote_this_version_and_links_every_version():
-    """A reader who lands on an older version (from an older run's lineage page, or a
-    bookmark) sees at once whose page it is and where the newer ones are."""
+    """A reader who lands on an older version (from an older run's Artifacts tab, its
+    lineage page, or a bookmark) sees at once whose page it is, that what it says is as
+    of that run (its ``state after this run: fresh`` read as the table's state now, after
+    a later run failed it), and where the newer ones are: Prefect's version list, whose
+    heading is the newest version's outcome (its description)."""
     lines = _page().markdown(PageLinks()).split("\n")
     assert lines[:3] == [
         "# fact_sales",
         "",
-        "This version: run [fact_sales+](/v2/runs/flow-run/run-1), 2026-12-02\xa019:52:40\xa0UTC. "
-        "[Every version, newest first](/v2/artifacts/key/asset-fact-sales).",
+        "**This version:** run [fact_sales+](/v2/runs/flow-run/run-1) at "
+        "2026\u201112\u201102\xa019:52:40\xa0UTC; what it says is as of then. "
+        "**Newer versions:** [all versions of asset-fact-sales]"
+        "(/v2/artifacts/key/asset-fact-sales), newest first.",
     ]
     lineage = uuid.uuid4()
     lines = _page().markdown(PageLinks(lineage=lineage)).split("\n")
     assert lines[2] == (
-        "This version: run [fact_sales+](/v2/runs/flow-run/run-1), 2026-12-02\xa019:52:40\xa0UTC "
-        f"([this run's lineage](/v2/artifacts/artifact/{lineage})). "
-        "[Every version, newest first](/v2/artifacts/key/asset-fact-sales)."
+        "**This version:** run [fact_sales+](/v2/runs/flow-run/run-1) at "
+        "2026\u201112\u201102\xa019:52:40\xa0UTC "
+        f"([its lineage](/v2/artifacts/artifact/{lineage})); what it says is as of then. "
+        "**Newer versions:** [all versions of asset-fact-sales]"
+        "(/v2/artifacts/key/asset-fact-sales), newest first."
     )
+    # The version line carries the run's whole name, however long.
+    long = _page(run_name=LONG_RUN).markdown(PageLinks())
+    assert f"**This version:** run [{LONG_RUN}](/v2/runs/flow-run/run-1) at " in long
+
+
+def test_a_pages_times_keep_their_date_and_clock_on_one_line():
+    """A time in a narrow column broke at its date's hyphen (``2026-12-`` over ``07
+    19:12:33``): its hyphens are non-breaking (U+2011), as the space before the clock is,
+    and markdown leaves them as they are."""
+    markdown = _page().markdown(PageLinks())
+    assert "2026-12-02" not in markdown
+    assert "| 2026\u201112\u201102\xa019:52:40 |" in markdown
+    assert "2026\u201112\u201102\xa019:52:40\xa0UTC" in rendered(markdown)
 
 
 def test_a_failed_page_says_so_and_why_under_its_title():
@@ -196,7 +223,7 @@ def test_a_failed_page_says_so_and_why_under_its_title():
         "**Failed:** asset 'fact_sales' failed: the source has no rows \\| \\<none\\>"
     )
     assert lines[3:8] == ["", "```text", "  Traceback line", "```", ""]
-    assert lines[8].startswith("This version: run ")
+    assert lines[8].startswith("**This version:** run ")
     one_line = AssetOutcome("fact_sales", "marts.Fact_Sales", "cancelled", 0.1, error="stopped")
     assert _page(outcome=one_line).markdown(PageLinks()).split("\n")[2] == "**Cancelled:** stopped"
 
@@ -375,7 +402,8 @@ def test_this_runs_materialization_links_the_run_and_gives_rows_and_seconds():
     markdown = _page().markdown(PageLinks())
     assert "## This run: materialized" in markdown
     assert (
-        "| [fact_sales+](/v2/runs/flow-run/run-1) | 2026-12-02\xa019:52:40 | 97,356 | 1,200 "
+        "| [fact_sales+](/v2/runs/flow-run/run-1) | 2026\u201112\u201102\xa019:52:40 | 97,356 | "
+        "1,200 "
         "| 0.50 | materialized |"
     ) in markdown
     # This run is the last success: nothing older to point at.
@@ -414,9 +442,9 @@ def test_a_failed_attempt_says_when_the_table_was_last_materialized_and_what_it_
     markdown = _page(outcome=outcome).markdown(PageLinks())
     assert "## This run: failed\n" in markdown
     assert "Last materialization" not in markdown
-    assert "| 2026-12-02\xa019:52:40 | 541,909 | - | 0.23 | failed |" in markdown
+    assert "| 2026\u201112\u201102\xa019:52:40 | 541,909 | - | 0.23 | failed |" in markdown
     assert (
-        "Last successful materialization: finished 2026-12-01\xa007:00:03\xa0UTC, "
+        "Last successful materialization: finished 2026\u201112\u201101\xa007:00:03\xa0UTC, "
         "541,909 rows left in the table, by [its flow run](/v2/runs/flow-run/run-0).\n"
     ) in markdown
 
@@ -436,12 +464,12 @@ def test_a_skipped_asset_says_why_then_the_same_of_its_table():
     assert "## This run: skipped\n" in markdown
     # What the table holds is not known (an attempt since the success may have changed
     # it): this run left it as it was. It took no time: it did not run.
-    assert "| 2026-12-02\xa019:52:40 | unchanged | - | - | skipped |" in markdown
+    assert "| 2026\u201112\u201102\xa019:52:40 | unchanged | - | - | skipped |" in markdown
     # Why first, linking the failed upstream's page of this run, where its error is.
     assert (
         f"Skipped: upstream [sat_invoice](/v2/artifacts/artifact/{failed_page}) failed in "
         "this run, so this run left the table as it was.\n\nLast successful materialization: "
-        "finished 2026-12-01\xa007:00:03\xa0UTC, 1,000 rows left in the table"
+        "finished 2026\u201112\u201101\xa007:00:03\xa0UTC, 1,000 rows left in the table"
     ) in markdown
     assert "**Error**" not in markdown  # a skip is no error of this asset's
 
@@ -468,10 +496,11 @@ def test_a_table_published_then_failing_its_checks_holds_this_runs_rows_not_the_
     success's page line must not say its rows are "left in the table"."""
     outcome = _failed_checks(3, 3, last_success=_success(2))
     markdown = _page(outcome=outcome).markdown(PageLinks())
-    assert "| 2026-12-02\xa019:52:40 | 3 | 3 | 0.40 | failed |" in markdown
+    assert "| 2026\u201112\u201102\xa019:52:40 | 3 | 3 | 0.40 | failed |" in markdown
     assert (
         "The table holds this run's 3 rows: published, then its checks failed. "
-        "Last successful materialization: finished 2026-12-01\xa007:00:03\xa0UTC, 2 rows in the "
+        "Last successful materialization: finished 2026\u201112\u201101\xa007:00:03\xa0UTC, 2 rows "
+        "in the "
         "table then, by [its flow run](/v2/runs/flow-run/run-0).\n"
     ) in markdown
     assert "left in the table" not in markdown
@@ -482,7 +511,8 @@ def test_an_insert_only_table_failing_its_checks_says_how_many_rows_this_run_add
     markdown = _page(outcome=outcome).markdown(PageLinks())
     assert (
         "The table holds 1,203 rows, 3 of them this run's: published, then its checks "
-        "failed. Last successful materialization: finished 2026-12-01\xa007:00:03\xa0UTC, 1,200 "
+        "failed. Last successful materialization: finished "
+        "2026\u201112\u201101\xa007:00:03\xa0UTC, 1,200 "
         "rows in the table then, by"
     ) in markdown
 
@@ -504,7 +534,7 @@ def test_a_page_failed_by_its_checks_says_under_its_title_that_the_table_holds_i
     read = CheckedRead("positive", "dim_customer", "marts.Dim_Customer", "not rebuilt", False)
     outcome = _failed_checks(3, 3, last_success=_success(2), checked_reads=(read,))
     markdown = _page(outcome=outcome).markdown(PageLinks())
-    failed = markdown.split("This version: run ", 1)[0]
+    failed = markdown.split("**This version:** run ", 1)[0]
     assert failed.startswith("# fact_sales\n\n**Failed:** asset 'fact_sales'")
     assert (
         "\\\nThe table holds this run's 3 rows: published, then its checks failed.\\\n"
@@ -543,7 +573,7 @@ def _error_html(error: str) -> str:
     line that says whose version the page is, less the ``Failed:`` before it."""
     outcome = AssetOutcome("fact_sales", "marts.Fact_Sales", "failed", 0.1, error=error)
     page = rendered(_page(outcome=outcome).markdown(PageLinks()))
-    shown = page.split("</h1>\n", 1)[1].split("<p>This version: run ", 1)[0]
+    shown = page.split("</h1>\n", 1)[1].split("<p><strong>This version:</strong> run ", 1)[0]
     return shown.replace("<strong>Failed:</strong> ", "", 1)
 
 
@@ -572,7 +602,7 @@ def test_a_failed_pages_error_is_the_runs_line_and_the_whole_of_it_opens_on_a_cl
         "fact_sales", "marts.Fact_Sales", "failed", 0.1, error=line, full_error=full
     )
     page = rendered(_page(outcome=outcome).markdown(PageLinks()))
-    shown = page.split("</h1>\n", 1)[1].split("<p>This version: run ", 1)[0]
+    shown = page.split("</h1>\n", 1)[1].split("<p><strong>This version:</strong> run ", 1)[0]
     assert shown == (
         f"<p><strong>Failed:</strong> {html.escape(line, quote=False)}</p>\n"
         "<details>\n<summary>The whole error</summary>\n"
@@ -615,7 +645,7 @@ def test_a_failure_that_wrote_nothing_says_the_table_is_unchanged_not_empty():
     # published nothing leaves the table (and its earlier rows) as it was.
     outcome = AssetOutcome("fact_sales", "marts.Fact_Sales", "failed", 0.69, error="boom")
     markdown = _page(outcome=outcome).markdown(PageLinks())
-    assert "| 2026-12-02\xa019:52:40 | unchanged | - | 0.69 | failed |" in markdown
+    assert "| 2026\u201112\u201102\xa019:52:40 | unchanged | - | 0.69 | failed |" in markdown
 
 
 def test_checks_are_listed_with_their_outcome():
@@ -760,10 +790,10 @@ def test_the_lineage_says_which_version_of_each_direct_upstream_this_attempt_rea
     assert _read_lines(markdown) == [
         f"- [sat_invoice](/v2/artifacts/artifact/{sat}?tab=Artifact): this run",
         f"- [link_invoice_product](/v2/artifacts/artifact/{link_time}?tab=Artifact): built "
-        "2026-12-01\xa007:00:03\xa0UTC by run [all assets](/v2/runs/flow-run/run-0)",
-        "- link_invoice_customer: built 2026-12-01\xa007:00:03\xa0UTC by run "
+        "2026\u201112\u201101\xa007:00:03\xa0UTC by run [all assets](/v2/runs/flow-run/run-0)",
+        "- link_invoice_customer: built 2026\u201112\u201101\xa007:00:03\xa0UTC by run "
         "[run-7](/v2/runs/flow-run/run-7) (its page: in that run's Artifacts tab)",
-        "- link_invoice_time: built 2026-12-01\xa007:00:03\xa0UTC by run "
+        "- link_invoice_time: built 2026\u201112\u201101\xa007:00:03\xa0UTC by run "
         "[link_invoice_time](/v2/runs/flow-run/run-6), then its checks failed "
         "(its page: in that run's Artifacts tab)",
         "- link_invoice_country: no recorded build (read as it was)",
@@ -1507,18 +1537,23 @@ def test_the_history_lists_this_version_then_the_earlier_attempts_each_linking_i
     assert table == [
         "| run | ended (UTC) | status | rows in table | code version |",
         "|---|---|---|--:|---|",
-        "| **[fact_sales+](/v2/runs/flow-run/run-1)** (this version) | **2026-12-02\xa019:52:40** "
+        "| **[fact_sales+](/v2/runs/flow-run/run-1)** (this version) | "
+        "**2026\u201112\u201102\xa019:52:40** "
         "| **materialized** | **97,356** | **`feedface`** |",
-        "| [all assets](/v2/runs/flow-run/run-5) | 2026-12-02\xa019:00:00 | skipped | unchanged "
+        "| [all assets](/v2/runs/flow-run/run-5) | 2026\u201112\u201102\xa019:00:00 | skipped | "
+        "unchanged "
         "| `c0ffee01` |",
-        "| [fact_sales+](/v2/runs/flow-run/run-4) | 2026-12-02\xa018:00:05 | ✗ failed its checks "
+        "| [fact_sales+](/v2/runs/flow-run/run-4) | 2026\u201112\u201102\xa018:00:05 | ✗ failed "
+        "its checks "
         "| 97,300 | `c0ffee01` |",
-        "| [all assets](/v2/runs/flow-run/run-3) | 2026-12-02\xa009:30:00 | ✗ failed | unchanged "
+        "| [all assets](/v2/runs/flow-run/run-3) | 2026\u201112\u201102\xa009:30:00 | ✗ failed | "
+        "unchanged "
         "| `c0ffee01` |",
         # No name known for its run (deleted from the server): its id, shortened, links it.
-        "| [run-2](/v2/runs/flow-run/run-2) | 2026-12-01\xa023:15:00 | did not finish | - "
+        "| [run-2](/v2/runs/flow-run/run-2) | 2026\u201112\u201101\xa023:15:00 | did not finish | "
+        "- "
         "| `c0ffee01` |",
-        "| [key:hub_\\* or sinks(\\*)](/v2/runs/flow-run/run-0) | 2026-12-01\xa007:00:03 "
+        "| [key:hub_\\* or sinks(\\*)](/v2/runs/flow-run/run-0) | 2026\u201112\u201101\xa007:00:03 "
         "| materialized | 97,000 | `c0ffee01` |",
     ]
     # Where the section is: after this run's checks, before the lineage.
@@ -1529,6 +1564,40 @@ def test_the_history_lists_this_version_then_the_earlier_attempts_each_linking_i
     )
 
 
+def test_a_long_run_name_is_cut_in_a_tables_run_cell_and_whole_in_its_link_title():
+    """A rerun's selection as its run's name wrapped to three lines in the History and
+    This run tables: a cell says its first words, the link's title (shown on hover) the
+    whole name, as the run it opens does; the version line gives it whole."""
+    earlier = EarlierAttempts(
+        records=(_attempt("run-0", "failed", None, FINISHED.replace(hour=9)),),
+        run_names={"run-0": LONG_RUN},
+    )
+    markdown = _page(run_name=LONG_RUN, earlier=earlier).markdown(PageLinks())
+    short = "dim_customer or dim_product …"
+    link = f'[{short}](/v2/runs/flow-run/run-1 "{LONG_RUN}")'
+    assert f"| {link} | 2026\u201112\u201102\xa019:52:40 | 97,356 |" in markdown  # This run
+    history = _history(markdown)
+    assert history[4].startswith(f"| **{link}** (this version) | ")
+    assert history[5].startswith(f'| [{short}](/v2/runs/flow-run/run-0 "{LONG_RUN}") | ')
+    html_page = rendered(markdown)
+    assert f'<a href="/v2/runs/flow-run/run-0" title="{LONG_RUN}">{short}</a>' in html_page
+    # A name that fits is as it was, without a title; a cut one reads as typed too.
+    assert "| [fact_sales+](/v2/runs/flow-run/run-1) | " in _page().markdown(PageLinks())
+    starred = _page(run_name="key:hub_* or key:sat_* or key:link_* or sinks(*)")
+    assert (
+        "| [key:hub_\\* or key:sat_\\* or …](/v2/runs/flow-run/run-1 "
+        '"key:hub_* or key:sat_* or key:link_* or sinks(*)") | '
+    ) in starred.markdown(PageLinks())
+    assert (
+        '<a href="/v2/runs/flow-run/run-1" title="key:hub_* or key:sat_* or key:link_* or '
+        'sinks(*)">key:hub_* or key:sat_* or …</a>'
+    ) in rendered(starred.markdown(PageLinks()))
+    # One word longer than the cell is cut inside it; a run without an id, not at all.
+    word = "key:" + "a" * 40
+    assert run_cell(word, "r") == f'[key:{"a" * 25}…](/v2/runs/flow-run/r "{word}")'
+    assert run_cell(LONG_RUN, None) == LONG_RUN
+
+
 def test_the_history_says_what_changed_since_the_previous_materialization():
     """One line a reviewer reads before the table: the code, the rows, and the checks that
     turned, against the previous attempt (a skip, since, changed nothing)."""
@@ -1536,7 +1605,8 @@ def test_the_history_says_what_changed_since_the_previous_materialization():
     outcome.code_version = "feedfacecafebeef"
     since = _history(_page(outcome=outcome, earlier=EARLIER).markdown(PageLinks()))[0]
     assert since == (
-        "Since the previous materialization (2026-12-02\xa018:00:05\xa0UTC, failed its checks): "
+        "Since the previous materialization (2026\u201112\u201102\xa018:00:05\xa0UTC, failed its "
+        "checks): "
         "code version changed (`c0ffee01` → `feedface`); rows 97,300 → 97,356 (+56); "
         "error-severity checks failed then, all pass now."
     )
@@ -1551,12 +1621,14 @@ def test_a_version_that_failed_its_checks_names_the_checks_that_turned():
     earlier = EarlierAttempts(records=(previous,), run_names={})
     lines = _history(_page(outcome=outcome, earlier=earlier).markdown(PageLinks()))
     assert lines[0] == (
-        "Since the previous materialization (2026-12-01\xa007:00:03\xa0UTC, materialized): "
+        "Since the previous materialization (2026\u201112\u201101\xa007:00:03\xa0UTC, "
+        "materialized): "
         "code version unchanged; rows 97,000 → 96,000 (-1,000); error-severity checks "
         "passed then, now positive fails."
     )
     assert lines[4] == (
-        "| **[fact_sales+](/v2/runs/flow-run/run-1)** (this version) | **2026-12-02\xa019:52:40** "
+        "| **[fact_sales+](/v2/runs/flow-run/run-1)** (this version) | "
+        "**2026\u201112\u201102\xa019:52:40** "
         "| **✗ failed its checks** | **96,000** | **`c0ffee01`** |"
     )
 
@@ -1572,7 +1644,8 @@ def test_a_version_that_published_nothing_says_the_table_was_left_as_it_was():
     )
     lines = _history(_page(outcome=outcome, earlier=EARLIER).markdown(PageLinks()))
     assert lines[0] == (
-        "Since the previous materialization (2026-12-02\xa018:00:05\xa0UTC, failed its checks): "
+        "Since the previous materialization (2026\u201112\u201102\xa018:00:05\xa0UTC, failed its "
+        "checks): "
         "code version unchanged; table left as it was."
     )
     assert "| **✗ failed** | **unchanged** |" in lines[4]
@@ -1618,11 +1691,12 @@ def test_a_relinked_page_says_plainly_which_run_rebuilt_what_it_links_and_when()
     rebuilt = _outcomes("materialized", "materialized")
     relinked = with_links_updated(written, "key:hub_* or sinks(*)", "run-9", at, rebuilt)
     lines = relinked.split("\n")
-    assert lines[2].startswith("This version: run [fact_sales+](/v2/runs/flow-run/run-1)")
+    assert lines[2].startswith("**This version:** run [fact_sales+](/v2/runs/flow-run/run-1)")
     assert lines[3:6] == [
         "",
         "Since this version, run [key:hub_\\* or sinks(\\*)](/v2/runs/flow-run/run-9) "
-        "rebuilt 2 assets this page links to (2026-12-03\xa008:15:00\xa0UTC): their links "
+        "rebuilt 2 assets this page links to (2026\u201112\u201103\xa008:15:00\xa0UTC): their "
+        "links "
         "now open that run's pages.",
         "",
     ]
@@ -1630,7 +1704,7 @@ def test_a_relinked_page_says_plainly_which_run_rebuilt_what_it_links_and_when()
     again = with_links_updated(relinked, "b+", "run-10", at.replace(hour=9), rebuilt[:1])
     assert again.count("Since this version, run") == 1
     assert "Since this version, run [b+](/v2/runs/flow-run/run-10) rebuilt 1 asset " in again
-    assert "(2026-12-03\xa009:15:00\xa0UTC)" in again
+    assert "(2026\u201112\u201103\xa009:15:00\xa0UTC)" in again
 
 
 def test_a_relink_by_a_run_that_rebuilt_nothing_says_what_it_did():
@@ -1644,7 +1718,7 @@ def test_a_relink_by_a_run_that_rebuilt_nothing_says_what_it_did():
     assert note == (
         "Since this version, run [fact_sales+](/v2/runs/flow-run/run-9) wrote new pages of 7 "
         "assets this page links to (0 rebuilt, 1 failed its checks, 6 skipped; "
-        "2026-12-03\xa008:15:00\xa0UTC): their links now open that run's pages."
+        "2026\u201112\u201103\xa008:15:00\xa0UTC): their links now open that run's pages."
     )
     did = _outcomes("materialized", "failed", "cancelled")
     note = with_links_updated(written, "b+", "run-9", at, did).split("\n")[4]
@@ -1664,6 +1738,22 @@ def test_a_relink_replaces_the_note_a_page_was_given_in_the_old_words():
     relinked = with_links_updated("\n".join(written), "b+", "run-9", at, _outcomes("materialized"))
     assert "Links updated by run" not in relinked
     assert relinked.count("Since this version, run [b+]") == 1
+
+
+def test_a_relink_puts_its_note_under_a_version_line_in_the_old_words():
+    """Pages written before the version line was reworded (``This version: run ...,
+    <time>. [Every version, newest first](...)``) stay on the server: a relink puts its
+    note under that line too, not above it under the title."""
+    written = _page().markdown(PageLinks()).split("\n")
+    written[2] = (
+        "This version: run [fact_sales+](/v2/runs/flow-run/run-1), 2026-12-02 19:52:40 UTC. "
+        "[Every version, newest first](/v2/artifacts/key/asset-fact-sales)."
+    )
+    at = datetime(2026, 12, 3, 8, 15, 0, tzinfo=UTC)
+    relinked = with_links_updated("\n".join(written), "b+", "run-9", at, _outcomes("materialized"))
+    lines = relinked.split("\n")
+    assert lines[2] == written[2]
+    assert lines[4].startswith("Since this version, run [b+]")
 
 
 def _clicks(mermaid: str) -> dict[str, str]:

@@ -84,10 +84,11 @@ def test_a_page_the_run_did_not_rewrite_links_to_the_neighbours_it_did():
     assert f'click {b} "{artifact_path(newest[b].latest_id)}"' in page_of_a
     # Its links now open another run's pages: it says so at its top, naming that run.
     version_line, note = page_of_a.split("\n\n")[1:3]
-    assert version_line.startswith("This version: run [all assets](")
+    assert version_line.startswith("**This version:** run [all assets](")
     assert re.fullmatch(
         rf"Since this version, run \[key:{b}\+\]\({flow_run_path(str(relinking.flow_run_id))}\) "
-        r"rebuilt 2 assets this page links to \(\d{4}-\d\d-\d\d\xa0\d\d:\d\d:\d\d\xa0UTC\): "
+        r"rebuilt 2 assets this page links to "
+        r"\(\d{4}\u2011\d\d\u2011\d\d\xa0\d\d:\d\d:\d\d\xa0UTC\): "
         r"their links now open that run's pages\.",
         note,
     ), note
@@ -145,7 +146,8 @@ def test_each_page_says_which_version_of_its_upstream_its_attempt_read(monkeypat
     (read_a,) = _versions_read(newest[b].data)
     assert re.fullmatch(
         rf"- \[{a}\]\({re.escape(artifact_path(first.latest_id))}\?tab=Artifact\): built "
-        rf"\d{{4}}-\d\d-\d\d\xa0\d\d:\d\d:\d\d\xa0UTC by run \[all assets\]\({full_run}\)",
+        rf"\d{{4}}\u2011\d\d\u2011\d\d\xa0\d\d:\d\d:\d\d\xa0UTC by run \[all "
+        rf"assets\]\({full_run}\)",
         read_a,
     ), read_a
     assert _versions_read(newest[c].data) == [

@@ -404,7 +404,7 @@ def test_a_failure_that_published_nothing_says_its_table_is_left_as_it_was(plan)
     failures = markdown.split("**Failed:**", 1)[1].split("Selection:", 1)[0]
     assert (
         f"`{failed.table}` is left as it was. Last successful materialization: finished "
-        "2026-01-02\xa003:04:05\xa0UTC, 42 rows left in the table, by "
+        "2026\u201101\u201102\xa003:04:05\xa0UTC, 42 rows left in the table, by "
         f"[its flow run]({flow_run_path('run-1')})." in failures
     )
     assert "Next: pipeline materialize --select " in failures
@@ -453,16 +453,16 @@ def test_unselected_upstream_rows_say_what_the_run_read_from_the_history(plan):
     assert rows["sat_invoice"][1:] == [
         plan.graph["sat_invoice"].table,
         "97,356",
-        f"[2026-01-02\xa003:04:00]({flow_run_path('r1')})",
+        f"[2026\u201101\u201102\xa003:04:00]({flow_run_path('r1')})",
     ]
     assert rows["dim_customer"][2:] == [
         "40",
-        f"[2026-01-02\xa003:05:00]({flow_run_path('r2')}), then its checks failed",
+        f"[2026\u201101\u201102\xa003:05:00]({flow_run_path('r2')}), then its checks failed",
     ]
     assert rows["link_invoice_time"][2:] == [
         "-",
-        f"[2026-01-02\xa003:04:00]({flow_run_path('r1')}); "
-        f"a run at [2026-01-02\xa003:06:00]({flow_run_path('r3')}) failed",
+        f"[2026\u201101\u201102\xa003:04:00]({flow_run_path('r1')}); "
+        f"a run at [2026\u201101\u201102\xa003:06:00]({flow_run_path('r3')}) failed",
     ]
     assert rows["link_invoice_product"][2:] == ["-", "-"]
 

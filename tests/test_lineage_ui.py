@@ -1211,9 +1211,96 @@ def test_ui_a_selections_unselected_upstream_open_on_a_click_each_time_on_one_li
     page.get_by_role("heading", name="psa_online_retails", exact=True).wait_for()
     read = page.locator("li", has_text="raw_online_retails: built ")
     assert re.fullmatch(
-        r"raw_online_retails: built \d{4}-\d\d-\d\d\s\d\d:\d\d:\d\d\sUTC by run all assets",
+        r"raw_online_retails: built \d{4}\u2011\d\d\u2011\d\d\s\d\d:\d\d:\d\d\sUTC by run all "
+        r"assets",
         read.inner_text(),
     ), read.inner_text()
     read.get_by_role("link", name="raw_online_retails", exact=True).click()
     page.get_by_role("heading", name="raw_online_retails", exact=True).wait_for()
     page.get_by_role("heading", name="This run: materialized").wait_for()
+
+
+#: A rerun's selection, as the ``Next:`` line of a run whose check failed gives it: its
+#: flow run is named so, and in a page's run cells the name wrapped to three lines.
+LONG_SELECTION = "dim_customer or dim_product or dim_time or dim_country"
+
+
+@pytest.fixture(scope="module")
+def long_named_run(shipped_run: ShippedRun) -> dict[str, str]:
+    """The URLs ``pipeline materialize --select LONG_SELECTION`` printed, run after the
+    shipped run: it writes newer versions of the dimensions' pages. Used by the module's
+    last tests only: it changes the pages."""
+    result = subprocess.run(
+        [*PIPELINE, "materialize", "--source", "synthetic:3000", "--select", LONG_SELECTION],
+        cwd=REPO,
+        env=shipped_run.env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    urls = dict(re.findall(r"^(Flow run|Lineage):\s+(\S+)$", result.stdout, re.M))
+    assert set(urls) == {"Flow run", "Lineage"}, result.stdout
+    return urls
+
+
+def test_ui_an_older_version_says_whose_it_is_and_opens_the_newer_ones(
+    shipped_run: ShippedRun, long_named_run: dict[str, str], page
+):
+    """An older version of a page, opened from its run's lineage after a later run wrote a
+    newer one, looked like the newest (its ``state after this run: fresh`` read as the
+    state now): under its title it says whose it is, that it is as of then, and opens
+    Prefect's list of the versions (a V2 route), headed by the newest one's outcome."""
+    page.goto(shipped_run.lineage_url)
+    _row_link(page, "dim_time").click()
+    page.get_by_role("heading", name="dim_time", exact=True).wait_for()
+    line = page.locator("p", has_text="This version: run all assets at ")
+    assert "what it says is as of then. Newer versions:" in line.inner_text()
+    assert line.evaluate("e => e.getBoundingClientRect().bottom") < WINDOW_HEIGHT / 2
+    _screenshot(page, "asset-page-older-version.png")
+    line.get_by_role("link", name="all versions of asset-dim-time", exact=True).click()
+    page.wait_for_url(re.compile(r".*/v2/artifacts/key/asset-dim-time$"))
+    page.get_by_role("heading", name=re.compile(r"^materialized, [\d,]+ rows: marts\.")).wait_for()
+    newest = page.locator('[data-testid^="timeline-card-"]').first
+    newest.get_by_role("link", name=LONG_SELECTION, exact=True).wait_for()
+    _screenshot(page, "asset-page-versions.png")
+
+
+#: How many lines an element's text takes: the distinct tops of its boxes (a table
+#: cell is as tall as its row, which another cell's lines make taller).
+_TEXT_LINES_JS = """
+e => {
+  const range = document.createRange();
+  range.selectNodeContents(e);
+  const tops = [...range.getClientRects()].map(box => box.top).sort((a, b) => a - b);
+  return tops.filter((top, i) => i === 0 || top - tops[i - 1] > 4).length;
+}
+"""
+
+
+def test_ui_a_pages_run_and_time_cells_take_one_line_each(long_named_run: dict[str, str], page):
+    """In the This run and History tables a long run name wrapped to three lines, and the
+    time at its date's hyphen (``2026-12-`` over ``07 19:12:33``): the name is cut in the
+    cell (whole in the link's title, in the version line and in the run it opens), the
+    date does not break. The History's run column (~250 px at 1600x1000) holds the cut
+    name on one line; This run's, of six columns (~190 px), on two at most."""
+    page.goto(long_named_run["Lineage"])
+    _row_link(page, "dim_time").click()
+    page.get_by_role("heading", name="History", exact=True).wait_for()
+    name = re.compile(r"^dim_customer or .*…$")
+    rows = page.get_by_role("row").filter(has=page.get_by_role("link", name=name))
+    rows.nth(1).wait_for()
+    this_run, history = rows.all()  # This run's row, and the History's of this version
+    for row, most in ((this_run, 2), (history, 1)):
+        run = row.get_by_role("link", name=name)
+        assert run.get_attribute("title") == LONG_SELECTION
+        lines = run.evaluate(_TEXT_LINES_JS)
+        assert lines <= most, f"the run's name wraps to {lines} lines: {run.inner_text()!r}"
+        time = row.get_by_role("cell").nth(1)
+        lines = time.evaluate(_TEXT_LINES_JS)
+        assert lines == 1, f"the time wraps to {lines} lines: {time.inner_text()!r}"
+    times = page.get_by_role("cell", name=re.compile(r"^\d{4}\u2011\d\d\u2011\d\d\s")).all()
+    assert len(times) >= 3  # This run's, and the History's of each run
+    for time in times:
+        assert time.evaluate(_TEXT_LINES_JS) == 1, time.inner_text()
+    _screenshot(page, "asset-page-history.png", scroll_to="History")

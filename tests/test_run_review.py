@@ -141,7 +141,8 @@ def test_a_failed_attempts_page_says_when_its_table_was_last_materialized():
     assert "| unchanged |" not in page.data
     assert " | 2 | - | " in page.data  # rows in table: what the last success left
     assert (
-        f"Last successful materialization: finished {success.ended:%Y-%m-%d\xa0%H:%M:%S}\xa0UTC, "
+        f"Last successful materialization: finished "
+        f"{success.ended:%Y\u2011%m\u2011%d\xa0%H:%M:%S}\xa0UTC, "
         f"2 rows left in the table, by [its flow run](/v2/runs/flow-run/{first.flow_run_id}).\n"
     ) in page.data
 
@@ -220,7 +221,7 @@ def test_every_page_of_a_run_links_the_runs_lineage(tmp_path):
     assert artifact_rows(lineage.data)["summary"][0] == (
         f"/v2/artifacts/artifact/{artifacts['asset-summary'].id}"
     )
-    link = f"[this run's lineage](/v2/artifacts/artifact/{lineage.id})"
+    link = f"([its lineage](/v2/artifacts/artifact/{lineage.id}))"
     for key in ("asset-readings", "asset-summary"):
         assert link in artifacts[key].data.split("\n\n")[1], key  # under the title
     summary = artifacts["asset-summary"]
@@ -249,8 +250,9 @@ def test_a_selection_runs_lineage_says_what_each_unselected_upstream_held(tmp_pa
     )
     assert built_at, readings[3]
     (page,) = _pages(str(built.flow_run_id), "readings")
-    assert f"This version: run [readings]({flow_run_path(str(built.flow_run_id))})" in page.data
-    assert abs((datetime.fromisoformat(built_at.group(1) + "+00:00") - page.created).seconds) < 5
+    assert f"**This version:** run [readings]({flow_run_path(str(built.flow_run_id))})" in page.data
+    shown = built_at.group(1).replace("\u2011", "-")  # the date's non-breaking hyphens
+    assert abs((datetime.fromisoformat(shown + "+00:00") - page.created).seconds) < 5
 
 
 def test_a_selection_runs_page_names_the_raw_columns_of_its_unselected_ancestors(tmp_path):
