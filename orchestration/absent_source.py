@@ -29,7 +29,7 @@ from orchestration.fingerprinted_source import SOURCE_OPTION
 
 
 class AbsentSourceError(ExpectedError, RuntimeError):
-    """The source typed as ``--source`` is not there (a path to no file)."""
+    """The source typed as ``--source`` is not there (a path to no file, or to a directory)."""
 
 
 def absent_source_error(

@@ -209,6 +209,19 @@ def test_a_source_file_typed_that_is_not_there_stops_status_and_plan(retail, tmp
     assert raw["last_attempt"] == raw["last_materialization"], raw
 
 
+def test_a_directory_typed_as_the_source_stops_status_plan_and_materialize(retail, tmp_path):
+    """`materialize --source DIR` passed the missing-file check (the path is there), so a
+    flow run failed the ingest asset on "DIR: not a file" and reported every other asset
+    skipped. A directory is the same typo: each command stops before anything runs, in
+    one line that says what the path is, exit 1."""
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    said = f"{folder}: a directory, not a file; check the path given by --source"
+    for command in ("status", "plan", "materialize"):
+        done = retail(command, "--source", str(folder), exit_code=1)
+        assert (done.stdout, done.stderr) == ("", f"error: {said}\n"), command
+
+
 def test_status_still_answers_when_a_source_cannot_be_asked_now(retail, tmp_path):
     """A URL whose server is down now, or a source the environment names: status is still
     the answer for every other asset, so it judges the ingest asset stale, as before."""

@@ -208,21 +208,24 @@ def _chunks(
 
 
 def absent_file(spec: str, named_by: str) -> SourceError | None:
-    """What reading ``spec`` fails with at once when it is a path to no file, naming the
-    setting that gave it (:func:`source_named_by`), or to one this user may not read (the
-    file's mode, or a directory above it it may not enter); None when it may be read. A
+    """What reading ``spec`` fails with at once when it is a path to no file or to a
+    directory, naming the setting that gave it (:func:`source_named_by`), or to one this
+    user may not read (the file's mode, or a directory above it it may not enter); None
+    when it may be read. A
     URL is never absent here: only asking it tells, and a server down now may answer later.
     """
     if is_synthetic(spec) or is_url(spec):
         return None
     path = Path(spec).expanduser()
+    given_by = f" given by {setting(named_by)}" if named_by else ""
     try:
         info = path.stat()
     except (FileNotFoundError, NotADirectoryError):
-        given_by = f" given by {setting(named_by)}" if named_by else ""
         return SourceError(f"file not found; check the path{given_by}", source=str(path))
     except OSError as error:
         return file_error(error, str(path))
+    if stat.S_ISDIR(info.st_mode):  # a folder typed for the file in it: the same typo
+        return SourceError(f"a directory, not a file; check the path{given_by}", source=str(path))
     # Asked, not opened: opening a named pipe would wait for a writer.
     if stat.S_ISREG(info.st_mode) and not os.access(path, os.R_OK):
         return file_error(PermissionError(errno.EACCES, os.strerror(errno.EACCES)), str(path))
