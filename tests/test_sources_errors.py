@@ -239,6 +239,29 @@ def test_empty_required_value(tmp_path: Path) -> None:
         read_all(csv_file(tmp_path, GOOD, bad))
 
 
+def test_an_empty_value_is_said_without_python_none(tmp_path: Path) -> None:
+    """A cell with nothing in it read "empty value None": Python's word for no value, not
+    the user's. Nothing is quoted then; a cell of only spaces still shows them."""
+    bad = "536366,85123A,HAND WARMER,6,12/1/2010 8:28,,17850,United Kingdom\n"
+    path = csv_file(tmp_path, GOOD, bad)
+    with pytest.raises(SourceError) as error:
+        read_all(path)
+    assert str(error.value) == (
+        f"{path}, line 3, column 'UnitPrice': empty value (1 such row in lines 2-3); "
+        "every line needs an invoice, stock code, quantity, date and price"
+    )
+    with pytest.raises(SourceError, match=r"'StockCode': empty value '  ' \(1 such row"):
+        read_all(csv_file(tmp_path, GOOD, bad.replace(",85123A,", ",  ,")))
+    # A spreadsheet's empty cell (calamine reads it as '') reads the same.
+    frame = synthetic.generate(40, 2)
+    frame["Price"] = frame["Price"].astype(object)
+    frame.loc[30, "Price"] = None
+    sheet = tmp_path / "empty.xlsx"
+    frame.to_excel(sheet, index=False, sheet_name="Year 2010-2011", engine="xlsxwriter")
+    with pytest.raises(SourceError, match=r"row 32, column 'UnitPrice': empty value \(1 such"):
+        read_all(sheet)
+
+
 def test_invoice_that_is_not_an_invoice_number(tmp_path: Path) -> None:
     bad = "X-12,22633,HAND WARMER,6,12/1/2010 8:28,1.85,17850,United Kingdom\n"
     with pytest.raises(SourceError, match=r"line 3, column 'InvoiceNo': not an invoice number"):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import math
 import re
 from collections.abc import Iterable, Mapping
 
@@ -208,13 +209,22 @@ class _Chunk:
         places = self.numbering.places((self.first_row, row, last))
         rows = span(places[self.first_row], places[last])
         such = f"{count:,} such row{'' if count == 1 else 's'} in {rows}"
+        # An empty cell has no value to quote: Python's None (or a sheet's '') is not the
+        # user's word for it.
+        shown = "" if _is_absent(value) else f" {value!r}"
         raise SourceError(
-            f"{problem} {value!r} ({such}); {hint}",
+            f"{problem}{shown} ({such}); {hint}",
             source=self.source,
             place=places[row],
             column=field,
             value=value,
         )
+
+
+def _is_absent(value: object) -> bool:
+    """True for a cell that holds nothing: None, ``''`` (a spreadsheet's empty cell), or the
+    NaN a frame may hold. A cell of only spaces is not: quoting it shows the spaces."""
+    return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
 
 
 def _plain(column: pa.ChunkedArray | pa.Array) -> pa.Array:
