@@ -218,6 +218,29 @@ def test_source_encoding_help_is_short_pointing_at_the_readme():
         assert "(README: Sources)" in said(" ".join(encoding)), (command, encoding)
 
 
+#: Every command whose help a user may read, as ``pipeline`` lists them.
+COMMANDS = (
+    (), ("list",), ("materialize",), ("lineage",), ("query",), ("validate",), ("checks",),
+    ("serve",), ("status",), ("plan",), ("server",), ("server", "start"),
+    ("server", "status"), ("server", "stop"),
+)  # fmt: skip
+
+
+def test_every_readme_section_a_help_text_names_is_a_heading_of_the_readme():
+    """``--source-encoding`` sent readers to "README: Sources", a bold paragraph no
+    contents or search for a heading finds. Each "README: X" in any help is a heading."""
+    headings = set(re.findall(r"^#+ (.+?)\s*$", (REPO / "README.md").read_text(), re.M))
+    named: dict[str, set[str]] = {}
+    for command in COMMANDS:
+        text = said(pipeline(*command, "--help", env={"COLUMNS": "200"}).stdout)
+        for section in re.findall(r"README: ([^);]+)", text):
+            named.setdefault(section.strip(), set()).add(" ".join(command) or "pipeline")
+    assert named, "no help names a README section any more: drop this test"
+    assert {
+        section: commands for section, commands in named.items() if section not in headings
+    } == {}
+
+
 def test_plan_describes_itself_in_short_sentences():
     """Its description was one sentence of eleven lines."""
     text = pipeline("plan", "--help").stdout
