@@ -234,10 +234,19 @@ class RebuildRequired(ExpectedError):
 
 def did_you_mean(typed: str, known: Sequence[str], n: int = 3) -> str:
     """``"; did you mean a, b?"`` with the names in ``known`` closest to ``typed`` (none:
-    ``""``), for the end of a line that refuses a name."""
+    ``""``), for the end of a line that refuses a name. Case aside: ``FACT_SALES`` shares
+    no letter with ``fact_sales`` as difflib compares them, and a name that differs only
+    in case is the one meant, alone."""
     import difflib  # here: every command imports this module, few ever refuse a name
 
-    close = difflib.get_close_matches(typed, known, n=n)
+    by_lower: dict[str, list[str]] = {}
+    for name in known:
+        by_lower.setdefault(name.lower(), []).append(name)
+    if same := by_lower.get(typed.lower()):
+        close = same[:n]
+    else:
+        lowered = difflib.get_close_matches(typed.lower(), list(by_lower), n=n)
+        close = [name for lower in lowered for name in by_lower[lower]][:n]
     return f"; did you mean {', '.join(close)}?" if close else ""
 
 

@@ -242,6 +242,10 @@ def test_unknown_bare_name_is_an_empty_selection_suggesting_close_names(dag):
         ("group:Vault", "there is no group named 'Vault'; did you mean vault?"),
         ("tag:layer=mart", "no asset has tag layer='mart'; did you mean layer=marts?"),
         ("tag:layr=marts", "no asset has tag layr='marts'; did you mean layer=marts?"),
+        # In another case, a name shares no letter with the key: none was suggested.
+        ("FACT_SALES", "there is no asset named 'FACT_SALES'; did you mean fact_sales?"),
+        ("Dim_Product+", "there is no asset named 'Dim_Product'; did you mean dim_product?"),
+        ("group:MARTS", "there is no group named 'MARTS'; did you mean marts?"),
     ],
 )
 def test_unknown_group_or_tag_is_an_empty_selection_suggesting_close_ones(dag, expression, hint):
