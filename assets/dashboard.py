@@ -365,4 +365,5 @@ def sales_dashboard(context: AssetContext) -> pd.DataFrame:
             f"asset {context.spec.key!r}: cannot write the dashboard to {path}: {exc}"
         ) from exc
     context.log.info("sales dashboard written to %s", path.resolve())
+    context.add_file("dashboard", path)
     return points.astype({"position": "uint32", "value": "float64"})

@@ -56,6 +56,15 @@ class AssetContext:
     run_id: str | None = None
     log: Log = field(default_factory=lambda: logging.getLogger(ASSET_LOGGER))
     sandbox: Path | None = None
+    #: Files the asset wrote besides its table (a report page, an export), by what each
+    #: is: the run's last lines say where (``Dashboard: reports/...``), so nobody looks it
+    #: up after a run. Filled by :meth:`add_file`.
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def add_file(self, what: str, path: Path) -> None:
+        """Say that the asset wrote ``path`` (``what``: ``dashboard``), for the run's
+        report; the path is kept whole, as the working directory may be any."""
+        self.files[what] = path.resolve()
 
     @property
     def full_refresh(self) -> bool:

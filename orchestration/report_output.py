@@ -11,6 +11,7 @@ import shlex
 from collections import Counter
 from collections.abc import Sequence
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -99,6 +100,7 @@ def report_as_json(report: RunReport) -> dict[str, Any]:
                 "built_from_failed_checks": list(o.built_from_failed_checks),
                 "checked_reads": [read.as_dict() for read in o.checked_reads],
                 "edited_checks": [edited.as_dict() for edited in o.edited_checks],
+                "files": dict(o.files),
             }
             for o in report.outcomes
         ],
@@ -168,6 +170,8 @@ def print_report(
     if report.warehouses:
         named = ", ".join(report.warehouses)
         console.print(f"Warehouse: {named}", soft_wrap=True, highlight=False, markup=False)
+    for what, path in _files_written(report):
+        console.print(f"{what} {path}", soft_wrap=True, highlight=False, markup=False)
     runs = absolute(runs_path())
     if report.prefect_error:  # the UI is gone: the error line after the report says so
         ui_hint = ""
@@ -196,6 +200,20 @@ def print_report(
     why = "; add [bold]--verbose[/] for the traceback" if unforeseen and not verbose else ""
     where = ui_hint if not urls else ""
     print_step(console, f"Next: {rerun}{why}{where}.")
+
+
+def _files_written(report: RunReport) -> list[tuple[str, str]]:
+    """What each file the run's assets wrote besides their tables is, as a label padded
+    like ``Warehouse:``'s, and where: under the working directory, relative to it (the
+    run's own ``reports/sales_dashboard.html``), else whole."""
+    here = Path.cwd()
+    found = []
+    for outcome in report.outcomes:
+        for what, written in outcome.files.items():
+            path = Path(written)
+            shown = path.relative_to(here) if path.is_relative_to(here) else path
+            found.append((f"{what.capitalize()}:".ljust(len("Warehouse:")), str(shown)))
+    return found
 
 
 def print_warnings(warnings: Sequence[str], console: Console) -> None:

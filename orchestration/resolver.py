@@ -411,6 +411,7 @@ def _run_asset(
             error_chain=chain_in_words(failure) if failure else (),
             foreseen=failure is not None,  # an AssetCheckError: the checks say why
             checks=checks,
+            files={what: str(path) for what, path in context.files.items()},
         )
     )
     if failure:

@@ -205,6 +205,9 @@ class AssetOutcome:
     #: its record says (``MaterializationRecord.upstream``; None: no build recorded); None
     #: for an asset that read nothing (skipped, or failed before its attempt began).
     upstream_read: Mapping[str, str | None] | None = None
+    #: Files it wrote besides its table, what each is -> its absolute path
+    #: (:meth:`~orchestration.context.AssetContext.add_file`): the report says where.
+    files: Mapping[str, str] = field(default_factory=dict)
 
     def said_cause(self) -> str | None:
         """Why it failed, without the asset and table a row or list names already: its

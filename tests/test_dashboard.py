@@ -243,6 +243,19 @@ def test_the_dashboard_page_gets_the_mode_the_umask_gives(tmp_path):
     assert oct(stat.S_IMODE(page_path.stat().st_mode)) == oct(0o644)
 
 
+def test_the_dashboard_says_where_it_wrote_its_page(tmp_path, monkeypatch):
+    """The run's last lines name the page (``Dashboard: reports/...``): the asset says
+    where it wrote it, the path whole, whatever directory the run started in."""
+    monkeypatch.chdir(tmp_path)
+    warehouse = open_seeded(tmp_path / "warehouse")
+    context = _context(sales_dashboard, warehouse, {"sales_dashboard_path": "out/page.html"})
+    try:
+        warehouse.materialize(sales_dashboard, context)
+    finally:
+        warehouse.close()
+    assert context.files == {"dashboard": tmp_path / "out" / "page.html"}
+
+
 def test_dashboard_fails_clearly_without_data(tmp_path):
     with ClickHouseIOManager.embedded(tmp_path / "warehouse") as warehouse:
         warehouse.setup([*assets.DDL_PATHS, REPO / "ddl" / "metrics.sql"])

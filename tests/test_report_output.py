@@ -13,7 +13,7 @@ from orchestration.asset import AssetSpec
 from orchestration.checks import AssetCheck, AssetCheckResult
 from orchestration.graph import AssetGraph
 from orchestration.io_manager import MaterializeResult
-from orchestration.report_output import print_check_results, print_report
+from orchestration.report_output import print_check_results, print_report, report_as_json
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
 
 CAUSE = "/data/bad.csv, line 3, column 'Quantity': not a number: 'six'"
@@ -76,6 +76,28 @@ def test_piped_every_row_keeps_its_own_cause_for_scripts():
     rows = [line for line in lines if line.startswith("table_")]
     assert len(rows) == 3 and all(row.endswith("upstream failed: raw") for row in rows)
     assert not any(line.endswith("assets skipped: upstream failed: raw") for line in lines)
+
+
+def test_a_run_says_once_where_the_files_its_assets_wrote_are(tmp_path, monkeypatch):
+    """A run that wrote the sales dashboard never said where: the page was for finding in
+    the README. One line beside the warehouse's names it, under the working directory
+    as a relative path; ``--json`` gives each asset's files whole."""
+    monkeypatch.chdir(tmp_path)
+    page = tmp_path / "reports" / "sales_dashboard.html"
+    elsewhere = "/srv/www/sales.csv"
+    built = AssetOutcome(
+        "sales_dashboard", "q.sales_dashboard", "materialized", 0.1, files={"dashboard": str(page)}
+    )
+    export = AssetOutcome("export", "q.export", "materialized", 0.1, files={"export": elsewhere})
+    report = RunReport(outcomes=[built, export], warehouses=["chdb:///wh"])
+    lines = _printed(report, terminal=False, width=200)
+    warehouse = lines.index("Warehouse: chdb:///wh")
+    assert lines[warehouse + 1 : warehouse + 3] == [
+        "Dashboard: reports/sales_dashboard.html",
+        f"Export:    {elsewhere}",
+    ], lines
+    assets = report_as_json(report)["assets"]
+    assert [asset["files"] for asset in assets] == [{"dashboard": str(page)}, {"export": elsewhere}]
 
 
 ORDERS = AssetGraph(

@@ -79,6 +79,23 @@ def test_every_asset_materializes_after_its_upstream():
     assert {o.key: o.rows for o in report.outcomes} == dict.fromkeys("abcde", 3)
 
 
+def test_a_file_an_asset_says_it_wrote_is_in_its_outcome(tmp_path):
+    """The run's last lines name what an asset wrote besides its table (the dashboard's
+    page): the body says so on its context, the run's report carries it."""
+    page = tmp_path / "page.html"
+
+    def body(context):
+        page.write_text("<html></html>")
+        context.add_file("page", page)
+        return pd.DataFrame({"n": [1]})
+
+    report = materialize(
+        make_graph(("a", (), body), ("b", (), frame_body())), {"warehouse": MemoryIOManager()}
+    )
+    assert report.ok
+    assert {o.key: dict(o.files) for o in report.outcomes} == {"a": {"page": str(page)}, "b": {}}
+
+
 def test_independent_assets_run_concurrently():
     io = MemoryIOManager()
     graph = make_graph(("left", (), frame_body(sleep=1.0)), ("right", (), frame_body(sleep=1.0)))
