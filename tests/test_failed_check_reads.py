@@ -129,7 +129,7 @@ def test_a_check_failing_on_a_dimension_the_run_rebuilt_names_it_and_the_rerun_r
     checked = rf"Check `customer_key_resolves` reads `cdl\.dim_customer` \({link}\), {REBUILT}\."
     assert re.search(checked, failed), failed
     page = _as_read(_artifact(report, "asset-fact-orders")).split("\n")
-    assert page[2].startswith("**Failed:** asset 'fact_orders' (table cdl.fact_orders) failed")
+    assert page[2].startswith("**Failed:** asset 'fact_orders' (table cdl.fact_orders): failed")
     # Its rows are published: said in the failure too, before what its check read.
     assert page[3] == "The table holds this run's 4 rows: published, then its checks failed.\\"
     assert re.fullmatch(checked, page[4]), page[:6]
