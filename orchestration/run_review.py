@@ -88,6 +88,11 @@ WAREHOUSE = "warehouse"
 #: :meth:`~orchestration.recording.RunLedger.states_now`).
 StatesNow = Callable[[Iterable[str]], Mapping[str, AssetState]]
 _SQL_LOG_CHARS = 20_000
+#: Page rewrites in flight at a run's end (:meth:`RunReview.finish`): 27 rewrites took
+#: 0.26 s two at a time, 0.40 s one at a time, 0.34 s three at a time (medians of 10
+#: rounds against a busy server, docs/benchmark.md session 33); the server answers its
+#: database writes one at a time, so more in flight only queue there.
+REWRITERS = 2
 #: Flow runs the API returns at most per request (Prefect's default limit).
 _RUNS_PER_REQUEST = 200
 
@@ -364,7 +369,7 @@ class RunReview:
         versions of this run; a page whose text is the same (a sink) is not sent again.
         So is the newest page of an asset outside the run that links a page this run
         superseded (see below). Each request waits on the server (~10 ms), after the last
-        asset: that wait is what this run's review costs at its end.
+        asset, two in flight at a time: that wait is what this run's review costs at its end.
 
         The rewrite is a plain ``PATCH``: Prefect's ``update_artifact`` also emits an
         ``artifact.updated`` event carrying the whole page, a second copy of every page
@@ -374,20 +379,23 @@ class RunReview:
         """
         for job in self._writes:
             job.result()  # a page refused by the server fails the run, loudly
-        # The writer thread sends each rewrite while this one renders the next: a request
-        # waits on the server, rendering needs this process's CPU. A failed asset's page
-        # says the step the run's end names, under its error: rewritten for it, if its
-        # links did not change (a failure with no descendant in the run).
+        # Rewriters send each rewrite while this thread renders the next: a request
+        # waits on the server, rendering needs this process's CPU. Their order does not
+        # matter (each is a page of its own), so :data:`REWRITERS` of them are in flight:
+        # one at a time, a full run's 23 rewrites were the longest wait of its end. A
+        # failed asset's page says the step the run's end names, under its error:
+        # rewritten for it, if its links did not change (a failure with no descendant).
+        rewriter = ThreadPoolExecutor(max_workers=REWRITERS, thread_name_prefix="page-rewrites")
         guard = self.outage.guard
         step = next_line(self.plan, report)
         upstream = self._upstream_states()
         rewrites = [
-            self._writer.submit(guard, self._rewrite_page, artifact_id, markdown)
+            rewriter.submit(guard, self._rewrite_page, artifact_id, markdown)
             for artifact_id, page, written in self._pages.values()
             if (markdown := page.markdown(self.links, _step_of(page, step))) != written
         ]
         rewrites += [
-            self._writer.submit(guard, self._rewrite_page, artifact_id, markdown)
+            rewriter.submit(guard, self._rewrite_page, artifact_id, markdown)
             for artifact_id, markdown in guard(self._relinked_pages_outside_the_run, upstream) or []
         ]
         held = self._held.result() if self._held else {}
@@ -395,6 +403,7 @@ class RunReview:
             self.plan, report, self.links, self._history, upstream, held
         )
         self._writer.shutdown(wait=True)
+        rewriter.shutdown(wait=True)
         for job in rewrites:
             job.result()
         lineage = self.links.lineage  # None: the API was gone as the run began
