@@ -386,6 +386,27 @@ class RunReview:
         # failed asset's page says the step the run's end names, under its error:
         # rewritten for it, if its links did not change (a failure with no descendant).
         rewriter = ThreadPoolExecutor(max_workers=REWRITERS, thread_name_prefix="page-rewrites")
+        try:
+            rewrites, lineage_page = self._send_rewrites(report, rewriter)
+        except BaseException:
+            rewriter.shutdown(wait=False, cancel_futures=True)  # as the writer's, in __exit__
+            raise
+        self._writer.shutdown(wait=True)
+        rewriter.shutdown(wait=True)
+        for job in rewrites:
+            job.result()
+        lineage = self.links.lineage  # None: the API was gone as the run began
+        guard = self.outage.guard
+        if lineage is None or guard(self._fill_lineage, lineage, lineage_page, report) is None:
+            return None
+        # Named again at the end of the Logs tab, where a reader of a finished run lands.
+        _log_lineage(lineage)
+        return lineage
+
+    def _send_rewrites(
+        self, report: RunReport, rewriter: ThreadPoolExecutor
+    ) -> tuple[list[Future[Any]], str]:
+        """Hand ``rewriter`` each page whose text changed; the lineage page's text."""
         guard = self.outage.guard
         step = next_line(self.plan, report)
         upstream = self._upstream_states()
@@ -399,19 +420,9 @@ class RunReview:
             for artifact_id, markdown in guard(self._relinked_pages_outside_the_run, upstream) or []
         ]
         held = self._held.result() if self._held else {}
-        lineage_page = lineage_markdown(
+        return rewrites, lineage_markdown(
             self.plan, report, self.links, self._history, upstream, held
         )
-        self._writer.shutdown(wait=True)
-        rewriter.shutdown(wait=True)
-        for job in rewrites:
-            job.result()
-        lineage = self.links.lineage  # None: the API was gone as the run began
-        if lineage is None or guard(self._fill_lineage, lineage, lineage_page, report) is None:
-            return None
-        # Named again at the end of the Logs tab, where a reader of a finished run lands.
-        _log_lineage(lineage)
-        return lineage
 
     def _upstream_states(self) -> dict[str, AssetState]:
         """The states of the unselected upstream as the run ends, for its lineage page: a
