@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from orchestration.asset_page import (
     PageLinks,
     cell,
-    checked_read_line,
+    checked_read_lines,
     collapsed,
     edited_check_line,
     fenced,
@@ -26,6 +26,7 @@ from orchestration.asset_page import (
     shown_warehouses,
     table_since_line,
 )
+from orchestration.checks import failures_in_brief
 from orchestration.history import AssetHistory, MaterializationRecord
 from orchestration.lineage import LAYOUT_LINK, NOT_SELECTED, ORDER_LINES
 from orchestration.prefect_ui import flow_run_path
@@ -255,19 +256,33 @@ def _failures(report: RunReport, links: PageLinks) -> list[str]:
     then, once the run settled its state, what its table holds now, as its page says
     it: the rows of an attempt that failed its checks (published first: a reader of the
     warehouse sees them), or what it was left, and since when (its last success's run);
-    then each other asset's table its failed checks read, and what the run did to it."""
+    then each other asset's table its failed checks read that the run changed or left
+    stale (one rebuilt the same, or left fresh, its page names: four such lines per
+    failed asset pushed ``Next:`` below the fold)."""
     failed = report.by_status("failed")
     if not failed:
         return []
     items = []
     for o in failed:
-        lines = [f"- {links.link(o.key)}: {_short(o.error)}"]
+        lines = [f"- {links.link(o.key)}: {_failure(o)}"]
         lines += [edited_check_line(edited) for edited in o.edited_checks]
         if o.state is not None:
             lines.append(table_since_line(o, named=True))
-        lines += [checked_read_line(read, links) for read in o.checked_reads]
+        lines += checked_read_lines(o.checked_reads, links, alike=False)
         items.append("\\\n  ".join(lines))  # hard line breaks keep the item's lines apart
     return ["**Failed:**", "", *items, ""]
+
+
+def _failure(outcome: AssetOutcome) -> str:
+    """What failed, after the asset's link: the checks that failed and the rows each
+    found (:func:`failures_in_brief`), else the error as the run gives it (the place in
+    the code with the cause); its first 300 characters (:func:`_short`). The run's error
+    of four failed checks filled the first screen with an example row of each, cut at
+    ``…`` after the first, and put ``Next:`` below the fold; the asset's page gives them."""
+    failing = [check for check in outcome.checks if check.blocking]
+    if outcome.failed_its_checks and failing:
+        return _short(f"{failures_in_brief(failing)}.")
+    return _short(outcome.error)
 
 
 def next_line(plan: MaterializationPlan, report: RunReport) -> str | None:

@@ -32,7 +32,7 @@ from uuid import UUID
 from orchestration.asset import AssetSpec
 from orchestration.asset_code import declaration_place
 from orchestration.check_versions import EditedCheck
-from orchestration.checks import AssetCheckResult, format_example
+from orchestration.checks import AssetCheckResult, failures_in_brief, format_example
 from orchestration.column_impact import Uses
 from orchestration.column_lineage import NOT_DERIVED, ChainEnds
 from orchestration.fingerprint import ChosenSource
@@ -56,7 +56,7 @@ from orchestration.run_report import (
     rows_phrase,
 )
 from orchestration.setting_names import parameter_for
-from orchestration.staleness import LAST_RUN_FAILED, failed_checks_notes
+from orchestration.staleness import Reason, failed_checks_notes, upstream_since
 from orchestration.typed_options import carried
 from orchestration.ui_lineage import (
     FOCUS_COLUMN,
@@ -110,6 +110,8 @@ VERSIONS_READ = (
     "**Versions read** by this attempt, of each table it reads directly (a name opens the "
     "page of the version read):"
 )
+#: How many of the versions read that are this run's the list says in one line.
+_THIS_RUNS_TOGETHER = 3
 #: Said of a version read whose page the run did not find among the newest pages.
 _PAGE_NOT_LOOKED_UP = "its page: in that run's Artifacts tab"
 #: Between the date and the clock of a time a page shows, and before ``UTC``: a time in
@@ -346,20 +348,37 @@ class AssetPage:
         if o.status == "skipped":
             return [f"**Skipped:** {skip_reason(o, links)}", ""]
         label = f"**{o.status.capitalize()}:**"
-        said = error_blocks(o.error or "no error recorded")
+        said = error_blocks(self._failure_said())
         if said and not said[0].startswith("`"):  # a paragraph: the label opens it
             said[0] = f"{label} {said[0]}"
         else:
             said = [label, "", *said]
         published = [checked_table_line(o.result)] if o.failed_its_checks and o.result else []
         edited = [edited_check_line(edited) for edited in o.edited_checks]
-        reads = [*edited, *published, *(checked_read_line(read, links) for read in o.checked_reads)]
+        reads = [*edited, *published, *checked_read_lines(o.checked_reads, links)]
         if reads and not said[-2].startswith("`"):  # the error's last paragraph goes on
             said[-2] = "\\\n".join([said[-2], *reads])
         elif reads:
             said += ["\\\n".join(reads), ""]
         full = collapsed(WHOLE_ERROR, error_blocks(o.full_error)) if o.full_error else []
         return [*said, *full, *([next_line, ""] if next_line else [])]
+
+    def _failure_said(self) -> str:
+        """The error as the page says it under its title: the run's line; for an attempt
+        that failed its checks, which checks and how many rows each found, without the
+        example row of each the line gives (~11 lines of UUIDs for four checks, which
+        the Checks table shows again) nor the asset and table the page is about."""
+        o = self.materialization.outcome
+        failing = [check for check in o.checks if check.blocking]
+        if not (o.failed_its_checks and failing):
+            return o.error or "no error recorded"
+        said = f"{failures_in_brief(failing)}."
+        if any(check.status == "failed" for check in failing):
+            said += (
+                " The Checks table below shows an example row of each, and the command "
+                "that lists them all."
+            )
+        return said
 
     def _version_line(self, links: PageLinks) -> str:
         """Whose version this is, the way back to its run's lineage, that what the page
@@ -415,18 +434,35 @@ class AssetPage:
             notes = failed_checks_notes(
                 outcome.upstream_failed_checks, outcome.built_from_failed_checks
             )
-            reasons = [self._without_own_error(reason) for reason in outcome.reasons]
-            facts[_STATE_AS_WRITTEN] = state_cell(outcome.state, [*reasons, *notes])
+            facts[_STATE_AS_WRITTEN] = state_cell(outcome.state, [*self._reasons(), *notes])
         return facts
 
-    def _without_own_error(self, reason: str) -> str:
+    def _reasons(self) -> list[str]:
+        """The state's reasons as the state row says them, a failure's error referred to
+        (:meth:`_without_own_error`), the upstream materialized since its last success
+        last: a reader of a failed page looks for the failure, and it came after the
+        eleven upstream the run rebuilt before the asset failed, five lines of them. Those
+        the run rebuilt, if many, are counted (:func:`upstream_since`), as this attempt's
+        reads tell (none told: each named)."""
+        outcome = self.materialization.outcome
+        rebuilt = {read.key for read in self.reads or () if read.this_run}
+        ordering = self.graph.upstream_of(self.spec.key).ordering
+        said = []
+        for reason in sorted(outcome.reasons, key=lambda r: r.kind == "upstream_materialized"):
+            if reason.kind == "upstream_materialized" and reason.upstream:
+                said.append(upstream_since(reason.upstream, ordering, rebuilt))
+            else:
+                said.append(self._without_own_error(reason))
+        return said
+
+    def _without_own_error(self, reason: Reason) -> str:
         """``reason``, less the error it quotes when that is this attempt's, shown under
         the title: ``last run failed ...: see the error under the title``."""
         status = self.materialization.outcome.status
-        if status in ("materialized", "skipped") or not reason.startswith(LAST_RUN_FAILED):
-            return reason
-        head, colon, _ = reason.partition(": ")
-        return f"{head}: {_ERROR_ABOVE}" if colon else reason
+        if status in ("materialized", "skipped") or reason.kind != "last_run_failed":
+            return reason.detail
+        head, colon, _ = reason.detail.partition(": ")
+        return f"{head}: {_ERROR_ABOVE}" if colon else reason.detail
 
     def _this_run(self, links: PageLinks) -> list[str]:
         """This run's attempt; if it failed, was skipped or cancelled, the table's last
@@ -453,7 +489,9 @@ class AssetPage:
             lines += [source_line(m.source, o.result, self.spec.write_mode), ""]
         if o.status == "skipped":
             lines += [skipped_line(o, links), ""]
-        if o.status != "materialized" and o.state is not None:  # settled: the history told
+        if o.failed_its_checks and o.state is not None:  # what it holds: under the title
+            lines += [last_success_line(o.last_success, superseded=True), ""]
+        elif o.status != "materialized" and o.state is not None:  # settled: the history told
             lines += [table_since_line(o), ""]
         return lines
 
@@ -487,8 +525,7 @@ class AssetPage:
     def _detail(self, check: AssetCheckResult) -> str:
         """A check's last cell: an example of its rows, or why it could not run, unless
         that is in the error under the title, which is shown once."""
-        error = self.materialization.outcome.error or ""
-        if check.error and check.error in error:
+        if check.error and check.error in self._failure_said():
             return f"could not run: {_ERROR_ABOVE}"
         return literal_cell(_example_or_error(check))
 
@@ -597,11 +634,18 @@ class AssetPage:
         shown = [read for read in self.reads or () if read.key in listed]
         if not shown:
             return []
-        items = [
+        this_run = [read for read in shown if read.this_run]
+        items = []
+        if len(this_run) >= _THIS_RUNS_TOGETHER:  # eleven lines of "X: this run" were one fact
+            every = "all " if len(this_run) == len(shown) else ""
+            names = ", ".join(self._read_name(read, links) for read in this_run)
+            items.append(f"- this run's, of {every}{len(this_run)}: {names}")
+        items += [
             f"- {self._read_name(read, links)}"
             + (f" ({marks[read.key]})" if read.key in marks else "")
             + f": {_read_version(read)}"
             for read in shown
+            if not (read.this_run and len(this_run) >= _THIS_RUNS_TOGETHER)
         ]
         return [VERSIONS_READ, "", *items, ""]
 
@@ -1141,6 +1185,34 @@ def edited_check_line(edited: EditedCheck) -> str:
     run = f"[{at}]({flow_run_path(since.run_id)})" if since.run_id else at
     check = edited.check.replace("`", "'")
     return f"Check `{check}` {literal(edited.since_when)} ({run})."
+
+
+def checked_read_lines(
+    reads: Sequence[CheckedRead], links: PageLinks, *, alike: bool = True
+) -> list[str]:
+    """What a failed asset's checks read of other assets' tables, in lines: a line per
+    read that may be why a check failed (:func:`checked_read_line`), then one for each
+    kind of those said alike (:attr:`CheckedRead.same`, when more than one read is):
+    "Its failed checks read dim_product, dim_customer, dim_time, dim_country: each
+    rebuilt this run with the same code and row count." for four lines that each said
+    so. ``alike``: False leaves those out (the run's lineage, whose asset's page says
+    them)."""
+    kinds: dict[str, list[str]] = {}
+    for read in reads:
+        if read.same is not None:
+            kinds.setdefault(read.same, []).append(read.asset)
+    folded = [same for same, assets in kinds.items() if len(assets) > 1]
+    lines = [
+        checked_read_line(read, links)
+        for read in reads
+        if read.same not in folded and (alike or read.same is None)
+    ]
+    for same in folded if alike else ():
+        assets = list(dict.fromkeys(kinds[same]))
+        each = "each " if len(assets) > 1 else ""
+        named = ", ".join(links.link(asset) for asset in assets)
+        lines.append(f"Its failed checks read {named}: {each}{literal(same)}.")
+    return lines
 
 
 def checked_read_line(read: CheckedRead, links: PageLinks) -> str:

@@ -175,6 +175,29 @@ class AssetCheckError(AssetFailure, RuntimeError):
         super().__init__(of_asset(asset, table) + cause, cause=cause)
 
 
+def failures_in_brief(failures: Sequence[AssetCheckResult]) -> str:
+    """``4 error-severity checks failed: a (97,356 rows), b (97,356)``, then each check
+    that could not run (or was not run) as :meth:`AssetCheckResult.summary` says it: a
+    page's line for what failed. The error's own line gives each check an example row
+    too, which on a page took ~11 lines of UUIDs for four checks above a Checks table
+    that shows the same examples; a check that could not run keeps its error (its SQL is
+    what to fix, and no table shows it)."""
+    found = [check for check in failures if check.status == "failed"]
+    said = []
+    if found:
+        counts = []
+        for at, check in enumerate(found):
+            found_rows = check.violations or 0
+            noun = " row" if found_rows == 1 else " rows"
+            rows = f"{found_rows:,}{noun if at == 0 else ''}"
+            reload = f", of which {reload_phrase(check.to_reload)}" if check.to_reload else ""
+            counts.append(f"{check.name} ({rows}{reload})")
+        checks = "check" if len(found) == 1 else "checks"
+        said.append(f"{len(found)} error-severity {checks} failed: {', '.join(counts)}")
+    said += [check.summary() for check in failures if check.status != "failed"]
+    return "; ".join(said)
+
+
 def evaluate_check(spec: AssetSpec, check: AssetCheck, io_manager: IOManager) -> AssetCheckResult:
     """Run one check: count the offending rows, and fetch a few when there are any."""
     base: dict[str, Any] = {

@@ -28,7 +28,13 @@ from orchestration.check_versions import EditedCheck, check_versions, edited_sin
 from orchestration.errors import AssetError, ExpectedError, describe_error
 from orchestration.history import AssetHistory, MaterializationHistory, MaterializationRecord
 from orchestration.io_manager import MaterializeResult
-from orchestration.run_report import AssetOutcome, CheckedRead, rows_phrase
+from orchestration.run_report import (
+    LEFT_FRESH,
+    REBUILT_THE_SAME,
+    AssetOutcome,
+    CheckedRead,
+    rows_phrase,
+)
 from orchestration.staleness import AssetState, assess
 
 log = logging.getLogger("pipeline.history")
@@ -58,6 +64,16 @@ def _what_changed(before: AssetHistory, now: MaterializationRecord) -> str:
     if held == rows:
         return f"{code}, {rows_phrase(rows)} as before"
     return f"{code}, {held:,} -> {rows:,} rows"
+
+
+def _rebuilt_the_same(before: AssetHistory, now: MaterializationRecord) -> str | None:
+    """:data:`REBUILT_THE_SAME` if this run rebuilt a table (``now``) with the code and
+    the number of rows it had as the run began (``before``), as :func:`_what_changed`
+    says ``same code, N rows as before``; else None."""
+    was = before.holding
+    if was is None or was.code_version != now.code_version:
+        return None
+    return REBUILT_THE_SAME if before.table_rows == (now.rows or 0) else None
 
 
 class UnrecordedPublishError(AssetError, RuntimeError):
@@ -248,7 +264,7 @@ class RunLedger:
                 continue
             outcome.code_version = state.code_version
             outcome.state = state.state
-            outcome.reasons = tuple(reason.detail for reason in state.reasons)
+            outcome.reasons = state.reasons
             outcome.upstream_failed_checks = state.upstream_failed_checks
             outcome.built_from_failed_checks = state.built_from_failed_checks
             outcome.last_success = state.last_success
@@ -285,11 +301,12 @@ class RunLedger:
             CheckedRead(check, key, graph[key].table, *changes[key]) for check, key in read
         )
 
-    def _change_of(self, key: str) -> tuple[str, bool, bool]:
+    def _change_of(self, key: str) -> tuple[str, bool, bool, str | None]:
         """What this run did to ``key``'s table, in words, whether a rerun after the fix
         rebuilds it too (rebuilt by this run: what changed against the table as the run
-        began; else its state now, stale (or missing) or fresh), and whether it was
-        changed outside the pipeline (one of its reasons)."""
+        began; else its state now, stale (or missing) or fresh), whether it was changed
+        outside the pipeline (one of its reasons), and what a page says of it with others
+        alike, if nothing changed that a check could fail on (:attr:`CheckedRead.same`)."""
         started = self._started.get(key)
         with self._lock:
             held = self._history.get(key, AssetHistory()).holding
@@ -300,14 +317,15 @@ class RunLedger:
         ):
             then = ", then failed its own checks" if held.failed_its_checks else ""
             before = self._book.history.get(key, AssetHistory())
-            return f"rebuilt this run{then}: {_what_changed(before, held)}", True, False
+            same = None if then else _rebuilt_the_same(before, held)
+            return f"rebuilt this run{then}: {_what_changed(before, held)}", True, False, same
         state = self.states_now([key]).get(key)
         if state is None:  # its storage keeps no history: nothing tells
-            return "not rebuilt this run", False, False
+            return "not rebuilt this run", False, False, None
         if state.state == "fresh":
-            return "not rebuilt this run, fresh", False, False
+            return LEFT_FRESH, False, False, LEFT_FRESH
         outside = any(reason.kind == "changed_outside" for reason in state.reasons)
-        return f"not rebuilt this run, {state.state}: {state.explain()}", True, outside
+        return f"not rebuilt this run, {state.state}: {state.explain()}", True, outside, None
 
     def _published_nothing(self, outcome: AssetOutcome) -> bool:
         """Whether this run left ``outcome``'s table as the run found it: skipped, or its

@@ -95,7 +95,7 @@ def report_as_json(report: RunReport) -> dict[str, Any]:
                 "checks": [check.as_dict() for check in o.checks],
                 "code_version": o.code_version,
                 "state": o.state,
-                "reasons": list(o.reasons),
+                "reasons": [reason.detail for reason in o.reasons],
                 "upstream_failed_checks": list(o.upstream_failed_checks),
                 "built_from_failed_checks": list(o.built_from_failed_checks),
                 "checked_reads": [read.as_dict() for read in o.checked_reads],

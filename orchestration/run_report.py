@@ -10,7 +10,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from orchestration.asset import AssetSpec
 from orchestration.check_versions import EditedCheck
@@ -20,6 +20,9 @@ from orchestration.errors import Place
 from orchestration.graph import AssetGraph
 from orchestration.history import MaterializationRecord
 from orchestration.io_manager import MaterializeResult
+
+if TYPE_CHECKING:  # staleness words its reasons with rows_phrase, from here
+    from orchestration.staleness import Reason
 
 #: How much of each failed asset's cause a failed run's state message gives.
 FAILURE_CHARS = 200
@@ -103,6 +106,12 @@ def rows_phrase(rows: int) -> str:
     return counted(rows, "row")
 
 
+#: What :attr:`CheckedRead.same` says of a table rebuilt this run with the code and the
+#: number of rows it had, and of one not rebuilt whose state is fresh.
+REBUILT_THE_SAME = "rebuilt this run with the same code and row count"
+LEFT_FRESH = "not rebuilt this run, fresh"
+
+
 @dataclass(frozen=True)
 class CheckedRead:
     """Another asset's table that a failed check of an asset reads, and what became of it
@@ -122,6 +131,11 @@ class CheckedRead:
     #: Its table holds another number of rows than its last build left: it was changed
     #: outside the pipeline (state reason ``changed_outside``), which its rebuild undoes.
     changed_outside: bool = False
+    #: What a page says once of several tables the checks read that this run left as they
+    #: were for a check (:data:`REBUILT_THE_SAME`, :data:`LEFT_FRESH`): four lines "rebuilt
+    #: this run: same code, 4,002 rows as before" buried the one that differed. None: what
+    #: the run did to it may be why the check failed, said in a line of its own.
+    same: str | None = None
 
     def said(self) -> str:
         """One line for the terminal: which check reads which table, and what became of it."""
@@ -179,7 +193,7 @@ class AssetOutcome:
     #: ``pipeline status`` would say (``orchestration.staleness``).
     code_version: str | None = None
     state: str | None = None
-    reasons: tuple[str, ...] = ()
+    reasons: tuple[Reason, ...] = ()
     #: Its upstream whose tables hold rows that failed their checks (no reason: the state
     #: does not count them; ``AssetState.upstream_failed_checks``).
     upstream_failed_checks: tuple[str, ...] = ()

@@ -64,6 +64,9 @@ class Reason:
 
     kind: ReasonKind
     detail: str
+    #: For ``upstream_materialized``: the upstream it names, in the graph's order, so that
+    #: a page can say it shorter (:func:`upstream_since`) without reading ``detail``.
+    upstream: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -255,15 +258,14 @@ def assess_asset(
     elif fingerprint is not None and success.source_fingerprint != fingerprint:
         switch = source_switch(success.source_fingerprint, fingerprint)
         reasons.append(Reason("source_changed", str(switch) if switch else SAME_SOURCE_CHANGED))
-    newer = [
-        f"{dep} (order)" if dep in ordering else dep
+    newer = tuple(
+        dep
         for dep in deps
         if _materialized_since(history.get(dep, AssetHistory()), success.upstream.get(dep), success)
-    ]
+    )
     if newer:
-        reasons.append(
-            Reason("upstream_materialized", f"upstream materialized since: {', '.join(newer)}")
-        )
+        detail = upstream_since(newer, ordering)
+        reasons.append(Reason("upstream_materialized", detail, upstream=newer))
     outside = _changed_outside(own, held_rows)
     if outside:
         reasons.append(outside)
@@ -286,6 +288,33 @@ def assess_asset(
             if _read_failed_checks(history.get(dep, AssetHistory()), success.upstream.get(dep))
         ),
         source_switch=switch,
+    )
+
+
+#: How many of the upstream a run rebuilt its state's reason names, before ``…``.
+UPSTREAM_NAMED = 3
+
+
+def upstream_since(
+    upstream: Sequence[str], ordering: Collection[str] = (), rebuilt: Collection[str] = ()
+) -> str:
+    """The reason ``upstream materialized since: a, b, c (order)``, each upstream only run
+    after marked ``(order)`` (its data is no source of the asset's). Those of them a run
+    ``rebuilt``, if more than :data:`UPSTREAM_NAMED`, counted and the first few named:
+    the page of an asset that failed after the run rebuilt eleven of its upstream listed
+    all eleven, five lines in its state row, before the reason that matters (its failure).
+    """
+    marked = [f"{dep} (order)" if dep in ordering else dep for dep in upstream]
+    this_run = [dep for dep in upstream if dep in rebuilt]
+    if len(this_run) <= UPSTREAM_NAMED:
+        return f"upstream materialized since: {', '.join(marked)}"
+    others = [name for dep, name in zip(upstream, marked, strict=True) if dep not in rebuilt]
+    first = ", ".join(this_run[:UPSTREAM_NAMED])
+    if not others:
+        return f"upstream materialized since: {len(this_run)}, all by this run ({first}, …)"
+    return (
+        f"upstream materialized since: {', '.join(others)}, and {len(this_run)} by this run "
+        f"({first}, …)"
     )
 
 

@@ -46,6 +46,7 @@ from orchestration.io_manager import STAGED_ROWS, MaterializeResult
 from orchestration.lineage import render_lineage, to_mermaid
 from orchestration.prefect_ui import asset_page_key
 from orchestration.run_report import AssetOutcome, CheckedRead
+from orchestration.staleness import Reason
 from orchestration.ui_lineage import (
     FOCUS_COLUMN,
     MAX_COLUMN,
@@ -255,10 +256,13 @@ def test_a_failed_pages_error_is_shown_once_and_referred_to_elsewhere():
         checks=(broken,),
         state="stale",
         reasons=(
-            "code changed (built with 6cbcffdd, now 2c554474)",
-            "last run failed after publishing 5 rows, which the table holds instead of the "
-            "last success's: asset 'fact_sales' (table marts.Fact_Sales): failed its checks: "
-            "check 'keys_resolve' could not run: Code: 47. Unknown identifier…",
+            Reason("code_changed", "code changed (built with 6cbcffdd, now 2c554474)"),
+            Reason(
+                "last_run_failed",
+                "last run failed after publishing 5 rows, which the table holds instead of "
+                "the last success's: failed its checks: check 'keys_resolve' could not run: "
+                "Code: 47. Unknown identifier…",
+            ),
         ),
     )
     markdown = _page(outcome=outcome).markdown(PageLinks())
@@ -373,7 +377,7 @@ def test_a_failed_checks_read_of_another_assets_table_is_named_under_the_title()
     )
     outcome = _failed_checks(97_356, checked_reads=(read,))
     lines = _page(outcome=outcome).markdown(PageLinks()).split("\n")
-    assert lines[2].startswith("**Failed:** asset 'fact_sales' (table marts.Fact_Sales): failed")
+    assert lines[2].startswith("**Failed:** 1 error-severity check failed: positive (1 row). ")
     assert lines[2].endswith("\\")  # a hard line break
     assert lines[3] == (
         "The table holds this run's 97,356 rows: published, then its checks failed.\\"
@@ -497,12 +501,14 @@ def test_a_table_published_then_failing_its_checks_holds_this_runs_rows_not_the_
     outcome = _failed_checks(3, 3, last_success=_success(2))
     markdown = _page(outcome=outcome).markdown(PageLinks())
     assert "| 2026\u201112\u201102\xa019:52:40 | 3 | 3 | 0.40 | failed |" in markdown
+    # Said once, under the title (:func:`_under_title`); under *This run*, the success.
+    held = "The table holds this run's 3 rows: published, then its checks failed."
+    assert markdown.count(held) == 1 and held in _under_title(markdown)
     assert (
-        "The table holds this run's 3 rows: published, then its checks failed. "
-        "Last successful materialization: finished 2026\u201112\u201101\xa007:00:03\xa0UTC, 2 rows "
-        "in the "
-        "table then, by [its flow run](/v2/runs/flow-run/run-0).\n"
-    ) in markdown
+        "\nLast successful materialization: finished "
+        "2026\u201112\u201101\xa007:00:03\xa0UTC, 2 rows in "
+        "the table then, by [its flow run](/v2/runs/flow-run/run-0).\n"
+    ) in _this_run(markdown)
     assert "left in the table" not in markdown
 
 
@@ -510,21 +516,31 @@ def test_an_insert_only_table_failing_its_checks_says_how_many_rows_this_run_add
     outcome = _failed_checks(1_203, 3, last_success=_success(1_200))
     markdown = _page(outcome=outcome).markdown(PageLinks())
     assert (
-        "The table holds 1,203 rows, 3 of them this run's: published, then its checks "
-        "failed. Last successful materialization: finished "
+        "The table holds 1,203 rows, 3 of them this run's: published, then its checks failed."
+    ) in _under_title(markdown)
+    assert (
+        "\nLast successful materialization: finished "
         "2026\u201112\u201101\xa007:00:03\xa0UTC, 1,200 "
         "rows in the table then, by"
-    ) in markdown
+    ) in _this_run(markdown)
 
 
 def test_a_table_whose_first_materialization_failed_its_checks_holds_its_rows():
     """Beside the rows the table holds, "never materialized" read as a contradiction."""
     markdown = _page(outcome=_failed_checks(3, 3)).markdown(PageLinks())
     assert (
-        "The table holds this run's 3 rows: published, then its checks failed. "
-        "Last successful materialization: none in this warehouse.\n"
-    ) in markdown
+        "The table holds this run's 3 rows: published, then its checks failed."
+    ) in _under_title(markdown)
+    assert "\nLast successful materialization: none in this warehouse.\n" in _this_run(markdown)
     assert "never materialized" not in markdown
+
+
+def _under_title(markdown: str) -> str:
+    return markdown.split("This version: run ", 1)[0]
+
+
+def _this_run(markdown: str) -> str:
+    return markdown.split("## This run: ", 1)[1].split("\n## ", 1)[0]
 
 
 def test_a_page_failed_by_its_checks_says_under_its_title_that_the_table_holds_its_rows():
@@ -535,7 +551,7 @@ def test_a_page_failed_by_its_checks_says_under_its_title_that_the_table_holds_i
     outcome = _failed_checks(3, 3, last_success=_success(2), checked_reads=(read,))
     markdown = _page(outcome=outcome).markdown(PageLinks())
     failed = markdown.split("**This version:** run ", 1)[0]
-    assert failed.startswith("# fact_sales\n\n**Failed:** asset 'fact_sales'")
+    assert failed.startswith("# fact_sales\n\n**Failed:** 1 error-severity check failed: ")
     assert (
         "\\\nThe table holds this run's 3 rows: published, then its checks failed.\\\n"
         "Check `positive` reads `marts.Dim_Customer`"
@@ -825,7 +841,11 @@ def test_an_order_only_upstream_is_not_listed_as_read_and_a_checked_one_says_so(
     graph = load_definitions("assets").graph()
     spec = graph["fact_sales"]
     outcome = AssetOutcome("fact_sales", spec.table, "materialized", 0.5)
-    reads = tuple(UpstreamRead(dep, this_run=True) for dep in spec.deps)
+    earlier = _built("dim_customer", "run-0")
+    reads = tuple(
+        UpstreamRead(dep, earlier) if dep == "dim_customer" else UpstreamRead(dep, this_run=True)
+        for dep in spec.deps
+    )
     page = AssetPage(
         spec=spec,
         graph=graph,
@@ -833,8 +853,13 @@ def test_an_order_only_upstream_is_not_listed_as_read_and_a_checked_one_says_so(
         reads=reads,
     )
     lines = _read_lines(page.markdown(PageLinks()))
-    assert len(lines) == len(spec.deps)
-    assert "- dim_customer (checked against): this run" in lines  # no page of it given
+    # Ten of this run's in one line (no page of them given: no link), the other its own.
+    others = [dep for dep in spec.deps if dep != "dim_customer"]
+    assert lines == [
+        f"- this run's, of {len(others)}: {', '.join(others)}",
+        "- dim_customer (checked against): built 2026-12-01\xa007:00:03\xa0UTC by run "
+        "[run-0](/v2/runs/flow-run/run-0) (its page: in that run's Artifacts tab)",
+    ]
     skipped = AssetOutcome("fact_sales", spec.table, "skipped", error="upstream failed: x")
     assert VERSIONS_READ not in _page(outcome=skipped).markdown(PageLinks())
 
@@ -874,10 +899,12 @@ def test_page_shows_code_version_and_state_once_the_run_settled_them():
     assert "| code version |" not in page.markdown(PageLinks())
     outcome = page.materialization.outcome
     outcome.code_version, outcome.state = "abc123", "stale"
-    outcome.reasons = ("upstream sat_invoice changed",)
+    outcome.reasons = (Reason("code_changed", "code changed (built with c0de, now abc123)"),)
     markdown = page.markdown(PageLinks())
     assert "| code version | `abc123` |" in markdown
-    assert "| state after this run | stale (upstream sat_invoice changed) |" in markdown
+    assert (
+        "| state after this run | stale (code changed (built with c0de, now abc123)) |"
+    ) in markdown
 
 
 def test_a_written_pages_state_row_is_replaced_and_nothing_else():

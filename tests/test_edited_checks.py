@@ -134,7 +134,7 @@ def test_a_failed_check_edited_since_its_asset_last_passed_says_so_and_to_fix_it
 
     # The failed page says it right under the error, and the run's Next line after.
     page = _as_read(_artifact(report, "asset-fact-orders")).split("\n")
-    assert page[2].startswith("**Failed:** asset 'fact_orders' (table cdl.fact_orders): failed")
+    assert page[2].startswith("**Failed:** 1 error-severity check failed: customer_key_resolves")
     # the page keeps a time on one line: non-breaking hyphens and spaces
     linked = rf"\[{TIME.replace(' ', '.').replace('-', '.')}\]\(\S+{passing.flow_run_id}\S*\)"
     on_page = (

@@ -129,7 +129,9 @@ def test_a_check_failing_on_a_dimension_the_run_rebuilt_names_it_and_the_rerun_r
     checked = rf"Check `customer_key_resolves` reads `cdl\.dim_customer` \({link}\), {REBUILT}\."
     assert re.search(checked, failed), failed
     page = _as_read(_artifact(report, "asset-fact-orders")).split("\n")
-    assert page[2].startswith("**Failed:** asset 'fact_orders' (table cdl.fact_orders): failed")
+    assert page[2].startswith(
+        "**Failed:** 1 error-severity check failed: customer_key_resolves (1 row). "
+    )
     # Its rows are published: said in the failure too, before what its check read.
     assert page[3] == "The table holds this run's 4 rows: published, then its checks failed.\\"
     assert re.fullmatch(checked, page[4]), page[:6]
@@ -220,7 +222,9 @@ def test_a_failed_run_says_what_it_read_and_how_to_see_the_rows_its_check_found(
     page = _artifact(report, "asset-fact-orders")
     (step,) = [line for line in lineage.splitlines() if line.startswith("Next: ")]
     assert step in page.splitlines()
-    assert page.count("offending row") == 1
+    # The error once: which check found how many rows (its example: in the Checks table).
+    assert page.count("customer_key_resolves (1 row)") == 1
+    assert "offending row" not in page
     (command,) = _fenced(page, "sh")
     env = {k: v for k, v in os.environ.items() if k != "WAREHOUSE_URL"}
     bin_dir = str(Path(sys.executable).parent)

@@ -116,7 +116,10 @@ def test_a_first_run_that_failed_its_checks_is_missing_without_denying_its_rows(
     # The page gives the error under its title, once: the state row refers to it.
     own = said.replace(CHECKS_CAUSE, "see the error under the title")
     assert _state_row(page) == f"| state after this run | missing ({own}) |"
-    assert page.count(CHECKS_FAILED) == 1
+    # Under the title, the failed check and its rows; its example, in the Checks table.
+    assert CHECKS_FAILED not in page
+    assert page.count("values_below_100 (1 row)") == 1
+    assert page.count("{sensor='b', value=250}") == 1
     assert "never materialized" not in page
 
 

@@ -265,8 +265,9 @@ def test_run_report_outcomes_carry_code_version_and_state_after_the_run(
     assert (outcomes["source"].state, outcomes["source"].reasons) == ("fresh", ())
     assert outcomes["doubled"].code_version == book.code_versions["doubled"]
     assert outcomes["total"].state == "missing"
-    assert outcomes["total"].reasons[0] == "never materialized"
-    assert outcomes["total"].reasons[1].startswith("last run failed")
+    assert [r.kind for r in outcomes["total"].reasons] == ["never_materialized", "last_run_failed"]
+    assert outcomes["total"].reasons[0].detail == "never materialized"
+    assert outcomes["total"].reasons[1].detail.startswith("last run failed")
     # What the report says after the run is what status says now.
     assert {k: o.state for k, o in outcomes.items()} == {
         k: s.state for k, s in book.states.items() if k in outcomes
