@@ -43,7 +43,9 @@ from orchestration.cli_options import (
     error_console,
     load_defs,
     source_option,
+    typed_for_the_rerun,
 )
+from orchestration.concurrency import CONCURRENCY_OPTION
 from orchestration.context import DISCARD_HISTORY_PARAM, FULL_REFRESH_PARAM, SOURCE_TIMEOUT_PARAM
 from orchestration.ctrl_c import (
     INTERRUPTED,
@@ -207,7 +209,9 @@ def materialize_command(
     concurrency: Annotated[
         int,
         typer.Option(
+            CONCURRENCY_OPTION,
             min=1,
+            callback=typed_for_the_rerun,
             metavar="N",
             help="How many assets may run at once; the slowest branch (by the last run) "
             "starts first.",

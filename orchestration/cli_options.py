@@ -10,6 +10,7 @@ import typer
 from orchestration.context import (
     DISCARD_HISTORY_OPTION,
     MIN_SOURCE_TIMEOUT,
+    SOURCE_TIMEOUT_OPTION,
     SOURCE_TIMEOUT_PARAM,
 )
 from orchestration.definitions import DEFINITIONS_ENV, Definitions, load_definitions
@@ -98,6 +99,16 @@ def _or_given_before_the_command(
     return value
 
 
+def typed_for_the_rerun(ctx: typer.Context, param: typer.CallbackParam, value: Any) -> Any:
+    """The option's value, remembered when typed on the command line: a failed run's
+    ``Next:`` line passes it on (``--concurrency``: a run kept to 1 for its memory reruns
+    so; :func:`orchestration.report_output.rerun_command`)."""
+    source = ctx.get_parameter_source(param.name or "")
+    if source is not None and source.name == "COMMANDLINE" and value is not None:
+        remember(param.opts[0], str(value))
+    return value
+
+
 def _text_encoding(value: str | None) -> str | None:
     """The encoding as given, once Python knows it: a typo fails the command line before
     any work, not the run's ingest asset minutes later."""
@@ -169,7 +180,7 @@ def source_timeout_option(reaching_the_assets: str) -> Any:
     :data:`MIN_SOURCE_TIMEOUT`); ``reaching_the_assets`` ends its help: how the command
     hands it on."""
     return typer.Option(
-        "--source-timeout",
+        SOURCE_TIMEOUT_OPTION,
         metavar="SECONDS",
         min=MIN_SOURCE_TIMEOUT,
         help="Deadline for fetching the source, all retries included (the retail ingest "

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import os
 
+#: How a user sets it on the command line (``pipeline materialize --concurrency N``).
+CONCURRENCY_OPTION = "--concurrency"
+
 
 def default_concurrency(cores: int | None = None) -> int:
     """The resolver's default thread count on a machine with ``cores`` CPUs."""

@@ -30,6 +30,8 @@ DISCARD_HISTORY_PARAM = "discard_history"
 DISCARD_HISTORY_OPTION = "--discard-history"
 #: Run parameter bounding the fetch of the run's source, in seconds (``--source-timeout``).
 SOURCE_TIMEOUT_PARAM = "source_timeout"
+#: The command-line option that sets it.
+SOURCE_TIMEOUT_OPTION = "--source-timeout"
 #: The shortest such deadline: below it a value is a typo (``0``), not a deadline.
 MIN_SOURCE_TIMEOUT = 0.001
 

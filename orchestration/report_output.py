@@ -20,6 +20,7 @@ from rich.text import Text
 
 from orchestration.check_versions import EditedCheck
 from orchestration.checks import AssetCheck, AssetCheckResult, format_example
+from orchestration.concurrency import CONCURRENCY_OPTION
 from orchestration.context import DISCARD_HISTORY_OPTION
 from orchestration.errors import CHANGING_A_TABLE
 from orchestration.fingerprinted_source import SOURCE_OPTION
@@ -34,9 +35,10 @@ from orchestration.run_report import (
     quoted_selection,
     refresh_options,
 )
+from orchestration.setting_names import named_as_parameters
 from orchestration.synthetic_source import is_synthetic
 from orchestration.text_table import Cell, Column, print_keyed_lines, print_table
-from orchestration.typed_options import carried
+from orchestration.typed_options import carried, typed, with_options
 
 _STATUS_STYLE = {
     "materialized": "green",
@@ -292,25 +294,21 @@ def next_step(plan: MaterializationPlan, report: RunReport) -> str | None:
     """The command that builds what ``report`` left undone, in Rich markup (None: nothing
     is undone): the rerun, after the full refresh that tables drifted from their DDL need,
     or after fixing what the checks found when every failure was an asset's checks. Each
-    command carries the ``--warehouse`` and ``--definitions`` typed, so it reruns where the
-    run ran (:mod:`orchestration.typed_options`).
+    command runs as printed (:func:`rerun_command`): it reads what the run read, where
+    the run ran.
 
     ``pipeline plan`` says it of the run it foretells, so the two lines agree."""
     rerun = rerun_selection(plan, report)
     if rerun is None:
         return None
-    command = carried(
-        f"pipeline materialize{refresh_options(plan)} --select {quoted_selection(rerun)}"
-    )
+    command = rerun_command(plan, f"{refresh_options(plan)} --select {quoted_selection(rerun)}")
     read = [spec.key for spec in plan.graph.topological(checked_to_rebuild(report))]
     rebuilds = f"rebuilds {', '.join(read)} and " if read else ""
-    rerun_line = (
-        f"[bold]{escape(command)}[/] (and your other options) {rebuilds}reruns {_undone(report)}"
-    )
+    rerun_line = f"[bold]{escape(command)}[/]{_others()} {rebuilds}reruns {_undone(report)}"
     failed = report.by_status("failed")
     rebuild = [o.key for o in failed if o.needs_full_refresh]
     if rebuild:
-        return _full_refresh_first(report, rebuild, rerun_line)
+        return _full_refresh_first(plan, report, rebuild, rerun_line)
     edited = [edited for outcome in failed for edited in outcome.edited_checks]
     if edited:
         return f"{_fix_the_edited_checks(failed, edited)}, then {rerun_line}"
@@ -323,6 +321,30 @@ def next_step(plan: MaterializationPlan, report: RunReport) -> str | None:
             return outside
         return f"{_fix_what_the_checks_found(failed, read)}, then {rerun_line}"
     return rerun_line
+
+
+def rerun_command(plan: MaterializationPlan, options: str, *, source: bool = True) -> str:
+    """``pipeline materialize`` with ``options`` (`` --select 'a+'``, plain text) and the
+    run's own: the source options it was given (``plan.run_options``; with ``source``
+    False its ``--source``, for a command that names another), its ``--concurrency`` and
+    the ``--warehouse`` and ``--definitions`` typed (:mod:`orchestration.typed_options`),
+    each quoted for a shell, a URL's secrets as placeholders. Pasted as printed it reran
+    without them: the default source, which a run refuses to load over the one the assets
+    were built from. A deployment's run has parameters, not a command line: its command
+    carries none of them, and its line says so (:func:`_others`)."""
+    command = f"pipeline materialize{options}"
+    if named_as_parameters():
+        return carried(command)
+    given = {name: value for name, value in plan.run_options if source or name != SOURCE_OPTION}
+    if (concurrency := typed(CONCURRENCY_OPTION)) is not None:
+        given[CONCURRENCY_OPTION] = concurrency
+    return with_options(command, given)
+
+
+def _others() -> str:
+    """What a rerun command adds when it leaves the run's options out: a deployment's run
+    took them as parameters (:func:`rerun_command`); a command line's are all in it."""
+    return " (and your other options)" if named_as_parameters() else ""
 
 
 def next_sentence(plan: MaterializationPlan, report: RunReport) -> str | None:
@@ -384,9 +406,9 @@ def _rebuild_the_checks_name(
     if any(check.to_reload for check in blocking):
         return _reload_first(plan, report, rerun, blocking)
     selection = _covering(plan, [str(rebuild) for rebuild in rebuilds], rerun)
-    command = carried(f"pipeline materialize --select {quoted_selection(selection)}")
+    command = rerun_command(plan, f" --select {quoted_selection(selection)}")
     return (
-        f"[bold]{escape(command)}[/] (and your other options) rebuilds what "
+        f"[bold]{escape(command)}[/]{_others()} rebuilds what "
         f"{escape(_checks_named(blocking, 'compares', 'compare'))} with, and reruns "
         f"{_undone(report)}"
     )
@@ -451,9 +473,10 @@ def _reload_first(
         if declared and declared.reloads
     ]
     selection = _covering(plan, loads, rerun)
-    command = carried(
-        f"pipeline materialize {SOURCE_OPTION} {shlex.quote(source)} "
-        f"--select {quoted_selection(selection)}"
+    command = rerun_command(
+        plan,
+        f" {SOURCE_OPTION} {shlex.quote(source)} --select {quoted_selection(selection)}",
+        source=False,
     )
     said = f"a load staging no longer holds: {rows:,} of the rows {_checks_named(finding)} "
     said += "found came from it"
@@ -462,7 +485,7 @@ def _reload_first(
     if not is_synthetic(source) and "://" not in source:
         said += f"; a file is named without its directory: give {source}'s path"
     return (
-        f"[bold]{escape(command)}[/] (and your other options) loads {escape(source)} again "
+        f"[bold]{escape(command)}[/]{_others()} loads {escape(source)} again "
         f"({escape(said)}), and reruns {_undone(report)}"
     )
 
@@ -524,22 +547,27 @@ def _fix_what_the_checks_found(failed: Sequence[AssetOutcome], read: Sequence[st
     return "fix " + " and ".join(fixes)
 
 
-def _full_refresh_first(report: RunReport, rebuild: list[str], rerun_line: str) -> str:
+def _full_refresh_first(
+    plan: MaterializationPlan, report: RunReport, rebuild: list[str], rerun_line: str
+) -> str:
     """The next step when tables drifted from their DDL: a plain rerun would be refused the
     same way, so first the full refresh that rebuilds them (saying what it loses of an
     insert-only table), then the rerun if more is undone."""
     kept = [o.key for o in report.by_status("failed") if o.rebuild_loses_rows]
-    first = full_refresh_step(rebuild, kept)
+    first = full_refresh_step(rebuild, kept, plan)
     undone = {o.key for o in report.outcomes if o.status != "materialized"}
     if undone == set(rebuild):
-        return f"{first} (and your other options)"
+        return f"{first}{_others()}"
     return f"{first}, then {rerun_line}"
 
 
-def full_refresh_step(rebuild: Sequence[str], kept: Sequence[str]) -> str:
+def full_refresh_step(
+    rebuild: Sequence[str], kept: Sequence[str], run: MaterializationPlan | None = None
+) -> str:
     """``pipeline materialize --full-refresh --select ...`` that rebuilds the tables of
     ``rebuild``, which drifted from their DDL, in Rich markup; ``kept`` are those of them
-    that are insert-only, whose loss it names before the command is copied."""
+    that are insert-only, whose loss it names before the command is copied. After a
+    ``run``, the command passes on its options (:func:`rerun_command`)."""
     tables = (
         "the table that drifted from its DDL"
         if len(rebuild) == 1
@@ -547,7 +575,11 @@ def full_refresh_step(rebuild: Sequence[str], kept: Sequence[str]) -> str:
     )
     discard = f" {DISCARD_HISTORY_OPTION}" if kept else ""  # else refused for what it drops
     selection = quoted_selection(" or ".join(rebuild))
-    command = carried(f"pipeline materialize --full-refresh{discard} --select {selection}")
+    options = f" --full-refresh{discard} --select {selection}"
+    if run is None:
+        command = carried(f"pipeline materialize{options}")
+    else:
+        command = rerun_command(run, options)
     first = f"[bold]{escape(command)}[/] rebuilds {tables}"
     if kept:  # named before the command is copied: the rebuild drops those keys
         first += _what_a_rebuild_loses(kept, alone=len(rebuild) == 1)

@@ -7,11 +7,32 @@ selects exactly the undone assets wins, from the most readable to the always-exa
 of names. An asset that failed its checks may have failed on another asset's table its
 checks read: one the run rebuilt, or a stale one, is selected too (its fix needs a
 rebuild, and a rerun reading it as it is fails the same way).
+
+The rerun reads what the run read: :func:`run_options` are the options it passes on.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from orchestration.context import SOURCE_TIMEOUT_OPTION, SOURCE_TIMEOUT_PARAM
+from orchestration.fingerprinted_source import source_options
 from orchestration.run_report import MaterializationPlan, RunReport
+
+
+def run_options(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The options a run given ``params`` was given that say what it reads, as given
+    (``--source-encoding latin-1``, not Python's ``iso8859-1``): its rerun without them
+    read the default source, which a run refuses to load over the one the assets were
+    built from, or the same file in another encoding, or gave up on a slow source
+    sooner or later than asked."""
+    options = source_options(params)
+    timeout = params.get(SOURCE_TIMEOUT_PARAM)
+    if timeout is not None:
+        seconds = float(timeout)  # 30, not 30.0
+        options[SOURCE_TIMEOUT_OPTION] = f"{seconds:.0f}" if seconds.is_integer() else repr(seconds)
+    return tuple(options.items())
 
 
 def checked_to_rebuild(report: RunReport) -> list[str]:

@@ -50,6 +50,7 @@ from orchestration.recording import RunLedger
 from orchestration.redaction import shown_source
 from orchestration.report_output import next_sentence
 from orchestration.report_told import report_says_it
+from orchestration.rerun import run_options
 from orchestration.run_hooks import (
     RunHook,
     call_hooks_of_idle_run,
@@ -116,10 +117,12 @@ def plan_materialization(
     *,
     full_refresh: bool = False,
     discard_history: bool = False,
+    run_options: tuple[tuple[str, str], ...] = (),
 ) -> MaterializationPlan:
     """Resolve a selection expression into what a run will materialize and read.
 
     ``book`` answers ``status:`` in the selection; without one, ``status:`` is an error.
+    ``run_options`` are those the run's rerun passes on (:func:`rerun.run_options`).
     """
     selected = graph.select(selection, book.state_names if book else None)
     return MaterializationPlan(
@@ -129,6 +132,7 @@ def plan_materialization(
         selection=selection,
         full_refresh=full_refresh,
         discard_history=discard_history,
+        run_options=run_options,
     )
 
 
@@ -138,14 +142,15 @@ def plan_for_params(
     book: StateBook | None,
     params: Mapping[str, Any],
 ) -> MaterializationPlan:
-    """:func:`plan_materialization` with the run's ``--full-refresh`` and
-    ``--discard-history`` read from its parameters."""
+    """:func:`plan_materialization` with the run's ``--full-refresh``,
+    ``--discard-history`` and the options its rerun passes on read from its parameters."""
     return plan_materialization(
         graph,
         selection,
         book,
         full_refresh=full_refresh_of(params),
         discard_history=discard_history_of(params),
+        run_options=run_options(params),
     )
 
 

@@ -73,6 +73,11 @@ class MaterializationPlan:
     #: Whether that rebuild may drop rows only insert-only tables keep
     #: (``--discard-history``): the rerun of a run it confirmed confirms it too.
     discard_history: bool = False
+    #: The run's options that say what it reads, each with its value as given
+    #: (``--source``, ``--source-encoding``, ``--source-timeout``): its rerun passes them
+    #: on, or it reads another source (the default) than the run did
+    #: (:func:`orchestration.rerun.run_options`).
+    run_options: tuple[tuple[str, str], ...] = ()
 
     @property
     def selected_keys(self) -> set[str]:

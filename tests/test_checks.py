@@ -443,7 +443,7 @@ def test_a_table_that_failed_its_checks_is_shown_holding_this_runs_rows(run_ware
         print_report(report, console, plan_materialization(graph, "numbers+"))
     assert captured.get().strip().splitlines()[-1] == (
         "Next: fix the rows its check found (or the check), then pipeline materialize "
-        "--select 'numbers+' (and your other options) reruns the failed asset and the 1 "
+        "--select 'numbers+' reruns the failed asset and the 1 "
         "skipped."
     )
 
@@ -565,7 +565,7 @@ def test_facts_that_miss_vault_lines_fail_and_the_next_step_rebuilds_the_vault(
     with console.capture() as captured:
         print_report(report, console, plan_materialization(graph, RELOAD_WITHOUT_LINKS))
     assert captured.get().strip().splitlines()[-1] == (
-        "Next: pipeline materialize --select 'group:vault+' (and your other options) "
+        "Next: pipeline materialize --select 'group:vault+' "
         "rebuilds what check 'lines_reconcile_with_vault' compares with, and reruns the "
         "failed asset and the 6 skipped."
     )
@@ -597,7 +597,7 @@ def _next_command(stdout: str) -> list[str]:
     """The command the run's Next line (its last) says to copy, as a shell splits it."""
     last = stdout.strip().splitlines()[-1]
     assert last.startswith("Next: pipeline materialize "), last
-    return shlex.split(last.removeprefix("Next: ").split(" (and your other options)")[0])
+    return shlex.split(last.removeprefix("Next: ").split(" loads ")[0])
 
 
 def test_lines_only_a_load_staging_no_longer_holds_can_restore_name_that_load_to_rerun(
@@ -683,7 +683,7 @@ def test_the_next_line_loads_the_biggest_missing_source_first_and_counts_the_oth
         assert summary.index(big_name) < summary.index(small_name)
         assert next_line.startswith(
             f"Next: pipeline materialize --source {big_name} --select 'raw_online_retails+' "
-            f"(and your other options) loads {big_name} again (a load staging no longer "
+            f"loads {big_name} again (a load staging no longer "
             "holds: "
         ), next_line
         assert "; 1 other source too, which the next run names" in next_line, next_line

@@ -247,8 +247,8 @@ def test_a_failed_run_of_one_asset_reruns_that_asset_not_its_descendants(
 
     assert failed.returncode == 1, failed.stderr
     assert _next_line(failed.stdout).startswith(
-        f"Next: pipeline materialize --select 'numbers' --warehouse chdb://{tmp_path}/warehouse "
-        "--definitions tests.serve_location (and your other options) reruns the failed asset"
+        f"Next: pipeline materialize --select 'numbers' --source nope --warehouse "
+        f"chdb://{tmp_path}/warehouse --definitions tests.serve_location reruns the failed asset"
     )
 
 

@@ -279,7 +279,7 @@ def test_a_failed_run_names_its_failures_and_their_errors_before_its_diagrams(pl
         "**Failed:**",
         f"- [anomaly_invoice](/v2/artifacts/artifact/{version}): "
         "bad.csv, line 3, column 'Quantity': not a number",
-        "Next: pipeline materialize --select 'anomaly_invoice+' (and your other options) "
+        "Next: pipeline materialize --select 'anomaly_invoice+' "
         "reruns the failed asset and the 4 skipped.",
         "Warehouse: `chdb:///w`.",
     ]

@@ -122,9 +122,9 @@ def test_a_failed_runs_rerun_line_reruns_on_the_same_warehouse(
         {**env, "HIST_TOTAL_FAILS": "1"},
     )
     assert failed.returncode == 1, failed.stdout + failed.stderr
-    rerun = printed(line_of(failed.stdout, "Next: "), "Next: ", " (and your other options) reruns")
-    assert rerun[-4:] == where
-    again = run([*rerun, *source], env)
+    rerun = printed(line_of(failed.stdout, "Next: "), "Next: ", " reruns")
+    assert rerun[-6:] == [*source, *where]
+    again = run(rerun, env)
     assert again.returncode == 0, again.stdout + again.stderr
     assert f"Warehouse: {where[1]}" in again.stdout
     assert "total" in again.stdout

@@ -154,7 +154,7 @@ def test_after_failed_checks_the_next_step_is_to_fix_the_rows_before_the_rerun()
     line = _next_line(_failed_checks("orders"), ITEMS_BUILT, DAILY_SKIPPED)
     assert line.startswith(
         "Next: fix the rows its check found (or the check), then pipeline materialize "
-        "--select 'orders+' (and your other options) reruns the failed asset and the 1 "
+        "--select 'orders+' reruns the failed asset and the 1 "
         "skipped"
     )
 
@@ -164,7 +164,7 @@ def test_after_several_assets_failed_their_checks_the_fix_names_them_all():
     line = _next_line(_failed_checks("orders", *two), _failed_checks("items"), DAILY_SKIPPED)
     assert line.startswith(
         "Next: fix the rows their checks found (or the checks), then pipeline materialize "
-        "--select 'orders+ or items+' (and your other options) reruns the 2 failed assets"
+        "--select 'orders+ or items+' reruns the 2 failed assets"
     )
 
 
@@ -189,13 +189,13 @@ def test_after_a_check_that_declares_its_rebuild_the_next_step_is_that_rebuild()
         _failed_checks("orders"), ITEMS_BUILT, DAILY_SKIPPED, graph=_orders_checked("items+")
     )
     assert line.startswith(
-        "Next: pipeline materialize --select 'items+ or orders+' (and your other options) "
+        "Next: pipeline materialize --select 'items+ or orders+' "
         "rebuilds what check 'positive' compares with, and reruns the failed asset and the "
         "1 skipped"
     )
     covering = _orders_checked("items+ or orders")
     line = _next_line(_failed_checks("orders"), ITEMS_BUILT, DAILY_SKIPPED, graph=covering)
-    assert line.startswith("Next: pipeline materialize --select 'items+ or orders' (and")
+    assert line.startswith("Next: pipeline materialize --select 'items+ or orders' rebuilds")
 
 
 def test_a_failed_check_without_a_rebuild_keeps_the_fix_the_rows_step():
@@ -213,7 +213,7 @@ def test_beside_a_failure_that_may_pass_on_a_rerun_the_next_step_is_the_rerun():
     """Only when every failure was its checks is a plain rerun sure to fail again."""
     raised = AssetOutcome("items", "m.items", "failed", 0.1, error=CAUSE, foreseen=True)
     line = _next_line(_failed_checks("orders"), raised, DAILY_SKIPPED)
-    assert line.startswith("Next: pipeline materialize --select 'orders+ or items+' (and")
+    assert line.startswith("Next: pipeline materialize --select 'orders+ or items+' reruns")
 
 
 def test_on_an_80_column_terminal_a_long_cause_continues_under_itself():

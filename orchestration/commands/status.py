@@ -302,6 +302,7 @@ def plan(
     """
     from orchestration.discarded_history import DiscardedHistoryError
     from orchestration.forecast import forecast
+    from orchestration.rerun import run_options
     from orchestration.resolver import MissingUpstreamError, check_runnable, plan_materialization
     from orchestration.unbuilt_upstream import UnbuiltUpstreamError
     from orchestration.unchosen_source import UnchosenSourceError
@@ -317,7 +318,12 @@ def plan(
     ) = None
     with _state_book(definitions, warehouse, source, source_encoding) as (graph, book):
         run_plan = plan_materialization(
-            graph, select, book, full_refresh=full_refresh, discard_history=discard_history
+            graph,
+            select,
+            book,
+            full_refresh=full_refresh,
+            discard_history=discard_history,
+            run_options=run_options(book.params),
         )
         states = book.states
         _say_no_warehouse_yet(book)
