@@ -10,7 +10,7 @@ from assets.sql import OWNERS, hash_key, layer_tags, load_datetime, trimmed
 from orchestration.asset import asset, sql_asset
 from orchestration.context import AssetContext
 from orchestration.io_manager import EngineSelect
-from orchestration.text_encoding import is_utf8
+from orchestration.text_encoding import SOURCE_ENCODING_PARAM, is_utf8, shown_encoding
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -54,7 +54,9 @@ def raw_online_retails(context: AssetContext) -> Iterator[pa.Table] | EngineSele
 
     source = resolve_source(context.params)
     encoding = resolve_source_encoding(context.params)
-    read_as = "" if is_utf8(encoding) else f" (CSV text read as {encoding})"
+    given = context.params.get(SOURCE_ENCODING_PARAM)  # as typed: latin-1 (iso8859-1)
+    shown = shown_encoding(encoding, str(given) if given is not None else None)
+    read_as = "" if is_utf8(encoding) else f" (CSV text read as {shown})"
     context.log.info("ingesting Online Retail rows from %s%s", describe_source(source), read_as)
     timeout = resolve_source_timeout(context.params)
     named_by = source_named_by(context.params)

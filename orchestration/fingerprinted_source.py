@@ -32,6 +32,8 @@ from orchestration.text_encoding import (
     DEFAULT_ENCODING,
     SOURCE_ENCODING_OPTION,
     SOURCE_ENCODING_PARAM,
+    shown_encoding,
+    typed_encoding,
 )
 
 #: The words for a source whose data changed (or whose fingerprint names no source).
@@ -85,7 +87,8 @@ class NamedSource:
         """Its name in words, with what it is read as if ``encoding``; a URL named after
         the one ``beside`` it as that one or another."""
         text = self.spec() or self._url_beside(beside)
-        return f"{text} read as {self.encoding}" if encoding and self.is_text else text
+        read_as = shown_encoding(self.encoding)  # latin-1 (iso8859-1)
+        return f"{text} read as {read_as}" if encoding and self.is_text else text
 
     def _url_beside(self, other: NamedSource | None) -> str:
         """This URL in words (no record names it), after ``other``, if a URL: the same or not."""
@@ -127,7 +130,7 @@ class SourceSwitch:
         if self.another_source:
             chosen[SOURCE_OPTION] = built.spec()
         if built.is_text and built.encoding != compared.encoding:
-            chosen[SOURCE_ENCODING_OPTION] = built.encoding
+            chosen[SOURCE_ENCODING_OPTION] = typed_encoding(built.encoding)
         return chosen
 
     def named_options(self) -> dict[str, str] | None:

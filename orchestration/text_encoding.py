@@ -4,6 +4,10 @@ The command line checks the name before any work and the asset that reads the fi
 checks it again (the name may come from the environment); both ask this module, so both
 accept and refuse the same names, and both compare encodings by Python's own name for
 the codec ("Latin-1", "ISO-8859-1" and "l1" are one encoding).
+
+A message says an encoding as the user names it (:func:`shown_encoding`): Python's name
+for Latin-1 is ``iso8859-1``, which nobody typed, and a command to copy gives the name
+the help suggests (:func:`typed_encoding`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,10 @@ SOURCE_ENCODING_PARAM = "source_encoding"
 #: How a user names it on the command line.
 SOURCE_ENCODING_OPTION = "--source-encoding"
 _UTF8_NAMES = frozenset({"utf-8", "utf-8-sig"})
+#: The names the help, the docs and the hints give encodings whose codec Python names
+#: otherwise: ``--source-encoding latin-1`` (Kaggle's copy of Online Retail) is recorded
+#: as ``iso8859-1``.
+_FAMILIAR = {"iso8859-1": "latin-1"}
 
 
 def codec_name(name: str) -> str:
@@ -42,3 +50,21 @@ def opening_codec(name: str) -> str:
     """How Python opens text in ``name`` (a :func:`codec_name`): UTF-8 with its byte order
     mark skipped, as Arrow and ClickHouse skip it."""
     return "utf-8-sig" if is_utf8(name) else name
+
+
+def typed_encoding(codec: str) -> str:
+    """How a printed command gives the encoding Python names ``codec``: the name the help
+    suggests (``latin-1``), else the codec's own; either reads the same text."""
+    return _FAMILIAR.get(codec, codec)
+
+
+def shown_encoding(codec: str, given: str | None = None) -> str:
+    """The encoding Python names ``codec`` as a message says it: as ``given`` (the name
+    the user gave, if it names that codec), else as the help names it
+    (:func:`typed_encoding`), with Python's name after it when that is another:
+    ``latin-1 (iso8859-1)``. A fingerprint records the codec alone (two names for one
+    encoding make one fingerprint); ``iso8859-1`` alone read as a mistake to someone who
+    typed ``latin-1``."""
+    mine = given is not None and codec_name(given) == codec  # a name Python knows, checked
+    name = given.strip() if given is not None and mine else typed_encoding(codec)
+    return name if name.lower() == codec else f"{name} ({codec})"

@@ -149,8 +149,8 @@ def test_status_without_the_source_an_asset_was_built_from_names_it(retail, tmp_
     latin1 = ("--source", "data.csv", "--source-encoding", "latin-1")
     retail("materialize", "--select", "raw_online_retails", *latin1)
     why = (
-        "source changed: built from data.csv read as iso8859-1, compared with "
-        "synthetic:100000:42 (pass --source data.csv --source-encoding iso8859-1 to compare "
+        "source changed: built from data.csv read as latin-1 (iso8859-1), compared with "
+        "synthetic:100000:42 (pass --source data.csv --source-encoding latin-1 to compare "
         "with it)"
     )
     status = retail("status", "--select", "raw_online_retails").stdout.splitlines()
@@ -158,7 +158,7 @@ def test_status_without_the_source_an_asset_was_built_from_names_it(retail, tmp_
     assert status[2].endswith(f"  {why}")
     assert status[3] == (
         "Next: pipeline plan --select 'status:stale+ or status:missing+' --source data.csv "
-        "--source-encoding iso8859-1 --definitions assets shows what a run would rebuild "
+        "--source-encoding latin-1 --definitions assets shows what a run would rebuild "
         "from the source raw_online_retails was built from; pipeline materialize with the "
         "same --select, --source, --source-encoding and --definitions rebuilds it."
     )
@@ -167,7 +167,7 @@ def test_status_without_the_source_an_asset_was_built_from_names_it(retail, tmp_
     plan = json.loads(planned.stdout)
     assert plan["run"][0]["why"] == why
     assert plan["refused"].startswith("raw_online_retails was built from data.csv read as")
-    told = ("--source", "data.csv", "--source-encoding", "iso8859-1")
+    told = ("--source", "data.csv", "--source-encoding", "latin-1")
     assert json.loads(retail("status", "--json", *told).stdout)[0]["state"] == "fresh"
     # Given the source to compare with, status keeps it, even when it is another.
     other = retail("status", "--select", "raw_online_retails", "--source", "synthetic:500")

@@ -34,6 +34,7 @@ from assets.sources.fingerprint import source_fingerprint
 from io_managers import ClickHouseIOManager
 from orchestration.context import AssetContext
 from orchestration.definitions import load_definitions
+from orchestration.text_encoding import shown_encoding, typed_encoding
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_SAMPLE = REPO / "tests" / "fixtures" / "online_retail_real_sample.csv"
@@ -185,11 +186,13 @@ def test_a_utf8_file_with_its_byte_order_mark_is_not_read_as_latin1() -> None:
         descriptions(REAL_SAMPLE, encoding="latin-1")
     assert str(raised.value) == (
         f"{REAL_SAMPLE}: the file starts with UTF-8's byte order mark, so it is UTF-8 text, "
-        "not iso8859-1; drop --source-encoding (UTF-8 is the default)"
+        "not latin-1 (iso8859-1); drop --source-encoding (UTF-8 is the default)"
     )
 
 
-def utf8_named_otherwise(path: Path, line: int, text: str, encoding: str = "iso8859-1") -> str:
+def utf8_named_otherwise(
+    path: Path, line: int, text: str, encoding: str = "latin-1 (iso8859-1)"
+) -> str:
     return (
         f"{path}: the file is UTF-8 text, not {encoding} (line {line} holds {text!r} read as "
         "UTF-8); drop --source-encoding (UTF-8 is the default)"
@@ -204,7 +207,7 @@ def test_a_utf8_file_without_a_byte_order_mark_is_not_read_as_latin1(
     path = write(tmp_path / "utf8.csv", sample_lines(), "utf-8")
     with pytest.raises(SourceError) as raised:
         descriptions(path, encoding=named)
-    encoding = "iso8859-1" if named == "latin-1" else named
+    encoding = "latin-1 (iso8859-1)" if named == "latin-1" else named
     assert str(raised.value) == utf8_named_otherwise(path, 3, ACCENTED, encoding)
 
 
@@ -461,3 +464,13 @@ def test_validate_refuses_an_encoding_it_would_not_use_or_not_know(latin1: Path)
     [line] = unknown.stderr.splitlines()
     assert line.startswith("error: Invalid value for '--source-encoding': 'klingon': not a text")
     assert unknown.stdout == ""
+
+
+def test_an_encoding_is_said_as_the_user_names_it() -> None:
+    """Python names Latin-1 ``iso8859-1``: a refusal naming it so read as another
+    encoding than the ``latin-1`` typed; a command to copy gives the name the help does."""
+    assert shown_encoding("iso8859-1") == "latin-1 (iso8859-1)"
+    assert shown_encoding("iso8859-1", "L1") == "L1 (iso8859-1)"
+    assert shown_encoding("cp1252", "windows-1252") == "windows-1252 (cp1252)"
+    assert shown_encoding("cp1252") == "cp1252"
+    assert typed_encoding("iso8859-1") == "latin-1" and typed_encoding("utf-16") == "utf-16"

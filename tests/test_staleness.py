@@ -97,8 +97,8 @@ def test_a_source_compared_with_another_than_it_was_built_from_names_both(data_c
     reason must not read as if the file changed, and says how to compare with the file."""
     latin1 = {"source": str(data_csv), "source_encoding": "latin-1"}
     assert source_reason(latin1, {}) == (
-        "source changed: built from data.csv read as iso8859-1, compared with "
-        "synthetic:100000:42 (pass --source data.csv --source-encoding iso8859-1 to "
+        "source changed: built from data.csv read as latin-1 (iso8859-1), compared with "
+        "synthetic:100000:42 (pass --source data.csv --source-encoding latin-1 to "
         "compare with it)"
     )
     assert source_reason({"source": str(data_csv)}, {"source": "synthetic:500"}) == (
@@ -115,8 +115,8 @@ def test_the_same_file_in_another_encoding_names_both_encodings(data_csv):
     assert source_reason(
         {"source": str(data_csv), "source_encoding": "latin-1"}, {"source": str(data_csv)}
     ) == (
-        "source changed: built from data.csv read as iso8859-1, compared with "
-        "data.csv read as utf-8 (pass --source-encoding iso8859-1 to compare with it)"
+        "source changed: built from data.csv read as latin-1 (iso8859-1), compared with "
+        "data.csv read as utf-8 (pass --source-encoding latin-1 to compare with it)"
     )
 
 

@@ -166,9 +166,9 @@ def test_the_refusal_names_the_options_of_a_file_read_in_another_encoding():
     )
     assert switch is not None
     assert refusal(["raw"], switch) == (
-        "raw was built from /data/data.csv read as iso8859-1; this run would read "
+        "raw was built from /data/data.csv read as latin-1 (iso8859-1); this run would read "
         "synthetic:5:1 (the default: no --source given). Pass --source /data/data.csv "
-        "--source-encoding iso8859-1 to keep it, or --source synthetic:5:1 to load that "
+        "--source-encoding latin-1 to keep it, or --source synthetic:5:1 to load that "
         "instead"
     )
 

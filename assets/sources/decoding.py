@@ -18,7 +18,12 @@ from pathlib import Path
 from assets.sources.csv_layout import DELIMITERS
 from assets.sources.errors import SourceError, excerpt
 from orchestration.setting_names import setting, setting_given
-from orchestration.text_encoding import SOURCE_ENCODING_OPTION, is_utf8, opening_codec
+from orchestration.text_encoding import (
+    SOURCE_ENCODING_OPTION,
+    is_utf8,
+    opening_codec,
+    shown_encoding,
+)
 
 _BLOCK_BYTES = 1 << 20
 #: Bytes at the start of a file looked at to tell binary data or UTF-16 from Latin-1.
@@ -87,7 +92,7 @@ def not_text_error(path: Path, label: str, encoding: str, cause: str = "") -> So
     (else ``cause``, the reader's own words), then the way forward."""
     found = first_undecodable(path, encoding)
     where = str(found) if found is not None else excerpt(cause)
-    name = "UTF-8" if is_utf8(encoding) else encoding
+    name = "UTF-8" if is_utf8(encoding) else shown_encoding(encoding)
     return SourceError(f"not {name} text ({where}); {_way_forward(path, encoding)}", source=label)
 
 
@@ -106,13 +111,14 @@ def refuse_utf8_named_otherwise(path: Path, label: str, encoding: str) -> None:
     if head.startswith(codecs.BOM_UTF8):
         raise SourceError(
             f"the file starts with UTF-8's byte order mark, so it is UTF-8 text, not "
-            f"{encoding}; drop {setting(SOURCE_ENCODING_OPTION)} (UTF-8 is the default)",
+            f"{shown_encoding(encoding)}; drop {setting(SOURCE_ENCODING_OPTION)} (UTF-8 is the "
+            "default)",
             source=label,
         )
     shown = _utf8_text_beyond_ascii(head, whole)
     if shown is not None:
         raise SourceError(
-            f"the file is UTF-8 text, not {encoding} ({shown} read as UTF-8); "
+            f"the file is UTF-8 text, not {shown_encoding(encoding)} ({shown} read as UTF-8); "
             f"drop {setting(SOURCE_ENCODING_OPTION)} (UTF-8 is the default)",
             source=label,
         )
@@ -140,7 +146,8 @@ def _utf8_text_beyond_ascii(head: bytes, whole: bool) -> str | None:
 
 def _way_forward(path: Path, encoding: str) -> str:
     if not is_utf8(encoding):
-        return f"is {encoding} the file's encoding? check {setting(SOURCE_ENCODING_OPTION)}"
+        named = shown_encoding(encoding)
+        return f"is {named} the file's encoding? check {setting(SOURCE_ENCODING_OPTION)}"
     with path.open("rb") as handle:
         head = handle.read(_SNIFF_BYTES)
     if head.startswith(_UTF32_BOMS):
