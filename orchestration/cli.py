@@ -41,6 +41,7 @@ from orchestration.cli_options import (
     console,
     debug_on,
     error_console,
+    ignored_warehouse_option,
     load_defs,
     source_option,
     typed_for_the_rerun,
@@ -143,6 +144,9 @@ def list_assets(
     select: SelectOption = None,
     as_json: JsonOption = False,
     definitions: DefinitionsOption = None,
+    warehouse: Annotated[
+        str | None, ignored_warehouse_option("list reads the code location, not the warehouse")
+    ] = None,
 ) -> None:
     """List assets in dependency order with their group, table, deps and tags.
 

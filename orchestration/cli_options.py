@@ -244,6 +244,20 @@ WarehouseOption = Annotated[
 ]
 
 
+def ignored_warehouse_option(why: str) -> Any:
+    """``--warehouse URL`` of a command that opens none (``list``, ``validate``): taken
+    after the command as before it and ignored either way, as ``WAREHOUSE_URL`` is, so
+    a script can give every command the same options; ``why`` says what the command
+    reads instead. It was a usage error there alone."""
+    return typer.Option(
+        "--warehouse",
+        metavar="URL",
+        help=f"Ignored: {why}; taken so a script can give every command the same options.",
+        show_default=False,
+        callback=_or_given_before_the_command,
+    )
+
+
 def debug_on(ctx: typer.Context) -> bool:
     """Whether ``--debug`` (or ``PIPELINE_DEBUG``) was given: the app's callback keeps it
     in the root context's ``obj``, which a command called directly may not have."""

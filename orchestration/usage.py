@@ -152,8 +152,11 @@ def say_where_an_option_goes(exc: typer.TyperException, args: list[str]) -> None
     it is."""
     option = getattr(exc, "option_name", None)
     ctx: Any = getattr(exc, "ctx", None)
-    if not isinstance(option, str) or ctx is None or ctx.parent is not None:
-        return  # not an unknown option of the ``pipeline`` group itself
+    if not isinstance(option, str) or ctx is None:
+        return
+    if ctx.parent is not None:  # an unknown option of a sub-command
+        _say_it_goes_before(exc, option, ctx, args)
+        return
     group = ctx.command
     for at, name in enumerate(args):
         command = getattr(group, "commands", {}).get(name)
@@ -174,6 +177,35 @@ def say_where_an_option_goes(exc: typer.TyperException, args: list[str]) -> None
         exc.ctx = typer.Context(command, info_name=name, parent=ctx)  # type: ignore[attr-defined]
         exc.cmd = command  # type: ignore[attr-defined]
         return
+
+
+def _say_it_goes_before(exc: typer.TyperException, option: str, ctx: Any, args: list[str]) -> None:
+    """Turn ``No such option`` for a global option written after a command that takes
+    none (``pipeline server status --warehouse X``: the server holds no warehouse) into
+    the command line that works, the option before the command, where such a command
+    ignores it as it ignores the environment variable: a script may give every command
+    the same options. The commands that read assets take them after the command too
+    (:mod:`orchestration.cli_options`). Any other option is left as it is."""
+    root = ctx.find_root()
+    param = option_named(root.command, option)
+    if param is None:
+        return
+    at = max((at for at, word in enumerate(args) if word.partition("=")[0] == option), default=-1)
+    if at < 0:
+        return
+    taken = 1 if param.is_flag or "=" in args[at] else 2
+    if at + taken > len(args):
+        return
+    import shlex  # only on this error path
+
+    words = [root.command_path, *args[at : at + taken], *args[:at], *args[at + taken :]]
+    shown = [shown_argument(word) for word in words]
+    command = ctx.command_path.removeprefix(f"{root.command_path} ")
+    exc.message = f"{option} goes before the command, where {command} ignores it: "
+    exc.message += shlex.join(shown)
+    if shown != words:
+        exc.message += f" {URLS_SHOWN}"
+    exc.possibilities = None  # type: ignore[attr-defined]
 
 
 def _split_before(args: list[str], group: Any, command: Any) -> tuple[list[str], list[str]] | None:

@@ -122,3 +122,32 @@ def test_on_a_narrow_terminal_an_error_line_is_left_to_the_terminal_to_wrap():
         "error: invalid asset selection at position 10: a ',' does not join selections: "
         "write or (fact_sales or dim_country)"
     )
+
+
+def test_every_command_that_reads_assets_takes_both_after_it_too(tmp_path: Path):
+    """Scripts give every command the same options: ``pipeline list --warehouse X`` was a
+    usage error while ``pipeline --warehouse X list`` ran. Written after a command that
+    opens no warehouse, it is ignored, as it is before it and as WAREHOUSE_URL is."""
+    warehouse = ("--warehouse", f"chdb://{tmp_path}/wh")
+    listed = pipeline("list", "--definitions", EXAMPLE, *warehouse)
+    assert listed.returncode == 0, listed.stderr
+    assert "order_facts" in listed.stdout
+    validated = pipeline("validate", "--definitions", EXAMPLE, *warehouse, "--json")
+    assert validated.returncode in (0, 1), validated.stderr
+    assert isinstance(json.loads(validated.stdout), list)
+    assert not (tmp_path / "wh").exists()
+    for command in ("list", "validate"):
+        shown = pipeline(command, "--help")
+        assert re.search(r"--warehouse URL +Ignored", shown.stdout), shown.stdout
+
+
+def test_a_global_option_after_a_command_that_takes_none_says_where_it_goes(tmp_path: Path):
+    url = "clickhouse://etl:s3cret@ch:8123/"
+    result = pipeline("server", "status", "--warehouse", url)
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "error: --warehouse goes before the command, where server status ignores it: "
+        "pipeline --warehouse clickhouse://ch:8123/ server status (URLs shown without "
+        "credentials or query string) (see 'pipeline server status --help')"
+    ]

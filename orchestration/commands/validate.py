@@ -41,6 +41,7 @@ from orchestration.cli_options import (
     debug_on,
     error_console,
     format_or_json,
+    ignored_warehouse_option,
     source_option,
 )
 from orchestration.definitions import Definitions, load_definitions
@@ -113,6 +114,10 @@ def validate(
         ),
     ] = False,
     definitions: DefinitionsOption = None,
+    warehouse: Annotated[
+        str | None,
+        ignored_warehouse_option("validate checks in a throwaway embedded warehouse of its own"),
+    ] = None,
 ) -> None:
     """Check schemas against the DDL and the SQL, in a throwaway embedded warehouse.
 
