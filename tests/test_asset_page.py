@@ -857,7 +857,7 @@ def test_an_order_only_upstream_is_not_listed_as_read_and_a_checked_one_says_so(
     others = [dep for dep in spec.deps if dep != "dim_customer"]
     assert lines == [
         f"- this run's, of {len(others)}: {', '.join(others)}",
-        "- dim_customer (checked against): built 2026-12-01\xa007:00:03\xa0UTC by run "
+        "- dim_customer (checked against): built 2026\u201112\u201101\xa007:00:03\xa0UTC by run "
         "[run-0](/v2/runs/flow-run/run-0) (its page: in that run's Artifacts tab)",
     ]
     skipped = AssetOutcome("fact_sales", spec.table, "skipped", error="upstream failed: x")

@@ -125,7 +125,7 @@ def _page(outcome: AssetOutcome, reads: tuple[UpstreamRead, ...] | None = None) 
 
 
 def _under_title(markdown: str) -> str:
-    return markdown.split("\n\n", 1)[1].split("This version: run ", 1)[0]
+    return markdown.split("\n\n", 1)[1].split("**This version:** run ", 1)[0]
 
 
 def test_failures_in_brief_name_each_check_and_its_rows_and_no_example():
@@ -170,7 +170,8 @@ def test_a_page_failed_by_its_checks_says_once_that_the_table_holds_its_rows():
     # Under *This run*: the last success, whose rows the table held then.
     this_run = markdown.split("## This run: failed", 1)[1].split("## Checks", 1)[0]
     assert (
-        "\nLast successful materialization: finished 2026-12-07\xa019:50:41\xa0UTC, 97,356 "
+        "\nLast successful materialization: finished "
+        "2026\u201112\u201107\xa019:50:41\xa0UTC, 97,356 "
         "rows in the table then, by [its flow run](/v2/runs/flow-run/run-0).\n"
     ) in this_run
 
@@ -293,7 +294,7 @@ def test_versions_read_list_each_one_not_of_this_run():
     items = lines[at + 2 : lines.index("", at + 2)]
     assert items[0].startswith("- this run's, of 10: hub_invoice, link_invoice_product, ")
     assert items[1:] == [
-        "- dim_country (checked against): built 2026-12-07\xa019:00:00\xa0UTC",
+        "- dim_country (checked against): built 2026\u201112\u201107\xa019:00:00\xa0UTC",
     ]
 
 
@@ -329,7 +330,8 @@ def test_the_lineage_pages_failure_is_what_failed_and_the_counts_then_what_diffe
         "product_key_resolves (97,356 rows), customer_key_resolves (97,356), "
         "time_key_resolves (97,356), country_key_resolves (97,356).",
         "`marts.Fact_Sales` holds this run's 97,356 rows: published, then its checks failed. "
-        "Last successful materialization: finished 2026-12-07\xa019:50:41\xa0UTC, 97,356 rows "
+        "Last successful materialization: finished "
+        "2026\u201112\u201107\xa019:50:41\xa0UTC, 97,356 rows "
         "in the table then, by [its flow run](/v2/runs/flow-run/run-0).",
         "Check `customer_key_resolves` reads `marts.Dim_Customer` "
         "([dim_customer](/v2/artifacts/key/asset-dim-customer)), rebuilt this run: code "
