@@ -134,7 +134,8 @@ class AssetCheckResult:
             return f"check {self.name!r} could not run: {self.error}"
         if self.passed:
             return f"check {self.name!r} passed"
-        line = f"check {self.name!r} ({self.severity}): {self.violations:,} offending row(s)"
+        rows = f"{self.violations:,} offending row{'' if self.violations == 1 else 's'}"
+        line = f"check {self.name!r} ({self.severity}): {rows}"
         if self.to_reload:
             line += f", of which {reload_phrase(self.to_reload)}"
         if self.examples:

@@ -53,11 +53,13 @@ class RunProgress:
         if self._progress is None or self._task is None:
             return
         # One line per asset: the run report below shows an error whole.
-        error = escape(" ".join((outcome.error or "").split()))
+        cause = escape(" ".join((outcome.said_beside() or "").split()))
         if outcome.rows is None:
-            detail = error
-        else:  # published: and then, if it failed, its checks said why
-            detail = rows_phrase(outcome.rows) + (f"; {error}" if error else "")
+            detail = cause
+        elif cause:  # published, then its checks failed: why first, then what it left
+            detail = f"{cause} ({rows_phrase(outcome.rows)} published)"
+        else:
+            detail = rows_phrase(outcome.rows)
         self._progress.console.print(
             f"{_MARKS[outcome.status]} {outcome.key}  {detail}  {outcome.seconds:.2f}s",
             highlight=False,

@@ -125,7 +125,7 @@ def _report_row(outcome: AssetOutcome, with_error: bool, full: bool) -> list[str
     ]
     if not with_error:
         return row
-    return [*row, (outcome.error_in_full if full else outcome.error) or ""]
+    return [*row, outcome.said_beside(full=full) or ""]
 
 
 def print_report(
@@ -246,7 +246,7 @@ def _print_causes(report: RunReport, console: Console, *, full: bool) -> None:
     status column says. ``full``: each cause in full (``--verbose``)."""
     causes: dict[str, list[str]] = {}
     for outcome in report.outcomes:
-        error = outcome.error_in_full if full else outcome.error
+        error = outcome.said_beside(full=full)
         if error and outcome.status not in _COUNTED:
             causes.setdefault(error, []).append(outcome.key)
     if causes:

@@ -16,7 +16,7 @@ from orchestration.asset import AssetSpec
 from orchestration.check_versions import EditedCheck
 from orchestration.checks import AssetCheckResult
 from orchestration.context import DISCARD_HISTORY_OPTION
-from orchestration.errors import Place
+from orchestration.errors import Place, at
 from orchestration.graph import AssetGraph
 from orchestration.history import MaterializationRecord
 from orchestration.io_manager import MaterializeResult
@@ -234,6 +234,20 @@ class AssetOutcome:
         (:class:`~orchestration.errors.AssetError`), else its error (a skip's reason, a
         bug's ``KeyError: 'x'``), which names no asset."""
         return self.cause or self.error
+
+    def said_beside(self, *, full: bool = False) -> str | None:
+        """Why it failed, where its name is said already (the run's live line ``✗ orders
+        ...``, the report's row and error block): a foreseen failure's :attr:`place` and
+        :attr:`cause`, the error less only its ``asset 'k' (table t):`` lead, which said
+        the asset twice there; else its error whole (a skip's reason, which names no
+        asset; a bug's, whose class the line keeps). ``full`` (``--verbose``): an error
+        that leaves a part out is said in full, its lead and all, as there is no cause in
+        full apart from it. None: it has no error."""
+        if full and self.full_error:
+            return self.full_error
+        if self.foreseen and self.cause is not None:
+            return at(self.place, self.cause)
+        return self.error
 
     @property
     def rows(self) -> int | None:

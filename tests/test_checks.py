@@ -396,7 +396,7 @@ def test_failed_error_check_fails_the_asset_and_skips_descendants(run_warehouse)
     assert outcomes["numbers"].error.startswith(
         f"asset 'numbers' (table {db}.numbers): failed its checks"
     )  # this project's message, without the class name (orchestration.errors)
-    assert "'at_most_3' (error): 2 offending row(s)" in outcomes["numbers"].error
+    assert "'at_most_3' (error): 2 offending rows" in outcomes["numbers"].error
     [result] = outcomes["numbers"].checks
     assert (result.status, result.violations) == ("failed", 2)
     assert result.examples == ({"n": 4}, {"n": 5})
@@ -620,7 +620,7 @@ def test_lines_only_a_load_staging_no_longer_holds_can_restore_name_that_load_to
     assert failed.returncode == 1, failed.stdout + failed.stderr
     # The failure line names the load the offending lines need, with how many.
     found = re.search(
-        r"check 'lines_reconcile_with_vault' \(error\): ([\d,]+) offending row\(s\), "
+        r"check 'lines_reconcile_with_vault' \(error\): ([\d,]+) offending rows?, "
         r"of which ([\d,]+) need synthetic:3000:9 loaded again, "
         r"e\.g\. \{record_source='synthetic:3000:9', ",
         failed.stdout,
@@ -738,7 +738,7 @@ def test_check_error_message_names_asset_table_check_and_examples(seeded):
     error = AssetCheckError(spec.key, spec.table, results)
     assert str(error) == (
         "asset 'fact_sales' (table marts.Fact_Sales): failed its checks: check 'no_free_lines' "
-        "(error): 1 offending row(s), e.g. {invoice_no='536367', unit_price='0.0000'}"
+        "(error): 1 offending row, e.g. {invoice_no='536367', unit_price='0.0000'}"
     )
 
 

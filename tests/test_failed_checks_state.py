@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 #: The first line of readings' error when its values reach 250 (tests/checks_location.py),
 #: and its cause, as status gives it beside the asset's name (without the asset's lead).
 CHECKS_CAUSE = (
-    "failed its checks: check 'values_below_100' (error): 1 offending row(s), e.g. "
+    "failed its checks: check 'values_below_100' (error): 1 offending row, e.g. "
     "{sensor='b', value=250}"
 )
 CHECKS_FAILED = f"asset 'readings' (table chk.readings): {CHECKS_CAUSE}"

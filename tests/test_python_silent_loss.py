@@ -322,7 +322,7 @@ def test_a_python_asset_that_would_wrap_a_value_exits_non_zero_on_one_line(
     (line,) = [line for line in failed.stdout.splitlines() if line.startswith("✗ narrow")]
     body = f"silent_location.py:{line_of(tmp_path / 'silent_location.py', 'return pd.')}"
     assert line.split("  ")[1] == (
-        "asset 'narrow' (table silent.narrow): column n: the value 300 of the output's Int32 "
+        "column n: the value 300 of the output's Int32 "
         "does not fit the table's Int8 (Int32 values wrap in Int8), so the run refused to "
         f"insert it; widen the column (silent_location.sql:2) or cast it in the body ({body})"
     ), line

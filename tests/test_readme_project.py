@@ -44,7 +44,7 @@ def test_the_readme_project_runs_as_its_commands_say(project: Path, prefect_api_
         csv.write("3,-5.0\n")
     failed = run(project, "pipeline materialize", prefect_api_url)
     assert failed.returncode == 1
-    assert "check 'no_negative_amounts' (error): 1 offending row(s)" in failed.stdout
+    assert "check 'no_negative_amounts' (error): 1 offending row" in failed.stdout
     assert re.search(r"order_totals +- +- +skipped", failed.stdout), failed.stdout
     assert "Next: fix the rows its check found" in failed.stdout
     sample = run(project, "pipeline validate --sample", prefect_api_url)

@@ -10,7 +10,8 @@ import pytest
 from rich.console import Console
 
 from orchestration.asset import AssetSpec
-from orchestration.checks import AssetCheck, AssetCheckResult
+from orchestration.checks import AssetCheck, AssetCheckError, AssetCheckResult
+from orchestration.errors import Place, describe_error, of_asset
 from orchestration.graph import AssetGraph
 from orchestration.io_manager import MaterializeResult
 from orchestration.report_output import print_check_results, print_report, report_as_json
@@ -100,6 +101,33 @@ def test_a_run_says_once_where_the_files_its_assets_wrote_are(tmp_path, monkeypa
     assert [asset["files"] for asset in assets] == [{"dashboard": str(page)}, {"export": elsewhere}]
 
 
+def test_a_failure_is_said_beside_its_asset_without_naming_it_again():
+    """The error block and a piped row's error cell said "orders  asset 'orders' (table
+    m.orders) failed its checks: ...": the asset twice. Its cause alone follows the name,
+    a failed check's in plain plurals."""
+    checks = _failed_checks("orders", _check("orders"))
+    select = AssetOutcome(
+        "daily",
+        "m.daily",
+        "failed",
+        0.1,
+        error=f"{of_asset('daily', 'm.daily')}sql/daily.sql:3: no such column",
+        place=Place("sql/daily.sql", 3),
+        cause="no such column",
+        foreseen=True,
+    )
+    report = RunReport(outcomes=[checks, select])
+    said = "failed its checks: check 'positive' (error): 2 offending rows"
+    on_terminal = _printed(report, terminal=True, width=200)
+    assert f"  orders  {said}" in on_terminal, on_terminal
+    assert "  daily   sql/daily.sql:3: no such column" in on_terminal, on_terminal
+    piped = _printed(report, terminal=False, width=200)
+    assert any(line.startswith("orders") and line.endswith(said) for line in piped), piped
+    daily = next(line for line in piped if line.startswith("daily"))
+    assert daily.endswith("failed  sql/daily.sql:3: no such column"), piped
+    assert not any("asset 'orders'" in line or "asset 'daily'" in line for line in piped)
+
+
 ORDERS = AssetGraph(
     [
         AssetSpec(key="orders", table="m.orders", body=lambda context: "SELECT 1", kind="sql"),
@@ -124,15 +152,18 @@ def _check(asset: str, *, error: str | None = None) -> AssetCheckResult:
 
 def _failed_checks(key: str, *checks: AssetCheckResult) -> AssetOutcome:
     """``key`` as the resolver leaves an asset it published whose blocking checks failed."""
+    checks = checks or (_check(key),)
+    failure = AssetCheckError(key, f"m.{key}", [check for check in checks if check.blocking])
     return AssetOutcome(
         key,
         f"m.{key}",
         "failed",
         0.2,
         MaterializeResult(f"m.{key}", 3, 0.1, inserted_rows=3),
-        error=f"asset {key!r} (table m.{key}): failed its checks: ...",
+        error=describe_error(failure),
+        cause=failure.cause,
         foreseen=True,
-        checks=checks or (_check(key),),
+        checks=checks,
     )
 
 

@@ -75,9 +75,9 @@ def test_a_failed_check_is_told_at_error_once_and_its_skipped_descendants_at_inf
 
     errors = at("ERROR", lines)
     assert errors == [
-        "check 'values_below_100' (error): 1 offending row(s), e.g. {sensor='b', value=250}",
+        "check 'values_below_100' (error): 1 offending row, e.g. {sensor='b', value=250}",
         "readings failed: asset 'readings' (table chk.readings): failed its checks: check "
-        "'values_below_100' (error): 1 offending row(s), e.g. {sensor='b', value=250}",
+        "'values_below_100' (error): 1 offending row, e.g. {sensor='b', value=250}",
     ], lines
     info = at("INFO", lines)
     assert "Finished in state Skipped('upstream failed: readings', type=CANCELLED)" in info

@@ -375,7 +375,7 @@ def test_a_run_that_would_wrap_a_value_exits_non_zero_on_one_line_and_offers_the
     (line,) = [line for line in failed.stdout.splitlines() if line.startswith("✗ narrow")]
     select = f"silent_location.py:{line_of(tmp_path / 'silent_location.py', 'AS n')}"
     assert line.split("  ")[1] == (
-        "asset 'narrow' (table silent.narrow): column n: the value 300 of the SELECT's Int32 "
+        "column n: the value 300 of the SELECT's Int32 "
         "does not fit the table's Int8 (Int32 values wrap in Int8), so ClickHouse refused the "
         f"INSERT; widen the column (silent_location.sql:2) or CAST it in the SELECT ({select})"
     ), line
