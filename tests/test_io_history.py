@@ -154,12 +154,8 @@ ORDER BY (asset_key, materialization_id)
 """
 
 
-@pytest.mark.parametrize("backend", ["embedded"], indirect=True)  # drops the shared table
-def test_an_older_table_is_read_as_it_is_and_laid_out_by_the_first_write(backend):
-    warehouse = backend.warehouse
-    warehouse.command("CREATE DATABASE IF NOT EXISTS _pipeline")
-    warehouse.command(OLDER_DDL)
-    older = replace(started("kept"), status="materialized", check_versions=None)
+def _insert_as_an_older_version_did(warehouse, older) -> None:
+    """Write ``older`` (asset ``kept``) with only the columns an older layout had."""
     warehouse.command(
         "INSERT INTO _pipeline.materializations FORMAT JSONEachRow\n"
         + json.dumps(
@@ -177,6 +173,15 @@ def test_an_older_table_is_read_as_it_is_and_laid_out_by_the_first_write(backend
             }
         )
     )
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)  # drops the shared table
+def test_an_older_table_is_read_as_it_is_and_laid_out_by_the_first_write(backend):
+    warehouse = backend.warehouse
+    warehouse.command("CREATE DATABASE IF NOT EXISTS _pipeline")
+    warehouse.command(OLDER_DDL)
+    older = replace(started("kept"), status="materialized", check_versions=None)
+    _insert_as_an_older_version_did(warehouse, older)
     reader = backend.reopen().history()
     assert reader.latest({"kept": "db.t"})["kept"].last_success == older
     assert table_comment(backend.warehouse) == ""  # reading alone alters nothing
@@ -216,23 +221,7 @@ def test_a_table_without_check_versions_is_read_and_given_the_column_by_the_firs
         f"{OLDER_DDL} SETTINGS min_bytes_for_full_part_storage = 1048576 COMMENT '{LAYOUT_2}'"
     )
     older = replace(started("kept"), status="materialized", check_versions=None)
-    warehouse.command(
-        "INSERT INTO _pipeline.materializations FORMAT JSONEachRow\n"
-        + json.dumps(
-            {
-                "materialization_id": older.materialization_id,
-                "run_id": older.run_id,
-                "asset_key": "kept",
-                "table": older.table,
-                "code_version": older.code_version,
-                "upstream": json.dumps(dict(older.upstream), sort_keys=True),
-                "source_fingerprint": older.source_fingerprint,
-                "started": "2026-01-01 12:00:00.123456",
-                "status": "materialized",
-                "stage": 1,
-            }
-        )
-    )
+    _insert_as_an_older_version_did(warehouse, older)
     reader = backend.reopen().history()
     assert reader.latest({"kept": "db.t"})["kept"].last_success == older
     assert table_comment(backend.warehouse) == LAYOUT_2  # reading alone alters nothing
