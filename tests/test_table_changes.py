@@ -113,8 +113,8 @@ def test_after_a_drift_refusal_the_next_step_is_the_full_refresh_then_the_rerun(
     line = _next_line([refused, built, held_back])
     assert line.startswith(
         "Next: pipeline materialize --full-refresh --select 'dim' rebuilds the table that "
-        "drifted from its DDL, then pipeline materialize --select 'dim+' (and your other "
-        "options) reruns the failed asset and the 1 skipped"
+        "drifted from its DDL, then pipeline materialize --select 'dim+' reruns the failed "
+        "asset and the 1 skipped"
     )
     assert "--verbose" not in line
     # Another failure beside it still offers its traceback.
