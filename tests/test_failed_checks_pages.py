@@ -248,15 +248,20 @@ def test_the_state_row_says_the_failure_first_and_counts_the_upstream_this_run_b
     )
 
 
-def test_the_state_row_names_in_full_the_upstream_an_earlier_run_built():
+def _dim_country_of_an_earlier_run() -> tuple[UpstreamRead, ...]:
+    """fact_sales' versions read: dim_country's of a run at 19:00, the rest this run's."""
     built = datetime(2026, 12, 7, 19, 0, tzinfo=UTC)
     earlier = MaterializationRecord(
         "m-1", "dim_country", "marts.Dim_Country", "c0de", built, "materialized", ended=built
     )
-    reads = tuple(
+    return tuple(
         UpstreamRead(dep, earlier) if dep == "dim_country" else UpstreamRead(dep, this_run=True)
         for dep in FACT.deps
     )
+
+
+def test_the_state_row_names_in_full_the_upstream_an_earlier_run_built():
+    reads = _dim_country_of_an_earlier_run()
     row = _state_row(_page(_outcome(reasons=_reasons()), reads))
     assert row.endswith(
         "upstream materialized since: dim_country (order), and 10 by this run (hub_invoice, "
@@ -281,14 +286,7 @@ def test_versions_read_all_of_this_run_are_said_in_one_line():
 
 
 def test_versions_read_list_each_one_not_of_this_run():
-    built = datetime(2026, 12, 7, 19, 0, tzinfo=UTC)
-    earlier = MaterializationRecord(
-        "m-1", "dim_country", "marts.Dim_Country", "c0de", built, "materialized", ended=built
-    )
-    reads = tuple(
-        UpstreamRead(dep, earlier) if dep == "dim_country" else UpstreamRead(dep, this_run=True)
-        for dep in FACT.deps
-    )
+    reads = _dim_country_of_an_earlier_run()
     lines = _page(_outcome(), reads).split("\n")
     at = lines.index(VERSIONS_READ)
     items = lines[at + 2 : lines.index("", at + 2)]
