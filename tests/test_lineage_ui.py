@@ -1149,13 +1149,11 @@ def test_ui_the_ingest_assets_page_names_the_source_it_read(shipped_run, page):
 PSA_ONLY = "key:psa_online_retails"
 
 
-@pytest.fixture(scope="module")
-def psa_run(shipped_run: ShippedRun) -> dict[str, str]:
-    """The URLs ``pipeline materialize --select key:psa_online_retails`` printed, run after
-    the shipped run: it reads raw_online_retails as it is, and relinks the pages of the
-    shipped run. Used by the module's last tests only: it changes the pages."""
+def _later_run(shipped_run: ShippedRun, selection: str) -> dict[str, str]:
+    """The URLs ``pipeline materialize --select selection`` printed, run after the shipped
+    run on its warehouse and server."""
     result = subprocess.run(
-        [*PIPELINE, "materialize", "--source", "synthetic:3000", "--select", PSA_ONLY],
+        [*PIPELINE, "materialize", "--source", "synthetic:3000", "--select", selection],
         cwd=REPO,
         env=shipped_run.env,
         capture_output=True,
@@ -1166,6 +1164,14 @@ def psa_run(shipped_run: ShippedRun) -> dict[str, str]:
     urls = dict(re.findall(r"^(Flow run|Lineage):\s+(\S+)$", result.stdout, re.M))
     assert set(urls) == {"Flow run", "Lineage"}, result.stdout
     return urls
+
+
+@pytest.fixture(scope="module")
+def psa_run(shipped_run: ShippedRun) -> dict[str, str]:
+    """The URLs ``pipeline materialize --select key:psa_online_retails`` printed, run after
+    the shipped run: it reads raw_online_retails as it is, and relinks the pages of the
+    shipped run. Used by the module's last tests only: it changes the pages."""
+    return _later_run(shipped_run, PSA_ONLY)
 
 
 def test_ui_a_relinked_page_says_its_asset_turned_stale(psa_run: dict[str, str], page):
@@ -1230,18 +1236,7 @@ def long_named_run(shipped_run: ShippedRun) -> dict[str, str]:
     """The URLs ``pipeline materialize --select LONG_SELECTION`` printed, run after the
     shipped run: it writes newer versions of the dimensions' pages. Used by the module's
     last tests only: it changes the pages."""
-    result = subprocess.run(
-        [*PIPELINE, "materialize", "--source", "synthetic:3000", "--select", LONG_SELECTION],
-        cwd=REPO,
-        env=shipped_run.env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    urls = dict(re.findall(r"^(Flow run|Lineage):\s+(\S+)$", result.stdout, re.M))
-    assert set(urls) == {"Flow run", "Lineage"}, result.stdout
-    return urls
+    return _later_run(shipped_run, LONG_SELECTION)
 
 
 def test_ui_an_older_version_says_whose_it_is_and_opens_the_newer_ones(
