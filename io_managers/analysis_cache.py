@@ -5,9 +5,10 @@ depend only on the SQL text and the columns of the tables it reads. sqlglot work
 in Python: 30-40 ms of every command that builds the asset graph (plus importing sqlglot),
 and ~0.1 s of column lineage during a run, on a side thread whose hold on the GIL slows
 the run's own threads (docs/benchmark.md, "Session 11"). Where the statements of a DDL
-file or an asset check begin and end (:mod:`io_managers.sql_tokens`), and what a DDL
-statement creates and declares (:mod:`io_managers.ddl_analysis`), depend on their text
-alone. One answer is the engine's: that an asset's checks compile on its staged table
+file or an asset check begin and end (:mod:`io_managers.sql_tokens`), what a DDL
+statement creates and declares (:mod:`io_managers.ddl_analysis`), and a SELECT's normal
+form (which an asset check's version hashes) depend on their text alone. One answer is
+the engine's: that an asset's checks compile on its staged table
 (:mod:`io_managers.checks`), kept under everything the compile depends on. The answers
 are kept as small JSON files in ``$PIPELINE_CACHE_DIR`` (default
 ``$XDG_CACHE_HOME/pipeline/sql-analysis``, else ``~/.cache/pipeline/sql-analysis``);

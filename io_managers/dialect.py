@@ -1,10 +1,10 @@
 """What every ClickHouse IO manager answers without touching storage.
 
-Which tables a SELECT reads, its column lineage, every column it reads, and ``pipeline
-validate``'s schema check (which runs in a throwaway embedded warehouse) need no
-connection, so the opened :class:`~io_managers.clickhouse.ClickHouseIOManager` and the
-declared, not yet opened :class:`~io_managers.declared.DeclaredWarehouse` share them from
-here.
+Which tables a SELECT reads, its column lineage, every column it reads, its normal form,
+and ``pipeline validate``'s schema check (which runs in a throwaway embedded warehouse)
+need no connection, so the opened :class:`~io_managers.clickhouse.ClickHouseIOManager`
+and the declared, not yet opened :class:`~io_managers.declared.DeclaredWarehouse` share
+them from here.
 """
 
 from __future__ import annotations
@@ -64,6 +64,16 @@ class ClickHouseDialect(ABC):
             encode=lambda tables: None if tables is None else list(tables),
             decode=lambda kept: None if kept is None else tuple(kept),
         )
+
+    def normalized_sql(self, sql: str) -> str:
+        """``sql``'s SELECT without its layout (:func:`io_managers.sql_analysis.normalized_sql`)."""
+
+        def answer() -> str:
+            from io_managers import sql_analysis
+
+            return sql_analysis.normalized_sql(sql)
+
+        return cached("normalized_sql", sql, answer, encode=str, decode=str)
 
     def column_lineage(
         self, sql: str, columns_of: Mapping[str, Sequence[str]]

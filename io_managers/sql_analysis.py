@@ -1,5 +1,5 @@
 """What a ClickHouse SELECT reads: its upstream tables, per output column its sources,
-and every column it reads in any clause.
+and every column it reads in any clause; and its normal form.
 
 One parse with sqlglot's ClickHouse dialect serves these questions, so the asset graph
 (which tables an asset reads), column lineage (which upstream columns each of its
@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError, SqlglotError
+from sqlglot.errors import ErrorLevel, ParseError, SqlglotError
 from sqlglot.lineage import Node, lineage
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import build_scope, traverse_scope
@@ -108,6 +108,22 @@ def tables_read(sql: str) -> TableReads:
     ask about the same SELECTs, and parsing is Python CPU the warehouse's work waits for.
     """
     return _tables_of(parse_select(sql))
+
+
+@functools.lru_cache(maxsize=256)
+def normalized_sql(sql: str) -> str:
+    """The one SELECT in ``sql`` as the parser reads it, printed back: one space between
+    tokens, no comments, keywords in upper case; identifiers and literals as written
+    (ClickHouse names are case-sensitive). Two SELECTs that differ only in layout have
+    the same normal form. :class:`SqlAnalysisError` when ``sql`` is no one SELECT.
+
+    Cached by the SQL's text, as :func:`tables_read`: a run asks it of every check.
+    """
+    tree = parse_select(sql)
+    try:
+        return tree.sql(dialect=DIALECT, comments=False, unsupported_level=ErrorLevel.IGNORE)
+    except SqlglotError as exc:
+        raise SqlAnalysisError(f"SQL cannot be printed back: {_first_line(exc)}") from None
 
 
 def compile_reads(sql: str) -> tuple[str, ...] | None:

@@ -330,6 +330,15 @@ class IOManager(ABC):
         """
         raise NotImplementedError(f"{type(self).__name__} cannot analyse SQL (tables_read)")
 
+    def normalized_sql(self, sql: str) -> str:
+        """A SELECT's normal form in this IO manager's dialect: its text as the parser
+        reads it, printed back, so that whitespace, line breaks, comments and keyword case
+        do not change it and any other difference does. :class:`SqlAnalysisError` when
+        ``sql`` is no one SELECT. A check's version hashes it
+        (:mod:`orchestration.check_versions`).
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot analyse SQL (normalized_sql)")
+
     def column_lineage(
         self, sql: str, columns_of: Mapping[str, Sequence[str]]
     ) -> dict[str, tuple[str, ...]]:

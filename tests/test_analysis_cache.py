@@ -161,8 +161,9 @@ def test_a_second_command_answers_without_sqlglot(cache: Path) -> None:
         "    def open_scratch(self, path): raise AssertionError\n"
         "graph = load_defs('assets').graph()\n"
         "lineage = D().column_lineage('SELECT a, b + 1 AS c FROM raw.t', {'raw.t': ['a', 'b']})\n"
+        "normal = D().normalized_sql('select a  -- it\\nfrom raw.t')\n"
         "print(json.dumps({'deps': {s.key: list(s.deps) for s in graph}, 'lineage': lineage,\n"
-        "                  'sqlglot': 'sqlglot' in sys.modules}))\n"
+        "                  'normal': normal, 'sqlglot': 'sqlglot' in sys.modules}))\n"
     )
 
     def run() -> dict[str, object]:
@@ -178,6 +179,7 @@ def test_a_second_command_answers_without_sqlglot(cache: Path) -> None:
     assert second["sqlglot"] is False
     assert second["deps"] == first["deps"]
     assert second["lineage"] == first["lineage"] == {"a": ["raw.t.a"], "c": ["raw.t.b"]}
+    assert second["normal"] == first["normal"] == "SELECT a FROM raw.t"
 
 
 def project_ddl() -> list[str]:

@@ -9,7 +9,13 @@ from datetime import UTC, datetime
 import pytest
 
 from io_managers import ClickHouseIOManager
-from io_managers.sql_analysis import column_lineage, columns_read, compile_reads, tables_read
+from io_managers.sql_analysis import (
+    column_lineage,
+    columns_read,
+    compile_reads,
+    normalized_sql,
+    tables_read,
+)
 from orchestration.context import AssetContext
 from orchestration.definitions import load_definitions
 from orchestration.io_manager import SqlAnalysisError, TableReads
@@ -115,6 +121,28 @@ def test_compile_reads_cannot_name_a_table_read_out_of_sight(sql):
     """sqlglot sees none of these reads as a table: a kept compile verdict would miss a
     change to it (io_managers/checks.py), so the answer is None, not the visible tables."""
     assert compile_reads(sql) is None
+
+
+def test_the_normal_form_leaves_out_layout_comments_and_keyword_case_only():
+    written = "SELECT a FROM db.t WHERE b NOT IN (1, 2) AND c = 'x'"
+    laid_out = """
+        -- the rows to find
+        select a
+          from db.t  /* the table */
+         where b not in (1,2)
+           and c = 'x'
+    """
+    assert normalized_sql(laid_out) == normalized_sql(written)
+    for other in ("B NOT IN (1, 2)", "b IN (1, 2)", "b NOT IN (1, 3)"):
+        assert normalized_sql(written.replace("b NOT IN (1, 2)", other)) != normalized_sql(written)
+    assert normalized_sql(written.replace("'x'", "'X'")) != normalized_sql(written)
+    assert normalized_sql("SELECT a FROM `{table}`") == 'SELECT a FROM "{table}"'
+
+
+@pytest.mark.parametrize("sql", ["SELECT a FROM (", "SELECT 1; SELECT 2", "DROP TABLE db.t"])
+def test_the_normal_form_of_what_is_no_one_select_is_refused(sql):
+    with pytest.raises(SqlAnalysisError):
+        normalized_sql(sql)
 
 
 def test_column_lineage_follows_aliases_ctes_and_derived_tables_to_table_columns():
