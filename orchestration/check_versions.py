@@ -5,9 +5,16 @@ edited check does not make the table stale, as its rows are what they were). But
 edited since the asset last passed is the likeliest cause of its failure, and nothing
 else a run says points at it: its tables, code and rows are unchanged. So each
 materialization records its checks' versions (:func:`check_versions`, a hash of each
-check's SQL as declared, and its severity; computed in Python, written with the record),
-and a failed check is compared with the version of the last materialization that passed
+check's SQL and its severity; computed in Python, written with the record), and a failed
+check is compared with the version of the last materialization that passed
 (:func:`edited_since`).
+
+The SQL's hash is of its normal form (:meth:`IOManager.normalized_sql`): a check only
+re-indented, commented or its keywords recased reads the same rows, and a reviewer told
+it was edited would look for a change that is not there. That hash is tagged
+(:data:`NORMALISED`); an untagged one is of the SQL's text as written, which a record an
+older version wrote holds, and a check whose SQL does not parse (the run refuses it
+where the check runs; its version must not fail the run first).
 """
 
 from __future__ import annotations
@@ -19,22 +26,56 @@ from typing import Any
 
 from orchestration.checks import AssetCheck, AssetCheckResult
 from orchestration.history import MaterializationRecord
+from orchestration.io_manager import IOManager, SqlAnalysisError
 
-#: A check's version as a record keeps it: ``{"sql": <16 hex digits>, "severity": ...}``.
+#: A check's version as a record keeps it: ``{"sql": "n1:" + 16 hex digits, "severity":
+#: ...}`` (16 hex digits alone: the hash of the text as written).
 CheckVersion = Mapping[str, str]
+#: What starts the hash of a SQL's normal form.
+NORMALISED = "n1:"
+#: What ``{table}`` is read as while the SQL is parsed: a quoted name, so the normal form
+#: keeps ``{table}`` where it was written, whichever table the asset writes.
+_TABLE_NAME = "`{table}`"
 
 
-def check_versions(checks: Sequence[AssetCheck]) -> dict[str, dict[str, str]]:
-    """Each check's version by name: its SQL's hash (as declared, ``{table}`` and all: the
-    same text checks the same rows) and its severity, which turns its findings into a
-    failure."""
+def check_versions(
+    checks: Sequence[AssetCheck], analyser: IOManager | None
+) -> dict[str, dict[str, str]]:
+    """Each check's version by name: its SQL's hash (``{table}`` and all: the same SELECT
+    checks the same rows), by ``analyser``'s normal form of it when it has one, and its
+    severity, which turns its findings into a failure."""
     return {
-        check.name: {
-            "sql": hashlib.sha256(check.sql.encode()).hexdigest()[:16],
-            "severity": check.severity,
-        }
+        check.name: {"sql": _sql_version(check.sql, analyser), "severity": check.severity}
         for check in checks
     }
+
+
+def _sql_version(sql: str, analyser: IOManager | None) -> str:
+    """The hash of ``sql``'s normal form, tagged; of its text when ``analyser`` cannot
+    parse it (no dialect, or SQL the run refuses where the check runs)."""
+    try:
+        normal = (
+            analyser.normalized_sql(sql.replace("{table}", _TABLE_NAME))
+            if analyser is not None
+            else None
+        )
+    except (NotImplementedError, SqlAnalysisError):
+        normal = None
+    return _text_hash(sql) if normal is None else NORMALISED + _text_hash(normal)
+
+
+def _text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _same_sql(then: str | None, now: str | None, sql: str | None) -> bool:
+    """Whether a check's SQL hashed ``then`` (at the last pass) is the one hashed ``now``,
+    declared as ``sql``. An untagged ``then`` is of the text as written: ``sql``'s text
+    is hashed so, or a check unchanged since an older version recorded it would read as
+    edited."""
+    if then is not None and sql is not None and not then.startswith(NORMALISED):
+        return then == _text_hash(sql)
+    return then == now
 
 
 @dataclass(frozen=True)
@@ -96,27 +137,36 @@ def edited_since(
     results: Sequence[AssetCheckResult],
     now: Mapping[str, CheckVersion] | None,
     passed: MaterializationRecord | None,
+    checks: Sequence[AssetCheck],
 ) -> tuple[EditedCheck, ...]:
-    """The blocking ``results`` whose check's version ``now`` differs from the one
-    ``passed`` (the asset's last success) recorded. None when that success recorded no
-    versions (an older version wrote it) or there was none: nothing tells."""
+    """The blocking ``results`` whose check's version ``now`` (of ``checks``, as declared)
+    differs from the one ``passed`` (the asset's last success) recorded. None when that
+    success recorded no versions (an older version wrote it) or there was none: nothing
+    tells."""
     then = passed.check_versions if passed is not None else None
     if passed is None or then is None or now is None:
         return ()
+    declared = {check.name: check.sql for check in checks}
     edited = []
     for result in results:
         current = now.get(result.name)
-        if not result.blocking or current is None or then.get(result.name) == current:
+        if not result.blocking or current is None:
             continue
         before = then.get(result.name)
+        sql_edited = before is not None and not _same_sql(
+            before.get("sql"), current.get("sql"), declared.get(result.name)
+        )
+        severity_then = before.get("severity") if before is not None else None
+        if before is not None and not sql_edited and severity_then == current.get("severity"):
+            continue
         edited.append(
             EditedCheck(
                 check=result.name,
                 asset=result.asset,
                 since=passed,
                 added=before is None,
-                sql_edited=before is not None and before.get("sql") != current.get("sql"),
-                severity_then=before.get("severity") if before is not None else None,
+                sql_edited=sql_edited,
+                severity_then=severity_then,
                 severity_now=current.get("severity"),
             )
         )

@@ -205,7 +205,9 @@ class RunLedger:
                         code_version=versions[key],
                         source_fingerprint=self._book.fingerprint_of(spec),
                         started=now,
-                        check_versions=check_versions(spec.checks),
+                        check_versions=check_versions(
+                            spec.checks, self._book.io_managers.get(spec.io_manager)
+                        ),
                     )
                 self._unwritten = self._by_store(self._started.values())
             while self._unwritten:
@@ -281,7 +283,8 @@ class RunLedger:
         started = self._started.get(outcome.key)
         passed = self._book.history.get(outcome.key, AssetHistory()).last_success
         now = started.check_versions if started is not None else None
-        return edited_since(outcome.checks, now, passed)
+        declared = self._book.graph[outcome.key].checks
+        return edited_since(outcome.checks, now, passed, declared)
 
     def _checked_reads(self, outcome: AssetOutcome) -> tuple[CheckedRead, ...]:
         """The other assets' tables the failed checks of ``outcome`` read, each with what

@@ -12,24 +12,28 @@ back through the Prefect client as the UI reads them.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 from rich.text import Text
 
-from io_managers import ClickHouseIOManager
+from io_managers import ClickHouseIOManager, warehouse_io_manager
 from io_managers.history import LAYOUT
 from orchestration.artifacts import LINEAGE_ARTIFACT_KEY
 from orchestration.asset_state import StateBook
-from orchestration.checks import AssetCheck
-from orchestration.definitions import Definitions
+from orchestration.check_versions import NORMALISED, EditedCheck, check_versions, edited_since
+from orchestration.checks import AssetCheck, AssetCheckResult
+from orchestration.definitions import Definitions, load_definitions
+from orchestration.history import MaterializationRecord
 from orchestration.report_output import next_step, print_report, report_as_json
 from orchestration.resolver import materialize, plan_materialization
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
-from tests.checked_dimension_location import CUSTOMER_KEY_RESOLVES
+from tests.checked_dimension_location import CUSTOMER_KEY_RESOLVES, DROP_UNKNOWN
 from tests.checked_dimension_location import defs as LOCATION
 from tests.test_failed_check_reads import _artifact, _as_read
 
@@ -37,6 +41,18 @@ pytestmark = pytest.mark.usefixtures("prefect_server")
 
 #: The reviewer's edit: ``NOT IN`` made ``IN``, which finds every order.
 EDITED = replace(CUSTOMER_KEY_RESOLVES, sql=CUSTOMER_KEY_RESOLVES.sql.replace(" NOT IN ", " IN "))
+#: The check as a reviewer re-indented it: line breaks, comments, keywords in lower case.
+REFORMATTED = replace(
+    CUSTOMER_KEY_RESOLVES,
+    sql="""
+    -- an order whose customer the dimension does not have
+    select order_id, customer_key
+      from {table}
+     where customer_key not in (
+               select customer_key from cdl.dim_customer  /* every customer known */
+           )
+""",
+)
 #: A warn check that finds the order of the unknown customer (key 0): the asset passes.
 UNKNOWN_CUSTOMER = AssetCheck(
     "no_unknown_customer",
@@ -227,3 +243,162 @@ def test_a_warehouse_whose_history_predates_check_versions_runs_and_is_upgraded(
     _, report = _run(warehouse_dir, _location(EDITED), "fact_orders+")
     (edited,) = _outcome(report, "fact_orders").edited_checks
     assert edited.check == "customer_key_resolves" and edited.sql_edited
+
+
+def test_a_failed_check_only_reformatted_since_its_asset_last_passed_is_not_said_edited(
+    tmp_path, monkeypatch
+):
+    """The check finds the order whose customer the dimension's edit dropped: that is the
+    cause, and the check's new indentation, comments and keyword case are none."""
+    warehouse_dir = tmp_path / "warehouse"
+    assert _run(warehouse_dir, LOCATION)[1].ok
+    monkeypatch.setenv(DROP_UNKNOWN, "1")
+
+    plan, report = _run(warehouse_dir, _location(REFORMATTED))
+    fact = _outcome(report, "fact_orders")
+    assert fact.status == "failed"
+    assert fact.edited_checks == ()
+    assert "was edited" not in _terminal(plan, report)
+    assert _step(plan, report).startswith("fix the rows its check found (or the check, ")
+    (as_json,) = [a for a in report_as_json(report)["assets"] if a["key"] == "fact_orders"]
+    assert as_json["edited_checks"] == []
+
+    # Its NOT IN made IN, in the same layout: an edit, said as one.
+    now_in = replace(REFORMATTED, sql=REFORMATTED.sql.replace(" not in ", " in "))
+    _, report = _run(warehouse_dir, _location(now_in), "fact_orders+")
+    (edited,) = _outcome(report, "fact_orders").edited_checks
+    assert (edited.check, edited.sql_edited) == ("customer_key_resolves", True)
+
+
+def test_a_check_unchanged_since_a_pass_an_older_version_recorded_is_not_said_edited(
+    tmp_path, monkeypatch
+):
+    """A record written before check versions hashed the SQL's normal form holds the hash
+    of its text as written: the check as it was is not edited, a changed one is."""
+    warehouse_dir = tmp_path / "warehouse"
+    _, passing = _run(warehouse_dir, LOCATION)
+    assert passing.ok
+    as_written = hashlib.sha256(CUSTOMER_KEY_RESOLVES.sql.encode()).hexdigest()[:16]
+    with ClickHouseIOManager.embedded(warehouse_dir) as warehouse:
+        history = warehouse.history()
+        passed = history.latest({"fact_orders": "cdl.fact_orders"})["fact_orders"].last_success
+        assert passed is not None and passed.run_id == passing.flow_run_id
+        older = {"customer_key_resolves": {"sql": as_written, "severity": "error"}}
+        history.record(replace(passed, check_versions=older))  # as the older version did
+    monkeypatch.setenv(DROP_UNKNOWN, "1")
+
+    _, report = _run(warehouse_dir, LOCATION)
+    fact = _outcome(report, "fact_orders")
+    assert fact.status == "failed"
+    assert fact.edited_checks == ()
+
+    _, report = _run(warehouse_dir, _location(EDITED), "fact_orders+")
+    (edited,) = _outcome(report, "fact_orders").edited_checks
+    assert (edited.check, edited.sql_edited) == ("customer_key_resolves", True)
+    assert edited.since.run_id == passing.flow_run_id
+
+
+KEY_IS_KNOWN = AssetCheck(
+    "key_is_known",
+    "SELECT order_id FROM {table} WHERE customer_key NOT IN (0, 7) AND status = 'open'",
+)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        pytest.param(
+            """
+            SELECT order_id
+              FROM {table}
+             WHERE customer_key NOT IN (0, 7)
+               AND status = 'open'
+            """,
+            id="re-indented",
+        ),
+        pytest.param(
+            "-- orders of no known customer\n"
+            "SELECT order_id FROM {table} /* the facts */ "
+            "WHERE customer_key NOT IN (0, 7) AND status = 'open' -- open ones only",
+            id="commented",
+        ),
+        pytest.param(
+            "select order_id from {table} where customer_key not in (0, 7) and status = 'open'",
+            id="keyword-case",
+        ),
+    ],
+)
+def test_a_check_whose_sql_was_only_reformatted_is_not_edited(tmp_path, sql):
+    analyser = warehouse_io_manager(f"chdb://{tmp_path / 'warehouse'}")
+    assert _edited(KEY_IS_KNOWN, replace(KEY_IS_KNOWN, sql=sql), analyser) == ()
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        pytest.param("NOT IN (0, 7)", "IN (0, 7)", id="not-in-made-in"),
+        pytest.param("(0, 7)", "(0, 8)", id="a-number"),
+        pytest.param("'open'", "'Open'", id="a-string's-case"),
+        pytest.param("'open'", "' open'", id="a-string's-spaces"),
+        pytest.param("status", "Status", id="a-column's-case"),
+        pytest.param("{table}", "cdl.fact_orders", id="its-table-named"),
+    ],
+)
+def test_a_check_whose_sql_reads_differently_is_edited(tmp_path, old, new):
+    analyser = warehouse_io_manager(f"chdb://{tmp_path / 'warehouse'}")
+    changed = replace(KEY_IS_KNOWN, sql=KEY_IS_KNOWN.sql.replace(old, new))
+    (edited,) = _edited(KEY_IS_KNOWN, changed, analyser)
+    assert edited.sql_edited and not edited.added
+
+
+def test_a_severity_change_of_a_reformatted_check_is_said_alone(tmp_path):
+    analyser = warehouse_io_manager(f"chdb://{tmp_path / 'warehouse'}")
+    warned = replace(KEY_IS_KNOWN, severity="warn")
+    lowered = KEY_IS_KNOWN.sql.replace("SELECT", "select").replace(" WHERE", "\n  WHERE")
+    (edited,) = _edited(warned, replace(KEY_IS_KNOWN, sql=lowered), analyser)
+    assert not edited.sql_edited
+    assert edited.what == " (severity warn -> error)"
+
+
+def test_a_check_that_does_not_parse_is_versioned_by_its_text(tmp_path):
+    """Its SQL is refused where the check runs; its version must not fail the run."""
+    analyser = warehouse_io_manager(f"chdb://{tmp_path / 'warehouse'}")
+    broken = AssetCheck("broken", "SELECT order_id FROM {table} WHERE ((")
+    (version,) = check_versions([broken], analyser).values()
+    assert version["sql"] == hashlib.sha256(broken.sql.encode()).hexdigest()[:16]
+    assert _edited(broken, broken, analyser) == ()
+    (edited,) = _edited(broken, replace(broken, sql=f"  {broken.sql}"), analyser)
+    assert edited.sql_edited
+
+
+def test_every_shipped_check_is_versioned_by_its_normal_form(tmp_path):
+    """None of the retail checks falls back to its text: each parses, ``{table}`` and all."""
+    defs = load_definitions("assets")
+    analyser = warehouse_io_manager(f"chdb://{tmp_path / 'warehouse'}")
+    checks = [check for spec in defs.assets for check in spec.checks]
+    assert len(checks) >= 20
+    for check in checks:
+        (version,) = check_versions([check], analyser).values()
+        assert version["sql"].startswith(NORMALISED), check.name
+
+
+def _edited(before: AssetCheck, after: AssetCheck, analyser) -> tuple[EditedCheck, ...]:
+    """What a failure of ``after`` says of it, when its asset last passed with ``before``."""
+    passed = MaterializationRecord(
+        materialization_id="m-1",
+        asset_key="fact_orders",
+        table="cdl.fact_orders",
+        code_version="0" * 16,
+        started=datetime(2026, 12, 8, 10, 31, tzinfo=UTC),
+        status="materialized",
+        check_versions=check_versions([before], analyser),
+    )
+    failed = AssetCheckResult(
+        asset="fact_orders",
+        table="cdl.fact_orders",
+        name=after.name,
+        severity=after.severity,
+        passed=False,
+        violations=1,
+    )
+    return edited_since([failed], check_versions([after], analyser), passed, [after])
