@@ -140,7 +140,7 @@ class MaterializationError(WarehouseError, AssetFailure):
         ``full_cause``: the cause in full, when ``cause`` leaves a part of it out (the
         engine's quote of the SELECT it compiled), said the same way as the error's
         :attr:`~orchestration.errors.ExpectedError.full_message`."""
-        error = cls.for_asset(spec.key, spec.table, cause, place)
+        error = cls.for_asset(spec.key, spec.table, cause, place, full_cause=full_cause)
         if full_cause is None:
             return error
         return with_full_message(error, of_asset(spec.key, spec.table) + at(place, full_cause))

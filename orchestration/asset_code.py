@@ -272,6 +272,8 @@ class SaidFailure(NamedTuple):
     #: ``error`` in full, when it leaves a part out (the engine's quote of the SELECT it
     #: compiled: :attr:`~orchestration.errors.ExpectedError.full_message`); None: whole.
     full_error: str | None = None
+    #: ``cause`` in full, when ``full_error`` is said in parts too; None: it is not.
+    full_cause: str | None = None
 
 
 def said_failure(spec: AssetSpec, exc: BaseException) -> SaidFailure:
@@ -284,13 +286,16 @@ def said_failure(spec: AssetSpec, exc: BaseException) -> SaidFailure:
     gives); else no parts. And the words of ``exc`` and of each error it was raised from
     (:func:`~orchestration.errors.chain_in_words`)."""
     place: Place | None
+    full_cause = None
     if isinstance(exc, AssetError):
-        place, cause = exc.place, exc.cause
+        place, cause, full_cause = exc.place, exc.cause, exc.full_cause
     else:
         place = failure_place(spec, exc)
         cause = None if place is None else message_of(exc) or describe_error(exc)
     error, full = body_failure(spec, exc), body_failure(spec, exc, full=True)
-    return SaidFailure(error, place, cause, chain_in_words(exc), full if full != error else None)
+    if full == error:
+        return SaidFailure(error, place, cause, chain_in_words(exc))
+    return SaidFailure(error, place, cause, chain_in_words(exc), full, full_cause)
 
 
 def failure_place(spec: AssetSpec, exc: BaseException) -> Place | None:

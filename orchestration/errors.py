@@ -185,27 +185,45 @@ class AssetError(Exception):
     """A failure of one asset worded as ``asset 'k' (table t): [place: ]cause`` by
     :meth:`for_asset`, the one builder of such an error, keeping the parts too:
     ``place``, the line of the asset's own code to fix (where its SELECT does not
-    compile, its output does not fit its table), and ``cause``, the words after it. A
-    run's outcome carries them (:class:`~orchestration.run_report.AssetOutcome`), so
-    what shows the cause without the asset or the place (the run's table, ~50
-    characters wide; its state message; which name the asset already) never parses the
-    message.
+    compile, its output does not fit its table), ``cause``, the words after it, and
+    ``full_cause``, those words in full when ``cause`` leaves a part out (the engine's
+    quote of the SELECT it compiled). A run's outcome carries them
+    (:class:`~orchestration.run_report.AssetOutcome`), so what shows the cause without
+    the asset or the place (the run's table, ~50 characters wide, in brief or with
+    ``--verbose`` in full; its state message; which name the asset already) never
+    parses the message.
 
     Most are foreseen (:class:`AssetFailure`); one a bug may cause is not, and its line
     says its class first, as any unforeseen error's does."""
 
     def __init__(
-        self, message: str, *, place: Place | None = None, cause: str | None = None
+        self,
+        message: str,
+        *,
+        place: Place | None = None,
+        cause: str | None = None,
+        full_cause: str | None = None,
     ) -> None:
         super().__init__(message)
         self.place = place
         self.cause = cause
+        self.full_cause = full_cause
 
     @classmethod
-    def for_asset(cls, key: str, table: str, cause: str, place: Place | None = None) -> Self:
+    def for_asset(
+        cls,
+        key: str,
+        table: str,
+        cause: str,
+        place: Place | None = None,
+        *,
+        full_cause: str | None = None,
+    ) -> Self:
         """The failure of asset ``key`` (its table ``table``) for ``cause``, about
-        ``place`` in its code if any: :func:`of_asset`, then both."""
-        return cls(of_asset(key, table) + at(place, cause), place=place, cause=cause)
+        ``place`` in its code if any: :func:`of_asset`, then both; ``full_cause``, the
+        cause in full when ``cause`` leaves a part of it out, is kept apart."""
+        message = of_asset(key, table) + at(place, cause)
+        return cls(message, place=place, cause=cause, full_cause=full_cause)
 
 
 class AssetFailure(AssetError, ExpectedError):

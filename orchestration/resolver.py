@@ -382,6 +382,7 @@ def _run_asset(
             full_error=said.full_error,
             place=said.place,
             cause=said.cause,
+            full_cause=said.full_cause,
             error_chain=said.chain,
             foreseen=stopped or isinstance(exc, ExpectedError),
             needs_full_refresh=isinstance(exc, RebuildRequired),

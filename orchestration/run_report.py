@@ -182,6 +182,9 @@ class AssetOutcome:
     #: a path, gives ``cause``. None: the error was not said in parts (a skip's reason).
     place: Place | None = None
     cause: str | None = None
+    #: ``cause`` in full, when ``full_error`` leaves out only the asset, its table and
+    #: the place (:attr:`~orchestration.errors.AssetError.full_cause`); None: not kept.
+    full_cause: str | None = None
     #: For a failure: its error and each error it was raised from, in words
     #: (:func:`~orchestration.errors.chain_in_words`); a run hook's failure raised from
     #: one of them is said as this asset's (:func:`~orchestration.run_hooks.call_run_hooks`).
@@ -241,9 +244,12 @@ class AssetOutcome:
         :attr:`cause`, the error less only its ``asset 'k' (table t):`` lead, which said
         the asset twice there; else its error whole (a skip's reason, which names no
         asset; a bug's, whose class the line keeps). ``full`` (``--verbose``): an error
-        that leaves a part out is said in full, its lead and all, as there is no cause in
-        full apart from it. None: it has no error."""
+        that leaves a part out is said in full: a foreseen one's :attr:`full_cause`
+        after its place (its lead named the asset twice there), else the error whole.
+        None: it has no error."""
         if full and self.full_error:
+            if self.foreseen and self.full_cause is not None:
+                return at(self.place, self.full_cause)
             return self.full_error
         if self.foreseen and self.cause is not None:
             return at(self.place, self.cause)

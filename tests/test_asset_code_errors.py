@@ -359,8 +359,11 @@ def test_materialize_says_a_select_compile_error_in_one_line_and_the_engines_quo
 
     verbose = pipeline(aliased, "materialize", "--verbose", PREFECT_API_URL=prefect_api_url)
     assert verbose.returncode == 1, verbose.stdout + verbose.stderr
-    row = next(line for line in verbose.stdout.splitlines() if line.startswith("typo "))
-    assert row.endswith(f": {CAUSE} {QUOTE}. (UNKNOWN_IDENTIFIER)")
+    # The same row with the engine's quote after it: the asset named once, by the row,
+    # not again by the error's lead before the cause in full.
+    full_row = next(line for line in verbose.stdout.splitlines() if line.startswith("typo "))
+    brief = row[row.index(" failed ") :]
+    assert full_row[full_row.index(" failed ") :] == f"{brief} {QUOTE}. (UNKNOWN_IDENTIFIER)"
 
     result = pipeline(aliased, "materialize", "--json", PREFECT_API_URL=prefect_api_url)
     assert result.returncode == 1, result.stdout + result.stderr
@@ -370,6 +373,7 @@ def test_materialize_says_a_select_compile_error_in_one_line_and_the_engines_quo
     assert assets["typo"]["error_full"] == (
         f"{assets['typo']['error']} {QUOTE}. (UNKNOWN_IDENTIFIER)"
     )
+    assert assets["typo"]["error_full"].count("asset 'typo'") == 1
     assert assets["renamed"]["error_full"] == assets["renamed"]["error"]
 
     status = pipeline(aliased, "status", "--json", "--select", "typo")
