@@ -26,6 +26,7 @@ from assets.sql import OWNERS, layer_tags
 from io_managers.atomic_write import write_atomically
 from orchestration.asset import asset
 from orchestration.context import AssetContext
+from orchestration.errors import AssetFailure
 from orchestration.project import project_dir
 
 if TYPE_CHECKING:
@@ -349,9 +350,11 @@ def sales_dashboard(context: AssetContext) -> pd.DataFrame:
     points = context.io_manager.query_arrow(SERIES_SQL).to_pandas()
     missing = [chart for chart in (*CHART_IDS, "kpi") if not (points["chart"] == chart).any()]
     if missing:
-        raise ValueError(
-            f"asset {context.spec.key!r}: no data for chart(s) {', '.join(missing)}; "
-            "materialize the marts and quality tables first"
+        raise AssetFailure.for_asset(
+            context.spec.key,
+            context.spec.table,
+            f"no data for chart(s) {', '.join(missing)}; materialize the marts and quality "
+            "tables first",
         )
     path = dashboard_path(context.params, context.sandbox)
     subtitle = (
@@ -361,8 +364,8 @@ def sales_dashboard(context: AssetContext) -> pd.DataFrame:
     try:
         write_atomically(path, render_dashboard(points, subtitle))
     except OSError as exc:
-        raise OSError(
-            f"asset {context.spec.key!r}: cannot write the dashboard to {path}: {exc}"
+        raise AssetFailure.for_asset(
+            context.spec.key, context.spec.table, f"cannot write the dashboard to {path}: {exc}"
         ) from exc
     context.log.info("sales dashboard written to %s", path.resolve())
     context.add_file("dashboard", path)

@@ -29,6 +29,7 @@ from assets.pushgateway import PUSHGATEWAY_ENV, Gauge, PushgatewayError, gateway
 from assets.sql import OWNERS, layer_tags
 from orchestration.asset import asset
 from orchestration.context import AssetContext
+from orchestration.errors import AssetFailure
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -183,9 +184,11 @@ def measure(context: AssetContext) -> dict[str, float]:
     )
     empty = [s.table for s in SOURCES if not any(g.name in measured for g in s.gauges)]
     if empty:
-        raise ValueError(
-            f"asset {context.spec.key!r}: {', '.join(empty)} has no rows, so there is "
-            "nothing to measure; materialize the quality tables first"
+        raise AssetFailure.for_asset(
+            context.spec.key,
+            context.spec.table,
+            f"{', '.join(empty)} has no rows, so there is nothing to measure; materialize "
+            "the quality tables first",
         )
     return {name: float(measured[name]) for name in GAUGES}
 
@@ -224,7 +227,9 @@ def push_gauges(context: AssetContext, gauges: list[Gauge]) -> str:
     the group's URL (redacted), or ``""`` when nothing was pushed, which is logged with why.
 
     A sandboxed run (``pipeline validate --sample``) never pushes: its gauges measure a
-    sample, and would replace the production group of the same job.
+    sample, and would replace the production group of the same job. A gateway that cannot
+    be reached or refuses the push fails the asset, in the gateway's words after the lead
+    every asset's failure has (:class:`~orchestration.errors.AssetFailure`).
     """
     if context.sandbox is not None:
         why = "a sandboxed run (pipeline validate --sample) pushes nothing"
@@ -241,7 +246,7 @@ def push_gauges(context: AssetContext, gauges: list[Gauge]) -> str:
         warehouse = metrics_warehouse(context.io_manager.location())
         pushed_to = push(gateway, JOB, {"warehouse": warehouse}, gauges)
     except PushgatewayError as exc:
-        raise PushgatewayError(f"asset {context.spec.key!r}: {exc}") from exc
+        raise AssetFailure.for_asset(context.spec.key, context.spec.table, str(exc)) from exc
     context.log.info("pushed %d gauges to %s", len(gauges), pushed_to)
     return pushed_to
 

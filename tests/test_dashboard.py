@@ -30,6 +30,7 @@ from assets.dashboard import (
 from io_managers import ClickHouseIOManager
 from orchestration.context import AssetContext
 from orchestration.definitions import load_definitions
+from orchestration.errors import AssetFailure
 from tests.retail_seed import open_seeded
 from tests.ui_browser import CHROMIUM_ARGS, require_browser
 
@@ -256,13 +257,38 @@ def test_the_dashboard_says_where_it_wrote_its_page(tmp_path, monkeypatch):
     assert context.files == {"dashboard": tmp_path / "out" / "page.html"}
 
 
+#: How every failure of the dashboard asset starts, as every other asset's does.
+LEAD = "asset 'sales_dashboard' (table quality.sales_dashboard): "
+
+
 def test_dashboard_fails_clearly_without_data(tmp_path):
     with ClickHouseIOManager.embedded(tmp_path / "warehouse") as warehouse:
         warehouse.setup([*assets.DDL_PATHS, REPO / "ddl" / "metrics.sql"])
         context = _context(sales_dashboard, warehouse, {"sales_dashboard_path": str(tmp_path)})
-        with pytest.raises(ValueError, match=r"'sales_dashboard': no data for chart\(s\) daily"):
+        with pytest.raises(AssetFailure) as raised:
             sales_dashboard.body(context)
+    assert str(raised.value) == (
+        f"{LEAD}no data for chart(s) daily_sales, sales_by_country, top_products, kpi; "
+        "materialize the marts and quality tables first"
+    )
     assert not list(tmp_path.glob("*.html"))
+
+
+def test_a_page_it_cannot_write_fails_the_asset_in_one_line_naming_the_path(tmp_path):
+    """A file where the page's directory should be: the path and the system's words,
+    after the lead every asset's failure has (it read ``OSError: asset '...': ...``)."""
+    (tmp_path / "taken").write_text("")
+    page = tmp_path / "taken" / "page.html"
+    warehouse = open_seeded(tmp_path / "warehouse")
+    context = _context(sales_dashboard, warehouse, {"sales_dashboard_path": str(page)})
+    try:
+        with pytest.raises(AssetFailure) as raised:
+            sales_dashboard.body(context)
+    finally:
+        warehouse.close()
+    assert str(raised.value) == (
+        f"{LEAD}cannot write the dashboard to {page}: [Errno 17] File exists: '{page.parent}'"
+    )
 
 
 def test_dashboard_path_comes_from_param_then_environment_then_default(monkeypatch):

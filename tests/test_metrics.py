@@ -267,9 +267,12 @@ def test_unreachable_gateway_fails_the_metrics_asset_and_upstream_stays_publishe
         failed = {k for k, o in outcomes.items() if o.status != "materialized"}
         assert failed == {"pipeline_metrics"}
         error = outcomes["pipeline_metrics"].error
-        assert "asset 'pipeline_metrics'" in error
-        # The URL as set, not the group's (``.../metrics/job/...``), which no one wrote.
-        assert f"cannot reach the Pushgateway at http://127.0.0.1:{closed_port}: " in error
+        # The URL as set, not the group's (``.../metrics/job/...``), which no one wrote,
+        # after the lead every asset's failure has.
+        assert error.startswith(
+            "asset 'pipeline_metrics' (table quality.pipeline_metrics): cannot reach the "
+            f"Pushgateway at http://127.0.0.1:{closed_port}: "
+        ), error
         assert "s3cret" not in error and "ops:" not in error
         for upstream in ("data_quality", "sales_summary", "fact_sales"):
             assert outcomes[upstream].rows, f"{upstream} was not published"
