@@ -554,9 +554,10 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
     def _declared_for_rebuild(self, spec: AssetSpec) -> DeclaredTable:
         declared = self._declared.get(spec.table)
         if declared is None:
-            raise MaterializationError(
-                f"asset {spec.key!r}: --full-refresh rebuilds {spec.table} from its DDL, but "
-                "no DDL applied to this warehouse declares it (CREATE TABLE in ddl/*.sql)"
+            raise MaterializationError.of(
+                spec,
+                f"--full-refresh rebuilds {spec.table} from its DDL, but no DDL applied to "
+                "this warehouse declares it (CREATE TABLE in ddl/*.sql)",
             )
         return declared
 

@@ -91,10 +91,10 @@ class Stager:
     def target_shape(self, spec: AssetSpec, facts: TableFacts | None) -> TargetShape:
         """The target's shape from its catalog facts (None: it does not exist)."""
         if facts is None:
-            raise MaterializationError(
-                f"asset {spec.key!r}: table {spec.table} does not exist; declare it in the "
-                "code location's DDL (CREATE TABLE IF NOT EXISTS), which the next materialize "
-                "applies"
+            raise MaterializationError.of(
+                spec,
+                f"table {spec.table} does not exist; declare it in the code location's DDL "
+                "(CREATE TABLE IF NOT EXISTS), which the next materialize applies",
             )
         return TargetShape(dict(facts.columns), set(facts.defaults))
 

@@ -195,8 +195,8 @@ def _tables_read(spec: AssetSpec, analyser: IOManager | None) -> tuple[str, tupl
         raise SqlReadError(
             spec.key,
             failure_place(spec, exc),
-            f"asset {spec.key!r}: its SQL body failed when rendered for analysis: "
-            f"{body_failure(spec, exc)}",
+            of_asset(spec.key, spec.table)
+            + f"its SQL body failed when rendered for analysis: {body_failure(spec, exc)}",
         ) from exc
     try:
         return sql, analyser.tables_read(sql).tables

@@ -240,7 +240,8 @@ def test_a_sql_body_that_raises_when_rendered_names_the_line_that_raised(tmp_pat
     result = pipeline(tmp_path, "validate")
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stdout.splitlines()[0] == (
-        "[graph] asset 'typo': its SQL body failed when rendered for analysis: "
+        "[graph] asset 'typo' (table code_errors.typo): its SQL body failed when rendered "
+        "for analysis: "
         f"{MODULE}.py:{line}: KeyError: 'table'"
     )
 

@@ -287,10 +287,15 @@ def test_custom_checks_run_through_pandera_on_streamed_batches(backend, db):
 
 
 def test_missing_target_table_says_to_declare_it_in_the_ddl(backend, db):
-    with pytest.raises(
-        MaterializationError, match=r"does not exist; declare it in the code location.s DDL"
-    ):
+    with pytest.raises(MaterializationError) as raised:
         materialize(backend, sql_asset(f"{db}.nowhere", "SELECT 1 AS x"))
+    # The lead every asset's failure has, the cause kept apart for a row that names it.
+    cause = (
+        f"table {db}.nowhere does not exist; declare it in the code location's DDL "
+        "(CREATE TABLE IF NOT EXISTS), which the next materialize applies"
+    )
+    assert str(raised.value) == f"asset 'nowhere' (table {db}.nowhere): {cause}"
+    assert raised.value.cause == cause
 
 
 def test_a_select_syntax_error_is_placed_in_the_authors_text(backend, db):
