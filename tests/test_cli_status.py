@@ -116,6 +116,28 @@ def test_the_next_step_after_status_keeps_the_source_it_was_judged_on(built):
     )
 
 
+def test_status_on_a_new_warehouse_leads_to_materialize(tmp_path):
+    """Every selected asset missing (a new warehouse): its Next line led to a plan of
+    what is stale or missing, which is everything; the next step is the first
+    materialize, with the options status was given. (Once one asset is built, the plan
+    is the step again: the test above.)"""
+    csv = tmp_path / "numbers.csv"
+    csv.write_text("n\n1\n")
+    env = {"WAREHOUSE_URL": f"chdb://{tmp_path / 'warehouse'}"}
+    result = cli(env, "status", "--select", "doubled+", "--source", str(csv))
+    assert result.returncode == 0, result.stderr
+    (line,) = [text for text in result.stdout.splitlines() if text.startswith("Next: ")]
+    assert line == (
+        f"Next: pipeline materialize --select 'doubled+' --source {csv} "
+        "--definitions tests.history_location builds them; all are missing."
+    )
+    plain = cli(env, "status", "--select", "total").stdout.splitlines()
+    assert plain[-1] == (
+        "Next: pipeline materialize --select 'total' --definitions tests.history_location "
+        "builds it; it is missing."
+    )
+
+
 @pytest.fixture
 def retail(prefect_api_url, tmp_path):
     """`pipeline ARGS --definitions assets` run in ``tmp_path`` on a warehouse there, with

@@ -176,8 +176,13 @@ def status(
     if drift:
         print_step(console, f"Next: {_rebuild_line(graph, drift)}.")
         lead = "Then"
-    if counts["stale"] or counts["missing"]:
-        given = {SOURCE_OPTION: source, SOURCE_ENCODING_OPTION: source_encoding}
+    given = {SOURCE_OPTION: source, SOURCE_ENCODING_OPTION: source_encoding}
+    if counts["missing"] == len(states) > 0:
+        # A plan of what is stale or missing would list them all: the step is the run.
+        command = _run_command(select, "", given)
+        said = "it; it is missing" if len(states) == 1 else "them; all are missing"
+        print_step(console, f"{lead}: [bold]{escape(command)}[/] builds {said}.")
+    elif counts["stale"] or counts["missing"]:
         options, reading = _next_source(states, given)
         command = with_options(f"pipeline plan --select {UP_TO_DATE!r}", options)
         names = ["--select", *options, *carried_names()]
