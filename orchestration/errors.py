@@ -252,20 +252,26 @@ class RebuildRequired(ExpectedError):
 
 def did_you_mean(typed: str, known: Sequence[str], n: int = 3) -> str:
     """``"; did you mean a, b?"`` with the names in ``known`` closest to ``typed`` (none:
-    ``""``), for the end of a line that refuses a name. Case aside: ``FACT_SALES`` shares
-    no letter with ``fact_sales`` as difflib compares them, and a name that differs only
-    in case is the one meant, alone."""
+    ``""``), for the end of a line that refuses a name."""
+    close = closest_names(typed, known, n)
+    return f"; did you mean {', '.join(close)}?" if close else ""
+
+
+def closest_names(typed: str, known: Sequence[str], n: int = 3, cutoff: float = 0.6) -> list[str]:
+    """The names in ``known`` closest to ``typed``, closest first, at most ``n``: what
+    :func:`did_you_mean` offers, for a line that words the offer its own way. Case aside:
+    ``FACT_SALES`` shares no letter with ``fact_sales`` as difflib compares them, and a
+    name that differs only in case is the one meant, alone. ``cutoff`` is difflib's: a
+    short name abbreviating a longer one (``Qty``, ``Quantity``) needs a lower one."""
     import difflib  # here: every command imports this module, few ever refuse a name
 
     by_lower: dict[str, list[str]] = {}
     for name in known:
         by_lower.setdefault(name.lower(), []).append(name)
     if same := by_lower.get(typed.lower()):
-        close = same[:n]
-    else:
-        lowered = difflib.get_close_matches(typed.lower(), list(by_lower), n=n)
-        close = [name for lower in lowered for name in by_lower[lower]][:n]
-    return f"; did you mean {', '.join(close)}?" if close else ""
+        return same[:n]
+    lowered = difflib.get_close_matches(typed.lower(), list(by_lower), n=n, cutoff=cutoff)
+    return [name for lower in lowered for name in by_lower[lower]][:n]
 
 
 @dataclass(frozen=True)

@@ -221,10 +221,10 @@ def test_a_header_that_fits_no_separator_says_which_it_seems_to_use(tmp_path: Pa
     with pytest.raises(SourceError) as raised:
         read_rows(path)
     assert str(raised.value) == (
-        f"{path}, column 'UnitPrice': required column 'UnitPrice' (header 'UnitPrice' or "
-        "'Price') is missing; the header seems to separate its fields with ';', which "
-        "gives the columns: 'Invoice', 'StockCode', 'Description', 'Quantity', "
-        "'InvoiceDate', 'Cost', 'Customer ID', 'Country'"
+        f"{path}, column 'UnitPrice': not in the header (header 'UnitPrice' or 'Price'); "
+        "the header seems to separate its fields with ';', which gives the columns: "
+        "'Invoice', 'StockCode', 'Description', 'Quantity', 'InvoiceDate', 'Cost', "
+        "'Customer ID', 'Country'"
     )
     tabbed = write_sample(tmp_path / "tab.tsv", "\t", rows=rows)
     with pytest.raises(SourceError, match=r"separate its fields with tabs, which gives the"):
@@ -238,9 +238,9 @@ def test_a_comma_header_missing_a_column_is_refused_as_before(tmp_path: Path) ->
     with pytest.raises(SourceError) as raised:
         read_rows(path)
     assert str(raised.value) == (
-        f"{path}, column 'UnitPrice': required column 'UnitPrice' (header 'UnitPrice' or "
-        "'Price') is missing; columns found: 'Invoice', 'StockCode', 'Description', "
-        "'Quantity', 'InvoiceDate', 'Cost', 'Customer ID', 'Country'"
+        f"{path}, column 'UnitPrice': not in the header (header 'UnitPrice' or 'Price'); "
+        "the header has: 'Invoice', 'StockCode', 'Description', 'Quantity', "
+        "'InvoiceDate', 'Cost', 'Customer ID', 'Country'"
     )
 
 
@@ -316,8 +316,8 @@ def test_the_cli_materializes_a_semicolon_file_and_names_a_header_it_cannot_fit(
     assert refused.returncode == 1, refused.stdout + refused.stderr
     failures = [line for line in refused.stdout.splitlines() if line.startswith("✗")]
     said = (
-        f"✗ raw_online_retails  {renamed}, column 'CustomerID': required column "
-        "'CustomerID' (header 'CustomerID' or 'Customer ID') is missing; the header seems "
+        f"✗ raw_online_retails  {renamed}, column 'CustomerID': not in the header (header "
+        "'CustomerID' or 'Customer ID'); the header seems "
         "to separate its fields with ';', which gives the columns: 'Invoice', 'StockCode', "
         "'Description', 'Quantity', 'InvoiceDate', 'Price', 'Client', 'Country'"
     )

@@ -45,9 +45,12 @@ def test_empty_file(tmp_path: Path) -> None:
         read_all(path)
 
 
-def test_header_without_rows(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match="header but no rows"):
-        read_all(csv_file(tmp_path))
+def test_header_without_rows_names_the_path_as_every_source_error_does(tmp_path: Path) -> None:
+    """It named the file by its base name alone (``source.csv: ...``)."""
+    path = csv_file(tmp_path)
+    with pytest.raises(SourceError) as error:
+        read_all(path)
+    assert str(error.value) == f"{path}: the source has a header but no rows"
 
 
 def test_blank_lines_before_the_header_are_named_not_called_an_empty_file(tmp_path: Path) -> None:
@@ -67,14 +70,31 @@ def test_a_file_of_blank_lines_has_no_header(tmp_path: Path) -> None:
         read_all(csv_file(tmp_path, header="\n\n,,\n"))
 
 
-def test_missing_column_is_named(tmp_path: Path) -> None:
-    header = "Invoice,StockCode,Description,InvoiceDate,Price,Customer ID,Country\n"
-    with pytest.raises(
-        SourceError, match=r"column 'Quantity': required column 'Quantity'"
-    ) as error:
-        read_all(csv_file(tmp_path, "1,2,3,12/1/2010 8:26,1,2,UK\n", header=header))
+def test_a_renamed_column_is_named_once_with_the_header_that_may_mean_it(tmp_path: Path) -> None:
+    """It read "column 'Quantity': required column 'Quantity' (header 'Quantity') is
+    missing; columns found: ..., 'Qty', ...": the name three times, and no word of the
+    renamed column that stood for it."""
+    header = "Invoice,StockCode,Description,Qty,InvoiceDate,Price,Customer ID,Country\n"
+    path = csv_file(tmp_path, GOOD, header=header)
+    with pytest.raises(SourceError) as error:
+        read_all(path)
+    assert str(error.value) == (
+        f"{path}, column 'Quantity': not in the header (did you mean 'Qty'?); the header "
+        "has: 'Invoice', 'StockCode', 'Description', 'Qty', 'InvoiceDate', 'Price', "
+        "'Customer ID', 'Country'"
+    )
     assert error.value.column == "Quantity"
-    assert "columns found: 'Invoice'" in str(error.value)
+
+
+def test_a_missing_column_with_no_header_like_it_suggests_none(tmp_path: Path) -> None:
+    header = "Invoice,StockCode,Description,InvoiceDate,Price,Customer ID,Country\n"
+    path = csv_file(tmp_path, "1,2,3,12/1/2010 8:26,1,2,UK\n", header=header)
+    with pytest.raises(SourceError) as error:
+        read_all(path)
+    assert str(error.value) == (
+        f"{path}, column 'Quantity': not in the header; the header has: 'Invoice', "
+        "'StockCode', 'Description', 'InvoiceDate', 'Price', 'Customer ID', 'Country'"
+    )
 
 
 def test_several_missing_columns_are_listed_as_a_list(tmp_path: Path) -> None:
@@ -85,9 +105,10 @@ def test_several_missing_columns_are_listed_as_a_list(tmp_path: Path) -> None:
     with pytest.raises(SourceError) as error:
         read_all(path)
     assert str(error.value) == (
-        f"{path}: 2 required columns are missing: 'UnitPrice' (header 'UnitPrice' or "
-        "'Price'), 'CustomerID' (header 'CustomerID' or 'Customer ID'); columns found: "
-        "'InvoiceNo', 'StockCode', 'Description', 'Quantity', 'InvoiceDate', 'Country'"
+        f"{path}: 2 required columns are not in the header: 'UnitPrice' (header "
+        "'UnitPrice' or 'Price'), 'CustomerID' (header 'CustomerID' or 'Customer ID'); "
+        "the header has: 'InvoiceNo', 'StockCode', 'Description', 'Quantity', "
+        "'InvoiceDate', 'Country'"
     )
     assert error.value.column is None  # no one column is the cause
 
@@ -377,7 +398,7 @@ def test_a_sheet_with_rows_but_no_header_names_it(
     with pytest.raises(SourceError) as raised:
         read_all(path)
     message = str(raised.value)
-    assert message.startswith(f"{path} sheet 'B': 8 required columns are missing: ")
+    assert message.startswith(f"{path} sheet 'B': 8 required columns are not in the header: ")
     assert (
         f"; its header, row {first} (the sheet's first row that is not blank), holds: " in message
     )
@@ -427,7 +448,7 @@ def test_bad_values_in_xlsx_name_the_sheet(tmp_path: Path) -> None:
 def test_parquet_with_missing_column(tmp_path: Path) -> None:
     path = tmp_path / "partial.parquet"
     synthetic.generate(20, 1).drop(columns=["Country"]).to_parquet(path)
-    with pytest.raises(SourceError, match="required column 'Country'"):
+    with pytest.raises(SourceError, match="column 'Country': not in the header"):
         read_all(path)
 
 

@@ -199,12 +199,17 @@ def _chunks(
         if problem := unreadable_url(spec, named_by):
             raise SourceError(problem)
         path = download(spec, scratch, timeout=timeout)
-        yield from read_path(path, redact_url(spec), chunk_rows, encoding)
+        yield from read_path(path, _label(spec), chunk_rows, encoding)
     else:
         if (absent := absent_file(spec, named_by)) is not None:
             raise absent
-        path = Path(spec).expanduser()
-        yield from read_path(path, str(path), chunk_rows, encoding)
+        yield from read_path(Path(spec).expanduser(), _label(spec), chunk_rows, encoding)
+
+
+def _label(spec: str) -> str:
+    """How a source's errors name it: a URL without its credentials, a path as given
+    (``~`` expanded), so the name is the one to go and look at."""
+    return redact_url(spec) if is_url(spec) else str(Path(spec).expanduser())
 
 
 def absent_file(spec: str, named_by: str) -> SourceError | None:
@@ -331,7 +336,7 @@ def _raw_chunks(
             )
             total += chunk.num_rows
     if total == 0:
-        raise SourceError("the source has a header but no rows", source=describe_source(spec))
+        raise SourceError("the source has a header but no rows", source=_label(spec))
 
 
 def loaded_source_sql(record_source: str) -> str:

@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from assets.sources.errors import SourceError
 from assets.sources.places import DATA_ROWS, RowNumbering, span
+from orchestration.errors import closest_names
 from schemas.types import EARLIEST_INVOICE_DATE, LATEST_INVOICE_DATE, MONEY_LIMIT
 
 #: Raw table layout (ddl/init.sql, raw.online_retails), column order included.
@@ -132,29 +133,46 @@ def names_every_field(columns: Iterable[object]) -> bool:
 
 
 def map_columns(
-    columns: Iterable[object], source: str, *, found: str = "columns found"
+    columns: Iterable[object], source: str, *, found: str = "the header has"
 ) -> dict[object, str]:
     """Map the source's header to raw column names, or say which field is missing.
 
     Both layouts are accepted (``Invoice/Price/Customer ID`` and
-    ``InvoiceNo/UnitPrice/CustomerID``), case, spaces and underscores ignored.
-    ``found`` introduces the columns the error lists (a CSV reader says how it split
-    the header).
+    ``InvoiceNo/UnitPrice/CustomerID``), case, spaces and underscores ignored. A missing
+    field is offered the header's unmatched columns that look like a renaming of it
+    (``Qty``); ``found`` introduces the columns the error lists (a CSV reader says how
+    it split the header).
     """
     columns = list(columns)
     mapping, missing = _match_columns(columns)
     if missing:
-        described = ", ".join(
-            f"{field!r} (header {' or '.join(repr(s) for s in SOURCE_FIELDS[field])})"
-            for field in missing
-        )
+        unmatched = [str(c) for c in columns if c not in mapping]
         found_names = ", ".join(repr(str(c)) for c in columns) or "none"
         if len(missing) == 1:  # the error names that column, as every column error does
-            problem, column = f"required column {described} is missing", missing[0]
+            column: str | None = missing[0]
+            problem = f"not in the header{_missing_field(missing[0], unmatched)}"
         else:  # a list, and no one column to name
-            problem, column = f"{len(missing)} required columns are missing: {described}", None
+            column = None
+            listed = ", ".join(f"{f!r}{_missing_field(f, unmatched)}" for f in missing)
+            problem = f"{len(missing)} required columns are not in the header: {listed}"
         raise SourceError(f"{problem}; {found}: {found_names}", source=source, column=column)
     return mapping
+
+
+def _missing_field(field: str, unmatched: list[str]) -> str:
+    """`` (header 'UnitPrice' or 'Price'; did you mean 'Cost'?)``: the headers that name
+    ``field`` when they are not its name alone, and the ``unmatched`` columns that may
+    be one renamed; ``""`` when neither has anything to say."""
+    spellings = SOURCE_FIELDS[field]
+    notes = [f"header {' or '.join(map(repr, spellings))}"] if spellings != (field,) else []
+    # 0.5: a header abbreviates (Qty for Quantity scores 0.55, difflib's default is 0.6).
+    close = next(
+        (found for name in spellings if (found := closest_names(name, unmatched, cutoff=0.5))),
+        [],
+    )
+    if close:
+        notes.append(f"did you mean {' or '.join(map(repr, close))}?")
+    return f" ({'; '.join(notes)})" if notes else ""
 
 
 def _any(mask: pa.Array) -> bool:
