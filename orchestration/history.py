@@ -28,6 +28,9 @@ from datetime import datetime
 from typing import Literal
 
 RecordStatus = Literal["started", "materialized", "failed", "skipped"]
+#: The error of an asset whose run was stopped while it ran (Ctrl-C, SIGTERM): recorded
+#: ``failed``, it reads as one the stop left ``started`` (``pipeline status``).
+STOPPED = "interrupted: the run was stopped"
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from orchestration.errors import (
 )
 from orchestration.final_state_lines import final_states_at_info
 from orchestration.graph import AssetGraph
+from orchestration.history import STOPPED
 from orchestration.io_manager import IOManager, MaterializeResult
 from orchestration.quick_exit import without_flow_heartbeats
 from orchestration.recording import RunLedger
@@ -88,8 +89,6 @@ ProgressCallback = Callable[[AssetOutcome], None]
 #: Told, as each step a run takes once every asset has finished begins, the steps left
 #: (that one first) and the run's report, whose outcomes are all there.
 StepCallback = Callable[[Sequence[str], RunReport], None]
-#: The error of an asset whose run was stopped while it ran.
-STOPPED = "interrupted: the run was stopped"
 
 DEFAULT_CONCURRENCY = default_concurrency()
 

@@ -43,7 +43,7 @@ from orchestration.errors import of_asset
 from orchestration.fingerprint import UNAVAILABLE, is_available
 from orchestration.fingerprinted_source import SAME_SOURCE_CHANGED, SourceSwitch, source_switch
 from orchestration.graph import AssetGraph
-from orchestration.history import AssetHistory, MaterializationRecord
+from orchestration.history import STOPPED, AssetHistory, MaterializationRecord
 from orchestration.run_report import rows_phrase
 
 StateName = Literal["missing", "stale", "fresh"]
@@ -142,7 +142,7 @@ def _failed_since(history: AssetHistory) -> Reason | None:
         return None
     if success is not None and attempt.started <= success.started:
         return None
-    if attempt.status == "started":
+    if attempt.status == "started" or attempt.error == STOPPED:  # one interrupt, one story
         return Reason("last_run_failed", "last run did not finish (interrupted, or still running)")
     said = (attempt.error or "no error recorded").splitlines()[0]
     # The row names the asset: its 200 characters go to the cause (and the engine's guess).

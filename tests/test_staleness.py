@@ -10,7 +10,7 @@ import pytest
 from assets.sources.fingerprint import source_fingerprint
 from orchestration.asset import AssetSpec
 from orchestration.graph import AssetGraph
-from orchestration.history import AssetHistory, MaterializationRecord
+from orchestration.history import STOPPED, AssetHistory, MaterializationRecord
 from orchestration.staleness import assess, assess_asset
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -235,6 +235,21 @@ def test_interrupted_run_is_a_failed_run():
     state = assess_asset("a", (), "v1", None, {"a": AssetHistory(interrupted, good)})
     assert kinds(state) == ["last_run_failed"]
     assert "did not finish" in state.explain()
+
+
+def test_the_assets_one_interrupt_stopped_read_alike():
+    """After Ctrl-C, an asset whose worker ended as the run stopped read "last run failed:
+    interrupted: the run was stopped"; one the stop left ``started`` (it had not begun,
+    or its worker never got back) "last run did not finish (interrupted, or still
+    running)": one interruption, two stories. Both now read as the second."""
+    good = record("a", "m1")
+    stopped = record("a", "m2", minutes=5, status="failed", error=STOPPED)
+    left = record("a", "m3", minutes=5, status="started")
+    said = [
+        assess_asset("a", (), "v1", None, {"a": AssetHistory(attempt, good)}).explain()
+        for attempt in (stopped, left)
+    ]
+    assert said == ["last run did not finish (interrupted, or still running)"] * 2
 
 
 def test_all_reasons_are_listed_together():
