@@ -8,7 +8,8 @@ fact_sales+``), one with spaces left unquoted (``--select fact_sales+ or dim_tim
 an unquoted ``*`` the shell turned into the working directory's file names (``--select
 *``). :func:`refuse_mistakes` reads a command's arguments as Click will, before Click
 does, and fails the command line (exit 2) with what was meant, and the command line that
-says it when there is one.
+says it when there is one: one ``error:`` line, on a terminal too, where Click's usage
+block above it had nothing to add.
 
 Every command of the app is a :class:`MistakeCheckedCommand` (each ``app.command`` is
 given it as ``cls``) and every group a :class:`orchestration.usage.HelpGroup`: both check
@@ -39,6 +40,10 @@ SELECT = "select"
 URLS_SHOWN = "(URLs shown without credentials or query string)"
 #: How many of the file names an expanded ``*`` gave an error names.
 NAMES_SHOWN = 3
+#: Set (True) on the usage error of a mistake refused here: its line names what was
+#: meant, so it is said alone on a terminal too, without Click's usage block
+#: (:func:`orchestration.usage.report_usage_error`).
+SAID_ALONE = "said_alone"
 
 
 def check_before_parsing(command: Any, ctx: Any, args: list[str]) -> None:
@@ -70,11 +75,21 @@ def refuse_mistakes(command: Any, ctx: Any, args: list[str]) -> None:
     given, rest = parsed
     for param, values in given.items():
         if len(set(values)) > 1:
-            ctx.fail(_repeated(param, values))
+            _refuse(ctx, _repeated(param, values))
     if rest and not hasattr(command, "commands") and not ctx.allow_extra_args:
         line = _misplaced(command, ctx, args, given.get(_select_param(command), []), rest)
         if line is not None:
-            ctx.fail(line)
+            _refuse(ctx, line)
+
+
+def _refuse(ctx: Any, line: str) -> None:
+    """Fail the command line with ``line``, a usage error (exit 2) said alone
+    (:data:`SAID_ALONE`)."""
+    try:
+        ctx.fail(line)
+    except typer.TyperException as error:  # Click's UsageError, in Typer's private copy
+        setattr(error, SAID_ALONE, True)
+        raise
 
 
 def _every_value(

@@ -6,7 +6,8 @@ it is not: Rich still draws its boxes, at 80 columns, cutting help texts short
 There the help is Click's plain text instead: one option per line, texts whole
 (:class:`HelpGroup` keeps each command's summary whole too). A usage
 error likewise keeps Click's usage and hint on a terminal and is one line in a pipe or
-a log, like every other error of the command.
+a log, like every other error of the command; a mistake that names the command line
+meant (:mod:`orchestration.argument_mistakes`) is that one line on a terminal too.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from orchestration.argument_mistakes import (
+    SAID_ALONE,
     URLS_SHOWN,
     check_before_parsing,
     option_named,
@@ -54,12 +56,15 @@ _PYDANTIC_PREFIX = "Value error, "
 
 def report_usage_error(exc: typer.TyperException, stderr: Console) -> None:
     """Say what was wrong with the command line: Click's usage, hint and error on a
-    terminal; piped, one line naming the error and where the help is."""
+    terminal; piped, or a mistake whose line says what was meant
+    (:mod:`orchestration.argument_mistakes`), one line naming the error and where the
+    help is."""
     said = getattr(exc, "message", None)
     if isinstance(said, str) and said.startswith(_PYDANTIC_PREFIX):
         exc.message = said.removeprefix(_PYDANTIC_PREFIX)
     show = getattr(exc, "show", None)
-    if show is not None and (stderr.is_terminal or _is_help(exc)):
+    shows_usage = stderr.is_terminal and not getattr(exc, SAID_ALONE, False)
+    if show is not None and (shows_usage or _is_help(exc)):
         show()
         return
     format_message = getattr(exc, "format_message", None)

@@ -4,6 +4,7 @@ or Click's bare "Got unexpected extra argument(s)"."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 import typer
 
+from tests import terminal
 from tests.test_cli import REPO, pipeline
 
 EXAMPLE = "tests.example_location"
@@ -99,6 +101,21 @@ def test_a_selection_without_select_says_where_it_goes():
 
     assert result.returncode == 2
     assert _lines(result) == [
+        "error: selections go after --select, quoted: pipeline materialize --definitions "
+        f"{EXAMPLE} --select 'order_facts+' (see 'pipeline materialize --help')"
+    ]
+
+
+def test_on_a_terminal_a_mistake_is_the_same_one_line_without_the_usage_block():
+    """On a terminal it was Click's "Usage: ... Try ... for help." block, then "Error:
+    selections go after --select, ...": the block adds nothing to a line that gives the
+    command line that works, and every other error there is one ``error:`` line."""
+    code, seen = terminal.screen(
+        {**os.environ, **NO_PREFECT}, "materialize", *LOCATION, "order_facts+", columns=200
+    )
+
+    assert code == 2
+    assert seen == [
         "error: selections go after --select, quoted: pipeline materialize --definitions "
         f"{EXAMPLE} --select 'order_facts+' (see 'pipeline materialize --help')"
     ]
