@@ -169,8 +169,8 @@ def file_fingerprint(path: str | Path) -> str:
     resolved = Path(path).expanduser().resolve()
     try:
         identity = FileIdentity.of(resolved)
-    except OSError as error:
-        return unavailable(f"file {resolved.name}: {error.strerror or error}")
+    except OSError as error:  # named as given: the path to go and look for
+        return unavailable(f"file {path}: {error.strerror or error}")
     return (
         f"file {resolved} size={identity.size} mtime_ns={identity.mtime_ns} "
         f"ctime_ns={identity.ctime_ns} ino={identity.inode}"

@@ -136,6 +136,15 @@ def test_missing_file_is_unavailable(tmp_path):
     assert "gone.csv" in fingerprint
 
 
+def test_a_missing_file_is_named_by_the_path_given(tmp_path, monkeypatch):
+    """``status`` said "source cannot be asked (file orders.csv: No such file or
+    directory)" of the README's ``data/orders.csv``: its base name, not the path to
+    look for."""
+    monkeypatch.chdir(tmp_path)
+    fingerprint = file_fingerprint("data/orders.csv")
+    assert fingerprint == "unavailable: file data/orders.csv: No such file or directory"
+
+
 def test_content_fingerprint_follows_the_bytes(tmp_path):
     path = tmp_path / "x"
     path.write_bytes(b"one")
