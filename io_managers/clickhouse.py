@@ -206,9 +206,12 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         facts = self.catalog.table(table)
         return type_drift(declared, facts.columns if facts is not None else {})
 
-    def table_outlook(self, specs: Sequence[AssetSpec]) -> dict[str, TableOutlook]:
+    def table_outlook(
+        self, specs: Sequence[AssetSpec], params: Mapping[str, Any] | None = None
+    ) -> dict[str, TableOutlook]:
         """What :meth:`materialize` would refuse of ``specs`` (a table that exists and
-        drifted from its DDL: the refusal :meth:`_refuse_drift` raises, foretold), what
+        drifted from its DDL: the refusal :meth:`_refuse_drift` raises for a run given
+        ``params``, foretold), what
         the next set-up changes in their tables (the DDL's ALTERs that take effect on
         them, in words: ``adds column 'Priced' (UInt8)``) and the rows they hold
         (:meth:`_rows_held`), by asset key.
@@ -232,7 +235,7 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
             rows = held.get(spec.key)
             if drift or applied or rows is not None:
                 outlooks[spec.key] = TableOutlook(
-                    refusal=self._foretold_refusal(spec, drift) if drift else None,
+                    refusal=self._foretold_refusal(spec, drift, params) if drift else None,
                     changes=described_changes(applied) or None,
                     rows=rows,
                 )
@@ -256,10 +259,14 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         return {key: rows for key, rows in held.items() if rows is not None}
 
     @staticmethod
-    def _foretold_refusal(spec: AssetSpec, drift: Sequence[Drift]) -> RebuildRequired:
+    def _foretold_refusal(
+        spec: AssetSpec, drift: Sequence[Drift], params: Mapping[str, Any] | None
+    ) -> RebuildRequired:
         """The refusal :meth:`_refuse_drift` would raise for ``drift``, as foretold."""
         insert_only = spec.write_mode == "insert_new"
-        return drift_error(spec.key, spec.table, drift, insert_only=insert_only, planned=True)
+        return drift_error(
+            spec.key, spec.table, drift, params, insert_only=insert_only, planned=True
+        )
 
     def _foreseen(
         self, specs: Sequence[AssetSpec], facts: Mapping[str, TableFacts]
@@ -405,7 +412,7 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         shape = self._stager.target_shape(spec, facts)
         rebuild = self._declared_for_rebuild(spec) if context.full_refresh else None
         if rebuild is None:
-            self._refuse_drift(spec, shape.columns)
+            self._refuse_drift(spec, shape.columns, context.params)
         self.staging.drop_abandoned(spec.database, spec.table_name)
         metadata: dict[str, Any] = {"write_mode": spec.write_mode}
         staging = self.staging.new_name(spec.database, spec.table_name)
@@ -543,12 +550,14 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         sweeper.join(max(0.0, deadline - time.monotonic()))
         return list(self._gate.published)
 
-    def _refuse_drift(self, spec: AssetSpec, actual: dict[str, ClickHouseType]) -> None:
+    def _refuse_drift(
+        self, spec: AssetSpec, actual: dict[str, ClickHouseType], params: Mapping[str, Any]
+    ) -> None:
         declared = self._declared.get(spec.table)
         drift = type_drift(declared, actual) if declared is not None else []
         if drift:
             raise drift_error(
-                spec.key, spec.table, drift, insert_only=spec.write_mode == "insert_new"
+                spec.key, spec.table, drift, params, insert_only=spec.write_mode == "insert_new"
             )
 
     def _declared_for_rebuild(self, spec: AssetSpec) -> DeclaredTable:

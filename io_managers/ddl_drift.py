@@ -28,6 +28,7 @@ import dataclasses
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from io_managers.ddl import ddl_files, ddl_statements
 from io_managers.ddl_analysis import ColumnChange, statement_facts
@@ -37,7 +38,7 @@ from io_managers.transport import Transport
 from io_managers.types import ClickHouseType
 from orchestration.context import DISCARD_HISTORY_OPTION
 from orchestration.errors import CHANGING_A_TABLE
-from orchestration.typed_options import carried
+from orchestration.rerun import materialize_command, run_options
 
 
 @dataclass(frozen=True)
@@ -84,11 +85,15 @@ def drift_error(
     key: str,
     table: str,
     drift: Sequence[Drift],
+    params: Mapping[str, Any] | None = None,
     *,
     insert_only: bool = False,
     planned: bool = False,
 ) -> TypeDriftError:
-    """The one-line refusal: table, every drifted column with both types, the way out.
+    """The one-line refusal: table, every drifted column with both types, the way out:
+    the full refresh, with the options of the run given ``params`` (its source, which
+    the rebuild must read too) as its ``Next:`` line passes them on
+    (:func:`~orchestration.rerun.materialize_command`).
 
     An insert-only table may hold keys its upstream no longer has (earlier loads), which
     its full refresh drops: its refusal says so, names the way that keeps them, and gives
@@ -101,7 +106,9 @@ def drift_error(
     found = f"has drifted from its DDL, so {outcome}: {drifted}"
     discard = f" {DISCARD_HISTORY_OPTION}" if insert_only else ""
     # Where the refused command acted: a run's worker threads see its typed options too.
-    rebuild = carried(f"pipeline materialize --full-refresh{discard} --select {key}")
+    rebuild = materialize_command(
+        f" --full-refresh{discard} --select {key}", run_options(params or {})
+    )
     error = (
         InsertOnlyDriftError.for_asset(
             key,

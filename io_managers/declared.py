@@ -11,7 +11,7 @@ asked of it, once, even when several threads ask at the same moment.
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Generator, Sequence
+from collections.abc import Collection, Generator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -178,8 +178,10 @@ class DeclaredWarehouse(ClickHouseDialect, IOManager):
     def table_definitions(self, tables: Sequence[str]) -> dict[str, str]:
         return self.warehouse().table_definitions(tables)
 
-    def table_outlook(self, specs: Sequence[AssetSpec]) -> dict[str, TableOutlook]:
-        return self.warehouse().table_outlook(specs)
+    def table_outlook(
+        self, specs: Sequence[AssetSpec], params: Mapping[str, Any] | None = None
+    ) -> dict[str, TableOutlook]:
+        return self.warehouse().table_outlook(specs, params)
 
     def rows_a_rebuild_loses(
         self, table: str, unique_key: Sequence[str], select: str | None

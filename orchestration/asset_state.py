@@ -178,7 +178,7 @@ class StateBook:
             if spec.key not in self._outlooks and spec.io_manager in self.io_managers:
                 missing.setdefault(spec.io_manager, []).append(spec)
         for specs in missing.values():
-            found = self.io_manager(specs[0]).table_outlook(specs)
+            found = self.io_manager(specs[0]).table_outlook(specs, self.params)
             self._outlooks.update({spec.key: found.get(spec.key) for spec in specs})
         return {spec.key: outlook for spec in wanted if (outlook := self._outlooks.get(spec.key))}
 

@@ -383,10 +383,13 @@ class IOManager(ABC):
         assets are always ``missing`` and every run rebuilds them."""
         return None
 
-    def table_outlook(self, specs: Sequence[AssetSpec]) -> Mapping[str, TableOutlook]:
+    def table_outlook(
+        self, specs: Sequence[AssetSpec], params: Mapping[str, Any] | None = None
+    ) -> Mapping[str, TableOutlook]:
         """What the next run would refuse of ``specs``, what its set-up changes in their
         tables and the rows they hold, by asset key; an asset with none of these (or no
-        table yet) is left out.
+        table yet) is left out. ``params``: the next run's, which a refusal's way out
+        passes on (its source), as the run's own refusal would.
 
         ``plan`` and ``status`` ask it once per command for all the IO manager's assets,
         so they must read only and create nothing, and the storage should look at the

@@ -92,7 +92,9 @@ class MissingStorage(IOManager):
     def history(self) -> MaterializationHistory:
         return _NoHistory(self.missing)
 
-    def table_outlook(self, specs: Sequence[AssetSpec]) -> dict[str, TableOutlook]:
+    def table_outlook(
+        self, specs: Sequence[AssetSpec], params: Mapping[str, Any] | None = None
+    ) -> dict[str, TableOutlook]:
         return {}  # no table, so none that drifted or that a set-up changes
 
     def rows_a_rebuild_loses(

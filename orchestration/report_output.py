@@ -20,12 +20,11 @@ from rich.text import Text
 
 from orchestration.check_versions import EditedCheck
 from orchestration.checks import AssetCheck, AssetCheckResult, format_example
-from orchestration.concurrency import CONCURRENCY_OPTION
 from orchestration.context import DISCARD_HISTORY_OPTION
 from orchestration.errors import CHANGING_A_TABLE
 from orchestration.fingerprinted_source import SOURCE_OPTION
 from orchestration.prefect_ui import absolute, run_urls, runs_path
-from orchestration.rerun import checked_to_rebuild, rerun_selection
+from orchestration.rerun import checked_to_rebuild, materialize_command, rerun_selection
 from orchestration.run_report import (
     AssetOutcome,
     MaterializationPlan,
@@ -38,7 +37,7 @@ from orchestration.run_report import (
 from orchestration.setting_names import named_as_parameters
 from orchestration.synthetic_source import is_synthetic
 from orchestration.text_table import Cell, Column, print_keyed_lines, print_table
-from orchestration.typed_options import carried, typed, with_options
+from orchestration.typed_options import carried
 
 _STATUS_STYLE = {
     "materialized": "green",
@@ -324,21 +323,10 @@ def next_step(plan: MaterializationPlan, report: RunReport) -> str | None:
 
 
 def rerun_command(plan: MaterializationPlan, options: str, *, source: bool = True) -> str:
-    """``pipeline materialize`` with ``options`` (`` --select 'a+'``, plain text) and the
-    run's own: the source options it was given (``plan.run_options``; with ``source``
-    False its ``--source``, for a command that names another), its ``--concurrency`` and
-    the ``--warehouse`` and ``--definitions`` typed (:mod:`orchestration.typed_options`),
-    each quoted for a shell, a URL's secrets as placeholders. Pasted as printed it reran
-    without them: the default source, which a run refuses to load over the one the assets
-    were built from. A deployment's run has parameters, not a command line: its command
-    carries none of them, and its line says so (:func:`_others`)."""
-    command = f"pipeline materialize{options}"
-    if named_as_parameters():
-        return carried(command)
-    given = {name: value for name, value in plan.run_options if source or name != SOURCE_OPTION}
-    if (concurrency := typed(CONCURRENCY_OPTION)) is not None:
-        given[CONCURRENCY_OPTION] = concurrency
-    return with_options(command, given)
+    """:func:`~orchestration.rerun.materialize_command` after ``plan``'s run: with the
+    options it was given (``plan.run_options``); a deployment's run's line says it leaves
+    them out (:func:`_others`)."""
+    return materialize_command(options, plan.run_options, source=source)
 
 
 def _others() -> str:

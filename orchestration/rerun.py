@@ -8,17 +8,22 @@ of names. An asset that failed its checks may have failed on another asset's tab
 checks read: one the run rebuilt, or a stale one, is selected too (its fix needs a
 rebuild, and a rerun reading it as it is fails the same way).
 
-The rerun reads what the run read: :func:`run_options` are the options it passes on.
+The rerun reads what the run read: :func:`run_options` are the options it passes on,
+and :func:`materialize_command` is every command printed to be run after a run or in its
+stead (its rerun, the full refresh a drifted table's refusal names) with them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from orchestration.concurrency import CONCURRENCY_OPTION
 from orchestration.context import SOURCE_TIMEOUT_OPTION, SOURCE_TIMEOUT_PARAM
-from orchestration.fingerprinted_source import source_options
+from orchestration.fingerprinted_source import SOURCE_OPTION, source_options
 from orchestration.run_report import MaterializationPlan, RunReport
+from orchestration.setting_names import named_as_parameters
+from orchestration.typed_options import carried, typed, with_options
 
 
 def run_options(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
@@ -33,6 +38,26 @@ def run_options(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
         seconds = float(timeout)  # 30, not 30.0
         options[SOURCE_TIMEOUT_OPTION] = f"{seconds:.0f}" if seconds.is_integer() else repr(seconds)
     return tuple(options.items())
+
+
+def materialize_command(
+    options: str, given: Iterable[tuple[str, str]], *, source: bool = True
+) -> str:
+    """``pipeline materialize`` with ``options`` (`` --select 'a+'``, plain text) and the
+    run's own: the source options it was ``given`` (:func:`run_options`; with ``source``
+    False its ``--source``, for a command that names another), its ``--concurrency`` and
+    the ``--warehouse`` and ``--definitions`` typed (:mod:`orchestration.typed_options`),
+    each quoted for a shell, a URL's secrets as placeholders. Pasted as printed it reran
+    without them: the default source, which a run refuses to load over the one the assets
+    were built from. A deployment's run has parameters, not a command line: its command
+    carries none of them."""
+    command = f"pipeline materialize{options}"
+    if named_as_parameters():
+        return carried(command)
+    passed = {name: value for name, value in given if source or name != SOURCE_OPTION}
+    if (concurrency := typed(CONCURRENCY_OPTION)) is not None:
+        passed[CONCURRENCY_OPTION] = concurrency
+    return with_options(command, passed)
 
 
 def checked_to_rebuild(report: RunReport) -> list[str]:

@@ -141,10 +141,12 @@ def test_a_drift_refusals_full_refresh_runs_on_the_same_warehouse(
     assert built.returncode == 0, built.stdout + built.stderr
     with ClickHouseIOManager.embedded(tmp_path / "wh") as warehouse:
         warehouse.command("ALTER TABLE safe.report MODIFY COLUMN q Int8")
-    # Refused in the asset's task, on one of the run's worker threads: the same command.
-    refused = run(["materialize", "--select", "report", *where], env)
+    # Refused in the asset's task, on one of the run's worker threads: the same command,
+    # reading the same source, as many assets at a time.
+    source = ["--source", str(csv), "--concurrency", "2"]
+    refused = run(["materialize", "--select", "report", *source, *where], env)
     assert refused.returncode == 1
-    rebuild = " ".join(["pipeline materialize --full-refresh --select report", *where])
+    rebuild = " ".join(["pipeline materialize --full-refresh --select report", *source, *where])
     assert f"Rebuild it from the DDL with: {rebuild}" in line_of(refused.stdout, "report ")
     status = run(["status", "--select", "report", *where], env)
     assert status.returncode == 0, status.stderr
@@ -152,12 +154,13 @@ def test_a_drift_refusals_full_refresh_runs_on_the_same_warehouse(
     # The failure it recorded keeps that command whole in the asset's why, however long.
     assert f"Rebuild it from the DDL with: {rebuild}; " in line_of(status.stdout, "report ")
 
-    plan = run(["plan", "--select", "report", *where], env)
+    plan = run(["plan", "--select", "report", *source[:2], *where], env)
     assert plan.returncode == 1
-    assert printed(line_of(plan.stdout, "Next: "), "Next: ", " rebuilds the table")[-4:] == where
+    next_words = printed(line_of(plan.stdout, "Next: "), "Next: ", " rebuilds the table")
+    assert next_words[-6:] == [*source[:2], *where]
     refusal = line_of(plan.stderr, "error: ")
     rebuild = shlex.split(refusal.partition("Rebuild it from the DDL with: ")[2])
-    assert rebuild[0] == "pipeline" and rebuild[-4:] == where
+    assert rebuild[0] == "pipeline" and rebuild[1:] == next_words
     rebuilt = run(rebuild[1:], env)
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
     assert f"Warehouse: {where[1]}" in rebuilt.stdout

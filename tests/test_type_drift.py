@@ -11,13 +11,15 @@ from the DDL and reloads it, atomically.
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from io_managers import ClickHouseIOManager, MaterializationError, TypeDriftError
-from orchestration.context import FULL_REFRESH_PARAM, AssetContext
+from orchestration.context import FULL_REFRESH_PARAM, SOURCE_TIMEOUT_PARAM, AssetContext
+from orchestration.text_encoding import SOURCE_ENCODING_PARAM
 from tests.safety_location import defs
 
 GRAPH = defs.graph()
@@ -123,6 +125,32 @@ def test_an_insert_only_tables_refusal_says_what_a_full_refresh_loses_and_how_to
     warehouse.command("ALTER TABLE safe.hub MODIFY COLUMN q Int32")
     load(warehouse, tmp_path, "1,10\n3,30\n", "ingest", "hub")
     assert [row["n"] for row in content(warehouse, "safe.hub")] == [1, 2, 3]
+
+
+def test_a_refusals_rebuild_reads_the_runs_own_source_and_prints_no_secret(
+    warehouse: ClickHouseIOManager, tmp_path: Path
+) -> None:
+    """The rebuild a refusal names carried ``--warehouse`` and ``--definitions`` only:
+    pasted after a run given ``--source``, it read the default source instead, which a
+    run refuses to load over the one the assets were built from. It passes on the run's
+    source options as the run report's ``Next:`` line does, a URL's secrets as
+    placeholders; so does the refusal ``plan`` foretells for the same options."""
+    load(warehouse, tmp_path, "1,10\n", "ingest", "report")
+    warehouse.command("ALTER TABLE safe.report MODIFY COLUMN q Int8")
+    source = "https://reader:s3cret@data.example/n.csv?X-Amz-Signature=t0ken"
+    params = {"source": source, SOURCE_ENCODING_PARAM: "latin-1", SOURCE_TIMEOUT_PARAM: 30.0}
+
+    with pytest.raises(TypeDriftError) as raised:
+        load(warehouse, tmp_path, "1,10\n", "report", **params)
+    foretold = warehouse.table_outlook([GRAPH["report"]], params)["report"].refusal
+
+    for refusal in (raised.value, foretold):
+        rebuild = str(refusal).partition("Rebuild it from the DDL with: ")[2]
+        assert shlex.split(rebuild) == [
+            "pipeline", "materialize", "--full-refresh", "--select", "report",
+            "--source", "https://USER:PASSWORD@data.example/n.csv?QUERY",
+            "--source-encoding", "latin-1", "--source-timeout", "30",
+        ]  # fmt: skip
 
 
 def test_full_refresh_rebuilds_an_insert_only_table_from_the_ddl_and_reloads_it(
