@@ -33,6 +33,7 @@ from orchestration.checks import AssetCheck
 from orchestration.context import render_sql
 from orchestration.errors import Place, of_asset
 from orchestration.graph import (
+    CANNOT_LOAD,
     AssetGraph,
     AssetGraphError,
     GraphProblem,
@@ -73,13 +74,18 @@ class UncoveredRead:
 class UncoveredReadError(AssetGraphError):
     """One or more SQL assets read tables nothing produces."""
 
-    def __init__(self, reads: Sequence[UncoveredRead]) -> None:
+    def __init__(self, reads: Sequence[UncoveredRead], lead: str = "") -> None:
         self.reads = tuple(reads)
         named = "; ".join(read.message() for read in self.reads)
         which = "it" if len(self.reads) == 1 else "each"
         super().__init__(
-            f"{named}; add an asset for {which} or declare it in Definitions(external_tables=[...])"
+            f"{lead}{named}; add an asset for {which} or declare it in "
+            "Definitions(external_tables=[...])"
         )
+
+    def refusal(self) -> UncoveredReadError:
+        """:meth:`AssetGraphError.refusal`, still holding the reads."""
+        return UncoveredReadError(self.reads, f"{CANNOT_LOAD}: ")
 
 
 class SqlReadError(AssetGraphError):
@@ -98,10 +104,9 @@ class SqlReadError(AssetGraphError):
         return GraphProblem(str(self), (self.asset,), self.place)
 
     def refusal(self) -> SqlReadError:
-        """This error as a command that needs the graph refuses with it: the graph's edges
-        come from every SQL asset's SELECT, so one asset's stops the whole code location,
-        whichever assets the command was asked about; its line says so first."""
-        return SqlReadError(self.asset, self.place, f"cannot load the code location: {self}")
+        """:meth:`AssetGraphError.refusal`, still naming the asset and its place: the
+        graph's edges come from every SQL asset's SELECT, so one asset's stops them all."""
+        return SqlReadError(self.asset, self.place, f"{CANNOT_LOAD}: {self}")
 
 
 @dataclass(frozen=True)
@@ -128,8 +133,7 @@ def derive_upstream(
     """
     derived = derive_reads(specs, analysers, external_tables)
     if derived.unreadable:
-        first = derived.unreadable[0]
-        raise first.refusal() from first.__cause__  # a body's failure, for --verbose
+        raise derived.unreadable[0]
     if derived.uncovered:
         raise UncoveredReadError(derived.uncovered)
     return derived.upstream
@@ -295,10 +299,15 @@ def build_graph(
     ddl_paths: Iterable[Path] = (),
 ) -> AssetGraph:
     """The asset graph with every SQL asset's upstream derived from its SQL, knowing the
-    tables it may read that no asset produces and the DDL that creates its tables."""
+    tables it may read that no asset produces and the DDL that creates its tables; the
+    first problem of the declarations refused as the code location's
+    (:meth:`~orchestration.graph.AssetGraphError.refusal`)."""
     specs, external_tables = list(specs), tuple(external_tables)
-    upstream = derive_upstream(specs, analysers, external_tables)
-    return AssetGraph(specs, upstream, external_tables, ddl_paths)
+    try:
+        upstream = derive_upstream(specs, analysers, external_tables)
+        return AssetGraph(specs, upstream, external_tables, ddl_paths)
+    except AssetGraphError as error:  # any problem of them: the code location's refusal
+        raise error.refusal() from (error.__cause__ or error)  # a body's failure: --debug
 
 
 def check_graph(

@@ -24,9 +24,18 @@ from orchestration.asset import AssetSpec
 from orchestration.asset_code import at_end, declaration_place, deps_place, read_place
 from orchestration.errors import ExpectedError, Place, did_you_mean
 
+#: How every command's refusal of the code location's declarations begins.
+CANNOT_LOAD = "cannot load the code location"
+
 
 class AssetGraphError(ExpectedError, ValueError):
     """The declarations cannot form a valid graph (cycle, unknown dep, duplicate)."""
+
+    def refusal(self) -> AssetGraphError:
+        """This error as a command that needs the code location's graph refuses with it:
+        one problem stops the whole graph, whichever assets the command was asked about,
+        so its line says so first, the same for every problem of the declarations."""
+        return AssetGraphError(f"{CANNOT_LOAD}: {self}")
 
 
 class NodeView:

@@ -153,7 +153,8 @@ def test_a_misspelt_table_names_the_table_an_asset_produces_it_is_closest_to():
     with pytest.raises(UncoveredReadError) as raised:
         build_graph(specs, ANALYSERS)
     assert str(raised.value).startswith(
-        f"{place_of(select, 'shop.order')}: asset 'totals' reads table shop.order, which no "
+        f"cannot load the code location: {place_of(select, 'shop.order')}: asset 'totals' "
+        "reads table shop.order, which no "
         "asset produces (did you mean shop.orders?); add an asset"
     )
 
@@ -174,7 +175,8 @@ def test_a_cycle_says_which_edges_a_select_reads_and_which_deps_declares():
     with pytest.raises(AssetGraphError) as raised:
         build_graph(specs, ANALYSERS)
     assert str(raised.value) == (
-        f"dependency cycle: orders -> totals (its deps= names orders, {here}:{declared}:"
+        f"cannot load the code location: dependency cycle: orders -> totals (its deps= names "
+        f"orders, {here}:{declared}:"
         f"{deps_at}) -> orders (its SELECT reads totals, {place_of(select, 'shop.totals')})"
     )
 
