@@ -16,7 +16,8 @@ from collections.abc import Mapping, Sequence
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ErrorLevel, ParseError, SqlglotError
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.errors import ErrorLevel, ParseError, SqlglotError, TokenError
 from sqlglot.lineage import Node, lineage
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import build_scope, traverse_scope
@@ -46,6 +47,8 @@ def parse_select(sql: str) -> exp.Query:
         statements = [s for s in sqlglot.parse(sql, dialect=DIALECT) if s is not None]
     except ParseError as exc:
         raise _parse_failure(sql, exc) from None
+    except TokenError as exc:
+        raise _token_failure(sql, exc) from None
     except SqlglotError as exc:
         raise SqlAnalysisError(f"SQL does not parse: {_first_line(exc)}") from None
     if len(statements) != 1:
@@ -67,7 +70,35 @@ def _parse_failure(sql: str, exc: ParseError) -> SqlAnalysisError:
     # Its words about the token it got repeat the token, as sqlglot's repr of it.
     why = str(error.get("description") or "").partition(" but got <Token ")[0]
     why = f": {why}" if why else ""
-    start = _token_start(sql, token, error.get("line"), error.get("col"))
+    return _placed(sql, _token_start(sql, token, error.get("line"), error.get("col")), token, why)
+
+
+def _token_failure(sql: str, exc: TokenError) -> SqlAnalysisError:
+    """sqlglot's tokenizer error about ``sql`` (a quote or a comment never closed) as a
+    parse error is said: at the token it could not read, where that token starts.
+
+    The error itself gives no such place: its ``start`` and ``end`` bound the text it
+    quotes, 50 characters either side of where the tokenizer stopped (for an unclosed
+    quote, the end of the SQL). The tokenizer knows it: the start of the token it was
+    reading, kept in its state (``_core._start``, no public name) when it raised; so
+    ``sql`` is tokenized once more, by a tokenizer of our own, and that offset read,
+    checked to be a character of a token in ``sql``. Without it the error is unplaced.
+    """
+    tokenizer = Dialect.get_or_raise(DIALECT).tokenizer()
+    try:
+        tokenizer.tokenize(sql)
+    except TokenError:
+        start = getattr(getattr(tokenizer, "_core", None), "_start", None)
+    else:  # it failed in the parser's tokenizer: say what that one said
+        start = None
+    if not isinstance(start, int) or not 0 <= start < len(sql) or sql[start].isspace():
+        return SqlAnalysisError(f"SQL does not parse: {_first_line(exc)}")
+    return _placed(sql, start, sql[start:].split(maxsplit=1)[0], ": unclosed quote or comment")
+
+
+def _placed(sql: str, start: int | None, token: str, why: str) -> SqlAnalysisError:
+    """``SQL does not parse at line L, col C, at 'token'`` and ``why`` (``: ...``), the
+    token starting at offset ``start`` of ``sql`` (None: not found, so unplaced)."""
     placed = f"SQL does not parse at {token!r}{why}"
     if start is None:
         return SqlAnalysisError(placed)

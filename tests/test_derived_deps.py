@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -203,6 +204,20 @@ def test_an_unparseable_select_fails_the_graph_naming_the_asset_and_its_table():
         r"parse at 'WHERE': Expected table name$",
     ):
         build_graph([sql("broken", "shop.broken", "SELECT FROM WHERE")], ANALYSERS)
+
+
+def test_an_unclosed_literal_fails_the_graph_at_its_place_in_the_file():
+    """A tokenizer error named the body's ``return`` line; now, as a parse error, the
+    line and column of the literal's quote in the file."""
+    select = "SELECT 'abc FROM shop.orders"
+    where = place_of(select, "'abc")
+    with pytest.raises(
+        SqlReadError,
+        match=rf"^cannot load the code location: asset 'broken' \(table shop.broken\): "
+        rf"{re.escape(where)}: cannot tell which tables it reads: SQL does not parse at "
+        r"\"'abc\": unclosed quote or comment$",
+    ):
+        build_graph([sql("broken", "shop.broken", "SELECT 'abc FROM shop.orders")], ANALYSERS)
 
 
 def test_the_tables_each_check_reads_are_known_by_their_assets():

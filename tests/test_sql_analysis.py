@@ -96,6 +96,31 @@ def test_a_select_that_does_not_parse_says_where_and_at_which_token(sql, line, c
     assert error.said(placed=False) == str(error)
 
 
+@pytest.mark.parametrize(
+    ("sql", "line", "col", "token"),
+    [
+        # The review's unclosed literal, on the SELECT's second line.
+        ("SELECT n,\n  'abc AS label\nFROM shop.orders", 2, 3, "'abc"),
+        ('SELECT "abc FROM shop.orders', 1, 8, '"abc'),
+        # A comment closed before it is no part of it; one never closed is the token.
+        ("SELECT 1 /* c */ 'abc FROM shop.orders", 1, 18, "'abc"),
+        ("SELECT 1 /* abc", 1, 10, "/*"),
+    ],
+)
+def test_a_token_that_never_ends_is_placed_where_it_starts(sql, line, col, token):
+    """sqlglot's tokenizer fails before any parse on a quote or a comment never closed:
+    the error said ``Error tokenizing '<up to 50 characters before where it stopped>``,
+    cut at the first line break, and no place, so a SQL asset's refusal named its body's
+    ``return``. It is placed where the token starts, as a parse error is."""
+    with pytest.raises(SqlAnalysisError) as raised:
+        tables_read(sql)
+    error = raised.value
+    assert (error.line, error.col) == (line, col)
+    why = "unclosed quote or comment"
+    assert str(error) == f"SQL does not parse at line {line}, col {col}, at {token!r}: {why}"
+    assert error.said(placed=True) == f"SQL does not parse at {token!r}: {why}"
+
+
 def test_compile_reads_names_the_tables_of_every_from_join_and_subquery():
     sql = (
         "SELECT sale_id FROM marts.Fact_Sales WHERE product_key NOT IN "
