@@ -55,6 +55,7 @@ from io_managers.errors import (
     WarehouseQueryError,
     without_quoted_query,
 )
+from io_managers.query_names import ALLOWED, READ_COMMANDS, READ_WORDS, QueryNames
 from io_managers.query_text import TEXT_FORMAT, TEXT_SETTINGS, query_text
 from io_managers.select_syntax import syntax_error_in
 from io_managers.sql import DIALECT, quote_string
@@ -83,11 +84,6 @@ LOCAL_TABLE_FUNCTIONS = frozenset(
 COLUMN_LIST_TABLE_FUNCTIONS = frozenset({"generaterandom", "values", "null"})
 #: The first word of ClickHouse's parse tree for a read statement (every SHOW is too).
 _READ_ROOTS = frozenset({"SelectWithUnionQuery", "Explain", "DescribeQuery"})
-#: Statements sqlglot keeps as opaque commands that are reads.
-_READ_COMMANDS = frozenset({"SHOW", "EXPLAIN", "DESCRIBE", "DESC"})
-_ALLOWED = "SELECT, WITH, SHOW, DESCRIBE or EXPLAIN"
-#: First words of a read: a statement starting otherwise is refused as a write by name.
-_READ_WORDS = frozenset({"SELECT", "WITH", "FROM"}) | _READ_COMMANDS
 #: How :func:`read_only_json` has ClickHouse render values, so that every JSON reader
 #: (JSON.parse, Go, jq, Python) reads back what the warehouse holds, and one rule covers
 #: a type wherever it stands (a column, an array's element, a tuple's field).
@@ -148,7 +144,7 @@ def ensure_read_only(sql: str) -> ReadStatement:
             statements = [s for s in sqlglot.parse(text, dialect=DIALECT) if s is not None]
     except SqlglotError as exc:
         word = _first_word(text)
-        if word is not None and word not in _READ_WORDS:
+        if word is not None and word not in READ_WORDS:
             # A write sqlglot cannot parse (``ALTER ... DELETE``, ``KILL QUERY``): its
             # parser's complaint would describe sqlglot, not the statement.
             raise _refused(_not_a_read(word)) from None
@@ -161,7 +157,7 @@ def ensure_read_only(sql: str) -> ReadStatement:
     statement = statements[0]
     if isinstance(statement, exp.Query | exp.Describe):
         is_query = isinstance(statement, exp.Query)
-    elif isinstance(statement, exp.Command) and str(statement.this).upper() in _READ_COMMANDS:
+    elif isinstance(statement, exp.Command) and str(statement.this).upper() in READ_COMMANDS:
         is_query = False
     else:
         raise _refused(_not_a_read(_first_word(text) or statement.key.upper()))
@@ -192,7 +188,11 @@ def read_only_text(
     text = statement.sql
     if statement.is_query and max_rows is not None:
         text = f"SELECT * FROM ({text}) LIMIT {int(max_rows)}"
-    return query_text(_engine(lambda: transport.raw(text, TEXT_FORMAT, level, TEXT_SETTINGS)))
+    rendered = _engine(
+        lambda: transport.raw(text, TEXT_FORMAT, level, TEXT_SETTINGS),
+        QueryNames(transport, sql, level),
+    )
+    return query_text(rendered)
 
 
 def read_only_bytes(
@@ -203,7 +203,8 @@ def read_only_bytes(
     level = READ_ONLY_WITH_EXTERNAL if allow_external else READ_ONLY
     statement = _accepted(transport, sql, level, allow_external)
     settings = _output_settings(fmt)
-    return _engine(lambda: transport.raw(statement.sql, fmt, level, settings))
+    names = QueryNames(transport, sql, level)
+    return _engine(lambda: transport.raw(statement.sql, fmt, level, settings), names)
 
 
 def read_only_stream(
@@ -225,7 +226,8 @@ def read_only_stream(
     """
     level = READ_ONLY_WITH_EXTERNAL if allow_external else READ_ONLY
     statement = _accepted(transport, sql, level, allow_external)
-    yield from _rendered(transport, statement, fmt, level, _output_settings(fmt))
+    names = QueryNames(transport, sql, level)
+    yield from _rendered(transport, statement, fmt, names, _output_settings(fmt))
 
 
 def read_only_json(
@@ -243,28 +245,31 @@ def read_only_json(
     statement = _accepted(transport, sql, level, allow_external)
     if statement.has_format:
         raise _own_format_refused()
-    yield from _json_list(_rendered(transport, statement, "JSONEachRow", level, JSON_SETTINGS))
+    names = QueryNames(transport, sql, level)
+    yield from _json_list(_rendered(transport, statement, "JSONEachRow", names, JSON_SETTINGS))
 
 
 def _rendered(
     transport: Transport,
     statement: ReadStatement,
     fmt: str,
-    level: int,
+    names: QueryNames,
     settings: OutputSettings = None,
 ) -> Generator[bytes, None, None]:
-    """``statement`` rendered in ``fmt`` (see :func:`read_only_stream`)."""
+    """``statement`` (the user's ``names.sql``) rendered in ``fmt`` (see
+    :func:`read_only_stream`)."""
     rows_fmt, header_fmt = _row_format(fmt)
+    level = names.level
     if not statement.is_query or statement.renders_itself or rows_fmt is None:
-        yield _engine(lambda: transport.raw(statement.sql, fmt, level, settings))
+        yield _engine(lambda: transport.raw(statement.sql, fmt, level, settings), names)
         return
-    blocks = _engine_stream(transport.iter_raw(statement.sql, rows_fmt, level, settings))
+    blocks = _engine_stream(transport.iter_raw(statement.sql, rows_fmt, level, settings), names)
     with contextlib.closing(blocks):
         first = next(blocks, b"")
         header = b""
         if header_fmt:
             empty = f"SELECT * FROM ({statement.sql}) LIMIT 0"
-            header = _engine(lambda: transport.raw(empty, fmt, level, settings))
+            header = _engine(lambda: transport.raw(empty, fmt, level, settings), names)
         yield header + first
         yield from blocks
 
@@ -317,7 +322,7 @@ def _accepted(transport: Transport, sql: str, level: int, allow_external: bool) 
     if not tree.is_read():
         raise _refused(
             f"ClickHouse's parser reads this as {_statements((tree.root,))}, not as one "
-            f"read statement; only {_ALLOWED} are allowed and nothing was changed"
+            f"read statement; only {ALLOWED} are allowed and nothing was changed"
         )
     explained = tree.explained_other_than_a_select()
     if explained is not None:
@@ -342,16 +347,22 @@ def _canonical(transport: Transport, sql: str, level: int) -> str:
             ) from None
         if "Empty query" in str(exc):
             raise _refused("the query is empty; pass one read statement") from None
-        raise _syntax_rejected(sql, _without_wrapper(str(exc))) from exc
+        raise _syntax_rejected(QueryNames(transport, sql, level), exc) from exc
     return str(canonical.column(0)[0].as_py())
 
 
-def _syntax_rejected(sql: str, message: str) -> QueryRejectedError:
-    """The engine's refusal to parse the user's ``sql`` (its ``message``, whose positions
-    count in ``sql`` itself) in one line: a syntax error at its line and column in ``sql``,
-    with the first few of the ~60 tokens the engine lists as expected there; the whole
-    message is the error's ``full_message`` (``--verbose``)."""
-    brief = syntax_error_in(sql, message, statement="query") or without_quoted_query(message)
+def _syntax_rejected(names: QueryNames, exc: WarehouseQueryError) -> QueryRejectedError:
+    """The engine's refusal ``exc`` to parse the user's query ``names.sql`` (whose
+    positions count in that text itself) in one line: an unknown statement
+    (:mod:`io_managers.query_names`), or a syntax error at its line and column with the
+    first few of the ~60 tokens the engine lists as expected there; the whole message is
+    the error's ``full_message`` (``--verbose``)."""
+    message = _without_wrapper(str(exc))
+    brief = (
+        names.mistake(exc)
+        or syntax_error_in(names.sql, message, statement="query")
+        or without_quoted_query(message)
+    )
     return with_full_message(QueryRejectedError(brief), message)
 
 
@@ -371,7 +382,10 @@ class ParseTree:
     def of(cls, transport: Transport, sql: str, level: int) -> ParseTree:
         """The tree of ``sql`` (one canonical statement): an ``INTO OUTFILE`` in it is
         parsed as the statement's, so ``EXPLAIN AST`` writes no file either."""
-        tree = _engine(lambda: transport.query_arrow(f"EXPLAIN AST {sql}", readonly=level))
+        tree = _engine(
+            lambda: transport.query_arrow(f"EXPLAIN AST {sql}", readonly=level),
+            QueryNames(transport, sql, level),
+        )
         return cls(tuple(str(line) for line in tree.column(0).to_pylist()))
 
     def nodes(self) -> Iterator[tuple[int, str, str]]:
@@ -537,31 +551,35 @@ def _without_wrapper(message: str) -> str:
     return message[:start].rstrip(": ") + message[end + len(_WRAPPER_END) :]
 
 
-def _engine(run: Callable[[], T]) -> T:
+def _engine(run: Callable[[], T], names: QueryNames) -> T:
     """Run on the read-only session; the engine's READONLY refusal reads as a refusal,
-    any other as the engine's verdict on the user's statement."""
+    any other as the engine's verdict on the user's statement (``names``)."""
     try:
         return run()
     except WarehouseQueryError as exc:
-        raise _rejection(exc) from None
+        raise _rejection(exc, names) from None
 
 
-def _engine_stream(blocks: Iterator[bytes]) -> Generator[bytes, None, None]:
+def _engine_stream(blocks: Iterator[bytes], names: QueryNames) -> Generator[bytes, None, None]:
     """:func:`_engine` for a stream: its refusal may come with its first block."""
     try:
         yield from blocks
     except WarehouseQueryError as exc:
-        raise _rejection(exc) from None
+        raise _rejection(exc, names) from None
 
 
-def _rejection(exc: WarehouseQueryError) -> ReadOnlyQueryError | QueryRejectedError:
+def _rejection(
+    exc: WarehouseQueryError, names: QueryNames
+) -> ReadOnlyQueryError | QueryRejectedError:
     """The engine's refusal of the user's statement, theirs to fix: its READONLY refusal
-    as ours, saying why; any other with the engine's own message."""
+    as ours, saying why; a name the warehouse does not know in the warehouse's terms
+    (:mod:`io_managers.query_names`); any other with the engine's own message."""
     if "(READONLY)" not in str(exc):
         # Said without the engine's quote of the statement it ran: the user's own
         # query, or the command's wrapper of it (``SELECT * FROM (...) LIMIT 1001``).
         message = str(exc)
-        return with_full_message(QueryRejectedError(without_quoted_query(message)), message)
+        brief = names.mistake(exc) or without_quoted_query(message)
+        return with_full_message(QueryRejectedError(brief), message)
     return _refused(
         "the warehouse serves queries on a read-only session and ClickHouse would not "
         f"run this: {exc} (reading files or the network needs --allow-external; "
@@ -630,7 +648,7 @@ def _explained(kinds: tuple[str, ...]) -> str:
 
 
 def _not_a_read(word: str) -> str:
-    return f"{word} is not a read statement; only {_ALLOWED} are allowed and nothing was changed"
+    return f"{word} is not a read statement; only {ALLOWED} are allowed and nothing was changed"
 
 
 def _own_format_refused() -> ReadOnlyQueryError:

@@ -110,16 +110,23 @@ def _unknown_name(text: str, message: str) -> CompileFailure:
     function it says it does not know (unplaced when it names none, or none is found)."""
     from io_managers.sql_analysis import first_use  # sqlglot only for such a failure
 
-    column = _UNKNOWN_COLUMN.search(message)
+    column = unknown_column(message)
     function = _UNKNOWN_FUNCTION.search(message)
     offset = None
     if column is not None:
-        offset = first_use(text, column.group(1) or column.group(2))
+        offset = first_use(text, column)
     elif function is not None:
         offset = first_use(text, function.group(1), function=True)
     line, col = line_and_col(text, offset) if offset is not None else (None, None)
     why = without_quoted_query(message)
     return CompileFailure(why, line, col, engine=message if why != message else None)
+
+
+def unknown_column(message: str) -> str | None:
+    """The column the engine's ``message`` says it cannot resolve, as the query wrote it
+    (``s.contry``, ``nosuch``); None if it names none."""
+    found = _UNKNOWN_COLUMN.search(message)
+    return (found.group(1) or found.group(2)) if found else None
 
 
 def _as_subquery(message: str) -> str:

@@ -387,10 +387,10 @@ def test_a_syntax_error_is_one_line_and_whole_with_verbose(warehouse_url):
     assert "INTO OUTFILE, FORMAT" in line and line.endswith("(SYNTAX_ERROR)")
 
 
-def test_an_unknown_name_is_the_engines_sentence_without_its_quote_of_the_query(warehouse_url):
+def test_an_unknown_column_is_one_line_naming_its_table_and_whole_with_verbose(warehouse_url):
     result = pipeline("query", "SELECT nosuch FROM shop.sales", url=warehouse_url)
     verbose = pipeline("query", "SELECT nosuch FROM shop.sales", "--verbose", url=warehouse_url)
 
     assert result.returncode == 1
-    assert result.stderr.splitlines() == ["error: Unknown expression identifier `nosuch`."]
+    assert result.stderr.splitlines() == ["error: column nosuch is not in shop.sales"]
     assert "In scope SELECT nosuch FROM shop.sales" in verbose.stderr

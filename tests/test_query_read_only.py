@@ -599,7 +599,7 @@ def test_a_write_is_named_in_the_form_clickhouse_canonicalised_it_to(
 @pytest.mark.parametrize(
     ("sql", "position", "said"),
     [
-        ("SELEC 1", "failed at position 7 (1)", "at line 1, col 7, at '1'"),
+        ("SELECT 1 1", "failed at position 10 (1)", "at line 1, col 10, at '1'"),
         (
             "SELECT 1\nFROM\n",
             "failed at position 15 (end of query) (line 3, col 1)",
@@ -626,6 +626,105 @@ def test_a_syntax_error_is_about_the_users_query_not_its_wrapper(
     assert message.endswith("(SYNTAX_ERROR)")
     for text in (brief, message):
         assert "formatQuery" not in text and "In scope" not in text
+
+
+@pytest.mark.parametrize(
+    ("sql", "said"),
+    [
+        # The engine reads ``SELEC`` as an expression (an implicit SELECT) and points past
+        # it, at ``1``; the mistake is the first word.
+        ("SELEC 1", "unknown statement 'SELEC' at line 1, col 1"),
+        (
+            "/* a comment first */\n  selec id FROM shop.sales",
+            "unknown statement 'selec' at line 2, col 3",
+        ),
+        # Alone it is a column of that implicit SELECT, which no table has.
+        ("SELEC", "unknown statement 'SELEC' at line 1, col 1"),
+    ],
+)
+def test_a_statement_starting_with_no_keyword_is_named_as_unknown(
+    url: str, sql: str, said: str
+) -> None:
+    result = query(url, sql)
+
+    assert isinstance(result.exception, WarehouseQueryError), result.exception
+    assert str(result.exception) == (
+        f"{said}: a read starts with SELECT, WITH, SHOW, DESCRIBE or EXPLAIN; did you mean SELECT?"
+    )
+    assert (result.exception.full_message or "").endswith(
+        ("(SYNTAX_ERROR)", "(UNKNOWN_IDENTIFIER)")
+    )
+
+
+@pytest.mark.parametrize(
+    ("sql", "said", "code"),
+    [
+        (
+            "SELECT * FROM shop.salez",
+            "table shop.salez does not exist; did you mean shop.sales?",
+            "(UNKNOWN_TABLE)",
+        ),
+        (
+            "SELECT count() FROM shop.sales JOIN shop.Archive USING id",
+            "table shop.Archive does not exist; did you mean shop.archive?",
+            "(UNKNOWN_TABLE)",
+        ),
+        (
+            "SELECT * FROM sales",
+            "table sales does not exist in database default; did you mean shop.sales?",
+            "(UNKNOWN_TABLE)",
+        ),
+        (
+            "SELECT * FROM shops.sales",
+            "table shops.sales does not exist (there is no database shops); "
+            "did you mean shop.sales?",
+            "(UNKNOWN_DATABASE)",
+        ),
+        ("DESCRIBE shop.nowhere_near", "table shop.nowhere_near does not exist", "(UNKNOWN_TABLE)"),
+        # A CTE's name is no table of the warehouse; the missing one is named.
+        (
+            "WITH recent AS (SELECT * FROM shop.sales) SELECT * FROM recent, shop.archiv",
+            "table shop.archiv does not exist; did you mean shop.archive?",
+            "(UNKNOWN_TABLE)",
+        ),
+    ],
+)
+def test_an_unknown_table_is_named_with_the_warehouses_closest_tables(
+    url: str, sql: str, said: str, code: str
+) -> None:
+    """The engine's sentence ends with its quote of the query and guesses from every
+    database (``system.one`` for a name close to nothing); the line names the table and
+    the warehouse's own tables close to it. The engine's words stay for ``--verbose``."""
+    result = query(url, sql)
+
+    assert isinstance(result.exception, WarehouseQueryError), result.exception
+    assert str(result.exception) == said
+    assert (result.exception.full_message or "").endswith(code)
+
+
+@pytest.mark.parametrize(
+    ("sql", "said"),
+    [
+        ("SELECT nosuch FROM shop.sales", "column nosuch is not in shop.sales"),
+        (
+            "SELECT s.contry FROM shop.sales AS s",
+            "column s.contry is not in shop.sales; did you mean s.country?",
+        ),
+        (
+            "SELECT Country FROM shop.sales JOIN shop.archive USING id",
+            "column Country is in none of shop.sales, shop.archive; did you mean country?",
+        ),
+    ],
+)
+def test_an_unknown_column_names_the_tables_it_was_looked_for_in(
+    url: str, sql: str, said: str
+) -> None:
+    result = query(url, sql)
+
+    assert isinstance(result.exception, WarehouseQueryError), result.exception
+    assert str(result.exception) == said
+    message = result.exception.full_message or ""
+    assert "In scope SELECT" in message and message.endswith("(UNKNOWN_IDENTIFIER)")
 
 
 # ------------------------------------------------------------- property: nothing changes
