@@ -69,10 +69,10 @@ def test_status_plan_materialize_and_query_each_print_the_next_one_for_the_same_
     status = run(["status", "--warehouse", warehouse, "--definitions", location], env)
     assert status.returncode == 0, status.stderr
     step = line_of(status.stdout, "Next: ")
-    assert step.endswith(
-        "; pipeline materialize with the same --select, --warehouse and --definitions rebuilds it."
-    )
-    plan = run(printed(step, "Next: ", " shows what a run"), env)
+    assert step.endswith(" builds them; all are missing.")  # a new warehouse: nothing to plan
+    words = printed(step, "Next: ", " builds them")
+    assert words[0] == "materialize"
+    plan = run(["plan", *words[1:]], env)  # the same options, asked what a run would do
     assert plan.returncode == 0, plan.stderr
     assert "Plan: 3 assets would run" in plan.stdout
     assert str(tmp_path / "wh3") in plan.stderr  # "no warehouse at ... yet": this one
@@ -95,14 +95,14 @@ def test_options_typed_before_the_command_are_carried_and_the_environments_are_n
     warehouse = f"chdb://{tmp_path / 'my warehouse'}"
     before = run(["--warehouse", warehouse, "status", "--definitions", LOCATION], decoy)
     assert before.returncode == 0, before.stderr
-    words = printed(line_of(before.stdout, "Next: "), "Next: ", " shows what a run")
+    words = printed(line_of(before.stdout, "Next: "), "Next: ", " builds")
     assert words[-4:] == ["--warehouse", warehouse, "--definitions", LOCATION]
 
     from_env = {**decoy, "WAREHOUSE_URL": warehouse, "PIPELINE_DEFINITIONS": LOCATION}
     status = run(["status"], from_env)
     step = line_of(status.stdout, "Next: ")
     assert "--warehouse" not in step and "--definitions" not in step
-    assert step.endswith("pipeline materialize with the same --select rebuilds it.")
+    assert step == "Next: pipeline materialize builds them; all are missing."
     plan = run(["plan"], from_env)
     assert plan.returncode == 0, plan.stderr
     # No --select was given: there is no "same" one to pass.
@@ -194,7 +194,8 @@ def test_a_warehouse_password_is_never_printed_and_the_line_runs_once_filled_in(
     assert status.returncode == 0, status.stderr
     for secret in (quote(TEST_PASSWORD, safe=""), "s3cret", "t0ken", "reader"):
         assert secret not in status.stdout + status.stderr
-    words = printed(line_of(status.stdout, "Next: "), "Next: ", " shows what a run")
+    words = printed(line_of(status.stdout, "Next: "), "Next: ", " builds")
+    assert words[0] == "materialize"
     placeholder = chdb_stand_in.replace(quote(TEST_PASSWORD, safe=""), "PASSWORD")
     assert words[-6:] == [
         "--source",
@@ -204,7 +205,9 @@ def test_a_warehouse_password_is_never_printed_and_the_line_runs_once_filled_in(
         "--definitions",
         LOCATION,
     ]
-    plan = run([chdb_stand_in if word == placeholder else word for word in words], decoy)
+    # Planned, not run: the source URL is on no reachable host.
+    filled = [chdb_stand_in if word == placeholder else word for word in words[1:]]
+    plan = run(["plan", *filled], decoy)
     assert plan.returncode == 0, plan.stderr
     assert "Plan: 4 assets would run" in plan.stdout
     assert "decoy" not in plan.stderr
@@ -245,7 +248,7 @@ def test_on_a_narrow_terminal_a_printed_command_stays_one_line_to_copy(
         columns=60,
     )
     assert code == 0, lines
-    words = printed(line_of("\n".join(lines), "Next: "), "Next: ", " shows what a run")
+    words = printed(line_of("\n".join(lines), "Next: "), "Next: ", " builds")
     assert words[-4:] == ["--warehouse", warehouse, "--definitions", LOCATION]
 
 
