@@ -176,11 +176,41 @@ _MARK_MEANINGS = {
 _MARKDOWN_CHARS = re.compile(r"[\\`*\[\]<>&|~!#]|(?<!\w)_+|_+(?!\w)")
 #: What makes the start of a line a list item, a thematic break or a heading underline.
 _BLOCK_START = re.compile(r"^(\d*)([-+=.)])")
+#: The pieces of markdown text as :func:`markdown_text` reads it, each as CommonMark does:
+#: a backslash-escaped punctuation character; a code span (a run of backticks, the
+#: shortest text, and a run of as many, neither run longer); an unclosed run of backticks;
+#: text without either; a lone backslash.
+_MARKDOWN_PIECE = re.compile(
+    r"(?P<escape>\\[!-/:-@\[-`{-~])"
+    r"|(?P<code>(?P<run>`+)(?!`).+?(?<!`)(?P=run)(?!`))"
+    r"|`+|[^\\`]+|\\",
+    re.DOTALL,
+)
+
+
+def markdown_text(text: str) -> str:
+    """``text`` written as markdown (a docstring, an error quoting names in backticks) for
+    a page whose renderer shows raw HTML: ``<``, ``>`` and ``&`` HTML-escaped, so none of
+    its tags, comments or entities renders, but not in its code spans, whose characters
+    markdown shows as they are: escaped there, ``warehouse=<the warehouse>`` showed as
+    ``warehouse=&lt;the warehouse&gt;``. The code spans are those a CommonMark renderer
+    finds (:data:`_MARKDOWN_PIECE`), read from the start as it reads them: any other
+    ``<`` is escaped, so no tag can start before one and run into it."""
+    pieces, at = [], 0
+    while piece := _MARKDOWN_PIECE.match(text, at):
+        said, at = piece.group(), piece.end()
+        if piece.group("escape") and said[1] in "<>&":  # as the entity: "\&lt;" showed "&lt;"
+            said = html.escape(said[1], quote=False)
+        elif not (piece.group("code") or piece.group("escape")):
+            said = html.escape(said, quote=False)
+        pieces.append(said)
+    return "".join(pieces)
 
 
 def cell(value: object) -> str:
-    """A markdown table cell: HTML-escaped (the UI renders raw HTML), pipes and newlines safe."""
-    text = html.escape(str(value), quote=False)
+    """A markdown table cell: HTML-escaped outside its code spans (the UI renders raw HTML:
+    :func:`markdown_text`), pipes and newlines safe."""
+    text = markdown_text(str(value))
     return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ").strip() or "-"
 
 
@@ -319,7 +349,7 @@ class AssetPage:
         lines = [f"# {self.spec.key}", "", *self._outcome_first(links, next_line)]
         lines += [self._version_line(links), ""]
         if self.spec.description:
-            lines += [cell(self.spec.description), ""]
+            lines += [" ".join(markdown_text(self.spec.description).splitlines()), ""]
         lines += self._about()
         lines += self._this_run(links)
         lines += self._checks()
@@ -870,8 +900,9 @@ def collapsed(summary: str, block: Sequence[str]) -> list[str]:
     """``block`` (markdown lines) closed behind ``summary``, which a click opens: a
     ``<details>`` the UI renders with the markdown inside it, which the blank lines around
     it let a CommonMark renderer read as markdown. ``summary`` is shown as written (HTML-
-    escaped)."""
-    return ["<details>", f"<summary>{cell(summary)}</summary>", "", *block, "", "</details>", ""]
+    escaped: a line of the HTML block, where no markdown, a code span neither, is read)."""
+    shown = html.escape(" ".join(summary.split()), quote=False)
+    return ["<details>", f"<summary>{shown}</summary>", "", *block, "", "</details>", ""]
 
 
 def shown_time(at: datetime) -> str:

@@ -6,6 +6,7 @@ it (labels measured in the browser, links followed).
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 import uuid
@@ -290,6 +291,44 @@ def test_a_failed_page_says_the_next_step_its_run_says():
 
 
 RETAIL = load_definitions("assets").graph()
+
+
+def _described(description: str) -> str:
+    """The HTML of fact_sales's page, its description ``description``."""
+    spec = dataclasses.replace(GRAPH["fact_sales"], description=description)
+    outcome = AssetOutcome(spec.key, spec.table, "materialized", 0.5)
+    page = AssetPage(spec, GRAPH, Materialization(outcome, "run-1", "all", FINISHED))
+    return rendered(page.markdown(PageLinks()))
+
+
+def test_a_description_shows_its_characters_as_written_in_code_and_out():
+    """pipeline_metrics's docstring says the group is ``job="online_retail",
+    warehouse=<the warehouse>``: its page showed ``warehouse=&lt;the warehouse&gt;`` in
+    that code span, HTML-escaped where markdown shows each character as it is. Outside
+    code, ``<``, ``>`` and ``&`` are escaped: the page shows them, and no HTML runs."""
+    page = _described("Group ``w=<x>, a & b``; also <x> and a & b, `<y>`.")
+    assert (
+        "<p>Group <code>w=&lt;x&gt;, a &amp; b</code>; also &lt;x&gt; and a &amp; b, "
+        "<code>&lt;y&gt;</code>.</p>" in page
+    )
+    assert "&amp;lt;" not in page and "&amp;amp;" not in page
+
+
+@pytest.mark.parametrize(
+    "description",
+    [
+        "<img src=x onerror=alert(1)>",
+        "\\`<img src=x onerror=alert(1)>\\`",  # escaped backticks open no code span
+        "`unclosed <img src=x onerror=alert(1)>",
+        "``<img src=x onerror=alert(1)>`",  # a run of two is closed by two, not one
+        "<http://x.example/> &amp; <!-- c --> <?p?> <![CDATA[x]]>",
+    ],
+)
+def test_a_description_can_put_no_html_on_the_page(description: str):
+    page = _described(description)
+    body = page.split("newest first.</p>", 1)[1].split("<table>", 1)[0]  # the description
+    assert "<img" not in body and "<a " not in body and "<!--" not in body, body
+    assert "<?" not in body and "<![" not in body, body
 
 
 def _failed_check_page(key: str, *names: str) -> list[str]:
