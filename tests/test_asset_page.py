@@ -377,7 +377,26 @@ def test_a_failed_checks_sql_is_shown_as_the_command_that_lists_its_rows():
         ')"',
     ]
     at = lines.index("```sh")
-    assert "`customer_key_resolves`" in lines[at - 2]
+    said = next(line for line in reversed(lines[:at]) if line.startswith("Check "))
+    assert "`customer_key_resolves`" in said
+
+
+def test_a_failed_checks_query_is_a_click_away_behind_a_line_saying_how_long_it_is():
+    """fact_sales's check ``lines_reconcile_with_vault`` is a 123-line command: shown open,
+    its ``pipeline query`` took 4.5 of the failed page's 10 windows at 1600x1000, while
+    the asset's own SQL was folded. It is folded the same way, under the sentence saying
+    what it lists, behind a line naming the command and its length."""
+    lines = _failed_check_page("fact_sales", "lines_reconcile_with_vault")
+    (block,) = _blocks(lines, "sh")
+    assert len(block) > 40  # the reason to fold it
+    page = rendered("\n".join(lines))
+    said = page.index("<p>Check <code>lines_reconcile_with_vault</code> selects the rows")
+    start = page.index("<details>", said)
+    assert page[said:start].rstrip().endswith("this command lists them:</p>")
+    folded = page[start : page.index("</details>", start)]
+    summary = f"<summary>pipeline query … ({len(block)} lines)</summary>"
+    assert folded.startswith(f"<details>\n{summary}"), folded[:200]
+    assert '<pre><code class="language-sh">pipeline query' in folded
 
 
 def test_passed_checks_show_no_sql():
