@@ -11,26 +11,32 @@ unselected upstream, with the rows the run read in it and the run that built the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+
+from rich.text import Text
 
 from orchestration.asset_page import (
     PageLinks,
     cell,
     checked_read_lines,
+    code_span,
     collapsed,
     edited_check_line,
     fenced,
+    inline_literal,
     literal,
     literal_cell,
     shown_time,
     shown_warehouses,
+    source_named,
     table_since_line,
 )
 from orchestration.checks import failures_in_brief
+from orchestration.fingerprint import ChosenSource
 from orchestration.history import AssetHistory, MaterializationRecord
 from orchestration.lineage import LAYOUT_LINK, NOT_SELECTED, ORDER_LINES
 from orchestration.prefect_ui import flow_run_path
-from orchestration.report_output import next_sentence
+from orchestration.report_output import next_text
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport, counted
 from orchestration.staleness import AssetState
 from orchestration.ui_lineage import layer_diagrams, layer_legend
@@ -286,26 +292,45 @@ def _failure(outcome: AssetOutcome) -> str:
 
 
 def next_line(plan: MaterializationPlan, report: RunReport) -> str | None:
-    """The terminal's ``Next:`` line (:func:`next_sentence`) as a page says it, as written
+    """The terminal's ``Next:`` line (:func:`next_text`) as a page says it, as written
     (None: the run left nothing undone): a reader of the run's lineage page, or of a
     failed asset's page, has the same step to take, and may not have the terminal that
-    printed it."""
-    sentence = next_sentence(plan, report)
-    return None if sentence is None else literal(sentence)
+    printed it. Each command in it is a code span: in the prose, a reader selected where
+    it ends by eye."""
+    sentence = next_text(plan, report)
+    return None if sentence is None else _with_commands_as_code(sentence)
+
+
+def _with_commands_as_code(sentence: Text) -> str:
+    """``sentence`` (``Next: ...``, which starts no block) in markdown, as written: its bold
+    parts (the commands it names) as code spans, the rest :func:`inline_literal`."""
+    said, at = [], 0
+    for span in sorted(sentence.spans, key=lambda span: span.start):
+        if span.style == "bold":
+            said += [inline_literal(sentence.plain[at : span.start])]
+            said += [code_span(sentence.plain[span.start : span.end])]
+            at = span.end
+    return "".join([*said, inline_literal(sentence.plain[at:])])
 
 
 def _next(step: str | None) -> list[str]:
     return [step, ""] if step else []
 
 
-def _warehouses(locations: Iterable[str]) -> list[str]:
+def _warehouses(locations: Iterable[str], sources: Sequence[ChosenSource]) -> list[str]:
     """The paragraph naming where the run's tables are (none if no storage names one):
-    runs against every warehouse share one Prefect server, so the page says which."""
+    runs against every warehouse share one Prefect server, so the page says which; and
+    on the next line, the source it loaded them from (its ingest assets'), which a
+    reviewer looked for, to tell a run of a file from one of generated rows."""
     shown = shown_warehouses(locations)
-    if not shown:
-        return []
-    named = ", ".join(f"`{w}`" for w in shown)
-    return [f"Warehouse{'s' if len(shown) > 1 else ''}: {named}.", ""]
+    said = []
+    if shown:
+        named = ", ".join(f"`{w}`" for w in shown)
+        said.append(f"Warehouse{'s' if len(shown) > 1 else ''}: {named}.")
+    if sources:
+        named = ", ".join(source_named(source) for source in sources)
+        said.append(f"Source{'s' if len(sources) > 1 else ''}: {named}.")
+    return ["\\\n".join(said), ""] if said else []
 
 
 def lineage_markdown(
@@ -315,16 +340,18 @@ def lineage_markdown(
     history: Mapping[str, AssetHistory] | None = None,
     upstream_states: Mapping[str, AssetState] | None = None,
     held: Mapping[str, int] | None = None,
+    sources: Sequence[ChosenSource] = (),
 ) -> str:
     """The artifact's markdown: headline, what failed and why (and what the failed tables
     hold now), the step that builds what the run left undone, the warehouse(s) of the
-    run's tables (the report's), the selection (and a warning when it read a stale
-    upstream), a legend of what the diagrams draw, one Mermaid diagram per layer, the
-    table of outcomes, then the unselected upstream the run read. ``history``: each
-    asset's as the run read it when it began, which tells who built those (and the rows
-    their builds left); ``held``: the rows their tables held as it began, counted then
-    (without them, their builds' rows, said to be that); ``upstream_states``: their
-    states as the run ended (without them, no state column)."""
+    run's tables (the report's) and the ``sources`` it loaded them from (its ingest
+    assets': :func:`~orchestration.fingerprint.run_sources`), the selection (and a
+    warning when it read a stale upstream), a legend of what the diagrams draw, one
+    Mermaid diagram per layer, the table of outcomes, then the unselected upstream the
+    run read. ``history``: each asset's as the run read it when it began, which tells
+    who built those (and the rows their builds left); ``held``: the rows their tables
+    held as it began, counted then (without them, their builds' rows, said to be that);
+    ``upstream_states``: their states as the run ended (without them, no state column)."""
     outcomes = {o.key: o.status for o in report.outcomes}
     links = links or PageLinks()
     states = upstream_states or {}
@@ -334,7 +361,7 @@ def lineage_markdown(
         "",
         *_failures(report, links),
         *_next(next_line(plan, report)),
-        *_warehouses(report.warehouses),
+        *_warehouses(report.warehouses, sources),
         f"Selection: {_chosen(plan)}; {len(plan.selected)} selected, "
         f"{len(plan.external)} unselected upstream read as they are. "
         "A click on an asset's box, or on its name in the table below, opens its page "

@@ -220,9 +220,21 @@ def row(*cells: object) -> str:
 
 def fenced(text: str, language: str) -> list[str]:
     """A fenced code block that no run of backticks inside ``text`` can close early."""
-    runs = [len(list(group)) for char, group in groupby(text) if char == "`"]
-    fence = "`" * max(3, max(runs, default=0) + 1)
+    fence = "`" * max(3, _longest_backticks(text) + 1)
     return [f"{fence}{language}", text.rstrip("\n"), fence]
+
+
+def code_span(text: str) -> str:
+    """``text`` (one line: a command) as a code span that no run of backticks inside it
+    ends early, to be selected and copied whole out of the prose around it."""
+    ticks = "`" * (_longest_backticks(text) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""  # read as the ticks'
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
+def _longest_backticks(text: str) -> int:
+    runs = [len(list(group)) for char, group in groupby(text) if char == "`"]
+    return max(runs, default=0)
 
 
 @dataclass
@@ -957,6 +969,14 @@ def source_line(source: ChosenSource, result: MaterializeResult | None, write_mo
     given no source reads the default, and its page said nothing of it), and the rows
     read from it, when known: those the run staged, all of which a table it replaces
     holds."""
+    rows = _rows_read(result, write_mode)
+    read = f"; {rows:,} rows read" if rows is not None else ""
+    return f"Source: {source_named(source)}{read}."
+
+
+def source_named(source: ChosenSource) -> str:
+    """A source as a ``Source:`` line names it: in a code span (a URL's secrets as the
+    ``Next:`` command's placeholders), then the setting that chose it."""
     if source.chosen_by == "":
         chosen = "the default: this run named no source"
     elif parameter := parameter_for(source.chosen_by):
@@ -965,9 +985,7 @@ def source_line(source: ChosenSource, result: MaterializeResult | None, write_mo
         chosen = f"given by `{source.chosen_by}`"
     else:
         chosen = f"from `${source.chosen_by}`"
-    rows = _rows_read(result, write_mode)
-    read = f"; {rows:,} rows read" if rows is not None else ""
-    return f"Source: `{_code_span_text(source.shown)}` ({chosen}){read}."
+    return f"`{_code_span_text(source.shown)}` ({chosen})"
 
 
 def _rows_read(result: MaterializeResult | None, write_mode: str) -> int | None:
@@ -1163,8 +1181,13 @@ def literal(line: str) -> str:
     """One line of text that markdown shows as it is: every character that could start
     emphasis, code, a link, HTML, a table cell or a block (a list item, a heading) is
     backslash-escaped. Without, the ``*`` of ``SELECT *`` in an error began italics."""
-    escaped = _MARKDOWN_CHARS.sub(lambda match: "".join("\\" + c for c in match.group()), line)
-    return _BLOCK_START.sub(r"\1\\\2", escaped)
+    return _BLOCK_START.sub(r"\1\\\2", inline_literal(line))
+
+
+def inline_literal(text: str) -> str:
+    """:func:`literal` of text inside a line, after other markdown: a ``.`` or ``-`` it
+    starts with starts no block there."""
+    return _MARKDOWN_CHARS.sub(lambda match: "".join("\\" + c for c in match.group()), text)
 
 
 def literal_cell(text: str) -> str:

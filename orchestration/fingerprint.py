@@ -29,13 +29,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestration.redaction import quiet_request_logs, shown_source, without_credentials
+from orchestration.asset import AssetSpec
+from orchestration.redaction import quiet_request_logs, without_credentials
 from orchestration.text_encoding import is_utf8
+from orchestration.typed_options import source_with_placeholders
 
 #: Seconds one ``HEAD`` request may take; fingerprints run before every status and plan.
 URL_TIMEOUT_SECONDS = 5.0
@@ -65,9 +67,9 @@ class SourceFingerprint:
     (:mod:`orchestration.absent_source`) rather than judge the asset on.
 
     ``named`` names the source a run with these parameters reads, as ``--source`` would
-    (a URL whole: :func:`chosen_source` redacts it), for the asset's page to say what the
-    run loaded: a run given no source reads the default, and said nothing of it. None:
-    the page names no source.
+    (a URL whole: :func:`chosen_source` holds placeholders for its secrets), for the
+    asset's page to say what the run loaded: a run given no source reads the default,
+    and said nothing of it. None: the page names no source.
     """
 
     take: Callable[[Mapping[str, Any]], str]
@@ -81,9 +83,10 @@ class SourceFingerprint:
 
 @dataclass(frozen=True)
 class ChosenSource:
-    """The source an ingest asset read in a run, as its page names it: ``shown`` as any
-    location is shown (a URL without user, password or query string), ``chosen_by`` the
-    setting that chose it (``--source``, an environment variable, ``""``: the default)."""
+    """The source an ingest asset read in a run, as its pages name it: ``shown`` as the
+    ``Next:`` command's ``--source`` carries it (a URL's user, password and query string
+    as placeholders: without them a URL read as whole), ``chosen_by`` the setting that
+    chose it (``--source``, an environment variable, ``""``: the default)."""
 
     shown: str
     chosen_by: str
@@ -102,7 +105,15 @@ def chosen_source(
         name, chosen_by = fingerprint.named(params), fingerprint.chosen_by(params)
     except Exception:  # a page's line is not worth the run
         return None
-    return ChosenSource(shown_source(name) or name, chosen_by)
+    return ChosenSource(source_with_placeholders(name), chosen_by)
+
+
+def run_sources(specs: Iterable[AssetSpec], params: Mapping[str, Any]) -> list[ChosenSource]:
+    """The sources a run of ``specs`` given ``params`` reads, each once: those of its
+    ingest assets (:func:`chosen_source`). None when it selects no asset that names one
+    (the run read the tables its upstream left)."""
+    found = (chosen_source(spec.fingerprint, params) for spec in specs)
+    return list(dict.fromkeys(source for source in found if source is not None))
 
 
 def _digest(text: str | bytes, length: int = 16) -> str:

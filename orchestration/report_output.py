@@ -336,10 +336,17 @@ def _others() -> str:
 
 
 def next_sentence(plan: MaterializationPlan, report: RunReport) -> str | None:
-    """:func:`next_step` as plain text, the sentence ``Next: ...``: what a run's log and
-    pages say, for a reader who may not have the terminal that printed it."""
+    """:func:`next_step` as plain text, the sentence ``Next: ...``: what a run's log
+    says, for a reader who may not have the terminal that printed it."""
+    step = next_text(plan, report)
+    return None if step is None else step.plain
+
+
+def next_text(plan: MaterializationPlan, report: RunReport) -> Text | None:
+    """The sentence ``Next: ...`` as styled text, each command it names in bold (the
+    terminal's): a page shows those as code (:func:`orchestration.artifacts.next_line`)."""
     step = next_step(plan, report)
-    return None if step is None else f"Next: {Text.from_markup(step).plain}."
+    return None if step is None else Text.from_markup(f"Next: {step}.")
 
 
 def _rebuild_what_changed_outside(

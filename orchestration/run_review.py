@@ -62,7 +62,7 @@ from orchestration.asset_page import (
 from orchestration.column_impact import uses_by_column
 from orchestration.column_lineage import NOT_DERIVED, BackgroundColumnLineage
 from orchestration.context import AssetContext, run_logger
-from orchestration.fingerprint import chosen_source
+from orchestration.fingerprint import chosen_source, run_sources
 from orchestration.history import AssetHistory, MaterializationHistory, MaterializationRecord
 from orchestration.io_manager import IOManager
 from orchestration.prefect_ui import (
@@ -420,8 +420,9 @@ class RunReview:
             for artifact_id, markdown in guard(self._relinked_pages_outside_the_run, upstream) or []
         ]
         held = self._held.result() if self._held else {}
+        sources = run_sources(self.plan.selected, self._params)
         return rewrites, lineage_markdown(
-            self.plan, report, self.links, self._history, upstream, held
+            self.plan, report, self.links, self._history, upstream, held, sources
         )
 
     def _upstream_states(self) -> dict[str, AssetState]:

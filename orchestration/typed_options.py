@@ -98,6 +98,13 @@ def with_placeholders(url: str) -> str:
     return _placeheld(url, whole_url=False)
 
 
+def source_with_placeholders(source: str) -> str:
+    """A source as a printed ``--source`` carries it, unquoted, for a line that names it
+    (a page's ``Source:``): a URL's user, password, query string and fragment as
+    placeholders (``https://USER:PASSWORD@host/x.csv?QUERY``); a path as it is."""
+    return _placeheld(source, whole_url=True)
+
+
 def _placeheld(value: str, *, whole_url: bool) -> str:
     """``value`` with a placeholder for each part of it the redactor would hide;
     ``whole_url``: every such part, else the password alone."""

@@ -1958,14 +1958,15 @@ def test_an_ingest_assets_page_names_the_source_this_run_read_and_its_rows():
     assert "Source:" not in _this_run(_ingest_page(None, result))
 
 
-def test_the_source_a_page_names_is_redacted_as_every_shown_url_is():
+def test_the_source_a_page_names_holds_placeholders_for_its_secrets():
     """Everyone with access to the UI reads the pages: a URL's user, password and query
-    string (a presigned token) are never on one."""
+    string (a presigned token) are never on one. They stand there as the ``Next:``
+    command's ``--source`` holds them: the URL dropped them silently, and read as whole."""
     url = "https://alice:s3cr3t@data.example/retail.csv?X-Amz-Signature=abc"
     fingerprint = SourceFingerprint(
         lambda params: "x", chosen_by=lambda params: "--source", named=lambda params: url
     )
     assert chosen_source(fingerprint, {"source": url}) == ChosenSource(
-        "https://data.example/retail.csv", "--source"
+        "https://USER:PASSWORD@data.example/retail.csv?QUERY", "--source"
     )
     assert chosen_source(lambda params: "x", {}) is None  # a plain function names no source

@@ -236,5 +236,7 @@ def test_a_failed_runs_lineage_page_says_what_the_table_holds_and_what_to_do_nex
         f", 2 rows in the table then, by [its flow run]({flow_run_path(first.flow_run_id)})."
         in failures
     )
-    # The Next line reads on the page as the terminal printed it.
-    assert f"<p>{next_line}</p>" in rendered(failures)
+    # The Next line reads on the page as the terminal printed it, its command as code.
+    (step,) = [line for line in rendered(failures).splitlines() if line.startswith("<p>Next: ")]
+    assert ", then <code>pipeline materialize " in step
+    assert step.replace("<code>", "").replace("</code>", "") == f"<p>{next_line}</p>"

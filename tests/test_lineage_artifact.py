@@ -22,6 +22,8 @@ from orchestration.artifacts import (
     unfinished_lineage_markdown,
 )
 from orchestration.asset_page import PageLinks
+from orchestration.definitions import load_definitions
+from orchestration.fingerprint import ChosenSource, run_sources
 from orchestration.graph import AssetGraph, Upstream
 from orchestration.history import AssetHistory, MaterializationRecord
 from orchestration.io_manager import MaterializeResult
@@ -239,6 +241,50 @@ def test_the_run_names_the_warehouse_it_wrote_and_read_before_its_diagrams(plan)
     assert "Warehouse" not in lineage_markdown(plan, _report(plan))
 
 
+def test_the_run_names_the_source_it_read_beside_its_warehouse(plan):
+    """The run's source was on its lineage page only inside the ``Next:`` command, and
+    on no page of a run that left nothing undone: a reviewer could not tell a run of the
+    UCI file from one of generated rows. It is named beside the warehouse, with what
+    chose it, a URL's secrets as the command's placeholders."""
+    report = _report(plan)
+    report.warehouses = ["chdb:///w"]
+    url = ChosenSource("https://USER:PASSWORD@data.example/retail.csv?QUERY", "--source")
+    paragraphs = lineage_markdown(plan, report, sources=[url]).split("\n\n")
+    assert paragraphs[1] == (
+        "Warehouse: `chdb:///w`.\\\n"
+        "Source: `https://USER:PASSWORD@data.example/retail.csv?QUERY` (given by `--source`)."
+    )
+    default = ChosenSource("synthetic:100000", "")
+    alone = lineage_markdown(plan, _report(plan), sources=[default]).split("\n\n")[1]
+    assert alone == "Source: `synthetic:100000` (the default: this run named no source)."
+    assert "Source:" not in lineage_markdown(plan, report)  # no selected asset reads one
+
+
+def test_a_runs_source_is_the_one_its_ingest_asset_read_its_secrets_held_back():
+    """What the run's review names: the source each selected asset that names one read
+    with the run's parameters (the retail pipeline's ingest asset), once."""
+    retail = load_definitions("assets").graph()
+    secret = "https://alice:s3cr3t@data.example/retail.csv?X-Amz-Signature=abc"
+    everything = plan_materialization(retail, None).selected
+    assert run_sources(everything, {"source": secret}) == [
+        ChosenSource("https://USER:PASSWORD@data.example/retail.csv?QUERY", "--source")
+    ]
+    downstream = plan_materialization(retail, "fact_sales+").selected
+    assert run_sources(downstream, {"source": secret}) == []
+
+
+def test_the_next_command_is_a_code_span_to_copy_whole(plan):
+    """The ``Next:`` line ran its command into the prose around it: a reader selected
+    where it ends by eye. The command is a code span, the prose around it kept."""
+    failed = lineage_markdown(plan, _report(plan, failing="anomaly_invoice"))
+    (step,) = [p for p in failed.split("\n\n") if p.startswith("Next: ")]
+    shown = rendered(step)
+    assert shown == (
+        "<p>Next: <code>pipeline materialize --select 'anomaly_invoice+'</code> reruns the "
+        "failed asset and the 4 skipped.</p>\n"
+    )
+
+
 def test_mermaid_block_requires_a_mermaid_fence():
     with pytest.raises(ValueError, match="no ```mermaid block"):
         mermaid_block("# just text\n")
@@ -279,7 +325,7 @@ def test_a_failed_run_names_its_failures_and_their_errors_before_its_diagrams(pl
         "**Failed:**",
         f"- [anomaly_invoice](/v2/artifacts/artifact/{version}): "
         "bad.csv, line 3, column 'Quantity': not a number",
-        "Next: pipeline materialize --select 'anomaly_invoice+' "
+        "Next: `pipeline materialize --select 'anomaly_invoice+'` "
         "reruns the failed asset and the 4 skipped.",
         "Warehouse: `chdb:///w`.",
     ]
@@ -407,7 +453,7 @@ def test_a_failure_that_published_nothing_says_its_table_is_left_as_it_was(plan)
         "2026\u201101\u201102\xa003:04:05\xa0UTC, 42 rows left in the table, by "
         f"[its flow run]({flow_run_path('run-1')})." in failures
     )
-    assert "Next: pipeline materialize --select " in failures
+    assert "Next: `pipeline materialize --select " in failures
 
 
 def test_the_lineage_page_as_the_run_begins_says_it_is_not_written_yet(plan):
