@@ -64,7 +64,12 @@ from orchestration.prefect_setup import (
 )
 from orchestration.preload import import_libraries, runs_one_command
 from orchestration.quick_exit import end_now, ends_without_teardown
-from orchestration.report_output import print_report, print_warnings, report_as_json
+from orchestration.report_output import (
+    print_failed_run,
+    print_report,
+    print_warnings,
+    report_as_json,
+)
 from orchestration.resolver import DEFAULT_CONCURRENCY
 from orchestration.run_report import MaterializationPlan, RunReport, counted
 from orchestration.text_encoding import SOURCE_ENCODING_PARAM
@@ -326,8 +331,11 @@ def materialize_command(
                 partial = stop_run(io_managers, outcomes, plan)
                 if as_json:
                     echo(json.dumps(report_as_json(partial), indent=2))
+                    print_failed_run(partial, plan, error_console, verbose=verbose)
                 else:
-                    print_report(partial, console, plan, verbose=verbose)
+                    print_report(
+                        partial, console, plan, verbose=verbose, error_console=error_console
+                    )
                 # Else the UI shows the run Running for ever: its engine never finishes it.
                 why_not = mark_interrupted(outcomes, partial, number)
                 if why_not:
@@ -344,12 +352,13 @@ def materialize_command(
 def _print_run_report(
     report: RunReport, plan: MaterializationPlan, *, as_json: bool, verbose: bool
 ) -> None:
-    """A run's report, as a table or as ``--json``; its warnings on stderr."""
+    """A run's report, as a table or as ``--json``; its warnings and failures on stderr."""
     if as_json:
         echo(json.dumps(report_as_json(report), indent=2))
         print_warnings(report.warnings, error_console)
+        print_failed_run(report, plan, error_console, verbose=verbose)
     else:
-        print_report(report, console, plan, verbose=verbose, warnings_console=error_console)
+        print_report(report, console, plan, verbose=verbose, error_console=error_console)
 
 
 def _end_as_the_run_did(report: RunReport) -> None:

@@ -16,7 +16,9 @@ _MARKS = {"materialized": "[green]✓[/]", "failed": "[bold red]✗[/]", "skippe
 class RunProgress:
     """Progress display fed by the resolver's ``on_progress`` callback (from worker threads).
 
-    With no console (``--json``) it stays silent so stdout holds only the JSON.
+    With no console (``--json``) it stays silent so stdout holds only the JSON; so it does
+    on a pipe, where the run report's table is each asset's one line: a line per asset
+    before the table printed every asset twice in a log.
     """
 
     def __init__(self, console: Console | None, total: int) -> None:
@@ -28,9 +30,8 @@ class RunProgress:
                 TimeElapsedColumn(),
                 console=console,
                 transient=True,
-                disable=not console.is_terminal,  # a pipe gets the lines, not the bar
             )
-            if console is not None
+            if console is not None and console.is_terminal
             else None
         )
         self._task = self._progress.add_task("assets", total=total) if self._progress else None
@@ -52,12 +53,15 @@ class RunProgress:
     def advance(self, outcome: AssetOutcome) -> None:
         if self._progress is None or self._task is None:
             return
-        # One line per asset: the run report below shows an error whole.
-        cause = escape(" ".join((outcome.said_beside() or "").split()))
-        if outcome.rows is None:
-            detail = cause
-        elif cause:  # published, then its checks failed: why first, then what it left
-            detail = f"{cause} ({rows_phrase(outcome.rows)} published)"
+        # One line per asset. A failure's cause is the run report's, on stderr: said here
+        # too, a terminal (and a log of both streams) showed it twice.
+        if outcome.status == "failed":
+            published = (
+                f" ({rows_phrase(outcome.rows)} published)" if outcome.rows is not None else ""
+            )
+            detail = f"failed{published}"
+        elif outcome.rows is None:
+            detail = escape(" ".join((outcome.said_beside() or "").split()))
         else:
             detail = rows_phrase(outcome.rows)
         self._progress.console.print(

@@ -1,14 +1,16 @@
 """How a run's outcome reaches the person or script that started it: table, checks, JSON.
 
-Each failed asset's cause is shown whole (never cut to the column width), and a failed
-run prints nothing more than this report: Prefect's logs stay in the Prefect API and
-appear on the terminal only with ``--verbose``.
+The report is stdout's; what failed is stderr's, as for any command that fails (git, make,
+dbt): each failed asset's line, whole (never cut to a column's width), and the ``Next:``
+step that reruns what the run left undone, so ``pipeline materialize > run.log`` in cron
+still shows why it exited 1. Each is said once, on one stream, since a terminal shows
+both on one screen. A failed run prints nothing more than this report: Prefect's logs
+stay in the Prefect API and appear on the terminal only with ``--verbose``.
 """
 
 from __future__ import annotations
 
 import shlex
-from collections import Counter
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -21,7 +23,7 @@ from rich.text import Text
 from orchestration.check_versions import EditedCheck
 from orchestration.checks import AssetCheck, AssetCheckResult, format_example
 from orchestration.context import DISCARD_HISTORY_OPTION
-from orchestration.errors import CHANGING_A_TABLE
+from orchestration.errors import CHANGING_A_TABLE, of_asset
 from orchestration.fingerprinted_source import SOURCE_OPTION
 from orchestration.prefect_ui import absolute, run_urls, runs_path
 from orchestration.rerun import checked_to_rebuild, materialize_command, rerun_selection
@@ -108,23 +110,18 @@ def report_as_json(report: RunReport) -> dict[str, Any]:
     }
 
 
-def _report_row(outcome: AssetOutcome, with_error: bool, full: bool) -> list[str | Text]:
+def _report_row(outcome: AssetOutcome) -> list[Cell]:
     if not outcome.recorded:  # published as the run stopped: said in words, not guessed
         rows = seconds = UNKNOWN
     else:
         rows = f"{outcome.rows:,}" if outcome.rows is not None else "-"
-        seconds = (
-            f"{outcome.seconds:.2f}" if outcome.status not in ("skipped", "cancelled") else "-"
-        )
-    row: list[str | Text] = [
+        seconds = f"{outcome.seconds:.2f}"
+    return [
         outcome.key,
         rows,
         seconds,
         Text(outcome.status, style=_STATUS_STYLE[outcome.status]),
     ]
-    if not with_error:
-        return row
-    return [*row, outcome.said_beside(full=full) or ""]
 
 
 def print_report(
@@ -133,33 +130,35 @@ def print_report(
     plan: MaterializationPlan | None = None,
     *,
     verbose: bool = False,
-    warnings_console: Console | None = None,
+    error_console: Console | None = None,
 ) -> None:
-    """The run report as a table, the asset checks that did not pass, the run's warnings
-    (on ``warnings_console``, else ``console``), where to look next: after a failure, the
-    ``--select`` (from ``plan``) that reruns what was left undone, and ``--verbose`` for
-    the traceback of a failure nobody foresaw, unless the run was verbose already (a
-    foreseen one's line is the whole story, as for any command). ``verbose`` gives each
-    error in full (:attr:`AssetOutcome.full_error`).
+    """The run report: a table of the assets that ran (a box on a terminal, under their
+    live lines, :class:`~orchestration.progress.RunProgress`; piped, their one line each);
+    each failure (:func:`_print_failures`, on ``error_console``, else ``console``); a line
+    per reason assets were skipped or cancelled, naming them; the asset checks that did
+    not pass; the run's warnings (on ``error_console`` too); where to look next: after a
+    failure, on ``error_console``, the ``--select`` (from ``plan``) that reruns what was
+    left undone, and ``--verbose`` for the traceback of a failure nobody foresaw, unless
+    the run was verbose already (a foreseen one's line is the whole story, as for any
+    command). ``verbose`` gives each error in full (:attr:`AssetOutcome.full_error`).
 
     The warnings come before the last lines (the run's id, URLs, warehouse and ``Next:``),
     which end the report: printed after them, a warning read as something new gone wrong."""
+    errors = error_console or console
     title = f"Run report: {report.summary()}"
-    if console.is_terminal:
-        rows = [_report_row(o, False, verbose) for o in report.outcomes]
-        print_table(console, _REPORT_COLUMNS, rows, title=title)
-        _print_causes(report, console, full=verbose)
-    else:  # every row keeps its own cause, for scripts reading the columns
-        with_error = any(o.error for o in report.outcomes)
-        columns = [*_REPORT_COLUMNS, *([Column("error", wrap=True)] if with_error else [])]
-        rows = [_report_row(o, with_error, verbose) for o in report.outcomes]
-        print_table(console, columns, rows, title=title)
+    ran = [o for o in report.outcomes if o.status not in _FOLDED]
+    if ran:
+        print_table(console, _REPORT_COLUMNS, [_report_row(o) for o in ran], title=title)
+    else:  # interrupted before any asset ended
+        console.print(title, soft_wrap=True, highlight=False, markup=False)
+    _print_failures(report, errors, full=verbose)
+    _print_folded(report, console)
     _print_edited_checks(report, console)
     _print_checked_reads(report, console)
     print_check_results([check for o in report.outcomes for check in o.checks], console)
     if cut := report.cut_line():  # every table is done: what the interrupt left undone
         console.print(cut, soft_wrap=True, highlight=False, markup=False)
-    print_warnings(report.warnings, warnings_console or console)
+    print_warnings(report.warnings, errors)
     run_id = f" Flow run id: {report.flow_run_id}" if report.flow_run_id else ""
     console.print(f"Total {report.seconds:.1f} s.{run_id}")
     urls = run_urls(report.flow_run_id, report.lineage_artifact_id)
@@ -197,10 +196,29 @@ def print_report(
         return
     # After a failure the tables are not all there: the next step is the one that builds
     # them once the cause is fixed. The Flow run line above already leads to Prefect's logs.
+    print_step(
+        errors, _rerun_line(report, rerun, verbose=verbose, where=ui_hint if not urls else "")
+    )
+
+
+def print_failed_run(
+    report: RunReport, plan: MaterializationPlan, console: Console, *, verbose: bool = False
+) -> None:
+    """What :func:`print_report` says on stderr (``console``) of a failed run, for
+    ``--json``, whose stdout is its document: each failure, then the ``Next:`` step.
+    A cron job's ``--json > report.json`` kept stderr empty on a failure."""
+    _print_failures(report, console, full=verbose)
+    rerun = next_step(plan, report)
+    if rerun is not None:
+        print_step(console, _rerun_line(report, rerun, verbose=verbose))
+
+
+def _rerun_line(report: RunReport, rerun: str, *, verbose: bool, where: str = "") -> str:
+    """``Next: {rerun}.``, with ``--verbose`` for the traceback of a failure nobody
+    foresaw unless the run was verbose, and ``where`` the run is in the Prefect UI."""
     unforeseen = any(not outcome.foreseen for outcome in report.by_status("failed"))
     why = "; add [bold]--verbose[/] for the traceback" if unforeseen and not verbose else ""
-    where = ui_hint if not urls else ""
-    print_step(console, f"Next: {rerun}{why}{where}.")
+    return f"Next: {rerun}{why}{where}."
 
 
 def _files_written(report: RunReport) -> list[tuple[str, str]]:
@@ -231,31 +249,33 @@ def print_step(console: Console, line: str) -> None:
     console.print(line, soft_wrap=True, highlight=False)
 
 
-#: Statuses whose assets the terminal's report counts by reason instead of listing.
-_COUNTED: tuple[Status, ...] = ("skipped", "cancelled")
+#: Statuses whose assets the report folds into a line per reason instead of a row each.
+_FOLDED: tuple[Status, ...] = ("skipped", "cancelled")
 
 
-def _print_causes(report: RunReport, console: Console, *, full: bool) -> None:
-    """On a terminal, under the table: each failed (or published, unrecorded) asset's
-    cause, whole, under ``error:``, once for all the assets it is the cause of, then one
-    line per reason assets were skipped or cancelled. A row each for the skipped
-    ("upstream failed: raw_online_retails" 26 times) pushed the cause of it all out of
-    view; so did a full disk said again by each asset that met it, and one row for each
-    asset an interrupt cancelled ("interrupted" 28 times) repeated what the table's
-    status column says. ``full``: each cause in full (``--verbose``)."""
-    causes: dict[str, list[str]] = {}
+def _print_failures(report: RunReport, console: Console, *, full: bool = False) -> None:
+    """Each failed asset's line, ``error: asset 'k' (table t): cause``, whole, on
+    ``console`` (stderr): the one place a run says it, so ``2>`` keeps it and a terminal
+    shows it once. ``full``: each error in full (``--verbose``)."""
+    for outcome in report.by_status("failed"):
+        lead = of_asset(outcome.key, outcome.table)
+        said = (outcome.said_beside(full=full) or outcome.status).removeprefix(lead)
+        console.print(f"[bold red]error:[/] {escape(lead + said)}", soft_wrap=True, highlight=False)
+
+
+def _print_folded(report: RunReport, console: Console) -> None:
+    """A line per status and reason for the assets that did not fail yet have a reason:
+    ``28 assets skipped (upstream failed: raw_online_retails): psa_online_retails, ...``
+    (also the cancelled, and one published as the run stopped). A row each repeated the
+    reason 28 times and pushed the failure that caused it all out of view."""
+    folded: dict[tuple[Status, str | None], list[str]] = {}
     for outcome in report.outcomes:
-        error = outcome.said_beside(full=full)
-        if error and outcome.status not in _COUNTED:
-            causes.setdefault(error, []).append(outcome.key)
-    if causes:
-        lines = [(", ".join(keys), cause) for cause, keys in causes.items()]
-        print_keyed_lines(console, "error", lines)
-    indent = "  " if causes else ""
-    for status in _COUNTED:
-        reasons = Counter(o.error for o in report.by_status(status) if o.error)
-        for reason, count in reasons.items():
-            console.print(Text(f"{indent}{counted(count, 'asset')} {status}: {reason}"))
+        if outcome.status in _FOLDED or (outcome.status != "failed" and outcome.error):
+            folded.setdefault((outcome.status, outcome.error), []).append(outcome.key)
+    for (status, reason), keys in folded.items():
+        why = f" ({reason})" if reason else ""
+        line = f"{counted(len(keys), 'asset')} {status}{why}: {', '.join(keys)}"
+        console.print(line, soft_wrap=True, highlight=False, markup=False)
 
 
 def _print_edited_checks(report: RunReport, console: Console) -> None:

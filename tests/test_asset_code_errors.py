@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.locations import line_of, run_location, write_location
+from tests.test_cli import failure_of
 
 MODULE = "code_errors_location"
 
@@ -352,19 +353,20 @@ def test_materialize_says_a_select_compile_error_in_one_line_and_the_engines_quo
     text = pipeline(aliased, "materialize", PREFECT_API_URL=prefect_api_url)
     assert text.returncode == 1, text.stdout + text.stderr
     assert quoted_selects(text.stdout) == []
-    progress = next(line for line in text.stdout.splitlines() if line.startswith("✗ typo "))
-    # Beside the asset's name, its cause without the lead that names it again.
-    assert re.fullmatch(rf"✗ typo  {re.escape(where)}.*: {re.escape(CAUSE)}  \d+\.\d+s", progress)
-    row = next(line for line in text.stdout.splitlines() if line.startswith("typo "))
-    assert row.endswith(f": {CAUSE}") and "asset 'typo'" not in row
+    # Its one line on stderr: the asset's lead, the place, the cause, once.
+    assert re.fullmatch(
+        rf"{re.escape(where)}.*: {re.escape(CAUSE)}", failure_of(text.stderr, "typo")
+    )
+    assert CAUSE not in text.stdout
 
     verbose = pipeline(aliased, "materialize", "--verbose", PREFECT_API_URL=prefect_api_url)
     assert verbose.returncode == 1, verbose.stdout + verbose.stderr
-    # The same row with the engine's quote after it: the asset named once, by the row,
-    # not again by the error's lead before the cause in full.
-    full_row = next(line for line in verbose.stdout.splitlines() if line.startswith("typo "))
-    brief = row[row.index(" failed ") :]
-    assert full_row[full_row.index(" failed ") :] == f"{brief} {QUOTE}. (UNKNOWN_IDENTIFIER)"
+    assert failure_of(verbose.stderr, "typo").endswith(f": {CAUSE} {QUOTE}. (UNKNOWN_IDENTIFIER)")
+    # Said in full, the asset is named once: by the lead, not again before the cause.
+    (full,) = [
+        line for line in verbose.stderr.splitlines() if line.startswith("error: asset 'typo'")
+    ]
+    assert full.count("'typo'") == 1, full
 
     result = pipeline(aliased, "materialize", "--json", PREFECT_API_URL=prefect_api_url)
     assert result.returncode == 1, result.stdout + result.stderr

@@ -593,9 +593,10 @@ def _pipeline(api_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _next_command(stdout: str) -> list[str]:
-    """The command the run's Next line (its last) says to copy, as a shell splits it."""
-    last = stdout.strip().splitlines()[-1]
+def _next_command(stderr: str) -> list[str]:
+    """The command the failed run's Next line (stderr's last) says to copy, as a shell
+    splits it."""
+    last = stderr.strip().splitlines()[-1]
     assert last.startswith("Next: pipeline materialize "), last
     return shlex.split(last.removeprefix("Next: ").split(" loads ")[0])
 
@@ -623,11 +624,11 @@ def test_lines_only_a_load_staging_no_longer_holds_can_restore_name_that_load_to
         r"check 'lines_reconcile_with_vault' \(error\): ([\d,]+) offending rows?, "
         r"of which ([\d,]+) need synthetic:3000:9 loaded again, "
         r"e\.g\. \{record_source='synthetic:3000:9', ",
-        failed.stdout,
+        failed.stderr,
     )
-    assert found, failed.stdout
+    assert found, failed.stderr
     assert found[1] == found[2]  # each offending line is one staging no longer holds
-    command = _next_command(failed.stdout)
+    command = _next_command(failed.stderr)
     assert command == [
         "pipeline", "materialize", "--source", "synthetic:3000:9",
         "--select", "raw_online_retails+", *warehouse,
@@ -778,7 +779,7 @@ def test_after_a_full_refresh_failed_its_checks_the_next_step_keeps_the_full_ref
     monkeypatch.setenv("CHK_READINGS_TOO_HIGH", "1")
     failed = run_pipeline("materialize", warehouse_dir, "--full-refresh", columns=400)
     assert failed.returncode == 1, failed.stderr
-    (next_line,) = [line for line in failed.stdout.splitlines() if line.startswith("Next:")]
+    (next_line,) = [line for line in failed.stderr.splitlines() if line.startswith("Next:")]
     assert next_line.startswith(
         "Next: fix the rows its check found (or the check), then pipeline materialize "
         f"--full-refresh --select 'readings+' {_where(warehouse_dir)} reruns the failed "

@@ -24,6 +24,13 @@ def pipeline(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
     )
 
 
+def failure_of(stderr: str, key: str) -> str:
+    """The cause a failed run gives on stderr for asset ``key``: its one line there,
+    ``error: asset 'key' (table t): cause`` (orchestration.report_output._print_failures)."""
+    (line,) = [line for line in stderr.splitlines() if line.startswith(f"error: asset {key!r} ")]
+    return line.split("): ", 1)[1]
+
+
 def test_list_json_gives_assets_in_dependency_order():
     result = pipeline("list", "--definitions", "tests.example_location", "--json")
     assert result.returncode == 0, result.stderr

@@ -23,6 +23,7 @@ from orchestration import local_server
 from tests.hand_written_zip import write_zip
 from tests.prefect_api import api
 from tests.retail_support import http_server
+from tests.test_cli import failure_of
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_SAMPLE = REPO / "tests" / "fixtures" / "online_retail_real_sample.csv"
@@ -79,26 +80,20 @@ def test_failing_source_on_the_default_path_prints_one_line_and_the_report(
 
     assert result.returncode == 1, result.stderr
     out = result.stdout.splitlines()
-    failures = [line for line in out if line.startswith("✗")]
-    assert len(failures) == 1
-    assert failures[0].startswith(
-        f"✗ raw_online_retails  {bad_source}, line 6, column 'Quantity': not a number: 'abc'"
+    assert failure_of(result.stderr, "raw_online_retails").startswith(
+        f"{bad_source}, line 6, column 'Quantity': not a number: 'abc'"
     )
     assert "Run report: 0 materialized, 1 failed, 28 skipped" in out
     rows = {line.split()[0]: line.split() for line in out if line.split()}
     assert rows["raw_online_retails"][1] == "-" and rows["raw_online_retails"][3] == "failed"
     # an indirect descendant names the failed asset that stopped it, not its direct parent
-    assert rows["fact_sales"][1:] == [
-        "-",
-        "-",
-        "skipped",
-        "upstream",
-        "failed:",
-        "raw_online_retails",
-    ]
-    # The one line on stderr says that a server now runs in the background, and where.
-    assert result.stderr.startswith("Prefect server running in the background: UI http://")
-    assert len(result.stderr.splitlines()) == 1
+    (skipped,) = [line for line in out if line.startswith("28 assets skipped")]
+    assert skipped.startswith("28 assets skipped (upstream failed: raw_online_retails): ")
+    assert "fact_sales" in skipped.split(": ")[-1].split(", ")
+    # On stderr: that a server now runs in the background, and where; the failure; the rerun.
+    err = result.stderr.splitlines()
+    assert err[0].startswith("Prefect server running in the background: UI http://")
+    assert len(err) == 3 and err[2].startswith("Next: pipeline materialize"), err
     assert "Traceback" not in result.stdout
 
 
@@ -111,14 +106,57 @@ def test_run_that_fails_exits_non_zero_and_one_that_succeeds_exits_zero(
     failed = materialize(*location, "--source", "nope", env=env, tmp_path=tmp_path)
     assert failed.returncode == 1, failed.stderr
     assert "Run report: 0 materialized, 1 failed, 1 skipped" in failed.stdout
-    rows = {line.split()[0]: line.split() for line in failed.stdout.splitlines() if line}
-    assert rows["numbers_total"][1:] == ["-", "-", "skipped", "upstream", "failed:", "numbers"]
+    assert "1 asset skipped (upstream failed: numbers): numbers_total" in failed.stdout
 
     succeeded = materialize(*location, "--source", "synthetic:5", env=env, tmp_path=tmp_path)
     assert succeeded.returncode == 0, succeeded.stdout + succeeded.stderr
     assert "Run report: 2 materialized" in succeeded.stdout
     rows = {line.split()[0]: line.split() for line in succeeded.stdout.splitlines() if line}
     assert rows["numbers"][1] == "5" and rows["numbers_total"][1] == "1"
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_failed_run_says_its_failure_and_next_step_on_stderr_the_report_on_stdout(
+    prefect_api_url: str, tmp_path: Path, as_json: bool
+) -> None:
+    """``pipeline materialize > run.log`` in cron left stderr empty on a failure (rc 1):
+    the cause and the rerun were in the report on stdout. Now stderr says them, once
+    (not on stdout too: a terminal shows both streams on one screen); stdout keeps the
+    report, and with --json stays one JSON document."""
+    location = ("--definitions", "tests.serve_location", "--source", "nope")
+    result = materialize(*location, *(["--json"] if as_json else []),
+                         env=server_env(prefect_api_url), tmp_path=tmp_path)  # fmt: skip
+
+    assert result.returncode == 1, result.stderr
+    cause = "ValueError: asset 'numbers': source must be synthetic:N, got 'nope'"
+    err = result.stderr.splitlines()
+    assert err[0].startswith("error: asset 'numbers' (table served.numbers): tests/"), err
+    assert err[0].endswith(cause), err
+    assert err[1].startswith("Next: pipeline materialize --select 'numbers+' --source nope "), err
+    assert len(err) == 2, err
+    if as_json:
+        assert json.loads(result.stdout)["ok"] is False
+        return
+    out = result.stdout.splitlines()
+    assert cause not in result.stdout and "Next:" not in result.stdout, out
+    assert out[0] == "Run report: 0 materialized, 1 failed, 1 skipped", out
+    assert re.fullmatch(r"numbers +- +\d+\.\d+  failed", out[2]), out
+    assert out[3] == "1 asset skipped (upstream failed: numbers): numbers_total", out
+    assert sum("numbers_total" in line for line in out) == 1, out  # no second copy
+
+
+def test_a_piped_success_lists_each_asset_once(prefect_api_url: str, tmp_path: Path) -> None:
+    """Its row in the report's table: a live line each before it printed every asset
+    twice (the live lines are a terminal's, under the progress bar)."""
+    result = materialize("--definitions", "tests.serve_location", "--source", "synthetic:5",
+                         env=server_env(prefect_api_url), tmp_path=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout.splitlines()
+    assert out[0] == "Run report: 2 materialized", out
+    assert [line.split()[:2] for line in out[2:4]] == [["numbers", "5"], ["numbers_total", "1"]]
+    assert not any("✓" in line for line in out), out
+    assert sum(line.startswith("numbers_total") for line in out) == 1, out
+    assert out[-1].startswith("Next: pipeline query"), out
 
 
 def test_verbose_shows_prefects_logs_and_the_task_traceback(
@@ -193,14 +231,14 @@ def test_a_missing_source_file_says_to_check_the_setting_that_named_it(
     if named_by == "--source":
         assert (result.stdout, result.stderr) == ("", f"error: {said}\n")
     else:
-        failure = next(line for line in result.stdout.splitlines() if line.startswith("✗"))
-        assert said in failure
+        assert said in failure_of(result.stderr, "raw_online_retails")
     other = {"--source", "ONLINE_RETAIL_DATA_URL"} - {named_by}
     assert other.pop() not in result.stdout + result.stderr
 
 
-def _next_line(stdout: str) -> str:
-    return stdout.splitlines()[-1]
+def _next_line(output: str) -> str:
+    """The last line: a successful run's on stdout, a failed run's on stderr."""
+    return output.splitlines()[-1]
 
 
 def test_a_failed_run_ends_with_the_command_that_reruns_what_it_left_undone(
@@ -214,8 +252,8 @@ def test_a_failed_run_ends_with_the_command_that_reruns_what_it_left_undone(
     failed = materialize(*location, "--source", "nope", env=env, tmp_path=tmp_path)
 
     assert failed.returncode == 1, failed.stderr
-    assert "pipeline query" not in failed.stdout
-    last = _next_line(failed.stdout)
+    assert "pipeline query" not in failed.stdout + failed.stderr
+    last = _next_line(failed.stderr)
     assert last.startswith("Next: pipeline materialize --select 'numbers+' "), last
     assert "the failed asset and the 1 skipped" in last
     assert "--verbose" in last
@@ -246,7 +284,7 @@ def test_a_failed_run_of_one_asset_reruns_that_asset_not_its_descendants(
     )  # fmt: skip
 
     assert failed.returncode == 1, failed.stderr
-    assert _next_line(failed.stdout).startswith(
+    assert _next_line(failed.stderr).startswith(
         f"Next: pipeline materialize --select 'numbers' --source nope --warehouse "
         f"chdb://{tmp_path}/warehouse --definitions tests.serve_location reruns the failed asset"
     )
@@ -262,7 +300,7 @@ def test_a_run_whose_failures_were_all_foreseen_does_not_suggest_a_traceback(
                          tmp_path=tmp_path)  # fmt: skip
 
     assert failed.returncode == 1, failed.stderr
-    last = _next_line(failed.stdout)
+    last = _next_line(failed.stderr)
     assert last.startswith("Next: pipeline materialize --select 'raw_online_retails+' "), last
     assert "--verbose" not in last and "traceback" not in last
 
@@ -277,7 +315,7 @@ def test_a_failed_run_with_verbose_does_not_suggest_verbose(
     )  # fmt: skip
 
     assert failed.returncode == 1, failed.stderr
-    last = _next_line(failed.stdout)
+    last = _next_line(failed.stderr)
     assert last.startswith("Next: pipeline materialize --select 'numbers' "), last
     assert "--verbose" not in last
 
@@ -303,7 +341,7 @@ def test_a_failed_run_with_verbose_says_next_once_and_its_prefect_log_still_ends
     })  # fmt: skip
     ours = [log["message"] for log in logs if log["name"] == "prefect.flow_runs"]
     nexts = [message for message in ours if message.startswith("Next: ")]
-    assert nexts == [_next_line(failed.stdout)], ours
+    assert nexts == [_next_line(failed.stderr)], ours
 
 
 def test_a_failed_assets_line_is_the_projects_message_without_its_class(
@@ -315,9 +353,9 @@ def test_a_failed_assets_line_is_the_projects_message_without_its_class(
     result = materialize("--select", "raw_online_retails", env=env, tmp_path=tmp_path)
 
     assert result.returncode == 1, result.stderr
-    failure = next(line for line in result.stdout.splitlines() if line.startswith("✗"))
-    assert failure.startswith(f"✗ raw_online_retails  {missing}: file not found"), failure
-    assert "SourceError" not in result.stdout
+    failure = failure_of(result.stderr, "raw_online_retails")
+    assert failure.startswith(f"{missing}: file not found"), failure
+    assert "SourceError" not in result.stdout + result.stderr
 
 
 def test_an_error_raised_by_an_assets_own_code_keeps_its_class(
@@ -366,17 +404,11 @@ def test_a_quote_closed_in_a_later_row_fails_the_run_and_keeps_the_last_load(
     result = materialize(*raw, "--source", str(runaway), env=env, tmp_path=tmp_path)
 
     assert result.returncode == 1, result.stdout + result.stderr
-    failures = [line for line in result.stdout.splitlines() if line.startswith("✗")]
-    assert len(failures) == 1
-    assert re.fullmatch(  # the line ends with the seconds the asset took
-        re.escape(
-            f"✗ raw_online_retails  {runaway}, line 4, column 'Description': "
-            "malformed CSV: the quote opened here closes inside a later value (line 7: "
-            "'\"GLASS STAR\" FROSTED T-LIGHT HOLDER'), which would swallow the rows between"
-        )
-        + r"  [0-9.]+s",
-        failures[0],
-    ), failures[0]
+    assert failure_of(result.stderr, "raw_online_retails") == (
+        f"{runaway}, line 4, column 'Description': "
+        "malformed CSV: the quote opened here closes inside a later value (line 7: "
+        "'\"GLASS STAR\" FROSTED T-LIGHT HOLDER'), which would swallow the rows between"
+    )
     assert "Traceback" not in result.stdout + result.stderr
     count = subprocess.run(
         [sys.executable, "-m", "orchestration", "query",
@@ -404,11 +436,12 @@ def test_an_encrypted_zip_fails_the_run_in_one_line_and_keeps_the_last_load(
     result = materialize(*raw, "--source", str(encrypted), env=env, tmp_path=tmp_path)
 
     assert result.returncode == 1, result.stdout + result.stderr
-    (failure,) = [line for line in result.stdout.splitlines() if line.startswith("✗")]
-    assert failure.startswith(
-        f"✗ raw_online_retails  {encrypted}!good.csv: encrypted zip member (password-protected)"
-    ), failure
-    assert "RuntimeError" not in result.stdout and "ZipInfo" not in result.stdout
+    failure = failure_of(result.stderr, "raw_online_retails")
+    assert failure.startswith(f"{encrypted}!good.csv: encrypted zip member (password-protected)"), (
+        failure
+    )
+    said = result.stdout + result.stderr
+    assert "RuntimeError" not in said and "ZipInfo" not in said
     assert "Traceback" not in result.stdout + result.stderr
     count = subprocess.run(
         [sys.executable, "-m", "orchestration", "query", "SELECT count() FROM raw.online_retails",

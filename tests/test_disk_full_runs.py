@@ -151,10 +151,12 @@ def test_a_run_on_a_full_disk_says_so_once_and_skips_the_assets_after(
     assert code == 1, screen
     assert "drop it" not in screen
     causes = [line for line in lines if full in line]
-    # Once as the asset ends, once in the report's error block: no other asset says it.
-    assert len(causes) == 2, screen
-    assert causes[1].endswith("free): free space, then run again"), screen
-    assert f"  3 assets skipped: {STOPPED}" in lines, screen
+    # Once, in the failed asset's line: not its live line again, nor any other asset.
+    assert len(causes) == 1, screen
+    assert causes[0].startswith("error: asset ") and causes[0].endswith(
+        "free): free space, then run again"
+    ), screen
+    assert any(line.startswith(f"3 assets skipped ({STOPPED}): ") for line in lines), screen
 
     report = json.loads(found["json"]["out"])
     assert found["json"]["code"] == 1

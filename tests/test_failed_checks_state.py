@@ -223,7 +223,7 @@ def test_a_failed_runs_lineage_page_says_what_the_table_holds_and_what_to_do_nex
     failed = run_pipeline("materialize", warehouse_dir, "--select", "readings+", columns=400)
     assert failed.returncode == 1, failed.stderr
     said = failed.stdout.splitlines()
-    (next_line,) = [line for line in said if line.startswith("Next:")]
+    (next_line,) = [line for line in failed.stderr.splitlines() if line.startswith("Next:")]
     (lineage_url,) = [line.split()[-1] for line in said if line.startswith("Lineage:")]
 
     page = _artifact(lineage_url.rsplit("/", 1)[-1])

@@ -122,7 +122,7 @@ def test_a_failed_runs_rerun_line_reruns_on_the_same_warehouse(
         {**env, "HIST_TOTAL_FAILS": "1"},
     )
     assert failed.returncode == 1, failed.stdout + failed.stderr
-    rerun = printed(line_of(failed.stdout, "Next: "), "Next: ", " reruns")
+    rerun = printed(line_of(failed.stderr, "Next: "), "Next: ", " reruns")
     assert rerun[-6:] == [*source, *where]
     again = run(rerun, env)
     assert again.returncode == 0, again.stdout + again.stderr

@@ -43,9 +43,9 @@ def _pipeline(cwd: Path, env: dict[str, str], *args: str) -> subprocess.Complete
     )
 
 
-def _rerun(stdout: str) -> list[str]:
-    """The command of the run's Next line (its last), as a shell splits it."""
-    last = stdout.strip().splitlines()[-1]
+def _rerun(stderr: str) -> list[str]:
+    """The command of the failed run's Next line (stderr's last), as a shell splits it."""
+    last = stderr.strip().splitlines()[-1]
     assert last.startswith("Next: pipeline materialize "), last
     return shlex.split(last.removeprefix("Next: ").partition(" reruns ")[0])
 
@@ -76,9 +76,9 @@ def test_a_failed_runs_next_line_pasted_as_printed_reads_the_runs_source(
     failed = _pipeline(tmp_path, env, "materialize", *select, *options)
 
     assert failed.returncode == 1, failed.stdout + failed.stderr
-    assert "'six'" in failed.stdout, failed.stdout
-    assert OTHER not in failed.stdout.strip().splitlines()[-1]
-    command = _rerun(failed.stdout)
+    assert "'six'" in failed.stderr, failed.stderr
+    assert OTHER not in failed.stderr.strip().splitlines()[-1]
+    command = _rerun(failed.stderr)
     assert command[-10:] == [*options, "--definitions", "assets"], command
     write(bad, lines[:11], "latin-1")  # the cause fixed
     pasted = _pipeline(tmp_path, env, *command[1:])

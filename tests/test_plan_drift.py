@@ -176,7 +176,7 @@ def test_the_plans_next_line_is_the_refused_runs(location: Location, prefect_api
     plan = location.run("plan", "--select", "status:stale+")
     run = location.run("materialize", "--select", "status:stale+", PREFECT_API_URL=prefect_api_url)
     assert run.returncode == 1, run.stdout + run.stderr
-    assert next_line(plan.stdout) == next_line(run.stdout)
+    assert next_line(plan.stdout) == next_line(run.stderr)  # a failed run's, on stderr
 
 
 def test_plan_full_refresh_says_the_table_is_rebuilt(location: Location) -> None:

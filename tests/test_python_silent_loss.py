@@ -32,6 +32,7 @@ from orchestration.context import AssetContext
 from orchestration.errors import Place
 from tests.io_helpers import context, new_database_name, python_asset, staging_tables
 from tests.locations import line_of, run_location, write_location
+from tests.test_cli import failure_of
 
 DDL = """CREATE DATABASE IF NOT EXISTS {db};
 
@@ -319,9 +320,9 @@ def test_a_python_asset_that_would_wrap_a_value_exits_non_zero_on_one_line(
     failed = pipeline(tmp_path, "materialize", PREFECT_API_URL=prefect_api_url, NARROW_VALUE="300")
 
     assert failed.returncode == 1, failed.stdout + failed.stderr
-    (line,) = [line for line in failed.stdout.splitlines() if line.startswith("✗ narrow")]
+    line = failure_of(failed.stderr, "narrow")
     body = f"silent_location.py:{line_of(tmp_path / 'silent_location.py', 'return pd.')}"
-    assert line.split("  ")[1] == (
+    assert line == (
         "column n: the value 300 of the output's Int32 "
         "does not fit the table's Int8 (Int32 values wrap in Int8), so the run refused to "
         f"insert it; widen the column (silent_location.sql:2) or cast it in the body ({body})"

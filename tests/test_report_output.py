@@ -30,53 +30,112 @@ def _failed_run(skipped: int) -> RunReport:
 
 
 def _printed(report: RunReport, *, terminal: bool, width: int = 80) -> list[str]:
+    """The lines ``report`` prints, stdout's and stderr's as one screen shows them."""
     out = StringIO()
     console = Console(file=out, force_terminal=terminal, width=width, color_system=None)
     print_report(report, console)
     return out.getvalue().splitlines()
 
 
-@pytest.mark.parametrize("width", [80, 200])
-def test_on_a_terminal_the_skipped_assets_cause_is_one_line_after_the_failure(width: int):
-    """26 lines of "upstream failed: raw_online_retails" after the table pushed the one
-    line that says what failed out of an 80x24 terminal's view."""
-    lines = _printed(_failed_run(skipped=26), terminal=True, width=width)
-    assert sum("upstream failed" in line for line in lines) == 1
-    (summary,) = [line for line in lines if "upstream failed" in line]
-    assert summary == "  26 assets skipped: upstream failed: raw"
-    cause = next(i for i, line in enumerate(lines) if "not a number" in line)
-    assert lines.index(summary) > cause  # the failure first, then what it held back
-    assert len(lines) - cause < 24
+def _streams(
+    report: RunReport, *, terminal: bool, plan: MaterializationPlan | None = None
+) -> tuple[list[str], list[str]]:
+    """The lines ``report`` prints on stdout, and those on stderr."""
+    out, err = StringIO(), StringIO()
+    console = Console(file=out, force_terminal=terminal, width=200, color_system=None)
+    errors = Console(file=err, force_terminal=terminal, width=200, color_system=None)
+    print_report(report, console, plan, error_console=errors)
+    return out.getvalue().splitlines(), err.getvalue().splitlines()
 
 
-def test_on_a_terminal_a_cause_several_assets_failed_for_is_said_once():
-    """Assets running side by side when the warehouse disk filled each failed for it: the
-    error block said it once per asset, then once per skipped asset before the fix."""
+@pytest.mark.parametrize("terminal", [True, False])
+def test_a_failed_run_says_each_failure_and_its_next_step_on_stderr_and_only_there(
+    terminal: bool,
+):
+    """``pipeline materialize > run.log`` in cron showed nothing of a failure: the causes
+    and the rerun were on stdout with the report. They are stderr's now, said once (a
+    terminal shows both streams on one screen), each failure as the asset's whole line."""
+    failed = AssetOutcome(
+        "orders", "m.orders", "failed", 0.3, error=f"{of_asset('orders', 'm.orders')}{CAUSE}",
+        cause=CAUSE, foreseen=True,
+    )  # fmt: skip
+    report = RunReport(outcomes=[failed, ITEMS_BUILT, DAILY_SKIPPED])
+
+    out, err = _streams(report, terminal=terminal, plan=_plan())
+
+    assert err[0] == f"error: asset 'orders' (table m.orders): {CAUSE}", err
+    assert err[1].startswith("Next: pipeline materialize --select 'orders+' reruns"), err
+    assert len(err) == 2, err
+    assert not any(CAUSE in line or line.startswith("Next:") for line in out), out
+    assert "Run report: 1 materialized, 1 failed, 1 skipped" in out[0], out
+
+
+def test_each_asset_a_shared_cause_failed_says_it_on_a_line_of_its_own():
+    """Assets running side by side when the warehouse disk filled each failed for it:
+    each is a failure, named with its table, as ``grep`` of a log finds it."""
     full = "warehouse disk is full at /data/wh (812.0 KiB free): free space, then run again"
     report = RunReport(
         outcomes=[
             AssetOutcome("sat_a", "v.sat_a", "failed", 0.2, error=full, foreseen=True),
             AssetOutcome("sat_b", "v.sat_b", "failed", 0.2, error=full, foreseen=True),
-            AssetOutcome("raw", "raw.orders", "failed", 0.3, error=CAUSE, foreseen=True),
             AssetOutcome(
                 "dim", "m.dim", "skipped", error="did not run: the warehouse disk is full"
             ),
         ]
     )
+    out, err = _streams(report, terminal=True)
+    assert err == [
+        f"error: asset 'sat_a' (table v.sat_a): {full}",
+        f"error: asset 'sat_b' (table v.sat_b): {full}",
+    ]
+    assert "1 asset skipped (did not run: the warehouse disk is full): dim" in out, out
 
-    lines = _printed(report, terminal=True, width=200)
 
-    assert sum("warehouse disk is full at" in line for line in lines) == 1
-    assert f"  sat_a, sat_b  {full}" in lines, lines
-    assert f"  raw           {CAUSE}" in lines, lines
-    assert "  1 asset skipped: did not run: the warehouse disk is full" in lines
+def test_a_successful_runs_next_step_stays_on_stdout():
+    report = RunReport(outcomes=[AssetOutcome(s.key, s.table, "materialized") for s in ORDERS])
+    out, err = _streams(report, terminal=False, plan=_plan())
+    assert err == [] and out[-1].startswith("Next: pipeline query"), (out, err)
 
 
-def test_piped_every_row_keeps_its_own_cause_for_scripts():
-    lines = _printed(_failed_run(skipped=3), terminal=False)
-    rows = [line for line in lines if line.startswith("table_")]
-    assert len(rows) == 3 and all(row.endswith("upstream failed: raw") for row in rows)
-    assert not any(line.endswith("assets skipped: upstream failed: raw") for line in lines)
+@pytest.mark.parametrize("terminal", [True, False])
+def test_the_skipped_are_one_line_per_reason_that_names_them_on_a_terminal_and_piped(
+    terminal: bool,
+):
+    """26 rows of "skipped  upstream failed: raw" (piped), or a box of them and then the
+    same said as one line (on a terminal): now the one line, naming them, both ways."""
+    out, err = _streams(_failed_run(skipped=26), terminal=terminal)
+    names = ", ".join(f"table_{n}" for n in range(26))
+    folded = f"26 assets skipped (upstream failed: raw): {names}"
+    assert [line for line in out if "table_1" in line] == [folded], out  # no row of its own
+    assert err == [f"error: asset 'raw' (table raw.orders): {CAUSE}"], err
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_ctrl_c_before_any_asset_finished_names_the_cancelled_in_one_line(terminal: bool):
+    """Interrupted before the first asset finished, the report was a box of 29 rows of
+    ``cancelled``; after one, that row and ``28 assets cancelled: interrupted``."""
+    report = RunReport(
+        outcomes=[
+            AssetOutcome(key, f"m.{key}", "cancelled", error="interrupted")
+            for key in ("orders", "items", "daily")
+        ]
+    )
+    out, _ = _streams(report, terminal=terminal)
+    assert out[:2] == [
+        "Run report: 0 materialized, 3 cancelled",
+        "3 assets cancelled (interrupted): orders, items, daily",
+    ], out
+
+
+def test_piped_each_asset_that_ran_is_one_row_of_the_table():
+    report = RunReport(outcomes=[ITEMS_BUILT, AssetOutcome("orders", "m.orders", "materialized")])
+    out, _ = _streams(report, terminal=False)
+    assert out[:4] == [
+        "Run report: 2 materialized",
+        "asset   rows  seconds  status",
+        "items      -     0.00  materialized",
+        "orders     -     0.00  materialized",
+    ], out
 
 
 def test_a_run_says_once_where_the_files_its_assets_wrote_are(tmp_path, monkeypatch):
@@ -101,10 +160,11 @@ def test_a_run_says_once_where_the_files_its_assets_wrote_are(tmp_path, monkeypa
     assert [asset["files"] for asset in assets] == [{"dashboard": str(page)}, {"export": elsewhere}]
 
 
-def test_a_failure_is_said_beside_its_asset_without_naming_it_again():
+def test_each_failure_names_its_asset_and_table_once():
     """The error block and a piped row's error cell said "orders  asset 'orders' (table
-    m.orders) failed its checks: ...": the asset twice. Its cause alone follows the name,
-    a failed check's in plain plurals."""
+    m.orders) failed its checks: ...": the asset twice. Each failure's line on stderr is
+    the asset's own error, named once, whether or not its error named it (a bug's
+    ``KeyError`` does not)."""
     checks = _failed_checks("orders", _check("orders"))
     select = AssetOutcome(
         "daily",
@@ -116,16 +176,14 @@ def test_a_failure_is_said_beside_its_asset_without_naming_it_again():
         cause="no such column",
         foreseen=True,
     )
-    report = RunReport(outcomes=[checks, select])
-    said = "failed its checks: check 'positive' (error): 2 offending rows"
-    on_terminal = _printed(report, terminal=True, width=200)
-    assert f"  orders  {said}" in on_terminal, on_terminal
-    assert "  daily   sql/daily.sql:3: no such column" in on_terminal, on_terminal
-    piped = _printed(report, terminal=False, width=200)
-    assert any(line.startswith("orders") and line.endswith(said) for line in piped), piped
-    daily = next(line for line in piped if line.startswith("daily"))
-    assert daily.endswith("failed  sql/daily.sql:3: no such column"), piped
-    assert not any("asset 'orders'" in line or "asset 'daily'" in line for line in piped)
+    bug = AssetOutcome("items", "m.items", "failed", 0.1, error="assets/items.py:7: KeyError: 'x'")
+    _, err = _streams(RunReport(outcomes=[checks, select, bug]), terminal=False)
+    assert err == [
+        "error: asset 'orders' (table m.orders): failed its checks: check 'positive' (error): "
+        "2 offending rows",
+        "error: asset 'daily' (table m.daily): sql/daily.sql:3: no such column",
+        "error: asset 'items' (table m.items): assets/items.py:7: KeyError: 'x'",
+    ]
 
 
 ORDERS = AssetGraph(
@@ -173,6 +231,11 @@ def _next_line(*outcomes: AssetOutcome, graph: AssetGraph = ORDERS) -> str:
     with console.capture() as captured:
         print_report(RunReport(outcomes=list(outcomes)), console, plan)
     return captured.get().strip().splitlines()[-1]
+
+
+def _plan() -> MaterializationPlan:
+    """A run of all of ORDERS."""
+    return MaterializationPlan(ORDERS, list(ORDERS), [], "*")
 
 
 DAILY_SKIPPED = AssetOutcome("daily", "m.daily", "skipped", failed_upstream=("orders",))
@@ -247,20 +310,16 @@ def test_beside_a_failure_that_may_pass_on_a_rerun_the_next_step_is_the_rerun():
     assert line.startswith("Next: pipeline materialize --select 'orders+ or items+' reruns")
 
 
-def test_on_an_80_column_terminal_a_long_cause_continues_under_itself():
-    """A cause longer than the line came back to the first column of the terminal."""
+def test_on_an_80_column_terminal_a_long_failure_is_one_line_the_terminal_wraps():
+    """A failure broken at the terminal's width came apart when copied (into a search,
+    an issue), as any error line on stderr: the terminal wraps it for the eye."""
     cause = (
         "PushgatewayError: asset 'pipeline_metrics': cannot reach the Pushgateway at "
         "http://127.0.0.1:1/metrics/job/online_retail (check PUSHGATEWAY_URL)"
     )
     failed = AssetOutcome("pipeline_metrics", "q.m", "failed", 0.1, error=cause, foreseen=True)
     lines = _printed(RunReport(outcomes=[failed], flow_run_id=None, seconds=1.0), terminal=True)
-    below = lines[lines.index("error:") + 1 : lines.index("Total 1.0 s.")]
-    assert below[0].startswith("  pipeline_metrics  PushgatewayError:")
-    value_at = len("  pipeline_metrics  ")
-    assert len(below) > 1 and all(line[:value_at].isspace() for line in below[1:]), below
-    assert all(len(line) <= 80 and not line.endswith(" ") for line in below)
-    assert "".join("".join(below).split()) == "pipeline_metrics" + "".join(cause.split())
+    assert f"error: asset 'pipeline_metrics' (table q.m): {cause}" in lines, lines
 
 
 def test_on_an_80_column_terminal_checks_keep_severity_status_and_violations_whole():

@@ -94,7 +94,7 @@ def test_a_hooks_failure_is_an_assets_cause_only_if_it_was_raised_from_it(
     )
 
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "source must be synthetic:N, got 'nope'" in result.stdout
+    assert "source must be synthetic:N, got 'nope'" in result.stderr
     warning = "warning: run hook record_run failed, the run's result stands: got 'nope'"
     assert warning in result.stderr.splitlines(), result.stderr
 

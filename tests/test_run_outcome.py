@@ -165,10 +165,10 @@ def test_an_unreachable_gateway_is_said_once_before_the_reports_last_lines(
         f"cannot reach the Pushgateway at {gateway}: ConnectError: [Errno 111] Connection "
         "refused (check PUSHGATEWAY_URL, or unset it to skip pushing)"
     )
-    # The row names the asset; its cause follows without the lead that names it again.
-    assert [line.strip() for line in report if cause in line] == [f"pipeline_metrics  {cause}"], (
-        "\n".join(report)
-    )
+    # The lead names the asset once; its cause follows without naming it again.
+    assert [line.strip() for line in report if cause in line] == [
+        f"error: asset 'pipeline_metrics' (table quality.pipeline_metrics): {cause}"
+    ], "\n".join(report)
     warning = (
         "warning: run hook push_run_outcome failed, the run's result stands: the run's "
         "outcome was not pushed: the same cause as the failure of pipeline_metrics"

@@ -38,6 +38,7 @@ from tests.io_helpers import (
     staging_tables,
 )
 from tests.locations import line_of, run_location, write_location
+from tests.test_cli import failure_of
 
 DDL = """CREATE DATABASE IF NOT EXISTS {db};
 
@@ -372,14 +373,14 @@ def test_a_run_that_would_wrap_a_value_exits_non_zero_on_one_line_and_offers_the
     failed = pipeline(tmp_path, "materialize", PREFECT_API_URL=prefect_api_url, NARROW_VALUE="300")
 
     assert failed.returncode == 1, failed.stdout + failed.stderr
-    (line,) = [line for line in failed.stdout.splitlines() if line.startswith("✗ narrow")]
+    line = failure_of(failed.stderr, "narrow")
     select = f"silent_location.py:{line_of(tmp_path / 'silent_location.py', 'AS n')}"
-    assert line.split("  ")[1] == (
+    assert line == (
         "column n: the value 300 of the SELECT's Int32 "
         "does not fit the table's Int8 (Int32 values wrap in Int8), so ClickHouse refused the "
         f"INSERT; widen the column (silent_location.sql:2) or CAST it in the SELECT ({select})"
     ), line
-    last = failed.stdout.splitlines()[-1]
+    last = failed.stderr.splitlines()[-1]
     assert last.startswith("Next: pipeline materialize --select 'narrow+' "), last
     assert "--verbose" not in last
     kept = pipeline(tmp_path, "query", "SELECT n FROM silent.narrow")

@@ -234,10 +234,10 @@ def test_the_cli_refuses_drift_in_one_line_then_full_refresh_repairs_it(
 
     refused = materialize("--select", "ingest or hub")
     assert refused.returncode == 1
-    assert "column 'q' is Int8 in the warehouse but Int32 in the DDL" in refused.stdout
+    assert "column 'q' is Int8 in the warehouse but Int32 in the DDL" in refused.stderr
     # The last line agrees with the error: a plain rerun would be refused the same way,
     # and the refusal's traceback tells nothing more.
-    next_step = refused.stdout.strip().splitlines()[-1]
+    next_step = refused.stderr.strip().splitlines()[-1]
     assert next_step.startswith(
         "Next: pipeline materialize --full-refresh --discard-history --select 'hub' "
     )

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from assets.sources import SOURCE_ENCODING_ENV, SOURCE_ENV
-from tests.test_cli import REPO
+from tests.test_cli import REPO, failure_of
 from tests.test_sources_encoding import sample_lines, write
 from tests.unprivileged import mode, unprivileged
 
@@ -82,7 +82,6 @@ def test_a_source_file_the_user_may_not_read_fails_the_ingest_in_one_line(
         named = {SOURCE_ENV: str(source)}
         from_env = retail("materialize", "--select", "raw_online_retails", env=named)
     assert from_env.returncode == 1, from_env.stdout + from_env.stderr
-    (failed,) = [line for line in from_env.stdout.splitlines() if line.startswith("✗ ")]
-    assert f"raw_online_retails  {source}: {PERMISSION_DENIED}" in failed
+    assert failure_of(from_env.stderr, "raw_online_retails") == f"{source}: {PERMISSION_DENIED}"
     assert "PermissionError" not in from_env.stdout + from_env.stderr
     assert "traceback" not in from_env.stdout + from_env.stderr
