@@ -173,3 +173,10 @@ def test_the_lines_found_are_the_lines_written(
     assert {row: place.lines for row, place in places.items()} == written
     arrow = pa_csv.read_csv(path, parse_options=pa_csv.ParseOptions(newlines_in_values=True))
     assert arrow.num_rows == len(rows)
+
+
+def test_a_file_of_one_row_names_its_one_line_not_a_span(tmp_path: Path) -> None:
+    """``lines 2-2`` read like a typo for a range; one line is ``line 2``."""
+    path = tmp_path / "source.csv"
+    path.write_text(HEADER + SIX)
+    assert "(1 such row in line 2); " in message_of(path)

@@ -61,7 +61,10 @@ class Place:
 
 
 def span(first: Place, last: Place) -> str:
-    """The rows from ``first`` to ``last`` (of one numbering): ``lines 2-1,001``."""
+    """The rows from ``first`` to ``last`` (of one numbering): ``lines 2-1,001``, or
+    ``line 2`` when they are one line."""
+    if first.first == last.last:
+        return f"{first.unit} {first.first:,}"
     return f"{first.unit}s {first.first:,}-{last.last:,}"
 
 
