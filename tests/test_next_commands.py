@@ -147,7 +147,8 @@ def test_a_drift_refusals_full_refresh_runs_on_the_same_warehouse(
     refused = run(["materialize", "--select", "report", *source, *where], env)
     assert refused.returncode == 1
     rebuild = " ".join(["pipeline materialize --full-refresh --select report", *source, *where])
-    assert f"Rebuild it from the DDL with: {rebuild}" in line_of(refused.stdout, "report ")
+    said = line_of(refused.stderr, "error: asset 'report' ")  # a failure is said on stderr
+    assert f"Rebuild it from the DDL with: {rebuild}" in said
     status = run(["status", "--select", "report", *where], env)
     assert status.returncode == 0, status.stderr
     assert printed(line_of(status.stdout, "Next: "), "Next: ", " rebuilds the table")[-4:] == where
