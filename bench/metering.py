@@ -163,8 +163,8 @@ class MeteredTransport:
 class MeteredWarehouse(ClickHouseIOManager):
     """The embedded warehouse IO manager, charging engine time to the asset at hand.
 
-    Asset checks run on the same thread right after their asset's materialization, so
-    their statements are charged to that asset too.
+    Asset checks run on the same thread, within their asset's materialization (before
+    it publishes), so their statements are charged to that asset too.
     """
 
     def __init__(self, path: Path, clock: EngineClock) -> None:
@@ -172,6 +172,12 @@ class MeteredWarehouse(ClickHouseIOManager):
         super().__init__(transport, description=f"chdb://{Path(path).resolve()}")
         self.clock = clock
 
-    def materialize(self, spec: AssetSpec, context: AssetContext) -> MaterializeResult:
+    def materialize(
+        self,
+        spec: AssetSpec,
+        context: AssetContext,
+        *,
+        before_publish: Callable[[str], None] | None = None,
+    ) -> MaterializeResult:
         self.clock.working_on(spec.key)
-        return super().materialize(spec, context)
+        return super().materialize(spec, context, before_publish=before_publish)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Collection, Generator, Mapping, Sequence
+from collections.abc import Callable, Collection, Generator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +56,7 @@ from io_managers.errors import (
     MaterializationError,
     WarehouseConnectionError,
     WarehouseError,
+    WarehouseQueryError,
 )
 from io_managers.history import ClickHouseHistory
 from io_managers.publish import Publisher
@@ -122,6 +123,9 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         self._parsed_ddl = 0
         self._definitions_lock = threading.Lock()
         self._gate = PublishGate()
+        #: The tables :meth:`materialize` hands ``before_publish`` now, each with the
+        #: asset's table, which errors on them name instead (one entry per thread).
+        self._gated: dict[str, str] = {}
 
     # ----------------------------------------------------------------- construction
 
@@ -393,19 +397,38 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         self, check_sql: str, table: str, examples: int, tally: str | None = None
     ) -> OffendingRows:
         """An asset check counted, tallied and sampled in ClickHouse
-        (:mod:`io_managers.checks`)."""
-        return checks.offending_rows(
-            self.queries.rows,
-            lambda sql: self.query_arrow(sql).to_pylist(),
-            check_sql,
-            table,
-            examples,
-            tally,
-        )
+        (:mod:`io_managers.checks`). On a table :meth:`materialize` handed its
+        ``before_publish``, an error of the engine names the asset's table instead."""
+        try:
+            return checks.offending_rows(
+                self.queries.rows,
+                lambda sql: self.query_arrow(sql).to_pylist(),
+                check_sql,
+                table,
+                examples,
+                tally,
+            )
+        except WarehouseQueryError as exc:
+            published_as = self._gated.get(table)
+            if published_as is None:
+                raise
+            renamed = type(exc)(_named_as(str(exc), quote_table(table), published_as))
+            renamed.code = exc.code
+            raise renamed from None
 
     # ----------------------------------------------------------------- materialize
 
-    def materialize(self, spec: AssetSpec, context: AssetContext) -> MaterializeResult:
+    def materialize(
+        self,
+        spec: AssetSpec,
+        context: AssetContext,
+        *,
+        before_publish: Callable[[str], None] | None = None,
+    ) -> MaterializeResult:
+        """Stage, validate and publish ``spec`` (the module's steps); ``before_publish``
+        (:meth:`IOManager.materialize`) is given, just before publishing, staging itself
+        for a table that is replaced, else a view of the table with the rows the publish
+        appends (:meth:`_gate`)."""
         started = time.perf_counter()
         target = quote_table(spec.table)
         facts = self.catalog.table(spec.table)
@@ -443,6 +466,18 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
             metadata["validation_seconds"] = round(time.perf_counter() - checked, 4)
             # A table built from the DDL is not the target: its checks compile every time.
             self._refuse_uncompiled_checks(spec, staging, facts if rebuild is None else None)
+            if before_publish is not None:
+                appended = None
+                if staged_as.write_mode == "insert_new":
+                    columns = list(shape.columns)
+                    appended = statements.appended(
+                        target,
+                        columns,
+                        f"SELECT {statements.quoted_columns(columns)} FROM {staging}"
+                        if new_keys_only
+                        else statements.new_keys_select(target, staging, columns, spec.unique_key),
+                    )
+                self._check_before_publish(spec, before_publish, staging, appended)
             with self._gate.publishing(spec.key, spec.table):
                 inserted = self._publisher.publish(
                     staged_as,
@@ -485,6 +520,32 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
             metadata=metadata,
         )
 
+    def _check_before_publish(
+        self,
+        spec: AssetSpec,
+        before_publish: Callable[[str], None],
+        staging: str,
+        appended: str | None,
+    ) -> None:
+        """Call ``before_publish`` with what ``spec``'s table holds once published:
+        ``staging`` itself for a table it replaces; else (``appended``: the table and
+        the rows its publish appends, :func:`~io_managers.statements.appended`) a view of
+        them, named as staging is, so the same ``finally`` (or sweep) drops it. An error
+        the engine says while it runs names the asset's table, as its checks' authors
+        wrote ``{table}`` (:meth:`offending_rows`)."""
+        gate = staging
+        if appended is not None:
+            gate = self.staging.new_name(spec.database, spec.table_name)
+            self.staging.create_view(gate, appended)
+        plain = f"{spec.database}.{gate.split('.', 1)[1].strip('`')}"  # generated: no escapes
+        self._gated[plain] = spec.table
+        try:
+            before_publish(plain)
+        finally:
+            del self._gated[plain]
+            if gate != staging:
+                self.staging.drop_quietly(gate)
+
     def _refuse_uncompiled_checks(
         self, spec: AssetSpec, staging: str, staged_as: TableFacts | None
     ) -> None:
@@ -501,9 +562,7 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         if broken:
             check, exc = broken[0]
             # The engine names the staged table; the check's author wrote {table}.
-            said = str(exc)
-            for named in (staging, staging.replace("`", "")):
-                said = said.replace(named, spec.table)
+            said = _named_as(str(exc), staging, spec.table)
             more = f" (and {len(broken) - 1} more)" if len(broken) > 1 else ""
             why = checks.does_not_compile(check, said)
             full = checks.does_not_compile(check, said, full=True)
@@ -629,6 +688,14 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
             "the engine reported no error: the likely cause is a full disk under the "
             f"warehouse ({where}); nothing was published, {spec.table} is as it was",
         )
+
+
+def _named_as(said: str, staging: str, table: str) -> str:
+    """The engine's words ``said`` with the staging table (or view) ``staging``, quoted
+    or not, named as the asset's ``table``."""
+    for named in (staging, staging.replace("`", "")):
+        said = said.replace(named, table)
+    return said
 
 
 def _described(facts: TableFacts) -> list[tuple[str, str]]:

@@ -11,7 +11,7 @@ asked of it, once, even when several threads ask at the same moment.
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Generator, Mapping, Sequence
+from collections.abc import Callable, Collection, Generator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -138,8 +138,14 @@ class DeclaredWarehouse(ClickHouseDialect, IOManager):
     def row_counts(self, tables: Collection[str]) -> dict[str, int]:
         return self.warehouse().row_counts(tables)
 
-    def materialize(self, spec: AssetSpec, context: AssetContext) -> MaterializeResult:
-        return self.warehouse().materialize(spec, context)
+    def materialize(
+        self,
+        spec: AssetSpec,
+        context: AssetContext,
+        *,
+        before_publish: Callable[[str], None] | None = None,
+    ) -> MaterializeResult:
+        return self.warehouse().materialize(spec, context, before_publish=before_publish)
 
     def query_arrow(self, sql: str) -> Any:
         return self.warehouse().query_arrow(sql)

@@ -56,6 +56,15 @@ class StagingTables:
                 )
             self._transport.command(statements.create_like(staging, target))
 
+    def create_view(self, view: str, select: str) -> None:
+        """A view of ``select``, named as staging is (:meth:`new_name`): it is dropped as
+        staging is, and swept as the staging a dead run left; refused once the run was
+        interrupted, as :meth:`create` is."""
+        with self._create_lock:
+            if self._closed:
+                raise MaterializationError(f"interrupted: no view {view} is created any more")
+            self._transport.command(statements.create_view(view, select))
+
     def drop_quietly(self, staging: str) -> None:
         """Drop a staging table; a failure is logged, never raised over the real outcome."""
         try:

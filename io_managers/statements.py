@@ -105,11 +105,28 @@ def insert_new_keys(
     target: str, staging: str, columns: Sequence[str], unique_key: Sequence[str]
 ) -> str:
     """Append staging's rows whose key the target lacks (idempotent on rerun)."""
-    listed = quoted_columns(columns)
     return (
-        f"INSERT INTO {target} ({listed}) SETTINGS insert_null_as_default = 0\n"
-        f"SELECT {listed} FROM {staging} WHERE {new_keys_condition(unique_key, target)}"
+        f"INSERT INTO {target} ({quoted_columns(columns)}) SETTINGS insert_null_as_default = 0\n"
+        f"{new_keys_select(target, staging, columns, unique_key)}"
     )
+
+
+def new_keys_select(
+    target: str, staging: str, columns: Sequence[str], unique_key: Sequence[str]
+) -> str:
+    """Staging's rows whose key the target lacks: what :func:`insert_new_keys` appends."""
+    listed = quoted_columns(columns)
+    return f"SELECT {listed} FROM {staging} WHERE {new_keys_condition(unique_key, target)}"
+
+
+def appended(target: str, columns: Sequence[str], added: str) -> str:
+    """What ``target`` holds once the rows ``added`` selects are appended: what an
+    insert-only asset's checks read before it is published."""
+    return f"SELECT {quoted_columns(columns)} FROM {target}\nUNION ALL\n{added}"
+
+
+def create_view(view: str, select: str) -> str:
+    return f"CREATE VIEW {view} AS\n{select}"
 
 
 def exchange(staging: str, target: str) -> str:

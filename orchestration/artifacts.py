@@ -50,9 +50,8 @@ _CELL_CHARS = 50
 
 #: Under the table of a run that left assets undone: their rows read "-", not "gone".
 _KEPT = (
-    "A skipped asset's table, and a failed one's that wrote nothing, is left as it was (an "
-    "asset failed by its checks was published first); `pipeline status` says which are "
-    "stale or missing."
+    "A skipped asset's table, and a failed one's that wrote nothing (its rows read -), is "
+    "left as it was; `pipeline status` says which are stale or missing."
 )
 
 

@@ -395,7 +395,7 @@ class AssetPage:
             said[0] = f"{label} {said[0]}"
         else:
             said = [label, "", *said]
-        published = [checked_table_line(o.result)] if o.failed_its_checks and o.result else []
+        published = [checked_table_line(o.result)] if o.published_then_failed and o.result else []
         edited = [edited_check_line(edited) for edited in o.edited_checks]
         reads = [*edited, *published, *checked_read_lines(o.checked_reads, links)]
         if reads and not said[-2].startswith("`"):  # the error's last paragraph goes on
@@ -415,10 +415,11 @@ class AssetPage:
         if not (o.failed_its_checks and failing):
             return o.error or "no error recorded"
         said = f"{failures_in_brief(failing)}."
+        if o.checks_stopped_its_publish:
+            said += " Nothing was published."
         if any(check.status == "failed" for check in failing):
-            said += (
-                " The Checks table below shows an example row of each, and the command "
-                "that lists them all."
+            said += " The Checks table below shows an example row of each" + (
+                "." if o.checks_stopped_its_publish else ", and the command that lists them all."
             )
         return said
 
@@ -531,7 +532,7 @@ class AssetPage:
             lines += [source_line(m.source, o.result, self.spec.write_mode), ""]
         if o.status == "skipped":
             lines += [skipped_line(o, links), ""]
-        if o.failed_its_checks and o.state is not None:  # what it holds: under the title
+        if o.published_then_failed and o.state is not None:  # what it holds: under the title
             lines += [last_success_line(o.last_success, superseded=True), ""]
         elif o.status != "materialized" and o.state is not None:  # settled: the history told
             lines += [table_since_line(o), ""]
@@ -583,6 +584,11 @@ class AssetPage:
         name = check.name.replace("`", "'")
         if check.status == "error":
             said = f"Check `{name}` could not run; its SQL, as this command runs it:"
+        elif self.materialization.outcome.checks_stopped_its_publish:
+            said = (
+                f"Check `{name}` found its rows in this run's, which were not published; "
+                "this command runs it on the table as it is:"
+            )
         else:
             found = f" ({check.violations:,})" if check.violations is not None else ""
             said = f"Check `{name}` selects the rows it found{found}; this command lists them:"
@@ -1076,7 +1082,7 @@ def _link_title(text: str) -> str:
 def outcome_status(outcome: AssetOutcome) -> str:
     """This run's attempt in a History row: its status, or ``failed its checks`` for the
     one failure that published its rows."""
-    return "failed its checks" if outcome.failed_its_checks else outcome.status
+    return "failed its checks" if outcome.published_then_failed else outcome.status
 
 
 def record_status(record: MaterializationRecord) -> str:
@@ -1285,7 +1291,7 @@ def table_since_line(outcome: AssetOutcome, *, named: bool = False) -> str:
 
     ``named``: said on a page of several assets (the run's lineage), under the asset's
     error; the line names the table, and says so too when the attempt left it as it was."""
-    published = outcome.result if outcome.failed_its_checks else None
+    published = outcome.result if outcome.published_then_failed else None
     if published is None:  # the table holds what an earlier attempt left
         since = last_success_line(outcome.last_success)
         return f"`{outcome.table}` is left as it was. {since}" if named else since

@@ -3,6 +3,11 @@
 A check is a SQL query that selects the *offending* rows (dbt style): no rows means the
 check passed. ``{table}`` in the query stands for the asset's own table. Severity
 ``error`` fails the asset (so its descendants are skipped); ``warn`` is reported only.
+
+A run evaluates them on what the asset's table will hold once published, before
+publishing it, where its IO manager can (:meth:`IOManager.materialize`'s
+``before_publish``): a failing error check then leaves the table as it was. Else they
+read the published table, which then holds the rows that failed them.
 """
 
 from __future__ import annotations
@@ -161,16 +166,25 @@ class AssetCheckResult:
 
 
 class AssetCheckError(AssetFailure, RuntimeError):
-    """Error-severity checks (or checks that could not run) failed after a materialization.
+    """Error-severity checks (or checks that could not run) failed on a materialization.
 
-    The table is already published (like Dagster's blocking checks, the check reads the
-    real table), but the asset counts as failed so nothing downstream builds on it.
+    ``published``: whether the rows they failed were published (the IO manager could not
+    check them before): either way the asset counts as failed, so nothing downstream
+    builds on it.
     """
 
-    def __init__(self, asset: str, table: str, failures: Sequence[AssetCheckResult]) -> None:
+    def __init__(
+        self,
+        asset: str,
+        table: str,
+        failures: Sequence[AssetCheckResult],
+        *,
+        published: bool = True,
+    ) -> None:
         self.asset = asset
         self.table = table
         self.failures = tuple(failures)
+        self.published = published
         cause = "failed its checks: " + "; ".join(result.summary() for result in self.failures)
         # Built from its results, not by AssetError.for_asset: the same lead and cause.
         super().__init__(of_asset(asset, table) + cause, cause=cause)
@@ -199,8 +213,11 @@ def failures_in_brief(failures: Sequence[AssetCheckResult]) -> str:
     return "; ".join(said)
 
 
-def evaluate_check(spec: AssetSpec, check: AssetCheck, io_manager: IOManager) -> AssetCheckResult:
-    """Run one check: count the offending rows, and fetch a few when there are any."""
+def evaluate_check(
+    spec: AssetSpec, check: AssetCheck, io_manager: IOManager, table: str | None = None
+) -> AssetCheckResult:
+    """Run one check on ``table`` (default: the asset's own): count the offending rows,
+    and fetch a few when there are any. The result names the asset's table either way."""
     base: dict[str, Any] = {
         "asset": spec.key,
         "table": spec.table,
@@ -210,7 +227,7 @@ def evaluate_check(spec: AssetSpec, check: AssetCheck, io_manager: IOManager) ->
     }
     tally = check.reloads.source if check.reloads else None
     try:
-        found = io_manager.offending_rows(check.sql, spec.table, EXAMPLE_ROWS, tally)
+        found = io_manager.offending_rows(check.sql, table or spec.table, EXAMPLE_ROWS, tally)
         examples = tuple(_json_ready(row) for row in found.examples)
     except NotImplementedError:
         raise  # the IO manager cannot run SQL at all: a set-up error, not a check result
@@ -226,13 +243,16 @@ def evaluate_check(spec: AssetSpec, check: AssetCheck, io_manager: IOManager) ->
     )
 
 
-def evaluate_checks(spec: AssetSpec, io_manager: IOManager) -> list[AssetCheckResult]:
-    """Every check of ``spec`` against its table as it is now in the warehouse.
+def evaluate_checks(
+    spec: AssetSpec, io_manager: IOManager, table: str | None = None
+) -> list[AssetCheckResult]:
+    """Every check of ``spec`` against its table as it is now in the warehouse, or
+    against ``table``, which holds what its table will hold once published.
 
     Each check is evaluated even when an earlier one failed, so a report shows them all.
     An asset without checks never touches the IO manager's query interface.
     """
-    return [evaluate_check(spec, check, io_manager) for check in spec.checks]
+    return [evaluate_check(spec, check, io_manager, table) for check in spec.checks]
 
 
 def not_run_checks(spec: AssetSpec, reason: str) -> list[AssetCheckResult]:

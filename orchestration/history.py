@@ -66,8 +66,10 @@ class MaterializationRecord:
 
     @property
     def failed_its_checks(self) -> bool:
-        """Whether it failed in its blocking checks, the one failure that records rows:
-        the checks run on the published table, so that table holds the rows they failed."""
+        """Whether it failed in its blocking checks on its published table, the one
+        failure that records rows: that table holds the rows they failed. (Checks run
+        before publishing, as the warehouse runs them, fail an attempt that records no
+        rows: it published none.)"""
         return self.status == "failed" and self.rows is not None
 
     def as_dict(self) -> dict[str, object]:

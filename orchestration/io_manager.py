@@ -226,8 +226,22 @@ class IOManager(ABC):
         """Whether ``database.Table`` exists, so unselected upstream can be checked up front."""
 
     @abstractmethod
-    def materialize(self, spec: AssetSpec, context: AssetContext) -> MaterializeResult:
-        """Compute, validate and atomically publish ``spec``; raise on any failure."""
+    def materialize(
+        self,
+        spec: AssetSpec,
+        context: AssetContext,
+        *,
+        before_publish: Callable[[str], None] | None = None,
+    ) -> MaterializeResult:
+        """Compute, validate and atomically publish ``spec``; raise on any failure.
+
+        ``before_publish`` gates the publish on the asset's checks: a storage that can
+        calls it once, after validating and before publishing, with the name of a table
+        (as a check's ``{table}`` takes it) that holds exactly what ``spec``'s table will
+        hold once published; it raises to stop the publish, which then leaves the table
+        as it was, as any failure does. A storage that cannot ignores it: its caller
+        sees it was never called, and checks the published table instead.
+        """
 
     def describe(self, table: str) -> list[tuple[str, str]]:
         """Column names and engine types of ``database.Table``, in table order.

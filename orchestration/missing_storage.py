@@ -13,7 +13,7 @@ and anything that needs the storage itself (a query, a check, a table's columns)
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -143,7 +143,13 @@ class MissingStorage(IOManager):
     def setup(self, ddl_paths: Sequence[Path]) -> int | None:
         raise self._refuse()
 
-    def materialize(self, spec: AssetSpec, context: AssetContext) -> MaterializeResult:
+    def materialize(
+        self,
+        spec: AssetSpec,
+        context: AssetContext,
+        *,
+        before_publish: Callable[[str], None] | None = None,
+    ) -> MaterializeResult:
         raise self._refuse()
 
     def describe(self, table: str) -> list[tuple[str, str]]:

@@ -59,6 +59,8 @@ class RunProgress:
             published = (
                 f" ({rows_phrase(outcome.rows)} published)" if outcome.rows is not None else ""
             )
+            if outcome.checks_stopped_its_publish:
+                published = " (nothing published)"
             detail = f"failed{published}"
         elif outcome.rows is None:
             detail = escape(" ".join((outcome.said_beside() or "").split()))

@@ -27,7 +27,7 @@ from orchestration.asset import AssetSpec
 from orchestration.asset_code import SaidFailure, body_failure, said_failure
 from orchestration.asset_reads import reads_of
 from orchestration.asset_state import StateBook
-from orchestration.checks import AssetCheckError, evaluate_checks
+from orchestration.checks import AssetCheckError, AssetCheckResult, evaluate_checks
 from orchestration.concurrency import default_concurrency
 from orchestration.context import AssetContext, discard_history_of, full_refresh_of, run_logger
 from orchestration.crashed_run import mark_crashed, running_here
@@ -354,10 +354,24 @@ def _run_asset(
         review.asset_finished(spec, outcome, sql)
 
     attempt = None
+    #: Its checks' results, once evaluated on what publishing it would leave: a failing
+    #: one stops the publish (the IO manager raises what this raises).
+    gated: tuple[AssetCheckResult, ...] | None = None
+
+    def before_publish(table: str) -> None:
+        nonlocal gated
+        gated = tuple(evaluate_checks(spec, io_manager, table))
+        blocking = [check for check in gated if check.blocking]
+        if blocking:
+            raise AssetCheckError(spec.key, spec.table, blocking, published=False)
+
     try:
         attempt = ledger.start(spec, context.run_id)
-        result = io_manager.materialize(spec, context)
-        checks = tuple(evaluate_checks(spec, io_manager))
+        result = io_manager.materialize(
+            spec, context, before_publish=before_publish if spec.checks else None
+        )
+        # An IO manager that cannot check before it publishes: its published table.
+        checks = gated if gated is not None else tuple(evaluate_checks(spec, io_manager))
         blocking = [check for check in checks if check.blocking]
         failure = AssetCheckError(spec.key, spec.table, blocking) if blocking else None
         if failure:
@@ -370,6 +384,8 @@ def _run_asset(
         stopped = recorder.stopping()
         said = SaidFailure(STOPPED) if stopped else _failure(spec, exc, recorder)
         error = said.error
+        # Its checks stopped its publish: the results say why, as a published table's do.
+        unpublished = gated if isinstance(exc, AssetCheckError) and gated is not None else ()
         if attempt is not None and attempt.record.status == "started":
             attempt.failed(said.full_error or error)  # the history keeps the whole of it
         outcome = AssetOutcome(
@@ -386,10 +402,14 @@ def _run_asset(
             foreseen=stopped or isinstance(exc, ExpectedError),
             needs_full_refresh=isinstance(exc, RebuildRequired),
             rebuild_loses_rows=isinstance(exc, RebuildRequired) and exc.loses_rows,
+            checks=unpublished,
         )
         settle(outcome)
         # Prefect emits prefect.asset.materialization.failed; say why in its payload.
-        add_asset_metadata(target, failure_event_metadata(spec, exc))
+        failed = failure_event_metadata(spec, exc)
+        if unpublished:
+            failed["checks"] = [check.as_dict() for check in unpublished]
+        add_asset_metadata(target, failed)
         if stopped:
             from prefect.states import Cancelled
 

@@ -266,9 +266,23 @@ class AssetOutcome:
 
     @property
     def failed_its_checks(self) -> bool:
-        """Whether it failed in its blocking checks, which run on the table once published:
-        the one failure with a result. Its table holds this run's rows, and a rerun of the
-        same code on the same sources publishes them again and fails the same way."""
+        """Whether it failed in its blocking checks: a rerun of the same code on the same
+        sources fails the same way. Checked before publishing (the IO manager could),
+        it published nothing; else see :attr:`published_then_failed`."""
+        blocking = any(check.blocking for check in self.checks)
+        return self.status == "failed" and (blocking or self.result is not None)
+
+    @property
+    def checks_stopped_its_publish(self) -> bool:
+        """Whether it failed its checks on its staged rows, before publishing them: the
+        rows they found are in no table, which the run left as it found it."""
+        return self.failed_its_checks and self.result is None
+
+    @property
+    def published_then_failed(self) -> bool:
+        """Whether it failed its checks on its published table (its IO manager could not
+        check before publishing): the one failure with a result, whose rows the table
+        holds."""
         return self.status == "failed" and self.result is not None
 
 

@@ -16,7 +16,8 @@ An asset is judged on its latest successful materialization against what holds n
     left there (rows deleted or added outside the pipeline), when its storage counts them
     as it looks at its tables (:attr:`~orchestration.io_manager.TableOutlook.rows`);
   - ``last_run_failed``: its latest attempt, after that success, failed or never finished
-    (one that failed its checks says the table holds its rows, not the success's);
+    (one that published and then failed its checks, as an IO manager that cannot check
+    before publishing does, says the table holds its rows, not the success's);
 * ``fresh``: none of these.
 
 A failed attempt is no materialization, so an asset reading one that published and then

@@ -28,7 +28,7 @@ from assets.checks import CHECKS, FACT_DIMENSIONS
 from assets.sources import loaded_source_sql, synthetic
 from assets.vault import VAULT
 from io_managers import ClickHouseIOManager
-from io_managers.errors import MaterializationError
+from io_managers.errors import MaterializationError, WarehouseQueryError
 from orchestration.asset import AssetSpec
 from orchestration.checks import AssetCheck, AssetCheckError, evaluate_checks
 from orchestration.context import AssetContext
@@ -400,16 +400,122 @@ def test_failed_error_check_fails_the_asset_and_skips_descendants(run_warehouse)
     [result] = outcomes["numbers"].checks
     assert (result.status, result.violations) == ("failed", 2)
     assert result.examples == ({"n": 4}, {"n": 5})
-    # The check reads the published table, so the table is there; nothing built on it.
-    assert warehouse.row_count(f"{db}.numbers") == 5
+    assert result.table == f"{db}.numbers", "the result names the table, not what it read"
+    # The check read the staged rows: nothing was published, nothing built on them.
+    assert outcomes["numbers"].result is None
+    assert warehouse.row_count(f"{db}.numbers") == 0
     assert warehouse.row_count(f"{db}.doubled") == 0
+    assert _staging_left(warehouse) == []
+
+
+def _staging_left(warehouse: ClickHouseIOManager) -> list[str]:
+    """The staging tables and views left in the warehouse (none, once a run is over)."""
+    rows = warehouse.query_df("SELECT name FROM system.tables WHERE name LIKE '\\_stg\\_%'")
+    return list(rows["name"])
 
 
 @pytest.mark.usefixtures("prefect_server")
-def test_a_table_that_failed_its_checks_is_shown_holding_this_runs_rows(run_warehouse):
-    """The UI review: after a success with 2 rows, a run published 4 and failed its check.
-    Its page said "2 rows left in the table" of the last success (the table held the 3),
-    and the report's last line said to rerun, which fails the same way."""
+def test_a_check_that_fails_on_a_rerun_leaves_the_first_runs_rows(run_warehouse):
+    """A failed error check stops the publish: the table keeps its last good rows, so no
+    reader of the warehouse sees the rows the check found."""
+    warehouse, db = run_warehouse
+    graph = numbers_graph(db, AssetCheck("at_most_3", AT_MOST_3))
+    io_managers = {"warehouse": warehouse}
+    assert materialize(graph, io_managers, "numbers+", params={"numbers": 2}).ok
+
+    report = materialize(graph, io_managers, "numbers+", params={"numbers": 5})
+
+    numbers, doubled = report.outcomes
+    assert (numbers.status, doubled.status) == ("failed", "skipped")
+    assert numbers.failed_its_checks and not numbers.published_then_failed
+    assert [(c.name, c.violations) for c in numbers.checks] == [("at_most_3", 2)]
+    assert list(warehouse.query_df(f"SELECT n FROM {db}.numbers ORDER BY n")["n"]) == [1, 2]
+    assert warehouse.row_count(f"{db}.doubled") == 2
+    assert _staging_left(warehouse) == []
+
+
+@pytest.mark.usefixtures("prefect_server")
+@pytest.mark.parametrize("kind", ["python", "sql"])
+def test_an_insert_only_asset_whose_check_fails_on_its_new_rows_appends_none(run_warehouse, kind):
+    """An insert-only table's checks read the table with the rows its publish would add
+    (a view, gone afterwards): a SQL asset stages only new keys, a Python one all of
+    them, which the view narrows as the publish's anti-join does."""
+    warehouse, db = run_warehouse
+
+    def numbers(context):
+        last = context.params["numbers"]
+        if kind == "sql":
+            return f"SELECT toUInt64(number + 1) AS n FROM numbers({last})"
+        return pd.DataFrame({"n": pd.Series(range(1, last + 1), dtype="uint64")})
+
+    spec = AssetSpec(
+        key="numbers",
+        table=f"{db}.numbers",
+        body=numbers,
+        kind=kind,
+        write_mode="insert_new",
+        unique_key=("n",),
+        checks=(
+            AssetCheck("at_most_3", AT_MOST_3),
+            AssetCheck("n_unique", "SELECT n FROM {table} GROUP BY n HAVING count() > 1"),
+        ),
+    )
+    graph = AssetGraph([spec])
+    io_managers = {"warehouse": warehouse}
+    assert materialize(graph, io_managers, params={"numbers": 2}).ok
+    assert materialize(graph, io_managers, params={"numbers": 3}).ok  # adds 3, passes
+
+    report = materialize(graph, io_managers, params={"numbers": 5})
+
+    [outcome] = report.outcomes
+    assert outcome.status == "failed" and outcome.result is None
+    assert [(c.name, c.status, c.violations) for c in outcome.checks] == [
+        ("at_most_3", "failed", 2),  # 4 and 5, which the publish would add
+        ("n_unique", "passed", 0),  # the keys it holds are not counted twice
+    ]
+    assert list(warehouse.query_df(f"SELECT n FROM {db}.numbers ORDER BY n")["n"]) == [1, 2, 3]
+    assert _staging_left(warehouse) == []
+
+
+def test_an_error_in_a_check_before_publishing_names_the_assets_table(run_warehouse):
+    """A check that compiles on staging but cannot run on the view an insert-only table's
+    checks read (``_part``: a MergeTree's, no view's) is said of the asset's table, as
+    its author wrote ``{table}``, not of a staging view."""
+    warehouse, db = run_warehouse
+    parts = AssetCheck("parts", "SELECT _part, n FROM {table} WHERE n > 100")
+    spec = dataclasses.replace(
+        numbers_graph(db)["numbers"], write_mode="insert_new", unique_key=("n",), checks=(parts,)
+    )
+    context = AssetContext(spec=spec, io_manager=warehouse, load_datetime=dt.datetime.now(dt.UTC))
+    handed: list[str] = []
+    said_in_full: list[str] = []
+
+    def before_publish(table: str) -> None:
+        handed.append(table)
+        with pytest.raises(WarehouseQueryError) as engine:
+            warehouse.offending_rows(parts.sql, table, 5)
+        said_in_full.append(str(engine.value))  # with the engine's quote of the query
+        raise AssetCheckError(
+            spec.key, spec.table, evaluate_checks(spec, warehouse, table), published=False
+        )
+
+    with pytest.raises(AssetCheckError) as raised:
+        warehouse.materialize(spec, context, before_publish=before_publish)
+
+    [result] = raised.value.failures
+    assert result.error == "WarehouseQueryError: Unknown expression identifier `_part`."
+    [full] = said_in_full
+    assert f"{db}.numbers" in full and "_stg_" not in full, full
+    assert handed and "_stg_" in handed[0]
+    assert warehouse.row_count(f"{db}.numbers") == 0
+    assert _staging_left(warehouse) == []
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_table_whose_checks_failed_is_shown_as_its_last_success_left_it(run_warehouse):
+    """After a success with 2 rows, a run staged 4 and failed its check: it published
+    nothing, and its page says the table holds the success's 2 rows; the report's last
+    line says to fix the rows first (a rerun alone fails the same way)."""
     from prefect import get_client
     from prefect.client.schemas.filters import (
         ArtifactFilter,
@@ -423,7 +529,7 @@ def test_a_table_that_failed_its_checks_is_shown_holding_this_runs_rows(run_ware
     assert materialize(graph, io_managers, "numbers+", params={"numbers": 2}).ok
     report = materialize(graph, io_managers, "numbers+", params={"numbers": 4})
     assert [o.status for o in report.outcomes] == ["failed", "skipped"]
-    assert warehouse.row_count(f"{db}.numbers") == 4
+    assert warehouse.row_count(f"{db}.numbers") == 2
 
     this_run = ArtifactFilterFlowRunId(any_=[uuid.UUID(str(report.flow_run_id))])
     page_key = ArtifactFilterKey(any_=["asset-numbers"])
@@ -431,12 +537,11 @@ def test_a_table_that_failed_its_checks_is_shown_holding_this_runs_rows(run_ware
         (page,) = client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=this_run, key=page_key)
         )
-    assert " | 4 | 4 | " in page.data  # rows in table, rows inserted
-    held = "The table holds this run's 4 rows: published, then its checks failed."
-    assert page.data.count(held) == 1
+    print(page.data)
+    assert " | 2 | - | " in page.data  # rows in table (left as it was), none inserted
+    assert "published, then" not in page.data
     assert "Last successful materialization: finished " in page.data
-    assert ", 2 rows in the table then, by [its flow run]" in page.data
-    assert "left in the table" not in page.data
+    assert "2 rows left in the table, by [its flow run]" in page.data
 
     console = Console(width=1000)
     with console.capture() as captured:
@@ -511,7 +616,7 @@ def test_check_results_are_in_the_prefect_asset_event(run_warehouse):
                 time.sleep(0.5)
     assert len(events) == 1, f"no failed materialization event for {uri}"
     payload = events[0].payload
-    assert payload["rows"] == 5
+    assert "rows" not in payload, "nothing was published"
     assert "failed its checks" in payload["error"] and "at_most_3" in payload["error"]
     [check] = payload["checks"]
     assert (check["check"], check["status"], check["violations"]) == ("at_most_3", "failed", 2)
@@ -788,6 +893,34 @@ def test_after_a_full_refresh_failed_its_checks_the_next_step_keeps_the_full_ref
 
 
 @pytest.mark.usefixtures("prefect_server")
+def test_a_run_whose_check_fails_exits_1_and_leaves_the_table_as_the_last_run_left_it(
+    tmp_path, monkeypatch
+):
+    """The project's rule for bad input: a clear line, a non-zero exit, and published
+    tables untouched. The checks read the staged rows, so the table keeps its 2 rows."""
+    warehouse_dir = tmp_path / "warehouse"
+    assert _materialize(warehouse_dir, "*")["summary"] == "materialized"
+    monkeypatch.setenv("CHK_READINGS_TOO_HIGH", "1")
+
+    failed = run_pipeline("materialize", warehouse_dir, "--select", "readings+", columns=400)
+
+    assert failed.returncode == 1, failed.stderr
+    said = _plain(failed.stdout)
+    assert "readings failed its checks: check 'values_below_100' (error): 1 offending row" in (
+        said
+    ), said
+    assert "Checks: 1 passed, 1 failed" in said
+    assert "summary skipped" in said or "1 skipped" in said, said
+    with ClickHouseIOManager.embedded(warehouse_dir) as warehouse:
+        held = warehouse.query_df("SELECT sensor, value FROM chk.readings ORDER BY sensor")
+        assert held.to_dict("records") == [
+            {"sensor": "a", "value": 3},
+            {"sensor": "b", "value": 40},
+        ]
+        assert _staging_left(warehouse) == []
+
+
+@pytest.mark.usefixtures("prefect_server")
 def test_pipeline_checks_exit_codes_follow_severity(tmp_path):
     warehouse_dir = tmp_path / "warehouse"
     assert _materialize(warehouse_dir, "readings") == {"readings": "materialized"}
@@ -917,9 +1050,11 @@ def test_pipeline_checks_runs_the_built_and_reports_the_unbuilt(tmp_path):
 
 
 @pytest.mark.usefixtures("prefect_server")
-def test_pipeline_checks_checks_a_table_whose_first_run_failed_its_checks(tmp_path, monkeypatch):
-    # The run published the table, then its error check failed (history: failed, no
-    # success): the table is there to check, e.g. after a fix by hand.
+def test_pipeline_checks_of_a_table_whose_first_run_failed_its_checks_runs_none(
+    tmp_path, monkeypatch
+):
+    # The run's error check failed on the staged rows (history: failed, no success), so
+    # nothing was published: the empty table the DDL made must not "pass".
     warehouse_dir = tmp_path / "warehouse"
     monkeypatch.setenv("CHK_READINGS_TOO_HIGH", "1")
     assert _materialize(warehouse_dir, "readings") == {"readings": "failed"}
@@ -928,22 +1063,10 @@ def test_pipeline_checks_checks_a_table_whose_first_run_failed_its_checks(tmp_pa
     assert result.returncode == 1
     payload = json.loads(result.stdout)
     assert {c["check"]: c["status"] for c in payload["checks"]} == {
-        "no_negative_values": "passed",
-        "values_below_100": "failed",
+        "no_negative_values": "not_run",
+        "values_below_100": "not_run",
     }
-    assert payload["never_materialized"] == []
-
-    _delete_high_values(warehouse_dir)
-    fixed = pipeline_checks(warehouse_dir, "--select", "readings")
-    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
-    assert "Checks: 2 passed" in _plain(fixed.stdout)
-
-
-def _delete_high_values(warehouse_dir: Path) -> None:
-    with ClickHouseIOManager.embedded(warehouse_dir) as warehouse:
-        warehouse.command(
-            "ALTER TABLE chk.readings DELETE WHERE value >= 100 SETTINGS mutations_sync = 1"
-        )
+    assert payload["never_materialized"] == ["readings"]
 
 
 def test_pipeline_checks_with_nothing_to_check(tmp_path):

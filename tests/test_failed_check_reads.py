@@ -132,9 +132,11 @@ def test_a_check_failing_on_a_dimension_the_run_rebuilt_names_it_and_the_rerun_r
     assert page[2].startswith(
         "**Failed:** 1 error-severity check failed: customer_key_resolves (1 row). "
     )
-    # Its rows are published: said in the failure too, before what its check read.
-    assert page[3] == "The table holds this run's 4 rows: published, then its checks failed.\\"
-    assert re.fullmatch(checked, page[4]), page[:6]
+    # Its rows are not published: said in the failure too, before what its check read.
+    assert page[2].endswith(
+        " Nothing was published. The Checks table below shows an example row of each.\\"
+    )
+    assert re.fullmatch(checked, page[3]), page[:6]
 
     # The dimension's code is fixed; the rerun a reader took from the old line, which left
     # the dimension out, reads it as it is: stale, and said so.
@@ -312,8 +314,7 @@ def test_a_check_failing_on_a_dimension_changed_outside_the_pipeline_names_it(tm
     (warning,) = [line for line in lineage.splitlines() if line.startswith("**Read while stale:**")]
     assert re.search(rf"\[dim_customer\]\(\S+\): {CHANGED_OUTSIDE}\. This run read", warning)
     page = _as_read(_artifact(report, "asset-fact-orders")).split("\n")
-    assert page[3] == "The table holds this run's 4 rows: published, then its checks failed.\\"
-    assert re.fullmatch(checked, page[4]), page[:6]
+    assert re.fullmatch(checked, page[3]), page[:6]
 
     # The step's selection rebuilds the dimension first: the facts pass, all is fresh.
     assert _run(warehouse_dir, "dim_customer or fact_orders+")[1].ok

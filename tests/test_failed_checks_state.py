@@ -1,10 +1,13 @@
-"""What ``pipeline status`` and the asset pages say of a table that was published and then
-failed its checks, and of what reads it.
+"""What ``pipeline status`` and the asset pages say of a table whose checks failed, and
+of what reads it.
 
-Such a table holds the failed attempt's rows: its state's words must not deny them
-("never materialized" beside "The table holds this run's 2 rows"), nor leave its reader
-"fresh" without a word about them. Real engines: embedded ClickHouse (chdb), a temporary
-Prefect server and the ``pipeline`` command in a process of its own.
+The warehouse checks the staged rows before publishing them: a failed check leaves the
+table as it was, and the words must say so. A storage that cannot
+(:class:`~tests.io_helpers.PublishFirstIOManager`) publishes first: its table then holds
+the failed attempt's rows, and its state's words must not deny them ("never
+materialized" beside "The table holds this run's 2 rows"), nor leave its reader "fresh"
+without a word about them. Real engines: embedded ClickHouse (chdb), a temporary Prefect
+server and the ``pipeline`` command in a process of its own.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from orchestration.resolver import materialize
 from orchestration.run_report import RunReport
 from tests.checks_location import defs as CHECKS_LOCATION
 from tests.checks_location import run_pipeline
+from tests.io_helpers import PublishFirstIOManager
 from tests.lineage_markdown import rendered
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,8 +43,12 @@ BUILT_FROM = "built from rows of upstream readings that failed their checks"
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
 
-def _materialize(warehouse_dir: Path, selection: str) -> RunReport:
-    with ClickHouseIOManager.embedded(warehouse_dir) as warehouse:
+def _materialize(
+    warehouse_dir: Path,
+    selection: str,
+    warehouse_class: type[ClickHouseIOManager] = ClickHouseIOManager,
+) -> RunReport:
+    with warehouse_class.embedded(warehouse_dir) as warehouse:
         warehouse.setup(CHECKS_LOCATION.ddl_paths)
         return materialize(CHECKS_LOCATION.graph(), {"warehouse": warehouse}, selection)
 
@@ -88,12 +96,32 @@ def _state_row(markdown: str) -> str:
     return row
 
 
-def test_a_first_run_that_failed_its_checks_is_missing_without_denying_its_rows(
-    tmp_path, monkeypatch
-):
+def test_a_first_run_whose_checks_failed_published_nothing_and_is_missing(tmp_path, monkeypatch):
     warehouse_dir = tmp_path / "warehouse"
     monkeypatch.setenv("CHK_READINGS_TOO_HIGH", "1")
     report = _materialize(warehouse_dir, "readings+")
+    assert [o.status for o in report.outcomes] == ["failed", "skipped"]
+
+    readings = _states(warehouse_dir)["readings"]
+    assert readings["state"] == "missing"
+    assert readings["reasons"] == [
+        {"kind": "never_materialized", "detail": "never materialized"},
+        {"kind": "last_run_failed", "detail": f"last run failed: {CHECKS_CAUSE}"},
+    ]
+    page = _page(report, "readings")
+    assert "published, then" not in page
+    assert "Nothing was published." in page
+    assert page.count("values_below_100 (1 row)") == 1
+    assert page.count("{sensor='b', value=250}") == 1
+
+
+def test_a_first_run_that_failed_its_checks_is_missing_without_denying_its_rows(
+    tmp_path, monkeypatch
+):
+    """The fallback: a storage that published the rows its checks then failed."""
+    warehouse_dir = tmp_path / "warehouse"
+    monkeypatch.setenv("CHK_READINGS_TOO_HIGH", "1")
+    report = _materialize(warehouse_dir, "readings+", PublishFirstIOManager)
     assert [o.status for o in report.outcomes] == ["failed", "skipped"]
 
     readings = _states(warehouse_dir)["readings"]
@@ -123,16 +151,41 @@ def test_a_first_run_that_failed_its_checks_is_missing_without_denying_its_rows(
     assert "never materialized" not in page
 
 
-def test_a_table_that_failed_its_checks_after_a_success_and_its_fresh_reader(tmp_path, monkeypatch):
-    """After a success, a run published readings' rows and failed its checks: readings is
-    stale, its table holds that run's rows (not the success's); summary, built from the
-    success, stays fresh (the failure is no materialization) with a word about it, on
-    its page too."""
+def test_a_table_whose_checks_failed_after_a_success_keeps_it_and_its_reader_is_fresh(
+    tmp_path, monkeypatch
+):
+    """After a success, a run's checks failed on readings' staged rows: readings is stale
+    (its last run failed), its table holds the success's rows, and summary, built from
+    them, is fresh with nothing to say about rows that failed (no table holds them)."""
     warehouse_dir = tmp_path / "warehouse"
-    first = _materialize(warehouse_dir, "readings+")
-    assert first.ok
+    assert _materialize(warehouse_dir, "readings+").ok
     monkeypatch.setenv("CHK_READINGS_TOO_HIGH", "1")
     failed = _materialize(warehouse_dir, "readings+")
+    assert [o.status for o in failed.outcomes] == ["failed", "skipped"]
+
+    states = _states(warehouse_dir)
+    assert states["readings"]["state"] == "stale"
+    assert [r["detail"] for r in states["readings"]["reasons"]] == [
+        f"last run failed: {CHECKS_CAUSE}"
+    ]
+    assert (states["summary"]["state"], states["summary"]["reasons"]) == ("fresh", [])
+    assert states["summary"]["upstream_failed_checks"] == []
+    assert _state_row(_page(failed, "summary")) == "| state after this run | fresh |"
+    page = _page(failed, "readings")
+    assert "published, then" not in page
+    assert " | 2 | - | " in page, "the run table: the rows left in the table, none inserted"
+
+
+def test_a_table_that_failed_its_checks_after_a_success_and_its_fresh_reader(tmp_path, monkeypatch):
+    """The fallback: after a success, a run published readings' rows and failed its
+    checks: readings is stale, its table holds that run's rows (not the success's);
+    summary, built from the success, stays fresh (the failure is no materialization)
+    with a word about it, on its page too."""
+    warehouse_dir = tmp_path / "warehouse"
+    first = _materialize(warehouse_dir, "readings+", PublishFirstIOManager)
+    assert first.ok
+    monkeypatch.setenv("CHK_READINGS_TOO_HIGH", "1")
+    failed = _materialize(warehouse_dir, "readings+", PublishFirstIOManager)
     assert [o.status for o in failed.outcomes] == ["failed", "skipped"]
 
     states = _states(warehouse_dir)
@@ -162,11 +215,12 @@ def test_a_reader_built_from_rows_that_failed_their_checks_names_them_as_what_it
     """`materialize --select summary` after readings published rows and failed its checks
     builds summary from those rows. Its record names that attempt as the readings it read
     (the last success's rows were gone), and status, plan and its page say it was built
-    from rows that failed: fresh while readings holds them, stale once readings passes."""
+    from rows that failed: fresh while readings holds them, stale once readings passes.
+    Only a storage that publishes before checking (the fallback) leaves such rows."""
     warehouse_dir = tmp_path / "warehouse"
-    assert _materialize(warehouse_dir, "readings+").ok
+    assert _materialize(warehouse_dir, "readings+", PublishFirstIOManager).ok
     monkeypatch.setenv("CHK_READINGS_TOO_HIGH", "1")
-    assert not _materialize(warehouse_dir, "readings+").ok
+    assert not _materialize(warehouse_dir, "readings+", PublishFirstIOManager).ok
     rebuilt = _materialize(warehouse_dir, "summary")
     assert rebuilt.ok
 
@@ -211,10 +265,10 @@ def _artifact(artifact_id: str) -> str:
 def test_a_failed_runs_lineage_page_says_what_the_table_holds_and_what_to_do_next(
     tmp_path, monkeypatch, prefect_api_url
 ):
-    """The lineage page of a run whose asset published and then failed its checks says,
-    under its failures, that the table holds the failed attempt's rows (since its last
-    success, linked), and the terminal's Next line: that was only in a footnote screens
-    down and on the asset's page, and the next step only on the terminal."""
+    """The lineage page of a run whose asset failed its checks says, under its failures,
+    that the table is left as it was (its last success, linked), and the terminal's Next
+    line: that was only in a footnote screens down and on the asset's page, and the next
+    step only on the terminal."""
     warehouse_dir = tmp_path / "warehouse"
     first = _materialize(warehouse_dir, "readings+")
     assert first.ok
@@ -229,11 +283,10 @@ def test_a_failed_runs_lineage_page_says_what_the_table_holds_and_what_to_do_nex
     page = _artifact(lineage_url.rsplit("/", 1)[-1])
     failures = page.split("**Failed:**", 1)[1].split("Warehouse:", 1)[0]
     assert (
-        "`chk.readings` holds this run's 2 rows: published, then its checks failed. "
-        "Last successful materialization: finished " in failures
+        "`chk.readings` is left as it was. Last successful materialization: finished " in failures
     )
     assert (
-        f", 2 rows in the table then, by [its flow run]({flow_run_path(first.flow_run_id)})."
+        f", 2 rows left in the table, by [its flow run]({flow_run_path(first.flow_run_id)})."
         in failures
     )
     # The Next line reads on the page as the terminal printed it, its command as code.

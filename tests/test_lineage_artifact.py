@@ -307,9 +307,8 @@ def test_a_failed_run_says_its_failed_and_skipped_tables_are_left_as_they_were(p
     """A skipped row's '-' rows and 'upstream failed' read as if its table were gone."""
     markdown = lineage_markdown(plan, _report(plan, failing="anomaly_invoice"))
     assert (
-        "A skipped asset's table, and a failed one's that wrote nothing, is left as it was (an "
-        "asset failed by its checks was published first); `pipeline status` says which are "
-        "stale or missing." in markdown
+        "A skipped asset's table, and a failed one's that wrote nothing (its rows read -), is "
+        "left as it was; `pipeline status` says which are stale or missing." in markdown
     )
     assert "is left as it was" not in lineage_markdown(plan, _report(plan))
 

@@ -37,9 +37,10 @@ def test_each_finished_asset_is_one_line_with_its_rows_counted_in_words():
     assert any(line.startswith("✓ many  12,345 rows  0.10s") for line in lines), lines
 
 
-def _failed_checks(*checks: AssetCheckResult) -> AssetOutcome:
-    """orders as the resolver leaves it when it published 3 rows and ``checks`` failed."""
-    result = MaterializeResult(table="db.orders", rows=3, seconds=0.1)
+def _failed_checks(*checks: AssetCheckResult, published: bool = True) -> AssetOutcome:
+    """orders as the resolver leaves it when ``checks`` failed: on the 3 rows it
+    published, or (not ``published``) on its staged rows, which it then did not publish."""
+    result = MaterializeResult(table="db.orders", rows=3, seconds=0.1) if published else None
     blocking = [check for check in checks if check.blocking]
     failure = AssetCheckError("orders", "db.orders", blocking)
     error = describe_error(failure)
@@ -88,3 +89,8 @@ def test_an_asset_that_failed_its_checks_says_the_rows_it_published():
     """Its table holds them: the one failure with rows."""
     one = _failed_checks(_check("no_big_orders", 1), _check("fresh", 1, severity="warn"))
     assert _printed(one) == ["✗ orders  failed (3 rows published)  0.20s"]
+
+
+def test_an_asset_whose_checks_stopped_its_publish_says_it_published_nothing():
+    one = _failed_checks(_check("no_big_orders", 1), published=False)
+    assert _printed(one) == ["✗ orders  failed (nothing published)  0.20s"]

@@ -319,14 +319,12 @@ def test_each_page_lists_its_assets_last_attempts_read_in_one_query_per_run(tmp_
     assert asked == [["readings", "summary"]] * 3
     since, rows = _history_rows(_pages(str(last.flow_run_id), "readings")[0].data)
     assert since.startswith("Since the previous materialization (")
-    assert since.endswith(
-        "\xa0UTC, failed its checks): code version unchanged; rows unchanged (2); "
-        "error-severity checks failed then, all pass now."
-    )
+    # Its checks stopped the failed run's publish: it left the table as it was.
+    assert since.endswith("\xa0UTC, failed): code version unchanged; rows unchanged (2).")
     runs = [f"[readings+]({flow_run_path(str(r.flow_run_id))})" for r in (last, failed, first)]
     assert [row[0] for row in rows] == [f"**{runs[0]}** (this version)", *runs[1:]]
-    assert [row[2] for row in rows] == ["**materialized**", "✗ failed its checks", "materialized"]
-    assert [row[3] for row in rows] == ["**2**", "2", "2"]
+    assert [row[2] for row in rows] == ["**materialized**", "✗ failed", "materialized"]
+    assert [row[3] for row in rows] == ["**2**", "unchanged", "2"]
     # The failed run skipped summary: its page of that run says so, after its success.
     since, rows = _history_rows(_pages(str(failed.flow_run_id), "summary")[0].data)
     assert since.endswith("\xa0UTC, materialized): code version unchanged; table left as it was.")
