@@ -428,7 +428,7 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         """Stage, validate and publish ``spec`` (the module's steps); ``before_publish``
         (:meth:`IOManager.materialize`) is given, just before publishing, staging itself
         for a table that is replaced, else a view of the table with the rows the publish
-        appends (:meth:`_gate`)."""
+        appends (:meth:`_check_before_publish`)."""
         started = time.perf_counter()
         target = quote_table(spec.table)
         facts = self.catalog.table(spec.table)

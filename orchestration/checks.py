@@ -168,23 +168,16 @@ class AssetCheckResult:
 class AssetCheckError(AssetFailure, RuntimeError):
     """Error-severity checks (or checks that could not run) failed on a materialization.
 
-    ``published``: whether the rows they failed were published (the IO manager could not
-    check them before): either way the asset counts as failed, so nothing downstream
-    builds on it.
+    Raised before its publish, it stops it (:meth:`IOManager.materialize`'s
+    ``before_publish``); after it (an IO manager that cannot check before), the table
+    holds the rows they failed. Either way the asset counts as failed, so nothing
+    downstream builds on it.
     """
 
-    def __init__(
-        self,
-        asset: str,
-        table: str,
-        failures: Sequence[AssetCheckResult],
-        *,
-        published: bool = True,
-    ) -> None:
+    def __init__(self, asset: str, table: str, failures: Sequence[AssetCheckResult]) -> None:
         self.asset = asset
         self.table = table
         self.failures = tuple(failures)
-        self.published = published
         cause = "failed its checks: " + "; ".join(result.summary() for result in self.failures)
         # Built from its results, not by AssetError.for_asset: the same lead and cause.
         super().__init__(of_asset(asset, table) + cause, cause=cause)

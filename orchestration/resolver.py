@@ -363,7 +363,7 @@ def _run_asset(
         gated = tuple(evaluate_checks(spec, io_manager, table))
         blocking = [check for check in gated if check.blocking]
         if blocking:
-            raise AssetCheckError(spec.key, spec.table, blocking, published=False)
+            raise AssetCheckError(spec.key, spec.table, blocking)
 
     try:
         attempt = ledger.start(spec, context.run_id)

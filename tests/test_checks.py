@@ -495,9 +495,7 @@ def test_an_error_in_a_check_before_publishing_names_the_assets_table(run_wareho
         with pytest.raises(WarehouseQueryError) as engine:
             warehouse.offending_rows(parts.sql, table, 5)
         said_in_full.append(str(engine.value))  # with the engine's quote of the query
-        raise AssetCheckError(
-            spec.key, spec.table, evaluate_checks(spec, warehouse, table), published=False
-        )
+        raise AssetCheckError(spec.key, spec.table, evaluate_checks(spec, warehouse, table))
 
     with pytest.raises(AssetCheckError) as raised:
         warehouse.materialize(spec, context, before_publish=before_publish)
