@@ -11,7 +11,9 @@ and a ClickHouse server (only :mod:`io_managers.transport` differs):
    (:mod:`io_managers.stage`);
 3. validate it against the asset's Pandera model (:mod:`io_managers.validation`), and
    hold its row count to the rows written into it (chdb drops rows it has no disk space
-   for without raising; :mod:`io_managers.staged`);
+   for without raising; :mod:`io_managers.staged`); then hand the caller's
+   ``before_publish`` (the asset's checks) what the table will hold once published:
+   staging, or for ``insert_new`` a view of the target with the rows step 4 appends;
 4. publish: ``replace`` swaps it in with ``EXCHANGE TABLES`` (one atomic metadata
    operation); ``insert_new`` appends only rows whose ``unique_key`` is not yet present
    (:mod:`io_managers.publish`);
