@@ -385,14 +385,15 @@ def test_a_failed_checks_query_is_a_click_away_behind_a_line_saying_how_long_it_
     """fact_sales's check ``lines_reconcile_with_vault`` is a 123-line command: shown open,
     its ``pipeline query`` took 4.5 of the failed page's 10 windows at 1600x1000, while
     the asset's own SQL was folded. It is folded the same way, under the sentence saying
-    what it lists, behind a line naming the command and its length."""
+    what it runs, behind a line naming the command and its length."""
     lines = _failed_check_page("fact_sales", "lines_reconcile_with_vault")
     (block,) = _blocks(lines, "sh")
     assert len(block) > 40  # the reason to fold it
     page = rendered("\n".join(lines))
-    said = page.index("<p>Check <code>lines_reconcile_with_vault</code> selects the rows")
+    # Its checks stopped the publish: the command runs the check on the table as it is.
+    said = page.index("<p>Check <code>lines_reconcile_with_vault</code> found its rows")
     start = page.index("<details>", said)
-    assert page[said:start].rstrip().endswith("this command lists them:</p>")
+    assert page[said:start].rstrip().endswith("this command runs it on the table as it is:</p>")
     folded = page[start : page.index("</details>", start)]
     summary = f"<summary>pipeline query … ({len(block)} lines)</summary>"
     assert folded.startswith(f"<details>\n{summary}"), folded[:200]
