@@ -56,12 +56,7 @@ class RunProgress:
         # One line per asset. A failure's cause is the run report's, on stderr: said here
         # too, a terminal (and a log of both streams) showed it twice.
         if outcome.status == "failed":
-            published = (
-                f" ({rows_phrase(outcome.rows)} published)" if outcome.rows is not None else ""
-            )
-            if outcome.checks_stopped_its_publish:
-                published = " (nothing published)"
-            detail = f"failed{published}"
+            detail = f"failed{outcome.publish_said}"
         elif outcome.rows is None:
             detail = escape(" ".join((outcome.said_beside() or "").split()))
         else:

@@ -260,6 +260,7 @@ def _print_failures(report: RunReport, console: Console, *, full: bool = False) 
     for outcome in report.by_status("failed"):
         lead = of_asset(outcome.key, outcome.table)
         said = (outcome.said_beside(full=full) or outcome.status).removeprefix(lead)
+        said += outcome.publish_said
         console.print(f"[bold red]error:[/] {escape(lead + said)}", soft_wrap=True, highlight=False)
 
 

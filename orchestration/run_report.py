@@ -279,6 +279,18 @@ class AssetOutcome:
         return self.failed_its_checks and self.result is None
 
     @property
+    def publish_said(self) -> str:
+        """What a failed asset's table got, for the lines that name the failure:
+        `` (nothing published)`` when its checks stopped the publish (the table keeps its
+        last rows), `` (3 rows published)`` when it failed after publishing; else ``""``
+        (any other failure publishes nothing, and says why)."""
+        if self.checks_stopped_its_publish:
+            return " (nothing published)"
+        if self.status == "failed" and self.rows is not None:
+            return f" ({rows_phrase(self.rows)} published)"
+        return ""
+
+    @property
     def published_then_failed(self) -> bool:
         """Whether it failed its checks on its published table (its IO manager could not
         check before publishing): the one failure with a result, whose rows the table

@@ -906,6 +906,8 @@ def test_a_run_whose_check_fails_exits_1_and_leaves_the_table_as_the_last_run_le
     said = _plain(failed.stdout)
     cause = "failed its checks: check 'values_below_100' (error): 1 offending row"
     assert cause in _plain(failed.stderr), failed.stderr  # a failure's lines: on stderr
+    # What the table holds: its last rows, said beside the cause.
+    assert "e.g. {sensor='b', value=250} (nothing published)" in _plain(failed.stderr)
     assert "Checks: 1 passed, 1 failed" in said
     assert "1 asset skipped (upstream failed: readings): summary" in said, said
     with ClickHouseIOManager.embedded(warehouse_dir) as warehouse:

@@ -180,7 +180,7 @@ def test_each_failure_names_its_asset_and_table_once():
     _, err = _streams(RunReport(outcomes=[checks, select, bug]), terminal=False)
     assert err == [
         "error: asset 'orders' (table m.orders): failed its checks: check 'positive' (error): "
-        "2 offending rows",
+        "2 offending rows (3 rows published)",  # checked after its publish: what it left
         "error: asset 'daily' (table m.daily): sql/daily.sql:3: no such column",
         "error: asset 'items' (table m.items): assets/items.py:7: KeyError: 'x'",
     ]
