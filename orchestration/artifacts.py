@@ -278,6 +278,20 @@ def _failures(report: RunReport, links: PageLinks) -> list[str]:
     return ["**Failed:**", "", *items, ""]
 
 
+def _not_run(report: RunReport, links: PageLinks) -> list[str]:
+    """The assets the run did not build though it selected them, a line per status and
+    reason with each one's page, under the failures (:meth:`RunReport.folded`, as the
+    terminal says them): the diagrams show them only by colour, the table names them at
+    the page's end, five screens below "6 skipped" in the headline."""
+    lines = [
+        f"**{counted(len(keys), 'asset')} {status}**"
+        + (f" ({_short(reason)})" if reason else "")
+        + f": {', '.join(links.link(key) for key in keys)}"
+        for (status, reason), keys in report.folded().items()
+    ]
+    return [line for said in lines for line in (said, "")]
+
+
 def _failure(outcome: AssetOutcome) -> str:
     """What failed, after the asset's link: the checks that failed and the rows each
     found (:func:`failures_in_brief`), else the error as the run gives it (the place in
@@ -359,6 +373,7 @@ def lineage_markdown(
         f"## Asset lineage: {report.summary()}",
         "",
         *_failures(report, links),
+        *_not_run(report, links),
         *_next(next_line(plan, report)),
         *_warehouses(report.warehouses, sources),
         f"Selection: {_chosen(plan)}; {len(plan.selected)} selected, "

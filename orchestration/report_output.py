@@ -28,10 +28,10 @@ from orchestration.fingerprinted_source import SOURCE_OPTION
 from orchestration.prefect_ui import absolute, run_urls, runs_path
 from orchestration.rerun import checked_to_rebuild, materialize_command, rerun_selection
 from orchestration.run_report import (
+    FOLDED,
     AssetOutcome,
     MaterializationPlan,
     RunReport,
-    Status,
     counted,
     quoted_selection,
     refresh_options,
@@ -146,7 +146,7 @@ def print_report(
     which end the report: printed after them, a warning read as something new gone wrong."""
     errors = error_console or console
     title = f"Run report: {report.summary()}"
-    ran = [o for o in report.outcomes if o.status not in _FOLDED]
+    ran = [o for o in report.outcomes if o.status not in FOLDED]
     if ran:
         print_table(console, _REPORT_COLUMNS, [_report_row(o) for o in ran], title=title)
     else:  # interrupted before any asset ended
@@ -249,10 +249,6 @@ def print_step(console: Console, line: str) -> None:
     console.print(line, soft_wrap=True, highlight=False)
 
 
-#: Statuses whose assets the report folds into a line per reason instead of a row each.
-_FOLDED: tuple[Status, ...] = ("skipped", "cancelled")
-
-
 def _print_failures(report: RunReport, console: Console, *, full: bool = False) -> None:
     """Each failed asset's line, ``error: asset 'k' (table t): cause``, whole, on
     ``console`` (stderr): the one place a run says it, so ``2>`` keeps it and a terminal
@@ -265,15 +261,9 @@ def _print_failures(report: RunReport, console: Console, *, full: bool = False) 
 
 
 def _print_folded(report: RunReport, console: Console) -> None:
-    """A line per status and reason for the assets that did not fail yet have a reason:
-    ``28 assets skipped (upstream failed: raw_online_retails): psa_online_retails, ...``
-    (also the cancelled, and one published as the run stopped). A row each repeated the
-    reason 28 times and pushed the failure that caused it all out of view."""
-    folded: dict[tuple[Status, str | None], list[str]] = {}
-    for outcome in report.outcomes:
-        if outcome.status in _FOLDED or (outcome.status != "failed" and outcome.error):
-            folded.setdefault((outcome.status, outcome.error), []).append(outcome.key)
-    for (status, reason), keys in folded.items():
+    """A line per status and reason for the assets that did not fail yet have a reason
+    (:meth:`~orchestration.run_report.RunReport.folded`)."""
+    for (status, reason), keys in report.folded().items():
         why = f" ({reason})" if reason else ""
         line = f"{counted(len(keys), 'asset')} {status}{why}: {', '.join(keys)}"
         console.print(line, soft_wrap=True, highlight=False, markup=False)

@@ -37,6 +37,9 @@ def _briefly(cause: str | None) -> str:
 Status = Literal["materialized", "failed", "skipped", "cancelled"]
 #: ``cancelled``: the run was interrupted (Ctrl-C, SIGTERM) before the asset finished.
 STATUSES: tuple[Status, ...] = ("materialized", "failed", "skipped", "cancelled")
+#: Statuses a run's end folds into a line per reason instead of a row each
+#: (:meth:`RunReport.folded`).
+FOLDED: tuple[Status, ...] = ("skipped", "cancelled")
 
 #: What a run does once every asset has finished, in this order, as its report names
 #: those an interrupt cut (:attr:`RunReport.cut`): the ``skipped`` records of the assets
@@ -326,6 +329,18 @@ class RunReport:
 
     def by_status(self, status: Status) -> list[AssetOutcome]:
         return [o for o in self.outcomes if o.status == status]
+
+    def folded(self) -> dict[tuple[Status, str | None], list[str]]:
+        """The assets that did not fail yet have a reason, by status and reason, in run
+        order: the skipped and cancelled, and one published as the run stopped. Said a
+        line per reason (``6 assets skipped (upstream failed: fact_sales): ...``) where
+        the run's end names its failures: a row each repeated the reason 28 times and
+        pushed the failure that caused it all out of view."""
+        folded: dict[tuple[Status, str | None], list[str]] = {}
+        for outcome in self.outcomes:
+            if outcome.status in FOLDED or (outcome.status != "failed" and outcome.error):
+                folded.setdefault((outcome.status, outcome.error), []).append(outcome.key)
+        return folded
 
     def summary(self) -> str:
         counts = {s: len(self.by_status(s)) for s in STATUSES}

@@ -314,16 +314,22 @@ def test_a_failed_run_says_its_failed_and_skipped_tables_are_left_as_they_were(p
 
 
 def test_a_failed_run_names_its_failures_and_their_errors_before_its_diagrams(plan):
-    """The reason a run failed is on its first screen, not only in the table at the end."""
+    """The reason a run failed is on its first screen, not only in the table at the end;
+    so are the assets it skipped for it, each linked (the diagrams show them by colour
+    only, the table five screens down)."""
     version = uuid.uuid4()
     links = PageLinks(versions={"anomaly_invoice": version})
     report = _report(plan, "anomaly_invoice", "bad.csv, line 3, column 'Quantity': not a number")
     report.warehouses = ["chdb:///w"]
+    skipped = [o.key for o in report.by_status("skipped")]
+    assert len(skipped) == 4
     paragraphs = lineage_markdown(plan, report, links).split("\n\n")
-    assert paragraphs[1:5] == [
+    assert paragraphs[1:6] == [
         "**Failed:**",
         f"- [anomaly_invoice](/v2/artifacts/artifact/{version}): "
         "bad.csv, line 3, column 'Quantity': not a number",
+        "**4 assets skipped** (upstream failed: anomaly_invoice): "
+        + ", ".join(links.link(key) for key in skipped),
         "Next: `pipeline materialize --select 'anomaly_invoice+'` "
         "reruns the failed asset and the 4 skipped.",
         "Warehouse: `chdb:///w`.",
