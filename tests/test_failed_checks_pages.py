@@ -322,7 +322,10 @@ def test_the_lineage_pages_failure_is_what_failed_and_the_counts_then_what_diffe
     plan, report = _report()
     page = uuid.uuid4()
     markdown = lineage_markdown(plan, report, PageLinks(versions={"fact_sales": page}))  # type: ignore[arg-type]
-    failed = markdown.split("**Failed:**\n\n", 1)[1].split("\n\nNext: ", 1)[0]
+    failed, skipped = (
+        markdown.split("**Failed:**\n\n", 1)[1].split("\n\nNext: ", 1)[0].split("\n\n")
+    )
+    assert skipped.startswith("**6 assets skipped** (upstream failed: fact_sales): [anomaly_")
     assert failed.split("\\\n  ") == [
         f"- [fact_sales](/v2/artifacts/artifact/{page}): 4 error-severity checks failed: "
         "product_key_resolves (97,356 rows), customer_key_resolves (97,356), "
