@@ -49,6 +49,7 @@ from orchestration.prefect_ui import (
 )
 from orchestration.redaction import shown_source
 from orchestration.run_report import (
+    SHORT_VERSION,
     AssetOutcome,
     CheckedRead,
     MaterializationPlan,
@@ -127,8 +128,6 @@ _DATE_HYPHEN = "\u2011"
 RUN_CELL_CHARS = 30
 #: Attempts a page's History lists: this version's and the ones before it.
 HISTORY_ROWS = 10
-#: Characters of a code version a History row shows, of its 16 (the top table's).
-_SHORT_VERSION = 8
 
 #: The Columns table's last column: where each column's whole upstream chain ends.
 _ENDS = "raw source columns"
@@ -1120,7 +1119,7 @@ def _rows_cell(rows: int | None, status: str) -> str:
 
 
 def _version_cell(version: str | None) -> str:
-    return f"`{cell(version[:_SHORT_VERSION])}`" if version else "-"
+    return f"`{cell(version[:SHORT_VERSION])}`" if version else "-"
 
 
 def _code_change(before: str, now: str | None) -> str | None:

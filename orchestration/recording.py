@@ -31,8 +31,10 @@ from orchestration.io_manager import MaterializeResult
 from orchestration.run_report import (
     LEFT_FRESH,
     REBUILT_THE_SAME,
+    SHORT_VERSION,
     AssetOutcome,
     CheckedRead,
+    CodeChange,
     rows_phrase,
 )
 from orchestration.staleness import AssetState, assess
@@ -44,10 +46,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-#: Characters of a code version a line of what changed shows, of its 16 (as a History row).
-_SHORT_VERSION = 8
-
-
 def _what_changed(before: AssetHistory, now: MaterializationRecord) -> str:
     """``code e193fcc9 -> 6cbcffdd, 1,904 -> 1,903 rows``: a table this run rebuilt, its
     materialization ``now`` against what the table held as the run began (``before``)."""
@@ -57,7 +55,7 @@ def _what_changed(before: AssetHistory, now: MaterializationRecord) -> str:
         return f"built for the first time, {rows_phrase(rows)}"
     code = "same code"
     if was.code_version != now.code_version:
-        code = f"code {was.code_version[:_SHORT_VERSION]} -> {now.code_version[:_SHORT_VERSION]}"
+        code = f"code {was.code_version[:SHORT_VERSION]} -> {now.code_version[:SHORT_VERSION]}"
     held = before.table_rows
     if held is None:  # its last attempt published nothing: what it held is not recorded
         return f"{code}, {rows_phrase(rows)}"
@@ -275,16 +273,29 @@ class RunLedger:
             if outcome.failed_its_checks:
                 outcome.checked_reads = self._checked_reads(outcome)
                 outcome.edited_checks = self._edited_checks(outcome)
+                outcome.code_change = self._code_change(outcome.key)
 
     def _edited_checks(self, outcome: AssetOutcome) -> tuple[EditedCheck, ...]:
         """The failed checks of ``outcome`` that differ from those its asset last passed
         (:func:`~orchestration.check_versions.edited_since`): this run's versions, as its
         record holds them, against its last success as the run began."""
         started = self._started.get(outcome.key)
-        passed = self._book.history.get(outcome.key, AssetHistory()).last_success
         now = started.check_versions if started is not None else None
         declared = self._book.graph[outcome.key].checks
-        return edited_since(outcome.checks, now, passed, declared)
+        return edited_since(outcome.checks, now, self._last_pass(outcome.key), declared)
+
+    def _code_change(self, key: str) -> CodeChange | None:
+        """``key``'s code version in this run, as its record holds it, against its last
+        success's as the run began, if they differ (:class:`CodeChange`)."""
+        started = self._started.get(key)
+        passed = self._last_pass(key)
+        if started is None or passed is None or passed.code_version == started.code_version:
+            return None
+        return CodeChange(since=passed, now=started.code_version)
+
+    def _last_pass(self, key: str) -> MaterializationRecord | None:
+        """``key``'s last success as the run began: the last run that passed its checks."""
+        return self._book.history.get(key, AssetHistory()).last_success
 
     def _checked_reads(self, outcome: AssetOutcome) -> tuple[CheckedRead, ...]:
         """The other assets' tables the failed checks of ``outcome`` read, each with what

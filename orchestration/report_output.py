@@ -103,6 +103,7 @@ def report_as_json(report: RunReport) -> dict[str, Any]:
                 "built_from_failed_checks": list(o.built_from_failed_checks),
                 "checked_reads": [read.as_dict() for read in o.checked_reads],
                 "edited_checks": [edited.as_dict() for edited in o.edited_checks],
+                "code_change": o.code_change.as_dict() if o.code_change else None,
                 "files": dict(o.files),
             }
             for o in report.outcomes
@@ -322,6 +323,9 @@ def next_step(plan: MaterializationPlan, report: RunReport) -> str | None:
     edited = [edited for outcome in failed for edited in outcome.edited_checks]
     if edited:
         return f"{_fix_the_edited_checks(failed, edited)}, then {rerun_line}"
+    changed = [outcome for outcome in failed if outcome.blames_its_code]
+    if changed:
+        return f"{_fix_the_changed_code(plan, failed, changed)}, then {rerun_line}"
     if failed and all(outcome.failed_its_checks for outcome in failed):
         repair = _rebuild_the_checks_name(plan, report, rerun)
         if repair is not None:
@@ -516,17 +520,46 @@ def _fix_the_edited_checks(failed: Sequence[AssetOutcome], edited: Sequence[Edit
         f"the {'check' if one else 'checks'} (or, if {'it is' if one else 'they are'} right, "
         f"the rows {'it' if one else 'they'} found)"
     )
-    changed = {(e.asset, e.check) for e in edited}
+    return said + _and_the_rows_others_found(failed, {(e.asset, e.check) for e in edited})
+
+
+def _fix_the_changed_code(
+    plan: MaterializationPlan, failed: Sequence[AssetOutcome], changed: Sequence[AssetOutcome]
+) -> str:
+    """The fix first when failed assets' own code ``changed`` since they last passed their
+    checks, and the tables those checks read are as they were (``blames_its_code``): the
+    change is the likeliest cause, and rebuilding those tables (a check's declared
+    rebuild) fails the same way. Then the rows any other blocking check found."""
+    one = len(changed) == 1
+    sql = all(plan.graph[outcome.key].kind == "sql" for outcome in changed)
+    blocking = [check for outcome in changed for check in outcome.checks if check.blocking]
+    checks = "check" if len({(c.asset, c.name) for c in blocking}) == 1 else "checks"
+    if one and (change := changed[0].code_change) is not None:
+        what = "its SELECT" if sql else "its code"
+        said = (
+            f"{changed[0].key}'s code changed since it last passed its checks ({change.versions})"
+        )
+    else:
+        what = "their SELECTs" if sql else "their code"
+        named = ", ".join(outcome.key for outcome in changed)
+        said = f"the code of {named} changed since they last passed their checks"
+    said = f"{escape(said)}: fix {what} (or the {checks})"
+    return said + _and_the_rows_others_found(failed, {(c.asset, c.name) for c in blocking})
+
+
+def _and_the_rows_others_found(failed: Sequence[AssetOutcome], fixed: set[tuple[str, str]]) -> str:
+    """``, and the rows check 'x' found (or it)``: the blocking checks of ``failed`` other
+    than those (asset, check) the sentence before named a fix for; empty if none."""
     others = [
         check
         for outcome in failed
         for check in outcome.checks
-        if check.blocking and (check.asset, check.name) not in changed
+        if check.blocking and (check.asset, check.name) not in fixed
     ]
-    if others:
-        them = "it" if len({check.name for check in others}) == 1 else "them"
-        said += f", and the rows {escape(_checks_named(others))} found (or {them})"
-    return said
+    if not others:
+        return ""
+    them = "it" if len({check.name for check in others}) == 1 else "them"
+    return f", and the rows {escape(_checks_named(others))} found (or {them})"
 
 
 def _fix_what_the_checks_found(failed: Sequence[AssetOutcome], read: Sequence[str]) -> str:

@@ -64,12 +64,15 @@ def checked_to_rebuild(report: RunReport) -> list[str]:
     """The assets whose tables the run's failed checks read that the rerun rebuilds too
     (:attr:`~orchestration.run_report.CheckedRead.rerun`: rebuilt by the run, or stale),
     each once, less those it reruns anyway. A rerun leaving such a table as it is reads
-    the rows the check failed on, and fails the same way."""
+    the rows the check failed on, and fails the same way. Not those of an asset whose own
+    code change is the likeliest cause (``AssetOutcome.blames_its_code``): they were
+    rebuilt as they were, and rebuilding them again changes nothing."""
     undone = {o.key for o in report.outcomes if o.status != "materialized"}
     return list(
         dict.fromkeys(
             read.asset
             for outcome in report.outcomes
+            if not outcome.blames_its_code
             for read in outcome.checked_reads
             if read.rerun and read.asset not in undone
         )

@@ -114,6 +114,9 @@ def rows_phrase(rows: int) -> str:
     return counted(rows, "row")
 
 
+#: Characters of a code version a line shows, of its 16 (as a page's History row does).
+SHORT_VERSION = 8
+
 #: What :attr:`CheckedRead.same` says of a table rebuilt this run with the code and the
 #: number of rows it had, and of one not rebuilt whose state is fresh.
 REBUILT_THE_SAME = "rebuilt this run with the same code and row count"
@@ -157,6 +160,35 @@ class CheckedRead:
             "change": self.change,
             "rerun": self.rerun,
             "changed_outside": self.changed_outside,
+        }
+
+
+@dataclass(frozen=True)
+class CodeChange:
+    """A failed asset's code version (``now``) against that of its last passing
+    materialization (``since``): when the tables its failed checks read are as they were,
+    its own change is the likeliest cause (:attr:`AssetOutcome.blames_its_code`), and a
+    rebuild of those tables fails the same way."""
+
+    since: MaterializationRecord
+    now: str
+
+    @property
+    def built_with(self) -> str:
+        return self.since.code_version
+
+    @property
+    def versions(self) -> str:
+        """``built with 3156821b, now e633c796``, as a state's ``code changed`` says it."""
+        return f"built with {self.built_with[:SHORT_VERSION]}, now {self.now[:SHORT_VERSION]}"
+
+    def as_dict(self) -> dict[str, Any]:
+        ended = self.since.ended or self.since.started
+        return {
+            "built_with": self.built_with,
+            "now": self.now,
+            "last_passing_run_id": self.since.run_id,
+            "last_passing_ended": ended.isoformat(),
         }
 
 
@@ -226,6 +258,9 @@ class AssetOutcome:
     #: For an asset that failed its checks: those of its failed checks edited (or added)
     #: since its last success, the likeliest cause (:class:`EditedCheck`).
     edited_checks: tuple[EditedCheck, ...] = ()
+    #: For an asset that failed its checks: its code version against its last success's,
+    #: if they differ (None: the same code, or no success to compare with).
+    code_change: CodeChange | None = None
     #: The materialization of each upstream whose rows its attempt read, by asset key, as
     #: its record says (``MaterializationRecord.upstream``; None: no build recorded); None
     #: for an asset that read nothing (skipped, or failed before its attempt began).
@@ -274,6 +309,14 @@ class AssetOutcome:
         it published nothing; else see :attr:`published_then_failed`."""
         blocking = any(check.blocking for check in self.checks)
         return self.status == "failed" and (blocking or self.result is not None)
+
+    @property
+    def blames_its_code(self) -> bool:
+        """Whether its own code change since it last passed its checks is the likeliest
+        cause of their failure: its code changed, and each table they read was rebuilt this
+        run with the same code and row count, or left fresh (:attr:`CheckedRead.same`).
+        Rebuilding those again, as a check's declared rebuild would, fails the same way."""
+        return self.code_change is not None and all(read.same for read in self.checked_reads)
 
     @property
     def checks_stopped_its_publish(self) -> bool:
