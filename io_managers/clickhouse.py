@@ -522,6 +522,24 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
             metadata=metadata,
         )
 
+    def unpublished_select(
+        self, spec: AssetSpec, select: str, *, full_refresh: bool = False
+    ) -> str:
+        """What :meth:`_check_before_publish` hands the checks, as one SELECT: ``select``
+        itself for a table it replaces (or rebuilds); else the table and the rows of
+        ``select`` whose key it lacks (:func:`~io_managers.statements.appended` of
+        :func:`~io_managers.statements.new_keys_select`, as the checks' view), in the
+        table's columns that ``select`` gives (staging fills the others with defaults,
+        which no SELECT of it can name)."""
+        body = one_statement(select, "its SELECT").text
+        if spec.write_mode == "replace" or full_refresh:
+            return body
+        produced = self.queries.columns(statements.described_select(body))
+        columns = [name for name, _ in self.describe(spec.table) if name in produced]
+        target = quote_table(spec.table)
+        added = statements.new_keys_select(target, f"(\n{body}\n)", columns, spec.unique_key)
+        return statements.appended(target, columns, added)
+
     def _check_before_publish(
         self,
         spec: AssetSpec,

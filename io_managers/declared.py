@@ -147,6 +147,11 @@ class DeclaredWarehouse(ClickHouseDialect, IOManager):
     ) -> MaterializeResult:
         return self.warehouse().materialize(spec, context, before_publish=before_publish)
 
+    def unpublished_select(
+        self, spec: AssetSpec, select: str, *, full_refresh: bool = False
+    ) -> str | None:
+        return self.warehouse().unpublished_select(spec, select, full_refresh=full_refresh)
+
     def query_arrow(self, sql: str) -> Any:
         return self.warehouse().query_arrow(sql)
 

@@ -75,6 +75,19 @@ class ClickHouseDialect(ABC):
 
         return cached("normalized_sql", sql, answer, encode=str, decode=str)
 
+    def read_only_options(self, sql: str) -> tuple[str, ...]:
+        """``--allow-external`` for a read that carries its own ``SETTINGS`` (the default
+        ``readonly = 1`` session refuses them, :mod:`io_managers.read_only`); none for
+        any other, or for text that is no one read (``pipeline query`` says why)."""
+        from io_managers.errors import ReadOnlyQueryError
+        from io_managers.read_only import ensure_read_only
+
+        try:
+            statement = ensure_read_only(sql)
+        except ReadOnlyQueryError:
+            return ()
+        return ("--allow-external",) if statement.has_settings else ()
+
     def column_lineage(
         self, sql: str, columns_of: Mapping[str, Sequence[str]]
     ) -> dict[str, tuple[str, ...]]:

@@ -129,6 +129,9 @@ class ReadStatement:
     renders_itself: bool = False
     #: It has a FORMAT clause: only a caller that prints the engine's bytes can honour it.
     has_format: bool = False
+    #: It ends in a SETTINGS clause of its own, a settings change ``readonly = 1``
+    #: refuses (a subquery's it runs): it runs with ``allow_external`` only.
+    has_settings: bool = False
 
 
 def ensure_read_only(sql: str) -> ReadStatement:
@@ -164,7 +167,10 @@ def ensure_read_only(sql: str) -> ReadStatement:
     queries = list(statement.find_all(exp.Query))
     has_format = any(node.args.get("format") for node in queries)
     renders_itself = has_format or any(node.args.get("settings") for node in queries)
-    return ReadStatement(text.rstrip(";").strip(), is_query, renders_itself, has_format)
+    has_settings = bool(statement.args.get("settings"))
+    return ReadStatement(
+        text.rstrip(";").strip(), is_query, renders_itself, has_format, has_settings
+    )
 
 
 def read_only_text(

@@ -21,7 +21,7 @@ from __future__ import annotations
 import html
 import re
 import textwrap
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -329,6 +329,14 @@ class AssetPage:
     #: uses_by_column`); None: not followed, and the page has no *Used downstream*.
     column_uses: Mapping[str, Uses] | None = None
     sql: str | None = None
+    #: What the table would hold had this attempt published, as one SELECT
+    #: (:meth:`IOManager.unpublished_select`), when its checks stopped the publish: their
+    #: rows are in no table, and its failed checks' commands read this instead. None: the
+    #: checks read the table as it is, or the rows are kept nowhere (a Python asset's).
+    unpublished: str | None = None
+    #: The options ``pipeline query`` needs to run a read (:meth:`IOManager.
+    #: read_only_options` of the run's storage): the checks' commands carry them.
+    query_options: Callable[[str], tuple[str, ...]] = lambda sql: ()
     #: None: the asset's storage keeps no history (or it could not be read): no History.
     earlier: EarlierAttempts | None = None
     #: The versions of its direct upstream the attempt read (:class:`UpstreamRead`); None:
@@ -574,27 +582,56 @@ class AssetPage:
     def _check_query(self, check: AssetCheckResult) -> list[str]:
         """For a check that found rows, or could not run, its SQL as the command that runs
         it (:func:`check_query`): the page names a few of its rows, this lists them all
-        (or shows the SQL to fix)."""
+        (or shows the SQL to fix). When the checks stopped the publish, the rows are in
+        no table: the command reads what the table would have held (:attr:`unpublished`),
+        or, kept nowhere, the page says so and how to compute them again."""
         if check.status not in ("failed", "warning", "error"):
             return []
         declared = next((c for c in self.spec.checks if c.name == check.name), None)
         if declared is None:
             return []
         name = check.name.replace("`", "'")
+        found = f" ({check.violations:,})" if check.violations is not None else ""
+        relation = self.spec.table
         if check.status == "error":
-            said = f"Check `{name}` could not run; its SQL, as this command runs it:"
-        elif self.materialization.outcome.checks_stopped_its_publish:
+            said = f"Check `{name}` could not run; its SQL, as this command runs it"
+        elif not self.materialization.outcome.checks_stopped_its_publish:
+            said = f"Check `{name}` selects the rows it found{found}; this command lists them"
+        elif self.unpublished is not None:
+            relation = f"(\n{self.unpublished.strip()}\n)"
             said = (
-                f"Check `{name}` found its rows in this run's, which were not published; "
-                "this command runs it on the table as it is:"
+                f"Check `{name}` found its rows{found} in what this run would have "
+                "published, which were not published. This command runs it on the rows "
+                "this run would have published (its SELECT run again, on the tables as "
+                "they are now) and lists them"
             )
         else:
-            found = f" ({check.violations:,})" if check.violations is not None else ""
-            said = f"Check `{name}` selects the rows it found{found}; this command lists them:"
-        command = check_query(declared.sql, self.spec.table)
+            said = f"Check `{name}` found its rows{found} in this run's, {self._kept_nowhere()}"
+        select = declared.sql.strip().replace("{table}", relation)
+        options = self.query_options(select)
+        if options:
+            said += (
+                f", with `{' '.join(options)}`: its SQL sets ClickHouse settings, which "
+                "`pipeline query` refuses without it (writes stay refused)"
+            )
+        command = check_query(select, options)
         # Folded as the asset's own SQL is: fact_sales's reconciling check took 4.5 windows.
         summary = f"pipeline query … ({counted(len(command.splitlines()), 'line')})"
-        return [said, "", *collapsed(summary, fenced(command, "sh"))]
+        return [f"{said}:", "", *collapsed(summary, fenced(command, "sh"))]
+
+    def _kept_nowhere(self) -> str:
+        """The end of the sentence over a stopped check's command when the rows it found
+        are in no table and no SELECT gives them again."""
+        where = python_location(self.spec) if self.spec.kind == "python" else None
+        again = (
+            f" (a Python asset's rows live only in its run; calling `{where}` computes them again)"
+            if where
+            else ""
+        )
+        return (
+            f"which were not published and are kept nowhere{again}. This command runs it "
+            "on the table as it is, the rows last published, not these"
+        )
 
     def _history(self) -> list[str]:
         """The asset's last attempts, this version's first and marked, under what changed
@@ -1026,15 +1063,15 @@ def _joined_uses(said: Sequence[str]) -> str:
     return joined
 
 
-def check_query(sql: str, table: str) -> str:
-    """The ``pipeline query`` that runs a check's ``sql`` on ``table`` (its ``{table}``),
-    for a shell: the SQL as written, on its own lines (a here-document, which no quote
-    or ``$`` in it can end), the options that say where the run ran after it."""
-    select = sql.strip().replace("{table}", table)
+def check_query(select: str, options: Sequence[str] = ()) -> str:
+    """The ``pipeline query`` that runs ``select`` (a check's SQL, its ``{table}`` filled
+    in) with ``options``, for a shell: the SQL as written, on its own lines (a
+    here-document, which no quote or ``$`` in it can end), the options that say where the
+    run ran after it."""
     end = "SQL"
     while end in select.splitlines():
         end += "_END"
-    return carried(f"pipeline query \"$(cat <<'{end}'\n{select}\n{end}\n)\"")
+    return carried(" ".join([f"pipeline query \"$(cat <<'{end}'\n{select}\n{end}\n)\"", *options]))
 
 
 def _table_of(column: str) -> str:

@@ -243,6 +243,18 @@ class IOManager(ABC):
         sees it was never called, and checks the published table instead.
         """
 
+    def unpublished_select(
+        self, spec: AssetSpec, select: str, *, full_refresh: bool = False
+    ) -> str | None:
+        """What ``spec``'s table would hold had a run published ``select``'s rows (its SQL
+        body, rendered), as one read-only SELECT a check's ``{table}`` can be replaced
+        by: what :meth:`materialize` hands ``before_publish``, selected again. A page
+        whose checks stopped the publish offers it, as the rows they found are in no
+        table. ``full_refresh``: the run rebuilt the table from ``select`` alone. None:
+        this storage cannot say it (it never checks before publishing).
+        """
+        return None
+
     def describe(self, table: str) -> list[tuple[str, str]]:
         """Column names and engine types of ``database.Table``, in table order.
 
@@ -343,6 +355,12 @@ class IOManager(ABC):
         runs no SQL has no dialect, and says so.
         """
         raise NotImplementedError(f"{type(self).__name__} cannot analyse SQL (tables_read)")
+
+    def read_only_options(self, sql: str) -> tuple[str, ...]:
+        """The options ``pipeline query`` needs to run ``sql`` (a read this storage's
+        read-only session refuses without them), for a command a page offers to paste.
+        Default: none."""
+        return ()
 
     def normalized_sql(self, sql: str) -> str:
         """A SELECT's normal form in this IO manager's dialect: its text as the parser

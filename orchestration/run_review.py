@@ -61,7 +61,7 @@ from orchestration.asset_page import (
 )
 from orchestration.column_impact import uses_by_column
 from orchestration.column_lineage import NOT_DERIVED, BackgroundColumnLineage
-from orchestration.context import AssetContext, run_logger
+from orchestration.context import AssetContext, full_refresh_of, run_logger
 from orchestration.fingerprint import chosen_source, run_sources
 from orchestration.history import AssetHistory, MaterializationHistory, MaterializationRecord
 from orchestration.io_manager import IOManager
@@ -675,6 +675,8 @@ class RunReview:
             column_ends=self._columns.ends(spec.key),
             column_uses=uses_by_column(downstream, spec.table, [name for name, _ in columns]),
             sql=sql,
+            unpublished=self._unpublished(spec, outcome, sql),
+            query_options=self.io_managers[spec.io_manager].read_only_options,
             earlier=read.earlier.get(spec.key),
             reads=self._upstream_reads(spec, outcome, read.run_names),
         )
@@ -727,6 +729,14 @@ class RunReview:
     def _keeps_history(self, key: str) -> bool:
         io_manager = self.io_managers.get(self.plan.graph[key].io_manager)
         return io_manager is not None and io_manager.history() is not None
+
+    def _unpublished(self, spec: AssetSpec, outcome: AssetOutcome, sql: str | None) -> str | None:
+        """What a SQL asset's table would hold had its checks not stopped the publish, as
+        its storage selects it again: the rows they found, which no table holds."""
+        if sql is None or not outcome.checks_stopped_its_publish:
+            return None
+        io_manager = self.io_managers[spec.io_manager]
+        return io_manager.unpublished_select(spec, sql, full_refresh=full_refresh_of(self._params))
 
     def _columns_of(self, spec: AssetSpec) -> list[tuple[str, str]]:
         """The table's columns and types from the warehouse, else from the schema."""

@@ -331,8 +331,9 @@ def test_a_description_can_put_no_html_on_the_page(description: str):
     assert "<?" not in body and "<![" not in body, body
 
 
-def _failed_check_page(key: str, *names: str) -> list[str]:
-    """The lines of ``key``'s page (retail) after a run whose checks ``names`` failed."""
+def _failed_check_page(key: str, *names: str, unpublished: str | None = None) -> list[str]:
+    """The lines of ``key``'s page (retail) after a run whose checks ``names`` failed
+    before publishing (``unpublished``: what the table would have held)."""
     spec = RETAIL[key]
     failing = [
         AssetCheckResult(key, spec.table, name, "error", False, 3, ({"k": 1},)) for name in names
@@ -344,6 +345,7 @@ def _failed_check_page(key: str, *names: str) -> list[str]:
         spec=spec,
         graph=RETAIL,
         materialization=Materialization(outcome, "run-1", "fact_sales+", FINISHED),
+        unpublished=unpublished,
     )
     return page.markdown(PageLinks()).split("\n")
 
@@ -386,14 +388,24 @@ def test_a_failed_checks_query_is_a_click_away_behind_a_line_saying_how_long_it_
     its ``pipeline query`` took 4.5 of the failed page's 10 windows at 1600x1000, while
     the asset's own SQL was folded. It is folded the same way, under the sentence saying
     what it runs, behind a line naming the command and its length."""
-    lines = _failed_check_page("fact_sales", "lines_reconcile_with_vault")
+    select = "SELECT sale_id, invoice_no FROM vault.hub_invoice"
+    lines = _failed_check_page("fact_sales", "lines_reconcile_with_vault", unpublished=select)
     (block,) = _blocks(lines, "sh")
     assert len(block) > 40  # the reason to fold it
+    # Its checks stopped the publish: the command reads what the table would have held.
+    assert f"    FROM (\n{select}\n)\n    WHERE NOT reconciled" in "\n".join(block)
+    assert "marts.Fact_Sales" not in "\n".join(block)
     page = rendered("\n".join(lines))
-    # Its checks stopped the publish: the command runs the check on the table as it is.
     said = page.index("<p>Check <code>lines_reconcile_with_vault</code> found its rows")
     start = page.index("<details>", said)
-    assert page[said:start].rstrip().endswith("this command runs it on the table as it is:</p>")
+    assert (
+        page[said:start]
+        .rstrip()
+        .endswith(
+            "This command runs it on the rows this run would have published (its SELECT run "
+            "again, on the tables as they are now) and lists them:</p>"
+        )
+    )
     folded = page[start : page.index("</details>", start)]
     summary = f"<summary>pipeline query … ({len(block)} lines)</summary>"
     assert folded.startswith(f"<details>\n{summary}"), folded[:200]
