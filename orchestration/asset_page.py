@@ -33,7 +33,7 @@ from orchestration.asset import AssetSpec
 from orchestration.asset_code import declaration_place
 from orchestration.check_versions import EditedCheck
 from orchestration.checks import AssetCheckResult, failures_in_brief, format_example
-from orchestration.column_impact import Uses
+from orchestration.column_impact import CheckRef, Uses
 from orchestration.column_lineage import NOT_DERIVED, ChainEnds
 from orchestration.fingerprint import ChosenSource
 from orchestration.graph import AssetGraph
@@ -144,6 +144,15 @@ _COLUMNS_GUIDE = (
     f"asset. *{_ENDS}*: the columns of the tables loaded from outside the graph that the "
     "whole chain ends in (`pipeline lineage --column` prints the chain)."
 )
+#: Where a column a link opens is: the UI opens another page at its top (it scrolls to
+#: no anchor of a page it navigates to, only to one of the page it shows).
+COLUMN_LINKS = (
+    "A link opens its asset's page at the top: the column is a row of its *Columns* "
+    "table, after *This run* and *Checks*."
+)
+#: The summary of the lineage legend, which a click opens under the line above the
+#: diagrams: on every page, it preceded them with up to eleven lines.
+LEGEND = "What the diagrams' lines, boxes and marks mean"
 #: The uses of a column its *Used downstream* row names, of each kind; the others behind
 #: ``and N more``, which a click opens.
 USES_SHOWN = 4
@@ -372,10 +381,10 @@ class AssetPage:
         lines += self._about()
         lines += self._this_run(links)
         lines += self._checks()
-        lines += self._history()
-        lines += self._lineage(links)
         lines += self._columns(links)
         lines += self._used_downstream(links)
+        lines += self._lineage(links)
+        lines += self._history()
         lines += self._body()
         history = artifact_key_path(self.key)
         lines += ["", f"[Every materialization of {self.spec.key}]({history}) (newest first)", ""]
@@ -565,7 +574,8 @@ class AssetPage:
             # shown as written: an error quotes identifiers in backticks.
             about = [literal_cell(c.description or "")] if described else []
             outcome = [cell(c.severity), cell(c.status), cell(_violations(c))]
-            cells = [cell(c.name), *about, *outcome, self._detail(c)]
+            name = f'<a id="{check_anchor(c.name)}"></a>{cell(c.name)}'
+            cells = [name, *about, *outcome, self._detail(c)]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
         for c in checks:
@@ -687,11 +697,10 @@ class AssetPage:
         up, down = distances(self.graph, self.spec.key)
         marks = self._marks(up, down)
         diagrams = focused_diagrams(self.graph, self.spec.key, links.href)
-        lines = [
-            "## Lineage",
-            "",
-            self._lineage_guide(up, down, set(marks.values()), len(diagrams)),
-        ]
+        line, legend = self._lineage_guide(up, down, set(marks.values()), len(diagrams))
+        lines = ["## Lineage", "", " ".join([line, *legend]) if len(legend) == 1 else line]
+        if len(legend) > 1:  # a sentence is shorter than its fold
+            lines += ["", *collapsed(LEGEND, [" ".join(legend)])]
         for diagram in diagrams:
             lines += ["", *fenced(diagram, "mermaid")]
         lines += [
@@ -762,18 +771,21 @@ class AssetPage:
 
     def _lineage_guide(
         self, up: Mapping[str, int], down: Mapping[str, int], marks: set[str], diagrams: int
-    ) -> str:
-        """How to read the diagrams and the list under them, each of their marks explained
-        only if this page shows it: a page of two assets and one arrow that explained
-        *order* arrows, dashed boxes and *order only* sent its reader looking for them."""
+    ) -> tuple[str, list[str]]:
+        """How to read the diagrams and the list under them: a line of what they show,
+        then the legend's sentences, each of their marks explained only if this page shows
+        it (a page of two assets and one arrow that explained *order* arrows, dashed boxes
+        and *order only* sent its reader looking for them). The page folds the legend
+        (:data:`LEGEND`): said on every page, it pushed the diagrams down by eleven lines."""
         key = self.spec.key
         sides = [
             *([f"left: what {key} reads directly"] if 1 in up.values() else []),
             *([f"right: what reads {key} directly"] if 1 in down.values() else []),
         ]
-        said = [f"{len(up)} upstream and {len(down)} downstream assets."]
+        line = [f"{len(up)} upstream and {len(down)} downstream assets."]
         if sides:
-            said.append("; ".join(sides).capitalize() + ". A click on a box opens its page.")
+            line.append("; ".join(sides).capitalize() + ". A click on a box opens its page.")
+        said = []
         if diagrams > 1:
             said.append(_cut_diagram(up, down, diagrams))
         drawn = order_lines(self.graph, key)
@@ -796,7 +808,7 @@ class AssetPage:
                 "flow between them, but one runs after the other (a failed error-severity "
                 "check skips what runs after it)."
             )
-        return " ".join(said)
+        return " ".join(line), said
 
     def _columns(self, links: PageLinks) -> list[str]:
         if not self.columns:
@@ -805,11 +817,14 @@ class AssetPage:
             return ["## Columns", "", self._column_note(), "", *self._names_and_types()]
         header = ["| column | type | computed from |", "|---|---|---|"]
         ends = self.column_ends is not None
+        guide = []
         if ends and self._ends_one_step_up():
-            header, ends = [_ENDS_ONE_STEP_UP, "", *header], False
+            guide, ends = [_ENDS_ONE_STEP_UP], False
         elif ends:  # the chain's ends: a column more, and what the last two say
-            header = [_COLUMNS_GUIDE, "", f"{header[0]} {_ENDS} |", f"{header[1]}---|"]
-        lines = ["## Columns", "", *header]
+            guide, header = [_COLUMNS_GUIDE], [f"{header[0]} {_ENDS} |", f"{header[1]}---|"]
+        if any(self.column_sources.values()):  # a column of another asset: a link to it
+            guide.append(COLUMN_LINKS)
+        lines = ["## Columns", "", *([" ".join(guide), ""] if guide else []), *header]
         for name, kind in self.columns:
             chain = f" {self._ends_of(name, links)} |" if ends else ""
             lines.append(
@@ -899,9 +914,10 @@ class AssetPage:
         command = f"`pipeline lineage --column {self.spec.table}.<column> --downstream`"
         said = [
             "What a change to each column would reach: the columns computed from it, and "
-            "from those, nearest first, each linking to its asset's page; the SQL that reads "
-            "it without computing a column (a filter, a join); the checks that read it or "
-            f"those columns. {command} prints the whole tree."
+            "from those, nearest first, each linking to its asset's page (opened at its top: "
+            "the column is a row of its *Columns* table, a check of its *Checks* table); the "
+            "SQL that reads it without computing a column (a filter, a join); the checks that "
+            f"read it or those columns. {command} prints the whole tree."
         ]
         if any(u.untraced for u in uses):
             said.append(
@@ -920,12 +936,24 @@ class AssetPage:
             readers = _capped([links.link(key) for key in uses.read_by])
             said.append(f"read by the SQL of {readers} (not into a column)")
         if uses.checks:
-            checks = [f"[{cell(str(c))}]({links.href(c.asset)})" for c in uses.checks]
+            checks = [self._check_link(check, links) for check in uses.checks]
             said.append(f"read by check {_capped(checks)}")
         if uses.untraced:
             maybe = dict.fromkeys(u.asset for u in uses.untraced)
             said.append(f"{_MAYBE} {_capped([links.link(key) for key in maybe])}")
         return _joined_uses(said)
+
+    def _check_link(self, check: CheckRef, links: PageLinks) -> str:
+        """A check that reads a column, linking its asset's page; a check of this page's
+        asset, its row of the Checks table above (the UI follows an anchor of the page it
+        shows: a link to the page's own version reloaded it at its top), or, not run by
+        this attempt (it has no row), said so."""
+        name = cell(str(check))
+        if check.asset != self.spec.key:
+            return f"[{name}]({links.href(check.asset)})"
+        if any(result.name == check.check for result in self.materialization.outcome.checks):
+            return f"[{name}](#{check_anchor(check.check)})"
+        return f"{name} (not run by this attempt)"
 
     def _linked(self, text: str, table: str, links: PageLinks) -> str:
         """``text`` linking to the page of the asset writing ``table``; as it is if no
@@ -950,6 +978,12 @@ class AssetPage:
             return ["## SQL", "", *collapsed(summary, fenced(sql, "sql"))]
         where = python_location(self.spec)
         return ["## Python", "", f"Computed by `{where}`.", ""] if where else []
+
+
+def check_anchor(check: str) -> str:
+    """The id of a check's row in a page's Checks table, which a link on the page opens:
+    its name, any character an id or a URL's fragment could not hold as it is a ``-``."""
+    return "check-" + re.sub(r"[^A-Za-z0-9_-]", "-", check)
 
 
 def collapsed(summary: str, block: Sequence[str]) -> list[str]:

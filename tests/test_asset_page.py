@@ -18,7 +18,10 @@ import pytest
 from orchestration.artifacts import edges_in, mermaid_blocks
 from orchestration.asset_page import (
     CODE_WIDTH,
+    COLUMN_LINKS,
+    LEGEND,
     VERSIONS_READ,
+    WHOLE_ERROR,
     AssetPage,
     EarlierAttempts,
     Materialization,
@@ -274,7 +277,10 @@ def test_a_failed_pages_error_is_shown_once_and_referred_to_elsewhere():
         "last run failed after publishing 5 rows, which the table holds instead of the last "
         "success's: see the error under the title) |"
     ) in markdown
-    row = "| keys_resolve | error | error | - | could not run: see the error under the title |"
+    row = (
+        '| <a id="check-keys_resolve"></a>keys_resolve | error | error | - | '
+        "could not run: see the error under the title |"
+    )
     assert row in markdown
 
 
@@ -696,7 +702,7 @@ def test_a_failed_pages_error_is_the_runs_line_and_the_whole_of_it_opens_on_a_cl
         f"<p>{html.escape(full, quote=False)}</p>\n</details>\n"
     )
     whole = AssetOutcome("fact_sales", "marts.Fact_Sales", "failed", 0.1, error=line)
-    assert "<details>" not in _page(outcome=whole).markdown(PageLinks())
+    assert WHOLE_ERROR not in _page(outcome=whole).markdown(PageLinks())
 
 
 def test_an_error_sentence_wraps_with_the_page_not_at_a_fixed_column():
@@ -741,7 +747,8 @@ def test_checks_are_listed_with_their_outcome():
     )
     outcome = AssetOutcome("fact_sales", "marts.Fact_Sales", "failed", 0.1, checks=(check,))
     markdown = _page(outcome=outcome).markdown(PageLinks())
-    assert "| keys_resolve | error | failed | 3 | {key='x'} |" in markdown
+    row = "| <a id=\"check-keys_resolve\"></a>keys_resolve | error | failed | 3 | {key='x'} |"
+    assert row in markdown
     assert "| check | severity |" in markdown  # no check has a description: no column
 
 
@@ -763,10 +770,10 @@ def test_a_checks_description_is_shown_when_any_check_has_one():
     markdown = _page(outcome=outcome).markdown(PageLinks())
     assert "| check | description | severity | status | violations | example / error |" in markdown
     assert (
-        "| keys_resolve | Every sale's keys resolve \\| to a dimension. | error | passed | 0 | - |"
-        in markdown
+        '| <a id="check-keys_resolve"></a>keys_resolve | Every sale\'s keys resolve \\| to a '
+        "dimension. | error | passed | 0 | - |" in markdown
     )
-    assert "| not_empty | - | warn | passed | 0 | - |" in markdown
+    assert '| <a id="check-not_empty"></a>not_empty | - | warn | passed | 0 | - |' in markdown
 
 
 def test_a_checks_error_and_example_read_as_written():
@@ -997,7 +1004,7 @@ def test_a_written_pages_state_row_is_replaced_and_nothing_else():
     assert with_state(restated, "fresh") == written.replace(
         "| state after this run | fresh |", "| state | fresh |", 1
     )
-    assert "| state | warn | passed |" in restated
+    assert '| <a id="check-state"></a>state | warn | passed |' in restated
 
 
 def test_a_page_written_without_a_state_gets_one_at_the_end_of_its_top_table():
@@ -1227,7 +1234,11 @@ def test_an_asset_reached_only_through_an_ordering_edge_is_marked_order_only():
 
 
 def _lineage_paragraph(graph: AssetGraph, key: str) -> str:
-    return _page_of(graph, key).split("## Lineage\n\n", 1)[1].split("\n\n", 1)[0]
+    """What a page says above its diagrams: a line, and the legend, folded under it."""
+    guide = _page_of(graph, key).split("## Lineage\n\n", 1)[1].split("```mermaid", 1)[0]
+    line, _, legend = guide.strip().partition("\n\n")
+    folded = legend.removeprefix(f"<details>\n<summary>{LEGEND}</summary>\n\n")
+    return " ".join([line, folded.removesuffix("\n\n</details>")]).strip()
 
 
 def test_a_two_asset_projects_lineage_explains_only_what_its_page_shows():
@@ -1656,8 +1667,8 @@ def test_the_history_lists_this_version_then_the_earlier_attempts_each_linking_i
         "| [key:hub_\\* or sinks(\\*)](/v2/runs/flow-run/run-0) | 2026\u201112\u201101\xa007:00:03 "
         "| materialized | 97,000 | `c0ffee01` |",
     ]
-    # Where the section is: after this run's checks, before the lineage.
-    assert markdown.index("## Checks") < markdown.index("## History") < markdown.index("## Lineage")
+    # Where the section is: after this run's checks, and the lineage, before the SQL.
+    assert markdown.index("## Checks") < markdown.index("## Lineage") < markdown.index("## History")
     # A run's name reads as typed, in the rendered page too.
     assert '<td><a href="/v2/runs/flow-run/run-0">key:hub_* or sinks(*)</a></td>' in rendered(
         markdown
@@ -1935,7 +1946,7 @@ def test_an_asset_page_says_its_neighbours_take_several_diagrams():
         materialization=Materialization(outcome, "run-1", "all assets", FINISHED),
     ).markdown(PageLinks())
     assert len(mermaid_blocks(page)) == 3
-    guide = page.split("## Lineage\n\n", 1)[1].split("\n\n", 1)[0]
+    guide = page.split("## Lineage\n\n", 1)[1].split("```mermaid", 1)[0]
     assert (
         "Its 16 direct downstream assets take 3 diagrams, at most 8 to a column with the "
         "count of those further away, so that each fits the window." in guide
@@ -1985,3 +1996,82 @@ def test_the_source_a_page_names_holds_placeholders_for_its_secrets():
         "https://USER:PASSWORD@data.example/retail.csv?QUERY", "--source"
     )
     assert chosen_source(lambda params: "x", {}) is None  # a plain function names no source
+
+
+def _fact_sales_uses(checks: tuple[AssetCheckResult, ...]) -> str:
+    """fact_sales's page, whose total_amount its own check amount_positive reads."""
+    spec = GRAPH["fact_sales"]
+    result = MaterializeResult(table=spec.table, rows=10, seconds=0.5)
+    status = "materialized" if checks else "skipped"
+    outcome = AssetOutcome("fact_sales", spec.table, status, 0.5, result, checks=checks)
+    page = _page(
+        outcome=outcome,
+        columns=[("total_amount", "Decimal(10, 4)")],
+        column_uses=uses_by_column(DOWNSTREAM, "marts.Fact_Sales", ["total_amount"]),
+    )
+    return page.markdown(PageLinks({"fact_sales": uuid.UUID(int=5)}))
+
+
+def test_a_check_of_the_page_it_is_on_links_its_row_of_the_checks_table():
+    """A link to the page's own version reloaded it at its top (the UI scrolls to no
+    other page's anchor, but follows one on the page it shows): the check's row carries
+    an anchor, and the check's name in *Used downstream* jumps to it."""
+    passed = AssetCheckResult("fact_sales", "marts.Fact_Sales", "amount_positive", "error", True, 0)
+    markdown = _fact_sales_uses((passed,))
+    assert "read by check [fact_sales.amount_positive](#check-amount_positive)" in markdown
+    checks = markdown.split("## Checks\n\n", 1)[1].split("\n\n", 1)[0]
+    assert '| <a id="check-amount_positive"></a>amount_positive |' in checks
+    page = rendered(markdown)
+    assert '<a href="#check-amount_positive">fact_sales.amount_positive</a>' in page
+    assert '<td><a id="check-amount_positive"></a>amount_positive</td>' in page
+
+
+def test_a_check_of_the_page_it_is_on_that_did_not_run_is_named_where_its_row_would_be():
+    """A skipped attempt's page has no Checks table to jump to, nor another page to open."""
+    markdown = _fact_sales_uses(())
+    assert "read by check fact_sales.amount_positive (not run by this attempt)" in markdown
+    assert "#check-" not in markdown
+
+
+def test_a_column_links_guide_says_where_on_the_opened_page_the_column_is():
+    """A link to another page opens it at its top: the guide says which table and row."""
+    markdown = _page(columns=FACT_COLUMNS, column_sources=CHAIN[-1].columns).markdown(PageLinks())
+    columns = markdown.split("## Columns\n\n", 1)[1].split("\n\n## ", 1)[0]
+    assert COLUMN_LINKS in columns.split("\n\n", 1)[0]
+
+
+def test_columns_come_after_this_run_and_checks_and_before_the_lineage_and_history():
+    """Columns, a key reason to open the page, was on its fifth screen of five, after the
+    History, a paragraph of legend, two diagrams and the versions read."""
+    markdown = _page(
+        columns=FACT_COLUMNS,
+        column_sources=CHAIN[-1].columns,
+        earlier=EarlierAttempts(()),
+    ).markdown(PageLinks())
+    headings = [line for line in markdown.split("\n") if line.startswith("## ")]
+    order = ["## This run", "## Checks", "## Columns", "## Lineage", "## History", "## Python"]
+    assert [next(h for h in headings if h.startswith(o)) for o in order] == [
+        h for h in headings if h.startswith(tuple(order))
+    ]
+
+
+def test_the_lineage_legend_is_one_line_before_the_diagrams_the_rest_a_click_away():
+    """The eleven-line legend preceded the diagrams on every page: one line stays above
+    them; what the lines, boxes and marks mean opens on a click."""
+    retail = load_definitions("assets").graph()
+    outcome = AssetOutcome("fact_sales", "marts.Fact_Sales", "materialized", 0.1)
+    markdown = AssetPage(
+        spec=retail["fact_sales"],
+        graph=retail,
+        materialization=Materialization(outcome, "run-1", "all assets", FINISHED),
+    ).markdown(PageLinks())
+    section = markdown.split("## Lineage\n\n", 1)[1]
+    above = section.split("```mermaid", 1)[0].split("\n")
+    assert above[0] == (
+        "20 upstream and 6 downstream assets. Left: what fact_sales reads directly; right: "
+        "what reads fact_sales directly. A click on a box opens its page."
+    )
+    assert above[2:4] == ["<details>", f"<summary>{LEGEND}</summary>"]
+    folded = "\n".join(above[4:])
+    assert "A purple dotted line labelled *checked against*" in folded
+    assert "*order only* marks" in folded

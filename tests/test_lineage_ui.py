@@ -78,6 +78,9 @@ HEADING_PX = 100
 #: How many windows tall the shipped pipeline's pages of fact_sales and of its raw asset
 #: may be at 1600x1000, their long sections closed (8 and 6 when they were open).
 FACT_SALES_SCREENS, RAW_SCREENS = 6.0, 4.0
+#: How many windows down fact_sales's Columns heading may start: on its second window (on
+#: its fifth, when History, the lineage's legend, diagrams and list came first).
+COLUMNS_WITHIN = 2.0
 PIPELINE = (sys.executable, "-m", "orchestration")
 LOCATION = ("--definitions", "tests.lineage_location")
 SERVED = ("--definitions", "tests.serve_location")
@@ -938,6 +941,40 @@ def test_ui_a_staging_columns_page_says_which_mart_columns_use_it(shipped_run, p
     assert "/v2/artifacts/artifact/" in page.url
 
 
+#: How far the page is scrolled (the document scrolls, under the UI's fixed side bar).
+_SCROLLED_JS = "() => document.scrollingElement.scrollTop"
+
+
+def test_ui_a_check_of_the_page_it_is_on_jumps_to_its_row(shipped_run, page):
+    """In fact_sales's *Used downstream*, its own checks linked the page's own version: a
+    click reloaded the page at its top. The UI follows an anchor on the page it shows (not
+    on one it navigates to: tested, it stays at the top): the click scrolls the check's row
+    of the Checks table into view, the page as it was."""
+    page.goto(shipped_run.lineage_url)
+    _row_link(page, "fact_sales").click()
+    page.get_by_role("heading", name="fact_sales", exact=True).wait_for()
+    page.locator("summary", has_text=re.compile(r"^What uses ")).first.click()
+    link = page.get_by_role("link", name=re.compile(r"^fact_sales\.\w+$")).first
+    check = link.inner_text().removeprefix("fact_sales.")
+    anchor = page.locator(f"#check-{check}")  # its id, as the page wrote it
+    link.scroll_into_view_if_needed()
+    before, address = page.evaluate(_SCROLLED_JS), page.url
+    assert not _in_view(anchor)
+    link.click()
+    _wait_for(lambda: _in_view(anchor), 10, f"the row of {check} in view")
+    assert page.evaluate(_SCROLLED_JS) < before
+    assert page.url.split("#")[0] == address.split("#")[0]
+    assert page.url.endswith(f"#check-{check}")
+    _screenshot(page, "asset-page-check-row.png")
+
+
+def _in_view(locator: Any) -> bool:
+    """Whether ``locator``'s element (an anchor) starts inside the window: scrolled to, its
+    top is at 0 give or take a fraction of a pixel (-0.05)."""
+    box = locator.bounding_box()
+    return bool(box) and -1 < box["y"] < WINDOW_HEIGHT
+
+
 #: The height of the page's scrolled content (the UI scrolls an element, not the document).
 _CONTENT_HEIGHT_JS = (
     "() => Math.max(...[...document.querySelectorAll('*')].map(e => e.scrollHeight))"
@@ -958,6 +995,8 @@ def test_ui_an_asset_pages_long_sections_open_on_a_click(shipped_run, page):
     page.get_by_role("heading", name="fact_sales", exact=True).wait_for()
     _rendered_diagrams(page, len(focused_diagrams(graph, "fact_sales")))
     assert _screens(page) <= FACT_SALES_SCREENS, f"{_screens(page):.1f} windows tall"
+    columns = page.get_by_role("heading", name="Columns", exact=True).bounding_box()
+    assert columns and columns["y"] <= COLUMNS_WITHIN * WINDOW_HEIGHT, columns
     sql = page.locator("pre", has_text="FROM vault.sat_invoice")
     assert not sql.is_visible()
     summary = page.locator("summary", has_text="The SELECT that builds marts.Fact_Sales (")
