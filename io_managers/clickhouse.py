@@ -28,10 +28,11 @@ live in their own module.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Collection, Generator, Mapping, Sequence
+from collections.abc import Callable, Collection, Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +65,7 @@ from io_managers.history import ClickHouseHistory
 from io_managers.publish import Publisher
 from io_managers.publish_gate import PublishGate
 from io_managers.queries import WarehouseQueries
+from io_managers.run_lock import RunLock, RunLockHolder
 from io_managers.sql import quote_table
 from io_managers.sql_tokens import is_select, one_statement
 from io_managers.stage import Staged, Stager, TargetShape
@@ -108,6 +110,7 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         self.queries = WarehouseQueries(transport)
         self.catalog = Catalog(transport)
         self.staging = StagingTables(transport, self.queries)
+        self.run_lock = RunLock(transport, self._location or self.description)
         #: The DDL files setup() applied: where a column that refused a value is declared.
         self._ddl_paths: list[Path | str] = []
         self._stager = Stager(transport, self.queries, self._ddl_paths)
@@ -172,6 +175,27 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
     def close(self) -> None:
         """Release the engine (embedded) or the HTTP connections (server)."""
         self._transport.close()
+
+    @contextlib.contextmanager
+    def hold_run_lock(
+        self,
+        *,
+        flow_run_id: str | None = None,
+        break_held: bool = False,
+        warn: Callable[[str], None] | None = None,
+    ) -> Iterator[None]:
+        """A server's run lock (:mod:`io_managers.run_lock`), let go of however the run
+        ends (an interrupt's :meth:`stop` lets go of it too). Embedded, chdb's own lock
+        on the directory already keeps a second process out."""
+        if self._transport.exclusive:
+            yield
+            return
+        holder = RunLockHolder.this_process(flow_run_id)
+        self.run_lock.acquire(holder, break_held=break_held, warn=warn)
+        try:
+            yield
+        finally:
+            self.run_lock.release()
 
     # ----------------------------------------------------------------- plain access
 
@@ -624,10 +648,18 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         deadline = time.monotonic() + timeout
         self._gate.close(timeout)
         # A worker may hold the engine in a long statement; do not wait past the deadline.
-        sweeper = threading.Thread(target=self.staging.drop_own, daemon=True)
+        sweeper = threading.Thread(target=self._drop_own_and_let_go, daemon=True)
         sweeper.start()
         sweeper.join(max(0.0, deadline - time.monotonic()))
         return list(self._gate.published)
+
+    def _drop_own_and_let_go(self) -> None:
+        """An interrupted run's last statements: its staging, then the run lock (the
+        process then ends without unwinding, so no ``finally`` would)."""
+        try:
+            self.staging.drop_own()
+        finally:
+            self.run_lock.release()
 
     def _refuse_drift(
         self, spec: AssetSpec, actual: dict[str, ClickHouseType], params: Mapping[str, Any]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Collection, Generator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -120,6 +121,17 @@ class DeclaredWarehouse(ClickHouseDialect, IOManager):
 
     def setup(self, ddl_paths: Sequence[Path]) -> int:
         return self.warehouse().setup(ddl_paths)
+
+    def hold_run_lock(
+        self,
+        *,
+        flow_run_id: str | None = None,
+        break_held: bool = False,
+        warn: Callable[[str], None] | None = None,
+    ) -> AbstractContextManager[None]:
+        return self.warehouse().hold_run_lock(
+            flow_run_id=flow_run_id, break_held=break_held, warn=warn
+        )
 
     def stop(self, timeout: float) -> list[str]:
         with self._lock:

@@ -57,6 +57,10 @@ class WarehouseInUseError(WarehouseError, StorageUnreachableError):
     """Another process has the embedded warehouse open (chdb allows one at a time)."""
 
 
+class RunLockHeldError(WarehouseError, ExpectedError, RuntimeError):
+    """Another run holds a server's run lock (:mod:`io_managers.run_lock`)."""
+
+
 class WarehouseQueryError(WarehouseError):
     """ClickHouse rejected a statement; the message is the engine's, trimmed."""
 

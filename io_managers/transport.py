@@ -340,7 +340,7 @@ def _refuse_if_in_use(path: Path) -> None:
         raise WarehouseInUseError(
             f"embedded warehouse {path} is in use by another process ({holder.describe()}): "
             "chdb opens a warehouse directory in one process at a time; wait for that one "
-            "to finish, or use a ClickHouse server (WAREHOUSE_URL) to run commands side by side"
+            "to finish, or use a ClickHouse server (WAREHOUSE_URL) to read while a run writes"
         )
 
 

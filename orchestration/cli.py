@@ -215,6 +215,15 @@ def materialize_command(
         ),
     ] = False,
     discard_history: DiscardHistoryOption = False,
+    break_lock: Annotated[
+        bool,
+        typer.Option(
+            "--break-lock",
+            help="Take the ClickHouse server's run lock from the run that holds it: only "
+            "when that run is gone and was on another machine (one that ended on this "
+            "machine is taken over without it). Two runs at once corrupt the vault.",
+        ),
+    ] = False,
     concurrency: Annotated[
         int,
         typer.Option(
@@ -303,7 +312,13 @@ def materialize_command(
             connect_to_prefect(quiet=as_json)
             if not as_json:  # the report ends with the Next line; --verbose's logs skip it
                 leave_to_the_report()
-            io_managers = opened.enter_context(defs.open_io_managers(warehouse))
+            io_managers = opened.enter_context(
+                defs.open_io_managers(
+                    warehouse,
+                    break_lock=break_lock,
+                    warn=lambda line: print_warnings([line], error_console),
+                )
+            )
             book = StateBook(graph, io_managers, params)
             progress = RunProgress(console if not as_json else None, total=len(plan.selected))
             outcomes = OutcomeLog(progress.advance)

@@ -116,13 +116,31 @@ class Definitions:
         return factory(location)
 
     @contextlib.contextmanager
-    def open_io_managers(self, location: str | None = None) -> Iterator[dict[str, IOManager]]:
+    def open_io_managers(
+        self,
+        location: str | None = None,
+        *,
+        break_lock: bool = False,
+        warn: Callable[[str], None] | None = None,
+    ) -> Iterator[dict[str, IOManager]]:
         """The IO managers by name, their storage set up with the DDL (created where it
-        does not exist yet), closed on exit: for a command that writes (``materialize``).
+        does not exist yet), closed on exit: for a command that writes (``materialize``,
+        a served run).
 
-        ``location`` overrides where they store (the CLI's ``--warehouse``).
+        Each one's run lock (:meth:`IOManager.hold_run_lock`) is held first, before any
+        DDL, and let go of on exit: two runs writing one server at once corrupt it.
+        ``location`` overrides where they store (the CLI's ``--warehouse``);
+        ``break_lock`` takes a lock another run left (``--break-lock``); ``warn`` is
+        told of a lock taken from another run, in one line.
         """
-        with self._built_io_managers(location) as built:
+        from prefect.runtime import flow_run
+
+        run_id = flow_run.get_id()  # a served run's; the CLI's flow run starts later
+        with self._built_io_managers(location) as built, contextlib.ExitStack() as locks:
+            for io_manager in built.values():
+                locks.enter_context(
+                    io_manager.hold_run_lock(flow_run_id=run_id, break_held=break_lock, warn=warn)
+                )
             for io_manager in built.values():
                 io_manager.setup(self.ddl_paths)
             yield built

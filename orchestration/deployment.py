@@ -131,7 +131,7 @@ def _materialize(select: str | None, source: str | None, source_encoding: str) -
             if not plan.selected:  # a successful run of its schedule: its hooks hear of it
                 call_hooks_of_idle_run(defs.run_hooks, params, readers, run_logger())
                 return Completed(message="nothing to materialize")
-            io_managers = opened.enter_context(defs.open_io_managers())
+            io_managers = opened.enter_context(defs.open_io_managers(warn=run_logger().warning))
             body, report = build_flow(
                 plan,
                 io_managers,

@@ -7,6 +7,7 @@ stays behind this interface.
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -197,6 +198,23 @@ class IOManager(ABC):
 
         Also what :meth:`declare` is told: the definitions set up are the code's."""
         return None
+
+    def hold_run_lock(
+        self,
+        *,
+        flow_run_id: str | None = None,
+        break_held: bool = False,
+        warn: Callable[[str], None] | None = None,
+    ) -> contextlib.AbstractContextManager[None]:
+        """Keep every other run from writing this storage while this one does: entered by
+        every command that writes, before :meth:`setup`, and left however it ends (an
+        interrupt's :meth:`stop` too). Raises an :class:`~orchestration.errors.ExpectedError`
+        naming the run that holds it; ``flow_run_id`` names this run to others,
+        ``break_held`` takes a lock its holder left (a person said it is gone);
+        ``warn`` is told, in one line, of a lock taken from another run (else it is
+        logged). The
+        default, for storage no other process can write, holds nothing."""
+        return contextlib.nullcontext()
 
     def declare(self, ddl_paths: Sequence[Path]) -> None:  # noqa: B027 - optional hook
         """The code location's DDL, not applied: a command that only reads (``status``,

@@ -81,7 +81,7 @@ def test_piped_command_help_gives_each_option_whole_on_its_own_line():
     options = re.findall(r"^  (?:-\w, )?(--[\w-]+)", result.stdout, flags=re.MULTILINE)
     assert options == [
         "--select", "--source", "--source-timeout", "--source-encoding", "--full-refresh",
-        "--discard-history", "--concurrency", "--json", "--verbose", "--warehouse",
+        "--discard-history", "--break-lock", "--concurrency", "--json", "--verbose", "--warehouse",
         "--definitions", "--help",
     ]  # fmt: skip
 
