@@ -80,6 +80,15 @@ class RunLockHolder:
         said = f"pid {self.pid} on {self.host}, {self.program}, since {self.started}"
         return f"{said}, flow run {self.flow_run_id}" if self.flow_run_id else said
 
+    def same_process(self, other: RunLockHolder) -> bool:
+        """Whether ``other`` is the process this holder is (its other IO managers share
+        the lock)."""
+        return (self.host, self.process_space, self.pid) == (
+            other.host,
+            other.process_space,
+            other.pid,
+        )
+
     def ended(self) -> bool:
         """Whether this machine can tell that the holder's process is gone."""
         if (self.host, self.process_space) != (socket.gethostname(), _process_space()):
@@ -119,6 +128,8 @@ class RunLock:
             held = self.holder()
             if held is None:
                 continue
+            if held.same_process(holder):
+                return  # another IO manager of this run, on the same server, holds it
             if break_held:
                 warn(f"breaking the run lock of {held.describe()} on {self._where}")
                 self._drop()
@@ -133,9 +144,10 @@ class RunLock:
                                f"this run tried to take it; {BREAK_HINT}")  # fmt: skip
 
     def release(self) -> None:
-        """Let go of the lock if this process holds it; idempotent."""
-        if self._held is not None:
-            self._held = None
+        """Let go of the lock if this process took it; idempotent. Not one another run
+        holds now (``--break-lock`` took it from this one): that run's lock stays."""
+        held, self._held = self._held, None
+        if held is not None and (now := self.holder()) is not None and now.same_process(held):
             self._drop()
 
     def holder(self) -> RunLockHolder | None:

@@ -127,7 +127,7 @@ def test_a_second_run_is_refused_in_one_line_while_one_runs_and_ctrl_c_lets_go_o
     assert (holder.pid, holder.host) == (first.pid, socket.gethostname())
     assert second.returncode == 1, second.stderr
     assert second.stderr.splitlines() == [
-        f"error: warehouse {parse_warehouse_url(server_url).redacted_url} is being "
+        f"error: warehouse {parse_warehouse_url(server_url).shown_url} is being "
         f"materialized by another run ({holder.describe()}): one run writes a warehouse at "
         "a time; wait for that one to finish, or, if it is gone and was not on this "
         "machine, run pipeline materialize --break-lock"
@@ -192,3 +192,35 @@ def test_a_lock_held_on_another_machine_refuses_before_any_table_until_broken(
     assert broken.returncode == 0, broken.stderr
     assert f"warning: breaking the run lock of pid {elsewhere.pid} on etl-2" in broken.stderr
     assert not _locked(warehouse)
+
+
+def test_two_io_managers_of_one_run_on_one_server_share_its_lock(
+    server_url: str, warehouse: ClickHouseIOManager
+) -> None:
+    """A code location whose two IO managers write one server: the second is this run,
+    not another; only the one that took the lock lets go of it."""
+    second = ClickHouseIOManager.from_config(parse_warehouse_url(server_url))
+    me = RunLockHolder.this_process(flow_run_id=None)
+    try:
+        warehouse.run_lock.acquire(me)
+        second.run_lock.acquire(me)  # not refused as "another run"
+        second.run_lock.release()
+        assert _locked(warehouse)
+        warehouse.run_lock.release()
+        assert not _locked(warehouse)
+    finally:
+        second.close()
+
+
+def test_a_run_whose_lock_was_broken_leaves_the_breakers_lock_when_it_ends(
+    warehouse: ClickHouseIOManager, server_url: str
+) -> None:
+    breaker = ClickHouseIOManager.from_config(parse_warehouse_url(server_url))
+    other = replace(RunLockHolder.this_process(flow_run_id=None), host="etl-2")
+    try:
+        warehouse.run_lock.acquire(RunLockHolder.this_process(flow_run_id=None))
+        breaker.run_lock.acquire(other, break_held=True, warn=lambda line: None)
+        warehouse.run_lock.release()
+        assert warehouse.run_lock.holder() == other
+    finally:
+        breaker.close()
