@@ -340,6 +340,75 @@ def test_ctrl_c_once_the_run_ended_stops_nothing_and_its_report_is_whole(
     assert flow_run["state_type"] == "COMPLETED", flow_run["state"]
 
 
+def test_a_second_ctrl_c_during_the_clean_stop_stops_at_once_and_keeps_the_truth(
+    tmp_path: Path, prefect_api: str
+) -> None:
+    """A second Ctrl-C while the first one's clean stop was under way ended the command
+    with 130 and nothing more said: the flow run stayed Running in Prefect, and the next
+    run on the embedded warehouse marked it Crashed, "killed, or out of memory". It now
+    says in one line that it stops at once and what it skips, marks the run Cancelled as
+    stopped by a second Ctrl-C, and a third Ctrl-C meanwhile prints no traceback."""
+    slow, stopping = tmp_path / "busy", tmp_path / "stopping"
+    env = _run_env(
+        tmp_path, prefect_api, SAFE_SLOW_MARKER=str(slow), SLOW_STOP_MARKER=str(stopping)
+    )
+    command = [sys.executable, "-m", "orchestration",
+               *_materialize(tmp_path, "tests.slow_stop_location")]  # fmt: skip
+    began = datetime.now(UTC).isoformat()
+    run = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        for marker in (slow, stopping):  # busy, then its clean stop under way
+            deadline = time.monotonic() + 180
+            while not marker.exists() and run.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert marker.exists(), run.communicate(timeout=5)
+            if marker is slow:
+                run.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        run.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+        run.send_signal(signal.SIGINT)  # an impatient third
+        stdout, stderr = run.communicate(timeout=30)
+        elapsed = time.monotonic() - sent
+    finally:
+        if run.poll() is None:
+            run.kill()
+
+    assert run.returncode == 130, stderr
+    assert elapsed < 3, f"took {elapsed:.1f} s to stop"
+    assert stderr.strip().splitlines() == [
+        "interrupted (SIGINT): stopping; finished tables are kept, the others are left as "
+        "they were",
+        "interrupted again (SIGINT): stopping at once, without the report; a publish in "
+        "flight is let finish (pipeline status tells what each table holds)",
+    ], stderr
+    assert stdout == ""
+    (flow_run,) = _flow_runs_since(prefect_api, began)
+    assert flow_run["state_type"] == "CANCELLED", flow_run["state"]
+    assert flow_run["state"]["message"].startswith(
+        "interrupted again (SIGINT): stopped at once, without its report; "
+    ), flow_run["state"]
+    task_runs = api(prefect_api, "/task_runs/filter", {
+        "flow_runs": {"id": {"any_": [flow_run["id"]]}},
+    })  # fmt: skip
+    assert {t["name"]: t["state_type"] for t in task_runs}["slow"] == "CANCELLED", task_runs
+
+    # The next run, on the same embedded warehouse, does not call it killed.
+    env.pop("SAFE_SLOW_MARKER")
+
+    def pipeline(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "orchestration", *args], cwd=REPO,
+                              env=env, capture_output=True, text=True, timeout=180)  # fmt: skip
+
+    status = pipeline("status", "--json", "--definitions", "tests.safety_location")
+    assert "last run did not finish (interrupted" in status.stdout, status
+    after = pipeline(*_materialize(tmp_path, "tests.safety_location"))
+    assert after.returncode == 0, after.stderr
+    (again,) = [r for r in _flow_runs_since(prefect_api, began) if r["id"] == flow_run["id"]]
+    assert again["state_type"] == "CANCELLED", again["state"]
+
+
 def _interrupted_report(stdout: str, as_json: bool) -> dict[str, tuple[str, str | None]]:
     """Each asset's status and error, as the partial report on ``stdout`` gives them."""
     if as_json:
