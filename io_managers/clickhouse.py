@@ -639,6 +639,10 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         found[spec.table] = staged_as  # ``{table}``, and its own name if a check writes it
         return checks.compile_identity(self._transport.engine_version, found)
 
+    def stop_publishing(self, timeout: float) -> list[str]:
+        self._gate.close(timeout)
+        return list(self._gate.published)
+
     def stop(self, timeout: float) -> list[str]:
         """Interrupted: no publish starts from now on, one in flight may finish (each is
         all or nothing), then this process's staging tables are dropped - within
@@ -646,7 +650,7 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         this instance published, so the run report can tell them from cancelled ones
         even when the run had no time to record them."""
         deadline = time.monotonic() + timeout
-        self._gate.close(timeout)
+        self.stop_publishing(timeout)
         # A worker may hold the engine in a long statement; do not wait past the deadline.
         sweeper = threading.Thread(target=self._drop_own_and_let_go, daemon=True)
         sweeper.start()

@@ -133,6 +133,11 @@ class DeclaredWarehouse(ClickHouseDialect, IOManager):
             flow_run_id=flow_run_id, break_held=break_held, warn=warn
         )
 
+    def stop_publishing(self, timeout: float) -> list[str]:
+        with self._lock:
+            opened = self._opened
+        return opened.stop_publishing(timeout) if opened is not None else []
+
     def stop(self, timeout: float) -> list[str]:
         with self._lock:
             opened = self._opened

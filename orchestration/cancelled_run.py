@@ -140,7 +140,7 @@ def _mark(
 
     # The task runs' states reach the server as events, recorded as they arrive: those
     # still queued here would land after the marks and undo them.
-    EventsWorker.drain_all(timeout=MARK_SECONDS, at_exit=False)
+    EventsWorker.drain_all(timeout=max(0.0, reading_until - time.monotonic()), at_exit=False)
     outage = ApiOutage(api_url())
     with get_client(sync_client=True) as client:
         outage.watch(client)

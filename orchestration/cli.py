@@ -266,6 +266,7 @@ def materialize_command(
     from orchestration.report_told import leave_to_the_report
     from orchestration.resolver import materialize, plan_or_refuse
     from orchestration.run_hooks import call_hooks_of_idle_run
+    from orchestration.stop_at_once import at_once_line, stop_at_once
     from orchestration.unbuilt_upstream import UnbuiltUpstreamError
 
     defs = load_defs(definitions)  # a broken code location fails before the big imports
@@ -356,8 +357,16 @@ def materialize_command(
                 if why_not:
                     error_console.print(escape(unmarked_line(why_not)), highlight=False)
 
+            def interrupted_again(number: signal.Signals) -> None:
+                error_console.print(at_once_line(number), highlight=False)
+                why_not = stop_at_once(io_managers, outcomes, plan, number)
+                if why_not:
+                    error_console.print(escape(unmarked_line(why_not)), highlight=False)
+
             with progress:
-                report = signals.run(run, interrupted, ending=outcomes.ending)
+                report = signals.run(
+                    run, interrupted, ending=outcomes.ending, at_once=interrupted_again
+                )
         _print_run_report(report, plan, as_json=as_json, verbose=verbose)
         if signals.late is not None:
             error_console.print(late_line(signals.late))

@@ -15,7 +15,8 @@ only waits. On SIGINT or SIGTERM the main thread
    materialized, what was cancelled (an asset whose worker did not get that far says so);
 4. ends the process at once with 130 or 143 (128 + the signal's number, as shells do).
 
-A second signal while that happens ends the process immediately.
+A second signal while that happens stops at once, without the report, and a third is
+let pass (:mod:`orchestration.stop_at_once`).
 
 Once every asset has finished, the run still has steps of its own to take (its asset and
 lineage pages, its run hooks, its final state: ``run_report.END_STEPS``): a signal then
@@ -257,7 +258,10 @@ class RunSignals:
 
     While the work runs, a signal stops it: ``on_interrupt`` (say so, stop the assets,
     report), then the process ends with 130 or 143 once the temporary Prefect server is
-    stopped and the sections that must not be cut have ended. A second signal ends the
+    stopped and the sections that must not be cut have ended. A second signal meanwhile
+    runs ``at_once`` instead (bounded: let a publish in flight finish, mark the run), then
+    the process ends the same way; further signals are let pass, which no longer printed
+    a traceback. Without ``at_once`` (or once the first came too late), it ends the
     process at once.
 
     Given ``ending`` (whether the run has only its final state left), a caller reports a
@@ -276,6 +280,9 @@ class RunSignals:
         self._work_ended = threading.Event()
         self._worker: threading.Thread | None = None
         self._on_interrupt: Callable[[signal.Signals], None] = lambda _number: None
+        self._at_once: Callable[[signal.Signals], None] | None = None
+        self._stopping = False
+        self._hurried = False
         self._ending: Callable[[], bool] | None = None
 
     def __enter__(self) -> RunSignals:
@@ -292,14 +299,16 @@ class RunSignals:
         on_interrupt: Callable[[signal.Signals], None],
         *,
         ending: Callable[[], bool] | None = None,
+        at_once: Callable[[signal.Signals], None] | None = None,
     ) -> T:
         """``work()`` in a thread; a signal meanwhile runs ``on_interrupt`` and ends the
-        process. It does not start once a Ctrl-C came that library code lost
+        process, a second one during that runs ``at_once`` instead. It does not start
+        once a Ctrl-C came that library code lost
         (:func:`~orchestration.ctrl_c.end_if_ctrl_c_came`)."""
         end_if_ctrl_c_came()
         if threading.current_thread() is not threading.main_thread():
             return work()  # signals reach only the main thread; nothing to arrange
-        self._on_interrupt, self._ending = on_interrupt, ending
+        self._on_interrupt, self._ending, self._at_once = on_interrupt, ending, at_once
         result: list[T] = []
         failure: list[BaseException] = []
 
@@ -327,14 +336,25 @@ class RunSignals:
 
     def _handle(self, signum: int, _frame: object) -> None:
         number = signal.Signals(signum)
+        if self._hurried:
+            return  # a third: the second's stop is under way, in bounds of its own
         if self._signalled.is_set():
-            os._exit(EXIT_CODES[number])  # a second signal: no more patience
+            if self._at_once is None or not self._stopping:
+                os._exit(EXIT_CODES[number])  # a second signal: no more patience
+            # Run in this handler, on top of the first's stop, which never resumes.
+            self._hurried = True
+            self._end_after(self._at_once, number)
         self._signalled.set()
         if self._ended_by_now():
             self.late = number
             return
+        self._stopping = True
+        self._end_after(self._on_interrupt, number)
+
+    def _end_after(self, stop: Callable[[signal.Signals], None], number: signal.Signals) -> None:
+        """Run ``stop``, then end the process as signal ``number`` ends it."""
         try:
-            self._on_interrupt(number)
+            stop(number)
             stop_temporary_prefect_server()
         finally:
             # A worker inside a section a stop must not cut (importing chdb, whose engine

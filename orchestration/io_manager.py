@@ -468,6 +468,12 @@ class IOManager(ABC):
         the asset fresh; the default knows none."""
         return {}
 
+    def stop_publishing(self, timeout: float) -> Sequence[str]:
+        """Start no publish from now on and wait at most ``timeout`` seconds for those in
+        flight (a second Ctrl-C stops at once, but not in the middle of a publish). Returns
+        the keys of the assets it published (whole) in this run, as :meth:`stop` does."""
+        return ()
+
     def stop(self, timeout: float) -> Sequence[str]:
         """The run was interrupted: start no publish, let one in flight finish, drop this
         run's unpublished work, all within ``timeout`` seconds. Returns the keys of the assets
