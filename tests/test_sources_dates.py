@@ -76,14 +76,14 @@ def test_dates_outside_the_staging_range_are_refused_at_ingest(tmp_path: Path, d
 
 
 def test_a_price_staging_cannot_hold_is_refused_at_ingest(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match=r"line 4, column 'UnitPrice': out of range: '1234567.5'"):
+    with pytest.raises(SourceError, match=r"line 4, column 'Price': out of range: '1234567.5'"):
         read_all(source_with(tmp_path, "12/1/2010 8:26", price="1234567.5"))
 
 
 def test_a_line_total_staging_cannot_hold_is_refused_at_ingest(tmp_path: Path) -> None:
     # Each value fits, their product (the line's TotalAmount) does not fit Decimal(10, 4).
     with pytest.raises(
-        SourceError, match=r"line 4, column 'UnitPrice': line total out of range at price '500000'"
+        SourceError, match=r"line 4, column 'Price': line total out of range at price '500000'"
     ):
         read_all(source_with(tmp_path, "12/1/2010 8:26", price="500000", quantity="3"))
 

@@ -164,7 +164,7 @@ def test_a_price_still_not_a_number_is_named_by_row_column_and_value(
     with pytest.raises(SourceError) as raised:
         read_rows(path)
     assert str(raised.value) == (
-        f"{path}, line 6, column 'UnitPrice': not a number: {value!r} (1 such row in lines "
+        f"{path}, line 6, column 'Price': not a number: {value!r} (1 such row in lines "
         "2-100); fix the value or remove the row"
     )
 
@@ -181,7 +181,7 @@ def test_a_tab_file_keeps_its_commas_for_what_they_are(tmp_path: Path) -> None:
     rows = sample_rows()
     rows[5][rows[0].index("Price")] = "2,55"
     path = write_sample(tmp_path / "tab.tsv", "\t", rows=rows)
-    with pytest.raises(SourceError, match=r"line 6, column 'UnitPrice': not a number: '2,55'"):
+    with pytest.raises(SourceError, match=r"line 6, column 'Price': not a number: '2,55'"):
         read_rows(path)
 
 

@@ -172,7 +172,7 @@ def test_garbage_date_in_iso_column(tmp_path: Path) -> None:
 def test_row_numbers_count_across_chunks(tmp_path: Path) -> None:
     bad = "536366,22633,HAND WARMER,6,12/1/2010 8:28,cheap,17850,United Kingdom\n"
     path = csv_file(tmp_path, *([GOOD] * 2_500), bad)
-    with pytest.raises(SourceError, match=r"line 2502, column 'UnitPrice': not a number: 'cheap'"):
+    with pytest.raises(SourceError, match=r"line 2502, column 'Price': not a number: 'cheap'"):
         read_all(path)
 
 
@@ -268,7 +268,7 @@ def test_an_empty_value_is_said_without_python_none(tmp_path: Path) -> None:
     with pytest.raises(SourceError) as error:
         read_all(path)
     assert str(error.value) == (
-        f"{path}, line 3, column 'UnitPrice': empty value (1 such row in lines 2-3); "
+        f"{path}, line 3, column 'Price': empty value (1 such row in lines 2-3); "
         "every line needs an invoice, stock code, quantity, date and price"
     )
     with pytest.raises(SourceError, match=r"'StockCode': empty value '  ' \(1 such row"):
@@ -279,13 +279,13 @@ def test_an_empty_value_is_said_without_python_none(tmp_path: Path) -> None:
     frame.loc[30, "Price"] = None
     sheet = tmp_path / "empty.xlsx"
     frame.to_excel(sheet, index=False, sheet_name="Year 2010-2011", engine="xlsxwriter")
-    with pytest.raises(SourceError, match=r"row 32, column 'UnitPrice': empty value \(1 such"):
+    with pytest.raises(SourceError, match=r"row 32, column 'Price': empty value \(1 such"):
         read_all(sheet)
 
 
 def test_invoice_that_is_not_an_invoice_number(tmp_path: Path) -> None:
     bad = "X-12,22633,HAND WARMER,6,12/1/2010 8:28,1.85,17850,United Kingdom\n"
-    with pytest.raises(SourceError, match=r"line 3, column 'InvoiceNo': not an invoice number"):
+    with pytest.raises(SourceError, match=r"line 3, column 'Invoice': not an invoice number"):
         read_all(csv_file(tmp_path, GOOD, bad))
 
 
@@ -452,6 +452,30 @@ def test_parquet_with_missing_column(tmp_path: Path) -> None:
         read_all(path)
 
 
+def test_a_bad_value_names_its_column_as_the_file_writes_it(tmp_path: Path) -> None:
+    """A 2009-2010 layout file has 'Customer ID', not 'CustomerID': the error named the
+    raw field, a header the file does not have, so grepping the file found nothing."""
+    bad = "536366,22633,HAND WARMER,6,12/1/2010 8:28,1.85,17850.5,United Kingdom\n"
+    path = csv_file(tmp_path, GOOD, GOOD, GOOD, GOOD, bad)
+    with pytest.raises(SourceError) as error:
+        read_all(path)
+    assert str(error.value).startswith(
+        f"{path}, line 6, column 'Customer ID': not a whole number: '17850.5'"
+    ), str(error.value)
+    assert error.value.column == "Customer ID"
+
+
+def test_a_parquet_bad_value_names_its_column_as_the_file_writes_it(tmp_path: Path) -> None:
+    """A Parquet file's 'Price' was reported as 'UnitPrice'."""
+    frame = synthetic.generate(20, 1)
+    frame.loc[3, "Price"] = 1_234_567.5
+    path = tmp_path / "prices.parquet"
+    frame.to_parquet(path)
+    with pytest.raises(SourceError, match=r"row 4, column 'Price': out of range: 1234567\.5") as e:
+        read_all(path)
+    assert "; Price and Quantity x Price must lie within" in str(e.value)
+
+
 def test_error_carries_structured_fields() -> None:
     place = Place(row=6, unit="line", first=7, last=7)
     error = SourceError("cause", source="file.csv", place=place, column="Quantity", value="x")
@@ -466,7 +490,7 @@ def test_customer_id_beyond_exact_integers_is_refused(tmp_path: Path, customer: 
     above 2**53 would be stored rounded, since they pass through float64."""
     bad = f"536366,22633,HAND WARMER,6,12/1/2010 8:28,1.85,{customer},United Kingdom\n"
     with pytest.raises(
-        SourceError, match=rf"line 3, column 'CustomerID': out of range: '{customer}'"
+        SourceError, match=rf"line 3, column 'Customer ID': out of range: '{customer}'"
     ):
         read_all(csv_file(tmp_path, GOOD, bad))
 
@@ -511,9 +535,12 @@ def test_a_quote_closed_by_a_later_rows_quote_is_named(tmp_path: Path) -> None:
     spain = GOOD.replace("United Kingdom", '"Spain"')
     stock = GOOD.replace("85123A", '"85123A')
     closes = GOOD.replace("85123A", '"22633"')
+    invoice = GOOD.replace("536365", '"536365')  # named as the header writes it
+    invoice_closes = GOOD.replace("536365", '"536366"')
     for lines, column in [
         ([GOOD, QUOTED_COUNTRY, GOOD, GOOD, spain, GOOD], "Country"),
         ([GOOD, stock, GOOD, GOOD, closes, GOOD], "StockCode"),
+        ([GOOD, invoice, GOOD, GOOD, invoice_closes, GOOD], "Invoice"),
     ]:
         with pytest.raises(
             SourceError,

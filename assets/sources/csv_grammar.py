@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import TextIO
 
 from assets.sources.errors import EXCERPT_CHARS, SourceError, excerpt
-from assets.sources.normalize import source_field
 from assets.sources.places import Place
 
 #: A quoted value as the grammar has it, possessive so that it ends where a CSV reader
@@ -174,7 +173,7 @@ def _violation(
         f"malformed CSV: {cause}",
         source=source,
         place=place,
-        column=source_field(name) or name,
+        column=name,
         value=value[:EXCERPT_CHARS],
     )
 

@@ -380,11 +380,6 @@ def _holds_line_break(column: pa.ChunkedArray) -> bool:
     return False
 
 
-def _field_label(name: str) -> str:
-    """A column as errors name it: the raw field it maps to, else its header."""
-    return source_field(name) or name
-
-
 def _line_count(text: str) -> int:
     return 1 + len(re.findall(r"\r\n?|\n", text.rstrip("\r\n")))
 
@@ -420,7 +415,7 @@ def _never_closed(label: str, name: str, place: Place, value: str) -> SourceErro
         f"{excerpt(value)}",
         source=label,
         place=place,
-        column=_field_label(name),
+        column=name,
         value=value[:EXCERPT_CHARS],
     )
 
@@ -432,7 +427,7 @@ def _check_line_breaks(
     the failure looks at a single value)."""
     first: tuple[int, int] | None = None  # (position in the chunk, column)
     for index, name in enumerate(table.column_names):
-        if _field_label(name) == "Description":
+        if source_field(name) == "Description":
             continue
         column = table.column(index)
         if not _holds_line_break(column):
@@ -449,14 +444,13 @@ def _check_line_breaks(
     place = _start(numbering, first_row + position)
     if index == table.num_columns - 1 and _runs_to_end(path, value, encoding):
         raise _never_closed(label, name, place, value)
-    field = _field_label(name)
     raise SourceError(
         f'malformed CSV: a line break, which only Description may hold: a quote (") opened '
         f"in this value runs over {_line_count(value)} lines, so it is likely closed only by "
         f"a later row's quote: {excerpt(value)}",
         source=label,
         place=place,
-        column=field,
+        column=name,
         value=value[:EXCERPT_CHARS],
     )
 
@@ -469,7 +463,7 @@ def _description_wraps(table: pa.Table) -> bool:
     return any(
         _holds_line_break(table.column(index))
         for index, name in enumerate(table.column_names)
-        if _field_label(name) == "Description"
+        if source_field(name) == "Description"
     )
 
 

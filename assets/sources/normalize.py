@@ -197,7 +197,11 @@ class _Chunk:
         # Field -> the source's own column, for showing an offending value as written.
         self._originals: dict[str, pd.Series | pa.ChunkedArray] = {}
         self.arrays: dict[str, pa.Array] = {}
+        # Field -> its header as the source writes it ('Customer ID'): what errors name,
+        # since the raw field's name may be nowhere in the file.
+        self.headers: dict[str, str] = {}
         for name, field in columns.items():
+            self.headers[field] = str(name)
             if isinstance(frame, pd.DataFrame):
                 series = frame[name].reset_index(drop=True)
                 self._originals[field] = series
@@ -234,7 +238,7 @@ class _Chunk:
             f"{problem}{shown} ({such}); {hint}",
             source=self.source,
             place=places[row],
-            column=field,
+            column=self.headers[field],
             value=value,
         )
 
@@ -359,7 +363,8 @@ def _as_integer(chunk: _Chunk, field: str, numbers: pa.Array, kind: pa.DataType)
         # id would be stored rounded (and one near 2**64 overflows the cast), so refuse it.
         low, high = 0, _FLOAT_EXACT_MAX
     outside = pc.or_(pc.less(numbers, low), pc.greater(numbers, high))
-    chunk.fail_first(outside, field, "out of range:", f"{field} must be between {low} and {high}")
+    between = f"{chunk.headers[field]} must be between {low} and {high}"
+    chunk.fail_first(outside, field, "out of range:", between)
     return pc.cast(numbers, kind)
 
 
@@ -457,7 +462,11 @@ def _rolled_over(written: pa.Array, stamps: pa.Array) -> pa.Array:
 def _check_money(chunk: _Chunk, quantity: pa.Array, price: pa.Array) -> None:
     """Price and line total must fit staging's ``Decimal(10, 4)``, as staging rounds them."""
     staged_price = pc.round(price, 4)
-    hint = f"UnitPrice and Quantity x UnitPrice must lie within +/-{MONEY_LIMIT} (Decimal(10, 4))"
+    price_name, quantity_name = chunk.headers["UnitPrice"], chunk.headers["Quantity"]
+    hint = (
+        f"{price_name} and {quantity_name} x {price_name} must lie within +/-{MONEY_LIMIT} "
+        "(Decimal(10, 4))"
+    )
     chunk.fail_first(
         pc.greater(pc.abs(staged_price), MONEY_LIMIT), "UnitPrice", "out of range:", hint
     )
