@@ -14,6 +14,7 @@ from io_managers.analysis_cache import cached
 from io_managers.errors import CheckSQLError, WarehouseQueryError, without_quoted_query
 from io_managers.sql import quote_table
 from io_managers.sql_tokens import one_statement
+from orchestration.errors import at
 from orchestration.io_manager import OffendingRows
 
 if TYPE_CHECKING:
@@ -157,6 +158,13 @@ def does_not_compile(check: AssetCheck, error: Exception | str, *, full: bool = 
     (``full``: with it)."""
     said = str(error) if full else without_quoted_query(str(error))
     return f"check {check.name!r} does not compile: {said}"
+
+
+def does_not_compile_at(check: AssetCheck, error: Exception | str, *, full: bool = False) -> str:
+    """:func:`does_not_compile` after where ``check`` is declared (``assets/checks.py:65:
+    check 'x' does not compile: ...``), as ``pipeline validate`` and ``pipeline checks``
+    say it and a failed run's line places it."""
+    return at(check.place, does_not_compile(check, error, full=full))
 
 
 def offending_rows(

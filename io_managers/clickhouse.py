@@ -601,8 +601,7 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
         ``staged_as``: the table ``staging`` was created as (its columns and engine), so
         the verdict that they compile can be kept between runs
         (:func:`~io_managers.checks.uncompiled_checks_kept`); None: compile them."""
-        identity = self._compile_identity(spec, staged_as) if staged_as is not None else None
-        broken = checks.uncompiled_checks_kept(self.queries.columns, spec.checks, staging, identity)
+        broken = self._uncompiled_checks(spec, staging, staged_as)
         if broken:
             check, exc = broken[0]
             # The engine names the staged table; the check's author wrote {table}.
@@ -613,6 +612,23 @@ class ClickHouseIOManager(ClickHouseDialect, IOManager):
             raise MaterializationError.of(
                 spec, f"{why}{more}", check.place, full_cause=f"{full}{more}"
             )
+
+    def uncompiled_checks(self, spec: AssetSpec) -> dict[str, str]:
+        """:meth:`IOManager.uncompiled_checks`: compiled on the published table as a run
+        compiles them on the staged one, the verdict that they compile kept alike."""
+        table = quote_table(spec.table)
+        broken = self._uncompiled_checks(spec, table, self.catalog.table(spec.table))
+        return {check.name: checks.does_not_compile_at(check, exc) for check, exc in broken}
+
+    def _uncompiled_checks(
+        self, spec: AssetSpec, quoted_table: str, facts: TableFacts | None
+    ) -> checks.Uncompiled:
+        """``spec``'s checks that do not compile on ``quoted_table``, whose columns and
+        engine ``facts`` are (None: not known, so compiled every time)."""
+        identity = self._compile_identity(spec, facts) if facts is not None else None
+        return checks.uncompiled_checks_kept(
+            self.queries.columns, spec.checks, quoted_table, identity
+        )
 
     def _compile_identity(self, spec: AssetSpec, staged_as: TableFacts) -> Any:
         """What besides their SQL decides whether ``spec``'s checks compile

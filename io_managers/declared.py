@@ -182,6 +182,9 @@ class DeclaredWarehouse(ClickHouseDialect, IOManager):
     ) -> OffendingRows:
         return self.warehouse().offending_rows(check_sql, table, examples, tally)
 
+    def uncompiled_checks(self, spec: AssetSpec) -> dict[str, str]:
+        return self.warehouse().uncompiled_checks(spec)
+
     def read_only_text(
         self, sql: str, allow_external: bool = False, *, max_rows: int | None = None
     ) -> QueryText:

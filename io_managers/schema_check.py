@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from io_managers import statements
 from io_managers.checks import check_select as check_statement
-from io_managers.checks import does_not_compile, tally_select, uncompiled_checks
+from io_managers.checks import does_not_compile_at, tally_select, uncompiled_checks
 from io_managers.ddl import column_place
 from io_managers.errors import AssetValidationError, WarehouseError, without_quoted_query
 from io_managers.select_syntax import compile_failure
@@ -282,8 +282,8 @@ def check_asset_checks(io: ClickHouseIOManager, spec: AssetSpec) -> list[Finding
         _check_finding(
             spec,
             check,
-            at(check.place, does_not_compile(check, exc)),
-            at(check.place, does_not_compile(check, exc, full=True)),
+            does_not_compile_at(check, exc),
+            does_not_compile_at(check, exc, full=True),
         )
         for check, exc in broken
     ]

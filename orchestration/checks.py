@@ -211,13 +211,7 @@ def evaluate_check(
 ) -> AssetCheckResult:
     """Run one check on ``table`` (default: the asset's own): count the offending rows,
     and fetch a few when there are any. The result names the asset's table either way."""
-    base: dict[str, Any] = {
-        "asset": spec.key,
-        "table": spec.table,
-        "name": check.name,
-        "severity": check.severity,
-        "description": check.description,
-    }
+    base = _result_of(spec, check)
     tally = check.reloads.source if check.reloads else None
     try:
         found = io_manager.offending_rows(check.sql, table or spec.table, EXAMPLE_ROWS, tally)
@@ -236,16 +230,38 @@ def evaluate_check(
     )
 
 
+def _result_of(spec: AssetSpec, check: AssetCheck) -> dict[str, Any]:
+    """What every result of ``check`` says of it, whatever its outcome."""
+    return {
+        "asset": spec.key,
+        "table": spec.table,
+        "name": check.name,
+        "severity": check.severity,
+        "description": check.description,
+    }
+
+
 def evaluate_checks(
-    spec: AssetSpec, io_manager: IOManager, table: str | None = None
+    spec: AssetSpec, io_manager: IOManager, table: str | None = None, *, compile_first: bool = False
 ) -> list[AssetCheckResult]:
     """Every check of ``spec`` against its table as it is now in the warehouse, or
     against ``table``, which holds what its table will hold once published.
 
     Each check is evaluated even when an earlier one failed, so a report shows them all.
     An asset without checks never touches the IO manager's query interface.
+    ``compile_first``: the checks that do not compile on its table
+    (:meth:`IOManager.uncompiled_checks`) are not run, their error said as a run says it
+    (a run compiled them before it evaluates them on ``table``).
     """
-    return [evaluate_check(spec, check, io_manager, table) for check in spec.checks]
+    uncompiled = io_manager.uncompiled_checks(spec) if compile_first and spec.checks else {}
+    return [
+        AssetCheckResult(
+            **_result_of(spec, check), passed=False, violations=None, error=uncompiled[check.name]
+        )
+        if check.name in uncompiled
+        else evaluate_check(spec, check, io_manager, table)
+        for check in spec.checks
+    ]
 
 
 def not_run_checks(spec: AssetSpec, reason: str) -> list[AssetCheckResult]:

@@ -332,6 +332,13 @@ class IOManager(ABC):
             "checks are unavailable on it; use a warehouse IO manager"
         )
 
+    def uncompiled_checks(self, spec: AssetSpec) -> dict[str, str]:
+        """Each check of ``spec`` whose SQL does not compile on its table, by name, with
+        why in the words a run refuses it (where the check is declared first):
+        ``pipeline checks`` reports it so, not as a count that failed in the engine's
+        words alone. The default, for storage that cannot tell before running: none."""
+        return {}
+
     def read_only_text(
         self, sql: str, allow_external: bool = False, *, max_rows: int | None = None
     ) -> QueryText:

@@ -1,8 +1,9 @@
 """A code location for the ``pipeline checks`` tests.
 
 ``readings`` has a warn and an error check (its values reach 250 when
-``CHK_READINGS_TOO_HIGH`` is set, so its error check fails); ``summary`` reads it and has
-a check of its own; ``unchecked`` has none.
+``CHK_READINGS_TOO_HIGH`` is set, so its error check fails; with ``CHK_CHECK_TYPO`` set
+its error check's SQL does not compile); ``summary`` reads it and has a check of its own;
+``unchecked`` has none.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ def _readings(context) -> pd.DataFrame:
     return pd.DataFrame({"sensor": ["a", "b"], "value": [3, high]})
 
 
+#: The error check's column, misspelled when ``CHK_CHECK_TYPO`` is set.
+_VALUE = "valeu" if os.environ.get("CHK_CHECK_TYPO") else "value"
+
+
 def _summary(context) -> str:
     return "SELECT toUInt64(count()) AS sensors FROM chk.readings"
 
@@ -42,7 +47,7 @@ defs = Definitions(
             kind="python",
             checks=(
                 AssetCheck("no_negative_values", "SELECT * FROM {table} WHERE value < 0", "warn"),
-                AssetCheck("values_below_100", "SELECT * FROM {table} WHERE value >= 100"),
+                AssetCheck("values_below_100", f"SELECT * FROM {{table}} WHERE {_VALUE} >= 100"),
             ),
         ),
         AssetSpec(

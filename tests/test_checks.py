@@ -947,6 +947,33 @@ def test_pipeline_checks_exit_codes_follow_severity(tmp_path):
     assert {"sensor": "b", "value": 250} in below["examples"]
 
 
+@pytest.mark.usefixtures("prefect_server")
+def test_pipeline_checks_says_a_check_that_does_not_compile_as_a_run_does(tmp_path, monkeypatch):
+    """It said "WarehouseQueryError: Unknown expression identifier ..." with no place,
+    where a run says where the check is declared and that it does not compile."""
+    warehouse_dir = tmp_path / "warehouse"
+    assert _materialize(warehouse_dir, "readings") == {"readings": "materialized"}
+    monkeypatch.setenv("CHK_CHECK_TYPO", "1")
+    declared = next(
+        number
+        for number, line in enumerate(
+            (Path(__file__).parent / "checks_location.py").read_text().splitlines(), 1
+        )
+        if '"values_below_100"' in line
+    )
+
+    result = pipeline_checks(warehouse_dir, "--select", "readings", "--json")
+    assert result.returncode == 1, result.stderr
+    errors = {c["check"]: c["error"] for c in json.loads(result.stdout)["checks"]}
+    assert errors["no_negative_values"] is None
+    said = errors["values_below_100"]
+    assert said.startswith(
+        f"tests/checks_location.py:{declared}: check 'values_below_100' does not compile: "
+        "Unknown expression or function identifier `valeu`"
+    ), said
+    assert "WarehouseQueryError" not in said and "\n" not in said
+
+
 def _where(warehouse_dir: Path) -> str:
     """The options ``run_pipeline`` types, as a command the CLI prints carries them."""
     return f"--warehouse chdb://{warehouse_dir} --definitions tests.checks_location"

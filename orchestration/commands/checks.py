@@ -82,7 +82,8 @@ def checks(
             if spec.key in unbuilt:
                 results.extend(not_run_checks(spec, _never_built(spec, graph, unbuilt)))
             else:
-                results.extend(evaluate_checks(spec, io_managers[spec.io_manager]))
+                io_manager = io_managers[spec.io_manager]
+                results.extend(evaluate_checks(spec, io_manager, compile_first=True))
     failed = any(result.blocking for result in results)
     if as_json:
         payload = {
