@@ -65,6 +65,13 @@ from orchestration.io_manager import QueryText
 
 T = TypeVar("T")
 
+#: ClickHouse's error codes of a statement the read-only session refuses (READONLY,
+#: SETTING_CONSTRAINT_VIOLATION, READONLY_SETTING) and of one the warehouse's user has no
+#: grant for (DATABASE_ACCESS_DENIED, PATH_ACCESS_DENIED, DICTIONARY_ACCESS_DENIED,
+#: ACCESS_DENIED, RESOURCE_ACCESS_DENIED): refusals, as ``pipeline query`` says its own.
+_READ_ONLY_CODES = frozenset({164, 452, 472})
+_ACCESS_CODES = frozenset({291, 481, 482, 497, 673})
+
 #: ClickHouse ``readonly`` levels: 1 refuses writes, settings changes and table functions;
 #: 2 refuses writes but allows settings and table functions (``--allow-external``).
 READ_ONLY = 1
@@ -505,14 +512,16 @@ def _table_function_calls(transport: Transport, tree: ParseTree, level: int) -> 
     outside = (called.keys() & set(table_functions.to_pylist())) - LOCAL_TABLE_FUNCTIONS
     external = sorted(outside - COLUMN_LIST_TABLE_FUNCTIONS)
     if external:
+        reach = "reaches" if len(external) == 1 else "reach"
         return (
-            f"{_calls(called, external)} reaches files or the network; pass "
+            f"{_calls(called, external)} {reach} files or the network; pass "
             "--allow-external to let this query read them"
         )
     as_text = sorted(outside & COLUMN_LIST_TABLE_FUNCTIONS)
     if as_text:
+        its = "its" if len(as_text) == 1 else "their"
         return (
-            f"{_calls(called, as_text)} can take its columns as text, which ClickHouse "
+            f"{_calls(called, as_text)} can take {its} columns as text, which ClickHouse "
             "parses only as the query runs: a DEFAULT or ALIAS there could read a file "
             f"unchecked; {_RUN_IT}"
         )
@@ -577,20 +586,30 @@ def _engine_stream(blocks: Iterator[bytes], names: QueryNames) -> Generator[byte
 def _rejection(
     exc: WarehouseQueryError, names: QueryNames
 ) -> ReadOnlyQueryError | QueryRejectedError:
-    """The engine's refusal of the user's statement, theirs to fix: its READONLY refusal
-    as ours, saying why; a name the warehouse does not know in the warehouse's terms
+    """The engine's refusal of the user's statement, theirs to fix: a refusal of the
+    read-only session or of the user's grants (told by its code) as ours, saying why; a
+    name the warehouse does not know in the warehouse's terms
     (:mod:`io_managers.query_names`); any other with the engine's own message."""
-    if "(READONLY)" not in str(exc):
-        # Said without the engine's quote of the statement it ran: the user's own
-        # query, or the command's wrapper of it (``SELECT * FROM (...) LIMIT 1001``).
-        message = str(exc)
-        brief = names.mistake(exc) or without_quoted_query(message)
-        return with_full_message(QueryRejectedError(brief), message)
-    return _refused(
-        "the warehouse serves queries on a read-only session and ClickHouse would not "
-        f"run this: {exc} (reading files or the network needs --allow-external; "
-        "writes are never allowed)"
-    )
+    # Said without the engine's quote of the statement it ran: the user's own query, or
+    # the command's wrapper of it (``SELECT * FROM (...) LIMIT 1001``).
+    message = str(exc)
+    if exc.code in _READ_ONLY_CODES:
+        # At READ_ONLY the engine refuses settings changes and the table functions it does
+        # not list as read-only (format() too, which reads only the text it is given).
+        lifted = (
+            "settings and table functions such as format() need --allow-external; "
+            if names.level == READ_ONLY
+            else ""
+        )
+        return _refused(
+            "the warehouse serves queries on a read-only session and ClickHouse would not "
+            f"run this: {message} ({lifted}writes are never allowed)"
+        )
+    if exc.code in _ACCESS_CODES:
+        said = without_quoted_query(message)
+        return _refused(f"the warehouse's user may not run this, ClickHouse says: {said}")
+    brief = names.mistake(exc) or without_quoted_query(message)
+    return with_full_message(QueryRejectedError(brief), message)
 
 
 @contextlib.contextmanager

@@ -541,6 +541,40 @@ def test_an_engine_refusal_reads_as_a_refusal(warehouse: ClickHouseIOManager) ->
         warehouse.read_only_text("EXPLAIN SELECT 1 SETTINGS readonly = 0")
 
 
+def test_an_engine_privilege_refusal_reads_as_a_refusal(url: str) -> None:
+    """docs/safety.md: every refusal starts ``refused:``, the engine's own included; a
+    table the session's user may not read (ACCESS_DENIED, told by its code) read
+    ``error: default: Not enough privileges...``."""
+    result = query(url, "SELECT * FROM system.users")
+    assert isinstance(result.exception, ReadOnlyQueryError), result.exception
+    message = str(result.exception)
+    assert message.startswith("refused: ") and "(ACCESS_DENIED)" in message, message
+    assert "--allow-external" not in message, "no option lets the user read it"
+    assert "\n" not in message
+
+
+def test_a_refusal_of_several_calls_agrees_with_them(url: str, workdir: Path) -> None:
+    """It read "file(...), url(...) reaches files or the network"."""
+    sql = (
+        "SELECT file('/etc/hostname') AS f FROM url('http://127.0.0.1:9/x.csv', 'CSV', 'a String')"
+    )
+    message = str(query(url, sql).exception)
+    assert message.startswith("refused: file(...), url(...) reach files or the network"), message
+    one = str(query(url, "SELECT file('/etc/hostname') AS f").exception)
+    assert one.startswith("refused: file(...) reaches files or the network"), one
+
+
+def test_the_format_table_function_is_not_said_to_read_files(url: str) -> None:
+    """``format(CSV, 'a\\n1')`` parses the string it is given, yet its refusal (the read-only
+    session's: ClickHouse allows it a few table functions, format not among them) said
+    "reading files or the network needs --allow-external"."""
+    message = str(query(url, "SELECT * FROM format(CSV, 'a\n1')").exception)
+    assert message.startswith("refused: "), message
+    assert "reading files" not in message and "--allow-external" in message, message
+    ran = query(url, "SELECT * FROM format(CSV, 'a\n1')", "--allow-external")
+    assert ran.exit_code == 0, ran.output
+
+
 # ------------------------------------------------------------- the parser's verdicts
 
 
