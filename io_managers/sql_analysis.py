@@ -68,9 +68,25 @@ def _parse_failure(sql: str, exc: ParseError) -> SqlAnalysisError:
     if not isinstance(token, str) or not token.strip():
         return SqlAnalysisError(f"SQL does not parse: {_first_line(exc)}")
     # Its words about the token it got repeat the token, as sqlglot's repr of it.
-    why = str(error.get("description") or "").partition(" but got <Token ")[0]
+    why = _in_sql_words(str(error.get("description") or "").partition(" but got <Token ")[0])
     why = f": {why}" if why else ""
     return _placed(sql, _token_start(sql, token, error.get("line"), error.get("col")), token, why)
+
+
+def _in_sql_words(description: str) -> str:
+    """sqlglot's ``Required keyword: 'expression' missing for <class '...core.Mod'>``
+    as the SQL writes it: a reader wrote ``a %``, not a parse tree's class. An operator
+    without its right side says ``'%' has no right-hand side`` (the operator as sqlglot's
+    own generator prints it); another class is named by its SQL keyword."""
+    lead, found, rest = description.partition(" missing for <class '")
+    kind = getattr(exp, rest.partition("'>")[0].rsplit(".", 1)[-1], None) if found else None
+    if not (isinstance(kind, type) and issubclass(kind, exp.Expression)):
+        return description
+    if issubclass(kind, exp.Binary) and lead.endswith("'expression'"):
+        written = kind(this=exp.column("a"), expression=exp.column("b")).sql(dialect=DIALECT)
+        if written.startswith("a ") and written.endswith(" b"):
+            return f"{written[2:-2]!r} has no right-hand side"
+    return f"{lead} missing for {kind.key.upper()}"
 
 
 def _token_failure(sql: str, exc: TokenError) -> SqlAnalysisError:

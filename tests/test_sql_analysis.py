@@ -80,6 +80,10 @@ def test_tables_read_refuses_what_it_cannot_attribute(sql, message):
         ("SELECT é, b c dd FROM shop.orders", 1, 15, "dd", "Invalid expression / Unexpected token"),
         # sqlglot's repr of the token it got (<Token token_type: ...>) is left out.
         ("SELECT FROM WHERE", 1, 13, "WHERE", "Expected table name"),
+        # An operator without its right side: sqlglot names its parse tree's class
+        # (<class 'sqlglot.expressions.core.Mod'>); said as the SQL writes it.
+        ("SELECT a % FROM t", 1, 12, "FROM", "'%' has no right-hand side"),
+        ("SELECT a = FROM t", 1, 12, "FROM", "'=' has no right-hand side"),
     ],
 )
 def test_a_select_that_does_not_parse_says_where_and_at_which_token(sql, line, col, token, why):
