@@ -15,22 +15,20 @@ back through the Prefect client as the UI reads them.
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from rich.text import Text
 
-from io_managers import ClickHouseIOManager
 from orchestration.artifacts import LINEAGE_ARTIFACT_KEY
 from orchestration.checks import AssetCheck
 from orchestration.definitions import Definitions
 from orchestration.report_output import next_step, report_as_json
-from orchestration.resolver import materialize, plan_materialization
-from orchestration.run_report import REBUILT_THE_SAME, AssetOutcome, MaterializationPlan, RunReport
+from orchestration.run_report import REBUILT_THE_SAME, MaterializationPlan, RunReport
 from tests.checked_dimension_location import CUSTOMER_KEY_RESOLVES, DROP_UNKNOWN
 from tests.checked_dimension_location import defs as LOCATION
 from tests.test_edited_checks import _terminal
-from tests.test_failed_check_reads import _artifact, _as_read
+from tests.test_failed_check_reads import _artifact, _as_read, _outcome
+from tests.test_failed_check_reads import run_location as _run
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -55,21 +53,6 @@ def _location(*, edited: bool, check: AssetCheck = CUSTOMER_KEY_RESOLVES) -> Def
             spec = replace(spec, body=_edited_fact_orders) if edited else spec
         assets.append(spec)
     return replace(LOCATION, assets=assets)
-
-
-def _run(
-    warehouse_dir: Path, location: Definitions, selection: str | None = None
-) -> tuple[MaterializationPlan, RunReport]:
-    graph = location.graph()
-    with ClickHouseIOManager.embedded(warehouse_dir) as warehouse:
-        warehouse.setup(location.ddl_paths)
-        plan = plan_materialization(graph, selection)
-        return plan, materialize(graph, {"warehouse": warehouse}, selection, plan=plan)
-
-
-def _outcome(report: RunReport, key: str) -> AssetOutcome:
-    (outcome,) = [o for o in report.outcomes if o.key == key]
-    return outcome
 
 
 def _step(plan: MaterializationPlan, report: RunReport) -> str:

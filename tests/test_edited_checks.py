@@ -16,7 +16,6 @@ import hashlib
 import re
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -31,11 +30,11 @@ from orchestration.checks import AssetCheck, AssetCheckResult
 from orchestration.definitions import Definitions, load_definitions
 from orchestration.history import MaterializationRecord
 from orchestration.report_output import next_step, print_report, report_as_json
-from orchestration.resolver import materialize, plan_materialization
-from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
+from orchestration.run_report import MaterializationPlan, RunReport
 from tests.checked_dimension_location import CUSTOMER_KEY_RESOLVES, DROP_UNKNOWN
 from tests.checked_dimension_location import defs as LOCATION
-from tests.test_failed_check_reads import _artifact, _as_read
+from tests.test_failed_check_reads import _artifact, _as_read, _outcome
+from tests.test_failed_check_reads import run_location as _run
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -69,21 +68,6 @@ def _location(*checks: AssetCheck) -> Definitions:
         for spec in LOCATION.assets
     ]
     return replace(LOCATION, assets=assets)
-
-
-def _run(
-    warehouse_dir: Path, location: Definitions, selection: str | None = None
-) -> tuple[MaterializationPlan, RunReport]:
-    graph = location.graph()
-    with ClickHouseIOManager.embedded(warehouse_dir) as warehouse:
-        warehouse.setup(location.ddl_paths)
-        plan = plan_materialization(graph, selection)
-        return plan, materialize(graph, {"warehouse": warehouse}, selection, plan=plan)
-
-
-def _outcome(report: RunReport, key: str) -> AssetOutcome:
-    (outcome,) = [o for o in report.outcomes if o.key == key]
-    return outcome
 
 
 def _terminal(plan: MaterializationPlan, report: RunReport) -> str:

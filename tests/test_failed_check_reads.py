@@ -29,6 +29,7 @@ from rich.text import Text
 from io_managers import ClickHouseIOManager, warehouse_io_manager
 from orchestration.artifacts import LINEAGE_ARTIFACT_KEY
 from orchestration.asset_state import StateBook
+from orchestration.definitions import Definitions
 from orchestration.report_output import next_step, print_report
 from orchestration.resolver import materialize, plan_materialization
 from orchestration.run_report import AssetOutcome, MaterializationPlan, RunReport
@@ -49,10 +50,19 @@ CHANGED_OUTSIDE = "changed outside the pipeline: holds 2 rows, 3 when built"
 
 
 def _run(warehouse_dir: Path, selection: str | None) -> tuple[MaterializationPlan, RunReport]:
+    return run_location(warehouse_dir, LOCATION, selection)
+
+
+def run_location(
+    warehouse_dir: Path, location: Definitions, selection: str | None = None
+) -> tuple[MaterializationPlan, RunReport]:
+    """A run of ``selection`` of ``location`` on the embedded warehouse in ``warehouse_dir``
+    (also the edited-check and code-change tests' run)."""
+    graph = location.graph()
     with ClickHouseIOManager.embedded(warehouse_dir) as warehouse:
-        warehouse.setup(LOCATION.ddl_paths)
-        plan = plan_materialization(GRAPH, selection)
-        return plan, materialize(GRAPH, {"warehouse": warehouse}, selection, plan=plan)
+        warehouse.setup(location.ddl_paths)
+        plan = plan_materialization(graph, selection)
+        return plan, materialize(graph, {"warehouse": warehouse}, selection, plan=plan)
 
 
 def _outcome(report: RunReport, key: str) -> AssetOutcome:
