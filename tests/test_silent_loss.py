@@ -24,6 +24,9 @@ import pytest
 
 from assets import DDL_PATHS
 from io_managers import ClickHouseIOManager, MaterializationError
+from io_managers.guarded_insert import first_refused, guards
+from io_managers.statements import described_select
+from io_managers.transport import query_error
 from orchestration.asset_code import body_place
 from orchestration.context import AssetContext
 from orchestration.definitions import load_definitions
@@ -385,3 +388,20 @@ def test_a_run_that_would_wrap_a_value_exits_non_zero_on_one_line_and_offers_the
     assert "--verbose" not in last
     kept = pipeline(tmp_path, "query", "SELECT n FROM silent.narrow")
     assert kept.stdout.split() == ["n", "100"], kept.stdout + kept.stderr
+
+
+def test_a_refused_insert_is_told_by_the_engines_error_code_not_its_words(backend, db):
+    """A NULL into a plain column: the engine's code (349) says it was refused, whatever
+    its words (a long message cut before them, another version's wording); words alone,
+    under another code, say nothing of a refused value."""
+    select = narrow_select(db, plain="CAST(NULL AS Nullable(Int32))")
+    produced = backend.warehouse.queries.columns(described_select(select))
+    table = backend.warehouse.queries.columns(f"SELECT * FROM {db}.narrow")
+    found = guards(produced, table)
+
+    worded_otherwise = query_error("Code: 349. DB::Exception: (cut)", 349)
+    refused = first_refused(backend.warehouse.queries, select, found, worded_otherwise)
+    assert refused is not None and (refused[0].name, refused[1]) == ("plain", None)
+
+    other_code = query_error("cannot be safely converted: CANNOT_CONVERT_TYPE", 62)
+    assert first_refused(backend.warehouse.queries, select, found, other_code) is None
