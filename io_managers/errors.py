@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Self
 from orchestration.errors import (
     AssetFailure,
     ExpectedError,
+    InvalidRows,
     Place,
     RebuildRequired,
     StorageFullError,
@@ -186,8 +187,12 @@ class ValidationFailure:
         return text
 
 
-class AssetValidationError(MaterializationError):
-    """Staged data broke the asset's schema; nothing was published."""
+class AssetValidationError(MaterializationError, InvalidRows):
+    """Staged data broke the asset's schema; nothing was published.
+
+    Its line names the first failed check and counts the others; each of them, a line
+    apiece, is its :attr:`~orchestration.errors.ExpectedError.full_message` (``--verbose``,
+    the history, the asset's page): a run says one line per failed asset."""
 
     def __init__(self, asset: str, table: str, failures: Sequence[ValidationFailure]) -> None:
         self.asset = asset
@@ -198,6 +203,9 @@ class AssetValidationError(MaterializationError):
         cause = f"failed validation: {first}"
         if more:
             cause += f" (and {more} more check{'s' if more != 1 else ''})"
-        cause += "".join(f"\n  - {failure.describe()}" for failure in self.failures[1:])
+        full_cause = cause + "".join(f"\n  - {f.describe()}" for f in self.failures[1:])
         # Built from its failures, not by AssetError.for_asset: the same lead and cause.
-        super().__init__(of_asset(asset, table) + cause, cause=cause)
+        lead = of_asset(asset, table)
+        super().__init__(lead + cause, cause=cause, full_cause=full_cause if more else None)
+        if more:
+            with_full_message(self, lead + full_cause)

@@ -250,6 +250,12 @@ class RebuildRequired(ExpectedError):
     drifted: str = ""
 
 
+class InvalidRows(ExpectedError):
+    """A foreseen failure of the rows an asset made, refused by its schema before anything
+    was published: the same code on the same upstream makes the same rows, so the run
+    report's last line names what to fix before the rerun (its SELECT, or the schema)."""
+
+
 def did_you_mean(typed: str, known: Sequence[str], n: int = 3) -> str:
     """``"; did you mean a, b?"`` with the names in ``known`` closest to ``typed`` (none:
     ``""``), for the end of a line that refuses a name."""

@@ -274,6 +274,8 @@ class RunLedger:
                 outcome.checked_reads = self._checked_reads(outcome)
                 outcome.edited_checks = self._edited_checks(outcome)
                 outcome.code_change = self._code_change(outcome.key)
+            elif outcome.made_invalid_rows:
+                outcome.code_change = self._code_change(outcome.key)
 
     def _edited_checks(self, outcome: AssetOutcome) -> tuple[EditedCheck, ...]:
         """The failed checks of ``outcome`` that differ from those its asset last passed

@@ -326,6 +326,9 @@ def next_step(plan: MaterializationPlan, report: RunReport) -> str | None:
     changed = [outcome for outcome in failed if outcome.blames_its_code]
     if changed:
         return f"{_fix_the_changed_code(plan, failed, changed)}, then {rerun_line}"
+    made = [o for o in failed if o.made_invalid_rows and plan.graph[o.key].kind == "sql"]
+    if made:
+        return f"{_fix_the_selects(made)}, then {rerun_line}"
     if failed and all(outcome.failed_its_checks for outcome in failed):
         repair = _rebuild_the_checks_name(plan, report, rerun)
         if repair is not None:
@@ -529,22 +532,39 @@ def _fix_the_changed_code(
     """The fix first when failed assets' own code ``changed`` since they last passed their
     checks, and the tables those checks read are as they were (``blames_its_code``): the
     change is the likeliest cause, and rebuilding those tables (a check's declared
-    rebuild) fails the same way. Then the rows any other blocking check found."""
+    rebuild) fails the same way. Then the rows any other blocking check found. An asset
+    whose schema refused its rows (``made_invalid_rows``) passed no check yet: it last
+    materialized, and its schema is the other thing to fix."""
     one = len(changed) == 1
     sql = all(plan.graph[outcome.key].kind == "sql" for outcome in changed)
     blocking = [check for outcome in changed for check in outcome.checks if check.blocking]
     checks = "check" if len({(c.asset, c.name) for c in blocking}) == 1 else "checks"
+    schemas = all(outcome.made_invalid_rows for outcome in changed)
+    passed = "materialized" if schemas else "passed its checks"
+    guard = ("the schema" if one else "their schemas") if schemas else f"the {checks}"
     if one and (change := changed[0].code_change) is not None:
         what = "its SELECT" if sql else "its code"
-        said = (
-            f"{changed[0].key}'s code changed since it last passed its checks ({change.versions})"
-        )
+        said = f"{changed[0].key}'s code changed since it last {passed} ({change.versions})"
     else:
         what = "their SELECTs" if sql else "their code"
         named = ", ".join(outcome.key for outcome in changed)
-        said = f"the code of {named} changed since they last passed their checks"
-    said = f"{escape(said)}: fix {what} (or the {checks})"
+        passed = "materialized" if schemas else "passed their checks"
+        said = f"the code of {named} changed since they last {passed}"
+    said = f"{escape(said)}: fix {what} (or {guard})"
     return said + _and_the_rows_others_found(failed, {(c.asset, c.name) for c in blocking})
+
+
+def _fix_the_selects(made: Sequence[AssetOutcome]) -> str:
+    """The fix first when SQL assets' schemas refused the rows their SELECTs ``made``
+    (their code as when they last materialized, or never built before): their upstream
+    passed its own validation, and the same SELECT on it makes the same rows, so a plain
+    rerun fails the same way. Bad rows of a source fail its ingest instead, whose own
+    line names the file and row to fix."""
+    if len(made) == 1:
+        key = escape(made[0].key)
+        return f"{key}'s SELECT made rows its schema refuses: fix its SELECT (or the schema)"
+    named = escape(", ".join(outcome.key for outcome in made))
+    return f"the SELECTs of {named} made rows their schemas refuse: fix them (or the schemas)"
 
 
 def _and_the_rows_others_found(failed: Sequence[AssetOutcome], fixed: set[tuple[str, str]]) -> str:

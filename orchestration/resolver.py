@@ -36,6 +36,7 @@ from orchestration.discarded_history import discarded_history_error
 from orchestration.dispatch import critical_path_seconds, last_seconds, submit_when_ready
 from orchestration.errors import (
     ExpectedError,
+    InvalidRows,
     RebuildRequired,
     StorageFullError,
     chain_in_words,
@@ -402,6 +403,7 @@ def _run_asset(
             foreseen=stopped or isinstance(exc, ExpectedError),
             needs_full_refresh=isinstance(exc, RebuildRequired),
             rebuild_loses_rows=isinstance(exc, RebuildRequired) and exc.loses_rows,
+            made_invalid_rows=isinstance(exc, InvalidRows),
             checks=unpublished,
         )
         settle(outcome)

@@ -231,6 +231,9 @@ class AssetOutcome:
     needs_full_refresh: bool = False
     #: That rebuild loses rows only its table kept (``RebuildRequired.loses_rows``).
     rebuild_loses_rows: bool = False
+    #: It failed because its schema refused the rows it made, before publishing them
+    #: (:class:`~orchestration.errors.InvalidRows`): a plain rerun makes the same rows.
+    made_invalid_rows: bool = False
     #: Its code version (``orchestration.code_version``) and its state after the run
     #: (``fresh`` once materialized; else ``stale``/``missing``) with the reasons, as
     #: ``pipeline status`` would say (``orchestration.staleness``).
@@ -258,8 +261,9 @@ class AssetOutcome:
     #: For an asset that failed its checks: those of its failed checks edited (or added)
     #: since its last success, the likeliest cause (:class:`EditedCheck`).
     edited_checks: tuple[EditedCheck, ...] = ()
-    #: For an asset that failed its checks: its code version against its last success's,
-    #: if they differ (None: the same code, or no success to compare with).
+    #: For an asset that failed its checks, or whose schema refused its rows: its code
+    #: version against its last success's, if they differ (None: the same code, or no
+    #: success to compare with).
     code_change: CodeChange | None = None
     #: The materialization of each upstream whose rows its attempt read, by asset key, as
     #: its record says (``MaterializationRecord.upstream``; None: no build recorded); None
