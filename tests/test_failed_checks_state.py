@@ -28,6 +28,7 @@ from tests.checks_location import defs as CHECKS_LOCATION
 from tests.checks_location import run_pipeline
 from tests.io_helpers import PublishFirstIOManager
 from tests.lineage_markdown import rendered
+from tests.test_gated_check_query import page_written_by
 
 REPO = Path(__file__).resolve().parents[1]
 #: The first line of readings' error when its values reach 250 (tests/checks_location.py),
@@ -75,20 +76,7 @@ def _why(warehouse_dir: Path) -> dict[str, str]:
 
 def _page(report: RunReport, key: str) -> str:
     """The page (``asset-<key>``) a run wrote, or last rewrote, of ``key``."""
-    from prefect import get_client
-    from prefect.client.schemas.filters import (
-        ArtifactFilter,
-        ArtifactFilterFlowRunId,
-        ArtifactFilterKey,
-    )
-
-    this_run = ArtifactFilterFlowRunId(any_=[uuid.UUID(str(report.flow_run_id))])
-    page_key = ArtifactFilterKey(any_=[f"asset-{key}"])
-    with get_client(sync_client=True) as client:
-        (page,) = client.read_artifacts(
-            artifact_filter=ArtifactFilter(flow_run_id=this_run, key=page_key)
-        )
-    return str(page.data)
+    return page_written_by(str(report.flow_run_id), key)
 
 
 def _state_row(markdown: str) -> str:

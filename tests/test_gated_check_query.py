@@ -44,7 +44,7 @@ def _pipeline(*args: str, env: dict[str, str], warehouse: Path) -> subprocess.Co
     )  # fmt: skip
 
 
-def _page(flow_run_id: str, key: str) -> str:
+def page_written_by(flow_run_id: str, key: str) -> str:
     """The markdown of ``key``'s page that the run ``flow_run_id`` wrote."""
     from prefect import get_client
     from prefect.client.schemas.filters import (
@@ -86,7 +86,7 @@ def failed_run(prefect_api_url: str, tmp_path_factory: pytest.TempPathFactory):
 @pytest.mark.parametrize("key", sorted(FAILED))
 def test_the_offered_query_lists_the_rows_the_check_stopped(failed_run, key: str) -> None:
     warehouse, env, flow_run_id = failed_run
-    command = _offered(_page(flow_run_id, key))
+    command = _offered(page_written_by(flow_run_id, key))
     sql = command.split("\n", 1)[1].rsplit("\nSQL\n", 1)[0]
     sqlglot.parse_one(sql, read="clickhouse")  # one statement a parser reads
     # Pasted into a shell as the page shows it; `pipeline` is this checkout's.
@@ -107,7 +107,7 @@ def test_each_page_says_what_its_command_reads(failed_run) -> None:
     """ "On the table as it is" was said of rows the table never got; a Python asset's rows,
     which no SELECT gives again, are said to be kept nowhere, and where they come from."""
     _, _, flow_run_id = failed_run
-    priced = _page(flow_run_id, "priced")
+    priced = page_written_by(flow_run_id, "priced")
     assert (
         "Check `no_negative_amount` found its rows (2) in what this run would have "
         "published, which were not published. This command runs it on the rows this run "
@@ -115,7 +115,7 @@ def test_each_page_says_what_its_command_reads(failed_run) -> None:
         "lists them, with `--allow-external`: its SQL sets ClickHouse settings, which "
         "`pipeline query` refuses without it (writes stay refused):"
     ) in priced
-    scored = _page(flow_run_id, "scored")
+    scored = page_written_by(flow_run_id, "scored")
     line = _scored.__code__.co_firstlineno
     assert (
         "Check `no_negative_amount` found its rows (2) in this run's, which were not "
