@@ -579,7 +579,12 @@ def _and_the_rows_others_found(failed: Sequence[AssetOutcome], fixed: set[tuple[
     if not others:
         return ""
     them = "it" if len({check.name for check in others}) == 1 else "them"
-    return f", and the rows {escape(_checks_named(others))} found (or {them})"
+    if {check.name for check in others} & {name for _, name in fixed}:
+        # A name the fix names too reads as that check: each is said with its asset.
+        named = _named_checks([f"{check.asset}.{check.name}" for check in others])
+    else:
+        named = _checks_named(others)
+    return f", and the rows {escape(named)} found (or {them})"
 
 
 def _fix_what_the_checks_found(failed: Sequence[AssetOutcome], read: Sequence[str]) -> str:

@@ -71,7 +71,7 @@ def _offered(page: str) -> str:
 @pytest.fixture(scope="module")
 def failed_run(prefect_api_url: str, tmp_path_factory: pytest.TempPathFactory):
     """A good run, then one whose checks stop every publish but ``amounts``': the
-    warehouse, the environment and the failed run's id."""
+    warehouse, the environment, the failed run's id and its stderr."""
     warehouse = tmp_path_factory.mktemp("gated") / "warehouse"
     env = {**os.environ, "PREFECT_API_URL": prefect_api_url}
     env.pop(NEGATE, None)
@@ -80,12 +80,12 @@ def failed_run(prefect_api_url: str, tmp_path_factory: pytest.TempPathFactory):
     bad = _pipeline("materialize", "--json", env={**env, NEGATE: "1"}, warehouse=warehouse)
     assert bad.returncode == 1, bad.stdout + bad.stderr
     report = json.loads(bad.stdout)
-    return warehouse, env, report["flow_run_id"]
+    return warehouse, env, report["flow_run_id"], bad.stderr
 
 
 @pytest.mark.parametrize("key", sorted(FAILED))
 def test_the_offered_query_lists_the_rows_the_check_stopped(failed_run, key: str) -> None:
-    warehouse, env, flow_run_id = failed_run
+    warehouse, env, flow_run_id, _ = failed_run
     command = _offered(page_written_by(flow_run_id, key))
     sql = command.split("\n", 1)[1].rsplit("\nSQL\n", 1)[0]
     sqlglot.parse_one(sql, read="clickhouse")  # one statement a parser reads
@@ -106,7 +106,7 @@ def test_the_offered_query_lists_the_rows_the_check_stopped(failed_run, key: str
 def test_each_page_says_what_its_command_reads(failed_run) -> None:
     """ "On the table as it is" was said of rows the table never got; a Python asset's rows,
     which no SELECT gives again, are said to be kept nowhere, and where they come from."""
-    _, _, flow_run_id = failed_run
+    _, _, flow_run_id, _ = failed_run
     priced = page_written_by(flow_run_id, "priced")
     assert (
         "Check `no_negative_amount` found its rows (2) in what this run would have "
@@ -128,3 +128,13 @@ def test_each_page_says_what_its_command_reads(failed_run) -> None:
         "pipeline query \"$(cat <<'SQL'\nSELECT id, amount FROM gcl.scored WHERE amount < 0 "
         'ORDER BY id SETTINGS max_threads = 1\nSQL\n)" --allow-external --warehouse '
     )
+
+
+def test_next_names_the_asset_of_a_check_whose_name_another_failed_asset_shares(
+    failed_run,
+) -> None:
+    """Two SQL assets whose code changed and a Python one fail checks of one name: the
+    rows "check 'no_negative_amount' found" read as the fixed SQL assets' own check."""
+    *_, stderr = failed_run
+    (next_line,) = [line for line in stderr.splitlines() if line.startswith("Next: ")]
+    assert "the rows check 'scored.no_negative_amount' found (or it)" in next_line, next_line
